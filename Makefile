@@ -1,0 +1,25 @@
+# Two commands for a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.tinyflash-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test fuzz clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt scripts/bootstrap-system.sh
+	bash scripts/bootstrap-system.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(VENV)/bin/tinyflash deploy examples/digits/digits.keras --data examples/digits/calibration.npz --board mps2-an386 -o build/demo
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf build .pytest_cache

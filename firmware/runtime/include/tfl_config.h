@@ -1,0 +1,36 @@
+/* tinyflash runtime build options. Every option is 0/1 (or a count) with a default here;
+ * boards and generated projects override them with -D flags. */
+#ifndef TFL_CONFIG_H
+#define TFL_CONFIG_H
+
+/* Bumped whenever generated code and the runtime stop being compatible. Generated files
+ * carry `#if TFL_ABI_VERSION != N` so a stale project fails at compile time. */
+#define TFL_ABI_VERSION 1
+
+/* Largest tensor rank the runtime accepts (TFLite kernels use at most 6). */
+#ifndef TFL_MAX_DIMS
+#define TFL_MAX_DIMS 6
+#endif
+
+/* 1: tfl_status_message() returns text; 0: it returns "" and the strings are not linked. */
+#ifndef TFL_WITH_MESSAGES
+#define TFL_WITH_MESSAGES 1
+#endif
+
+/* 1: Cortex-M DSP-extension kernels (SMLAD/SXTB16) where a kernel has them. */
+#ifndef TFL_USE_DSP
+#define TFL_USE_DSP 0
+#endif
+
+/* Bytes of per-op data each node carries for its kernel (parameters computed in prepare). */
+#ifndef TFL_OP_DATA_WORDS
+#define TFL_OP_DATA_WORDS 24
+#endif
+
+#if defined(__GNUC__)
+#define TFL_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define TFL_MUST_CHECK
+#endif
+
+#endif

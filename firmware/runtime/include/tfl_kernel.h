@@ -1,0 +1,91 @@
+/* What kernels see: tensor and option access with bounds checks, and the integer arithmetic of
+ * TFLite's quantization spec. Included only by the runtime's own sources. */
+#ifndef TFL_KERNEL_H
+#define TFL_KERNEL_H
+
+#include <string.h>
+
+#include "tfl_runtime.h"
+
+/* ---- operators' tensors ------------------------------------------------------------- */
+
+/* Tensor of input `i` of `node`; NULL when the input is absent (-1) or i is out of range.
+ * Indices were validated by tfl_init. */
+tfl_tensor *tfl_node_input(tfl_context *ctx, const tfl_node *node, int32_t i);
+tfl_tensor *tfl_node_output(tfl_context *ctx, const tfl_node *node, int32_t i);
+
+/* Elements of a tensor (product of dims; 1 for a scalar). */
+int32_t tfl_tensor_elements(const tfl_tensor *t);
+/* Dimension d counted from the front; 1 when d >= dims_count. */
+int32_t tfl_dim(const tfl_tensor *t, int32_t d);
+/* Scale of channel c (per-channel tensors) or the tensor's scale. */
+float tfl_tensor_channel_scale(const tfl_tensor *t, int32_t c);
+int32_t tfl_tensor_channel_zero_point(const tfl_tensor *t, int32_t c);
+/* 1 when both tensors have the same rank and dims. */
+int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b);
+
+/* ---- builtin options (flatbuffer table fields, bounds-checked) ----------------------- */
+/* `field` is the field's index in the options table of schema.fbs (0-based, in declaration
+ * order). Absent fields give `dflt`. */
+TFL_MUST_CHECK tfl_status tfl_option_i8(const tfl_context *ctx, const tfl_node *node, int field,
+                                        int8_t dflt, int8_t *out);
+TFL_MUST_CHECK tfl_status tfl_option_bool(const tfl_context *ctx, const tfl_node *node, int field,
+                                          int dflt, int *out);
+TFL_MUST_CHECK tfl_status tfl_option_i32(const tfl_context *ctx, const tfl_node *node, int field,
+                                         int32_t dflt, int32_t *out);
+TFL_MUST_CHECK tfl_status tfl_option_f32(const tfl_context *ctx, const tfl_node *node, int field,
+                                         float dflt, float *out);
+/* A [int] vector field: *count elements copied into out (at most capacity);
+ * count = 0 when absent; TFL_ERR_BAD_ARGUMENT when longer than capacity. */
+TFL_MUST_CHECK tfl_status tfl_option_i32_vector(const tfl_context *ctx, const tfl_node *node,
+                                                int field, int32_t *out, int32_t capacity,
+                                                int32_t *count);
+
+/* ---- per-channel parameter pool ------------------------------------------------------ */
+TFL_MUST_CHECK tfl_status tfl_pool_alloc(tfl_context *ctx, int32_t words, int32_t **out);
+
+/* ---- integer arithmetic (TFLite quantization spec, TFLM reference rounding) ---------- */
+
+/* TFLite fused activation codes (ActivationFunctionType). */
+enum { TFL_ACT_NONE = 0, TFL_ACT_RELU = 1, TFL_ACT_RELU_N1_TO_1 = 2, TFL_ACT_RELU6 = 3,
+       TFL_ACT_TANH = 4, TFL_ACT_SIGN_BIT = 5 };
+/* Padding codes. */
+enum { TFL_PADDING_SAME = 0, TFL_PADDING_VALID = 1 };
+
+/* Splits a positive real multiplier into a Q31 value and a power-of-two exponent
+ * (frexp, round half away from zero; exponents below -31 give 0). */
+void tfl_quantize_multiplier(double real, int32_t *quantized, int32_t *shift);
+
+/* x * quantized * 2^shift with TFLM's rounding: saturating rounding doubling high multiply,
+ * then rounding divide by a power of two. */
+int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t quantized, int32_t shift);
+int32_t tfl_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
+int32_t tfl_rounding_divide_by_pot(int32_t x, int32_t exponent);
+
+/* Quantized clamp range of a fused activation for an output with this scale/zero point and
+ * storage type range [qmin, qmax]. TFL_ERR_UNSUPPORTED_OPTION for TANH/SIGN_BIT. */
+TFL_MUST_CHECK tfl_status tfl_activation_range(int32_t activation, float scale,
+                                               int32_t zero_point, int32_t qmin, int32_t qmax,
+                                               int32_t *act_min, int32_t *act_max);
+
+/* SAME/VALID output size and the padding before the first element (TFLite's formulas). */
+int32_t tfl_conv_output_size(int32_t padding, int32_t in, int32_t filter, int32_t stride,
+                             int32_t dilation);
+int32_t tfl_conv_padding(int32_t stride, int32_t dilation, int32_t in, int32_t filter,
+                         int32_t out);
+
+static inline int32_t tfl_clamp(int32_t v, int32_t lo, int32_t hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+static inline int32_t tfl_min(int32_t a, int32_t b) { return a < b ? a : b; }
+static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
+
+/* Declares a kernel object `tfl_kernel_<lower>` for builtin `code`. */
+#define TFL_DEFINE_KERNEL(lower, code, text, prepare_fn, eval_fn) \
+  const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn}
+
+/* Compile-time check that a kernel's data struct fits in tfl_node.data. */
+#define TFL_OP_DATA_FITS(type) \
+  typedef char tfl_op_data_fits_##type[(sizeof(type) <= sizeof(((tfl_node *)0)->data)) ? 1 : -1]
+
+#endif

@@ -1,0 +1,151 @@
+/* tinyflash runtime: runs a full-int8 TFLite flatbuffer from a C array in caller-owned memory.
+ *
+ * Memory is all the caller's: the interpreter struct, the tensor and node arrays, the pool for
+ * per-channel parameters and the activation arena. Their sizes come from `tinyflash generate`
+ * (the memory plan); tfl_init checks every one of them and fails rather than overrun.
+ * Only subgraph 0 of a model is run. */
+#ifndef TFL_RUNTIME_H
+#define TFL_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tfl_config.h"
+#include "tfl_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TFL_RUNTIME_VERSION "0.1.0"
+
+/* TFLite TensorType codes (schema.fbs). */
+typedef enum {
+  TFL_TYPE_FLOAT32 = 0,
+  TFL_TYPE_FLOAT16 = 1,
+  TFL_TYPE_INT32 = 2,
+  TFL_TYPE_UINT8 = 3,
+  TFL_TYPE_INT64 = 4,
+  TFL_TYPE_STRING = 5,
+  TFL_TYPE_BOOL = 6,
+  TFL_TYPE_INT16 = 7,
+  TFL_TYPE_COMPLEX64 = 8,
+  TFL_TYPE_INT8 = 9
+} tfl_type;
+
+/* One tensor of subgraph 0. `data` points into the model (constants) or into the arena. */
+typedef struct tfl_tensor {
+  void *data;
+  int32_t bytes;            /* element count * element size */
+  int32_t dims[TFL_MAX_DIMS];
+  uint8_t dims_count;
+  uint8_t type;             /* tfl_type */
+  uint8_t is_constant;      /* 1: data is read-only model bytes */
+  uint8_t reserved;
+  /* Quantization: scale/zero_point of channel 0 (or of the tensor). Per-channel scales stay in
+   * the model; read them with tfl_tensor_channel_scale(). quant_count == 0: not quantized. */
+  float scale;
+  int32_t zero_point;
+  int32_t quant_count;      /* number of scales (1 = per-tensor, >1 = per-channel) */
+  int32_t quant_dim;        /* quantized_dimension */
+  const uint8_t *scales_le; /* quant_count little-endian float32 values inside the model */
+  const uint8_t *zero_points_le; /* quant_count little-endian int64 values inside the model */
+} tfl_tensor;
+
+/* One operator of subgraph 0. `data` holds the kernel's parameters, computed in prepare. */
+typedef struct tfl_node {
+  const uint8_t *inputs_le;  /* input_count little-endian int32 tensor indices (-1 = absent) */
+  const uint8_t *outputs_le; /* output_count little-endian int32 tensor indices */
+  int32_t input_count;
+  int32_t output_count;
+  uint32_t options_offset;   /* offset of the builtin options table in the model, 0 = none */
+  int32_t builtin_code;      /* TFLite BuiltinOperator */
+  int32_t options_type;      /* BuiltinOptions union type */
+  const struct tfl_kernel *kernel;
+  int32_t data[TFL_OP_DATA_WORDS]; /* kernel-private, see each op_*.c */
+} tfl_node;
+
+struct tfl_interpreter;
+typedef struct tfl_interpreter tfl_context;
+
+/* A kernel: prepare validates types, shapes and quantization and fills node->data;
+ * eval computes and may assume prepare succeeded. */
+typedef struct tfl_kernel {
+  int32_t builtin_code;
+  const char *name; /* "CONV_2D" */
+  tfl_status (*prepare)(tfl_context *ctx, tfl_node *node);
+  tfl_status (*eval)(tfl_context *ctx, tfl_node *node);
+} tfl_kernel;
+
+/* The kernels a firmware links: generated with only the model's ops. */
+typedef struct tfl_op_table {
+  const tfl_kernel *const *kernels;
+  int32_t count;
+} tfl_op_table;
+
+/* Caller-owned memory. `offsets` is the memory plan: one arena byte offset per tensor of
+ * subgraph 0 (-1 for constants and unused tensors). offsets == NULL: the runtime lays out
+ * every activation one after another (no reuse; for tests and fuzzing). */
+typedef struct tfl_memory {
+  tfl_tensor *tensors;
+  int32_t tensor_capacity;
+  tfl_node *nodes;
+  int32_t node_capacity;
+  int32_t *pool; /* per-channel multipliers and shifts */
+  int32_t pool_words;
+  uint8_t *arena; /* 16-byte aligned */
+  int32_t arena_bytes;
+  const int32_t *offsets;
+  int32_t offsets_count;
+} tfl_memory;
+
+/* Called after each operator during tfl_invoke when set (per-layer dumps, per-op timing).
+ * Returning anything but TFL_OK stops the invoke with TFL_ERR_HOOK. */
+typedef tfl_status (*tfl_op_hook)(void *user, tfl_context *ctx, int32_t op_index,
+                                  const tfl_node *node);
+
+struct tfl_interpreter {
+  const uint8_t *model;
+  uint32_t model_size;
+  tfl_memory mem;
+  int32_t tensor_count;
+  int32_t node_count;
+  int32_t pool_used;
+  int32_t arena_used; /* highest arena byte touched by the plan */
+  const uint8_t *inputs_le;
+  const uint8_t *outputs_le;
+  int32_t input_count;
+  int32_t output_count;
+  int32_t error_op; /* operator index of the last error, -1 if none */
+  uint8_t ready;
+  tfl_op_hook hook;
+  void *hook_user;
+};
+typedef struct tfl_interpreter tfl_interpreter;
+
+/* Parses and validates `model`, binds tensors to the plan and runs every kernel's prepare.
+ * On failure it->error_op names the operator (or -1). */
+TFL_MUST_CHECK tfl_status tfl_init(tfl_interpreter *it, const uint8_t *model, size_t model_size,
+                                   const tfl_op_table *ops, const tfl_memory *mem);
+
+/* Runs every operator in order. */
+TFL_MUST_CHECK tfl_status tfl_invoke(tfl_interpreter *it);
+
+int32_t tfl_input_count(const tfl_interpreter *it);
+int32_t tfl_output_count(const tfl_interpreter *it);
+/* NULL when index is out of range or the interpreter is not ready. */
+tfl_tensor *tfl_input(tfl_interpreter *it, int32_t index);
+tfl_tensor *tfl_output(tfl_interpreter *it, int32_t index);
+tfl_tensor *tfl_tensor_at(tfl_interpreter *it, int32_t tensor_index);
+
+/* Builtin-code name from the kernel table entry, or "?" */
+const char *tfl_op_name(const tfl_node *node);
+
+/* Size the caller must provide: counts read from the model header without running prepare. */
+TFL_MUST_CHECK tfl_status tfl_model_counts(const uint8_t *model, size_t model_size,
+                                           int32_t *tensor_count, int32_t *op_count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests that use ../shared/models skip cleanly when ../shared is absent
+(a user's clone has no shared/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MODELS = REPO.parent / "shared" / "models"
+SHARED_MODEL_NAMES = ("ad01_int8", "kws_ref_model", "pretrainedResnet_quant")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+def shared_model_path(name: str) -> Path:
+    """Path of one of the MLPerf Tiny models in ../shared/models; skips the test without it."""
+    path = SHARED_MODELS / f"{name}.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present (../shared is only in the developers' and CI's checkout)")
+    return path
