@@ -1,0 +1,276 @@
+"""The activation memory plan: one arena offset per tensor, computed once from the op order.
+
+Lifetimes: a tensor is live from the first op that produces or reads it to the last op that reads
+it (inclusive). Model inputs are live for the whole invoke (from op 0 to the last op): no op
+overwrites them, so repeated invokes on one input (benchmarks, the harness's self-test) see the
+same data and the host can read the input back; this is also the convention of the lower bounds in
+DESIGN.md section 5. Model outputs live from the op that writes them until the last op, variable
+tensors for the whole run. Constants live in the model and get offset -1, as do tensors no op
+touches.
+
+Aliasing: RESHAPE, SQUEEZE and EXPAND_DIMS do not move data. Their output shares the input's bytes
+when the input is an activation of the same size that no later op reads and that is neither a model
+input nor a model output; the C kernel copies only when the two pointers differ. Chains of such ops
+share one buffer.
+
+Placement: each buffer (an alias group) is a rectangle in (op time x bytes). Buffers are placed one
+after another at the lowest-waste offset (best fit between the buffers already placed that overlap
+it in time, else on top), for several deterministic orderings; the smallest arena wins, ties go to
+the earlier ordering.
+
+Offsets and sizes are rounded up to 4 bytes: the arena itself is 16-byte aligned, so every tensor
+starts on a word boundary, which int32 tensors need on every Cortex-M (and which lets int8 kernels
+use 32-bit loads and the DSP's SIMD loads without unaligned-access faults on Cortex-M0/M0+).
+
+Lower bound: the largest sum of the (unrounded) sizes of the activation tensors live at any one op,
+over the converter's op order and without aliasing (DESIGN.md section 5). With aliasing the arena
+can be below it.
+
+pool_words: for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV, two int32 words
+(multiplier and shift) per output channel (last dimension of the output tensor); the C runtime
+allocates exactly this many words in prepare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.model import ModelInfo
+
+ALIGNMENT = 4
+ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
+POOL_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+NOT_PLANNED = (-1, -1)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    offsets: tuple[int, ...]  # one per tensor; -1 for constants and unused tensors
+    arena_bytes: int
+    lower_bound: int
+    lifetimes: tuple[tuple[int, int], ...]  # (first op, last op) per tensor; (-1, -1) unplanned
+    pool_words: int
+    alignment: int = ALIGNMENT
+    aliases: dict[int, int] = field(default_factory=dict, hash=False, compare=False)
+    strategy: str = ""  # the ordering that won
+
+    @property
+    def ratio(self) -> float:
+        """arena_bytes / lower_bound (1.0 for a model without activations)."""
+        return self.arena_bytes / self.lower_bound if self.lower_bound else 1.0
+
+
+def _align(n: int) -> int:
+    return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def tensor_lifetimes(info: ModelInfo) -> tuple[tuple[int, int], ...]:
+    """(first op, last op) of every activation tensor; (-1, -1) for constants and unused ones."""
+    n_ops = len(info.ops)
+    last_op = max(n_ops - 1, 0)
+    first = [-1] * len(info.tensors)
+    last = [-1] * len(info.tensors)
+
+    def touch(t: int, i: int) -> None:
+        if t < 0 or info.tensors[t].is_constant:
+            return
+        if first[t] < 0 or i < first[t]:
+            first[t] = i
+        if i > last[t]:
+            last[t] = i
+
+    for t in info.inputs:  # intact for the whole invoke (see the module docstring)
+        touch(t, 0)
+        touch(t, last_op)
+    for op in info.ops:
+        for t in op.inputs:
+            touch(t, op.index)
+        for t in op.outputs:
+            touch(t, op.index)
+    for t in info.outputs:
+        touch(t, last_op)
+    for t, tensor in enumerate(info.tensors):
+        if tensor.is_variable and first[t] >= 0:
+            first[t], last[t] = 0, last_op
+    return tuple((f, l) for f, l in zip(first, last))
+
+
+def lower_bound(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...] | None = None) -> int:
+    """Largest total size of the activation tensors live at any one op."""
+    lifetimes = lifetimes or tensor_lifetimes(info)
+    n = max(len(info.ops), 1)
+    live = [0] * (n + 1)
+    for t, (f, l) in enumerate(lifetimes):
+        if f >= 0:
+            live[f] += info.tensors[t].nbytes
+            live[l + 1] -= info.tensors[t].nbytes
+    best = running = 0
+    for i in range(n):
+        running += live[i]
+        best = max(best, running)
+    return best
+
+
+def _alias_map(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...]) -> dict[int, int]:
+    """output tensor -> input tensor whose bytes it reuses."""
+    io = set(info.inputs) | set(info.outputs)
+    aliases: dict[int, int] = {}
+    for op in info.ops:
+        if op.name not in ALIAS_OPS or not op.inputs or len(op.outputs) != 1:
+            continue
+        src, dst = op.inputs[0], op.outputs[0]
+        if src < 0 or src == dst:
+            continue
+        a, b = info.tensors[src], info.tensors[dst]
+        if (a.is_constant or b.is_constant or a.is_variable or b.is_variable or src in io
+                or a.nbytes != b.nbytes or lifetimes[src][1] != op.index
+                or lifetimes[dst][0] != op.index):
+            continue
+        aliases[dst] = src
+    return aliases
+
+
+def _root(aliases: dict[int, int], t: int) -> int:
+    seen = 0
+    while t in aliases and seen <= len(aliases):
+        t = aliases[t]
+        seen += 1
+    return t
+
+
+@dataclass
+class _Buffer:
+    root: int
+    first: int
+    last: int
+    size: int
+
+
+def _place(buffers: list[_Buffer], order: list[int], best_fit: bool) -> tuple[dict[int, int], int]:
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last)
+    offsets: dict[int, int] = {}
+    top = 0
+    for k in order:
+        b = buffers[k]
+        busy = sorted((o, e) for o, e, f, l in placed if f <= b.last and b.first <= l)
+        chosen, chosen_gap, cursor = -1, None, 0
+        for o, e in busy:
+            gap = o - cursor
+            if gap >= b.size and (chosen < 0 or (best_fit and gap < chosen_gap)):
+                chosen, chosen_gap = cursor, gap
+                if not best_fit:
+                    break
+            cursor = max(cursor, e)
+        if chosen < 0:
+            chosen = cursor
+        offsets[b.root] = chosen
+        placed.append((chosen, chosen + b.size, b.first, b.last))
+        top = max(top, chosen + b.size)
+    return offsets, top
+
+
+_ORDERINGS: tuple[tuple[str, Callable[[_Buffer], tuple[int, ...]]], ...] = (
+    ("size", lambda b: (-b.size, b.first, b.root)),
+    ("size*time", lambda b: (-b.size * (b.last - b.first + 1), -b.size, b.root)),
+    ("first-use", lambda b: (b.first, -b.size, b.root)),
+    ("duration", lambda b: (-(b.last - b.first), -b.size, b.root)),
+    ("last-use", lambda b: (-b.last, -b.size, b.root)),
+)
+
+
+def plan_memory(info: ModelInfo) -> MemoryPlan:
+    """Plans the arena for subgraph 0 of `info`; deterministic for a given model."""
+    lifetimes = tensor_lifetimes(info)
+    aliases = _alias_map(info, lifetimes)
+    groups: dict[int, _Buffer] = {}
+    for t, (f, l) in enumerate(lifetimes):
+        if f < 0:
+            continue
+        r = _root(aliases, t)
+        size = _align(info.tensors[t].nbytes)
+        if r in groups:
+            g = groups[r]
+            g.first, g.last, g.size = min(g.first, f), max(g.last, l), max(g.size, size)
+        else:
+            groups[r] = _Buffer(r, f, l, size)
+    buffers = [groups[r] for r in sorted(groups)]
+
+    best: tuple[int, dict[int, int], str] | None = None
+    for label, key in _ORDERINGS:
+        order = sorted(range(len(buffers)), key=lambda k: key(buffers[k]))
+        for best_fit in (True, False):
+            offsets, top = _place(buffers, order, best_fit)
+            if best is None or top < best[0]:
+                best = (top, offsets, f"{label}/{'best' if best_fit else 'first'}-fit")
+    arena, root_offsets, strategy = best if best else (0, {}, "empty")
+
+    offsets = tuple(root_offsets[_root(aliases, t)] if lifetimes[t][0] >= 0 else -1
+                    for t in range(len(info.tensors)))
+    pool_words = 0
+    for op in info.ops:
+        if op.name in POOL_OPS and op.outputs:
+            shape = info.tensors[op.outputs[0]].shape
+            pool_words += 2 * (shape[-1] if shape else 1)
+    return MemoryPlan(offsets=offsets, arena_bytes=arena, lower_bound=lower_bound(info, lifetimes),
+                      lifetimes=lifetimes, pool_words=pool_words, alignment=ALIGNMENT,
+                      aliases=dict(sorted(aliases.items())), strategy=strategy)
+
+
+def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
+    """Raises TinyflashError (exit 1) naming the tensors when the plan is unsafe: two tensors live
+    at the same op overlap in the arena (other than an allowed alias), an offset is misaligned or
+    outside the arena, or a constant/unused tensor got an offset."""
+    tensors = info.tensors
+
+    def fail(what: str) -> None:
+        raise TinyflashError(f"memory plan of {info.name}: {what} — this is a tinyflash bug, "
+                             "please report it with the model.", EXIT_CHECK_FAILED)
+
+    if len(plan.offsets) != len(tensors) or len(plan.lifetimes) != len(tensors):
+        fail(f"{len(plan.offsets)} offsets for {len(tensors)} tensors")
+    expected = tensor_lifetimes(info)
+    placed: list[int] = []
+    for t, off in enumerate(plan.offsets):
+        if plan.lifetimes[t] != expected[t]:
+            fail(f"tensor {t} ({tensors[t].name}) has lifetime {plan.lifetimes[t]}, "
+                 f"expected {expected[t]}")
+        if expected[t][0] < 0:
+            if off != -1:
+                fail(f"tensor {t} ({tensors[t].name}) is constant or unused but has offset {off}")
+            continue
+        if off < 0 or off % plan.alignment:
+            fail(f"tensor {t} ({tensors[t].name}) has offset {off}, not a multiple of "
+                 f"{plan.alignment}")
+        if off + tensors[t].nbytes > plan.arena_bytes:
+            fail(f"tensor {t} ({tensors[t].name}) ends at {off + tensors[t].nbytes}, past the "
+                 f"{plan.arena_bytes}-byte arena")
+        placed.append(t)
+
+    groups = {t: _root(plan.aliases, t) for t in placed}
+    for dst, src in plan.aliases.items():
+        op_ok = any(op.name in ALIAS_OPS and op.inputs[:1] == (src,) and op.outputs == (dst,)
+                    and expected[src][1] == op.index for op in info.ops)
+        if (not op_ok or plan.offsets[dst] != plan.offsets[src]
+                or tensors[dst].nbytes != tensors[src].nbytes
+                or src in info.inputs or src in info.outputs):
+            fail(f"tensor {dst} ({tensors[dst].name}) may not alias tensor {src} "
+                 f"({tensors[src].name})")
+
+    order = sorted(placed, key=lambda t: expected[t][0])
+    for i, a in enumerate(order):
+        if tensors[a].nbytes == 0:
+            continue
+        fa, la = expected[a]
+        a0, a1 = plan.offsets[a], plan.offsets[a] + tensors[a].nbytes
+        for b in order[i + 1:]:
+            fb, lb = expected[b]
+            if fb > la:
+                break
+            if groups[a] == groups[b]:
+                continue
+            b0, b1 = plan.offsets[b], plan.offsets[b] + tensors[b].nbytes
+            if a0 < b1 and b0 < a1 and fa <= lb and fb <= la:
+                fail(f"tensors {a} ({tensors[a].name}) and {b} ({tensors[b].name}) are live "
+                     f"together but overlap at bytes {max(a0, b0)}..{min(a1, b1)}")
