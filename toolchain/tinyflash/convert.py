@@ -1,0 +1,757 @@
+"""Model conversion: a SavedModel, .keras, .h5 or `file.py:name` → a .tflite, full int8 by default.
+
+The TensorFlow converter runs in a child process (`python -m tinyflash.convert --child`): it can
+segfault (a Keras LSTM that is not unrolled does, in TF 2.21), and its C++ log noise must not reach
+the user's terminal. Parent and child talk JSON lines over the child's stdin and its original
+stdout; everything TensorFlow prints goes to the child's stderr, which the parent sends to a log
+file (or to the terminal with --debug).
+
+Sequence: the child loads the model and reports its inputs (batch pinned to 1); the parent loads and
+validates the calibration data against them (calibration.py, no TensorFlow) and hands the child an
+.npz; the child converts, reporting each representative sample it feeds, and writes the .tflite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+from tinyflash.calibration import DEFAULT_SAMPLES, InputSpec, Progress, load_calibration
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+
+MODES = ("int8", "uint8-io", "int8-float-io", "int16x8", "float16", "dynamic")
+HOST_ONLY_MODES = ("int16x8", "float16", "dynamic")
+MODES_NEEDING_DATA = ("int8", "uint8-io", "int8-float-io", "int16x8")
+RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D",
+                    "ConvLSTM3D")
+
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_CPP_MAX_VLOG_LEVEL": "-1",
+    "GRPC_VERBOSITY": "ERROR",
+    "ABSL_MIN_LOG_LEVEL": "3",
+    "KERAS_BACKEND": "tensorflow",
+    "CUDA_VISIBLE_DEVICES": "-1",
+}
+
+
+# ---- model specification (no TensorFlow) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where the float model is: kind is saved_model, keras, h5 or python (`file.py:name`)."""
+
+    kind: str
+    path: Path
+    attr: Optional[str] = None
+    signature: Optional[str] = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:{self.attr}" if self.attr else str(self.path)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "path": str(self.path), "attr": self.attr,
+                "signature": self.signature}
+
+    @staticmethod
+    def from_json(data: dict) -> "ModelSpec":
+        return ModelSpec(data["kind"], Path(data["path"]), data.get("attr"), data.get("signature"))
+
+
+def parse_model_spec(model: str | Path, signature: Optional[str] = None) -> ModelSpec:
+    """Classify MODEL; raise the one-sentence error when it cannot be a model."""
+    text = str(model)
+    attr: Optional[str] = None
+    path = Path(text)
+    if ".py:" in text and not path.exists():
+        file_part, attr = text.rsplit(":", 1)
+        path = Path(file_part)
+        if not attr.isidentifier():
+            raise TinyflashError(f"{text}: '{attr}' is not a Python name; write path/to/file.py:name.",
+                                 EXIT_BAD_INPUT)
+    if not path.exists():
+        raise TinyflashError(f"{path}: model not found; give a SavedModel directory, a .keras or "
+                             ".h5 file, or path/to/file.py:name.", EXIT_BAD_INPUT)
+    if attr is not None:
+        if path.suffix != ".py" or not path.is_file():
+            raise TinyflashError(f"{path}: expected a Python file for the form file.py:name.",
+                                 EXIT_BAD_INPUT)
+        return ModelSpec("python", path, attr, signature)
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file() and not (path / "saved_model.pbtxt").is_file():
+            raise TinyflashError(f"{path}: the directory has no saved_model.pb, so it is not a "
+                                 "SavedModel; export one with tf.saved_model.save or model.export.",
+                                 EXIT_BAD_INPUT)
+        return ModelSpec("saved_model", path, None, signature)
+    suffix = path.suffix.lower()
+    if suffix == ".keras":
+        return ModelSpec("keras", path, None, signature)
+    if suffix in (".h5", ".hdf5"):
+        return ModelSpec("h5", path, None, signature)
+    if suffix == ".py":
+        raise TinyflashError(f"{path}: name the model object too, as {path}:name.", EXIT_BAD_INPUT)
+    if suffix == ".tflite":
+        raise TinyflashError(f"{path}: this is already a .tflite; convert takes the float model "
+                             "(SavedModel, .keras, .h5 or file.py:name) — run `tinyflash check` on "
+                             "a .tflite.", EXIT_BAD_INPUT)
+    raise TinyflashError(f"{path}: unknown model format '{path.suffix}'; give a SavedModel "
+                         "directory, a .keras or .h5 file, or path/to/file.py:name.", EXIT_BAD_INPUT)
+
+
+def source_bytes(path: Path) -> int:
+    """Bytes on disk of the float model (a directory counts every file under it)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+# ---- loading the float model (imports TensorFlow; used by the child and by reference.py) -----
+
+
+@contextlib.contextmanager
+def quiet_fds(enabled: bool = True) -> Iterator[None]:
+    """Send fd 1 and 2 to /dev/null while TensorFlow's C++ side talks (import, interpreters)."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
+def import_tensorflow(quiet: bool = True) -> Any:
+    """Import TensorFlow with its log noise silenced (unless quiet is False)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    for key, value in QUIET_ENV.items():
+        if quiet or key in ("KERAS_BACKEND", "CUDA_VISIBLE_DEVICES"):
+            os.environ.setdefault(key, value)
+    import warnings
+
+    with quiet_fds(quiet), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import tensorflow as tf  # noqa: PLC0415
+    if quiet:
+        try:
+            import absl.logging  # noqa: PLC0415
+
+            absl.logging.set_verbosity(absl.logging.ERROR)
+        except ImportError:  # pragma: no cover - absl ships with TensorFlow
+            pass
+        tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+@dataclass
+class LoadedModel:
+    """The float model as one concrete function with batch 1, plus what the summary needs."""
+
+    spec: ModelSpec
+    function: Any  # a tf ConcreteFunction taking the inputs positionally
+    trackable: Any
+    inputs: list[InputSpec]
+    output_names: list[str]
+    float_weight_bytes: int
+    layer_types: list[str] = field(default_factory=list)
+
+    @property
+    def has_recurrent(self) -> bool:
+        return any(t in RECURRENT_LAYERS for t in self.layer_types)
+
+    def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        import tensorflow as tf  # noqa: PLC0415
+
+        tensors = [tf.constant(a, dtype=tf.as_dtype(s.dtype)) for a, s in zip(arrays, self.inputs)]
+        result = self.function(*tensors)
+        flat = tf.nest.flatten(result)
+        return [np.asarray(t.numpy()) for t in flat]
+
+
+def _pin_shape(shape: Any, where: str, name: str) -> tuple[int, ...]:
+    dims = list(shape) if shape is not None else None
+    if dims is None:
+        raise TinyflashError(f"{where}: input '{name}' has an unknown rank; give it a fixed shape "
+                             "(e.g. keras.Input(shape=(...)) or an input_signature).", EXIT_BAD_INPUT)
+    dims = [None if d is None else int(d) for d in dims]
+    if dims and dims[0] is None:
+        dims[0] = 1
+    if not dims:
+        return ()
+    if any(d is None for d in dims):
+        raise TinyflashError(
+            f"{where}: input '{name}' has shape {tuple(dims)} with an unknown dimension besides the "
+            "batch; give it a fixed shape (microcontroller runtimes need static shapes).",
+            EXIT_BAD_INPUT)
+    return tuple(dims)
+
+
+def _layer_types(model: Any) -> list[str]:
+    types: list[str] = []
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop(0)
+        types.append(type(layer).__name__)
+        inner = getattr(layer, "layer", None) or getattr(layer, "forward_layer", None)
+        if inner is not None:
+            stack.append(inner)
+        stack.extend(getattr(layer, "layers", []) or [])
+    return types
+
+
+def _is_keras_model(obj: Any) -> bool:
+    for module_name in ("keras", "tf_keras"):
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(obj, module.Model):
+            return True
+    return False
+
+
+def _from_keras(spec: ModelSpec, model: Any, tf: Any) -> LoadedModel:
+    where = spec.label
+    keras_inputs = list(getattr(model, "inputs", None) or [])
+    if not keras_inputs:
+        raise TinyflashError(f"{where}: the Keras model has no defined inputs; build it with "
+                             "keras.Input(shape=...) (or call it once) and save it again.",
+                             EXIT_BAD_INPUT)
+    inputs: list[InputSpec] = []
+    for index, tensor in enumerate(keras_inputs):
+        name = str(getattr(tensor, "name", None) or f"input_{index}").split(":")[0]
+        dtype = tf.as_dtype(getattr(tensor, "dtype", "float32")).name
+        inputs.append(InputSpec(name, _pin_shape(tensor.shape, where, name), dtype))
+    signature = [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
+                 for i, s in enumerate(inputs)]
+    single = len(inputs) == 1
+
+    @tf.function(input_signature=signature)
+    def serve(*args: Any) -> Any:
+        return model(args[0] if single else list(args), training=False)
+
+    function = serve.get_concrete_function()
+    outputs = [str(getattr(t, "name", f"output_{i}")).split(":")[0]
+               for i, t in enumerate(getattr(model, "outputs", None) or [])]
+    weights = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
+    return LoadedModel(spec, function, _holder(tf, model, serve), inputs, outputs, weights,
+                       _layer_types(model))
+
+
+def _holder(tf: Any, obj: Any, serve: Any) -> Any:
+    """A tf.Module that owns the model and the batch-1 function, so the converter can save and
+    freeze them together."""
+    holder = tf.Module()
+    holder.model = obj
+    holder.serve = serve
+    return holder
+
+
+def _tf_name(name: str, index: int) -> str:
+    clean = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return clean if clean and not clean[0].isdigit() else f"input_{index}"
+
+
+def _from_function(spec: ModelSpec, fn: Any, tf: Any) -> LoadedModel:
+    where = spec.label
+    input_signature = getattr(fn, "input_signature", None)
+    if input_signature is None:
+        raise TinyflashError(f"{where}: the tf.function has no input_signature; declare "
+                             "@tf.function(input_signature=[tf.TensorSpec([1, ...], tf.float32)]).",
+                             EXIT_BAD_INPUT)
+    flat = tf.nest.flatten(input_signature)
+    if len(flat) != len(input_signature):
+        raise TinyflashError(f"{where}: nested input_signature entries are not supported; use one "
+                             "TensorSpec per argument.", EXIT_BAD_INPUT)
+    import inspect  # noqa: PLC0415
+
+    try:
+        arg_names = list(inspect.signature(fn.python_function).parameters)
+    except (AttributeError, TypeError, ValueError):
+        arg_names = []
+    inputs: list[InputSpec] = []
+    for index, tspec in enumerate(flat):
+        name = tspec.name or (arg_names[index] if index < len(arg_names) else f"input_{index}")
+        inputs.append(InputSpec(name, _pin_shape(tspec.shape, where, name), tspec.dtype.name))
+    pinned = [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
+              for i, s in enumerate(inputs)]
+
+    @tf.function(input_signature=pinned)
+    def serve(*args: Any) -> Any:
+        return fn(*args)
+
+    function = serve.get_concrete_function()
+    variables = list(getattr(function, "variables", []) or [])
+    weights = sum(int(np.prod(v.shape)) * 4 for v in variables)
+    return LoadedModel(spec, function, _holder(tf, fn, serve), inputs, [], weights, [])
+
+
+def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
+    where = str(spec.path)
+    try:
+        loaded = tf.saved_model.load(str(spec.path))
+    except Exception as error:  # noqa: BLE001 - TF raises many kinds here
+        raise TinyflashError(f"{where}: TensorFlow cannot load this SavedModel "
+                             f"({_first_line(error)}); re-export it with tf.saved_model.save.",
+                             EXIT_BAD_INPUT) from None
+    keys = sorted(loaded.signatures.keys())
+    if not keys:
+        raise TinyflashError(f"{where}: the SavedModel has no signatures; export it with "
+                             "signatures={'serving_default': fn}.", EXIT_BAD_INPUT)
+    key = spec.signature
+    if key is None:
+        if len(keys) == 1:
+            key = keys[0]
+        elif "serving_default" in keys:
+            key = "serving_default"
+        else:
+            raise TinyflashError(f"{where}: the SavedModel has {len(keys)} signatures "
+                                 f"({', '.join(keys)}); pick one with --signature KEY.",
+                                 EXIT_BAD_INPUT)
+    elif key not in keys:
+        raise TinyflashError(f"{where}: no signature '{key}' (it has {', '.join(keys)}); pick one "
+                             "of those with --signature.", EXIT_BAD_INPUT)
+    signature_fn = loaded.signatures[key]
+    args, kwargs = signature_fn.structured_input_signature
+    if args:
+        raise TinyflashError(f"{where}: signature '{key}' takes positional inputs; export it with "
+                             "named TensorSpecs.", EXIT_BAD_INPUT)
+    names = sorted(kwargs)
+    inputs = [InputSpec(n, _pin_shape(kwargs[n].shape, f"{where} signature '{key}'", n),
+                        kwargs[n].dtype.name) for n in names]
+    pinned = [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
+              for i, s in enumerate(inputs)]
+
+    @tf.function(input_signature=pinned)
+    def serve(*args_: Any) -> Any:
+        result = signature_fn(**dict(zip(names, args_)))
+        return [result[k] for k in sorted(result)] if isinstance(result, dict) else result
+
+    function = serve.get_concrete_function()
+    outputs = sorted(signature_fn.structured_outputs) if isinstance(
+        signature_fn.structured_outputs, dict) else []
+    weights = sum(int(np.prod(v.shape)) * 4 for v in signature_fn.variables)
+    return LoadedModel(spec, function, _holder(tf, loaded, serve), inputs, outputs, weights, [])
+
+
+def _load_keras_file(spec: ModelSpec, tf: Any) -> Any:
+    import warnings  # noqa: PLC0415
+
+    errors: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            import keras  # noqa: PLC0415
+
+            return keras.models.load_model(str(spec.path), compile=False)
+        except Exception as error:  # noqa: BLE001
+            errors.append(_first_line(error))
+        if spec.kind == "h5":
+            try:
+                import tf_keras  # noqa: PLC0415
+
+                return tf_keras.models.load_model(str(spec.path), compile=False)
+            except Exception as error:  # noqa: BLE001
+                errors.append(_first_line(error))
+    how = "Keras 3 or tf-keras (Keras 2)" if spec.kind == "h5" else "Keras 3"
+    raise TinyflashError(f"{spec.path}: {how} cannot load this model ({errors[-1]}); check the file "
+                         "is a complete, uncorrupted model saved with model.save.", EXIT_BAD_INPUT)
+
+
+def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
+    module_name = f"tinyflash_user_{abs(hash(str(spec.path.resolve())))}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, spec.path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise TinyflashError(f"{spec.path}: cannot import this Python file.", EXIT_BAD_INPUT)
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - user code
+        raise TinyflashError(f"{spec.path}: importing the file failed ({type(error).__name__}: "
+                             f"{_first_line(error)}); fix the file.", EXIT_BAD_INPUT) from None
+    if not hasattr(module, str(spec.attr)):
+        raise TinyflashError(f"{spec.path}: defines no '{spec.attr}'; name a tf.function or Keras "
+                             "model defined at the file's top level.", EXIT_BAD_INPUT)
+    obj = getattr(module, str(spec.attr))
+    for _ in range(2):
+        if _is_keras_model(obj):
+            return _from_keras(spec, obj, tf)
+        if hasattr(obj, "get_concrete_function"):
+            return _from_function(spec, obj, tf)
+        if callable(obj) and not isinstance(obj, type):
+            try:
+                obj = obj()
+            except TypeError as error:
+                raise TinyflashError(f"{spec.label}: is a plain function that needs arguments "
+                                     f"({_first_line(error)}); decorate it with @tf.function("
+                                     "input_signature=[...]) or make it return a Keras model.",
+                                     EXIT_BAD_INPUT) from None
+            continue
+        break
+    raise TinyflashError(f"{spec.label}: is a {type(obj).__name__}, not a tf.function or Keras "
+                         "model; name one of those (or a function returning one).", EXIT_BAD_INPUT)
+
+
+def load_float_model(spec: ModelSpec, quiet: bool = True) -> LoadedModel:
+    """Load the float model as a batch-1 concrete function (imports TensorFlow in this process)."""
+    tf = import_tensorflow(quiet)
+    if spec.kind == "saved_model":
+        return _from_saved_model(spec, tf)
+    if spec.kind in ("keras", "h5"):
+        return _from_keras(spec, _load_keras_file(spec, tf), tf)
+    if spec.kind == "python":
+        return _load_python(spec, tf)
+    raise TinyflashError(f"{spec.path}: unknown model kind {spec.kind}.", EXIT_BAD_INPUT)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("Traceback"):
+            return line[:300]
+    return type(error).__name__
+
+
+# ---- the converter (runs in the child) -----------------------------------------------------
+
+
+def _configure(converter: Any, tf: Any, mode: str, calibration: Optional[list[list[np.ndarray]]],
+               on_sample: Callable[[int, int], None]) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+        return
+    if mode == "dynamic":
+        return
+    assert calibration is not None
+    samples = calibration
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for index, sample in enumerate(samples):
+            yield sample
+            on_sample(index + 1, len(samples))
+
+    converter.representative_dataset = representative
+    if mode == "int16x8":
+        ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        converter.target_spec.supported_ops = [ops]
+        converter.inference_input_type = tf.int16
+        converter.inference_output_type = tf.int16
+        return
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if mode == "int8":
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif mode == "uint8-io":
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    # int8-float-io: float32 input/output kept (QUANTIZE/DEQUANTIZE at the edges).
+
+
+def _child_main() -> int:
+    """Entry point of the converter child; see the module docstring for the protocol."""
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything printed to stdout joins stderr (the log), not the protocol
+    sys.stdout = sys.stderr
+
+    def send(**message: Any) -> None:
+        proto.write(json.dumps(message) + "\n")
+        proto.flush()
+
+    def receive() -> dict:
+        line = sys.stdin.readline()
+        if not line:
+            raise SystemExit(0)
+        return json.loads(line)
+
+    request = receive()
+    try:
+        quiet = not request.get("debug", False)
+        spec = ModelSpec.from_json(request["model"])
+        loaded = load_float_model(spec, quiet=quiet)
+        send(event="inputs", inputs=[s.to_json() for s in loaded.inputs],
+             outputs=loaded.output_names, float_weight_bytes=loaded.float_weight_bytes,
+             layer_types=loaded.layer_types)
+        reply = receive()
+        if reply.get("abort"):
+            return 0
+        calibration: Optional[list[list[np.ndarray]]] = None
+        if reply.get("calibration"):
+            with np.load(reply["calibration"], allow_pickle=False) as archive:
+                arrays = [archive[f"input_{i}"] for i in range(len(loaded.inputs))]
+            count = int(arrays[0].shape[0])
+            calibration = [[a[i:i + 1] for a in arrays] for i in range(count)]
+        tf = import_tensorflow(quiet)
+        # No trackable object: with one, TF 2.21 keeps READ_VARIABLE ops and calibration fails;
+        # without, the converter freezes the captured variables (loaded.trackable keeps them alive).
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.function])
+        _configure(converter, tf, request["mode"], calibration,
+                   lambda done, total: send(event="progress", done=done, total=total))
+        started = time.monotonic()
+        try:
+            flatbuffer = converter.convert()
+        except Exception as error:  # noqa: BLE001 - ConverterError and friends
+            send(event="error", kind="converter", message=_converter_message(error))
+            return 0
+        seconds = time.monotonic() - started
+        Path(request["out"]).write_bytes(flatbuffer)
+        send(event="done", seconds=seconds, bytes=len(flatbuffer))
+    except TinyflashError as error:
+        send(event="error", kind="input", message=error.message, exit_code=error.exit_code)
+    except Exception as error:  # noqa: BLE001 - reported to the parent as one sentence
+        send(event="error", kind="internal", message=f"{type(error).__name__}: {_first_line(error)}")
+        if request.get("debug"):
+            raise
+    return 0
+
+
+def _converter_message(error: BaseException) -> str:
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    for line in lines:
+        if "error:" in line:
+            return line.split("error:", 1)[1].strip()[:300]
+    return lines[0][:300] if lines else type(error).__name__
+
+
+# ---- the parent side -----------------------------------------------------------------------
+
+
+@dataclass
+class ConvertResult:
+    """What one conversion produced; the CLI prints it, --json dumps to_json()."""
+
+    model: str
+    output: Path
+    mode: str
+    host_only: bool
+    samples: int
+    inputs: list[InputSpec]
+    source_bytes: int
+    float_weight_bytes: int
+    tflite_bytes: int
+    convert_seconds: float
+    total_seconds: float
+    op_histogram: dict[str, int]
+    deployable: Optional[bool]
+    problems: list[str] = field(default_factory=list)
+    log_path: Optional[Path] = None
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model, "output": str(self.output), "mode": self.mode,
+            "host_only": self.host_only, "samples": self.samples,
+            "inputs": [s.to_json() for s in self.inputs],
+            "source_bytes": self.source_bytes, "float_weight_bytes": self.float_weight_bytes,
+            "tflite_bytes": self.tflite_bytes, "convert_seconds": round(self.convert_seconds, 3),
+            "total_seconds": round(self.total_seconds, 3), "op_histogram": self.op_histogram,
+            "deployable": self.deployable, "problems": self.problems,
+        }
+
+
+class _Child:
+    def __init__(self, debug: bool, log_path: Path) -> None:
+        env = dict(os.environ)
+        env.update({"PYTHONUNBUFFERED": "1"})
+        if not debug:
+            env.update(QUIET_ENV)
+        env["KERAS_BACKEND"] = "tensorflow"
+        package_root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+        self.log = None if debug else log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tinyflash.convert", "--child"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=None if debug else self.log, env=env, text=True, bufsize=1)
+
+    def send(self, **message: Any) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass
+
+    def receive(self) -> Optional[dict]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        return json.loads(line) if line else None
+
+    def close(self) -> int:
+        if self.process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.process.stdin.close()
+        try:
+            code = self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        if self.log is not None:
+            self.log.close()
+        return code
+
+
+def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path]) -> TinyflashError:
+    how = f"signal {-code}" if code < 0 else f"exit {code}"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            how = f"{signal.Signals(-code).name}, {how}"
+    if recurrent or code in (-11, 139):
+        remedy = ("if the model has a Keras LSTM/GRU/RNN layer, rebuild it with unroll=True and a "
+                  "fixed sequence length, then convert again")
+    else:
+        remedy = "run again with --debug to see the converter's log"
+    log = f" (converter log: {log_path})" if log_path is not None else ""
+    return TinyflashError(f"{model}: the TensorFlow converter crashed ({how}); {remedy}{log}.",
+                          EXIT_BAD_INPUT)
+
+
+def convert_model(model: str | Path, output: str | Path, data: Optional[str | Path] = None,
+                  mode: str = "int8", samples: int = DEFAULT_SAMPLES,
+                  signature: Optional[str] = None, progress: Optional[Progress] = None,
+                  debug: bool = False) -> ConvertResult:
+    """Convert MODEL to OUTPUT in `mode`, calibrating with `data` (required for the integer modes).
+
+    `progress(done, total)` is called for each representative sample the converter consumes."""
+    started = time.monotonic()
+    if mode not in MODES:
+        raise TinyflashError(f"unknown --mode '{mode}'; use one of {', '.join(MODES)}.",
+                             EXIT_BAD_INPUT)
+    spec = parse_model_spec(model, signature)
+    output = Path(output)
+    if output.suffix.lower() != ".tflite":
+        raise TinyflashError(f"{output}: the output file must end in .tflite.", EXIT_BAD_INPUT)
+    if mode in MODES_NEEDING_DATA:
+        if data is None:
+            raise TinyflashError(f"{spec.label}: mode {mode} needs calibration data; give --data "
+                                 "with 100 to 500 representative samples (.npy, .npz, .csv or an "
+                                 "image folder).", EXIT_BAD_INPUT)
+        if not Path(data).exists():
+            raise TinyflashError(f"{data}: calibration data not found; give an existing .npy, .npz, "
+                                 ".csv file or a folder of images.", EXIT_BAD_INPUT)
+    if samples < 1:
+        raise TinyflashError(f"--samples must be at least 1 (got {samples}).", EXIT_BAD_INPUT)
+    if output.parent and not output.parent.exists():
+        output.parent.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="tinyflash-convert-") as tmp:
+        tmpdir = Path(tmp)
+        log_path = tmpdir / "converter.log"
+        partial = tmpdir / "model.tflite"
+        child = _Child(debug, log_path)
+        recurrent = False
+        inputs: list[InputSpec] = []
+        float_weight_bytes = 0
+        count = 0
+        convert_seconds = 0.0
+        failure: Optional[TinyflashError] = None
+        try:
+            child.send(model=spec.to_json(), mode=mode, out=str(partial), debug=debug)
+            message = child.receive()
+            if message is not None and message.get("event") == "inputs":
+                inputs = [InputSpec.from_json(d) for d in message["inputs"]]
+                float_weight_bytes = int(message.get("float_weight_bytes", 0))
+                recurrent = any(t in RECURRENT_LAYERS for t in message.get("layer_types", []))
+                calib_path = ""
+                if mode in MODES_NEEDING_DATA:
+                    try:
+                        calib = load_calibration(Path(str(data)), inputs, samples)
+                    except TinyflashError:
+                        child.send(abort=True)
+                        raise
+                    count = calib.count
+                    calib_path = str(tmpdir / "calibration.npz")
+                    np.savez(calib_path, **{f"input_{i}": a for i, a in enumerate(calib.arrays)})
+                    if progress is not None:
+                        progress(0, count)
+                child.send(calibration=calib_path)
+                while True:
+                    message = child.receive()
+                    if message is None or message.get("event") != "progress":
+                        break
+                    if progress is not None:
+                        progress(int(message["done"]), int(message["total"]))
+            if message is not None and message.get("event") == "error":
+                text = str(message.get("message", "unknown error"))
+                if message.get("kind") == "input":
+                    failure = TinyflashError(text, int(message.get("exit_code", EXIT_BAD_INPUT)))
+                elif message.get("kind") == "converter":
+                    failure = TinyflashError(f"{spec.label}: the TensorFlow converter rejected the "
+                                             f"model in mode {mode} ({text}); run again with "
+                                             "--debug for the converter's log.", EXIT_BAD_INPUT)
+                else:
+                    failure = TinyflashError(f"{spec.label}: converting failed ({text}); run again "
+                                             "with --debug for the traceback.", EXIT_BAD_INPUT)
+            elif message is not None and message.get("event") == "done":
+                convert_seconds = float(message["seconds"])
+        finally:
+            code = child.close()
+        if failure is not None:
+            raise failure
+        if code != 0 or not partial.is_file():
+            saved_log: Optional[Path] = None
+            if not debug and log_path.is_file():
+                saved_log = Path(tempfile.gettempdir()) / f"tinyflash-converter-{os.getpid()}.log"
+                with contextlib.suppress(OSError):
+                    saved_log.write_bytes(log_path.read_bytes())
+            raise _crash_error(spec.label, code, recurrent, saved_log)
+        flatbuffer = partial.read_bytes()
+    output.write_bytes(flatbuffer)
+    histogram, deployable, problems = summarize_tflite(flatbuffer, output.name)
+    if mode in HOST_ONLY_MODES:
+        deployable = False
+        problems = [f"mode {mode} is host-only: microcontroller runtimes (tinyflash's and TFLM's "
+                    "int8 kernels) cannot run it; use --mode int8 for a device."] + problems
+    return ConvertResult(
+        model=spec.label, output=output, mode=mode, host_only=mode in HOST_ONLY_MODES,
+        samples=count, inputs=inputs, source_bytes=source_bytes(spec.path),
+        float_weight_bytes=float_weight_bytes, tflite_bytes=len(flatbuffer),
+        convert_seconds=convert_seconds, total_seconds=time.monotonic() - started,
+        op_histogram=histogram, deployable=deployable, problems=problems)
+
+
+def summarize_tflite(flatbuffer: bytes, name: str) -> tuple[dict[str, int], Optional[bool], list[str]]:
+    """Op histogram and the deployability verdict, from model.py/opcheck.py (the one parser)."""
+    try:
+        from tinyflash.model import parse_model  # noqa: PLC0415
+    except ImportError:
+        return {}, None, ["op summary unavailable: tinyflash.model is not installed"]
+    info = parse_model(flatbuffer, name)
+    histogram = dict(sorted(dict(info.op_histogram).items()))
+    try:
+        from tinyflash.opcheck import check_model  # noqa: PLC0415
+    except ImportError:
+        return histogram, None, []
+    report = check_model(info)
+    problems = [str(getattr(p, "message", p)) for p in getattr(report, "problems", []) or []]
+    return histogram, bool(report.deployable), problems
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--child"]:
+        sys.exit(_child_main())
+    sys.stderr.write("usage: python -m tinyflash.convert --child (internal; use `tinyflash convert`)\n")
+    sys.exit(2)
