@@ -60,6 +60,45 @@ def print_json(data: Any) -> None:
 # ---- commands are added below by each stage ------------------------------------------------
 
 
+@app.command("generate")
+def generate_command(
+    model: Path = typer.Argument(..., help="A full-int8 .tflite model (from `tinyflash convert`)."),
+    board: str = typer.Option("mps2-an386", "--board", "-b", help="Board id (`tinyflash boards`)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Project directory to create."),
+    force: bool = typer.Option(False, "--force", help="Replace the generated files in a non-empty DIR."),
+    vendor: bool = typer.Option(False, "--vendor",
+                                help="Copy the runtime, harness, platform and board into the project."),
+    selftest: int = typer.Option(3, "--selftest", min=0, max=3,
+                                 help="Embedded self-test vectors (0-3), checked against tflite-micro."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Generate a PlatformIO firmware project for MODEL on a board.
+
+    Checks that the model is deployable, that every op has a kernel and that it fits the board's
+    flash and RAM, then writes platformio.ini, src/ (model array, op table, memory plan, main with
+    self-test vectors) and a README.
+
+    Example: tinyflash generate model.tflite --board mps2-an386 -o build/fw
+    """
+    from tinyflash.codegen import generate
+
+    result = generate(model, board, output, force=force, vendor=vendor, selftest=selftest)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console = out_console()
+    console.print(f"[bold green]generated[/] {result.project_dir} for board {result.board} "
+                  f"({len(result.files)} files{', vendored' if result.vendored else ''})")
+    console.print(f"  kernels: {', '.join(result.kernels)}")
+    console.print(f"  arena {result.arena_bytes:,} B, pool {result.pool_words} words, "
+                  f"{result.selftest_count} self-test vectors")
+    for budget in (result.ram, result.flash):
+        limit = f" of {budget.limit:,}" if budget.limit is not None else ""
+        console.print(f"  {budget.what} estimate: {budget.total:,} B{limit} "
+                      f"({', '.join(f'{line.name} {line.bytes:,}' for line in budget.lines)})")
+    console.print(f"  next: tinyflash build {result.project_dir}")
+
+
 def main() -> None:
     """Console-script entry point: maps TinyflashError to its sentence and exit code."""
     debug = "--debug" in sys.argv[1:]
