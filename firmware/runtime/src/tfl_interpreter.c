@@ -1,0 +1,555 @@
+/* Model reader and interpreter: tfl_init binds the flatbuffer's subgraph 0 to caller-owned
+ * tensors, nodes, pool and arena, then runs every kernel's prepare; tfl_invoke runs eval.
+ *
+ * TFLite schema field indices used here (declaration order in schema.fbs):
+ *   Model:          0 version, 1 operator_codes, 2 subgraphs, 4 buffers
+ *   OperatorCode:   0 deprecated_builtin_code (byte), 3 builtin_code (int)
+ *   SubGraph:       0 tensors, 1 inputs, 2 outputs, 3 operators
+ *   Tensor:         0 shape, 1 type, 2 buffer, 4 quantization
+ *   Quantization:   2 scale [float], 3 zero_point [long], 6 quantized_dimension
+ *   Operator:       0 opcode_index, 1 inputs, 2 outputs, 3 builtin_options_type, 4 builtin_options
+ *   Buffer:         0 data [ubyte], 1 offset (ulong), 2 size (ulong) */
+#include <stdint.h>
+#include <string.h>
+
+#include "tfl_fb.h"
+#include "tfl_kernel.h"
+
+enum { TFL_BUILTIN_CUSTOM = 32 };
+
+static tfl_fb model_fb(const tfl_interpreter *it) {
+  tfl_fb fb;
+  fb.buf = it->model;
+  fb.size = it->model_size;
+  return fb;
+}
+
+/* Bytes per element of a tensor type; 0 when the runtime cannot hold it. */
+static int32_t type_size(uint8_t type) {
+  switch (type) {
+    case TFL_TYPE_INT8:
+    case TFL_TYPE_UINT8:
+    case TFL_TYPE_BOOL:
+      return 1;
+    case TFL_TYPE_INT16:
+    case TFL_TYPE_FLOAT16:
+    case 16: /* UINT16 */
+      return 2;
+    case TFL_TYPE_INT32:
+    case TFL_TYPE_FLOAT32:
+    case 15: /* UINT32 */
+      return 4;
+    case TFL_TYPE_INT64:
+    case TFL_TYPE_COMPLEX64:
+    case 10: /* FLOAT64 */
+    case 12: /* UINT64 */
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+/* Subgraph 0 and its counts, shared by tfl_init and tfl_model_counts. */
+typedef struct model_view {
+  uint32_t root;
+  uint32_t subgraph;
+  uint32_t tensors, tensor_count;
+  uint32_t operators, operator_count;
+  uint32_t opcodes, opcode_count;
+  uint32_t buffers, buffer_count;
+  uint32_t inputs, input_count;
+  uint32_t outputs, output_count;
+} model_view;
+
+static tfl_status open_model(const tfl_fb *fb, model_view *v) {
+  tfl_status s;
+  memset(v, 0, sizeof *v);
+  s = tfl_fb_root(fb, "TFL3", &v->root);
+  if (s != TFL_OK) return s;
+  int32_t version;
+  s = tfl_fb_get_i32(fb, v->root, 0, 0, &version);
+  if (s != TFL_OK) return s;
+  if (version != 3) return TFL_ERR_MODEL_VERSION;
+  uint32_t subgraphs, subgraph_count;
+  s = tfl_fb_vector(fb, v->root, 2, 4, &subgraphs, &subgraph_count);
+  if (s != TFL_OK) return s;
+  if (subgraph_count != 1) return TFL_ERR_SUBGRAPH_COUNT;
+  s = tfl_fb_vector_table(fb, subgraphs, subgraph_count, 0, &v->subgraph);
+  if (s != TFL_OK) return s;
+  if ((s = tfl_fb_vector(fb, v->root, 1, 4, &v->opcodes, &v->opcode_count)) != TFL_OK) return s;
+  if ((s = tfl_fb_vector(fb, v->root, 4, 4, &v->buffers, &v->buffer_count)) != TFL_OK) return s;
+  if ((s = tfl_fb_vector(fb, v->subgraph, 0, 4, &v->tensors, &v->tensor_count)) != TFL_OK) return s;
+  if ((s = tfl_fb_vector(fb, v->subgraph, 1, 4, &v->inputs, &v->input_count)) != TFL_OK) return s;
+  if ((s = tfl_fb_vector(fb, v->subgraph, 2, 4, &v->outputs, &v->output_count)) != TFL_OK) return s;
+  if ((s = tfl_fb_vector(fb, v->subgraph, 3, 4, &v->operators, &v->operator_count)) != TFL_OK) {
+    return s;
+  }
+  if (v->tensor_count > (uint32_t)INT32_MAX / 2 || v->operator_count > (uint32_t)INT32_MAX / 2) {
+    return TFL_ERR_MODEL_INVALID;
+  }
+  return TFL_OK;
+}
+
+tfl_status tfl_model_counts(const uint8_t *model, size_t model_size, int32_t *tensor_count,
+                            int32_t *op_count) {
+  if (model == NULL || tensor_count == NULL || op_count == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (model_size > UINT32_MAX) return TFL_ERR_MODEL_INVALID;
+  tfl_fb fb = {model, (uint32_t)model_size};
+  model_view v;
+  tfl_status s = open_model(&fb, &v);
+  if (s != TFL_OK) return s;
+  *tensor_count = (int32_t)v.tensor_count;
+  *op_count = (int32_t)v.operator_count;
+  return TFL_OK;
+}
+
+/* Every entry of an int32 index vector must be a tensor index (or -1 when allow_absent). */
+static tfl_status check_indices(const tfl_fb *fb, uint32_t data, uint32_t len, int32_t tensor_count,
+                                int allow_absent) {
+  for (uint32_t i = 0; i < len; ++i) {
+    int32_t idx = tfl_fb_i32(fb->buf + data + 4u * i);
+    if (idx == -1 && allow_absent) continue;
+    if (idx < 0 || idx >= tensor_count) return TFL_ERR_MODEL_INVALID;
+  }
+  return TFL_OK;
+}
+
+static tfl_status read_quantization(const tfl_fb *fb, uint32_t tensor_table, tfl_tensor *t) {
+  uint32_t q;
+  tfl_status s = tfl_fb_table(fb, tensor_table, 4, &q);
+  if (s != TFL_OK || q == 0) return s;
+  uint32_t scales, scale_count, zps, zp_count;
+  if ((s = tfl_fb_vector(fb, q, 2, 4, &scales, &scale_count)) != TFL_OK) return s;
+  if ((s = tfl_fb_vector(fb, q, 3, 8, &zps, &zp_count)) != TFL_OK) return s;
+  if (scale_count == 0) return TFL_OK; /* min/max only: not quantized */
+  if (zp_count != scale_count || scale_count > (uint32_t)INT32_MAX) {
+    return TFL_ERR_BAD_QUANTIZATION;
+  }
+  int32_t qdim;
+  if ((s = tfl_fb_get_i32(fb, q, 6, 0, &qdim)) != TFL_OK) return s;
+  if (scale_count > 1) {
+    if (qdim < 0 || qdim >= t->dims_count || t->dims[qdim] != (int32_t)scale_count) {
+      return TFL_ERR_BAD_QUANTIZATION;
+    }
+  }
+  t->quant_count = (int32_t)scale_count;
+  t->quant_dim = qdim;
+  t->scales_le = fb->buf + scales;
+  t->zero_points_le = fb->buf + zps;
+  t->scale = tfl_tensor_channel_scale(t, 0);
+  /* zero points are int64 in the schema: the low word must hold the whole value */
+  for (uint32_t c = 0; c < scale_count; ++c) {
+    int32_t lo = tfl_fb_i32(fb->buf + zps + 8u * c);
+    int32_t hi = tfl_fb_i32(fb->buf + zps + 8u * c + 4u);
+    if (hi != (lo < 0 ? -1 : 0)) return TFL_ERR_BAD_QUANTIZATION;
+  }
+  t->zero_point = tfl_tensor_channel_zero_point(t, 0);
+  return TFL_OK;
+}
+
+static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
+                              int32_t index, uint32_t table, uint32_t *seq_cursor) {
+  tfl_tensor *t = &it->mem.tensors[index];
+  tfl_status s;
+  memset(t, 0, sizeof *t);
+  uint32_t shape, rank;
+  if ((s = tfl_fb_vector(fb, table, 0, 4, &shape, &rank)) != TFL_OK) return s;
+  if (rank > TFL_MAX_DIMS) return TFL_ERR_BAD_SHAPE;
+  uint8_t type;
+  if ((s = tfl_fb_get_u8(fb, table, 1, 0, &type)) != TFL_OK) return s;
+  int32_t esize = type_size(type);
+  if (esize == 0) return TFL_ERR_UNSUPPORTED_TYPE;
+  int32_t elements = 1;
+  for (uint32_t d = 0; d < rank; ++d) {
+    int32_t dim = tfl_fb_i32(fb->buf + shape + 4u * d);
+    if (dim < 0) return TFL_ERR_BAD_SHAPE;
+    if (dim != 0 && elements > INT32_MAX / dim) return TFL_ERR_BAD_SHAPE;
+    elements *= dim;
+    t->dims[d] = dim;
+  }
+  if (elements > INT32_MAX / esize) return TFL_ERR_BAD_SHAPE;
+  t->dims_count = (uint8_t)rank;
+  t->type = type;
+  t->bytes = elements * esize;
+  if ((s = read_quantization(fb, table, t)) != TFL_OK) return s;
+
+  int32_t buffer_index;
+  if ((s = tfl_fb_get_i32(fb, table, 2, 0, &buffer_index)) != TFL_OK) return s;
+  if (buffer_index < 0 || (uint32_t)buffer_index >= v->buffer_count) {
+    /* buffer 0 is the schema's empty sentinel; an empty buffers vector is tolerated for it */
+    if (!(buffer_index == 0 && v->buffer_count == 0)) return TFL_ERR_MODEL_INVALID;
+  }
+  uint32_t data = 0, data_len = 0;
+  if (v->buffer_count != 0) {
+    uint32_t buffer;
+    if ((s = tfl_fb_vector_table(fb, v->buffers, v->buffer_count, (uint32_t)buffer_index, &buffer)) !=
+        TFL_OK) {
+      return s;
+    }
+    if ((s = tfl_fb_vector(fb, buffer, 0, 1, &data, &data_len)) != TFL_OK) return s;
+    if (data_len == 0) {
+      /* Large models keep buffers outside the flatbuffer: offset/size from the file start. */
+      uint64_t off, size;
+      if ((s = tfl_fb_get_u64(fb, buffer, 1, 0, &off)) != TFL_OK) return s;
+      if ((s = tfl_fb_get_u64(fb, buffer, 2, 0, &size)) != TFL_OK) return s;
+      if (off > 1) {
+        if (off > fb->size || size > fb->size - off) return TFL_ERR_MODEL_TRUNCATED;
+        data = (uint32_t)off;
+        data_len = (uint32_t)size;
+      }
+    }
+  }
+
+  int32_t planned = -1;
+  if (it->mem.offsets != NULL) planned = it->mem.offsets[index];
+  if (data_len != 0) {
+    if (data_len != (uint32_t)t->bytes) return TFL_ERR_BAD_BUFFER;
+    /* kernels read multi-byte constants in place: they must be naturally aligned */
+    if (((uintptr_t)(fb->buf + data) % (uintptr_t)esize) != 0) return TFL_ERR_BAD_BUFFER;
+    if (planned != -1) return TFL_ERR_PLAN_MISMATCH;
+    t->data = (void *)(uintptr_t)(fb->buf + data);
+    t->is_constant = 1;
+    return TFL_OK;
+  }
+
+  uint32_t offset;
+  if (it->mem.offsets != NULL) {
+    if (planned == -1) return TFL_OK; /* not in the plan: must not be used (checked later) */
+    if (planned < 0 || planned % esize != 0) return TFL_ERR_PLAN_MISMATCH;
+    offset = (uint32_t)planned;
+  } else {
+    uint32_t cursor = *seq_cursor;
+    if (cursor > UINT32_MAX - 15u) return TFL_ERR_ARENA_TOO_SMALL;
+    offset = (cursor + 15u) & ~15u;
+    if ((uint32_t)t->bytes > UINT32_MAX - offset) return TFL_ERR_ARENA_TOO_SMALL;
+    *seq_cursor = offset + (uint32_t)t->bytes;
+  }
+  if (offset > (uint32_t)it->mem.arena_bytes ||
+      (uint32_t)t->bytes > (uint32_t)it->mem.arena_bytes - offset) {
+    return TFL_ERR_ARENA_TOO_SMALL;
+  }
+  t->data = it->mem.arena + offset;
+  if ((int32_t)(offset + (uint32_t)t->bytes) > it->arena_used) {
+    it->arena_used = (int32_t)(offset + (uint32_t)t->bytes);
+  }
+  return TFL_OK;
+}
+
+/* A tensor an operator or the subgraph uses must have storage. */
+static tfl_status check_bound(const tfl_interpreter *it, const uint8_t *indices_le, int32_t count) {
+  for (int32_t i = 0; i < count; ++i) {
+    int32_t idx = tfl_fb_i32(indices_le + 4 * i);
+    if (idx < 0) continue;
+    const tfl_tensor *t = &it->mem.tensors[idx];
+    if (t->data == NULL && t->bytes != 0) return TFL_ERR_PLAN_MISMATCH;
+  }
+  return TFL_OK;
+}
+
+static tfl_status read_operator(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
+                                const tfl_op_table *ops, int32_t index, uint32_t table) {
+  tfl_node *n = &it->mem.nodes[index];
+  tfl_status s;
+  memset(n, 0, sizeof *n);
+  int32_t opcode_index;
+  if ((s = tfl_fb_get_i32(fb, table, 0, 0, &opcode_index)) != TFL_OK) return s;
+  if (opcode_index < 0 || (uint32_t)opcode_index >= v->opcode_count) return TFL_ERR_MODEL_INVALID;
+  uint32_t opcode;
+  if ((s = tfl_fb_vector_table(fb, v->opcodes, v->opcode_count, (uint32_t)opcode_index, &opcode)) !=
+      TFL_OK) {
+    return s;
+  }
+  uint8_t deprecated;
+  int32_t builtin;
+  if ((s = tfl_fb_get_u8(fb, opcode, 0, 0, &deprecated)) != TFL_OK) return s;
+  if ((s = tfl_fb_get_i32(fb, opcode, 3, 0, &builtin)) != TFL_OK) return s;
+  /* deprecated_builtin_code is a signed byte in the schema */
+  int32_t dep = (int32_t)(int8_t)deprecated;
+  n->builtin_code = dep > builtin ? dep : builtin;
+
+  uint32_t in, in_len, out, out_len;
+  if ((s = tfl_fb_vector(fb, table, 1, 4, &in, &in_len)) != TFL_OK) return s;
+  if ((s = tfl_fb_vector(fb, table, 2, 4, &out, &out_len)) != TFL_OK) return s;
+  if ((s = check_indices(fb, in, in_len, it->tensor_count, 1)) != TFL_OK) return s;
+  if ((s = check_indices(fb, out, out_len, it->tensor_count, 0)) != TFL_OK) return s;
+  n->inputs_le = fb->buf + in;
+  n->outputs_le = fb->buf + out;
+  n->input_count = (int32_t)in_len;
+  n->output_count = (int32_t)out_len;
+  if ((s = check_bound(it, n->inputs_le, n->input_count)) != TFL_OK) return s;
+  if ((s = check_bound(it, n->outputs_le, n->output_count)) != TFL_OK) return s;
+  for (int32_t o = 0; o < n->output_count; ++o) {
+    if (it->mem.tensors[tfl_fb_i32(n->outputs_le + 4 * o)].is_constant) return TFL_ERR_MODEL_INVALID;
+  }
+
+  uint8_t options_type;
+  if ((s = tfl_fb_get_u8(fb, table, 3, 0, &options_type)) != TFL_OK) return s;
+  uint32_t options;
+  if ((s = tfl_fb_table(fb, table, 4, &options)) != TFL_OK) return s;
+  n->options_type = options_type;
+  n->options_offset = options;
+
+  if (n->builtin_code == TFL_BUILTIN_CUSTOM) return TFL_ERR_UNSUPPORTED_OP;
+  if (ops != NULL && ops->kernels != NULL) {
+    for (int32_t k = 0; k < ops->count; ++k) {
+      const tfl_kernel *kernel = ops->kernels[k];
+      if (kernel != NULL && kernel->builtin_code == n->builtin_code) {
+        n->kernel = kernel;
+        break;
+      }
+    }
+  }
+  if (n->kernel == NULL || n->kernel->prepare == NULL || n->kernel->eval == NULL) {
+    return TFL_ERR_UNSUPPORTED_OP;
+  }
+  return TFL_OK;
+}
+
+static tfl_status init_body(tfl_interpreter *it, const tfl_op_table *ops) {
+  tfl_fb fb = model_fb(it);
+  model_view v;
+  tfl_status s = open_model(&fb, &v);
+  if (s != TFL_OK) return s;
+  if (v.tensor_count > (uint32_t)it->mem.tensor_capacity) return TFL_ERR_TOO_MANY_TENSORS;
+  if (v.operator_count > (uint32_t)it->mem.node_capacity) return TFL_ERR_TOO_MANY_OPS;
+  if (v.tensor_count > 0 && it->mem.tensors == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (v.operator_count > 0 && it->mem.nodes == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (it->mem.offsets != NULL && it->mem.offsets_count != (int32_t)v.tensor_count) {
+    return TFL_ERR_PLAN_MISMATCH;
+  }
+  it->tensor_count = (int32_t)v.tensor_count;
+  it->node_count = (int32_t)v.operator_count;
+
+  uint32_t cursor = 0;
+  for (uint32_t i = 0; i < v.tensor_count; ++i) {
+    uint32_t table;
+    if ((s = tfl_fb_vector_table(&fb, v.tensors, v.tensor_count, i, &table)) != TFL_OK) return s;
+    if ((s = read_tensor(it, &fb, &v, (int32_t)i, table, &cursor)) != TFL_OK) return s;
+  }
+
+  if ((s = check_indices(&fb, v.inputs, v.input_count, it->tensor_count, 0)) != TFL_OK) return s;
+  if ((s = check_indices(&fb, v.outputs, v.output_count, it->tensor_count, 0)) != TFL_OK) return s;
+  it->inputs_le = it->model + v.inputs;
+  it->outputs_le = it->model + v.outputs;
+  it->input_count = (int32_t)v.input_count;
+  it->output_count = (int32_t)v.output_count;
+  if ((s = check_bound(it, it->inputs_le, it->input_count)) != TFL_OK) return s;
+  if ((s = check_bound(it, it->outputs_le, it->output_count)) != TFL_OK) return s;
+
+  for (uint32_t i = 0; i < v.operator_count; ++i) {
+    uint32_t table;
+    it->error_op = (int32_t)i;
+    if ((s = tfl_fb_vector_table(&fb, v.operators, v.operator_count, i, &table)) != TFL_OK) return s;
+    if ((s = read_operator(it, &fb, &v, ops, (int32_t)i, table)) != TFL_OK) return s;
+  }
+  for (int32_t i = 0; i < it->node_count; ++i) {
+    tfl_node *n = &it->mem.nodes[i];
+    it->error_op = i;
+    if ((s = n->kernel->prepare(it, n)) != TFL_OK) return s;
+  }
+  it->error_op = -1;
+  return TFL_OK;
+}
+
+tfl_status tfl_init(tfl_interpreter *it, const uint8_t *model, size_t model_size,
+                    const tfl_op_table *ops, const tfl_memory *mem) {
+  if (it == NULL) return TFL_ERR_NULL_ARGUMENT;
+  memset(it, 0, sizeof *it);
+  it->error_op = -1;
+  if (model == NULL || mem == NULL || ops == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (model_size > UINT32_MAX - 16u) return TFL_ERR_MODEL_INVALID;
+  if (mem->tensor_capacity < 0 || mem->node_capacity < 0 || mem->pool_words < 0 ||
+      mem->arena_bytes < 0 || mem->offsets_count < 0) {
+    return TFL_ERR_BAD_ARGUMENT;
+  }
+  if (mem->arena_bytes > 0 && mem->arena == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (((uintptr_t)mem->arena % 16u) != 0) return TFL_ERR_BAD_ARGUMENT;
+  it->model = model;
+  it->model_size = (uint32_t)model_size;
+  it->mem = *mem;
+  tfl_status s = init_body(it, ops);
+  if (s == TFL_OK) {
+    it->ready = 1;
+  } else if (it->error_op >= it->node_count) {
+    it->error_op = -1;
+  }
+  return s;
+}
+
+tfl_status tfl_invoke(tfl_interpreter *it) {
+  if (it == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (!it->ready) return TFL_ERR_NOT_READY;
+  it->error_op = -1;
+  for (int32_t i = 0; i < it->node_count; ++i) {
+    tfl_node *n = &it->mem.nodes[i];
+    tfl_status s = n->kernel->eval(it, n);
+    if (s != TFL_OK) {
+      it->error_op = i;
+      return s;
+    }
+    if (it->hook != NULL && it->hook(it->hook_user, it, i, n) != TFL_OK) {
+      it->error_op = i;
+      return TFL_ERR_HOOK;
+    }
+  }
+  return TFL_OK;
+}
+
+int32_t tfl_input_count(const tfl_interpreter *it) {
+  return (it != NULL && it->ready) ? it->input_count : 0;
+}
+
+int32_t tfl_output_count(const tfl_interpreter *it) {
+  return (it != NULL && it->ready) ? it->output_count : 0;
+}
+
+tfl_tensor *tfl_input(tfl_interpreter *it, int32_t index) {
+  if (it == NULL || !it->ready || index < 0 || index >= it->input_count) return NULL;
+  return &it->mem.tensors[tfl_fb_i32(it->inputs_le + 4 * index)];
+}
+
+tfl_tensor *tfl_output(tfl_interpreter *it, int32_t index) {
+  if (it == NULL || !it->ready || index < 0 || index >= it->output_count) return NULL;
+  return &it->mem.tensors[tfl_fb_i32(it->outputs_le + 4 * index)];
+}
+
+tfl_tensor *tfl_tensor_at(tfl_interpreter *it, int32_t tensor_index) {
+  if (it == NULL || !it->ready || tensor_index < 0 || tensor_index >= it->tensor_count) return NULL;
+  return &it->mem.tensors[tensor_index];
+}
+
+const char *tfl_op_name(const tfl_node *node) {
+  if (node == NULL || node->kernel == NULL || node->kernel->name == NULL) return "?";
+  return node->kernel->name;
+}
+
+/* ---- kernel-facing accessors --------------------------------------------------------- */
+
+tfl_tensor *tfl_node_input(tfl_context *ctx, const tfl_node *node, int32_t i) {
+  if (ctx == NULL || node == NULL || i < 0 || i >= node->input_count) return NULL;
+  int32_t idx = tfl_fb_i32(node->inputs_le + 4 * i);
+  if (idx < 0 || idx >= ctx->tensor_count) return NULL;
+  return &ctx->mem.tensors[idx];
+}
+
+tfl_tensor *tfl_node_output(tfl_context *ctx, const tfl_node *node, int32_t i) {
+  if (ctx == NULL || node == NULL || i < 0 || i >= node->output_count) return NULL;
+  int32_t idx = tfl_fb_i32(node->outputs_le + 4 * i);
+  if (idx < 0 || idx >= ctx->tensor_count) return NULL;
+  return &ctx->mem.tensors[idx];
+}
+
+int32_t tfl_tensor_elements(const tfl_tensor *t) {
+  int32_t n = 1;
+  for (int32_t d = 0; d < t->dims_count; ++d) n *= t->dims[d]; /* bounded by init */
+  return n;
+}
+
+int32_t tfl_dim(const tfl_tensor *t, int32_t d) {
+  if (d < 0 || d >= t->dims_count) return 1;
+  return t->dims[d];
+}
+
+float tfl_tensor_channel_scale(const tfl_tensor *t, int32_t c) {
+  if (t->quant_count <= 0 || t->scales_le == NULL) return 0.0f;
+  if (c < 0 || c >= t->quant_count) c = 0;
+  uint32_t bits = tfl_fb_u32(t->scales_le + 4 * c);
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+int32_t tfl_tensor_channel_zero_point(const tfl_tensor *t, int32_t c) {
+  if (t->quant_count <= 0 || t->zero_points_le == NULL) return 0;
+  if (c < 0 || c >= t->quant_count) c = 0;
+  return tfl_fb_i32(t->zero_points_le + 8 * c); /* range checked by init */
+}
+
+int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b) {
+  if (a->dims_count != b->dims_count) return 0;
+  for (int32_t d = 0; d < a->dims_count; ++d) {
+    if (a->dims[d] != b->dims[d]) return 0;
+  }
+  return 1;
+}
+
+/* ---- builtin options ------------------------------------------------------------------ */
+
+static tfl_status option_pos(const tfl_context *ctx, const tfl_node *node, int field,
+                             uint32_t width, uint32_t *pos) {
+  *pos = 0;
+  if (ctx == NULL || node == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (node->options_offset == 0) return TFL_OK;
+  tfl_fb fb = model_fb(ctx);
+  return tfl_fb_field(&fb, node->options_offset, field, width, pos);
+}
+
+tfl_status tfl_option_i8(const tfl_context *ctx, const tfl_node *node, int field, int8_t dflt,
+                         int8_t *out) {
+  uint32_t pos;
+  tfl_status s = option_pos(ctx, node, field, 1, &pos);
+  if (s != TFL_OK) return s;
+  *out = pos ? (int8_t)ctx->model[pos] : dflt;
+  return TFL_OK;
+}
+
+tfl_status tfl_option_bool(const tfl_context *ctx, const tfl_node *node, int field, int dflt,
+                           int *out) {
+  uint32_t pos;
+  tfl_status s = option_pos(ctx, node, field, 1, &pos);
+  if (s != TFL_OK) return s;
+  *out = pos ? (ctx->model[pos] != 0) : dflt;
+  return TFL_OK;
+}
+
+tfl_status tfl_option_i32(const tfl_context *ctx, const tfl_node *node, int field, int32_t dflt,
+                          int32_t *out) {
+  uint32_t pos;
+  tfl_status s = option_pos(ctx, node, field, 4, &pos);
+  if (s != TFL_OK) return s;
+  *out = pos ? tfl_fb_i32(ctx->model + pos) : dflt;
+  return TFL_OK;
+}
+
+tfl_status tfl_option_f32(const tfl_context *ctx, const tfl_node *node, int field, float dflt,
+                          float *out) {
+  uint32_t pos;
+  tfl_status s = option_pos(ctx, node, field, 4, &pos);
+  if (s != TFL_OK) return s;
+  if (pos == 0) {
+    *out = dflt;
+  } else {
+    uint32_t bits = tfl_fb_u32(ctx->model + pos);
+    memcpy(out, &bits, sizeof *out);
+  }
+  return TFL_OK;
+}
+
+tfl_status tfl_option_i32_vector(const tfl_context *ctx, const tfl_node *node, int field,
+                                 int32_t *out, int32_t capacity, int32_t *count) {
+  if (ctx == NULL || node == NULL || count == NULL) return TFL_ERR_NULL_ARGUMENT;
+  *count = 0;
+  if (node->options_offset == 0) return TFL_OK;
+  tfl_fb fb = model_fb(ctx);
+  uint32_t data, len;
+  tfl_status s = tfl_fb_vector(&fb, node->options_offset, field, 4, &data, &len);
+  if (s != TFL_OK) return s;
+  if (capacity < 0 || len > (uint32_t)capacity) return TFL_ERR_BAD_ARGUMENT;
+  if (len > 0 && out == NULL) return TFL_ERR_NULL_ARGUMENT;
+  for (uint32_t i = 0; i < len; ++i) out[i] = tfl_fb_i32(ctx->model + data + 4u * i);
+  *count = (int32_t)len;
+  return TFL_OK;
+}
+
+/* ---- per-channel parameter pool ------------------------------------------------------ */
+
+tfl_status tfl_pool_alloc(tfl_context *ctx, int32_t words, int32_t **out) {
+  if (ctx == NULL || out == NULL) return TFL_ERR_NULL_ARGUMENT;
+  *out = NULL;
+  if (words < 0) return TFL_ERR_BAD_ARGUMENT;
+  if (words > ctx->mem.pool_words - ctx->pool_used) return TFL_ERR_POOL_TOO_SMALL;
+  if (ctx->mem.pool == NULL) return words > 0 ? TFL_ERR_POOL_TOO_SMALL : TFL_OK;
+  *out = ctx->mem.pool + ctx->pool_used;
+  ctx->pool_used += words;
+  return TFL_OK;
+}

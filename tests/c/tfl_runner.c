@@ -1,0 +1,169 @@
+/* Host test runner for the tinyflash runtime (built by tests/runtime_host.py with ASan+UBSan).
+ *
+ *   tfl_runner MODEL                       init only: prints the model's I/O description
+ *   tfl_runner MODEL INPUTS N OUTPUTS      runs N input sets read from INPUTS (each set: every
+ *                                          input tensor's bytes in order) and writes N output sets
+ *                                          (every output tensor's bytes in order) to OUTPUTS
+ *
+ * stdout, one item per line:
+ *   status <TFL_STATUS_NAME> <error_op> <builtin_code>
+ *   arena <arena_used> pool <pool_used> tensors <count> ops <count>
+ *   input|output <i> <type> <bytes> <scale> <zero_point> <rank> <dims...>
+ *   invoke <TFL_STATUS_NAME> <error_op>           (only when an invoke fails)
+ * Exit: 0 ok, 2 usage or I/O problem, 3 init failed, 4 invoke failed.
+ *
+ * The arena and pool are sized in two passes: init with generous buffers to learn the sizes, then
+ * init again with heap blocks of exactly arena_used bytes and pool_used words, so ASan reports any
+ * access past the planned memory. The model bytes are an exact-size heap block for the same
+ * reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tfl_kernel.h"
+
+#define TFL_KERNEL(lower, code, name) extern const tfl_kernel tfl_kernel_##lower;
+#include "tfl_kernels.h"
+#undef TFL_KERNEL
+
+static const tfl_kernel *const all_kernels[] = {
+#define TFL_KERNEL(lower, code, name) &tfl_kernel_##lower,
+#include "tfl_kernels.h"
+#undef TFL_KERNEL
+    NULL};
+
+static uint8_t *read_file(const char *path, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return NULL;
+  if (fseek(f, 0, SEEK_END) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  long n = ftell(f);
+  if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  uint8_t *buf = (uint8_t *)malloc(n > 0 ? (size_t)n : 1u);
+  if (buf != NULL && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  *size = (size_t)n;
+  return buf;
+}
+
+static void print_tensor(const char *kind, int32_t i, const tfl_tensor *t) {
+  printf("%s %d %d %d %.9g %d %d", kind, (int)i, (int)t->type, (int)t->bytes, (double)t->scale,
+         (int)t->zero_point, (int)t->dims_count);
+  for (int32_t d = 0; d < t->dims_count; ++d) printf(" %d", (int)t->dims[d]);
+  printf("\n");
+}
+
+static int report_init(tfl_interpreter *it, tfl_status s) {
+  int32_t code = -1;
+  if (it->error_op >= 0 && it->error_op < it->node_count) {
+    code = it->mem.nodes[it->error_op].builtin_code;
+  }
+  printf("status %s %d %d\n", tfl_status_name(s), (int)it->error_op, (int)code);
+  return s == TFL_OK ? 0 : 3;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2 && argc != 5) {
+    fprintf(stderr, "usage: %s MODEL [INPUTS N OUTPUTS]\n", argv[0]);
+    return 2;
+  }
+  size_t model_size = 0;
+  uint8_t *model = read_file(argv[1], &model_size);
+  if (model == NULL) {
+    fprintf(stderr, "cannot read %s\n", argv[1]);
+    return 2;
+  }
+  tfl_interpreter it;
+  memset(&it, 0, sizeof it);
+  it.error_op = -1;
+  int32_t tensor_count = 0, op_count = 0;
+  tfl_status s = tfl_model_counts(model, model_size, &tensor_count, &op_count);
+  if (s != TFL_OK) return report_init(&it, s);
+
+  tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1};
+  tfl_memory mem;
+  memset(&mem, 0, sizeof mem);
+  mem.tensors = (tfl_tensor *)calloc((size_t)tensor_count + 1u, sizeof(tfl_tensor));
+  mem.tensor_capacity = tensor_count;
+  mem.nodes = (tfl_node *)calloc((size_t)op_count + 1u, sizeof(tfl_node));
+  mem.node_capacity = op_count;
+  /* pass 1: generous memory to learn the sizes */
+  const int32_t big_arena = 64 * 1024 * 1024, big_pool = 1024 * 1024;
+  mem.arena = (uint8_t *)malloc((size_t)big_arena);
+  mem.arena_bytes = big_arena;
+  mem.pool = (int32_t *)malloc((size_t)big_pool * sizeof(int32_t));
+  mem.pool_words = big_pool;
+  if (mem.tensors == NULL || mem.nodes == NULL || mem.arena == NULL || mem.pool == NULL) return 2;
+  s = tfl_init(&it, model, model_size, &ops, &mem);
+  if (s != TFL_OK) return report_init(&it, s);
+  int32_t arena_used = it.arena_used, pool_used = it.pool_used;
+  free(mem.arena);
+  free(mem.pool);
+  /* pass 2: exact sizes */
+  mem.arena = (uint8_t *)malloc(arena_used > 0 ? (size_t)arena_used : 1u);
+  mem.arena_bytes = arena_used;
+  mem.pool = (int32_t *)malloc(pool_used > 0 ? (size_t)pool_used * sizeof(int32_t) : sizeof(int32_t));
+  mem.pool_words = pool_used;
+  if (mem.arena == NULL || mem.pool == NULL) return 2;
+  s = tfl_init(&it, model, model_size, &ops, &mem);
+  int rc = report_init(&it, s);
+  if (rc != 0) return rc;
+  printf("arena %d pool %d tensors %d ops %d\n", (int)it.arena_used, (int)it.pool_used,
+         (int)it.tensor_count, (int)it.node_count);
+  size_t in_set = 0, out_set = 0;
+  for (int32_t i = 0; i < tfl_input_count(&it); ++i) {
+    print_tensor("input", i, tfl_input(&it, i));
+    in_set += (size_t)tfl_input(&it, i)->bytes;
+  }
+  for (int32_t i = 0; i < tfl_output_count(&it); ++i) {
+    print_tensor("output", i, tfl_output(&it, i));
+    out_set += (size_t)tfl_output(&it, i)->bytes;
+  }
+  fflush(stdout);
+  if (argc == 2) return 0;
+
+  long sets = strtol(argv[3], NULL, 10);
+  size_t in_size = 0;
+  uint8_t *inputs = read_file(argv[2], &in_size);
+  if (inputs == NULL || sets < 0 || in_size != (size_t)sets * in_set) {
+    fprintf(stderr, "input file %s has %zu bytes, expected %ld sets of %zu\n", argv[2], in_size, sets,
+            in_set);
+    return 2;
+  }
+  FILE *out = fopen(argv[4], "wb");
+  if (out == NULL) return 2;
+  for (long k = 0; k < sets; ++k) {
+    const uint8_t *src = inputs + (size_t)k * in_set;
+    for (int32_t i = 0; i < tfl_input_count(&it); ++i) {
+      tfl_tensor *t = tfl_input(&it, i);
+      if (t->bytes > 0) memcpy(t->data, src, (size_t)t->bytes);
+      src += t->bytes;
+    }
+    s = tfl_invoke(&it);
+    if (s != TFL_OK) {
+      printf("invoke %s %d\n", tfl_status_name(s), (int)it.error_op);
+      fclose(out);
+      return 4;
+    }
+    for (int32_t i = 0; i < tfl_output_count(&it); ++i) {
+      tfl_tensor *t = tfl_output(&it, i);
+      if (t->bytes > 0 && fwrite(t->data, 1, (size_t)t->bytes, out) != (size_t)t->bytes) return 2;
+    }
+  }
+  if (fclose(out) != 0) return 2;
+  free(inputs);
+  free(mem.arena);
+  free(mem.pool);
+  free(mem.tensors);
+  free(mem.nodes);
+  free(model);
+  return 0;
+}

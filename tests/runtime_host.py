@@ -1,0 +1,289 @@
+"""Host runs of the C runtime for tests, and the tflite-micro reference to compare against.
+
+The runner (tests/c/tfl_runner.c) is compiled on first use with gcc -std=c99 -Wall -Wextra -Werror
+-fsanitize=address,undefined -fno-sanitize-recover=all, linking firmware/runtime/src/*.c and every
+kernel listed in firmware/runtime/include/tfl_kernels.h. The executable is cached under
+build/runtime_host/<hash of all sources and flags>/, so editing any source rebuilds it.
+
+    from runtime_host import run_model, run_model_batch, init_status, tflm_reference
+    outs = run_model(model_bytes, [x])              # list of np.ndarray, one per model output
+    many = run_model_batch(model_bytes, [[x1], [x2]])  # one process for many input sets
+    init_status(model_bytes)                        # "TFL_OK" or e.g. "TFL_ERR_UNSUPPORTED_OP"
+    ref = tflm_reference(model_bytes, [x])          # tflite-micro's Python runtime
+
+Runner failures raise RunnerError with .status (the tfl_status name), .error_op and .stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RUNTIME = REPO / "firmware" / "runtime"
+RUNNER_SRC = REPO / "tests" / "c" / "tfl_runner.c"
+BUILD_ROOT = REPO / "build" / "runtime_host"
+
+CFLAGS = [
+    "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+    "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
+]
+# Exit codes chosen so a sanitizer report can never be mistaken for a runtime error status.
+ASAN_EXIT = 86
+SAN_ENV = {
+    "ASAN_OPTIONS": f"detect_leaks=0:exitcode={ASAN_EXIT}:abort_on_error=0",
+    "UBSAN_OPTIONS": f"halt_on_error=1:print_stacktrace=1:exitcode={ASAN_EXIT}",
+}
+
+# TFLite TensorType code -> numpy dtype
+DTYPES: dict[int, np.dtype] = {
+    0: np.dtype("<f4"), 1: np.dtype("<f2"), 2: np.dtype("<i4"), 3: np.dtype("u1"),
+    4: np.dtype("<i8"), 6: np.dtype("?"), 7: np.dtype("<i2"), 9: np.dtype("i1"),
+    10: np.dtype("<f8"), 12: np.dtype("<u8"), 15: np.dtype("<u4"), 16: np.dtype("<u2"),
+}
+
+_KERNEL_LINE = re.compile(r"^\s*TFL_KERNEL\(\s*(\w+)\s*,", re.MULTILINE)
+
+
+class RunnerError(Exception):
+    """The runtime returned a status other than TFL_OK (stage "init" or "invoke"), or the runner
+    crashed (stage "crash": a sanitizer report or a signal; stderr holds the report)."""
+
+    def __init__(self, stage: str, status: str, error_op: int, builtin_code: int = -1,
+                 stderr: str = "") -> None:
+        super().__init__(f"{stage}: {status} at op {error_op} (builtin {builtin_code})\n{stderr[-4000:]}")
+        self.stage = stage
+        self.status = status
+        self.error_op = error_op
+        self.builtin_code = builtin_code
+        self.stderr = stderr
+
+
+@dataclass
+class TensorDesc:
+    type: int
+    bytes: int
+    scale: float
+    zero_point: int
+    shape: tuple[int, ...]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return DTYPES[self.type]
+
+
+@dataclass
+class HostRun:
+    """Everything one runner process reported."""
+    returncode: int
+    status: str
+    error_op: int
+    builtin_code: int
+    arena_used: int = 0
+    pool_used: int = 0
+    tensor_count: int = 0
+    op_count: int = 0
+    inputs: list[TensorDesc] = field(default_factory=list)
+    outputs: list[TensorDesc] = field(default_factory=list)
+    results: list[list[np.ndarray]] = field(default_factory=list)
+    invoke_status: str = "TFL_OK"
+    stderr: str = ""
+
+    @property
+    def crashed(self) -> bool:
+        return self.returncode not in (0, 3, 4)
+
+
+def kernel_names() -> list[str]:
+    """Lower-case kernel names listed in tfl_kernels.h, in order."""
+    text = (RUNTIME / "include" / "tfl_kernels.h").read_text()
+    return _KERNEL_LINE.findall(text)
+
+
+def _sources() -> list[Path]:
+    srcs = sorted((RUNTIME / "src").glob("*.c"))
+    for name in kernel_names():
+        srcs.append(RUNTIME / "src" / "kernels" / f"op_{name}.c")
+    srcs.append(RUNNER_SRC)
+    return srcs
+
+
+def _build_key(srcs: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    h.update(" ".join(CFLAGS).encode())
+    headers = sorted((RUNTIME / "include").glob("*.h")) + sorted((RUNTIME / "src").rglob("*.h"))
+    for path in list(srcs) + headers:
+        h.update(str(path.relative_to(REPO)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_runner() -> Path:
+    """Compiles (or reuses) the sanitized host runner and returns its path."""
+    srcs = _sources()
+    missing = [str(p) for p in srcs if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"tfl_kernels.h names kernels without a source file: {missing}")
+    out_dir = BUILD_ROOT / _build_key(srcs)
+    exe = out_dir / "tfl_runner"
+    if exe.is_file():
+        return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}"
+    includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src")]
+
+    def compile_one(src: Path) -> Path:
+        obj = out_dir / f"{src.parent.name}_{src.stem}.{tag}.o"
+        proc = subprocess.run(["gcc", *CFLAGS, *includes, "-c", str(src), "-o", str(obj)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"compiling {src} failed:\n{proc.stderr}")
+        return obj
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        objs = list(pool.map(compile_one, srcs))
+    tmp = out_dir / f"tfl_runner.{tag}.tmp"
+    proc = subprocess.run(["gcc", *CFLAGS, *map(str, objs), "-lm", "-o", str(tmp)],
+                          capture_output=True, text=True)
+    for obj in objs:
+        obj.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"linking the host runner failed:\n{proc.stderr}")
+    os.replace(tmp, exe)  # atomic: parallel test processes may race to build the same key
+    return exe
+
+
+def _parse_tensor(parts: list[str]) -> TensorDesc:
+    rank = int(parts[6])
+    return TensorDesc(type=int(parts[2]), bytes=int(parts[3]), scale=float(parts[4]),
+                      zero_point=int(parts[5]), shape=tuple(int(d) for d in parts[7:7 + rank]))
+
+
+def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | None = None,
+             timeout: float = 300.0) -> HostRun:
+    """Runs the runner once; never raises for runtime errors (see HostRun.status/crashed)."""
+    exe = build_runner()
+    with tempfile.TemporaryDirectory(prefix="tfl_host_") as tmpdir:
+        tmp = Path(tmpdir)
+        model_path = tmp / "model.tflite"
+        model_path.write_bytes(bytes(model_bytes))
+        args = [str(exe), str(model_path)]
+        if batch is not None:
+            with open(tmp / "in.bin", "wb") as f:
+                for inputs in batch:
+                    for arr in inputs:
+                        f.write(np.ascontiguousarray(arr).tobytes())
+            args += [str(tmp / "in.bin"), str(len(batch)), str(tmp / "out.bin")]
+        env = dict(os.environ, **SAN_ENV)
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
+        run = HostRun(returncode=proc.returncode, status="", error_op=-1, builtin_code=-1,
+                      stderr=proc.stderr)
+        for line in proc.stdout.splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "status":
+                run.status, run.error_op, run.builtin_code = parts[1], int(parts[2]), int(parts[3])
+            elif parts[0] == "arena":
+                run.arena_used, run.pool_used = int(parts[1]), int(parts[3])
+                run.tensor_count, run.op_count = int(parts[5]), int(parts[7])
+            elif parts[0] == "input":
+                run.inputs.append(_parse_tensor(parts))
+            elif parts[0] == "output":
+                run.outputs.append(_parse_tensor(parts))
+            elif parts[0] == "invoke":
+                run.invoke_status, run.error_op = parts[1], int(parts[2])
+        if proc.returncode == 0 and batch is not None:
+            raw = (tmp / "out.bin").read_bytes()
+            pos = 0
+            for _ in batch:
+                outs = []
+                for desc in run.outputs:
+                    chunk = raw[pos:pos + desc.bytes]
+                    pos += desc.bytes
+                    outs.append(np.frombuffer(chunk, dtype=desc.dtype).reshape(desc.shape).copy())
+                run.results.append(outs)
+    return run
+
+
+def _check(run: HostRun) -> HostRun:
+    if run.crashed:
+        raise RunnerError("crash", f"exit {run.returncode}", run.error_op, run.builtin_code, run.stderr)
+    if run.returncode == 3:
+        raise RunnerError("init", run.status, run.error_op, run.builtin_code, run.stderr)
+    if run.returncode == 4:
+        raise RunnerError("invoke", run.invoke_status, run.error_op, run.builtin_code, run.stderr)
+    return run
+
+
+def model_info(model_bytes: bytes) -> HostRun:
+    """Initialises the model and returns its I/O description, arena_used and pool_used."""
+    return _check(host_run(model_bytes))
+
+
+def init_status(model_bytes: bytes) -> str:
+    """Name of the status tfl_init returned ("TFL_OK" on success); raises on a crash."""
+    run = host_run(model_bytes)
+    if run.crashed:
+        raise RunnerError("crash", f"exit {run.returncode}", -1, -1, run.stderr)
+    return run.status
+
+
+def run_model_batch(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
+    """Runs every input set through the C runtime in one process; one output list per set."""
+    run = _check(host_run(model_bytes, batch))
+    return run.results
+
+
+def run_model(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return run_model_batch(model_bytes, [inputs])[0]
+
+
+def tflm_reference_batch(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]],
+                         arena_size: int | None = None) -> list[list[np.ndarray]]:
+    """Outputs of tflite-micro's Python runtime (TFLM reference kernels) for each input set."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    size = arena_size if arena_size is not None else max(len(model_bytes) * 10, 1 << 20)
+    interp = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=size)
+    n_out = _output_count(model_bytes)
+    results = []
+    for inputs in batch:
+        for i, arr in enumerate(inputs):
+            interp.set_input(np.ascontiguousarray(arr), i)
+        interp.invoke()
+        results.append([np.array(interp.get_output(i)).copy() for i in range(n_out)])
+    return results
+
+
+def _output_count(model_bytes: bytes) -> int:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(bytearray(model_bytes), 0)
+    return int(model.Subgraphs(0).OutputsLength())
+
+
+def tflm_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return tflm_reference_batch(model_bytes, [inputs])[0]
+
+
+def random_inputs(descs: Sequence[TensorDesc], rng: np.random.Generator) -> list[np.ndarray]:
+    """Uniformly random arrays for the given input descriptions (full integer range)."""
+    arrays = []
+    for d in descs:
+        dt = d.dtype
+        if dt.kind in "iu":
+            info = np.iinfo(dt)
+            arrays.append(rng.integers(info.min, info.max, size=d.shape, endpoint=True, dtype=dt))
+        else:
+            arrays.append(rng.standard_normal(size=d.shape).astype(dt))
+    return arrays
