@@ -1,0 +1,170 @@
+"""check_model on real TensorFlow conversions of one small Keras model (float, dynamic-range,
+float16, full int8, int8 with float I/O, uint8 I/O, an op outside the runtime) and on the shared
+MLPerf Tiny models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED_MODEL_NAMES, shared_model_path
+from tinyflash.model import ModelInfo, load_model, parse_model
+from tinyflash.opcheck import RUNTIME_KERNELS, check_model
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _convert(mode: str) -> bytes:
+    import numpy as np
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(1)
+    inputs = tf.keras.Input(shape=(32,), batch_size=1)
+    x = tf.keras.layers.Dense(64, activation="relu", bias_initializer="random_normal")(inputs)
+    x = tf.keras.layers.Dense(4, bias_initializer="random_normal")(x)
+    if mode == "argmax":
+        x = tf.keras.layers.Lambda(lambda v: tf.math.argmax(v, axis=-1))(x)
+    model = tf.keras.Model(inputs, x)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    rng = np.random.default_rng(0)
+
+    def data():  # representative dataset
+        for _ in range(16):
+            yield [rng.standard_normal((1, 32)).astype(np.float32)]
+
+    if mode != "float":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if mode in ("int8", "float-io", "uint8-io", "argmax"):
+        converter.representative_dataset = data
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if mode in ("int8", "argmax"):
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    if mode == "uint8-io":
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    return converter.convert()
+
+
+MODES = ("float", "dynamic", "float16", "int8", "float-io", "uint8-io", "argmax")
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One TF import, seven tiny conversions (a few seconds in all)."""
+    folder = tmp_path_factory.mktemp("opcheck_models")
+    paths = {}
+    for mode in MODES:
+        paths[mode] = folder / f"dense_{mode}.tflite"
+        paths[mode].write_bytes(_convert(mode))
+    return paths
+
+
+def _report(converted: dict[str, Path], mode: str) -> tuple[ModelInfo, object]:
+    info = load_model(converted[mode])
+    return info, check_model(info)
+
+
+@pytest.mark.slow
+def test_full_int8_is_deployable(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "int8")
+    assert report.deployable, report.offenders
+    assert report.offenders == () and not report.float_io
+    assert info.op_histogram == {"FULLY_CONNECTED": 2}
+    fc = info.ops[0]
+    assert info.tensors[fc.inputs[0]].dtype == "int8"
+    assert info.tensors[fc.inputs[1]].dtype == "int8" and info.tensors[fc.inputs[1]].is_constant
+    assert info.tensors[fc.inputs[2]].dtype == "int32"
+    assert fc.macs == 32 * 64 and info.total_macs == 32 * 64 + 64 * 4
+
+
+@pytest.mark.slow
+def test_float_model_names_each_op(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "float")
+    assert not report.deployable
+    assert report.offenders[0].startswith("op 0 FULLY_CONNECTED computes in float32")
+    assert "convert with representative data (tinyflash convert --data ...)" in report.offenders[0]
+    assert len(report.offenders) == len(info.ops)
+
+
+@pytest.mark.slow
+def test_dynamic_range_model_is_hybrid(converted: dict[str, Path]) -> None:
+    _, report = _report(converted, "dynamic")
+    assert not report.deployable
+    assert any(m.startswith("op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations "
+                            "— convert with representative data")
+               for m in report.offenders), report.offenders
+
+
+@pytest.mark.slow
+def test_float16_model(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "float16")
+    assert not report.deployable
+    assert "DEQUANTIZE" in info.op_histogram
+    kinds = {f.kind for f in report.findings if f.severity == "error"}
+    assert "float16" in kinds, report.offenders
+    assert any("float16 weights" in m for m in report.offenders)
+
+
+@pytest.mark.slow
+def test_float_io_is_deployable_with_warning(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "float-io")
+    assert info.ops[0].name == "QUANTIZE" and info.ops[-1].name == "DEQUANTIZE"
+    assert report.deployable, report.offenders
+    assert report.float_io
+    assert len(report.warnings) == 2 and "int8-float-io" in report.warnings[0]
+
+
+@pytest.mark.slow
+def test_uint8_io_is_refused(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "uint8-io")
+    assert not report.deployable
+    name = info.tensors[info.inputs[0]].name
+    assert f"model input 0 '{name}' is uint8" in report.offenders[0]
+    assert all("--mode int8" in m for m in report.offenders)
+
+
+@pytest.mark.slow
+def test_op_without_runtime_kernel(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "argmax")
+    assert "ARG_MAX" in info.op_histogram and "ARG_MAX" not in RUNTIME_KERNELS
+    index = next(op.index for op in info.ops if op.name == "ARG_MAX")
+    assert f"op {index} ARG_MAX has no kernel in the tinyflash runtime" in " ".join(report.offenders)
+    assert not report.deployable
+
+
+@pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
+def test_shared_models_are_deployable(name: str) -> None:
+    report = check_model(load_model(shared_model_path(name)))
+    assert report.deployable, report.offenders
+    assert report.findings == ()
+
+
+def test_runtime_kernel_list_is_the_issue_list() -> None:
+    assert len(RUNTIME_KERNELS) == len(set(RUNTIME_KERNELS)) == 34
+    assert {"CONV_2D", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "HARD_SWISH"} <= set(RUNTIME_KERNELS)
+
+
+def test_shared_model_with_op_code_changed_to_custom() -> None:
+    """Flip the ad01 model's FULLY_CONNECTED operator code to CUSTOM (32) in both code fields."""
+    path = shared_model_path("ad01_int8")
+    data = bytearray(path.read_bytes())
+    info = parse_model(bytes(data), "ad01")
+    # Locate the operator-code table through the model's own reader-independent layout: the
+    # deprecated_builtin_code byte and builtin_code int hold 9 (FULLY_CONNECTED).
+    from tinyflash.model import _Reader
+    reader = _Reader(bytes(data))
+    root = reader.table(reader.u32(0, "root"), "model")
+    (code_table,) = root.tables(1, "operator code")
+    for slot, width in ((0, 1), (3, 4)):
+        pos = code_table.field_pos(slot, width)
+        if pos is not None:
+            data[pos:pos + width] = (32).to_bytes(width, "little")
+    report = check_model(parse_model(bytes(data), "ad01_custom"))
+    assert info.ops[0].name == "FULLY_CONNECTED"
+    assert not report.deployable
+    assert report.offenders[0].startswith("op 0 CUSTOM is the custom op")

@@ -1,0 +1,248 @@
+"""Is a model deployable on the tinyflash runtime? Full int8 (TFLITE_BUILTINS_INT8) and a kernel
+for every op.
+
+The rules, per operator of subgraph 0:
+- activations (non-constant tensors) are int8 with per-tensor quantization;
+- CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV: int8 weights (per-tensor or
+  per-channel), int32 bias; other constant inputs are int8 data or int32/int64 parameters;
+- no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
+  DEQUANTIZE at the model's edge (int8-float-io: deployable, with a warning);
+- no custom ops, and the op is in RUNTIME_KERNELS.
+Each offender is one sentence naming the op (or model input/output) and its fix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tinyflash.model import ModelInfo, OpInfo, TensorInfo
+from tinyflash.schema import FLOAT_TYPES
+
+# The op names of the C runtime's kernels (issue 3's list).
+RUNTIME_KERNELS: tuple[str, ...] = (
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
+    "SOFTMAX", "ADD", "SUB", "MUL", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION", "PAD",
+    "PADV2", "MEAN", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "QUANTIZE",
+    "DEQUANTIZE", "STRIDED_SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "MAXIMUM",
+    "MINIMUM", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR",
+)
+
+# op -> (weights input index, bias input index)
+WEIGHT_OPS: dict[str, tuple[int, int]] = {
+    "CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
+    "TRANSPOSE_CONV": (1, 3), "BATCH_MATMUL": (1, -1), "CONV_3D": (1, 2),
+    "CONV_3D_TRANSPOSE": (1, 3), "UNIDIRECTIONAL_SEQUENCE_LSTM": (1, -1), "SVDF": (1, -1),
+    "LSTM": (1, -1), "EMBEDDING_LOOKUP": (1, -1),
+}
+
+REPRESENTATIVE_FIX = "convert with representative data (tinyflash convert --data ...)"
+INT8_FIX = "convert with --mode int8 (tinyflash convert --data ...)"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem (severity 'error': not deployable) or remark ('warning')."""
+
+    severity: str  # 'error' | 'warning'
+    kind: str  # custom, hybrid, float16, float, int16, dtype, quant, io, no-kernel, float-io, ...
+    message: str
+    op_index: int | None = None
+    op_name: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    model: str
+    deployable: bool
+    findings: tuple[Finding, ...]
+    float_io: bool  # float inputs/outputs quantized at the edges (int8-float-io mode)
+
+    @property
+    def offenders(self) -> tuple[str, ...]:
+        return tuple(f.message for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(f.message for f in self.findings if f.severity == "warning")
+
+
+def _tname(t: TensorInfo) -> str:
+    return f"tensor {t.index} '{t.name}'"
+
+
+def _quant_problem(t: TensorInfo, per_channel_ok: bool) -> str | None:
+    q = t.quant
+    if q is None or not q.scales:
+        return f"{_tname(t)} is {t.dtype} without quantization parameters"
+    if q.per_channel and not per_channel_ok:
+        return f"{_tname(t)} is quantized per channel ({len(q.scales)} scales), which only weights may be"
+    if not all(math.isfinite(s) and s > 0 for s in q.scales):
+        return f"{_tname(t)} has a scale that is not a positive finite number"
+    lo, hi = (-128, 127) if t.dtype == "int8" else (-(2**31), 2**31 - 1)
+    if not all(lo <= z <= hi for z in q.zero_points):
+        return f"{_tname(t)} has a zero point outside [{lo}, {hi}]"
+    return None
+
+
+def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
+    tensors = info.tensors
+    head = f"op {op.index} {op.name}"
+
+    def add(kind: str, text: str, severity: str = "error") -> None:
+        out.append(Finding(severity, kind, f"{head} {text}", op.index, op.name))
+
+    if op.custom_code is not None or op.name == "CUSTOM":
+        add("custom", f"is the custom op '{op.custom_code or '?'}', which neither "
+            "TFLITE_BUILTINS_INT8 nor the tinyflash runtime provides — rebuild the model from "
+            "builtin ops")
+        return
+
+    ins = [tensors[i] if i >= 0 else None for i in op.inputs]
+    outs = [tensors[i] for i in op.outputs]
+    model_in, model_out = set(info.inputs), set(info.outputs)
+    weight_idx, bias_idx = WEIGHT_OPS.get(op.name, (-1, -1))
+
+    # Float at the model's edge: QUANTIZE float input -> int8, DEQUANTIZE int8 -> float output.
+    if (op.name == "QUANTIZE" and ins and ins[0] is not None and ins[0].dtype == "float32"
+            and ins[0].index in model_in and not ins[0].is_constant
+            and all(t.dtype == "int8" for t in outs)):
+        add("float-io", f"quantizes the float32 model input {_tname(ins[0])} on the device "
+            "(int8-float-io) — deployable; convert with --mode int8 for int8 I/O and no float",
+            "warning")
+        _check_quant(op, outs, add)
+        return
+    if (op.name == "DEQUANTIZE" and outs and all(t.dtype == "float32" and t.index in model_out
+                                                 for t in outs)
+            and ins and ins[0] is not None and ins[0].dtype == "int8" and not ins[0].is_constant):
+        add("float-io", f"dequantizes to the float32 model output {_tname(outs[0])} on the "
+            "device (int8-float-io) — deployable; convert with --mode int8 for int8 I/O and no "
+            "float", "warning")
+        _check_quant(op, [ins[0]], add)
+        return
+
+    acts = [t for t in ins + outs if t is not None and not t.is_constant]
+    consts = [(k, t) for k, t in enumerate(ins) if t is not None and t.is_constant]
+    float_acts = [t for t in acts if t.dtype in FLOAT_TYPES]
+    float_consts = [t for _, t in consts if t.dtype in FLOAT_TYPES]
+
+    if op.name == "DEQUANTIZE" and ins and ins[0] is not None and ins[0].is_constant:
+        if ins[0].dtype == "float16":
+            add("float16", f"expands the float16 weights {_tname(ins[0])} to float32: the model "
+                f"is float16 — {REPRESENTATIVE_FIX} for a full int8 model")
+        else:
+            add("float", f"dequantizes the {ins[0].dtype} constant {_tname(ins[0])} to float "
+                f"at run time (weight-only quantization) — {REPRESENTATIVE_FIX}")
+        return
+    if float_acts:
+        w = ins[weight_idx] if 0 <= weight_idx < len(ins) else None
+        if w is not None and w.is_constant and w.dtype in ("int8", "uint8", "int4"):
+            add("hybrid", f"is hybrid: {w.dtype} weights, {float_acts[0].dtype} activations — "
+                f"{REPRESENTATIVE_FIX}")
+        else:
+            add("float", f"computes in {float_acts[0].dtype} ({_tname(float_acts[0])}) — "
+                f"{REPRESENTATIVE_FIX}")
+        return
+    if float_consts:
+        add("float", f"has the {float_consts[0].dtype} constant {_tname(float_consts[0])} — "
+            f"{REPRESENTATIVE_FIX}")
+        return
+
+    edge_io = model_in | model_out if op.name in ("QUANTIZE", "DEQUANTIZE") else set()
+    bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io]  # io: reported below
+    if bad:
+        t = bad[0]
+        if t.dtype == "int16":
+            add("int16", f"has int16 activations ({_tname(t)}, 16x8 quantization), which the "
+                f"int8 runtime does not run — {INT8_FIX}")
+        elif t.dtype == "uint8":
+            add("dtype", f"has the uint8 activation {_tname(t)}, outside TFLITE_BUILTINS_INT8 — "
+                f"{INT8_FIX}")
+        else:
+            add("dtype", f"has the {t.dtype} activation {_tname(t)}, which the int8 runtime "
+                "does not run — rebuild the model so this op works on int8 tensors")
+        return
+
+    if weight_idx >= 0:
+        w = ins[weight_idx] if weight_idx < len(ins) else None
+        if w is None or not w.is_constant:
+            add("weights", "has weights that are not a constant tensor — the tinyflash runtime "
+                "needs constant int8 weights; rebuild the model with fixed weights")
+            return
+        if w.dtype != "int8":
+            add("weights", f"has {w.dtype} weights ({_tname(w)}), not int8 — {INT8_FIX}")
+            return
+        b = ins[bias_idx] if 0 <= bias_idx < len(ins) else None
+        if b is not None and b.dtype != "int32":
+            kind = "int16" if b.dtype == "int64" else "bias"
+            add(kind, f"has {b.dtype} bias ({_tname(b)}), not int32 — {INT8_FIX}")
+            return
+        problem = _quant_problem(w, per_channel_ok=True)
+        if problem:
+            add("quant", f"{problem} — {INT8_FIX}")
+            return
+
+    for k, t in consts:
+        if k in (weight_idx, bias_idx):
+            continue
+        if t.dtype not in ("int8", "int32", "int64"):
+            add("dtype", f"has the {t.dtype} constant {_tname(t)}, outside TFLITE_BUILTINS_INT8 "
+                f"— {INT8_FIX}")
+            return
+    _check_quant(op, acts, add)
+
+
+def _check_quant(op: OpInfo, acts: list[TensorInfo], add) -> None:  # type: ignore[no-untyped-def]
+    for t in acts:
+        if t.dtype != "int8":
+            continue
+        problem = _quant_problem(t, per_channel_ok=False)
+        if problem:
+            add("quant", f"has {problem} — {INT8_FIX}")
+            return
+
+
+def check_model(info: ModelInfo) -> CheckReport:
+    """Verdict on one model: deployable iff no finding has severity 'error'."""
+    findings: list[Finding] = []
+    if not info.ops:
+        findings.append(Finding("error", "empty", f"{info.name} has no operators — there is "
+                                "nothing to run; convert the model again"))
+    for op in info.ops:
+        _check_op(info, op, findings)
+        if op.name not in RUNTIME_KERNELS and op.name != "CUSTOM":
+            findings.append(Finding(
+                "error", "no-kernel", f"op {op.index} {op.name} has no kernel in the tinyflash "
+                "runtime — rebuild the model without it (the runtime's ops are listed by "
+                "`tinyflash check --help`)", op.index, op.name))
+
+    producers = {t: op for op in info.ops for t in op.outputs}
+    consumers: dict[int, list[OpInfo]] = {}
+    for op in info.ops:
+        for t in op.inputs:
+            consumers.setdefault(t, []).append(op)
+    float_io = False
+    for role, indices in (("input", info.inputs), ("output", info.outputs)):
+        for pos, ti in enumerate(indices):
+            t = info.tensors[ti]
+            if t.dtype == "int8":
+                continue
+            if t.dtype == "float32":
+                edge = (all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
+                        and bool(consumers.get(ti)) if role == "input"
+                        else ti in producers and producers[ti].name == "DEQUANTIZE")
+                float_io = float_io or edge
+                continue  # reported as float-io warning or as a float op above
+            findings.append(Finding(
+                "error", "io", f"model {role} {pos} '{t.name}' is {t.dtype}, but the device "
+                f"exchanges int8 — {INT8_FIX} (int8 input and output)"))
+    if info.subgraph_count > 1:
+        findings.append(Finding(
+            "warning", "subgraphs", f"{info.name} has {info.subgraph_count} subgraphs; only "
+            "subgraph 0 runs on the device"))
+    deployable = not any(f.severity == "error" for f in findings)
+    return CheckReport(model=info.name, deployable=deployable, findings=tuple(findings),
+                       float_io=float_io)
