@@ -1,0 +1,192 @@
+"""Running firmware: QEMU for the emulated boards, the executable itself for `host`.
+
+QEMU always runs with `-icount shift=0` (1 instruction = 1 ns of virtual time, so SysTick ticks
+are exactly repeatable) and semihosting (the firmware's tfl_port_exit() becomes QEMU's exit
+status). The board's UART is either QEMU's stdio (`run_to_exit`) or a TCP server on 127.0.0.1
+that waits for one client (`start_device`), reachable with pyserial as socket://127.0.0.1:PORT
+exactly like a real serial port. The host port does the same when TINYFLASH_HOST_TCP_PORT is set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+from tinyflash.boards import Board
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+
+QEMU = "qemu-system-arm"
+HOST_TCP_ENV = "TINYFLASH_HOST_TCP_PORT"
+_READY = re.compile(r"waiting for connection on", re.IGNORECASE)
+
+
+def _check_runnable(board: Board, program: Path) -> None:
+    if not Path(program).is_file():
+        raise TinyflashError(f"{program} does not exist; build the project first "
+                             "(`tinyflash build DIR`).", EXIT_BAD_INPUT)
+    if board.is_host:
+        return
+    if not board.emulated or not board.qemu_machine:
+        raise TinyflashError(f"board '{board.id}' is not emulated (tinyflash.flash is "
+                             f"'{board.flash_method}'); flash it with `tinyflash flash DIR` and "
+                             "pass its serial port instead.", EXIT_BAD_INPUT)
+    if shutil.which(QEMU) is None:
+        raise TinyflashError(f"{QEMU} is not installed; run `bash scripts/bootstrap-system.sh` "
+                             "(Debian package qemu-system-arm).", EXIT_BAD_INPUT)
+
+
+def qemu_command(board: Board, elf: Path, serial_tcp_port: Optional[int] = None) -> list[str]:
+    """The qemu-system-arm command line that runs `elf` on `board`: serial on stdio, or a TCP
+    server on 127.0.0.1:serial_tcp_port that waits for a client before the CPU starts."""
+    if not board.qemu_machine:
+        raise TinyflashError(f"board '{board.id}' has no tinyflash.qemu_machine in "
+                             f"{board.manifest_path}; it cannot run in QEMU.", EXIT_BAD_INPUT)
+    serial = ("stdio" if serial_tcp_port is None
+              else f"tcp:127.0.0.1:{int(serial_tcp_port)},server=on,wait=on")
+    return [QEMU, "-M", board.qemu_machine, "-display", "none", "-monitor", "none",
+            "-serial", serial, "-semihosting-config", "enable=on,target=native",
+            "-icount", "shift=0", "-kernel", str(elf)]
+
+
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_to_exit(board: Board, elf: Path, timeout: float = 60.0,
+                stdin: bytes = b"") -> tuple[int, bytes]:
+    """Runs the firmware with its serial port on stdio until it exits; returns (exit code,
+    serial output). `stdin` is what the firmware reads from its serial port."""
+    elf = Path(elf)
+    _check_runnable(board, elf)
+    command = [str(elf.resolve())] if board.is_host else qemu_command(board, elf)
+    env = dict(os.environ)
+    env.pop(HOST_TCP_ENV, None)
+    try:
+        done = subprocess.run(command, input=stdin, capture_output=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise TinyflashError(f"{elf} on {board.id} did not exit within {timeout:.0f} s; it may "
+                             "be waiting for serial input or stuck in a loop.", EXIT_CHECK_FAILED)
+    return done.returncode, done.stdout
+
+
+@dataclass
+class Device:
+    """A running emulated board (or host executable) whose serial port is `url`
+    (pyserial: serial.serial_for_url(device.url))."""
+
+    board: Board
+    program: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    command: list[str]
+    _stderr: list[bytes] = field(default_factory=list, repr=False)
+    _stderr_thread: Optional[threading.Thread] = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"socket://127.0.0.1:{self.port}"
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The exit status once the firmware has exited, else None."""
+        return self.process.poll()
+
+    @property
+    def stderr_text(self) -> str:
+        return b"".join(self._stderr).decode("utf-8", "replace")
+
+    def wait(self, timeout: float) -> int:
+        """Waits for the firmware to exit and returns its status."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TinyflashError(f"{self.program} on {self.board.id} did not exit within "
+                                 f"{timeout:.0f} s.", EXIT_CHECK_FAILED)
+
+    def stop(self) -> None:
+        """Ends the emulator (or host program) if it still runs; idempotent."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2)
+
+
+def _launch(board: Board, program: Path, port: int) -> tuple[subprocess.Popen[bytes], list[str]]:
+    env = dict(os.environ)
+    if board.is_host:
+        command = [str(Path(program).resolve())]
+        env[HOST_TCP_ENV] = str(port)
+    else:
+        command = qemu_command(board, program, port)
+        env.pop(HOST_TCP_ENV, None)
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, env=env)
+    return process, command
+
+
+def open_device(board: Board, program: Path, ready_timeout: float = 20.0,
+                attempts: int = 3) -> Device:
+    """Starts the firmware with its serial port on a free TCP port and returns once that port
+    accepts a client. Prefer the `start_device` context manager, which also stops it."""
+    program = Path(program)
+    _check_runnable(board, program)
+    last_error = ""
+    for _ in range(attempts):
+        port = free_tcp_port()
+        process, command = _launch(board, program, port)
+        device = Device(board, program, port, process, command)
+        ready = threading.Event()
+
+        def _drain(dev: Device = device, flag: threading.Event = ready) -> None:
+            assert dev.process.stderr is not None
+            seen = b""
+            for chunk in iter(lambda: dev.process.stderr.readline(), b""):  # type: ignore[union-attr]
+                dev._stderr.append(chunk)
+                if not flag.is_set():
+                    seen += chunk
+                    if _READY.search(seen.decode("utf-8", "replace")):
+                        flag.set()
+            flag.set()  # stderr closed: the process ended
+
+        device._stderr_thread = threading.Thread(target=_drain, daemon=True)
+        device._stderr_thread.start()
+        deadline = time.monotonic() + ready_timeout
+        while not ready.wait(0.05):
+            if time.monotonic() > deadline:
+                break
+        if ready.is_set() and process.poll() is None:
+            return device
+        device.stop()
+        last_error = device.stderr_text.strip() or f"no listener after {ready_timeout:.0f} s"
+        if "in use" not in last_error.lower():
+            break
+    raise TinyflashError(f"could not start {program} on {board.id}: {last_error[-300:]}",
+                         EXIT_CHECK_FAILED)
+
+
+@contextmanager
+def start_device(board: Board, program: Path, ready_timeout: float = 20.0) -> Iterator[Device]:
+    """`with start_device(board, elf) as device: serial.serial_for_url(device.url)`; the
+    emulator is stopped on exit from the block."""
+    device = open_device(board, program, ready_timeout)
+    try:
+        yield device
+    finally:
+        device.stop()

@@ -1,0 +1,383 @@
+"""PlatformIO without network: provisioning of its `tool-scons` core package, `pio run` builds and
+uploads, and the size report of the result.
+
+PlatformIO 6.2 runs every build through its core package `tool-scons` (requirement ~4.41101.0,
+i.e. SCons 4.11.1) and downloads it from its registry when missing. We provide the same package
+from the installed `scons==4.11.1` Python distribution: a folder
+$PLATFORMIO_CORE_DIR/packages/tool-scons holding package.json (name tool-scons, version
+4.41101.0), a scons.py launcher, a copy of the SCons package and a .piopm whose spec records owner
+"platformio" (PlatformIO only matches core packages with that owner). PlatformIO is not modified.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from tinyflash.boards import Board, load_board
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+
+TOOL_SCONS_VERSION = "4.41101.0"
+TOOL_SCONS_REQUIREMENT = "~4.41101.0"
+SCONS_PYPI_VERSION = "4.11.1"
+
+_LAUNCHER = '''\
+"""SCons launcher of the tool-scons package provisioned by tinyflash from scons==4.11.1."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import SCons.Script  # noqa: E402
+
+SCons.Script.main()
+'''
+
+
+def core_dir() -> Path:
+    """PlatformIO's core directory: $PLATFORMIO_CORE_DIR, else ~/.platformio."""
+    configured = os.environ.get("PLATFORMIO_CORE_DIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".platformio"
+
+
+def tool_scons_dir() -> Path:
+    return core_dir() / "packages" / "tool-scons"
+
+
+def tool_scons_status() -> Optional[str]:
+    """The provisioned tool-scons version, or None when PlatformIO would not find it."""
+    folder = tool_scons_dir()
+    try:
+        manifest = json.loads((folder / "package.json").read_text(encoding="utf-8"))
+        meta = json.loads((folder / ".piopm").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (folder / "scons.py").is_file() or not (folder / "SCons" / "__init__.py").is_file():
+        return None
+    spec = meta.get("spec") or {}
+    if manifest.get("name") != "tool-scons" or spec.get("owner") != "platformio":
+        return None
+    version = str(manifest.get("version", ""))
+    return version if version.startswith("4.41101.") else None
+
+
+def _scons_package_dir() -> Path:
+    try:
+        import SCons  # type: ignore[import-not-found]
+        from importlib.metadata import version
+    except ImportError:
+        raise TinyflashError(
+            "the Python package scons is not installed, so PlatformIO's tool-scons cannot be "
+            f"provisioned; run `pip install scons=={SCONS_PYPI_VERSION}`.", EXIT_BAD_INPUT)
+    installed = version("scons")
+    if installed != SCONS_PYPI_VERSION:
+        raise TinyflashError(
+            f"scons {installed} is installed but PlatformIO 6.2 needs SCons {SCONS_PYPI_VERSION} "
+            f"as tool-scons {TOOL_SCONS_VERSION}; run `pip install scons=={SCONS_PYPI_VERSION}`.",
+            EXIT_BAD_INPUT)
+    return Path(SCons.__file__).resolve().parent
+
+
+def ensure_platformio() -> Path:
+    """Makes `pio run` work offline: provisions tool-scons into PlatformIO's core directory when it
+    is missing (atomically, so parallel callers are safe). Returns the tool-scons directory."""
+    target = tool_scons_dir()
+    if tool_scons_status() is not None:
+        return target
+    source = _scons_package_dir()
+    packages = target.parent
+    packages.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tool-scons-", dir=packages))
+    try:
+        shutil.copytree(source, staging / "SCons",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        (staging / "scons.py").write_text(_LAUNCHER, encoding="utf-8")
+        (staging / "package.json").write_text(json.dumps({
+            "name": "tool-scons",
+            "version": TOOL_SCONS_VERSION,
+            "description": f"SCons {SCONS_PYPI_VERSION} (provisioned by tinyflash from PyPI's "
+                           f"scons=={SCONS_PYPI_VERSION})",
+            "keywords": ["tools", "build tools"],
+            "homepage": "https://scons.org",
+            "license": "MIT",
+        }, indent=2) + "\n", encoding="utf-8")
+        (staging / ".piopm").write_text(json.dumps({
+            "type": "tool",
+            "name": "tool-scons",
+            "version": TOOL_SCONS_VERSION,
+            "spec": {"owner": "platformio", "id": None, "name": "tool-scons",
+                     "requirements": TOOL_SCONS_REQUIREMENT, "uri": None},
+        }), encoding="utf-8")
+        if target.exists():
+            # An incomplete or foreign folder PlatformIO would not use: set it aside.
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            staging.rename(target)
+        except OSError:
+            if tool_scons_status() is None:  # nobody else provisioned it meanwhile
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    if tool_scons_status() is None:
+        raise TinyflashError(f"could not provision PlatformIO's tool-scons in {target}; remove "
+                             "that folder and run `tinyflash doctor`.", EXIT_BAD_INPUT)
+    return target
+
+
+def pio_command() -> list[str]:
+    """The PlatformIO CLI of this Python environment."""
+    return [sys.executable, "-m", "platformio"]
+
+
+def pio_environment() -> dict[str, str]:
+    """Environment for pio: no telemetry or update checks (there is no network)."""
+    env = dict(os.environ)
+    env.setdefault("PLATFORMIO_SETTING_ENABLE_TELEMETRY", "No")
+    env.setdefault("PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL", "3650")
+    env.setdefault("PLATFORMIO_SETTING_CHECK_PRUNE_SYSTEM_THRESHOLD", "0")
+    env.setdefault("PLATFORMIO_NO_ANSI", "true")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class ProjectEnv:
+    """One [env:NAME] of a project's platformio.ini."""
+
+    project_dir: Path
+    name: str
+    board_id: str
+    boards_dir: Optional[Path]
+
+    @property
+    def build_dir(self) -> Path:
+        return self.project_dir / ".pio" / "build" / self.name
+
+    def board(self) -> Board:
+        if self.boards_dir is not None and (self.boards_dir / f"{self.board_id}.json").is_file():
+            return load_board(self.board_id, self.boards_dir)
+        return load_board(self.board_id)
+
+
+def project_env(project_dir: Path, env: Optional[str] = None) -> ProjectEnv:
+    """Reads platformio.ini: the named env, else default_envs' first, else the first env."""
+    project_dir = Path(project_dir).resolve()
+    ini = project_dir / "platformio.ini"
+    if not ini.is_file():
+        raise TinyflashError(f"{project_dir} has no platformio.ini; pass a directory made by "
+                             "`tinyflash generate`.", EXIT_BAD_INPUT)
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(ini, encoding="utf-8")
+    except configparser.Error as error:
+        raise TinyflashError(f"{ini} cannot be parsed ({error.__class__.__name__}); fix the file.",
+                             EXIT_BAD_INPUT)
+    envs = [s[4:] for s in parser.sections() if s.startswith("env:")]
+    if not envs:
+        raise TinyflashError(f"{ini} defines no [env:...] section; add one or regenerate the "
+                             "project.", EXIT_BAD_INPUT)
+    if env is None:
+        defaults = parser.get("platformio", "default_envs", fallback="")
+        wanted = [e.strip() for e in re.split(r"[,\s]+", defaults) if e.strip()]
+        env = wanted[0] if wanted else envs[0]
+    if env not in envs:
+        raise TinyflashError(f"{ini} has no [env:{env}]; its environments are "
+                             f"{', '.join(envs)}.", EXIT_BAD_INPUT)
+    section = f"env:{env}"
+    board_id = parser.get(section, "board", fallback="").strip()
+    if not board_id:
+        raise TinyflashError(f"{ini} [env:{env}] sets no board; add `board = <id>`.",
+                             EXIT_BAD_INPUT)
+    boards_dir_text = (parser.get(section, "boards_dir", fallback="")
+                       or parser.get("platformio", "boards_dir", fallback="")).strip()
+    boards_dir = None
+    if boards_dir_text:
+        boards_dir = Path(boards_dir_text)
+        if not boards_dir.is_absolute():
+            boards_dir = project_dir / boards_dir
+    return ProjectEnv(project_dir, env, board_id, boards_dir)
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    text: int
+    data: int
+    bss: int
+    flash_used: int  # text + data (initial values of .data are stored in flash)
+    ram_used: int  # data + bss, including the linker-reserved stack
+    flash_limit: int
+    ram_limit: int
+
+    @property
+    def flash_percent(self) -> float:
+        return 100.0 * self.flash_used / self.flash_limit
+
+    @property
+    def ram_percent(self) -> float:
+        return 100.0 * self.ram_used / self.ram_limit
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    project_dir: Path
+    env: str
+    board: Board
+    elf: Path  # firmware.elf, or the host executable
+    bin: Optional[Path]
+    map: Path
+    log: Path
+    text: int
+    data: int
+    bss: int
+    size: SizeReport
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "project_dir": str(self.project_dir), "env": self.env, "board": self.board.id,
+            "elf": str(self.elf), "bin": str(self.bin) if self.bin else None,
+            "map": str(self.map), "log": str(self.log),
+            "text": self.text, "data": self.data, "bss": self.bss,
+            "flash_used": self.size.flash_used, "flash_limit": self.size.flash_limit,
+            "ram_used": self.size.ram_used, "ram_limit": self.size.ram_limit,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def measure_size(elf: Path, board: Board) -> SizeReport:
+    """text/data/bss of `size` (Berkeley format), checked against the board's limits."""
+    tool = "size" if board.is_host else "arm-none-eabi-size"
+    try:
+        out = subprocess.run([tool, "-B", "-d", str(elf)], check=True, capture_output=True,
+                             text=True, timeout=60).stdout
+    except FileNotFoundError:
+        raise TinyflashError(f"{tool} is not installed, so the size of {elf} is unknown; run "
+                             "`bash scripts/bootstrap-system.sh`.", EXIT_BAD_INPUT)
+    except subprocess.CalledProcessError as error:
+        raise TinyflashError(f"{tool} failed on {elf}: {error.stderr.strip()}; rebuild the "
+                             "project.", EXIT_CHECK_FAILED)
+    lines = out.strip().splitlines()
+    if len(lines) < 2:
+        raise TinyflashError(f"{tool} printed no sizes for {elf}; rebuild the project.",
+                             EXIT_CHECK_FAILED)
+    text, data, bss = (int(v) for v in lines[1].split()[:3])
+    return SizeReport(text=text, data=data, bss=bss, flash_used=text + data,
+                      ram_used=data + bss, flash_limit=board.flash_bytes,
+                      ram_limit=board.ram_bytes)
+
+
+_ERROR_LINE = re.compile(r"(error:|Error:|\berror\b.*:|undefined reference|region .* overflowed|"
+                         r"RAM overflow|No such file|\*\*\*)")
+
+
+def summarize_failure(log_text: str, limit: int = 6) -> str:
+    """The first compiler/linker error lines of a build log, joined into one short string."""
+    picked: list[str] = []
+    for line in log_text.splitlines():
+        line = line.strip()
+        if line and _ERROR_LINE.search(line) and line not in picked:
+            picked.append(line)
+        if len(picked) >= limit:
+            break
+    if not picked:
+        picked = [line.strip() for line in log_text.strip().splitlines()[-limit:]]
+    return " | ".join(picked)
+
+
+def _run_pio(args: list[str], log: Path, timeout: float,
+             on_line: Optional[Callable[[str], None]] = None) -> tuple[int, str]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(pio_command() + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env=pio_environment(), text=True,
+                            errors="replace")
+    lines: list[str] = []
+    import threading
+
+    def _reader() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+
+    reader = threading.Thread(target=_reader, daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        reader.join(5)
+        log.write_text("".join(lines), encoding="utf-8")
+        raise TinyflashError(f"`pio {' '.join(args)}` did not finish within {timeout:.0f} s; "
+                             f"see {log}.", EXIT_CHECK_FAILED)
+    reader.join(10)
+    text = "".join(lines)
+    log.write_text(text, encoding="utf-8")
+    return proc.returncode, text
+
+
+def build_project(project_dir: Path, env: Optional[str] = None, timeout: float = 900.0,
+                  on_line: Optional[Callable[[str], None]] = None) -> BuildResult:
+    """`pio run` in `project_dir` (offline); returns the firmware paths and sizes. A failed build
+    raises TinyflashError with the first error lines and the log path."""
+    import time
+
+    ensure_platformio()
+    penv = project_env(project_dir, env)
+    board = penv.board()
+    log = penv.project_dir / ".pio" / f"tinyflash-build-{penv.name}.log"
+    started = time.monotonic()
+    code, text = _run_pio(["run", "-d", str(penv.project_dir), "-e", penv.name], log, timeout,
+                          on_line)
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise TinyflashError(f"build of {penv.project_dir} [env:{penv.name}] failed: "
+                             f"{summarize_failure(text)} (full log: {log}).", EXIT_CHECK_FAILED)
+    elf = penv.build_dir / ("firmware" if board.is_host else "firmware.elf")
+    if not elf.is_file():
+        raise TinyflashError(f"pio run succeeded but {elf} does not exist; does platformio.ini "
+                             f"use tinyflash's platform (firmware/platform)? See {log}.",
+                             EXIT_CHECK_FAILED)
+    size = measure_size(elf, board)
+    binary = penv.build_dir / "firmware.bin"
+    return BuildResult(
+        project_dir=penv.project_dir, env=penv.name, board=board, elf=elf,
+        bin=binary if binary.is_file() else None, map=penv.build_dir / "firmware.map", log=log,
+        text=size.text, data=size.data, bss=size.bss, size=size, seconds=seconds)
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    project_dir: Path
+    env: str
+    board: Board
+    exit_code: int
+    output: str
+    log: Path
+
+
+def upload_project(project_dir: Path, env: Optional[str] = None, timeout: float = 900.0,
+                   upload_port: Optional[str] = None,
+                   on_line: Optional[Callable[[str], None]] = None) -> UploadResult:
+    """`pio run -t upload`: builds if needed, then flashes. On emulated boards and the host,
+    "flashing" runs the firmware until it exits; `exit_code` is pio's (0 when the firmware
+    exited with 0)."""
+    ensure_platformio()
+    penv = project_env(project_dir, env)
+    board = penv.board()
+    log = penv.project_dir / ".pio" / f"tinyflash-upload-{penv.name}.log"
+    args = ["run", "-d", str(penv.project_dir), "-e", penv.name, "-t", "upload"]
+    if upload_port:
+        args += ["--upload-port", upload_port]
+    code, text = _run_pio(args, log, timeout, on_line)
+    return UploadResult(penv.project_dir, penv.name, board, code, text, log)
