@@ -60,6 +60,78 @@ def print_json(data: Any) -> None:
 # ---- commands are added below by each stage ------------------------------------------------
 
 
+def _runtime_ops_epilog() -> str:
+    from tinyflash.opcheck import RUNTIME_KERNELS
+
+    return "Ops of the tinyflash runtime: " + ", ".join(RUNTIME_KERNELS) + "."
+
+
+def _shapes(tensors: list[dict[str, Any]]) -> str:
+    """One line per tensor: dtype[shape], 'per-ch' when quantized per channel, 'c' constant."""
+    lines = []
+    for t in tensors:
+        if t.get("tensor", -1) < 0:
+            continue
+        quant = ""
+        if str(t["quantization"]).startswith("per-channel"):
+            quant = " per-ch"
+        elif t["quantization"] == "none" and t["dtype"] in ("int8", "uint8", "int16"):
+            quant = " unquantized"
+        shape = "x".join(str(d) for d in t["shape"]) or "scalar"
+        lines.append(f"{t['dtype']}[{shape}]{quant}{' c' if t['constant'] else ''}")
+    return "\n".join(lines)
+
+
+@app.command("check", epilog=_runtime_ops_epilog())
+def check_command(
+    model: Path = typer.Argument(..., help="A .tflite model."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Check that MODEL is full int8 and runs on the tinyflash runtime; show ops, MACs and memory.
+
+    Prints a per-op table (dtypes, shapes, per-tensor/per-channel quantization, MACs), the verdict
+    with each offender and its fix, model and weight bytes, total MACs, peak activation bytes (the
+    lower bound) and the planned arena bytes. In the table 'c' marks a constant, 'per-ch' a
+    per-channel quantized tensor. Exit 0 deployable, 1 not deployable, 2 unreadable or corrupt.
+
+    Example: tinyflash check model.tflite --json
+    """
+    from tinyflash.errors import EXIT_CHECK_FAILED
+    from tinyflash.opcheck import check_file
+
+    result = check_file(model)
+    data = result.to_dict()
+    if as_json:
+        print_json(data)
+    else:
+        from rich.table import Table
+
+        console = out_console()
+        table = Table(title=f"{result.info.name} ({result.info.path})", title_justify="left")
+        for column in ("#", "op", "inputs", "outputs", "MACs"):
+            table.add_column(column, justify="right" if column in ("#", "MACs") else "left")
+        for op in data["ops"]:  # type: ignore[union-attr]
+            name = op["op"] + (f" '{op['custom_code']}'" if op["custom_code"] else "")
+            table.add_row(str(op["index"]), name, _shapes(op["inputs"]), _shapes(op["outputs"]),
+                          f"{op['macs']:,}")
+        console.print(table)
+        info, plan = result.info, result.plan
+        console.print(f"model {info.size_bytes:,} B, weights {info.weight_bytes:,} B, "
+                      f"{info.total_macs:,} MACs, {len(info.ops)} ops")
+        console.print(f"peak activations {plan.lower_bound:,} B (lower bound), planned arena "
+                      f"{plan.arena_bytes:,} B, pool {plan.pool_words} words")
+        for line in result.report.warnings:
+            console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
+        if result.deployable:
+            console.print("[bold green]deployable[/]: full int8, every op has a kernel")
+        else:
+            console.print(f"[bold red]not deployable[/] ({len(result.report.offenders)} problems):")
+            for line in result.report.offenders:
+                console.print(f"  - {line}", soft_wrap=True)
+    if not result.deployable:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
 @app.command("generate")
 def generate_command(
     model: Path = typer.Argument(..., help="A full-int8 .tflite model (from `tinyflash convert`)."),
@@ -103,7 +175,9 @@ def main() -> None:
     """Console-script entry point: maps TinyflashError to its sentence and exit code."""
     debug = "--debug" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except TinyflashError as error:
         if debug:
             raise

@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tinyflash.model import ModelInfo, OpInfo, TensorInfo
+from tinyflash.model import ModelInfo, OpInfo, TensorInfo, load_model
 from tinyflash.schema import FLOAT_TYPES
+
+if TYPE_CHECKING:
+    from tinyflash.plan import MemoryPlan
 
 # The op names of the C runtime's kernels (issue 3's list).
 RUNTIME_KERNELS: tuple[str, ...] = (
@@ -246,3 +251,63 @@ def check_model(info: ModelInfo) -> CheckReport:
     deployable = not any(f.severity == "error" for f in findings)
     return CheckReport(model=info.name, deployable=deployable, findings=tuple(findings),
                        float_io=float_io)
+
+
+def _quant_text(t: TensorInfo) -> str:
+    if t.quant is None or not t.quant.scales:
+        return "none"
+    if t.quant.per_channel:
+        return f"per-channel({len(t.quant.scales)}, axis {t.quant.axis})"
+    return "per-tensor"
+
+
+def _tensor_dict(info: ModelInfo, index: int) -> dict[str, object]:
+    if index < 0:
+        return {"tensor": -1}
+    t = info.tensors[index]
+    return {"tensor": index, "name": t.name, "dtype": t.dtype, "shape": list(t.shape),
+            "quantization": _quant_text(t), "constant": t.is_constant}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything `tinyflash check` reports: the parsed model, the verdict and the memory plan."""
+
+    info: ModelInfo
+    report: CheckReport
+    plan: "MemoryPlan"
+
+    @property
+    def deployable(self) -> bool:
+        return self.report.deployable
+
+    def to_dict(self) -> dict[str, object]:
+        info, plan = self.info, self.plan
+        return {
+            "model": info.name, "path": info.path, "size_bytes": info.size_bytes,
+            "sha256": info.sha256, "schema_version": info.schema_version,
+            "subgraphs": info.subgraph_count, "weight_bytes": info.weight_bytes,
+            "total_macs": info.total_macs, "op_histogram": info.op_histogram,
+            "peak_activation_bytes": plan.lower_bound, "arena_bytes": plan.arena_bytes,
+            "pool_words": plan.pool_words,
+            "deployable": self.report.deployable, "float_io": self.report.float_io,
+            "offenders": list(self.report.offenders), "warnings": list(self.report.warnings),
+            "inputs": [_tensor_dict(info, i) for i in info.inputs],
+            "outputs": [_tensor_dict(info, i) for i in info.outputs],
+            "ops": [{"index": op.index, "op": op.name, "version": op.version,
+                     "custom_code": op.custom_code, "options": op.options, "macs": op.macs,
+                     "inputs": [_tensor_dict(info, i) for i in op.inputs],
+                     "outputs": [_tensor_dict(info, i) for i in op.outputs]}
+                    for op in info.ops],
+        }
+
+
+def check_file(path: str | Path) -> CheckResult:
+    """load_model + check_model + plan_memory (the plan verified) for one .tflite file."""
+    from tinyflash.plan import plan_memory, verify_plan
+
+    info = load_model(path)
+    report = check_model(info)
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    return CheckResult(info=info, report=report, plan=plan)
