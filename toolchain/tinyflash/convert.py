@@ -746,7 +746,7 @@ def summarize_tflite(flatbuffer: bytes, name: str) -> tuple[dict[str, int], Opti
     except ImportError:
         return histogram, None, []
     report = check_model(info)
-    problems = [str(getattr(p, "message", p)) for p in getattr(report, "problems", []) or []]
+    problems = list(report.offenders)
     return histogram, bool(report.deployable), problems
 
 
