@@ -1,0 +1,357 @@
+"""A small writer of TFLite flatbuffers for tests: single-op (or few-op) models with quantized
+tensors, constant buffers and builtin options, written directly with the `flatbuffers` package
+from the field order of TFLite's schema.fbs (tables are written slot by slot; no generated code).
+
+Example — one int8 CONV_2D with per-channel weights:
+
+    import numpy as np
+    from tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 8, 8, 3], "int8", scale=0.05, zero_point=-3)
+    w = b.tensor("w", [4, 3, 3, 3], "int8", data=np.ones((4, 3, 3, 3), np.int8),
+                 scale=[0.01, 0.02, 0.03, 0.04], zero_point=0, quantized_dimension=0)
+    bias = b.tensor("bias", [4], "int32", data=np.zeros(4, np.int32),
+                    scale=[0.05 * s for s in (0.01, 0.02, 0.03, 0.04)], zero_point=0)
+    y = b.tensor("y", [1, 8, 8, 4], "int8", scale=0.1, zero_point=2)
+    b.op("CONV_2D", [x, w, bias], [y], padding="SAME", stride_w=1, stride_h=1,
+         fused_activation_function="RELU")
+    model_bytes = b.build(inputs=[x], outputs=[y])
+
+`op()` picks the options table from the operator (CONV_2D -> Conv2DOptions, MEAN -> ReducerOptions,
+...; override with options_type="..."); options are named by their schema field names, enums by
+name ("SAME", "RELU6") or number, vectors as lists. An absent input is -1 (e.g. FC without bias).
+A tensor with `data` is a constant (its own 16-byte aligned buffer); `scale` given as a list makes
+the tensor per-channel along `quantized_dimension` (zero_point may be one value or a list).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import flatbuffers
+import numpy as np
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as _schema
+
+# Enum values (BuiltinOperator, BuiltinOptions union tags, TensorType) come from the schema's
+# published numbering; only the name -> number tables are read from the schema module.
+BUILTIN_OPS: dict[str, int] = {k: v for k, v in vars(_schema.BuiltinOperator).items()
+                               if not k.startswith("_")}
+OPTION_TYPES: dict[str, int] = {k: v for k, v in vars(_schema.BuiltinOptions).items()
+                                if not k.startswith("_")}
+TENSOR_TYPES: dict[str, int] = {
+    "float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7,
+    "int8": 9, "float64": 10,
+}
+NUMPY_TYPES: dict[str, np.dtype] = {
+    "float32": np.dtype("<f4"), "float16": np.dtype("<f2"), "int32": np.dtype("<i4"),
+    "uint8": np.dtype("u1"), "int64": np.dtype("<i8"), "bool": np.dtype("?"),
+    "int16": np.dtype("<i2"), "int8": np.dtype("i1"), "float64": np.dtype("<f8"),
+}
+PADDING = {"SAME": 0, "VALID": 1}
+ACTIVATION = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4, "SIGN_BIT": 5}
+
+# Options tables: (field name, kind) in schema.fbs declaration order; the index is the slot.
+# kinds: i8 (byte/enum), bool, i32, f32, vi32 ([int] vector).
+_PADDING_FIELDS = [("padding", "i8"), ("stride_w", "i32"), ("stride_h", "i32")]
+OPTION_FIELDS: dict[str, list[tuple[str, str]]] = {
+    "Conv2DOptions": _PADDING_FIELDS + [
+        ("fused_activation_function", "i8"), ("dilation_w_factor", "i32"),
+        ("dilation_h_factor", "i32"), ("quantized_bias_type", "i8")],
+    "DepthwiseConv2DOptions": _PADDING_FIELDS + [
+        ("depth_multiplier", "i32"), ("fused_activation_function", "i8"),
+        ("dilation_w_factor", "i32"), ("dilation_h_factor", "i32")],
+    "Pool2DOptions": _PADDING_FIELDS + [
+        ("filter_width", "i32"), ("filter_height", "i32"), ("fused_activation_function", "i8")],
+    "FullyConnectedOptions": [
+        ("fused_activation_function", "i8"), ("weights_format", "i8"), ("keep_num_dims", "bool"),
+        ("asymmetric_quantize_inputs", "bool"), ("quantized_bias_type", "i8")],
+    "SoftmaxOptions": [("beta", "f32")],
+    "ConcatenationOptions": [("axis", "i32"), ("fused_activation_function", "i8")],
+    "AddOptions": [("fused_activation_function", "i8"), ("pot_scale_int16", "bool")],
+    "SubOptions": [("fused_activation_function", "i8"), ("pot_scale_int16", "bool")],
+    "MulOptions": [("fused_activation_function", "i8")],
+    "DivOptions": [("fused_activation_function", "i8")],
+    "ReshapeOptions": [("new_shape", "vi32")],
+    "SqueezeOptions": [("squeeze_dims", "vi32")],
+    "ReducerOptions": [("keep_dims", "bool")],
+    "LeakyReluOptions": [("alpha", "f32")],
+    "StridedSliceOptions": [
+        ("begin_mask", "i32"), ("end_mask", "i32"), ("ellipsis_mask", "i32"),
+        ("new_axis_mask", "i32"), ("shrink_axis_mask", "i32"), ("offset", "bool")],
+    "SplitOptions": [("num_splits", "i32")],
+    "SplitVOptions": [("num_splits", "i32")],
+    "PackOptions": [("values_count", "i32"), ("axis", "i32")],
+    "UnpackOptions": [("num", "i32"), ("axis", "i32")],
+    "GatherOptions": [("axis", "i32"), ("batch_dims", "i32")],
+    "TransposeConvOptions": _PADDING_FIELDS + [
+        ("fused_activation_function", "i8"), ("quantized_bias_type", "i8")],
+    "ResizeNearestNeighborOptions": [("align_corners", "bool"), ("half_pixel_centers", "bool")],
+    "ResizeBilinearOptions": [("new_height", "i32"), ("new_width", "i32"),
+                              ("align_corners", "bool"), ("half_pixel_centers", "bool")],
+    "ArgMaxOptions": [("output_type", "i8")],
+    "ArgMinOptions": [("output_type", "i8")],
+    "CastOptions": [("in_data_type", "i8"), ("out_data_type", "i8")],
+    "MirrorPadOptions": [("mode", "i8")],
+    "GeluOptions": [("approximate", "bool")],
+    # tables without fields: written empty so the union tag is present, as the converter does
+    "ExpandDimsOptions": [], "PadOptions": [], "PadV2Options": [], "TransposeOptions": [],
+    "MaximumMinimumOptions": [], "HardSwishOptions": [], "QuantizeOptions": [],
+    "DequantizeOptions": [], "LogSoftmaxOptions": [], "ShapeOptions": [],
+}
+
+OP_OPTIONS: dict[str, str | None] = {
+    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
+    "L2_POOL_2D": "Pool2DOptions", "FULLY_CONNECTED": "FullyConnectedOptions",
+    "SOFTMAX": "SoftmaxOptions", "CONCATENATION": "ConcatenationOptions", "ADD": "AddOptions",
+    "SUB": "SubOptions", "MUL": "MulOptions", "DIV": "DivOptions", "RESHAPE": "ReshapeOptions",
+    "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions", "PAD": "PadOptions",
+    "PADV2": "PadV2Options", "MEAN": "ReducerOptions", "SUM": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions", "REDUCE_PROD": "ReducerOptions",
+    "LEAKY_RELU": "LeakyReluOptions", "HARD_SWISH": "HardSwishOptions",
+    "STRIDED_SLICE": "StridedSliceOptions", "TRANSPOSE": "TransposeOptions",
+    "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions", "PACK": "PackOptions",
+    "UNPACK": "UnpackOptions", "GATHER": "GatherOptions", "MAXIMUM": "MaximumMinimumOptions",
+    "MINIMUM": "MaximumMinimumOptions", "TRANSPOSE_CONV": "TransposeConvOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+    "RESIZE_BILINEAR": "ResizeBilinearOptions", "QUANTIZE": "QuantizeOptions",
+    "DEQUANTIZE": "DequantizeOptions", "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions",
+    "LOG_SOFTMAX": "LogSoftmaxOptions", "CAST": "CastOptions", "MIRROR_PAD": "MirrorPadOptions",
+    "GELU": "GeluOptions",
+    "LOGISTIC": None, "TANH": None, "RELU": None, "RELU6": None, "RELU_N1_TO_1": None,
+}
+
+_ENUM_FIELDS = {"padding": PADDING, "fused_activation_function": ACTIVATION}
+
+
+@dataclass
+class Tensor:
+    index: int
+    name: str
+    shape: list[int]
+    type: str
+    data: bytes | None
+    scale: list[float] | None
+    zero_point: list[int] | None
+    quantized_dimension: int
+
+    @property
+    def dtype(self) -> np.dtype:
+        return NUMPY_TYPES[self.type]
+
+
+@dataclass
+class _Op:
+    code: int
+    inputs: list[int]
+    outputs: list[int]
+    options_type: str | None
+    options: dict[str, Any]
+
+
+def _index(t: Tensor | int) -> int:
+    return t if isinstance(t, int) else t.index
+
+
+class ModelBuilder:
+    """Collects tensors and operators, then `build()` writes the flatbuffer bytes."""
+
+    def __init__(self) -> None:
+        self.tensors: list[Tensor] = []
+        self.ops: list[_Op] = []
+
+    def tensor(self, name: str, shape: Sequence[int] | None, type: str = "int8", *,
+               data: np.ndarray | bytes | None = None,
+               scale: float | Sequence[float] | None = None,
+               zero_point: int | Sequence[int] | None = None,
+               quantized_dimension: int = 0) -> Tensor:
+        """Adds a tensor. `data` makes it a constant (array converted to `type`); shape None
+        takes the array's shape. scale None = not quantized."""
+        if type not in NUMPY_TYPES:
+            raise ValueError(f"unknown tensor type {type!r}")
+        raw: bytes | None = None
+        if data is not None:
+            if isinstance(data, (bytes, bytearray)):
+                raw = bytes(data)
+            else:
+                arr = np.asarray(data)
+                if shape is None:
+                    shape = list(arr.shape)
+                raw = np.ascontiguousarray(arr.astype(NUMPY_TYPES[type])).tobytes()
+        if shape is None:
+            raise ValueError(f"tensor {name}: shape is required without data")
+        scales: list[float] | None = None
+        zps: list[int] | None = None
+        if scale is not None:
+            scales = [float(s) for s in scale] if isinstance(scale, (list, tuple, np.ndarray)) \
+                else [float(scale)]
+            zp = 0 if zero_point is None else zero_point
+            zps = [int(z) for z in zp] if isinstance(zp, (list, tuple, np.ndarray)) \
+                else [int(zp)] * len(scales)
+        t = Tensor(len(self.tensors), name, [int(d) for d in shape], type, raw, scales, zps,
+                   quantized_dimension)
+        self.tensors.append(t)
+        return t
+
+    def op(self, name: str, inputs: Sequence[Tensor | int], outputs: Sequence[Tensor | int], *,
+           options_type: str | None = "auto", **options: Any) -> None:
+        """Adds an operator by builtin name with its options as keyword arguments."""
+        if name not in BUILTIN_OPS:
+            raise ValueError(f"unknown builtin operator {name!r}")
+        if options_type == "auto":
+            options_type = OP_OPTIONS.get(name)
+            if options_type is None and options:
+                raise ValueError(f"{name}: options given but no options table known; pass options_type")
+        if options_type is not None:
+            fields = dict(OPTION_FIELDS[options_type])
+            unknown = set(options) - set(fields)
+            if unknown:
+                raise ValueError(f"{options_type} has no fields {sorted(unknown)}")
+        self.ops.append(_Op(BUILTIN_OPS[name], [_index(t) for t in inputs],
+                            [_index(t) for t in outputs], options_type, dict(options)))
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def build(self, inputs: Sequence[Tensor | int], outputs: Sequence[Tensor | int]) -> bytes:
+        fb = flatbuffers.Builder(1024)
+
+        # buffers: 0 is the empty sentinel, then one per constant tensor
+        buffer_of: dict[int, int] = {}
+        buffer_offsets = [self._table(fb, [])]
+        for t in self.tensors:
+            if t.data is not None:
+                vec = self._aligned_bytes(fb, t.data)
+                buffer_of[t.index] = len(buffer_offsets)
+                buffer_offsets.append(self._table(fb, [(0, "off", vec)]))
+
+        tensor_offsets = []
+        for t in self.tensors:
+            name = fb.CreateString(t.name)
+            shape = self._int_vector(fb, t.shape)
+            quant = None
+            if t.scale is not None:
+                scale_vec = self._vector(fb, t.scale, "<f4")
+                zp_vec = self._vector(fb, t.zero_point or [], "<i8")
+                quant = self._table(fb, [(2, "off", scale_vec), (3, "off", zp_vec),
+                                         (6, "i32", t.quantized_dimension)])
+            fields = [(0, "off", shape), (1, "i8", TENSOR_TYPES[t.type]),
+                      (2, "u32", buffer_of.get(t.index, 0)), (3, "off", name)]
+            if quant is not None:
+                fields.append((4, "off", quant))
+            tensor_offsets.append(self._table(fb, fields))
+
+        codes: list[int] = []
+        op_offsets = []
+        for op in self.ops:
+            if op.code not in codes:
+                codes.append(op.code)
+            fields = [(0, "u32", codes.index(op.code)),
+                      (1, "off", self._int_vector(fb, op.inputs)),
+                      (2, "off", self._int_vector(fb, op.outputs))]
+            if op.options_type is not None:
+                table = self._options(fb, op.options_type, op.options)
+                fields += [(3, "u8", OPTION_TYPES[op.options_type]), (4, "off", table)]
+            op_offsets.append(self._table(fb, fields))
+
+        subgraph = self._table(fb, [
+            (0, "off", self._offset_vector(fb, tensor_offsets)),
+            (1, "off", self._int_vector(fb, [_index(t) for t in inputs])),
+            (2, "off", self._int_vector(fb, [_index(t) for t in outputs])),
+            (3, "off", self._offset_vector(fb, op_offsets)),
+            (4, "off", fb.CreateString("main")),
+        ])
+        code_offsets = [self._table(fb, [(0, "i8", min(c, 127)), (2, "i32", 1), (3, "i32", c)])
+                        for c in codes]
+        description = fb.CreateString("tinyflash test model")
+        model = self._table(fb, [
+            (0, "u32", 3),
+            (1, "off", self._offset_vector(fb, code_offsets)),
+            (2, "off", self._offset_vector(fb, [subgraph])),
+            (3, "off", description),
+            (4, "off", self._offset_vector(fb, buffer_offsets)),
+        ])
+        fb.Finish(model, file_identifier=b"TFL3")
+        return bytes(fb.Output())
+
+    @staticmethod
+    def _table(fb: flatbuffers.Builder, fields: list[tuple[int, str, Any]]) -> int:
+        """Writes a table; fields are (slot, kind, value). Values are always written (no
+        default elision) so a test can rely on what is in the bytes."""
+        slots = 1 + max((slot for slot, _, _ in fields), default=-1)
+        fb.StartObject(slots)
+        for slot, kind, value in fields:
+            if kind == "off":
+                fb.PrependUOffsetTRelative(value)
+                fb.Slot(slot)
+            elif kind in ("i8", "bool"):
+                fb.PrependInt8(int(value))
+                fb.Slot(slot)
+            elif kind == "u8":
+                fb.PrependUint8(int(value))
+                fb.Slot(slot)
+            elif kind == "i32":
+                fb.PrependInt32(int(value))
+                fb.Slot(slot)
+            elif kind == "u32":
+                fb.PrependUint32(int(value))
+                fb.Slot(slot)
+            elif kind == "f32":
+                fb.PrependFloat32(float(value))
+                fb.Slot(slot)
+            else:
+                raise ValueError(kind)
+        return fb.EndObject()
+
+    def _options(self, fb: flatbuffers.Builder, options_type: str, options: dict[str, Any]) -> int:
+        spec = OPTION_FIELDS[options_type]
+        fields = []
+        vectors = {}
+        for slot, (name, kind) in enumerate(spec):
+            if name in options and kind == "vi32":
+                vectors[name] = self._int_vector(fb, options[name])
+        for slot, (name, kind) in enumerate(spec):
+            if name not in options:
+                continue
+            value = options[name]
+            if kind == "vi32":
+                fields.append((slot, "off", vectors[name]))
+                continue
+            if isinstance(value, str):
+                value = _ENUM_FIELDS[name][value]
+            if kind == "bool":
+                value = 1 if value else 0
+            fields.append((slot, kind, value))
+        return self._table(fb, fields)
+
+    @staticmethod
+    def _aligned_bytes(fb: flatbuffers.Builder, data: bytes) -> int:
+        fb.StartVector(1, len(data), 16)  # 16-byte aligned element data, like the converter
+        fb.head = fb.head - len(data)
+        fb.Bytes[fb.head:fb.head + len(data)] = data
+        return fb.EndVector(len(data))
+
+    @staticmethod
+    def _vector(fb: flatbuffers.Builder, values: Sequence[Any], dtype: str) -> int:
+        arr = np.asarray(values, dtype=dtype)
+        size = arr.dtype.itemsize
+        fb.StartVector(size, len(arr), size)
+        fb.head = fb.head - arr.nbytes
+        fb.Bytes[fb.head:fb.head + arr.nbytes] = arr.tobytes()
+        return fb.EndVector(len(arr))
+
+    def _int_vector(self, fb: flatbuffers.Builder, values: Sequence[int]) -> int:
+        return self._vector(fb, [int(v) for v in values], "<i4")
+
+    @staticmethod
+    def _offset_vector(fb: flatbuffers.Builder, offsets: Sequence[int]) -> int:
+        fb.StartVector(4, len(offsets), 4)
+        for off in reversed(offsets):
+            fb.PrependUOffsetTRelative(off)
+        return fb.EndVector(len(offsets))
+
+
+def quantized_bias_scale(input_scale: float, weight_scales: Sequence[float]) -> list[float]:
+    """Bias scales TFLite uses: input scale times each weight scale (float32 arithmetic)."""
+    return [float(np.float32(input_scale) * np.float32(s)) for s in weight_scales]
