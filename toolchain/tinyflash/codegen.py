@@ -187,7 +187,6 @@ class GenerateResult:
     vendored: bool
     ram: Budget
     flash: Budget
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -296,6 +295,11 @@ def template_environment(templates: Path | None = None) -> jinja2.Environment:
 
 
 # ---- adapters over the other stages ---------------------------------------------------------
+
+
+def kernel_names(op_names: Iterable[str]) -> tuple[str, ...]:
+    """Sorted, deduplicated kernel names (`CONV_2D` → `conv_2d`) of a model's operators."""
+    return tuple(sorted({_check_ident(name.lower()) for name in op_names}))
 
 
 def available_kernels(runtime_dir: Path | None = None) -> dict[str, str]:
@@ -466,17 +470,18 @@ def _vendored_files(board: BoardSpec) -> dict[str, bytes]:
 def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_count: int,
                    op_names: Sequence[str], input_count: int, output_count: int,
                    offsets: Sequence[int], arena_bytes: int, pool_words: int,
-                   lower_bound: int | None, board: BoardSpec, kernels_by_name: Mapping[str, str],
+                   lower_bound: int | None, board: BoardSpec,
                    vectors: Sequence[SelftestVector], paths: FirmwarePaths, vendor: bool,
                    templates: Path | None = None) -> RenderedProject:
-    """Renders every file of the project in memory. Pure: same arguments → same bytes."""
+    """Renders every file of the project in memory. Pure: same arguments → same bytes.
+    Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention)."""
     stem = Path(model_file).stem
     ident = c_identifier(stem)
-    kernels = tuple(sorted({kernels_by_name[name] for name in op_names}))
+    kernels = kernel_names(op_names)
     if len(offsets) != tensor_count:
         raise TinyflashError(f"the memory plan of {model_file} has {len(offsets)} offsets for "
                              f"{tensor_count} tensors; report this", EXIT_BAD_INPUT)
-    ram, flash = render_budgets(model, tensor_count, op_names, kernels_by_name, arena_bytes,
+    ram, flash = render_budgets(model, tensor_count, op_names, arena_bytes,
                                 pool_words, board, sum(len(v.input) + len(v.output) for v in vectors))
     generated = [out for _, out in TEMPLATES] + [MODEL_COPY]
     vendored = _vendored_files(board) if vendor else {}
@@ -629,24 +634,23 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         raise TinyflashError(f"{model_file} is not deployable: {detail.rstrip('.')}{more}; "
                              "fix the conversion and generate again", EXIT_CHECK_FAILED)
     op_names = [op.name for op in info.ops]
-    kernels_by_name = available_kernels()
-    missing = sorted({name for name in op_names if name not in kernels_by_name})
-    if missing:
-        raise TinyflashError(f"{model_file} uses {', '.join(missing)}, which the tinyflash runtime "
-                             "has no kernel for; convert the model without "
-                             f"{'it' if len(missing) == 1 else 'them'} or add the kernel",
-                             EXIT_CHECK_FAILED)
     plan = plan_memory(info)
     model = bytes(info.data)
     sha = info.sha256
-    # Budgets before the self-test (the TFLM run is the slow part): estimate without vectors
-    # first, then with them.
     tensor_count = len(info.tensors)
-    rough = render_budgets(model, tensor_count, op_names, kernels_by_name,
-                           int(plan.arena_bytes), int(plan.pool_words), board, 0)
+    # The fit check runs before the (slow) self-test; the vectors are added to flash below.
+    rough = render_budgets(model, tensor_count, op_names, int(plan.arena_bytes),
+                           int(plan.pool_words), board, 0)
     error = fit_error(model_file, board.id, rough)
     if error:
         raise TinyflashError(error, EXIT_CHECK_FAILED)
+    kernels_by_name = available_kernels()
+    missing = sorted({name for name in op_names if name not in kernels_by_name})
+    if missing:
+        raise TinyflashError(f"{model_file} uses {', '.join(missing)}, which this tinyflash "
+                             "runtime has no kernel for (firmware/runtime/include/tfl_kernels.h); "
+                             f"convert the model without {'it' if len(missing) == 1 else 'them'} "
+                             "or add the kernel", EXIT_CHECK_FAILED)
     vectors = selftest_vectors(model, len(info.inputs), len(info.outputs), selftest,
                                model_name=model_file)
     project = render_project(
@@ -654,7 +658,7 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         op_names=op_names, input_count=len(info.inputs), output_count=len(info.outputs),
         offsets=list(plan.offsets), arena_bytes=int(plan.arena_bytes),
         pool_words=int(plan.pool_words), lower_bound=int(plan.lower_bound),
-        board=board, kernels_by_name=kernels_by_name, vectors=vectors,
+        board=board, vectors=vectors,
         paths=vendored_paths() if vendor else default_paths(board), vendor=vendor)
     error = fit_error(model_file, board.id, (project.ram, project.flash))
     if error:
@@ -668,11 +672,11 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         flash=project.flash)
 
 
-def render_budgets(model: bytes, tensor_count: int, op_names: Sequence[str],
-                   kernels_by_name: Mapping[str, str], arena_bytes: int, pool_words: int,
-                   board: BoardSpec, selftest_bytes: int) -> tuple[Budget, Budget]:
+def render_budgets(model: bytes, tensor_count: int, op_names: Sequence[str], arena_bytes: int,
+                   pool_words: int, board: BoardSpec,
+                   selftest_bytes: int) -> tuple[Budget, Budget]:
     """The RAM and flash estimates of a project (see ram_budget/flash_budget)."""
-    kernels = {kernels_by_name[name] for name in op_names}
+    kernels = kernel_names(op_names)
     ram = ram_budget(arena_bytes=arena_bytes, pool_words=pool_words,
                      tensor_count=tensor_count, node_count=len(op_names),
                      stack_bytes=board.stack_bytes, limit=board.ram_bytes)
