@@ -1,0 +1,66 @@
+/* SPLIT (int8): inputs are (axis, input); num_splits equal parts along the axis.
+ * The axis is a constant int32 scalar (or 1-element vector) in [-rank, rank), as TFLM
+ * requires it constant. Bytes are copied unchanged. */
+#include "tfl_kernel.h"
+
+typedef struct {
+  int32_t axis;
+  int32_t outer; /* product of dims before the axis */
+  int32_t inner; /* product of dims after the axis */
+} tfl_split_data;
+TFL_OP_DATA_FITS(tfl_split_data);
+
+static tfl_status split_prepare(tfl_context *ctx, tfl_node *node) {
+  tfl_split_data *d = (tfl_split_data *)node->data;
+  const tfl_tensor *axis_t = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in = tfl_node_input(ctx, node, 1);
+  int32_t num = 0, axis, i, k;
+  tfl_status st;
+  if (axis_t == NULL || in == NULL || node->input_count != 2 || node->output_count < 1)
+    return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (axis_t->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (!axis_t->is_constant || axis_t->data == NULL) return TFL_ERR_BAD_BUFFER;
+  if (axis_t->bytes != (int32_t)sizeof(int32_t) || tfl_tensor_elements(axis_t) != 1) return TFL_ERR_BAD_SHAPE;
+  if ((st = tfl_option_i32(ctx, node, 0, node->output_count, &num)) != TFL_OK) return st;
+  if (num != node->output_count) return TFL_ERR_BAD_ARGUMENT;
+  memcpy(&axis, axis_t->data, sizeof(axis));
+  if (in->dims_count < 1 || axis < -(int32_t)in->dims_count || axis >= (int32_t)in->dims_count)
+    return TFL_ERR_BAD_ARGUMENT;
+  if (axis < 0) axis += in->dims_count;
+  if (in->dims[axis] % num != 0) return TFL_ERR_BAD_SHAPE;
+  for (i = 0; i < num; ++i) {
+    const tfl_tensor *out = tfl_node_output(ctx, node, i);
+    if (out == NULL) return TFL_ERR_MODEL_INVALID;
+    if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (out->dims_count != in->dims_count) return TFL_ERR_BAD_SHAPE;
+    for (k = 0; k < in->dims_count; ++k) {
+      const int32_t want = k == axis ? in->dims[k] / num : in->dims[k];
+      if (out->dims[k] != want) return TFL_ERR_BAD_SHAPE;
+    }
+  }
+  d->axis = axis;
+  d->outer = 1;
+  d->inner = 1;
+  for (k = 0; k < axis; ++k) d->outer *= in->dims[k];
+  for (k = axis + 1; k < in->dims_count; ++k) d->inner *= in->dims[k];
+  return TFL_OK;
+}
+
+static tfl_status split_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_split_data *d = (const tfl_split_data *)node->data;
+  const tfl_tensor *in = tfl_node_input(ctx, node, 1);
+  const int8_t *src = (const int8_t *)in->data;
+  int32_t o, i;
+  for (o = 0; o < d->outer; ++o) {
+    for (i = 0; i < node->output_count; ++i) {
+      tfl_tensor *out = tfl_node_output(ctx, node, i);
+      const int32_t n = out->dims[d->axis] * d->inner;
+      if (n > 0) memcpy((int8_t *)out->data + (size_t)o * (size_t)n, src, (size_t)n);
+      src += n;
+    }
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(split, 49, "SPLIT", split_prepare, split_eval);

@@ -1,0 +1,133 @@
+/* STRIDED_SLICE (int8).
+ *
+ * begin, end and strides are constant int32 vectors with one entry per input dim (TFLM reads
+ * them as int32 in prepare). Each axis is resolved as TFLM's eval does: a negative index
+ * counts from the end, the index is clamped to [0, size] (stride > 0) or [-1, size - 1]
+ * (stride < 0), then begin_mask/end_mask replace it with the full range; a shrunk axis takes
+ * one element at begin. TFLM ignores ellipsis_mask, new_axis_mask and `offset`; rather than
+ * silently compute something else, this kernel refuses models that set them. A shrunk axis
+ * whose element does not exist, or a resolved shape that differs from the output tensor, is
+ * refused too (TFLM would leave output bytes unwritten). */
+#include "tfl_kernel.h"
+
+typedef struct {
+  int32_t rank;
+  int32_t start[TFL_MAX_DIMS];
+  int32_t step[TFL_MAX_DIMS];
+  int32_t count[TFL_MAX_DIMS];
+} tfl_strided_slice_data;
+TFL_OP_DATA_FITS(tfl_strided_slice_data);
+
+static tfl_status ss_index_vector(const tfl_tensor *t, int32_t rank) {
+  if (t == NULL) return TFL_ERR_MODEL_INVALID;
+  if (t->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (!t->is_constant || t->data == NULL) return TFL_ERR_BAD_BUFFER;
+  if (t->dims_count != 1 || t->dims[0] != rank || t->bytes != rank * (int32_t)sizeof(int32_t))
+    return TFL_ERR_BAD_SHAPE;
+  return TFL_OK;
+}
+
+static int32_t ss_at(const tfl_tensor *t, int32_t i) {
+  int32_t v;
+  memcpy(&v, (const uint8_t *)t->data + (size_t)i * sizeof(int32_t), sizeof(v));
+  return v;
+}
+
+static int64_t ss_clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
+  tfl_strided_slice_data *d = (tfl_strided_slice_data *)node->data;
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *begin = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *end = tfl_node_input(ctx, node, 2);
+  const tfl_tensor *strides = tfl_node_input(ctx, node, 3);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  int32_t begin_mask = 0, end_mask = 0, ellipsis_mask = 0, new_axis_mask = 0, shrink_mask = 0;
+  int offset = 0;
+  int32_t a, out_dim = 0;
+  tfl_status st;
+  if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
+    return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->dims_count < 1) return TFL_ERR_BAD_SHAPE;
+  d->rank = in->dims_count;
+  if ((st = ss_index_vector(begin, d->rank)) != TFL_OK) return st;
+  if ((st = ss_index_vector(end, d->rank)) != TFL_OK) return st;
+  if ((st = ss_index_vector(strides, d->rank)) != TFL_OK) return st;
+  if ((st = tfl_option_i32(ctx, node, 0, 0, &begin_mask)) != TFL_OK) return st;
+  if ((st = tfl_option_i32(ctx, node, 1, 0, &end_mask)) != TFL_OK) return st;
+  if ((st = tfl_option_i32(ctx, node, 2, 0, &ellipsis_mask)) != TFL_OK) return st;
+  if ((st = tfl_option_i32(ctx, node, 3, 0, &new_axis_mask)) != TFL_OK) return st;
+  if ((st = tfl_option_i32(ctx, node, 4, 0, &shrink_mask)) != TFL_OK) return st;
+  if ((st = tfl_option_bool(ctx, node, 5, 0, &offset)) != TFL_OK) return st;
+  if (ellipsis_mask != 0 || new_axis_mask != 0 || offset) return TFL_ERR_UNSUPPORTED_OPTION;
+  for (a = 0; a < d->rank; ++a) {
+    const int64_t size = in->dims[a];
+    const int64_t stride = ss_at(strides, a);
+    const int shrink = (shrink_mask >> a) & 1;
+    int64_t s = ss_at(begin, a), e, n;
+    if (stride == 0) return TFL_ERR_BAD_ARGUMENT;
+    if (s < 0) s += size;
+    s = stride > 0 ? ss_clamp(s, 0, size) : ss_clamp(s, -1, size - 1);
+    if ((begin_mask >> a) & 1) s = stride > 0 ? 0 : size - 1;
+    if (shrink) {
+      e = s >= size ? s : s + 1;
+    } else {
+      e = ss_at(end, a);
+      if (e < 0) e += size;
+      e = stride > 0 ? ss_clamp(e, 0, size) : ss_clamp(e, -1, size - 1);
+      if ((end_mask >> a) & 1) e = stride > 0 ? size : -1;
+    }
+    if (stride > 0) n = e > s ? (e - s + stride - 1) / stride : 0;
+    else n = s > e ? (s - e + (-stride) - 1) / (-stride) : 0;
+    if (shrink) {
+      if (n != 1) return TFL_ERR_BAD_ARGUMENT;
+    } else {
+      if (out_dim >= out->dims_count || out->dims[out_dim] != n) return TFL_ERR_BAD_SHAPE;
+      ++out_dim;
+    }
+    d->start[a] = (int32_t)s;
+    d->step[a] = (int32_t)stride;
+    d->count[a] = (int32_t)n;
+  }
+  if (out_dim != out->dims_count) return TFL_ERR_BAD_SHAPE;
+  return TFL_OK;
+}
+
+static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *src = (const int8_t *)in->data;
+  int8_t *dst = (int8_t *)out->data;
+  const int32_t last = d->rank - 1;
+  int32_t in_stride[TFL_MAX_DIMS];
+  int32_t idx[TFL_MAX_DIMS];
+  int32_t rows = 1, r, k;
+  for (k = last; k >= 0; --k) in_stride[k] = k == last ? 1 : in_stride[k + 1] * in->dims[k + 1];
+  for (k = 0; k <= last; ++k) {
+    rows *= d->count[k];
+    idx[k] = 0;
+  }
+  if (rows == 0) return TFL_OK;
+  rows /= d->count[last];
+  for (r = 0; r < rows; ++r) {
+    int32_t off = 0;
+    for (k = 0; k < last; ++k) off += (d->start[k] + idx[k] * d->step[k]) * in_stride[k];
+    off += d->start[last];
+    if (d->step[last] == 1) {
+      memcpy(dst, src + off, (size_t)d->count[last]);
+      dst += d->count[last];
+    } else {
+      int32_t i;
+      for (i = 0; i < d->count[last]; ++i) *dst++ = src[off + i * d->step[last]];
+    }
+    for (k = last - 1; k >= 0; --k) {
+      if (++idx[k] < d->count[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(strided_slice, 45, "STRIDED_SLICE", ss_prepare, ss_eval);

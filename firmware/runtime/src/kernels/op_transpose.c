@@ -1,0 +1,74 @@
+/* TRANSPOSE (int8), up to TFL_MAX_DIMS (6) dims like TFLM. perm is a constant int32 vector
+ * holding a permutation of 0..rank-1; output dim i is input dim perm[i]. Bytes are moved
+ * unchanged. */
+#include "tfl_kernel.h"
+
+typedef struct {
+  int32_t rank;
+  int32_t src_stride[TFL_MAX_DIMS]; /* input element stride of output axis i */
+} tfl_transpose_data;
+TFL_OP_DATA_FITS(tfl_transpose_data);
+
+static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
+  tfl_transpose_data *d = (tfl_transpose_data *)node->data;
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *perm = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  int32_t in_stride[TFL_MAX_DIMS];
+  int32_t seen = 0, i;
+  if (in == NULL || perm == NULL || out == NULL || node->input_count != 2 || node->output_count != 1)
+    return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (perm->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (!perm->is_constant || perm->data == NULL) return TFL_ERR_BAD_BUFFER;
+  if (in->dims_count < 1 || in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
+  d->rank = in->dims_count;
+  if (perm->dims_count != 1 || perm->dims[0] != d->rank ||
+      perm->bytes != d->rank * (int32_t)sizeof(int32_t))
+    return TFL_ERR_BAD_SHAPE;
+  for (i = d->rank - 1; i >= 0; --i) in_stride[i] = i == d->rank - 1 ? 1 : in_stride[i + 1] * in->dims[i + 1];
+  for (i = 0; i < d->rank; ++i) {
+    int32_t p;
+    memcpy(&p, (const uint8_t *)perm->data + (size_t)i * sizeof(int32_t), sizeof(p));
+    if (p < 0 || p >= d->rank || ((seen >> p) & 1)) return TFL_ERR_BAD_ARGUMENT;
+    seen |= (int32_t)1 << p;
+    if (out->dims[i] != in->dims[p]) return TFL_ERR_BAD_SHAPE;
+    d->src_stride[i] = in_stride[p];
+  }
+  return TFL_OK;
+}
+
+static tfl_status transpose_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_transpose_data *d = (const tfl_transpose_data *)node->data;
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *src = (const int8_t *)in->data;
+  int8_t *dst = (int8_t *)out->data;
+  const int32_t last = d->rank - 1;
+  const int32_t n_last = out->dims[last];
+  const int32_t s_last = d->src_stride[last];
+  int32_t idx[TFL_MAX_DIMS];
+  int32_t rows = 1, r, k;
+  for (k = 0; k < last; ++k) {
+    rows *= out->dims[k];
+    idx[k] = 0;
+  }
+  if (n_last == 0) return TFL_OK;
+  for (r = 0; r < rows; ++r) {
+    int32_t off = 0, i;
+    for (k = 0; k < last; ++k) off += idx[k] * d->src_stride[k];
+    if (s_last == 1) {
+      memcpy(dst, src + off, (size_t)n_last);
+      dst += n_last;
+    } else {
+      for (i = 0; i < n_last; ++i) *dst++ = src[off + i * s_last];
+    }
+    for (k = last - 1; k >= 0; --k) {
+      if (++idx[k] < out->dims[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(transpose, 39, "TRANSPOSE", transpose_prepare, transpose_eval);

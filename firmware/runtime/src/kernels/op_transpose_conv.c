@@ -1,0 +1,156 @@
+/* TRANSPOSE_CONV (int8, per-channel or per-tensor int8 weights, optional int32 bias).
+ *
+ * Inputs: 0 output_shape (int32[4]), 1 weights [OC, KH, KW, IC] (symmetric, quantized along
+ * dim 0), 2 input [N, H, W, IC], 3 bias [OC] or absent. TFLM scatters every input pixel
+ * into an int32 scratch image of the whole output and requantizes at the end. Here each
+ * output value is a gather over the input pixels that reach it (oy = iy*stride - pad + ky),
+ * so no scratch buffer is needed and the integer sum is the same; it is accumulated with
+ * wrap-around (unsigned) arithmetic, which equals TFLM's int32 sum whenever that is defined.
+ *
+ * Pool contract with the Python memory planner: prepare takes exactly 2 * OC words from
+ * tfl_pool_alloc, OC multipliers followed by OC shifts. */
+#include "tfl_kernel.h"
+
+typedef struct {
+  int32_t stride_h, stride_w;
+  int32_t pad_h, pad_w;
+  int32_t input_zp, output_zp;
+  int32_t act_min, act_max;
+  int32_t pool_offset; /* index of the multipliers in ctx->mem.pool */
+  int32_t out_channels;
+} tfl_transpose_conv_data;
+TFL_OP_DATA_FITS(tfl_transpose_conv_data);
+
+/* TFLite's padding for a transpose conv: the padding of the forward conv that maps an
+ * image of the transpose conv's output size `size` back to its input. */
+static int32_t tconv_padding(int32_t padding, int32_t size, int32_t filter, int32_t stride) {
+  const int64_t fwd = padding == TFL_PADDING_SAME ? ((int64_t)size + stride - 1) / stride
+                                                 : ((int64_t)size - filter + stride) / stride;
+  const int64_t total = (fwd - 1) * stride + filter - size;
+  return total > 0 ? (int32_t)(total / 2) : 0;
+}
+
+static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
+  tfl_transpose_conv_data *d = (tfl_transpose_conv_data *)node->data;
+  const tfl_tensor *shape = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *in = tfl_node_input(ctx, node, 2);
+  const tfl_tensor *bias = node->input_count > 3 ? tfl_node_input(ctx, node, 3) : NULL;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  int8_t padding = 0, act = 0;
+  int32_t stride_w = 0, stride_h = 0, oc, c, k;
+  int32_t *pool = NULL;
+  tfl_status st;
+  if (shape == NULL || w == NULL || in == NULL || out == NULL || node->output_count != 1 ||
+      node->input_count < 3 || node->input_count > 4)
+    return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (shape->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->dims_count != 4 || w->dims_count != 4 || out->dims_count != 4) return TFL_ERR_BAD_SHAPE;
+  if (shape->dims_count != 1 || shape->dims[0] != 4 || shape->bytes != 4 * (int32_t)sizeof(int32_t))
+    return TFL_ERR_BAD_SHAPE;
+  if (shape->is_constant) {
+    if (shape->data == NULL) return TFL_ERR_BAD_BUFFER;
+    for (k = 0; k < 4; ++k) {
+      int32_t v;
+      memcpy(&v, (const uint8_t *)shape->data + (size_t)k * sizeof(int32_t), sizeof(v));
+      if (v != out->dims[k]) return TFL_ERR_BAD_SHAPE;
+    }
+  }
+  oc = w->dims[0];
+  if (oc < 1 || out->dims[3] != oc || w->dims[3] != in->dims[3] || in->dims[0] != out->dims[0])
+    return TFL_ERR_BAD_SHAPE;
+  if ((st = tfl_option_i8(ctx, node, 0, TFL_PADDING_SAME, &padding)) != TFL_OK) return st;
+  if ((st = tfl_option_i32(ctx, node, 1, 0, &stride_w)) != TFL_OK) return st;
+  if ((st = tfl_option_i32(ctx, node, 2, 0, &stride_h)) != TFL_OK) return st;
+  if ((st = tfl_option_i8(ctx, node, 3, TFL_ACT_NONE, &act)) != TFL_OK) return st;
+  if (padding != TFL_PADDING_SAME && padding != TFL_PADDING_VALID) return TFL_ERR_UNSUPPORTED_OPTION;
+  if (stride_w < 1 || stride_h < 1) return TFL_ERR_BAD_ARGUMENT;
+  /* quantization: per-tensor activations, symmetric weights with 1 or OC scales on dim 0 */
+  if (in->quant_count < 1 || out->quant_count < 1 || w->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
+  if (w->quant_count != 1 && (w->quant_count != oc || w->quant_dim != 0)) return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in->scale > 0.0f) || !(out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  for (c = 0; c < w->quant_count; ++c) {
+    if (tfl_tensor_channel_zero_point(w, c) != 0) return TFL_ERR_BAD_QUANTIZATION;
+    if (!(tfl_tensor_channel_scale(w, c) > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  }
+  if (bias != NULL) {
+    if (bias->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (tfl_tensor_elements(bias) != oc || bias->bytes != oc * (int32_t)sizeof(int32_t))
+      return TFL_ERR_BAD_SHAPE;
+  }
+  if ((st = tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
+                                 &d->act_max)) != TFL_OK)
+    return st;
+  d->stride_h = stride_h;
+  d->stride_w = stride_w;
+  d->pad_h = tconv_padding(padding, out->dims[1], w->dims[1], stride_h);
+  d->pad_w = tconv_padding(padding, out->dims[2], w->dims[2], stride_w);
+  d->input_zp = in->zero_point;
+  d->output_zp = out->zero_point;
+  d->out_channels = oc;
+  if ((st = tfl_pool_alloc(ctx, 2 * oc, &pool)) != TFL_OK) return st;
+  d->pool_offset = (int32_t)(pool - ctx->mem.pool);
+  for (c = 0; c < oc; ++c) {
+    const double real = (double)in->scale * (double)tfl_tensor_channel_scale(w, w->quant_count > 1 ? c : 0) /
+                        (double)out->scale;
+    tfl_quantize_multiplier(real, &pool[c], &pool[oc + c]);
+  }
+  return TFL_OK;
+}
+
+static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_transpose_conv_data *d = (const tfl_transpose_conv_data *)node->data;
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *in = tfl_node_input(ctx, node, 2);
+  const tfl_tensor *bias = node->input_count > 3 ? tfl_node_input(ctx, node, 3) : NULL;
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int32_t *mult = ctx->mem.pool + d->pool_offset;
+  const int32_t *shift = mult + d->out_channels;
+  const int8_t *src = (const int8_t *)in->data;
+  const int8_t *wt = (const int8_t *)w->data;
+  int8_t *dst = (int8_t *)out->data;
+  const int32_t batches = out->dims[0], oh = out->dims[1], ow = out->dims[2], oc = out->dims[3];
+  const int32_t ih = in->dims[1], iw = in->dims[2], ic = in->dims[3];
+  const int32_t kh = w->dims[1], kw = w->dims[2];
+  int32_t b, y, x, c;
+  for (b = 0; b < batches; ++b) {
+    for (y = 0; y < oh; ++y) {
+      for (x = 0; x < ow; ++x) {
+        for (c = 0; c < oc; ++c) {
+          uint32_t acc = 0;
+          int32_t ky, kx, i, v;
+          for (ky = 0; ky < kh; ++ky) {
+            const int32_t ty = y + d->pad_h - ky;
+            int32_t iy;
+            if (ty < 0 || ty % d->stride_h != 0) continue;
+            iy = ty / d->stride_h;
+            if (iy >= ih) continue;
+            for (kx = 0; kx < kw; ++kx) {
+              const int32_t tx = x + d->pad_w - kx;
+              int32_t ix;
+              const int8_t *ip, *wp;
+              if (tx < 0 || tx % d->stride_w != 0) continue;
+              ix = tx / d->stride_w;
+              if (ix >= iw) continue;
+              ip = src + (((size_t)b * (size_t)ih + (size_t)iy) * (size_t)iw + (size_t)ix) * (size_t)ic;
+              wp = wt + (((size_t)c * (size_t)kh + (size_t)ky) * (size_t)kw + (size_t)kx) * (size_t)ic;
+              for (i = 0; i < ic; ++i) acc += (uint32_t)(((int32_t)ip[i] - d->input_zp) * (int32_t)wp[i]);
+            }
+          }
+          if (bias != NULL) {
+            int32_t bv;
+            memcpy(&bv, (const uint8_t *)bias->data + (size_t)c * sizeof(int32_t), sizeof(bv));
+            acc += (uint32_t)bv;
+          }
+          v = tfl_multiply_by_quantized_multiplier((int32_t)acc, mult[c], shift[c]) + d->output_zp;
+          *dst++ = (int8_t)tfl_clamp(v, d->act_min, d->act_max);
+        }
+      }
+    }
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(transpose_conv, 67, "TRANSPOSE_CONV", tconv_prepare, tconv_eval);
