@@ -171,6 +171,130 @@ def generate_command(
     console.print(f"  next: tinyflash build {result.project_dir}")
 
 
+# ---- convert / evaluate (issue 2) ----------------------------------------------------------
+
+
+def _debug(ctx: typer.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.obj and root.obj.get("debug")) or "--debug" in sys.argv[1:]
+
+
+@app.command("convert")
+def convert_command(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="SavedModel dir, .keras, .h5 or path/to/file.py:name."),
+    output: Path = typer.Option(..., "--output", "-o", help="The .tflite to write."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d",
+                                        help="Calibration data: .npy, .npz, .csv or an image folder."),
+    mode: str = typer.Option("int8", "--mode", "-m",
+                             help="int8 (default), uint8-io, int8-float-io, or host-only "
+                                  "int16x8, float16, dynamic."),
+    samples: int = typer.Option(200, "--samples", "-n", help="Use at most N calibration samples."),
+    signature: Optional[str] = typer.Option(None, "--signature",
+                                            help="SavedModel signature key (multi-signature models)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
+
+    The batch dimension is pinned to 1; the TensorFlow converter runs in a child process (a crash
+    becomes an error with its remedy). Prints size before/after, the op histogram and whether the
+    result is deployable on a microcontroller.
+
+    Example: tinyflash convert examples/digits/digits.keras -o digits.tflite --data examples/digits/calibration.npz
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tinyflash.convert import convert_model
+
+    debug = _debug(ctx)
+    progress = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err_console(), transient=True,
+                        disable=as_json)
+    with progress:
+        task = progress.add_task("calibrating", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = convert_model(model, output, data, mode=mode, samples=samples,
+                               signature=signature, progress=advance, debug=debug)
+    if as_json:
+        print_json(result.to_json())
+        return
+    console = out_console()
+    ratio = result.tflite_bytes / result.float_weight_bytes if result.float_weight_bytes else 0.0
+    console.print(f"[bold green]converted[/] {result.model} -> {result.output} "
+                  f"(mode {result.mode}, {result.samples} calibration samples, "
+                  f"{result.total_seconds:.1f} s)", soft_wrap=True)
+    console.print(f"  size: model file {result.source_bytes:,} B, float32 weights "
+                  f"{result.float_weight_bytes:,} B -> .tflite {result.tflite_bytes:,} B"
+                  + (f" ({ratio:.2f}x the float weights)" if ratio else ""), soft_wrap=True)
+    inputs = ", ".join(f"{s.name} {s.dtype}{list(s.shape)}" for s in result.inputs)
+    console.print(f"  inputs (float model, batch pinned to 1): {inputs}")
+    if result.op_histogram:
+        ops = ", ".join(f"{name} x{count}" for name, count in result.op_histogram.items())
+        console.print(f"  ops: {ops}", soft_wrap=True)
+    if result.host_only:
+        console.print(f"[yellow]host-only[/]: mode {result.mode} runs on the host (TFLite), not on "
+                      "a microcontroller; use --mode int8 for a device.")
+    elif result.deployable:
+        console.print("[bold green]deployable[/]: full int8, every op has a kernel "
+                      f"(next: tinyflash check {result.output})", soft_wrap=True)
+    elif result.deployable is False:
+        console.print("[bold red]not deployable[/]:")
+    for line in result.problems[1 if result.host_only else 0:]:
+        console.print(f"  - {line}", soft_wrap=True)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    ctx: typer.Context,
+    float_model: str = typer.Argument(..., help="The float model (SavedModel, .keras, .h5, file.py:name)."),
+    quant_model: Path = typer.Argument(..., help="Its converted .tflite."),
+    data: Path = typer.Option(..., "--data", "-d", help="Inputs: .npy, .npz, .csv or an image folder."),
+    labels: Optional[Path] = typer.Option(None, "--labels", "-l",
+                                          help="Class labels (.npy/.npz/.csv); default: 'y' in the --data .npz."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Use at most N samples."),
+    reference: str = typer.Option("tflite-ref", "--reference",
+                                  help="Runs the .tflite: tflite-ref, tflm or tflite-default."),
+    signature: Optional[str] = typer.Option(None, "--signature", help="SavedModel signature key."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Compare a quantized .tflite with its float model on the host.
+
+    Reports accuracy of both (with labels), top-1 agreement, and the quantized model's output error
+    against the float model (max abs, RMSE, cosine similarity).
+
+    Example: tinyflash evaluate examples/digits/digits.keras digits.tflite --data examples/digits/test.npz
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tinyflash.evaluate import evaluate
+
+    progress = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err_console(), transient=True,
+                        disable=as_json)
+    with progress:
+        task = progress.add_task("evaluating", total=None)
+        result = evaluate(float_model, quant_model, data, labels=labels, samples=samples,
+                          reference=reference, signature=signature,
+                          progress=lambda done, total: progress.update(task, completed=done, total=total),
+                          quiet=not _debug(ctx))
+    if as_json:
+        print_json(result.to_json())
+        return
+    console = out_console()
+    console.print(f"{result.quant_model} ({result.reference}) vs {result.float_model}: "
+                  f"{result.samples} samples", soft_wrap=True)
+    if result.accuracy_float is not None and result.accuracy_quant is not None:
+        console.print(f"  accuracy: float {result.accuracy_float:.2%}, quantized "
+                      f"{result.accuracy_quant:.2%} ({result.accuracy_quant - result.accuracy_float:+.2%})")
+    console.print(f"  top-1 agreement: {result.top1_agreement:.2%}")
+    for out in result.outputs:
+        console.print(f"  output {out.name}: max abs {out.max_abs:.4g}, mean abs {out.mean_abs:.4g}, "
+                      f"RMSE {out.rmse:.4g}, cosine {out.cosine:.5f}", soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point: maps TinyflashError to its sentence and exit code."""
     debug = "--debug" in sys.argv[1:]

@@ -1,0 +1,130 @@
+"""`tinyflash evaluate`: the quantized model against the float model on the host.
+
+Both models see the same float samples (the quantized one through `reference.run_float`, i.e.
+QUANTIZE-exact input rounding and dequantized outputs). Reported: accuracy of each (with labels),
+top-1 agreement between them, and the output error of the quantized model against the float model
+(max abs, RMSE, cosine similarity) per output tensor, in float units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from tinyflash.calibration import InputSpec, Progress, load_calibration, load_labels, npz_labels
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.reference import FloatReference, make_reference, run_float
+
+
+@dataclass
+class OutputError:
+    """Quantized-vs-float error of one output tensor over all samples (float units)."""
+
+    name: str
+    max_abs: float
+    mean_abs: float
+    rmse: float
+    cosine: float
+
+
+@dataclass
+class EvaluateResult:
+    float_model: str
+    quant_model: str
+    reference: str
+    samples: int
+    top1_agreement: float
+    accuracy_float: Optional[float]
+    accuracy_quant: Optional[float]
+    outputs: list[OutputError] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["outputs"] = [asdict(o) for o in self.outputs]
+        return data
+
+
+def classes(outputs: np.ndarray) -> np.ndarray:
+    """Predicted class per sample: argmax, or value > 0.5 for a single-value (sigmoid) output."""
+    flat = outputs.reshape(outputs.shape[0], -1)
+    if flat.shape[1] == 1:
+        return (flat[:, 0] > 0.5).astype(np.int64)
+    return np.argmax(flat, axis=1)
+
+
+def output_error(name: str, quant: np.ndarray, ref: np.ndarray) -> OutputError:
+    q = quant.astype(np.float64).reshape(-1)
+    r = ref.astype(np.float64).reshape(-1)
+    diff = q - r
+    norms = float(np.linalg.norm(q) * np.linalg.norm(r))
+    cosine = float(np.dot(q, r) / norms) if norms > 0 else (1.0 if np.array_equal(q, r) else 0.0)
+    return OutputError(name, float(np.max(np.abs(diff))), float(np.mean(np.abs(diff))),
+                       float(np.sqrt(np.mean(diff * diff))), cosine)
+
+
+def evaluate(float_model: str | Path, quant_model: str | Path, data: str | Path,
+             labels: Optional[str | Path] = None, samples: Optional[int] = None,
+             reference: str = "tflite-ref", signature: Optional[str] = None,
+             progress: Optional[Progress] = None, quiet: bool = True) -> EvaluateResult:
+    """Run every sample of `data` through both models; `labels` defaults to a `y`/`labels` array
+    stored beside the inputs in the data .npz."""
+    if reference == "float":
+        raise TinyflashError("--reference must run the quantized model: tflm, tflite-ref or "
+                             "tflite-default.", EXIT_BAD_INPUT)
+    quant_path = Path(quant_model)
+    if not quant_path.is_file():
+        raise TinyflashError(f"{quant_path}: quantized model not found; convert one with "
+                             "`tinyflash convert`.", EXIT_BAD_INPUT)
+    if not Path(data).exists():
+        raise TinyflashError(f"{data}: evaluation data not found; give an .npy, .npz, .csv or a "
+                             "folder of images.", EXIT_BAD_INPUT)
+    quant = make_reference(reference, quant_path, quiet=quiet)
+    floating = FloatReference(float_model, signature, quiet=quiet)
+    specs = [InputSpec(d.name, d.shape, d.dtype) for d in floating.inputs]
+    if len(quant.inputs) != len(specs):
+        raise TinyflashError(f"{quant_path}: has {len(quant.inputs)} inputs but the float model "
+                             f"{float_model} has {len(specs)}; compare a model with its own "
+                             "conversion.", EXIT_BAD_INPUT)
+    for q, f in zip(quant.outputs, floating.outputs):
+        if int(np.prod(q.shape)) != int(np.prod(f.shape)):
+            raise TinyflashError(f"{quant_path}: output '{q.name}' has shape {q.shape} but the "
+                                 f"float model's is {f.shape}; compare a model with its own "
+                                 "conversion.", EXIT_BAD_INPUT)
+    dataset = load_calibration(Path(data), specs, samples if samples else 10**9)
+    count = dataset.count
+    label_array: Optional[np.ndarray] = None
+    if labels is not None:
+        label_array = load_labels(labels, count)
+    else:
+        stored = npz_labels(data)
+        if stored is not None:
+            if stored.shape[0] < count:
+                raise TinyflashError(f"{data}: {stored.shape[0]} labels for {count} samples; give "
+                                     "one label per sample.", EXIT_BAD_INPUT)
+            label_array = stored[:count]
+    float_out: list[list[np.ndarray]] = [[] for _ in floating.outputs]
+    quant_out: list[list[np.ndarray]] = [[] for _ in quant.outputs]
+    for index in range(count):
+        sample = dataset.sample(index)
+        for store, value in zip(float_out, floating.run(sample)):
+            store.append(np.asarray(value, dtype=np.float32).reshape(-1))
+        for store, value in zip(quant_out, run_float(quant, sample)):
+            store.append(np.asarray(value, dtype=np.float32).reshape(-1))
+        if progress is not None:
+            progress(index + 1, count)
+    stacked_f = [np.stack(v) for v in float_out]
+    stacked_q = [np.stack(v) for v in quant_out]
+    errors = [output_error(d.name, q, f) for d, q, f in zip(quant.outputs, stacked_q, stacked_f)]
+    float_classes = classes(stacked_f[0])
+    quant_classes = classes(stacked_q[0])
+    accuracy_float = accuracy_quant = None
+    if label_array is not None:
+        accuracy_float = float(np.mean(float_classes == label_array))
+        accuracy_quant = float(np.mean(quant_classes == label_array))
+    return EvaluateResult(
+        float_model=str(float_model), quant_model=str(quant_path), reference=quant.name,
+        samples=count, top1_agreement=float(np.mean(float_classes == quant_classes)),
+        accuracy_float=accuracy_float, accuracy_quant=accuracy_quant, outputs=errors)
