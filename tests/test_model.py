@@ -1,0 +1,519 @@
+"""model.py: the flatbuffer reader on the shared MLPerf Tiny models (cross-checked against TFLite's
+own generated schema reader), a small model writer for hand-made models, and corruption fuzzing:
+any malformed input raises TinyflashError and nothing else."""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import flatbuffers
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SHARED_MODEL_NAMES, shared_model_path
+from tinyflash import schema
+from tinyflash.errors import TinyflashError
+from tinyflash.model import ModelInfo, load_model, parse_model
+from tinyflash.opcheck import check_model
+from tinyflash.plan import plan_memory, verify_plan
+
+# ---- a small TFLite model writer (flatbuffers' Builder, our schema facts) -------------------
+
+TYPE = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
+
+
+@dataclass
+class T:
+    """A tensor to write: data=None for an activation."""
+
+    shape: tuple[int, ...]
+    dtype: str = "int8"
+    data: bytes | None = None
+    scales: tuple[float, ...] | None = (0.05,)
+    zero_points: tuple[int, ...] | None = None
+    axis: int = 0
+    name: str = ""
+
+
+@dataclass
+class Op:
+    name: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    # options: (BuiltinOptions table name, {slot: (kind, value)})
+    options: tuple[str, dict[int, tuple[str, Any]]] | None = None
+    custom_code: str | None = None
+
+
+@dataclass
+class Spec:
+    tensors: list[T]
+    ops: list[Op]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    description: str = "tinyflash test model"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _int_vector(b: flatbuffers.Builder, values: tuple[int, ...] | list[int]) -> int:
+    b.StartVector(4, len(values), 4)
+    for v in reversed(list(values)):
+        b.PrependInt32(v)
+    return b.EndVector()
+
+
+def _offset_vector(b: flatbuffers.Builder, offsets: list[int]) -> int:
+    b.StartVector(4, len(offsets), 4)
+    for o in reversed(offsets):
+        b.PrependUOffsetTRelative(o)
+    return b.EndVector()
+
+
+def write_model(spec: Spec) -> bytes:
+    """Serialises `spec` as a TFLite flatbuffer (schema version 3, one subgraph)."""
+    b = flatbuffers.Builder(1024)
+    # Buffers: 0 is the empty sentinel; each constant tensor gets its own.
+    buffer_data: list[bytes | None] = [None]
+    tensor_buffer: list[int] = []
+    for t in spec.tensors:
+        if t.data is None:
+            buffer_data.append(None)
+        else:
+            buffer_data.append(t.data)
+        tensor_buffer.append(len(buffer_data) - 1)
+    buffers = []
+    for data in buffer_data:
+        vec = b.CreateByteVector(data) if data else None
+        b.StartObject(3)
+        if vec is not None:
+            b.PrependUOffsetTRelativeSlot(0, vec, 0)
+        buffers.append(b.EndObject())
+
+    tensors = []
+    for i, t in enumerate(spec.tensors):
+        name = b.CreateString(t.name or f"t{i}")
+        shape = _int_vector(b, t.shape)
+        quant = None
+        if t.scales is not None and t.dtype != "float32":
+            b.StartVector(4, len(t.scales), 4)
+            for s in reversed(t.scales):
+                b.PrependFloat32(s)
+            scales = b.EndVector()
+            zps = t.zero_points if t.zero_points is not None else (0,) * len(t.scales)
+            b.StartVector(8, len(zps), 8)
+            for z in reversed(zps):
+                b.PrependInt64(z)
+            zvec = b.EndVector()
+            b.StartObject(7)
+            b.PrependUOffsetTRelativeSlot(2, scales, 0)
+            b.PrependUOffsetTRelativeSlot(3, zvec, 0)
+            b.PrependInt32Slot(6, t.axis, 0)
+            quant = b.EndObject()
+        b.StartObject(8)
+        b.PrependUOffsetTRelativeSlot(0, shape, 0)
+        b.PrependInt8Slot(1, TYPE[t.dtype], 0)
+        b.PrependUint32Slot(2, tensor_buffer[i], 0)
+        b.PrependUOffsetTRelativeSlot(3, name, 0)
+        if quant is not None:
+            b.PrependUOffsetTRelativeSlot(4, quant, 0)
+        tensors.append(b.EndObject())
+
+    opcode_keys: list[tuple[int, str | None]] = []
+    ops = []
+    for op in spec.ops:
+        key = (schema.BUILTIN_CODES[op.name], op.custom_code)
+        if key not in opcode_keys:
+            opcode_keys.append(key)
+        ins, outs = _int_vector(b, op.inputs), _int_vector(b, op.outputs)
+        options, options_type = None, 0
+        if op.options is not None:
+            table, fields = op.options
+            options_type = schema.BUILTIN_OPTIONS.index(table)
+            b.StartObject(max(fields, default=-1) + 1)
+            for slot, (kind, value) in sorted(fields.items()):
+                {"byte": b.PrependInt8Slot, "int": b.PrependInt32Slot, "bool": b.PrependBoolSlot,
+                 "float": b.PrependFloat32Slot}[kind](slot, value, None)
+            options = b.EndObject()
+        b.StartObject(5)
+        b.PrependUint32Slot(0, opcode_keys.index(key), 0)
+        b.PrependUOffsetTRelativeSlot(1, ins, 0)
+        b.PrependUOffsetTRelativeSlot(2, outs, 0)
+        if options is not None:
+            b.PrependUint8Slot(3, options_type, 0)
+            b.PrependUOffsetTRelativeSlot(4, options, 0)
+        ops.append(b.EndObject())
+
+    codes = []
+    for code, custom in opcode_keys:
+        custom_str = b.CreateString(custom) if custom else None
+        b.StartObject(4)
+        b.PrependInt8Slot(0, min(code, 127), 0)
+        if custom_str is not None:
+            b.PrependUOffsetTRelativeSlot(1, custom_str, 0)
+        b.PrependInt32Slot(2, 1, 1)
+        b.PrependInt32Slot(3, code, 0)
+        codes.append(b.EndObject())
+
+    tvec, ovec = _offset_vector(b, tensors), _offset_vector(b, ops)
+    ins, outs = _int_vector(b, spec.inputs), _int_vector(b, spec.outputs)
+    sg_name = b.CreateString("main")
+    b.StartObject(5)
+    b.PrependUOffsetTRelativeSlot(0, tvec, 0)
+    b.PrependUOffsetTRelativeSlot(1, ins, 0)
+    b.PrependUOffsetTRelativeSlot(2, outs, 0)
+    b.PrependUOffsetTRelativeSlot(3, ovec, 0)
+    b.PrependUOffsetTRelativeSlot(4, sg_name, 0)
+    subgraph = b.EndObject()
+    sgvec = _offset_vector(b, [subgraph])
+    cvec, bvec = _offset_vector(b, codes), _offset_vector(b, buffers)
+    desc = b.CreateString(spec.description)
+    b.StartObject(8)
+    b.PrependUint32Slot(0, 3, 0)
+    b.PrependUOffsetTRelativeSlot(1, cvec, 0)
+    b.PrependUOffsetTRelativeSlot(2, sgvec, 0)
+    b.PrependUOffsetTRelativeSlot(3, desc, 0)
+    b.PrependUOffsetTRelativeSlot(4, bvec, 0)
+    b.Finish(b.EndObject(), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def conv_spec(out_c: int = 8, per_channel: bool = True) -> Spec:
+    """input [1,6,6,3] -> CONV_2D 3x3 stride 2 SAME (per-channel weights, int32 bias) ->
+    RESHAPE [1, 3*3*out_c] -> FULLY_CONNECTED 4 -> SOFTMAX."""
+    flat = 3 * 3 * out_c
+    w_scales = tuple(0.01 * (k + 1) for k in range(out_c)) if per_channel else (0.02,)
+    tensors = [
+        T((1, 6, 6, 3), name="input", zero_points=(-3,)),
+        T((out_c, 3, 3, 3), data=bytes((7 * k) % 256 for k in range(out_c * 27)),
+          scales=w_scales, axis=0, name="conv/w"),
+        T((out_c,), "int32", data=struct.pack(f"<{out_c}i", *range(out_c)),
+          scales=tuple(0.0005 * (k + 1) for k in range(out_c)) if per_channel else (0.001,),
+          name="conv/b"),
+        T((1, 3, 3, out_c), name="conv/out", zero_points=(-128,)),
+        T((2,), "int32", data=struct.pack("<2i", 1, flat), scales=None, name="shape"),
+        T((1, flat), name="flat", zero_points=(-128,)),
+        T((4, flat), data=bytes(4 * flat), scales=(0.03,), name="fc/w"),
+        T((4,), "int32", data=bytes(16), scales=(0.0015,), name="fc/b"),
+        T((1, 4), name="logits", zero_points=(5,)),
+        T((1, 4), name="probs", scales=(1 / 256,), zero_points=(-128,)),
+    ]
+    ops = [
+        Op("CONV_2D", (0, 1, 2), (3,), ("Conv2DOptions", {0: ("byte", 0), 1: ("int", 2),
+                                                          2: ("int", 2), 3: ("byte", 1)})),
+        Op("RESHAPE", (3, 4), (5,)),
+        Op("FULLY_CONNECTED", (5, 6, 7), (8,), ("FullyConnectedOptions", {2: ("bool", True)})),
+        Op("SOFTMAX", (8,), (9,), ("SoftmaxOptions", {0: ("float", 1.0)})),
+    ]
+    return Spec(tensors, ops, inputs=(0,), outputs=(9,))
+
+
+@pytest.fixture(scope="module")
+def tiny() -> bytes:
+    return write_model(conv_spec())
+
+
+# ---- the tiny hand-written model ------------------------------------------------------------
+
+
+def test_tiny_model_fields(tiny: bytes) -> None:
+    info = parse_model(tiny, "tiny")
+    assert info.schema_version == 3 and info.description == "tinyflash test model"
+    assert [op.name for op in info.ops] == ["CONV_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
+    conv = info.ops[0]
+    assert conv.code == 3 and conv.version == 1 and conv.inputs == (0, 1, 2)
+    assert conv.options == {"padding": "SAME", "stride_w": 2, "stride_h": 2,
+                            "fused_activation_function": "RELU", "dilation_w_factor": 1,
+                            "dilation_h_factor": 1, "quantized_bias_type": 0}
+    assert conv.macs == 1 * 3 * 3 * 8 * (3 * 3 * 3)
+    assert info.ops[2].options["keep_num_dims"] is True
+    assert info.ops[2].macs == 4 * 72
+    assert info.ops[3].options == {"beta": 1.0} and info.ops[3].macs == 0
+    w = info.tensors[1]
+    assert w.quant is not None and w.quant.per_channel and w.quant.axis == 0
+    assert w.quant.scales == pytest.approx(tuple(0.01 * (k + 1) for k in range(8)))
+    assert w.is_constant and w.nbytes == 8 * 27 and w.dtype == "int8"
+    inp = info.tensors[0]
+    assert inp.quant.zero_points == (-3,) and not inp.quant.per_channel and not inp.is_constant
+    assert info.tensors[4].quant is None and info.tensors[4].dtype == "int32"
+    assert info.inputs == (0,) and info.outputs == (9,)
+    assert info.weight_bytes == 8 * 27 + 8 * 4 + 8 + 4 * 72 + 16
+    assert info.total_macs == conv.macs + 4 * 72
+    assert info.op_histogram == {"CONV_2D": 1, "FULLY_CONNECTED": 1, "RESHAPE": 1, "SOFTMAX": 1}
+    assert info.size_bytes == len(tiny) and len(info.sha256) == 64
+    assert check_model(info).deployable
+
+
+def test_opcode_is_max_of_deprecated_and_builtin_code() -> None:
+    """Codes above 127 live only in builtin_code (deprecated_builtin_code holds 127)."""
+    spec = conv_spec()
+    spec.ops[3] = Op("HARD_SWISH", (8,), (9,))
+    info = parse_model(write_model(spec), "hs")
+    assert info.ops[3].name == "HARD_SWISH" and info.ops[3].code == 117
+    spec.ops[3] = Op("GELU", (8,), (9,))  # 150 > 127
+    info = parse_model(write_model(spec), "gelu")
+    assert info.ops[3].name == "GELU" and info.ops[3].code == 150
+
+
+def test_custom_op_name(tiny: bytes) -> None:
+    spec = conv_spec()
+    spec.ops[3] = Op("CUSTOM", (8,), (9,), custom_code="MySoftmax")
+    info = parse_model(write_model(spec), "custom")
+    assert info.ops[3].name == "CUSTOM" and info.ops[3].custom_code == "MySoftmax"
+    report = check_model(info)
+    assert not report.deployable
+    assert report.offenders == ("op 3 CUSTOM is the custom op 'MySoftmax', which neither "
+                                "TFLITE_BUILTINS_INT8 nor the tinyflash runtime provides — rebuild "
+                                "the model from builtin ops",)
+
+
+# ---- hand-made structural errors: each a TinyflashError naming what is wrong -----------------
+
+
+def _broken(mutate: Any) -> str:
+    spec = conv_spec()
+    mutate(spec)
+    with pytest.raises(TinyflashError) as caught:
+        parse_model(write_model(spec), "broken", "broken.tflite")
+    assert caught.value.exit_code == 2
+    assert caught.value.message.startswith("broken.tflite ")
+    return caught.value.message
+
+
+def test_structural_errors() -> None:
+    assert "refers to tensor 99" in _broken(lambda s: setattr(s.ops[1], "inputs", (3, 99)))
+    assert "refers to tensor 12" in _broken(lambda s: setattr(s, "outputs", (12,)))
+    assert "negative dimension" in _broken(lambda s: setattr(s.tensors[3], "shape", (1, -3, 3, 8)))
+    assert "rank 40" in _broken(lambda s: setattr(s.tensors[3], "shape", (1,) * 40))
+    assert "has 16 bytes of data but its shape" in _broken(
+        lambda s: setattr(s.tensors[7], "data", bytes(16)) or setattr(s.tensors[7], "shape", (5,)))
+    assert "3 per-channel scales along axis 0" in _broken(
+        lambda s: setattr(s.tensors[1], "scales", (0.1, 0.2, 0.3)))
+    assert "more than 2 GiB" in _broken(lambda s: setattr(s.tensors[3], "shape", (1 << 16,) * 3))
+
+
+def test_not_a_model(tmp_path) -> None:
+    for data, words in ((b"", "only 0 bytes"), (b"\x00" * 7, "only 7 bytes"),
+                        (b"\x10\x00\x00\x00TFL2" + bytes(32), "not b'TFL3'")):
+        with pytest.raises(TinyflashError, match=words):
+            parse_model(data, "x")
+    with pytest.raises(TinyflashError, match="no such file"):
+        load_model(tmp_path / "missing.tflite")
+    with pytest.raises(TinyflashError, match="is a directory"):
+        load_model(tmp_path)
+    with pytest.raises(TinyflashError, match="lies outside"):
+        parse_model(b"\xf0\xff\x00\x00TFL3" + bytes(8), "x")
+
+
+# ---- the shared MLPerf Tiny models --------------------------------------------------------
+
+EXPECTED = {
+    # name: (ops, histogram, MACs, input shape, output shape)
+    "ad01_int8": (10, {"FULLY_CONNECTED": 10}, 264_192, (1, 640), (1, 640)),
+    "kws_ref_model": (13, {"AVERAGE_POOL_2D": 1, "CONV_2D": 5, "DEPTHWISE_CONV_2D": 4,
+                           "FULLY_CONNECTED": 1, "RESHAPE": 1, "SOFTMAX": 1},
+                      2_656_768, (1, 49, 10, 1), (1, 12)),
+    "pretrainedResnet_quant": (16, {"ADD": 3, "AVERAGE_POOL_2D": 1, "CONV_2D": 9,
+                                    "FULLY_CONNECTED": 1, "RESHAPE": 1, "SOFTMAX": 1},
+                               12_501_632, (1, 32, 32, 3), (1, 10)),
+}
+
+
+@pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
+def test_shared_model_summary(name: str) -> None:
+    info = load_model(shared_model_path(name))
+    n_ops, histogram, macs, in_shape, out_shape = EXPECTED[name]
+    assert len(info.ops) == n_ops and info.op_histogram == histogram
+    assert info.total_macs == macs == sum(op.macs for op in info.ops)
+    assert info.tensors[info.inputs[0]].shape == in_shape
+    assert info.tensors[info.outputs[0]].shape == out_shape
+    assert info.tensors[info.inputs[0]].dtype == info.tensors[info.outputs[0]].dtype == "int8"
+    assert info.subgraph_count == 1 and info.schema_version == 3
+    # Independent MAC count from the shapes: conv = out * kh*kw*in_c, dw = out * kh*kw.
+    for op in info.ops:
+        out = math.prod(info.tensors[op.outputs[0]].shape)
+        if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            w = info.tensors[op.inputs[1]].shape
+            if op.name == "FULLY_CONNECTED":
+                per_output = w[1]
+            elif op.name == "CONV_2D":
+                per_output = w[1] * w[2] * w[3]
+            else:
+                per_output = w[1] * w[2]
+            assert op.macs == out * per_output
+            assert info.tensors[op.inputs[1]].is_constant
+        else:
+            assert op.macs == 0
+
+
+def _generated_schema():  # TFLite's own flatc-generated reader, shipped with tensorflow
+    from tensorflow.lite.python import schema_py_generated as fb
+
+    return fb
+
+
+@pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
+def test_shared_model_matches_tflite_schema_reader(name: str) -> None:
+    """Every tensor and op as TFLite's generated reader sees it (an independent implementation)."""
+    fb = _generated_schema()
+    path = shared_model_path(name)
+    info = load_model(path)
+    model = fb.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    sg = model.subgraphs[0]
+    assert len(sg.tensors) == len(info.tensors)
+    for ours, theirs in zip(info.tensors, sg.tensors):
+        assert ours.name == theirs.name.decode()
+        assert ours.shape == tuple(int(d) for d in theirs.shape)
+        assert ours.dtype == schema.tensor_type_name(theirs.type)
+        assert ours.buffer == theirs.buffer
+        data = model.buffers[theirs.buffer].data
+        assert ours.is_constant == (data is not None and len(data) > 0)
+        q = theirs.quantization
+        if q is None or q.scale is None or len(q.scale) == 0:
+            assert ours.quant is None
+        else:
+            assert ours.quant.scales == tuple(float(s) for s in q.scale)
+            assert ours.quant.zero_points == tuple(int(z) for z in q.zeroPoint)
+            assert ours.quant.axis == q.quantizedDimension
+    for ours, theirs in zip(info.ops, sg.operators):
+        code = model.operatorCodes[theirs.opcodeIndex]
+        assert ours.code == max(code.builtinCode, code.deprecatedBuiltinCode)
+        assert ours.inputs == tuple(int(i) for i in theirs.inputs)
+        assert ours.outputs == tuple(int(i) for i in theirs.outputs)
+        opts = theirs.builtinOptions
+        for key, value in ours.options.items():
+            camel = "".join(p.capitalize() if i else p for i, p in enumerate(key.split("_")))
+            their_value = getattr(opts, camel)
+            if key == "padding":
+                their_value = schema.PADDING[their_value]
+            elif key == "fused_activation_function":
+                their_value = schema.ACTIVATIONS[their_value]
+            elif key == "weights_format":
+                their_value = schema.FC_WEIGHTS_FORMATS[their_value]
+            assert value == their_value, (ours.index, key)
+    assert list(info.inputs) == list(sg.inputs) and list(info.outputs) == list(sg.outputs)
+
+
+def test_schema_tables_match_tflite() -> None:
+    """The written-out code tables agree with TFLite's schema (facts, checked)."""
+    fb = _generated_schema()
+    for code, name in enumerate(schema.BUILTIN_OPERATORS):
+        assert getattr(fb.BuiltinOperator, name) == code
+    for code, name in enumerate(schema.BUILTIN_OPTIONS):
+        assert getattr(fb.BuiltinOptions, name) == code
+    for code, (name, _) in schema.TENSOR_TYPES.items():
+        assert getattr(fb.TensorType, name.upper()) == code
+
+
+# ---- fuzzing: mutations never escape as anything but TinyflashError ------------------------
+
+
+def _must_fail_cleanly(data: bytes) -> ModelInfo | None:
+    try:
+        info = parse_model(data, "fuzz", "fuzz.tflite")
+    except TinyflashError as error:
+        assert error.exit_code == 2 and error.message.startswith("fuzz.tflite ")
+        assert "\n" not in error.message
+        return None
+    # What parses must also check and plan without crashing, and the plan must be sound.
+    check_model(info)
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    return info
+
+
+_FUZZ = settings(max_examples=150, deadline=None, derandomize=False, print_blob=True,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _mutations(data: bytes) -> st.SearchStrategy[bytes]:
+    n = len(data)
+    flips = st.lists(st.tuples(st.integers(0, n - 1), st.integers(1, 255)), min_size=1,
+                     max_size=8).map(lambda fs: _apply(data, fs))
+    truncations = st.integers(0, n - 1).map(lambda k: data[:k])
+    words = st.lists(st.tuples(st.integers(0, max(n - 4, 0) // 4),
+                               st.sampled_from([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, n,
+                                                n - 4, 4, 0xFFFF, 0x10000])),
+                     min_size=1, max_size=4).map(lambda ws: _put_words(data, ws))
+    return st.one_of(flips, truncations, words)
+
+
+def _apply(data: bytes, flips: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
+    for pos, xor in flips:
+        out[pos] ^= xor
+    return bytes(out)
+
+
+def _put_words(data: bytes, words: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
+    for slot, value in words:
+        out[4 * slot:4 * slot + 4] = value.to_bytes(4, "little")
+    return bytes(out)
+
+
+@st.composite
+def _tiny_mutation(draw: st.DrawFn) -> bytes:
+    return draw(_mutations(write_model(conv_spec())))
+
+
+@_FUZZ
+@given(_tiny_mutation())
+def test_fuzz_tiny_model(data: bytes) -> None:
+    _must_fail_cleanly(data)
+
+
+_SHARED_CACHE: dict[str, bytes] = {}
+
+
+def _shared_bytes(name: str) -> bytes:
+    if name not in _SHARED_CACHE:
+        _SHARED_CACHE[name] = shared_model_path(name).read_bytes()
+    return _SHARED_CACHE[name]
+
+
+@pytest.mark.parametrize("name", ["kws_ref_model", "pretrainedResnet_quant"])
+def test_fuzz_shared_model(name: str) -> None:
+    data = _shared_bytes(name)
+    # The metadata-free structure sits after the weights; mutate anywhere (including weights).
+
+    @settings(max_examples=100, deadline=None, print_blob=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(_mutations(data))
+    def run(mutated: bytes) -> None:
+        _must_fail_cleanly(mutated)
+
+    run()
+
+
+def test_every_truncation_of_tiny_model_fails_cleanly(tiny: bytes) -> None:
+    for k in range(len(tiny)):
+        assert _must_fail_cleanly(tiny[:k]) is None
+
+
+def test_hostile_shared_vector_is_budgeted() -> None:
+    """Thousands of tensor names all pointing at one 200 kB string: flatbuffers allow it, a naive
+    reader decodes 400 MB; ours stops at its element budget with one sentence."""
+    import time
+
+    from tinyflash.model import _Reader
+
+    n, big = 2000, 200_000
+    spec = Spec([T((big,), "uint8", data=bytes(big), scales=None, name="blob")]
+                + [T((1,), name=f"x{i}") for i in range(n)], [], inputs=(1,), outputs=(1,))
+    data = bytearray(write_model(spec))
+    assert len(parse_model(bytes(data), "ok").tensors) == n + 1
+    r = _Reader(bytes(data))
+    root = r.table(r.u32(0, "root"), "model")
+    blob = r.deref(root.tables(4, "buffer")[1].field_pos(0, 4), "blob")  # the 200 kB vector
+    sg = root.tables(2, "subgraph")[0]
+    for tensor in sg.tables(0, "tensor")[1:]:
+        pos = tensor.field_pos(3, 4)  # name: uoffset relative to its own position
+        data[pos:pos + 4] = (blob - pos).to_bytes(4, "little")
+    start = time.perf_counter()
+    with pytest.raises(TinyflashError, match="hostile offsets"):
+        parse_model(bytes(data), "hostile", "hostile.tflite")
+    assert time.perf_counter() - start < 2.0
