@@ -146,9 +146,7 @@ def generate_command(
 ) -> None:
     """Generate a PlatformIO firmware project for MODEL on a board.
 
-    Checks that the model is deployable, that every op has a kernel and that it fits the board's
-    flash and RAM, then writes platformio.ini, src/ (model array, op table, memory plan, main with
-    self-test vectors) and a README.
+    Checks that the model is deployable, that every op has a kernel and that it fits the board's flash and RAM, then writes platformio.ini, src/ (model array, op table, memory plan, main with self-test vectors) and a README. A non-empty DIR is refused unless --force.
 
     Example: tinyflash generate model.tflite --board mps2-an386 -o build/fw
     """
