@@ -415,3 +415,52 @@ def test_cli_does_not_fit_exit_code(tmp_path: Path) -> None:
     done = _cli("generate", str(model), "--board", "microbit", "-o", str(tmp_path / "fw"))
     assert done.returncode == EXIT_CHECK_FAILED
     assert "does not fit board microbit: RAM" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---- generate -> pio run -> run (real PlatformIO, real QEMU) --------------------------------
+
+
+def _build(tmp_path: Path, board_id: str, vendor: bool = False) -> tuple[Path, "object"]:
+    from tinyflash.platformio import build_project
+
+    _needs_kernels()
+    out = tmp_path / board_id
+    codegen.generate(TINY, board_id, out, vendor=vendor)
+    return out, build_project(out, timeout=600)
+
+
+@pytest.mark.slow
+def test_host_build_runs_selftest(tmp_path: Path) -> None:
+    """Generated project for the host board: pio run, then the executable prints its banner
+    with the self-test verdict (stdin closed: the protocol loop ends at once)."""
+    from tinyflash.emulator import run_to_exit
+
+    _, built = _build(tmp_path, "host")
+    code, output = run_to_exit(load_board("host"), built.elf, timeout=60)
+    banner = output.decode("ascii", "replace")
+    assert "tinyflash ready" in banner and "selftest=PASS" in banner, banner
+    assert code == 0, banner
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.parametrize("vendor", [False, True])
+def test_mps2_an386_qemu_selftest_pass(tmp_path: Path, vendor: bool) -> None:
+    """generate -> pio run -> mps2-an386 in QEMU -> the banner says selftest=PASS."""
+    import serial
+
+    from tinyflash.emulator import start_device
+
+    if not shutil.which("qemu-system-arm"):
+        pytest.skip("qemu-system-arm is not installed (scripts/bootstrap-system.sh)")
+    _, built = _build(tmp_path, "mps2-an386", vendor=vendor)
+    assert built.size.ram_used <= built.size.ram_limit
+    with start_device(load_board("mps2-an386"), built.elf) as device:
+        link = serial.serial_for_url(device.url, timeout=30)
+        try:
+            line = link.read_until(b"\n", 4096).decode("ascii", "replace")
+            while line and "tinyflash ready" not in line:
+                line = link.read_until(b"\n", 4096).decode("ascii", "replace")
+        finally:
+            link.close()
+    assert "tinyflash ready" in line and "selftest=PASS" in line, line
