@@ -27,6 +27,7 @@ from tinyflash.resources import boards_dir as _default_boards_dir
 
 KERNEL_SETS = ("portable", "dsp")
 FLASH_METHODS = ("qemu", "exec", "platformio")
+_TYPE_NAMES = {int: "an integer", str: "a string", list: "a list", dict: "an object"}
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,9 @@ def _get(data: dict[str, Any], path: Path, dotted: str, kind: type | tuple[type,
             return default
         node = node[part]
     if kind is int and isinstance(node, bool) or not isinstance(node, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise _bad(path, dotted, f"must be a {names}, not {type(node).__name__} {node!r}")
+        kinds = (kind,) if isinstance(kind, type) else kind
+        names = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+        raise _bad(path, dotted, f"must be {names}, not {node!r}")
     if isinstance(node, str) and required and not node.strip():
         raise _bad(path, dotted, "is empty")
     return node

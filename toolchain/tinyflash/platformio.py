@@ -29,6 +29,7 @@ from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
 TOOL_SCONS_VERSION = "4.41101.0"
 TOOL_SCONS_REQUIREMENT = "~4.41101.0"
 SCONS_PYPI_VERSION = "4.11.1"
+QEMU_BINARY = "qemu-system-arm"
 
 _LAUNCHER = '''\
 """SCons launcher of the tool-scons package provisioned by tinyflash from scons==4.11.1."""
@@ -294,11 +295,12 @@ def summarize_failure(log_text: str, limit: int = 6) -> str:
 
 
 def _run_pio(args: list[str], log: Path, timeout: float,
-             on_line: Optional[Callable[[str], None]] = None) -> tuple[int, str]:
+             on_line: Optional[Callable[[str], None]] = None,
+             pass_stdin: bool = False) -> tuple[int, str]:
     log.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(pio_command() + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env=pio_environment(), text=True,
-                            errors="replace")
+                            stdin=None if pass_stdin else subprocess.DEVNULL,
+                            env=pio_environment(), text=True, errors="replace")
     lines: list[str] = []
     import threading
 
@@ -368,10 +370,12 @@ class UploadResult:
 
 def upload_project(project_dir: Path, env: Optional[str] = None, timeout: float = 900.0,
                    upload_port: Optional[str] = None,
-                   on_line: Optional[Callable[[str], None]] = None) -> UploadResult:
+                   on_line: Optional[Callable[[str], None]] = None,
+                   pass_stdin: bool = False) -> UploadResult:
     """`pio run -t upload`: builds if needed, then flashes. On emulated boards and the host,
-    "flashing" runs the firmware until it exits; `exit_code` is pio's (0 when the firmware
-    exited with 0)."""
+    "flashing" runs the firmware until it exits, its serial port on stdio (stdin is closed unless
+    `pass_stdin`); `exit_code` is pio's (0 when the firmware exited with 0). On emulated boards,
+    `upload_port="tcp:127.0.0.1:PORT"` puts the serial port on a TCP server instead."""
     ensure_platformio()
     penv = project_env(project_dir, env)
     board = penv.board()
@@ -379,5 +383,73 @@ def upload_project(project_dir: Path, env: Optional[str] = None, timeout: float 
     args = ["run", "-d", str(penv.project_dir), "-e", penv.name, "-t", "upload"]
     if upload_port:
         args += ["--upload-port", upload_port]
-    code, text = _run_pio(args, log, timeout, on_line)
+    code, text = _run_pio(args, log, timeout, on_line, pass_stdin)
     return UploadResult(penv.project_dir, penv.name, board, code, text, log)
+
+
+@dataclass(frozen=True)
+class ToolStatus:
+    """One line of `tinyflash doctor`: a tool, whether it works, its version and the fix."""
+
+    name: str
+    ok: bool
+    version: str
+    detail: str
+    fix: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "version": self.version, "detail": self.detail,
+                "fix": "" if self.ok else self.fix}
+
+
+_APT_FIX = "bash scripts/bootstrap-system.sh   (or: sudo apt-get update && sudo apt-get install -y {})"
+
+
+def _tool_version(command: list[str]) -> Optional[str]:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    first = (done.stdout or done.stderr).strip().splitlines()
+    return first[0].strip() if first else ""
+
+
+def doctor() -> list[ToolStatus]:
+    """What the build and emulation need, present or missing, each with the command that fixes
+    it. Reads only; provisioning tool-scons is `ensure_platformio()` (`tinyflash doctor --fix`)."""
+    results: list[ToolStatus] = []
+    try:
+        import platformio  # type: ignore[import-not-found]
+
+        results.append(ToolStatus("pio", True, f"PlatformIO Core {platformio.__version__}",
+                                  f"{sys.executable} -m platformio", ""))
+    except ImportError:
+        results.append(ToolStatus("pio", False, "", "the platformio Python package is missing",
+                                  "pip install platformio==6.2.0"))
+    scons = tool_scons_status()
+    results.append(ToolStatus(
+        "tool-scons", scons is not None, scons or "",
+        str(tool_scons_dir()) if scons else f"not provisioned in {tool_scons_dir()}",
+        "tinyflash doctor --fix   (provisions it from the installed scons==4.11.1)"))
+    for name, command, package in (
+        ("arm-none-eabi-gcc", ["arm-none-eabi-gcc", "--version"], "gcc-arm-none-eabi"),
+        ("newlib-nano", ["arm-none-eabi-gcc", "-print-file-name=nano.specs"],
+         "libnewlib-arm-none-eabi"),
+        ("qemu-system-arm", [QEMU_BINARY, "--version"], "qemu-system-arm"),
+        ("gcc", ["gcc", "--version"], "gcc"),
+    ):
+        fix = _APT_FIX.format(package) if package != "gcc" else "sudo apt-get install -y gcc"
+        version = _tool_version(command)
+        found = shutil.which(command[0]) or ""
+        if name == "newlib-nano" and version is not None:
+            if not Path(version).is_absolute():
+                version = None  # gcc echoes the bare name when the file does not exist
+            else:
+                found, version = str(Path(version).resolve()), "nano.specs"
+        results.append(ToolStatus(name, version is not None, version or "",
+                                  found if version is not None else f"{command[0]} not usable",
+                                  fix))
+    return results
+

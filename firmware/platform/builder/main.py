@@ -136,7 +136,7 @@ target_bin = env.Command(
 
 # Upload: run the firmware until it exits; its exit status is the upload's.
 if is_host:
-    upload_cmd = "$SOURCE"
+    upload_cmd = "${SOURCE.abspath}"
 else:
     machine = tf.get("qemu_machine")
     if not machine:
