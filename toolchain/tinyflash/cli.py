@@ -293,6 +293,159 @@ def evaluate_command(
                       f"RMSE {out.rmse:.4g}, cosine {out.cosine:.5f}", soft_wrap=True)
 
 
+# ---- boards, doctor, build, flash (boards.py, platformio.py) --------------------------------
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:,.1f} KiB" if n < 1024 * 1024 else f"{n / (1024 * 1024):,.1f} MiB"
+
+
+@app.command("boards")
+def boards_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the boards as JSON."),
+) -> None:
+    """List the boards tinyflash can build for, with their CPU, flash and RAM limits.
+
+    Emulated boards run in QEMU; `host` builds a native executable.
+
+    Example: tinyflash boards --json
+    """
+    from rich.table import Table
+
+    from tinyflash.boards import list_boards
+
+    boards = list_boards()
+    if as_json:
+        print_json([b.as_dict() for b in boards])
+        return
+    table = Table(title="tinyflash boards")
+    for column in ("board", "cpu", "flash", "RAM", "kernels", "runs on"):
+        table.add_column(column, no_wrap=column != "runs on",
+                         justify="right" if column in ("flash", "RAM") else "left")
+    for b in boards:
+        runs = {"qemu": "QEMU", "exec": "host executable"}.get(
+            b.flash_method, f"PlatformIO upload ({b.platform or 'platform'})")
+        table.add_row(b.id, b.cpu, _kib(b.flash_bytes), _kib(b.ram_bytes), b.kernels, runs)
+    out_console().print(table)
+
+
+@app.command("doctor")
+def doctor_command(
+    fix: bool = typer.Option(False, "--fix", help="Provision PlatformIO's tool-scons when missing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
+    """Check the tools builds and emulation need: pio, tool-scons, arm-none-eabi-gcc, newlib,
+    qemu-system-arm, gcc. Prints each version, or the command that fixes what is missing, and
+    exits 1 when anything is missing.
+
+    Example: tinyflash doctor --fix
+    """
+    from rich.table import Table
+
+    from tinyflash.platformio import doctor, ensure_platformio
+
+    if fix:
+        ensure_platformio()
+    checks = doctor()
+    missing = [c for c in checks if not c.ok]
+    if as_json:
+        print_json({"ok": not missing, "checks": [c.as_dict() for c in checks]})
+    else:
+        table = Table(title="tinyflash doctor")
+        for column in ("tool", "status", "version / fix"):
+            table.add_column(column)
+        for c in checks:
+            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]missing[/]",
+                          c.version if c.ok else f"{c.detail}; fix: {c.fix}")
+        out_console().print(table)
+    if missing:
+        raise typer.Exit(1)
+
+
+def _usage_table(result: Any) -> Any:
+    from rich.table import Table
+
+    size = result.size
+    table = Table(title=f"{result.board.id}: {result.elf}")
+    for column in ("memory", "used", "limit", "use", "made of"):
+        table.add_column(column, justify="left" if column in ("memory", "made of") else "right")
+    table.add_row("flash", f"{size.flash_used:,} B", f"{size.flash_limit:,} B",
+                  f"{size.flash_percent:.1f}%", f"text {size.text:,} + data {size.data:,}")
+    stack = ("" if result.board.is_host
+             else f"; bss holds the arena and the {result.board.stack_bytes:,} B stack")
+    table.add_row("RAM", f"{size.ram_used:,} B", f"{size.ram_limit:,} B",
+                  f"{size.ram_percent:.1f}%", f"data {size.data:,} + bss {size.bss:,}{stack}")
+    return table
+
+
+@app.command("build")
+def build_command(
+    project: Path = typer.Argument(..., help="A PlatformIO project (from `tinyflash generate`)."),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="platformio.ini environment."),
+    as_json: bool = typer.Option(False, "--json", help="Print the build result as JSON."),
+) -> None:
+    """Build PROJECT offline with `pio run` and show flash and RAM use against the board's limits.
+
+    A failed build prints its first compiler errors and the path of the full log.
+
+    Example: tinyflash build build/demo --json
+    """
+    from tinyflash.platformio import build_project
+
+    if as_json:
+        result = build_project(project, env)
+        print_json(result.as_dict())
+        return
+    with err_console().status(f"Building {project} with PlatformIO…", spinner="dots"):
+        result = build_project(project, env)
+    out_console().print(_usage_table(result))
+    out_console().print(f"built in {result.seconds:.1f} s; map {result.map}; log {result.log}")
+
+
+@app.command("flash")
+def flash_command(
+    project: Path = typer.Argument(..., help="A PlatformIO project (from `tinyflash generate`)."),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="platformio.ini environment."),
+    upload_port: Optional[str] = typer.Option(
+        None, "--upload-port", help="Serial/upload port; for QEMU boards tcp:127.0.0.1:PORT puts "
+        "the board's UART on a TCP server."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Build PROJECT and flash it with `pio run -t upload`.
+
+    On emulated boards this runs the firmware in QEMU (on the host: the executable) with its
+    serial port on this terminal until it exits; the firmware's exit status is reported.
+
+    Example: tinyflash flash build/demo --upload-port tcp:127.0.0.1:5555
+    """
+    from tinyflash.errors import EXIT_CHECK_FAILED
+    from tinyflash.platformio import build_project, upload_project
+
+    interactive = sys.stdin.isatty() and not as_json
+    if as_json:
+        built = build_project(project, env)
+    else:
+        with err_console().status(f"Building {project} with PlatformIO…", spinner="dots"):
+            built = build_project(project, env)
+        out_console().print(_usage_table(built))
+        err_console().print(f"Flashing {built.board.id} ({built.board.flash_method})…")
+    uploaded = upload_project(project, built.env, upload_port=upload_port,
+                              pass_stdin=interactive)
+    if as_json:
+        data = built.as_dict()
+        data.update({"upload_exit_code": uploaded.exit_code, "upload_log": str(uploaded.log)})
+        print_json(data)
+    else:
+        marker = "Running "
+        lines = uploaded.output.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith(marker)), None)
+        shown = lines[start:] if start is not None else lines[-40:]
+        out_console().print("\n".join(l for l in shown if not l.startswith("=")), markup=False)
+    if uploaded.exit_code != 0:
+        raise TinyflashError(f"flashing {project} [env:{built.env}] failed or the firmware "
+                             f"exited with an error; see {uploaded.log}.", EXIT_CHECK_FAILED)
+
+
 def main() -> None:
     """Console-script entry point: maps TinyflashError to its sentence and exit code."""
     debug = "--debug" in sys.argv[1:]
