@@ -180,6 +180,49 @@ _ORDERINGS: tuple[tuple[str, Callable[[_Buffer], tuple[int, ...]]], ...] = (
 )
 
 
+def _group_bound(buffers: list[_Buffer], n_ops: int) -> int:
+    """Largest sum of (aligned) buffer sizes live at one op: no placement can go below it."""
+    live = [0] * (max(n_ops, 1) + 1)
+    for b in buffers:
+        live[b.first] += b.size
+        live[b.last + 1] -= b.size
+    best = running = 0
+    for v in live[:-1]:
+        running += v
+        best = max(best, running)
+    return best
+
+
+# Local search after the greedy orderings: a fixed seed keeps the plan deterministic.
+_SEARCH_SEED = 20261125
+_SEARCH_WORK = 3_000_000  # budget in buffer-pair comparisons (~1 s of Python at most)
+
+
+def _improve(buffers: list[_Buffer], order: list[int], best: tuple[int, dict[int, int], str],
+             bound: int) -> tuple[int, dict[int, int], str]:
+    """Moves one buffer earlier in the placement order at a time, keeping any change that does not
+    grow the arena, until the arena meets `bound` or the work budget is spent."""
+    import random
+
+    n = len(order)
+    if n < 3:
+        return best
+    rng = random.Random(_SEARCH_SEED)
+    top, offsets, label = best
+    iterations = min(2000, _SEARCH_WORK // (n * n))
+    improved = False
+    for _ in range(iterations):
+        i, j = sorted(rng.sample(range(n), 2))
+        candidate = order[:i] + [order[j]] + order[i:j] + order[j + 1:]
+        cand_offsets, cand_top = _place(buffers, candidate, True)
+        if cand_top <= top:
+            improved = improved or cand_top < top
+            order, top, offsets = candidate, cand_top, cand_offsets
+            if top <= bound:
+                break
+    return top, offsets, label + ("+search" if improved else "")
+
+
 def plan_memory(info: ModelInfo) -> MemoryPlan:
     """Plans the arena for subgraph 0 of `info`; deterministic for a given model."""
     lifetimes = tensor_lifetimes(info)
@@ -198,12 +241,16 @@ def plan_memory(info: ModelInfo) -> MemoryPlan:
     buffers = [groups[r] for r in sorted(groups)]
 
     best: tuple[int, dict[int, int], str] | None = None
+    best_order: list[int] = []
     for label, key in _ORDERINGS:
         order = sorted(range(len(buffers)), key=lambda k: key(buffers[k]))
         for best_fit in (True, False):
             offsets, top = _place(buffers, order, best_fit)
             if best is None or top < best[0]:
                 best = (top, offsets, f"{label}/{'best' if best_fit else 'first'}-fit")
+                best_order = order
+    if best is not None and best[0] > _group_bound(buffers, len(info.ops)):
+        best = _improve(buffers, best_order, best, _group_bound(buffers, len(info.ops)))
     arena, root_offsets, strategy = best if best else (0, {}, "empty")
 
     offsets = tuple(root_offsets[_root(aliases, t)] if lifetimes[t][0] >= 0 else -1

@@ -1,0 +1,212 @@
+"""plan.py: lifetimes, the lower bound of DESIGN.md section 5, reshape aliasing, arena within 1.05x
+of the lower bound, verify_plan catching overlaps, and hypothesis-generated graphs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SHARED_MODEL_NAMES, shared_model_path
+from test_model import Op, Spec, T, conv_spec, write_model
+from tinyflash.errors import TinyflashError
+from tinyflash.model import ModelInfo, load_model, parse_model
+from tinyflash.plan import ALIGNMENT, lower_bound, plan_memory, tensor_lifetimes, verify_plan
+
+# DESIGN.md section 5 (activation lower bound over the converter's op order).
+DESIGN_LOWER_BOUNDS = {"ad01_int8": 1_408, "kws_ref_model": 16_490,
+                       "pretrainedResnet_quant": 52_224}
+# TFLM's minimum arena, tflite-micro Python runtime on x86-64 (DESIGN.md section 5).
+TFLM_MIN_ARENA = {"ad01_int8": 4_632, "kws_ref_model": 24_272, "pretrainedResnet_quant": 55_984}
+
+
+def _pool_words(info: ModelInfo) -> int:
+    return sum(2 * info.tensors[op.outputs[0]].shape[-1] for op in info.ops
+               if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"))
+
+
+@pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
+def test_shared_model_plan(name: str) -> None:
+    info = load_model(shared_model_path(name))
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    assert plan.lower_bound == DESIGN_LOWER_BOUNDS[name]
+    assert plan.arena_bytes <= 1.05 * plan.lower_bound
+    assert plan.arena_bytes < TFLM_MIN_ARENA[name]
+    assert plan.arena_bytes % ALIGNMENT == 0 and plan.alignment == 4
+    assert plan.pool_words == _pool_words(info)
+    assert plan == plan_memory(info)  # deterministic
+    for t, off in enumerate(plan.offsets):
+        tensor = info.tensors[t]
+        assert (off == -1) == tensor.is_constant
+        assert off == -1 or off % ALIGNMENT == 0
+
+
+def test_shared_models_pool_words() -> None:
+    expected = {"ad01_int8": 3344, "kws_ref_model": 1176, "pretrainedResnet_quant": 692}
+    for name, words in expected.items():
+        assert plan_memory(load_model(shared_model_path(name))).pool_words == words
+
+
+def test_kws_reshape_aliases_its_input() -> None:
+    info = load_model(shared_model_path("kws_ref_model"))
+    plan = plan_memory(info)
+    reshape = next(op for op in info.ops if op.name == "RESHAPE")
+    src, dst = reshape.inputs[0], reshape.outputs[0]
+    assert plan.aliases == {dst: src}
+    assert plan.offsets[dst] == plan.offsets[src] >= 0
+
+
+def test_lifetimes_tiny_model() -> None:
+    info = parse_model(write_model(conv_spec()), "tiny")
+    life = tensor_lifetimes(info)
+    # input lives for the whole invoke, outputs until the end; constants are not planned.
+    assert life[0] == (0, 3)
+    assert life[3] == (0, 1) and life[5] == (1, 2) and life[8] == (2, 3) and life[9] == (3, 3)
+    assert life[1] == life[2] == life[4] == life[6] == life[7] == (-1, -1)
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    # conv/out (72 B) -> flat (72 B) via RESHAPE: aliased.
+    assert plan.aliases == {5: 3} and plan.offsets[5] == plan.offsets[3]
+    # lower bound (no aliasing): op 1 RESHAPE has input 108 + conv/out 72 + flat 72 = 252.
+    assert plan.lower_bound == 252 == lower_bound(info)
+    # The plan shares conv/out and flat, and probs reuses their bytes after op 2: below the bound.
+    assert plan.arena_bytes == 108 + 72 + 4
+    assert plan.pool_words == 2 * 8 + 2 * 4
+
+
+def _reshape_spec(reuse_later: bool, from_input: bool) -> Spec:
+    """x -> ADD -> a -> RESHAPE -> b -> ADD(b, a if reuse_later else b) -> y."""
+    tensors = [T((1, 8, 8), name="x"), T((1, 8, 8), name="a"), T((3,), "int32",
+               data=bytes(12), scales=None, name="shape"), T((1, 64), name="b"),
+               T((1, 64), name="y")]
+    src = 0 if from_input else 1
+    ops = [Op("ADD", (0, 0), (1,)), Op("RESHAPE", (src, 2), (3,)),
+           Op("ADD", (3, 1 if reuse_later else 3), (4,))]
+    return Spec(tensors, ops, inputs=(0,), outputs=(4,))
+
+
+def test_alias_rules() -> None:
+    plain = parse_model(write_model(_reshape_spec(False, False)), "plain")
+    plan = plan_memory(plain)
+    verify_plan(plain, plan)
+    assert plan.aliases == {3: 1} and plan.offsets[3] == plan.offsets[1]
+    # Input read again after the reshape: no alias, separate bytes.
+    later = parse_model(write_model(_reshape_spec(True, False)), "later")
+    plan = plan_memory(later)
+    verify_plan(later, plan)
+    assert plan.aliases == {} and plan.offsets[3] != plan.offsets[1]
+    # Reshape of the model input: the input must stay intact, no alias.
+    of_input = parse_model(write_model(_reshape_spec(False, True)), "input")
+    plan = plan_memory(of_input)
+    verify_plan(of_input, plan)
+    assert plan.aliases == {}
+
+
+def test_unused_tensor_not_planned() -> None:
+    spec = conv_spec()
+    spec.tensors.append(T((1, 100), name="orphan"))
+    info = parse_model(write_model(spec), "orphan")
+    plan = plan_memory(info)
+    assert plan.offsets[-1] == -1 and plan.lifetimes[-1] == (-1, -1)
+
+
+def test_verify_plan_catches_overlap_and_misalignment() -> None:
+    info = load_model(shared_model_path("kws_ref_model"))
+    plan = plan_memory(info)
+    planned = [t for t, o in enumerate(plan.offsets) if o >= 0]
+    squashed = tuple(0 if o >= 0 else -1 for o in plan.offsets)
+    with pytest.raises(TinyflashError, match="are live together but overlap"):
+        verify_plan(info, dataclasses.replace(plan, offsets=squashed, aliases={}))
+    odd = list(plan.offsets)
+    odd[planned[0]] += 2
+    with pytest.raises(TinyflashError, match="not a multiple of 4"):
+        verify_plan(info, dataclasses.replace(plan, offsets=tuple(odd)))
+    with pytest.raises(TinyflashError, match="past the"):
+        verify_plan(info, dataclasses.replace(plan, arena_bytes=plan.arena_bytes - 4))
+    constant = next(t.index for t in info.tensors if t.is_constant)
+    wrong = list(plan.offsets)
+    wrong[constant] = 0
+    with pytest.raises(TinyflashError, match="constant or unused"):
+        verify_plan(info, dataclasses.replace(plan, offsets=tuple(wrong)))
+
+
+# ---- generated graphs ----------------------------------------------------------------------
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> Spec:
+    """A random DAG of activations: each op reads one or two earlier tensors (mostly recent
+    ones, sometimes a skip connection) and writes one; some ops are size-preserving RESHAPEs."""
+    n_ops = draw(st.integers(1, 30))
+    tensors = [T((draw(st.integers(1, 3000)),), name="in")]
+    ops: list[Op] = []
+    for _ in range(n_ops):
+        k = len(tensors)
+        a = draw(st.integers(max(0, k - 3), k - 1))
+        if draw(st.integers(0, 4)) == 0:
+            tensors.append(T((1, tensors[a].shape[0]), name=f"r{k}"))
+            tensors[-1].shape = (tensors[a].shape[0],)
+            ops.append(Op("RESHAPE", (a,), (k,)))
+            continue
+        b = draw(st.integers(0, k - 1))
+        tensors.append(T((draw(st.integers(1, 3000)),), name=f"t{k}"))
+        ops.append(Op("ADD", (a, b), (k,)))
+    outputs = (len(tensors) - 1,)
+    return Spec(tensors, ops, inputs=(0,), outputs=outputs)
+
+
+@settings(max_examples=200, deadline=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(graphs())
+def test_generated_graphs_plan_is_sound(spec: Spec) -> None:
+    info = parse_model(write_model(spec), "graph")
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    assert plan == plan_memory(info)
+    # Never worse than laying out every activation once (no reuse) ...
+    assert plan.arena_bytes <= sum((t.nbytes + 3) // 4 * 4 for t in info.tensors)
+    # ... and never below what must coexist at one op once aliases share their bytes.
+    def root(t: int) -> int:
+        return root(plan.aliases[t]) if t in plan.aliases else t
+
+    for op in info.ops:
+        live = {root(t) for t, (f, l) in enumerate(plan.lifetimes) if f <= op.index <= l}
+        assert plan.arena_bytes >= sum(info.tensors[t].nbytes for t in live)
+
+
+def _chain_net(widths: list[int], skip_every: int) -> Spec:
+    """A look-alike of the MLPerf Tiny CNNs: a chain of activations with residual ADDs every
+    `skip_every` ops and a RESHAPE before the classifier."""
+    tensors = [T((widths[0],), name="in")]
+    ops: list[Op] = []
+    skip = 0
+    for i, w in enumerate(widths[1:], start=1):
+        k = len(tensors)
+        tensors.append(T((w,), name=f"t{k}"))
+        if skip_every and i % skip_every == 0 and tensors[skip].shape == (w,):
+            ops.append(Op("ADD", (k - 1, skip), (k,)))
+            skip = k
+        else:
+            ops.append(Op("CONV_2D", (k - 1,), (k,)))
+    k = len(tensors)
+    tensors.append(T(tensors[-1].shape, name="flat"))
+    ops.append(Op("RESHAPE", (k - 1,), (k,)))
+    tensors.append(T((10,), name="logits"))
+    ops.append(Op("FULLY_CONNECTED", (k,), (k + 1,)))
+    return Spec(tensors, ops, inputs=(0,), outputs=(k + 1,))
+
+
+@pytest.mark.parametrize("widths,skip", [
+    ([3072] + [16384] * 6 + [8192] * 6 + [4096] * 6 + [64], 2),  # ResNet-8 like
+    ([490] + [8000] * 9 + [64], 0),  # DS-CNN like
+    ([3072, 12288, 12288, 6144, 12288, 6144, 6144, 3072, 6144, 3072, 3072, 1536, 256], 0),
+    ([640] + [128] * 4 + [8] + [128] * 4 + [640], 0),  # FC autoencoder like
+])
+def test_lookalike_models_within_5_percent(widths: list[int], skip: int) -> None:
+    info = parse_model(write_model(_chain_net(widths, skip)), "lookalike")
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    assert plan.arena_bytes <= 1.05 * plan.lower_bound
