@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,8 @@ from tinyflash.model import load_model
 from tinyflash.plan import plan_memory
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-TINY = GOLDEN / "tiny_cnn.tflite"
+TINY = GOLDEN / "tiny_cnn.tflite"  # CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX
+MLP = GOLDEN / "tiny_mlp.tflite"  # FULLY_CONNECTED only
 UPDATE = os.environ.get("TINYFLASH_UPDATE_GOLDEN") == "1"
 FIXED_PATHS = codegen.FirmwarePaths(platform="/opt/tinyflash/firmware/platform",
                                     runtime="/opt/tinyflash/firmware/runtime",
@@ -363,19 +365,19 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def test_generate_twice_is_byte_identical(tmp_path: Path) -> None:
-    _needs_kernels()
-    first = codegen.generate(TINY, "mps2-an386", tmp_path / "a")
-    second = codegen.generate(TINY, "mps2-an386", tmp_path / "b")
+    _needs_kernels(MLP)
+    first = codegen.generate(MLP, "mps2-an386", tmp_path / "a")
+    second = codegen.generate(MLP, "mps2-an386", tmp_path / "b")
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
     assert first.files == second.files and first.kernels == tuple(sorted(first.kernels))
     assert first.ram.fits and first.flash.fits and first.selftest_count == 3
-    again = codegen.generate(TINY, "mps2-an386", tmp_path / "a", force=True)
+    again = codegen.generate(MLP, "mps2-an386", tmp_path / "a", force=True)
     assert again.files == first.files and _tree(tmp_path / "a") == _tree(tmp_path / "b")
 
 
 def test_generate_vendored_stands_alone(tmp_path: Path) -> None:
-    _needs_kernels()
-    result = codegen.generate(TINY, "mps2-an386", tmp_path / "fw", vendor=True, selftest=0)
+    _needs_kernels(MLP)
+    result = codegen.generate(MLP, "mps2-an386", tmp_path / "fw", vendor=True, selftest=0)
     out = tmp_path / "fw"
     ini = (out / "platformio.ini").read_text()
     assert str(REPO) not in ini and "symlink://lib/runtime" in ini
@@ -388,7 +390,7 @@ def test_generate_vendored_stands_alone(tmp_path: Path) -> None:
         (FIRMWARE / "runtime/include/tfl_runtime.h").read_bytes()
     assert result.vendored
     # Regenerating without --vendor removes the vendored copies it had written.
-    codegen.generate(TINY, "mps2-an386", out, force=True, selftest=0)
+    codegen.generate(MLP, "mps2-an386", out, force=True, selftest=0)
     assert not (out / "lib" / "runtime").exists() and not (out / "vendor").exists()
 
 
@@ -398,14 +400,14 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_generate_json_and_refusal(tmp_path: Path) -> None:
-    _needs_kernels()
+    _needs_kernels(MLP)
     out = tmp_path / "fw"
-    done = _cli("generate", str(TINY), "--board", "mps2-an386", "-o", str(out), "--json")
+    done = _cli("generate", str(MLP), "--board", "mps2-an386", "-o", str(out), "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["board"] == "mps2-an386" and report["arena_bytes"] > 0
     assert report["ram"]["fits"] and "platformio.ini" in report["files"]
-    refused = _cli("generate", str(TINY), "--board", "mps2-an386", "-o", str(out))
+    refused = _cli("generate", str(MLP), "--board", "mps2-an386", "-o", str(out))
     assert refused.returncode == EXIT_BAD_INPUT
     assert "is not empty" in refused.stderr and "Traceback" not in refused.stderr
 
@@ -420,32 +422,40 @@ def test_cli_does_not_fit_exit_code(tmp_path: Path) -> None:
 # ---- generate -> pio run -> run (real PlatformIO, real QEMU) --------------------------------
 
 
-def _build(tmp_path: Path, board_id: str, vendor: bool = False) -> tuple[Path, "object"]:
+
+def _build(tmp_path: Path, model: Path, board_id: str, vendor: bool = False) -> Any:
     from tinyflash.platformio import build_project
 
-    _needs_kernels()
+    _needs_kernels(model)
     out = tmp_path / board_id
-    codegen.generate(TINY, board_id, out, vendor=vendor)
-    return out, build_project(out, timeout=600)
+    codegen.generate(model, board_id, out, vendor=vendor)
+    return build_project(out, timeout=600)
+
+
+def _check_banner(banner: str, model: Path) -> None:
+    assert "tinyflash ready" in banner and "selftest=PASS vectors=3" in banner, banner
+    used = int(re.search(r"arena=(\d+)", banner).group(1))
+    assert 0 < used <= plan_memory(load_model(model)).arena_bytes, banner
 
 
 @pytest.mark.slow
-def test_host_build_runs_selftest(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", [MLP, TINY], ids=["mlp", "cnn"])
+def test_host_build_runs_selftest(tmp_path: Path, model: Path) -> None:
     """Generated project for the host board: pio run, then the executable prints its banner
-    with the self-test verdict (stdin closed: the protocol loop ends at once)."""
+    with the self-test verdict (stdin closed: the protocol loop ends and it exits 0)."""
     from tinyflash.emulator import run_to_exit
 
-    _, built = _build(tmp_path, "host")
+    built = _build(tmp_path, model, "host")
     code, output = run_to_exit(load_board("host"), built.elf, timeout=60)
-    banner = output.decode("ascii", "replace")
-    assert "tinyflash ready" in banner and "selftest=PASS" in banner, banner
-    assert code == 0, banner
+    _check_banner(output.decode("ascii", "replace"), model)
+    assert code == 0
 
 
 @pytest.mark.slow
 @pytest.mark.qemu
-@pytest.mark.parametrize("vendor", [False, True])
-def test_mps2_an386_qemu_selftest_pass(tmp_path: Path, vendor: bool) -> None:
+@pytest.mark.parametrize("model, vendor", [(MLP, True), (TINY, False)],
+                         ids=["mlp-vendored", "cnn"])
+def test_mps2_an386_qemu_selftest_pass(tmp_path: Path, model: Path, vendor: bool) -> None:
     """generate -> pio run -> mps2-an386 in QEMU -> the banner says selftest=PASS."""
     import serial
 
@@ -453,14 +463,16 @@ def test_mps2_an386_qemu_selftest_pass(tmp_path: Path, vendor: bool) -> None:
 
     if not shutil.which("qemu-system-arm"):
         pytest.skip("qemu-system-arm is not installed (scripts/bootstrap-system.sh)")
-    _, built = _build(tmp_path, "mps2-an386", vendor=vendor)
+    built = _build(tmp_path, model, "mps2-an386", vendor=vendor)
     assert built.size.ram_used <= built.size.ram_limit
+    line = ""
     with start_device(load_board("mps2-an386"), built.elf) as device:
         link = serial.serial_for_url(device.url, timeout=30)
         try:
-            line = link.read_until(b"\n", 4096).decode("ascii", "replace")
-            while line and "tinyflash ready" not in line:
+            for _ in range(20):
                 line = link.read_until(b"\n", 4096).decode("ascii", "replace")
+                if not line or "tinyflash ready" in line:
+                    break
         finally:
             link.close()
-    assert "tinyflash ready" in line and "selftest=PASS" in line, line
+    _check_banner(line, model)
