@@ -15,13 +15,14 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import jinja2
 
 from tinyflash import __version__, resources
+from tinyflash.boards import Board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
 
 # ---- facts the estimates rest on -----------------------------------------------------------
@@ -317,7 +318,7 @@ def available_kernels(runtime_dir: Path | None = None) -> dict[str, str]:
     return kernels
 
 
-def board_spec(board: Any) -> BoardSpec:
+def board_spec(board: Board) -> BoardSpec:
     """The fields generate uses from a boards.Board."""
     return BoardSpec(
         id=board.id,
