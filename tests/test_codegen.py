@@ -476,3 +476,33 @@ def test_mps2_an386_qemu_selftest_pass(tmp_path: Path, model: Path, vendor: bool
         finally:
             link.close()
     _check_banner(line, model)
+
+
+# ---- checks before anything is written ---------------------------------------------------------
+
+
+def test_not_deployable_model_is_refused(tmp_path: Path) -> None:
+    """A float32 FULLY_CONNECTED model (written with tests/tflbuilder.py) is not full int8."""
+    import numpy as np
+    from tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "float32")
+    w = b.tensor("w", [2, 4], "float32", data=np.ones((2, 4), np.float32))
+    y = b.tensor("y", [1, 2], "float32")
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    model = tmp_path / "float_fc.tflite"
+    model.write_bytes(b.build(inputs=[x], outputs=[y]))
+    with pytest.raises(TinyflashError) as error:
+        codegen.generate(model, "mps2-an386", tmp_path / "fw")
+    assert error.value.exit_code == EXIT_CHECK_FAILED
+    assert error.value.message.startswith("float_fc.tflite is not deployable: ")
+    assert not (tmp_path / "fw").exists()
+
+
+def test_kernel_list_matches_kernel_files() -> None:
+    """generate's kernel check reads tfl_kernels.h; every entry there has its op_<name>.c."""
+    kernels = codegen.available_kernels()
+    for name, lower in kernels.items():
+        assert lower == name.lower()
+        assert (FIRMWARE / "runtime" / "src" / "kernels" / f"op_{lower}.c").is_file(), lower
