@@ -129,7 +129,10 @@ def check_command(
             for line in result.report.offenders:
                 console.print(f"  - {line}", soft_wrap=True)
     if not result.deployable:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+        offenders = result.report.offenders
+        more = f" (and {len(offenders) - 1} more above)" if len(offenders) > 1 else ""
+        raise TinyflashError(f"{model} is not deployable: {offenders[0]}{more}.",
+                             EXIT_CHECK_FAILED)
 
 
 @app.command("generate")
@@ -156,17 +159,22 @@ def generate_command(
     if as_json:
         print_json(result.to_dict())
         return
+    from rich.table import Table
+
     console = out_console()
     console.print(f"[bold green]generated[/] {result.project_dir} for board {result.board} "
-                  f"({len(result.files)} files{', vendored' if result.vendored else ''})")
-    console.print(f"  kernels: {', '.join(result.kernels)}")
-    console.print(f"  arena {result.arena_bytes:,} B, pool {result.pool_words} words, "
-                  f"{result.selftest_count} self-test vectors")
+                  f"({len(result.files)} files{', vendored' if result.vendored else ''})",
+                  soft_wrap=True)
+    console.print(f"kernels: {', '.join(result.kernels)}; arena {result.arena_bytes:,} B, pool "
+                  f"{result.pool_words} words, {result.selftest_count} self-test vectors",
+                  soft_wrap=True)
+    table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
     for budget in (result.ram, result.flash):
-        limit = f" of {budget.limit:,}" if budget.limit is not None else ""
-        console.print(f"  {budget.what} estimate: {budget.total:,} B{limit} "
-                      f"({', '.join(f'{line.name} {line.bytes:,}' for line in budget.lines)})")
-    console.print(f"  next: tinyflash build {result.project_dir}")
+        table.add_row(budget.what, f"{budget.total:,}",
+                      f"{budget.limit:,}" if budget.limit is not None else "-",
+                      ", ".join(f"{line.name} {line.bytes:,}" for line in budget.lines))
+    console.print(table)
+    console.print(f"next: tinyflash build {result.project_dir}", soft_wrap=True)
 
 
 # ---- convert / evaluate (issue 2) ----------------------------------------------------------
