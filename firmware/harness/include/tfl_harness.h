@@ -1,9 +1,18 @@
 /* Device side of the tinyflash verification protocol (docs/protocol.md). The generated main()
- * fills a tfl_harness_config and calls tfl_harness_main(), which never returns. */
+ * fills a tfl_harness_config and calls tfl_harness_main(), which never returns.
+ * The struct below is unchanged from the contract; the only addition is the build option
+ * TFL_HARNESS_MAX_PAYLOAD (boards with little RAM may pass a smaller -D value). */
 #ifndef TFL_HARNESS_H
 #define TFL_HARNESS_H
 
 #include <stdint.h>
+
+/* Largest payload of a host -> device frame, in bytes; the receive buffer is this plus 8.
+ * Inputs larger than one frame are sent in INPUT chunks (docs/protocol.md). Replies from the
+ * device are streamed and have no such limit. Must be at least 64. */
+#ifndef TFL_HARNESS_MAX_PAYLOAD
+#define TFL_HARNESS_MAX_PAYLOAD 1024
+#endif
 
 #include "tfl_runtime.h"
 

@@ -1,0 +1,550 @@
+"""The device harness (firmware/harness) compiled for the host with the real runtime and the host
+port, driven through a real byte stream (subprocess pipes, or socket:// through pyserial) by
+tinyflash.link. Results are compared exactly with the tflite-micro Python runtime.
+
+The test firmware is compiled with gcc -fsanitize=address,undefined (cached under
+build/harness_test/<hash>/); its model is a small two-layer FULLY_CONNECTED int8 network converted
+with TensorFlow (cached as well)."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "toolchain"))
+
+from tinyflash import link as L  # noqa: E402
+from tinyflash.errors import TinyflashError  # noqa: E402
+
+RUNTIME = REPO / "firmware" / "runtime"
+HARNESS = REPO / "firmware" / "harness"
+PORTS = REPO / "firmware" / "ports"
+BUILD = REPO / "build" / "harness_test"
+CFLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+          "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:exitcode=86", "UBSAN_OPTIONS": "halt_on_error=1:exitcode=86"}
+FC_INPUT = 96  # bytes: more than the 64-byte frames of the small-payload build, so it is chunked
+MODEL_VERSION = "fc96-16-4-v1"
+
+pytestmark = pytest.mark.slow
+
+
+# ---- model and reference --------------------------------------------------------------------
+
+
+def fc_model() -> bytes:
+    """A two-layer FULLY_CONNECTED int8 model (96 -> 16 relu -> 4), converted with TensorFlow
+    once and cached (deterministic seeds)."""
+    path = BUILD / f"{MODEL_VERSION}.tflite"
+    if path.is_file():
+        return path.read_bytes()
+    code = f"""
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np, tensorflow as tf
+tf.keras.utils.set_random_seed(7)
+inp = tf.keras.Input(({FC_INPUT},), batch_size=1)
+x = tf.keras.layers.Dense(16, activation="relu")(inp)
+out = tf.keras.layers.Dense(4)(x)
+model = tf.keras.Model(inp, out)
+rng = np.random.default_rng(3)
+def data():
+    for _ in range(50):
+        yield [rng.normal(size=(1, {FC_INPUT})).astype(np.float32)]
+conv = tf.lite.TFLiteConverter.from_keras_model(model)
+conv.optimizations = [tf.lite.Optimize.DEFAULT]
+conv.representative_dataset = data
+conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+conv.inference_input_type = tf.int8
+conv.inference_output_type = tf.int8
+open(sys.argv[1], "wb").write(conv.convert())
+"""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp)], capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    tmp.replace(path)
+    return path.read_bytes()
+
+
+def tflm(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model, arena_size=64 * 1024)
+    for i, x in enumerate(inputs):
+        interpreter.set_input(x, i)
+    interpreter.invoke()
+    from tinyflash.model import parse_model
+
+    count = len(parse_model(model, "harness-test").outputs)
+    return [np.array(interpreter.get_output(i)) for i in range(count)]
+
+
+def random_input(rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(-128, 128, size=(1, FC_INPUT), dtype=np.int8)
+
+
+# ---- building the test firmware ---------------------------------------------------------------
+
+
+def model_kernels(model: bytes) -> list[str]:
+    """Lower-case kernel names of the model's operators, sorted (the op table of the build)."""
+    from tinyflash.model import parse_model
+
+    return sorted({op.name.lower() for op in parse_model(model, "harness-test").ops})
+
+
+def kernel_available(name: str) -> bool:
+    import re
+
+    text = (RUNTIME / "include" / "tfl_kernels.h").read_text()
+    listed = re.findall(r"^\s*TFL_KERNEL\(\s*(\w+)\s*,", text, re.MULTILINE)
+    return name in listed and (RUNTIME / "src" / "kernels" / f"op_{name}.c").is_file()
+
+
+def model_c(model: bytes, vectors: Sequence[tuple[bytes, bytes]]) -> str:
+    """The generated model file of the test build: bytes, SHA-256, self-test vectors."""
+
+    def arr(data: bytes) -> str:
+        return ",\n".join(", ".join(str(b) for b in data[i:i + 24]) for i in range(0, len(data), 24)) or "0"
+
+    expected = b"".join(out for _, out in vectors)
+    kernels = model_kernels(model)
+    lines = ['#include "tfl_harness.h"',
+             *(f"extern const tfl_kernel tfl_kernel_{k};" for k in kernels),
+             "static const tfl_kernel *const harness_test_kernels[] = {"
+             + ", ".join(f"&tfl_kernel_{k}" for k in kernels) + "};",
+             f"const tfl_op_table harness_test_ops = {{harness_test_kernels, {len(kernels)}}};",
+             f"const uint8_t harness_test_model[] __attribute__((aligned(16))) = {{\n{arr(model)}}};",
+             f"const uint32_t harness_test_model_size = {len(model)}u;",
+             f"const uint8_t harness_test_model_sha256[32] = {{{arr(hashlib.sha256(model).digest())}}};",
+             f"const uint8_t harness_test_expected[] = {{\n{arr(expected)}}};",
+             f"const uint32_t harness_test_expected_size = {len(expected)}u;"]
+    for i, (inp, _) in enumerate(vectors):
+        lines.append(f"static const uint8_t harness_test_input{i}[] = {{\n{arr(inp)}}};")
+    entries = []
+    pos = 0
+    for i, (inp, out) in enumerate(vectors):
+        entries.append(f"  {{harness_test_input{i}, {len(inp)}u, harness_test_expected + {pos}, {len(out)}u}}")
+        pos += len(out)
+    lines.append("const tfl_selftest_vector harness_test_vectors[] = {\n" + ",\n".join(entries) + "\n};")
+    lines.append(f"const int32_t harness_test_vector_count = {len(vectors)};")
+    return "\n".join(lines) + "\n"
+
+
+def build_firmware(model: bytes, vectors: Sequence[tuple[bytes, bytes]],
+                   max_payload: Optional[int] = None) -> Path:
+    """Compiles harness + runtime + every listed kernel + the host port + test main with the
+    sanitizers; cached by a hash of every input."""
+    sources = sorted((HARNESS / "src").glob("*.c")) + sorted((RUNTIME / "src").glob("*.c"))
+    sources += [RUNTIME / "src" / "kernels" / f"op_{k}.c" for k in model_kernels(model)]
+    sources += [PORTS / "host" / "port_host.c", REPO / "tests" / "c" / "harness_test_main.c"]
+    flags = CFLAGS + ([f"-DTFL_HARNESS_MAX_PAYLOAD={max_payload}"] if max_payload else [])
+    generated = model_c(model, vectors)
+    digest = hashlib.sha256()
+    for part in [*flags, generated]:
+        digest.update(part.encode())
+    for src in sources + sorted((RUNTIME / "include").glob("*.h")) + sorted(HARNESS.rglob("*.h")) \
+            + [PORTS / "include" / "tfl_port.h"]:
+        digest.update(str(src).encode())
+        digest.update(src.read_bytes())
+    out_dir = BUILD / digest.hexdigest()[:16]
+    exe = out_dir / "harness_test"
+    if exe.is_file():
+        return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "harness_test_model.c").write_text(generated)
+    includes = [f"-I{RUNTIME / 'include'}", f"-I{RUNTIME / 'src'}", f"-I{HARNESS / 'include'}",
+                f"-I{HARNESS / 'src'}", f"-I{PORTS / 'include'}"]
+    tmp = out_dir / f"harness_test.{os.getpid()}"
+    proc = subprocess.run(["gcc", *flags, *includes, *map(str, sources),
+                           str(out_dir / "harness_test_model.c"), "-lm", "-o", str(tmp)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    tmp.replace(exe)
+    return exe
+
+
+# ---- a device process behind a pyserial-like pipe ----------------------------------------------
+
+
+class PipeSerial:
+    """The subset of pyserial's API Link uses, over a child process's stdin/stdout."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.fd = proc.stdout.fileno()  # type: ignore[union-attr]
+        self.timeout: Optional[float] = 0.05
+        self._eof = False
+
+    def read(self, size: int = 1) -> bytes:
+        if self._eof:
+            time.sleep(self.timeout or 0)
+            return b""
+        ready, _, _ = select.select([self.fd], [], [], self.timeout)
+        if not ready:
+            return b""
+        data = os.read(self.fd, size)
+        if not data:
+            self._eof = True
+        return data
+
+    @property
+    def in_waiting(self) -> int:
+        buf = bytearray(4)
+        fcntl.ioctl(self.fd, termios.FIONREAD, buf)
+        return int.from_bytes(buf, sys.byteorder)
+
+    def write(self, data: bytes) -> int:
+        self.proc.stdin.write(data)  # type: ignore[union-attr]
+        self.proc.stdin.flush()  # type: ignore[union-attr]
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+
+
+class Device:
+    """The test firmware running as a child process; `link` talks to it."""
+
+    def __init__(self, exe: Path, env: Optional[dict[str, str]] = None, timeout: float = 5.0,
+                 retries: int = 2) -> None:
+        self.stderr = tempfile.TemporaryFile()
+        full_env = {**os.environ, **SAN_ENV, **(env or {})}
+        full_env.pop("TINYFLASH_HOST_TCP_PORT", None)
+        self.proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, env=full_env, bufsize=0)
+        self.serial = PipeSerial(self.proc)
+        self.link = L.Link(self.serial, "pipe://harness_test", timeout=timeout, retries=retries)
+
+    def stderr_text(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+    def finish(self) -> int:
+        """Ends the link (EOF on stdin) and returns the exit code; sanitizer reports fail."""
+        self.serial.close()
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("the harness did not exit at the end of the link")
+        text = self.stderr_text()
+        assert "Sanitizer" not in text and "runtime error" not in text, text[-4000:]
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def fc() -> bytes:
+    if not kernel_available("fully_connected"):
+        pytest.skip("the runtime has no FULLY_CONNECTED kernel yet (tfl_kernels.h)")
+    return fc_model()
+
+
+@pytest.fixture(scope="module")
+def vectors(fc: bytes) -> list[tuple[bytes, bytes]]:
+    rng = np.random.default_rng(11)
+    result = []
+    for _ in range(3):
+        x = random_input(rng)
+        result.append((x.tobytes(), b"".join(o.tobytes() for o in tflm(fc, [x]))))
+    return result
+
+
+@pytest.fixture(scope="module")
+def firmware(fc: bytes, vectors: list[tuple[bytes, bytes]]) -> Path:
+    return build_firmware(fc, vectors)
+
+
+@pytest.fixture(scope="module")
+def firmware_small(fc: bytes, vectors: list[tuple[bytes, bytes]]) -> Path:
+    return build_firmware(fc, vectors, max_payload=64)
+
+
+@pytest.fixture
+def device(firmware: Path):
+    dev = Device(firmware)
+    yield dev
+    dev.kill()
+
+
+# ---- tests -------------------------------------------------------------------------------------
+
+
+def test_banner_info_and_clean_exit(device: Device, fc: bytes) -> None:
+    banner = device.link.wait_banner()
+    assert banner.ready and banner.selftest == "PASS" and banner.vectors == 3, banner.text
+    info = device.link.info()
+    assert info.ready and info.init_status_name == "TFL_OK"
+    assert info.model_sha256 == hashlib.sha256(fc).hexdigest()
+    assert info.runtime_version == "0.1.0" and info.board == "host-test"
+    assert info.tick_unit == "microsecond"
+    assert info.arena_used == banner.arena > 0 and info.arena_planned == 4321
+    assert info.arena_bytes == 65536 and info.max_payload == 1024
+    assert info.op_count == 2 and info.selftest_vectors == 3 and info.selftest_failed_vector == -1
+    from tflite_micro.python.tflite_micro import runtime
+
+    ref = runtime.Interpreter.from_bytes(fc, arena_size=64 * 1024)
+    in_detail = ref.get_input_details(0)
+    out_detail = ref.get_output_details(0)
+    (spec_in,), (spec_out,) = info.inputs, info.outputs
+    assert spec_in.shape == (1, FC_INPUT) and spec_in.dtype == np.int8 and spec_in.nbytes == FC_INPUT
+    assert spec_out.shape == (1, 4) and spec_out.dtype == np.int8
+    assert (spec_in.scale, spec_in.zero_point) == (np.float32(in_detail["quantization_parameters"]["scales"][0]),
+                                                   int(in_detail["quantization_parameters"]["zero_points"][0]))
+    assert (spec_out.scale, spec_out.zero_point) == (np.float32(out_detail["quantization_parameters"]["scales"][0]),
+                                                     int(out_detail["quantization_parameters"]["zero_points"][0]))
+    assert device.finish() == 0
+
+
+def test_invoke_is_bit_exact_with_tflm(device: Device, fc: bytes) -> None:
+    device.link.wait_banner()
+    rng = np.random.default_rng(2024)
+    for _ in range(20):
+        x = random_input(rng)
+        outputs, ticks = device.link.invoke([x])
+        (want,) = tflm(fc, [x])
+        assert outputs[0].dtype == np.int8 and outputs[0].shape == want.shape
+        np.testing.assert_array_equal(outputs[0], want)
+        assert 0 <= ticks < 10_000_000  # microseconds on the host port
+    counters = device.link.counters
+    assert counters.retries == 0 and counters.damaged_frames == 0 and counters.device_nacks == 0
+    assert counters.requests == 21  # INFO + 20 inline INVOKEs (96 bytes fit one frame)
+    assert device.finish() == 0
+
+
+def test_layers_streams_every_op(device: Device, fc: bytes) -> None:
+    device.link.wait_banner()
+    x = random_input(np.random.default_rng(5))
+    result = device.link.layers([x])
+    assert [r.op_index for r in result.ops] == [0, 1]
+    assert [r.op_name for r in result.ops] == ["FULLY_CONNECTED", "FULLY_CONNECTED"]
+    assert [r.builtin_code for r in result.ops] == [9, 9]
+    hidden = result.ops[0].outputs[0]
+    assert hidden.data.shape == (1, 16) and hidden.data.dtype == np.int8
+    from tflite_micro.python.tflite_micro import runtime
+
+    ref = runtime.Interpreter.from_bytes(fc, arena_size=64 * 1024,
+                                         intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    ref.set_input(x, 0)
+    ref.invoke()
+    np.testing.assert_array_equal(hidden.data, ref.GetTensor(hidden.index, 0)["tensor_data"])
+    (want,) = tflm(fc, [x])
+    np.testing.assert_array_equal(result.ops[1].outputs[0].data, want)
+    assert result.ticks == sum(r.ticks for r in result.ops)
+    # The hook must not disturb the interpreter: a plain INVOKE afterwards is still exact.
+    outputs, _ = device.link.invoke([x])
+    np.testing.assert_array_equal(outputs[0], want)
+    assert device.finish() == 0
+
+
+def test_chunked_input_on_a_small_frame_build(firmware_small: Path, fc: bytes) -> None:
+    dev = Device(firmware_small)
+    try:
+        assert dev.link.wait_banner().selftest == "PASS"
+        assert dev.link.info().max_payload == 64
+        rng = np.random.default_rng(99)
+        for _ in range(5):
+            x = random_input(rng)
+            outputs, _ = dev.link.invoke([x])
+            np.testing.assert_array_equal(outputs[0], tflm(fc, [x])[0])
+        # 96 input bytes in 60-byte chunks: 2 INPUT requests + 1 INVOKE per inference.
+        assert dev.link.counters.requests == 1 + 5 * 3
+        x = random_input(rng)
+        layers = dev.link.layers([x])
+        np.testing.assert_array_equal(layers.ops[-1].outputs[0].data, tflm(fc, [x])[0])
+        assert dev.finish() == 0
+    finally:
+        dev.kill()
+
+
+def _expect_error(dev: Device, wire: bytes, code: int) -> L.DeviceErrorInfo:
+    dev.serial.write(wire)
+    frame = dev.link._read_frame(time.monotonic() + 5)
+    assert frame is not None and frame.type == L.MSG_ERROR, frame
+    err = L.parse_error(frame.payload)
+    assert err.code == code, (err, wire[:40])
+    return err
+
+
+def test_malformed_frames_get_error_frames_and_device_keeps_serving(device: Device, fc: bytes) -> None:
+    link = device.link
+    link.wait_banner()
+    good = L.frame_bytes(L.MSG_INFO, 7)
+    body = L.cobs_decode(good[1:-1])
+    # bad CRC: flip one payload-less header bit and keep the old CRC
+    damaged = bytearray(body)
+    damaged[1] ^= 0x10
+    _expect_error(device, b"\0" + L.cobs_encode(bytes(damaged)) + b"\0", L.ERR_BAD_CRC)
+    # truncated: the frame cut before its CRC, and a frame shorter than a header
+    _expect_error(device, b"\0" + L.cobs_encode(body[:-3]) + b"\0", L.ERR_TRUNCATED)
+    _expect_error(device, b"\0" + L.cobs_encode(b"\x01\x02\x03") + b"\0", L.ERR_TRUNCATED)
+    # a length field far beyond the maximum, with a valid CRC
+    huge = struct.pack("<BBI", L.MSG_INVOKE, 8, 0xFFFFFFF0)
+    huge += struct.pack("<H", L.crc16_ccitt_false(huge))
+    err = _expect_error(device, b"\0" + L.cobs_encode(huge) + b"\0", L.ERR_OVERSIZED)
+    assert err.detail == 1024
+    # a frame longer than the receive buffer (4000 payload bytes)
+    _expect_error(device, L.frame_bytes(L.MSG_INVOKE, 9, bytes(range(256)) * 16)[:-1] + b"\0",
+                  L.ERR_OVERSIZED)
+    # COBS block that claims more bytes than arrive before the delimiter
+    _expect_error(device, b"\0\x0a\x01\x02\0", L.ERR_BAD_COBS)
+    # unknown request type, and a known one with a payload it does not take
+    err = _expect_error(device, L.frame_bytes(0x42, 10), L.ERR_UNKNOWN_TYPE)
+    assert err.detail == 0x42
+    _expect_error(device, L.frame_bytes(L.MSG_INFO, 11, b"x"), L.ERR_BAD_LENGTH)
+    err = _expect_error(device, L.frame_bytes(L.MSG_INVOKE, 12, b"\1" * 5), L.ERR_BAD_LENGTH)
+    assert err.detail == FC_INPUT
+    _expect_error(device, L.frame_bytes(L.MSG_INPUT, 13, struct.pack("<I", 95) + b"ab"),
+                  L.ERR_BAD_OFFSET)
+    _expect_error(device, L.frame_bytes(L.MSG_INPUT, 14, struct.pack("<I", 0xFFFFFFFF) + b"a"),
+                  L.ERR_BAD_OFFSET)
+    # the INVOKE without staged input
+    _expect_error(device, L.frame_bytes(L.MSG_INVOKE, 15), L.ERR_NO_INPUT)
+    # still serving, and still exact
+    assert link.info(refresh=True).model_sha256 == hashlib.sha256(fc).hexdigest()
+    x = random_input(np.random.default_rng(1))
+    np.testing.assert_array_equal(link.invoke([x])[0][0], tflm(fc, [x])[0])
+    assert device.finish() == 0
+
+
+def test_random_garbage_never_hangs_or_overruns(device: Device, fc: bytes) -> None:
+    link = device.link
+    link.wait_banner()
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng = np.random.default_rng(seed)
+    x = random_input(rng)
+    (want,) = tflm(fc, [x])
+    for round_ in range(30):
+        size = int(rng.integers(1, 3000))
+        junk = rng.integers(0, 256, size=size, dtype=np.uint8).tobytes()
+        if round_ % 3 == 0:  # a damaged copy of a real frame
+            wire = bytearray(L.frame_bytes(L.MSG_INVOKE, 200, x.tobytes()))
+            for _ in range(int(rng.integers(1, 4))):
+                wire[int(rng.integers(1, len(wire) - 1))] ^= 1 << int(rng.integers(0, 8))
+            junk = bytes(wire)
+        device.serial.write(junk)
+        # the device is still alive and answers a real request exactly
+        outputs, _ = link.invoke([x])
+        assert np.array_equal(outputs[0], want), f"seed {seed} round {round_}"
+    assert device.proc.poll() is None, f"seed {seed}"
+    assert device.finish() == 0, f"seed {seed}"
+
+
+def test_repeated_sequence_number_is_answered_idempotently(device: Device) -> None:
+    device.link.wait_banner()
+    x = random_input(np.random.default_rng(3))
+    wire = L.frame_bytes(L.MSG_INVOKE, 77, x.tobytes())
+    device.serial.write(wire)
+    first = device.link._read_frame(time.monotonic() + 5)
+    # The same frame again (the host missed the reply) is answered from the kept result; an
+    # INVOKE with the same number and no input proves the model did not run again.
+    device.serial.write(L.frame_bytes(L.MSG_INVOKE, 77))
+    second = device.link._read_frame(time.monotonic() + 5)
+    assert first is not None and second is not None
+    assert first.type == L.MSG_INVOKE | L.MSG_REPLY and second == first
+    # A new number without input is refused: the inputs were consumed by the run.
+    device.serial.write(L.frame_bytes(L.MSG_INVOKE, 78))
+    third = device.link._read_frame(time.monotonic() + 5)
+    assert third is not None and third.type == L.MSG_ERROR
+    assert L.parse_error(third.payload).code == L.ERR_NO_INPUT
+    assert device.finish() == 0
+
+
+def test_reset_reinitialises(device: Device, fc: bytes) -> None:
+    device.link.wait_banner()
+    before = device.link.info()
+    result = device.link.reset()
+    assert result.init_status == 0 and result.init_status_name == "TFL_OK"
+    assert result.arena_used == before.arena_used and result.error_op == -1
+    x = random_input(np.random.default_rng(8))
+    np.testing.assert_array_equal(device.link.invoke([x])[0][0], tflm(fc, [x])[0])
+    assert device.finish() == 0
+
+
+def test_init_failure_banner_and_info(firmware: Path) -> None:
+    dev = Device(firmware, env={"HARNESS_TEST_ARENA_BYTES": "16"})
+    try:
+        banner = dev.link.wait_banner()
+        assert not banner.ready and banner.init_error == "TFL_ERR_ARENA_TOO_SMALL", banner.text
+        assert banner.text == "tinyflash error init TFL_ERR_ARENA_TOO_SMALL op=-1"
+        info = dev.link.info()
+        assert not info.ready and info.init_status_name == "TFL_ERR_ARENA_TOO_SMALL"
+        assert info.inputs == () and info.outputs == () and info.arena_bytes == 16
+        with pytest.raises(TinyflashError, match="could not initialise the model"):
+            dev.link.invoke([random_input(np.random.default_rng(0))])
+        # the request-level refusal as the device sends it
+        dev.serial.write(L.frame_bytes(L.MSG_INVOKE, 5))
+        frame = dev.link._read_frame(time.monotonic() + 5)
+        err = L.parse_error(frame.payload)
+        assert err.code == L.ERR_NOT_READY and err.status_name == "TFL_ERR_ARENA_TOO_SMALL"
+        assert dev.finish() == 0
+    finally:
+        dev.kill()
+
+
+def test_selftest_failure_names_vector_and_byte(firmware: Path, vectors: list[tuple[bytes, bytes]]) -> None:
+    dev = Device(firmware, env={"HARNESS_TEST_CORRUPT": "1"})
+    try:
+        banner = dev.link.wait_banner()
+        got = np.frombuffer(vectors[1][1], dtype=np.int8)[1]
+        want = np.int8(np.uint8(vectors[1][1][1] ^ 1).view(np.int8))
+        assert banner.ready and banner.selftest == "FAIL", banner.text
+        assert banner.fields["vector"] == "1" and banner.fields["byte"] == "1"
+        assert banner.fields["got"] == str(int(got)) and banner.fields["want"] == str(int(want))
+        assert dev.link.info().selftest_failed_vector == 1
+        assert dev.finish() == 0
+    finally:
+        dev.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_socket_url_through_pyserial(firmware: Path, fc: bytes) -> None:
+    port = _free_port()
+    env = {**os.environ, **SAN_ENV, "TINYFLASH_HOST_TCP_PORT": str(port)}
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([str(firmware)], stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                env=env)
+        try:
+            with L.open_link(f"socket://127.0.0.1:{port}", timeout=5) as link:
+                assert link.wait_banner().selftest == "PASS"
+                x = random_input(np.random.default_rng(4))
+                outputs, _ = link.invoke([x])
+                np.testing.assert_array_equal(outputs[0], tflm(fc, [x])[0])
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,275 @@
+"""tinyflash.link: the codec (COBS, CRC-16, frames, replies) and the retry logic, the latter
+against the real harness firmware (tests/test_harness.py builds it) with faults injected into the
+byte stream between host and device: flipped bits, dropped replies, a reset banner, a stall."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "toolchain"))
+
+from tinyflash import link as L  # noqa: E402
+from tinyflash.errors import TinyflashError  # noqa: E402
+
+# ---- codec ---------------------------------------------------------------------------------
+
+
+def test_crc16_ccitt_false_check_value() -> None:
+    assert L.crc16_ccitt_false(b"123456789") == 0x29B1  # the catalogue's check value
+    assert L.crc16_ccitt_false(b"") == 0xFFFF
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=1200) | st.builds(lambda n, z: b"\x01" * n + b"\x00" * z,
+                                            st.integers(0, 600), st.integers(0, 3)))
+def test_cobs_round_trip(data: bytes) -> None:
+    encoded = L.cobs_encode(data)
+    assert 0 not in encoded
+    assert len(encoded) <= len(data) + 1 + len(data) // 254 + 1
+    assert L.cobs_decode(encoded) == data
+
+
+@pytest.mark.parametrize("n", [253, 254, 255, 508, 509])
+def test_cobs_block_boundaries(n: int) -> None:
+    data = bytes((i % 255) + 1 for i in range(n))
+    assert L.cobs_decode(L.cobs_encode(data)) == data
+    assert L.cobs_decode(L.cobs_encode(data + b"\0")) == data + b"\0"
+
+
+def test_frame_round_trip_and_damage() -> None:
+    wire = L.frame_bytes(L.MSG_INVOKE, 200, b"\x00\x01hello\x00")
+    assert wire[0] == 0 and wire[-1] == 0 and 0 not in wire[1:-1]
+    frame = L.decode_frame(wire[1:-1])
+    assert frame == L.Frame(L.MSG_INVOKE, 200, b"\x00\x01hello\x00")
+    body = bytearray(L.cobs_decode(wire[1:-1]))
+    body[7] ^= 0x04
+    with pytest.raises(L.FrameError) as info:
+        L.decode_frame(L.cobs_encode(bytes(body)))
+    assert info.value.kind == "crc"
+    with pytest.raises(L.FrameError) as info:
+        L.decode_frame(L.cobs_encode(bytes(body[:5])))
+    assert info.value.kind == "short"
+    with pytest.raises(L.FrameError) as info:
+        L.decode_frame(L.cobs_encode(bytes(body[:-3]) + bytes(body[-2:])))
+    assert info.value.kind == "length"
+    with pytest.raises(L.FrameError) as info:
+        L.decode_frame(b"\x09\x01\x02")
+    assert info.value.kind == "cobs"
+
+
+def test_banner_parsing() -> None:
+    ok = L.parse_banner("tinyflash ready selftest=PASS vectors=3 arena=1234\n")
+    assert ok.ready and ok.selftest == "PASS" and ok.vectors == 3 and ok.arena == 1234
+    bad = L.parse_banner("tinyflash ready selftest=FAIL vectors=3 arena=96 vector=2 byte=5 got=-3 want=-2")
+    assert bad.selftest == "FAIL" and bad.fields["vector"] == "2" and bad.fields["got"] == "-3"
+    err = L.parse_banner("tinyflash error init TFL_ERR_ARENA_TOO_SMALL op=-1")
+    assert not err.ready and err.init_error == "TFL_ERR_ARENA_TOO_SMALL" and err.fields["op"] == "-1"
+
+
+def test_error_payload_parsing() -> None:
+    payload = struct.pack("<BBHiIB", L.ERR_INVOKE_FAILED, L.MSG_INVOKE, 9, 4, 0, 6) + b"TFL_X!"
+    err = L.parse_error(payload)
+    assert (err.name, err.request, err.status, err.op, err.status_name) == \
+        ("INVOKE_FAILED", "INVOKE", 9, 4, "TFL_X!")
+    with pytest.raises(L.FrameError):
+        L.parse_error(payload[:5])
+
+
+def test_open_link_bad_port_is_one_sentence() -> None:
+    with pytest.raises(TinyflashError, match="Cannot open serial port /dev/tinyflash-none"):
+        L.open_link("/dev/tinyflash-none", timeout=0.2)
+
+
+def test_silent_port_times_out_with_bounded_retries() -> None:
+    # loop:// echoes our own request back: an intact frame of the wrong type, which must be
+    # ignored, then the bounded timeouts end in one sentence.
+    link = L.open_link("loop://", timeout=0.2, retries=2)
+    start = time.monotonic()
+    with pytest.raises(TinyflashError, match=r"did not answer the INFO request after 3 attempts"):
+        link.info()
+    assert time.monotonic() - start < 3
+    assert link.counters.timeouts == 3 and link.counters.retries == 2
+    assert link.counters.stale_frames == 3
+    link.close()
+
+
+# ---- retries against the real harness -------------------------------------------------------
+
+harness = pytest.importorskip("test_harness")
+fc = harness.fc
+vectors = harness.vectors
+firmware = harness.firmware
+
+
+class Faulty:
+    """Wraps a serial-like stream and damages it on request."""
+
+    def __init__(self, inner: harness.PipeSerial) -> None:
+        self.inner = inner
+        self.flip_next_write = False
+        self.flip_read_at: Optional[int] = None  # absolute received-byte index to damage
+        self.drop_zeros = 0  # drop received bytes until this many 0x00 were dropped
+        self.inject: bytes = b""  # bytes to deliver before the next real ones
+        self.received = 0
+
+    @property
+    def timeout(self) -> Optional[float]:
+        return self.inner.timeout
+
+    @timeout.setter
+    def timeout(self, value: Optional[float]) -> None:
+        self.inner.timeout = value
+
+    @property
+    def in_waiting(self) -> int:
+        return 0
+
+    def write(self, data: bytes) -> int:
+        if self.flip_next_write:
+            self.flip_next_write = False
+            damaged = bytearray(data)
+            damaged[len(data) // 2] ^= 0x20
+            data = bytes(damaged)
+        return self.inner.write(data)
+
+    def flush(self) -> None:
+        pass
+
+    def read(self, size: int = 1) -> bytes:
+        if self.inject:
+            out, self.inject = self.inject[:size], self.inject[size:]
+            return out
+        data = bytearray(self.inner.read(size))
+        kept = bytearray()
+        for byte in data:
+            index = self.received
+            self.received += 1
+            if self.drop_zeros:
+                if byte == 0:
+                    self.drop_zeros -= 1
+                continue
+            # Damage one byte at or after the mark, never creating or removing a delimiter
+            # (that would split or merge frames: a different fault).
+            if self.flip_read_at is not None and index >= self.flip_read_at and byte not in (0, 1):
+                byte ^= 0x01
+                self.flip_read_at = None
+            kept.append(byte)
+        return bytes(kept)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+slow = pytest.mark.slow
+
+
+@pytest.fixture
+def faulty_device(firmware: Path):
+    dev = harness.Device(firmware, timeout=0.5, retries=3)
+    faulty = Faulty(dev.serial)
+    dev.link = L.Link(faulty, "pipe://faulty", timeout=0.5, retries=3)
+    dev.link.wait_banner(timeout=5)
+    dev.link.info()
+    yield dev, faulty
+    dev.kill()
+
+
+def _x(seed: int) -> np.ndarray:
+    return harness.random_input(np.random.default_rng(seed))
+
+
+@slow
+def test_flipped_request_bit_is_resent(faulty_device, fc: bytes) -> None:
+    dev, faulty = faulty_device
+    x = _x(1)
+    faulty.flip_next_write = True
+    outputs, _ = dev.link.invoke([x])
+    np.testing.assert_array_equal(outputs[0], harness.tflm(fc, [x])[0])
+    assert dev.link.counters.device_nacks == 1 and dev.link.counters.retries == 1
+    assert dev.finish() == 0
+
+
+@slow
+def test_damaged_reply_is_requested_again_and_answered_idempotently(faulty_device, fc: bytes) -> None:
+    dev, faulty = faulty_device
+    x = _x(2)
+    faulty.flip_read_at = faulty.received + 12  # inside the coming INVOKE reply
+    outputs, _ = dev.link.invoke([x])
+    np.testing.assert_array_equal(outputs[0], harness.tflm(fc, [x])[0])
+    assert dev.link.counters.damaged_frames == 1 and dev.link.counters.retries == 1
+    assert dev.finish() == 0
+
+
+@slow
+def test_lost_reply_times_out_and_is_resent(faulty_device, fc: bytes) -> None:
+    dev, faulty = faulty_device
+    x = _x(3)
+    faulty.drop_zeros = 2  # the whole reply frame: leading and trailing delimiter
+    start = time.monotonic()
+    outputs, _ = dev.link.invoke([x])
+    np.testing.assert_array_equal(outputs[0], harness.tflm(fc, [x])[0])
+    assert dev.link.counters.timeouts == 1 and dev.link.counters.retries == 1
+    assert time.monotonic() - start < 3
+    assert dev.finish() == 0
+
+
+@slow
+def test_reset_banner_mid_run_restarts_the_request(faulty_device, fc: bytes) -> None:
+    dev, faulty = faulty_device
+    x = _x(4)
+    faulty.inject = b"\0tinyflash ready selftest=PASS vectors=3 arena=96\n"
+    outputs, _ = dev.link.invoke([x])
+    np.testing.assert_array_equal(outputs[0], harness.tflm(fc, [x])[0])
+    assert dev.link.counters.device_resets == 1
+    assert dev.finish() == 0
+
+
+@slow
+def test_damaged_layers_stream_is_restarted(faulty_device, fc: bytes) -> None:
+    dev, faulty = faulty_device
+    x = _x(5)
+    faulty.flip_read_at = faulty.received + 30  # inside the first LAYER frame
+    result = dev.link.layers([x])
+    assert [r.op_index for r in result.ops] == [0, 1]
+    np.testing.assert_array_equal(result.ops[-1].outputs[0].data, harness.tflm(fc, [x])[0])
+    assert dev.link.counters.retries >= 1 and dev.link.counters.damaged_frames >= 1
+    assert dev.finish() == 0
+
+
+@slow
+def test_stalled_device_is_a_clear_error_in_bounded_time(faulty_device) -> None:
+    dev, _ = faulty_device
+    os.kill(dev.proc.pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        with pytest.raises(TinyflashError, match=r"did not answer the INVOKE request after 4 attempts"):
+            dev.link.invoke([_x(6)])
+        assert time.monotonic() - start < 4
+        assert dev.link.counters.timeouts == 4
+    finally:
+        os.kill(dev.proc.pid, signal.SIGCONT)
+
+
+@slow
+def test_wrong_input_is_refused_before_anything_is_sent(faulty_device) -> None:
+    dev, _ = faulty_device
+    sent = dev.link.counters.bytes_sent
+    with pytest.raises(TinyflashError, match=r"Input 0 has shape \(96,\) but .* expects \(1, 96\)"):
+        dev.link.invoke([_x(7).reshape(96)])
+    with pytest.raises(TinyflashError, match=r"Input 0 has dtype uint8 but .* expects int8"):
+        dev.link.invoke([_x(7).view(np.uint8)])
+    with pytest.raises(TinyflashError, match=r"Got 2 input arrays but the model .* has 1 inputs"):
+        dev.link.invoke([_x(7), _x(8)])
+    assert dev.link.counters.bytes_sent == sent
+    assert dev.finish() == 0
