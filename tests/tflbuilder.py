@@ -330,7 +330,7 @@ class ModelBuilder:
         fb.StartVector(1, len(data), 16)  # 16-byte aligned element data, like the converter
         fb.head = fb.head - len(data)
         fb.Bytes[fb.head:fb.head + len(data)] = data
-        return fb.EndVector(len(data))
+        return fb.EndVector()
 
     @staticmethod
     def _vector(fb: flatbuffers.Builder, values: Sequence[Any], dtype: str) -> int:
@@ -339,7 +339,7 @@ class ModelBuilder:
         fb.StartVector(size, len(arr), size)
         fb.head = fb.head - arr.nbytes
         fb.Bytes[fb.head:fb.head + arr.nbytes] = arr.tobytes()
-        return fb.EndVector(len(arr))
+        return fb.EndVector()
 
     def _int_vector(self, fb: flatbuffers.Builder, values: Sequence[int]) -> int:
         return self._vector(fb, [int(v) for v in values], "<i4")
@@ -349,7 +349,7 @@ class ModelBuilder:
         fb.StartVector(4, len(offsets), 4)
         for off in reversed(offsets):
             fb.PrependUOffsetTRelative(off)
-        return fb.EndVector(len(offsets))
+        return fb.EndVector()
 
 
 def quantized_bias_scale(input_scale: float, weight_scales: Sequence[float]) -> list[float]:

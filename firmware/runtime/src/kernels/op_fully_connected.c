@@ -1,0 +1,106 @@
+/* FULLY_CONNECTED, int8: out[b][n] = clamp(zp_out + requant(sum_k (x[b][k] - zp_in) *
+ * (w[n][k] - zp_w) + bias[n])). Weights [N, K] per-tensor or per-channel (axis 0); bias int32
+ * optional; keep_num_dims only changes the output shape, which comes from the output tensor.
+ * Multiplier per unit: (double)input_scale * (double)weight_scale / (double)output_scale, the
+ * same for per-tensor and per-channel weights (a float32 product of the two scales would differ
+ * from TFLM near rounding boundaries: test_fc_multiplier_uses_double_product). Pool: 2 * N words
+ * (multipliers, then shifts). */
+#include "tfl_kernel.h"
+
+typedef struct {
+  int32_t input_offset;
+  int32_t filter_offset;
+  int32_t output_offset;
+  int32_t act_min;
+  int32_t act_max;
+  int32_t pool_index;
+  int32_t units;   /* N */
+  int32_t depth;   /* K */
+  int32_t batches;
+} fc_data;
+TFL_OP_DATA_FITS(fc_data);
+
+static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  fc_data *d = (fc_data *)node->data;
+  tfl_status s;
+  if (in == NULL || w == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) {
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  }
+  if (bias != NULL && bias->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (w->dims_count != 2) return TFL_ERR_BAD_SHAPE;
+  const int32_t units = w->dims[0], depth = w->dims[1];
+  if (units <= 0 || depth <= 0) return TFL_ERR_BAD_SHAPE;
+  const int32_t in_elements = tfl_tensor_elements(in);
+  if (in_elements % depth != 0) return TFL_ERR_BAD_SHAPE;
+  const int32_t batches = in_elements / depth;
+  if (batches > INT32_MAX / units || tfl_tensor_elements(out) != batches * units) {
+    return TFL_ERR_BAD_SHAPE;
+  }
+  if (bias != NULL && tfl_tensor_elements(bias) != units) return TFL_ERR_BAD_SHAPE;
+  if (in->quant_count != 1 || out->quant_count != 1) return TFL_ERR_BAD_QUANTIZATION;
+  if (w->quant_count != 1 && !(w->quant_count == units && w->quant_dim == 0)) {
+    return TFL_ERR_BAD_QUANTIZATION;
+  }
+  if (!(in->scale > 0.0f) || !(out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  if (w->quant_count > 1) {
+    for (int32_t c = 0; c < units; ++c) {
+      if (tfl_tensor_channel_zero_point(w, c) != 0) return TFL_ERR_BAD_QUANTIZATION;
+    }
+  }
+  int8_t act;
+  if ((s = tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &act)) != TFL_OK) return s;
+  if ((s = tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
+                                &d->act_max)) != TFL_OK) {
+    return s;
+  }
+  int32_t *pool;
+  if ((s = tfl_pool_alloc(ctx, 2 * units, &pool)) != TFL_OK) return s;
+  d->pool_index = (int32_t)(pool - ctx->mem.pool);
+  for (int32_t c = 0; c < units; ++c) {
+    const double real =
+        (double)in->scale * (double)tfl_tensor_channel_scale(w, c) / (double)out->scale;
+    tfl_quantize_multiplier(real, &pool[c], &pool[units + c]);
+  }
+  d->input_offset = -in->zero_point;
+  d->filter_offset = w->quant_count == 1 ? -w->zero_point : 0;
+  d->output_offset = out->zero_point;
+  d->units = units;
+  d->depth = depth;
+  d->batches = batches;
+  return TFL_OK;
+}
+
+static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const fc_data *d = (const fc_data *)node->data;
+  const int8_t *x = (const int8_t *)in->data;
+  const int8_t *wt = (const int8_t *)w->data;
+  const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
+  int8_t *y = (int8_t *)out->data;
+  const int32_t *mult = ctx->mem.pool + d->pool_index;
+  const int32_t *shift = mult + d->units;
+  for (int32_t batch = 0; batch < d->batches; ++batch) {
+    const int8_t *row = x + batch * d->depth;
+    for (int32_t n = 0; n < d->units; ++n) {
+      const int8_t *wr = wt + n * d->depth;
+      int32_t acc = 0;
+      for (int32_t k = 0; k < d->depth; ++k) {
+        acc += (row[k] + d->input_offset) * (wr[k] + d->filter_offset);
+      }
+      if (b != NULL) acc += b[n];
+      acc = tfl_multiply_by_quantized_multiplier(acc, mult[n], shift[n]) + d->output_offset;
+      y[batch * d->units + n] = (int8_t)tfl_clamp(acc, d->act_min, d->act_max);
+    }
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(fully_connected, 9, "FULLY_CONNECTED", fc_prepare, fc_eval);
