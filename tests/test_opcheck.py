@@ -168,3 +168,62 @@ def test_shared_model_with_op_code_changed_to_custom() -> None:
     assert info.ops[0].name == "FULLY_CONNECTED"
     assert not report.deployable
     assert report.offenders[0].startswith("op 0 CUSTOM is the custom op")
+
+
+# ---- the real `tinyflash check` command ------------------------------------------------------
+
+def _cli(*args: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tinyflash.cli", "check", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_check_shared_model_json() -> None:
+    import json
+
+    path = shared_model_path("kws_ref_model")
+    done = _cli(str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["deployable"] is True and data["offenders"] == []
+    assert data["peak_activation_bytes"] == 16_490 and data["arena_bytes"] == 16_492
+    assert data["total_macs"] == 2_656_768 and data["size_bytes"] == path.stat().st_size
+    assert data["weight_bytes"] == 24_376 and data["pool_words"] == 1_176
+    conv = data["ops"][0]
+    assert conv["op"] == "CONV_2D" and conv["macs"] == 320_000
+    assert conv["inputs"][1]["quantization"].startswith("per-channel(64")
+    assert conv["inputs"][0] == {"tensor": 0, "name": "input_1", "dtype": "int8",
+                                 "shape": [1, 49, 10, 1], "quantization": "per-tensor",
+                                 "constant": False}
+
+
+def test_cli_check_table() -> None:
+    done = _cli(str(shared_model_path("pretrainedResnet_quant")))
+    assert done.returncode == 0, done.stderr
+    for text in ("CONV_2D", "int8[1x32x32x3]", "per-ch", "2,359,296", "12,501,632 MACs",
+                 "peak activations 52,224 B", "planned arena 52,224 B", "deployable"):
+        assert text in done.stdout, text
+
+
+@pytest.mark.slow
+def test_cli_check_hybrid_exit_1(converted: dict[str, Path]) -> None:
+    done = _cli(str(converted["dynamic"]))
+    assert done.returncode == 1
+    assert "not deployable" in done.stdout and "is hybrid: int8 weights" in done.stdout
+    assert done.stderr.startswith("error: ") and "is not deployable: op 0 FULLY_CONNECTED is " \
+        "hybrid" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_check_corrupt_exit_2(tmp_path: Path) -> None:
+    data = shared_model_path("ad01_int8").read_bytes()
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(data[:5000])
+    done = _cli(str(truncated))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "truncated.tflite is a corrupt TFLite model" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 3
+    done = _cli(str(tmp_path / "missing.tflite"))
+    assert done.returncode == 2 and "no such file" in done.stderr

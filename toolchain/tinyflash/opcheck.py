@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from tinyflash.model import ModelInfo, OpInfo, TensorInfo, load_model
 from tinyflash.schema import FLOAT_TYPES
@@ -200,7 +200,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
     _check_quant(op, acts, add)
 
 
-def _check_quant(op: OpInfo, acts: list[TensorInfo], add) -> None:  # type: ignore[no-untyped-def]
+def _check_quant(op: OpInfo, acts: list[TensorInfo], add: Callable[..., None]) -> None:
     for t in acts:
         if t.dtype != "int8":
             continue
