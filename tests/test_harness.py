@@ -548,3 +548,63 @@ def test_socket_url_through_pyserial(firmware: Path, fc: bytes) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_missed_banner_is_recovered_from_info(device: Device) -> None:
+    # Read the boot line past the link, as if the board had booted before the port was opened.
+    seen = b""
+    deadline = time.monotonic() + 5
+    while not seen.endswith(b"\n") and time.monotonic() < deadline:
+        seen += device.serial.read(1)
+    assert seen.startswith(b"tinyflash ready selftest=PASS")
+    banner = device.link.wait_banner(timeout=0.3)
+    assert banner.text.startswith("(INFO) tinyflash ready") and banner.selftest == "PASS"
+    assert banner.vectors == 3 and banner.arena == device.link.info().arena_used
+    assert device.finish() == 0
+
+
+@pytest.mark.qemu
+def test_fc_model_on_qemu_cortex_m4(fc: bytes, tmp_path: Path) -> None:
+    """The generated project for mps2-an386, built with PlatformIO and run on QEMU, answers
+    exactly what tflite-micro computes (issue 5's path end to end, on one small model)."""
+    import shutil
+
+    for tool in ("qemu-system-arm", "arm-none-eabi-gcc"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (scripts/bootstrap-system.sh)")
+    from tinyflash import boards, codegen, emulator, platformio
+    from tflite_micro.python.tflite_micro import runtime
+
+    model_path = tmp_path / "fc.tflite"
+    model_path.write_bytes(fc)
+    project = codegen.generate(model_path, "mps2-an386", tmp_path / "project")
+    build = platformio.build_project(project.project_dir)
+    board = boards.load_board("mps2-an386")
+    with emulator.start_device(board, build.elf) as dev:
+        with L.open_link(dev.url, timeout=20) as link:
+            banner = link.wait_banner()
+            assert banner.ready and banner.selftest == "PASS", banner.text
+            info = link.info()
+            assert info.model_sha256 == hashlib.sha256(fc).hexdigest()
+            assert info.board == "mps2-an386" and "instructions" in info.tick_unit
+            assert info.arena_planned == project.arena_bytes and info.arena_used == banner.arena
+            rng = np.random.default_rng(17)
+            ticks = []
+            for _ in range(8):
+                x = random_input(rng)
+                outputs, t = link.invoke([x])
+                np.testing.assert_array_equal(outputs[0], tflm(fc, [x])[0])
+                ticks.append(t)
+            # -icount makes the instruction count exact; SysTick counts it in 40-instruction
+            # units, so the counter's phase at the start moves a reading by at most one tick.
+            assert 0 < min(ticks) and max(ticks) - min(ticks) <= 1, ticks
+            layers = link.layers([x])
+            ref = runtime.Interpreter.from_bytes(
+                fc, arena_size=64 * 1024, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+            ref.set_input(x, 0)
+            ref.invoke()
+            for record in layers.ops:
+                for out in record.outputs:
+                    np.testing.assert_array_equal(out.data, ref.GetTensor(out.index, 0)["tensor_data"])
+            assert abs(layers.ticks - min(ticks)) <= len(layers.ops) + 1
+            assert link.counters.retries == 0 and link.counters.damaged_frames == 0
