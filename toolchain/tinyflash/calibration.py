@@ -217,6 +217,60 @@ def _load_images(path: Path, inputs: list[InputSpec], limit: int,
     return [_fit(path, spec, samples, "the images")]
 
 
+def _unreadable(path: Path, error: BaseException) -> TinyflashError:
+    text = str(error).splitlines()[0] if str(error) else "unreadable"
+    return TinyflashError(
+        f"{path}: cannot read the calibration data ({type(error).__name__}: {text}); check the "
+        "file is a valid, uncorrupted array file.", EXIT_BAD_INPUT)
+
+
+def probe_calibration(path: Path | str) -> None:
+    """Checks that need no model: the file exists, is readable, is not empty and holds only finite
+    numbers. `convert` runs this before starting TensorFlow, so these errors come at once."""
+    path = Path(path)
+    if not path.exists():
+        raise TinyflashError(f"{path}: calibration data not found; give an existing .npy, .npz, "
+                             ".csv file or a folder of images.", EXIT_BAD_INPUT)
+    if path.is_dir():
+        if not any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*")):
+            raise TinyflashError(
+                f"{path}: the folder has no images ({', '.join(IMAGE_SUFFIXES)}); the calibration "
+                "set is empty.", EXIT_BAD_INPUT)
+        return
+    suffix = path.suffix.lower()
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        if suffix == ".npy":
+            arrays["the array"] = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {f"array '{k}'": archive[k] for k in archive.files}
+            if not arrays:
+                raise TinyflashError(f"{path}: the .npz holds no arrays; the calibration set is "
+                                     "empty.", EXIT_BAD_INPUT)
+        elif suffix == ".csv":
+            return  # parsed row by row with line numbers once the input shape is known
+        else:
+            raise TinyflashError(
+                f"{path}: unknown calibration format '{path.suffix}'; use .npy, .npz, .csv or a "
+                "folder of images.", EXIT_BAD_INPUT)
+    except TinyflashError:
+        raise
+    except (OSError, ValueError, EOFError) as error:
+        raise _unreadable(path, error) from None
+    for what, array in arrays.items():
+        if array.dtype == object or array.dtype.kind not in "biuf":
+            raise TinyflashError(f"{path}: {what} has dtype {array.dtype}, expected numbers; save "
+                                 "the calibration data as a numeric array.", EXIT_BAD_INPUT)
+        if array.size == 0:
+            raise TinyflashError(
+                f"{path}: {what} is empty (shape {_shape_text(array.shape)}); give at least one "
+                "sample (100 to 500 representative samples is the usual advice).", EXIT_BAD_INPUT)
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise TinyflashError(f"{path}: {what} contains NaN or Inf; clean the calibration data.",
+                                 EXIT_BAD_INPUT)
+
+
 def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int = DEFAULT_SAMPLES,
                      progress: Optional[Progress] = None) -> CalibrationSet:
     """Load `path` and check it against `inputs`; keep at most `samples` samples (the first ones).
@@ -248,10 +302,7 @@ def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int
     except TinyflashError:
         raise
     except (OSError, ValueError, EOFError) as error:
-        raise TinyflashError(
-            f"{path}: cannot read the calibration data ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else 'unreadable'}); check the file is a "
-            "valid, uncorrupted array file.", EXIT_BAD_INPUT) from None
+        raise _unreadable(path, error) from None
     counts = {a.shape[0] for a in arrays}
     if len(counts) != 1:
         detail = ", ".join(f"'{s.name}': {a.shape[0]}" for s, a in zip(inputs, arrays))

@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from tinyflash.calibration import DEFAULT_SAMPLES, InputSpec, Progress, load_calibration
+from tinyflash.calibration import (DEFAULT_SAMPLES, InputSpec, Progress, load_calibration,
+                                   probe_calibration)
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 
 MODES = ("int8", "uint8-io", "int8-float-io", "int16x8", "float16", "dynamic")
@@ -649,9 +650,7 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
             raise TinyflashError(f"{spec.label}: mode {mode} needs calibration data; give --data "
                                  "with 100 to 500 representative samples (.npy, .npz, .csv or an "
                                  "image folder).", EXIT_BAD_INPUT)
-        if not Path(data).exists():
-            raise TinyflashError(f"{data}: calibration data not found; give an existing .npy, .npz, "
-                                 ".csv file or a folder of images.", EXIT_BAD_INPUT)
+        probe_calibration(data)
     if samples < 1:
         raise TinyflashError(f"--samples must be at least 1 (got {samples}).", EXIT_BAD_INPUT)
     if output.parent and not output.parent.exists():
