@@ -1,0 +1,392 @@
+"""On-device verification: the same inputs on the device and on the host references, compared.
+
+The device is reached through a pyserial URL: a real board's port, or the TCP serial port of an
+emulated board (QEMU) or host-native firmware that this module starts itself. The tflite-micro
+Python runtime is the exact reference; TFLite's BUILTIN_REF and default (XNNPACK) kernels and the
+float model are reported beside it for context.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.metrics import OutputMetrics, TickStats, compare_outputs, tick_stats
+
+#: The exact reference every verdict is taken against.
+EXACT_REFERENCE = "tflm"
+#: Names of the host references, in report order.
+REFERENCE_NAMES = ("tflm", "tflite-ref", "tflite-default", "float")
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class OpTiming:
+    op_index: int
+    op_name: str
+    ticks: int
+
+
+@dataclass(frozen=True)
+class LayerDivergence:
+    """The first op whose output on the device differs from the reference's."""
+
+    sample: int
+    op_index: int
+    op_name: str
+    tensor_index: int
+    max_abs_diff_lsb: int
+    mismatched_values: int
+    values: int
+    options: dict[str, Any]
+    inputs: tuple[str, ...]  # "tensor 3 int8[1,8,8,4]"
+
+
+@dataclass
+class VerifyResult:
+    model: str
+    model_sha256: str
+    board: str
+    url: str
+    tick_unit: str
+    samples: int
+    tolerance: int
+    metrics: list[OutputMetrics]
+    ticks: TickStats
+    arena_used: int
+    arena_planned: int
+    passed: bool
+    first_mismatch_sample: Optional[int]
+    divergence: Optional[LayerDivergence] = None
+    op_ticks: list[OpTiming] = field(default_factory=list)
+    link: dict[str, int] = field(default_factory=dict)
+    skipped_references: dict[str, str] = field(default_factory=dict)
+    banner: str = ""
+    device_outputs: list[list[np.ndarray]] = field(default_factory=list, repr=False)
+    reference_outputs: dict[str, list[list[np.ndarray]]] = field(default_factory=dict, repr=False)
+
+    def exact_metrics(self) -> list[OutputMetrics]:
+        return [m for m in self.metrics if m.reference == EXACT_REFERENCE]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "model_sha256": self.model_sha256,
+            "board": self.board,
+            "url": self.url,
+            "tick_unit": self.tick_unit,
+            "samples": self.samples,
+            "tolerance_lsb": self.tolerance,
+            "passed": self.passed,
+            "first_mismatch_sample": self.first_mismatch_sample,
+            "arena_used": self.arena_used,
+            "arena_planned": self.arena_planned,
+            "ticks": {"unit": self.ticks.unit, "min": self.ticks.minimum,
+                      "median": self.ticks.median, "max": self.ticks.maximum},
+            "metrics": [{
+                "reference": m.reference, "output": m.output_index, "samples": m.samples,
+                "values": m.values, "exact_fraction": m.exact_fraction,
+                "max_abs_diff_lsb": m.max_abs_diff_lsb,
+                "mean_abs_error_lsb": m.mean_abs_error_lsb, "rmse_lsb": m.rmse_lsb,
+                "cosine_similarity": m.cosine_similarity, "top1_agreement": m.top1_agreement,
+                "diff_histogram": {str(k): v for k, v in sorted(m.diff_histogram.items())},
+            } for m in self.metrics],
+            "divergence": None if self.divergence is None else {
+                "sample": self.divergence.sample, "op_index": self.divergence.op_index,
+                "op_name": self.divergence.op_name,
+                "tensor_index": self.divergence.tensor_index,
+                "max_abs_diff_lsb": self.divergence.max_abs_diff_lsb,
+                "mismatched_values": self.divergence.mismatched_values,
+                "values": self.divergence.values, "options": self.divergence.options,
+                "inputs": list(self.divergence.inputs)},
+            "op_ticks": [{"op": t.op_index, "name": t.op_name, "ticks": t.ticks}
+                         for t in self.op_ticks],
+            "link": self.link,
+            "skipped_references": self.skipped_references,
+            "banner": self.banner,
+        }
+
+
+# ---- inputs -------------------------------------------------------------------------------------
+
+
+def _tensor_label(info: Any, index: int) -> str:
+    tensor = info.tensors[index]
+    return f"tensor {index} {tensor.dtype}{list(tensor.shape)}"
+
+
+def load_inputs(info: Any, data: Optional[Path], samples: int, seed: int) -> list[list[np.ndarray]]:
+    """Per-sample input lists for the model: from a calibration-style file holding float inputs
+    as the float model takes them (quantized here with each input's scale and zero point, as the
+    application would), or deterministic random values of the input type."""
+    if samples < 1:
+        raise TinyflashError(f"--samples must be at least 1, not {samples}", EXIT_BAD_INPUT)
+    tensors = [info.tensors[i] for i in info.inputs]
+    if data is None:
+        rng = np.random.default_rng(seed)
+        result = []
+        for _ in range(samples):
+            sample = []
+            for t in tensors:
+                dtype = np.dtype(t.dtype)
+                if dtype.kind in "iu":
+                    lim = np.iinfo(dtype)
+                    sample.append(rng.integers(lim.min, lim.max + 1, size=t.shape, dtype=dtype))
+                else:
+                    sample.append(rng.standard_normal(t.shape).astype(dtype))
+            result.append(sample)
+        return result
+
+    from tinyflash.calibration import InputSpec, load_calibration
+    from tinyflash.reference import quantize
+
+    specs = [InputSpec(t.name, tuple(t.shape), "float32") for t in tensors]
+    calibration = load_calibration(Path(data), specs, samples)
+    result = []
+    for s in range(calibration.count):
+        sample = []
+        for t, array in zip(tensors, calibration.arrays):
+            value = np.asarray(array[s]).reshape(t.shape)
+            dtype = np.dtype(t.dtype)
+            if dtype.kind in "iu":
+                if t.quant is None:
+                    raise TinyflashError(
+                        f"{data}: input {_tensor_label(info, t.index)} is not quantized, so "
+                        "float data cannot be mapped onto it; convert the model with tinyflash "
+                        "convert", EXIT_BAD_INPUT)
+                value = quantize(value, t.quant.scales[0], t.quant.zero_points[0], dtype)
+            else:
+                value = value.astype(dtype)
+            sample.append(value)
+        result.append(sample)
+    return result
+
+
+# ---- references ---------------------------------------------------------------------------------
+
+
+def run_references(model: Path, info: Any, inputs: list[list[np.ndarray]],
+                   float_model: Optional[Path], skipped: dict[str, str],
+                   progress: Optional[Progress] = None) -> dict[str, list[list[np.ndarray]]]:
+    """Runs every sample on each host reference; a reference that cannot run this model is
+    recorded in `skipped` (the exact one may not be skipped)."""
+    from tinyflash.reference import TFLiteReference, TFLMReference
+
+    outputs: dict[str, list[list[np.ndarray]]] = {}
+    tflm = TFLMReference(model)
+    outputs["tflm"] = []
+    for i, sample in enumerate(inputs):
+        outputs["tflm"].append(tflm.run(sample))
+        if progress:
+            progress("reference tflm", i + 1, len(inputs))
+    for name, kernels in (("tflite-ref", "ref"), ("tflite-default", "default")):
+        try:
+            ref = TFLiteReference(model, kernels=kernels)
+            outputs[name] = [ref.run(sample) for sample in inputs]
+        except TinyflashError as error:
+            skipped[name] = error.message
+    if float_model is not None:
+        outputs["float"] = _float_outputs(float_model, info, inputs, skipped)
+    return outputs
+
+
+def _float_outputs(float_model: Path, info: Any, inputs: list[list[np.ndarray]],
+                   skipped: dict[str, str]) -> list[list[np.ndarray]]:
+    """The float model's outputs on the dequantized inputs, quantized to the int8 model's output
+    scale so they compare in the same LSB units as the device."""
+    from tinyflash.reference import FloatReference, dequantize, quantize
+
+    ref = FloatReference(float_model)
+    in_tensors = [info.tensors[i] for i in info.inputs]
+    out_tensors = [info.tensors[i] for i in info.outputs]
+    result = []
+    for sample in inputs:
+        floats = [dequantize(x, t.quant.scales[0], t.quant.zero_points[0]) if t.quant else x
+                  for x, t in zip(sample, in_tensors)]
+        outs = ref.run(floats)
+        if len(outs) != len(out_tensors):
+            skipped["float"] = (f"{float_model} has {len(outs)} outputs, the int8 model "
+                                f"{len(out_tensors)}")
+            return []
+        result.append([quantize(np.asarray(o).reshape(t.shape), t.quant.scales[0],
+                                t.quant.zero_points[0], t.dtype) if t.quant else np.asarray(o)
+                       for o, t in zip(outs, out_tensors)])
+    return result
+
+
+def tflm_intermediates(model_bytes: bytes, sample: Sequence[np.ndarray]) -> dict[int, np.ndarray]:
+    """Every tensor's value after one invoke of the tflite-micro runtime (all tensors kept)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    from tinyflash.reference import tflm_min_arena
+
+    arena = tflm_min_arena(model_bytes) * 2 + 4096  # preserved tensors need room beyond the plan
+    interpreter = runtime.Interpreter.from_bytes(
+        model_bytes, arena_size=arena,
+        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    for i, x in enumerate(sample):
+        interpreter.set_input(x, i)
+    interpreter.invoke()
+    values: dict[int, np.ndarray] = {}
+    index = 0
+    while True:
+        try:
+            tensor = interpreter.GetTensor(index, 0)
+        except Exception:  # the runtime raises a plain RuntimeError past the last tensor
+            break
+        values[index] = np.array(tensor["tensor_data"])
+        index += 1
+    return values
+
+
+def find_divergence(info: Any, sample_index: int, layers: Any,
+                    reference: dict[int, np.ndarray]) -> Optional[LayerDivergence]:
+    """The first op (in execution order) whose output differs from the reference."""
+    for record in layers.ops:
+        for out in record.outputs:
+            expected = reference.get(out.index)
+            if expected is None:
+                continue
+            got = np.asarray(out.data).reshape(-1).astype(np.int64)
+            want = np.asarray(expected).reshape(-1).astype(np.int64)
+            if got.shape != want.shape or not np.array_equal(got, want):
+                op = info.ops[record.op_index]
+                n = min(got.size, want.size)
+                diff = np.abs(got[:n] - want[:n])
+                return LayerDivergence(
+                    sample=sample_index, op_index=record.op_index, op_name=op.name,
+                    tensor_index=out.index,
+                    max_abs_diff_lsb=int(diff.max()) if n else 0,
+                    mismatched_values=int(np.count_nonzero(diff)) + abs(got.size - want.size),
+                    values=int(want.size), options=dict(op.options),
+                    inputs=tuple(_tensor_label(info, i) for i in op.inputs if i >= 0))
+    return None
+
+
+# ---- the whole run ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectTarget:
+    """A generated project: where its model and board are, and its firmware once built."""
+
+    project_dir: Path
+    board: str
+    model: Path
+    arena_bytes: int
+
+
+def read_project(project_dir: Path) -> ProjectTarget:
+    meta_path = Path(project_dir) / "tinyflash.json"
+    if not meta_path.is_file():
+        raise TinyflashError(f"{project_dir} is not a tinyflash project (no tinyflash.json); "
+                             "create one with `tinyflash generate MODEL.tflite --board B -o DIR`",
+                             EXIT_BAD_INPUT)
+    try:
+        meta = json.loads(meta_path.read_text())
+        return ProjectTarget(Path(project_dir), str(meta["board"]),
+                             Path(project_dir) / meta["model"]["copy"], int(meta["arena_bytes"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise TinyflashError(f"{meta_path} is damaged ({error}); generate the project again "
+                             "with --force", EXIT_BAD_INPUT) from error
+
+
+def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = None,
+                  samples: int = 10, seed: int = 0, tolerance: int = 0, per_layer: bool = False,
+                  float_model: Optional[Path] = None, timeout: float = 10.0,
+                  progress: Optional[Progress] = None) -> VerifyResult:
+    """Talks to a running device at `url` whose firmware embeds `model`."""
+    from tinyflash.link import open_link
+    from tinyflash.model import load_model
+
+    if tolerance < 0:
+        raise TinyflashError(f"--tolerance must be 0 or more LSB, not {tolerance}", EXIT_BAD_INPUT)
+    info = load_model(model)
+    inputs = load_inputs(info, data, samples, seed)
+    with open_link(url, timeout=timeout) as link:
+        banner = link.wait_banner()
+        device = link.info()
+        if not device.ready:
+            raise TinyflashError(
+                f"the device at {url} failed to initialise the model: {device.init_status_name} "
+                f"at op {device.error_op}", EXIT_CHECK_FAILED)
+        if device.model_sha256.lower() != info.sha256.lower():
+            raise TinyflashError(
+                f"the device at {url} runs a different model (SHA-256 {device.model_sha256[:16]}…, "
+                f"{model.name} is {info.sha256[:16]}…); flash the firmware generated from "
+                f"{model.name}", EXIT_CHECK_FAILED)
+        device_outputs: list[list[np.ndarray]] = []
+        ticks: list[int] = []
+        for i, sample in enumerate(inputs):
+            outs, t = link.invoke(sample)
+            device_outputs.append([np.asarray(o) for o in outs])
+            ticks.append(int(t))
+            if progress:
+                progress("device", i + 1, len(inputs))
+        skipped: dict[str, str] = {}
+        references = run_references(model, info, inputs, float_model, skipped, progress)
+        metrics: list[OutputMetrics] = []
+        for name in REFERENCE_NAMES:
+            ref_outputs = references.get(name)
+            if not ref_outputs:
+                continue
+            for o in range(len(info.outputs)):
+                metrics.append(compare_outputs(
+                    name, o, [d[o] for d in device_outputs],
+                    [np.asarray(r[o]).reshape(device_outputs[0][o].shape) for r in ref_outputs]))
+        first_bad: Optional[int] = None
+        for s, (dev, ref) in enumerate(zip(device_outputs, references["tflm"])):
+            worst = max(int(np.max(np.abs(d.astype(np.int64) -
+                                          np.asarray(r).reshape(d.shape).astype(np.int64))))
+                        if d.size else 0 for d, r in zip(dev, ref))
+            if worst > tolerance:
+                first_bad = s
+                break
+        layers_sample = first_bad if first_bad is not None else 0
+        layers = link.layers(inputs[layers_sample])
+        op_ticks = [OpTiming(r.op_index, r.op_name, r.ticks) for r in layers.ops]
+        divergence = None
+        if per_layer and first_bad is not None:
+            divergence = find_divergence(info, first_bad, layers,
+                                         tflm_intermediates(bytes(info.data), inputs[first_bad]))
+        counters = link.counters.as_dict()
+    return VerifyResult(
+        model=str(model), model_sha256=info.sha256, board=board, url=url,
+        tick_unit=device.tick_unit, samples=len(inputs), tolerance=tolerance, metrics=metrics,
+        ticks=tick_stats(ticks, device.tick_unit), arena_used=device.arena_used,
+        arena_planned=device.arena_planned, passed=first_bad is None,
+        first_mismatch_sample=first_bad, divergence=divergence, op_ticks=op_ticks,
+        link=counters, skipped_references=skipped, banner=banner.text,
+        device_outputs=device_outputs, reference_outputs=references)
+
+
+def verify_project(project_dir: Path, *, port: Optional[str] = None,
+                   progress: Optional[Progress] = None, **options: Any) -> VerifyResult:
+    """Builds the project if needed, starts its emulator (or uses `port` for a real board) and
+    verifies it."""
+    from tinyflash.boards import load_board
+    from tinyflash.emulator import start_device
+    from tinyflash.platformio import build_project
+
+    target = read_project(project_dir)
+    board = load_board(target.board)
+    with ExitStack() as stack:
+        if port is None:
+            if not (board.emulated or board.is_host):
+                raise TinyflashError(
+                    f"board '{board.id}' is real hardware: flash it with `tinyflash flash "
+                    f"{project_dir}` and pass its serial port with --port (e.g. /dev/ttyACM0)",
+                    EXIT_BAD_INPUT)
+            build = build_project(target.project_dir)
+            device = stack.enter_context(start_device(board, build.elf))
+            url = device.url
+        else:
+            url = port
+        return verify_device(url, target.model, board=board.id, progress=progress, **options)
