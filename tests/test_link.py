@@ -273,3 +273,109 @@ def test_wrong_input_is_refused_before_anything_is_sent(faulty_device) -> None:
         dev.link.invoke([_x(7), _x(8)])
     assert dev.link.counters.bytes_sent == sent
     assert dev.finish() == 0
+
+
+# ---- the C codec against the Python codec ----------------------------------------------------
+
+CODEC_RX = 300  # HARNESS_CODEC_RX in tests/c/harness_codec_main.c
+
+
+def _codec_driver() -> Path:
+    import hashlib
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    sources = [repo / "tests" / "c" / "harness_codec_main.c",
+               repo / "firmware" / "harness" / "src" / "tfl_harness_frame.c",
+               repo / "firmware" / "harness" / "src" / "tfl_harness_crc.c"]
+    headers = [repo / "firmware" / "harness" / "src" / "tfl_harness_internal.h",
+               repo / "firmware" / "harness" / "include" / "tfl_harness.h"]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers)).hexdigest()[:16]
+    exe = repo / "build" / "harness_codec" / digest / "harness_codec"
+    if not exe.is_file():
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        tmp = exe.with_name(f"harness_codec.{os.getpid()}")
+        proc = subprocess.run(
+            ["gcc", *harness.CFLAGS, f"-I{repo / 'firmware' / 'harness' / 'src'}",
+             f"-I{repo / 'firmware' / 'harness' / 'include'}", f"-I{repo / 'firmware' / 'runtime' / 'include'}",
+             f"-I{repo / 'firmware' / 'ports' / 'include'}", *map(str, sources), "-o", str(tmp)],
+            capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        tmp.replace(exe)
+    return exe
+
+
+def _run_codec(records: list[tuple[bytes, bytes]]) -> bytes:
+    import subprocess
+
+    stdin = b"".join(op + struct.pack("<I", len(data)) + data for op, data in records)
+    proc = subprocess.run([str(_codec_driver())], input=stdin, capture_output=True, timeout=60,
+                          env={**os.environ, **harness.SAN_ENV})
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    return proc.stdout
+
+
+def _case_payloads(rng: np.random.Generator) -> list[bytes]:
+    cases = [b"", b"\0", b"\0\0\0", bytes(range(1, 256)) * 3]
+    for n in (252, 253, 254, 255, 256, 507, 508, 509, 1000):
+        cases.append(bytes(int(v) for v in rng.integers(1, 256, size=n)))  # no zero at all
+        cases.append(bytes(int(v) for v in rng.integers(1, 256, size=n)) + b"\0")
+    for _ in range(40):
+        n = int(rng.integers(0, 1500))
+        data = rng.integers(0, 256, size=n, dtype=np.uint8)
+        data[rng.random(n) < rng.random()] = 0  # from no zeros to mostly zeros
+        cases.append(data.tobytes())
+    return cases
+
+
+@pytest.mark.slow
+def test_c_encoder_matches_python_byte_for_byte() -> None:
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng = np.random.default_rng(seed)
+    payloads = _case_payloads(rng)
+    out = _run_codec([(b"E", bytes([0x82, i & 0xFF]) + p) for i, p in enumerate(payloads)])
+    pos = 0
+    for i, payload in enumerate(payloads):
+        (n,) = struct.unpack_from("<I", out, pos)
+        wire = out[pos + 4:pos + 4 + n]
+        pos += 4 + n
+        assert wire == L.frame_bytes(0x82, i, payload), f"seed {seed} case {i} ({len(payload)} bytes)"
+    assert pos == len(out)
+
+
+@pytest.mark.slow
+def test_c_decoder_agrees_with_python_on_frames_and_garbage() -> None:
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng = np.random.default_rng(seed)
+    streams = []
+    for i, payload in enumerate(_case_payloads(rng)):
+        streams.append(L.frame_bytes(0x02, i, payload))  # valid frames, some beyond the buffer
+        junk = rng.integers(0, 256, size=int(rng.integers(1, 900)), dtype=np.uint8)
+        junk[rng.random(junk.size) < 0.9] |= 1  # mostly non-zero: long garbage "frames"
+        streams.append(b"\0" + junk.tobytes() + b"\0")
+    out = _run_codec([(b"D", s) for s in streams])
+    pos = 0
+    for i, stream in enumerate(streams):
+        segments = stream.split(b"\0")[:-1]  # one result per delimiter
+        for segment in segments:
+            result = out[pos]
+            (n,) = struct.unpack_from("<I", out, pos + 1)
+            decoded = out[pos + 5:pos + 5 + n]
+            pos += 5 + n
+            where = f"seed {seed} stream {i} segment of {len(segment)} bytes"
+            if not segment:
+                assert result == 0, where  # TFL_RX_EMPTY
+                continue
+            try:
+                expected: Optional[bytes] = L.cobs_decode(segment)
+            except L.FrameError:
+                expected = None
+            if expected is not None and len(expected) <= CODEC_RX:
+                assert (result, decoded) == (1, expected), where  # TFL_RX_FRAME
+            elif expected is not None:
+                assert result == 3, where  # TFL_RX_OVERFLOW
+            else:
+                assert result in (2, 3), where  # BAD_COBS, or OVERFLOW first
+        assert out[pos] == 0xEE
+        pos += 1
+    assert pos == len(out)
