@@ -33,9 +33,9 @@ def print_report(result: VerifyResult, console: Console) -> None:
     console.print(f"[bold]model[/] {result.model}  [dim]sha256 {result.model_sha256[:16]}…[/]")
     console.print(f"[bold]board[/] {result.board}  [dim]{result.url}[/]")
     table = Table(title="device vs references (units: LSB of the output's quantization)")
-    for column in ("reference", "output", "bit-exact", "max |diff|", "MAE", "RMSE", "cosine",
-                   "top-1 agree"):
-        table.add_column(column, justify="left" if column == "reference" else "right")
+    for column in ("reference", "out", "exact", "max|d|", "MAE", "RMSE", "cosine", "top-1"):
+        table.add_column(column, justify="left" if column == "reference" else "right",
+                         no_wrap=True)
     for m in result.metrics:
         style = "bold" if m.reference == EXACT_REFERENCE else ""
         table.add_row(m.reference, str(m.output_index), f"{m.exact_fraction:.2%}",
