@@ -1,0 +1,206 @@
+/* ADD, int8 (TFLite quantization spec, TFLM reference arithmetic).
+ *
+ * Both inputs are brought to a common scale: each is offset by its zero point, shifted left by
+ * 20 bits and multiplied by scale_i / (2 * max(scale_1, scale_2)) (a multiplier below one); the
+ * sum is rescaled by 2 * max_scale / (2^20 * output_scale), offset by the output zero point and
+ * clamped to the fused activation's range. Inputs broadcast NumPy-style up to TFL_MAX_DIMS. */
+#include "tfl_kernel.h"
+
+typedef struct {
+  int32_t input1_offset;
+  int32_t input2_offset;
+  int32_t output_offset;
+  int32_t left_shift;
+  int32_t input1_multiplier;
+  int32_t input1_shift;
+  int32_t input2_multiplier;
+  int32_t input2_shift;
+  int32_t output_multiplier;
+  int32_t output_shift;
+  int32_t act_min;
+  int32_t act_max;
+} tfl_add_data;
+TFL_OP_DATA_FITS(tfl_add_data);
+
+/* ---- broadcasting walk (same helper in each binary elementwise kernel: one op per file) -- */
+
+/* Output dims of a broadcasting binary op, innermost first, with size-1 dims dropped and
+ * neighbouring dims that broadcast the same way merged. stride1/stride2: element step of
+ * each input along that dim (0 where it broadcasts). */
+typedef struct {
+  int32_t count;
+  int32_t dims[TFL_MAX_DIMS];
+  int32_t stride1[TFL_MAX_DIMS];
+  int32_t stride2[TFL_MAX_DIMS];
+} add_walk;
+
+static int32_t add_dim_from_back(const tfl_tensor *t, int32_t i) {
+  return i < (int32_t)t->dims_count ? t->dims[t->dims_count - 1 - i] : 1;
+}
+
+/* TFL_OK when the output's shape is the broadcast of the inputs' shapes. */
+static tfl_status add_check_broadcast(const tfl_tensor *a, const tfl_tensor *b,
+                                      const tfl_tensor *out) {
+  const int32_t rank = tfl_max(a->dims_count, b->dims_count);
+  int32_t i;
+  if ((int32_t)out->dims_count != rank) return TFL_ERR_BAD_SHAPE;
+  for (i = 0; i < rank; ++i) {
+    const int32_t da = add_dim_from_back(a, i);
+    const int32_t db = add_dim_from_back(b, i);
+    const int32_t d = add_dim_from_back(out, i);
+    if (da != db && da != 1 && db != 1) return TFL_ERR_BAD_SHAPE;
+    if (d != (da == 1 ? db : da)) return TFL_ERR_BAD_SHAPE;
+  }
+  return TFL_OK;
+}
+
+static void add_make_walk(const tfl_tensor *a, const tfl_tensor *b, const tfl_tensor *out,
+                          add_walk *w) {
+  int32_t contiguous_a = 1;
+  int32_t contiguous_b = 1;
+  int32_t i;
+  w->count = 0;
+  for (i = 0; i < (int32_t)out->dims_count; ++i) {
+    const int32_t da = add_dim_from_back(a, i);
+    const int32_t db = add_dim_from_back(b, i);
+    const int32_t d = add_dim_from_back(out, i);
+    const int32_t sa = da == 1 ? 0 : contiguous_a;
+    const int32_t sb = db == 1 ? 0 : contiguous_b;
+    contiguous_a *= da;
+    contiguous_b *= db;
+    if (d == 1) continue;
+    if (w->count > 0) {
+      const int32_t k = w->count - 1;
+      if (sa == w->stride1[k] * w->dims[k] && sb == w->stride2[k] * w->dims[k]) {
+        w->dims[k] *= d;
+        continue;
+      }
+    }
+    w->dims[w->count] = d;
+    w->stride1[w->count] = sa;
+    w->stride2[w->count] = sb;
+    w->count++;
+  }
+  if (w->count == 0) { /* every dim is 1: one element */
+    w->dims[0] = 1;
+    w->stride1[0] = 0;
+    w->stride2[0] = 0;
+    w->count = 1;
+  }
+}
+
+/* ---- arithmetic ----------------------------------------------------------------------- */
+
+static int8_t add_one(const tfl_add_data *d, int32_t x1, int32_t x2) {
+  const int32_t shifted1 = (x1 + d->input1_offset) * (1 << d->left_shift);
+  const int32_t shifted2 = (x2 + d->input2_offset) * (1 << d->left_shift);
+  const int32_t scaled1 =
+      tfl_multiply_by_quantized_multiplier(shifted1, d->input1_multiplier, d->input1_shift);
+  const int32_t scaled2 =
+      tfl_multiply_by_quantized_multiplier(shifted2, d->input2_multiplier, d->input2_shift);
+  const int32_t raw = tfl_multiply_by_quantized_multiplier(scaled1 + scaled2,
+                                                           d->output_multiplier,
+                                                           d->output_shift) +
+                      d->output_offset;
+  return (int8_t)tfl_clamp(raw, d->act_min, d->act_max);
+}
+
+static void add_run(const tfl_add_data *d, const int8_t *in1, int32_t step1, const int8_t *in2,
+                    int32_t step2, int8_t *out, int32_t n) {
+  int32_t i;
+  int32_t o1 = 0;
+  int32_t o2 = 0;
+  for (i = 0; i < n; ++i) {
+    out[i] = add_one(d, in1[o1], in2[o2]);
+    o1 += step1;
+    o2 += step2;
+  }
+}
+
+/* A multiplier in (0, 1): Q31 value and a shift <= 0. */
+static tfl_status add_small_multiplier(double real, int32_t *multiplier, int32_t *shift) {
+  if (!(real > 0.0 && real < 1.0)) return TFL_ERR_BAD_QUANTIZATION;
+  tfl_quantize_multiplier(real, multiplier, shift);
+  return *shift <= 0 ? TFL_OK : TFL_ERR_BAD_QUANTIZATION;
+}
+
+static tfl_status add_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_add_data d;
+  int8_t activation = TFL_ACT_NONE;
+  double twice_max_scale;
+  tfl_status st;
+  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
+    return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
+    return TFL_ERR_BAD_QUANTIZATION;
+  st = add_check_broadcast(in1, in2, out);
+  if (st != TFL_OK) return st;
+  st = tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation); /* fused_activation_function */
+  if (st != TFL_OK) return st;
+
+  memset(&d, 0, sizeof d);
+  d.input1_offset = -in1->zero_point;
+  d.input2_offset = -in2->zero_point;
+  d.output_offset = out->zero_point;
+  d.left_shift = 20;
+  twice_max_scale = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
+  st = add_small_multiplier((double)in1->scale / twice_max_scale, &d.input1_multiplier,
+                            &d.input1_shift);
+  if (st != TFL_OK) return st;
+  st = add_small_multiplier((double)in2->scale / twice_max_scale, &d.input2_multiplier,
+                            &d.input2_shift);
+  if (st != TFL_OK) return st;
+  st = add_small_multiplier(twice_max_scale / ((double)(1L << d.left_shift) * (double)out->scale),
+                            &d.output_multiplier, &d.output_shift);
+  if (st != TFL_OK) return st;
+  st = tfl_activation_range(activation, out->scale, out->zero_point, -128, 127, &d.act_min,
+                            &d.act_max);
+  if (st != TFL_OK) return st;
+  memcpy(node->data, &d, sizeof d);
+  return TFL_OK;
+}
+
+static tfl_status add_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *a = (const int8_t *)in1->data;
+  const int8_t *b = (const int8_t *)in2->data;
+  int8_t *o = (int8_t *)out->data;
+  tfl_add_data d;
+  add_walk w;
+  int32_t idx[TFL_MAX_DIMS];
+  int32_t off1 = 0;
+  int32_t off2 = 0;
+  int32_t k;
+  memcpy(&d, node->data, sizeof d);
+  if (tfl_tensor_elements(out) == 0) return TFL_OK;
+  if (tfl_same_shape(in1, in2)) {
+    add_run(&d, a, 1, b, 1, o, tfl_tensor_elements(out));
+    return TFL_OK;
+  }
+  add_make_walk(in1, in2, out, &w);
+  memset(idx, 0, sizeof idx);
+  for (;;) {
+    add_run(&d, a + off1, w.stride1[0], b + off2, w.stride2[0], o, w.dims[0]);
+    o += w.dims[0];
+    for (k = 1; k < w.count; ++k) {
+      off1 += w.stride1[k];
+      off2 += w.stride2[k];
+      if (++idx[k] < w.dims[k]) break;
+      off1 -= w.stride1[k] * w.dims[k];
+      off2 -= w.stride2[k] * w.dims[k];
+      idx[k] = 0;
+    }
+    if (k >= w.count) break;
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(add, 0, "ADD", add_prepare, add_eval);

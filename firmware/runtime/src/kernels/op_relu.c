@@ -1,0 +1,56 @@
+/* RELU, int8 (TFLM reference arithmetic).
+ *
+ * Requantization with clamping: (x - input_zero_point) is rescaled by input_scale /
+ * output_scale (Q31 multiplier and shift, double rounding), offset by the output zero point and
+ * clamped to [max(-128, output_zero_point), 127], i.e. real values below 0 become 0. */
+#include "tfl_kernel.h"
+
+typedef struct {
+  int32_t input_zero_point;
+  int32_t output_zero_point;
+  int32_t multiplier;
+  int32_t shift;
+  int32_t act_min;
+  int32_t act_max;
+} tfl_relu_data;
+TFL_OP_DATA_FITS(tfl_relu_data);
+
+static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_relu_data d;
+  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  memset(&d, 0, sizeof d);
+  d.input_zero_point = in->zero_point;
+  d.output_zero_point = out->zero_point;
+  tfl_quantize_multiplier((double)in->scale / (double)out->scale, &d.multiplier, &d.shift);
+  /* 255 << shift must stay inside int32. */
+  if (d.shift > 23) return TFL_ERR_BAD_QUANTIZATION;
+  d.act_min = tfl_max(-128, out->zero_point); /* quantized 0.0 */
+  d.act_max = 127;
+  memcpy(node->data, &d, sizeof d);
+  return TFL_OK;
+}
+
+static tfl_status relu_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = (const int8_t *)in->data;
+  int8_t *y = (int8_t *)out->data;
+  const int32_t n = tfl_tensor_elements(out);
+  tfl_relu_data d;
+  int32_t i;
+  memcpy(&d, node->data, sizeof d);
+  for (i = 0; i < n; ++i) {
+    const int32_t v = d.output_zero_point + tfl_multiply_by_quantized_multiplier(
+                                                x[i] - d.input_zero_point, d.multiplier, d.shift);
+    y[i] = (int8_t)tfl_clamp(v, d.act_min, d.act_max);
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(relu, 19, "RELU", relu_prepare, relu_eval);

@@ -1,0 +1,300 @@
+"""Differential tests of the arithmetic kernels (issue 3): ADD, SUB, MUL, MAXIMUM, MINIMUM (with
+broadcasting), LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH and MEAN, all int8.
+
+Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
+the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
+outputs are compared exactly (every path is integer, so there is no tolerance). Hypothesis draws
+shapes, scales, zero points, activations and options plus an integer `seed` for the input data;
+a failure message names the seed and the parameters. Unary ops always also get one input set
+holding every int8 value.
+
+TFLM semantics that tinyflash follows (and where TFLite's BUILTIN_REF kernels differ):
+- RELU6 clamps to [quantized 0, quantized 6] in the INPUT's quantization and copies the value,
+  without requantizing to the output's scale (REF requantizes). Identical when input and output
+  quantization agree, as the converter writes them (test_relu6_keeps_input_quantization).
+- MEAN takes one integer path for every int8 case: 1/n is folded into the requantization
+  multiplier (multiplier << k / n, shift - k, k = floor(log2 n) clamped), no float.
+- TANH ignores the output tensor's quantization (always writes scale 1/128, zero point 0);
+  LOGISTIC refuses any output but scale 1/256, zero point -128, as TFLM does.
+- MAXIMUM / MINIMUM compare the stored int8 values with no requantization.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runtime_host import init_status, run_model_batch, tflm_reference_batch
+from tflbuilder import ModelBuilder
+
+SETS = 3  # random input sets per model (plus the all-values set for unary ops)
+
+COMMON = settings(max_examples=30, deadline=None, print_blob=True,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+# Scales log-uniform over the range converters produce for activations.
+scales = st.floats(min_value=-9.0, max_value=1.0).map(lambda e: float(np.float32(2.0 ** e)))
+zero_points = st.integers(min_value=-128, max_value=127)
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+def _batch(shapes: Sequence[Sequence[int]], seed: int, all_values: bool) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    batch = [[np.asarray(rng.integers(-128, 127, size=tuple(s), endpoint=True, dtype=np.int8))
+              .reshape(tuple(s)) for s in shapes] for _ in range(SETS)]
+    if all_values:  # every int8 value, cycled over the (first) input's shape, random start
+        n = int(np.prod(shapes[0]))
+        start = int(rng.integers(0, 256))
+        values = ((np.arange(n) + start) % 256 - 128).astype(np.int8).reshape(tuple(shapes[0]))
+        batch.insert(0, [values] + batch[0][1:])
+    return batch
+
+
+def assert_same_as_tflm(model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str,
+                        all_values: bool = False) -> None:
+    """Runs the input sets through the C runtime and TFLM; outputs must be identical."""
+    batch = _batch(shapes, seed, all_values)
+    ref = tflm_reference_batch(model, batch)
+    got = run_model_batch(model, batch)
+    for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
+        assert len(g_outs) == len(r_outs), f"{what} seed={seed}: output count"
+        for g, r in zip(g_outs, r_outs):
+            r = np.asarray(r)
+            assert g.shape == r.shape, f"{what} seed={seed} set={s}: shape {g.shape} vs {r.shape}"
+            if not np.array_equal(g, r):
+                bad = np.flatnonzero(g.ravel() != r.ravel())
+                ins = [a.ravel()[bad[:8]] for a in batch[s]]
+                raise AssertionError(
+                    f"{what} seed={seed} set={s}: {bad.size}/{g.size} values differ from TFLM\n"
+                    f"at {bad[:8]}: inputs={ins} ours={g.ravel()[bad[:8]]} "
+                    f"tflm={r.ravel()[bad[:8]]}")
+
+
+@st.composite
+def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6,
+           max_elems: int = 700) -> list[int]:
+    rank = draw(st.integers(min_rank, max_rank))
+    dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
+    while int(np.prod(dims)) > max_elems:
+        dims[int(np.argmax(dims))] -= 1
+    return dims
+
+
+@st.composite
+def broadcast_shapes(draw: st.DrawFn, max_rank: int = 5,
+                     scalar_second: bool = False) -> tuple[list[int], list[int], list[int]]:
+    """(input 1, input 2, output) shapes: each input dim is the output's or 1, one input has the
+    output's rank and the other may have fewer (leading) dims; input 2 may be a scalar (rank 0)
+    when `scalar_second`."""
+    out = draw(shapes(min_rank=1, max_rank=max_rank, max_dim=5, max_elems=600))
+    full = draw(st.integers(0, 1))
+    ins = []
+    for k in range(2):
+        low = 0 if (k == 1 and scalar_second) else 1
+        rank = len(out) if k == full else draw(st.integers(low, len(out)))
+        tail = out[len(out) - rank:]
+        mode = draw(st.sampled_from(["same", "random", "ones"]))
+        if mode == "same":
+            dims = list(tail)
+        elif mode == "ones":
+            dims = [1] * len(tail)
+        else:
+            dims = [d if draw(st.booleans()) else 1 for d in tail]
+        ins.append(dims)
+    # the output is the broadcast of the inputs: where both inputs have 1, so does the output
+    padded = [[1] * (len(out) - len(d)) + d for d in ins]
+    out = [max(a, b) for a, b in zip(*padded)]
+    return ins[0], ins[1], out
+
+
+def _unary_model(op: str, shape: list[int], in_q: tuple[float, int], out_q: tuple[float, int],
+                 **options: Any) -> bytes:
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=in_q[0], zero_point=in_q[1])
+    y = b.tensor("y", shape, "int8", scale=out_q[0], zero_point=out_q[1])
+    b.op(op, [x], [y], **options)
+    return b.build(inputs=[x], outputs=[y])
+
+
+def _binary_model(op: str, s1: list[int], s2: list[int], out: list[int], q1: tuple[float, int],
+                  q2: tuple[float, int], qo: tuple[float, int], const2: np.ndarray | None = None,
+                  **options: Any) -> bytes:
+    b = ModelBuilder()
+    x1 = b.tensor("x1", s1, "int8", scale=q1[0], zero_point=q1[1])
+    x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1], data=const2)
+    y = b.tensor("y", out, "int8", scale=qo[0], zero_point=qo[1])
+    b.op(op, [x1, x2], [y], **options)
+    inputs = [x1] if const2 is not None else [x1, x2]
+    return b.build(inputs=inputs, outputs=[y])
+
+
+# ---- binary elementwise ops ----------------------------------------------------------------
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@COMMON
+@given(data=st.data(), q1=st.tuples(scales, zero_points), q2=st.tuples(scales, zero_points),
+       qo=st.tuples(scales, zero_points), act=activations, const=st.booleans(), seed=seeds)
+def test_add_sub_mul_broadcast(op: str, data: st.DataObject, q1: tuple[float, int],
+                               q2: tuple[float, int], qo: tuple[float, int], act: str,
+                               const: bool, seed: int) -> None:
+    s1, s2, out = data.draw(broadcast_shapes(max_rank=6, scalar_second=const))
+    const2 = None
+    if const:
+        const2 = np.random.default_rng(seed ^ 0x5A5A).integers(-128, 127, size=s2, endpoint=True,
+                                                               dtype=np.int8)
+    model = _binary_model(op, s1, s2, out, q1, q2, qo, const2, fused_activation_function=act)
+    what = f"{op} {s1} {s2} -> {out} q1={q1} q2={q2} qo={qo} act={act} const={const}"
+    assert_same_as_tflm(model, [s1] if const else [s1, s2], seed, what)
+
+
+@pytest.mark.parametrize("op", ["MAXIMUM", "MINIMUM"])
+@COMMON
+@given(data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
+def test_maximum_minimum_broadcast(op: str, data: st.DataObject, q: tuple[float, int],
+                                   seed: int) -> None:
+    s1, s2, out = data.draw(broadcast_shapes(max_rank=5))
+    model = _binary_model(op, s1, s2, out, q, q, q)
+    assert_same_as_tflm(model, [s1, s2], seed, f"{op} {s1} {s2} -> {out} q={q}")
+
+
+def test_add_requantizes_exactly_on_a_dense_grid() -> None:
+    """Every pair of int8 values through ADD and SUB with unequal scales (65,536 sums each)."""
+    a = np.repeat(np.arange(-128, 128, dtype=np.int8), 256).reshape(1, 256, 256)
+    b = np.tile(np.arange(-128, 128, dtype=np.int8), 256).reshape(1, 256, 256)
+    for op in ("ADD", "SUB"):
+        model = _binary_model(op, [1, 256, 256], [1, 256, 256], [1, 256, 256], (0.0371, 5),
+                              (0.0123, -17), (0.0457, -3), fused_activation_function="NONE")
+        ref = tflm_reference_batch(model, [[a, b]])[0][0]
+        got = run_model_batch(model, [[a, b]])[0][0]
+        assert np.array_equal(got, np.asarray(ref)), f"{op}: {np.count_nonzero(got != ref)} differ"
+
+
+# ---- unary ops -----------------------------------------------------------------------------
+
+@COMMON
+@given(shape=shapes(), qi=st.tuples(scales, zero_points), seed=seeds)
+def test_logistic(shape: list[int], qi: tuple[float, int], seed: int) -> None:
+    model = _unary_model("LOGISTIC", shape, qi, (1.0 / 256, -128))
+    assert_same_as_tflm(model, [shape], seed, f"LOGISTIC {shape} qi={qi}", all_values=True)
+
+
+@COMMON
+@given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
+       seed=seeds)
+def test_tanh(shape: list[int], qi: tuple[float, int], qo: tuple[float, int], seed: int) -> None:
+    for out_q in ((1.0 / 128, 0), qo):  # TFLM ignores the output quantization: so do we
+        model = _unary_model("TANH", shape, qi, out_q)
+        assert_same_as_tflm(model, [shape], seed, f"TANH {shape} qi={qi} qo={out_q}",
+                            all_values=True)
+
+
+@pytest.mark.parametrize("op", ["RELU", "RELU6"])
+@COMMON
+@given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
+       same=st.booleans(), seed=seeds)
+def test_relu_relu6(op: str, shape: list[int], qi: tuple[float, int], qo: tuple[float, int],
+                    same: bool, seed: int) -> None:
+    out_q = qi if same else qo
+    model = _unary_model(op, shape, qi, out_q)
+    assert_same_as_tflm(model, [shape], seed, f"{op} {shape} qi={qi} qo={out_q}", all_values=True)
+
+
+@COMMON
+@given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
+       alpha=st.one_of(st.floats(0.0, 1.0), st.floats(-2.0, 3.0)).map(lambda a: float(np.float32(a))),
+       seed=seeds)
+def test_leaky_relu(shape: list[int], qi: tuple[float, int], qo: tuple[float, int], alpha: float,
+                    seed: int) -> None:
+    model = _unary_model("LEAKY_RELU", shape, qi, qo, alpha=alpha)
+    assert_same_as_tflm(model, [shape], seed, f"LEAKY_RELU {shape} qi={qi} qo={qo} alpha={alpha}",
+                        all_values=True)
+
+
+@COMMON
+@given(shape=shapes(), qi=st.tuples(scales, zero_points),
+       out_ratio=st.floats(-2.0, 2.0).map(lambda e: 2.0 ** e), zo=zero_points, seed=seeds)
+def test_hard_swish(shape: list[int], qi: tuple[float, int], out_ratio: float, zo: int,
+                    seed: int) -> None:
+    # hard_swish(x) lies in [-0.375, max(x)]: output scales near the input's are what
+    # converters write (TFLM refuses output multipliers above 1, i.e. scales < input / 128).
+    qo = (float(np.float32(qi[0] * out_ratio)), zo)
+    model = _unary_model("HARD_SWISH", shape, qi, qo)
+    assert_same_as_tflm(model, [shape], seed, f"HARD_SWISH {shape} qi={qi} qo={qo}",
+                        all_values=True)
+
+
+def test_relu6_keeps_input_quantization() -> None:
+    """TFLM's RELU6 clamps in the input's quantization; with a different output quantization
+    the bytes are still the clamped input bytes (TFLite's REF kernel would requantize)."""
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    model = _unary_model("RELU6", [1, 256], (0.05, -10), (0.03, -100))
+    got = run_model_batch(model, [[x]])[0][0]
+    ref = np.asarray(tflm_reference_batch(model, [[x]])[0][0])
+    six = -10 + round(6 / 0.05)
+    assert np.array_equal(got, ref)
+    assert np.array_equal(got, np.clip(x, -10, six))
+
+
+def test_logistic_refuses_other_output_quantization() -> None:
+    model = _unary_model("LOGISTIC", [1, 8], (0.05, 0), (0.01, 3))
+    assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+# ---- MEAN ----------------------------------------------------------------------------------
+
+def _mean_model(shape: list[int], axes: list[int], keep: bool, qi: tuple[float, int],
+                qo: tuple[float, int]) -> tuple[bytes, list[int]]:
+    rank = len(shape)
+    reduced = {a % rank for a in axes}
+    if keep:
+        out = [1 if i in reduced else d for i, d in enumerate(shape)]
+    else:
+        out = [d for i, d in enumerate(shape) if i not in reduced]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
+    ax = b.tensor("axes", [len(axes)], "int32", data=np.array(axes, np.int32))
+    y = b.tensor("y", out, "int8", scale=qo[0], zero_point=qo[1])
+    b.op("MEAN", [x, ax], [y], keep_dims=keep)
+    return b.build(inputs=[x], outputs=[y]), out
+
+
+@COMMON
+@given(data=st.data(), keep=st.booleans(), qi=st.tuples(scales, zero_points),
+       qo=st.tuples(scales, zero_points), same=st.booleans(), seed=seeds)
+def test_mean(data: st.DataObject, keep: bool, qi: tuple[float, int], qo: tuple[float, int],
+              same: bool, seed: int) -> None:
+    spatial = data.draw(st.booleans())
+    if spatial:  # the common global average pool: [N, H, W, C] over axes 1 and 2
+        shape = [data.draw(st.integers(1, 2)), data.draw(st.integers(1, 12)),
+                 data.draw(st.integers(1, 12)), data.draw(st.integers(1, 8))]
+        axes = data.draw(st.sampled_from([[1, 2], [2, 1], [-3, -2]]))
+    else:
+        shape = data.draw(shapes(min_rank=1, max_rank=5, max_dim=7, max_elems=800))
+        rank = len(shape)
+        axes = data.draw(st.lists(st.integers(-rank, rank - 1), min_size=1, max_size=rank))
+    out_q = qi if same else qo
+    model, out = _mean_model(shape, axes, keep, qi, out_q)
+    assert_same_as_tflm(model, [shape], seed,
+                        f"MEAN {shape} axes={axes} keep={keep} -> {out} qi={qi} qo={out_q}")
+
+
+def test_mean_large_spatial() -> None:
+    """A 32x32x16 global average (1024 elements per output): folding 1/n into the multiplier."""
+    model, _ = _mean_model([1, 32, 32, 16], [1, 2], False, (0.0213, -7), (0.0109, 11))
+    assert_same_as_tflm(model, [[1, 32, 32, 16]], 12345, "MEAN 32x32x16")
+
+
+# ---- refused models ------------------------------------------------------------------------
+
+def test_bad_shapes_are_refused() -> None:
+    model = _binary_model("ADD", [2, 3], [4, 3], [2, 3], (0.1, 0), (0.1, 0), (0.1, 0))
+    assert init_status(model) == "TFL_ERR_BAD_SHAPE"
+    model, _ = _mean_model([2, 3], [5], False, (0.1, 0), (0.1, 0))
+    assert init_status(model) == "TFL_ERR_BAD_SHAPE"
