@@ -1,5 +1,5 @@
 /* main() of the harness test firmware for the host (tests/test_harness.py): the model, its
- * SHA-256, op table and self-test vectors come from harness_test_model.c, which the test writes into
+ * SHA-256, op table, memory and self-test vectors come from harness_test_model.c, which the test writes into
  * its build directory. Environment knobs let one executable play several scenarios:
  *   HARNESS_TEST_ARENA_BYTES=n  give the runtime only n arena bytes (init failure)
  *   HARNESS_TEST_CORRUPT=v      flip one expected output byte of self-test vector v */
@@ -21,17 +21,18 @@ extern const int32_t harness_test_vector_count;
 extern const uint8_t harness_test_expected[];
 extern const uint32_t harness_test_expected_size;
 
-#define HARNESS_TEST_TENSORS 64
-#define HARNESS_TEST_NODES 32
-#define HARNESS_TEST_POOL 4096
-#define HARNESS_TEST_ARENA 65536
+/* Memory sized for the model by the generated file (sequential layout, no plan). */
+extern tfl_tensor harness_test_tensors[];
+extern const int32_t harness_test_tensor_capacity;
+extern tfl_node harness_test_nodes[];
+extern const int32_t harness_test_node_capacity;
+extern int32_t harness_test_pool[];
+extern const int32_t harness_test_pool_words;
+extern uint8_t harness_test_arena[];
+extern const int32_t harness_test_arena_bytes;
+extern uint8_t harness_test_expected_copy[];
 
-static tfl_tensor tensors[HARNESS_TEST_TENSORS];
-static tfl_node nodes[HARNESS_TEST_NODES];
-static int32_t pool[HARNESS_TEST_POOL];
-static uint8_t arena[HARNESS_TEST_ARENA] __attribute__((aligned(16)));
 static tfl_selftest_vector vectors[8];
-static uint8_t expected_copy[HARNESS_TEST_ARENA];
 
 int main(void) {
   static tfl_harness_config config;
@@ -41,14 +42,14 @@ int main(void) {
   int32_t v;
 
   memcpy(vectors, harness_test_vectors, (size_t)count * sizeof vectors[0]);
-  if (corrupt_env != NULL && harness_test_expected_size <= sizeof expected_copy) {
+  if (corrupt_env != NULL) {
     int32_t which = atoi(corrupt_env);
-    memcpy(expected_copy, harness_test_expected, harness_test_expected_size);
+    memcpy(harness_test_expected_copy, harness_test_expected, harness_test_expected_size);
     for (v = 0; v < count; ++v) {
       uint32_t start = (uint32_t)(vectors[v].expected_output - harness_test_expected);
-      vectors[v].expected_output = expected_copy + start;
+      vectors[v].expected_output = harness_test_expected_copy + start;
       if (v == which && vectors[v].output_bytes > 1) {
-        expected_copy[start + 1] ^= 0x01; /* byte 1 of this vector's outputs */
+        harness_test_expected_copy[start + 1] ^= 0x01; /* byte 1 of this vector's outputs */
       }
     }
   }
@@ -57,17 +58,17 @@ int main(void) {
   config.model_size = harness_test_model_size;
   config.model_sha256 = harness_test_model_sha256;
   config.ops = &harness_test_ops;
-  config.memory.tensors = tensors;
-  config.memory.tensor_capacity = HARNESS_TEST_TENSORS;
-  config.memory.nodes = nodes;
-  config.memory.node_capacity = HARNESS_TEST_NODES;
-  config.memory.pool = pool;
-  config.memory.pool_words = HARNESS_TEST_POOL;
-  config.memory.arena = arena;
-  config.memory.arena_bytes = HARNESS_TEST_ARENA;
+  config.memory.tensors = harness_test_tensors;
+  config.memory.tensor_capacity = harness_test_tensor_capacity;
+  config.memory.nodes = harness_test_nodes;
+  config.memory.node_capacity = harness_test_node_capacity;
+  config.memory.pool = harness_test_pool;
+  config.memory.pool_words = harness_test_pool_words;
+  config.memory.arena = harness_test_arena;
+  config.memory.arena_bytes = harness_test_arena_bytes;
   if (arena_env != NULL) {
     int32_t n = atoi(arena_env);
-    if (n >= 0 && n <= HARNESS_TEST_ARENA) {
+    if (n >= 0 && n <= harness_test_arena_bytes) {
       config.memory.arena_bytes = n;
     }
   }
