@@ -1,16 +1,16 @@
 /* PAD and PADV2 (int8). PADV2 is this file compiled again from op_padv2.c with
  * TFL_PAD_AS_PADV2 defined, so each kernel object stays self-contained.
  *
- * Matches TFLM: paddings is a constant int32 [rank, 2] tensor; a negative amount crops
- * (TFLM accepts it as long as the output shape agrees); PAD fills with the output zero
- * point, PADV2 with its constant int8 scalar, whose scale and zero point must equal the
- * output's. Input bytes are copied unchanged (TFLM does not requantize). TFLM stops at 5-D;
+ * Matches TFLM: paddings is a constant int32 [rank, 2] tensor (TFLM misreads int64); PAD
+ * fills with the output zero point, PADV2 with its constant int8 scalar, whose scale and zero
+ * point must equal the output's. Negative amounts are refused: TensorFlow forbids them and
+ * TFLM, which accepts them, copies input elements from the start regardless (not a crop). Input bytes are copied unchanged (TFLM does not requantize). TFLM stops at 5-D;
  * this kernel accepts up to TFL_MAX_DIMS. */
 #include "tfl_kernel.h"
 
 typedef struct {
   int32_t rank;
-  int32_t before[TFL_MAX_DIMS]; /* padding before each dim (negative = crop) */
+  int32_t before[TFL_MAX_DIMS]; /* padding before each dim */
   int32_t valid_lo[TFL_MAX_DIMS]; /* output range [lo, hi) that maps to input element o - before */
   int32_t valid_hi[TFL_MAX_DIMS];
   int32_t value; /* fill byte */
@@ -49,6 +49,7 @@ static tfl_status pad_prepare(tfl_context *ctx, tfl_node *node) {
     const int64_t after = pad_index_at(pads, 2 * k + 1);
     const int64_t expect = (int64_t)in->dims[k] + before + after;
     int64_t lo, hi;
+    if (before < 0 || after < 0) return TFL_ERR_BAD_ARGUMENT;
     if (expect != out->dims[k]) return TFL_ERR_BAD_SHAPE;
     lo = before > 0 ? before : 0;
     hi = (int64_t)out->dims[k] - (after > 0 ? after : 0);

@@ -1,6 +1,6 @@
 /* SPLIT_V (int8): inputs are (input, size_splits, axis); parts of the given sizes along
- * the axis. The axis is a constant int32 scalar in [-rank, rank) (TFLM requires it constant).
- * size_splits, when constant, is checked against the outputs: int32 entries, at most one -1
+ * the axis. The axis is a constant int32/int64 scalar in [-rank, rank) (TFLM requires it constant).
+ * size_splits, when constant, is checked against the outputs: int32/int64 entries, at most one -1
  * (the remainder), the rest non-negative. Bytes are copied unchanged. */
 #include "tfl_kernel.h"
 
@@ -11,24 +11,47 @@ typedef struct {
 } tfl_split_v_data;
 TFL_OP_DATA_FITS(tfl_split_v_data);
 
+/* Element i of a constant int32 or int64 index tensor (model bytes may be unaligned). */
+static int64_t split_v_index_at(const tfl_tensor *t, int32_t i) {
+  if (t->type == TFL_TYPE_INT64) {
+    int64_t v;
+    memcpy(&v, (const uint8_t *)t->data + (size_t)i * sizeof(int64_t), sizeof(v));
+    return v;
+  } else {
+    int32_t v;
+    memcpy(&v, (const uint8_t *)t->data + (size_t)i * sizeof(int32_t), sizeof(v));
+    return v;
+  }
+}
+
+/* 1 when t is a constant int32/int64 tensor whose byte size matches its element count. */
+static int split_v_index_ok(const tfl_tensor *t) {
+  const int32_t size = t->type == TFL_TYPE_INT64 ? 8 : 4;
+  return t->data != NULL && t->is_constant && t->bytes == tfl_tensor_elements(t) * size;
+}
+
 static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_split_v_data *d = (tfl_split_v_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *sizes = tfl_node_input(ctx, node, 1);
   const tfl_tensor *axis_t = tfl_node_input(ctx, node, 2);
   int32_t num = 0, axis, i, k, sum = 0, unknown = -1;
+  int64_t axis64;
   tfl_status st;
   if (in == NULL || sizes == NULL || axis_t == NULL || node->input_count != 3 || node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (axis_t->type != TFL_TYPE_INT32 || sizes->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (!axis_t->is_constant || axis_t->data == NULL) return TFL_ERR_BAD_BUFFER;
-  if (axis_t->bytes != (int32_t)sizeof(int32_t) || tfl_tensor_elements(axis_t) != 1) return TFL_ERR_BAD_SHAPE;
+  if ((axis_t->type != TFL_TYPE_INT32 && axis_t->type != TFL_TYPE_INT64) ||
+      (sizes->type != TFL_TYPE_INT32 && sizes->type != TFL_TYPE_INT64))
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (!split_v_index_ok(axis_t)) return TFL_ERR_BAD_BUFFER;
+  if (tfl_tensor_elements(axis_t) != 1) return TFL_ERR_BAD_SHAPE;
   if ((st = tfl_option_i32(ctx, node, 0, node->output_count, &num)) != TFL_OK) return st;
   if (num != node->output_count) return TFL_ERR_BAD_ARGUMENT;
-  memcpy(&axis, axis_t->data, sizeof(axis));
-  if (in->dims_count < 1 || axis < -(int32_t)in->dims_count || axis >= (int32_t)in->dims_count)
+  axis64 = split_v_index_at(axis_t, 0);
+  if (in->dims_count < 1 || axis64 < -(int64_t)in->dims_count || axis64 >= (int64_t)in->dims_count)
     return TFL_ERR_BAD_ARGUMENT;
+  axis = (int32_t)axis64;
   if (axis < 0) axis += in->dims_count;
   for (i = 0; i < num; ++i) {
     const tfl_tensor *out = tfl_node_output(ctx, node, i);
@@ -43,12 +66,10 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
   }
   if (sum != in->dims[axis]) return TFL_ERR_BAD_SHAPE;
   if (sizes->is_constant) {
-    if (sizes->data == NULL || tfl_tensor_elements(sizes) != num || sizes->dims_count != 1 ||
-        sizes->bytes != num * (int32_t)sizeof(int32_t))
-      return TFL_ERR_BAD_SHAPE;
+    if (!split_v_index_ok(sizes)) return TFL_ERR_BAD_BUFFER;
+    if (tfl_tensor_elements(sizes) != num || sizes->dims_count != 1) return TFL_ERR_BAD_SHAPE;
     for (i = 0; i < num; ++i) {
-      int32_t s;
-      memcpy(&s, (const uint8_t *)sizes->data + (size_t)i * sizeof(int32_t), sizeof(s));
+      const int64_t s = split_v_index_at(sizes, i);
       if (s == -1 && unknown < 0) {
         unknown = i;
         continue;

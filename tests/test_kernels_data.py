@@ -1,0 +1,604 @@
+"""Differential tests of the data-movement kernels (issue 3): CONCATENATION, PAD, PADV2,
+STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V, PACK, UNPACK, RESIZE_NEAREST_NEIGHBOR, TRANSPOSE_CONV.
+
+Each case is a single-op int8 model written with tests/tflbuilder.py, run through the C runtime
+on the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python
+runtime, and the outputs are compared exactly (no tolerance: every path is integer).
+Hypothesis draws the op parameters and an integer `seed` for the input data; a failure message
+names the seed and the parameters.
+
+Cases where TFLM and TFLite's BUILTIN_REF kernels differ and tinyflash follows TFLM:
+- PACK with inputs whose quantization differs from the output's: TFLM copies the bytes, REF
+  refuses the model in prepare (test_pack_mixed_quantization_copies_bytes_like_tflm).
+TFLM behaviours tinyflash does not reproduce (the model is refused in prepare instead):
+- PAD/PADV2 with negative paddings (TensorFlow forbids them; TFLM copies from the start).
+- STRIDED_SLICE ellipsis_mask / new_axis_mask / offset (TFLM silently ignores them), and slices
+  where TFLM's eval would write fewer bytes than the output holds (see _slice_plan).
+- TRANSPOSE with an int64 perm: TFLM reads it as int32 words (wrong permutation for rank > 2);
+  tinyflash reads int64 correctly (checked against numpy).
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from runtime_host import (RunnerError, init_status, model_info, run_model_batch,
+                          tflm_reference_batch)
+from tflbuilder import ModelBuilder
+
+REPO = Path(__file__).resolve().parents[1]
+SETS = 3  # random input sets per model
+
+COMMON = settings(max_examples=25, deadline=None, print_blob=True,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+scales = st.floats(min_value=1e-3, max_value=2.0, allow_nan=False, allow_infinity=False)
+zero_points = st.integers(min_value=-128, max_value=127)
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def _inputs(shapes: Sequence[Sequence[int]], seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [[rng.integers(-128, 127, size=tuple(s), endpoint=True, dtype=np.int8) for s in shapes]
+            for _ in range(SETS)]
+
+
+def assert_same_as_tflm(model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str) -> None:
+    """Runs SETS random input sets through the C runtime and TFLM; outputs must be identical."""
+    batch = _inputs(shapes, seed)
+    ref = tflm_reference_batch(model, batch)
+    got = run_model_batch(model, batch)
+    for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
+        assert len(g_outs) == len(r_outs), f"{what} seed={seed}: output count"
+        for k, (g, r) in enumerate(zip(g_outs, r_outs)):
+            r = np.asarray(r)
+            assert g.shape == r.shape, f"{what} seed={seed} set={s} output={k}: shape {g.shape} vs {r.shape}"
+            if not np.array_equal(g, r):
+                bad = int(np.count_nonzero(g != r))
+                raise AssertionError(f"{what} seed={seed} set={s} output={k}: {bad}/{g.size} values "
+                                     f"differ from TFLM\nours={g.ravel()[:32]}\ntflm={r.ravel()[:32]}")
+
+
+def tflm_accepts(model: bytes) -> bool:
+    try:
+        tflm_reference_batch(model, [])
+    except RuntimeError:
+        return False
+    return True
+
+
+@st.composite
+def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 5,
+           max_elems: int = 600) -> list[int]:
+    rank = draw(st.integers(min_rank, max_rank))
+    dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
+    while math.prod(dims) > max_elems:
+        dims[dims.index(max(dims))] -= 1
+    return dims
+
+
+# ---- CONCATENATION ----------------------------------------------------------------------
+
+@COMMON
+@given(base=shapes(max_rank=6, max_dim=4), n=st.integers(1, 4), data=st.data(), scale=scales,
+       zp=zero_points, seed=seeds)
+def test_concatenation_matches_tflm(base, n, data, scale, zp, seed):
+    rank = len(base)
+    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
+    pos = axis % rank
+    parts = [data.draw(st.integers(1, 4), label=f"dim{i}") for i in range(n)]
+    b = ModelBuilder()
+    ins = []
+    for i, d in enumerate(parts):
+        s = list(base)
+        s[pos] = d
+        ins.append(b.tensor(f"x{i}", s, "int8", scale=scale, zero_point=zp))
+    out_shape = list(base)
+    out_shape[pos] = sum(parts)
+    y = b.tensor("y", out_shape, "int8", scale=scale, zero_point=zp)
+    b.op("CONCATENATION", ins, [y], axis=axis, fused_activation_function="NONE")
+    model = b.build(ins, [y])
+    assert_same_as_tflm(model, [t.shape for t in ins], seed, f"CONCATENATION axis={axis} parts={parts} base={base}")
+
+
+def test_concatenation_mixed_quantization_refused_like_tflm():
+    """TFLM's int8 CONCATENATION requires every input's scale and zero point to equal the
+    output's; tinyflash refuses the same models in prepare."""
+    for qa, qb in (((0.1, 3), (0.5, 3)), ((0.1, 3), (0.1, 4))):
+        b = ModelBuilder()
+        x0 = b.tensor("x0", [1, 3], "int8", scale=qa[0], zero_point=qa[1])
+        x1 = b.tensor("x1", [1, 2], "int8", scale=qb[0], zero_point=qb[1])
+        y = b.tensor("y", [1, 5], "int8", scale=0.1, zero_point=3)
+        b.op("CONCATENATION", [x0, x1], [y], axis=1)
+        model = b.build([x0, x1], [y])
+        assert not tflm_accepts(model)
+        assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+# ---- PAD / PADV2 ------------------------------------------------------------------------
+
+@COMMON
+@given(shape=shapes(max_rank=5, max_dim=4), data=st.data(), qi=st.tuples(scales, zero_points),
+       qo=st.tuples(scales, zero_points), v2=st.booleans(), seed=seeds)
+def test_pad_and_padv2_match_tflm(shape, data, qi, qo, v2, seed):
+    pads = []
+    for i, d in enumerate(shape):
+        pads.append([data.draw(st.integers(0, 3), label=f"before{i}"),
+                     data.draw(st.integers(0, 3), label=f"after{i}")])
+    out_shape = [d + p[0] + p[1] for d, p in zip(shape, pads)]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
+    p = b.tensor("paddings", [len(shape), 2], "int32", data=np.array(pads, np.int32))
+    y = b.tensor("y", out_shape, "int8", scale=qo[0], zero_point=qo[1])
+    if v2:
+        value = data.draw(st.integers(-128, 127), label="value")
+        c = b.tensor("c", [], "int8", data=np.array(value, np.int8), scale=qo[0], zero_point=qo[1])
+        b.op("PADV2", [x, p, c], [y])
+    else:
+        b.op("PAD", [x, p], [y])
+    model = b.build([x], [y])
+    assert_same_as_tflm(model, [shape], seed, f"{'PADV2' if v2 else 'PAD'} shape={shape} pads={pads}")
+
+
+@pytest.mark.parametrize("pads", [[[0, 0], [-1, 0]], [[0, -1], [1, 1]]])
+def test_pad_negative_amounts_refused(pads):
+    """TensorFlow forbids negative paddings; TFLM accepts them but copies input elements from
+    the start (not a crop). tinyflash refuses the model."""
+    shape = [3, 4]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=0.1, zero_point=0)
+    p = b.tensor("paddings", [2, 2], "int32", data=np.array(pads, np.int32))
+    y = b.tensor("y", [d + a + c for d, (a, c) in zip(shape, pads)], "int8", scale=0.1, zero_point=0)
+    b.op("PAD", [x, p], [y])
+    assert init_status(b.build([x], [y])) == "TFL_ERR_BAD_ARGUMENT"
+
+
+def test_padv2_constant_with_other_quantization_refused_like_tflm():
+    b = ModelBuilder()
+    x = b.tensor("x", [2, 3], "int8", scale=0.1, zero_point=3)
+    p = b.tensor("paddings", [2, 2], "int32", data=np.array([[1, 0], [0, 2]], np.int32))
+    c = b.tensor("c", [], "int8", data=np.array(-9, np.int8), scale=0.5, zero_point=1)
+    y = b.tensor("y", [3, 5], "int8", scale=0.1, zero_point=3)
+    b.op("PADV2", [x, p, c], [y])
+    model = b.build([x], [y])
+    assert not tflm_accepts(model)
+    assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+# ---- STRIDED_SLICE ----------------------------------------------------------------------
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def _clamp(v: int, lo: int, hi: int) -> int:
+    return lo if v < lo else hi if v > hi else v
+
+
+def _slice_plan(shape, begin, end, strides, begin_mask, end_mask, shrink_mask):
+    """(output shape TFLM's prepare checks, True when TFLM's eval writes exactly that shape).
+
+    TFLM checks the output shape with one formula (begin_mask applied before negative-index
+    handling and clamping) and iterates with another (mask applied after); for the rare
+    slices where they disagree, or a shrunk axis selects nothing, TFLM leaves output bytes
+    unwritten and tinyflash refuses the model instead."""
+    out, consistent = [], True
+    for a, size in enumerate(shape):
+        s_ = strides[a]
+        shrink = (shrink_mask >> a) & 1
+        # prepare's formula
+        start = begin[a]
+        if (begin_mask >> a) & 1:
+            start = INT_MIN if s_ > 0 else INT_MAX
+        if start < 0:
+            start += size
+        start = _clamp(start, 0, size) if s_ > 0 else _clamp(start, -1, size - 1)
+        if shrink:
+            stop = start + 1
+        else:
+            stop = INT_MAX if ((end_mask >> a) & 1 and s_ > 0) else \
+                INT_MIN if (end_mask >> a) & 1 else end[a]
+            if stop < 0:
+                stop += size
+            stop = _clamp(stop, 0, size) if s_ > 0 else _clamp(stop, -1, size - 1)
+        dim = max(0, math.ceil((stop - start) / s_))
+        # eval's formula
+        e_start = begin[a] + size if begin[a] < 0 else begin[a]
+        e_start = _clamp(e_start, 0, size) if s_ > 0 else _clamp(e_start, -1, size - 1)
+        if (begin_mask >> a) & 1:
+            e_start = 0 if s_ > 0 else size - 1
+        if shrink:
+            e_stop = e_start if e_start >= size else e_start + 1
+        else:
+            e_stop = end[a] + size if end[a] < 0 else end[a]
+            e_stop = _clamp(e_stop, 0, size) if s_ > 0 else _clamp(e_stop, -1, size - 1)
+            if (end_mask >> a) & 1:
+                e_stop = size if s_ > 0 else -1
+        n = len(range(e_start, e_stop, s_))
+        if shrink:
+            consistent &= n == 1
+        else:
+            out.append(dim)
+            consistent &= n == dim
+    return out, consistent
+
+
+@settings(COMMON, max_examples=80)
+@given(shape=shapes(max_rank=4, max_dim=6), data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
+def test_strided_slice_matches_tflm(shape, data, q, seed):
+    rank = len(shape)
+    mask = st.integers(0, (1 << rank) - 1)
+    begin_mask, end_mask = data.draw(mask, label="begin_mask"), data.draw(mask, label="end_mask")
+    shrink_mask = data.draw(st.one_of(st.just(0), mask), label="shrink_mask")
+    begin, end, strides = [], [], []
+    for a, size in enumerate(shape):
+        if (shrink_mask >> a) & 1:  # mostly valid single indices, sometimes an invalid one
+            b0 = data.draw(st.integers(-size - 1, size), label=f"begin{a}")
+            e0 = data.draw(st.integers(-8, 8), label=f"end{a}")
+            s0 = data.draw(st.sampled_from([1, 1, 1, 2, -1]), label=f"stride{a}")
+        else:  # begin/end in slicing order for the stride's direction, often out of range
+            s0 = data.draw(st.sampled_from([-3, -2, -1, 1, 1, 2, 3]), label=f"stride{a}")
+            b0, e0 = (data.draw(st.integers(-size - 2, size + 2), label=f"{n}{a}") for n in ("begin", "end"))
+            if (b0 % size if -size <= b0 < size else b0) > (e0 % size if -size <= e0 < size else e0):
+                b0, e0 = e0, b0
+            if s0 < 0:
+                b0, e0 = e0, b0
+        begin.append(b0)
+        end.append(e0)
+        strides.append(s0)
+    out_shape, consistent = _slice_plan(shape, begin, end, strides, begin_mask, end_mask, shrink_mask)
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    tb = b.tensor("begin", [rank], "int32", data=np.array(begin, np.int32))
+    te = b.tensor("end", [rank], "int32", data=np.array(end, np.int32))
+    ts = b.tensor("strides", [rank], "int32", data=np.array(strides, np.int32))
+    y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
+    b.op("STRIDED_SLICE", [x, tb, te, ts], [y], begin_mask=begin_mask, end_mask=end_mask,
+         shrink_axis_mask=shrink_mask)
+    model = b.build([x], [y])
+    what = (f"STRIDED_SLICE shape={shape} begin={begin} end={end} strides={strides} "
+            f"masks=({begin_mask},{end_mask},{shrink_mask})")
+    event("refused (TFLM would leave bytes unwritten)" if not consistent else
+          "empty output" if math.prod(out_shape) == 0 else "compared with TFLM")
+    if not consistent:
+        assert init_status(model) in ("TFL_ERR_BAD_ARGUMENT", "TFL_ERR_BAD_SHAPE"), what
+        return
+    if math.prod(out_shape) == 0:  # an empty result: nothing to compare, but it must init
+        assert init_status(model) == "TFL_OK", what
+        return
+    assert_same_as_tflm(model, [shape], seed, what)
+    # and the slice is numpy's (same semantics for in-range indices)
+
+
+@pytest.mark.parametrize("option", ["ellipsis_mask", "new_axis_mask", "offset"])
+def test_strided_slice_options_tflm_ignores_are_refused(option):
+    b = ModelBuilder()
+    x = b.tensor("x", [4, 5], "int8", scale=0.1, zero_point=0)
+    tb = b.tensor("begin", [2], "int32", data=np.array([0, 0], np.int32))
+    te = b.tensor("end", [2], "int32", data=np.array([4, 5], np.int32))
+    ts = b.tensor("strides", [2], "int32", data=np.array([1, 1], np.int32))
+    y = b.tensor("y", [4, 5], "int8", scale=0.1, zero_point=0)
+    b.op("STRIDED_SLICE", [x, tb, te, ts], [y], **{option: 1})
+    assert init_status(b.build([x], [y])) == "TFL_ERR_UNSUPPORTED_OPTION"
+
+
+# ---- TRANSPOSE --------------------------------------------------------------------------
+
+@settings(COMMON, max_examples=30)
+@given(shape=shapes(max_rank=5, max_dim=4, max_elems=800), data=st.data(), q=st.tuples(scales, zero_points),
+       seed=seeds)
+def test_transpose_matches_tflm(shape, data, q, seed):
+    perm = data.draw(st.permutations(range(len(shape))), label="perm")
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    p = b.tensor("perm", [len(shape)], "int32", data=np.array(perm, np.int32))
+    y = b.tensor("y", [shape[i] for i in perm], "int8", scale=q[0], zero_point=q[1])
+    b.op("TRANSPOSE", [x, p], [y])
+    model = b.build([x], [y])
+    assert_same_as_tflm(model, [shape], seed, f"TRANSPOSE shape={shape} perm={perm}")
+
+
+@pytest.mark.parametrize("perm", [[5, 4, 3, 2, 1, 0], [1, 3, 5, 0, 2, 4]])
+def test_transpose_6d_equals_numpy(perm):
+    """6-D: TFLM stops at 5-D (prepare fails), so the oracle is numpy."""
+    shape = [2, 3, 1, 4, 2, 3]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=0.1, zero_point=0)
+    p = b.tensor("perm", [6], "int32", data=np.array(perm, np.int32))
+    y = b.tensor("y", [shape[i] for i in perm], "int8", scale=0.1, zero_point=0)
+    b.op("TRANSPOSE", [x, p], [y])
+    batch = _inputs([shape], 5)
+    for (xi,), (g,) in zip(batch, run_model_batch(b.build([x], [y]), batch)):
+        np.testing.assert_array_equal(g, xi.transpose(perm))
+
+
+def test_transpose_int64_perm_is_read_as_int64():
+    """TFLM misreads an int64 perm (int32 words); tinyflash permutes correctly (numpy)."""
+    shape, perm = [2, 3, 4, 5], [3, 1, 0, 2]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=0.1, zero_point=0)
+    p = b.tensor("perm", [4], "int64", data=np.array(perm, np.int64))
+    y = b.tensor("y", [shape[i] for i in perm], "int8", scale=0.1, zero_point=0)
+    b.op("TRANSPOSE", [x, p], [y])
+    batch = _inputs([shape], 7)
+    got = run_model_batch(b.build([x], [y]), batch)
+    for (xi,), (g,) in zip(batch, got):
+        np.testing.assert_array_equal(g, xi.transpose(perm))
+
+
+# ---- SPLIT / SPLIT_V --------------------------------------------------------------------
+
+@COMMON
+@given(shape=shapes(max_rank=4, max_dim=4), data=st.data(), q=st.tuples(scales, zero_points),
+       axis_type=st.sampled_from(["int32", "int64"]), seed=seeds)
+def test_split_matches_tflm(shape, data, q, axis_type, seed):
+    rank = len(shape)
+    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
+    num = data.draw(st.sampled_from([k for k in range(1, 5) if shape[axis % rank] * k <= 12]), label="num")
+    shape = list(shape)
+    shape[axis % rank] *= num
+    b = ModelBuilder()
+    a = b.tensor("axis", data.draw(st.sampled_from([[], [1]]), label="axis_shape"), axis_type,
+                 data=np.array(axis))
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    part = list(shape)
+    part[axis % rank] //= num
+    ys = [b.tensor(f"y{i}", part, "int8", scale=q[0], zero_point=q[1]) for i in range(num)]
+    b.op("SPLIT", [a, x], ys, num_splits=num)
+    model = b.build([x], ys)
+    assert_same_as_tflm(model, [shape], seed, f"SPLIT shape={shape} axis={axis} num={num}")
+
+
+@COMMON
+@given(shape=shapes(max_rank=4, max_dim=4), data=st.data(), q=st.tuples(scales, zero_points),
+       index_type=st.sampled_from(["int32", "int64"]), seed=seeds)
+def test_split_v_matches_tflm(shape, data, q, index_type, seed):
+    rank = len(shape)
+    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
+    sizes = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=4), label="sizes")
+    if sum(sizes) == 0:
+        sizes[0] = 1
+    shape = list(shape)
+    shape[axis % rank] = sum(sizes)
+    given_sizes = list(sizes)
+    if data.draw(st.booleans(), label="use_minus_one"):
+        given_sizes[data.draw(st.integers(0, len(sizes) - 1), label="minus_one_at")] = -1
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    s = b.tensor("size_splits", [len(sizes)], index_type, data=np.array(given_sizes))
+    a = b.tensor("axis", [], index_type, data=np.array(axis))
+    ys = []
+    for i, n in enumerate(sizes):
+        part = list(shape)
+        part[axis % rank] = n
+        ys.append(b.tensor(f"y{i}", part, "int8", scale=q[0], zero_point=q[1]))
+    b.op("SPLIT_V", [x, s, a], ys, num_splits=len(sizes))
+    model = b.build([x], ys)
+    what = f"SPLIT_V shape={shape} axis={axis} size_splits={given_sizes}"
+    if 0 in sizes:  # TFLM's Python wrapper cannot return an empty output; check ours alone
+        batch = _inputs([shape], seed)
+        for (xi,), outs in zip(batch, run_model_batch(model, batch)):
+            for g, r in zip(outs, np.split(xi, np.cumsum(sizes)[:-1], axis=axis % rank)):
+                np.testing.assert_array_equal(g, r, err_msg=what)
+        return
+    assert_same_as_tflm(model, [shape], seed, what)
+
+
+@pytest.mark.parametrize("axis,expect", [(2, "TFL_ERR_BAD_ARGUMENT"), (-3, "TFL_ERR_BAD_ARGUMENT")])
+def test_split_axis_out_of_range_refused(axis, expect):
+    b = ModelBuilder()
+    a = b.tensor("axis", [], "int32", data=np.array(axis, np.int32))
+    x = b.tensor("x", [2, 4], "int8", scale=0.1, zero_point=0)
+    ys = [b.tensor(f"y{i}", [2, 2], "int8", scale=0.1, zero_point=0) for i in range(2)]
+    b.op("SPLIT", [a, x], ys, num_splits=2)
+    assert init_status(b.build([x], ys)) == expect
+
+
+def test_split_axis_must_be_constant_integer():
+    b = ModelBuilder()
+    a = b.tensor("axis", [], "int32")  # a graph input, not a constant
+    x = b.tensor("x", [2, 4], "int8", scale=0.1, zero_point=0)
+    ys = [b.tensor(f"y{i}", [1, 4], "int8", scale=0.1, zero_point=0) for i in range(2)]
+    b.op("SPLIT", [a, x], ys, num_splits=2)
+    assert init_status(b.build([a, x], ys)) == "TFL_ERR_BAD_BUFFER"
+    b = ModelBuilder()
+    a = b.tensor("axis", [], "int8", data=np.array(0, np.int8), scale=1.0, zero_point=0)
+    x = b.tensor("x", [2, 4], "int8", scale=0.1, zero_point=0)
+    ys = [b.tensor(f"y{i}", [1, 4], "int8", scale=0.1, zero_point=0) for i in range(2)]
+    b.op("SPLIT", [a, x], ys, num_splits=2)
+    assert init_status(b.build([x], ys)) == "TFL_ERR_UNSUPPORTED_TYPE"
+
+
+# ---- PACK / UNPACK ----------------------------------------------------------------------
+
+@COMMON
+@given(shape=shapes(min_rank=1, max_rank=4, max_dim=4), n=st.integers(1, 4), data=st.data(),
+       q=st.tuples(scales, zero_points), seed=seeds)
+def test_pack_matches_tflm(shape, n, data, q, seed):
+    rank = len(shape) + 1
+    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
+    b = ModelBuilder()
+    xs = [b.tensor(f"x{i}", shape, "int8", scale=q[0], zero_point=q[1]) for i in range(n)]
+    out_shape = list(shape)
+    out_shape.insert(axis % rank, n)
+    y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
+    b.op("PACK", xs, [y], values_count=n, axis=axis)
+    model = b.build(xs, [y])
+    assert_same_as_tflm(model, [shape] * n, seed, f"PACK shape={shape} n={n} axis={axis}")
+
+
+def test_pack_mixed_quantization_copies_bytes_like_tflm():
+    """TFLM copies int8 bytes unchanged even when quantization differs (BUILTIN_REF refuses
+    the model); tinyflash matches TFLM."""
+    b = ModelBuilder()
+    x0 = b.tensor("x0", [3], "int8", scale=0.1, zero_point=3)
+    x1 = b.tensor("x1", [3], "int8", scale=0.5, zero_point=-7)
+    y = b.tensor("y", [2, 3], "int8", scale=0.2, zero_point=1)
+    b.op("PACK", [x0, x1], [y], values_count=2, axis=0)
+    model = b.build([x0, x1], [y])
+    assert_same_as_tflm(model, [[3], [3]], 11, "PACK mixed quantization")
+    batch = _inputs([[3], [3]], 11)
+    got = run_model_batch(model, batch)
+    np.testing.assert_array_equal(got[0][0], np.stack(batch[0]))
+
+
+@COMMON
+@given(shape=shapes(max_rank=5, max_dim=4), data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
+def test_unpack_matches_tflm(shape, data, q, seed):
+    rank = len(shape)
+    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
+    num = shape[axis % rank]
+    part = [d for i, d in enumerate(shape) if i != axis % rank]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    ys = [b.tensor(f"y{i}", part, "int8", scale=q[0], zero_point=q[1]) for i in range(num)]
+    b.op("UNPACK", [x], ys, num=num, axis=axis)
+    model = b.build([x], ys)
+    assert_same_as_tflm(model, [shape], seed, f"UNPACK shape={shape} axis={axis}")
+
+
+# ---- RESIZE_NEAREST_NEIGHBOR ------------------------------------------------------------
+
+@settings(COMMON, max_examples=40)
+@given(n=st.integers(1, 2), ih=st.integers(1, 7), iw=st.integers(1, 7), c=st.integers(1, 3),
+       oh=st.integers(1, 15), ow=st.integers(1, 15), align=st.booleans(), half=st.booleans(),
+       q=st.tuples(scales, zero_points), seed=seeds)
+def test_resize_nearest_neighbor_matches_tflm(n, ih, iw, c, oh, ow, align, half, q, seed):
+    b = ModelBuilder()
+    x = b.tensor("x", [n, ih, iw, c], "int8", scale=q[0], zero_point=q[1])
+    size = b.tensor("size", [2], "int32", data=np.array([oh, ow], np.int32))
+    y = b.tensor("y", [n, oh, ow, c], "int8", scale=q[0], zero_point=q[1])
+    b.op("RESIZE_NEAREST_NEIGHBOR", [x, size], [y], align_corners=align, half_pixel_centers=half)
+    model = b.build([x], [y])
+    assert_same_as_tflm(model, [[n, ih, iw, c]], seed,
+                        f"RESIZE_NEAREST_NEIGHBOR in={ih}x{iw} out={oh}x{ow} align={align} half={half}")
+
+
+NN_CHECK = r"""
+#include <math.h>
+#include <stdio.h>
+#include "op_resize_nearest_neighbor.c"
+/* link stubs: only the index arithmetic is exercised */
+tfl_tensor *tfl_node_input(tfl_context *c, const tfl_node *n, int32_t i) { (void)c; (void)n; (void)i; return 0; }
+tfl_tensor *tfl_node_output(tfl_context *c, const tfl_node *n, int32_t i) { (void)c; (void)n; (void)i; return 0; }
+tfl_status tfl_option_bool(const tfl_context *c, const tfl_node *n, int f, int d, int *o) {
+  (void)c; (void)n; (void)f; *o = d; return TFL_OK;
+}
+static int32_t with_float(int32_t x, int32_t in, int32_t out, int align, int half) {
+  const float scale = (align && out > 1) ? (in - 1) / (float)(out - 1) : in / (float)out;
+  const float off = half ? 0.5f : 0.0f;
+  int32_t v = align ? (int32_t)roundf((x + off) * scale) : (int32_t)floorf((x + off) * scale);
+  if (v > in - 1) v = in - 1;
+  if (half && v < 0) v = 0;
+  return v;
+}
+int main(void) {
+  long bad = 0, n = 0;
+  for (int32_t in = 1; in <= LIMIT; ++in)
+    for (int32_t out = 1; out <= LIMIT; ++out)
+      for (int m = 0; m < 4; ++m) {
+        tfl_resize_nn_data d;
+        const int align = m & 1, half = m >> 1;
+        const float s = (align && out > 1) ? (in - 1) / (float)(out - 1) : in / (float)out;
+        d.align_corners = align;
+        d.half_pixel = half;
+        nn_split_float(s, &d.mant[0], &d.expo[0]);
+        for (int32_t x = 0; x < out; ++x, ++n)
+          if (nn_source(&d, 0, x, in) != with_float(x, in, out, align, half)) {
+            if (bad++ < 5) printf("in=%d out=%d align=%d half=%d x=%d\n", in, out, align, half, x);
+          }
+      }
+  printf("%ld %ld\n", n, bad);
+  return bad != 0;
+}
+"""
+
+
+def test_resize_nearest_neighbor_integer_index_equals_float_formula(tmp_path):
+    """The kernel's integer re-computation of TFLite's single-precision index formula equals the
+    float formula for every input/output size up to 160 and all four flag combinations."""
+    src = tmp_path / "nn_check.c"
+    src.write_text(NN_CHECK)
+    exe = tmp_path / "nn_check"
+    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wno-unused-function", "-DLIMIT=160",
+                    "-I", str(REPO / "firmware/runtime/include"),
+                    "-I", str(REPO / "firmware/runtime/src/kernels"), str(src), "-o", str(exe), "-lm"],
+                   check=True, capture_output=True)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    checked, bad = map(int, proc.stdout.split()[-2:])
+    assert bad == 0 and checked > 4_000_000
+
+
+# ---- TRANSPOSE_CONV ---------------------------------------------------------------------
+
+@st.composite
+def transpose_conv_cases(draw: st.DrawFn) -> dict:
+    case = dict(
+        n=draw(st.integers(1, 2)), ih=draw(st.integers(1, 5)), iw=draw(st.integers(1, 5)),
+        ic=draw(st.integers(1, 4)), oc=draw(st.integers(1, 4)), kh=draw(st.integers(1, 4)),
+        kw=draw(st.integers(1, 4)), sh=draw(st.integers(1, 3)), sw=draw(st.integers(1, 3)),
+        padding=draw(st.sampled_from(["SAME", "VALID"])),
+        act=draw(st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])),
+        bias=draw(st.booleans()), per_channel=draw(st.booleans()),
+        in_q=(draw(scales), draw(zero_points)), out_q=(draw(st.floats(0.01, 4.0)), draw(zero_points)),
+    )
+    # any output size whose forward conv maps back to the input size (TFLite's contract)
+    for d, k, s in (("h", case["kh"], case["sh"]), ("w", case["kw"], case["sw"])):
+        i = case["i" + d]
+        lo, hi = ((i - 1) * s + 1, i * s) if case["padding"] == "SAME" else ((i - 1) * s + k, (i - 1) * s + k + s - 1)
+        case["o" + d] = draw(st.integers(lo, hi))
+    case["w_scales"] = [draw(st.floats(1e-3, 0.05)) for _ in range(case["oc"] if case["per_channel"] else 1)]
+    return case
+
+
+@settings(COMMON, max_examples=40)
+@given(case=transpose_conv_cases(), seed=seeds)
+def test_transpose_conv_matches_tflm(case, seed):
+    rng = np.random.default_rng(seed ^ 0x5A5A)
+    c = case
+    b = ModelBuilder()
+    x = b.tensor("x", [c["n"], c["ih"], c["iw"], c["ic"]], "int8", scale=c["in_q"][0], zero_point=c["in_q"][1])
+    shape = b.tensor("output_shape", [4], "int32", data=np.array([c["n"], c["oh"], c["ow"], c["oc"]], np.int32))
+    w = b.tensor("w", [c["oc"], c["kh"], c["kw"], c["ic"]], "int8",
+                 data=rng.integers(-127, 127, (c["oc"], c["kh"], c["kw"], c["ic"]), endpoint=True),
+                 scale=c["w_scales"], zero_point=0, quantized_dimension=0)
+    ins = [shape, w, x]
+    if c["bias"]:
+        ins.append(b.tensor("bias", [c["oc"]], "int32", data=rng.integers(-20000, 20000, c["oc"]),
+                            scale=[c["in_q"][0] * s for s in c["w_scales"]], zero_point=0))
+    y = b.tensor("y", [c["n"], c["oh"], c["ow"], c["oc"]], "int8", scale=c["out_q"][0], zero_point=c["out_q"][1])
+    b.op("TRANSPOSE_CONV", ins, [y], padding=c["padding"], stride_w=c["sw"], stride_h=c["sh"],
+         fused_activation_function=c["act"])
+    model = b.build([x], [y])
+    what = "TRANSPOSE_CONV " + " ".join(f"{k}={v}" for k, v in c.items() if k != "w_scales")
+    assert_same_as_tflm(model, [[c["n"], c["ih"], c["iw"], c["ic"]]], seed, what)
+    assert model_info(model).pool_used == 2 * c["oc"], "pool contract: 2 * output channels words"
+
+
+def test_transpose_conv_weights_zero_point_must_be_zero():
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 2, 2, 1], "int8", scale=0.1, zero_point=0)
+    shape = b.tensor("output_shape", [4], "int32", data=np.array([1, 4, 4, 1], np.int32))
+    w = b.tensor("w", [1, 2, 2, 1], "int8", data=np.ones((1, 2, 2, 1)), scale=0.01, zero_point=3)
+    y = b.tensor("y", [1, 4, 4, 1], "int8", scale=0.1, zero_point=0)
+    b.op("TRANSPOSE_CONV", [shape, w, x], [y], padding="SAME", stride_w=2, stride_h=2)
+    assert init_status(b.build([x], [y])) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+def test_runner_errors_are_reported_not_crashes():
+    """A shape that contradicts the op (CONCATENATION output too short) is an init error."""
+    b = ModelBuilder()
+    x0 = b.tensor("x0", [1, 3], "int8", scale=0.1, zero_point=0)
+    y = b.tensor("y", [1, 2], "int8", scale=0.1, zero_point=0)
+    b.op("CONCATENATION", [x0], [y], axis=1)
+    with pytest.raises(RunnerError) as err:
+        run_model_batch(b.build([x0], [y]), _inputs([[1, 3]], 0))
+    assert err.value.stage == "init" and err.value.status == "TFL_ERR_BAD_SHAPE"
