@@ -461,23 +461,14 @@ def test_host_build_runs_selftest(tmp_path: Path, model: Path) -> None:
     assert code == 0
 
 
-@pytest.mark.slow
-@pytest.mark.qemu
-@pytest.mark.parametrize("model, vendor", [(MLP, True), (TINY, False)],
-                         ids=["mlp-vendored", "cnn"])
-def test_mps2_an386_qemu_selftest_pass(tmp_path: Path, model: Path, vendor: bool) -> None:
-    """generate -> pio run -> mps2-an386 in QEMU -> the banner says selftest=PASS."""
+def _qemu_banner(board_id: str, elf: Path) -> str:
     import serial
 
     from tinyflash.emulator import start_device
 
-    if not shutil.which("qemu-system-arm"):
-        pytest.skip("qemu-system-arm is not installed (scripts/bootstrap-system.sh)")
-    built = _build(tmp_path, model, "mps2-an386", vendor=vendor)
-    _check_estimates(tmp_path / "mps2-an386", built)
     line = ""
-    with start_device(load_board("mps2-an386"), built.elf) as device:
-        link = serial.serial_for_url(device.url, timeout=30)
+    with start_device(load_board(board_id), elf) as device:
+        link = serial.serial_for_url(device.url, timeout=120)
         try:
             for _ in range(20):
                 line = link.read_until(b"\n", 4096).decode("ascii", "replace")
@@ -485,7 +476,38 @@ def test_mps2_an386_qemu_selftest_pass(tmp_path: Path, model: Path, vendor: bool
                     break
         finally:
             link.close()
-    _check_banner(line, model)
+    return line
+
+
+def _needs_qemu() -> None:
+    if not shutil.which("qemu-system-arm"):
+        pytest.skip("qemu-system-arm is not installed (scripts/bootstrap-system.sh)")
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.parametrize("model, board_id, vendor", [
+    (MLP, "mps2-an386", True), (TINY, "mps2-an386", False), (MLP, "microbit", False),
+], ids=["mlp-an386-vendored", "cnn-an386", "mlp-microbit"])
+def test_qemu_selftest_pass(tmp_path: Path, model: Path, board_id: str, vendor: bool) -> None:
+    """generate -> pio run -> the board in QEMU -> the banner says selftest=PASS (the firmware's
+    outputs for the embedded inputs equal the tflite-micro runtime's, byte for byte)."""
+    _needs_qemu()
+    built = _build(tmp_path, model, board_id, vendor=vendor)
+    _check_estimates(tmp_path / board_id, built)
+    _check_banner(_qemu_banner(board_id, built.elf), model)
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", ["ad01_int8", "kws_ref_model", "pretrainedResnet_quant"])
+def test_shared_model_selftest_on_mps2_an386(tmp_path: Path, name: str) -> None:
+    """The MLPerf Tiny models from ../shared: generated, built and self-tested in QEMU."""
+    _needs_qemu()
+    model = shared_model_path(name)
+    built = _build(tmp_path, model, "mps2-an386")
+    _check_estimates(tmp_path / "mps2-an386", built)
+    _check_banner(_qemu_banner("mps2-an386", built.elf), model)
 
 
 # ---- checks before anything is written ---------------------------------------------------------
