@@ -682,3 +682,44 @@ def test_shared_model_through_the_harness(name: str) -> None:
         assert dev.finish() == 0
     finally:
         dev.kill()
+
+
+@pytest.mark.qemu
+def test_resnet_on_qemu_cortex_m4_chunked_and_per_layer(tmp_path: Path) -> None:
+    """ResNet on mps2-an386 with the generated project (real memory plan): its 3072-byte input
+    goes in INPUT chunks, its 16 KiB activations come back in LAYER frames, all exact."""
+    import shutil
+
+    from conftest import shared_model_path
+
+    for tool in ("qemu-system-arm", "arm-none-eabi-gcc"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (scripts/bootstrap-system.sh)")
+    from tinyflash import boards, codegen, emulator, platformio
+    from tinyflash.model import parse_model
+
+    path = shared_model_path("pretrainedResnet_quant")
+    model = path.read_bytes()
+    missing = [k for k in model_kernels(model) if not kernel_available(k)]
+    if missing:
+        pytest.skip(f"the runtime has no kernel for {missing} yet")
+    info = parse_model(model, path.name)
+    project = codegen.generate(path, "mps2-an386", tmp_path / "project")
+    build = platformio.build_project(project.project_dir)
+    with emulator.start_device(boards.load_board("mps2-an386"), build.elf) as dev:
+        with L.open_link(dev.url, timeout=60) as link:
+            assert link.wait_banner(timeout=60).selftest == "PASS"
+            x = np.random.default_rng(6).integers(-128, 128, size=(1, 32, 32, 3), dtype=np.int8)
+            ref = _tflm_all(model, [x])
+            outputs, ticks = link.invoke([x])
+            np.testing.assert_array_equal(outputs[0], np.asarray(ref.get_output(0)).reshape(outputs[0].shape))
+            layers = link.layers([x])
+            assert len(layers.ops) == len(info.ops)
+            for record in layers.ops:
+                for out in record.outputs:
+                    want = ref.GetTensor(out.index, 0)["tensor_data"]
+                    np.testing.assert_array_equal(out.data, want.reshape(out.data.shape),
+                                                  err_msg=f"op {record.op_index} {record.op_name}")
+            # 3072 bytes in 1020-byte chunks: 4 INPUT frames before each INVOKE/LAYERS.
+            assert link.counters.requests == 1 + 2 * 5 and link.counters.retries == 0
+            assert ticks > 0 and abs(layers.ticks - ticks) <= len(info.ops) + 1
