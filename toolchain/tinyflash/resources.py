@@ -8,6 +8,11 @@ from pathlib import Path
 
 
 def _data_dir(name: str) -> Path:
+    # Installed wheel: the data folder sits beside this module. (Checked first because
+    # `tinyflash.boards` is also a module, boards.py, which find_spec would return instead.)
+    beside = Path(__file__).resolve().parent / name
+    if beside.is_dir():
+        return beside
     spec = importlib.util.find_spec(f"tinyflash.{name}")
     if spec is not None and spec.submodule_search_locations:
         for location in spec.submodule_search_locations:
