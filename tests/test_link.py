@@ -28,6 +28,13 @@ from tinyflash.errors import TinyflashError  # noqa: E402
 def test_crc16_ccitt_false_check_value() -> None:
     assert L.crc16_ccitt_false(b"123456789") == 0x29B1  # the catalogue's check value
     assert L.crc16_ccitt_false(b"") == 0xFFFF
+    assert L.crc16_bitwise(b"123456789") == 0x29B1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=600))
+def test_crc16_fast_equals_bitwise(data: bytes) -> None:
+    assert L.crc16_ccitt_false(data) == L.crc16_bitwise(data)
 
 
 @settings(max_examples=300, deadline=None)

@@ -10,6 +10,7 @@ counted in `Link.counters`. Every failure is a TinyflashError with one sentence.
 
 from __future__ import annotations
 
+import binascii
 import os
 import struct
 import time
@@ -70,7 +71,13 @@ TFLITE_DTYPES: dict[int, np.dtype] = {
 
 
 def crc16_ccitt_false(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor)."""
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor).
+    binascii.crc_hqx is this polynomial, MSB first, with the initial value given."""
+    return binascii.crc_hqx(data, crc)
+
+
+def crc16_bitwise(data: bytes, crc: int = 0xFFFF) -> int:
+    """The same CRC bit by bit, as the firmware computes it (kept to cross-check crc_hqx)."""
     for byte in data:
         crc ^= byte << 8
         for _ in range(8):
@@ -79,22 +86,17 @@ def crc16_ccitt_false(data: bytes, crc: int = 0xFFFF) -> int:
 
 
 def cobs_encode(data: bytes) -> bytes:
-    """COBS encoding of `data` (no zero byte in the result, no delimiter appended)."""
+    """COBS encoding of `data` (no zero byte in the result, no delimiter appended). Each run of
+    non-zero bytes becomes blocks of at most 254 bytes: code 0xFF for a full block (no implied
+    zero), else code = length + 1 with an implied zero after it (dropped at the frame's end)."""
     out = bytearray()
-    block = bytearray()
-    for byte in data:
-        if byte == 0:
-            out.append(len(block) + 1)
-            out += block
-            block.clear()
-        else:
-            block.append(byte)
-            if len(block) == 254:
-                out.append(0xFF)
-                out += block
-                block.clear()
-    out.append(len(block) + 1)
-    out += block
+    for run in bytes(data).split(b"\0"):
+        while len(run) >= 254:
+            out.append(0xFF)
+            out += run[:254]
+            run = run[254:]
+        out.append(len(run) + 1)
+        out += run
     return bytes(out)
 
 
