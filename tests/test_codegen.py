@@ -538,3 +538,13 @@ def test_kernel_list_matches_kernel_files() -> None:
     for name, lower in kernels.items():
         assert lower == name.lower()
         assert (FIRMWARE / "runtime" / "src" / "kernels" / f"op_{lower}.c").is_file(), lower
+
+
+def test_kernel_set_override(tmp_path: Path) -> None:
+    _needs_kernels(MLP)
+    result = codegen.generate(MLP, "mps2-an386", tmp_path / "fw", kernels="portable", selftest=0)
+    assert result.kernel_set == "portable"
+    assert "build_flags = -DTFL_USE_DSP=0\n" in (tmp_path / "fw" / "platformio.ini").read_text()
+    with pytest.raises(TinyflashError, match="board microbit has no DSP extension") as error:
+        codegen.generate(MLP, "microbit", tmp_path / "mb", kernels="dsp")
+    assert error.value.exit_code == EXIT_BAD_INPUT and not (tmp_path / "mb").exists()

@@ -10,6 +10,7 @@ Same inputs → byte-identical files: no timestamps, sorted emission, seeded sel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -191,6 +192,7 @@ class GenerateResult:
     pool_words: int
     selftest_count: int
     vendored: bool
+    kernel_set: str  # "portable" or "dsp"
     ram: Budget
     flash: Budget
 
@@ -207,6 +209,7 @@ class GenerateResult:
             "pool_words": self.pool_words,
             "selftest_count": self.selftest_count,
             "vendored": self.vendored,
+            "kernel_set": self.kernel_set,
             "ram": self.ram.to_dict(),
             "flash": self.flash.to_dict(),
         }
@@ -620,8 +623,11 @@ def _merge_into(staging: Path, output_dir: Path, new_files: set[str]) -> None:
 
 
 def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool = False,
-             vendor: bool = False, selftest: int = MAX_SELFTEST_VECTORS) -> GenerateResult:
-    """Checks the model against the runtime and the board, renders the project and writes it."""
+             vendor: bool = False, selftest: int = MAX_SELFTEST_VECTORS,
+             kernels: str | None = None) -> GenerateResult:
+    """Checks the model against the runtime and the board, renders the project and writes it.
+    `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
+    manifest has the DSP kernel set (Cortex-M4/M7/M33/M55)."""
     from tinyflash.boards import load_board
     from tinyflash.model import load_model
     from tinyflash.opcheck import check_model
@@ -634,6 +640,15 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
                              f"{selftest}", EXIT_BAD_INPUT)
     _check_output_dir(output_dir, force)
     board = board_spec(load_board(board_id))
+    if kernels is not None:
+        if kernels not in ("portable", "dsp"):
+            raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}",
+                                 EXIT_BAD_INPUT)
+        if kernels == "dsp" and not board.dsp:
+            raise TinyflashError(f"board {board.id} has no DSP extension (its manifest's kernel "
+                                 "set is portable); use --kernels portable or a Cortex-M4/M7/"
+                                 "M33/M55 board", EXIT_BAD_INPUT)
+        board = dataclasses.replace(board, dsp=kernels == "dsp")
     info = load_model(model_path)
     model_file = model_path.name
 
@@ -679,7 +694,8 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         project_dir=output_dir.absolute(), board=board.id, model=model_path, model_sha256=sha,
         identifier=project.identifier, files=tuple(project.files), kernels=project.kernels,
         arena_bytes=int(plan.arena_bytes), pool_words=int(plan.pool_words),
-        selftest_count=project.selftest_count, vendored=vendor, ram=project.ram,
+        selftest_count=project.selftest_count, vendored=vendor,
+        kernel_set="dsp" if board.dsp else "portable", ram=project.ram,
         flash=project.flash)
 
 
