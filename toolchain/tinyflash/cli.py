@@ -145,6 +145,8 @@ def generate_command(
                                 help="Copy the runtime, harness, platform and board into the project."),
     selftest: int = typer.Option(3, "--selftest", min=0, max=3,
                                  help="Embedded self-test vectors (0-3), checked against tflite-micro."),
+    kernels: Optional[str] = typer.Option(None, "--kernels",
+                                          help="portable or dsp (default: the board's kernel set)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate a PlatformIO firmware project for MODEL on a board.
@@ -155,7 +157,8 @@ def generate_command(
     """
     from tinyflash.codegen import generate
 
-    result = generate(model, board, output, force=force, vendor=vendor, selftest=selftest)
+    result = generate(model, board, output, force=force, vendor=vendor, selftest=selftest,
+                      kernels=kernels)
     if as_json:
         print_json(result.to_dict())
         return
