@@ -168,22 +168,31 @@ def _parse_tensor(parts: list[str]) -> TensorDesc:
                       zero_point=int(parts[5]), shape=tuple(int(d) for d in parts[7:7 + rank]))
 
 
-def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | None = None,
-             timeout: float = 300.0) -> HostRun:
-    """Runs the runner once; never raises for runtime errors (see HostRun.status/crashed)."""
+def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | None = None,
+             timeout: float = 300.0, offsets: Sequence[int] | None = None) -> HostRun:
+    """Runs the runner once; never raises for runtime errors (see HostRun.status/crashed).
+    batch: input sets, or an int N to invoke N times on a fixed byte pattern (fuzzing).
+    offsets: a memory plan (arena byte offset per tensor, -1 = none) instead of the runtime's
+    sequential layout."""
     exe = build_runner()
     with tempfile.TemporaryDirectory(prefix="tfl_host_") as tmpdir:
         tmp = Path(tmpdir)
         model_path = tmp / "model.tflite"
         model_path.write_bytes(bytes(model_bytes))
         args = [str(exe), str(model_path)]
-        if batch is not None:
+        env = dict(os.environ, **SAN_ENV)
+        if offsets is not None:
+            np.asarray(offsets, dtype="<i4").tofile(tmp / "offsets.bin")
+            env["TFL_RUNNER_OFFSETS"] = str(tmp / "offsets.bin")
+        if isinstance(batch, int):
+            args += ["-", str(batch), str(tmp / "out.bin")]
+            batch = None
+        elif batch is not None:
             with open(tmp / "in.bin", "wb") as f:
                 for inputs in batch:
                     for arr in inputs:
                         f.write(np.ascontiguousarray(arr).tobytes())
             args += [str(tmp / "in.bin"), str(len(batch)), str(tmp / "out.bin")]
-        env = dict(os.environ, **SAN_ENV)
         proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
         run = HostRun(returncode=proc.returncode, status="", error_op=-1, builtin_code=-1,
                       stderr=proc.stderr)
@@ -238,14 +247,17 @@ def init_status(model_bytes: bytes) -> str:
     return run.status
 
 
-def run_model_batch(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
-    """Runs every input set through the C runtime in one process; one output list per set."""
-    run = _check(host_run(model_bytes, batch))
+def run_model_batch(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]],
+                    offsets: Sequence[int] | None = None) -> list[list[np.ndarray]]:
+    """Runs every input set through the C runtime in one process; one output list per set.
+    With `offsets` the tensors are placed by that memory plan instead of sequentially."""
+    run = _check(host_run(model_bytes, batch, offsets=offsets))
     return run.results
 
 
-def run_model(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    return run_model_batch(model_bytes, [inputs])[0]
+def run_model(model_bytes: bytes, inputs: Sequence[np.ndarray],
+              offsets: Sequence[int] | None = None) -> list[np.ndarray]:
+    return run_model_batch(model_bytes, [inputs], offsets)[0]
 
 
 def tflm_reference_batch(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]],

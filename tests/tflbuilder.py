@@ -214,7 +214,10 @@ class ModelBuilder:
 
     # ---- writing -------------------------------------------------------------------------
 
-    def build(self, inputs: Sequence[Tensor | int], outputs: Sequence[Tensor | int]) -> bytes:
+    def build(self, inputs: Sequence[Tensor | int], outputs: Sequence[Tensor | int], *,
+              version: int = 3, subgraph_count: int = 1) -> bytes:
+        """The model's bytes. version/subgraph_count other than 3/1 write deliberately
+        unsupported models (the subgraph is repeated) for error-path tests."""
         fb = flatbuffers.Builder(1024)
 
         # buffers: 0 is the empty sentinel, then one per constant tensor
@@ -266,9 +269,9 @@ class ModelBuilder:
                         for c in codes]
         description = fb.CreateString("tinyflash test model")
         model = self._table(fb, [
-            (0, "u32", 3),
+            (0, "u32", version),
             (1, "off", self._offset_vector(fb, code_offsets)),
-            (2, "off", self._offset_vector(fb, [subgraph])),
+            (2, "off", self._offset_vector(fb, [subgraph] * subgraph_count)),
             (3, "off", description),
             (4, "off", self._offset_vector(fb, buffer_offsets)),
         ])

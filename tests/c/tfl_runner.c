@@ -3,7 +3,11 @@
  *   tfl_runner MODEL                       init only: prints the model's I/O description
  *   tfl_runner MODEL INPUTS N OUTPUTS      runs N input sets read from INPUTS (each set: every
  *                                          input tensor's bytes in order) and writes N output sets
- *                                          (every output tensor's bytes in order) to OUTPUTS
+ *                                          (every output tensor's bytes in order) to OUTPUTS;
+ *                                          INPUTS "-" fills every input with a byte pattern
+ *   environment TFL_RUNNER_OFFSETS=FILE    memory plan: one little-endian int32 arena offset per
+ *                                          tensor (-1 = not in the arena) instead of the runtime's
+ *                                          sequential layout
  *
  * stdout, one item per line:
  *   status <TFL_STATUS_NAME> <error_op> <builtin_code>
@@ -82,11 +86,24 @@ int main(int argc, char **argv) {
     return 2;
   }
   tfl_interpreter it;
+  int32_t mem_offsets_count = 0;
   memset(&it, 0, sizeof it);
   it.error_op = -1;
   int32_t tensor_count = 0, op_count = 0;
   tfl_status s = tfl_model_counts(model, model_size, &tensor_count, &op_count);
   if (s != TFL_OK) return report_init(&it, s);
+
+  int32_t *offsets = NULL;
+  const char *offsets_path = getenv("TFL_RUNNER_OFFSETS");
+  if (offsets_path != NULL && offsets_path[0] != '\0') {
+    size_t n = 0;
+    offsets = (int32_t *)read_file(offsets_path, &n);
+    if (offsets == NULL || n % 4 != 0) {
+      fprintf(stderr, "cannot read offsets file %s\n", offsets_path);
+      return 2;
+    }
+    mem_offsets_count = (int32_t)(n / 4);
+  }
 
   tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1};
   tfl_memory mem;
@@ -101,6 +118,8 @@ int main(int argc, char **argv) {
   mem.arena_bytes = big_arena;
   mem.pool = (int32_t *)malloc((size_t)big_pool * sizeof(int32_t));
   mem.pool_words = big_pool;
+  mem.offsets = offsets;
+  mem.offsets_count = mem_offsets_count;
   if (mem.tensors == NULL || mem.nodes == NULL || mem.arena == NULL || mem.pool == NULL) return 2;
   s = tfl_init(&it, model, model_size, &ops, &mem);
   if (s != TFL_OK) return report_init(&it, s);
@@ -132,7 +151,14 @@ int main(int argc, char **argv) {
 
   long sets = strtol(argv[3], NULL, 10);
   size_t in_size = 0;
-  uint8_t *inputs = read_file(argv[2], &in_size);
+  uint8_t *inputs = NULL;
+  if (strcmp(argv[2], "-") == 0 && sets >= 0) {
+    in_size = (size_t)sets * in_set;
+    inputs = (uint8_t *)malloc(in_size > 0 ? in_size : 1u);
+    for (size_t i = 0; inputs != NULL && i < in_size; ++i) inputs[i] = (uint8_t)(i * 37u + 11u);
+  } else {
+    inputs = read_file(argv[2], &in_size);
+  }
   if (inputs == NULL || sets < 0 || in_size != (size_t)sets * in_set) {
     fprintf(stderr, "input file %s has %zu bytes, expected %ld sets of %zu\n", argv[2], in_size, sets,
             in_set);
@@ -165,5 +191,6 @@ int main(int argc, char **argv) {
   free(mem.tensors);
   free(mem.nodes);
   free(model);
+  free(offsets);
   return 0;
 }

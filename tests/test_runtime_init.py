@@ -1,0 +1,149 @@
+"""tfl_init's checks, seen through the host runner: each malformed or unsupported model gives
+its status name (and the failing operator), and a memory plan handed in as offsets is honoured."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import shared_model_path
+from runtime_host import host_run, init_status, model_info, random_inputs, run_model_batch, tflm_reference_batch
+from tflbuilder import ModelBuilder
+
+
+def fc_model(units: int = 3, out_units: int | None = None, weight_bytes: bytes | None = None,
+             op: str = "FULLY_CONNECTED", **build_kw) -> bytes:
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int8", scale=0.1, zero_point=0)
+    data = weight_bytes if weight_bytes is not None else np.ones((units, 4), np.int8)
+    w = b.tensor("w", [units, 4], "int8", data=data, scale=0.01, zero_point=0)
+    y = b.tensor("y", [1, out_units or units], "int8", scale=0.2, zero_point=0)
+    if op == "FULLY_CONNECTED":
+        b.op(op, [x, w, -1], [y])
+    else:
+        b.op(op, [x], [y], options_type=None)
+    return b.build([x], [y], **build_kw)
+
+
+def test_valid_model_initialises() -> None:
+    info = model_info(fc_model())
+    assert info.status == "TFL_OK" and info.op_count == 1 and info.tensor_count == 3
+    assert [d.shape for d in info.inputs] == [(1, 4)] and [d.shape for d in info.outputs] == [(1, 3)]
+    assert info.pool_used == 6  # 2 words per output channel
+
+
+def test_not_a_tflite_file() -> None:
+    model = bytearray(fc_model())
+    model[4:8] = b"XXXX"
+    assert init_status(bytes(model)) == "TFL_ERR_MODEL_IDENTIFIER"
+
+
+def test_truncated_header() -> None:
+    assert init_status(fc_model()[:6]) == "TFL_ERR_MODEL_TRUNCATED"
+
+
+def test_schema_version() -> None:
+    assert init_status(fc_model(version=2)) == "TFL_ERR_MODEL_VERSION"
+
+
+def test_two_subgraphs() -> None:
+    assert init_status(fc_model(subgraph_count=2)) == "TFL_ERR_SUBGRAPH_COUNT"
+
+
+def test_unsupported_op_names_operator_and_code() -> None:
+    run = host_run(fc_model(op="FLOOR", out_units=4))
+    assert (run.status, run.error_op, run.builtin_code) == ("TFL_ERR_UNSUPPORTED_OP", 0, 8)
+
+
+def test_opcode_above_127_uses_builtin_code() -> None:
+    # deprecated_builtin_code is clamped to 127 (the schema's placeholder), builtin_code is the
+    # real one: the runtime must report max() of the two.
+    run = host_run(fc_model(op="CUMSUM", out_units=4))
+    assert run.status == "TFL_ERR_UNSUPPORTED_OP"
+    assert run.builtin_code == 128
+
+
+def test_wrong_output_shape() -> None:
+    run = host_run(fc_model(units=3, out_units=5))
+    assert (run.status, run.error_op) == ("TFL_ERR_BAD_SHAPE", 0)
+
+
+def test_constant_buffer_size_mismatch() -> None:
+    assert init_status(fc_model(weight_bytes=b"\x01" * 11)) == "TFL_ERR_BAD_BUFFER"
+
+
+def test_operator_tensor_index_out_of_range() -> None:
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int8", scale=0.1, zero_point=0)
+    y = b.tensor("y", [1, 4], "int8", scale=0.1, zero_point=0)
+    b.op("RESHAPE", [x, 7], [y])
+    assert init_status(b.build([x], [y])) == "TFL_ERR_MODEL_INVALID"
+
+
+def test_plan_offsets_count_must_match() -> None:
+    run = host_run(fc_model(), offsets=[0, -1])
+    assert run.status == "TFL_ERR_PLAN_MISMATCH"
+
+
+def test_plan_offset_on_constant_is_rejected() -> None:
+    run = host_run(fc_model(), offsets=[0, 64, 128])
+    assert run.status == "TFL_ERR_PLAN_MISMATCH"
+
+
+def test_plan_beyond_arena() -> None:
+    run = host_run(fc_model(), offsets=[0, -1, 200 * 1024 * 1024])
+    assert run.status == "TFL_ERR_ARENA_TOO_SMALL"
+
+
+def _greedy_plan(model: bytes) -> tuple[list[int], int]:
+    """First-fit placement by lifetime (a test-local planner, not tinyflash's plan.py): each
+    activation lives from the op that writes it (or 0 for model inputs) to its last reader."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    m = schema.Model.GetRootAs(bytearray(model), 0)
+    sg = m.Subgraphs(0)
+    sizes = {0: 4, 2: 4, 3: 1, 7: 2, 9: 1}
+    n_ops = sg.OperatorsLength()
+    first: dict[int, int] = {int(t): 0 for t in sg.InputsAsNumpy()}
+    last: dict[int, int] = {int(t): n_ops for t in sg.OutputsAsNumpy()}
+    for o in range(n_ops):
+        op = sg.Operators(o)
+        for t in op.OutputsAsNumpy():
+            first.setdefault(int(t), o)
+        for t in op.InputsAsNumpy():
+            if t >= 0:
+                last[int(t)] = max(last.get(int(t), 0), o)
+    offsets = [-1] * sg.TensorsLength()
+    placed: list[tuple[int, int, int, int]] = []  # offset, bytes, first, last
+    for t in sorted(first, key=lambda t: -int(np.prod(sg.Tensors(t).ShapeAsNumpy()))):
+        tensor = sg.Tensors(t)
+        buf = m.Buffers(tensor.Buffer())
+        if buf is not None and buf.DataLength() > 0:
+            continue
+        nbytes = int(np.prod(tensor.ShapeAsNumpy())) * sizes[tensor.Type()]
+        lo, hi = first[t], last.get(t, first[t])
+        offset, moved = 0, True
+        while moved:  # bump past every block that overlaps in time and space until none does
+            moved = False
+            for p_off, p_bytes, p_lo, p_hi in placed:
+                if p_lo <= hi and lo <= p_hi and p_off < offset + nbytes and offset < p_off + p_bytes:
+                    offset, moved = (p_off + p_bytes + 15) // 16 * 16, True
+        placed.append((offset, nbytes, lo, hi))
+        offsets[t] = offset
+    return offsets, max(o + b for o, b, _, _ in placed)
+
+
+@pytest.mark.parametrize("name", ["kws_ref_model", "pretrainedResnet_quant"])
+def test_memory_plan_is_used(name: str) -> None:
+    model = shared_model_path(name).read_bytes()
+    offsets, planned = _greedy_plan(model)
+    sequential = model_info(model)
+    planned_run = host_run(model, offsets=offsets)
+    assert planned_run.status == "TFL_OK"
+    assert planned_run.arena_used == planned < sequential.arena_used
+    rng = np.random.default_rng(7)
+    batch = [random_inputs(sequential.inputs, rng) for _ in range(4)]
+    got = run_model_batch(model, batch, offsets=offsets)
+    want = tflm_reference_batch(model, batch)
+    for g, w in zip(got, want):
+        assert all(np.array_equal(a, b) for a, b in zip(g, w))
