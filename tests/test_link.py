@@ -386,3 +386,15 @@ def test_c_decoder_agrees_with_python_on_frames_and_garbage() -> None:
         assert out[pos] == 0xEE
         pos += 1
     assert pos == len(out)
+
+
+@slow
+def test_first_banner_read_by_a_request_is_not_a_reset(firmware: Path) -> None:
+    dev = harness.Device(firmware)
+    try:
+        info = dev.link.info()  # no wait_banner(): the banner is still in the stream
+        assert info.ready and dev.link.banner is not None and dev.link.banner.selftest == "PASS"
+        assert dev.link.counters.device_resets == 0 and dev.link.counters.retries == 0
+        assert dev.finish() == 0
+    finally:
+        dev.kill()

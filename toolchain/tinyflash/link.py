@@ -502,8 +502,9 @@ class Link:
                 return None
 
     def _read_frame(self, deadline: float) -> Optional[Frame]:
-        """Next intact frame, or None at the deadline; damaged frames are counted and skipped,
-        a banner line in the stream counts as a device reset."""
+        """Next frame, or None at the deadline. A damaged frame is counted and returned as
+        Frame(-1, -1, raw) for the caller to decide on a resend. A banner line in the stream is the
+        boot banner when none was read yet, else a device reset (raises _Restart)."""
         while True:
             raw = self._read_raw(deadline)
             if raw is None:
@@ -511,7 +512,13 @@ class Link:
             try:
                 frame = decode_frame(raw)
             except FrameError:
-                if b"tinyflash " in raw and (b"ready" in raw or b"error init" in raw):
+                start = raw.find(b"tinyflash ")
+                if start >= 0 and (b" ready " in raw or b" error init " in raw):
+                    line = raw[start:].split(b"\n")[0].decode("ascii", errors="replace")
+                    if self.banner is None:
+                        self.banner = parse_banner(line)
+                        continue
+                    self.banner = parse_banner(line)
                     self.counters.device_resets += 1
                     self._info = None
                     raise _Restart() from None
