@@ -723,3 +723,44 @@ def test_resnet_on_qemu_cortex_m4_chunked_and_per_layer(tmp_path: Path) -> None:
             # 3072 bytes in 1020-byte chunks: 4 INPUT frames before each INVOKE/LAYERS.
             assert link.counters.requests == 1 + 2 * 5 and link.counters.retries == 0
             assert ticks > 0 and abs(layers.ticks - ticks) <= len(info.ops) + 1
+
+
+def test_random_well_formed_frames_each_get_one_final_answer(device: Device, fc: bytes) -> None:
+    """Intact frames with random types, numbers and payloads (valid CRC): every one is answered by
+    its reply or an ERROR with a protocol code, and the device stays exact afterwards."""
+    link = device.link
+    link.wait_banner()
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng = np.random.default_rng(seed)
+    last = None
+    for i in range(150):
+        mtype = int(rng.choice([1, 2, 3, 4, 5, 0, 6, 0x81, 0xFF, int(rng.integers(0, 256))]))
+        size = int(rng.choice([0, 1, 4, 5, FC_INPUT, FC_INPUT + 4, int(rng.integers(0, 1100))]))
+        payload = rng.integers(0, 256, size=size, dtype=np.uint8).tobytes()
+        if mtype == L.MSG_INPUT and size >= 4 and rng.random() < 0.5:
+            payload = struct.pack("<I", int(rng.integers(0, FC_INPUT + 2))) + payload[4:]
+        seq = (i * 7) & 0xFF
+        if (seq, mtype) == last:
+            seq = (seq + 1) & 0xFF
+        last = (seq, mtype)
+        device.serial.write(L.frame_bytes(mtype, seq, payload))
+        deadline = time.monotonic() + 5
+        while True:
+            frame = link._read_frame(deadline)
+            where = f"seed {seed} frame {i}: type {mtype:#x} payload {size}"
+            assert frame is not None and frame.type >= 0, where
+            assert frame.seq == seq, where
+            if frame.type == L.MSG_LAYER:
+                assert mtype == L.MSG_LAYERS, where
+                continue
+            if frame.type == L.MSG_ERROR:
+                code = L.parse_error(frame.payload).code
+                assert code in L.ERROR_NAMES and code not in (L.ERR_BAD_CRC, L.ERR_BAD_COBS), where
+                if code == L.ERR_OVERSIZED:
+                    assert size > 1024, where
+            else:
+                assert frame.type == mtype | L.MSG_REPLY, where
+            break
+    x = random_input(rng)
+    np.testing.assert_array_equal(link.invoke([x])[0][0], tflm(fc, [x])[0])
+    assert device.finish() == 0, f"seed {seed}"
