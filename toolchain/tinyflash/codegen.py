@@ -457,8 +457,12 @@ def default_paths(board: BoardSpec) -> FirmwarePaths:
 
 
 def vendored_paths() -> FirmwarePaths:
-    return FirmwarePaths(platform="vendor/platform", runtime="lib/runtime",
-                         harness="lib/harness", boards_dir="boards")
+    """Paths inside the project. `${PROJECT_DIR}` (PlatformIO expands it to the project folder)
+    keeps each project's package URI distinct: PlatformIO records symlinked packages by URI in
+    its core folder, so two projects with the same relative URI would share one package."""
+    return FirmwarePaths(platform="${PROJECT_DIR}/vendor/platform",
+                         runtime="${PROJECT_DIR}/lib/runtime",
+                         harness="${PROJECT_DIR}/lib/harness", boards_dir="boards")
 
 
 def _vendored_files(board: BoardSpec) -> dict[str, bytes]:
