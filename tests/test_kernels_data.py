@@ -277,6 +277,27 @@ def test_strided_slice_matches_tflm(shape, data, q, seed):
     # and the slice is numpy's (same semantics for in-range indices)
 
 
+@pytest.mark.parametrize("shape,begin,end,strides,shrink", [
+    ([2, 3, 4, 5, 6], [1, 0, -1, 4, 0], [2, 3, 0, 0, 6], [1, 2, -1, -2, 3], 0b00001),
+    ([2, 2, 3, 2, 3, 4], [0, 1, 2, 0, -1, 1], [2, 2, 0, 2, 0, 4], [1, 1, -1, 1, 1, 2], 0b010010),
+])
+def test_strided_slice_beyond_tflm_rank_equals_numpy(shape, begin, end, strides, shrink):
+    """5-D and 6-D slices (TFLM stops at 4-D): the oracle is numpy's basic slicing."""
+    out_shape, consistent = _slice_plan(shape, begin, end, strides, 0, 0, shrink)
+    assert consistent
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=0.1, zero_point=0)
+    idx = [b.tensor(n, [len(shape)], "int32", data=np.array(v, np.int32))
+           for n, v in (("begin", begin), ("end", end), ("strides", strides))]
+    y = b.tensor("y", out_shape, "int8", scale=0.1, zero_point=0)
+    b.op("STRIDED_SLICE", [x, *idx], [y], shrink_axis_mask=shrink)
+    key = tuple(bg if (shrink >> a) & 1 else slice(bg, en, sd)
+                for a, (bg, en, sd) in enumerate(zip(begin, end, strides)))
+    batch = _inputs([shape], 3)
+    for (xi,), (g,) in zip(batch, run_model_batch(b.build([x], [y]), batch)):
+        np.testing.assert_array_equal(g, xi[key])
+
+
 @pytest.mark.parametrize("option", ["ellipsis_mask", "new_axis_mask", "offset"])
 def test_strided_slice_options_tflm_ignores_are_refused(option):
     b = ModelBuilder()
@@ -449,6 +470,18 @@ def test_pack_mixed_quantization_copies_bytes_like_tflm():
     np.testing.assert_array_equal(got[0][0], np.stack(batch[0]))
 
 
+def test_pack_scalars_equals_numpy():
+    """Scalars stacked into a vector. (runtime_host.tflm_reference_batch passes inputs through
+    np.ascontiguousarray, which turns a 0-d array into shape (1,), so TFLM cannot be fed here.)"""
+    b = ModelBuilder()
+    xs = [b.tensor(f"x{i}", [], "int8", scale=0.1, zero_point=0) for i in range(3)]
+    y = b.tensor("y", [3], "int8", scale=0.1, zero_point=0)
+    b.op("PACK", xs, [y], values_count=3, axis=0)
+    batch = [[np.array(v, np.int8) for v in (5, -7, 127)], [np.array(v, np.int8) for v in (-128, 0, 1)]]
+    for ins, (g,) in zip(batch, run_model_batch(b.build(xs, [y]), batch)):
+        np.testing.assert_array_equal(g, np.stack(ins))
+
+
 @COMMON
 @given(shape=shapes(max_rank=5, max_dim=4), data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
 def test_unpack_matches_tflm(shape, data, q, seed):
@@ -581,6 +614,21 @@ def test_transpose_conv_matches_tflm(case, seed):
     what = "TRANSPOSE_CONV " + " ".join(f"{k}={v}" for k, v in c.items() if k != "w_scales")
     assert_same_as_tflm(model, [[c["n"], c["ih"], c["iw"], c["ic"]]], seed, what)
     assert model_info(model).pool_used == 2 * c["oc"], "pool contract: 2 * output channels words"
+
+
+def test_transpose_conv_needs_no_scratch_arena():
+    """The gather formulation needs no int32 image of the output (TFLM asks for 4 bytes per
+    output value): the arena holds exactly the input and the output, each 16-byte aligned."""
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 5, 5, 3], "int8", scale=0.05, zero_point=-3)
+    shape = b.tensor("output_shape", [4], "int32", data=np.array([1, 10, 10, 4], np.int32))
+    w = b.tensor("w", [4, 3, 3, 3], "int8", data=np.ones((4, 3, 3, 3)), scale=[0.01, 0.02, 0.03, 0.04],
+                 zero_point=0)
+    y = b.tensor("y", [1, 10, 10, 4], "int8", scale=0.02, zero_point=5)
+    b.op("TRANSPOSE_CONV", [shape, w, x], [y], padding="SAME", stride_w=2, stride_h=2)
+    info = model_info(b.build([x], [y]))
+    assert info.arena_used == 80 + 400  # 75 input bytes rounded up to 16, then 400 output bytes
+    assert info.pool_used == 2 * 4
 
 
 def test_transpose_conv_weights_zero_point_must_be_zero():

@@ -116,26 +116,27 @@ static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t kh = w->dims[1], kw = w->dims[2];
   int32_t b, y, x, c;
   for (b = 0; b < batches; ++b) {
+    const int8_t *img = src + (size_t)b * (size_t)ih * (size_t)iw * (size_t)ic;
     for (y = 0; y < oh; ++y) {
+      /* taps ky with (y + pad_h - ky) a multiple of the stride: ky = ky0, ky0 + stride, ... */
+      const int32_t ty = y + d->pad_h;
+      const int32_t ky0 = ty % d->stride_h;
       for (x = 0; x < ow; ++x) {
+        const int32_t tx = x + d->pad_w;
+        const int32_t kx0 = tx % d->stride_w;
         for (c = 0; c < oc; ++c) {
+          const int8_t *wc = wt + (size_t)c * (size_t)kh * (size_t)kw * (size_t)ic;
           uint32_t acc = 0;
           int32_t ky, kx, i, v;
-          for (ky = 0; ky < kh; ++ky) {
-            const int32_t ty = y + d->pad_h - ky;
-            int32_t iy;
-            if (ty < 0 || ty % d->stride_h != 0) continue;
-            iy = ty / d->stride_h;
+          for (ky = ky0; ky < kh && ky <= ty; ky += d->stride_h) {
+            const int32_t iy = (ty - ky) / d->stride_h;
             if (iy >= ih) continue;
-            for (kx = 0; kx < kw; ++kx) {
-              const int32_t tx = x + d->pad_w - kx;
-              int32_t ix;
+            for (kx = kx0; kx < kw && kx <= tx; kx += d->stride_w) {
+              const int32_t ix = (tx - kx) / d->stride_w;
               const int8_t *ip, *wp;
-              if (tx < 0 || tx % d->stride_w != 0) continue;
-              ix = tx / d->stride_w;
               if (ix >= iw) continue;
-              ip = src + (((size_t)b * (size_t)ih + (size_t)iy) * (size_t)iw + (size_t)ix) * (size_t)ic;
-              wp = wt + (((size_t)c * (size_t)kh + (size_t)ky) * (size_t)kw + (size_t)kx) * (size_t)ic;
+              ip = img + ((size_t)iy * (size_t)iw + (size_t)ix) * (size_t)ic;
+              wp = wc + ((size_t)ky * (size_t)kw + (size_t)kx) * (size_t)ic;
               for (i = 0; i < ic; ++i) acc += (uint32_t)(((int32_t)ip[i] - d->input_zp) * (int32_t)wp[i]);
             }
           }
