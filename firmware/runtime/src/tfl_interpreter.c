@@ -144,6 +144,23 @@ static tfl_status read_quantization(const tfl_fb *fb, uint32_t tensor_table, tfl
     if (hi != (lo < 0 ? -1 : 0)) return TFL_ERR_BAD_QUANTIZATION;
   }
   t->zero_point = tfl_tensor_channel_zero_point(t, 0);
+  /* zero points must be values of the storage type (TFLite's quantization spec); kernels rely on
+   * it to negate and subtract them without overflow */
+  int32_t lo = INT32_MIN, hi = INT32_MAX;
+  if (t->type == TFL_TYPE_INT8) {
+    lo = -128;
+    hi = 127;
+  } else if (t->type == TFL_TYPE_UINT8) {
+    lo = 0;
+    hi = 255;
+  } else if (t->type == TFL_TYPE_INT16) {
+    lo = -32768;
+    hi = 32767;
+  }
+  for (uint32_t c = 0; c < scale_count; ++c) {
+    int32_t zp = tfl_fb_i32(fb->buf + zps + 8u * c);
+    if (zp < lo || zp > hi) return TFL_ERR_BAD_QUANTIZATION;
+  }
   return TFL_OK;
 }
 

@@ -4,6 +4,10 @@
  * Options (Pool2DOptions): padding, stride_w, stride_h, filter_width, filter_height, activation. */
 #include "tfl_kernel.h"
 
+/* Accumulator additions wrap (two's complement) instead of overflowing: identical results for
+ * every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
+static inline int32_t acc_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+
 typedef struct {
   int32_t stride_w, stride_h;
   int32_t filter_w, filter_h;
@@ -11,6 +15,14 @@ typedef struct {
   int32_t act_min, act_max;
 } average_pool_data;
 TFL_OP_DATA_FITS(average_pool_data);
+
+/* Window geometry whose index arithmetic stays far from int32 overflow (hostile models can
+ * combine SAME padding with huge dilations or strides). */
+static int geometry_ok(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t out) {
+  const int64_t effective = ((int64_t)k - 1) * dilation + 1;
+  return effective <= (1 << 24) && stride <= (1 << 24) && in <= (1 << 30) &&
+         (int64_t)out * stride <= (1 << 30);
+}
 
 static tfl_status average_pool_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
@@ -36,6 +48,10 @@ static tfl_status average_pool_prepare(tfl_context *ctx, tfl_node *node) {
   if (out->dims[0] != in->dims[0] || out->dims[1] != oh || out->dims[2] != ow ||
       out->dims[3] != in->dims[3]) {
     return TFL_ERR_BAD_SHAPE;
+  }
+  if (!geometry_ok(in->dims[1], d->filter_h, d->stride_h, 1, oh) ||
+      !geometry_ok(in->dims[2], d->filter_w, d->stride_w, 1, ow)) {
+    return TFL_ERR_UNSUPPORTED_OPTION;
   }
   d->pad_h = tfl_conv_padding(d->stride_h, 1, in->dims[1], d->filter_h, oh);
   d->pad_w = tfl_conv_padding(d->stride_w, 1, in->dims[2], d->filter_w, ow);
@@ -63,12 +79,14 @@ static tfl_status average_pool_eval(tfl_context *ctx, tfl_node *node) {
           int32_t acc = 0, count = 0;
           for (int32_t fy = fy0; fy < fy1; ++fy) {
             for (int32_t fx = fx0; fx < fx1; ++fx) {
-              acc += x[((n * ih + y0 + fy) * iw + x0 + fx) * ch + c];
+              acc = acc_add(acc, x[((n * ih + y0 + fy) * iw + x0 + fx) * ch + c]);
               ++count;
             }
           }
           int32_t v = 0;
-          if (count > 0) v = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+          if (count > 0) {
+            v = acc > 0 ? acc_add(acc, count / 2) / count : acc_add(acc, -(count / 2)) / count;
+          }
           y[((n * oh + oy) * ow + ox) * ch + c] = (int8_t)tfl_clamp(v, d->act_min, d->act_max);
         }
       }

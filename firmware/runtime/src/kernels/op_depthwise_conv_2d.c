@@ -4,6 +4,10 @@
  * Pool: 2 * OC words (multipliers, then shifts). */
 #include "tfl_kernel.h"
 
+/* Accumulator additions wrap (two's complement) instead of overflowing: identical results for
+ * every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
+static inline int32_t acc_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+
 typedef struct {
   int32_t stride_w, stride_h;
   int32_t dilation_w, dilation_h;
@@ -15,6 +19,14 @@ typedef struct {
   int32_t pool_index;
 } dwconv_data;
 TFL_OP_DATA_FITS(dwconv_data);
+
+/* Window geometry whose index arithmetic stays far from int32 overflow (hostile models can
+ * combine SAME padding with huge dilations or strides). */
+static int geometry_ok(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t out) {
+  const int64_t effective = ((int64_t)k - 1) * dilation + 1;
+  return effective <= (1 << 24) && stride <= (1 << 24) && in <= (1 << 30) &&
+         (int64_t)out * stride <= (1 << 30);
+}
 
 static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
@@ -53,6 +65,10 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   const int32_t oh = tfl_conv_output_size(padding, in->dims[1], kh, d->stride_h, d->dilation_h);
   const int32_t ow = tfl_conv_output_size(padding, in->dims[2], kw, d->stride_w, d->dilation_w);
   if (oh != out->dims[1] || ow != out->dims[2]) return TFL_ERR_BAD_SHAPE;
+  if (!geometry_ok(in->dims[1], kh, d->stride_h, d->dilation_h, oh) ||
+      !geometry_ok(in->dims[2], kw, d->stride_w, d->dilation_w, ow)) {
+    return TFL_ERR_UNSUPPORTED_OPTION;
+  }
   d->pad_h = tfl_conv_padding(d->stride_h, d->dilation_h, in->dims[1], kh, oh);
   d->pad_w = tfl_conv_padding(d->stride_w, d->dilation_w, in->dims[2], kw, ow);
 
@@ -112,12 +128,12 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
               for (int32_t fx = 0; fx < kw; ++fx) {
                 const int32_t ix = x0 + fx * d->dilation_w;
                 if (ix < 0 || ix >= iw) continue;
-                acc += wt[(fy * kw + fx) * oc + c] *
-                       (x[((n * ih + iy) * iw + ix) * ic + c_in] + d->input_offset);
+                acc = acc_add(acc, wt[(fy * kw + fx) * oc + c] *
+                                       (x[((n * ih + iy) * iw + ix) * ic + c_in] + d->input_offset));
               }
             }
-            if (b != NULL) acc += b[c];
-            acc = tfl_multiply_by_quantized_multiplier(acc, mult[c], shift[c]) + d->output_offset;
+            if (b != NULL) acc = acc_add(acc, b[c]);
+            acc = acc_add(tfl_multiply_by_quantized_multiplier(acc, mult[c], shift[c]), d->output_offset);
             y[((n * oh + oy) * ow + ox) * oc + c] = (int8_t)tfl_clamp(acc, d->act_min, d->act_max);
           }
         }

@@ -7,6 +7,10 @@
  * (multipliers, then shifts). */
 #include "tfl_kernel.h"
 
+/* Accumulator additions wrap (two's complement) instead of overflowing: identical results for
+ * every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
+static inline int32_t acc_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+
 typedef struct {
   int32_t input_offset;
   int32_t filter_offset;
@@ -93,10 +97,10 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
       const int8_t *wr = wt + n * d->depth;
       int32_t acc = 0;
       for (int32_t k = 0; k < d->depth; ++k) {
-        acc += (row[k] + d->input_offset) * (wr[k] + d->filter_offset);
+        acc = acc_add(acc, (row[k] + d->input_offset) * (wr[k] + d->filter_offset));
       }
-      if (b != NULL) acc += b[n];
-      acc = tfl_multiply_by_quantized_multiplier(acc, mult[n], shift[n]) + d->output_offset;
+      if (b != NULL) acc = acc_add(acc, b[n]);
+      acc = acc_add(tfl_multiply_by_quantized_multiplier(acc, mult[n], shift[n]), d->output_offset);
       y[batch * d->units + n] = (int8_t)tfl_clamp(acc, d->act_min, d->act_max);
     }
   }

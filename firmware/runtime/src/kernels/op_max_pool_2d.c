@@ -11,6 +11,14 @@ typedef struct {
 } max_pool_data;
 TFL_OP_DATA_FITS(max_pool_data);
 
+/* Window geometry whose index arithmetic stays far from int32 overflow (hostile models can
+ * combine SAME padding with huge dilations or strides). */
+static int geometry_ok(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t out) {
+  const int64_t effective = ((int64_t)k - 1) * dilation + 1;
+  return effective <= (1 << 24) && stride <= (1 << 24) && in <= (1 << 30) &&
+         (int64_t)out * stride <= (1 << 30);
+}
+
 static tfl_status max_pool_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
@@ -35,6 +43,10 @@ static tfl_status max_pool_prepare(tfl_context *ctx, tfl_node *node) {
   if (out->dims[0] != in->dims[0] || out->dims[1] != oh || out->dims[2] != ow ||
       out->dims[3] != in->dims[3]) {
     return TFL_ERR_BAD_SHAPE;
+  }
+  if (!geometry_ok(in->dims[1], d->filter_h, d->stride_h, 1, oh) ||
+      !geometry_ok(in->dims[2], d->filter_w, d->stride_w, 1, ow)) {
+    return TFL_ERR_UNSUPPORTED_OPTION;
   }
   d->pad_h = tfl_conv_padding(d->stride_h, 1, in->dims[1], d->filter_h, oh);
   d->pad_w = tfl_conv_padding(d->stride_w, 1, in->dims[2], d->filter_w, ow);

@@ -87,9 +87,12 @@ static tfl_status quantize_eval(tfl_context *ctx, tfl_node *node) {
     return TFL_OK;
   }
   for (int32_t i = 0; i < n; ++i) {
-    int32_t v = tfl_multiply_by_quantized_multiplier(load(in->data, in->type, i) - d->in_zero_point,
-                                                     d->multiplier, d->shift) +
-                d->out_zero_point;
+    /* zero points are inside the storage type's range (checked by tfl_init): no overflow but in
+     * the final add, which is done wrapping */
+    int32_t v = (int32_t)((uint32_t)tfl_multiply_by_quantized_multiplier(
+                              load(in->data, in->type, i) - d->in_zero_point, d->multiplier,
+                              d->shift) +
+                          (uint32_t)d->out_zero_point);
     store(out->data, out->type, i, tfl_clamp(v, d->qmin, d->qmax));
   }
   return TFL_OK;
