@@ -577,23 +577,36 @@ def test_missed_banner_is_recovered_from_info(device: Device) -> None:
     assert device.finish() == 0
 
 
-@pytest.mark.qemu
-def test_fc_model_on_qemu_cortex_m4(fc: bytes, tmp_path: Path) -> None:
-    """The generated project for mps2-an386, built with PlatformIO and run on QEMU, answers
-    exactly what tflite-micro computes (issue 5's path end to end, on one small model)."""
+def _need_arm_tools() -> None:
     import shutil
 
     for tool in ("qemu-system-arm", "arm-none-eabi-gcc"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (scripts/bootstrap-system.sh)")
-    from tinyflash import boards, codegen, emulator, platformio
+
+
+@pytest.fixture(scope="module")
+def qemu_fc(fc: bytes, tmp_path_factory: pytest.TempPathFactory):
+    """The FC model's generated project for mps2-an386, built once for this module."""
+    _need_arm_tools()
+    from tinyflash import boards, codegen, platformio
+
+    root = tmp_path_factory.mktemp("qemu_fc")
+    model_path = root / "fc.tflite"
+    model_path.write_bytes(fc)
+    project = codegen.generate(model_path, "mps2-an386", root / "project")
+    build = platformio.build_project(project.project_dir)
+    return project, build, boards.load_board("mps2-an386")
+
+
+@pytest.mark.qemu
+def test_fc_model_on_qemu_cortex_m4(fc: bytes, qemu_fc) -> None:
+    """The generated project for mps2-an386, built with PlatformIO and run on QEMU, answers
+    exactly what tflite-micro computes (issue 5's path end to end, on one small model)."""
+    from tinyflash import emulator
     from tflite_micro.python.tflite_micro import runtime
 
-    model_path = tmp_path / "fc.tflite"
-    model_path.write_bytes(fc)
-    project = codegen.generate(model_path, "mps2-an386", tmp_path / "project")
-    build = platformio.build_project(project.project_dir)
-    board = boards.load_board("mps2-an386")
+    project, build, board = qemu_fc
     with emulator.start_device(board, build.elf) as dev:
         with L.open_link(dev.url, timeout=20) as link:
             banner = link.wait_banner()
@@ -764,3 +777,102 @@ def test_random_well_formed_frames_each_get_one_final_answer(device: Device, fc:
     x = random_input(rng)
     np.testing.assert_array_equal(link.invoke([x])[0][0], tflm(fc, [x])[0])
     assert device.finish() == 0, f"seed {seed}"
+
+
+class FaultProxy:
+    """A TCP proxy between the host and QEMU's serial port that damages the stream on request:
+    flip a bit of the next host->device chunk, flip a byte of / drop the next device->host frame,
+    or stall both directions."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.port = int(self.server.getsockname()[1])
+        self.target_port = target_port
+        self.flip_to_device = False
+        self.flip_to_host = False
+        self.drop_to_host_zeros = 0
+        self.stalled = False
+        self.done = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        client, _ = self.server.accept()
+        device = socket.create_connection(("127.0.0.1", self.target_port))
+        while not self.done:
+            ready, _, _ = select.select([client, device], [], [], 0.02)
+            if self.stalled:
+                continue
+            for sock in ready:
+                data = sock.recv(65536)
+                if not data:
+                    self.done = True
+                    break
+                if sock is client:
+                    if self.flip_to_device:
+                        self.flip_to_device = False
+                        damaged = bytearray(data)
+                        damaged[len(damaged) // 2] ^= 0x10
+                        data = bytes(damaged)
+                    device.sendall(data)
+                    continue
+                out = bytearray()
+                for byte in data:
+                    if self.drop_to_host_zeros:
+                        if byte == 0:
+                            self.drop_to_host_zeros -= 1
+                        continue
+                    if self.flip_to_host and byte not in (0, 1) and len(out) > 3:
+                        self.flip_to_host = False
+                        byte ^= 0x01
+                    out.append(byte)
+                client.sendall(bytes(out))
+        client.close()
+        device.close()
+
+    def close(self) -> None:
+        self.done = True
+        self.server.close()
+
+
+@pytest.mark.qemu
+def test_link_faults_through_a_proxy_to_qemu(fc: bytes, qemu_fc) -> None:
+    """Flipped bits both ways, a dropped reply and a stalled line between the host and QEMU: each
+    ends in a retried exact result or one clear error — never a wrong answer."""
+    from tinyflash import emulator
+
+    _, build, board = qemu_fc
+    rng = np.random.default_rng(23)
+    with emulator.start_device(board, build.elf) as dev:
+        proxy = FaultProxy(dev.port)
+        try:
+            with L.open_link(f"socket://127.0.0.1:{proxy.port}", timeout=2, retries=2) as link:
+                assert link.wait_banner(timeout=20).selftest == "PASS"
+                link.info()
+
+                def exact() -> None:
+                    x = random_input(rng)
+                    outputs, _ = link.invoke([x])
+                    np.testing.assert_array_equal(outputs[0], tflm(fc, [x])[0])
+
+                proxy.flip_to_device = True
+                exact()
+                assert link.counters.device_nacks == 1
+                proxy.flip_to_host = True
+                exact()
+                assert link.counters.damaged_frames == 1
+                proxy.drop_to_host_zeros = 2
+                exact()
+                assert link.counters.timeouts == 1
+                proxy.stalled = True
+                with pytest.raises(TinyflashError, match="did not answer the INVOKE request after 3"):
+                    link.invoke([random_input(rng)])
+                proxy.stalled = False
+                exact()  # the stalled answers arrive late, are stale, and are dropped
+                assert link.counters.stale_frames >= 1
+        finally:
+            proxy.close()
