@@ -9,6 +9,7 @@ No TensorFlow is imported here.
 from __future__ import annotations
 
 import csv
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -23,6 +24,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".tif
 SINGLE_INPUT_KEYS = ("x", "input", "inputs", "data", "images", "features")
 
 Progress = Callable[[int, int], None]
+# What numpy/zipfile raise on a damaged or foreign file.
+READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,7 @@ def probe_calibration(path: Path | str) -> None:
                 "folder of images.", EXIT_BAD_INPUT)
     except TinyflashError:
         raise
-    except (OSError, ValueError, EOFError) as error:
+    except READ_ERRORS as error:
         raise _unreadable(path, error) from None
     for what, array in arrays.items():
         if array.dtype == object or array.dtype.kind not in "biuf":
@@ -301,7 +304,7 @@ def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int
                 "folder of images.", EXIT_BAD_INPUT)
     except TinyflashError:
         raise
-    except (OSError, ValueError, EOFError) as error:
+    except READ_ERRORS as error:
         raise _unreadable(path, error) from None
     counts = {a.shape[0] for a in arrays}
     if len(counts) != 1:
@@ -341,7 +344,7 @@ def load_labels(path: Path | str, count: Optional[int] = None) -> np.ndarray:
                                  "or .csv.", EXIT_BAD_INPUT)
     except TinyflashError:
         raise
-    except (OSError, ValueError, EOFError) as error:
+    except READ_ERRORS as error:
         raise TinyflashError(f"{path}: cannot read the labels ({type(error).__name__}); check the "
                              "file.", EXIT_BAD_INPUT) from None
     labels = np.asarray(labels)
@@ -368,7 +371,7 @@ def npz_labels(path: Path | str) -> Optional[np.ndarray]:
             for key in ("y", "labels", "label"):
                 if key in archive.files:
                     return load_labels(path)
-    except (OSError, ValueError, EOFError):
+    except READ_ERRORS:
         return None
     return None
 
