@@ -229,6 +229,8 @@ def convert_command(
                                signature=signature, progress=advance, debug=debug)
     if as_json:
         print_json(result.to_json())
+        if not result.host_only and result.deployable is False:
+            raise typer.Exit(1)
         return
     console = out_console()
     ratio = result.tflite_bytes / result.float_weight_bytes if result.float_weight_bytes else 0.0
@@ -253,6 +255,17 @@ def convert_command(
         console.print("[bold red]not deployable[/]:")
     for line in result.problems[1 if result.host_only else 0:]:
         console.print(f"  - {line}", soft_wrap=True)
+    if not result.host_only and result.deployable is False:
+        from tinyflash.errors import EXIT_CHECK_FAILED
+
+        # Name the op that matters, not the QUANTIZE/DEQUANTIZE the converter wrapped around it.
+        edges = (" QUANTIZE ", " DEQUANTIZE ")
+        ranked = sorted(result.problems, key=lambda p: any(e in p for e in edges))
+        first = ranked[0].rstrip(".") if ranked else "see tinyflash check"
+        raise TinyflashError(
+            f"{result.output} was written but is not deployable in mode {result.mode}: {first} "
+            f"({len(result.problems)} problem(s) in all; `tinyflash check {result.output}` lists "
+            "them).", EXIT_CHECK_FAILED)
 
 
 @app.command("evaluate")
@@ -455,6 +468,148 @@ def flash_command(
     if uploaded.exit_code != 0:
         raise TinyflashError(f"flashing {project} [env:{built.env}] failed or the firmware "
                              f"exited with an error; see {uploaded.log}.", EXIT_CHECK_FAILED)
+
+
+# ---- verify / deploy (issue 5) --------------------------------------------------------------
+
+
+def _verify_output(result: Any, as_json: bool, html_path: Optional[Path],
+                   extra: Optional[dict[str, Any]] = None) -> None:
+    from tinyflash.errors import EXIT_CHECK_FAILED
+    from tinyflash.report import print_report, write_html
+
+    if html_path is not None:
+        from tinyflash.model import load_model
+        from tinyflash.plan import plan_memory
+
+        info = load_model(Path(result.model))
+        write_html(result, html_path, plan_memory(info), info)
+    if as_json:
+        data = result.to_dict()
+        if extra:
+            data = {**extra, "verify": data}
+        print_json(data)
+    else:
+        print_report(result, out_console())
+        if html_path is not None:
+            out_console().print(f"report: {html_path}")
+    if not result.passed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _progress_display(disable: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    console=err_console(), transient=True, disable=disable)
+
+
+@app.command("verify")
+def verify_command(
+    target: Path = typer.Argument(..., help="A project directory (from `tinyflash generate`) or a "
+                                            ".tflite model (then --board is used to generate one)."),
+    board: str = typer.Option("mps2-an386", "--board", "-b", help="Board for a .tflite target."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Project directory for a .tflite target "
+                                               "(default: a fresh temporary directory)."),
+    port: Optional[str] = typer.Option(None, "--port", "-p",
+                                       help="Serial port URL of a real board (/dev/ttyACM0, COM3, "
+                                            "socket://host:port); default: start the emulator."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d",
+                                        help="Float inputs (.npy/.npz/.csv/images), quantized per "
+                                             "input; default: random int8 inputs."),
+    samples: int = typer.Option(10, "--samples", "-n", help="Number of inputs to run."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random inputs."),
+    tolerance: int = typer.Option(0, "--tolerance", help="Allowed difference from the TFLM "
+                                                         "reference, in LSB (default 0: bit-exact)."),
+    per_layer: bool = typer.Option(False, "--per-layer", help="On a mismatch, fetch every "
+                                   "intermediate tensor and name the first op that diverges."),
+    float_model: Optional[Path] = typer.Option(None, "--float-model",
+                                               help="Also compare with the float model."),
+    force: bool = typer.Option(False, "--force", help="Replace generated files in --output."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    html_path: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained "
+                                                                  "HTML report."),
+) -> None:
+    """Run inputs on the device and compare with the host references, bit for bit.
+
+    The tflite-micro Python runtime (TFLM's reference kernels) is the exact reference; TFLite's BUILTIN_REF and default kernels (and the float model with --float-model) are reported beside it. Emulated boards and host firmware are started (and stopped) here; QEMU runs with -icount shift=0, so ticks are deterministic instruction counts. Exit 1 when the device differs from TFLM by more than --tolerance LSB.
+
+    Example: tinyflash verify model.tflite --board mps2-an386 --samples 20 --html report.html
+    """
+    from tinyflash.deploy import project_for_model
+    from tinyflash.verify import verify_project
+
+    project = target
+    if target.suffix.lower() == ".tflite":
+        if not target.is_file():
+            raise TinyflashError(f"{target} does not exist; give a .tflite model or a project "
+                                 "directory.", EXIT_BAD_INPUT)
+        project = project_for_model(target, board, output, force)
+    elif not target.is_dir():
+        raise TinyflashError(f"{target} is neither a .tflite model nor a project directory.",
+                             EXIT_BAD_INPUT)
+    with _progress_display(as_json) as display:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = display.add_task(stage, total=total)
+            display.update(tasks[stage], completed=done, total=total)
+
+        result = verify_project(project, port=port, data=data, samples=samples, seed=seed,
+                                tolerance=tolerance, per_layer=per_layer,
+                                float_model=float_model, progress=progress)
+    _verify_output(result, as_json, html_path)
+
+
+@app.command("deploy")
+def deploy_command(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="A float model (SavedModel, .keras, .h5, file.py:name) "
+                                          "or an already converted .tflite."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d",
+                                        help="Calibration data (also the verification inputs)."),
+    board: str = typer.Option("mps2-an386", "--board", "-b", help="Board id (`tinyflash boards`)."),
+    output: Path = typer.Option(Path("build/deploy"), "--output", "-o",
+                                help="Directory for model.tflite and project/."),
+    samples: int = typer.Option(10, "--samples", "-n", help="Inputs to verify on the device."),
+    mode: str = typer.Option("int8", "--mode", "-m", help="Conversion mode (int8 deploys)."),
+    port: Optional[str] = typer.Option(None, "--port", "-p", help="Serial port of a real board."),
+    force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    html_path: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML report."),
+) -> None:
+    """Convert, check, generate, build, flash and verify in one command.
+
+    MODEL may be an already converted .tflite (conversion is then skipped). Artefacts are kept in --output. Ends with the verification report; exit 1 if the device is not bit-exact with TFLM.
+
+    Example: tinyflash deploy examples/digits/digits.keras --data examples/digits/calibration.npz --board mps2-an386 -o build/demo
+    """
+    from tinyflash.deploy import deploy
+
+    console = err_console()
+    with _progress_display(as_json) as display:
+        tasks: dict[str, Any] = {}
+
+        def stage(name: str) -> None:
+            if not as_json:
+                console.print(f"[bold]▸ {name}[/]")
+
+        def progress(stage_name: str, done: int, total: int) -> None:
+            if stage_name not in tasks:
+                tasks[stage_name] = display.add_task(stage_name, total=total)
+            display.update(tasks[stage_name], completed=done, total=total)
+
+        result = deploy(model, board=board, output_dir=output, data=data, samples=samples,
+                        mode=mode, force=force, port=port, stage=stage, progress=progress,
+                        debug=_debug(ctx))
+    if not as_json:
+        out_console().print(f"artefacts: {result.output_dir} (model {result.model}, project "
+                            f"{result.project_dir}); arena {result.arena_bytes:,} B planned, "
+                            f"lower bound {result.lower_bound:,} B", soft_wrap=True)
+    _verify_output(result.verify, as_json, html_path,
+                   extra={k: v for k, v in result.to_dict().items() if k != "verify"})
 
 
 def main() -> None:
