@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from tinyflash.boards import Board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
@@ -107,6 +107,20 @@ class Device:
     def stderr_text(self) -> str:
         return b"".join(self._stderr).decode("utf-8", "replace")
 
+    def open_serial(self, timeout: float = 10.0) -> Any:
+        """A pyserial object on `url`, opened without pyserial's usual input flush: the firmware
+        starts the moment a client connects, and `open()` would otherwise discard whatever it
+        printed before `open()` returned (its banner, say)."""
+        import serial
+
+        link = serial.serial_for_url(self.url, do_not_open=True, timeout=timeout)
+        link.reset_input_buffer = lambda: None  # instance attribute shadows the method
+        try:
+            link.open()
+        finally:
+            del link.reset_input_buffer
+        return link
+
     def wait(self, timeout: float) -> int:
         """Waits for the firmware to exit and returns its status."""
         try:
@@ -183,8 +197,9 @@ def open_device(board: Board, program: Path, ready_timeout: float = 20.0,
 
 @contextmanager
 def start_device(board: Board, program: Path, ready_timeout: float = 20.0) -> Iterator[Device]:
-    """`with start_device(board, elf) as device: serial.serial_for_url(device.url)`; the
-    emulator is stopped on exit from the block."""
+    """`with start_device(board, elf) as device: link = device.open_serial()`; the emulator is
+    stopped on exit from the block. (With `serial.serial_for_url(device.url)` instead, disable
+    pyserial's input flush in open() as open_serial() does, or early output can be lost.)"""
     device = open_device(board, program, ready_timeout)
     try:
         yield device

@@ -116,12 +116,13 @@ env.Append(
     CCFLAGS=machine_flags + common_flags,
     LINKFLAGS=machine_flags + ["-Os"] + link_flags,
     CPPPATH=[os.path.join(ports_dir, "include"), os.path.join(ports_dir, "cortexm"), gen_dir],
-    CPPDEFINES=[
-        ("TFL_USE_DSP", 1 if tf.get("kernels") == "dsp" else 0),
-        ("TFL_BOARD_HOST", 1 if is_host else 0),
-    ],
+    CPPDEFINES=[("TFL_BOARD_HOST", 1 if is_host else 0)],
     LIBPATH=[os.path.join(ports_dir, d) for d in PORT_SOURCE_DIRS[port]],
 )
+
+# The board's kernel set, unless the project chooses with its own -DTFL_USE_DSP.
+if "TFL_USE_DSP" not in " ".join(env.GetProjectOption("build_flags", []) or []):
+    env.Append(CPPDEFINES=[("TFL_USE_DSP", 1 if tf.get("kernels") == "dsp" else 0)])
 
 # The port: startup, vector table, serial driver, tick counter, exit.
 for name in PORT_SOURCE_DIRS[port]:
