@@ -317,6 +317,9 @@ def evaluate_command(
                       f"RMSE {out.rmse:.4g}, cosine {out.cosine:.5f}", soft_wrap=True)
 
 
+# ---- end of convert / evaluate (issue 2) ----------------------------------------------
+
+
 # ---- boards, doctor, build, flash (boards.py, platformio.py) --------------------------------
 
 
