@@ -21,6 +21,7 @@ TFLM semantics that tinyflash follows (and where TFLite's BUILTIN_REF kernels di
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,8 +33,10 @@ from runtime_host import init_status, run_model_batch, tflm_reference_batch
 from tflbuilder import ModelBuilder
 
 SETS = 3  # random input sets per model (plus the all-values set for unary ops)
+# Examples per property; raise it for a deeper search, e.g. TINYFLASH_KERNEL_EXAMPLES=500.
+EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "20"))
 
-COMMON = settings(max_examples=30, deadline=None, print_blob=True,
+COMMON = settings(max_examples=EXAMPLES, deadline=None, print_blob=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # Scales log-uniform over the range converters produce for activations.
@@ -298,3 +301,66 @@ def test_bad_shapes_are_refused() -> None:
     assert init_status(model) == "TFL_ERR_BAD_SHAPE"
     model, _ = _mean_model([2, 3], [5], False, (0.1, 0), (0.1, 0))
     assert init_status(model) == "TFL_ERR_BAD_SHAPE"
+
+
+# ---- a converted Keras model using every kernel here ---------------------------------------
+
+ARITH_OPS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "LOGISTIC", "TANH", "RELU", "RELU6",
+             "LEAKY_RELU", "HARD_SWISH", "MEAN")
+
+
+def _op_names(flatbuffer: bytes) -> set[str]:
+    from tflbuilder import BUILTIN_OPS, _schema
+
+    names = {v: k for k, v in BUILTIN_OPS.items()}
+    model = _schema.Model.GetRootAs(bytearray(flatbuffer), 0)
+    graph = model.Subgraphs(0)
+    found = set()
+    for i in range(graph.OperatorsLength()):
+        code = model.OperatorCodes(graph.Operators(i).OpcodeIndex())
+        found.add(names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())])
+    return found
+
+
+@pytest.mark.slow
+def test_converted_keras_model_every_layer_matches_tflm(tmp_path) -> None:
+    """A Keras model converted by TensorFlow's own converter (full int8) whose layers become
+    HARD_SWISH, LOGISTIC, TANH, LEAKY_RELU, ADD, MUL, SUB, RELU, RELU6, MAXIMUM, MINIMUM and MEAN;
+    every layer is a model output, so each op's tensor is compared, on 40 random inputs."""
+    tf = pytest.importorskip("tensorflow")
+    layers = tf.keras.layers
+    inp = tf.keras.Input((6, 6, 4), batch_size=1)
+    x = layers.Conv2D(8, 3, padding="same")(inp)
+    a = layers.LeakyReLU(negative_slope=0.2)(x)
+    b = layers.Activation("hard_swish")(x)
+    c = layers.Add()([a, b])
+    d = layers.Multiply()([c, layers.Activation("sigmoid")(x)])
+    e = layers.Subtract()([d, layers.Activation("tanh")(x)])
+    f = layers.Maximum()([e, layers.ReLU(max_value=6.0)(x)])
+    g = layers.Minimum()([f, layers.ReLU()(c)])
+    h = layers.GlobalAveragePooling2D()(g)
+    model = tf.keras.Model(inp, [a, b, c, d, e, f, g, h])
+
+    def representative():
+        rng = np.random.default_rng(0)
+        for _ in range(20):
+            yield [rng.standard_normal((1, 6, 6, 4)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    flatbuffer = conv.convert()
+    assert set(ARITH_OPS) <= _op_names(flatbuffer)
+
+    rng = np.random.default_rng(2024)
+    batch = [[rng.integers(-128, 127, size=(1, 6, 6, 4), endpoint=True, dtype=np.int8)]
+             for _ in range(40)]
+    got = run_model_batch(flatbuffer, batch)
+    ref = tflm_reference_batch(flatbuffer, batch)
+    for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
+        assert len(g_outs) == 8
+        for k, (gv, rv) in enumerate(zip(g_outs, r_outs)):
+            assert np.array_equal(gv, np.asarray(rv)), f"input set {s}, model output {k} differs"

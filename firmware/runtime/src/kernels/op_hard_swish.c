@@ -49,7 +49,7 @@ static int16_t hard_swish_saturating_left_shift(int16_t v, int32_t amount) {
 /* Rounding (half away from zero) arithmetic right shift of an int16 value by 0..31 bits, with
  * the 16-bit mask and threshold arithmetic of the reference (exponents >= 16 included). */
 static int16_t hard_swish_rounding_shift(int16_t x, int32_t exponent) {
-  const int16_t mask = (int16_t)((1LL << exponent) - 1);
+  const int16_t mask = (int16_t)(((uint32_t)1 << exponent) - 1u); /* exponent <= 31 */
   const int16_t remainder = (int16_t)(x & mask);
   const int16_t threshold = (int16_t)((mask >> 1) + (x < 0 ? 1 : 0));
   return (int16_t)((x >> exponent) + (remainder > threshold ? 1 : 0));

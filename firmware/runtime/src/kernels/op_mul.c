@@ -85,6 +85,27 @@ static void mul_make_walk(const tfl_tensor *a, const tfl_tensor *b, const tfl_te
 
 /* ---- arithmetic ----------------------------------------------------------------------- */
 
+/* The requantization arithmetic of tfl_multiply_by_quantized_multiplier, inlined for the
+ * per-element loop (same formula: saturating rounding doubling high multiply, then rounding
+ * divide by a power of two, ties away from zero). */
+static inline int32_t mul_high_mul(int32_t a, int32_t b) {
+  const int64_t ab = (int64_t)a * (int64_t)b;
+  const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+static inline int32_t mul_shift_right(int32_t x, int32_t exponent) {
+  const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u); /* 0 <= exponent <= 31 */
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^shift; x * 2^shift cannot overflow (shift <= 15, checked in prepare). */
+static inline int32_t mul_scale(int32_t x, int32_t multiplier, int32_t shift) {
+  if (shift > 0) return mul_high_mul(x * (1 << shift), multiplier);
+  return mul_shift_right(mul_high_mul(x, multiplier), -shift);
+}
+
 static void mul_run(const tfl_mul_data *d, const int8_t *in1, int32_t step1, const int8_t *in2,
                     int32_t step2, int8_t *out, int32_t n) {
   int32_t i;
@@ -92,9 +113,8 @@ static void mul_run(const tfl_mul_data *d, const int8_t *in1, int32_t step1, con
   int32_t o2 = 0;
   for (i = 0; i < n; ++i) {
     const int32_t product = (in1[o1] + d->input1_offset) * (in2[o2] + d->input2_offset);
-    const int32_t raw = tfl_multiply_by_quantized_multiplier(product, d->output_multiplier,
-                                                             d->output_shift) +
-                        d->output_offset;
+    const int32_t raw =
+        mul_scale(product, d->output_multiplier, d->output_shift) + d->output_offset;
     out[i] = (int8_t)tfl_clamp(raw, d->act_min, d->act_max);
     o1 += step1;
     o2 += step2;

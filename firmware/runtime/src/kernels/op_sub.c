@@ -91,17 +91,33 @@ static void sub_make_walk(const tfl_tensor *a, const tfl_tensor *b, const tfl_te
 
 /* ---- arithmetic ----------------------------------------------------------------------- */
 
-static int8_t sub_one(const tfl_sub_data *d, int32_t x1, int32_t x2) {
+/* The requantization arithmetic of tfl_multiply_by_quantized_multiplier, inlined for the
+ * per-element loop (same formula: saturating rounding doubling high multiply, then rounding
+ * divide by a power of two, ties away from zero). */
+static inline int32_t sub_high_mul(int32_t a, int32_t b) {
+  const int64_t ab = (int64_t)a * (int64_t)b;
+  const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+static inline int32_t sub_shift_right(int32_t x, int32_t exponent) {
+  const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u); /* 0 <= exponent <= 31 */
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^shift for the shift <= 0 of every SUB multiplier (checked in prepare). */
+static inline int32_t sub_scale(int32_t x, int32_t multiplier, int32_t shift) {
+  return sub_shift_right(sub_high_mul(x, multiplier), -shift);
+}
+
+static inline int8_t sub_one(const tfl_sub_data *d, int32_t x1, int32_t x2) {
   const int32_t shifted1 = (x1 + d->input1_offset) * (1 << d->left_shift);
   const int32_t shifted2 = (x2 + d->input2_offset) * (1 << d->left_shift);
-  const int32_t scaled1 =
-      tfl_multiply_by_quantized_multiplier(shifted1, d->input1_multiplier, d->input1_shift);
-  const int32_t scaled2 =
-      tfl_multiply_by_quantized_multiplier(shifted2, d->input2_multiplier, d->input2_shift);
-  const int32_t raw = tfl_multiply_by_quantized_multiplier(scaled1 - scaled2,
-                                                           d->output_multiplier,
-                                                           d->output_shift) +
-                      d->output_offset;
+  const int32_t scaled1 = sub_scale(shifted1, d->input1_multiplier, d->input1_shift);
+  const int32_t scaled2 = sub_scale(shifted2, d->input2_multiplier, d->input2_shift);
+  const int32_t raw =
+      sub_scale(scaled1 - scaled2, d->output_multiplier, d->output_shift) + d->output_offset;
   return (int8_t)tfl_clamp(raw, d->act_min, d->act_max);
 }
 
