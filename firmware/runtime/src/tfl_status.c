@@ -17,7 +17,9 @@ static const char *const tfl_status_names[TFL_STATUS_COUNT] = {
 
 const char *tfl_status_message(tfl_status status) {
 #if TFL_WITH_MESSAGES
-  if ((int)status >= 0 && status < TFL_STATUS_COUNT) return tfl_status_messages[status];
+  /* unsigned compare: also right with short enums (arm-none-eabi), where status >= 0 always */
+  const unsigned index = (unsigned)status;
+  if (index < (unsigned)TFL_STATUS_COUNT) return tfl_status_messages[index];
   return "unknown status";
 #else
   (void)status;
@@ -27,7 +29,8 @@ const char *tfl_status_message(tfl_status status) {
 
 const char *tfl_status_name(tfl_status status) {
 #if TFL_WITH_MESSAGES
-  if ((int)status >= 0 && status < TFL_STATUS_COUNT) return tfl_status_names[status];
+  const unsigned index = (unsigned)status;
+  if (index < (unsigned)TFL_STATUS_COUNT) return tfl_status_names[index];
   return "TFL_STATUS_UNKNOWN";
 #else
   (void)status;
