@@ -142,9 +142,16 @@ static tfl_status mean_eval(tfl_context *ctx, tfl_node *node) {
     int32_t r;
     int32_t j;
     memset(red_idx, 0, sizeof red_idx);
-    for (;;) { /* red_*[0] is the innermost run */
-      sum += x[off];
-      for (j = 0; j < red_n; ++j) {
+    for (;;) { /* red_*[0] is the innermost run: a tight strided loop; the rest an odometer */
+      const int32_t run = red_n > 0 ? red_dims[0] : 1;
+      const int32_t step = red_n > 0 ? red_strides[0] : 0;
+      int32_t e;
+      int32_t p = off;
+      for (e = 0; e < run; ++e) {
+        sum += x[p];
+        p += step;
+      }
+      for (j = 1; j < red_n; ++j) {
         off += red_strides[j];
         if (++red_idx[j] < red_dims[j]) break;
         off -= red_strides[j] * red_dims[j];
