@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from runtime_host import (RunnerError, init_status, model_info, run_model_batch,
+from runtime_host import (RunnerError, host_run, init_status, model_info, run_model_batch,
                           tflm_reference_batch)
 from tflbuilder import ModelBuilder
 
@@ -701,3 +701,88 @@ def test_tensorflow_converted_model_with_every_data_kernel_matches_tflm(tmp_path
     assert MY_OPS <= ops, f"converter did not emit {sorted(MY_OPS - ops)}"
     model = result.output.read_bytes()
     assert_same_as_tflm(model, [[1, 6, 6, 4]], 1234, "converted data_ops model")
+
+
+# ---- hostile constant index tensors -----------------------------------------------------
+
+wild = st.one_of(st.integers(-8, 8), st.sampled_from([-2**31, 2**31 - 1, -2**30, 2**30, 65536, -65536]))
+small_shape = st.lists(st.integers(1, 4), min_size=1, max_size=4)
+
+
+@st.composite
+def hostile_models(draw: st.DrawFn) -> tuple[bytes, list[int], str]:
+    """One data op whose constant index/axis tensors, options and output shape are arbitrary."""
+    op = draw(st.sampled_from(sorted(MY_OPS)))
+    shape = draw(small_shape)
+    rank = len(shape)
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=0.1, zero_point=1)
+
+    def out(name: str = "y") -> object:
+        return b.tensor(name, draw(st.lists(st.integers(0, 5), min_size=0, max_size=5)), "int8",
+                        scale=0.1, zero_point=1)
+
+    def vec(name: str, n: int, type_: str = "int32") -> object:
+        return b.tensor(name, [n], type_, data=np.array([draw(wild) for _ in range(n)]))
+
+    ins, outs, opts = [x], [], {}
+    if op == "CONCATENATION":
+        ins = [x, b.tensor("x2", draw(small_shape), "int8", scale=0.1, zero_point=1)]
+        outs, opts = [out()], dict(axis=draw(wild))
+    elif op in ("PAD", "PADV2"):
+        pads = b.tensor("p", draw(st.sampled_from([[rank, 2], [rank], [rank + 1, 2]])), "int32",
+                        data=np.array([draw(wild) for _ in range(2 * rank + 2)]))
+        ins = [x, pads]
+        if op == "PADV2":
+            ins.append(b.tensor("c", [], "int8", data=np.array(3, np.int8), scale=0.1, zero_point=1))
+        outs = [out()]
+    elif op == "STRIDED_SLICE":
+        n = draw(st.sampled_from([rank, rank - 1, rank + 1]))
+        ins = [x, vec("b", n), vec("e", n), vec("s", n)]
+        outs = [out()]
+        opts = {k: draw(wild) for k in ("begin_mask", "end_mask", "shrink_axis_mask")}
+    elif op == "TRANSPOSE":
+        ins, outs = [x, vec("perm", draw(st.sampled_from([rank, rank + 1])), draw(st.sampled_from(["int32", "int64"])))], [out()]
+    elif op in ("SPLIT", "SPLIT_V"):
+        n = draw(st.integers(1, 3))
+        axis = b.tensor("axis", [], draw(st.sampled_from(["int32", "int64"])), data=np.array(draw(wild)))
+        outs = [out(f"y{i}") for i in range(n)]
+        ins = [axis, x] if op == "SPLIT" else [x, vec("sizes", n), axis]
+        opts = dict(num_splits=draw(st.sampled_from([n, n + 1, draw(wild)])))
+    elif op == "PACK":
+        ins, outs = [x, x], [out()]
+        opts = dict(values_count=draw(st.sampled_from([2, draw(wild)])), axis=draw(wild))
+    elif op == "UNPACK":
+        n = draw(st.integers(1, 3))
+        outs, opts = [out(f"y{i}") for i in range(n)], dict(num=draw(st.sampled_from([n, draw(wild)])), axis=draw(wild))
+    elif op == "RESIZE_NEAREST_NEIGHBOR":
+        x = b.tensor("x4", [1, *draw(st.lists(st.integers(1, 4), min_size=3, max_size=3))], "int8",
+                     scale=0.1, zero_point=1)
+        ins, outs = [x, vec("size", 2)], [out()]
+        opts = dict(align_corners=draw(st.booleans()), half_pixel_centers=draw(st.booleans()))
+    elif op == "TRANSPOSE_CONV":
+        x = b.tensor("x4", [1, *draw(st.lists(st.integers(1, 4), min_size=3, max_size=3))], "int8",
+                     scale=0.1, zero_point=1)
+        w_shape = draw(st.lists(st.integers(1, 3), min_size=4, max_size=4))
+        w = b.tensor("w", w_shape, "int8", data=np.ones(w_shape), scale=0.01, zero_point=0)
+        ins, outs = [vec("shape", 4), w, x], [out()]
+        opts = dict(padding=draw(st.sampled_from([0, 1, 7])), stride_w=draw(wild), stride_h=draw(wild))
+    b.op(op, ins, outs, **opts)
+    graph_inputs = [t for t in ins if getattr(t, "data", None) is None]
+    graph_inputs = list({t.index: t for t in graph_inputs}.values())
+    return b.build(graph_inputs, outs), [t.shape for t in graph_inputs], op
+
+
+@settings(COMMON, max_examples=50)
+@given(case=hostile_models())
+def test_hostile_index_tensors_are_refused_or_run_cleanly(case):
+    """Arbitrary (often absurd) axes, permutations, paddings, slice bounds, sizes, strides and
+    output shapes: the runtime either refuses the model with a status or runs it without any
+    ASan/UBSan report. It never crashes or reads outside a tensor."""
+    model, shapes_, op = case
+    run = host_run(model, _inputs(shapes_, 0))
+    assert not run.crashed, f"{op}: runner crashed\n{run.stderr[-3000:]}"
+    if run.status == "TFL_OK" and run.invoke_status == "TFL_OK" and tflm_accepts(model):
+        event(f"{op}: ran")
+    else:
+        event(f"{op}: refused" if run.status != "TFL_OK" else f"{op}: ran, TFLM refuses")
