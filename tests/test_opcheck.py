@@ -21,18 +21,29 @@ def _convert(mode: str) -> bytes:
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(1)
+    if mode == "lstm":  # an unrolled LSTM: many small tensors with interleaved lifetimes
+        inputs = tf.keras.Input(shape=(6, 5), batch_size=1)
+        x = tf.keras.layers.LSTM(7, unroll=True)(inputs)
+        x = tf.keras.layers.Dense(3)(x)
+        return _finish(tf.keras.Model(inputs, x), "int8", (1, 6, 5))
     inputs = tf.keras.Input(shape=(32,), batch_size=1)
     x = tf.keras.layers.Dense(64, activation="relu", bias_initializer="random_normal")(inputs)
     x = tf.keras.layers.Dense(4, bias_initializer="random_normal")(x)
     if mode == "argmax":
         x = tf.keras.layers.Lambda(lambda v: tf.math.argmax(v, axis=-1))(x)
-    model = tf.keras.Model(inputs, x)
+    return _finish(tf.keras.Model(inputs, x), mode, (1, 32))
+
+
+def _finish(model: object, mode: str, shape: tuple[int, ...]) -> bytes:
+    import numpy as np
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     rng = np.random.default_rng(0)
 
     def data():  # representative dataset
         for _ in range(16):
-            yield [rng.standard_normal((1, 32)).astype(np.float32)]
+            yield [rng.standard_normal(shape).astype(np.float32)]
 
     if mode != "float":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -50,12 +61,12 @@ def _convert(mode: str) -> bytes:
     return converter.convert()
 
 
-MODES = ("float", "dynamic", "float16", "int8", "float-io", "uint8-io", "argmax")
+MODES = ("float", "dynamic", "float16", "int8", "float-io", "uint8-io", "argmax", "lstm")
 
 
 @pytest.fixture(scope="session")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One TF import, seven tiny conversions (a few seconds in all)."""
+    """One TF import, eight tiny conversions (a few seconds in all)."""
     folder = tmp_path_factory.mktemp("opcheck_models")
     paths = {}
     for mode in MODES:
@@ -188,7 +199,7 @@ def test_cli_check_shared_model_json() -> None:
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["deployable"] is True and data["offenders"] == []
-    assert data["peak_activation_bytes"] == 16_490 and data["arena_bytes"] == 16_492
+    assert data["peak_activation_bytes"] == 16_490 and data["arena_bytes"] == 16_490
     assert data["total_macs"] == 2_656_768 and data["size_bytes"] == path.stat().st_size
     assert data["weight_bytes"] == 24_376 and data["pool_words"] == 1_176
     conv = data["ops"][0]
@@ -227,3 +238,26 @@ def test_cli_check_corrupt_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 3
     done = _cli(str(tmp_path / "missing.tflite"))
     assert done.returncode == 2 and "no such file" in done.stderr
+
+
+@pytest.mark.slow
+def test_unrolled_lstm(converted: dict[str, Path]) -> None:
+    """An unrolled Keras LSTM converted with TFLITE_BUILTINS_INT8: dozens of 5-28 byte tensors.
+    TF 2.21 leaves the first time step's SPLIT in float (DEQUANTIZE -> SPLIT -> QUANTIZE), which
+    check must name; the plan is still sound and optimal for 4-byte aligned offsets."""
+    from tinyflash.plan import plan_memory, verify_plan
+
+    info, report = _report(converted, "lstm")
+    assert {"FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SPLIT"} <= set(info.op_histogram)
+    split = next(op for op in info.ops if op.name == "SPLIT")
+    if info.tensors[split.outputs[0]].dtype == "float32":
+        assert any(m.startswith(f"op {split.index} SPLIT computes in float32")
+                   for m in report.offenders)
+        assert not report.deployable
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    assert len(plan.aliases) >= 5  # the per-step RESHAPEs
+    # Rounding 7-byte tensors to 8 makes 1.05 x the lower bound unreachable here; the plan meets
+    # the bound for aligned offsets instead.
+    assert plan.arena_bytes <= max(1.05 * plan.lower_bound, plan.aligned_bound)
+    assert plan.aligned_bound <= plan.arena_bytes

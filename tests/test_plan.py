@@ -34,8 +34,12 @@ def test_shared_model_plan(name: str) -> None:
     verify_plan(info, plan)
     assert plan.lower_bound == DESIGN_LOWER_BOUNDS[name]
     assert plan.arena_bytes <= 1.05 * plan.lower_bound
+    assert plan.arena_bytes == plan.aligned_bound  # optimal for these lifetimes
     assert plan.arena_bytes < TFLM_MIN_ARENA[name]
-    assert plan.arena_bytes % ALIGNMENT == 0 and plan.alignment == 4
+    assert plan.alignment == ALIGNMENT == 4
+    # arena_bytes is the end of the highest tensor, what the C runtime reports as arena_used.
+    assert plan.arena_bytes == max(off + info.tensors[t].nbytes
+                                   for t, off in enumerate(plan.offsets) if off >= 0)
     assert plan.pool_words == _pool_words(info)
     assert plan == plan_memory(info)  # deterministic
     for t, off in enumerate(plan.offsets):
@@ -158,7 +162,7 @@ def graphs(draw: st.DrawFn) -> Spec:
     return Spec(tensors, ops, inputs=(0,), outputs=outputs)
 
 
-@settings(max_examples=200, deadline=None, print_blob=True,
+@settings(max_examples=80, deadline=None, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(graphs())
 def test_generated_graphs_plan_is_sound(spec: Spec) -> None:
@@ -166,6 +170,7 @@ def test_generated_graphs_plan_is_sound(spec: Spec) -> None:
     plan = plan_memory(info)
     verify_plan(info, plan)
     assert plan == plan_memory(info)
+    assert plan.arena_bytes >= plan.aligned_bound
     # Never worse than laying out every activation once (no reuse) ...
     assert plan.arena_bytes <= sum((t.nbytes + 3) // 4 * 4 for t in info.tensors)
     # ... and never below what must coexist at one op once aliases share their bytes.
