@@ -25,12 +25,10 @@ from typing import Optional, Sequence
 import numpy as np
 import pytest
 
+from tinyflash import link as L
+from tinyflash.errors import TinyflashError
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "toolchain"))
-
-from tinyflash import link as L  # noqa: E402
-from tinyflash.errors import TinyflashError  # noqa: E402
-
 RUNTIME = REPO / "firmware" / "runtime"
 HARNESS = REPO / "firmware" / "harness"
 PORTS = REPO / "firmware" / "ports"

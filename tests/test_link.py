@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import struct
-import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -17,10 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "toolchain"))
-
-from tinyflash import link as L  # noqa: E402
-from tinyflash.errors import TinyflashError  # noqa: E402
+from tinyflash import link as L
+from tinyflash.errors import TinyflashError
 
 # ---- codec ---------------------------------------------------------------------------------
 
