@@ -183,6 +183,35 @@ def generate_command(
 # ---- convert / evaluate (issue 2) ----------------------------------------------------------
 
 
+class _LazyBar:
+    """A rich progress bar on stderr that appears with the first update (so errors raised before
+    any work print nothing but their sentence)."""
+
+    def __init__(self, label: str, disable: bool = False) -> None:
+        self.label = label
+        self.disable = disable
+        self.progress: Any = None
+        self.task: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        if self.disable:
+            return
+        if self.progress is None:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn)
+
+            self.progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), console=err_console(), transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
 def _debug(ctx: typer.Context) -> bool:
     root = ctx.find_root()
     return bool(root.obj and root.obj.get("debug")) or "--debug" in sys.argv[1:]
@@ -211,22 +240,15 @@ def convert_command(
 
     Example: tinyflash convert examples/digits/digits.keras -o digits.tflite --data examples/digits/calibration.npz
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from tinyflash.convert import convert_model
 
     debug = _debug(ctx)
-    progress = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err_console(), transient=True,
-                        disable=as_json)
-    with progress:
-        task = progress.add_task("calibrating", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    bar = _LazyBar("calibrating", disable=as_json)
+    try:
         result = convert_model(model, output, data, mode=mode, samples=samples,
-                               signature=signature, progress=advance, debug=debug)
+                               signature=signature, progress=bar.update, debug=debug)
+    finally:
+        bar.stop()
     if as_json:
         print_json(result.to_json())
         if not result.host_only and result.deployable is False:
@@ -289,19 +311,15 @@ def evaluate_command(
 
     Example: tinyflash evaluate examples/digits/digits.keras digits.tflite --data examples/digits/test.npz
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from tinyflash.evaluate import evaluate
 
-    progress = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err_console(), transient=True,
-                        disable=as_json)
-    with progress:
-        task = progress.add_task("evaluating", total=None)
+    bar = _LazyBar("evaluating", disable=as_json)
+    try:
         result = evaluate(float_model, quant_model, data, labels=labels, samples=samples,
-                          reference=reference, signature=signature,
-                          progress=lambda done, total: progress.update(task, completed=done, total=total),
+                          reference=reference, signature=signature, progress=bar.update,
                           quiet=not _debug(ctx))
+    finally:
+        bar.stop()
     if as_json:
         print_json(result.to_json())
         return
@@ -436,12 +454,17 @@ def flash_command(
     upload_port: Optional[str] = typer.Option(
         None, "--upload-port", help="Serial/upload port; for QEMU boards tcp:127.0.0.1:PORT puts "
         "the board's UART on a TCP server."),
+    timeout: float = typer.Option(
+        120.0, "--timeout", help="Seconds before the upload (on emulated boards: the running "
+        "firmware) is stopped."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Build PROJECT and flash it with `pio run -t upload`.
 
     On emulated boards this runs the firmware in QEMU (on the host: the executable) with its
-    serial port on this terminal until it exits; the firmware's exit status is reported.
+    serial port on this terminal until it exits or --timeout passes; the firmware's exit status
+    is reported. A generated firmware waits for `tinyflash verify` after its banner, so use
+    verify (or --upload-port tcp:…) to talk to it.
 
     Example: tinyflash flash build/demo --upload-port tcp:127.0.0.1:5555
     """
@@ -456,20 +479,25 @@ def flash_command(
             built = build_project(project, env)
         out_console().print(_usage_table(built))
         err_console().print(f"Flashing {built.board.id} ({built.board.flash_method})…")
-    uploaded = upload_project(project, built.env, upload_port=upload_port,
-                              pass_stdin=interactive)
+    shown = {"on": False}
+
+    def _show(line: str) -> None:
+        # pio's own chatter first; from its "Running …" line on, the firmware's serial output.
+        if shown["on"] and not line.startswith("====="):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        elif line.startswith("Running ") or line.startswith("Uploading"):
+            shown["on"] = True
+            err_console().print(line, markup=False, highlight=False)
+
+    uploaded = upload_project(project, built.env, timeout=timeout, upload_port=upload_port,
+                              pass_stdin=interactive, on_line=None if as_json else _show)
     if as_json:
         data = built.as_dict()
         data.update({"upload_exit_code": uploaded.exit_code, "upload_log": str(uploaded.log)})
         print_json(data)
-    else:
-        marker = "Running "
-        lines = uploaded.output.splitlines()
-        start = next((i for i, line in enumerate(lines) if line.startswith(marker)), None)
-        shown = lines[start:] if start is not None else lines[-40:]
-        out_console().print("\n".join(l for l in shown if not l.startswith("=")), markup=False)
     if uploaded.exit_code != 0:
-        raise TinyflashError(f"flashing {project} [env:{built.env}] failed or the firmware "
+        raise TinyflashError(f"flashing {project} (env {built.env}) failed or the firmware "
                              f"exited with an error; see {uploaded.log}.", EXIT_CHECK_FAILED)
 
 

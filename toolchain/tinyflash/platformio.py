@@ -16,9 +16,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -184,19 +186,19 @@ def project_env(project_dir: Path, env: Optional[str] = None) -> ProjectEnv:
                              EXIT_BAD_INPUT)
     envs = [s[4:] for s in parser.sections() if s.startswith("env:")]
     if not envs:
-        raise TinyflashError(f"{ini} defines no [env:...] section; add one or regenerate the "
+        raise TinyflashError(f"{ini} defines no env section; add one or regenerate the "
                              "project.", EXIT_BAD_INPUT)
     if env is None:
         defaults = parser.get("platformio", "default_envs", fallback="")
         wanted = [e.strip() for e in re.split(r"[,\s]+", defaults) if e.strip()]
         env = wanted[0] if wanted else envs[0]
     if env not in envs:
-        raise TinyflashError(f"{ini} has no [env:{env}]; its environments are "
+        raise TinyflashError(f"{ini} has no environment {env}; its environments are "
                              f"{', '.join(envs)}.", EXIT_BAD_INPUT)
     section = f"env:{env}"
     board_id = parser.get(section, "board", fallback="").strip()
     if not board_id:
-        raise TinyflashError(f"{ini} [env:{env}] sets no board; add `board = <id>`.",
+        raise TinyflashError(f"{ini} environment {env} sets no board; add `board = <id>`.",
                              EXIT_BAD_INPUT)
     boards_dir_text = (parser.get(section, "boards_dir", fallback="")
                        or parser.get("platformio", "boards_dir", fallback="")).strip()
@@ -294,15 +296,32 @@ def summarize_failure(log_text: str, limit: int = 6) -> str:
     return " | ".join(picked)
 
 
+def _kill_tree(proc: subprocess.Popen[str], own_group: bool) -> None:
+    """Ends pio and what it started (SCons, QEMU, the host program)."""
+    if proc.poll() is not None:
+        return
+    if own_group:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        proc.kill()
+    proc.wait()
+
+
 def _run_pio(args: list[str], log: Path, timeout: float,
              on_line: Optional[Callable[[str], None]] = None,
              pass_stdin: bool = False) -> tuple[int, str]:
     log.parent.mkdir(parents=True, exist_ok=True)
+    # Its own session, so a timeout can end the whole tree; except when the firmware reads this
+    # terminal (pass_stdin), where it must stay in the foreground process group (Ctrl-C reaches it).
+    own_group = not pass_stdin
     proc = subprocess.Popen(pio_command() + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=None if pass_stdin else subprocess.DEVNULL,
-                            env=pio_environment(), text=True, errors="replace")
+                            env=pio_environment(), text=True, errors="replace",
+                            start_new_session=own_group)
     lines: list[str] = []
-    import threading
 
     def _reader() -> None:
         assert proc.stdout is not None
@@ -316,12 +335,15 @@ def _run_pio(args: list[str], log: Path, timeout: float,
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        _kill_tree(proc, own_group)
         reader.join(5)
         log.write_text("".join(lines), encoding="utf-8")
-        raise TinyflashError(f"`pio {' '.join(args)}` did not finish within {timeout:.0f} s; "
-                             f"see {log}.", EXIT_CHECK_FAILED)
+        raise TinyflashError(f"`pio {' '.join(args)}` did not finish within {timeout:.0f} s "
+                             f"and was stopped; its output so far is in {log}.",
+                             EXIT_CHECK_FAILED)
+    except BaseException:
+        _kill_tree(proc, own_group)
+        raise
     reader.join(10)
     text = "".join(lines)
     log.write_text(text, encoding="utf-8")
@@ -343,7 +365,7 @@ def build_project(project_dir: Path, env: Optional[str] = None, timeout: float =
                           on_line)
     seconds = time.monotonic() - started
     if code != 0:
-        raise TinyflashError(f"build of {penv.project_dir} [env:{penv.name}] failed: "
+        raise TinyflashError(f"build of {penv.project_dir} (env {penv.name}) failed: "
                              f"{summarize_failure(text)} (full log: {log}).", EXIT_CHECK_FAILED)
     elf = penv.build_dir / ("firmware" if board.is_host else "firmware.elf")
     if not elf.is_file():

@@ -118,6 +118,7 @@ env.Append(
     CPPPATH=[os.path.join(ports_dir, "include"), os.path.join(ports_dir, "cortexm"), gen_dir],
     CPPDEFINES=[("TFL_BOARD_HOST", 1 if is_host else 0)],
     LIBPATH=[os.path.join(ports_dir, d) for d in PORT_SOURCE_DIRS[port]],
+    LIBS=["m"],  # libm (newlib's on Arm): the runtime rounds with round()/roundf()
 )
 
 # The board's kernel set, unless the project chooses with its own -DTFL_USE_DSP.
