@@ -152,7 +152,7 @@ def build_runner() -> Path:
     with ThreadPoolExecutor(max_workers=2) as pool:
         objs = list(pool.map(compile_one, srcs))
     tmp = out_dir / f"tfl_runner.{tag}.tmp"
-    proc = subprocess.run(["gcc", *CFLAGS, *map(str, objs), "-lm", "-o", str(tmp)],
+    proc = subprocess.run(["gcc", *CFLAGS, *map(str, objs), "-o", str(tmp)],
                           capture_output=True, text=True)
     for obj in objs:
         obj.unlink(missing_ok=True)

@@ -1,22 +1,44 @@
 /* Integer arithmetic of TFLite's quantization spec with the rounding TFLM's reference kernels
  * use: requantization is a saturating rounding doubling high multiply followed by a rounding
  * division by a power of two ("double rounding"). Written from the published definitions. */
-#include <math.h>
+#include <float.h>
 #include <stdint.h>
 
 #include "tfl_kernel.h"
 
+/* No libm: the few rounding helpers are written out (exact for the values they see). */
+
+/* round half away from zero, for |f| of any size; NaN passes through */
+static float round_half_away_f(float f) {
+  if (!(f > -8388608.0f && f < 8388608.0f)) return f; /* NaN, inf or already an integer (>= 2^23) */
+  const float t = (float)(int32_t)f;                  /* truncation toward zero */
+  const float frac = f - t;                           /* exact */
+  if (frac >= 0.5f) return t + 1.0f;
+  if (frac <= -0.5f) return t - 1.0f;
+  return t;
+}
+
 void tfl_quantize_multiplier(double real, int32_t *quantized, int32_t *shift) {
-  if (!(real > 0.0) || isinf(real)) {
-    /* zero, negative or NaN multipliers have no positive Q31 form: the product is 0 */
+  if (!(real > 0.0) || real > DBL_MAX) {
+    /* zero, negative, NaN or infinite multipliers have no Q31 form: the product is 0 */
     *quantized = 0;
     *shift = 0;
     return;
   }
-  int exp = 0;
-  double q = frexp(real, &exp); /* real = q * 2^exp, q in [0.5, 1) */
-  double scaled = round(q * 2147483648.0); /* round() rounds half away from zero */
-  int64_t q_fixed = (int64_t)scaled;
+  /* frexp: real = q * 2^exp with q in [0.5, 1); scaling by 2 is exact in binary floating point */
+  int32_t exp = 0;
+  double q = real;
+  while (q >= 1.0) {
+    q *= 0.5;
+    ++exp;
+  }
+  while (q < 0.5) {
+    q *= 2.0;
+    --exp;
+  }
+  /* round half away from zero of q * 2^31 (positive, below 2^31: adding 0.5 then truncating is
+   * exact up to the case that reaches 2^31, which is handled next) */
+  int64_t q_fixed = (int64_t)(q * 2147483648.0 + 0.5);
   if (q_fixed == ((int64_t)1 << 31)) {
     q_fixed /= 2;
     ++exp;
@@ -61,7 +83,7 @@ int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t quantized, int32
 
 /* zero_point + round(f / scale) clamped into [lo, hi] (float arithmetic, like the reference). */
 static int32_t quantize_clamped(float f, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
-  float q = roundf(f / scale);
+  float q = round_half_away_f(f / scale);
   float fz = (float)zero_point;
   if (q + fz <= (float)lo) return lo;
   if (q + fz >= (float)hi) return hi;

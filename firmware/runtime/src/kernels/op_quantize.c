@@ -2,8 +2,6 @@
  * in TFLite's reference) and requantization between int8/uint8/int16
  * (q = zp_out + (x - zp_in) * (scale_in / scale_out), with the Q31 multiplier and TFLM's
  * double rounding). Float arithmetic only on the float-input path. */
-#include <math.h>
-
 #include "tfl_kernel.h"
 
 typedef struct {
@@ -16,6 +14,16 @@ typedef struct {
   float scale;
 } quantize_data;
 TFL_OP_DATA_FITS(quantize_data);
+
+/* roundf() without libm: half away from zero; NaN and |f| >= 2^23 pass through */
+static float round_half_away_f(float f) {
+  if (!(f > -8388608.0f && f < 8388608.0f)) return f;
+  const float t = (float)(int32_t)f;
+  const float frac = f - t;
+  if (frac >= 0.5f) return t + 1.0f;
+  if (frac <= -0.5f) return t - 1.0f;
+  return t;
+}
 
 static int range_of(uint8_t type, int32_t *lo, int32_t *hi) {
   switch (type) {
@@ -71,7 +79,7 @@ static tfl_status quantize_eval(tfl_context *ctx, tfl_node *node) {
     const float lo = (float)(d->qmin - d->out_zero_point);
     const float hi = (float)(d->qmax - d->out_zero_point);
     for (int32_t i = 0; i < n; ++i) {
-      float q = roundf(x[i] / d->scale);
+      float q = round_half_away_f(x[i] / d->scale);
       int32_t v;
       if (q != q) {
         v = d->out_zero_point; /* NaN has no quantized value; TFLite leaves it undefined */
