@@ -117,9 +117,18 @@ def test_rejections(tmp_path: Path) -> None:
     np.savez(tmp_path / "none.npz")
     assert "holds no arrays" in _raises(probe_calibration, tmp_path / "none.npz")
     (tmp_path / "junk.npz").write_bytes(b"this is not a zip file")
-    assert "cannot read the calibration data" in _raises(probe_calibration, tmp_path / "junk.npz")
-    assert "cannot read the calibration data" in _raises(
-        load_calibration, tmp_path / "junk.npz", [IMG])
+    assert "not a readable NumPy .npz archive" in _raises(probe_calibration, tmp_path / "junk.npz")
+    assert "not a readable NumPy .npz archive" in _raises(load_calibration, tmp_path / "junk.npz", [IMG])
+    (tmp_path / "text.npy").write_text("1,2,3")
+    assert "not a NumPy .npy file" in _raises(probe_calibration, tmp_path / "text.npy")
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.zeros((4, 8, 8, 1), np.float32))
+    (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:-40])  # zip directory cut off
+    assert "truncated" in _raises(probe_calibration, tmp_path / "cut.npz")
+    broken = bytearray(good.read_bytes())
+    broken[60:90] = b"\xff" * 30  # inside the member's data: the zip directory is intact
+    (tmp_path / "bitrot.npz").write_bytes(bytes(broken))
+    assert "cannot read the calibration data" in _raises(probe_calibration, tmp_path / "bitrot.npz")
     (tmp_path / "cut.npy").write_bytes(np.lib.format.magic(1, 0) + b"\x10\x00{'descr'")
     assert "cannot read" in _raises(probe_calibration, tmp_path / "cut.npy")
     assert "not found" in _raises(probe_calibration, tmp_path / "missing.npy")

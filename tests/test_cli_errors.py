@@ -51,7 +51,12 @@ def test_convert_missing_and_unreadable_calibration(tmp_path: Path) -> None:
                            tmp_path / "none.npz"), 2, "calibration data not found")
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 definitely not a zip archive")
     expect_error(tinyflash("convert", model, "-o", tmp_path / "o.tflite", "--data",
-                           tmp_path / "junk.npz"), 2, "cannot read the calibration data")
+                           tmp_path / "junk.npz"), 2, "not a readable NumPy .npz archive")
+    good = np.load(DIGITS / "calibration.npz")["x"]
+    np.save(tmp_path / "cut.npy", good)
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "cut.npy").read_bytes()[:300])
+    expect_error(tinyflash("convert", model, "-o", tmp_path / "o.tflite", "--data",
+                           tmp_path / "cut.npy"), 2, "cannot read the calibration data")
 
 
 def test_convert_empty_and_nan_calibration(tmp_path: Path) -> None:

@@ -220,6 +220,20 @@ def _load_images(path: Path, inputs: list[InputSpec], limit: int,
     return [_fit(path, spec, samples, "the images")]
 
 
+def _check_magic(path: Path) -> None:
+    """A .npy starts with \\x93NUMPY and an .npz is a zip archive; say so before numpy guesses."""
+    suffix = path.suffix.lower()
+    with path.open("rb") as handle:
+        head = handle.read(6)
+    if suffix == ".npy" and head != b"\x93NUMPY":
+        raise TinyflashError(f"{path}: not a NumPy .npy file (it does not start with the .npy "
+                             "magic bytes); save the data with numpy.save.", EXIT_BAD_INPUT)
+    if suffix == ".npz" and not zipfile.is_zipfile(path):
+        raise TinyflashError(f"{path}: not a readable NumPy .npz archive (no complete zip "
+                             "directory: the file is truncated or in another format); save the "
+                             "data with numpy.savez.", EXIT_BAD_INPUT)
+
+
 def _unreadable(path: Path, error: BaseException) -> TinyflashError:
     text = str(error).splitlines()[0] if str(error) else "unreadable"
     return TinyflashError(
@@ -243,6 +257,8 @@ def probe_calibration(path: Path | str) -> None:
     suffix = path.suffix.lower()
     arrays: dict[str, np.ndarray] = {}
     try:
+        if suffix in (".npy", ".npz"):
+            _check_magic(path)
         if suffix == ".npy":
             arrays["the array"] = np.load(path, allow_pickle=False)
         elif suffix == ".npz":
@@ -290,6 +306,8 @@ def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int
         raise TinyflashError(f"{path}: calibration data not found; give an existing .npy, .npz, "
                              ".csv file or a folder of images.", EXIT_BAD_INPUT)
     try:
+        if path.suffix.lower() in (".npy", ".npz") and path.is_file():
+            _check_magic(path)
         if path.is_dir():
             arrays = _load_images(path, inputs, samples, progress)
         elif path.suffix.lower() == ".npy":
