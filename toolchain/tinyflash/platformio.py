@@ -119,8 +119,10 @@ def ensure_platformio() -> Path:
             "spec": {"owner": "platformio", "id": None, "name": "tool-scons",
                      "requirements": TOOL_SCONS_REQUIREMENT, "uri": None},
         }), encoding="utf-8")
+        if tool_scons_status() is not None:  # another process finished first
+            return target
         if target.exists():
-            # An incomplete or foreign folder PlatformIO would not use: set it aside.
+            # An incomplete or foreign folder PlatformIO would not use: replace it.
             shutil.rmtree(target, ignore_errors=True)
         try:
             staging.rename(target)
