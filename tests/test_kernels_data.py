@@ -21,6 +21,8 @@ TFLM behaviours tinyflash does not reproduce (the model is refused in prepare in
 from __future__ import annotations
 
 import math
+import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Sequence
@@ -650,6 +652,42 @@ def test_runner_errors_are_reported_not_crashes():
     with pytest.raises(RunnerError) as err:
         run_model_batch(b.build([x0], [y]), _inputs([[1, 3]], 0))
     assert err.value.stage == "init" and err.value.status == "TFL_ERR_BAD_SHAPE"
+
+
+# ---- cross builds: warning-free on every Cortex-M, no floating point outside prepare ----
+
+KERNEL_FILES = ["op_concatenation", "op_pad", "op_padv2", "op_strided_slice", "op_transpose",
+                "op_split", "op_split_v", "op_pack", "op_unpack", "op_resize_nearest_neighbor",
+                "op_transpose_conv"]
+CPUS = {  # cpu -> float ABI flags (hard float where the core has an FPU, to see VFP opcodes)
+    "cortex-m0plus": [], "cortex-m3": [],
+    "cortex-m4": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    "cortex-m7": ["-mfloat-abi=hard", "-mfpu=fpv5-d16"],
+    "cortex-m33": ["-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"],
+    "cortex-m55": ["-mfloat-abi=hard", "-mfpu=auto"],
+}
+FLOAT_CODE = re.compile(r"\tv(?!push|pop)[a-z]|__aeabi_([fd][a-z]|[iul]+2[fd]|[fd]2)")
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+@pytest.mark.parametrize("cpu", sorted(CPUS))
+def test_kernels_cross_compile_and_eval_has_no_float(cpu, tmp_path):
+    """-Wall -Wextra -Werror with Debian's arm-none-eabi-gcc 12 for each core; in the object
+    code, VFP instructions or soft-float helper calls appear only inside *_prepare."""
+    srcs = [str(REPO / "firmware/runtime/src/kernels" / f"{k}.c") for k in KERNEL_FILES]
+    subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-Os", "-mthumb", f"-mcpu={cpu}", *CPUS[cpu],
+                    "-Wall", "-Wextra", "-Werror", "-I", str(REPO / "firmware/runtime/include"),
+                    "-c", *srcs], cwd=tmp_path, check=True, capture_output=True)
+    for k in KERNEL_FILES:
+        dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / f"{k}.o")],
+                              check=True, capture_output=True, text=True).stdout
+        function = ""
+        for line in dump.splitlines():
+            head = re.match(r"^[0-9a-f]+ <(\w+)>:$", line)
+            if head:
+                function = head.group(1)
+            elif FLOAT_CODE.search(line):
+                assert function.endswith("_prepare"), f"{cpu} {k}: float code in {function}: {line}"
 
 
 # ---- a real TensorFlow conversion covering all eleven kernels ---------------------------
