@@ -358,3 +358,20 @@ def test_free_port_is_bindable() -> None:
     port = free_tcp_port()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@needs_qemu
+def test_processor_fault_is_reported_and_exits_134(tmp_path: Path, pio_core: Path,
+                                                   hello_builds: dict[str, BuildResult]) -> None:
+    """A bus fault (read of unmapped memory) lands in the port's fault handler, which says so on
+    the serial port and leaves QEMU with status 134 instead of hanging."""
+    main_c = ("#include <stdint.h>\n#include \"tfl_port.h\"\nint main(void) {\n"
+              "  tfl_port_init();\n  return (int)*(volatile uint32_t *)(uintptr_t)0xF0000000u;\n}\n")
+    project = _project(tmp_path / "fault", ["mps2-an386"], main_c=main_c)
+    with _core_dir(pio_core):
+        built = build_project(project)
+    code, output = run_to_exit(built.board, built.elf, timeout=30)
+    assert code == 134
+    assert b"tinyflash: processor fault" in output
