@@ -874,3 +874,49 @@ def test_link_faults_through_a_proxy_to_qemu(fc: bytes, qemu_fc) -> None:
                 assert link.counters.stale_frames >= 1
         finally:
             proxy.close()
+
+
+def _tcp_device(firmware: Path, extra_env: Optional[dict[str, str]] = None):
+    port = _free_port()
+    env = {**os.environ, **SAN_ENV, **(extra_env or {}), "TINYFLASH_HOST_TCP_PORT": str(port)}
+    proc = subprocess.Popen([str(firmware)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    return proc, f"socket://127.0.0.1:{port}"
+
+
+def _tinyflash(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tinyflash.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_probe_command(firmware: Path, fc: bytes) -> None:
+    import json
+
+    proc, url = _tcp_device(firmware)
+    try:
+        done = _tinyflash("probe", "--port", url, "--json")
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        assert data["ready"] and data["selftest"] == "PASS"
+        assert data["info"]["model_sha256"] == hashlib.sha256(fc).hexdigest()
+        assert data["info"]["inputs"] == [{"dtype": "int8", "shape": [1, FC_INPUT],
+                                           "scale": data["info"]["inputs"][0]["scale"],
+                                           "zero_point": data["info"]["inputs"][0]["zero_point"],
+                                           "bytes": FC_INPUT}]
+        assert data["link"]["retries"] == 0
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    proc, url = _tcp_device(firmware, {"HARNESS_TEST_ARENA_BYTES": "16"})
+    try:
+        done = _tinyflash("probe", "--port", url)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "TFL_ERR_ARENA_TOO_SMALL" in done.stdout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    done = _tinyflash("probe", "--port", "/dev/tinyflash-none", "--timeout", "0.2")
+    assert done.returncode == 2 and "Cannot open serial port /dev/tinyflash-none" in done.stderr

@@ -643,6 +643,54 @@ def deploy_command(
                    extra={k: v for k, v in result.to_dict().items() if k != "verify"})
 
 
+# ---- probe (issue 5: the serial link) --------------------------------------------------------
+
+
+@app.command("probe")
+def probe_command(
+    port: str = typer.Option(..., "--port", "-p", help="Serial port URL: /dev/ttyACM0, COM3, "
+                                                       "socket://127.0.0.1:PORT."),
+    timeout: float = typer.Option(5.0, "--timeout", help="Seconds to wait for each answer."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Ask a running tinyflash firmware what it is: banner, model SHA-256, runtime, board, arena,
+    input/output tensors and tick unit (the INFO request of docs/protocol.md).
+
+    Exit 1 when the device could not initialise its model or its self-test failed.
+
+    Example: tinyflash probe --port socket://127.0.0.1:4444 --json
+    """
+    from rich.table import Table
+
+    from tinyflash.errors import EXIT_CHECK_FAILED
+    from tinyflash.link import probe
+
+    result = probe(port, timeout=timeout)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        info = result.info
+        table = Table(show_header=False, box=None)
+        table.add_row("banner", result.banner.text)
+        table.add_row("model sha256", info.model_sha256)
+        table.add_row("runtime", f"{info.runtime_version} (protocol {info.protocol_version})")
+        table.add_row("board", info.board)
+        table.add_row("init", f"{info.init_status_name or info.init_status}"
+                      + ("" if info.ready else f" at op {info.error_op}"))
+        table.add_row("arena", f"{info.arena_used:,} B used, {info.arena_planned:,} B planned, "
+                      f"{info.arena_bytes:,} B given")
+        table.add_row("ops", str(info.op_count))
+        for kind, specs in (("input", info.inputs), ("output", info.outputs)):
+            for i, t in enumerate(specs):
+                table.add_row(f"{kind} {i}", f"{t.dtype.name} {list(t.shape)} scale {t.scale:.6g} "
+                              f"zero point {t.zero_point}")
+        table.add_row("tick", info.tick_unit)
+        table.add_row("max frame payload", f"{info.max_payload} B")
+        out_console().print(table)
+    if not result.info.ready or result.banner.selftest == "FAIL":
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
 def main() -> None:
     """Console-script entry point: maps TinyflashError to its sentence and exit code."""
     debug = "--debug" in sys.argv[1:]

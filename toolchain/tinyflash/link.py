@@ -853,3 +853,34 @@ def open_link(url: str, timeout: float = 5.0, retries: int = 3, baudrate: int = 
             raise TinyflashError(f"Cannot open serial port {url} ({error}); check the name "
                                  "(e.g. /dev/ttyACM0, COM3, socket://127.0.0.1:PORT) and that no "
                                  "other program holds it.", EXIT_BAD_INPUT) from error
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What `tinyflash probe` reports about a device."""
+
+    url: str
+    banner: Banner
+    info: DeviceInfo
+    counters: LinkCounters
+
+    def to_dict(self) -> dict[str, Any]:
+        def spec(t: TensorSpec) -> dict[str, Any]:
+            return {"dtype": t.dtype.name if t.type_code in TFLITE_DTYPES else str(t.type_code),
+                    "shape": list(t.shape), "scale": t.scale, "zero_point": t.zero_point,
+                    "bytes": t.nbytes}
+
+        info = dict(self.info.__dict__)
+        info["inputs"] = [spec(t) for t in self.info.inputs]
+        info["outputs"] = [spec(t) for t in self.info.outputs]
+        return {"url": self.url, "banner": self.banner.text, "ready": self.info.ready,
+                "selftest": self.banner.selftest, "info": info,
+                "link": self.counters.as_dict()}
+
+
+def probe(url: str, timeout: float = 5.0, retries: int = 3) -> ProbeResult:
+    """Opens `url`, reads the banner (or asks INFO when it was missed) and the INFO reply."""
+    with open_link(url, timeout=timeout, retries=retries) as link:
+        banner = link.wait_banner()
+        info = link.info()
+        return ProbeResult(url, banner, info, link.counters)
