@@ -1,26 +1,22 @@
 """Locations of the package data (templates/, firmware/, boards/), for a source checkout, an
-editable install and a wheel alike."""
+editable install and a wheel alike.
+
+In a wheel the three folders are installed as tinyflash/data/<name>/ (pyproject.toml maps them
+there); in a source checkout or an editable install they are the repository's top-level folders.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def _data_dir(name: str) -> Path:
-    # Installed wheel: the data folder sits beside this module. (Checked first because
-    # `tinyflash.boards` is also a module, boards.py, which find_spec would return instead.)
-    beside = Path(__file__).resolve().parent / name
-    if beside.is_dir():
-        return beside
-    spec = importlib.util.find_spec(f"tinyflash.{name}")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            path = Path(location)
-            if path.is_dir():
-                return path
-    # Running from a source tree that is not installed.
-    return Path(__file__).resolve().parents[2] / name
+    installed = _PACKAGE / "data" / name
+    if installed.is_dir():
+        return installed
+    return _PACKAGE.parents[1] / name
 
 
 def templates_dir() -> Path:
