@@ -37,6 +37,7 @@ class T:
     zero_points: tuple[int, ...] | None = None
     axis: int = 0
     name: str = ""
+    sparse: bool = False  # writes an (empty) SparsityParameters table
 
 
 @dataclass
@@ -113,7 +114,13 @@ def write_model(spec: Spec) -> bytes:
             b.PrependUOffsetTRelativeSlot(3, zvec, 0)
             b.PrependInt32Slot(6, t.axis, 0)
             quant = b.EndObject()
+        sparsity = None
+        if t.sparse:
+            b.StartObject(3)
+            sparsity = b.EndObject()
         b.StartObject(8)
+        if sparsity is not None:
+            b.PrependUOffsetTRelativeSlot(6, sparsity, 0)
         b.PrependUOffsetTRelativeSlot(0, shape, 0)
         b.PrependInt8Slot(1, TYPE[t.dtype], 0)
         b.PrependUint32Slot(2, tensor_buffer[i], 0)
@@ -268,6 +275,21 @@ def test_custom_op_name(tiny: bytes) -> None:
     assert report.offenders == ("op 3 CUSTOM is the custom op 'MySoftmax', which neither "
                                 "TFLITE_BUILTINS_INT8 nor the tinyflash runtime provides — rebuild "
                                 "the model from builtin ops",)
+
+
+def test_sparse_weights_parse_and_are_refused() -> None:
+    spec = conv_spec()
+    spec.tensors[6].data = bytes(40)  # compressed: fewer bytes than 4 x 72
+    spec.tensors[6].sparse = True
+    info = parse_model(write_model(spec), "sparse")
+    assert info.tensors[6].is_sparse and not info.tensors[1].is_sparse
+    report = check_model(info)
+    assert report.offenders == ("op 2 FULLY_CONNECTED has the sparse constant tensor 6 'fc/w', "
+                                "which the tinyflash runtime does not decompress — convert "
+                                "without sparsity (no EXPERIMENTAL_SPARSITY optimization)",)
+    spec.tensors[6].sparse = False  # the same bytes without sparsity: a size mismatch
+    with pytest.raises(TinyflashError, match="has 40 bytes of data but its shape"):
+        parse_model(write_model(spec), "dense")
 
 
 # ---- hand-made structural errors: each a TinyflashError naming what is wrong -----------------

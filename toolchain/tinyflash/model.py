@@ -58,6 +58,7 @@ class TensorInfo:
     is_constant: bool  # backed by non-empty buffer data (weights, biases, shape parameters)
     nbytes: int
     is_variable: bool = False
+    is_sparse: bool = False  # constant stored in TFLite's compressed sparse format
 
     @property
     def elements(self) -> int:
@@ -400,8 +401,10 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
         raise _Corrupt(f"tensor {i} ({name}) would be {nbytes} bytes, more than 2 GiB")
     data_len = buffers[buffer][1] if buffers else 0
     is_constant = data_len > 0
+    # Strings have no fixed size; sparse constants (TensorField.SPARSITY) are stored compressed.
     sized = dtype not in ("string", "resource", "variant")
-    if is_constant and sized and data_len != nbytes:
+    sparse = t.field_pos(F.SPARSITY, 4) is not None
+    if is_constant and sized and not sparse and data_len != nbytes:
         raise _Corrupt(f"tensor {i} ({name}) has {data_len} bytes of data but its shape "
                        f"{list(shape)} of {dtype} needs {nbytes}")
     quant = None
@@ -424,7 +427,8 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
                               zero_points=tuple(int(z) for z in zps), axis=axis)
     return TensorInfo(index=i, name=name, dtype=dtype, shape=tuple(shape), quant=quant,
                       buffer=buffer, is_constant=is_constant, nbytes=nbytes,
-                      is_variable=bool(t.scalar(F.IS_VARIABLE, "bool", False)))
+                      is_variable=bool(t.scalar(F.IS_VARIABLE, "bool", False)),
+                      is_sparse=sparse)
 
 
 def _options(t: _Table, fields: tuple[schema.OptionField, ...]) -> dict[str, Any]:

@@ -134,6 +134,12 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
     float_acts = [t for t in acts if t.dtype in FLOAT_TYPES]
     float_consts = [t for _, t in consts if t.dtype in FLOAT_TYPES]
 
+    sparse = [t for _, t in consts if t.is_sparse]
+    if sparse:
+        add("sparse", f"has the sparse constant {_tname(sparse[0])}, which the tinyflash runtime "
+            "does not decompress — convert without sparsity (no EXPERIMENTAL_SPARSITY "
+            "optimization)")
+        return
     if op.name == "DEQUANTIZE" and ins and ins[0] is not None and ins[0].is_constant:
         if ins[0].dtype == "float16":
             add("float16", f"expands the float16 weights {_tname(ins[0])} to float32: the model "
