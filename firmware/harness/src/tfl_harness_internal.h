@@ -70,7 +70,7 @@ tfl_rx_result tfl_rx_finish(tfl_rx *rx);
 /* Streaming COBS encoder with CRC: frames of any length leave through a 254-byte block buffer,
  * so replies never need a buffer of their own size. */
 typedef struct tfl_tx {
-  uint8_t block[255];
+  uint8_t block[254];
   uint8_t count;
   uint8_t measuring; /* 1: tfl_tx_bytes only adds to `measured` (sizing a payload first) */
   uint16_t crc;
