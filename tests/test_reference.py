@@ -65,6 +65,7 @@ def _near_ties(scale: float, rng: np.random.Generator) -> list[np.ndarray]:
             np.resize(np.nextafter(ties, np.float32(-np.inf)), 512)]
 
 
+@pytest.mark.slow
 def test_quantize_helper_matches_tflm_quantize(tmp_path: Path) -> None:
     """float input -> QUANTIZE -> RESHAPE -> int8 output: TFLM's output is its QUANTIZE result."""
     from tinyflash.convert import import_tensorflow
@@ -166,6 +167,28 @@ def test_float_reference_matches_keras(digits_test) -> None:  # type: ignore[no-
     assert np.allclose(got, expected, rtol=0, atol=1e-5)
 
 
+def test_float_reference_from_python_file_returning_a_keras_model(tmp_path: Path) -> None:
+    source = tmp_path / "build.py"
+    source.write_text(
+        "import keras\n\n"
+        "def make():\n"
+        "    inp = keras.Input((None, 3), name='seq')\n"
+        "    return keras.Model(inp, keras.layers.Dense(2, use_bias=False, kernel_initializer='ones')(inp))\n"
+        "\n"
+        "def fixed():\n"
+        "    inp = keras.Input((4, 3), name='seq')\n"
+        "    return keras.Model(inp, keras.layers.Dense(2, use_bias=False, kernel_initializer='ones')(inp))\n")
+    from tinyflash.errors import TinyflashError
+
+    with pytest.raises(TinyflashError, match="unknown dimension besides the batch"):
+        FloatReference(f"{source}:make")
+    reference = FloatReference(f"{source}:fixed")
+    assert reference.inputs[0].name == "seq" and reference.inputs[0].shape == (1, 4, 3)
+    out = reference.run([np.arange(12, dtype=np.float32).reshape(4, 3)])[0]
+    assert np.array_equal(out, np.repeat(np.array([[3.0], [12.0], [21.0], [30.0]],
+                                                   np.float32), 2, axis=1)[None])
+
+
 def test_run_float_quantizes_in_and_dequantizes_out(digits_tflite: Path, digits_test) -> None:  # type: ignore[no-untyped-def]
     x, y = digits_test
     ref = TFLiteReference(digits_tflite, "ref")
@@ -194,6 +217,7 @@ def test_tflm_min_arena_on_shared_model() -> None:
     assert tflm_min_arena(shared_model_path("ad01_int8")) == 4632
 
 
+@pytest.mark.slow
 def test_evaluate_cli_on_the_example(digits_tflite: Path) -> None:
     run = subprocess.run(
         [str(TINYFLASH), "evaluate", str(DIGITS / "digits.keras"), str(digits_tflite),
