@@ -375,3 +375,21 @@ def test_processor_fault_is_reported_and_exits_134(tmp_path: Path, pio_core: Pat
     code, output = run_to_exit(built.board, built.elf, timeout=30)
     assert code == 134
     assert b"tinyflash: processor fault" in output
+
+
+@pytest.mark.slow
+@needs_arm
+def test_build_reports_the_generated_arena_and_model_arrays(
+        tmp_path: Path, pio_core: Path, hello_builds: dict[str, BuildResult]) -> None:
+    main_c = ("#include <stdint.h>\n#include \"tfl_port.h\"\n"
+              "uint8_t demo_arena[1232] __attribute__((aligned(16)));\n"
+              "const uint8_t demo_model_data[4000] __attribute__((aligned(16))) = {1};\n"
+              "int main(void) { tfl_port_init(); demo_arena[3] = demo_model_data[0];\n"
+              "  tfl_port_write(demo_arena, sizeof demo_arena);\n"
+              "  tfl_port_write(demo_model_data, sizeof demo_model_data); return 0; }\n")
+    project = _project(tmp_path / "arrays", ["mps2-an386"], main_c=main_c)
+    with _core_dir(pio_core):
+        built = build_project(project)
+    assert (built.arena_bytes, built.model_bytes) == (1232, 4000)
+    assert built.as_dict()["arena_bytes"] == 1232
+    assert built.bss >= 1232 + built.board.stack_bytes and built.text >= 4000

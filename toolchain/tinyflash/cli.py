@@ -420,6 +420,10 @@ def _usage_table(result: Any) -> Any:
              else f"; bss holds the arena and the {result.board.stack_bytes:,} B stack")
     table.add_row("RAM", f"{size.ram_used:,} B", f"{size.ram_limit:,} B",
                   f"{size.ram_percent:.1f}%", f"data {size.data:,} + bss {size.bss:,}{stack}")
+    if result.model_bytes is not None:
+        table.add_row("  model", f"{result.model_bytes:,} B", "", "", "in flash")
+    if result.arena_bytes is not None:
+        table.add_row("  arena", f"{result.arena_bytes:,} B", "", "", "in RAM (bss)")
     return table
 
 

@@ -245,6 +245,8 @@ class BuildResult:
     bss: int
     size: SizeReport
     seconds: float
+    arena_bytes: Optional[int] = None  # size of the generated `<model>_arena` array, if any
+    model_bytes: Optional[int] = None  # size of the generated `<model>_model_data` array
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -255,7 +257,29 @@ class BuildResult:
             "flash_used": self.size.flash_used, "flash_limit": self.size.flash_limit,
             "ram_used": self.size.ram_used, "ram_limit": self.size.ram_limit,
             "seconds": round(self.seconds, 2),
+            "arena_bytes": self.arena_bytes, "model_bytes": self.model_bytes,
         }
+
+
+def symbol_sizes(elf: Path, board: Board) -> dict[str, int]:
+    """Sizes of the firmware's data objects by name (`nm -S`); {} when nm is unavailable."""
+    tool = "nm" if board.is_host else "arm-none-eabi-nm"
+    try:
+        out = subprocess.run([tool, "-S", str(elf)], check=True, capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    sizes: dict[str, int] = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "BbDdRrTt":  # const arrays sit in .text on Arm
+            sizes[parts[3]] = int(parts[1], 16)
+    return sizes
+
+
+def _generated_array(sizes: dict[str, int], suffix: str) -> Optional[int]:
+    found = [size for name, size in sizes.items() if name.endswith(suffix)]
+    return found[0] if len(found) == 1 else None
 
 
 def measure_size(elf: Path, board: Board) -> SizeReport:
@@ -375,11 +399,14 @@ def build_project(project_dir: Path, env: Optional[str] = None, timeout: float =
                              f"use tinyflash's platform (firmware/platform)? See {log}.",
                              EXIT_CHECK_FAILED)
     size = measure_size(elf, board)
+    symbols = symbol_sizes(elf, board)
     binary = penv.build_dir / "firmware.bin"
     return BuildResult(
         project_dir=penv.project_dir, env=penv.name, board=board, elf=elf,
         bin=binary if binary.is_file() else None, map=penv.build_dir / "firmware.map", log=log,
-        text=size.text, data=size.data, bss=size.bss, size=size, seconds=seconds)
+        text=size.text, data=size.data, bss=size.bss, size=size, seconds=seconds,
+        arena_bytes=_generated_array(symbols, "_arena"),
+        model_bytes=_generated_array(symbols, "_model_data"))
 
 
 @dataclass(frozen=True)
