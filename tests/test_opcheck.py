@@ -198,7 +198,7 @@ def test_cli_check_shared_model_json() -> None:
     done = _cli(str(path), "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["deployable"] is True and data["offenders"] == []
+    assert data["deployable"] is True and data["offenders"] == [] == data["findings"]
     assert data["peak_activation_bytes"] == 16_490 and data["arena_bytes"] == 16_490
     assert data["total_macs"] == 2_656_768 and data["size_bytes"] == path.stat().st_size
     assert data["weight_bytes"] == 24_376 and data["pool_words"] == 1_176

@@ -298,6 +298,8 @@ class CheckResult:
             "pool_words": plan.pool_words,
             "deployable": self.report.deployable, "float_io": self.report.float_io,
             "offenders": list(self.report.offenders), "warnings": list(self.report.warnings),
+            "findings": [{"severity": f.severity, "kind": f.kind, "op_index": f.op_index,
+                          "op": f.op_name, "message": f.message} for f in self.report.findings],
             "inputs": [_tensor_dict(info, i) for i in info.inputs],
             "outputs": [_tensor_dict(info, i) for i in info.outputs],
             "ops": [{"index": op.index, "op": op.name, "version": op.version,
