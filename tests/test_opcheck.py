@@ -261,3 +261,19 @@ def test_unrolled_lstm(converted: dict[str, Path]) -> None:
     # the bound for aligned offsets instead.
     assert plan.arena_bytes <= max(1.05 * plan.lower_bound, plan.aligned_bound)
     assert plan.aligned_bound <= plan.arena_bytes
+
+
+def test_runtime_kernels_match_the_c_kernel_table() -> None:
+    """RUNTIME_KERNELS and firmware/runtime/include/tfl_kernels.h name the same ops, and the C
+    table's builtin codes agree with schema.py."""
+    import re
+
+    from tinyflash import schema
+    from tinyflash.resources import firmware_dir
+
+    text = (firmware_dir() / "runtime" / "include" / "tfl_kernels.h").read_text()
+    rows = re.findall(r'^TFL_KERNEL\((\w+),\s*(\d+),\s*"(\w+)"\)', text, re.M)
+    assert rows
+    assert {name for _, _, name in rows} == set(RUNTIME_KERNELS)
+    for lower, code, name in rows:
+        assert schema.BUILTIN_CODES[name] == int(code) and lower == name.lower()
