@@ -215,3 +215,45 @@ def test_lookalike_models_within_5_percent(widths: list[int], skip: int) -> None
     plan = plan_memory(info)
     verify_plan(info, plan)
     assert plan.arena_bytes <= 1.05 * plan.lower_bound
+
+
+# ---- the plan in the real C runtime ----------------------------------------------------------
+
+
+def _run_plan_in_runtime(model: bytes, inputs_count: int = 3) -> None:
+    """The sanitized host build of firmware/runtime runs `model` with our offsets in an arena of
+    exactly the runtime's arena_used bytes: it must report arena_bytes and pool_words exactly and
+    match tflite-micro's outputs bit for bit (a plan that overlapped live tensors would not)."""
+    import numpy as np
+    from runtime_host import host_run, random_inputs, run_model_batch, tflm_reference_batch
+
+    info = parse_model(model, "runtime")
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    run = host_run(model, offsets=plan.offsets)
+    assert run.status == "TFL_OK", run.stderr
+    assert run.arena_used == plan.arena_bytes
+    assert run.pool_used == plan.pool_words
+    rng = np.random.default_rng(11)
+    batch = [random_inputs(run.inputs, rng) for _ in range(inputs_count)]
+    got = run_model_batch(model, batch, offsets=plan.offsets)
+    want = tflm_reference_batch(model, batch)
+    for g, w in zip(got, want):
+        assert len(g) == len(w) and all(np.array_equal(a, b) for a, b in zip(g, w))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
+def test_plan_runs_in_the_c_runtime(name: str) -> None:
+    _run_plan_in_runtime(shared_model_path(name).read_bytes())
+
+
+@pytest.mark.slow
+def test_aliased_reshape_plan_runs_in_the_c_runtime() -> None:
+    """conv -> RESHAPE (aliased: same offset, the kernel skips the copy) -> FC -> SOFTMAX."""
+    spec = conv_spec()
+    spec.tensors[8].scales = (0.1,)
+    model = write_model(spec)
+    plan = plan_memory(parse_model(model, "tiny"))
+    assert plan.aliases == {5: 3}
+    _run_plan_in_runtime(model)
