@@ -149,7 +149,7 @@ class _Reader:
 
     def f32(self, pos: int, what: str) -> float:
         self._need(pos, 4, what)
-        return struct.unpack_from("<f", self.data, pos)[0]
+        return float(struct.unpack_from("<f", self.data, pos)[0])
 
     # -- tables --
     def table(self, pos: int, what: str) -> "_Table":
@@ -366,10 +366,10 @@ def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
 
     weight_bytes = 0
     seen_buffers: set[int] = set()
-    for t in tensors:
-        if t.is_constant and t.buffer not in seen_buffers:
-            seen_buffers.add(t.buffer)
-            weight_bytes += buffers[t.buffer][1]
+    for tensor in tensors:
+        if tensor.is_constant and tensor.buffer not in seen_buffers:
+            seen_buffers.add(tensor.buffer)
+            weight_bytes += buffers[tensor.buffer][1]
     return ModelInfo(
         name=name, path=path, data=data, size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(), schema_version=version,

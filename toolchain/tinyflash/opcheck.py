@@ -238,17 +238,17 @@ def check_model(info: ModelInfo) -> CheckReport:
     float_io = False
     for role, indices in (("input", info.inputs), ("output", info.outputs)):
         for pos, ti in enumerate(indices):
-            t = info.tensors[ti]
-            if t.dtype == "int8":
+            io = info.tensors[ti]
+            if io.dtype == "int8":
                 continue
-            if t.dtype == "float32":
+            if io.dtype == "float32":
                 edge = (all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
                         and bool(consumers.get(ti)) if role == "input"
                         else ti in producers and producers[ti].name == "DEQUANTIZE")
                 float_io = float_io or edge
                 continue  # reported as float-io warning or as a float op above
             findings.append(Finding(
-                "error", "io", f"model {role} {pos} '{t.name}' is {t.dtype}, but the device "
+                "error", "io", f"model {role} {pos} '{io.name}' is {io.dtype}, but the device "
                 f"exchanges int8 — {INT8_FIX} (int8 input and output)"))
     if info.subgraph_count > 1:
         findings.append(Finding(

@@ -162,7 +162,7 @@ def _place(buffers: list[_Buffer], order: list[int], best_fit: bool) -> tuple[di
     for k in order:
         b = buffers[k]
         busy = sorted((o, e) for o, e, f, l in placed if f <= b.last and b.first <= l)
-        chosen, chosen_gap, cursor = -1, None, 0
+        chosen, chosen_gap, cursor = -1, 0, 0
         for o, e in busy:
             gap = o - cursor
             if gap >= b.size and (chosen < 0 or (best_fit and gap < chosen_gap)):
@@ -286,14 +286,14 @@ def plan_memory(info: ModelInfo) -> MemoryPlan:
         best = _improve(buffers, best_order, best, bound)
     arena, root_offsets, strategy = best if best else (0, {}, "empty")
 
-    offsets = tuple(root_offsets[_root(aliases, t)] if lifetimes[t][0] >= 0 else -1
-                    for t in range(len(info.tensors)))
+    tensor_offsets = tuple(root_offsets[_root(aliases, t)] if lifetimes[t][0] >= 0 else -1
+                           for t in range(len(info.tensors)))
     pool_words = 0
     for op in info.ops:
         if op.name in POOL_OPS and op.outputs:
             shape = info.tensors[op.outputs[0]].shape
             pool_words += 2 * (shape[-1] if shape else 1)
-    return MemoryPlan(offsets=offsets, arena_bytes=arena, lower_bound=lower_bound(info, lifetimes),
+    return MemoryPlan(offsets=tensor_offsets, arena_bytes=arena, lower_bound=lower_bound(info, lifetimes),
                       aligned_bound=bound,
                       lifetimes=lifetimes, pool_words=pool_words, alignment=ALIGNMENT,
                       aliases=dict(sorted(aliases.items())), strategy=strategy)
