@@ -257,3 +257,56 @@ def test_aliased_reshape_plan_runs_in_the_c_runtime() -> None:
     plan = plan_memory(parse_model(model, "tiny"))
     assert plan.aliases == {5: 3}
     _run_plan_in_runtime(model)
+
+
+# ---- the plan as TFLM offline-planner metadata -------------------------------------------------
+
+
+def _tflm_outputs(model: bytes, inputs: list) -> list:  # type: ignore[type-arg]
+    from tflite_micro.python.tflite_micro import runtime
+
+    outs = []
+    for x in inputs:
+        it = runtime.Interpreter.from_bytes(model, arena_size=200_000)
+        it.set_input(x, 0)
+        it.invoke()
+        outs.append(it.get_output(0).copy())
+    return outs
+
+
+@pytest.mark.slow
+def test_offline_plan_metadata_is_used_by_tflm() -> None:
+    import dataclasses
+    import struct
+
+    import numpy as np
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    from tinyflash.plan import OFFLINE_METADATA_NAME, with_offline_plan
+
+    info = load_model(shared_model_path("kws_ref_model"))
+    plan = plan_memory(info)
+    planned = with_offline_plan(info, plan)
+    again = parse_model(planned, "planned")
+    assert [op.name for op in again.ops] == [op.name for op in info.ops]
+    assert plan_memory(again).offsets == plan.offsets
+    model = fb.Model.GetRootAs(planned, 0)
+    entries = {model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
+               for i in range(model.MetadataLength())}
+    raw = model.Buffers(entries[OFFLINE_METADATA_NAME]).DataAsNumpy().tobytes()
+    n = len(info.tensors)
+    assert struct.unpack(f"<{n + 3}i", raw) == (0, 0, n, *plan.offsets)
+    assert "min_runtime_version" in entries  # the converter's metadata is kept
+
+    rng = np.random.default_rng(5)
+    xs = [rng.integers(-128, 128, size=(1, 49, 10, 1), dtype=np.int8) for _ in range(2)]
+    want = _tflm_outputs(info.data, xs)
+    assert all(np.array_equal(a, b) for a, b in zip(_tflm_outputs(planned, xs), want))
+    # TFLM really places tensors by the metadata: a plan squashed to offset 0 corrupts outputs.
+    squashed = dataclasses.replace(plan, offsets=tuple(0 if o >= 0 else -1 for o in plan.offsets))
+    bad = _tflm_outputs(with_offline_plan(info, squashed), xs)
+    assert not all(np.array_equal(a, b) for a, b in zip(bad, want))
+    # Writing twice replaces the entry instead of adding a second one.
+    twice = fb.Model.GetRootAs(with_offline_plan(again, plan), 0)
+    names = [twice.Metadata(i).Name().decode() for i in range(twice.MetadataLength())]
+    assert names.count(OFFLINE_METADATA_NAME) == 1

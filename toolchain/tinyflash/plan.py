@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tinyflash import schema
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
 from tinyflash.model import ModelInfo
 
@@ -355,3 +356,33 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
             if a0 < b1 and b0 < a1 and fa <= lb and fb <= la:
                 fail(f"tensors {a} ({tensors[a].name}) and {b} ({tensors[b].name}) are live "
                      f"together but overlap at bytes {max(a0, b0)}..{min(a1, b1)}")
+
+
+OFFLINE_METADATA_NAME = "OfflineMemoryAllocation"
+
+
+def with_offline_plan(info: ModelInfo, plan: MemoryPlan) -> bytes:
+    """The model's bytes with the plan written into its metadata in TFLM's offline memory
+    allocation format, so TFLite Micro can place the activations the same way: a buffer of
+    little-endian int32 [format version 0, subgraph index 0, tensor count N, N offsets], offset -1
+    for tensors TFLM allocates itself (constants, unused tensors), under the metadata name
+    'OfflineMemoryAllocation' (an existing entry of that name is replaced)."""
+    import struct
+
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    values = [0, 0, len(plan.offsets), *plan.offsets]
+    model = fb.ModelT.InitFromPackedBuf(bytearray(info.data), 0)
+    buffer = fb.BufferT()
+    buffer.data = list(struct.pack(f"<{len(values)}i", *values))
+    model.buffers = list(model.buffers or []) + [buffer]
+    entry = fb.MetadataT()
+    entry.name = OFFLINE_METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    kept = [m for m in (model.metadata or [])
+            if (m.name.decode() if isinstance(m.name, bytes) else m.name) != OFFLINE_METADATA_NAME]
+    model.metadata = kept + [entry]
+    builder = flatbuffers.Builder(len(info.data) + 4 * len(values) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=schema.FILE_IDENTIFIER)
+    return bytes(builder.Output())
