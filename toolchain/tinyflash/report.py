@@ -79,7 +79,9 @@ def print_report(result: VerifyResult, console: Console) -> None:
 
 def _svg(figure: Any) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    # No date or creator metadata: the same result renders to the same bytes.
+    figure.savefig(buffer, format="svg", bbox_inches="tight",
+                   metadata={"Date": None, "Creator": None})
     import matplotlib.pyplot as plt
 
     plt.close(figure)

@@ -221,29 +221,25 @@ def _float_outputs(float_model: Path, info: Any, inputs: list[list[np.ndarray]],
     return result
 
 
-def tflm_intermediates(model_bytes: bytes, sample: Sequence[np.ndarray]) -> dict[int, np.ndarray]:
-    """Every tensor's value after one invoke of the tflite-micro runtime (all tensors kept)."""
+def tflm_intermediates(info: Any, sample: Sequence[np.ndarray]) -> dict[int, np.ndarray]:
+    """Every tensor's value after one invoke of the tflite-micro runtime (all tensors kept).
+    Tensor indices come from ModelInfo: the runtime does not bounds-check GetTensor."""
     from tflite_micro.python.tflite_micro import runtime
 
     from tinyflash.reference import tflm_min_arena
 
-    arena = tflm_min_arena(model_bytes) * 2 + 4096  # preserved tensors need room beyond the plan
+    model_bytes = bytes(info.data)
+    # Preserving every tensor needs room for all activations at once, beyond TFLM's own plan.
+    activations = sum(t.nbytes for t in info.tensors if not t.is_constant)
+    arena = tflm_min_arena(model_bytes) + activations + 16 * 1024
     interpreter = runtime.Interpreter.from_bytes(
         model_bytes, arena_size=arena,
         intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
     for i, x in enumerate(sample):
         interpreter.set_input(x, i)
     interpreter.invoke()
-    values: dict[int, np.ndarray] = {}
-    index = 0
-    while True:
-        try:
-            tensor = interpreter.GetTensor(index, 0)
-        except Exception:  # the runtime raises a plain RuntimeError past the last tensor
-            break
-        values[index] = np.array(tensor["tensor_data"])
-        index += 1
-    return values
+    return {index: np.array(interpreter.GetTensor(index, 0)["tensor_data"])
+            for index in range(len(info.tensors))}
 
 
 def find_divergence(info: Any, sample_index: int, layers: Any,
@@ -355,7 +351,7 @@ def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = N
         divergence = None
         if per_layer and first_bad is not None:
             divergence = find_divergence(info, first_bad, layers,
-                                         tflm_intermediates(bytes(info.data), inputs[first_bad]))
+                                         tflm_intermediates(info, inputs[first_bad]))
         counters = link.counters.as_dict()
     return VerifyResult(
         model=str(model), model_sha256=info.sha256, board=board, url=url,
