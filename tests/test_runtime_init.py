@@ -95,9 +95,13 @@ def test_plan_beyond_arena() -> None:
     assert run.status == "TFL_ERR_ARENA_TOO_SMALL"
 
 
-def _greedy_plan(model: bytes) -> tuple[list[int], int]:
+ALIASING_OPS = {22, 43, 70}  # RESHAPE, SQUEEZE, EXPAND_DIMS
+
+
+def _greedy_plan(model: bytes, alias: bool = False) -> tuple[list[int], int]:
     """First-fit placement by lifetime (a test-local planner, not tinyflash's plan.py): each
-    activation lives from the op that writes it (or 0 for model inputs) to its last reader."""
+    activation lives from the op that writes it (or 0 for model inputs) to its last reader.
+    alias=True gives a RESHAPE/SQUEEZE/EXPAND_DIMS output the bytes of its input."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     m = schema.Model.GetRootAs(bytearray(model), 0)
@@ -106,6 +110,7 @@ def _greedy_plan(model: bytes) -> tuple[list[int], int]:
     n_ops = sg.OperatorsLength()
     first: dict[int, int] = {int(t): 0 for t in sg.InputsAsNumpy()}
     last: dict[int, int] = {int(t): n_ops for t in sg.OutputsAsNumpy()}
+    alias_of: dict[int, int] = {}
     for o in range(n_ops):
         op = sg.Operators(o)
         for t in op.OutputsAsNumpy():
@@ -113,6 +118,13 @@ def _greedy_plan(model: bytes) -> tuple[list[int], int]:
         for t in op.InputsAsNumpy():
             if t >= 0:
                 last[int(t)] = max(last.get(int(t), 0), o)
+        code = m.OperatorCodes(op.OpcodeIndex())
+        if alias and max(code.DeprecatedBuiltinCode(), code.BuiltinCode()) in ALIASING_OPS:
+            src = int(op.Inputs(0))
+            alias_of[int(op.Outputs(0))] = alias_of.get(src, src)
+    for out, src in alias_of.items():  # the shared bytes live as long as either name
+        last[src] = max(last.get(src, 0), last.get(out, first[out]))
+        first.pop(out)
     offsets = [-1] * sg.TensorsLength()
     placed: list[tuple[int, int, int, int]] = []  # offset, bytes, first, last
     for t in sorted(first, key=lambda t: -int(np.prod(sg.Tensors(t).ShapeAsNumpy()))):
@@ -130,13 +142,31 @@ def _greedy_plan(model: bytes) -> tuple[list[int], int]:
                     offset, moved = (p_off + p_bytes + 15) // 16 * 16, True
         placed.append((offset, nbytes, lo, hi))
         offsets[t] = offset
+    for out, src in alias_of.items():
+        offsets[out] = offsets[src]
     return offsets, max(o + b for o, b, _, _ in placed)
 
 
+@pytest.mark.parametrize("alias", [False, True], ids=["copy", "alias"])
 @pytest.mark.parametrize("name", ["kws_ref_model", "pretrainedResnet_quant"])
-def test_memory_plan_is_used(name: str) -> None:
+def test_memory_plan_is_used(name: str, alias: bool) -> None:
+    """The runtime places tensors where the plan says (arena_used is the plan's end) and the
+    results stay exact, also when reshape-like outputs alias their inputs."""
     model = shared_model_path(name).read_bytes()
-    offsets, planned = _greedy_plan(model)
+    offsets, planned = _greedy_plan(model, alias)
+    if alias:
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+        m = schema.Model.GetRootAs(bytearray(model), 0)
+        sg = m.Subgraphs(0)
+        pairs = []
+        for o in range(sg.OperatorsLength()):
+            op = sg.Operators(o)
+            code = m.OperatorCodes(op.OpcodeIndex())
+            if max(code.DeprecatedBuiltinCode(), code.BuiltinCode()) in ALIASING_OPS:
+                pairs.append((int(op.Inputs(0)), int(op.Outputs(0))))
+        assert pairs, "model has no reshape-like op to alias"
+        assert all(offsets[a] == offsets[b] >= 0 for a, b in pairs)
     sequential = model_info(model)
     planned_run = host_run(model, offsets=offsets)
     assert planned_run.status == "TFL_OK"
