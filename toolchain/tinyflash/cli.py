@@ -261,7 +261,7 @@ def convert_command(
                   f"{result.total_seconds:.1f} s)", soft_wrap=True)
     console.print(f"  size: model file {result.source_bytes:,} B, float32 weights "
                   f"{result.float_weight_bytes:,} B -> .tflite {result.tflite_bytes:,} B"
-                  + (f" ({ratio:.2f}x the float weights)" if ratio else ""), soft_wrap=True)
+                  + (f" ({ratio:.2f} x the float32 weight bytes)" if ratio else ""), soft_wrap=True)
     inputs = ", ".join(f"{s.name} {s.dtype}{list(s.shape)}" for s in result.inputs)
     console.print(f"  inputs (float model, batch pinned to 1): {inputs}")
     if result.op_histogram:
