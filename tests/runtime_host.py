@@ -54,13 +54,24 @@ DTYPES: dict[int, np.dtype] = {
 _KERNEL_LINE = re.compile(r"^\s*TFL_KERNEL\(\s*(\w+)\s*,", re.MULTILINE)
 
 
+def builtin_name(code: int) -> str:
+    """TFLite BuiltinOperator name of a code ("CONV_2D"), or the number when unknown."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    for name, value in vars(schema.BuiltinOperator).items():
+        if value == code and not name.startswith("_"):
+            return name
+    return f"builtin {code}"
+
+
 class RunnerError(Exception):
     """The runtime returned a status other than TFL_OK (stage "init" or "invoke"), or the runner
     crashed (stage "crash": a sanitizer report or a signal; stderr holds the report)."""
 
     def __init__(self, stage: str, status: str, error_op: int, builtin_code: int = -1,
                  stderr: str = "") -> None:
-        super().__init__(f"{stage}: {status} at op {error_op} (builtin {builtin_code})\n{stderr[-4000:]}")
+        super().__init__(f"{stage}: {status} at op {error_op} ({builtin_name(builtin_code)})"
+                         f"\n{stderr[-4000:]}")
         self.stage = stage
         self.status = status
         self.error_op = error_op

@@ -100,7 +100,7 @@ tfl_status tfl_fb_get_u64(const tfl_fb *fb, uint32_t table, int field, uint64_t 
 }
 
 /* Position an offset field points to (unchecked target), 0 when absent. */
-static tfl_status follow(const tfl_fb *fb, uint32_t table, int field, uint32_t *target) {
+TFL_MUST_CHECK static tfl_status follow(const tfl_fb *fb, uint32_t table, int field, uint32_t *target) {
   uint32_t pos;
   tfl_status s = tfl_fb_field(fb, table, field, 4, &pos);
   *target = 0;

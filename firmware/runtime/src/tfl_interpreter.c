@@ -61,7 +61,7 @@ typedef struct model_view {
   uint32_t outputs, output_count;
 } model_view;
 
-static tfl_status open_model(const tfl_fb *fb, model_view *v) {
+TFL_MUST_CHECK static tfl_status open_model(const tfl_fb *fb, model_view *v) {
   tfl_status s;
   memset(v, 0, sizeof *v);
   s = tfl_fb_root(fb, "TFL3", &v->root);
@@ -104,7 +104,7 @@ tfl_status tfl_model_counts(const uint8_t *model, size_t model_size, int32_t *te
 }
 
 /* Every entry of an int32 index vector must be a tensor index (or -1 when allow_absent). */
-static tfl_status check_indices(const tfl_fb *fb, uint32_t data, uint32_t len, int32_t tensor_count,
+TFL_MUST_CHECK static tfl_status check_indices(const tfl_fb *fb, uint32_t data, uint32_t len, int32_t tensor_count,
                                 int allow_absent) {
   for (uint32_t i = 0; i < len; ++i) {
     int32_t idx = tfl_fb_i32(fb->buf + data + 4u * i);
@@ -114,7 +114,7 @@ static tfl_status check_indices(const tfl_fb *fb, uint32_t data, uint32_t len, i
   return TFL_OK;
 }
 
-static tfl_status read_quantization(const tfl_fb *fb, uint32_t tensor_table, tfl_tensor *t) {
+TFL_MUST_CHECK static tfl_status read_quantization(const tfl_fb *fb, uint32_t tensor_table, tfl_tensor *t) {
   uint32_t q;
   tfl_status s = tfl_fb_table(fb, tensor_table, 4, &q);
   if (s != TFL_OK || q == 0) return s;
@@ -164,7 +164,7 @@ static tfl_status read_quantization(const tfl_fb *fb, uint32_t tensor_table, tfl
   return TFL_OK;
 }
 
-static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
+TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
                               int32_t index, uint32_t table, uint32_t *seq_cursor) {
   tfl_tensor *t = &it->mem.tensors[index];
   tfl_status s;
@@ -253,7 +253,7 @@ static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *fb, const model
 }
 
 /* A tensor an operator or the subgraph uses must have storage. */
-static tfl_status check_bound(const tfl_interpreter *it, const uint8_t *indices_le, int32_t count) {
+TFL_MUST_CHECK static tfl_status check_bound(const tfl_interpreter *it, const uint8_t *indices_le, int32_t count) {
   for (int32_t i = 0; i < count; ++i) {
     int32_t idx = tfl_fb_i32(indices_le + 4 * i);
     if (idx < 0) continue;
@@ -263,7 +263,7 @@ static tfl_status check_bound(const tfl_interpreter *it, const uint8_t *indices_
   return TFL_OK;
 }
 
-static tfl_status read_operator(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
+TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
                                 const tfl_op_table *ops, int32_t index, uint32_t table) {
   tfl_node *n = &it->mem.nodes[index];
   tfl_status s;
@@ -322,7 +322,7 @@ static tfl_status read_operator(tfl_interpreter *it, const tfl_fb *fb, const mod
   return TFL_OK;
 }
 
-static tfl_status init_body(tfl_interpreter *it, const tfl_op_table *ops) {
+TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_table *ops) {
   tfl_fb fb = model_fb(it);
   model_view v;
   tfl_status s = open_model(&fb, &v);
@@ -492,7 +492,7 @@ int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b) {
 
 /* ---- builtin options ------------------------------------------------------------------ */
 
-static tfl_status option_pos(const tfl_context *ctx, const tfl_node *node, int field,
+TFL_MUST_CHECK static tfl_status option_pos(const tfl_context *ctx, const tfl_node *node, int field,
                              uint32_t width, uint32_t *pos) {
   *pos = 0;
   if (ctx == NULL || node == NULL) return TFL_ERR_NULL_ARGUMENT;
