@@ -202,6 +202,12 @@ def test_cli_check_shared_model_json() -> None:
     assert data["peak_activation_bytes"] == 16_490 and data["arena_bytes"] == 16_490
     assert data["total_macs"] == 2_656_768 and data["size_bytes"] == path.stat().st_size
     assert data["weight_bytes"] == 24_376 and data["pool_words"] == 1_176
+    assert data["plan"]["aliases"] == {"32": 31} and data["plan"]["aligned_bound"] == 16_490
+    rows = {r["tensor"]: r for r in data["plan"]["tensors"]}
+    assert rows[0] == {"tensor": 0, "name": "input_1", "bytes": 490, "first_op": 0,
+                       "last_op": 12, "offset": rows[0]["offset"]}
+    assert rows[32]["offset"] == rows[31]["offset"]
+    assert max(r["offset"] + r["bytes"] for r in rows.values()) == data["arena_bytes"]
     conv = data["ops"][0]
     assert conv["op"] == "CONV_2D" and conv["macs"] == 320_000
     assert conv["inputs"][1]["quantization"].startswith("per-channel(64")
@@ -216,6 +222,12 @@ def test_cli_check_table() -> None:
     for text in ("CONV_2D", "int8[1x32x32x3]", "per-ch", "2,359,296", "12,501,632 MACs",
                  "peak activations 52,224 B", "planned arena 52,224 B", "deployable"):
         assert text in done.stdout, text
+
+
+def test_cli_check_plan_table() -> None:
+    done = _cli(str(shared_model_path("kws_ref_model")), "--plan")
+    assert done.returncode == 0, done.stderr
+    assert "memory plan" in done.stdout and "(= 31)" in done.stdout and "0-12" in done.stdout
 
 
 @pytest.mark.slow

@@ -86,13 +86,16 @@ def _shapes(tensors: list[dict[str, Any]]) -> str:
 def check_command(
     model: Path = typer.Argument(..., help="A .tflite model."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    show_plan: bool = typer.Option(False, "--plan",
+                                   help="Also list each activation's lifetime and arena offset."),
 ) -> None:
     """Check that MODEL is full int8 and runs on the tinyflash runtime; show ops, MACs and memory.
 
     Prints a per-op table (dtypes, shapes, per-tensor/per-channel quantization, MACs), the verdict
     with each offender and its fix, model and weight bytes, total MACs, peak activation bytes (the
-    lower bound) and the planned arena bytes. In the table 'c' marks a constant, 'per-ch' a
-    per-channel quantized tensor. Exit 0 deployable, 1 not deployable, 2 unreadable or corrupt.
+    lower bound) and the planned arena bytes (--plan: the offset of every activation; --json
+    always includes it). In the table 'c' marks a constant, 'per-ch' a per-channel quantized
+    tensor. Exit 0 deployable, 1 not deployable, 2 unreadable or corrupt.
 
     Example: tinyflash check model.tflite --json
     """
@@ -116,6 +119,17 @@ def check_command(
                           f"{op['macs']:,}")
         console.print(table)
         info, plan = result.info, result.plan
+        if show_plan:
+            ptable = Table(title="memory plan", title_justify="left")
+            for column in ("tensor", "name", "bytes", "ops", "offset"):
+                ptable.add_column(column, justify="left" if column == "name" else "right")
+            for row in sorted(data["plan"]["tensors"],  # type: ignore[index]
+                              key=lambda r: (r["offset"], r["first_op"])):
+                alias = plan.aliases.get(row["tensor"])
+                ptable.add_row(str(row["tensor"]), row["name"], f"{row['bytes']:,}",
+                               f"{row['first_op']}-{row['last_op']}",
+                               f"{row['offset']:,}" + (f" (= {alias})" if alias is not None else ""))
+            console.print(ptable)
         console.print(f"model {info.size_bytes:,} B, weights {info.weight_bytes:,} B, "
                       f"{info.total_macs:,} MACs, {len(info.ops)} ops")
         console.print(f"peak activations {plan.lower_bound:,} B (lower bound), planned arena "

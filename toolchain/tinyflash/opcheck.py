@@ -300,6 +300,16 @@ class CheckResult:
             "offenders": list(self.report.offenders), "warnings": list(self.report.warnings),
             "findings": [{"severity": f.severity, "kind": f.kind, "op_index": f.op_index,
                           "op": f.op_name, "message": f.message} for f in self.report.findings],
+            "plan": {
+                "arena_bytes": plan.arena_bytes, "lower_bound": plan.lower_bound,
+                "aligned_bound": plan.aligned_bound, "pool_words": plan.pool_words,
+                "alignment": plan.alignment, "strategy": plan.strategy,
+                "aliases": {str(k): v for k, v in plan.aliases.items()},
+                "tensors": [{"tensor": t, "name": info.tensors[t].name,
+                             "bytes": info.tensors[t].nbytes, "first_op": f, "last_op": l,
+                             "offset": plan.offsets[t]}
+                            for t, (f, l) in enumerate(plan.lifetimes) if plan.offsets[t] >= 0],
+            },
             "inputs": [_tensor_dict(info, i) for i in info.inputs],
             "outputs": [_tensor_dict(info, i) for i in info.outputs],
             "ops": [{"index": op.index, "op": op.name, "version": op.version,
