@@ -168,6 +168,7 @@ def test_lstm_not_unrolled_crash_becomes_error(work: Path, keras_mod) -> None:  
         convert_model(path, work / "rolled.tflite", _calibration(work / "rolled.npy", (5, 3)))
     message = caught.value.message
     assert "crashed" in message and "unroll=True" in message and str(path) in message
+    assert "(LSTM) is not unrolled" in message
     assert caught.value.exit_code == EXIT_BAD_INPUT
     assert not (work / "rolled.tflite").exists()
 

@@ -180,6 +180,7 @@ class LoadedModel:
     output_names: list[str]
     float_weight_bytes: int
     layer_types: list[str] = field(default_factory=list)
+    rolled: list[str] = field(default_factory=list)  # recurrent layers that are not unrolled
 
     @property
     def has_recurrent(self) -> bool:
@@ -225,6 +226,21 @@ def _layer_types(model: Any) -> list[str]:
     return types
 
 
+def rolled_recurrent_layers(model: Any) -> list[str]:
+    """Names of recurrent layers (LSTM, GRU, RNN...) that are not unrolled."""
+    found: list[str] = []
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop(0)
+        inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
+        if type(layer).__name__ in RECURRENT_LAYERS and getattr(layer, "unroll", None) is False:
+            found.append(f"'{layer.name}' ({type(layer).__name__})")
+        elif inner is not None:
+            stack.append(inner)
+        stack.extend(getattr(layer, "layers", []) or [])
+    return found
+
+
 def _is_keras_model(obj: Any) -> bool:
     for module_name in ("keras", "tf_keras"):
         module = sys.modules.get(module_name)
@@ -258,7 +274,7 @@ def _from_keras(spec: ModelSpec, model: Any, tf: Any) -> LoadedModel:
                for i, t in enumerate(getattr(model, "outputs", None) or [])]
     weights = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
     return LoadedModel(spec, function, _holder(tf, model, serve), inputs, outputs, weights,
-                       _layer_types(model))
+                       _layer_types(model), rolled_recurrent_layers(model))
 
 
 def _holder(tf: Any, obj: Any, serve: Any) -> Any:
@@ -496,7 +512,7 @@ def _child_main() -> int:
         loaded = load_float_model(spec, quiet=quiet)
         send(event="inputs", inputs=[s.to_json() for s in loaded.inputs],
              outputs=loaded.output_names, float_weight_bytes=loaded.float_weight_bytes,
-             layer_types=loaded.layer_types)
+             layer_types=loaded.layer_types, rolled=loaded.rolled)
         reply = receive()
         if reply.get("abort"):
             return 0
@@ -615,12 +631,17 @@ class _Child:
         return code
 
 
-def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path]) -> TinyflashError:
+def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path],
+                 rolled: Optional[list[str]] = None) -> TinyflashError:
     how = f"signal {-code}" if code < 0 else f"exit {code}"
     if code < 0:
         with contextlib.suppress(ValueError):
             how = f"{signal.Signals(-code).name}, {how}"
-    if recurrent or code in (-11, 139):
+    if rolled:
+        remedy = (f"layer {', '.join(rolled)} is not unrolled, which TF 2.21 cannot convert to "
+                  "full int8; rebuild it with unroll=True (and a fixed sequence length), then "
+                  "convert again")
+    elif recurrent or code in (-11, 139):
         remedy = ("if the model has a Keras LSTM/GRU/RNN layer, rebuild it with unroll=True and a "
                   "fixed sequence length, then convert again")
     else:
@@ -662,6 +683,7 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
         partial = tmpdir / "model.tflite"
         child = _Child(debug, log_path)
         recurrent = False
+        rolled: list[str] = []
         inputs: list[InputSpec] = []
         float_weight_bytes = 0
         count = 0
@@ -674,6 +696,7 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                 inputs = [InputSpec.from_json(d) for d in message["inputs"]]
                 float_weight_bytes = int(message.get("float_weight_bytes", 0))
                 recurrent = any(t in RECURRENT_LAYERS for t in message.get("layer_types", []))
+                rolled = [str(r) for r in message.get("rolled", [])]
                 calib_path = ""
                 if mode in MODES_NEEDING_DATA:
                     try:
@@ -716,7 +739,7 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                 saved_log = Path(tempfile.gettempdir()) / f"tinyflash-converter-{os.getpid()}.log"
                 with contextlib.suppress(OSError):
                     saved_log.write_bytes(log_path.read_bytes())
-            raise _crash_error(spec.label, code, recurrent, saved_log)
+            raise _crash_error(spec.label, code, recurrent, saved_log, rolled)
         flatbuffer = partial.read_bytes()
     output.write_bytes(flatbuffer)
     histogram, deployable, problems = summarize_tflite(flatbuffer, output.name)
