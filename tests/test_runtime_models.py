@@ -62,3 +62,24 @@ def test_shared_model_memory_report(name: str) -> None:
             out = sg.Tensors(op.Outputs(0))
             pooled += 2 * int(out.ShapeAsNumpy()[-1])
     assert info.pool_used == pooled
+
+
+@pytest.mark.slow
+def test_ad01_follows_tflm_where_builtin_ref_differs() -> None:
+    """Recorded case (DESIGN.md §4): on ad01's FULLY_CONNECTED layers TFLite's BUILTIN_REF kernels
+    round once while TFLM rounds twice; the difference compounds through the layers. Measured
+    2026-11-25 on these 24 inputs: 5053 of 15360 output values differ, by up to 3 LSB, while the
+    runtime equals TFLM on all of them."""
+    from tinyflash.reference import make_reference
+
+    model = shared_model_path("ad01_int8").read_bytes()
+    info = model_info(model)
+    rng = np.random.default_rng(101)
+    batch = [random_inputs(info.inputs, rng) for _ in range(N_INPUTS)]
+    got = run_model_batch(model, batch)
+    want = tflm_reference_batch(model, batch)
+    builtin_ref = make_reference("tflite-ref", model)
+    ref_outs = [builtin_ref.run(inputs) for inputs in batch]
+    disagreements = sum(int(np.count_nonzero(r[0] != w[0])) for r, w in zip(ref_outs, want))
+    assert disagreements > 0, "BUILTIN_REF and TFLM agree on ad01 now: update DESIGN.md §4"
+    assert all(np.array_equal(g[0], w[0]) for g, w in zip(got, want))
