@@ -39,8 +39,11 @@ EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "20"))
 COMMON = settings(max_examples=EXAMPLES, deadline=None, print_blob=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-# Scales log-uniform over the range converters produce for activations.
-scales = st.floats(min_value=-9.0, max_value=1.0).map(lambda e: float(np.float32(2.0 ** e)))
+# Scales log-uniform over the range converters produce for activations, plus dyadic ones
+# (k/64 * 2^e): with those, exact ties reach every rounding step, where rounding bugs show.
+scales = st.one_of(
+    st.floats(min_value=-9.0, max_value=1.0).map(lambda e: float(np.float32(2.0 ** e))),
+    st.tuples(st.integers(1, 64), st.integers(-8, 0)).map(lambda ke: ke[0] / 64 * 2.0 ** ke[1]))
 zero_points = st.integers(min_value=-128, max_value=127)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
@@ -211,7 +214,8 @@ def test_relu_relu6(op: str, shape: list[int], qi: tuple[float, int], qo: tuple[
 
 @COMMON
 @given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
-       alpha=st.one_of(st.floats(0.0, 1.0), st.floats(-2.0, 3.0)).map(lambda a: float(np.float32(a))),
+       alpha=st.one_of(st.floats(0.0, 1.0), st.floats(-2.0, 3.0), st.integers(-40, 40).map(
+           lambda k: k / 16)).map(lambda a: float(np.float32(a))),
        seed=seeds)
 def test_leaky_relu(shape: list[int], qi: tuple[float, int], qo: tuple[float, int], alpha: float,
                     seed: int) -> None:
