@@ -254,6 +254,33 @@ def test_tiny_model_fields(tiny: bytes) -> None:
     assert check_model(info).deployable
 
 
+def test_transpose_conv_and_depthwise_macs() -> None:
+    """TRANSPOSE_CONV: every input element meets kh x kw x out_channels weights;
+    DEPTHWISE_CONV_2D: every output element is a kh x kw dot product."""
+    tensors = [
+        T((1, 3, 3, 4), name="x"),
+        T((4,), "int32", data=struct.pack("<4i", 1, 6, 6, 2), scales=None, name="out_shape"),
+        T((2, 3, 3, 4), data=bytes(72), scales=(0.1, 0.2), name="tw"),
+        T((1, 6, 6, 2), name="up"),
+        T((1, 3, 3, 2), data=bytes(18), scales=(0.1, 0.2), axis=3, name="dw"),
+        T((1, 6, 6, 2), name="y"),
+    ]
+    ops = [Op("TRANSPOSE_CONV", (1, 2, 0), (3,),
+              ("TransposeConvOptions", {0: ("byte", 0), 1: ("int", 2), 2: ("int", 2)})),
+           Op("DEPTHWISE_CONV_2D", (3, 4, -1), (5,),
+              ("DepthwiseConv2DOptions", {1: ("int", 1), 2: ("int", 1), 3: ("int", 1)}))]
+    info = parse_model(write_model(Spec(tensors, ops, inputs=(0,), outputs=(5,))), "tconv")
+    assert info.ops[0].macs == (3 * 3 * 4) * (3 * 3 * 2)
+    assert info.ops[0].options == {"padding": "SAME", "stride_w": 2, "stride_h": 2,
+                                   "fused_activation_function": "NONE", "quantized_bias_type": 0}
+    assert info.ops[1].macs == (6 * 6 * 2) * (3 * 3) and info.ops[1].inputs[2] == -1
+    assert info.ops[1].options["depth_multiplier"] == 1
+    assert info.tensors[4].quant.axis == 3 and info.tensors[4].quant.per_channel
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    assert plan.pool_words == 2 * 2 + 2 * 2
+
+
 def test_opcode_is_max_of_deprecated_and_builtin_code() -> None:
     """Codes above 127 live only in builtin_code (deprecated_builtin_code holds 127)."""
     spec = conv_spec()
