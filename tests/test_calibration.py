@@ -163,3 +163,21 @@ def test_labels(tmp_path: Path) -> None:
     assert "2 labels for 3 samples" in _raises(load_labels, tmp_path / "l.csv", 3)
     np.savez(tmp_path / "nolabels.npz", x=np.zeros((3, 2)))
     assert npz_labels(tmp_path / "nolabels.npz") is None
+
+
+def test_example_data_is_what_train_py_makes() -> None:
+    """The committed calibration/test sets equal train.py's deterministic split of the digits."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("digits_train", repo / "examples/digits/train.py")
+    assert spec is not None and spec.loader is not None
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    x_train, _, x_test, y_test = train.load_data()
+    with np.load(repo / "examples/digits/calibration.npz") as calib:
+        assert np.array_equal(calib["x"], x_train[:train.CALIBRATION_SAMPLES])
+    with np.load(repo / "examples/digits/test.npz") as test:
+        assert np.array_equal(test["x"], x_test) and np.array_equal(test["y"], y_test)
+    assert x_test.shape == (449, 8, 8, 1) and x_test.dtype == np.float32
+    assert 0.0 <= x_test.min() and x_test.max() <= 1.0
