@@ -478,12 +478,32 @@ _FUZZ = settings(max_examples=150, deadline=None, derandomize=False, print_blob=
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+def _structure_span(data: bytes) -> tuple[int, int]:
+    """From the end of the last buffer's data to the end of the file: where the converter writes
+    the operator, tensor and quantization tables (the weights of big models would otherwise soak
+    up most uniformly drawn positions)."""
+    from tinyflash.model import _Reader
+
+    r = _Reader(data)
+    root = r.table(r.u32(0, "root"), "model")
+    end = 0
+    for buffer in root.tables(4, "buffer"):
+        pos = buffer.field_pos(0, 4)
+        if pos is not None:
+            start, n = r.vector(pos, 1, "data")
+            end = max(end, start + n)
+    return min(end, len(data) - 8), len(data)
+
+
 def _mutations(data: bytes) -> st.SearchStrategy[bytes]:
     n = len(data)
-    flips = st.lists(st.tuples(st.integers(0, n - 1), st.integers(1, 255)), min_size=1,
+    lo, hi = _structure_span(data)
+    where = st.one_of(st.integers(0, n - 1), st.integers(lo, hi - 1), st.integers(0, 63))
+    flips = st.lists(st.tuples(where, st.integers(1, 255)), min_size=1,
                      max_size=8).map(lambda fs: _apply(data, fs))
     truncations = st.integers(0, n - 1).map(lambda k: data[:k])
-    words = st.lists(st.tuples(st.integers(0, max(n - 4, 0) // 4),
+    words = st.lists(st.tuples(st.one_of(st.integers(0, max(n - 4, 0) // 4),
+                                         st.integers(lo // 4, max(hi - 4, 0) // 4)),
                                st.sampled_from([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, n,
                                                 n - 4, 4, 0xFFFF, 0x10000])),
                      min_size=1, max_size=4).map(lambda ws: _put_words(data, ws))
