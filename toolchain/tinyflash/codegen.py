@@ -88,6 +88,18 @@ VENDORED_DIRS: tuple[tuple[str, str], ...] = (
 )
 _VENDOR_SKIP = {"__pycache__", ".pio", ".git", ".DS_Store"}
 
+#: Real boards (Arduino framework on PlatformIO's standard platforms) always carry their sources
+#: in lib/, PlatformIO's project library folder, so the project stands alone: (folder under
+#: firmware/, folder in the project). The port's header comes from firmware/ports/include.
+ARDUINO_VENDORED_DIRS: tuple[tuple[str, str], ...] = (
+    ("harness", "lib/harness"),
+    ("ports/arduino", "lib/port"),
+    ("runtime", "lib/runtime"),
+)
+ARDUINO_PORT_HEADER = ("ports/include/tfl_port.h", "lib/port/include/tfl_port.h")
+#: The Arduino entry points (setup/loop) beside the generated C main.
+ARDUINO_TEMPLATES: tuple[tuple[str, str], ...] = (("src/sketch.cpp.j2", "src/sketch.cpp"),)
+
 _C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto if "
     "inline int long register restrict return short signed sizeof static struct switch typedef "
@@ -153,6 +165,17 @@ class BoardSpec:
     code_factor: float
     qemu_machine: str | None
     manifest: Path | None
+    #: Real boards (tinyflash.port "arduino"): PlatformIO's standard platform, Arduino framework.
+    platform: str | None = None
+    arduino: bool = False
+    cycle_counter: str | None = None  # "dwt" or "micros" (Arduino port's tick source)
+    monitor_speed: int | None = None
+    upload_speed: int | None = None
+    upload_protocol: str | None = None
+    #: Estimates of the Arduino core's own flash and RAM (boards/*.json
+    #: tinyflash.framework_flash_bytes / framework_ram_bytes; 0 for the emulated boards).
+    framework_flash_bytes: int = 0
+    framework_ram_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -326,8 +349,31 @@ def available_kernels(runtime_dir: Path | None = None) -> dict[str, str]:
     return kernels
 
 
+def _tinyflash_field(board: Board, name: str, kind: type, default: Any) -> Any:
+    """An optional field of the manifest's tinyflash object, type-checked."""
+    section = board.raw.get("tinyflash", {}) if isinstance(board.raw, dict) else {}
+    value = section.get(name, default) if isinstance(section, dict) else default
+    if value is not default and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise TinyflashError(f"board manifest {board.manifest_path}: field 'tinyflash.{name}' "
+                             f"must be {kind.__name__}, not {value!r}; fix the manifest",
+                             EXIT_BAD_INPUT)
+    return value
+
+
 def board_spec(board: Board) -> BoardSpec:
     """The fields generate uses from a boards.Board."""
+    arduino = board.port == "arduino"
+    upload = board.raw.get("upload", {}) if isinstance(board.raw, dict) else {}
+    protocol = upload.get("protocol") if isinstance(upload, dict) else None
+    counter = _tinyflash_field(board, "cycle_counter", str, None)
+    if arduino and counter not in ("dwt", "micros"):
+        raise TinyflashError(f"board manifest {board.manifest_path}: field "
+                             "'tinyflash.cycle_counter' must be \"dwt\" or \"micros\" for an "
+                             "Arduino board; fix the manifest", EXIT_BAD_INPUT)
+    if arduino and not board.platform:
+        raise TinyflashError(f"board manifest {board.manifest_path}: field 'tinyflash.platform' "
+                             "(the PlatformIO platform, e.g. nordicnrf52) is missing; fix the "
+                             "manifest", EXIT_BAD_INPUT)
     return BoardSpec(
         id=board.id,
         name=board.name,
@@ -338,6 +384,14 @@ def board_spec(board: Board) -> BoardSpec:
         code_factor=SMALL_THUMB_CODE_FACTOR if board.cpu in SMALL_THUMB_CPUS else 1.0,
         qemu_machine=board.qemu_machine,
         manifest=Path(board.manifest_path),
+        platform=board.platform,
+        arduino=arduino,
+        cycle_counter=counter,
+        monitor_speed=_tinyflash_field(board, "monitor_speed", int, None),
+        upload_speed=_tinyflash_field(board, "upload_speed", int, None),
+        upload_protocol=protocol if isinstance(protocol, str) else None,
+        framework_flash_bytes=_tinyflash_field(board, "framework_flash_bytes", int, 0),
+        framework_ram_bytes=_tinyflash_field(board, "framework_ram_bytes", int, 0),
     )
 
 
@@ -400,9 +454,10 @@ def selftest_vectors(model: bytes, input_count: int, output_count: int, count: i
 
 
 def ram_budget(*, arena_bytes: int, pool_words: int, tensor_count: int, node_count: int,
-               stack_bytes: int, limit: int | None) -> Budget:
-    """RAM: arena + pool + tensor/node arrays + interpreter + harness + stack (estimates)."""
-    return Budget("RAM", (
+               stack_bytes: int, limit: int | None, framework_bytes: int = 0) -> Budget:
+    """RAM: arena + pool + tensor/node arrays + interpreter + harness + stack (estimates), plus
+    the Arduino core's own RAM on real boards (`framework_bytes`, a line only when > 0)."""
+    lines = (
         BudgetLine("arena", arena_bytes),
         BudgetLine("pool", 4 * pool_words),
         BudgetLine("tensors", TENSOR_STRUCT_BYTES * tensor_count),
@@ -410,25 +465,33 @@ def ram_budget(*, arena_bytes: int, pool_words: int, tensor_count: int, node_cou
         BudgetLine("interpreter", INTERPRETER_STRUCT_BYTES),
         BudgetLine("harness", HARNESS_RAM_ESTIMATE_BYTES),
         BudgetLine("stack", stack_bytes),
-    ), limit)
+    )
+    if framework_bytes > 0:
+        lines += (BudgetLine("framework", framework_bytes),)
+    return Budget("RAM", lines, limit)
 
 
 def flash_budget(*, model_bytes: int, kernel_count: int, dsp: bool, selftest_bytes: int,
-                 plan_bytes: int, limit: int | None, code_factor: float = 1.0) -> Budget:
-    """Flash: model + self-test vectors + plan tables + estimated code (× code_factor)."""
+                 plan_bytes: int, limit: int | None, code_factor: float = 1.0,
+                 framework_bytes: int = 0) -> Budget:
+    """Flash: model + self-test vectors + plan tables + estimated code (× code_factor), plus the
+    Arduino core's own code on real boards (`framework_bytes`, a line only when > 0)."""
     per_kernel = DSP_KERNEL_CODE_ESTIMATE_BYTES if dsp else KERNEL_CODE_ESTIMATE_BYTES
 
     def code(nbytes: int) -> int:
         return int(nbytes * code_factor)
 
-    return Budget("flash", (
+    lines = (
         BudgetLine("model", model_bytes),
         BudgetLine("selftest", selftest_bytes),
         BudgetLine("plan", plan_bytes),
         BudgetLine("runtime code", code(RUNTIME_CODE_ESTIMATE_BYTES)),
         BudgetLine("kernel code", code(per_kernel * kernel_count)),
         BudgetLine("harness code", code(HARNESS_CODE_ESTIMATE_BYTES)),
-    ), limit)
+    )
+    if framework_bytes > 0:
+        lines += (BudgetLine("framework", framework_bytes),)
+    return Budget("flash", lines, limit)
 
 
 def fit_error(model_name: str, board_id: str, budgets: Sequence[Budget]) -> str | None:
@@ -468,7 +531,14 @@ def vendored_paths() -> FirmwarePaths:
 def _vendored_files(board: BoardSpec) -> dict[str, bytes]:
     firmware = resources.firmware_dir()
     files: dict[str, bytes] = {}
-    for source_name, target in VENDORED_DIRS:
+    if board.arduino:
+        header_source, header_target = ARDUINO_PORT_HEADER
+        try:
+            files[header_target] = (firmware / header_source).read_bytes()
+        except OSError as error:
+            raise TinyflashError(f"cannot vendor {firmware / header_source} ({error.strerror}); "
+                                 "reinstall tinyflash", EXIT_BAD_INPUT) from error
+    for source_name, target in (ARDUINO_VENDORED_DIRS if board.arduino else VENDORED_DIRS):
         source = firmware / source_name
         if not source.is_dir():
             raise TinyflashError(f"cannot vendor {source}: the folder is missing; reinstall "
@@ -479,10 +549,18 @@ def _vendored_files(board: BoardSpec) -> dict[str, bytes]:
                 continue
             if path.is_file():
                 files[f"{target}/{rel.as_posix()}"] = path.read_bytes()
+    if board.arduino:
+        return files  # PlatformIO's standard platform has its own manifest of the board
     manifest = board.manifest or (resources.boards_dir() / f"{board.id}.json")
     if manifest.is_file():
         files[f"boards/{board.id}.json"] = manifest.read_bytes()
     return files
+
+
+def project_templates(board: BoardSpec) -> tuple[tuple[str, str], ...]:
+    """(template, generated path) of every rendered file of a project for `board`."""
+    templates = TEMPLATES + (ARDUINO_TEMPLATES if board.arduino else ())
+    return tuple(sorted(templates, key=lambda item: item[1]))
 
 
 def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_count: int,
@@ -501,7 +579,9 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
                              f"{tensor_count} tensors; report this", EXIT_BAD_INPUT)
     ram, flash = render_budgets(model, tensor_count, op_names, arena_bytes,
                                 pool_words, board, sum(len(v.input) + len(v.output) for v in vectors))
-    generated = [out for _, out in TEMPLATES] + [MODEL_COPY]
+    templates_used = project_templates(board)
+    generated = [out for _, out in templates_used] + [MODEL_COPY]
+    vendor = vendor or board.arduino  # real-board projects always stand alone
     vendored = _vendored_files(board) if vendor else {}
     context: dict[str, Any] = {
         "version": __version__,
@@ -530,6 +610,7 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
         "selftest_seed": SELFTEST_SEED,
         "paths": paths,
         "vendor": vendor,
+        "arduino": board.arduino,
         "ram": ram,
         "flash": flash,
         "generated_files": sorted(generated),
@@ -537,7 +618,7 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
     }
     env = template_environment(templates)
     files: dict[str, bytes] = {}
-    for template_name, out in TEMPLATES:
+    for template_name, out in templates_used:
         try:
             text = env.get_template(template_name).render(context)
         except jinja2.TemplateError as error:
@@ -698,7 +779,7 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         project_dir=output_dir.absolute(), board=board.id, model=model_path, model_sha256=sha,
         identifier=project.identifier, files=tuple(project.files), kernels=project.kernels,
         arena_bytes=int(plan.arena_bytes), pool_words=int(plan.pool_words),
-        selftest_count=project.selftest_count, vendored=vendor,
+        selftest_count=project.selftest_count, vendored=vendor or board.arduino,
         kernel_set="dsp" if board.dsp else "portable", ram=project.ram,
         flash=project.flash)
 
@@ -710,8 +791,10 @@ def render_budgets(model: bytes, tensor_count: int, op_names: Sequence[str], are
     kernels = kernel_names(op_names)
     ram = ram_budget(arena_bytes=arena_bytes, pool_words=pool_words,
                      tensor_count=tensor_count, node_count=len(op_names),
-                     stack_bytes=board.stack_bytes, limit=board.ram_bytes)
+                     stack_bytes=board.stack_bytes, limit=board.ram_bytes,
+                     framework_bytes=board.framework_ram_bytes)
     flash = flash_budget(model_bytes=len(model), kernel_count=len(kernels), dsp=board.dsp,
                          selftest_bytes=selftest_bytes, plan_bytes=4 * tensor_count,
-                         limit=board.flash_bytes, code_factor=board.code_factor)
+                         limit=board.flash_bytes, code_factor=board.code_factor,
+                         framework_bytes=board.framework_flash_bytes)
     return ram, flash

@@ -1,0 +1,197 @@
+"""The Arduino port (firmware/ports/arduino/) on the host, against the Arduino-API test double in
+tests/fixtures/arduino_double/ (we cannot build for the real boards here: PlatformIO would download
+their toolchains).
+
+1. The port alone, compiled with g++ -Wall -Wextra -Werror and the sanitizers, in both tick modes:
+   micros() and the DWT cycle counter (its registers pointed at plain memory).
+2. A whole generated real-board project (src/ + the sources vendored in lib/ + the port), compiled
+   with gcc/g++ against the double in its stdio mode: the firmware prints its banner with the
+   self-test verdict, then answers INFO and INVOKE through tinyflash.link over a pipe, and its
+   outputs equal the tflite-micro runtime's byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from tinyflash import codegen
+
+DOUBLE = REPO / "tests" / "fixtures" / "arduino_double"
+PORT_SRC = REPO / "firmware" / "ports" / "arduino" / "src" / "tfl_port_arduino.cpp"
+PORT_INCLUDE = REPO / "firmware" / "ports" / "include"
+TINY = REPO / "tests" / "golden" / "tiny_cnn.tflite"
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
+WARN = ["-Wall", "-Wextra", "-Werror"]
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        pytest.skip(f"{tool} is not installed")
+    return path
+
+
+def _run(cmd: list[str], cwd: Optional[Path] = None) -> None:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stdout}\n{done.stderr}"
+
+
+# ---- 1. the port alone ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dwt", [0, 1], ids=["micros", "dwt"])
+def test_port_against_the_double(tmp_path: Path, dwt: int) -> None:
+    gxx = _need("g++")
+    exe = tmp_path / "port_test"
+    extra = ["-include", str(DOUBLE / "fake_dwt.h")] if dwt else []
+    _run([gxx, "-std=c++11", *WARN, *SANITIZE, f"-DTFL_PORT_USE_DWT={dwt}", *extra,
+          f"-I{DOUBLE}", f"-I{PORT_INCLUDE}", str(PORT_SRC), str(DOUBLE / "arduino_double.cpp"),
+          str(DOUBLE / "port_test.cpp"), "-o", str(exe)])
+    done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    unit = "cycle (DWT CYCCNT)" if dwt else "microsecond (Arduino micros())"
+    assert done.stdout.strip().endswith(f"PASS tick_unit={unit} failures=0"), done.stdout
+
+
+def test_manifest_tick_units_are_what_the_port_reports() -> None:
+    """INFO reports tfl_port_tick_unit(); the manifests must say the same thing."""
+    from tinyflash.boards import list_boards
+
+    source = PORT_SRC.read_text()
+    real = [b for b in list_boards() if b.port == "arduino"]
+    assert len(real) == 7
+    for board in real:
+        counter = board.raw["tinyflash"]["cycle_counter"]
+        expected = "cycle (DWT CYCCNT)" if counter == "dwt" else "microsecond (Arduino micros())"
+        assert board.tick_unit == expected, board.id
+        assert f'"{expected}"' in source
+
+
+def test_port_refuses_nothing_it_needs_from_the_double() -> None:
+    """The port uses only Arduino API the double also declares (so a port change that reaches for
+    more of a core is caught here, not on a board)."""
+    import re
+
+    used = set(re.findall(r"\b(Serial\.\w+|micros|millis|delay|yield|pinMode|digitalWrite)\(",
+                          PORT_SRC.read_text()))
+    declared = (DOUBLE / "Arduino.h").read_text()
+    for name in used:
+        bare = name.split(".")[-1]
+        assert re.search(rf"\b{bare}\(", declared), name
+
+
+# ---- 2. a generated real-board project on the host --------------------------------------------
+
+
+class _PipeSerial:
+    """A pyserial-like stream over a child process's stdin/stdout (what tinyflash.link needs)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.timeout: Optional[float] = 0.05
+        self.in_waiting = 0
+
+    def read(self, size: int = 1) -> bytes:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout or 0)
+        if not ready:
+            return b""
+        return os.read(self.proc.stdout.fileno(), max(size, 4096))
+
+    def write(self, data: bytes) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+        return len(data)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+
+
+def _compile_project(project: Path, out: Path) -> Path:
+    """Every source of the project, as PlatformIO's library finder would pick them, built for the
+    host: lib/runtime (C99), lib/harness (C), lib/port (C++ over the double), src/*.c, src/*.cpp.
+    Portable kernels (-DTFL_USE_DSP=0: the host has no Arm DSP instructions)."""
+    gcc, gxx = _need("gcc"), _need("g++")
+    includes = [f"-I{project / 'lib' / name / 'include'}" for name in ("runtime", "harness", "port")]
+    includes += [f"-I{project / 'src'}", f"-I{DOUBLE}"]
+    defines = ["-DTFL_USE_DSP=0", "-DTFL_PORT_USE_DWT=0", "-DARDUINO_DOUBLE_STDIO_MAIN"]
+    objects: list[str] = []
+    c_files = sorted((project / "lib" / "runtime" / "src").rglob("*.c"))
+    c_files += sorted((project / "lib" / "harness" / "src").glob("*.c"))
+    c_files += sorted((project / "src").glob("*.c"))
+    cpp_files = sorted((project / "lib" / "port" / "src").glob("*.cpp"))
+    cpp_files += sorted((project / "src").glob("*.cpp")) + [DOUBLE / "arduino_double.cpp"]
+    jobs = []
+    for index, source in enumerate(c_files + cpp_files):
+        obj = out / f"{index:03d}_{source.stem}.o"
+        compiler = [gcc, "-std=c99"] if source.suffix == ".c" else [gxx, "-std=c++11"]
+        jobs.append([*compiler, *WARN, *SANITIZE, *defines, *includes, "-c", str(source),
+                     "-o", str(obj)])
+        objects.append(str(obj))
+    procs: list[tuple[list[str], subprocess.Popen[str]]] = []
+    for cmd in jobs:  # two at a time: the machine has two cores, shared
+        procs.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            text=True)))
+        if len(procs) >= 2:
+            cmd0, proc0 = procs.pop(0)
+            assert proc0.wait(300) == 0, f"{' '.join(cmd0)}\n{proc0.stdout.read()}"  # type: ignore[union-attr]
+    for cmd0, proc0 in procs:
+        assert proc0.wait(300) == 0, f"{' '.join(cmd0)}\n{proc0.stdout.read()}"  # type: ignore[union-attr]
+    exe = out / "firmware"
+    _run([gxx, *SANITIZE, *objects, "-o", str(exe)])
+    return exe
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_id", ["nano33ble"])
+def test_generated_real_board_project_runs_on_the_double(tmp_path: Path, board_id: str) -> None:
+    from tflite_micro.python.tflite_micro import runtime
+
+    from tinyflash.link import Link
+
+    project = tmp_path / board_id
+    result = codegen.generate(TINY, board_id, project)
+    assert result.vendored and (project / "src" / "sketch.cpp").is_file()
+    exe = _compile_project(project, tmp_path)
+
+    # stdin closed at once: banner, then the link ends and the program exits 0.
+    done = subprocess.run([str(exe)], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    banner = done.stdout.decode("ascii", "replace").strip()
+    assert banner.startswith("tinyflash ready selftest=PASS vectors=3 "), banner
+
+    model = TINY.read_bytes()
+    reference = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
+    detail = reference.get_input_details(0)
+    rng = np.random.default_rng(8)
+    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        with Link(_PipeSerial(proc), f"pipe:{exe}", timeout=20) as link:
+            assert link.wait_banner().selftest == "PASS"
+            info = link.info()
+            assert info.ready and info.board == board_id
+            assert info.tick_unit == "microsecond (Arduino micros())"
+            assert bytes.fromhex(result.model_sha256) == bytes.fromhex(info.model_sha256)
+            for _ in range(4):
+                x = rng.integers(-128, 128, size=tuple(detail["shape"]), dtype=np.int8)
+                outputs, _ticks = link.invoke([x])
+                reference.set_input(x, 0)
+                reference.invoke()
+                np.testing.assert_array_equal(outputs[0], reference.get_output(0))
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        code = proc.wait(60)
+        stderr = proc.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+    assert code == 0, stderr
