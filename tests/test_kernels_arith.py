@@ -21,6 +21,7 @@ TFLM semantics that tinyflash follows (and where TFLite's BUILTIN_REF kernels di
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Sequence
 
@@ -247,6 +248,67 @@ def test_relu6_keeps_input_quantization() -> None:
     six = -10 + round(6 / 0.05)
     assert np.array_equal(got, ref)
     assert np.array_equal(got, np.clip(x, -10, six))
+
+
+def _q31(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier: Q31 mantissa (round half away from zero) and exponent."""
+    if real == 0.0:
+        return 0, 0
+    q, e = math.frexp(real)
+    fixed = int(math.floor(abs(q) * 2**31 + 0.5))
+    if fixed == 2**31:
+        fixed, e = fixed // 2, e + 1
+    return fixed, e
+
+
+def _q15(q31: int) -> int:
+    return 32767 if q31 >= 2**31 - 1 - 2**15 else (q31 + 2**15) >> 16
+
+
+def test_hard_swish_multipliers_are_double_quotients() -> None:
+    """Scale pairs where a float32 and a double quotient give different Q15 multipliers: the
+    outputs must still equal TFLM's (its multipliers are the double quotients)."""
+    f = np.float32
+    rng = np.random.default_rng(11)
+    pairs: list[tuple[float, float]] = []
+    while len(pairs) < 8:
+        si = f(2.0 ** rng.uniform(-8, 1))
+        so = f(si * f(2.0 ** rng.uniform(-2, 2)))
+        hires = f(f(1.0 / 128) * si)
+        for num, den in ((hires, so), (hires, f(3.0 / 32768))):
+            a, ea = _q31(float(f(num / den)))
+            b, eb = _q31(float(np.float64(num) / np.float64(den)))
+            if (_q15(a), ea) != (_q15(b), eb):
+                pairs.append((float(si), float(so)))
+                break
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    for si, so in pairs:
+        for zi in (-20, 37):
+            model = _unary_model("HARD_SWISH", [1, 256], (si, zi), (so, 5))
+            got = run_model_batch(model, [[x]])[0][0]
+            ref = np.asarray(tflm_reference_batch(model, [[x]])[0][0])
+            assert np.array_equal(got, ref), f"HARD_SWISH qi={(si, zi)} qo={(so, 5)}"
+
+
+def test_relu6_six_is_the_float32_quotient() -> None:
+    """Scales where round(6 / scale) differs between float32 and double division: TFLM's
+    quantized 6 is the float32 one, for RELU6 and for a fused RELU6 (ADD)."""
+    f = np.float32
+    rng = np.random.default_rng(5)
+    found: list[float] = []
+    while len(found) < 6:
+        s = f(6.0 / (int(rng.integers(12, 250)) + 0.5))
+        s = f(np.nextafter(s, f(1)) if rng.integers(2) else np.nextafter(s, f(0)))
+        if math.floor(float(f(f(6) / s)) + 0.5) != math.floor(6.0 / float(s) + 0.5):
+            found.append(float(s))
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    for s in found:
+        for model, ins in ((_unary_model("RELU6", [1, 256], (s, -128), (s, -128)), [x]),
+                           (_binary_model("ADD", [1, 256], [1, 256], [1, 256], (s, 0), (s, 0),
+                                          (s, -128), fused_activation_function="RELU6"), [x, x])):
+            got = run_model_batch(model, [ins])[0][0]
+            ref = np.asarray(tflm_reference_batch(model, [ins])[0][0])
+            assert np.array_equal(got, ref), f"scale {s!r}"
 
 
 def test_logistic_refuses_other_output_quantization() -> None:

@@ -1,8 +1,9 @@
 /* HARD_SWISH, int8 (TFLM reference arithmetic): x * relu6(x + 3) / 6 in 16-bit fixed point.
  *
- * prepare (float32 as TFLM computes it): hires_scale = input_scale / 128; the output multiplier
- * is hires_scale / output_scale and the "reluish" multiplier hires_scale / (3 / 32768), each
- * split into a Q31 value and exponent, then rounded down to Q15.
+ * prepare: hires_scale = input_scale / 128; the output multiplier is hires_scale / output_scale
+ * and the "reluish" multiplier hires_scale / (3 / 32768), divided in double (measured: TFLM's
+ * multipliers are the double quotients, not float32 ones), each split into a Q31 value and
+ * exponent, then rounded to Q15.
  * eval per element: v = (x - input_zero_point) * 128 (int16);
  *   out_pre  = rounding doubling high mul (v, output multiplier)               [int16]
  *   reluish  = v rescaled by the reluish multiplier (saturating shifts, rounding right
@@ -60,8 +61,8 @@ static tfl_status hard_swish_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_hard_swish_data d;
   float hires_scale;
-  float output_real;
-  float reluish_real;
+  double output_real;
+  double reluish_real;
   int32_t q31;
   int32_t exponent;
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
@@ -73,13 +74,13 @@ static tfl_status hard_swish_prepare(tfl_context *ctx, tfl_node *node) {
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;
   hires_scale = (1.0f / 128.0f) * in->scale;
-  output_real = hires_scale / out->scale;
-  reluish_real = hires_scale / (3.0f / 32768.0f);
-  tfl_quantize_multiplier((double)output_real, &q31, &exponent);
+  output_real = (double)hires_scale / (double)out->scale;
+  reluish_real = (double)hires_scale / (3.0 / 32768.0);
+  tfl_quantize_multiplier(output_real, &q31, &exponent);
   d.output_multiplier = hard_swish_q15(q31);
   d.output_exponent = exponent;
   if (d.output_exponent > 0 || d.output_exponent < -31) return TFL_ERR_BAD_QUANTIZATION;
-  tfl_quantize_multiplier((double)reluish_real, &q31, &exponent);
+  tfl_quantize_multiplier(reluish_real, &q31, &exponent);
   d.reluish_multiplier = hard_swish_q15(q31);
   d.reluish_exponent = exponent;
   if (d.reluish_exponent > 16 || d.reluish_exponent < -31) return TFL_ERR_BAD_QUANTIZATION;
