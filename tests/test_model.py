@@ -398,8 +398,8 @@ def test_shared_model_summary(name: str) -> None:
             assert op.macs == 0
 
 
-def _generated_schema():  # TFLite's own flatc-generated reader, shipped with tensorflow
-    from tensorflow.lite.python import schema_py_generated as fb
+def _generated_schema():  # TFLite's flatc-generated reader, as shipped with tflite-micro
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
     return fb
 
