@@ -21,5 +21,13 @@ demo: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Fuzz every target (tests/fuzz: model reader+init+invoke, harness frames, Python parse_model)
+# for FUZZ_SECONDS each, one process at a time; the minimised corpus goes back to
+# tests/fuzz/corpus/<target>/, findings to build/fuzz/crashes/<target>/ (docs/security.md).
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	bash scripts/bootstrap-system.sh --fuzz
+	$(PY) tests/fuzz/fuzzlib.py run --seconds $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build .pytest_cache

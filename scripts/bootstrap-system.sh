@@ -3,6 +3,15 @@
 # the Arm GNU toolchain with newlib, and QEMU's Arm system emulator.
 set -euo pipefail
 packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)
+# --fuzz (make fuzz): also clang with libFuzzer. Debian 12 ships the fuzzer runtime in
+# libclang-rt-<N>-dev, N = the major version the `clang` package depends on.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang)
+  clang_major=$(apt-cache depends clang 2>/dev/null | sed -n 's/.*Depends: clang-\([0-9][0-9]*\)$/\1/p' | head -n1)
+  if [ -n "$clang_major" ] && apt-cache show "libclang-rt-${clang_major}-dev" >/dev/null 2>&1; then
+    packages+=("libclang-rt-${clang_major}-dev")
+  fi
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

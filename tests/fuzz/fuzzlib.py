@@ -1,0 +1,387 @@
+"""Builds and runs tinyflash's fuzz targets (docs/security.md).
+
+Targets:
+  model    tests/fuzz/fuzz_model.c     arbitrary bytes -> tfl_model_counts, tfl_init (twice: once
+                                       generous, once in exactly arena_used bytes), tfl_invoke x2
+  harness  tests/fuzz/fuzz_harness.c   arbitrary serial byte stream -> COBS decoder and the whole
+                                       device harness with a small model; replies checked
+  parse    tests/fuzz/fuzz_parse.py    arbitrary / mutated .tflite bytes -> tinyflash.model.parse_model
+                                       (atheris); must raise TinyflashError or return a ModelInfo
+
+The C targets are built with clang -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+-Wall -Wextra -Werror into build/fuzz/<hash>/ (rebuilt when any source changes). Corpora live in
+tests/fuzz/corpus/<target>/ (committed, minimised with -merge=1); seeds (test models, the example
+model, ../shared/models when present) are written to build/fuzz/seeds/<target>/. Crashes found
+are kept in tests/fuzz/regressions/<target>/ and replayed by tests/test_fuzz.py.
+
+    python tests/fuzz/fuzzlib.py run --seconds 600 [--target model] [--merge]
+    python tests/fuzz/fuzzlib.py replay
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FUZZ_DIR = REPO / "tests" / "fuzz"
+RUNTIME = REPO / "firmware" / "runtime"
+HARNESS = REPO / "firmware" / "harness"
+BUILD = REPO / "build" / "fuzz"
+CORPUS = FUZZ_DIR / "corpus"
+REGRESSIONS = FUZZ_DIR / "regressions"
+SHARED_MODELS = REPO.parent / "shared" / "models"
+
+C_TARGETS = ("model", "harness")
+PY_TARGETS = ("parse",)
+TARGETS = C_TARGETS + PY_TARGETS
+
+CFLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+          "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
+          "-fno-omit-frame-pointer"]
+SAN_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+}
+# An input that takes longer than this is reported by libFuzzer as a hang ("timeout-..." file).
+INPUT_TIMEOUT_S = 10
+MAX_KEPT = 32 * 1024
+_KERNEL_LINE = re.compile(r"^\s*TFL_KERNEL\(\s*(\w+)\s*,", re.MULTILINE)
+
+
+class FuzzUnavailable(Exception):
+    """clang with libFuzzer (or atheris for the Python target) is not installed."""
+
+
+@dataclass
+class FuzzRun:
+    target: str
+    seconds: float
+    returncode: int
+    executions: int = 0
+    exec_per_s: int = 0
+    coverage: int = 0          # libFuzzer "cov:" (edges) at the end; 0 for the Python target
+    features: int = 0          # libFuzzer "ft:"
+    corpus_files: int = 0
+    corpus_bytes: int = 0
+    crashes: list[Path] = field(default_factory=list)
+    log: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.crashes
+
+
+def clang() -> str:
+    for name in ("clang", "clang-16", "clang-15", "clang-14"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise FuzzUnavailable("clang is not installed (Debian: apt-get install clang libclang-rt-14-dev, "
+                          "or run scripts/bootstrap-system.sh)")
+
+
+def kernel_names() -> list[str]:
+    return _KERNEL_LINE.findall((RUNTIME / "include" / "tfl_kernels.h").read_text())
+
+
+def _runtime_sources() -> list[Path]:
+    srcs = sorted((RUNTIME / "src").glob("*.c"))
+    srcs += [RUNTIME / "src" / "kernels" / f"op_{k}.c" for k in kernel_names()]
+    return srcs
+
+
+def harness_model() -> bytes:
+    """FULLY_CONNECTED 16 -> 8 (RELU) -> SOFTMAX: small enough that INVOKE frames are cheap."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        import numpy as np
+        from tflbuilder import ModelBuilder
+    finally:
+        sys.path.pop(0)
+    rng = np.random.default_rng(7)
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 16], "int8", scale=0.05, zero_point=-3)
+    w = b.tensor("w", None, "int8", data=rng.integers(-127, 127, (8, 16)), scale=0.02, zero_point=0)
+    bias = b.tensor("b", None, "int32", data=rng.integers(-300, 300, 8), scale=0.001, zero_point=0)
+    h = b.tensor("h", [1, 8], "int8", scale=0.1, zero_point=-128)
+    b.op("FULLY_CONNECTED", [x, w, bias], [h], fused_activation_function="RELU")
+    y = b.tensor("y", [1, 8], "int8", scale=1 / 256, zero_point=-128)
+    b.op("SOFTMAX", [h], [y], beta=1.0)
+    return b.build([x], [y])
+
+
+def _c_array(name: str, data: bytes) -> str:
+    rows = [", ".join(str(v) for v in data[i:i + 24]) for i in range(0, len(data), 24)]
+    body = ",\n  ".join(rows) if rows else "0"
+    return f"const uint8_t {name}[] __attribute__((aligned(16))) = {{\n  {body}\n}};\n"
+
+
+def _harness_model_c() -> str:
+    model = harness_model()
+    return ("/* generated by tests/fuzz/fuzzlib.py */\n#include <stdint.h>\n"
+            + _c_array("fuzz_harness_model", model)
+            + f"const uint32_t fuzz_harness_model_size = {len(model)}u;\n"
+            + _c_array("fuzz_harness_model_sha256", hashlib.sha256(model).digest()))
+
+
+def build(target: str) -> Path:
+    """Compiles (or reuses) a C fuzz target; returns the executable."""
+    if target not in C_TARGETS:
+        raise ValueError(f"no C fuzz target {target!r}")
+    cc = clang()
+    srcs = [FUZZ_DIR / f"fuzz_{target}.c"] + _runtime_sources()
+    includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"), "-I", str(FUZZ_DIR)]
+    extra_text = ""
+    if target == "model":
+        srcs.append(FUZZ_DIR / "model_case.c")
+        srcs.append(FUZZ_DIR / "model_case.h")  # hashed, not compiled (filtered below)
+    if target == "harness":
+        srcs += sorted((HARNESS / "src").glob("*.c"))
+        includes += ["-I", str(HARNESS / "include"), "-I", str(HARNESS / "src"),
+                     "-I", str(REPO / "firmware" / "ports" / "include")]
+        extra_text = _harness_model_c()
+    h = hashlib.sha256()
+    h.update((cc + " ".join(CFLAGS) + extra_text).encode())
+    headers = sorted(RUNTIME.rglob("*.h")) + sorted(HARNESS.rglob("*.h")) + \
+        sorted((REPO / "firmware" / "ports" / "include").glob("*.h"))
+    for p in srcs + headers:
+        h.update(str(p.relative_to(REPO)).encode())
+        h.update(p.read_bytes())
+    out_dir = BUILD / h.hexdigest()[:16]
+    exe = out_dir / f"fuzz_{target}"
+    if exe.is_file():
+        return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if extra_text:
+        gen = out_dir / "harness_model.c"
+        gen.write_text(extra_text)
+        srcs.append(gen)
+    tmp = out_dir / f"fuzz_{target}.{os.getpid()}.tmp"
+    c_files = [str(p) for p in srcs if p.suffix == ".c"]
+    proc = subprocess.run([cc, *CFLAGS, *includes, *c_files, "-o", str(tmp)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building fuzz target {target} failed:\n{proc.stderr[-6000:]}")
+    os.replace(tmp, exe)
+    return exe
+
+
+def build_mutator() -> Path:
+    """The batch mutation runner (mutate_main.c + model_case.c + the runtime), built with gcc and
+    exactly the sanitizer flags of tests/runtime_host.py (ASan + UBSan, no recovery); cached
+    under build/fuzz/mutate/<hash>/."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        from runtime_host import CFLAGS as HOST_CFLAGS
+    finally:
+        sys.path.pop(0)
+    srcs = [FUZZ_DIR / "mutate_main.c", FUZZ_DIR / "model_case.c"] + _runtime_sources()
+    h = hashlib.sha256(" ".join(HOST_CFLAGS).encode())
+    for p in srcs + sorted(RUNTIME.rglob("*.h")) + [FUZZ_DIR / "model_case.h"]:
+        h.update(str(p.relative_to(REPO)).encode())
+        h.update(p.read_bytes())
+    out_dir = BUILD / "mutate" / h.hexdigest()[:16]
+    exe = out_dir / "mutate_main"
+    if exe.is_file():
+        return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f"mutate_main.{os.getpid()}.tmp"
+    includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"), "-I", str(FUZZ_DIR)]
+    proc = subprocess.run(["gcc", *HOST_CFLAGS, *includes, *map(str, srcs), "-o", str(tmp)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building the mutation runner failed:\n{proc.stderr[-6000:]}")
+    os.replace(tmp, exe)
+    return exe
+
+
+def seed_dir(target: str) -> Path:
+    """Writes the seed inputs of a target (not committed: they are derived from the repo and
+    ../shared/models) and returns their directory."""
+    d = BUILD / "seeds" / target
+    d.mkdir(parents=True, exist_ok=True)
+    if target in ("model", "parse"):
+        sys.path.insert(0, str(REPO / "tests"))
+        try:
+            from test_runtime_malformed import small_model
+        finally:
+            sys.path.pop(0)
+        seeds = {"small_model.tflite": small_model(), "harness_model.tflite": harness_model()}
+        digits = REPO / "examples" / "digits" / "digits_int8.tflite"
+        if digits.is_file():
+            seeds["digits_int8.tflite"] = digits.read_bytes()
+        if SHARED_MODELS.is_dir():
+            for p in sorted(SHARED_MODELS.glob("*.tflite")):
+                seeds[p.name] = p.read_bytes()
+        for name, data in seeds.items():
+            path = d / name
+            if not path.is_file() or path.read_bytes() != data:
+                path.write_bytes(data)
+    elif target == "harness":
+        for name, data in _harness_seed_streams().items():
+            (d / name).write_bytes(data)
+    return d
+
+
+def _frame(type_: int, seq: int, payload: bytes) -> bytes:
+    """One request frame on the wire (COBS + delimiter), written independently of tinyflash.link."""
+    body = bytes([type_, seq]) + len(payload).to_bytes(4, "little") + payload
+    crc = 0xFFFF
+    for byte in body:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    raw = body + crc.to_bytes(2, "little")
+    out = bytearray()
+    block = bytearray()
+    for byte in raw:
+        if byte == 0:
+            out += bytes([len(block) + 1]) + block
+            block.clear()
+        else:
+            block.append(byte)
+            if len(block) == 254:
+                out += bytes([255]) + block
+                block.clear()
+    out += bytes([len(block) + 1]) + block
+    return bytes(out) + b"\x00"
+
+
+def _harness_seed_streams() -> dict[str, bytes]:
+    x = bytes(range(16))
+    info, inv = _frame(1, 1, b""), _frame(2, 2, x)
+    return {
+        "info.bin": b"\x00" + info,
+        "invoke.bin": b"\x00" + info + inv + inv,
+        "chunks.bin": b"\x00" + _frame(5, 3, (0).to_bytes(4, "little") + x[:9])
+        + _frame(5, 4, (9).to_bytes(4, "little") + x[9:]) + _frame(2, 5, b"") + _frame(3, 6, b""),
+        "layers_reset.bin": b"\x00" + _frame(3, 7, x) + _frame(4, 8, b"") + _frame(2, 9, x),
+        "not_ready.bin": b"\x01" + info + inv + _frame(4, 3, b""),
+        "garbage.bin": b"\x00\x05\x01\x02\x00\xff" + bytes(300) + info,
+    }
+
+
+def _corpus_stats(d: Path) -> tuple[int, int]:
+    files = [p for p in d.iterdir() if p.is_file()] if d.is_dir() else []
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+_STAT = re.compile(r"#(\d+)\s+\w+.*?cov: (\d+) ft: (\d+).*?exec/s: (\d+)")
+_DONE = re.compile(r"Done (\d+) runs in (\d+) second")
+
+
+def run(target: str, seconds: int, merge: bool = True) -> FuzzRun:
+    """Fuzzes one target for `seconds` in one process (libFuzzer's -jobs=1) on a scratch copy of
+    tests/fuzz/corpus/<target>/ plus the seeds; with merge=True the result is merged back,
+    minimised. Crashes, hangs and leaks land in build/fuzz/crashes/<target>/."""
+    corpus = CORPUS / target
+    corpus.mkdir(parents=True, exist_ok=True)
+    crash_dir = BUILD / "crashes" / target
+    crash_dir.mkdir(parents=True, exist_ok=True)
+    seeds = seed_dir(target)
+    env = dict(os.environ, **SAN_ENV)
+    work = Path(tempfile.mkdtemp(prefix=f"fuzz_{target}_", dir=BUILD))
+    try:
+        live = work / "corpus"
+        live.mkdir()
+        for p in corpus.iterdir():
+            shutil.copy(p, live / p.name)
+        args = [f"-max_total_time={seconds}", f"-timeout={INPUT_TIMEOUT_S}", "-rss_limit_mb=2048",
+                f"-artifact_prefix={crash_dir}/", "-print_final_stats=1"]
+        if target == "parse":
+            cmd = [sys.executable, str(FUZZ_DIR / "fuzz_parse.py"), *args, "-max_len=300000",
+                   str(live), str(seeds)]
+        else:
+            cmd = [str(build(target)), *args, str(live), str(seeds)]
+            if target == "model":
+                cmd.insert(1, "-max_len=300000")
+        before = {p.name for p in crash_dir.iterdir()}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                              timeout=seconds + 600)
+        log = proc.stderr
+        result = FuzzRun(target=target, seconds=seconds, returncode=proc.returncode, log=log)
+        for m in _STAT.finditer(log):
+            result.executions, result.coverage = int(m.group(1)), int(m.group(2))
+            result.features, result.exec_per_s = int(m.group(3)), int(m.group(4))
+        m = re.search(r"stat::number_of_executed_units: (\d+)", log)
+        if m:
+            result.executions = int(m.group(1))
+        result.crashes = sorted(p for p in crash_dir.iterdir() if p.name not in before)
+        # keep the committed corpus minimal: merge the live corpus into a fresh directory
+        # (-merge=1 keeps only inputs that add coverage) and drop inputs over MAX_KEPT bytes
+        # (mutated copies of the large seed models: the seeds give that coverage anyway)
+        if merge:
+            fresh = work / "merged"
+            fresh.mkdir()
+            exe = [sys.executable, str(FUZZ_DIR / "fuzz_parse.py")] if target == "parse" \
+                else [str(build(target))]
+            subprocess.run([*exe, "-merge=1", f"-timeout={INPUT_TIMEOUT_S}", "-rss_limit_mb=2048",
+                            str(fresh), str(live)], capture_output=True, text=True, env=env,
+                           timeout=seconds + 600)
+            if any(fresh.iterdir()):
+                for p in corpus.iterdir():
+                    p.unlink()
+                for p in fresh.iterdir():
+                    if p.stat().st_size <= MAX_KEPT:
+                        shutil.copy(p, corpus / p.name)
+        result.corpus_files, result.corpus_bytes = _corpus_stats(corpus)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def replay(target: str, inputs: list[Path], timeout: float = 300.0) -> subprocess.CompletedProcess:
+    """Runs the target once on each given file (libFuzzer's file mode): regression inputs."""
+    env = dict(os.environ, **SAN_ENV)
+    if target == "parse":
+        cmd = [sys.executable, str(FUZZ_DIR / "fuzz_parse.py")]
+    else:
+        cmd = [str(build(target))]
+    return subprocess.run([*cmd, f"-timeout={INPUT_TIMEOUT_S}", "-rss_limit_mb=2048",
+                           *map(str, inputs)], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="fuzz each target for a set time")
+    r.add_argument("--seconds", type=int, default=600)
+    r.add_argument("--target", action="append", choices=TARGETS)
+    r.add_argument("--no-merge", action="store_true", help="leave tests/fuzz/corpus unchanged")
+    sub.add_parser("replay", help="run every saved corpus and regression input once")
+    args = ap.parse_args(argv)
+    failed = False
+    if args.cmd == "run":
+        for target in args.target or TARGETS:
+            res = run(target, args.seconds, merge=not args.no_merge)
+            print(f"{target}: {res.executions} executions in {res.seconds} s "
+                  f"({res.exec_per_s}/s), coverage {res.coverage} edges / {res.features} features, "
+                  f"corpus {res.corpus_files} files {res.corpus_bytes} bytes, "
+                  f"crashes {[str(p) for p in res.crashes]}", flush=True)
+            if not res.ok:
+                failed = True
+                print(res.log[-4000:], file=sys.stderr)
+    else:
+        for target in TARGETS:
+            files = sorted(p for d in (CORPUS / target, REGRESSIONS / target) if d.is_dir()
+                           for p in d.iterdir() if p.is_file())
+            if not files:
+                continue
+            proc = replay(target, files)
+            print(f"{target}: {len(files)} inputs replayed, exit {proc.returncode}", flush=True)
+            failed |= proc.returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

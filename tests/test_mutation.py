@@ -1,0 +1,95 @@
+"""Mutation test (issue 7): 10,000 random byte flips / byte writes / truncations / extreme
+offset words of each test model go through tfl_model_counts, tfl_init (twice: the second time in
+heap blocks of exactly the arena_used/pool_used the first reported) and two tfl_invoke calls under
+ASan + UBSan (tests/fuzz/mutate_main.c, one process per 5,000 cases, two processes at once).
+Every case must return an error status or run; a sanitizer report, a trap, a signal or a hang
+fails the test and names the case (re-run it alone with `mutate_main MODEL SEED K 1`).
+The count of each outcome is printed (pytest -s shows it; the slow shared-model variant runs the
+MLPerf Tiny models: ad01 10,000 cases, kws and resnet 2,000, because one kws/resnet invoke under
+ASan costs 25-60 ms)."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import shared_model_path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
+import fuzzlib  # noqa: E402
+
+from runtime_host import ASAN_EXIT, SAN_ENV  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = 20261125
+CASES = 10_000
+CHUNK = 5_000
+STAGES = ("counts", "init", "invoke", "ran")
+
+
+def mutate(model: bytes, name: str, cases: int, tmp_path: Path) -> collections.Counter:
+    """Runs `cases` mutants of `model`; returns a Counter of (stage, status) and prints it."""
+    exe = fuzzlib.build_mutator()
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(model)
+    env = dict(os.environ, **SAN_ENV)
+    chunks = [(first, min(CHUNK, cases - first)) for first in range(0, cases, CHUNK)]
+
+    def run(chunk: tuple[int, int]) -> tuple[tuple[int, int], subprocess.CompletedProcess]:
+        first, count = chunk
+        return chunk, subprocess.run([str(exe), str(path), str(SEED), str(first), str(count)],
+                                     capture_output=True, text=True, env=env, timeout=600)
+
+    counts: collections.Counter = collections.Counter()
+    kinds: collections.Counter = collections.Counter()
+    seen = 0
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for (first, count), proc in pool.map(run, chunks):
+            lines = proc.stdout.splitlines()
+            if proc.returncode != 0 or len(lines) != count:
+                failed = first + len(lines)
+                kind = "sanitizer report" if proc.returncode == ASAN_EXIT else f"exit {proc.returncode}"
+                pytest.fail(f"{name}: mutant {failed} (seed {SEED}, kind {failed % 5}) ended with "
+                            f"{kind}; re-run: {exe} {path} {SEED} {failed} 1\n{proc.stderr[-5000:]}")
+            for line in lines:
+                k, kind, stage, status = line.split()
+                assert stage in STAGES, line
+                assert (stage == "ran") == (status == "TFL_OK") or stage == "counts", line
+                counts[(stage, status)] += 1
+                kinds[(int(kind), stage == "ran")] += 1
+                seen += 1
+    assert seen == cases
+    print(f"\n{name} ({len(model)} bytes): {cases} mutants (seed {SEED})")
+    for (stage, status), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:6d}  {stage:7s} {status}")
+    return counts
+
+
+def builder_models() -> dict[str, bytes]:
+    from test_runtime_malformed import small_model
+
+    return {"small_model": small_model(), "harness_model": fuzzlib.harness_model(),
+            "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes()}
+
+
+@pytest.mark.parametrize("name", ["small_model", "harness_model", "digits_int8"])
+def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
+    counts = mutate(builder_models()[name], name, CASES, tmp_path)
+    # the test can see both sides: some mutants still run, some are refused
+    assert sum(n for (stage, _), n in counts.items() if stage == "ran") > 0
+    assert sum(n for (stage, _), n in counts.items() if stage != "ran") > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,cases", [("ad01_int8", 10_000), ("kws_ref_model", 2_000),
+                                        ("pretrainedResnet_quant", 2_000)])
+def test_shared_model_mutants(name: str, cases: int, tmp_path: Path) -> None:
+    model = shared_model_path(name).read_bytes()
+    counts = mutate(model, name, cases, tmp_path)
+    assert sum(counts.values()) == cases
