@@ -91,11 +91,7 @@ def check_command(
 ) -> None:
     """Check that MODEL is full int8 and runs on the tinyflash runtime; show ops, MACs and memory.
 
-    Prints a per-op table (dtypes, shapes, per-tensor/per-channel quantization, MACs), the verdict
-    with each offender and its fix, model and weight bytes, total MACs, peak activation bytes (the
-    lower bound) and the planned arena bytes (--plan: the offset of every activation; --json
-    always includes it). In the table 'c' marks a constant, 'per-ch' a per-channel quantized
-    tensor. Exit 0 deployable, 1 not deployable, 2 unreadable or corrupt.
+    Prints a per-op table (dtypes, shapes, per-tensor/per-channel quantization, MACs), the verdict with each offender and its fix, model and weight bytes, total MACs, peak activation bytes (the lower bound) and the planned arena bytes (--plan: the offset of every activation; --json always includes it). In the table 'c' marks a constant, 'per-ch' a per-channel quantized tensor. Exit 0 deployable, 1 not deployable, 2 unreadable or corrupt.
 
     Example: tinyflash check model.tflite --json
     """
@@ -365,7 +361,8 @@ def boards_command(
 ) -> None:
     """List the boards tinyflash can build for, with their CPU, flash and RAM limits.
 
-    Emulated boards run in QEMU; `host` builds a native executable.
+    Emulated boards run in QEMU; `host` builds a native executable. Real boards build with
+    PlatformIO's standard platform and the Arduino framework (network needed on the first build).
 
     Example: tinyflash boards --json
     """
@@ -383,7 +380,7 @@ def boards_command(
                          justify="right" if column in ("flash", "RAM") else "left")
     for b in boards:
         runs = {"qemu": "QEMU", "exec": "host executable"}.get(
-            b.flash_method, f"PlatformIO upload ({b.platform or 'platform'})")
+            b.flash_method, f"board: {b.platform or 'PlatformIO'}, {', '.join(b.frameworks)}")
         table.add_row(b.id, b.cpu, _kib(b.flash_bytes), _kib(b.ram_bytes), b.kernels, runs)
     out_console().print(table)
 
