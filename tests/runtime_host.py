@@ -245,6 +245,24 @@ def _check(run: HostRun) -> HostRun:
     return run
 
 
+def api_checks(model_bytes: bytes) -> dict[str, tuple[bool, str]]:
+    """Runs the runner's C-level API contract checks on a valid model: name -> (ok, detail)."""
+    exe = build_runner()
+    with tempfile.TemporaryDirectory(prefix="tfl_host_") as tmpdir:
+        path = Path(tmpdir) / "model.tflite"
+        path.write_bytes(bytes(model_bytes))
+        proc = subprocess.run([str(exe), "--api", str(path)], capture_output=True, text=True,
+                              env=dict(os.environ, **SAN_ENV), timeout=300)
+    if proc.returncode not in (0, 5):
+        raise RunnerError("crash", f"exit {proc.returncode}", -1, -1, proc.stderr)
+    results = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split(maxsplit=3)
+        if len(parts) >= 3 and parts[0] == "check":
+            results[parts[1]] = (parts[2] == "ok", parts[3] if len(parts) > 3 else "")
+    return results
+
+
 def model_info(model_bytes: bytes) -> HostRun:
     """Initialises the model and returns its I/O description, arena_used and pool_used."""
     return _check(host_run(model_bytes))

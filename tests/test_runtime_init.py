@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from runtime_host import host_run, init_status, model_info, random_inputs, run_model_batch, tflm_reference_batch
+from runtime_host import api_checks, host_run, init_status, model_info, random_inputs, run_model_batch, tflm_reference_batch
 from tflbuilder import ModelBuilder
 
 
@@ -177,3 +177,15 @@ def test_memory_plan_is_used(name: str, alias: bool) -> None:
     want = tflm_reference_batch(model, batch)
     for g, w in zip(got, want):
         assert all(np.array_equal(a, b) for a, b in zip(g, w))
+
+
+@pytest.mark.parametrize("name", ["kws_ref_model", "small"])
+def test_c_api_contract(name: str) -> None:
+    """NULL arguments, NOT_READY, accessor ranges, the per-op hook (called once per op, stops
+    invoke with TFL_ERR_HOOK naming the op), capacities one short of what init reported
+    (TOO_MANY_TENSORS/OPS, ARENA_TOO_SMALL, POOL_TOO_SMALL) and exactly enough, unaligned arena,
+    an empty op table, and the status tables — checked in C by `tfl_runner --api`."""
+    model = fc_model() if name == "small" else shared_model_path(name).read_bytes()
+    results = api_checks(model)
+    failed = {k: v[1] for k, v in results.items() if not v[0]}
+    assert len(results) >= 25 and not failed, failed

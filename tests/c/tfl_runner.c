@@ -14,7 +14,9 @@
  *   arena <arena_used> pool <pool_used> tensors <count> ops <count>
  *   input|output <i> <type> <bytes> <scale> <zero_point> <rank> <dims...>
  *   invoke <TFL_STATUS_NAME> <error_op>           (only when an invoke fails)
- * Exit: 0 ok, 2 usage or I/O problem, 3 init failed, 4 invoke failed.
+ *   tfl_runner --api MODEL                 API contract checks (memory limits, hooks, NULLs) on a
+ *                                          valid model: prints "check <name> ok|FAIL <detail>"
+ * Exit: 0 ok, 2 usage or I/O problem, 3 init failed, 4 invoke failed, 5 an API check failed.
  *
  * The arena and pool are sized in two passes: init with generous buffers to learn the sizes, then
  * init again with heap blocks of exactly arena_used bytes and pool_used words, so ASan reports any
@@ -74,7 +76,144 @@ static int report_init(tfl_interpreter *it, tfl_status s) {
   return s == TFL_OK ? 0 : 3;
 }
 
+/* ---- --api: contract checks of tfl_init/tfl_invoke/accessors on one valid model ----------- */
+
+static int api_failures = 0;
+
+static void check(const char *name, int ok, const char *detail) {
+  printf("check %s %s %s\n", name, ok ? "ok" : "FAIL", ok ? "" : detail);
+  if (!ok) ++api_failures;
+}
+
+static void check_status(const char *name, tfl_status got, tfl_status want) {
+  char detail[160];
+  snprintf(detail, sizeof detail, "got %s want %s", tfl_status_name(got), tfl_status_name(want));
+  check(name, got == want, detail);
+}
+
+typedef struct {
+  int calls;
+  int stop_at;
+  int last_index;
+} hook_state;
+
+static tfl_status counting_hook(void *user, tfl_context *ctx, int32_t op_index,
+                                const tfl_node *node) {
+  hook_state *h = (hook_state *)user;
+  (void)ctx;
+  (void)node;
+  h->calls++;
+  h->last_index = op_index;
+  return op_index == h->stop_at ? TFL_ERR_BAD_ARGUMENT : TFL_OK;
+}
+
+static int api_checks(const uint8_t *model, size_t size, const tfl_op_table *ops) {
+  int32_t tensors = 0, nodes = 0;
+  check_status("model_counts", tfl_model_counts(model, size, &tensors, &nodes), TFL_OK);
+  check_status("model_counts_null", tfl_model_counts(NULL, size, &tensors, &nodes),
+               TFL_ERR_NULL_ARGUMENT);
+  tfl_tensor *tv = (tfl_tensor *)calloc((size_t)tensors + 1u, sizeof(tfl_tensor));
+  tfl_node *nv = (tfl_node *)calloc((size_t)nodes + 1u, sizeof(tfl_node));
+  int32_t *pool = (int32_t *)malloc(1024u * 1024u * sizeof(int32_t));
+  uint8_t *arena_block = (uint8_t *)malloc(64u * 1024u * 1024u + 32u);
+  if (tv == NULL || nv == NULL || pool == NULL || arena_block == NULL) return 2;
+  uint8_t *arena = arena_block + (16u - ((uintptr_t)arena_block % 16u)) % 16u;
+  tfl_memory mem = {tv, tensors, nv, nodes, pool, 1024 * 1024, arena, 64 * 1024 * 1024, NULL, 0};
+  tfl_interpreter it;
+  memset(&it, 0, sizeof it);
+
+  check_status("invoke_before_init", tfl_invoke(&it), TFL_ERR_NOT_READY);
+  check("input_before_init_is_null", tfl_input(&it, 0) == NULL, "");
+  check_status("init_null_model", tfl_init(&it, NULL, size, ops, &mem), TFL_ERR_NULL_ARGUMENT);
+  check_status("init_null_memory", tfl_init(&it, model, size, ops, NULL), TFL_ERR_NULL_ARGUMENT);
+  check_status("init_null_interpreter", tfl_init(NULL, model, size, ops, &mem),
+               TFL_ERR_NULL_ARGUMENT);
+  check("failed_init_not_ready", it.ready == 0 && tfl_invoke(&it) == TFL_ERR_NOT_READY, "");
+
+  check_status("init", tfl_init(&it, model, size, ops, &mem), TFL_OK);
+  const int32_t arena_used = it.arena_used, pool_used = it.pool_used;
+  check("counts", it.tensor_count == tensors && it.node_count == nodes, "");
+  check("input_out_of_range", tfl_input(&it, tfl_input_count(&it)) == NULL &&
+                                  tfl_input(&it, -1) == NULL, "");
+  check("output_out_of_range", tfl_output(&it, tfl_output_count(&it)) == NULL, "");
+  check("tensor_at_out_of_range", tfl_tensor_at(&it, tensors) == NULL &&
+                                      tfl_tensor_at(&it, -1) == NULL, "");
+  check("op_name", nodes == 0 || strcmp(tfl_op_name(&it.mem.nodes[0]), "?") != 0, "");
+  check("op_name_null", strcmp(tfl_op_name(NULL), "?") == 0, "");
+
+  hook_state h = {0, -1, -1};
+  it.hook = counting_hook;
+  it.hook_user = &h;
+  check_status("invoke_with_hook", tfl_invoke(&it), TFL_OK);
+  check("hook_called_per_op", h.calls == nodes && h.last_index == nodes - 1, "");
+  if (nodes > 0) {
+    h.calls = 0;
+    h.stop_at = 0;
+    check_status("hook_stops_invoke", tfl_invoke(&it), TFL_ERR_HOOK);
+    check("hook_stop_names_op", it.error_op == 0 && h.calls == 1, "");
+  }
+  it.hook = NULL;
+
+  tfl_memory m2 = mem;
+  m2.tensor_capacity = tensors - 1;
+  check_status("too_many_tensors", tfl_init(&it, model, size, ops, &m2), TFL_ERR_TOO_MANY_TENSORS);
+  m2 = mem;
+  m2.node_capacity = nodes - 1;
+  if (nodes > 0) {
+    check_status("too_many_ops", tfl_init(&it, model, size, ops, &m2), TFL_ERR_TOO_MANY_OPS);
+  }
+  m2 = mem;
+  m2.arena_bytes = arena_used;
+  check_status("exact_arena", tfl_init(&it, model, size, ops, &m2), TFL_OK);
+  if (arena_used > 0) {
+    m2.arena_bytes = arena_used - 1;
+    check_status("arena_one_byte_short", tfl_init(&it, model, size, ops, &m2),
+                 TFL_ERR_ARENA_TOO_SMALL);
+  }
+  m2 = mem;
+  m2.pool_words = pool_used;
+  check_status("exact_pool", tfl_init(&it, model, size, ops, &m2), TFL_OK);
+  if (pool_used > 0) {
+    m2.pool_words = pool_used - 1;
+    tfl_status s = tfl_init(&it, model, size, ops, &m2);
+    check_status("pool_one_word_short", s, TFL_ERR_POOL_TOO_SMALL);
+    check("pool_short_names_op", it.error_op >= 0, "");
+  }
+  m2 = mem;
+  m2.arena = arena + 4;
+  check_status("unaligned_arena", tfl_init(&it, model, size, ops, &m2), TFL_ERR_BAD_ARGUMENT);
+  tfl_op_table none = {NULL, 0};
+  tfl_status s = tfl_init(&it, model, size, &none, &mem);
+  check_status("empty_op_table", s, nodes > 0 ? TFL_ERR_UNSUPPORTED_OP : TFL_OK);
+  check("empty_op_table_names_op_0", nodes == 0 || it.error_op == 0, "");
+  check_status("truncated_model", tfl_init(&it, model, size / 2, ops, &mem),
+               TFL_ERR_MODEL_TRUNCATED);
+
+  int names_ok = 1;
+  for (int k = 0; k < (int)TFL_STATUS_COUNT; ++k) {
+    const char *n = tfl_status_name((tfl_status)k);
+    const char *msg = tfl_status_message((tfl_status)k);
+    if (n == NULL || msg == NULL || strncmp(n, "TFL_", 4) != 0 || msg[0] == '\0') names_ok = 0;
+  }
+  check("status_tables", names_ok && strcmp(tfl_status_name(TFL_ERR_HOOK), "TFL_ERR_HOOK") == 0 &&
+                             tfl_status_message(TFL_STATUS_COUNT) != NULL, "");
+  free(tv);
+  free(nv);
+  free(pool);
+  free(arena_block);
+  return api_failures == 0 ? 0 : 5;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--api") == 0) {
+    size_t size = 0;
+    uint8_t *model = read_file(argv[2], &size);
+    if (model == NULL) return 2;
+    tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1};
+    int rc = api_checks(model, size, &ops);
+    free(model);
+    return rc;
+  }
   if (argc != 2 && argc != 5) {
     fprintf(stderr, "usage: %s MODEL [INPUTS N OUTPUTS]\n", argv[0]);
     return 2;
