@@ -172,12 +172,21 @@ def test_maximum_minimum_broadcast(op: str, data: st.DataObject, q: tuple[float,
 
 
 def test_add_requantizes_exactly_on_a_dense_grid() -> None:
-    """Every pair of int8 values through ADD and SUB with unequal scales (65,536 sums each)."""
+    """Every pair of int8 values through ADD, SUB and MUL with unequal scales (65,536 each).
+    The `searched` quantizations were searched for: with multipliers from float32 quotients
+    instead of TFLM's double ones, some outputs of the grid would differ."""
     a = np.repeat(np.arange(-128, 128, dtype=np.int8), 256).reshape(1, 256, 256)
     b = np.tile(np.arange(-128, 128, dtype=np.int8), 256).reshape(1, 256, 256)
-    for op in ("ADD", "SUB"):
-        model = _binary_model(op, [1, 256, 256], [1, 256, 256], [1, 256, 256], (0.0371, 5),
-                              (0.0123, -17), (0.0457, -3), fused_activation_function="NONE")
+    searched = ((0.3492167890071869, 33), (0.025994636118412018, 95), (0.07962439209222794, -78))
+    plain = ((0.0371, 5), (0.0123, -17), (0.0457, -3))
+    # MUL: searched the same way (float32 vs double real multiplier)
+    mul_searched = ((0.021300069987773895, 71), (0.012722712941467762, 17),
+                    (0.008299784734845161, 81))
+    cases = [("ADD", searched), ("SUB", searched), ("ADD", plain), ("SUB", plain),
+             ("MUL", mul_searched), ("MUL", plain)]
+    for op, (q1, q2, qo) in cases:
+        model = _binary_model(op, [1, 256, 256], [1, 256, 256], [1, 256, 256], q1, q2, qo,
+                              fused_activation_function="NONE")
         ref = tflm_reference_batch(model, [[a, b]])[0][0]
         got = run_model_batch(model, [[a, b]])[0][0]
         assert np.array_equal(got, np.asarray(ref)), f"{op}: {np.count_nonzero(got != ref)} differ"
@@ -236,6 +245,14 @@ def test_hard_swish(shape: list[int], qi: tuple[float, int], out_ratio: float, z
     model = _unary_model("HARD_SWISH", shape, qi, qo)
     assert_same_as_tflm(model, [shape], seed, f"HARD_SWISH {shape} qi={qi} qo={qo}",
                         all_values=True)
+
+
+def test_relu_multiplier_is_the_double_quotient() -> None:
+    """Searched: a float32 input/output scale quotient would change outputs of this RELU."""
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    model = _unary_model("RELU", [1, 256], (0.6384674310684204, -39), (0.1975368857383728, -5))
+    got = run_model_batch(model, [[x]])[0][0]
+    assert np.array_equal(got, np.asarray(tflm_reference_batch(model, [[x]])[0][0]))
 
 
 def test_relu6_keeps_input_quantization() -> None:
