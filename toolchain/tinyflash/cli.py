@@ -241,6 +241,7 @@ def convert_command(
     signature: Optional[str] = typer.Option(None, "--signature",
                                             help="SavedModel signature key (multi-signature models)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing -o file."),
 ) -> None:
     """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
 
@@ -256,7 +257,8 @@ def convert_command(
     bar = _LazyBar("calibrating", disable=as_json)
     try:
         result = convert_model(model, output, data, mode=mode, samples=samples,
-                               signature=signature, progress=bar.update, debug=debug)
+                               signature=signature, progress=bar.update, debug=debug,
+                               force=force)
     finally:
         bar.stop()
     if as_json:
@@ -550,6 +552,23 @@ def _progress_display(disable: bool) -> Any:
                     console=err_console(), transient=True, disable=disable)
 
 
+def _real_board_port(project: Path, quiet: bool) -> Optional[str]:
+    """For a real board's project: the serial port of the one connected board (`pio device
+    list`), else None (emulated boards and the host are started by verify itself)."""
+    from tinyflash.boards import load_board
+    from tinyflash.platformio import detect_serial_port
+    from tinyflash.verify import read_project
+
+    board = load_board(read_project(project).board)
+    if board.emulated or board.is_host:
+        return None
+    port = detect_serial_port(board)
+    if not quiet:
+        err_console().print(f"using serial port {port} (the one board `pio device list` shows)",
+                            markup=False)
+    return port
+
+
 @app.command("verify")
 def verify_command(
     target: Path = typer.Argument(..., help="A project directory (from `tinyflash generate`) or a "
@@ -560,7 +579,9 @@ def verify_command(
                                                "(default: a fresh temporary directory)."),
     port: Optional[str] = typer.Option(None, "--port", "-p",
                                        help="Serial port URL of a real board (/dev/ttyACM0, COM3, "
-                                            "socket://host:port); default: start the emulator."),
+                                            "socket://host:port); default: start the emulator, "
+                                            "or for a real board the one USB serial device "
+                                            "connected."),
     data: Optional[Path] = typer.Option(None, "--data", "-d",
                                         help="Float inputs (.npy/.npz/.csv/images), quantized per "
                                              "input; default: random int8 inputs."),
@@ -595,6 +616,8 @@ def verify_command(
     elif not target.is_dir():
         raise TinyflashError(f"{target} is neither a .tflite model nor a project directory.",
                              EXIT_BAD_INPUT)
+    if port is None:
+        port = _real_board_port(project, quiet=as_json)
     with _progress_display(as_json) as display:
         tasks: dict[str, Any] = {}
 

@@ -261,9 +261,17 @@ class BuildResult:
         }
 
 
+def _binutil(board: Board, name: str) -> str:
+    """`size`/`nm` for the board's ELF: arm-none-eabi-* for Arm; the host's for the host and for
+    Xtensa (ESP32) firmware, which GNU binutils reads as generic elf32-little."""
+    if board.is_host or board.cpu.startswith("xtensa"):
+        return name
+    return f"arm-none-eabi-{name}"
+
+
 def symbol_sizes(elf: Path, board: Board) -> dict[str, int]:
     """Sizes of the firmware's data objects by name (`nm -S`); {} when nm is unavailable."""
-    tool = "nm" if board.is_host else "arm-none-eabi-nm"
+    tool = _binutil(board, "nm")
     try:
         out = subprocess.run([tool, "-S", str(elf)], check=True, capture_output=True, text=True,
                              timeout=60).stdout
@@ -284,7 +292,7 @@ def _generated_array(sizes: dict[str, int], suffix: str) -> Optional[int]:
 
 def measure_size(elf: Path, board: Board) -> SizeReport:
     """text/data/bss of `size` (Berkeley format), checked against the board's limits."""
-    tool = "size" if board.is_host else "arm-none-eabi-size"
+    tool = _binutil(board, "size")
     try:
         out = subprocess.run([tool, "-B", "-d", str(elf)], check=True, capture_output=True,
                              text=True, timeout=60).stdout
@@ -504,3 +512,99 @@ def doctor() -> list[ToolStatus]:
                                   fix))
     return results
 
+
+
+# ---- serial ports of real boards (`pio device list`) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class SerialDevice:
+    """One entry of `pio device list --serial --json-output` (pyserial's comports())."""
+
+    port: str
+    description: str
+    hwid: str  # e.g. "USB VID:PID=2341:805A SER=... LOCATION=1-1:1.0", or "n/a"
+
+    @property
+    def usb_id(self) -> Optional[tuple[int, int]]:
+        """(vendor id, product id) of a USB serial device, else None."""
+        match = re.search(r"VID:PID=([0-9A-Fa-f]{1,4}):([0-9A-Fa-f]{1,4})", self.hwid)
+        return (int(match.group(1), 16), int(match.group(2), 16)) if match else None
+
+    def as_dict(self) -> dict[str, object]:
+        usb = self.usb_id
+        return {"port": self.port, "description": self.description, "hwid": self.hwid,
+                "usb_id": f"{usb[0]:04x}:{usb[1]:04x}" if usb else None}
+
+
+def parse_device_list(text: str) -> list[SerialDevice]:
+    """The devices of `pio device list --serial --json-output`'s JSON."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise TinyflashError(f"`pio device list --json-output` printed something that is not "
+                             f"JSON ({error}); pass the board's serial port with --port.",
+                             EXIT_BAD_INPUT)
+    if not isinstance(data, list):
+        raise TinyflashError("`pio device list --json-output` did not print a list; pass the "
+                             "board's serial port with --port.", EXIT_BAD_INPUT)
+    devices = []
+    for item in data:
+        if isinstance(item, dict) and isinstance(item.get("port"), str) and item["port"]:
+            devices.append(SerialDevice(item["port"], str(item.get("description", "")),
+                                        str(item.get("hwid", ""))))
+    return devices
+
+
+def list_serial_devices(timeout: float = 60.0) -> list[SerialDevice]:
+    """The serial ports PlatformIO sees now (`pio device list --serial --json-output`)."""
+    try:
+        done = subprocess.run(pio_command() + ["device", "list", "--serial", "--json-output"],
+                              capture_output=True, text=True, timeout=timeout,
+                              env=pio_environment())
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise TinyflashError(f"`pio device list` could not run ({error}); pass the board's "
+                             "serial port with --port.", EXIT_BAD_INPUT)
+    if done.returncode != 0:
+        raise TinyflashError(f"`pio device list` failed ({done.stderr.strip()[-200:]}); pass the "
+                             "board's serial port with --port.", EXIT_BAD_INPUT)
+    return parse_device_list(done.stdout)
+
+
+def board_usb_ids(board: Board) -> set[tuple[int, int]]:
+    """The USB (vendor, product) ids a board's serial port shows (manifest build.hwids)."""
+    ids: set[tuple[int, int]] = set()
+    build = board.raw.get("build", {}) if isinstance(board.raw, dict) else {}
+    for pair in (build.get("hwids") or []) if isinstance(build, dict) else []:
+        try:
+            ids.add((int(str(pair[0]), 16), int(str(pair[1]), 16)))
+        except (ValueError, IndexError, TypeError):
+            continue
+    return ids
+
+
+def select_serial_port(devices: list[SerialDevice], board: Optional[Board] = None) -> str:
+    """The port of the one connected board: only USB serial devices count (a built-in
+    /dev/ttyS0 is no board). With several, the one whose USB id is in the board manifest's
+    build.hwids wins if it is the only such one. Otherwise a sentence asking for --port."""
+    usb = [d for d in devices if d.usb_id is not None]
+    if len(usb) == 1:
+        return usb[0].port
+    name = f"board {board.id}" if board is not None else "a board"
+    if not usb:
+        raise TinyflashError(f"no USB serial device is connected (`pio device list` shows "
+                             f"{len(devices)} port(s), none USB); connect {name} or pass its "
+                             "serial port with --port.", EXIT_BAD_INPUT)
+    if board is not None:
+        known = board_usb_ids(board)
+        matching = [d for d in usb if d.usb_id in known]
+        if len(matching) == 1:
+            return matching[0].port
+    ports = ", ".join(f"{d.port} ({d.description})" for d in usb)
+    raise TinyflashError(f"{len(usb)} USB serial devices are connected ({ports}) and none is "
+                         f"known to be {name}; pass the right one with --port.", EXIT_BAD_INPUT)
+
+
+def detect_serial_port(board: Optional[Board] = None, timeout: float = 60.0) -> str:
+    """`select_serial_port` over what `pio device list` sees now."""
+    return select_serial_port(list_serial_devices(timeout), board)
