@@ -247,6 +247,21 @@ def test_hard_swish(shape: list[int], qi: tuple[float, int], out_ratio: float, z
                         all_values=True)
 
 
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU"])
+def test_unary_large_tensors_use_the_table_path(op: str) -> None:
+    """1,200 elements: these kernels compute the 256 possible outputs once (a table) from 512
+    (1,024 for LEAKY_RELU) elements on; both paths must equal TFLM."""
+    rng = np.random.default_rng(77)
+    for _ in range(4):
+        qi = (float(np.float32(2.0 ** rng.uniform(-8, 0))), int(rng.integers(-128, 128)))
+        qo = {"LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}.get(
+            op, (float(np.float32(qi[0] * 2.0 ** rng.uniform(-1, 1))), int(rng.integers(-128, 128))))
+        options = {"alpha": float(np.float32(rng.uniform(-1, 1)))} if op == "LEAKY_RELU" else {}
+        model = _unary_model(op, [4, 300], qi, qo, **options)
+        assert_same_as_tflm(model, [[4, 300]], int(rng.integers(2**32)), f"{op} qi={qi} qo={qo}",
+                            all_values=True)
+
+
 def test_relu_multiplier_is_the_double_quotient() -> None:
     """Searched: a float32 input/output scale quotient would change outputs of this RELU."""
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)

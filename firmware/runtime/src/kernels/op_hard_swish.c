@@ -88,6 +88,24 @@ static tfl_status hard_swish_prepare(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
+/* Output for one input value x (stored int8). */
+static int8_t hard_swish_value(const tfl_hard_swish_data *d, int32_t x) {
+  const int16_t v = (int16_t)(x - d->input_zero_point);
+  const int16_t hires = (int16_t)(v * (1 << 7));
+  const int16_t out_pre = hard_swish_rounding_high_mul(hires, (int16_t)d->output_multiplier);
+  int16_t reluish = hires;
+  int16_t result;
+  if (d->reluish_exponent > 0)
+    reluish = hard_swish_saturating_left_shift(reluish, d->reluish_exponent - 1);
+  reluish = hard_swish_rounding_high_mul(reluish, (int16_t)d->reluish_multiplier);
+  if (d->reluish_exponent > 0) reluish = hard_swish_saturating_left_shift(reluish, 1);
+  if (d->reluish_exponent < 0) reluish = hard_swish_rounding_shift(reluish, -d->reluish_exponent);
+  reluish = (int16_t)((reluish + (1 << 15)) >> 1);
+  result = hard_swish_truncating_high_mul(reluish, out_pre);
+  result = hard_swish_rounding_shift(result, -d->output_exponent);
+  return (int8_t)tfl_clamp((int16_t)(result + d->output_zero_point), -128, 127);
+}
+
 static tfl_status hard_swish_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
@@ -95,29 +113,15 @@ static tfl_status hard_swish_eval(tfl_context *ctx, tfl_node *node) {
   int8_t *y = (int8_t *)out->data;
   const int32_t n = tfl_tensor_elements(out);
   tfl_hard_swish_data d;
-  int16_t out_multiplier;
-  int16_t reluish_multiplier;
   int32_t i;
   memcpy(&d, node->data, sizeof d);
-  out_multiplier = (int16_t)d.output_multiplier;
-  reluish_multiplier = (int16_t)d.reluish_multiplier;
-  for (i = 0; i < n; ++i) {
-    const int16_t v = (int16_t)(x[i] - d.input_zero_point);
-    const int16_t hires = (int16_t)(v * (1 << 7));
-    const int16_t out_pre = hard_swish_rounding_high_mul(hires, out_multiplier);
-    int16_t reluish = hires;
-    int16_t result;
-    int32_t r;
-    if (d.reluish_exponent > 0)
-      reluish = hard_swish_saturating_left_shift(reluish, d.reluish_exponent - 1);
-    reluish = hard_swish_rounding_high_mul(reluish, reluish_multiplier);
-    if (d.reluish_exponent > 0) reluish = hard_swish_saturating_left_shift(reluish, 1);
-    if (d.reluish_exponent < 0) reluish = hard_swish_rounding_shift(reluish, -d.reluish_exponent);
-    reluish = (int16_t)((reluish + (1 << 15)) >> 1);
-    result = hard_swish_truncating_high_mul(reluish, out_pre);
-    result = hard_swish_rounding_shift(result, -d.output_exponent);
-    r = (int16_t)(result + d.output_zero_point);
-    y[i] = (int8_t)tfl_clamp(r, -128, 127);
+  if (n >= 512) {
+    /* big tensors: the 256 possible outputs once, then a table lookup per element */
+    int8_t table[256];
+    for (i = 0; i < 256; ++i) table[i] = hard_swish_value(&d, i - 128);
+    for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
+  } else {
+    for (i = 0; i < n; ++i) y[i] = hard_swish_value(&d, x[i]);
   }
   return TFL_OK;
 }

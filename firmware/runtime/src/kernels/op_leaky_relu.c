@@ -50,6 +50,19 @@ static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
+/* Output for one input value x (stored int8). */
+static int8_t leaky_relu_value(const tfl_leaky_relu_data *d, int32_t x) {
+  const int32_t v = x - d->input_zero_point;
+  int32_t scaled;
+  if (v >= 0) {
+    scaled = tfl_multiply_by_quantized_multiplier(v, d->identity_multiplier, d->identity_shift);
+  } else {
+    scaled = tfl_multiply_by_quantized_multiplier(v, d->alpha_multiplier, d->alpha_shift);
+    if (d->alpha_negative) scaled = -scaled;
+  }
+  return (int8_t)tfl_clamp(d->output_zero_point + scaled, -128, 127);
+}
+
 static tfl_status leaky_relu_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
@@ -59,16 +72,13 @@ static tfl_status leaky_relu_eval(tfl_context *ctx, tfl_node *node) {
   tfl_leaky_relu_data d;
   int32_t i;
   memcpy(&d, node->data, sizeof d);
-  for (i = 0; i < n; ++i) {
-    const int32_t v = x[i] - d.input_zero_point;
-    int32_t scaled;
-    if (v >= 0) {
-      scaled = tfl_multiply_by_quantized_multiplier(v, d.identity_multiplier, d.identity_shift);
-    } else {
-      scaled = tfl_multiply_by_quantized_multiplier(v, d.alpha_multiplier, d.alpha_shift);
-      if (d.alpha_negative) scaled = -scaled;
-    }
-    y[i] = (int8_t)tfl_clamp(d.output_zero_point + scaled, -128, 127);
+  if (n >= 1024) {
+    /* big tensors: the 256 possible outputs once, then a table lookup per element */
+    int8_t table[256];
+    for (i = 0; i < 256; ++i) table[i] = leaky_relu_value(&d, i - 128);
+    for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
+  } else {
+    for (i = 0; i < n; ++i) y[i] = leaky_relu_value(&d, x[i]);
   }
   return TFL_OK;
 }

@@ -129,6 +129,16 @@ static tfl_status tanh_prepare(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
+/* Output for one input value x (stored int8). */
+static int8_t tanh_value(const tfl_tanh_data *d, int32_t x) {
+  const int32_t v = x - d->input_zero_point;
+  int32_t q4;
+  if (v <= -d->input_range_radius) return -128;
+  if (v >= d->input_range_radius) return 127;
+  q4 = tfl_multiply_by_quantized_multiplier(v, d->input_multiplier, d->input_left_shift);
+  return (int8_t)tfl_clamp(tfl_rounding_divide_by_pot(tanh_q4(q4), 24), -128, 127);
+}
+
 static tfl_status tanh_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
@@ -138,18 +148,13 @@ static tfl_status tanh_eval(tfl_context *ctx, tfl_node *node) {
   tfl_tanh_data d;
   int32_t i;
   memcpy(&d, node->data, sizeof d);
-  for (i = 0; i < n; ++i) {
-    const int32_t v = x[i] - d.input_zero_point;
-    if (v <= -d.input_range_radius) {
-      y[i] = -128;
-    } else if (v >= d.input_range_radius) {
-      y[i] = 127;
-    } else {
-      const int32_t q4 = tfl_multiply_by_quantized_multiplier(v, d.input_multiplier,
-                                                              d.input_left_shift);
-      const int32_t r = tfl_rounding_divide_by_pot(tanh_q4(q4), 24);
-      y[i] = (int8_t)tfl_clamp(r, -128, 127);
-    }
+  if (n >= 512) {
+    /* big tensors: the 256 possible outputs once, then a table lookup per element */
+    int8_t table[256];
+    for (i = 0; i < 256; ++i) table[i] = tanh_value(&d, i - 128);
+    for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
+  } else {
+    for (i = 0; i < n; ++i) y[i] = tanh_value(&d, x[i]);
   }
   return TFL_OK;
 }
