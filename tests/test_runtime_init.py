@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from runtime_host import api_checks, host_run, init_status, model_info, random_inputs, run_model_batch, tflm_reference_batch
+from runtime_host import ALIASING_OPS, api_checks, greedy_plan, host_run, init_status, model_info, random_inputs, run_model_batch, tflm_reference_batch
 from tflbuilder import ModelBuilder
 
 
@@ -95,65 +95,13 @@ def test_plan_beyond_arena() -> None:
     assert run.status == "TFL_ERR_ARENA_TOO_SMALL"
 
 
-ALIASING_OPS = {22, 43, 70}  # RESHAPE, SQUEEZE, EXPAND_DIMS
-
-
-def _greedy_plan(model: bytes, alias: bool = False) -> tuple[list[int], int]:
-    """First-fit placement by lifetime (a test-local planner, not tinyflash's plan.py): each
-    activation lives from the op that writes it (or 0 for model inputs) to its last reader.
-    alias=True gives a RESHAPE/SQUEEZE/EXPAND_DIMS output the bytes of its input."""
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-
-    m = schema.Model.GetRootAs(bytearray(model), 0)
-    sg = m.Subgraphs(0)
-    sizes = {0: 4, 2: 4, 3: 1, 7: 2, 9: 1}
-    n_ops = sg.OperatorsLength()
-    first: dict[int, int] = {int(t): 0 for t in sg.InputsAsNumpy()}
-    last: dict[int, int] = {int(t): n_ops for t in sg.OutputsAsNumpy()}
-    alias_of: dict[int, int] = {}
-    for o in range(n_ops):
-        op = sg.Operators(o)
-        for t in op.OutputsAsNumpy():
-            first.setdefault(int(t), o)
-        for t in op.InputsAsNumpy():
-            if t >= 0:
-                last[int(t)] = max(last.get(int(t), 0), o)
-        code = m.OperatorCodes(op.OpcodeIndex())
-        if alias and max(code.DeprecatedBuiltinCode(), code.BuiltinCode()) in ALIASING_OPS:
-            src = int(op.Inputs(0))
-            alias_of[int(op.Outputs(0))] = alias_of.get(src, src)
-    for out, src in alias_of.items():  # the shared bytes live as long as either name
-        last[src] = max(last.get(src, 0), last.get(out, first[out]))
-        first.pop(out)
-    offsets = [-1] * sg.TensorsLength()
-    placed: list[tuple[int, int, int, int]] = []  # offset, bytes, first, last
-    for t in sorted(first, key=lambda t: -int(np.prod(sg.Tensors(t).ShapeAsNumpy()))):
-        tensor = sg.Tensors(t)
-        buf = m.Buffers(tensor.Buffer())
-        if buf is not None and buf.DataLength() > 0:
-            continue
-        nbytes = int(np.prod(tensor.ShapeAsNumpy())) * sizes[tensor.Type()]
-        lo, hi = first[t], last.get(t, first[t])
-        offset, moved = 0, True
-        while moved:  # bump past every block that overlaps in time and space until none does
-            moved = False
-            for p_off, p_bytes, p_lo, p_hi in placed:
-                if p_lo <= hi and lo <= p_hi and p_off < offset + nbytes and offset < p_off + p_bytes:
-                    offset, moved = (p_off + p_bytes + 15) // 16 * 16, True
-        placed.append((offset, nbytes, lo, hi))
-        offsets[t] = offset
-    for out, src in alias_of.items():
-        offsets[out] = offsets[src]
-    return offsets, max(o + b for o, b, _, _ in placed)
-
-
 @pytest.mark.parametrize("alias", [False, True], ids=["copy", "alias"])
 @pytest.mark.parametrize("name", ["kws_ref_model", "pretrainedResnet_quant"])
 def test_memory_plan_is_used(name: str, alias: bool) -> None:
     """The runtime places tensors where the plan says (arena_used is the plan's end) and the
     results stay exact, also when reshape-like outputs alias their inputs."""
     model = shared_model_path(name).read_bytes()
-    offsets, planned = _greedy_plan(model, alias)
+    offsets, planned = greedy_plan(model, alias)
     if alias:
         from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
