@@ -4,10 +4,10 @@
  * Per output channel: multiplier of (double)in_scale * (double)w_scale[c] / (double)out_scale.
  * Pool: 2 * OC words (multipliers, then shifts). */
 #include "tfl_kernel.h"
+#include "tfl_mac.h"
 
-/* Accumulator additions wrap (two's complement) instead of overflowing: identical results for
- * every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
-static inline int32_t acc_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+/* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
+ * results for every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
 
 typedef struct {
   int32_t stride_w, stride_h;
@@ -96,6 +96,17 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
+/* First and one-past-last filter taps whose input coordinate origin + f * dilation lies in
+ * [0, size). */
+static void valid_taps(int32_t origin, int32_t dilation, int32_t size, int32_t taps,
+                       int32_t *first, int32_t *last) {
+  int32_t f0 = 0, f1 = taps;
+  while (f0 < taps && origin + f0 * dilation < 0) ++f0;
+  while (f1 > f0 && origin + (f1 - 1) * dilation >= size) --f1;
+  *first = f0;
+  *last = f1;
+}
+
 static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
@@ -112,28 +123,63 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t per_group = oc / d->groups;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
   const int32_t *shift = mult + oc;
+  const int32_t filter_size = kh * kw * fic; /* weights of one output channel */
+  /* With one group and no horizontal dilation, the taps of one filter row read one contiguous
+   * run of the input row (fx_count * ic bytes) against one contiguous run of weights. */
+  const int contiguous_rows = d->groups == 1 && d->dilation_w == 1;
+  const int32_t in_off = d->input_offset;
   for (int32_t n = 0; n < batches; ++n) {
+    const int8_t *xb = x + n * ih * iw * ic;
     for (int32_t oy = 0; oy < oh; ++oy) {
       const int32_t y0 = oy * d->stride_h - d->pad_h;
+      int32_t fy0, fy1;
+      valid_taps(y0, d->dilation_h, ih, kh, &fy0, &fy1);
       for (int32_t ox = 0; ox < ow; ++ox) {
         const int32_t x0 = ox * d->stride_w - d->pad_w;
-        for (int32_t c = 0; c < oc; ++c) {
-          const int32_t c_in0 = (c / per_group) * fic;
-          int32_t acc = 0;
-          for (int32_t fy = 0; fy < kh; ++fy) {
-            const int32_t iy = y0 + fy * d->dilation_h;
-            if (iy < 0 || iy >= ih) continue;
-            for (int32_t fx = 0; fx < kw; ++fx) {
-              const int32_t ix = x0 + fx * d->dilation_w;
-              if (ix < 0 || ix >= iw) continue;
-              const int8_t *xp = x + ((n * ih + iy) * iw + ix) * ic + c_in0;
-              const int8_t *wp = wt + ((c * kh + fy) * kw + fx) * fic;
-              for (int32_t k = 0; k < fic; ++k) acc = acc_add(acc, wp[k] * (xp[k] + d->input_offset));
+        int32_t fx0, fx1;
+        valid_taps(x0, d->dilation_w, iw, kw, &fx0, &fx1);
+        const int32_t fy_end = fx1 > fx0 ? fy1 : fy0; /* no valid column: no taps at all */
+        int8_t *yp = y + ((n * oh + oy) * ow + ox) * oc;
+        int32_t c = 0;
+        if (contiguous_rows) {
+          const int32_t run = (fx1 - fx0) * ic;
+          /* Four output channels per pass reuse every loaded activation. */
+          for (; c + 4 <= oc; c += 4) {
+            uint32_t acc[4] = {0, 0, 0, 0};
+            for (int32_t fy = fy0; fy < fy_end; ++fy) {
+              const int32_t iy = y0 + fy * d->dilation_h;
+              tfl_dot4(xb + (iy * iw + x0 + fx0) * ic, wt + c * filter_size + (fy * kw + fx0) * fic,
+                       filter_size, run, in_off, acc);
+            }
+            for (int32_t j = 0; j < 4; ++j) {
+              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[c + j], shift[c + j],
+                                         d->output_offset, d->act_min, d->act_max);
             }
           }
-          if (b != NULL) acc = acc_add(acc, b[c]);
-          acc = acc_add(tfl_multiply_by_quantized_multiplier(acc, mult[c], shift[c]), d->output_offset);
-          y[((n * oh + oy) * ow + ox) * oc + c] = (int8_t)tfl_clamp(acc, d->act_min, d->act_max);
+          for (; c < oc; ++c) {
+            uint32_t acc = 0;
+            for (int32_t fy = fy0; fy < fy_end; ++fy) {
+              const int32_t iy = y0 + fy * d->dilation_h;
+              acc = tfl_dot1(xb + (iy * iw + x0 + fx0) * ic,
+                             wt + c * filter_size + (fy * kw + fx0) * fic, run, in_off, acc);
+            }
+            yp[c] = tfl_mac_output(acc, b, c, mult[c], shift[c], d->output_offset, d->act_min,
+                                   d->act_max);
+          }
+        }
+        for (; c < oc; ++c) { /* grouped or horizontally dilated: one tap at a time */
+          const int32_t c_in0 = (c / per_group) * fic;
+          uint32_t acc = 0;
+          for (int32_t fy = fy0; fy < fy_end; ++fy) {
+            const int32_t iy = y0 + fy * d->dilation_h;
+            for (int32_t fx = fx0; fx < fx1; ++fx) {
+              const int32_t ix = x0 + fx * d->dilation_w;
+              acc = tfl_dot1(xb + (iy * iw + ix) * ic + c_in0,
+                             wt + c * filter_size + (fy * kw + fx) * fic, fic, in_off, acc);
+            }
+          }
+          yp[c] = tfl_mac_output(acc, b, c, mult[c], shift[c], d->output_offset, d->act_min,
+                                 d->act_max);
         }
       }
     }

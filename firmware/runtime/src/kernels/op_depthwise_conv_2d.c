@@ -3,10 +3,10 @@
  * activation. Output channel ic * depth_multiplier + m reads input channel ic.
  * Pool: 2 * OC words (multipliers, then shifts). */
 #include "tfl_kernel.h"
+#include "tfl_mac.h"
 
-/* Accumulator additions wrap (two's complement) instead of overflowing: identical results for
- * every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
-static inline int32_t acc_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+/* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
+ * results for every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
 
 typedef struct {
   int32_t stride_w, stride_h;
@@ -97,6 +97,53 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
+/* First and one-past-last filter taps whose input coordinate origin + f * dilation lies in
+ * [0, size). */
+static void valid_taps(int32_t origin, int32_t dilation, int32_t size, int32_t taps,
+                       int32_t *first, int32_t *last) {
+  int32_t f0 = 0, f1 = taps;
+  while (f0 < taps && origin + f0 * dilation < 0) ++f0;
+  while (f1 > f0 && origin + (f1 - 1) * dilation >= size) --f1;
+  *first = f0;
+  *last = f1;
+}
+
+/* Four adjacent channels of one output pixel (depth multiplier 1): acc[j] += sum over the
+ * rows x cols valid taps of (x[j] + offset) * w[j]. Out of line and at -O2 so the four
+ * accumulators and the walking pointers stay in registers. */
+TFL_MAC_NOINLINE static void dw_taps4(const int8_t *x, const int8_t *w, int32_t rows,
+                                      int32_t cols, int32_t x_rowstep, int32_t x_step,
+                                      int32_t w_rowstep, int32_t w_step, int32_t in_off,
+                                      uint32_t acc[4]) {
+  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if TFL_MAC_DSP
+  const uint32_t off = tfl_pack_offset(in_off);
+#endif
+  for (int32_t r = 0; r < rows; ++r, x += x_rowstep, w += w_rowstep) {
+    const int8_t *xp = x, *wp = w;
+    for (int32_t t = 0; t < cols; ++t, xp += x_step, wp += w_step) {
+#if TFL_MAC_DSP
+      const uint32_t xv = tfl_ld32(xp), wv = tfl_ld32(wp);
+      const uint32_t xe = tfl_sxtab16(off, xv), xo = tfl_sxtab16_ror8(off, xv);
+      const uint32_t we = tfl_sxtb16(wv), wo = tfl_sxtb16_ror8(wv);
+      a0 = tfl_smlabb(xe, we, a0); /* channel 0: bottom halves of the even bytes */
+      a1 = tfl_smlabb(xo, wo, a1); /* channel 1: bottom halves of the odd bytes */
+      a2 = tfl_smlatt(xe, we, a2); /* channel 2: top halves of the even bytes */
+      a3 = tfl_smlatt(xo, wo, a3); /* channel 3: top halves of the odd bytes */
+#else
+      a0 += (uint32_t)((xp[0] + in_off) * wp[0]);
+      a1 += (uint32_t)((xp[1] + in_off) * wp[1]);
+      a2 += (uint32_t)((xp[2] + in_off) * wp[2]);
+      a3 += (uint32_t)((xp[3] + in_off) * wp[3]);
+#endif
+    }
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
 static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
@@ -113,29 +160,52 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t dm = d->depth_multiplier;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
   const int32_t *shift = mult + oc;
+  const int32_t in_off = d->input_offset;
+  const int32_t x_row = iw * ic, x_step = d->dilation_w * ic;
   for (int32_t n = 0; n < batches; ++n) {
+    const int8_t *xb = x + n * ih * iw * ic;
     for (int32_t oy = 0; oy < oh; ++oy) {
       const int32_t y0 = oy * d->stride_h - d->pad_h;
+      int32_t fy0, fy1;
+      valid_taps(y0, d->dilation_h, ih, kh, &fy0, &fy1);
       for (int32_t ox = 0; ox < ow; ++ox) {
         const int32_t x0 = ox * d->stride_w - d->pad_w;
-        for (int32_t c_in = 0; c_in < ic; ++c_in) {
-          for (int32_t m = 0; m < dm; ++m) {
-            const int32_t c = c_in * dm + m;
-            int32_t acc = 0;
-            for (int32_t fy = 0; fy < kh; ++fy) {
-              const int32_t iy = y0 + fy * d->dilation_h;
-              if (iy < 0 || iy >= ih) continue;
-              for (int32_t fx = 0; fx < kw; ++fx) {
-                const int32_t ix = x0 + fx * d->dilation_w;
-                if (ix < 0 || ix >= iw) continue;
-                acc = acc_add(acc, wt[(fy * kw + fx) * oc + c] *
-                                       (x[((n * ih + iy) * iw + ix) * ic + c_in] + d->input_offset));
-              }
+        int32_t fx0, fx1;
+        valid_taps(x0, d->dilation_w, iw, kw, &fx0, &fx1);
+        const int32_t fy_end = fx1 > fx0 ? fy1 : fy0; /* no valid column: no taps at all */
+        int8_t *yp = y + ((n * oh + oy) * ow + ox) * oc;
+        /* Pointer to input channel 0 of the first valid tap, and its weights. */
+        const int8_t *x_first =
+            fy_end > fy0 ? xb + (y0 + fy0 * d->dilation_h) * x_row + (x0 + fx0 * d->dilation_w) * ic
+                         : xb;
+        const int8_t *w_first = wt + (fy0 * kw + fx0) * oc;
+        const int32_t x_rowstep = d->dilation_h * x_row, w_rowstep = kw * oc;
+        const int32_t taps_x = fx1 - fx0;
+        int32_t c = 0;
+        if (dm == 1) {
+          /* Four channels per pass: channels are contiguous in both input and weights. */
+          for (; c + 4 <= oc; c += 4) {
+            uint32_t acc[4] = {0, 0, 0, 0};
+            dw_taps4(x_first + c, w_first + c, fy_end - fy0, taps_x, x_rowstep, x_step, w_rowstep,
+                     oc, in_off, acc);
+            for (int32_t j = 0; j < 4; ++j) {
+              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[c + j], shift[c + j],
+                                         d->output_offset, d->act_min, d->act_max);
             }
-            if (b != NULL) acc = acc_add(acc, b[c]);
-            acc = acc_add(tfl_multiply_by_quantized_multiplier(acc, mult[c], shift[c]), d->output_offset);
-            y[((n * oh + oy) * ow + ox) * oc + c] = (int8_t)tfl_clamp(acc, d->act_min, d->act_max);
           }
+        }
+        for (; c < oc; ++c) { /* remaining channels, and every depth multiplier */
+          const int32_t c_in = c / dm;
+          uint32_t acc = 0;
+          const int8_t *xr = x_first + c_in, *wr = w_first + c;
+          for (int32_t fy = fy0; fy < fy_end; ++fy, xr += x_rowstep, wr += w_rowstep) {
+            const int8_t *xp = xr, *wp = wr;
+            for (int32_t t = 0; t < taps_x; ++t, xp += x_step, wp += oc) {
+              acc += (uint32_t)((*xp + in_off) * *wp);
+            }
+          }
+          yp[c] = tfl_mac_output(acc, b, c, mult[c], shift[c], d->output_offset, d->act_min,
+                                 d->act_max);
         }
       }
     }

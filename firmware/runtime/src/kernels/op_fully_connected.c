@@ -6,10 +6,10 @@
  * from TFLM near rounding boundaries: test_fc_multiplier_uses_double_product). Pool: 2 * N words
  * (multipliers, then shifts). */
 #include "tfl_kernel.h"
+#include "tfl_mac.h"
 
-/* Accumulator additions wrap (two's complement) instead of overflowing: identical results for
- * every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
-static inline int32_t acc_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+/* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
+ * results for every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
 
 typedef struct {
   int32_t input_offset;
@@ -91,17 +91,35 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
   int8_t *y = (int8_t *)out->data;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
   const int32_t *shift = mult + d->units;
+  const int32_t depth = d->depth, units = d->units;
   for (int32_t batch = 0; batch < d->batches; ++batch) {
-    const int8_t *row = x + batch * d->depth;
-    for (int32_t n = 0; n < d->units; ++n) {
-      const int8_t *wr = wt + n * d->depth;
-      int32_t acc = 0;
-      for (int32_t k = 0; k < d->depth; ++k) {
-        acc = acc_add(acc, (row[k] + d->input_offset) * (wr[k] + d->filter_offset));
+    const int8_t *row = x + batch * depth;
+    int8_t *yrow = y + batch * units;
+    int32_t n = 0;
+    if (d->filter_offset == 0) {
+      /* Four units per pass share each loaded activation (tfl_mac.h). */
+      for (; n + 4 <= units; n += 4) {
+        uint32_t acc[4] = {0, 0, 0, 0};
+        tfl_dot4(row, wt + n * depth, depth, depth, d->input_offset, acc);
+        for (int32_t j = 0; j < 4; ++j) {
+          yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[n + j], shift[n + j],
+                                       d->output_offset, d->act_min, d->act_max);
+        }
       }
-      if (b != NULL) acc = acc_add(acc, b[n]);
-      acc = acc_add(tfl_multiply_by_quantized_multiplier(acc, mult[n], shift[n]), d->output_offset);
-      y[batch * d->units + n] = (int8_t)tfl_clamp(acc, d->act_min, d->act_max);
+      for (; n < units; ++n) {
+        const uint32_t acc = tfl_dot1(row, wt + n * depth, depth, d->input_offset, 0);
+        yrow[n] = tfl_mac_output(acc, b, n, mult[n], shift[n], d->output_offset, d->act_min,
+                                 d->act_max);
+      }
+    }
+    for (; n < units; ++n) { /* per-tensor weights with a non-zero zero point */
+      const int8_t *wr = wt + n * depth;
+      uint32_t acc = 0;
+      for (int32_t k = 0; k < depth; ++k) {
+        acc += (uint32_t)((row[k] + d->input_offset) * (wr[k] + d->filter_offset));
+      }
+      yrow[n] = tfl_mac_output(acc, b, n, mult[n], shift[n], d->output_offset, d->act_min,
+                               d->act_max);
     }
   }
   return TFL_OK;

@@ -1,0 +1,190 @@
+/* Multiply-accumulate inner loops shared by CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.
+ *
+ * Accumulators are uint32_t: every addition wraps modulo 2^32 exactly as the kernels' former
+ * acc_add() did, so any summation order gives the same bits (the reference order is not needed
+ * for exactness). Activations get the input offset (-input zero point) added before the
+ * multiply; with int8 activations and an offset in [-127, 128] the sum fits 16 bits, which is
+ * what lets the DSP path pack two of them per register.
+ *
+ * TFL_USE_DSP=1 on a core with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4/M7/M33/M55)
+ * uses SXTB16 (two sign-extended bytes per register), SADD16 (offset on both halves) and
+ * SMLAD (two 16x16 products added to a 32-bit accumulator, wrapping) / SMLABB, SMLATT (one
+ * product from the bottom or top halves). Elsewhere plain C99. */
+#ifndef TFL_MAC_H
+#define TFL_MAC_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "tfl_kernel.h"
+
+/* The dot products stay out of line: inlined into a kernel's loop nest they leave too few
+ * registers for their accumulators and pointers (measured: spills in the inner loop at -Os). */
+#if defined(__GNUC__)
+#define TFL_MAC_NOINLINE __attribute__((noinline, unused, optimize("O2")))
+#else
+#define TFL_MAC_NOINLINE
+#endif
+
+#if TFL_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#define TFL_MAC_DSP 1
+#else
+#define TFL_MAC_DSP 0
+#endif
+
+/* x * quantized * 2^shift, the same bits as tfl_multiply_by_quantized_multiplier (TFLM's
+ * saturating rounding doubling high multiply, then rounding divide by a power of two), written
+ * without a 64-bit division: (ab + nudge) / 2^31 rounds toward zero, which is an arithmetic
+ * shift of the magnitude. tfl_quant.c's version divides an int64, which costs a libgcc call
+ * (__aeabi_ldivmod, ~100 instructions) per output value on Cortex-M. */
+static inline int32_t tfl_mac_requantize(int32_t x, int32_t quantized, int32_t shift) {
+  const int32_t left = shift > 0 ? shift : 0;
+  int32_t right = shift > 0 ? 0 : -shift;
+  const int32_t a = (int32_t)((uint32_t)x << left);
+  int32_t high;
+  if (a == INT32_MIN && quantized == INT32_MIN) {
+    high = INT32_MAX;
+  } else {
+    const int64_t ab = (int64_t)a * (int64_t)quantized;
+    const int64_t v = ab >= 0 ? ab + ((int64_t)1 << 30) : ab + (1 - ((int64_t)1 << 30));
+    high = (int32_t)(v >= 0 ? (v >> 31) : -((-v) >> 31));
+  }
+  if (right <= 0) return high;
+  if (right > 31) right = 31;
+  const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+  const int32_t remainder = high & mask;
+  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+  return (high >> right) + (remainder > threshold ? 1 : 0);
+}
+
+/* bias + requantization + output offset + clamp of one accumulator. */
+static inline int8_t tfl_mac_output(uint32_t acc, const int32_t *bias, int32_t c, int32_t mult,
+                                    int32_t shift, int32_t out_offset, int32_t lo, int32_t hi) {
+  if (bias != NULL) acc += (uint32_t)bias[c];
+  const uint32_t v = (uint32_t)tfl_mac_requantize((int32_t)acc, mult, shift) + (uint32_t)out_offset;
+  return (int8_t)tfl_clamp((int32_t)v, lo, hi);
+}
+
+#if TFL_MAC_DSP
+
+static inline uint32_t tfl_ld32(const int8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4); /* one LDR: Armv7-M/v8-M allow unaligned word loads */
+  return v;
+}
+/* Bytes 0 and 2 sign-extended into the two halfwords. */
+static inline uint32_t tfl_sxtb16(uint32_t v) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1" : "=r"(r) : "r"(v));
+  return r;
+}
+/* Bytes 1 and 3 sign-extended into the two halfwords. */
+static inline uint32_t tfl_sxtb16_ror8(uint32_t v) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+/* a + bytes 0 and 2 of v sign-extended, per halfword. */
+static inline uint32_t tfl_sxtab16(uint32_t a, uint32_t v) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(v));
+  return r;
+}
+/* a + bytes 1 and 3 of v sign-extended, per halfword. */
+static inline uint32_t tfl_sxtab16_ror8(uint32_t a, uint32_t v) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+  return r;
+}
+static inline uint32_t tfl_sadd16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("sadd16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+/* acc + lo(a)*lo(b) + hi(a)*hi(b), wrapping. */
+static inline uint32_t tfl_smlad(uint32_t a, uint32_t b, uint32_t acc) {
+  uint32_t r;
+  __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
+static inline uint32_t tfl_smlabb(uint32_t a, uint32_t b, uint32_t acc) {
+  uint32_t r;
+  __asm__("smlabb %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
+static inline uint32_t tfl_smlatt(uint32_t a, uint32_t b, uint32_t acc) {
+  uint32_t r;
+  __asm__("smlatt %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
+/* The offset in both halfwords. */
+static inline uint32_t tfl_pack_offset(int32_t offset) {
+  return ((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16);
+}
+#endif
+
+/* acc[j] += sum_k (x[k] + x_offset) * w[j * w_stride + k] for j = 0..3, k < len. */
+TFL_MAC_NOINLINE static void tfl_dot4(const int8_t *x, const int8_t *w, int32_t w_stride,
+                                      int32_t len, int32_t x_offset, uint32_t acc[4]) {
+  const int8_t *w0 = w, *w1 = w + w_stride, *w2 = w1 + w_stride, *w3 = w2 + w_stride;
+  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t rest = len;
+#if TFL_MAC_DSP
+  const uint32_t off = tfl_pack_offset(x_offset);
+  for (int32_t blocks = len >> 2; blocks > 0; --blocks) {
+    const uint32_t xv = tfl_ld32(x);
+    const uint32_t xe = tfl_sxtab16(off, xv);
+    const uint32_t xo = tfl_sxtab16_ror8(off, xv);
+    uint32_t wv = tfl_ld32(w0);
+    a0 = tfl_smlad(xe, tfl_sxtb16(wv), a0);
+    a0 = tfl_smlad(xo, tfl_sxtb16_ror8(wv), a0);
+    wv = tfl_ld32(w1);
+    a1 = tfl_smlad(xe, tfl_sxtb16(wv), a1);
+    a1 = tfl_smlad(xo, tfl_sxtb16_ror8(wv), a1);
+    wv = tfl_ld32(w2);
+    a2 = tfl_smlad(xe, tfl_sxtb16(wv), a2);
+    a2 = tfl_smlad(xo, tfl_sxtb16_ror8(wv), a2);
+    wv = tfl_ld32(w3);
+    a3 = tfl_smlad(xe, tfl_sxtb16(wv), a3);
+    a3 = tfl_smlad(xo, tfl_sxtb16_ror8(wv), a3);
+    x += 4;
+    w0 += 4;
+    w1 += 4;
+    w2 += 4;
+    w3 += 4;
+  }
+  rest = len & 3;
+#endif
+  for (; rest > 0; --rest) {
+    const int32_t xv = *x++ + x_offset;
+    a0 += (uint32_t)(xv * *w0++);
+    a1 += (uint32_t)(xv * *w1++);
+    a2 += (uint32_t)(xv * *w2++);
+    a3 += (uint32_t)(xv * *w3++);
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+/* sum_k (x[k] + x_offset) * w[k], k < len, added to acc. */
+TFL_MAC_NOINLINE static uint32_t tfl_dot1(const int8_t *x, const int8_t *w, int32_t len,
+                                          int32_t x_offset, uint32_t acc) {
+  int32_t rest = len;
+#if TFL_MAC_DSP
+  const uint32_t off = tfl_pack_offset(x_offset);
+  for (int32_t blocks = len >> 2; blocks > 0; --blocks) {
+    const uint32_t xv = tfl_ld32(x), wv = tfl_ld32(w);
+    acc = tfl_smlad(tfl_sxtab16(off, xv), tfl_sxtb16(wv), acc);
+    acc = tfl_smlad(tfl_sxtab16_ror8(off, xv), tfl_sxtb16_ror8(wv), acc);
+    x += 4;
+    w += 4;
+  }
+  rest = len & 3;
+#endif
+  for (; rest > 0; --rest) acc += (uint32_t)((*x++ + x_offset) * *w++);
+  return acc;
+}
+
+#endif
