@@ -1,0 +1,459 @@
+"""`tinyflash bench`: instructions, flash and RAM per inference on emulated boards.
+
+For each model, board and kernel set: generate a project (no self-test vectors), build it, run it
+in QEMU with `-icount shift=0` and read
+
+- instructions per inference: the harness's SysTick ticks around `tfl_invoke` times 40 (SysTick
+  at 25 MHz under -icount shift=0 advances once per 40 instructions, DESIGN.md section 4), so
+  every count has a resolution of 40 instructions and is identical from run to run; per-op counts
+  come from the LAYERS request the same way;
+- flash from the linker map: text+rodata of the runtime library (interpreter + kernels), the
+  kernels alone, the compiler support code the runtime pulls in (libgcc soft-float for prepare),
+  the model array, and the whole image (text+data);
+- RAM: planned arena and what the runtime used, runtime state (tensor and node arrays + the
+  per-channel pool), data+bss, and the stack high-water mark: QEMU starts with zeroed RAM and
+  the startup code does not touch the stack region, so after the runs the lowest non-zero byte
+  of `.stack` (read through the QEMU monitor's pmemsave) marks the deepest stack use of the
+  whole firmware (harness included). A pushed word that happens to be zero at the very bottom
+  would be missed, so the figure is a lower bound that is exact to within a few bytes;
+- MACs per inference (ModelInfo) and MACs per instruction;
+- whether the device's outputs equal the tflite-micro Python runtime's exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+
+INSTRUCTIONS_PER_TICK = 40
+KERNEL_SETS = ("portable", "dsp")
+
+# TFLM's figures from issue 6 (Debian arm-none-eabi-gcc 12.2 -Os, QEMU 7.2 mps2-an386, Cortex-M4,
+# instructions per inference counted by a TCG plugin): (reference kernels, CMSIS-NN, arena on M4).
+TFLM_NUMBERS: dict[str, tuple[int, int, int]] = {
+    "ad01_int8": (1_953_341, 583_896, 2_260),
+    "kws_ref_model": (198_542_990, 7_581_889, 22_772),
+    "pretrainedResnet_quant": (824_062_982, 29_783_361, 54_340),
+}
+# TFLM library code (text+rodata) for the kws op set: reference kernels, CMSIS-NN.
+TFLM_KWS_CODE = (91_335, 144_366)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class OpCount:
+    op_index: int
+    op_name: str
+    instructions: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class CodeSize:
+    """Bytes of text+rodata (+ data init) by origin, from the linker map."""
+
+    runtime: int  # libruntime.a: interpreter + kernels
+    kernels: int  # the op_*.o members of libruntime.a
+    support: int  # libgcc/libc code the image pulls in (mostly soft-float used by prepare)
+    harness: int  # the verification harness (firmware/harness)
+    model: int  # the model array
+    image: int  # text + data of the ELF (what is flashed)
+
+
+@dataclass(frozen=True)
+class RamUse:
+    arena_planned: int
+    arena_used: int
+    lower_bound: int
+    runtime_state: int  # tensor array + node array + pool
+    data_bss: int  # .data + .bss (includes arena and runtime state, not the stack)
+    stack_reserved: int
+    stack_peak: Optional[int]  # high-water mark; None when it could not be read
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    model: str
+    model_sha256: str
+    board: str
+    kernels: str  # "portable" or "dsp"
+    instructions: int
+    ticks: int
+    tick_unit: str
+    macs: int
+    macs_per_instruction: float
+    exact: bool  # outputs equal tflite-micro's bit for bit
+    code: CodeSize
+    ram: RamUse
+    ops: tuple[OpCount, ...]
+    build_seconds: float
+    repeat_instructions: tuple[int, ...]  # every timed invoke (identical under -icount)
+
+
+@dataclass
+class BenchResult:
+    runs: list[BenchRun]
+    command: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def find(self, model: str, board: str, kernels: str) -> Optional[BenchRun]:
+        for run in self.runs:
+            if run.model == model and run.board == board and run.kernels == kernels:
+                return run
+        return None
+
+    def ratios(self) -> list[dict[str, Any]]:
+        """Per model and board: DSP/portable and both against TFLM's numbers (when known)."""
+        rows: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        for run in self.runs:
+            key = (run.model, run.board)
+            if key in seen:
+                continue
+            seen.add(key)
+            portable = self.find(run.model, run.board, "portable")
+            dsp = self.find(run.model, run.board, "dsp")
+            row: dict[str, Any] = {"model": run.model, "board": run.board}
+            if portable and dsp:
+                row["dsp_over_portable"] = dsp.instructions / portable.instructions
+            tflm = TFLM_NUMBERS.get(run.model)
+            if tflm:
+                ref, cmsis, arena = tflm
+                if portable:
+                    row["portable_over_tflm_reference"] = portable.instructions / ref
+                if dsp:
+                    row["dsp_over_tflm_cmsis_nn"] = dsp.instructions / cmsis
+                row["arena_over_tflm_arena"] = run.ram.arena_planned / arena
+            if run.ram.lower_bound:
+                row["arena_over_lower_bound"] = run.ram.arena_planned / run.ram.lower_bound
+            rows.append(row)
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "runs": [asdict(r) for r in self.runs],
+                "ratios": self.ratios(), "notes": list(self.notes),
+                "instructions_per_tick": INSTRUCTIONS_PER_TICK,
+                "tflm": {k: {"reference": v[0], "cmsis_nn": v[1], "arena": v[2]}
+                         for k, v in TFLM_NUMBERS.items()},
+                "tflm_kws_code": {"reference": TFLM_KWS_CODE[0], "cmsis_nn": TFLM_KWS_CODE[1]}}
+
+
+# ---- linker map ----------------------------------------------------------------------------
+
+_MAP_ENTRY = re.compile(r"^\s(\.[^\s]+)?\s*0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
+_MAP_SECTION = re.compile(r"^(\.[A-Za-z_][^\s]*)\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)")
+
+
+@dataclass(frozen=True)
+class MapSizes:
+    by_file: dict[str, int]  # input file -> bytes of allocated text/rodata/data
+    sections: dict[str, tuple[int, int]]  # output section -> (address, size)
+    symbols: dict[str, int]  # model array sizes etc.
+
+
+def parse_map(path: Path) -> MapSizes:
+    """Sizes per input file of the sections that occupy flash (.text*, .rodata*, .data*) in the
+    memory-map part of a GNU ld map, and the output sections' addresses and sizes."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as error:
+        raise TinyflashError(f"cannot read the linker map {path} ({error.strerror}); build the "
+                             "project again", EXIT_CHECK_FAILED) from error
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("Linker script and memory map"))
+    except StopIteration:
+        raise TinyflashError(f"{path} has no memory map section; is it a GNU ld map file?",
+                             EXIT_CHECK_FAILED) from None
+    by_file: dict[str, int] = {}
+    sections: dict[str, tuple[int, int]] = {}
+    pending: Optional[str] = None
+    for line in lines[start:]:
+        top = _MAP_SECTION.match(line)
+        if top:
+            sections[top.group(1)] = (int(top.group(2), 16), int(top.group(3), 16))
+            pending = None
+            continue
+        stripped = line.strip()
+        if line.startswith(" .") and len(stripped.split()) == 1:
+            pending = stripped  # a long input section name; the numbers follow on the next line
+            continue
+        entry = _MAP_ENTRY.match(line)
+        if not entry:
+            pending = None
+            continue
+        name = entry.group(1) or pending
+        pending = None
+        if name is None or not name.startswith((".text", ".rodata", ".data")):
+            continue
+        address, size, origin = int(entry.group(2), 16), int(entry.group(3), 16), entry.group(4)
+        if address == 0 and name.startswith(".data"):
+            continue
+        if size:
+            by_file[origin.strip()] = by_file.get(origin.strip(), 0) + size
+    return MapSizes(by_file=by_file, sections=sections, symbols={})
+
+
+def code_size(map_sizes: MapSizes, image_bytes: int, model_bytes: int) -> CodeSize:
+    runtime = kernels = support = harness = 0
+    for origin, size in map_sizes.by_file.items():
+        if "libruntime.a(" in origin:
+            runtime += size
+            if "(op_" in origin:
+                kernels += size
+        elif "libharness.a(" in origin or "/harness/" in origin:
+            harness += size
+        elif "libgcc.a(" in origin or "libc.a(" in origin or "libc_nano.a(" in origin:
+            support += size
+    return CodeSize(runtime=runtime, kernels=kernels, support=support, harness=harness,
+                    model=model_bytes, image=image_bytes)
+
+
+# ---- QEMU with a monitor -------------------------------------------------------------------
+
+
+class _Monitor:
+    """The QEMU human monitor on a unix socket: one command at a time, waits for the prompt."""
+
+    def __init__(self, path: Path, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(str(path))
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise TinyflashError(f"the QEMU monitor socket {path} did not open; check "
+                                         "qemu-system-arm", EXIT_CHECK_FAILED) from None
+                time.sleep(0.05)
+        self.sock.settimeout(timeout)
+        self._read_prompt()
+
+    def _read_prompt(self) -> str:
+        data = b""
+        while not data.endswith(b"(qemu) "):
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode("utf-8", "replace")
+
+    def command(self, text: str) -> str:
+        self.sock.sendall(text.encode() + b"\n")
+        return self._read_prompt()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _symbol_address(elf: Path, name: str) -> Optional[int]:
+    try:
+        out = subprocess.run(["arm-none-eabi-nm", str(elf)], check=True, capture_output=True,
+                             text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == name:
+            return int(parts[0], 16)
+    return None
+
+
+def _stack_peak(stack: bytes) -> int:
+    """Bytes used from the top of a zero-initialised, full-descending stack region."""
+    arr = np.frombuffer(stack, dtype=np.uint8)
+    nonzero = np.flatnonzero(arr)
+    return 0 if nonzero.size == 0 else int(arr.size - nonzero[0])
+
+
+def _run_on_qemu(board: Any, elf: Path, inputs: list[np.ndarray], repeats: int,
+                 stack_region: Optional[tuple[int, int]], workdir: Path
+                 ) -> tuple[list[np.ndarray], list[int], Any, Any, Optional[int]]:
+    from tinyflash.emulator import free_tcp_port, qemu_command
+    from tinyflash.link import open_link
+
+    port = free_tcp_port()
+    monitor_path = workdir / "qemu-monitor.sock"
+    if monitor_path.exists():
+        monitor_path.unlink()
+    command = qemu_command(board, elf, port)
+    at = command.index("-monitor")
+    command[at + 1] = f"unix:{monitor_path},server=on,wait=off"
+    env = dict(os.environ)
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, env=env)
+    stderr: list[bytes] = []
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert process.stderr is not None
+        for chunk in iter(process.stderr.readline, b""):
+            stderr.append(chunk)
+            if b"waiting for connection" in chunk.lower():
+                ready.set()
+        ready.set()
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    try:
+        if not ready.wait(20.0) or process.poll() is not None:
+            raise TinyflashError(f"QEMU did not start {elf} on {board.id}: "
+                                 f"{b''.join(stderr).decode('utf-8', 'replace')[-300:]}",
+                                 EXIT_CHECK_FAILED)
+        with open_link(f"socket://127.0.0.1:{port}", timeout=120.0) as link:
+            link.wait_banner()
+            info = link.info()
+            if not info.ready:
+                raise TinyflashError(f"{elf} failed to initialise its model on {board.id}: "
+                                     f"{info.init_status_name} at op {info.error_op}",
+                                     EXIT_CHECK_FAILED)
+            outputs: list[np.ndarray] = []
+            ticks: list[int] = []
+            for _ in range(repeats):
+                outs, t = link.invoke(inputs)
+                outputs = [np.asarray(o) for o in outs]
+                ticks.append(int(t))
+            layers = link.layers(inputs)
+            peak: Optional[int] = None
+            if stack_region is not None:
+                address, size = stack_region
+                dump = workdir / "stack.bin"
+                monitor = _Monitor(monitor_path)
+                try:
+                    monitor.command(f'pmemsave 0x{address:x} 0x{size:x} "{dump}"')
+                finally:
+                    monitor.close()
+                if dump.is_file() and dump.stat().st_size == size:
+                    peak = _stack_peak(dump.read_bytes())
+            return outputs, ticks, info, layers, peak
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        thread.join(timeout=2)
+
+
+# ---- the stage -----------------------------------------------------------------------------
+
+
+def default_models() -> list[Path]:
+    """examples/digits/digits_int8.tflite and the shared MLPerf Tiny models when present."""
+    from tinyflash import resources
+
+    root = resources.firmware_dir().parent
+    models = [root / "examples" / "digits" / "digits_int8.tflite"]
+    shared = root.parent / "shared" / "models"
+    for name in ("ad01_int8", "kws_ref_model", "pretrainedResnet_quant"):
+        if (shared / f"{name}.tflite").is_file():
+            models.append(shared / f"{name}.tflite")
+    return [m for m in models if m.is_file()]
+
+
+def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeats: int = 2,
+              seed: int = 0) -> BenchRun:
+    """Generates, builds and runs `model` on `board_id` with one kernel set."""
+    from tinyflash.boards import load_board
+    from tinyflash.codegen import generate
+    from tinyflash.model import load_model
+    from tinyflash.plan import plan_memory
+    from tinyflash.platformio import build_project
+    from tinyflash.reference import TFLMReference
+    from tinyflash.verify import load_inputs
+
+    info = load_model(model)
+    board = load_board(board_id)
+    project = workdir / f"{model.stem}-{board_id}-{kernels}"
+    generated = generate(model, board_id, project, force=True, selftest=0, kernels=kernels)
+    build = build_project(generated.project_dir)
+    map_sizes = parse_map(build.map)
+    reserved = map_sizes.sections.get(".stack")
+    stack_top = _symbol_address(build.elf, "__stack_top")
+    # The stack grows down from __stack_top (end of RAM); .stack only reserves its size.
+    stack = (stack_top - reserved[1], reserved[1]) if reserved and stack_top else None
+    sample = load_inputs(info, None, 1, seed)[0]
+    outputs, ticks, device, layers, peak = _run_on_qemu(board, build.elf, sample, repeats, stack,
+                                                       project)
+    expected = TFLMReference(bytes(info.data)).run(sample)
+    exact = all(np.array_equal(np.asarray(o).reshape(-1).astype(np.int64),
+                               np.asarray(e).reshape(-1).astype(np.int64))
+                for o, e in zip(outputs, expected))
+    plan = plan_memory(info)
+    from tinyflash.platformio import symbol_sizes
+
+    symbols = symbol_sizes(build.elf, board)
+    ident = generated.identifier
+    state = sum(symbols.get(f"{ident}_{part}", 0) for part in ("tensors", "nodes", "pool"))
+    macs_by_op = [op.macs for op in info.ops]
+    instructions = ticks[-1] * INSTRUCTIONS_PER_TICK
+    ops = tuple(OpCount(r.op_index, r.op_name, r.ticks * INSTRUCTIONS_PER_TICK,
+                        macs_by_op[r.op_index] if r.op_index < len(macs_by_op) else 0)
+                for r in layers.ops)
+    return BenchRun(
+        model=model.stem, model_sha256=info.sha256, board=board_id, kernels=kernels,
+        instructions=instructions, ticks=ticks[-1], tick_unit=device.tick_unit,
+        macs=int(info.total_macs),
+        macs_per_instruction=(info.total_macs / instructions) if instructions else 0.0,
+        exact=exact,
+        code=code_size(map_sizes, build.size.flash_used, build.model_bytes or info.size_bytes),
+        ram=RamUse(arena_planned=int(plan.arena_bytes), arena_used=int(device.arena_used),
+                   lower_bound=int(plan.lower_bound), runtime_state=state,
+                   data_bss=build.data + build.bss,
+                   stack_reserved=stack[1] if stack else 0, stack_peak=peak),
+        ops=ops, build_seconds=round(build.seconds, 1),
+        repeat_instructions=tuple(t * INSTRUCTIONS_PER_TICK for t in ticks))
+
+
+def bench(models: Sequence[Path], boards: Sequence[str], kernel_sets: Sequence[str], *,
+          workdir: Optional[Path] = None, repeats: int = 2,
+          progress: Optional[Progress] = None) -> BenchResult:
+    """Every model x board x kernel set; boards without DSP skip the dsp set (noted)."""
+    from tinyflash.boards import load_board
+    from tinyflash.codegen import board_spec
+
+    if not models:
+        raise TinyflashError("no models to benchmark: give .tflite files, or run from a checkout "
+                             "with examples/digits/digits_int8.tflite", EXIT_BAD_INPUT)
+    for kernels in kernel_sets:
+        if kernels not in KERNEL_SETS:
+            raise TinyflashError(f"--kernels takes portable and/or dsp, not {kernels!r}",
+                                 EXIT_BAD_INPUT)
+    for model in models:
+        if not Path(model).is_file():
+            raise TinyflashError(f"{model} does not exist; give the path of an int8 .tflite",
+                                 EXIT_BAD_INPUT)
+    if repeats < 1:
+        raise TinyflashError(f"--repeats must be at least 1, not {repeats}", EXIT_BAD_INPUT)
+    result = BenchResult(runs=[])
+    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    for board_id in boards:
+        board = load_board(board_id)
+        if not board.emulated:
+            raise TinyflashError(f"board '{board_id}' is not emulated; bench runs on QEMU boards "
+                                 "(see `tinyflash boards`)", EXIT_BAD_INPUT)
+        has_dsp = board_spec(board).dsp
+        for model in models:
+            for kernels in kernel_sets:
+                if kernels == "dsp" and not has_dsp:
+                    note = f"{board_id} has no DSP extension: dsp kernels skipped"
+                    if note not in result.notes:
+                        result.notes.append(note)
+                    continue
+                if progress:
+                    progress(f"{Path(model).stem} on {board_id} ({kernels})")
+                result.runs.append(bench_one(Path(model), board_id, kernels, work,
+                                             repeats=repeats))
+    return result
