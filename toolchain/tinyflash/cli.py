@@ -729,6 +729,77 @@ def probe_command(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+# ---- bench (issue 6: performance) ------------------------------------------------------------
+
+
+@app.command("bench")
+def bench_command(
+    models: Optional[list[Path]] = typer.Argument(
+        None, help="int8 .tflite models (default: examples/digits/digits_int8.tflite and "
+                   "../shared/models/*.tflite when present)."),
+    board: Optional[list[str]] = typer.Option(None, "--board", "-b",
+                                              help="Emulated board id; repeat for several "
+                                                   "(default: mps2-an386)."),
+    kernels: str = typer.Option("portable,dsp", "--kernels",
+                                help="Comma-separated kernel sets to run: portable, dsp."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir",
+                                           help="Where the projects are built (default: a new "
+                                                "temporary directory)."),
+    repeats: int = typer.Option(2, "--repeats", min=1, help="Timed invokes per run."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Benchmark models on emulated boards: instructions per inference (SysTick ticks x 40 under
+    QEMU -icount shift=0, exact and repeatable), MACs per instruction, runtime/kernel code and
+    model bytes from the linker map, arena, runtime state, stack high-water mark, and portable
+    vs DSP kernels against TFLM's numbers. Every run also checks the outputs against tflite-micro.
+
+    Example: tinyflash bench /work/shared/models/ad01_int8.tflite --board mps2-an386 --kernels portable,dsp --json
+    """
+    from rich.table import Table
+
+    from tinyflash.bench import bench, default_models
+
+    sets = [k.strip() for k in kernels.split(",") if k.strip()]
+    chosen = list(models) if models else default_models()
+    boards = list(board) if board else ["mps2-an386"]
+    console = err_console()
+    quiet = as_json or not sys.stderr.isatty()
+
+    def progress(label: str) -> None:
+        if not quiet:
+            console.print(f"bench: {label}", soft_wrap=True)
+
+    result = bench(chosen, boards, sets, workdir=workdir, repeats=repeats, progress=progress)
+    result.command = "tinyflash bench " + " ".join(sys.argv[2:])
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        table = Table(title="instructions per inference (SysTick x 40, qemu -icount shift=0)")
+        for column in ("model", "board", "kernels", "instructions", "MACs", "MAC/instr",
+                       "runtime code", "kernels code", "model", "image", "arena", "state",
+                       "stack peak", "exact"):
+            table.add_column(column, justify="left" if column in ("model", "board", "kernels")
+                             else "right")
+        for run in result.runs:
+            table.add_row(run.model, run.board, run.kernels, f"{run.instructions:,}",
+                          f"{run.macs:,}", f"{run.macs_per_instruction:.3f}",
+                          f"{run.code.runtime:,}", f"{run.code.kernels:,}",
+                          f"{run.code.model:,}", f"{run.code.image:,}",
+                          f"{run.ram.arena_planned:,}", f"{run.ram.runtime_state:,}",
+                          "?" if run.ram.stack_peak is None else f"{run.ram.stack_peak:,}",
+                          "yes" if run.exact else "NO")
+        out = out_console()
+        out.print(table)
+        for row in result.ratios():
+            parts = [f"{key.replace('_', ' ')} {value:.3f}" for key, value in row.items()
+                     if isinstance(value, float)]
+            out.print(f"{row['model']} on {row['board']}: " + "; ".join(parts), soft_wrap=True)
+        for note in result.notes:
+            out.print(f"note: {note}", soft_wrap=True)
+    if not all(run.exact for run in result.runs):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point: maps TinyflashError to its sentence and exit code."""
     debug = "--debug" in sys.argv[1:]
