@@ -68,16 +68,24 @@ def test_example_is_bit_exact_on_every_board(tmp_path: Path, board: str) -> None
 
 @pytest.mark.qemu
 def test_ticks_are_deterministic_under_icount(tmp_path: Path) -> None:
-    project = tmp_path / "p"
+    """The same firmware run twice in QEMU (-icount shift=0) reports identical tick counts,
+    per inference and per op."""
+    from tinyflash.boards import load_board
+    from tinyflash.codegen import generate
+    from tinyflash.emulator import start_device
+    from tinyflash.platformio import build_project
+    from tinyflash.verify import verify_device
+
+    project = generate(DIGITS, "mps2-an386", tmp_path / "p", selftest=0).project_dir
+    elf = build_project(project).elf
     runs = []
     for _ in range(2):
-        code, result = _verify_json(str(DIGITS) if not project.exists() else str(project),
-                                    *(["--board", "mps2-an386", "-o", str(project)]
-                                      if not project.exists() else []),
-                                    "--samples", "3")
-        assert code == 0
-        runs.append(([t for t in (result["ticks"]["min"], result["ticks"]["max"])],
-                     [o["ticks"] for o in result["op_ticks"]]))
+        with start_device(load_board("mps2-an386"), elf) as device:
+            result = verify_device(device.url, project / "model.tflite", board="mps2-an386",
+                                   samples=3)
+        assert result.passed
+        runs.append(([result.ticks.minimum, result.ticks.median, result.ticks.maximum],
+                     [o.ticks for o in result.op_ticks]))
     assert runs[0] == runs[1]
 
 

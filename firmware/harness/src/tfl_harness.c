@@ -362,7 +362,7 @@ static tfl_status layers_hook(void *user, tfl_context *ctx, int32_t op_index,
     }
   }
   tfl_tx_end(&s->tx);
-  s->mark = tfl_port_ticks();
+  s->mark = tfl_port_ticks_restart();
   return TFL_OK;
 }
 
@@ -455,7 +455,7 @@ static void handle_request(tfl_harness_state *s, uint8_t type, uint8_t seq, cons
   s->input_fresh = 0; /* running may overwrite the inputs (the arena is shared) */
   s->have_result = 0;
   if (type == TFL_MSG_INVOKE) {
-    t0 = tfl_port_ticks();
+    t0 = tfl_port_ticks_restart();
     status = tfl_invoke(&s->it);
     s->last_ticks = tfl_port_ticks() - t0;
     if (status != TFL_OK) {
@@ -471,7 +471,7 @@ static void handle_request(tfl_harness_state *s, uint8_t type, uint8_t seq, cons
   s->layers_ticks = 0;
   s->it.hook = layers_hook;
   s->it.hook_user = s;
-  s->mark = tfl_port_ticks();
+  s->mark = tfl_port_ticks_restart();
   status = tfl_invoke(&s->it);
   s->it.hook = NULL;
   s->it.hook_user = NULL;

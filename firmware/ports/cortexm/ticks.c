@@ -41,4 +41,19 @@ uint32_t tfl_port_ticks(void) {
   return (high << 24) + (TFL_SYSTICK_RELOAD - current);
 }
 
+uint32_t tfl_port_ticks_restart(void) {
+  /* Writing CVR clears the counter and it reloads on the next SysTick clock; from that write on,
+   * the counter is a fixed function of the instructions executed. The software period count is
+   * advanced by one so the combined value never goes backwards. The wrap interrupt is off
+   * meanwhile, so it cannot count a period twice. */
+  TFL_SYST_CSR = 0x5u; /* ENABLE | CLKSOURCE, no TICKINT */
+  tfl_tick_wraps = tfl_tick_wraps + 1u;
+  TFL_SYST_CVR = 0u;
+  while (TFL_SYST_CVR == 0u) {
+  }
+  (void)TFL_SYST_CSR; /* clears COUNTFLAG left by the write */
+  TFL_SYST_CSR = 0x7u;
+  return tfl_port_ticks();
+}
+
 const char *tfl_port_tick_unit(void) { return TFL_PORT_TICK_UNIT; }

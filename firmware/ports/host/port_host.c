@@ -120,6 +120,8 @@ uint32_t tfl_port_ticks(void) {
   return (uint32_t)((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u);
 }
 
+uint32_t tfl_port_ticks_restart(void) { return tfl_port_ticks(); }
+
 const char *tfl_port_tick_unit(void) { return "microsecond"; }
 
 void tfl_port_exit(int code) {

@@ -23,6 +23,13 @@ int tfl_port_read_byte(void);
 /* Free-running 32-bit tick counter (wraps). */
 uint32_t tfl_port_ticks(void);
 
+/* Starts a measurement: returns tfl_port_ticks() at a point from which later ticks fall at
+ * fixed distances. On SysTick under `qemu -icount shift=0` this restarts the counter's phase, so
+ * an interval measured from here is the same count on every run (without it the phase, set by
+ * how long the CPU waited for serial input, makes intervals jitter by one tick). Elsewhere it is
+ * tfl_port_ticks(). Intervals stay monotonic across the call. */
+uint32_t tfl_port_ticks_restart(void);
+
 /* What one tick is, e.g. "cycle" (DWT CYCCNT), "40 instructions (SysTick, qemu -icount 0)",
  * "microsecond". */
 const char *tfl_port_tick_unit(void);

@@ -130,6 +130,8 @@ extern "C" uint32_t tfl_port_ticks(void) {
 #endif
 }
 
+extern "C" uint32_t tfl_port_ticks_restart(void) { return tfl_port_ticks(); }
+
 extern "C" const char *tfl_port_tick_unit(void) {
 #if TFL_PORT_USE_DWT
   return "cycle (DWT CYCCNT)";
