@@ -180,7 +180,8 @@ def _parse_tensor(parts: list[str]) -> TensorDesc:
 
 
 def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | None = None,
-             timeout: float = 300.0, offsets: Sequence[int] | None = None) -> HostRun:
+             timeout: float = 300.0, offsets: Sequence[int] | None = None,
+             extra_env: dict[str, str] | None = None) -> HostRun:
     """Runs the runner once; never raises for runtime errors (see HostRun.status/crashed).
     batch: input sets, or an int N to invoke N times on a fixed byte pattern (fuzzing).
     offsets: a memory plan (arena byte offset per tensor, -1 = none) instead of the runtime's
@@ -191,7 +192,7 @@ def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | N
         model_path = tmp / "model.tflite"
         model_path.write_bytes(bytes(model_bytes))
         args = [str(exe), str(model_path)]
-        env = dict(os.environ, **SAN_ENV)
+        env = dict(os.environ, **SAN_ENV, **(extra_env or {}))
         if offsets is not None:
             np.asarray(offsets, dtype="<i4").tofile(tmp / "offsets.bin")
             env["TFL_RUNNER_OFFSETS"] = str(tmp / "offsets.bin")
@@ -363,6 +364,56 @@ def _output_count(model_bytes: bytes) -> int:
 
     model = schema.Model.GetRootAs(bytearray(model_bytes), 0)
     return int(model.Subgraphs(0).OutputsLength())
+
+
+def _op_outputs(model_bytes: bytes) -> list[list[int]]:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    sg = schema.Model.GetRootAs(bytearray(model_bytes), 0).Subgraphs(0)
+    return [[int(t) for t in sg.Operators(o).OutputsAsNumpy()] for o in range(sg.OperatorsLength())]
+
+
+def run_model_layers(model_bytes: bytes, inputs: Sequence[np.ndarray],
+                     offsets: Sequence[int] | None = None) -> list[list[np.ndarray]]:
+    """Every operator's outputs (in op order) after one invoke of the C runtime, via the per-op
+    hook. With a memory plan, a later op may overwrite an earlier op's bytes: the dump is taken
+    right after each op, so it is what that op produced."""
+    info = model_info(model_bytes)
+    with tempfile.TemporaryDirectory(prefix="tfl_layers_") as tmpdir:
+        dump = Path(tmpdir) / "layers.bin"
+        _check(host_run(model_bytes, [inputs], offsets=offsets,
+                        extra_env={"TFL_RUNNER_LAYERS": str(dump)}))
+        raw = dump.read_bytes()
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    sg = schema.Model.GetRootAs(bytearray(model_bytes), 0).Subgraphs(0)
+    layers, pos = [], 0
+    for outs in _op_outputs(model_bytes):
+        arrays = []
+        for t in outs:
+            tensor = sg.Tensors(t)
+            dtype = DTYPES[tensor.Type()]
+            shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
+            n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            arrays.append(np.frombuffer(raw[pos:pos + n], dtype=dtype).reshape(shape).copy())
+            pos += n
+        layers.append(arrays)
+    assert pos == len(raw), f"layer dump has {len(raw)} bytes, expected {pos} ({info.op_count} ops)"
+    return layers
+
+
+def tflm_layers(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+    """Every operator's outputs in tflite-micro (kPreserveAllTensors), in op order."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(
+        bytes(model_bytes), arena_size=max(len(model_bytes) * 10, 1 << 22),
+        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    for i, arr in enumerate(inputs):
+        interp.set_input(np.ascontiguousarray(arr), i)
+    interp.invoke()
+    return [[np.array(interp.GetTensor(t, 0)["tensor_data"]).copy() for t in outs]
+            for outs in _op_outputs(model_bytes)]
 
 
 def tflm_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

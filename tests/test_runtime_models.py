@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from runtime_host import model_info, random_inputs, run_model_batch, tflm_reference_batch
+from runtime_host import (greedy_plan, model_info, random_inputs, run_model_batch, run_model_layers,
+                          tflm_layers, tflm_reference_batch)
 
 N_INPUTS = 24
 
@@ -31,6 +32,24 @@ def test_shared_model_matches_tflm(name: str) -> None:
             assert g.dtype == w.dtype and g.shape == w.shape
             diff = int(np.count_nonzero(g != w))
             assert diff == 0, f"{name} seed={seed} input {k} output {i}: {diff} values differ"
+
+
+@pytest.mark.parametrize("planned", [False, True], ids=["sequential", "planned"])
+@pytest.mark.parametrize("name", ["ad01_int8", "kws_ref_model", "pretrainedResnet_quant"])
+def test_shared_model_every_layer_matches_tflm(name: str, planned: bool) -> None:
+    """Each operator's output right after it ran (the runtime's per-op hook) equals the tensor
+    tflite-micro preserved for it — exactness of every intermediate, not just the final output."""
+    model = shared_model_path(name).read_bytes()
+    info = model_info(model)
+    rng = np.random.default_rng(99)
+    inputs = random_inputs(info.inputs, rng)
+    offsets = greedy_plan(model, alias=True)[0] if planned else None
+    ours = run_model_layers(model, inputs, offsets)
+    theirs = tflm_layers(model, inputs)
+    assert len(ours) == len(theirs) == info.op_count
+    for op, (a_outs, b_outs) in enumerate(zip(ours, theirs)):
+        for a, b in zip(a_outs, b_outs):
+            assert a.size == b.size and np.array_equal(a.ravel(), b.ravel()), f"{name}: op {op} differs"
 
 
 @pytest.mark.parametrize("name", ["ad01_int8", "kws_ref_model", "pretrainedResnet_quant"])

@@ -5,6 +5,8 @@
  *                                          input tensor's bytes in order) and writes N output sets
  *                                          (every output tensor's bytes in order) to OUTPUTS;
  *                                          INPUTS "-" fills every input with a byte pattern
+ *   environment TFL_RUNNER_LAYERS=FILE     after every operator of every invoke, append the bytes
+ *                                          of all its outputs to FILE (per-layer comparisons)
  *   environment TFL_RUNNER_OFFSETS=FILE    memory plan: one little-endian int32 arena offset per
  *                                          tensor (-1 = not in the arena) instead of the runtime's
  *                                          sequential layout
@@ -74,6 +76,19 @@ static int report_init(tfl_interpreter *it, tfl_status s) {
   }
   printf("status %s %d %d\n", tfl_status_name(s), (int)it->error_op, (int)code);
   return s == TFL_OK ? 0 : 3;
+}
+
+/* Hook for TFL_RUNNER_LAYERS: dumps each operator's outputs. */
+static tfl_status dump_hook(void *user, tfl_context *ctx, int32_t op_index, const tfl_node *node) {
+  FILE *f = (FILE *)user;
+  (void)op_index;
+  for (int32_t o = 0; o < node->output_count; ++o) {
+    const tfl_tensor *t = tfl_node_output(ctx, node, o);
+    if (t != NULL && t->bytes > 0 && fwrite(t->data, 1, (size_t)t->bytes, f) != (size_t)t->bytes) {
+      return TFL_ERR_BAD_ARGUMENT;
+    }
+  }
+  return TFL_OK;
 }
 
 /* ---- --api: contract checks of tfl_init/tfl_invoke/accessors on one valid model ----------- */
@@ -305,6 +320,14 @@ int main(int argc, char **argv) {
   }
   FILE *out = fopen(argv[4], "wb");
   if (out == NULL) return 2;
+  FILE *layers = NULL;
+  const char *layers_path = getenv("TFL_RUNNER_LAYERS");
+  if (layers_path != NULL && layers_path[0] != '\0') {
+    layers = fopen(layers_path, "wb");
+    if (layers == NULL) return 2;
+    it.hook = dump_hook;
+    it.hook_user = layers;
+  }
   for (long k = 0; k < sets; ++k) {
     const uint8_t *src = inputs + (size_t)k * in_set;
     for (int32_t i = 0; i < tfl_input_count(&it); ++i) {
@@ -324,6 +347,7 @@ int main(int argc, char **argv) {
     }
   }
   if (fclose(out) != 0) return 2;
+  if (layers != NULL && fclose(layers) != 0) return 2;
   free(inputs);
   free(mem.arena);
   free(mem.pool);
