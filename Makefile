@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-system.sh
 	touch $@
 
 demo: setup
-	$(VENV)/bin/tinyflash deploy examples/digits/digits.keras --data examples/digits/calibration.npz --board mps2-an386 -o build/demo
+	$(VENV)/bin/tinyflash deploy examples/digits/digits.keras --data examples/digits/calibration.npz --board mps2-an386 -o build/demo --force
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
