@@ -157,18 +157,29 @@ def generate_command(
                                  help="Embedded self-test vectors (0-3), checked against tflite-micro."),
     kernels: Optional[str] = typer.Option(None, "--kernels",
                                           help="portable or dsp (default: the board's kernel set)."),
+    runtime: str = typer.Option("tinyflash", "--runtime",
+                                help="tinyflash (built-in C runtime) or tflm (TensorFlow Lite "
+                                     "Micro's MicroInterpreter)."),
+    tflm_path: Optional[Path] = typer.Option(None, "--tflm-path",
+                                             help="With --runtime tflm: a TFLM tree (from TFLM's "
+                                                  "create_tflm_tree.py); default on Arduino "
+                                                  "boards: TFLM's Arduino library via lib_deps."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate a PlatformIO firmware project for MODEL on a board.
 
     Checks that the model is deployable, that every op has a kernel and that it fits the board's flash and RAM, then writes platformio.ini, src/ (model array, op table, memory plan, main with self-test vectors) and a README. A non-empty DIR is refused unless --force.
 
+    Real boards (nano33ble, esp32dev, pico, nucleo_f446re, ...) get a standalone Arduino project for PlatformIO's standard platform. --runtime tflm runs the model with TensorFlow Lite Micro instead, with the same verification protocol.
+
     Example: tinyflash generate model.tflite --board mps2-an386 -o build/fw
+
+    Example: tinyflash generate model.tflite --board nano33ble --runtime tflm -o build/nano
     """
     from tinyflash.codegen import generate
 
     result = generate(model, board, output, force=force, vendor=vendor, selftest=selftest,
-                      kernels=kernels)
+                      kernels=kernels, runtime=runtime, tflm_path=tflm_path)
     if as_json:
         print_json(result.to_dict())
         return
@@ -178,9 +189,10 @@ def generate_command(
     console.print(f"[bold green]generated[/] {result.project_dir} for board {result.board} "
                   f"({len(result.files)} files{', vendored' if result.vendored else ''})",
                   soft_wrap=True)
-    console.print(f"kernels: {', '.join(result.kernels)}; arena {result.arena_bytes:,} B, pool "
-                  f"{result.pool_words} words, {result.selftest_count} self-test vectors",
-                  soft_wrap=True)
+    runtime_note = " (TFLM arena)" if result.kernel_set == "tflm" else ""
+    console.print(f"kernels: {', '.join(result.kernels)}; arena {result.arena_bytes:,} B"
+                  f"{runtime_note}, pool {result.pool_words} words, {result.selftest_count} "
+                  "self-test vectors", soft_wrap=True)
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
     for budget in (result.ram, result.flash):
         table.add_row(budget.what, f"{budget.total:,}",

@@ -100,6 +100,77 @@ ARDUINO_PORT_HEADER = ("ports/include/tfl_port.h", "lib/port/include/tfl_port.h"
 #: The Arduino entry points (setup/loop) beside the generated C main.
 ARDUINO_TEMPLATES: tuple[tuple[str, str], ...] = (("src/sketch.cpp.j2", "src/sketch.cpp"),)
 
+# ---- `--runtime tflm`: the model run by TensorFlow Lite Micro -------------------------------
+
+RUNTIMES = ("tinyflash", "tflm")
+#: Files of a TFLM project: a C++ main over tflite::MicroInterpreter; the model array is the
+#: same template as the tinyflash runtime's.
+TFLM_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("tflm/README.md.j2", "README.md"),
+    ("tflm/platformio.ini.j2", "platformio.ini"),
+    ("tflm/src/main.cpp.j2", "src/main.cpp"),
+    ("src/model_data.c.j2", "src/model_data.c"),
+    ("tflm/src/model_data.h.j2", "src/model_data.h"),
+    ("tinyflash.json.j2", "tinyflash.json"),
+)
+#: Vendored into lib/tflm_harness: the C++ adapter (firmware/tflm) and the harness's frame codec
+#: with the headers it needs: (file under firmware/, file in the project).
+TFLM_HARNESS_FILES: tuple[tuple[str, str], ...] = (
+    ("tflm/library.json", "lib/tflm_harness/library.json"),
+    ("tflm/include/tfl_tflm_harness.h", "lib/tflm_harness/include/tfl_tflm_harness.h"),
+    ("tflm/src/tfl_tflm_harness.cpp", "lib/tflm_harness/src/tfl_tflm_harness.cpp"),
+    ("harness/include/tfl_harness.h", "lib/tflm_harness/include/tfl_harness.h"),
+    ("harness/src/tfl_harness_internal.h", "lib/tflm_harness/src/tfl_harness_internal.h"),
+    ("harness/src/tfl_harness_frame.c", "lib/tflm_harness/src/tfl_harness_frame.c"),
+    ("harness/src/tfl_harness_crc.c", "lib/tflm_harness/src/tfl_harness_crc.c"),
+    ("runtime/include/tfl_runtime.h", "lib/tflm_harness/include/tfl_runtime.h"),
+    ("runtime/include/tfl_config.h", "lib/tflm_harness/include/tfl_config.h"),
+    ("runtime/include/tfl_status.h", "lib/tflm_harness/include/tfl_status.h"),
+)
+#: TFLM's Arduino library (used through lib_deps when no --tflm-path is given; needs network).
+TFLM_ARDUINO_LIBRARY = "https://github.com/tensorflow/tflite-micro-arduino-examples.git"
+#: Builtin operator -> the tflite::MicroMutableOpResolver method that registers its kernel
+#: (method names from TFLM's micro_mutable_op_resolver.h API).
+TFLM_RESOLVER_METHODS: dict[str, str] = {
+    "ABS": "AddAbs", "ADD": "AddAdd", "ADD_N": "AddAddN", "ARG_MAX": "AddArgMax",
+    "ARG_MIN": "AddArgMin", "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "BATCH_MATMUL": "AddBatchMatMul", "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd",
+    "CAST": "AddCast", "CEIL": "AddCeil", "CONCATENATION": "AddConcatenation",
+    "CONV_2D": "AddConv2D", "COS": "AddCos", "CUMSUM": "AddCumSum",
+    "DEPTH_TO_SPACE": "AddDepthToSpace", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "DEQUANTIZE": "AddDequantize", "DIV": "AddDiv", "ELU": "AddElu", "EQUAL": "AddEqual",
+    "EXP": "AddExp", "EXPAND_DIMS": "AddExpandDims", "FILL": "AddFill", "FLOOR": "AddFloor",
+    "FLOOR_DIV": "AddFloorDiv", "FLOOR_MOD": "AddFloorMod",
+    "FULLY_CONNECTED": "AddFullyConnected", "GATHER": "AddGather", "GATHER_ND": "AddGatherNd",
+    "GREATER": "AddGreater", "GREATER_EQUAL": "AddGreaterEqual", "HARD_SWISH": "AddHardSwish",
+    "L2_NORMALIZATION": "AddL2Normalization", "L2_POOL_2D": "AddL2Pool2D",
+    "LEAKY_RELU": "AddLeakyRelu", "LESS": "AddLess", "LESS_EQUAL": "AddLessEqual",
+    "LOG": "AddLog", "LOG_SOFTMAX": "AddLogSoftmax", "LOGICAL_AND": "AddLogicalAnd",
+    "LOGICAL_NOT": "AddLogicalNot", "LOGICAL_OR": "AddLogicalOr", "LOGISTIC": "AddLogistic",
+    "MAX_POOL_2D": "AddMaxPool2D", "MAXIMUM": "AddMaximum", "MEAN": "AddMean",
+    "MINIMUM": "AddMinimum", "MIRROR_PAD": "AddMirrorPad", "MUL": "AddMul", "NEG": "AddNeg",
+    "NOT_EQUAL": "AddNotEqual", "PACK": "AddPack", "PAD": "AddPad", "PADV2": "AddPadV2",
+    "PRELU": "AddPrelu", "QUANTIZE": "AddQuantize", "REDUCE_MAX": "AddReduceMax",
+    "RELU": "AddRelu", "RELU6": "AddRelu6", "RESHAPE": "AddReshape",
+    "RESIZE_BILINEAR": "AddResizeBilinear",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "ROUND": "AddRound",
+    "RSQRT": "AddRsqrt", "SELECT_V2": "AddSelectV2", "SHAPE": "AddShape", "SIN": "AddSin",
+    "SLICE": "AddSlice", "SOFTMAX": "AddSoftmax", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
+    "SPACE_TO_DEPTH": "AddSpaceToDepth", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
+    "SQRT": "AddSqrt", "SQUARE": "AddSquare", "SQUARED_DIFFERENCE": "AddSquaredDifference",
+    "SQUEEZE": "AddSqueeze", "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub",
+    "SUM": "AddSum", "SVDF": "AddSvdf", "TANH": "AddTanh", "TRANSPOSE": "AddTranspose",
+    "TRANSPOSE_CONV": "AddTransposeConv",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM", "UNPACK": "AddUnpack",
+    "ZEROS_LIKE": "AddZerosLike",
+}
+#: Estimates for the fit check of a TFLM project: the interpreter, allocator and flatbuffer
+#: reader, and each reference kernel (the build reports the real sizes).
+TFLM_CODE_ESTIMATE_BYTES = 48 * 1024
+TFLM_KERNEL_CODE_ESTIMATE_BYTES = 4 * 1024
+#: Slack on top of the measured arena: TFLM aligns the arena start it is given (up to 15 bytes).
+TFLM_ARENA_ALIGN_SLACK = 16
+
 _C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto if "
     "inline int long register restrict return short signed sizeof static struct switch typedef "
@@ -709,10 +780,13 @@ def _merge_into(staging: Path, output_dir: Path, new_files: set[str]) -> None:
 
 def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool = False,
              vendor: bool = False, selftest: int = MAX_SELFTEST_VECTORS,
-             kernels: str | None = None) -> GenerateResult:
+             kernels: str | None = None, runtime: str = "tinyflash",
+             tflm_path: Path | None = None) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
     `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
-    manifest has the DSP kernel set (Cortex-M4/M7/M33/M55)."""
+    manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
+    that runs the model with TensorFlow Lite Micro (from `tflm_path`, a TFLM tree, or on Arduino
+    boards TFLM's Arduino library through lib_deps)."""
     from tinyflash.boards import load_board
     from tinyflash.model import load_model
     from tinyflash.opcheck import check_model
@@ -724,7 +798,24 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         raise TinyflashError(f"--selftest must be between 0 and {MAX_SELFTEST_VECTORS}, not "
                              f"{selftest}", EXIT_BAD_INPUT)
     _check_output_dir(output_dir, force)
+    if runtime not in RUNTIMES:
+        raise TinyflashError(f"--runtime must be {' or '.join(RUNTIMES)}, not {runtime!r}",
+                             EXIT_BAD_INPUT)
+    if tflm_path is not None and runtime != "tflm":
+        raise TinyflashError("--tflm-path is only used with --runtime tflm; add --runtime tflm "
+                             "or drop --tflm-path", EXIT_BAD_INPUT)
+    tflm_dir: str | None = None
+    if tflm_path is not None:
+        marker = Path(tflm_path) / "tensorflow" / "lite" / "micro" / "micro_interpreter.h"
+        if not marker.is_file():
+            raise TinyflashError(f"--tflm-path {tflm_path} is not a TFLM tree (no {marker}); "
+                                 "export one with TFLM's create_tflm_tree.py", EXIT_BAD_INPUT)
+        tflm_dir = str(Path(tflm_path).resolve())
     board = board_spec(load_board(board_id))
+    if runtime == "tflm" and tflm_dir is None and not board.arduino:
+        raise TinyflashError(f"board {board.id} is not an Arduino board, so TFLM's Arduino "
+                             "library cannot be used; pass --tflm-path DIR (a TFLM tree made "
+                             "with TFLM's create_tflm_tree.py)", EXIT_BAD_INPUT)
     if kernels is not None:
         if kernels not in ("portable", "dsp"):
             raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}",
@@ -749,6 +840,9 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
     model = bytes(info.data)
     sha = info.sha256
     tensor_count = len(info.tensors)
+    if runtime == "tflm":
+        return _generate_tflm(model_path, info, plan, board, output_dir, force=force,
+                              vendor=vendor, selftest=selftest, tflm_path=tflm_dir)
     # The fit check runs before the (slow) self-test; the vectors are added to flash below.
     rough = render_budgets(model, tensor_count, op_names, int(plan.arena_bytes),
                            int(plan.pool_words), board, 0)
@@ -782,6 +876,201 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         selftest_count=project.selftest_count, vendored=vendor or board.arduino,
         kernel_set="dsp" if board.dsp else "portable", ram=project.ram,
         flash=project.flash)
+
+
+def tflm_resolver_calls(op_names: Iterable[str], model_file: str = "the model") -> list[str]:
+    """The sorted MicroMutableOpResolver Add...() method names of a model's operators."""
+    names = sorted(set(op_names))
+    unknown = [n for n in names if n not in TFLM_RESOLVER_METHODS]
+    if unknown:
+        raise TinyflashError(f"{model_file} uses {', '.join(unknown)}, which tinyflash cannot "
+                             "register with TFLM's MicroMutableOpResolver (no Add...() method "
+                             "known for it in codegen.TFLM_RESOLVER_METHODS); use --runtime "
+                             "tinyflash or add the method name", EXIT_CHECK_FAILED)
+    return [TFLM_RESOLVER_METHODS[n] for n in names]
+
+
+def tflm_arena_bytes(plan_arena_bytes: int, tflm_min_arena_bytes: int) -> tuple[int, int]:
+    """(arena, overhead): the plan's activation arena plus TFLM's own overhead, measured as the
+    tflite-micro Python runtime's minimum arena minus the plan (persistent buffers, tensor
+    structs, scratch; measured on x86-64, where pointers are 8 bytes, so an upper bound for a
+    32-bit MCU), plus alignment slack, rounded up to 16 bytes."""
+    overhead = max(0, tflm_min_arena_bytes - plan_arena_bytes)
+    total = plan_arena_bytes + overhead + TFLM_ARENA_ALIGN_SLACK
+    return (total + 15) // 16 * 16, overhead
+
+
+def tflm_budgets(model: bytes, op_count: int, arena_bytes: int, board: BoardSpec,
+                 selftest_bytes: int) -> tuple[Budget, Budget]:
+    """RAM and flash estimates of a TFLM project."""
+    ram = Budget("RAM", tuple(line for line in (
+        BudgetLine("tflm arena", arena_bytes),
+        BudgetLine("harness", HARNESS_RAM_ESTIMATE_BYTES),
+        BudgetLine("stack", board.stack_bytes),
+        BudgetLine("framework", board.framework_ram_bytes),
+    ) if line.bytes > 0 or line.name != "framework"), board.ram_bytes)
+    flash = Budget("flash", tuple(line for line in (
+        BudgetLine("model", len(model)),
+        BudgetLine("selftest", selftest_bytes),
+        BudgetLine("tflm code", int(TFLM_CODE_ESTIMATE_BYTES * board.code_factor)),
+        BudgetLine("kernel code", int(TFLM_KERNEL_CODE_ESTIMATE_BYTES * op_count
+                                      * board.code_factor)),
+        BudgetLine("harness code", int(HARNESS_CODE_ESTIMATE_BYTES * board.code_factor)),
+        BudgetLine("framework", board.framework_flash_bytes),
+    ) if line.bytes > 0 or line.name != "framework"), board.flash_bytes)
+    return ram, flash
+
+
+def _tflm_vendored_files(board: BoardSpec) -> dict[str, bytes]:
+    firmware = resources.firmware_dir()
+    files: dict[str, bytes] = {}
+    for source, target in TFLM_HARNESS_FILES:
+        try:
+            files[target] = (firmware / source).read_bytes()
+        except OSError as error:
+            raise TinyflashError(f"cannot vendor {firmware / source} ({error.strerror}); "
+                                 "reinstall tinyflash", EXIT_BAD_INPUT) from error
+    if board.arduino:
+        files.update({name: data for name, data in _vendored_files(board).items()
+                      if name.startswith("lib/port/")})
+    return files
+
+
+def tflm_wrapper_manifest(tflm_path: str) -> bytes:
+    """lib/tflm/library.json: makes PlatformIO compile the TFLM tree at `tflm_path` (a tree
+    exported with TFLM's create_tflm_tree.py) as a library, without touching the tree."""
+    manifest = {
+        "name": "tflite-micro",
+        "version": "0.0.0",
+        "description": f"TensorFlow Lite Micro sources at {tflm_path} (tinyflash generate "
+                       "--tflm-path)",
+        "frameworks": "*",
+        "platforms": "*",
+        "build": {
+            "srcDir": tflm_path,
+            "includeDir": tflm_path,
+            "srcFilter": ["+<tensorflow/>", "+<signal/>", "+<third_party/kissfft/>",
+                          "-<tensorflow/lite/micro/examples/>",
+                          "-<tensorflow/lite/micro/tools/>"],
+            "libArchive": True,
+        },
+    }
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def render_tflm_project(*, model: bytes, model_file: str, model_sha256: str,
+                        op_names: Sequence[str], input_count: int, output_count: int,
+                        plan_arena_bytes: int, tflm_min_arena_bytes: int,
+                        lower_bound: int | None, board: BoardSpec,
+                        vectors: Sequence[SelftestVector], paths: FirmwarePaths, vendor: bool,
+                        tflm_path: str | None, templates: Path | None = None) -> RenderedProject:
+    """Every file of a `--runtime tflm` project, in memory. Pure: same arguments, same bytes."""
+    stem = Path(model_file).stem
+    ident = c_identifier(stem)
+    kernels = kernel_names(op_names)
+    calls = tflm_resolver_calls(op_names, model_file)
+    if tflm_path is None and not board.arduino:
+        raise TinyflashError(f"board {board.id} is not an Arduino board, so TFLM's Arduino "
+                             "library cannot be used; pass --tflm-path DIR (a TFLM tree made "
+                             "with TFLM's create_tflm_tree.py)", EXIT_BAD_INPUT)
+    arena, overhead = tflm_arena_bytes(plan_arena_bytes, tflm_min_arena_bytes)
+    selftest_bytes = sum(len(v.input) + len(v.output) for v in vectors)
+    ram, flash = tflm_budgets(model, len(calls), arena, board, selftest_bytes)
+    vendored = _tflm_vendored_files(board)
+    if vendor and not board.arduino:
+        vendored.update({k: v for k, v in _vendored_files(board).items()
+                         if k.startswith(("vendor/platform/", "vendor/ports/", "boards/"))})
+    if tflm_path is not None:
+        vendored["lib/tflm/library.json"] = tflm_wrapper_manifest(tflm_path)
+    generated = [out for _, out in TFLM_TEMPLATES] + [MODEL_COPY]
+    context: dict[str, Any] = {
+        "version": __version__,
+        "abi_version": ABI_VERSION,
+        "runtime": "tflm",
+        "ident": ident,
+        "IDENT": ident.upper(),
+        "model_file": model_file,
+        "model_stem": stem,
+        "model": model,
+        "model_size": len(model),
+        "model_sha256": model_sha256,
+        "model_sha256_bytes": bytes.fromhex(model_sha256),
+        "input_count": input_count,
+        "output_count": output_count,
+        "op_names": list(op_names),
+        "kernels": kernels,
+        "resolver_calls": calls,
+        "arena_bytes": arena,
+        "plan_arena_bytes": plan_arena_bytes,
+        "tflm_min_arena": tflm_min_arena_bytes,
+        "tflm_overhead": overhead,
+        "tflm_align_slack": TFLM_ARENA_ALIGN_SLACK,
+        "pool_words": 0,
+        "lower_bound": lower_bound,
+        "board": board,
+        "dsp": 1 if board.dsp else 0,
+        "vectors": list(vectors),
+        "selftest_seed": SELFTEST_SEED,
+        "paths": paths,
+        "vendor": vendor or board.arduino,
+        "arduino": board.arduino,
+        "tflm_path": tflm_path,
+        "tflm_library": TFLM_ARDUINO_LIBRARY,
+        "ram": ram,
+        "flash": flash,
+        "generated_files": sorted(generated),
+        "project_files": sorted(generated + list(vendored)),
+    }
+    env = template_environment(templates)
+    files: dict[str, bytes] = {}
+    for template_name, out in TFLM_TEMPLATES:
+        try:
+            text = env.get_template(template_name).render(context)
+        except jinja2.TemplateError as error:
+            raise TinyflashError(f"template {template_name} failed to render ({error}); "
+                                 "reinstall tinyflash or report this", EXIT_BAD_INPUT) from error
+        files[out] = text.encode("utf-8")
+    files[MODEL_COPY] = model
+    files.update(vendored)
+    files = dict(sorted(files.items()))
+    return RenderedProject(files=files, identifier=ident, kernels=kernels, ram=ram, flash=flash,
+                           selftest_count=len(vectors))
+
+
+def _generate_tflm(model_path: Path, info: Any, plan: Any, board: BoardSpec, output_dir: Path, *,
+                   force: bool, vendor: bool, selftest: int,
+                   tflm_path: str | None) -> GenerateResult:
+    """generate() for --runtime tflm: TFLM's overhead measured, fit checked, project written."""
+    from tinyflash.reference import tflm_min_arena
+
+    model_file = model_path.name
+    model = bytes(info.data)
+    op_names = [op.name for op in info.ops]
+    calls = tflm_resolver_calls(op_names, model_file)
+    measured = tflm_min_arena(model)
+    arena, _ = tflm_arena_bytes(int(plan.arena_bytes), measured)
+    error = fit_error(model_file, board.id, tflm_budgets(model, len(calls), arena, board, 0))
+    if error:
+        raise TinyflashError(error, EXIT_CHECK_FAILED)
+    vectors = selftest_vectors(model, len(info.inputs), len(info.outputs), selftest,
+                               model_name=model_file)
+    project = render_tflm_project(
+        model=model, model_file=model_file, model_sha256=info.sha256, op_names=op_names,
+        input_count=len(info.inputs), output_count=len(info.outputs),
+        plan_arena_bytes=int(plan.arena_bytes), tflm_min_arena_bytes=measured,
+        lower_bound=int(plan.lower_bound), board=board, vectors=vectors,
+        paths=vendored_paths() if vendor else default_paths(board), vendor=vendor,
+        tflm_path=tflm_path)
+    error = fit_error(model_file, board.id, (project.ram, project.flash))
+    if error:
+        raise TinyflashError(error, EXIT_CHECK_FAILED)
+    write_project(project.files, output_dir, force=force)
+    return GenerateResult(
+        project_dir=output_dir.absolute(), board=board.id, model=model_path,
+        model_sha256=info.sha256, identifier=project.identifier, files=tuple(project.files),
+        kernels=project.kernels, arena_bytes=arena, pool_words=0,
+        selftest_count=project.selftest_count, vendored=True, kernel_set="tflm",
+        ram=project.ram, flash=project.flash)
 
 
 def render_budgets(model: bytes, tensor_count: int, op_names: Sequence[str], arena_bytes: int,

@@ -1,0 +1,50 @@
+/* The tinyflash device harness for firmware that runs its model with TensorFlow Lite Micro
+ * (`tinyflash generate --runtime tflm`). Same protocol, banner and self-test as
+ * firmware/harness (docs/protocol.md), so `tinyflash verify` works unchanged.
+ *
+ * What is adapted from firmware/harness: the frame codec (tfl_harness_frame.c, tfl_harness_crc.c)
+ * is reused as is; the request loop is rewritten over tflite::MicroInterpreter, because
+ * tfl_harness.c is written against tinyflash's own interpreter. Differences a host sees:
+ *  - the runtime string in INFO is "tflm";
+ *  - status codes are this adapter's (TFL_TFLM_* below) and the failing op index is -1
+ *    (TFLM does not say which operator failed);
+ *  - LAYERS is answered with an ERROR frame: TFLM's public API has no per-operator hook that
+ *    could stream intermediate tensors (use the tinyflash runtime for --per-layer);
+ *  - RESET rebuilds the interpreter in its arena (AllocateTensors again). */
+#ifndef TFL_TFLM_HARNESS_H
+#define TFL_TFLM_HARNESS_H
+
+#include <stdint.h>
+
+#include "tensorflow/lite/micro/micro_op_resolver.h"
+#include "tfl_harness.h"
+
+/* Status codes of this adapter (INFO/RESET/ERROR frames carry them as u16). */
+enum {
+  TFL_TFLM_OK = 0,
+  TFL_TFLM_OP_RESOLVER = 0x7101,      /* an Add...() call of the generated resolver failed */
+  TFL_TFLM_SCHEMA_VERSION = 0x7102,   /* the model's schema version is not TFLITE_SCHEMA_VERSION */
+  TFL_TFLM_ALLOCATE_TENSORS = 0x7103, /* AllocateTensors() failed (arena too small?) */
+  TFL_TFLM_INVOKE = 0x7104,           /* Invoke() failed */
+  TFL_TFLM_TENSOR = 0x7105            /* an input/output tensor is missing or of no known type */
+};
+
+typedef struct tfl_tflm_config {
+  const uint8_t *model;          /* the flatbuffer, 16-byte aligned */
+  uint32_t model_size;
+  const uint8_t *model_sha256;   /* 32 bytes */
+  const tflite::MicroOpResolver *resolver;
+  int32_t resolver_status;       /* 0, or 1 + the index of the first Add...() that failed */
+  uint8_t *arena;                /* 16-byte aligned */
+  uint32_t arena_bytes;
+  int32_t planned_arena_bytes;   /* reported by INFO */
+  const tfl_selftest_vector *selftest;
+  int32_t selftest_count;
+  const char *board;             /* board id, reported by INFO */
+} tfl_tflm_config;
+
+/* Initialises the port and the interpreter, runs the self-test vectors, prints the banner line,
+ * then serves protocol frames until the link ends. Never returns. */
+void tfl_tflm_harness_main(const tfl_tflm_config *config);
+
+#endif

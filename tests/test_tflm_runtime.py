@@ -1,0 +1,226 @@
+"""`tinyflash generate --runtime tflm`: a project that runs the model with TensorFlow Lite Micro's
+tflite::MicroInterpreter and the C++ harness adapter (firmware/tflm/).
+
+TFLM's sources are not available here, so the projects are checked as golden files plus the facts
+they must state (resolver calls, arena size, sources). tests/test_tflm_double.py compiles and runs
+the generated C++ against a small stand-in for TFLM's API.
+
+Goldens: tests/golden/tflm_nano33ble/ (TFLM's Arduino library through lib_deps) and
+tests/golden/tflm_mps2-an386/ (a TFLM tree given with --tflm-path, fixed to /opt/tflm). Regenerate
+after an intended template change and review the diff:
+
+    TINYFLASH_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_tflm_runtime.py -k golden
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, shared_model_path
+from tinyflash import codegen
+from tinyflash.boards import load_board
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.model import load_model
+from tinyflash.plan import plan_memory
+from tinyflash.reference import tflm_min_arena
+
+GOLDEN = REPO / "tests" / "golden"
+TINY = GOLDEN / "tiny_cnn.tflite"
+UPDATE = os.environ.get("TINYFLASH_UPDATE_GOLDEN") == "1"
+FIXED = codegen.FirmwarePaths(platform="/opt/tinyflash/firmware/platform",
+                              runtime="/opt/tinyflash/firmware/runtime",
+                              harness="/opt/tinyflash/firmware/harness",
+                              boards_dir="/opt/tinyflash/boards")
+CASES = {  # golden folder -> (board, --tflm-path)
+    "tflm_nano33ble": ("nano33ble", None),
+    "tflm_mps2-an386": ("mps2-an386", "/opt/tflm"),
+}
+GOLDEN_FILES = ("README.md", "platformio.ini", "src/main.cpp", "src/model_data.h",
+                "tinyflash.json")
+
+
+def render(board_id: str, tflm_path: str | None, model_path: Path = TINY,
+           selftest: int = 3) -> codegen.RenderedProject:
+    info = load_model(model_path)
+    plan = plan_memory(info)
+    vectors = codegen.selftest_vectors(info.data, len(info.inputs), len(info.outputs), selftest)
+    return codegen.render_tflm_project(
+        model=info.data, model_file=model_path.name, model_sha256=info.sha256,
+        op_names=[op.name for op in info.ops], input_count=len(info.inputs),
+        output_count=len(info.outputs), plan_arena_bytes=plan.arena_bytes,
+        tflm_min_arena_bytes=tflm_min_arena(info.data), lower_bound=plan.lower_bound,
+        board=codegen.board_spec(load_board(board_id)), vectors=vectors, paths=FIXED,
+        vendor=False, tflm_path=tflm_path)
+
+
+@pytest.fixture(scope="module")
+def projects() -> dict[str, codegen.RenderedProject]:
+    return {name: render(board, path) for name, (board, path) in CASES.items()}
+
+
+@pytest.mark.parametrize("name", GOLDEN_FILES)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden(projects: dict[str, codegen.RenderedProject], case: str, name: str) -> None:
+    golden = GOLDEN / case / name
+    actual = projects[case].files[name].decode()
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    assert golden.is_file(), f"{golden} is missing: run with TINYFLASH_UPDATE_GOLDEN=1"
+    assert actual == golden.read_text(encoding="utf-8"), (
+        f"{name} ({case}) differs from {golden}; if intended, regenerate with "
+        "TINYFLASH_UPDATE_GOLDEN=1 and review the diff")
+
+
+def test_model_array_is_the_tinyflash_runtimes(projects: dict[str, codegen.RenderedProject]) -> None:
+    """Same aligned model array (same template) as the tinyflash runtime's projects."""
+    emulated = (GOLDEN / "tiny_cnn" / "src" / "model_data.c").read_text(encoding="utf-8")
+    for case, (board, _) in CASES.items():
+        text = projects[case].files["src/model_data.c"].decode()
+        assert text == emulated.replace("for board mps2-an386.", f"for board {board}.", 1)
+        assert "TFL_ALIGN16" in text and projects[case].files["model.tflite"] == TINY.read_bytes()
+
+
+@pytest.mark.parametrize("model_name", ["kws_ref_model", "pretrainedResnet_quant", "ad01_int8"])
+def test_resolver_has_exactly_the_models_ops(model_name: str) -> None:
+    model = shared_model_path(model_name)
+    info = load_model(model)
+    project = codegen.render_tflm_project(
+        model=info.data, model_file=model.name, model_sha256=info.sha256,
+        op_names=[op.name for op in info.ops], input_count=len(info.inputs),
+        output_count=len(info.outputs), plan_arena_bytes=100, tflm_min_arena_bytes=200,
+        lower_bound=None, board=codegen.board_spec(load_board("nano33ble")), vectors=[],
+        paths=FIXED, vendor=False, tflm_path=None)
+    main = project.files["src/main.cpp"].decode()
+    calls = re.findall(r"resolver\.(Add\w+)\(\) != kTfLiteOk", main)
+    ops = sorted({op.name for op in info.ops})
+    assert calls == [codegen.TFLM_RESOLVER_METHODS[op] for op in ops]
+    assert len(set(calls)) == len(calls)
+    assert f"tflite::MicroMutableOpResolver<{len(ops)}> resolver;" in main
+
+
+def test_arena_is_plan_plus_measured_overhead(projects: dict[str, codegen.RenderedProject]) -> None:
+    info = load_model(TINY)
+    plan = plan_memory(info)
+    measured = tflm_min_arena(info.data)
+    arena, overhead = codegen.tflm_arena_bytes(plan.arena_bytes, measured)
+    assert overhead == measured - plan.arena_bytes > 0
+    assert arena % 16 == 0 and arena >= plan.arena_bytes + overhead + codegen.TFLM_ARENA_ALIGN_SLACK
+    assert arena - (plan.arena_bytes + overhead + codegen.TFLM_ARENA_ALIGN_SLACK) < 16
+    header = projects["tflm_nano33ble"].files["src/model_data.h"].decode()
+    assert f"#define TINY_CNN_TFLM_ARENA_BYTES {arena}\n" in header
+    assert f"#define TINY_CNN_PLAN_ARENA_BYTES {plan.arena_bytes}\n" in header
+    manifest = json.loads(projects["tflm_nano33ble"].files["tinyflash.json"])
+    assert manifest["runtime"] == "tflm" and manifest["arena_bytes"] == arena
+    assert manifest["tflm"]["min_arena_x86_64"] == measured
+    assert manifest["tflm"]["overhead_bytes"] == overhead
+    # The arena really is enough for TFLM (its Python runtime, reference kernels) minus the slack.
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(info.data, arena_size=arena - 16)
+    interpreter.invoke()
+
+
+def test_overhead_never_negative() -> None:
+    assert codegen.tflm_arena_bytes(5000, 1000) == (5024, 0)
+
+
+def test_tflm_sources(projects: dict[str, codegen.RenderedProject]) -> None:
+    lib_deps = projects["tflm_nano33ble"].files["platformio.ini"].decode()
+    assert f"lib_deps =\n    {codegen.TFLM_ARDUINO_LIBRARY}\n" in lib_deps
+    assert "framework = arduino" in lib_deps and "-DTF_LITE_STATIC_MEMORY" in lib_deps
+    tree = projects["tflm_mps2-an386"]
+    ini = tree.files["platformio.ini"].decode()
+    assert "lib_deps" not in ini and "    -I/opt/tflm\n" in ini
+    assert "    -I/opt/tflm/third_party/flatbuffers/include\n" in ini
+    wrapper = json.loads(tree.files["lib/tflm/library.json"])
+    assert wrapper["build"]["srcDir"] == wrapper["build"]["includeDir"] == "/opt/tflm"
+    assert "+<tensorflow/>" in wrapper["build"]["srcFilter"]
+    assert "lib/tflm/library.json" not in projects["tflm_nano33ble"].files
+
+
+def test_vendored_harness_is_the_firmware(projects: dict[str, codegen.RenderedProject]) -> None:
+    firmware = REPO / "firmware"
+    for case, (board, _) in CASES.items():
+        files = projects[case].files
+        for source, target in codegen.TFLM_HARNESS_FILES:
+            assert files[target] == (firmware / source).read_bytes(), target
+        has_port = "lib/port/src/tfl_port_arduino.cpp" in files
+        assert has_port == load_board(board).raw["tinyflash"].get("port").startswith("arduino")
+        assert not any(name.startswith("lib/runtime/") for name in files)  # no tinyflash runtime
+        assert "src/main.cpp" in files and "src/main.c" not in files
+
+
+def test_adapter_answers_layers_with_an_error_and_names_itself_tflm() -> None:
+    source = (REPO / "firmware" / "tflm" / "src" / "tfl_tflm_harness.cpp").read_text()
+    assert 'tx_str(tx, "tflm");' in source
+    assert "type == TFL_MSG_LAYERS" in source
+    assert '#include "tfl_harness_internal.h"' in source  # the codec is reused, not copied
+
+
+def test_generate_tflm_writes_the_project(tmp_path: Path) -> None:
+    result = codegen.generate(TINY, "pico", tmp_path / "p", runtime="tflm", selftest=1)
+    assert result.kernel_set == "tflm" and result.selftest_count == 1
+    written = {p.relative_to(tmp_path / "p").as_posix() for p in (tmp_path / "p").rglob("*")
+               if p.is_file()}
+    assert written == set(result.files)
+    assert result.arena_bytes == json.loads((tmp_path / "p" / "tinyflash.json").read_text())[
+        "arena_bytes"]
+
+
+def test_bad_options(tmp_path: Path) -> None:
+    with pytest.raises(TinyflashError, match="pass --tflm-path DIR") as error:
+        codegen.generate(TINY, "mps2-an386", tmp_path / "a", runtime="tflm")
+    assert error.value.exit_code == EXIT_BAD_INPUT
+    with pytest.raises(TinyflashError, match="is not a TFLM tree"):
+        codegen.generate(TINY, "mps2-an386", tmp_path / "b", runtime="tflm",
+                         tflm_path=tmp_path)
+    with pytest.raises(TinyflashError, match="only used with --runtime tflm"):
+        codegen.generate(TINY, "nano33ble", tmp_path / "c", tflm_path=tmp_path)
+    with pytest.raises(TinyflashError, match="--runtime must be tinyflash or tflm"):
+        codegen.generate(TINY, "nano33ble", tmp_path / "d", runtime="cmsis")
+    with pytest.raises(TinyflashError, match="no Add...\\(\\) method") as error:
+        codegen.tflm_resolver_calls(["CONV_2D", "NOT_AN_OP"], "m.tflite")
+    assert error.value.exit_code == EXIT_CHECK_FAILED
+
+
+def test_tflm_tree_path_is_resolved(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "tensorflow" / "lite" / "micro").mkdir(parents=True)
+    (tree / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").write_text("")
+    result = codegen.generate(TINY, "mps2-an386", tmp_path / "fw", runtime="tflm",
+                              tflm_path=tree, selftest=0)
+    wrapper = json.loads((result.project_dir / "lib" / "tflm" / "library.json").read_text())
+    assert wrapper["build"]["srcDir"] == str(tree.resolve())
+
+
+def test_does_not_fit_with_tflm_either(tmp_path: Path) -> None:
+    """A 130,000-byte input activation: more than the F446's 128 KB of RAM with TFLM too."""
+    from test_real_boards import _fc_model
+
+    model = tmp_path / "long.tflite"
+    model.write_bytes(_fc_model(130_000, 1))
+    with pytest.raises(TinyflashError, match="does not fit board nucleo_f446re: RAM") as error:
+        codegen.generate(model, "nucleo_f446re", tmp_path / "fw", runtime="tflm")
+    assert "tflm arena" in error.value.message and not (tmp_path / "fw").exists()
+
+
+def test_cli_runtime_tflm_json(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "tinyflash.cli", "generate", str(TINY), "--board",
+                           "nano33ble", "--runtime", "tflm", "-o", str(tmp_path / "fw"),
+                           "--selftest", "0", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["kernel_set"] == "tflm" and "src/main.cpp" in report["files"]
+    help_text = subprocess.run([sys.executable, "-m", "tinyflash.cli", "generate", "--help"],
+                               capture_output=True, text=True, timeout=300, cwd=REPO,
+                               env={**os.environ, "COLUMNS": "200"}).stdout
+    assert "--runtime" in help_text and "--tflm-path" in help_text
