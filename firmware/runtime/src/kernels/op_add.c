@@ -91,43 +91,57 @@ static void add_make_walk(const tfl_tensor *a, const tfl_tensor *b, const tfl_te
 
 /* ---- arithmetic ----------------------------------------------------------------------- */
 
-/* The requantization arithmetic of tfl_multiply_by_quantized_multiplier, inlined for the
- * per-element loop (same formula: saturating rounding doubling high multiply, then rounding
- * divide by a power of two, ties away from zero). */
-static inline int32_t add_high_mul(int32_t a, int32_t b) {
-  const int64_t ab = (int64_t)a * (int64_t)b;
-  const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-}
-static inline int32_t add_shift_right(int32_t x, int32_t exponent) {
-  const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u); /* 0 <= exponent <= 31 */
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
+#if defined(__GNUC__)
+#define ADD_INLINE static inline __attribute__((always_inline))
+#else
+#define ADD_INLINE static inline
+#endif
+
+/* x * multiplier * 2^-right_shift with TFLM's double rounding, in the branch-free form that
+ * gives the same integers: the saturating rounding doubling high multiply (ties toward zero
+ * from the truncating division with a -/+ nudge) equals floor((x * m + 2^30) / 2^31), and the
+ * rounding divide by 2^s (ties away from zero) equals floor((high + 2^(s-1) - [high < 0]) / 2^s)
+ * for s >= 1 (round = 2^(s-1), sign_mask = -1; both 0 for s = 0). Every ADD multiplier
+ * has shift <= 0 (checked in prepare) and operands satisfy |x| < 2^29, so the saturating case
+ * (x == m == INT32_MIN) cannot occur and high + round cannot overflow. */
+ADD_INLINE int32_t add_scale(int32_t x, int32_t multiplier, int32_t right_shift, int32_t round,
+                             int32_t sign_mask) {
+  const int32_t high = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+  return (high + round + ((high >> 31) & sign_mask)) >> right_shift;
 }
 
-/* x * multiplier * 2^shift for the shift <= 0 of every ADD multiplier (checked in prepare). */
-static inline int32_t add_scale(int32_t x, int32_t multiplier, int32_t shift) {
-  return add_shift_right(add_high_mul(x, multiplier), -shift);
-}
-
-static inline int8_t add_one(const tfl_add_data *d, int32_t x1, int32_t x2) {
-  const int32_t shifted1 = (x1 + d->input1_offset) * (1 << d->left_shift);
-  const int32_t shifted2 = (x2 + d->input2_offset) * (1 << d->left_shift);
-  const int32_t scaled1 = add_scale(shifted1, d->input1_multiplier, d->input1_shift);
-  const int32_t scaled2 = add_scale(shifted2, d->input2_multiplier, d->input2_shift);
-  const int32_t raw =
-      add_scale(scaled1 + scaled2, d->output_multiplier, d->output_shift) + d->output_offset;
-  return (int8_t)tfl_clamp(raw, d->act_min, d->act_max);
-}
-
-static void add_run(const tfl_add_data *d, const int8_t *in1, int32_t step1, const int8_t *in2,
-                    int32_t step2, int8_t *out, int32_t n) {
+static void add_run(const tfl_add_data *d, const int8_t *in1, int32_t step1,
+                    const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+  /* parameters in locals: stores through int8_t* may alias *d, which would force reloads */
+  const int32_t offset1 = d->input1_offset;
+  const int32_t offset2 = d->input2_offset;
+  const int32_t output_offset = d->output_offset;
+  const int32_t left_shift = d->left_shift;
+  const int32_t m1 = d->input1_multiplier;
+  const int32_t r1 = -d->input1_shift;
+  const int32_t m2 = d->input2_multiplier;
+  const int32_t r2 = -d->input2_shift;
+  const int32_t mo = d->output_multiplier;
+  const int32_t ro = -d->output_shift;
+  const int32_t act_min = d->act_min;
+  const int32_t act_max = d->act_max;
+  const int32_t round1 = r1 > 0 ? (int32_t)1 << (r1 - 1) : 0;
+  const int32_t round2 = r2 > 0 ? (int32_t)1 << (r2 - 1) : 0;
+  const int32_t roundo = ro > 0 ? (int32_t)1 << (ro - 1) : 0;
+  const int32_t sign1 = r1 > 0 ? -1 : 0;
+  const int32_t sign2 = r2 > 0 ? -1 : 0;
+  const int32_t signo = ro > 0 ? -1 : 0;
   int32_t i;
   int32_t o1 = 0;
   int32_t o2 = 0;
   for (i = 0; i < n; ++i) {
-    out[i] = add_one(d, in1[o1], in2[o2]);
+    const int32_t scaled1 =
+        add_scale((in1[o1] + offset1) * (1 << left_shift), m1, r1, round1, sign1);
+    const int32_t scaled2 =
+        add_scale((in2[o2] + offset2) * (1 << left_shift), m2, r2, round2, sign2);
+    const int32_t raw =
+        add_scale(scaled1 + scaled2, mo, ro, roundo, signo) + output_offset;
+    out[i] = (int8_t)tfl_clamp(raw, act_min, act_max);
     o1 += step1;
     o2 += step2;
   }

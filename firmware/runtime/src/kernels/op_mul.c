@@ -85,37 +85,47 @@ static void mul_make_walk(const tfl_tensor *a, const tfl_tensor *b, const tfl_te
 
 /* ---- arithmetic ----------------------------------------------------------------------- */
 
-/* The requantization arithmetic of tfl_multiply_by_quantized_multiplier, inlined for the
- * per-element loop (same formula: saturating rounding doubling high multiply, then rounding
- * divide by a power of two, ties away from zero). */
-static inline int32_t mul_high_mul(int32_t a, int32_t b) {
-  const int64_t ab = (int64_t)a * (int64_t)b;
-  const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-}
-static inline int32_t mul_shift_right(int32_t x, int32_t exponent) {
-  const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u); /* 0 <= exponent <= 31 */
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
-}
+#if defined(__GNUC__)
+#define MUL_INLINE static inline __attribute__((always_inline))
+#else
+#define MUL_INLINE static inline
+#endif
 
-/* x * multiplier * 2^shift; x * 2^shift cannot overflow (shift <= 15, checked in prepare). */
-static inline int32_t mul_scale(int32_t x, int32_t multiplier, int32_t shift) {
-  if (shift > 0) return mul_high_mul(x * (1 << shift), multiplier);
-  return mul_shift_right(mul_high_mul(x, multiplier), -shift);
+/* x * multiplier * 2^-right_shift with TFLM's double rounding, in the branch-free form that
+ * gives the same integers: the saturating rounding doubling high multiply (ties toward zero
+ * from the truncating division with a -/+ nudge) equals floor((x * m + 2^30) / 2^31), and the
+ * rounding divide by 2^s (ties away from zero) equals floor((high + 2^(s-1) - [high < 0]) / 2^s)
+ * for s >= 1 (round = 2^(s-1), sign_mask = -1; both 0 for s = 0). Operands: |x| <= 255 * 255
+ * scaled by 2^left_shift <= 2^15 (checked in prepare), never INT32_MIN, and with right_shift > 0
+ * left_shift is 0, so high + round cannot overflow. */
+MUL_INLINE int32_t mul_scale(int32_t x, int32_t multiplier, int32_t right_shift, int32_t round,
+                             int32_t sign_mask) {
+  const int32_t high = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+  return (high + round + ((high >> 31) & sign_mask)) >> right_shift;
 }
 
 static void mul_run(const tfl_mul_data *d, const int8_t *in1, int32_t step1, const int8_t *in2,
                     int32_t step2, int8_t *out, int32_t n) {
+  /* parameters in locals: stores through int8_t* may alias *d, which would force reloads */
+  const int32_t offset1 = d->input1_offset;
+  const int32_t offset2 = d->input2_offset;
+  const int32_t output_offset = d->output_offset;
+  const int32_t multiplier = d->output_multiplier;
+  const int32_t left_shift = d->output_shift > 0 ? d->output_shift : 0;
+  const int32_t right_shift = d->output_shift > 0 ? 0 : -d->output_shift;
+  const int32_t round = right_shift > 0 ? (int32_t)1 << (right_shift - 1) : 0;
+  const int32_t sign_mask = right_shift > 0 ? -1 : 0;
+  const int32_t act_min = d->act_min;
+  const int32_t act_max = d->act_max;
   int32_t i;
   int32_t o1 = 0;
   int32_t o2 = 0;
   for (i = 0; i < n; ++i) {
-    const int32_t product = (in1[o1] + d->input1_offset) * (in2[o2] + d->input2_offset);
+    const int32_t product = (in1[o1] + offset1) * (in2[o2] + offset2);
     const int32_t raw =
-        mul_scale(product, d->output_multiplier, d->output_shift) + d->output_offset;
-    out[i] = (int8_t)tfl_clamp(raw, d->act_min, d->act_max);
+        mul_scale(product * (1 << left_shift), multiplier, right_shift, round, sign_mask) +
+        output_offset;
+    out[i] = (int8_t)tfl_clamp(raw, act_min, act_max);
     o1 += step1;
     o2 += step2;
   }

@@ -148,8 +148,8 @@ static tfl_status tanh_eval(tfl_context *ctx, tfl_node *node) {
   tfl_tanh_data d;
   int32_t i;
   memcpy(&d, node->data, sizeof d);
-  if (n >= 512) {
-    /* big tensors: the 256 possible outputs once, then a table lookup per element */
+  if (n > 256) {
+    /* more elements than int8 values: the 256 possible outputs once, then a table lookup */
     int8_t table[256];
     for (i = 0; i < 256; ++i) table[i] = tanh_value(&d, i - 128);
     for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
