@@ -1,0 +1,122 @@
+"""A `--runtime tflm` project compiled and run on the host against stand-ins: TFLM's C++ API from
+tests/fixtures/tflm_double/ (backed by tinyflash's own C runtime) and the Arduino API from
+tests/fixtures/arduino_double/. This checks the generated main.cpp (resolver, arena, config), the
+C++ protocol adapter (firmware/tflm/) and the frame codec it shares with the harness, end to end
+through tinyflash.link. It does not test TFLM itself (see the fixture's README.md)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from test_arduino_port import DOUBLE as ARDUINO_DOUBLE
+from test_arduino_port import SANITIZE, WARN, _need, _PipeSerial, _run
+from tinyflash import codegen
+
+TFLM_DOUBLE = REPO / "tests" / "fixtures" / "tflm_double"
+RUNTIME = REPO / "firmware" / "runtime"
+TINY = REPO / "tests" / "golden" / "tiny_cnn.tflite"
+
+
+def test_double_declares_every_resolver_method_tinyflash_generates() -> None:
+    header = (TFLM_DOUBLE / "tensorflow/lite/micro/micro_mutable_op_resolver.h").read_text()
+    declared = dict(re.findall(r"TfLiteStatus (Add\w+)\(\) \{ return add\(\"(\w+)\"\); \}", header))
+    assert declared == {method: op for op, method in codegen.TFLM_RESOLVER_METHODS.items()}
+
+
+def _compile(project: Path, out: Path) -> Path:
+    gcc, gxx = _need("gcc"), _need("g++")
+    includes = [f"-I{project / 'src'}", f"-I{project / 'lib' / 'tflm_harness' / 'include'}",
+                f"-I{project / 'lib' / 'tflm_harness' / 'src'}",
+                f"-I{project / 'lib' / 'port' / 'include'}", f"-I{TFLM_DOUBLE}",
+                f"-I{ARDUINO_DOUBLE}", f"-I{RUNTIME / 'include'}"]
+    defines = ["-DTFL_USE_DSP=0", "-DTFL_PORT_USE_DWT=0", "-DARDUINO_DOUBLE_STDIO_MAIN",
+               "-DTFLM_DOUBLE_MODEL_DATA_SYMBOL=tiny_cnn_model_data",
+               "-DTFLM_DOUBLE_MODEL_SIZE_SYMBOL=tiny_cnn_model_size", "-DTF_LITE_STATIC_MEMORY"]
+    c_files = sorted((RUNTIME / "src").rglob("*.c"))  # behind the TFLM stand-in
+    c_files += sorted((project / "lib" / "tflm_harness" / "src").glob("*.c"))
+    c_files += sorted((project / "src").glob("*.c"))
+    cpp_files = sorted((project / "lib" / "tflm_harness" / "src").glob("*.cpp"))
+    cpp_files += sorted((project / "lib" / "port" / "src").glob("*.cpp"))
+    cpp_files += sorted((project / "src").glob("*.cpp"))
+    cpp_files += [ARDUINO_DOUBLE / "arduino_double.cpp", TFLM_DOUBLE / "tflm_double.cpp"]
+    objects = []
+    running: list[tuple[list[str], subprocess.Popen[str]]] = []
+
+    def wait_one() -> None:
+        cmd, proc = running.pop(0)
+        output = proc.communicate(timeout=300)[0]
+        assert proc.returncode == 0, f"{' '.join(cmd)}\n{output}"
+
+    for index, source in enumerate(c_files + cpp_files):
+        obj = out / f"{index:03d}_{source.stem}.o"
+        compiler = [gcc, "-std=c99"] if source.suffix == ".c" else [gxx, "-std=gnu++17",
+                                                                    "-fno-exceptions",
+                                                                    "-fno-rtti"]
+        if source.name == "tfl_port_arduino.cpp" or source.name == "arduino_double.cpp":
+            compiler = [gxx, "-std=gnu++17"]  # the Arduino double's halt uses an exception
+        cmd = [*compiler, *WARN, *SANITIZE, *defines, *includes, "-c", str(source), "-o", str(obj)]
+        running.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT, text=True)))
+        objects.append(str(obj))
+        if len(running) >= 2:  # two cores, shared
+            wait_one()
+    while running:
+        wait_one()
+    exe = out / "firmware"
+    _run([gxx, *SANITIZE, *objects, "-o", str(exe)])
+    return exe
+
+
+@pytest.mark.slow
+def test_tflm_project_speaks_the_protocol(tmp_path: Path) -> None:
+    from tflite_micro.python.tflite_micro import runtime
+
+    from tinyflash.errors import TinyflashError
+    from tinyflash.link import Link
+
+    project = tmp_path / "nano"
+    result = codegen.generate(TINY, "nano33ble", project, runtime="tflm")
+    exe = _compile(project, tmp_path)
+
+    done = subprocess.run([str(exe)], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    banner = done.stdout.decode("ascii", "replace").strip()
+    assert banner.startswith("tinyflash ready selftest=PASS vectors=3 arena="), banner
+
+    model = TINY.read_bytes()
+    reference = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
+    shape = tuple(reference.get_input_details(0)["shape"])
+    rng = np.random.default_rng(11)
+    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        with Link(_PipeSerial(proc), f"pipe:{exe}", timeout=20) as link:
+            assert link.wait_banner().selftest == "PASS"
+            info = link.info()
+            assert info.ready and info.runtime_version == "tflm" and info.board == "nano33ble"
+            assert info.arena_bytes == result.arena_bytes and info.op_count == 5
+            assert bytes.fromhex(info.model_sha256) == bytes.fromhex(result.model_sha256)
+            for _ in range(4):
+                x = rng.integers(-128, 128, size=shape, dtype=np.int8)
+                outputs, _ticks = link.invoke([x])
+                reference.set_input(x, 0)
+                reference.invoke()
+                np.testing.assert_array_equal(outputs[0], reference.get_output(0))
+            with pytest.raises(TinyflashError) as error:
+                link.layers([x])  # TFLM has no per-operator hook: an ERROR frame
+            assert "UNKNOWN_TYPE for the LAYERS request" in error.value.message
+            reset = link.reset()  # rebuilds the MicroInterpreter in its arena
+            assert reset.init_status == 0 and reset.arena_used == info.arena_used > 0
+            outputs, _ = link.invoke([x])  # still serving after the error and the reset
+            np.testing.assert_array_equal(outputs[0], reference.get_output(0))
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        code = proc.wait(60)
+        stderr = proc.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+    assert code == 0, stderr
