@@ -21,8 +21,13 @@ TFLM semantics that tinyflash follows (and where TFLite's BUILTIN_REF kernels di
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,6 +37,8 @@ from hypothesis import strategies as st
 
 from runtime_host import init_status, run_model_batch, tflm_reference_batch
 from tflbuilder import ModelBuilder
+
+REPO = Path(__file__).resolve().parents[1]
 
 SETS = 3  # random input sets per model (plus the all-values set for unary ops)
 # Examples per property; raise it for a deeper search, e.g. TINYFLASH_KERNEL_EXAMPLES=500.
@@ -421,11 +428,11 @@ def _op_names(flatbuffer: bytes) -> set[str]:
     return found
 
 
-@pytest.mark.slow
-def test_converted_keras_model_every_layer_matches_tflm(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def converted_arith_model() -> bytes:
     """A Keras model converted by TensorFlow's own converter (full int8) whose layers become
-    HARD_SWISH, LOGISTIC, TANH, LEAKY_RELU, ADD, MUL, SUB, RELU, RELU6, MAXIMUM, MINIMUM and MEAN;
-    every layer is a model output, so each op's tensor is compared, on 40 random inputs."""
+    HARD_SWISH, LOGISTIC, TANH, LEAKY_RELU, ADD, MUL, SUB, RELU, RELU6, MAXIMUM, MINIMUM and
+    MEAN; every layer is a model output."""
     tf = pytest.importorskip("tensorflow")
     layers = tf.keras.layers
     inp = tf.keras.Input((6, 6, 4), batch_size=1)
@@ -453,13 +460,42 @@ def test_converted_keras_model_every_layer_matches_tflm(tmp_path) -> None:
     conv.inference_output_type = tf.int8
     flatbuffer = conv.convert()
     assert set(ARITH_OPS) <= _op_names(flatbuffer)
+    return flatbuffer
 
+
+@pytest.mark.slow
+def test_converted_keras_model_every_layer_matches_tflm(converted_arith_model: bytes) -> None:
+    """Each op's tensor of the converted model, on 40 random inputs, on the host runner."""
     rng = np.random.default_rng(2024)
     batch = [[rng.integers(-128, 127, size=(1, 6, 6, 4), endpoint=True, dtype=np.int8)]
              for _ in range(40)]
-    got = run_model_batch(flatbuffer, batch)
-    ref = tflm_reference_batch(flatbuffer, batch)
+    got = run_model_batch(converted_arith_model, batch)
+    ref = tflm_reference_batch(converted_arith_model, batch)
     for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
         assert len(g_outs) == 8
         for k, (gv, rv) in enumerate(zip(g_outs, r_outs)):
             assert np.array_equal(gv, np.asarray(rv)), f"input set {s}, model output {k} differs"
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
+                    shutil.which("qemu-system-arm") is None,
+                    reason="arm-none-eabi-gcc and qemu-system-arm are needed")
+@pytest.mark.parametrize("board", ["mps2-an386", "microbit"])  # Cortex-M4, Cortex-M0
+def test_converted_keras_model_bit_exact_on_qemu(converted_arith_model: bytes, tmp_path: Path,
+                                                 board: str) -> None:
+    """The same model built for a Cortex-M board by `tinyflash verify` and run in QEMU: every
+    output bit-exact with TFLM (the M0 has no 64-bit multiply instruction: other code paths)."""
+    model = tmp_path / "arith.tflite"
+    model.write_bytes(converted_arith_model)
+    done = subprocess.run([sys.executable, "-m", "tinyflash.cli", "verify", str(model),
+                           "--board", board, "-o", str(tmp_path / "project"), "--samples", "6",
+                           "--json"], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    result = json.loads(done.stdout)
+    assert result["passed"] is True and result["samples"] == 6
+    exact = [m for m in result["metrics"] if m["reference"] == "tflm"]
+    assert len(exact) == 8
+    assert all(m["exact_fraction"] == 1.0 and m["max_abs_diff_lsb"] == 0 for m in exact)
