@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
         from tinyflash.convert import convert_model
 
         result = convert_model(args.out / "digits.keras", args.out / "digits_int8.tflite",
-                               args.out / "calibration.npz")
+                               args.out / "calibration.npz", force=True)
         print(f"digits_int8.tflite: {result.tflite_bytes} B in {result.total_seconds:.1f} s "
               f"(converter {result.convert_seconds:.2f} s), ops {result.op_histogram}")
     return 0

@@ -817,6 +817,8 @@ def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code here
+        if code == 130:  # Typer's translation of Ctrl-C (KeyboardInterrupt)
+            err_console().print("[bold red]aborted[/]")
         if isinstance(code, int) and code:
             sys.exit(code)
     except TinyflashError as error:

@@ -589,6 +589,31 @@ class ConvertResult:
         }
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Writes `data` to a hidden temporary file beside `path`, flushes it to disk and renames it
+    over `path`: readers see the old file or the whole new one, never a part. The temporary file
+    is removed when anything (including Ctrl-C) interrupts the write."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would differ from a plain open()
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise TinyflashError(f"cannot write {path} ({error.strerror or error}); check the "
+                             "permissions and free space of its folder.", EXIT_BAD_INPUT) from error
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class _Child:
     def __init__(self, debug: bool, log_path: Path) -> None:
         env = dict(os.environ)
@@ -617,7 +642,9 @@ class _Child:
         line = self.process.stdout.readline()
         return json.loads(line) if line else None
 
-    def close(self) -> int:
+    def close(self, abort: bool = False) -> int:
+        if abort and self.process.poll() is None:
+            self.process.kill()
         if self.process.stdin is not None:
             with contextlib.suppress(BrokenPipeError, OSError):
                 self.process.stdin.close()
@@ -626,6 +653,10 @@ class _Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             code = self.process.wait()
+        except BaseException:  # Ctrl-C while the child finishes: stop it, leave no process
+            self.process.kill()
+            self.process.wait()
+            raise
         if self.log is not None:
             self.log.close()
         return code
@@ -654,9 +685,12 @@ def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path
 def convert_model(model: str | Path, output: str | Path, data: Optional[str | Path] = None,
                   mode: str = "int8", samples: int = DEFAULT_SAMPLES,
                   signature: Optional[str] = None, progress: Optional[Progress] = None,
-                  debug: bool = False) -> ConvertResult:
+                  debug: bool = False, force: bool = False) -> ConvertResult:
     """Convert MODEL to OUTPUT in `mode`, calibrating with `data` (required for the integer modes).
 
+    An existing OUTPUT is refused unless `force`. OUTPUT appears only complete: the bytes go to a
+    temporary file beside it that is renamed over it, and a failure or Ctrl-C (the converter child
+    is then killed) leaves no partial file behind.
     `progress(done, total)` is called for each representative sample the converter consumes."""
     started = time.monotonic()
     if mode not in MODES:
@@ -666,6 +700,12 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
     output = Path(output)
     if output.suffix.lower() != ".tflite":
         raise TinyflashError(f"{output}: the output file must end in .tflite.", EXIT_BAD_INPUT)
+    if output.is_dir():
+        raise TinyflashError(f"{output} is a directory; give -o the path of a .tflite file to "
+                             "write.", EXIT_BAD_INPUT)
+    if output.exists() and not force:
+        raise TinyflashError(f"{output} already exists; pass --force to replace it, or choose "
+                             "another -o.", EXIT_BAD_INPUT)
     if mode in MODES_NEEDING_DATA:
         if data is None:
             raise TinyflashError(f"{spec.label}: mode {mode} needs calibration data; give --data "
@@ -729,8 +769,10 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                                              "with --debug for the traceback.", EXIT_BAD_INPUT)
             elif message is not None and message.get("event") == "done":
                 convert_seconds = float(message["seconds"])
-        finally:
-            code = child.close()
+        except BaseException:
+            child.close(abort=True)  # an error or Ctrl-C: stop the converter now
+            raise
+        code = child.close()
         if failure is not None:
             raise failure
         if code != 0 or not partial.is_file():
@@ -741,7 +783,7 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                     saved_log.write_bytes(log_path.read_bytes())
             raise _crash_error(spec.label, code, recurrent, saved_log, rolled)
         flatbuffer = partial.read_bytes()
-    output.write_bytes(flatbuffer)
+    write_atomic(output, flatbuffer)
     histogram, deployable, problems = summarize_tflite(flatbuffer, output.name)
     if mode in HOST_ONLY_MODES:
         deployable = False

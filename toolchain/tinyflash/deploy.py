@@ -69,7 +69,7 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
         if stage:
             stage("convert")
         tflite = output_dir / "model.tflite"
-        convert_model(model, tflite, data, mode=mode, debug=debug)
+        convert_model(model, tflite, data, mode=mode, debug=debug, force=force)
         reference_float = float_model or (Path(model) if ":" not in model else None)
     else:
         tflite = source
