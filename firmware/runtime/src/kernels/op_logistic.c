@@ -23,14 +23,23 @@ TFL_OP_DATA_FITS(tfl_logistic_data);
 
 /* ---- fixed point (raw int32 values; Qm.n named in comments) ------------------------------ */
 
-static int32_t logistic_wrap_add(int32_t a, int32_t b) {
+static inline int32_t logistic_wrap_add(int32_t a, int32_t b) {
   return (int32_t)((uint32_t)a + (uint32_t)b);
 }
-static int32_t logistic_wrap_sub(int32_t a, int32_t b) {
+static inline int32_t logistic_wrap_sub(int32_t a, int32_t b) {
   return (int32_t)((uint32_t)a - (uint32_t)b);
 }
-static int32_t logistic_mul(int32_t a, int32_t b) { /* Qa * Qb -> Q(a+b) */
-  return tfl_saturating_rounding_doubling_high_mul(a, b);
+/* Qa * Qb -> Q(a+b): saturating rounding doubling high multiply. Written as
+ * floor((a * b + 2^30) / 2^31), which equals the reference's truncating division of the product
+ * plus a -/+ 2^30 nudge (ties toward +infinity either way); only INT32_MIN^2 saturates. */
+static inline int32_t logistic_mul(int32_t a, int32_t b) {
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  return (int32_t)(((int64_t)a * b + ((int64_t)1 << 30)) >> 31);
+}
+/* x / 2^exponent (1 <= exponent <= 31), rounded half away from zero. */
+static inline int32_t logistic_shr(int32_t x, int32_t exponent) {
+  const int64_t biased = (int64_t)x + ((int64_t)1 << (exponent - 1)) - (x < 0 ? 1 : 0);
+  return (int32_t)(biased >> exponent);
 }
 /* x * 2^exponent (exponent >= 1), saturating. */
 static int32_t logistic_saturating_shl(int32_t x, int32_t exponent) {
@@ -53,8 +62,8 @@ static int32_t logistic_exp_quarter(int32_t a) {
   const int32_t x2 = logistic_mul(x, x);
   const int32_t x3 = logistic_mul(x2, x);
   const int32_t x4 = logistic_mul(x2, x2);
-  const int32_t x4_over_4 = tfl_rounding_divide_by_pot(x4, 2);
-  const int32_t poly = tfl_rounding_divide_by_pot(
+  const int32_t x4_over_4 = logistic_shr(x4, 2);
+  const int32_t poly = logistic_shr(
       logistic_wrap_add(logistic_mul(logistic_wrap_add(x4_over_4, x3), one_third), x2), 1);
   return logistic_wrap_add(exp_minus_one_eighth,
                            logistic_mul(exp_minus_one_eighth, logistic_wrap_add(x, poly)));
@@ -135,7 +144,7 @@ static int8_t logistic_value(const tfl_logistic_data *d, int32_t x) {
   if (v <= -d->input_range_radius) return -128;
   if (v >= d->input_range_radius) return 127;
   q4 = tfl_multiply_by_quantized_multiplier(v, d->input_multiplier, d->input_left_shift);
-  return (int8_t)tfl_clamp(tfl_rounding_divide_by_pot(logistic_q4(q4), 23) - 128, -128, 127);
+  return (int8_t)tfl_clamp(logistic_shr(logistic_q4(q4), 23) - 128, -128, 127);
 }
 
 static tfl_status logistic_eval(tfl_context *ctx, tfl_node *node) {
