@@ -601,8 +601,9 @@ def select_serial_port(devices: list[SerialDevice], board: Optional[Board] = Non
         if len(matching) == 1:
             return matching[0].port
     ports = ", ".join(f"{d.port} ({d.description})" for d in usb)
-    raise TinyflashError(f"{len(usb)} USB serial devices are connected ({ports}) and none is "
-                         f"known to be {name}; pass the right one with --port.", EXIT_BAD_INPUT)
+    raise TinyflashError(f"{len(usb)} USB serial devices are connected ({ports}) and tinyflash "
+                         f"cannot tell which one is {name}; pass the right one with --port.",
+                         EXIT_BAD_INPUT)
 
 
 def detect_serial_port(board: Optional[Board] = None, timeout: float = 60.0) -> str:
