@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -287,9 +288,9 @@ def _run_on_qemu(board: Any, elf: Path, inputs: list[np.ndarray], repeats: int,
     from tinyflash.link import open_link
 
     port = free_tcp_port()
-    monitor_path = workdir / "qemu-monitor.sock"
-    if monitor_path.exists():
-        monitor_path.unlink()
+    # Unix socket paths are limited to ~107 bytes: keep the monitor's in a short private folder.
+    sock_dir = Path(tempfile.mkdtemp(prefix="tfb-"))
+    monitor_path = sock_dir / "m.sock"
     command = qemu_command(board, elf, port)
     at = command.index("-monitor")
     command[at + 1] = f"unix:{monitor_path},server=on,wait=off"
@@ -310,7 +311,9 @@ def _run_on_qemu(board: Any, elf: Path, inputs: list[np.ndarray], repeats: int,
     thread = threading.Thread(target=drain, daemon=True)
     thread.start()
     try:
-        if not ready.wait(20.0) or process.poll() is not None:
+        started = ready.wait(20.0)
+        time.sleep(0.05)
+        if not started or process.poll() is not None:
             raise TinyflashError(f"QEMU did not start {elf} on {board.id}: "
                                  f"{b''.join(stderr).decode('utf-8', 'replace')[-300:]}",
                                  EXIT_CHECK_FAILED)
@@ -344,6 +347,7 @@ def _run_on_qemu(board: Any, elf: Path, inputs: list[np.ndarray], repeats: int,
         process.kill()
         process.wait(timeout=10)
         thread.join(timeout=2)
+        shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 # ---- the stage -----------------------------------------------------------------------------
