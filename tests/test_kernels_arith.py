@@ -254,11 +254,11 @@ def test_hard_swish(shape: list[int], qi: tuple[float, int], out_ratio: float, z
                         all_values=True)
 
 
-@pytest.mark.parametrize("op", ["LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU"])
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU"])
 def test_unary_large_tensors_use_the_table_path(op: str) -> None:
-    """1,200 elements: these kernels compute the 256 possible outputs once (a table) above 256
-    (LOGISTIC, TANH), 512 (HARD_SWISH) or 1,024 (LEAKY_RELU) elements; both paths must equal
-    TFLM (smaller tensors take the per-element path in the hypothesis tests)."""
+    """1,200 elements: these kernels compute the 256 possible outputs once (a table) above
+    256 (LOGISTIC, TANH), 512 (HARD_SWISH) or 1,024 (LEAKY_RELU, RELU) elements; both paths
+    must equal TFLM (smaller tensors take the per-element path in the hypothesis tests)."""
     rng = np.random.default_rng(77)
     for _ in range(4):
         qi = (float(np.float32(2.0 ** rng.uniform(-8, 0))), int(rng.integers(-128, 128)))

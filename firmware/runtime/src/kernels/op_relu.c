@@ -36,6 +36,13 @@ static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
+/* Output for one input value x (stored int8). */
+static int8_t relu_value(const tfl_relu_data *d, int32_t x) {
+  const int32_t v = d->output_zero_point + tfl_multiply_by_quantized_multiplier(
+                                               x - d->input_zero_point, d->multiplier, d->shift);
+  return (int8_t)tfl_clamp(v, d->act_min, d->act_max);
+}
+
 static tfl_status relu_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
@@ -45,10 +52,13 @@ static tfl_status relu_eval(tfl_context *ctx, tfl_node *node) {
   tfl_relu_data d;
   int32_t i;
   memcpy(&d, node->data, sizeof d);
-  for (i = 0; i < n; ++i) {
-    const int32_t v = d.output_zero_point + tfl_multiply_by_quantized_multiplier(
-                                                x[i] - d.input_zero_point, d.multiplier, d.shift);
-    y[i] = (int8_t)tfl_clamp(v, d.act_min, d.act_max);
+  if (n >= 1024) {
+    /* big tensors: the 256 possible outputs once, then a table lookup per element */
+    int8_t table[256];
+    for (i = 0; i < 256; ++i) table[i] = relu_value(&d, i - 128);
+    for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
+  } else {
+    for (i = 0; i < n; ++i) y[i] = relu_value(&d, x[i]);
   }
   return TFL_OK;
 }
