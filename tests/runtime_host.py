@@ -10,6 +10,11 @@ build/runtime_host/<hash of all sources and flags>/, so editing any source rebui
     many = run_model_batch(model_bytes, [[x1], [x2]])  # one process for many input sets
     init_status(model_bytes)                        # "TFL_OK" or e.g. "TFL_ERR_UNSUPPORTED_OP"
     ref = tflm_reference(model_bytes, [x])          # tflite-micro's Python runtime
+    run_model_layers(model_bytes, [x])              # every op's outputs (per-op hook)
+    tflm_layers(model_bytes, [x])                   # the same from tflite-micro
+    host_run(model_bytes, 3)                        # raw: never raises (fuzzing); .crashed
+    offsets, arena = greedy_plan(model_bytes)       # a simple lifetime plan for plan tests
+    api_checks(model_bytes)                         # C-level API contract checks
 
 Runner failures raise RunnerError with .status (the tfl_status name), .error_op and .stage.
 """
