@@ -262,8 +262,8 @@ def test_unary_large_tensors_use_the_table_path(op: str) -> None:
     rng = np.random.default_rng(77)
     for _ in range(4):
         qi = (float(np.float32(2.0 ** rng.uniform(-8, 0))), int(rng.integers(-128, 128)))
-        qo = {"LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}.get(
-            op, (float(np.float32(qi[0] * 2.0 ** rng.uniform(-1, 1))), int(rng.integers(-128, 128))))
+        near = (float(np.float32(qi[0] * 2.0 ** rng.uniform(-1, 1))), int(rng.integers(-128, 128)))
+        qo = {"LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}.get(op, near)
         options = {"alpha": float(np.float32(rng.uniform(-1, 1)))} if op == "LEAKY_RELU" else {}
         model = _unary_model(op, [4, 300], qi, qo, **options)
         assert_same_as_tflm(model, [[4, 300]], int(rng.integers(2**32)), f"{op} qi={qi} qo={qo}",

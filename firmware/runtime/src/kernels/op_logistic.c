@@ -132,7 +132,10 @@ static tfl_status logistic_prepare(tfl_context *ctx, tfl_node *node) {
   if (shift < 0) return TFL_ERR_BAD_QUANTIZATION; /* input scale below 2^-28 */
   d.input_left_shift = shift;
   /* floor(15 * 2^27 / 2^shift): the largest |x - zero_point| that stays inside Q4.27 */
-  d.input_range_radius = shift <= 27 ? 15 * (1 << (27 - shift)) : (shift < 31 ? 15 >> (shift - 27) : 0);
+  if (shift <= 27)
+    d.input_range_radius = 15 * (1 << (27 - shift));
+  else
+    d.input_range_radius = shift < 31 ? 15 >> (shift - 27) : 0;
   memcpy(node->data, &d, sizeof d);
   return TFL_OK;
 }
