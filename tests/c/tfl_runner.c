@@ -291,14 +291,13 @@ int main(int argc, char **argv) {
   if (rc != 0) return rc;
   printf("arena %d pool %d tensors %d ops %d\n", (int)it.arena_used, (int)it.pool_used,
          (int)it.tensor_count, (int)it.node_count);
-  size_t in_set = 0, out_set = 0;
+  size_t in_set = 0;
   for (int32_t i = 0; i < tfl_input_count(&it); ++i) {
     print_tensor("input", i, tfl_input(&it, i));
     in_set += (size_t)tfl_input(&it, i)->bytes;
   }
   for (int32_t i = 0; i < tfl_output_count(&it); ++i) {
     print_tensor("output", i, tfl_output(&it, i));
-    out_set += (size_t)tfl_output(&it, i)->bytes;
   }
   fflush(stdout);
   if (argc == 2) return 0;
