@@ -141,6 +141,47 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
         const int32_t fy_end = fx1 > fx0 ? fy1 : fy0; /* no valid column: no taps at all */
         int8_t *yp = y + ((n * oh + oy) * ow + ox) * oc;
         int32_t c = 0;
+#if TFL_MAC_DSP
+        if (d->groups == 1 && filter_size <= TFL_MAC_PATCH_BYTES && oc >= 4) {
+          /* im2col: the receptive field as one int8 row (taps outside the input hold the input
+           * zero point, so x + offset is 0 there, exactly like skipping them), expanded once
+           * and reused by every group of four output channels. */
+          int8_t rows[TFL_MAC_PATCH_BYTES];
+          uint32_t patch[TFL_MAC_PATCH_BYTES / 2];
+          const int8_t *src = rows;
+          if (kh == 1 && kw == 1 && fy_end > fy0) {
+            src = xb + (y0 * iw + x0) * ic; /* 1x1 inside the input: the pixel itself */
+          } else {
+            int8_t *dst = rows;
+            for (int32_t fy = 0; fy < kh; ++fy) {
+              const int32_t iy = y0 + fy * d->dilation_h;
+              for (int32_t fx = 0; fx < kw; ++fx, dst += ic) {
+                const int32_t ix = x0 + fx * d->dilation_w;
+                if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
+                  memset(dst, -in_off, (size_t)ic);
+                } else {
+                  memcpy(dst, xb + (iy * iw + ix) * ic, (size_t)ic);
+                }
+              }
+            }
+          }
+          tfl_patch_expand(patch, src, filter_size >> 2, in_off);
+          for (; c + 4 <= oc; c += 4) {
+            uint32_t acc[4] = {0, 0, 0, 0};
+            tfl_dot4_expanded(patch, src, wt + c * filter_size, filter_size, filter_size, in_off,
+                              acc);
+            for (int32_t j = 0; j < 4; ++j) {
+              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[c + j], shift[c + j],
+                                         d->output_offset, d->act_min, d->act_max);
+            }
+          }
+          for (; c < oc; ++c) {
+            const uint32_t acc = tfl_dot1(src, wt + c * filter_size, filter_size, in_off, 0);
+            yp[c] = tfl_mac_output(acc, b, c, mult[c], shift[c], d->output_offset, d->act_min,
+                                   d->act_max);
+          }
+        }
+#endif
         if (contiguous_rows) {
           const int32_t run = (fx1 - fx0) * ic;
           /* Four output channels per pass reuse every loaded activation. */

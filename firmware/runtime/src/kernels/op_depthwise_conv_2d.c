@@ -118,6 +118,26 @@ TFL_MAC_NOINLINE static void dw_taps4(const int8_t *x, const int8_t *w, int32_t 
   uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
 #if TFL_MAC_DSP
   const uint32_t off = tfl_pack_offset(in_off);
+#define DW_TAP(xp, wp)                                                   \
+  do {                                                                   \
+    const uint32_t xv_ = tfl_ld32(xp), wv_ = tfl_ld32(wp);               \
+    const uint32_t xe_ = tfl_sxtab16(off, xv_);                          \
+    const uint32_t xo_ = tfl_sxtab16_ror8(off, xv_);                     \
+    const uint32_t we_ = tfl_sxtb16(wv_), wo_ = tfl_sxtb16_ror8(wv_);    \
+    a0 = tfl_smlabb(xe_, we_, a0);                                       \
+    a1 = tfl_smlabb(xo_, wo_, a1);                                       \
+    a2 = tfl_smlatt(xe_, we_, a2);                                       \
+    a3 = tfl_smlatt(xo_, wo_, a3);                                       \
+  } while (0)
+  if (rows == 3 && cols == 3) { /* the common 3x3 window, fully inside the input: unrolled */
+    for (int32_t r = 0; r < 3; ++r, x += x_rowstep, w += w_rowstep) {
+      DW_TAP(x, w);
+      DW_TAP(x + x_step, w + w_step);
+      DW_TAP(x + 2 * x_step, w + 2 * w_step);
+    }
+    rows = 0;
+  }
+#undef DW_TAP
 #endif
   for (int32_t r = 0; r < rows; ++r, x += x_rowstep, w += w_rowstep) {
     const int8_t *xp = x, *wp = w;

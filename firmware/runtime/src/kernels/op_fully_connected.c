@@ -97,6 +97,20 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
     int8_t *yrow = y + batch * units;
     int32_t n = 0;
     if (d->filter_offset == 0) {
+#if TFL_MAC_DSP
+      if (depth <= TFL_MAC_PATCH_BYTES) {
+        uint32_t patch[TFL_MAC_PATCH_BYTES / 2];
+        tfl_patch_expand(patch, row, depth >> 2, d->input_offset);
+        for (; n + 4 <= units; n += 4) {
+          uint32_t acc[4] = {0, 0, 0, 0};
+          tfl_dot4_expanded(patch, row, wt + n * depth, depth, depth, d->input_offset, acc);
+          for (int32_t j = 0; j < 4; ++j) {
+            yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[n + j], shift[n + j],
+                                         d->output_offset, d->act_min, d->act_max);
+          }
+        }
+      }
+#endif
       /* Four units per pass share each loaded activation (tfl_mac.h). */
       for (; n + 4 <= units; n += 4) {
         uint32_t acc[4] = {0, 0, 0, 0};

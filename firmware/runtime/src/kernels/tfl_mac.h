@@ -26,6 +26,14 @@
 #define TFL_MAC_NOINLINE
 #endif
 
+/* Requantization is inlined at each kernel's output loop: a call with eight arguments costs
+ * about a third of the function itself. */
+#if defined(__GNUC__)
+#define TFL_MAC_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define TFL_MAC_ALWAYS_INLINE
+#endif
+
 #if TFL_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
 #define TFL_MAC_DSP 1
 #else
@@ -37,6 +45,7 @@
  * without a 64-bit division: (ab + nudge) / 2^31 rounds toward zero, which is an arithmetic
  * shift of the magnitude. tfl_quant.c's version divides an int64, which costs a libgcc call
  * (__aeabi_ldivmod, ~100 instructions) per output value on Cortex-M. */
+TFL_MAC_ALWAYS_INLINE
 static inline int32_t tfl_mac_requantize(int32_t x, int32_t quantized, int32_t shift) {
   const int32_t left = shift > 0 ? shift : 0;
   int32_t right = shift > 0 ? 0 : -shift;
@@ -58,6 +67,7 @@ static inline int32_t tfl_mac_requantize(int32_t x, int32_t quantized, int32_t s
 }
 
 /* bias + requantization + output offset + clamp of one accumulator. */
+TFL_MAC_ALWAYS_INLINE
 static inline int8_t tfl_mac_output(uint32_t acc, const int32_t *bias, int32_t c, int32_t mult,
                                     int32_t shift, int32_t out_offset, int32_t lo, int32_t hi) {
   if (bias != NULL) acc += (uint32_t)bias[c];
@@ -167,6 +177,67 @@ TFL_MAC_NOINLINE static void tfl_dot4(const int8_t *x, const int8_t *w, int32_t 
   acc[2] = a2;
   acc[3] = a3;
 }
+
+#if TFL_MAC_DSP
+/* Activations expanded once and reused by every output channel: for each 4 bytes of x, the
+ * word of bytes 0 and 2 then the word of bytes 1 and 3, each as two int16 (x + offset) — the
+ * order SXTB16 / SXTB16 ROR 8 give for the weights. The kernels keep the buffer on the stack. */
+#ifndef TFL_MAC_PATCH_BYTES
+#define TFL_MAC_PATCH_BYTES 768 /* activations per patch: 768 B int8 + 1536 B expanded */
+#endif
+
+static inline void tfl_patch_expand(uint32_t *dst, const int8_t *src, int32_t blocks,
+                                    int32_t x_offset) {
+  const uint32_t off = tfl_pack_offset(x_offset);
+  for (; blocks > 0; --blocks, src += 4) {
+    const uint32_t xv = tfl_ld32(src);
+    *dst++ = tfl_sxtab16(off, xv);
+    *dst++ = tfl_sxtab16_ror8(off, xv);
+  }
+}
+
+/* acc[j] += expanded patch . w[j * w_stride + 0 .. 4 * blocks) for j = 0..3. */
+TFL_MAC_NOINLINE static void tfl_dot4_patch(const uint32_t *p, const int8_t *w, int32_t w_stride,
+                                            int32_t blocks, uint32_t acc[4]) {
+  /* Two base pointers (channels 0 and 2) plus the stride keep the loop within 13 registers. */
+  const int8_t *wa = w, *wb = w + 2 * w_stride;
+  const uint32_t *end = p + 2 * blocks;
+  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  while (p != end) {
+    const uint32_t xe = p[0], xo = p[1];
+    uint32_t wv;
+    p += 2;
+    wv = tfl_ld32(wa);
+    a0 = tfl_smlad(xe, tfl_sxtb16(wv), a0);
+    a0 = tfl_smlad(xo, tfl_sxtb16_ror8(wv), a0);
+    wv = tfl_ld32(wa + w_stride);
+    a1 = tfl_smlad(xe, tfl_sxtb16(wv), a1);
+    a1 = tfl_smlad(xo, tfl_sxtb16_ror8(wv), a1);
+    wv = tfl_ld32(wb);
+    a2 = tfl_smlad(xe, tfl_sxtb16(wv), a2);
+    a2 = tfl_smlad(xo, tfl_sxtb16_ror8(wv), a2);
+    wv = tfl_ld32(wb + w_stride);
+    a3 = tfl_smlad(xe, tfl_sxtb16(wv), a3);
+    a3 = tfl_smlad(xo, tfl_sxtb16_ror8(wv), a3);
+    wa += 4;
+    wb += 4;
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+/* Four output channels of a length-n dot product whose activations src were expanded into p:
+ * SMLAD over the 4-blocks, plain C over the last n % 4. */
+static inline void tfl_dot4_expanded(const uint32_t *p, const int8_t *src, const int8_t *w,
+                                     int32_t w_stride, int32_t n, int32_t x_offset,
+                                     uint32_t acc[4]) {
+  const int32_t done = n & ~3;
+  tfl_dot4_patch(p, w, w_stride, n >> 2, acc);
+  if (done < n) tfl_dot4(src + done, w + done, w_stride, n - done, x_offset, acc);
+}
+#endif
 
 /* sum_k (x[k] + x_offset) * w[k], k < len, added to acc. */
 TFL_MAC_NOINLINE static uint32_t tfl_dot1(const int8_t *x, const int8_t *w, int32_t len,
