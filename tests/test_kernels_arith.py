@@ -173,7 +173,7 @@ def test_add_sub_mul_broadcast(op: str, data: st.DataObject, q1: tuple[float, in
 @given(data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
 def test_maximum_minimum_broadcast(op: str, data: st.DataObject, q: tuple[float, int],
                                    seed: int) -> None:
-    s1, s2, out = data.draw(broadcast_shapes(max_rank=5))
+    s1, s2, out = data.draw(broadcast_shapes(max_rank=6))
     model = _binary_model(op, s1, s2, out, q, q, q)
     assert_same_as_tflm(model, [s1, s2], seed, f"{op} {s1} {s2} -> {out} q={q}")
 
