@@ -39,7 +39,15 @@ NODE_STRUCT_BYTES = 128
 INTERPRETER_STRUCT_BYTES = 96
 
 #: Estimates (the build measures the real numbers; `tinyflash build` reports them). The stack
-#: is the board's (boards/*.json tinyflash.stack_bytes, reserved by its linker script).
+#: is the board's (boards/*.json tinyflash.stack_bytes, reserved by its linker script), and never
+#: less than RUNTIME_STACK_BYTES of the board's kernel set.
+#: Worst-case stack of the whole firmware (reset handler -> main -> harness -> tfl_init/tfl_invoke
+#: -> any kernel, plus an interrupt on top), from -fcallgraph-info=su on every bare-metal board,
+#: 2026-11-25: portable kernels 684-780 B (M3, M0), DSP kernels 3,004-3,044 B (CONV_2D's eval
+#: frame). tests/test_stack.py recomputes the bound for every board and checks it stays below
+#: this figure and the board's reserve, and that QEMU's measured peak stays below the bound
+#: (docs/security.md).
+RUNTIME_STACK_BYTES = {"portable": 1024, "dsp": 4096}
 #: Harness: protocol state and buffers of the device side.
 HARNESS_RAM_ESTIMATE_BYTES = 1536  # TFL_HARNESS_MAX_PAYLOAD 1024 + 8 receive buffer, state
 #: Code: interpreter + model reader + arithmetic, each portable kernel, each DSP kernel, the
@@ -525,7 +533,8 @@ def selftest_vectors(model: bytes, input_count: int, output_count: int, count: i
 
 
 def ram_budget(*, arena_bytes: int, pool_words: int, tensor_count: int, node_count: int,
-               stack_bytes: int, limit: int | None, framework_bytes: int = 0) -> Budget:
+               stack_bytes: int, limit: int | None, framework_bytes: int = 0,
+               dsp: bool = False) -> Budget:
     """RAM: arena + pool + tensor/node arrays + interpreter + harness + stack (estimates), plus
     the Arduino core's own RAM on real boards (`framework_bytes`, a line only when > 0)."""
     lines = (
@@ -535,7 +544,7 @@ def ram_budget(*, arena_bytes: int, pool_words: int, tensor_count: int, node_cou
         BudgetLine("nodes", NODE_STRUCT_BYTES * node_count),
         BudgetLine("interpreter", INTERPRETER_STRUCT_BYTES),
         BudgetLine("harness", HARNESS_RAM_ESTIMATE_BYTES),
-        BudgetLine("stack", stack_bytes),
+        BudgetLine("stack", max(stack_bytes, RUNTIME_STACK_BYTES["dsp" if dsp else "portable"])),
     )
     if framework_bytes > 0:
         lines += (BudgetLine("framework", framework_bytes),)
@@ -1081,7 +1090,7 @@ def render_budgets(model: bytes, tensor_count: int, op_names: Sequence[str], are
     ram = ram_budget(arena_bytes=arena_bytes, pool_words=pool_words,
                      tensor_count=tensor_count, node_count=len(op_names),
                      stack_bytes=board.stack_bytes, limit=board.ram_bytes,
-                     framework_bytes=board.framework_ram_bytes)
+                     framework_bytes=board.framework_ram_bytes, dsp=board.dsp)
     flash = flash_budget(model_bytes=len(model), kernel_count=len(kernels), dsp=board.dsp,
                          selftest_bytes=selftest_bytes, plan_bytes=4 * tensor_count,
                          limit=board.flash_bytes, code_factor=board.code_factor,

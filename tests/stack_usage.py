@@ -1,0 +1,181 @@
+"""Worst-case stack of the firmware, from the compiler: every C file of a generated project's
+firmware (runtime, every kernel, harness, the board's port, the generated src/*.c) is compiled
+with arm-none-eabi-gcc and the board's own flags (those of firmware/platform/builder/main.py:
+-Os -mcpu -mthumb -mfloat-abi [-mfpu], -ffunction-sections, TFL_USE_DSP from the board) plus
+-fcallgraph-info=su, which writes each function's frame size and its calls (.ci files). The
+bound is the deepest call path from the reset handler, plus the deepest interrupt handler path on
+top of it with the exception frame the core pushes.
+
+Rules (conservative):
+- an indirect call (kernel prepare/eval through the op table, the per-op hook) may reach any
+  function whose address is taken: every defined function that no one calls directly and that is
+  not an entry point — all kernels' prepare/eval, the harness's layer hook;
+- a called function the build does not define (libgcc/newlib: memcpy, memset, __aeabi_*) counts
+  EXTERNAL_FRAME bytes: those are leaf routines that save a few registers;
+- "dynamic" frames (alloca/VLAs) and recursion are refused: the runtime has neither.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIRMWARE = REPO / "firmware"
+PORT_SOURCE_DIRS = {
+    "mps2": ["cortexm", "cmsdk", "mps2"],
+    "mps3": ["cortexm", "cmsdk", "mps3"],
+    "microbit": ["cortexm", "microbit"],
+}
+ENTRY = "tfl_reset_handler"
+HANDLERS = ("tfl_systick_handler",)  # the fault handler ends the program
+EXTERNAL_FRAME = 64
+#: bytes the core pushes on exception entry: 8 words, or 26 with the FP context (lazy stacking
+#: reserves it whenever the FPU is on), plus 4 for alignment
+EXCEPTION_FRAME = {False: 36, True: 108}
+
+_NODE = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]*)"')
+_EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
+_FRAME = re.compile(r"\\n(\d+) bytes \(([a-z,]+)\)")
+
+
+@dataclass
+class StackBound:
+    board: str
+    bound: int                 # bytes: thread path + exception frame + handler path
+    thread_bytes: int
+    handler_bytes: int
+    exception_frame: int
+    path: list[str]            # deepest thread-mode call chain
+    functions: int
+    frames: dict[str, int]     # function -> own frame bytes
+
+
+def board_flags(board: dict) -> list[str]:
+    tf = board["tinyflash"]
+    flags = ["-std=c99", "-Os", "-ffunction-sections", "-fdata-sections",
+             f"-mcpu={board['build']['cpu']}", "-mthumb", f"-mfloat-abi={tf.get('float_abi', 'soft')}",
+             f"-DTFL_USE_DSP={1 if tf.get('kernels') == 'dsp' else 0}", "-DTFL_BOARD_HOST=0"]
+    if tf.get("fpu"):
+        flags.append(f"-mfpu={tf['fpu']}")
+    return flags
+
+
+def _board_header(board_id: str, tf: dict) -> str:
+    lines = ["#ifndef TFL_PORT_BOARD_H", "#define TFL_PORT_BOARD_H",
+             f'#define TFL_BOARD_ID "{board_id}"', '#define TFL_PORT_TICK_UNIT "tick"']
+    if "uart_base" in tf:
+        lines.append(f"#define TFL_PORT_UART_BASE {int(str(tf['uart_base']), 0)}ul")
+    if "uart_clock_hz" in tf:
+        lines.append(f"#define TFL_PORT_UART_CLOCK_HZ {int(tf['uart_clock_hz'])}ul")
+    return "\n".join(lines + ["#endif", ""])
+
+
+def compile_callgraph(board_id: str, project_src: Path, work: Path) -> tuple[list[Path], bool]:
+    """Compiles everything with -fcallgraph-info=su into `work`; returns the .ci files and
+    whether the board has an FPU."""
+    board = json.loads((REPO / "boards" / f"{board_id}.json").read_text())
+    tf = board["tinyflash"]
+    port = tf["port"]
+    if port not in PORT_SOURCE_DIRS:
+        raise ValueError(f"board {board_id} (port {port}) is not a bare-metal Cortex-M board")
+    gen = work / "gen"
+    gen.mkdir(parents=True, exist_ok=True)
+    (gen / "tfl_port_board.h").write_text(_board_header(board_id, tf))
+    runtime = FIRMWARE / "runtime"
+    kernels = re.findall(r"^\s*TFL_KERNEL\(\s*(\w+)\s*,",
+                         (runtime / "include" / "tfl_kernels.h").read_text(), re.MULTILINE)
+    sources = sorted((runtime / "src").glob("*.c"))
+    sources += [runtime / "src" / "kernels" / f"op_{k}.c" for k in kernels]
+    sources += sorted((FIRMWARE / "harness" / "src").glob("*.c"))
+    for d in PORT_SOURCE_DIRS[port]:
+        sources += sorted((FIRMWARE / "ports" / d).glob("*.c"))
+    sources += sorted(project_src.glob("*.c"))
+    includes = [f"-I{p}" for p in (runtime / "include", runtime / "src", FIRMWARE / "harness" / "include",
+                                   FIRMWARE / "harness" / "src", FIRMWARE / "ports" / "include",
+                                   FIRMWARE / "ports" / "cortexm", gen, project_src)]
+    flags = board_flags(board)
+
+    def one(i_src: tuple[int, Path]) -> Path:
+        i, src = i_src
+        obj = work / f"{i:03d}_{src.stem}.o"
+        proc = subprocess.run(["arm-none-eabi-gcc", *flags, *includes, "-fcallgraph-info=su",
+                               "-c", str(src), "-o", str(obj)], capture_output=True, text=True,
+                              cwd=work)
+        if proc.returncode != 0:
+            raise RuntimeError(f"compiling {src} for {board_id} failed:\n{proc.stderr[-3000:]}")
+        return obj.with_suffix(".ci")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        cis = list(pool.map(one, enumerate(sources)))
+    return cis, bool(tf.get("fpu"))
+
+
+def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
+    frames: dict[str, int] = {}
+    calls: dict[str, set[str]] = {}
+    short: dict[str, list[str]] = {}  # plain name -> titles (to resolve cross-file externals)
+    for ci in cis:
+        text = ci.read_text()
+        for title, label in _NODE.findall(text):
+            m = _FRAME.search(label)
+            if m is None:
+                continue  # declared, not defined in this file
+            if "dynamic" in m.group(2):
+                raise ValueError(f"{title} has a dynamic stack frame ({label})")
+            frames[title] = int(m.group(1))
+            short.setdefault(title.rsplit(":", 1)[-1], []).append(title)
+        for src, dst in _EDGE.findall(text):
+            calls.setdefault(src, set()).add(dst)
+    called = {dst for targets in calls.values() for dst in targets}
+    entries = {ENTRY, *HANDLERS, "tfl_fault_handler", "main"}
+    indirect_targets = sorted(f for f in frames if f not in called and f.rsplit(":", 1)[-1] not in entries)
+
+    def resolve(name: str) -> list[str]:
+        if name == "__indirect_call":
+            return indirect_targets
+        if name in frames:
+            return [name]
+        return short.get(name, [])  # an external defined in another file (non-static)
+
+    memo: dict[str, tuple[int, list[str]]] = {}
+    active: set[str] = set()
+
+    def deepest(fn: str) -> tuple[int, list[str]]:
+        if fn in memo:
+            return memo[fn]
+        if fn in active:
+            raise ValueError(f"recursion through {fn}")
+        active.add(fn)
+        best, best_path = 0, []
+        for callee in sorted(calls.get(fn, ())):
+            targets = resolve(callee)
+            if not targets:
+                depth, path = EXTERNAL_FRAME, [f"{callee} (external, {EXTERNAL_FRAME} B allowed)"]
+            else:
+                depth, path = max((deepest(t) for t in targets), key=lambda dp: dp[0])
+            if depth > best:
+                best, best_path = depth, path
+        active.discard(fn)
+        result = (frames[fn] + best, [f"{fn.rsplit(':', 1)[-1]} ({frames[fn]} B)"] + best_path)
+        memo[fn] = result
+        return result
+
+    entry = resolve(ENTRY)
+    if not entry:
+        raise ValueError(f"{ENTRY} is not defined in the build")
+    thread, path = deepest(entry[0])
+    handler = max((deepest(t)[0] for h in HANDLERS for t in resolve(h)), default=0)
+    frame = EXCEPTION_FRAME[fpu]
+    return StackBound(board=board_id, bound=thread + frame + handler, thread_bytes=thread,
+                      handler_bytes=handler, exception_frame=frame, path=path,
+                      functions=len(frames), frames=frames)
+
+
+def stack_bound(board_id: str, project_src: Path, work: Path) -> StackBound:
+    cis, fpu = compile_callgraph(board_id, project_src, work)
+    return analyse(board_id, cis, fpu)
