@@ -832,9 +832,9 @@ def main() -> None:
         err_console().print("[bold red]aborted[/]")
         sys.exit(130)
     except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
+        # Typer vendors its own click (typer._click): its usage errors are TyperExceptions with
+        # show(), not instances of the separately installed click package's ClickException.
+        if isinstance(error, typer.TyperException) and hasattr(error, "show"):
             error.show()
             sys.exit(EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code)
         if debug:
