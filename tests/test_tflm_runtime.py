@@ -103,7 +103,7 @@ def test_resolver_has_exactly_the_models_ops(model_name: str) -> None:
     ops = sorted({op.name for op in info.ops})
     assert calls == [codegen.TFLM_RESOLVER_METHODS[op] for op in ops]
     assert len(set(calls)) == len(calls)
-    assert f"tflite::MicroMutableOpResolver<{len(ops)}> resolver;" in main
+    assert f"using Resolver = tflite::MicroMutableOpResolver<{len(ops)}>;" in main
 
 
 def test_arena_is_plan_plus_measured_overhead(projects: dict[str, codegen.RenderedProject]) -> None:
@@ -141,8 +141,13 @@ def test_tflm_sources(projects: dict[str, codegen.RenderedProject]) -> None:
     assert "lib_deps" not in ini and "    -I/opt/tflm\n" in ini
     assert "    -I/opt/tflm/third_party/flatbuffers/include\n" in ini
     wrapper = json.loads(tree.files["lib/tflm/library.json"])
-    assert wrapper["build"]["srcDir"] == wrapper["build"]["includeDir"] == "/opt/tflm"
+    assert wrapper["build"]["srcDir"] == "/opt/tflm" and wrapper["build"]["includeDir"] == "include"
     assert "+<tensorflow/>" in wrapper["build"]["srcFilter"]
+    # PlatformIO's library finder only sees headers inside lib/tflm: main.cpp includes the marker.
+    assert codegen.TFLM_TREE_MARKER[0] in tree.files
+    assert '#include "tfl_tflm_tree.h"' in tree.files["src/main.cpp"].decode()
+    assert '"tfl_tflm_tree.h"' not in projects["tflm_nano33ble"].files["src/main.cpp"].decode()
+    assert "    -lsupc++\n" in ini and "-lsupc++" not in lib_deps
     assert "lib/tflm/library.json" not in projects["tflm_nano33ble"].files
 
 
@@ -158,7 +163,7 @@ def test_vendored_harness_is_the_firmware(projects: dict[str, codegen.RenderedPr
         assert "src/main.cpp" in files and "src/main.c" not in files
 
 
-def test_adapter_answers_layers_with_an_error_and_names_itself_tflm() -> None:
+def test_adapter_names_itself_tflm_and_reuses_the_codec() -> None:
     source = (REPO / "firmware" / "tflm" / "src" / "tfl_tflm_harness.cpp").read_text()
     assert 'tx_str(tx, "tflm");' in source
     assert "type == TFL_MSG_LAYERS" in source

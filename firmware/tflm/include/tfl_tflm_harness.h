@@ -8,8 +8,9 @@
  *  - the runtime string in INFO is "tflm";
  *  - status codes are this adapter's (TFL_TFLM_* below) and the failing op index is -1
  *    (TFLM does not say which operator failed);
- *  - LAYERS is answered with an ERROR frame: TFLM's public API has no per-operator hook that
- *    could stream intermediate tensors (use the tinyflash runtime for --per-layer);
+ *  - LAYERS runs the model once and replies with zero operator records and the whole run's
+ *    ticks: TFLM's public API has no per-operator hook that could stream intermediate tensors,
+ *    so per-op ticks and --per-layer divergence are not available (use the tinyflash runtime);
  *  - RESET rebuilds the interpreter in its arena (AllocateTensors again). */
 #ifndef TFL_TFLM_HARNESS_H
 #define TFL_TFLM_HARNESS_H

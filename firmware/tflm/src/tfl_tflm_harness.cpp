@@ -372,8 +372,7 @@ void send_invoke_reply(State *s, uint8_t seq) {
 
 void handle_request(State *s, uint8_t type, uint8_t seq, const uint8_t *payload, uint32_t plen) {
   bool repeat = s->last_seq == static_cast<int32_t>(seq) && s->last_type == type;
-  if (type < TFL_MSG_INFO || type > TFL_MSG_INPUT || type == TFL_MSG_LAYERS) {
-    // LAYERS included: TFLM has no public per-operator hook (see the header).
+  if (type < TFL_MSG_INFO || type > TFL_MSG_INPUT) {
     send_error(s, seq, TFL_PERR_UNKNOWN_TYPE, type, TFL_TFLM_OK, type);
     return;
   }
@@ -426,8 +425,8 @@ void handle_request(State *s, uint8_t type, uint8_t seq, const uint8_t *payload,
     tfl_tx_end(&s->tx);
     return;
   }
-  // INVOKE
-  if (repeat && s->have_result) {
+  // INVOKE, and LAYERS without per-operator records (see the header)
+  if (type == TFL_MSG_INVOKE && repeat && s->have_result) {
     send_invoke_reply(s, seq);  // the reply was lost: answer again without running
     return;
   }
@@ -449,6 +448,13 @@ void handle_request(State *s, uint8_t type, uint8_t seq, const uint8_t *payload,
   s->last_ticks = tfl_port_ticks() - t0;
   if (status != kTfLiteOk) {
     send_error(s, seq, TFL_PERR_INVOKE_FAILED, type, TFL_TFLM_INVOKE, 0);
+    return;
+  }
+  if (type == TFL_MSG_LAYERS) {
+    tfl_tx_begin(&s->tx, TFL_MSG_LAYERS | TFL_MSG_REPLY, seq, 8u);
+    tfl_tx_u32(&s->tx, 0u);  // no LAYER frames were sent
+    tfl_tx_u32(&s->tx, s->last_ticks);
+    tfl_tx_end(&s->tx);
     return;
   }
   s->have_result = 1;

@@ -9,6 +9,7 @@
 #include <TensorFlowLite.h>  // TFLM's Arduino library wants this header first
 #endif
 #endif
+#include <new>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,12 +53,14 @@ static const tfl_selftest_vector selftest[3] = {
   { selftest_input_2, 64u, selftest_output_2, 3u },
 };
 // Exactly the operators of tiny_cnn.tflite: CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, RESHAPE, SOFTMAX.
-static tflite::MicroMutableOpResolver<5> resolver;
+using Resolver = tflite::MicroMutableOpResolver<5>;
+// Built in place at start-up (not a static constructor: some start-up code runs none).
+alignas(Resolver) static uint8_t resolver_storage[sizeof(Resolver)];
 
 alignas(16) static uint8_t tensor_arena[TINY_CNN_TFLM_ARENA_BYTES];
 
 // 0 when every Add...() succeeded, else 1 + the index of the first that failed.
-static int32_t register_ops() {
+static int32_t register_ops(Resolver &resolver) {
   if (resolver.AddConv2D() != kTfLiteOk) {
     return 1;
   }
@@ -77,12 +80,13 @@ static int32_t register_ops() {
 }
 
 void setup() {
+  Resolver *resolver = new (resolver_storage) Resolver();
   static tfl_tflm_config config;
   config.model = tiny_cnn_model_data;
   config.model_size = TINY_CNN_MODEL_SIZE;
   config.model_sha256 = tiny_cnn_model_sha256;
-  config.resolver = &resolver;
-  config.resolver_status = register_ops();
+  config.resolver = resolver;
+  config.resolver_status = register_ops(*resolver);
   config.arena = tensor_arena;
   config.arena_bytes = TINY_CNN_TFLM_ARENA_BYTES;
   config.planned_arena_bytes = TINY_CNN_PLAN_ARENA_BYTES;
