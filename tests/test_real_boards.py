@@ -44,8 +44,9 @@ REAL = {
     "nucleo_l4r5zi": ("ststm32", "cortex-m4", "dsp", "dwt", 2097152, 655360),
     "disco_f746ng": ("ststm32", "cortex-m7", "dsp", "dwt", 1048576, 327680),
 }
-GOLDEN_FILES = ("README.md", "platformio.ini", "src/main.c", "src/sketch.cpp", "src/model_plan.c",
-                "src/model_data.h", "tinyflash.json")
+GOLDEN_FILES = ("README.md", "platformio.ini", "src/main.c", "src/sketch.cpp", "tinyflash.json")
+#: Board-independent files: the emulated golden (tests/golden/tiny_cnn/) but for the board name.
+SHARED_FILES = ("src/model_data.c", "src/model_data.h", "src/model_plan.c")
 
 
 def render(board_id: str, model_path: Path = TINY) -> codegen.RenderedProject:
@@ -214,13 +215,14 @@ def test_golden(projects: dict[str, codegen.RenderedProject], board_id: str, nam
         "with TINYFLASH_UPDATE_GOLDEN=1 and review the diff")
 
 
-def test_model_data_is_the_emulated_boards_but_for_the_board_name(
-        projects: dict[str, codegen.RenderedProject]) -> None:
-    """src/model_data.c (the model array, not kept as a golden per board) is the emulated
-    golden's with only the board id in its first line changed."""
-    emulated = (GOLDEN / "tiny_cnn" / "src" / "model_data.c").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", SHARED_FILES)
+def test_model_files_are_the_emulated_boards_but_for_the_board_name(
+        projects: dict[str, codegen.RenderedProject], name: str) -> None:
+    """The model array, its header and the memory plan (not kept as goldens per board) are the
+    emulated golden's with only the board id in the first line changed."""
+    emulated = (GOLDEN / "tiny_cnn" / name).read_text(encoding="utf-8")
     for board_id, project in projects.items():
-        text = project.files["src/model_data.c"].decode()
+        text = project.files[name].decode()
         assert text == emulated.replace("for board mps2-an386.", f"for board {board_id}.", 1)
 
 
