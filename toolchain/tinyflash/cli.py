@@ -493,9 +493,12 @@ def flash_command(
     On emulated boards this runs the firmware in QEMU (on the host: the executable) with its
     serial port on this terminal until it exits or --timeout passes; the firmware's exit status
     is reported. A generated firmware waits for `tinyflash verify` after its banner, so use
-    verify (or --upload-port tcp:…) to talk to it.
+    verify (or --upload-port tcp:…) to talk to it. On real boards it is PlatformIO's own upload
+    to --upload-port (without it, PlatformIO picks the port); then run `tinyflash verify`.
 
     Example: tinyflash flash build/demo --upload-port tcp:127.0.0.1:5555
+
+    Example: tinyflash flash build/nano --upload-port /dev/ttyACM0
     """
     from tinyflash.errors import EXIT_CHECK_FAILED
     from tinyflash.platformio import build_project, upload_project
