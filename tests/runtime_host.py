@@ -358,7 +358,7 @@ def tflm_reference_batch(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray
     results = []
     for inputs in batch:
         for i, arr in enumerate(inputs):
-            interp.set_input(np.ascontiguousarray(arr), i)
+            interp.set_input(np.require(arr, requirements="C"), i)
         interp.invoke()
         results.append([np.array(interp.get_output(i)).copy() for i in range(n_out)])
     return results
@@ -415,7 +415,7 @@ def tflm_layers(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[list[n
         bytes(model_bytes), arena_size=max(len(model_bytes) * 10, 1 << 22),
         intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
     for i, arr in enumerate(inputs):
-        interp.set_input(np.ascontiguousarray(arr), i)
+        interp.set_input(np.require(arr, requirements="C"), i)
     interp.invoke()
     return [[np.array(interp.GetTensor(t, 0)["tensor_data"]).copy() for t in outs]
             for outs in _op_outputs(model_bytes)]
