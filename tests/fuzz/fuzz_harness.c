@@ -121,6 +121,8 @@ int tfl_port_read_byte(void) { return in_pos < in_size ? (int)in_data[in_pos++] 
 
 uint32_t tfl_port_ticks(void) { return ticks += 7u; }
 
+uint32_t tfl_port_ticks_restart(void) { return ticks += 7u; }
+
 const char *tfl_port_tick_unit(void) { return "fuzz"; }
 
 void tfl_port_exit(int code) { longjmp(exit_jump, code + 1); }

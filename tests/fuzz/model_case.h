@@ -29,7 +29,7 @@ typedef struct tfl_case_outcome {
 /* Runs counts -> init (generous arena) -> init again in heap blocks of exactly arena_used and
  * pool_used -> two invokes on patterned inputs. Calls __builtin_trap() when an invariant the
  * sanitizers cannot see is broken (negative counts, more memory reported than given, the second
- * init failing in the memory the first one reported). */
+ * init failing in the memory the first one reported, a byte of the model changed). */
 tfl_case_outcome tfl_fuzz_run_model(const uint8_t *data, size_t size);
 
 #endif

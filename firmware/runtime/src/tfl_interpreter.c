@@ -352,6 +352,11 @@ TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_tab
   it->output_count = (int32_t)v.output_count;
   if ((s = check_bound(it, it->inputs_le, it->input_count)) != TFL_OK) return s;
   if ((s = check_bound(it, it->outputs_le, it->output_count)) != TFL_OK) return s;
+  /* The caller writes the model inputs: a constant one would mean writing into the model bytes
+   * (flash on a device). Found by tests/fuzz (fuzz_model). */
+  for (int32_t i = 0; i < it->input_count; ++i) {
+    if (it->mem.tensors[tfl_fb_i32(it->inputs_le + 4 * i)].is_constant) return TFL_ERR_MODEL_INVALID;
+  }
 
   for (uint32_t i = 0; i < v.operator_count; ++i) {
     uint32_t table;
