@@ -201,7 +201,7 @@ def test_cli_check_shared_model_json() -> None:
     assert data["deployable"] is True and data["offenders"] == [] == data["findings"]
     assert data["peak_activation_bytes"] == 16_490 and data["arena_bytes"] == 16_490
     assert data["total_macs"] == 2_656_768 and data["size_bytes"] == path.stat().st_size
-    assert data["weight_bytes"] == 24_376 and data["pool_words"] == 1_176
+    assert data["weight_bytes"] == 24_376 and data["pool_words"] == 1_154
     assert data["plan"]["aliases"] == {"32": 31} and data["plan"]["aligned_bound"] == 16_490
     rows = {r["tensor"]: r for r in data["plan"]["tensors"]}
     assert rows[0] == {"tensor": 0, "name": "input_1", "bytes": 490, "first_op": 0,

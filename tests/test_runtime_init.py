@@ -29,7 +29,7 @@ def test_valid_model_initialises() -> None:
     info = model_info(fc_model())
     assert info.status == "TFL_OK" and info.op_count == 1 and info.tensor_count == 3
     assert [d.shape for d in info.inputs] == [(1, 4)] and [d.shape for d in info.outputs] == [(1, 3)]
-    assert info.pool_used == 6  # 2 words per output channel
+    assert info.pool_used == 2  # per-tensor weights: one multiplier and one shift
 
 
 def test_not_a_tflite_file() -> None:

@@ -55,7 +55,8 @@ def test_shared_model_every_layer_matches_tflm(name: str, planned: bool) -> None
 @pytest.mark.parametrize("name", ["ad01_int8", "kws_ref_model", "pretrainedResnet_quant"])
 def test_shared_model_memory_report(name: str) -> None:
     """Sequential layout (no memory plan): arena_used is the 16-byte aligned running sum of every
-    activation tensor; the pool holds 2 words per output channel of each conv/FC layer."""
+    activation tensor; the pool holds 2 words per weight scale of each conv/FC layer (2 for
+    per-tensor weights, 2 per output channel for per-channel weights)."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     model = shared_model_path(name).read_bytes()
@@ -78,8 +79,8 @@ def test_shared_model_memory_report(name: str) -> None:
         code = m.OperatorCodes(op.OpcodeIndex())
         builtin = max(code.DeprecatedBuiltinCode(), code.BuiltinCode())
         if builtin in (3, 4, 9, 67):  # CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV
-            out = sg.Tensors(op.Outputs(0))
-            pooled += 2 * int(out.ShapeAsNumpy()[-1])
+            weights = sg.Tensors(op.Inputs(1))
+            pooled += 2 * weights.Quantization().ScaleLength()
     assert info.pool_used == pooled
 
 

@@ -30,8 +30,9 @@ over the converter's op order and without aliasing (DESIGN.md section 5). With a
 can be below it.
 
 pool_words: for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV, two int32 words
-(multiplier and shift) per output channel (last dimension of the output tensor); the C runtime
-allocates exactly this many words in prepare.
+(multiplier and shift) per weight scale: 2 for per-tensor weights, 2 * output channels for
+per-channel weights (pool_words_for_op); the C runtime allocates exactly this many words in
+prepare.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Callable
 
 from tinyflash import schema
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
-from tinyflash.model import ModelInfo
+from tinyflash.model import ModelInfo, OpInfo
 
 ALIGNMENT = 4
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
@@ -289,15 +290,22 @@ def plan_memory(info: ModelInfo) -> MemoryPlan:
 
     tensor_offsets = tuple(root_offsets[_root(aliases, t)] if lifetimes[t][0] >= 0 else -1
                            for t in range(len(info.tensors)))
-    pool_words = 0
-    for op in info.ops:
-        if op.name in POOL_OPS and op.outputs:
-            shape = info.tensors[op.outputs[0]].shape
-            pool_words += 2 * (shape[-1] if shape else 1)
+    pool_words = sum(pool_words_for_op(info, op) for op in info.ops)
     return MemoryPlan(offsets=tensor_offsets, arena_bytes=arena, lower_bound=lower_bound(info, lifetimes),
                       aligned_bound=bound,
                       lifetimes=lifetimes, pool_words=pool_words, alignment=ALIGNMENT,
                       aliases=dict(sorted(aliases.items())), strategy=strategy)
+
+
+def pool_words_for_op(info: ModelInfo, op: OpInfo) -> int:
+    """The pool words the C runtime allocates in op's prepare: two (multiplier, shift) per scale
+    of the weights (input 1), so 2 for per-tensor and 2 * output channels for per-channel weights;
+    0 for ops that use no pool. Weights without quantization count as one scale (the runtime
+    refuses them anyway)."""
+    if op.name not in POOL_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
+        return 0
+    quant = info.tensors[op.inputs[1]].quant
+    return 2 * (len(quant.scales) if quant is not None and quant.scales else 1)
 
 
 def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:

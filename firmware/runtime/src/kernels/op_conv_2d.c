@@ -2,7 +2,8 @@
  * (axis 0, zero points 0), optional int32 bias, stride, dilation, SAME/VALID padding, fused
  * activation. Grouped convolution when the input has a multiple of the filter's input channels.
  * Per output channel: multiplier of (double)in_scale * (double)w_scale[c] / (double)out_scale.
- * Pool: 2 * OC words (multipliers, then shifts). */
+ * Pool: 2 words per weight scale (1 or OC multipliers, then as many shifts; per-tensor
+ * weights read index 0 for every channel). */
 #include "tfl_kernel.h"
 #include "tfl_mac.h"
 
@@ -84,12 +85,13 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
     return s;
   }
   int32_t *pool;
-  if ((s = tfl_pool_alloc(ctx, 2 * oc, &pool)) != TFL_OK) return s;
+  const int32_t scales = w->quant_count; /* 1 (per-tensor) or OC (per-channel), checked above */
+  if ((s = tfl_pool_alloc(ctx, 2 * scales, &pool)) != TFL_OK) return s;
   d->pool_index = (int32_t)(pool - ctx->mem.pool);
-  for (int32_t c = 0; c < oc; ++c) {
+  for (int32_t c = 0; c < scales; ++c) {
     const double real =
         (double)in->scale * (double)tfl_tensor_channel_scale(w, c) / (double)out->scale;
-    tfl_quantize_multiplier(real, &pool[c], &pool[oc + c]);
+    tfl_quantize_multiplier(real, &pool[c], &pool[scales + c]);
   }
   d->input_offset = -in->zero_point;
   d->output_offset = out->zero_point;
@@ -122,7 +124,8 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t oh = out->dims[1], ow = out->dims[2];
   const int32_t per_group = oc / d->groups;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
-  const int32_t *shift = mult + oc;
+  const int32_t *shift = mult + w->quant_count;
+  const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
   const int32_t filter_size = kh * kw * fic; /* weights of one output channel */
   /* With one group and no horizontal dilation, the taps of one filter row read one contiguous
    * run of the input row (fx_count * ic bytes) against one contiguous run of weights. */
@@ -171,14 +174,15 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
             tfl_dot4_expanded(patch, src, wt + c * filter_size, filter_size, filter_size, in_off,
                               acc);
             for (int32_t j = 0; j < 4; ++j) {
-              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[c + j], shift[c + j],
+              const int32_t q = (c + j) & qmask;
+              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
                                          d->output_offset, d->act_min, d->act_max);
             }
           }
           for (; c < oc; ++c) {
             const uint32_t acc = tfl_dot1(src, wt + c * filter_size, filter_size, in_off, 0);
-            yp[c] = tfl_mac_output(acc, b, c, mult[c], shift[c], d->output_offset, d->act_min,
-                                   d->act_max);
+            yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
+                                   d->output_offset, d->act_min, d->act_max);
           }
         }
 #endif
@@ -193,7 +197,8 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
                        filter_size, run, in_off, acc);
             }
             for (int32_t j = 0; j < 4; ++j) {
-              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[c + j], shift[c + j],
+              const int32_t q = (c + j) & qmask;
+              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
                                          d->output_offset, d->act_min, d->act_max);
             }
           }
@@ -204,8 +209,8 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
               acc = tfl_dot1(xb + (iy * iw + x0 + fx0) * ic,
                              wt + c * filter_size + (fy * kw + fx0) * fic, run, in_off, acc);
             }
-            yp[c] = tfl_mac_output(acc, b, c, mult[c], shift[c], d->output_offset, d->act_min,
-                                   d->act_max);
+            yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
+                                   d->output_offset, d->act_min, d->act_max);
           }
         }
         for (; c < oc; ++c) { /* grouped or horizontally dilated: one tap at a time */
@@ -219,8 +224,8 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
                              wt + c * filter_size + (fy * kw + fx) * fic, fic, in_off, acc);
             }
           }
-          yp[c] = tfl_mac_output(acc, b, c, mult[c], shift[c], d->output_offset, d->act_min,
-                                 d->act_max);
+          yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
+                                 d->output_offset, d->act_min, d->act_max);
         }
       }
     }

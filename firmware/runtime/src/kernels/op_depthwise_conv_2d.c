@@ -1,7 +1,8 @@
 /* DEPTHWISE_CONV_2D, int8: weights [1, KH, KW, IC * depth_multiplier] per-tensor or per-channel
  * (axis 3, zero points 0), optional int32 bias, stride, dilation, SAME/VALID padding, fused
  * activation. Output channel ic * depth_multiplier + m reads input channel ic.
- * Pool: 2 * OC words (multipliers, then shifts). */
+ * Pool: 2 words per weight scale (1 or OC multipliers, then as many shifts; per-tensor
+ * weights read index 0 for every channel). */
 #include "tfl_kernel.h"
 #include "tfl_mac.h"
 
@@ -85,12 +86,13 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
     return s;
   }
   int32_t *pool;
-  if ((s = tfl_pool_alloc(ctx, 2 * oc, &pool)) != TFL_OK) return s;
+  const int32_t scales = w->quant_count; /* 1 (per-tensor) or OC (per-channel), checked above */
+  if ((s = tfl_pool_alloc(ctx, 2 * scales, &pool)) != TFL_OK) return s;
   d->pool_index = (int32_t)(pool - ctx->mem.pool);
-  for (int32_t c = 0; c < oc; ++c) {
+  for (int32_t c = 0; c < scales; ++c) {
     const double real =
         (double)in->scale * (double)tfl_tensor_channel_scale(w, c) / (double)out->scale;
-    tfl_quantize_multiplier(real, &pool[c], &pool[oc + c]);
+    tfl_quantize_multiplier(real, &pool[c], &pool[scales + c]);
   }
   d->input_offset = -in->zero_point;
   d->output_offset = out->zero_point;
@@ -179,7 +181,8 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t oh = out->dims[1], ow = out->dims[2];
   const int32_t dm = d->depth_multiplier;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
-  const int32_t *shift = mult + oc;
+  const int32_t *shift = mult + w->quant_count;
+  const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
   const int32_t in_off = d->input_offset;
   const int32_t x_row = iw * ic, x_step = d->dilation_w * ic;
   for (int32_t n = 0; n < batches; ++n) {
@@ -209,7 +212,8 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
             dw_taps4(x_first + c, w_first + c, fy_end - fy0, taps_x, x_rowstep, x_step, w_rowstep,
                      oc, in_off, acc);
             for (int32_t j = 0; j < 4; ++j) {
-              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[c + j], shift[c + j],
+              const int32_t q = (c + j) & qmask;
+              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
                                          d->output_offset, d->act_min, d->act_max);
             }
           }
@@ -224,8 +228,8 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
               acc += (uint32_t)((*xp + in_off) * *wp);
             }
           }
-          yp[c] = tfl_mac_output(acc, b, c, mult[c], shift[c], d->output_offset, d->act_min,
-                                 d->act_max);
+          yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
+                                 d->output_offset, d->act_min, d->act_max);
         }
       }
     }

@@ -3,8 +3,9 @@
  * optional; keep_num_dims only changes the output shape, which comes from the output tensor.
  * Multiplier per unit: (double)input_scale * (double)weight_scale / (double)output_scale, the
  * same for per-tensor and per-channel weights (a float32 product of the two scales would differ
- * from TFLM near rounding boundaries: test_fc_multiplier_uses_double_product). Pool: 2 * N words
- * (multipliers, then shifts). */
+ * from TFLM near rounding boundaries: test_fc_multiplier_uses_double_product). Pool: 2 words
+ * per weight scale (1 or N multipliers, then as many shifts; per-tensor weights read index 0
+ * for every unit). */
 #include "tfl_kernel.h"
 #include "tfl_mac.h"
 
@@ -63,12 +64,13 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
     return s;
   }
   int32_t *pool;
-  if ((s = tfl_pool_alloc(ctx, 2 * units, &pool)) != TFL_OK) return s;
+  const int32_t scales = w->quant_count; /* 1 (per-tensor) or N (per-channel), checked above */
+  if ((s = tfl_pool_alloc(ctx, 2 * scales, &pool)) != TFL_OK) return s;
   d->pool_index = (int32_t)(pool - ctx->mem.pool);
-  for (int32_t c = 0; c < units; ++c) {
+  for (int32_t c = 0; c < scales; ++c) {
     const double real =
         (double)in->scale * (double)tfl_tensor_channel_scale(w, c) / (double)out->scale;
-    tfl_quantize_multiplier(real, &pool[c], &pool[units + c]);
+    tfl_quantize_multiplier(real, &pool[c], &pool[scales + c]);
   }
   d->input_offset = -in->zero_point;
   d->filter_offset = w->quant_count == 1 ? -w->zero_point : 0;
@@ -90,7 +92,8 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
   int8_t *y = (int8_t *)out->data;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
-  const int32_t *shift = mult + d->units;
+  const int32_t *shift = mult + w->quant_count;
+  const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every unit reads index 0 */
   const int32_t depth = d->depth, units = d->units;
   for (int32_t batch = 0; batch < d->batches; ++batch) {
     const int8_t *row = x + batch * depth;
@@ -105,7 +108,8 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
           uint32_t acc[4] = {0, 0, 0, 0};
           tfl_dot4_expanded(patch, row, wt + n * depth, depth, depth, d->input_offset, acc);
           for (int32_t j = 0; j < 4; ++j) {
-            yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[n + j], shift[n + j],
+            const int32_t q = (n + j) & qmask;
+            yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[q], shift[q],
                                          d->output_offset, d->act_min, d->act_max);
           }
         }
@@ -116,14 +120,15 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
         uint32_t acc[4] = {0, 0, 0, 0};
         tfl_dot4(row, wt + n * depth, depth, depth, d->input_offset, acc);
         for (int32_t j = 0; j < 4; ++j) {
-          yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[n + j], shift[n + j],
+          const int32_t q = (n + j) & qmask;
+          yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[q], shift[q],
                                        d->output_offset, d->act_min, d->act_max);
         }
       }
       for (; n < units; ++n) {
         const uint32_t acc = tfl_dot1(row, wt + n * depth, depth, d->input_offset, 0);
-        yrow[n] = tfl_mac_output(acc, b, n, mult[n], shift[n], d->output_offset, d->act_min,
-                                 d->act_max);
+        yrow[n] = tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask],
+                                 d->output_offset, d->act_min, d->act_max);
       }
     }
     for (; n < units; ++n) { /* per-tensor weights with a non-zero zero point */
@@ -132,8 +137,8 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
       for (int32_t k = 0; k < depth; ++k) {
         acc += (uint32_t)((row[k] + d->input_offset) * (wr[k] + d->filter_offset));
       }
-      yrow[n] = tfl_mac_output(acc, b, n, mult[n], shift[n], d->output_offset, d->act_min,
-                               d->act_max);
+      yrow[n] = tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask],
+                               d->output_offset, d->act_min, d->act_max);
     }
   }
   return TFL_OK;

@@ -7,8 +7,9 @@
  * so no scratch buffer is needed and the integer sum is the same; it is accumulated with
  * wrap-around (unsigned) arithmetic, which equals TFLM's int32 sum whenever that is defined.
  *
- * Pool contract with the Python memory planner: prepare takes exactly 2 * OC words from
- * tfl_pool_alloc, OC multipliers followed by OC shifts. */
+ * Pool contract with the Python memory planner: prepare takes exactly 2 * S words from
+ * tfl_pool_alloc, S multipliers followed by S shifts, where S is the number of weight scales
+ * (1 per-tensor, OC per-channel); eval reads channel c's pair at index c & channel_mask. */
 #include "tfl_kernel.h"
 
 typedef struct {
@@ -17,7 +18,7 @@ typedef struct {
   int32_t input_zp, output_zp;
   int32_t act_min, act_max;
   int32_t pool_offset; /* index of the multipliers in ctx->mem.pool */
-  int32_t out_channels;
+  int32_t scales; /* weight scales: 1 (per-tensor) or OC (per-channel) */
 } tfl_transpose_conv_data;
 TFL_OP_DATA_FITS(tfl_transpose_conv_data);
 
@@ -89,13 +90,13 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   d->pad_w = tconv_padding(padding, out->dims[2], w->dims[2], stride_w);
   d->input_zp = in->zero_point;
   d->output_zp = out->zero_point;
-  d->out_channels = oc;
-  if ((st = tfl_pool_alloc(ctx, 2 * oc, &pool)) != TFL_OK) return st;
+  d->scales = w->quant_count;
+  if ((st = tfl_pool_alloc(ctx, 2 * d->scales, &pool)) != TFL_OK) return st;
   d->pool_offset = (int32_t)(pool - ctx->mem.pool);
-  for (c = 0; c < oc; ++c) {
-    const double real = (double)in->scale * (double)tfl_tensor_channel_scale(w, w->quant_count > 1 ? c : 0) /
-                        (double)out->scale;
-    tfl_quantize_multiplier(real, &pool[c], &pool[oc + c]);
+  for (c = 0; c < d->scales; ++c) {
+    const double real =
+        (double)in->scale * (double)tfl_tensor_channel_scale(w, c) / (double)out->scale;
+    tfl_quantize_multiplier(real, &pool[c], &pool[d->scales + c]);
   }
   return TFL_OK;
 }
@@ -107,7 +108,8 @@ static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *bias = node->input_count > 3 ? tfl_node_input(ctx, node, 3) : NULL;
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const int32_t *mult = ctx->mem.pool + d->pool_offset;
-  const int32_t *shift = mult + d->out_channels;
+  const int32_t *shift = mult + d->scales;
+  const int32_t channel_mask = d->scales > 1 ? -1 : 0; /* per-tensor: every channel reads pair 0 */
   const int8_t *src = (const int8_t *)in->data;
   const int8_t *wt = (const int8_t *)w->data;
   int8_t *dst = (int8_t *)out->data;
@@ -145,7 +147,9 @@ static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
             memcpy(&bv, (const uint8_t *)bias->data + (size_t)c * sizeof(int32_t), sizeof(bv));
             acc += (uint32_t)bv;
           }
-          v = tfl_multiply_by_quantized_multiplier((int32_t)acc, mult[c], shift[c]) + d->output_zp;
+          v = tfl_multiply_by_quantized_multiplier((int32_t)acc, mult[c & channel_mask],
+                                                   shift[c & channel_mask]) +
+              d->output_zp;
           *dst++ = (int8_t)tfl_clamp(v, d->act_min, d->act_max);
         }
       }
