@@ -129,7 +129,7 @@ def check_command(
         console.print(f"model {info.size_bytes:,} B, weights {info.weight_bytes:,} B, "
                       f"{info.total_macs:,} MACs, {len(info.ops)} ops")
         console.print(f"peak activations {plan.lower_bound:,} B (lower bound), planned arena "
-                      f"{plan.arena_bytes:,} B, pool {plan.pool_words} words")
+                      f"{plan.arena_bytes:,} B, pool {plan.pool_words:,} words")
         for line in result.report.warnings:
             console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
         if result.deployable:
@@ -191,7 +191,7 @@ def generate_command(
                   soft_wrap=True)
     runtime_note = " (TFLM arena)" if result.kernel_set == "tflm" else ""
     console.print(f"kernels: {', '.join(result.kernels)}; arena {result.arena_bytes:,} B"
-                  f"{runtime_note}, pool {result.pool_words} words, {result.selftest_count} "
+                  f"{runtime_note}, pool {result.pool_words:,} words, {result.selftest_count} "
                   "self-test vectors", soft_wrap=True)
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
     for budget in (result.ram, result.flash):
@@ -257,9 +257,7 @@ def convert_command(
 ) -> None:
     """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
 
-    The batch dimension is pinned to 1; the TensorFlow converter runs in a child process (a crash
-    becomes an error with its remedy). Prints size before/after, the op histogram and whether the
-    result is deployable on a microcontroller.
+    The batch dimension is pinned to 1; the TensorFlow converter runs in a child process (a crash becomes an error with its remedy). Prints size before/after, the op histogram and whether the result is deployable on a microcontroller. Exit 1 when the result is written but not deployable.
 
     Example: tinyflash convert examples/digits/digits.keras -o digits.tflite --data examples/digits/calibration.npz
     """
@@ -330,8 +328,7 @@ def evaluate_command(
 ) -> None:
     """Compare a quantized .tflite with its float model on the host.
 
-    Reports accuracy of both (with labels), top-1 agreement, and the quantized model's output error
-    against the float model (max abs, RMSE, cosine similarity).
+    Reports accuracy of both (with labels), top-1 agreement, and the quantized model's output error against the float model (max abs, mean abs, RMSE, cosine similarity).
 
     Example: tinyflash evaluate examples/digits/digits.keras digits.tflite --data examples/digits/test.npz
     """
@@ -375,8 +372,7 @@ def boards_command(
 ) -> None:
     """List the boards tinyflash can build for, with their CPU, flash and RAM limits.
 
-    Emulated boards run in QEMU; `host` builds a native executable. Real boards build with
-    PlatformIO's standard platform and the Arduino framework (network needed on the first build).
+    Emulated boards run in QEMU; `host` builds a native executable. Real boards build with PlatformIO's standard platform and the Arduino framework (network needed on the first build).
 
     Example: tinyflash boards --json
     """
@@ -388,15 +384,21 @@ def boards_command(
     if as_json:
         print_json([b.as_dict() for b in boards])
         return
-    table = Table(title="tinyflash boards")
+    from rich import box
+
+    console = out_console()
+    # The ruled table needs ~100 columns; narrower, its rules would leave "runs on" 4 characters.
+    narrow = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False,
+              "collapse_padding": True, "title_justify": "left"} if console.width < 100 else {}
+    table = Table(title="tinyflash boards", **narrow)  # type: ignore[arg-type]
     for column in ("board", "cpu", "flash", "RAM", "kernels", "runs on"):
         table.add_column(column, no_wrap=column != "runs on",
                          justify="right" if column in ("flash", "RAM") else "left")
     for b in boards:
         runs = {"qemu": "QEMU", "exec": "host executable"}.get(
-            b.flash_method, f"board: {b.platform or 'PlatformIO'}, {', '.join(b.frameworks)}")
+            b.flash_method, f"{b.platform or 'PlatformIO'} ({', '.join(b.frameworks)})")
         table.add_row(b.id, b.cpu, _kib(b.flash_bytes), _kib(b.ram_bytes), b.kernels, runs)
-    out_console().print(table)
+    console.print(table)
 
 
 @app.command("doctor")
@@ -404,9 +406,9 @@ def doctor_command(
     fix: bool = typer.Option(False, "--fix", help="Provision PlatformIO's tool-scons when missing."),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
 ) -> None:
-    """Check the tools builds and emulation need: pio, tool-scons, arm-none-eabi-gcc, newlib,
-    qemu-system-arm, gcc. Prints each version, or the command that fixes what is missing, and
-    exits 1 when anything is missing.
+    """Check the tools that builds and emulation need.
+
+    Checks pio, tool-scons, arm-none-eabi-gcc, newlib, qemu-system-arm and gcc. Prints each version, or the command that fixes what is missing, and exits 1 when anything is missing.
 
     Example: tinyflash doctor --fix
     """
@@ -490,11 +492,7 @@ def flash_command(
 ) -> None:
     """Build PROJECT and flash it with `pio run -t upload`.
 
-    On emulated boards this runs the firmware in QEMU (on the host: the executable) with its
-    serial port on this terminal until it exits or --timeout passes; the firmware's exit status
-    is reported. A generated firmware waits for `tinyflash verify` after its banner, so use
-    verify (or --upload-port tcp:…) to talk to it. On real boards it is PlatformIO's own upload
-    to --upload-port (without it, PlatformIO picks the port); then run `tinyflash verify`.
+    On emulated boards this runs the firmware in QEMU (on the host: the executable) with its serial port on this terminal until it exits or --timeout passes; the firmware's exit status is reported. A generated firmware waits for a host after its banner, so here it runs until --timeout (exit 1): use `tinyflash verify`, or --upload-port tcp:… and then probe/verify --port, to talk to it. On real boards it is PlatformIO's own upload to --upload-port (without it, PlatformIO picks the port); then run `tinyflash verify`.
 
     Example: tinyflash flash build/demo --upload-port tcp:127.0.0.1:5555
 
@@ -706,10 +704,9 @@ def probe_command(
     timeout: float = typer.Option(5.0, "--timeout", help="Seconds to wait for each answer."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Ask a running tinyflash firmware what it is: banner, model SHA-256, runtime, board, arena,
-    input/output tensors and tick unit (the INFO request of docs/protocol.md).
+    """Ask a running tinyflash firmware what it is (the INFO request of docs/protocol.md).
 
-    Exit 1 when the device could not initialise its model or its self-test failed.
+    Prints the banner, model SHA-256, runtime, board, arena, input/output tensors and tick unit. Exit 1 when the device could not initialise its model or its self-test failed.
 
     Example: tinyflash probe --port socket://127.0.0.1:4444 --json
     """
@@ -724,6 +721,8 @@ def probe_command(
     else:
         info = result.info
         table = Table(show_header=False, box=None)
+        table.add_column()
+        table.add_column(overflow="fold")  # the whole SHA-256, folded, never cut with an ellipsis
         table.add_row("banner", result.banner.text)
         table.add_row("model sha256", info.model_sha256)
         table.add_row("runtime", f"{info.runtime_version} (protocol {info.protocol_version})")
@@ -763,10 +762,9 @@ def bench_command(
     repeats: int = typer.Option(2, "--repeats", min=1, help="Timed invokes per run."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Benchmark models on emulated boards: instructions per inference (SysTick ticks x 40 under
-    QEMU -icount shift=0, exact and repeatable), MACs per instruction, runtime/kernel code and
-    model bytes from the linker map, arena, runtime state, stack high-water mark, and portable
-    vs DSP kernels against TFLM's numbers. Every run also checks the outputs against tflite-micro.
+    """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
+
+    Measures instructions per inference (SysTick ticks x 40 under QEMU -icount shift=0, exact and repeatable), MACs per instruction, runtime/kernel code and model bytes from the linker map, arena, runtime state, stack high-water mark, and portable vs DSP kernels against TFLM's numbers. Every run also checks the outputs against tflite-micro; exit 1 when one differs.
 
     Example: tinyflash bench /work/shared/models/ad01_int8.tflite --board mps2-an386 --kernels portable,dsp --json
     """
