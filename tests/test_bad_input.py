@@ -189,6 +189,20 @@ class Inputs:
         return free_port()  # bound and released: nothing listens there
 
     @functools.cached_property
+    def silent_port(self) -> int:
+        """A TCP port that accepts connections (the kernel completes them from the listen
+        backlog) and never sends a byte: a serial port with no tinyflash firmware behind it."""
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        self.sockets.append(server)
+        return int(server.getsockname()[1])
+
+    @functools.cached_property
+    def sockets(self) -> list[socket.socket]:
+        return []
+
+    @functools.cached_property
     def other_model_device(self) -> str:
         """URL of a running host firmware of the `small` model (stopped at session end)."""
         d = self.root / "small_host"
@@ -345,6 +359,11 @@ ROWS: list[Row] = [
         lambda i: ["verify", i.host_project, "--port", f"socket://127.0.0.1:{i.closed_port}",
                    "-n", "1"], 2,
         lambda i: [f"Cannot open serial port socket://127.0.0.1:{i.closed_port}"]),
+    Row("verify-port-silent", "The device on URL printed no tinyflash banner within T s",
+        lambda i: ["verify", i.host_project, "--port", f"socket://127.0.0.1:{i.silent_port}",
+                   "-n", "1"], 1,
+        lambda i: [f"The device on socket://127.0.0.1:{i.silent_port} printed no tinyflash banner "
+                   "within 10 s", "check the port"], slow=True),  # waits the 10 s banner timeout
     Row("verify-different-model", "the device at URL runs a different model (SHA-256",
         lambda i: ["verify", i.host_project, "--port", i.other_model_device, "-n", "1"], 1,
         lambda i: [f"the device at {i.other_model_device} runs a different model (SHA-256",
@@ -368,6 +387,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory):
     for proc in made.processes:
         proc.kill()
         proc.wait()
+    for server in made.sockets:
+        server.close()
 
 
 @pytest.mark.parametrize("row", [pytest.param(r, id=r.id, marks=[pytest.mark.slow] if r.slow else [])
