@@ -138,3 +138,13 @@ def test_upload_port_is_passed_to_pio(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 def test_device_dicts_are_json() -> None:
     json.dumps([d.as_dict() for d in devices("nucleo_and_esp32.json")])
+
+
+def test_offline_first_build_of_a_real_board_is_explained() -> None:
+    """The log of a real `tinyflash build` of a nucleo_f446re project on this machine (no
+    network): PlatformIO fails to install ststm32; the failure is named in one sentence."""
+    log = (REPO / "tests" / "fixtures" / "pio_logs" / "offline_first_build_ststm32.log").read_text()
+    assert pio.download_failure(log) == "ststm32"
+    assert pio.download_failure("src/main.c:3:10: fatal error: x.h: No such file") is None
+    assert pio.download_failure("Tool Manager: Installing toolchain-gccarmnoneeabi\n"
+                                "HTTPClientError: ") == "toolchain-gccarmnoneeabi"

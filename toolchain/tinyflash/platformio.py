@@ -330,6 +330,19 @@ def summarize_failure(log_text: str, limit: int = 6) -> str:
     return " | ".join(picked)
 
 
+_INSTALLING = re.compile(r"(?:Platform|Tool|Library) Manager: Installing (\S+)")
+
+
+def download_failure(log_text: str) -> Optional[str]:
+    """What PlatformIO failed to download, when a build log shows a registry download failing
+    (a real board's first build without network), else None."""
+    if not re.search(r"HTTPClientError|Could not resolve|ConnectionError|Max retries exceeded|"
+                     r"InternetConnectionError|Temporary failure in name resolution", log_text):
+        return None
+    installing = _INSTALLING.findall(log_text)
+    return installing[-1] if installing else "a package"
+
+
 def _kill_tree(proc: subprocess.Popen[str], own_group: bool) -> None:
     """Ends pio and what it started (SCons, QEMU, the host program)."""
     if proc.poll() is not None:
@@ -398,6 +411,13 @@ def build_project(project_dir: Path, env: Optional[str] = None, timeout: float =
     code, text = _run_pio(["run", "-d", str(penv.project_dir), "-e", penv.name], log, timeout,
                           on_line)
     seconds = time.monotonic() - started
+    missing = download_failure(text) if code != 0 else None
+    if missing is not None:
+        raise TinyflashError(f"build of {penv.project_dir} (env {penv.name}) failed: PlatformIO "
+                             f"could not download {missing} from its registry; board "
+                             f"{board.id} needs network on its first build (PlatformIO installs "
+                             "its platform, toolchain and framework; later builds work offline, "
+                             f"docs/boards.md) (full log: {log}).", EXIT_CHECK_FAILED)
     if code != 0:
         raise TinyflashError(f"build of {penv.project_dir} (env {penv.name}) failed: "
                              f"{summarize_failure(text)} (full log: {log}).", EXIT_CHECK_FAILED)
