@@ -195,3 +195,22 @@ def test_generated_real_board_project_runs_on_the_double(tmp_path: Path, board_i
         code = proc.wait(60)
         stderr = proc.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
     assert code == 0, stderr
+
+
+@pytest.mark.parametrize("cpu, dwt", [("cortex-m4", True), ("cortex-m7", True),
+                                      ("cortex-m0plus", False)])
+def test_port_cross_compiles_and_picks_its_tick_source(tmp_path: Path, cpu: str, dwt: bool) -> None:
+    """arm-none-eabi-g++ -Werror for the real boards' cores, without -DTFL_PORT_USE_DWT: the
+    architecture macros choose DWT on ARMv7E-M and micros() on the M0+ (checked in the object:
+    the DWT block's address 0xE0001000 is loaded only when DWT is chosen)."""
+    gxx = _need("arm-none-eabi-g++")
+    obj = tmp_path / "port.o"
+    _run([gxx, "-std=gnu++11", f"-mcpu={cpu}", "-mthumb", "-Os", "-ffunction-sections", *WARN,
+          f"-I{DOUBLE}", f"-I{PORT_INCLUDE}", "-c", str(PORT_SRC), "-o", str(obj)])
+    dump = subprocess.run(["arm-none-eabi-objdump", "-d", "-j", ".text.tfl_port_ticks", str(obj)],
+                          capture_output=True, text=True, timeout=60)
+    if dump.returncode != 0:
+        pytest.skip("arm-none-eabi-objdump is not available")
+    literal = "e0001000" in dump.stdout.lower()
+    assert literal == dwt, dump.stdout
+    assert ("micros" in dump.stdout) == (not dwt), dump.stdout
