@@ -598,10 +598,11 @@ def verify_command(
     data: Optional[Path] = typer.Option(None, "--data", "-d",
                                         help="Float inputs (.npy/.npz/.csv/images), quantized per "
                                              "input; default: random int8 inputs."),
-    samples: int = typer.Option(10, "--samples", "-n", help="Number of inputs to run."),
+    samples: int = typer.Option(10, "--samples", "-n", min=1, help="Number of inputs to run."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random inputs."),
-    tolerance: int = typer.Option(0, "--tolerance", help="Allowed difference from the TFLM "
-                                                         "reference, in LSB (default 0: bit-exact)."),
+    tolerance: int = typer.Option(0, "--tolerance", min=0,  # refused before any build
+                                  help="Allowed difference from the TFLM reference, in LSB "
+                                       "(default 0: bit-exact)."),
     per_layer: bool = typer.Option(False, "--per-layer", help="On a mismatch, fetch every "
                                    "intermediate tensor and name the first op that diverges."),
     float_model: Optional[Path] = typer.Option(None, "--float-model",
@@ -655,7 +656,7 @@ def deploy_command(
     board: str = typer.Option("mps2-an386", "--board", "-b", help="Board id (`tinyflash boards`)."),
     output: Path = typer.Option(Path("build/deploy"), "--output", "-o",
                                 help="Directory for model.tflite and project/."),
-    samples: int = typer.Option(10, "--samples", "-n", help="Inputs to verify on the device."),
+    samples: int = typer.Option(10, "--samples", "-n", min=1, help="Inputs to verify on the device."),
     mode: str = typer.Option("int8", "--mode", "-m", help="Conversion mode (int8 deploys)."),
     port: Optional[str] = typer.Option(None, "--port", "-p", help="Serial port of a real board."),
     force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
