@@ -1,6 +1,7 @@
 """Serial-port selection for real boards (platformio.select_serial_port over `pio device list
---serial --json-output`), with the device lists in tests/fixtures/pio_device_list/, and the
-`--upload-port` pass-through of `tinyflash flash`."""
+--serial --json-output`), with the device lists in tests/fixtures/pio_device_list/. (`flash
+--upload-port` goes to `pio run -t upload --upload-port` for every board; tests/test_platform.py
+checks it with a real upload to QEMU.)"""
 
 from __future__ import annotations
 
@@ -110,30 +111,6 @@ def test_verify_of_a_real_board_without_port_uses_detection(tmp_path: Path) -> N
     assert done.returncode == EXIT_BAD_INPUT, done.stderr
     assert "no USB serial device is connected" in done.stderr
     assert "board nano33ble" in done.stderr and "Traceback" not in done.stderr
-
-
-def test_upload_port_is_passed_to_pio(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """`upload_project(..., upload_port=P)` runs `pio run -t upload --upload-port P` in the
-    project (the pio process itself is replaced here: the real boards cannot be reached)."""
-    (tmp_path / "platformio.ini").write_text("[platformio]\ndefault_envs = nano33ble\n\n"
-                                             "[env:nano33ble]\nplatform = nordicnrf52\n"
-                                             "board = nano33ble\nframework = arduino\n")
-    calls: list[list[str]] = []
-
-    def fake_run(args: list[str], log: Path, timeout: float, on_line: object = None,
-                 pass_stdin: bool = False) -> tuple[int, str]:
-        calls.append(args)
-        return 0, "Uploading .pio/build/nano33ble/firmware.bin\n"
-
-    monkeypatch.setattr(pio, "ensure_platformio", lambda: tmp_path)
-    monkeypatch.setattr(pio, "_run_pio", fake_run)
-    result = pio.upload_project(tmp_path, upload_port="/dev/ttyACM0")
-    assert result.exit_code == 0 and result.board.id == "nano33ble"
-    assert calls == [["run", "-d", str(tmp_path.resolve()), "-e", "nano33ble", "-t", "upload",
-                      "--upload-port", "/dev/ttyACM0"]]
-    calls.clear()
-    pio.upload_project(tmp_path)
-    assert "--upload-port" not in calls[0]  # PlatformIO's own port detection then
 
 
 def test_device_dicts_are_json() -> None:
