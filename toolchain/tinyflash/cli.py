@@ -189,10 +189,11 @@ def generate_command(
     console.print(f"[bold green]generated[/] {result.project_dir} for board {result.board} "
                   f"({len(result.files)} files{', vendored' if result.vendored else ''})",
                   soft_wrap=True)
-    runtime_note = " (TFLM arena)" if result.kernel_set == "tflm" else ""
+    # TFLM has no tinyflash pool: "pool 0 words" would read as a measurement.
+    memory = (" (TFLM arena)" if result.kernel_set == "tflm"
+              else f", pool {result.pool_words:,} words")
     console.print(f"kernels: {', '.join(result.kernels)}; arena {result.arena_bytes:,} B"
-                  f"{runtime_note}, pool {result.pool_words:,} words, {result.selftest_count} "
-                  "self-test vectors", soft_wrap=True)
+                  f"{memory}, {result.selftest_count} self-test vectors", soft_wrap=True)
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
     for budget in (result.ram, result.flash):
         table.add_row(budget.what, f"{budget.total:,}",
