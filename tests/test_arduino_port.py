@@ -214,3 +214,61 @@ def test_port_cross_compiles_and_picks_its_tick_source(tmp_path: Path, cpu: str,
     literal = "e0001000" in dump.stdout.lower()
     assert literal == dwt, dump.stdout
     assert ("micros" in dump.stdout) == (not dwt), dump.stdout
+
+
+@pytest.mark.slow
+def test_verify_cli_with_port_on_a_real_board_project(tmp_path: Path) -> None:
+    """`tinyflash verify PROJECT --port socket://…` (the real CLI, as for /dev/ttyACM0) on a
+    generated nano33ble project whose sources run on the host against the Arduino double; the
+    test bridges a TCP socket to the program's stdin/stdout, like a USB-serial cable."""
+    import json
+    import socket
+    import sys
+    import threading
+
+    project = tmp_path / "nano"
+    codegen.generate(TINY, "nano33ble", project, selftest=1)
+    exe = _compile_project(project, tmp_path)
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    done: dict[str, int] = {}
+
+    def bridge() -> None:
+        conn, _ = server.accept()
+        proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        assert proc.stdin is not None and proc.stdout is not None
+
+        def to_device() -> None:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                proc.stdin.write(data)  # type: ignore[union-attr]
+                proc.stdin.flush()  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+
+        writer = threading.Thread(target=to_device, daemon=True)
+        writer.start()
+        while True:
+            data = os.read(proc.stdout.fileno(), 4096)
+            if not data:
+                break
+            conn.sendall(data)
+        done["code"] = proc.wait(60)
+        conn.close()
+
+    thread = threading.Thread(target=bridge, daemon=True)
+    thread.start()
+    run = subprocess.run([sys.executable, "-m", "tinyflash.cli", "verify", str(project), "--port",
+                          f"socket://127.0.0.1:{port}", "--samples", "5", "--json"],
+                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["passed"] and result["samples"] == 5 and result["board"] == "nano33ble"
+    assert result["tick_unit"] == "microsecond (Arduino micros())"
+    thread.join(60)
+    server.close()
+    assert done.get("code") == 0
