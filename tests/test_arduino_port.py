@@ -153,17 +153,25 @@ def _compile_project(project: Path, out: Path) -> Path:
     return exe
 
 
+@pytest.fixture(scope="module")
+def nano(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, codegen.GenerateResult]:
+    """A generated nano33ble project and its host build against the double (once per module)."""
+    work = tmp_path_factory.mktemp("nano33ble")
+    project = work / "nano33ble"
+    result = codegen.generate(TINY, "nano33ble", project)
+    return project, _compile_project(project, work), result
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("board_id", ["nano33ble"])
-def test_generated_real_board_project_runs_on_the_double(tmp_path: Path, board_id: str) -> None:
+def test_generated_real_board_project_runs_on_the_double(
+        nano: tuple[Path, Path, codegen.GenerateResult]) -> None:
     from tflite_micro.python.tflite_micro import runtime
 
     from tinyflash.link import Link
 
-    project = tmp_path / board_id
-    result = codegen.generate(TINY, board_id, project)
+    board_id = "nano33ble"
+    project, exe, result = nano
     assert result.vendored and (project / "src" / "sketch.cpp").is_file()
-    exe = _compile_project(project, tmp_path)
 
     # stdin closed at once: banner, then the link ends and the program exits 0.
     done = subprocess.run([str(exe)], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
@@ -217,7 +225,8 @@ def test_port_cross_compiles_and_picks_its_tick_source(tmp_path: Path, cpu: str,
 
 
 @pytest.mark.slow
-def test_verify_cli_with_port_on_a_real_board_project(tmp_path: Path) -> None:
+def test_verify_cli_with_port_on_a_real_board_project(
+        nano: tuple[Path, Path, codegen.GenerateResult]) -> None:
     """`tinyflash verify PROJECT --port socket://…` (the real CLI, as for /dev/ttyACM0) on a
     generated nano33ble project whose sources run on the host against the Arduino double; the
     test bridges a TCP socket to the program's stdin/stdout, like a USB-serial cable."""
@@ -226,9 +235,7 @@ def test_verify_cli_with_port_on_a_real_board_project(tmp_path: Path) -> None:
     import sys
     import threading
 
-    project = tmp_path / "nano"
-    codegen.generate(TINY, "nano33ble", project, selftest=1)
-    exe = _compile_project(project, tmp_path)
+    project, exe, _ = nano
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("127.0.0.1", 0))
     server.listen(1)
