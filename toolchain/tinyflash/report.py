@@ -46,8 +46,8 @@ def print_report(result: VerifyResult, console: Console) -> None:
     for name, why in sorted(result.skipped_references.items()):
         console.print(f"[yellow]reference {name} skipped:[/] {why}")
     t = result.ticks
-    console.print(f"ticks per inference: min {t.minimum:,}  median {t.median:,}  max {t.maximum:,}"
-                  f"  [dim](1 tick = {t.unit})[/]")
+    console.print(f"ticks per inference: min {t.minimum:,}  median {t.median:,}  max {t.maximum:,}")
+    console.print(f"  [dim]1 tick = {t.unit}[/]", soft_wrap=True)
     console.print(f"arena: {result.arena_used:,} B used on the device, {result.arena_planned:,} B "
                   "planned")
     if result.op_ticks:
