@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# PlatformIO records symlinked platforms in its core directory by the platform's name, so two
+# checkouts building at once re-point each other's. The suite uses a core directory of its own
+# (tinyflash provisions tool-scons into it on the first build); a caller's setting wins.
+os.environ.setdefault("PLATFORMIO_CORE_DIR", str(REPO / "build" / "pio-core"))
 SHARED_MODELS = REPO.parent / "shared" / "models"
 SHARED_MODEL_NAMES = ("ad01_int8", "kws_ref_model", "pretrainedResnet_quant")
 
