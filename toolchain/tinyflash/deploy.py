@@ -43,6 +43,29 @@ def project_for_model(model: Path, board: str, output: Optional[Path], force: bo
     return generate(model, board, output, force=force).project_dir
 
 
+def _flash_real_board(project: Path, board_id: str, port: Optional[str],
+                      stage: Optional[Stage]) -> Optional[str]:
+    """Real boards are built and flashed with PlatformIO's upload (to `port`, or the one board
+    connected); emulated boards and the host are started by verify instead. Returns the serial
+    port verify should use."""
+    from tinyflash.boards import load_board
+    from tinyflash.platformio import build_project, detect_serial_port, upload_project
+
+    board = load_board(board_id)
+    if board.emulated or board.is_host:
+        return port
+    if port is None:
+        port = detect_serial_port(board)
+    if stage:
+        stage("build and flash")
+    build_project(project)
+    uploaded = upload_project(project, upload_port=port)
+    if uploaded.exit_code != 0:
+        raise TinyflashError(f"flashing {board_id} at {port} failed; see {uploaded.log}",
+                             EXIT_CHECK_FAILED)
+    return port
+
+
 def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = None,
            samples: int = 10, mode: str = "int8", force: bool = False,
            float_model: Optional[Path] = None, tolerance: int = 0, per_layer: bool = True,
@@ -83,6 +106,7 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
                              "each offender and its fix", EXIT_CHECK_FAILED)
     plan = plan_memory(info)
     project = project_for_model(tflite, board, output_dir / "project", force, stage)
+    port = _flash_real_board(project, board, port, stage)
     if stage:
         stage("build and verify")
     # Calibration data is float (what the float model takes); verify quantizes it per input.
