@@ -109,12 +109,32 @@ static void valid_taps(int32_t origin, int32_t dilation, int32_t size, int32_t t
   *last = f1;
 }
 
+#if TFL_MAC_DSP
+/* Short runs (a few input channels) are copied inline: a libc call costs more than the copy. */
+static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+  if (n > 8) {
+    memcpy(dst, src, (size_t)n);
+    return;
+  }
+  while (n-- > 0) *dst++ = *src++;
+}
+static void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
+  if (n > 8) {
+    memset(dst, value, (size_t)n);
+    return;
+  }
+  while (n-- > 0) *dst++ = value;
+}
+#endif
+
 static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const conv_data *d = (const conv_data *)node->data;
+  /* Locals: int8 output stores may alias node->data, which would force reloads. */
+  const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
   const int8_t *x = (const int8_t *)in->data;
   const int8_t *wt = (const int8_t *)w->data;
   const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
@@ -145,7 +165,7 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
         int8_t *yp = y + ((n * oh + oy) * ow + ox) * oc;
         int32_t c = 0;
 #if TFL_MAC_DSP
-        if (d->groups == 1 && filter_size <= TFL_MAC_PATCH_BYTES && oc >= 4) {
+        if (d->groups == 1 && filter_size <= TFL_MAC_PATCH_BYTES - 3 && oc >= 4) {
           /* im2col: the receptive field as one int8 row (taps outside the input hold the input
            * zero point, so x + offset is 0 there, exactly like skipping them), expanded once
            * and reused by every group of four output channels. */
@@ -161,28 +181,41 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
               for (int32_t fx = 0; fx < kw; ++fx, dst += ic) {
                 const int32_t ix = x0 + fx * d->dilation_w;
                 if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
-                  memset(dst, -in_off, (size_t)ic);
+                  fill_bytes(dst, (int8_t)-in_off, ic);
                 } else {
-                  memcpy(dst, xb + (iy * iw + ix) * ic, (size_t)ic);
+                  copy_bytes(dst, xb + (iy * iw + ix) * ic, ic);
                 }
               }
             }
           }
-          tfl_patch_expand(patch, src, filter_size >> 2, in_off);
+          /* A copied patch is padded with zero-contribution bytes to whole 4-blocks; the
+           * matching weight reads then run up to 3 bytes into the next channel's filter, which
+           * exists for every group of four but the last (that one takes the exact length). */
+          const int32_t padded = src == rows ? (filter_size + 3) & ~3 : filter_size & ~3;
+          for (int32_t k = filter_size; src == rows && k < padded; ++k) rows[k] = (int8_t)-in_off;
+          tfl_patch_expand(patch, src, padded >> 2, in_off);
           for (; c + 4 <= oc; c += 4) {
-            uint32_t acc[4] = {0, 0, 0, 0};
-            tfl_dot4_expanded(patch, src, wt + c * filter_size, filter_size, filter_size, in_off,
-                              acc);
+            uint32_t acc[4]; /* set by tfl_dot4_patch */
+            if (c + 4 < oc) {
+              tfl_dot4_patch(patch, wt + c * filter_size, filter_size, padded >> 2, acc);
+              if (padded < filter_size) { /* 1x1 straight from the input: exact tail */
+                tfl_dot4(src + padded, wt + c * filter_size + padded, filter_size,
+                         filter_size - padded, in_off, acc);
+              }
+            } else {
+              tfl_dot4_expanded(patch, src, wt + c * filter_size, filter_size, filter_size,
+                                in_off, acc);
+            }
             for (int32_t j = 0; j < 4; ++j) {
               const int32_t q = (c + j) & qmask;
               yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
-                                         d->output_offset, d->act_min, d->act_max);
+                                         out_off, act_lo, act_hi);
             }
           }
           for (; c < oc; ++c) {
             const uint32_t acc = tfl_dot1(src, wt + c * filter_size, filter_size, in_off, 0);
             yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
-                                   d->output_offset, d->act_min, d->act_max);
+                                   out_off, act_lo, act_hi);
           }
         }
 #endif
@@ -199,7 +232,7 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
             for (int32_t j = 0; j < 4; ++j) {
               const int32_t q = (c + j) & qmask;
               yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
-                                         d->output_offset, d->act_min, d->act_max);
+                                         out_off, act_lo, act_hi);
             }
           }
           for (; c < oc; ++c) {
@@ -210,7 +243,7 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
                              wt + c * filter_size + (fy * kw + fx0) * fic, run, in_off, acc);
             }
             yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
-                                   d->output_offset, d->act_min, d->act_max);
+                                   out_off, act_lo, act_hi);
           }
         }
         for (; c < oc; ++c) { /* grouped or horizontally dilated: one tap at a time */
@@ -225,7 +258,7 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
             }
           }
           yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
-                                 d->output_offset, d->act_min, d->act_max);
+                                 out_off, act_lo, act_hi);
         }
       }
     }

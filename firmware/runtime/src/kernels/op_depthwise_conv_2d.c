@@ -172,6 +172,8 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const dwconv_data *d = (const dwconv_data *)node->data;
+  /* Locals: int8 output stores may alias node->data, which would force reloads. */
+  const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
   const int8_t *x = (const int8_t *)in->data;
   const int8_t *wt = (const int8_t *)w->data;
   const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
@@ -214,7 +216,7 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
             for (int32_t j = 0; j < 4; ++j) {
               const int32_t q = (c + j) & qmask;
               yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
-                                         d->output_offset, d->act_min, d->act_max);
+                                         out_off, act_lo, act_hi);
             }
           }
         }
@@ -229,7 +231,7 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
             }
           }
           yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
-                                 d->output_offset, d->act_min, d->act_max);
+                                 out_off, act_lo, act_hi);
         }
       }
     }

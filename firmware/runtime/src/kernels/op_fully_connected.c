@@ -87,6 +87,8 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const fc_data *d = (const fc_data *)node->data;
+  /* Locals: int8 output stores may alias node->data, which would force reloads. */
+  const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
   const int8_t *x = (const int8_t *)in->data;
   const int8_t *wt = (const int8_t *)w->data;
   const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
@@ -105,12 +107,12 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
         uint32_t patch[TFL_MAC_PATCH_BYTES / 2];
         tfl_patch_expand(patch, row, depth >> 2, d->input_offset);
         for (; n + 4 <= units; n += 4) {
-          uint32_t acc[4] = {0, 0, 0, 0};
+          uint32_t acc[4]; /* set by tfl_dot4_patch */
           tfl_dot4_expanded(patch, row, wt + n * depth, depth, depth, d->input_offset, acc);
           for (int32_t j = 0; j < 4; ++j) {
             const int32_t q = (n + j) & qmask;
             yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[q], shift[q],
-                                         d->output_offset, d->act_min, d->act_max);
+                                         out_off, act_lo, act_hi);
           }
         }
       }
@@ -122,13 +124,13 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
         for (int32_t j = 0; j < 4; ++j) {
           const int32_t q = (n + j) & qmask;
           yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[q], shift[q],
-                                       d->output_offset, d->act_min, d->act_max);
+                                       out_off, act_lo, act_hi);
         }
       }
       for (; n < units; ++n) {
         const uint32_t acc = tfl_dot1(row, wt + n * depth, depth, d->input_offset, 0);
         yrow[n] = tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask],
-                                 d->output_offset, d->act_min, d->act_max);
+                                 out_off, act_lo, act_hi);
       }
     }
     for (; n < units; ++n) { /* per-tensor weights with a non-zero zero point */
@@ -138,7 +140,7 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
         acc += (uint32_t)((row[k] + d->input_offset) * (wr[k] + d->filter_offset));
       }
       yrow[n] = tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask],
-                               d->output_offset, d->act_min, d->act_max);
+                               out_off, act_lo, act_hi);
     }
   }
   return TFL_OK;
