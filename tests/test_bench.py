@@ -94,10 +94,12 @@ def test_dsp_kernels_cross_compile(tmp_path: Path, cpu: str) -> None:
     build = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     for name in HOT:
-        dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / name.replace(".c", ".o"))],
-                              capture_output=True, text=True, check=True).stdout
+        obj = tmp_path / name.replace(".c", ".o")
+        dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(obj)], capture_output=True,
+                              text=True, check=True).stdout
         has = "smlad" in dump or "smlabb" in dump
-        assert has == CPUS[cpu], f"{name} on {cpu}: DSP instructions {'missing' if CPUS[cpu] else 'present'}"
+        state = "missing" if CPUS[cpu] else "present"
+        assert has == CPUS[cpu], f"{name} on {cpu}: DSP instructions {state}"
 
 
 MAP_SAMPLE = """Archive member included to satisfy reference by file (symbol)

@@ -174,7 +174,8 @@ def parse_map(path: Path) -> MapSizes:
         raise TinyflashError(f"cannot read the linker map {path} ({error.strerror}); build the "
                              "project again", EXIT_CHECK_FAILED) from error
     try:
-        start = next(i for i, line in enumerate(lines) if line.startswith("Linker script and memory map"))
+        start = next(i for i, line in enumerate(lines)
+                     if line.startswith("Linker script and memory map"))
     except StopIteration:
         raise TinyflashError(f"{path} has no memory map section; is it a GNU ld map file?",
                              EXIT_CHECK_FAILED) from None
