@@ -3,17 +3,18 @@
 For each model, board and kernel set: generate a project (no self-test vectors), build it, run it
 in QEMU with `-icount shift=0` and read
 
-- instructions per inference: the harness's SysTick ticks around `tfl_invoke` times 40 (SysTick
-  at 25 MHz under -icount shift=0 advances once per 40 instructions, DESIGN.md section 4), so
-  every count has a resolution of 40 instructions and is identical from run to run; per-op counts
-  come from the LAYERS request the same way;
+- instructions per inference: the harness's SysTick ticks around `tfl_invoke` times the
+  instructions per tick the port reports (under -icount shift=0 one instruction is 1 ns, so 40
+  at the MPS2's 25 MHz SysTick, 50 on the AN505 at 20 MHz, 31.25 on the AN547 at 32 MHz), so
+  every count has a resolution of one tick (31-50 instructions) and is identical from run to
+  run; per-op counts come from the LAYERS request the same way;
 - flash from the linker map: text+rodata of the runtime library (interpreter + kernels), the
   kernels alone, the compiler support code the runtime pulls in (libgcc soft-float for prepare),
   the model array, and the whole image (text+data);
 - RAM: planned arena and what the runtime used, runtime state (tensor and node arrays + the
   per-channel pool), data+bss, and the stack high-water mark: QEMU starts with zeroed RAM and
   the startup code does not touch the stack region, so after the runs the lowest non-zero byte
-  of `.stack` (read through the QEMU monitor's pmemsave) marks the deepest stack use of the
+  of `.stack` (read through the QEMU monitor's memsave) marks the deepest stack use of the
   whole firmware (harness included). A pushed word that happens to be zero at the very bottom
   would be missed, so the figure is a lower bound that is exact to within a few bytes;
 - MACs per inference (ModelInfo) and MACs per instruction;
@@ -38,7 +39,7 @@ import numpy as np
 
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
 
-INSTRUCTIONS_PER_TICK = 40
+_TICK_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?) instructions\b")
 KERNEL_SETS = ("portable", "dsp")
 
 # TFLM's figures from issue 6 (Debian arm-none-eabi-gcc 12.2 -Os, QEMU 7.2 mps2-an386, Cortex-M4,
@@ -101,6 +102,7 @@ class BenchRun:
     ram: RamUse
     ops: tuple[OpCount, ...]
     build_seconds: float
+    instructions_per_tick: float  # from the port's tick unit: 10^9 / SysTick clock
     repeat_instructions: tuple[int, ...]  # every timed invoke (identical under -icount)
 
 
@@ -146,7 +148,6 @@ class BenchResult:
     def to_dict(self) -> dict[str, Any]:
         return {"command": self.command, "runs": [asdict(r) for r in self.runs],
                 "ratios": self.ratios(), "notes": list(self.notes),
-                "instructions_per_tick": INSTRUCTIONS_PER_TICK,
                 "tflm": {k: {"reference": v[0], "cmsis_nn": v[1], "arena": v[2]}
                          for k, v in TFLM_NUMBERS.items()},
                 "tflm_kws_code": {"reference": TFLM_KWS_CODE[0], "cmsis_nn": TFLM_KWS_CODE[1]}}
@@ -262,6 +263,17 @@ class _Monitor:
         self.sock.close()
 
 
+def instructions_per_tick(tick_unit: str, board_id: str) -> float:
+    """Instructions per tick from the port's tick unit, e.g. "40 instructions (SysTick at 25 MHz,
+    qemu -icount shift=0)" on MPS2, 50 on the AN505 (20 MHz), 31.25 on the AN547 (32 MHz)."""
+    match = _TICK_UNIT.match(tick_unit)
+    if not match:
+        raise TinyflashError(f"board {board_id} reports ticks as {tick_unit!r}, not as "
+                             "instructions under qemu -icount; bench needs an emulated board",
+                             EXIT_CHECK_FAILED)
+    return float(match.group(1))
+
+
 def _symbol_address(elf: Path, name: str) -> Optional[int]:
     try:
         out = subprocess.run(["arm-none-eabi-nm", str(elf)], check=True, capture_output=True,
@@ -338,7 +350,9 @@ def _run_on_qemu(board: Any, elf: Path, inputs: list[np.ndarray], repeats: int,
                 dump = workdir / "stack.bin"
                 monitor = _Monitor(monitor_path)
                 try:
-                    monitor.command(f'pmemsave 0x{address:x} 0x{size:x} "{dump}"')
+                    # memsave reads through the CPU's view of memory (the AN505/AN547 map their
+                    # SRAM behind security aliases that pmemsave does not see).
+                    monitor.command(f'memsave 0x{address:x} 0x{size:x} "{dump}"')
                 finally:
                     monitor.close()
                 if dump.is_file() and dump.stat().st_size == size:
@@ -409,8 +423,9 @@ def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeat
     ident = generated.identifier
     state = sum(symbols.get(f"{ident}_{part}", 0) for part in ("tensors", "nodes", "pool"))
     macs_by_op = [op.macs for op in info.ops]
-    instructions = ticks[-1] * INSTRUCTIONS_PER_TICK
-    ops = tuple(OpCount(r.op_index, r.op_name, r.ticks * INSTRUCTIONS_PER_TICK,
+    per_tick = instructions_per_tick(device.tick_unit, board_id)
+    instructions = round(ticks[-1] * per_tick)
+    ops = tuple(OpCount(r.op_index, r.op_name, round(r.ticks * per_tick),
                         macs_by_op[r.op_index] if r.op_index < len(macs_by_op) else 0)
                 for r in layers.ops)
     return BenchRun(
@@ -425,7 +440,8 @@ def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeat
                    data_bss=build.data + build.bss,
                    stack_reserved=stack[1] if stack else 0, stack_peak=peak),
         ops=ops, build_seconds=round(build.seconds, 1),
-        repeat_instructions=tuple(t * INSTRUCTIONS_PER_TICK for t in ticks))
+        instructions_per_tick=per_tick,
+        repeat_instructions=tuple(round(t * per_tick) for t in ticks))
 
 
 def bench(models: Sequence[Path], boards: Sequence[str], kernel_sets: Sequence[str], *,

@@ -766,7 +766,7 @@ def bench_command(
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
-    Measures instructions per inference (SysTick ticks x 40 under QEMU -icount shift=0, exact and repeatable), MACs per instruction, runtime/kernel code and model bytes from the linker map, arena, runtime state, stack high-water mark, and portable vs DSP kernels against TFLM's numbers. Every run also checks the outputs against tflite-micro; exit 1 when one differs.
+    Measures instructions per inference (SysTick ticks x the instructions per tick, 40 on MPS2, under QEMU -icount shift=0, exact and repeatable), MACs per instruction, runtime/kernel code and model bytes from the linker map, arena, runtime state, stack high-water mark, and portable vs DSP kernels against TFLM's numbers. Every run also checks the outputs against tflite-micro; exit 1 when one differs.
 
     Example: tinyflash bench /work/shared/models/ad01_int8.tflite --board mps2-an386 --kernels portable,dsp --json
     """
@@ -789,7 +789,7 @@ def bench_command(
     if as_json:
         print_json(result.to_dict())
     else:
-        table = Table(title="instructions per inference (SysTick x 40, qemu -icount shift=0)")
+        table = Table(title="instructions per inference (SysTick ticks, qemu -icount shift=0)")
         for column in ("model", "board", "kernels", "instructions", "MACs", "MAC/instr",
                        "runtime code", "kernels code", "model", "image", "arena", "state",
                        "stack peak", "exact"):
