@@ -121,6 +121,72 @@ def harness_model() -> bytes:
     return b.build([x], [y])
 
 
+def kernel_seed_models() -> dict[str, bytes]:
+    """One small model per kernel family the example and shared models do not use, so the model
+    target starts inside every kernel's prepare/eval (tests/tflbuilder.py; a model the builder
+    cannot write is skipped)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        import numpy as np
+        from tflbuilder import ModelBuilder
+    finally:
+        sys.path.pop(0)
+    shape = [1, 4, 4, 3]
+    q = {"scale": 0.05, "zero_point": -2}
+
+    def unary(op: str, out_type: str = "int8", out_q: dict | None = None, **options) -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        y = b.tensor("y", shape, out_type, **((out_q or q) if out_type == "int8" else {}))
+        b.op(op, [x], [y], **options)
+        return b.build([x], [y])
+
+    def binary(op: str, **options) -> bytes:
+        b = ModelBuilder()
+        x1 = b.tensor("x1", shape, "int8", **q)
+        x2 = b.tensor("x2", [1, 1, 1, 3], "int8", scale=0.03, zero_point=1)
+        y = b.tensor("y", shape, "int8", scale=0.08, zero_point=0)
+        b.op(op, [x1, x2], [y], **options)
+        return b.build([x1, x2], [y])
+
+    def with_const(op: str, const: "np.ndarray", out_shape: list[int], **options) -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        c = b.tensor("c", None, "int32", data=const)
+        y = b.tensor("y", out_shape, "int8", **q)
+        b.op(op, [x, c], [y], **options)
+        return b.build([x], [y])
+
+    makers = {
+        "add": lambda: binary("ADD", fused_activation_function="RELU"),
+        "sub": lambda: binary("SUB"),
+        "mul": lambda: binary("MUL"),
+        "maximum": lambda: binary("MAXIMUM"),
+        "minimum": lambda: binary("MINIMUM"),
+        "logistic": lambda: unary("LOGISTIC", out_q={"scale": 1 / 256, "zero_point": -128}),
+        "tanh": lambda: unary("TANH"),
+        "hard_swish": lambda: unary("HARD_SWISH"),
+        "relu": lambda: unary("RELU"),
+        "relu6": lambda: unary("RELU6"),
+        "leaky_relu": lambda: unary("LEAKY_RELU", alpha=0.2),
+        "quantize": lambda: unary("QUANTIZE"),
+        "dequantize": lambda: unary("DEQUANTIZE", out_type="float32"),
+        "average_pool": lambda: unary("AVERAGE_POOL_2D", padding="SAME", stride_w=1, stride_h=1,
+                                      filter_width=2, filter_height=2),
+        "pad": lambda: with_const("PAD", np.array([[0, 0], [1, 1], [1, 1], [0, 0]]), [1, 6, 6, 3]),
+        "mean": lambda: with_const("MEAN", np.array([1, 2]), [1, 1, 1, 3], keep_dims=True),
+        "transpose": lambda: with_const("TRANSPOSE", np.array([0, 2, 1, 3]), shape),
+        "resize": lambda: with_const("RESIZE_NEAREST_NEIGHBOR", np.array([8, 8]), [1, 8, 8, 3]),
+    }
+    out = {}
+    for name, make in makers.items():
+        try:
+            out[f"kernel_{name}.tflite"] = make()
+        except Exception:  # noqa: BLE001 - a seed the builder cannot write is only a missing seed
+            continue
+    return out
+
+
 def _c_array(name: str, data: bytes) -> str:
     rows = [", ".join(str(v) for v in data[i:i + 24]) for i in range(0, len(data), 24)]
     body = ",\n  ".join(rows) if rows else "0"
@@ -217,7 +283,8 @@ def seed_dir(target: str) -> Path:
             from test_runtime_malformed import small_model
         finally:
             sys.path.pop(0)
-        seeds = {"small_model.tflite": small_model(), "harness_model.tflite": harness_model()}
+        seeds = {"small_model.tflite": small_model(), "harness_model.tflite": harness_model(),
+                 **kernel_seed_models()}
         digits = REPO / "examples" / "digits" / "digits_int8.tflite"
         if digits.is_file():
             seeds["digits_int8.tflite"] = digits.read_bytes()
