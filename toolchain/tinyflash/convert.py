@@ -621,10 +621,6 @@ class _Child:
         if not debug:
             env.update(QUIET_ENV)
         env["KERAS_BACKEND"] = "tensorflow"
-        # TF 2.21's quantizer walks the graph in an order that depends on Python's string hashing:
-        # with some hash seeds it leaves an UNPACK in float32. A fixed seed makes the same model
-        # and data convert to the same bytes every time.
-        env["PYTHONHASHSEED"] = "0"
         package_root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
         self.log = None if debug else log_path.open("wb")
