@@ -715,7 +715,7 @@ def data_ops(x):
     v1, v2, v3 = tf.split(a, [1, 3, 1], axis=3)
     packed = tf.stack([v1, v3], axis=1)
     parts = tf.unstack(b, axis=1)
-    return packed, parts[0], parts[2], v2, q[:, 5:, :, :]
+    return packed, parts[0], parts[1], parts[2], parts[3], parts[4], v2, q[:, 5:, :, :]
 '''
 
 MY_OPS = {"CONCATENATION", "PAD", "PADV2", "STRIDED_SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK",
