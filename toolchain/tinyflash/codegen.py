@@ -647,6 +647,25 @@ def project_templates(board: BoardSpec) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(templates, key=lambda item: item[1]))
 
 
+def _render_files(templates: Path | None, template_outputs: Sequence[tuple[str, str]],
+                  context: Mapping[str, Any], model: bytes,
+                  vendored: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Renders each (template, output path) with `context`, adds the model copy and the vendored
+    files, and returns them sorted by path (deterministic output)."""
+    env = template_environment(templates)
+    files: dict[str, bytes] = {}
+    for template_name, out in template_outputs:
+        try:
+            text = env.get_template(template_name).render(context)
+        except jinja2.TemplateError as error:
+            raise TinyflashError(f"template {template_name} failed to render ({error}); "
+                                 "reinstall tinyflash or report this", EXIT_BAD_INPUT) from error
+        files[out] = text.encode("utf-8")
+    files[MODEL_COPY] = model
+    files.update(vendored)
+    return dict(sorted(files.items()))
+
+
 def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_count: int,
                    op_names: Sequence[str], input_count: int, output_count: int,
                    offsets: Sequence[int], arena_bytes: int, pool_words: int,
@@ -700,18 +719,7 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
         "generated_files": sorted(generated),
         "project_files": sorted(generated + list(vendored)),
     }
-    env = template_environment(templates)
-    files: dict[str, bytes] = {}
-    for template_name, out in templates_used:
-        try:
-            text = env.get_template(template_name).render(context)
-        except jinja2.TemplateError as error:
-            raise TinyflashError(f"template {template_name} failed to render ({error}); "
-                                 "reinstall tinyflash or report this", EXIT_BAD_INPUT) from error
-        files[out] = text.encode("utf-8")
-    files[MODEL_COPY] = model
-    files.update(vendored)
-    files = dict(sorted(files.items()))
+    files = _render_files(templates, templates_used, context, model, vendored)
     return RenderedProject(files=files, identifier=ident, kernels=kernels, ram=ram, flash=flash,
                            selftest_count=len(vectors))
 
@@ -1038,18 +1046,7 @@ def render_tflm_project(*, model: bytes, model_file: str, model_sha256: str,
         "generated_files": sorted(generated),
         "project_files": sorted(generated + list(vendored)),
     }
-    env = template_environment(templates)
-    files: dict[str, bytes] = {}
-    for template_name, out in TFLM_TEMPLATES:
-        try:
-            text = env.get_template(template_name).render(context)
-        except jinja2.TemplateError as error:
-            raise TinyflashError(f"template {template_name} failed to render ({error}); "
-                                 "reinstall tinyflash or report this", EXIT_BAD_INPUT) from error
-        files[out] = text.encode("utf-8")
-    files[MODEL_COPY] = model
-    files.update(vendored)
-    files = dict(sorted(files.items()))
+    files = _render_files(templates, TFLM_TEMPLATES, context, model, vendored)
     return RenderedProject(files=files, identifier=ident, kernels=kernels, ram=ram, flash=flash,
                            selftest_count=len(vectors))
 
