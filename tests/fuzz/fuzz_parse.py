@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """atheris target 3: arbitrary bytes -> tinyflash.model.parse_model (the Python flatbuffer reader).
 
 Invariant: parse_model returns a ModelInfo or raises TinyflashError (the project's error type,

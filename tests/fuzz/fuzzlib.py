@@ -339,6 +339,13 @@ def _harness_seed_streams() -> dict[str, bytes]:
     }
 
 
+def _env() -> dict[str, str]:
+    """Sanitizer options, and this interpreter first on PATH: libFuzzer's -merge re-runs
+    fuzz_parse.py by its own path (#!/usr/bin/env python3), which must find atheris."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(os.environ, PATH=path, **SAN_ENV)
+
+
 def _corpus_stats(d: Path) -> tuple[int, int]:
     files = [p for p in d.iterdir() if p.is_file()] if d.is_dir() else []
     return len(files), sum(p.stat().st_size for p in files)
@@ -357,7 +364,7 @@ def run(target: str, seconds: int, merge: bool = True) -> FuzzRun:
     crash_dir = BUILD / "crashes" / target
     crash_dir.mkdir(parents=True, exist_ok=True)
     seeds = seed_dir(target)
-    env = dict(os.environ, **SAN_ENV)
+    env = _env()
     # one executable for the whole run (sources may change meanwhile)
     exe = [sys.executable, str(FUZZ_DIR / "fuzz_parse.py")] if target == "parse" \
         else [str(build(target))]
@@ -408,7 +415,7 @@ def run(target: str, seconds: int, merge: bool = True) -> FuzzRun:
 
 def replay(target: str, inputs: list[Path], timeout: float = 300.0) -> subprocess.CompletedProcess:
     """Runs the target once on each given file (libFuzzer's file mode): regression inputs."""
-    env = dict(os.environ, **SAN_ENV)
+    env = _env()
     if target == "parse":
         cmd = [sys.executable, str(FUZZ_DIR / "fuzz_parse.py")]
     else:
