@@ -314,19 +314,40 @@ def measure_size(elf: Path, board: Board) -> SizeReport:
 
 _ERROR_LINE = re.compile(r"(error:|Error:|\berror\b.*:|undefined reference|region .* overflowed|"
                          r"RAM overflow|No such file|\*\*\*)")
+# A Python exception that PlatformIO/SCons reports: "UnknownPlatform: ...:", "KeyError: ...".
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z][a-z0-9]*[A-Z]\w*: ")
+# SCons prints a Python exception as its "Name: message:" line, then frames: an indented
+# `File "...", line N:` line and the indented source line under it.
+_FRAME_LINE = re.compile(r'^\s+File ".*", line \d+')
+_NOISE_LINE = re.compile(r"^(=+ \[FAILED\]|Verbose mode can be enabled|Traceback \(most recent)")
 
 
 def summarize_failure(log_text: str, limit: int = 6) -> str:
-    """The first compiler/linker error lines of a build log, joined into one short string."""
+    """The first compiler/linker/PlatformIO error lines of a build log (no Python traceback
+    frames), joined into one short string."""
+    kept: list[str] = []
+    in_frame = False
+    for raw in log_text.splitlines():
+        if _FRAME_LINE.match(raw):
+            in_frame = True
+            continue
+        if in_frame and raw[:1].isspace():  # the frame's source line
+            continue
+        in_frame = False
+        line = raw.strip()
+        if line and not _NOISE_LINE.match(line):
+            kept.append(line)
     picked: list[str] = []
-    for line in log_text.splitlines():
-        line = line.strip()
-        if line and _ERROR_LINE.search(line) and line not in picked:
-            picked.append(line)
+    for line in kept:
+        exception = _EXCEPTION_LINE.match(line) is not None
+        if exception or _ERROR_LINE.search(line):
+            line = line.rstrip(":") if exception else line  # SCons ends it with ':'
+            if line not in picked:
+                picked.append(line)
         if len(picked) >= limit:
             break
     if not picked:
-        picked = [line.strip() for line in log_text.strip().splitlines()[-limit:]]
+        picked = kept[-limit:]
     return " | ".join(picked)
 
 

@@ -1,0 +1,105 @@
+"""CLI polish: build-failure summaries without traceback frames, errors on stderr that are exactly
+their sentence, option suggestions that the option accepts, and human output that reads well in
+an 80-column terminal."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, shared_model_path
+
+DIGITS_INT8 = REPO / "examples" / "digits" / "digits_int8.tflite"
+TINYFLASH = [sys.executable, "-m", "tinyflash.cli"]
+
+# A pre: extra script that asks PlatformIO for a platform that is not installed: SCons reports
+# PlatformIO's UnknownPlatform with a Python traceback, as in a real build whose symlinked platform
+# record was re-pointed by another checkout's build (PlatformIO's shared core directory).
+UNKNOWN_PLATFORM_SCRIPT = """\
+from platformio.platform.factory import PlatformFactory
+PlatformFactory.new("symlink:///nonexistent/tinyflash-platform")
+"""
+
+
+def run_cli(*args: str | Path, columns: int = 80,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS=str(columns))
+    return subprocess.run([*TINYFLASH, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def broken_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated mps2-an386 project whose PlatformIO build fails with UnknownPlatform before
+    compiling anything."""
+    project = tmp_path_factory.mktemp("broken") / "fw"
+    gen = run_cli("generate", DIGITS_INT8, "--board", "mps2-an386", "-o", project,
+                  "--selftest", "0")
+    assert gen.returncode == 0, gen.stderr
+    (project / "unknown_platform.py").write_text(UNKNOWN_PLATFORM_SCRIPT)
+    with (project / "platformio.ini").open("a") as ini:
+        ini.write("extra_scripts = pre:unknown_platform.py\n")
+    return project
+
+
+def test_build_failure_names_unknown_platform_not_traceback_frames(broken_project: Path) -> None:
+    """A real `pio run` that fails with UnknownPlatform: the error names the failure, not the
+    Python frames SCons prints under it."""
+    from tinyflash.errors import TinyflashError
+    from tinyflash.platformio import build_project
+
+    with pytest.raises(TinyflashError) as caught:
+        build_project(broken_project)
+    message = caught.value.message
+    assert "UnknownPlatform: Unknown development platform" in message, message
+    assert "symlink:///nonexistent/tinyflash-platform" in message, message
+    assert 'File "' not in message and "line 70" not in message, message
+    assert "[FAILED]" not in message and "=====" not in message, message
+    # the full log still has the frames
+    log = broken_project / ".pio" / "tinyflash-build-mps2-an386.log"
+    assert 'File "' in log.read_text()
+
+
+def test_summarize_failure_keeps_compiler_errors_and_drops_frames() -> None:
+    """gcc and make lines are kept in order; frames and their source lines are dropped; a log
+    without any error line falls back to its last lines, still without frames."""
+    from tinyflash.platformio import summarize_failure
+
+    log = ("Compiling .pio/build/x/src/main.o\n"
+           "src/main.c:3:5: error: unknown type name 'foo'\n"
+           "    3 |     foo x;\n"
+           "*** [.pio/build/x/src/main.o] Error 1\n"
+           "========================== [FAILED] Took 0.5 seconds ==========================\n")
+    assert summarize_failure(log) == ("src/main.c:3:5: error: unknown type name 'foo' | "
+                                      "*** [.pio/build/x/src/main.o] Error 1")
+    frames = ("Processing x\n"
+              "KeyError: 'BOARD_MCU':\n"
+              '  File "/venv/platformio/builder/main.py", line 100:\n'
+              "    env.SConscript(x)\n"
+              "========================== [FAILED] Took 0.1 seconds ==========================\n")
+    assert summarize_failure(frames) == "KeyError: 'BOARD_MCU'"
+    quiet = ('  File "/a.py", line 1:\n    x()\nsomething went wrong\n')
+    assert summarize_failure(quiet) == "something went wrong"
+
+
+def test_verify_error_on_stderr_is_exactly_the_sentence(broken_project: Path) -> None:
+    """No blank line from the (transient) progress display before the error sentence."""
+    run = run_cli("verify", broken_project, "--samples", "1")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stderr.startswith("error: build of "), repr(run.stderr[:200])
+    assert "\n\n" not in run.stderr and run.stderr.count("\n") == 1, repr(run.stderr)
+    assert run.stdout == ""
+
+
+def test_deploy_error_on_stderr_has_no_blank_line(tmp_path: Path) -> None:
+    """deploy's stage lines, then the error sentence, with no blank line between them."""
+    run = run_cli("deploy", tmp_path / "missing.tflite", "-o", tmp_path / "out")
+    assert run.returncode == 2, run.stdout + run.stderr
+    lines = run.stderr.splitlines()
+    assert lines and lines[-1].startswith("error: ") and "missing.tflite" in lines[-1], lines
+    assert all(line.strip() for line in lines), repr(run.stderr)
+    assert run.stdout == ""
