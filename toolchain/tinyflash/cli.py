@@ -223,8 +223,12 @@ class _LazyBar:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn)
 
+            console = err_console()
+            if not console.is_interactive:  # rich would leave a blank line on a pipe or file
+                self.disable = True
+                return
             self.progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=err_console(), transient=True)
+                                     TimeElapsedColumn(), console=console, transient=True)
             self.progress.start()
             self.task = self.progress.add_task(self.label, total=total)
         self.progress.update(self.task, completed=done, total=total)
@@ -562,8 +566,12 @@ def _verify_output(result: Any, as_json: bool, html_path: Optional[Path],
 def _progress_display(disable: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    console = err_console()
+    # Not on a terminal the display draws nothing, but its stop() would print a blank line on
+    # stderr (before an error's sentence, say).
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    console=err_console(), transient=True, disable=disable)
+                    console=console, transient=True,
+                    disable=disable or not console.is_interactive)
 
 
 def _real_board_port(project: Path, quiet: bool) -> Optional[str]:
