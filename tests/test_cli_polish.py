@@ -103,3 +103,14 @@ def test_deploy_error_on_stderr_has_no_blank_line(tmp_path: Path) -> None:
     assert lines and lines[-1].startswith("error: ") and "missing.tflite" in lines[-1], lines
     assert all(line.strip() for line in lines), repr(run.stderr)
     assert run.stdout == ""
+
+
+def test_evaluate_unknown_reference_suggests_only_what_evaluate_accepts() -> None:
+    """--reference runs the quantized model: the suggestion must not offer 'float'."""
+    run = run_cli("evaluate", REPO / "examples" / "digits" / "digits.keras", DIGITS_INT8,
+                  "--data", REPO / "examples" / "digits" / "test.npz", "--reference", "nope")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
+    assert "'nope'" in run.stderr and "float" not in run.stderr, run.stderr
+    for name in ("tflite-ref", "tflm", "tflite-default"):
+        assert name in run.stderr, run.stderr

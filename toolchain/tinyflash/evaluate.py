@@ -74,6 +74,10 @@ def evaluate(float_model: str | Path, quant_model: str | Path, data: str | Path,
     if reference == "float":
         raise TinyflashError("--reference must run the quantized model: tflm, tflite-ref or "
                              "tflite-default.", EXIT_BAD_INPUT)
+    if reference not in ("tflite-ref", "tflm", "tflite-default"):
+        raise TinyflashError(f"unknown --reference '{reference}'; use tflite-ref, tflm or "
+                             "tflite-default (the runtimes of the quantized model).",
+                             EXIT_BAD_INPUT)
     quant_path = Path(quant_model)
     if not quant_path.is_file():
         raise TinyflashError(f"{quant_path}: quantized model not found; convert one with "
