@@ -129,6 +129,7 @@ def _sources() -> list[Path]:
     srcs = sorted((RUNTIME / "src").glob("*.c"))
     for name in kernel_names():
         srcs.append(RUNTIME / "src" / "kernels" / f"op_{name}.c")
+    srcs += sorted((RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # kernels' shared helpers
     srcs.append(RUNNER_SRC)
     return srcs
 

@@ -91,6 +91,7 @@ def compile_callgraph(board_id: str, project_src: Path, work: Path) -> tuple[lis
                          (runtime / "include" / "tfl_kernels.h").read_text(), re.MULTILINE)
     sources = sorted((runtime / "src").glob("*.c"))
     sources += [runtime / "src" / "kernels" / f"op_{k}.c" for k in kernels]
+    sources += sorted((runtime / "src" / "kernels").glob("tfl_kernel_*.c"))  # shared helpers
     sources += sorted((FIRMWARE / "harness" / "src").glob("*.c"))
     for d in PORT_SOURCE_DIRS[port]:
         sources += sorted((FIRMWARE / "ports" / d).glob("*.c"))

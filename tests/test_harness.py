@@ -165,6 +165,7 @@ def build_firmware(model: bytes, vectors: Sequence[tuple[bytes, bytes]],
     sanitizers; cached by a hash of every input."""
     sources = sorted((HARNESS / "src").glob("*.c")) + sorted((RUNTIME / "src").glob("*.c"))
     sources += [RUNTIME / "src" / "kernels" / f"op_{k}.c" for k in model_kernels(model)]
+    sources += sorted((RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # shared helpers
     sources += [PORTS / "host" / "port_host.c", REPO / "tests" / "c" / "harness_test_main.c"]
     flags = CFLAGS + ([f"-DTFL_HARNESS_MAX_PAYLOAD={max_payload}"] if max_payload else [])
     generated = model_c(model, vectors)

@@ -36,7 +36,8 @@ pytestmark = pytest.mark.skipif(shutil.which(CC) is None, reason=f"{CC} is not i
 
 def sources() -> list[Path]:
     return sorted((RUNTIME / "src").glob("*.c")) + [
-        RUNTIME / "src" / "kernels" / f"op_{name}.c" for name in kernel_names()]
+        RUNTIME / "src" / "kernels" / f"op_{name}.c" for name in kernel_names()] + sorted(
+        (RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # the kernels' shared helpers
 
 
 def compile_all(out: Path, cpu: str, extra: list[str] | None = None) -> list[Path]:

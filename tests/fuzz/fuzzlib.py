@@ -98,6 +98,7 @@ def kernel_names() -> list[str]:
 def _runtime_sources() -> list[Path]:
     srcs = sorted((RUNTIME / "src").glob("*.c"))
     srcs += [RUNTIME / "src" / "kernels" / f"op_{k}.c" for k in kernel_names()]
+    srcs += sorted((RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # shared helpers
     return srcs
 
 

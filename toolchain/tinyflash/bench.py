@@ -68,7 +68,7 @@ class CodeSize:
     """Bytes of text+rodata (+ data init) by origin, from the linker map."""
 
     runtime: int  # libruntime.a: interpreter + kernels
-    kernels: int  # the op_*.o members of libruntime.a
+    kernels: int  # the op_*.o and tfl_kernel_*.o (shared helpers) members of libruntime.a
     support: int  # libgcc/libc code the image pulls in (mostly soft-float used by prepare)
     harness: int  # the verification harness (firmware/harness)
     model: int  # the model array
@@ -214,7 +214,7 @@ def code_size(map_sizes: MapSizes, image_bytes: int, model_bytes: int) -> CodeSi
     for origin, size in map_sizes.by_file.items():
         if "libruntime.a(" in origin:
             runtime += size
-            if "(op_" in origin:
+            if "(op_" in origin or "(tfl_kernel_" in origin:  # kernels + their helpers
                 kernels += size
         elif "libharness.a(" in origin or "/harness/" in origin:
             harness += size

@@ -5,6 +5,7 @@
  * input 1 and the difference rescaled to the output, offset and clamped to the fused
  * activation's range. Inputs broadcast NumPy-style up to TFL_MAX_DIMS. */
 #include "tfl_kernel.h"
+#include "tfl_kernel_broadcast.h"
 
 typedef struct {
   int32_t input1_offset;
@@ -21,73 +22,6 @@ typedef struct {
   int32_t act_max;
 } tfl_sub_data;
 TFL_OP_DATA_FITS(tfl_sub_data);
-
-/* ---- broadcasting walk (same helper in each binary elementwise kernel: one op per file) -- */
-
-/* Output dims of a broadcasting binary op, innermost first, with size-1 dims dropped and
- * neighbouring dims that broadcast the same way merged. stride1/stride2: element step of
- * each input along that dim (0 where it broadcasts). */
-typedef struct {
-  int32_t count;
-  int32_t dims[TFL_MAX_DIMS];
-  int32_t stride1[TFL_MAX_DIMS];
-  int32_t stride2[TFL_MAX_DIMS];
-} sub_walk;
-
-static int32_t sub_dim_from_back(const tfl_tensor *t, int32_t i) {
-  return i < (int32_t)t->dims_count ? t->dims[t->dims_count - 1 - i] : 1;
-}
-
-/* TFL_OK when the output's shape is the broadcast of the inputs' shapes. */
-static tfl_status sub_check_broadcast(const tfl_tensor *a, const tfl_tensor *b,
-                                      const tfl_tensor *out) {
-  const int32_t rank = tfl_max(a->dims_count, b->dims_count);
-  int32_t i;
-  if ((int32_t)out->dims_count != rank) return TFL_ERR_BAD_SHAPE;
-  for (i = 0; i < rank; ++i) {
-    const int32_t da = sub_dim_from_back(a, i);
-    const int32_t db = sub_dim_from_back(b, i);
-    const int32_t d = sub_dim_from_back(out, i);
-    if (da != db && da != 1 && db != 1) return TFL_ERR_BAD_SHAPE;
-    if (d != (da == 1 ? db : da)) return TFL_ERR_BAD_SHAPE;
-  }
-  return TFL_OK;
-}
-
-static void sub_make_walk(const tfl_tensor *a, const tfl_tensor *b, const tfl_tensor *out,
-                          sub_walk *w) {
-  int32_t contiguous_a = 1;
-  int32_t contiguous_b = 1;
-  int32_t i;
-  w->count = 0;
-  for (i = 0; i < (int32_t)out->dims_count; ++i) {
-    const int32_t da = sub_dim_from_back(a, i);
-    const int32_t db = sub_dim_from_back(b, i);
-    const int32_t d = sub_dim_from_back(out, i);
-    const int32_t sa = da == 1 ? 0 : contiguous_a;
-    const int32_t sb = db == 1 ? 0 : contiguous_b;
-    contiguous_a *= da;
-    contiguous_b *= db;
-    if (d == 1) continue;
-    if (w->count > 0) {
-      const int32_t k = w->count - 1;
-      if (sa == w->stride1[k] * w->dims[k] && sb == w->stride2[k] * w->dims[k]) {
-        w->dims[k] *= d;
-        continue;
-      }
-    }
-    w->dims[w->count] = d;
-    w->stride1[w->count] = sa;
-    w->stride2[w->count] = sb;
-    w->count++;
-  }
-  if (w->count == 0) { /* every dim is 1: one element */
-    w->dims[0] = 1;
-    w->stride1[0] = 0;
-    w->stride2[0] = 0;
-    w->count = 1;
-  }
-}
 
 /* ---- arithmetic ----------------------------------------------------------------------- */
 
@@ -110,8 +44,9 @@ SUB_INLINE int32_t sub_scale(int32_t x, int32_t multiplier, int32_t right_shift,
   return (high + round + ((high >> 31) & sign_mask)) >> right_shift;
 }
 
-static void sub_run(const tfl_sub_data *d, const int8_t *in1, int32_t step1,
+static void sub_row(const void *params, const int8_t *in1, int32_t step1,
                     const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+  const tfl_sub_data *d = (const tfl_sub_data *)params;
   /* parameters in locals: stores through int8_t* may alias *d, which would force reloads */
   const int32_t offset1 = d->input1_offset;
   const int32_t offset2 = d->input2_offset;
@@ -169,7 +104,7 @@ static tfl_status sub_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_ERR_BAD_QUANTIZATION;
   if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
     return TFL_ERR_BAD_QUANTIZATION;
-  st = sub_check_broadcast(in1, in2, out);
+  st = tfl_broadcast_check(in1, in2, out);
   if (st != TFL_OK) return st;
   st = tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation); /* fused_activation_function */
   if (st != TFL_OK) return st;
@@ -197,39 +132,10 @@ static tfl_status sub_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status sub_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *a = (const int8_t *)in1->data;
-  const int8_t *b = (const int8_t *)in2->data;
-  int8_t *o = (int8_t *)out->data;
   tfl_sub_data d;
-  sub_walk w;
-  int32_t idx[TFL_MAX_DIMS];
-  int32_t off1 = 0;
-  int32_t off2 = 0;
-  int32_t k;
   memcpy(&d, node->data, sizeof d);
-  if (tfl_tensor_elements(out) == 0) return TFL_OK;
-  if (tfl_same_shape(in1, in2)) {
-    sub_run(&d, a, 1, b, 1, o, tfl_tensor_elements(out));
-    return TFL_OK;
-  }
-  sub_make_walk(in1, in2, out, &w);
-  memset(idx, 0, sizeof idx);
-  for (;;) {
-    sub_run(&d, a + off1, w.stride1[0], b + off2, w.stride2[0], o, w.dims[0]);
-    o += w.dims[0];
-    for (k = 1; k < w.count; ++k) {
-      off1 += w.stride1[k];
-      off2 += w.stride2[k];
-      if (++idx[k] < w.dims[k]) break;
-      off1 -= w.stride1[k] * w.dims[k];
-      off2 -= w.stride2[k] * w.dims[k];
-      idx[k] = 0;
-    }
-    if (k >= w.count) break;
-  }
+  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                    tfl_node_output(ctx, node, 0), sub_row, &d);
   return TFL_OK;
 }
 

@@ -1,0 +1,96 @@
+/* Broadcasting shape check and row walk of the binary elementwise kernels (see the header). */
+#include "tfl_kernel_broadcast.h"
+
+/* Output dims innermost first (merged, size-1 dims dropped) and each input's element step. */
+typedef struct {
+  int32_t count;
+  int32_t dims[TFL_MAX_DIMS];
+  int32_t stride1[TFL_MAX_DIMS];
+  int32_t stride2[TFL_MAX_DIMS];
+} broadcast_walk;
+
+/* Dim i counted from the innermost; 1 beyond the tensor's rank. */
+static int32_t broadcast_dim_from_back(const tfl_tensor *t, int32_t i) {
+  return i < (int32_t)t->dims_count ? t->dims[t->dims_count - 1 - i] : 1;
+}
+
+tfl_status tfl_broadcast_check(const tfl_tensor *a, const tfl_tensor *b, const tfl_tensor *out) {
+  const int32_t rank = tfl_max(a->dims_count, b->dims_count);
+  int32_t i;
+  if ((int32_t)out->dims_count != rank) return TFL_ERR_BAD_SHAPE;
+  for (i = 0; i < rank; ++i) {
+    const int32_t da = broadcast_dim_from_back(a, i);
+    const int32_t db = broadcast_dim_from_back(b, i);
+    const int32_t d = broadcast_dim_from_back(out, i);
+    if (da != db && da != 1 && db != 1) return TFL_ERR_BAD_SHAPE;
+    if (d != (da == 1 ? db : da)) return TFL_ERR_BAD_SHAPE;
+  }
+  return TFL_OK;
+}
+
+static void broadcast_make_walk(const tfl_tensor *a, const tfl_tensor *b, const tfl_tensor *out,
+                                broadcast_walk *w) {
+  int32_t contiguous_a = 1;
+  int32_t contiguous_b = 1;
+  int32_t i;
+  w->count = 0;
+  for (i = 0; i < (int32_t)out->dims_count; ++i) {
+    const int32_t da = broadcast_dim_from_back(a, i);
+    const int32_t db = broadcast_dim_from_back(b, i);
+    const int32_t d = broadcast_dim_from_back(out, i);
+    const int32_t sa = da == 1 ? 0 : contiguous_a;
+    const int32_t sb = db == 1 ? 0 : contiguous_b;
+    contiguous_a *= da;
+    contiguous_b *= db;
+    if (d == 1) continue;
+    if (w->count > 0) {
+      const int32_t k = w->count - 1;
+      if (sa == w->stride1[k] * w->dims[k] && sb == w->stride2[k] * w->dims[k]) {
+        w->dims[k] *= d;
+        continue;
+      }
+    }
+    w->dims[w->count] = d;
+    w->stride1[w->count] = sa;
+    w->stride2[w->count] = sb;
+    w->count++;
+  }
+  if (w->count == 0) { /* every dim is 1: one element */
+    w->dims[0] = 1;
+    w->stride1[0] = 0;
+    w->stride2[0] = 0;
+    w->count = 1;
+  }
+}
+
+void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                       tfl_broadcast_row row, const void *params) {
+  const int8_t *a = (const int8_t *)in1->data;
+  const int8_t *b = (const int8_t *)in2->data;
+  int8_t *o = (int8_t *)out->data;
+  broadcast_walk w;
+  int32_t idx[TFL_MAX_DIMS];
+  int32_t off1 = 0;
+  int32_t off2 = 0;
+  int32_t k;
+  if (tfl_tensor_elements(out) == 0) return;
+  if (tfl_same_shape(in1, in2)) {
+    row(params, a, 1, b, 1, o, tfl_tensor_elements(out));
+    return;
+  }
+  broadcast_make_walk(in1, in2, out, &w);
+  memset(idx, 0, sizeof idx);
+  for (;;) {
+    row(params, a + off1, w.stride1[0], b + off2, w.stride2[0], o, w.dims[0]);
+    o += w.dims[0];
+    for (k = 1; k < w.count; ++k) {
+      off1 += w.stride1[k];
+      off2 += w.stride2[k];
+      if (++idx[k] < w.dims[k]) break;
+      off1 -= w.stride1[k] * w.dims[k];
+      off2 -= w.stride2[k] * w.dims[k];
+      idx[k] = 0;
+    }
+    if (k >= w.count) break;
+  }
+}
