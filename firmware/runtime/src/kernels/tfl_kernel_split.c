@@ -1,0 +1,59 @@
+/* Index tensors, axis check and slice copy of SPLIT and SPLIT_V (see the header). */
+#include "tfl_kernel_split.h"
+
+int64_t tfl_index_at(const tfl_tensor *t, int32_t i) {
+  if (t->type == TFL_TYPE_INT64) {
+    int64_t v;
+    memcpy(&v, (const uint8_t *)t->data + (size_t)i * sizeof(int64_t), sizeof(v));
+    return v;
+  } else {
+    int32_t v;
+    memcpy(&v, (const uint8_t *)t->data + (size_t)i * sizeof(int32_t), sizeof(v));
+    return v;
+  }
+}
+
+int tfl_index_ok(const tfl_tensor *t) {
+  const int32_t size = t->type == TFL_TYPE_INT64 ? 8 : 4;
+  return t->data != NULL && t->is_constant && t->bytes == tfl_tensor_elements(t) * size;
+}
+
+tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node, const tfl_tensor *axis_t,
+                          const tfl_tensor *in, int32_t *axis) {
+  int32_t num = 0;
+  int64_t axis64;
+  tfl_status st;
+  if (!tfl_index_ok(axis_t)) return TFL_ERR_BAD_BUFFER;
+  if (tfl_tensor_elements(axis_t) != 1) return TFL_ERR_BAD_SHAPE;
+  if ((st = tfl_option_i32(ctx, node, 0, node->output_count, &num)) != TFL_OK) return st;
+  if (num != node->output_count) return TFL_ERR_BAD_ARGUMENT;
+  axis64 = tfl_index_at(axis_t, 0);
+  if (in->dims_count < 1 || axis64 < -(int64_t)in->dims_count || axis64 >= (int64_t)in->dims_count)
+    return TFL_ERR_BAD_ARGUMENT;
+  *axis = (int32_t)axis64;
+  if (*axis < 0) *axis += in->dims_count;
+  return TFL_OK;
+}
+
+void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis) {
+  int32_t k;
+  d->axis = axis;
+  d->outer = 1;
+  d->inner = 1;
+  for (k = 0; k < axis; ++k) d->outer *= in->dims[k];
+  for (k = axis + 1; k < in->dims_count; ++k) d->inner *= in->dims[k];
+}
+
+void tfl_split_copy(tfl_context *ctx, const tfl_node *node, const tfl_split_data *d,
+                    const tfl_tensor *in) {
+  const int8_t *src = (const int8_t *)in->data;
+  int32_t o, i;
+  for (o = 0; o < d->outer; ++o) {
+    for (i = 0; i < node->output_count; ++i) {
+      tfl_tensor *out = tfl_node_output(ctx, node, i);
+      const int32_t n = out->dims[d->axis] * d->inner;
+      if (n > 0) memcpy((int8_t *)out->data + (size_t)o * (size_t)n, src, (size_t)n);
+      src += n;
+    }
+  }
+}

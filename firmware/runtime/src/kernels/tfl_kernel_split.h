@@ -1,0 +1,32 @@
+/* Shared by SPLIT and SPLIT_V: constant int32/int64 index tensors (the axis, SPLIT_V's sizes),
+ * the axis check, and the copy of the input's slices into the outputs along the axis. */
+#ifndef TFL_KERNEL_SPLIT_H
+#define TFL_KERNEL_SPLIT_H
+
+#include "tfl_kernel.h"
+
+/* Node data of both kernels. */
+typedef struct {
+  int32_t axis;
+  int32_t outer; /* product of input dims before the axis */
+  int32_t inner; /* product of input dims after the axis */
+} tfl_split_data;
+TFL_OP_DATA_FITS(tfl_split_data);
+
+/* Element i of a constant int32 or int64 index tensor (model bytes may be unaligned). */
+int64_t tfl_index_at(const tfl_tensor *t, int32_t i);
+/* 1 when t is a constant int32/int64 tensor whose byte size matches its element count. */
+int tfl_index_ok(const tfl_tensor *t);
+
+/* The constant scalar axis (checked against the input's rank, negative counted from the back)
+ * and the num_splits option (must equal the output count). */
+TFL_MUST_CHECK tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node,
+                                         const tfl_tensor *axis_t, const tfl_tensor *in,
+                                         int32_t *axis);
+/* Fills d for `axis` of `in`. */
+void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis);
+/* Copies in's slices to the node's outputs, in output order, once per outer index. */
+void tfl_split_copy(tfl_context *ctx, const tfl_node *node, const tfl_split_data *d,
+                    const tfl_tensor *in);
+
+#endif
