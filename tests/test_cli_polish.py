@@ -5,6 +5,7 @@ an 80-column terminal."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,36 @@ def test_evaluate_unknown_reference_suggests_only_what_evaluate_accepts() -> Non
     assert "'nope'" in run.stderr and "float" not in run.stderr, run.stderr
     for name in ("tflite-ref", "tflm", "tflite-default"):
         assert name in run.stderr, run.stderr
+
+
+def assert_fits(text: str, width: int = 80) -> None:
+    for line in text.splitlines():
+        assert len(line.rstrip()) <= width, (len(line.rstrip()), line)
+
+
+def assert_markers_stay_with_their_tensor(text: str) -> None:
+    """In check's per-op table the 'per-ch' and 'c' markers follow their tensor's dtype[shape] on
+    the same line (a marker wrapped onto a line of its own reads as a tensor)."""
+    for line in text.splitlines():
+        tokens = line.split()
+        for i, token in enumerate(tokens):
+            if token == "per-ch":
+                assert i > 0 and tokens[i - 1].endswith("]"), line
+            if token == "c":
+                assert i > 0 and (tokens[i - 1].endswith("]") or tokens[i - 1] == "per-ch"), line
+
+
+@pytest.mark.parametrize("name", ["digits", "kws_ref_model", "ad01_int8",
+                                  "pretrainedResnet_quant"])
+def test_check_fits_80_columns(name: str) -> None:
+    model = DIGITS_INT8 if name == "digits" else shared_model_path(name)
+    run = run_cli("check", model)
+    assert run.returncode == 0, run.stderr
+    assert_fits(run.stdout)
+    assert_markers_stay_with_their_tensor(run.stdout)
+    assert "deployable: full int8" in run.stdout
+    # the memory summary is broken between its parts, never inside one
+    assert "peak activations " in run.stdout and "planned arena " in run.stdout
+    assert re.search(r"pool [\d,]+ words", run.stdout), run.stdout
+    for line in run.stdout.splitlines():
+        assert line.strip() not in ("words", "B", "B,"), line

@@ -57,6 +57,37 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def narrow_table(console: Console) -> dict[str, Any]:
+    """Table options for a terminal under 100 columns: a header rule instead of a box and one
+    space less padding per cell (the boxed tables need ~100 columns and wrap cells at 80)."""
+    from rich import box
+
+    if console.width >= 100:
+        return {}
+    return {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False,
+            "collapse_padding": True}
+
+
+def print_parts(console: Console, parts: list[str], sep: str = ", ", indent: str = "  ") -> None:
+    """Prints `parts` (rich markup) joined by `sep` on as few lines as the console's width
+    allows, breaking only between parts (never inside a number with its unit, or a path); the
+    continuation lines are indented by `indent`."""
+    from rich.text import Text
+
+    joiner, space = sep.rstrip(), " " if sep.endswith(" ") else ""
+    line = ""
+    for i, part in enumerate(parts):
+        piece = part + (joiner if i < len(parts) - 1 else "")
+        candidate = f"{line}{space}{piece}" if line else piece
+        if line and Text.from_markup(candidate).cell_len > console.width:
+            console.print(line, soft_wrap=True)
+            line = indent + piece
+        else:
+            line = candidate
+    if line:
+        console.print(line, soft_wrap=True)
+
+
 # ---- commands are added below by each stage ------------------------------------------------
 
 
@@ -106,9 +137,11 @@ def check_command(
         from rich.table import Table
 
         console = out_console()
-        table = Table(title=f"{result.info.name} ({result.info.path})", title_justify="left")
+        table = Table(title=f"{result.info.name} ({result.info.path})", title_justify="left",
+                      **narrow_table(console))
         for column in ("#", "op", "inputs", "outputs", "MACs"):
-            table.add_column(column, justify="right" if column in ("#", "MACs") else "left")
+            table.add_column(column, justify="right" if column in ("#", "MACs") else "left",
+                             no_wrap=column in ("#", "op", "MACs"))
         for op in data["ops"]:  # type: ignore[union-attr]
             name = op["op"] + (f" '{op['custom_code']}'" if op["custom_code"] else "")
             table.add_row(str(op["index"]), name, _shapes(op["inputs"]), _shapes(op["outputs"]),
@@ -126,10 +159,11 @@ def check_command(
                                f"{row['first_op']}-{row['last_op']}",
                                f"{row['offset']:,}" + (f" (= {alias})" if alias is not None else ""))
             console.print(ptable)
-        console.print(f"model {info.size_bytes:,} B, weights {info.weight_bytes:,} B, "
-                      f"{info.total_macs:,} MACs, {len(info.ops)} ops")
-        console.print(f"peak activations {plan.lower_bound:,} B (lower bound), planned arena "
-                      f"{plan.arena_bytes:,} B, pool {plan.pool_words:,} words")
+        print_parts(console, [f"model {info.size_bytes:,} B", f"weights {info.weight_bytes:,} B",
+                              f"{info.total_macs:,} MACs", f"{len(info.ops)} ops"])
+        print_parts(console, [f"peak activations {plan.lower_bound:,} B (lower bound)",
+                              f"planned arena {plan.arena_bytes:,} B",
+                              f"pool {plan.pool_words:,} words"])
         for line in result.report.warnings:
             console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
         if result.deployable:
