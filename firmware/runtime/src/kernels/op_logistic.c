@@ -14,8 +14,7 @@ static int32_t logistic_q4(int32_t a) {
   int32_t positive;
   if (a == 0) return 1 << 30;
   /* x ~ 1 / (1 + exp(-|a|)) in Q2.29: x / 2 in Q1.30 read as Q0.31 */
-  positive = tfl_fx_saturating_shl(tfl_fx_one_over_one_plus(
-                                       tfl_fx_exp_negative(a > 0 ? -a : a, 4)), 1);
+  positive = tfl_fx_saturating_shl(tfl_fx_one_over_one_plus_exp_q4(a > 0 ? -a : a), 1);
   return a > 0 ? positive : tfl_fx_wrap_sub(INT32_MAX, positive);
 }
 

@@ -16,7 +16,7 @@ static int32_t tanh_q4(int32_t a) {
   int32_t x, t;
   if (a == 0) return 0;
   /* x ~ 1 / (1 + e) in Q2.29: 2x - 1 = (1 - e) / (1 + e), back to Q0.31 */
-  x = tfl_fx_one_over_one_plus(tfl_fx_exp_negative(a < 0 ? a : -a, 5));
+  x = tfl_fx_one_over_one_plus_exp_q5(a < 0 ? a : -a);
   t = tfl_fx_saturating_shl(tfl_fx_wrap_sub(x, 1 << 29), 2);
   return a < 0 ? -t : t;
 }

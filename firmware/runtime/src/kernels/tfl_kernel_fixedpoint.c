@@ -32,7 +32,15 @@ static int32_t fx_exp_quarter(int32_t a) {
                          fx_mul(exp_minus_one_eighth, tfl_fx_wrap_add(x, poly)));
 }
 
-int32_t tfl_fx_exp_negative(int32_t a, int32_t integer_bits) {
+#if defined(__GNUC__)
+#define FX_INLINE static inline __attribute__((always_inline))
+#else
+#define FX_INLINE static inline
+#endif
+
+/* exp(a) for a <= 0 given with `integer_bits` integer bits; result Q0.31. Inlined into one
+ * function per integer_bits value so that the constant folds into the shifts and the loop. */
+FX_INLINE int32_t fx_exp_negative(int32_t a, int32_t integer_bits) {
   /* round(exp(-2^k) * 2^31) for k = -2 .. 4 */
   static const int32_t exp_pow2[7] = {1672461947, 1302514674, 790015084, 290630308,
                                       39332535,   720401,     242};
@@ -50,7 +58,8 @@ int32_t tfl_fx_exp_negative(int32_t a, int32_t integer_bits) {
   return a == 0 ? INT32_MAX : result;
 }
 
-int32_t tfl_fx_one_over_one_plus(int32_t a) {
+/* About 1 / (1 + a) in Q2.29 for a in [0, 1] given Q0.31. */
+FX_INLINE int32_t fx_one_over_one_plus(int32_t a) {
   const int32_t c48_17 = 1515870810;      /* round(48/17 * 2^29), Q2.29 */
   const int32_t c_neg32_17 = -1010580540; /* round(-32/17 * 2^29), Q2.29 */
   const int32_t half_denominator = fx_rounding_half_sum(a, INT32_MAX);
@@ -61,6 +70,13 @@ int32_t tfl_fx_one_over_one_plus(int32_t a) {
     x = tfl_fx_wrap_add(x, tfl_fx_saturating_shl(fx_mul(x, one_minus), 2));
   }
   return x;
+}
+
+int32_t tfl_fx_one_over_one_plus_exp_q4(int32_t a) {
+  return fx_one_over_one_plus(fx_exp_negative(a, 4));
+}
+int32_t tfl_fx_one_over_one_plus_exp_q5(int32_t a) {
+  return fx_one_over_one_plus(fx_exp_negative(a, 5));
 }
 
 tfl_status tfl_q4_input_prepare(const tfl_tensor *in, const tfl_tensor *out, tfl_node *node) {

@@ -39,10 +39,10 @@ static inline int32_t tfl_fx_saturating_shl(int32_t x, int32_t exponent) {
   return x * (1 << exponent);
 }
 
-/* exp(a) for a <= 0 given with `integer_bits` (<= 5) integer bits; result Q0.31. */
-int32_t tfl_fx_exp_negative(int32_t a, int32_t integer_bits);
-/* About 1 / (1 + a) in Q2.29 for a in [0, 1] given Q0.31 (three Newton-Raphson steps). */
-int32_t tfl_fx_one_over_one_plus(int32_t a);
+/* About 1 / (1 + exp(a)) in Q2.29 for a <= 0 in Q4.27 (LOGISTIC) or Q5.26 (TANH): exp(a) in
+ * Q0.31, then three Newton-Raphson steps. */
+int32_t tfl_fx_one_over_one_plus_exp_q4(int32_t a);
+int32_t tfl_fx_one_over_one_plus_exp_q5(int32_t a);
 
 /* Validates the input's scale and the element counts, then writes the tfl_q4_input of `in`
  * to node->data. The callers check presence, types and quantization counts first. */
