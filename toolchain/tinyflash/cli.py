@@ -68,23 +68,31 @@ def narrow_table(console: Console) -> dict[str, Any]:
             "collapse_padding": True}
 
 
-def print_parts(console: Console, parts: list[str], sep: str = ", ", indent: str = "  ") -> None:
-    """Prints `parts` (rich markup) joined by `sep` on as few lines as the console's width
-    allows, breaking only between parts (never inside a number with its unit, or a path); the
-    continuation lines are indented by `indent`."""
+def pack_parts(parts: list[str], width: int, sep: str = ", ", indent: str = "  ") -> list[str]:
+    """`parts` (rich markup) joined by `sep` into as few lines of at most `width` cells as
+    possible, broken only between parts (never inside a number with its unit, or a path; a part
+    wider than `width` gets a line of its own); continuation lines start with `indent`."""
     from rich.text import Text
 
     joiner, space = sep.rstrip(), " " if sep.endswith(" ") else ""
+    lines: list[str] = []
     line = ""
     for i, part in enumerate(parts):
         piece = part + (joiner if i < len(parts) - 1 else "")
         candidate = f"{line}{space}{piece}" if line else piece
-        if line and Text.from_markup(candidate).cell_len > console.width:
-            console.print(line, soft_wrap=True)
+        if line and Text.from_markup(candidate).cell_len > width:
+            lines.append(line)
             line = indent + piece
         else:
             line = candidate
     if line:
+        lines.append(line)
+    return lines
+
+
+def print_parts(console: Console, parts: list[str], sep: str = ", ", indent: str = "  ") -> None:
+    """Prints `parts` on as few lines as the console's width allows (pack_parts)."""
+    for line in pack_parts(parts, console.width, sep, indent):
         console.print(line, soft_wrap=True)
 
 
@@ -220,21 +228,29 @@ def generate_command(
     from rich.table import Table
 
     console = out_console()
-    console.print(f"[bold green]generated[/] {result.project_dir} for board {result.board} "
-                  f"({len(result.files)} files{', vendored' if result.vendored else ''})",
-                  soft_wrap=True)
+    print_parts(console, [f"[bold green]generated[/] {result.project_dir}",
+                          f"for board {result.board}",
+                          f"({len(result.files)} files{', vendored' if result.vendored else ''})"],
+                sep=" ")
+    kernels = list(result.kernels)
+    print_parts(console, [f"kernels: {kernels[0]}", *kernels[1:]] if kernels else ["kernels: -"])
     # TFLM has no tinyflash pool: "pool 0 words" would read as a measurement.
-    memory = (" (TFLM arena)" if result.kernel_set == "tflm"
-              else f", pool {result.pool_words:,} words")
-    console.print(f"kernels: {', '.join(result.kernels)}; arena {result.arena_bytes:,} B"
-                  f"{memory}, {result.selftest_count} self-test vectors", soft_wrap=True)
+    memory = ([f"arena {result.arena_bytes:,} B (TFLM arena)"] if result.kernel_set == "tflm"
+              else [f"arena {result.arena_bytes:,} B", f"pool {result.pool_words:,} words"])
+    print_parts(console, [*memory, f"{result.selftest_count} self-test vectors"])
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
-    for budget in (result.ram, result.flash):
-        table.add_row(budget.what, f"{budget.total:,}",
-                      f"{budget.limit:,}" if budget.limit is not None else "-",
-                      ", ".join(f"{line.name} {line.bytes:,}" for line in budget.lines))
+    rows = [(budget.what, f"{budget.total:,}",
+             f"{budget.limit:,}" if budget.limit is not None else "-",
+             [f"{line.name} {line.bytes:,}" for line in budget.lines])
+            for budget in (result.ram, result.flash)]
+    # The parts column gets what the others leave (2 cells between columns); its lines break
+    # between parts, never between a part's name and its bytes.
+    room = console.width - sum(max(len(header), *(len(row[i]) for row in rows)) + 2
+                               for i, header in enumerate(("estimate", "bytes", "board limit")))
+    for what, total, limit, parts in rows:
+        table.add_row(what, total, limit, "\n".join(pack_parts(parts, max(room, 20), indent="")))
     console.print(table)
-    console.print(f"next: tinyflash build {result.project_dir}", soft_wrap=True)
+    print_parts(console, ["next:", f"tinyflash build {result.project_dir}"], sep=" ")
 
 
 # ---- convert / evaluate (issue 2) ----------------------------------------------------------
@@ -317,23 +333,26 @@ def convert_command(
         return
     console = out_console()
     ratio = result.tflite_bytes / result.float_weight_bytes if result.float_weight_bytes else 0.0
-    console.print(f"[bold green]converted[/] {result.model} -> {result.output} "
-                  f"(mode {result.mode}, {result.samples} calibration samples, "
-                  f"{result.total_seconds:.1f} s)", soft_wrap=True)
-    console.print(f"  size: model file {result.source_bytes:,} B, float32 weights "
-                  f"{result.float_weight_bytes:,} B -> .tflite {result.tflite_bytes:,} B"
-                  + (f" ({ratio:.2f} x the float32 weight bytes)" if ratio else ""), soft_wrap=True)
-    inputs = ", ".join(f"{s.name} {s.dtype}{list(s.shape)}" for s in result.inputs)
-    console.print(f"  inputs (float model, batch pinned to 1): {inputs}")
+    print_parts(console, [f"[bold green]converted[/] {result.model}", f"-> {result.output}",
+                          f"(mode {result.mode},", f"{result.samples} calibration samples,",
+                          f"{result.total_seconds:.1f} s)"], sep=" ")
+    print_parts(console, [f"  size: model file {result.source_bytes:,} B,",
+                          f"float32 weights {result.float_weight_bytes:,} B",
+                          f"-> .tflite {result.tflite_bytes:,} B"]
+                + ([f"({ratio:.2f} x the float32 weight bytes)"] if ratio else []),
+                sep=" ", indent="    ")
+    inputs = [f"{s.name} {s.dtype}{list(s.shape)}" for s in result.inputs]
+    print_parts(console, [f"  inputs (float model, batch pinned to 1): {inputs[0]}", *inputs[1:]]
+                if inputs else ["  inputs: -"], indent="    ")
     if result.op_histogram:
-        ops = ", ".join(f"{name} x{count}" for name, count in result.op_histogram.items())
-        console.print(f"  ops: {ops}", soft_wrap=True)
+        ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
+        print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")
     if result.host_only:
         console.print(f"[yellow]host-only[/]: mode {result.mode} runs on the host (TFLite), not on "
                       "a microcontroller; use --mode int8 for a device.")
     elif result.deployable:
-        console.print("[bold green]deployable[/]: full int8, every op has a kernel "
-                      f"(next: tinyflash check {result.output})", soft_wrap=True)
+        print_parts(console, ["[bold green]deployable[/]: full int8, every op has a kernel",
+                              f"(next: tinyflash check {result.output})"], sep=" ")
     elif result.deployable is False:
         console.print("[bold red]not deployable[/]:")
     for line in result.problems[1 if result.host_only else 0:]:
@@ -384,15 +403,16 @@ def evaluate_command(
         print_json(result.to_json())
         return
     console = out_console()
-    console.print(f"{result.quant_model} ({result.reference}) vs {result.float_model}: "
-                  f"{result.samples} samples", soft_wrap=True)
+    print_parts(console, [f"{result.quant_model} ({result.reference})",
+                          f"vs {result.float_model}:", f"{result.samples} samples"], sep=" ")
     if result.accuracy_float is not None and result.accuracy_quant is not None:
         console.print(f"  accuracy: float {result.accuracy_float:.2%}, quantized "
                       f"{result.accuracy_quant:.2%} ({result.accuracy_quant - result.accuracy_float:+.2%})")
     console.print(f"  top-1 agreement: {result.top1_agreement:.2%}")
     for out in result.outputs:
-        console.print(f"  output {out.name}: max abs {out.max_abs:.4g}, mean abs {out.mean_abs:.4g}, "
-                      f"RMSE {out.rmse:.4g}, cosine {out.cosine:.5f}", soft_wrap=True)
+        print_parts(console, [f"  output {out.name}: max abs {out.max_abs:.4g}",
+                              f"mean abs {out.mean_abs:.4g}", f"RMSE {out.rmse:.4g}",
+                              f"cosine {out.cosine:.5f}"], indent="    ")
 
 
 # ---- end of convert / evaluate (issue 2) ----------------------------------------------
@@ -429,15 +449,23 @@ def boards_command(
     # The ruled table needs ~100 columns; narrower, its rules would leave "runs on" 4 characters.
     narrow = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False,
               "collapse_padding": True, "title_justify": "left"} if console.width < 100 else {}
+    # Narrow, "runs on" names the PlatformIO platform alone (a wrapped "(arduino)" would double
+    # the table's height) and the frameworks follow the table once.
+    frameworks = sorted({f for b in boards if b.flash_method not in ("qemu", "exec")
+                         for f in b.frameworks})
     table = Table(title="tinyflash boards", **narrow)  # type: ignore[arg-type]
     for column in ("board", "cpu", "flash", "RAM", "kernels", "runs on"):
         table.add_column(column, no_wrap=column != "runs on",
                          justify="right" if column in ("flash", "RAM") else "left")
     for b in boards:
-        runs = {"qemu": "QEMU", "exec": "host executable"}.get(
-            b.flash_method, f"{b.platform or 'PlatformIO'} ({', '.join(b.frameworks)})")
+        platform = b.platform or "PlatformIO"
+        runs = {"qemu": "QEMU", "exec": "this host" if narrow else "host executable"}.get(
+            b.flash_method, platform if narrow else f"{platform} ({', '.join(b.frameworks)})")
         table.add_row(b.id, b.cpu, _kib(b.flash_bytes), _kib(b.ram_bytes), b.kernels, runs)
     console.print(table)
+    if narrow and frameworks:
+        console.print(f"Real boards build with the PlatformIO platform named and the "
+                      f"{', '.join(frameworks)} framework.")
 
 
 @app.command("doctor")
@@ -462,13 +490,14 @@ def doctor_command(
     if as_json:
         print_json({"ok": not missing, "checks": [c.as_dict() for c in checks]})
     else:
-        table = Table(title="tinyflash doctor")
+        console = out_console()
+        table = Table(title="tinyflash doctor", title_justify="left", **narrow_table(console))
         for column in ("tool", "status", "version / fix"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column != "version / fix")
         for c in checks:
             table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]missing[/]",
                           c.version if c.ok else f"{c.detail}; fix: {c.fix}")
-        out_console().print(table)
+        console.print(table)
     if missing:
         raise typer.Exit(1)
 
@@ -514,7 +543,8 @@ def build_command(
     with err_console().status(f"Building {project} with PlatformIO…", spinner="dots"):
         result = build_project(project, env)
     out_console().print(_usage_table(result))
-    out_console().print(f"built in {result.seconds:.1f} s; map {result.map}; log {result.log}")
+    print_parts(out_console(), [f"built in {result.seconds:.1f} s", f"map {result.map}",
+                                f"log {result.log}"], sep="; ")
 
 
 @app.command("flash")
@@ -731,9 +761,10 @@ def deploy_command(
                         mode=mode, force=force, port=port, stage=stage, progress=progress,
                         debug=_debug(ctx))
     if not as_json:
-        out_console().print(f"artefacts: {result.output_dir} (model {result.model}, project "
-                            f"{result.project_dir}); arena {result.arena_bytes:,} B planned, "
-                            f"lower bound {result.lower_bound:,} B", soft_wrap=True)
+        print_parts(out_console(), [f"artefacts: {result.output_dir}", f"(model {result.model},",
+                                    f"project {result.project_dir});",
+                                    f"arena {result.arena_bytes:,} B planned,",
+                                    f"lower bound {result.lower_bound:,} B"], sep=" ")
     _verify_output(result.verify, as_json, html_path,
                    extra={k: v for k, v in result.to_dict().items() if k != "verify"})
 
@@ -764,8 +795,8 @@ def probe_command(
         print_json(result.to_dict())
     else:
         info = result.info
-        table = Table(show_header=False, box=None)
-        table.add_column()
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(no_wrap=True)
         table.add_column(overflow="fold")  # the whole SHA-256, folded, never cut with an ellipsis
         table.add_row("banner", result.banner.text)
         table.add_row("model sha256", info.model_sha256)
@@ -781,7 +812,7 @@ def probe_command(
                 table.add_row(f"{kind} {i}", f"{t.dtype.name} {list(t.shape)} scale {t.scale:.6g} "
                               f"zero point {t.zero_point}")
         table.add_row("tick", info.tick_unit)
-        table.add_row("max frame payload", f"{info.max_payload} B")
+        table.add_row("frame payload", f"up to {info.max_payload:,} B")
         out_console().print(table)
     if not result.info.ready or result.banner.selftest == "FAIL":
         raise typer.Exit(EXIT_CHECK_FAILED)
