@@ -110,14 +110,16 @@ static void valid_taps(int32_t origin, int32_t dilation, int32_t size, int32_t t
   *last = f1;
 }
 
-/* Four adjacent channels of one output pixel (depth multiplier 1): acc[j] += sum over the
- * rows x cols valid taps of (x[j] + offset) * w[j]. Out of line and at -O2 so the four
- * accumulators and the walking pointers stay in registers. */
-TFL_MAC_NOINLINE static void dw_taps4(const int8_t *x, const int8_t *w, int32_t rows,
-                                      int32_t cols, int32_t x_rowstep, int32_t x_step,
-                                      int32_t w_rowstep, int32_t w_step, int32_t in_off,
-                                      uint32_t acc[4]) {
-  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+/* Channels per accumulation pass of the depth multiplier 1 path (accumulators on the stack). */
+#define DW_CHUNK 64
+
+/* One output pixel, depth multiplier 1, 4 * groups adjacent channels (contiguous in input and
+ * weights), four per pass: acc[c] = sum over the rows x cols valid taps of (x + offset) * w.
+ * Out of line so the accumulators and the walking pointers stay in registers; requantization
+ * is a separate loop (tfl_mac_output_run). The 3x3 window fully inside the input is unrolled. */
+TFL_MAC_NOINLINE static void dw_acc4(const int8_t *x, const int8_t *w, int32_t rows, int32_t cols,
+                                     int32_t x_rowstep, int32_t x_step, int32_t w_rowstep,
+                                     int32_t oc, int32_t groups, int32_t in_off, uint32_t *acc) {
 #if TFL_MAC_DSP
   const uint32_t off = tfl_pack_offset(in_off);
 #define DW_TAP(xp, wp)                                                   \
@@ -126,44 +128,44 @@ TFL_MAC_NOINLINE static void dw_taps4(const int8_t *x, const int8_t *w, int32_t 
     const uint32_t xe_ = tfl_sxtab16(off, xv_);                          \
     const uint32_t xo_ = tfl_sxtab16_ror8(off, xv_);                     \
     const uint32_t we_ = tfl_sxtb16(wv_), wo_ = tfl_sxtb16_ror8(wv_);    \
-    a0 = tfl_smlabb(xe_, we_, a0);                                       \
-    a1 = tfl_smlabb(xo_, wo_, a1);                                       \
-    a2 = tfl_smlatt(xe_, we_, a2);                                       \
-    a3 = tfl_smlatt(xo_, wo_, a3);                                       \
+    a0 = tfl_smlabb(xe_, we_, a0); /* channel 0: bottom halves of the even bytes */ \
+    a1 = tfl_smlabb(xo_, wo_, a1); /* channel 1: bottom halves of the odd bytes */  \
+    a2 = tfl_smlatt(xe_, we_, a2); /* channel 2: top halves of the even bytes */    \
+    a3 = tfl_smlatt(xo_, wo_, a3); /* channel 3: top halves of the odd bytes */     \
   } while (0)
-  if (rows == 3 && cols == 3) { /* the common 3x3 window, fully inside the input: unrolled */
-    for (int32_t r = 0; r < 3; ++r, x += x_rowstep, w += w_rowstep) {
-      DW_TAP(x, w);
-      DW_TAP(x + x_step, w + w_step);
-      DW_TAP(x + 2 * x_step, w + 2 * w_step);
+#else
+#define DW_TAP(xp, wp)                                  \
+  do {                                                  \
+    const int8_t *xq_ = (xp), *wq_ = (wp);              \
+    a0 += (uint32_t)((xq_[0] + in_off) * wq_[0]);       \
+    a1 += (uint32_t)((xq_[1] + in_off) * wq_[1]);       \
+    a2 += (uint32_t)((xq_[2] + in_off) * wq_[2]);       \
+    a3 += (uint32_t)((xq_[3] + in_off) * wq_[3]);       \
+  } while (0)
+#endif
+  const int full3x3 = rows == 3 && cols == 3 && w_rowstep == 3 * oc;
+  for (int32_t g = 0; g < groups; ++g, x += 4, w += 4, acc += 4) {
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    if (full3x3) {
+      const int8_t *xr = x, *wr = w;
+      for (int32_t r = 0; r < 3; ++r, xr += x_rowstep, wr += w_rowstep) {
+        DW_TAP(xr, wr);
+        DW_TAP(xr + x_step, wr + oc);
+        DW_TAP(xr + 2 * x_step, wr + 2 * oc);
+      }
+    } else {
+      const int8_t *xr = x, *wr = w;
+      for (int32_t r = 0; r < rows; ++r, xr += x_rowstep, wr += w_rowstep) {
+        const int8_t *xp = xr, *wp = wr;
+        for (int32_t t = 0; t < cols; ++t, xp += x_step, wp += oc) DW_TAP(xp, wp);
+      }
     }
-    rows = 0;
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
   }
 #undef DW_TAP
-#endif
-  for (int32_t r = 0; r < rows; ++r, x += x_rowstep, w += w_rowstep) {
-    const int8_t *xp = x, *wp = w;
-    for (int32_t t = 0; t < cols; ++t, xp += x_step, wp += w_step) {
-#if TFL_MAC_DSP
-      const uint32_t xv = tfl_ld32(xp), wv = tfl_ld32(wp);
-      const uint32_t xe = tfl_sxtab16(off, xv), xo = tfl_sxtab16_ror8(off, xv);
-      const uint32_t we = tfl_sxtb16(wv), wo = tfl_sxtb16_ror8(wv);
-      a0 = tfl_smlabb(xe, we, a0); /* channel 0: bottom halves of the even bytes */
-      a1 = tfl_smlabb(xo, wo, a1); /* channel 1: bottom halves of the odd bytes */
-      a2 = tfl_smlatt(xe, we, a2); /* channel 2: top halves of the even bytes */
-      a3 = tfl_smlatt(xo, wo, a3); /* channel 3: top halves of the odd bytes */
-#else
-      a0 += (uint32_t)((xp[0] + in_off) * wp[0]);
-      a1 += (uint32_t)((xp[1] + in_off) * wp[1]);
-      a2 += (uint32_t)((xp[2] + in_off) * wp[2]);
-      a3 += (uint32_t)((xp[3] + in_off) * wp[3]);
-#endif
-    }
-  }
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
 }
 
 static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
@@ -187,6 +189,7 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
   const int32_t in_off = d->input_offset;
   const int32_t x_row = iw * ic, x_step = d->dilation_w * ic;
+  const tfl_mac_out o = {b, mult, shift, qmask, out_off, act_lo, act_hi};
   for (int32_t n = 0; n < batches; ++n) {
     const int8_t *xb = x + n * ih * iw * ic;
     for (int32_t oy = 0; oy < oh; ++oy) {
@@ -207,18 +210,15 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
         const int32_t x_rowstep = d->dilation_h * x_row, w_rowstep = kw * oc;
         const int32_t taps_x = fx1 - fx0;
         int32_t c = 0;
-        if (dm == 1) {
-          /* Four channels per pass: channels are contiguous in both input and weights. */
-          for (; c + 4 <= oc; c += 4) {
-            uint32_t acc[4] = {0, 0, 0, 0};
-            dw_taps4(x_first + c, w_first + c, fy_end - fy0, taps_x, x_rowstep, x_step, w_rowstep,
-                     oc, in_off, acc);
-            for (int32_t j = 0; j < 4; ++j) {
-              const int32_t q = (c + j) & qmask;
-              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
-                                         out_off, act_lo, act_hi);
-            }
+        if (dm == 1 && oc >= 4) {
+          uint32_t acc[DW_CHUNK];
+          for (; c + 4 <= oc; c += DW_CHUNK) {
+            const int32_t n = tfl_min(DW_CHUNK, (oc & ~3) - c);
+            dw_acc4(x_first + c, w_first + c, fy_end - fy0, taps_x, x_rowstep, x_step, w_rowstep,
+                    oc, n >> 2, in_off, acc);
+            tfl_mac_output_run(acc, c, n, &o, yp + c);
           }
+          c = oc & ~3;
         }
         for (; c < oc; ++c) { /* remaining channels, and every depth multiplier */
           const int32_t c_in = c / dm;

@@ -51,21 +51,30 @@
  * on edge cases and 2 million random triples. */
 TFL_MAC_ALWAYS_INLINE
 static inline int32_t tfl_mac_requantize(int32_t x, int32_t quantized, int32_t shift) {
-  const int32_t left = shift > 0 ? shift : 0;
-  int32_t right = shift > 0 ? 0 : -shift;
-  const int32_t a = (int32_t)((uint32_t)x << left);
-  int32_t high;
-  if (a == INT32_MIN && quantized == INT32_MIN) {
-    high = INT32_MAX;
-  } else {
-    high = (int32_t)(((int64_t)a * (int64_t)quantized + ((int64_t)1 << 30)) >> 31);
+  /* Right shift r = -shift >= 1, the usual case, in one 64-bit multiply-accumulate. The
+   * reference rounds high = floor((P + 2^30) / 2^31) (P = x * q), then high / 2^r half away
+   * from zero: floor((high + 2^(r-1) - [high < 0]) / 2^r). Nested floors by positive integers
+   * merge: floor((P + 2^30 + (2^(r-1) - neg) * 2^31) / 2^(31 + r)). neg may be taken as the
+   * sign of x ^ q: where it differs from [high < 0] (P in [-2^30, 0]) high is 0 and both give
+   * 0. The saturating case x = q = INT32_MIN (high 2^31 - 1 in the reference) gives 2^(31 - r)
+   * both ways. |sum| < 2^63, so no overflow; the result is the high word >> (r - 1). */
+  const uint32_t rm1 = ~(uint32_t)shift; /* r - 1 for shift < 0 */
+  if (rm1 <= 30u) {
+    const uint32_t c = (1u << rm1) - ((uint32_t)(x ^ quantized) >> 31);
+    const uint64_t k = ((uint64_t)(c >> 1) << 32) | (uint64_t)((c << 31) | 0x40000000u);
+    const int64_t sum = (int64_t)x * (int64_t)quantized + (int64_t)k;
+    return (int32_t)(sum >> 32) >> rm1;
   }
-  if (right <= 0) return high;
-  if (right > 31) right = 31;
-  const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-  const int32_t remainder = high & mask;
-  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
-  return (high >> right) + (remainder > threshold ? 1 : 0);
+  if (shift < 0) { /* r > 31: the reference clamps the rounding shift to 31 */
+    const uint32_t c = (1u << 30) - ((uint32_t)(x ^ quantized) >> 31);
+    const uint64_t k = ((uint64_t)(c >> 1) << 32) | (uint64_t)((c << 31) | 0x40000000u);
+    const int64_t sum = (int64_t)x * (int64_t)quantized + (int64_t)k;
+    return (int32_t)(sum >> 32) >> 30;
+  }
+  /* shift >= 0: left shift, then the rounding doubling high multiply alone. */
+  const int32_t a = (int32_t)((uint32_t)x << shift);
+  if (a == INT32_MIN && quantized == INT32_MIN) return INT32_MAX;
+  return (int32_t)(((int64_t)a * (int64_t)quantized + ((int64_t)1 << 30)) >> 31);
 }
 
 /* bias + requantization + output offset + clamp of one accumulator. */
@@ -75,6 +84,26 @@ static inline int8_t tfl_mac_output(uint32_t acc, const int32_t *bias, int32_t c
   if (bias != NULL) acc += (uint32_t)bias[c];
   const uint32_t v = (uint32_t)tfl_mac_requantize((int32_t)acc, mult, shift) + (uint32_t)out_offset;
   return (int8_t)tfl_clamp((int32_t)v, lo, hi);
+}
+
+/* Output parameters of a node, for tfl_mac_output_run. */
+typedef struct {
+  const int32_t *bias; /* NULL: no bias */
+  const int32_t *mult, *shift;
+  int32_t qmask; /* -1 per-channel, 0 per-tensor (every channel reads index 0) */
+  int32_t out_offset, act_min, act_max;
+} tfl_mac_out;
+
+/* y[i] = output of acc[i] for channels c0 .. c0 + n - 1. Out of line: with the accumulation
+ * done elsewhere, every parameter stays in a register. */
+TFL_MAC_NOINLINE static void tfl_mac_output_run(const uint32_t *acc, int32_t c0, int32_t n,
+                                                const tfl_mac_out *o, int8_t *y) {
+  const int32_t *bias = o->bias, *mult = o->mult, *shift = o->shift;
+  const int32_t qmask = o->qmask, out_off = o->out_offset, lo = o->act_min, hi = o->act_max;
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t c = c0 + i, q = c & qmask;
+    y[i] = tfl_mac_output(acc[i], bias, c, mult[q], shift[q], out_off, lo, hi);
+  }
 }
 
 #if TFL_MAC_DSP
