@@ -20,8 +20,10 @@
 
 /* The dot products stay out of line: inlined into a kernel's loop nest they leave too few
  * registers for their accumulators and pointers (measured: spills in the inner loop at -Os). */
-#if defined(__GNUC__)
+#if defined(__GNUC__) && !defined(__clang__)
 #define TFL_MAC_NOINLINE __attribute__((noinline, unused, optimize("O2")))
+#elif defined(__GNUC__) /* clang: no optimize attribute (-Wunknown-attributes) */
+#define TFL_MAC_NOINLINE __attribute__((noinline, unused))
 #else
 #define TFL_MAC_NOINLINE
 #endif
