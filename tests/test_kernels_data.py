@@ -658,7 +658,7 @@ def test_runner_errors_are_reported_not_crashes():
 
 KERNEL_FILES = ["op_concatenation", "op_pad", "op_padv2", "op_strided_slice", "op_transpose",
                 "op_split", "op_split_v", "op_pack", "op_unpack", "op_resize_nearest_neighbor",
-                "op_transpose_conv", "tfl_kernel_split"]  # and SPLIT/SPLIT_V's shared helper
+                "op_transpose_conv", "tfl_kernel_split", "tfl_kernel_index"]  # + shared helpers
 CPUS = {  # cpu -> float ABI flags (hard float where the core has an FPU, to see VFP opcodes)
     "cortex-m0plus": [], "cortex-m3": [],
     "cortex-m4": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],

@@ -10,10 +10,10 @@
 
 static void maximum_row(const void *params, const int8_t *in1, int32_t step1,
                         const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
-  (void)params;
   int32_t i;
   int32_t o1 = 0;
   int32_t o2 = 0;
+  (void)params;
   for (i = 0; i < n; ++i) {
     const int8_t x1 = in1[o1];
     const int8_t x2 = in2[o2];
@@ -24,13 +24,7 @@ static void maximum_row(const void *params, const int8_t *in1, int32_t step1,
 }
 
 static tfl_status maximum_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  return tfl_broadcast_check(in1, in2, out);
+  return tfl_broadcast_prepare_int8(ctx, node);
 }
 
 static tfl_status maximum_eval(tfl_context *ctx, tfl_node *node) {

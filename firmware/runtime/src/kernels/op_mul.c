@@ -19,24 +19,9 @@ TFL_OP_DATA_FITS(tfl_mul_data);
 
 /* ---- arithmetic ----------------------------------------------------------------------- */
 
-#if defined(__GNUC__)
-#define MUL_INLINE static inline __attribute__((always_inline))
-#else
-#define MUL_INLINE static inline
-#endif
-
-/* x * multiplier * 2^-right_shift with TFLM's double rounding, in the branch-free form that
- * gives the same integers: the saturating rounding doubling high multiply (ties toward zero
- * from the truncating division with a -/+ nudge) equals floor((x * m + 2^30) / 2^31), and the
- * rounding divide by 2^s (ties away from zero) equals floor((high + 2^(s-1) - [high < 0]) / 2^s)
- * for s >= 1 (round = 2^(s-1), sign_mask = -1; both 0 for s = 0). Operands: |x| <= 255 * 255
- * scaled by 2^left_shift <= 2^15 (checked in prepare), never INT32_MIN, and with right_shift > 0
- * left_shift is 0, so high + round cannot overflow. */
-MUL_INLINE int32_t mul_scale(int32_t x, int32_t multiplier, int32_t right_shift, int32_t round,
-                             int32_t sign_mask) {
-  const int32_t high = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
-  return (high + round + ((high >> 31) & sign_mask)) >> right_shift;
-}
+/* Operands of tfl_binary_scale: |x| <= 255 * 255 scaled by 2^left_shift <= 2^15 (checked in
+ * prepare), never INT32_MIN, and with right_shift > 0 left_shift is 0, so high + round cannot
+ * overflow. */
 
 static void mul_row(const void *params, const int8_t *in1, int32_t step1,
                     const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
@@ -58,8 +43,8 @@ static void mul_row(const void *params, const int8_t *in1, int32_t step1,
   for (i = 0; i < n; ++i) {
     const int32_t product = (in1[o1] + offset1) * (in2[o2] + offset2);
     const int32_t raw =
-        mul_scale(product * (1 << left_shift), multiplier, right_shift, round, sign_mask) +
-        output_offset;
+        tfl_binary_scale(product * (1 << left_shift), multiplier, right_shift, round,
+                         sign_mask) + output_offset;
     out[i] = (int8_t)tfl_clamp(raw, act_min, act_max);
     o1 += step1;
     o2 += step2;

@@ -25,24 +25,8 @@ TFL_OP_DATA_FITS(tfl_sub_data);
 
 /* ---- arithmetic ----------------------------------------------------------------------- */
 
-#if defined(__GNUC__)
-#define SUB_INLINE static inline __attribute__((always_inline))
-#else
-#define SUB_INLINE static inline
-#endif
-
-/* x * multiplier * 2^-right_shift with TFLM's double rounding, in the branch-free form that
- * gives the same integers: the saturating rounding doubling high multiply (ties toward zero
- * from the truncating division with a -/+ nudge) equals floor((x * m + 2^30) / 2^31), and the
- * rounding divide by 2^s (ties away from zero) equals floor((high + 2^(s-1) - [high < 0]) / 2^s)
- * for s >= 1 (round = 2^(s-1), sign_mask = -1; both 0 for s = 0). Every SUB multiplier
- * has shift <= 0 (checked in prepare) and operands satisfy |x| < 2^29, so the saturating case
- * (x == m == INT32_MIN) cannot occur and high + round cannot overflow. */
-SUB_INLINE int32_t sub_scale(int32_t x, int32_t multiplier, int32_t right_shift, int32_t round,
-                             int32_t sign_mask) {
-  const int32_t high = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
-  return (high + round + ((high >> 31) & sign_mask)) >> right_shift;
-}
+/* Operands of tfl_binary_scale: every SUB multiplier has shift <= 0 (checked in prepare) and
+ * |x| < 2^29, so the saturating case cannot occur and high + round cannot overflow. */
 
 static void sub_row(const void *params, const int8_t *in1, int32_t step1,
                     const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
@@ -71,11 +55,11 @@ static void sub_row(const void *params, const int8_t *in1, int32_t step1,
   int32_t o2 = 0;
   for (i = 0; i < n; ++i) {
     const int32_t scaled1 =
-        sub_scale((in1[o1] + offset1) * (1 << left_shift), m1, r1, round1, sign1);
+        tfl_binary_scale((in1[o1] + offset1) * (1 << left_shift), m1, r1, round1, sign1);
     const int32_t scaled2 =
-        sub_scale((in2[o2] + offset2) * (1 << left_shift), m2, r2, round2, sign2);
+        tfl_binary_scale((in2[o2] + offset2) * (1 << left_shift), m2, r2, round2, sign2);
     const int32_t raw =
-        sub_scale(scaled1 - scaled2, mo, ro, roundo, signo) + output_offset;
+        tfl_binary_scale(scaled1 - scaled2, mo, ro, roundo, signo) + output_offset;
     out[i] = (int8_t)tfl_clamp(raw, act_min, act_max);
     o1 += step1;
     o2 += step2;

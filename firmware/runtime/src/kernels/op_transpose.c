@@ -3,31 +3,13 @@
  * moved unchanged. (TFLM reads an int64 perm as int32 words and so permutes wrongly for
  * rank > 2; this kernel reads int64 correctly.) */
 #include "tfl_kernel.h"
+#include "tfl_kernel_index.h"
 
 typedef struct {
   int32_t rank;
   int32_t src_stride[TFL_MAX_DIMS]; /* input element stride of output axis i */
 } tfl_transpose_data;
 TFL_OP_DATA_FITS(tfl_transpose_data);
-
-/* Element i of a constant int32 or int64 index tensor (model bytes may be unaligned). */
-static int64_t transpose_index_at(const tfl_tensor *t, int32_t i) {
-  if (t->type == TFL_TYPE_INT64) {
-    int64_t v;
-    memcpy(&v, (const uint8_t *)t->data + (size_t)i * sizeof(int64_t), sizeof(v));
-    return v;
-  } else {
-    int32_t v;
-    memcpy(&v, (const uint8_t *)t->data + (size_t)i * sizeof(int32_t), sizeof(v));
-    return v;
-  }
-}
-
-/* 1 when t is a constant int32/int64 tensor whose byte size matches its element count. */
-static int transpose_index_ok(const tfl_tensor *t) {
-  const int32_t size = t->type == TFL_TYPE_INT64 ? 8 : 4;
-  return t->data != NULL && t->is_constant && t->bytes == tfl_tensor_elements(t) * size;
-}
 
 static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_transpose_data *d = (tfl_transpose_data *)node->data;
@@ -40,13 +22,13 @@ static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (perm->type != TFL_TYPE_INT32 && perm->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (!transpose_index_ok(perm)) return TFL_ERR_BAD_BUFFER;
+  if (!tfl_index_ok(perm)) return TFL_ERR_BAD_BUFFER;
   if (in->dims_count < 1 || in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
   if (perm->dims_count != 1 || perm->dims[0] != d->rank) return TFL_ERR_BAD_SHAPE;
   for (i = d->rank - 1; i >= 0; --i) in_stride[i] = i == d->rank - 1 ? 1 : in_stride[i + 1] * in->dims[i + 1];
   for (i = 0; i < d->rank; ++i) {
-    const int64_t p = transpose_index_at(perm, i);
+    const int64_t p = tfl_index_at(perm, i);
     if (p < 0 || p >= d->rank || ((seen >> p) & 1)) return TFL_ERR_BAD_ARGUMENT;
     seen |= (int32_t)1 << p;
     if (out->dims[i] != in->dims[p]) return TFL_ERR_BAD_SHAPE;

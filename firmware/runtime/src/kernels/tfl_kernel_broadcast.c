@@ -1,4 +1,5 @@
-/* Broadcasting shape check and row walk of the binary elementwise kernels (see the header). */
+/* Broadcasting shape check, row walk and parameterless prepare of the binary elementwise
+ * kernels (see the header). */
 #include "tfl_kernel_broadcast.h"
 
 /* Output dims innermost first (merged, size-1 dims dropped) and each input's element step. */
@@ -93,4 +94,14 @@ void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_t
     }
     if (k >= w.count) break;
   }
+}
+
+tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  return tfl_broadcast_check(in1, in2, out);
 }

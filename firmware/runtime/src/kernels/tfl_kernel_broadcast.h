@@ -1,5 +1,6 @@
-/* Broadcasting for the binary elementwise kernels (SUB, MUL, MAXIMUM, MINIMUM; ADD can adopt
- * it): the NumPy-style shape check for prepare and a walk over the output in rows for eval.
+/* Shared by the binary elementwise kernels (SUB, MUL, MAXIMUM, MINIMUM; ADD can adopt it):
+ * NumPy-style broadcasting (the shape check for prepare, a walk over the output in rows for
+ * eval) and the branch-free double-rounding rescale of the requantizing ones.
  *
  * The walk lists the output's dims innermost first, with size-1 dims dropped and neighbouring
  * dims that broadcast the same way merged; each input steps along a dim by its element stride,
@@ -23,5 +24,28 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_check(const tfl_tensor *a, const tfl_ten
  * were checked by tfl_broadcast_check in prepare. */
 void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                        tfl_broadcast_row row, const void *params);
+
+/* The prepare of kernels without parameters (MAXIMUM, MINIMUM): both inputs and the output
+ * present and int8, shapes that broadcast. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node);
+
+#if defined(__GNUC__)
+#define TFL_BINARY_INLINE static inline __attribute__((always_inline))
+#else
+#define TFL_BINARY_INLINE static inline
+#endif
+
+/* x * multiplier * 2^-right_shift with TFLM's double rounding, in the branch-free form that
+ * gives the same integers: the saturating rounding doubling high multiply (ties toward zero
+ * from the truncating division with a -/+ nudge) equals floor((x * m + 2^30) / 2^31), and the
+ * rounding divide by 2^s (ties away from zero) equals floor((high + 2^(s-1) - [high < 0]) / 2^s)
+ * for s >= 1 (round = 2^(s-1), sign_mask = -1; both 0 for s = 0). The caller keeps x away
+ * from the saturating case (x == m == INT32_MIN) and high + round from overflowing (each
+ * kernel says why its operands do). */
+TFL_BINARY_INLINE int32_t tfl_binary_scale(int32_t x, int32_t multiplier, int32_t right_shift,
+                                           int32_t round, int32_t sign_mask) {
+  const int32_t high = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+  return (high + round + ((high >> 31) & sign_mask)) >> right_shift;
+}
 
 #endif

@@ -1,9 +1,10 @@
-/* Shared by SPLIT and SPLIT_V: constant int32/int64 index tensors (the axis, SPLIT_V's sizes),
- * the axis check, and the copy of the input's slices into the outputs along the axis. */
+/* Shared by SPLIT and SPLIT_V: the axis check (a constant index tensor, tfl_kernel_index.h)
+ * and the copy of the input's slices into the outputs along the axis. */
 #ifndef TFL_KERNEL_SPLIT_H
 #define TFL_KERNEL_SPLIT_H
 
 #include "tfl_kernel.h"
+#include "tfl_kernel_index.h"
 
 /* Node data of both kernels. */
 typedef struct {
@@ -12,11 +13,6 @@ typedef struct {
   int32_t inner; /* product of input dims after the axis */
 } tfl_split_data;
 TFL_OP_DATA_FITS(tfl_split_data);
-
-/* Element i of a constant int32 or int64 index tensor (model bytes may be unaligned). */
-int64_t tfl_index_at(const tfl_tensor *t, int32_t i);
-/* 1 when t is a constant int32/int64 tensor whose byte size matches its element count. */
-int tfl_index_ok(const tfl_tensor *t);
 
 /* The constant scalar axis (checked against the input's rank, negative counted from the back)
  * and the num_splits option (must equal the output count). */
