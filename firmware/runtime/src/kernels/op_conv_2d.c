@@ -127,7 +127,65 @@ static void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
 }
 #endif
 
-static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
+#if TFL_MAC_DSP && TFL_MAC_DOT2X2
+/* Input channels up to which the pointwise path below runs (its two expanded pixels take
+ * 4 x this many bytes of stack). */
+#define CONV_PW_MAX_IC 256
+/* Output channels per requantization pass of the pointwise path. */
+#define CONV_PW_CHUNK 32
+
+/* 1x1 convolution, stride 1, no padding, one group, ic a multiple of 4 and <= CONV_PW_MAX_IC:
+ * a matrix multiply over all pixels. Two pixels per pass share every weight load
+ * (tfl_dot2x2_patch); the accumulators of a chunk of channels are requantized together. */
+TFL_MAC_NOINLINE static void conv_pointwise(const int8_t *x, const int8_t *wt, int32_t pixels,
+                                            int32_t ic, int32_t oc, int32_t in_off,
+                                            const tfl_mac_out *o, int8_t *y) {
+  uint32_t patch[CONV_PW_MAX_IC];  /* 2 pixels x (ic / 4) blocks x 2 words */
+  uint32_t acc0[CONV_PW_CHUNK], acc1[CONV_PW_CHUNK];
+  const int32_t blocks = ic >> 2;
+  const uint32_t off = tfl_pack_offset(in_off);
+  int32_t p = 0;
+  for (; p + 2 <= pixels; p += 2, x += 2 * ic, y += 2 * oc) {
+    const int8_t *x1 = x + ic;
+    for (int32_t k = 0; k < blocks; ++k) {
+      const uint32_t v0 = tfl_ld32(x + 4 * k), v1 = tfl_ld32(x1 + 4 * k);
+      patch[4 * k] = tfl_sxtab16(off, v0);
+      patch[4 * k + 1] = tfl_sxtab16_ror8(off, v0);
+      patch[4 * k + 2] = tfl_sxtab16(off, v1);
+      patch[4 * k + 3] = tfl_sxtab16_ror8(off, v1);
+    }
+    for (int32_t c0 = 0; c0 < oc; c0 += CONV_PW_CHUNK) {
+      const int32_t n = tfl_min(CONV_PW_CHUNK, oc - c0);
+      int32_t j = 0;
+      for (; j + 2 <= n; j += 2) {
+        uint32_t a[4];
+        tfl_dot2x2_patch(patch, wt + (c0 + j) * ic, ic, blocks, a);
+        acc0[j] = a[0];
+        acc0[j + 1] = a[1];
+        acc1[j] = a[2];
+        acc1[j + 1] = a[3];
+      }
+      for (; j < n; ++j) {
+        acc0[j] = tfl_dot1(x, wt + (c0 + j) * ic, ic, in_off, 0);
+        acc1[j] = tfl_dot1(x1, wt + (c0 + j) * ic, ic, in_off, 0);
+      }
+      tfl_mac_output_run(acc0, c0, n, o, y + c0);
+      tfl_mac_output_run(acc1, c0, n, o, y + oc + c0);
+    }
+  }
+  if (p < pixels) { /* odd pixel count: the last one alone */
+    for (int32_t c0 = 0; c0 < oc; c0 += CONV_PW_CHUNK) {
+      const int32_t n = tfl_min(CONV_PW_CHUNK, oc - c0);
+      for (int32_t j = 0; j < n; ++j) acc0[j] = tfl_dot1(x, wt + (c0 + j) * ic, ic, in_off, 0);
+      tfl_mac_output_run(acc0, c0, n, o, y + c0);
+    }
+  }
+}
+#endif
+
+/* Every other shape (and the pointwise one without DSP): im2col patch or direct taps. Out of
+ * line so its patch buffers and conv_pointwise's never share one stack frame. */
+TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
@@ -263,6 +321,30 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
       }
     }
   }
+}
+
+static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
+#if TFL_MAC_DSP && TFL_MAC_DOT2X2
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const conv_data *d = (const conv_data *)node->data;
+  const int32_t ic = in->dims[3], oc = w->dims[0];
+  if (w->dims[1] == 1 && w->dims[2] == 1 && d->stride_w == 1 && d->stride_h == 1 &&
+      d->pad_w == 0 && d->pad_h == 0 && d->groups == 1 && in->dims[1] == out->dims[1] &&
+      in->dims[2] == out->dims[2] && (ic & 3) == 0 && ic <= CONV_PW_MAX_IC) {
+    const int32_t *mult = ctx->mem.pool + d->pool_index;
+    const tfl_mac_out o = {bias != NULL ? (const int32_t *)bias->data : NULL, mult,
+                           mult + w->quant_count, w->quant_count > 1 ? -1 : 0,
+                           d->output_offset, d->act_min, d->act_max};
+    conv_pointwise((const int8_t *)in->data, (const int8_t *)w->data,
+                   in->dims[0] * in->dims[1] * in->dims[2], ic, oc, d->input_offset, &o,
+                   (int8_t *)out->data);
+    return TFL_OK;
+  }
+#endif
+  conv_general(ctx, node);
   return TFL_OK;
 }
 
