@@ -199,3 +199,44 @@ def test_dsp_kernels_verify_exactly_on_qemu(tmp_path: Path, name: str) -> None:
     assert result["passed"] is True
     tflm = [m for m in result["metrics"] if m["reference"] == "tflm"]
     assert tflm and all(m["max_abs_diff_lsb"] == 0 and m["exact_fraction"] == 1.0 for m in tflm)
+
+
+def _fake_run(model: str, kernels: str, instructions: int) -> "BenchRun":
+    from tinyflash.bench import BenchRun, CodeSize, RamUse
+
+    return BenchRun(model=model, model_sha256="0" * 64, board="mps2-an386", kernels=kernels,
+                    instructions=instructions, ticks=instructions // 40, tick_unit="40ns",
+                    macs=12_501_632, macs_per_instruction=12_501_632 / instructions, exact=True,
+                    code=CodeSize(runtime=18_542, kernels=12_276, support=4_380, harness=3_900,
+                                  model=98_496, image=125_000),
+                    ram=RamUse(arena_planned=52_224, arena_used=52_224, lower_bound=52_224,
+                               runtime_state=7_024, data_bss=60_000, stack_reserved=16_384,
+                               stack_peak=2_808),
+                    ops=(), build_seconds=1.0, instructions_per_tick=40.0,
+                    repeat_instructions=(instructions,))
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_bench_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch, wide: bool) -> None:
+    """The default terminal table fits 80 columns without truncating a cell; --wide adds the
+    remaining columns (it needs a wider terminal)."""
+    from typer.testing import CliRunner
+
+    import tinyflash.bench as bench_module
+    from tinyflash.bench import BenchResult
+    from tinyflash.cli import app
+
+    runs = [_fake_run("pretrainedResnet_quant", k, n)
+            for k, n in (("portable", 145_416_840), ("dsp", 28_269_680))]
+    monkeypatch.setattr(bench_module, "bench", lambda *a, **k: BenchResult(runs=runs))
+    monkeypatch.setenv("COLUMNS", "80" if not wide else "160")
+    args = ["bench", "x.tflite", *(["--wide"] if wide else [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= (80 if not wide else 160), result.output
+    assert "…" not in result.output, result.output
+    for cell in ("pretrainedResnet_quant", "145,416,840", "28,269,680", "18,542", "52,224",
+                 "2,808"):
+        assert cell in result.output, cell
+    assert ("98,496" in result.output) == wide  # model bytes only in the wide table

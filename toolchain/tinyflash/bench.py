@@ -444,6 +444,27 @@ def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeat
         repeat_instructions=tuple(round(t * per_tick) for t in ticks))
 
 
+def table(runs: Sequence[BenchRun], wide: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the terminal table for runs on one board. The default columns fit an
+    80-column terminal (instructions, MAC/instr, runtime code, arena and stack peak in bytes,
+    exact); `wide` adds MACs, kernel, model and image bytes and the runtime state, as `--json`."""
+    header = ["model", "kernels", "instr.", "MAC/instr", "code B",
+              *(["kernels B", "model B", "image B", "MACs"] if wide else []),
+              "arena B" if wide else "arena", *(["state B"] if wide else []),
+              "stack B" if wide else "stack", "exact"]
+    rows: list[list[str]] = []
+    for run in runs:
+        stack = "?" if run.ram.stack_peak is None else f"{run.ram.stack_peak:,}"
+        rows.append([run.model, run.kernels, f"{run.instructions:,}",
+                     f"{run.macs_per_instruction:.3f}", f"{run.code.runtime:,}",
+                     *([f"{run.code.kernels:,}", f"{run.code.model:,}", f"{run.code.image:,}",
+                        f"{run.macs:,}"] if wide else []),
+                     f"{run.ram.arena_planned:,}",
+                     *([f"{run.ram.runtime_state:,}"] if wide else []),
+                     stack, "yes" if run.exact else "NO"])
+    return header, rows
+
+
 def bench(models: Sequence[Path], boards: Sequence[str], kernel_sets: Sequence[str], *,
           workdir: Optional[Path] = None, repeats: int = 2,
           progress: Optional[Progress] = None) -> BenchResult:

@@ -836,6 +836,8 @@ def bench_command(
                                                 "temporary directory)."),
     repeats: int = typer.Option(2, "--repeats", min=1, help="Timed invokes per run."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    wide: bool = typer.Option(False, "--wide", help="Every column in the table (MACs, kernel, "
+                                                    "model and image bytes, runtime state)."),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -846,6 +848,7 @@ def bench_command(
     from rich.table import Table
 
     from tinyflash.bench import bench, default_models
+    from tinyflash.bench import table as bench_table
 
     sets = [k.strip() for k in kernels.split(",") if k.strip()]
     chosen = list(models) if models else default_models()
@@ -862,26 +865,27 @@ def bench_command(
     if as_json:
         print_json(result.to_dict())
     else:
-        table = Table(title="instructions per inference (SysTick ticks, qemu -icount shift=0)")
-        for column in ("model", "board", "kernels", "instructions", "MACs", "MAC/instr",
-                       "runtime code", "kernels code", "model", "image", "arena", "state",
-                       "stack peak", "exact"):
-            table.add_column(column, justify="left" if column in ("model", "board", "kernels")
-                             else "right")
-        for run in result.runs:
-            table.add_row(run.model, run.board, run.kernels, f"{run.instructions:,}",
-                          f"{run.macs:,}", f"{run.macs_per_instruction:.3f}",
-                          f"{run.code.runtime:,}", f"{run.code.kernels:,}",
-                          f"{run.code.model:,}", f"{run.code.image:,}",
-                          f"{run.ram.arena_planned:,}", f"{run.ram.runtime_state:,}",
-                          "?" if run.ram.stack_peak is None else f"{run.ram.stack_peak:,}",
-                          "yes" if run.exact else "NO")
         out = out_console()
-        out.print(table)
+        from rich import box
+
+        for board_id in dict.fromkeys(run.board for run in result.runs):
+            header, rows = bench_table([r for r in result.runs if r.board == board_id], wide)
+            # One space (the box's separator) between columns: the default set fits 80.
+            table = Table(title=f"{board_id}: instructions per inference (qemu -icount shift=0); "
+                                "code, arena, stack in bytes", box=box.SIMPLE_HEAD,
+                          show_edge=False, pad_edge=False, padding=(0, 0))
+            for column in header:
+                table.add_column(column, justify="left" if column in ("model", "kernels")
+                                 else "right", no_wrap=not wide)
+            for row in rows:
+                table.add_row(*row)
+            out.print(table)
         for row in result.ratios():
             parts = [f"{key.replace('_', ' ')} {value:.3f}" for key, value in row.items()
                      if isinstance(value, float)]
-            out.print(f"{row['model']} on {row['board']}: " + "; ".join(parts), soft_wrap=True)
+            if parts:
+                parts[0] = f"{row['model']} on {row['board']}: {parts[0]}"
+                print_parts(out, parts, sep="; ")
         for note in result.notes:
             out.print(f"note: {note}", soft_wrap=True)
     if not all(run.exact for run in result.runs):
