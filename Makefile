@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-system.sh
 demo: setup
 	$(VENV)/bin/tinyflash deploy examples/digits/digits.keras --data examples/digits/calibration.npz --board mps2-an386 -o build/demo --force
 
+# The suite's short fuzz passes (tests/test_fuzz.py) need clang with libFuzzer too.
 test: setup
+	bash scripts/bootstrap-system.sh --fuzz
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Fuzz every target (tests/fuzz: model reader+init+invoke, harness frames, Python parse_model)
