@@ -9,7 +9,9 @@ top of it with the exception frame the core pushes.
 Rules (conservative):
 - an indirect call (kernel prepare/eval through the op table, the per-op hook) may reach any
   function whose address is taken: every defined function that no one calls directly and that is
-  not an entry point — all kernels' prepare/eval, the harness's layer hook;
+  not an entry point — all kernels' prepare/eval, the harness's layer hook; an indirect call made
+  inside a kernel file (a helper's row/element callback) reaches the address-taken functions of
+  kernel files except the kernels' prepare/eval (named by TFL_DEFINE_KERNEL);
 - a called function the build does not define (libgcc/newlib: memcpy, memset, __aeabi_*) counts
   EXTERNAL_FRAME bytes: those are leaf routines that save a few registers;
 - "dynamic" frames (alloca/VLAs) and recursion are refused: the runtime has neither.
@@ -41,6 +43,7 @@ EXCEPTION_FRAME = {False: 36, True: 108}
 _NODE = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]*)"')
 _EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
 _FRAME = re.compile(r"\\n(\d+) bytes \(([a-z,]+)\)")
+_TITLE = re.compile(r'graph: \{ title: "([^"]+)"')  # the compile unit: its source file
 
 
 @dataclass
@@ -116,12 +119,27 @@ def compile_callgraph(board_id: str, project_src: Path, work: Path) -> tuple[lis
     return cis, bool(tf.get("fpu"))
 
 
+def _is_kernel_file(source: str) -> bool:
+    return "/runtime/src/kernels/" in source
+
+
+def _kernel_entry_points() -> set[str]:
+    """Names of every kernel's prepare and eval function, from TFL_DEFINE_KERNEL(...)."""
+    names: set[str] = set()
+    for source in (FIRMWARE / "runtime" / "src" / "kernels").glob("*.c"):
+        for args in re.findall(r"TFL_DEFINE_KERNEL\(([^;]*)\)\s*;", source.read_text()):
+            names.update(a.strip() for a in args.split(",")[-2:])
+    return names
+
+
 def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
     frames: dict[str, int] = {}
     calls: dict[str, set[str]] = {}
     short: dict[str, list[str]] = {}  # plain name -> titles (to resolve cross-file externals)
+    source_of: dict[str, str] = {}  # title -> the source file defining it
     for ci in cis:
         text = ci.read_text()
+        unit = _TITLE.search(text)
         for title, label in _NODE.findall(text):
             m = _FRAME.search(label)
             if m is None:
@@ -129,16 +147,23 @@ def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
             if "dynamic" in m.group(2):
                 raise ValueError(f"{title} has a dynamic stack frame ({label})")
             frames[title] = int(m.group(1))
+            source_of[title] = unit.group(1) if unit else title
             short.setdefault(title.rsplit(":", 1)[-1], []).append(title)
         for src, dst in _EDGE.findall(text):
             calls.setdefault(src, set()).add(dst)
     called = {dst for targets in calls.values() for dst in targets}
     entries = {ENTRY, *HANDLERS, "tfl_fault_handler", "main"}
     indirect_targets = sorted(f for f in frames if f not in called and f.rsplit(":", 1)[-1] not in entries)
+    # Inside a kernel, function pointers are the kernel helpers' row/element callbacks
+    # (tfl_broadcast_run, tfl_q4_map): they reach the address-taken functions of kernel files other
+    # than the kernels' own prepare/eval, which only the interpreter calls (through the op table).
+    kernel_entries = _kernel_entry_points()
+    callback_targets = [f for f in indirect_targets
+                        if _is_kernel_file(source_of[f]) and f.rsplit(":", 1)[-1] not in kernel_entries]
 
-    def resolve(name: str) -> list[str]:
+    def resolve(name: str, caller: str = "") -> list[str]:
         if name == "__indirect_call":
-            return indirect_targets
+            return callback_targets if _is_kernel_file(source_of.get(caller, "")) else indirect_targets
         if name in frames:
             return [name]
         return short.get(name, [])  # an external defined in another file (non-static)
@@ -154,7 +179,7 @@ def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
         active.add(fn)
         best, best_path = 0, []
         for callee in sorted(calls.get(fn, ())):
-            targets = resolve(callee)
+            targets = resolve(callee, fn)
             if not targets:
                 depth, path = EXTERNAL_FRAME, [f"{callee} (external, {EXTERNAL_FRAME} B allowed)"]
             else:
