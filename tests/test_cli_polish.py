@@ -83,6 +83,11 @@ def test_summarize_failure_keeps_compiler_errors_and_drops_frames() -> None:
               "    env.SConscript(x)\n"
               "========================== [FAILED] Took 0.1 seconds ==========================\n")
     assert summarize_failure(frames) == "KeyError: 'BOARD_MCU'"
+    headers = ("CONFIGURATION: https://docs.platformio.org/page/boards/tinyflash/host.html\n"
+               "PLATFORM: tinyflash emulated boards and host (0.1.0)\n"
+               "src/main.c:66:1: error: unknown type name 'this'\n")
+    # PlatformIO's upper-case headers are not exceptions: the compiler error comes first.
+    assert summarize_failure(headers) == "src/main.c:66:1: error: unknown type name 'this'"
     quiet = ('  File "/a.py", line 1:\n    x()\nsomething went wrong\n')
     assert summarize_failure(quiet) == "something went wrong"
 

@@ -315,7 +315,9 @@ def measure_size(elf: Path, board: Board) -> SizeReport:
 _ERROR_LINE = re.compile(r"(error:|Error:|\berror\b.*:|undefined reference|region .* overflowed|"
                          r"RAM overflow|No such file|\*\*\*)")
 # A Python exception that PlatformIO/SCons reports: "UnknownPlatform: ...:", "KeyError: ...".
-_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z][a-z0-9]*[A-Z]\w*: ")
+# CamelCase or ...Error/...Exception, so PlatformIO's "CONFIGURATION:"/"PLATFORM:" headers are not.
+_EXCEPTION_LINE = re.compile(
+    r"^(?:[A-Za-z_]\w*\.)*(?:[A-Z][a-z0-9]+[A-Z]\w*|[A-Z]\w*(?:Error|Exception)): ")
 # SCons prints a Python exception as its "Name: message:" line, then frames: an indented
 # `File "...", line N:` line and the indented source line under it.
 _FRAME_LINE = re.compile(r'^\s+File ".*", line \d+')
