@@ -5,21 +5,9 @@
  * sum is rescaled by 2 * max_scale / (2^20 * output_scale), offset by the output zero point and
  * clamped to the fused activation's range. Inputs broadcast NumPy-style up to TFL_MAX_DIMS. */
 #include "tfl_kernel.h"
+#include "tfl_kernel_broadcast.h"
 
-typedef struct {
-  int32_t input1_offset;
-  int32_t input2_offset;
-  int32_t output_offset;
-  int32_t left_shift;
-  int32_t input1_multiplier;
-  int32_t input1_shift;
-  int32_t input2_multiplier;
-  int32_t input2_shift;
-  int32_t output_multiplier;
-  int32_t output_shift;
-  int32_t act_min;
-  int32_t act_max;
-} tfl_add_data;
+typedef tfl_addsub_params tfl_add_data;
 TFL_OP_DATA_FITS(tfl_add_data);
 
 /* ---- broadcasting walk (same helper in each binary elementwise kernel: one op per file) -- */
@@ -171,50 +159,16 @@ static void add_run_same(const tfl_add_data *d, const int8_t *in1, const int8_t 
   }
 }
 
-/* A multiplier in (0, 1): Q31 value and a shift <= 0. */
-static tfl_status add_small_multiplier(double real, int32_t *multiplier, int32_t *shift) {
-  if (!(real > 0.0 && real < 1.0)) return TFL_ERR_BAD_QUANTIZATION;
-  tfl_quantize_multiplier(real, multiplier, shift);
-  return *shift <= 0 ? TFL_OK : TFL_ERR_BAD_QUANTIZATION;
-}
-
 static tfl_status add_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
   const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_add_data d;
-  int8_t activation = TFL_ACT_NONE;
-  double twice_max_scale;
   tfl_status st;
   if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
-    return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
-    return TFL_ERR_BAD_QUANTIZATION;
+  st = tfl_addsub_prepare(ctx, node, in1, in2, out, &d);
+  if (st != TFL_OK) return st;
   st = add_check_broadcast(in1, in2, out);
-  if (st != TFL_OK) return st;
-  st = tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation); /* fused_activation_function */
-  if (st != TFL_OK) return st;
-
-  memset(&d, 0, sizeof d);
-  d.input1_offset = -in1->zero_point;
-  d.input2_offset = -in2->zero_point;
-  d.output_offset = out->zero_point;
-  d.left_shift = 20;
-  twice_max_scale = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
-  st = add_small_multiplier((double)in1->scale / twice_max_scale, &d.input1_multiplier,
-                            &d.input1_shift);
-  if (st != TFL_OK) return st;
-  st = add_small_multiplier((double)in2->scale / twice_max_scale, &d.input2_multiplier,
-                            &d.input2_shift);
-  if (st != TFL_OK) return st;
-  st = add_small_multiplier(twice_max_scale / ((double)(1L << d.left_shift) * (double)out->scale),
-                            &d.output_multiplier, &d.output_shift);
-  if (st != TFL_OK) return st;
-  st = tfl_activation_range(activation, out->scale, out->zero_point, -128, 127, &d.act_min,
-                            &d.act_max);
   if (st != TFL_OK) return st;
   memcpy(node->data, &d, sizeof d);
   return TFL_OK;

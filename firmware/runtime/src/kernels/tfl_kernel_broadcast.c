@@ -105,3 +105,49 @@ tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   return tfl_broadcast_check(in1, in2, out);
 }
+
+/* A multiplier in (0, 1): Q31 value and a shift <= 0. */
+static tfl_status addsub_small_multiplier(double real, int32_t *multiplier, int32_t *shift) {
+  if (!(real > 0.0 && real < 1.0)) return TFL_ERR_BAD_QUANTIZATION;
+  tfl_quantize_multiplier(real, multiplier, shift);
+  return *shift <= 0 ? TFL_OK : TFL_ERR_BAD_QUANTIZATION;
+}
+
+tfl_status tfl_addsub_prepare(tfl_context *ctx, const tfl_node *node, const tfl_tensor *in1,
+                              const tfl_tensor *in2, const tfl_tensor *out,
+                              tfl_addsub_params *params) {
+  tfl_addsub_params d;
+  int8_t activation = TFL_ACT_NONE;
+  double twice_max_scale;
+  tfl_status st;
+  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
+    return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
+    return TFL_ERR_BAD_QUANTIZATION;
+  st = tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation); /* fused_activation_function */
+  if (st != TFL_OK) return st;
+
+  memset(&d, 0, sizeof d);
+  d.input1_offset = -in1->zero_point;
+  d.input2_offset = -in2->zero_point;
+  d.output_offset = out->zero_point;
+  d.left_shift = 20;
+  twice_max_scale = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
+  st = addsub_small_multiplier((double)in1->scale / twice_max_scale, &d.input1_multiplier,
+                               &d.input1_shift);
+  if (st != TFL_OK) return st;
+  st = addsub_small_multiplier((double)in2->scale / twice_max_scale, &d.input2_multiplier,
+                               &d.input2_shift);
+  if (st != TFL_OK) return st;
+  st = addsub_small_multiplier(
+      twice_max_scale / ((double)(1L << d.left_shift) * (double)out->scale), &d.output_multiplier,
+      &d.output_shift);
+  if (st != TFL_OK) return st;
+  st = tfl_activation_range(activation, out->scale, out->zero_point, -128, 127, &d.act_min,
+                            &d.act_max);
+  if (st != TFL_OK) return st;
+  *params = d;
+  return TFL_OK;
+}

@@ -48,4 +48,27 @@ TFL_BINARY_INLINE int32_t tfl_binary_scale(int32_t x, int32_t multiplier, int32_
   return (high + round + ((high >> 31) & sign_mask)) >> right_shift;
 }
 
+/* ADD and SUB (int8): TFLite's quantization of both inputs to a common scale (twice the larger
+ * input scale, left shift 20) and back to the output scale. */
+typedef struct {
+  int32_t input1_offset;
+  int32_t input2_offset;
+  int32_t output_offset;
+  int32_t left_shift;
+  int32_t input1_multiplier;
+  int32_t input1_shift;
+  int32_t input2_multiplier;
+  int32_t input2_shift;
+  int32_t output_multiplier;
+  int32_t output_shift;
+  int32_t act_min;
+  int32_t act_max;
+} tfl_addsub_params;
+
+/* Checks the int8 types and scales of the inputs and output (not their shapes), reads the fused
+ * activation and fills *params. */
+TFL_MUST_CHECK tfl_status tfl_addsub_prepare(tfl_context *ctx, const tfl_node *node,
+                                             const tfl_tensor *in1, const tfl_tensor *in2,
+                                             const tfl_tensor *out, tfl_addsub_params *params);
+
 #endif
