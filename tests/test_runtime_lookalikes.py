@@ -105,7 +105,15 @@ def converted(name: str) -> bytes:
     rng = np.random.default_rng(3)
     np.save(calib, rng.uniform(-1.0, 1.0, size=(32, *SHAPES[name])).astype(np.float32))
     tmp = cache / f"{name}.partial.tflite"
-    convert_model(f"{source}:{name}", tmp, calib, samples=32)
+    # TF 2.21's full-int8 converter sometimes leaves one op (seen: SPLIT in the unrolled LSTM,
+    # UNPACK elsewhere) in float32, varying from process to process for the same model and data
+    # (docs/convert.md). These tests are about the runtime on full-int8 models, so a conversion
+    # that `check` would refuse is done again (each try is a fresh converter process).
+    for _ in range(5):
+        result = convert_model(f"{source}:{name}", tmp, calib, samples=32, force=True)
+        if result.deployable:
+            break
+    assert result.deployable, f"{name}: five conversions all left a float op: {result.problems}"
     tmp.replace(out)
     return out.read_bytes()
 
