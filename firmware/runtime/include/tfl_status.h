@@ -35,6 +35,14 @@ typedef enum {
   TFL_STATUS_COUNT
 } tfl_status;
 
+/* Returns the status of `expr` from the enclosing function when it is not TFL_OK (evaluates
+ * expr once). */
+#define TFL_ENSURE(expr)                        \
+  do {                                          \
+    const tfl_status tfl_ensure_status_ = (expr); \
+    if (tfl_ensure_status_ != TFL_OK) return tfl_ensure_status_; \
+  } while (0)
+
 /* Text of a status; "" when built with TFL_WITH_MESSAGES=0. Never NULL. */
 const char *tfl_status_message(tfl_status status);
 /* Enum name of a status ("TFL_ERR_BAD_SHAPE"); "" when built with TFL_WITH_MESSAGES=0. */

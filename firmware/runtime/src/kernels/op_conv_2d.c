@@ -5,44 +5,22 @@
  * Pool: 2 words per weight scale (1 or OC multipliers, then as many shifts; per-tensor
  * weights read index 0 for every channel). */
 #include "tfl_kernel.h"
+#include "tfl_kernel_conv.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
  * results for every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
 
 typedef struct {
-  int32_t stride_w, stride_h;
-  int32_t dilation_w, dilation_h;
-  int32_t pad_w, pad_h;
-  int32_t input_offset;
-  int32_t output_offset;
-  int32_t act_min, act_max;
-  int32_t pool_index;
+  tfl_conv_params p;
   int32_t groups;
 } conv_data;
 TFL_OP_DATA_FITS(conv_data);
 
-/* Window geometry whose index arithmetic stays far from int32 overflow (hostile models can
- * combine SAME padding with huge dilations or strides). */
-static int geometry_ok(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t out) {
-  const int64_t effective = ((int64_t)k - 1) * dilation + 1;
-  return effective <= (1 << 24) && stride <= (1 << 24) && in <= (1 << 30) &&
-         (int64_t)out * stride <= (1 << 30);
-}
-
 static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *w, *bias, *out;
   conv_data *d = (conv_data *)node->data;
-  tfl_status s;
-  if (in == NULL || w == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) {
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  }
-  if (bias != NULL && bias->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->dims_count != 4 || w->dims_count != 4 || out->dims_count != 4) return TFL_ERR_BAD_SHAPE;
+  TFL_ENSURE(tfl_conv_tensors(ctx, node, &in, &w, &bias, &out));
   const int32_t oc = w->dims[0], kh = w->dims[1], kw = w->dims[2], fic = w->dims[3];
   const int32_t ic = in->dims[3];
   if (oc <= 0 || kh <= 0 || kw <= 0 || fic <= 0 || ic % fic != 0) return TFL_ERR_BAD_SHAPE;
@@ -52,61 +30,10 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   if (bias != NULL && tfl_tensor_elements(bias) != oc) return TFL_ERR_BAD_SHAPE;
 
   int8_t padding, act;
-  if ((s = tfl_option_i8(ctx, node, 0, TFL_PADDING_SAME, &padding)) != TFL_OK) return s;
-  if ((s = tfl_option_i32(ctx, node, 1, 1, &d->stride_w)) != TFL_OK) return s;
-  if ((s = tfl_option_i32(ctx, node, 2, 1, &d->stride_h)) != TFL_OK) return s;
-  if ((s = tfl_option_i8(ctx, node, 3, TFL_ACT_NONE, &act)) != TFL_OK) return s;
-  if ((s = tfl_option_i32(ctx, node, 4, 1, &d->dilation_w)) != TFL_OK) return s;
-  if ((s = tfl_option_i32(ctx, node, 5, 1, &d->dilation_h)) != TFL_OK) return s;
-  if (padding != TFL_PADDING_SAME && padding != TFL_PADDING_VALID) return TFL_ERR_UNSUPPORTED_OPTION;
-  if (d->stride_w <= 0 || d->stride_h <= 0 || d->dilation_w <= 0 || d->dilation_h <= 0) {
-    return TFL_ERR_UNSUPPORTED_OPTION;
-  }
-  const int32_t oh = tfl_conv_output_size(padding, in->dims[1], kh, d->stride_h, d->dilation_h);
-  const int32_t ow = tfl_conv_output_size(padding, in->dims[2], kw, d->stride_w, d->dilation_w);
-  if (oh != out->dims[1] || ow != out->dims[2]) return TFL_ERR_BAD_SHAPE;
-  if (!geometry_ok(in->dims[1], kh, d->stride_h, d->dilation_h, oh) ||
-      !geometry_ok(in->dims[2], kw, d->stride_w, d->dilation_w, ow)) {
-    return TFL_ERR_UNSUPPORTED_OPTION;
-  }
-  d->pad_h = tfl_conv_padding(d->stride_h, d->dilation_h, in->dims[1], kh, oh);
-  d->pad_w = tfl_conv_padding(d->stride_w, d->dilation_w, in->dims[2], kw, ow);
-
-  if (in->quant_count != 1 || out->quant_count != 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in->scale > 0.0f) || !(out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
-  if (w->quant_count != 1 && !(w->quant_count == oc && w->quant_dim == 0)) {
-    return TFL_ERR_BAD_QUANTIZATION;
-  }
-  for (int32_t c = 0; c < w->quant_count; ++c) {
-    if (tfl_tensor_channel_zero_point(w, c) != 0) return TFL_ERR_BAD_QUANTIZATION;
-  }
-  if ((s = tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
-                                &d->act_max)) != TFL_OK) {
-    return s;
-  }
-  int32_t *pool;
-  const int32_t scales = w->quant_count; /* 1 (per-tensor) or OC (per-channel), checked above */
-  if ((s = tfl_pool_alloc(ctx, 2 * scales, &pool)) != TFL_OK) return s;
-  d->pool_index = (int32_t)(pool - ctx->mem.pool);
-  for (int32_t c = 0; c < scales; ++c) {
-    const double real =
-        (double)in->scale * (double)tfl_tensor_channel_scale(w, c) / (double)out->scale;
-    tfl_quantize_multiplier(real, &pool[c], &pool[scales + c]);
-  }
-  d->input_offset = -in->zero_point;
-  d->output_offset = out->zero_point;
-  return TFL_OK;
-}
-
-/* First and one-past-last filter taps whose input coordinate origin + f * dilation lies in
- * [0, size). */
-static void valid_taps(int32_t origin, int32_t dilation, int32_t size, int32_t taps,
-                       int32_t *first, int32_t *last) {
-  int32_t f0 = 0, f1 = taps;
-  while (f0 < taps && origin + f0 * dilation < 0) ++f0;
-  while (f1 > f0 && origin + (f1 - 1) * dilation >= size) --f1;
-  *first = f0;
-  *last = f1;
+  TFL_ENSURE(tfl_conv_options(ctx, node, NULL, &padding, &act, &d->p));
+  TFL_ENSURE(tfl_conv_geometry(in, out, kh, kw, padding, &d->p));
+  /* weights [OC, KH, KW, IC / groups]: per-channel along dim 0 */
+  return tfl_conv_quantization(ctx, in, w, out, oc, 0, act, &d->p);
 }
 
 #if TFL_MAC_DSP
@@ -190,7 +117,8 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const conv_data *d = (const conv_data *)node->data;
+  const conv_data *cd = (const conv_data *)node->data;
+  const tfl_conv_params *d = &cd->p;
   /* Locals: int8 output stores may alias node->data, which would force reloads. */
   const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
   const int8_t *x = (const int8_t *)in->data;
@@ -200,30 +128,30 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
   const int32_t batches = in->dims[0], ih = in->dims[1], iw = in->dims[2], ic = in->dims[3];
   const int32_t oc = w->dims[0], kh = w->dims[1], kw = w->dims[2], fic = w->dims[3];
   const int32_t oh = out->dims[1], ow = out->dims[2];
-  const int32_t per_group = oc / d->groups;
+  const int32_t per_group = oc / cd->groups;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
   const int32_t *shift = mult + w->quant_count;
   const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
   const int32_t filter_size = kh * kw * fic; /* weights of one output channel */
   /* With one group and no horizontal dilation, the taps of one filter row read one contiguous
    * run of the input row (fx_count * ic bytes) against one contiguous run of weights. */
-  const int contiguous_rows = d->groups == 1 && d->dilation_w == 1;
+  const int contiguous_rows = cd->groups == 1 && d->dilation_w == 1;
   const int32_t in_off = d->input_offset;
   for (int32_t n = 0; n < batches; ++n) {
     const int8_t *xb = x + n * ih * iw * ic;
     for (int32_t oy = 0; oy < oh; ++oy) {
       const int32_t y0 = oy * d->stride_h - d->pad_h;
       int32_t fy0, fy1;
-      valid_taps(y0, d->dilation_h, ih, kh, &fy0, &fy1);
+      tfl_conv_valid_taps(y0, d->dilation_h, ih, kh, &fy0, &fy1);
       for (int32_t ox = 0; ox < ow; ++ox) {
         const int32_t x0 = ox * d->stride_w - d->pad_w;
         int32_t fx0, fx1;
-        valid_taps(x0, d->dilation_w, iw, kw, &fx0, &fx1);
+        tfl_conv_valid_taps(x0, d->dilation_w, iw, kw, &fx0, &fx1);
         const int32_t fy_end = fx1 > fx0 ? fy1 : fy0; /* no valid column: no taps at all */
         int8_t *yp = y + ((n * oh + oy) * ow + ox) * oc;
         int32_t c = 0;
 #if TFL_MAC_DSP
-        if (d->groups == 1 && filter_size <= TFL_MAC_PATCH_BYTES - 3 && oc >= 4) {
+        if (cd->groups == 1 && filter_size <= TFL_MAC_PATCH_BYTES - 3 && oc >= 4) {
           /* im2col: the receptive field as one int8 row (taps outside the input hold the input
            * zero point, so x + offset is 0 there, exactly like skipping them), expanded once
            * and reused by every group of four output channels. */
@@ -329,10 +257,11 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const conv_data *d = (const conv_data *)node->data;
+  const conv_data *cd = (const conv_data *)node->data;
+  const tfl_conv_params *d = &cd->p;
   const int32_t ic = in->dims[3], oc = w->dims[0];
   if (w->dims[1] == 1 && w->dims[2] == 1 && d->stride_w == 1 && d->stride_h == 1 &&
-      d->pad_w == 0 && d->pad_h == 0 && d->groups == 1 && in->dims[1] == out->dims[1] &&
+      d->pad_w == 0 && d->pad_h == 0 && cd->groups == 1 && in->dims[1] == out->dims[1] &&
       in->dims[2] == out->dims[2] && (ic & 3) == 0 && ic <= CONV_PW_MAX_IC) {
     const int32_t *mult = ctx->mem.pool + d->pool_index;
     const tfl_mac_out o = {bias != NULL ? (const int32_t *)bias->data : NULL, mult,

@@ -7,6 +7,7 @@
  * per weight scale (1 or N multipliers, then as many shifts; per-tensor weights read index 0
  * for every unit). */
 #include "tfl_kernel.h"
+#include "tfl_kernel_conv.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
@@ -63,15 +64,8 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
                                 &d->act_max)) != TFL_OK) {
     return s;
   }
-  int32_t *pool;
-  const int32_t scales = w->quant_count; /* 1 (per-tensor) or N (per-channel), checked above */
-  if ((s = tfl_pool_alloc(ctx, 2 * scales, &pool)) != TFL_OK) return s;
-  d->pool_index = (int32_t)(pool - ctx->mem.pool);
-  for (int32_t c = 0; c < scales; ++c) {
-    const double real =
-        (double)in->scale * (double)tfl_tensor_channel_scale(w, c) / (double)out->scale;
-    tfl_quantize_multiplier(real, &pool[c], &pool[scales + c]);
-  }
+  /* 1 (per-tensor) or N (per-channel) scales, checked above */
+  TFL_ENSURE(tfl_conv_multipliers(ctx, in, w, out, &d->pool_index));
   d->input_offset = -in->zero_point;
   d->filter_offset = w->quant_count == 1 ? -w->zero_point : 0;
   d->output_offset = out->zero_point;

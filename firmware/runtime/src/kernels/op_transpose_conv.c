@@ -11,6 +11,7 @@
  * tfl_pool_alloc, S multipliers followed by S shifts, where S is the number of weight scales
  * (1 per-tensor, OC per-channel); eval reads channel c's pair at index c & channel_mask. */
 #include "tfl_kernel.h"
+#include "tfl_kernel_conv.h"
 
 typedef struct {
   int32_t stride_h, stride_w;
@@ -40,7 +41,6 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   int8_t padding = 0, act = 0;
   int32_t stride_w = 0, stride_h = 0, oc, c, k;
-  int32_t *pool = NULL;
   tfl_status st;
   if (shape == NULL || w == NULL || in == NULL || out == NULL || node->output_count != 1 ||
       node->input_count < 3 || node->input_count > 4)
@@ -91,14 +91,7 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   d->input_zp = in->zero_point;
   d->output_zp = out->zero_point;
   d->scales = w->quant_count;
-  if ((st = tfl_pool_alloc(ctx, 2 * d->scales, &pool)) != TFL_OK) return st;
-  d->pool_offset = (int32_t)(pool - ctx->mem.pool);
-  for (c = 0; c < d->scales; ++c) {
-    const double real =
-        (double)in->scale * (double)tfl_tensor_channel_scale(w, c) / (double)out->scale;
-    tfl_quantize_multiplier(real, &pool[c], &pool[d->scales + c]);
-  }
-  return TFL_OK;
+  return tfl_conv_multipliers(ctx, in, w, out, &d->pool_offset);
 }
 
 static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
