@@ -1,24 +1,4 @@
-/* SQUEEZE: the output holds the input's elements unchanged under another shape. When the memory
- * plan aliases output and input (same arena bytes) eval does nothing; otherwise it copies. The
- * output shape is the output tensor's (the converter resolves it), so options are not needed. */
-#include "tfl_kernel.h"
+/* SQUEEZE: a view of its input under another shape (tfl_kernel_view.h). */
+#include "tfl_kernel_view.h"
 
-static tfl_status squeeze_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (in == NULL || out == NULL || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
-  if (in->type != out->type) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out) || in->bytes != out->bytes) {
-    return TFL_ERR_BAD_SHAPE;
-  }
-  return TFL_OK;
-}
-
-static tfl_status squeeze_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (out->data != in->data && out->bytes > 0) memmove(out->data, in->data, (size_t)out->bytes);
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(squeeze, 43, "SQUEEZE", squeeze_prepare, squeeze_eval);
+TFL_DEFINE_KERNEL(squeeze, 43, "SQUEEZE", tfl_view_prepare, tfl_view_eval);

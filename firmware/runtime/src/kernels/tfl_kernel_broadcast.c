@@ -106,6 +106,31 @@ tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node) {
   return tfl_broadcast_check(in1, in2, out);
 }
 
+/* MAXIMUM and MINIMUM in one row function: with flip = 0, x1 > x2 picks the larger value; with
+ * flip = -1 the comparison runs on the bitwise complements (~x1 > ~x2 exactly when x1 < x2),
+ * which picks the smaller. Ties give x2 either way (the same value). */
+static void minmax_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
+                       int32_t step2, int8_t *out, int32_t n) {
+  const int8_t flip = *(const int8_t *)params;
+  int32_t i;
+  int32_t o1 = 0;
+  int32_t o2 = 0;
+  for (i = 0; i < n; ++i) {
+    const int8_t x1 = in1[o1];
+    const int8_t x2 = in2[o2];
+    out[i] = (int8_t)(x1 ^ flip) > (int8_t)(x2 ^ flip) ? x1 : x2;
+    o1 += step1;
+    o2 += step2;
+  }
+}
+
+tfl_status tfl_broadcast_minmax_eval(tfl_context *ctx, tfl_node *node, int maximum) {
+  const int8_t flip = maximum ? 0 : -1;
+  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                    tfl_node_output(ctx, node, 0), minmax_row, &flip);
+  return TFL_OK;
+}
+
 /* A multiplier in (0, 1): Q31 value and a shift <= 0. */
 static tfl_status addsub_small_multiplier(double real, int32_t *multiplier, int32_t *shift) {
   if (!(real > 0.0 && real < 1.0)) return TFL_ERR_BAD_QUANTIZATION;
@@ -113,21 +138,21 @@ static tfl_status addsub_small_multiplier(double real, int32_t *multiplier, int3
   return *shift <= 0 ? TFL_OK : TFL_ERR_BAD_QUANTIZATION;
 }
 
-tfl_status tfl_addsub_prepare(tfl_context *ctx, const tfl_node *node, const tfl_tensor *in1,
-                              const tfl_tensor *in2, const tfl_tensor *out,
-                              tfl_addsub_params *params) {
+/* Types, scales, fused activation and multipliers of ADD and SUB (not their shapes). */
+static tfl_status addsub_params(tfl_context *ctx, const tfl_node *node, const tfl_tensor *in1,
+                                const tfl_tensor *in2, const tfl_tensor *out,
+                                tfl_addsub_params *params) {
   tfl_addsub_params d;
   int8_t activation = TFL_ACT_NONE;
   double twice_max_scale;
-  tfl_status st;
   if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
     return TFL_ERR_BAD_QUANTIZATION;
   if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
     return TFL_ERR_BAD_QUANTIZATION;
-  st = tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation); /* fused_activation_function */
-  if (st != TFL_OK) return st;
+  /* fused_activation_function */
+  TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation));
 
   memset(&d, 0, sizeof d);
   d.input1_offset = -in1->zero_point;
@@ -135,19 +160,27 @@ tfl_status tfl_addsub_prepare(tfl_context *ctx, const tfl_node *node, const tfl_
   d.output_offset = out->zero_point;
   d.left_shift = 20;
   twice_max_scale = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
-  st = addsub_small_multiplier((double)in1->scale / twice_max_scale, &d.input1_multiplier,
-                               &d.input1_shift);
-  if (st != TFL_OK) return st;
-  st = addsub_small_multiplier((double)in2->scale / twice_max_scale, &d.input2_multiplier,
-                               &d.input2_shift);
-  if (st != TFL_OK) return st;
-  st = addsub_small_multiplier(
-      twice_max_scale / ((double)(1L << d.left_shift) * (double)out->scale), &d.output_multiplier,
-      &d.output_shift);
-  if (st != TFL_OK) return st;
-  st = tfl_activation_range(activation, out->scale, out->zero_point, -128, 127, &d.act_min,
-                            &d.act_max);
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(addsub_small_multiplier((double)in1->scale / twice_max_scale,
+                                     &d.input1_multiplier, &d.input1_shift));
+  TFL_ENSURE(addsub_small_multiplier((double)in2->scale / twice_max_scale,
+                                     &d.input2_multiplier, &d.input2_shift));
+  TFL_ENSURE(addsub_small_multiplier(
+      twice_max_scale / ((double)(1L << d.left_shift) * (double)out->scale),
+      &d.output_multiplier, &d.output_shift));
+  TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, -128, 127,
+                                  &d.act_min, &d.act_max));
   *params = d;
+  return TFL_OK;
+}
+
+tfl_status tfl_addsub_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_addsub_params d;
+  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(addsub_params(ctx, node, in1, in2, out, &d));
+  TFL_ENSURE(tfl_broadcast_check(in1, in2, out));
+  memcpy(node->data, &d, sizeof d);
   return TFL_OK;
 }

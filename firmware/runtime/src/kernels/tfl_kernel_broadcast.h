@@ -1,4 +1,4 @@
-/* Shared by the binary elementwise kernels (SUB, MUL, MAXIMUM, MINIMUM; ADD can adopt it):
+/* Shared by the binary elementwise kernels (ADD, SUB, MUL, MAXIMUM, MINIMUM):
  * NumPy-style broadcasting (the shape check for prepare, a walk over the output in rows for
  * eval) and the branch-free double-rounding rescale of the requantizing ones.
  *
@@ -28,6 +28,11 @@ void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_t
 /* The prepare of kernels without parameters (MAXIMUM, MINIMUM): both inputs and the output
  * present and int8, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node);
+
+/* The eval of MAXIMUM (maximum = 1) and MINIMUM (maximum = 0): the larger or smaller of the
+ * two raw int8 values, element by element, with no requantization (TFLite's converter gives
+ * both inputs and the output one scale and zero point, and TFLM compares the stored values). */
+tfl_status tfl_broadcast_minmax_eval(tfl_context *ctx, tfl_node *node, int maximum);
 
 #if defined(__GNUC__)
 #define TFL_BINARY_INLINE static inline __attribute__((always_inline))
@@ -64,11 +69,54 @@ typedef struct {
   int32_t act_min;
   int32_t act_max;
 } tfl_addsub_params;
+TFL_OP_DATA_FITS(tfl_addsub_params);
 
-/* Checks the int8 types and scales of the inputs and output (not their shapes), reads the fused
- * activation and fills *params. */
-TFL_MUST_CHECK tfl_status tfl_addsub_prepare(tfl_context *ctx, const tfl_node *node,
-                                             const tfl_tensor *in1, const tfl_tensor *in2,
-                                             const tfl_tensor *out, tfl_addsub_params *params);
+/* One broadcast row of ADD (subtract = 0) or SUB (subtract = 1, a constant at each call site:
+ * inlined, the choice costs nothing). Operands of tfl_binary_scale: every multiplier has
+ * shift <= 0 (tfl_addsub_prepare) and |x| < 2^29, so the saturating case cannot occur and
+ * high + round cannot overflow. */
+TFL_BINARY_INLINE void tfl_addsub_row(const tfl_addsub_params *d, const int8_t *in1,
+                                      int32_t step1, const int8_t *in2, int32_t step2,
+                                      int8_t *out, int32_t n, int subtract) {
+  /* parameters in locals: stores through int8_t* may alias *d, which would force reloads */
+  const int32_t offset1 = d->input1_offset;
+  const int32_t offset2 = d->input2_offset;
+  const int32_t output_offset = d->output_offset;
+  const int32_t left_shift = d->left_shift;
+  const int32_t m1 = d->input1_multiplier;
+  const int32_t r1 = -d->input1_shift;
+  const int32_t m2 = d->input2_multiplier;
+  const int32_t r2 = -d->input2_shift;
+  const int32_t mo = d->output_multiplier;
+  const int32_t ro = -d->output_shift;
+  const int32_t act_min = d->act_min;
+  const int32_t act_max = d->act_max;
+  const int32_t round1 = r1 > 0 ? (int32_t)1 << (r1 - 1) : 0;
+  const int32_t round2 = r2 > 0 ? (int32_t)1 << (r2 - 1) : 0;
+  const int32_t roundo = ro > 0 ? (int32_t)1 << (ro - 1) : 0;
+  const int32_t sign1 = r1 > 0 ? -1 : 0;
+  const int32_t sign2 = r2 > 0 ? -1 : 0;
+  const int32_t signo = ro > 0 ? -1 : 0;
+  int32_t i;
+  int32_t o1 = 0;
+  int32_t o2 = 0;
+  for (i = 0; i < n; ++i) {
+    const int32_t scaled1 =
+        tfl_binary_scale((in1[o1] + offset1) * (1 << left_shift), m1, r1, round1, sign1);
+    const int32_t scaled2 =
+        tfl_binary_scale((in2[o2] + offset2) * (1 << left_shift), m2, r2, round2, sign2);
+    const int32_t raw =
+        tfl_binary_scale(subtract ? scaled1 - scaled2 : scaled1 + scaled2, mo, ro, roundo,
+                         signo) + output_offset;
+    out[i] = (int8_t)tfl_clamp(raw, act_min, act_max);
+    o1 += step1;
+    o2 += step2;
+  }
+}
+
+/* The prepare of ADD and SUB: both inputs and the output present, int8 types and scales, the
+ * fused activation and multipliers, shapes that broadcast; fills node->data with the
+ * tfl_addsub_params. */
+TFL_MUST_CHECK tfl_status tfl_addsub_prepare(tfl_context *ctx, tfl_node *node);
 
 #endif
