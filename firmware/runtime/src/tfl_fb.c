@@ -44,8 +44,7 @@ tfl_status tfl_fb_root(const tfl_fb *fb, const char *ident, uint32_t *table) {
   if (!tfl_fb_in_bounds(fb, 0, 8)) return TFL_ERR_MODEL_TRUNCATED;
   if (ident != NULL && memcmp(fb->buf + 4, ident, 4) != 0) return TFL_ERR_MODEL_IDENTIFIER;
   uint32_t root = tfl_fb_u32(fb->buf);
-  tfl_status s = tfl_fb_check_table(fb, root);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_check_table(fb, root));
   *table = root;
   return TFL_OK;
 }
@@ -54,8 +53,7 @@ tfl_status tfl_fb_field(const tfl_fb *fb, uint32_t table, int field, uint32_t wi
                         uint32_t *pos) {
   *pos = 0;
   if (field < 0 || field > 1000) return TFL_ERR_BAD_ARGUMENT;
-  tfl_status s = tfl_fb_check_table(fb, table);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_check_table(fb, table));
   uint32_t vtable = (uint32_t)((int64_t)table - (int64_t)tfl_fb_i32(fb->buf + table));
   uint16_t vt_size = tfl_fb_u16(fb->buf + vtable);
   uint16_t tb_size = tfl_fb_u16(fb->buf + vtable + 2);
@@ -71,8 +69,7 @@ tfl_status tfl_fb_field(const tfl_fb *fb, uint32_t table, int field, uint32_t wi
 tfl_status tfl_fb_get_u8(const tfl_fb *fb, uint32_t table, int field, uint8_t dflt,
                          uint8_t *out) {
   uint32_t pos;
-  tfl_status s = tfl_fb_field(fb, table, field, 1, &pos);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_field(fb, table, field, 1, &pos));
   *out = pos ? fb->buf[pos] : dflt;
   return TFL_OK;
 }
@@ -80,8 +77,7 @@ tfl_status tfl_fb_get_u8(const tfl_fb *fb, uint32_t table, int field, uint8_t df
 tfl_status tfl_fb_get_i32(const tfl_fb *fb, uint32_t table, int field, int32_t dflt,
                           int32_t *out) {
   uint32_t pos;
-  tfl_status s = tfl_fb_field(fb, table, field, 4, &pos);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_field(fb, table, field, 4, &pos));
   *out = pos ? tfl_fb_i32(fb->buf + pos) : dflt;
   return TFL_OK;
 }
@@ -89,8 +85,7 @@ tfl_status tfl_fb_get_i32(const tfl_fb *fb, uint32_t table, int field, int32_t d
 tfl_status tfl_fb_get_u64(const tfl_fb *fb, uint32_t table, int field, uint64_t dflt,
                           uint64_t *out) {
   uint32_t pos;
-  tfl_status s = tfl_fb_field(fb, table, field, 8, &pos);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_field(fb, table, field, 8, &pos));
   if (pos == 0) {
     *out = dflt;
   } else {
@@ -117,8 +112,7 @@ tfl_status tfl_fb_table(const tfl_fb *fb, uint32_t table, int field, uint32_t *s
   tfl_status s = follow(fb, table, field, &target);
   *sub = 0;
   if (s != TFL_OK || target == 0) return s;
-  s = tfl_fb_check_table(fb, target);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_check_table(fb, target));
   *sub = target;
   return TFL_OK;
 }
@@ -147,8 +141,7 @@ tfl_status tfl_fb_vector_table(const tfl_fb *fb, uint32_t data, uint32_t len, ui
   uint32_t rel = tfl_fb_u32(fb->buf + pos);
   if (rel == 0) return TFL_ERR_MODEL_INVALID;
   if (rel > fb->size - pos) return TFL_ERR_MODEL_TRUNCATED;
-  tfl_status s = tfl_fb_check_table(fb, pos + rel);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_check_table(fb, pos + rel));
   *table = pos + rel;
   return TFL_OK;
 }

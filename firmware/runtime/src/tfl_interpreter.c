@@ -62,28 +62,21 @@ typedef struct model_view {
 } model_view;
 
 TFL_MUST_CHECK static tfl_status open_model(const tfl_fb *fb, model_view *v) {
-  tfl_status s;
   memset(v, 0, sizeof *v);
-  s = tfl_fb_root(fb, "TFL3", &v->root);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_root(fb, "TFL3", &v->root));
   int32_t version;
-  s = tfl_fb_get_i32(fb, v->root, 0, 0, &version);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_get_i32(fb, v->root, 0, 0, &version));
   if (version != 3) return TFL_ERR_MODEL_VERSION;
   uint32_t subgraphs, subgraph_count;
-  s = tfl_fb_vector(fb, v->root, 2, 4, &subgraphs, &subgraph_count);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_vector(fb, v->root, 2, 4, &subgraphs, &subgraph_count));
   if (subgraph_count != 1) return TFL_ERR_SUBGRAPH_COUNT;
-  s = tfl_fb_vector_table(fb, subgraphs, subgraph_count, 0, &v->subgraph);
-  if (s != TFL_OK) return s;
-  if ((s = tfl_fb_vector(fb, v->root, 1, 4, &v->opcodes, &v->opcode_count)) != TFL_OK) return s;
-  if ((s = tfl_fb_vector(fb, v->root, 4, 4, &v->buffers, &v->buffer_count)) != TFL_OK) return s;
-  if ((s = tfl_fb_vector(fb, v->subgraph, 0, 4, &v->tensors, &v->tensor_count)) != TFL_OK) return s;
-  if ((s = tfl_fb_vector(fb, v->subgraph, 1, 4, &v->inputs, &v->input_count)) != TFL_OK) return s;
-  if ((s = tfl_fb_vector(fb, v->subgraph, 2, 4, &v->outputs, &v->output_count)) != TFL_OK) return s;
-  if ((s = tfl_fb_vector(fb, v->subgraph, 3, 4, &v->operators, &v->operator_count)) != TFL_OK) {
-    return s;
-  }
+  TFL_ENSURE(tfl_fb_vector_table(fb, subgraphs, subgraph_count, 0, &v->subgraph));
+  TFL_ENSURE(tfl_fb_vector(fb, v->root, 1, 4, &v->opcodes, &v->opcode_count));
+  TFL_ENSURE(tfl_fb_vector(fb, v->root, 4, 4, &v->buffers, &v->buffer_count));
+  TFL_ENSURE(tfl_fb_vector(fb, v->subgraph, 0, 4, &v->tensors, &v->tensor_count));
+  TFL_ENSURE(tfl_fb_vector(fb, v->subgraph, 1, 4, &v->inputs, &v->input_count));
+  TFL_ENSURE(tfl_fb_vector(fb, v->subgraph, 2, 4, &v->outputs, &v->output_count));
+  TFL_ENSURE(tfl_fb_vector(fb, v->subgraph, 3, 4, &v->operators, &v->operator_count));
   if (v->tensor_count > (uint32_t)INT32_MAX / 2 || v->operator_count > (uint32_t)INT32_MAX / 2) {
     return TFL_ERR_MODEL_INVALID;
   }
@@ -96,8 +89,7 @@ tfl_status tfl_model_counts(const uint8_t *model, size_t model_size, int32_t *te
   if (model_size > UINT32_MAX) return TFL_ERR_MODEL_INVALID;
   tfl_fb fb = {model, (uint32_t)model_size};
   model_view v;
-  tfl_status s = open_model(&fb, &v);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(open_model(&fb, &v));
   *tensor_count = (int32_t)v.tensor_count;
   *op_count = (int32_t)v.operator_count;
   return TFL_OK;
@@ -119,14 +111,14 @@ TFL_MUST_CHECK static tfl_status read_quantization(const tfl_fb *fb, uint32_t te
   tfl_status s = tfl_fb_table(fb, tensor_table, 4, &q);
   if (s != TFL_OK || q == 0) return s;
   uint32_t scales, scale_count, zps, zp_count;
-  if ((s = tfl_fb_vector(fb, q, 2, 4, &scales, &scale_count)) != TFL_OK) return s;
-  if ((s = tfl_fb_vector(fb, q, 3, 8, &zps, &zp_count)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_vector(fb, q, 2, 4, &scales, &scale_count));
+  TFL_ENSURE(tfl_fb_vector(fb, q, 3, 8, &zps, &zp_count));
   if (scale_count == 0) return TFL_OK; /* min/max only: not quantized */
   if (zp_count != scale_count || scale_count > (uint32_t)INT32_MAX) {
     return TFL_ERR_BAD_QUANTIZATION;
   }
   int32_t qdim;
-  if ((s = tfl_fb_get_i32(fb, q, 6, 0, &qdim)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_get_i32(fb, q, 6, 0, &qdim));
   if (scale_count > 1) {
     if (qdim < 0 || qdim >= t->dims_count || t->dims[qdim] != (int32_t)scale_count) {
       return TFL_ERR_BAD_QUANTIZATION;
@@ -170,10 +162,10 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
   tfl_status s;
   memset(t, 0, sizeof *t);
   uint32_t shape, rank;
-  if ((s = tfl_fb_vector(fb, table, 0, 4, &shape, &rank)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_vector(fb, table, 0, 4, &shape, &rank));
   if (rank > TFL_MAX_DIMS) return TFL_ERR_BAD_SHAPE;
   uint8_t type;
-  if ((s = tfl_fb_get_u8(fb, table, 1, 0, &type)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_get_u8(fb, table, 1, 0, &type));
   int32_t esize = type_size(type);
   if (esize == 0) return TFL_ERR_UNSUPPORTED_TYPE;
   int32_t elements = 1;
@@ -188,10 +180,10 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
   t->dims_count = (uint8_t)rank;
   t->type = type;
   t->bytes = elements * esize;
-  if ((s = read_quantization(fb, table, t)) != TFL_OK) return s;
+  TFL_ENSURE(read_quantization(fb, table, t));
 
   int32_t buffer_index;
-  if ((s = tfl_fb_get_i32(fb, table, 2, 0, &buffer_index)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_get_i32(fb, table, 2, 0, &buffer_index));
   if (buffer_index < 0 || (uint32_t)buffer_index >= v->buffer_count) {
     /* buffer 0 is the schema's empty sentinel; an empty buffers vector is tolerated for it */
     if (!(buffer_index == 0 && v->buffer_count == 0)) return TFL_ERR_MODEL_INVALID;
@@ -203,12 +195,12 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
         TFL_OK) {
       return s;
     }
-    if ((s = tfl_fb_vector(fb, buffer, 0, 1, &data, &data_len)) != TFL_OK) return s;
+    TFL_ENSURE(tfl_fb_vector(fb, buffer, 0, 1, &data, &data_len));
     if (data_len == 0) {
       /* Large models keep buffers outside the flatbuffer: offset/size from the file start. */
       uint64_t off, size;
-      if ((s = tfl_fb_get_u64(fb, buffer, 1, 0, &off)) != TFL_OK) return s;
-      if ((s = tfl_fb_get_u64(fb, buffer, 2, 0, &size)) != TFL_OK) return s;
+      TFL_ENSURE(tfl_fb_get_u64(fb, buffer, 1, 0, &off));
+      TFL_ENSURE(tfl_fb_get_u64(fb, buffer, 2, 0, &size));
       if (off > 1) {
         if (off > fb->size || size > fb->size - off) return TFL_ERR_MODEL_TRUNCATED;
         data = (uint32_t)off;
@@ -269,7 +261,7 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   tfl_status s;
   memset(n, 0, sizeof *n);
   int32_t opcode_index;
-  if ((s = tfl_fb_get_i32(fb, table, 0, 0, &opcode_index)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_get_i32(fb, table, 0, 0, &opcode_index));
   if (opcode_index < 0 || (uint32_t)opcode_index >= v->opcode_count) return TFL_ERR_MODEL_INVALID;
   uint32_t opcode;
   if ((s = tfl_fb_vector_table(fb, v->opcodes, v->opcode_count, (uint32_t)opcode_index, &opcode)) !=
@@ -278,31 +270,31 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   }
   uint8_t deprecated;
   int32_t builtin;
-  if ((s = tfl_fb_get_u8(fb, opcode, 0, 0, &deprecated)) != TFL_OK) return s;
-  if ((s = tfl_fb_get_i32(fb, opcode, 3, 0, &builtin)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_get_u8(fb, opcode, 0, 0, &deprecated));
+  TFL_ENSURE(tfl_fb_get_i32(fb, opcode, 3, 0, &builtin));
   /* deprecated_builtin_code is a signed byte in the schema */
   int32_t dep = (int32_t)(int8_t)deprecated;
   n->builtin_code = dep > builtin ? dep : builtin;
 
   uint32_t in, in_len, out, out_len;
-  if ((s = tfl_fb_vector(fb, table, 1, 4, &in, &in_len)) != TFL_OK) return s;
-  if ((s = tfl_fb_vector(fb, table, 2, 4, &out, &out_len)) != TFL_OK) return s;
-  if ((s = check_indices(fb, in, in_len, it->tensor_count, 1)) != TFL_OK) return s;
-  if ((s = check_indices(fb, out, out_len, it->tensor_count, 0)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_vector(fb, table, 1, 4, &in, &in_len));
+  TFL_ENSURE(tfl_fb_vector(fb, table, 2, 4, &out, &out_len));
+  TFL_ENSURE(check_indices(fb, in, in_len, it->tensor_count, 1));
+  TFL_ENSURE(check_indices(fb, out, out_len, it->tensor_count, 0));
   n->inputs_le = fb->buf + in;
   n->outputs_le = fb->buf + out;
   n->input_count = (int32_t)in_len;
   n->output_count = (int32_t)out_len;
-  if ((s = check_bound(it, n->inputs_le, n->input_count)) != TFL_OK) return s;
-  if ((s = check_bound(it, n->outputs_le, n->output_count)) != TFL_OK) return s;
+  TFL_ENSURE(check_bound(it, n->inputs_le, n->input_count));
+  TFL_ENSURE(check_bound(it, n->outputs_le, n->output_count));
   for (int32_t o = 0; o < n->output_count; ++o) {
     if (it->mem.tensors[tfl_fb_i32(n->outputs_le + 4 * o)].is_constant) return TFL_ERR_MODEL_INVALID;
   }
 
   uint8_t options_type;
-  if ((s = tfl_fb_get_u8(fb, table, 3, 0, &options_type)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_get_u8(fb, table, 3, 0, &options_type));
   uint32_t options;
-  if ((s = tfl_fb_table(fb, table, 4, &options)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_table(fb, table, 4, &options));
   n->options_type = options_type;
   n->options_offset = options;
 
@@ -325,8 +317,7 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
 TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_table *ops) {
   tfl_fb fb = model_fb(it);
   model_view v;
-  tfl_status s = open_model(&fb, &v);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(open_model(&fb, &v));
   if (v.tensor_count > (uint32_t)it->mem.tensor_capacity) return TFL_ERR_TOO_MANY_TENSORS;
   if (v.operator_count > (uint32_t)it->mem.node_capacity) return TFL_ERR_TOO_MANY_OPS;
   if (v.tensor_count > 0 && it->mem.tensors == NULL) return TFL_ERR_NULL_ARGUMENT;
@@ -340,18 +331,18 @@ TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_tab
   uint32_t cursor = 0;
   for (uint32_t i = 0; i < v.tensor_count; ++i) {
     uint32_t table;
-    if ((s = tfl_fb_vector_table(&fb, v.tensors, v.tensor_count, i, &table)) != TFL_OK) return s;
-    if ((s = read_tensor(it, &fb, &v, (int32_t)i, table, &cursor)) != TFL_OK) return s;
+    TFL_ENSURE(tfl_fb_vector_table(&fb, v.tensors, v.tensor_count, i, &table));
+    TFL_ENSURE(read_tensor(it, &fb, &v, (int32_t)i, table, &cursor));
   }
 
-  if ((s = check_indices(&fb, v.inputs, v.input_count, it->tensor_count, 0)) != TFL_OK) return s;
-  if ((s = check_indices(&fb, v.outputs, v.output_count, it->tensor_count, 0)) != TFL_OK) return s;
+  TFL_ENSURE(check_indices(&fb, v.inputs, v.input_count, it->tensor_count, 0));
+  TFL_ENSURE(check_indices(&fb, v.outputs, v.output_count, it->tensor_count, 0));
   it->inputs_le = it->model + v.inputs;
   it->outputs_le = it->model + v.outputs;
   it->input_count = (int32_t)v.input_count;
   it->output_count = (int32_t)v.output_count;
-  if ((s = check_bound(it, it->inputs_le, it->input_count)) != TFL_OK) return s;
-  if ((s = check_bound(it, it->outputs_le, it->output_count)) != TFL_OK) return s;
+  TFL_ENSURE(check_bound(it, it->inputs_le, it->input_count));
+  TFL_ENSURE(check_bound(it, it->outputs_le, it->output_count));
   /* The caller writes the model inputs: a constant one would mean writing into the model bytes
    * (flash on a device). Found by tests/fuzz (fuzz_model). */
   for (int32_t i = 0; i < it->input_count; ++i) {
@@ -361,13 +352,13 @@ TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_tab
   for (uint32_t i = 0; i < v.operator_count; ++i) {
     uint32_t table;
     it->error_op = (int32_t)i;
-    if ((s = tfl_fb_vector_table(&fb, v.operators, v.operator_count, i, &table)) != TFL_OK) return s;
-    if ((s = read_operator(it, &fb, &v, ops, (int32_t)i, table)) != TFL_OK) return s;
+    TFL_ENSURE(tfl_fb_vector_table(&fb, v.operators, v.operator_count, i, &table));
+    TFL_ENSURE(read_operator(it, &fb, &v, ops, (int32_t)i, table));
   }
   for (int32_t i = 0; i < it->node_count; ++i) {
     tfl_node *n = &it->mem.nodes[i];
     it->error_op = i;
-    if ((s = n->kernel->prepare(it, n)) != TFL_OK) return s;
+    TFL_ENSURE(n->kernel->prepare(it, n));
   }
   it->error_op = -1;
   return TFL_OK;
@@ -509,8 +500,7 @@ TFL_MUST_CHECK static tfl_status option_pos(const tfl_context *ctx, const tfl_no
 tfl_status tfl_option_i8(const tfl_context *ctx, const tfl_node *node, int field, int8_t dflt,
                          int8_t *out) {
   uint32_t pos;
-  tfl_status s = option_pos(ctx, node, field, 1, &pos);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(option_pos(ctx, node, field, 1, &pos));
   *out = pos ? (int8_t)ctx->model[pos] : dflt;
   return TFL_OK;
 }
@@ -518,8 +508,7 @@ tfl_status tfl_option_i8(const tfl_context *ctx, const tfl_node *node, int field
 tfl_status tfl_option_bool(const tfl_context *ctx, const tfl_node *node, int field, int dflt,
                            int *out) {
   uint32_t pos;
-  tfl_status s = option_pos(ctx, node, field, 1, &pos);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(option_pos(ctx, node, field, 1, &pos));
   *out = pos ? (ctx->model[pos] != 0) : dflt;
   return TFL_OK;
 }
@@ -527,8 +516,7 @@ tfl_status tfl_option_bool(const tfl_context *ctx, const tfl_node *node, int fie
 tfl_status tfl_option_i32(const tfl_context *ctx, const tfl_node *node, int field, int32_t dflt,
                           int32_t *out) {
   uint32_t pos;
-  tfl_status s = option_pos(ctx, node, field, 4, &pos);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(option_pos(ctx, node, field, 4, &pos));
   *out = pos ? tfl_fb_i32(ctx->model + pos) : dflt;
   return TFL_OK;
 }
@@ -536,8 +524,7 @@ tfl_status tfl_option_i32(const tfl_context *ctx, const tfl_node *node, int fiel
 tfl_status tfl_option_f32(const tfl_context *ctx, const tfl_node *node, int field, float dflt,
                           float *out) {
   uint32_t pos;
-  tfl_status s = option_pos(ctx, node, field, 4, &pos);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(option_pos(ctx, node, field, 4, &pos));
   if (pos == 0) {
     *out = dflt;
   } else {
@@ -554,8 +541,7 @@ tfl_status tfl_option_i32_vector(const tfl_context *ctx, const tfl_node *node, i
   if (node->options_offset == 0) return TFL_OK;
   tfl_fb fb = model_fb(ctx);
   uint32_t data, len;
-  tfl_status s = tfl_fb_vector(&fb, node->options_offset, field, 4, &data, &len);
-  if (s != TFL_OK) return s;
+  TFL_ENSURE(tfl_fb_vector(&fb, node->options_offset, field, 4, &data, &len));
   if (capacity < 0 || len > (uint32_t)capacity) return TFL_ERR_BAD_ARGUMENT;
   if (len > 0 && out == NULL) return TFL_ERR_NULL_ARGUMENT;
   for (uint32_t i = 0; i < len; ++i) out[i] = tfl_fb_i32(ctx->model + data + 4u * i);

@@ -17,13 +17,10 @@ static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   int32_t axis = 0, i, k, axis_sum = 0;
   int8_t act = 0;
-  tfl_status st;
   if (out == NULL || node->input_count < 1 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
   if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  st = tfl_option_i32(ctx, node, 0, 0, &axis);
-  if (st != TFL_OK) return st;
-  st = tfl_option_i8(ctx, node, 1, 0, &act);
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &axis));
+  TFL_ENSURE(tfl_option_i8(ctx, node, 1, 0, &act));
   if (act != TFL_ACT_NONE) return TFL_ERR_UNSUPPORTED_OPTION;
   if (out->dims_count < 1) return TFL_ERR_BAD_SHAPE;
   if (axis < -(int32_t)out->dims_count || axis >= (int32_t)out->dims_count) return TFL_ERR_BAD_ARGUMENT;

@@ -32,7 +32,6 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   fc_data *d = (fc_data *)node->data;
-  tfl_status s;
   if (in == NULL || w == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) {
     return TFL_ERR_UNSUPPORTED_TYPE;
@@ -59,11 +58,9 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
     }
   }
   int8_t act;
-  if ((s = tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &act)) != TFL_OK) return s;
-  if ((s = tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
-                                &d->act_max)) != TFL_OK) {
-    return s;
-  }
+  TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &act));
+  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
+                                &d->act_max));
   /* 1 (per-tensor) or N (per-channel) scales, checked above */
   TFL_ENSURE(tfl_conv_multipliers(ctx, in, w, out, &d->pool_index));
   d->input_offset = -in->zero_point;

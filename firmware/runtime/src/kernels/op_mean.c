@@ -35,15 +35,13 @@ static tfl_status mean_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t expected_rank = 0;
   int64_t count = 1;
   int64_t scaled;
-  tfl_status st;
   if (in == NULL || axes == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (axes->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!axes->is_constant || axes->data == NULL) return TFL_ERR_BAD_BUFFER;
   if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
-  st = tfl_option_bool(ctx, node, 0, 0, &keep_dims); /* ReducerOptions.keep_dims */
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_bool(ctx, node, 0, 0, &keep_dims)); /* ReducerOptions.keep_dims */
 
   memset(&d, 0, sizeof d);
   axis_count = tfl_tensor_elements(axes);

@@ -57,7 +57,6 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_mul_data d;
   int8_t activation = TFL_ACT_NONE;
-  tfl_status st;
   if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
     return TFL_ERR_UNSUPPORTED_TYPE;
@@ -65,10 +64,8 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_ERR_BAD_QUANTIZATION;
   if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
     return TFL_ERR_BAD_QUANTIZATION;
-  st = tfl_broadcast_check(in1, in2, out);
-  if (st != TFL_OK) return st;
-  st = tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation); /* fused_activation_function */
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(tfl_broadcast_check(in1, in2, out));
+  TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation)); /* fused_activation_function */
 
   memset(&d, 0, sizeof d);
   d.input1_offset = -in1->zero_point;
@@ -78,9 +75,8 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
                           &d.output_multiplier, &d.output_shift);
   /* (255 * 255) << shift must stay inside int32 (TFLM would overflow there). */
   if (d.output_shift > 15) return TFL_ERR_BAD_QUANTIZATION;
-  st = tfl_activation_range(activation, out->scale, out->zero_point, -128, 127, &d.act_min,
-                            &d.act_max);
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, -128, 127, &d.act_min,
+                            &d.act_max));
   memcpy(node->data, &d, sizeof d);
   return TFL_OK;
 }

@@ -16,12 +16,11 @@ static tfl_status pack_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const tfl_tensor *in0 = tfl_node_input(ctx, node, 0);
   int32_t count = 0, axis = 0, i, k;
-  tfl_status st;
   if (out == NULL || in0 == NULL || node->input_count < 1 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
   if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if ((st = tfl_option_i32(ctx, node, 0, node->input_count, &count)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 1, 0, &axis)) != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_i32(ctx, node, 0, node->input_count, &count));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &axis));
   if (count != node->input_count) return TFL_ERR_BAD_ARGUMENT;
   if (out->dims_count != in0->dims_count + 1) return TFL_ERR_BAD_SHAPE;
   if (axis < -(int32_t)out->dims_count || axis >= (int32_t)out->dims_count) return TFL_ERR_BAD_ARGUMENT;

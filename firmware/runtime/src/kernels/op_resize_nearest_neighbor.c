@@ -69,7 +69,6 @@ static tfl_status resize_nn_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *size = tfl_node_input(ctx, node, 1);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   int align = 0, half = 0, a;
-  tfl_status st;
   if (in == NULL || size == NULL || out == NULL || node->input_count != 2 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -80,8 +79,8 @@ static tfl_status resize_nn_prepare(tfl_context *ctx, tfl_node *node) {
   if (in->dims_count != 4 || out->dims_count != 4 || in->dims[0] != out->dims[0] ||
       in->dims[3] != out->dims[3])
     return TFL_ERR_BAD_SHAPE;
-  if ((st = tfl_option_bool(ctx, node, 0, 0, &align)) != TFL_OK) return st;
-  if ((st = tfl_option_bool(ctx, node, 1, 0, &half)) != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_bool(ctx, node, 0, 0, &align));
+  TFL_ENSURE(tfl_option_bool(ctx, node, 1, 0, &half));
   d->align_corners = align ? 1 : 0;
   d->half_pixel = half ? 1 : 0;
   for (a = 0; a < 2; ++a) {

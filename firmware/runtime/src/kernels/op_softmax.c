@@ -91,7 +91,6 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   softmax_data *d = (softmax_data *)node->data;
-  tfl_status s;
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1 || !tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
@@ -107,7 +106,7 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
   float beta;
-  if ((s = tfl_option_f32(ctx, node, 0, 0.0f, &beta)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_option_f32(ctx, node, 0, 0.0f, &beta));
   double real = (double)beta * (double)in->scale *
                 (double)((int64_t)1 << (31 - SCALED_DIFF_INTEGER_BITS));
   if (real > 2147483647.0) real = 2147483647.0;

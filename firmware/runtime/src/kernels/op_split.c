@@ -8,12 +8,11 @@ static tfl_status split_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *axis_t = tfl_node_input(ctx, node, 0);
   const tfl_tensor *in = tfl_node_input(ctx, node, 1);
   int32_t num, axis = 0, i, k;
-  tfl_status st;
   if (axis_t == NULL || in == NULL || node->input_count != 2 || node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (axis_t->type != TFL_TYPE_INT32 && axis_t->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
-  if ((st = tfl_split_axis(ctx, node, axis_t, in, &axis)) != TFL_OK) return st;
+  TFL_ENSURE(tfl_split_axis(ctx, node, axis_t, in, &axis));
   num = node->output_count;
   if (in->dims[axis] % num != 0) return TFL_ERR_BAD_SHAPE;
   for (i = 0; i < num; ++i) {

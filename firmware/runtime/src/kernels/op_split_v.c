@@ -10,14 +10,13 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *sizes = tfl_node_input(ctx, node, 1);
   const tfl_tensor *axis_t = tfl_node_input(ctx, node, 2);
   int32_t num, axis = 0, i, k, sum = 0, unknown = -1;
-  tfl_status st;
   if (in == NULL || sizes == NULL || axis_t == NULL || node->input_count != 3 || node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if ((axis_t->type != TFL_TYPE_INT32 && axis_t->type != TFL_TYPE_INT64) ||
       (sizes->type != TFL_TYPE_INT32 && sizes->type != TFL_TYPE_INT64))
     return TFL_ERR_UNSUPPORTED_TYPE;
-  if ((st = tfl_split_axis(ctx, node, axis_t, in, &axis)) != TFL_OK) return st;
+  TFL_ENSURE(tfl_split_axis(ctx, node, axis_t, in, &axis));
   num = node->output_count;
   for (i = 0; i < num; ++i) {
     const tfl_tensor *out = tfl_node_output(ctx, node, i);

@@ -45,21 +45,20 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t begin_mask = 0, end_mask = 0, ellipsis_mask = 0, new_axis_mask = 0, shrink_mask = 0;
   int offset = 0;
   int32_t a, out_dim = 0;
-  tfl_status st;
   if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
-  if ((st = ss_index_vector(begin, d->rank)) != TFL_OK) return st;
-  if ((st = ss_index_vector(end, d->rank)) != TFL_OK) return st;
-  if ((st = ss_index_vector(strides, d->rank)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 0, 0, &begin_mask)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 1, 0, &end_mask)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 2, 0, &ellipsis_mask)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 3, 0, &new_axis_mask)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 4, 0, &shrink_mask)) != TFL_OK) return st;
-  if ((st = tfl_option_bool(ctx, node, 5, 0, &offset)) != TFL_OK) return st;
+  TFL_ENSURE(ss_index_vector(begin, d->rank));
+  TFL_ENSURE(ss_index_vector(end, d->rank));
+  TFL_ENSURE(ss_index_vector(strides, d->rank));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &begin_mask));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &end_mask));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 2, 0, &ellipsis_mask));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 3, 0, &new_axis_mask));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 4, 0, &shrink_mask));
+  TFL_ENSURE(tfl_option_bool(ctx, node, 5, 0, &offset));
   if (ellipsis_mask != 0 || new_axis_mask != 0 || offset) return TFL_ERR_UNSUPPORTED_OPTION;
   for (a = 0; a < d->rank; ++a) {
     const int64_t size = in->dims[a];

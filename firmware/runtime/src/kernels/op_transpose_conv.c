@@ -41,7 +41,6 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   int8_t padding = 0, act = 0;
   int32_t stride_w = 0, stride_h = 0, oc, c, k;
-  tfl_status st;
   if (shape == NULL || w == NULL || in == NULL || out == NULL || node->output_count != 1 ||
       node->input_count < 3 || node->input_count > 4)
     return TFL_ERR_MODEL_INVALID;
@@ -62,10 +61,10 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   oc = w->dims[0];
   if (oc < 1 || out->dims[3] != oc || w->dims[3] != in->dims[3] || in->dims[0] != out->dims[0])
     return TFL_ERR_BAD_SHAPE;
-  if ((st = tfl_option_i8(ctx, node, 0, TFL_PADDING_SAME, &padding)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 1, 0, &stride_w)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 2, 0, &stride_h)) != TFL_OK) return st;
-  if ((st = tfl_option_i8(ctx, node, 3, TFL_ACT_NONE, &act)) != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_PADDING_SAME, &padding));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &stride_w));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 2, 0, &stride_h));
+  TFL_ENSURE(tfl_option_i8(ctx, node, 3, TFL_ACT_NONE, &act));
   if (padding != TFL_PADDING_SAME && padding != TFL_PADDING_VALID) return TFL_ERR_UNSUPPORTED_OPTION;
   if (stride_w < 1 || stride_h < 1) return TFL_ERR_BAD_ARGUMENT;
   /* quantization: per-tensor activations, symmetric weights with 1 or OC scales on dim 0 */
@@ -81,9 +80,8 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
     if (tfl_tensor_elements(bias) != oc || bias->bytes != oc * (int32_t)sizeof(int32_t))
       return TFL_ERR_BAD_SHAPE;
   }
-  if ((st = tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
-                                 &d->act_max)) != TFL_OK)
-    return st;
+  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
+                                 &d->act_max));
   d->stride_h = stride_h;
   d->stride_w = stride_w;
   d->pad_h = tconv_padding(padding, out->dims[1], w->dims[1], stride_h);

@@ -12,11 +12,10 @@ static tfl_status unpack_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_unpack_data *d = (tfl_unpack_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   int32_t num = 0, axis = 0, i, k;
-  tfl_status st;
   if (in == NULL || node->input_count != 1 || node->output_count < 1) return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if ((st = tfl_option_i32(ctx, node, 0, node->output_count, &num)) != TFL_OK) return st;
-  if ((st = tfl_option_i32(ctx, node, 1, 0, &axis)) != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_i32(ctx, node, 0, node->output_count, &num));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &axis));
   if (in->dims_count < 1 || axis < -(int32_t)in->dims_count || axis >= (int32_t)in->dims_count)
     return TFL_ERR_BAD_ARGUMENT;
   if (axis < 0) axis += in->dims_count;

@@ -14,17 +14,16 @@ tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_pool2d_data *d = (tfl_pool2d_data *)node->data;
-  tfl_status s;
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count != 4 || out->dims_count != 4) return TFL_ERR_BAD_SHAPE;
   int8_t padding, act;
-  if ((s = tfl_option_i8(ctx, node, 0, TFL_PADDING_SAME, &padding)) != TFL_OK) return s;
-  if ((s = tfl_option_i32(ctx, node, 1, 1, &d->stride_w)) != TFL_OK) return s;
-  if ((s = tfl_option_i32(ctx, node, 2, 1, &d->stride_h)) != TFL_OK) return s;
-  if ((s = tfl_option_i32(ctx, node, 3, 1, &d->filter_w)) != TFL_OK) return s;
-  if ((s = tfl_option_i32(ctx, node, 4, 1, &d->filter_h)) != TFL_OK) return s;
-  if ((s = tfl_option_i8(ctx, node, 5, TFL_ACT_NONE, &act)) != TFL_OK) return s;
+  TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_PADDING_SAME, &padding));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 1, 1, &d->stride_w));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 2, 1, &d->stride_h));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 3, 1, &d->filter_w));
+  TFL_ENSURE(tfl_option_i32(ctx, node, 4, 1, &d->filter_h));
+  TFL_ENSURE(tfl_option_i8(ctx, node, 5, TFL_ACT_NONE, &act));
   if (padding != TFL_PADDING_SAME && padding != TFL_PADDING_VALID) return TFL_ERR_UNSUPPORTED_OPTION;
   if (d->stride_w <= 0 || d->stride_h <= 0 || d->filter_w <= 0 || d->filter_h <= 0) {
     return TFL_ERR_UNSUPPORTED_OPTION;

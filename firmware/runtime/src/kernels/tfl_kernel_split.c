@@ -5,10 +5,9 @@ tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node, const tfl_tens
                           const tfl_tensor *in, int32_t *axis) {
   int32_t num = 0;
   int64_t axis64;
-  tfl_status st;
   if (!tfl_index_ok(axis_t)) return TFL_ERR_BAD_BUFFER;
   if (tfl_tensor_elements(axis_t) != 1) return TFL_ERR_BAD_SHAPE;
-  if ((st = tfl_option_i32(ctx, node, 0, node->output_count, &num)) != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_i32(ctx, node, 0, node->output_count, &num));
   if (num != node->output_count) return TFL_ERR_BAD_ARGUMENT;
   axis64 = tfl_index_at(axis_t, 0);
   if (in->dims_count < 1 || axis64 < -(int64_t)in->dims_count || axis64 >= (int64_t)in->dims_count)
