@@ -5,13 +5,15 @@ MLPerf Tiny models."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from conftest import SHARED_MODEL_NAMES, shared_model_path
 from tinyflash.model import ModelInfo, load_model, parse_model
-from tinyflash.opcheck import RUNTIME_KERNELS, check_model
+from tinyflash.errors import TinyflashError
+from tinyflash.opcheck import check_model, kernel_table, runtime_kernels
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -142,7 +144,7 @@ def test_uint8_io_is_refused(converted: dict[str, Path]) -> None:
 @pytest.mark.slow
 def test_op_without_runtime_kernel(converted: dict[str, Path]) -> None:
     info, report = _report(converted, "argmax")
-    assert "ARG_MAX" in info.op_histogram and "ARG_MAX" not in RUNTIME_KERNELS
+    assert "ARG_MAX" in info.op_histogram and "ARG_MAX" not in runtime_kernels()
     index = next(op.index for op in info.ops if op.name == "ARG_MAX")
     assert f"op {index} ARG_MAX has no kernel in the tinyflash runtime" in " ".join(report.offenders)
     assert not report.deployable
@@ -156,8 +158,28 @@ def test_shared_models_are_deployable(name: str) -> None:
 
 
 def test_runtime_kernel_list_is_the_issue_list() -> None:
-    assert len(RUNTIME_KERNELS) == len(set(RUNTIME_KERNELS)) == 34
-    assert {"CONV_2D", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "HARD_SWISH"} <= set(RUNTIME_KERNELS)
+    kernels = runtime_kernels()
+    assert len(kernels) == len(set(kernels)) >= 34
+    assert {"CONV_2D", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "HARD_SWISH"} <= set(kernels)
+
+
+def test_kernel_list_unreadable_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(TinyflashError, match=r"cannot read the runtime's kernel list .*tfl_kernels\.h"):
+        kernel_table(tmp_path / "runtime")
+    include = tmp_path / "empty" / "include"
+    include.mkdir(parents=True)
+    (include / "tfl_kernels.h").write_text("/* no kernels */\n")
+    with pytest.raises(TinyflashError, match="names no kernel"):
+        kernel_table(tmp_path / "empty")
+
+
+def test_docs_list_the_runtime_ops_of_the_header() -> None:
+    """docs/cli.md's list of runtime ops is tfl_kernels.h's, in its order (regenerate the line
+    from runtime_kernels() when a kernel is added)."""
+    text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text().split())
+    match = re.search(r"Ops of the tinyflash runtime \(.*?\): (.*?)\.(?:\s|$)", text)
+    assert match, "docs/cli.md lost its list of runtime ops"
+    assert re.findall(r"`(\w+)`", match.group(1)) == list(runtime_kernels())
 
 
 def test_shared_model_with_op_code_changed_to_custom() -> None:
@@ -276,7 +298,7 @@ def test_unrolled_lstm(converted: dict[str, Path]) -> None:
 
 
 def test_runtime_kernels_match_the_c_kernel_table() -> None:
-    """RUNTIME_KERNELS and firmware/runtime/include/tfl_kernels.h name the same ops, and the C
+    """runtime_kernels() and firmware/runtime/include/tfl_kernels.h name the same ops, and the C
     table's builtin codes agree with schema.py."""
     import re
 
@@ -286,6 +308,6 @@ def test_runtime_kernels_match_the_c_kernel_table() -> None:
     text = (firmware_dir() / "runtime" / "include" / "tfl_kernels.h").read_text()
     rows = re.findall(r'^TFL_KERNEL\((\w+),\s*(\d+),\s*"(\w+)"\)', text, re.M)
     assert rows
-    assert {name for _, _, name in rows} == set(RUNTIME_KERNELS)
+    assert [name for _, _, name in rows] == list(runtime_kernels())
     for lower, code, name in rows:
         assert schema.BUILTIN_CODES[name] == int(code) and lower == name.lower()

@@ -100,9 +100,12 @@ def print_parts(console: Console, parts: list[str], sep: str = ", ", indent: str
 
 
 def _runtime_ops_epilog() -> str:
-    from tinyflash.opcheck import RUNTIME_KERNELS
+    from tinyflash.opcheck import runtime_kernels
 
-    return "Ops of the tinyflash runtime: " + ", ".join(RUNTIME_KERNELS) + "."
+    try:
+        return "Ops of the tinyflash runtime: " + ", ".join(runtime_kernels()) + "."
+    except TinyflashError as error:  # --help still works; check itself reports the error
+        return error.message
 
 
 def _shapes(tensors: list[dict[str, Any]]) -> str:

@@ -419,17 +419,9 @@ def kernel_names(op_names: Iterable[str]) -> tuple[str, ...]:
 
 def available_kernels(runtime_dir: Path | None = None) -> dict[str, str]:
     """Builtin name → kernel lower name, from the runtime's X-macro list tfl_kernels.h."""
-    header = (runtime_dir or resources.firmware_dir() / "runtime") / "include" / "tfl_kernels.h"
-    try:
-        text = header.read_text(encoding="utf-8")
-    except OSError as error:
-        raise TinyflashError(f"cannot read the runtime's kernel list {header} ({error.strerror}); "
-                             "reinstall tinyflash", EXIT_BAD_INPUT) from error
-    kernels: dict[str, str] = {}
-    for match in re.finditer(r'^\s*TFL_KERNEL\(\s*(\w+)\s*,\s*(\d+)\s*,\s*"(\w+)"\s*\)', text,
-                             re.MULTILINE):
-        kernels[match.group(3)] = match.group(1)
-    return kernels
+    from tinyflash.opcheck import kernel_table
+
+    return kernel_table(runtime_dir)
 
 
 def _tinyflash_field(board: Board, name: str, kind: type, default: Any) -> Any:

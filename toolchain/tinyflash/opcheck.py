@@ -7,31 +7,59 @@ The rules, per operator of subgraph 0:
   per-channel), int32 bias; other constant inputs are int8 data or int32/int64 parameters;
 - no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
   DEQUANTIZE at the model's edge (int8-float-io: deployable, with a warning);
-- no custom ops, and the op is in RUNTIME_KERNELS.
+- no custom ops, and the op has a kernel (runtime_kernels(): firmware/runtime/include/tfl_kernels.h).
 Each offender is one sentence naming the op (or model input/output) and its fix.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from tinyflash import resources
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 from tinyflash.model import ModelInfo, OpInfo, TensorInfo, load_model
 from tinyflash.schema import FLOAT_TYPES
 
 if TYPE_CHECKING:
     from tinyflash.plan import MemoryPlan
 
-# The op names of the C runtime's kernels (issue 3's list).
-RUNTIME_KERNELS: tuple[str, ...] = (
-    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-    "SOFTMAX", "ADD", "SUB", "MUL", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION", "PAD",
-    "PADV2", "MEAN", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "QUANTIZE",
-    "DEQUANTIZE", "STRIDED_SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "MAXIMUM",
-    "MINIMUM", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR",
-)
+# One line of the runtime's X-macro op list: TFL_KERNEL(lower, code, "NAME").
+_KERNEL_ROW = re.compile(r'^\s*TFL_KERNEL\(\s*(\w+)\s*,\s*(\d+)\s*,\s*"(\w+)"\s*\)', re.MULTILINE)
+
+
+def kernel_table(runtime_dir: Path | None = None) -> dict[str, str]:
+    """Builtin name -> kernel lower name ("CONV_2D" -> "conv_2d") of every kernel the C runtime
+    has, in the order of its one op list, firmware/runtime/include/tfl_kernels.h (read once per
+    process)."""
+    root = runtime_dir if runtime_dir is not None else resources.firmware_dir() / "runtime"
+    return dict(_read_kernel_table(root / "include" / "tfl_kernels.h"))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_kernel_table(header: Path) -> tuple[tuple[str, str], ...]:
+    try:
+        text = header.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise TinyflashError(f"cannot read the runtime's kernel list {header} ({reason}); "
+                             "reinstall tinyflash", EXIT_BAD_INPUT) from error
+    rows = tuple((name, lower) for lower, _code, name in _KERNEL_ROW.findall(text))
+    if not rows:
+        raise TinyflashError(f"the runtime's kernel list {header} names no kernel (no "
+                             "TFL_KERNEL line); reinstall tinyflash", EXIT_BAD_INPUT)
+    return rows
+
+
+def runtime_kernels() -> tuple[str, ...]:
+    """The op names of the C runtime's kernels ("ADD", "AVERAGE_POOL_2D", ...), from
+    tfl_kernels.h."""
+    return tuple(kernel_table())
+
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
@@ -224,7 +252,7 @@ def check_model(info: ModelInfo) -> CheckReport:
                                 "nothing to run; convert the model again"))
     for op in info.ops:
         _check_op(info, op, findings)
-        if op.name not in RUNTIME_KERNELS and op.name != "CUSTOM":
+        if op.name not in runtime_kernels() and op.name != "CUSTOM":
             findings.append(Finding(
                 "error", "no-kernel", f"op {op.index} {op.name} has no kernel in the tinyflash "
                 "runtime — rebuild the model without it (the runtime's ops are listed by "
