@@ -357,6 +357,43 @@ def test_generated_c_compiles(tmp_path: Path, tiny: codegen.RenderedProject, cc:
                          plan_dump), plan_dump
 
 
+def test_dsp_plan_puts_scratch_offsets_after_the_tensors(tmp_path: Path) -> None:
+    """With the DSP kernels the C plan array holds one scratch offset per op after the tensors'
+    (tfl_memory.offsets_count = tensors + ops); the portable project keeps the tensors' alone."""
+    info = load_model(TINY)
+    dsp = plan_memory(info, "dsp")
+    assert any(dsp.scratch_bytes)  # CONV_2D's im2col, FULLY_CONNECTED's expanded row
+    board = codegen.board_spec(load_board("mps2-an386"))
+    project = codegen.render_project(
+        model=info.data, model_file=TINY.name, model_sha256=info.sha256,
+        tensor_count=len(info.tensors), op_names=[op.name for op in info.ops],
+        input_count=len(info.inputs), output_count=len(info.outputs), offsets=dsp.c_offsets,
+        arena_bytes=dsp.arena_bytes, pool_words=dsp.pool_words, lower_bound=dsp.lower_bound,
+        board=board, vectors=[], paths=FIXED_PATHS, vendor=False)
+    plan_c = project.files["src/model_plan.c"].decode()
+    assert "tiny_cnn_offsets[TINY_CNN_TENSOR_COUNT + TINY_CNN_NODE_COUNT] = {" in plan_c
+    values = [int(v) for v in re.findall(r"-?\d+", plan_c.split("tiny_cnn_offsets[", 1)[1]
+                                                 .split("{", 1)[1].split("}", 1)[0])]
+    assert values == list(dsp.offsets) + list(dsp.scratch_offsets)
+    assert ".offsets_count = TINY_CNN_TENSOR_COUNT + TINY_CNN_NODE_COUNT," in \
+        project.files["src/main.c"].decode()
+    for name, data in project.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    if shutil.which("gcc"):
+        for c_file in ("model_data.c", "model_plan.c", "main.c"):
+            _compile("gcc", [], tmp_path / "src" / c_file, tmp_path / f"{c_file}.o",
+                     tmp_path / "src")
+    with pytest.raises(TinyflashError, match="offsets for"):
+        codegen.render_project(
+            model=info.data, model_file=TINY.name, model_sha256=info.sha256,
+            tensor_count=len(info.tensors), op_names=[op.name for op in info.ops],
+            input_count=len(info.inputs), output_count=len(info.outputs),
+            offsets=dsp.c_offsets[:-1], arena_bytes=dsp.arena_bytes, pool_words=dsp.pool_words,
+            lower_bound=dsp.lower_bound, board=board, vectors=[], paths=FIXED_PATHS,
+            vendor=False)
+
+
 # ---- generate() and the CLI end to end ---------------------------------------------------------
 
 

@@ -13,7 +13,8 @@ from conftest import SHARED_MODEL_NAMES, shared_model_path
 from test_model import Op, Spec, T, conv_spec, write_model
 from tinyflash.errors import TinyflashError
 from tinyflash.model import ModelInfo, load_model, parse_model
-from tinyflash.plan import ALIGNMENT, lower_bound, plan_memory, tensor_lifetimes, verify_plan
+from tinyflash.plan import (ALIGNMENT, lower_bound, plan_memory, scratch_bytes_for_op,
+                            tensor_lifetimes, verify_plan)
 
 # DESIGN.md section 5 (activation lower bound over the converter's op order).
 DESIGN_LOWER_BOUNDS = {"ad01_int8": 1_408, "kws_ref_model": 16_490,
@@ -47,6 +48,48 @@ def test_shared_model_plan(name: str) -> None:
         tensor = info.tensors[t]
         assert (off == -1) == tensor.is_constant
         assert off == -1 or off % ALIGNMENT == 0
+
+
+# Arena with the DSP kernels' scratch (measured equal to the device's arena_used by
+# `tinyflash bench --kernels dsp`, docs/performance.md).
+DSP_ARENA = {"ad01_int8": 2_048, "kws_ref_model": 16_746, "pretrainedResnet_quant": 52_656}
+
+
+@pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
+def test_dsp_scratch_is_planned_like_a_one_op_tensor(name: str) -> None:
+    info = load_model(shared_model_path(name))
+    portable, dsp = plan_memory(info), plan_memory(info, "dsp")
+    assert portable.scratch_offsets == portable.scratch_bytes == ()  # the portable build: none
+    assert portable.c_offsets == portable.offsets
+    verify_plan(info, dsp)
+    assert len(dsp.scratch_offsets) == len(dsp.scratch_bytes) == len(info.ops)
+    assert dsp.c_offsets == dsp.offsets + dsp.scratch_offsets
+    for op, nbytes, off in zip(info.ops, dsp.scratch_bytes, dsp.scratch_offsets):
+        assert nbytes == scratch_bytes_for_op(info, op, "dsp")
+        assert scratch_bytes_for_op(info, op, "portable") == 0
+        assert (nbytes == 0) == (off == -1)
+        assert nbytes == 0 or (op.name in ("CONV_2D", "FULLY_CONNECTED") and nbytes % 4 == 0)
+    assert any(dsp.scratch_bytes)
+    ends = [off + info.tensors[t].nbytes for t, off in enumerate(dsp.offsets) if off >= 0]
+    ends += [off + n for off, n in zip(dsp.scratch_offsets, dsp.scratch_bytes) if n]
+    assert dsp.arena_bytes == max(ends) == DSP_ARENA[name]
+    assert portable.lower_bound <= dsp.lower_bound <= dsp.arena_bytes == dsp.aligned_bound
+    assert dsp == plan_memory(info, "dsp")  # deterministic
+
+
+def test_scratch_sizes_follow_the_kernels_rules() -> None:
+    """The C kernels' rules (op_conv_2d.c conv_scratch_bytes, op_fully_connected.c prepare)."""
+    kws = load_model(shared_model_path("kws_ref_model"))
+    first_conv = kws.ops[0]  # 10x4 filter over one input channel, 64 output channels
+    assert first_conv.name == "CONV_2D" and kws.tensors[first_conv.inputs[1]].shape[1:] == (10, 4, 1)
+    assert scratch_bytes_for_op(kws, first_conv, "dsp") == 3 * 40
+    pointwise = kws.ops[2]  # 1x1, stride 1, 64 input channels: two expanded pixels
+    assert pointwise.name == "CONV_2D" and kws.tensors[pointwise.inputs[1]].shape[1:3] == (1, 1)
+    assert scratch_bytes_for_op(kws, pointwise, "dsp") == 4 * 64
+    ad01 = load_model(shared_model_path("ad01_int8"))
+    fc = ad01.ops[0]  # depth 640: its row expanded, two words per 4 bytes
+    assert fc.name == "FULLY_CONNECTED" and ad01.tensors[fc.inputs[1]].shape[1] == 640
+    assert scratch_bytes_for_op(ad01, fc, "dsp") == 2 * 640
 
 
 def test_shared_models_pool_words() -> None:

@@ -416,7 +416,7 @@ def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeat
     exact = all(np.array_equal(np.asarray(o).reshape(-1).astype(np.int64),
                                np.asarray(e).reshape(-1).astype(np.int64))
                 for o, e in zip(outputs, expected))
-    plan = plan_memory(info)
+    plan = plan_memory(info, kernels)  # the DSP kernels' scratch is in the arena too
     from tinyflash.platformio import symbol_sizes
 
     symbols = symbol_sizes(build.elf, board)

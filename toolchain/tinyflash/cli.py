@@ -130,6 +130,10 @@ def check_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     show_plan: bool = typer.Option(False, "--plan",
                                    help="Also list each activation's lifetime and arena offset."),
+    kernels: str = typer.Option("portable", "--kernels",
+                                help="Plan the arena of a firmware with this kernel set: "
+                                     "portable or dsp (the DSP kernels' scratch is in the "
+                                     "arena)."),
 ) -> None:
     """Check that MODEL is full int8 and runs on the tinyflash runtime; show ops, MACs and memory.
 
@@ -140,7 +144,10 @@ def check_command(
     from tinyflash.errors import EXIT_CHECK_FAILED
     from tinyflash.opcheck import check_file
 
-    result = check_file(model)
+    if kernels not in ("portable", "dsp"):
+        raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}",
+                             EXIT_BAD_INPUT)
+    result = check_file(model, kernels)
     data = result.to_dict()
     if as_json:
         print_json(data)
@@ -169,6 +176,9 @@ def check_command(
                 ptable.add_row(str(row["tensor"]), row["name"], f"{row['bytes']:,}",
                                f"{row['first_op']}-{row['last_op']}",
                                f"{row['offset']:,}" + (f" (= {alias})" if alias is not None else ""))
+            for row in data["plan"]["scratch"]:  # type: ignore[index]
+                ptable.add_row("-", f"scratch of op {row['op']}", f"{row['bytes']:,}",
+                               f"{row['op']}-{row['op']}", f"{row['offset']:,}")
             console.print(ptable)
         print_parts(console, [f"model {info.size_bytes:,} B", f"weights {info.weight_bytes:,} B",
                               f"{info.total_macs:,} MACs", f"{len(info.ops)} ops"])

@@ -43,11 +43,13 @@ INTERPRETER_STRUCT_BYTES = 96
 #: less than RUNTIME_STACK_BYTES of the board's kernel set.
 #: Worst-case stack of the whole firmware (reset handler -> main -> harness -> tfl_init/tfl_invoke
 #: -> any kernel, plus an interrupt on top), from -fcallgraph-info=su on every bare-metal board,
-#: 2026-11-25: portable kernels 964-1,028 B (M3, M0; with the shared broadcast and fixed-point
-#: helpers' callbacks counted), DSP kernels 3,084-3,124 B (CONV_2D's eval frame). tests/test_stack.py recomputes the bound for every board and checks it stays below
-#: this figure and the board's reserve, and that QEMU's measured peak stays below the bound
-#: (docs/security.md).
-RUNTIME_STACK_BYTES = {"portable": 1536, "dsp": 4096}
+#: 2026-12-07: portable kernels 964-1,028 B (M3, M0; with the shared broadcast and fixed-point
+#: helpers' callbacks counted), DSP kernels 948-1,020 B (DEPTHWISE_CONV_2D's eval frame; the
+#: DSP kernels' im2col and expansion buffers are arena scratch planned by plan.py since then,
+#: not stack: 3,084-3,124 B before). tests/test_stack.py recomputes the bound for every board
+#: and checks it stays below this figure and the board's reserve, and that QEMU's measured peak
+#: stays below the bound (docs/security.md).
+RUNTIME_STACK_BYTES = {"portable": 1536, "dsp": 1536}
 #: Harness: protocol state and buffers of the device side.
 HARNESS_RAM_ESTIMATE_BYTES = 1536  # TFL_HARNESS_MAX_PAYLOAD 1024 + 8 receive buffer, state
 #: Code: interpreter + model reader + arithmetic, each portable kernel, each DSP kernel, the
@@ -669,7 +671,8 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
     stem = Path(model_file).stem
     ident = c_identifier(stem)
     kernels = kernel_names(op_names)
-    if len(offsets) != tensor_count:
+    # one offset per tensor, then one scratch offset per op when some kernel takes scratch
+    if len(offsets) not in (tensor_count, tensor_count + len(op_names)):
         raise TinyflashError(f"the memory plan of {model_file} has {len(offsets)} offsets for "
                              f"{tensor_count} tensors; report this", EXIT_BAD_INPUT)
     ram, flash = render_budgets(model, tensor_count, op_names, arena_bytes,
@@ -696,6 +699,7 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
         "op_names": list(op_names),
         "kernels": kernels,
         "offsets": list(offsets),
+        "plan_scratch": len(offsets) > tensor_count,
         "arena_bytes": arena_bytes,
         "pool_words": pool_words,
         "lower_bound": lower_bound,
@@ -849,7 +853,8 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         raise TinyflashError(f"{model_file} is not deployable: {detail.rstrip('.')}{more}; "
                              "fix the conversion and generate again", EXIT_CHECK_FAILED)
     op_names = [op.name for op in info.ops]
-    plan = plan_memory(info)
+    # the DSP kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
+    plan = plan_memory(info, "dsp" if board.dsp and runtime != "tflm" else "portable")
     model = bytes(info.data)
     sha = info.sha256
     tensor_count = len(info.tensors)
@@ -874,7 +879,7 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
     project = render_project(
         model=model, model_file=model_file, model_sha256=sha, tensor_count=tensor_count,
         op_names=op_names, input_count=len(info.inputs), output_count=len(info.outputs),
-        offsets=list(plan.offsets), arena_bytes=int(plan.arena_bytes),
+        offsets=list(plan.c_offsets), arena_bytes=int(plan.arena_bytes),
         pool_words=int(plan.pool_words), lower_bound=int(plan.lower_bound),
         board=board, vectors=vectors,
         paths=vendored_paths() if vendor else default_paths(board), vendor=vendor)

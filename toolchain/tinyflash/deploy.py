@@ -104,7 +104,9 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
     if not report.deployable:
         raise TinyflashError(f"{tflite} is not deployable; run `tinyflash check {tflite}` for "
                              "each offender and its fix", EXIT_CHECK_FAILED)
-    plan = plan_memory(info)
+    from tinyflash.boards import load_board
+
+    plan = plan_memory(info, load_board(board).kernels)  # the project's default kernel set
     project = project_for_model(tflite, board, output_dir / "project", force, stage)
     port = _flash_real_board(project, board, port, stage)
     if stage:

@@ -337,6 +337,8 @@ class CheckResult:
                              "bytes": info.tensors[t].nbytes, "first_op": f, "last_op": l,
                              "offset": plan.offsets[t]}
                             for t, (f, l) in enumerate(plan.lifetimes) if plan.offsets[t] >= 0],
+                "scratch": [{"op": i, "bytes": n, "offset": plan.scratch_offsets[i]}
+                            for i, n in enumerate(plan.scratch_bytes) if n],
             },
             "inputs": [_tensor_dict(info, i) for i in info.inputs],
             "outputs": [_tensor_dict(info, i) for i in info.outputs],
@@ -348,12 +350,13 @@ class CheckResult:
         }
 
 
-def check_file(path: str | Path) -> CheckResult:
-    """load_model + check_model + plan_memory (the plan verified) for one .tflite file."""
+def check_file(path: str | Path, kernels: str = "portable") -> CheckResult:
+    """load_model + check_model + plan_memory (the plan verified) for one .tflite file, planned
+    for a firmware with the kernel set `kernels` (the DSP kernels' scratch is in the arena)."""
     from tinyflash.plan import plan_memory, verify_plan
 
     info = load_model(path)
     report = check_model(info)
-    plan = plan_memory(info)
+    plan = plan_memory(info, kernels)
     verify_plan(info, plan)
     return CheckResult(info=info, report=report, plan=plan)

@@ -29,6 +29,14 @@ Lower bound: the largest sum of the (unrounded) sizes of the activation tensors 
 over the converter's op order and without aliasing (DESIGN.md section 5). With aliasing the arena
 can be below it.
 
+Scratch: the DSP kernels (kernel set "dsp") expand their activations into a buffer that only
+their own eval uses: CONV_2D's pointwise path 4 * input channels bytes, its im2col path 3 x the
+filter size rounded up to 4, FULLY_CONNECTED 2 x its depth rounded down to 4 (scratch_bytes_for_op,
+the same numbers as the C kernels' prepare). Each is planned like a tensor live at its op alone,
+so it costs nothing when that op is not at the memory peak; the C runtime finds its offset after
+the tensors' (MemoryPlan.scratch_offsets, one per op, -1 for none; empty when no op takes
+scratch, always for the portable kernels). The lower bound counts it too.
+
 pool_words: for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV, two int32 words
 (multiplier and shift) per weight scale: 2 for per-tensor weights, 2 * output channels for
 per-channel weights (pool_words_for_op); the C runtime allocates exactly this many words in
@@ -63,6 +71,15 @@ class MemoryPlan:
     # No plan with these aliases and 4-byte aligned offsets can be smaller than this; it exceeds
     # lower_bound on models of a few tiny tensors (rounding 7 bytes to 8 is 14 %).
     aligned_bound: int = 0
+    # Arena offset of each op's scratch (-1: none); empty when no op takes scratch.
+    scratch_offsets: tuple[int, ...] = ()
+    scratch_bytes: tuple[int, ...] = ()  # bytes of each op's scratch (0: none); empty likewise
+
+    @property
+    def c_offsets(self) -> tuple[int, ...]:
+        """The C runtime's plan array (tfl_memory.offsets): the tensors' offsets, then the
+        scratch offsets when there are any."""
+        return self.offsets + self.scratch_offsets
 
     @property
     def ratio(self) -> float:
@@ -105,11 +122,15 @@ def tensor_lifetimes(info: ModelInfo) -> tuple[tuple[int, int], ...]:
     return tuple((f, l) for f, l in zip(first, last))
 
 
-def lower_bound(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...] | None = None) -> int:
-    """Largest total size of the activation tensors live at any one op."""
+def lower_bound(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...] | None = None,
+                scratch: tuple[int, ...] = ()) -> int:
+    """Largest total size of the activation tensors (and the op's scratch) live at any one op."""
     lifetimes = lifetimes or tensor_lifetimes(info)
     n = max(len(info.ops), 1)
     live = [0] * (n + 1)
+    for i, nbytes in enumerate(scratch):
+        live[i] += nbytes
+        live[i + 1] -= nbytes
     for t, (f, l) in enumerate(lifetimes):
         if f >= 0:
             live[f] += info.tensors[t].nbytes
@@ -253,8 +274,9 @@ def _improve(buffers: list[_Buffer], order: list[int], best: tuple[int, dict[int
     return top, offsets, label + ("+search" if improved else "")
 
 
-def plan_memory(info: ModelInfo) -> MemoryPlan:
-    """Plans the arena for subgraph 0 of `info`; deterministic for a given model."""
+def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
+    """Plans the arena for subgraph 0 of `info` for a firmware with the kernel set `kernels`
+    ("portable" or "dsp": the DSP kernels take scratch); deterministic for a given model."""
     lifetimes = tensor_lifetimes(info)
     aliases = _alias_map(info, lifetimes)
     groups: dict[int, _Buffer] = {}
@@ -271,6 +293,12 @@ def plan_memory(info: ModelInfo) -> MemoryPlan:
         else:
             groups[r] = _Buffer(r, f, l, _align(nbytes), nbytes)
     buffers = [groups[r] for r in sorted(groups)]
+    scratch = tuple(scratch_bytes_for_op(info, op, kernels) for op in info.ops)
+    if not any(scratch):
+        scratch = ()
+    for i, nbytes in enumerate(scratch):
+        if nbytes:  # a buffer of its own, keyed after every tensor, live at op i alone
+            buffers.append(_Buffer(len(info.tensors) + i, i, i, _align(nbytes), nbytes))
 
     best: tuple[int, dict[int, int], str] | None = None
     best_order: list[int] = []
@@ -290,11 +318,54 @@ def plan_memory(info: ModelInfo) -> MemoryPlan:
 
     tensor_offsets = tuple(root_offsets[_root(aliases, t)] if lifetimes[t][0] >= 0 else -1
                            for t in range(len(info.tensors)))
+    scratch_offsets = tuple(root_offsets[len(info.tensors) + i] if nbytes else -1
+                            for i, nbytes in enumerate(scratch))
     pool_words = sum(pool_words_for_op(info, op) for op in info.ops)
-    return MemoryPlan(offsets=tensor_offsets, arena_bytes=arena, lower_bound=lower_bound(info, lifetimes),
-                      aligned_bound=bound,
+    return MemoryPlan(offsets=tensor_offsets, arena_bytes=arena,
+                      lower_bound=lower_bound(info, lifetimes, scratch),
+                      aligned_bound=bound, scratch_offsets=scratch_offsets, scratch_bytes=scratch,
                       lifetimes=lifetimes, pool_words=pool_words, alignment=ALIGNMENT,
                       aliases=dict(sorted(aliases.items())), strategy=strategy)
+
+
+# The DSP kernels' limits (firmware/runtime/src/kernels: TFL_MAC_PATCH_BYTES in tfl_mac.h,
+# CONV_PW_MAX_IC in op_conv_2d.c).
+PATCH_BYTES = 768
+POINTWISE_MAX_IC = 256
+SCRATCH_KERNEL_SETS = frozenset({"dsp"})
+
+
+def _shape(info: ModelInfo, index: int) -> tuple[int, ...]:
+    return info.tensors[index].shape if 0 <= index < len(info.tensors) else ()
+
+
+def scratch_bytes_for_op(info: ModelInfo, op: OpInfo, kernels: str) -> int:
+    """The scratch bytes the C kernel of `op` takes in prepare with the kernel set `kernels`
+    (tfl_scratch_request; the same rules as conv_scratch_bytes in op_conv_2d.c and fc_prepare in
+    op_fully_connected.c); 0 for none, always for the portable kernels. Shapes the kernel
+    refuses give 0 (the model does not get that far)."""
+    if kernels not in SCRATCH_KERNEL_SETS or len(op.inputs) < 2 or not op.outputs:
+        return 0
+    x, w, y = _shape(info, op.inputs[0]), _shape(info, op.inputs[1]), _shape(info, op.outputs[0])
+    if op.name == "CONV_2D" and len(x) == len(w) == len(y) == 4:
+        oc, kh, kw, fic = w
+        ic = x[3]
+        if fic <= 0 or ic % fic != 0 or ic // fic != 1:
+            return 0  # grouped: no DSP path
+        stride_w = int(op.options.get("stride_w", 1)) or 1
+        stride_h = int(op.options.get("stride_h", 1)) or 1
+        # 1x1 with stride 1 and the input's height and width has no padding (SAME or VALID)
+        if (kh == kw == 1 and stride_w == stride_h == 1 and x[1:3] == y[1:3] and ic % 4 == 0
+                and ic <= POINTWISE_MAX_IC):
+            return 4 * ic
+        filter_size = kh * kw * fic
+        return 3 * _align(filter_size) if filter_size <= PATCH_BYTES - 3 and oc >= 4 else 0
+    if op.name == "FULLY_CONNECTED" and len(w) == 2:
+        depth = w[1]
+        quant = info.tensors[op.inputs[1]].quant
+        offset = quant.zero_points[0] if quant is not None and len(quant.scales) == 1 else 0
+        return 2 * (depth & ~3) if offset == 0 and 4 <= depth <= PATCH_BYTES else 0
+    return 0
 
 
 def pool_words_for_op(info: ModelInfo, op: OpInfo) -> int:
@@ -364,6 +435,21 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
             if a0 < b1 and b0 < a1 and fa <= lb and fb <= la:
                 fail(f"tensors {a} ({tensors[a].name}) and {b} ({tensors[b].name}) are live "
                      f"together but overlap at bytes {max(a0, b0)}..{min(a1, b1)}")
+
+    if plan.scratch_offsets and len(plan.scratch_offsets) != len(info.ops):
+        fail(f"{len(plan.scratch_offsets)} scratch offsets for {len(info.ops)} ops")
+    for i, (off, nbytes) in enumerate(zip(plan.scratch_offsets, plan.scratch_bytes)):
+        if nbytes == 0:
+            if off != -1:
+                fail(f"op {i} takes no scratch but has scratch offset {off}")
+            continue
+        if off < 0 or off % plan.alignment or off + nbytes > plan.arena_bytes:
+            fail(f"op {i}'s {nbytes}-byte scratch at {off} is misaligned or outside the "
+                 f"{plan.arena_bytes}-byte arena")
+        for t in placed:
+            t0, t1 = plan.offsets[t], plan.offsets[t] + tensors[t].nbytes
+            if expected[t][0] <= i <= expected[t][1] and off < t1 and t0 < off + nbytes:
+                fail(f"op {i}'s scratch overlaps tensor {t} ({tensors[t].name}), live at that op")
 
 
 OFFLINE_METADATA_NAME = "OfflineMemoryAllocation"

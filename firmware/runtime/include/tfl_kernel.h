@@ -44,6 +44,18 @@ TFL_MUST_CHECK tfl_status tfl_option_i32_vector(const tfl_context *ctx, const tf
 /* ---- per-channel parameter pool ------------------------------------------------------ */
 TFL_MUST_CHECK tfl_status tfl_pool_alloc(tfl_context *ctx, int32_t words, int32_t **out);
 
+/* ---- scratch memory ------------------------------------------------------------------ */
+/* Called in prepare: `bytes` (> 0) of the arena for this operator's eval only (the plan places
+ * it like a tensor that lives during this op alone). *offset is the arena offset to pass to
+ * tfl_scratch in eval. TFL_ERR_PLAN_MISMATCH when the plan has no scratch entry for the op,
+ * TFL_ERR_ARENA_TOO_SMALL when it does not fit. */
+TFL_MUST_CHECK tfl_status tfl_scratch_request(tfl_context *ctx, const tfl_node *node,
+                                              int32_t bytes, int32_t *offset);
+/* The scratch memory at `offset` (from tfl_scratch_request), 4-byte aligned. */
+static inline void *tfl_scratch(tfl_context *ctx, int32_t offset) {
+  return ctx->mem.arena + offset;
+}
+
 /* ---- integer arithmetic (TFLite quantization spec, TFLM reference rounding) ---------- */
 
 /* TFLite fused activation codes (ActivationFunctionType). */

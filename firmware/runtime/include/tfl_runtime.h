@@ -84,8 +84,11 @@ typedef struct tfl_op_table {
 } tfl_op_table;
 
 /* Caller-owned memory. `offsets` is the memory plan: one arena byte offset per tensor of
- * subgraph 0 (-1 for constants and unused tensors). offsets == NULL: the runtime lays out
- * every activation one after another (no reuse; for tests and fuzzing). */
+ * subgraph 0 (-1 for constants and unused tensors), followed, when a kernel of the firmware
+ * takes scratch memory (the DSP kernels' im2col patches), by one entry per operator: the arena
+ * offset of its scratch, -1 for none (offsets_count = tensors + operators). offsets == NULL: the
+ * runtime lays out every activation and scratch one after another (no reuse; for tests and
+ * fuzzing). */
 typedef struct tfl_memory {
   tfl_tensor *tensors;
   int32_t tensor_capacity;
@@ -111,7 +114,7 @@ struct tfl_interpreter {
   int32_t tensor_count;
   int32_t node_count;
   int32_t pool_used;
-  int32_t arena_used; /* highest arena byte touched by the plan */
+  int32_t arena_used; /* highest arena byte touched by the plan (tensors and scratch) */
   const uint8_t *inputs_le;
   const uint8_t *outputs_le;
   int32_t input_count;

@@ -322,7 +322,10 @@ TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_tab
   if (v.operator_count > (uint32_t)it->mem.node_capacity) return TFL_ERR_TOO_MANY_OPS;
   if (v.tensor_count > 0 && it->mem.tensors == NULL) return TFL_ERR_NULL_ARGUMENT;
   if (v.operator_count > 0 && it->mem.nodes == NULL) return TFL_ERR_NULL_ARGUMENT;
-  if (it->mem.offsets != NULL && it->mem.offsets_count != (int32_t)v.tensor_count) {
+  /* The plan: one offset per tensor, then (only when some kernel takes scratch memory) one per
+   * operator, its scratch offset or -1 (tfl_scratch_request). */
+  if (it->mem.offsets != NULL && it->mem.offsets_count != (int32_t)v.tensor_count &&
+      (uint32_t)it->mem.offsets_count - v.tensor_count != v.operator_count) {
     return TFL_ERR_PLAN_MISMATCH;
   }
   it->tensor_count = (int32_t)v.tensor_count;
@@ -559,5 +562,33 @@ tfl_status tfl_pool_alloc(tfl_context *ctx, int32_t words, int32_t **out) {
   if (ctx->mem.pool == NULL) return words > 0 ? TFL_ERR_POOL_TOO_SMALL : TFL_OK;
   *out = ctx->mem.pool + ctx->pool_used;
   ctx->pool_used += words;
+  return TFL_OK;
+}
+
+tfl_status tfl_scratch_request(tfl_context *ctx, const tfl_node *node, int32_t bytes,
+                               int32_t *offset) {
+  if (ctx == NULL || node == NULL || offset == NULL) return TFL_ERR_NULL_ARGUMENT;
+  *offset = 0;
+  if (bytes <= 0) return TFL_ERR_BAD_ARGUMENT;
+  const int32_t op = (int32_t)(node - ctx->mem.nodes);
+  if (op < 0 || op >= ctx->node_count) return TFL_ERR_BAD_ARGUMENT;
+  uint32_t at;
+  if (ctx->mem.offsets != NULL) {
+    if (ctx->mem.offsets_count != ctx->tensor_count + ctx->node_count) {
+      return TFL_ERR_PLAN_MISMATCH; /* the plan has no scratch entries */
+    }
+    const int32_t planned = ctx->mem.offsets[ctx->tensor_count + op];
+    if (planned < 0 || planned % 4 != 0) return TFL_ERR_PLAN_MISMATCH;
+    at = (uint32_t)planned;
+  } else { /* no plan: after everything laid out so far, like the tensors */
+    at = ((uint32_t)ctx->arena_used + 15u) & ~15u;
+  }
+  if (at > (uint32_t)ctx->mem.arena_bytes || (uint32_t)bytes > (uint32_t)ctx->mem.arena_bytes - at) {
+    return TFL_ERR_ARENA_TOO_SMALL;
+  }
+  if ((int32_t)(at + (uint32_t)bytes) > ctx->arena_used) {
+    ctx->arena_used = (int32_t)(at + (uint32_t)bytes);
+  }
+  *offset = (int32_t)at;
   return TFL_OK;
 }

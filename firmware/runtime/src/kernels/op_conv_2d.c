@@ -14,8 +14,47 @@
 typedef struct {
   tfl_conv_params p;
   int32_t groups;
+  int32_t scratch; /* arena offset of the DSP paths' patch (tfl_scratch), -1 for none */
 } conv_data;
 TFL_OP_DATA_FITS(conv_data);
+
+/* Input channels up to which the DSP pointwise path runs (its two expanded pixels take 4 x this
+ * many bytes of scratch). */
+#define CONV_PW_MAX_IC 256
+/* Output channels per requantization pass of the pointwise path. */
+#define CONV_PW_CHUNK 32
+
+#if TFL_MAC_DSP && TFL_MAC_DOT2X2
+/* 1 when eval takes the DSP pointwise path (conv_pointwise): a 1x1 convolution, stride 1, no
+ * padding, one group, ic a multiple of 4 and <= CONV_PW_MAX_IC. */
+static int conv_is_pointwise(const tfl_tensor *in, const tfl_tensor *w, const tfl_tensor *out,
+                             const conv_data *d) {
+  const int32_t ic = in->dims[3];
+  return w->dims[1] == 1 && w->dims[2] == 1 && d->p.stride_w == 1 && d->p.stride_h == 1 &&
+         d->p.pad_w == 0 && d->p.pad_h == 0 && d->groups == 1 && in->dims[1] == out->dims[1] &&
+         in->dims[2] == out->dims[2] && (ic & 3) == 0 && ic <= CONV_PW_MAX_IC;
+}
+#endif
+
+/* Arena scratch of the DSP paths, taken from the plan instead of the stack (toolchain/tinyflash/
+ * plan.py's conv_scratch_bytes computes the same numbers): the pointwise path's two expanded
+ * pixels (4 * ic bytes); im2col's int8 row of the receptive field rounded up to 4-blocks, then
+ * its expansion (twice that); none for the portable kernels. */
+static int32_t conv_scratch_bytes(const tfl_tensor *in, const tfl_tensor *w,
+                                  const tfl_tensor *out, const conv_data *d) {
+#if TFL_MAC_DSP
+  const int32_t filter_size = w->dims[1] * w->dims[2] * w->dims[3];
+#if TFL_MAC_DOT2X2
+  if (conv_is_pointwise(in, w, out, d)) return 4 * in->dims[3];
+#endif
+  if (d->groups == 1 && filter_size <= TFL_MAC_PATCH_BYTES - 3 && w->dims[0] >= 4) {
+    return 3 * ((filter_size + 3) & ~3);
+  }
+#else
+  (void)in, (void)w, (void)out, (void)d;
+#endif
+  return 0;
+}
 
 static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;
@@ -33,7 +72,11 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_conv_options(ctx, node, NULL, &padding, &act, &d->p));
   TFL_ENSURE(tfl_conv_geometry(in, out, kh, kw, padding, &d->p));
   /* weights [OC, KH, KW, IC / groups]: per-channel along dim 0 */
-  return tfl_conv_quantization(ctx, in, w, out, oc, 0, act, &d->p);
+  TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 0, act, &d->p));
+  d->scratch = -1;
+  const int32_t scratch = conv_scratch_bytes(in, w, out, d);
+  if (scratch > 0) TFL_ENSURE(tfl_scratch_request(ctx, node, scratch, &d->scratch));
+  return TFL_OK;
 }
 
 #if TFL_MAC_DSP
@@ -55,19 +98,14 @@ static void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
 #endif
 
 #if TFL_MAC_DSP && TFL_MAC_DOT2X2
-/* Input channels up to which the pointwise path below runs (its two expanded pixels take
- * 4 x this many bytes of stack). */
-#define CONV_PW_MAX_IC 256
-/* Output channels per requantization pass of the pointwise path. */
-#define CONV_PW_CHUNK 32
 
-/* 1x1 convolution, stride 1, no padding, one group, ic a multiple of 4 and <= CONV_PW_MAX_IC:
- * a matrix multiply over all pixels. Two pixels per pass share every weight load
+/* The pointwise path (conv_is_pointwise): a matrix multiply over all pixels. Two pixels per
+ * pass share every weight load
  * (tfl_dot2x2_patch); the accumulators of a chunk of channels are requantized together. */
 TFL_MAC_NOINLINE static void conv_pointwise(const int8_t *x, const int8_t *wt, int32_t pixels,
                                             int32_t ic, int32_t oc, int32_t in_off,
-                                            const tfl_mac_out *o, int8_t *y) {
-  uint32_t patch[CONV_PW_MAX_IC];  /* 2 pixels x (ic / 4) blocks x 2 words */
+                                            const tfl_mac_out *o, int8_t *y, uint32_t *patch) {
+  /* patch (scratch): 2 pixels x (ic / 4) blocks x 2 words */
   uint32_t acc0[CONV_PW_CHUNK], acc1[CONV_PW_CHUNK];
   const int32_t blocks = ic >> 2;
   const uint32_t off = tfl_pack_offset(in_off);
@@ -137,35 +175,45 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
    * run of the input row (fx_count * ic bytes) against one contiguous run of weights. */
   const int contiguous_rows = cd->groups == 1 && d->dilation_w == 1;
   const int32_t in_off = d->input_offset;
+  /* The window geometry in locals too: the im2col scratch is int8 memory that may alias *d. */
+  const int32_t stride_w = d->stride_w, stride_h = d->stride_h;
+  const int32_t dil_w = d->dilation_w, dil_h = d->dilation_h;
+  const int32_t pad_w = d->pad_w, pad_h = d->pad_h;
+#if TFL_MAC_DSP
+  /* im2col scratch (conv_scratch_bytes): the int8 row, then its expansion */
+  int8_t *const im2col_rows = cd->scratch >= 0 ? (int8_t *)tfl_scratch(ctx, cd->scratch) : NULL;
+  uint32_t *const im2col_patch =
+      cd->scratch >= 0 ? (uint32_t *)(void *)(im2col_rows + ((filter_size + 3) & ~3)) : NULL;
+#endif
   for (int32_t n = 0; n < batches; ++n) {
     const int8_t *xb = x + n * ih * iw * ic;
     for (int32_t oy = 0; oy < oh; ++oy) {
-      const int32_t y0 = oy * d->stride_h - d->pad_h;
+      const int32_t y0 = oy * stride_h - pad_h;
       int32_t fy0, fy1;
-      tfl_conv_valid_taps(y0, d->dilation_h, ih, kh, &fy0, &fy1);
+      tfl_conv_valid_taps(y0, dil_h, ih, kh, &fy0, &fy1);
       for (int32_t ox = 0; ox < ow; ++ox) {
-        const int32_t x0 = ox * d->stride_w - d->pad_w;
+        const int32_t x0 = ox * stride_w - pad_w;
         int32_t fx0, fx1;
-        tfl_conv_valid_taps(x0, d->dilation_w, iw, kw, &fx0, &fx1);
+        tfl_conv_valid_taps(x0, dil_w, iw, kw, &fx0, &fx1);
         const int32_t fy_end = fx1 > fx0 ? fy1 : fy0; /* no valid column: no taps at all */
         int8_t *yp = y + ((n * oh + oy) * ow + ox) * oc;
         int32_t c = 0;
 #if TFL_MAC_DSP
-        if (cd->groups == 1 && filter_size <= TFL_MAC_PATCH_BYTES - 3 && oc >= 4) {
+        if (im2col_rows != NULL) { /* one group, filter_size <= TFL_MAC_PATCH_BYTES - 3, oc >= 4 */
           /* im2col: the receptive field as one int8 row (taps outside the input hold the input
            * zero point, so x + offset is 0 there, exactly like skipping them), expanded once
            * and reused by every group of four output channels. */
-          int8_t rows[TFL_MAC_PATCH_BYTES];
-          uint32_t patch[TFL_MAC_PATCH_BYTES / 2];
+          int8_t *const rows = im2col_rows;
+          uint32_t *const patch = im2col_patch;
           const int8_t *src = rows;
           if (kh == 1 && kw == 1 && fy_end > fy0) {
             src = xb + (y0 * iw + x0) * ic; /* 1x1 inside the input: the pixel itself */
           } else {
             int8_t *dst = rows;
             for (int32_t fy = 0; fy < kh; ++fy) {
-              const int32_t iy = y0 + fy * d->dilation_h;
+              const int32_t iy = y0 + fy * dil_h;
               for (int32_t fx = 0; fx < kw; ++fx, dst += ic) {
-                const int32_t ix = x0 + fx * d->dilation_w;
+                const int32_t ix = x0 + fx * dil_w;
                 if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
                   fill_bytes(dst, (int8_t)-in_off, ic);
                 } else {
@@ -211,7 +259,7 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
           for (; c + 4 <= oc; c += 4) {
             uint32_t acc[4] = {0, 0, 0, 0};
             for (int32_t fy = fy0; fy < fy_end; ++fy) {
-              const int32_t iy = y0 + fy * d->dilation_h;
+              const int32_t iy = y0 + fy * dil_h;
               tfl_dot4(xb + (iy * iw + x0 + fx0) * ic, wt + c * filter_size + (fy * kw + fx0) * fic,
                        filter_size, run, in_off, acc);
             }
@@ -224,7 +272,7 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
           for (; c < oc; ++c) {
             uint32_t acc = 0;
             for (int32_t fy = fy0; fy < fy_end; ++fy) {
-              const int32_t iy = y0 + fy * d->dilation_h;
+              const int32_t iy = y0 + fy * dil_h;
               acc = tfl_dot1(xb + (iy * iw + x0 + fx0) * ic,
                              wt + c * filter_size + (fy * kw + fx0) * fic, run, in_off, acc);
             }
@@ -236,9 +284,9 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
           const int32_t c_in0 = (c / per_group) * fic;
           uint32_t acc = 0;
           for (int32_t fy = fy0; fy < fy_end; ++fy) {
-            const int32_t iy = y0 + fy * d->dilation_h;
+            const int32_t iy = y0 + fy * dil_h;
             for (int32_t fx = fx0; fx < fx1; ++fx) {
-              const int32_t ix = x0 + fx * d->dilation_w;
+              const int32_t ix = x0 + fx * dil_w;
               acc = tfl_dot1(xb + (iy * iw + ix) * ic + c_in0,
                              wt + c * filter_size + (fy * kw + fx) * fic, fic, in_off, acc);
             }
@@ -259,17 +307,15 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const conv_data *cd = (const conv_data *)node->data;
   const tfl_conv_params *d = &cd->p;
-  const int32_t ic = in->dims[3], oc = w->dims[0];
-  if (w->dims[1] == 1 && w->dims[2] == 1 && d->stride_w == 1 && d->stride_h == 1 &&
-      d->pad_w == 0 && d->pad_h == 0 && cd->groups == 1 && in->dims[1] == out->dims[1] &&
-      in->dims[2] == out->dims[2] && (ic & 3) == 0 && ic <= CONV_PW_MAX_IC) {
+  if (conv_is_pointwise(in, w, out, cd)) {
     const int32_t *mult = ctx->mem.pool + d->pool_index;
     const tfl_mac_out o = {bias != NULL ? (const int32_t *)bias->data : NULL, mult,
                            mult + w->quant_count, w->quant_count > 1 ? -1 : 0,
                            d->output_offset, d->act_min, d->act_max};
     conv_pointwise((const int8_t *)in->data, (const int8_t *)w->data,
-                   in->dims[0] * in->dims[1] * in->dims[2], ic, oc, d->input_offset, &o,
-                   (int8_t *)out->data);
+                   in->dims[0] * in->dims[1] * in->dims[2], in->dims[3], w->dims[0],
+                   d->input_offset, &o, (int8_t *)out->data,
+                   (uint32_t *)tfl_scratch(ctx, cd->scratch));
     return TFL_OK;
   }
 #endif

@@ -23,6 +23,7 @@ typedef struct {
   int32_t units;   /* N */
   int32_t depth;   /* K */
   int32_t batches;
+  int32_t scratch; /* arena offset of the DSP path's expanded row (tfl_scratch), -1 for none */
 } fc_data;
 TFL_OP_DATA_FITS(fc_data);
 
@@ -69,6 +70,14 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   d->units = units;
   d->depth = depth;
   d->batches = batches;
+  d->scratch = -1;
+#if TFL_MAC_DSP
+  /* The DSP path expands each input row once into arena scratch (plan.py's fc_scratch_bytes
+   * computes the same number): two words per 4-block of the row. */
+  if (d->filter_offset == 0 && depth <= TFL_MAC_PATCH_BYTES && depth >= 4) {
+    TFL_ENSURE(tfl_scratch_request(ctx, node, 2 * (depth & ~3), &d->scratch));
+  }
+#endif
   return TFL_OK;
 }
 
@@ -88,6 +97,12 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t *shift = mult + w->quant_count;
   const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every unit reads index 0 */
   const int32_t depth = d->depth, units = d->units;
+#if TFL_MAC_DSP
+  /* scratch from prepare (NULL, never read, below one 4-block); its stores may alias *d, so the
+   * row loop reads only locals */
+  uint32_t *const patch = d->scratch >= 0 ? (uint32_t *)tfl_scratch(ctx, d->scratch) : NULL;
+  const int32_t in_off = d->input_offset;
+#endif
   for (int32_t batch = 0; batch < d->batches; ++batch) {
     const int8_t *row = x + batch * depth;
     int8_t *yrow = y + batch * units;
@@ -95,11 +110,10 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
     if (d->filter_offset == 0) {
 #if TFL_MAC_DSP
       if (depth <= TFL_MAC_PATCH_BYTES) {
-        uint32_t patch[TFL_MAC_PATCH_BYTES / 2];
-        tfl_patch_expand(patch, row, depth >> 2, d->input_offset);
+        tfl_patch_expand(patch, row, depth >> 2, in_off);
         for (; n + 4 <= units; n += 4) {
           uint32_t acc[4]; /* set by tfl_dot4_patch */
-          tfl_dot4_expanded(patch, row, wt + n * depth, depth, depth, d->input_offset, acc);
+          tfl_dot4_expanded(patch, row, wt + n * depth, depth, depth, in_off, acc);
           for (int32_t j = 0; j < 4; ++j) {
             const int32_t q = (n + j) & qmask;
             yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[q], shift[q],

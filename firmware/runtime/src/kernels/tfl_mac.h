@@ -175,7 +175,8 @@ void tfl_dot4(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t len, i
 #if TFL_MAC_DSP
 /* Activations expanded once and reused by every output channel: for each 4 bytes of x, the
  * word of bytes 0 and 2 then the word of bytes 1 and 3, each as two int16 (x + offset) — the
- * order SXTB16 / SXTB16 ROR 8 give for the weights. The kernels keep the buffer on the stack. */
+ * order SXTB16 / SXTB16 ROR 8 give for the weights. The kernels take the buffer from the
+ * arena (tfl_scratch_request in prepare; the plan places it), not from the stack. */
 #ifndef TFL_MAC_PATCH_BYTES
 #define TFL_MAC_PATCH_BYTES 768 /* activations per patch: 768 B int8 + 1536 B expanded */
 #endif
