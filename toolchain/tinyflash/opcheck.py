@@ -7,7 +7,8 @@ The rules, per operator of subgraph 0:
   per-channel), int32 bias; other constant inputs are int8 data or int32/int64 parameters;
 - no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
   DEQUANTIZE at the model's edge (int8-float-io: deployable, with a warning);
-- no custom ops, and the op has a kernel (runtime_kernels(): firmware/runtime/include/tfl_kernels.h).
+- no custom ops, and the op has a kernel (runtime_kernels(), read from
+  firmware/runtime/include/tfl_kernels.h).
 Each offender is one sentence naming the op (or model input/output) and its fix.
 """
 
