@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "tfl_harness.h"
-#include "tfl_harness_internal.h"
 
 #if TFL_MAX_DIMS > TFL_BACKEND_MAX_DIMS
 #error "TFL_MAX_DIMS is larger than the server's TFL_BACKEND_MAX_DIMS"
@@ -99,7 +98,9 @@ uint16_t tfl_backend_invoke(int per_op) {
 
 int32_t tfl_backend_op_output(int32_t o, tfl_backend_tensor *t) {
   const tfl_runtime_backend *b = &g_backend;
-  int32_t index = (int32_t)tfl_get_u32le(b->node->outputs_le + 4 * o);
+  const uint8_t *p = b->node->outputs_le + 4 * o; /* little-endian int32 */
+  int32_t index = (int32_t)((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+                            ((uint32_t)p[3] << 24));
   (void)fill(tfl_tensor_at(b->ctx, index), t, 0);
   return index;
 }
