@@ -177,7 +177,7 @@ def test_both_backends_implement_the_contract_and_only_the_server_speaks_the_pro
     contract = _backend_functions((firmware / "harness/include/tfl_server.h").read_text())
     assert contract == {f"tfl_backend_{name}" for name in (
         "init", "error_op", "status_name", "runtime", "tensor_count", "get_tensor", "op_count",
-        "arena_used", "has_op_hook", "invoke", "op_output")}
+        "arena_used", "has_op_hook", "invoke", "op_info", "op_output")}
     adapter = (firmware / "tflm/src/tfl_tflm_backend.cpp").read_text()
     runtime = (firmware / "harness/src/tfl_backend_runtime.c").read_text()
     for source in (adapter, runtime):

@@ -103,15 +103,25 @@ int tfl_backend_has_op_hook(void);
  * calls tfl_server_op_done() after each operator and stops with a failing status when it returns
  * nonzero. Returns the status. */
 uint16_t tfl_backend_invoke(int per_op);
+/* The operator that just ran, as LAYER frames describe it. */
+typedef struct tfl_backend_op {
+  int32_t builtin_code; /* TFLite BuiltinOperator */
+  const char *name;     /* "FULLY_CONNECTED"; never NULL */
+  int32_t output_count;
+} tfl_backend_op;
+
+/* During tfl_server_op_done(): describes the operator that just ran. */
+void tfl_backend_op_info(tfl_backend_op *op);
 /* During tfl_server_op_done(): fills *t for output `o` of the operator that just ran and returns
  * its tensor index in the model (*t zeroed when the tensor does not exist). */
 int32_t tfl_backend_op_output(int32_t o, tfl_backend_tensor *t);
 
-/* Implemented by the server, called by the backend during tfl_backend_invoke(1) after operator
- * `op_index` ran (it streams that operator's outputs at once, because later operators reuse the
- * arena). Returns 0 to go on, nonzero to stop the run. */
-int tfl_server_op_done(int32_t op_index, int32_t builtin_code, const char *name,
-                       int32_t output_count);
+/* Implemented by the server, called by the backend during tfl_backend_invoke(1) right after
+ * operator `op_index` ran, before anything else (the server reads the tick counter first, so an
+ * operator's ticks hold as little of the hook as possible); it streams that operator's outputs
+ * at once, because later operators reuse the arena. Returns 0 to go on, nonzero to stop the
+ * run. */
+int tfl_server_op_done(int32_t op_index);
 
 #ifdef __cplusplus
 }

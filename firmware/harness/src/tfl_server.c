@@ -323,15 +323,19 @@ static void send_invoke_reply(tfl_server_state *s, uint8_t seq) {
 
 /* LAYERS: called by the backend after each operator; streams that operator's outputs at once
  * because later operators reuse the arena. Ticks exclude the time spent streaming. */
-int tfl_server_op_done(int32_t op_index, int32_t builtin_code, const char *name,
-                       int32_t output_count) {
+int tfl_server_op_done(int32_t op_index) {
   tfl_server_state *s = &g_state;
   uint32_t op_ticks = tfl_port_ticks() - s->mark;
-  uint8_t name_len = str_len8(name);
-  int32_t n_out = output_count > 0 ? output_count : 0;
-  uint32_t len = 4u + 4u + 4u + 1u + name_len + 1u;
+  tfl_backend_op op;
+  uint8_t name_len;
+  int32_t n_out;
+  uint32_t len;
   int32_t o;
   tfl_backend_tensor t;
+  tfl_backend_op_info(&op);
+  name_len = str_len8(op.name);
+  n_out = op.output_count > 0 ? op.output_count : 0;
+  len = 4u + 4u + 4u + 1u + name_len + 1u;
   if (n_out > 255) {
     return 1;
   }
@@ -347,9 +351,9 @@ int tfl_server_op_done(int32_t op_index, int32_t builtin_code, const char *name,
   s->layers_ticks += op_ticks;
   tfl_tx_begin(&s->tx, TFL_MSG_LAYER, s->layers_seq, len);
   tfl_tx_u32(&s->tx, (uint32_t)op_index);
-  tfl_tx_u32(&s->tx, (uint32_t)builtin_code);
+  tfl_tx_u32(&s->tx, (uint32_t)op.builtin_code);
   tfl_tx_u32(&s->tx, op_ticks);
-  tx_str(&s->tx, name);
+  tx_str(&s->tx, op.name);
   tfl_tx_u8(&s->tx, (uint8_t)n_out);
   for (o = 0; o < n_out; ++o) {
     int32_t index = tfl_backend_op_output(o, &t);

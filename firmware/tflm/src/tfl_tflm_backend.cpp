@@ -155,6 +155,12 @@ extern "C" uint16_t tfl_backend_invoke(int per_op) {
   return g_backend.it->Invoke() == kTfLiteOk ? TFL_TFLM_OK : TFL_TFLM_INVOKE;
 }
 
+extern "C" void tfl_backend_op_info(tfl_backend_op *op) {  // never called: no hook
+  op->builtin_code = 0;
+  op->name = "";
+  op->output_count = 0;
+}
+
 extern "C" int32_t tfl_backend_op_output(int32_t o, tfl_backend_tensor *t) {
   (void)o;
   memset(t, 0, sizeof *t);
