@@ -13,36 +13,23 @@ their toolchains).
 from __future__ import annotations
 
 import os
-import select
-import shutil
 import subprocess
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pytest
 
 from conftest import REPO
+from support.host_doubles import ARDUINO_DOUBLE as DOUBLE
+from support.host_doubles import SANITIZE, WARN, compile_objects
+from support.host_doubles import need as _need
+from support.host_doubles import run as _run
+from support.serial_double import PipeSerial
 from tinyflash import codegen
 
-DOUBLE = REPO / "tests" / "fixtures" / "arduino_double"
 PORT_SRC = REPO / "firmware" / "ports" / "arduino" / "src" / "tfl_port_arduino.cpp"
 PORT_INCLUDE = REPO / "firmware" / "ports" / "include"
 TINY = REPO / "tests" / "golden" / "tiny_cnn.tflite"
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
-WARN = ["-Wall", "-Wextra", "-Werror"]
-
-
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if not path:
-        pytest.skip(f"{tool} is not installed")
-    return path
-
-
-def _run(cmd: list[str], cwd: Optional[Path] = None) -> None:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stdout}\n{done.stderr}"
 
 
 # ---- 1. the port alone ------------------------------------------------------------------------
@@ -92,32 +79,6 @@ def test_port_refuses_nothing_it_needs_from_the_double() -> None:
 # ---- 2. a generated real-board project on the host --------------------------------------------
 
 
-class _PipeSerial:
-    """A pyserial-like stream over a child process's stdin/stdout (what tinyflash.link needs)."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-        self.timeout: Optional[float] = 0.05
-        self.in_waiting = 0
-
-    def read(self, size: int = 1) -> bytes:
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout or 0)
-        if not ready:
-            return b""
-        return os.read(self.proc.stdout.fileno(), max(size, 4096))
-
-    def write(self, data: bytes) -> int:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-        return len(data)
-
-    def close(self) -> None:
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-
-
 def _compile_project(project: Path, out: Path) -> Path:
     """Every source of the project, as PlatformIO's library finder would pick them, built for the
     host: lib/runtime (C99), lib/harness (C), lib/port (C++ over the double), src/*.c, src/*.cpp.
@@ -126,30 +87,16 @@ def _compile_project(project: Path, out: Path) -> Path:
     includes = [f"-I{project / 'lib' / name / 'include'}" for name in ("runtime", "harness", "port")]
     includes += [f"-I{project / 'src'}", f"-I{DOUBLE}"]
     defines = ["-DTFL_USE_DSP=0", "-DTFL_PORT_USE_DWT=0", "-DARDUINO_DOUBLE_STDIO_MAIN"]
-    objects: list[str] = []
     c_files = sorted((project / "lib" / "runtime" / "src").rglob("*.c"))
     c_files += sorted((project / "lib" / "harness" / "src").glob("*.c"))
     c_files += sorted((project / "src").glob("*.c"))
     cpp_files = sorted((project / "lib" / "port" / "src").glob("*.cpp"))
     cpp_files += sorted((project / "src").glob("*.cpp")) + [DOUBLE / "arduino_double.cpp"]
-    jobs = []
-    for index, source in enumerate(c_files + cpp_files):
-        obj = out / f"{index:03d}_{source.stem}.o"
-        compiler = [gcc, "-std=c99"] if source.suffix == ".c" else [gxx, "-std=c++11"]
-        jobs.append([*compiler, *WARN, *SANITIZE, *defines, *includes, "-c", str(source),
-                     "-o", str(obj)])
-        objects.append(str(obj))
-    procs: list[tuple[list[str], subprocess.Popen[str]]] = []
-    for cmd in jobs:  # two at a time: the machine has two cores, shared
-        procs.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                            text=True)))
-        if len(procs) >= 2:
-            cmd0, proc0 = procs.pop(0)
-            assert proc0.wait(300) == 0, f"{' '.join(cmd0)}\n{proc0.stdout.read()}"  # type: ignore[union-attr]
-    for cmd0, proc0 in procs:
-        assert proc0.wait(300) == 0, f"{' '.join(cmd0)}\n{proc0.stdout.read()}"  # type: ignore[union-attr]
+    common = [*WARN, *SANITIZE, *defines, *includes]
+    objects = compile_objects([([gcc, "-std=c99", *common], f) for f in c_files]
+                              + [([gxx, "-std=c++11", *common], f) for f in cpp_files], out)
     exe = out / "firmware"
-    _run([gxx, *SANITIZE, *objects, "-o", str(exe)])
+    _run([gxx, *SANITIZE, *map(str, objects), "-o", str(exe)])
     return exe
 
 
@@ -186,7 +133,7 @@ def test_generated_real_board_project_runs_on_the_double(
     proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
-        with Link(_PipeSerial(proc), f"pipe:{exe}", timeout=20) as link:
+        with Link(PipeSerial(proc), f"pipe:{exe}", timeout=20) as link:
             assert link.wait_banner().selftest == "PASS"
             info = link.info()
             assert info.ready and info.board == board_id

@@ -1,14 +1,15 @@
-"""The device harness (firmware/harness) compiled for the host with the real runtime and the host
-port, driven through a real byte stream (subprocess pipes, or socket:// through pyserial) by
-tinyflash.link. Results are compared exactly with the tflite-micro Python runtime.
+"""The device protocol server (firmware/harness) compiled for the host and driven through a real
+byte stream (subprocess pipes, or socket:// through pyserial) by tinyflash.link, over both of its
+backends: the tinyflash runtime, and the TFLM adapter (firmware/tflm) over TFLM's API stand-in
+(tests/fixtures/tflm_double, which runs tinyflash's runtime behind tflite::MicroInterpreter).
+Results are compared exactly with the tflite-micro Python runtime.
 
-The test firmware is compiled with gcc -fsanitize=address,undefined (cached under
+The test firmware is compiled with gcc/g++ -fsanitize=address,undefined (cached under
 build/harness_test/<hash>/); its model is a small two-layer FULLY_CONNECTED int8 network converted
 with TensorFlow (cached as well)."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import select
@@ -17,7 +18,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -25,13 +25,17 @@ from typing import Optional, Sequence
 import numpy as np
 import pytest
 
+from support.host_doubles import TFLM_CXX, TFLM_DOUBLE, compile_objects, run
+from support.serial_double import PipeSerial
 from tinyflash import link as L
 from tinyflash.errors import TinyflashError
 
 REPO = Path(__file__).resolve().parents[1]
-RUNTIME = REPO / "firmware" / "runtime"
-HARNESS = REPO / "firmware" / "harness"
-PORTS = REPO / "firmware" / "ports"
+FIRMWARE = REPO / "firmware"
+RUNTIME = FIRMWARE / "runtime"
+HARNESS = FIRMWARE / "harness"
+TFLM = FIRMWARE / "tflm"
+PORTS = FIRMWARE / "ports"
 BUILD = REPO / "build" / "harness_test"
 CFLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
           "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
@@ -159,21 +163,67 @@ def model_c(model: bytes, vectors: Sequence[tuple[bytes, bytes]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def resolver_cpp(model: bytes) -> str:
+    """The TFLM backend build's generated resolver: the model's Add...() calls, as a generated
+    project registers them (codegen.tflm_resolver_calls)."""
+    from tinyflash import codegen
+    from tinyflash.model import parse_model
+
+    calls = codegen.tflm_resolver_calls([op.name for op in parse_model(model, "harness-test").ops])
+    lines = ["#include <new>", "#include <stdint.h>",
+             '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"',
+             f"using Resolver = tflite::MicroMutableOpResolver<{len(calls)}>;",
+             "alignas(Resolver) static uint8_t storage[sizeof(Resolver)];",
+             "const tflite::MicroOpResolver *harness_test_resolver(int32_t *status) {",
+             "  Resolver *resolver = new (storage) Resolver();",
+             "  *status = 0;"]
+    for i, call in enumerate(calls):
+        lines.append(f"  if (*status == 0 && resolver->{call}() != kTfLiteOk) *status = {i + 1};")
+    return "\n".join(lines + ["  return resolver;", "}", ""])
+
+
+def _backend_sources(backend: str, model: bytes) -> tuple[list[Path], list[Path]]:
+    """(C sources, C++ sources) of a test firmware, besides the generated model files."""
+    c_dir = REPO / "tests" / "c"
+    common = [PORTS / "host" / "port_host.c", c_dir / "harness_test_knobs.c"]
+    if backend == "runtime":
+        sources = sorted((HARNESS / "src").glob("*.c")) + sorted((RUNTIME / "src").glob("*.c"))
+        sources += [RUNTIME / "src" / "kernels" / f"op_{k}.c" for k in model_kernels(model)]
+        sources += sorted((RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # shared helpers
+        return sources + common + [c_dir / "harness_test_main.c"], []
+    # TFLM: exactly what a --runtime tflm project vendors (the server and the C++ adapter, not the
+    # runtime's backend), over the TFLM stand-in, which runs the whole runtime behind it.
+    from tinyflash import codegen
+
+    vendored = [FIRMWARE / source for source, _ in codegen.TFLM_HARNESS_FILES]
+    c_sources = sorted((RUNTIME / "src").rglob("*.c")) + [f for f in vendored if f.suffix == ".c"]
+    cpp_sources = [f for f in vendored if f.suffix == ".cpp"]
+    cpp_sources += [TFLM_DOUBLE / "tflm_double.cpp", c_dir / "harness_test_main_tflm.cpp"]
+    return c_sources + common, cpp_sources
+
+
 def build_firmware(model: bytes, vectors: Sequence[tuple[bytes, bytes]],
-                   max_payload: Optional[int] = None) -> Path:
-    """Compiles harness + runtime + every listed kernel + the host port + test main with the
-    sanitizers; cached by a hash of every input."""
-    sources = sorted((HARNESS / "src").glob("*.c")) + sorted((RUNTIME / "src").glob("*.c"))
-    sources += [RUNTIME / "src" / "kernels" / f"op_{k}.c" for k in model_kernels(model)]
-    sources += sorted((RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # shared helpers
-    sources += [PORTS / "host" / "port_host.c", REPO / "tests" / "c" / "harness_test_main.c"]
+                   max_payload: Optional[int] = None, backend: str = "runtime") -> Path:
+    """Compiles the protocol server + a backend (`runtime`: tinyflash's runtime with the model's
+    kernels; `tflm`: the TFLM adapter over the TFLM stand-in) + the host port + the test main
+    with the sanitizers; cached by a hash of every input."""
+    c_sources, cpp_sources = _backend_sources(backend, model)
     flags = CFLAGS + ([f"-DTFL_HARNESS_MAX_PAYLOAD={max_payload}"] if max_payload else [])
-    generated = model_c(model, vectors)
-    digest = hashlib.sha256()
-    for part in [*flags, generated]:
+    defines = ["-DTFLM_DOUBLE_MODEL_DATA_SYMBOL=harness_test_model",
+               "-DTFLM_DOUBLE_MODEL_SIZE_SYMBOL=harness_test_model_size",
+               "-DTF_LITE_STATIC_MEMORY"] if backend == "tflm" else []
+    generated = {"harness_test_model.c": model_c(model, vectors)}
+    if backend == "tflm":
+        generated["harness_test_resolver.cpp"] = resolver_cpp(model)
+    digest = hashlib.sha256(backend.encode())
+    for part in [*flags, *defines, *generated.values()]:
         digest.update(part.encode())
-    for src in sources + sorted((RUNTIME / "include").glob("*.h")) + sorted(HARNESS.rglob("*.h")) \
-            + [PORTS / "include" / "tfl_port.h"]:
+    headers = sorted((RUNTIME / "include").glob("*.h")) + sorted(HARNESS.rglob("*.h")) \
+        + sorted((REPO / "tests" / "c").glob("*.h")) + [PORTS / "include" / "tfl_port.h"]
+    if backend == "tflm":
+        headers += sorted((RUNTIME / "src").rglob("*.h")) + sorted(TFLM.rglob("*.h")) \
+            + sorted(TFLM_DOUBLE.rglob("*.h"))
+    for src in c_sources + cpp_sources + headers:
         digest.update(str(src).encode())
         digest.update(src.read_bytes())
     out_dir = BUILD / digest.hexdigest()[:16]
@@ -181,61 +231,29 @@ def build_firmware(model: bytes, vectors: Sequence[tuple[bytes, bytes]],
     if exe.is_file():
         return exe
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "harness_test_model.c").write_text(generated)
+    for name, text in generated.items():
+        (out_dir / name).write_text(text)
+        (c_sources if name.endswith(".c") else cpp_sources).append(out_dir / name)
     includes = [f"-I{RUNTIME / 'include'}", f"-I{RUNTIME / 'src'}", f"-I{HARNESS / 'include'}",
-                f"-I{HARNESS / 'src'}", f"-I{PORTS / 'include'}"]
+                f"-I{HARNESS / 'src'}", f"-I{PORTS / 'include'}", f"-I{REPO / 'tests' / 'c'}"]
     tmp = out_dir / f"harness_test.{os.getpid()}"
-    proc = subprocess.run(["gcc", *flags, *includes, *map(str, sources),
-                           str(out_dir / "harness_test_model.c"), "-lm", "-o", str(tmp)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    if backend == "runtime":
+        proc = subprocess.run(["gcc", *flags, *includes, *map(str, c_sources), "-lm", "-o", str(tmp)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    else:
+        includes += [f"-I{TFLM / 'include'}", f"-I{TFLM_DOUBLE}"]
+        cxxflags = [*TFLM_CXX, *(f for f in flags if not f.startswith("-std="))]
+        objects = compile_objects([(["gcc", *flags, *defines, *includes], f) for f in c_sources]
+                                  + [(["g++", *cxxflags, *defines, *includes], f) for f in cpp_sources],
+                                  out_dir)
+        run(["g++", *(f for f in flags if f.startswith("-fsanitize")), *map(str, objects), "-lm",
+             "-o", str(tmp)])
     tmp.replace(exe)
     return exe
 
 
 # ---- a device process behind a pyserial-like pipe ----------------------------------------------
-
-
-class PipeSerial:
-    """The subset of pyserial's API Link uses, over a child process's stdin/stdout."""
-
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc = proc
-        self.fd = proc.stdout.fileno()  # type: ignore[union-attr]
-        self.timeout: Optional[float] = 0.05
-        self._eof = False
-
-    def read(self, size: int = 1) -> bytes:
-        if self._eof:
-            time.sleep(self.timeout or 0)
-            return b""
-        ready, _, _ = select.select([self.fd], [], [], self.timeout)
-        if not ready:
-            return b""
-        data = os.read(self.fd, size)
-        if not data:
-            self._eof = True
-        return data
-
-    @property
-    def in_waiting(self) -> int:
-        buf = bytearray(4)
-        fcntl.ioctl(self.fd, termios.FIONREAD, buf)
-        return int.from_bytes(buf, sys.byteorder)
-
-    def write(self, data: bytes) -> int:
-        self.proc.stdin.write(data)  # type: ignore[union-attr]
-        self.proc.stdin.flush()  # type: ignore[union-attr]
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        try:
-            self.proc.stdin.close()  # type: ignore[union-attr]
-        except OSError:
-            pass
 
 
 class Device:
@@ -296,14 +314,32 @@ def firmware(fc: bytes, vectors: list[tuple[bytes, bytes]]) -> Path:
     return build_firmware(fc, vectors)
 
 
+#: The two backends of the one protocol server (firmware/harness/include/tfl_server.h).
+BACKENDS = ("runtime", "tflm")
+#: What each backend reports: INFO's runtime string and the init status of a too-small arena.
+RUNTIME_NAME = {"runtime": "0.1.0", "tflm": "tflm"}
+ARENA_TOO_SMALL = {"runtime": "TFL_ERR_ARENA_TOO_SMALL", "tflm": "TFL_TFLM_ALLOCATE_TENSORS"}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def firmware_small(fc: bytes, vectors: list[tuple[bytes, bytes]]) -> Path:
-    return build_firmware(fc, vectors, max_payload=64)
+def server_firmware(fc: bytes, vectors: list[tuple[bytes, bytes]], backend: str) -> Path:
+    """The protocol test firmware over `backend` (the runtime's is `firmware`)."""
+    return build_firmware(fc, vectors, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def firmware_small(fc: bytes, vectors: list[tuple[bytes, bytes]], backend: str) -> Path:
+    return build_firmware(fc, vectors, max_payload=64, backend=backend)
 
 
 @pytest.fixture
-def device(firmware: Path):
-    dev = Device(firmware)
+def device(server_firmware: Path):
+    dev = Device(server_firmware)
     yield dev
     dev.kill()
 
@@ -311,13 +347,13 @@ def device(firmware: Path):
 # ---- tests -------------------------------------------------------------------------------------
 
 
-def test_banner_info_and_clean_exit(device: Device, fc: bytes) -> None:
+def test_banner_info_and_clean_exit(device: Device, fc: bytes, backend: str) -> None:
     banner = device.link.wait_banner()
     assert banner.ready and banner.selftest == "PASS" and banner.vectors == 3, banner.text
     info = device.link.info()
-    assert info.ready and info.init_status_name == "TFL_OK"
+    assert info.ready and info.init_status_name == "TFL_OK" and info.error_op == -1
     assert info.model_sha256 == hashlib.sha256(fc).hexdigest()
-    assert info.runtime_version == "0.1.0" and info.board == "host-test"
+    assert info.runtime_version == RUNTIME_NAME[backend] and info.board == "host-test"
     assert info.tick_unit == "microsecond"
     assert info.arena_used == banner.arena > 0 and info.arena_planned == 4321
     assert info.arena_bytes >= info.arena_used and info.max_payload == 1024
@@ -353,10 +389,16 @@ def test_invoke_is_bit_exact_with_tflm(device: Device, fc: bytes) -> None:
     assert device.finish() == 0
 
 
-def test_layers_streams_every_op(device: Device, fc: bytes) -> None:
+def test_layers_streams_every_op(device: Device, fc: bytes, backend: str) -> None:
     device.link.wait_banner()
     x = random_input(np.random.default_rng(5))
     result = device.link.layers([x])
+    (want,) = tflm(fc, [x])
+    if backend == "tflm":  # no per-operator hook in TFLM's API: no records, the whole run's ticks
+        assert result.ops == () and result.ticks >= 0
+        np.testing.assert_array_equal(device.link.invoke([x])[0][0], want)
+        assert device.finish() == 0
+        return
     assert [r.op_index for r in result.ops] == [0, 1]
     assert [r.op_name for r in result.ops] == ["FULLY_CONNECTED", "FULLY_CONNECTED"]
     assert [r.builtin_code for r in result.ops] == [9, 9]
@@ -369,7 +411,6 @@ def test_layers_streams_every_op(device: Device, fc: bytes) -> None:
     ref.set_input(x, 0)
     ref.invoke()
     np.testing.assert_array_equal(hidden.data, ref.GetTensor(hidden.index, 0)["tensor_data"])
-    (want,) = tflm(fc, [x])
     np.testing.assert_array_equal(result.ops[1].outputs[0].data, want)
     assert result.ticks == sum(r.ticks for r in result.ops)
     # The hook must not disturb the interpreter: a plain INVOKE afterwards is still exact.
@@ -378,7 +419,7 @@ def test_layers_streams_every_op(device: Device, fc: bytes) -> None:
     assert device.finish() == 0
 
 
-def test_chunked_input_on_a_small_frame_build(firmware_small: Path, fc: bytes) -> None:
+def test_chunked_input_on_a_small_frame_build(firmware_small: Path, fc: bytes, backend: str) -> None:
     dev = Device(firmware_small)
     try:
         assert dev.link.wait_banner().selftest == "PASS"
@@ -392,7 +433,9 @@ def test_chunked_input_on_a_small_frame_build(firmware_small: Path, fc: bytes) -
         assert dev.link.counters.requests == 1 + 5 * 3
         x = random_input(rng)
         layers = dev.link.layers([x])
-        np.testing.assert_array_equal(layers.ops[-1].outputs[0].data, tflm(fc, [x])[0])
+        if backend == "runtime":
+            np.testing.assert_array_equal(layers.ops[-1].outputs[0].data, tflm(fc, [x])[0])
+        assert dev.link.counters.requests == 1 + 6 * 3
         assert dev.finish() == 0
     finally:
         dev.kill()
@@ -502,14 +545,15 @@ def test_reset_reinitialises(device: Device, fc: bytes) -> None:
     assert device.finish() == 0
 
 
-def test_init_failure_banner_and_info(firmware: Path) -> None:
-    dev = Device(firmware, env={"HARNESS_TEST_ARENA_BYTES": "16"})
+def test_init_failure_banner_and_info(server_firmware: Path, backend: str) -> None:
+    status = ARENA_TOO_SMALL[backend]
+    dev = Device(server_firmware, env={"HARNESS_TEST_ARENA_BYTES": "16"})
     try:
         banner = dev.link.wait_banner()
-        assert not banner.ready and banner.init_error == "TFL_ERR_ARENA_TOO_SMALL", banner.text
-        assert banner.text == "tinyflash error init TFL_ERR_ARENA_TOO_SMALL op=-1"
+        assert not banner.ready and banner.init_error == status, banner.text
+        assert banner.text == f"tinyflash error init {status} op=-1"
         info = dev.link.info()
-        assert not info.ready and info.init_status_name == "TFL_ERR_ARENA_TOO_SMALL"
+        assert not info.ready and info.init_status_name == status and info.error_op == -1
         assert info.inputs == () and info.outputs == () and info.arena_bytes == 16
         with pytest.raises(TinyflashError, match="could not initialise the model"):
             dev.link.invoke([random_input(np.random.default_rng(0))])
@@ -517,14 +561,17 @@ def test_init_failure_banner_and_info(firmware: Path) -> None:
         dev.serial.write(L.frame_bytes(L.MSG_INVOKE, 5))
         frame = dev.link._read_frame(time.monotonic() + 5)
         err = L.parse_error(frame.payload)
-        assert err.code == L.ERR_NOT_READY and err.status_name == "TFL_ERR_ARENA_TOO_SMALL"
+        assert err.code == L.ERR_NOT_READY and err.status_name == status
+        reset = dev.link.reset()  # retries the init: the arena is still too small
+        assert reset.init_status_name == status and reset.arena_used == 0
         assert dev.finish() == 0
     finally:
         dev.kill()
 
 
-def test_selftest_failure_names_vector_and_byte(firmware: Path, vectors: list[tuple[bytes, bytes]]) -> None:
-    dev = Device(firmware, env={"HARNESS_TEST_CORRUPT": "1"})
+def test_selftest_failure_names_vector_and_byte(server_firmware: Path,
+                                                vectors: list[tuple[bytes, bytes]]) -> None:
+    dev = Device(server_firmware, env={"HARNESS_TEST_CORRUPT": "1"})
     try:
         banner = dev.link.wait_banner()
         got = np.frombuffer(vectors[1][1], dtype=np.int8)[1]

@@ -1,8 +1,10 @@
 """A `--runtime tflm` project compiled and run on the host against stand-ins: TFLM's C++ API from
 tests/fixtures/tflm_double/ (backed by tinyflash's own C runtime) and the Arduino API from
 tests/fixtures/arduino_double/. This checks the generated main.cpp (resolver, arena, config), the
-C++ protocol adapter (firmware/tflm/) and the frame codec it shares with the harness, end to end
-through tinyflash.link. It does not test TFLM itself (see the fixture's README.md)."""
+vendored protocol server (firmware/harness's tfl_server.c, the same C as the tinyflash runtime's)
+and the TFLM backend adapter (firmware/tflm/), end to end through tinyflash.link. It does not test
+TFLM itself (see the fixture's README.md); test_tflm_runtime.py compiles the adapter against a
+real TFLM tree, and test_harness.py runs every protocol test over this backend too."""
 
 from __future__ import annotations
 
@@ -14,11 +16,11 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from test_arduino_port import DOUBLE as ARDUINO_DOUBLE
-from test_arduino_port import SANITIZE, WARN, _need, _PipeSerial, _run
+from support.host_doubles import (ARDUINO_DOUBLE, SANITIZE, TFLM_CXX, TFLM_DOUBLE, WARN,
+                                  compile_objects, need, run)
+from support.serial_double import PipeSerial
 from tinyflash import codegen
 
-TFLM_DOUBLE = REPO / "tests" / "fixtures" / "tflm_double"
 RUNTIME = REPO / "firmware" / "runtime"
 TINY = REPO / "tests" / "golden" / "tiny_cnn.tflite"
 
@@ -30,7 +32,7 @@ def test_double_declares_every_resolver_method_tinyflash_generates() -> None:
 
 
 def _compile(project: Path, out: Path) -> Path:
-    gcc, gxx = _need("gcc"), _need("g++")
+    gcc, gxx = need("gcc"), need("g++")
     includes = [f"-I{project / 'src'}", f"-I{project / 'lib' / 'tflm_harness' / 'include'}",
                 f"-I{project / 'lib' / 'tflm_harness' / 'src'}",
                 f"-I{project / 'lib' / 'port' / 'include'}", f"-I{TFLM_DOUBLE}",
@@ -42,34 +44,15 @@ def _compile(project: Path, out: Path) -> Path:
     c_files += sorted((project / "lib" / "tflm_harness" / "src").glob("*.c"))
     c_files += sorted((project / "src").glob("*.c"))
     cpp_files = sorted((project / "lib" / "tflm_harness" / "src").glob("*.cpp"))
-    cpp_files += sorted((project / "lib" / "port" / "src").glob("*.cpp"))
-    cpp_files += sorted((project / "src").glob("*.cpp"))
-    cpp_files += [ARDUINO_DOUBLE / "arduino_double.cpp", TFLM_DOUBLE / "tflm_double.cpp"]
-    objects = []
-    running: list[tuple[list[str], subprocess.Popen[str]]] = []
-
-    def wait_one() -> None:
-        cmd, proc = running.pop(0)
-        output = proc.communicate(timeout=300)[0]
-        assert proc.returncode == 0, f"{' '.join(cmd)}\n{output}"
-
-    for index, source in enumerate(c_files + cpp_files):
-        obj = out / f"{index:03d}_{source.stem}.o"
-        compiler = [gcc, "-std=c99"] if source.suffix == ".c" else [gxx, "-std=gnu++17",
-                                                                    "-fno-exceptions",
-                                                                    "-fno-rtti"]
-        if source.name == "tfl_port_arduino.cpp" or source.name == "arduino_double.cpp":
-            compiler = [gxx, "-std=gnu++17"]  # the Arduino double's halt uses an exception
-        cmd = [*compiler, *WARN, *SANITIZE, *defines, *includes, "-c", str(source), "-o", str(obj)]
-        running.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                              stderr=subprocess.STDOUT, text=True)))
-        objects.append(str(obj))
-        if len(running) >= 2:  # two cores, shared
-            wait_one()
-    while running:
-        wait_one()
+    cpp_files += sorted((project / "src").glob("*.cpp")) + [TFLM_DOUBLE / "tflm_double.cpp"]
+    arduino_files = sorted((project / "lib" / "port" / "src").glob("*.cpp"))
+    arduino_files += [ARDUINO_DOUBLE / "arduino_double.cpp"]  # its halt uses an exception
+    common = [*WARN, *SANITIZE, *defines, *includes]
+    objects = compile_objects([([gcc, "-std=c99", *common], f) for f in c_files]
+                              + [([gxx, *TFLM_CXX, *common], f) for f in cpp_files]
+                              + [([gxx, "-std=gnu++17", *common], f) for f in arduino_files], out)
     exe = out / "firmware"
-    _run([gxx, *SANITIZE, *objects, "-o", str(exe)])
+    run([gxx, *SANITIZE, *map(str, objects), "-o", str(exe)])
     return exe
 
 
@@ -95,7 +78,7 @@ def test_tflm_project_speaks_the_protocol(tmp_path: Path) -> None:
     proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
-        with Link(_PipeSerial(proc), f"pipe:{exe}", timeout=20) as link:
+        with Link(PipeSerial(proc), f"pipe:{exe}", timeout=20) as link:
             assert link.wait_banner().selftest == "PASS"
             info = link.info()
             assert info.ready and info.runtime_version == "tflm" and info.board == "nano33ble"

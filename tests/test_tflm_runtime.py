@@ -1,9 +1,11 @@
 """`tinyflash generate --runtime tflm`: a project that runs the model with TensorFlow Lite Micro's
-tflite::MicroInterpreter and the C++ harness adapter (firmware/tflm/).
+tflite::MicroInterpreter behind tinyflash's protocol server (firmware/harness's tfl_server.c with
+the C++ backend adapter of firmware/tflm/).
 
-TFLM's sources are not available here, so the projects are checked as golden files plus the facts
-they must state (resolver calls, arena size, sources). tests/test_tflm_double.py compiles and runs
-the generated C++ against a small stand-in for TFLM's API.
+The projects are checked as golden files plus the facts they must state (resolver calls, arena
+size, sources); the adapter and main.cpp are compiled against a real TFLM tree when
+../shared/tflm is present. tests/test_tflm_double.py compiles and runs the generated C++ against a
+small stand-in for TFLM's API.
 
 Goldens: tests/golden/tflm_nano33ble/ (TFLM's Arduino library through lib_deps) and
 tests/golden/tflm_mps2-an386/ (a TFLM tree given with --tflm-path, fixed to /opt/tflm). Regenerate
@@ -163,11 +165,78 @@ def test_vendored_harness_is_the_firmware(projects: dict[str, codegen.RenderedPr
         assert "src/main.cpp" in files and "src/main.c" not in files
 
 
-def test_adapter_names_itself_tflm_and_reuses_the_codec() -> None:
-    source = (REPO / "firmware" / "tflm" / "src" / "tfl_tflm_harness.cpp").read_text()
-    assert 'tx_str(tx, "tflm");' in source
-    assert "type == TFL_MSG_LAYERS" in source
-    assert '#include "tfl_harness_internal.h"' in source  # the codec is reused, not copied
+def _backend_functions(header: str) -> set[str]:
+    """Names of the tfl_backend_* functions tfl_server.h declares (the backend contract)."""
+    return set(re.findall(r"^[\w ]+?\**\s*\b(tfl_backend_\w+)\(", header, re.MULTILINE))
+
+
+def test_both_backends_implement_the_contract_and_only_the_server_speaks_the_protocol() -> None:
+    """The one protocol server (firmware/harness/src/tfl_server.c) over two backends: each defines
+    every tfl_backend_* function of tfl_server.h, and the TFLM adapter holds no protocol code."""
+    firmware = REPO / "firmware"
+    contract = _backend_functions((firmware / "harness/include/tfl_server.h").read_text())
+    assert contract == {f"tfl_backend_{name}" for name in (
+        "init", "error_op", "status_name", "runtime", "tensor_count", "get_tensor", "op_count",
+        "arena_used", "has_op_hook", "invoke", "op_info", "op_output")}
+    adapter = (firmware / "tflm/src/tfl_tflm_backend.cpp").read_text()
+    runtime = (firmware / "harness/src/tfl_backend_runtime.c").read_text()
+    for source in (adapter, runtime):
+        defined = set(re.findall(r"^(?:extern \"C\" )?[\w ]+?\**\s*\b(tfl_backend_\w+)\([^;]*\{",
+                                 source, re.MULTILINE))
+        assert defined == contract
+    for protocol in ("TFL_MSG_", "TFL_PERR_", "tfl_tx_", "tfl_rx_", "tfl_port_", "selftest=",
+                     "tfl_harness_internal.h"):
+        assert protocol not in adapter and protocol not in runtime, protocol
+    assert 'tfl_backend_runtime(void) { return "tflm"; }' in adapter
+    vendored = {source for source, _ in codegen.TFLM_HARNESS_FILES}
+    assert {"harness/src/tfl_server.c", "tflm/src/tfl_tflm_backend.cpp"} <= vendored
+    assert "harness/src/tfl_backend_runtime.c" not in vendored  # one backend per image
+
+
+TFLM_TREE = REPO.parent / "shared" / "tflm" / "generic"
+
+
+@pytest.mark.parametrize("compiler", ["g++", "arm-none-eabi-g++"])
+def test_adapter_and_main_compile_against_a_real_tflm_tree(tmp_path: Path, compiler: str) -> None:
+    """The TFLM backend adapter and the generated main.cpp against TFLM's real headers (the tree
+    in ../shared/tflm/generic, as --tflm-path would give it), with the project's C++ flags and
+    -Wall -Wextra -Werror (TFLM's own headers as system headers: their warnings are TFLM's):
+    what the stand-in of tests/fixtures/tflm_double cannot prove. The vendored C (the protocol
+    server) compiles on its own, without the tinyflash runtime's headers."""
+    import shutil
+
+    if not (TFLM_TREE / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").is_file():
+        pytest.skip(f"{TFLM_TREE} is not present (../shared is only in the developers' and CI's "
+                    "checkout)")
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} is not installed")
+    project = render("mps2-an386", str(TFLM_TREE), selftest=1)
+    for name, data in project.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    tree = [TFLM_TREE, *(TFLM_TREE / "third_party" / p
+                         for p in ("flatbuffers/include", "gemmlowp", "ruy", "kissfft"))]
+    lib = tmp_path / "lib" / "tflm_harness"
+    includes = [f"-I{lib / 'include'}", f"-I{lib / 'src'}", f"-I{tmp_path / 'src'}",
+                f"-I{tmp_path / 'lib' / 'tflm' / 'include'}",
+                f"-I{REPO / 'firmware' / 'ports' / 'include'}"]
+    target = ["-mcpu=cortex-m4", "-mthumb", "-Os"] if compiler.startswith("arm-") else []
+    cxx = [compiler, *target, "-std=gnu++17", "-fno-exceptions", "-fno-rtti",
+           "-DTF_LITE_STATIC_MEMORY", "-Wall", "-Wextra", "-Werror", *includes,
+           *(f for p in tree for f in ("-isystem", str(p)))]
+    cc = [compiler.replace("g++", "gcc"), *target, "-std=c99", "-Wall", "-Wextra", "-Werror",
+          *includes]
+    jobs = [[*cxx, "-c", str(lib / "src" / "tfl_tflm_backend.cpp"), "-o", str(tmp_path / "a.o")],
+            [*cxx, "-c", str(tmp_path / "src" / "main.cpp"), "-o", str(tmp_path / "m.o")]]
+    jobs += [[*cc, "-c", str(c), "-o", str(tmp_path / f"{c.stem}.o")]
+             for c in sorted((lib / "src").glob("*.c"))]
+    for i in range(0, len(jobs), 2):  # two at a time: the machine has two cores, shared
+        procs = [(cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)) for cmd in jobs[i:i + 2]]
+        for cmd, proc in procs:
+            output = proc.communicate(timeout=600)[0]
+            assert proc.returncode == 0, f"{' '.join(cmd)}\n{output[-6000:]}"
+    assert (tmp_path / "a.o").stat().st_size > 0 and (tmp_path / "m.o").stat().st_size > 0
 
 
 def test_generate_tflm_writes_the_project(tmp_path: Path) -> None:

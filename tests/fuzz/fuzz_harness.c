@@ -3,10 +3,11 @@
  * Two layers are fed the same stream:
  *  1. the COBS frame decoder (tfl_rx_push / tfl_rx_finish) alone, decoding into a heap block of
  *     exactly its capacity, so ASan sees a single byte written past the receive buffer;
- *  2. the whole harness (tfl_harness_main: frame checks, INFO/INPUT/INVOKE/LAYERS/RESET with a
- *     small real model), through a port whose read_byte returns the stream and whose exit
- *     longjmps back here. Byte 0 of the stream picks the scenario: even = the model initialises,
- *     odd = init fails for lack of arena (every request must then be answered NOT_READY).
+ *  2. the whole harness (tfl_harness_main: the protocol server over the runtime backend, frame
+ *     checks, INFO/INPUT/INVOKE/LAYERS/RESET with a small real model), through a port whose
+ *     read_byte returns the stream and whose exit longjmps back here. Byte 0 of the stream picks
+ *     the scenario: even = the model initialises, odd = init fails for lack of arena (every
+ *     request must then be answered NOT_READY).
  * Every byte the harness writes is checked by an independent decoder: after the banner line the
  * output must be a sequence of well-formed frames (0x00-delimited COBS, length field equal to the
  * payload length, CRC-16 correct). A malformed reply is a finding (__builtin_trap). */
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tfl_harness.h"
 #include "tfl_harness_internal.h"
 #include "tfl_kernel.h"
 #include "tfl_port.h"

@@ -123,19 +123,18 @@ TFLM_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("tflm/src/model_data.h.j2", "src/model_data.h"),
     ("tinyflash.json.j2", "tinyflash.json"),
 )
-#: Vendored into lib/tflm_harness: the C++ adapter (firmware/tflm) and the harness's frame codec
-#: with the headers it needs: (file under firmware/, file in the project).
+#: Vendored into lib/tflm_harness: the protocol server (firmware/harness: tfl_server.c and its
+#: frame codec) and the C++ backend adapter over MicroInterpreter (firmware/tflm); not the
+#: tinyflash runtime's backend: (file under firmware/, file in the project).
 TFLM_HARNESS_FILES: tuple[tuple[str, str], ...] = (
     ("tflm/library.json", "lib/tflm_harness/library.json"),
     ("tflm/include/tfl_tflm_harness.h", "lib/tflm_harness/include/tfl_tflm_harness.h"),
-    ("tflm/src/tfl_tflm_harness.cpp", "lib/tflm_harness/src/tfl_tflm_harness.cpp"),
-    ("harness/include/tfl_harness.h", "lib/tflm_harness/include/tfl_harness.h"),
+    ("tflm/src/tfl_tflm_backend.cpp", "lib/tflm_harness/src/tfl_tflm_backend.cpp"),
+    ("harness/include/tfl_server.h", "lib/tflm_harness/include/tfl_server.h"),
     ("harness/src/tfl_harness_internal.h", "lib/tflm_harness/src/tfl_harness_internal.h"),
+    ("harness/src/tfl_server.c", "lib/tflm_harness/src/tfl_server.c"),
     ("harness/src/tfl_harness_frame.c", "lib/tflm_harness/src/tfl_harness_frame.c"),
     ("harness/src/tfl_harness_crc.c", "lib/tflm_harness/src/tfl_harness_crc.c"),
-    ("runtime/include/tfl_runtime.h", "lib/tflm_harness/include/tfl_runtime.h"),
-    ("runtime/include/tfl_config.h", "lib/tflm_harness/include/tfl_config.h"),
-    ("runtime/include/tfl_status.h", "lib/tflm_harness/include/tfl_status.h"),
 )
 #: lib/tflm's header that main.cpp includes so that PlatformIO builds the --tflm-path tree.
 TFLM_TREE_MARKER = ("lib/tflm/include/tfl_tflm_tree.h", (

@@ -1,33 +1,17 @@
-/* Device side of the tinyflash verification protocol (docs/protocol.md). The generated main()
- * fills a tfl_harness_config and calls tfl_harness_main(), which never returns.
- * The struct below is unchanged from the contract; the only addition is the build option
- * TFL_HARNESS_MAX_PAYLOAD (boards with little RAM may pass a smaller -D value). */
+/* The built-in runtime as the verification server's backend (tfl_server.h, docs/protocol.md).
+ * The generated main() fills a tfl_harness_config and calls tfl_harness_main(), which never
+ * returns. The struct below is unchanged from the contract. */
 #ifndef TFL_HARNESS_H
 #define TFL_HARNESS_H
 
 #include <stdint.h>
 
-/* Largest payload of a host -> device frame, in bytes; the receive buffer is this plus 8.
- * Inputs larger than one frame are sent in INPUT chunks (docs/protocol.md). Replies from the
- * device are streamed and have no such limit. Must be at least 64. */
-#ifndef TFL_HARNESS_MAX_PAYLOAD
-#define TFL_HARNESS_MAX_PAYLOAD 1024
-#endif
-
 #include "tfl_runtime.h"
+#include "tfl_server.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* One embedded self-test vector: the model's input bytes and the output bytes the tflite-micro
- * reference produced for them (all inputs, then all outputs, concatenated in tensor order). */
-typedef struct tfl_selftest_vector {
-  const uint8_t *input;
-  uint32_t input_bytes;
-  const uint8_t *expected_output;
-  uint32_t output_bytes;
-} tfl_selftest_vector;
 
 typedef struct tfl_harness_config {
   const uint8_t *model;
@@ -43,7 +27,7 @@ typedef struct tfl_harness_config {
 
 /* Initialises the port and the interpreter, runs the self-test vectors, prints one ASCII banner
  * line ("tinyflash ready selftest=PASS ...\n" — see docs/protocol.md), then serves protocol
- * frames until the link ends. */
+ * frames until the link ends (tfl_server_main over the runtime backend). */
 void tfl_harness_main(const tfl_harness_config *config);
 
 #ifdef __cplusplus

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tfl_harness.h"
+#include "tfl_server.h"
 
 #define TFL_PROTO_VERSION 1u
 

@@ -1,10 +1,8 @@
-/* The tinyflash device harness for firmware that runs its model with TensorFlow Lite Micro
- * (`tinyflash generate --runtime tflm`). Same protocol, banner and self-test as
- * firmware/harness (docs/protocol.md), so `tinyflash verify` works unchanged.
- *
- * What is adapted from firmware/harness: the frame codec (tfl_harness_frame.c, tfl_harness_crc.c)
- * is reused as is; the request loop is rewritten over tflite::MicroInterpreter, because
- * tfl_harness.c is written against tinyflash's own interpreter. Differences a host sees:
+/* TensorFlow Lite Micro as the verification server's backend, for firmware that runs its model
+ * with tflite::MicroInterpreter (`tinyflash generate --runtime tflm`). The protocol, banner and
+ * self-test are firmware/harness's server (tfl_server.c, docs/protocol.md), so `tinyflash verify`
+ * works unchanged; this adapter (tfl_tflm_backend.cpp) only answers the tfl_backend_* calls.
+ * What a host sees differently from the tinyflash runtime:
  *  - the runtime string in INFO is "tflm";
  *  - status codes are this adapter's (TFL_TFLM_* below) and the failing op index is -1
  *    (TFLM does not say which operator failed);
@@ -18,11 +16,12 @@
 #include <stdint.h>
 
 #include "tensorflow/lite/micro/micro_op_resolver.h"
-#include "tfl_harness.h"
+#include "tfl_server.h"
 
 /* Status codes of this adapter (INFO/RESET/ERROR frames carry them as u16). */
 enum {
   TFL_TFLM_OK = 0,
+  TFL_TFLM_NULL_ARGUMENT = 1,         /* no configuration (code and name of the runtime's) */
   TFL_TFLM_OP_RESOLVER = 0x7101,      /* an Add...() call of the generated resolver failed */
   TFL_TFLM_SCHEMA_VERSION = 0x7102,   /* the model's schema version is not TFLITE_SCHEMA_VERSION */
   TFL_TFLM_ALLOCATE_TENSORS = 0x7103, /* AllocateTensors() failed (arena too small?) */
@@ -45,7 +44,8 @@ typedef struct tfl_tflm_config {
 } tfl_tflm_config;
 
 /* Initialises the port and the interpreter, runs the self-test vectors, prints the banner line,
- * then serves protocol frames until the link ends. Never returns. */
+ * then serves protocol frames until the link ends (tfl_server_main over this backend). Never
+ * returns. */
 void tfl_tflm_harness_main(const tfl_tflm_config *config);
 
 #endif
