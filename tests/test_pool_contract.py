@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime_host import init_status, model_info, run_model_batch, tflm_reference_batch
-from tflbuilder import ModelBuilder, quantized_bias_scale
+from support.runtime_host import init_status, model_info, run_model_batch, tflm_reference_batch
+from support.tflbuilder import ModelBuilder, quantized_bias_scale
 from tinyflash.model import parse_model
 from tinyflash.plan import plan_memory
 

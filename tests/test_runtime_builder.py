@@ -10,7 +10,7 @@ import re
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from tflbuilder import OPTION_FIELDS, OP_OPTIONS, OPTION_TYPES, ModelBuilder
+from support.tflbuilder import OPTION_FIELDS, OP_OPTIONS, OPTION_TYPES, ModelBuilder
 
 
 def _camel(name: str) -> str:

@@ -12,8 +12,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime_host import greedy_plan, host_run, run_model_batch, tflm_reference_batch
-from tflbuilder import ModelBuilder, quantized_bias_scale
+from support.runtime_host import greedy_plan, host_run, run_model_batch, tflm_reference_batch
+from support.tflbuilder import ModelBuilder, quantized_bias_scale
 
 LAYERS = ["CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"]
 

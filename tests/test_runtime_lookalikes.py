@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_host import REPO, model_info, random_inputs, run_model_batch, tflm_reference_batch
+from support.runtime_build import REPO
+from support.runtime_host import model_info, random_inputs, run_model_batch, tflm_reference_batch
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_host import BUILD_ROOT, RUNTIME
+from support.runtime_build import RUNTIME
+from support.runtime_host import BUILD_ROOT
 
 SEED = 4242
 
