@@ -11,16 +11,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 REPO = Path(__file__).resolve().parents[2]
 TINYFLASH = Path(sys.executable).parent / "tinyflash"
 
 
-def tinyflash(*args: str | Path, cwd: Path | None = REPO, env: Mapping[str, str] | None = None,
-              columns: int | None = 400, timeout: float = 600,
-              check: bool = False) -> subprocess.CompletedProcess[str]:
+def tinyflash(
+    *args: str | Path,
+    cwd: Path | None = REPO,
+    env: Mapping[str, str] | None = None,
+    columns: int | None = 400,
+    timeout: float = 600,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
     """Runs `tinyflash ARGS` and returns the finished process (stdout and stderr as text).
 
     `env` replaces the environment (default: this process's); `columns` sets COLUMNS (400 keeps
@@ -28,8 +33,15 @@ def tinyflash(*args: str | Path, cwd: Path | None = REPO, env: Mapping[str, str]
     full_env = dict(os.environ if env is None else env)
     if columns is not None:
         full_env["COLUMNS"] = str(columns)
-    return subprocess.run([str(TINYFLASH), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=cwd, check=check)
+    return subprocess.run(
+        [str(TINYFLASH), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd,
+        check=check,
+    )
 
 
 def expect_error(run: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"
@@ -30,8 +30,15 @@ PORTS = FIRMWARE / "ports"
 
 #: gcc flags of every sanitized host build (runner, harness, planted-bug check in test_sanitizers)
 SANITIZE_CFLAGS = [
-    "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
-    "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
+    "-std=c99",
+    "-O1",
+    "-g",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
 ]
 #: exit code of a sanitizer report: chosen so that it can never be mistaken for a runtime status
 ASAN_EXIT = 86

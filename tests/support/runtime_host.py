@@ -25,15 +25,23 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from support.runtime_build import (REPO, RUNTIME, SAN_ENV, SANITIZE_CFLAGS, build_inputs_digest,
-                                   build_lock, runtime_headers, runtime_sources)
+from support.runtime_build import (
+    REPO,
+    RUNTIME,
+    SAN_ENV,
+    SANITIZE_CFLAGS,
+    build_inputs_digest,
+    build_lock,
+    runtime_headers,
+    runtime_sources,
+)
 
 RUNNER_SRC = REPO / "tests" / "c" / "tfl_runner.c"
 BUILD_ROOT = REPO / "build" / "runtime_host"
@@ -211,7 +219,8 @@ def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | N
 
 def _check(run: HostRun) -> HostRun:
     if run.crashed:
-        raise RunnerError("crash", f"exit {run.returncode}", run.error_op, run.builtin_code, run.stderr)
+        raise RunnerError("crash", f"exit {run.returncode}", run.error_op, run.builtin_code,
+                          run.stderr)
     if run.returncode == 3:
         raise RunnerError("init", run.status, run.error_op, run.builtin_code, run.stderr)
     if run.returncode == 4:
@@ -306,7 +315,8 @@ def greedy_plan(model: bytes, alias: bool = False) -> tuple[list[int], int]:
         while moved:  # bump past every block that overlaps in time and space until none does
             moved = False
             for p_off, p_bytes, p_lo, p_hi in placed:
-                if p_lo <= hi and lo <= p_hi and p_off < offset + nbytes and offset < p_off + p_bytes:
+                overlaps = p_off < offset + nbytes and offset < p_off + p_bytes
+                if p_lo <= hi and lo <= p_hi and overlaps:
                     offset, moved = (p_off + p_bytes + 15) // 16 * 16, True
         placed.append((offset, nbytes, lo, hi))
         offsets[t] = offset

@@ -28,8 +28,9 @@ the tensor per-channel along `quantized_dimension` (zero_point may be one value 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import flatbuffers
 import numpy as np
@@ -188,11 +189,9 @@ class ModelBuilder:
         scales: list[float] | None = None
         zps: list[int] | None = None
         if scale is not None:
-            scales = [float(s) for s in scale] if isinstance(scale, (list, tuple, np.ndarray)) \
-                else [float(scale)]
-            zp = 0 if zero_point is None else zero_point
-            zps = [int(z) for z in zp] if isinstance(zp, (list, tuple, np.ndarray)) \
-                else [int(zp)] * len(scales)
+            scales = [float(s) for s in np.atleast_1d(np.asarray(scale, dtype=np.float64))]
+            zp = np.atleast_1d(np.asarray(0 if zero_point is None else zero_point, np.int64))
+            zps = [int(z) for z in zp] if np.ndim(zero_point) > 0 else [int(zp[0])] * len(scales)
         t = Tensor(len(self.tensors), name, [int(d) for d in shape], type, raw, scales, zps,
                    quantized_dimension)
         self.tensors.append(t)
@@ -206,7 +205,8 @@ class ModelBuilder:
         if options_type == "auto":
             options_type = OP_OPTIONS.get(name)
             if options_type is None and options:
-                raise ValueError(f"{name}: options given but no options table known; pass options_type")
+                raise ValueError(f"{name}: options given but no options table known; "
+                                 "pass options_type")
         if options_type is not None:
             fields = dict(OPTION_FIELDS[options_type])
             unknown = set(options) - set(fields)
@@ -314,7 +314,7 @@ class ModelBuilder:
         spec = OPTION_FIELDS[options_type]
         fields = []
         vectors = {}
-        for slot, (name, kind) in enumerate(spec):
+        for name, kind in spec:
             if name in options and kind == "vi32":
                 vectors[name] = self._int_vector(fb, options[name])
         for slot, (name, kind) in enumerate(spec):
