@@ -191,7 +191,8 @@ class ModelBuilder:
         if scale is not None:
             scales = [float(s) for s in np.atleast_1d(np.asarray(scale, dtype=np.float64))]
             zp = np.atleast_1d(np.asarray(0 if zero_point is None else zero_point, np.int64))
-            zps = [int(z) for z in zp] if np.ndim(zero_point) > 0 else [int(zp[0])] * len(scales)
+            scalar = not isinstance(zero_point, (list, tuple, np.ndarray))
+            zps = [int(zp[0])] * len(scales) if scalar else [int(z) for z in zp]
         t = Tensor(len(self.tensors), name, [int(d) for d in shape], type, raw, scales, zps,
                    quantized_dimension)
         self.tensors.append(t)
