@@ -18,7 +18,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _convert(mode: str) -> bytes:
-    import numpy as np
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(1)

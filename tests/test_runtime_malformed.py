@@ -7,7 +7,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pytest
 
 from support.models import SMALL_MODEL_SEED as SEED
 from support.models import small_model
