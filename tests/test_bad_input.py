@@ -4,7 +4,7 @@
 of its line in docs/errors.md, and test_every_row_is_documented keeps the table and the test in
 step.
 
-Fast rows use files written here (tests/support/tflbuilder.py models, truncated/empty files) and need no
+Fast rows use files written here (support/tflbuilder.py models, truncated/empty files) and need no
 TensorFlow or compiler. Rows marked slow run the TensorFlow converter (calibration shape) or build
 firmware: a host firmware serving model A over TCP while `verify` expects model B (different model
 hash), a project with a broken source (PlatformIO build error), and an mps2-an386 project verified

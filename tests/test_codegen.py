@@ -495,7 +495,7 @@ def test_shared_model_selftest_on_mps2_an386(tmp_path: Path, name: str) -> None:
 
 
 def test_not_deployable_model_is_refused(tmp_path: Path) -> None:
-    """A float32 FULLY_CONNECTED model (written with tests/tflbuilder.py) is not full int8."""
+    """A float32 FULLY_CONNECTED model (written with support/tflbuilder.py) is not full int8."""
     import numpy as np
     from support.tflbuilder import ModelBuilder
 

@@ -1,8 +1,8 @@
 """Differential tests of the arithmetic kernels (issue 3): ADD, SUB, MUL, MAXIMUM, MINIMUM (with
 broadcasting), LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH and MEAN, all int8.
 
-Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
-the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
+Each case is a single-op model written with support/tflbuilder.py, run through the C runtime on
+the host (ASan+UBSan runner, support/runtime_host.py) and through tflite-micro's Python runtime;
 outputs are compared exactly (every path is integer, so there is no tolerance). Hypothesis draws
 shapes, scales, zero points, activations and options plus an integer `seed` for the input data;
 a failure message names the seed and the parameters. Unary ops always also get one input set

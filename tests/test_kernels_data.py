@@ -1,8 +1,8 @@
 """Differential tests of the data-movement kernels (issue 3): CONCATENATION, PAD, PADV2,
 STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V, PACK, UNPACK, RESIZE_NEAREST_NEIGHBOR, TRANSPOSE_CONV.
 
-Each case is a single-op int8 model written with tests/tflbuilder.py, run through the C runtime
-on the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python
+Each case is a single-op int8 model written with support/tflbuilder.py, run through the C runtime
+on the host (ASan+UBSan runner, support/runtime_host.py) and through tflite-micro's Python
 runtime, and the outputs are compared exactly (no tolerance: every path is integer).
 Hypothesis draws the op parameters and an integer `seed` for the input data; a failure message
 names the seed and the parameters.

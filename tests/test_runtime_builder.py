@@ -1,4 +1,4 @@
-"""tests/tflbuilder.py's hand-written options tables checked against the slot numbers of the
+"""support/tflbuilder.py's hand-written options tables checked against the slot numbers of the
 schema module tflite-micro ships (its generated `<Table>Add<Field>` writers), and a built model
 read back field by field with that module's readers."""
 

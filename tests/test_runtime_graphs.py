@@ -1,4 +1,4 @@
-"""Random multi-op int8 networks written with tests/tflbuilder.py: a chain of CONV_2D,
+"""Random multi-op int8 networks written with support/tflbuilder.py: a chain of CONV_2D,
 DEPTHWISE_CONV_2D, MAX_POOL_2D and AVERAGE_POOL_2D layers (random geometry and quantization),
 then RESHAPE -> FULLY_CONNECTED -> SOFTMAX; the softmax and the chain's last activation are the
 outputs. Each is run three ways — the runtime's sequential

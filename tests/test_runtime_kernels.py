@@ -1,6 +1,6 @@
 """Differential tests of the runtime's own kernels against tflite-micro, exactly.
 
-Each hypothesis example builds one single-op model with tests/tflbuilder.py (random shapes,
+Each hypothesis example builds one single-op model with support/tflbuilder.py (random shapes,
 strides, padding, dilation, depth multiplier, activation, per-tensor/per-channel scales), runs a
 batch of random inputs through the ASan/UBSan host runner in one process and through
 tflite-micro's Python runtime, and requires identical bytes. The example's `seed` drives every

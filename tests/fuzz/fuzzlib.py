@@ -113,7 +113,7 @@ def harness_model() -> bytes:
 
 def kernel_seed_models() -> dict[str, bytes]:
     """One small model per kernel family the example and shared models do not use, so the model
-    target starts inside every kernel's prepare/eval (tests/support/tflbuilder.py; a model the
+    target starts inside every kernel's prepare/eval (support/tflbuilder.py; a model the
     builder cannot write is skipped)."""
     import numpy as np
 

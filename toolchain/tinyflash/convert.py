@@ -633,6 +633,10 @@ class _Child:
         if not debug:
             env.update(QUIET_ENV)
         env["KERAS_BACKEND"] = "tensorflow"
+        # TensorFlow's own temporary files (autograph's generated modules, removed only at a clean
+        # exit) go to the conversion's temporary directory, which the parent removes even when it
+        # kills the child (Ctrl-C).
+        env["TMPDIR"] = str(log_path.parent)
         package_root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
         self.log = None if debug else log_path.open("wb")
