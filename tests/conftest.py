@@ -12,8 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 # PlatformIO records symlinked platforms in its core directory by the platform's name, so two
 # checkouts building at once re-point each other's. The suite uses a core directory of its own
-# (tinyflash provisions tool-scons into it on the first build); a caller's setting wins.
-os.environ.setdefault("PLATFORMIO_CORE_DIR", str(REPO / "build" / "pio-core"))
+# (tinyflash provisions tool-scons into it on the first build); a caller's setting wins. Each
+# pytest-xdist worker gets its own (`<dir>-gw0`, ...): two `pio run` registering the platform or
+# provisioning packages in one core directory at the same moment would race.
+_PIO_CORE = os.environ.get("PLATFORMIO_CORE_DIR") or str(REPO / "build" / "pio-core")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+os.environ["PLATFORMIO_CORE_DIR"] = f"{_PIO_CORE}-{_WORKER}" if _WORKER else _PIO_CORE
 SHARED_MODELS = REPO.parent / "shared" / "models"
 SHARED_MODEL_NAMES = ("ad01_int8", "kws_ref_model", "pretrainedResnet_quant")
 
@@ -27,5 +31,6 @@ def shared_model_path(name: str) -> Path:
     """Path of one of the MLPerf Tiny models in ../shared/models; skips the test without it."""
     path = SHARED_MODELS / f"{name}.tflite"
     if not path.is_file():
-        pytest.skip(f"{path} is not present (../shared is only in the developers' and CI's checkout)")
+        pytest.skip(f"{path} is not present (../shared is only in the developers' and CI's "
+                    "checkout)")
     return path

@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.runtime_build import runtime_sources
+
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO / "firmware"
 PORT_SOURCE_DIRS = {
@@ -90,11 +92,7 @@ def compile_callgraph(board_id: str, project_src: Path, work: Path) -> tuple[lis
     gen.mkdir(parents=True, exist_ok=True)
     (gen / "tfl_port_board.h").write_text(_board_header(board_id, tf))
     runtime = FIRMWARE / "runtime"
-    kernels = re.findall(r"^\s*TFL_KERNEL\(\s*(\w+)\s*,",
-                         (runtime / "include" / "tfl_kernels.h").read_text(), re.MULTILINE)
-    sources = sorted((runtime / "src").glob("*.c"))
-    sources += [runtime / "src" / "kernels" / f"op_{k}.c" for k in kernels]
-    sources += sorted((runtime / "src" / "kernels").glob("tfl_kernel_*.c"))  # shared helpers
+    sources = runtime_sources()
     sources += sorted((FIRMWARE / "harness" / "src").glob("*.c"))
     for d in PORT_SOURCE_DIRS[port]:
         sources += sorted((FIRMWARE / "ports" / d).glob("*.c"))

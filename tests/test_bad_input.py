@@ -4,7 +4,7 @@
 of its line in docs/errors.md, and test_every_row_is_documented keeps the table and the test in
 step.
 
-Fast rows use files written here (tests/tflbuilder.py models, truncated/empty files) and need no
+Fast rows use files written here (support/tflbuilder.py models, truncated/empty files) and need no
 TensorFlow or compiler. Rows marked slow run the TensorFlow converter (calibration shape) or build
 firmware: a host firmware serving model A over TCP while `verify` expects model B (different model
 hash), a project with a broken source (PlatformIO build error), and an mps2-an386 project verified
@@ -26,30 +26,11 @@ from typing import Callable, Optional
 import numpy as np
 import pytest
 
+from support.cli import TINYFLASH, expect_error, tinyflash
+
 REPO = Path(__file__).resolve().parents[1]
 DIGITS = REPO / "examples" / "digits"
-TINYFLASH = Path(sys.executable).parent / "tinyflash"
 ERRORS_MD = REPO / "docs" / "errors.md"
-
-
-def tinyflash(*args: str | Path, env: Optional[dict[str, str]] = None,
-              timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    full_env = dict(env if env is not None else os.environ, COLUMNS="400")
-    return subprocess.run([str(TINYFLASH), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
-
-
-def expect_error(run: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
-    """Exit `code`, exactly one non-empty stderr line, starting with `error: `, containing every
-    fragment; no traceback anywhere."""
-    text = run.stdout + run.stderr
-    assert run.returncode == code, text
-    assert "Traceback" not in text, text
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def free_port() -> int:
@@ -62,7 +43,7 @@ def free_port() -> int:
 
 
 def builder_model(kind: str) -> bytes:
-    from tflbuilder import ModelBuilder
+    from support.tflbuilder import ModelBuilder
 
     rng = np.random.default_rng(1)
     b = ModelBuilder()
@@ -381,7 +362,6 @@ ROWS: list[Row] = [
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory):
-    sys.path.insert(0, str(REPO / "tests"))
     made = Inputs(tmp_path_factory.mktemp("bad_input"))
     yield made
     for proc in made.processes:
@@ -462,31 +442,36 @@ def test_generate_interrupted_leaves_nothing(tmp_path: Path, monkeypatch: pytest
 def test_convert_sigint_leaves_nothing_behind(tmp_path: Path) -> None:
     """SIGINT to a running `tinyflash convert` (only to the parent, the harder case: the converter
     child does not see it) while the TensorFlow child converts: exit 130 with `aborted`, no
-    output file, no temporary file beside it, no converter temp directory, no process left."""
+    output file, no temporary file beside it, no converter temp directory, no process left.
+    Synchronised on an event, not a delay: with TINYFLASH_TEST_HOLD_CONVERSION the child writes
+    the hold file once the converter has taken its first calibration sample and then waits to be
+    killed, so the conversion is still running when the signal arrives, however busy the machine."""
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = dict(os.environ, TMPDIR=str(tmp), COLUMNS="400")
+    hold = tmp_path / "converting"
+    env = dict(os.environ, TMPDIR=str(tmp), COLUMNS="400", TINYFLASH_TEST_HOLD_CONVERSION=str(hold))
     proc = subprocess.Popen([str(TINYFLASH), "convert", KERAS, "-o", out_dir / "digits.tflite",
                              "--data", CALIB], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 300
-    # the calibration file appears in the converter's temp dir once the model is loaded and the
-    # child is about to convert
-    while time.monotonic() < deadline and proc.poll() is None:
-        if list(tmp.glob("tinyflash-convert-*/calibration.npz")):
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "convert ended before it could be interrupted"
-    time.sleep(0.5)
-    proc.send_signal(subprocess.signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        deadline = time.monotonic() + 600
+        while not hold.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # polls for the event (the hold file); its timing decides nothing
+        assert hold.exists() and proc.poll() is None, \
+            f"convert never reached the converter (exit {proc.poll()})"
+        proc.send_signal(subprocess.signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
     assert proc.returncode == 130, (proc.returncode, stdout, stderr)
     assert "aborted" in stderr and "Traceback" not in stdout + stderr
     assert list(out_dir.iterdir()) == []
     assert list(tmp.iterdir()) == []
-    time.sleep(0.5)
+    # the parent kills and waits for the converter child before it exits: nothing may be left
     left = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(proc.pid)],
                           capture_output=True, text=True).stdout.strip()
     assert left == "", f"processes left in the session: {left}"  # the converter child is gone

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_model_path
-from runtime_host import RUNTIME
+from support.runtime_build import RUNTIME
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "examples" / "digits" / "digits_int8.tflite"

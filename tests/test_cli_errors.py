@@ -3,37 +3,16 @@ stderr, its exit code, and no traceback. docs/errors.md lists the same cases."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from support.cli import expect_error, tinyflash
+
 REPO = Path(__file__).resolve().parents[1]
 DIGITS = REPO / "examples" / "digits"
-TINYFLASH = Path(sys.executable).parent / "tinyflash"
-
-
-def tinyflash(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="400")  # keep each sentence on one line
-    return subprocess.run([str(TINYFLASH), *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=cwd)
-
-
-def expect_error(run: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
-    """The command failed with `code` and printed one `error:` sentence containing `fragments`."""
-    text = run.stdout + run.stderr
-    assert run.returncode == code, text
-    assert "Traceback" not in text and "tensorflow" not in run.stderr.lower().replace(
-        "the tensorflow converter", ""), text
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 # ---- convert: bad inputs found before TensorFlow starts (fast) ------------------------------

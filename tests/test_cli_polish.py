@@ -4,18 +4,17 @@ an 80-column terminal."""
 
 from __future__ import annotations
 
-import os
+import functools
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, shared_model_path
+from support.cli import tinyflash
 
 DIGITS_INT8 = REPO / "examples" / "digits" / "digits_int8.tflite"
-TINYFLASH = [sys.executable, "-m", "tinyflash.cli"]
+run_cli = functools.partial(tinyflash, columns=80, timeout=300)  # the width of a small terminal
 
 # A pre: extra script that asks PlatformIO for a platform that is not installed: SCons reports
 # PlatformIO's UnknownPlatform with a Python traceback, as in a real build whose symlinked platform
@@ -24,13 +23,6 @@ UNKNOWN_PLATFORM_SCRIPT = """\
 from platformio.platform.factory import PlatformFactory
 PlatformFactory.new("symlink:///nonexistent/tinyflash-platform")
 """
-
-
-def run_cli(*args: str | Path, columns: int = 80,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS=str(columns))
-    return subprocess.run([*TINYFLASH, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
 
 
 @pytest.fixture(scope="module")

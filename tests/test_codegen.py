@@ -15,13 +15,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import REPO, shared_model_path
+from support.cli import tinyflash
 from tinyflash import codegen
 from tinyflash.boards import load_board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
@@ -60,17 +60,6 @@ def render(model_path: Path = TINY, board_id: str = "mps2-an386", vendor: bool =
 @pytest.fixture(scope="module")
 def tiny() -> codegen.RenderedProject:
     return render()
-
-
-def _kernels_missing(model_path: Path) -> list[str]:
-    have = codegen.available_kernels()
-    return sorted({op.name for op in load_model(model_path).ops} - set(have))
-
-
-def _needs_kernels(model_path: Path = TINY) -> None:
-    missing = _kernels_missing(model_path)
-    if missing:
-        pytest.skip(f"the runtime has no kernel yet for {', '.join(missing)} (tfl_kernels.h)")
 
 
 # ---- golden files ------------------------------------------------------------------------------
@@ -403,7 +392,6 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def test_generate_twice_is_byte_identical(tmp_path: Path) -> None:
-    _needs_kernels(MLP)
     first = codegen.generate(MLP, "mps2-an386", tmp_path / "a")
     second = codegen.generate(MLP, "mps2-an386", tmp_path / "b")
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
@@ -414,7 +402,6 @@ def test_generate_twice_is_byte_identical(tmp_path: Path) -> None:
 
 
 def test_generate_vendored_stands_alone(tmp_path: Path) -> None:
-    _needs_kernels(MLP)
     result = codegen.generate(MLP, "mps2-an386", tmp_path / "fw", vendor=True, selftest=0)
     out = tmp_path / "fw"
     ini = (out / "platformio.ini").read_text()
@@ -432,27 +419,21 @@ def test_generate_vendored_stands_alone(tmp_path: Path) -> None:
     assert not (out / "lib" / "runtime").exists() and not (out / "vendor").exists()
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tinyflash.cli", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=300)
-
-
 def test_cli_generate_json_and_refusal(tmp_path: Path) -> None:
-    _needs_kernels(MLP)
     out = tmp_path / "fw"
-    done = _cli("generate", str(MLP), "--board", "mps2-an386", "-o", str(out), "--json")
+    done = tinyflash("generate", str(MLP), "--board", "mps2-an386", "-o", str(out), "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["board"] == "mps2-an386" and report["arena_bytes"] > 0
     assert report["ram"]["fits"] and "platformio.ini" in report["files"]
-    refused = _cli("generate", str(MLP), "--board", "mps2-an386", "-o", str(out))
+    refused = tinyflash("generate", str(MLP), "--board", "mps2-an386", "-o", str(out))
     assert refused.returncode == EXIT_BAD_INPUT
     assert "is not empty" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_cli_does_not_fit_exit_code(tmp_path: Path) -> None:
     model = shared_model_path("pretrainedResnet_quant")
-    done = _cli("generate", str(model), "--board", "microbit", "-o", str(tmp_path / "fw"))
+    done = tinyflash("generate", str(model), "--board", "microbit", "-o", str(tmp_path / "fw"))
     assert done.returncode == EXIT_CHECK_FAILED
     assert "does not fit board microbit: RAM" in done.stderr and "Traceback" not in done.stderr
 
@@ -464,7 +445,6 @@ def test_cli_does_not_fit_exit_code(tmp_path: Path) -> None:
 def _build(tmp_path: Path, model: Path, board_id: str, vendor: bool = False) -> Any:
     from tinyflash.platformio import build_project
 
-    _needs_kernels(model)
     out = tmp_path / board_id
     codegen.generate(model, board_id, out, vendor=vendor)
     return build_project(out, timeout=600)
@@ -552,9 +532,9 @@ def test_shared_model_selftest_on_mps2_an386(tmp_path: Path, name: str) -> None:
 
 
 def test_not_deployable_model_is_refused(tmp_path: Path) -> None:
-    """A float32 FULLY_CONNECTED model (written with tests/tflbuilder.py) is not full int8."""
+    """A float32 FULLY_CONNECTED model (written with support/tflbuilder.py) is not full int8."""
     import numpy as np
-    from tflbuilder import ModelBuilder
+    from support.tflbuilder import ModelBuilder
 
     b = ModelBuilder()
     x = b.tensor("x", [1, 4], "float32")
@@ -579,7 +559,6 @@ def test_kernel_list_matches_kernel_files() -> None:
 
 
 def test_kernel_set_override(tmp_path: Path) -> None:
-    _needs_kernels(MLP)
     result = codegen.generate(MLP, "mps2-an386", tmp_path / "fw", kernels="portable", selftest=0)
     assert result.kernel_set == "portable"
     assert "build_flags = -DTFL_USE_DSP=0\n" in (tmp_path / "fw" / "platformio.ini").read_text()

@@ -1,8 +1,8 @@
 """Differential tests of the arithmetic kernels (issue 3): ADD, SUB, MUL, MAXIMUM, MINIMUM (with
 broadcasting), LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH and MEAN, all int8.
 
-Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
-the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
+Each case is a single-op model written with support/tflbuilder.py, run through the C runtime on
+the host (ASan+UBSan runner, support/runtime_host.py) and through tflite-micro's Python runtime;
 outputs are compared exactly (every path is integer, so there is no tolerance). Hypothesis draws
 shapes, scales, zero points, activations and options plus an integer `seed` for the input data;
 a failure message names the seed and the parameters. Unary ops always also get one input set
@@ -28,19 +28,19 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime_host import init_status, run_model_batch, tflm_reference_batch
-from tflbuilder import ModelBuilder
+from support.compare import assert_same_as_tflm
+from support.runtime_host import init_status, run_model_batch, tflm_reference_batch
+from support.tflbuilder import ModelBuilder
 
 REPO = Path(__file__).resolve().parents[1]
 
-SETS = 3  # random input sets per model (plus the all-values set for unary ops)
 # Examples per property; raise it for a deeper search, e.g. TINYFLASH_KERNEL_EXAMPLES=500.
 EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "20"))
 
@@ -58,38 +58,6 @@ activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-def _batch(shapes: Sequence[Sequence[int]], seed: int, all_values: bool) -> list[list[np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    batch = [[np.asarray(rng.integers(-128, 127, size=tuple(s), endpoint=True, dtype=np.int8))
-              .reshape(tuple(s)) for s in shapes] for _ in range(SETS)]
-    if all_values:  # every int8 value, cycled over the (first) input's shape, random start
-        n = int(np.prod(shapes[0]))
-        start = int(rng.integers(0, 256))
-        values = ((np.arange(n) + start) % 256 - 128).astype(np.int8).reshape(tuple(shapes[0]))
-        batch.insert(0, [values] + batch[0][1:])
-    return batch
-
-
-def assert_same_as_tflm(model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str,
-                        all_values: bool = False) -> None:
-    """Runs the input sets through the C runtime and TFLM; outputs must be identical."""
-    batch = _batch(shapes, seed, all_values)
-    ref = tflm_reference_batch(model, batch)
-    got = run_model_batch(model, batch)
-    for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
-        assert len(g_outs) == len(r_outs), f"{what} seed={seed}: output count"
-        for g, r in zip(g_outs, r_outs):
-            r = np.asarray(r)
-            assert g.shape == r.shape, f"{what} seed={seed} set={s}: shape {g.shape} vs {r.shape}"
-            if not np.array_equal(g, r):
-                bad = np.flatnonzero(g.ravel() != r.ravel())
-                ins = [a.ravel()[bad[:8]] for a in batch[s]]
-                raise AssertionError(
-                    f"{what} seed={seed} set={s}: {bad.size}/{g.size} values differ from TFLM\n"
-                    f"at {bad[:8]}: inputs={ins} ours={g.ravel()[bad[:8]]} "
-                    f"tflm={r.ravel()[bad[:8]]}")
-
 
 @st.composite
 def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6,
@@ -416,7 +384,7 @@ ARITH_OPS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "LOGISTIC", "TANH", "REL
 
 
 def _op_names(flatbuffer: bytes) -> set[str]:
-    from tflbuilder import BUILTIN_OPS, _schema
+    from support.tflbuilder import BUILTIN_OPS, _schema
 
     names = {v: k for k, v in BUILTIN_OPS.items()}
     model = _schema.Model.GetRootAs(bytearray(flatbuffer), 0)

@@ -1,8 +1,8 @@
 """Differential tests of the data-movement kernels (issue 3): CONCATENATION, PAD, PADV2,
 STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V, PACK, UNPACK, RESIZE_NEAREST_NEIGHBOR, TRANSPOSE_CONV.
 
-Each case is a single-op int8 model written with tests/tflbuilder.py, run through the C runtime
-on the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python
+Each case is a single-op int8 model written with support/tflbuilder.py, run through the C runtime
+on the host (ASan+UBSan runner, support/runtime_host.py) and through tflite-micro's Python
 runtime, and the outputs are compared exactly (no tolerance: every path is integer).
 Hypothesis draws the op parameters and an integer `seed` for the input data; a failure message
 names the seed and the parameters.
@@ -25,19 +25,18 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from runtime_host import (RunnerError, host_run, init_status, model_info, run_model_batch,
-                          tflm_reference_batch)
-from tflbuilder import ModelBuilder
+from support.compare import assert_same_as_tflm, int8_batch
+from support.runtime_host import (RunnerError, host_run, init_status, model_info, run_model_batch,
+                                  tflm_reference_batch)
+from support.tflbuilder import ModelBuilder
 
 REPO = Path(__file__).resolve().parents[1]
-SETS = 3  # random input sets per model
 
 COMMON = settings(max_examples=25, deadline=None, print_blob=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -45,28 +44,6 @@ COMMON = settings(max_examples=25, deadline=None, print_blob=True,
 scales = st.floats(min_value=1e-3, max_value=2.0, allow_nan=False, allow_infinity=False)
 zero_points = st.integers(min_value=-128, max_value=127)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
-
-
-def _inputs(shapes: Sequence[Sequence[int]], seed: int) -> list[list[np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    return [[rng.integers(-128, 127, size=tuple(s), endpoint=True, dtype=np.int8) for s in shapes]
-            for _ in range(SETS)]
-
-
-def assert_same_as_tflm(model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str) -> None:
-    """Runs SETS random input sets through the C runtime and TFLM; outputs must be identical."""
-    batch = _inputs(shapes, seed)
-    ref = tflm_reference_batch(model, batch)
-    got = run_model_batch(model, batch)
-    for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
-        assert len(g_outs) == len(r_outs), f"{what} seed={seed}: output count"
-        for k, (g, r) in enumerate(zip(g_outs, r_outs)):
-            r = np.asarray(r)
-            assert g.shape == r.shape, f"{what} seed={seed} set={s} output={k}: shape {g.shape} vs {r.shape}"
-            if not np.array_equal(g, r):
-                bad = int(np.count_nonzero(g != r))
-                raise AssertionError(f"{what} seed={seed} set={s} output={k}: {bad}/{g.size} values "
-                                     f"differ from TFLM\nours={g.ravel()[:32]}\ntflm={r.ravel()[:32]}")
 
 
 def tflm_accepts(model: bytes) -> bool:
@@ -295,7 +272,7 @@ def test_strided_slice_beyond_tflm_rank_equals_numpy(shape, begin, end, strides,
     b.op("STRIDED_SLICE", [x, *idx], [y], shrink_axis_mask=shrink)
     key = tuple(bg if (shrink >> a) & 1 else slice(bg, en, sd)
                 for a, (bg, en, sd) in enumerate(zip(begin, end, strides)))
-    batch = _inputs([shape], 3)
+    batch = int8_batch([shape], 3)
     for (xi,), (g,) in zip(batch, run_model_batch(b.build([x], [y]), batch)):
         np.testing.assert_array_equal(g, xi[key])
 
@@ -337,7 +314,7 @@ def test_transpose_6d_equals_numpy(perm):
     p = b.tensor("perm", [6], "int32", data=np.array(perm, np.int32))
     y = b.tensor("y", [shape[i] for i in perm], "int8", scale=0.1, zero_point=0)
     b.op("TRANSPOSE", [x, p], [y])
-    batch = _inputs([shape], 5)
+    batch = int8_batch([shape], 5)
     for (xi,), (g,) in zip(batch, run_model_batch(b.build([x], [y]), batch)):
         np.testing.assert_array_equal(g, xi.transpose(perm))
 
@@ -350,7 +327,7 @@ def test_transpose_int64_perm_is_read_as_int64():
     p = b.tensor("perm", [4], "int64", data=np.array(perm, np.int64))
     y = b.tensor("y", [shape[i] for i in perm], "int8", scale=0.1, zero_point=0)
     b.op("TRANSPOSE", [x, p], [y])
-    batch = _inputs([shape], 7)
+    batch = int8_batch([shape], 7)
     got = run_model_batch(b.build([x], [y]), batch)
     for (xi,), (g,) in zip(batch, got):
         np.testing.assert_array_equal(g, xi.transpose(perm))
@@ -406,7 +383,7 @@ def test_split_v_matches_tflm(shape, data, q, index_type, seed):
     model = b.build([x], ys)
     what = f"SPLIT_V shape={shape} axis={axis} size_splits={given_sizes}"
     if 0 in sizes:  # TFLM's Python wrapper cannot return an empty output; check ours alone
-        batch = _inputs([shape], seed)
+        batch = int8_batch([shape], seed)
         for (xi,), outs in zip(batch, run_model_batch(model, batch)):
             for g, r in zip(outs, np.split(xi, np.cumsum(sizes)[:-1], axis=axis % rank)):
                 np.testing.assert_array_equal(g, r, err_msg=what)
@@ -467,7 +444,7 @@ def test_pack_mixed_quantization_copies_bytes_like_tflm():
     b.op("PACK", [x0, x1], [y], values_count=2, axis=0)
     model = b.build([x0, x1], [y])
     assert_same_as_tflm(model, [[3], [3]], 11, "PACK mixed quantization")
-    batch = _inputs([[3], [3]], 11)
+    batch = int8_batch([[3], [3]], 11)
     got = run_model_batch(model, batch)
     np.testing.assert_array_equal(got[0][0], np.stack(batch[0]))
 
@@ -650,7 +627,7 @@ def test_runner_errors_are_reported_not_crashes():
     y = b.tensor("y", [1, 2], "int8", scale=0.1, zero_point=0)
     b.op("CONCATENATION", [x0], [y], axis=1)
     with pytest.raises(RunnerError) as err:
-        run_model_batch(b.build([x0], [y]), _inputs([[1, 3]], 0))
+        run_model_batch(b.build([x0], [y]), int8_batch([[1, 3]], 0))
     assert err.value.stage == "init" and err.value.status == "TFL_ERR_BAD_SHAPE"
 
 
@@ -818,7 +795,7 @@ def test_hostile_index_tensors_are_refused_or_run_cleanly(case):
     output shapes: the runtime either refuses the model with a status or runs it without any
     ASan/UBSan report. It never crashes or reads outside a tensor."""
     model, shapes_, op = case
-    run = host_run(model, _inputs(shapes_, 0))
+    run = host_run(model, int8_batch(shapes_, 0))
     assert not run.crashed, f"{op}: runner crashed\n{run.stderr[-3000:]}"
     if run.status == "TFL_OK" and run.invoke_status == "TFL_OK" and tflm_accepts(model):
         event(f"{op}: ran")

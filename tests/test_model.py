@@ -1,221 +1,24 @@
 """model.py: the flatbuffer reader on the shared MLPerf Tiny models (cross-checked against TFLite's
-own generated schema reader), a small model writer for hand-made models, and corruption fuzzing:
+own generated schema reader), hand-made models (support.tflbuilder), and corruption fuzzing:
 any malformed input raises TinyflashError and nothing else."""
 
 from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass, field
 from typing import Any
 
-import flatbuffers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SHARED_MODEL_NAMES, shared_model_path
+from support.tflbuilder import Op, Spec, T, conv_spec, write_model
 from tinyflash import schema
 from tinyflash.errors import TinyflashError
 from tinyflash.model import ModelInfo, load_model, parse_model
 from tinyflash.opcheck import check_model
 from tinyflash.plan import plan_memory, verify_plan
-
-# ---- a small TFLite model writer (flatbuffers' Builder, our schema facts) -------------------
-
-TYPE = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
-
-
-@dataclass
-class T:
-    """A tensor to write: data=None for an activation."""
-
-    shape: tuple[int, ...]
-    dtype: str = "int8"
-    data: bytes | None = None
-    scales: tuple[float, ...] | None = (0.05,)
-    zero_points: tuple[int, ...] | None = None
-    axis: int = 0
-    name: str = ""
-    sparse: bool = False  # writes an (empty) SparsityParameters table
-
-
-@dataclass
-class Op:
-    name: str
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    # options: (BuiltinOptions table name, {slot: (kind, value)})
-    options: tuple[str, dict[int, tuple[str, Any]]] | None = None
-    custom_code: str | None = None
-
-
-@dataclass
-class Spec:
-    tensors: list[T]
-    ops: list[Op]
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    description: str = "tinyflash test model"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _int_vector(b: flatbuffers.Builder, values: tuple[int, ...] | list[int]) -> int:
-    b.StartVector(4, len(values), 4)
-    for v in reversed(list(values)):
-        b.PrependInt32(v)
-    return b.EndVector()
-
-
-def _offset_vector(b: flatbuffers.Builder, offsets: list[int]) -> int:
-    b.StartVector(4, len(offsets), 4)
-    for o in reversed(offsets):
-        b.PrependUOffsetTRelative(o)
-    return b.EndVector()
-
-
-def write_model(spec: Spec) -> bytes:
-    """Serialises `spec` as a TFLite flatbuffer (schema version 3, one subgraph)."""
-    b = flatbuffers.Builder(1024)
-    # Buffers: 0 is the empty sentinel; each constant tensor gets its own.
-    buffer_data: list[bytes | None] = [None]
-    tensor_buffer: list[int] = []
-    for t in spec.tensors:
-        if t.data is None:
-            buffer_data.append(None)
-        else:
-            buffer_data.append(t.data)
-        tensor_buffer.append(len(buffer_data) - 1)
-    buffers = []
-    for data in buffer_data:
-        vec = b.CreateByteVector(data) if data else None
-        b.StartObject(3)
-        if vec is not None:
-            b.PrependUOffsetTRelativeSlot(0, vec, 0)
-        buffers.append(b.EndObject())
-
-    tensors = []
-    for i, t in enumerate(spec.tensors):
-        name = b.CreateString(t.name or f"t{i}")
-        shape = _int_vector(b, t.shape)
-        quant = None
-        if t.scales is not None and t.dtype != "float32":
-            b.StartVector(4, len(t.scales), 4)
-            for s in reversed(t.scales):
-                b.PrependFloat32(s)
-            scales = b.EndVector()
-            zps = t.zero_points if t.zero_points is not None else (0,) * len(t.scales)
-            b.StartVector(8, len(zps), 8)
-            for z in reversed(zps):
-                b.PrependInt64(z)
-            zvec = b.EndVector()
-            b.StartObject(7)
-            b.PrependUOffsetTRelativeSlot(2, scales, 0)
-            b.PrependUOffsetTRelativeSlot(3, zvec, 0)
-            b.PrependInt32Slot(6, t.axis, 0)
-            quant = b.EndObject()
-        sparsity = None
-        if t.sparse:
-            b.StartObject(3)
-            sparsity = b.EndObject()
-        b.StartObject(8)
-        if sparsity is not None:
-            b.PrependUOffsetTRelativeSlot(6, sparsity, 0)
-        b.PrependUOffsetTRelativeSlot(0, shape, 0)
-        b.PrependInt8Slot(1, TYPE[t.dtype], 0)
-        b.PrependUint32Slot(2, tensor_buffer[i], 0)
-        b.PrependUOffsetTRelativeSlot(3, name, 0)
-        if quant is not None:
-            b.PrependUOffsetTRelativeSlot(4, quant, 0)
-        tensors.append(b.EndObject())
-
-    opcode_keys: list[tuple[int, str | None]] = []
-    ops = []
-    for op in spec.ops:
-        key = (schema.BUILTIN_CODES[op.name], op.custom_code)
-        if key not in opcode_keys:
-            opcode_keys.append(key)
-        ins, outs = _int_vector(b, op.inputs), _int_vector(b, op.outputs)
-        options, options_type = None, 0
-        if op.options is not None:
-            table, fields = op.options
-            options_type = schema.BUILTIN_OPTIONS.index(table)
-            b.StartObject(max(fields, default=-1) + 1)
-            for slot, (kind, value) in sorted(fields.items()):
-                {"byte": b.PrependInt8Slot, "int": b.PrependInt32Slot, "bool": b.PrependBoolSlot,
-                 "float": b.PrependFloat32Slot}[kind](slot, value, None)
-            options = b.EndObject()
-        b.StartObject(5)
-        b.PrependUint32Slot(0, opcode_keys.index(key), 0)
-        b.PrependUOffsetTRelativeSlot(1, ins, 0)
-        b.PrependUOffsetTRelativeSlot(2, outs, 0)
-        if options is not None:
-            b.PrependUint8Slot(3, options_type, 0)
-            b.PrependUOffsetTRelativeSlot(4, options, 0)
-        ops.append(b.EndObject())
-
-    codes = []
-    for code, custom in opcode_keys:
-        custom_str = b.CreateString(custom) if custom else None
-        b.StartObject(4)
-        b.PrependInt8Slot(0, min(code, 127), 0)
-        if custom_str is not None:
-            b.PrependUOffsetTRelativeSlot(1, custom_str, 0)
-        b.PrependInt32Slot(2, 1, 1)
-        b.PrependInt32Slot(3, code, 0)
-        codes.append(b.EndObject())
-
-    tvec, ovec = _offset_vector(b, tensors), _offset_vector(b, ops)
-    ins, outs = _int_vector(b, spec.inputs), _int_vector(b, spec.outputs)
-    sg_name = b.CreateString("main")
-    b.StartObject(5)
-    b.PrependUOffsetTRelativeSlot(0, tvec, 0)
-    b.PrependUOffsetTRelativeSlot(1, ins, 0)
-    b.PrependUOffsetTRelativeSlot(2, outs, 0)
-    b.PrependUOffsetTRelativeSlot(3, ovec, 0)
-    b.PrependUOffsetTRelativeSlot(4, sg_name, 0)
-    subgraph = b.EndObject()
-    sgvec = _offset_vector(b, [subgraph])
-    cvec, bvec = _offset_vector(b, codes), _offset_vector(b, buffers)
-    desc = b.CreateString(spec.description)
-    b.StartObject(8)
-    b.PrependUint32Slot(0, 3, 0)
-    b.PrependUOffsetTRelativeSlot(1, cvec, 0)
-    b.PrependUOffsetTRelativeSlot(2, sgvec, 0)
-    b.PrependUOffsetTRelativeSlot(3, desc, 0)
-    b.PrependUOffsetTRelativeSlot(4, bvec, 0)
-    b.Finish(b.EndObject(), file_identifier=b"TFL3")
-    return bytes(b.Output())
-
-
-def conv_spec(out_c: int = 8, per_channel: bool = True) -> Spec:
-    """input [1,6,6,3] -> CONV_2D 3x3 stride 2 SAME (per-channel weights, int32 bias) ->
-    RESHAPE [1, 3*3*out_c] -> FULLY_CONNECTED 4 -> SOFTMAX."""
-    flat = 3 * 3 * out_c
-    w_scales = tuple(0.01 * (k + 1) for k in range(out_c)) if per_channel else (0.02,)
-    tensors = [
-        T((1, 6, 6, 3), name="input", zero_points=(-3,)),
-        T((out_c, 3, 3, 3), data=bytes((7 * k) % 256 for k in range(out_c * 27)),
-          scales=w_scales, axis=0, name="conv/w"),
-        T((out_c,), "int32", data=struct.pack(f"<{out_c}i", *range(out_c)),
-          scales=tuple(0.0005 * (k + 1) for k in range(out_c)) if per_channel else (0.001,),
-          name="conv/b"),
-        T((1, 3, 3, out_c), name="conv/out", zero_points=(-128,)),
-        T((2,), "int32", data=struct.pack("<2i", 1, flat), scales=None, name="shape"),
-        T((1, flat), name="flat", zero_points=(-128,)),
-        T((4, flat), data=bytes(4 * flat), scales=(0.03,), name="fc/w"),
-        T((4,), "int32", data=bytes(16), scales=(0.0015,), name="fc/b"),
-        T((1, 4), name="logits", zero_points=(5,)),
-        T((1, 4), name="probs", scales=(1 / 256,), zero_points=(-128,)),
-    ]
-    ops = [
-        Op("CONV_2D", (0, 1, 2), (3,), ("Conv2DOptions", {0: ("byte", 0), 1: ("int", 2),
-                                                          2: ("int", 2), 3: ("byte", 1)})),
-        Op("RESHAPE", (3, 4), (5,)),
-        Op("FULLY_CONNECTED", (5, 6, 7), (8,), ("FullyConnectedOptions", {2: ("bool", True)})),
-        Op("SOFTMAX", (8,), (9,), ("SoftmaxOptions", {0: ("float", 1.0)})),
-    ]
-    return Spec(tensors, ops, inputs=(0,), outputs=(9,))
 
 
 @pytest.fixture(scope="module")

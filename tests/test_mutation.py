@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_model_path
+from support.models import small_model
+from support.runtime_build import ASAN_EXIT, SAN_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
 import fuzzlib  # noqa: E402
-
-from runtime_host import ASAN_EXIT, SAN_ENV  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20261125
@@ -72,8 +72,6 @@ def mutate(model: bytes, name: str, cases: int, tmp_path: Path) -> collections.C
 
 
 def builder_models() -> dict[str, bytes]:
-    from test_runtime_malformed import small_model
-
     return {"small_model": small_model(), "harness_model": fuzzlib.harness_model(),
             "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes()}
 

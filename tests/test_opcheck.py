@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_MODEL_NAMES, shared_model_path
+from support.cli import tinyflash
 from tinyflash.model import ModelInfo, load_model, parse_model
 from tinyflash.errors import TinyflashError
 from tinyflash.opcheck import check_model, kernel_table, runtime_kernels
@@ -19,7 +20,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _convert(mode: str) -> bytes:
-    import numpy as np
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(1)
@@ -205,19 +205,11 @@ def test_shared_model_with_op_code_changed_to_custom() -> None:
 
 # ---- the real `tinyflash check` command ------------------------------------------------------
 
-def _cli(*args: str) -> "subprocess.CompletedProcess[str]":
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "tinyflash.cli", "check", *args],
-                          capture_output=True, text=True, timeout=120)
-
-
 def test_cli_check_shared_model_json() -> None:
     import json
 
     path = shared_model_path("kws_ref_model")
-    done = _cli(str(path), "--json")
+    done = tinyflash("check", str(path), "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["deployable"] is True and data["offenders"] == [] == data["findings"]
@@ -239,7 +231,7 @@ def test_cli_check_shared_model_json() -> None:
 
 
 def test_cli_check_table() -> None:
-    done = _cli(str(shared_model_path("pretrainedResnet_quant")))
+    done = tinyflash("check", str(shared_model_path("pretrainedResnet_quant")))
     assert done.returncode == 0, done.stderr
     for text in ("CONV_2D", "int8[1x32x32x3]", "per-ch", "2,359,296", "12,501,632 MACs",
                  "peak activations 52,224 B", "planned arena 52,224 B", "deployable"):
@@ -247,14 +239,14 @@ def test_cli_check_table() -> None:
 
 
 def test_cli_check_plan_table() -> None:
-    done = _cli(str(shared_model_path("kws_ref_model")), "--plan")
+    done = tinyflash("check", str(shared_model_path("kws_ref_model")), "--plan")
     assert done.returncode == 0, done.stderr
     assert "memory plan" in done.stdout and "(= 31)" in done.stdout and "0-12" in done.stdout
 
 
 @pytest.mark.slow
 def test_cli_check_hybrid_exit_1(converted: dict[str, Path]) -> None:
-    done = _cli(str(converted["dynamic"]))
+    done = tinyflash("check", str(converted["dynamic"]))
     assert done.returncode == 1
     assert "not deployable" in done.stdout and "is hybrid: int8 weights" in done.stdout
     assert done.stderr.startswith("error: ") and "is not deployable: op 0 FULLY_CONNECTED is " \
@@ -266,11 +258,11 @@ def test_cli_check_corrupt_exit_2(tmp_path: Path) -> None:
     data = shared_model_path("ad01_int8").read_bytes()
     truncated = tmp_path / "truncated.tflite"
     truncated.write_bytes(data[:5000])
-    done = _cli(str(truncated))
+    done = tinyflash("check", str(truncated))
     assert done.returncode == 2 and done.stdout == ""
     assert "truncated.tflite is a corrupt TFLite model" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 3
-    done = _cli(str(tmp_path / "missing.tflite"))
+    done = tinyflash("check", str(tmp_path / "missing.tflite"))
     assert done.returncode == 2 and "no such file" in done.stderr
 
 

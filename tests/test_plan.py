@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SHARED_MODEL_NAMES, shared_model_path
-from test_model import Op, Spec, T, conv_spec, write_model
+from support.tflbuilder import Op, Spec, T, conv_spec, write_model
 from tinyflash.errors import TinyflashError
 from tinyflash.model import ModelInfo, load_model, parse_model
 from tinyflash.plan import (ALIGNMENT, lower_bound, plan_memory, scratch_bytes_for_op,
@@ -272,7 +272,7 @@ def _run_plan_in_runtime(model: bytes, inputs_count: int = 3) -> None:
     exactly the runtime's arena_used bytes: it must report arena_bytes and pool_words exactly and
     match tflite-micro's outputs bit for bit (a plan that overlapped live tensors would not)."""
     import numpy as np
-    from runtime_host import host_run, random_inputs, run_model_batch, tflm_reference_batch
+    from support.runtime_host import host_run, random_inputs, run_model_batch, tflm_reference_batch
 
     info = parse_model(model, "runtime")
     plan = plan_memory(info)

@@ -2,7 +2,7 @@
 FULLY_CONNECTED and TRANSPOSE_CONV each take 2 int32 words (multiplier, shift) per scale of their
 weights from the pool: 2 for per-tensor weights, 2 * output channels for per-channel weights.
 
-Every case runs the sanitized host runner (tests/runtime_host.py), which re-initialises with a
+Every case runs the sanitized host runner (support/runtime_host.py), which re-initialises with a
 heap pool of exactly the words the runtime reported, so a kernel that read per-channel entries of
 a per-tensor pool would read past the block (ASan) or another op's entries (outputs would differ
 from tflite-micro's, compared exactly). Output channel counts of 7 exercise both the four-channel
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime_host import init_status, model_info, run_model_batch, tflm_reference_batch
-from tflbuilder import ModelBuilder, quantized_bias_scale
+from support.runtime_host import init_status, model_info, run_model_batch, tflm_reference_batch
+from support.tflbuilder import ModelBuilder, quantized_bias_scale
 from tinyflash.model import parse_model
 from tinyflash.plan import plan_memory
 

@@ -17,10 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import REPO
+from support.models import fc_model
 from tinyflash import codegen
 from tinyflash.boards import list_boards, load_board
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
@@ -134,26 +134,11 @@ def test_boards_table_names_the_platform(monkeypatch: pytest.MonkeyPatch) -> Non
 # ---- fit checks before any build ------------------------------------------------------------
 
 
-def _fc_model(inputs: int, units: int) -> bytes:
-    from tflbuilder import ModelBuilder, quantized_bias_scale
-
-    rng = np.random.default_rng(3)
-    b = ModelBuilder()
-    x = b.tensor("x", [1, inputs], "int8", scale=0.05, zero_point=0)
-    w = b.tensor("w", None, "int8", data=rng.integers(-127, 128, size=(units, inputs)),
-                 scale=[0.01], zero_point=[0])
-    bias = b.tensor("bias", None, "int32", data=np.zeros(units, np.int32),
-                    scale=quantized_bias_scale(0.05, [0.01]), zero_point=[0])
-    y = b.tensor("y", [1, units], "int8", scale=0.5, zero_point=0)
-    b.op("FULLY_CONNECTED", [x, w, bias], [y])
-    return b.build([x], [y])
-
-
 def test_too_much_flash_for_nucleo_f446re(tmp_path: Path) -> None:
     """600 KB of weights: fits the L4R5 (2 MB) but not the F446 (512 KB), refused before the
     self-test runs and before anything is written."""
     model = tmp_path / "wide.tflite"
-    model.write_bytes(_fc_model(1000, 600))
+    model.write_bytes(fc_model(1000, 600))
     with pytest.raises(TinyflashError) as error:
         codegen.generate(model, "nucleo_f446re", tmp_path / "fw")
     assert error.value.exit_code == EXIT_CHECK_FAILED
@@ -169,7 +154,7 @@ def test_too_much_flash_for_nucleo_f446re(tmp_path: Path) -> None:
 def test_too_much_ram_for_nucleo_f446re(tmp_path: Path) -> None:
     """A 130,000-byte input activation: more than the F446's 128 KB of RAM, refused."""
     model = tmp_path / "long.tflite"
-    model.write_bytes(_fc_model(130_000, 1))
+    model.write_bytes(fc_model(130_000, 1))
     with pytest.raises(TinyflashError) as error:
         codegen.generate(model, "nucleo_f446re", tmp_path / "fw")
     message = error.value.message
@@ -191,7 +176,7 @@ def test_framework_use_counts_against_the_board() -> None:
 
 def test_cli_does_not_fit_on_a_real_board(tmp_path: Path) -> None:
     model = tmp_path / "wide.tflite"
-    model.write_bytes(_fc_model(1000, 600))
+    model.write_bytes(fc_model(1000, 600))
     done = _cli("generate", str(model), "--board", "nucleo_f446re", "-o", str(tmp_path / "fw"))
     assert done.returncode == EXIT_CHECK_FAILED
     assert "does not fit board nucleo_f446re: flash" in " ".join(done.stderr.split())

@@ -1,4 +1,4 @@
-"""tests/tflbuilder.py's hand-written options tables checked against the slot numbers of the
+"""support/tflbuilder.py's hand-written options tables checked against the slot numbers of the
 schema module tflite-micro ships (its generated `<Table>Add<Field>` writers), and a built model
 read back field by field with that module's readers."""
 
@@ -10,7 +10,7 @@ import re
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from tflbuilder import OPTION_FIELDS, OP_OPTIONS, OPTION_TYPES, ModelBuilder
+from support.tflbuilder import OPTION_FIELDS, OP_OPTIONS, OPTION_TYPES, ModelBuilder
 
 
 def _camel(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Random multi-op int8 networks written with tests/tflbuilder.py: a chain of CONV_2D,
+"""Random multi-op int8 networks written with support/tflbuilder.py: a chain of CONV_2D,
 DEPTHWISE_CONV_2D, MAX_POOL_2D and AVERAGE_POOL_2D layers (random geometry and quantization),
 then RESHAPE -> FULLY_CONNECTED -> SOFTMAX; the softmax and the chain's last activation are the
 outputs. Each is run three ways — the runtime's sequential
@@ -12,8 +12,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime_host import greedy_plan, host_run, run_model_batch, tflm_reference_batch
-from tflbuilder import ModelBuilder, quantized_bias_scale
+from support.runtime_host import greedy_plan, host_run, run_model_batch, tflm_reference_batch
+from support.tflbuilder import ModelBuilder, quantized_bias_scale
 
 LAYERS = ["CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"]
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from runtime_host import ALIASING_OPS, api_checks, greedy_plan, host_run, init_status, model_info, random_inputs, run_model_batch, tflm_reference_batch
-from tflbuilder import ModelBuilder
+from support.runtime_host import ALIASING_OPS, api_checks, greedy_plan, host_run, init_status, model_info, random_inputs, run_model_batch, tflm_reference_batch
+from support.tflbuilder import ModelBuilder
 
 
 def fc_model(units: int = 3, out_units: int | None = None, weight_bytes: bytes | None = None,

@@ -1,6 +1,6 @@
 """Differential tests of the runtime's own kernels against tflite-micro, exactly.
 
-Each hypothesis example builds one single-op model with tests/tflbuilder.py (random shapes,
+Each hypothesis example builds one single-op model with support/tflbuilder.py (random shapes,
 strides, padding, dilation, depth multiplier, activation, per-tensor/per-channel scales), runs a
 batch of random inputs through the ASan/UBSan host runner in one process and through
 tflite-micro's Python runtime, and requires identical bytes. The example's `seed` drives every
@@ -16,27 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime_host import run_model_batch, tflm_reference_batch
-from tflbuilder import ModelBuilder, quantized_bias_scale
+from support.compare import assert_batch_same_as_tflm
+from support.runtime_host import run_model_batch
+from support.tflbuilder import ModelBuilder, quantized_bias_scale
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=False, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow])
 INPUT_SETS = 6
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
-
-
-def assert_same(model: bytes, batch: list[list[np.ndarray]], what: str) -> None:
-    got = run_model_batch(model, batch)
-    want = tflm_reference_batch(model, batch)
-    for k, (g_outs, w_outs) in enumerate(zip(got, want)):
-        assert len(g_outs) == len(w_outs)
-        for i, (g, w) in enumerate(zip(g_outs, w_outs)):
-            assert g.dtype == w.dtype and g.shape == w.shape, f"{what}: output {i} {g.shape} vs {w.shape}"
-            if not np.array_equal(g, w):
-                diff = np.argwhere(g != w)
-                raise AssertionError(
-                    f"{what}: input set {k} output {i}: {len(diff)} of {g.size} values differ, "
-                    f"first at {tuple(diff[0])}: runtime {g[tuple(diff[0])]} tflm {w[tuple(diff[0])]}")
 
 
 def int8_inputs(rng: np.random.Generator, shape: list[int], n: int = INPUT_SETS) -> list[list[np.ndarray]]:
@@ -122,7 +109,7 @@ def test_fc_multiplier_uses_double_product():
     model = b.build([x], [y])
     batch = [[np.zeros((1, 1), np.int8)]]
     assert run_model_batch(model, batch)[0][0][0].tolist() == [a for _, a in accs]
-    assert_same(model, batch, "FULLY_CONNECTED multiplier boundary")
+    assert_batch_same_as_tflm(model, batch, "FULLY_CONNECTED multiplier boundary")
 
 
 # ---- FULLY_CONNECTED ------------------------------------------------------------------------
@@ -154,7 +141,7 @@ def test_fully_connected(seed, batches, depth, units, per_channel, has_bias, kee
     y = b.tensor("y", out_shape, "int8", scale=out_scale, zero_point=out_zp)
     b.op("FULLY_CONNECTED", inputs, [y], fused_activation_function=act, keep_num_dims=keep_num_dims)
     model = b.build([x], [y])
-    assert_same(model, int8_inputs(rng, in_shape), f"FULLY_CONNECTED seed={seed}")
+    assert_batch_same_as_tflm(model, int8_inputs(rng, in_shape), f"FULLY_CONNECTED seed={seed}")
 
 
 def _conv_out(padding: str, size: int, k: int, stride: int, dilation: int) -> int:
@@ -214,7 +201,7 @@ def test_conv_2d(seed, g, fic, groups, oc_per_group, per_channel, has_bias, act)
     b.op("CONV_2D", [x, *wb], [y], padding=g["padding"], stride_w=g["sw"], stride_h=g["sh"],
          dilation_w_factor=g["dw"], dilation_h_factor=g["dh"], fused_activation_function=act)
     model = b.build([x], [y])
-    assert_same(model, int8_inputs(rng, [g["batches"], g["h"], g["w"], ic]),
+    assert_batch_same_as_tflm(model, int8_inputs(rng, [g["batches"], g["h"], g["w"], ic]),
                 f"CONV_2D seed={seed} {g} groups={groups}")
 
 
@@ -245,7 +232,7 @@ def test_depthwise_conv_2d(seed, g, ic, depth_multiplier, per_channel, act):
          stride_h=g["sh"], depth_multiplier=depth_multiplier, dilation_w_factor=g["dw"],
          dilation_h_factor=g["dh"], fused_activation_function=act)
     model = b.build([x], [y])
-    assert_same(model, int8_inputs(rng, [g["batches"], g["h"], g["w"], ic]),
+    assert_batch_same_as_tflm(model, int8_inputs(rng, [g["batches"], g["h"], g["w"], ic]),
                 f"DEPTHWISE_CONV_2D seed={seed} {g} dm={depth_multiplier}")
 
 
@@ -269,7 +256,7 @@ def test_pool_2d(seed, op, padding, fh, fw, sh, sw, extra_h, extra_w, ch, batche
     b.op(op, [x], [y], padding=padding, stride_w=sw, stride_h=sh, filter_width=fw,
          filter_height=fh, fused_activation_function=act)
     model = b.build([x], [y])
-    assert_same(model, int8_inputs(rng, [batches, h, w, ch]), f"{op} seed={seed}")
+    assert_batch_same_as_tflm(model, int8_inputs(rng, [batches, h, w, ch]), f"{op} seed={seed}")
 
 
 # ---- SOFTMAX ----------------------------------------------------------------------------------
@@ -289,7 +276,7 @@ def test_softmax(seed, shape, depth, beta):
     batch = int8_inputs(rng, full)
     # rows with small spreads exercise the sum/reciprocal path, full-range rows the cut-off
     batch.append([rng.integers(-3, 3, size=full, endpoint=True).astype(np.int8)])
-    assert_same(model, batch, f"SOFTMAX seed={seed} beta={beta}")
+    assert_batch_same_as_tflm(model, batch, f"SOFTMAX seed={seed} beta={beta}")
 
 
 # ---- RESHAPE / SQUEEZE / EXPAND_DIMS ----------------------------------------------------------
@@ -319,7 +306,7 @@ def test_reshape_squeeze_expand_dims(seed, dims):
         y = b.tensor("y", out_shape, "int8", scale=0.1, zero_point=3)
         b.op(op, inputs, [y], **options)
         model = b.build([x], [y])
-        assert_same(model, int8_inputs(rng, in_shape, 2), f"{op} seed={seed} {in_shape}->{out_shape}")
+        assert_batch_same_as_tflm(model, int8_inputs(rng, in_shape, 2), f"{op} seed={seed} {in_shape}->{out_shape}")
 
 
 # ---- QUANTIZE / DEQUANTIZE --------------------------------------------------------------------
@@ -356,7 +343,7 @@ def test_quantize(seed, shape, kind):
         else:
             info = np.iinfo(np.dtype(src))
             batch.append([rng.integers(info.min, info.max, size=shape, endpoint=True).astype(src)])
-    assert_same(model, batch, f"QUANTIZE {kind} seed={seed}")
+    assert_batch_same_as_tflm(model, batch, f"QUANTIZE {kind} seed={seed}")
 
 
 @SETTINGS
@@ -373,4 +360,4 @@ def test_dequantize(seed, shape, src):
     model = b.build([x], [y])
     batch = [[rng.integers(info.min, info.max, size=shape, endpoint=True).astype(src)]
              for _ in range(INPUT_SETS)]
-    assert_same(model, batch, f"DEQUANTIZE {src} seed={seed}")
+    assert_batch_same_as_tflm(model, batch, f"DEQUANTIZE {src} seed={seed}")

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_host import REPO, model_info, random_inputs, run_model_batch, tflm_reference_batch
+from support.runtime_build import REPO, build_lock
+from support.runtime_host import model_info, random_inputs, run_model_batch, tflm_reference_batch
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +97,13 @@ def converted(name: str) -> bytes:
     out = cache / f"{name}.tflite"
     if out.is_file():
         return out.read_bytes()
+    with build_lock(out):  # parallel test processes convert each model once
+        if not out.is_file():
+            _convert(name, cache, out)
+    return out.read_bytes()
+
+
+def _convert(name: str, cache: Path, out: Path) -> None:
     from tinyflash.convert import convert_model
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -115,7 +123,6 @@ def converted(name: str) -> bytes:
             break
     assert result.deployable, f"{name}: five conversions all left a float op: {result.problems}"
     tmp.replace(out)
-    return out.read_bytes()
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from runtime_host import (greedy_plan, model_info, random_inputs, run_model_batch, run_model_layers,
-                          tflm_layers, tflm_reference_batch)
+from support.runtime_host import (greedy_plan, model_info, random_inputs, run_model_batch, run_model_layers,
+                                  tflm_layers, tflm_reference_batch)
 
 N_INPUTS = 24
 

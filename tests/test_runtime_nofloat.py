@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime_host import RUNTIME, kernel_names
+from support.runtime_build import RUNTIME, kernel_names, runtime_sources
 
 CC = "arm-none-eabi-gcc"
 FLOAT_HELPER = re.compile(
@@ -34,17 +34,11 @@ CPUS = {
 pytestmark = pytest.mark.skipif(shutil.which(CC) is None, reason=f"{CC} is not installed")
 
 
-def sources() -> list[Path]:
-    return sorted((RUNTIME / "src").glob("*.c")) + [
-        RUNTIME / "src" / "kernels" / f"op_{name}.c" for name in kernel_names()] + sorted(
-        (RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # the kernels' shared helpers
-
-
 def compile_all(out: Path, cpu: str, extra: list[str] | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     cmd = [CC, "-std=c99", "-Os", f"-mcpu={cpu}", "-mthumb", *CPUS[cpu], "-Wall", "-Wextra",
            "-Werror", "-ffunction-sections", "-fdata-sections", "-I", str(RUNTIME / "include"),
-           *(extra or []), "-c", *map(str, sources())]
+           *(extra or []), "-c", *map(str, runtime_sources())]
     proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True)
     assert proc.returncode == 0, f"{cpu}: {proc.stderr[-3000:]}"
     return sorted(out.glob("*.o"))

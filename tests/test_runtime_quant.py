@@ -11,12 +11,12 @@ import hashlib
 import math
 import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from runtime_host import BUILD_ROOT, RUNTIME
+from support.runtime_build import RUNTIME
+from support.runtime_host import BUILD_ROOT
 
 SEED = 4242
 

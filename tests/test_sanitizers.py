@@ -1,6 +1,7 @@
 """The sanitizer wiring cannot silently be off: tiny C programs with a planted bug are built with
-the exact flags and environment of the suite's host C builds (tests/runtime_host.py, used by the
-runtime/kernel/mutation tests; tests/test_harness.py; the libFuzzer targets) and must be caught —
+the exact flags and environment of the suite's host C builds (support/runtime_build.py's
+SANITIZE_CFLAGS and SAN_ENV: the runner of the runtime/kernel/mutation tests and the harness test
+firmware; and the libFuzzer targets' own) and must be caught —
 ASan for an out-of-bounds heap read and an out-of-bounds stack read, UBSan for a signed overflow
 and a misaligned load. The same programs without the bug exit 0, so each check can fail both ways.
 The real cached runner binary is also checked for ASan/UBSan instrumentation."""
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-import runtime_host
+from support import runtime_host
+from support.runtime_build import ASAN_EXIT, SAN_ENV, SANITIZE_CFLAGS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
 import fuzzlib  # noqa: E402
@@ -58,18 +60,7 @@ int main(int argc, char **argv) {
 }
 """
 
-FLAG_SETS = {
-    "runtime_host": (runtime_host.CFLAGS, runtime_host.SAN_ENV, runtime_host.ASAN_EXIT),
-}
-
-
-def _harness_flags() -> tuple[list[str], dict[str, str], int]:
-    import test_harness
-
-    return test_harness.CFLAGS, test_harness.SAN_ENV, 86
-
-
-FLAG_SETS["test_harness"] = _harness_flags()
+FLAG_SETS = {"host_builds": (SANITIZE_CFLAGS, SAN_ENV, ASAN_EXIT)}
 
 EXPECT = {"heap": "heap-buffer-overflow", "stack": "stack-buffer-overflow",
           "overflow": "signed integer overflow", "misaligned": "misaligned address"}

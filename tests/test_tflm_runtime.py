@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, shared_model_path
+from support.models import fc_model
 from tinyflash import codegen
 from tinyflash.boards import load_board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
@@ -277,10 +278,8 @@ def test_tflm_tree_path_is_resolved(tmp_path: Path) -> None:
 
 def test_does_not_fit_with_tflm_either(tmp_path: Path) -> None:
     """A 130,000-byte input activation: more than the F446's 128 KB of RAM with TFLM too."""
-    from test_real_boards import _fc_model
-
     model = tmp_path / "long.tflite"
-    model.write_bytes(_fc_model(130_000, 1))
+    model.write_bytes(fc_model(130_000, 1))
     with pytest.raises(TinyflashError, match="does not fit board nucleo_f446re: RAM") as error:
         codegen.generate(model, "nucleo_f446re", tmp_path / "fw", runtime="tflm")
     assert "tflm arena" in error.value.message and not (tmp_path / "fw").exists()

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import shared_model_path
+from support.cli import tinyflash
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,11 +27,6 @@ pytestmark = [
                        shutil.which("qemu-system-arm") is None,
                        reason="arm-none-eabi-gcc and qemu-system-arm are needed"),
 ]
-
-
-def tinyflash(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tinyflash.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO)
 
 
 def _verify_json(*args: str) -> tuple[int, dict]:

@@ -1,4 +1,4 @@
-/* Host test runner for the tinyflash runtime (built by tests/runtime_host.py with ASan+UBSan).
+/* Host test runner for the tinyflash runtime (sanitized build: tests/support/runtime_host.py).
  *
  *   tfl_runner MODEL                       init only: prints the model's I/O description
  *   tfl_runner MODEL INPUTS N OUTPUTS      runs N input sets read from INPUTS (each set: every

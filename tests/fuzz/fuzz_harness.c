@@ -31,7 +31,7 @@ static const tfl_kernel *const all_kernels[] = {
 #undef TFL_KERNEL
     NULL};
 
-/* Written by tests/fuzz/fuzzlib.py from a small model built with tests/tflbuilder.py. */
+/* Written by tests/fuzz/fuzzlib.py from a small model built with tests/support/tflbuilder.py. */
 extern const uint8_t fuzz_harness_model[];
 extern const uint32_t fuzz_harness_model_size;
 extern const uint8_t fuzz_harness_model_sha256[32];

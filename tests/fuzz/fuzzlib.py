@@ -40,6 +40,10 @@ CORPUS = FUZZ_DIR / "corpus"
 REGRESSIONS = FUZZ_DIR / "regressions"
 SHARED_MODELS = REPO.parent / "shared" / "models"
 
+if str(REPO / "tests") not in sys.path:  # tests/support: the test helpers (also when run as a script)
+    sys.path.insert(0, str(REPO / "tests"))
+from support.runtime_build import SANITIZE_CFLAGS, runtime_sources  # noqa: E402
+
 C_TARGETS = ("model", "harness")
 PY_TARGETS = ("parse",)
 TARGETS = C_TARGETS + PY_TARGETS
@@ -56,7 +60,6 @@ SAN_ENV = {
 # An input that takes longer than this is reported by libFuzzer as a hang ("timeout-..." file).
 INPUT_TIMEOUT_S = 10
 MAX_KEPT = 32 * 1024
-_KERNEL_LINE = re.compile(r"^\s*TFL_KERNEL\(\s*(\w+)\s*,", re.MULTILINE)
 
 
 class FuzzUnavailable(Exception):
@@ -91,25 +94,11 @@ def clang() -> str:
                           "or run scripts/bootstrap-system.sh)")
 
 
-def kernel_names() -> list[str]:
-    return _KERNEL_LINE.findall((RUNTIME / "include" / "tfl_kernels.h").read_text())
-
-
-def _runtime_sources() -> list[Path]:
-    srcs = sorted((RUNTIME / "src").glob("*.c"))
-    srcs += [RUNTIME / "src" / "kernels" / f"op_{k}.c" for k in kernel_names()]
-    srcs += sorted((RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # shared helpers
-    return srcs
-
-
 def harness_model() -> bytes:
     """FULLY_CONNECTED 16 -> 8 (RELU) -> SOFTMAX: small enough that INVOKE frames are cheap."""
-    sys.path.insert(0, str(REPO / "tests"))
-    try:
-        import numpy as np
-        from tflbuilder import ModelBuilder
-    finally:
-        sys.path.pop(0)
+    import numpy as np
+
+    from support.tflbuilder import ModelBuilder
     rng = np.random.default_rng(7)
     b = ModelBuilder()
     x = b.tensor("x", [1, 16], "int8", scale=0.05, zero_point=-3)
@@ -124,14 +113,11 @@ def harness_model() -> bytes:
 
 def kernel_seed_models() -> dict[str, bytes]:
     """One small model per kernel family the example and shared models do not use, so the model
-    target starts inside every kernel's prepare/eval (tests/tflbuilder.py; a model the builder
-    cannot write is skipped)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    try:
-        import numpy as np
-        from tflbuilder import ModelBuilder
-    finally:
-        sys.path.pop(0)
+    target starts inside every kernel's prepare/eval (support/tflbuilder.py; a model the
+    builder cannot write is skipped)."""
+    import numpy as np
+
+    from support.tflbuilder import ModelBuilder
     shape = [1, 4, 4, 3]
     q = {"scale": 0.05, "zero_point": -2}
 
@@ -207,7 +193,7 @@ def build(target: str) -> Path:
     if target not in C_TARGETS:
         raise ValueError(f"no C fuzz target {target!r}")
     cc = clang()
-    srcs = [FUZZ_DIR / f"fuzz_{target}.c"] + _runtime_sources()
+    srcs = [FUZZ_DIR / f"fuzz_{target}.c"] + runtime_sources()
     includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"), "-I", str(FUZZ_DIR)]
     extra_text = ""
     if target == "model":
@@ -246,15 +232,11 @@ def build(target: str) -> Path:
 
 def build_mutator() -> Path:
     """The batch mutation runner (mutate_main.c + model_case.c + the runtime), built with gcc and
-    exactly the sanitizer flags of tests/runtime_host.py (ASan + UBSan, no recovery); cached
+    exactly the sanitizer flags of the host runner (support/runtime_build.py: ASan + UBSan, no
+    recovery); cached
     under build/fuzz/mutate/<hash>/."""
-    sys.path.insert(0, str(REPO / "tests"))
-    try:
-        from runtime_host import CFLAGS as HOST_CFLAGS
-    finally:
-        sys.path.pop(0)
-    srcs = [FUZZ_DIR / "mutate_main.c", FUZZ_DIR / "model_case.c"] + _runtime_sources()
-    h = hashlib.sha256(" ".join(HOST_CFLAGS).encode())
+    srcs = [FUZZ_DIR / "mutate_main.c", FUZZ_DIR / "model_case.c"] + runtime_sources()
+    h = hashlib.sha256(" ".join(SANITIZE_CFLAGS).encode())
     for p in srcs + sorted(RUNTIME.rglob("*.h")) + [FUZZ_DIR / "model_case.h"]:
         h.update(str(p.relative_to(REPO)).encode())
         h.update(p.read_bytes())
@@ -265,7 +247,7 @@ def build_mutator() -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f"mutate_main.{os.getpid()}.tmp"
     includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"), "-I", str(FUZZ_DIR)]
-    proc = subprocess.run(["gcc", *HOST_CFLAGS, *includes, *map(str, srcs), "-o", str(tmp)],
+    proc = subprocess.run(["gcc", *SANITIZE_CFLAGS, *includes, *map(str, srcs), "-o", str(tmp)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"building the mutation runner failed:\n{proc.stderr[-6000:]}")
@@ -279,11 +261,7 @@ def seed_dir(target: str) -> Path:
     d = BUILD / "seeds" / target
     d.mkdir(parents=True, exist_ok=True)
     if target in ("model", "parse"):
-        sys.path.insert(0, str(REPO / "tests"))
-        try:
-            from test_runtime_malformed import small_model
-        finally:
-            sys.path.pop(0)
+        from support.models import small_model
         seeds = {"small_model.tflite": small_model(), "harness_model.tflite": harness_model(),
                  **kernel_seed_models()}
         digits = REPO / "examples" / "digits" / "digits_int8.tflite"

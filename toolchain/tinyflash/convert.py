@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ from tinyflash.calibration import (DEFAULT_SAMPLES, InputSpec, Progress, load_ca
                                    probe_calibration)
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 
+# Tests only: when set to a path, the converter child writes that file after the converter has
+# consumed its first calibration sample (a conversion is then surely in progress) and waits there
+# until it is killed, so a test can interrupt `convert` mid-conversion without racing it.
+HOLD_ENV = "TINYFLASH_TEST_HOLD_CONVERSION"
 MODES = ("int8", "uint8-io", "int8-float-io", "int16x8", "float16", "dynamic")
 HOST_ONLY_MODES = ("int16x8", "float16", "dynamic")
 MODES_NEEDING_DATA = ("int8", "uint8-io", "int8-float-io", "int16x8")
@@ -526,8 +531,15 @@ def _child_main() -> int:
         # No trackable object: with one, TF 2.21 keeps READ_VARIABLE ops and calibration fails;
         # without, the converter freezes the captured variables (loaded.trackable keeps them alive).
         converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.function])
-        _configure(converter, tf, request["mode"], calibration,
-                   lambda done, total: send(event="progress", done=done, total=total))
+        hold = os.environ.get(HOLD_ENV, "")
+
+        def on_sample(done: int, total: int) -> None:
+            send(event="progress", done=done, total=total)
+            if hold:  # tests only (HOLD_ENV): converting now; wait to be killed
+                Path(hold).write_text("converting\n")
+                threading.Event().wait()
+
+        _configure(converter, tf, request["mode"], calibration, on_sample)
         started = time.monotonic()
         try:
             flatbuffer = converter.convert()
@@ -621,6 +633,10 @@ class _Child:
         if not debug:
             env.update(QUIET_ENV)
         env["KERAS_BACKEND"] = "tensorflow"
+        # TensorFlow's own temporary files (autograph's generated modules, removed only at a clean
+        # exit) go to the conversion's temporary directory, which the parent removes even when it
+        # kills the child (Ctrl-C).
+        env["TMPDIR"] = str(log_path.parent)
         package_root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
         self.log = None if debug else log_path.open("wb")

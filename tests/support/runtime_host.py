@@ -1,11 +1,12 @@
 """Host runs of the C runtime for tests, and the tflite-micro reference to compare against.
 
-The runner (tests/c/tfl_runner.c) is compiled on first use with gcc -std=c99 -Wall -Wextra -Werror
--fsanitize=address,undefined -fno-sanitize-recover=all, linking firmware/runtime/src/*.c and every
-kernel listed in firmware/runtime/include/tfl_kernels.h. The executable is cached under
-build/runtime_host/<hash of all sources and flags>/, so editing any source rebuilds it.
+The runner (tests/c/tfl_runner.c) is compiled on first use with gcc and support.runtime_build's
+sanitizer flags (-std=c99 -Werror -fsanitize=address,undefined), linking the runtime's sources as
+support.runtime_build lists them (every kernel listed in firmware/runtime/include/tfl_kernels.h).
+The executable is cached under build/runtime_host/<hash of all sources and flags>/, so editing any
+source rebuilds it; parallel test processes build it once (a lock per key).
 
-    from runtime_host import run_model, run_model_batch, init_status, tflm_reference
+    from support.runtime_host import run_model, run_model_batch, init_status, tflm_reference
     outs = run_model(model_bytes, [x])              # list of np.ndarray, one per model output
     many = run_model_batch(model_bytes, [[x1], [x2]])  # one process for many input sets
     init_status(model_bytes)                        # "TFL_OK" or e.g. "TFL_ERR_UNSUPPORTED_OP"
@@ -21,33 +22,30 @@ Runner failures raise RunnerError with .status (the tfl_status name), .error_op 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-RUNTIME = REPO / "firmware" / "runtime"
+from support.runtime_build import (
+    REPO,
+    RUNTIME,
+    SAN_ENV,
+    SANITIZE_CFLAGS,
+    build_inputs_digest,
+    build_lock,
+    runtime_headers,
+    runtime_sources,
+)
+
 RUNNER_SRC = REPO / "tests" / "c" / "tfl_runner.c"
 BUILD_ROOT = REPO / "build" / "runtime_host"
-
-CFLAGS = [
-    "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
-    "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
-]
-# Exit codes chosen so a sanitizer report can never be mistaken for a runtime error status.
-ASAN_EXIT = 86
-SAN_ENV = {
-    "ASAN_OPTIONS": f"detect_leaks=0:exitcode={ASAN_EXIT}:abort_on_error=0",
-    "UBSAN_OPTIONS": f"halt_on_error=1:print_stacktrace=1:exitcode={ASAN_EXIT}",
-}
+CFLAGS = SANITIZE_CFLAGS
 
 # TFLite TensorType code -> numpy dtype
 DTYPES: dict[int, np.dtype] = {
@@ -55,8 +53,6 @@ DTYPES: dict[int, np.dtype] = {
     4: np.dtype("<i8"), 6: np.dtype("?"), 7: np.dtype("<i2"), 9: np.dtype("i1"),
     10: np.dtype("<f8"), 12: np.dtype("<u8"), 15: np.dtype("<u4"), 16: np.dtype("<u2"),
 }
-
-_KERNEL_LINE = re.compile(r"^\s*TFL_KERNEL\(\s*(\w+)\s*,", re.MULTILINE)
 
 
 def builtin_name(code: int) -> str:
@@ -119,41 +115,21 @@ class HostRun:
         return self.returncode not in (0, 3, 4)
 
 
-def kernel_names() -> list[str]:
-    """Lower-case kernel names listed in tfl_kernels.h, in order."""
-    text = (RUNTIME / "include" / "tfl_kernels.h").read_text()
-    return _KERNEL_LINE.findall(text)
-
-
-def _sources() -> list[Path]:
-    srcs = sorted((RUNTIME / "src").glob("*.c"))
-    for name in kernel_names():
-        srcs.append(RUNTIME / "src" / "kernels" / f"op_{name}.c")
-    srcs += sorted((RUNTIME / "src" / "kernels").glob("tfl_kernel_*.c"))  # kernels' shared helpers
-    srcs.append(RUNNER_SRC)
-    return srcs
-
-
-def _build_key(srcs: Sequence[Path]) -> str:
-    h = hashlib.sha256()
-    h.update(" ".join(CFLAGS).encode())
-    headers = sorted((RUNTIME / "include").glob("*.h")) + sorted((RUNTIME / "src").rglob("*.h"))
-    for path in list(srcs) + headers:
-        h.update(str(path.relative_to(REPO)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def build_runner() -> Path:
-    """Compiles (or reuses) the sanitized host runner and returns its path."""
-    srcs = _sources()
-    missing = [str(p) for p in srcs if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"tfl_kernels.h names kernels without a source file: {missing}")
-    out_dir = BUILD_ROOT / _build_key(srcs)
+    """Compiles (or reuses) the sanitized host runner and returns its path. Parallel test
+    processes wait on one lock per build key: one compiles, the others reuse its executable."""
+    srcs = runtime_sources() + [RUNNER_SRC]
+    out_dir = BUILD_ROOT / build_inputs_digest(srcs + runtime_headers(), [" ".join(CFLAGS)])
     exe = out_dir / "tfl_runner"
     if exe.is_file():
         return exe
+    with build_lock(out_dir):
+        if not exe.is_file():
+            _compile_runner(srcs, out_dir, exe)
+    return exe
+
+
+def _compile_runner(srcs: Sequence[Path], out_dir: Path, exe: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}"
     includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src")]
@@ -175,8 +151,7 @@ def build_runner() -> Path:
         obj.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise RuntimeError(f"linking the host runner failed:\n{proc.stderr}")
-    os.replace(tmp, exe)  # atomic: parallel test processes may race to build the same key
-    return exe
+    os.replace(tmp, exe)  # atomic: a reader without the lock sees no half-written file
 
 
 def _parse_tensor(parts: list[str]) -> TensorDesc:
@@ -244,7 +219,8 @@ def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | N
 
 def _check(run: HostRun) -> HostRun:
     if run.crashed:
-        raise RunnerError("crash", f"exit {run.returncode}", run.error_op, run.builtin_code, run.stderr)
+        raise RunnerError("crash", f"exit {run.returncode}", run.error_op, run.builtin_code,
+                          run.stderr)
     if run.returncode == 3:
         raise RunnerError("init", run.status, run.error_op, run.builtin_code, run.stderr)
     if run.returncode == 4:
@@ -339,7 +315,8 @@ def greedy_plan(model: bytes, alias: bool = False) -> tuple[list[int], int]:
         while moved:  # bump past every block that overlaps in time and space until none does
             moved = False
             for p_off, p_bytes, p_lo, p_hi in placed:
-                if p_lo <= hi and lo <= p_hi and p_off < offset + nbytes and offset < p_off + p_bytes:
+                overlaps = p_off < offset + nbytes and offset < p_off + p_bytes
+                if p_lo <= hi and lo <= p_hi and overlaps:
                     offset, moved = (p_off + p_bytes + 15) // 16 * 16, True
         placed.append((offset, nbytes, lo, hi))
         offsets[t] = offset

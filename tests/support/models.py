@@ -1,0 +1,105 @@
+"""Small hand-made models that several test modules (and tests/fuzz) share."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from support.tflbuilder import ModelBuilder, quantized_bias_scale
+
+SMALL_MODEL_SEED = 20261125
+
+
+def small_model() -> bytes:
+    """CONV_2D -> DEPTHWISE_CONV_2D -> MAX_POOL_2D -> RESHAPE -> FULLY_CONNECTED -> SOFTMAX."""
+    rng = np.random.default_rng(SMALL_MODEL_SEED)
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 6, 6, 2], "int8", scale=0.05, zero_point=-1)
+    w1 = b.tensor(
+        "w1",
+        None,
+        "int8",
+        data=rng.integers(-127, 127, (3, 3, 3, 2)),
+        scale=[0.01, 0.02, 0.03],
+        zero_point=[0, 0, 0],
+        quantized_dimension=0,
+    )
+    b1 = b.tensor(
+        "b1",
+        None,
+        "int32",
+        data=rng.integers(-500, 500, 3),
+        scale=quantized_bias_scale(0.05, [0.01, 0.02, 0.03]),
+        zero_point=[0, 0, 0],
+    )
+    h1 = b.tensor("h1", [1, 6, 6, 3], "int8", scale=0.1, zero_point=2)
+    b.op(
+        "CONV_2D",
+        [x, w1, b1],
+        [h1],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        fused_activation_function="RELU",
+    )
+    w2 = b.tensor(
+        "w2", None, "int8", data=rng.integers(-127, 127, (1, 3, 3, 3)), scale=0.02, zero_point=0
+    )
+    b2 = b.tensor("b2", None, "int32", data=rng.integers(-500, 500, 3), scale=0.002, zero_point=0)
+    h2 = b.tensor("h2", [1, 4, 4, 3], "int8", scale=0.1, zero_point=0)
+    b.op(
+        "DEPTHWISE_CONV_2D",
+        [h1, w2, b2],
+        [h2],
+        padding="VALID",
+        stride_w=1,
+        stride_h=1,
+        depth_multiplier=1,
+    )
+    h3 = b.tensor("h3", [1, 2, 2, 3], "int8", scale=0.1, zero_point=0)
+    b.op(
+        "MAX_POOL_2D",
+        [h2],
+        [h3],
+        padding="VALID",
+        stride_w=2,
+        stride_h=2,
+        filter_width=2,
+        filter_height=2,
+    )
+    h4 = b.tensor("h4", [1, 12], "int8", scale=0.1, zero_point=0)
+    shape = b.tensor("shape", None, "int32", data=np.array([1, 12]))
+    b.op("RESHAPE", [h3, shape], [h4], new_shape=[1, 12])
+    w3 = b.tensor(
+        "w3", None, "int8", data=rng.integers(-127, 127, (5, 12)), scale=0.01, zero_point=0
+    )
+    h5 = b.tensor("h5", [1, 5], "int8", scale=0.2, zero_point=0)
+    b.op("FULLY_CONNECTED", [h4, w3, -1], [h5])
+    y = b.tensor("y", [1, 5], "int8", scale=1 / 256, zero_point=-128)
+    b.op("SOFTMAX", [h5], [y], beta=1.0)
+    return b.build([x], [y])
+
+
+def fc_model(inputs: int, units: int) -> bytes:
+    """One FULLY_CONNECTED [1, inputs] -> [1, units]: as much flash and RAM as asked (fit tests)."""
+    rng = np.random.default_rng(3)
+    b = ModelBuilder()
+    x = b.tensor("x", [1, inputs], "int8", scale=0.05, zero_point=0)
+    w = b.tensor(
+        "w",
+        None,
+        "int8",
+        data=rng.integers(-127, 128, size=(units, inputs)),
+        scale=[0.01],
+        zero_point=[0],
+    )
+    bias = b.tensor(
+        "bias",
+        None,
+        "int32",
+        data=np.zeros(units, np.int32),
+        scale=quantized_bias_scale(0.05, [0.01]),
+        zero_point=[0],
+    )
+    y = b.tensor("y", [1, units], "int8", scale=0.5, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, bias], [y])
+    return b.build([x], [y])
