@@ -151,11 +151,10 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
     `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
     manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
     that runs the model with TensorFlow Lite Micro (from `tflm_path`, a TFLM tree, or on Arduino
-    boards TFLM's Arduino library through lib_deps)."""
+    boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
+    checked and planned by the pipeline's check stage (else this does it)."""
     from tinyflash.boards import load_board
-    from tinyflash.model import load_model
-    from tinyflash.opcheck import check_model
-    from tinyflash.plan import plan_memory
+    from tinyflash.pipeline import check_model_file
 
     model_path = Path(model_path)
     output_dir = Path(output_dir)
