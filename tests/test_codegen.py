@@ -23,6 +23,7 @@ import pytest
 
 from conftest import REPO, shared_model_path
 from tinyflash import codegen
+from tinyflash.cli import error_sentence
 from tinyflash.boards import load_board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
 from tinyflash.model import load_model
@@ -229,7 +230,8 @@ def test_refuses_non_empty_dir_and_force_replaces(tmp_path: Path,
     (out / "notes.txt").write_text("mine")
     with pytest.raises(TinyflashError) as refused:
         codegen.write_project(tiny.files, out)
-    assert refused.value.exit_code == EXIT_BAD_INPUT and "--force" in refused.value.message
+    assert refused.value.exit_code == EXIT_BAD_INPUT and refused.value.options == ("force",)
+    assert "pass --force to replace" in error_sentence(refused.value)  # the CLI words the option
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
     (out / "src").mkdir()

@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 
 _TICK_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?) instructions\b")
 KERNEL_SETS = ("portable", "dsp")
@@ -393,14 +393,14 @@ def bench(models: Sequence[Path], boards: Sequence[str], kernel_sets: Sequence[s
                              "with examples/digits/digits_int8.tflite", EXIT_BAD_INPUT)
     for kernels in kernel_sets:
         if kernels not in KERNEL_SETS:
-            raise TinyflashError(f"--kernels takes portable and/or dsp, not {kernels!r}",
+            raise TinyflashError(f"{option('kernels')} takes portable and/or dsp, not {kernels!r}",
                                  EXIT_BAD_INPUT)
     for model in models:
         if not Path(model).is_file():
             raise TinyflashError(f"{model} does not exist; give the path of an int8 .tflite",
                                  EXIT_BAD_INPUT)
     if repeats < 1:
-        raise TinyflashError(f"--repeats must be at least 1, not {repeats}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('repeats')} must be at least 1, not {repeats}", EXIT_BAD_INPUT)
     result = BenchResult(runs=[])
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 
 DEFAULT_SAMPLES = 200
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
@@ -301,7 +301,7 @@ def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int
     path = Path(path)
     inputs = list(inputs)
     if samples < 1:
-        raise TinyflashError(f"--samples must be at least 1 (got {samples}).", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT)
     if not path.exists():
         raise TinyflashError(f"{path}: calibration data not found; give an existing .npy, .npz, "
                              ".csv file or a folder of images.", EXIT_BAD_INPUT)

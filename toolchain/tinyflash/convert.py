@@ -29,7 +29,7 @@ import numpy as np
 
 from tinyflash.calibration import (DEFAULT_SAMPLES, InputSpec, Progress, load_calibration,
                                    probe_calibration)
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 from tinyflash.floatmodel import (  # noqa: F401  (import_tensorflow, quiet_fds: convert.X stays importable)
     QUIET_ENV, RECURRENT_LAYERS, ModelSpec, _first_line, import_tensorflow, load_float_model,
     parse_model_spec, quiet_fds, source_bytes)
@@ -124,7 +124,7 @@ def _child_main() -> int:
         Path(request["out"]).write_bytes(flatbuffer)
         send(event="done", seconds=seconds, bytes=len(flatbuffer))
     except TinyflashError as error:
-        send(event="error", kind="input", message=error.message, exit_code=error.exit_code)
+        send(event="error", kind="input", message=error.template, exit_code=error.exit_code)
     except Exception as error:  # noqa: BLE001 - reported to the parent as one sentence
         send(event="error", kind="internal", message=f"{type(error).__name__}: {_first_line(error)}")
         if request.get("debug"):
@@ -262,7 +262,7 @@ def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path
         remedy = ("if the model has a Keras LSTM/GRU/RNN layer, rebuild it with unroll=True and a "
                   "fixed sequence length, then convert again")
     else:
-        remedy = "run again with --debug to see the converter's log"
+        remedy = f"run again with {option('debug')} to see the converter's log"
     log = f" (converter log: {log_path})" if log_path is not None else ""
     return TinyflashError(f"{model}: the TensorFlow converter crashed ({how}); {remedy}{log}.",
                           EXIT_BAD_INPUT)
@@ -280,26 +280,26 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
     `progress(done, total)` is called for each representative sample the converter consumes."""
     started = time.monotonic()
     if mode not in MODES:
-        raise TinyflashError(f"unknown --mode '{mode}'; use one of {', '.join(MODES)}.",
+        raise TinyflashError(f"unknown {option('mode')} '{mode}'; use one of {', '.join(MODES)}.",
                              EXIT_BAD_INPUT)
     spec = parse_model_spec(model, signature)
     output = Path(output)
     if output.suffix.lower() != ".tflite":
         raise TinyflashError(f"{output}: the output file must end in .tflite.", EXIT_BAD_INPUT)
     if output.is_dir():
-        raise TinyflashError(f"{output} is a directory; give -o the path of a .tflite file to "
+        raise TinyflashError(f"{output} is a directory; give {option('output')} the path of a .tflite file to "
                              "write.", EXIT_BAD_INPUT)
     if output.exists() and not force:
-        raise TinyflashError(f"{output} already exists; pass --force to replace it, or choose "
-                             "another -o.", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{output} already exists; pass {option('force')} to replace it, or choose "
+                             f"another {option('output')}.", EXIT_BAD_INPUT)
     if mode in MODES_NEEDING_DATA:
         if data is None:
-            raise TinyflashError(f"{spec.label}: mode {mode} needs calibration data; give --data "
+            raise TinyflashError(f"{spec.label}: mode {mode} needs calibration data; give {option('data')} "
                                  "with 100 to 500 representative samples (.npy, .npz, .csv or an "
                                  "image folder).", EXIT_BAD_INPUT)
         probe_calibration(data)
     if samples < 1:
-        raise TinyflashError(f"--samples must be at least 1 (got {samples}).", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT)
     if output.parent and not output.parent.exists():
         output.parent.mkdir(parents=True, exist_ok=True)
 
@@ -349,10 +349,10 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                 elif message.get("kind") == "converter":
                     failure = TinyflashError(f"{spec.label}: the TensorFlow converter rejected the "
                                              f"model in mode {mode} ({text}); run again with "
-                                             "--debug for the converter's log.", EXIT_BAD_INPUT)
+                                             f"{option('debug')} for the converter's log.", EXIT_BAD_INPUT)
                 else:
                     failure = TinyflashError(f"{spec.label}: converting failed ({text}); run again "
-                                             "with --debug for the traceback.", EXIT_BAD_INPUT)
+                                             f"with {option('debug')} for the traceback.", EXIT_BAD_INPUT)
             elif message is not None and message.get("event") == "done":
                 convert_seconds = float(message["seconds"])
         except BaseException:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.pipeline import Stage
 from tinyflash.verify import Progress, VerifyResult
 
@@ -52,8 +52,8 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
 
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not force:
-        raise TinyflashError(f"{output_dir} is not empty; pass --force to replace tinyflash's "
-                             "files in it, or choose another --output", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{output_dir} is not empty; pass {option('force')} to replace tinyflash's "
+                             f"files in it, or choose another {option('output_dir')}", EXIT_BAD_INPUT)
     output_dir.mkdir(parents=True, exist_ok=True)
     source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
     converted = source.suffix.lower() != ".tflite"
@@ -62,7 +62,7 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
 
         if data is None:
             raise TinyflashError(f"{model} is a float model: deploy needs calibration data to "
-                                 "convert it (--data CALIB.npz)", EXIT_BAD_INPUT)
+                                 f"convert it ({option('data')} CALIB.npz)", EXIT_BAD_INPUT)
         if stage:
             stage("convert")
         tflite = output_dir / "model.tflite"

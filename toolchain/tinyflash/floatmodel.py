@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from tinyflash.calibration import InputSpec
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 
 RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D",
                     "ConvLSTM3D")
@@ -329,11 +329,11 @@ def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
             key = "serving_default"
         else:
             raise TinyflashError(f"{where}: the SavedModel has {len(keys)} signatures "
-                                 f"({', '.join(keys)}); pick one with --signature KEY.",
+                                 f"({', '.join(keys)}); pick one with {option('signature')} KEY.",
                                  EXIT_BAD_INPUT)
     elif key not in keys:
         raise TinyflashError(f"{where}: no signature '{key}' (it has {', '.join(keys)}); pick one "
-                             "of those with --signature.", EXIT_BAD_INPUT)
+                             f"of those with {option('signature')}.", EXIT_BAD_INPUT)
     signature_fn = loaded.signatures[key]
     args, kwargs = signature_fn.structured_input_signature
     if args:

@@ -23,7 +23,7 @@ import jinja2
 
 from tinyflash import resources
 from tinyflash.boards import BoardSpec, Budget
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 
 #: Must equal TFL_ABI_VERSION in firmware/runtime/include/tfl_config.h (a test checks it).
 ABI_VERSION = 1
@@ -266,7 +266,7 @@ def vendored_files(board: BoardSpec) -> dict[str, bytes]:
         source = firmware / source_name
         if not source.is_dir():
             raise TinyflashError(f"cannot vendor {source}: the folder is missing; reinstall "
-                                 "tinyflash or generate without --vendor", EXIT_BAD_INPUT)
+                                 f"tinyflash or generate without {option('vendor')}", EXIT_BAD_INPUT)
         for path in sorted(source.rglob("*")):
             rel = path.relative_to(source)
             if any(part in _VENDOR_SKIP or part.endswith(".pyc") for part in rel.parts):
@@ -305,11 +305,11 @@ def render_files(templates: Path | None, template_outputs: Sequence[tuple[str, s
 
 def check_output_dir(output_dir: Path, force: bool) -> None:
     if output_dir.exists() and not output_dir.is_dir():
-        raise TinyflashError(f"{output_dir} exists and is not a directory; choose another -o",
+        raise TinyflashError(f"{output_dir} exists and is not a directory; choose another {option('output')}",
                              EXIT_BAD_INPUT)
     if output_dir.is_dir() and any(output_dir.iterdir()) and not force:
         raise TinyflashError(f"{output_dir} is not empty; choose an empty or new directory, or "
-                             "pass --force to replace the generated files in it", EXIT_BAD_INPUT)
+                             f"pass {option('force')} to replace the generated files in it", EXIT_BAD_INPUT)
 
 
 def write_project(files: Mapping[str, bytes], output_dir: Path, force: bool = False) -> None:
@@ -326,7 +326,7 @@ def write_project(files: Mapping[str, bytes], output_dir: Path, force: bool = Fa
         staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=parent))
     except OSError as error:
         raise TinyflashError(f"cannot create a directory in {parent} ({error.strerror}); choose a "
-                             "writable -o", EXIT_BAD_INPUT) from error
+                             f"writable {option('output')}", EXIT_BAD_INPUT) from error
     try:
         for rel, data in files.items():
             target = staging / rel

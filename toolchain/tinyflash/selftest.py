@@ -38,7 +38,7 @@ def selftest_vectors(model: bytes, input_count: int, output_count: int, count: i
         runner = TFLMReference(model, minimum_arena=minimum_arena)
     except TinyflashError as error:
         raise TinyflashError(f"the tflite-micro runtime cannot load {model_name} "
-                             f"({error.message.rstrip('.')}); check the model with "
+                             f"({error.template.rstrip('.')}); check the model with "
                              "`tinyflash check`", EXIT_CHECK_FAILED) from error
     if len(runner.inputs) != input_count or len(runner.outputs) != output_count:
         raise TinyflashError(f"internal: {model_name} has {len(runner.inputs)} inputs and "

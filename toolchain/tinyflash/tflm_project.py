@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 from tinyflash import __version__, resources
 from tinyflash.boards import (HARNESS_CODE_ESTIMATE_BYTES, HARNESS_RAM_ESTIMATE_BYTES, BoardSpec,
                               Budget, BudgetLine, fit_error)
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.render import (ABI_VERSION, emulator_command, MODEL_COPY, FirmwarePaths, GenerateResult,
                               RenderedProject, c_identifier, default_paths, kernel_names,
                               render_files, vendored_files, vendored_paths, write_project)
@@ -98,7 +98,7 @@ def tflm_resolver_calls(op_names: Iterable[str], model_file: str = "the model") 
     if unknown:
         raise TinyflashError(f"{model_file} uses {', '.join(unknown)}, which tinyflash cannot "
                              "register with TFLM's MicroMutableOpResolver (no Add...() method "
-                             "known for it in tflm_project.TFLM_RESOLVER_METHODS); use --runtime "
+                             f"known for it in tflm_project.TFLM_RESOLVER_METHODS); use {option('runtime')} "
                              "tinyflash or add the method name", EXIT_CHECK_FAILED)
     return [TFLM_RESOLVER_METHODS[n] for n in names]
 
@@ -187,7 +187,7 @@ def render_tflm_project(*, model: bytes, model_file: str, model_sha256: str,
     calls = tflm_resolver_calls(op_names, model_file)
     if tflm_path is None and not board.arduino:
         raise TinyflashError(f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-                             "library cannot be used; pass --tflm-path DIR (a TFLM tree made "
+                             f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM tree made "
                              "with TFLM's create_tflm_tree.py)", EXIT_BAD_INPUT)
     arena, overhead = tflm_arena_bytes(plan_arena_bytes, tflm_min_arena_bytes)
     selftest_bytes = sum(len(v.input) + len(v.output) for v in vectors)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.metrics import OutputMetrics, TickStats, compare_outputs, tick_stats
 
 #: The exact reference every verdict is taken against.
@@ -127,7 +127,7 @@ def load_inputs(info: Any, data: Optional[Path], samples: int, seed: int) -> lis
     as the float model takes them (quantized here with each input's scale and zero point, as the
     application would), or deterministic random values of the input type."""
     if samples < 1:
-        raise TinyflashError(f"--samples must be at least 1, not {samples}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('samples')} must be at least 1, not {samples}", EXIT_BAD_INPUT)
     tensors = [info.tensors[i] for i in info.inputs]
     if data is None:
         rng = np.random.default_rng(seed)
@@ -280,7 +280,7 @@ def read_project(project_dir: Path) -> ProjectTarget:
                              Path(project_dir) / meta["model"]["copy"], int(meta["arena_bytes"]))
     except (ValueError, KeyError, TypeError) as error:
         raise TinyflashError(f"{meta_path} is damaged ({error}); generate the project again "
-                             "with --force", EXIT_BAD_INPUT) from error
+                             f"with {option('force')}", EXIT_BAD_INPUT) from error
 
 
 def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = None,
@@ -293,7 +293,7 @@ def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = N
     from tinyflash.model import load_model
 
     if tolerance < 0:
-        raise TinyflashError(f"--tolerance must be 0 or more LSB, not {tolerance}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('tolerance')} must be 0 or more LSB, not {tolerance}", EXIT_BAD_INPUT)
     if info is None:
         info = load_model(model)
     inputs = load_inputs(info, data, samples, seed)
@@ -387,7 +387,7 @@ def verify_project(project_dir: Path, *, port: Optional[str] = None,
         if not (board.emulated or board.is_host):
             raise TinyflashError(
                 f"board '{board.id}' is real hardware: flash it with `tinyflash flash "
-                f"{project_dir}` and pass its serial port with --port (e.g. /dev/ttyACM0)",
+                f"{project_dir}` and pass its serial port with {option('port')} (e.g. /dev/ttyACM0)",
                 EXIT_BAD_INPUT)
         program = build_project(target.project_dir).elf
     return verify_firmware(board, program, target.model, port=port, progress=progress, **options)
