@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from tinyflash import __version__, resources
+from tinyflash import resources
 from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers use codegen.X)
     DSP_KERNEL_CODE_ESTIMATE_BYTES, HARNESS_CODE_ESTIMATE_BYTES, HARNESS_RAM_ESTIMATE_BYTES,
     INTERPRETER_STRUCT_BYTES, KERNEL_CODE_ESTIMATE_BYTES, NODE_STRUCT_BYTES,
@@ -28,7 +28,7 @@ from tinyflash.render import (  # noqa: F401  (re-exported)
     ABI_VERSION, ARDUINO_PORT_HEADER, ARDUINO_VENDORED_DIRS, BYTES_PER_LINE, INTS_PER_LINE,
     MAX_IDENTIFIER_CHARS, MODEL_COPY, VENDORED_DIRS, FirmwarePaths, GenerateResult,
     RenderedProject, c_bytes, c_comment, c_identifier, c_ints, c_string, check_output_dir,
-    default_paths, emulator_command, json_document, kernel_names, render_files, template_environment, thousands,
+    base_context, default_paths, json_document, kernel_names, render_files, template_environment, thousands,
     vendored_files, vendored_paths, write_project)
 from tinyflash.selftest import (  # noqa: F401  (re-exported)
     MAX_SELFTEST_VECTORS, SELFTEST_SEED, SelftestVector, selftest_vectors)
@@ -104,40 +104,13 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
     generated = [out for _, out in templates_used] + [MODEL_COPY]
     vendor = vendor or board.arduino  # real-board projects always stand alone
     vendored = vendored_files(board) if vendor else {}
-    context: dict[str, Any] = {
-        "version": __version__,
-        "abi_version": ABI_VERSION,
-        "ident": ident,
-        "IDENT": ident.upper(),
-        "model_file": model_file,
-        "model_stem": stem,
-        "model": model,
-        "model_size": len(model),
-        "model_sha256": model_sha256,
-        "model_sha256_bytes": bytes.fromhex(model_sha256),
-        "tensor_count": tensor_count,
-        "node_count": len(op_names),
-        "input_count": input_count,
-        "output_count": output_count,
-        "op_names": list(op_names),
-        "kernels": kernels,
-        "offsets": list(offsets),
-        "arena_bytes": arena_bytes,
-        "pool_words": pool_words,
-        "lower_bound": lower_bound,
-        "board": board,
-        "dsp": 1 if board.dsp else 0,
-        "vectors": list(vectors),
-        "selftest_seed": SELFTEST_SEED,
-        "paths": paths,
-        "vendor": vendor,
-        "arduino": board.arduino,
-        "ram": ram,
-        "flash": flash,
-        "emulator_command": emulator_command(board),
-        "generated_files": sorted(generated),
-        "project_files": sorted(generated + list(vendored)),
-    }
+    context = base_context(
+        model=model, model_file=model_file, model_sha256=model_sha256, ident=ident,
+        op_names=op_names, input_count=input_count, output_count=output_count, kernels=kernels,
+        board=board, vectors=vectors, selftest_seed=SELFTEST_SEED, paths=paths, vendor=vendor,
+        ram=ram, flash=flash, generated=generated, vendored=vendored)
+    context.update(tensor_count=tensor_count, node_count=len(op_names), offsets=list(offsets),
+                   arena_bytes=arena_bytes, pool_words=pool_words, lower_bound=lower_bound)
     files = render_files(templates, templates_used, context, model, vendored)
     return RenderedProject(files=files, identifier=ident, kernels=kernels, ram=ram, flash=flash,
                            selftest_count=len(vectors))

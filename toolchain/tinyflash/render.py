@@ -214,6 +214,46 @@ def emulator_command(board: BoardSpec) -> list[str] | None:
     return upload_command()
 
 
+def base_context(*, model: bytes, model_file: str, model_sha256: str, ident: str,
+                 op_names: Sequence[str], input_count: int, output_count: int,
+                 kernels: tuple[str, ...], board: BoardSpec, vectors: Sequence[Any],
+                 selftest_seed: int, paths: FirmwarePaths, vendor: bool, ram: Budget,
+                 flash: Budget, generated: Sequence[str],
+                 vendored: Mapping[str, bytes]) -> dict[str, Any]:
+    """The template context every project shares (the tinyflash and the TFLM runtime's);
+    each adds its own keys."""
+    from tinyflash import __version__
+
+    return {
+        "version": __version__,
+        "abi_version": ABI_VERSION,
+        "ident": ident,
+        "IDENT": ident.upper(),
+        "model_file": model_file,
+        "model_stem": Path(model_file).stem,
+        "model": model,
+        "model_size": len(model),
+        "model_sha256": model_sha256,
+        "model_sha256_bytes": bytes.fromhex(model_sha256),
+        "input_count": input_count,
+        "output_count": output_count,
+        "op_names": list(op_names),
+        "kernels": kernels,
+        "board": board,
+        "dsp": 1 if board.dsp else 0,
+        "vectors": list(vectors),
+        "selftest_seed": selftest_seed,
+        "paths": paths,
+        "vendor": vendor,
+        "arduino": board.arduino,
+        "ram": ram,
+        "flash": flash,
+        "emulator_command": emulator_command(board),
+        "generated_files": sorted(generated),
+        "project_files": sorted(list(generated) + list(vendored)),
+    }
+
+
 def template_environment(templates: Path | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates or resources.templates_dir())),

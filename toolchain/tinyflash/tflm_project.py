@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from tinyflash import __version__, resources
+from tinyflash import resources
 from tinyflash.boards import (HARNESS_CODE_ESTIMATE_BYTES, HARNESS_RAM_ESTIMATE_BYTES, BoardSpec,
                               Budget, BudgetLine, fit_error)
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
-from tinyflash.render import (ABI_VERSION, emulator_command, MODEL_COPY, FirmwarePaths, GenerateResult,
+from tinyflash.render import (base_context, MODEL_COPY, FirmwarePaths, GenerateResult,
                               RenderedProject, c_identifier, default_paths, kernel_names,
                               render_files, vendored_files, vendored_paths, write_project)
 from tinyflash.selftest import SELFTEST_SEED, SelftestVector, selftest_vectors
@@ -200,45 +200,17 @@ def render_tflm_project(*, model: bytes, model_file: str, model_sha256: str,
         vendored["lib/tflm/library.json"] = tflm_wrapper_manifest(tflm_path)
         vendored[TFLM_TREE_MARKER[0]] = TFLM_TREE_MARKER[1]
     generated = [out for _, out in TFLM_TEMPLATES] + [MODEL_COPY]
-    context: dict[str, Any] = {
-        "version": __version__,
-        "abi_version": ABI_VERSION,
-        "runtime": "tflm",
-        "ident": ident,
-        "IDENT": ident.upper(),
-        "model_file": model_file,
-        "model_stem": stem,
-        "model": model,
-        "model_size": len(model),
-        "model_sha256": model_sha256,
-        "model_sha256_bytes": bytes.fromhex(model_sha256),
-        "input_count": input_count,
-        "output_count": output_count,
-        "op_names": list(op_names),
-        "kernels": kernels,
-        "resolver_calls": calls,
-        "arena_bytes": arena,
-        "plan_arena_bytes": plan_arena_bytes,
-        "tflm_min_arena": tflm_min_arena_bytes,
-        "tflm_overhead": overhead,
-        "tflm_align_slack": TFLM_ARENA_ALIGN_SLACK,
-        "pool_words": 0,
-        "lower_bound": lower_bound,
-        "board": board,
-        "dsp": 1 if board.dsp else 0,
-        "vectors": list(vectors),
-        "selftest_seed": SELFTEST_SEED,
-        "paths": paths,
-        "vendor": vendor or board.arduino,
-        "arduino": board.arduino,
-        "tflm_path": tflm_path,
-        "tflm_library": TFLM_ARDUINO_LIBRARY,
-        "emulator_command": emulator_command(board),
-        "ram": ram,
-        "flash": flash,
-        "generated_files": sorted(generated),
-        "project_files": sorted(generated + list(vendored)),
-    }
+    context = base_context(
+        model=model, model_file=model_file, model_sha256=model_sha256, ident=ident,
+        op_names=op_names, input_count=input_count, output_count=output_count, kernels=kernels,
+        board=board, vectors=vectors, selftest_seed=SELFTEST_SEED, paths=paths,
+        vendor=vendor or board.arduino, ram=ram, flash=flash, generated=generated,
+        vendored=vendored)
+    context.update(runtime="tflm", resolver_calls=calls, arena_bytes=arena,
+                   plan_arena_bytes=plan_arena_bytes, tflm_min_arena=tflm_min_arena_bytes,
+                   tflm_overhead=overhead, tflm_align_slack=TFLM_ARENA_ALIGN_SLACK, pool_words=0,
+                   lower_bound=lower_bound, tflm_path=tflm_path,
+                   tflm_library=TFLM_ARDUINO_LIBRARY)
     files = render_files(templates, TFLM_TEMPLATES, context, model, vendored)
     return RenderedProject(files=files, identifier=ident, kernels=kernels, ram=ram, flash=flash,
                            selftest_count=len(vectors))
