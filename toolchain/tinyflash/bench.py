@@ -400,7 +400,8 @@ def bench(models: Sequence[Path], boards: Sequence[str], kernel_sets: Sequence[s
             raise TinyflashError(f"{model} does not exist; give the path of an int8 .tflite",
                                  EXIT_BAD_INPUT)
     if repeats < 1:
-        raise TinyflashError(f"{option('repeats')} must be at least 1, not {repeats}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('repeats')} must be at least 1, not {repeats}",
+                             EXIT_BAD_INPUT)
     result = BenchResult(runs=[])
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -27,9 +27,9 @@ from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, 
 from tinyflash.render import (  # noqa: F401  (re-exported)
     ABI_VERSION, ARDUINO_PORT_HEADER, ARDUINO_VENDORED_DIRS, BYTES_PER_LINE, INTS_PER_LINE,
     MAX_IDENTIFIER_CHARS, MODEL_COPY, VENDORED_DIRS, FirmwarePaths, GenerateResult,
-    RenderedProject, c_bytes, c_comment, c_identifier, c_ints, c_string, check_output_dir,
-    base_context, default_paths, json_document, kernel_names, render_files, template_environment, thousands,
-    vendored_files, vendored_paths, write_project)
+    RenderedProject, base_context, c_bytes, c_comment, c_identifier, c_ints, c_string,
+    check_output_dir, default_paths, json_document, kernel_names, render_files,
+    template_environment, thousands, vendored_files, vendored_paths, write_project)
 from tinyflash.selftest import (  # noqa: F401  (re-exported)
     MAX_SELFTEST_VECTORS, SELFTEST_SEED, SelftestVector, selftest_vectors)
 from tinyflash.tflm_project import (  # noqa: F401  (re-exported)
@@ -132,26 +132,31 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
     model_path = Path(model_path)
     output_dir = Path(output_dir)
     if not 0 <= selftest <= MAX_SELFTEST_VECTORS:
-        raise TinyflashError(f"{option('selftest')} must be between 0 and {MAX_SELFTEST_VECTORS}, not "
+        raise TinyflashError(f"{option('selftest')} must be between 0 and "
+                             f"{MAX_SELFTEST_VECTORS}, not "
                              f"{selftest}", EXIT_BAD_INPUT)
     check_output_dir(output_dir, force)
     if runtime not in RUNTIMES:
-        raise TinyflashError(f"{option('runtime')} must be {' or '.join(RUNTIMES)}, not {runtime!r}",
+        raise TinyflashError(f"{option('runtime')} must be {' or '.join(RUNTIMES)}, not "
+                             f"{runtime!r}",
                              EXIT_BAD_INPUT)
     if tflm_path is not None and runtime != "tflm":
         raise TinyflashError(f"{option('tflm_path')} is only used with {option('runtime')} tflm; "
-                             f"add {option('runtime')} tflm or drop {option('tflm_path')}", EXIT_BAD_INPUT)
+                             f"add {option('runtime')} tflm or drop {option('tflm_path')}",
+                             EXIT_BAD_INPUT)
     tflm_dir: str | None = None
     if tflm_path is not None:
         marker = Path(tflm_path) / "tensorflow" / "lite" / "micro" / "micro_interpreter.h"
         if not marker.is_file():
-            raise TinyflashError(f"{option('tflm_path')} {tflm_path} is not a TFLM tree (no {marker}); "
+            raise TinyflashError(f"{option('tflm_path')} {tflm_path} is not a TFLM tree (no "
+                                 f"{marker}); "
                                  "export one with TFLM's create_tflm_tree.py", EXIT_BAD_INPUT)
         tflm_dir = str(Path(tflm_path).resolve())
     board = board_spec(load_board(board_id))
     if runtime == "tflm" and tflm_dir is None and not board.arduino:
         raise TinyflashError(f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-                             f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM tree made "
+                             f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
+                             "tree made "
                              "with TFLM's create_tflm_tree.py)", EXIT_BAD_INPUT)
     if kernels is not None:
         if kernels not in ("portable", "dsp"):
@@ -159,7 +164,8 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
                                  EXIT_BAD_INPUT)
         if kernels == "dsp" and not board.dsp:
             raise TinyflashError(f"board {board.id} has no DSP extension (its manifest's kernel "
-                                 f"set is portable); use {option('kernels')} portable or a Cortex-M4/M7/"
+                                 f"set is portable); use {option('kernels')} portable or a "
+                                 "Cortex-M4/M7/"
                                  "M33/M55 board", EXIT_BAD_INPUT)
         board = dataclasses.replace(board, dsp=kernels == "dsp")
     if checked is None:

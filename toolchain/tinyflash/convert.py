@@ -30,7 +30,8 @@ import numpy as np
 from tinyflash.calibration import (DEFAULT_SAMPLES, InputSpec, Progress, load_calibration,
                                    probe_calibration)
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
-from tinyflash.floatmodel import (  # noqa: F401  (import_tensorflow, quiet_fds: convert.X stays importable)
+# import_tensorflow and quiet_fds stay importable as convert.X
+from tinyflash.floatmodel import (  # noqa: F401
     QUIET_ENV, RECURRENT_LAYERS, ModelSpec, _first_line, import_tensorflow, load_float_model,
     parse_model_spec, quiet_fds, source_bytes)
 
@@ -287,19 +288,23 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
     if output.suffix.lower() != ".tflite":
         raise TinyflashError(f"{output}: the output file must end in .tflite.", EXIT_BAD_INPUT)
     if output.is_dir():
-        raise TinyflashError(f"{output} is a directory; give {option('output')} the path of a .tflite file to "
+        raise TinyflashError(f"{output} is a directory; give {option('output')} the path of a "
+                             ".tflite file to "
                              "write.", EXIT_BAD_INPUT)
     if output.exists() and not force:
-        raise TinyflashError(f"{output} already exists; pass {option('force')} to replace it, or choose "
+        raise TinyflashError(f"{output} already exists; pass {option('force')} to replace it, or "
+                             "choose "
                              f"another {option('output')}.", EXIT_BAD_INPUT)
     if mode in MODES_NEEDING_DATA:
         if data is None:
-            raise TinyflashError(f"{spec.label}: mode {mode} needs calibration data; give {option('data')} "
+            raise TinyflashError(f"{spec.label}: mode {mode} needs calibration data; give "
+                                 f"{option('data')} "
                                  "with 100 to 500 representative samples (.npy, .npz, .csv or an "
                                  "image folder).", EXIT_BAD_INPUT)
         probe_calibration(data)
     if samples < 1:
-        raise TinyflashError(f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('samples')} must be at least 1 (got {samples}).",
+                             EXIT_BAD_INPUT)
     if output.parent and not output.parent.exists():
         output.parent.mkdir(parents=True, exist_ok=True)
 
@@ -349,10 +354,12 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                 elif message.get("kind") == "converter":
                     failure = TinyflashError(f"{spec.label}: the TensorFlow converter rejected the "
                                              f"model in mode {mode} ({text}); run again with "
-                                             f"{option('debug')} for the converter's log.", EXIT_BAD_INPUT)
+                                             f"{option('debug')} for the converter's log.",
+                                             EXIT_BAD_INPUT)
                 else:
                     failure = TinyflashError(f"{spec.label}: converting failed ({text}); run again "
-                                             f"with {option('debug')} for the traceback.", EXIT_BAD_INPUT)
+                                             f"with {option('debug')} for the traceback.",
+                                             EXIT_BAD_INPUT)
             elif message is not None and message.get("event") == "done":
                 convert_seconds = float(message["seconds"])
         except BaseException:

@@ -52,8 +52,10 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
 
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not force:
-        raise TinyflashError(f"{output_dir} is not empty; pass {option('force')} to replace tinyflash's "
-                             f"files in it, or choose another {option('output_dir')}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{output_dir} is not empty; pass {option('force')} to replace "
+                             "tinyflash's "
+                             f"files in it, or choose another {option('output_dir')}",
+                             EXIT_BAD_INPUT)
     output_dir.mkdir(parents=True, exist_ok=True)
     source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
     converted = source.suffix.lower() != ".tflite"

@@ -645,7 +645,8 @@ def select_serial_port(devices: list[SerialDevice], board: Optional[Board] = Non
             return matching[0].port
     ports = ", ".join(f"{d.port} ({d.description})" for d in usb)
     raise TinyflashError(f"{len(usb)} USB serial devices are connected ({ports}) and tinyflash "
-                         f"cannot tell which one is {name}; pass the right one with {option('port')}.",
+                         f"cannot tell which one is {name}; pass the right one with "
+                         f"{option('port')}.",
                          EXIT_BAD_INPUT)
 
 

@@ -306,7 +306,8 @@ def vendored_files(board: BoardSpec) -> dict[str, bytes]:
         source = firmware / source_name
         if not source.is_dir():
             raise TinyflashError(f"cannot vendor {source}: the folder is missing; reinstall "
-                                 f"tinyflash or generate without {option('vendor')}", EXIT_BAD_INPUT)
+                                 f"tinyflash or generate without {option('vendor')}",
+                                 EXIT_BAD_INPUT)
         for path in sorted(source.rglob("*")):
             rel = path.relative_to(source)
             if any(part in _VENDOR_SKIP or part.endswith(".pyc") for part in rel.parts):
@@ -345,11 +346,13 @@ def render_files(templates: Path | None, template_outputs: Sequence[tuple[str, s
 
 def check_output_dir(output_dir: Path, force: bool) -> None:
     if output_dir.exists() and not output_dir.is_dir():
-        raise TinyflashError(f"{output_dir} exists and is not a directory; choose another {option('output')}",
+        raise TinyflashError(f"{output_dir} exists and is not a directory; choose another "
+                             f"{option('output')}",
                              EXIT_BAD_INPUT)
     if output_dir.is_dir() and any(output_dir.iterdir()) and not force:
         raise TinyflashError(f"{output_dir} is not empty; choose an empty or new directory, or "
-                             f"pass {option('force')} to replace the generated files in it", EXIT_BAD_INPUT)
+                             f"pass {option('force')} to replace the generated files in it",
+                             EXIT_BAD_INPUT)
 
 
 def write_project(files: Mapping[str, bytes], output_dir: Path, force: bool = False) -> None:

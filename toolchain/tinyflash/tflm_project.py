@@ -98,7 +98,8 @@ def tflm_resolver_calls(op_names: Iterable[str], model_file: str = "the model") 
     if unknown:
         raise TinyflashError(f"{model_file} uses {', '.join(unknown)}, which tinyflash cannot "
                              "register with TFLM's MicroMutableOpResolver (no Add...() method "
-                             f"known for it in tflm_project.TFLM_RESOLVER_METHODS); use {option('runtime')} "
+                             "known for it in tflm_project.TFLM_RESOLVER_METHODS); use "
+                             f"{option('runtime')} "
                              "tinyflash or add the method name", EXIT_CHECK_FAILED)
     return [TFLM_RESOLVER_METHODS[n] for n in names]
 
@@ -187,7 +188,8 @@ def render_tflm_project(*, model: bytes, model_file: str, model_sha256: str,
     calls = tflm_resolver_calls(op_names, model_file)
     if tflm_path is None and not board.arduino:
         raise TinyflashError(f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-                             f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM tree made "
+                             f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
+                             "tree made "
                              "with TFLM's create_tflm_tree.py)", EXIT_BAD_INPUT)
     arena, overhead = tflm_arena_bytes(plan_arena_bytes, tflm_min_arena_bytes)
     selftest_bytes = sum(len(v.input) + len(v.output) for v in vectors)

@@ -127,7 +127,8 @@ def load_inputs(info: Any, data: Optional[Path], samples: int, seed: int) -> lis
     as the float model takes them (quantized here with each input's scale and zero point, as the
     application would), or deterministic random values of the input type."""
     if samples < 1:
-        raise TinyflashError(f"{option('samples')} must be at least 1, not {samples}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('samples')} must be at least 1, not {samples}",
+                             EXIT_BAD_INPUT)
     tensors = [info.tensors[i] for i in info.inputs]
     if data is None:
         rng = np.random.default_rng(seed)
@@ -293,7 +294,8 @@ def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = N
     from tinyflash.model import load_model
 
     if tolerance < 0:
-        raise TinyflashError(f"{option('tolerance')} must be 0 or more LSB, not {tolerance}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('tolerance')} must be 0 or more LSB, not {tolerance}",
+                             EXIT_BAD_INPUT)
     if info is None:
         info = load_model(model)
     inputs = load_inputs(info, data, samples, seed)
@@ -387,7 +389,8 @@ def verify_project(project_dir: Path, *, port: Optional[str] = None,
         if not (board.emulated or board.is_host):
             raise TinyflashError(
                 f"board '{board.id}' is real hardware: flash it with `tinyflash flash "
-                f"{project_dir}` and pass its serial port with {option('port')} (e.g. /dev/ttyACM0)",
+                f"{project_dir}` and pass its serial port with {option('port')} (e.g. "
+                "/dev/ttyACM0)",
                 EXIT_BAD_INPUT)
         program = build_project(target.project_dir).elf
     return verify_firmware(board, program, target.model, port=port, progress=progress, **options)

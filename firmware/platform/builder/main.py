@@ -4,8 +4,9 @@ Compiles with the system's arm-none-eabi-gcc (emulated Cortex-M boards) or gcc (
 board port from ../ports/<port> and the shared port headers, links with the board's linker script
 into firmware.elf (+ firmware.bin and firmware.map), prints sizes, and "uploads" by running the
 firmware: QEMU for emulated boards (semihosting exit code becomes the upload result; the
-command line comes from the project's tinyflash.json), the executable itself for the host. Board facts come from the board manifest's `build`, `upload` and
-`tinyflash` objects (boards/<id>.json).
+command line comes from the project's tinyflash.json), the executable itself for the host.
+Board facts come from the board manifest's `build`, `upload` and `tinyflash` objects
+(boards/<id>.json).
 """
 
 import json
