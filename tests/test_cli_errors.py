@@ -211,3 +211,54 @@ def test_evaluate_bad_labels(tmp_path: Path) -> None:
     expect_error(tinyflash("evaluate", DIGITS / "digits.keras", DIGITS / "digits_int8.tflite",
                            "--data", DIGITS / "test.npz", "--labels", tmp_path / "labels.npy"),
                  2, "3 labels for 449 samples")
+
+
+# ---- flag names live in cli.py ----------------------------------------------------------------
+
+
+def _library_error_sentences() -> list[tuple[str, int, str]]:
+    """(file, line, text) of every string piece of a TinyflashError(...) sentence outside cli.py."""
+    import ast
+
+    found = []
+    for path in sorted((REPO / "toolchain" / "tinyflash").glob("*.py")):
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "TinyflashError"
+                    and node.args):
+                for piece in ast.walk(node.args[0]):
+                    if isinstance(piece, ast.Constant) and isinstance(piece.value, str):
+                        found.append((path.name, node.lineno, piece.value))
+    return found
+
+
+def test_library_sentences_name_options_not_flags() -> None:
+    """Library errors mark their caller's settings with errors.option(); only cli.py turns them
+    into flag names, so no sentence outside cli.py spells a flag (`--force`, `-o`)."""
+    import re
+
+    sentences = _library_error_sentences()
+    assert len(sentences) > 100  # the scan sees the library's errors
+    flag = re.compile(r"(^|[\s(])(--[a-z][a-z-]+|-o)\b(?![-\w])")
+    spelled = [(f, line, text) for f, line, text in sentences
+               # a whole command line to run (`pio device list ...`, `tinyflash generate ...`)
+               # is an example, not a flag named in the sentence
+               if flag.search(text) and not re.search(r"`(pio|tinyflash) |\(tinyflash ", text)]
+    assert not spelled, spelled
+
+
+def test_every_marked_option_has_a_flag() -> None:
+    import re
+
+    from tinyflash.cli import OPTION_FLAGS, error_sentence
+    from tinyflash.errors import TinyflashError, option
+
+    used = set()
+    for path in (REPO / "toolchain" / "tinyflash").glob("*.py"):
+        used |= set(re.findall(r"option\('([a-z_]+)'\)", path.read_text(encoding="utf-8")))
+    assert used and used <= set(OPTION_FLAGS), used - set(OPTION_FLAGS)
+    error = TinyflashError(f"out is not empty; pass {option('force')} to replace it")
+    assert error.message == "out is not empty; pass `force` to replace it"
+    assert error_sentence(error) == "out is not empty; pass --force to replace it"
+    assert error.options == ("force",)

@@ -24,6 +24,7 @@ from conftest import REPO, shared_model_path
 from support.cli import tinyflash
 from tinyflash import codegen
 from tinyflash.boards import load_board
+from tinyflash.cli import error_sentence
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
 from tinyflash.model import load_model
 from tinyflash.plan import plan_memory
@@ -218,7 +219,8 @@ def test_refuses_non_empty_dir_and_force_replaces(tmp_path: Path,
     (out / "notes.txt").write_text("mine")
     with pytest.raises(TinyflashError) as refused:
         codegen.write_project(tiny.files, out)
-    assert refused.value.exit_code == EXIT_BAD_INPUT and "--force" in refused.value.message
+    assert refused.value.exit_code == EXIT_BAD_INPUT and refused.value.options == ("force",)
+    assert "pass --force to replace" in error_sentence(refused.value)  # the CLI words the option
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
     (out / "src").mkdir()
@@ -565,3 +567,26 @@ def test_kernel_set_override(tmp_path: Path) -> None:
     with pytest.raises(TinyflashError, match="board microbit has no DSP extension") as error:
         codegen.generate(MLP, "microbit", tmp_path / "mb", kernels="dsp")
     assert error.value.exit_code == EXIT_BAD_INPUT and not (tmp_path / "mb").exists()
+
+
+# ---- the pipeline's check stage feeds generate -------------------------------------------------
+
+
+def test_generate_reads_the_checked_model_not_the_file(tmp_path: Path) -> None:
+    """The pipeline loads, checks and plans the model once; generate works from that object (the
+    file may even be gone) and produces the same project as generating from the file."""
+    from tinyflash.pipeline import Pipeline
+
+    model = tmp_path / TINY.name
+    shutil.copy(TINY, model)
+    stages: list[str] = []
+    pipeline = Pipeline.start(model, "mps2-an386", stage=stages.append)
+    assert pipeline.model.deployable and stages == ["check"]
+    model.unlink()
+    from_pipeline = pipeline.generate(tmp_path / "a", selftest=1)
+    assert stages == ["check", "generate"]
+    from_file = codegen.generate(TINY, "mps2-an386", tmp_path / "b", selftest=1)
+    assert from_pipeline.arena_bytes == pipeline.model.plan.arena_bytes == from_file.arena_bytes
+    for name in from_file.files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+

@@ -23,7 +23,8 @@ from typing import Iterator
 import pytest
 
 from tinyflash.boards import load_board
-from tinyflash.emulator import qemu_command, run_to_exit, start_device
+from tinyflash.emulator import (fill_upload_command, qemu_command, run_to_exit, start_device,
+                                upload_command)
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
 from tinyflash.platformio import (
     BuildResult, build_project, ensure_platformio, tool_scons_dir, tool_scons_status,
@@ -67,6 +68,8 @@ def _project(root: Path, boards: list[str], src: Path | None = None, main_c: str
         f"[env:{b}]\nplatform = symlink://{REPO / 'firmware' / 'platform'}\nboard = {b}\n"
         f"build_flags = -Werror{extra}\n" for b in boards]
     (root / "platformio.ini").write_text("\n".join(sections))
+    # The QEMU command of `pio run -t upload`, as `tinyflash generate` writes it.
+    (root / "tinyflash.json").write_text(json.dumps({"emulator": {"command": upload_command()}}))
     return root
 
 
@@ -189,6 +192,24 @@ def test_qemu_command_is_deterministic_and_uses_semihosting() -> None:
     assert "-semihosting-config enable=on,target=native" in joined
     assert command[-2:] == ["-kernel", "fw.elf"]
     assert "-serial stdio" in " ".join(qemu_command(board, Path("fw.elf"), None))
+    assert "-monitor none" in joined
+    monitor = qemu_command(board, Path("fw.elf"), 4567, Path("/tmp/x/m.sock"))
+    assert "-monitor unix:/tmp/x/m.sock,server=on,wait=off" in " ".join(monitor)
+
+
+def test_upload_command_is_the_emulator_command_with_placeholders() -> None:
+    """The platform's upload target runs the command generate writes into tinyflash.json from
+    emulator.upload_command(); filled in, it is exactly emulator.qemu_command."""
+    board = load_board("mps2-an386")
+    filled = fill_upload_command(upload_command(), "mps2-an386",
+                                 "tcp:127.0.0.1:4567,server=on,wait=on", "fw.elf")
+    assert filled == qemu_command(board, Path("fw.elf"), 4567)
+    assert fill_upload_command(upload_command(), "mps2-an386", "stdio", "fw.elf") == \
+        qemu_command(board, Path("fw.elf"))
+    # One definition: the builder keeps no copy of QEMU's options.
+    builder = (REPO / "firmware" / "platform" / "builder" / "main.py").read_text()
+    for option in ("qemu-system-arm", "-icount", "-semihosting-config", "-monitor"):
+        assert option not in builder
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import pytest
 from conftest import REPO
 from tinyflash import platformio as pio
 from tinyflash.boards import load_board
+from tinyflash.cli import error_sentence
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 
 LISTS = REPO / "tests" / "fixtures" / "pio_device_list"
@@ -49,7 +50,8 @@ def test_no_board_connected_asks_for_port() -> None:
         pio.select_serial_port(devices("only_builtin.json"), load_board("nucleo_f446re"))
     assert error.value.exit_code == EXIT_BAD_INPUT
     assert "no USB serial device is connected" in error.value.message
-    assert "board nucleo_f446re" in error.value.message and "--port" in error.value.message
+    assert "board nucleo_f446re" in error.value.message and error.value.options == ("port",)
+    assert error_sentence(error.value).endswith("or pass its serial port with --port.")
 
 
 def test_several_boards_pick_the_one_whose_usb_id_the_manifest_names() -> None:
@@ -65,7 +67,7 @@ def test_several_boards_pick_the_one_whose_usb_id_the_manifest_names() -> None:
 
 
 def test_two_identical_boards_are_ambiguous() -> None:
-    with pytest.raises(TinyflashError, match="pass the right one with --port"):
+    with pytest.raises(TinyflashError, match="pass the right one with `port`"):
         pio.select_serial_port(devices("two_nucleos.json"), load_board("nucleo_l4r5zi"))
 
 
@@ -78,19 +80,19 @@ def test_manifest_usb_ids() -> None:
 
 @pytest.mark.parametrize("text", ["not json", '{"port": "x"}'])
 def test_unreadable_device_list(text: str) -> None:
-    with pytest.raises(TinyflashError, match="--port"):
+    with pytest.raises(TinyflashError, match="`port`"):
         pio.parse_device_list(text)
 
 
 def test_real_pio_device_list_runs_and_parses() -> None:
     """The real `pio device list` of this machine: it parses, and whatever it shows, selection
-    either names a USB port or asks for --port (never picks a built-in UART)."""
+    either names a USB port or asks for the port (never picks a built-in UART)."""
     listed = pio.list_serial_devices()
     assert all(isinstance(d, pio.SerialDevice) and d.port for d in listed)
     try:
         chosen = pio.select_serial_port(listed, load_board("nano33ble"))
     except TinyflashError as error:
-        assert "--port" in error.message
+        assert "port" in error.options
     else:
         assert any(d.port == chosen and d.usb_id is not None for d in listed)
 

@@ -251,15 +251,15 @@ def test_generate_tflm_writes_the_project(tmp_path: Path) -> None:
 
 
 def test_bad_options(tmp_path: Path) -> None:
-    with pytest.raises(TinyflashError, match="pass --tflm-path DIR") as error:
+    with pytest.raises(TinyflashError, match="pass `tflm_path` DIR") as error:
         codegen.generate(TINY, "mps2-an386", tmp_path / "a", runtime="tflm")
     assert error.value.exit_code == EXIT_BAD_INPUT
     with pytest.raises(TinyflashError, match="is not a TFLM tree"):
         codegen.generate(TINY, "mps2-an386", tmp_path / "b", runtime="tflm",
                          tflm_path=tmp_path)
-    with pytest.raises(TinyflashError, match="only used with --runtime tflm"):
+    with pytest.raises(TinyflashError, match="only used with `runtime` tflm"):
         codegen.generate(TINY, "nano33ble", tmp_path / "c", tflm_path=tmp_path)
-    with pytest.raises(TinyflashError, match="--runtime must be tinyflash or tflm"):
+    with pytest.raises(TinyflashError, match="`runtime` must be tinyflash or tflm"):
         codegen.generate(TINY, "nano33ble", tmp_path / "d", runtime="cmsis")
     with pytest.raises(TinyflashError, match="no Add...\\(\\) method") as error:
         codegen.tflm_resolver_calls(["CONV_2D", "NOT_AN_OP"], "m.tflite")

@@ -23,13 +23,9 @@ in QEMU with `-icount shift=0` and read
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +33,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 
 _TICK_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?) instructions\b")
 KERNEL_SETS = ("portable", "dsp")
@@ -224,45 +220,6 @@ def code_size(map_sizes: MapSizes, image_bytes: int, model_bytes: int) -> CodeSi
                     model=model_bytes, image=image_bytes)
 
 
-# ---- QEMU with a monitor -------------------------------------------------------------------
-
-
-class _Monitor:
-    """The QEMU human monitor on a unix socket: one command at a time, waits for the prompt."""
-
-    def __init__(self, path: Path, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(str(path))
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise TinyflashError(f"the QEMU monitor socket {path} did not open; check "
-                                         "qemu-system-arm", EXIT_CHECK_FAILED) from None
-                time.sleep(0.05)
-        self.sock.settimeout(timeout)
-        self._read_prompt()
-
-    def _read_prompt(self) -> str:
-        data = b""
-        while not data.endswith(b"(qemu) "):
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        return data.decode("utf-8", "replace")
-
-    def command(self, text: str) -> str:
-        self.sock.sendall(text.encode() + b"\n")
-        return self._read_prompt()
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def instructions_per_tick(tick_unit: str, board_id: str) -> float:
     """Instructions per tick from the port's tick unit, e.g. "40 instructions (SysTick at 25 MHz,
     qemu -icount shift=0)" on MPS2, 50 on the AN505 (20 MHz), 31.25 on the AN547 (32 MHz)."""
@@ -297,72 +254,35 @@ def _stack_peak(stack: bytes) -> int:
 def _run_on_qemu(board: Any, elf: Path, inputs: list[np.ndarray], repeats: int,
                  stack_region: Optional[tuple[int, int]], workdir: Path
                  ) -> tuple[list[np.ndarray], list[int], Any, Any, Optional[int]]:
-    from tinyflash.emulator import free_tcp_port, qemu_command
+    from tinyflash.emulator import start_device
     from tinyflash.link import open_link
 
-    port = free_tcp_port()
-    # Unix socket paths are limited to ~107 bytes: keep the monitor's in a short private folder.
-    sock_dir = Path(tempfile.mkdtemp(prefix="tfb-"))
-    monitor_path = sock_dir / "m.sock"
-    command = qemu_command(board, elf, port)
-    at = command.index("-monitor")
-    command[at + 1] = f"unix:{monitor_path},server=on,wait=off"
-    env = dict(os.environ)
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, env=env)
-    stderr: list[bytes] = []
-    ready = threading.Event()
-
-    def drain() -> None:
-        assert process.stderr is not None
-        for chunk in iter(process.stderr.readline, b""):
-            stderr.append(chunk)
-            if b"waiting for connection" in chunk.lower():
-                ready.set()
-        ready.set()
-
-    thread = threading.Thread(target=drain, daemon=True)
-    thread.start()
-    try:
-        started = ready.wait(20.0)
-        time.sleep(0.05)
-        if not started or process.poll() is not None:
-            raise TinyflashError(f"QEMU did not start {elf} on {board.id}: "
-                                 f"{b''.join(stderr).decode('utf-8', 'replace')[-300:]}",
+    with start_device(board, elf, monitor=True) as device, \
+            open_link(device.url, timeout=120.0) as link:
+        link.wait_banner()
+        info = link.info()
+        if not info.ready:
+            raise TinyflashError(f"{elf} failed to initialise its model on {board.id}: "
+                                 f"{info.init_status_name} at op {info.error_op}",
                                  EXIT_CHECK_FAILED)
-        with open_link(f"socket://127.0.0.1:{port}", timeout=120.0) as link:
-            link.wait_banner()
-            info = link.info()
-            if not info.ready:
-                raise TinyflashError(f"{elf} failed to initialise its model on {board.id}: "
-                                     f"{info.init_status_name} at op {info.error_op}",
-                                     EXIT_CHECK_FAILED)
-            outputs: list[np.ndarray] = []
-            ticks: list[int] = []
-            for _ in range(repeats):
-                outs, t = link.invoke(inputs)
-                outputs = [np.asarray(o) for o in outs]
-                ticks.append(int(t))
-            layers = link.layers(inputs)
-            peak: Optional[int] = None
-            if stack_region is not None:
-                address, size = stack_region
-                dump = workdir / "stack.bin"
-                monitor = _Monitor(monitor_path)
-                try:
-                    # memsave reads through the CPU's view of memory (the AN505/AN547 map their
-                    # SRAM behind security aliases that pmemsave does not see).
-                    monitor.command(f'memsave 0x{address:x} 0x{size:x} "{dump}"')
-                finally:
-                    monitor.close()
-                if dump.is_file() and dump.stat().st_size == size:
-                    peak = _stack_peak(dump.read_bytes())
-            return outputs, ticks, info, layers, peak
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-        thread.join(timeout=2)
-        shutil.rmtree(sock_dir, ignore_errors=True)
+        outputs: list[np.ndarray] = []
+        ticks: list[int] = []
+        for _ in range(repeats):
+            outs, t = link.invoke(inputs)
+            outputs = [np.asarray(o) for o in outs]
+            ticks.append(int(t))
+        layers = link.layers(inputs)
+        peak: Optional[int] = None
+        if stack_region is not None:
+            address, size = stack_region
+            dump = workdir / "stack.bin"
+            with device.monitor() as monitor:
+                # memsave reads through the CPU's view of memory (the AN505/AN547 map their
+                # SRAM behind security aliases that pmemsave does not see).
+                monitor.command(f'memsave 0x{address:x} 0x{size:x} "{dump}"')
+            if dump.is_file() and dump.stat().st_size == size:
+                peak = _stack_peak(dump.read_bytes())
+        return outputs, ticks, info, layers, peak
 
 
 # ---- the stage -----------------------------------------------------------------------------
@@ -384,26 +304,22 @@ def default_models() -> list[Path]:
 def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeats: int = 2,
               seed: int = 0) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set."""
-    from tinyflash.boards import load_board
-    from tinyflash.codegen import generate
-    from tinyflash.model import load_model
-    from tinyflash.plan import plan_memory
-    from tinyflash.platformio import build_project
+    from tinyflash.pipeline import Pipeline
     from tinyflash.reference import TFLMReference
     from tinyflash.verify import load_inputs
 
-    info = load_model(model)
-    board = load_board(board_id)
+    pipeline = Pipeline.start(model, board_id)
+    info, board = pipeline.model.info, pipeline.board
     project = workdir / f"{model.stem}-{board_id}-{kernels}"
-    generated = generate(model, board_id, project, force=True, selftest=0, kernels=kernels)
+    generated = pipeline.generate(project, force=True, selftest=0, kernels=kernels)
     try:
-        build = build_project(generated.project_dir)
+        build = pipeline.build(generated.project_dir)
     except TinyflashError:
         # PlatformIO registers symlinked platforms in its shared core folder; builds started at
         # the same moment by other processes can briefly see it missing (UnknownPlatform).
         # A real build error fails the second time too.
         time.sleep(2.0)
-        build = build_project(generated.project_dir)
+        build = pipeline.build(generated.project_dir)
     map_sizes = parse_map(build.map)
     reserved = map_sizes.sections.get(".stack")
     stack_top = _symbol_address(build.elf, "__stack_top")
@@ -416,7 +332,7 @@ def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeat
     exact = all(np.array_equal(np.asarray(o).reshape(-1).astype(np.int64),
                                np.asarray(e).reshape(-1).astype(np.int64))
                 for o, e in zip(outputs, expected))
-    plan = plan_memory(info, kernels)  # the DSP kernels' scratch is in the arena too
+    plan = pipeline.model.for_kernels(kernels).plan  # the DSP kernels take arena scratch
     from tinyflash.platformio import symbol_sizes
 
     symbols = symbol_sizes(build.elf, board)
@@ -470,21 +386,22 @@ def bench(models: Sequence[Path], boards: Sequence[str], kernel_sets: Sequence[s
           progress: Optional[Progress] = None) -> BenchResult:
     """Every model x board x kernel set; boards without DSP skip the dsp set (noted)."""
     from tinyflash.boards import load_board
-    from tinyflash.codegen import board_spec
+    from tinyflash.boards import board_spec
 
     if not models:
         raise TinyflashError("no models to benchmark: give .tflite files, or run from a checkout "
                              "with examples/digits/digits_int8.tflite", EXIT_BAD_INPUT)
     for kernels in kernel_sets:
         if kernels not in KERNEL_SETS:
-            raise TinyflashError(f"--kernels takes portable and/or dsp, not {kernels!r}",
+            raise TinyflashError(f"{option('kernels')} takes portable and/or dsp, not {kernels!r}",
                                  EXIT_BAD_INPUT)
     for model in models:
         if not Path(model).is_file():
             raise TinyflashError(f"{model} does not exist; give the path of an int8 .tflite",
                                  EXIT_BAD_INPUT)
     if repeats < 1:
-        raise TinyflashError(f"--repeats must be at least 1, not {repeats}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('repeats')} must be at least 1, not {repeats}",
+                             EXIT_BAD_INPUT)
     result = BenchResult(runs=[])
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-bench-"))
     work.mkdir(parents=True, exist_ok=True)

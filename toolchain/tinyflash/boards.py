@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 from tinyflash.resources import boards_dir as _default_boards_dir
@@ -199,3 +199,216 @@ def list_boards(boards_dir: Optional[Path] = None) -> list[Board]:
     """Every board manifest, sorted by id; an invalid manifest raises its TinyflashError."""
     directory = Path(boards_dir) if boards_dir is not None else _default_boards_dir()
     return [parse_board(directory / f"{board_id}.json") for board_id in board_ids(directory)]
+
+
+# ---- what generate needs from a board: its spec and memory budgets ------------------------------
+
+#: sizeof() of the runtime's structs on 32-bit Cortex-M (arm-none-eabi-gcc), checked by
+#: tests/test_codegen.py with _Static_assert so a header change cannot silently skew the RAM
+#: estimate.
+TENSOR_STRUCT_BYTES = 60
+NODE_STRUCT_BYTES = 128
+INTERPRETER_STRUCT_BYTES = 96
+
+#: Estimates (the build measures the real numbers; `tinyflash build` reports them). The stack
+#: is the board's (boards/*.json tinyflash.stack_bytes, reserved by its linker script), and never
+#: less than RUNTIME_STACK_BYTES of the board's kernel set.
+#: Worst-case stack of the whole firmware (reset handler -> main -> harness -> tfl_init/tfl_invoke
+#: -> any kernel, plus an interrupt on top), from -fcallgraph-info=su on every bare-metal board,
+#: 2026-12-07: portable kernels 964-1,028 B (M3, M0; with the shared broadcast and fixed-point
+#: helpers' callbacks counted), DSP kernels 948-1,020 B (DEPTHWISE_CONV_2D's eval frame; the
+#: DSP kernels' im2col and expansion buffers are arena scratch planned by plan.py since then,
+#: not stack: 3,084-3,124 B before). tests/test_stack.py recomputes the bound for every board
+#: and checks it stays below this figure and the board's reserve, and that QEMU's measured peak
+#: stays below the bound (docs/security.md).
+RUNTIME_STACK_BYTES = {"portable": 1536, "dsp": 1536}
+#: Harness: protocol state and buffers of the device side.
+HARNESS_RAM_ESTIMATE_BYTES = 1536  # TFL_HARNESS_MAX_PAYLOAD 1024 + 8 receive buffer, state
+#: Code: interpreter + model reader + arithmetic, each portable kernel, each DSP kernel, the
+#: harness with its port and startup, and the libc pieces that get linked (memcpy, memset...).
+RUNTIME_CODE_ESTIMATE_BYTES = 8 * 1024
+KERNEL_CODE_ESTIMATE_BYTES = 1536
+DSP_KERNEL_CODE_ESTIMATE_BYTES = 3072
+HARNESS_CODE_ESTIMATE_BYTES = 6 * 1024
+#: ARMv6-M/ARMv8-M baseline cores (Thumb-1 only, no hardware divide) need about 1.5x the code
+#: (measured: the dense tiny model links 25.2 KB on microbit's Cortex-M0, 16.7 KB on the M4).
+SMALL_THUMB_CPUS = frozenset({"cortex-m0", "cortex-m0plus", "cortex-m1", "cortex-m23"})
+SMALL_THUMB_CODE_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """One contribution to a RAM or flash estimate."""
+
+    name: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Budget:
+    """An estimate against a board limit (limit None: the board states none, e.g. host)."""
+
+    what: str  # "RAM" or "flash"
+    lines: tuple[BudgetLine, ...]
+    limit: int | None
+
+    @property
+    def total(self) -> int:
+        return sum(line.bytes for line in self.lines)
+
+    @property
+    def fits(self) -> bool:
+        return self.limit is None or self.total <= self.limit
+
+    @property
+    def excess(self) -> int:
+        return 0 if self.limit is None else max(0, self.total - self.limit)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "limit": self.limit, "fits": self.fits,
+                "lines": {line.name: line.bytes for line in self.lines}}
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """What generate needs from a board manifest."""
+
+    id: str
+    name: str
+    flash_bytes: int | None
+    ram_bytes: int | None
+    stack_bytes: int
+    dsp: bool
+    code_factor: float
+    qemu_machine: str | None
+    manifest: Path | None
+    #: Real boards (tinyflash.port "arduino"): PlatformIO's standard platform, Arduino framework.
+    platform: str | None = None
+    arduino: bool = False
+    cycle_counter: str | None = None  # "dwt" or "micros" (Arduino port's tick source)
+    monitor_speed: int | None = None
+    upload_speed: int | None = None
+    upload_protocol: str | None = None
+    #: Estimates of the Arduino core's own flash and RAM (boards/*.json
+    #: tinyflash.framework_flash_bytes / framework_ram_bytes; 0 for the emulated boards).
+    framework_flash_bytes: int = 0
+    framework_ram_bytes: int = 0
+
+
+def _tinyflash_field(board: Board, name: str, kind: type, default: Any) -> Any:
+    """An optional field of the manifest's tinyflash object, type-checked."""
+    section = board.raw.get("tinyflash", {}) if isinstance(board.raw, dict) else {}
+    value = section.get(name, default) if isinstance(section, dict) else default
+    if value is not default and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise TinyflashError(f"board manifest {board.manifest_path}: field 'tinyflash.{name}' "
+                             f"must be {kind.__name__}, not {value!r}; fix the manifest",
+                             EXIT_BAD_INPUT)
+    return value
+
+
+def board_spec(board: Board) -> BoardSpec:
+    """The fields generate uses from a boards.Board."""
+    arduino = board.port == "arduino"
+    upload = board.raw.get("upload", {}) if isinstance(board.raw, dict) else {}
+    protocol = upload.get("protocol") if isinstance(upload, dict) else None
+    counter = _tinyflash_field(board, "cycle_counter", str, None)
+    if arduino and counter not in ("dwt", "micros"):
+        raise TinyflashError(f"board manifest {board.manifest_path}: field "
+                             "'tinyflash.cycle_counter' must be \"dwt\" or \"micros\" for an "
+                             "Arduino board; fix the manifest", EXIT_BAD_INPUT)
+    if arduino and not board.platform:
+        raise TinyflashError(f"board manifest {board.manifest_path}: field 'tinyflash.platform' "
+                             "(the PlatformIO platform, e.g. nordicnrf52) is missing; fix the "
+                             "manifest", EXIT_BAD_INPUT)
+    return BoardSpec(
+        id=board.id,
+        name=board.name,
+        flash_bytes=board.flash_bytes,
+        ram_bytes=board.ram_bytes,
+        stack_bytes=board.stack_bytes,
+        dsp=board.kernels == "dsp",
+        code_factor=SMALL_THUMB_CODE_FACTOR if board.cpu in SMALL_THUMB_CPUS else 1.0,
+        qemu_machine=board.qemu_machine,
+        manifest=Path(board.manifest_path),
+        platform=board.platform,
+        arduino=arduino,
+        cycle_counter=counter,
+        monitor_speed=_tinyflash_field(board, "monitor_speed", int, None),
+        upload_speed=_tinyflash_field(board, "upload_speed", int, None),
+        upload_protocol=protocol if isinstance(protocol, str) else None,
+        framework_flash_bytes=_tinyflash_field(board, "framework_flash_bytes", int, 0),
+        framework_ram_bytes=_tinyflash_field(board, "framework_ram_bytes", int, 0),
+    )
+
+
+def ram_budget(*, arena_bytes: int, pool_words: int, tensor_count: int, node_count: int,
+               stack_bytes: int, limit: int | None, framework_bytes: int = 0,
+               dsp: bool = False) -> Budget:
+    """RAM: arena + pool + tensor/node arrays + interpreter + harness + stack (estimates), plus
+    the Arduino core's own RAM on real boards (`framework_bytes`, a line only when > 0)."""
+    lines = (
+        BudgetLine("arena", arena_bytes),
+        BudgetLine("pool", 4 * pool_words),
+        BudgetLine("tensors", TENSOR_STRUCT_BYTES * tensor_count),
+        BudgetLine("nodes", NODE_STRUCT_BYTES * node_count),
+        BudgetLine("interpreter", INTERPRETER_STRUCT_BYTES),
+        BudgetLine("harness", HARNESS_RAM_ESTIMATE_BYTES),
+        BudgetLine("stack", max(stack_bytes, RUNTIME_STACK_BYTES["dsp" if dsp else "portable"])),
+    )
+    if framework_bytes > 0:
+        lines += (BudgetLine("framework", framework_bytes),)
+    return Budget("RAM", lines, limit)
+
+
+def flash_budget(*, model_bytes: int, kernel_count: int, dsp: bool, selftest_bytes: int,
+                 plan_bytes: int, limit: int | None, code_factor: float = 1.0,
+                 framework_bytes: int = 0) -> Budget:
+    """Flash: model + self-test vectors + plan tables + estimated code (× code_factor), plus the
+    Arduino core's own code on real boards (`framework_bytes`, a line only when > 0)."""
+    per_kernel = DSP_KERNEL_CODE_ESTIMATE_BYTES if dsp else KERNEL_CODE_ESTIMATE_BYTES
+
+    def code(nbytes: int) -> int:
+        return int(nbytes * code_factor)
+
+    lines = (
+        BudgetLine("model", model_bytes),
+        BudgetLine("selftest", selftest_bytes),
+        BudgetLine("plan", plan_bytes),
+        BudgetLine("runtime code", code(RUNTIME_CODE_ESTIMATE_BYTES)),
+        BudgetLine("kernel code", code(per_kernel * kernel_count)),
+        BudgetLine("harness code", code(HARNESS_CODE_ESTIMATE_BYTES)),
+    )
+    if framework_bytes > 0:
+        lines += (BudgetLine("framework", framework_bytes),)
+    return Budget("flash", lines, limit)
+
+
+def project_budgets(model: bytes, tensor_count: int, op_names: Sequence[str], arena_bytes: int,
+                   pool_words: int, board: BoardSpec,
+                   selftest_bytes: int) -> tuple[Budget, Budget]:
+    """The RAM and flash estimates of a project (see ram_budget/flash_budget)."""
+    kernels = set(op_names)
+    ram = ram_budget(arena_bytes=arena_bytes, pool_words=pool_words,
+                     tensor_count=tensor_count, node_count=len(op_names),
+                     stack_bytes=board.stack_bytes, limit=board.ram_bytes,
+                     framework_bytes=board.framework_ram_bytes, dsp=board.dsp)
+    flash = flash_budget(model_bytes=len(model), kernel_count=len(kernels), dsp=board.dsp,
+                         selftest_bytes=selftest_bytes, plan_bytes=4 * tensor_count,
+                         limit=board.flash_bytes, code_factor=board.code_factor,
+                         framework_bytes=board.framework_flash_bytes)
+    return ram, flash
+
+
+def fit_error(model_name: str, board_id: str, budgets: Sequence[Budget]) -> str | None:
+    """One sentence naming each limit the model exceeds and by how many bytes, or None."""
+    over = [b for b in budgets if not b.fits]
+    if not over:
+        return None
+    parts = []
+    for budget in over:
+        biggest = max(budget.lines, key=lambda line: line.bytes)
+        parts.append(f"{budget.what} needs {budget.total:,} bytes (largest part: {biggest.name} "
+                     f"{biggest.bytes:,}) but the board has {budget.limit:,}, "
+                     f"{budget.excess:,} bytes too many")
+    return (f"{model_name} does not fit board {board_id}: " + "; ".join(parts)
+            + " — choose a board with more memory (`tinyflash boards`) or a smaller model.")

@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 
 DEFAULT_SAMPLES = 200
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
@@ -102,7 +102,8 @@ def _fit(path: Path, spec: InputSpec, array: np.ndarray, what: str) -> np.ndarra
         raise TinyflashError(
             f"{path}: {what} for input '{spec.name}' has shape {_shape_text(array.shape)}, expected "
             f"(samples, {', '.join(str(d) for d in sample)}) to match the model input shape "
-            f"{_shape_text(spec.shape)}; reshape the data or pick the matching file.", EXIT_BAD_INPUT)
+            f"{_shape_text(spec.shape)}; reshape the data or pick the matching file.",
+            EXIT_BAD_INPUT)
     if fitted.shape[0] == 0:
         raise TinyflashError(
             f"{path}: the calibration set for input '{spec.name}' is empty; give at least one sample "
@@ -301,7 +302,8 @@ def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int
     path = Path(path)
     inputs = list(inputs)
     if samples < 1:
-        raise TinyflashError(f"--samples must be at least 1 (got {samples}).", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('samples')} must be at least 1 (got {samples}).",
+                             EXIT_BAD_INPUT)
     if not path.exists():
         raise TinyflashError(f"{path}: calibration data not found; give an existing .npy, .npz, "
                              ".csv file or a folder of images.", EXIT_BAD_INPUT)

@@ -905,6 +905,22 @@ def bench_command(
         raise typer.Exit(1)
 
 
+#: How the CLI names the library's options inside error sentences (errors.option marks): the
+#: flag that sets each keyword argument. Flag names live here, not in the library.
+OPTION_FLAGS: dict[str, str] = {
+    "data": "--data", "debug": "--debug", "force": "--force", "kernels": "--kernels",
+    "mode": "--mode", "output": "-o", "output_dir": "--output", "port": "--port",
+    "reference": "--reference", "repeats": "--repeats", "runtime": "--runtime",
+    "samples": "--samples", "selftest": "--selftest", "signature": "--signature",
+    "tflm_path": "--tflm-path", "tolerance": "--tolerance", "vendor": "--vendor",
+}
+
+
+def error_sentence(error: TinyflashError) -> str:
+    """The sentence the CLI prints for `error`: its options named as flags."""
+    return error.worded(OPTION_FLAGS)
+
+
 def main() -> None:
     """Console-script entry point: maps TinyflashError to its sentence and exit code."""
     debug = "--debug" in sys.argv[1:]
@@ -917,7 +933,7 @@ def main() -> None:
     except TinyflashError as error:
         if debug:
             raise
-        err_console().print(f"[bold red]error:[/] {error.message}", soft_wrap=True)
+        err_console().print(f"[bold red]error:[/] {error_sentence(error)}", soft_wrap=True)
         sys.exit(error.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)

@@ -1,9 +1,10 @@
 """`tinyflash generate`: a checked model + a board → a PlatformIO project.
 
-Jinja templates in templates/ own the shape of each generated file (one template per file);
-the filters here own data formatting (byte arrays, integer tables, C identifiers, comments).
-Everything is rendered in memory first, then written into a temporary directory beside the
-output and renamed into place, so a failure leaves nothing half-written.
+The stage itself and the tinyflash-runtime project; the pieces live beside it:
+boards.py (BoardSpec, RAM/flash budgets, fit check), render.py (Jinja environment, filters,
+vendoring, atomic writing), selftest.py (self-test vectors from the TFLM runner in reference.py),
+tflm_project.py (the `--runtime tflm` project). The names tests and callers used from here stay
+importable from this module.
 
 Same inputs → byte-identical files: no timestamps, sorted emission, seeded self-test inputs.
 """
@@ -11,69 +12,34 @@ Same inputs → byte-identical files: no timestamps, sorted emission, seeded sel
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import re
-import shutil
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import jinja2
+from tinyflash import resources
+from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers use codegen.X)
+    DSP_KERNEL_CODE_ESTIMATE_BYTES, HARNESS_CODE_ESTIMATE_BYTES, HARNESS_RAM_ESTIMATE_BYTES,
+    INTERPRETER_STRUCT_BYTES, KERNEL_CODE_ESTIMATE_BYTES, NODE_STRUCT_BYTES,
+    RUNTIME_CODE_ESTIMATE_BYTES, RUNTIME_STACK_BYTES, SMALL_THUMB_CODE_FACTOR, SMALL_THUMB_CPUS,
+    TENSOR_STRUCT_BYTES, BoardSpec, Budget, BudgetLine, board_spec, fit_error, flash_budget,
+    project_budgets, ram_budget)
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
+from tinyflash.render import (  # noqa: F401  (re-exported)
+    ABI_VERSION, ARDUINO_PORT_HEADER, ARDUINO_VENDORED_DIRS, BYTES_PER_LINE, INTS_PER_LINE,
+    MAX_IDENTIFIER_CHARS, MODEL_COPY, VENDORED_DIRS, FirmwarePaths, GenerateResult,
+    RenderedProject, base_context, c_bytes, c_comment, c_identifier, c_ints, c_string,
+    check_output_dir, default_paths, json_document, kernel_names, render_files,
+    template_environment, thousands, vendored_files, vendored_paths, write_project)
+from tinyflash.selftest import (  # noqa: F401  (re-exported)
+    MAX_SELFTEST_VECTORS, SELFTEST_SEED, SelftestVector, selftest_vectors)
+from tinyflash.tflm_project import (  # noqa: F401  (re-exported)
+    TFLM_ARDUINO_LIBRARY, TFLM_ARENA_ALIGN_SLACK, TFLM_CODE_ESTIMATE_BYTES,
+    TFLM_HARNESS_FILES, TFLM_KERNEL_CODE_ESTIMATE_BYTES, TFLM_RESOLVER_METHODS, TFLM_TEMPLATES,
+    TFLM_TREE_MARKER, generate_tflm, render_tflm_project, tflm_arena_bytes, tflm_budgets,
+    tflm_resolver_calls, tflm_wrapper_manifest)
 
-from tinyflash import __version__, resources
-from tinyflash.boards import Board
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
-
-# ---- facts the estimates rest on -----------------------------------------------------------
-
-#: Must equal TFL_ABI_VERSION in firmware/runtime/include/tfl_config.h (a test checks it).
-ABI_VERSION = 1
-
-#: sizeof() of the runtime's structs on 32-bit Cortex-M (arm-none-eabi-gcc), checked by
-#: tests/test_codegen.py with _Static_assert so a header change cannot silently skew the RAM
-#: estimate.
-TENSOR_STRUCT_BYTES = 60
-NODE_STRUCT_BYTES = 128
-INTERPRETER_STRUCT_BYTES = 96
-
-#: Estimates (the build measures the real numbers; `tinyflash build` reports them). The stack
-#: is the board's (boards/*.json tinyflash.stack_bytes, reserved by its linker script), and never
-#: less than RUNTIME_STACK_BYTES of the board's kernel set.
-#: Worst-case stack of the whole firmware (reset handler -> main -> harness -> tfl_init/tfl_invoke
-#: -> any kernel, plus an interrupt on top), from -fcallgraph-info=su on every bare-metal board,
-#: 2026-12-07: portable kernels 964-1,028 B (M3, M0; with the shared broadcast and fixed-point
-#: helpers' callbacks counted), DSP kernels 948-1,020 B (DEPTHWISE_CONV_2D's eval frame; the
-#: DSP kernels' im2col and expansion buffers are arena scratch planned by plan.py since then,
-#: not stack: 3,084-3,124 B before). tests/test_stack.py recomputes the bound for every board
-#: and checks it stays below this figure and the board's reserve, and that QEMU's measured peak
-#: stays below the bound (docs/security.md).
-RUNTIME_STACK_BYTES = {"portable": 1536, "dsp": 1536}
-#: Harness: protocol state and buffers of the device side.
-HARNESS_RAM_ESTIMATE_BYTES = 1536  # TFL_HARNESS_MAX_PAYLOAD 1024 + 8 receive buffer, state
-#: Code: interpreter + model reader + arithmetic, each portable kernel, each DSP kernel, the
-#: harness with its port and startup, and the libc pieces that get linked (memcpy, memset...).
-RUNTIME_CODE_ESTIMATE_BYTES = 8 * 1024
-KERNEL_CODE_ESTIMATE_BYTES = 1536
-DSP_KERNEL_CODE_ESTIMATE_BYTES = 3072
-HARNESS_CODE_ESTIMATE_BYTES = 6 * 1024
-#: ARMv6-M/ARMv8-M baseline cores (Thumb-1 only, no hardware divide) need about 1.5x the code
-#: (measured: the dense tiny model links 25.2 KB on microbit's Cortex-M0, 16.7 KB on the M4).
-SMALL_THUMB_CPUS = frozenset({"cortex-m0", "cortex-m0plus", "cortex-m1", "cortex-m23"})
-SMALL_THUMB_CODE_FACTOR = 1.5
-
-#: Self-test vectors: at most this many, inputs drawn from this seed.
-MAX_SELFTEST_VECTORS = 3
-SELFTEST_SEED = 20261125
-
-#: Hex bytes per line of generated byte arrays, integers per line of integer tables.
-BYTES_PER_LINE = 16
-INTS_PER_LINE = 8
-
-#: Longest identifier derived from a file name (C99 guarantees 31 significant characters of an
-#: external name; we append suffixes such as `_model_sha256`, so the stem stays short).
-MAX_IDENTIFIER_CHARS = 24
+if TYPE_CHECKING:
+    from tinyflash.pipeline import CheckedModel
 
 #: (template under templates/, generated path) in emission order.
 TEMPLATES: tuple[tuple[str, str], ...] = (
@@ -86,336 +52,10 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("tinyflash.json.j2", "tinyflash.json"),
 )
 
-#: The copy of the model kept in the project (verify and build read it from there).
-MODEL_COPY = "model.tflite"
-
-#: Firmware folders copied with --vendor: (folder under firmware/, folder in the project).
-VENDORED_DIRS: tuple[tuple[str, str], ...] = (
-    ("harness", "lib/harness"),
-    ("platform", "vendor/platform"),
-    ("ports", "vendor/ports"),
-    ("runtime", "lib/runtime"),
-)
-_VENDOR_SKIP = {"__pycache__", ".pio", ".git", ".DS_Store"}
-
-#: Real boards (Arduino framework on PlatformIO's standard platforms) always carry their sources
-#: in lib/, PlatformIO's project library folder, so the project stands alone: (folder under
-#: firmware/, folder in the project). The port's header comes from firmware/ports/include.
-ARDUINO_VENDORED_DIRS: tuple[tuple[str, str], ...] = (
-    ("harness", "lib/harness"),
-    ("ports/arduino", "lib/port"),
-    ("runtime", "lib/runtime"),
-)
-ARDUINO_PORT_HEADER = ("ports/include/tfl_port.h", "lib/port/include/tfl_port.h")
 #: The Arduino entry points (setup/loop) beside the generated C main.
 ARDUINO_TEMPLATES: tuple[tuple[str, str], ...] = (("src/sketch.cpp.j2", "src/sketch.cpp"),)
 
-# ---- `--runtime tflm`: the model run by TensorFlow Lite Micro -------------------------------
-
 RUNTIMES = ("tinyflash", "tflm")
-#: Files of a TFLM project: a C++ main over tflite::MicroInterpreter; the model array is the
-#: same template as the tinyflash runtime's.
-TFLM_TEMPLATES: tuple[tuple[str, str], ...] = (
-    ("tflm/README.md.j2", "README.md"),
-    ("tflm/platformio.ini.j2", "platformio.ini"),
-    ("tflm/src/main.cpp.j2", "src/main.cpp"),
-    ("src/model_data.c.j2", "src/model_data.c"),
-    ("tflm/src/model_data.h.j2", "src/model_data.h"),
-    ("tinyflash.json.j2", "tinyflash.json"),
-)
-#: Vendored into lib/tflm_harness: the protocol server (firmware/harness: tfl_server.c and its
-#: frame codec) and the C++ backend adapter over MicroInterpreter (firmware/tflm); not the
-#: tinyflash runtime's backend: (file under firmware/, file in the project).
-TFLM_HARNESS_FILES: tuple[tuple[str, str], ...] = (
-    ("tflm/library.json", "lib/tflm_harness/library.json"),
-    ("tflm/include/tfl_tflm_harness.h", "lib/tflm_harness/include/tfl_tflm_harness.h"),
-    ("tflm/src/tfl_tflm_backend.cpp", "lib/tflm_harness/src/tfl_tflm_backend.cpp"),
-    ("harness/include/tfl_server.h", "lib/tflm_harness/include/tfl_server.h"),
-    ("harness/src/tfl_harness_internal.h", "lib/tflm_harness/src/tfl_harness_internal.h"),
-    ("harness/src/tfl_server.c", "lib/tflm_harness/src/tfl_server.c"),
-    ("harness/src/tfl_harness_frame.c", "lib/tflm_harness/src/tfl_harness_frame.c"),
-    ("harness/src/tfl_harness_crc.c", "lib/tflm_harness/src/tfl_harness_crc.c"),
-)
-#: lib/tflm's header that main.cpp includes so that PlatformIO builds the --tflm-path tree.
-TFLM_TREE_MARKER = ("lib/tflm/include/tfl_tflm_tree.h", (
-    b"/* Generated by tinyflash: included by src/main.cpp so that PlatformIO's library finder\n"
-    b" * builds lib/tflm, whose library.json points at the TFLM tree given with --tflm-path. */\n"))
-#: TFLM's Arduino library (used through lib_deps when no --tflm-path is given; needs network).
-TFLM_ARDUINO_LIBRARY = "https://github.com/tensorflow/tflite-micro-arduino-examples.git"
-#: Builtin operator -> the tflite::MicroMutableOpResolver method that registers its kernel
-#: (method names from TFLM's micro_mutable_op_resolver.h API).
-TFLM_RESOLVER_METHODS: dict[str, str] = {
-    "ABS": "AddAbs", "ADD": "AddAdd", "ADD_N": "AddAddN", "ARG_MAX": "AddArgMax",
-    "ARG_MIN": "AddArgMin", "AVERAGE_POOL_2D": "AddAveragePool2D",
-    "BATCH_MATMUL": "AddBatchMatMul", "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd",
-    "CAST": "AddCast", "CEIL": "AddCeil", "CONCATENATION": "AddConcatenation",
-    "CONV_2D": "AddConv2D", "COS": "AddCos", "CUMSUM": "AddCumSum",
-    "DEPTH_TO_SPACE": "AddDepthToSpace", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "DEQUANTIZE": "AddDequantize", "DIV": "AddDiv", "ELU": "AddElu", "EQUAL": "AddEqual",
-    "EXP": "AddExp", "EXPAND_DIMS": "AddExpandDims", "FILL": "AddFill", "FLOOR": "AddFloor",
-    "FLOOR_DIV": "AddFloorDiv", "FLOOR_MOD": "AddFloorMod",
-    "FULLY_CONNECTED": "AddFullyConnected", "GATHER": "AddGather", "GATHER_ND": "AddGatherNd",
-    "GREATER": "AddGreater", "GREATER_EQUAL": "AddGreaterEqual", "HARD_SWISH": "AddHardSwish",
-    "L2_NORMALIZATION": "AddL2Normalization", "L2_POOL_2D": "AddL2Pool2D",
-    "LEAKY_RELU": "AddLeakyRelu", "LESS": "AddLess", "LESS_EQUAL": "AddLessEqual",
-    "LOG": "AddLog", "LOG_SOFTMAX": "AddLogSoftmax", "LOGICAL_AND": "AddLogicalAnd",
-    "LOGICAL_NOT": "AddLogicalNot", "LOGICAL_OR": "AddLogicalOr", "LOGISTIC": "AddLogistic",
-    "MAX_POOL_2D": "AddMaxPool2D", "MAXIMUM": "AddMaximum", "MEAN": "AddMean",
-    "MINIMUM": "AddMinimum", "MIRROR_PAD": "AddMirrorPad", "MUL": "AddMul", "NEG": "AddNeg",
-    "NOT_EQUAL": "AddNotEqual", "PACK": "AddPack", "PAD": "AddPad", "PADV2": "AddPadV2",
-    "PRELU": "AddPrelu", "QUANTIZE": "AddQuantize", "REDUCE_MAX": "AddReduceMax",
-    "RELU": "AddRelu", "RELU6": "AddRelu6", "RESHAPE": "AddReshape",
-    "RESIZE_BILINEAR": "AddResizeBilinear",
-    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "ROUND": "AddRound",
-    "RSQRT": "AddRsqrt", "SELECT_V2": "AddSelectV2", "SHAPE": "AddShape", "SIN": "AddSin",
-    "SLICE": "AddSlice", "SOFTMAX": "AddSoftmax", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
-    "SPACE_TO_DEPTH": "AddSpaceToDepth", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
-    "SQRT": "AddSqrt", "SQUARE": "AddSquare", "SQUARED_DIFFERENCE": "AddSquaredDifference",
-    "SQUEEZE": "AddSqueeze", "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub",
-    "SUM": "AddSum", "SVDF": "AddSvdf", "TANH": "AddTanh", "TRANSPOSE": "AddTranspose",
-    "TRANSPOSE_CONV": "AddTransposeConv",
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM", "UNPACK": "AddUnpack",
-    "ZEROS_LIKE": "AddZerosLike",
-}
-#: Estimates for the fit check of a TFLM project: the interpreter, allocator and flatbuffer
-#: reader, and each reference kernel (the build reports the real sizes).
-TFLM_CODE_ESTIMATE_BYTES = 48 * 1024
-TFLM_KERNEL_CODE_ESTIMATE_BYTES = 4 * 1024
-#: Slack on top of the measured arena: TFLM aligns the arena start it is given (up to 15 bytes).
-TFLM_ARENA_ALIGN_SLACK = 16
-
-_C_KEYWORDS = frozenset(
-    "auto break case char const continue default do double else enum extern float for goto if "
-    "inline int long register restrict return short signed sizeof static struct switch typedef "
-    "union unsigned void volatile while _Bool _Complex _Imaginary main".split()
-)
-_IDENT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-# ---- results -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BudgetLine:
-    """One contribution to a RAM or flash estimate."""
-
-    name: str
-    bytes: int
-
-
-@dataclass(frozen=True)
-class Budget:
-    """An estimate against a board limit (limit None: the board states none, e.g. host)."""
-
-    what: str  # "RAM" or "flash"
-    lines: tuple[BudgetLine, ...]
-    limit: int | None
-
-    @property
-    def total(self) -> int:
-        return sum(line.bytes for line in self.lines)
-
-    @property
-    def fits(self) -> bool:
-        return self.limit is None or self.total <= self.limit
-
-    @property
-    def excess(self) -> int:
-        return 0 if self.limit is None else max(0, self.total - self.limit)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "limit": self.limit, "fits": self.fits,
-                "lines": {line.name: line.bytes for line in self.lines}}
-
-
-@dataclass(frozen=True)
-class SelftestVector:
-    """Input bytes (all inputs in order) and the bytes the tflite-micro runtime output for them."""
-
-    input: bytes
-    output: bytes
-
-
-@dataclass(frozen=True)
-class BoardSpec:
-    """What generate needs from a board manifest."""
-
-    id: str
-    name: str
-    flash_bytes: int | None
-    ram_bytes: int | None
-    stack_bytes: int
-    dsp: bool
-    code_factor: float
-    qemu_machine: str | None
-    manifest: Path | None
-    #: Real boards (tinyflash.port "arduino"): PlatformIO's standard platform, Arduino framework.
-    platform: str | None = None
-    arduino: bool = False
-    cycle_counter: str | None = None  # "dwt" or "micros" (Arduino port's tick source)
-    monitor_speed: int | None = None
-    upload_speed: int | None = None
-    upload_protocol: str | None = None
-    #: Estimates of the Arduino core's own flash and RAM (boards/*.json
-    #: tinyflash.framework_flash_bytes / framework_ram_bytes; 0 for the emulated boards).
-    framework_flash_bytes: int = 0
-    framework_ram_bytes: int = 0
-
-
-@dataclass(frozen=True)
-class FirmwarePaths:
-    """Where the generated platformio.ini points (absolute unless vendored)."""
-
-    platform: str
-    runtime: str
-    harness: str
-    boards_dir: str
-
-
-@dataclass(frozen=True)
-class RenderedProject:
-    """Every file of a project, rendered but not written (relative path → bytes)."""
-
-    files: dict[str, bytes]
-    identifier: str
-    kernels: tuple[str, ...]
-    ram: Budget
-    flash: Budget
-    selftest_count: int
-
-
-@dataclass(frozen=True)
-class GenerateResult:
-    """What `generate` wrote."""
-
-    project_dir: Path
-    board: str
-    model: Path
-    model_sha256: str
-    identifier: str
-    files: tuple[str, ...]
-    kernels: tuple[str, ...]
-    arena_bytes: int
-    pool_words: int
-    selftest_count: int
-    vendored: bool
-    kernel_set: str  # "portable" or "dsp"
-    ram: Budget
-    flash: Budget
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "project_dir": str(self.project_dir),
-            "board": self.board,
-            "model": str(self.model),
-            "model_sha256": self.model_sha256,
-            "identifier": self.identifier,
-            "files": list(self.files),
-            "kernels": list(self.kernels),
-            "arena_bytes": self.arena_bytes,
-            "pool_words": self.pool_words,
-            "selftest_count": self.selftest_count,
-            "vendored": self.vendored,
-            "kernel_set": self.kernel_set,
-            "ram": self.ram.to_dict(),
-            "flash": self.flash.to_dict(),
-        }
-
-
-# ---- Jinja filters: Python owns data formatting ------------------------------------------------
-
-
-def c_identifier(stem: str) -> str:
-    """A valid, lower-case C identifier from a file stem: other characters become `_`, a leading
-    digit or a C keyword gets a `model_` prefix, names that would collide with the runtime's
-    `tfl_` namespace get an `m_` prefix, and the result is at most MAX_IDENTIFIER_CHARS long."""
-    ident = re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_").lower()
-    if not ident:
-        ident = "model"
-    if ident[0].isdigit() or ident in _C_KEYWORDS:
-        ident = "model_" + ident
-    if ident == "tfl" or ident.startswith("tfl_"):
-        ident = "m_" + ident
-    ident = ident[:MAX_IDENTIFIER_CHARS].rstrip("_")
-    assert _IDENT_RE.match(ident), ident
-    return ident
-
-
-def _check_ident(value: str) -> str:
-    if not _IDENT_RE.match(value) or value in _C_KEYWORDS:
-        raise TinyflashError(f"internal: {value!r} is not a valid C identifier; report this",
-                             EXIT_BAD_INPUT)
-    return value
-
-
-def c_bytes(data: bytes, indent: int = 2, per_line: int = BYTES_PER_LINE) -> str:
-    """Bytes as `0x1c, 0x00, ...` lines, `per_line` to a line, each line indented."""
-    pad = " " * indent
-    lines = []
-    for start in range(0, len(data), per_line):
-        chunk = data[start:start + per_line]
-        lines.append(pad + ", ".join(f"0x{b:02x}" for b in chunk) + ",")
-    return "\n".join(lines)
-
-
-def c_ints(values: Iterable[int], indent: int = 2, per_line: int = INTS_PER_LINE) -> str:
-    """Integers as comma-separated lines (INT32_MIN written so it stays an int32 expression)."""
-    items = [("(-2147483647 - 1)" if v == -2**31 else str(int(v))) for v in values]
-    pad = " " * indent
-    return "\n".join(pad + ", ".join(items[i:i + per_line]) + ","
-                     for i in range(0, len(items), per_line))
-
-
-def c_comment(text: Any) -> str:
-    """Text safe inside a /* */ comment: `*/` and `/*` broken up, newlines flattened."""
-    flat = " ".join(str(text).splitlines())
-    return flat.replace("*/", "* /").replace("/*", "/ *")
-
-
-def c_string(text: Any) -> str:
-    """A C string literal (with quotes); non-ASCII and control bytes as octal escapes."""
-    out = []
-    for byte in str(text).encode("utf-8"):
-        ch = chr(byte)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "?":
-            out.append("\\?")  # no trigraphs
-        elif 0x20 <= byte < 0x7F:
-            out.append(ch)
-        else:
-            out.append(f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'
-
-
-def thousands(value: int) -> str:
-    return f"{value:,}"
-
-
-def json_document(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True)
-
-
-def template_environment(templates: Path | None = None) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates or resources.templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters.update(c_bytes=c_bytes, c_ints=c_ints, c_comment=c_comment, c_string=c_string,
-                       c_ident=_check_ident, thousands=thousands, json=json_document)
-    return env
-
-
-# ---- adapters over the other stages ---------------------------------------------------------
-
-
-def kernel_names(op_names: Iterable[str]) -> tuple[str, ...]:
-    """Sorted, deduplicated kernel names (`CONV_2D` → `conv_2d`) of a model's operators."""
-    return tuple(sorted({_check_ident(name.lower()) for name in op_names}))
 
 
 def available_kernels(runtime_dir: Path | None = None) -> dict[str, str]:
@@ -425,238 +65,15 @@ def available_kernels(runtime_dir: Path | None = None) -> dict[str, str]:
     return kernel_table(runtime_dir)
 
 
-def _tinyflash_field(board: Board, name: str, kind: type, default: Any) -> Any:
-    """An optional field of the manifest's tinyflash object, type-checked."""
-    section = board.raw.get("tinyflash", {}) if isinstance(board.raw, dict) else {}
-    value = section.get(name, default) if isinstance(section, dict) else default
-    if value is not default and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise TinyflashError(f"board manifest {board.manifest_path}: field 'tinyflash.{name}' "
-                             f"must be {kind.__name__}, not {value!r}; fix the manifest",
-                             EXIT_BAD_INPUT)
-    return value
-
-
-def board_spec(board: Board) -> BoardSpec:
-    """The fields generate uses from a boards.Board."""
-    arduino = board.port == "arduino"
-    upload = board.raw.get("upload", {}) if isinstance(board.raw, dict) else {}
-    protocol = upload.get("protocol") if isinstance(upload, dict) else None
-    counter = _tinyflash_field(board, "cycle_counter", str, None)
-    if arduino and counter not in ("dwt", "micros"):
-        raise TinyflashError(f"board manifest {board.manifest_path}: field "
-                             "'tinyflash.cycle_counter' must be \"dwt\" or \"micros\" for an "
-                             "Arduino board; fix the manifest", EXIT_BAD_INPUT)
-    if arduino and not board.platform:
-        raise TinyflashError(f"board manifest {board.manifest_path}: field 'tinyflash.platform' "
-                             "(the PlatformIO platform, e.g. nordicnrf52) is missing; fix the "
-                             "manifest", EXIT_BAD_INPUT)
-    return BoardSpec(
-        id=board.id,
-        name=board.name,
-        flash_bytes=board.flash_bytes,
-        ram_bytes=board.ram_bytes,
-        stack_bytes=board.stack_bytes,
-        dsp=board.kernels == "dsp",
-        code_factor=SMALL_THUMB_CODE_FACTOR if board.cpu in SMALL_THUMB_CPUS else 1.0,
-        qemu_machine=board.qemu_machine,
-        manifest=Path(board.manifest_path),
-        platform=board.platform,
-        arduino=arduino,
-        cycle_counter=counter,
-        monitor_speed=_tinyflash_field(board, "monitor_speed", int, None),
-        upload_speed=_tinyflash_field(board, "upload_speed", int, None),
-        upload_protocol=protocol if isinstance(protocol, str) else None,
-        framework_flash_bytes=_tinyflash_field(board, "framework_flash_bytes", int, 0),
-        framework_ram_bytes=_tinyflash_field(board, "framework_ram_bytes", int, 0),
-    )
-
-
 def _errors(report: Any) -> list[str]:
     """The sentences of an opcheck report's error findings."""
     return [f.message for f in report.findings if f.severity == "error"]
-
-
-# ---- self-test vectors -------------------------------------------------------------------------
-
-
-def selftest_vectors(model: bytes, input_count: int, output_count: int, count: int,
-                     model_name: str = "model", seed: int = SELFTEST_SEED) -> list[SelftestVector]:
-    """`count` deterministic random inputs and the outputs the tflite-micro Python runtime
-    (TFLM's reference kernels) computes for them, as raw little-endian bytes. Integer inputs
-    cover their type's whole range; float inputs are uniform in [-1, 1)."""
-    if count <= 0:
-        return []
-    import numpy as np
-    from tflite_micro.python.tflite_micro import runtime
-
-    try:
-        interpreter = runtime.Interpreter.from_bytes(model, arena_size=max(1 << 20, 10 * len(model)))
-        inputs = [interpreter.get_input_details(i) for i in range(input_count)]
-        outputs = [interpreter.get_output_details(i) for i in range(output_count)]
-    except Exception as error:  # the TFLM wrapper raises RuntimeError/ValueError/struct.error
-        raise TinyflashError(f"the tflite-micro runtime cannot load {model_name} ({error}); "
-                             "check the model with `tinyflash check`", EXIT_CHECK_FAILED) from error
-    rng = np.random.default_rng(seed)
-    vectors = []
-    for _ in range(count):
-        in_bytes = bytearray()
-        for index, detail in enumerate(inputs):
-            dtype = np.dtype(detail["dtype"])
-            shape = tuple(int(d) for d in detail["shape"])
-            if dtype.kind in "iu":
-                limits = np.iinfo(dtype)
-                value = rng.integers(limits.min, int(limits.max) + 1, size=shape, dtype=dtype)
-            elif dtype.kind == "b":
-                value = rng.integers(0, 2, size=shape).astype(dtype)
-            else:
-                value = rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
-            interpreter.set_input(value, index)
-            in_bytes += value.astype(dtype.newbyteorder("<")).tobytes()
-        try:
-            interpreter.invoke()
-        except Exception as error:
-            raise TinyflashError(f"the tflite-micro runtime failed to run {model_name} ({error}); "
-                                 "check the model with `tinyflash check`",
-                                 EXIT_CHECK_FAILED) from error
-        out_bytes = bytearray()
-        for index, detail in enumerate(outputs):
-            value = np.asarray(interpreter.get_output(index))
-            out_bytes += value.astype(np.dtype(detail["dtype"]).newbyteorder("<")).tobytes()
-        vectors.append(SelftestVector(bytes(in_bytes), bytes(out_bytes)))
-    return vectors
-
-
-# ---- budgets ---------------------------------------------------------------------------------
-
-
-def ram_budget(*, arena_bytes: int, pool_words: int, tensor_count: int, node_count: int,
-               stack_bytes: int, limit: int | None, framework_bytes: int = 0,
-               dsp: bool = False) -> Budget:
-    """RAM: arena + pool + tensor/node arrays + interpreter + harness + stack (estimates), plus
-    the Arduino core's own RAM on real boards (`framework_bytes`, a line only when > 0)."""
-    lines = (
-        BudgetLine("arena", arena_bytes),
-        BudgetLine("pool", 4 * pool_words),
-        BudgetLine("tensors", TENSOR_STRUCT_BYTES * tensor_count),
-        BudgetLine("nodes", NODE_STRUCT_BYTES * node_count),
-        BudgetLine("interpreter", INTERPRETER_STRUCT_BYTES),
-        BudgetLine("harness", HARNESS_RAM_ESTIMATE_BYTES),
-        BudgetLine("stack", max(stack_bytes, RUNTIME_STACK_BYTES["dsp" if dsp else "portable"])),
-    )
-    if framework_bytes > 0:
-        lines += (BudgetLine("framework", framework_bytes),)
-    return Budget("RAM", lines, limit)
-
-
-def flash_budget(*, model_bytes: int, kernel_count: int, dsp: bool, selftest_bytes: int,
-                 plan_bytes: int, limit: int | None, code_factor: float = 1.0,
-                 framework_bytes: int = 0) -> Budget:
-    """Flash: model + self-test vectors + plan tables + estimated code (× code_factor), plus the
-    Arduino core's own code on real boards (`framework_bytes`, a line only when > 0)."""
-    per_kernel = DSP_KERNEL_CODE_ESTIMATE_BYTES if dsp else KERNEL_CODE_ESTIMATE_BYTES
-
-    def code(nbytes: int) -> int:
-        return int(nbytes * code_factor)
-
-    lines = (
-        BudgetLine("model", model_bytes),
-        BudgetLine("selftest", selftest_bytes),
-        BudgetLine("plan", plan_bytes),
-        BudgetLine("runtime code", code(RUNTIME_CODE_ESTIMATE_BYTES)),
-        BudgetLine("kernel code", code(per_kernel * kernel_count)),
-        BudgetLine("harness code", code(HARNESS_CODE_ESTIMATE_BYTES)),
-    )
-    if framework_bytes > 0:
-        lines += (BudgetLine("framework", framework_bytes),)
-    return Budget("flash", lines, limit)
-
-
-def fit_error(model_name: str, board_id: str, budgets: Sequence[Budget]) -> str | None:
-    """One sentence naming each limit the model exceeds and by how many bytes, or None."""
-    over = [b for b in budgets if not b.fits]
-    if not over:
-        return None
-    parts = []
-    for budget in over:
-        biggest = max(budget.lines, key=lambda line: line.bytes)
-        parts.append(f"{budget.what} needs {budget.total:,} bytes (largest part: {biggest.name} "
-                     f"{biggest.bytes:,}) but the board has {budget.limit:,}, "
-                     f"{budget.excess:,} bytes too many")
-    return (f"{model_name} does not fit board {board_id}: " + "; ".join(parts)
-            + " — choose a board with more memory (`tinyflash boards`) or a smaller model.")
-
-
-# ---- rendering -------------------------------------------------------------------------------
-
-
-def default_paths(board: BoardSpec) -> FirmwarePaths:
-    firmware = resources.firmware_dir().resolve()
-    boards_dir = (board.manifest.parent if board.manifest else resources.boards_dir()).resolve()
-    return FirmwarePaths(platform=str(firmware / "platform"), runtime=str(firmware / "runtime"),
-                         harness=str(firmware / "harness"), boards_dir=str(boards_dir))
-
-
-def vendored_paths() -> FirmwarePaths:
-    """Paths inside the project. `${PROJECT_DIR}` (PlatformIO expands it to the project folder)
-    keeps each project's package URI distinct: PlatformIO records symlinked packages by URI in
-    its core folder, so two projects with the same relative URI would share one package."""
-    return FirmwarePaths(platform="${PROJECT_DIR}/vendor/platform",
-                         runtime="${PROJECT_DIR}/lib/runtime",
-                         harness="${PROJECT_DIR}/lib/harness", boards_dir="boards")
-
-
-def _vendored_files(board: BoardSpec) -> dict[str, bytes]:
-    firmware = resources.firmware_dir()
-    files: dict[str, bytes] = {}
-    if board.arduino:
-        header_source, header_target = ARDUINO_PORT_HEADER
-        try:
-            files[header_target] = (firmware / header_source).read_bytes()
-        except OSError as error:
-            raise TinyflashError(f"cannot vendor {firmware / header_source} ({error.strerror}); "
-                                 "reinstall tinyflash", EXIT_BAD_INPUT) from error
-    for source_name, target in (ARDUINO_VENDORED_DIRS if board.arduino else VENDORED_DIRS):
-        source = firmware / source_name
-        if not source.is_dir():
-            raise TinyflashError(f"cannot vendor {source}: the folder is missing; reinstall "
-                                 "tinyflash or generate without --vendor", EXIT_BAD_INPUT)
-        for path in sorted(source.rglob("*")):
-            rel = path.relative_to(source)
-            if any(part in _VENDOR_SKIP or part.endswith(".pyc") for part in rel.parts):
-                continue
-            if path.is_file():
-                files[f"{target}/{rel.as_posix()}"] = path.read_bytes()
-    if board.arduino:
-        return files  # PlatformIO's standard platform has its own manifest of the board
-    manifest = board.manifest or (resources.boards_dir() / f"{board.id}.json")
-    if manifest.is_file():
-        files[f"boards/{board.id}.json"] = manifest.read_bytes()
-    return files
 
 
 def project_templates(board: BoardSpec) -> tuple[tuple[str, str], ...]:
     """(template, generated path) of every rendered file of a project for `board`."""
     templates = TEMPLATES + (ARDUINO_TEMPLATES if board.arduino else ())
     return tuple(sorted(templates, key=lambda item: item[1]))
-
-
-def _render_files(templates: Path | None, template_outputs: Sequence[tuple[str, str]],
-                  context: Mapping[str, Any], model: bytes,
-                  vendored: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Renders each (template, output path) with `context`, adds the model copy and the vendored
-    files, and returns them sorted by path (deterministic output)."""
-    env = template_environment(templates)
-    files: dict[str, bytes] = {}
-    for template_name, out in template_outputs:
-        try:
-            text = env.get_template(template_name).render(context)
-        except jinja2.TemplateError as error:
-            raise TinyflashError(f"template {template_name} failed to render ({error}); "
-                                 "reinstall tinyflash or report this", EXIT_BAD_INPUT) from error
-        files[out] = text.encode("utf-8")
-    files[MODEL_COPY] = model
-    files.update(vendored)
-    return dict(sorted(files.items()))
 
 
 def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_count: int,
@@ -674,177 +91,85 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
     if len(offsets) not in (tensor_count, tensor_count + len(op_names)):
         raise TinyflashError(f"the memory plan of {model_file} has {len(offsets)} offsets for "
                              f"{tensor_count} tensors; report this", EXIT_BAD_INPUT)
-    ram, flash = render_budgets(model, tensor_count, op_names, arena_bytes,
+    ram, flash = project_budgets(model, tensor_count, op_names, arena_bytes,
                                 pool_words, board, sum(len(v.input) + len(v.output) for v in vectors))
     templates_used = project_templates(board)
     generated = [out for _, out in templates_used] + [MODEL_COPY]
     vendor = vendor or board.arduino  # real-board projects always stand alone
-    vendored = _vendored_files(board) if vendor else {}
-    context: dict[str, Any] = {
-        "version": __version__,
-        "abi_version": ABI_VERSION,
-        "ident": ident,
-        "IDENT": ident.upper(),
-        "model_file": model_file,
-        "model_stem": stem,
-        "model": model,
-        "model_size": len(model),
-        "model_sha256": model_sha256,
-        "model_sha256_bytes": bytes.fromhex(model_sha256),
-        "tensor_count": tensor_count,
-        "node_count": len(op_names),
-        "input_count": input_count,
-        "output_count": output_count,
-        "op_names": list(op_names),
-        "kernels": kernels,
-        "offsets": list(offsets),
-        "plan_scratch": len(offsets) > tensor_count,
-        "arena_bytes": arena_bytes,
-        "pool_words": pool_words,
-        "lower_bound": lower_bound,
-        "board": board,
-        "dsp": 1 if board.dsp else 0,
-        "vectors": list(vectors),
-        "selftest_seed": SELFTEST_SEED,
-        "paths": paths,
-        "vendor": vendor,
-        "arduino": board.arduino,
-        "ram": ram,
-        "flash": flash,
-        "generated_files": sorted(generated),
-        "project_files": sorted(generated + list(vendored)),
-    }
-    files = _render_files(templates, templates_used, context, model, vendored)
+    vendored = vendored_files(board) if vendor else {}
+    context = base_context(
+        model=model, model_file=model_file, model_sha256=model_sha256, ident=ident,
+        op_names=op_names, input_count=input_count, output_count=output_count, kernels=kernels,
+        board=board, vectors=vectors, selftest_seed=SELFTEST_SEED, paths=paths, vendor=vendor,
+        ram=ram, flash=flash, generated=generated, vendored=vendored)
+    context.update(tensor_count=tensor_count, node_count=len(op_names), offsets=list(offsets),
+                   plan_scratch=len(offsets) > tensor_count,
+                   arena_bytes=arena_bytes, pool_words=pool_words, lower_bound=lower_bound)
+    files = render_files(templates, templates_used, context, model, vendored)
     return RenderedProject(files=files, identifier=ident, kernels=kernels, ram=ram, flash=flash,
                            selftest_count=len(vectors))
-
-
-# ---- writing ---------------------------------------------------------------------------------
-
-
-def _check_output_dir(output_dir: Path, force: bool) -> None:
-    if output_dir.exists() and not output_dir.is_dir():
-        raise TinyflashError(f"{output_dir} exists and is not a directory; choose another -o",
-                             EXIT_BAD_INPUT)
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not force:
-        raise TinyflashError(f"{output_dir} is not empty; choose an empty or new directory, or "
-                             "pass --force to replace the generated files in it", EXIT_BAD_INPUT)
-
-
-def write_project(files: Mapping[str, bytes], output_dir: Path, force: bool = False) -> None:
-    """Writes `files` into a temporary directory beside `output_dir`, then renames it into place.
-
-    With --force on a non-empty directory, each generated file is renamed over its old version,
-    vendored folders are swapped whole, and files the previous generation listed in its
-    tinyflash.json but this one does not make are removed; anything else (e.g. `.pio/`) stays."""
-    output_dir = output_dir.absolute()
-    _check_output_dir(output_dir, force)
-    parent = output_dir.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=parent))
-    except OSError as error:
-        raise TinyflashError(f"cannot create a directory in {parent} ({error.strerror}); choose a "
-                             "writable -o", EXIT_BAD_INPUT) from error
-    try:
-        for rel, data in files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        staging.chmod(0o755)
-        if output_dir.is_dir() and not any(output_dir.iterdir()):
-            output_dir.rmdir()
-        if not output_dir.exists():
-            os.rename(staging, output_dir)
-            return
-        _merge_into(staging, output_dir, set(files))
-    except OSError as error:
-        raise TinyflashError(f"cannot write the project into {output_dir} ({error}); check the "
-                             "permissions and free space", EXIT_BAD_INPUT) from error
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _previous_files(output_dir: Path) -> set[str]:
-    try:
-        manifest = json.loads((output_dir / "tinyflash.json").read_text(encoding="utf-8"))
-        return {str(f) for f in manifest.get("files", []) if ".." not in Path(str(f)).parts}
-    except (OSError, ValueError, AttributeError):
-        return set()
-
-
-def _merge_into(staging: Path, output_dir: Path, new_files: set[str]) -> None:
-    previous = _previous_files(output_dir)
-    for rel in sorted(previous - new_files):
-        old = output_dir / rel
-        if old.is_file() or old.is_symlink():
-            old.unlink()
-        folder = old.parent
-        while folder != output_dir and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-            folder = folder.parent
-    for rel in sorted(new_files):
-        target = output_dir / rel
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / rel, target)
-
-
-# ---- the stage -------------------------------------------------------------------------------
 
 
 def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool = False,
              vendor: bool = False, selftest: int = MAX_SELFTEST_VECTORS,
              kernels: str | None = None, runtime: str = "tinyflash",
-             tflm_path: Path | None = None) -> GenerateResult:
+             tflm_path: Path | None = None, checked: CheckedModel | None = None) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
     `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
     manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
     that runs the model with TensorFlow Lite Micro (from `tflm_path`, a TFLM tree, or on Arduino
-    boards TFLM's Arduino library through lib_deps)."""
+    boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
+    checked and planned by the pipeline's check stage (else this does it)."""
     from tinyflash.boards import load_board
-    from tinyflash.model import load_model
-    from tinyflash.opcheck import check_model
-    from tinyflash.plan import plan_memory
+    from tinyflash.pipeline import check_model_file
 
     model_path = Path(model_path)
     output_dir = Path(output_dir)
     if not 0 <= selftest <= MAX_SELFTEST_VECTORS:
-        raise TinyflashError(f"--selftest must be between 0 and {MAX_SELFTEST_VECTORS}, not "
+        raise TinyflashError(f"{option('selftest')} must be between 0 and "
+                             f"{MAX_SELFTEST_VECTORS}, not "
                              f"{selftest}", EXIT_BAD_INPUT)
-    _check_output_dir(output_dir, force)
+    check_output_dir(output_dir, force)
     if runtime not in RUNTIMES:
-        raise TinyflashError(f"--runtime must be {' or '.join(RUNTIMES)}, not {runtime!r}",
+        raise TinyflashError(f"{option('runtime')} must be {' or '.join(RUNTIMES)}, not "
+                             f"{runtime!r}",
                              EXIT_BAD_INPUT)
     if tflm_path is not None and runtime != "tflm":
-        raise TinyflashError("--tflm-path is only used with --runtime tflm; add --runtime tflm "
-                             "or drop --tflm-path", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('tflm_path')} is only used with {option('runtime')} tflm; "
+                             f"add {option('runtime')} tflm or drop {option('tflm_path')}",
+                             EXIT_BAD_INPUT)
     tflm_dir: str | None = None
     if tflm_path is not None:
         marker = Path(tflm_path) / "tensorflow" / "lite" / "micro" / "micro_interpreter.h"
         if not marker.is_file():
-            raise TinyflashError(f"--tflm-path {tflm_path} is not a TFLM tree (no {marker}); "
+            raise TinyflashError(f"{option('tflm_path')} {tflm_path} is not a TFLM tree (no "
+                                 f"{marker}); "
                                  "export one with TFLM's create_tflm_tree.py", EXIT_BAD_INPUT)
         tflm_dir = str(Path(tflm_path).resolve())
     board = board_spec(load_board(board_id))
     if runtime == "tflm" and tflm_dir is None and not board.arduino:
         raise TinyflashError(f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-                             "library cannot be used; pass --tflm-path DIR (a TFLM tree made "
+                             f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
+                             "tree made "
                              "with TFLM's create_tflm_tree.py)", EXIT_BAD_INPUT)
     if kernels is not None:
         if kernels not in ("portable", "dsp"):
-            raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}",
+            raise TinyflashError(f"{option('kernels')} must be portable or dsp, not {kernels!r}",
                                  EXIT_BAD_INPUT)
         if kernels == "dsp" and not board.dsp:
             raise TinyflashError(f"board {board.id} has no DSP extension (its manifest's kernel "
-                                 "set is portable); use --kernels portable or a Cortex-M4/M7/"
+                                 f"set is portable); use {option('kernels')} portable or a "
+                                 "Cortex-M4/M7/"
                                  "M33/M55 board", EXIT_BAD_INPUT)
         board = dataclasses.replace(board, dsp=kernels == "dsp")
-    info = load_model(model_path)
+    # the DSP kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
+    kernel_set = "dsp" if board.dsp and runtime != "tflm" else "portable"
+    if checked is None:
+        checked = check_model_file(model_path, kernel_set)
+    checked = checked.for_kernels(kernel_set)
+    info, report, plan = checked.info, checked.report, checked.plan
     model_file = model_path.name
 
-    report = check_model(info)
     if not report.deployable:
         reasons = _errors(report)
         detail = reasons[0] if reasons else "run `tinyflash check` for the details"
@@ -852,16 +177,14 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         raise TinyflashError(f"{model_file} is not deployable: {detail.rstrip('.')}{more}; "
                              "fix the conversion and generate again", EXIT_CHECK_FAILED)
     op_names = [op.name for op in info.ops]
-    # the DSP kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
-    plan = plan_memory(info, "dsp" if board.dsp and runtime != "tflm" else "portable")
     model = bytes(info.data)
     sha = info.sha256
     tensor_count = len(info.tensors)
     if runtime == "tflm":
-        return _generate_tflm(model_path, info, plan, board, output_dir, force=force,
+        return generate_tflm(model_path, info, plan, board, output_dir, force=force,
                               vendor=vendor, selftest=selftest, tflm_path=tflm_dir)
     # The fit check runs before the (slow) self-test; the vectors are added to flash below.
-    rough = render_budgets(model, tensor_count, op_names, int(plan.arena_bytes),
+    rough = project_budgets(model, tensor_count, op_names, int(plan.arena_bytes),
                            int(plan.pool_words), board, 0)
     error = fit_error(model_file, board.id, rough)
     if error:
@@ -893,207 +216,3 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         selftest_count=project.selftest_count, vendored=vendor or board.arduino,
         kernel_set="dsp" if board.dsp else "portable", ram=project.ram,
         flash=project.flash)
-
-
-def tflm_resolver_calls(op_names: Iterable[str], model_file: str = "the model") -> list[str]:
-    """The sorted MicroMutableOpResolver Add...() method names of a model's operators."""
-    names = sorted(set(op_names))
-    unknown = [n for n in names if n not in TFLM_RESOLVER_METHODS]
-    if unknown:
-        raise TinyflashError(f"{model_file} uses {', '.join(unknown)}, which tinyflash cannot "
-                             "register with TFLM's MicroMutableOpResolver (no Add...() method "
-                             "known for it in codegen.TFLM_RESOLVER_METHODS); use --runtime "
-                             "tinyflash or add the method name", EXIT_CHECK_FAILED)
-    return [TFLM_RESOLVER_METHODS[n] for n in names]
-
-
-def tflm_arena_bytes(plan_arena_bytes: int, tflm_min_arena_bytes: int) -> tuple[int, int]:
-    """(arena, overhead): the plan's activation arena plus TFLM's own overhead, measured as the
-    tflite-micro Python runtime's minimum arena minus the plan (persistent buffers, tensor
-    structs, scratch; measured on x86-64, where pointers are 8 bytes, so an upper bound for a
-    32-bit MCU), plus alignment slack, rounded up to 16 bytes."""
-    overhead = max(0, tflm_min_arena_bytes - plan_arena_bytes)
-    total = plan_arena_bytes + overhead + TFLM_ARENA_ALIGN_SLACK
-    return (total + 15) // 16 * 16, overhead
-
-
-def tflm_budgets(model: bytes, op_count: int, arena_bytes: int, board: BoardSpec,
-                 selftest_bytes: int) -> tuple[Budget, Budget]:
-    """RAM and flash estimates of a TFLM project."""
-    ram = Budget("RAM", tuple(line for line in (
-        BudgetLine("tflm arena", arena_bytes),
-        BudgetLine("harness", HARNESS_RAM_ESTIMATE_BYTES),
-        BudgetLine("stack", board.stack_bytes),
-        BudgetLine("framework", board.framework_ram_bytes),
-    ) if line.bytes > 0 or line.name != "framework"), board.ram_bytes)
-    flash = Budget("flash", tuple(line for line in (
-        BudgetLine("model", len(model)),
-        BudgetLine("selftest", selftest_bytes),
-        BudgetLine("tflm code", int(TFLM_CODE_ESTIMATE_BYTES * board.code_factor)),
-        BudgetLine("kernel code", int(TFLM_KERNEL_CODE_ESTIMATE_BYTES * op_count
-                                      * board.code_factor)),
-        BudgetLine("harness code", int(HARNESS_CODE_ESTIMATE_BYTES * board.code_factor)),
-        BudgetLine("framework", board.framework_flash_bytes),
-    ) if line.bytes > 0 or line.name != "framework"), board.flash_bytes)
-    return ram, flash
-
-
-def _tflm_vendored_files(board: BoardSpec) -> dict[str, bytes]:
-    firmware = resources.firmware_dir()
-    files: dict[str, bytes] = {}
-    for source, target in TFLM_HARNESS_FILES:
-        try:
-            files[target] = (firmware / source).read_bytes()
-        except OSError as error:
-            raise TinyflashError(f"cannot vendor {firmware / source} ({error.strerror}); "
-                                 "reinstall tinyflash", EXIT_BAD_INPUT) from error
-    if board.arduino:
-        files.update({name: data for name, data in _vendored_files(board).items()
-                      if name.startswith("lib/port/")})
-    return files
-
-
-def tflm_wrapper_manifest(tflm_path: str) -> bytes:
-    """lib/tflm/library.json: makes PlatformIO compile the TFLM tree at `tflm_path` (a tree
-    exported with TFLM's create_tflm_tree.py) as a library, without touching the tree.
-    PlatformIO's library finder only counts headers inside a library's own folder, so the
-    library's include folder is lib/tflm/include (TFLM_TREE_MARKER, which main.cpp includes);
-    TFLM's own headers are reached through the project's -I flags."""
-    manifest = {
-        "name": "tflite-micro",
-        "version": "0.0.0",
-        "description": f"TensorFlow Lite Micro sources at {tflm_path} (tinyflash generate "
-                       "--tflm-path)",
-        "frameworks": "*",
-        "platforms": "*",
-        "build": {
-            "srcDir": tflm_path,
-            "includeDir": "include",
-            "srcFilter": ["+<tensorflow/>", "+<signal/>", "+<third_party/kissfft/>",
-                          "-<tensorflow/lite/micro/examples/>",
-                          "-<tensorflow/lite/micro/tools/>"],
-            "libArchive": True,
-        },
-    }
-    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def render_tflm_project(*, model: bytes, model_file: str, model_sha256: str,
-                        op_names: Sequence[str], input_count: int, output_count: int,
-                        plan_arena_bytes: int, tflm_min_arena_bytes: int,
-                        lower_bound: int | None, board: BoardSpec,
-                        vectors: Sequence[SelftestVector], paths: FirmwarePaths, vendor: bool,
-                        tflm_path: str | None, templates: Path | None = None) -> RenderedProject:
-    """Every file of a `--runtime tflm` project, in memory. Pure: same arguments, same bytes."""
-    stem = Path(model_file).stem
-    ident = c_identifier(stem)
-    kernels = kernel_names(op_names)
-    calls = tflm_resolver_calls(op_names, model_file)
-    if tflm_path is None and not board.arduino:
-        raise TinyflashError(f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-                             "library cannot be used; pass --tflm-path DIR (a TFLM tree made "
-                             "with TFLM's create_tflm_tree.py)", EXIT_BAD_INPUT)
-    arena, overhead = tflm_arena_bytes(plan_arena_bytes, tflm_min_arena_bytes)
-    selftest_bytes = sum(len(v.input) + len(v.output) for v in vectors)
-    ram, flash = tflm_budgets(model, len(calls), arena, board, selftest_bytes)
-    vendored = _tflm_vendored_files(board)
-    if vendor and not board.arduino:
-        vendored.update({k: v for k, v in _vendored_files(board).items()
-                         if k.startswith(("vendor/platform/", "vendor/ports/", "boards/"))})
-    if tflm_path is not None:
-        vendored["lib/tflm/library.json"] = tflm_wrapper_manifest(tflm_path)
-        vendored[TFLM_TREE_MARKER[0]] = TFLM_TREE_MARKER[1]
-    generated = [out for _, out in TFLM_TEMPLATES] + [MODEL_COPY]
-    context: dict[str, Any] = {
-        "version": __version__,
-        "abi_version": ABI_VERSION,
-        "runtime": "tflm",
-        "ident": ident,
-        "IDENT": ident.upper(),
-        "model_file": model_file,
-        "model_stem": stem,
-        "model": model,
-        "model_size": len(model),
-        "model_sha256": model_sha256,
-        "model_sha256_bytes": bytes.fromhex(model_sha256),
-        "input_count": input_count,
-        "output_count": output_count,
-        "op_names": list(op_names),
-        "kernels": kernels,
-        "resolver_calls": calls,
-        "arena_bytes": arena,
-        "plan_arena_bytes": plan_arena_bytes,
-        "tflm_min_arena": tflm_min_arena_bytes,
-        "tflm_overhead": overhead,
-        "tflm_align_slack": TFLM_ARENA_ALIGN_SLACK,
-        "pool_words": 0,
-        "lower_bound": lower_bound,
-        "board": board,
-        "dsp": 1 if board.dsp else 0,
-        "vectors": list(vectors),
-        "selftest_seed": SELFTEST_SEED,
-        "paths": paths,
-        "vendor": vendor or board.arduino,
-        "arduino": board.arduino,
-        "tflm_path": tflm_path,
-        "tflm_library": TFLM_ARDUINO_LIBRARY,
-        "ram": ram,
-        "flash": flash,
-        "generated_files": sorted(generated),
-        "project_files": sorted(generated + list(vendored)),
-    }
-    files = _render_files(templates, TFLM_TEMPLATES, context, model, vendored)
-    return RenderedProject(files=files, identifier=ident, kernels=kernels, ram=ram, flash=flash,
-                           selftest_count=len(vectors))
-
-
-def _generate_tflm(model_path: Path, info: Any, plan: Any, board: BoardSpec, output_dir: Path, *,
-                   force: bool, vendor: bool, selftest: int,
-                   tflm_path: str | None) -> GenerateResult:
-    """generate() for --runtime tflm: TFLM's overhead measured, fit checked, project written."""
-    from tinyflash.reference import tflm_min_arena
-
-    model_file = model_path.name
-    model = bytes(info.data)
-    op_names = [op.name for op in info.ops]
-    calls = tflm_resolver_calls(op_names, model_file)
-    measured = tflm_min_arena(model)
-    arena, _ = tflm_arena_bytes(int(plan.arena_bytes), measured)
-    error = fit_error(model_file, board.id, tflm_budgets(model, len(calls), arena, board, 0))
-    if error:
-        raise TinyflashError(error, EXIT_CHECK_FAILED)
-    vectors = selftest_vectors(model, len(info.inputs), len(info.outputs), selftest,
-                               model_name=model_file)
-    project = render_tflm_project(
-        model=model, model_file=model_file, model_sha256=info.sha256, op_names=op_names,
-        input_count=len(info.inputs), output_count=len(info.outputs),
-        plan_arena_bytes=int(plan.arena_bytes), tflm_min_arena_bytes=measured,
-        lower_bound=int(plan.lower_bound), board=board, vectors=vectors,
-        paths=vendored_paths() if vendor else default_paths(board), vendor=vendor,
-        tflm_path=tflm_path)
-    error = fit_error(model_file, board.id, (project.ram, project.flash))
-    if error:
-        raise TinyflashError(error, EXIT_CHECK_FAILED)
-    write_project(project.files, output_dir, force=force)
-    return GenerateResult(
-        project_dir=output_dir.absolute(), board=board.id, model=model_path,
-        model_sha256=info.sha256, identifier=project.identifier, files=tuple(project.files),
-        kernels=project.kernels, arena_bytes=arena, pool_words=0,
-        selftest_count=project.selftest_count, vendored=True, kernel_set="tflm",
-        ram=project.ram, flash=project.flash)
-
-
-def render_budgets(model: bytes, tensor_count: int, op_names: Sequence[str], arena_bytes: int,
-                   pool_words: int, board: BoardSpec,
-                   selftest_bytes: int) -> tuple[Budget, Budget]:
-    """The RAM and flash estimates of a project (see ram_budget/flash_budget)."""
-    kernels = kernel_names(op_names)
-    ram = ram_budget(arena_bytes=arena_bytes, pool_words=pool_words,
-                     tensor_count=tensor_count, node_count=len(op_names),
-                     stack_bytes=board.stack_bytes, limit=board.ram_bytes,
-                     framework_bytes=board.framework_ram_bytes, dsp=board.dsp)
-    flash = flash_budget(model_bytes=len(model), kernel_count=len(kernels), dsp=board.dsp,
-                         selftest_bytes=selftest_bytes, plan_bytes=4 * tensor_count,
-                         limit=board.flash_bytes, code_factor=board.code_factor,
-                         framework_bytes=board.framework_flash_bytes)
-    return ram, flash

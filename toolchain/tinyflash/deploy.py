@@ -5,12 +5,11 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
-from tinyflash.verify import Progress, VerifyResult, verify_project
-
-Stage = Callable[[str], None]  # called with the name of each stage as it starts
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
+from tinyflash.pipeline import Stage
+from tinyflash.verify import Progress, VerifyResult
 
 
 @dataclass
@@ -43,43 +42,20 @@ def project_for_model(model: Path, board: str, output: Optional[Path], force: bo
     return generate(model, board, output, force=force).project_dir
 
 
-def _flash_real_board(project: Path, board_id: str, port: Optional[str],
-                      stage: Optional[Stage]) -> Optional[str]:
-    """Real boards are built and flashed with PlatformIO's upload (to `port`, or the one board
-    connected); emulated boards and the host are started by verify instead. Returns the serial
-    port verify should use."""
-    from tinyflash.boards import load_board
-    from tinyflash.platformio import build_project, detect_serial_port, upload_project
-
-    board = load_board(board_id)
-    if board.emulated or board.is_host:
-        return port
-    if port is None:
-        port = detect_serial_port(board)
-    if stage:
-        stage("build and flash")
-    build_project(project)
-    uploaded = upload_project(project, upload_port=port)
-    if uploaded.exit_code != 0:
-        raise TinyflashError(f"flashing {board_id} at {port} failed; see {uploaded.log}",
-                             EXIT_CHECK_FAILED)
-    return port
-
-
 def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = None,
            samples: int = 10, mode: str = "int8", force: bool = False,
            float_model: Optional[Path] = None, tolerance: int = 0, per_layer: bool = True,
            port: Optional[str] = None, stage: Optional[Stage] = None,
            progress: Optional[Progress] = None, debug: bool = False) -> DeployResult:
     """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
-    from tinyflash.model import load_model
-    from tinyflash.opcheck import check_model
-    from tinyflash.plan import plan_memory
+    from tinyflash.pipeline import Pipeline
 
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not force:
-        raise TinyflashError(f"{output_dir} is not empty; pass --force to replace tinyflash's "
-                             "files in it, or choose another --output", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{output_dir} is not empty; pass {option('force')} to replace "
+                             "tinyflash's "
+                             f"files in it, or choose another {option('output_dir')}",
+                             EXIT_BAD_INPUT)
     output_dir.mkdir(parents=True, exist_ok=True)
     source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
     converted = source.suffix.lower() != ".tflite"
@@ -88,7 +64,7 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
 
         if data is None:
             raise TinyflashError(f"{model} is a float model: deploy needs calibration data to "
-                                 "convert it (--data CALIB.npz)", EXIT_BAD_INPUT)
+                                 f"convert it ({option('data')} CALIB.npz)", EXIT_BAD_INPUT)
         if stage:
             stage("convert")
         tflite = output_dir / "model.tflite"
@@ -97,23 +73,17 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
     else:
         tflite = source
         reference_float = float_model
-    if stage:
-        stage("check")
-    info = load_model(tflite)
-    report = check_model(info)
-    if not report.deployable:
+    pipeline = Pipeline.start(tflite, board, stage, progress)
+    if not pipeline.model.deployable:
         raise TinyflashError(f"{tflite} is not deployable; run `tinyflash check {tflite}` for "
                              "each offender and its fix", EXIT_CHECK_FAILED)
-    from tinyflash.boards import load_board
-
-    plan = plan_memory(info, load_board(board).kernels)  # the project's default kernel set
-    project = project_for_model(tflite, board, output_dir / "project", force, stage)
-    port = _flash_real_board(project, board, port, stage)
-    if stage:
-        stage("build and verify")
+    project = pipeline.generate(output_dir / "project", force=force).project_dir
+    build = pipeline.build(project)
+    port = pipeline.flash(project, port)
     # Calibration data is float (what the float model takes); verify quantizes it per input.
-    result = verify_project(project, port=port, data=data, samples=samples, tolerance=tolerance,
-                            per_layer=per_layer, float_model=reference_float, progress=progress)
+    result = pipeline.verify(build, port, data=data, samples=samples, tolerance=tolerance,
+                             per_layer=per_layer, float_model=reference_float)
+    plan = pipeline.model.plan
     return DeployResult(output_dir=output_dir, model=tflite, project_dir=project,
                         converted=converted, arena_bytes=plan.arena_bytes,
                         lower_bound=plan.lower_bound, verify=result)

@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -44,17 +45,54 @@ def _check_runnable(board: Board, program: Path) -> None:
                              "(Debian package qemu-system-arm).", EXIT_BAD_INPUT)
 
 
-def qemu_command(board: Board, elf: Path, serial_tcp_port: Optional[int] = None) -> list[str]:
-    """The qemu-system-arm command line that runs `elf` on `board`: serial on stdio, or a TCP
-    server on 127.0.0.1:serial_tcp_port that waits for a client before the CPU starts."""
+#: Placeholders of the command stored in a generated project's tinyflash.json ("emulator"
+#: object), which the PlatformIO platform's upload target (firmware/platform/builder/main.py)
+#: fills in: it runs inside PlatformIO and may not be able to import tinyflash, so it reads the
+#: command written from qemu_argv() here instead of keeping a copy.
+MACHINE_PLACEHOLDER = "{machine}"
+SERIAL_PLACEHOLDER = "{serial}"
+PROGRAM_PLACEHOLDER = "{program}"
+
+
+def qemu_argv(machine: str, program: str, serial: str = "stdio", monitor: str = "none") -> list[str]:
+    """The one QEMU command line of tinyflash: `program` on `machine`, deterministic time
+    (-icount shift=0), semihosting exit status, the UART on `serial` (QEMU's -serial syntax) and
+    the human monitor on `monitor` (QEMU's -monitor syntax; "none" unless a caller needs it)."""
+    return [QEMU, "-M", machine, "-display", "none", "-monitor", monitor,
+            "-serial", serial, "-semihosting-config", "enable=on,target=native",
+            "-icount", "shift=0", "-kernel", program]
+
+
+def _machine(board: Board) -> str:
     if not board.qemu_machine:
         raise TinyflashError(f"board '{board.id}' has no tinyflash.qemu_machine in "
                              f"{board.manifest_path}; it cannot run in QEMU.", EXIT_BAD_INPUT)
+    return board.qemu_machine
+
+
+def qemu_command(board: Board, elf: Path, serial_tcp_port: Optional[int] = None,
+                 monitor_socket: Optional[Path] = None) -> list[str]:
+    """The qemu-system-arm command line that runs `elf` on `board`: serial on stdio, or a TCP
+    server on 127.0.0.1:serial_tcp_port that waits for a client before the CPU starts; the QEMU
+    monitor on the unix socket `monitor_socket` when given."""
     serial = ("stdio" if serial_tcp_port is None
               else f"tcp:127.0.0.1:{int(serial_tcp_port)},server=on,wait=on")
-    return [QEMU, "-M", board.qemu_machine, "-display", "none", "-monitor", "none",
-            "-serial", serial, "-semihosting-config", "enable=on,target=native",
-            "-icount", "shift=0", "-kernel", str(elf)]
+    monitor = "none" if monitor_socket is None else f"unix:{monitor_socket},server=on,wait=off"
+    return qemu_argv(_machine(board), str(elf), serial, monitor)
+
+
+def upload_command() -> list[str]:
+    """The command a generated project's `pio run -t upload` runs on an emulated board, with
+    MACHINE_PLACEHOLDER (the manifest's tinyflash.qemu_machine), SERIAL_PLACEHOLDER ("stdio" or
+    the tcp: upload port) and PROGRAM_PLACEHOLDER (the ELF) for the platform's builder to fill."""
+    return qemu_argv(MACHINE_PLACEHOLDER, PROGRAM_PLACEHOLDER, SERIAL_PLACEHOLDER)
+
+
+def fill_upload_command(command: list[str], machine: str, serial: str, program: str) -> list[str]:
+    """upload_command() with its placeholders replaced: what the platform's builder runs (the
+    builder does the same replacement; tests check both against qemu_command)."""
+    return [arg.replace(MACHINE_PLACEHOLDER, machine).replace(SERIAL_PLACEHOLDER, serial)
+            .replace(PROGRAM_PLACEHOLDER, program) for arg in command]
 
 
 def free_tcp_port() -> int:
@@ -91,6 +129,8 @@ class Device:
     port: int
     process: subprocess.Popen[bytes]
     command: list[str]
+    #: The QEMU human monitor's unix socket (open_device(..., monitor=True)), else None.
+    monitor_socket: Optional[Path] = None
     _stderr: list[bytes] = field(default_factory=list, repr=False)
     _stderr_thread: Optional[threading.Thread] = field(default=None, repr=False)
 
@@ -129,6 +169,13 @@ class Device:
             raise TinyflashError(f"{self.program} on {self.board.id} did not exit within "
                                  f"{timeout:.0f} s.", EXIT_CHECK_FAILED)
 
+    def monitor(self, timeout: float = 10.0) -> "Monitor":
+        """A connection to the QEMU monitor (the device must be opened with monitor=True)."""
+        if self.monitor_socket is None:
+            raise TinyflashError(f"{self.program} on {self.board.id} was started without a QEMU "
+                                 "monitor; start it with monitor=True", EXIT_CHECK_FAILED)
+        return Monitor(self.monitor_socket, timeout)
+
     def stop(self) -> None:
         """Ends the emulator (or host program) if it still runs; idempotent."""
         if self.process.poll() is None:
@@ -140,15 +187,62 @@ class Device:
                 self.process.wait(timeout=5)
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
+        if self.monitor_socket is not None:
+            shutil.rmtree(self.monitor_socket.parent, ignore_errors=True)
 
 
-def _launch(board: Board, program: Path, port: int) -> tuple[subprocess.Popen[bytes], list[str]]:
+class Monitor:
+    """The QEMU human monitor on a unix socket: one command at a time, each answered up to the
+    next `(qemu) ` prompt. Use as a context manager or close() it."""
+
+    def __init__(self, path: Path, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.sock.connect(str(path))
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise TinyflashError(f"the QEMU monitor socket {path} did not open; check "
+                                         "qemu-system-arm", EXIT_CHECK_FAILED) from None
+                time.sleep(0.05)
+        self.sock.settimeout(timeout)
+        self._read_prompt()
+
+    def _read_prompt(self) -> str:
+        data = b""
+        while not data.endswith(b"(qemu) "):
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode("utf-8", "replace")
+
+    def command(self, text: str) -> str:
+        """Sends one monitor command and returns its answer (with the prompt)."""
+        self.sock.sendall(text.encode() + b"\n")
+        return self._read_prompt()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "Monitor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _launch(board: Board, program: Path, port: int,
+            monitor_socket: Optional[Path]) -> tuple[subprocess.Popen[bytes], list[str]]:
     env = dict(os.environ)
     if board.is_host:
         command = [str(Path(program).resolve())]
         env[HOST_TCP_ENV] = str(port)
     else:
-        command = qemu_command(board, program, port)
+        command = qemu_command(board, program, port, monitor_socket)
         env.pop(HOST_TCP_ENV, None)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, env=env)
@@ -156,16 +250,22 @@ def _launch(board: Board, program: Path, port: int) -> tuple[subprocess.Popen[by
 
 
 def open_device(board: Board, program: Path, ready_timeout: float = 20.0,
-                attempts: int = 3) -> Device:
+                attempts: int = 3, monitor: bool = False) -> Device:
     """Starts the firmware with its serial port on a free TCP port and returns once that port
-    accepts a client. Prefer the `start_device` context manager, which also stops it."""
+    accepts a client. `monitor=True` (emulated boards) also opens QEMU's human monitor on a unix
+    socket (Device.monitor()). Prefer the `start_device` context manager, which also stops it."""
     program = Path(program)
     _check_runnable(board, program)
+    if monitor and board.is_host:
+        raise TinyflashError(f"board '{board.id}' runs natively; only QEMU boards have a "
+                             "monitor", EXIT_BAD_INPUT)
     last_error = ""
     for _ in range(attempts):
         port = free_tcp_port()
-        process, command = _launch(board, program, port)
-        device = Device(board, program, port, process, command)
+        # Unix socket paths are limited to ~107 bytes: the monitor's lives in a short folder.
+        socket_path = Path(tempfile.mkdtemp(prefix="tfm-")) / "m.sock" if monitor else None
+        process, command = _launch(board, program, port, socket_path)
+        device = Device(board, program, port, process, command, socket_path)
         ready = threading.Event()
 
         def _drain(dev: Device = device, flag: threading.Event = ready) -> None:
@@ -196,11 +296,12 @@ def open_device(board: Board, program: Path, ready_timeout: float = 20.0,
 
 
 @contextmanager
-def start_device(board: Board, program: Path, ready_timeout: float = 20.0) -> Iterator[Device]:
+def start_device(board: Board, program: Path, ready_timeout: float = 20.0,
+                 monitor: bool = False) -> Iterator[Device]:
     """`with start_device(board, elf) as device: link = device.open_serial()`; the emulator is
     stopped on exit from the block. (With `serial.serial_for_url(device.url)` instead, disable
     pyserial's input flush in open() as open_serial() does, or early output can be lost.)"""
-    device = open_device(board, program, ready_timeout)
+    device = open_device(board, program, ready_timeout, monitor=monitor)
     try:
         yield device
     finally:

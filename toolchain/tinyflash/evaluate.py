@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from tinyflash.calibration import InputSpec, Progress, load_calibration, load_labels, npz_labels
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 from tinyflash.reference import FloatReference, make_reference, run_float
 
 
@@ -72,10 +72,12 @@ def evaluate(float_model: str | Path, quant_model: str | Path, data: str | Path,
     """Run every sample of `data` through both models; `labels` defaults to a `y`/`labels` array
     stored beside the inputs in the data .npz."""
     if reference == "float":
-        raise TinyflashError("--reference must run the quantized model: tflm, tflite-ref or "
+        raise TinyflashError(f"{option('reference')} must run the quantized model: tflm, "
+                             "tflite-ref or "
                              "tflite-default.", EXIT_BAD_INPUT)
     if reference not in ("tflite-ref", "tflm", "tflite-default"):
-        raise TinyflashError(f"unknown --reference '{reference}'; use tflite-ref, tflm or "
+        raise TinyflashError(f"unknown {option('reference')} '{reference}'; use tflite-ref, tflm "
+                             "or "
                              "tflite-default (the runtimes of the quantized model).",
                              EXIT_BAD_INPUT)
     quant_path = Path(quant_model)

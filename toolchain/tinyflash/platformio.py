@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from tinyflash.boards import Board, load_board
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 
 TOOL_SCONS_VERSION = "4.41101.0"
 TOOL_SCONS_REQUIREMENT = "~4.41101.0"
@@ -586,11 +586,11 @@ def parse_device_list(text: str) -> list[SerialDevice]:
         data = json.loads(text)
     except ValueError as error:
         raise TinyflashError(f"`pio device list --json-output` printed something that is not "
-                             f"JSON ({error}); pass the board's serial port with --port.",
+                             f"JSON ({error}); pass the board's serial port with {option('port')}.",
                              EXIT_BAD_INPUT)
     if not isinstance(data, list):
         raise TinyflashError("`pio device list --json-output` did not print a list; pass the "
-                             "board's serial port with --port.", EXIT_BAD_INPUT)
+                             f"board's serial port with {option('port')}.", EXIT_BAD_INPUT)
     devices = []
     for item in data:
         if isinstance(item, dict) and isinstance(item.get("port"), str) and item["port"]:
@@ -607,10 +607,10 @@ def list_serial_devices(timeout: float = 60.0) -> list[SerialDevice]:
                               env=pio_environment())
     except (OSError, subprocess.TimeoutExpired) as error:
         raise TinyflashError(f"`pio device list` could not run ({error}); pass the board's "
-                             "serial port with --port.", EXIT_BAD_INPUT)
+                             f"serial port with {option('port')}.", EXIT_BAD_INPUT)
     if done.returncode != 0:
         raise TinyflashError(f"`pio device list` failed ({done.stderr.strip()[-200:]}); pass the "
-                             "board's serial port with --port.", EXIT_BAD_INPUT)
+                             f"board's serial port with {option('port')}.", EXIT_BAD_INPUT)
     return parse_device_list(done.stdout)
 
 
@@ -637,7 +637,7 @@ def select_serial_port(devices: list[SerialDevice], board: Optional[Board] = Non
     if not usb:
         raise TinyflashError(f"no USB serial device is connected (`pio device list` shows "
                              f"{len(devices)} port(s), none USB); connect {name} or pass its "
-                             "serial port with --port.", EXIT_BAD_INPUT)
+                             f"serial port with {option('port')}.", EXIT_BAD_INPUT)
     if board is not None:
         known = board_usb_ids(board)
         matching = [d for d in usb if d.usb_id in known]
@@ -645,7 +645,8 @@ def select_serial_port(devices: list[SerialDevice], board: Optional[Board] = Non
             return matching[0].port
     ports = ", ".join(f"{d.port} ({d.description})" for d in usb)
     raise TinyflashError(f"{len(usb)} USB serial devices are connected ({ports}) and tinyflash "
-                         f"cannot tell which one is {name}; pass the right one with --port.",
+                         f"cannot tell which one is {name}; pass the right one with "
+                         f"{option('port')}.",
                          EXIT_BAD_INPUT)
 
 

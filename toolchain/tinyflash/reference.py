@@ -34,7 +34,7 @@ from typing import Any, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from tinyflash.convert import ModelSpec, import_tensorflow, load_float_model, parse_model_spec, quiet_fds
+from tinyflash.floatmodel import ModelSpec, import_tensorflow, load_float_model, parse_model_spec, quiet_fds
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 
 REFERENCE_NAMES = ("tflm", "tflite-ref", "tflite-default", "float")
@@ -203,9 +203,13 @@ class TFLiteReference:
         return [np.array(self._interpreter.get_tensor(i)) for i in self._out]
 
 
-def _tflm_interpreter(model_bytes: bytes, arena_size: int) -> Any:
+def _tflm_interpreter(model_bytes: bytes, arena_size: int, preserve_all_tensors: bool = False) -> Any:
     from tflite_micro.python.tflite_micro import runtime  # noqa: PLC0415
 
+    if preserve_all_tensors:
+        return runtime.Interpreter.from_bytes(
+            model_bytes, arena_size=int(arena_size),
+            intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
     return runtime.Interpreter.from_bytes(model_bytes, arena_size=int(arena_size))
 
 
@@ -311,20 +315,49 @@ def tflm_min_arena(model: bytes | str | Path, quiet: bool = True) -> int:
     return high
 
 
+#: Extra room when every tensor is kept (intermediates for per-layer comparison): TFLM's own plan
+#: reuses activation memory, preserving all tensors needs them all at once, plus slack for its
+#: bookkeeping of the preserved buffers.
+TFLM_PRESERVE_SLACK = 16 * 1024
+
+
+def tflm_arena(model: bytes | str | Path, *, preserve_all_tensors: bool = False,
+               minimum: Optional[int] = None, quiet: bool = True) -> int:
+    """The arena the TFLM runner gives the tflite-micro runtime: its measured minimum
+    (`tflm_min_arena`, or `minimum` when the caller measured it already), plus every activation
+    tensor and TFLM_PRESERVE_SLACK when all tensors are kept."""
+    model_bytes, label = _model_bytes(model)
+    arena = int(minimum) if minimum else tflm_min_arena(model_bytes, quiet)
+    if preserve_all_tensors:
+        from tinyflash.model import parse_model  # noqa: PLC0415
+
+        info = parse_model(model_bytes, label)
+        arena += sum(t.nbytes for t in info.tensors if not t.is_constant) + TFLM_PRESERVE_SLACK
+    return arena
+
+
 class TFLMReference:
-    """The tflite-micro Python runtime (TFLM's reference kernels): the exact reference."""
+    """The tflite-micro Python runtime (TFLM's reference kernels): the exact reference, and the
+    one place tinyflash sets up TFLM's Python interpreter (generate's self-test vectors, verify,
+    evaluate). The arena comes from `tflm_arena` (measured in a child process, since the runtime
+    can segfault on a failed allocation), unless `arena_size` is given. With
+    `preserve_all_tensors`, `tensor(i)` reads any tensor after a run (per-layer comparison)."""
 
     name = "tflm"
 
     def __init__(self, model: bytes | str | Path, arena_size: Optional[int] = None,
-                 quiet: bool = True) -> None:
+                 quiet: bool = True, preserve_all_tensors: bool = False,
+                 minimum_arena: Optional[int] = None) -> None:
         self.model_bytes, label = _model_bytes(model)
         self.inputs, self.outputs = _details_from_model(self.model_bytes, label)
         self._quiet = quiet
-        self.arena_size = int(arena_size) if arena_size else tflm_min_arena(self.model_bytes, quiet)
+        self.arena_size = int(arena_size) if arena_size else tflm_arena(
+            self.model_bytes, preserve_all_tensors=preserve_all_tensors, minimum=minimum_arena,
+            quiet=quiet)
         with quiet_fds(quiet):
             try:
-                self._interpreter = _tflm_interpreter(self.model_bytes, self.arena_size)
+                self._interpreter = _tflm_interpreter(self.model_bytes, self.arena_size,
+                                                      preserve_all_tensors)
             except (RuntimeError, ValueError) as error:
                 raise TinyflashError(f"{label}: the TFLM runtime cannot load the model with a "
                                      f"{self.arena_size} B arena ({error}); give a larger arena "
@@ -338,6 +371,11 @@ class TFLMReference:
             self._interpreter.invoke()
             outputs = [np.array(self._interpreter.get_output(i)) for i in range(len(self.outputs))]
         return [o.reshape(d.shape) for o, d in zip(outputs, self.outputs)]
+
+    def tensor(self, index: int) -> np.ndarray:
+        """Tensor `index` after the last run (needs preserve_all_tensors=True). The caller checks
+        `index` against the model: the runtime does not bounds-check GetTensor."""
+        return np.array(self._interpreter.GetTensor(index, 0)["tensor_data"])
 
 
 class FloatReference:

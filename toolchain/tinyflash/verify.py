@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.metrics import OutputMetrics, TickStats, compare_outputs, tick_stats
 
 #: The exact reference every verdict is taken against.
@@ -127,7 +127,8 @@ def load_inputs(info: Any, data: Optional[Path], samples: int, seed: int) -> lis
     as the float model takes them (quantized here with each input's scale and zero point, as the
     application would), or deterministic random values of the input type."""
     if samples < 1:
-        raise TinyflashError(f"--samples must be at least 1, not {samples}", EXIT_BAD_INPUT)
+        raise TinyflashError(f"{option('samples')} must be at least 1, not {samples}",
+                             EXIT_BAD_INPUT)
     tensors = [info.tensors[i] for i in info.inputs]
     if data is None:
         rng = np.random.default_rng(seed)
@@ -224,22 +225,11 @@ def _float_outputs(float_model: Path, info: Any, inputs: list[list[np.ndarray]],
 def tflm_intermediates(info: Any, sample: Sequence[np.ndarray]) -> dict[int, np.ndarray]:
     """Every tensor's value after one invoke of the tflite-micro runtime (all tensors kept).
     Tensor indices come from ModelInfo: the runtime does not bounds-check GetTensor."""
-    from tflite_micro.python.tflite_micro import runtime
+    from tinyflash.reference import TFLMReference
 
-    from tinyflash.reference import tflm_min_arena
-
-    model_bytes = bytes(info.data)
-    # Preserving every tensor needs room for all activations at once, beyond TFLM's own plan.
-    activations = sum(t.nbytes for t in info.tensors if not t.is_constant)
-    arena = tflm_min_arena(model_bytes) + activations + 16 * 1024
-    interpreter = runtime.Interpreter.from_bytes(
-        model_bytes, arena_size=arena,
-        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
-    for i, x in enumerate(sample):
-        interpreter.set_input(x, i)
-    interpreter.invoke()
-    return {index: np.array(interpreter.GetTensor(index, 0)["tensor_data"])
-            for index in range(len(info.tensors))}
+    runner = TFLMReference(bytes(info.data), preserve_all_tensors=True)
+    runner.run(sample)
+    return {index: runner.tensor(index) for index in range(len(info.tensors))}
 
 
 def find_divergence(info: Any, sample_index: int, layers: Any,
@@ -291,20 +281,23 @@ def read_project(project_dir: Path) -> ProjectTarget:
                              Path(project_dir) / meta["model"]["copy"], int(meta["arena_bytes"]))
     except (ValueError, KeyError, TypeError) as error:
         raise TinyflashError(f"{meta_path} is damaged ({error}); generate the project again "
-                             "with --force", EXIT_BAD_INPUT) from error
+                             f"with {option('force')}", EXIT_BAD_INPUT) from error
 
 
 def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = None,
                   samples: int = 10, seed: int = 0, tolerance: int = 0, per_layer: bool = False,
                   float_model: Optional[Path] = None, timeout: float = 10.0,
-                  progress: Optional[Progress] = None) -> VerifyResult:
-    """Talks to a running device at `url` whose firmware embeds `model`."""
+                  progress: Optional[Progress] = None, info: Any = None) -> VerifyResult:
+    """Talks to a running device at `url` whose firmware embeds `model` (`info`: its ModelInfo
+    when the caller has parsed it already)."""
     from tinyflash.link import open_link
     from tinyflash.model import load_model
 
     if tolerance < 0:
-        raise TinyflashError(f"--tolerance must be 0 or more LSB, not {tolerance}", EXIT_BAD_INPUT)
-    info = load_model(model)
+        raise TinyflashError(f"{option('tolerance')} must be 0 or more LSB, not {tolerance}",
+                             EXIT_BAD_INPUT)
+    if info is None:
+        info = load_model(model)
     inputs = load_inputs(info, data, samples, seed)
     with open_link(url, timeout=timeout) as link:
         banner = link.wait_banner()
@@ -363,26 +356,41 @@ def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = N
         device_outputs=device_outputs, reference_outputs=references)
 
 
+def verify_firmware(board: Any, program: Optional[Path], model: Path, *,
+                    port: Optional[str] = None, progress: Optional[Progress] = None,
+                    **options: Any) -> VerifyResult:
+    """Verifies the device at `port`, or, when no port is given, the firmware `program` started
+    on its emulator (or natively for the host) for the duration of the run."""
+    from tinyflash.emulator import start_device
+
+    with ExitStack() as stack:
+        if port is None:
+            if not (board.emulated or board.is_host) or program is None:
+                raise TinyflashError(
+                    f"board '{board.id}' is real hardware: flash it and pass its serial port "
+                    "(e.g. /dev/ttyACM0)", EXIT_BAD_INPUT)
+            url = stack.enter_context(start_device(board, program)).url
+        else:
+            url = port
+        return verify_device(url, model, board=board.id, progress=progress, **options)
+
+
 def verify_project(project_dir: Path, *, port: Optional[str] = None,
                    progress: Optional[Progress] = None, **options: Any) -> VerifyResult:
     """Builds the project if needed, starts its emulator (or uses `port` for a real board) and
     verifies it."""
     from tinyflash.boards import load_board
-    from tinyflash.emulator import start_device
     from tinyflash.platformio import build_project
 
     target = read_project(project_dir)
     board = load_board(target.board)
-    with ExitStack() as stack:
-        if port is None:
-            if not (board.emulated or board.is_host):
-                raise TinyflashError(
-                    f"board '{board.id}' is real hardware: flash it with `tinyflash flash "
-                    f"{project_dir}` and pass its serial port with --port (e.g. /dev/ttyACM0)",
-                    EXIT_BAD_INPUT)
-            build = build_project(target.project_dir)
-            device = stack.enter_context(start_device(board, build.elf))
-            url = device.url
-        else:
-            url = port
-        return verify_device(url, target.model, board=board.id, progress=progress, **options)
+    program: Optional[Path] = None
+    if port is None:
+        if not (board.emulated or board.is_host):
+            raise TinyflashError(
+                f"board '{board.id}' is real hardware: flash it with `tinyflash flash "
+                f"{project_dir}` and pass its serial port with {option('port')} (e.g. "
+                "/dev/ttyACM0)",
+                EXIT_BAD_INPUT)
+        program = build_project(target.project_dir).elf
+    return verify_firmware(board, program, target.model, port=port, progress=progress, **options)

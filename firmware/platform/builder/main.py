@@ -3,13 +3,16 @@
 Compiles with the system's arm-none-eabi-gcc (emulated Cortex-M boards) or gcc (`host`), adds the
 board port from ../ports/<port> and the shared port headers, links with the board's linker script
 into firmware.elf (+ firmware.bin and firmware.map), prints sizes, and "uploads" by running the
-firmware: QEMU for emulated boards (semihosting exit code becomes the upload result), the
-executable itself for the host. Board facts come from the board manifest's `build`, `upload` and
-`tinyflash` objects (boards/<id>.json).
+firmware: QEMU for emulated boards (semihosting exit code becomes the upload result; the
+command line comes from the project's tinyflash.json), the executable itself for the host.
+Board facts come from the board manifest's `build`, `upload` and `tinyflash` objects
+(boards/<id>.json).
 """
 
+import json
 import os
 import shlex
+import sys
 
 from SCons.Script import AlwaysBuild, Builder, Default, DefaultEnvironment  # pylint: disable=import-error
 
@@ -136,6 +139,32 @@ target_bin = env.Command(
     env.VerboseAction("$OBJCOPY -O binary $SOURCE $TARGET", "Building $TARGET"),
 ) if not is_host else None
 
+def _emulator_command(machine, serial):
+    """The QEMU command line from the project's tinyflash.json ("emulator": {"command": [...]}),
+    which `tinyflash generate` writes from tinyflash.emulator.upload_command(), the one
+    definition of tinyflash's QEMU command line (this script runs inside PlatformIO and may not
+    be able to import tinyflash). Placeholders: {machine}, {serial}, {program}; {program} is
+    left for SCons's $SOURCE."""
+    manifest_path = os.path.join(env.subst("$PROJECT_DIR"), "tinyflash.json")
+    try:
+        with open(manifest_path, encoding="utf8") as fp:
+            command = json.load(fp)["emulator"]["command"]
+    except (OSError, ValueError, KeyError, TypeError):
+        command = None
+    if not isinstance(command, list) or not all(isinstance(arg, str) for arg in command):
+        return None
+    return [arg.replace("{machine}", machine).replace("{serial}", serial) for arg in command]
+
+
+def _no_emulator_command(target, source, env):  # pylint: disable=unused-argument
+    sys.stderr.write(
+        "Error: %s has no emulator command (\"emulator\": {\"command\": [...]}); generate the "
+        "project with `tinyflash generate` to run it in QEMU\n"
+        % os.path.join(env.subst("$PROJECT_DIR"), "tinyflash.json")
+    )
+    return 1
+
+
 # Upload: run the firmware until it exits; its exit status is the upload's.
 if is_host:
     upload_cmd = "${SOURCE.abspath}"
@@ -148,17 +177,9 @@ else:
     if upload_port.startswith("tcp:"):
         # e.g. upload_port = tcp:127.0.0.1:5555 — QEMU waits for one client on that address.
         serial = "%s,server=on,wait=on" % upload_port
-    upload_cmd = " ".join(
-        [
-            "qemu-system-arm",
-            "-M", machine,
-            "-display", "none",
-            "-monitor", "none",
-            "-serial", shlex.quote(serial),
-            "-semihosting-config", "enable=on,target=native",
-            "-icount", "shift=0",
-            "-kernel", "$SOURCE",
-        ]
+    command = _emulator_command(machine, serial)
+    upload_cmd = _no_emulator_command if command is None else " ".join(
+        "$SOURCE" if arg == "{program}" else shlex.quote(arg) for arg in command
     )
 upload = env.Alias("upload", target_elf, env.VerboseAction(upload_cmd, "Running $SOURCE on %s" % board_id))
 AlwaysBuild(upload)
