@@ -321,13 +321,24 @@ def tflm_min_arena(model: bytes | str | Path, quiet: bool = True) -> int:
 TFLM_PRESERVE_SLACK = 16 * 1024
 
 
+#: Arena for running a model when its minimum has not been measured: TFLM's plan never needs more
+#: than this for the models a microcontroller runs (activations are a fraction of the model), and
+#: running with it needs no child-process search (tflm_min_arena) before every generate.
+TFLM_RUN_ARENA_MIN = 1024 * 1024
+TFLM_RUN_ARENA_MODEL_FACTOR = 10
+
+
 def tflm_arena(model: bytes | str | Path, *, preserve_all_tensors: bool = False,
                minimum: Optional[int] = None, quiet: bool = True) -> int:
-    """The arena the TFLM runner gives the tflite-micro runtime: its measured minimum
-    (`tflm_min_arena`, or `minimum` when the caller measured it already), plus every activation
-    tensor and TFLM_PRESERVE_SLACK when all tensors are kept."""
+    """The arena the TFLM runner gives the tflite-micro runtime: TFLM's minimum when the caller
+    measured it (`tflm_min_arena`), else a generous bound (max(TFLM_RUN_ARENA_MIN,
+    TFLM_RUN_ARENA_MODEL_FACTOR x the model)); plus every activation tensor and
+    TFLM_PRESERVE_SLACK when all tensors are kept."""
     model_bytes, label = _model_bytes(model)
-    arena = int(minimum) if minimum else tflm_min_arena(model_bytes, quiet)
+    if minimum:
+        arena = int(minimum)
+    else:
+        arena = max(TFLM_RUN_ARENA_MIN, TFLM_RUN_ARENA_MODEL_FACTOR * len(model_bytes))
     if preserve_all_tensors:
         from tinyflash.model import parse_model  # noqa: PLC0415
 
@@ -339,8 +350,8 @@ def tflm_arena(model: bytes | str | Path, *, preserve_all_tensors: bool = False,
 class TFLMReference:
     """The tflite-micro Python runtime (TFLM's reference kernels): the exact reference, and the
     one place tinyflash sets up TFLM's Python interpreter (generate's self-test vectors, verify,
-    evaluate). The arena comes from `tflm_arena` (measured in a child process, since the runtime
-    can segfault on a failed allocation), unless `arena_size` is given. With
+    evaluate). The arena comes from `tflm_arena` (a generous bound, or the minimum measured in a
+    child process by `tflm_min_arena` when the caller has it), unless `arena_size` is given. With
     `preserve_all_tensors`, `tensor(i)` reads any tensor after a run (per-layer comparison)."""
 
     name = "tflm"
