@@ -293,7 +293,7 @@ def _codec_driver() -> Path:
                repo / "firmware" / "harness" / "src" / "tfl_harness_frame.c",
                repo / "firmware" / "harness" / "src" / "tfl_harness_crc.c"]
     headers = [repo / "firmware" / "harness" / "src" / "tfl_harness_internal.h",
-               repo / "firmware" / "harness" / "include" / "tfl_harness.h"]
+               repo / "firmware" / "harness" / "include" / "tfl_server.h"]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers)).hexdigest()[:16]
     exe = repo / "build" / "harness_codec" / digest / "harness_codec"
     if not exe.is_file():

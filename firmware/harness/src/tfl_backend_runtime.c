@@ -113,12 +113,10 @@ void tfl_harness_main(const tfl_harness_config *config) {
   static tfl_server_config server;
   g_backend.cfg = config;
   if (config != NULL) {
-    server.model_sha256 = config->model_sha256;
-    server.planned_arena_bytes = config->planned_arena_bytes;
-    server.arena_bytes = (uint32_t)config->memory.arena_bytes;
-    server.selftest = config->selftest;
-    server.selftest_count = config->selftest_count;
-    server.board = config->board;
+    const tfl_server_config reported = {config->model_sha256, config->planned_arena_bytes,
+                                        (uint32_t)config->memory.arena_bytes, config->selftest,
+                                        config->selftest_count, config->board};
+    server = reported;
   }
   tfl_server_main(config != NULL ? &server : NULL);
 }

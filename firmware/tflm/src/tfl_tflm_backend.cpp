@@ -171,12 +171,8 @@ void tfl_tflm_harness_main(const tfl_tflm_config *config) {
   static tfl_server_config server;
   g_backend.cfg = config;
   if (config != nullptr) {
-    server.model_sha256 = config->model_sha256;
-    server.planned_arena_bytes = config->planned_arena_bytes;
-    server.arena_bytes = config->arena_bytes;
-    server.selftest = config->selftest;
-    server.selftest_count = config->selftest_count;
-    server.board = config->board;
+    server = {config->model_sha256, config->planned_arena_bytes, config->arena_bytes,
+              config->selftest, config->selftest_count, config->board};
   }
   tfl_server_main(config != nullptr ? &server : nullptr);
 }
