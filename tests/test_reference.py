@@ -209,7 +209,9 @@ def test_tflm_min_arena_is_the_smallest(digits_tflite: Path) -> None:
         assert not probe.works(minimum - 1)
     finally:
         probe.close()
-    assert TFLMReference(data).arena_size == minimum
+    # the runner uses the measured minimum when given it, and otherwise a generous bound
+    assert TFLMReference(data, minimum_arena=minimum).arena_size == minimum
+    assert TFLMReference(data).arena_size >= max(minimum, 1024 * 1024)
 
 
 def test_tflm_min_arena_on_shared_model() -> None:
