@@ -1,10 +1,17 @@
 """Model conversion: a SavedModel, .keras, .h5 or `file.py:name` → a .tflite, full int8 by default.
 
 The TensorFlow converter runs in a child process (`python -m tinyflash.convert --child`): it can
-segfault (a Keras LSTM that is not unrolled does, in TF 2.21), and its C++ log noise must not reach
+segfault (a Keras 3 LSTM that is not unrolled does, in TF 2.21), and its C++ log noise must not reach
 the user's terminal. Parent and child talk JSON lines over the child's stdin and its original
 stdout; everything TensorFlow prints goes to the child's stderr, which the parent sends to a log
 file (or to the terminal with --debug).
+
+Recurrent layers: TF 2.21 fuses a tf-keras (Keras 2) LSTM that is not unrolled into one
+UNIDIRECTIONAL_SEQUENCE_LSTM (the integer LSTM: int8 weights, int16 cell state) when it converts the
+batch-1 concrete function together with the model (the trackable). A Keras 3 model with such a
+layer is rebuilt in tf-keras first (same layers and weights; Sequential models and single-chain
+functional models), since the converter recognises only tf-keras's LSTM. Unrolled layers convert
+as before (one set of FULLY_CONNECTED ops per step).
 
 Sequence: the child loads the model and reports its inputs (batch pinned to 1); the parent loads and
 validates the calibration data against them (calibration.py, no TensorFlow) and hands the child an
@@ -241,6 +248,66 @@ def rolled_recurrent_layers(model: Any) -> list[str]:
     return found
 
 
+def _is_tf_keras_model(obj: Any) -> bool:
+    module = sys.modules.get("tf_keras")
+    return module is not None and isinstance(obj, module.Model)
+
+
+# Keys of Keras 3 layer configs that tf-keras layers do not take or that the copied weights
+# make irrelevant (initializers, regularizers, constraints).
+_DROPPED_CONFIG = ("initializer", "regularizer", "constraint")
+
+
+def _tf_keras_layer(layer: Any, tf_keras: Any) -> Any:
+    """The tf-keras layer of the same class and configuration as a Keras 3 layer."""
+    import inspect  # noqa: PLC0415
+
+    cls = getattr(tf_keras.layers, type(layer).__name__, None)
+    if cls is None:
+        raise TinyflashError(f"layer '{layer.name}' ({type(layer).__name__}) has no tf-keras "
+                             "equivalent", EXIT_BAD_INPUT)
+    config = dict(layer.get_config())
+    if type(layer).__name__ == "Bidirectional":
+        inner = _tf_keras_layer(layer.forward_layer, tf_keras)
+        backward = _tf_keras_layer(layer.backward_layer, tf_keras)
+        return cls(inner, backward_layer=backward, merge_mode=config.get("merge_mode", "concat"),
+                   name=layer.name)
+    accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable"}
+    kwargs = {k: v for k, v in config.items()
+              if k in accepted and not any(k.endswith(d) for d in _DROPPED_CONFIG)}
+    return cls(**kwargs)
+
+
+def _rebuild_in_tf_keras(model: Any, where: str) -> Any:
+    """A tf-keras copy (batch 1, same weights) of a Keras 3 model whose layers form one chain, so
+    the converter can fuse its recurrent layers."""
+    import tf_keras  # noqa: PLC0415
+
+    inputs = list(getattr(model, "inputs", None) or [])
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    chain = len(inputs) == 1 and (type(model).__name__ == "Sequential" or all(
+        len(getattr(layer, "_inbound_nodes", [])) == 1 for layer in layers))
+    if not chain or len(getattr(model, "outputs", None) or []) != 1:
+        raise TinyflashError(f"{where}: has a Keras 3 LSTM/GRU that is not unrolled in a model "
+                             "with branches; build the model with tf-keras (import tf_keras as "
+                             "keras) or with unroll=True, then convert again.", EXIT_BAD_INPUT)
+    shape = tuple(inputs[0].shape)
+    try:
+        copy = tf_keras.Sequential([tf_keras.Input(shape[1:], batch_size=1)]
+                                   + [_tf_keras_layer(layer, tf_keras) for layer in layers])
+        for source, target in zip(layers, copy.layers):
+            target.set_weights(source.get_weights())
+    except TinyflashError as error:
+        raise TinyflashError(f"{where}: cannot rebuild the model in tf-keras for the fused LSTM "
+                             f"({error.message}); build it with tf-keras or with unroll=True.",
+                             EXIT_BAD_INPUT) from None
+    except (ValueError, TypeError) as error:
+        raise TinyflashError(f"{where}: cannot rebuild the model in tf-keras for the fused LSTM "
+                             f"({_first_line(error)}); build it with tf-keras or with "
+                             "unroll=True.", EXIT_BAD_INPUT) from None
+    return copy
+
+
 def _is_keras_model(obj: Any) -> bool:
     for module_name in ("keras", "tf_keras"):
         module = sys.modules.get(module_name)
@@ -251,6 +318,8 @@ def _is_keras_model(obj: Any) -> bool:
 
 def _from_keras(spec: ModelSpec, model: Any, tf: Any) -> LoadedModel:
     where = spec.label
+    if rolled_recurrent_layers(model) and not _is_tf_keras_model(model):
+        model = _rebuild_in_tf_keras(model, where)
     keras_inputs = list(getattr(model, "inputs", None) or [])
     if not keras_inputs:
         raise TinyflashError(f"{where}: the Keras model has no defined inputs; build it with "
@@ -432,10 +501,33 @@ def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
                          "model; name one of those (or a function returning one).", EXIT_BAD_INPUT)
 
 
+def _tf_keras_saved_model(spec: ModelSpec) -> Any:
+    """The tf-keras model of a SavedModel written by tf-keras, when it has a recurrent layer that
+    is not unrolled (converted from the Keras model, such a layer fuses; from the SavedModel's
+    graph, it fails); None otherwise."""
+    if not (Path(spec.path) / "keras_metadata.pb").is_file() or spec.signature not in (None, "",
+                                                                                     "serving_default"):
+        return None
+    import warnings  # noqa: PLC0415
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import tf_keras  # noqa: PLC0415
+
+            model = tf_keras.models.load_model(str(spec.path), compile=False)
+    except Exception:  # noqa: BLE001 - then the SavedModel route reports what is wrong
+        return None
+    return model if _is_tf_keras_model(model) and rolled_recurrent_layers(model) else None
+
+
 def load_float_model(spec: ModelSpec, quiet: bool = True) -> LoadedModel:
     """Load the float model as a batch-1 concrete function (imports TensorFlow in this process)."""
     tf = import_tensorflow(quiet)
     if spec.kind == "saved_model":
+        keras_model = _tf_keras_saved_model(spec)
+        if keras_model is not None:
+            return _from_keras(spec, keras_model, tf)
         return _from_saved_model(spec, tf)
     if spec.kind in ("keras", "h5"):
         return _from_keras(spec, _load_keras_file(spec, tf), tf)
@@ -525,7 +617,13 @@ def _child_main() -> int:
         tf = import_tensorflow(quiet)
         # No trackable object: with one, TF 2.21 keeps READ_VARIABLE ops and calibration fails;
         # without, the converter freezes the captured variables (loaded.trackable keeps them alive).
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.function])
+        # A tf-keras LSTM that is not unrolled is the exception: converted with its model it fuses
+        # into UNIDIRECTIONAL_SEQUENCE_LSTM (without, the converter segfaults).
+        fused = loaded.rolled and _is_tf_keras_model(getattr(loaded.trackable, "model", None))
+        converter = (tf.lite.TFLiteConverter.from_concrete_functions([loaded.function],
+                                                                     loaded.trackable)
+                     if fused else tf.lite.TFLiteConverter.from_concrete_functions(
+                         [loaded.function]))
         _configure(converter, tf, request["mode"], calibration,
                    lambda done, total: send(event="progress", done=done, total=total))
         started = time.monotonic()
@@ -669,12 +767,12 @@ def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path
         with contextlib.suppress(ValueError):
             how = f"{signal.Signals(-code).name}, {how}"
     if rolled:
-        remedy = (f"layer {', '.join(rolled)} is not unrolled, which TF 2.21 cannot convert to "
-                  "full int8; rebuild it with unroll=True (and a fixed sequence length), then "
-                  "convert again")
+        remedy = (f"the converter failed on the recurrent layer {', '.join(rolled)}; TF 2.21 fuses "
+                  "only a tf-keras LSTM (not GRU or SimpleRNN) with a fixed sequence length — "
+                  "see docs/convert.md (RNN routes)")
     elif recurrent or code in (-11, 139):
-        remedy = ("if the model has a Keras LSTM/GRU/RNN layer, rebuild it with unroll=True and a "
-                  "fixed sequence length, then convert again")
+        remedy = ("if the model has a recurrent layer, see docs/convert.md (RNN routes): TF 2.21 "
+                  "fuses a tf-keras LSTM with a fixed sequence length")
     else:
         remedy = "run again with --debug to see the converter's log"
     log = f" (converter log: {log_path})" if log_path is not None else ""
