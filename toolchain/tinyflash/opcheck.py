@@ -173,6 +173,12 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
             f"{REPRESENTATIVE_FIX}")
         return
 
+    if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        problem = _lstm_problem(op, ins)
+        if problem:
+            add("lstm", problem)
+            return
+
     edge_io = model_in | model_out if op.name in ("QUANTIZE", "DEQUANTIZE") else set()
     int16_ok = {op.inputs[k] for k, variable in INT16_STATE.get(op.name, {}).items()
                 if k < len(ins) and ins[k] is not None and ins[k].dtype == "int16"
@@ -217,11 +223,6 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         if t.dtype not in ("int8", "int32", "int64"):
             add("dtype", f"has the {t.dtype} constant {_tname(t)}, outside TFLITE_BUILTINS_INT8 "
                 f"— {INT8_FIX}")
-            return
-    if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
-        problem = _lstm_problem(op, ins)
-        if problem:
-            add("lstm", problem)
             return
     _check_quant(op, acts, add)
 
