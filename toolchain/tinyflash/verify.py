@@ -318,6 +318,11 @@ def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = N
                 f"the device at {url} runs a different model (SHA-256 {device.model_sha256[:16]}…, "
                 f"{model.name} is {info.sha256[:16]}…); flash the firmware generated from "
                 f"{model.name}", EXIT_CHECK_FAILED)
+        if any(t.is_variable for t in info.tensors):
+            # Recurrent state (an LSTM's, SVDF's) carries from one invoke to the next, on the
+            # device as in TFLM: start from zero, as the fresh TFLM reference below does (the
+            # self-test at boot has advanced it). RESET re-initialises, which zeroes the state.
+            link.reset()
         device_outputs: list[list[np.ndarray]] = []
         ticks: list[int] = []
         for i, sample in enumerate(inputs):
