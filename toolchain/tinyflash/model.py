@@ -421,6 +421,10 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
             zps = struct.unpack_from(f"<{z_n}q", r.data, z_start) if z_n else (0,) * s_n
             if len(zps) != s_n:
                 raise _Corrupt(f"tensor {i} ({name}) has {s_n} scales but {len(zps)} zero points")
+            if s_n > 1 and axis >= 1 and len(shape) == 1 and shape[0] == s_n:
+                # older converters wrote a per-channel bias with the filter's
+                # quantized_dimension (3 for CONV_2D): one scale per element, as TFLM reads it
+                axis = 0
             if s_n > 1:
                 if not 0 <= axis < len(shape) or shape[axis] != s_n:
                     raise _Corrupt(f"tensor {i} ({name}) has {s_n} per-channel scales along "

@@ -216,6 +216,11 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         if problem:
             add("quant", f"{problem} — {INT8_FIX}")
             return
+        if (b is not None and b.quant is not None
+                and not all(math.isfinite(s) and s > 0 for s in b.quant.scales)):
+            add("quant", f"has the bias {_tname(b)} with a scale that is not a positive finite "
+                f"number — {INT8_FIX}")
+            return
 
     for k, t in consts:
         if k in (weight_idx, bias_idx) or t.index in int16_ok:

@@ -128,7 +128,11 @@ TFL_MUST_CHECK static tfl_status read_quantization(const tfl_fb *fb, uint32_t te
   int32_t qdim;
   if ((s = tfl_fb_get_i32(fb, q, 6, 0, &qdim)) != TFL_OK) return s;
   if (scale_count > 1) {
-    if (qdim < 0 || qdim >= t->dims_count || t->dims[qdim] != (int32_t)scale_count) {
+    if (qdim >= 1 && t->dims_count == 1 && t->dims[0] == (int32_t)scale_count) {
+      /* older converters wrote a per-channel bias with the filter's quantized_dimension (e.g. 3
+       * for CONV_2D): one scale per element of a 1-D tensor, which TFLM accepts */
+      qdim = 0;
+    } else if (qdim < 0 || qdim >= t->dims_count || t->dims[qdim] != (int32_t)scale_count) {
       return TFL_ERR_BAD_QUANTIZATION;
     }
   }
