@@ -156,8 +156,9 @@ def test_shared_models_are_deployable(name: str) -> None:
 
 
 def test_runtime_kernel_list_is_the_issue_list() -> None:
-    assert len(RUNTIME_KERNELS) == len(set(RUNTIME_KERNELS)) == 34
+    assert len(RUNTIME_KERNELS) == len(set(RUNTIME_KERNELS)) == 36
     assert {"CONV_2D", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "HARD_SWISH"} <= set(RUNTIME_KERNELS)
+    assert {"UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"} <= set(RUNTIME_KERNELS)
 
 
 def test_shared_model_with_op_code_changed_to_custom() -> None:
