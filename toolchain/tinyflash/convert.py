@@ -768,11 +768,11 @@ def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path
             how = f"{signal.Signals(-code).name}, {how}"
     if rolled:
         remedy = (f"the converter failed on the recurrent layer {', '.join(rolled)}; TF 2.21 fuses "
-                  "only a tf-keras LSTM (not GRU or SimpleRNN) with a fixed sequence length — "
-                  "see docs/convert.md (RNN routes)")
+                  "only an LSTM into one op — build a GRU or SimpleRNN with unroll=True (and a "
+                  "fixed sequence length); see docs/convert.md (RNN routes)")
     elif recurrent or code in (-11, 139):
-        remedy = ("if the model has a recurrent layer, see docs/convert.md (RNN routes): TF 2.21 "
-                  "fuses a tf-keras LSTM with a fixed sequence length")
+        remedy = ("if the model has a recurrent layer: TF 2.21 fuses only an LSTM into one op — "
+                  "build other recurrent layers with unroll=True; see docs/convert.md (RNN routes)")
     else:
         remedy = "run again with --debug to see the converter's log"
     log = f" (converter log: {log_path})" if log_path is not None else ""
@@ -859,9 +859,12 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                 if message.get("kind") == "input":
                     failure = TinyflashError(text, int(message.get("exit_code", EXIT_BAD_INPUT)))
                 elif message.get("kind") == "converter":
+                    hint = ("; TF 2.21 fuses only an LSTM into one op — build other recurrent "
+                            "layers with unroll=True (docs/convert.md, RNN routes)"
+                            if rolled else "")
                     failure = TinyflashError(f"{spec.label}: the TensorFlow converter rejected the "
-                                             f"model in mode {mode} ({text}); run again with "
-                                             "--debug for the converter's log.", EXIT_BAD_INPUT)
+                                             f"model in mode {mode} ({text}){hint}; run again "
+                                             "with --debug for the converter's log.", EXIT_BAD_INPUT)
                 else:
                     failure = TinyflashError(f"{spec.label}: converting failed ({text}); run again "
                                              "with --debug for the traceback.", EXIT_BAD_INPUT)
