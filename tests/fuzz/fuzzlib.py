@@ -191,7 +191,7 @@ def kernel_seed_models() -> dict[str, bytes]:
                         zero_point=0)
         state = b.tensor("s", [1, 20], "int16", scale=0.005, zero_point=0, is_variable=True)
         y = b.tensor("y", [1, 2], "int8", scale=0.02, zero_point=0)
-        b.op("SVDF", [x, wf, wt, bias, state], [y], rank=2)
+        b.op("SVDF", [x, wf, wt, bias, state], [y], rank=2, fused_activation_function="RELU")
         return b.build([x], [y])
 
     makers = {

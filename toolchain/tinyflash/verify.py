@@ -192,6 +192,8 @@ def run_references(model: Path, info: Any, inputs: list[list[np.ndarray]],
             outputs[name] = [ref.run(sample) for sample in inputs]
         except TinyflashError as error:
             skipped[name] = error.message
+        except RuntimeError as error:  # e.g. TFLite's int8 SVDF insists on a RELU activation
+            skipped[name] = f"TensorFlow Lite cannot run the model ({str(error).splitlines()[0]})"
     if float_model is not None:
         outputs["float"] = _float_outputs(float_model, info, inputs, skipped)
     return outputs
