@@ -11,6 +11,9 @@ example's `seed` drives every random array; a failure prints it with the drawn p
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -161,13 +164,17 @@ def test_check_counts_lstm_macs_and_int16_state_is_int8_op_set():
 
 def svdf_model(rng: np.random.Generator, batch: int, n_in: int, n_unit: int, rank: int,
                memory: int, with_bias: bool) -> bytes:
+    """One SVDF with scales that keep the state and the outputs in range (real values: inputs in
+    +-1, features and outputs of about +-0.3 to 1, state of about +-2)."""
     b = ModelBuilder()
     n_filter = n_unit * rank
-    x_scale = f32(rng.uniform(0.005, 0.03))
-    wf_scale = f32(rng.uniform(0.5, 2.0) / (127 * 64 * np.sqrt(n_in) * x_scale) * 0.004)
-    state_scale = f32(rng.uniform(0.002, 0.01))
-    wt_scale = f32(rng.uniform(1e-5, 1e-4))
-    out_scale = f32(state_scale * wt_scale * 20000 * np.sqrt(memory * rank) * rng.uniform(0.3, 3))
+    x_scale = f32(rng.uniform(0.5, 2.0) / 128)
+    wf_scale = f32(rng.uniform(0.3, 1.5) / np.sqrt(n_in) / 127)
+    state_scale = f32(rng.uniform(1.0, 4.0) / 32768)
+    wt_scale = f32(rng.uniform(0.5, 2.0) / np.sqrt(memory * rank) / 32767)
+    out_scale = f32(rng.uniform(0.3, 2.0) / 128)
+    bias_scale = f32(np.float32(state_scale) * np.float32(wt_scale))
+    bias_limit = int(0.2 / bias_scale)
     x = b.tensor("x", [batch, n_in], "int8", scale=x_scale, zero_point=int(rng.integers(-30, 31)))
     wf = b.tensor("wf", [n_filter, n_in], "int8",
                   data=rng.integers(-127, 128, size=(n_filter, n_in)), scale=wf_scale,
@@ -175,14 +182,15 @@ def svdf_model(rng: np.random.Generator, batch: int, n_in: int, n_unit: int, ran
     wt = b.tensor("wt", [n_filter, memory], "int16",
                   data=rng.integers(-32767, 32768, size=(n_filter, memory)), scale=wt_scale,
                   zero_point=0)
-    bias = (b.tensor("bias", [n_unit], "int32", data=rng.integers(-50000, 50001, size=n_unit),
-                     scale=f32(np.float32(state_scale) * np.float32(wt_scale)), zero_point=0)
+    bias = (b.tensor("bias", [n_unit], "int32",
+                     data=rng.integers(-bias_limit, bias_limit + 1, size=n_unit),
+                     scale=bias_scale, zero_point=0)
             if with_bias else -1)
     state = b.tensor("state", [batch, memory * n_filter], "int16", scale=state_scale,
                      zero_point=0, is_variable=True)
     y = b.tensor("y", [batch, n_unit], "int8", scale=out_scale,
                  zero_point=int(rng.integers(-20, 21)))
-    b.op("SVDF", [x, wf, wt, bias, state], [y], rank=rank, fused_activation_function="NONE")
+    b.op("SVDF", [x, wf, wt, bias, state], [y], rank=rank, fused_activation_function="RELU")
     return b.build(inputs=[x], outputs=[y])
 
 
@@ -215,3 +223,30 @@ def test_svdf_state_must_be_variable():
     y = b.tensor("y", [1, 2], "int8", scale=0.01, zero_point=0)
     b.op("SVDF", [x, wf, wt, -1, state], [y], rank=1)
     assert init_status(b.build(inputs=[x], outputs=[y])) == "TFL_ERR_MODEL_INVALID"
+
+
+@pytest.mark.parametrize("which", ["lstm", "svdf"])
+def test_reset_variables_zeroes_state_in_c(which: str) -> None:
+    """tfl_reset_variables (and tfl_init) zero the state: after a reset the next invoke repeats the
+    first invoke's outputs although a second invoke in between changed the state (checked in C by
+    `tfl_runner --api`, with the rest of the API contract)."""
+    from runtime_host import api_checks
+
+    rng = np.random.default_rng(9)
+    model = (lstm_model(rng, 1, 4, 3, 6, False, -11, 0.0) if which == "lstm"
+             else svdf_model(rng, 1, 5, 3, 2, 4, with_bias=True))
+    if which == "svdf":  # larger outputs than svdf_model's at this size: the fuzz seed
+        sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
+        try:
+            import fuzzlib
+        finally:
+            sys.path.pop(0)
+        model = fuzzlib.kernel_seed_models()["kernel_svdf.tflite"]
+    results = api_checks(model)
+    failed = {k: v[1] for k, v in results.items() if not v[0]}
+    assert not failed, failed
+    assert {"reset_variables", "reset_zeroes_variables", "reset_repeats_first_invoke"} <= set(results)
+    # the state really changes between invokes: without the reset the outputs would differ
+    x = rng.integers(-128, 128, size=(1, 4, 3) if which == "lstm" else (1, 6), dtype=np.int8)
+    first, second = run_model_batch(model, [[x], [x]])
+    assert not np.array_equal(first[0], second[0])
