@@ -148,3 +148,40 @@ def test_state_carries_over_50_invokes_on_the_device(seed_model: str, tmp_path: 
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
     assert result["samples"] == 50
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
+                    shutil.which("qemu-system-arm") is None,
+                    reason="arm-none-eabi-gcc and qemu-system-arm are needed")
+def test_one_step_lstm_streams_frames_on_the_device(tmp_path: Path) -> None:
+    """The streaming route: a stateless one-step LSTM, converted fused, keeps its state between
+    invokes; 50 consecutive frames on mps2-an386 equal TFLM run over the same frames. A stateful
+    Keras LSTM (which TF 2.21 cannot convert) gets a sentence pointing to this route."""
+    script = f'''
+import os, numpy as np
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tf_keras as keras
+keras.utils.set_random_seed(2)
+out = {str(tmp_path)!r}
+keras.Sequential([keras.Input((1, 8), batch_size=1), keras.layers.LSTM(16),
+                  keras.layers.Dense(4)]).save(out + "/frame.h5")
+keras.Sequential([keras.Input((1, 8), batch_size=1), keras.layers.LSTM(16, stateful=True),
+                  keras.layers.Dense(4)]).save(out + "/stateful.h5")
+np.save(out + "/cal.npy", np.random.default_rng(0).uniform(-1, 1, (20, 1, 8)).astype(np.float32))
+'''
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = tmp_path / "frame.tflite"
+    done = tinyflash("convert", str(tmp_path / "frame.h5"), "-o", str(model), "--data",
+                     str(tmp_path / "cal.npy"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = tinyflash("verify", str(model), "--board", "mps2-an386", "-o", str(tmp_path / "p"),
+                     "--samples", "50", "--json")
+    result = json.loads(done.stdout)
+    assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
+    done = tinyflash("convert", str(tmp_path / "stateful.h5"), "-o", str(tmp_path / "s.tflite"),
+                     "--data", str(tmp_path / "cal.npy"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "stateful" in done.stderr and "one time step per frame" in done.stderr, done.stderr

@@ -241,7 +241,8 @@ def rolled_recurrent_layers(model: Any) -> list[str]:
         layer = stack.pop(0)
         inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
         if type(layer).__name__ in RECURRENT_LAYERS and getattr(layer, "unroll", None) is False:
-            found.append(f"'{layer.name}' ({type(layer).__name__})")
+            stateful = ", stateful" if getattr(layer, "stateful", False) else ""
+            found.append(f"'{layer.name}' ({type(layer).__name__}{stateful})")
         elif inner is not None:
             stack.append(inner)
         stack.extend(getattr(layer, "layers", []) or [])
@@ -766,7 +767,12 @@ def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path
     if code < 0:
         with contextlib.suppress(ValueError):
             how = f"{signal.Signals(-code).name}, {how}"
-    if rolled:
+    if rolled and any(", stateful)" in r for r in rolled):
+        remedy = (f"TF 2.21 cannot convert the stateful layer {', '.join(rolled)}; build it "
+                  "stateless with one time step per frame (Input((1, features), batch_size=1)): "
+                  "the fused LSTM keeps its state from one invoke to the next on the device — "
+                  "see docs/convert.md (RNN routes, streaming)")
+    elif rolled:
         remedy = (f"the converter failed on the recurrent layer {', '.join(rolled)}; TF 2.21 fuses "
                   "only an LSTM into one op — build a GRU or SimpleRNN with unroll=True (and a "
                   "fixed sequence length); see docs/convert.md (RNN routes)")
