@@ -157,20 +157,38 @@ def test_unrolled_lstm_converts(work: Path, keras_mod) -> None:  # type: ignore[
     assert info.tensor(info.inputs[0]).shape == (1, 5, 3)
 
 
-def test_lstm_not_unrolled_crash_becomes_error(work: Path, keras_mod) -> None:  # type: ignore[no-untyped-def]
-    """TF 2.21 segfaults converting this to full int8; the child dies, the parent explains."""
+def test_lstm_not_unrolled_converts_to_the_fused_lstm(work: Path, keras_mod) -> None:  # type: ignore[no-untyped-def]
+    """A Keras 3 LSTM that is not unrolled: rebuilt in tf-keras and converted with its model, it
+    becomes one UNIDIRECTIONAL_SEQUENCE_LSTM (integer LSTM, int16 cell state)."""
     keras = keras_mod
     inp = keras.Input((5, 3))
     out = keras.layers.Dense(2)(keras.layers.LSTM(4)(inp))
     path = work / "lstm_rolled.keras"
     keras.Model(inp, out).save(path)
+    result = convert_model(path, work / "rolled.tflite", _calibration(work / "rolled.npy", (5, 3)))
+    info = load_model(result.output)
+    assert _ops(info).count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1
+    lstm = next(op for op in info.ops if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM")
+    assert info.tensor(lstm.inputs[19]).dtype == "int16" and info.tensor(lstm.inputs[19]).is_variable
+    assert result.deployable
+
+
+def test_gru_not_unrolled_crash_becomes_error(work: Path, keras_mod) -> None:  # type: ignore[no-untyped-def]
+    """TF 2.21 cannot convert a GRU that is not unrolled to full int8 (no fused GRU): the child
+    dies (or the converter refuses), the parent explains and points to unroll=True."""
+    keras = keras_mod
+    inp = keras.Input((5, 3))
+    out = keras.layers.Dense(2)(keras.layers.GRU(4)(inp))
+    path = work / "gru_rolled.keras"
+    keras.Model(inp, out).save(path)
     with pytest.raises(TinyflashError) as caught:
-        convert_model(path, work / "rolled.tflite", _calibration(work / "rolled.npy", (5, 3)))
+        convert_model(path, work / "gru.tflite", _calibration(work / "gru.npy", (5, 3)))
     message = caught.value.message
-    assert "crashed" in message and "unroll=True" in message and str(path) in message
-    assert "(LSTM) is not unrolled" in message
+    # usually a SIGSEGV (then the message names the layer), sometimes a converter error
+    assert "unroll=True" in message and str(path) in message
+    assert "(GRU)" in message or "rejected" in message
     assert caught.value.exit_code == EXIT_BAD_INPUT
-    assert not (work / "rolled.tflite").exists()
+    assert not (work / "gru.tflite").exists()
 
 
 def test_legacy_h5_from_tf_keras(work: Path) -> None:

@@ -72,11 +72,14 @@ def mutate(model: bytes, name: str, cases: int, tmp_path: Path) -> collections.C
 
 
 def builder_models() -> dict[str, bytes]:
+    seeds = fuzzlib.kernel_seed_models()
     return {"small_model": small_model(), "harness_model": fuzzlib.harness_model(),
-            "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes()}
+            "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes(),
+            "kernel_lstm": seeds["kernel_lstm.tflite"], "kernel_svdf": seeds["kernel_svdf.tflite"]}
 
 
-@pytest.mark.parametrize("name", ["small_model", "harness_model", "digits_int8"])
+@pytest.mark.parametrize("name", ["small_model", "harness_model", "digits_int8", "kernel_lstm",
+                                  "kernel_svdf"])
 def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
     counts = mutate(builder_models()[name], name, CASES, tmp_path)
     # the test can see both sides: some mutants still run, some are refused

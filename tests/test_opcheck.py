@@ -161,6 +161,7 @@ def test_runtime_kernel_list_is_the_issue_list() -> None:
     kernels = runtime_kernels()
     assert len(kernels) == len(set(kernels)) >= 34
     assert {"CONV_2D", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "HARD_SWISH"} <= set(kernels)
+    assert {"UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"} <= set(kernels)
 
 
 def test_kernel_list_unreadable_is_one_sentence(tmp_path: Path) -> None:

@@ -156,6 +156,36 @@ static int api_checks(const uint8_t *model, size_t size, const tfl_op_table *ops
   check("op_name", nodes == 0 || strcmp(tfl_op_name(&it.mem.nodes[0]), "?") != 0, "");
   check("op_name_null", strcmp(tfl_op_name(NULL), "?") == 0, "");
 
+  /* Variable tensors (recurrent state): zero (int8: zero point) after init and after
+   * tfl_reset_variables; a reset makes the next invoke repeat the first one's outputs. */
+  check_status("reset_variables_null", tfl_reset_variables(NULL), TFL_ERR_NULL_ARGUMENT);
+  {
+    int zero_ok = 1, same = 1;
+    for (int32_t i = 0; i < tfl_input_count(&it); ++i) {
+      tfl_tensor *in = tfl_input(&it, i);
+      for (int32_t b = 0; b < in->bytes; ++b) ((uint8_t *)in->data)[b] = (uint8_t)(b * 37 + 11);
+    }
+    tfl_tensor *out = tfl_output_count(&it) > 0 ? tfl_output(&it, 0) : NULL;
+    const size_t out_bytes = out != NULL ? (size_t)out->bytes : 0u;
+    uint8_t *first = (uint8_t *)malloc(out_bytes + 1u);
+    tfl_status s1 = tfl_invoke(&it);
+    if (out != NULL && first != NULL) memcpy(first, out->data, out_bytes);
+    tfl_status s2 = tfl_invoke(&it);
+    check_status("reset_variables", tfl_reset_variables(&it), TFL_OK);
+    for (int32_t t = 0; t < it.tensor_count; ++t) {
+      const tfl_tensor *v = &it.mem.tensors[t];
+      if (!v->is_variable) continue;
+      const uint8_t want = v->type == TFL_TYPE_INT8 ? (uint8_t)v->zero_point : 0u;
+      for (int32_t b = 0; b < v->bytes; ++b) zero_ok &= ((const uint8_t *)v->data)[b] == want;
+    }
+    check("reset_zeroes_variables", zero_ok, "");
+    tfl_status s3 = tfl_invoke(&it);
+    if (out != NULL && first != NULL) same = memcmp(first, out->data, out_bytes) == 0;
+    check("reset_repeats_first_invoke", s1 == TFL_OK && s2 == TFL_OK && s3 == TFL_OK && same,
+          "outputs after tfl_reset_variables differ from the first invoke's");
+    free(first);
+  }
+
   hook_state h = {0, -1, -1};
   it.hook = counting_hook;
   it.hook_user = &h;

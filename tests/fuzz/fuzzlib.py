@@ -144,7 +144,45 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, c], [y], **options)
         return b.build([x], [y])
 
+    def lstm() -> bytes:  # the fused LSTM as the converter writes it (24 inputs)
+        rng = np.random.default_rng(1)
+        b = ModelBuilder()
+        x = b.tensor("x", [1, 3, 4], "int8", scale=0.01, zero_point=2)
+        ins: list = [x]
+        for fan_in in (4, 5):
+            ins += [b.tensor(f"w{fan_in}{g}", [5, fan_in], "int8",
+                             data=rng.integers(-127, 128, (5, fan_in)), scale=0.004, zero_point=0)
+                    for g in range(4)]
+        ins += [-1, -1, -1]
+        ins += [b.tensor(f"b{g}", [5], "int32", data=rng.integers(-999, 999, 5), scale=4e-5,
+                         zero_point=0) for g in range(4)]
+        ins += [-1, -1, b.tensor("h", [1, 5], "int8", scale=0.008, zero_point=-1, is_variable=True),
+                b.tensor("c", [1, 5], "int16", scale=2.0 ** -11, zero_point=0, is_variable=True),
+                -1, -1, -1, -1]
+        y = b.tensor("y", [1, 3, 5], "int8", scale=0.008, zero_point=-1)
+        b.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], fused_activation_function="TANH",
+             cell_clip=3.0, time_major=False)
+        return b.build([x], [y])
+
+    def svdf() -> bytes:
+        rng = np.random.default_rng(2)
+        b = ModelBuilder()
+        x = b.tensor("x", [1, 6], "int8", scale=0.02, zero_point=1)
+        wf = b.tensor("wf", [4, 6], "int8", data=rng.integers(-127, 128, (4, 6)), scale=0.01,
+                      zero_point=0)
+        wt = b.tensor("wt", [4, 5], "int16", data=rng.integers(-3000, 3000, (4, 5)), scale=1e-4,
+                      zero_point=0)
+        bias = b.tensor("bias", [2], "int32", data=[100, -100], scale=float(np.float32(0.005) *
+                                                                           np.float32(1e-4)),
+                        zero_point=0)
+        state = b.tensor("s", [1, 20], "int16", scale=0.005, zero_point=0, is_variable=True)
+        y = b.tensor("y", [1, 2], "int8", scale=0.02, zero_point=0)
+        b.op("SVDF", [x, wf, wt, bias, state], [y], rank=2, fused_activation_function="RELU")
+        return b.build([x], [y])
+
     makers = {
+        "lstm": lstm,
+        "svdf": svdf,
         "add": lambda: binary("ADD", fused_activation_function="RELU"),
         "sub": lambda: binary("SUB"),
         "mul": lambda: binary("MUL"),

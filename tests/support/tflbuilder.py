@@ -99,6 +99,12 @@ OPTION_FIELDS: dict[str, list[tuple[str, str]]] = {
     "CastOptions": [("in_data_type", "i8"), ("out_data_type", "i8")],
     "MirrorPadOptions": [("mode", "i8")],
     "GeluOptions": [("approximate", "bool")],
+    "UnidirectionalSequenceLSTMOptions": [
+        ("fused_activation_function", "i8"), ("cell_clip", "f32"), ("proj_clip", "f32"),
+        ("time_major", "bool"), ("asymmetric_quantize_inputs", "bool"),
+        ("diagonal_recurrent_tensors", "bool")],
+    "SVDFOptions": [("rank", "i32"), ("fused_activation_function", "i8"),
+                    ("asymmetric_quantize_inputs", "bool")],
     # tables without fields: written empty so the union tag is present, as the converter does
     "ExpandDimsOptions": [], "PadOptions": [], "PadV2Options": [], "TransposeOptions": [],
     "MaximumMinimumOptions": [], "HardSwishOptions": [], "QuantizeOptions": [],
@@ -124,6 +130,7 @@ OP_OPTIONS: dict[str, str | None] = {
     "DEQUANTIZE": "DequantizeOptions", "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions",
     "LOG_SOFTMAX": "LogSoftmaxOptions", "CAST": "CastOptions", "MIRROR_PAD": "MirrorPadOptions",
     "GELU": "GeluOptions",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions", "SVDF": "SVDFOptions",
     "LOGISTIC": None, "TANH": None, "RELU": None, "RELU6": None, "RELU_N1_TO_1": None,
 }
 
@@ -140,6 +147,7 @@ class Tensor:
     scale: list[float] | None
     zero_point: list[int] | None
     quantized_dimension: int
+    is_variable: bool = False
 
     @property
     def dtype(self) -> np.dtype:
@@ -170,9 +178,10 @@ class ModelBuilder:
                data: np.ndarray | bytes | None = None,
                scale: float | Sequence[float] | None = None,
                zero_point: int | Sequence[int] | None = None,
-               quantized_dimension: int = 0) -> Tensor:
+               quantized_dimension: int = 0, is_variable: bool = False) -> Tensor:
         """Adds a tensor. `data` makes it a constant (array converted to `type`); shape None
-        takes the array's shape. scale None = not quantized."""
+        takes the array's shape. scale None = not quantized. is_variable: state kept between
+        invokes (an LSTM's or SVDF's state)."""
         if type not in NUMPY_TYPES:
             raise ValueError(f"unknown tensor type {type!r}")
         raw: bytes | None = None
@@ -194,7 +203,7 @@ class ModelBuilder:
             scalar = not isinstance(zero_point, (list, tuple, np.ndarray))
             zps = [int(zp[0])] * len(scales) if scalar else [int(z) for z in zp]
         t = Tensor(len(self.tensors), name, [int(d) for d in shape], type, raw, scales, zps,
-                   quantized_dimension)
+                   quantized_dimension, is_variable)
         self.tensors.append(t)
         return t
 
@@ -247,6 +256,8 @@ class ModelBuilder:
                       (2, "u32", buffer_of.get(t.index, 0)), (3, "off", name)]
             if quant is not None:
                 fields.append((4, "off", quant))
+            if t.is_variable:
+                fields.append((5, "bool", True))
             tensor_offsets.append(self._table(fb, fields))
 
         codes: list[int] = []

@@ -1,10 +1,17 @@
 """Model conversion: a SavedModel, .keras, .h5 or `file.py:name` → a .tflite, full int8 by default.
 
 The TensorFlow converter runs in a child process (`python -m tinyflash.convert --child`): it can
-segfault (a Keras LSTM that is not unrolled does, in TF 2.21), and its C++ log noise must not reach
+segfault (a Keras 3 LSTM that is not unrolled does, in TF 2.21), and its C++ log noise must not reach
 the user's terminal. Parent and child talk JSON lines over the child's stdin and its original
 stdout; everything TensorFlow prints goes to the child's stderr, which the parent sends to a log
 file (or to the terminal with --debug).
+
+Recurrent layers: TF 2.21 fuses a tf-keras (Keras 2) LSTM that is not unrolled into one
+UNIDIRECTIONAL_SEQUENCE_LSTM (the integer LSTM: int8 weights, int16 cell state) when it converts the
+batch-1 concrete function together with the model (the trackable). A Keras 3 model with such a
+layer is rebuilt in tf-keras first (floatmodel.py; same layers and weights; Sequential models and
+single-chain functional models), since the converter recognises only tf-keras's LSTM. Unrolled
+layers convert as before (one set of FULLY_CONNECTED ops per step).
 
 Sequence: the child loads the model and reports its inputs (batch pinned to 1); the parent loads and
 validates the calibration data against them (calibration.py, no TensorFlow) and hands the child an
@@ -33,7 +40,8 @@ from tinyflash.calibration import (DEFAULT_SAMPLES, InputSpec, Progress, load_ca
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 # import_tensorflow and quiet_fds stay importable as convert.X
 from tinyflash.floatmodel import (  # noqa: F401
-    QUIET_ENV, RECURRENT_LAYERS, ModelSpec, _first_line, import_tensorflow, load_float_model,
+    QUIET_ENV, RECURRENT_LAYERS, ModelSpec, _first_line, _is_tf_keras_model, import_tensorflow,
+    load_float_model,
     parse_model_spec, quiet_fds, source_bytes)
 
 # Tests only: when set to a path, the converter child writes that file after the converter has
@@ -117,7 +125,13 @@ def _child_main() -> int:
         tf = import_tensorflow(quiet)
         # No trackable object: with one, TF 2.21 keeps READ_VARIABLE ops and calibration fails;
         # without, the converter freezes the captured variables (loaded.trackable keeps them alive).
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.function])
+        # A tf-keras LSTM that is not unrolled is the exception: converted with its model it fuses
+        # into UNIDIRECTIONAL_SEQUENCE_LSTM (without, the converter segfaults).
+        fused = loaded.rolled and _is_tf_keras_model(getattr(loaded.trackable, "model", None))
+        converter = (tf.lite.TFLiteConverter.from_concrete_functions([loaded.function],
+                                                                     loaded.trackable)
+                     if fused else tf.lite.TFLiteConverter.from_concrete_functions(
+                         [loaded.function]))
         hold = os.environ.get(HOLD_ENV, "")
 
         def on_sample(done: int, total: int) -> None:
@@ -271,13 +285,18 @@ def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path
     if code < 0:
         with contextlib.suppress(ValueError):
             how = f"{signal.Signals(-code).name}, {how}"
-    if rolled:
-        remedy = (f"layer {', '.join(rolled)} is not unrolled, which TF 2.21 cannot convert to "
-                  "full int8; rebuild it with unroll=True (and a fixed sequence length), then "
-                  "convert again")
+    if rolled and any(", stateful)" in r for r in rolled):
+        remedy = (f"TF 2.21 cannot convert the stateful layer {', '.join(rolled)}; build it "
+                  "stateless with one time step per frame (Input((1, features), batch_size=1)): "
+                  "the fused LSTM keeps its state from one invoke to the next on the device — "
+                  "see docs/convert.md (RNN routes, streaming)")
+    elif rolled:
+        remedy = (f"the converter failed on the recurrent layer {', '.join(rolled)}; TF 2.21 fuses "
+                  "only an LSTM into one op — build a GRU or SimpleRNN with unroll=True (and a "
+                  "fixed sequence length); see docs/convert.md (RNN routes)")
     elif recurrent or code in (-11, 139):
-        remedy = ("if the model has a Keras LSTM/GRU/RNN layer, rebuild it with unroll=True and a "
-                  "fixed sequence length, then convert again")
+        remedy = ("if the model has a recurrent layer: TF 2.21 fuses only an LSTM into one op — "
+                  "build other recurrent layers with unroll=True; see docs/convert.md (RNN routes)")
     else:
         remedy = f"run again with {option('debug')} to see the converter's log"
     log = f" (converter log: {log_path})" if log_path is not None else ""
@@ -368,9 +387,12 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                 if message.get("kind") == "input":
                     failure = TinyflashError(text, int(message.get("exit_code", EXIT_BAD_INPUT)))
                 elif message.get("kind") == "converter":
+                    hint = ("; TF 2.21 fuses only an LSTM into one op — build other recurrent "
+                            "layers with unroll=True (docs/convert.md, RNN routes)"
+                            if rolled else "")
                     failure = TinyflashError(f"{spec.label}: the TensorFlow converter rejected the "
-                                             f"model in mode {mode} ({text}); run again with "
-                                             f"{option('debug')} for the converter's log.",
+                                             f"model in mode {mode} ({text}){hint}; run again "
+                                             f"with {option('debug')} for the converter's log.",
                                              EXIT_BAD_INPUT)
                 else:
                     failure = TinyflashError(f"{spec.label}: converting failed ({text}); run again "

@@ -218,11 +218,72 @@ def rolled_recurrent_layers(model: Any) -> list[str]:
         layer = stack.pop(0)
         inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
         if type(layer).__name__ in RECURRENT_LAYERS and getattr(layer, "unroll", None) is False:
-            found.append(f"'{layer.name}' ({type(layer).__name__})")
+            stateful = ", stateful" if getattr(layer, "stateful", False) else ""
+            found.append(f"'{layer.name}' ({type(layer).__name__}{stateful})")
         elif inner is not None:
             stack.append(inner)
         stack.extend(getattr(layer, "layers", []) or [])
     return found
+
+
+def _is_tf_keras_model(obj: Any) -> bool:
+    module = sys.modules.get("tf_keras")
+    return module is not None and isinstance(obj, module.Model)
+
+
+# Keys of Keras 3 layer configs that tf-keras layers do not take or that the copied weights
+# make irrelevant (initializers, regularizers, constraints).
+_DROPPED_CONFIG = ("initializer", "regularizer", "constraint")
+
+
+def _tf_keras_layer(layer: Any, tf_keras: Any) -> Any:
+    """The tf-keras layer of the same class and configuration as a Keras 3 layer."""
+    import inspect  # noqa: PLC0415
+
+    cls = getattr(tf_keras.layers, type(layer).__name__, None)
+    if cls is None:
+        raise TinyflashError(f"layer '{layer.name}' ({type(layer).__name__}) has no tf-keras "
+                             "equivalent", EXIT_BAD_INPUT)
+    config = dict(layer.get_config())
+    if type(layer).__name__ == "Bidirectional":
+        inner = _tf_keras_layer(layer.forward_layer, tf_keras)
+        backward = _tf_keras_layer(layer.backward_layer, tf_keras)
+        return cls(inner, backward_layer=backward, merge_mode=config.get("merge_mode", "concat"),
+                   name=layer.name)
+    accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable"}
+    kwargs = {k: v for k, v in config.items()
+              if k in accepted and not any(k.endswith(d) for d in _DROPPED_CONFIG)}
+    return cls(**kwargs)
+
+
+def _rebuild_in_tf_keras(model: Any, where: str) -> Any:
+    """A tf-keras copy (batch 1, same weights) of a Keras 3 model whose layers form one chain, so
+    the converter can fuse its recurrent layers."""
+    import tf_keras  # noqa: PLC0415
+
+    inputs = list(getattr(model, "inputs", None) or [])
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    chain = len(inputs) == 1 and (type(model).__name__ == "Sequential" or all(
+        len(getattr(layer, "_inbound_nodes", [])) == 1 for layer in layers))
+    if not chain or len(getattr(model, "outputs", None) or []) != 1:
+        raise TinyflashError(f"{where}: has a Keras 3 LSTM/GRU that is not unrolled in a model "
+                             "with branches; build the model with tf-keras (import tf_keras as "
+                             "keras) or with unroll=True, then convert again.", EXIT_BAD_INPUT)
+    shape = tuple(inputs[0].shape)
+    try:
+        copy = tf_keras.Sequential([tf_keras.Input(shape[1:], batch_size=1)]
+                                   + [_tf_keras_layer(layer, tf_keras) for layer in layers])
+        for source, target in zip(layers, copy.layers):
+            target.set_weights(source.get_weights())
+    except TinyflashError as error:
+        raise TinyflashError(f"{where}: cannot rebuild the model in tf-keras for the fused LSTM "
+                             f"({error.message}); build it with tf-keras or with unroll=True.",
+                             EXIT_BAD_INPUT) from None
+    except (ValueError, TypeError) as error:
+        raise TinyflashError(f"{where}: cannot rebuild the model in tf-keras for the fused LSTM "
+                             f"({_first_line(error)}); build it with tf-keras or with "
+                             "unroll=True.", EXIT_BAD_INPUT) from None
+    return copy
 
 
 def _is_keras_model(obj: Any) -> bool:
@@ -235,6 +296,8 @@ def _is_keras_model(obj: Any) -> bool:
 
 def _from_keras(spec: ModelSpec, model: Any, tf: Any) -> LoadedModel:
     where = spec.label
+    if rolled_recurrent_layers(model) and not _is_tf_keras_model(model):
+        model = _rebuild_in_tf_keras(model, where)
     keras_inputs = list(getattr(model, "inputs", None) or [])
     if not keras_inputs:
         raise TinyflashError(f"{where}: the Keras model has no defined inputs; build it with "
@@ -416,10 +479,33 @@ def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
                          "model; name one of those (or a function returning one).", EXIT_BAD_INPUT)
 
 
+def _tf_keras_saved_model(spec: ModelSpec) -> Any:
+    """The tf-keras model of a SavedModel written by tf-keras, when it has a recurrent layer that
+    is not unrolled (converted from the Keras model, such a layer fuses; from the SavedModel's
+    graph, it fails); None otherwise."""
+    if not (Path(spec.path) / "keras_metadata.pb").is_file() or spec.signature not in (None, "",
+                                                                                     "serving_default"):
+        return None
+    import warnings  # noqa: PLC0415
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import tf_keras  # noqa: PLC0415
+
+            model = tf_keras.models.load_model(str(spec.path), compile=False)
+    except Exception:  # noqa: BLE001 - then the SavedModel route reports what is wrong
+        return None
+    return model if _is_tf_keras_model(model) and rolled_recurrent_layers(model) else None
+
+
 def load_float_model(spec: ModelSpec, quiet: bool = True) -> LoadedModel:
     """Load the float model as a batch-1 concrete function (imports TensorFlow in this process)."""
     tf = import_tensorflow(quiet)
     if spec.kind == "saved_model":
+        keras_model = _tf_keras_saved_model(spec)
+        if keras_model is not None:
+            return _from_keras(spec, keras_model, tf)
         return _from_saved_model(spec, tf)
     if spec.kind in ("keras", "h5"):
         return _from_keras(spec, _load_keras_file(spec, tf), tf)

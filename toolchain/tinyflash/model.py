@@ -400,7 +400,9 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
     if nbytes > MAX_TENSOR_BYTES:
         raise _Corrupt(f"tensor {i} ({name}) would be {nbytes} bytes, more than 2 GiB")
     data_len = buffers[buffer][1] if buffers else 0
-    is_constant = data_len > 0
+    is_variable = bool(t.scalar(F.IS_VARIABLE, "bool", False))
+    # a variable's buffer is an initial value runtimes ignore (TFLM zeroes variables): not a constant
+    is_constant = data_len > 0 and not is_variable
     # Strings have no fixed size; sparse constants (TensorField.SPARSITY) are stored compressed.
     sized = dtype not in ("string", "resource", "variant")
     sparse = t.field_pos(F.SPARSITY, 4) is not None
@@ -419,6 +421,10 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
             zps = struct.unpack_from(f"<{z_n}q", r.data, z_start) if z_n else (0,) * s_n
             if len(zps) != s_n:
                 raise _Corrupt(f"tensor {i} ({name}) has {s_n} scales but {len(zps)} zero points")
+            if s_n > 1 and axis >= 1 and len(shape) == 1 and shape[0] == s_n:
+                # older converters wrote a per-channel bias with the filter's
+                # quantized_dimension (3 for CONV_2D): one scale per element, as TFLM reads it
+                axis = 0
             if s_n > 1:
                 if not 0 <= axis < len(shape) or shape[axis] != s_n:
                     raise _Corrupt(f"tensor {i} ({name}) has {s_n} per-channel scales along "
@@ -427,7 +433,7 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
                               zero_points=tuple(int(z) for z in zps), axis=axis)
     return TensorInfo(index=i, name=name, dtype=dtype, shape=tuple(shape), quant=quant,
                       buffer=buffer, is_constant=is_constant, nbytes=nbytes,
-                      is_variable=bool(t.scalar(F.IS_VARIABLE, "bool", False)),
+                      is_variable=is_variable,
                       is_sparse=sparse)
 
 
@@ -474,4 +480,21 @@ def _macs(name: str, inputs: tuple[int, ...], outputs: tuple[int, ...],
     if name == "BATCH_MATMUL" and len(inputs) > 1:
         a = _shape(tensors, inputs[0])
         return out_elems * a[-1] if a else 0
+    if name in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM") and len(inputs) > 8:
+        # 4 gates x (input + recurrent) per unit, every step and batch row, + projection
+        x, w, r = (_shape(tensors, inputs[k]) for k in (0, 2, 6))
+        if not (x and w and r and len(w) == 2 and len(r) == 2 and len(x) >= 2):
+            return 0
+        rows = math.prod(x[:-1])  # steps x batch
+        macs = rows * 4 * w[0] * (w[1] + r[1])
+        p = _shape(tensors, inputs[16]) if len(inputs) > 16 else None
+        if p and len(p) == 2:
+            macs += rows * p[0] * p[1]
+        return macs
+    if name == "SVDF" and len(inputs) > 2:
+        # feature matrix [filters, input] per batch row + time weights [filters, memory]
+        x, wf, wt = (_shape(tensors, inputs[k]) for k in (0, 1, 2))
+        if not (x and wf and wt and len(wf) == 2 and len(wt) == 2):
+            return 0
+        return x[0] * (wf[0] * wf[1] + wt[0] * wt[1])
     return 0

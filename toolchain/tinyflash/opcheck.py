@@ -8,7 +8,11 @@ The rules, per operator of subgraph 0:
 - no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
   DEQUANTIZE at the model's edge (int8-float-io: deployable, with a warning);
 - no custom ops, and the op has a kernel (runtime_kernels(), read from
-  firmware/runtime/include/tfl_kernels.h).
+  firmware/runtime/include/tfl_kernels.h);
+- int16 appears only where TFLITE_BUILTINS_INT8 itself has it: the integer LSTM's cell state
+  (UNIDIRECTIONAL_SEQUENCE_LSTM input 19) and SVDF's activation state (input 4), both variable
+  tensors, and SVDF's time weights (input 2). The fused LSTM must have the form TFLM runs (input
+  gate, no peephole, projection or layer norm, power-of-two cell-state scale).
 Each offender is one sentence naming the op (or model input/output) and its fix.
 """
 
@@ -61,6 +65,12 @@ def runtime_kernels() -> tuple[str, ...]:
     tfl_kernels.h."""
     return tuple(kernel_table())
 
+
+# int16 tensors that are part of TFLITE_BUILTINS_INT8: op -> {input index: must be variable}
+INT16_STATE: dict[str, dict[int, bool]] = {
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": {19: True},  # cell state
+    "SVDF": {2: False, 4: True},  # time weights (constant), activation state
+}
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
@@ -191,8 +201,18 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
             f"{REPRESENTATIVE_FIX}")
         return
 
+    if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        problem = _lstm_problem(op, ins)
+        if problem:
+            add("lstm", problem)
+            return
+
     edge_io = model_in | model_out if op.name in ("QUANTIZE", "DEQUANTIZE") else set()
-    bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io]  # io: reported below
+    int16_ok = {op.inputs[k] for k, variable in INT16_STATE.get(op.name, {}).items()
+                if k < len(ins) and ins[k] is not None and ins[k].dtype == "int16"
+                and ins[k].is_variable == variable}
+    bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io
+           and t.index not in int16_ok]  # io: reported below
     if bad:
         t = bad[0]
         if t.dtype == "int16":
@@ -224,15 +244,49 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         if problem:
             add("quant", f"{problem} — {INT8_FIX}")
             return
+        if (b is not None and b.quant is not None
+                and not all(math.isfinite(s) and s > 0 for s in b.quant.scales)):
+            add("quant", f"has the bias {_tname(b)} with a scale that is not a positive finite "
+                f"number — {INT8_FIX}")
+            return
 
     for k, t in consts:
-        if k in (weight_idx, bias_idx):
+        if k in (weight_idx, bias_idx) or t.index in int16_ok:
             continue
         if t.dtype not in ("int8", "int32", "int64"):
             add("dtype", f"has the {t.dtype} constant {_tname(t)}, outside TFLITE_BUILTINS_INT8 "
                 f"— {INT8_FIX}")
             return
     _check_quant(op, acts, add)
+
+
+def _lstm_problem(op: OpInfo, ins: list[TensorInfo | None]) -> str | None:
+    """Why the runtime (and TFLM) cannot run this fused LSTM, or None."""
+    if len(ins) != 24:
+        return f"has {len(ins)} inputs where the LSTM has 24 — convert the model again"
+    if any(ins[k] is not None for k in (9, 10, 11)):
+        return ("has peephole connections, which the integer LSTM of TFLM and tinyflash does not "
+                "run — use a Keras LSTM without peepholes")
+    if any(ins[k] is not None for k in (16, 17)):
+        return ("has a projection layer, which the integer LSTM of TFLM and tinyflash does not "
+                "run — follow the LSTM with a Dense layer instead")
+    if any(ins[k] is not None for k in range(20, 24)):
+        return ("has layer normalization, which the integer LSTM of TFLM and tinyflash does not "
+                "run — use a Keras LSTM without layer norm")
+    if ins[1] is None or ins[5] is None:
+        return ("has no input gate (coupled input-forget gate, CIFG), which the integer LSTM of "
+                "TFLM and tinyflash does not run — use a standard Keras LSTM")
+    h, c = ins[18], ins[19]
+    if h is None or c is None or not (h.is_variable and c.is_variable):
+        return ("has hidden or cell state that is not a variable tensor — convert the model "
+                "again with tinyflash convert")
+    if c.dtype == "int16":
+        scale = c.quant.scales[0] if c.quant is not None and c.quant.scales else 0.0
+        exponent = math.frexp(scale)[1] - 1 if scale > 0 else 0
+        if not (scale > 0 and math.frexp(scale)[0] == 0.5 and -43 <= exponent <= 1):
+            return (f"has the cell-state scale {scale!r}, not a power of two in [2^-43, 2]; the "
+                    "integer LSTM needs one — convert the model again with tinyflash convert")
+    return None
 
 
 def _check_quant(op: OpInfo, acts: list[TensorInfo], add: Callable[..., None]) -> None:

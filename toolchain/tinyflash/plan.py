@@ -39,8 +39,10 @@ scratch, always for the portable kernels). The lower bound counts it too.
 
 pool_words: for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV, two int32 words
 (multiplier and shift) per weight scale: 2 for per-tensor weights, 2 * output channels for
-per-channel weights (pool_words_for_op); the C runtime allocates exactly this many words in
-prepare.
+per-channel weights (pool_words_for_op); UNIDIRECTIONAL_SEQUENCE_LSTM 22 words; the C runtime
+allocates exactly this many words in prepare. The LSTM and SVDF kernels need no scratch memory:
+their state tensors are variables (live for the whole invoke, so never shared), int16/int32
+tensors are sized by their element size like any other.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ ALIGNMENT = 4
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
 POOL_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 NOT_PLANNED = (-1, -1)
+# The fused LSTM's (multiplier, shift) pairs: input and recurrent per gate, then its three
+# elementwise products (op_unidirectional_sequence_lstm.c).
+LSTM_POOL_WORDS = 22
 
 
 @dataclass(frozen=True)
@@ -373,6 +378,8 @@ def pool_words_for_op(info: ModelInfo, op: OpInfo) -> int:
     of the weights (input 1), so 2 for per-tensor and 2 * output channels for per-channel weights;
     0 for ops that use no pool. Weights without quantization count as one scale (the runtime
     refuses them anyway)."""
+    if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        return LSTM_POOL_WORDS
     if op.name not in POOL_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
         return 0
     quant = info.tensors[op.inputs[1]].quant

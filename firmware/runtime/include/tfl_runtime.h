@@ -41,7 +41,7 @@ typedef struct tfl_tensor {
   uint8_t dims_count;
   uint8_t type;             /* tfl_type */
   uint8_t is_constant;      /* 1: data is read-only model bytes */
-  uint8_t reserved;
+  uint8_t is_variable;      /* 1: state kept between invokes (zeroed by tfl_init, tfl_reset_variables) */
   /* Quantization: scale/zero_point of channel 0 (or of the tensor). Per-channel scales stay in
    * the model; read them with tfl_tensor_channel_scale(). quant_count == 0: not quantized. */
   float scale;
@@ -133,6 +133,10 @@ TFL_MUST_CHECK tfl_status tfl_init(tfl_interpreter *it, const uint8_t *model, si
 
 /* Runs every operator in order. */
 TFL_MUST_CHECK tfl_status tfl_invoke(tfl_interpreter *it);
+
+/* Zeroes every variable tensor (recurrent state such as an LSTM's hidden and cell state, SVDF's
+ * activation state), as tfl_init leaves them: the next invoke starts a new sequence. */
+TFL_MUST_CHECK tfl_status tfl_reset_variables(tfl_interpreter *it);
 
 int32_t tfl_input_count(const tfl_interpreter *it);
 int32_t tfl_output_count(const tfl_interpreter *it);

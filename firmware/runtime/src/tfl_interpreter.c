@@ -5,7 +5,7 @@
  *   Model:          0 version, 1 operator_codes, 2 subgraphs, 4 buffers
  *   OperatorCode:   0 deprecated_builtin_code (byte), 3 builtin_code (int)
  *   SubGraph:       0 tensors, 1 inputs, 2 outputs, 3 operators
- *   Tensor:         0 shape, 1 type, 2 buffer, 4 quantization
+ *   Tensor:         0 shape, 1 type, 2 buffer, 4 quantization, 5 is_variable
  *   Quantization:   2 scale [float], 3 zero_point [long], 6 quantized_dimension
  *   Operator:       0 opcode_index, 1 inputs, 2 outputs, 3 builtin_options_type, 4 builtin_options
  *   Buffer:         0 data [ubyte], 1 offset (ulong), 2 size (ulong) */
@@ -120,7 +120,11 @@ TFL_MUST_CHECK static tfl_status read_quantization(const tfl_fb *fb, uint32_t te
   int32_t qdim;
   TFL_ENSURE(tfl_fb_get_i32(fb, q, 6, 0, &qdim));
   if (scale_count > 1) {
-    if (qdim < 0 || qdim >= t->dims_count || t->dims[qdim] != (int32_t)scale_count) {
+    if (qdim >= 1 && t->dims_count == 1 && t->dims[0] == (int32_t)scale_count) {
+      /* older converters wrote a per-channel bias with the filter's quantized_dimension (e.g. 3
+       * for CONV_2D): one scale per element of a 1-D tensor, which TFLM accepts */
+      qdim = 0;
+    } else if (qdim < 0 || qdim >= t->dims_count || t->dims[qdim] != (int32_t)scale_count) {
       return TFL_ERR_BAD_QUANTIZATION;
     }
   }
@@ -181,6 +185,8 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
   t->type = type;
   t->bytes = elements * esize;
   TFL_ENSURE(read_quantization(fb, table, t));
+  uint8_t is_variable;
+  TFL_ENSURE(tfl_fb_get_u8(fb, table, 5, 0, &is_variable));
 
   int32_t buffer_index;
   TFL_ENSURE(tfl_fb_get_i32(fb, table, 2, 0, &buffer_index));
@@ -211,7 +217,9 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
 
   int32_t planned = -1;
   if (it->mem.offsets != NULL) planned = it->mem.offsets[index];
-  if (data_len != 0) {
+  /* a variable's buffer (an initial value some converters write) is ignored, as TFLM does:
+   * variables live in the arena and start at zero */
+  if (data_len != 0 && !is_variable) {
     if (data_len != (uint32_t)t->bytes) return TFL_ERR_BAD_BUFFER;
     /* kernels read multi-byte constants in place: they must be naturally aligned */
     if (((uintptr_t)(fb->buf + data) % (uintptr_t)esize) != 0) return TFL_ERR_BAD_BUFFER;
@@ -238,6 +246,7 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
     return TFL_ERR_ARENA_TOO_SMALL;
   }
   t->data = it->mem.arena + offset;
+  t->is_variable = is_variable != 0;
   if ((int32_t)(offset + (uint32_t)t->bytes) > it->arena_used) {
     it->arena_used = (int32_t)(offset + (uint32_t)t->bytes);
   }
@@ -314,6 +323,18 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   return TFL_OK;
 }
 
+/* Variable tensors (recurrent state) start at zero; the plan never lends their bytes to another
+ * tensor (plan.py: live for the whole invoke). */
+static void zero_variables(tfl_interpreter *it) {
+  for (int32_t i = 0; i < it->tensor_count; ++i) {
+    tfl_tensor *t = &it->mem.tensors[i];
+    /* int8 state starts at its zero point (real 0), everything else at 0, as in TFLM */
+    if (t->is_variable && t->data != NULL) {
+      memset(t->data, t->type == TFL_TYPE_INT8 ? t->zero_point : 0, (size_t)t->bytes);
+    }
+  }
+}
+
 TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_table *ops) {
   tfl_fb fb = model_fb(it);
   model_view v;
@@ -364,6 +385,7 @@ TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_tab
     TFL_ENSURE(n->kernel->prepare(it, n));
   }
   it->error_op = -1;
+  zero_variables(it);
   return TFL_OK;
 }
 
@@ -408,6 +430,13 @@ tfl_status tfl_invoke(tfl_interpreter *it) {
       return TFL_ERR_HOOK;
     }
   }
+  return TFL_OK;
+}
+
+tfl_status tfl_reset_variables(tfl_interpreter *it) {
+  if (it == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (!it->ready) return TFL_ERR_NOT_READY;
+  zero_variables(it);
   return TFL_OK;
 }
 

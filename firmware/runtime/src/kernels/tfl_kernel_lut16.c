@@ -1,0 +1,58 @@
+/* int16 sigmoid and tanh by table interpolation (see tfl_kernel_lut16.h). */
+#include "tfl_kernel_lut16.h"
+
+/* Measured from TFLM's int16 TANH by scripts/measure_sigmoid_table.py. */
+const uint16_t tfl_sigmoid_table_u16[256] = {
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149,
+    40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369,
+    47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169,
+    53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
+    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370,
+    60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302,
+    62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536,
+    63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
+    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786,
+    64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079,
+    65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
+    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
+    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433,
+    65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474,
+    65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498,
+    65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
+    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522,
+    65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528,
+    65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531,
+    65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
+    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
+    65534, 65534, 65534, 65535,
+};
+
+/* sigmoid(|x| / 2^bits / 24) in 0.16 scaled by 2^bits: the entry at a >> bits plus the fraction
+ * (the low bits of a) of the step to the next entry. Entries past the table give `saturated`. */
+static uint32_t lut_interpolate(uint32_t a, uint32_t bits, uint32_t saturated) {
+  const uint32_t hi = a >> bits;
+  if (hi >= 255u) return saturated;
+  const uint32_t lo = tfl_sigmoid_table_u16[hi];
+  const uint32_t next = tfl_sigmoid_table_u16[hi + 1u]; /* the table is non-decreasing */
+  return (lo << bits) + (a & ((1u << bits) - 1u)) * (next - lo);
+}
+
+int16_t tfl_lut16_sigmoid(int32_t v) {
+  const int32_t x = v * 3; /* |v| <= 32768: fits */
+  const uint32_t a = (uint32_t)(x < 0 ? -x : x);
+  const uint32_t r = lut_interpolate(a, 9u, 0x7FFFu << 10);
+  /* to Q0.15 with rounding (2^9 of 2^10); sigmoid(-x) = 1 - sigmoid(x) */
+  const uint32_t q = x >= 0 ? (r + (1u << 9)) >> 10 : ((1u << 25) - r + (1u << 9) - 1u) >> 10;
+  return (int16_t)q;
+}
+
+int16_t tfl_lut16_tanh(int32_t v, int32_t multiplier, int32_t right_shift) {
+  /* prepare bounds multiplier * 32768 + round below 2^31 and right_shift to 0..31 */
+  const int32_t round = right_shift > 0 ? (int32_t)(1u << (right_shift - 1)) : 0;
+  const int32_t x = (v * multiplier + round) >> right_shift;
+  const uint32_t a = (uint32_t)(x < 0 ? -x : x);
+  const int32_t r = (int32_t)lut_interpolate(a, 8u, 0xFFFFu << 8);
+  /* tanh = 2 sigmoid(2x) - 1: subtract one half (2^23 at this scale), Q0.15 with rounding */
+  const int32_t q = x >= 0 ? (r - (1 << 23) + (1 << 7)) >> 8 : (-r + (1 << 23) + (1 << 7) - 1) >> 8;
+  return (int16_t)q;
+}
