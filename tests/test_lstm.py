@@ -230,7 +230,7 @@ def test_reset_variables_zeroes_state_in_c(which: str) -> None:
     """tfl_reset_variables (and tfl_init) zero the state: after a reset the next invoke repeats the
     first invoke's outputs although a second invoke in between changed the state (checked in C by
     `tfl_runner --api`, with the rest of the API contract)."""
-    from runtime_host import api_checks
+    from support.runtime_host import api_checks
 
     rng = np.random.default_rng(9)
     model = (lstm_model(rng, 1, 4, 3, 6, False, -11, 0.0) if which == "lstm"
