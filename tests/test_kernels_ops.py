@@ -1,0 +1,120 @@
+"""Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN.
+
+Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
+the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
+outputs are compared exactly (integer paths, no tolerance). Hypothesis draws the op parameters
+and an integer `seed` for the input data; a failure message names the seed and the parameters.
+
+Only the type combinations TFLM accepts are tested as matches; the combinations TFLM refuses
+are checked to be refused by tinyflash's prepare as well.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runtime_host import init_status, run_model_batch, tflm_reference_batch
+from tflbuilder import ModelBuilder
+
+SETS = 3  # random input sets per model
+EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "25"))
+COMMON = settings(max_examples=EXAMPLES, deadline=None, print_blob=True,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+scales = st.floats(min_value=1e-3, max_value=2.0, allow_nan=False, allow_infinity=False)
+zero_points = st.integers(min_value=-128, max_value=127)
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def _batch(shapes: Sequence[Sequence[int]], seed: int, narrow: bool) -> list[list[np.ndarray]]:
+    """SETS input sets; `narrow` draws from [-3, 3] so that ties (first position wins) occur."""
+    rng = np.random.default_rng(seed)
+    lo, hi = (-3, 3) if narrow else (-128, 127)
+    return [[rng.integers(lo, hi, size=tuple(s), endpoint=True, dtype=np.int8) for s in shapes]
+            for _ in range(SETS)]
+
+
+def assert_same_as_tflm(model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str,
+                        narrow: bool = False) -> None:
+    batch = _batch(shapes, seed, narrow)
+    ref = tflm_reference_batch(model, batch)
+    got = run_model_batch(model, batch)
+    for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
+        assert len(g_outs) == len(r_outs), f"{what} seed={seed}: output count"
+        for k, (g, r) in enumerate(zip(g_outs, r_outs)):
+            r = np.asarray(r)
+            assert g.dtype == r.dtype, f"{what} seed={seed}: dtype {g.dtype} vs {r.dtype}"
+            assert g.shape == r.shape, f"{what} seed={seed} set={s}: shape {g.shape} vs {r.shape}"
+            if not np.array_equal(g, r):
+                bad = int(np.count_nonzero(g != r))
+                raise AssertionError(f"{what} seed={seed} set={s} output={k}: {bad}/{g.size} "
+                                     f"values differ from TFLM\nours={g.ravel()[:32]}\n"
+                                     f"tflm={r.ravel()[:32]}")
+
+
+def tflm_accepts(model: bytes, shapes: Sequence[Sequence[int]]) -> bool:
+    """TFLM loads the model and invokes it on zeros (some kernels check types in eval only)."""
+    try:
+        tflm_reference_batch(model, [[np.zeros(s, np.int8) for s in shapes]])
+    except RuntimeError:
+        return False
+    return True
+
+
+@st.composite
+def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6,
+           max_elems: int = 600) -> list[int]:
+    rank = draw(st.integers(min_rank, max_rank))
+    dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
+    while int(np.prod(dims)) > max_elems:
+        dims[int(np.argmax(dims))] -= 1
+    return dims
+
+
+# ---- ARG_MAX / ARG_MIN ------------------------------------------------------------------
+
+def _argminmax_model(op: str, shape: list[int], axis: int, q: tuple[float, int],
+                     in_type: str = "int8", axis_type: str = "int32",
+                     out_type: str = "int32") -> bytes:
+    rank = len(shape)
+    out_shape = [d for i, d in enumerate(shape) if i != axis % rank]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, in_type, scale=q[0], zero_point=q[1])
+    a = b.tensor("axis", [1], axis_type, data=np.array([axis], dtype=axis_type))
+    y = b.tensor("y", out_shape, out_type)
+    b.op(op, [x, a], [y], output_type={"int32": 2, "int64": 4}[out_type])
+    return b.build([x], [y])
+
+
+@pytest.mark.parametrize("op", ["ARG_MAX", "ARG_MIN"])
+@COMMON
+@given(shape=shapes(max_rank=5), data=st.data(), q=st.tuples(scales, zero_points),
+       narrow=st.booleans(), seed=seeds)
+def test_arg_max_min_match_tflm(op, shape, data, q, narrow, seed):
+    rank = len(shape)
+    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
+    model = _argminmax_model(op, shape, axis, q)
+    assert_same_as_tflm(model, [shape], seed, f"{op} shape={shape} axis={axis}", narrow)
+
+
+@pytest.mark.parametrize("op", ["ARG_MAX", "ARG_MIN"])
+@pytest.mark.parametrize("axis_type,out_type", [("int64", "int32"), ("int32", "int64")])
+def test_arg_max_min_other_index_types_refused_like_tflm(op, axis_type, out_type):
+    """TFLM's ARG_MAX/ARG_MIN run int8 inputs only with an int32 axis and an int32 output."""
+    model = _argminmax_model(op, [2, 5], 1, (0.1, 0), axis_type=axis_type, out_type=out_type)
+    assert not tflm_accepts(model, [[2, 5]])
+    assert init_status(model) == "TFL_ERR_UNSUPPORTED_TYPE"
+
+
+def test_arg_max_first_position_wins_on_ties():
+    model = _argminmax_model("ARG_MAX", [2, 4], 1, (0.5, 0))
+    x = np.array([[3, 7, 7, -1], [-5, -5, -5, -5]], np.int8)
+    got = run_model_batch(model, [[x]])[0][0]
+    assert got.tolist() == [1, 0]
+    assert got.tolist() == np.asarray(tflm_reference_batch(model, [[x]])[0][0]).tolist()
