@@ -95,6 +95,12 @@ OPTION_FIELDS: dict[str, list[tuple[str, str]]] = {
     "CastOptions": [("in_data_type", "i8"), ("out_data_type", "i8")],
     "MirrorPadOptions": [("mode", "i8")],
     "GeluOptions": [("approximate", "bool")],
+    "SpaceToDepthOptions": [("block_size", "i32")],
+    "DepthToSpaceOptions": [("block_size", "i32")],
+    "BatchMatMulOptions": [("adj_x", "bool"), ("adj_y", "bool"),
+                           ("asymmetric_quantize_inputs", "bool")],
+    "CumsumOptions": [("exclusive", "bool"), ("reverse", "bool")],
+    "L2NormOptions": [("fused_activation_function", "i8")],
     # tables without fields: written empty so the union tag is present, as the converter does
     "ExpandDimsOptions": [], "PadOptions": [], "PadV2Options": [], "TransposeOptions": [],
     "MaximumMinimumOptions": [], "HardSwishOptions": [], "QuantizeOptions": [],
@@ -119,7 +125,9 @@ OP_OPTIONS: dict[str, str | None] = {
     "RESIZE_BILINEAR": "ResizeBilinearOptions", "QUANTIZE": "QuantizeOptions",
     "DEQUANTIZE": "DequantizeOptions", "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions",
     "LOG_SOFTMAX": "LogSoftmaxOptions", "CAST": "CastOptions", "MIRROR_PAD": "MirrorPadOptions",
-    "GELU": "GeluOptions",
+    "GELU": "GeluOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
+    "DEPTH_TO_SPACE": "DepthToSpaceOptions", "BATCH_MATMUL": "BatchMatMulOptions",
+    "CUMSUM": "CumsumOptions", "L2_NORMALIZATION": "L2NormOptions",
     "LOGISTIC": None, "TANH": None, "RELU": None, "RELU6": None, "RELU_N1_TO_1": None,
 }
 
