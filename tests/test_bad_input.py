@@ -305,9 +305,10 @@ ROWS: list[Row] = [
     Row("check-hybrid", "op N FULLY_CONNECTED is hybrid: int8 weights, float32 activations",
         lambda i: ["check", i.model("hybrid")], 1,
         lambda i: ["op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations"]),
-    Row("generate-unsupported-op", "MODEL is not deployable: op N OP has no kernel in the tinyflash runtime",
+    Row("generate-unsupported-op", "MODEL is not deployable: op N OP (TYPES) has no kernel in the tinyflash runtime",
         lambda i: ["generate", i.model("abs"), "--board", "host", "-o", i.path("p_abs")], 1,
-        lambda i: ["abs.tflite is not deployable: op 0 ABS has no kernel in the tinyflash runtime"],
+        lambda i: ["abs.tflite is not deployable: op 0 ABS (int8 -> int8) has no kernel in the "
+                   "tinyflash runtime", "--runtime tflm"],
         after=lambda i: None if not i.path("p_abs").exists() else pytest.fail("project written")),
     Row("generate-unknown-board", "unknown board 'ID' (no boards/ID.json); known boards:",
         lambda i: ["generate", DIGITS / "digits_int8.tflite", "--board", "nope", "-o",

@@ -29,8 +29,12 @@ def _convert(mode: str) -> bytes:
     inputs = tf.keras.Input(shape=(32,), batch_size=1)
     x = tf.keras.layers.Dense(64, activation="relu", bias_initializer="random_normal")(inputs)
     x = tf.keras.layers.Dense(4, bias_initializer="random_normal")(x)
-    if mode == "argmax":
+    if mode == "argmax":  # int64 positions (TensorFlow's default output_type)
         x = tf.keras.layers.Lambda(lambda v: tf.math.argmax(v, axis=-1))(x)
+    if mode == "argmax32":
+        x = tf.keras.layers.Lambda(lambda v: tf.math.argmax(v, axis=-1, output_type=tf.int32))(x)
+    if mode == "cumsum":  # no int8 CUMSUM in the converter: it stays float between (de)quantize
+        x = tf.keras.layers.Lambda(lambda v: tf.math.cumsum(v, axis=-1))(x)
     return _finish(tf.keras.Model(inputs, x), mode, (1, 32))
 
 
@@ -49,10 +53,12 @@ def _finish(model: object, mode: str, shape: tuple[int, ...]) -> bytes:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if mode in ("int8", "float-io", "uint8-io", "argmax"):
+    if mode == "cumsum":
+        converter.representative_dataset = data
+    if mode in ("int8", "float-io", "uint8-io", "argmax", "argmax32"):
         converter.representative_dataset = data
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if mode in ("int8", "argmax"):
+    if mode in ("int8", "argmax", "argmax32"):
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     if mode == "uint8-io":
@@ -61,7 +67,8 @@ def _finish(model: object, mode: str, shape: tuple[int, ...]) -> bytes:
     return converter.convert()
 
 
-MODES = ("float", "dynamic", "float16", "int8", "float-io", "uint8-io", "argmax", "lstm")
+MODES = ("float", "dynamic", "float16", "int8", "float-io", "uint8-io", "argmax", "argmax32",
+         "cumsum", "lstm")
 
 
 @pytest.fixture(scope="session")
@@ -141,11 +148,35 @@ def test_uint8_io_is_refused(converted: dict[str, Path]) -> None:
 
 @pytest.mark.slow
 def test_op_without_runtime_kernel(converted: dict[str, Path]) -> None:
-    info, report = _report(converted, "argmax")
-    assert "ARG_MAX" in info.op_histogram and "ARG_MAX" not in RUNTIME_KERNELS
-    index = next(op.index for op in info.ops if op.name == "ARG_MAX")
-    assert f"op {index} ARG_MAX has no kernel in the tinyflash runtime" in " ".join(report.offenders)
+    """tf.math.cumsum: the headline names the op without a kernel, not calibration data
+    (issue 15: the model was converted with data, and data does not give CUMSUM a kernel)."""
+    info, report = _report(converted, "cumsum")
+    assert "CUMSUM" in info.op_histogram and "CUMSUM" not in RUNTIME_KERNELS
+    index = next(op.index for op in info.ops if op.name == "CUMSUM")
+    headline = report.offenders[0]
+    assert headline.startswith(f"op {index} CUMSUM (")
+    assert "has no kernel in the tinyflash runtime" in headline
+    assert "representative data" not in headline
+    assert "replace the layer" in headline
     assert not report.deployable
+
+
+@pytest.mark.slow
+def test_argmax_int64_positions_name_the_fix(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "argmax")
+    index = next(op.index for op in info.ops if op.name == "ARG_MAX")
+    headline = report.offenders[0]
+    assert headline.startswith(f"op {index} ARG_MAX writes int64 positions")
+    assert "output_type=tf.int32" in headline
+    assert not report.deployable
+
+
+@pytest.mark.slow
+def test_argmax_int32_classifier_is_deployable(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "argmax32")
+    assert info.ops[-1].name == "ARG_MAX"
+    assert info.tensors[info.outputs[0]].dtype == "int32"
+    assert report.deployable, report.offenders
 
 
 @pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
@@ -156,7 +187,7 @@ def test_shared_models_are_deployable(name: str) -> None:
 
 
 def test_runtime_kernel_list_is_the_issue_list() -> None:
-    assert len(RUNTIME_KERNELS) == len(set(RUNTIME_KERNELS)) == 34
+    assert len(RUNTIME_KERNELS) == len(set(RUNTIME_KERNELS)) == 34 + 2  # + ARG_MAX/MIN (issue 15)
     assert {"CONV_2D", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "HARD_SWISH"} <= set(RUNTIME_KERNELS)
 
 
@@ -289,3 +320,44 @@ def test_runtime_kernels_match_the_c_kernel_table() -> None:
     assert {name for _, _, name in rows} == set(RUNTIME_KERNELS)
     for lower, code, name in rows:
         assert schema.BUILTIN_CODES[name] == int(code) and lower == name.lower()
+
+
+# ---- remedies that name the real cause first (issue 15) ------------------------------------
+
+def _single_op(op: str, dtype: str, out_dtype: str | None = None, **options: object) -> ModelInfo:
+    from tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    q = {"scale": 0.1, "zero_point": 0} if dtype in ("int8", "int16") else {}
+    x = b.tensor("x", [1, 4], dtype, **q)
+    y = b.tensor("y", [1, 4], out_dtype or dtype, **q)
+    b.op(op, [x], [y], **options)
+    from tinyflash.model import parse_model
+    return parse_model(b.build([x], [y]), f"{op.lower()}.tflite")
+
+
+def test_no_kernel_headline_suggests_tflm_when_tflm_runs_the_types() -> None:
+    """int8 ABS: TFLM runs it (docs/ops.md), tinyflash has no kernel yet."""
+    report = check_model(_single_op("ABS", "int8"))
+    assert not report.deployable
+    headline = report.offenders[0]
+    assert headline.startswith("op 0 ABS (int8 -> int8) has no kernel in the tinyflash runtime")
+    assert "`--runtime tflm`" in headline and "representative data" not in headline
+    assert len(report.offenders) == 1
+
+
+def test_no_kernel_headline_for_float_op_names_the_kernel_not_the_data() -> None:
+    """A float CUMSUM (what the converter leaves without an int8 CUMSUM): the cause is the
+    missing kernel; TFLM runs CUMSUM only for int8, so --runtime tflm is not offered as is."""
+    report = check_model(_single_op("CUMSUM", "float32", options_type=None))
+    headline = report.offenders[0]
+    assert headline.startswith("op 0 CUMSUM (float32 -> float32) has no kernel in the tinyflash")
+    assert "representative data" not in headline
+    assert "runs CUMSUM only for int8" in headline and "replace the layer" in headline
+
+
+def test_no_kernel_headline_when_tflm_lacks_the_op_too() -> None:
+    report = check_model(_single_op("ATAN2", "int8", options_type=None))
+    headline = report.offenders[0]
+    assert "TensorFlow Lite Micro has no ATAN2 kernel either" in headline
+    assert "--runtime tflm" not in headline

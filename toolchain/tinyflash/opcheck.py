@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from tinyflash.errors import TinyflashError
 from tinyflash.model import ModelInfo, OpInfo, TensorInfo, load_model
 from tinyflash.schema import FLOAT_TYPES
 
@@ -31,7 +32,12 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "PADV2", "MEAN", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "QUANTIZE",
     "DEQUANTIZE", "STRIDED_SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "MAXIMUM",
     "MINIMUM", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR",
+    "ARG_MAX", "ARG_MIN",  # issue 15
 )
+
+# Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
+# may be a model output.
+INT32_OUTPUT_OPS: frozenset[str] = frozenset({"ARG_MAX", "ARG_MIN"})
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
@@ -163,7 +169,14 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         return
 
     edge_io = model_in | model_out if op.name in ("QUANTIZE", "DEQUANTIZE") else set()
-    bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io]  # io: reported below
+    if op.name in INT32_OUTPUT_OPS and any(t.dtype == "int64" for t in outs):
+        add("dtype", f"writes int64 positions ({_tname(outs[0])}); tflite-micro and the "
+            f"tinyflash runtime write int32 — build the model with "
+            f"tf.math.{op.name.lower().replace('_', '')}(..., output_type=tf.int32)")
+        return
+    index_outs = ({t.index for t in outs if t.dtype == "int32"} if op.name in INT32_OUTPUT_OPS
+                  else set())
+    bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io | index_outs]
     if bad:
         t = bad[0]
         if t.dtype == "int16":
@@ -206,6 +219,68 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
     _check_quant(op, acts, add)
 
 
+def _op_types(info: ModelInfo, op: OpInfo) -> str:
+    """'int8 -> int32': the dtypes of the op's non-constant inputs and of its outputs."""
+    ins = [info.tensors[i].dtype for i in op.inputs if i >= 0 and not info.tensors[i].is_constant]
+    outs = [info.tensors[i].dtype for i in op.outputs]
+    return f"{', '.join(dict.fromkeys(ins)) or 'constants'} -> {', '.join(dict.fromkeys(outs))}"
+
+
+def _no_kernel_finding(info: ModelInfo, op: OpInfo) -> Finding:
+    """The op has no tinyflash kernel: say so with its types, then what to do — the TFLM
+    runtime if tflite-micro runs the op with these types (docs/ops.md), else replace the layer."""
+    from tinyflash.ops import load_table, tflm_registered, tflm_types
+
+    types = _op_types(info, op)
+    first = next((info.tensors[i].dtype for i in op.inputs
+                  if i >= 0 and not info.tensors[i].is_constant), "")
+    try:
+        _, rows = load_table()
+    except TinyflashError:
+        rows = []
+    runs = tflm_types(rows, op.name)
+    same = [t for t in runs if t.split(" ")[0].rstrip(",") == first]
+    if same:
+        todo = (f"TensorFlow Lite Micro runs {op.name} for {same[0]}: deploy with "
+                "`--runtime tflm`, or replace the layer with ops the tinyflash runtime has")
+    elif runs:
+        todo = (f"TensorFlow Lite Micro runs {op.name} only for {'; '.join(runs)} — replace the "
+                "layer with ops the tinyflash runtime has (or give it those types and deploy "
+                "with `--runtime tflm`)")
+    elif rows and not tflm_registered(rows, op.name):
+        todo = (f"TensorFlow Lite Micro has no {op.name} kernel either — replace the layer with "
+                "ops the tinyflash runtime has")
+    else:
+        todo = "replace the layer with ops the tinyflash runtime has"
+    return Finding("error", "no-kernel", f"op {op.index} {op.name} ({types}) has no kernel in "
+                   f"the tinyflash runtime — {todo} (`tinyflash ops` lists both runtimes' ops)",
+                   op.index, op.name)
+
+
+def _no_kernel_first(info: ModelInfo, findings: list[Finding], producers: dict[int, OpInfo],
+                     consumers: dict[int, list[OpInfo]]) -> list[Finding]:
+    """Ops without a kernel lead; a DEQUANTIZE/QUANTIZE that only converts for such an op (the
+    converter's float island around an op it has no int8 version of) points at it instead of
+    at calibration data, which would not change it."""
+    missing = {f.op_index for f in findings if f.kind == "no-kernel"}
+    if not missing:
+        return findings
+    out = []
+    for f in findings:
+        if f.kind == "float" and f.op_index is not None and f.op_name in ("DEQUANTIZE", "QUANTIZE"):
+            op = info.ops[f.op_index]
+            near = ([c for t in op.outputs for c in consumers.get(t, [])]
+                    if op.name == "DEQUANTIZE" else
+                    [producers[t] for t in op.inputs if t in producers])
+            if near and all(o.index in missing for o in near):
+                first = near[0]
+                f = Finding(f.severity, f.kind, f"op {op.index} {op.name} converts to float for op "
+                            f"{first.index} {first.name}, which has no kernel (see that op)",
+                            f.op_index, f.op_name)
+        out.append(f)
+    return sorted(out, key=lambda f: f.kind != "no-kernel")
+
+
 def _check_quant(op: OpInfo, acts: list[TensorInfo], add: Callable[..., None]) -> None:
     for t in acts:
         if t.dtype != "int8":
@@ -223,24 +298,28 @@ def check_model(info: ModelInfo) -> CheckReport:
         findings.append(Finding("error", "empty", f"{info.name} has no operators — there is "
                                 "nothing to run; convert the model again"))
     for op in info.ops:
+        if op.name not in RUNTIME_KERNELS and op.custom_code is None and op.name != "CUSTOM":
+            # the real cause comes first and alone: with no kernel, the op's types do not
+            # matter (a float op without an int8 kernel is not fixed by calibration data)
+            findings.append(_no_kernel_finding(info, op))
+            continue
         _check_op(info, op, findings)
-        if op.name not in RUNTIME_KERNELS and op.name != "CUSTOM":
-            findings.append(Finding(
-                "error", "no-kernel", f"op {op.index} {op.name} has no kernel in the tinyflash "
-                "runtime — rebuild the model without it (the runtime's ops are listed by "
-                "`tinyflash check --help`)", op.index, op.name))
 
     producers = {t: op for op in info.ops for t in op.outputs}
     consumers: dict[int, list[OpInfo]] = {}
     for op in info.ops:
         for t in op.inputs:
             consumers.setdefault(t, []).append(op)
+    findings = _no_kernel_first(info, findings, producers, consumers)
     float_io = False
     for role, indices in (("input", info.inputs), ("output", info.outputs)):
         for pos, ti in enumerate(indices):
             io = info.tensors[ti]
             if io.dtype == "int8":
                 continue
+            if (role == "output" and io.dtype == "int32" and ti in producers
+                    and producers[ti].name in INT32_OUTPUT_OPS):
+                continue  # positions (ARG_MAX): the device sends the int32 values
             if io.dtype == "float32":
                 edge = (all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
                         and bool(consumers.get(ti)) if role == "input"
