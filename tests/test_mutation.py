@@ -86,6 +86,18 @@ def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
     assert sum(n for (stage, _), n in counts.items() if stage != "ran") > 0
 
 
+# the kernels of issue 15, each from its fuzz seed (tests/fuzz/fuzzlib.py kernel_seed_models)
+NEW_KERNELS = ("arg_max", "arg_min")
+
+
+@pytest.mark.parametrize("kernel", NEW_KERNELS)
+def test_new_kernel_mutants(kernel: str, tmp_path: Path) -> None:
+    model = fuzzlib.kernel_seed_models()[f"kernel_{kernel}.tflite"]
+    counts = mutate(model, f"kernel_{kernel}", CASES, tmp_path)
+    assert sum(n for (stage, _), n in counts.items() if stage == "ran") > 0
+    assert sum(n for (stage, _), n in counts.items() if stage != "ran") > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name,cases", [("ad01_int8", 10_000), ("kws_ref_model", 2_000),
                                         ("pretrainedResnet_quant", 2_000)])

@@ -158,7 +158,17 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, c], [y], **options)
         return b.build([x], [y])
 
+    def arg(op: str) -> bytes:  # int8 in, constant int32 axis, int32 positions out
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        a = b.tensor("axis", None, "int32", data=np.array([-1]))
+        y = b.tensor("y", shape[:-1], "int32")
+        b.op(op, [x, a], [y], output_type=2)
+        return b.build([x], [y])
+
     makers = {
+        "arg_max": lambda: arg("ARG_MAX"),
+        "arg_min": lambda: arg("ARG_MIN"),
         "add": lambda: binary("ADD", fused_activation_function="RELU"),
         "sub": lambda: binary("SUB"),
         "mul": lambda: binary("MUL"),
