@@ -1,4 +1,5 @@
-"""Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN.
+"""Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN,
+ABS, REDUCE_MAX, REDUCE_MIN, SUM.
 
 Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
 the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
@@ -118,3 +119,77 @@ def test_arg_max_first_position_wins_on_ties():
     got = run_model_batch(model, [[x]])[0][0]
     assert got.tolist() == [1, 0]
     assert got.tolist() == np.asarray(tflm_reference_batch(model, [[x]])[0][0]).tolist()
+
+
+# ---- ABS ----------------------------------------------------------------------------------
+
+@COMMON
+@given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
+       same=st.booleans(), seed=seeds)
+def test_abs_matches_tflm(shape, qi, qo, same, seed):
+    if same:  # equal scales: TFLM adds the zero point without a multiply
+        qo = (qi[0], qo[1])
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
+    y = b.tensor("y", shape, "int8", scale=qo[0], zero_point=qo[1])
+    b.op("ABS", [x], [y])
+    assert_same_as_tflm(b.build([x], [y]), [shape], seed, f"ABS shape={shape} in={qi} out={qo}")
+
+
+# ---- REDUCE_MAX / REDUCE_MIN / SUM --------------------------------------------------------
+
+def _reduce_model(op: str, shape: list[int], axes: list[int], keep: bool, qi: tuple[float, int],
+                  qo: tuple[float, int]) -> bytes:
+    rank = len(shape)
+    reduced = {a % rank for a in axes}
+    out_shape = [1 if i in reduced else d for i, d in enumerate(shape)] if keep else \
+        [d for i, d in enumerate(shape) if i not in reduced]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
+    a = b.tensor("axes", [len(axes)], "int32", data=np.array(axes, np.int32))
+    y = b.tensor("y", out_shape, "int8", scale=qo[0], zero_point=qo[1])
+    b.op(op, [x, a], [y], keep_dims=keep)
+    return b.build([x], [y])
+
+
+@st.composite
+def reduce_axes(draw: st.DrawFn, rank: int) -> list[int]:
+    """1 to rank+1 axes, negative ones and repeats included."""
+    n = draw(st.integers(1, rank + 1))
+    return [draw(st.integers(-rank, rank - 1)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("op", ["REDUCE_MAX", "REDUCE_MIN"])
+@COMMON
+@given(shape=shapes(max_rank=5), data=st.data(), keep=st.booleans(),
+       q=st.tuples(scales, zero_points), seed=seeds)
+def test_reduce_max_min_match_tflm(op, shape, data, keep, q, seed):
+    axes = data.draw(reduce_axes(len(shape)), label="axes")
+    model = _reduce_model(op, shape, axes, keep, q, q)
+    assert_same_as_tflm(model, [shape], seed, f"{op} shape={shape} axes={axes} keep={keep}")
+
+
+@pytest.mark.parametrize("op", ["REDUCE_MAX", "REDUCE_MIN"])
+def test_reduce_max_min_other_quantization_refused_like_tflm(op):
+    """TFLM's int8 REDUCE_MAX/MIN compare raw values and require the output's quantization to
+    equal the input's."""
+    for qo in ((0.2, 0), (0.1, 1)):
+        model = _reduce_model(op, [2, 3, 4], [1], False, (0.1, 0), qo)
+        assert not tflm_accepts(model, [[2, 3, 4]])
+        assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+@COMMON
+@given(shape=shapes(max_rank=5), data=st.data(), keep=st.booleans(),
+       qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds)
+def test_sum_matches_tflm(shape, data, keep, qi, qo, seed):
+    axes = data.draw(reduce_axes(len(shape)), label="axes")
+    model = _reduce_model("SUM", shape, axes, keep, qi, qo)
+    assert_same_as_tflm(model, [shape], seed, f"SUM shape={shape} axes={axes} keep={keep} "
+                        f"in={qi} out={qo}")
+
+
+def test_sum_of_many_elements_saturates_like_tflm():
+    """A long sum with a small output scale: the requantized value saturates at int8's ends."""
+    model = _reduce_model("SUM", [1, 64, 64], [1, 2], False, (0.5, -3), (0.01, 5))
+    assert_same_as_tflm(model, [[1, 64, 64]], 7, "SUM 4096 elements")

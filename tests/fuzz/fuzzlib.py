@@ -169,6 +169,11 @@ def kernel_seed_models() -> dict[str, bytes]:
     makers = {
         "arg_max": lambda: arg("ARG_MAX"),
         "arg_min": lambda: arg("ARG_MIN"),
+        "abs": lambda: unary("ABS", out_q={"scale": 0.07, "zero_point": 3}),
+        "reduce_max": lambda: with_const("REDUCE_MAX", np.array([1, -2]), [1, 1, 1, 3],
+                                         keep_dims=True),
+        "reduce_min": lambda: with_const("REDUCE_MIN", np.array([3]), [1, 4, 4]),
+        "sum": lambda: with_const("SUM", np.array([2, 1, 2]), [1, 1, 1, 3], keep_dims=True),
         "add": lambda: binary("ADD", fused_activation_function="RELU"),
         "sub": lambda: binary("SUB"),
         "mul": lambda: binary("MUL"),

@@ -32,7 +32,7 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "PADV2", "MEAN", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "QUANTIZE",
     "DEQUANTIZE", "STRIDED_SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "MAXIMUM",
     "MINIMUM", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR",
-    "ARG_MAX", "ARG_MIN",  # issue 15
+    "ARG_MAX", "ARG_MIN", "ABS", "REDUCE_MAX", "REDUCE_MIN", "SUM",  # issue 15
 )
 
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
