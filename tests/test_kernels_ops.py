@@ -1,5 +1,5 @@
 """Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN,
-ABS, REDUCE_MAX, REDUCE_MIN, SUM.
+ABS, REDUCE_MAX, REDUCE_MIN, SUM, SLICE, GATHER, SPACE_TO_DEPTH, DEPTH_TO_SPACE.
 
 Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
 the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
@@ -43,7 +43,11 @@ def _batch(shapes: Sequence[Sequence[int]], seed: int, narrow: bool) -> list[lis
 
 def assert_same_as_tflm(model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str,
                         narrow: bool = False) -> None:
-    batch = _batch(shapes, seed, narrow)
+    assert_batch_same_as_tflm(model, _batch(shapes, seed, narrow), seed, what)
+
+
+def assert_batch_same_as_tflm(model: bytes, batch: list[list[np.ndarray]], seed: int,
+                              what: str) -> None:
     ref = tflm_reference_batch(model, batch)
     got = run_model_batch(model, batch)
     for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
@@ -193,3 +197,105 @@ def test_sum_of_many_elements_saturates_like_tflm():
     """A long sum with a small output scale: the requantized value saturates at int8's ends."""
     model = _reduce_model("SUM", [1, 64, 64], [1, 2], False, (0.5, -3), (0.01, 5))
     assert_same_as_tflm(model, [[1, 64, 64]], 7, "SUM 4096 elements")
+
+
+# ---- SLICE --------------------------------------------------------------------------------
+
+@COMMON
+@given(shape=shapes(max_rank=5), data=st.data(), int64=st.booleans(),
+       q=st.tuples(scales, zero_points), seed=seeds)
+def test_slice_matches_tflm(shape, data, int64, q, seed):
+    begin, size = [], []
+    for i, d in enumerate(shape):
+        b0 = data.draw(st.integers(0, d - 1), label=f"begin{i}")
+        s0 = data.draw(st.one_of(st.just(-1), st.integers(1, d - b0)), label=f"size{i}")
+        begin.append(b0)
+        size.append(s0)
+    out_shape = [d - b0 if s0 == -1 else s0 for d, b0, s0 in zip(shape, begin, size)]
+    index_type = "int64" if int64 else "int32"
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    bt = b.tensor("begin", [len(shape)], index_type, data=np.array(begin))
+    st_ = b.tensor("size", [len(shape)], index_type, data=np.array(size))
+    y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
+    b.op("SLICE", [x, bt, st_], [y])
+    assert_same_as_tflm(b.build([x], [y]), [shape], seed,
+                        f"SLICE shape={shape} begin={begin} size={size} {index_type}")
+
+
+def test_slice_out_of_range_refused():
+    b = ModelBuilder()
+    x = b.tensor("x", [2, 3], "int8", scale=0.1, zero_point=0)
+    bt = b.tensor("begin", [2], "int32", data=np.array([1, 2]))
+    st_ = b.tensor("size", [2], "int32", data=np.array([1, 2]))
+    y = b.tensor("y", [1, 2], "int8", scale=0.1, zero_point=0)
+    b.op("SLICE", [x, bt, st_], [y])
+    assert init_status(b.build([x], [y])) == "TFL_ERR_BAD_SHAPE"
+
+
+# ---- GATHER -------------------------------------------------------------------------------
+
+@COMMON
+@given(shape=shapes(max_rank=4, max_dim=5), data=st.data(), const=st.booleans(),
+       q=st.tuples(scales, zero_points), seed=seeds)
+def test_gather_matches_tflm(shape, data, const, q, seed):
+    rank = len(shape)
+    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
+    pos_axis = axis % rank
+    batch_dims = data.draw(st.integers(0, pos_axis), label="batch_dims") if rank > 1 else 0
+    batch_dims = min(batch_dims, rank - 1)
+    extra = data.draw(st.lists(st.integers(1, 3), min_size=0, max_size=2), label="pos_dims")
+    pos_shape = list(shape[:batch_dims]) + extra
+    out_shape = list(shape[:pos_axis]) + extra + list(shape[pos_axis + 1:])
+    rng = np.random.default_rng(seed)
+
+    def positions() -> np.ndarray:
+        return rng.integers(0, shape[pos_axis], size=tuple(pos_shape)).astype(np.int32)
+
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    p = b.tensor("positions", pos_shape, "int32", data=positions() if const else None)
+    y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
+    b.op("GATHER", [x, p], [y], axis=axis, batch_dims=batch_dims)
+    model = b.build([x] if const else [x, p], [y])
+    batch = []
+    for _ in range(SETS):
+        xs = rng.integers(-128, 127, size=tuple(shape), endpoint=True, dtype=np.int8)
+        batch.append([xs] if const else [xs, positions()])
+    assert_batch_same_as_tflm(model, batch, seed, f"GATHER shape={shape} axis={axis} "
+                              f"batch_dims={batch_dims} positions={pos_shape} const={const}")
+
+
+def test_gather_position_out_of_range_is_an_error_not_a_read():
+    """TFLM does not check the positions; tinyflash's eval returns an error."""
+    from runtime_host import RunnerError
+
+    b = ModelBuilder()
+    x = b.tensor("x", [4, 3], "int8", scale=0.1, zero_point=0)
+    p = b.tensor("positions", [2], "int32")
+    y = b.tensor("y", [2, 3], "int8", scale=0.1, zero_point=0)
+    b.op("GATHER", [x, p], [y], axis=0)
+    model = b.build([x, p], [y])
+    xs = np.zeros((4, 3), np.int8)
+    assert run_model_batch(model, [[xs, np.array([3, 0], np.int32)]])[0][0].shape == (2, 3)
+    for bad in ([4, 0], [0, -1]):
+        with pytest.raises(RunnerError) as err:
+            run_model_batch(model, [[xs, np.array(bad, np.int32)]])
+        assert err.value.stage == "invoke" and err.value.status == "TFL_ERR_BAD_ARGUMENT"
+
+
+# ---- SPACE_TO_DEPTH / DEPTH_TO_SPACE ------------------------------------------------------
+
+@pytest.mark.parametrize("op", ["SPACE_TO_DEPTH", "DEPTH_TO_SPACE"])
+@COMMON
+@given(n=st.integers(1, 2), h=st.integers(1, 4), w=st.integers(1, 4), c=st.integers(1, 4),
+       bs=st.integers(1, 3), q=st.tuples(scales, zero_points), seed=seeds)
+def test_space_depth_match_tflm(op, n, h, w, c, bs, q, seed):
+    space = [n, h * bs, w * bs, c]
+    depth = [n, h, w, c * bs * bs]
+    shape, out_shape = (space, depth) if op == "SPACE_TO_DEPTH" else (depth, space)
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
+    b.op(op, [x], [y], block_size=bs)
+    assert_same_as_tflm(b.build([x], [y]), [shape], seed, f"{op} {shape} -> {out_shape} bs={bs}")

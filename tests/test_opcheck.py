@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import SHARED_MODEL_NAMES, shared_model_path
@@ -187,7 +188,7 @@ def test_shared_models_are_deployable(name: str) -> None:
 
 
 def test_runtime_kernel_list_is_the_issue_list() -> None:
-    assert len(RUNTIME_KERNELS) == len(set(RUNTIME_KERNELS)) == 34 + 6  # + issue 15's
+    assert len(RUNTIME_KERNELS) == len(set(RUNTIME_KERNELS)) == 34 + 10  # + issue 15's
     assert {"CONV_2D", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "HARD_SWISH"} <= set(RUNTIME_KERNELS)
 
 
@@ -361,3 +362,28 @@ def test_no_kernel_headline_when_tflm_lacks_the_op_too() -> None:
     headline = report.offenders[0]
     assert "TensorFlow Lite Micro has no ATAN2 kernel either" in headline
     assert "--runtime tflm" not in headline
+
+
+def test_int32_positions_are_deployable_for_gather_and_arg_max() -> None:
+    """GATHER's int32 positions may be a model input (token ids) and ARG_MAX's int32 output a
+    model output; an int32 input that feeds anything else is still refused."""
+    from tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    table = b.tensor("table", [8, 4], "int8", data=np.arange(32).reshape(8, 4), scale=0.1,
+                     zero_point=0)
+    ids = b.tensor("ids", [1, 3], "int32")
+    emb = b.tensor("emb", [1, 3, 4], "int8", scale=0.1, zero_point=0)
+    axis = b.tensor("axis", [], "int32", data=np.array(-1))
+    pos = b.tensor("pos", [1, 3], "int32")
+    b.op("GATHER", [table, ids], [emb], axis=0)
+    b.op("ARG_MAX", [emb, axis], [pos], output_type=2)
+    report = check_model(parse_model(b.build([ids], [pos]), "embed.tflite"))
+    assert report.deployable, report.offenders
+
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int32")
+    y = b.tensor("y", [1, 4], "int32")
+    b.op("RELU", [x], [y])
+    report = check_model(parse_model(b.build([x], [y]), "relu32.tflite"))
+    assert not report.deployable

@@ -158,6 +158,29 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, c], [y], **options)
         return b.build([x], [y])
 
+    def unary2(op: str, out_shape: list[int], **options) -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        y = b.tensor("y", out_shape, "int8", **q)
+        b.op(op, [x], [y], **options)
+        return b.build([x], [y])
+
+    def depth_to_space() -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", [1, 2, 2, 8], "int8", **q)
+        y = b.tensor("y", [1, 4, 4, 2], "int8", **q)
+        b.op("DEPTH_TO_SPACE", [x], [y], block_size=2)
+        return b.build([x], [y])
+
+    def slice_() -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        begin = b.tensor("begin", None, "int32", data=np.array([0, 1, 0, 1]))
+        size = b.tensor("size", None, "int32", data=np.array([1, 2, -1, 2]))
+        y = b.tensor("y", [1, 2, 4, 2], "int8", **q)
+        b.op("SLICE", [x, begin, size], [y])
+        return b.build([x], [y])
+
     def arg(op: str) -> bytes:  # int8 in, constant int32 axis, int32 positions out
         b = ModelBuilder()
         x = b.tensor("x", shape, "int8", **q)
@@ -174,6 +197,10 @@ def kernel_seed_models() -> dict[str, bytes]:
                                          keep_dims=True),
         "reduce_min": lambda: with_const("REDUCE_MIN", np.array([3]), [1, 4, 4]),
         "sum": lambda: with_const("SUM", np.array([2, 1, 2]), [1, 1, 1, 3], keep_dims=True),
+        "gather": lambda: with_const("GATHER", np.array([3, 0, 1]), [1, 4, 3, 3], axis=2),
+        "space_to_depth": lambda: unary2("SPACE_TO_DEPTH", [1, 2, 2, 12], block_size=2),
+        "depth_to_space": lambda: depth_to_space(),
+        "slice": lambda: slice_(),
         "add": lambda: binary("ADD", fused_activation_function="RELU"),
         "sub": lambda: binary("SUB"),
         "mul": lambda: binary("MUL"),

@@ -32,12 +32,16 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "PADV2", "MEAN", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "QUANTIZE",
     "DEQUANTIZE", "STRIDED_SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "MAXIMUM",
     "MINIMUM", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR",
-    "ARG_MAX", "ARG_MIN", "ABS", "REDUCE_MAX", "REDUCE_MIN", "SUM",  # issue 15
+    "ARG_MAX", "ARG_MIN", "ABS", "REDUCE_MAX", "REDUCE_MIN", "SUM", "SLICE", "GATHER",
+    "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",  # issue 15
 )
 
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
 # may be a model output.
 INT32_OUTPUT_OPS: frozenset[str] = frozenset({"ARG_MAX", "ARG_MIN"})
+# Op -> input index that holds int32 positions, which may be a model input or an activation
+# (GATHER's positions: an embedding lookup by token ids).
+INT32_INDEX_INPUTS: dict[str, int] = {"GATHER": 1}
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
@@ -176,6 +180,9 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         return
     index_outs = ({t.index for t in outs if t.dtype == "int32"} if op.name in INT32_OUTPUT_OPS
                   else set())
+    k = INT32_INDEX_INPUTS.get(op.name, -1)
+    if 0 <= k < len(ins) and ins[k] is not None and ins[k].dtype == "int32":
+        index_outs.add(ins[k].index)
     bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io | index_outs]
     if bad:
         t = bad[0]
@@ -320,6 +327,10 @@ def check_model(info: ModelInfo) -> CheckReport:
             if (role == "output" and io.dtype == "int32" and ti in producers
                     and producers[ti].name in INT32_OUTPUT_OPS):
                 continue  # positions (ARG_MAX): the device sends the int32 values
+            if (role == "input" and io.dtype == "int32" and consumers.get(ti) and all(
+                    INT32_INDEX_INPUTS.get(c.name, -1) >= 0
+                    and c.inputs[INT32_INDEX_INPUTS[c.name]] == ti for c in consumers[ti])):
+                continue  # positions (GATHER's token ids): the host sends int32 values
             if io.dtype == "float32":
                 edge = (all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
                         and bool(consumers.get(ti)) if role == "input"
