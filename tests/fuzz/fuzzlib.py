@@ -181,6 +181,15 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op("SLICE", [x, begin, size], [y])
         return b.build([x], [y])
 
+    def batch_space(op: str, in_shape: list[int], out_shape: list[int]) -> bytes:
+        b = ModelBuilder()  # block 2x2, 4x4 space padded/cropped by 1 before and after to 6x6
+        x = b.tensor("x", in_shape, "int8", **q)
+        block = b.tensor("block", None, "int32", data=np.array([2, 2]))
+        pads = b.tensor("pads", None, "int32", data=np.array([[1, 1], [1, 1]]))
+        y = b.tensor("y", out_shape, "int8", **q)
+        b.op(op, [x, block, pads], [y])
+        return b.build([x], [y])
+
     def arg(op: str) -> bytes:  # int8 in, constant int32 axis, int32 positions out
         b = ModelBuilder()
         x = b.tensor("x", shape, "int8", **q)
@@ -201,6 +210,11 @@ def kernel_seed_models() -> dict[str, bytes]:
         "space_to_depth": lambda: unary2("SPACE_TO_DEPTH", [1, 2, 2, 12], block_size=2),
         "depth_to_space": lambda: depth_to_space(),
         "slice": lambda: slice_(),
+        "mirror_pad": lambda: with_const("MIRROR_PAD", np.array([[0, 0], [1, 2], [3, 0], [0, 1]]),
+                                         [1, 7, 7, 4], mode=1),
+        "reverse_v2": lambda: with_const("REVERSE_V2", np.array([2, 1]), shape),
+        "space_to_batch_nd": lambda: batch_space("SPACE_TO_BATCH_ND", shape, [4, 3, 3, 3]),
+        "batch_to_space_nd": lambda: batch_space("BATCH_TO_SPACE_ND", [4, 3, 3, 3], shape),
         "add": lambda: binary("ADD", fused_activation_function="RELU"),
         "sub": lambda: binary("SUB"),
         "mul": lambda: binary("MUL"),

@@ -33,7 +33,8 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "DEQUANTIZE", "STRIDED_SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "MAXIMUM",
     "MINIMUM", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR",
     "ARG_MAX", "ARG_MIN", "ABS", "REDUCE_MAX", "REDUCE_MIN", "SUM", "SLICE", "GATHER",
-    "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",  # issue 15
+    "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "MIRROR_PAD", "REVERSE_V2", "BATCH_TO_SPACE_ND",
+    "SPACE_TO_BATCH_ND",  # issue 15
 )
 
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
