@@ -392,6 +392,15 @@ def find_tests() -> dict[str, str]:
         if not path.is_file():
             continue
         tree = ast.parse(path.read_text())
+        # module-level lists of names (COMPARISONS = ["EQUAL", ...]) used in parametrize
+        lists: dict[str, set[str]] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Tuple)):
+                values = {c.value for c in node.value.elts if isinstance(c, ast.Constant)
+                          and isinstance(c.value, str)}
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        lists[target.id] = values
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
                 continue
@@ -401,6 +410,8 @@ def find_tests() -> dict[str, str]:
             for d in node.decorator_list:
                 consts |= {c.value for c in ast.walk(d) if isinstance(c, ast.Constant)
                            and isinstance(c.value, str)}
+                for name in (n.id for n in ast.walk(d) if isinstance(n, ast.Name)):
+                    consts |= lists.get(name, set())
             for op in consts & names:
                 rank = 0 if given else 1
                 if op not in found or rank < found[op][0]:

@@ -1,6 +1,6 @@
 """Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN,
 ABS, REDUCE_MAX, REDUCE_MIN, SUM, SLICE, GATHER, SPACE_TO_DEPTH, DEPTH_TO_SPACE, MIRROR_PAD, REVERSE_V2, SPACE_TO_BATCH_ND,
-BATCH_TO_SPACE_ND.
+BATCH_TO_SPACE_ND, EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL.
 
 Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
 the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
@@ -441,3 +441,42 @@ def test_space_to_batch_nd_matches_tflm(case, zp, scale, seed):
         expected = _space_to_batch_numpy(x, block, pads, zp)
         assert np.array_equal(g, expected), f"{what}: differs from TensorFlow's definition"
         assert np.array_equal(g[from_input], np.asarray(r)[from_input]), f"{what}: differs from TFLM"
+
+
+# ---- comparisons (bool output) --------------------------------------------------------------
+
+COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
+# TFLM takes a scale below 1 only (QuantizeMultiplierSmallerThanOneExp aborts otherwise)
+small_scales = st.floats(min_value=1e-3, max_value=0.99, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def broadcast_pair(draw: st.DrawFn) -> tuple[list[int], list[int], list[int]]:
+    """(input 1, input 2, output) shapes up to rank 4 (TFLM's broadcast comparisons are 4-D)."""
+    out = draw(shapes(max_rank=4, max_dim=4))
+    full = draw(st.integers(0, 1))  # this input has the output's rank
+    ins = []
+    for k in range(2):
+        rank = len(out) if k == full else draw(st.integers(0, len(out)))
+        tail = out[len(out) - rank:] if rank else []
+        ins.append([d if draw(st.booleans()) else 1 for d in tail])
+    padded = [[1] * (len(out) - len(d)) + d for d in ins]
+    out = [max(a, b) for a, b in zip(*padded)]
+    return ins[0], ins[1], out
+
+
+@pytest.mark.parametrize("op", COMPARISONS)
+@COMMON
+@given(shapes3=broadcast_pair(), q1=st.tuples(small_scales, zero_points),
+       q2=st.tuples(small_scales, zero_points), same=st.booleans(), seed=seeds)
+def test_comparisons_match_tflm(op, shapes3, q1, q2, same, seed):
+    s1, s2, so = shapes3
+    if same:  # one quantization: equal raw values compare equal, ties are frequent
+        q2 = q1
+    b = ModelBuilder()
+    x1 = b.tensor("x1", s1, "int8", scale=q1[0], zero_point=q1[1])
+    x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1])
+    y = b.tensor("y", so, "bool")
+    b.op(op, [x1, x2], [y], options_type=None)
+    assert_same_as_tflm(b.build([x1, x2], [y]), [s1, s2], seed,
+                        f"{op} {s1} vs {s2} -> {so} q1={q1} q2={q2}", narrow=same)

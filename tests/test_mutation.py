@@ -89,7 +89,8 @@ def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
 # the kernels of issue 15, each from its fuzz seed (tests/fuzz/fuzzlib.py kernel_seed_models)
 NEW_KERNELS = ("arg_max", "arg_min", "abs", "reduce_max", "reduce_min", "sum",
                "slice", "gather", "space_to_depth", "depth_to_space",
-               "mirror_pad", "reverse_v2", "space_to_batch_nd", "batch_to_space_nd")
+               "mirror_pad", "reverse_v2", "space_to_batch_nd", "batch_to_space_nd",
+               "equal", "not_equal", "greater", "greater_equal", "less", "less_equal")
 
 
 @pytest.mark.parametrize("kernel", NEW_KERNELS)

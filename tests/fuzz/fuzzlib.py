@@ -190,6 +190,14 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, block, pads], [y])
         return b.build([x], [y])
 
+    def compare(op: str) -> bytes:  # int8 inputs (broadcast), bool output
+        b = ModelBuilder()
+        x1 = b.tensor("x1", shape, "int8", **q)
+        x2 = b.tensor("x2", [1, 1, 1, 3], "int8", scale=0.03, zero_point=1)
+        y = b.tensor("y", shape, "bool")
+        b.op(op, [x1, x2], [y], options_type=None)
+        return b.build([x1, x2], [y])
+
     def arg(op: str) -> bytes:  # int8 in, constant int32 axis, int32 positions out
         b = ModelBuilder()
         x = b.tensor("x", shape, "int8", **q)
@@ -210,6 +218,12 @@ def kernel_seed_models() -> dict[str, bytes]:
         "space_to_depth": lambda: unary2("SPACE_TO_DEPTH", [1, 2, 2, 12], block_size=2),
         "depth_to_space": lambda: depth_to_space(),
         "slice": lambda: slice_(),
+        "equal": lambda: compare("EQUAL"),
+        "not_equal": lambda: compare("NOT_EQUAL"),
+        "greater": lambda: compare("GREATER"),
+        "greater_equal": lambda: compare("GREATER_EQUAL"),
+        "less": lambda: compare("LESS"),
+        "less_equal": lambda: compare("LESS_EQUAL"),
         "mirror_pad": lambda: with_const("MIRROR_PAD", np.array([[0, 0], [1, 2], [3, 0], [0, 1]]),
                                          [1, 7, 7, 4], mode=1),
         "reverse_v2": lambda: with_const("REVERSE_V2", np.array([2, 1]), shape),

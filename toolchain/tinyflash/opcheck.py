@@ -34,12 +34,16 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "MINIMUM", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR",
     "ARG_MAX", "ARG_MIN", "ABS", "REDUCE_MAX", "REDUCE_MIN", "SUM", "SLICE", "GATHER",
     "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "MIRROR_PAD", "REVERSE_V2", "BATCH_TO_SPACE_ND",
-    "SPACE_TO_BATCH_ND",  # issue 15
+    "SPACE_TO_BATCH_ND", "EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS",
+    "LESS_EQUAL",  # issue 15
 )
 
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
 # may be a model output.
 INT32_OUTPUT_OPS: frozenset[str] = frozenset({"ARG_MAX", "ARG_MIN"})
+# Ops whose outputs are bool (comparisons); such an output may be a model output.
+BOOL_OUTPUT_OPS: frozenset[str] = frozenset({"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL",
+                                             "LESS", "LESS_EQUAL"})
 # Op -> input index that holds int32 positions, which may be a model input or an activation
 # (GATHER's positions: an embedding lookup by token ids).
 INT32_INDEX_INPUTS: dict[str, int] = {"GATHER": 1}
@@ -181,6 +185,8 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         return
     index_outs = ({t.index for t in outs if t.dtype == "int32"} if op.name in INT32_OUTPUT_OPS
                   else set())
+    if op.name in BOOL_OUTPUT_OPS:
+        index_outs |= {t.index for t in outs if t.dtype == "bool"}
     k = INT32_INDEX_INPUTS.get(op.name, -1)
     if 0 <= k < len(ins) and ins[k] is not None and ins[k].dtype == "int32":
         index_outs.add(ins[k].index)
@@ -328,6 +334,9 @@ def check_model(info: ModelInfo) -> CheckReport:
             if (role == "output" and io.dtype == "int32" and ti in producers
                     and producers[ti].name in INT32_OUTPUT_OPS):
                 continue  # positions (ARG_MAX): the device sends the int32 values
+            if (role == "output" and io.dtype == "bool" and ti in producers
+                    and producers[ti].name in BOOL_OUTPUT_OPS):
+                continue  # a comparison's result: the device sends one byte per value
             if (role == "input" and io.dtype == "int32" and consumers.get(ti) and all(
                     INT32_INDEX_INPUTS.get(c.name, -1) >= 0
                     and c.inputs[INT32_INDEX_INPUTS[c.name]] == ti for c in consumers[ti])):
