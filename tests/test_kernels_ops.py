@@ -1,6 +1,7 @@
 """Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN,
 ABS, REDUCE_MAX, REDUCE_MIN, SUM, SLICE, GATHER, SPACE_TO_DEPTH, DEPTH_TO_SPACE, MIRROR_PAD, REVERSE_V2, SPACE_TO_BATCH_ND,
-BATCH_TO_SPACE_ND, EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL.
+BATCH_TO_SPACE_ND, EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, SELECT_V2, ZEROS_LIKE, FILL,
+BROADCAST_TO.
 
 Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
 the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
@@ -480,3 +481,82 @@ def test_comparisons_match_tflm(op, shapes3, q1, q2, same, seed):
     b.op(op, [x1, x2], [y], options_type=None)
     assert_same_as_tflm(b.build([x1, x2], [y]), [s1, s2], seed,
                         f"{op} {s1} vs {s2} -> {so} q1={q1} q2={q2}", narrow=same)
+
+
+# ---- SELECT_V2 ----------------------------------------------------------------------------
+
+@st.composite
+def expand_shapes(draw: st.DrawFn, count: int, max_rank: int = 5) -> tuple[list[list[int]], list[int]]:
+    """`count` input shapes that broadcast to the returned output shape."""
+    out = draw(shapes(max_rank=max_rank, max_dim=4, max_elems=400))
+    ins = []
+    for k in range(count):
+        rank = draw(st.integers(0, len(out)), label=f"rank{k}")
+        tail = out[len(out) - rank:] if rank else []
+        ins.append([d if draw(st.booleans(), label=f"keep{k}") else 1 for d in tail])
+    if count > 1:  # the output is the broadcast of the inputs (one of them has its rank)
+        ins[0] = [1] * (len(out) - len(ins[0])) + ins[0]
+        padded = [[1] * (len(out) - len(d)) + d for d in ins]
+        out = [max(col) for col in zip(*padded)]
+    return ins, out
+
+
+@COMMON
+@given(case=expand_shapes(3), qx=st.tuples(scales, zero_points), qy=st.tuples(scales, zero_points),
+       seed=seeds)
+def test_select_v2_matches_tflm(case, qx, qy, seed):
+    (sc, sx, sy), so = case
+    b = ModelBuilder()
+    c = b.tensor("c", sc, "bool")
+    x = b.tensor("x", sx, "int8", scale=qx[0], zero_point=qx[1])
+    y = b.tensor("y", sy, "int8", scale=qy[0], zero_point=qy[1])
+    out = b.tensor("out", so, "int8", scale=qx[0], zero_point=qx[1])
+    b.op("SELECT_V2", [c, x, y], [out], options_type=None)
+    model = b.build([c, x, y], [out])
+    rng = np.random.default_rng(seed)
+    batch = [[rng.integers(0, 2, size=tuple(sc)).astype(bool),
+              rng.integers(-128, 127, size=tuple(sx), endpoint=True, dtype=np.int8),
+              rng.integers(-128, 127, size=tuple(sy), endpoint=True, dtype=np.int8)]
+             for _ in range(SETS)]
+    assert_batch_same_as_tflm(model, batch, seed, f"SELECT_V2 c={sc} x={sx} y={sy} -> {so}")
+
+
+# ---- ZEROS_LIKE / FILL / BROADCAST_TO -----------------------------------------------------
+
+@COMMON
+@given(shape=shapes(), q=st.tuples(scales, zero_points), seed=seeds)
+def test_zeros_like_matches_tflm(shape, q, seed):
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    y = b.tensor("y", shape, "int8", scale=q[0], zero_point=q[1])
+    b.op("ZEROS_LIKE", [x], [y], options_type=None)
+    assert_same_as_tflm(b.build([x], [y]), [shape], seed, f"ZEROS_LIKE {shape} q={q}")
+
+
+@COMMON
+@given(shape=shapes(), value=st.integers(-128, 127), const=st.booleans(), int64=st.booleans(),
+       q=st.tuples(scales, zero_points), seed=seeds)
+def test_fill_matches_tflm(shape, value, const, int64, q, seed):
+    b = ModelBuilder()
+    dims = b.tensor("dims", [len(shape)], "int64" if int64 else "int32", data=np.array(shape))
+    v = b.tensor("value", [], "int8", scale=q[0], zero_point=q[1],
+                 data=np.array(value, np.int8) if const else None)
+    y = b.tensor("y", shape, "int8", scale=q[0], zero_point=q[1])
+    b.op("FILL", [dims, v], [y], options_type=None)
+    model = b.build([] if const else [v], [y])
+    batch = [[] if const else [np.array(value, np.int8)]]
+    assert_batch_same_as_tflm(model, batch, seed, f"FILL {shape} value={value} const={const}")
+
+
+@COMMON
+@given(case=expand_shapes(1, max_rank=5), int64=st.booleans(), q=st.tuples(scales, zero_points),
+       seed=seeds)
+def test_broadcast_to_matches_tflm(case, int64, q, seed):
+    (shape,), out_shape = case
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    s_ = b.tensor("shape", [len(out_shape)], "int64" if int64 else "int32",
+                  data=np.array(out_shape))
+    y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
+    b.op("BROADCAST_TO", [x, s_], [y], options_type=None)
+    assert_same_as_tflm(b.build([x], [y]), [shape], seed, f"BROADCAST_TO {shape} -> {out_shape}")

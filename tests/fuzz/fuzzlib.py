@@ -190,6 +190,26 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, block, pads], [y])
         return b.build([x], [y])
 
+    def select_v2() -> bytes:
+        b = ModelBuilder()
+        c = b.tensor("c", [1, 4, 1, 3], "bool")
+        x = b.tensor("x", shape, "int8", **q)
+        y = b.tensor("y", [3], "int8", **q)
+        out = b.tensor("out", shape, "int8", **q)
+        b.op("SELECT_V2", [c, x, y], [out], options_type=None)
+        return b.build([c, x, y], [out])
+
+    def fill() -> bytes:
+        b = ModelBuilder()
+        dims = b.tensor("dims", None, "int32", data=np.array(shape))
+        v = b.tensor("v", [], "int8", data=np.array(-7, np.int8), **q)
+        x = b.tensor("x", shape, "int8", **q)
+        y = b.tensor("y", shape, "int8", **q)
+        out = b.tensor("out", shape, "int8", **q)
+        b.op("FILL", [dims, v], [y], options_type=None)
+        b.op("MAXIMUM", [x, y], [out])
+        return b.build([x], [out])
+
     def compare(op: str) -> bytes:  # int8 inputs (broadcast), bool output
         b = ModelBuilder()
         x1 = b.tensor("x1", shape, "int8", **q)
@@ -218,6 +238,11 @@ def kernel_seed_models() -> dict[str, bytes]:
         "space_to_depth": lambda: unary2("SPACE_TO_DEPTH", [1, 2, 2, 12], block_size=2),
         "depth_to_space": lambda: depth_to_space(),
         "slice": lambda: slice_(),
+        "select_v2": lambda: select_v2(),
+        "zeros_like": lambda: unary("ZEROS_LIKE", options_type=None),
+        "fill": lambda: fill(),
+        "broadcast_to": lambda: with_const("BROADCAST_TO", np.array([2, 4, 4, 3]), [2, 4, 4, 3],
+                                           options_type=None),
         "equal": lambda: compare("EQUAL"),
         "not_equal": lambda: compare("NOT_EQUAL"),
         "greater": lambda: compare("GREATER"),

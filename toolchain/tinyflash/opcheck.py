@@ -35,7 +35,7 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "ARG_MAX", "ARG_MIN", "ABS", "REDUCE_MAX", "REDUCE_MIN", "SUM", "SLICE", "GATHER",
     "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "MIRROR_PAD", "REVERSE_V2", "BATCH_TO_SPACE_ND",
     "SPACE_TO_BATCH_ND", "EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS",
-    "LESS_EQUAL",  # issue 15
+    "LESS_EQUAL", "SELECT_V2", "ZEROS_LIKE", "FILL", "BROADCAST_TO",  # issue 15
 )
 
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
@@ -44,9 +44,10 @@ INT32_OUTPUT_OPS: frozenset[str] = frozenset({"ARG_MAX", "ARG_MIN"})
 # Ops whose outputs are bool (comparisons); such an output may be a model output.
 BOOL_OUTPUT_OPS: frozenset[str] = frozenset({"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL",
                                              "LESS", "LESS_EQUAL"})
-# Op -> input index that holds int32 positions, which may be a model input or an activation
-# (GATHER's positions: an embedding lookup by token ids).
-INT32_INDEX_INPUTS: dict[str, int] = {"GATHER": 1}
+# Op -> (input index, dtype) of an input that is not int8 data: GATHER's int32 positions (an
+# embedding lookup by token ids), SELECT_V2's bool condition; it may be a model input or an
+# activation.
+TYPED_INPUTS: dict[str, tuple[int, str]] = {"GATHER": (1, "int32"), "SELECT_V2": (0, "bool")}
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
@@ -187,8 +188,8 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
                   else set())
     if op.name in BOOL_OUTPUT_OPS:
         index_outs |= {t.index for t in outs if t.dtype == "bool"}
-    k = INT32_INDEX_INPUTS.get(op.name, -1)
-    if 0 <= k < len(ins) and ins[k] is not None and ins[k].dtype == "int32":
+    k, typed = TYPED_INPUTS.get(op.name, (-1, ""))
+    if 0 <= k < len(ins) and ins[k] is not None and ins[k].dtype == typed:
         index_outs.add(ins[k].index)
     bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io | index_outs]
     if bad:
@@ -337,10 +338,10 @@ def check_model(info: ModelInfo) -> CheckReport:
             if (role == "output" and io.dtype == "bool" and ti in producers
                     and producers[ti].name in BOOL_OUTPUT_OPS):
                 continue  # a comparison's result: the device sends one byte per value
-            if (role == "input" and io.dtype == "int32" and consumers.get(ti) and all(
-                    INT32_INDEX_INPUTS.get(c.name, -1) >= 0
-                    and c.inputs[INT32_INDEX_INPUTS[c.name]] == ti for c in consumers[ti])):
-                continue  # positions (GATHER's token ids): the host sends int32 values
+            if role == "input" and consumers.get(ti) and all(
+                    c.name in TYPED_INPUTS and TYPED_INPUTS[c.name][1] == io.dtype
+                    and c.inputs[TYPED_INPUTS[c.name][0]] == ti for c in consumers[ti]):
+                continue  # GATHER's token ids, SELECT_V2's condition: sent as they are
             if io.dtype == "float32":
                 edge = (all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
                         and bool(consumers.get(ti)) if role == "input"
