@@ -1,7 +1,7 @@
 """Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN,
 ABS, REDUCE_MAX, REDUCE_MIN, SUM, SLICE, GATHER, SPACE_TO_DEPTH, DEPTH_TO_SPACE, MIRROR_PAD, REVERSE_V2, SPACE_TO_BATCH_ND,
 BATCH_TO_SPACE_ND, EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, SELECT_V2, ZEROS_LIKE, FILL,
-BROADCAST_TO.
+BROADCAST_TO, SQUARED_DIFFERENCE, PRELU.
 
 Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
 the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
@@ -560,3 +560,40 @@ def test_broadcast_to_matches_tflm(case, int64, q, seed):
     y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
     b.op("BROADCAST_TO", [x, s_], [y], options_type=None)
     assert_same_as_tflm(b.build([x], [y]), [shape], seed, f"BROADCAST_TO {shape} -> {out_shape}")
+
+
+# ---- SQUARED_DIFFERENCE / PRELU -----------------------------------------------------------
+
+@COMMON
+@given(shapes3=broadcast_pair(), q1=st.tuples(scales, zero_points),
+       q2=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds)
+def test_squared_difference_matches_tflm(shapes3, q1, q2, qo, seed):
+    s1, s2, so = shapes3
+    b = ModelBuilder()
+    x1 = b.tensor("x1", s1, "int8", scale=q1[0], zero_point=q1[1])
+    x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1])
+    y = b.tensor("y", so, "int8", scale=qo[0], zero_point=qo[1])
+    b.op("SQUARED_DIFFERENCE", [x1, x2], [y], options_type=None)
+    assert_same_as_tflm(b.build([x1, x2], [y]), [s1, s2], seed,
+                        f"SQUARED_DIFFERENCE {s1} vs {s2} q1={q1} q2={q2} qo={qo}")
+
+
+@COMMON
+@given(shape=shapes(min_rank=2, max_rank=4, max_dim=5), data=st.data(),
+       qi=st.tuples(scales, zero_points), qa=st.tuples(scales, zero_points),
+       qo=st.tuples(scales, zero_points), const=st.booleans(), seed=seeds)
+def test_prelu_matches_tflm(shape, data, qi, qa, qo, const, seed):
+    # alpha as Keras' PReLU gives it: the trailing dims, some shared (1)
+    alpha_shape = [d if data.draw(st.booleans(), label=f"alpha{i}") else 1
+                   for i, d in enumerate(shape[1:])]
+    rng = np.random.default_rng(seed)
+    alpha = rng.integers(-128, 127, size=tuple(alpha_shape), endpoint=True, dtype=np.int8)
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
+    a = b.tensor("alpha", alpha_shape, "int8", scale=qa[0], zero_point=qa[1],
+                 data=alpha if const else None)
+    y = b.tensor("y", shape, "int8", scale=qo[0], zero_point=qo[1])
+    b.op("PRELU", [x, a], [y], options_type=None)
+    model = b.build([x] if const else [x, a], [y])
+    assert_same_as_tflm(model, [shape] if const else [shape, alpha_shape], seed,
+                        f"PRELU {shape} alpha={alpha_shape} qi={qi} qa={qa} qo={qo}")

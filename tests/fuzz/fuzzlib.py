@@ -190,6 +190,15 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, block, pads], [y])
         return b.build([x], [y])
 
+    def prelu() -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        a = b.tensor("alpha", None, "int8", data=np.array([[[3, -40, 100]]]), scale=0.01,
+                     zero_point=-1)
+        y = b.tensor("y", shape, "int8", scale=0.04, zero_point=7)
+        b.op("PRELU", [x, a], [y], options_type=None)
+        return b.build([x], [y])
+
     def select_v2() -> bytes:
         b = ModelBuilder()
         c = b.tensor("c", [1, 4, 1, 3], "bool")
@@ -243,6 +252,8 @@ def kernel_seed_models() -> dict[str, bytes]:
         "fill": lambda: fill(),
         "broadcast_to": lambda: with_const("BROADCAST_TO", np.array([2, 4, 4, 3]), [2, 4, 4, 3],
                                            options_type=None),
+        "squared_difference": lambda: binary("SQUARED_DIFFERENCE", options_type=None),
+        "prelu": lambda: prelu(),
         "equal": lambda: compare("EQUAL"),
         "not_equal": lambda: compare("NOT_EQUAL"),
         "greater": lambda: compare("GREATER"),

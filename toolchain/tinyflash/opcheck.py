@@ -35,7 +35,8 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "ARG_MAX", "ARG_MIN", "ABS", "REDUCE_MAX", "REDUCE_MIN", "SUM", "SLICE", "GATHER",
     "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "MIRROR_PAD", "REVERSE_V2", "BATCH_TO_SPACE_ND",
     "SPACE_TO_BATCH_ND", "EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS",
-    "LESS_EQUAL", "SELECT_V2", "ZEROS_LIKE", "FILL", "BROADCAST_TO",  # issue 15
+    "LESS_EQUAL", "SELECT_V2", "ZEROS_LIKE", "FILL", "BROADCAST_TO", "SQUARED_DIFFERENCE",
+    "PRELU",  # issue 15
 )
 
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
