@@ -1,7 +1,7 @@
 """Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN,
 ABS, REDUCE_MAX, REDUCE_MIN, SUM, SLICE, GATHER, SPACE_TO_DEPTH, DEPTH_TO_SPACE, MIRROR_PAD, REVERSE_V2, SPACE_TO_BATCH_ND,
 BATCH_TO_SPACE_ND, EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, SELECT_V2, ZEROS_LIKE, FILL,
-BROADCAST_TO, SQUARED_DIFFERENCE, PRELU.
+BROADCAST_TO, SQUARED_DIFFERENCE, PRELU, RESIZE_BILINEAR.
 
 Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
 the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
@@ -597,3 +597,21 @@ def test_prelu_matches_tflm(shape, data, qi, qa, qo, const, seed):
     model = b.build([x] if const else [x, a], [y])
     assert_same_as_tflm(model, [shape] if const else [shape, alpha_shape], seed,
                         f"PRELU {shape} alpha={alpha_shape} qi={qi} qa={qa} qo={qo}")
+
+
+# ---- RESIZE_BILINEAR ----------------------------------------------------------------------
+
+@COMMON
+@given(n=st.integers(1, 2), h=st.integers(1, 6), w=st.integers(1, 6), c=st.integers(1, 3),
+       oh=st.integers(1, 12), ow=st.integers(1, 12),
+       mode=st.sampled_from(["none", "align_corners", "half_pixel_centers"]),
+       q=st.tuples(scales, zero_points), seed=seeds)
+def test_resize_bilinear_matches_tflm(n, h, w, c, oh, ow, mode, q, seed):
+    b = ModelBuilder()
+    x = b.tensor("x", [n, h, w, c], "int8", scale=q[0], zero_point=q[1])
+    size = b.tensor("size", [2], "int32", data=np.array([oh, ow]))
+    y = b.tensor("y", [n, oh, ow, c], "int8", scale=q[0], zero_point=q[1])
+    b.op("RESIZE_BILINEAR", [x, size], [y], align_corners=mode == "align_corners",
+         half_pixel_centers=mode == "half_pixel_centers")
+    assert_same_as_tflm(b.build([x], [y]), [[n, h, w, c]], seed,
+                        f"RESIZE_BILINEAR {[n, h, w, c]} -> {oh}x{ow} {mode}")

@@ -254,6 +254,8 @@ def kernel_seed_models() -> dict[str, bytes]:
                                            options_type=None),
         "squared_difference": lambda: binary("SQUARED_DIFFERENCE", options_type=None),
         "prelu": lambda: prelu(),
+        "resize_bilinear": lambda: with_const("RESIZE_BILINEAR", np.array([7, 5]), [1, 7, 5, 3],
+                                              half_pixel_centers=True),
         "equal": lambda: compare("EQUAL"),
         "not_equal": lambda: compare("NOT_EQUAL"),
         "greater": lambda: compare("GREATER"),

@@ -36,7 +36,7 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "MIRROR_PAD", "REVERSE_V2", "BATCH_TO_SPACE_ND",
     "SPACE_TO_BATCH_ND", "EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS",
     "LESS_EQUAL", "SELECT_V2", "ZEROS_LIKE", "FILL", "BROADCAST_TO", "SQUARED_DIFFERENCE",
-    "PRELU",  # issue 15
+    "PRELU", "RESIZE_BILINEAR",  # issue 15
 )
 
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
