@@ -1,7 +1,7 @@
 """Differential tests of the kernels added for issue 15 (operator coverage): ARG_MAX, ARG_MIN,
 ABS, REDUCE_MAX, REDUCE_MIN, SUM, SLICE, GATHER, SPACE_TO_DEPTH, DEPTH_TO_SPACE, MIRROR_PAD, REVERSE_V2, SPACE_TO_BATCH_ND,
 BATCH_TO_SPACE_ND, EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, SELECT_V2, ZEROS_LIKE, FILL,
-BROADCAST_TO, SQUARED_DIFFERENCE, PRELU, RESIZE_BILINEAR.
+BROADCAST_TO, SQUARED_DIFFERENCE, PRELU, RESIZE_BILINEAR, BATCH_MATMUL.
 
 Each case is a single-op model written with tests/tflbuilder.py, run through the C runtime on
 the host (ASan+UBSan runner, tests/runtime_host.py) and through tflite-micro's Python runtime;
@@ -615,3 +615,37 @@ def test_resize_bilinear_matches_tflm(n, h, w, c, oh, ow, mode, q, seed):
          half_pixel_centers=mode == "half_pixel_centers")
     assert_same_as_tflm(b.build([x], [y]), [[n, h, w, c]], seed,
                         f"RESIZE_BILINEAR {[n, h, w, c]} -> {oh}x{ow} {mode}")
+
+
+# ---- BATCH_MATMUL -------------------------------------------------------------------------
+
+@COMMON
+@given(data=st.data(), m=st.integers(1, 6), k=st.integers(1, 12), n=st.integers(1, 6),
+       adj_x=st.booleans(), adj_y=st.booleans(), const=st.booleans(),
+       ql=st.tuples(scales, zero_points), qr=st.tuples(scales, zero_points),
+       qo=st.tuples(scales, zero_points), seed=seeds)
+def test_batch_matmul_matches_tflm(data, m, k, n, adj_x, adj_y, const, ql, qr, qo, seed):
+    rank = data.draw(st.integers(2, 5), label="rank")
+    batch = [data.draw(st.integers(1, 3), label=f"batch{i}") for i in range(rank - 2)]
+    lhs_batch = [d if data.draw(st.booleans(), label=f"lb{i}") else 1 for i, d in enumerate(batch)]
+    rhs_batch = [d if data.draw(st.booleans(), label=f"rb{i}") else 1 for i, d in enumerate(batch)]
+    lrank = data.draw(st.integers(0, len(lhs_batch)), label="lhs batch dims")
+    rrank = len(rhs_batch) if lrank < len(lhs_batch) else data.draw(
+        st.integers(0, len(rhs_batch)), label="rhs batch dims")
+    ext_l = [1] * (len(batch) - lrank) + lhs_batch[len(batch) - lrank:]
+    ext_r = [1] * (len(batch) - rrank) + rhs_batch[len(batch) - rrank:]
+    out_batch = [max(a, b) for a, b in zip(ext_l, ext_r)]
+    lhs_shape = lhs_batch[len(lhs_batch) - lrank:] + ([k, m] if adj_x else [m, k])
+    rhs_shape = rhs_batch[len(rhs_batch) - rrank:] + ([n, k] if adj_y else [k, n])
+    out_shape = out_batch + [m, n]
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    x = b.tensor("lhs", lhs_shape, "int8", scale=ql[0], zero_point=ql[1])
+    w = b.tensor("rhs", rhs_shape, "int8", scale=qr[0], zero_point=qr[1],
+                 data=rng.integers(-128, 127, size=tuple(rhs_shape), endpoint=True) if const else None)
+    y = b.tensor("y", out_shape, "int8", scale=qo[0], zero_point=qo[1])
+    b.op("BATCH_MATMUL", [x, w], [y], adj_x=adj_x, adj_y=adj_y)
+    model = b.build([x] if const else [x, w], [y])
+    assert_same_as_tflm(model, [lhs_shape] if const else [lhs_shape, rhs_shape], seed,
+                        f"BATCH_MATMUL {lhs_shape} x {rhs_shape} -> {out_shape} adj_x={adj_x} "
+                        f"adj_y={adj_y} const={const}")

@@ -92,7 +92,8 @@ NEW_KERNELS = ("arg_max", "arg_min", "abs", "reduce_max", "reduce_min", "sum",
                "mirror_pad", "reverse_v2", "space_to_batch_nd", "batch_to_space_nd",
                "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
                "select_v2", "zeros_like", "fill", "broadcast_to",
-               "squared_difference", "prelu", "resize_bilinear")
+               "squared_difference", "prelu", "resize_bilinear",
+               "batch_matmul")
 
 
 @pytest.mark.parametrize("kernel", NEW_KERNELS)

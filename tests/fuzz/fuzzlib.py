@@ -190,6 +190,14 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, block, pads], [y])
         return b.build([x], [y])
 
+    def batch_matmul() -> bytes:  # activation x activation (attention-style), rhs transposed
+        b = ModelBuilder()
+        x1 = b.tensor("x1", [1, 4, 4, 3], "int8", **q)
+        x2 = b.tensor("x2", [4, 5, 3], "int8", scale=0.03, zero_point=1)
+        y = b.tensor("y", [1, 4, 4, 5], "int8", scale=0.3, zero_point=-3)
+        b.op("BATCH_MATMUL", [x1, x2], [y], adj_y=True)
+        return b.build([x1, x2], [y])
+
     def prelu() -> bytes:
         b = ModelBuilder()
         x = b.tensor("x", shape, "int8", **q)
@@ -254,6 +262,7 @@ def kernel_seed_models() -> dict[str, bytes]:
                                            options_type=None),
         "squared_difference": lambda: binary("SQUARED_DIFFERENCE", options_type=None),
         "prelu": lambda: prelu(),
+        "batch_matmul": lambda: batch_matmul(),
         "resize_bilinear": lambda: with_const("RESIZE_BILINEAR", np.array([7, 5]), [1, 7, 5, 3],
                                               half_pixel_centers=True),
         "equal": lambda: compare("EQUAL"),

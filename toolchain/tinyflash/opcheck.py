@@ -36,7 +36,7 @@ RUNTIME_KERNELS: tuple[str, ...] = (
     "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "MIRROR_PAD", "REVERSE_V2", "BATCH_TO_SPACE_ND",
     "SPACE_TO_BATCH_ND", "EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS",
     "LESS_EQUAL", "SELECT_V2", "ZEROS_LIKE", "FILL", "BROADCAST_TO", "SQUARED_DIFFERENCE",
-    "PRELU", "RESIZE_BILINEAR",  # issue 15
+    "PRELU", "RESIZE_BILINEAR", "BATCH_MATMUL",  # issue 15
 )
 
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
@@ -206,8 +206,10 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
                 "does not run — rebuild the model so this op works on int8 tensors")
         return
 
+    w = ins[weight_idx] if 0 <= weight_idx < len(ins) else None
+    if op.name == "BATCH_MATMUL" and w is not None and not w.is_constant:
+        weight_idx = -1  # both operands may be activations (attention: Q x K^T)
     if weight_idx >= 0:
-        w = ins[weight_idx] if weight_idx < len(ins) else None
         if w is None or not w.is_constant:
             add("weights", "has weights that are not a constant tensor — the tinyflash runtime "
                 "needs constant int8 weights; rebuild the model with fixed weights")

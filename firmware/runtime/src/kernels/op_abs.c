@@ -50,9 +50,11 @@ static tfl_status abs_eval(tfl_context *ctx, tfl_node *node) {
   for (i = 0; i < n; ++i) {
     const int32_t diff = (int32_t)x[i] - d.input_zero_point;
     const int32_t v = diff < 0 ? -diff : diff;
-    const int32_t r = d.rescale ? tfl_multiply_by_quantized_multiplier(v, d.multiplier, d.shift)
-                                : v;
-    y[i] = (int8_t)tfl_clamp(r + d.output_zero_point, -128, 127);
+    const int64_t r = (int64_t)(d.rescale ? tfl_multiply_by_quantized_multiplier(v, d.multiplier,
+                                                                                d.shift)
+                                          : v) +
+                      d.output_zero_point; /* int64: defined for any requantized value */
+    y[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
   }
   return TFL_OK;
 }

@@ -58,7 +58,10 @@ static void prelu_row(const void *params, const int8_t *in, int32_t step1, const
       const int32_t a = (int32_t)alpha[i * step2] - d->alpha_zero_point;
       r = tfl_multiply_by_quantized_multiplier(v * a, d->multiplier2, d->shift2);
     }
-    out[i] = (int8_t)tfl_clamp(r + d->output_zero_point, -128, 127);
+    {
+      const int64_t o = (int64_t)r + d->output_zero_point; /* defined for any requantized r */
+      out[i] = (int8_t)(o < -128 ? -128 : (o > 127 ? 127 : o));
+    }
   }
 }
 

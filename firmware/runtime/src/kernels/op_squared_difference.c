@@ -67,10 +67,11 @@ static void squared_difference_row(const void *params, const int8_t *in1, int32_
     const int32_t b = tfl_multiply_by_quantized_multiplier(
         ((int32_t)in2[i * step2] - d->zero_point2) * 128, d->multiplier2, d->shift2);
     const int32_t diff = a - b;
-    const int32_t r = tfl_multiply_by_quantized_multiplier(diff * diff, d->output_multiplier,
-                                                           d->output_shift) +
-                      d->output_zero_point;
-    out[i] = (int8_t)tfl_clamp(r, -128, 127);
+    const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(diff * diff,
+                                                                    d->output_multiplier,
+                                                                    d->output_shift) +
+                      d->output_zero_point; /* int64: defined for any requantized value */
+    out[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
   }
 }
 

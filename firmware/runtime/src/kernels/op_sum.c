@@ -20,9 +20,10 @@ TFL_OP_DATA_FITS(tfl_sum_data);
 static int8_t sum_finish(int32_t acc, const void *user) {
   const tfl_sum_data *d = (const tfl_sum_data *)user;
   const int32_t shifted = (int32_t)((uint32_t)acc - (uint32_t)d->offset);
-  const int32_t r = tfl_multiply_by_quantized_multiplier(shifted, d->multiplier, d->shift) +
-                    d->output_zero_point;
-  return (int8_t)tfl_clamp(r, -128, 127);
+  const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(shifted, d->multiplier,
+                                                                  d->shift) +
+                    d->output_zero_point; /* int64: defined for any requantized value */
+  return (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
 }
 
 static tfl_status sum_prepare(tfl_context *ctx, tfl_node *node) {
