@@ -2,12 +2,16 @@
 for every op.
 
 The rules, per operator of subgraph 0:
-- activations (non-constant tensors) are int8 with per-tensor quantization;
+- an op without a kernel (not in RUNTIME_KERNELS) is reported alone, first, with its types and
+  the TFLM verdict of docs/ops.md (ops_table.json): `--runtime tflm` or replace the layer;
+- activations (non-constant tensors) are int8 with per-tensor quantization, except ARG_MAX /
+  ARG_MIN's int32 positions, GATHER's int32 positions, the comparisons' bool results and
+  SELECT_V2's bool condition (INT32_OUTPUT_OPS, BOOL_OUTPUT_OPS, TYPED_INPUTS);
 - CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV: int8 weights (per-tensor or
   per-channel), int32 bias; other constant inputs are int8 data or int32/int64 parameters;
 - no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
   DEQUANTIZE at the model's edge (int8-float-io: deployable, with a warning);
-- no custom ops, and the op is in RUNTIME_KERNELS.
+- no custom ops.
 Each offender is one sentence naming the op (or model input/output) and its fix.
 """
 
