@@ -296,8 +296,10 @@ def _no_kernel_first(info: ModelInfo, findings: list[Finding], producers: dict[i
                     [producers[t] for t in op.inputs if t in producers])
             if near and all(o.index in missing for o in near):
                 first = near[0]
-                f = Finding(f.severity, f.kind, f"op {op.index} {op.name} converts to float for op "
-                            f"{first.index} {first.name}, which has no kernel (see that op)",
+                what = "converts to float for" if op.name == "DEQUANTIZE" else \
+                    "converts back to int8 the float output of"
+                f = Finding(f.severity, f.kind, f"op {op.index} {op.name} {what} op {first.index} "
+                            f"{first.name}, which has no kernel (see that op)",
                             f.op_index, f.op_name)
         out.append(f)
     return sorted(out, key=lambda f: f.kind != "no-kernel")
