@@ -387,3 +387,28 @@ def test_int32_positions_are_deployable_for_gather_and_arg_max() -> None:
     b.op("RELU", [x], [y])
     report = check_model(parse_model(b.build([x], [y]), "relu32.tflite"))
     assert not report.deployable
+
+
+def test_float_island_around_an_op_without_kernel_points_at_the_op() -> None:
+    """DEQUANTIZE -> float CUMSUM -> QUANTIZE (the converter's float island around an op it has
+    no int8 version of): the headline is CUMSUM's missing kernel, and the two converting ops
+    point at it instead of asking for calibration data."""
+    from tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int8", scale=0.1, zero_point=0)
+    f = b.tensor("f", [1, 4], "float32")
+    c = b.tensor("c", [1, 4], "float32")
+    axis = b.tensor("axis", [], "int32", data=np.array(1))
+    y = b.tensor("y", [1, 4], "int8", scale=0.1, zero_point=0)
+    b.op("DEQUANTIZE", [x], [f])
+    b.op("CUMSUM", [f, axis], [c])
+    b.op("QUANTIZE", [c], [y])
+    report = check_model(parse_model(b.build([x], [y]), "cumsum.tflite"))
+    assert [f.kind for f in report.findings] == ["no-kernel", "float", "float"]
+    assert report.offenders[0].startswith("op 1 CUMSUM (float32 -> float32) has no kernel")
+    assert report.offenders[1] == ("op 0 DEQUANTIZE converts to float for op 1 CUMSUM, which has "
+                                   "no kernel (see that op)")
+    assert report.offenders[2].startswith("op 2 QUANTIZE converts back to int8 the float output "
+                                          "of op 1 CUMSUM")
+    assert not any("representative data" in m for m in report.offenders)
