@@ -17,7 +17,7 @@ import numpy as np
 from tflite_micro.python.tflite_micro import runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from tflbuilder import ModelBuilder  # noqa: E402
+from support.tflbuilder import ModelBuilder  # noqa: E402
 
 
 def tanh_outputs(xs: np.ndarray) -> np.ndarray:

@@ -58,10 +58,10 @@ def builder_model(kind: str) -> bytes:
                      zero_point=0)
         y = b.tensor("y", [1, 3], "float32")
         b.op("FULLY_CONNECTED", [x, w, -1], [y])
-    elif kind == "abs":  # int8 ABS: a builtin op the runtime has no kernel for
+    elif kind == "elu":  # int8 ELU: a builtin op TFLM runs and the runtime has no kernel for
         x = b.tensor("x", [1, 4], "int8", scale=0.1, zero_point=0)
         y = b.tensor("y", [1, 4], "int8", scale=0.1, zero_point=0)
-        b.op("ABS", [x], [y])
+        b.op("ELU", [x], [y])
     elif kind == "big":  # 20,000-byte input activation: more than micro:bit's 16 KB of RAM
         x = b.tensor("x", [1, 20000], "int8", scale=0.1, zero_point=0)
         w = b.tensor("w", None, "int8", data=rng.integers(-127, 127, (8, 20000)), scale=0.02,
@@ -286,10 +286,11 @@ ROWS: list[Row] = [
     Row("check-hybrid", "op N FULLY_CONNECTED is hybrid: int8 weights, float32 activations",
         lambda i: ["check", i.model("hybrid")], 1,
         lambda i: ["op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations"]),
-    Row("generate-unsupported-op", "MODEL is not deployable: op N OP has no kernel in the tinyflash runtime",
-        lambda i: ["generate", i.model("abs"), "--board", "host", "-o", i.path("p_abs")], 1,
-        lambda i: ["abs.tflite is not deployable: op 0 ABS has no kernel in the tinyflash runtime"],
-        after=lambda i: None if not i.path("p_abs").exists() else pytest.fail("project written")),
+    Row("generate-unsupported-op", "MODEL is not deployable: op N OP (TYPES) has no kernel in the tinyflash runtime",
+        lambda i: ["generate", i.model("elu"), "--board", "host", "-o", i.path("p_elu")], 1,
+        lambda i: ["elu.tflite is not deployable: op 0 ELU (int8 -> int8) has no kernel in the "
+                   "tinyflash runtime", "--runtime tflm"],
+        after=lambda i: None if not i.path("p_elu").exists() else pytest.fail("project written")),
     Row("generate-unknown-board", "unknown board 'ID' (no boards/ID.json); known boards:",
         lambda i: ["generate", DIGITS / "digits_int8.tflite", "--board", "nope", "-o",
                    i.path("p_nope")], 2,

@@ -87,6 +87,24 @@ def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
     assert sum(n for (stage, _), n in counts.items() if stage != "ran") > 0
 
 
+# the kernels of issue 15, each from its fuzz seed (tests/fuzz/fuzzlib.py kernel_seed_models)
+NEW_KERNELS = ("arg_max", "arg_min", "abs", "reduce_max", "reduce_min", "sum",
+               "slice", "gather", "space_to_depth", "depth_to_space",
+               "mirror_pad", "reverse_v2", "space_to_batch_nd", "batch_to_space_nd",
+               "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
+               "select_v2", "zeros_like", "fill", "broadcast_to",
+               "squared_difference", "prelu", "resize_bilinear",
+               "batch_matmul")
+
+
+@pytest.mark.parametrize("kernel", NEW_KERNELS)
+def test_new_kernel_mutants(kernel: str, tmp_path: Path) -> None:
+    model = fuzzlib.kernel_seed_models()[f"kernel_{kernel}.tflite"]
+    counts = mutate(model, f"kernel_{kernel}", CASES, tmp_path)
+    assert sum(n for (stage, _), n in counts.items() if stage == "ran") > 0
+    assert sum(n for (stage, _), n in counts.items() if stage != "ran") > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name,cases", [("ad01_int8", 10_000), ("kws_ref_model", 2_000),
                                         ("pretrainedResnet_quant", 2_000)])

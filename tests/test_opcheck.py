@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import SHARED_MODEL_NAMES, shared_model_path
@@ -31,8 +32,12 @@ def _convert(mode: str) -> bytes:
     inputs = tf.keras.Input(shape=(32,), batch_size=1)
     x = tf.keras.layers.Dense(64, activation="relu", bias_initializer="random_normal")(inputs)
     x = tf.keras.layers.Dense(4, bias_initializer="random_normal")(x)
-    if mode == "argmax":
+    if mode == "argmax":  # int64 positions (TensorFlow's default output_type)
         x = tf.keras.layers.Lambda(lambda v: tf.math.argmax(v, axis=-1))(x)
+    if mode == "argmax32":
+        x = tf.keras.layers.Lambda(lambda v: tf.math.argmax(v, axis=-1, output_type=tf.int32))(x)
+    if mode == "cumsum":  # no int8 CUMSUM in the converter: it stays float between (de)quantize
+        x = tf.keras.layers.Lambda(lambda v: tf.math.cumsum(v, axis=-1))(x)
     return _finish(tf.keras.Model(inputs, x), mode, (1, 32))
 
 
@@ -51,10 +56,12 @@ def _finish(model: object, mode: str, shape: tuple[int, ...]) -> bytes:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if mode in ("int8", "float-io", "uint8-io", "argmax"):
+    if mode == "cumsum":
+        converter.representative_dataset = data
+    if mode in ("int8", "float-io", "uint8-io", "argmax", "argmax32"):
         converter.representative_dataset = data
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if mode in ("int8", "argmax"):
+    if mode in ("int8", "argmax", "argmax32"):
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     if mode == "uint8-io":
@@ -63,7 +70,8 @@ def _finish(model: object, mode: str, shape: tuple[int, ...]) -> bytes:
     return converter.convert()
 
 
-MODES = ("float", "dynamic", "float16", "int8", "float-io", "uint8-io", "argmax", "lstm")
+MODES = ("float", "dynamic", "float16", "int8", "float-io", "uint8-io", "argmax", "argmax32",
+         "cumsum", "lstm")
 
 
 @pytest.fixture(scope="session")
@@ -143,11 +151,35 @@ def test_uint8_io_is_refused(converted: dict[str, Path]) -> None:
 
 @pytest.mark.slow
 def test_op_without_runtime_kernel(converted: dict[str, Path]) -> None:
-    info, report = _report(converted, "argmax")
-    assert "ARG_MAX" in info.op_histogram and "ARG_MAX" not in runtime_kernels()
-    index = next(op.index for op in info.ops if op.name == "ARG_MAX")
-    assert f"op {index} ARG_MAX has no kernel in the tinyflash runtime" in " ".join(report.offenders)
+    """tf.math.cumsum: the headline names the op without a kernel, not calibration data
+    (issue 15: the model was converted with data, and data does not give CUMSUM a kernel)."""
+    info, report = _report(converted, "cumsum")
+    assert "CUMSUM" in info.op_histogram and "CUMSUM" not in runtime_kernels()
+    index = next(op.index for op in info.ops if op.name == "CUMSUM")
+    headline = report.offenders[0]
+    assert headline.startswith(f"op {index} CUMSUM (")
+    assert "has no kernel in the tinyflash runtime" in headline
+    assert "representative data" not in headline
+    assert "replace the layer" in headline
     assert not report.deployable
+
+
+@pytest.mark.slow
+def test_argmax_int64_positions_name_the_fix(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "argmax")
+    index = next(op.index for op in info.ops if op.name == "ARG_MAX")
+    headline = report.offenders[0]
+    assert headline.startswith(f"op {index} ARG_MAX writes int64 positions")
+    assert "output_type=tf.int32" in headline
+    assert not report.deployable
+
+
+@pytest.mark.slow
+def test_argmax_int32_classifier_is_deployable(converted: dict[str, Path]) -> None:
+    info, report = _report(converted, "argmax32")
+    assert info.ops[-1].name == "ARG_MAX"
+    assert info.tensors[info.outputs[0]].dtype == "int32"
+    assert report.deployable, report.offenders
 
 
 @pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
@@ -159,7 +191,7 @@ def test_shared_models_are_deployable(name: str) -> None:
 
 def test_runtime_kernel_list_is_the_issue_list() -> None:
     kernels = runtime_kernels()
-    assert len(kernels) == len(set(kernels)) >= 34
+    assert len(kernels) == len(set(kernels)) == 34 + 2 + 28  # + the LSTM/SVDF and issue 15's
     assert {"CONV_2D", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "HARD_SWISH"} <= set(kernels)
     assert {"UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"} <= set(kernels)
 
@@ -304,3 +336,94 @@ def test_runtime_kernels_match_the_c_kernel_table() -> None:
     assert [name for _, _, name in rows] == list(runtime_kernels())
     for lower, code, name in rows:
         assert schema.BUILTIN_CODES[name] == int(code) and lower == name.lower()
+
+
+# ---- remedies that name the real cause first (issue 15) ------------------------------------
+
+def _single_op(op: str, dtype: str, out_dtype: str | None = None, **options: object) -> ModelInfo:
+    from support.tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    q = {"scale": 0.1, "zero_point": 0} if dtype in ("int8", "int16") else {}
+    x = b.tensor("x", [1, 4], dtype, **q)
+    y = b.tensor("y", [1, 4], out_dtype or dtype, **q)
+    b.op(op, [x], [y], **options)
+    from tinyflash.model import parse_model
+    return parse_model(b.build([x], [y]), f"{op.lower()}.tflite")
+
+
+def test_no_kernel_headline_suggests_tflm_when_tflm_runs_the_types() -> None:
+    """int8 ELU: TFLM runs it (docs/ops.md), tinyflash has no kernel yet."""
+    report = check_model(_single_op("ELU", "int8", options_type=None))
+    assert not report.deployable
+    headline = report.offenders[0]
+    assert headline.startswith("op 0 ELU (int8 -> int8) has no kernel in the tinyflash runtime")
+    assert "`--runtime tflm`" in headline and "representative data" not in headline
+    assert len(report.offenders) == 1
+
+
+def test_no_kernel_headline_for_float_op_names_the_kernel_not_the_data() -> None:
+    """A float CUMSUM (what the converter leaves without an int8 CUMSUM): the cause is the
+    missing kernel; TFLM runs CUMSUM only for int8, so --runtime tflm is not offered as is."""
+    report = check_model(_single_op("CUMSUM", "float32", options_type=None))
+    headline = report.offenders[0]
+    assert headline.startswith("op 0 CUMSUM (float32 -> float32) has no kernel in the tinyflash")
+    assert "representative data" not in headline
+    assert "runs CUMSUM only for int8" in headline and "replace the layer" in headline
+
+
+def test_no_kernel_headline_when_tflm_lacks_the_op_too() -> None:
+    report = check_model(_single_op("ATAN2", "int8", options_type=None))
+    headline = report.offenders[0]
+    assert "TensorFlow Lite Micro has no ATAN2 kernel either" in headline
+    assert "--runtime tflm" not in headline
+
+
+def test_int32_positions_are_deployable_for_gather_and_arg_max() -> None:
+    """GATHER's int32 positions may be a model input (token ids) and ARG_MAX's int32 output a
+    model output; an int32 input that feeds anything else is still refused."""
+    from support.tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    table = b.tensor("table", [8, 4], "int8", data=np.arange(32).reshape(8, 4), scale=0.1,
+                     zero_point=0)
+    ids = b.tensor("ids", [1, 3], "int32")
+    emb = b.tensor("emb", [1, 3, 4], "int8", scale=0.1, zero_point=0)
+    axis = b.tensor("axis", [], "int32", data=np.array(-1))
+    pos = b.tensor("pos", [1, 3], "int32")
+    b.op("GATHER", [table, ids], [emb], axis=0)
+    b.op("ARG_MAX", [emb, axis], [pos], output_type=2)
+    report = check_model(parse_model(b.build([ids], [pos]), "embed.tflite"))
+    assert report.deployable, report.offenders
+
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int32")
+    y = b.tensor("y", [1, 4], "int32")
+    b.op("RELU", [x], [y])
+    report = check_model(parse_model(b.build([x], [y]), "relu32.tflite"))
+    assert not report.deployable
+
+
+def test_float_island_around_an_op_without_kernel_points_at_the_op() -> None:
+    """DEQUANTIZE -> float CUMSUM -> QUANTIZE (the converter's float island around an op it has
+    no int8 version of): the headline is CUMSUM's missing kernel, and the two converting ops
+    point at it instead of asking for calibration data."""
+    from support.tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int8", scale=0.1, zero_point=0)
+    f = b.tensor("f", [1, 4], "float32")
+    c = b.tensor("c", [1, 4], "float32")
+    axis = b.tensor("axis", [], "int32", data=np.array(1))
+    y = b.tensor("y", [1, 4], "int8", scale=0.1, zero_point=0)
+    b.op("DEQUANTIZE", [x], [f])
+    b.op("CUMSUM", [f, axis], [c])
+    b.op("QUANTIZE", [c], [y])
+    report = check_model(parse_model(b.build([x], [y]), "cumsum.tflite"))
+    assert [f.kind for f in report.findings] == ["no-kernel", "float", "float"]
+    assert report.offenders[0].startswith("op 1 CUMSUM (float32 -> float32) has no kernel")
+    assert report.offenders[1] == ("op 0 DEQUANTIZE converts to float for op 1 CUMSUM, which has "
+                                   "no kernel (see that op)")
+    assert report.offenders[2].startswith("op 2 QUANTIZE converts back to int8 the float output "
+                                          "of op 1 CUMSUM")
+    assert not any("representative data" in m for m in report.offenders)

@@ -68,3 +68,10 @@ def test_installed_cli_lists_boards_and_generates(installed: Path, tmp_path: Pat
          % (str(shared), str(tmp_path / "fw")), tmp_path)
     ini = (tmp_path / "fw" / "platformio.ini").read_text()
     assert str(installed) in ini  # the platform and runtime come from the installed package
+
+
+def test_installed_cli_prints_the_ops_table(installed: Path, tmp_path: Path) -> None:
+    """The operator table (tinyflash/ops_table.json) ships in the wheel."""
+    table = json.loads(_run(installed, "import sys; sys.argv=['tinyflash','ops','--json'];"
+                            "from tinyflash.cli import main; main()", tmp_path))
+    assert any(r["op"] == "ARG_MAX" and r["tinyflash"] for r in table["rows"])

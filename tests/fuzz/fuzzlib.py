@@ -180,9 +180,126 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op("SVDF", [x, wf, wt, bias, state], [y], rank=2, fused_activation_function="RELU")
         return b.build([x], [y])
 
+    def unary2(op: str, out_shape: list[int], **options) -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        y = b.tensor("y", out_shape, "int8", **q)
+        b.op(op, [x], [y], **options)
+        return b.build([x], [y])
+
+    def depth_to_space() -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", [1, 2, 2, 8], "int8", **q)
+        y = b.tensor("y", [1, 4, 4, 2], "int8", **q)
+        b.op("DEPTH_TO_SPACE", [x], [y], block_size=2)
+        return b.build([x], [y])
+
+    def slice_() -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        begin = b.tensor("begin", None, "int32", data=np.array([0, 1, 0, 1]))
+        size = b.tensor("size", None, "int32", data=np.array([1, 2, -1, 2]))
+        y = b.tensor("y", [1, 2, 4, 2], "int8", **q)
+        b.op("SLICE", [x, begin, size], [y])
+        return b.build([x], [y])
+
+    def batch_space(op: str, in_shape: list[int], out_shape: list[int]) -> bytes:
+        b = ModelBuilder()  # block 2x2, 4x4 space padded/cropped by 1 before and after to 6x6
+        x = b.tensor("x", in_shape, "int8", **q)
+        block = b.tensor("block", None, "int32", data=np.array([2, 2]))
+        pads = b.tensor("pads", None, "int32", data=np.array([[1, 1], [1, 1]]))
+        y = b.tensor("y", out_shape, "int8", **q)
+        b.op(op, [x, block, pads], [y])
+        return b.build([x], [y])
+
+    def batch_matmul() -> bytes:  # activation x activation (attention-style), rhs transposed
+        b = ModelBuilder()
+        x1 = b.tensor("x1", [1, 4, 4, 3], "int8", **q)
+        x2 = b.tensor("x2", [4, 5, 3], "int8", scale=0.03, zero_point=1)
+        y = b.tensor("y", [1, 4, 4, 5], "int8", scale=0.3, zero_point=-3)
+        b.op("BATCH_MATMUL", [x1, x2], [y], adj_y=True)
+        return b.build([x1, x2], [y])
+
+    def prelu() -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        a = b.tensor("alpha", None, "int8", data=np.array([[[3, -40, 100]]]), scale=0.01,
+                     zero_point=-1)
+        y = b.tensor("y", shape, "int8", scale=0.04, zero_point=7)
+        b.op("PRELU", [x, a], [y], options_type=None)
+        return b.build([x], [y])
+
+    def select_v2() -> bytes:
+        b = ModelBuilder()
+        c = b.tensor("c", [1, 4, 1, 3], "bool")
+        x = b.tensor("x", shape, "int8", **q)
+        y = b.tensor("y", [3], "int8", **q)
+        out = b.tensor("out", shape, "int8", **q)
+        b.op("SELECT_V2", [c, x, y], [out], options_type=None)
+        return b.build([c, x, y], [out])
+
+    def fill() -> bytes:
+        b = ModelBuilder()
+        dims = b.tensor("dims", None, "int32", data=np.array(shape))
+        v = b.tensor("v", [], "int8", data=np.array(-7, np.int8), **q)
+        x = b.tensor("x", shape, "int8", **q)
+        y = b.tensor("y", shape, "int8", **q)
+        out = b.tensor("out", shape, "int8", **q)
+        b.op("FILL", [dims, v], [y], options_type=None)
+        b.op("MAXIMUM", [x, y], [out])
+        return b.build([x], [out])
+
+    def compare(op: str) -> bytes:  # int8 inputs (broadcast), bool output
+        b = ModelBuilder()
+        x1 = b.tensor("x1", shape, "int8", **q)
+        x2 = b.tensor("x2", [1, 1, 1, 3], "int8", scale=0.03, zero_point=1)
+        y = b.tensor("y", shape, "bool")
+        b.op(op, [x1, x2], [y], options_type=None)
+        return b.build([x1, x2], [y])
+
+    def arg(op: str) -> bytes:  # int8 in, constant int32 axis, int32 positions out
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int8", **q)
+        a = b.tensor("axis", None, "int32", data=np.array([-1]))
+        y = b.tensor("y", shape[:-1], "int32")
+        b.op(op, [x, a], [y], output_type=2)
+        return b.build([x], [y])
+
     makers = {
         "lstm": lstm,
         "svdf": svdf,
+        "arg_max": lambda: arg("ARG_MAX"),
+        "arg_min": lambda: arg("ARG_MIN"),
+        "abs": lambda: unary("ABS", out_q={"scale": 0.07, "zero_point": 3}),
+        "reduce_max": lambda: with_const("REDUCE_MAX", np.array([1, -2]), [1, 1, 1, 3],
+                                         keep_dims=True),
+        "reduce_min": lambda: with_const("REDUCE_MIN", np.array([3]), [1, 4, 4]),
+        "sum": lambda: with_const("SUM", np.array([2, 1, 2]), [1, 1, 1, 3], keep_dims=True),
+        "gather": lambda: with_const("GATHER", np.array([3, 0, 1]), [1, 4, 3, 3], axis=2),
+        "space_to_depth": lambda: unary2("SPACE_TO_DEPTH", [1, 2, 2, 12], block_size=2),
+        "depth_to_space": lambda: depth_to_space(),
+        "slice": lambda: slice_(),
+        "select_v2": lambda: select_v2(),
+        "zeros_like": lambda: unary("ZEROS_LIKE", options_type=None),
+        "fill": lambda: fill(),
+        "broadcast_to": lambda: with_const("BROADCAST_TO", np.array([2, 4, 4, 3]), [2, 4, 4, 3],
+                                           options_type=None),
+        "squared_difference": lambda: binary("SQUARED_DIFFERENCE", options_type=None),
+        "prelu": lambda: prelu(),
+        "batch_matmul": lambda: batch_matmul(),
+        "resize_bilinear": lambda: with_const("RESIZE_BILINEAR", np.array([7, 5]), [1, 7, 5, 3],
+                                              half_pixel_centers=True),
+        "equal": lambda: compare("EQUAL"),
+        "not_equal": lambda: compare("NOT_EQUAL"),
+        "greater": lambda: compare("GREATER"),
+        "greater_equal": lambda: compare("GREATER_EQUAL"),
+        "less": lambda: compare("LESS"),
+        "less_equal": lambda: compare("LESS_EQUAL"),
+        "mirror_pad": lambda: with_const("MIRROR_PAD", np.array([[0, 0], [1, 2], [3, 0], [0, 1]]),
+                                         [1, 7, 7, 4], mode=1),
+        "reverse_v2": lambda: with_const("REVERSE_V2", np.array([2, 1]), shape),
+        "space_to_batch_nd": lambda: batch_space("SPACE_TO_BATCH_ND", shape, [4, 3, 3, 3]),
+        "batch_to_space_nd": lambda: batch_space("BATCH_TO_SPACE_ND", [4, 3, 3, 3], shape),
         "add": lambda: binary("ADD", fused_activation_function="RELU"),
         "sub": lambda: binary("SUB"),
         "mul": lambda: binary("MUL"),

@@ -105,6 +105,12 @@ OPTION_FIELDS: dict[str, list[tuple[str, str]]] = {
         ("diagonal_recurrent_tensors", "bool")],
     "SVDFOptions": [("rank", "i32"), ("fused_activation_function", "i8"),
                     ("asymmetric_quantize_inputs", "bool")],
+    "SpaceToDepthOptions": [("block_size", "i32")],
+    "DepthToSpaceOptions": [("block_size", "i32")],
+    "BatchMatMulOptions": [("adj_x", "bool"), ("adj_y", "bool"),
+                           ("asymmetric_quantize_inputs", "bool")],
+    "CumsumOptions": [("exclusive", "bool"), ("reverse", "bool")],
+    "L2NormOptions": [("fused_activation_function", "i8")],
     # tables without fields: written empty so the union tag is present, as the converter does
     "ExpandDimsOptions": [], "PadOptions": [], "PadV2Options": [], "TransposeOptions": [],
     "MaximumMinimumOptions": [], "HardSwishOptions": [], "QuantizeOptions": [],
@@ -131,6 +137,9 @@ OP_OPTIONS: dict[str, str | None] = {
     "LOG_SOFTMAX": "LogSoftmaxOptions", "CAST": "CastOptions", "MIRROR_PAD": "MirrorPadOptions",
     "GELU": "GeluOptions",
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions", "SVDF": "SVDFOptions",
+    "GELU": "GeluOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
+    "DEPTH_TO_SPACE": "DepthToSpaceOptions", "BATCH_MATMUL": "BatchMatMulOptions",
+    "CUMSUM": "CumsumOptions", "L2_NORMALIZATION": "L2NormOptions",
     "LOGISTIC": None, "TANH": None, "RELU": None, "RELU6": None, "RELU_N1_TO_1": None,
 }
 

@@ -481,6 +481,49 @@ def boards_command(
                       f"{', '.join(frameworks)} framework.")
 
 
+@app.command("ops")
+def ops_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    op: Optional[str] = typer.Option(None, "--op", help="Only this operator (e.g. ARG_MAX)."),
+) -> None:
+    """Operator coverage: which TFLite operators and types tflite-micro and tinyflash run.
+
+    Every builtin operator and integer type combination, probed with single-op models (docs/ops.md). Operators TFLM does not register and tinyflash has no kernel for are listed after the table.
+
+    Example: tinyflash ops --op ARG_MAX
+    """
+    from rich.table import Table
+
+    from tinyflash.ops import TFLM_UNREGISTERED, load_table, table_dict
+
+    meta, rows = load_table()
+    if op is not None:
+        rows = [r for r in rows if r.op == op.upper()]
+        if not rows:
+            raise TinyflashError(f"{op} is not a TFLite builtin operator name (e.g. ARG_MAX); "
+                                 "`tinyflash ops` lists them all", EXIT_BAD_INPUT)
+    if as_json:
+        print_json(table_dict(rows, meta))
+        return
+    console = out_console()
+    table = Table(title=f"operators (tflite-micro {meta.get('tflite_micro', '?')})",
+                  title_justify="left", **narrow_table(console))
+    for column in ("operator", "types", "TFLM", "tinyflash", "test"):
+        table.add_column(column, no_wrap=column in ("operator", "TFLM", "tinyflash"))
+    hidden = sorted({r.op for r in rows if r.tflm == TFLM_UNREGISTERED and not r.tinyflash})
+    for r in rows:
+        if r.op in hidden:
+            continue
+        table.add_row(r.op, r.types, r.tflm, "yes" if r.tinyflash else "no", r.test)
+    console.print(table)
+    summary = table_dict(rows, meta)["summary"]
+    console.print(f"TFLM runs {summary['tflm_yes']} rows; tinyflash runs {summary['both_yes']} "
+                  "of them.")
+    if hidden:
+        console.print("Not registered in TFLM, no tinyflash kernel: " + ", ".join(hidden),
+                      soft_wrap=True)
+
+
 @app.command("doctor")
 def doctor_command(
     fix: bool = typer.Option(False, "--fix", help="Provision PlatformIO's tool-scons when missing."),

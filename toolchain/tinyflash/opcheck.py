@@ -2,7 +2,11 @@
 for every op.
 
 The rules, per operator of subgraph 0:
-- activations (non-constant tensors) are int8 with per-tensor quantization;
+- an op without a kernel (not in runtime_kernels()) is reported alone, first, with its types and
+  the TFLM verdict of docs/ops.md (ops_table.json): `--runtime tflm` or replace the layer;
+- activations (non-constant tensors) are int8 with per-tensor quantization, except ARG_MAX /
+  ARG_MIN's int32 positions, GATHER's int32 positions, the comparisons' bool results and
+  SELECT_V2's bool condition (INT32_OUTPUT_OPS, BOOL_OUTPUT_OPS, TYPED_INPUTS);
 - CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV: int8 weights (per-tensor or
   per-channel), int32 bias; other constant inputs are int8 data or int32/int64 parameters;
 - no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
@@ -71,6 +75,17 @@ INT16_STATE: dict[str, dict[int, bool]] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": {19: True},  # cell state
     "SVDF": {2: False, 4: True},  # time weights (constant), activation state
 }
+
+# Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
+# may be a model output.
+INT32_OUTPUT_OPS: frozenset[str] = frozenset({"ARG_MAX", "ARG_MIN"})
+# Ops whose outputs are bool (comparisons); such an output may be a model output.
+BOOL_OUTPUT_OPS: frozenset[str] = frozenset({"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL",
+                                             "LESS", "LESS_EQUAL"})
+# Op -> (input index, dtype) of an input that is not int8 data: GATHER's int32 positions (an
+# embedding lookup by token ids), SELECT_V2's bool condition; it may be a model input or an
+# activation.
+TYPED_INPUTS: dict[str, tuple[int, str]] = {"GATHER": (1, "int32"), "SELECT_V2": (0, "bool")}
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
@@ -208,10 +223,22 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
             return
 
     edge_io = model_in | model_out if op.name in ("QUANTIZE", "DEQUANTIZE") else set()
+    if op.name in INT32_OUTPUT_OPS and any(t.dtype == "int64" for t in outs):
+        add("dtype", f"writes int64 positions ({_tname(outs[0])}); tflite-micro and the "
+            f"tinyflash runtime write int32 — build the model with "
+            f"tf.math.{op.name.lower().replace('_', '')}(..., output_type=tf.int32)")
+        return
+    index_outs = ({t.index for t in outs if t.dtype == "int32"} if op.name in INT32_OUTPUT_OPS
+                  else set())
+    if op.name in BOOL_OUTPUT_OPS:
+        index_outs |= {t.index for t in outs if t.dtype == "bool"}
+    k, typed = TYPED_INPUTS.get(op.name, (-1, ""))
+    if 0 <= k < len(ins) and ins[k] is not None and ins[k].dtype == typed:
+        index_outs.add(ins[k].index)
     int16_ok = {op.inputs[k] for k, variable in INT16_STATE.get(op.name, {}).items()
                 if k < len(ins) and ins[k] is not None and ins[k].dtype == "int16"
                 and ins[k].is_variable == variable}
-    bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io
+    bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io | index_outs
            and t.index not in int16_ok]  # io: reported below
     if bad:
         t = bad[0]
@@ -226,8 +253,10 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
                 "does not run — rebuild the model so this op works on int8 tensors")
         return
 
+    w = ins[weight_idx] if 0 <= weight_idx < len(ins) else None
+    if op.name == "BATCH_MATMUL" and w is not None and not w.is_constant:
+        weight_idx = -1  # both operands may be activations (attention: Q x K^T)
     if weight_idx >= 0:
-        w = ins[weight_idx] if weight_idx < len(ins) else None
         if w is None or not w.is_constant:
             add("weights", "has weights that are not a constant tensor — the tinyflash runtime "
                 "needs constant int8 weights; rebuild the model with fixed weights")
@@ -289,6 +318,70 @@ def _lstm_problem(op: OpInfo, ins: list[TensorInfo | None]) -> str | None:
     return None
 
 
+def _op_types(info: ModelInfo, op: OpInfo) -> str:
+    """'int8 -> int32': the dtypes of the op's non-constant inputs and of its outputs."""
+    ins = [info.tensors[i].dtype for i in op.inputs if i >= 0 and not info.tensors[i].is_constant]
+    outs = [info.tensors[i].dtype for i in op.outputs]
+    return f"{', '.join(dict.fromkeys(ins)) or 'constants'} -> {', '.join(dict.fromkeys(outs))}"
+
+
+def _no_kernel_finding(info: ModelInfo, op: OpInfo) -> Finding:
+    """The op has no tinyflash kernel: say so with its types, then what to do — the TFLM
+    runtime if tflite-micro runs the op with these types (docs/ops.md), else replace the layer."""
+    from tinyflash.ops import load_table, tflm_registered, tflm_types
+
+    types = _op_types(info, op)
+    first = next((info.tensors[i].dtype for i in op.inputs
+                  if i >= 0 and not info.tensors[i].is_constant), "")
+    try:
+        _, rows = load_table()
+    except TinyflashError:
+        rows = []
+    runs = tflm_types(rows, op.name)
+    same = [t for t in runs if t.split(" ")[0].rstrip(",") == first]
+    if same:
+        todo = (f"TensorFlow Lite Micro runs {op.name} for {same[0]}: deploy with "
+                "`--runtime tflm`, or replace the layer with ops the tinyflash runtime has")
+    elif runs:
+        todo = (f"TensorFlow Lite Micro runs {op.name} only for {'; '.join(runs)} — replace the "
+                "layer with ops the tinyflash runtime has (or give it those types and deploy "
+                "with `--runtime tflm`)")
+    elif rows and not tflm_registered(rows, op.name):
+        todo = (f"TensorFlow Lite Micro has no {op.name} kernel either — replace the layer with "
+                "ops the tinyflash runtime has")
+    else:
+        todo = "replace the layer with ops the tinyflash runtime has"
+    return Finding("error", "no-kernel", f"op {op.index} {op.name} ({types}) has no kernel in "
+                   f"the tinyflash runtime — {todo} (`tinyflash ops` lists both runtimes' ops)",
+                   op.index, op.name)
+
+
+def _no_kernel_first(info: ModelInfo, findings: list[Finding], producers: dict[int, OpInfo],
+                     consumers: dict[int, list[OpInfo]]) -> list[Finding]:
+    """Ops without a kernel lead; a DEQUANTIZE/QUANTIZE that only converts for such an op (the
+    converter's float island around an op it has no int8 version of) points at it instead of
+    at calibration data, which would not change it."""
+    missing = {f.op_index for f in findings if f.kind == "no-kernel"}
+    if not missing:
+        return findings
+    out = []
+    for f in findings:
+        if f.kind == "float" and f.op_index is not None and f.op_name in ("DEQUANTIZE", "QUANTIZE"):
+            op = info.ops[f.op_index]
+            near = ([c for t in op.outputs for c in consumers.get(t, [])]
+                    if op.name == "DEQUANTIZE" else
+                    [producers[t] for t in op.inputs if t in producers])
+            if near and all(o.index in missing for o in near):
+                first = near[0]
+                what = "converts to float for" if op.name == "DEQUANTIZE" else \
+                    "converts back to int8 the float output of"
+                f = Finding(f.severity, f.kind, f"op {op.index} {op.name} {what} op {first.index} "
+                            f"{first.name}, which has no kernel (see that op)",
+                            f.op_index, f.op_name)
+        out.append(f)
+    return sorted(out, key=lambda f: f.kind != "no-kernel")
+
+
 def _check_quant(op: OpInfo, acts: list[TensorInfo], add: Callable[..., None]) -> None:
     for t in acts:
         if t.dtype != "int8":
@@ -306,24 +399,35 @@ def check_model(info: ModelInfo) -> CheckReport:
         findings.append(Finding("error", "empty", f"{info.name} has no operators — there is "
                                 "nothing to run; convert the model again"))
     for op in info.ops:
+        if op.name not in runtime_kernels() and op.custom_code is None and op.name != "CUSTOM":
+            # the real cause comes first and alone: with no kernel, the op's types do not
+            # matter (a float op without an int8 kernel is not fixed by calibration data)
+            findings.append(_no_kernel_finding(info, op))
+            continue
         _check_op(info, op, findings)
-        if op.name not in runtime_kernels() and op.name != "CUSTOM":
-            findings.append(Finding(
-                "error", "no-kernel", f"op {op.index} {op.name} has no kernel in the tinyflash "
-                "runtime — rebuild the model without it (the runtime's ops are listed by "
-                "`tinyflash check --help`)", op.index, op.name))
 
     producers = {t: op for op in info.ops for t in op.outputs}
     consumers: dict[int, list[OpInfo]] = {}
     for op in info.ops:
         for t in op.inputs:
             consumers.setdefault(t, []).append(op)
+    findings = _no_kernel_first(info, findings, producers, consumers)
     float_io = False
     for role, indices in (("input", info.inputs), ("output", info.outputs)):
         for pos, ti in enumerate(indices):
             io = info.tensors[ti]
             if io.dtype == "int8":
                 continue
+            if (role == "output" and io.dtype == "int32" and ti in producers
+                    and producers[ti].name in INT32_OUTPUT_OPS):
+                continue  # positions (ARG_MAX): the device sends the int32 values
+            if (role == "output" and io.dtype == "bool" and ti in producers
+                    and producers[ti].name in BOOL_OUTPUT_OPS):
+                continue  # a comparison's result: the device sends one byte per value
+            if role == "input" and consumers.get(ti) and all(
+                    c.name in TYPED_INPUTS and TYPED_INPUTS[c.name][1] == io.dtype
+                    and c.inputs[TYPED_INPUTS[c.name][0]] == ti for c in consumers[ti]):
+                continue  # GATHER's token ids, SELECT_V2's condition: sent as they are
             if io.dtype == "float32":
                 edge = (all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
                         and bool(consumers.get(ti)) if role == "input"

@@ -1,0 +1,148 @@
+/* BATCH_MATMUL, int8 (TFLM reference arithmetic).
+ *
+ * out[b][m][n] = requantize(sum_k (lhs[b][m][k] - lhs_zero_point) * (rhs[b][k][n] - rhs_zero_point))
+ *                + output_zero_point, saturated to int8,
+ * with lhs read transposed when BatchMatMulOptions.adj_x and rhs when adj_y. Both operands have
+ * rank 2 to 5 and may be activations or constants (per-tensor quantized); their leading batch
+ * dims broadcast NumPy-style. The multiplier is (double)(lhs_scale * rhs_scale, a float product)
+ * / output_scale, split into Q31 and a shift as TFLM does; the int32 sums are exact. */
+#include "tfl_kernel.h"
+
+#define TFL_BMM_MAX_RANK 5
+
+typedef struct {
+  int32_t m;
+  int32_t k;
+  int32_t n;
+  int32_t adj_x;
+  int32_t adj_y;
+  int32_t lhs_zero_point;
+  int32_t rhs_zero_point;
+  int32_t output_zero_point;
+  int32_t multiplier;
+  int32_t shift;
+} tfl_batch_matmul_data;
+TFL_OP_DATA_FITS(tfl_batch_matmul_data);
+
+/* Dim d (0-based) of t seen with rank `rank` (leading 1s added). */
+static int32_t bmm_dim(const tfl_tensor *t, int32_t rank, int32_t d) {
+  const int32_t j = d - (rank - (int32_t)t->dims_count);
+  return j >= 0 ? t->dims[j] : 1;
+}
+
+static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *lhs = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *rhs = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_batch_matmul_data d;
+  int adj_x = 0;
+  int adj_y = 0;
+  int32_t rank;
+  int32_t k2;
+  int32_t i;
+  double real;
+  tfl_status st;
+  if (lhs == NULL || rhs == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (lhs->type != TFL_TYPE_INT8 || rhs->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (lhs->quant_count != 1 || rhs->quant_count != 1 || out->quant_count != 1)
+    return TFL_ERR_BAD_QUANTIZATION;
+  if ((rhs->is_constant && rhs->data == NULL) || (lhs->is_constant && lhs->data == NULL))
+    return TFL_ERR_BAD_BUFFER;
+  st = tfl_option_bool(ctx, node, 0, 0, &adj_x); /* BatchMatMulOptions.adj_x */
+  if (st != TFL_OK) return st;
+  st = tfl_option_bool(ctx, node, 1, 0, &adj_y);
+  if (st != TFL_OK) return st;
+  if (lhs->dims_count < 2 || lhs->dims_count > TFL_BMM_MAX_RANK || rhs->dims_count < 2 ||
+      rhs->dims_count > TFL_BMM_MAX_RANK)
+    return TFL_ERR_BAD_SHAPE;
+  rank = tfl_max((int32_t)lhs->dims_count, (int32_t)rhs->dims_count);
+  if ((int32_t)out->dims_count != rank) return TFL_ERR_BAD_SHAPE;
+  for (i = 0; i < rank - 2; ++i) {
+    const int32_t a = bmm_dim(lhs, rank, i);
+    const int32_t b = bmm_dim(rhs, rank, i);
+    if (a != b && a != 1 && b != 1) return TFL_ERR_BAD_SHAPE;
+    if (out->dims[i] != (a > b ? a : b)) return TFL_ERR_BAD_SHAPE;
+  }
+  memset(&d, 0, sizeof d);
+  d.adj_x = adj_x;
+  d.adj_y = adj_y;
+  d.m = bmm_dim(lhs, rank, adj_x ? rank - 1 : rank - 2);
+  d.k = bmm_dim(lhs, rank, adj_x ? rank - 2 : rank - 1);
+  k2 = bmm_dim(rhs, rank, adj_y ? rank - 1 : rank - 2);
+  d.n = bmm_dim(rhs, rank, adj_y ? rank - 2 : rank - 1);
+  if (d.k != k2 || out->dims[rank - 2] != d.m || out->dims[rank - 1] != d.n)
+    return TFL_ERR_BAD_SHAPE;
+  if (d.k > 33025) return TFL_ERR_BAD_SHAPE; /* 255 * 255 * k stays within int32 */
+  d.lhs_zero_point = lhs->zero_point;
+  d.rhs_zero_point = rhs->zero_point;
+  d.output_zero_point = out->zero_point;
+  real = (double)(lhs->scale * rhs->scale) / (double)out->scale;
+  if (!(real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
+  tfl_quantize_multiplier(real, &d.multiplier, &d.shift);
+  memcpy(node->data, &d, sizeof d);
+  return TFL_OK;
+}
+
+static tfl_status batch_matmul_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *lhs = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *rhs = tfl_node_input(ctx, node, 1);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *a = (const int8_t *)lhs->data;
+  const int8_t *b = (const int8_t *)rhs->data;
+  int8_t *o = (int8_t *)out->data;
+  const int32_t rank = (int32_t)out->dims_count;
+  const int32_t nbatch = rank - 2;
+  int32_t lhs_stride[TFL_BMM_MAX_RANK]; /* per batch dim; 0 where the operand repeats */
+  int32_t rhs_stride[TFL_BMM_MAX_RANK];
+  int32_t idx[TFL_BMM_MAX_RANK];
+  int32_t batches = 1;
+  int32_t lhs_size;
+  int32_t rhs_size;
+  int32_t lhs_off = 0;
+  int32_t rhs_off = 0;
+  int32_t t;
+  int32_t i;
+  tfl_batch_matmul_data d;
+  memcpy(&d, node->data, sizeof d);
+  lhs_size = d.m * d.k;
+  rhs_size = d.k * d.n;
+  for (i = nbatch - 1; i >= 0; --i) {
+    lhs_stride[i] = bmm_dim(lhs, rank, i) == 1 ? 0 : lhs_size;
+    rhs_stride[i] = bmm_dim(rhs, rank, i) == 1 ? 0 : rhs_size;
+    lhs_size *= bmm_dim(lhs, rank, i);
+    rhs_size *= bmm_dim(rhs, rank, i);
+    batches *= out->dims[i];
+  }
+  memset(idx, 0, sizeof idx);
+  for (t = 0; t < batches; ++t) {
+    const int8_t *pa = a + lhs_off;
+    const int8_t *pb = b + rhs_off;
+    int32_t m, n, k;
+    for (m = 0; m < d.m; ++m) {
+      for (n = 0; n < d.n; ++n) {
+        int32_t acc = 0;
+        int64_t r; /* a requantized sum near INT32_MIN plus the zero point stays defined */
+        for (k = 0; k < d.k; ++k) {
+          const int32_t x = pa[d.adj_x ? k * d.m + m : m * d.k + k] - d.lhs_zero_point;
+          const int32_t y = pb[d.adj_y ? n * d.k + k : k * d.n + n] - d.rhs_zero_point;
+          acc += x * y;
+        }
+        r = (int64_t)tfl_multiply_by_quantized_multiplier(acc, d.multiplier, d.shift) +
+            d.output_zero_point;
+        *o++ = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+      }
+    }
+    for (i = nbatch - 1; i >= 0; --i) { /* next batch: odometer over the output's batch dims */
+      lhs_off += lhs_stride[i];
+      rhs_off += rhs_stride[i];
+      if (++idx[i] < out->dims[i]) break;
+      lhs_off -= lhs_stride[i] * out->dims[i];
+      rhs_off -= rhs_stride[i] * out->dims[i];
+      idx[i] = 0;
+    }
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(batch_matmul, 126, "BATCH_MATMUL", batch_matmul_prepare, batch_matmul_eval);

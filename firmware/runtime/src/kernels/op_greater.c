@@ -1,0 +1,13 @@
+/* GREATER, int8 inputs -> bool (see tfl_kernel_compare.c for the arithmetic). */
+#include "tfl_kernel_compare.h"
+
+static tfl_status greater_prepare(tfl_context *ctx, tfl_node *node) {
+  return tfl_compare_prepare(ctx, node, TFL_CMP_GREATER);
+}
+
+static tfl_status greater_eval(tfl_context *ctx, tfl_node *node) {
+  tfl_compare_eval(ctx, node);
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(greater, 61, "GREATER", greater_prepare, greater_eval);

@@ -1,0 +1,82 @@
+/* REVERSE_V2, int8 (TFLM reference semantics).
+ *
+ * Reverses the input along the axes of input 1 (a constant int32 vector, negative counts from
+ * the back). TFLM accepts only axes that form one contiguous run once sorted (e.g. [1, 2], not
+ * [0, 2] nor a repeated axis) and at least one; tinyflash refuses the same models. With the
+ * dims grouped into outer (before the run), the run, and inner (after it), every inner block
+ * of the run is written in reverse order. Bytes are copied as they are (no quantization). */
+#include "tfl_kernel.h"
+#include "tfl_kernel_index.h"
+
+#define TFL_REVERSE_MAX_AXES 8
+
+typedef struct {
+  int32_t outer;
+  int32_t count; /* elements of the reversed run of dims */
+  int32_t inner;
+} tfl_reverse_data;
+TFL_OP_DATA_FITS(tfl_reverse_data);
+
+static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *axes = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_reverse_data d;
+  int32_t rank;
+  int32_t n;
+  int32_t lo;
+  int32_t hi;
+  int32_t mask = 0;
+  int32_t i;
+  if (in == NULL || axes == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || axes->type != TFL_TYPE_INT32)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (!tfl_index_ok(axes)) return TFL_ERR_BAD_BUFFER;
+  if (!tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
+  rank = (int32_t)in->dims_count;
+  n = tfl_tensor_elements(axes);
+  if (axes->dims_count != 1 || n < 1 || n > TFL_REVERSE_MAX_AXES || n > rank)
+    return TFL_ERR_BAD_SHAPE;
+  lo = rank;
+  hi = -1;
+  for (i = 0; i < n; ++i) {
+    int64_t a = tfl_index_at(axes, i);
+    if (a < -rank || a >= rank) return TFL_ERR_BAD_SHAPE;
+    if (a < 0) a += rank;
+    if ((mask >> a) & 1) return TFL_ERR_BAD_ARGUMENT; /* repeated: not one contiguous run */
+    mask |= 1 << a;
+    lo = tfl_min(lo, (int32_t)a);
+    hi = tfl_max(hi, (int32_t)a);
+  }
+  if (hi - lo + 1 != n) return TFL_ERR_BAD_ARGUMENT; /* TFLM: "Non-contiguous axes" */
+  d.outer = 1;
+  d.count = 1;
+  d.inner = 1;
+  for (i = 0; i < rank; ++i) {
+    if (i < lo) d.outer *= in->dims[i];
+    else if (i <= hi) d.count *= in->dims[i];
+    else d.inner *= in->dims[i];
+  }
+  memcpy(node->data, &d, sizeof d);
+  return TFL_OK;
+}
+
+static tfl_status reverse_v2_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = (const int8_t *)in->data;
+  int8_t *y = (int8_t *)out->data;
+  int32_t o;
+  int32_t k;
+  tfl_reverse_data d;
+  memcpy(&d, node->data, sizeof d);
+  for (o = 0; o < d.outer; ++o) {
+    const int8_t *src = x + (size_t)o * d.count * d.inner;
+    int8_t *dst = y + (size_t)o * d.count * d.inner;
+    for (k = 0; k < d.count; ++k)
+      memcpy(dst + (size_t)k * d.inner, src + (size_t)(d.count - 1 - k) * d.inner, (size_t)d.inner);
+  }
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(reverse_v2, 105, "REVERSE_V2", reverse_v2_prepare, reverse_v2_eval);

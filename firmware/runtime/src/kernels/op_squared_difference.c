@@ -1,0 +1,87 @@
+/* SQUARED_DIFFERENCE, int8 (TFLM reference arithmetic).
+ *
+ * Like ADD/SUB, both inputs move to a common scale first: with s = 2 * max(scale1, scale2),
+ *   a = requantize((x1 - zero_point1) << 7, scale1 / s)   (Q31 multiplier below 1, right shift)
+ *   b = requantize((x2 - zero_point2) << 7, scale2 / s)
+ *   out = requantize((a - b)^2, s^2 / (2^14 * output_scale)) + output_zero_point
+ * saturated to int8; the 2^14 * output_scale product is taken in float, as in TFLM. |a - b| is
+ * at most 255 << 7, so the square fits in int32. Inputs broadcast NumPy-style. */
+#include "tfl_kernel.h"
+#include "tfl_kernel_broadcast.h"
+
+typedef struct {
+  int32_t zero_point1;
+  int32_t multiplier1;
+  int32_t shift1;
+  int32_t zero_point2;
+  int32_t multiplier2;
+  int32_t shift2;
+  int32_t output_multiplier;
+  int32_t output_shift;
+  int32_t output_zero_point;
+} tfl_squared_difference_data;
+TFL_OP_DATA_FITS(tfl_squared_difference_data);
+
+static tfl_status sqdiff_small(double real, int32_t *multiplier, int32_t *shift) {
+  if (!(real > 0.0 && real < 1.0)) return TFL_ERR_BAD_QUANTIZATION;
+  tfl_quantize_multiplier(real, multiplier, shift);
+  return *shift <= 0 ? TFL_OK : TFL_ERR_BAD_QUANTIZATION;
+}
+
+static tfl_status squared_difference_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_squared_difference_data d;
+  double twice_max;
+  double out_real;
+  tfl_status st = tfl_broadcast_prepare_int8(ctx, node);
+  if (st != TFL_OK) return st;
+  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
+    return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
+    return TFL_ERR_BAD_QUANTIZATION;
+  memset(&d, 0, sizeof d);
+  d.zero_point1 = in1->zero_point;
+  d.zero_point2 = in2->zero_point;
+  d.output_zero_point = out->zero_point;
+  twice_max = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
+  st = sqdiff_small((double)in1->scale / twice_max, &d.multiplier1, &d.shift1);
+  if (st != TFL_OK) return st;
+  st = sqdiff_small((double)in2->scale / twice_max, &d.multiplier2, &d.shift2);
+  if (st != TFL_OK) return st;
+  out_real = (twice_max * twice_max) / (double)((float)(1 << 14) * out->scale);
+  if (!(out_real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
+  tfl_quantize_multiplier(out_real, &d.output_multiplier, &d.output_shift);
+  memcpy(node->data, &d, sizeof d);
+  return TFL_OK;
+}
+
+static void squared_difference_row(const void *params, const int8_t *in1, int32_t step1,
+                                   const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+  const tfl_squared_difference_data *d = (const tfl_squared_difference_data *)params;
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const int32_t a = tfl_multiply_by_quantized_multiplier(
+        ((int32_t)in1[i * step1] - d->zero_point1) * 128, d->multiplier1, d->shift1);
+    const int32_t b = tfl_multiply_by_quantized_multiplier(
+        ((int32_t)in2[i * step2] - d->zero_point2) * 128, d->multiplier2, d->shift2);
+    const int32_t diff = a - b;
+    const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(diff * diff,
+                                                                    d->output_multiplier,
+                                                                    d->output_shift) +
+                      d->output_zero_point; /* int64: defined for any requantized value */
+    out[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+  }
+}
+
+static tfl_status squared_difference_eval(tfl_context *ctx, tfl_node *node) {
+  tfl_squared_difference_data d;
+  memcpy(&d, node->data, sizeof d);
+  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                    tfl_node_output(ctx, node, 0), squared_difference_row, &d);
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(squared_difference, 99, "SQUARED_DIFFERENCE", squared_difference_prepare,
+                  squared_difference_eval);

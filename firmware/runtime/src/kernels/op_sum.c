@@ -1,0 +1,59 @@
+/* SUM, int8 (TFLM reference arithmetic).
+ *
+ * Sums the stored int8 values over the axes of input 1 (a constant int32 vector; negative
+ * counts from the back, repeats allowed) in an int32 accumulator that wraps like the
+ * reference's; ReducerOptions.keep_dims keeps the reduced dims as 1. Then, with n the number of
+ * elements summed and multiplier/shift the split of input_scale / output_scale (both as double):
+ *   out = requantize(sum - input_zero_point * n, wrapped to int32) + output_zero_point,
+ * saturated to int8. An empty reduction (a reduced dim of 0) gives 0 like TFLM. */
+#include "tfl_kernel_reduce.h"
+
+typedef struct {
+  tfl_reduce_shape shape;
+  int32_t offset; /* input_zero_point * n, wrapped to int32 */
+  int32_t multiplier;
+  int32_t shift;
+  int32_t output_zero_point;
+} tfl_sum_data;
+TFL_OP_DATA_FITS(tfl_sum_data);
+
+static int8_t sum_finish(int32_t acc, const void *user) {
+  const tfl_sum_data *d = (const tfl_sum_data *)user;
+  const int32_t shifted = (int32_t)((uint32_t)acc - (uint32_t)d->offset);
+  const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(shifted, d->multiplier,
+                                                                  d->shift) +
+                    d->output_zero_point; /* int64: defined for any requantized value */
+  return (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+}
+
+static tfl_status sum_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_sum_data d;
+  tfl_status st;
+  memset(&d, 0, sizeof d);
+  st = tfl_reduce_prepare(ctx, node, &d.shape);
+  if (st != TFL_OK) return st;
+  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  tfl_quantize_multiplier((double)in->scale / (double)out->scale, &d.multiplier, &d.shift);
+  d.offset = (int32_t)(uint32_t)((uint64_t)(int64_t)in->zero_point * (uint64_t)d.shape.count);
+  d.output_zero_point = out->zero_point;
+  memcpy(node->data, &d, sizeof d);
+  return TFL_OK;
+}
+
+static tfl_status sum_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int32_t out_count = tfl_tensor_elements(out);
+  tfl_sum_data d;
+  memcpy(&d, node->data, sizeof d);
+  if (d.shape.count == 0) {
+    memset(out->data, 0, (size_t)out_count);
+    return TFL_OK;
+  }
+  tfl_reduce_int8(in, &d.shape, TFL_REDUCE_SUM, sum_finish, &d, (int8_t *)out->data, out_count);
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL(sum, 74, "SUM", sum_prepare, sum_eval);

@@ -1,0 +1,83 @@
+/* Comparisons of int8 tensors (TFLM reference arithmetic).
+ *
+ * TFLM compares the two inputs on a common footing without dequantizing to float: each value
+ * becomes ((x - zero_point) << 8) * scale as a Q31 multiply with TFLM's double rounding (the
+ * scale split into a Q31 multiplier and a right shift; TFLM requires scales below 1), and the
+ * two int32 results are compared. The bool output stores 1 or 0 per element. Inputs broadcast
+ * NumPy-style (the broadcast helpers' walk). */
+#include "tfl_kernel_compare.h"
+
+#include "tfl_kernel_broadcast.h"
+
+typedef struct {
+  int32_t kind;
+  int32_t zero_point1;
+  int32_t multiplier1;
+  int32_t shift1;
+  int32_t zero_point2;
+  int32_t multiplier2;
+  int32_t shift2;
+} tfl_compare_data;
+TFL_OP_DATA_FITS(tfl_compare_data);
+
+static tfl_status compare_scale(const tfl_tensor *t, int32_t *multiplier, int32_t *shift) {
+  if (t->quant_count < 1 || !(t->scale > 0.0f && t->scale < 1.0f))
+    return TFL_ERR_BAD_QUANTIZATION;
+  tfl_quantize_multiplier((double)t->scale, multiplier, shift);
+  return *shift <= 0 ? TFL_OK : TFL_ERR_BAD_QUANTIZATION;
+}
+
+tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node, tfl_compare_kind kind) {
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_compare_data d;
+  tfl_status st;
+  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_BOOL)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  st = tfl_broadcast_check(in1, in2, out);
+  if (st != TFL_OK) return st;
+  memset(&d, 0, sizeof d);
+  d.kind = (int32_t)kind;
+  d.zero_point1 = in1->zero_point;
+  d.zero_point2 = in2->zero_point;
+  st = compare_scale(in1, &d.multiplier1, &d.shift1);
+  if (st != TFL_OK) return st;
+  st = compare_scale(in2, &d.multiplier2, &d.shift2);
+  if (st != TFL_OK) return st;
+  memcpy(node->data, &d, sizeof d);
+  return TFL_OK;
+}
+
+/* (x - zero_point) * 256 fits in 17 bits, so the Q31 multiply never saturates. */
+static int32_t compare_value(int8_t x, int32_t zero_point, int32_t multiplier, int32_t shift) {
+  return tfl_multiply_by_quantized_multiplier(((int32_t)x - zero_point) * 256, multiplier, shift);
+}
+
+static void compare_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
+                        int32_t step2, int8_t *out, int32_t n) {
+  const tfl_compare_data *d = (const tfl_compare_data *)params;
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const int32_t a = compare_value(in1[i * step1], d->zero_point1, d->multiplier1, d->shift1);
+    const int32_t b = compare_value(in2[i * step2], d->zero_point2, d->multiplier2, d->shift2);
+    int r;
+    switch (d->kind) {
+      case TFL_CMP_EQUAL: r = a == b; break;
+      case TFL_CMP_NOT_EQUAL: r = a != b; break;
+      case TFL_CMP_GREATER: r = a > b; break;
+      case TFL_CMP_GREATER_EQUAL: r = a >= b; break;
+      case TFL_CMP_LESS: r = a < b; break;
+      default: r = a <= b; break;
+    }
+    out[i] = (int8_t)r;
+  }
+}
+
+void tfl_compare_eval(tfl_context *ctx, const tfl_node *node) {
+  tfl_compare_data d;
+  memcpy(&d, node->data, sizeof d);
+  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                    tfl_node_output(ctx, node, 0), compare_row, &d);
+}

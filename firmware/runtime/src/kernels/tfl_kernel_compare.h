@@ -1,0 +1,17 @@
+/* EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL on int8 inputs, bool output. */
+#ifndef TFL_KERNEL_COMPARE_H
+#define TFL_KERNEL_COMPARE_H
+
+#include "tfl_kernel.h"
+
+typedef enum {
+  TFL_CMP_EQUAL, TFL_CMP_NOT_EQUAL, TFL_CMP_GREATER, TFL_CMP_GREATER_EQUAL, TFL_CMP_LESS,
+  TFL_CMP_LESS_EQUAL
+} tfl_compare_kind;
+
+/* Two int8 inputs (scales in (0, 1), as TFLM requires) that broadcast to the bool output. */
+TFL_MUST_CHECK tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node,
+                                              tfl_compare_kind kind);
+void tfl_compare_eval(tfl_context *ctx, const tfl_node *node);
+
+#endif

@@ -1,0 +1,117 @@
+/* Reductions over constant axes (see the header). */
+#include "tfl_kernel_reduce.h"
+
+#include "tfl_kernel_index.h"
+
+tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node, tfl_reduce_shape *shape) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *axes = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int32_t rank = in != NULL ? (int32_t)in->dims_count : 0;
+  int keep_dims = 0;
+  int32_t axis_count;
+  int32_t expected_rank = 0;
+  int32_t i;
+  int64_t count = 1;
+  tfl_status st;
+  if (in == NULL || axes == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || axes->type != TFL_TYPE_INT32)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (!tfl_index_ok(axes)) return TFL_ERR_BAD_BUFFER;
+  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
+  st = tfl_option_bool(ctx, node, 0, 0, &keep_dims); /* ReducerOptions.keep_dims */
+  if (st != TFL_OK) return st;
+  shape->reduced_mask = 0;
+  axis_count = tfl_tensor_elements(axes);
+  for (i = 0; i < axis_count; ++i) {
+    int64_t axis = tfl_index_at(axes, i);
+    if (axis < -rank || axis >= rank) return TFL_ERR_BAD_SHAPE;
+    if (axis < 0) axis += rank;
+    shape->reduced_mask |= 1 << axis;
+  }
+  for (i = 0; i < rank; ++i) {
+    if ((shape->reduced_mask >> i) & 1) {
+      count *= in->dims[i];
+      if (count > INT32_MAX) return TFL_ERR_BAD_SHAPE;
+      if (!keep_dims) continue;
+      if (expected_rank >= (int32_t)out->dims_count || out->dims[expected_rank] != 1)
+        return TFL_ERR_BAD_SHAPE;
+    } else if (expected_rank >= (int32_t)out->dims_count ||
+               out->dims[expected_rank] != in->dims[i]) {
+      return TFL_ERR_BAD_SHAPE;
+    }
+    ++expected_rank;
+  }
+  if (expected_rank != (int32_t)out->dims_count) return TFL_ERR_BAD_SHAPE;
+  shape->count = (int32_t)count;
+  return TFL_OK;
+}
+
+void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_reduce_kind kind,
+                     int8_t (*finish)(int32_t acc, const void *user), const void *user,
+                     int8_t *out, int32_t out_count) {
+  const int8_t *x = (const int8_t *)in->data;
+  /* input dims grouped into runs of kept / reduced dims (size-1 dims dropped), innermost first */
+  int32_t kept_dims[TFL_MAX_DIMS], kept_strides[TFL_MAX_DIMS], kept_idx[TFL_MAX_DIMS];
+  int32_t red_dims[TFL_MAX_DIMS], red_strides[TFL_MAX_DIMS], red_idx[TFL_MAX_DIMS];
+  int32_t kept_n = 0;
+  int32_t red_n = 0;
+  int32_t stride = 1;
+  int32_t prev = -1; /* 0: last run was kept, 1: reduced */
+  int32_t base = 0;
+  int32_t o;
+  int32_t i;
+  for (i = (int32_t)in->dims_count - 1; i >= 0; --i) {
+    const int32_t dim = in->dims[i];
+    const int32_t reduced = (shape->reduced_mask >> i) & 1;
+    if (dim != 1) {
+      if (reduced == prev) {
+        if (reduced) red_dims[red_n - 1] *= dim; else kept_dims[kept_n - 1] *= dim;
+      } else if (reduced) {
+        red_dims[red_n] = dim;
+        red_strides[red_n++] = stride;
+      } else {
+        kept_dims[kept_n] = dim;
+        kept_strides[kept_n++] = stride;
+      }
+      prev = reduced;
+    }
+    stride *= dim;
+  }
+  memset(kept_idx, 0, sizeof kept_idx);
+  for (o = 0; o < out_count; ++o) {
+    int32_t acc = kind == TFL_REDUCE_SUM ? 0 : x[base];
+    int32_t off = base;
+    int32_t j;
+    memset(red_idx, 0, sizeof red_idx);
+    for (;;) { /* red_*[0]: the innermost run, a strided loop; the other runs an odometer */
+      const int32_t run = red_n > 0 ? red_dims[0] : 1;
+      const int32_t step = red_n > 0 ? red_strides[0] : 0;
+      int32_t e;
+      int32_t p = off;
+      if (kind == TFL_REDUCE_SUM) {
+        uint32_t sum = (uint32_t)acc; /* wraps like the reference's int32 accumulator */
+        for (e = 0; e < run; ++e, p += step) sum += (uint32_t)(int32_t)x[p];
+        acc = (int32_t)sum;
+      } else if (kind == TFL_REDUCE_MAX) {
+        for (e = 0; e < run; ++e, p += step) acc = x[p] > acc ? x[p] : acc;
+      } else {
+        for (e = 0; e < run; ++e, p += step) acc = x[p] < acc ? x[p] : acc;
+      }
+      for (j = 1; j < red_n; ++j) {
+        off += red_strides[j];
+        if (++red_idx[j] < red_dims[j]) break;
+        off -= red_strides[j] * red_dims[j];
+        red_idx[j] = 0;
+      }
+      if (j >= red_n) break;
+    }
+    out[o] = finish(acc, user);
+    for (j = 0; j < kept_n; ++j) {
+      base += kept_strides[j];
+      if (++kept_idx[j] < kept_dims[j]) break;
+      base -= kept_strides[j] * kept_dims[j];
+      kept_idx[j] = 0;
+    }
+  }
+}

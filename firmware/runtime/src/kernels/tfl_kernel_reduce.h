@@ -1,0 +1,28 @@
+/* Reductions over a constant list of axes (REDUCE_MAX, REDUCE_MIN, SUM): the shape checks of
+ * prepare and one walk over the input that folds each output's elements. */
+#ifndef TFL_KERNEL_REDUCE_H
+#define TFL_KERNEL_REDUCE_H
+
+#include "tfl_kernel.h"
+
+typedef struct {
+  int32_t reduced_mask; /* bit d: input dim d is reduced */
+  int32_t count;        /* input elements folded into each output */
+} tfl_reduce_shape;
+
+/* Input 0 int8, input 1 a constant int32 axes vector (negative counts from the back, repeats
+ * allowed), output 0 int8 with the input's shape minus the reduced dims, or with 1 in their
+ * place when ReducerOptions.keep_dims is set. */
+TFL_MUST_CHECK tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node,
+                                             tfl_reduce_shape *shape);
+
+typedef enum { TFL_REDUCE_SUM, TFL_REDUCE_MAX, TFL_REDUCE_MIN } tfl_reduce_kind;
+
+/* For every output element, in order: folds its input elements (sum in int32 wrapping like the
+ * reference, or max/min) and calls finish(acc, user) for the stored value. shape->count must
+ * be > 0 (the caller fills outputs of empty reductions itself). */
+void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_reduce_kind kind,
+                     int8_t (*finish)(int32_t acc, const void *user), const void *user,
+                     int8_t *out, int32_t out_count);
+
+#endif
