@@ -306,6 +306,14 @@ def probes() -> list[Probe]:
     for dt in ints:
         add("BATCH_MATMUL", dt, lambda dt=dt: _model("BATCH_MATMUL", lambda b: (
             [_t(b, "a", [1, 2, 3], dt), _t(b, "b", [1, 3, 4], dt)], [_t(b, "y", [1, 2, 4], dt)])))
+    # the fused integer LSTM and SVDF with their variable int16 state: the fuzz seeds' models
+    sys.path.insert(0, str(REPO / "tests" / "fuzz"))
+    import fuzzlib  # noqa: PLC0415
+
+    seeds = fuzzlib.kernel_seed_models()
+    add("UNIDIRECTIONAL_SEQUENCE_LSTM", "int8 (int8 weights, int16 cell state)",
+        lambda: seeds["kernel_lstm.tflite"])
+    add("SVDF", "int8 (int16 time weights and state)", lambda: seeds["kernel_svdf.tflite"])
     # every other builtin: one generic int8 probe, for the registration verdict only
     covered = {p.op for p in out}
     for name in sorted(BUILTIN_OPS, key=BUILTIN_OPS.get):
