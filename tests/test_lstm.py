@@ -103,7 +103,7 @@ def test_lstm_matches_tflm(seed, batch, steps, n_in, n_cell, time_major, cell_po
           f"time_major={time_major} cell_power={cell_power} clip={clip}")
     rng = np.random.default_rng(seed)
     model = lstm_model(rng, batch, steps, n_in, n_cell, time_major, cell_power, clip)
-    assert [op.name for op in parse_model(model).ops] == ["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert [op.name for op in parse_model(model, "lstm.tflite").ops] == ["UNIDIRECTIONAL_SEQUENCE_LSTM"]
     shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
     assert_same(model, random_sequence(rng, shape), f"LSTM seed={seed}")
 
@@ -202,7 +202,7 @@ def test_svdf_matches_tflm(seed, batch, n_in, n_unit, rank, memory):
     print(f"seed={seed} batch={batch} n_in={n_in} n_unit={n_unit} rank={rank} memory={memory}")
     rng = np.random.default_rng(seed)
     model = svdf_model(rng, batch, n_in, n_unit, rank, memory, with_bias=True)
-    assert [op.name for op in parse_model(model).ops] == ["SVDF"]
+    assert [op.name for op in parse_model(model, "svdf.tflite").ops] == ["SVDF"]
     batch_inputs = [[rng.integers(-128, 128, size=(batch, n_in), dtype=np.int8)]
                     for _ in range(memory + 3)]  # past the memory: old frames drop out
     assert_same(model, batch_inputs, f"SVDF seed={seed}")
