@@ -25,8 +25,9 @@ def tanh_outputs(xs: np.ndarray) -> np.ndarray:
     x = b.tensor("x", [len(xs)], "int16", scale=1.0 / 6144.0, zero_point=0)
     y = b.tensor("y", [len(xs)], "int16", scale=1.0 / 32768.0, zero_point=0)
     b.op("TANH", [x], [y])
-    interpreter = runtime.Interpreter.from_bytes(b.build(inputs=[x], outputs=[y]),
-                                                 arena_size=1 << 20)
+    interpreter = runtime.Interpreter.from_bytes(
+        b.build(inputs=[x], outputs=[y]), arena_size=1 << 20
+    )
     interpreter.set_input(xs.astype(np.int16), 0)
     interpreter.invoke()
     return np.asarray(interpreter.get_output(0)).astype(np.int64)
@@ -48,4 +49,4 @@ def measure() -> list[int]:
 if __name__ == "__main__":
     values = measure()
     for row in range(0, 256, 12):
-        print("    " + ", ".join(str(v) for v in values[row:row + 12]) + ",")
+        print("    " + ", ".join(str(v) for v in values[row : row + 12]) + ",")

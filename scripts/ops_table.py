@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -36,26 +35,39 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "toolchain"))
 
 from support.tflbuilder import BUILTIN_OPS, ModelBuilder  # noqa: E402
-
 from tinyflash import ops as opstable  # noqa: E402
 
 DOC = REPO / "docs" / "ops.md"
 # Files searched for the test that proves a kernel (a test function mentioning "OP_NAME").
-TEST_FILES = ("test_kernels_ops.py", "test_kernels_arith.py", "test_kernels_data.py",
-              "test_runtime_kernels.py", "test_runtime_quant.py", "test_runtime_graphs.py",
-              "test_lstm.py")
+TEST_FILES = (
+    "test_kernels_ops.py",
+    "test_kernels_arith.py",
+    "test_kernels_data.py",
+    "test_runtime_kernels.py",
+    "test_runtime_quant.py",
+    "test_runtime_graphs.py",
+    "test_lstm.py",
+)
 
 # Quantization of probe tensors per type: (scale, zero point); None = not quantized.
 QUANT: dict[str, tuple[float, int] | None] = {
-    "int8": (0.1, 0), "int16": (0.1, 0), "int32": None, "int64": None, "bool": None,
+    "int8": (0.1, 0),
+    "int16": (0.1, 0),
+    "int32": None,
+    "int64": None,
+    "bool": None,
     "float32": None,
 }
 # Output quantization the TFLM kernels require for some ops (fixed-range outputs).
 FIXED_OUT: dict[tuple[str, str], tuple[float, int]] = {
-    ("LOGISTIC", "int8"): (1 / 256, -128), ("LOGISTIC", "int16"): (1 / 32768, 0),
-    ("TANH", "int8"): (1 / 128, 0), ("TANH", "int16"): (1 / 32768, 0),
-    ("SOFTMAX", "int8"): (1 / 256, -128), ("SOFTMAX", "int16"): (1 / 32768, 0),
-    ("LOG_SOFTMAX", "int8"): (16 / 256, 127), ("L2_NORMALIZATION", "int8"): (1 / 128, 0),
+    ("LOGISTIC", "int8"): (1 / 256, -128),
+    ("LOGISTIC", "int16"): (1 / 32768, 0),
+    ("TANH", "int8"): (1 / 128, 0),
+    ("TANH", "int16"): (1 / 32768, 0),
+    ("SOFTMAX", "int8"): (1 / 256, -128),
+    ("SOFTMAX", "int16"): (1 / 32768, 0),
+    ("LOG_SOFTMAX", "int8"): (16 / 256, 127),
+    ("L2_NORMALIZATION", "int8"): (1 / 128, 0),
     ("L2_NORMALIZATION", "int16"): (1 / 32768, 0),
 }
 
@@ -71,8 +83,16 @@ class Probe:
 Build = Callable[[ModelBuilder], tuple[list, list]]
 
 
-def _t(b: ModelBuilder, name: str, shape: list[int], dtype: str, op: str = "",
-       data: np.ndarray | None = None, out: bool = False, fixed: tuple[float, int] | None = None):
+def _t(
+    b: ModelBuilder,
+    name: str,
+    shape: list[int],
+    dtype: str,
+    op: str = "",
+    data: np.ndarray | None = None,
+    out: bool = False,
+    fixed: tuple[float, int] | None = None,
+):
     q = fixed or (FIXED_OUT.get((op, dtype)) if out else None)
     q = q or QUANT.get(dtype)
     if q is None:
@@ -93,30 +113,55 @@ def _model(op: str, build: Build, **options) -> bytes:
     return b.build(const_free, outs)
 
 
-def unary(op: str, dtype: str, out_dtype: str | None = None, shape=(1, 2, 3, 4), **options) -> bytes:
+def unary(
+    op: str, dtype: str, out_dtype: str | None = None, shape=(1, 2, 3, 4), **options
+) -> bytes:
     od = out_dtype or dtype
-    return _model(op, lambda b: ([_t(b, "x", list(shape), dtype)],
-                                 [_t(b, "y", list(shape), od, op, out=True)]), **options)
+    return _model(
+        op,
+        lambda b: ([_t(b, "x", list(shape), dtype)], [_t(b, "y", list(shape), od, op, out=True)]),
+        **options,
+    )
 
 
 def binary(op: str, dtype: str, out_dtype: str | None = None, **options) -> bytes:
     od = out_dtype or dtype
     s = [1, 2, 3, 4]
-    return _model(op, lambda b: ([_t(b, "x1", s, dtype), _t(b, "x2", s, dtype)],
-                                 [_t(b, "y", s, od, op, out=True)]), **options)
+    return _model(
+        op,
+        lambda b: (
+            [_t(b, "x1", s, dtype), _t(b, "x2", s, dtype)],
+            [_t(b, "y", s, od, op, out=True)],
+        ),
+        **options,
+    )
 
 
-def with_consts(op: str, dtype: str, in_shape, consts: list, out_shapes: list,
-                out_dtype: str | None = None, consts_first: bool = False, **options) -> bytes:
+def with_consts(
+    op: str,
+    dtype: str,
+    in_shape,
+    consts: list,
+    out_shapes: list,
+    out_dtype: str | None = None,
+    consts_first: bool = False,
+    **options,
+) -> bytes:
     od = out_dtype or dtype
 
     def build(b):
         x = _t(b, "x", list(in_shape), dtype)
-        cs = [_c(b, f"c{i}", v, d) if not isinstance(v, str) else _t(b, f"c{i}", [], dtype,
-              data=np.zeros((), dtype=dtype if dtype != "bool" else "bool"))
-              for i, (v, d) in enumerate(consts)]
+        cs = [
+            _c(b, f"c{i}", v, d)
+            if not isinstance(v, str)
+            else _t(
+                b, f"c{i}", [], dtype, data=np.zeros((), dtype=dtype if dtype != "bool" else "bool")
+            )
+            for i, (v, d) in enumerate(consts)
+        ]
         ins = cs + [x] if consts_first else [x] + cs
         return ins, [_t(b, f"y{i}", list(s), od, op, out=True) for i, s in enumerate(out_shapes)]
+
     return _model(op, build, **options)
 
 
@@ -126,19 +171,32 @@ def weights_op(op: str, act: str) -> bytes:
     bias_t = "int32" if act == "int8" else "int64"
     b = ModelBuilder()
     x_shape, w_shape, y_shape, opts = {
-        "CONV_2D": ([1, 4, 4, 2], [3, 3, 3, 2], [1, 4, 4, 3],
-                    dict(padding="SAME", stride_w=1, stride_h=1)),
-        "DEPTHWISE_CONV_2D": ([1, 4, 4, 2], [1, 3, 3, 2], [1, 4, 4, 2],
-                              dict(padding="SAME", stride_w=1, stride_h=1, depth_multiplier=1)),
+        "CONV_2D": (
+            [1, 4, 4, 2],
+            [3, 3, 3, 2],
+            [1, 4, 4, 3],
+            dict(padding="SAME", stride_w=1, stride_h=1),
+        ),
+        "DEPTHWISE_CONV_2D": (
+            [1, 4, 4, 2],
+            [1, 3, 3, 2],
+            [1, 4, 4, 2],
+            dict(padding="SAME", stride_w=1, stride_h=1, depth_multiplier=1),
+        ),
         "FULLY_CONNECTED": ([1, 8], [3, 8], [1, 3], {}),
-        "TRANSPOSE_CONV": ([1, 2, 2, 2], [3, 3, 3, 2], [1, 4, 4, 3],
-                           dict(padding="SAME", stride_w=2, stride_h=2)),
+        "TRANSPOSE_CONV": (
+            [1, 2, 2, 2],
+            [3, 3, 3, 2],
+            [1, 4, 4, 3],
+            dict(padding="SAME", stride_w=2, stride_h=2),
+        ),
     }[op]
     n_out = w_shape[0] if op != "DEPTHWISE_CONV_2D" else w_shape[3]
     x = _t(b, "x", x_shape, act)
     w = b.tensor("w", w_shape, "int8", data=np.ones(w_shape, np.int8), scale=0.02, zero_point=0)
-    bias = b.tensor("bias", [n_out], bias_t, data=np.zeros(n_out, bias_t), scale=0.002,
-                    zero_point=0)
+    bias = b.tensor(
+        "bias", [n_out], bias_t, data=np.zeros(n_out, bias_t), scale=0.002, zero_point=0
+    )
     y = _t(b, "y", y_shape, act)
     if op == "TRANSPOSE_CONV":
         shape = _c(b, "shape", y_shape)
@@ -156,24 +214,71 @@ def probes() -> list[Probe]:
 
     ints = ("int8", "int16")
     # elementwise unary, same type in and out
-    for op in ("ABS", "NEG", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH",
-               "HARD_SWISH", "ELU", "EXP", "LOG", "RSQRT", "SQRT", "SQUARE", "ZEROS_LIKE",
-               "LOG_SOFTMAX", "FLOOR", "CEIL", "ROUND", "SIN", "COS", "SIGN", "GELU",
-               "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION"):
-        for dt in ints + (("int32",) if op in ("ABS", "NEG", "ZEROS_LIKE", "SIGN", "SQUARE")
-                          else ()):
+    for op in (
+        "ABS",
+        "NEG",
+        "RELU",
+        "RELU6",
+        "RELU_N1_TO_1",
+        "RELU_0_TO_1",
+        "LOGISTIC",
+        "TANH",
+        "HARD_SWISH",
+        "ELU",
+        "EXP",
+        "LOG",
+        "RSQRT",
+        "SQRT",
+        "SQUARE",
+        "ZEROS_LIKE",
+        "LOG_SOFTMAX",
+        "FLOOR",
+        "CEIL",
+        "ROUND",
+        "SIN",
+        "COS",
+        "SIGN",
+        "GELU",
+        "L2_NORMALIZATION",
+        "LOCAL_RESPONSE_NORMALIZATION",
+    ):
+        for dt in ints + (
+            ("int32",) if op in ("ABS", "NEG", "ZEROS_LIKE", "SIGN", "SQUARE") else ()
+        ):
             add(op, dt, lambda op=op, dt=dt: unary(op, dt))
     add("LEAKY_RELU", "int8", lambda: unary("LEAKY_RELU", "int8", alpha=0.2))
     add("LEAKY_RELU", "int16", lambda: unary("LEAKY_RELU", "int16", alpha=0.2))
     for dt in ints:
         add("SOFTMAX", dt, lambda dt=dt: unary("SOFTMAX", dt, beta=1.0))
     # int8 in, int16 out: the output range [0, 1) over the whole int16 range
-    add("SOFTMAX", "int8 -> int16", lambda: _model("SOFTMAX", lambda b: (
-        [_t(b, "x", [1, 8], "int8")], [_t(b, "y", [1, 8], "int16", fixed=(1 / 65536, -32768))]),
-        beta=1.0))
+    add(
+        "SOFTMAX",
+        "int8 -> int16",
+        lambda: _model(
+            "SOFTMAX",
+            lambda b: (
+                [_t(b, "x", [1, 8], "int8")],
+                [_t(b, "y", [1, 8], "int16", fixed=(1 / 65536, -32768))],
+            ),
+            beta=1.0,
+        ),
+    )
     # elementwise binary, same type
-    for op in ("ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE",
-               "FLOOR_DIV", "FLOOR_MOD", "POW", "PRELU", "ATAN2", "ADD_N"):
+    for op in (
+        "ADD",
+        "SUB",
+        "MUL",
+        "DIV",
+        "MAXIMUM",
+        "MINIMUM",
+        "SQUARED_DIFFERENCE",
+        "FLOOR_DIV",
+        "FLOOR_MOD",
+        "POW",
+        "PRELU",
+        "ATAN2",
+        "ADD_N",
+    ):
         for dt in ints + ("int32",):
             add(op, dt, lambda op=op, dt=dt: binary(op, dt))
     for op in ("EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"):
@@ -185,144 +290,413 @@ def probes() -> list[Probe]:
     # reductions over axes [1, 2], keep_dims
     for op in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"):
         for dt in ints:
-            add(op, f"{dt} (int32 axes)", lambda op=op, dt=dt: with_consts(
-                op, dt, [1, 4, 4, 3], [([1, 2], "int32")], [[1, 1, 1, 3]], keep_dims=True))
-    add("REDUCE_ANY", "bool (int32 axes)", lambda: with_consts(
-        "REDUCE_ANY", "bool", [1, 4, 4, 3], [([1, 2], "int32")], [[1, 1, 1, 3]],
-        options_type=None))
+            add(
+                op,
+                f"{dt} (int32 axes)",
+                lambda op=op, dt=dt: with_consts(
+                    op, dt, [1, 4, 4, 3], [([1, 2], "int32")], [[1, 1, 1, 3]], keep_dims=True
+                ),
+            )
+    add(
+        "REDUCE_ANY",
+        "bool (int32 axes)",
+        lambda: with_consts(
+            "REDUCE_ANY",
+            "bool",
+            [1, 4, 4, 3],
+            [([1, 2], "int32")],
+            [[1, 1, 1, 3]],
+            options_type=None,
+        ),
+    )
     for op in ("ARG_MAX", "ARG_MIN"):
-        for dt, axis_t, od in (("int8", "int32", "int32"), ("int8", "int32", "int64"),
-                               ("int8", "int64", "int32"), ("int16", "int32", "int32")):
-            add(op, f"{dt} -> {od} ({axis_t} axis)",
+        for dt, axis_t, od in (
+            ("int8", "int32", "int32"),
+            ("int8", "int32", "int64"),
+            ("int8", "int64", "int32"),
+            ("int16", "int32", "int32"),
+        ):
+            add(
+                op,
+                f"{dt} -> {od} ({axis_t} axis)",
                 lambda op=op, dt=dt, axis_t=axis_t, od=od: with_consts(
-                    op, dt, [2, 5], [([1], axis_t)], [[2]], out_dtype=od,
-                    output_type={"int32": 2, "int64": 4}[od]))
+                    op,
+                    dt,
+                    [2, 5],
+                    [([1], axis_t)],
+                    [[2]],
+                    out_dtype=od,
+                    output_type={"int32": 2, "int64": 4}[od],
+                ),
+            )
     # data movement: the element type only matters
     moves: list[tuple[str, Callable[[str], bytes]]] = [
-        ("RESHAPE", lambda dt: with_consts("RESHAPE", dt, [1, 2, 3, 4], [([1, 24], "int32")],
-                                           [[1, 24]], new_shape=[1, 24])),
-        ("SQUEEZE", lambda dt: with_consts("SQUEEZE", dt, [1, 2, 1, 4], [], [[2, 4]],
-                                           squeeze_dims=[0, 2])),
-        ("EXPAND_DIMS", lambda dt: with_consts("EXPAND_DIMS", dt, [2, 4], [([1], "int32")],
-                                               [[2, 1, 4]])),
-        ("TRANSPOSE", lambda dt: with_consts("TRANSPOSE", dt, [1, 2, 3, 4], [([0, 3, 1, 2], "int32")],
-                                             [[1, 4, 2, 3]])),
-        ("PAD", lambda dt: with_consts("PAD", dt, [1, 2, 3, 4],
-                                       [([[0, 0], [1, 1], [1, 1], [0, 0]], "int32")], [[1, 4, 5, 4]])),
-        ("PADV2", lambda dt: with_consts("PADV2", dt, [1, 2, 3, 4],
-                                         [([[0, 0], [1, 1], [1, 1], [0, 0]], "int32"), ("v", dt)],
-                                         [[1, 4, 5, 4]])),
-        ("MIRROR_PAD", lambda dt: with_consts("MIRROR_PAD", dt, [1, 3, 3, 2],
-                                              [([[0, 0], [1, 1], [1, 1], [0, 0]], "int32")],
-                                              [[1, 5, 5, 2]], mode=0)),
-        ("SLICE", lambda dt: with_consts("SLICE", dt, [1, 4, 4, 3], [([0, 1, 1, 0], "int32"),
-                                                                   ([1, 2, 2, 3], "int32")],
-                                         [[1, 2, 2, 3]], options_type=None)),
-        ("STRIDED_SLICE", lambda dt: with_consts(
-            "STRIDED_SLICE", dt, [1, 4, 4, 3], [([0, 1, 1, 0], "int32"), ([1, 3, 3, 3], "int32"),
-                                                ([1, 1, 1, 1], "int32")], [[1, 2, 2, 3]])),
-        ("REVERSE_V2", lambda dt: with_consts("REVERSE_V2", dt, [2, 3, 4], [([1], "int32")],
-                                              [[2, 3, 4]], options_type=None)),
-        ("SPACE_TO_DEPTH", lambda dt: with_consts("SPACE_TO_DEPTH", dt, [1, 4, 4, 2], [],
-                                                  [[1, 2, 2, 8]], block_size=2)),
-        ("DEPTH_TO_SPACE", lambda dt: with_consts("DEPTH_TO_SPACE", dt, [1, 2, 2, 8], [],
-                                                  [[1, 4, 4, 2]], block_size=2)),
-        ("BATCH_TO_SPACE_ND", lambda dt: with_consts(
-            "BATCH_TO_SPACE_ND", dt, [4, 2, 2, 1], [([2, 2], "int32"), ([[0, 0], [0, 0]], "int32")],
-            [[1, 4, 4, 1]], options_type=None)),
-        ("SPACE_TO_BATCH_ND", lambda dt: with_consts(
-            "SPACE_TO_BATCH_ND", dt, [1, 4, 4, 1], [([2, 2], "int32"), ([[0, 0], [0, 0]], "int32")],
-            [[4, 2, 2, 1]], options_type=None)),
-        ("TILE", lambda dt: with_consts("TILE", dt, [2, 3], [([2, 1], "int32")], [[4, 3]],
-                                        options_type=None)),
-        ("BROADCAST_TO", lambda dt: with_consts("BROADCAST_TO", dt, [1, 3], [([2, 3], "int32")],
-                                                [[2, 3]], options_type=None)),
-        ("SPLIT", lambda dt: with_consts("SPLIT", dt, [2, 6], [(1, "int32")], [[2, 3], [2, 3]],
-                                         consts_first=True, num_splits=2)),
-        ("SPLIT_V", lambda dt: with_consts("SPLIT_V", dt, [2, 6], [([2, 4], "int32"), (1, "int32")],
-                                           [[2, 2], [2, 4]], num_splits=2)),
+        (
+            "RESHAPE",
+            lambda dt: with_consts(
+                "RESHAPE", dt, [1, 2, 3, 4], [([1, 24], "int32")], [[1, 24]], new_shape=[1, 24]
+            ),
+        ),
+        (
+            "SQUEEZE",
+            lambda dt: with_consts("SQUEEZE", dt, [1, 2, 1, 4], [], [[2, 4]], squeeze_dims=[0, 2]),
+        ),
+        (
+            "EXPAND_DIMS",
+            lambda dt: with_consts("EXPAND_DIMS", dt, [2, 4], [([1], "int32")], [[2, 1, 4]]),
+        ),
+        (
+            "TRANSPOSE",
+            lambda dt: with_consts(
+                "TRANSPOSE", dt, [1, 2, 3, 4], [([0, 3, 1, 2], "int32")], [[1, 4, 2, 3]]
+            ),
+        ),
+        (
+            "PAD",
+            lambda dt: with_consts(
+                "PAD",
+                dt,
+                [1, 2, 3, 4],
+                [([[0, 0], [1, 1], [1, 1], [0, 0]], "int32")],
+                [[1, 4, 5, 4]],
+            ),
+        ),
+        (
+            "PADV2",
+            lambda dt: with_consts(
+                "PADV2",
+                dt,
+                [1, 2, 3, 4],
+                [([[0, 0], [1, 1], [1, 1], [0, 0]], "int32"), ("v", dt)],
+                [[1, 4, 5, 4]],
+            ),
+        ),
+        (
+            "MIRROR_PAD",
+            lambda dt: with_consts(
+                "MIRROR_PAD",
+                dt,
+                [1, 3, 3, 2],
+                [([[0, 0], [1, 1], [1, 1], [0, 0]], "int32")],
+                [[1, 5, 5, 2]],
+                mode=0,
+            ),
+        ),
+        (
+            "SLICE",
+            lambda dt: with_consts(
+                "SLICE",
+                dt,
+                [1, 4, 4, 3],
+                [([0, 1, 1, 0], "int32"), ([1, 2, 2, 3], "int32")],
+                [[1, 2, 2, 3]],
+                options_type=None,
+            ),
+        ),
+        (
+            "STRIDED_SLICE",
+            lambda dt: with_consts(
+                "STRIDED_SLICE",
+                dt,
+                [1, 4, 4, 3],
+                [([0, 1, 1, 0], "int32"), ([1, 3, 3, 3], "int32"), ([1, 1, 1, 1], "int32")],
+                [[1, 2, 2, 3]],
+            ),
+        ),
+        (
+            "REVERSE_V2",
+            lambda dt: with_consts(
+                "REVERSE_V2", dt, [2, 3, 4], [([1], "int32")], [[2, 3, 4]], options_type=None
+            ),
+        ),
+        (
+            "SPACE_TO_DEPTH",
+            lambda dt: with_consts(
+                "SPACE_TO_DEPTH", dt, [1, 4, 4, 2], [], [[1, 2, 2, 8]], block_size=2
+            ),
+        ),
+        (
+            "DEPTH_TO_SPACE",
+            lambda dt: with_consts(
+                "DEPTH_TO_SPACE", dt, [1, 2, 2, 8], [], [[1, 4, 4, 2]], block_size=2
+            ),
+        ),
+        (
+            "BATCH_TO_SPACE_ND",
+            lambda dt: with_consts(
+                "BATCH_TO_SPACE_ND",
+                dt,
+                [4, 2, 2, 1],
+                [([2, 2], "int32"), ([[0, 0], [0, 0]], "int32")],
+                [[1, 4, 4, 1]],
+                options_type=None,
+            ),
+        ),
+        (
+            "SPACE_TO_BATCH_ND",
+            lambda dt: with_consts(
+                "SPACE_TO_BATCH_ND",
+                dt,
+                [1, 4, 4, 1],
+                [([2, 2], "int32"), ([[0, 0], [0, 0]], "int32")],
+                [[4, 2, 2, 1]],
+                options_type=None,
+            ),
+        ),
+        (
+            "TILE",
+            lambda dt: with_consts(
+                "TILE", dt, [2, 3], [([2, 1], "int32")], [[4, 3]], options_type=None
+            ),
+        ),
+        (
+            "BROADCAST_TO",
+            lambda dt: with_consts(
+                "BROADCAST_TO", dt, [1, 3], [([2, 3], "int32")], [[2, 3]], options_type=None
+            ),
+        ),
+        (
+            "SPLIT",
+            lambda dt: with_consts(
+                "SPLIT",
+                dt,
+                [2, 6],
+                [(1, "int32")],
+                [[2, 3], [2, 3]],
+                consts_first=True,
+                num_splits=2,
+            ),
+        ),
+        (
+            "SPLIT_V",
+            lambda dt: with_consts(
+                "SPLIT_V",
+                dt,
+                [2, 6],
+                [([2, 4], "int32"), (1, "int32")],
+                [[2, 2], [2, 4]],
+                num_splits=2,
+            ),
+        ),
         ("UNPACK", lambda dt: with_consts("UNPACK", dt, [2, 3], [], [[3], [3]], num=2, axis=0)),
-        ("GATHER", lambda dt: with_consts("GATHER", dt, [4, 3], [([2, 0], "int32")], [[2, 3]],
-                                          axis=0)),
-        ("GATHER_ND", lambda dt: with_consts("GATHER_ND", dt, [3, 4], [([[2], [0]], "int32")],
-                                             [[2, 4]], options_type=None)),
+        (
+            "GATHER",
+            lambda dt: with_consts("GATHER", dt, [4, 3], [([2, 0], "int32")], [[2, 3]], axis=0),
+        ),
+        (
+            "GATHER_ND",
+            lambda dt: with_consts(
+                "GATHER_ND", dt, [3, 4], [([[2], [0]], "int32")], [[2, 4]], options_type=None
+            ),
+        ),
         ("CUMSUM", lambda dt: with_consts("CUMSUM", dt, [2, 3], [(1, "int32")], [[2, 3]])),
-        ("RESIZE_BILINEAR", lambda dt: with_consts("RESIZE_BILINEAR", dt, [1, 2, 2, 3],
-                                                   [([4, 4], "int32")], [[1, 4, 4, 3]])),
-        ("RESIZE_NEAREST_NEIGHBOR", lambda dt: with_consts(
-            "RESIZE_NEAREST_NEIGHBOR", dt, [1, 2, 2, 3], [([4, 4], "int32")], [[1, 4, 4, 3]])),
+        (
+            "RESIZE_BILINEAR",
+            lambda dt: with_consts(
+                "RESIZE_BILINEAR", dt, [1, 2, 2, 3], [([4, 4], "int32")], [[1, 4, 4, 3]]
+            ),
+        ),
+        (
+            "RESIZE_NEAREST_NEIGHBOR",
+            lambda dt: with_consts(
+                "RESIZE_NEAREST_NEIGHBOR", dt, [1, 2, 2, 3], [([4, 4], "int32")], [[1, 4, 4, 3]]
+            ),
+        ),
         ("SHAPE", lambda dt: with_consts("SHAPE", dt, [1, 2, 3], [], [[3]], out_dtype="int32")),
     ]
     for op, make in moves:
-        for dt in ints + (("int32",) if op in ("RESHAPE", "GATHER", "CUMSUM", "TRANSPOSE",
-                                                 "SLICE", "STRIDED_SLICE") else ()):
+        for dt in ints + (
+            ("int32",)
+            if op in ("RESHAPE", "GATHER", "CUMSUM", "TRANSPOSE", "SLICE", "STRIDED_SLICE")
+            else ()
+        ):
             label = f"{dt} -> int32" if op == "SHAPE" else dt
             add(op, label, lambda make=make, dt=dt: make(dt))
     for dt in ints + ("int32", "bool"):
-        add("CONCATENATION", dt, lambda dt=dt: _model("CONCATENATION", lambda b: (
-            [_t(b, "a", [1, 2, 3], dt), _t(b, "b", [1, 2, 3], dt)], [_t(b, "y", [1, 2, 6], dt)]),
-            axis=2))
-        add("PACK", dt, lambda dt=dt: _model("PACK", lambda b: (
-            [_t(b, "a", [2, 3], dt), _t(b, "b", [2, 3], dt)], [_t(b, "y", [2, 2, 3], dt)]),
-            values_count=2, axis=0))
+        add(
+            "CONCATENATION",
+            dt,
+            lambda dt=dt: _model(
+                "CONCATENATION",
+                lambda b: (
+                    [_t(b, "a", [1, 2, 3], dt), _t(b, "b", [1, 2, 3], dt)],
+                    [_t(b, "y", [1, 2, 6], dt)],
+                ),
+                axis=2,
+            ),
+        )
+        add(
+            "PACK",
+            dt,
+            lambda dt=dt: _model(
+                "PACK",
+                lambda b: (
+                    [_t(b, "a", [2, 3], dt), _t(b, "b", [2, 3], dt)],
+                    [_t(b, "y", [2, 2, 3], dt)],
+                ),
+                values_count=2,
+                axis=0,
+            ),
+        )
     for dt in ints + ("int32",):
-        add("SELECT_V2", dt, lambda dt=dt: _model("SELECT_V2", lambda b: (
-            [_t(b, "c", [2, 3], "bool"), _t(b, "a", [2, 3], dt), _t(b, "b", [2, 3], dt)],
-            [_t(b, "y", [2, 3], dt)])))
-        add("FILL", dt, lambda dt=dt: _model("FILL", lambda b: (
-            [_c(b, "dims", [2, 3]), _t(b, "v", [], dt)], [_t(b, "y", [2, 3], dt)])))
-        add("EMBEDDING_LOOKUP", f"int32 ids, {dt} values", lambda dt=dt: _model(
-            "EMBEDDING_LOOKUP", lambda b: ([b.tensor("ids", [2], "int32"),
-                                            _t(b, "v", [4, 3], dt, data=np.ones((4, 3), dt))],
-                                           [_t(b, "y", [2, 3], dt)])))
-        add("DYNAMIC_UPDATE_SLICE", dt, lambda dt=dt: _model("DYNAMIC_UPDATE_SLICE", lambda b: (
-            [_t(b, "x", [4, 4], dt), _t(b, "u", [2, 2], dt), _c(b, "start", [1, 1])],
-            [_t(b, "y", [4, 4], dt)])))
-    add("BROADCAST_ARGS", "int32", lambda: _model("BROADCAST_ARGS", lambda b: (
-        [b.tensor("a", [2], "int32"), b.tensor("b", [2], "int32")], [b.tensor("y", [2], "int32")])))
-    for src, dst in (("int8", "int32"), ("int32", "int8"), ("int8", "int16"), ("int16", "int8"),
-                     ("int16", "int32"), ("int32", "int16"), ("bool", "int32"), ("int32", "bool")):
-        add("CAST", f"{src} -> {dst}", lambda src=src, dst=dst: unary("CAST", src, dst,
-                                                                     options_type=None))
-    for src, dst in (("float32", "int8"), ("float32", "int16"), ("int8", "int8"),
-                     ("int16", "int8"), ("int8", "int16"), ("int16", "int16"), ("int8", "int32"),
-                     ("int16", "int32")):
-        add("QUANTIZE", f"{src} -> {dst}", lambda src=src, dst=dst: _model("QUANTIZE", lambda b: (
-            [_t(b, "x", [1, 8], src)], [b.tensor("y", [1, 8], dst, scale=0.05, zero_point=0)])))
+        add(
+            "SELECT_V2",
+            dt,
+            lambda dt=dt: _model(
+                "SELECT_V2",
+                lambda b: (
+                    [_t(b, "c", [2, 3], "bool"), _t(b, "a", [2, 3], dt), _t(b, "b", [2, 3], dt)],
+                    [_t(b, "y", [2, 3], dt)],
+                ),
+            ),
+        )
+        add(
+            "FILL",
+            dt,
+            lambda dt=dt: _model(
+                "FILL",
+                lambda b: ([_c(b, "dims", [2, 3]), _t(b, "v", [], dt)], [_t(b, "y", [2, 3], dt)]),
+            ),
+        )
+        add(
+            "EMBEDDING_LOOKUP",
+            f"int32 ids, {dt} values",
+            lambda dt=dt: _model(
+                "EMBEDDING_LOOKUP",
+                lambda b: (
+                    [
+                        b.tensor("ids", [2], "int32"),
+                        _t(b, "v", [4, 3], dt, data=np.ones((4, 3), dt)),
+                    ],
+                    [_t(b, "y", [2, 3], dt)],
+                ),
+            ),
+        )
+        add(
+            "DYNAMIC_UPDATE_SLICE",
+            dt,
+            lambda dt=dt: _model(
+                "DYNAMIC_UPDATE_SLICE",
+                lambda b: (
+                    [_t(b, "x", [4, 4], dt), _t(b, "u", [2, 2], dt), _c(b, "start", [1, 1])],
+                    [_t(b, "y", [4, 4], dt)],
+                ),
+            ),
+        )
+    add(
+        "BROADCAST_ARGS",
+        "int32",
+        lambda: _model(
+            "BROADCAST_ARGS",
+            lambda b: (
+                [b.tensor("a", [2], "int32"), b.tensor("b", [2], "int32")],
+                [b.tensor("y", [2], "int32")],
+            ),
+        ),
+    )
+    for src, dst in (
+        ("int8", "int32"),
+        ("int32", "int8"),
+        ("int8", "int16"),
+        ("int16", "int8"),
+        ("int16", "int32"),
+        ("int32", "int16"),
+        ("bool", "int32"),
+        ("int32", "bool"),
+    ):
+        add(
+            "CAST",
+            f"{src} -> {dst}",
+            lambda src=src, dst=dst: unary("CAST", src, dst, options_type=None),
+        )
+    for src, dst in (
+        ("float32", "int8"),
+        ("float32", "int16"),
+        ("int8", "int8"),
+        ("int16", "int8"),
+        ("int8", "int16"),
+        ("int16", "int16"),
+        ("int8", "int32"),
+        ("int16", "int32"),
+    ):
+        add(
+            "QUANTIZE",
+            f"{src} -> {dst}",
+            lambda src=src, dst=dst: _model(
+                "QUANTIZE",
+                lambda b: (
+                    [_t(b, "x", [1, 8], src)],
+                    [b.tensor("y", [1, 8], dst, scale=0.05, zero_point=0)],
+                ),
+            ),
+        )
     for src in ("int8", "int16"):
         add("DEQUANTIZE", f"{src} -> float32", lambda src=src: unary("DEQUANTIZE", src, "float32"))
     # pooling
     for op in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
         for dt in ints:
-            add(op, dt, lambda op=op, dt=dt: _model(op, lambda b: (
-                [_t(b, "x", [1, 4, 4, 2], dt)], [_t(b, "y", [1, 2, 2, 2], dt)]),
-                padding="VALID", stride_w=2, stride_h=2, filter_width=2, filter_height=2))
+            add(
+                op,
+                dt,
+                lambda op=op, dt=dt: _model(
+                    op,
+                    lambda b: ([_t(b, "x", [1, 4, 4, 2], dt)], [_t(b, "y", [1, 2, 2, 2], dt)]),
+                    padding="VALID",
+                    stride_w=2,
+                    stride_h=2,
+                    filter_width=2,
+                    filter_height=2,
+                ),
+            )
     # ops with weights: int8 and 16x8 (int16 activations, int8 weights, int64 bias)
     for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"):
         for act in ints:
-            label = "int8 (int8 weights, int32 bias)" if act == "int8" else \
-                "int16 (int8 weights, int64 bias)"
+            label = (
+                "int8 (int8 weights, int32 bias)"
+                if act == "int8"
+                else "int16 (int8 weights, int64 bias)"
+            )
             add(op, label, lambda op=op, act=act: weights_op(op, act))
     for dt in ints:
-        add("BATCH_MATMUL", dt, lambda dt=dt: _model("BATCH_MATMUL", lambda b: (
-            [_t(b, "a", [1, 2, 3], dt), _t(b, "b", [1, 3, 4], dt)], [_t(b, "y", [1, 2, 4], dt)])))
+        add(
+            "BATCH_MATMUL",
+            dt,
+            lambda dt=dt: _model(
+                "BATCH_MATMUL",
+                lambda b: (
+                    [_t(b, "a", [1, 2, 3], dt), _t(b, "b", [1, 3, 4], dt)],
+                    [_t(b, "y", [1, 2, 4], dt)],
+                ),
+            ),
+        )
     # the fused integer LSTM and SVDF with their variable int16 state: the fuzz seeds' models
     sys.path.insert(0, str(REPO / "tests" / "fuzz"))
     import fuzzlib  # noqa: PLC0415
 
     seeds = fuzzlib.kernel_seed_models()
-    add("UNIDIRECTIONAL_SEQUENCE_LSTM", "int8 (int8 weights, int16 cell state)",
-        lambda: seeds["kernel_lstm.tflite"])
+    add(
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        "int8 (int8 weights, int16 cell state)",
+        lambda: seeds["kernel_lstm.tflite"],
+    )
     add("SVDF", "int8 (int16 time weights and state)", lambda: seeds["kernel_svdf.tflite"])
     # every other builtin: one generic int8 probe, for the registration verdict only
     covered = {p.op for p in out}
     for name in sorted(BUILTIN_OPS, key=BUILTIN_OPS.get):
         if name in covered or name in ("CUSTOM", "PLACEHOLDER_FOR_GREATER_OP_CODES"):
             continue
-        out.append(Probe(name, "int8 (generic probe)",
-                         _model(name, lambda b: ([_t(b, "x", [1, 4], "int8")],
-                                                 [_t(b, "y", [1, 4], "int8")]),
-                                options_type=None), generic=True))
+        out.append(
+            Probe(
+                name,
+                "int8 (generic probe)",
+                _model(
+                    name,
+                    lambda b: ([_t(b, "x", [1, 4], "int8")], [_t(b, "y", [1, 4], "int8")]),
+                    options_type=None,
+                ),
+                generic=True,
+            )
+        )
     return out
 
 
@@ -370,8 +744,12 @@ def tflm_verdicts(models: list[bytes]) -> list[str]:
             paths.append(str(p))
         start = 0
         while start < len(models):
-            proc = subprocess.run([sys.executable, "-c", _CHILD, *paths[start:]],
-                                  capture_output=True, text=True, timeout=600)
+            proc = subprocess.run(
+                [sys.executable, "-c", _CHILD, *paths[start:]],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             done = start
             for line in proc.stdout.splitlines():
                 parts = line.split(" ", 2)
@@ -405,8 +783,11 @@ def find_tests() -> dict[str, str]:
         lists: dict[str, set[str]] = {}
         for node in tree.body:
             if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Tuple)):
-                values = {c.value for c in node.value.elts if isinstance(c, ast.Constant)
-                          and isinstance(c.value, str)}
+                values = {
+                    c.value
+                    for c in node.value.elts
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                }
                 for target in node.targets:
                     if isinstance(target, ast.Name):
                         lists[target.id] = values
@@ -414,11 +795,17 @@ def find_tests() -> dict[str, str]:
             if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
                 continue
             given = any("given" in ast.unparse(d) for d in node.decorator_list)
-            consts = {c.value for c in ast.walk(node) if isinstance(c, ast.Constant)
-                      and isinstance(c.value, str)}
+            consts = {
+                c.value
+                for c in ast.walk(node)
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            }
             for d in node.decorator_list:
-                consts |= {c.value for c in ast.walk(d) if isinstance(c, ast.Constant)
-                           and isinstance(c.value, str)}
+                consts |= {
+                    c.value
+                    for c in ast.walk(d)
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                }
                 for name in (n.id for n in ast.walk(d) if isinstance(n, ast.Name)):
                     consts |= lists.get(name, set())
             for op in consts & names:
@@ -442,8 +829,16 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
         if p.generic and v == opstable.TFLM_NO:
             v = opstable.TFLM_UNPROBED
         ours = not p.generic and tinyflash_accepts(p.model, kernels, p.op)
-        rows.append(opstable.OpRow(op=p.op, code=BUILTIN_OPS[p.op], types=p.types, tflm=v,
-                                   tinyflash=ours, test=tests.get(p.op, "") if ours else ""))
+        rows.append(
+            opstable.OpRow(
+                op=p.op,
+                code=BUILTIN_OPS[p.op],
+                types=p.types,
+                tflm=v,
+                tinyflash=ours,
+                test=tests.get(p.op, "") if ours else "",
+            )
+        )
     rows.sort(key=lambda r: (r.op, r.code))
     meta = {"tflite_micro": metadata.version("tflite-micro")}
     return meta, rows
@@ -451,10 +846,16 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when ops_table.json or docs/ops.md is not current")
-    parser.add_argument("--reuse-tflm", action="store_true",
-                        help="take the TFLM verdicts from the committed table (no TFLM probing)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when ops_table.json or docs/ops.md is not current",
+    )
+    parser.add_argument(
+        "--reuse-tflm",
+        action="store_true",
+        help="take the TFLM verdicts from the committed table (no TFLM probing)",
+    )
     args = parser.parse_args()
     tflm = None
     if args.reuse_tflm:

@@ -31,6 +31,7 @@ def shared_model_path(name: str) -> Path:
     """Path of one of the MLPerf Tiny models in ../shared/models; skips the test without it."""
     path = SHARED_MODELS / f"{name}.tflite"
     if not path.is_file():
-        pytest.skip(f"{path} is not present (../shared is only in the developers' and CI's "
-                    "checkout)")
+        pytest.skip(
+            f"{path} is not present (../shared is only in the developers' and CI's checkout)"
+        )
     return path

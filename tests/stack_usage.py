@@ -51,28 +51,40 @@ _TITLE = re.compile(r'graph: \{ title: "([^"]+)"')  # the compile unit: its sour
 @dataclass
 class StackBound:
     board: str
-    bound: int                 # bytes: thread path + exception frame + handler path
+    bound: int  # bytes: thread path + exception frame + handler path
     thread_bytes: int
     handler_bytes: int
     exception_frame: int
-    path: list[str]            # deepest thread-mode call chain
+    path: list[str]  # deepest thread-mode call chain
     functions: int
-    frames: dict[str, int]     # function -> own frame bytes
+    frames: dict[str, int]  # function -> own frame bytes
 
 
 def board_flags(board: dict) -> list[str]:
     tf = board["tinyflash"]
-    flags = ["-std=c99", "-Os", "-ffunction-sections", "-fdata-sections",
-             f"-mcpu={board['build']['cpu']}", "-mthumb", f"-mfloat-abi={tf.get('float_abi', 'soft')}",
-             f"-DTFL_USE_DSP={1 if tf.get('kernels') == 'dsp' else 0}", "-DTFL_BOARD_HOST=0"]
+    flags = [
+        "-std=c99",
+        "-Os",
+        "-ffunction-sections",
+        "-fdata-sections",
+        f"-mcpu={board['build']['cpu']}",
+        "-mthumb",
+        f"-mfloat-abi={tf.get('float_abi', 'soft')}",
+        f"-DTFL_USE_DSP={1 if tf.get('kernels') == 'dsp' else 0}",
+        "-DTFL_BOARD_HOST=0",
+    ]
     if tf.get("fpu"):
         flags.append(f"-mfpu={tf['fpu']}")
     return flags
 
 
 def _board_header(board_id: str, tf: dict) -> str:
-    lines = ["#ifndef TFL_PORT_BOARD_H", "#define TFL_PORT_BOARD_H",
-             f'#define TFL_BOARD_ID "{board_id}"', '#define TFL_PORT_TICK_UNIT "tick"']
+    lines = [
+        "#ifndef TFL_PORT_BOARD_H",
+        "#define TFL_PORT_BOARD_H",
+        f'#define TFL_BOARD_ID "{board_id}"',
+        '#define TFL_PORT_TICK_UNIT "tick"',
+    ]
     if "uart_base" in tf:
         lines.append(f"#define TFL_PORT_UART_BASE {int(str(tf['uart_base']), 0)}ul")
     if "uart_clock_hz" in tf:
@@ -97,17 +109,39 @@ def compile_callgraph(board_id: str, project_src: Path, work: Path) -> tuple[lis
     for d in PORT_SOURCE_DIRS[port]:
         sources += sorted((FIRMWARE / "ports" / d).glob("*.c"))
     sources += sorted(project_src.glob("*.c"))
-    includes = [f"-I{p}" for p in (runtime / "include", runtime / "src", FIRMWARE / "harness" / "include",
-                                   FIRMWARE / "harness" / "src", FIRMWARE / "ports" / "include",
-                                   FIRMWARE / "ports" / "cortexm", gen, project_src)]
+    includes = [
+        f"-I{p}"
+        for p in (
+            runtime / "include",
+            runtime / "src",
+            FIRMWARE / "harness" / "include",
+            FIRMWARE / "harness" / "src",
+            FIRMWARE / "ports" / "include",
+            FIRMWARE / "ports" / "cortexm",
+            gen,
+            project_src,
+        )
+    ]
     flags = board_flags(board)
 
     def one(i_src: tuple[int, Path]) -> Path:
         i, src = i_src
         obj = work / f"{i:03d}_{src.stem}.o"
-        proc = subprocess.run(["arm-none-eabi-gcc", *flags, *includes, "-fcallgraph-info=su",
-                               "-c", str(src), "-o", str(obj)], capture_output=True, text=True,
-                              cwd=work)
+        proc = subprocess.run(
+            [
+                "arm-none-eabi-gcc",
+                *flags,
+                *includes,
+                "-fcallgraph-info=su",
+                "-c",
+                str(src),
+                "-o",
+                str(obj),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=work,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"compiling {src} for {board_id} failed:\n{proc.stderr[-3000:]}")
         return obj.with_suffix(".ci")
@@ -151,17 +185,24 @@ def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
             calls.setdefault(src, set()).add(dst)
     called = {dst for targets in calls.values() for dst in targets}
     entries = {ENTRY, *HANDLERS, "tfl_fault_handler", "main"}
-    indirect_targets = sorted(f for f in frames if f not in called and f.rsplit(":", 1)[-1] not in entries)
+    indirect_targets = sorted(
+        f for f in frames if f not in called and f.rsplit(":", 1)[-1] not in entries
+    )
     # Inside a kernel, function pointers are the kernel helpers' row/element callbacks
     # (tfl_broadcast_run, tfl_q4_map): they reach the address-taken functions of kernel files other
     # than the kernels' own prepare/eval, which only the interpreter calls (through the op table).
     kernel_entries = _kernel_entry_points()
-    callback_targets = [f for f in indirect_targets
-                        if _is_kernel_file(source_of[f]) and f.rsplit(":", 1)[-1] not in kernel_entries]
+    callback_targets = [
+        f
+        for f in indirect_targets
+        if _is_kernel_file(source_of[f]) and f.rsplit(":", 1)[-1] not in kernel_entries
+    ]
 
     def resolve(name: str, caller: str = "") -> list[str]:
         if name == "__indirect_call":
-            return callback_targets if _is_kernel_file(source_of.get(caller, "")) else indirect_targets
+            return (
+                callback_targets if _is_kernel_file(source_of.get(caller, "")) else indirect_targets
+            )
         if name in frames:
             return [name]
         return short.get(name, [])  # an external defined in another file (non-static)
@@ -195,9 +236,16 @@ def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
     thread, path = deepest(entry[0])
     handler = max((deepest(t)[0] for h in HANDLERS for t in resolve(h)), default=0)
     frame = EXCEPTION_FRAME[fpu]
-    return StackBound(board=board_id, bound=thread + frame + handler, thread_bytes=thread,
-                      handler_bytes=handler, exception_frame=frame, path=path,
-                      functions=len(frames), frames=frames)
+    return StackBound(
+        board=board_id,
+        bound=thread + frame + handler,
+        thread_bytes=thread,
+        handler_bytes=handler,
+        exception_frame=frame,
+        path=path,
+        functions=len(frames),
+        frames=frames,
+    )
 
 
 def stack_bound(board_id: str, project_src: Path, work: Path) -> StackBound:

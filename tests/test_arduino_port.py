@@ -40,9 +40,23 @@ def test_port_against_the_double(tmp_path: Path, dwt: int) -> None:
     gxx = _need("g++")
     exe = tmp_path / "port_test"
     extra = ["-include", str(DOUBLE / "fake_dwt.h")] if dwt else []
-    _run([gxx, "-std=c++11", *WARN, *SANITIZE, f"-DTFL_PORT_USE_DWT={dwt}", *extra,
-          f"-I{DOUBLE}", f"-I{PORT_INCLUDE}", str(PORT_SRC), str(DOUBLE / "arduino_double.cpp"),
-          str(DOUBLE / "port_test.cpp"), "-o", str(exe)])
+    _run(
+        [
+            gxx,
+            "-std=c++11",
+            *WARN,
+            *SANITIZE,
+            f"-DTFL_PORT_USE_DWT={dwt}",
+            *extra,
+            f"-I{DOUBLE}",
+            f"-I{PORT_INCLUDE}",
+            str(PORT_SRC),
+            str(DOUBLE / "arduino_double.cpp"),
+            str(DOUBLE / "port_test.cpp"),
+            "-o",
+            str(exe),
+        ]
+    )
     done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     unit = "cycle (DWT CYCCNT)" if dwt else "microsecond (Arduino micros())"
@@ -68,8 +82,12 @@ def test_port_refuses_nothing_it_needs_from_the_double() -> None:
     more of a core is caught here, not on a board)."""
     import re
 
-    used = set(re.findall(r"\b(Serial\.\w+|micros|millis|delay|yield|pinMode|digitalWrite)\(",
-                          PORT_SRC.read_text()))
+    used = set(
+        re.findall(
+            r"\b(Serial\.\w+|micros|millis|delay|yield|pinMode|digitalWrite)\(",
+            PORT_SRC.read_text(),
+        )
+    )
     declared = (DOUBLE / "Arduino.h").read_text()
     for name in used:
         bare = name.split(".")[-1]
@@ -84,7 +102,9 @@ def _compile_project(project: Path, out: Path) -> Path:
     host: lib/runtime (C99), lib/harness (C), lib/port (C++ over the double), src/*.c, src/*.cpp.
     Portable kernels (-DTFL_USE_DSP=0: the host has no Arm DSP instructions)."""
     gcc, gxx = _need("gcc"), _need("g++")
-    includes = [f"-I{project / 'lib' / name / 'include'}" for name in ("runtime", "harness", "port")]
+    includes = [
+        f"-I{project / 'lib' / name / 'include'}" for name in ("runtime", "harness", "port")
+    ]
     includes += [f"-I{project / 'src'}", f"-I{DOUBLE}"]
     defines = ["-DTFL_USE_DSP=0", "-DTFL_PORT_USE_DWT=0", "-DARDUINO_DOUBLE_STDIO_MAIN"]
     c_files = sorted((project / "lib" / "runtime" / "src").rglob("*.c"))
@@ -93,8 +113,11 @@ def _compile_project(project: Path, out: Path) -> Path:
     cpp_files = sorted((project / "lib" / "port" / "src").glob("*.cpp"))
     cpp_files += sorted((project / "src").glob("*.cpp")) + [DOUBLE / "arduino_double.cpp"]
     common = [*WARN, *SANITIZE, *defines, *includes]
-    objects = compile_objects([([gcc, "-std=c99", *common], f) for f in c_files]
-                              + [([gxx, "-std=c++11", *common], f) for f in cpp_files], out)
+    objects = compile_objects(
+        [([gcc, "-std=c99", *common], f) for f in c_files]
+        + [([gxx, "-std=c++11", *common], f) for f in cpp_files],
+        out,
+    )
     exe = out / "firmware"
     _run([gxx, *SANITIZE, *map(str, objects), "-o", str(exe)])
     return exe
@@ -111,7 +134,8 @@ def nano(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, codegen.
 
 @pytest.mark.slow
 def test_generated_real_board_project_runs_on_the_double(
-        nano: tuple[Path, Path, codegen.GenerateResult]) -> None:
+    nano: tuple[Path, Path, codegen.GenerateResult],
+) -> None:
     from tflite_micro.python.tflite_micro import runtime
 
     from tinyflash.link import Link
@@ -130,8 +154,9 @@ def test_generated_real_board_project_runs_on_the_double(
     reference = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
     detail = reference.get_input_details(0)
     rng = np.random.default_rng(8)
-    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         with Link(PipeSerial(proc), f"pipe:{exe}", timeout=20) as link:
             assert link.wait_banner().selftest == "PASS"
@@ -152,18 +177,38 @@ def test_generated_real_board_project_runs_on_the_double(
     assert code == 0, stderr
 
 
-@pytest.mark.parametrize("cpu, dwt", [("cortex-m4", True), ("cortex-m7", True),
-                                      ("cortex-m0plus", False)])
+@pytest.mark.parametrize(
+    "cpu, dwt", [("cortex-m4", True), ("cortex-m7", True), ("cortex-m0plus", False)]
+)
 def test_port_cross_compiles_and_picks_its_tick_source(tmp_path: Path, cpu: str, dwt: bool) -> None:
     """arm-none-eabi-g++ -Werror for the real boards' cores, without -DTFL_PORT_USE_DWT: the
     architecture macros choose DWT on ARMv7E-M and micros() on the M0+ (checked in the object:
     the DWT block's address 0xE0001000 is loaded only when DWT is chosen)."""
     gxx = _need("arm-none-eabi-g++")
     obj = tmp_path / "port.o"
-    _run([gxx, "-std=gnu++11", f"-mcpu={cpu}", "-mthumb", "-Os", "-ffunction-sections", *WARN,
-          f"-I{DOUBLE}", f"-I{PORT_INCLUDE}", "-c", str(PORT_SRC), "-o", str(obj)])
-    dump = subprocess.run(["arm-none-eabi-objdump", "-d", "-j", ".text.tfl_port_ticks", str(obj)],
-                          capture_output=True, text=True, timeout=60)
+    _run(
+        [
+            gxx,
+            "-std=gnu++11",
+            f"-mcpu={cpu}",
+            "-mthumb",
+            "-Os",
+            "-ffunction-sections",
+            *WARN,
+            f"-I{DOUBLE}",
+            f"-I{PORT_INCLUDE}",
+            "-c",
+            str(PORT_SRC),
+            "-o",
+            str(obj),
+        ]
+    )
+    dump = subprocess.run(
+        ["arm-none-eabi-objdump", "-d", "-j", ".text.tfl_port_ticks", str(obj)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if dump.returncode != 0:
         pytest.skip("arm-none-eabi-objdump is not available")
     literal = "e0001000" in dump.stdout.lower()
@@ -173,7 +218,8 @@ def test_port_cross_compiles_and_picks_its_tick_source(tmp_path: Path, cpu: str,
 
 @pytest.mark.slow
 def test_verify_cli_with_port_on_a_real_board_project(
-        nano: tuple[Path, Path, codegen.GenerateResult]) -> None:
+    nano: tuple[Path, Path, codegen.GenerateResult],
+) -> None:
     """`tinyflash verify PROJECT --port socket://…` (the real CLI, as for /dev/ttyACM0) on a
     generated nano33ble project whose sources run on the host against the Arduino double; the
     test bridges a TCP socket to the program's stdin/stdout, like a USB-serial cable."""
@@ -191,8 +237,9 @@ def test_verify_cli_with_port_on_a_real_board_project(
 
     def bridge() -> None:
         conn, _ = server.accept()
-        proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         assert proc.stdin is not None and proc.stdout is not None
 
         def to_device() -> None:
@@ -216,9 +263,24 @@ def test_verify_cli_with_port_on_a_real_board_project(
 
     thread = threading.Thread(target=bridge, daemon=True)
     thread.start()
-    run = subprocess.run([sys.executable, "-m", "tinyflash.cli", "verify", str(project), "--port",
-                          f"socket://127.0.0.1:{port}", "--samples", "5", "--json"],
-                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tinyflash.cli",
+            "verify",
+            str(project),
+            "--port",
+            f"socket://127.0.0.1:{port}",
+            "--samples",
+            "5",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["passed"] and result["samples"] == 5 and result["board"] == "nano33ble"

@@ -19,9 +19,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import pytest
@@ -54,8 +54,9 @@ def builder_model(kind: str) -> bytes:
         b.op("FULLY_CONNECTED", [x, w, -1], [y])
     elif kind == "hybrid":
         x = b.tensor("x", [1, 4], "float32")
-        w = b.tensor("w", None, "int8", data=rng.integers(-127, 127, (3, 4)), scale=0.02,
-                     zero_point=0)
+        w = b.tensor(
+            "w", None, "int8", data=rng.integers(-127, 127, (3, 4)), scale=0.02, zero_point=0
+        )
         y = b.tensor("y", [1, 3], "float32")
         b.op("FULLY_CONNECTED", [x, w, -1], [y])
     elif kind == "elu":  # int8 ELU: a builtin op TFLM runs and the runtime has no kernel for
@@ -64,14 +65,16 @@ def builder_model(kind: str) -> bytes:
         b.op("ELU", [x], [y])
     elif kind == "big":  # 20,000-byte input activation: more than micro:bit's 16 KB of RAM
         x = b.tensor("x", [1, 20000], "int8", scale=0.1, zero_point=0)
-        w = b.tensor("w", None, "int8", data=rng.integers(-127, 127, (8, 20000)), scale=0.02,
-                     zero_point=0)
+        w = b.tensor(
+            "w", None, "int8", data=rng.integers(-127, 127, (8, 20000)), scale=0.02, zero_point=0
+        )
         y = b.tensor("y", [1, 8], "int8", scale=0.5, zero_point=0)
         b.op("FULLY_CONNECTED", [x, w, -1], [y])
     elif kind == "small":  # int8 FC: deployable, a different model from the digits example
         x = b.tensor("x", [1, 16], "int8", scale=0.05, zero_point=0)
-        w = b.tensor("w", None, "int8", data=rng.integers(-127, 127, (4, 16)), scale=0.02,
-                     zero_point=0)
+        w = b.tensor(
+            "w", None, "int8", data=rng.integers(-127, 127, (4, 16)), scale=0.02, zero_point=0
+        )
         y = b.tensor("y", [1, 4], "int8", scale=0.2, zero_point=0)
         b.op("FULLY_CONNECTED", [x, w, -1], [y])
     else:
@@ -193,8 +196,13 @@ class Inputs:
         assert run.returncode == 0, run.stdout + run.stderr
         port = free_port()
         program = d / ".pio" / "build" / "host" / "firmware"
-        proc = subprocess.Popen([str(program)], env=dict(os.environ, TINYFLASH_HOST_TCP_PORT=str(port)),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [str(program)],
+            env=dict(os.environ, TINYFLASH_HOST_TCP_PORT=str(port)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.processes.append(proc)
         assert proc.stderr is not None
         line = proc.stderr.readline()
@@ -245,13 +253,13 @@ class Inputs:
 @dataclass
 class Row:
     id: str
-    doc: str                                # text of its docs/errors.md line
-    argv: Callable[[Inputs], list]          # command line after `tinyflash`
+    doc: str  # text of its docs/errors.md line
+    argv: Callable[[Inputs], list]  # command line after `tinyflash`
     exit: int
     fragments: Callable[[Inputs], list[str]]
     slow: bool = False
-    env: Optional[Callable[[Inputs], dict[str, str]]] = None
-    after: Optional[Callable[[Inputs], None]] = None  # extra checks (nothing lost)
+    env: Callable[[Inputs], dict[str, str]] | None = None
+    after: Callable[[Inputs], None] | None = None  # extra checks (nothing lost)
     marks: list = field(default_factory=list)
 
 
@@ -266,98 +274,270 @@ CALIB = DIGITS / "calibration.npz"
 KERAS = DIGITS / "digits.keras"
 
 ROWS: list[Row] = [
-    Row("check-missing", "PATH: no such file — give the path of a .tflite model.",
-        lambda i: ["check", i.missing], 2, lambda i: [f"{i.missing}: no such file"]),
-    Row("check-unreadable", "PATH cannot be read (<reason>) — check the path and its permissions.",
-        lambda i: ["check", i.unreadable], 2, lambda i: [f"{i.unreadable} cannot be read ("]),
-    Row("check-empty", "PATH is not a TFLite model: only N bytes — the file is truncated or empty",
-        lambda i: ["check", i.empty], 2,
-        lambda i: [f"{i.empty} is not a TFLite model: only 0 bytes"]),
-    Row("check-truncated", "PATH is a corrupt TFLite model: <what, e.g. tensor 3",
-        lambda i: ["check", i.truncated], 2,
-        lambda i: [f"{i.truncated} is a corrupt TFLite model", "lies outside the 5000-byte file",
-                   "convert the model again"]),
-    Row("check-not-a-model", "PATH is not a TFLite model: the flatbuffer identifier is",
-        lambda i: ["check", i.not_tflite], 2,
-        lambda i: [f"{i.not_tflite} is not a TFLite model: the flatbuffer identifier is"]),
-    Row("check-float", "op N FULLY_CONNECTED computes in float32",
-        lambda i: ["check", i.model("float")], 1,
-        lambda i: ["op 0 FULLY_CONNECTED computes in float32", "convert with representative data"]),
-    Row("check-hybrid", "op N FULLY_CONNECTED is hybrid: int8 weights, float32 activations",
-        lambda i: ["check", i.model("hybrid")], 1,
-        lambda i: ["op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations"]),
-    Row("generate-unsupported-op", "MODEL is not deployable: op N OP (TYPES) has no kernel in the tinyflash runtime",
-        lambda i: ["generate", i.model("elu"), "--board", "host", "-o", i.path("p_elu")], 1,
-        lambda i: ["elu.tflite is not deployable: op 0 ELU (int8 -> int8) has no kernel in the "
-                   "tinyflash runtime", "--runtime tflm"],
-        after=lambda i: None if not i.path("p_elu").exists() else pytest.fail("project written")),
-    Row("generate-unknown-board", "unknown board 'ID' (no boards/ID.json); known boards:",
-        lambda i: ["generate", DIGITS / "digits_int8.tflite", "--board", "nope", "-o",
-                   i.path("p_nope")], 2,
-        lambda i: ["unknown board 'nope'", "known boards: ", "mps2-an386"]),
-    Row("generate-does-not-fit", "MODEL does not fit board microbit: RAM needs N bytes",
-        lambda i: ["generate", i.model("big"), "--board", "microbit", "-o", i.path("p_big")], 1,
-        lambda i: ["big.tflite does not fit board microbit: RAM needs", "16,384",
-                   "choose a board with more memory"]),
-    Row("generate-non-empty-dir", "DIR is not empty; choose an empty or new directory, or pass --force",
-        lambda i: ["generate", DIGITS / "digits_int8.tflite", "--board", "host", "-o",
-                   i.non_empty_dir], 2,
+    Row(
+        "check-missing",
+        "PATH: no such file — give the path of a .tflite model.",
+        lambda i: ["check", i.missing],
+        2,
+        lambda i: [f"{i.missing}: no such file"],
+    ),
+    Row(
+        "check-unreadable",
+        "PATH cannot be read (<reason>) — check the path and its permissions.",
+        lambda i: ["check", i.unreadable],
+        2,
+        lambda i: [f"{i.unreadable} cannot be read ("],
+    ),
+    Row(
+        "check-empty",
+        "PATH is not a TFLite model: only N bytes — the file is truncated or empty",
+        lambda i: ["check", i.empty],
+        2,
+        lambda i: [f"{i.empty} is not a TFLite model: only 0 bytes"],
+    ),
+    Row(
+        "check-truncated",
+        "PATH is a corrupt TFLite model: <what, e.g. tensor 3",
+        lambda i: ["check", i.truncated],
+        2,
+        lambda i: [
+            f"{i.truncated} is a corrupt TFLite model",
+            "lies outside the 5000-byte file",
+            "convert the model again",
+        ],
+    ),
+    Row(
+        "check-not-a-model",
+        "PATH is not a TFLite model: the flatbuffer identifier is",
+        lambda i: ["check", i.not_tflite],
+        2,
+        lambda i: [f"{i.not_tflite} is not a TFLite model: the flatbuffer identifier is"],
+    ),
+    Row(
+        "check-float",
+        "op N FULLY_CONNECTED computes in float32",
+        lambda i: ["check", i.model("float")],
+        1,
+        lambda i: ["op 0 FULLY_CONNECTED computes in float32", "convert with representative data"],
+    ),
+    Row(
+        "check-hybrid",
+        "op N FULLY_CONNECTED is hybrid: int8 weights, float32 activations",
+        lambda i: ["check", i.model("hybrid")],
+        1,
+        lambda i: ["op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations"],
+    ),
+    Row(
+        "generate-unsupported-op",
+        "MODEL is not deployable: op N OP (TYPES) has no kernel in the tinyflash runtime",
+        lambda i: ["generate", i.model("elu"), "--board", "host", "-o", i.path("p_elu")],
+        1,
+        lambda i: [
+            "elu.tflite is not deployable: op 0 ELU (int8 -> int8) has no kernel in the "
+            "tinyflash runtime",
+            "--runtime tflm",
+        ],
+        after=lambda i: None if not i.path("p_elu").exists() else pytest.fail("project written"),
+    ),
+    Row(
+        "generate-unknown-board",
+        "unknown board 'ID' (no boards/ID.json); known boards:",
+        lambda i: [
+            "generate",
+            DIGITS / "digits_int8.tflite",
+            "--board",
+            "nope",
+            "-o",
+            i.path("p_nope"),
+        ],
+        2,
+        lambda i: ["unknown board 'nope'", "known boards: ", "mps2-an386"],
+    ),
+    Row(
+        "generate-does-not-fit",
+        "MODEL does not fit board microbit: RAM needs N bytes",
+        lambda i: ["generate", i.model("big"), "--board", "microbit", "-o", i.path("p_big")],
+        1,
+        lambda i: [
+            "big.tflite does not fit board microbit: RAM needs",
+            "16,384",
+            "choose a board with more memory",
+        ],
+    ),
+    Row(
+        "generate-non-empty-dir",
+        "DIR is not empty; choose an empty or new directory, or pass --force",
+        lambda i: [
+            "generate",
+            DIGITS / "digits_int8.tflite",
+            "--board",
+            "host",
+            "-o",
+            i.non_empty_dir,
+        ],
+        2,
         lambda i: [f"{i.non_empty_dir} is not empty", "--force"],
-        after=lambda i: None if sorted(p.name for p in i.non_empty_dir.iterdir()) == ["notes.txt"]
-        else pytest.fail("generate touched a non-empty directory")),
-    Row("convert-output-exists", "OUT already exists; pass --force to replace it, or choose another -o.",
-        lambda i: ["convert", KERAS, "-o", i.existing_output, "--data", CALIB], 2,
+        after=lambda i: (
+            None
+            if sorted(p.name for p in i.non_empty_dir.iterdir()) == ["notes.txt"]
+            else pytest.fail("generate touched a non-empty directory")
+        ),
+    ),
+    Row(
+        "convert-output-exists",
+        "OUT already exists; pass --force to replace it, or choose another -o.",
+        lambda i: ["convert", KERAS, "-o", i.existing_output, "--data", CALIB],
+        2,
         lambda i: [f"{i.existing_output} already exists; pass --force"],
-        after=_untouched(lambda i: i.existing_output, b"the user's own file")),
-    Row("convert-output-is-dir", "OUT is a directory; give -o the path of a .tflite file to write.",
-        lambda i: ["convert", KERAS, "-o", i.dir_named_tflite, "--data", CALIB], 2,
-        lambda i: [f"{i.dir_named_tflite} is a directory; give -o the path of a .tflite file"]),
-    Row("deploy-non-empty-dir", "DIR is not empty; pass --force to replace tinyflash's files in it",
-        lambda i: ["deploy", DIGITS / "digits_int8.tflite", "--board", "host", "-o",
-                   i.non_empty_dir], 2,
-        lambda i: [f"{i.non_empty_dir} is not empty; pass --force"]),
-    Row("convert-calibration-missing", "CALIB: calibration data not found",
-        lambda i: ["convert", KERAS, "-o", i.path("o1.tflite"), "--data", i.path("none.npz")], 2,
-        lambda i: [f"{i.path('none.npz')}: calibration data not found"]),
-    Row("convert-calibration-not-npy", "CALIB: not a NumPy .npy file",
-        lambda i: ["convert", KERAS, "-o", i.path("o2.tflite"), "--data", i.not_numpy], 2,
-        lambda i: [f"{i.not_numpy}: not a NumPy .npy file"]),
-    Row("convert-calibration-dtype", "CALIB: the array has dtype DTYPE, expected numbers",
-        lambda i: ["convert", KERAS, "-o", i.path("o3.tflite"), "--data",
-                   i.calibration("words.npy", np.array([["a", "b"], ["c", "d"]]))], 2,
-        lambda i: ["has dtype <U1, expected numbers"]),
-    Row("convert-calibration-nan", "CALIB: the array contains NaN or Inf; clean the calibration data.",
-        lambda i: ["convert", KERAS, "-o", i.path("o4.tflite"), "--data",
-                   i.calibration("nan.npy", np.where(np.arange(320).reshape(5, 8, 8, 1) == 7,
-                                                     np.nan, 0.5).astype(np.float32))], 2,
+        after=_untouched(lambda i: i.existing_output, b"the user's own file"),
+    ),
+    Row(
+        "convert-output-is-dir",
+        "OUT is a directory; give -o the path of a .tflite file to write.",
+        lambda i: ["convert", KERAS, "-o", i.dir_named_tflite, "--data", CALIB],
+        2,
+        lambda i: [f"{i.dir_named_tflite} is a directory; give -o the path of a .tflite file"],
+    ),
+    Row(
+        "deploy-non-empty-dir",
+        "DIR is not empty; pass --force to replace tinyflash's files in it",
+        lambda i: [
+            "deploy",
+            DIGITS / "digits_int8.tflite",
+            "--board",
+            "host",
+            "-o",
+            i.non_empty_dir,
+        ],
+        2,
+        lambda i: [f"{i.non_empty_dir} is not empty; pass --force"],
+    ),
+    Row(
+        "convert-calibration-missing",
+        "CALIB: calibration data not found",
+        lambda i: ["convert", KERAS, "-o", i.path("o1.tflite"), "--data", i.path("none.npz")],
+        2,
+        lambda i: [f"{i.path('none.npz')}: calibration data not found"],
+    ),
+    Row(
+        "convert-calibration-not-npy",
+        "CALIB: not a NumPy .npy file",
+        lambda i: ["convert", KERAS, "-o", i.path("o2.tflite"), "--data", i.not_numpy],
+        2,
+        lambda i: [f"{i.not_numpy}: not a NumPy .npy file"],
+    ),
+    Row(
+        "convert-calibration-dtype",
+        "CALIB: the array has dtype DTYPE, expected numbers",
+        lambda i: [
+            "convert",
+            KERAS,
+            "-o",
+            i.path("o3.tflite"),
+            "--data",
+            i.calibration("words.npy", np.array([["a", "b"], ["c", "d"]])),
+        ],
+        2,
+        lambda i: ["has dtype <U1, expected numbers"],
+    ),
+    Row(
+        "convert-calibration-nan",
+        "CALIB: the array contains NaN or Inf; clean the calibration data.",
+        lambda i: [
+            "convert",
+            KERAS,
+            "-o",
+            i.path("o4.tflite"),
+            "--data",
+            i.calibration(
+                "nan.npy",
+                np.where(np.arange(320).reshape(5, 8, 8, 1) == 7, np.nan, 0.5).astype(np.float32),
+            ),
+        ],
+        2,
         lambda i: ["contains NaN or Inf"],
-        after=lambda i: None if not i.path("o4.tflite").exists() else pytest.fail("output written")),
-    Row("convert-calibration-shape", "CALIB: the array for input 'image' has shape (10, 28, 28)",
-        lambda i: ["convert", KERAS, "-o", i.path("o5.tflite"), "--data",
-                   i.calibration("mnist.npy", np.zeros((10, 28, 28), np.float32))], 2,
-        lambda i: ["input 'image'", "(10, 28, 28)", "(samples, 8, 8, 1)"], slow=True,
-        after=lambda i: None if not i.path("o5.tflite").exists() else pytest.fail("output written")),
-    Row("verify-port-does-not-answer", "Cannot open serial port URL",
-        lambda i: ["verify", i.host_project, "--port", f"socket://127.0.0.1:{i.closed_port}",
-                   "-n", "1"], 2,
-        lambda i: [f"Cannot open serial port socket://127.0.0.1:{i.closed_port}"]),
-    Row("verify-port-silent", "The device on URL printed no tinyflash banner within T s",
-        lambda i: ["verify", i.host_project, "--port", f"socket://127.0.0.1:{i.silent_port}",
-                   "-n", "1"], 1,
-        lambda i: [f"The device on socket://127.0.0.1:{i.silent_port} printed no tinyflash banner "
-                   "within 10 s", "check the port"], slow=True),  # waits the 10 s banner timeout
-    Row("verify-different-model", "the device at URL runs a different model (SHA-256",
-        lambda i: ["verify", i.host_project, "--port", i.other_model_device, "-n", "1"], 1,
-        lambda i: [f"the device at {i.other_model_device} runs a different model (SHA-256",
-                   "flash the firmware generated from model.tflite"], slow=True),
-    Row("build-error", "build of DIR (env ID) failed: <first error lines>",
-        lambda i: ["build", i.broken_project], 1,
-        lambda i: [f"build of {i.broken_project} (env host) failed: src/main.c:",
-                   "tinyflash-build-host.log"], slow=True),
-    Row("verify-qemu-missing", "qemu-system-arm is not installed; run `bash scripts/bootstrap-system.sh`",
-        lambda i: ["verify", i.built_mps2_project, "-n", "1"], 2,
-        lambda i: ["qemu-system-arm is not installed", "bootstrap-system.sh"], slow=True,
-        env=lambda i: i.path_without_qemu),
+        after=lambda i: None if not i.path("o4.tflite").exists() else pytest.fail("output written"),
+    ),
+    Row(
+        "convert-calibration-shape",
+        "CALIB: the array for input 'image' has shape (10, 28, 28)",
+        lambda i: [
+            "convert",
+            KERAS,
+            "-o",
+            i.path("o5.tflite"),
+            "--data",
+            i.calibration("mnist.npy", np.zeros((10, 28, 28), np.float32)),
+        ],
+        2,
+        lambda i: ["input 'image'", "(10, 28, 28)", "(samples, 8, 8, 1)"],
+        slow=True,
+        after=lambda i: None if not i.path("o5.tflite").exists() else pytest.fail("output written"),
+    ),
+    Row(
+        "verify-port-does-not-answer",
+        "Cannot open serial port URL",
+        lambda i: [
+            "verify",
+            i.host_project,
+            "--port",
+            f"socket://127.0.0.1:{i.closed_port}",
+            "-n",
+            "1",
+        ],
+        2,
+        lambda i: [f"Cannot open serial port socket://127.0.0.1:{i.closed_port}"],
+    ),
+    Row(
+        "verify-port-silent",
+        "The device on URL printed no tinyflash banner within T s",
+        lambda i: [
+            "verify",
+            i.host_project,
+            "--port",
+            f"socket://127.0.0.1:{i.silent_port}",
+            "-n",
+            "1",
+        ],
+        1,
+        lambda i: [
+            f"The device on socket://127.0.0.1:{i.silent_port} printed no tinyflash banner "
+            "within 10 s",
+            "check the port",
+        ],
+        slow=True,
+    ),  # waits the 10 s banner timeout
+    Row(
+        "verify-different-model",
+        "the device at URL runs a different model (SHA-256",
+        lambda i: ["verify", i.host_project, "--port", i.other_model_device, "-n", "1"],
+        1,
+        lambda i: [
+            f"the device at {i.other_model_device} runs a different model (SHA-256",
+            "flash the firmware generated from model.tflite",
+        ],
+        slow=True,
+    ),
+    Row(
+        "build-error",
+        "build of DIR (env ID) failed: <first error lines>",
+        lambda i: ["build", i.broken_project],
+        1,
+        lambda i: [
+            f"build of {i.broken_project} (env host) failed: src/main.c:",
+            "tinyflash-build-host.log",
+        ],
+        slow=True,
+    ),
+    Row(
+        "verify-qemu-missing",
+        "qemu-system-arm is not installed; run `bash scripts/bootstrap-system.sh`",
+        lambda i: ["verify", i.built_mps2_project, "-n", "1"],
+        2,
+        lambda i: ["qemu-system-arm is not installed", "bootstrap-system.sh"],
+        slow=True,
+        env=lambda i: i.path_without_qemu,
+    ),
 ]
 
 
@@ -372,8 +552,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory):
         server.close()
 
 
-@pytest.mark.parametrize("row", [pytest.param(r, id=r.id, marks=[pytest.mark.slow] if r.slow else [])
-                                 for r in ROWS])
+@pytest.mark.parametrize(
+    "row", [pytest.param(r, id=r.id, marks=[pytest.mark.slow] if r.slow else []) for r in ROWS]
+)
 def test_bad_input(row: Row, inputs: Inputs) -> None:
     argv = row.argv(inputs)
     env = row.env(inputs) if row.env else None
@@ -417,12 +598,17 @@ def test_write_atomic_never_leaves_a_part(tmp_path: Path, monkeypatch: pytest.Mo
     assert _leftovers(tmp_path) == []
 
 
-def test_generate_interrupted_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generate_interrupted_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ctrl-C while generate writes its files: no project directory and no staging directory."""
     from tinyflash import codegen
 
-    files = {"platformio.ini": b"[env]\n", "src/main.c": b"int main(void){return 0;}\n",
-             "src/model_data.c": b"/* big */\n"}
+    files = {
+        "platformio.ini": b"[env]\n",
+        "src/main.c": b"int main(void){return 0;}\n",
+        "src/model_data.c": b"/* big */\n",
+    }
     calls = {"n": 0}
     real_write = Path.write_bytes
 
@@ -453,15 +639,21 @@ def test_convert_sigint_leaves_nothing_behind(tmp_path: Path) -> None:
     tmp.mkdir()
     hold = tmp_path / "converting"
     env = dict(os.environ, TMPDIR=str(tmp), COLUMNS="400", TINYFLASH_TEST_HOLD_CONVERSION=str(hold))
-    proc = subprocess.Popen([str(TINYFLASH), "convert", KERAS, "-o", out_dir / "digits.tflite",
-                             "--data", CALIB], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(TINYFLASH), "convert", KERAS, "-o", out_dir / "digits.tflite", "--data", CALIB],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 600
         while not hold.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # polls for the event (the hold file); its timing decides nothing
-        assert hold.exists() and proc.poll() is None, \
+        assert hold.exists() and proc.poll() is None, (
             f"convert never reached the converter (exit {proc.poll()})"
+        )
         proc.send_signal(subprocess.signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
@@ -473,6 +665,7 @@ def test_convert_sigint_leaves_nothing_behind(tmp_path: Path) -> None:
     assert list(out_dir.iterdir()) == []
     assert list(tmp.iterdir()) == []
     # the parent kills and waits for the converter child before it exits: nothing may be left
-    left = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(proc.pid)],
-                          capture_output=True, text=True).stdout.strip()
+    left = subprocess.run(
+        ["ps", "-o", "pid=,stat=,args=", "-g", str(proc.pid)], capture_output=True, text=True
+    ).stdout.strip()
     assert left == "", f"processes left in the session: {left}"  # the converter child is gone

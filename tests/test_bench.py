@@ -14,11 +14,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conftest import shared_model_path
 from support.runtime_build import RUNTIME
+
+if TYPE_CHECKING:
+    from tinyflash.bench import BenchRun
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "examples" / "digits" / "digits_int8.tflite"
@@ -71,9 +75,24 @@ def test_requantize_matches_tfl_quant(tmp_path: Path) -> None:
     main = tmp_path / "requant_main.c"
     main.write_text(REQUANT_MAIN)
     exe = tmp_path / "requant"
-    cmd = [cc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
-           "-fno-sanitize-recover=all", "-I", str(RUNTIME / "include"), "-I", str(KERNELS),
-           str(main), str(RUNTIME / "src" / "tfl_quant.c"), "-o", str(exe)]
+    cmd = [
+        cc,
+        "-std=c99",
+        "-O1",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all",
+        "-I",
+        str(RUNTIME / "include"),
+        "-I",
+        str(KERNELS),
+        str(main),
+        str(RUNTIME / "src" / "tfl_quant.c"),
+        "-o",
+        str(exe),
+    ]
     build = subprocess.run(cmd, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
@@ -81,23 +100,42 @@ def test_requantize_matches_tfl_quant(tmp_path: Path) -> None:
 
 
 ARM = shutil.which("arm-none-eabi-gcc")
-CPUS = {"cortex-m0plus": False, "cortex-m3": False, "cortex-m4": True, "cortex-m7": True,
-        "cortex-m33": True, "cortex-m55": True}
+CPUS = {
+    "cortex-m0plus": False,
+    "cortex-m3": False,
+    "cortex-m4": True,
+    "cortex-m7": True,
+    "cortex-m33": True,
+    "cortex-m55": True,
+}
 
 
 @pytest.mark.skipif(ARM is None, reason="arm-none-eabi-gcc is not installed")
 @pytest.mark.parametrize("cpu", sorted(CPUS))
 def test_dsp_kernels_cross_compile(tmp_path: Path, cpu: str) -> None:
     """-DTFL_USE_DSP=1 builds warning-free everywhere; SMLAD only where the core has it."""
-    cmd = ["arm-none-eabi-gcc", "-std=c99", "-Os", f"-mcpu={cpu}", "-mthumb", "-Wall", "-Wextra",
-           "-Werror", "-DTFL_USE_DSP=1", "-I", str(RUNTIME / "include"), "-c",
-           *(str(KERNELS / name) for name in HOT)]
+    cmd = [
+        "arm-none-eabi-gcc",
+        "-std=c99",
+        "-Os",
+        f"-mcpu={cpu}",
+        "-mthumb",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-DTFL_USE_DSP=1",
+        "-I",
+        str(RUNTIME / "include"),
+        "-c",
+        *(str(KERNELS / name) for name in HOT),
+    ]
     build = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     for name in HOT:
         obj = tmp_path / name.replace(".c", ".o")
-        dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(obj)], capture_output=True,
-                              text=True, check=True).stdout
+        dump = subprocess.run(
+            ["arm-none-eabi-objdump", "-d", str(obj)], capture_output=True, text=True, check=True
+        ).stdout
         # SXTAB16/SXTB16 (the kernels' own activation expansion) or SMLAD/SMLABB (the MACs)
         has = any(op in dump for op in ("smlad", "smlabb", "sxtab16", "sxtb16"))
         state = "missing" if CPUS[cpu] else "present"
@@ -147,8 +185,12 @@ def test_parse_map_sizes(tmp_path: Path) -> None:
 
 
 def _bench_json(tmp_path: Path, name: str, *args: str) -> dict:
-    proc = subprocess.run([*TINYFLASH, "bench", *args, "--workdir", str(tmp_path / name), "--json"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [*TINYFLASH, "bench", *args, "--workdir", str(tmp_path / name), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -189,13 +231,32 @@ def test_dsp_kernels_verify_exactly_on_qemu(tmp_path: Path, name: str) -> None:
         pytest.skip("qemu-system-arm is not installed")
     model = DIGITS if name == "digits" else shared_model_path(name)
     project = tmp_path / "fw"
-    gen = subprocess.run([*TINYFLASH, "generate", str(model), "--board", "mps2-an386", "-o",
-                          str(project), "--kernels", "dsp", "--selftest", "0"],
-                         capture_output=True, text=True, timeout=300)
+    gen = subprocess.run(
+        [
+            *TINYFLASH,
+            "generate",
+            str(model),
+            "--board",
+            "mps2-an386",
+            "-o",
+            str(project),
+            "--kernels",
+            "dsp",
+            "--selftest",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert "-DTFL_USE_DSP=1" in (project / "platformio.ini").read_text()
-    ver = subprocess.run([*TINYFLASH, "verify", str(project), "--samples", "3", "--tolerance", "0",
-                          "--json"], capture_output=True, text=True, timeout=900)
+    ver = subprocess.run(
+        [*TINYFLASH, "verify", str(project), "--samples", "3", "--tolerance", "0", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert ver.returncode == 0, ver.stdout[-2000:] + ver.stderr[-2000:]
     result = json.loads(ver.stdout)
     assert result["passed"] is True
@@ -203,19 +264,42 @@ def test_dsp_kernels_verify_exactly_on_qemu(tmp_path: Path, name: str) -> None:
     assert tflm and all(m["max_abs_diff_lsb"] == 0 and m["exact_fraction"] == 1.0 for m in tflm)
 
 
-def _fake_run(model: str, kernels: str, instructions: int) -> "BenchRun":
+def _fake_run(model: str, kernels: str, instructions: int) -> BenchRun:
     from tinyflash.bench import BenchRun, CodeSize, RamUse
 
-    return BenchRun(model=model, model_sha256="0" * 64, board="mps2-an386", kernels=kernels,
-                    instructions=instructions, ticks=instructions // 40, tick_unit="40ns",
-                    macs=12_501_632, macs_per_instruction=12_501_632 / instructions, exact=True,
-                    code=CodeSize(runtime=18_542, kernels=12_276, support=4_380, harness=3_900,
-                                  model=98_496, image=125_000),
-                    ram=RamUse(arena_planned=52_224, arena_used=52_224, lower_bound=52_224,
-                               runtime_state=7_024, data_bss=60_000, stack_reserved=16_384,
-                               stack_peak=2_808),
-                    ops=(), build_seconds=1.0, instructions_per_tick=40.0,
-                    repeat_instructions=(instructions,))
+    return BenchRun(
+        model=model,
+        model_sha256="0" * 64,
+        board="mps2-an386",
+        kernels=kernels,
+        instructions=instructions,
+        ticks=instructions // 40,
+        tick_unit="40ns",
+        macs=12_501_632,
+        macs_per_instruction=12_501_632 / instructions,
+        exact=True,
+        code=CodeSize(
+            runtime=18_542,
+            kernels=12_276,
+            support=4_380,
+            harness=3_900,
+            model=98_496,
+            image=125_000,
+        ),
+        ram=RamUse(
+            arena_planned=52_224,
+            arena_used=52_224,
+            lower_bound=52_224,
+            runtime_state=7_024,
+            data_bss=60_000,
+            stack_reserved=16_384,
+            stack_peak=2_808,
+        ),
+        ops=(),
+        build_seconds=1.0,
+        instructions_per_tick=40.0,
+        repeat_instructions=(instructions,),
+    )
 
 
 @pytest.mark.parametrize("wide", [False, True])
@@ -228,8 +312,10 @@ def test_bench_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch, wide: bool
     from tinyflash.bench import BenchResult
     from tinyflash.cli import app
 
-    runs = [_fake_run("pretrainedResnet_quant", k, n)
-            for k, n in (("portable", 145_416_840), ("dsp", 28_269_680))]
+    runs = [
+        _fake_run("pretrainedResnet_quant", k, n)
+        for k, n in (("portable", 145_416_840), ("dsp", 28_269_680))
+    ]
     monkeypatch.setattr(bench_module, "bench", lambda *a, **k: BenchResult(runs=runs))
     monkeypatch.setenv("COLUMNS", "80" if not wide else "160")
     args = ["bench", "x.tflite", *(["--wide"] if wide else [])]
@@ -238,7 +324,13 @@ def test_bench_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch, wide: bool
     lines = result.output.splitlines()
     assert max(len(line) for line in lines) <= (80 if not wide else 160), result.output
     assert "…" not in result.output, result.output
-    for cell in ("pretrainedResnet_quant", "145,416,840", "28,269,680", "18,542", "52,224",
-                 "2,808"):
+    for cell in (
+        "pretrainedResnet_quant",
+        "145,416,840",
+        "28,269,680",
+        "18,542",
+        "52,224",
+        "2,808",
+    ):
         assert cell in result.output, cell
     assert ("98,496" in result.output) == wide  # model bytes only in the wide table

@@ -33,8 +33,12 @@ def test_every_board_loads_with_its_cpu_kernels_and_machine(board_id: str) -> No
     board = load_board(board_id)
     cpu, kernels, machine = EXPECTED[board_id]
     assert isinstance(board, Board)
-    assert (board.id, board.cpu, board.kernels, board.qemu_machine) == (board_id, cpu, kernels,
-                                                                          machine)
+    assert (board.id, board.cpu, board.kernels, board.qemu_machine) == (
+        board_id,
+        cpu,
+        kernels,
+        machine,
+    )
     assert board.flash_bytes > 0 and board.ram_bytes > board.stack_bytes
     assert board.emulated == (machine is not None)
     assert board.uses_dsp == (kernels == "dsp")
@@ -75,12 +79,27 @@ def _write_variant(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-d
     return path
 
 
-@pytest.mark.parametrize("dotted", [
-    "name", "vendor", "url", "frameworks", "build.cpu", "build.mcu", "build.f_cpu",
-    "upload.maximum_size", "upload.maximum_ram_size", "tinyflash.port", "tinyflash.kernels",
-    "tinyflash.flash", "tinyflash.qemu_machine", "tinyflash.serial", "tinyflash.tick_unit",
-    "tinyflash.stack_bytes",
-])
+@pytest.mark.parametrize(
+    "dotted",
+    [
+        "name",
+        "vendor",
+        "url",
+        "frameworks",
+        "build.cpu",
+        "build.mcu",
+        "build.f_cpu",
+        "upload.maximum_size",
+        "upload.maximum_ram_size",
+        "tinyflash.port",
+        "tinyflash.kernels",
+        "tinyflash.flash",
+        "tinyflash.qemu_machine",
+        "tinyflash.serial",
+        "tinyflash.tick_unit",
+        "tinyflash.stack_bytes",
+    ],
+)
 def test_missing_field_names_the_manifest_and_the_field(tmp_path: Path, dotted: str) -> None:
     def drop(data: dict) -> None:  # type: ignore[type-arg]
         *parents, leaf = dotted.split(".")
@@ -98,16 +117,20 @@ def test_missing_field_names_the_manifest_and_the_field(tmp_path: Path, dotted: 
     assert caught.value.exit_code == EXIT_BAD_INPUT
 
 
-@pytest.mark.parametrize("dotted,value,expect", [
-    ("upload.maximum_ram_size", "16K", "must be an integer"),
-    ("upload.maximum_size", 0, "positive"),
-    ("tinyflash.kernels", "neon", "portable, dsp"),
-    ("tinyflash.flash", "jtag", "qemu, exec, platformio"),
-    ("build.f_cpu", "fast", "frequency"),
-    ("name", "   ", "is empty"),
-])
-def test_invalid_field_value_is_explained(tmp_path: Path, dotted: str, value: object,
-                                          expect: str) -> None:
+@pytest.mark.parametrize(
+    "dotted,value,expect",
+    [
+        ("upload.maximum_ram_size", "16K", "must be an integer"),
+        ("upload.maximum_size", 0, "positive"),
+        ("tinyflash.kernels", "neon", "portable, dsp"),
+        ("tinyflash.flash", "jtag", "qemu, exec, platformio"),
+        ("build.f_cpu", "fast", "frequency"),
+        ("name", "   ", "is empty"),
+    ],
+)
+def test_invalid_field_value_is_explained(
+    tmp_path: Path, dotted: str, value: object, expect: str
+) -> None:
     def set_value(data: dict) -> None:  # type: ignore[type-arg]
         *parents, leaf = dotted.split(".")
         node = data
@@ -150,8 +173,13 @@ def test_broken_json_is_reported_with_the_file(tmp_path: Path) -> None:
 
 
 def test_boards_command_json_lists_every_board() -> None:
-    done = subprocess.run([sys.executable, "-m", "tinyflash.cli", "boards", "--json"],
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "tinyflash.cli", "boards", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     data = json.loads(done.stdout)
     by_id = {entry["id"]: entry for entry in data}
     assert set(EXPECTED) <= set(by_id)
@@ -160,8 +188,13 @@ def test_boards_command_json_lists_every_board() -> None:
 
 
 def test_boards_command_table_shows_limits() -> None:
-    done = subprocess.run([sys.executable, "-m", "tinyflash.cli", "boards"],
-                          capture_output=True, text=True, timeout=60, check=True,
-                          env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-m", "tinyflash.cli", "boards"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+    )
     assert "microbit" in done.stdout and "16.0 KiB" in done.stdout
     assert "mps3-an547" in done.stdout and "cortex-m55" in done.stdout

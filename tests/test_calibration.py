@@ -7,8 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyflash.calibration import (InputSpec, load_calibration, load_labels, npz_labels,
-                                   probe_calibration, short_name)
+from tinyflash.calibration import (
+    InputSpec,
+    load_calibration,
+    load_labels,
+    npz_labels,
+    probe_calibration,
+    short_name,
+)
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 
 IMG = InputSpec("image", (1, 8, 8, 1))
@@ -74,7 +80,8 @@ def test_csv_with_header(tmp_path: Path) -> None:
     assert "line 1 has 3 values" in message and "needs 4 per row" in message
     (tmp_path / "text.csv").write_text("1,2,3,4\n1,x,3,4\n")
     assert "line 2 has a value that is not a number" in _raises(
-        load_calibration, tmp_path / "text.csv", [spec])
+        load_calibration, tmp_path / "text.csv", [spec]
+    )
 
 
 def test_image_folder_resized_scaled_and_grayscale(tmp_path: Path) -> None:
@@ -109,7 +116,9 @@ def test_rejections(tmp_path: Path) -> None:
     nan = np.zeros((4, 8, 8, 1), np.float32)
     nan[2, 3, 3, 0] = np.nan
     np.save(tmp_path / "nan.npy", nan)
-    assert "NaN or Inf (first in sample 2)" in _raises(load_calibration, tmp_path / "nan.npy", [IMG])
+    assert "NaN or Inf (first in sample 2)" in _raises(
+        load_calibration, tmp_path / "nan.npy", [IMG]
+    )
     assert "contains NaN or Inf" in _raises(probe_calibration, tmp_path / "nan.npy")
     np.save(tmp_path / "empty.npy", np.zeros((0, 8, 8, 1), np.float32))
     assert "empty" in _raises(load_calibration, tmp_path / "empty.npy", [IMG])
@@ -118,7 +127,9 @@ def test_rejections(tmp_path: Path) -> None:
     assert "holds no arrays" in _raises(probe_calibration, tmp_path / "none.npz")
     (tmp_path / "junk.npz").write_bytes(b"this is not a zip file")
     assert "not a readable NumPy .npz archive" in _raises(probe_calibration, tmp_path / "junk.npz")
-    assert "not a readable NumPy .npz archive" in _raises(load_calibration, tmp_path / "junk.npz", [IMG])
+    assert "not a readable NumPy .npz archive" in _raises(
+        load_calibration, tmp_path / "junk.npz", [IMG]
+    )
     (tmp_path / "text.npy").write_text("1,2,3")
     assert "not a NumPy .npy file" in _raises(probe_calibration, tmp_path / "text.npy")
     good = tmp_path / "good.npz"
@@ -176,7 +187,7 @@ def test_example_data_is_what_train_py_makes() -> None:
     spec.loader.exec_module(train)
     x_train, _, x_test, y_test = train.load_data()
     with np.load(repo / "examples/digits/calibration.npz") as calib:
-        assert np.array_equal(calib["x"], x_train[:train.CALIBRATION_SAMPLES])
+        assert np.array_equal(calib["x"], x_train[: train.CALIBRATION_SAMPLES])
     with np.load(repo / "examples/digits/test.npz") as test:
         assert np.array_equal(test["x"], x_test) and np.array_equal(test["y"], y_test)
     assert x_test.shape == (449, 8, 8, 1) and x_test.dtype == np.float32

@@ -65,8 +65,7 @@ def _option_rows(section: str) -> dict[str, list[str]]:
 
 
 def _options(command: Any) -> list[TyperOption]:
-    return [p for p in command.params
-            if isinstance(p, TyperOption) and p.name != "help"]
+    return [p for p in command.params if isinstance(p, TyperOption) and p.name != "help"]
 
 
 def _default_text(option: TyperOption) -> str | None:
@@ -87,10 +86,12 @@ def _default_text(option: TyperOption) -> str | None:
 def test_commands_are_the_documented_ones() -> None:
     documented = set(_sections())
     assert set(COMMANDS) <= documented, (
-        f"commands without a section in docs/cli.md: {sorted(set(COMMANDS) - documented)}")
+        f"commands without a section in docs/cli.md: {sorted(set(COMMANDS) - documented)}"
+    )
     assert documented <= set(COMMANDS), (
         f"docs/cli.md documents commands the CLI does not have: "
-        f"{sorted(documented - set(COMMANDS))}")
+        f"{sorted(documented - set(COMMANDS))}"
+    )
     assert len(COMMANDS) >= 11  # convert ... probe: guards against an empty app
 
 
@@ -128,7 +129,8 @@ def test_every_option_is_documented_with_its_default(name: str) -> None:
             token = rf"(?<![\w.-]){re.escape(expected)}(?![\w-]|\.\d)"  # `2` is not in `20`
             assert re.search(token, cells[1]), (
                 f"docs/cli.md, `tinyflash {name}` {names[0]}: default cell {cells[1]!r} does not "
-                f"say {expected!r}")
+                f"say {expected!r}"
+            )
         elif option.multiple:
             assert cells[1] not in ("", "-"), f"{name} {names[0]}: say what the default is"
     stale = set(rows) - known
@@ -136,7 +138,8 @@ def test_every_option_is_documented_with_its_default(name: str) -> None:
     for param in command.params:
         if isinstance(param, TyperArgument):
             assert (param.name or "").upper() in section, (
-                f"docs/cli.md, `tinyflash {name}`: argument {param.name} is not described")
+                f"docs/cli.md, `tinyflash {name}`: argument {param.name} is not described"
+            )
     assert "Example" in section and "tinyflash " + name in section
     assert re.search(r"[Ee]xit", section), f"`tinyflash {name}`: exit codes are not documented"
 
@@ -148,14 +151,16 @@ def test_help_texts_have_no_hard_line_breaks(name: str) -> None:
     for paragraph in text.split("\n\n"):
         assert "\n" not in paragraph or paragraph.startswith("\b"), (
             f"`tinyflash {name}` help: a paragraph has a hard line break, which Typer prints "
-            f"verbatim: {paragraph!r}")
+            f"verbatim: {paragraph!r}"
+        )
     for param in command.params:
         helptext = getattr(param, "help", None) or ""
         assert "\n" not in helptext, f"{name} {param.name}: help has a line break"
     first = text.split("\n\n")[0]
     assert len(first) <= 120, (
         f"`tinyflash {name}`: the first paragraph is the one-line summary in `tinyflash --help`; "
-        f"keep it short ({len(first)} characters)")
+        f"keep it short ({len(first)} characters)"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -168,8 +173,9 @@ def test_reporting_commands_have_json(name: str) -> None:
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, COLUMNS="80")
-    return subprocess.run([str(TINYFLASH), *map(str, args)], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run(
+        [str(TINYFLASH), *map(str, args)], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def test_json_is_one_document_on_stdout() -> None:
@@ -190,8 +196,11 @@ def test_tables_fit_80_columns() -> None:
     """The human-readable tables of the cheap commands fit an 80-column terminal with no cell
     cut short by an ellipsis (except --plan's tensor names: TensorFlow's fused names run to
     hundreds of characters and are shortened on purpose)."""
-    for args, elided in ((("boards",), False), (("check", DIGITS_INT8), False),
-                         (("check", DIGITS_INT8, "--plan"), True)):
+    for args, elided in (
+        (("boards",), False),
+        (("check", DIGITS_INT8), False),
+        (("check", DIGITS_INT8, "--plan"), True),
+    ):
         run = _run(*args)
         assert run.returncode == 0, run.stderr
         for line in run.stdout.splitlines():

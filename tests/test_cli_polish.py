@@ -30,8 +30,9 @@ def broken_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated mps2-an386 project whose PlatformIO build fails with UnknownPlatform before
     compiling anything."""
     project = tmp_path_factory.mktemp("broken") / "fw"
-    gen = run_cli("generate", DIGITS_INT8, "--board", "mps2-an386", "-o", project,
-                  "--selftest", "0")
+    gen = run_cli(
+        "generate", DIGITS_INT8, "--board", "mps2-an386", "-o", project, "--selftest", "0"
+    )
     assert gen.returncode == 0, gen.stderr
     (project / "unknown_platform.py").write_text(UNKNOWN_PLATFORM_SCRIPT)
     with (project / "platformio.ini").open("a") as ini:
@@ -62,25 +63,32 @@ def test_summarize_failure_keeps_compiler_errors_and_drops_frames() -> None:
     without any error line falls back to its last lines, still without frames."""
     from tinyflash.platformio import summarize_failure
 
-    log = ("Compiling .pio/build/x/src/main.o\n"
-           "src/main.c:3:5: error: unknown type name 'foo'\n"
-           "    3 |     foo x;\n"
-           "*** [.pio/build/x/src/main.o] Error 1\n"
-           "========================== [FAILED] Took 0.5 seconds ==========================\n")
-    assert summarize_failure(log) == ("src/main.c:3:5: error: unknown type name 'foo' | "
-                                      "*** [.pio/build/x/src/main.o] Error 1")
-    frames = ("Processing x\n"
-              "KeyError: 'BOARD_MCU':\n"
-              '  File "/venv/platformio/builder/main.py", line 100:\n'
-              "    env.SConscript(x)\n"
-              "========================== [FAILED] Took 0.1 seconds ==========================\n")
+    log = (
+        "Compiling .pio/build/x/src/main.o\n"
+        "src/main.c:3:5: error: unknown type name 'foo'\n"
+        "    3 |     foo x;\n"
+        "*** [.pio/build/x/src/main.o] Error 1\n"
+        "========================== [FAILED] Took 0.5 seconds ==========================\n"
+    )
+    assert summarize_failure(log) == (
+        "src/main.c:3:5: error: unknown type name 'foo' | *** [.pio/build/x/src/main.o] Error 1"
+    )
+    frames = (
+        "Processing x\n"
+        "KeyError: 'BOARD_MCU':\n"
+        '  File "/venv/platformio/builder/main.py", line 100:\n'
+        "    env.SConscript(x)\n"
+        "========================== [FAILED] Took 0.1 seconds ==========================\n"
+    )
     assert summarize_failure(frames) == "KeyError: 'BOARD_MCU'"
-    headers = ("CONFIGURATION: https://docs.platformio.org/page/boards/tinyflash/host.html\n"
-               "PLATFORM: tinyflash emulated boards and host (0.1.0)\n"
-               "src/main.c:66:1: error: unknown type name 'this'\n")
+    headers = (
+        "CONFIGURATION: https://docs.platformio.org/page/boards/tinyflash/host.html\n"
+        "PLATFORM: tinyflash emulated boards and host (0.1.0)\n"
+        "src/main.c:66:1: error: unknown type name 'this'\n"
+    )
     # PlatformIO's upper-case headers are not exceptions: the compiler error comes first.
     assert summarize_failure(headers) == "src/main.c:66:1: error: unknown type name 'this'"
-    quiet = ('  File "/a.py", line 1:\n    x()\nsomething went wrong\n')
+    quiet = '  File "/a.py", line 1:\n    x()\nsomething went wrong\n'
     assert summarize_failure(quiet) == "something went wrong"
 
 
@@ -105,8 +113,15 @@ def test_deploy_error_on_stderr_has_no_blank_line(tmp_path: Path) -> None:
 
 def test_evaluate_unknown_reference_suggests_only_what_evaluate_accepts() -> None:
     """--reference runs the quantized model: the suggestion must not offer 'float'."""
-    run = run_cli("evaluate", REPO / "examples" / "digits" / "digits.keras", DIGITS_INT8,
-                  "--data", REPO / "examples" / "digits" / "test.npz", "--reference", "nope")
+    run = run_cli(
+        "evaluate",
+        REPO / "examples" / "digits" / "digits.keras",
+        DIGITS_INT8,
+        "--data",
+        REPO / "examples" / "digits" / "test.npz",
+        "--reference",
+        "nope",
+    )
     assert run.returncode == 2, run.stdout + run.stderr
     assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
     assert "'nope'" in run.stderr and "float" not in run.stderr, run.stderr
@@ -137,8 +152,7 @@ def assert_markers_stay_with_their_tensor(text: str) -> None:
                 assert i > 0 and (tokens[i - 1].endswith("]") or tokens[i - 1] == "per-ch"), line
 
 
-@pytest.mark.parametrize("name", ["digits", "kws_ref_model", "ad01_int8",
-                                  "pretrainedResnet_quant"])
+@pytest.mark.parametrize("name", ["digits", "kws_ref_model", "ad01_int8", "pretrainedResnet_quant"])
 def test_check_fits_80_columns(name: str) -> None:
     model = DIGITS_INT8 if name == "digits" else shared_model_path(name)
     run = run_cli("check", model)
@@ -169,7 +183,7 @@ def test_generate_boards_doctor_fit_80_columns(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert_fits(run.stdout)
     rows = [line for line in run.stdout.splitlines()[3:] if line.strip()]
-    assert {row.split()[0] for row in rows[:len(ids)]} == ids, run.stdout
+    assert {row.split()[0] for row in rows[: len(ids)]} == ids, run.stdout
     assert "arduino framework" in rows[-1]
     run = run_cli("doctor")
     assert_fits(run.stdout)
@@ -183,11 +197,12 @@ def test_convert_evaluate_deploy_build_fit_80_columns(tmp_path: Path) -> None:
     digits = REPO / "examples" / "digits"
     tflite = tmp_path / "d.tflite"
     outputs = []
-    for args in (("convert", digits / "digits.keras", "-o", tflite, "--data",
-                  digits / "calibration.npz"),
-                 ("evaluate", digits / "digits.keras", tflite, "--data", digits / "test.npz"),
-                 ("deploy", tflite, "--board", "host", "-o", tmp_path / "dep", "--samples", "2"),
-                 ("build", tmp_path / "dep" / "project")):
+    for args in (
+        ("convert", digits / "digits.keras", "-o", tflite, "--data", digits / "calibration.npz"),
+        ("evaluate", digits / "digits.keras", tflite, "--data", digits / "test.npz"),
+        ("deploy", tflite, "--board", "host", "-o", tmp_path / "dep", "--samples", "2"),
+        ("build", tmp_path / "dep" / "project"),
+    ):
         run = run_cli(*args, timeout=900)
         assert run.returncode == 0, (args, run.stdout, run.stderr)
         assert "\n\n" not in run.stderr, (args, run.stderr)

@@ -33,29 +33,46 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 TINY = GOLDEN / "tiny_cnn.tflite"  # CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX
 MLP = GOLDEN / "tiny_mlp.tflite"  # FULLY_CONNECTED only
 UPDATE = os.environ.get("TINYFLASH_UPDATE_GOLDEN") == "1"
-FIXED_PATHS = codegen.FirmwarePaths(platform="/opt/tinyflash/firmware/platform",
-                                    runtime="/opt/tinyflash/firmware/runtime",
-                                    harness="/opt/tinyflash/firmware/harness",
-                                    boards_dir="/opt/tinyflash/boards")
+FIXED_PATHS = codegen.FirmwarePaths(
+    platform="/opt/tinyflash/firmware/platform",
+    runtime="/opt/tinyflash/firmware/runtime",
+    harness="/opt/tinyflash/firmware/harness",
+    boards_dir="/opt/tinyflash/boards",
+)
 FIRMWARE = REPO / "firmware"
 INCLUDES = [f"-I{FIRMWARE / 'runtime' / 'include'}", f"-I{FIRMWARE / 'harness' / 'include'}"]
 C_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 
 
-def render(model_path: Path = TINY, board_id: str = "mps2-an386", vendor: bool = False,
-           model_file: str | None = None, selftest: int = 3,
-           paths: codegen.FirmwarePaths | None = FIXED_PATHS) -> codegen.RenderedProject:
+def render(
+    model_path: Path = TINY,
+    board_id: str = "mps2-an386",
+    vendor: bool = False,
+    model_file: str | None = None,
+    selftest: int = 3,
+    paths: codegen.FirmwarePaths | None = FIXED_PATHS,
+) -> codegen.RenderedProject:
     info = load_model(model_path)
     plan = plan_memory(info)
     board = codegen.board_spec(load_board(board_id))
     vectors = codegen.selftest_vectors(info.data, len(info.inputs), len(info.outputs), selftest)
     return codegen.render_project(
-        model=info.data, model_file=model_file or model_path.name, model_sha256=info.sha256,
-        tensor_count=len(info.tensors), op_names=[op.name for op in info.ops],
-        input_count=len(info.inputs), output_count=len(info.outputs), offsets=plan.offsets,
-        arena_bytes=plan.arena_bytes, pool_words=plan.pool_words, lower_bound=plan.lower_bound,
-        board=board, vectors=vectors,
-        paths=codegen.vendored_paths() if vendor else paths, vendor=vendor)
+        model=info.data,
+        model_file=model_file or model_path.name,
+        model_sha256=info.sha256,
+        tensor_count=len(info.tensors),
+        op_names=[op.name for op in info.ops],
+        input_count=len(info.inputs),
+        output_count=len(info.outputs),
+        offsets=plan.offsets,
+        arena_bytes=plan.arena_bytes,
+        pool_words=plan.pool_words,
+        lower_bound=plan.lower_bound,
+        board=board,
+        vectors=vectors,
+        paths=codegen.vendored_paths() if vendor else paths,
+        vendor=vendor,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +93,8 @@ def test_golden(tiny: codegen.RenderedProject, name: str) -> None:
     assert golden.is_file(), f"{golden} is missing: run with TINYFLASH_UPDATE_GOLDEN=1"
     assert actual.decode() == golden.read_text(encoding="utf-8"), (
         f"{name} differs from {golden}; if the change is intended, regenerate with "
-        "TINYFLASH_UPDATE_GOLDEN=1 and review the diff")
+        "TINYFLASH_UPDATE_GOLDEN=1 and review the diff"
+    )
 
 
 def test_golden_vendored_platformio_ini() -> None:
@@ -98,8 +116,9 @@ def test_project_contents(tiny: codegen.RenderedProject) -> None:
     data_c = files["src/model_data.c"]
     hex_bytes = re.findall(r"0x([0-9a-f]{2})", data_c.split("_model_sha256")[0])
     assert bytes(int(h, 16) for h in hex_bytes) == info.data
-    model_lines = [ln for ln in data_c.split("_model_sha256")[0].splitlines()
-                   if ln.startswith("  0x")]
+    model_lines = [
+        ln for ln in data_c.split("_model_sha256")[0].splitlines() if ln.startswith("  0x")
+    ]
     assert all(ln.count("0x") == codegen.BYTES_PER_LINE for ln in model_lines[:-1])
     assert len(model_lines) == -(-len(info.data) // codegen.BYTES_PER_LINE)
     sha_block = data_c.split("tiny_cnn_model_sha256[32] = {")[1]
@@ -108,8 +127,7 @@ def test_project_contents(tiny: codegen.RenderedProject) -> None:
     assert "#if TFL_ABI_VERSION != 1" in files["src/model_data.h"]
 
     plan_c = files["src/model_plan.c"]
-    assert re.findall(r"&tfl_kernel_(\w+),", plan_c) == sorted(
-        {op.name.lower() for op in info.ops})
+    assert re.findall(r"&tfl_kernel_(\w+),", plan_c) == sorted({op.name.lower() for op in info.ops})
     offsets = plan_c.split("_offsets[TINY_CNN_TENSOR_COUNT] = {")[1].split("};")[0]
     assert [int(v) for v in re.findall(r"-?\d+", offsets)] == list(plan.offsets)
     assert f"#define TINY_CNN_ARENA_BYTES {plan.arena_bytes}\n" in files["src/model_data.h"]
@@ -124,8 +142,11 @@ def test_project_contents(tiny: codegen.RenderedProject) -> None:
 def test_platformio_ini_shape(tiny: codegen.RenderedProject) -> None:
     ini = tiny.files["platformio.ini"].decode()
     body = [ln for ln in ini.splitlines() if ln and not ln.startswith(";")]
-    assert body[:3] == ["[platformio]", "default_envs = mps2-an386",
-                        "boards_dir = /opt/tinyflash/boards"]
+    assert body[:3] == [
+        "[platformio]",
+        "default_envs = mps2-an386",
+        "boards_dir = /opt/tinyflash/boards",
+    ]
     assert body[3:] == [
         "[env:mps2-an386]",
         "platform = symlink:///opt/tinyflash/firmware/platform",
@@ -171,19 +192,22 @@ def test_selftest_vectors_match_tflm_and_are_seeded() -> None:
 # ---- identifiers and escaping ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stem, expected", [
-    ("tiny_cnn", "tiny_cnn"),
-    ("pretrainedResnet_quant", "pretrainedresnet_quant"),
-    ("my model-v2.int8", "my_model_v2_int8"),
-    ("9lives", "model_9lives"),
-    ("int", "model_int"),
-    ("__weird__", "weird"),
-    ("", "model"),
-    ("---", "model"),
-    ("tfl_runtime", "m_tfl_runtime"),
-    ("modèle", "mod_le"),
-    ("a" * 60, "a" * codegen.MAX_IDENTIFIER_CHARS),
-])
+@pytest.mark.parametrize(
+    "stem, expected",
+    [
+        ("tiny_cnn", "tiny_cnn"),
+        ("pretrainedResnet_quant", "pretrainedresnet_quant"),
+        ("my model-v2.int8", "my_model_v2_int8"),
+        ("9lives", "model_9lives"),
+        ("int", "model_int"),
+        ("__weird__", "weird"),
+        ("", "model"),
+        ("---", "model"),
+        ("tfl_runtime", "m_tfl_runtime"),
+        ("modèle", "mod_le"),
+        ("a" * 60, "a" * codegen.MAX_IDENTIFIER_CHARS),
+    ],
+)
 def test_c_identifier(stem: str, expected: str) -> None:
     ident = codegen.c_identifier(stem)
     assert ident == expected
@@ -212,8 +236,9 @@ def test_hostile_file_name_compiles(tmp_path: Path) -> None:
 # ---- output directory rules --------------------------------------------------------------------
 
 
-def test_refuses_non_empty_dir_and_force_replaces(tmp_path: Path,
-                                                  tiny: codegen.RenderedProject) -> None:
+def test_refuses_non_empty_dir_and_force_replaces(
+    tmp_path: Path, tiny: codegen.RenderedProject
+) -> None:
     out = tmp_path / "fw"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
@@ -240,8 +265,9 @@ def test_empty_and_new_dirs_are_fine(tmp_path: Path, tiny: codegen.RenderedProje
     codegen.write_project(tiny.files, tmp_path / "empty")
     codegen.write_project(tiny.files, tmp_path / "new" / "nested")
     for out in (tmp_path / "empty", tmp_path / "new" / "nested"):
-        assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
-            sorted(tiny.files)
+        assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted(
+            tiny.files
+        )
 
 
 def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
@@ -271,20 +297,33 @@ def test_resnet_does_not_fit_microbit(tmp_path: Path) -> None:
     plan = plan_memory(load_model(model))
     board = load_board("microbit")
     info = load_model(model)
-    ram = codegen.ram_budget(arena_bytes=plan.arena_bytes, pool_words=plan.pool_words,
-                             tensor_count=len(info.tensors), node_count=len(info.ops),
-                             stack_bytes=board.stack_bytes, limit=board.ram_bytes)
+    ram = codegen.ram_budget(
+        arena_bytes=plan.arena_bytes,
+        pool_words=plan.pool_words,
+        tensor_count=len(info.tensors),
+        node_count=len(info.ops),
+        stack_bytes=board.stack_bytes,
+        limit=board.ram_bytes,
+    )
     assert f"{ram.total - board.ram_bytes:,} bytes too many" in message
     assert ram.total - board.ram_bytes > plan.arena_bytes - board.ram_bytes > 0
     assert not (tmp_path / "fw").exists()
 
 
 def test_budget_lines_and_limits() -> None:
-    ram = codegen.ram_budget(arena_bytes=1000, pool_words=10, tensor_count=2, node_count=1,
-                             stack_bytes=512, limit=2000)
-    assert ram.total == 1000 + 40 + 2 * codegen.TENSOR_STRUCT_BYTES + codegen.NODE_STRUCT_BYTES \
-        + codegen.INTERPRETER_STRUCT_BYTES + codegen.HARNESS_RAM_ESTIMATE_BYTES \
-        + max(512, codegen.RUNTIME_STACK_BYTES["portable"])  # never below the runtime's worst case
+    ram = codegen.ram_budget(
+        arena_bytes=1000, pool_words=10, tensor_count=2, node_count=1, stack_bytes=512, limit=2000
+    )
+    assert (
+        ram.total
+        == 1000
+        + 40
+        + 2 * codegen.TENSOR_STRUCT_BYTES
+        + codegen.NODE_STRUCT_BYTES
+        + codegen.INTERPRETER_STRUCT_BYTES
+        + codegen.HARNESS_RAM_ESTIMATE_BYTES
+        + max(512, codegen.RUNTIME_STACK_BYTES["portable"])
+    )  # never below the runtime's worst case
     assert not ram.fits and ram.excess == ram.total - 2000
     sentence = codegen.fit_error("m.tflite", "b", [ram])
     assert sentence is not None and f"{ram.excess:,} bytes too many" in sentence
@@ -298,11 +337,18 @@ def test_runtime_struct_sizes_match_the_estimate(tmp_path: Path) -> None:
     source = tmp_path / "sizes.c"
     source.write_text(
         '#include "tfl_runtime.h"\n'
-        f"_Static_assert(sizeof(tfl_tensor) == {codegen.TENSOR_STRUCT_BYTES}, \"tensor\");\n"
-        f"_Static_assert(sizeof(tfl_node) == {codegen.NODE_STRUCT_BYTES}, \"node\");\n"
-        f"_Static_assert(sizeof(tfl_interpreter) == {codegen.INTERPRETER_STRUCT_BYTES}, \"it\");\n")
-    _compile("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-std=c11"], source,
-             tmp_path / "sizes.o", tmp_path, std=False)
+        f'_Static_assert(sizeof(tfl_tensor) == {codegen.TENSOR_STRUCT_BYTES}, "tensor");\n'
+        f'_Static_assert(sizeof(tfl_node) == {codegen.NODE_STRUCT_BYTES}, "node");\n'
+        f'_Static_assert(sizeof(tfl_interpreter) == {codegen.INTERPRETER_STRUCT_BYTES}, "it");\n'
+    )
+    _compile(
+        "arm-none-eabi-gcc",
+        ["-mcpu=cortex-m4", "-mthumb", "-std=c11"],
+        source,
+        tmp_path / "sizes.o",
+        tmp_path,
+        std=False,
+    )
 
 
 def test_abi_version_matches_runtime() -> None:
@@ -313,21 +359,35 @@ def test_abi_version_matches_runtime() -> None:
 # ---- the generated C with real compilers -------------------------------------------------------
 
 
-def _compile(cc: str, flags: list[str], source: Path, obj: Path, src_dir: Path,
-             std: bool = True) -> None:
-    cmd = [cc, *(C_FLAGS if std else ["-Wall", "-Wextra", "-Werror"]), *flags, *INCLUDES,
-           f"-I{src_dir}", "-c", str(source), "-o", str(obj)]
+def _compile(
+    cc: str, flags: list[str], source: Path, obj: Path, src_dir: Path, std: bool = True
+) -> None:
+    cmd = [
+        cc,
+        *(C_FLAGS if std else ["-Wall", "-Wextra", "-Werror"]),
+        *flags,
+        *INCLUDES,
+        f"-I{src_dir}",
+        "-c",
+        str(source),
+        "-o",
+        str(obj),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stderr}"
 
 
-@pytest.mark.parametrize("cc, flags", [
-    ("gcc", ["-fsanitize=address,undefined"]),
-    ("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-Os"]),
-    ("arm-none-eabi-gcc", ["-mcpu=cortex-m0", "-mthumb", "-Os"]),
-])
-def test_generated_c_compiles(tmp_path: Path, tiny: codegen.RenderedProject, cc: str,
-                              flags: list[str]) -> None:
+@pytest.mark.parametrize(
+    "cc, flags",
+    [
+        ("gcc", ["-fsanitize=address,undefined"]),
+        ("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-Os"]),
+        ("arm-none-eabi-gcc", ["-mcpu=cortex-m0", "-mthumb", "-Os"]),
+    ],
+)
+def test_generated_c_compiles(
+    tmp_path: Path, tiny: codegen.RenderedProject, cc: str, flags: list[str]
+) -> None:
     if not shutil.which(cc):
         pytest.skip(f"{cc} is not installed (scripts/bootstrap-system.sh)")
     for name, data in tiny.files.items():
@@ -337,15 +397,24 @@ def test_generated_c_compiles(tmp_path: Path, tiny: codegen.RenderedProject, cc:
         _compile(cc, flags, tmp_path / "src" / c_file, tmp_path / f"{c_file}.o", tmp_path / "src")
     if cc != "gcc":
         # The model array stays in flash (.rodata) and the arena is 16-byte aligned in .bss.
-        objdump = subprocess.run(["arm-none-eabi-objdump", "-h", str(tmp_path / "model_data.c.o")],
-                                 capture_output=True, text=True, check=True).stdout
+        objdump = subprocess.run(
+            ["arm-none-eabi-objdump", "-h", str(tmp_path / "model_data.c.o")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert re.search(r"\.rodata\s+([0-9a-f]+)", objdump)
         size = int(re.search(r"\.rodata\s+([0-9a-f]+)", objdump).group(1), 16)
         assert size >= len(tiny.files["model.tflite"]) + 32
-        plan_dump = subprocess.run(["arm-none-eabi-objdump", "-h", str(tmp_path / "model_plan.c.o")],
-                                   capture_output=True, text=True, check=True).stdout
-        assert re.search(r"\.bss\s+[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+2\*\*4",
-                         plan_dump), plan_dump
+        plan_dump = subprocess.run(
+            ["arm-none-eabi-objdump", "-h", str(tmp_path / "model_plan.c.o")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert re.search(
+            r"\.bss\s+[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+2\*\*4", plan_dump
+        ), plan_dump
 
 
 def test_dsp_plan_puts_scratch_offsets_after_the_tensors(tmp_path: Path) -> None:
@@ -356,41 +425,70 @@ def test_dsp_plan_puts_scratch_offsets_after_the_tensors(tmp_path: Path) -> None
     assert any(dsp.scratch_bytes)  # CONV_2D's im2col, FULLY_CONNECTED's expanded row
     board = codegen.board_spec(load_board("mps2-an386"))
     project = codegen.render_project(
-        model=info.data, model_file=TINY.name, model_sha256=info.sha256,
-        tensor_count=len(info.tensors), op_names=[op.name for op in info.ops],
-        input_count=len(info.inputs), output_count=len(info.outputs), offsets=dsp.c_offsets,
-        arena_bytes=dsp.arena_bytes, pool_words=dsp.pool_words, lower_bound=dsp.lower_bound,
-        board=board, vectors=[], paths=FIXED_PATHS, vendor=False)
+        model=info.data,
+        model_file=TINY.name,
+        model_sha256=info.sha256,
+        tensor_count=len(info.tensors),
+        op_names=[op.name for op in info.ops],
+        input_count=len(info.inputs),
+        output_count=len(info.outputs),
+        offsets=dsp.c_offsets,
+        arena_bytes=dsp.arena_bytes,
+        pool_words=dsp.pool_words,
+        lower_bound=dsp.lower_bound,
+        board=board,
+        vectors=[],
+        paths=FIXED_PATHS,
+        vendor=False,
+    )
     plan_c = project.files["src/model_plan.c"].decode()
     assert "tiny_cnn_offsets[TINY_CNN_TENSOR_COUNT + TINY_CNN_NODE_COUNT] = {" in plan_c
-    values = [int(v) for v in re.findall(r"-?\d+", plan_c.split("tiny_cnn_offsets[", 1)[1]
-                                                 .split("{", 1)[1].split("}", 1)[0])]
+    values = [
+        int(v)
+        for v in re.findall(
+            r"-?\d+", plan_c.split("tiny_cnn_offsets[", 1)[1].split("{", 1)[1].split("}", 1)[0]
+        )
+    ]
     assert values == list(dsp.offsets) + list(dsp.scratch_offsets)
-    assert ".offsets_count = TINY_CNN_TENSOR_COUNT + TINY_CNN_NODE_COUNT," in \
-        project.files["src/main.c"].decode()
+    assert (
+        ".offsets_count = TINY_CNN_TENSOR_COUNT + TINY_CNN_NODE_COUNT,"
+        in project.files["src/main.c"].decode()
+    )
     for name, data in project.files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     if shutil.which("gcc"):
         for c_file in ("model_data.c", "model_plan.c", "main.c"):
-            _compile("gcc", [], tmp_path / "src" / c_file, tmp_path / f"{c_file}.o",
-                     tmp_path / "src")
+            _compile(
+                "gcc", [], tmp_path / "src" / c_file, tmp_path / f"{c_file}.o", tmp_path / "src"
+            )
     with pytest.raises(TinyflashError, match="offsets for"):
         codegen.render_project(
-            model=info.data, model_file=TINY.name, model_sha256=info.sha256,
-            tensor_count=len(info.tensors), op_names=[op.name for op in info.ops],
-            input_count=len(info.inputs), output_count=len(info.outputs),
-            offsets=dsp.c_offsets[:-1], arena_bytes=dsp.arena_bytes, pool_words=dsp.pool_words,
-            lower_bound=dsp.lower_bound, board=board, vectors=[], paths=FIXED_PATHS,
-            vendor=False)
+            model=info.data,
+            model_file=TINY.name,
+            model_sha256=info.sha256,
+            tensor_count=len(info.tensors),
+            op_names=[op.name for op in info.ops],
+            input_count=len(info.inputs),
+            output_count=len(info.outputs),
+            offsets=dsp.c_offsets[:-1],
+            arena_bytes=dsp.arena_bytes,
+            pool_words=dsp.pool_words,
+            lower_bound=dsp.lower_bound,
+            board=board,
+            vectors=[],
+            paths=FIXED_PATHS,
+            vendor=False,
+        )
 
 
 # ---- generate() and the CLI end to end ---------------------------------------------------------
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_generate_twice_is_byte_identical(tmp_path: Path) -> None:
@@ -408,13 +506,19 @@ def test_generate_vendored_stands_alone(tmp_path: Path) -> None:
     out = tmp_path / "fw"
     ini = (out / "platformio.ini").read_text()
     assert str(REPO) not in ini and "symlink://${PROJECT_DIR}/lib/runtime" in ini
-    for folder in ("lib/runtime/include", "lib/harness/include", "vendor/platform",
-                   "vendor/ports/include"):
+    for folder in (
+        "lib/runtime/include",
+        "lib/harness/include",
+        "vendor/platform",
+        "vendor/ports/include",
+    ):
         assert (out / folder).is_dir(), folder
-    assert (out / "boards" / "mps2-an386.json").read_bytes() == \
-        (REPO / "boards" / "mps2-an386.json").read_bytes()
-    assert (out / "lib/runtime/include/tfl_runtime.h").read_bytes() == \
-        (FIRMWARE / "runtime/include/tfl_runtime.h").read_bytes()
+    assert (out / "boards" / "mps2-an386.json").read_bytes() == (
+        REPO / "boards" / "mps2-an386.json"
+    ).read_bytes()
+    assert (out / "lib/runtime/include/tfl_runtime.h").read_bytes() == (
+        FIRMWARE / "runtime/include/tfl_runtime.h"
+    ).read_bytes()
     assert result.vendored
     # Regenerating without --vendor removes the vendored copies it had written.
     codegen.generate(MLP, "mps2-an386", out, force=True, selftest=0)
@@ -441,7 +545,6 @@ def test_cli_does_not_fit_exit_code(tmp_path: Path) -> None:
 
 
 # ---- generate -> pio run -> run (real PlatformIO, real QEMU) --------------------------------
-
 
 
 def _build(tmp_path: Path, model: Path, board_id: str, vendor: bool = False) -> Any:
@@ -508,9 +611,15 @@ def _needs_qemu() -> None:
 
 @pytest.mark.slow
 @pytest.mark.qemu
-@pytest.mark.parametrize("model, board_id, vendor", [
-    (MLP, "mps2-an386", True), (TINY, "mps2-an386", False), (MLP, "microbit", False),
-], ids=["mlp-an386-vendored", "cnn-an386", "mlp-microbit"])
+@pytest.mark.parametrize(
+    "model, board_id, vendor",
+    [
+        (MLP, "mps2-an386", True),
+        (TINY, "mps2-an386", False),
+        (MLP, "microbit", False),
+    ],
+    ids=["mlp-an386-vendored", "cnn-an386", "mlp-microbit"],
+)
 def test_qemu_selftest_pass(tmp_path: Path, model: Path, board_id: str, vendor: bool) -> None:
     """generate -> pio run -> the board in QEMU -> the banner says selftest=PASS (the firmware's
     outputs for the embedded inputs equal the tflite-micro runtime's, byte for byte)."""
@@ -538,6 +647,7 @@ def test_shared_model_selftest_on_mps2_an386(tmp_path: Path, name: str) -> None:
 def test_not_deployable_model_is_refused(tmp_path: Path) -> None:
     """A float32 FULLY_CONNECTED model (written with support/tflbuilder.py) is not full int8."""
     import numpy as np
+
     from support.tflbuilder import ModelBuilder
 
     b = ModelBuilder()
@@ -591,4 +701,3 @@ def test_generate_reads_the_checked_model_not_the_file(tmp_path: Path) -> None:
     assert from_pipeline.arena_bytes == pipeline.model.plan.arena_bytes == from_file.arena_bytes
     for name in from_file.files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-

@@ -70,8 +70,13 @@ def cnn(work: Path, keras_mod) -> tuple[Path, Path]:  # type: ignore[no-untyped-
 def cnn_int8(cnn, work: Path):  # type: ignore[no-untyped-def]
     model, calib = cnn
     seen: list[tuple[int, int]] = []
-    result = convert_model(model, work / "cnn_int8.tflite", calib, samples=10,
-                           progress=lambda d, t: seen.append((d, t)))
+    result = convert_model(
+        model,
+        work / "cnn_int8.tflite",
+        calib,
+        samples=10,
+        progress=lambda d, t: seen.append((d, t)),
+    )
     return result, load_model(result.output), seen
 
 
@@ -105,8 +110,16 @@ def _assert_full_int8(info: ModelInfo) -> None:
 def test_int8_cnn_ops_dtypes_and_quantization(cnn_int8) -> None:  # type: ignore[no-untyped-def]
     result, info, seen = cnn_int8
     ops = set(_ops(info))
-    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD",
-            "CONCATENATION", "MEAN", "FULLY_CONNECTED"} <= ops
+    assert {
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "MAX_POOL_2D",
+        "AVERAGE_POOL_2D",
+        "ADD",
+        "CONCATENATION",
+        "MEAN",
+        "FULLY_CONNECTED",
+    } <= ops
     assert not ops & DYNAMIC_BATCH_OPS, "batch must be pinned to 1"
     _assert_full_int8(info)
     conv = next(op for op in info.ops if op.name == "CONV_2D")
@@ -169,7 +182,9 @@ def test_lstm_not_unrolled_converts_to_the_fused_lstm(work: Path, keras_mod) -> 
     info = load_model(result.output)
     assert _ops(info).count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1
     lstm = next(op for op in info.ops if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM")
-    assert info.tensor(lstm.inputs[19]).dtype == "int16" and info.tensor(lstm.inputs[19]).is_variable
+    assert (
+        info.tensor(lstm.inputs[19]).dtype == "int16" and info.tensor(lstm.inputs[19]).is_variable
+    )
     assert result.deployable
 
 
@@ -196,17 +211,21 @@ def test_legacy_h5_from_tf_keras(work: Path) -> None:
     import tf_keras
 
     tf_keras.utils.set_random_seed(3)
-    model = tf_keras.Sequential([
-        tf_keras.layers.InputLayer(input_shape=(6, 6, 1)),
-        tf_keras.layers.DepthwiseConv2D(3, depth_multiplier=2, activation="relu"),
-        tf_keras.layers.Conv2D(3, 1),
-        tf_keras.layers.Flatten(),
-        tf_keras.layers.Dense(4),
-    ])
+    model = tf_keras.Sequential(
+        [
+            tf_keras.layers.InputLayer(input_shape=(6, 6, 1)),
+            tf_keras.layers.DepthwiseConv2D(3, depth_multiplier=2, activation="relu"),
+            tf_keras.layers.Conv2D(3, 1),
+            tf_keras.layers.Flatten(),
+            tf_keras.layers.Dense(4),
+        ]
+    )
     path = work / "legacy.h5"
     model.save(path, save_format="h5")
     assert parse_model_spec(path).kind == "h5"
-    result = convert_model(path, work / "legacy.tflite", _calibration(work / "legacy.npy", (6, 6, 1)))
+    result = convert_model(
+        path, work / "legacy.tflite", _calibration(work / "legacy.npy", (6, 6, 1))
+    )
     info = load_model(result.output)
     assert ["DEPTHWISE_CONV_2D", "CONV_2D", "RESHAPE", "FULLY_CONNECTED"] == _ops(info)
     _assert_full_int8(info)
@@ -234,17 +253,25 @@ def two_signature_savedmodel(work: Path) -> Path:
 
     module = Two()
     path = work / "two_sigs"
-    tf.saved_model.save(module, str(path),
-                        signatures={"project": module.project.get_concrete_function(),
-                                    "scale": module.scale.get_concrete_function()})
-    np.savez(work / "two_sigs.npz", x=np.random.default_rng(1).normal(size=(8, 4)).astype(np.float32))
+    tf.saved_model.save(
+        module,
+        str(path),
+        signatures={
+            "project": module.project.get_concrete_function(),
+            "scale": module.scale.get_concrete_function(),
+        },
+    )
+    np.savez(
+        work / "two_sigs.npz", x=np.random.default_rng(1).normal(size=(8, 4)).astype(np.float32)
+    )
     return path
 
 
 def test_savedmodel_signature_choice(two_signature_savedmodel: Path, work: Path) -> None:
     calib = work / "two_sigs.npz"
-    result = convert_model(two_signature_savedmodel, work / "project.tflite", calib,
-                           signature="project")
+    result = convert_model(
+        two_signature_savedmodel, work / "project.tflite", calib, signature="project"
+    )
     info = load_model(result.output)
     assert "FULLY_CONNECTED" in _ops(info)
     assert not set(_ops(info)) & DYNAMIC_BATCH_OPS
@@ -257,7 +284,8 @@ def test_savedmodel_signature_choice(two_signature_savedmodel: Path, work: Path)
 
 def test_python_file_tf_function(work: Path) -> None:
     source = work / "fn_model.py"
-    source.write_text(textwrap.dedent("""
+    source.write_text(
+        textwrap.dedent("""
         import numpy as np
         import tensorflow as tf
 
@@ -267,9 +295,11 @@ def test_python_file_tf_function(work: Path) -> None:
         @tf.function(input_signature=[tf.TensorSpec([None, 6], tf.float32, name="features")])
         def classify(features):
             return tf.nn.softmax(tf.matmul(features, W) + B)
-        """))
-    result = convert_model(f"{source}:classify", work / "fn.tflite",
-                           _calibration(work / "fn.npy", (6,)))
+        """)
+    )
+    result = convert_model(
+        f"{source}:classify", work / "fn.tflite", _calibration(work / "fn.npy", (6,))
+    )
     info = load_model(result.output)
     assert _ops(info) == ["FULLY_CONNECTED", "SOFTMAX"]
     _assert_full_int8(info)

@@ -31,16 +31,23 @@ def _available(target: str) -> None:
 
 
 def _saved_inputs(target: str) -> list[Path]:
-    return sorted(p for d in (fuzzlib.CORPUS / target, fuzzlib.REGRESSIONS / target) if d.is_dir()
-                  for p in d.iterdir() if p.is_file())
+    return sorted(
+        p
+        for d in (fuzzlib.CORPUS / target, fuzzlib.REGRESSIONS / target)
+        if d.is_dir()
+        for p in d.iterdir()
+        if p.is_file()
+    )
 
 
 @pytest.mark.parametrize("target", fuzzlib.TARGETS)
 def test_short_fuzz_pass(target: str) -> None:
     _available(target)
     res = fuzzlib.run(target, SHORT_SECONDS, merge=False)
-    print(f"\n{target}: {res.executions} executions in {SHORT_SECONDS} s, coverage {res.coverage} "
-          f"edges / {res.features} features")
+    print(
+        f"\n{target}: {res.executions} executions in {SHORT_SECONDS} s, coverage {res.coverage} "
+        f"edges / {res.features} features"
+    )
     assert not res.crashes, f"{target}: finding saved as {res.crashes}\n{res.log[-6000:]}"
     assert res.returncode == 0, res.log[-6000:]
     assert res.executions > 100, res.log[-3000:]

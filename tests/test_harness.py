@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 import pytest
@@ -37,9 +37,21 @@ HARNESS = FIRMWARE / "harness"
 TFLM = FIRMWARE / "tflm"
 PORTS = FIRMWARE / "ports"
 BUILD = REPO / "build" / "harness_test"
-CFLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
-          "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
-SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:exitcode=86", "UBSAN_OPTIONS": "halt_on_error=1:exitcode=86"}
+CFLAGS = [
+    "-std=c99",
+    "-O1",
+    "-g",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+]
+SAN_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=0:exitcode=86",
+    "UBSAN_OPTIONS": "halt_on_error=1:exitcode=86",
+}
 FC_INPUT = 96  # bytes: more than the 64-byte frames of the small-payload build, so it is chunked
 MODEL_VERSION = "fc96-16-4-v1"
 
@@ -123,42 +135,54 @@ def model_c(model: bytes, vectors: Sequence[tuple[bytes, bytes]]) -> str:
     """The generated model file of the test build: bytes, SHA-256, self-test vectors."""
 
     def arr(data: bytes) -> str:
-        return ",\n".join(", ".join(str(b) for b in data[i:i + 24]) for i in range(0, len(data), 24)) or "0"
+        return (
+            ",\n".join(", ".join(str(b) for b in data[i : i + 24]) for i in range(0, len(data), 24))
+            or "0"
+        )
 
     expected = b"".join(out for _, out in vectors)
     kernels = model_kernels(model)
-    lines = ['#include "tfl_harness.h"',
-             *(f"extern const tfl_kernel tfl_kernel_{k};" for k in kernels),
-             "static const tfl_kernel *const harness_test_kernels[] = {"
-             + ", ".join(f"&tfl_kernel_{k}" for k in kernels) + "};",
-             f"const tfl_op_table harness_test_ops = {{harness_test_kernels, {len(kernels)}}};",
-             f"const uint8_t harness_test_model[] __attribute__((aligned(16))) = {{\n{arr(model)}}};",
-             f"const uint32_t harness_test_model_size = {len(model)}u;",
-             f"const uint8_t harness_test_model_sha256[32] = {{{arr(hashlib.sha256(model).digest())}}};",
-             f"const uint8_t harness_test_expected[] = {{\n{arr(expected)}}};",
-             f"const uint32_t harness_test_expected_size = {len(expected)}u;"]
+    lines = [
+        '#include "tfl_harness.h"',
+        *(f"extern const tfl_kernel tfl_kernel_{k};" for k in kernels),
+        "static const tfl_kernel *const harness_test_kernels[] = {"
+        + ", ".join(f"&tfl_kernel_{k}" for k in kernels)
+        + "};",
+        f"const tfl_op_table harness_test_ops = {{harness_test_kernels, {len(kernels)}}};",
+        f"const uint8_t harness_test_model[] __attribute__((aligned(16))) = {{\n{arr(model)}}};",
+        f"const uint32_t harness_test_model_size = {len(model)}u;",
+        f"const uint8_t harness_test_model_sha256[32] = {{{arr(hashlib.sha256(model).digest())}}};",
+        f"const uint8_t harness_test_expected[] = {{\n{arr(expected)}}};",
+        f"const uint32_t harness_test_expected_size = {len(expected)}u;",
+    ]
     from tinyflash.model import parse_model
 
     info = parse_model(model, "harness-test")
     # Sequential layout (offsets NULL): every activation gets its own 16-byte aligned slot.
     arena = sum((t.nbytes + 15) // 16 * 16 for t in info.tensors if not t.is_constant) + 16
-    lines += [f"tfl_tensor harness_test_tensors[{len(info.tensors)}];",
-              f"const int32_t harness_test_tensor_capacity = {len(info.tensors)};",
-              f"tfl_node harness_test_nodes[{max(1, len(info.ops))}];",
-              f"const int32_t harness_test_node_capacity = {len(info.ops)};",
-              "int32_t harness_test_pool[16384];",
-              "const int32_t harness_test_pool_words = 16384;",
-              f"uint8_t harness_test_arena[{arena}] __attribute__((aligned(16)));",
-              f"const int32_t harness_test_arena_bytes = {arena};",
-              f"uint8_t harness_test_expected_copy[{max(1, len(expected))}];"]
+    lines += [
+        f"tfl_tensor harness_test_tensors[{len(info.tensors)}];",
+        f"const int32_t harness_test_tensor_capacity = {len(info.tensors)};",
+        f"tfl_node harness_test_nodes[{max(1, len(info.ops))}];",
+        f"const int32_t harness_test_node_capacity = {len(info.ops)};",
+        "int32_t harness_test_pool[16384];",
+        "const int32_t harness_test_pool_words = 16384;",
+        f"uint8_t harness_test_arena[{arena}] __attribute__((aligned(16)));",
+        f"const int32_t harness_test_arena_bytes = {arena};",
+        f"uint8_t harness_test_expected_copy[{max(1, len(expected))}];",
+    ]
     for i, (inp, _) in enumerate(vectors):
         lines.append(f"static const uint8_t harness_test_input{i}[] = {{\n{arr(inp)}}};")
     entries = []
     pos = 0
     for i, (inp, out) in enumerate(vectors):
-        entries.append(f"  {{harness_test_input{i}, {len(inp)}u, harness_test_expected + {pos}, {len(out)}u}}")
+        entries.append(
+            f"  {{harness_test_input{i}, {len(inp)}u, harness_test_expected + {pos}, {len(out)}u}}"
+        )
         pos += len(out)
-    lines.append("const tfl_selftest_vector harness_test_vectors[] = {\n" + ",\n".join(entries) + "\n};")
+    lines.append(
+        "const tfl_selftest_vector harness_test_vectors[] = {\n" + ",\n".join(entries) + "\n};"
+    )
     lines.append(f"const int32_t harness_test_vector_count = {len(vectors)};")
     return "\n".join(lines) + "\n"
 
@@ -170,13 +194,16 @@ def resolver_cpp(model: bytes) -> str:
     from tinyflash.model import parse_model
 
     calls = codegen.tflm_resolver_calls([op.name for op in parse_model(model, "harness-test").ops])
-    lines = ["#include <new>", "#include <stdint.h>",
-             '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"',
-             f"using Resolver = tflite::MicroMutableOpResolver<{len(calls)}>;",
-             "alignas(Resolver) static uint8_t storage[sizeof(Resolver)];",
-             "const tflite::MicroOpResolver *harness_test_resolver(int32_t *status) {",
-             "  Resolver *resolver = new (storage) Resolver();",
-             "  *status = 0;"]
+    lines = [
+        "#include <new>",
+        "#include <stdint.h>",
+        '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"',
+        f"using Resolver = tflite::MicroMutableOpResolver<{len(calls)}>;",
+        "alignas(Resolver) static uint8_t storage[sizeof(Resolver)];",
+        "const tflite::MicroOpResolver *harness_test_resolver(int32_t *status) {",
+        "  Resolver *resolver = new (storage) Resolver();",
+        "  *status = 0;",
+    ]
     for i, call in enumerate(calls):
         lines.append(f"  if (*status == 0 && resolver->{call}() != kTfLiteOk) *status = {i + 1};")
     return "\n".join(lines + ["  return resolver;", "}", ""])
@@ -202,27 +229,44 @@ def _backend_sources(backend: str, model: bytes) -> tuple[list[Path], list[Path]
     return c_sources + common, cpp_sources
 
 
-def build_firmware(model: bytes, vectors: Sequence[tuple[bytes, bytes]],
-                   max_payload: Optional[int] = None, backend: str = "runtime") -> Path:
+def build_firmware(
+    model: bytes,
+    vectors: Sequence[tuple[bytes, bytes]],
+    max_payload: int | None = None,
+    backend: str = "runtime",
+) -> Path:
     """Compiles the protocol server + a backend (`runtime`: tinyflash's runtime with the model's
     kernels; `tflm`: the TFLM adapter over the TFLM stand-in) + the host port + the test main
     with the sanitizers; cached by a hash of every input."""
     c_sources, cpp_sources = _backend_sources(backend, model)
     flags = CFLAGS + ([f"-DTFL_HARNESS_MAX_PAYLOAD={max_payload}"] if max_payload else [])
-    defines = ["-DTFLM_DOUBLE_MODEL_DATA_SYMBOL=harness_test_model",
-               "-DTFLM_DOUBLE_MODEL_SIZE_SYMBOL=harness_test_model_size",
-               "-DTF_LITE_STATIC_MEMORY"] if backend == "tflm" else []
+    defines = (
+        [
+            "-DTFLM_DOUBLE_MODEL_DATA_SYMBOL=harness_test_model",
+            "-DTFLM_DOUBLE_MODEL_SIZE_SYMBOL=harness_test_model_size",
+            "-DTF_LITE_STATIC_MEMORY",
+        ]
+        if backend == "tflm"
+        else []
+    )
     generated = {"harness_test_model.c": model_c(model, vectors)}
     if backend == "tflm":
         generated["harness_test_resolver.cpp"] = resolver_cpp(model)
     digest = hashlib.sha256(backend.encode())
     for part in [*flags, *defines, *generated.values()]:
         digest.update(part.encode())
-    headers = sorted((RUNTIME / "include").glob("*.h")) + sorted(HARNESS.rglob("*.h")) \
-        + sorted((REPO / "tests" / "c").glob("*.h")) + [PORTS / "include" / "tfl_port.h"]
+    headers = (
+        sorted((RUNTIME / "include").glob("*.h"))
+        + sorted(HARNESS.rglob("*.h"))
+        + sorted((REPO / "tests" / "c").glob("*.h"))
+        + [PORTS / "include" / "tfl_port.h"]
+    )
     if backend == "tflm":
-        headers += sorted((RUNTIME / "src").rglob("*.h")) + sorted(TFLM.rglob("*.h")) \
+        headers += (
+            sorted((RUNTIME / "src").rglob("*.h"))
+            + sorted(TFLM.rglob("*.h"))
             + sorted(TFLM_DOUBLE.rglob("*.h"))
+        )
     for src in c_sources + cpp_sources + headers:
         digest.update(str(src).encode())
         digest.update(src.read_bytes())
@@ -234,21 +278,41 @@ def build_firmware(model: bytes, vectors: Sequence[tuple[bytes, bytes]],
     for name, text in generated.items():
         (out_dir / name).write_text(text)
         (c_sources if name.endswith(".c") else cpp_sources).append(out_dir / name)
-    includes = [f"-I{RUNTIME / 'include'}", f"-I{RUNTIME / 'src'}", f"-I{HARNESS / 'include'}",
-                f"-I{HARNESS / 'src'}", f"-I{PORTS / 'include'}", f"-I{REPO / 'tests' / 'c'}"]
+    includes = [
+        f"-I{RUNTIME / 'include'}",
+        f"-I{RUNTIME / 'src'}",
+        f"-I{HARNESS / 'include'}",
+        f"-I{HARNESS / 'src'}",
+        f"-I{PORTS / 'include'}",
+        f"-I{REPO / 'tests' / 'c'}",
+    ]
     tmp = out_dir / f"harness_test.{os.getpid()}"
     if backend == "runtime":
-        proc = subprocess.run(["gcc", *flags, *includes, *map(str, c_sources), "-lm", "-o", str(tmp)],
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            ["gcc", *flags, *includes, *map(str, c_sources), "-lm", "-o", str(tmp)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-4000:]
     else:
         includes += [f"-I{TFLM / 'include'}", f"-I{TFLM_DOUBLE}"]
         cxxflags = [*TFLM_CXX, *(f for f in flags if not f.startswith("-std="))]
-        objects = compile_objects([(["gcc", *flags, *defines, *includes], f) for f in c_sources]
-                                  + [(["g++", *cxxflags, *defines, *includes], f) for f in cpp_sources],
-                                  out_dir)
-        run(["g++", *(f for f in flags if f.startswith("-fsanitize")), *map(str, objects), "-lm",
-             "-o", str(tmp)])
+        objects = compile_objects(
+            [(["gcc", *flags, *defines, *includes], f) for f in c_sources]
+            + [(["g++", *cxxflags, *defines, *includes], f) for f in cpp_sources],
+            out_dir,
+        )
+        run(
+            [
+                "g++",
+                *(f for f in flags if f.startswith("-fsanitize")),
+                *map(str, objects),
+                "-lm",
+                "-o",
+                str(tmp),
+            ]
+        )
     tmp.replace(exe)
     return exe
 
@@ -259,13 +323,24 @@ def build_firmware(model: bytes, vectors: Sequence[tuple[bytes, bytes]],
 class Device:
     """The test firmware running as a child process; `link` talks to it."""
 
-    def __init__(self, exe: Path, env: Optional[dict[str, str]] = None, timeout: float = 5.0,
-                 retries: int = 2) -> None:
+    def __init__(
+        self,
+        exe: Path,
+        env: dict[str, str] | None = None,
+        timeout: float = 5.0,
+        retries: int = 2,
+    ) -> None:
         self.stderr = tempfile.TemporaryFile()
         full_env = {**os.environ, **SAN_ENV, **(env or {})}
         full_env.pop("TINYFLASH_HOST_TCP_PORT", None)
-        self.proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, env=full_env, bufsize=0)
+        self.proc = subprocess.Popen(
+            [str(exe)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=full_env,
+            bufsize=0,
+        )
         self.serial = PipeSerial(self.proc)
         self.link = L.Link(self.serial, "pipe://harness_test", timeout=timeout, retries=retries)
 
@@ -281,7 +356,7 @@ class Device:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError("the harness did not exit at the end of the link")
+            raise AssertionError("the harness did not exit at the end of the link") from None
         text = self.stderr_text()
         assert "Sanitizer" not in text and "runtime error" not in text, text[-4000:]
         return code
@@ -364,12 +439,18 @@ def test_banner_info_and_clean_exit(device: Device, fc: bytes, backend: str) -> 
     in_detail = ref.get_input_details(0)
     out_detail = ref.get_output_details(0)
     (spec_in,), (spec_out,) = info.inputs, info.outputs
-    assert spec_in.shape == (1, FC_INPUT) and spec_in.dtype == np.int8 and spec_in.nbytes == FC_INPUT
+    assert (
+        spec_in.shape == (1, FC_INPUT) and spec_in.dtype == np.int8 and spec_in.nbytes == FC_INPUT
+    )
     assert spec_out.shape == (1, 4) and spec_out.dtype == np.int8
-    assert (spec_in.scale, spec_in.zero_point) == (np.float32(in_detail["quantization_parameters"]["scales"][0]),
-                                                   int(in_detail["quantization_parameters"]["zero_points"][0]))
-    assert (spec_out.scale, spec_out.zero_point) == (np.float32(out_detail["quantization_parameters"]["scales"][0]),
-                                                     int(out_detail["quantization_parameters"]["zero_points"][0]))
+    assert (spec_in.scale, spec_in.zero_point) == (
+        np.float32(in_detail["quantization_parameters"]["scales"][0]),
+        int(in_detail["quantization_parameters"]["zero_points"][0]),
+    )
+    assert (spec_out.scale, spec_out.zero_point) == (
+        np.float32(out_detail["quantization_parameters"]["scales"][0]),
+        int(out_detail["quantization_parameters"]["zero_points"][0]),
+    )
     assert device.finish() == 0
 
 
@@ -406,8 +487,9 @@ def test_layers_streams_every_op(device: Device, fc: bytes, backend: str) -> Non
     assert hidden.data.shape == (1, 16) and hidden.data.dtype == np.int8
     from tflite_micro.python.tflite_micro import runtime
 
-    ref = runtime.Interpreter.from_bytes(fc, arena_size=64 * 1024,
-                                         intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    ref = runtime.Interpreter.from_bytes(
+        fc, arena_size=64 * 1024, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors
+    )
     ref.set_input(x, 0)
     ref.invoke()
     np.testing.assert_array_equal(hidden.data, ref.GetTensor(hidden.index, 0)["tensor_data"])
@@ -419,7 +501,9 @@ def test_layers_streams_every_op(device: Device, fc: bytes, backend: str) -> Non
     assert device.finish() == 0
 
 
-def test_chunked_input_on_a_small_frame_build(firmware_small: Path, fc: bytes, backend: str) -> None:
+def test_chunked_input_on_a_small_frame_build(
+    firmware_small: Path, fc: bytes, backend: str
+) -> None:
     dev = Device(firmware_small)
     try:
         assert dev.link.wait_banner().selftest == "PASS"
@@ -450,7 +534,9 @@ def _expect_error(dev: Device, wire: bytes, code: int) -> L.DeviceErrorInfo:
     return err
 
 
-def test_malformed_frames_get_error_frames_and_device_keeps_serving(device: Device, fc: bytes) -> None:
+def test_malformed_frames_get_error_frames_and_device_keeps_serving(
+    device: Device, fc: bytes
+) -> None:
     link = device.link
     link.wait_banner()
     good = L.frame_bytes(L.MSG_INFO, 7)
@@ -468,8 +554,9 @@ def test_malformed_frames_get_error_frames_and_device_keeps_serving(device: Devi
     err = _expect_error(device, b"\0" + L.cobs_encode(huge) + b"\0", L.ERR_OVERSIZED)
     assert err.detail == 1024
     # a frame longer than the receive buffer (4000 payload bytes)
-    _expect_error(device, L.frame_bytes(L.MSG_INVOKE, 9, bytes(range(256)) * 16)[:-1] + b"\0",
-                  L.ERR_OVERSIZED)
+    _expect_error(
+        device, L.frame_bytes(L.MSG_INVOKE, 9, bytes(range(256)) * 16)[:-1] + b"\0", L.ERR_OVERSIZED
+    )
     # COBS block that claims more bytes than arrive before the delimiter
     _expect_error(device, b"\0\x0a\x01\x02\0", L.ERR_BAD_COBS)
     # unknown request type, and a known one with a payload it does not take
@@ -478,10 +565,14 @@ def test_malformed_frames_get_error_frames_and_device_keeps_serving(device: Devi
     _expect_error(device, L.frame_bytes(L.MSG_INFO, 11, b"x"), L.ERR_BAD_LENGTH)
     err = _expect_error(device, L.frame_bytes(L.MSG_INVOKE, 12, b"\1" * 5), L.ERR_BAD_LENGTH)
     assert err.detail == FC_INPUT
-    _expect_error(device, L.frame_bytes(L.MSG_INPUT, 13, struct.pack("<I", 95) + b"ab"),
-                  L.ERR_BAD_OFFSET)
-    _expect_error(device, L.frame_bytes(L.MSG_INPUT, 14, struct.pack("<I", 0xFFFFFFFF) + b"a"),
-                  L.ERR_BAD_OFFSET)
+    _expect_error(
+        device, L.frame_bytes(L.MSG_INPUT, 13, struct.pack("<I", 95) + b"ab"), L.ERR_BAD_OFFSET
+    )
+    _expect_error(
+        device,
+        L.frame_bytes(L.MSG_INPUT, 14, struct.pack("<I", 0xFFFFFFFF) + b"a"),
+        L.ERR_BAD_OFFSET,
+    )
     # the INVOKE without staged input
     _expect_error(device, L.frame_bytes(L.MSG_INVOKE, 15), L.ERR_NO_INPUT)
     # still serving, and still exact
@@ -569,8 +660,9 @@ def test_init_failure_banner_and_info(server_firmware: Path, backend: str) -> No
         dev.kill()
 
 
-def test_selftest_failure_names_vector_and_byte(server_firmware: Path,
-                                                vectors: list[tuple[bytes, bytes]]) -> None:
+def test_selftest_failure_names_vector_and_byte(
+    server_firmware: Path, vectors: list[tuple[bytes, bytes]]
+) -> None:
     dev = Device(server_firmware, env={"HARNESS_TEST_CORRUPT": "1"})
     try:
         banner = dev.link.wait_banner()
@@ -595,8 +687,9 @@ def test_socket_url_through_pyserial(firmware: Path, fc: bytes) -> None:
     port = _free_port()
     env = {**os.environ, **SAN_ENV, "TINYFLASH_HOST_TCP_PORT": str(port)}
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([str(firmware)], stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                env=env)
+        proc = subprocess.Popen(
+            [str(firmware)], stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env
+        )
         try:
             with L.open_link(f"socket://127.0.0.1:{port}", timeout=5) as link:
                 assert link.wait_banner().selftest == "PASS"
@@ -649,8 +742,9 @@ def qemu_fc(fc: bytes, tmp_path_factory: pytest.TempPathFactory):
 def test_fc_model_on_qemu_cortex_m4(fc: bytes, qemu_fc) -> None:
     """The generated project for mps2-an386, built with PlatformIO and run on QEMU, answers
     exactly what tflite-micro computes (issue 5's path end to end, on one small model)."""
-    from tinyflash import emulator
     from tflite_micro.python.tflite_micro import runtime
+
+    from tinyflash import emulator
 
     project, build, board = qemu_fc
     with emulator.start_device(board, build.elf) as dev:
@@ -673,12 +767,17 @@ def test_fc_model_on_qemu_cortex_m4(fc: bytes, qemu_fc) -> None:
             assert 0 < min(ticks) and max(ticks) - min(ticks) <= 1, ticks
             layers = link.layers([x])
             ref = runtime.Interpreter.from_bytes(
-                fc, arena_size=64 * 1024, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+                fc,
+                arena_size=64 * 1024,
+                intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors,
+            )
             ref.set_input(x, 0)
             ref.invoke()
             for record in layers.ops:
                 for out in record.outputs:
-                    np.testing.assert_array_equal(out.data, ref.GetTensor(out.index, 0)["tensor_data"])
+                    np.testing.assert_array_equal(
+                        out.data, ref.GetTensor(out.index, 0)["tensor_data"]
+                    )
             assert abs(layers.ticks - min(ticks)) <= len(layers.ops) + 1
             assert link.counters.retries == 0 and link.counters.damaged_frames == 0
 
@@ -687,7 +786,10 @@ def _tflm_all(model: bytes, inputs: Sequence[np.ndarray]):
     from tflite_micro.python.tflite_micro import runtime
 
     ref = runtime.Interpreter.from_bytes(
-        model, arena_size=512 * 1024, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+        model,
+        arena_size=512 * 1024,
+        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors,
+    )
     for i, x in enumerate(inputs):
         ref.set_input(x, i)
     ref.invoke()
@@ -731,8 +833,11 @@ def test_shared_model_through_the_harness(name: str) -> None:
             for record in layers.ops:
                 for out in record.outputs:
                     want = ref.GetTensor(out.index, 0)["tensor_data"]
-                    np.testing.assert_array_equal(out.data, want.reshape(out.data.shape),
-                                                  err_msg=f"{name} op {record.op_index} {record.op_name}")
+                    np.testing.assert_array_equal(
+                        out.data,
+                        want.reshape(out.data.shape),
+                        err_msg=f"{name} op {record.op_index} {record.op_name}",
+                    )
         in_bytes = sum(t.nbytes for t in specs)
         chunked = in_bytes > dev.link.info().max_payload
         per_run = (-(-in_bytes // (dev.link.info().max_payload - 4)) + 1) if chunked else 1
@@ -771,14 +876,19 @@ def test_resnet_on_qemu_cortex_m4_chunked_and_per_layer(tmp_path: Path) -> None:
             x = np.random.default_rng(6).integers(-128, 128, size=(1, 32, 32, 3), dtype=np.int8)
             ref = _tflm_all(model, [x])
             outputs, ticks = link.invoke([x])
-            np.testing.assert_array_equal(outputs[0], np.asarray(ref.get_output(0)).reshape(outputs[0].shape))
+            np.testing.assert_array_equal(
+                outputs[0], np.asarray(ref.get_output(0)).reshape(outputs[0].shape)
+            )
             layers = link.layers([x])
             assert len(layers.ops) == len(info.ops)
             for record in layers.ops:
                 for out in record.outputs:
                     want = ref.GetTensor(out.index, 0)["tensor_data"]
-                    np.testing.assert_array_equal(out.data, want.reshape(out.data.shape),
-                                                  err_msg=f"op {record.op_index} {record.op_name}")
+                    np.testing.assert_array_equal(
+                        out.data,
+                        want.reshape(out.data.shape),
+                        err_msg=f"op {record.op_index} {record.op_name}",
+                    )
             # 3072 bytes in 1020-byte chunks: 4 INPUT frames before each INVOKE/LAYERS.
             assert link.counters.requests == 1 + 2 * 5 and link.counters.retries == 0
             assert ticks > 0 and abs(layers.ticks - ticks) <= len(info.ops) + 1
@@ -915,7 +1025,9 @@ def test_link_faults_through_a_proxy_to_qemu(fc: bytes, qemu_fc) -> None:
                 exact()
                 assert link.counters.timeouts == 1
                 proxy.stalled = True
-                with pytest.raises(TinyflashError, match="did not answer the INVOKE request after 3"):
+                with pytest.raises(
+                    TinyflashError, match="did not answer the INVOKE request after 3"
+                ):
                     link.invoke([random_input(rng)])
                 proxy.stalled = False
                 exact()  # the stalled answers arrive late, are stale, and are dropped
@@ -924,17 +1036,23 @@ def test_link_faults_through_a_proxy_to_qemu(fc: bytes, qemu_fc) -> None:
             proxy.close()
 
 
-def _tcp_device(firmware: Path, extra_env: Optional[dict[str, str]] = None):
+def _tcp_device(firmware: Path, extra_env: dict[str, str] | None = None):
     port = _free_port()
     env = {**os.environ, **SAN_ENV, **(extra_env or {}), "TINYFLASH_HOST_TCP_PORT": str(port)}
-    proc = subprocess.Popen([str(firmware)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [str(firmware)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     return proc, f"socket://127.0.0.1:{port}"
 
 
 def _tinyflash(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tinyflash.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tinyflash.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_probe_command(firmware: Path, fc: bytes) -> None:
@@ -947,10 +1065,15 @@ def test_probe_command(firmware: Path, fc: bytes) -> None:
         data = json.loads(done.stdout)
         assert data["ready"] and data["selftest"] == "PASS"
         assert data["info"]["model_sha256"] == hashlib.sha256(fc).hexdigest()
-        assert data["info"]["inputs"] == [{"dtype": "int8", "shape": [1, FC_INPUT],
-                                           "scale": data["info"]["inputs"][0]["scale"],
-                                           "zero_point": data["info"]["inputs"][0]["zero_point"],
-                                           "bytes": FC_INPUT}]
+        assert data["info"]["inputs"] == [
+            {
+                "dtype": "int8",
+                "shape": [1, FC_INPUT],
+                "scale": data["info"]["inputs"][0]["scale"],
+                "zero_point": data["info"]["inputs"][0]["zero_point"],
+                "bytes": FC_INPUT,
+            }
+        ]
         assert data["link"]["retries"] == 0
         assert proc.wait(timeout=10) == 0
     finally:

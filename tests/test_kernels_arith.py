@@ -44,14 +44,19 @@ REPO = Path(__file__).resolve().parents[1]
 # Examples per property; raise it for a deeper search, e.g. TINYFLASH_KERNEL_EXAMPLES=500.
 EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "20"))
 
-COMMON = settings(max_examples=EXAMPLES, deadline=None, print_blob=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+COMMON = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # Scales log-uniform over the range converters produce for activations, plus dyadic ones
 # (k/64 * 2^e): with those, exact ties reach every rounding step, where rounding bugs show.
 scales = st.one_of(
-    st.floats(min_value=-9.0, max_value=1.0).map(lambda e: float(np.float32(2.0 ** e))),
-    st.tuples(st.integers(1, 64), st.integers(-8, 0)).map(lambda ke: ke[0] / 64 * 2.0 ** ke[1]))
+    st.floats(min_value=-9.0, max_value=1.0).map(lambda e: float(np.float32(2.0**e))),
+    st.tuples(st.integers(1, 64), st.integers(-8, 0)).map(lambda ke: ke[0] / 64 * 2.0 ** ke[1]),
+)
 zero_points = st.integers(min_value=-128, max_value=127)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
@@ -59,9 +64,11 @@ activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
 
 # ---- helpers -------------------------------------------------------------------------------
 
+
 @st.composite
-def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6,
-           max_elems: int = 700) -> list[int]:
+def shapes(
+    draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6, max_elems: int = 700
+) -> list[int]:
     rank = draw(st.integers(min_rank, max_rank))
     dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
     while int(np.prod(dims)) > max_elems:
@@ -70,8 +77,9 @@ def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int =
 
 
 @st.composite
-def broadcast_shapes(draw: st.DrawFn, max_rank: int = 5,
-                     scalar_second: bool = False) -> tuple[list[int], list[int], list[int]]:
+def broadcast_shapes(
+    draw: st.DrawFn, max_rank: int = 5, scalar_second: bool = False
+) -> tuple[list[int], list[int], list[int]]:
     """(input 1, input 2, output) shapes: each input dim is the output's or 1, one input has the
     output's rank and the other may have fewer (leading) dims; input 2 may be a scalar (rank 0)
     when `scalar_second`."""
@@ -81,7 +89,7 @@ def broadcast_shapes(draw: st.DrawFn, max_rank: int = 5,
     for k in range(2):
         low = 0 if (k == 1 and scalar_second) else 1
         rank = len(out) if k == full else draw(st.integers(low, len(out)))
-        tail = out[len(out) - rank:]
+        tail = out[len(out) - rank :]
         mode = draw(st.sampled_from(["same", "random", "ones"]))
         if mode == "same":
             dims = list(tail)
@@ -96,8 +104,9 @@ def broadcast_shapes(draw: st.DrawFn, max_rank: int = 5,
     return ins[0], ins[1], out
 
 
-def _unary_model(op: str, shape: list[int], in_q: tuple[float, int], out_q: tuple[float, int],
-                 **options: Any) -> bytes:
+def _unary_model(
+    op: str, shape: list[int], in_q: tuple[float, int], out_q: tuple[float, int], **options: Any
+) -> bytes:
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=in_q[0], zero_point=in_q[1])
     y = b.tensor("y", shape, "int8", scale=out_q[0], zero_point=out_q[1])
@@ -105,9 +114,17 @@ def _unary_model(op: str, shape: list[int], in_q: tuple[float, int], out_q: tupl
     return b.build(inputs=[x], outputs=[y])
 
 
-def _binary_model(op: str, s1: list[int], s2: list[int], out: list[int], q1: tuple[float, int],
-                  q2: tuple[float, int], qo: tuple[float, int], const2: np.ndarray | None = None,
-                  **options: Any) -> bytes:
+def _binary_model(
+    op: str,
+    s1: list[int],
+    s2: list[int],
+    out: list[int],
+    q1: tuple[float, int],
+    q2: tuple[float, int],
+    qo: tuple[float, int],
+    const2: np.ndarray | None = None,
+    **options: Any,
+) -> bytes:
     b = ModelBuilder()
     x1 = b.tensor("x1", s1, "int8", scale=q1[0], zero_point=q1[1])
     x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1], data=const2)
@@ -119,18 +136,34 @@ def _binary_model(op: str, s1: list[int], s2: list[int], out: list[int], q1: tup
 
 # ---- binary elementwise ops ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
 @COMMON
-@given(data=st.data(), q1=st.tuples(scales, zero_points), q2=st.tuples(scales, zero_points),
-       qo=st.tuples(scales, zero_points), act=activations, const=st.booleans(), seed=seeds)
-def test_add_sub_mul_broadcast(op: str, data: st.DataObject, q1: tuple[float, int],
-                               q2: tuple[float, int], qo: tuple[float, int], act: str,
-                               const: bool, seed: int) -> None:
+@given(
+    data=st.data(),
+    q1=st.tuples(scales, zero_points),
+    q2=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    act=activations,
+    const=st.booleans(),
+    seed=seeds,
+)
+def test_add_sub_mul_broadcast(
+    op: str,
+    data: st.DataObject,
+    q1: tuple[float, int],
+    q2: tuple[float, int],
+    qo: tuple[float, int],
+    act: str,
+    const: bool,
+    seed: int,
+) -> None:
     s1, s2, out = data.draw(broadcast_shapes(max_rank=6, scalar_second=const))
     const2 = None
     if const:
-        const2 = np.random.default_rng(seed ^ 0x5A5A).integers(-128, 127, size=s2, endpoint=True,
-                                                               dtype=np.int8)
+        const2 = np.random.default_rng(seed ^ 0x5A5A).integers(
+            -128, 127, size=s2, endpoint=True, dtype=np.int8
+        )
     model = _binary_model(op, s1, s2, out, q1, q2, qo, const2, fused_activation_function=act)
     what = f"{op} {s1} {s2} -> {out} q1={q1} q2={q2} qo={qo} act={act} const={const}"
     assert_same_as_tflm(model, [s1] if const else [s1, s2], seed, what)
@@ -139,8 +172,9 @@ def test_add_sub_mul_broadcast(op: str, data: st.DataObject, q1: tuple[float, in
 @pytest.mark.parametrize("op", ["MAXIMUM", "MINIMUM"])
 @COMMON
 @given(data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
-def test_maximum_minimum_broadcast(op: str, data: st.DataObject, q: tuple[float, int],
-                                   seed: int) -> None:
+def test_maximum_minimum_broadcast(
+    op: str, data: st.DataObject, q: tuple[float, int], seed: int
+) -> None:
     s1, s2, out = data.draw(broadcast_shapes(max_rank=6))
     model = _binary_model(op, s1, s2, out, q, q, q)
     assert_same_as_tflm(model, [s1, s2], seed, f"{op} {s1} {s2} -> {out} q={q}")
@@ -155,19 +189,37 @@ def test_add_requantizes_exactly_on_a_dense_grid() -> None:
     searched = ((0.3492167890071869, 33), (0.025994636118412018, 95), (0.07962439209222794, -78))
     plain = ((0.0371, 5), (0.0123, -17), (0.0457, -3))
     # MUL: searched the same way (float32 vs double real multiplier)
-    mul_searched = ((0.021300069987773895, 71), (0.012722712941467762, 17),
-                    (0.008299784734845161, 81))
-    cases = [("ADD", searched), ("SUB", searched), ("ADD", plain), ("SUB", plain),
-             ("MUL", mul_searched), ("MUL", plain)]
+    mul_searched = (
+        (0.021300069987773895, 71),
+        (0.012722712941467762, 17),
+        (0.008299784734845161, 81),
+    )
+    cases = [
+        ("ADD", searched),
+        ("SUB", searched),
+        ("ADD", plain),
+        ("SUB", plain),
+        ("MUL", mul_searched),
+        ("MUL", plain),
+    ]
     for op, (q1, q2, qo) in cases:
-        model = _binary_model(op, [1, 256, 256], [1, 256, 256], [1, 256, 256], q1, q2, qo,
-                              fused_activation_function="NONE")
+        model = _binary_model(
+            op,
+            [1, 256, 256],
+            [1, 256, 256],
+            [1, 256, 256],
+            q1,
+            q2,
+            qo,
+            fused_activation_function="NONE",
+        )
         ref = tflm_reference_batch(model, [[a, b]])[0][0]
         got = run_model_batch(model, [[a, b]])[0][0]
         assert np.array_equal(got, np.asarray(ref)), f"{op}: {np.count_nonzero(got != ref)} differ"
 
 
 # ---- unary ops -----------------------------------------------------------------------------
+
 
 @COMMON
 @given(shape=shapes(), qi=st.tuples(scales, zero_points), seed=seeds)
@@ -177,49 +229,71 @@ def test_logistic(shape: list[int], qi: tuple[float, int], seed: int) -> None:
 
 
 @COMMON
-@given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
-       seed=seeds)
+@given(
+    shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds
+)
 def test_tanh(shape: list[int], qi: tuple[float, int], qo: tuple[float, int], seed: int) -> None:
     for out_q in ((1.0 / 128, 0), qo):  # TFLM ignores the output quantization: so do we
         model = _unary_model("TANH", shape, qi, out_q)
-        assert_same_as_tflm(model, [shape], seed, f"TANH {shape} qi={qi} qo={out_q}",
-                            all_values=True)
+        assert_same_as_tflm(
+            model, [shape], seed, f"TANH {shape} qi={qi} qo={out_q}", all_values=True
+        )
 
 
 @pytest.mark.parametrize("op", ["RELU", "RELU6"])
 @COMMON
-@given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
-       same=st.booleans(), seed=seeds)
-def test_relu_relu6(op: str, shape: list[int], qi: tuple[float, int], qo: tuple[float, int],
-                    same: bool, seed: int) -> None:
+@given(
+    shape=shapes(),
+    qi=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    same=st.booleans(),
+    seed=seeds,
+)
+def test_relu_relu6(
+    op: str, shape: list[int], qi: tuple[float, int], qo: tuple[float, int], same: bool, seed: int
+) -> None:
     out_q = qi if same else qo
     model = _unary_model(op, shape, qi, out_q)
     assert_same_as_tflm(model, [shape], seed, f"{op} {shape} qi={qi} qo={out_q}", all_values=True)
 
 
 @COMMON
-@given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
-       alpha=st.one_of(st.floats(0.0, 1.0), st.floats(-2.0, 3.0), st.integers(-40, 40).map(
-           lambda k: k / 16)).map(lambda a: float(np.float32(a))),
-       seed=seeds)
-def test_leaky_relu(shape: list[int], qi: tuple[float, int], qo: tuple[float, int], alpha: float,
-                    seed: int) -> None:
+@given(
+    shape=shapes(),
+    qi=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    alpha=st.one_of(
+        st.floats(0.0, 1.0), st.floats(-2.0, 3.0), st.integers(-40, 40).map(lambda k: k / 16)
+    ).map(lambda a: float(np.float32(a))),
+    seed=seeds,
+)
+def test_leaky_relu(
+    shape: list[int], qi: tuple[float, int], qo: tuple[float, int], alpha: float, seed: int
+) -> None:
     model = _unary_model("LEAKY_RELU", shape, qi, qo, alpha=alpha)
-    assert_same_as_tflm(model, [shape], seed, f"LEAKY_RELU {shape} qi={qi} qo={qo} alpha={alpha}",
-                        all_values=True)
+    assert_same_as_tflm(
+        model, [shape], seed, f"LEAKY_RELU {shape} qi={qi} qo={qo} alpha={alpha}", all_values=True
+    )
 
 
 @COMMON
-@given(shape=shapes(), qi=st.tuples(scales, zero_points),
-       out_ratio=st.floats(-2.0, 2.0).map(lambda e: 2.0 ** e), zo=zero_points, seed=seeds)
-def test_hard_swish(shape: list[int], qi: tuple[float, int], out_ratio: float, zo: int,
-                    seed: int) -> None:
+@given(
+    shape=shapes(),
+    qi=st.tuples(scales, zero_points),
+    out_ratio=st.floats(-2.0, 2.0).map(lambda e: 2.0**e),
+    zo=zero_points,
+    seed=seeds,
+)
+def test_hard_swish(
+    shape: list[int], qi: tuple[float, int], out_ratio: float, zo: int, seed: int
+) -> None:
     # hard_swish(x) lies in [-0.375, max(x)]: output scales near the input's are what
     # converters write (TFLM refuses output multipliers above 1, i.e. scales < input / 128).
     qo = (float(np.float32(qi[0] * out_ratio)), zo)
     model = _unary_model("HARD_SWISH", shape, qi, qo)
-    assert_same_as_tflm(model, [shape], seed, f"HARD_SWISH {shape} qi={qi} qo={qo}",
-                        all_values=True)
+    assert_same_as_tflm(
+        model, [shape], seed, f"HARD_SWISH {shape} qi={qi} qo={qo}", all_values=True
+    )
 
 
 @pytest.mark.parametrize("op", ["LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU"])
@@ -234,8 +308,9 @@ def test_unary_large_tensors_use_the_table_path(op: str) -> None:
         qo = {"LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}.get(op, near)
         options = {"alpha": float(np.float32(rng.uniform(-1, 1)))} if op == "LEAKY_RELU" else {}
         model = _unary_model(op, [4, 300], qi, qo, **options)
-        assert_same_as_tflm(model, [[4, 300]], int(rng.integers(2**32)), f"{op} qi={qi} qo={qo}",
-                            all_values=True)
+        assert_same_as_tflm(
+            model, [[4, 300]], int(rng.integers(2**32)), f"{op} qi={qi} qo={qo}", all_values=True
+        )
 
 
 def test_relu_multiplier_is_the_double_quotient() -> None:
@@ -311,9 +386,22 @@ def test_relu6_six_is_the_float32_quotient() -> None:
             found.append(float(s))
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
     for s in found:
-        for model, ins in ((_unary_model("RELU6", [1, 256], (s, -128), (s, -128)), [x]),
-                           (_binary_model("ADD", [1, 256], [1, 256], [1, 256], (s, 0), (s, 0),
-                                          (s, -128), fused_activation_function="RELU6"), [x, x])):
+        for model, ins in (
+            (_unary_model("RELU6", [1, 256], (s, -128), (s, -128)), [x]),
+            (
+                _binary_model(
+                    "ADD",
+                    [1, 256],
+                    [1, 256],
+                    [1, 256],
+                    (s, 0),
+                    (s, 0),
+                    (s, -128),
+                    fused_activation_function="RELU6",
+                ),
+                [x, x],
+            ),
+        ):
             got = run_model_batch(model, [ins])[0][0]
             ref = np.asarray(tflm_reference_batch(model, [ins])[0][0])
             assert np.array_equal(got, ref), f"scale {s!r}"
@@ -326,8 +414,10 @@ def test_logistic_refuses_other_output_quantization() -> None:
 
 # ---- MEAN ----------------------------------------------------------------------------------
 
-def _mean_model(shape: list[int], axes: list[int], keep: bool, qi: tuple[float, int],
-                qo: tuple[float, int]) -> tuple[bytes, list[int]]:
+
+def _mean_model(
+    shape: list[int], axes: list[int], keep: bool, qi: tuple[float, int], qo: tuple[float, int]
+) -> tuple[bytes, list[int]]:
     rank = len(shape)
     reduced = {a % rank for a in axes}
     if keep:
@@ -343,14 +433,30 @@ def _mean_model(shape: list[int], axes: list[int], keep: bool, qi: tuple[float, 
 
 
 @COMMON
-@given(data=st.data(), keep=st.booleans(), qi=st.tuples(scales, zero_points),
-       qo=st.tuples(scales, zero_points), same=st.booleans(), seed=seeds)
-def test_mean(data: st.DataObject, keep: bool, qi: tuple[float, int], qo: tuple[float, int],
-              same: bool, seed: int) -> None:
+@given(
+    data=st.data(),
+    keep=st.booleans(),
+    qi=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    same=st.booleans(),
+    seed=seeds,
+)
+def test_mean(
+    data: st.DataObject,
+    keep: bool,
+    qi: tuple[float, int],
+    qo: tuple[float, int],
+    same: bool,
+    seed: int,
+) -> None:
     spatial = data.draw(st.booleans())
     if spatial:  # the common global average pool: [N, H, W, C] over axes 1 and 2
-        shape = [data.draw(st.integers(1, 2)), data.draw(st.integers(1, 12)),
-                 data.draw(st.integers(1, 12)), data.draw(st.integers(1, 8))]
+        shape = [
+            data.draw(st.integers(1, 2)),
+            data.draw(st.integers(1, 12)),
+            data.draw(st.integers(1, 12)),
+            data.draw(st.integers(1, 8)),
+        ]
         axes = data.draw(st.sampled_from([[1, 2], [2, 1], [-3, -2]]))
     else:
         shape = data.draw(shapes(min_rank=1, max_rank=5, max_dim=7, max_elems=800))
@@ -358,8 +464,9 @@ def test_mean(data: st.DataObject, keep: bool, qi: tuple[float, int], qo: tuple[
         axes = data.draw(st.lists(st.integers(-rank, rank - 1), min_size=1, max_size=rank))
     out_q = qi if same else qo
     model, out = _mean_model(shape, axes, keep, qi, out_q)
-    assert_same_as_tflm(model, [shape], seed,
-                        f"MEAN {shape} axes={axes} keep={keep} -> {out} qi={qi} qo={out_q}")
+    assert_same_as_tflm(
+        model, [shape], seed, f"MEAN {shape} axes={axes} keep={keep} -> {out} qi={qi} qo={out_q}"
+    )
 
 
 def test_mean_large_spatial() -> None:
@@ -370,6 +477,7 @@ def test_mean_large_spatial() -> None:
 
 # ---- refused models ------------------------------------------------------------------------
 
+
 def test_bad_shapes_are_refused() -> None:
     model = _binary_model("ADD", [2, 3], [4, 3], [2, 3], (0.1, 0), (0.1, 0), (0.1, 0))
     assert init_status(model) == "TFL_ERR_BAD_SHAPE"
@@ -379,8 +487,20 @@ def test_bad_shapes_are_refused() -> None:
 
 # ---- a converted Keras model using every kernel here ---------------------------------------
 
-ARITH_OPS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "LOGISTIC", "TANH", "RELU", "RELU6",
-             "LEAKY_RELU", "HARD_SWISH", "MEAN")
+ARITH_OPS = (
+    "ADD",
+    "SUB",
+    "MUL",
+    "MAXIMUM",
+    "MINIMUM",
+    "LOGISTIC",
+    "TANH",
+    "RELU",
+    "RELU6",
+    "LEAKY_RELU",
+    "HARD_SWISH",
+    "MEAN",
+)
 
 
 def _op_names(flatbuffer: bytes) -> set[str]:
@@ -435,8 +555,10 @@ def converted_arith_model() -> bytes:
 def test_converted_keras_model_every_layer_matches_tflm(converted_arith_model: bytes) -> None:
     """Each op's tensor of the converted model, on 40 random inputs, on the host runner."""
     rng = np.random.default_rng(2024)
-    batch = [[rng.integers(-128, 127, size=(1, 6, 6, 4), endpoint=True, dtype=np.int8)]
-             for _ in range(40)]
+    batch = [
+        [rng.integers(-128, 127, size=(1, 6, 6, 4), endpoint=True, dtype=np.int8)]
+        for _ in range(40)
+    ]
     got = run_model_batch(converted_arith_model, batch)
     ref = tflm_reference_batch(converted_arith_model, batch)
     for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
@@ -447,19 +569,38 @@ def test_converted_keras_model_every_layer_matches_tflm(converted_arith_model: b
 
 @pytest.mark.slow
 @pytest.mark.qemu
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
-                    shutil.which("qemu-system-arm") is None,
-                    reason="arm-none-eabi-gcc and qemu-system-arm are needed")
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="arm-none-eabi-gcc and qemu-system-arm are needed",
+)
 @pytest.mark.parametrize("board", ["mps2-an386", "microbit"])  # Cortex-M4, Cortex-M0
-def test_converted_keras_model_bit_exact_on_qemu(converted_arith_model: bytes, tmp_path: Path,
-                                                 board: str) -> None:
+def test_converted_keras_model_bit_exact_on_qemu(
+    converted_arith_model: bytes, tmp_path: Path, board: str
+) -> None:
     """The same model built for a Cortex-M board by `tinyflash verify` and run in QEMU: every
     output bit-exact with TFLM (the M0 has no 64-bit multiply instruction: other code paths)."""
     model = tmp_path / "arith.tflite"
     model.write_bytes(converted_arith_model)
-    done = subprocess.run([sys.executable, "-m", "tinyflash.cli", "verify", str(model),
-                           "--board", board, "-o", str(tmp_path / "project"), "--samples", "6",
-                           "--json"], capture_output=True, text=True, timeout=900, cwd=REPO)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tinyflash.cli",
+            "verify",
+            str(model),
+            "--board",
+            board,
+            "-o",
+            str(tmp_path / "project"),
+            "--samples",
+            "6",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     result = json.loads(done.stdout)

@@ -32,14 +32,24 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from support.compare import assert_same_as_tflm, int8_batch
-from support.runtime_host import (RunnerError, host_run, init_status, model_info, run_model_batch,
-                                  tflm_reference_batch)
+from support.runtime_host import (
+    RunnerError,
+    host_run,
+    init_status,
+    model_info,
+    run_model_batch,
+    tflm_reference_batch,
+)
 from support.tflbuilder import ModelBuilder
 
 REPO = Path(__file__).resolve().parents[1]
 
-COMMON = settings(max_examples=25, deadline=None, print_blob=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+COMMON = settings(
+    max_examples=25,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 scales = st.floats(min_value=1e-3, max_value=2.0, allow_nan=False, allow_infinity=False)
 zero_points = st.integers(min_value=-128, max_value=127)
@@ -55,8 +65,9 @@ def tflm_accepts(model: bytes) -> bool:
 
 
 @st.composite
-def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 5,
-           max_elems: int = 600) -> list[int]:
+def shapes(
+    draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 5, max_elems: int = 600
+) -> list[int]:
     rank = draw(st.integers(min_rank, max_rank))
     dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
     while math.prod(dims) > max_elems:
@@ -66,9 +77,16 @@ def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int =
 
 # ---- CONCATENATION ----------------------------------------------------------------------
 
+
 @COMMON
-@given(base=shapes(max_rank=6, max_dim=4), n=st.integers(1, 4), data=st.data(), scale=scales,
-       zp=zero_points, seed=seeds)
+@given(
+    base=shapes(max_rank=6, max_dim=4),
+    n=st.integers(1, 4),
+    data=st.data(),
+    scale=scales,
+    zp=zero_points,
+    seed=seeds,
+)
 def test_concatenation_matches_tflm(base, n, data, scale, zp, seed):
     rank = len(base)
     axis = data.draw(st.integers(-rank, rank - 1), label="axis")
@@ -85,7 +103,9 @@ def test_concatenation_matches_tflm(base, n, data, scale, zp, seed):
     y = b.tensor("y", out_shape, "int8", scale=scale, zero_point=zp)
     b.op("CONCATENATION", ins, [y], axis=axis, fused_activation_function="NONE")
     model = b.build(ins, [y])
-    assert_same_as_tflm(model, [t.shape for t in ins], seed, f"CONCATENATION axis={axis} parts={parts} base={base}")
+    assert_same_as_tflm(
+        model, [t.shape for t in ins], seed, f"CONCATENATION axis={axis} parts={parts} base={base}"
+    )
 
 
 def test_concatenation_mixed_quantization_refused_like_tflm():
@@ -104,14 +124,25 @@ def test_concatenation_mixed_quantization_refused_like_tflm():
 
 # ---- PAD / PADV2 ------------------------------------------------------------------------
 
+
 @COMMON
-@given(shape=shapes(max_rank=5, max_dim=4), data=st.data(), qi=st.tuples(scales, zero_points),
-       qo=st.tuples(scales, zero_points), v2=st.booleans(), seed=seeds)
+@given(
+    shape=shapes(max_rank=5, max_dim=4),
+    data=st.data(),
+    qi=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    v2=st.booleans(),
+    seed=seeds,
+)
 def test_pad_and_padv2_match_tflm(shape, data, qi, qo, v2, seed):
     pads = []
-    for i, d in enumerate(shape):
-        pads.append([data.draw(st.integers(0, 3), label=f"before{i}"),
-                     data.draw(st.integers(0, 3), label=f"after{i}")])
+    for i, _ in enumerate(shape):
+        pads.append(
+            [
+                data.draw(st.integers(0, 3), label=f"before{i}"),
+                data.draw(st.integers(0, 3), label=f"after{i}"),
+            ]
+        )
     out_shape = [d + p[0] + p[1] for d, p in zip(shape, pads)]
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
@@ -124,7 +155,9 @@ def test_pad_and_padv2_match_tflm(shape, data, qi, qo, v2, seed):
     else:
         b.op("PAD", [x, p], [y])
     model = b.build([x], [y])
-    assert_same_as_tflm(model, [shape], seed, f"{'PADV2' if v2 else 'PAD'} shape={shape} pads={pads}")
+    assert_same_as_tflm(
+        model, [shape], seed, f"{'PADV2' if v2 else 'PAD'} shape={shape} pads={pads}"
+    )
 
 
 @pytest.mark.parametrize("pads", [[[0, 0], [-1, 0]], [[0, -1], [1, 1]]])
@@ -135,7 +168,9 @@ def test_pad_negative_amounts_refused(pads):
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=0.1, zero_point=0)
     p = b.tensor("paddings", [2, 2], "int32", data=np.array(pads, np.int32))
-    y = b.tensor("y", [d + a + c for d, (a, c) in zip(shape, pads)], "int8", scale=0.1, zero_point=0)
+    y = b.tensor(
+        "y", [d + a + c for d, (a, c) in zip(shape, pads)], "int8", scale=0.1, zero_point=0
+    )
     b.op("PAD", [x, p], [y])
     assert init_status(b.build([x], [y])) == "TFL_ERR_BAD_ARGUMENT"
 
@@ -182,8 +217,13 @@ def _slice_plan(shape, begin, end, strides, begin_mask, end_mask, shrink_mask):
         if shrink:
             stop = start + 1
         else:
-            stop = INT_MAX if ((end_mask >> a) & 1 and s_ > 0) else \
-                INT_MIN if (end_mask >> a) & 1 else end[a]
+            stop = (
+                INT_MAX
+                if ((end_mask >> a) & 1 and s_ > 0)
+                else INT_MIN
+                if (end_mask >> a) & 1
+                else end[a]
+            )
             if stop < 0:
                 stop += size
             stop = _clamp(stop, 0, size) if s_ > 0 else _clamp(stop, -1, size - 1)
@@ -210,7 +250,12 @@ def _slice_plan(shape, begin, end, strides, begin_mask, end_mask, shrink_mask):
 
 
 @settings(COMMON, max_examples=80)
-@given(shape=shapes(max_rank=4, max_dim=6), data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(max_rank=4, max_dim=6),
+    data=st.data(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_strided_slice_matches_tflm(shape, data, q, seed):
     rank = len(shape)
     mask = st.integers(0, (1 << rank) - 1)
@@ -224,28 +269,48 @@ def test_strided_slice_matches_tflm(shape, data, q, seed):
             s0 = data.draw(st.sampled_from([1, 1, 1, 2, -1]), label=f"stride{a}")
         else:  # begin/end in slicing order for the stride's direction, often out of range
             s0 = data.draw(st.sampled_from([-3, -2, -1, 1, 1, 2, 3]), label=f"stride{a}")
-            b0, e0 = (data.draw(st.integers(-size - 2, size + 2), label=f"{n}{a}") for n in ("begin", "end"))
-            if (b0 % size if -size <= b0 < size else b0) > (e0 % size if -size <= e0 < size else e0):
+            b0, e0 = (
+                data.draw(st.integers(-size - 2, size + 2), label=f"{n}{a}")
+                for n in ("begin", "end")
+            )
+            if (b0 % size if -size <= b0 < size else b0) > (
+                e0 % size if -size <= e0 < size else e0
+            ):
                 b0, e0 = e0, b0
             if s0 < 0:
                 b0, e0 = e0, b0
         begin.append(b0)
         end.append(e0)
         strides.append(s0)
-    out_shape, consistent = _slice_plan(shape, begin, end, strides, begin_mask, end_mask, shrink_mask)
+    out_shape, consistent = _slice_plan(
+        shape, begin, end, strides, begin_mask, end_mask, shrink_mask
+    )
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
     tb = b.tensor("begin", [rank], "int32", data=np.array(begin, np.int32))
     te = b.tensor("end", [rank], "int32", data=np.array(end, np.int32))
     ts = b.tensor("strides", [rank], "int32", data=np.array(strides, np.int32))
     y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
-    b.op("STRIDED_SLICE", [x, tb, te, ts], [y], begin_mask=begin_mask, end_mask=end_mask,
-         shrink_axis_mask=shrink_mask)
+    b.op(
+        "STRIDED_SLICE",
+        [x, tb, te, ts],
+        [y],
+        begin_mask=begin_mask,
+        end_mask=end_mask,
+        shrink_axis_mask=shrink_mask,
+    )
     model = b.build([x], [y])
-    what = (f"STRIDED_SLICE shape={shape} begin={begin} end={end} strides={strides} "
-            f"masks=({begin_mask},{end_mask},{shrink_mask})")
-    event("refused (TFLM would leave bytes unwritten)" if not consistent else
-          "empty output" if math.prod(out_shape) == 0 else "compared with TFLM")
+    what = (
+        f"STRIDED_SLICE shape={shape} begin={begin} end={end} strides={strides} "
+        f"masks=({begin_mask},{end_mask},{shrink_mask})"
+    )
+    event(
+        "refused (TFLM would leave bytes unwritten)"
+        if not consistent
+        else "empty output"
+        if math.prod(out_shape) == 0
+        else "compared with TFLM"
+    )
     if not consistent:
         assert init_status(model) in ("TFL_ERR_BAD_ARGUMENT", "TFL_ERR_BAD_SHAPE"), what
         return
@@ -256,22 +321,35 @@ def test_strided_slice_matches_tflm(shape, data, q, seed):
     # and the slice is numpy's (same semantics for in-range indices)
 
 
-@pytest.mark.parametrize("shape,begin,end,strides,shrink", [
-    ([2, 3, 4, 5, 6], [1, 0, -1, 4, 0], [2, 3, 0, 0, 6], [1, 2, -1, -2, 3], 0b00001),
-    ([2, 2, 3, 2, 3, 4], [0, 1, 2, 0, -1, 1], [2, 2, 0, 2, 0, 4], [1, 1, -1, 1, 1, 2], 0b010010),
-])
+@pytest.mark.parametrize(
+    "shape,begin,end,strides,shrink",
+    [
+        ([2, 3, 4, 5, 6], [1, 0, -1, 4, 0], [2, 3, 0, 0, 6], [1, 2, -1, -2, 3], 0b00001),
+        (
+            [2, 2, 3, 2, 3, 4],
+            [0, 1, 2, 0, -1, 1],
+            [2, 2, 0, 2, 0, 4],
+            [1, 1, -1, 1, 1, 2],
+            0b010010,
+        ),
+    ],
+)
 def test_strided_slice_beyond_tflm_rank_equals_numpy(shape, begin, end, strides, shrink):
     """5-D and 6-D slices (TFLM stops at 4-D): the oracle is numpy's basic slicing."""
     out_shape, consistent = _slice_plan(shape, begin, end, strides, 0, 0, shrink)
     assert consistent
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=0.1, zero_point=0)
-    idx = [b.tensor(n, [len(shape)], "int32", data=np.array(v, np.int32))
-           for n, v in (("begin", begin), ("end", end), ("strides", strides))]
+    idx = [
+        b.tensor(n, [len(shape)], "int32", data=np.array(v, np.int32))
+        for n, v in (("begin", begin), ("end", end), ("strides", strides))
+    ]
     y = b.tensor("y", out_shape, "int8", scale=0.1, zero_point=0)
     b.op("STRIDED_SLICE", [x, *idx], [y], shrink_axis_mask=shrink)
-    key = tuple(bg if (shrink >> a) & 1 else slice(bg, en, sd)
-                for a, (bg, en, sd) in enumerate(zip(begin, end, strides)))
+    key = tuple(
+        bg if (shrink >> a) & 1 else slice(bg, en, sd)
+        for a, (bg, en, sd) in enumerate(zip(begin, end, strides))
+    )
     batch = int8_batch([shape], 3)
     for (xi,), (g,) in zip(batch, run_model_batch(b.build([x], [y]), batch)):
         np.testing.assert_array_equal(g, xi[key])
@@ -291,9 +369,14 @@ def test_strided_slice_options_tflm_ignores_are_refused(option):
 
 # ---- TRANSPOSE --------------------------------------------------------------------------
 
+
 @settings(COMMON, max_examples=30)
-@given(shape=shapes(max_rank=5, max_dim=4, max_elems=800), data=st.data(), q=st.tuples(scales, zero_points),
-       seed=seeds)
+@given(
+    shape=shapes(max_rank=5, max_dim=4, max_elems=800),
+    data=st.data(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_transpose_matches_tflm(shape, data, q, seed):
     perm = data.draw(st.permutations(range(len(shape))), label="perm")
     b = ModelBuilder()
@@ -335,18 +418,30 @@ def test_transpose_int64_perm_is_read_as_int64():
 
 # ---- SPLIT / SPLIT_V --------------------------------------------------------------------
 
+
 @COMMON
-@given(shape=shapes(max_rank=4, max_dim=4), data=st.data(), q=st.tuples(scales, zero_points),
-       axis_type=st.sampled_from(["int32", "int64"]), seed=seeds)
+@given(
+    shape=shapes(max_rank=4, max_dim=4),
+    data=st.data(),
+    q=st.tuples(scales, zero_points),
+    axis_type=st.sampled_from(["int32", "int64"]),
+    seed=seeds,
+)
 def test_split_matches_tflm(shape, data, q, axis_type, seed):
     rank = len(shape)
     axis = data.draw(st.integers(-rank, rank - 1), label="axis")
-    num = data.draw(st.sampled_from([k for k in range(1, 5) if shape[axis % rank] * k <= 12]), label="num")
+    num = data.draw(
+        st.sampled_from([k for k in range(1, 5) if shape[axis % rank] * k <= 12]), label="num"
+    )
     shape = list(shape)
     shape[axis % rank] *= num
     b = ModelBuilder()
-    a = b.tensor("axis", data.draw(st.sampled_from([[], [1]]), label="axis_shape"), axis_type,
-                 data=np.array(axis))
+    a = b.tensor(
+        "axis",
+        data.draw(st.sampled_from([[], [1]]), label="axis_shape"),
+        axis_type,
+        data=np.array(axis),
+    )
     x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
     part = list(shape)
     part[axis % rank] //= num
@@ -357,8 +452,13 @@ def test_split_matches_tflm(shape, data, q, axis_type, seed):
 
 
 @COMMON
-@given(shape=shapes(max_rank=4, max_dim=4), data=st.data(), q=st.tuples(scales, zero_points),
-       index_type=st.sampled_from(["int32", "int64"]), seed=seeds)
+@given(
+    shape=shapes(max_rank=4, max_dim=4),
+    data=st.data(),
+    q=st.tuples(scales, zero_points),
+    index_type=st.sampled_from(["int32", "int64"]),
+    seed=seeds,
+)
 def test_split_v_matches_tflm(shape, data, q, index_type, seed):
     rank = len(shape)
     axis = data.draw(st.integers(-rank, rank - 1), label="axis")
@@ -418,9 +518,15 @@ def test_split_axis_must_be_constant_integer():
 
 # ---- PACK / UNPACK ----------------------------------------------------------------------
 
+
 @COMMON
-@given(shape=shapes(min_rank=1, max_rank=4, max_dim=4), n=st.integers(1, 4), data=st.data(),
-       q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(min_rank=1, max_rank=4, max_dim=4),
+    n=st.integers(1, 4),
+    data=st.data(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_pack_matches_tflm(shape, n, data, q, seed):
     rank = len(shape) + 1
     axis = data.draw(st.integers(-rank, rank - 1), label="axis")
@@ -456,13 +562,21 @@ def test_pack_scalars_equals_numpy():
     xs = [b.tensor(f"x{i}", [], "int8", scale=0.1, zero_point=0) for i in range(3)]
     y = b.tensor("y", [3], "int8", scale=0.1, zero_point=0)
     b.op("PACK", xs, [y], values_count=3, axis=0)
-    batch = [[np.array(v, np.int8) for v in (5, -7, 127)], [np.array(v, np.int8) for v in (-128, 0, 1)]]
+    batch = [
+        [np.array(v, np.int8) for v in (5, -7, 127)],
+        [np.array(v, np.int8) for v in (-128, 0, 1)],
+    ]
     for ins, (g,) in zip(batch, run_model_batch(b.build(xs, [y]), batch)):
         np.testing.assert_array_equal(g, np.stack(ins))
 
 
 @COMMON
-@given(shape=shapes(max_rank=5, max_dim=4), data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(max_rank=5, max_dim=4),
+    data=st.data(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_unpack_matches_tflm(shape, data, q, seed):
     rank = len(shape)
     axis = data.draw(st.integers(-rank, rank - 1), label="axis")
@@ -478,10 +592,20 @@ def test_unpack_matches_tflm(shape, data, q, seed):
 
 # ---- RESIZE_NEAREST_NEIGHBOR ------------------------------------------------------------
 
+
 @settings(COMMON, max_examples=40)
-@given(n=st.integers(1, 2), ih=st.integers(1, 7), iw=st.integers(1, 7), c=st.integers(1, 3),
-       oh=st.integers(1, 15), ow=st.integers(1, 15), align=st.booleans(), half=st.booleans(),
-       q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    n=st.integers(1, 2),
+    ih=st.integers(1, 7),
+    iw=st.integers(1, 7),
+    c=st.integers(1, 3),
+    oh=st.integers(1, 15),
+    ow=st.integers(1, 15),
+    align=st.booleans(),
+    half=st.booleans(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_resize_nearest_neighbor_matches_tflm(n, ih, iw, c, oh, ow, align, half, q, seed):
     b = ModelBuilder()
     x = b.tensor("x", [n, ih, iw, c], "int8", scale=q[0], zero_point=q[1])
@@ -489,8 +613,12 @@ def test_resize_nearest_neighbor_matches_tflm(n, ih, iw, c, oh, ow, align, half,
     y = b.tensor("y", [n, oh, ow, c], "int8", scale=q[0], zero_point=q[1])
     b.op("RESIZE_NEAREST_NEIGHBOR", [x, size], [y], align_corners=align, half_pixel_centers=half)
     model = b.build([x], [y])
-    assert_same_as_tflm(model, [[n, ih, iw, c]], seed,
-                        f"RESIZE_NEAREST_NEIGHBOR in={ih}x{iw} out={oh}x{ow} align={align} half={half}")
+    assert_same_as_tflm(
+        model,
+        [[n, ih, iw, c]],
+        seed,
+        f"RESIZE_NEAREST_NEIGHBOR in={ih}x{iw} out={oh}x{ow} align={align} half={half}",
+    )
 
 
 NN_CHECK = r"""
@@ -539,10 +667,27 @@ def test_resize_nearest_neighbor_integer_index_equals_float_formula(tmp_path):
     src = tmp_path / "nn_check.c"
     src.write_text(NN_CHECK)
     exe = tmp_path / "nn_check"
-    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wno-unused-function", "-DLIMIT=160",
-                    "-I", str(REPO / "firmware/runtime/include"),
-                    "-I", str(REPO / "firmware/runtime/src/kernels"), str(src), "-o", str(exe), "-lm"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c99",
+            "-O1",
+            "-Wall",
+            "-Wextra",
+            "-Wno-unused-function",
+            "-DLIMIT=160",
+            "-I",
+            str(REPO / "firmware/runtime/include"),
+            "-I",
+            str(REPO / "firmware/runtime/src/kernels"),
+            str(src),
+            "-o",
+            str(exe),
+            "-lm",
+        ],
+        check=True,
+        capture_output=True,
+    )
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
     checked, bad = map(int, proc.stdout.split()[-2:])
@@ -551,23 +696,38 @@ def test_resize_nearest_neighbor_integer_index_equals_float_formula(tmp_path):
 
 # ---- TRANSPOSE_CONV ---------------------------------------------------------------------
 
+
 @st.composite
 def transpose_conv_cases(draw: st.DrawFn) -> dict:
     case = dict(
-        n=draw(st.integers(1, 2)), ih=draw(st.integers(1, 5)), iw=draw(st.integers(1, 5)),
-        ic=draw(st.integers(1, 4)), oc=draw(st.integers(1, 4)), kh=draw(st.integers(1, 4)),
-        kw=draw(st.integers(1, 4)), sh=draw(st.integers(1, 3)), sw=draw(st.integers(1, 3)),
+        n=draw(st.integers(1, 2)),
+        ih=draw(st.integers(1, 5)),
+        iw=draw(st.integers(1, 5)),
+        ic=draw(st.integers(1, 4)),
+        oc=draw(st.integers(1, 4)),
+        kh=draw(st.integers(1, 4)),
+        kw=draw(st.integers(1, 4)),
+        sh=draw(st.integers(1, 3)),
+        sw=draw(st.integers(1, 3)),
         padding=draw(st.sampled_from(["SAME", "VALID"])),
         act=draw(st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])),
-        bias=draw(st.booleans()), per_channel=draw(st.booleans()),
-        in_q=(draw(scales), draw(zero_points)), out_q=(draw(st.floats(0.01, 4.0)), draw(zero_points)),
+        bias=draw(st.booleans()),
+        per_channel=draw(st.booleans()),
+        in_q=(draw(scales), draw(zero_points)),
+        out_q=(draw(st.floats(0.01, 4.0)), draw(zero_points)),
     )
     # any output size whose forward conv maps back to the input size (TFLite's contract)
     for d, k, s in (("h", case["kh"], case["sh"]), ("w", case["kw"], case["sw"])):
         i = case["i" + d]
-        lo, hi = ((i - 1) * s + 1, i * s) if case["padding"] == "SAME" else ((i - 1) * s + k, (i - 1) * s + k + s - 1)
+        lo, hi = (
+            ((i - 1) * s + 1, i * s)
+            if case["padding"] == "SAME"
+            else ((i - 1) * s + k, (i - 1) * s + k + s - 1)
+        )
         case["o" + d] = draw(st.integers(lo, hi))
-    case["w_scales"] = [draw(st.floats(1e-3, 0.05)) for _ in range(case["oc"] if case["per_channel"] else 1)]
+    case["w_scales"] = [
+        draw(st.floats(1e-3, 0.05)) for _ in range(case["oc"] if case["per_channel"] else 1)
+    ]
     return case
 
 
@@ -577,22 +737,59 @@ def test_transpose_conv_matches_tflm(case, seed):
     rng = np.random.default_rng(seed ^ 0x5A5A)
     c = case
     b = ModelBuilder()
-    x = b.tensor("x", [c["n"], c["ih"], c["iw"], c["ic"]], "int8", scale=c["in_q"][0], zero_point=c["in_q"][1])
-    shape = b.tensor("output_shape", [4], "int32", data=np.array([c["n"], c["oh"], c["ow"], c["oc"]], np.int32))
-    w = b.tensor("w", [c["oc"], c["kh"], c["kw"], c["ic"]], "int8",
-                 data=rng.integers(-127, 127, (c["oc"], c["kh"], c["kw"], c["ic"]), endpoint=True),
-                 scale=c["w_scales"], zero_point=0, quantized_dimension=0)
+    x = b.tensor(
+        "x",
+        [c["n"], c["ih"], c["iw"], c["ic"]],
+        "int8",
+        scale=c["in_q"][0],
+        zero_point=c["in_q"][1],
+    )
+    shape = b.tensor(
+        "output_shape", [4], "int32", data=np.array([c["n"], c["oh"], c["ow"], c["oc"]], np.int32)
+    )
+    w = b.tensor(
+        "w",
+        [c["oc"], c["kh"], c["kw"], c["ic"]],
+        "int8",
+        data=rng.integers(-127, 127, (c["oc"], c["kh"], c["kw"], c["ic"]), endpoint=True),
+        scale=c["w_scales"],
+        zero_point=0,
+        quantized_dimension=0,
+    )
     ins = [shape, w, x]
     if c["bias"]:
-        ins.append(b.tensor("bias", [c["oc"]], "int32", data=rng.integers(-20000, 20000, c["oc"]),
-                            scale=[c["in_q"][0] * s for s in c["w_scales"]], zero_point=0))
-    y = b.tensor("y", [c["n"], c["oh"], c["ow"], c["oc"]], "int8", scale=c["out_q"][0], zero_point=c["out_q"][1])
-    b.op("TRANSPOSE_CONV", ins, [y], padding=c["padding"], stride_w=c["sw"], stride_h=c["sh"],
-         fused_activation_function=c["act"])
+        ins.append(
+            b.tensor(
+                "bias",
+                [c["oc"]],
+                "int32",
+                data=rng.integers(-20000, 20000, c["oc"]),
+                scale=[c["in_q"][0] * s for s in c["w_scales"]],
+                zero_point=0,
+            )
+        )
+    y = b.tensor(
+        "y",
+        [c["n"], c["oh"], c["ow"], c["oc"]],
+        "int8",
+        scale=c["out_q"][0],
+        zero_point=c["out_q"][1],
+    )
+    b.op(
+        "TRANSPOSE_CONV",
+        ins,
+        [y],
+        padding=c["padding"],
+        stride_w=c["sw"],
+        stride_h=c["sh"],
+        fused_activation_function=c["act"],
+    )
     model = b.build([x], [y])
     what = "TRANSPOSE_CONV " + " ".join(f"{k}={v}" for k, v in c.items() if k != "w_scales")
     assert_same_as_tflm(model, [[c["n"], c["ih"], c["iw"], c["ic"]]], seed, what)
-    assert model_info(model).pool_used == 2 * len(c["w_scales"]), "pool contract: 2 words per weight scale"
+    assert model_info(model).pool_used == 2 * len(c["w_scales"]), (
+        "pool contract: 2 words per weight scale"
+    )
 
 
 def test_transpose_conv_needs_no_scratch_arena():
@@ -601,8 +798,14 @@ def test_transpose_conv_needs_no_scratch_arena():
     b = ModelBuilder()
     x = b.tensor("x", [1, 5, 5, 3], "int8", scale=0.05, zero_point=-3)
     shape = b.tensor("output_shape", [4], "int32", data=np.array([1, 10, 10, 4], np.int32))
-    w = b.tensor("w", [4, 3, 3, 3], "int8", data=np.ones((4, 3, 3, 3)), scale=[0.01, 0.02, 0.03, 0.04],
-                 zero_point=0)
+    w = b.tensor(
+        "w",
+        [4, 3, 3, 3],
+        "int8",
+        data=np.ones((4, 3, 3, 3)),
+        scale=[0.01, 0.02, 0.03, 0.04],
+        zero_point=0,
+    )
     y = b.tensor("y", [1, 10, 10, 4], "int8", scale=0.02, zero_point=5)
     b.op("TRANSPOSE_CONV", [shape, w, x], [y], padding="SAME", stride_w=2, stride_h=2)
     info = model_info(b.build([x], [y]))
@@ -633,11 +836,24 @@ def test_runner_errors_are_reported_not_crashes():
 
 # ---- cross builds: warning-free on every Cortex-M, no floating point outside prepare ----
 
-KERNEL_FILES = ["op_concatenation", "op_pad", "op_padv2", "op_strided_slice", "op_transpose",
-                "op_split", "op_split_v", "op_pack", "op_unpack", "op_resize_nearest_neighbor",
-                "op_transpose_conv", "tfl_kernel_split", "tfl_kernel_index"]  # + shared helpers
+KERNEL_FILES = [
+    "op_concatenation",
+    "op_pad",
+    "op_padv2",
+    "op_strided_slice",
+    "op_transpose",
+    "op_split",
+    "op_split_v",
+    "op_pack",
+    "op_unpack",
+    "op_resize_nearest_neighbor",
+    "op_transpose_conv",
+    "tfl_kernel_split",
+    "tfl_kernel_index",
+]  # + shared helpers
 CPUS = {  # cpu -> float ABI flags (hard float where the core has an FPU, to see VFP opcodes)
-    "cortex-m0plus": [], "cortex-m3": [],
+    "cortex-m0plus": [],
+    "cortex-m3": [],
     "cortex-m4": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
     "cortex-m7": ["-mfloat-abi=hard", "-mfpu=fpv5-d16"],
     "cortex-m33": ["-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"],
@@ -646,18 +862,41 @@ CPUS = {  # cpu -> float ABI flags (hard float where the core has an FPU, to see
 FLOAT_CODE = re.compile(r"\tv(?!push|pop)[a-z]|__aeabi_([fd][a-z]|[iul]+2[fd]|[fd]2)")
 
 
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed"
+)
 @pytest.mark.parametrize("cpu", sorted(CPUS))
 def test_kernels_cross_compile_and_eval_has_no_float(cpu, tmp_path):
     """-Wall -Wextra -Werror with Debian's arm-none-eabi-gcc 12 for each core; in the object
     code, VFP instructions or soft-float helper calls appear only inside *_prepare."""
     srcs = [str(REPO / "firmware/runtime/src/kernels" / f"{k}.c") for k in KERNEL_FILES]
-    subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-Os", "-mthumb", f"-mcpu={cpu}", *CPUS[cpu],
-                    "-Wall", "-Wextra", "-Werror", "-I", str(REPO / "firmware/runtime/include"),
-                    "-c", *srcs], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run(
+        [
+            "arm-none-eabi-gcc",
+            "-std=c99",
+            "-Os",
+            "-mthumb",
+            f"-mcpu={cpu}",
+            *CPUS[cpu],
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-I",
+            str(REPO / "firmware/runtime/include"),
+            "-c",
+            *srcs,
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     for k in KERNEL_FILES:
-        dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / f"{k}.o")],
-                              check=True, capture_output=True, text=True).stdout
+        dump = subprocess.run(
+            ["arm-none-eabi-objdump", "-d", str(tmp_path / f"{k}.o")],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         function = ""
         for line in dump.splitlines():
             head = re.match(r"^[0-9a-f]+ <(\w+)>:$", line)
@@ -669,7 +908,7 @@ def test_kernels_cross_compile_and_eval_has_no_float(cpu, tmp_path):
 
 # ---- a real TensorFlow conversion covering all eleven kernels ---------------------------
 
-DATA_OPS_MODULE = '''
+DATA_OPS_MODULE = """
 import numpy as np
 import tensorflow as tf
 
@@ -693,10 +932,21 @@ def data_ops(x):
     packed = tf.stack([v1, v3], axis=1)
     parts = tf.unstack(b, axis=1)
     return packed, parts[0], parts[1], parts[2], parts[3], parts[4], v2, q[:, 5:, :, :]
-'''
+"""
 
-MY_OPS = {"CONCATENATION", "PAD", "PADV2", "STRIDED_SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK",
-          "UNPACK", "RESIZE_NEAREST_NEIGHBOR", "TRANSPOSE_CONV"}
+MY_OPS = {
+    "CONCATENATION",
+    "PAD",
+    "PADV2",
+    "STRIDED_SLICE",
+    "TRANSPOSE",
+    "SPLIT",
+    "SPLIT_V",
+    "PACK",
+    "UNPACK",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "TRANSPOSE_CONV",
+}
 
 
 @pytest.mark.slow
@@ -720,7 +970,9 @@ def test_tensorflow_converted_model_with_every_data_kernel_matches_tflm(tmp_path
 
 # ---- hostile constant index tensors -----------------------------------------------------
 
-wild = st.one_of(st.integers(-8, 8), st.sampled_from([-2**31, 2**31 - 1, -2**30, 2**30, 65536, -65536]))
+wild = st.one_of(
+    st.integers(-8, 8), st.sampled_from([-(2**31), 2**31 - 1, -(2**30), 2**30, 65536, -65536])
+)
 small_shape = st.lists(st.integers(1, 4), min_size=1, max_size=4)
 
 
@@ -734,8 +986,13 @@ def hostile_models(draw: st.DrawFn) -> tuple[bytes, list[int], str]:
     x = b.tensor("x", shape, "int8", scale=0.1, zero_point=1)
 
     def out(name: str = "y") -> object:
-        return b.tensor(name, draw(st.lists(st.integers(0, 5), min_size=0, max_size=5)), "int8",
-                        scale=0.1, zero_point=1)
+        return b.tensor(
+            name,
+            draw(st.lists(st.integers(0, 5), min_size=0, max_size=5)),
+            "int8",
+            scale=0.1,
+            zero_point=1,
+        )
 
     def vec(name: str, n: int, type_: str = "int32") -> object:
         return b.tensor(name, [n], type_, data=np.array([draw(wild) for _ in range(n)]))
@@ -745,11 +1002,17 @@ def hostile_models(draw: st.DrawFn) -> tuple[bytes, list[int], str]:
         ins = [x, b.tensor("x2", draw(small_shape), "int8", scale=0.1, zero_point=1)]
         outs, opts = [out()], dict(axis=draw(wild))
     elif op in ("PAD", "PADV2"):
-        pads = b.tensor("p", draw(st.sampled_from([[rank, 2], [rank], [rank + 1, 2]])), "int32",
-                        data=np.array([draw(wild) for _ in range(2 * rank + 2)]))
+        pads = b.tensor(
+            "p",
+            draw(st.sampled_from([[rank, 2], [rank], [rank + 1, 2]])),
+            "int32",
+            data=np.array([draw(wild) for _ in range(2 * rank + 2)]),
+        )
         ins = [x, pads]
         if op == "PADV2":
-            ins.append(b.tensor("c", [], "int8", data=np.array(3, np.int8), scale=0.1, zero_point=1))
+            ins.append(
+                b.tensor("c", [], "int8", data=np.array(3, np.int8), scale=0.1, zero_point=1)
+            )
         outs = [out()]
     elif op == "STRIDED_SLICE":
         n = draw(st.sampled_from([rank, rank - 1, rank + 1]))
@@ -757,10 +1020,22 @@ def hostile_models(draw: st.DrawFn) -> tuple[bytes, list[int], str]:
         outs = [out()]
         opts = {k: draw(wild) for k in ("begin_mask", "end_mask", "shrink_axis_mask")}
     elif op == "TRANSPOSE":
-        ins, outs = [x, vec("perm", draw(st.sampled_from([rank, rank + 1])), draw(st.sampled_from(["int32", "int64"])))], [out()]
+        ins, outs = (
+            [
+                x,
+                vec(
+                    "perm",
+                    draw(st.sampled_from([rank, rank + 1])),
+                    draw(st.sampled_from(["int32", "int64"])),
+                ),
+            ],
+            [out()],
+        )
     elif op in ("SPLIT", "SPLIT_V"):
         n = draw(st.integers(1, 3))
-        axis = b.tensor("axis", [], draw(st.sampled_from(["int32", "int64"])), data=np.array(draw(wild)))
+        axis = b.tensor(
+            "axis", [], draw(st.sampled_from(["int32", "int64"])), data=np.array(draw(wild))
+        )
         outs = [out(f"y{i}") for i in range(n)]
         ins = [axis, x] if op == "SPLIT" else [x, vec("sizes", n), axis]
         opts = dict(num_splits=draw(st.sampled_from([n, n + 1, draw(wild)])))
@@ -769,19 +1044,34 @@ def hostile_models(draw: st.DrawFn) -> tuple[bytes, list[int], str]:
         opts = dict(values_count=draw(st.sampled_from([2, draw(wild)])), axis=draw(wild))
     elif op == "UNPACK":
         n = draw(st.integers(1, 3))
-        outs, opts = [out(f"y{i}") for i in range(n)], dict(num=draw(st.sampled_from([n, draw(wild)])), axis=draw(wild))
+        outs, opts = (
+            [out(f"y{i}") for i in range(n)],
+            dict(num=draw(st.sampled_from([n, draw(wild)])), axis=draw(wild)),
+        )
     elif op == "RESIZE_NEAREST_NEIGHBOR":
-        x = b.tensor("x4", [1, *draw(st.lists(st.integers(1, 4), min_size=3, max_size=3))], "int8",
-                     scale=0.1, zero_point=1)
+        x = b.tensor(
+            "x4",
+            [1, *draw(st.lists(st.integers(1, 4), min_size=3, max_size=3))],
+            "int8",
+            scale=0.1,
+            zero_point=1,
+        )
         ins, outs = [x, vec("size", 2)], [out()]
         opts = dict(align_corners=draw(st.booleans()), half_pixel_centers=draw(st.booleans()))
     elif op == "TRANSPOSE_CONV":
-        x = b.tensor("x4", [1, *draw(st.lists(st.integers(1, 4), min_size=3, max_size=3))], "int8",
-                     scale=0.1, zero_point=1)
+        x = b.tensor(
+            "x4",
+            [1, *draw(st.lists(st.integers(1, 4), min_size=3, max_size=3))],
+            "int8",
+            scale=0.1,
+            zero_point=1,
+        )
         w_shape = draw(st.lists(st.integers(1, 3), min_size=4, max_size=4))
         w = b.tensor("w", w_shape, "int8", data=np.ones(w_shape), scale=0.01, zero_point=0)
         ins, outs = [vec("shape", 4), w, x], [out()]
-        opts = dict(padding=draw(st.sampled_from([0, 1, 7])), stride_w=draw(wild), stride_h=draw(wild))
+        opts = dict(
+            padding=draw(st.sampled_from([0, 1, 7])), stride_w=draw(wild), stride_h=draw(wild)
+        )
     b.op(op, ins, outs, **opts)
     graph_inputs = [t for t in ins if getattr(t, "data", None) is None]
     graph_inputs = list({t.index: t for t in graph_inputs}.values())

@@ -15,7 +15,7 @@ are checked to be refused by tinyflash's prepare as well.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -27,8 +27,12 @@ from support.tflbuilder import ModelBuilder
 
 SETS = 3  # random input sets per model
 EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "25"))
-COMMON = settings(max_examples=EXAMPLES, deadline=None, print_blob=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+COMMON = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 scales = st.floats(min_value=1e-3, max_value=2.0, allow_nan=False, allow_infinity=False)
 zero_points = st.integers(min_value=-128, max_value=127)
@@ -39,17 +43,21 @@ def _batch(shapes: Sequence[Sequence[int]], seed: int, narrow: bool) -> list[lis
     """SETS input sets; `narrow` draws from [-3, 3] so that ties (first position wins) occur."""
     rng = np.random.default_rng(seed)
     lo, hi = (-3, 3) if narrow else (-128, 127)
-    return [[rng.integers(lo, hi, size=tuple(s), endpoint=True, dtype=np.int8) for s in shapes]
-            for _ in range(SETS)]
+    return [
+        [rng.integers(lo, hi, size=tuple(s), endpoint=True, dtype=np.int8) for s in shapes]
+        for _ in range(SETS)
+    ]
 
 
-def assert_same_as_tflm(model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str,
-                        narrow: bool = False) -> None:
+def assert_same_as_tflm(
+    model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str, narrow: bool = False
+) -> None:
     assert_batch_same_as_tflm(model, _batch(shapes, seed, narrow), seed, what)
 
 
-def assert_batch_same_as_tflm(model: bytes, batch: list[list[np.ndarray]], seed: int,
-                              what: str) -> None:
+def assert_batch_same_as_tflm(
+    model: bytes, batch: list[list[np.ndarray]], seed: int, what: str
+) -> None:
     ref = tflm_reference_batch(model, batch)
     got = run_model_batch(model, batch)
     for s, (g_outs, r_outs) in enumerate(zip(got, ref)):
@@ -60,9 +68,11 @@ def assert_batch_same_as_tflm(model: bytes, batch: list[list[np.ndarray]], seed:
             assert g.shape == r.shape, f"{what} seed={seed} set={s}: shape {g.shape} vs {r.shape}"
             if not np.array_equal(g, r):
                 bad = int(np.count_nonzero(g != r))
-                raise AssertionError(f"{what} seed={seed} set={s} output={k}: {bad}/{g.size} "
-                                     f"values differ from TFLM\nours={g.ravel()[:32]}\n"
-                                     f"tflm={r.ravel()[:32]}")
+                raise AssertionError(
+                    f"{what} seed={seed} set={s} output={k}: {bad}/{g.size} "
+                    f"values differ from TFLM\nours={g.ravel()[:32]}\n"
+                    f"tflm={r.ravel()[:32]}"
+                )
 
 
 def tflm_accepts(model: bytes, shapes: Sequence[Sequence[int]]) -> bool:
@@ -75,8 +85,9 @@ def tflm_accepts(model: bytes, shapes: Sequence[Sequence[int]]) -> bool:
 
 
 @st.composite
-def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6,
-           max_elems: int = 600) -> list[int]:
+def shapes(
+    draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6, max_elems: int = 600
+) -> list[int]:
     rank = draw(st.integers(min_rank, max_rank))
     dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
     while int(np.prod(dims)) > max_elems:
@@ -86,9 +97,16 @@ def shapes(draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int =
 
 # ---- ARG_MAX / ARG_MIN ------------------------------------------------------------------
 
-def _argminmax_model(op: str, shape: list[int], axis: int, q: tuple[float, int],
-                     in_type: str = "int8", axis_type: str = "int32",
-                     out_type: str = "int32") -> bytes:
+
+def _argminmax_model(
+    op: str,
+    shape: list[int],
+    axis: int,
+    q: tuple[float, int],
+    in_type: str = "int8",
+    axis_type: str = "int32",
+    out_type: str = "int32",
+) -> bytes:
     rank = len(shape)
     out_shape = [d for i, d in enumerate(shape) if i != axis % rank]
     b = ModelBuilder()
@@ -101,8 +119,13 @@ def _argminmax_model(op: str, shape: list[int], axis: int, q: tuple[float, int],
 
 @pytest.mark.parametrize("op", ["ARG_MAX", "ARG_MIN"])
 @COMMON
-@given(shape=shapes(max_rank=5), data=st.data(), q=st.tuples(scales, zero_points),
-       narrow=st.booleans(), seed=seeds)
+@given(
+    shape=shapes(max_rank=5),
+    data=st.data(),
+    q=st.tuples(scales, zero_points),
+    narrow=st.booleans(),
+    seed=seeds,
+)
 def test_arg_max_min_match_tflm(op, shape, data, q, narrow, seed):
     rank = len(shape)
     axis = data.draw(st.integers(-rank, rank - 1), label="axis")
@@ -129,9 +152,15 @@ def test_arg_max_first_position_wins_on_ties():
 
 # ---- ABS ----------------------------------------------------------------------------------
 
+
 @COMMON
-@given(shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points),
-       same=st.booleans(), seed=seeds)
+@given(
+    shape=shapes(),
+    qi=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    same=st.booleans(),
+    seed=seeds,
+)
 def test_abs_matches_tflm(shape, qi, qo, same, seed):
     if same:  # equal scales: TFLM adds the zero point without a multiply
         qo = (qi[0], qo[1])
@@ -144,12 +173,22 @@ def test_abs_matches_tflm(shape, qi, qo, same, seed):
 
 # ---- REDUCE_MAX / REDUCE_MIN / SUM --------------------------------------------------------
 
-def _reduce_model(op: str, shape: list[int], axes: list[int], keep: bool, qi: tuple[float, int],
-                  qo: tuple[float, int]) -> bytes:
+
+def _reduce_model(
+    op: str,
+    shape: list[int],
+    axes: list[int],
+    keep: bool,
+    qi: tuple[float, int],
+    qo: tuple[float, int],
+) -> bytes:
     rank = len(shape)
     reduced = {a % rank for a in axes}
-    out_shape = [1 if i in reduced else d for i, d in enumerate(shape)] if keep else \
-        [d for i, d in enumerate(shape) if i not in reduced]
+    out_shape = (
+        [1 if i in reduced else d for i, d in enumerate(shape)]
+        if keep
+        else [d for i, d in enumerate(shape) if i not in reduced]
+    )
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
     a = b.tensor("axes", [len(axes)], "int32", data=np.array(axes, np.int32))
@@ -167,8 +206,13 @@ def reduce_axes(draw: st.DrawFn, rank: int) -> list[int]:
 
 @pytest.mark.parametrize("op", ["REDUCE_MAX", "REDUCE_MIN"])
 @COMMON
-@given(shape=shapes(max_rank=5), data=st.data(), keep=st.booleans(),
-       q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(max_rank=5),
+    data=st.data(),
+    keep=st.booleans(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_reduce_max_min_match_tflm(op, shape, data, keep, q, seed):
     axes = data.draw(reduce_axes(len(shape)), label="axes")
     model = _reduce_model(op, shape, axes, keep, q, q)
@@ -186,13 +230,20 @@ def test_reduce_max_min_other_quantization_refused_like_tflm(op):
 
 
 @COMMON
-@given(shape=shapes(max_rank=5), data=st.data(), keep=st.booleans(),
-       qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(max_rank=5),
+    data=st.data(),
+    keep=st.booleans(),
+    qi=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_sum_matches_tflm(shape, data, keep, qi, qo, seed):
     axes = data.draw(reduce_axes(len(shape)), label="axes")
     model = _reduce_model("SUM", shape, axes, keep, qi, qo)
-    assert_same_as_tflm(model, [shape], seed, f"SUM shape={shape} axes={axes} keep={keep} "
-                        f"in={qi} out={qo}")
+    assert_same_as_tflm(
+        model, [shape], seed, f"SUM shape={shape} axes={axes} keep={keep} in={qi} out={qo}"
+    )
 
 
 def test_sum_of_many_elements_saturates_like_tflm():
@@ -203,9 +254,15 @@ def test_sum_of_many_elements_saturates_like_tflm():
 
 # ---- SLICE --------------------------------------------------------------------------------
 
+
 @COMMON
-@given(shape=shapes(max_rank=5), data=st.data(), int64=st.booleans(),
-       q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(max_rank=5),
+    data=st.data(),
+    int64=st.booleans(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_slice_matches_tflm(shape, data, int64, q, seed):
     begin, size = [], []
     for i, d in enumerate(shape):
@@ -221,8 +278,12 @@ def test_slice_matches_tflm(shape, data, int64, q, seed):
     st_ = b.tensor("size", [len(shape)], index_type, data=np.array(size))
     y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
     b.op("SLICE", [x, bt, st_], [y])
-    assert_same_as_tflm(b.build([x], [y]), [shape], seed,
-                        f"SLICE shape={shape} begin={begin} size={size} {index_type}")
+    assert_same_as_tflm(
+        b.build([x], [y]),
+        [shape],
+        seed,
+        f"SLICE shape={shape} begin={begin} size={size} {index_type}",
+    )
 
 
 def test_slice_out_of_range_refused():
@@ -237,9 +298,15 @@ def test_slice_out_of_range_refused():
 
 # ---- GATHER -------------------------------------------------------------------------------
 
+
 @COMMON
-@given(shape=shapes(max_rank=4, max_dim=5), data=st.data(), const=st.booleans(),
-       q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(max_rank=4, max_dim=5),
+    data=st.data(),
+    const=st.booleans(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_gather_matches_tflm(shape, data, const, q, seed):
     rank = len(shape)
     axis = data.draw(st.integers(-rank, rank - 1), label="axis")
@@ -248,7 +315,7 @@ def test_gather_matches_tflm(shape, data, const, q, seed):
     batch_dims = min(batch_dims, rank - 1)
     extra = data.draw(st.lists(st.integers(1, 3), min_size=0, max_size=2), label="pos_dims")
     pos_shape = list(shape[:batch_dims]) + extra
-    out_shape = list(shape[:pos_axis]) + extra + list(shape[pos_axis + 1:])
+    out_shape = list(shape[:pos_axis]) + extra + list(shape[pos_axis + 1 :])
     rng = np.random.default_rng(seed)
 
     def positions() -> np.ndarray:
@@ -264,8 +331,13 @@ def test_gather_matches_tflm(shape, data, const, q, seed):
     for _ in range(SETS):
         xs = rng.integers(-128, 127, size=tuple(shape), endpoint=True, dtype=np.int8)
         batch.append([xs] if const else [xs, positions()])
-    assert_batch_same_as_tflm(model, batch, seed, f"GATHER shape={shape} axis={axis} "
-                              f"batch_dims={batch_dims} positions={pos_shape} const={const}")
+    assert_batch_same_as_tflm(
+        model,
+        batch,
+        seed,
+        f"GATHER shape={shape} axis={axis} "
+        f"batch_dims={batch_dims} positions={pos_shape} const={const}",
+    )
 
 
 def test_gather_position_out_of_range_is_an_error_not_a_read():
@@ -288,10 +360,18 @@ def test_gather_position_out_of_range_is_an_error_not_a_read():
 
 # ---- SPACE_TO_DEPTH / DEPTH_TO_SPACE ------------------------------------------------------
 
+
 @pytest.mark.parametrize("op", ["SPACE_TO_DEPTH", "DEPTH_TO_SPACE"])
 @COMMON
-@given(n=st.integers(1, 2), h=st.integers(1, 4), w=st.integers(1, 4), c=st.integers(1, 4),
-       bs=st.integers(1, 3), q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    n=st.integers(1, 2),
+    h=st.integers(1, 4),
+    w=st.integers(1, 4),
+    c=st.integers(1, 4),
+    bs=st.integers(1, 3),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_space_depth_match_tflm(op, n, h, w, c, bs, q, seed):
     space = [n, h * bs, w * bs, c]
     depth = [n, h, w, c * bs * bs]
@@ -305,24 +385,35 @@ def test_space_depth_match_tflm(op, n, h, w, c, bs, q, seed):
 
 # ---- MIRROR_PAD ---------------------------------------------------------------------------
 
+
 @COMMON
-@given(shape=shapes(max_rank=4, max_dim=4), data=st.data(), mode=st.sampled_from([0, 1]),
-       int64=st.booleans(), q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(max_rank=4, max_dim=4),
+    data=st.data(),
+    mode=st.sampled_from([0, 1]),
+    int64=st.booleans(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_mirror_pad_matches_tflm(shape, data, mode, int64, q, seed):
     pads = []
     for i, d in enumerate(shape):
         limit = d - 1 + mode  # REFLECT (0): at most d - 1, SYMMETRIC (1): at most d
-        pads.append([data.draw(st.integers(0, limit), label=f"before{i}"),
-                     data.draw(st.integers(0, limit), label=f"after{i}")])
+        pads.append(
+            [
+                data.draw(st.integers(0, limit), label=f"before{i}"),
+                data.draw(st.integers(0, limit), label=f"after{i}"),
+            ]
+        )
     out_shape = [d + a + c for d, (a, c) in zip(shape, pads)]
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
-    p = b.tensor("paddings", [len(shape), 2], "int64" if int64 else "int32",
-                 data=np.array(pads))
+    p = b.tensor("paddings", [len(shape), 2], "int64" if int64 else "int32", data=np.array(pads))
     y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
     b.op("MIRROR_PAD", [x, p], [y], mode=mode)
-    assert_same_as_tflm(b.build([x], [y]), [shape], seed,
-                        f"MIRROR_PAD shape={shape} pads={pads} mode={mode}")
+    assert_same_as_tflm(
+        b.build([x], [y]), [shape], seed, f"MIRROR_PAD shape={shape} pads={pads} mode={mode}"
+    )
 
 
 def test_mirror_pad_beyond_the_mirror_refused():
@@ -338,14 +429,16 @@ def test_mirror_pad_beyond_the_mirror_refused():
 
 # ---- REVERSE_V2 ---------------------------------------------------------------------------
 
+
 @COMMON
 @given(shape=shapes(max_rank=5), data=st.data(), q=st.tuples(scales, zero_points), seed=seeds)
 def test_reverse_v2_matches_tflm(shape, data, q, seed):
     rank = len(shape)
     lo = data.draw(st.integers(0, rank - 1), label="first axis")
     hi = data.draw(st.integers(lo, rank - 1), label="last axis")
-    axes = [a - rank if data.draw(st.booleans(), label=f"negative{a}") else a
-            for a in range(lo, hi + 1)]
+    axes = [
+        a - rank if data.draw(st.booleans(), label=f"negative{a}") else a for a in range(lo, hi + 1)
+    ]
     axes = data.draw(st.permutations(axes), label="axes")
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
@@ -368,6 +461,7 @@ def test_reverse_v2_non_contiguous_axes_refused_like_tflm(axes):
 
 
 # ---- SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND -------------------------------------------------
+
 
 @st.composite
 def batch_space_case(draw: st.DrawFn) -> tuple[list[int], list[int], list[int], list[list[int]]]:
@@ -405,12 +499,14 @@ def _batch_space_model(op: str, in_shape, out_shape, block, pads, q) -> bytes:
 def test_batch_to_space_nd_matches_tflm(case, zp, scale, seed):
     space, batch, block, crops = case
     model = _batch_space_model("BATCH_TO_SPACE_ND", batch, space, block, crops, (scale, zp))
-    assert_same_as_tflm(model, [batch], seed,
-                        f"BATCH_TO_SPACE_ND {batch} -> {space} block={block} crops={crops}")
+    assert_same_as_tflm(
+        model, [batch], seed, f"BATCH_TO_SPACE_ND {batch} -> {space} block={block} crops={crops}"
+    )
 
 
-def _space_to_batch_numpy(x: np.ndarray, block: list[int], pads: list[list[int]],
-                          fill: int) -> np.ndarray:
+def _space_to_batch_numpy(
+    x: np.ndarray, block: list[int], pads: list[list[int]], fill: int
+) -> np.ndarray:
     """TensorFlow's definition: pad with `fill`, then move block phases to the batch."""
     squeeze = x.ndim == 3
     if squeeze:
@@ -441,7 +537,9 @@ def test_space_to_batch_nd_matches_tflm(case, zp, scale, seed):
         from_input = _space_to_batch_numpy(np.ones_like(x), block, pads, 0).astype(bool)
         expected = _space_to_batch_numpy(x, block, pads, zp)
         assert np.array_equal(g, expected), f"{what}: differs from TensorFlow's definition"
-        assert np.array_equal(g[from_input], np.asarray(r)[from_input]), f"{what}: differs from TFLM"
+        assert np.array_equal(g[from_input], np.asarray(r)[from_input]), (
+            f"{what}: differs from TFLM"
+        )
 
 
 # ---- comparisons (bool output) --------------------------------------------------------------
@@ -459,7 +557,7 @@ def broadcast_pair(draw: st.DrawFn) -> tuple[list[int], list[int], list[int]]:
     ins = []
     for k in range(2):
         rank = len(out) if k == full else draw(st.integers(0, len(out)))
-        tail = out[len(out) - rank:] if rank else []
+        tail = out[len(out) - rank :] if rank else []
         ins.append([d if draw(st.booleans()) else 1 for d in tail])
     padded = [[1] * (len(out) - len(d)) + d for d in ins]
     out = [max(a, b) for a, b in zip(*padded)]
@@ -468,8 +566,13 @@ def broadcast_pair(draw: st.DrawFn) -> tuple[list[int], list[int], list[int]]:
 
 @pytest.mark.parametrize("op", COMPARISONS)
 @COMMON
-@given(shapes3=broadcast_pair(), q1=st.tuples(small_scales, zero_points),
-       q2=st.tuples(small_scales, zero_points), same=st.booleans(), seed=seeds)
+@given(
+    shapes3=broadcast_pair(),
+    q1=st.tuples(small_scales, zero_points),
+    q2=st.tuples(small_scales, zero_points),
+    same=st.booleans(),
+    seed=seeds,
+)
 def test_comparisons_match_tflm(op, shapes3, q1, q2, same, seed):
     s1, s2, so = shapes3
     if same:  # one quantization: equal raw values compare equal, ties are frequent
@@ -479,20 +582,28 @@ def test_comparisons_match_tflm(op, shapes3, q1, q2, same, seed):
     x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1])
     y = b.tensor("y", so, "bool")
     b.op(op, [x1, x2], [y], options_type=None)
-    assert_same_as_tflm(b.build([x1, x2], [y]), [s1, s2], seed,
-                        f"{op} {s1} vs {s2} -> {so} q1={q1} q2={q2}", narrow=same)
+    assert_same_as_tflm(
+        b.build([x1, x2], [y]),
+        [s1, s2],
+        seed,
+        f"{op} {s1} vs {s2} -> {so} q1={q1} q2={q2}",
+        narrow=same,
+    )
 
 
 # ---- SELECT_V2 ----------------------------------------------------------------------------
 
+
 @st.composite
-def expand_shapes(draw: st.DrawFn, count: int, max_rank: int = 5) -> tuple[list[list[int]], list[int]]:
+def expand_shapes(
+    draw: st.DrawFn, count: int, max_rank: int = 5
+) -> tuple[list[list[int]], list[int]]:
     """`count` input shapes that broadcast to the returned output shape."""
     out = draw(shapes(max_rank=max_rank, max_dim=4, max_elems=400))
     ins = []
     for k in range(count):
         rank = draw(st.integers(0, len(out)), label=f"rank{k}")
-        tail = out[len(out) - rank:] if rank else []
+        tail = out[len(out) - rank :] if rank else []
         ins.append([d if draw(st.booleans(), label=f"keep{k}") else 1 for d in tail])
     if count > 1:  # the output is the broadcast of the inputs (one of them has its rank)
         ins[0] = [1] * (len(out) - len(ins[0])) + ins[0]
@@ -502,8 +613,12 @@ def expand_shapes(draw: st.DrawFn, count: int, max_rank: int = 5) -> tuple[list[
 
 
 @COMMON
-@given(case=expand_shapes(3), qx=st.tuples(scales, zero_points), qy=st.tuples(scales, zero_points),
-       seed=seeds)
+@given(
+    case=expand_shapes(3),
+    qx=st.tuples(scales, zero_points),
+    qy=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_select_v2_matches_tflm(case, qx, qy, seed):
     (sc, sx, sy), so = case
     b = ModelBuilder()
@@ -514,14 +629,19 @@ def test_select_v2_matches_tflm(case, qx, qy, seed):
     b.op("SELECT_V2", [c, x, y], [out], options_type=None)
     model = b.build([c, x, y], [out])
     rng = np.random.default_rng(seed)
-    batch = [[rng.integers(0, 2, size=tuple(sc)).astype(bool),
-              rng.integers(-128, 127, size=tuple(sx), endpoint=True, dtype=np.int8),
-              rng.integers(-128, 127, size=tuple(sy), endpoint=True, dtype=np.int8)]
-             for _ in range(SETS)]
+    batch = [
+        [
+            rng.integers(0, 2, size=tuple(sc)).astype(bool),
+            rng.integers(-128, 127, size=tuple(sx), endpoint=True, dtype=np.int8),
+            rng.integers(-128, 127, size=tuple(sy), endpoint=True, dtype=np.int8),
+        ]
+        for _ in range(SETS)
+    ]
     assert_batch_same_as_tflm(model, batch, seed, f"SELECT_V2 c={sc} x={sx} y={sy} -> {so}")
 
 
 # ---- ZEROS_LIKE / FILL / BROADCAST_TO -----------------------------------------------------
+
 
 @COMMON
 @given(shape=shapes(), q=st.tuples(scales, zero_points), seed=seeds)
@@ -534,13 +654,25 @@ def test_zeros_like_matches_tflm(shape, q, seed):
 
 
 @COMMON
-@given(shape=shapes(), value=st.integers(-128, 127), const=st.booleans(), int64=st.booleans(),
-       q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shape=shapes(),
+    value=st.integers(-128, 127),
+    const=st.booleans(),
+    int64=st.booleans(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_fill_matches_tflm(shape, value, const, int64, q, seed):
     b = ModelBuilder()
     dims = b.tensor("dims", [len(shape)], "int64" if int64 else "int32", data=np.array(shape))
-    v = b.tensor("value", [], "int8", scale=q[0], zero_point=q[1],
-                 data=np.array(value, np.int8) if const else None)
+    v = b.tensor(
+        "value",
+        [],
+        "int8",
+        scale=q[0],
+        zero_point=q[1],
+        data=np.array(value, np.int8) if const else None,
+    )
     y = b.tensor("y", shape, "int8", scale=q[0], zero_point=q[1])
     b.op("FILL", [dims, v], [y], options_type=None)
     model = b.build([] if const else [v], [y])
@@ -549,14 +681,19 @@ def test_fill_matches_tflm(shape, value, const, int64, q, seed):
 
 
 @COMMON
-@given(case=expand_shapes(1, max_rank=5), int64=st.booleans(), q=st.tuples(scales, zero_points),
-       seed=seeds)
+@given(
+    case=expand_shapes(1, max_rank=5),
+    int64=st.booleans(),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_broadcast_to_matches_tflm(case, int64, q, seed):
     (shape,), out_shape = case
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
-    s_ = b.tensor("shape", [len(out_shape)], "int64" if int64 else "int32",
-                  data=np.array(out_shape))
+    s_ = b.tensor(
+        "shape", [len(out_shape)], "int64" if int64 else "int32", data=np.array(out_shape)
+    )
     y = b.tensor("y", out_shape, "int8", scale=q[0], zero_point=q[1])
     b.op("BROADCAST_TO", [x, s_], [y], options_type=None)
     assert_same_as_tflm(b.build([x], [y]), [shape], seed, f"BROADCAST_TO {shape} -> {out_shape}")
@@ -564,9 +701,15 @@ def test_broadcast_to_matches_tflm(case, int64, q, seed):
 
 # ---- SQUARED_DIFFERENCE / PRELU -----------------------------------------------------------
 
+
 @COMMON
-@given(shapes3=broadcast_pair(), q1=st.tuples(scales, zero_points),
-       q2=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    shapes3=broadcast_pair(),
+    q1=st.tuples(scales, zero_points),
+    q2=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_squared_difference_matches_tflm(shapes3, q1, q2, qo, seed):
     s1, s2, so = shapes3
     b = ModelBuilder()
@@ -574,78 +717,134 @@ def test_squared_difference_matches_tflm(shapes3, q1, q2, qo, seed):
     x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1])
     y = b.tensor("y", so, "int8", scale=qo[0], zero_point=qo[1])
     b.op("SQUARED_DIFFERENCE", [x1, x2], [y], options_type=None)
-    assert_same_as_tflm(b.build([x1, x2], [y]), [s1, s2], seed,
-                        f"SQUARED_DIFFERENCE {s1} vs {s2} q1={q1} q2={q2} qo={qo}")
+    assert_same_as_tflm(
+        b.build([x1, x2], [y]),
+        [s1, s2],
+        seed,
+        f"SQUARED_DIFFERENCE {s1} vs {s2} q1={q1} q2={q2} qo={qo}",
+    )
 
 
 @COMMON
-@given(shape=shapes(min_rank=2, max_rank=4, max_dim=5), data=st.data(),
-       qi=st.tuples(scales, zero_points), qa=st.tuples(scales, zero_points),
-       qo=st.tuples(scales, zero_points), const=st.booleans(), seed=seeds)
+@given(
+    shape=shapes(min_rank=2, max_rank=4, max_dim=5),
+    data=st.data(),
+    qi=st.tuples(scales, zero_points),
+    qa=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    const=st.booleans(),
+    seed=seeds,
+)
 def test_prelu_matches_tflm(shape, data, qi, qa, qo, const, seed):
     # alpha as Keras' PReLU gives it: the trailing dims, some shared (1)
-    alpha_shape = [d if data.draw(st.booleans(), label=f"alpha{i}") else 1
-                   for i, d in enumerate(shape[1:])]
+    alpha_shape = [
+        d if data.draw(st.booleans(), label=f"alpha{i}") else 1 for i, d in enumerate(shape[1:])
+    ]
     rng = np.random.default_rng(seed)
     alpha = rng.integers(-128, 127, size=tuple(alpha_shape), endpoint=True, dtype=np.int8)
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
-    a = b.tensor("alpha", alpha_shape, "int8", scale=qa[0], zero_point=qa[1],
-                 data=alpha if const else None)
+    a = b.tensor(
+        "alpha", alpha_shape, "int8", scale=qa[0], zero_point=qa[1], data=alpha if const else None
+    )
     y = b.tensor("y", shape, "int8", scale=qo[0], zero_point=qo[1])
     b.op("PRELU", [x, a], [y], options_type=None)
     model = b.build([x] if const else [x, a], [y])
-    assert_same_as_tflm(model, [shape] if const else [shape, alpha_shape], seed,
-                        f"PRELU {shape} alpha={alpha_shape} qi={qi} qa={qa} qo={qo}")
+    assert_same_as_tflm(
+        model,
+        [shape] if const else [shape, alpha_shape],
+        seed,
+        f"PRELU {shape} alpha={alpha_shape} qi={qi} qa={qa} qo={qo}",
+    )
 
 
 # ---- RESIZE_BILINEAR ----------------------------------------------------------------------
 
+
 @COMMON
-@given(n=st.integers(1, 2), h=st.integers(1, 6), w=st.integers(1, 6), c=st.integers(1, 3),
-       oh=st.integers(1, 12), ow=st.integers(1, 12),
-       mode=st.sampled_from(["none", "align_corners", "half_pixel_centers"]),
-       q=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    n=st.integers(1, 2),
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    c=st.integers(1, 3),
+    oh=st.integers(1, 12),
+    ow=st.integers(1, 12),
+    mode=st.sampled_from(["none", "align_corners", "half_pixel_centers"]),
+    q=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_resize_bilinear_matches_tflm(n, h, w, c, oh, ow, mode, q, seed):
     b = ModelBuilder()
     x = b.tensor("x", [n, h, w, c], "int8", scale=q[0], zero_point=q[1])
     size = b.tensor("size", [2], "int32", data=np.array([oh, ow]))
     y = b.tensor("y", [n, oh, ow, c], "int8", scale=q[0], zero_point=q[1])
-    b.op("RESIZE_BILINEAR", [x, size], [y], align_corners=mode == "align_corners",
-         half_pixel_centers=mode == "half_pixel_centers")
-    assert_same_as_tflm(b.build([x], [y]), [[n, h, w, c]], seed,
-                        f"RESIZE_BILINEAR {[n, h, w, c]} -> {oh}x{ow} {mode}")
+    b.op(
+        "RESIZE_BILINEAR",
+        [x, size],
+        [y],
+        align_corners=mode == "align_corners",
+        half_pixel_centers=mode == "half_pixel_centers",
+    )
+    assert_same_as_tflm(
+        b.build([x], [y]),
+        [[n, h, w, c]],
+        seed,
+        f"RESIZE_BILINEAR {[n, h, w, c]} -> {oh}x{ow} {mode}",
+    )
 
 
 # ---- BATCH_MATMUL -------------------------------------------------------------------------
 
+
 @COMMON
-@given(data=st.data(), m=st.integers(1, 6), k=st.integers(1, 12), n=st.integers(1, 6),
-       adj_x=st.booleans(), adj_y=st.booleans(), const=st.booleans(),
-       ql=st.tuples(scales, zero_points), qr=st.tuples(scales, zero_points),
-       qo=st.tuples(scales, zero_points), seed=seeds)
+@given(
+    data=st.data(),
+    m=st.integers(1, 6),
+    k=st.integers(1, 12),
+    n=st.integers(1, 6),
+    adj_x=st.booleans(),
+    adj_y=st.booleans(),
+    const=st.booleans(),
+    ql=st.tuples(scales, zero_points),
+    qr=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    seed=seeds,
+)
 def test_batch_matmul_matches_tflm(data, m, k, n, adj_x, adj_y, const, ql, qr, qo, seed):
     rank = data.draw(st.integers(2, 5), label="rank")
     batch = [data.draw(st.integers(1, 3), label=f"batch{i}") for i in range(rank - 2)]
     lhs_batch = [d if data.draw(st.booleans(), label=f"lb{i}") else 1 for i, d in enumerate(batch)]
     rhs_batch = [d if data.draw(st.booleans(), label=f"rb{i}") else 1 for i, d in enumerate(batch)]
     lrank = data.draw(st.integers(0, len(lhs_batch)), label="lhs batch dims")
-    rrank = len(rhs_batch) if lrank < len(lhs_batch) else data.draw(
-        st.integers(0, len(rhs_batch)), label="rhs batch dims")
-    ext_l = [1] * (len(batch) - lrank) + lhs_batch[len(batch) - lrank:]
-    ext_r = [1] * (len(batch) - rrank) + rhs_batch[len(batch) - rrank:]
+    rrank = (
+        len(rhs_batch)
+        if lrank < len(lhs_batch)
+        else data.draw(st.integers(0, len(rhs_batch)), label="rhs batch dims")
+    )
+    ext_l = [1] * (len(batch) - lrank) + lhs_batch[len(batch) - lrank :]
+    ext_r = [1] * (len(batch) - rrank) + rhs_batch[len(batch) - rrank :]
     out_batch = [max(a, b) for a, b in zip(ext_l, ext_r)]
-    lhs_shape = lhs_batch[len(lhs_batch) - lrank:] + ([k, m] if adj_x else [m, k])
-    rhs_shape = rhs_batch[len(rhs_batch) - rrank:] + ([n, k] if adj_y else [k, n])
+    lhs_shape = lhs_batch[len(lhs_batch) - lrank :] + ([k, m] if adj_x else [m, k])
+    rhs_shape = rhs_batch[len(rhs_batch) - rrank :] + ([n, k] if adj_y else [k, n])
     out_shape = out_batch + [m, n]
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     x = b.tensor("lhs", lhs_shape, "int8", scale=ql[0], zero_point=ql[1])
-    w = b.tensor("rhs", rhs_shape, "int8", scale=qr[0], zero_point=qr[1],
-                 data=rng.integers(-128, 127, size=tuple(rhs_shape), endpoint=True) if const else None)
+    w = b.tensor(
+        "rhs",
+        rhs_shape,
+        "int8",
+        scale=qr[0],
+        zero_point=qr[1],
+        data=rng.integers(-128, 127, size=tuple(rhs_shape), endpoint=True) if const else None,
+    )
     y = b.tensor("y", out_shape, "int8", scale=qo[0], zero_point=qo[1])
     b.op("BATCH_MATMUL", [x, w], [y], adj_x=adj_x, adj_y=adj_y)
     model = b.build([x] if const else [x, w], [y])
-    assert_same_as_tflm(model, [lhs_shape] if const else [lhs_shape, rhs_shape], seed,
-                        f"BATCH_MATMUL {lhs_shape} x {rhs_shape} -> {out_shape} adj_x={adj_x} "
-                        f"adj_y={adj_y} const={const}")
+    assert_same_as_tflm(
+        model,
+        [lhs_shape] if const else [lhs_shape, rhs_shape],
+        seed,
+        f"BATCH_MATMUL {lhs_shape} x {rhs_shape} -> {out_shape} adj_x={adj_x} "
+        f"adj_y={adj_y} const={const}",
+    )

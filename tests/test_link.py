@@ -9,7 +9,6 @@ import signal
 import struct
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pytest
@@ -35,8 +34,10 @@ def test_crc16_fast_equals_bitwise(data: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=1200) | st.builds(lambda n, z: b"\x01" * n + b"\x00" * z,
-                                            st.integers(0, 600), st.integers(0, 3)))
+@given(
+    st.binary(max_size=1200)
+    | st.builds(lambda n, z: b"\x01" * n + b"\x00" * z, st.integers(0, 600), st.integers(0, 3))
+)
 def test_cobs_round_trip(data: bytes) -> None:
     encoded = L.cobs_encode(data)
     assert 0 not in encoded
@@ -75,17 +76,26 @@ def test_frame_round_trip_and_damage() -> None:
 def test_banner_parsing() -> None:
     ok = L.parse_banner("tinyflash ready selftest=PASS vectors=3 arena=1234\n")
     assert ok.ready and ok.selftest == "PASS" and ok.vectors == 3 and ok.arena == 1234
-    bad = L.parse_banner("tinyflash ready selftest=FAIL vectors=3 arena=96 vector=2 byte=5 got=-3 want=-2")
+    bad = L.parse_banner(
+        "tinyflash ready selftest=FAIL vectors=3 arena=96 vector=2 byte=5 got=-3 want=-2"
+    )
     assert bad.selftest == "FAIL" and bad.fields["vector"] == "2" and bad.fields["got"] == "-3"
     err = L.parse_banner("tinyflash error init TFL_ERR_ARENA_TOO_SMALL op=-1")
-    assert not err.ready and err.init_error == "TFL_ERR_ARENA_TOO_SMALL" and err.fields["op"] == "-1"
+    assert (
+        not err.ready and err.init_error == "TFL_ERR_ARENA_TOO_SMALL" and err.fields["op"] == "-1"
+    )
 
 
 def test_error_payload_parsing() -> None:
     payload = struct.pack("<BBHiIB", L.ERR_INVOKE_FAILED, L.MSG_INVOKE, 9, 4, 0, 6) + b"TFL_X!"
     err = L.parse_error(payload)
-    assert (err.name, err.request, err.status, err.op, err.status_name) == \
-        ("INVOKE_FAILED", "INVOKE", 9, 4, "TFL_X!")
+    assert (err.name, err.request, err.status, err.op, err.status_name) == (
+        "INVOKE_FAILED",
+        "INVOKE",
+        9,
+        4,
+        "TFL_X!",
+    )
     with pytest.raises(L.FrameError):
         L.parse_error(payload[:5])
 
@@ -122,17 +132,17 @@ class Faulty:
     def __init__(self, inner: harness.PipeSerial) -> None:
         self.inner = inner
         self.flip_next_write = False
-        self.flip_read_at: Optional[int] = None  # absolute received-byte index to damage
+        self.flip_read_at: int | None = None  # absolute received-byte index to damage
         self.drop_zeros = 0  # drop received bytes until this many 0x00 were dropped
         self.inject: bytes = b""  # bytes to deliver before the next real ones
         self.received = 0
 
     @property
-    def timeout(self) -> Optional[float]:
+    def timeout(self) -> float | None:
         return self.inner.timeout
 
     @timeout.setter
-    def timeout(self, value: Optional[float]) -> None:
+    def timeout(self, value: float | None) -> None:
         self.inner.timeout = value
 
     @property
@@ -205,7 +215,9 @@ def test_flipped_request_bit_is_resent(faulty_device, fc: bytes) -> None:
 
 
 @slow
-def test_damaged_reply_is_requested_again_and_answered_idempotently(faulty_device, fc: bytes) -> None:
+def test_damaged_reply_is_requested_again_and_answered_idempotently(
+    faulty_device, fc: bytes
+) -> None:
     dev, faulty = faulty_device
     x = _x(2)
     faulty.flip_read_at = faulty.received + 12  # inside the coming INVOKE reply
@@ -257,7 +269,9 @@ def test_stalled_device_is_a_clear_error_in_bounded_time(faulty_device) -> None:
     os.kill(dev.proc.pid, signal.SIGSTOP)
     try:
         start = time.monotonic()
-        with pytest.raises(TinyflashError, match=r"did not answer the INVOKE request after 4 attempts"):
+        with pytest.raises(
+            TinyflashError, match=r"did not answer the INVOKE request after 4 attempts"
+        ):
             dev.link.invoke([_x(6)])
         assert time.monotonic() - start < 4
         assert dev.link.counters.timeouts == 4
@@ -289,21 +303,36 @@ def _codec_driver() -> Path:
     import subprocess
 
     repo = Path(__file__).resolve().parents[1]
-    sources = [repo / "tests" / "c" / "harness_codec_main.c",
-               repo / "firmware" / "harness" / "src" / "tfl_harness_frame.c",
-               repo / "firmware" / "harness" / "src" / "tfl_harness_crc.c"]
-    headers = [repo / "firmware" / "harness" / "src" / "tfl_harness_internal.h",
-               repo / "firmware" / "harness" / "include" / "tfl_server.h"]
+    sources = [
+        repo / "tests" / "c" / "harness_codec_main.c",
+        repo / "firmware" / "harness" / "src" / "tfl_harness_frame.c",
+        repo / "firmware" / "harness" / "src" / "tfl_harness_crc.c",
+    ]
+    headers = [
+        repo / "firmware" / "harness" / "src" / "tfl_harness_internal.h",
+        repo / "firmware" / "harness" / "include" / "tfl_server.h",
+    ]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers)).hexdigest()[:16]
     exe = repo / "build" / "harness_codec" / digest / "harness_codec"
     if not exe.is_file():
         exe.parent.mkdir(parents=True, exist_ok=True)
         tmp = exe.with_name(f"harness_codec.{os.getpid()}")
         proc = subprocess.run(
-            ["gcc", *harness.CFLAGS, f"-I{repo / 'firmware' / 'harness' / 'src'}",
-             f"-I{repo / 'firmware' / 'harness' / 'include'}", f"-I{repo / 'firmware' / 'runtime' / 'include'}",
-             f"-I{repo / 'firmware' / 'ports' / 'include'}", *map(str, sources), "-o", str(tmp)],
-            capture_output=True, text=True, timeout=120)
+            [
+                "gcc",
+                *harness.CFLAGS,
+                f"-I{repo / 'firmware' / 'harness' / 'src'}",
+                f"-I{repo / 'firmware' / 'harness' / 'include'}",
+                f"-I{repo / 'firmware' / 'runtime' / 'include'}",
+                f"-I{repo / 'firmware' / 'ports' / 'include'}",
+                *map(str, sources),
+                "-o",
+                str(tmp),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         tmp.replace(exe)
     return exe
@@ -313,8 +342,13 @@ def _run_codec(records: list[tuple[bytes, bytes]]) -> bytes:
     import subprocess
 
     stdin = b"".join(op + struct.pack("<I", len(data)) + data for op, data in records)
-    proc = subprocess.run([str(_codec_driver())], input=stdin, capture_output=True, timeout=60,
-                          env={**os.environ, **harness.SAN_ENV})
+    proc = subprocess.run(
+        [str(_codec_driver())],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **harness.SAN_ENV},
+    )
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     return proc.stdout
 
@@ -341,9 +375,11 @@ def test_c_encoder_matches_python_byte_for_byte() -> None:
     pos = 0
     for i, payload in enumerate(payloads):
         (n,) = struct.unpack_from("<I", out, pos)
-        wire = out[pos + 4:pos + 4 + n]
+        wire = out[pos + 4 : pos + 4 + n]
         pos += 4 + n
-        assert wire == L.frame_bytes(0x82, i, payload), f"seed {seed} case {i} ({len(payload)} bytes)"
+        assert wire == L.frame_bytes(0x82, i, payload), (
+            f"seed {seed} case {i} ({len(payload)} bytes)"
+        )
     assert pos == len(out)
 
 
@@ -364,14 +400,14 @@ def test_c_decoder_agrees_with_python_on_frames_and_garbage() -> None:
         for segment in segments:
             result = out[pos]
             (n,) = struct.unpack_from("<I", out, pos + 1)
-            decoded = out[pos + 5:pos + 5 + n]
+            decoded = out[pos + 5 : pos + 5 + n]
             pos += 5 + n
             where = f"seed {seed} stream {i} segment of {len(segment)} bytes"
             if not segment:
                 assert result == 0, where  # TFL_RX_EMPTY
                 continue
             try:
-                expected: Optional[bytes] = L.cobs_decode(segment)
+                expected: bytes | None = L.cobs_decode(segment)
             except L.FrameError:
                 expected = None
             if expected is not None and len(expected) <= CODEC_RX:

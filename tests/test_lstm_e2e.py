@@ -24,15 +24,25 @@ pytestmark = pytest.mark.slow
 
 
 def tinyflash(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tinyflash.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "tinyflash.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="module")
 def digits_lstm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("digits_lstm")
-    done = subprocess.run([sys.executable, str(TRAIN), "--epochs", "3", "--out", str(out)],
-                          capture_output=True, text=True, timeout=900, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, str(TRAIN), "--epochs", "3", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     paths = {"data": out / "calibration.npz"}
     for name, source in (("fused", "digits_lstm.h5"), ("unrolled", "digits_lstm_unrolled.h5")):
@@ -40,8 +50,15 @@ def digits_lstm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         # TF 2.21 sometimes leaves the unrolled LSTM's first SPLIT in float (docs/convert.md,
         # known behaviour, varies from process to process): convert again until full int8
         for _ in range(4):
-            done = tinyflash("convert", str(out / source), "-o", str(paths[name]), "--data",
-                             str(paths["data"]), "--force")
+            done = tinyflash(
+                "convert",
+                str(out / source),
+                "-o",
+                str(paths[name]),
+                "--data",
+                str(paths["data"]),
+                "--force",
+            )
             if done.returncode == 0 or name == "fused":
                 break
         assert done.returncode == 0, done.stdout + done.stderr
@@ -50,8 +67,11 @@ def digits_lstm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_fused_lstm_is_one_op_and_far_smaller_than_unrolled(digits_lstm: dict[str, Path]) -> None:
     fused, unrolled = load_model(digits_lstm["fused"]), load_model(digits_lstm["unrolled"])
-    assert [op.name for op in fused.ops] == ["UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE",
-                                             "FULLY_CONNECTED"]
+    assert [op.name for op in fused.ops] == [
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        "STRIDED_SLICE",
+        "FULLY_CONNECTED",
+    ]
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in {op.name for op in unrolled.ops}
     size_fused, size_unrolled = len(fused.data), len(unrolled.data)
     print(f"\nfused {size_fused} B, unrolled {size_unrolled} B")
@@ -64,14 +84,25 @@ def test_fused_lstm_is_one_op_and_far_smaller_than_unrolled(digits_lstm: dict[st
 
 
 @pytest.mark.qemu
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
-                    shutil.which("qemu-system-arm") is None,
-                    reason="arm-none-eabi-gcc and qemu-system-arm are needed")
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="arm-none-eabi-gcc and qemu-system-arm are needed",
+)
 @pytest.mark.parametrize("board", ["mps2-an386", "host"])
-def test_fused_lstm_verifies_bit_exact(digits_lstm: dict[str, Path], board: str,
-                                       tmp_path: Path) -> None:
-    done = tinyflash("verify", str(digits_lstm["fused"]), "--board", board, "-o",
-                     str(tmp_path / "p"), "--samples", "12", "--json")
+def test_fused_lstm_verifies_bit_exact(
+    digits_lstm: dict[str, Path], board: str, tmp_path: Path
+) -> None:
+    done = tinyflash(
+        "verify",
+        str(digits_lstm["fused"]),
+        "--board",
+        board,
+        "-o",
+        str(tmp_path / "p"),
+        "--samples",
+        "12",
+        "--json",
+    )
     assert "Traceback" not in done.stderr, done.stderr
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
@@ -80,22 +111,22 @@ def test_fused_lstm_verifies_bit_exact(digits_lstm: dict[str, Path], board: str,
 
 
 FORMATS = {
-    "keras3": '''
+    "keras3": """
 import keras
 keras.utils.set_random_seed(1)
 m = keras.Sequential([keras.Input((6, 5)), keras.layers.LSTM(4), keras.layers.Dense(2)])
 m.save(OUT / "m.keras")
-''',
-    "h5": '''
+""",
+    "h5": """
 import tf_keras as keras
 m = keras.Sequential([keras.Input((6, 5)), keras.layers.LSTM(4), keras.layers.Dense(2)])
 m.save(OUT / "m.h5")
-''',
-    "saved_model": '''
+""",
+    "saved_model": """
 import tf_keras as keras
 m = keras.Sequential([keras.Input((6, 5)), keras.layers.LSTM(4), keras.layers.Dense(2)])
 m.save(OUT / "m_sm", save_format="tf")
-''',
+""",
     "python": '''
 (OUT / "m.py").write_text("""import tf_keras as keras
 def build():
@@ -109,16 +140,26 @@ MODEL_ARG = {"keras3": "m.keras", "h5": "m.h5", "saved_model": "m_sm", "python":
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_every_format_converts_to_the_fused_lstm(fmt: str, tmp_path: Path) -> None:
-    script = ("import os, numpy as np\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
-              f"from pathlib import Path\nOUT = Path({str(tmp_path)!r})\n" + FORMATS[fmt] +
-              "np.save(OUT / 'cal.npy', np.random.default_rng(0).uniform(-1, 1, (16, 6, 5))"
-              ".astype(np.float32))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
+    script = (
+        "import os, numpy as np\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
+        f"from pathlib import Path\nOUT = Path({str(tmp_path)!r})\n"
+        + FORMATS[fmt]
+        + "np.save(OUT / 'cal.npy', np.random.default_rng(0).uniform(-1, 1, (16, 6, 5))"
+        ".astype(np.float32))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "m.tflite"
-    done = tinyflash("convert", str(tmp_path / MODEL_ARG[fmt]), "-o", str(out), "--data",
-                     str(tmp_path / "cal.npy"))
+    done = tinyflash(
+        "convert",
+        str(tmp_path / MODEL_ARG[fmt]),
+        "-o",
+        str(out),
+        "--data",
+        str(tmp_path / "cal.npy"),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     names = [op.name for op in load_model(out).ops]
     lstms = 2 if fmt == "python" else 1  # stacked LSTMs fuse one op each
@@ -127,9 +168,10 @@ def test_every_format_converts_to_the_fused_lstm(fmt: str, tmp_path: Path) -> No
 
 
 @pytest.mark.qemu
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
-                    shutil.which("qemu-system-arm") is None,
-                    reason="arm-none-eabi-gcc and qemu-system-arm are needed")
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="arm-none-eabi-gcc and qemu-system-arm are needed",
+)
 @pytest.mark.parametrize("seed_model", ["kernel_svdf.tflite", "kernel_lstm.tflite"])
 def test_state_carries_over_50_invokes_on_the_device(seed_model: str, tmp_path: Path) -> None:
     """The SVDF and LSTM seed models (tests/fuzz/fuzzlib.py) keep state between invokes: 50
@@ -142,8 +184,17 @@ def test_state_carries_over_50_invokes_on_the_device(seed_model: str, tmp_path: 
         sys.path.pop(0)
     model = tmp_path / seed_model
     model.write_bytes(fuzzlib.kernel_seed_models()[seed_model])
-    done = tinyflash("verify", str(model), "--board", "mps2-an386", "-o", str(tmp_path / "p"),
-                     "--samples", "50", "--json")
+    done = tinyflash(
+        "verify",
+        str(model),
+        "--board",
+        "mps2-an386",
+        "-o",
+        str(tmp_path / "p"),
+        "--samples",
+        "50",
+        "--json",
+    )
     assert "Traceback" not in done.stderr, done.stderr
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
@@ -151,14 +202,15 @@ def test_state_carries_over_50_invokes_on_the_device(seed_model: str, tmp_path: 
 
 
 @pytest.mark.qemu
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
-                    shutil.which("qemu-system-arm") is None,
-                    reason="arm-none-eabi-gcc and qemu-system-arm are needed")
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="arm-none-eabi-gcc and qemu-system-arm are needed",
+)
 def test_one_step_lstm_streams_frames_on_the_device(tmp_path: Path) -> None:
     """The streaming route: a stateless one-step LSTM, converted fused, keeps its state between
     invokes; 50 consecutive frames on mps2-an386 equal TFLM run over the same frames. A stateful
     Keras LSTM (which TF 2.21 cannot convert) gets a sentence pointing to this route."""
-    script = f'''
+    script = f"""
 import os, numpy as np
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tf_keras as keras
@@ -169,19 +221,36 @@ keras.Sequential([keras.Input((1, 8), batch_size=1), keras.layers.LSTM(16),
 keras.Sequential([keras.Input((1, 8), batch_size=1), keras.layers.LSTM(16, stateful=True),
                   keras.layers.Dense(4)]).save(out + "/stateful.h5")
 np.save(out + "/cal.npy", np.random.default_rng(0).uniform(-1, 1, (20, 1, 8)).astype(np.float32))
-'''
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=600)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     model = tmp_path / "frame.tflite"
-    done = tinyflash("convert", str(tmp_path / "frame.h5"), "-o", str(model), "--data",
-                     str(tmp_path / "cal.npy"))
+    done = tinyflash(
+        "convert", str(tmp_path / "frame.h5"), "-o", str(model), "--data", str(tmp_path / "cal.npy")
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    done = tinyflash("verify", str(model), "--board", "mps2-an386", "-o", str(tmp_path / "p"),
-                     "--samples", "50", "--json")
+    done = tinyflash(
+        "verify",
+        str(model),
+        "--board",
+        "mps2-an386",
+        "-o",
+        str(tmp_path / "p"),
+        "--samples",
+        "50",
+        "--json",
+    )
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
-    done = tinyflash("convert", str(tmp_path / "stateful.h5"), "-o", str(tmp_path / "s.tflite"),
-                     "--data", str(tmp_path / "cal.npy"))
+    done = tinyflash(
+        "convert",
+        str(tmp_path / "stateful.h5"),
+        "-o",
+        str(tmp_path / "s.tflite"),
+        "--data",
+        str(tmp_path / "cal.npy"),
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "stateful" in done.stderr and "one time step per frame" in done.stderr, done.stderr

@@ -35,9 +35,15 @@ def test_tiny_model_fields(tiny: bytes) -> None:
     assert [op.name for op in info.ops] == ["CONV_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
     conv = info.ops[0]
     assert conv.code == 3 and conv.version == 1 and conv.inputs == (0, 1, 2)
-    assert conv.options == {"padding": "SAME", "stride_w": 2, "stride_h": 2,
-                            "fused_activation_function": "RELU", "dilation_w_factor": 1,
-                            "dilation_h_factor": 1, "quantized_bias_type": 0}
+    assert conv.options == {
+        "padding": "SAME",
+        "stride_w": 2,
+        "stride_h": 2,
+        "fused_activation_function": "RELU",
+        "dilation_w_factor": 1,
+        "dilation_h_factor": 1,
+        "quantized_bias_type": 0,
+    }
     assert conv.macs == 1 * 3 * 3 * 8 * (3 * 3 * 3)
     assert info.ops[2].options["keep_num_dims"] is True
     assert info.ops[2].macs == 4 * 72
@@ -68,14 +74,29 @@ def test_transpose_conv_and_depthwise_macs() -> None:
         T((1, 3, 3, 2), data=bytes(18), scales=(0.1, 0.2), axis=3, name="dw"),
         T((1, 6, 6, 2), name="y"),
     ]
-    ops = [Op("TRANSPOSE_CONV", (1, 2, 0), (3,),
-              ("TransposeConvOptions", {0: ("byte", 0), 1: ("int", 2), 2: ("int", 2)})),
-           Op("DEPTHWISE_CONV_2D", (3, 4, -1), (5,),
-              ("DepthwiseConv2DOptions", {1: ("int", 1), 2: ("int", 1), 3: ("int", 1)}))]
+    ops = [
+        Op(
+            "TRANSPOSE_CONV",
+            (1, 2, 0),
+            (3,),
+            ("TransposeConvOptions", {0: ("byte", 0), 1: ("int", 2), 2: ("int", 2)}),
+        ),
+        Op(
+            "DEPTHWISE_CONV_2D",
+            (3, 4, -1),
+            (5,),
+            ("DepthwiseConv2DOptions", {1: ("int", 1), 2: ("int", 1), 3: ("int", 1)}),
+        ),
+    ]
     info = parse_model(write_model(Spec(tensors, ops, inputs=(0,), outputs=(5,))), "tconv")
     assert info.ops[0].macs == (3 * 3 * 4) * (3 * 3 * 2)
-    assert info.ops[0].options == {"padding": "SAME", "stride_w": 2, "stride_h": 2,
-                                   "fused_activation_function": "NONE", "quantized_bias_type": 0}
+    assert info.ops[0].options == {
+        "padding": "SAME",
+        "stride_w": 2,
+        "stride_h": 2,
+        "fused_activation_function": "NONE",
+        "quantized_bias_type": 0,
+    }
     assert info.ops[1].macs == (6 * 6 * 2) * (3 * 3) and info.ops[1].inputs[2] == -1
     assert info.ops[1].options["depth_multiplier"] == 1
     assert info.tensors[4].quant.axis == 3 and info.tensors[4].quant.per_channel
@@ -102,9 +123,11 @@ def test_custom_op_name(tiny: bytes) -> None:
     assert info.ops[3].name == "CUSTOM" and info.ops[3].custom_code == "MySoftmax"
     report = check_model(info)
     assert not report.deployable
-    assert report.offenders == ("op 3 CUSTOM is the custom op 'MySoftmax', which neither "
-                                "TFLITE_BUILTINS_INT8 nor the tinyflash runtime provides — rebuild "
-                                "the model from builtin ops",)
+    assert report.offenders == (
+        "op 3 CUSTOM is the custom op 'MySoftmax', which neither "
+        "TFLITE_BUILTINS_INT8 nor the tinyflash runtime provides — rebuild "
+        "the model from builtin ops",
+    )
 
 
 def test_sparse_weights_parse_and_are_refused() -> None:
@@ -114,9 +137,11 @@ def test_sparse_weights_parse_and_are_refused() -> None:
     info = parse_model(write_model(spec), "sparse")
     assert info.tensors[6].is_sparse and not info.tensors[1].is_sparse
     report = check_model(info)
-    assert report.offenders == ("op 2 FULLY_CONNECTED has the sparse constant tensor 6 'fc/w', "
-                                "which the tinyflash runtime does not decompress — convert "
-                                "without sparsity (no EXPERIMENTAL_SPARSITY optimization)",)
+    assert report.offenders == (
+        "op 2 FULLY_CONNECTED has the sparse constant tensor 6 'fc/w', "
+        "which the tinyflash runtime does not decompress — convert "
+        "without sparsity (no EXPERIMENTAL_SPARSITY optimization)",
+    )
     spec.tensors[6].sparse = False  # the same bytes without sparsity: a size mismatch
     with pytest.raises(TinyflashError, match="has 40 bytes of data but its shape"):
         parse_model(write_model(spec), "dense")
@@ -141,15 +166,20 @@ def test_structural_errors() -> None:
     assert "negative dimension" in _broken(lambda s: setattr(s.tensors[3], "shape", (1, -3, 3, 8)))
     assert "rank 40" in _broken(lambda s: setattr(s.tensors[3], "shape", (1,) * 40))
     assert "has 16 bytes of data but its shape" in _broken(
-        lambda s: setattr(s.tensors[7], "data", bytes(16)) or setattr(s.tensors[7], "shape", (5,)))
+        lambda s: setattr(s.tensors[7], "data", bytes(16)) or setattr(s.tensors[7], "shape", (5,))
+    )
     assert "3 per-channel scales along axis 0" in _broken(
-        lambda s: setattr(s.tensors[1], "scales", (0.1, 0.2, 0.3)))
+        lambda s: setattr(s.tensors[1], "scales", (0.1, 0.2, 0.3))
+    )
     assert "more than 2 GiB" in _broken(lambda s: setattr(s.tensors[3], "shape", (1 << 16,) * 3))
 
 
 def test_not_a_model(tmp_path) -> None:
-    for data, words in ((b"", "only 0 bytes"), (b"\x00" * 7, "only 7 bytes"),
-                        (b"\x10\x00\x00\x00TFL2" + bytes(32), "not b'TFL3'")):
+    for data, words in (
+        (b"", "only 0 bytes"),
+        (b"\x00" * 7, "only 7 bytes"),
+        (b"\x10\x00\x00\x00TFL2" + bytes(32), "not b'TFL3'"),
+    ):
         with pytest.raises(TinyflashError, match=words):
             parse_model(data, "x")
     with pytest.raises(TinyflashError, match="no such file"):
@@ -165,12 +195,34 @@ def test_not_a_model(tmp_path) -> None:
 EXPECTED = {
     # name: (ops, histogram, MACs, input shape, output shape)
     "ad01_int8": (10, {"FULLY_CONNECTED": 10}, 264_192, (1, 640), (1, 640)),
-    "kws_ref_model": (13, {"AVERAGE_POOL_2D": 1, "CONV_2D": 5, "DEPTHWISE_CONV_2D": 4,
-                           "FULLY_CONNECTED": 1, "RESHAPE": 1, "SOFTMAX": 1},
-                      2_656_768, (1, 49, 10, 1), (1, 12)),
-    "pretrainedResnet_quant": (16, {"ADD": 3, "AVERAGE_POOL_2D": 1, "CONV_2D": 9,
-                                    "FULLY_CONNECTED": 1, "RESHAPE": 1, "SOFTMAX": 1},
-                               12_501_632, (1, 32, 32, 3), (1, 10)),
+    "kws_ref_model": (
+        13,
+        {
+            "AVERAGE_POOL_2D": 1,
+            "CONV_2D": 5,
+            "DEPTHWISE_CONV_2D": 4,
+            "FULLY_CONNECTED": 1,
+            "RESHAPE": 1,
+            "SOFTMAX": 1,
+        },
+        2_656_768,
+        (1, 49, 10, 1),
+        (1, 12),
+    ),
+    "pretrainedResnet_quant": (
+        16,
+        {
+            "ADD": 3,
+            "AVERAGE_POOL_2D": 1,
+            "CONV_2D": 9,
+            "FULLY_CONNECTED": 1,
+            "RESHAPE": 1,
+            "SOFTMAX": 1,
+        },
+        12_501_632,
+        (1, 32, 32, 3),
+        (1, 10),
+    ),
 }
 
 
@@ -277,8 +329,13 @@ def _must_fail_cleanly(data: bytes) -> ModelInfo | None:
     return info
 
 
-_FUZZ = settings(max_examples=150, deadline=None, derandomize=False, print_blob=True,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+_FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=False,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _structure_span(data: bytes) -> tuple[int, int]:
@@ -302,14 +359,22 @@ def _mutations(data: bytes) -> st.SearchStrategy[bytes]:
     n = len(data)
     lo, hi = _structure_span(data)
     where = st.one_of(st.integers(0, n - 1), st.integers(lo, hi - 1), st.integers(0, 63))
-    flips = st.lists(st.tuples(where, st.integers(1, 255)), min_size=1,
-                     max_size=8).map(lambda fs: _apply(data, fs))
+    flips = st.lists(st.tuples(where, st.integers(1, 255)), min_size=1, max_size=8).map(
+        lambda fs: _apply(data, fs)
+    )
     truncations = st.integers(0, n - 1).map(lambda k: data[:k])
-    words = st.lists(st.tuples(st.one_of(st.integers(0, max(n - 4, 0) // 4),
-                                         st.integers(lo // 4, max(hi - 4, 0) // 4)),
-                               st.sampled_from([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, n,
-                                                n - 4, 4, 0xFFFF, 0x10000])),
-                     min_size=1, max_size=4).map(lambda ws: _put_words(data, ws))
+    words = st.lists(
+        st.tuples(
+            st.one_of(
+                st.integers(0, max(n - 4, 0) // 4), st.integers(lo // 4, max(hi - 4, 0) // 4)
+            ),
+            st.sampled_from(
+                [0, 1, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, n, n - 4, 4, 0xFFFF, 0x10000]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ).map(lambda ws: _put_words(data, ws))
     return st.one_of(flips, truncations, words)
 
 
@@ -323,7 +388,7 @@ def _apply(data: bytes, flips: list[tuple[int, int]]) -> bytes:
 def _put_words(data: bytes, words: list[tuple[int, int]]) -> bytes:
     out = bytearray(data)
     for slot, value in words:
-        out[4 * slot:4 * slot + 4] = value.to_bytes(4, "little")
+        out[4 * slot : 4 * slot + 4] = value.to_bytes(4, "little")
     return bytes(out)
 
 
@@ -352,8 +417,12 @@ def test_fuzz_shared_model(name: str) -> None:
     data = _shared_bytes(name)
     # The metadata-free structure sits after the weights; mutate anywhere (including weights).
 
-    @settings(max_examples=100, deadline=None, print_blob=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=100,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(_mutations(data))
     def run(mutated: bytes) -> None:
         _must_fail_cleanly(mutated)
@@ -374,8 +443,13 @@ def test_hostile_shared_vector_is_budgeted() -> None:
     from tinyflash.model import _Reader
 
     n, big = 2000, 200_000
-    spec = Spec([T((big,), "uint8", data=bytes(big), scales=None, name="blob")]
-                + [T((1,), name=f"x{i}") for i in range(n)], [], inputs=(1,), outputs=(1,))
+    spec = Spec(
+        [T((big,), "uint8", data=bytes(big), scales=None, name="blob")]
+        + [T((1,), name=f"x{i}") for i in range(n)],
+        [],
+        inputs=(1,),
+        outputs=(1,),
+    )
     data = bytearray(write_model(spec))
     assert len(parse_model(bytes(data), "ok").tensors) == n + 1
     r = _Reader(bytes(data))
@@ -384,7 +458,7 @@ def test_hostile_shared_vector_is_budgeted() -> None:
     sg = root.tables(2, "subgraph")[0]
     for tensor in sg.tables(0, "tensor")[1:]:
         pos = tensor.field_pos(3, 4)  # name: uoffset relative to its own position
-        data[pos:pos + 4] = (blob - pos).to_bytes(4, "little")
+        data[pos : pos + 4] = (blob - pos).to_bytes(4, "little")
     start = time.perf_counter()
     with pytest.raises(TinyflashError, match="hostile offsets"):
         parse_model(bytes(data), "hostile", "hostile.tflite")

@@ -43,8 +43,13 @@ def mutate(model: bytes, name: str, cases: int, tmp_path: Path) -> collections.C
 
     def run(chunk: tuple[int, int]) -> tuple[tuple[int, int], subprocess.CompletedProcess]:
         first, count = chunk
-        return chunk, subprocess.run([str(exe), str(path), str(SEED), str(first), str(count)],
-                                     capture_output=True, text=True, env=env, timeout=600)
+        return chunk, subprocess.run(
+            [str(exe), str(path), str(SEED), str(first), str(count)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
 
     counts: collections.Counter = collections.Counter()
     kinds: collections.Counter = collections.Counter()
@@ -54,9 +59,15 @@ def mutate(model: bytes, name: str, cases: int, tmp_path: Path) -> collections.C
             lines = proc.stdout.splitlines()
             if proc.returncode != 0 or len(lines) != count:
                 failed = first + len(lines)
-                kind = "sanitizer report" if proc.returncode == ASAN_EXIT else f"exit {proc.returncode}"
-                pytest.fail(f"{name}: mutant {failed} (seed {SEED}, kind {failed % 5}) ended with "
-                            f"{kind}; re-run: {exe} {path} {SEED} {failed} 1\n{proc.stderr[-5000:]}")
+                kind = (
+                    "sanitizer report"
+                    if proc.returncode == ASAN_EXIT
+                    else f"exit {proc.returncode}"
+                )
+                pytest.fail(
+                    f"{name}: mutant {failed} (seed {SEED}, kind {failed % 5}) ended with "
+                    f"{kind}; re-run: {exe} {path} {SEED} {failed} 1\n{proc.stderr[-5000:]}"
+                )
             for line in lines:
                 k, kind, stage, status = line.split()
                 assert stage in STAGES, line
@@ -73,13 +84,18 @@ def mutate(model: bytes, name: str, cases: int, tmp_path: Path) -> collections.C
 
 def builder_models() -> dict[str, bytes]:
     seeds = fuzzlib.kernel_seed_models()
-    return {"small_model": small_model(), "harness_model": fuzzlib.harness_model(),
-            "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes(),
-            "kernel_lstm": seeds["kernel_lstm.tflite"], "kernel_svdf": seeds["kernel_svdf.tflite"]}
+    return {
+        "small_model": small_model(),
+        "harness_model": fuzzlib.harness_model(),
+        "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes(),
+        "kernel_lstm": seeds["kernel_lstm.tflite"],
+        "kernel_svdf": seeds["kernel_svdf.tflite"],
+    }
 
 
-@pytest.mark.parametrize("name", ["small_model", "harness_model", "digits_int8", "kernel_lstm",
-                                  "kernel_svdf"])
+@pytest.mark.parametrize(
+    "name", ["small_model", "harness_model", "digits_int8", "kernel_lstm", "kernel_svdf"]
+)
 def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
     counts = mutate(builder_models()[name], name, CASES, tmp_path)
     # the test can see both sides: some mutants still run, some are refused
@@ -88,13 +104,36 @@ def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
 
 
 # the kernels of issue 15, each from its fuzz seed (tests/fuzz/fuzzlib.py kernel_seed_models)
-NEW_KERNELS = ("arg_max", "arg_min", "abs", "reduce_max", "reduce_min", "sum",
-               "slice", "gather", "space_to_depth", "depth_to_space",
-               "mirror_pad", "reverse_v2", "space_to_batch_nd", "batch_to_space_nd",
-               "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
-               "select_v2", "zeros_like", "fill", "broadcast_to",
-               "squared_difference", "prelu", "resize_bilinear",
-               "batch_matmul")
+NEW_KERNELS = (
+    "arg_max",
+    "arg_min",
+    "abs",
+    "reduce_max",
+    "reduce_min",
+    "sum",
+    "slice",
+    "gather",
+    "space_to_depth",
+    "depth_to_space",
+    "mirror_pad",
+    "reverse_v2",
+    "space_to_batch_nd",
+    "batch_to_space_nd",
+    "equal",
+    "not_equal",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "select_v2",
+    "zeros_like",
+    "fill",
+    "broadcast_to",
+    "squared_difference",
+    "prelu",
+    "resize_bilinear",
+    "batch_matmul",
+)
 
 
 @pytest.mark.parametrize("kernel", NEW_KERNELS)
@@ -106,8 +145,10 @@ def test_new_kernel_mutants(kernel: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,cases", [("ad01_int8", 10_000), ("kws_ref_model", 2_000),
-                                        ("pretrainedResnet_quant", 2_000)])
+@pytest.mark.parametrize(
+    "name,cases",
+    [("ad01_int8", 10_000), ("kws_ref_model", 2_000), ("pretrainedResnet_quant", 2_000)],
+)
 def test_shared_model_mutants(name: str, cases: int, tmp_path: Path) -> None:
     model = shared_model_path(name).read_bytes()
     counts = mutate(model, name, cases, tmp_path)

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import SHARED_MODEL_NAMES, shared_model_path
 from support.cli import tinyflash
-from tinyflash.model import ModelInfo, load_model, parse_model
 from tinyflash.errors import TinyflashError
+from tinyflash.model import ModelInfo, load_model, parse_model
 from tinyflash.opcheck import check_model, kernel_table, runtime_kernels
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -70,8 +70,18 @@ def _finish(model: object, mode: str, shape: tuple[int, ...]) -> bytes:
     return converter.convert()
 
 
-MODES = ("float", "dynamic", "float16", "int8", "float-io", "uint8-io", "argmax", "argmax32",
-         "cumsum", "lstm")
+MODES = (
+    "float",
+    "dynamic",
+    "float16",
+    "int8",
+    "float-io",
+    "uint8-io",
+    "argmax",
+    "argmax32",
+    "cumsum",
+    "lstm",
+)
 
 
 @pytest.fixture(scope="session")
@@ -116,9 +126,13 @@ def test_float_model_names_each_op(converted: dict[str, Path]) -> None:
 def test_dynamic_range_model_is_hybrid(converted: dict[str, Path]) -> None:
     _, report = _report(converted, "dynamic")
     assert not report.deployable
-    assert any(m.startswith("op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations "
-                            "— convert with representative data")
-               for m in report.offenders), report.offenders
+    assert any(
+        m.startswith(
+            "op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations "
+            "— convert with representative data"
+        )
+        for m in report.offenders
+    ), report.offenders
 
 
 @pytest.mark.slow
@@ -197,7 +211,9 @@ def test_runtime_kernel_list_is_the_issue_list() -> None:
 
 
 def test_kernel_list_unreadable_is_one_sentence(tmp_path: Path) -> None:
-    with pytest.raises(TinyflashError, match=r"cannot read the runtime's kernel list .*tfl_kernels\.h"):
+    with pytest.raises(
+        TinyflashError, match=r"cannot read the runtime's kernel list .*tfl_kernels\.h"
+    ):
         kernel_table(tmp_path / "runtime")
     include = tmp_path / "empty" / "include"
     include.mkdir(parents=True)
@@ -223,13 +239,14 @@ def test_shared_model_with_op_code_changed_to_custom() -> None:
     # Locate the operator-code table through the model's own reader-independent layout: the
     # deprecated_builtin_code byte and builtin_code int hold 9 (FULLY_CONNECTED).
     from tinyflash.model import _Reader
+
     reader = _Reader(bytes(data))
     root = reader.table(reader.u32(0, "root"), "model")
     (code_table,) = root.tables(1, "operator code")
     for slot, width in ((0, 1), (3, 4)):
         pos = code_table.field_pos(slot, width)
         if pos is not None:
-            data[pos:pos + width] = (32).to_bytes(width, "little")
+            data[pos : pos + width] = (32).to_bytes(width, "little")
     report = check_model(parse_model(bytes(data), "ad01_custom"))
     assert info.ops[0].name == "FULLY_CONNECTED"
     assert not report.deployable
@@ -237,6 +254,7 @@ def test_shared_model_with_op_code_changed_to_custom() -> None:
 
 
 # ---- the real `tinyflash check` command ------------------------------------------------------
+
 
 def test_cli_check_shared_model_json() -> None:
     import json
@@ -251,23 +269,42 @@ def test_cli_check_shared_model_json() -> None:
     assert data["weight_bytes"] == 24_376 and data["pool_words"] == 1_154
     assert data["plan"]["aliases"] == {"32": 31} and data["plan"]["aligned_bound"] == 16_490
     rows = {r["tensor"]: r for r in data["plan"]["tensors"]}
-    assert rows[0] == {"tensor": 0, "name": "input_1", "bytes": 490, "first_op": 0,
-                       "last_op": 12, "offset": rows[0]["offset"]}
+    assert rows[0] == {
+        "tensor": 0,
+        "name": "input_1",
+        "bytes": 490,
+        "first_op": 0,
+        "last_op": 12,
+        "offset": rows[0]["offset"],
+    }
     assert rows[32]["offset"] == rows[31]["offset"]
     assert max(r["offset"] + r["bytes"] for r in rows.values()) == data["arena_bytes"]
     conv = data["ops"][0]
     assert conv["op"] == "CONV_2D" and conv["macs"] == 320_000
     assert conv["inputs"][1]["quantization"].startswith("per-channel(64")
-    assert conv["inputs"][0] == {"tensor": 0, "name": "input_1", "dtype": "int8",
-                                 "shape": [1, 49, 10, 1], "quantization": "per-tensor",
-                                 "constant": False}
+    assert conv["inputs"][0] == {
+        "tensor": 0,
+        "name": "input_1",
+        "dtype": "int8",
+        "shape": [1, 49, 10, 1],
+        "quantization": "per-tensor",
+        "constant": False,
+    }
 
 
 def test_cli_check_table() -> None:
     done = tinyflash("check", str(shared_model_path("pretrainedResnet_quant")))
     assert done.returncode == 0, done.stderr
-    for text in ("CONV_2D", "int8[1x32x32x3]", "per-ch", "2,359,296", "12,501,632 MACs",
-                 "peak activations 52,224 B", "planned arena 52,224 B", "deployable"):
+    for text in (
+        "CONV_2D",
+        "int8[1x32x32x3]",
+        "per-ch",
+        "2,359,296",
+        "12,501,632 MACs",
+        "peak activations 52,224 B",
+        "planned arena 52,224 B",
+        "deployable",
+    ):
         assert text in done.stdout, text
 
 
@@ -282,8 +319,9 @@ def test_cli_check_hybrid_exit_1(converted: dict[str, Path]) -> None:
     done = tinyflash("check", str(converted["dynamic"]))
     assert done.returncode == 1
     assert "not deployable" in done.stdout and "is hybrid: int8 weights" in done.stdout
-    assert done.stderr.startswith("error: ") and "is not deployable: op 0 FULLY_CONNECTED is " \
-        "hybrid" in " ".join(done.stderr.split())
+    assert done.stderr.startswith(
+        "error: "
+    ) and "is not deployable: op 0 FULLY_CONNECTED is hybrid" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr
 
 
@@ -310,8 +348,9 @@ def test_unrolled_lstm(converted: dict[str, Path]) -> None:
     assert {"FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SPLIT"} <= set(info.op_histogram)
     split = next(op for op in info.ops if op.name == "SPLIT")
     if info.tensors[split.outputs[0]].dtype == "float32":
-        assert any(m.startswith(f"op {split.index} SPLIT computes in float32")
-                   for m in report.offenders)
+        assert any(
+            m.startswith(f"op {split.index} SPLIT computes in float32") for m in report.offenders
+        )
         assert not report.deployable
     plan = plan_memory(info)
     verify_plan(info, plan)
@@ -340,6 +379,7 @@ def test_runtime_kernels_match_the_c_kernel_table() -> None:
 
 # ---- remedies that name the real cause first (issue 15) ------------------------------------
 
+
 def _single_op(op: str, dtype: str, out_dtype: str | None = None, **options: object) -> ModelInfo:
     from support.tflbuilder import ModelBuilder
 
@@ -349,6 +389,7 @@ def _single_op(op: str, dtype: str, out_dtype: str | None = None, **options: obj
     y = b.tensor("y", [1, 4], out_dtype or dtype, **q)
     b.op(op, [x], [y], **options)
     from tinyflash.model import parse_model
+
     return parse_model(b.build([x], [y]), f"{op.lower()}.tflite")
 
 
@@ -385,8 +426,9 @@ def test_int32_positions_are_deployable_for_gather_and_arg_max() -> None:
     from support.tflbuilder import ModelBuilder
 
     b = ModelBuilder()
-    table = b.tensor("table", [8, 4], "int8", data=np.arange(32).reshape(8, 4), scale=0.1,
-                     zero_point=0)
+    table = b.tensor(
+        "table", [8, 4], "int8", data=np.arange(32).reshape(8, 4), scale=0.1, zero_point=0
+    )
     ids = b.tensor("ids", [1, 3], "int32")
     emb = b.tensor("emb", [1, 3, 4], "int8", scale=0.1, zero_point=0)
     axis = b.tensor("axis", [], "int32", data=np.array(-1))
@@ -422,8 +464,10 @@ def test_float_island_around_an_op_without_kernel_points_at_the_op() -> None:
     report = check_model(parse_model(b.build([x], [y]), "cumsum.tflite"))
     assert [f.kind for f in report.findings] == ["no-kernel", "float", "float"]
     assert report.offenders[0].startswith("op 1 CUMSUM (float32 -> float32) has no kernel")
-    assert report.offenders[1] == ("op 0 DEQUANTIZE converts to float for op 1 CUMSUM, which has "
-                                   "no kernel (see that op)")
-    assert report.offenders[2].startswith("op 2 QUANTIZE converts back to int8 the float output "
-                                          "of op 1 CUMSUM")
+    assert report.offenders[1] == (
+        "op 0 DEQUANTIZE converts to float for op 1 CUMSUM, which has no kernel (see that op)"
+    )
+    assert report.offenders[2].startswith(
+        "op 2 QUANTIZE converts back to int8 the float output of op 1 CUMSUM"
+    )
     assert not any("representative data" in m for m in report.offenders)

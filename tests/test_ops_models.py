@@ -25,9 +25,10 @@ DIGITS = REPO / "examples" / "digits"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
-                       shutil.which("qemu-system-arm") is None,
-                       reason="arm-none-eabi-gcc and qemu-system-arm are needed"),
+    pytest.mark.skipif(
+        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+        reason="arm-none-eabi-gcc and qemu-system-arm are needed",
+    ),
 ]
 
 ARGMAX_MODULE = '''"""The digits classifier with an int32 argmax as its last layer."""
@@ -73,8 +74,14 @@ def attention():
 
 def tinyflash(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, DIGITS_KERAS=str(DIGITS / "digits.keras"))
-    return subprocess.run([sys.executable, "-m", "tinyflash.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "tinyflash.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
+    )
 
 
 @pytest.mark.qemu
@@ -82,8 +89,9 @@ def test_digits_argmax_classifier_bit_exact_on_m4(tmp_path: Path) -> None:
     module = tmp_path / "argmax_digits.py"
     module.write_text(ARGMAX_MODULE)
     model = tmp_path / "digits_argmax.tflite"
-    done = tinyflash("convert", f"{module}:build", "--data", str(DIGITS / "calibration.npz"),
-                     "-o", str(model))
+    done = tinyflash(
+        "convert", f"{module}:build", "--data", str(DIGITS / "calibration.npz"), "-o", str(model)
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     done = tinyflash("check", str(model), "--json")
@@ -92,8 +100,19 @@ def test_digits_argmax_classifier_bit_exact_on_m4(tmp_path: Path) -> None:
     assert check["ops"][-1]["op"] == "ARG_MAX"
     assert check["outputs"][0]["dtype"] == "int32" and check["outputs"][0]["shape"] == [1]
 
-    done = tinyflash("verify", str(model), "--board", "mps2-an386", "-o", str(tmp_path / "p"),
-                     "--samples", "8", "--data", str(DIGITS / "test.npz"), "--json")
+    done = tinyflash(
+        "verify",
+        str(model),
+        "--board",
+        "mps2-an386",
+        "-o",
+        str(tmp_path / "p"),
+        "--samples",
+        "8",
+        "--data",
+        str(DIGITS / "test.npz"),
+        "--json",
+    )
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(done.stdout)
@@ -105,8 +124,19 @@ def test_digits_argmax_classifier_bit_exact_on_m4(tmp_path: Path) -> None:
 
 
 def _verify_bit_exact(model: Path, project: Path) -> dict:
-    done = tinyflash("verify", str(model), "--board", "mps2-an386", "-o", str(project),
-                     "--samples", "8", "--data", str(DIGITS / "test.npz"), "--json")
+    done = tinyflash(
+        "verify",
+        str(model),
+        "--board",
+        "mps2-an386",
+        "-o",
+        str(project),
+        "--samples",
+        "8",
+        "--data",
+        str(DIGITS / "test.npz"),
+        "--json",
+    )
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(done.stdout)
@@ -117,13 +147,16 @@ def _verify_bit_exact(model: Path, project: Path) -> dict:
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("name,op", [("upsample", "RESIZE_BILINEAR"), ("attention", "BATCH_MATMUL")])
+@pytest.mark.parametrize(
+    "name,op", [("upsample", "RESIZE_BILINEAR"), ("attention", "BATCH_MATMUL")]
+)
 def test_family_model_bit_exact_on_m4(tmp_path: Path, name: str, op: str) -> None:
     module = tmp_path / "families.py"
     module.write_text(FAMILIES_MODULE)
     model = tmp_path / f"{name}.tflite"
-    done = tinyflash("convert", f"{module}:{name}", "--data", str(DIGITS / "calibration.npz"),
-                     "-o", str(model))
+    done = tinyflash(
+        "convert", f"{module}:{name}", "--data", str(DIGITS / "calibration.npz"), "-o", str(model)
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = _verify_bit_exact(model, tmp_path / "p")
     assert op in [o["name"] for o in result["op_ticks"]]

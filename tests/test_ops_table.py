@@ -46,9 +46,12 @@ def test_table_and_docs_match_the_code(committed) -> None:
     _, rows = ops_table.build_rows([by_key[(p.op, p.types)] for p in probes])
     changed = [(a, b) for a, b in zip(old, rows) if a != b]
     assert len(old) == len(rows) and not changed, (
-        f"ops_table.json disagrees with the runtime/tests (first: {changed[:2]}) — run {REGENERATE}")
+        f"ops_table.json disagrees with the runtime/tests (first: {changed[:2]}) — run {REGENERATE}"
+    )
     text = opstable.render_markdown(rows, meta)
-    assert (REPO / "docs" / "ops.md").read_text() == text, f"docs/ops.md is stale — run {REGENERATE}"
+    assert (REPO / "docs" / "ops.md").read_text() == text, (
+        f"docs/ops.md is stale — run {REGENERATE}"
+    )
 
 
 def test_tflm_verdicts_hold_on_a_sample(committed) -> None:
@@ -63,8 +66,11 @@ def test_tflm_verdicts_hold_on_a_sample(committed) -> None:
     rest = [p for p in probes if p not in fixed]
     sample = fixed + rng.sample(rest, min(SAMPLE, len(rest)))
     verdicts = ops_table.tflm_verdicts([p.model for p in sample])
-    wrong = [(p.op, p.types, by_key[(p.op, p.types)], v) for p, v in zip(sample, verdicts)
-             if by_key[(p.op, p.types)] != v]
+    wrong = [
+        (p.op, p.types, by_key[(p.op, p.types)], v)
+        for p, v in zip(sample, verdicts)
+        if by_key[(p.op, p.types)] != v
+    ]
     assert not wrong, f"seed={seed}: TFLM verdicts changed (op, types, committed, now): {wrong}"
 
 
@@ -94,9 +100,15 @@ def test_cli_prints_the_table(committed) -> None:
     data = json.loads(proc.stdout)
     assert data["rows"] == [opstable.asdict(r) for r in rows]
     assert data["summary"]["both_yes"] == sum(r.tinyflash and r.tflm == "yes" for r in rows)
-    text = subprocess.run([str(exe), "ops", "--op", "ARG_MAX"], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, COLUMNS="200")).stdout
+    text = subprocess.run(
+        [str(exe), "ops", "--op", "ARG_MAX"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, COLUMNS="200"),
+    ).stdout
     assert "int8 -> int32 (int32 axis)" in text and "test_arg_max_min_match_tflm" in text
-    bad = subprocess.run([str(exe), "ops", "--op", "NOT_AN_OP"], capture_output=True, text=True,
-                         timeout=120)
+    bad = subprocess.run(
+        [str(exe), "ops", "--op", "NOT_AN_OP"], capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 2 and "NOT_AN_OP is not a TFLite builtin operator" in bad.stderr

@@ -13,20 +13,32 @@ from conftest import SHARED_MODEL_NAMES, shared_model_path
 from support.tflbuilder import Op, Spec, T, conv_spec, write_model
 from tinyflash.errors import TinyflashError
 from tinyflash.model import ModelInfo, load_model, parse_model
-from tinyflash.plan import (ALIGNMENT, lower_bound, plan_memory, scratch_bytes_for_op,
-                            tensor_lifetimes, verify_plan)
+from tinyflash.plan import (
+    ALIGNMENT,
+    lower_bound,
+    plan_memory,
+    scratch_bytes_for_op,
+    tensor_lifetimes,
+    verify_plan,
+)
 
 # DESIGN.md section 5 (activation lower bound over the converter's op order).
-DESIGN_LOWER_BOUNDS = {"ad01_int8": 1_408, "kws_ref_model": 16_490,
-                       "pretrainedResnet_quant": 52_224}
+DESIGN_LOWER_BOUNDS = {
+    "ad01_int8": 1_408,
+    "kws_ref_model": 16_490,
+    "pretrainedResnet_quant": 52_224,
+}
 # TFLM's minimum arena, tflite-micro Python runtime on x86-64 (DESIGN.md section 5).
 TFLM_MIN_ARENA = {"ad01_int8": 4_632, "kws_ref_model": 24_272, "pretrainedResnet_quant": 55_984}
 
 
 def _pool_words(info: ModelInfo) -> int:
     """The pool contract, recomputed: 2 words (multiplier, shift) per scale of the weights."""
-    return sum(2 * len(info.tensors[op.inputs[1]].quant.scales) for op in info.ops
-               if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"))
+    return sum(
+        2 * len(info.tensors[op.inputs[1]].quant.scales)
+        for op in info.ops
+        if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+    )
 
 
 @pytest.mark.parametrize("name", SHARED_MODEL_NAMES)
@@ -40,8 +52,9 @@ def test_shared_model_plan(name: str) -> None:
     assert plan.arena_bytes < TFLM_MIN_ARENA[name]
     assert plan.alignment == ALIGNMENT == 4
     # arena_bytes is the end of the highest tensor, what the C runtime reports as arena_used.
-    assert plan.arena_bytes == max(off + info.tensors[t].nbytes
-                                   for t, off in enumerate(plan.offsets) if off >= 0)
+    assert plan.arena_bytes == max(
+        off + info.tensors[t].nbytes for t, off in enumerate(plan.offsets) if off >= 0
+    )
     assert plan.pool_words == _pool_words(info)
     assert plan == plan_memory(info)  # deterministic
     for t, off in enumerate(plan.offsets):
@@ -81,7 +94,11 @@ def test_scratch_sizes_follow_the_kernels_rules() -> None:
     """The C kernels' rules (op_conv_2d.c conv_scratch_bytes, op_fully_connected.c prepare)."""
     kws = load_model(shared_model_path("kws_ref_model"))
     first_conv = kws.ops[0]  # 10x4 filter over one input channel, 64 output channels
-    assert first_conv.name == "CONV_2D" and kws.tensors[first_conv.inputs[1]].shape[1:] == (10, 4, 1)
+    assert first_conv.name == "CONV_2D" and kws.tensors[first_conv.inputs[1]].shape[1:] == (
+        10,
+        4,
+        1,
+    )
     assert scratch_bytes_for_op(kws, first_conv, "dsp") == 3 * 40
     pointwise = kws.ops[2]  # 1x1, stride 1, 64 input channels: two expanded pixels
     assert pointwise.name == "CONV_2D" and kws.tensors[pointwise.inputs[1]].shape[1:3] == (1, 1)
@@ -130,12 +147,19 @@ def test_lifetimes_tiny_model() -> None:
 
 def _reshape_spec(reuse_later: bool, from_input: bool) -> Spec:
     """x -> ADD -> a -> RESHAPE -> b -> ADD(b, a if reuse_later else b) -> y."""
-    tensors = [T((1, 8, 8), name="x"), T((1, 8, 8), name="a"), T((3,), "int32",
-               data=bytes(12), scales=None, name="shape"), T((1, 64), name="b"),
-               T((1, 64), name="y")]
+    tensors = [
+        T((1, 8, 8), name="x"),
+        T((1, 8, 8), name="a"),
+        T((3,), "int32", data=bytes(12), scales=None, name="shape"),
+        T((1, 64), name="b"),
+        T((1, 64), name="y"),
+    ]
     src = 0 if from_input else 1
-    ops = [Op("ADD", (0, 0), (1,)), Op("RESHAPE", (src, 2), (3,)),
-           Op("ADD", (3, 1 if reuse_later else 3), (4,))]
+    ops = [
+        Op("ADD", (0, 0), (1,)),
+        Op("RESHAPE", (src, 2), (3,)),
+        Op("ADD", (3, 1 if reuse_later else 3), (4,)),
+    ]
     return Spec(tensors, ops, inputs=(0,), outputs=(4,))
 
 
@@ -209,8 +233,9 @@ def graphs(draw: st.DrawFn) -> Spec:
     return Spec(tensors, ops, inputs=(0,), outputs=outputs)
 
 
-@settings(max_examples=80, deadline=None, print_blob=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=80, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(graphs())
 def test_generated_graphs_plan_is_sound(spec: Spec) -> None:
     info = parse_model(write_model(spec), "graph")
@@ -220,12 +245,15 @@ def test_generated_graphs_plan_is_sound(spec: Spec) -> None:
     assert plan.arena_bytes >= plan.aligned_bound
     # Never worse than laying out every activation once (no reuse) ...
     assert plan.arena_bytes <= sum((t.nbytes + 3) // 4 * 4 for t in info.tensors)
+
     # ... and never below what must coexist at one op once aliases share their bytes.
     def root(t: int) -> int:
         return root(plan.aliases[t]) if t in plan.aliases else t
 
     for op in info.ops:
-        live = {root(t) for t, (f, l) in enumerate(plan.lifetimes) if f <= op.index <= l}
+        live = {
+            root(t) for t, (start, end) in enumerate(plan.lifetimes) if start <= op.index <= end
+        }
         assert plan.arena_bytes >= sum(info.tensors[t].nbytes for t in live)
 
 
@@ -251,12 +279,15 @@ def _chain_net(widths: list[int], skip_every: int) -> Spec:
     return Spec(tensors, ops, inputs=(0,), outputs=(k + 1,))
 
 
-@pytest.mark.parametrize("widths,skip", [
-    ([3072] + [16384] * 6 + [8192] * 6 + [4096] * 6 + [64], 2),  # ResNet-8 like
-    ([490] + [8000] * 9 + [64], 0),  # DS-CNN like
-    ([3072, 12288, 12288, 6144, 12288, 6144, 6144, 3072, 6144, 3072, 3072, 1536, 256], 0),
-    ([640] + [128] * 4 + [8] + [128] * 4 + [640], 0),  # FC autoencoder like
-])
+@pytest.mark.parametrize(
+    "widths,skip",
+    [
+        ([3072] + [16384] * 6 + [8192] * 6 + [4096] * 6 + [64], 2),  # ResNet-8 like
+        ([490] + [8000] * 9 + [64], 0),  # DS-CNN like
+        ([3072, 12288, 12288, 6144, 12288, 6144, 6144, 3072, 6144, 3072, 3072, 1536, 256], 0),
+        ([640] + [128] * 4 + [8] + [128] * 4 + [640], 0),  # FC autoencoder like
+    ],
+)
 def test_lookalike_models_within_5_percent(widths: list[int], skip: int) -> None:
     info = parse_model(write_model(_chain_net(widths, skip)), "lookalike")
     plan = plan_memory(info)
@@ -272,6 +303,7 @@ def _run_plan_in_runtime(model: bytes, inputs_count: int = 3) -> None:
     exactly the runtime's arena_used bytes: it must report arena_bytes and pool_words exactly and
     match tflite-micro's outputs bit for bit (a plan that overlapped live tensors would not)."""
     import numpy as np
+
     from support.runtime_host import host_run, random_inputs, run_model_batch, tflm_reference_batch
 
     info = parse_model(model, "runtime")
@@ -338,8 +370,10 @@ def test_offline_plan_metadata_is_used_by_tflm() -> None:
     assert [op.name for op in again.ops] == [op.name for op in info.ops]
     assert plan_memory(again).offsets == plan.offsets
     model = fb.Model.GetRootAs(planned, 0)
-    entries = {model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
-               for i in range(model.MetadataLength())}
+    entries = {
+        model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
+        for i in range(model.MetadataLength())
+    }
     raw = model.Buffers(entries[OFFLINE_METADATA_NAME]).DataAsNumpy().tobytes()
     n = len(info.tensors)
     assert struct.unpack(f"<{n + 3}i", raw) == (0, 0, n, *plan.offsets)

@@ -24,14 +24,24 @@ IN_SCALE = 0.05
 OPS = ["FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"]
 
 
-WEIGHT_SHAPES = {"FULLY_CONNECTED": (OC, 12), "CONV_2D": (OC, 3, 3, 4),
-                 "DEPTHWISE_CONV_2D": (1, 3, 3, OC), "TRANSPOSE_CONV": (OC, 3, 3, 4)}
+WEIGHT_SHAPES = {
+    "FULLY_CONNECTED": (OC, 12),
+    "CONV_2D": (OC, 3, 3, 4),
+    "DEPTHWISE_CONV_2D": (1, 3, 3, OC),
+    "TRANSPOSE_CONV": (OC, 3, 3, 4),
+}
 # Quantized axis that is not the output channels', and its size (neither 1 nor OC).
 OTHER_AXIS = {"FULLY_CONNECTED": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 1, "TRANSPOSE_CONV": 3}
 
 
-def _weights(b: ModelBuilder, rng: np.random.Generator, op: str, scales: list[float], name: str,
-             axis: int | None = None):
+def _weights(
+    b: ModelBuilder,
+    rng: np.random.Generator,
+    op: str,
+    scales: list[float],
+    name: str,
+    axis: int | None = None,
+):
     """Weights and bias for `op` with OC output channels, quantized along the output-channel axis
     of the op's weight layout unless `axis` is given (the bias then stays per-tensor)."""
     shape = WEIGHT_SHAPES[op]
@@ -40,15 +50,29 @@ def _weights(b: ModelBuilder, rng: np.random.Generator, op: str, scales: list[fl
         axis = 3 if op == "DEPTHWISE_CONV_2D" else 0
     else:
         bias_scales = bias_scales[:1]
-    w = b.tensor(f"{name}/w", None, "int8", data=rng.integers(-127, 127, size=shape, endpoint=True),
-                 scale=scales, zero_point=[0] * len(scales), quantized_dimension=axis)
-    bias = b.tensor(f"{name}/b", None, "int32", data=rng.integers(-3000, 3000, size=OC),
-                    scale=bias_scales, zero_point=[0] * len(bias_scales))
+    w = b.tensor(
+        f"{name}/w",
+        None,
+        "int8",
+        data=rng.integers(-127, 127, size=shape, endpoint=True),
+        scale=scales,
+        zero_point=[0] * len(scales),
+        quantized_dimension=axis,
+    )
+    bias = b.tensor(
+        f"{name}/b",
+        None,
+        "int32",
+        data=rng.integers(-3000, 3000, size=OC),
+        scale=bias_scales,
+        zero_point=[0] * len(bias_scales),
+    )
     return w, bias
 
 
-def single_op_model(op: str, scales: list[float], seed: int = 0,
-                    axis: int | None = None) -> tuple[bytes, list[int]]:
+def single_op_model(
+    op: str, scales: list[float], seed: int = 0, axis: int | None = None
+) -> tuple[bytes, list[int]]:
     """One `op` with OC output channels and the given weight scales; returns (model, input shape)."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
@@ -77,9 +101,12 @@ def single_op_model(op: str, scales: list[float], seed: int = 0,
 
 def _assert_exact(model: bytes, in_shape: list[int], what: str) -> None:
     rng = np.random.default_rng(1)
-    batch = [[rng.integers(-128, 127, size=in_shape, endpoint=True, dtype=np.int8)] for _ in range(3)]
-    for k, (got, want) in enumerate(zip(run_model_batch(model, batch),
-                                        tflm_reference_batch(model, batch))):
+    batch = [
+        [rng.integers(-128, 127, size=in_shape, endpoint=True, dtype=np.int8)] for _ in range(3)
+    ]
+    for k, (got, want) in enumerate(
+        zip(run_model_batch(model, batch), tflm_reference_batch(model, batch))
+    ):
         assert np.array_equal(got[0], want[0]), f"{what}: input set {k} differs from tflite-micro"
 
 
@@ -105,13 +132,29 @@ def test_ops_find_their_own_entries_in_a_mixed_pool() -> None:
     b.op("CONV_2D", [x, w1, b1], [a1], padding="SAME", stride_w=1, stride_h=1)
     w2, b2 = _weights(b, rng, "DEPTHWISE_CONV_2D", [0.01 * (k + 1) for k in range(OC)], "dw")
     a2 = b.tensor("a2", [1, 4, 4, OC], "int8", scale=IN_SCALE, zero_point=-1)
-    b.op("DEPTHWISE_CONV_2D", [a1, w2, b2], [a2], padding="SAME", stride_w=1, stride_h=1,
-         depth_multiplier=1)
+    b.op(
+        "DEPTHWISE_CONV_2D",
+        [a1, w2, b2],
+        [a2],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        depth_multiplier=1,
+    )
     flat = b.tensor("flat", [1, 16 * OC], "int8", scale=IN_SCALE, zero_point=-1)
-    b.op("RESHAPE", [a2, b.tensor("shape", [2], "int32", data=np.array([1, 16 * OC], np.int32))],
-         [flat])
-    w3 = b.tensor("fc/w", None, "int8", data=rng.integers(-127, 127, size=(5, 16 * OC), endpoint=True),
-                  scale=[0.003], zero_point=[0])
+    b.op(
+        "RESHAPE",
+        [a2, b.tensor("shape", [2], "int32", data=np.array([1, 16 * OC], np.int32))],
+        [flat],
+    )
+    w3 = b.tensor(
+        "fc/w",
+        None,
+        "int8",
+        data=rng.integers(-127, 127, size=(5, 16 * OC), endpoint=True),
+        scale=[0.003],
+        zero_point=[0],
+    )
     y = b.tensor("y", [1, 5], "int8", scale=0.5, zero_point=0)
     b.op("FULLY_CONNECTED", [flat, w3, -1], [y])
     model = b.build([x], [y])

@@ -34,11 +34,15 @@ def test_parse_keeps_every_port_and_reads_usb_ids() -> None:
 
 def test_the_one_usb_board_is_chosen_and_builtin_ports_ignored() -> None:
     assert pio.select_serial_port(devices("one_nano33ble.json")) == "/dev/ttyACM0"
-    assert pio.select_serial_port(devices("one_nano33ble.json"),
-                                  load_board("nano33ble")) == "/dev/ttyACM0"
+    assert (
+        pio.select_serial_port(devices("one_nano33ble.json"), load_board("nano33ble"))
+        == "/dev/ttyACM0"
+    )
     # Any board: the one connected device is taken even when its id is not in the manifest.
-    assert pio.select_serial_port(devices("one_nano33ble.json"),
-                                  load_board("esp32dev")) == "/dev/ttyACM0"
+    assert (
+        pio.select_serial_port(devices("one_nano33ble.json"), load_board("esp32dev"))
+        == "/dev/ttyACM0"
+    )
 
 
 def test_windows_com_ports() -> None:
@@ -106,10 +110,15 @@ def test_verify_of_a_real_board_without_port_uses_detection(tmp_path: Path) -> N
     if any(d.usb_id for d in pio.list_serial_devices()):
         pytest.skip("a USB serial device is connected to this machine")
     project = tmp_path / "nano"
-    codegen.generate(REPO / "tests" / "golden" / "tiny_cnn.tflite", "nano33ble", project,
-                     selftest=0)
-    done = subprocess.run([sys.executable, "-m", "tinyflash.cli", "verify", str(project)],
-                          capture_output=True, text=True, timeout=300)
+    codegen.generate(
+        REPO / "tests" / "golden" / "tiny_cnn.tflite", "nano33ble", project, selftest=0
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "tinyflash.cli", "verify", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == EXIT_BAD_INPUT, done.stderr
     assert "no USB serial device is connected" in done.stderr
     assert "board nano33ble" in done.stderr and "Traceback" not in done.stderr
@@ -125,5 +134,7 @@ def test_offline_first_build_of_a_real_board_is_explained() -> None:
     log = (REPO / "tests" / "fixtures" / "pio_logs" / "offline_first_build_ststm32.log").read_text()
     assert pio.download_failure(log) == "ststm32"
     assert pio.download_failure("src/main.c:3:10: fatal error: x.h: No such file") is None
-    assert pio.download_failure("Tool Manager: Installing toolchain-gccarmnoneeabi\n"
-                                "HTTPClientError: ") == "toolchain-gccarmnoneeabi"
+    assert (
+        pio.download_failure("Tool Manager: Installing toolchain-gccarmnoneeabi\nHTTPClientError: ")
+        == "toolchain-gccarmnoneeabi"
+    )

@@ -25,25 +25,49 @@ def conv_model(bias_scales: list[float], bias_axis: int) -> bytes:
     rng = np.random.default_rng(12)
     b = ModelBuilder()
     x = b.tensor("x", [1, 5, 5, 2], "int8", scale=IN_SCALE, zero_point=-4)
-    w = b.tensor("w", [OUT_CHANNELS, 3, 3, 2], "int8",
-                 data=rng.integers(-127, 128, size=(OUT_CHANNELS, 3, 3, 2)), scale=W_SCALES,
-                 zero_point=0, quantized_dimension=0)
-    bias = b.tensor("bias", [OUT_CHANNELS], "int32", data=rng.integers(-900, 900, OUT_CHANNELS),
-                    scale=bias_scales, zero_point=0, quantized_dimension=bias_axis)
+    w = b.tensor(
+        "w",
+        [OUT_CHANNELS, 3, 3, 2],
+        "int8",
+        data=rng.integers(-127, 128, size=(OUT_CHANNELS, 3, 3, 2)),
+        scale=W_SCALES,
+        zero_point=0,
+        quantized_dimension=0,
+    )
+    bias = b.tensor(
+        "bias",
+        [OUT_CHANNELS],
+        "int32",
+        data=rng.integers(-900, 900, OUT_CHANNELS),
+        scale=bias_scales,
+        zero_point=0,
+        quantized_dimension=bias_axis,
+    )
     y = b.tensor("y", [1, 5, 5, OUT_CHANNELS], "int8", scale=0.05, zero_point=3)
-    b.op("CONV_2D", [x, w, bias], [y], padding="SAME", stride_w=1, stride_h=1,
-         fused_activation_function="NONE")
+    b.op(
+        "CONV_2D",
+        [x, w, bias],
+        [y],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        fused_activation_function="NONE",
+    )
     return b.build(inputs=[x], outputs=[y])
 
 
 PER_CHANNEL = [IN_SCALE * s for s in W_SCALES]
 
 
-@pytest.mark.parametrize("scales, axis", [
-    ([IN_SCALE * 0.011], 0),  # per-tensor
-    (PER_CHANNEL, 0),         # per-channel, current converters
-    (PER_CHANNEL, 3),         # per-channel with the filter's axis: older converters
-], ids=["per-tensor", "per-channel-axis0", "per-channel-axis3"])
+@pytest.mark.parametrize(
+    "scales, axis",
+    [
+        ([IN_SCALE * 0.011], 0),  # per-tensor
+        (PER_CHANNEL, 0),  # per-channel, current converters
+        (PER_CHANNEL, 3),  # per-channel with the filter's axis: older converters
+    ],
+    ids=["per-tensor", "per-channel-axis0", "per-channel-axis3"],
+)
 def test_bias_forms_tflm_accepts(scales: list[float], axis: int) -> None:
     model = conv_model(scales, axis)
     assert init_status(model) == "TFL_OK"

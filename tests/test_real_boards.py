@@ -55,11 +55,22 @@ def render(board_id: str, model_path: Path = TINY) -> codegen.RenderedProject:
     board = codegen.board_spec(load_board(board_id))
     vectors = codegen.selftest_vectors(info.data, len(info.inputs), len(info.outputs), 3)
     return codegen.render_project(
-        model=info.data, model_file=model_path.name, model_sha256=info.sha256,
-        tensor_count=len(info.tensors), op_names=[op.name for op in info.ops],
-        input_count=len(info.inputs), output_count=len(info.outputs), offsets=plan.offsets,
-        arena_bytes=plan.arena_bytes, pool_words=plan.pool_words, lower_bound=plan.lower_bound,
-        board=board, vectors=vectors, paths=codegen.vendored_paths(), vendor=False)
+        model=info.data,
+        model_file=model_path.name,
+        model_sha256=info.sha256,
+        tensor_count=len(info.tensors),
+        op_names=[op.name for op in info.ops],
+        input_count=len(info.inputs),
+        output_count=len(info.outputs),
+        offsets=plan.offsets,
+        arena_bytes=plan.arena_bytes,
+        pool_words=plan.pool_words,
+        lower_bound=plan.lower_bound,
+        board=board,
+        vectors=vectors,
+        paths=codegen.vendored_paths(),
+        vendor=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +97,12 @@ def test_manifest(board_id: str) -> None:
     platform, cpu, kernels, counter, flash, ram = REAL[board_id]
     board = load_board(board_id)
     assert (board.platform, board.cpu, board.kernels, board.flash_bytes, board.ram_bytes) == (
-        platform, cpu, kernels, flash, ram)
+        platform,
+        cpu,
+        kernels,
+        flash,
+        ram,
+    )
     assert board.port == "arduino" and board.flash_method == "platformio"
     assert board.frameworks == ("arduino",) and not board.emulated and board.qemu_machine is None
     spec = codegen.board_spec(board)
@@ -102,15 +118,21 @@ def test_dsp_exactly_on_the_cortex_m4_m7_boards() -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """`tinyflash ARGS` (main(): errors become sentences and exit codes)."""
-    return subprocess.run([sys.executable, "-m", "tinyflash.cli", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "tinyflash.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def test_boards_command_lists_the_real_boards_with_limits() -> None:
     done = _cli("boards", "--json")
     assert done.returncode == 0, done.stderr
     listed = {b["id"]: b for b in json.loads(done.stdout)}
-    for board_id, (platform, cpu, _, _, flash, ram) in REAL.items():
+    for board_id, (platform, _cpu, _, _, flash, ram) in REAL.items():
         assert listed[board_id]["flash_bytes"] == flash and listed[board_id]["ram_bytes"] == ram
         assert listed[board_id]["platform"] == platform
         assert listed[board_id]["flash_method"] == "platformio"
@@ -124,8 +146,11 @@ def test_boards_table_names_the_platform(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("COLUMNS", "200")
     result = CliRunner().invoke(app, ["boards"])
     assert result.exit_code == 0, result.output
-    lines = {line.split()[1]: line for line in result.output.splitlines()
-             if line.startswith("│") and len(line.split()) > 2}
+    lines = {
+        line.split()[1]: line
+        for line in result.output.splitlines()
+        if line.startswith("│") and len(line.split()) > 2
+    }
     for board_id, (platform, cpu, *_rest) in REAL.items():
         assert platform in lines[board_id] and cpu in lines[board_id], lines[board_id]
     assert "960.0 KiB" in lines["nano33ble"] and "128.0 KiB" in lines["nucleo_f446re"]
@@ -197,12 +222,14 @@ def test_golden(projects: dict[str, codegen.RenderedProject], board_id: str, nam
     assert golden.is_file(), f"{golden} is missing: run with TINYFLASH_UPDATE_GOLDEN=1"
     assert actual == golden.read_text(encoding="utf-8"), (
         f"{name} for {board_id} differs from {golden}; if the change is intended, regenerate "
-        "with TINYFLASH_UPDATE_GOLDEN=1 and review the diff")
+        "with TINYFLASH_UPDATE_GOLDEN=1 and review the diff"
+    )
 
 
 @pytest.mark.parametrize("name", SHARED_FILES)
 def test_model_files_are_the_emulated_boards_but_for_the_board_name(
-        projects: dict[str, codegen.RenderedProject], name: str) -> None:
+    projects: dict[str, codegen.RenderedProject], name: str
+) -> None:
     """The model array, its header and the memory plan (not kept as goldens per board) are the
     emulated golden's with only the board id in the first line changed."""
     emulated = (GOLDEN / "tiny_cnn" / name).read_text(encoding="utf-8")
@@ -213,12 +240,17 @@ def test_model_files_are_the_emulated_boards_but_for_the_board_name(
 
 @pytest.mark.parametrize("board_id", sorted(REAL))
 def test_platformio_ini_uses_the_standard_platform(
-        projects: dict[str, codegen.RenderedProject], board_id: str) -> None:
+    projects: dict[str, codegen.RenderedProject], board_id: str
+) -> None:
     platform, _, kernels, counter, *_ = REAL[board_id]
     ini = projects[board_id].files["platformio.ini"].decode()
     body = [ln for ln in ini.splitlines() if ln and not ln.startswith(";")]
-    assert body[:4] == ["[platformio]", f"default_envs = {board_id}", f"[env:{board_id}]",
-                        f"platform = {platform}"]
+    assert body[:4] == [
+        "[platformio]",
+        f"default_envs = {board_id}",
+        f"[env:{board_id}]",
+        f"platform = {platform}",
+    ]
     assert f"board = {board_id}" in body and "framework = arduino" in body
     assert "monitor_speed = 115200" in body
     assert f"    -DTFL_USE_DSP={int(kernels == 'dsp')}" in body
@@ -236,8 +268,9 @@ def test_vendored_sources_are_the_firmware(projects: dict[str, codegen.RenderedP
     for source, target in codegen.ARDUINO_VENDORED_DIRS:
         for path in sorted((FIRMWARE / source).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
-                expected[f"{target}/{path.relative_to(FIRMWARE / source).as_posix()}"] = \
+                expected[f"{target}/{path.relative_to(FIRMWARE / source).as_posix()}"] = (
                     path.read_bytes()
+                )
     expected["lib/port/include/tfl_port.h"] = (FIRMWARE / "ports/include/tfl_port.h").read_bytes()
     assert lib == expected
     assert not any(name.startswith(("vendor/", "boards/")) for name in project.files)
@@ -248,13 +281,18 @@ def test_vendored_sources_are_the_firmware(projects: dict[str, codegen.RenderedP
 def test_generate_writes_a_standalone_real_board_project(tmp_path: Path) -> None:
     result = codegen.generate(TINY, "esp32dev", tmp_path / "esp", selftest=1)
     assert result.vendored and result.kernel_set == "portable"
-    files = {p.relative_to(tmp_path / "esp").as_posix() for p in (tmp_path / "esp").rglob("*")
-             if p.is_file()}
+    files = {
+        p.relative_to(tmp_path / "esp").as_posix()
+        for p in (tmp_path / "esp").rglob("*")
+        if p.is_file()
+    }
     assert files == set(result.files)
     assert "lib/port/src/tfl_port_arduino.cpp" in files and "src/sketch.cpp" in files
-    assert not any(os.path.isabs(line.split("=", 1)[-1].strip())
-                   for line in (tmp_path / "esp" / "platformio.ini").read_text().splitlines()
-                   if "=" in line and not line.startswith(";"))
+    assert not any(
+        os.path.isabs(line.split("=", 1)[-1].strip())
+        for line in (tmp_path / "esp" / "platformio.ini").read_text().splitlines()
+        if "=" in line and not line.startswith(";")
+    )
 
 
 def test_dsp_override_refused_on_a_portable_real_board(tmp_path: Path) -> None:

@@ -12,9 +12,19 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from tinyflash.reference import (FloatReference, Reference, TFLiteReference, TFLMReference,
-                                 _ArenaProbe, dequantize, quantize, round_half_away, run_float,
-                                 tflm_min_arena, to_tensor)
+from tinyflash.reference import (
+    FloatReference,
+    Reference,
+    TFLiteReference,
+    TFLMReference,
+    _ArenaProbe,
+    dequantize,
+    quantize,
+    round_half_away,
+    run_float,
+    tflm_min_arena,
+    to_tensor,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -53,16 +63,20 @@ def float_io_model(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.representative_dataset = lambda: (
-        [rng.uniform(-3, 3, (1, 512)).astype(np.float32)] for _ in range(8))
+        [rng.uniform(-3, 3, (1, 512)).astype(np.float32)] for _ in range(8)
+    )
     return converter.convert()
 
 
 def _near_ties(scale: float, rng: np.random.Generator) -> list[np.ndarray]:
     """Random values, float32 values at (k + 0.5) * scale, and their float32 neighbours."""
     ties = ((np.arange(-140, 140) + 0.5) * np.float32(scale)).astype(np.float32)
-    return [rng.uniform(-4, 4, 512).astype(np.float32), np.resize(ties, 512),
-            np.resize(np.nextafter(ties, np.float32(np.inf)), 512),
-            np.resize(np.nextafter(ties, np.float32(-np.inf)), 512)]
+    return [
+        rng.uniform(-4, 4, 512).astype(np.float32),
+        np.resize(ties, 512),
+        np.resize(np.nextafter(ties, np.float32(np.inf)), 512),
+        np.resize(np.nextafter(ties, np.float32(-np.inf)), 512),
+    ]
 
 
 @pytest.mark.slow
@@ -82,7 +96,8 @@ def test_quantize_helper_matches_tflm_quantize(tmp_path: Path) -> None:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_output_type = tf.int8
     converter.representative_dataset = lambda: (
-        [rng.uniform(-3, 3, (1, 512)).astype(np.float32)] for _ in range(8))
+        [rng.uniform(-3, 3, (1, 512)).astype(np.float32)] for _ in range(8)
+    )
     tflm = TFLMReference(converter.convert())
     assert tflm.inputs[0].dtype == "float32" and tflm.outputs[0].dtype == "int8"
     scale, zero = tflm.outputs[0].scale, tflm.outputs[0].zero_point
@@ -99,8 +114,10 @@ def test_quantize_helpers_match_tflite_quantize_and_dequantize_ops(float_io_mode
     tf = import_tensorflow()
     with quiet_fds():
         interpreter = tf.lite.Interpreter(
-            model_content=float_io_model, experimental_preserve_all_tensors=True,
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+            model_content=float_io_model,
+            experimental_preserve_all_tensors=True,
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+        )
         interpreter.allocate_tensors()
     ops = interpreter._get_ops_details()
     quant_op = next(op for op in ops if op["op_name"] == "QUANTIZE")
@@ -114,10 +131,13 @@ def test_quantize_helpers_match_tflite_quantize_and_dequantize_ops(float_io_mode
         x = values.astype(np.float32).reshape(1, 512)
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
         interpreter.invoke()
-        assert np.array_equal(quantize(x, scale, zero, "int8"),
-                              interpreter.get_tensor(quant_op["outputs"][0]))
-        assert np.array_equal(dequantize(interpreter.get_tensor(dequant_op["inputs"][0]), d_scale,
-                                         d_zero), interpreter.get_tensor(dequant_op["outputs"][0]))
+        assert np.array_equal(
+            quantize(x, scale, zero, "int8"), interpreter.get_tensor(quant_op["outputs"][0])
+        )
+        assert np.array_equal(
+            dequantize(interpreter.get_tensor(dequant_op["inputs"][0]), d_scale, d_zero),
+            interpreter.get_tensor(dequant_op["outputs"][0]),
+        )
         checked += x.size
     assert checked == 2048
 
@@ -177,7 +197,8 @@ def test_float_reference_from_python_file_returning_a_keras_model(tmp_path: Path
         "\n"
         "def fixed():\n"
         "    inp = keras.Input((4, 3), name='seq')\n"
-        "    return keras.Model(inp, keras.layers.Dense(2, use_bias=False, kernel_initializer='ones')(inp))\n")
+        "    return keras.Model(inp, keras.layers.Dense(2, use_bias=False, kernel_initializer='ones')(inp))\n"
+    )
     from tinyflash.errors import TinyflashError
 
     with pytest.raises(TinyflashError, match="unknown dimension besides the batch"):
@@ -185,8 +206,9 @@ def test_float_reference_from_python_file_returning_a_keras_model(tmp_path: Path
     reference = FloatReference(f"{source}:fixed")
     assert reference.inputs[0].name == "seq" and reference.inputs[0].shape == (1, 4, 3)
     out = reference.run([np.arange(12, dtype=np.float32).reshape(4, 3)])[0]
-    assert np.array_equal(out, np.repeat(np.array([[3.0], [12.0], [21.0], [30.0]],
-                                                   np.float32), 2, axis=1)[None])
+    assert np.array_equal(
+        out, np.repeat(np.array([[3.0], [12.0], [21.0], [30.0]], np.float32), 2, axis=1)[None]
+    )
 
 
 def test_run_float_quantizes_in_and_dequantizes_out(digits_tflite: Path, digits_test) -> None:  # type: ignore[no-untyped-def]
@@ -222,9 +244,23 @@ def test_tflm_min_arena_on_shared_model() -> None:
 @pytest.mark.slow
 def test_evaluate_cli_on_the_example(digits_tflite: Path) -> None:
     run = subprocess.run(
-        [str(TINYFLASH), "evaluate", str(DIGITS / "digits.keras"), str(digits_tflite),
-         "--data", str(DIGITS / "test.npz"), "--samples", "120", "--reference", "tflm", "--json"],
-        capture_output=True, text=True, timeout=300)
+        [
+            str(TINYFLASH),
+            "evaluate",
+            str(DIGITS / "digits.keras"),
+            str(digits_tflite),
+            "--data",
+            str(DIGITS / "test.npz"),
+            "--samples",
+            "120",
+            "--reference",
+            "tflm",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stderr.strip() == ""  # no TensorFlow log noise
     result = json.loads(run.stdout)

@@ -10,7 +10,7 @@ import re
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from support.tflbuilder import OPTION_FIELDS, OP_OPTIONS, OPTION_TYPES, ModelBuilder
+from support.tflbuilder import OP_OPTIONS, OPTION_FIELDS, OPTION_TYPES, ModelBuilder
 
 
 def _camel(name: str) -> str:
@@ -28,10 +28,14 @@ def test_option_slots_match_schema() -> None:
         for slot, (name, _kind) in enumerate(fields):
             if (table, name) in DEPRECATED:
                 continue
-            m = re.search(rf"def {table}Add{_camel(name)}\(builder, \w+\):\s*\n\s*builder\.Prepend\w+Slot\((\d+),",
-                          source)
+            m = re.search(
+                rf"def {table}Add{_camel(name)}\(builder, \w+\):\s*\n\s*builder\.Prepend\w+Slot\((\d+),",
+                source,
+            )
             assert m, f"{table}.{name} not in the schema module"
-            assert int(m.group(1)) == slot, f"{table}.{name}: slot {m.group(1)}, builder says {slot}"
+            assert int(m.group(1)) == slot, (
+                f"{table}.{name}: slot {m.group(1)}, builder says {slot}"
+            )
 
 
 def test_op_option_tables_exist() -> None:
@@ -43,11 +47,27 @@ def test_op_option_tables_exist() -> None:
 def test_model_reads_back() -> None:
     b = ModelBuilder()
     x = b.tensor("x", [1, 5, 5, 2], "int8", scale=0.5, zero_point=-3)
-    w = b.tensor("w", None, "int8", data=np.arange(3 * 2 * 2 * 2).reshape(3, 2, 2, 2),
-                 scale=[0.1, 0.2, 0.3], zero_point=[0, 0, 0], quantized_dimension=0)
+    w = b.tensor(
+        "w",
+        None,
+        "int8",
+        data=np.arange(3 * 2 * 2 * 2).reshape(3, 2, 2, 2),
+        scale=[0.1, 0.2, 0.3],
+        zero_point=[0, 0, 0],
+        quantized_dimension=0,
+    )
     y = b.tensor("y", [1, 2, 2, 3], "int8", scale=1.5, zero_point=4)
-    b.op("CONV_2D", [x, w, -1], [y], padding="VALID", stride_w=2, stride_h=2,
-         fused_activation_function="RELU6", dilation_w_factor=1, dilation_h_factor=1)
+    b.op(
+        "CONV_2D",
+        [x, w, -1],
+        [y],
+        padding="VALID",
+        stride_w=2,
+        stride_h=2,
+        fused_activation_function="RELU6",
+        dilation_w_factor=1,
+        dilation_h_factor=1,
+    )
     data = b.build([x], [y])
     m = schema.Model.GetRootAs(bytearray(data), 0)
     assert m.Version() == 3 and m.SubgraphsLength() == 1
@@ -60,7 +80,12 @@ def test_model_reads_back() -> None:
     assert op.BuiltinOptionsType() == schema.BuiltinOptions.Conv2DOptions
     opts = schema.Conv2DOptions()
     opts.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
-    assert (opts.Padding(), opts.StrideW(), opts.StrideH(), opts.FusedActivationFunction()) == (1, 2, 2, 3)
+    assert (opts.Padding(), opts.StrideW(), opts.StrideH(), opts.FusedActivationFunction()) == (
+        1,
+        2,
+        2,
+        3,
+    )
     wt = sg.Tensors(1)
     assert wt.Type() == schema.TensorType.INT8 and list(wt.ShapeAsNumpy()) == [3, 2, 2, 2]
     q = wt.Quantization()

@@ -36,38 +36,78 @@ def build_chain(seed: int, layers: list[str], h: int, w: int, c: int) -> bytes:
         act = str(rng.choice(["NONE", "RELU", "RELU6"]))
         if kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
             out = b.tensor(f"t{i}", [1, oh, ow, c], "int8", scale=scale, zero_point=zp)
-            b.op(kind, [cur], [out], padding=padding, stride_w=stride, stride_h=stride,
-                 filter_width=k, filter_height=k, fused_activation_function=act)
+            b.op(
+                kind,
+                [cur],
+                [out],
+                padding=padding,
+                stride_w=stride,
+                stride_h=stride,
+                filter_width=k,
+                filter_height=k,
+                fused_activation_function=act,
+            )
         else:
             oc = int(rng.integers(1, 6)) if kind == "CONV_2D" else c * int(rng.integers(1, 3))
             shape = (oc, k, k, c) if kind == "CONV_2D" else (1, k, k, oc)
             w_scales = [float(np.float32(s)) for s in rng.uniform(0.005, 0.03, oc)]
-            wt = b.tensor(f"w{i}", None, "int8", data=rng.integers(-127, 127, shape, endpoint=True),
-                          scale=w_scales, zero_point=[0] * oc,
-                          quantized_dimension=0 if kind == "CONV_2D" else 3)
-            bias = b.tensor(f"b{i}", None, "int32", data=rng.integers(-2000, 2000, oc),
-                            scale=quantized_bias_scale(scale, w_scales), zero_point=[0] * oc)
+            wt = b.tensor(
+                f"w{i}",
+                None,
+                "int8",
+                data=rng.integers(-127, 127, shape, endpoint=True),
+                scale=w_scales,
+                zero_point=[0] * oc,
+                quantized_dimension=0 if kind == "CONV_2D" else 3,
+            )
+            bias = b.tensor(
+                f"b{i}",
+                None,
+                "int32",
+                data=rng.integers(-2000, 2000, oc),
+                scale=quantized_bias_scale(scale, w_scales),
+                zero_point=[0] * oc,
+            )
             # std of the accumulator ~ sqrt(fan_in) * 74 * 73 * scale * w_scale: cover ~3 std
             fan_in = k * k * (c if kind == "CONV_2D" else 1)
-            new_scale = float(np.float32(127 * np.sqrt(fan_in) * scale * np.mean(w_scales)
-                                         * rng.uniform(0.5, 2.0)))
+            new_scale = float(
+                np.float32(
+                    127 * np.sqrt(fan_in) * scale * np.mean(w_scales) * rng.uniform(0.5, 2.0)
+                )
+            )
             new_zp = int(rng.integers(-30, 30))
             out = b.tensor(f"t{i}", [1, oh, ow, oc], "int8", scale=new_scale, zero_point=new_zp)
-            options = dict(padding=padding, stride_w=stride, stride_h=stride,
-                           fused_activation_function=act)
+            options = dict(
+                padding=padding, stride_w=stride, stride_h=stride, fused_activation_function=act
+            )
             if kind == "DEPTHWISE_CONV_2D":
                 options["depth_multiplier"] = oc // c
             b.op(kind, [cur, wt, bias], [out], **options)
             scale, zp, c = new_scale, new_zp, oc
         cur, h, w = out, oh, ow
     flat = b.tensor("flat", [1, h * w * c], "int8", scale=scale, zero_point=zp)
-    b.op("RESHAPE", [cur, b.tensor("shape", None, "int32", data=np.array([1, h * w * c]))], [flat],
-         new_shape=[1, h * w * c])
+    b.op(
+        "RESHAPE",
+        [cur, b.tensor("shape", None, "int32", data=np.array([1, h * w * c]))],
+        [flat],
+        new_shape=[1, h * w * c],
+    )
     units = int(rng.integers(2, 10))
-    fw = b.tensor("fw", None, "int8", data=rng.integers(-127, 127, (units, h * w * c)), scale=0.01,
-                  zero_point=0)
-    logits = b.tensor("logits", [1, units], "int8",
-                      scale=float(np.float32(127 * np.sqrt(h * w * c) * scale * 0.01)), zero_point=0)
+    fw = b.tensor(
+        "fw",
+        None,
+        "int8",
+        data=rng.integers(-127, 127, (units, h * w * c)),
+        scale=0.01,
+        zero_point=0,
+    )
+    logits = b.tensor(
+        "logits",
+        [1, units],
+        "int8",
+        scale=float(np.float32(127 * np.sqrt(h * w * c) * scale * 0.01)),
+        zero_point=0,
+    )
     b.op("FULLY_CONNECTED", [flat, fw, -1], [logits])
     y = b.tensor("y", [1, units], "int8", scale=1 / 256, zero_point=-128)
     b.op("SOFTMAX", [logits], [y], beta=1.0)
@@ -75,12 +115,19 @@ def build_chain(seed: int, layers: list[str], h: int, w: int, c: int) -> bytes:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), layers=st.lists(st.sampled_from(LAYERS), min_size=1, max_size=4),
-       h=st.integers(3, 12), w=st.integers(3, 12), c=st.integers(1, 4))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    layers=st.lists(st.sampled_from(LAYERS), min_size=1, max_size=4),
+    h=st.integers(3, 12),
+    w=st.integers(3, 12),
+    c=st.integers(1, 4),
+)
 def test_random_chain_all_layouts_match_tflm(seed, layers, h, w, c):
     model = build_chain(seed, layers, h, w, c)
     rng = np.random.default_rng(seed)
-    batch = [[rng.integers(-128, 127, (1, h, w, c), endpoint=True, dtype=np.int8)] for _ in range(4)]
+    batch = [
+        [rng.integers(-128, 127, (1, h, w, c), endpoint=True, dtype=np.int8)] for _ in range(4)
+    ]
     want = tflm_reference_batch(model, batch)
     seq = host_run(model)
     for alias in (None, False, True):
@@ -91,5 +138,6 @@ def test_random_chain_all_layouts_match_tflm(seed, layers, h, w, c):
         got = run_model_batch(model, batch, offsets=offsets)
         for k, (g, wnt) in enumerate(zip(got, want)):
             for i in range(2):
-                assert np.array_equal(g[i], wnt[i]), \
+                assert np.array_equal(g[i], wnt[i]), (
                     f"seed={seed} layers={layers} alias={alias} input {k} output {i}"
+                )

@@ -7,12 +7,27 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from support.runtime_host import ALIASING_OPS, api_checks, greedy_plan, host_run, init_status, model_info, random_inputs, run_model_batch, tflm_reference_batch
+from support.runtime_host import (
+    ALIASING_OPS,
+    api_checks,
+    greedy_plan,
+    host_run,
+    init_status,
+    model_info,
+    random_inputs,
+    run_model_batch,
+    tflm_reference_batch,
+)
 from support.tflbuilder import ModelBuilder
 
 
-def fc_model(units: int = 3, out_units: int | None = None, weight_bytes: bytes | None = None,
-             op: str = "FULLY_CONNECTED", **build_kw) -> bytes:
+def fc_model(
+    units: int = 3,
+    out_units: int | None = None,
+    weight_bytes: bytes | None = None,
+    op: str = "FULLY_CONNECTED",
+    **build_kw,
+) -> bytes:
     b = ModelBuilder()
     x = b.tensor("x", [1, 4], "int8", scale=0.1, zero_point=0)
     data = weight_bytes if weight_bytes is not None else np.ones((units, 4), np.int8)
@@ -28,7 +43,9 @@ def fc_model(units: int = 3, out_units: int | None = None, weight_bytes: bytes |
 def test_valid_model_initialises() -> None:
     info = model_info(fc_model())
     assert info.status == "TFL_OK" and info.op_count == 1 and info.tensor_count == 3
-    assert [d.shape for d in info.inputs] == [(1, 4)] and [d.shape for d in info.outputs] == [(1, 3)]
+    assert [d.shape for d in info.inputs] == [(1, 4)] and [d.shape for d in info.outputs] == [
+        (1, 3)
+    ]
     assert info.pool_used == 2  # per-tensor weights: one multiplier and one shift
 
 

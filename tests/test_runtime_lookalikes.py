@@ -20,7 +20,7 @@ from support.runtime_host import model_info, random_inputs, run_model_batch, tfl
 
 pytestmark = pytest.mark.slow
 
-MODELS_PY = textwrap.dedent('''
+MODELS_PY = textwrap.dedent("""
     import os
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
@@ -82,11 +82,14 @@ MODELS_PY = textwrap.dedent('''
     resnet8 = _resnet8()
     autoencoder = _autoencoder()
     lstm = _lstm()
-''')
+""")
 
 SHAPES = {
-    "ds_cnn": (49, 10, 1), "mobilenet": (32, 32, 3), "resnet8": (32, 32, 3),
-    "autoencoder": (128,), "lstm": (6, 4),
+    "ds_cnn": (49, 10, 1),
+    "mobilenet": (32, 32, 3),
+    "resnet8": (32, 32, 3),
+    "autoencoder": (128,),
+    "lstm": (6, 4),
 }
 N_INPUTS = 20
 

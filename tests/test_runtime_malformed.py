@@ -26,7 +26,7 @@ def mutations(model: bytes, rng: np.random.Generator) -> list[tuple[str, bytes]]
         pos = int(rng.integers(len(model) - 4)) & ~3
         word = int(rng.choice([0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 0x00010000, 0xFFFF, len(model)]))
         m = bytearray(model)
-        m[pos:pos + 4] = word.to_bytes(4, "little")
+        m[pos : pos + 4] = word.to_bytes(4, "little")
         out.append((f"word {word:#x} at {pos}", bytes(m)))
     return out
 

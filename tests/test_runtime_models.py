@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from support.runtime_host import (greedy_plan, model_info, random_inputs, run_model_batch, run_model_layers,
-                                  tflm_layers, tflm_reference_batch)
+from support.runtime_host import (
+    greedy_plan,
+    model_info,
+    random_inputs,
+    run_model_batch,
+    run_model_layers,
+    tflm_layers,
+    tflm_reference_batch,
+)
 
 N_INPUTS = 24
 
@@ -49,7 +56,9 @@ def test_shared_model_every_layer_matches_tflm(name: str, planned: bool) -> None
     assert len(ours) == len(theirs) == info.op_count
     for op, (a_outs, b_outs) in enumerate(zip(ours, theirs)):
         for a, b in zip(a_outs, b_outs):
-            assert a.size == b.size and np.array_equal(a.ravel(), b.ravel()), f"{name}: op {op} differs"
+            assert a.size == b.size and np.array_equal(a.ravel(), b.ravel()), (
+                f"{name}: op {op} differs"
+            )
 
 
 @pytest.mark.parametrize("name", ["ad01_int8", "kws_ref_model", "pretrainedResnet_quant"])
@@ -70,7 +79,11 @@ def test_shared_model_memory_report(name: str) -> None:
         buf = m.Buffers(tensor.Buffer())
         if buf is not None and buf.DataLength() > 0:
             continue
-        nbytes = int(np.prod(tensor.ShapeAsNumpy())) * sizes[tensor.Type()] if tensor.ShapeLength() else sizes[tensor.Type()]
+        nbytes = (
+            int(np.prod(tensor.ShapeAsNumpy())) * sizes[tensor.Type()]
+            if tensor.ShapeLength()
+            else sizes[tensor.Type()]
+        )
         cursor = (cursor + 15) // 16 * 16 + nbytes
     assert info.arena_used == cursor
     pooled = 0

@@ -23,11 +23,15 @@ from support.runtime_build import RUNTIME, kernel_names, runtime_sources
 CC = "arm-none-eabi-gcc"
 FLOAT_HELPER = re.compile(
     r"^(__aeabi_(fadd|fsub|frsub|fmul|fdiv|fcmp\w*|f2\w+|d\w+|i2f|i2d|ui2f|ui2d|l2f|l2d|ul2f|ul2d)"
-    r"|__(add|sub|mul|div)[sd]f3|(exp|log|pow|round|floor|ceil|sqrt|tanh|frexp|ldexp)f?)$")
+    r"|__(add|sub|mul|div)[sd]f3|(exp|log|pow|round|floor|ceil|sqrt|tanh|frexp|ldexp)f?)$"
+)
 FLOAT_IO_KERNELS = {"quantize", "dequantize"}
 CPUS = {
-    "cortex-m0plus": [], "cortex-m3": [], "cortex-m4": ["-mfloat-abi=hard", "-mfpu=auto"],
-    "cortex-m7": ["-mfloat-abi=hard", "-mfpu=auto"], "cortex-m33": ["-mfloat-abi=hard", "-mfpu=auto"],
+    "cortex-m0plus": [],
+    "cortex-m3": [],
+    "cortex-m4": ["-mfloat-abi=hard", "-mfpu=auto"],
+    "cortex-m7": ["-mfloat-abi=hard", "-mfpu=auto"],
+    "cortex-m33": ["-mfloat-abi=hard", "-mfpu=auto"],
     "cortex-m55": ["-mfloat-abi=hard"],
 }
 
@@ -36,9 +40,24 @@ pytestmark = pytest.mark.skipif(shutil.which(CC) is None, reason=f"{CC} is not i
 
 def compile_all(out: Path, cpu: str, extra: list[str] | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [CC, "-std=c99", "-Os", f"-mcpu={cpu}", "-mthumb", *CPUS[cpu], "-Wall", "-Wextra",
-           "-Werror", "-ffunction-sections", "-fdata-sections", "-I", str(RUNTIME / "include"),
-           *(extra or []), "-c", *map(str, runtime_sources())]
+    cmd = [
+        CC,
+        "-std=c99",
+        "-Os",
+        f"-mcpu={cpu}",
+        "-mthumb",
+        *CPUS[cpu],
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-ffunction-sections",
+        "-fdata-sections",
+        "-I",
+        str(RUNTIME / "include"),
+        *(extra or []),
+        "-c",
+        *map(str, runtime_sources()),
+    ]
     proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True)
     assert proc.returncode == 0, f"{cpu}: {proc.stderr[-3000:]}"
     return sorted(out.glob("*.o"))
@@ -49,8 +68,9 @@ def test_eval_paths_use_no_float(tmp_path: Path) -> None:
     calls: dict[str, set[str]] = defaultdict(set)
     kernel_eval: dict[str, str] = {}
     for obj in objs:
-        text = subprocess.run(["arm-none-eabi-objdump", "-r", str(obj)], capture_output=True,
-                              text=True, check=True).stdout
+        text = subprocess.run(
+            ["arm-none-eabi-objdump", "-r", str(obj)], capture_output=True, text=True, check=True
+        ).stdout
         section = ""
         for line in text.splitlines():
             m = re.match(r"RELOCATION RECORDS FOR \[(.+)\]:", line)
@@ -87,6 +107,8 @@ def test_eval_paths_use_no_float(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cpu, messages", [(cpu, 1) for cpu in sorted(CPUS)] + [("cortex-m0plus", 0)])
+@pytest.mark.parametrize(
+    "cpu, messages", [(cpu, 1) for cpu in sorted(CPUS)] + [("cortex-m0plus", 0)]
+)
 def test_builds_warning_free(tmp_path: Path, cpu: str, messages: int) -> None:
     compile_all(tmp_path, cpu, [f"-DTFL_WITH_MESSAGES={messages}"])

@@ -30,12 +30,31 @@ def lib() -> ctypes.CDLL:
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".{os.getpid()}.tmp")
-        subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                        "-I", str(RUNTIME / "include"), str(src), "-o", str(tmp)], check=True)
+        subprocess.run(
+            [
+                "gcc",
+                "-std=c99",
+                "-O1",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-shared",
+                "-fPIC",
+                "-I",
+                str(RUNTIME / "include"),
+                str(src),
+                "-o",
+                str(tmp),
+            ],
+            check=True,
+        )
         os.replace(tmp, out)
     so = ctypes.CDLL(str(out))
-    so.tfl_quantize_multiplier.argtypes = [ctypes.c_double, ctypes.POINTER(ctypes.c_int32),
-                                           ctypes.POINTER(ctypes.c_int32)]
+    so.tfl_quantize_multiplier.argtypes = [
+        ctypes.c_double,
+        ctypes.POINTER(ctypes.c_int32),
+        ctypes.POINTER(ctypes.c_int32),
+    ]
     for name in ("tfl_multiply_by_quantized_multiplier",):
         getattr(so, name).argtypes = [ctypes.c_int32] * 3
         getattr(so, name).restype = ctypes.c_int32
@@ -63,7 +82,7 @@ def py_quantize_multiplier(real: float) -> tuple[int, int]:
 
 
 def py_srdhm(a: int, b: int) -> int:
-    if a == b == -2**31:
+    if a == b == -(2**31):
         return 2**31 - 1
     v = a * b + ((1 << 30) if a * b >= 0 else 1 - (1 << 30))
     return v // 2**31 if v >= 0 else -((-v) // 2**31)
@@ -89,9 +108,28 @@ def c_qm(lib, real: float) -> tuple[int, int]:
 
 
 def test_quantize_multiplier_edges(lib) -> None:
-    edges = [1.0, 0.5, 0.75, 2.0, 1e-12, 2.0**-31, 2.0**-32, 2.0**-33, 2.0**30, 2.0**31, 1e20,
-             1 - 2.0**-33, 1 - 2.0**-40, 0.5 - 2.0**-60, 0.0, -1.0, float("inf"), float("nan"),
-             5e-324, 1.7976931348623157e308]
+    edges = [
+        1.0,
+        0.5,
+        0.75,
+        2.0,
+        1e-12,
+        2.0**-31,
+        2.0**-32,
+        2.0**-33,
+        2.0**30,
+        2.0**31,
+        1e20,
+        1 - 2.0**-33,
+        1 - 2.0**-40,
+        0.5 - 2.0**-60,
+        0.0,
+        -1.0,
+        float("inf"),
+        float("nan"),
+        5e-324,
+        1.7976931348623157e308,
+    ]
     for real in edges:
         assert c_qm(lib, real) == py_quantize_multiplier(real), real
     assert c_qm(lib, 1 - 2.0**-40) == (1 << 30, 1)  # q rounds to 2^31: halved, shift + 1
@@ -100,15 +138,17 @@ def test_quantize_multiplier_edges(lib) -> None:
 def test_quantize_multiplier_random(lib) -> None:
     rng = np.random.default_rng(SEED)
     for real in np.exp(rng.uniform(-40, 40, 3000)):
-        assert c_qm(lib, float(real)) == py_quantize_multiplier(float(real)), f"seed={SEED} {real!r}"
+        assert c_qm(lib, float(real)) == py_quantize_multiplier(float(real)), (
+            f"seed={SEED} {real!r}"
+        )
 
 
 def test_fixed_point_primitives(lib) -> None:
     rng = np.random.default_rng(SEED)
-    specials = [0, 1, -1, 2**31 - 1, -2**31, 2**30, -2**30, 12345, -12345]
-    xs = specials + [int(v) for v in rng.integers(-2**31, 2**31, 400)]
+    specials = [0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30), 12345, -12345]
+    xs = specials + [int(v) for v in rng.integers(-(2**31), 2**31, 400)]
     for a in xs:
-        for b in specials + [int(v) for v in rng.integers(-2**31, 2**31, 5)]:
+        for b in specials + [int(v) for v in rng.integers(-(2**31), 2**31, 5)]:
             assert lib.tfl_saturating_rounding_doubling_high_mul(a, b) == py_srdhm(a, b), (a, b)
         for e in range(0, 32):
             assert lib.tfl_rounding_divide_by_pot(a, e) == py_rdbpot(a, e), (a, e)
@@ -118,15 +158,28 @@ def test_multiply_by_quantized_multiplier(lib) -> None:
     rng = np.random.default_rng(SEED)
     for _ in range(3000):
         m, shift = py_quantize_multiplier(float(np.exp(rng.uniform(-25, 5))))
-        x = int(rng.integers(-2**20, 2**20)) if rng.random() < 0.8 else int(rng.integers(-2**31, 2**31))
-        assert lib.tfl_multiply_by_quantized_multiplier(x, m, shift) == py_mbqm(x, m, shift), \
+        x = (
+            int(rng.integers(-(2**20), 2**20))
+            if rng.random() < 0.8
+            else int(rng.integers(-(2**31), 2**31))
+        )
+        assert lib.tfl_multiply_by_quantized_multiplier(x, m, shift) == py_mbqm(x, m, shift), (
             f"seed={SEED} x={x} m={m} shift={shift}"
+        )
 
 
-@pytest.mark.parametrize("padding, size, k, stride, dil, out, pad", [
-    (0, 10, 3, 1, 1, 10, 1), (0, 10, 3, 2, 1, 5, 0), (1, 10, 3, 2, 1, 4, 0),
-    (0, 7, 3, 1, 2, 7, 2), (1, 7, 3, 1, 2, 3, 0), (0, 1, 5, 1, 1, 1, 2), (1, 5, 5, 3, 1, 1, 0),
-])
+@pytest.mark.parametrize(
+    "padding, size, k, stride, dil, out, pad",
+    [
+        (0, 10, 3, 1, 1, 10, 1),
+        (0, 10, 3, 2, 1, 5, 0),
+        (1, 10, 3, 2, 1, 4, 0),
+        (0, 7, 3, 1, 2, 7, 2),
+        (1, 7, 3, 1, 2, 3, 0),
+        (0, 1, 5, 1, 1, 1, 2),
+        (1, 5, 5, 3, 1, 1, 0),
+    ],
+)
 def test_conv_geometry(lib, padding, size, k, stride, dil, out, pad) -> None:
     assert lib.tfl_conv_output_size(padding, size, k, stride, dil) == out
     assert lib.tfl_conv_padding(stride, dil, size, k, out) == pad

@@ -62,8 +62,12 @@ int main(int argc, char **argv) {
 
 FLAG_SETS = {"host_builds": (SANITIZE_CFLAGS, SAN_ENV, ASAN_EXIT)}
 
-EXPECT = {"heap": "heap-buffer-overflow", "stack": "stack-buffer-overflow",
-          "overflow": "signed integer overflow", "misaligned": "misaligned address"}
+EXPECT = {
+    "heap": "heap-buffer-overflow",
+    "stack": "stack-buffer-overflow",
+    "overflow": "signed integer overflow",
+    "misaligned": "misaligned address",
+}
 
 
 def _build(cc: str, flags: list[str], tmp_path: Path) -> Path:
@@ -81,10 +85,13 @@ def test_planted_bug_is_caught(flag_set: str, bug: str, tmp_path: Path) -> None:
     flags, san_env, exit_code = FLAG_SETS[flag_set]
     exe = _build("gcc", flags, tmp_path)
     env = dict(os.environ, **san_env)
-    clean = subprocess.run([str(exe), bug, "0"], capture_output=True, text=True, env=env, timeout=60)
+    clean = subprocess.run(
+        [str(exe), bug, "0"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert clean.returncode == 0 and "survived" in clean.stdout, clean.stderr
-    planted = subprocess.run([str(exe), bug, "1"], capture_output=True, text=True, env=env,
-                             timeout=60)
+    planted = subprocess.run(
+        [str(exe), bug, "1"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert planted.returncode == exit_code, (planted.returncode, planted.stdout, planted.stderr)
     assert EXPECT[bug] in planted.stderr
     assert "survived" not in planted.stdout  # -fno-sanitize-recover: the program stopped there
@@ -125,15 +132,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 }
 """)
     exe = tmp_path / "target"
-    proc = subprocess.run([cc, *fuzzlib.CFLAGS, str(src), "-o", str(exe)], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [cc, *fuzzlib.CFLAGS, str(src), "-o", str(exe)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     good, bad = tmp_path / "good", tmp_path / "bad"
     good.write_bytes(b"OK fine")
     bad.write_bytes(b"OB oops")
     env = dict(os.environ, **fuzzlib.SAN_ENV)
-    clean = subprocess.run([str(exe), str(good)], capture_output=True, text=True, env=env, timeout=60)
+    clean = subprocess.run(
+        [str(exe), str(good)], capture_output=True, text=True, env=env, timeout=60
+    )
     assert clean.returncode == 0, clean.stderr
-    caught = subprocess.run([str(exe), str(bad)], capture_output=True, text=True, env=env, timeout=60)
+    caught = subprocess.run(
+        [str(exe), str(bad)], capture_output=True, text=True, env=env, timeout=60
+    )
     assert caught.returncode != 0
     assert "heap-buffer-overflow" in caught.stderr

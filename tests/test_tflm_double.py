@@ -16,8 +16,16 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from support.host_doubles import (ARDUINO_DOUBLE, SANITIZE, TFLM_CXX, TFLM_DOUBLE, WARN,
-                                  compile_objects, need, run)
+from support.host_doubles import (
+    ARDUINO_DOUBLE,
+    SANITIZE,
+    TFLM_CXX,
+    TFLM_DOUBLE,
+    WARN,
+    compile_objects,
+    need,
+    run,
+)
 from support.serial_double import PipeSerial
 from tinyflash import codegen
 
@@ -33,13 +41,23 @@ def test_double_declares_every_resolver_method_tinyflash_generates() -> None:
 
 def _compile(project: Path, out: Path) -> Path:
     gcc, gxx = need("gcc"), need("g++")
-    includes = [f"-I{project / 'src'}", f"-I{project / 'lib' / 'tflm_harness' / 'include'}",
-                f"-I{project / 'lib' / 'tflm_harness' / 'src'}",
-                f"-I{project / 'lib' / 'port' / 'include'}", f"-I{TFLM_DOUBLE}",
-                f"-I{ARDUINO_DOUBLE}", f"-I{RUNTIME / 'include'}"]
-    defines = ["-DTFL_USE_DSP=0", "-DTFL_PORT_USE_DWT=0", "-DARDUINO_DOUBLE_STDIO_MAIN",
-               "-DTFLM_DOUBLE_MODEL_DATA_SYMBOL=tiny_cnn_model_data",
-               "-DTFLM_DOUBLE_MODEL_SIZE_SYMBOL=tiny_cnn_model_size", "-DTF_LITE_STATIC_MEMORY"]
+    includes = [
+        f"-I{project / 'src'}",
+        f"-I{project / 'lib' / 'tflm_harness' / 'include'}",
+        f"-I{project / 'lib' / 'tflm_harness' / 'src'}",
+        f"-I{project / 'lib' / 'port' / 'include'}",
+        f"-I{TFLM_DOUBLE}",
+        f"-I{ARDUINO_DOUBLE}",
+        f"-I{RUNTIME / 'include'}",
+    ]
+    defines = [
+        "-DTFL_USE_DSP=0",
+        "-DTFL_PORT_USE_DWT=0",
+        "-DARDUINO_DOUBLE_STDIO_MAIN",
+        "-DTFLM_DOUBLE_MODEL_DATA_SYMBOL=tiny_cnn_model_data",
+        "-DTFLM_DOUBLE_MODEL_SIZE_SYMBOL=tiny_cnn_model_size",
+        "-DTF_LITE_STATIC_MEMORY",
+    ]
     c_files = sorted((RUNTIME / "src").rglob("*.c"))  # behind the TFLM stand-in
     c_files += sorted((project / "lib" / "tflm_harness" / "src").glob("*.c"))
     c_files += sorted((project / "src").glob("*.c"))
@@ -48,9 +66,12 @@ def _compile(project: Path, out: Path) -> Path:
     arduino_files = sorted((project / "lib" / "port" / "src").glob("*.cpp"))
     arduino_files += [ARDUINO_DOUBLE / "arduino_double.cpp"]  # its halt uses an exception
     common = [*WARN, *SANITIZE, *defines, *includes]
-    objects = compile_objects([([gcc, "-std=c99", *common], f) for f in c_files]
-                              + [([gxx, *TFLM_CXX, *common], f) for f in cpp_files]
-                              + [([gxx, "-std=gnu++17", *common], f) for f in arduino_files], out)
+    objects = compile_objects(
+        [([gcc, "-std=c99", *common], f) for f in c_files]
+        + [([gxx, *TFLM_CXX, *common], f) for f in cpp_files]
+        + [([gxx, "-std=gnu++17", *common], f) for f in arduino_files],
+        out,
+    )
     exe = out / "firmware"
     run([gxx, *SANITIZE, *map(str, objects), "-o", str(exe)])
     return exe
@@ -75,8 +96,9 @@ def test_tflm_project_speaks_the_protocol(tmp_path: Path) -> None:
     reference = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
     shape = tuple(reference.get_input_details(0)["shape"])
     rng = np.random.default_rng(11)
-    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         with Link(PipeSerial(proc), f"pipe:{exe}", timeout=20) as link:
             assert link.wait_banner().selftest == "PASS"
@@ -136,9 +158,15 @@ def test_emulated_tflm_project_with_tflm_path_builds_and_verifies(tmp_path: Path
     ini = project / "platformio.ini"
     text = ini.read_text()
     assert "build_flags =\n" in text
-    ini.write_text(text.replace("build_flags =\n", "build_flags =\n"
-                                "    -DTFLM_DOUBLE_MODEL_DATA_SYMBOL=tiny_cnn_model_data\n"
-                                "    -DTFLM_DOUBLE_MODEL_SIZE_SYMBOL=tiny_cnn_model_size\n", 1))
+    ini.write_text(
+        text.replace(
+            "build_flags =\n",
+            "build_flags =\n"
+            "    -DTFLM_DOUBLE_MODEL_DATA_SYMBOL=tiny_cnn_model_data\n"
+            "    -DTFLM_DOUBLE_MODEL_SIZE_SYMBOL=tiny_cnn_model_size\n",
+            1,
+        )
+    )
     built = build_project(project, timeout=600)
     assert built.arena_bytes is None or built.arena_bytes > 0
     assert "tflite-micro" in built.log.read_text()  # PlatformIO built the tree as lib/tflm

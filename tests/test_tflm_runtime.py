@@ -37,30 +37,41 @@ from tinyflash.reference import tflm_min_arena
 GOLDEN = REPO / "tests" / "golden"
 TINY = GOLDEN / "tiny_cnn.tflite"
 UPDATE = os.environ.get("TINYFLASH_UPDATE_GOLDEN") == "1"
-FIXED = codegen.FirmwarePaths(platform="/opt/tinyflash/firmware/platform",
-                              runtime="/opt/tinyflash/firmware/runtime",
-                              harness="/opt/tinyflash/firmware/harness",
-                              boards_dir="/opt/tinyflash/boards")
+FIXED = codegen.FirmwarePaths(
+    platform="/opt/tinyflash/firmware/platform",
+    runtime="/opt/tinyflash/firmware/runtime",
+    harness="/opt/tinyflash/firmware/harness",
+    boards_dir="/opt/tinyflash/boards",
+)
 CASES = {  # golden folder -> (board, --tflm-path)
     "tflm_nano33ble": ("nano33ble", None),
     "tflm_mps2-an386": ("mps2-an386", "/opt/tflm"),
 }
-GOLDEN_FILES = ("README.md", "platformio.ini", "src/main.cpp", "src/model_data.h",
-                "tinyflash.json")
+GOLDEN_FILES = ("README.md", "platformio.ini", "src/main.cpp", "src/model_data.h", "tinyflash.json")
 
 
-def render(board_id: str, tflm_path: str | None, model_path: Path = TINY,
-           selftest: int = 3) -> codegen.RenderedProject:
+def render(
+    board_id: str, tflm_path: str | None, model_path: Path = TINY, selftest: int = 3
+) -> codegen.RenderedProject:
     info = load_model(model_path)
     plan = plan_memory(info)
     vectors = codegen.selftest_vectors(info.data, len(info.inputs), len(info.outputs), selftest)
     return codegen.render_tflm_project(
-        model=info.data, model_file=model_path.name, model_sha256=info.sha256,
-        op_names=[op.name for op in info.ops], input_count=len(info.inputs),
-        output_count=len(info.outputs), plan_arena_bytes=plan.arena_bytes,
-        tflm_min_arena_bytes=tflm_min_arena(info.data), lower_bound=plan.lower_bound,
-        board=codegen.board_spec(load_board(board_id)), vectors=vectors, paths=FIXED,
-        vendor=False, tflm_path=tflm_path)
+        model=info.data,
+        model_file=model_path.name,
+        model_sha256=info.sha256,
+        op_names=[op.name for op in info.ops],
+        input_count=len(info.inputs),
+        output_count=len(info.outputs),
+        plan_arena_bytes=plan.arena_bytes,
+        tflm_min_arena_bytes=tflm_min_arena(info.data),
+        lower_bound=plan.lower_bound,
+        board=codegen.board_spec(load_board(board_id)),
+        vectors=vectors,
+        paths=FIXED,
+        vendor=False,
+        tflm_path=tflm_path,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +90,13 @@ def test_golden(projects: dict[str, codegen.RenderedProject], case: str, name: s
     assert golden.is_file(), f"{golden} is missing: run with TINYFLASH_UPDATE_GOLDEN=1"
     assert actual == golden.read_text(encoding="utf-8"), (
         f"{name} ({case}) differs from {golden}; if intended, regenerate with "
-        "TINYFLASH_UPDATE_GOLDEN=1 and review the diff")
+        "TINYFLASH_UPDATE_GOLDEN=1 and review the diff"
+    )
 
 
-def test_model_array_is_the_tinyflash_runtimes(projects: dict[str, codegen.RenderedProject]) -> None:
+def test_model_array_is_the_tinyflash_runtimes(
+    projects: dict[str, codegen.RenderedProject],
+) -> None:
     """Same aligned model array (same template) as the tinyflash runtime's projects."""
     emulated = (GOLDEN / "tiny_cnn" / "src" / "model_data.c").read_text(encoding="utf-8")
     for case, (board, _) in CASES.items():
@@ -96,11 +110,21 @@ def test_resolver_has_exactly_the_models_ops(model_name: str) -> None:
     model = shared_model_path(model_name)
     info = load_model(model)
     project = codegen.render_tflm_project(
-        model=info.data, model_file=model.name, model_sha256=info.sha256,
-        op_names=[op.name for op in info.ops], input_count=len(info.inputs),
-        output_count=len(info.outputs), plan_arena_bytes=100, tflm_min_arena_bytes=200,
-        lower_bound=None, board=codegen.board_spec(load_board("nano33ble")), vectors=[],
-        paths=FIXED, vendor=False, tflm_path=None)
+        model=info.data,
+        model_file=model.name,
+        model_sha256=info.sha256,
+        op_names=[op.name for op in info.ops],
+        input_count=len(info.inputs),
+        output_count=len(info.outputs),
+        plan_arena_bytes=100,
+        tflm_min_arena_bytes=200,
+        lower_bound=None,
+        board=codegen.board_spec(load_board("nano33ble")),
+        vectors=[],
+        paths=FIXED,
+        vendor=False,
+        tflm_path=None,
+    )
     main = project.files["src/main.cpp"].decode()
     calls = re.findall(r"resolver\.(Add\w+)\(\) != kTfLiteOk", main)
     ops = sorted({op.name for op in info.ops})
@@ -176,17 +200,43 @@ def test_both_backends_implement_the_contract_and_only_the_server_speaks_the_pro
     every tfl_backend_* function of tfl_server.h, and the TFLM adapter holds no protocol code."""
     firmware = REPO / "firmware"
     contract = _backend_functions((firmware / "harness/include/tfl_server.h").read_text())
-    assert contract == {f"tfl_backend_{name}" for name in (
-        "init", "error_op", "status_name", "runtime", "tensor_count", "get_tensor", "op_count",
-        "arena_used", "has_op_hook", "invoke", "op_info", "op_output")}
+    assert contract == {
+        f"tfl_backend_{name}"
+        for name in (
+            "init",
+            "error_op",
+            "status_name",
+            "runtime",
+            "tensor_count",
+            "get_tensor",
+            "op_count",
+            "arena_used",
+            "has_op_hook",
+            "invoke",
+            "op_info",
+            "op_output",
+        )
+    }
     adapter = (firmware / "tflm/src/tfl_tflm_backend.cpp").read_text()
     runtime = (firmware / "harness/src/tfl_backend_runtime.c").read_text()
     for source in (adapter, runtime):
-        defined = set(re.findall(r"^(?:extern \"C\" )?[\w ]+?\**\s*\b(tfl_backend_\w+)\([^;]*\{",
-                                 source, re.MULTILINE))
+        defined = set(
+            re.findall(
+                r"^(?:extern \"C\" )?[\w ]+?\**\s*\b(tfl_backend_\w+)\([^;]*\{",
+                source,
+                re.MULTILINE,
+            )
+        )
         assert defined == contract
-    for protocol in ("TFL_MSG_", "TFL_PERR_", "tfl_tx_", "tfl_rx_", "tfl_port_", "selftest=",
-                     "tfl_harness_internal.h"):
+    for protocol in (
+        "TFL_MSG_",
+        "TFL_PERR_",
+        "tfl_tx_",
+        "tfl_rx_",
+        "tfl_port_",
+        "selftest=",
+        "tfl_harness_internal.h",
+    ):
         assert protocol not in adapter and protocol not in runtime, protocol
     assert 'tfl_backend_runtime(void) { return "tflm"; }' in adapter
     vendored = {source for source, _ in codegen.TFLM_HARNESS_FILES}
@@ -207,33 +257,69 @@ def test_adapter_and_main_compile_against_a_real_tflm_tree(tmp_path: Path, compi
     import shutil
 
     if not (TFLM_TREE / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").is_file():
-        pytest.skip(f"{TFLM_TREE} is not present (../shared is only in the developers' and CI's "
-                    "checkout)")
+        pytest.skip(
+            f"{TFLM_TREE} is not present (../shared is only in the developers' and CI's checkout)"
+        )
     if shutil.which(compiler) is None:
         pytest.skip(f"{compiler} is not installed")
     project = render("mps2-an386", str(TFLM_TREE), selftest=1)
     for name, data in project.files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
-    tree = [TFLM_TREE, *(TFLM_TREE / "third_party" / p
-                         for p in ("flatbuffers/include", "gemmlowp", "ruy", "kissfft"))]
+    tree = [
+        TFLM_TREE,
+        *(
+            TFLM_TREE / "third_party" / p
+            for p in ("flatbuffers/include", "gemmlowp", "ruy", "kissfft")
+        ),
+    ]
     lib = tmp_path / "lib" / "tflm_harness"
-    includes = [f"-I{lib / 'include'}", f"-I{lib / 'src'}", f"-I{tmp_path / 'src'}",
-                f"-I{tmp_path / 'lib' / 'tflm' / 'include'}",
-                f"-I{REPO / 'firmware' / 'ports' / 'include'}"]
+    includes = [
+        f"-I{lib / 'include'}",
+        f"-I{lib / 'src'}",
+        f"-I{tmp_path / 'src'}",
+        f"-I{tmp_path / 'lib' / 'tflm' / 'include'}",
+        f"-I{REPO / 'firmware' / 'ports' / 'include'}",
+    ]
     target = ["-mcpu=cortex-m4", "-mthumb", "-Os"] if compiler.startswith("arm-") else []
-    cxx = [compiler, *target, "-std=gnu++17", "-fno-exceptions", "-fno-rtti",
-           "-DTF_LITE_STATIC_MEMORY", "-Wall", "-Wextra", "-Werror", *includes,
-           *(f for p in tree for f in ("-isystem", str(p)))]
-    cc = [compiler.replace("g++", "gcc"), *target, "-std=c99", "-Wall", "-Wextra", "-Werror",
-          *includes]
-    jobs = [[*cxx, "-c", str(lib / "src" / "tfl_tflm_backend.cpp"), "-o", str(tmp_path / "a.o")],
-            [*cxx, "-c", str(tmp_path / "src" / "main.cpp"), "-o", str(tmp_path / "m.o")]]
-    jobs += [[*cc, "-c", str(c), "-o", str(tmp_path / f"{c.stem}.o")]
-             for c in sorted((lib / "src").glob("*.c"))]
+    cxx = [
+        compiler,
+        *target,
+        "-std=gnu++17",
+        "-fno-exceptions",
+        "-fno-rtti",
+        "-DTF_LITE_STATIC_MEMORY",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        *includes,
+        *(f for p in tree for f in ("-isystem", str(p))),
+    ]
+    cc = [
+        compiler.replace("g++", "gcc"),
+        *target,
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        *includes,
+    ]
+    jobs = [
+        [*cxx, "-c", str(lib / "src" / "tfl_tflm_backend.cpp"), "-o", str(tmp_path / "a.o")],
+        [*cxx, "-c", str(tmp_path / "src" / "main.cpp"), "-o", str(tmp_path / "m.o")],
+    ]
+    jobs += [
+        [*cc, "-c", str(c), "-o", str(tmp_path / f"{c.stem}.o")]
+        for c in sorted((lib / "src").glob("*.c"))
+    ]
     for i in range(0, len(jobs), 2):  # two at a time: the machine has two cores, shared
-        procs = [(cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)) for cmd in jobs[i:i + 2]]
+        procs = [
+            (
+                cmd,
+                subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+            )
+            for cmd in jobs[i : i + 2]
+        ]
         for cmd, proc in procs:
             output = proc.communicate(timeout=600)[0]
             assert proc.returncode == 0, f"{' '.join(cmd)}\n{output[-6000:]}"
@@ -243,11 +329,14 @@ def test_adapter_and_main_compile_against_a_real_tflm_tree(tmp_path: Path, compi
 def test_generate_tflm_writes_the_project(tmp_path: Path) -> None:
     result = codegen.generate(TINY, "pico", tmp_path / "p", runtime="tflm", selftest=1)
     assert result.kernel_set == "tflm" and result.selftest_count == 1
-    written = {p.relative_to(tmp_path / "p").as_posix() for p in (tmp_path / "p").rglob("*")
-               if p.is_file()}
+    written = {
+        p.relative_to(tmp_path / "p").as_posix() for p in (tmp_path / "p").rglob("*") if p.is_file()
+    }
     assert written == set(result.files)
-    assert result.arena_bytes == json.loads((tmp_path / "p" / "tinyflash.json").read_text())[
-        "arena_bytes"]
+    assert (
+        result.arena_bytes
+        == json.loads((tmp_path / "p" / "tinyflash.json").read_text())["arena_bytes"]
+    )
 
 
 def test_bad_options(tmp_path: Path) -> None:
@@ -255,8 +344,7 @@ def test_bad_options(tmp_path: Path) -> None:
         codegen.generate(TINY, "mps2-an386", tmp_path / "a", runtime="tflm")
     assert error.value.exit_code == EXIT_BAD_INPUT
     with pytest.raises(TinyflashError, match="is not a TFLM tree"):
-        codegen.generate(TINY, "mps2-an386", tmp_path / "b", runtime="tflm",
-                         tflm_path=tmp_path)
+        codegen.generate(TINY, "mps2-an386", tmp_path / "b", runtime="tflm", tflm_path=tmp_path)
     with pytest.raises(TinyflashError, match="only used with `runtime` tflm"):
         codegen.generate(TINY, "nano33ble", tmp_path / "c", tflm_path=tmp_path)
     with pytest.raises(TinyflashError, match="`runtime` must be tinyflash or tflm"):
@@ -270,8 +358,9 @@ def test_tflm_tree_path_is_resolved(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     (tree / "tensorflow" / "lite" / "micro").mkdir(parents=True)
     (tree / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").write_text("")
-    result = codegen.generate(TINY, "mps2-an386", tmp_path / "fw", runtime="tflm",
-                              tflm_path=tree, selftest=0)
+    result = codegen.generate(
+        TINY, "mps2-an386", tmp_path / "fw", runtime="tflm", tflm_path=tree, selftest=0
+    )
     wrapper = json.loads((result.project_dir / "lib" / "tflm" / "library.json").read_text())
     assert wrapper["build"]["srcDir"] == str(tree.resolve())
 
@@ -286,14 +375,37 @@ def test_does_not_fit_with_tflm_either(tmp_path: Path) -> None:
 
 
 def test_cli_runtime_tflm_json(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "tinyflash.cli", "generate", str(TINY), "--board",
-                           "nano33ble", "--runtime", "tflm", "-o", str(tmp_path / "fw"),
-                           "--selftest", "0", "--json"],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tinyflash.cli",
+            "generate",
+            str(TINY),
+            "--board",
+            "nano33ble",
+            "--runtime",
+            "tflm",
+            "-o",
+            str(tmp_path / "fw"),
+            "--selftest",
+            "0",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["kernel_set"] == "tflm" and "src/main.cpp" in report["files"]
-    help_text = subprocess.run([sys.executable, "-m", "tinyflash.cli", "generate", "--help"],
-                               capture_output=True, text=True, timeout=300, cwd=REPO,
-                               env={**os.environ, "COLUMNS": "200"}).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "tinyflash.cli", "generate", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "200"},
+    ).stdout
     assert "--runtime" in help_text and "--tflm-path" in help_text

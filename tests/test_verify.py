@@ -23,9 +23,10 @@ EMULATED = ["mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
-                       shutil.which("qemu-system-arm") is None,
-                       reason="arm-none-eabi-gcc and qemu-system-arm are needed"),
+    pytest.mark.skipif(
+        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+        reason="arm-none-eabi-gcc and qemu-system-arm are needed",
+    ),
 ]
 
 
@@ -35,7 +36,7 @@ def _verify_json(*args: str) -> tuple[int, dict]:
     try:
         return done.returncode, json.loads(done.stdout)
     except ValueError:
-        raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}") from None
 
 
 def _assert_bit_exact(result: dict, samples: int) -> None:
@@ -51,8 +52,17 @@ def _assert_bit_exact(result: dict, samples: int) -> None:
 @pytest.mark.qemu
 @pytest.mark.parametrize("board", EMULATED + ["host"])
 def test_example_is_bit_exact_on_every_board(tmp_path: Path, board: str) -> None:
-    code, result = _verify_json(str(DIGITS), "--board", board, "-o", str(tmp_path / "p"),
-                                "--samples", "8", "--data", str(DIGITS_DATA))
+    code, result = _verify_json(
+        str(DIGITS),
+        "--board",
+        board,
+        "-o",
+        str(tmp_path / "p"),
+        "--samples",
+        "8",
+        "--data",
+        str(DIGITS_DATA),
+    )
     assert code == 0, result
     _assert_bit_exact(result, 8)
     assert result["board"] == board
@@ -75,11 +85,16 @@ def test_ticks_are_deterministic_under_icount(tmp_path: Path) -> None:
     runs = []
     for _ in range(2):
         with start_device(load_board("mps2-an386"), elf) as device:
-            result = verify_device(device.url, project / "model.tflite", board="mps2-an386",
-                                   samples=3)
+            result = verify_device(
+                device.url, project / "model.tflite", board="mps2-an386", samples=3
+            )
         assert result.passed
-        runs.append(([result.ticks.minimum, result.ticks.median, result.ticks.maximum],
-                     [o.ticks for o in result.op_ticks]))
+        runs.append(
+            (
+                [result.ticks.minimum, result.ticks.median, result.ticks.maximum],
+                [o.ticks for o in result.op_ticks],
+            )
+        )
     assert runs[0] == runs[1]
 
 
@@ -87,8 +102,9 @@ def test_ticks_are_deterministic_under_icount(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["ad01_int8", "kws_ref_model", "pretrainedResnet_quant"])
 def test_shared_models_bit_exact_on_m4(tmp_path: Path, name: str) -> None:
     model = shared_model_path(name)
-    code, result = _verify_json(str(model), "--board", "mps2-an386", "-o", str(tmp_path / "p"),
-                                "--samples", "5")
+    code, result = _verify_json(
+        str(model), "--board", "mps2-an386", "-o", str(tmp_path / "p"), "--samples", "5"
+    )
     assert code == 0, result
     _assert_bit_exact(result, 5)
 
@@ -97,8 +113,17 @@ def test_wrong_kernel_is_caught_and_located(tmp_path: Path) -> None:
     """A deliberately wrong MAX_POOL_2D (built into a vendored host project) fails verification,
     and --per-layer names that op as the first divergence."""
     project = tmp_path / "p"
-    done = tinyflash("generate", str(DIGITS), "--board", "host", "-o", str(project), "--vendor",
-                     "--selftest", "0")
+    done = tinyflash(
+        "generate",
+        str(DIGITS),
+        "--board",
+        "host",
+        "-o",
+        str(project),
+        "--vendor",
+        "--selftest",
+        "0",
+    )
     assert done.returncode == 0, done.stderr
     kernels = list(project.rglob("op_max_pool_2d.c"))
     assert len(kernels) == 1
@@ -136,8 +161,9 @@ def test_device_with_another_model_is_refused(tmp_path: Path) -> None:
 def test_wrong_input_shape_is_refused_before_sending(tmp_path: Path) -> None:
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((4, 5, 5), dtype=np.float32))
-    done = tinyflash("verify", str(DIGITS), "--board", "host", "-o", str(tmp_path / "p"),
-                     "--data", str(bad))
+    done = tinyflash(
+        "verify", str(DIGITS), "--board", "host", "-o", str(tmp_path / "p"), "--data", str(bad)
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "bad.npy" in done.stderr and "shape" in done.stderr
@@ -145,8 +171,20 @@ def test_wrong_input_shape_is_refused_before_sending(tmp_path: Path) -> None:
 
 def test_verify_html_report(tmp_path: Path) -> None:
     report = tmp_path / "report.html"
-    done = tinyflash("verify", str(DIGITS), "--board", "host", "-o", str(tmp_path / "p"),
-                     "--samples", "4", "--float-model", str(DIGITS_FLOAT), "--html", str(report))
+    done = tinyflash(
+        "verify",
+        str(DIGITS),
+        "--board",
+        "host",
+        "-o",
+        str(tmp_path / "p"),
+        "--samples",
+        "4",
+        "--float-model",
+        str(DIGITS_FLOAT),
+        "--html",
+        str(report),
+    )
     assert done.returncode == 0, done.stderr
     assert "PASS: bit-exact" in done.stdout
     text = report.read_text()
@@ -158,8 +196,17 @@ def test_verify_html_report(tmp_path: Path) -> None:
 
 
 def test_deploy_tflite_skips_conversion(tmp_path: Path) -> None:
-    done = tinyflash("deploy", str(DIGITS), "--board", "host", "-o", str(tmp_path / "out"),
-                     "--samples", "3", "--json")
+    done = tinyflash(
+        "deploy",
+        str(DIGITS),
+        "--board",
+        "host",
+        "-o",
+        str(tmp_path / "out"),
+        "--samples",
+        "3",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["converted"] is False

@@ -66,8 +66,11 @@ def train(out_dir: Path) -> dict[str, float]:
     tf.config.experimental.enable_op_determinism()
     x_train, y_train, x_test, y_test = load_data()
     model = build_model()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(x_train, y_train, epochs=EPOCHS, batch_size=64, shuffle=True, verbose=0)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,8 +80,11 @@ def train(out_dir: Path) -> dict[str, float]:
     clean.save(out_dir / "digits.keras")
     np.savez_compressed(out_dir / "calibration.npz", x=x_train[:CALIBRATION_SAMPLES])
     np.savez_compressed(out_dir / "test.npz", x=x_test, y=y_test)
-    return {"test_accuracy": float(accuracy), "train_samples": float(len(y_train)),
-            "test_samples": float(len(y_test))}
+    return {
+        "test_accuracy": float(accuracy),
+        "train_samples": float(len(y_train)),
+        "test_samples": float(len(y_test)),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -87,15 +93,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-convert", action="store_true", help="skip the int8 conversion")
     args = parser.parse_args(argv)
     stats = train(args.out)
-    print(f"float test accuracy {stats['test_accuracy']:.4f} on {int(stats['test_samples'])} "
-          f"images ({int(stats['train_samples'])} for training)")
+    print(
+        f"float test accuracy {stats['test_accuracy']:.4f} on {int(stats['test_samples'])} "
+        f"images ({int(stats['train_samples'])} for training)"
+    )
     if not args.no_convert:
         from tinyflash.convert import convert_model
 
-        result = convert_model(args.out / "digits.keras", args.out / "digits_int8.tflite",
-                               args.out / "calibration.npz", force=True)
-        print(f"digits_int8.tflite: {result.tflite_bytes} B in {result.total_seconds:.1f} s "
-              f"(converter {result.convert_seconds:.2f} s), ops {result.op_histogram}")
+        result = convert_model(
+            args.out / "digits.keras",
+            args.out / "digits_int8.tflite",
+            args.out / "calibration.npz",
+            force=True,
+        )
+        print(
+            f"digits_int8.tflite: {result.tflite_bytes} B in {result.total_seconds:.1f} s "
+            f"(converter {result.convert_seconds:.2f} s), ops {result.op_histogram}"
+        )
     return 0
 
 

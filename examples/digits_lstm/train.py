@@ -49,11 +49,14 @@ def load_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def build_model(unroll: bool):  # type: ignore[no-untyped-def]
     import tf_keras as keras
 
-    return keras.Sequential([
-        keras.Input((SIDE, SIDE), name="rows"),
-        keras.layers.LSTM(UNITS, unroll=unroll, name="lstm"),
-        keras.layers.Dense(10, name="logits"),
-    ], name="digits_lstm")
+    return keras.Sequential(
+        [
+            keras.Input((SIDE, SIDE), name="rows"),
+            keras.layers.LSTM(UNITS, unroll=unroll, name="lstm"),
+            keras.layers.Dense(10, name="logits"),
+        ],
+        name="digits_lstm",
+    )
 
 
 def main() -> None:
@@ -68,9 +71,11 @@ def main() -> None:
     tf.config.experimental.enable_op_determinism()
     x_train, y_train, x_test, y_test = load_data()
     model = build_model(unroll=False)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=0)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     args.out.mkdir(parents=True, exist_ok=True)

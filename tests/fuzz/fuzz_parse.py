@@ -24,8 +24,10 @@ def test_one_input(data: bytes) -> None:
         info = parse_model(data, "fuzz.tflite")
     except TinyflashError as error:
         if error.exit_code != EXIT_BAD_INPUT or not error.message:
-            raise AssertionError(f"parse_model error without a message or with exit "
-                                 f"{error.exit_code}: {error.message!r}") from error
+            raise AssertionError(
+                f"parse_model error without a message or with exit "
+                f"{error.exit_code}: {error.message!r}"
+            ) from error
         return
     if not isinstance(info, ModelInfo):
         raise AssertionError(f"parse_model returned {type(info).__name__}")

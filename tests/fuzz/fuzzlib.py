@@ -40,7 +40,9 @@ CORPUS = FUZZ_DIR / "corpus"
 REGRESSIONS = FUZZ_DIR / "regressions"
 SHARED_MODELS = REPO.parent / "shared" / "models"
 
-if str(REPO / "tests") not in sys.path:  # tests/support: the test helpers (also when run as a script)
+if (
+    str(REPO / "tests") not in sys.path
+):  # tests/support: the test helpers (also when run as a script)
     sys.path.insert(0, str(REPO / "tests"))
 from support.runtime_build import SANITIZE_CFLAGS, runtime_sources  # noqa: E402
 
@@ -50,9 +52,18 @@ TARGETS = C_TARGETS + PY_TARGETS
 
 # -Wno-unknown-attributes: gcc-only function attributes in the kernels (optimize("O2")) are not
 # errors under clang, which only builds these fuzz targets.
-CFLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-attributes",
-          "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
-          "-fno-omit-frame-pointer"]
+CFLAGS = [
+    "-std=c99",
+    "-O1",
+    "-g",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Wno-unknown-attributes",
+    "-fsanitize=fuzzer,address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+]
 SAN_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
     "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
@@ -73,8 +84,8 @@ class FuzzRun:
     returncode: int
     executions: int = 0
     exec_per_s: int = 0
-    coverage: int = 0          # libFuzzer "cov:" (edges) at the end; 0 for the Python target
-    features: int = 0          # libFuzzer "ft:"
+    coverage: int = 0  # libFuzzer "cov:" (edges) at the end; 0 for the Python target
+    features: int = 0  # libFuzzer "ft:"
     corpus_files: int = 0
     corpus_bytes: int = 0
     crashes: list[Path] = field(default_factory=list)
@@ -90,8 +101,10 @@ def clang() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise FuzzUnavailable("clang is not installed (Debian: apt-get install clang libclang-rt-14-dev, "
-                          "or run scripts/bootstrap-system.sh)")
+    raise FuzzUnavailable(
+        "clang is not installed (Debian: apt-get install clang libclang-rt-14-dev, "
+        "or run scripts/bootstrap-system.sh)"
+    )
 
 
 def harness_model() -> bytes:
@@ -99,6 +112,7 @@ def harness_model() -> bytes:
     import numpy as np
 
     from support.tflbuilder import ModelBuilder
+
     rng = np.random.default_rng(7)
     b = ModelBuilder()
     x = b.tensor("x", [1, 16], "int8", scale=0.05, zero_point=-3)
@@ -118,6 +132,7 @@ def kernel_seed_models() -> dict[str, bytes]:
     import numpy as np
 
     from support.tflbuilder import ModelBuilder
+
     shape = [1, 4, 4, 3]
     q = {"scale": 0.05, "zero_point": -2}
 
@@ -136,7 +151,7 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x1, x2], [y], **options)
         return b.build([x1, x2], [y])
 
-    def with_const(op: str, const: "np.ndarray", out_shape: list[int], **options) -> bytes:
+    def with_const(op: str, const: np.ndarray, out_shape: list[int], **options) -> bytes:
         b = ModelBuilder()
         x = b.tensor("x", shape, "int8", **q)
         c = b.tensor("c", None, "int32", data=const)
@@ -150,31 +165,63 @@ def kernel_seed_models() -> dict[str, bytes]:
         x = b.tensor("x", [1, 3, 4], "int8", scale=0.01, zero_point=2)
         ins: list = [x]
         for fan_in in (4, 5):
-            ins += [b.tensor(f"w{fan_in}{g}", [5, fan_in], "int8",
-                             data=rng.integers(-127, 128, (5, fan_in)), scale=0.004, zero_point=0)
-                    for g in range(4)]
+            ins += [
+                b.tensor(
+                    f"w{fan_in}{g}",
+                    [5, fan_in],
+                    "int8",
+                    data=rng.integers(-127, 128, (5, fan_in)),
+                    scale=0.004,
+                    zero_point=0,
+                )
+                for g in range(4)
+            ]
         ins += [-1, -1, -1]
-        ins += [b.tensor(f"b{g}", [5], "int32", data=rng.integers(-999, 999, 5), scale=4e-5,
-                         zero_point=0) for g in range(4)]
-        ins += [-1, -1, b.tensor("h", [1, 5], "int8", scale=0.008, zero_point=-1, is_variable=True),
-                b.tensor("c", [1, 5], "int16", scale=2.0 ** -11, zero_point=0, is_variable=True),
-                -1, -1, -1, -1]
+        ins += [
+            b.tensor(
+                f"b{g}", [5], "int32", data=rng.integers(-999, 999, 5), scale=4e-5, zero_point=0
+            )
+            for g in range(4)
+        ]
+        ins += [
+            -1,
+            -1,
+            b.tensor("h", [1, 5], "int8", scale=0.008, zero_point=-1, is_variable=True),
+            b.tensor("c", [1, 5], "int16", scale=2.0**-11, zero_point=0, is_variable=True),
+            -1,
+            -1,
+            -1,
+            -1,
+        ]
         y = b.tensor("y", [1, 3, 5], "int8", scale=0.008, zero_point=-1)
-        b.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], fused_activation_function="TANH",
-             cell_clip=3.0, time_major=False)
+        b.op(
+            "UNIDIRECTIONAL_SEQUENCE_LSTM",
+            ins,
+            [y],
+            fused_activation_function="TANH",
+            cell_clip=3.0,
+            time_major=False,
+        )
         return b.build([x], [y])
 
     def svdf() -> bytes:
         rng = np.random.default_rng(2)
         b = ModelBuilder()
         x = b.tensor("x", [1, 6], "int8", scale=0.02, zero_point=1)
-        wf = b.tensor("wf", [4, 6], "int8", data=rng.integers(-127, 128, (4, 6)), scale=0.01,
-                      zero_point=0)
-        wt = b.tensor("wt", [4, 5], "int16", data=rng.integers(-3000, 3000, (4, 5)), scale=1e-4,
-                      zero_point=0)
-        bias = b.tensor("bias", [2], "int32", data=[100, -100], scale=float(np.float32(0.005) *
-                                                                           np.float32(1e-4)),
-                        zero_point=0)
+        wf = b.tensor(
+            "wf", [4, 6], "int8", data=rng.integers(-127, 128, (4, 6)), scale=0.01, zero_point=0
+        )
+        wt = b.tensor(
+            "wt", [4, 5], "int16", data=rng.integers(-3000, 3000, (4, 5)), scale=1e-4, zero_point=0
+        )
+        bias = b.tensor(
+            "bias",
+            [2],
+            "int32",
+            data=[100, -100],
+            scale=float(np.float32(0.005) * np.float32(1e-4)),
+            zero_point=0,
+        )
         state = b.tensor("s", [1, 20], "int16", scale=0.005, zero_point=0, is_variable=True)
         y = b.tensor("y", [1, 2], "int8", scale=0.02, zero_point=0)
         b.op("SVDF", [x, wf, wt, bias, state], [y], rank=2, fused_activation_function="RELU")
@@ -223,8 +270,9 @@ def kernel_seed_models() -> dict[str, bytes]:
     def prelu() -> bytes:
         b = ModelBuilder()
         x = b.tensor("x", shape, "int8", **q)
-        a = b.tensor("alpha", None, "int8", data=np.array([[[3, -40, 100]]]), scale=0.01,
-                     zero_point=-1)
+        a = b.tensor(
+            "alpha", None, "int8", data=np.array([[[3, -40, 100]]]), scale=0.01, zero_point=-1
+        )
         y = b.tensor("y", shape, "int8", scale=0.04, zero_point=7)
         b.op("PRELU", [x, a], [y], options_type=None)
         return b.build([x], [y])
@@ -271,8 +319,9 @@ def kernel_seed_models() -> dict[str, bytes]:
         "arg_max": lambda: arg("ARG_MAX"),
         "arg_min": lambda: arg("ARG_MIN"),
         "abs": lambda: unary("ABS", out_q={"scale": 0.07, "zero_point": 3}),
-        "reduce_max": lambda: with_const("REDUCE_MAX", np.array([1, -2]), [1, 1, 1, 3],
-                                         keep_dims=True),
+        "reduce_max": lambda: with_const(
+            "REDUCE_MAX", np.array([1, -2]), [1, 1, 1, 3], keep_dims=True
+        ),
         "reduce_min": lambda: with_const("REDUCE_MIN", np.array([3]), [1, 4, 4]),
         "sum": lambda: with_const("SUM", np.array([2, 1, 2]), [1, 1, 1, 3], keep_dims=True),
         "gather": lambda: with_const("GATHER", np.array([3, 0, 1]), [1, 4, 3, 3], axis=2),
@@ -282,21 +331,24 @@ def kernel_seed_models() -> dict[str, bytes]:
         "select_v2": lambda: select_v2(),
         "zeros_like": lambda: unary("ZEROS_LIKE", options_type=None),
         "fill": lambda: fill(),
-        "broadcast_to": lambda: with_const("BROADCAST_TO", np.array([2, 4, 4, 3]), [2, 4, 4, 3],
-                                           options_type=None),
+        "broadcast_to": lambda: with_const(
+            "BROADCAST_TO", np.array([2, 4, 4, 3]), [2, 4, 4, 3], options_type=None
+        ),
         "squared_difference": lambda: binary("SQUARED_DIFFERENCE", options_type=None),
         "prelu": lambda: prelu(),
         "batch_matmul": lambda: batch_matmul(),
-        "resize_bilinear": lambda: with_const("RESIZE_BILINEAR", np.array([7, 5]), [1, 7, 5, 3],
-                                              half_pixel_centers=True),
+        "resize_bilinear": lambda: with_const(
+            "RESIZE_BILINEAR", np.array([7, 5]), [1, 7, 5, 3], half_pixel_centers=True
+        ),
         "equal": lambda: compare("EQUAL"),
         "not_equal": lambda: compare("NOT_EQUAL"),
         "greater": lambda: compare("GREATER"),
         "greater_equal": lambda: compare("GREATER_EQUAL"),
         "less": lambda: compare("LESS"),
         "less_equal": lambda: compare("LESS_EQUAL"),
-        "mirror_pad": lambda: with_const("MIRROR_PAD", np.array([[0, 0], [1, 2], [3, 0], [0, 1]]),
-                                         [1, 7, 7, 4], mode=1),
+        "mirror_pad": lambda: with_const(
+            "MIRROR_PAD", np.array([[0, 0], [1, 2], [3, 0], [0, 1]]), [1, 7, 7, 4], mode=1
+        ),
         "reverse_v2": lambda: with_const("REVERSE_V2", np.array([2, 1]), shape),
         "space_to_batch_nd": lambda: batch_space("SPACE_TO_BATCH_ND", shape, [4, 3, 3, 3]),
         "batch_to_space_nd": lambda: batch_space("BATCH_TO_SPACE_ND", [4, 3, 3, 3], shape),
@@ -313,8 +365,14 @@ def kernel_seed_models() -> dict[str, bytes]:
         "leaky_relu": lambda: unary("LEAKY_RELU", alpha=0.2),
         "quantize": lambda: unary("QUANTIZE"),
         "dequantize": lambda: unary("DEQUANTIZE", out_type="float32"),
-        "average_pool": lambda: unary("AVERAGE_POOL_2D", padding="SAME", stride_w=1, stride_h=1,
-                                      filter_width=2, filter_height=2),
+        "average_pool": lambda: unary(
+            "AVERAGE_POOL_2D",
+            padding="SAME",
+            stride_w=1,
+            stride_h=1,
+            filter_width=2,
+            filter_height=2,
+        ),
         "pad": lambda: with_const("PAD", np.array([[0, 0], [1, 1], [1, 1], [0, 0]]), [1, 6, 6, 3]),
         "mean": lambda: with_const("MEAN", np.array([1, 2]), [1, 1, 1, 3], keep_dims=True),
         "transpose": lambda: with_const("TRANSPOSE", np.array([0, 2, 1, 3]), shape),
@@ -330,17 +388,19 @@ def kernel_seed_models() -> dict[str, bytes]:
 
 
 def _c_array(name: str, data: bytes) -> str:
-    rows = [", ".join(str(v) for v in data[i:i + 24]) for i in range(0, len(data), 24)]
+    rows = [", ".join(str(v) for v in data[i : i + 24]) for i in range(0, len(data), 24)]
     body = ",\n  ".join(rows) if rows else "0"
     return f"const uint8_t {name}[] __attribute__((aligned(16))) = {{\n  {body}\n}};\n"
 
 
 def _harness_model_c() -> str:
     model = harness_model()
-    return ("/* generated by tests/fuzz/fuzzlib.py */\n#include <stdint.h>\n"
-            + _c_array("fuzz_harness_model", model)
-            + f"const uint32_t fuzz_harness_model_size = {len(model)}u;\n"
-            + _c_array("fuzz_harness_model_sha256", hashlib.sha256(model).digest()))
+    return (
+        "/* generated by tests/fuzz/fuzzlib.py */\n#include <stdint.h>\n"
+        + _c_array("fuzz_harness_model", model)
+        + f"const uint32_t fuzz_harness_model_size = {len(model)}u;\n"
+        + _c_array("fuzz_harness_model_sha256", hashlib.sha256(model).digest())
+    )
 
 
 def build(target: str) -> Path:
@@ -356,13 +416,22 @@ def build(target: str) -> Path:
         srcs.append(FUZZ_DIR / "model_case.h")  # hashed, not compiled (filtered below)
     if target == "harness":
         srcs += sorted((HARNESS / "src").glob("*.c"))
-        includes += ["-I", str(HARNESS / "include"), "-I", str(HARNESS / "src"),
-                     "-I", str(REPO / "firmware" / "ports" / "include")]
+        includes += [
+            "-I",
+            str(HARNESS / "include"),
+            "-I",
+            str(HARNESS / "src"),
+            "-I",
+            str(REPO / "firmware" / "ports" / "include"),
+        ]
         extra_text = _harness_model_c()
     h = hashlib.sha256()
     h.update((cc + " ".join(CFLAGS) + extra_text).encode())
-    headers = sorted(RUNTIME.rglob("*.h")) + sorted(HARNESS.rglob("*.h")) + \
-        sorted((REPO / "firmware" / "ports" / "include").glob("*.h"))
+    headers = (
+        sorted(RUNTIME.rglob("*.h"))
+        + sorted(HARNESS.rglob("*.h"))
+        + sorted((REPO / "firmware" / "ports" / "include").glob("*.h"))
+    )
     for p in srcs + headers:
         h.update(str(p.relative_to(REPO)).encode())
         h.update(p.read_bytes())
@@ -377,8 +446,9 @@ def build(target: str) -> Path:
         srcs.append(gen)
     tmp = out_dir / f"fuzz_{target}.{os.getpid()}.tmp"
     c_files = [str(p) for p in srcs if p.suffix == ".c"]
-    proc = subprocess.run([cc, *CFLAGS, *includes, *c_files, "-o", str(tmp)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [cc, *CFLAGS, *includes, *c_files, "-o", str(tmp)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"building fuzz target {target} failed:\n{proc.stderr[-6000:]}")
     os.replace(tmp, exe)
@@ -402,8 +472,11 @@ def build_mutator() -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f"mutate_main.{os.getpid()}.tmp"
     includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"), "-I", str(FUZZ_DIR)]
-    proc = subprocess.run(["gcc", *SANITIZE_CFLAGS, *includes, *map(str, srcs), "-o", str(tmp)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["gcc", *SANITIZE_CFLAGS, *includes, *map(str, srcs), "-o", str(tmp)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"building the mutation runner failed:\n{proc.stderr[-6000:]}")
     os.replace(tmp, exe)
@@ -417,8 +490,12 @@ def seed_dir(target: str) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     if target in ("model", "parse"):
         from support.models import small_model
-        seeds = {"small_model.tflite": small_model(), "harness_model.tflite": harness_model(),
-                 **kernel_seed_models()}
+
+        seeds = {
+            "small_model.tflite": small_model(),
+            "harness_model.tflite": harness_model(),
+            **kernel_seed_models(),
+        }
         digits = REPO / "examples" / "digits" / "digits_int8.tflite"
         if digits.is_file():
             seeds["digits_int8.tflite"] = digits.read_bytes()
@@ -465,8 +542,11 @@ def _harness_seed_streams() -> dict[str, bytes]:
     return {
         "info.bin": b"\x00" + info,
         "invoke.bin": b"\x00" + info + inv + inv,
-        "chunks.bin": b"\x00" + _frame(5, 3, (0).to_bytes(4, "little") + x[:9])
-        + _frame(5, 4, (9).to_bytes(4, "little") + x[9:]) + _frame(2, 5, b"") + _frame(3, 6, b""),
+        "chunks.bin": b"\x00"
+        + _frame(5, 3, (0).to_bytes(4, "little") + x[:9])
+        + _frame(5, 4, (9).to_bytes(4, "little") + x[9:])
+        + _frame(2, 5, b"")
+        + _frame(3, 6, b""),
         "layers_reset.bin": b"\x00" + _frame(3, 7, x) + _frame(4, 8, b"") + _frame(2, 9, x),
         "not_ready.bin": b"\x01" + info + inv + _frame(4, 3, b""),
         "garbage.bin": b"\x00\x05\x01\x02\x00\xff" + bytes(300) + info,
@@ -500,22 +580,29 @@ def run(target: str, seconds: int, merge: bool = True) -> FuzzRun:
     seeds = seed_dir(target)
     env = _env()
     # one executable for the whole run (sources may change meanwhile)
-    exe = [sys.executable, str(FUZZ_DIR / "fuzz_parse.py")] if target == "parse" \
+    exe = (
+        [sys.executable, str(FUZZ_DIR / "fuzz_parse.py")]
+        if target == "parse"
         else [str(build(target))]
+    )
     work = Path(tempfile.mkdtemp(prefix=f"fuzz_{target}_", dir=BUILD))
     try:
         live = work / "corpus"
         live.mkdir()
         for p in corpus.iterdir():
             shutil.copy(p, live / p.name)
-        args = [f"-max_total_time={seconds}", f"-timeout={INPUT_TIMEOUT_S}", "-rss_limit_mb=2048",
-                f"-artifact_prefix={crash_dir}/", "-print_final_stats=1"]
+        args = [
+            f"-max_total_time={seconds}",
+            f"-timeout={INPUT_TIMEOUT_S}",
+            "-rss_limit_mb=2048",
+            f"-artifact_prefix={crash_dir}/",
+            "-print_final_stats=1",
+        ]
         if target in ("parse", "model"):
             args.append("-max_len=300000")  # the largest seed model is 277 KB
         cmd = [*exe, *args, str(live), str(seeds)]
         before = {p.name for p in crash_dir.iterdir()}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                              timeout=seconds + 600)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 600)
         log = proc.stderr
         (BUILD / f"last-{target}.log").write_text(log)
         result = FuzzRun(target=target, seconds=seconds, returncode=proc.returncode, log=log)
@@ -532,9 +619,20 @@ def run(target: str, seconds: int, merge: bool = True) -> FuzzRun:
         if merge:
             fresh = work / "merged"
             fresh.mkdir()
-            subprocess.run([*exe, "-merge=1", f"-timeout={INPUT_TIMEOUT_S}", "-rss_limit_mb=2048",
-                            str(fresh), str(live)], capture_output=True, text=True, env=env,
-                           timeout=seconds + 600)
+            subprocess.run(
+                [
+                    *exe,
+                    "-merge=1",
+                    f"-timeout={INPUT_TIMEOUT_S}",
+                    "-rss_limit_mb=2048",
+                    str(fresh),
+                    str(live),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=seconds + 600,
+            )
             if any(fresh.iterdir()):
                 for p in corpus.iterdir():
                     p.unlink()
@@ -554,13 +652,19 @@ def replay(target: str, inputs: list[Path], timeout: float = 300.0) -> subproces
         cmd = [sys.executable, str(FUZZ_DIR / "fuzz_parse.py")]
     else:
         cmd = [str(build(target))]
-    return subprocess.run([*cmd, f"-timeout={INPUT_TIMEOUT_S}", "-rss_limit_mb=2048",
-                           *map(str, inputs)], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [*cmd, f"-timeout={INPUT_TIMEOUT_S}", "-rss_limit_mb=2048", *map(str, inputs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="fuzz each target for a set time")
     r.add_argument("--seconds", type=int, default=600)
@@ -572,17 +676,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "run":
         for target in args.target or TARGETS:
             res = run(target, args.seconds, merge=not args.no_merge)
-            print(f"{target}: {res.executions} executions in {res.seconds} s "
-                  f"({res.exec_per_s}/s), coverage {res.coverage} edges / {res.features} features, "
-                  f"corpus {res.corpus_files} files {res.corpus_bytes} bytes, "
-                  f"crashes {[str(p) for p in res.crashes]}", flush=True)
+            print(
+                f"{target}: {res.executions} executions in {res.seconds} s "
+                f"({res.exec_per_s}/s), coverage {res.coverage} edges / {res.features} features, "
+                f"corpus {res.corpus_files} files {res.corpus_bytes} bytes, "
+                f"crashes {[str(p) for p in res.crashes]}",
+                flush=True,
+            )
             if not res.ok:
                 failed = True
                 print(res.log[-4000:], file=sys.stderr)
     else:
         for target in TARGETS:
-            files = sorted(p for d in (CORPUS / target, REGRESSIONS / target) if d.is_dir()
-                           for p in d.iterdir() if p.is_file())
+            files = sorted(
+                p
+                for d in (CORPUS / target, REGRESSIONS / target)
+                if d.is_dir()
+                for p in d.iterdir()
+                if p.is_file()
+            )
             if not files:
                 continue
             proc = replay(target, files)

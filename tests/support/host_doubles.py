@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import pytest
 
@@ -29,7 +29,7 @@ def need(tool: str) -> str:
     return path
 
 
-def run(cmd: list[str], cwd: Optional[Path] = None) -> None:
+def run(cmd: list[str], cwd: Path | None = None) -> None:
     """Runs a build command; a failure fails the test with the command and its output."""
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stdout}\n{done.stderr}"
@@ -49,8 +49,12 @@ def compile_objects(jobs: Sequence[tuple[list[str], Path]], out: Path) -> list[P
     for index, (compiler, source) in enumerate(jobs):
         obj = out / f"{index:03d}_{source.stem}.o"
         cmd = [*compiler, "-c", str(source), "-o", str(obj)]
-        running.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                              stderr=subprocess.STDOUT, text=True)))
+        running.append(
+            (
+                cmd,
+                subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+            )
+        )
         objects.append(obj)
         if len(running) >= 2:
             wait_one()

@@ -49,9 +49,18 @@ CFLAGS = SANITIZE_CFLAGS
 
 # TFLite TensorType code -> numpy dtype
 DTYPES: dict[int, np.dtype] = {
-    0: np.dtype("<f4"), 1: np.dtype("<f2"), 2: np.dtype("<i4"), 3: np.dtype("u1"),
-    4: np.dtype("<i8"), 6: np.dtype("?"), 7: np.dtype("<i2"), 9: np.dtype("i1"),
-    10: np.dtype("<f8"), 12: np.dtype("<u8"), 15: np.dtype("<u4"), 16: np.dtype("<u2"),
+    0: np.dtype("<f4"),
+    1: np.dtype("<f2"),
+    2: np.dtype("<i4"),
+    3: np.dtype("u1"),
+    4: np.dtype("<i8"),
+    6: np.dtype("?"),
+    7: np.dtype("<i2"),
+    9: np.dtype("i1"),
+    10: np.dtype("<f8"),
+    12: np.dtype("<u8"),
+    15: np.dtype("<u4"),
+    16: np.dtype("<u2"),
 }
 
 
@@ -69,10 +78,12 @@ class RunnerError(Exception):
     """The runtime returned a status other than TFL_OK (stage "init" or "invoke"), or the runner
     crashed (stage "crash": a sanitizer report or a signal; stderr holds the report)."""
 
-    def __init__(self, stage: str, status: str, error_op: int, builtin_code: int = -1,
-                 stderr: str = "") -> None:
-        super().__init__(f"{stage}: {status} at op {error_op} ({builtin_name(builtin_code)})"
-                         f"\n{stderr[-4000:]}")
+    def __init__(
+        self, stage: str, status: str, error_op: int, builtin_code: int = -1, stderr: str = ""
+    ) -> None:
+        super().__init__(
+            f"{stage}: {status} at op {error_op} ({builtin_name(builtin_code)})\n{stderr[-4000:]}"
+        )
         self.stage = stage
         self.status = status
         self.error_op = error_op
@@ -96,6 +107,7 @@ class TensorDesc:
 @dataclass
 class HostRun:
     """Everything one runner process reported."""
+
     returncode: int
     status: str
     error_op: int
@@ -136,8 +148,11 @@ def _compile_runner(srcs: Sequence[Path], out_dir: Path, exe: Path) -> None:
 
     def compile_one(src: Path) -> Path:
         obj = out_dir / f"{src.parent.name}_{src.stem}.{tag}.o"
-        proc = subprocess.run(["gcc", *CFLAGS, *includes, "-c", str(src), "-o", str(obj)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["gcc", *CFLAGS, *includes, "-c", str(src), "-o", str(obj)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"compiling {src} failed:\n{proc.stderr}")
         return obj
@@ -145,8 +160,9 @@ def _compile_runner(srcs: Sequence[Path], out_dir: Path, exe: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         objs = list(pool.map(compile_one, srcs))
     tmp = out_dir / f"tfl_runner.{tag}.tmp"
-    proc = subprocess.run(["gcc", *CFLAGS, *map(str, objs), "-o", str(tmp)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["gcc", *CFLAGS, *map(str, objs), "-o", str(tmp)], capture_output=True, text=True
+    )
     for obj in objs:
         obj.unlink(missing_ok=True)
     if proc.returncode != 0:
@@ -156,13 +172,22 @@ def _compile_runner(srcs: Sequence[Path], out_dir: Path, exe: Path) -> None:
 
 def _parse_tensor(parts: list[str]) -> TensorDesc:
     rank = int(parts[6])
-    return TensorDesc(type=int(parts[2]), bytes=int(parts[3]), scale=float(parts[4]),
-                      zero_point=int(parts[5]), shape=tuple(int(d) for d in parts[7:7 + rank]))
+    return TensorDesc(
+        type=int(parts[2]),
+        bytes=int(parts[3]),
+        scale=float(parts[4]),
+        zero_point=int(parts[5]),
+        shape=tuple(int(d) for d in parts[7 : 7 + rank]),
+    )
 
 
-def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | None = None,
-             timeout: float = 300.0, offsets: Sequence[int] | None = None,
-             extra_env: dict[str, str] | None = None) -> HostRun:
+def host_run(
+    model_bytes: bytes,
+    batch: Sequence[Sequence[np.ndarray]] | int | None = None,
+    timeout: float = 300.0,
+    offsets: Sequence[int] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> HostRun:
     """Runs the runner once; never raises for runtime errors (see HostRun.status/crashed).
     batch: input sets, or an int N to invoke N times on a fixed byte pattern (fuzzing).
     offsets: a memory plan (arena byte offset per tensor, -1 = none) instead of the runtime's
@@ -187,8 +212,9 @@ def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | N
                         f.write(np.ascontiguousarray(arr).tobytes())
             args += [str(tmp / "in.bin"), str(len(batch)), str(tmp / "out.bin")]
         proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
-        run = HostRun(returncode=proc.returncode, status="", error_op=-1, builtin_code=-1,
-                      stderr=proc.stderr)
+        run = HostRun(
+            returncode=proc.returncode, status="", error_op=-1, builtin_code=-1, stderr=proc.stderr
+        )
         for line in proc.stdout.splitlines():
             parts = line.split()
             if not parts:
@@ -210,7 +236,7 @@ def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | N
             for _ in batch:
                 outs = []
                 for desc in run.outputs:
-                    chunk = raw[pos:pos + desc.bytes]
+                    chunk = raw[pos : pos + desc.bytes]
                     pos += desc.bytes
                     outs.append(np.frombuffer(chunk, dtype=desc.dtype).reshape(desc.shape).copy())
                 run.results.append(outs)
@@ -219,8 +245,9 @@ def host_run(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]] | int | N
 
 def _check(run: HostRun) -> HostRun:
     if run.crashed:
-        raise RunnerError("crash", f"exit {run.returncode}", run.error_op, run.builtin_code,
-                          run.stderr)
+        raise RunnerError(
+            "crash", f"exit {run.returncode}", run.error_op, run.builtin_code, run.stderr
+        )
     if run.returncode == 3:
         raise RunnerError("init", run.status, run.error_op, run.builtin_code, run.stderr)
     if run.returncode == 4:
@@ -234,8 +261,13 @@ def api_checks(model_bytes: bytes) -> dict[str, tuple[bool, str]]:
     with tempfile.TemporaryDirectory(prefix="tfl_host_") as tmpdir:
         path = Path(tmpdir) / "model.tflite"
         path.write_bytes(bytes(model_bytes))
-        proc = subprocess.run([str(exe), "--api", str(path)], capture_output=True, text=True,
-                              env=dict(os.environ, **SAN_ENV), timeout=300)
+        proc = subprocess.run(
+            [str(exe), "--api", str(path)],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, **SAN_ENV),
+            timeout=300,
+        )
     if proc.returncode not in (0, 5):
         raise RunnerError("crash", f"exit {proc.returncode}", -1, -1, proc.stderr)
     results = {}
@@ -259,16 +291,18 @@ def init_status(model_bytes: bytes) -> str:
     return run.status
 
 
-def run_model_batch(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]],
-                    offsets: Sequence[int] | None = None) -> list[list[np.ndarray]]:
+def run_model_batch(
+    model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]], offsets: Sequence[int] | None = None
+) -> list[list[np.ndarray]]:
     """Runs every input set through the C runtime in one process; one output list per set.
     With `offsets` the tensors are placed by that memory plan instead of sequentially."""
     run = _check(host_run(model_bytes, batch, offsets=offsets))
     return run.results
 
 
-def run_model(model_bytes: bytes, inputs: Sequence[np.ndarray],
-              offsets: Sequence[int] | None = None) -> list[np.ndarray]:
+def run_model(
+    model_bytes: bytes, inputs: Sequence[np.ndarray], offsets: Sequence[int] | None = None
+) -> list[np.ndarray]:
     return run_model_batch(model_bytes, [inputs], offsets)[0]
 
 
@@ -325,8 +359,9 @@ def greedy_plan(model: bytes, alias: bool = False) -> tuple[list[int], int]:
     return offsets, max(o + b for o, b, _, _ in placed)
 
 
-def tflm_reference_batch(model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]],
-                         arena_size: int | None = None) -> list[list[np.ndarray]]:
+def tflm_reference_batch(
+    model_bytes: bytes, batch: Sequence[Sequence[np.ndarray]], arena_size: int | None = None
+) -> list[list[np.ndarray]]:
     """Outputs of tflite-micro's Python runtime (TFLM reference kernels) for each input set."""
     from tflite_micro.python.tflite_micro import runtime
 
@@ -356,16 +391,20 @@ def _op_outputs(model_bytes: bytes) -> list[list[int]]:
     return [[int(t) for t in sg.Operators(o).OutputsAsNumpy()] for o in range(sg.OperatorsLength())]
 
 
-def run_model_layers(model_bytes: bytes, inputs: Sequence[np.ndarray],
-                     offsets: Sequence[int] | None = None) -> list[list[np.ndarray]]:
+def run_model_layers(
+    model_bytes: bytes, inputs: Sequence[np.ndarray], offsets: Sequence[int] | None = None
+) -> list[list[np.ndarray]]:
     """Every operator's outputs (in op order) after one invoke of the C runtime, via the per-op
     hook. With a memory plan, a later op may overwrite an earlier op's bytes: the dump is taken
     right after each op, so it is what that op produced."""
     info = model_info(model_bytes)
     with tempfile.TemporaryDirectory(prefix="tfl_layers_") as tmpdir:
         dump = Path(tmpdir) / "layers.bin"
-        _check(host_run(model_bytes, [inputs], offsets=offsets,
-                        extra_env={"TFL_RUNNER_LAYERS": str(dump)}))
+        _check(
+            host_run(
+                model_bytes, [inputs], offsets=offsets, extra_env={"TFL_RUNNER_LAYERS": str(dump)}
+            )
+        )
         raw = dump.read_bytes()
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
@@ -378,7 +417,7 @@ def run_model_layers(model_bytes: bytes, inputs: Sequence[np.ndarray],
             dtype = DTYPES[tensor.Type()]
             shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
             n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            arrays.append(np.frombuffer(raw[pos:pos + n], dtype=dtype).reshape(shape).copy())
+            arrays.append(np.frombuffer(raw[pos : pos + n], dtype=dtype).reshape(shape).copy())
             pos += n
         layers.append(arrays)
     assert pos == len(raw), f"layer dump has {len(raw)} bytes, expected {pos} ({info.op_count} ops)"
@@ -390,13 +429,17 @@ def tflm_layers(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[list[n
     from tflite_micro.python.tflite_micro import runtime
 
     interp = runtime.Interpreter.from_bytes(
-        bytes(model_bytes), arena_size=max(len(model_bytes) * 10, 1 << 22),
-        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+        bytes(model_bytes),
+        arena_size=max(len(model_bytes) * 10, 1 << 22),
+        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors,
+    )
     for i, arr in enumerate(inputs):
         interp.set_input(np.require(arr, requirements="C"), i)
     interp.invoke()
-    return [[np.array(interp.GetTensor(t, 0)["tensor_data"]).copy() for t in outs]
-            for outs in _op_outputs(model_bytes)]
+    return [
+        [np.array(interp.GetTensor(t, 0)["tensor_data"]).copy() for t in outs]
+        for outs in _op_outputs(model_bytes)
+    ]
 
 
 def tflm_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

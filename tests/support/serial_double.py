@@ -12,7 +12,6 @@ import subprocess
 import sys
 import termios
 import time
-from typing import Optional
 
 
 class PipeSerial:
@@ -22,7 +21,7 @@ class PipeSerial:
         assert proc.stdin is not None and proc.stdout is not None, "start it with PIPE for both"
         self.proc = proc
         self.fd = proc.stdout.fileno()
-        self.timeout: Optional[float] = 0.05
+        self.timeout: float | None = 0.05
         self._eof = False
 
     def read(self, size: int = 1) -> bytes:

@@ -40,18 +40,33 @@ from tinyflash import schema
 
 # Enum values (BuiltinOperator, BuiltinOptions union tags, TensorType) come from the schema's
 # published numbering; only the name -> number tables are read from the schema module.
-BUILTIN_OPS: dict[str, int] = {k: v for k, v in vars(_schema.BuiltinOperator).items()
-                               if not k.startswith("_")}
-OPTION_TYPES: dict[str, int] = {k: v for k, v in vars(_schema.BuiltinOptions).items()
-                                if not k.startswith("_")}
+BUILTIN_OPS: dict[str, int] = {
+    k: v for k, v in vars(_schema.BuiltinOperator).items() if not k.startswith("_")
+}
+OPTION_TYPES: dict[str, int] = {
+    k: v for k, v in vars(_schema.BuiltinOptions).items() if not k.startswith("_")
+}
 TENSOR_TYPES: dict[str, int] = {
-    "float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7,
-    "int8": 9, "float64": 10,
+    "float32": 0,
+    "float16": 1,
+    "int32": 2,
+    "uint8": 3,
+    "int64": 4,
+    "bool": 6,
+    "int16": 7,
+    "int8": 9,
+    "float64": 10,
 }
 NUMPY_TYPES: dict[str, np.dtype] = {
-    "float32": np.dtype("<f4"), "float16": np.dtype("<f2"), "int32": np.dtype("<i4"),
-    "uint8": np.dtype("u1"), "int64": np.dtype("<i8"), "bool": np.dtype("?"),
-    "int16": np.dtype("<i2"), "int8": np.dtype("i1"), "float64": np.dtype("<f8"),
+    "float32": np.dtype("<f4"),
+    "float16": np.dtype("<f2"),
+    "int32": np.dtype("<i4"),
+    "uint8": np.dtype("u1"),
+    "int64": np.dtype("<i8"),
+    "bool": np.dtype("?"),
+    "int16": np.dtype("<i2"),
+    "int8": np.dtype("i1"),
+    "float64": np.dtype("<f8"),
 }
 PADDING = {"SAME": 0, "VALID": 1}
 ACTIVATION = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4, "SIGN_BIT": 5}
@@ -60,17 +75,29 @@ ACTIVATION = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4, "S
 # kinds: i8 (byte/enum), bool, i32, f32, vi32 ([int] vector).
 _PADDING_FIELDS = [("padding", "i8"), ("stride_w", "i32"), ("stride_h", "i32")]
 OPTION_FIELDS: dict[str, list[tuple[str, str]]] = {
-    "Conv2DOptions": _PADDING_FIELDS + [
-        ("fused_activation_function", "i8"), ("dilation_w_factor", "i32"),
-        ("dilation_h_factor", "i32"), ("quantized_bias_type", "i8")],
-    "DepthwiseConv2DOptions": _PADDING_FIELDS + [
-        ("depth_multiplier", "i32"), ("fused_activation_function", "i8"),
-        ("dilation_w_factor", "i32"), ("dilation_h_factor", "i32")],
-    "Pool2DOptions": _PADDING_FIELDS + [
-        ("filter_width", "i32"), ("filter_height", "i32"), ("fused_activation_function", "i8")],
+    "Conv2DOptions": _PADDING_FIELDS
+    + [
+        ("fused_activation_function", "i8"),
+        ("dilation_w_factor", "i32"),
+        ("dilation_h_factor", "i32"),
+        ("quantized_bias_type", "i8"),
+    ],
+    "DepthwiseConv2DOptions": _PADDING_FIELDS
+    + [
+        ("depth_multiplier", "i32"),
+        ("fused_activation_function", "i8"),
+        ("dilation_w_factor", "i32"),
+        ("dilation_h_factor", "i32"),
+    ],
+    "Pool2DOptions": _PADDING_FIELDS
+    + [("filter_width", "i32"), ("filter_height", "i32"), ("fused_activation_function", "i8")],
     "FullyConnectedOptions": [
-        ("fused_activation_function", "i8"), ("weights_format", "i8"), ("keep_num_dims", "bool"),
-        ("asymmetric_quantize_inputs", "bool"), ("quantized_bias_type", "i8")],
+        ("fused_activation_function", "i8"),
+        ("weights_format", "i8"),
+        ("keep_num_dims", "bool"),
+        ("asymmetric_quantize_inputs", "bool"),
+        ("quantized_bias_type", "i8"),
+    ],
     "SoftmaxOptions": [("beta", "f32")],
     "ConcatenationOptions": [("axis", "i32"), ("fused_activation_function", "i8")],
     "AddOptions": [("fused_activation_function", "i8"), ("pot_scale_int16", "bool")],
@@ -82,65 +109,124 @@ OPTION_FIELDS: dict[str, list[tuple[str, str]]] = {
     "ReducerOptions": [("keep_dims", "bool")],
     "LeakyReluOptions": [("alpha", "f32")],
     "StridedSliceOptions": [
-        ("begin_mask", "i32"), ("end_mask", "i32"), ("ellipsis_mask", "i32"),
-        ("new_axis_mask", "i32"), ("shrink_axis_mask", "i32"), ("offset", "bool")],
+        ("begin_mask", "i32"),
+        ("end_mask", "i32"),
+        ("ellipsis_mask", "i32"),
+        ("new_axis_mask", "i32"),
+        ("shrink_axis_mask", "i32"),
+        ("offset", "bool"),
+    ],
     "SplitOptions": [("num_splits", "i32")],
     "SplitVOptions": [("num_splits", "i32")],
     "PackOptions": [("values_count", "i32"), ("axis", "i32")],
     "UnpackOptions": [("num", "i32"), ("axis", "i32")],
     "GatherOptions": [("axis", "i32"), ("batch_dims", "i32")],
-    "TransposeConvOptions": _PADDING_FIELDS + [
-        ("fused_activation_function", "i8"), ("quantized_bias_type", "i8")],
+    "TransposeConvOptions": _PADDING_FIELDS
+    + [("fused_activation_function", "i8"), ("quantized_bias_type", "i8")],
     "ResizeNearestNeighborOptions": [("align_corners", "bool"), ("half_pixel_centers", "bool")],
-    "ResizeBilinearOptions": [("new_height", "i32"), ("new_width", "i32"),
-                              ("align_corners", "bool"), ("half_pixel_centers", "bool")],
+    "ResizeBilinearOptions": [
+        ("new_height", "i32"),
+        ("new_width", "i32"),
+        ("align_corners", "bool"),
+        ("half_pixel_centers", "bool"),
+    ],
     "ArgMaxOptions": [("output_type", "i8")],
     "ArgMinOptions": [("output_type", "i8")],
     "CastOptions": [("in_data_type", "i8"), ("out_data_type", "i8")],
     "MirrorPadOptions": [("mode", "i8")],
     "GeluOptions": [("approximate", "bool")],
     "UnidirectionalSequenceLSTMOptions": [
-        ("fused_activation_function", "i8"), ("cell_clip", "f32"), ("proj_clip", "f32"),
-        ("time_major", "bool"), ("asymmetric_quantize_inputs", "bool"),
-        ("diagonal_recurrent_tensors", "bool")],
-    "SVDFOptions": [("rank", "i32"), ("fused_activation_function", "i8"),
-                    ("asymmetric_quantize_inputs", "bool")],
+        ("fused_activation_function", "i8"),
+        ("cell_clip", "f32"),
+        ("proj_clip", "f32"),
+        ("time_major", "bool"),
+        ("asymmetric_quantize_inputs", "bool"),
+        ("diagonal_recurrent_tensors", "bool"),
+    ],
+    "SVDFOptions": [
+        ("rank", "i32"),
+        ("fused_activation_function", "i8"),
+        ("asymmetric_quantize_inputs", "bool"),
+    ],
     "SpaceToDepthOptions": [("block_size", "i32")],
     "DepthToSpaceOptions": [("block_size", "i32")],
-    "BatchMatMulOptions": [("adj_x", "bool"), ("adj_y", "bool"),
-                           ("asymmetric_quantize_inputs", "bool")],
+    "BatchMatMulOptions": [
+        ("adj_x", "bool"),
+        ("adj_y", "bool"),
+        ("asymmetric_quantize_inputs", "bool"),
+    ],
     "CumsumOptions": [("exclusive", "bool"), ("reverse", "bool")],
     "L2NormOptions": [("fused_activation_function", "i8")],
     # tables without fields: written empty so the union tag is present, as the converter does
-    "ExpandDimsOptions": [], "PadOptions": [], "PadV2Options": [], "TransposeOptions": [],
-    "MaximumMinimumOptions": [], "HardSwishOptions": [], "QuantizeOptions": [],
-    "DequantizeOptions": [], "LogSoftmaxOptions": [], "ShapeOptions": [],
+    "ExpandDimsOptions": [],
+    "PadOptions": [],
+    "PadV2Options": [],
+    "TransposeOptions": [],
+    "MaximumMinimumOptions": [],
+    "HardSwishOptions": [],
+    "QuantizeOptions": [],
+    "DequantizeOptions": [],
+    "LogSoftmaxOptions": [],
+    "ShapeOptions": [],
 }
 
 OP_OPTIONS: dict[str, str | None] = {
-    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
-    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
-    "L2_POOL_2D": "Pool2DOptions", "FULLY_CONNECTED": "FullyConnectedOptions",
-    "SOFTMAX": "SoftmaxOptions", "CONCATENATION": "ConcatenationOptions", "ADD": "AddOptions",
-    "SUB": "SubOptions", "MUL": "MulOptions", "DIV": "DivOptions", "RESHAPE": "ReshapeOptions",
-    "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions", "PAD": "PadOptions",
-    "PADV2": "PadV2Options", "MEAN": "ReducerOptions", "SUM": "ReducerOptions",
-    "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions", "REDUCE_PROD": "ReducerOptions",
-    "LEAKY_RELU": "LeakyReluOptions", "HARD_SWISH": "HardSwishOptions",
-    "STRIDED_SLICE": "StridedSliceOptions", "TRANSPOSE": "TransposeOptions",
-    "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions", "PACK": "PackOptions",
-    "UNPACK": "UnpackOptions", "GATHER": "GatherOptions", "MAXIMUM": "MaximumMinimumOptions",
-    "MINIMUM": "MaximumMinimumOptions", "TRANSPOSE_CONV": "TransposeConvOptions",
+    "CONV_2D": "Conv2DOptions",
+    "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions",
+    "MAX_POOL_2D": "Pool2DOptions",
+    "L2_POOL_2D": "Pool2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions",
+    "SOFTMAX": "SoftmaxOptions",
+    "CONCATENATION": "ConcatenationOptions",
+    "ADD": "AddOptions",
+    "SUB": "SubOptions",
+    "MUL": "MulOptions",
+    "DIV": "DivOptions",
+    "RESHAPE": "ReshapeOptions",
+    "SQUEEZE": "SqueezeOptions",
+    "EXPAND_DIMS": "ExpandDimsOptions",
+    "PAD": "PadOptions",
+    "PADV2": "PadV2Options",
+    "MEAN": "ReducerOptions",
+    "SUM": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions",
+    "REDUCE_MIN": "ReducerOptions",
+    "REDUCE_PROD": "ReducerOptions",
+    "LEAKY_RELU": "LeakyReluOptions",
+    "HARD_SWISH": "HardSwishOptions",
+    "STRIDED_SLICE": "StridedSliceOptions",
+    "TRANSPOSE": "TransposeOptions",
+    "SPLIT": "SplitOptions",
+    "SPLIT_V": "SplitVOptions",
+    "PACK": "PackOptions",
+    "UNPACK": "UnpackOptions",
+    "GATHER": "GatherOptions",
+    "MAXIMUM": "MaximumMinimumOptions",
+    "MINIMUM": "MaximumMinimumOptions",
+    "TRANSPOSE_CONV": "TransposeConvOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
-    "RESIZE_BILINEAR": "ResizeBilinearOptions", "QUANTIZE": "QuantizeOptions",
-    "DEQUANTIZE": "DequantizeOptions", "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions",
-    "LOG_SOFTMAX": "LogSoftmaxOptions", "CAST": "CastOptions", "MIRROR_PAD": "MirrorPadOptions",
+    "RESIZE_BILINEAR": "ResizeBilinearOptions",
+    "QUANTIZE": "QuantizeOptions",
+    "DEQUANTIZE": "DequantizeOptions",
+    "ARG_MAX": "ArgMaxOptions",
+    "ARG_MIN": "ArgMinOptions",
+    "LOG_SOFTMAX": "LogSoftmaxOptions",
+    "CAST": "CastOptions",
+    "MIRROR_PAD": "MirrorPadOptions",
     "GELU": "GeluOptions",
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions", "SVDF": "SVDFOptions",
-    "GELU": "GeluOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
-    "DEPTH_TO_SPACE": "DepthToSpaceOptions", "BATCH_MATMUL": "BatchMatMulOptions",
-    "CUMSUM": "CumsumOptions", "L2_NORMALIZATION": "L2NormOptions",
-    "LOGISTIC": None, "TANH": None, "RELU": None, "RELU6": None, "RELU_N1_TO_1": None,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions",
+    "SVDF": "SVDFOptions",
+    "SPACE_TO_DEPTH": "SpaceToDepthOptions",
+    "DEPTH_TO_SPACE": "DepthToSpaceOptions",
+    "BATCH_MATMUL": "BatchMatMulOptions",
+    "CUMSUM": "CumsumOptions",
+    "L2_NORMALIZATION": "L2NormOptions",
+    "LOGISTIC": None,
+    "TANH": None,
+    "RELU": None,
+    "RELU6": None,
+    "RELU_N1_TO_1": None,
 }
 
 _ENUM_FIELDS = {"padding": PADDING, "fused_activation_function": ACTIVATION}
@@ -183,11 +269,18 @@ class ModelBuilder:
         self.tensors: list[Tensor] = []
         self.ops: list[_Op] = []
 
-    def tensor(self, name: str, shape: Sequence[int] | None, type: str = "int8", *,
-               data: np.ndarray | bytes | None = None,
-               scale: float | Sequence[float] | None = None,
-               zero_point: int | Sequence[int] | None = None,
-               quantized_dimension: int = 0, is_variable: bool = False) -> Tensor:
+    def tensor(
+        self,
+        name: str,
+        shape: Sequence[int] | None,
+        type: str = "int8",
+        *,
+        data: np.ndarray | bytes | None = None,
+        scale: float | Sequence[float] | None = None,
+        zero_point: int | Sequence[int] | None = None,
+        quantized_dimension: int = 0,
+        is_variable: bool = False,
+    ) -> Tensor:
         """Adds a tensor. `data` makes it a constant (array converted to `type`); shape None
         takes the array's shape. scale None = not quantized. is_variable: state kept between
         invokes (an LSTM's or SVDF's state)."""
@@ -211,33 +304,63 @@ class ModelBuilder:
             zp = np.atleast_1d(np.asarray(0 if zero_point is None else zero_point, np.int64))
             scalar = not isinstance(zero_point, (list, tuple, np.ndarray))
             zps = [int(zp[0])] * len(scales) if scalar else [int(z) for z in zp]
-        t = Tensor(len(self.tensors), name, [int(d) for d in shape], type, raw, scales, zps,
-                   quantized_dimension, is_variable)
+        t = Tensor(
+            len(self.tensors),
+            name,
+            [int(d) for d in shape],
+            type,
+            raw,
+            scales,
+            zps,
+            quantized_dimension,
+            is_variable,
+        )
         self.tensors.append(t)
         return t
 
-    def op(self, name: str, inputs: Sequence[Tensor | int], outputs: Sequence[Tensor | int], *,
-           options_type: str | None = "auto", **options: Any) -> None:
+    def op(
+        self,
+        name: str,
+        inputs: Sequence[Tensor | int],
+        outputs: Sequence[Tensor | int],
+        *,
+        options_type: str | None = "auto",
+        **options: Any,
+    ) -> None:
         """Adds an operator by builtin name with its options as keyword arguments."""
         if name not in BUILTIN_OPS:
             raise ValueError(f"unknown builtin operator {name!r}")
         if options_type == "auto":
             options_type = OP_OPTIONS.get(name)
             if options_type is None and options:
-                raise ValueError(f"{name}: options given but no options table known; "
-                                 "pass options_type")
+                raise ValueError(
+                    f"{name}: options given but no options table known; pass options_type"
+                )
         if options_type is not None:
             fields = dict(OPTION_FIELDS[options_type])
             unknown = set(options) - set(fields)
             if unknown:
                 raise ValueError(f"{options_type} has no fields {sorted(unknown)}")
-        self.ops.append(_Op(BUILTIN_OPS[name], [_index(t) for t in inputs],
-                            [_index(t) for t in outputs], options_type, dict(options)))
+        self.ops.append(
+            _Op(
+                BUILTIN_OPS[name],
+                [_index(t) for t in inputs],
+                [_index(t) for t in outputs],
+                options_type,
+                dict(options),
+            )
+        )
 
     # ---- writing -------------------------------------------------------------------------
 
-    def build(self, inputs: Sequence[Tensor | int], outputs: Sequence[Tensor | int], *,
-              version: int = 3, subgraph_count: int = 1) -> bytes:
+    def build(
+        self,
+        inputs: Sequence[Tensor | int],
+        outputs: Sequence[Tensor | int],
+        *,
+        version: int = 3,
+        subgraph_count: int = 1,
+    ) -> bytes:
         """The model's bytes. version/subgraph_count other than 3/1 write deliberately
         unsupported models (the subgraph is repeated) for error-path tests."""
         fb = flatbuffers.Builder(1024)
@@ -259,10 +382,16 @@ class ModelBuilder:
             if t.scale is not None:
                 scale_vec = self._vector(fb, t.scale, "<f4")
                 zp_vec = self._vector(fb, t.zero_point or [], "<i8")
-                quant = self._table(fb, [(2, "off", scale_vec), (3, "off", zp_vec),
-                                         (6, "i32", t.quantized_dimension)])
-            fields = [(0, "off", shape), (1, "i8", TENSOR_TYPES[t.type]),
-                      (2, "u32", buffer_of.get(t.index, 0)), (3, "off", name)]
+                quant = self._table(
+                    fb,
+                    [(2, "off", scale_vec), (3, "off", zp_vec), (6, "i32", t.quantized_dimension)],
+                )
+            fields = [
+                (0, "off", shape),
+                (1, "i8", TENSOR_TYPES[t.type]),
+                (2, "u32", buffer_of.get(t.index, 0)),
+                (3, "off", name),
+            ]
             if quant is not None:
                 fields.append((4, "off", quant))
             if t.is_variable:
@@ -274,31 +403,40 @@ class ModelBuilder:
         for op in self.ops:
             if op.code not in codes:
                 codes.append(op.code)
-            fields = [(0, "u32", codes.index(op.code)),
-                      (1, "off", self._int_vector(fb, op.inputs)),
-                      (2, "off", self._int_vector(fb, op.outputs))]
+            fields = [
+                (0, "u32", codes.index(op.code)),
+                (1, "off", self._int_vector(fb, op.inputs)),
+                (2, "off", self._int_vector(fb, op.outputs)),
+            ]
             if op.options_type is not None:
                 table = self._options(fb, op.options_type, op.options)
                 fields += [(3, "u8", OPTION_TYPES[op.options_type]), (4, "off", table)]
             op_offsets.append(self._table(fb, fields))
 
-        subgraph = self._table(fb, [
-            (0, "off", self._offset_vector(fb, tensor_offsets)),
-            (1, "off", self._int_vector(fb, [_index(t) for t in inputs])),
-            (2, "off", self._int_vector(fb, [_index(t) for t in outputs])),
-            (3, "off", self._offset_vector(fb, op_offsets)),
-            (4, "off", fb.CreateString("main")),
-        ])
-        code_offsets = [self._table(fb, [(0, "i8", min(c, 127)), (2, "i32", 1), (3, "i32", c)])
-                        for c in codes]
+        subgraph = self._table(
+            fb,
+            [
+                (0, "off", self._offset_vector(fb, tensor_offsets)),
+                (1, "off", self._int_vector(fb, [_index(t) for t in inputs])),
+                (2, "off", self._int_vector(fb, [_index(t) for t in outputs])),
+                (3, "off", self._offset_vector(fb, op_offsets)),
+                (4, "off", fb.CreateString("main")),
+            ],
+        )
+        code_offsets = [
+            self._table(fb, [(0, "i8", min(c, 127)), (2, "i32", 1), (3, "i32", c)]) for c in codes
+        ]
         description = fb.CreateString("tinyflash test model")
-        model = self._table(fb, [
-            (0, "u32", version),
-            (1, "off", self._offset_vector(fb, code_offsets)),
-            (2, "off", self._offset_vector(fb, [subgraph] * subgraph_count)),
-            (3, "off", description),
-            (4, "off", self._offset_vector(fb, buffer_offsets)),
-        ])
+        model = self._table(
+            fb,
+            [
+                (0, "u32", version),
+                (1, "off", self._offset_vector(fb, code_offsets)),
+                (2, "off", self._offset_vector(fb, [subgraph] * subgraph_count)),
+                (3, "off", description),
+                (4, "off", self._offset_vector(fb, buffer_offsets)),
+            ],
+        )
         fb.Finish(model, file_identifier=b"TFL3")
         return bytes(fb.Output())
 
@@ -356,7 +494,7 @@ class ModelBuilder:
     def _aligned_bytes(fb: flatbuffers.Builder, data: bytes) -> int:
         fb.StartVector(1, len(data), 16)  # 16-byte aligned element data, like the converter
         fb.head = fb.head - len(data)
-        fb.Bytes[fb.head:fb.head + len(data)] = data
+        fb.Bytes[fb.head : fb.head + len(data)] = data
         return fb.EndVector()
 
     @staticmethod
@@ -365,7 +503,7 @@ class ModelBuilder:
         size = arr.dtype.itemsize
         fb.StartVector(size, len(arr), size)
         fb.head = fb.head - arr.nbytes
-        fb.Bytes[fb.head:fb.head + arr.nbytes] = arr.tobytes()
+        fb.Bytes[fb.head : fb.head + arr.nbytes] = arr.tobytes()
         return fb.EndVector()
 
     def _int_vector(self, fb: flatbuffers.Builder, values: Sequence[int]) -> int:
@@ -503,8 +641,12 @@ def write_model(spec: Spec) -> bytes:
             options_type = schema.BUILTIN_OPTIONS.index(table)
             b.StartObject(max(fields, default=-1) + 1)
             for slot, (kind, value) in sorted(fields.items()):
-                {"byte": b.PrependInt8Slot, "int": b.PrependInt32Slot, "bool": b.PrependBoolSlot,
-                 "float": b.PrependFloat32Slot}[kind](slot, value, None)
+                {
+                    "byte": b.PrependInt8Slot,
+                    "int": b.PrependInt32Slot,
+                    "bool": b.PrependBoolSlot,
+                    "float": b.PrependFloat32Slot,
+                }[kind](slot, value, None)
             options = b.EndObject()
         b.StartObject(5)
         b.PrependUint32Slot(0, opcode_keys.index(key), 0)
@@ -556,11 +698,20 @@ def conv_spec(out_c: int = 8, per_channel: bool = True) -> Spec:
     w_scales = tuple(0.01 * (k + 1) for k in range(out_c)) if per_channel else (0.02,)
     tensors = [
         T((1, 6, 6, 3), name="input", zero_points=(-3,)),
-        T((out_c, 3, 3, 3), data=bytes((7 * k) % 256 for k in range(out_c * 27)),
-          scales=w_scales, axis=0, name="conv/w"),
-        T((out_c,), "int32", data=struct.pack(f"<{out_c}i", *range(out_c)),
-          scales=tuple(0.0005 * (k + 1) for k in range(out_c)) if per_channel else (0.001,),
-          name="conv/b"),
+        T(
+            (out_c, 3, 3, 3),
+            data=bytes((7 * k) % 256 for k in range(out_c * 27)),
+            scales=w_scales,
+            axis=0,
+            name="conv/w",
+        ),
+        T(
+            (out_c,),
+            "int32",
+            data=struct.pack(f"<{out_c}i", *range(out_c)),
+            scales=tuple(0.0005 * (k + 1) for k in range(out_c)) if per_channel else (0.001,),
+            name="conv/b",
+        ),
         T((1, 3, 3, out_c), name="conv/out", zero_points=(-128,)),
         T((2,), "int32", data=struct.pack("<2i", 1, flat), scales=None, name="shape"),
         T((1, flat), name="flat", zero_points=(-128,)),
@@ -570,8 +721,12 @@ def conv_spec(out_c: int = 8, per_channel: bool = True) -> Spec:
         T((1, 4), name="probs", scales=(1 / 256,), zero_points=(-128,)),
     ]
     ops = [
-        Op("CONV_2D", (0, 1, 2), (3,), ("Conv2DOptions", {0: ("byte", 0), 1: ("int", 2),
-                                                          2: ("int", 2), 3: ("byte", 1)})),
+        Op(
+            "CONV_2D",
+            (0, 1, 2),
+            (3,),
+            ("Conv2DOptions", {0: ("byte", 0), 1: ("int", 2), 2: ("int", 2), 3: ("byte", 1)}),
+        ),
         Op("RESHAPE", (3, 4), (5,)),
         Op("FULLY_CONNECTED", (5, 6, 7), (8,), ("FullyConnectedOptions", {2: ("bool", True)})),
         Op("SOFTMAX", (8,), (9,), ("SoftmaxOptions", {0: ("float", 1.0)})),

@@ -27,9 +27,10 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ class RamUse:
     runtime_state: int  # tensor array + node array + pool
     data_bss: int  # .data + .bss (includes arena and runtime state, not the stack)
     stack_reserved: int
-    stack_peak: Optional[int]  # high-water mark; None when it could not be read
+    stack_peak: int | None  # high-water mark; None when it could not be read
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class BenchResult:
     command: str = ""
     notes: list[str] = field(default_factory=list)
 
-    def find(self, model: str, board: str, kernels: str) -> Optional[BenchRun]:
+    def find(self, model: str, board: str, kernels: str) -> BenchRun | None:
         for run in self.runs:
             if run.model == model and run.board == board and run.kernels == kernels:
                 return run
@@ -142,11 +143,17 @@ class BenchResult:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        return {"command": self.command, "runs": [asdict(r) for r in self.runs],
-                "ratios": self.ratios(), "notes": list(self.notes),
-                "tflm": {k: {"reference": v[0], "cmsis_nn": v[1], "arena": v[2]}
-                         for k, v in TFLM_NUMBERS.items()},
-                "tflm_kws_code": {"reference": TFLM_KWS_CODE[0], "cmsis_nn": TFLM_KWS_CODE[1]}}
+        return {
+            "command": self.command,
+            "runs": [asdict(r) for r in self.runs],
+            "ratios": self.ratios(),
+            "notes": list(self.notes),
+            "tflm": {
+                k: {"reference": v[0], "cmsis_nn": v[1], "arena": v[2]}
+                for k, v in TFLM_NUMBERS.items()
+            },
+            "tflm_kws_code": {"reference": TFLM_KWS_CODE[0], "cmsis_nn": TFLM_KWS_CODE[1]},
+        }
 
 
 # ---- linker map ----------------------------------------------------------------------------
@@ -168,17 +175,21 @@ def parse_map(path: Path) -> MapSizes:
     try:
         lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as error:
-        raise TinyflashError(f"cannot read the linker map {path} ({error.strerror}); build the "
-                             "project again", EXIT_CHECK_FAILED) from error
+        raise TinyflashError(
+            f"cannot read the linker map {path} ({error.strerror}); build the project again",
+            EXIT_CHECK_FAILED,
+        ) from error
     try:
-        start = next(i for i, line in enumerate(lines)
-                     if line.startswith("Linker script and memory map"))
+        start = next(
+            i for i, line in enumerate(lines) if line.startswith("Linker script and memory map")
+        )
     except StopIteration:
-        raise TinyflashError(f"{path} has no memory map section; is it a GNU ld map file?",
-                             EXIT_CHECK_FAILED) from None
+        raise TinyflashError(
+            f"{path} has no memory map section; is it a GNU ld map file?", EXIT_CHECK_FAILED
+        ) from None
     by_file: dict[str, int] = {}
     sections: dict[str, tuple[int, int]] = {}
-    pending: Optional[str] = None
+    pending: str | None = None
     for line in lines[start:]:
         top = _MAP_SECTION.match(line)
         if top:
@@ -216,8 +227,14 @@ def code_size(map_sizes: MapSizes, image_bytes: int, model_bytes: int) -> CodeSi
             harness += size
         elif "libgcc.a(" in origin or "libc.a(" in origin or "libc_nano.a(" in origin:
             support += size
-    return CodeSize(runtime=runtime, kernels=kernels, support=support, harness=harness,
-                    model=model_bytes, image=image_bytes)
+    return CodeSize(
+        runtime=runtime,
+        kernels=kernels,
+        support=support,
+        harness=harness,
+        model=model_bytes,
+        image=image_bytes,
+    )
 
 
 def instructions_per_tick(tick_unit: str, board_id: str) -> float:
@@ -225,16 +242,19 @@ def instructions_per_tick(tick_unit: str, board_id: str) -> float:
     qemu -icount shift=0)" on MPS2, 50 on the AN505 (20 MHz), 31.25 on the AN547 (32 MHz)."""
     match = _TICK_UNIT.match(tick_unit)
     if not match:
-        raise TinyflashError(f"board {board_id} reports ticks as {tick_unit!r}, not as "
-                             "instructions under qemu -icount; bench needs an emulated board",
-                             EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"board {board_id} reports ticks as {tick_unit!r}, not as "
+            "instructions under qemu -icount; bench needs an emulated board",
+            EXIT_CHECK_FAILED,
+        )
     return float(match.group(1))
 
 
-def _symbol_address(elf: Path, name: str) -> Optional[int]:
+def _symbol_address(elf: Path, name: str) -> int | None:
     try:
-        out = subprocess.run(["arm-none-eabi-nm", str(elf)], check=True, capture_output=True,
-                             text=True, timeout=60).stdout
+        out = subprocess.run(
+            ["arm-none-eabi-nm", str(elf)], check=True, capture_output=True, text=True, timeout=60
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     for line in out.splitlines():
@@ -251,20 +271,29 @@ def _stack_peak(stack: bytes) -> int:
     return 0 if nonzero.size == 0 else int(arr.size - nonzero[0])
 
 
-def _run_on_qemu(board: Any, elf: Path, inputs: list[np.ndarray], repeats: int,
-                 stack_region: Optional[tuple[int, int]], workdir: Path
-                 ) -> tuple[list[np.ndarray], list[int], Any, Any, Optional[int]]:
+def _run_on_qemu(
+    board: Any,
+    elf: Path,
+    inputs: list[np.ndarray],
+    repeats: int,
+    stack_region: tuple[int, int] | None,
+    workdir: Path,
+) -> tuple[list[np.ndarray], list[int], Any, Any, int | None]:
     from tinyflash.emulator import start_device
     from tinyflash.link import open_link
 
-    with start_device(board, elf, monitor=True) as device, \
-            open_link(device.url, timeout=120.0) as link:
+    with (
+        start_device(board, elf, monitor=True) as device,
+        open_link(device.url, timeout=120.0) as link,
+    ):
         link.wait_banner()
         info = link.info()
         if not info.ready:
-            raise TinyflashError(f"{elf} failed to initialise its model on {board.id}: "
-                                 f"{info.init_status_name} at op {info.error_op}",
-                                 EXIT_CHECK_FAILED)
+            raise TinyflashError(
+                f"{elf} failed to initialise its model on {board.id}: "
+                f"{info.init_status_name} at op {info.error_op}",
+                EXIT_CHECK_FAILED,
+            )
         outputs: list[np.ndarray] = []
         ticks: list[int] = []
         for _ in range(repeats):
@@ -272,7 +301,7 @@ def _run_on_qemu(board: Any, elf: Path, inputs: list[np.ndarray], repeats: int,
             outputs = [np.asarray(o) for o in outs]
             ticks.append(int(t))
         layers = link.layers(inputs)
-        peak: Optional[int] = None
+        peak: int | None = None
         if stack_region is not None:
             address, size = stack_region
             dump = workdir / "stack.bin"
@@ -301,8 +330,9 @@ def default_models() -> list[Path]:
     return [m for m in models if m.is_file()]
 
 
-def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeats: int = 2,
-              seed: int = 0) -> BenchRun:
+def bench_one(
+    model: Path, board_id: str, kernels: str, workdir: Path, *, repeats: int = 2, seed: int = 0
+) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set."""
     from tinyflash.pipeline import Pipeline
     from tinyflash.reference import TFLMReference
@@ -326,16 +356,20 @@ def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeat
     # The stack grows down from __stack_top (end of RAM); .stack only reserves its size.
     stack = (stack_top - reserved[1], reserved[1]) if reserved and stack_top else None
     sample = load_inputs(info, None, 1, seed)[0]
-    outputs, ticks, device, layers, peak = _run_on_qemu(board, build.elf, sample, repeats, stack,
-                                                       project)
+    outputs, ticks, device, layers, peak = _run_on_qemu(
+        board, build.elf, sample, repeats, stack, project
+    )
     # The device ran the sample `repeats` times: a model with state (an LSTM's, SVDF's) carries it
     # from one invoke to the next, so TFLM runs the same sequence and the last outputs compare.
     reference = TFLMReference(bytes(info.data))
     for _ in range(max(repeats, 1)):
         expected = reference.run(sample)
-    exact = all(np.array_equal(np.asarray(o).reshape(-1).astype(np.int64),
-                               np.asarray(e).reshape(-1).astype(np.int64))
-                for o, e in zip(outputs, expected))
+    exact = all(
+        np.array_equal(
+            np.asarray(o).reshape(-1).astype(np.int64), np.asarray(e).reshape(-1).astype(np.int64)
+        )
+        for o, e in zip(outputs, expected)
+    )
     plan = pipeline.model.for_kernels(kernels).plan  # the DSP kernels take arena scratch
     from tinyflash.platformio import symbol_sizes
 
@@ -345,75 +379,131 @@ def bench_one(model: Path, board_id: str, kernels: str, workdir: Path, *, repeat
     macs_by_op = [op.macs for op in info.ops]
     per_tick = instructions_per_tick(device.tick_unit, board_id)
     instructions = round(ticks[-1] * per_tick)
-    ops = tuple(OpCount(r.op_index, r.op_name, round(r.ticks * per_tick),
-                        macs_by_op[r.op_index] if r.op_index < len(macs_by_op) else 0)
-                for r in layers.ops)
+    ops = tuple(
+        OpCount(
+            r.op_index,
+            r.op_name,
+            round(r.ticks * per_tick),
+            macs_by_op[r.op_index] if r.op_index < len(macs_by_op) else 0,
+        )
+        for r in layers.ops
+    )
     return BenchRun(
-        model=model.stem, model_sha256=info.sha256, board=board_id, kernels=kernels,
-        instructions=instructions, ticks=ticks[-1], tick_unit=device.tick_unit,
+        model=model.stem,
+        model_sha256=info.sha256,
+        board=board_id,
+        kernels=kernels,
+        instructions=instructions,
+        ticks=ticks[-1],
+        tick_unit=device.tick_unit,
         macs=int(info.total_macs),
         macs_per_instruction=(info.total_macs / instructions) if instructions else 0.0,
         exact=exact,
         code=code_size(map_sizes, build.size.flash_used, build.model_bytes or info.size_bytes),
-        ram=RamUse(arena_planned=int(plan.arena_bytes), arena_used=int(device.arena_used),
-                   lower_bound=int(plan.lower_bound), runtime_state=state,
-                   data_bss=build.data + build.bss,
-                   stack_reserved=stack[1] if stack else 0, stack_peak=peak),
-        ops=ops, build_seconds=round(build.seconds, 1),
+        ram=RamUse(
+            arena_planned=int(plan.arena_bytes),
+            arena_used=int(device.arena_used),
+            lower_bound=int(plan.lower_bound),
+            runtime_state=state,
+            data_bss=build.data + build.bss,
+            stack_reserved=stack[1] if stack else 0,
+            stack_peak=peak,
+        ),
+        ops=ops,
+        build_seconds=round(build.seconds, 1),
         instructions_per_tick=per_tick,
-        repeat_instructions=tuple(round(t * per_tick) for t in ticks))
+        repeat_instructions=tuple(round(t * per_tick) for t in ticks),
+    )
 
 
 def table(runs: Sequence[BenchRun], wide: bool = False) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the terminal table for runs on one board. The default columns fit an
     80-column terminal (instructions, MAC/instr, runtime code, arena and stack peak in bytes,
     exact); `wide` adds MACs, kernel, model and image bytes and the runtime state, as `--json`."""
-    header = ["model", "kernels", "instr.", "MAC/instr", "code B",
-              *(["kernels B", "model B", "image B", "MACs"] if wide else []),
-              "arena B" if wide else "arena", *(["state B"] if wide else []),
-              "stack B" if wide else "stack", "exact"]
+    header = [
+        "model",
+        "kernels",
+        "instr.",
+        "MAC/instr",
+        "code B",
+        *(["kernels B", "model B", "image B", "MACs"] if wide else []),
+        "arena B" if wide else "arena",
+        *(["state B"] if wide else []),
+        "stack B" if wide else "stack",
+        "exact",
+    ]
     rows: list[list[str]] = []
     for run in runs:
         stack = "?" if run.ram.stack_peak is None else f"{run.ram.stack_peak:,}"
-        rows.append([run.model, run.kernels, f"{run.instructions:,}",
-                     f"{run.macs_per_instruction:.3f}", f"{run.code.runtime:,}",
-                     *([f"{run.code.kernels:,}", f"{run.code.model:,}", f"{run.code.image:,}",
-                        f"{run.macs:,}"] if wide else []),
-                     f"{run.ram.arena_planned:,}",
-                     *([f"{run.ram.runtime_state:,}"] if wide else []),
-                     stack, "yes" if run.exact else "NO"])
+        rows.append(
+            [
+                run.model,
+                run.kernels,
+                f"{run.instructions:,}",
+                f"{run.macs_per_instruction:.3f}",
+                f"{run.code.runtime:,}",
+                *(
+                    [
+                        f"{run.code.kernels:,}",
+                        f"{run.code.model:,}",
+                        f"{run.code.image:,}",
+                        f"{run.macs:,}",
+                    ]
+                    if wide
+                    else []
+                ),
+                f"{run.ram.arena_planned:,}",
+                *([f"{run.ram.runtime_state:,}"] if wide else []),
+                stack,
+                "yes" if run.exact else "NO",
+            ]
+        )
     return header, rows
 
 
-def bench(models: Sequence[Path], boards: Sequence[str], kernel_sets: Sequence[str], *,
-          workdir: Optional[Path] = None, repeats: int = 2,
-          progress: Optional[Progress] = None) -> BenchResult:
+def bench(
+    models: Sequence[Path],
+    boards: Sequence[str],
+    kernel_sets: Sequence[str],
+    *,
+    workdir: Path | None = None,
+    repeats: int = 2,
+    progress: Progress | None = None,
+) -> BenchResult:
     """Every model x board x kernel set; boards without DSP skip the dsp set (noted)."""
-    from tinyflash.boards import load_board
-    from tinyflash.boards import board_spec
+    from tinyflash.boards import board_spec, load_board
 
     if not models:
-        raise TinyflashError("no models to benchmark: give .tflite files, or run from a checkout "
-                             "with examples/digits/digits_int8.tflite", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            "no models to benchmark: give .tflite files, or run from a checkout "
+            "with examples/digits/digits_int8.tflite",
+            EXIT_BAD_INPUT,
+        )
     for kernels in kernel_sets:
         if kernels not in KERNEL_SETS:
-            raise TinyflashError(f"{option('kernels')} takes portable and/or dsp, not {kernels!r}",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{option('kernels')} takes portable and/or dsp, not {kernels!r}", EXIT_BAD_INPUT
+            )
     for model in models:
         if not Path(model).is_file():
-            raise TinyflashError(f"{model} does not exist; give the path of an int8 .tflite",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{model} does not exist; give the path of an int8 .tflite", EXIT_BAD_INPUT
+            )
     if repeats < 1:
-        raise TinyflashError(f"{option('repeats')} must be at least 1, not {repeats}",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('repeats')} must be at least 1, not {repeats}", EXIT_BAD_INPUT
+        )
     result = BenchResult(runs=[])
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     for board_id in boards:
         board = load_board(board_id)
         if not board.emulated:
-            raise TinyflashError(f"board '{board_id}' is not emulated; bench runs on QEMU boards "
-                                 "(see `tinyflash boards`)", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"board '{board_id}' is not emulated; bench runs on QEMU boards "
+                "(see `tinyflash boards`)",
+                EXIT_BAD_INPUT,
+            )
         has_dsp = board_spec(board).dsp
         for model in models:
             for kernels in kernel_sets:
@@ -424,6 +514,5 @@ def bench(models: Sequence[Path], boards: Sequence[str], kernel_sets: Sequence[s
                     continue
                 if progress:
                     progress(f"{Path(model).stem} on {board_id} ({kernels})")
-                result.runs.append(bench_one(Path(model), board_id, kernels, work,
-                                             repeats=repeats))
+                result.runs.append(bench_one(Path(model), board_id, kernels, work, repeats=repeats))
     return result

@@ -18,9 +18,10 @@ PlatformIO reads `build`, `upload`, `name`, `url`, `vendor`, `frameworks`; tinyf
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 from tinyflash.resources import boards_dir as _default_boards_dir
@@ -47,11 +48,11 @@ class Board:
     port: str
     kernels: str
     flash_method: str
-    qemu_machine: Optional[str]
+    qemu_machine: str | None
     serial: str
     tick_unit: str
     stack_bytes: int
-    platform: Optional[str]
+    platform: str | None
     frameworks: tuple[str, ...]
     manifest_path: Path
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -70,13 +71,24 @@ class Board:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "vendor": self.vendor, "url": self.url,
-            "cpu": self.cpu, "mcu": self.mcu, "f_cpu": self.f_cpu,
-            "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes, "port": self.port,
-            "kernels": self.kernels, "flash_method": self.flash_method,
-            "qemu_machine": self.qemu_machine, "serial": self.serial,
-            "tick_unit": self.tick_unit, "stack_bytes": self.stack_bytes,
-            "platform": self.platform, "frameworks": list(self.frameworks),
+            "id": self.id,
+            "name": self.name,
+            "vendor": self.vendor,
+            "url": self.url,
+            "cpu": self.cpu,
+            "mcu": self.mcu,
+            "f_cpu": self.f_cpu,
+            "flash_bytes": self.flash_bytes,
+            "ram_bytes": self.ram_bytes,
+            "port": self.port,
+            "kernels": self.kernels,
+            "flash_method": self.flash_method,
+            "qemu_machine": self.qemu_machine,
+            "serial": self.serial,
+            "tick_unit": self.tick_unit,
+            "stack_bytes": self.stack_bytes,
+            "platform": self.platform,
+            "frameworks": list(self.frameworks),
             "manifest": str(self.manifest_path),
         }
 
@@ -84,11 +96,19 @@ class Board:
 def _bad(path: Path, field_name: str, problem: str) -> TinyflashError:
     return TinyflashError(
         f"board manifest {path}: field '{field_name}' {problem}; fix the manifest "
-        "(docs/boards.md lists every field).", EXIT_BAD_INPUT)
+        "(docs/boards.md lists every field).",
+        EXIT_BAD_INPUT,
+    )
 
 
-def _get(data: dict[str, Any], path: Path, dotted: str, kind: type | tuple[type, ...],
-         required: bool = True, default: Any = None) -> Any:
+def _get(
+    data: dict[str, Any],
+    path: Path,
+    dotted: str,
+    kind: type | tuple[type, ...],
+    required: bool = True,
+    default: Any = None,
+) -> Any:
     node: Any = data
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -117,7 +137,9 @@ def _parse_f_cpu(value: str | int, path: Path) -> int:
     try:
         hz = int(text, 0)
     except ValueError:
-        raise _bad(path, "build.f_cpu", f"must be a frequency like \"25000000L\", not {value!r}")
+        raise _bad(
+            path, "build.f_cpu", f'must be a frequency like "25000000L", not {value!r}'
+        ) from None
     if hz <= 0:
         raise _bad(path, "build.f_cpu", f"must be positive, not {value!r}")
     return hz
@@ -129,28 +151,36 @@ def parse_board(path: Path) -> Board:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise TinyflashError(f"board manifest {path} does not exist; run `tinyflash boards` "
-                             "to list the known boards.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board manifest {path} does not exist; run `tinyflash boards` "
+            "to list the known boards.",
+            EXIT_BAD_INPUT,
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TinyflashError(f"board manifest {path} is not valid JSON ({error}); fix the file.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board manifest {path} is not valid JSON ({error}); fix the file.", EXIT_BAD_INPUT
+        ) from None
     if not isinstance(data, dict):
-        raise TinyflashError(f"board manifest {path} must hold a JSON object; fix the file.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board manifest {path} must hold a JSON object; fix the file.", EXIT_BAD_INPUT
+        )
 
     frameworks = _get(data, path, "frameworks", list)
     if not all(isinstance(f, str) for f in frameworks):
         raise _bad(path, "frameworks", "must be a list of framework names")
     kernels = _get(data, path, "tinyflash.kernels", str)
     if kernels not in KERNEL_SETS:
-        raise _bad(path, "tinyflash.kernels", f"must be one of {', '.join(KERNEL_SETS)}, "
-                   f"not {kernels!r}")
+        raise _bad(
+            path, "tinyflash.kernels", f"must be one of {', '.join(KERNEL_SETS)}, not {kernels!r}"
+        )
     flash_method = _get(data, path, "tinyflash.flash", str)
     if flash_method not in FLASH_METHODS:
-        raise _bad(path, "tinyflash.flash", f"must be one of {', '.join(FLASH_METHODS)}, "
-                   f"not {flash_method!r}")
-    qemu_machine = _get(data, path, "tinyflash.qemu_machine", str,
-                        required=flash_method == "qemu")
+        raise _bad(
+            path,
+            "tinyflash.flash",
+            f"must be one of {', '.join(FLASH_METHODS)}, not {flash_method!r}",
+        )
+    qemu_machine = _get(data, path, "tinyflash.qemu_machine", str, required=flash_method == "qemu")
     stack_bytes = _get(data, path, "tinyflash.stack_bytes", int)
     if stack_bytes <= 0:
         raise _bad(path, "tinyflash.stack_bytes", f"must be positive, not {stack_bytes}")
@@ -179,23 +209,24 @@ def parse_board(path: Path) -> Board:
     )
 
 
-def board_ids(boards_dir: Optional[Path] = None) -> list[str]:
+def board_ids(boards_dir: Path | None = None) -> list[str]:
     directory = Path(boards_dir) if boards_dir is not None else _default_boards_dir()
     return sorted(p.stem for p in directory.glob("*.json"))
 
 
-def load_board(board_id: str, boards_dir: Optional[Path] = None) -> Board:
+def load_board(board_id: str, boards_dir: Path | None = None) -> Board:
     """The board `board_id` from boards/<id>.json (or from `boards_dir`)."""
     directory = Path(boards_dir) if boards_dir is not None else _default_boards_dir()
     path = directory / f"{board_id}.json"
     if not path.is_file():
         known = ", ".join(board_ids(directory)) or "none"
-        raise TinyflashError(f"unknown board '{board_id}' (no {path}); known boards: {known}.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"unknown board '{board_id}' (no {path}); known boards: {known}.", EXIT_BAD_INPUT
+        )
     return parse_board(path)
 
 
-def list_boards(boards_dir: Optional[Path] = None) -> list[Board]:
+def list_boards(boards_dir: Path | None = None) -> list[Board]:
     """Every board manifest, sorted by id; an invalid manifest raises its TinyflashError."""
     directory = Path(boards_dir) if boards_dir is not None else _default_boards_dir()
     return [parse_board(directory / f"{board_id}.json") for board_id in board_ids(directory)]
@@ -265,8 +296,12 @@ class Budget:
         return 0 if self.limit is None else max(0, self.total - self.limit)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "limit": self.limit, "fits": self.fits,
-                "lines": {line.name: line.bytes for line in self.lines}}
+        return {
+            "total": self.total,
+            "limit": self.limit,
+            "fits": self.fits,
+            "lines": {line.name: line.bytes for line in self.lines},
+        }
 
 
 @dataclass(frozen=True)
@@ -300,9 +335,11 @@ def _tinyflash_field(board: Board, name: str, kind: type, default: Any) -> Any:
     section = board.raw.get("tinyflash", {}) if isinstance(board.raw, dict) else {}
     value = section.get(name, default) if isinstance(section, dict) else default
     if value is not default and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise TinyflashError(f"board manifest {board.manifest_path}: field 'tinyflash.{name}' "
-                             f"must be {kind.__name__}, not {value!r}; fix the manifest",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board manifest {board.manifest_path}: field 'tinyflash.{name}' "
+            f"must be {kind.__name__}, not {value!r}; fix the manifest",
+            EXIT_BAD_INPUT,
+        )
     return value
 
 
@@ -313,13 +350,19 @@ def board_spec(board: Board) -> BoardSpec:
     protocol = upload.get("protocol") if isinstance(upload, dict) else None
     counter = _tinyflash_field(board, "cycle_counter", str, None)
     if arduino and counter not in ("dwt", "micros"):
-        raise TinyflashError(f"board manifest {board.manifest_path}: field "
-                             "'tinyflash.cycle_counter' must be \"dwt\" or \"micros\" for an "
-                             "Arduino board; fix the manifest", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board manifest {board.manifest_path}: field "
+            '\'tinyflash.cycle_counter\' must be "dwt" or "micros" for an '
+            "Arduino board; fix the manifest",
+            EXIT_BAD_INPUT,
+        )
     if arduino and not board.platform:
-        raise TinyflashError(f"board manifest {board.manifest_path}: field 'tinyflash.platform' "
-                             "(the PlatformIO platform, e.g. nordicnrf52) is missing; fix the "
-                             "manifest", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board manifest {board.manifest_path}: field 'tinyflash.platform' "
+            "(the PlatformIO platform, e.g. nordicnrf52) is missing; fix the "
+            "manifest",
+            EXIT_BAD_INPUT,
+        )
     return BoardSpec(
         id=board.id,
         name=board.name,
@@ -341,9 +384,17 @@ def board_spec(board: Board) -> BoardSpec:
     )
 
 
-def ram_budget(*, arena_bytes: int, pool_words: int, tensor_count: int, node_count: int,
-               stack_bytes: int, limit: int | None, framework_bytes: int = 0,
-               dsp: bool = False) -> Budget:
+def ram_budget(
+    *,
+    arena_bytes: int,
+    pool_words: int,
+    tensor_count: int,
+    node_count: int,
+    stack_bytes: int,
+    limit: int | None,
+    framework_bytes: int = 0,
+    dsp: bool = False,
+) -> Budget:
     """RAM: arena + pool + tensor/node arrays + interpreter + harness + stack (estimates), plus
     the Arduino core's own RAM on real boards (`framework_bytes`, a line only when > 0)."""
     lines = (
@@ -360,9 +411,17 @@ def ram_budget(*, arena_bytes: int, pool_words: int, tensor_count: int, node_cou
     return Budget("RAM", lines, limit)
 
 
-def flash_budget(*, model_bytes: int, kernel_count: int, dsp: bool, selftest_bytes: int,
-                 plan_bytes: int, limit: int | None, code_factor: float = 1.0,
-                 framework_bytes: int = 0) -> Budget:
+def flash_budget(
+    *,
+    model_bytes: int,
+    kernel_count: int,
+    dsp: bool,
+    selftest_bytes: int,
+    plan_bytes: int,
+    limit: int | None,
+    code_factor: float = 1.0,
+    framework_bytes: int = 0,
+) -> Budget:
     """Flash: model + self-test vectors + plan tables + estimated code (× code_factor), plus the
     Arduino core's own code on real boards (`framework_bytes`, a line only when > 0)."""
     per_kernel = DSP_KERNEL_CODE_ESTIMATE_BYTES if dsp else KERNEL_CODE_ESTIMATE_BYTES
@@ -383,19 +442,37 @@ def flash_budget(*, model_bytes: int, kernel_count: int, dsp: bool, selftest_byt
     return Budget("flash", lines, limit)
 
 
-def project_budgets(model: bytes, tensor_count: int, op_names: Sequence[str], arena_bytes: int,
-                   pool_words: int, board: BoardSpec,
-                   selftest_bytes: int) -> tuple[Budget, Budget]:
+def project_budgets(
+    model: bytes,
+    tensor_count: int,
+    op_names: Sequence[str],
+    arena_bytes: int,
+    pool_words: int,
+    board: BoardSpec,
+    selftest_bytes: int,
+) -> tuple[Budget, Budget]:
     """The RAM and flash estimates of a project (see ram_budget/flash_budget)."""
     kernels = set(op_names)
-    ram = ram_budget(arena_bytes=arena_bytes, pool_words=pool_words,
-                     tensor_count=tensor_count, node_count=len(op_names),
-                     stack_bytes=board.stack_bytes, limit=board.ram_bytes,
-                     framework_bytes=board.framework_ram_bytes, dsp=board.dsp)
-    flash = flash_budget(model_bytes=len(model), kernel_count=len(kernels), dsp=board.dsp,
-                         selftest_bytes=selftest_bytes, plan_bytes=4 * tensor_count,
-                         limit=board.flash_bytes, code_factor=board.code_factor,
-                         framework_bytes=board.framework_flash_bytes)
+    ram = ram_budget(
+        arena_bytes=arena_bytes,
+        pool_words=pool_words,
+        tensor_count=tensor_count,
+        node_count=len(op_names),
+        stack_bytes=board.stack_bytes,
+        limit=board.ram_bytes,
+        framework_bytes=board.framework_ram_bytes,
+        dsp=board.dsp,
+    )
+    flash = flash_budget(
+        model_bytes=len(model),
+        kernel_count=len(kernels),
+        dsp=board.dsp,
+        selftest_bytes=selftest_bytes,
+        plan_bytes=4 * tensor_count,
+        limit=board.flash_bytes,
+        code_factor=board.code_factor,
+        framework_bytes=board.framework_flash_bytes,
+    )
     return ram, flash
 
 
@@ -407,8 +484,13 @@ def fit_error(model_name: str, board_id: str, budgets: Sequence[Budget]) -> str 
     parts = []
     for budget in over:
         biggest = max(budget.lines, key=lambda line: line.bytes)
-        parts.append(f"{budget.what} needs {budget.total:,} bytes (largest part: {biggest.name} "
-                     f"{biggest.bytes:,}) but the board has {budget.limit:,}, "
-                     f"{budget.excess:,} bytes too many")
-    return (f"{model_name} does not fit board {board_id}: " + "; ".join(parts)
-            + " — choose a board with more memory (`tinyflash boards`) or a smaller model.")
+        parts.append(
+            f"{budget.what} needs {budget.total:,} bytes (largest part: {biggest.name} "
+            f"{biggest.bytes:,}) but the board has {budget.limit:,}, "
+            f"{budget.excess:,} bytes too many"
+        )
+    return (
+        f"{model_name} does not fit board {board_id}: "
+        + "; ".join(parts)
+        + " — choose a board with more memory (`tinyflash boards`) or a smaller model."
+    )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -44,8 +44,10 @@ class InputSpec:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
     @staticmethod
-    def from_json(data: dict) -> "InputSpec":
-        return InputSpec(str(data["name"]), tuple(int(d) for d in data["shape"]), str(data["dtype"]))
+    def from_json(data: dict) -> InputSpec:
+        return InputSpec(
+            str(data["name"]), tuple(int(d) for d in data["shape"]), str(data["dtype"])
+        )
 
 
 @dataclass
@@ -62,7 +64,7 @@ class CalibrationSet:
 
     def sample(self, index: int) -> list[np.ndarray]:
         """Sample `index` as the list of batch-1 arrays the converter's generator yields."""
-        return [a[index:index + 1] for a in self.arrays]
+        return [a[index : index + 1] for a in self.arrays]
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {spec.name: array for spec, array in zip(self.inputs, self.arrays)}
@@ -71,7 +73,7 @@ class CalibrationSet:
 def short_name(name: str) -> str:
     """`serving_default_x:0` -> `x`: the name a user would key an .npz with."""
     if name.startswith("serving_default_"):
-        name = name[len("serving_default_"):]
+        name = name[len("serving_default_") :]
     if ":" in name:
         name = name.split(":", 1)[0]
     return name
@@ -89,13 +91,19 @@ def _fit(path: Path, spec: InputSpec, array: np.ndarray, what: str) -> np.ndarra
     if array.dtype == object or array.dtype.kind not in "biuf":
         raise TinyflashError(
             f"{path}: {what} for input '{spec.name}' has dtype {array.dtype}, expected numbers; "
-            "save the calibration data as a numeric array.", EXIT_BAD_INPUT)
+            "save the calibration data as a numeric array.",
+            EXIT_BAD_INPUT,
+        )
     if array.ndim >= 1 and array.shape[1:] == sample:
         fitted = array
     elif array.shape == sample:  # one sample without a sample axis
         fitted = array[None, ...]
-    elif array.ndim >= 1 and array.shape[0] > 0 and int(np.prod(array.shape[1:])) == size and \
-            [d for d in array.shape[1:] if d != 1] == [d for d in sample if d != 1]:
+    elif (
+        array.ndim >= 1
+        and array.shape[0] > 0
+        and int(np.prod(array.shape[1:])) == size
+        and [d for d in array.shape[1:] if d != 1] == [d for d in sample if d != 1]
+    ):
         # Same per-sample layout up to axes of length 1, e.g. (N, 8, 8) for a (1, 8, 8, 1) input.
         fitted = array.reshape((array.shape[0],) + sample)
     else:
@@ -103,22 +111,29 @@ def _fit(path: Path, spec: InputSpec, array: np.ndarray, what: str) -> np.ndarra
             f"{path}: {what} for input '{spec.name}' has shape {_shape_text(array.shape)}, expected "
             f"(samples, {', '.join(str(d) for d in sample)}) to match the model input shape "
             f"{_shape_text(spec.shape)}; reshape the data or pick the matching file.",
-            EXIT_BAD_INPUT)
+            EXIT_BAD_INPUT,
+        )
     if fitted.shape[0] == 0:
         raise TinyflashError(
             f"{path}: the calibration set for input '{spec.name}' is empty; give at least one sample "
-            "(100 to 500 representative samples is the usual advice).", EXIT_BAD_INPUT)
+            "(100 to 500 representative samples is the usual advice).",
+            EXIT_BAD_INPUT,
+        )
     if fitted.dtype.kind == "f" and not np.all(np.isfinite(fitted)):
         bad = int(np.argwhere(~np.isfinite(fitted.reshape(fitted.shape[0], -1)))[0][0])
         raise TinyflashError(
             f"{path}: {what} for input '{spec.name}' contains NaN or Inf (first in sample {bad}); "
-            "clean the calibration data.", EXIT_BAD_INPUT)
+            "clean the calibration data.",
+            EXIT_BAD_INPUT,
+        )
     want = np.dtype(spec.dtype)
     if want.kind in "iu" and fitted.dtype.kind == "f":
         if not np.all(fitted == np.round(fitted)):
             raise TinyflashError(
                 f"{path}: {what} for input '{spec.name}' holds fractional values but the input is "
-                f"{spec.dtype}; give integer data.", EXIT_BAD_INPUT)
+                f"{spec.dtype}; give integer data.",
+                EXIT_BAD_INPUT,
+            )
     return np.ascontiguousarray(fitted.astype(want, copy=False))
 
 
@@ -127,7 +142,9 @@ def _load_npy(path: Path, inputs: list[InputSpec]) -> list[np.ndarray]:
         names = ", ".join(f"'{s.name}'" for s in inputs)
         raise TinyflashError(
             f"{path}: a .npy file holds one array but the model has {len(inputs)} inputs ({names}); "
-            "use an .npz with one array per input name.", EXIT_BAD_INPUT)
+            "use an .npz with one array per input name.",
+            EXIT_BAD_INPUT,
+        )
     array = np.load(path, allow_pickle=False)
     return [_fit(path, inputs[0], array, "the array")]
 
@@ -136,8 +153,9 @@ def _load_npz(path: Path, inputs: list[InputSpec]) -> list[np.ndarray]:
     with np.load(path, allow_pickle=False) as archive:
         data = {key: archive[key] for key in archive.files}
     if not data:
-        raise TinyflashError(f"{path}: the .npz holds no arrays; the calibration set is empty.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: the .npz holds no arrays; the calibration set is empty.", EXIT_BAD_INPUT
+        )
     result: list[np.ndarray] = []
     for spec in inputs:
         candidates = [spec.name, short_name(spec.name)]
@@ -151,7 +169,8 @@ def _load_npz(path: Path, inputs: list[InputSpec]) -> list[np.ndarray]:
             raise TinyflashError(
                 f"{path}: no array named '{short_name(spec.name)}' for model input '{spec.name}' "
                 f"(the file has {', '.join(sorted(data))}); save one array per input name.",
-                EXIT_BAD_INPUT)
+                EXIT_BAD_INPUT,
+            )
         result.append(_fit(path, spec, data[key], f"array '{key}'"))
     return result
 
@@ -160,7 +179,9 @@ def _load_csv(path: Path, inputs: list[InputSpec]) -> list[np.ndarray]:
     if len(inputs) != 1:
         raise TinyflashError(
             f"{path}: a .csv file feeds one input but the model has {len(inputs)} inputs; "
-            "use an .npz with one array per input name.", EXIT_BAD_INPUT)
+            "use an .npz with one array per input name.",
+            EXIT_BAD_INPUT,
+        )
     spec = inputs[0]
     size = int(np.prod(spec.sample_shape)) if spec.sample_shape else 1
     rows: list[list[float]] = []
@@ -176,24 +197,31 @@ def _load_csv(path: Path, inputs: list[InputSpec]) -> list[np.ndarray]:
                     continue  # a header row
                 raise TinyflashError(
                     f"{path}: line {number} has a value that is not a number; the CSV must hold "
-                    "one flattened sample per row.", EXIT_BAD_INPUT) from None
+                    "one flattened sample per row.",
+                    EXIT_BAD_INPUT,
+                ) from None
             if len(values) != size:
                 raise TinyflashError(
                     f"{path}: line {number} has {len(values)} values but input '{spec.name}' of "
                     f"shape {_shape_text(spec.shape)} needs {size} per row; write one flattened "
-                    "sample per row.", EXIT_BAD_INPUT)
+                    "sample per row.",
+                    EXIT_BAD_INPUT,
+                )
             rows.append(values)
     array = np.asarray(rows, dtype=np.float64).reshape((len(rows),) + spec.sample_shape)
     return [_fit(path, spec, array, "the rows")]
 
 
-def _load_images(path: Path, inputs: list[InputSpec], limit: int,
-                 progress: Optional[Progress]) -> list[np.ndarray]:
+def _load_images(
+    path: Path, inputs: list[InputSpec], limit: int, progress: Progress | None
+) -> list[np.ndarray]:
     if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[3] not in (1, 3):
         shapes = ", ".join(_shape_text(s.shape) for s in inputs)
         raise TinyflashError(
             f"{path}: a folder of images feeds one (1, H, W, 1 or 3) input but the model's inputs "
-            f"are {shapes}; use an .npz instead.", EXIT_BAD_INPUT)
+            f"are {shapes}; use an .npz instead.",
+            EXIT_BAD_INPUT,
+        )
     from PIL import Image, UnidentifiedImageError
 
     spec = inputs[0]
@@ -202,7 +230,9 @@ def _load_images(path: Path, inputs: list[InputSpec], limit: int,
     if not files:
         raise TinyflashError(
             f"{path}: the folder has no images ({', '.join(IMAGE_SUFFIXES)}); the calibration set "
-            "is empty.", EXIT_BAD_INPUT)
+            "is empty.",
+            EXIT_BAD_INPUT,
+        )
     files = files[:limit]
     samples = np.empty((len(files), height, width, channels), dtype=np.float32)
     for index, file in enumerate(files):
@@ -214,7 +244,8 @@ def _load_images(path: Path, inputs: list[InputSpec], limit: int,
         except (UnidentifiedImageError, OSError) as error:
             raise TinyflashError(
                 f"{file}: cannot decode the image ({error}); remove it from the calibration folder.",
-                EXIT_BAD_INPUT) from None
+                EXIT_BAD_INPUT,
+            ) from None
         samples[index] = pixels.reshape(height, width, channels)
         if progress is not None:
             progress(index + 1, len(files))
@@ -227,19 +258,27 @@ def _check_magic(path: Path) -> None:
     with path.open("rb") as handle:
         head = handle.read(6)
     if suffix == ".npy" and head != b"\x93NUMPY":
-        raise TinyflashError(f"{path}: not a NumPy .npy file (it does not start with the .npy "
-                             "magic bytes); save the data with numpy.save.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: not a NumPy .npy file (it does not start with the .npy "
+            "magic bytes); save the data with numpy.save.",
+            EXIT_BAD_INPUT,
+        )
     if suffix == ".npz" and not zipfile.is_zipfile(path):
-        raise TinyflashError(f"{path}: not a readable NumPy .npz archive (no complete zip "
-                             "directory: the file is truncated or in another format); save the "
-                             "data with numpy.savez.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: not a readable NumPy .npz archive (no complete zip "
+            "directory: the file is truncated or in another format); save the "
+            "data with numpy.savez.",
+            EXIT_BAD_INPUT,
+        )
 
 
 def _unreadable(path: Path, error: BaseException) -> TinyflashError:
     text = str(error).splitlines()[0] if str(error) else "unreadable"
     return TinyflashError(
         f"{path}: cannot read the calibration data ({type(error).__name__}: {text}); check the "
-        "file is a valid, uncorrupted array file.", EXIT_BAD_INPUT)
+        "file is a valid, uncorrupted array file.",
+        EXIT_BAD_INPUT,
+    )
 
 
 def probe_calibration(path: Path | str) -> None:
@@ -247,13 +286,18 @@ def probe_calibration(path: Path | str) -> None:
     numbers. `convert` runs this before starting TensorFlow, so these errors come at once."""
     path = Path(path)
     if not path.exists():
-        raise TinyflashError(f"{path}: calibration data not found; give an existing .npy, .npz, "
-                             ".csv file or a folder of images.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: calibration data not found; give an existing .npy, .npz, "
+            ".csv file or a folder of images.",
+            EXIT_BAD_INPUT,
+        )
     if path.is_dir():
         if not any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*")):
             raise TinyflashError(
                 f"{path}: the folder has no images ({', '.join(IMAGE_SUFFIXES)}); the calibration "
-                "set is empty.", EXIT_BAD_INPUT)
+                "set is empty.",
+                EXIT_BAD_INPUT,
+            )
         return
     suffix = path.suffix.lower()
     arrays: dict[str, np.ndarray] = {}
@@ -266,33 +310,47 @@ def probe_calibration(path: Path | str) -> None:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {f"array '{k}'": archive[k] for k in archive.files}
             if not arrays:
-                raise TinyflashError(f"{path}: the .npz holds no arrays; the calibration set is "
-                                     "empty.", EXIT_BAD_INPUT)
+                raise TinyflashError(
+                    f"{path}: the .npz holds no arrays; the calibration set is empty.",
+                    EXIT_BAD_INPUT,
+                )
         elif suffix == ".csv":
             return  # parsed row by row with line numbers once the input shape is known
         else:
             raise TinyflashError(
                 f"{path}: unknown calibration format '{path.suffix}'; use .npy, .npz, .csv or a "
-                "folder of images.", EXIT_BAD_INPUT)
+                "folder of images.",
+                EXIT_BAD_INPUT,
+            )
     except TinyflashError:
         raise
     except READ_ERRORS as error:
         raise _unreadable(path, error) from None
     for what, array in arrays.items():
         if array.dtype == object or array.dtype.kind not in "biuf":
-            raise TinyflashError(f"{path}: {what} has dtype {array.dtype}, expected numbers; save "
-                                 "the calibration data as a numeric array.", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{path}: {what} has dtype {array.dtype}, expected numbers; save "
+                "the calibration data as a numeric array.",
+                EXIT_BAD_INPUT,
+            )
         if array.size == 0:
             raise TinyflashError(
                 f"{path}: {what} is empty (shape {_shape_text(array.shape)}); give at least one "
-                "sample (100 to 500 representative samples is the usual advice).", EXIT_BAD_INPUT)
+                "sample (100 to 500 representative samples is the usual advice).",
+                EXIT_BAD_INPUT,
+            )
         if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-            raise TinyflashError(f"{path}: {what} contains NaN or Inf; clean the calibration data.",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{path}: {what} contains NaN or Inf; clean the calibration data.", EXIT_BAD_INPUT
+            )
 
 
-def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int = DEFAULT_SAMPLES,
-                     progress: Optional[Progress] = None) -> CalibrationSet:
+def load_calibration(
+    path: Path | str,
+    inputs: Sequence[InputSpec],
+    samples: int = DEFAULT_SAMPLES,
+    progress: Progress | None = None,
+) -> CalibrationSet:
     """Load `path` and check it against `inputs`; keep at most `samples` samples (the first ones).
 
     Formats: .npy (one input), .npz (arrays keyed by input name, its short form without
@@ -302,11 +360,15 @@ def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int
     path = Path(path)
     inputs = list(inputs)
     if samples < 1:
-        raise TinyflashError(f"{option('samples')} must be at least 1 (got {samples}).",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT
+        )
     if not path.exists():
-        raise TinyflashError(f"{path}: calibration data not found; give an existing .npy, .npz, "
-                             ".csv file or a folder of images.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: calibration data not found; give an existing .npy, .npz, "
+            ".csv file or a folder of images.",
+            EXIT_BAD_INPUT,
+        )
     try:
         if path.suffix.lower() in (".npy", ".npz") and path.is_file():
             _check_magic(path)
@@ -321,7 +383,9 @@ def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int
         else:
             raise TinyflashError(
                 f"{path}: unknown calibration format '{path.suffix}'; use .npy, .npz, .csv or a "
-                "folder of images.", EXIT_BAD_INPUT)
+                "folder of images.",
+                EXIT_BAD_INPUT,
+            )
     except TinyflashError:
         raise
     except READ_ERRORS as error:
@@ -329,21 +393,26 @@ def load_calibration(path: Path | str, inputs: Sequence[InputSpec], samples: int
     counts = {a.shape[0] for a in arrays}
     if len(counts) != 1:
         detail = ", ".join(f"'{s.name}': {a.shape[0]}" for s, a in zip(inputs, arrays))
-        raise TinyflashError(f"{path}: the inputs have different sample counts ({detail}); give "
-                             "every input the same number of samples.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: the inputs have different sample counts ({detail}); give "
+            "every input the same number of samples.",
+            EXIT_BAD_INPUT,
+        )
     arrays = [a[:samples] for a in arrays]
     if progress is not None and not path.is_dir():
         progress(arrays[0].shape[0], arrays[0].shape[0])
     return CalibrationSet(source=path, inputs=inputs, arrays=arrays)
 
 
-def load_labels(path: Path | str, count: Optional[int] = None) -> np.ndarray:
+def load_labels(path: Path | str, count: int | None = None) -> np.ndarray:
     """Integer class labels from .npy, .npz (`y`, `labels`, `label` or the only array) or .csv;
     one-hot rows are turned into class indices."""
     path = Path(path)
     if not path.is_file():
-        raise TinyflashError(f"{path}: labels file not found; give a .npy, .npz or .csv of class "
-                             "indices.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: labels file not found; give a .npy, .npz or .csv of class indices.",
+            EXIT_BAD_INPUT,
+        )
     try:
         if path.suffix.lower() == ".npz":
             with np.load(path, allow_pickle=False) as archive:
@@ -353,20 +422,26 @@ def load_labels(path: Path | str, count: Optional[int] = None) -> np.ndarray:
                 if key is None:
                     raise TinyflashError(
                         f"{path}: no labels array (named y, labels or label) among "
-                        f"{', '.join(archive.files)}; save the labels as 'y'.", EXIT_BAD_INPUT)
+                        f"{', '.join(archive.files)}; save the labels as 'y'.",
+                        EXIT_BAD_INPUT,
+                    )
                 labels = archive[key]
         elif path.suffix.lower() == ".npy":
             labels = np.load(path, allow_pickle=False)
         elif path.suffix.lower() == ".csv":
             labels = np.loadtxt(path, delimiter=",", ndmin=1)
         else:
-            raise TinyflashError(f"{path}: unknown labels format '{path.suffix}'; use .npy, .npz "
-                                 "or .csv.", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{path}: unknown labels format '{path.suffix}'; use .npy, .npz or .csv.",
+                EXIT_BAD_INPUT,
+            )
     except TinyflashError:
         raise
     except READ_ERRORS as error:
-        raise TinyflashError(f"{path}: cannot read the labels ({type(error).__name__}); check the "
-                             "file.", EXIT_BAD_INPUT) from None
+        raise TinyflashError(
+            f"{path}: cannot read the labels ({type(error).__name__}); check the file.",
+            EXIT_BAD_INPUT,
+        ) from None
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] > 1:
         labels = labels.argmax(axis=1)
@@ -375,13 +450,15 @@ def load_labels(path: Path | str, count: Optional[int] = None) -> np.ndarray:
         if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
             raise TinyflashError(f"{path}: labels must be whole class indices.", EXIT_BAD_INPUT)
     if count is not None and labels.shape[0] < count:
-        raise TinyflashError(f"{path}: {labels.shape[0]} labels for {count} samples; give one "
-                             "label per sample.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: {labels.shape[0]} labels for {count} samples; give one label per sample.",
+            EXIT_BAD_INPUT,
+        )
     labels = labels.astype(np.int64)
     return labels[:count] if count is not None else labels
 
 
-def npz_labels(path: Path | str) -> Optional[np.ndarray]:
+def npz_labels(path: Path | str) -> np.ndarray | None:
     """Labels stored beside the inputs in an .npz (`y`, `labels` or `label`), else None."""
     path = Path(path)
     if path.suffix.lower() != ".npz" or not path.is_file():
@@ -394,4 +471,3 @@ def npz_labels(path: Path | str) -> Optional[np.ndarray]:
     except READ_ERRORS:
         return None
     return None
-

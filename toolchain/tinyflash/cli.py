@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -38,8 +38,9 @@ def _version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     ctx.obj = {"debug": debug}
 
@@ -64,8 +65,7 @@ def narrow_table(console: Console) -> dict[str, Any]:
 
     if console.width >= 100:
         return {}
-    return {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False,
-            "collapse_padding": True}
+    return {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False, "collapse_padding": True}
 
 
 def pack_parts(parts: list[str], width: int, sep: str = ", ", indent: str = "  ") -> list[str]:
@@ -128,12 +128,16 @@ def _shapes(tensors: list[dict[str, Any]]) -> str:
 def check_command(
     model: Path = typer.Argument(..., help="A .tflite model."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    show_plan: bool = typer.Option(False, "--plan",
-                                   help="Also list each activation's lifetime and arena offset."),
-    kernels: str = typer.Option("portable", "--kernels",
-                                help="Plan the arena of a firmware with this kernel set: "
-                                     "portable or dsp (the DSP kernels' scratch is in the "
-                                     "arena)."),
+    show_plan: bool = typer.Option(
+        False, "--plan", help="Also list each activation's lifetime and arena offset."
+    ),
+    kernels: str = typer.Option(
+        "portable",
+        "--kernels",
+        help="Plan the arena of a firmware with this kernel set: "
+        "portable or dsp (the DSP kernels' scratch is in the "
+        "arena).",
+    ),
 ) -> None:
     """Check that MODEL is full int8 and runs on the tinyflash runtime; show ops, MACs and memory.
 
@@ -145,8 +149,7 @@ def check_command(
     from tinyflash.opcheck import check_file
 
     if kernels not in ("portable", "dsp"):
-        raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
     result = check_file(model, kernels)
     data = result.to_dict()
     if as_json:
@@ -155,36 +158,70 @@ def check_command(
         from rich.table import Table
 
         console = out_console()
-        table = Table(title=f"{result.info.name} ({result.info.path})", title_justify="left",
-                      **narrow_table(console))
+        table = Table(
+            title=f"{result.info.name} ({result.info.path})",
+            title_justify="left",
+            **narrow_table(console),
+        )
         for column in ("#", "op", "inputs", "outputs", "MACs"):
-            table.add_column(column, justify="right" if column in ("#", "MACs") else "left",
-                             no_wrap=column in ("#", "op", "MACs"))
+            table.add_column(
+                column,
+                justify="right" if column in ("#", "MACs") else "left",
+                no_wrap=column in ("#", "op", "MACs"),
+            )
         for op in data["ops"]:  # type: ignore[union-attr]
             name = op["op"] + (f" '{op['custom_code']}'" if op["custom_code"] else "")
-            table.add_row(str(op["index"]), name, _shapes(op["inputs"]), _shapes(op["outputs"]),
-                          f"{op['macs']:,}")
+            table.add_row(
+                str(op["index"]),
+                name,
+                _shapes(op["inputs"]),
+                _shapes(op["outputs"]),
+                f"{op['macs']:,}",
+            )
         console.print(table)
         info, plan = result.info, result.plan
         if show_plan:
             ptable = Table(title="memory plan", title_justify="left")
             for column in ("tensor", "name", "bytes", "ops", "offset"):
                 ptable.add_column(column, justify="left" if column == "name" else "right")
-            for row in sorted(data["plan"]["tensors"],  # type: ignore[index]
-                              key=lambda r: (r["offset"], r["first_op"])):
+            for row in sorted(
+                data["plan"]["tensors"],  # type: ignore[index]
+                key=lambda r: (r["offset"], r["first_op"]),
+            ):
                 alias = plan.aliases.get(row["tensor"])
-                ptable.add_row(str(row["tensor"]), row["name"], f"{row['bytes']:,}",
-                               f"{row['first_op']}-{row['last_op']}",
-                               f"{row['offset']:,}" + (f" (= {alias})" if alias is not None else ""))
+                ptable.add_row(
+                    str(row["tensor"]),
+                    row["name"],
+                    f"{row['bytes']:,}",
+                    f"{row['first_op']}-{row['last_op']}",
+                    f"{row['offset']:,}" + (f" (= {alias})" if alias is not None else ""),
+                )
             for row in data["plan"]["scratch"]:  # type: ignore[index]
-                ptable.add_row("-", f"scratch of op {row['op']}", f"{row['bytes']:,}",
-                               f"{row['op']}-{row['op']}", f"{row['offset']:,}")
+                ptable.add_row(
+                    "-",
+                    f"scratch of op {row['op']}",
+                    f"{row['bytes']:,}",
+                    f"{row['op']}-{row['op']}",
+                    f"{row['offset']:,}",
+                )
             console.print(ptable)
-        print_parts(console, [f"model {info.size_bytes:,} B", f"weights {info.weight_bytes:,} B",
-                              f"{info.total_macs:,} MACs", f"{len(info.ops)} ops"])
-        print_parts(console, [f"peak activations {plan.lower_bound:,} B (lower bound)",
-                              f"planned arena {plan.arena_bytes:,} B",
-                              f"pool {plan.pool_words:,} words"])
+        print_parts(
+            console,
+            [
+                f"model {info.size_bytes:,} B",
+                f"weights {info.weight_bytes:,} B",
+                f"{info.total_macs:,} MACs",
+                f"{len(info.ops)} ops",
+            ],
+        )
+        print_parts(
+            console,
+            [
+                f"peak activations {plan.lower_bound:,} B (lower bound)",
+                f"planned arena {plan.arena_bytes:,} B",
+                f"pool {plan.pool_words:,} words",
+            ],
+        )
         for line in result.report.warnings:
             console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
         if result.deployable:
@@ -196,8 +233,7 @@ def check_command(
     if not result.deployable:
         offenders = result.report.offenders
         more = f" (and {len(offenders) - 1} more above)" if len(offenders) > 1 else ""
-        raise TinyflashError(f"{model} is not deployable: {offenders[0]}{more}.",
-                             EXIT_CHECK_FAILED)
+        raise TinyflashError(f"{model} is not deployable: {offenders[0]}{more}.", EXIT_CHECK_FAILED)
 
 
 @app.command("generate")
@@ -205,20 +241,34 @@ def generate_command(
     model: Path = typer.Argument(..., help="A full-int8 .tflite model (from `tinyflash convert`)."),
     board: str = typer.Option("mps2-an386", "--board", "-b", help="Board id (`tinyflash boards`)."),
     output: Path = typer.Option(..., "--output", "-o", help="Project directory to create."),
-    force: bool = typer.Option(False, "--force", help="Replace the generated files in a non-empty DIR."),
-    vendor: bool = typer.Option(False, "--vendor",
-                                help="Copy the runtime, harness, platform and board into the project."),
-    selftest: int = typer.Option(3, "--selftest", min=0, max=3,
-                                 help="Embedded self-test vectors (0-3), checked against tflite-micro."),
-    kernels: Optional[str] = typer.Option(None, "--kernels",
-                                          help="portable or dsp (default: the board's kernel set)."),
-    runtime: str = typer.Option("tinyflash", "--runtime",
-                                help="tinyflash (built-in C runtime) or tflm (TensorFlow Lite "
-                                     "Micro's MicroInterpreter)."),
-    tflm_path: Optional[Path] = typer.Option(None, "--tflm-path",
-                                             help="With --runtime tflm: a TFLM tree (from TFLM's "
-                                                  "create_tflm_tree.py); default on Arduino "
-                                                  "boards: TFLM's Arduino library via lib_deps."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the generated files in a non-empty DIR."
+    ),
+    vendor: bool = typer.Option(
+        False, "--vendor", help="Copy the runtime, harness, platform and board into the project."
+    ),
+    selftest: int = typer.Option(
+        3,
+        "--selftest",
+        min=0,
+        max=3,
+        help="Embedded self-test vectors (0-3), checked against tflite-micro.",
+    ),
+    kernels: str | None = typer.Option(
+        None, "--kernels", help="portable or dsp (default: the board's kernel set)."
+    ),
+    runtime: str = typer.Option(
+        "tinyflash",
+        "--runtime",
+        help="tinyflash (built-in C runtime) or tflm (TensorFlow Lite Micro's MicroInterpreter).",
+    ),
+    tflm_path: Path | None = typer.Option(
+        None,
+        "--tflm-path",
+        help="With --runtime tflm: a TFLM tree (from TFLM's "
+        "create_tflm_tree.py); default on Arduino "
+        "boards: TFLM's Arduino library via lib_deps.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate a PlatformIO firmware project for MODEL on a board.
@@ -233,33 +283,57 @@ def generate_command(
     """
     from tinyflash.codegen import generate
 
-    result = generate(model, board, output, force=force, vendor=vendor, selftest=selftest,
-                      kernels=kernels, runtime=runtime, tflm_path=tflm_path)
+    result = generate(
+        model,
+        board,
+        output,
+        force=force,
+        vendor=vendor,
+        selftest=selftest,
+        kernels=kernels,
+        runtime=runtime,
+        tflm_path=tflm_path,
+    )
     if as_json:
         print_json(result.to_dict())
         return
     from rich.table import Table
 
     console = out_console()
-    print_parts(console, [f"[bold green]generated[/] {result.project_dir}",
-                          f"for board {result.board}",
-                          f"({len(result.files)} files{', vendored' if result.vendored else ''})"],
-                sep=" ")
+    print_parts(
+        console,
+        [
+            f"[bold green]generated[/] {result.project_dir}",
+            f"for board {result.board}",
+            f"({len(result.files)} files{', vendored' if result.vendored else ''})",
+        ],
+        sep=" ",
+    )
     kernels = list(result.kernels)
     print_parts(console, [f"kernels: {kernels[0]}", *kernels[1:]] if kernels else ["kernels: -"])
     # TFLM has no tinyflash pool: "pool 0 words" would read as a measurement.
-    memory = ([f"arena {result.arena_bytes:,} B (TFLM arena)"] if result.kernel_set == "tflm"
-              else [f"arena {result.arena_bytes:,} B", f"pool {result.pool_words:,} words"])
+    memory = (
+        [f"arena {result.arena_bytes:,} B (TFLM arena)"]
+        if result.kernel_set == "tflm"
+        else [f"arena {result.arena_bytes:,} B", f"pool {result.pool_words:,} words"]
+    )
     print_parts(console, [*memory, f"{result.selftest_count} self-test vectors"])
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
-    rows = [(budget.what, f"{budget.total:,}",
-             f"{budget.limit:,}" if budget.limit is not None else "-",
-             [f"{line.name} {line.bytes:,}" for line in budget.lines])
-            for budget in (result.ram, result.flash)]
+    rows = [
+        (
+            budget.what,
+            f"{budget.total:,}",
+            f"{budget.limit:,}" if budget.limit is not None else "-",
+            [f"{line.name} {line.bytes:,}" for line in budget.lines],
+        )
+        for budget in (result.ram, result.flash)
+    ]
     # The parts column gets what the others leave (2 cells between columns); its lines break
     # between parts, never between a part's name and its bytes.
-    room = console.width - sum(max(len(header), *(len(row[i]) for row in rows)) + 2
-                               for i, header in enumerate(("estimate", "bytes", "board limit")))
+    room = console.width - sum(
+        max(len(header), *(len(row[i]) for row in rows)) + 2
+        for i, header in enumerate(("estimate", "bytes", "board limit"))
+    )
     for what, total, limit, parts in rows:
         table.add_row(what, total, limit, "\n".join(pack_parts(parts, max(room, 20), indent="")))
     console.print(table)
@@ -283,15 +357,26 @@ class _LazyBar:
         if self.disable:
             return
         if self.progress is None:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             console = err_console()
             if not console.is_interactive:  # rich would leave a blank line on a pipe or file
                 self.disable = True
                 return
-            self.progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=console, transient=True)
+            self.progress = Progress(
+                TextColumn(self.label),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task(self.label, total=total)
         self.progress.update(self.task, completed=done, total=total)
@@ -312,14 +397,19 @@ def convert_command(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="SavedModel dir, .keras, .h5 or path/to/file.py:name."),
     output: Path = typer.Option(..., "--output", "-o", help="The .tflite to write."),
-    data: Optional[Path] = typer.Option(None, "--data", "-d",
-                                        help="Calibration data: .npy, .npz, .csv or an image folder."),
-    mode: str = typer.Option("int8", "--mode", "-m",
-                             help="int8 (default), uint8-io, int8-float-io, or host-only "
-                                  "int16x8, float16, dynamic."),
+    data: Path | None = typer.Option(
+        None, "--data", "-d", help="Calibration data: .npy, .npz, .csv or an image folder."
+    ),
+    mode: str = typer.Option(
+        "int8",
+        "--mode",
+        "-m",
+        help="int8 (default), uint8-io, int8-float-io, or host-only int16x8, float16, dynamic.",
+    ),
     samples: int = typer.Option(200, "--samples", "-n", help="Use at most N calibration samples."),
-    signature: Optional[str] = typer.Option(None, "--signature",
-                                            help="SavedModel signature key (multi-signature models)."),
+    signature: str | None = typer.Option(
+        None, "--signature", help="SavedModel signature key (multi-signature models)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     force: bool = typer.Option(False, "--force", help="Replace an existing -o file."),
 ) -> None:
@@ -334,9 +424,17 @@ def convert_command(
     debug = _debug(ctx)
     bar = _LazyBar("calibrating", disable=as_json)
     try:
-        result = convert_model(model, output, data, mode=mode, samples=samples,
-                               signature=signature, progress=bar.update, debug=debug,
-                               force=force)
+        result = convert_model(
+            model,
+            output,
+            data,
+            mode=mode,
+            samples=samples,
+            signature=signature,
+            progress=bar.update,
+            debug=debug,
+            force=force,
+        )
     finally:
         bar.stop()
     if as_json:
@@ -346,29 +444,56 @@ def convert_command(
         return
     console = out_console()
     ratio = result.tflite_bytes / result.float_weight_bytes if result.float_weight_bytes else 0.0
-    print_parts(console, [f"[bold green]converted[/] {result.model}", f"-> {result.output}",
-                          f"(mode {result.mode},", f"{result.samples} calibration samples,",
-                          f"{result.total_seconds:.1f} s)"], sep=" ")
-    print_parts(console, [f"  size: model file {result.source_bytes:,} B,",
-                          f"float32 weights {result.float_weight_bytes:,} B",
-                          f"-> .tflite {result.tflite_bytes:,} B"]
-                + ([f"({ratio:.2f} x the float32 weight bytes)"] if ratio else []),
-                sep=" ", indent="    ")
+    print_parts(
+        console,
+        [
+            f"[bold green]converted[/] {result.model}",
+            f"-> {result.output}",
+            f"(mode {result.mode},",
+            f"{result.samples} calibration samples,",
+            f"{result.total_seconds:.1f} s)",
+        ],
+        sep=" ",
+    )
+    print_parts(
+        console,
+        [
+            f"  size: model file {result.source_bytes:,} B,",
+            f"float32 weights {result.float_weight_bytes:,} B",
+            f"-> .tflite {result.tflite_bytes:,} B",
+        ]
+        + ([f"({ratio:.2f} x the float32 weight bytes)"] if ratio else []),
+        sep=" ",
+        indent="    ",
+    )
     inputs = [f"{s.name} {s.dtype}{list(s.shape)}" for s in result.inputs]
-    print_parts(console, [f"  inputs (float model, batch pinned to 1): {inputs[0]}", *inputs[1:]]
-                if inputs else ["  inputs: -"], indent="    ")
+    print_parts(
+        console,
+        [f"  inputs (float model, batch pinned to 1): {inputs[0]}", *inputs[1:]]
+        if inputs
+        else ["  inputs: -"],
+        indent="    ",
+    )
     if result.op_histogram:
         ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
         print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")
     if result.host_only:
-        console.print(f"[yellow]host-only[/]: mode {result.mode} runs on the host (TFLite), not on "
-                      "a microcontroller; use --mode int8 for a device.")
+        console.print(
+            f"[yellow]host-only[/]: mode {result.mode} runs on the host (TFLite), not on "
+            "a microcontroller; use --mode int8 for a device."
+        )
     elif result.deployable:
-        print_parts(console, ["[bold green]deployable[/]: full int8, every op has a kernel",
-                              f"(next: tinyflash check {result.output})"], sep=" ")
+        print_parts(
+            console,
+            [
+                "[bold green]deployable[/]: full int8, every op has a kernel",
+                f"(next: tinyflash check {result.output})",
+            ],
+            sep=" ",
+        )
     elif result.deployable is False:
         console.print("[bold red]not deployable[/]:")
-    for line in result.problems[1 if result.host_only else 0:]:
+    for line in result.problems[1 if result.host_only else 0 :]:
         console.print(f"  - {line}", soft_wrap=True)
     if not result.host_only and result.deployable is False:
         from tinyflash.errors import EXIT_CHECK_FAILED
@@ -380,21 +505,32 @@ def convert_command(
         raise TinyflashError(
             f"{result.output} was written but is not deployable in mode {result.mode}: {first} "
             f"({len(result.problems)} problem(s) in all; `tinyflash check {result.output}` lists "
-            "them).", EXIT_CHECK_FAILED)
+            "them).",
+            EXIT_CHECK_FAILED,
+        )
 
 
 @app.command("evaluate")
 def evaluate_command(
     ctx: typer.Context,
-    float_model: str = typer.Argument(..., help="The float model (SavedModel, .keras, .h5, file.py:name)."),
+    float_model: str = typer.Argument(
+        ..., help="The float model (SavedModel, .keras, .h5, file.py:name)."
+    ),
     quant_model: Path = typer.Argument(..., help="Its converted .tflite."),
-    data: Path = typer.Option(..., "--data", "-d", help="Inputs: .npy, .npz, .csv or an image folder."),
-    labels: Optional[Path] = typer.Option(None, "--labels", "-l",
-                                          help="Class labels (.npy/.npz/.csv); default: 'y' in the --data .npz."),
-    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Use at most N samples."),
-    reference: str = typer.Option("tflite-ref", "--reference",
-                                  help="Runs the .tflite: tflite-ref, tflm or tflite-default."),
-    signature: Optional[str] = typer.Option(None, "--signature", help="SavedModel signature key."),
+    data: Path = typer.Option(
+        ..., "--data", "-d", help="Inputs: .npy, .npz, .csv or an image folder."
+    ),
+    labels: Path | None = typer.Option(
+        None,
+        "--labels",
+        "-l",
+        help="Class labels (.npy/.npz/.csv); default: 'y' in the --data .npz.",
+    ),
+    samples: int | None = typer.Option(None, "--samples", "-n", help="Use at most N samples."),
+    reference: str = typer.Option(
+        "tflite-ref", "--reference", help="Runs the .tflite: tflite-ref, tflm or tflite-default."
+    ),
+    signature: str | None = typer.Option(None, "--signature", help="SavedModel signature key."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Compare a quantized .tflite with its float model on the host.
@@ -407,25 +543,49 @@ def evaluate_command(
 
     bar = _LazyBar("evaluating", disable=as_json)
     try:
-        result = evaluate(float_model, quant_model, data, labels=labels, samples=samples,
-                          reference=reference, signature=signature, progress=bar.update,
-                          quiet=not _debug(ctx))
+        result = evaluate(
+            float_model,
+            quant_model,
+            data,
+            labels=labels,
+            samples=samples,
+            reference=reference,
+            signature=signature,
+            progress=bar.update,
+            quiet=not _debug(ctx),
+        )
     finally:
         bar.stop()
     if as_json:
         print_json(result.to_json())
         return
     console = out_console()
-    print_parts(console, [f"{result.quant_model} ({result.reference})",
-                          f"vs {result.float_model}:", f"{result.samples} samples"], sep=" ")
+    print_parts(
+        console,
+        [
+            f"{result.quant_model} ({result.reference})",
+            f"vs {result.float_model}:",
+            f"{result.samples} samples",
+        ],
+        sep=" ",
+    )
     if result.accuracy_float is not None and result.accuracy_quant is not None:
-        console.print(f"  accuracy: float {result.accuracy_float:.2%}, quantized "
-                      f"{result.accuracy_quant:.2%} ({result.accuracy_quant - result.accuracy_float:+.2%})")
+        console.print(
+            f"  accuracy: float {result.accuracy_float:.2%}, quantized "
+            f"{result.accuracy_quant:.2%} ({result.accuracy_quant - result.accuracy_float:+.2%})"
+        )
     console.print(f"  top-1 agreement: {result.top1_agreement:.2%}")
     for out in result.outputs:
-        print_parts(console, [f"  output {out.name}: max abs {out.max_abs:.4g}",
-                              f"mean abs {out.mean_abs:.4g}", f"RMSE {out.rmse:.4g}",
-                              f"cosine {out.cosine:.5f}"], indent="    ")
+        print_parts(
+            console,
+            [
+                f"  output {out.name}: max abs {out.max_abs:.4g}",
+                f"mean abs {out.mean_abs:.4g}",
+                f"RMSE {out.rmse:.4g}",
+                f"cosine {out.cosine:.5f}",
+            ],
+            indent="    ",
+        )
 
 
 # ---- end of convert / evaluate (issue 2) ----------------------------------------------
@@ -460,31 +620,47 @@ def boards_command(
 
     console = out_console()
     # The ruled table needs ~100 columns; narrower, its rules would leave "runs on" 4 characters.
-    narrow = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False,
-              "collapse_padding": True, "title_justify": "left"} if console.width < 100 else {}
+    narrow = (
+        {
+            "box": box.SIMPLE_HEAD,
+            "show_edge": False,
+            "pad_edge": False,
+            "collapse_padding": True,
+            "title_justify": "left",
+        }
+        if console.width < 100
+        else {}
+    )
     # Narrow, "runs on" names the PlatformIO platform alone (a wrapped "(arduino)" would double
     # the table's height) and the frameworks follow the table once.
-    frameworks = sorted({f for b in boards if b.flash_method not in ("qemu", "exec")
-                         for f in b.frameworks})
+    frameworks = sorted(
+        {f for b in boards if b.flash_method not in ("qemu", "exec") for f in b.frameworks}
+    )
     table = Table(title="tinyflash boards", **narrow)  # type: ignore[arg-type]
     for column in ("board", "cpu", "flash", "RAM", "kernels", "runs on"):
-        table.add_column(column, no_wrap=column != "runs on",
-                         justify="right" if column in ("flash", "RAM") else "left")
+        table.add_column(
+            column,
+            no_wrap=column != "runs on",
+            justify="right" if column in ("flash", "RAM") else "left",
+        )
     for b in boards:
         platform = b.platform or "PlatformIO"
         runs = {"qemu": "QEMU", "exec": "this host" if narrow else "host executable"}.get(
-            b.flash_method, platform if narrow else f"{platform} ({', '.join(b.frameworks)})")
+            b.flash_method, platform if narrow else f"{platform} ({', '.join(b.frameworks)})"
+        )
         table.add_row(b.id, b.cpu, _kib(b.flash_bytes), _kib(b.ram_bytes), b.kernels, runs)
     console.print(table)
     if narrow and frameworks:
-        console.print(f"Real boards build with the PlatformIO platform named and the "
-                      f"{', '.join(frameworks)} framework.")
+        console.print(
+            f"Real boards build with the PlatformIO platform named and the "
+            f"{', '.join(frameworks)} framework."
+        )
 
 
 @app.command("ops")
 def ops_command(
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
-    op: Optional[str] = typer.Option(None, "--op", help="Only this operator (e.g. ARG_MAX)."),
+    op: str | None = typer.Option(None, "--op", help="Only this operator (e.g. ARG_MAX)."),
 ) -> None:
     """Operator coverage: which TFLite operators and types tflite-micro and tinyflash run.
 
@@ -500,14 +676,20 @@ def ops_command(
     if op is not None:
         rows = [r for r in rows if r.op == op.upper()]
         if not rows:
-            raise TinyflashError(f"{op} is not a TFLite builtin operator name (e.g. ARG_MAX); "
-                                 "`tinyflash ops` lists them all", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{op} is not a TFLite builtin operator name (e.g. ARG_MAX); "
+                "`tinyflash ops` lists them all",
+                EXIT_BAD_INPUT,
+            )
     if as_json:
         print_json(table_dict(rows, meta))
         return
     console = out_console()
-    table = Table(title=f"operators (tflite-micro {meta.get('tflite_micro', '?')})",
-                  title_justify="left", **narrow_table(console))
+    table = Table(
+        title=f"operators (tflite-micro {meta.get('tflite_micro', '?')})",
+        title_justify="left",
+        **narrow_table(console),
+    )
     for column in ("operator", "types", "TFLM", "tinyflash", "test"):
         table.add_column(column, no_wrap=column in ("operator", "TFLM", "tinyflash"))
     hidden = sorted({r.op for r in rows if r.tflm == TFLM_UNREGISTERED and not r.tinyflash})
@@ -517,16 +699,20 @@ def ops_command(
         table.add_row(r.op, r.types, r.tflm, "yes" if r.tinyflash else "no", r.test)
     console.print(table)
     summary = table_dict(rows, meta)["summary"]
-    console.print(f"TFLM runs {summary['tflm_yes']} rows; tinyflash runs {summary['both_yes']} "
-                  "of them.")
+    console.print(
+        f"TFLM runs {summary['tflm_yes']} rows; tinyflash runs {summary['both_yes']} of them."
+    )
     if hidden:
-        console.print("Not registered in TFLM, no tinyflash kernel: " + ", ".join(hidden),
-                      soft_wrap=True)
+        console.print(
+            "Not registered in TFLM, no tinyflash kernel: " + ", ".join(hidden), soft_wrap=True
+        )
 
 
 @app.command("doctor")
 def doctor_command(
-    fix: bool = typer.Option(False, "--fix", help="Provision PlatformIO's tool-scons when missing."),
+    fix: bool = typer.Option(
+        False, "--fix", help="Provision PlatformIO's tool-scons when missing."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
 ) -> None:
     """Check the tools that builds and emulation need.
@@ -551,8 +737,11 @@ def doctor_command(
         for column in ("tool", "status", "version / fix"):
             table.add_column(column, no_wrap=column != "version / fix")
         for c in checks:
-            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]missing[/]",
-                          c.version if c.ok else f"{c.detail}; fix: {c.fix}")
+            table.add_row(
+                c.name,
+                "[green]ok[/]" if c.ok else "[red]missing[/]",
+                c.version if c.ok else f"{c.detail}; fix: {c.fix}",
+            )
         console.print(table)
     if missing:
         raise typer.Exit(1)
@@ -565,12 +754,25 @@ def _usage_table(result: Any) -> Any:
     table = Table(title=f"{result.board.id}: {result.elf}")
     for column in ("memory", "used", "limit", "use", "made of"):
         table.add_column(column, justify="left" if column in ("memory", "made of") else "right")
-    table.add_row("flash", f"{size.flash_used:,} B", f"{size.flash_limit:,} B",
-                  f"{size.flash_percent:.1f}%", f"text {size.text:,} + data {size.data:,}")
-    stack = ("" if result.board.is_host
-             else f"; bss holds the arena and the {result.board.stack_bytes:,} B stack")
-    table.add_row("RAM", f"{size.ram_used:,} B", f"{size.ram_limit:,} B",
-                  f"{size.ram_percent:.1f}%", f"data {size.data:,} + bss {size.bss:,}{stack}")
+    table.add_row(
+        "flash",
+        f"{size.flash_used:,} B",
+        f"{size.flash_limit:,} B",
+        f"{size.flash_percent:.1f}%",
+        f"text {size.text:,} + data {size.data:,}",
+    )
+    stack = (
+        ""
+        if result.board.is_host
+        else f"; bss holds the arena and the {result.board.stack_bytes:,} B stack"
+    )
+    table.add_row(
+        "RAM",
+        f"{size.ram_used:,} B",
+        f"{size.ram_limit:,} B",
+        f"{size.ram_percent:.1f}%",
+        f"data {size.data:,} + bss {size.bss:,}{stack}",
+    )
     if result.model_bytes is not None:
         table.add_row("  model", f"{result.model_bytes:,} B", "", "", "in flash")
     if result.arena_bytes is not None:
@@ -581,7 +783,7 @@ def _usage_table(result: Any) -> Any:
 @app.command("build")
 def build_command(
     project: Path = typer.Argument(..., help="A PlatformIO project (from `tinyflash generate`)."),
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="platformio.ini environment."),
+    env: str | None = typer.Option(None, "--env", "-e", help="platformio.ini environment."),
     as_json: bool = typer.Option(False, "--json", help="Print the build result as JSON."),
 ) -> None:
     """Build PROJECT offline with `pio run` and show flash and RAM use against the board's limits.
@@ -599,20 +801,28 @@ def build_command(
     with err_console().status(f"Building {project} with PlatformIO…", spinner="dots"):
         result = build_project(project, env)
     out_console().print(_usage_table(result))
-    print_parts(out_console(), [f"built in {result.seconds:.1f} s", f"map {result.map}",
-                                f"log {result.log}"], sep="; ")
+    print_parts(
+        out_console(),
+        [f"built in {result.seconds:.1f} s", f"map {result.map}", f"log {result.log}"],
+        sep="; ",
+    )
 
 
 @app.command("flash")
 def flash_command(
     project: Path = typer.Argument(..., help="A PlatformIO project (from `tinyflash generate`)."),
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="platformio.ini environment."),
-    upload_port: Optional[str] = typer.Option(
-        None, "--upload-port", help="Serial/upload port; for QEMU boards tcp:127.0.0.1:PORT puts "
-        "the board's UART on a TCP server."),
+    env: str | None = typer.Option(None, "--env", "-e", help="platformio.ini environment."),
+    upload_port: str | None = typer.Option(
+        None,
+        "--upload-port",
+        help="Serial/upload port; for QEMU boards tcp:127.0.0.1:PORT puts "
+        "the board's UART on a TCP server.",
+    ),
     timeout: float = typer.Option(
-        120.0, "--timeout", help="Seconds before the upload (on emulated boards: the running "
-        "firmware) is stopped."),
+        120.0,
+        "--timeout",
+        help="Seconds before the upload (on emulated boards: the running firmware) is stopped.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Build PROJECT and flash it with `pio run -t upload`.
@@ -645,22 +855,32 @@ def flash_command(
             shown["on"] = True
             err_console().print(line, markup=False, highlight=False)
 
-    uploaded = upload_project(project, built.env, timeout=timeout, upload_port=upload_port,
-                              pass_stdin=interactive, on_line=None if as_json else _show)
+    uploaded = upload_project(
+        project,
+        built.env,
+        timeout=timeout,
+        upload_port=upload_port,
+        pass_stdin=interactive,
+        on_line=None if as_json else _show,
+    )
     if as_json:
         data = built.as_dict()
         data.update({"upload_exit_code": uploaded.exit_code, "upload_log": str(uploaded.log)})
         print_json(data)
     if uploaded.exit_code != 0:
-        raise TinyflashError(f"flashing {project} (env {built.env}) failed or the firmware "
-                             f"exited with an error; see {uploaded.log}.", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"flashing {project} (env {built.env}) failed or the firmware "
+            f"exited with an error; see {uploaded.log}.",
+            EXIT_CHECK_FAILED,
+        )
 
 
 # ---- verify / deploy (issue 5) --------------------------------------------------------------
 
 
-def _verify_output(result: Any, as_json: bool, html_path: Optional[Path],
-                   extra: Optional[dict[str, Any]] = None) -> None:
+def _verify_output(
+    result: Any, as_json: bool, html_path: Path | None, extra: dict[str, Any] | None = None
+) -> None:
     from tinyflash.errors import EXIT_CHECK_FAILED
     from tinyflash.report import print_report, write_html
 
@@ -689,12 +909,17 @@ def _progress_display(disable: bool) -> Any:
     console = err_console()
     # Not on a terminal the display draws nothing, but its stop() would print a blank line on
     # stderr (before an error's sentence, say).
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    console=console, transient=True,
-                    disable=disable or not console.is_interactive)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=disable or not console.is_interactive,
+    )
 
 
-def _real_board_port(project: Path, quiet: bool) -> Optional[str]:
+def _real_board_port(project: Path, quiet: bool) -> str | None:
     """For a real board's project: the serial port of the one connected board (`pio device
     list`), else None (emulated boards and the host are started by verify itself)."""
     from tinyflash.boards import load_board
@@ -706,40 +931,63 @@ def _real_board_port(project: Path, quiet: bool) -> Optional[str]:
         return None
     port = detect_serial_port(board)
     if not quiet:
-        err_console().print(f"using serial port {port} (the one board `pio device list` shows)",
-                            markup=False)
+        err_console().print(
+            f"using serial port {port} (the one board `pio device list` shows)", markup=False
+        )
     return port
 
 
 @app.command("verify")
 def verify_command(
-    target: Path = typer.Argument(..., help="A project directory (from `tinyflash generate`) or a "
-                                            ".tflite model (then --board is used to generate one)."),
+    target: Path = typer.Argument(
+        ...,
+        help="A project directory (from `tinyflash generate`) or a "
+        ".tflite model (then --board is used to generate one).",
+    ),
     board: str = typer.Option("mps2-an386", "--board", "-b", help="Board for a .tflite target."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o",
-                                          help="Project directory for a .tflite target "
-                                               "(default: a fresh temporary directory)."),
-    port: Optional[str] = typer.Option(None, "--port", "-p",
-                                       help="Serial port URL of a real board (/dev/ttyACM0, COM3, "
-                                            "socket://host:port); default: start the emulator, "
-                                            "or for a real board the one USB serial device "
-                                            "connected."),
-    data: Optional[Path] = typer.Option(None, "--data", "-d",
-                                        help="Float inputs (.npy/.npz/.csv/images), quantized per "
-                                             "input; default: random int8 inputs."),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Project directory for a .tflite target (default: a fresh temporary directory).",
+    ),
+    port: str | None = typer.Option(
+        None,
+        "--port",
+        "-p",
+        help="Serial port URL of a real board (/dev/ttyACM0, COM3, "
+        "socket://host:port); default: start the emulator, "
+        "or for a real board the one USB serial device "
+        "connected.",
+    ),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        "-d",
+        help="Float inputs (.npy/.npz/.csv/images), quantized per "
+        "input; default: random int8 inputs.",
+    ),
     samples: int = typer.Option(10, "--samples", "-n", min=1, help="Number of inputs to run."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random inputs."),
-    tolerance: int = typer.Option(0, "--tolerance", min=0,  # refused before any build
-                                  help="Allowed difference from the TFLM reference, in LSB "
-                                       "(default 0: bit-exact)."),
-    per_layer: bool = typer.Option(False, "--per-layer", help="On a mismatch, fetch every "
-                                   "intermediate tensor and name the first op that diverges."),
-    float_model: Optional[Path] = typer.Option(None, "--float-model",
-                                               help="Also compare with the float model."),
+    tolerance: int = typer.Option(
+        0,
+        "--tolerance",
+        min=0,  # refused before any build
+        help="Allowed difference from the TFLM reference, in LSB (default 0: bit-exact).",
+    ),
+    per_layer: bool = typer.Option(
+        False,
+        "--per-layer",
+        help="On a mismatch, fetch every intermediate tensor and name the first op that diverges.",
+    ),
+    float_model: Path | None = typer.Option(
+        None, "--float-model", help="Also compare with the float model."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace generated files in --output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    html_path: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained "
-                                                                  "HTML report."),
+    html_path: Path | None = typer.Option(
+        None, "--html", help="Also write a self-contained HTML report."
+    ),
 ) -> None:
     """Run inputs on the device and compare with the host references, bit for bit.
 
@@ -753,12 +1001,15 @@ def verify_command(
     project = target
     if target.suffix.lower() == ".tflite":
         if not target.is_file():
-            raise TinyflashError(f"{target} does not exist; give a .tflite model or a project "
-                                 "directory.", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{target} does not exist; give a .tflite model or a project directory.",
+                EXIT_BAD_INPUT,
+            )
         project = project_for_model(target, board, output, force)
     elif not target.is_dir():
-        raise TinyflashError(f"{target} is neither a .tflite model nor a project directory.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{target} is neither a .tflite model nor a project directory.", EXIT_BAD_INPUT
+        )
     if port is None:
         port = _real_board_port(project, quiet=as_json)
     with _progress_display(as_json) as display:
@@ -769,28 +1020,43 @@ def verify_command(
                 tasks[stage] = display.add_task(stage, total=total)
             display.update(tasks[stage], completed=done, total=total)
 
-        result = verify_project(project, port=port, data=data, samples=samples, seed=seed,
-                                tolerance=tolerance, per_layer=per_layer,
-                                float_model=float_model, progress=progress)
+        result = verify_project(
+            project,
+            port=port,
+            data=data,
+            samples=samples,
+            seed=seed,
+            tolerance=tolerance,
+            per_layer=per_layer,
+            float_model=float_model,
+            progress=progress,
+        )
     _verify_output(result, as_json, html_path)
 
 
 @app.command("deploy")
 def deploy_command(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="A float model (SavedModel, .keras, .h5, file.py:name) "
-                                          "or an already converted .tflite."),
-    data: Optional[Path] = typer.Option(None, "--data", "-d",
-                                        help="Calibration data (also the verification inputs)."),
+    model: str = typer.Argument(
+        ...,
+        help="A float model (SavedModel, .keras, .h5, file.py:name) "
+        "or an already converted .tflite.",
+    ),
+    data: Path | None = typer.Option(
+        None, "--data", "-d", help="Calibration data (also the verification inputs)."
+    ),
     board: str = typer.Option("mps2-an386", "--board", "-b", help="Board id (`tinyflash boards`)."),
-    output: Path = typer.Option(Path("build/deploy"), "--output", "-o",
-                                help="Directory for model.tflite and project/."),
-    samples: int = typer.Option(10, "--samples", "-n", min=1, help="Inputs to verify on the device."),
+    output: Path = typer.Option(
+        Path("build/deploy"), "--output", "-o", help="Directory for model.tflite and project/."
+    ),
+    samples: int = typer.Option(
+        10, "--samples", "-n", min=1, help="Inputs to verify on the device."
+    ),
     mode: str = typer.Option("int8", "--mode", "-m", help="Conversion mode (int8 deploys)."),
-    port: Optional[str] = typer.Option(None, "--port", "-p", help="Serial port of a real board."),
+    port: str | None = typer.Option(None, "--port", "-p", help="Serial port of a real board."),
     force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    html_path: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML report."),
+    html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML report."),
 ) -> None:
     """Convert, check, generate, build, flash and verify in one command.
 
@@ -813,16 +1079,37 @@ def deploy_command(
                 tasks[stage_name] = display.add_task(stage_name, total=total)
             display.update(tasks[stage_name], completed=done, total=total)
 
-        result = deploy(model, board=board, output_dir=output, data=data, samples=samples,
-                        mode=mode, force=force, port=port, stage=stage, progress=progress,
-                        debug=_debug(ctx))
+        result = deploy(
+            model,
+            board=board,
+            output_dir=output,
+            data=data,
+            samples=samples,
+            mode=mode,
+            force=force,
+            port=port,
+            stage=stage,
+            progress=progress,
+            debug=_debug(ctx),
+        )
     if not as_json:
-        print_parts(out_console(), [f"artefacts: {result.output_dir}", f"(model {result.model},",
-                                    f"project {result.project_dir});",
-                                    f"arena {result.arena_bytes:,} B planned,",
-                                    f"lower bound {result.lower_bound:,} B"], sep=" ")
-    _verify_output(result.verify, as_json, html_path,
-                   extra={k: v for k, v in result.to_dict().items() if k != "verify"})
+        print_parts(
+            out_console(),
+            [
+                f"artefacts: {result.output_dir}",
+                f"(model {result.model},",
+                f"project {result.project_dir});",
+                f"arena {result.arena_bytes:,} B planned,",
+                f"lower bound {result.lower_bound:,} B",
+            ],
+            sep=" ",
+        )
+    _verify_output(
+        result.verify,
+        as_json,
+        html_path,
+        extra={k: v for k, v in result.to_dict().items() if k != "verify"},
+    )
 
 
 # ---- probe (issue 5: the serial link) --------------------------------------------------------
@@ -830,8 +1117,9 @@ def deploy_command(
 
 @app.command("probe")
 def probe_command(
-    port: str = typer.Option(..., "--port", "-p", help="Serial port URL: /dev/ttyACM0, COM3, "
-                                                       "socket://127.0.0.1:PORT."),
+    port: str = typer.Option(
+        ..., "--port", "-p", help="Serial port URL: /dev/ttyACM0, COM3, socket://127.0.0.1:PORT."
+    ),
     timeout: float = typer.Option(5.0, "--timeout", help="Seconds to wait for each answer."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -858,15 +1146,23 @@ def probe_command(
         table.add_row("model sha256", info.model_sha256)
         table.add_row("runtime", f"{info.runtime_version} (protocol {info.protocol_version})")
         table.add_row("board", info.board)
-        table.add_row("init", f"{info.init_status_name or info.init_status}"
-                      + ("" if info.ready else f" at op {info.error_op}"))
-        table.add_row("arena", f"{info.arena_used:,} B used, {info.arena_planned:,} B planned, "
-                      f"{info.arena_bytes:,} B given")
+        table.add_row(
+            "init",
+            f"{info.init_status_name or info.init_status}"
+            + ("" if info.ready else f" at op {info.error_op}"),
+        )
+        table.add_row(
+            "arena",
+            f"{info.arena_used:,} B used, {info.arena_planned:,} B planned, "
+            f"{info.arena_bytes:,} B given",
+        )
         table.add_row("ops", str(info.op_count))
         for kind, specs in (("input", info.inputs), ("output", info.outputs)):
             for i, t in enumerate(specs):
-                table.add_row(f"{kind} {i}", f"{t.dtype.name} {list(t.shape)} scale {t.scale:.6g} "
-                              f"zero point {t.zero_point}")
+                table.add_row(
+                    f"{kind} {i}",
+                    f"{t.dtype.name} {list(t.shape)} scale {t.scale:.6g} zero point {t.zero_point}",
+                )
         table.add_row("tick", info.tick_unit)
         table.add_row("frame payload", f"up to {info.max_payload:,} B")
         out_console().print(table)
@@ -879,21 +1175,27 @@ def probe_command(
 
 @app.command("bench")
 def bench_command(
-    models: Optional[list[Path]] = typer.Argument(
-        None, help="int8 .tflite models (default: examples/digits/digits_int8.tflite and "
-                   "../shared/models/*.tflite when present)."),
-    board: Optional[list[str]] = typer.Option(None, "--board", "-b",
-                                              help="Emulated board id; repeat for several "
-                                                   "(default: mps2-an386)."),
-    kernels: str = typer.Option("portable,dsp", "--kernels",
-                                help="Comma-separated kernel sets to run: portable, dsp."),
-    workdir: Optional[Path] = typer.Option(None, "--workdir",
-                                           help="Where the projects are built (default: a new "
-                                                "temporary directory)."),
+    models: list[Path] | None = typer.Argument(
+        None,
+        help="int8 .tflite models (default: examples/digits/digits_int8.tflite and "
+        "../shared/models/*.tflite when present).",
+    ),
+    board: list[str] | None = typer.Option(
+        None, "--board", "-b", help="Emulated board id; repeat for several (default: mps2-an386)."
+    ),
+    kernels: str = typer.Option(
+        "portable,dsp", "--kernels", help="Comma-separated kernel sets to run: portable, dsp."
+    ),
+    workdir: Path | None = typer.Option(
+        None, "--workdir", help="Where the projects are built (default: a new temporary directory)."
+    ),
     repeats: int = typer.Option(2, "--repeats", min=1, help="Timed invokes per run."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    wide: bool = typer.Option(False, "--wide", help="Every column in the table (MACs, kernel, "
-                                                    "model and image bytes, runtime state)."),
+    wide: bool = typer.Option(
+        False,
+        "--wide",
+        help="Every column in the table (MACs, kernel, model and image bytes, runtime state).",
+    ),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -927,18 +1229,29 @@ def bench_command(
         for board_id in dict.fromkeys(run.board for run in result.runs):
             header, rows = bench_table([r for r in result.runs if r.board == board_id], wide)
             # One space (the box's separator) between columns: the default set fits 80.
-            table = Table(title=f"{board_id}: instructions per inference (qemu -icount shift=0); "
-                                "code, arena, stack in bytes", box=box.SIMPLE_HEAD,
-                          show_edge=False, pad_edge=False, padding=(0, 0))
+            table = Table(
+                title=f"{board_id}: instructions per inference (qemu -icount shift=0); "
+                "code, arena, stack in bytes",
+                box=box.SIMPLE_HEAD,
+                show_edge=False,
+                pad_edge=False,
+                padding=(0, 0),
+            )
             for column in header:
-                table.add_column(column, justify="left" if column in ("model", "kernels")
-                                 else "right", no_wrap=not wide)
+                table.add_column(
+                    column,
+                    justify="left" if column in ("model", "kernels") else "right",
+                    no_wrap=not wide,
+                )
             for row in rows:
                 table.add_row(*row)
             out.print(table)
         for row in result.ratios():
-            parts = [f"{key.replace('_', ' ')} {value:.3f}" for key, value in row.items()
-                     if isinstance(value, float)]
+            parts = [
+                f"{key.replace('_', ' ')} {value:.3f}"
+                for key, value in row.items()
+                if isinstance(value, float)
+            ]
             if parts:
                 parts[0] = f"{row['model']} on {row['board']}: {parts[0]}"
                 print_parts(out, parts, sep="; ")
@@ -951,11 +1264,23 @@ def bench_command(
 #: How the CLI names the library's options inside error sentences (errors.option marks): the
 #: flag that sets each keyword argument. Flag names live here, not in the library.
 OPTION_FLAGS: dict[str, str] = {
-    "data": "--data", "debug": "--debug", "force": "--force", "kernels": "--kernels",
-    "mode": "--mode", "output": "-o", "output_dir": "--output", "port": "--port",
-    "reference": "--reference", "repeats": "--repeats", "runtime": "--runtime",
-    "samples": "--samples", "selftest": "--selftest", "signature": "--signature",
-    "tflm_path": "--tflm-path", "tolerance": "--tolerance", "vendor": "--vendor",
+    "data": "--data",
+    "debug": "--debug",
+    "force": "--force",
+    "kernels": "--kernels",
+    "mode": "--mode",
+    "output": "-o",
+    "output_dir": "--output",
+    "port": "--port",
+    "reference": "--reference",
+    "repeats": "--repeats",
+    "runtime": "--runtime",
+    "samples": "--samples",
+    "selftest": "--selftest",
+    "signature": "--signature",
+    "tflm_path": "--tflm-path",
+    "tolerance": "--tolerance",
+    "vendor": "--vendor",
 }
 
 
@@ -993,7 +1318,9 @@ def main() -> None:
             raise
         err_console().print(
             f"[bold red]internal error:[/] {type(error).__name__}: {error} "
-            "(run again with --debug for the traceback, and please report it)", soft_wrap=True)
+            "(run again with --debug for the traceback, and please report it)",
+            soft_wrap=True,
+        )
         sys.exit(3)
 
 

@@ -12,31 +12,83 @@ Same inputs → byte-identical files: no timestamps, sorted emission, seeded sel
 from __future__ import annotations
 
 import dataclasses
-import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
-from tinyflash import resources
 from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers use codegen.X)
-    DSP_KERNEL_CODE_ESTIMATE_BYTES, HARNESS_CODE_ESTIMATE_BYTES, HARNESS_RAM_ESTIMATE_BYTES,
-    INTERPRETER_STRUCT_BYTES, KERNEL_CODE_ESTIMATE_BYTES, NODE_STRUCT_BYTES,
-    RUNTIME_CODE_ESTIMATE_BYTES, RUNTIME_STACK_BYTES, SMALL_THUMB_CODE_FACTOR, SMALL_THUMB_CPUS,
-    TENSOR_STRUCT_BYTES, BoardSpec, Budget, BudgetLine, board_spec, fit_error, flash_budget,
-    project_budgets, ram_budget)
+    DSP_KERNEL_CODE_ESTIMATE_BYTES,
+    HARNESS_CODE_ESTIMATE_BYTES,
+    HARNESS_RAM_ESTIMATE_BYTES,
+    INTERPRETER_STRUCT_BYTES,
+    KERNEL_CODE_ESTIMATE_BYTES,
+    NODE_STRUCT_BYTES,
+    RUNTIME_CODE_ESTIMATE_BYTES,
+    RUNTIME_STACK_BYTES,
+    SMALL_THUMB_CODE_FACTOR,
+    SMALL_THUMB_CPUS,
+    TENSOR_STRUCT_BYTES,
+    BoardSpec,
+    Budget,
+    BudgetLine,
+    board_spec,
+    fit_error,
+    flash_budget,
+    project_budgets,
+    ram_budget,
+)
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.render import (  # noqa: F401  (re-exported)
-    ABI_VERSION, ARDUINO_PORT_HEADER, ARDUINO_VENDORED_DIRS, BYTES_PER_LINE, INTS_PER_LINE,
-    MAX_IDENTIFIER_CHARS, MODEL_COPY, VENDORED_DIRS, FirmwarePaths, GenerateResult,
-    RenderedProject, base_context, c_bytes, c_comment, c_identifier, c_ints, c_string,
-    check_output_dir, default_paths, json_document, kernel_names, render_files,
-    template_environment, thousands, vendored_files, vendored_paths, write_project)
+    ABI_VERSION,
+    ARDUINO_PORT_HEADER,
+    ARDUINO_VENDORED_DIRS,
+    BYTES_PER_LINE,
+    INTS_PER_LINE,
+    MAX_IDENTIFIER_CHARS,
+    MODEL_COPY,
+    VENDORED_DIRS,
+    FirmwarePaths,
+    GenerateResult,
+    RenderedProject,
+    base_context,
+    c_bytes,
+    c_comment,
+    c_identifier,
+    c_ints,
+    c_string,
+    check_output_dir,
+    default_paths,
+    json_document,
+    kernel_names,
+    render_files,
+    template_environment,
+    thousands,
+    vendored_files,
+    vendored_paths,
+    write_project,
+)
 from tinyflash.selftest import (  # noqa: F401  (re-exported)
-    MAX_SELFTEST_VECTORS, SELFTEST_SEED, SelftestVector, selftest_vectors)
+    MAX_SELFTEST_VECTORS,
+    SELFTEST_SEED,
+    SelftestVector,
+    selftest_vectors,
+)
 from tinyflash.tflm_project import (  # noqa: F401  (re-exported)
-    TFLM_ARDUINO_LIBRARY, TFLM_ARENA_ALIGN_SLACK, TFLM_CODE_ESTIMATE_BYTES,
-    TFLM_HARNESS_FILES, TFLM_KERNEL_CODE_ESTIMATE_BYTES, TFLM_RESOLVER_METHODS, TFLM_TEMPLATES,
-    TFLM_TREE_MARKER, generate_tflm, render_tflm_project, tflm_arena_bytes, tflm_budgets,
-    tflm_resolver_calls, tflm_wrapper_manifest)
+    TFLM_ARDUINO_LIBRARY,
+    TFLM_ARENA_ALIGN_SLACK,
+    TFLM_CODE_ESTIMATE_BYTES,
+    TFLM_HARNESS_FILES,
+    TFLM_KERNEL_CODE_ESTIMATE_BYTES,
+    TFLM_RESOLVER_METHODS,
+    TFLM_TEMPLATES,
+    TFLM_TREE_MARKER,
+    generate_tflm,
+    render_tflm_project,
+    tflm_arena_bytes,
+    tflm_budgets,
+    tflm_resolver_calls,
+    tflm_wrapper_manifest,
+)
 
 if TYPE_CHECKING:
     from tinyflash.pipeline import CheckedModel
@@ -76,12 +128,25 @@ def project_templates(board: BoardSpec) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(templates, key=lambda item: item[1]))
 
 
-def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_count: int,
-                   op_names: Sequence[str], input_count: int, output_count: int,
-                   offsets: Sequence[int], arena_bytes: int, pool_words: int,
-                   lower_bound: int | None, board: BoardSpec,
-                   vectors: Sequence[SelftestVector], paths: FirmwarePaths, vendor: bool,
-                   templates: Path | None = None) -> RenderedProject:
+def render_project(
+    *,
+    model: bytes,
+    model_file: str,
+    model_sha256: str,
+    tensor_count: int,
+    op_names: Sequence[str],
+    input_count: int,
+    output_count: int,
+    offsets: Sequence[int],
+    arena_bytes: int,
+    pool_words: int,
+    lower_bound: int | None,
+    board: BoardSpec,
+    vectors: Sequence[SelftestVector],
+    paths: FirmwarePaths,
+    vendor: bool,
+    templates: Path | None = None,
+) -> RenderedProject:
     """Renders every file of the project in memory. Pure: same arguments → same bytes.
     Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention)."""
     stem = Path(model_file).stem
@@ -89,31 +154,76 @@ def render_project(*, model: bytes, model_file: str, model_sha256: str, tensor_c
     kernels = kernel_names(op_names)
     # one offset per tensor, then one scratch offset per op when some kernel takes scratch
     if len(offsets) not in (tensor_count, tensor_count + len(op_names)):
-        raise TinyflashError(f"the memory plan of {model_file} has {len(offsets)} offsets for "
-                             f"{tensor_count} tensors; report this", EXIT_BAD_INPUT)
-    ram, flash = project_budgets(model, tensor_count, op_names, arena_bytes,
-                                pool_words, board, sum(len(v.input) + len(v.output) for v in vectors))
+        raise TinyflashError(
+            f"the memory plan of {model_file} has {len(offsets)} offsets for "
+            f"{tensor_count} tensors; report this",
+            EXIT_BAD_INPUT,
+        )
+    ram, flash = project_budgets(
+        model,
+        tensor_count,
+        op_names,
+        arena_bytes,
+        pool_words,
+        board,
+        sum(len(v.input) + len(v.output) for v in vectors),
+    )
     templates_used = project_templates(board)
     generated = [out for _, out in templates_used] + [MODEL_COPY]
     vendor = vendor or board.arduino  # real-board projects always stand alone
     vendored = vendored_files(board) if vendor else {}
     context = base_context(
-        model=model, model_file=model_file, model_sha256=model_sha256, ident=ident,
-        op_names=op_names, input_count=input_count, output_count=output_count, kernels=kernels,
-        board=board, vectors=vectors, selftest_seed=SELFTEST_SEED, paths=paths, vendor=vendor,
-        ram=ram, flash=flash, generated=generated, vendored=vendored)
-    context.update(tensor_count=tensor_count, node_count=len(op_names), offsets=list(offsets),
-                   plan_scratch=len(offsets) > tensor_count,
-                   arena_bytes=arena_bytes, pool_words=pool_words, lower_bound=lower_bound)
+        model=model,
+        model_file=model_file,
+        model_sha256=model_sha256,
+        ident=ident,
+        op_names=op_names,
+        input_count=input_count,
+        output_count=output_count,
+        kernels=kernels,
+        board=board,
+        vectors=vectors,
+        selftest_seed=SELFTEST_SEED,
+        paths=paths,
+        vendor=vendor,
+        ram=ram,
+        flash=flash,
+        generated=generated,
+        vendored=vendored,
+    )
+    context.update(
+        tensor_count=tensor_count,
+        node_count=len(op_names),
+        offsets=list(offsets),
+        plan_scratch=len(offsets) > tensor_count,
+        arena_bytes=arena_bytes,
+        pool_words=pool_words,
+        lower_bound=lower_bound,
+    )
     files = render_files(templates, templates_used, context, model, vendored)
-    return RenderedProject(files=files, identifier=ident, kernels=kernels, ram=ram, flash=flash,
-                           selftest_count=len(vectors))
+    return RenderedProject(
+        files=files,
+        identifier=ident,
+        kernels=kernels,
+        ram=ram,
+        flash=flash,
+        selftest_count=len(vectors),
+    )
 
 
-def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool = False,
-             vendor: bool = False, selftest: int = MAX_SELFTEST_VECTORS,
-             kernels: str | None = None, runtime: str = "tinyflash",
-             tflm_path: Path | None = None, checked: CheckedModel | None = None) -> GenerateResult:
+def generate(
+    model_path: Path,
+    board_id: str,
+    output_dir: Path,
+    *,
+    force: bool = False,
+    vendor: bool = False,
+    selftest: int = MAX_SELFTEST_VECTORS,
+    kernels: str | None = None,
+    runtime: str = "tinyflash",
+    tflm_path: Path | None = None,
+    checked: CheckedModel | None = None,
+) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
     `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
     manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
@@ -126,41 +236,54 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
     model_path = Path(model_path)
     output_dir = Path(output_dir)
     if not 0 <= selftest <= MAX_SELFTEST_VECTORS:
-        raise TinyflashError(f"{option('selftest')} must be between 0 and "
-                             f"{MAX_SELFTEST_VECTORS}, not "
-                             f"{selftest}", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('selftest')} must be between 0 and {MAX_SELFTEST_VECTORS}, not {selftest}",
+            EXIT_BAD_INPUT,
+        )
     check_output_dir(output_dir, force)
     if runtime not in RUNTIMES:
-        raise TinyflashError(f"{option('runtime')} must be {' or '.join(RUNTIMES)}, not "
-                             f"{runtime!r}",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('runtime')} must be {' or '.join(RUNTIMES)}, not {runtime!r}", EXIT_BAD_INPUT
+        )
     if tflm_path is not None and runtime != "tflm":
-        raise TinyflashError(f"{option('tflm_path')} is only used with {option('runtime')} tflm; "
-                             f"add {option('runtime')} tflm or drop {option('tflm_path')}",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('tflm_path')} is only used with {option('runtime')} tflm; "
+            f"add {option('runtime')} tflm or drop {option('tflm_path')}",
+            EXIT_BAD_INPUT,
+        )
     tflm_dir: str | None = None
     if tflm_path is not None:
         marker = Path(tflm_path) / "tensorflow" / "lite" / "micro" / "micro_interpreter.h"
         if not marker.is_file():
-            raise TinyflashError(f"{option('tflm_path')} {tflm_path} is not a TFLM tree (no "
-                                 f"{marker}); "
-                                 "export one with TFLM's create_tflm_tree.py", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{option('tflm_path')} {tflm_path} is not a TFLM tree (no "
+                f"{marker}); "
+                "export one with TFLM's create_tflm_tree.py",
+                EXIT_BAD_INPUT,
+            )
         tflm_dir = str(Path(tflm_path).resolve())
     board = board_spec(load_board(board_id))
     if runtime == "tflm" and tflm_dir is None and not board.arduino:
-        raise TinyflashError(f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-                             f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
-                             "tree made "
-                             "with TFLM's create_tflm_tree.py)", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board {board.id} is not an Arduino board, so TFLM's Arduino "
+            f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
+            "tree made "
+            "with TFLM's create_tflm_tree.py)",
+            EXIT_BAD_INPUT,
+        )
     if kernels is not None:
         if kernels not in ("portable", "dsp"):
-            raise TinyflashError(f"{option('kernels')} must be portable or dsp, not {kernels!r}",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{option('kernels')} must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT
+            )
         if kernels == "dsp" and not board.dsp:
-            raise TinyflashError(f"board {board.id} has no DSP extension (its manifest's kernel "
-                                 f"set is portable); use {option('kernels')} portable or a "
-                                 "Cortex-M4/M7/"
-                                 "M33/M55 board", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"board {board.id} has no DSP extension (its manifest's kernel "
+                f"set is portable); use {option('kernels')} portable or a "
+                "Cortex-M4/M7/"
+                "M33/M55 board",
+                EXIT_BAD_INPUT,
+            )
         board = dataclasses.replace(board, dsp=kernels == "dsp")
     # the DSP kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
     kernel_set = "dsp" if board.dsp and runtime != "tflm" else "portable"
@@ -174,45 +297,81 @@ def generate(model_path: Path, board_id: str, output_dir: Path, *, force: bool =
         reasons = _errors(report)
         detail = reasons[0] if reasons else "run `tinyflash check` for the details"
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
-        raise TinyflashError(f"{model_file} is not deployable: {detail.rstrip('.')}{more}; "
-                             "fix the conversion and generate again", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"{model_file} is not deployable: {detail.rstrip('.')}{more}; "
+            "fix the conversion and generate again",
+            EXIT_CHECK_FAILED,
+        )
     op_names = [op.name for op in info.ops]
     model = bytes(info.data)
     sha = info.sha256
     tensor_count = len(info.tensors)
     if runtime == "tflm":
-        return generate_tflm(model_path, info, plan, board, output_dir, force=force,
-                              vendor=vendor, selftest=selftest, tflm_path=tflm_dir)
+        return generate_tflm(
+            model_path,
+            info,
+            plan,
+            board,
+            output_dir,
+            force=force,
+            vendor=vendor,
+            selftest=selftest,
+            tflm_path=tflm_dir,
+        )
     # The fit check runs before the (slow) self-test; the vectors are added to flash below.
-    rough = project_budgets(model, tensor_count, op_names, int(plan.arena_bytes),
-                           int(plan.pool_words), board, 0)
+    rough = project_budgets(
+        model, tensor_count, op_names, int(plan.arena_bytes), int(plan.pool_words), board, 0
+    )
     error = fit_error(model_file, board.id, rough)
     if error:
         raise TinyflashError(error, EXIT_CHECK_FAILED)
     kernels_by_name = available_kernels()
     missing = sorted({name for name in op_names if name not in kernels_by_name})
     if missing:
-        raise TinyflashError(f"{model_file} uses {', '.join(missing)}, which this tinyflash "
-                             "runtime has no kernel for (firmware/runtime/include/tfl_kernels.h); "
-                             f"convert the model without {'it' if len(missing) == 1 else 'them'} "
-                             "or add the kernel", EXIT_CHECK_FAILED)
-    vectors = selftest_vectors(model, len(info.inputs), len(info.outputs), selftest,
-                               model_name=model_file)
+        raise TinyflashError(
+            f"{model_file} uses {', '.join(missing)}, which this tinyflash "
+            "runtime has no kernel for (firmware/runtime/include/tfl_kernels.h); "
+            f"convert the model without {'it' if len(missing) == 1 else 'them'} "
+            "or add the kernel",
+            EXIT_CHECK_FAILED,
+        )
+    vectors = selftest_vectors(
+        model, len(info.inputs), len(info.outputs), selftest, model_name=model_file
+    )
     project = render_project(
-        model=model, model_file=model_file, model_sha256=sha, tensor_count=tensor_count,
-        op_names=op_names, input_count=len(info.inputs), output_count=len(info.outputs),
-        offsets=list(plan.c_offsets), arena_bytes=int(plan.arena_bytes),
-        pool_words=int(plan.pool_words), lower_bound=int(plan.lower_bound),
-        board=board, vectors=vectors,
-        paths=vendored_paths() if vendor else default_paths(board), vendor=vendor)
+        model=model,
+        model_file=model_file,
+        model_sha256=sha,
+        tensor_count=tensor_count,
+        op_names=op_names,
+        input_count=len(info.inputs),
+        output_count=len(info.outputs),
+        offsets=list(plan.c_offsets),
+        arena_bytes=int(plan.arena_bytes),
+        pool_words=int(plan.pool_words),
+        lower_bound=int(plan.lower_bound),
+        board=board,
+        vectors=vectors,
+        paths=vendored_paths() if vendor else default_paths(board),
+        vendor=vendor,
+    )
     error = fit_error(model_file, board.id, (project.ram, project.flash))
     if error:
         raise TinyflashError(error, EXIT_CHECK_FAILED)
     write_project(project.files, output_dir, force=force)
     return GenerateResult(
-        project_dir=output_dir.absolute(), board=board.id, model=model_path, model_sha256=sha,
-        identifier=project.identifier, files=tuple(project.files), kernels=project.kernels,
-        arena_bytes=int(plan.arena_bytes), pool_words=int(plan.pool_words),
-        selftest_count=project.selftest_count, vendored=vendor or board.arduino,
-        kernel_set="dsp" if board.dsp else "portable", ram=project.ram,
-        flash=project.flash)
+        project_dir=output_dir.absolute(),
+        board=board.id,
+        model=model_path,
+        model_sha256=sha,
+        identifier=project.identifier,
+        files=tuple(project.files),
+        kernels=project.kernels,
+        arena_bytes=int(plan.arena_bytes),
+        pool_words=int(plan.pool_words),
+        selftest_count=project.selftest_count,
+        vendored=vendor or board.arduino,
+        kernel_set="dsp" if board.dsp else "portable",
+        ram=project.ram,
+        flash=project.flash,
+    )

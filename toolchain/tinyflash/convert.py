@@ -29,20 +29,35 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
-from tinyflash.calibration import (DEFAULT_SAMPLES, InputSpec, Progress, load_calibration,
-                                   probe_calibration)
+from tinyflash.calibration import (
+    DEFAULT_SAMPLES,
+    InputSpec,
+    Progress,
+    load_calibration,
+    probe_calibration,
+)
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
+
 # import_tensorflow and quiet_fds stay importable as convert.X
 from tinyflash.floatmodel import (  # noqa: F401
-    QUIET_ENV, RECURRENT_LAYERS, ModelSpec, _first_line, _is_tf_keras_model, import_tensorflow,
+    QUIET_ENV,
+    RECURRENT_LAYERS,
+    ModelSpec,
+    _first_line,
+    _is_tf_keras_model,
+    import_tensorflow,
     load_float_model,
-    parse_model_spec, quiet_fds, source_bytes)
+    parse_model_spec,
+    quiet_fds,
+    source_bytes,
+)
 
 # Tests only: when set to a path, the converter child writes that file after the converter has
 # consumed its first calibration sample (a conversion is then surely in progress) and waits there
@@ -56,8 +71,13 @@ MODES_NEEDING_DATA = ("int8", "uint8-io", "int8-float-io", "int16x8")
 # ---- the converter (runs in the child) -----------------------------------------------------
 
 
-def _configure(converter: Any, tf: Any, mode: str, calibration: Optional[list[list[np.ndarray]]],
-               on_sample: Callable[[int, int], None]) -> None:
+def _configure(
+    converter: Any,
+    tf: Any,
+    mode: str,
+    calibration: list[list[np.ndarray]] | None,
+    on_sample: Callable[[int, int], None],
+) -> None:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
@@ -110,28 +130,34 @@ def _child_main() -> int:
         quiet = not request.get("debug", False)
         spec = ModelSpec.from_json(request["model"])
         loaded = load_float_model(spec, quiet=quiet)
-        send(event="inputs", inputs=[s.to_json() for s in loaded.inputs],
-             outputs=loaded.output_names, float_weight_bytes=loaded.float_weight_bytes,
-             layer_types=loaded.layer_types, rolled=loaded.rolled)
+        send(
+            event="inputs",
+            inputs=[s.to_json() for s in loaded.inputs],
+            outputs=loaded.output_names,
+            float_weight_bytes=loaded.float_weight_bytes,
+            layer_types=loaded.layer_types,
+            rolled=loaded.rolled,
+        )
         reply = receive()
         if reply.get("abort"):
             return 0
-        calibration: Optional[list[list[np.ndarray]]] = None
+        calibration: list[list[np.ndarray]] | None = None
         if reply.get("calibration"):
             with np.load(reply["calibration"], allow_pickle=False) as archive:
                 arrays = [archive[f"input_{i}"] for i in range(len(loaded.inputs))]
             count = int(arrays[0].shape[0])
-            calibration = [[a[i:i + 1] for a in arrays] for i in range(count)]
+            calibration = [[a[i : i + 1] for a in arrays] for i in range(count)]
         tf = import_tensorflow(quiet)
         # No trackable object: with one, TF 2.21 keeps READ_VARIABLE ops and calibration fails;
         # without, the converter freezes the captured variables (loaded.trackable keeps them alive).
         # A tf-keras LSTM that is not unrolled is the exception: converted with its model it fuses
         # into UNIDIRECTIONAL_SEQUENCE_LSTM (without, the converter segfaults).
         fused = loaded.rolled and _is_tf_keras_model(getattr(loaded.trackable, "model", None))
-        converter = (tf.lite.TFLiteConverter.from_concrete_functions([loaded.function],
-                                                                     loaded.trackable)
-                     if fused else tf.lite.TFLiteConverter.from_concrete_functions(
-                         [loaded.function]))
+        converter = (
+            tf.lite.TFLiteConverter.from_concrete_functions([loaded.function], loaded.trackable)
+            if fused
+            else tf.lite.TFLiteConverter.from_concrete_functions([loaded.function])
+        )
         hold = os.environ.get(HOLD_ENV, "")
 
         def on_sample(done: int, total: int) -> None:
@@ -153,7 +179,9 @@ def _child_main() -> int:
     except TinyflashError as error:
         send(event="error", kind="input", message=error.template, exit_code=error.exit_code)
     except Exception as error:  # noqa: BLE001 - reported to the parent as one sentence
-        send(event="error", kind="internal", message=f"{type(error).__name__}: {_first_line(error)}")
+        send(
+            event="error", kind="internal", message=f"{type(error).__name__}: {_first_line(error)}"
+        )
         if request.get("debug"):
             raise
     return 0
@@ -186,19 +214,26 @@ class ConvertResult:
     convert_seconds: float
     total_seconds: float
     op_histogram: dict[str, int]
-    deployable: Optional[bool]
+    deployable: bool | None
     problems: list[str] = field(default_factory=list)
-    log_path: Optional[Path] = None
+    log_path: Path | None = None
 
     def to_json(self) -> dict:
         return {
-            "model": self.model, "output": str(self.output), "mode": self.mode,
-            "host_only": self.host_only, "samples": self.samples,
+            "model": self.model,
+            "output": str(self.output),
+            "mode": self.mode,
+            "host_only": self.host_only,
+            "samples": self.samples,
             "inputs": [s.to_json() for s in self.inputs],
-            "source_bytes": self.source_bytes, "float_weight_bytes": self.float_weight_bytes,
-            "tflite_bytes": self.tflite_bytes, "convert_seconds": round(self.convert_seconds, 3),
-            "total_seconds": round(self.total_seconds, 3), "op_histogram": self.op_histogram,
-            "deployable": self.deployable, "problems": self.problems,
+            "source_bytes": self.source_bytes,
+            "float_weight_bytes": self.float_weight_bytes,
+            "tflite_bytes": self.tflite_bytes,
+            "convert_seconds": round(self.convert_seconds, 3),
+            "total_seconds": round(self.total_seconds, 3),
+            "op_histogram": self.op_histogram,
+            "deployable": self.deployable,
+            "problems": self.problems,
         }
 
 
@@ -220,8 +255,11 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)
-        raise TinyflashError(f"cannot write {path} ({error.strerror or error}); check the "
-                             "permissions and free space of its folder.", EXIT_BAD_INPUT) from error
+        raise TinyflashError(
+            f"cannot write {path} ({error.strerror or error}); check the "
+            "permissions and free space of its folder.",
+            EXIT_BAD_INPUT,
+        ) from error
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -243,8 +281,13 @@ class _Child:
         self.log = None if debug else log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tinyflash.convert", "--child"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=None if debug else self.log, env=env, text=True, bufsize=1)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None if debug else self.log,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
 
     def send(self, **message: Any) -> None:
         assert self.process.stdin is not None
@@ -254,7 +297,7 @@ class _Child:
         except BrokenPipeError:
             pass
 
-    def receive(self) -> Optional[dict]:
+    def receive(self) -> dict | None:
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         return json.loads(line) if line else None
@@ -279,35 +322,54 @@ class _Child:
         return code
 
 
-def _crash_error(model: str, code: int, recurrent: bool, log_path: Optional[Path],
-                 rolled: Optional[list[str]] = None) -> TinyflashError:
+def _crash_error(
+    model: str,
+    code: int,
+    recurrent: bool,
+    log_path: Path | None,
+    rolled: list[str] | None = None,
+) -> TinyflashError:
     how = f"signal {-code}" if code < 0 else f"exit {code}"
     if code < 0:
         with contextlib.suppress(ValueError):
             how = f"{signal.Signals(-code).name}, {how}"
     if rolled and any(", stateful)" in r for r in rolled):
-        remedy = (f"TF 2.21 cannot convert the stateful layer {', '.join(rolled)}; build it "
-                  "stateless with one time step per frame (Input((1, features), batch_size=1)): "
-                  "the fused LSTM keeps its state from one invoke to the next on the device — "
-                  "see docs/convert.md (RNN routes, streaming)")
+        remedy = (
+            f"TF 2.21 cannot convert the stateful layer {', '.join(rolled)}; build it "
+            "stateless with one time step per frame (Input((1, features), batch_size=1)): "
+            "the fused LSTM keeps its state from one invoke to the next on the device — "
+            "see docs/convert.md (RNN routes, streaming)"
+        )
     elif rolled:
-        remedy = (f"the converter failed on the recurrent layer {', '.join(rolled)}; TF 2.21 fuses "
-                  "only an LSTM into one op — build a GRU or SimpleRNN with unroll=True (and a "
-                  "fixed sequence length); see docs/convert.md (RNN routes)")
+        remedy = (
+            f"the converter failed on the recurrent layer {', '.join(rolled)}; TF 2.21 fuses "
+            "only an LSTM into one op — build a GRU or SimpleRNN with unroll=True (and a "
+            "fixed sequence length); see docs/convert.md (RNN routes)"
+        )
     elif recurrent or code in (-11, 139):
-        remedy = ("if the model has a recurrent layer: TF 2.21 fuses only an LSTM into one op — "
-                  "build other recurrent layers with unroll=True; see docs/convert.md (RNN routes)")
+        remedy = (
+            "if the model has a recurrent layer: TF 2.21 fuses only an LSTM into one op — "
+            "build other recurrent layers with unroll=True; see docs/convert.md (RNN routes)"
+        )
     else:
         remedy = f"run again with {option('debug')} to see the converter's log"
     log = f" (converter log: {log_path})" if log_path is not None else ""
-    return TinyflashError(f"{model}: the TensorFlow converter crashed ({how}); {remedy}{log}.",
-                          EXIT_BAD_INPUT)
+    return TinyflashError(
+        f"{model}: the TensorFlow converter crashed ({how}); {remedy}{log}.", EXIT_BAD_INPUT
+    )
 
 
-def convert_model(model: str | Path, output: str | Path, data: Optional[str | Path] = None,
-                  mode: str = "int8", samples: int = DEFAULT_SAMPLES,
-                  signature: Optional[str] = None, progress: Optional[Progress] = None,
-                  debug: bool = False, force: bool = False) -> ConvertResult:
+def convert_model(
+    model: str | Path,
+    output: str | Path,
+    data: str | Path | None = None,
+    mode: str = "int8",
+    samples: int = DEFAULT_SAMPLES,
+    signature: str | None = None,
+    progress: Progress | None = None,
+    debug: bool = False,
+    force: bool = False,
+) -> ConvertResult:
     """Convert MODEL to OUTPUT in `mode`, calibrating with `data` (required for the integer modes).
 
     An existing OUTPUT is refused unless `force`. OUTPUT appears only complete: the bytes go to a
@@ -316,30 +378,41 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
     `progress(done, total)` is called for each representative sample the converter consumes."""
     started = time.monotonic()
     if mode not in MODES:
-        raise TinyflashError(f"unknown {option('mode')} '{mode}'; use one of {', '.join(MODES)}.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"unknown {option('mode')} '{mode}'; use one of {', '.join(MODES)}.", EXIT_BAD_INPUT
+        )
     spec = parse_model_spec(model, signature)
     output = Path(output)
     if output.suffix.lower() != ".tflite":
         raise TinyflashError(f"{output}: the output file must end in .tflite.", EXIT_BAD_INPUT)
     if output.is_dir():
-        raise TinyflashError(f"{output} is a directory; give {option('output')} the path of a "
-                             ".tflite file to "
-                             "write.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{output} is a directory; give {option('output')} the path of a "
+            ".tflite file to "
+            "write.",
+            EXIT_BAD_INPUT,
+        )
     if output.exists() and not force:
-        raise TinyflashError(f"{output} already exists; pass {option('force')} to replace it, or "
-                             "choose "
-                             f"another {option('output')}.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{output} already exists; pass {option('force')} to replace it, or "
+            "choose "
+            f"another {option('output')}.",
+            EXIT_BAD_INPUT,
+        )
     if mode in MODES_NEEDING_DATA:
         if data is None:
-            raise TinyflashError(f"{spec.label}: mode {mode} needs calibration data; give "
-                                 f"{option('data')} "
-                                 "with 100 to 500 representative samples (.npy, .npz, .csv or an "
-                                 "image folder).", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{spec.label}: mode {mode} needs calibration data; give "
+                f"{option('data')} "
+                "with 100 to 500 representative samples (.npy, .npz, .csv or an "
+                "image folder).",
+                EXIT_BAD_INPUT,
+            )
         probe_calibration(data)
     if samples < 1:
-        raise TinyflashError(f"{option('samples')} must be at least 1 (got {samples}).",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT
+        )
     if output.parent and not output.parent.exists():
         output.parent.mkdir(parents=True, exist_ok=True)
 
@@ -354,7 +427,7 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
         float_weight_bytes = 0
         count = 0
         convert_seconds = 0.0
-        failure: Optional[TinyflashError] = None
+        failure: TinyflashError | None = None
         try:
             child.send(model=spec.to_json(), mode=mode, out=str(partial), debug=debug)
             message = child.receive()
@@ -387,17 +460,24 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
                 if message.get("kind") == "input":
                     failure = TinyflashError(text, int(message.get("exit_code", EXIT_BAD_INPUT)))
                 elif message.get("kind") == "converter":
-                    hint = ("; TF 2.21 fuses only an LSTM into one op — build other recurrent "
-                            "layers with unroll=True (docs/convert.md, RNN routes)"
-                            if rolled else "")
-                    failure = TinyflashError(f"{spec.label}: the TensorFlow converter rejected the "
-                                             f"model in mode {mode} ({text}){hint}; run again "
-                                             f"with {option('debug')} for the converter's log.",
-                                             EXIT_BAD_INPUT)
+                    hint = (
+                        "; TF 2.21 fuses only an LSTM into one op — build other recurrent "
+                        "layers with unroll=True (docs/convert.md, RNN routes)"
+                        if rolled
+                        else ""
+                    )
+                    failure = TinyflashError(
+                        f"{spec.label}: the TensorFlow converter rejected the "
+                        f"model in mode {mode} ({text}){hint}; run again "
+                        f"with {option('debug')} for the converter's log.",
+                        EXIT_BAD_INPUT,
+                    )
                 else:
-                    failure = TinyflashError(f"{spec.label}: converting failed ({text}); run again "
-                                             f"with {option('debug')} for the traceback.",
-                                             EXIT_BAD_INPUT)
+                    failure = TinyflashError(
+                        f"{spec.label}: converting failed ({text}); run again "
+                        f"with {option('debug')} for the traceback.",
+                        EXIT_BAD_INPUT,
+                    )
             elif message is not None and message.get("event") == "done":
                 convert_seconds = float(message["seconds"])
         except BaseException:
@@ -407,7 +487,7 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
         if failure is not None:
             raise failure
         if code != 0 or not partial.is_file():
-            saved_log: Optional[Path] = None
+            saved_log: Path | None = None
             if not debug and log_path.is_file():
                 saved_log = Path(tempfile.gettempdir()) / f"tinyflash-converter-{os.getpid()}.log"
                 with contextlib.suppress(OSError):
@@ -418,17 +498,29 @@ def convert_model(model: str | Path, output: str | Path, data: Optional[str | Pa
     histogram, deployable, problems = summarize_tflite(flatbuffer, output.name)
     if mode in HOST_ONLY_MODES:
         deployable = False
-        problems = [f"mode {mode} is host-only: microcontroller runtimes (tinyflash's and TFLM's "
-                    "int8 kernels) cannot run it; use --mode int8 for a device."] + problems
+        problems = [
+            f"mode {mode} is host-only: microcontroller runtimes (tinyflash's and TFLM's "
+            "int8 kernels) cannot run it; use --mode int8 for a device."
+        ] + problems
     return ConvertResult(
-        model=spec.label, output=output, mode=mode, host_only=mode in HOST_ONLY_MODES,
-        samples=count, inputs=inputs, source_bytes=source_bytes(spec.path),
-        float_weight_bytes=float_weight_bytes, tflite_bytes=len(flatbuffer),
-        convert_seconds=convert_seconds, total_seconds=time.monotonic() - started,
-        op_histogram=histogram, deployable=deployable, problems=problems)
+        model=spec.label,
+        output=output,
+        mode=mode,
+        host_only=mode in HOST_ONLY_MODES,
+        samples=count,
+        inputs=inputs,
+        source_bytes=source_bytes(spec.path),
+        float_weight_bytes=float_weight_bytes,
+        tflite_bytes=len(flatbuffer),
+        convert_seconds=convert_seconds,
+        total_seconds=time.monotonic() - started,
+        op_histogram=histogram,
+        deployable=deployable,
+        problems=problems,
+    )
 
 
-def summarize_tflite(flatbuffer: bytes, name: str) -> tuple[dict[str, int], Optional[bool], list[str]]:
+def summarize_tflite(flatbuffer: bytes, name: str) -> tuple[dict[str, int], bool | None, list[str]]:
     """Op histogram and the deployability verdict, from model.py/opcheck.py (the one parser)."""
     try:
         from tinyflash.model import parse_model  # noqa: PLC0415
@@ -448,5 +540,7 @@ def summarize_tflite(flatbuffer: bytes, name: str) -> tuple[dict[str, int], Opti
 if __name__ == "__main__":
     if sys.argv[1:] == ["--child"]:
         sys.exit(_child_main())
-    sys.stderr.write("usage: python -m tinyflash.convert --child (internal; use `tinyflash convert`)\n")
+    sys.stderr.write(
+        "usage: python -m tinyflash.convert --child (internal; use `tinyflash convert`)\n"
+    )
     sys.exit(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.pipeline import Stage
@@ -23,14 +23,20 @@ class DeployResult:
     verify: VerifyResult
 
     def to_dict(self) -> dict[str, Any]:
-        return {"output_dir": str(self.output_dir), "model": str(self.model),
-                "project_dir": str(self.project_dir), "converted": self.converted,
-                "arena_bytes": self.arena_bytes, "lower_bound": self.lower_bound,
-                "verify": self.verify.to_dict()}
+        return {
+            "output_dir": str(self.output_dir),
+            "model": str(self.model),
+            "project_dir": str(self.project_dir),
+            "converted": self.converted,
+            "arena_bytes": self.arena_bytes,
+            "lower_bound": self.lower_bound,
+            "verify": self.verify.to_dict(),
+        }
 
 
-def project_for_model(model: Path, board: str, output: Optional[Path], force: bool,
-                      stage: Optional[Stage] = None) -> Path:
+def project_for_model(
+    model: Path, board: str, output: Path | None, force: bool, stage: Stage | None = None
+) -> Path:
     """Generates the firmware project for a .tflite into `output` (default: a fresh temporary
     directory) and returns its path."""
     from tinyflash.codegen import generate
@@ -42,20 +48,34 @@ def project_for_model(model: Path, board: str, output: Optional[Path], force: bo
     return generate(model, board, output, force=force).project_dir
 
 
-def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = None,
-           samples: int = 10, mode: str = "int8", force: bool = False,
-           float_model: Optional[Path] = None, tolerance: int = 0, per_layer: bool = True,
-           port: Optional[str] = None, stage: Optional[Stage] = None,
-           progress: Optional[Progress] = None, debug: bool = False) -> DeployResult:
+def deploy(
+    model: str,
+    *,
+    board: str,
+    output_dir: Path,
+    data: Path | None = None,
+    samples: int = 10,
+    mode: str = "int8",
+    force: bool = False,
+    float_model: Path | None = None,
+    tolerance: int = 0,
+    per_layer: bool = True,
+    port: str | None = None,
+    stage: Stage | None = None,
+    progress: Progress | None = None,
+    debug: bool = False,
+) -> DeployResult:
     """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
     from tinyflash.pipeline import Pipeline
 
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not force:
-        raise TinyflashError(f"{output_dir} is not empty; pass {option('force')} to replace "
-                             "tinyflash's "
-                             f"files in it, or choose another {option('output_dir')}",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{output_dir} is not empty; pass {option('force')} to replace "
+            "tinyflash's "
+            f"files in it, or choose another {option('output_dir')}",
+            EXIT_BAD_INPUT,
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
     source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
     converted = source.suffix.lower() != ".tflite"
@@ -63,8 +83,11 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
         from tinyflash.convert import convert_model
 
         if data is None:
-            raise TinyflashError(f"{model} is a float model: deploy needs calibration data to "
-                                 f"convert it ({option('data')} CALIB.npz)", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{model} is a float model: deploy needs calibration data to "
+                f"convert it ({option('data')} CALIB.npz)",
+                EXIT_BAD_INPUT,
+            )
         if stage:
             stage("convert")
         tflite = output_dir / "model.tflite"
@@ -75,15 +98,31 @@ def deploy(model: str, *, board: str, output_dir: Path, data: Optional[Path] = N
         reference_float = float_model
     pipeline = Pipeline.start(tflite, board, stage, progress)
     if not pipeline.model.deployable:
-        raise TinyflashError(f"{tflite} is not deployable; run `tinyflash check {tflite}` for "
-                             "each offender and its fix", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"{tflite} is not deployable; run `tinyflash check {tflite}` for "
+            "each offender and its fix",
+            EXIT_CHECK_FAILED,
+        )
     project = pipeline.generate(output_dir / "project", force=force).project_dir
     build = pipeline.build(project)
     port = pipeline.flash(project, port)
     # Calibration data is float (what the float model takes); verify quantizes it per input.
-    result = pipeline.verify(build, port, data=data, samples=samples, tolerance=tolerance,
-                             per_layer=per_layer, float_model=reference_float)
+    result = pipeline.verify(
+        build,
+        port,
+        data=data,
+        samples=samples,
+        tolerance=tolerance,
+        per_layer=per_layer,
+        float_model=reference_float,
+    )
     plan = pipeline.model.plan
-    return DeployResult(output_dir=output_dir, model=tflite, project_dir=project,
-                        converted=converted, arena_bytes=plan.arena_bytes,
-                        lower_bound=plan.lower_bound, verify=result)
+    return DeployResult(
+        output_dir=output_dir,
+        model=tflite,
+        project_dir=project,
+        converted=converted,
+        arena_bytes=plan.arena_bytes,
+        lower_bound=plan.lower_bound,
+        verify=result,
+    )

@@ -17,10 +17,11 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from tinyflash.boards import Board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
@@ -32,17 +33,25 @@ _READY = re.compile(r"waiting for connection on", re.IGNORECASE)
 
 def _check_runnable(board: Board, program: Path) -> None:
     if not Path(program).is_file():
-        raise TinyflashError(f"{program} does not exist; build the project first "
-                             "(`tinyflash build DIR`).", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{program} does not exist; build the project first (`tinyflash build DIR`).",
+            EXIT_BAD_INPUT,
+        )
     if board.is_host:
         return
     if not board.emulated or not board.qemu_machine:
-        raise TinyflashError(f"board '{board.id}' is not emulated (tinyflash.flash is "
-                             f"'{board.flash_method}'); flash it with `tinyflash flash DIR` and "
-                             "pass its serial port instead.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board '{board.id}' is not emulated (tinyflash.flash is "
+            f"'{board.flash_method}'); flash it with `tinyflash flash DIR` and "
+            "pass its serial port instead.",
+            EXIT_BAD_INPUT,
+        )
     if shutil.which(QEMU) is None:
-        raise TinyflashError(f"{QEMU} is not installed; run `bash scripts/bootstrap-system.sh` "
-                             "(Debian package qemu-system-arm).", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{QEMU} is not installed; run `bash scripts/bootstrap-system.sh` "
+            "(Debian package qemu-system-arm).",
+            EXIT_BAD_INPUT,
+        )
 
 
 #: Placeholders of the command stored in a generated project's tinyflash.json ("emulator"
@@ -54,29 +63,55 @@ SERIAL_PLACEHOLDER = "{serial}"
 PROGRAM_PLACEHOLDER = "{program}"
 
 
-def qemu_argv(machine: str, program: str, serial: str = "stdio", monitor: str = "none") -> list[str]:
+def qemu_argv(
+    machine: str, program: str, serial: str = "stdio", monitor: str = "none"
+) -> list[str]:
     """The one QEMU command line of tinyflash: `program` on `machine`, deterministic time
     (-icount shift=0), semihosting exit status, the UART on `serial` (QEMU's -serial syntax) and
     the human monitor on `monitor` (QEMU's -monitor syntax; "none" unless a caller needs it)."""
-    return [QEMU, "-M", machine, "-display", "none", "-monitor", monitor,
-            "-serial", serial, "-semihosting-config", "enable=on,target=native",
-            "-icount", "shift=0", "-kernel", program]
+    return [
+        QEMU,
+        "-M",
+        machine,
+        "-display",
+        "none",
+        "-monitor",
+        monitor,
+        "-serial",
+        serial,
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-icount",
+        "shift=0",
+        "-kernel",
+        program,
+    ]
 
 
 def _machine(board: Board) -> str:
     if not board.qemu_machine:
-        raise TinyflashError(f"board '{board.id}' has no tinyflash.qemu_machine in "
-                             f"{board.manifest_path}; it cannot run in QEMU.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board '{board.id}' has no tinyflash.qemu_machine in "
+            f"{board.manifest_path}; it cannot run in QEMU.",
+            EXIT_BAD_INPUT,
+        )
     return board.qemu_machine
 
 
-def qemu_command(board: Board, elf: Path, serial_tcp_port: Optional[int] = None,
-                 monitor_socket: Optional[Path] = None) -> list[str]:
+def qemu_command(
+    board: Board,
+    elf: Path,
+    serial_tcp_port: int | None = None,
+    monitor_socket: Path | None = None,
+) -> list[str]:
     """The qemu-system-arm command line that runs `elf` on `board`: serial on stdio, or a TCP
     server on 127.0.0.1:serial_tcp_port that waits for a client before the CPU starts; the QEMU
     monitor on the unix socket `monitor_socket` when given."""
-    serial = ("stdio" if serial_tcp_port is None
-              else f"tcp:127.0.0.1:{int(serial_tcp_port)},server=on,wait=on")
+    serial = (
+        "stdio"
+        if serial_tcp_port is None
+        else f"tcp:127.0.0.1:{int(serial_tcp_port)},server=on,wait=on"
+    )
     monitor = "none" if monitor_socket is None else f"unix:{monitor_socket},server=on,wait=off"
     return qemu_argv(_machine(board), str(elf), serial, monitor)
 
@@ -91,8 +126,12 @@ def upload_command() -> list[str]:
 def fill_upload_command(command: list[str], machine: str, serial: str, program: str) -> list[str]:
     """upload_command() with its placeholders replaced: what the platform's builder runs (the
     builder does the same replacement; tests check both against qemu_command)."""
-    return [arg.replace(MACHINE_PLACEHOLDER, machine).replace(SERIAL_PLACEHOLDER, serial)
-            .replace(PROGRAM_PLACEHOLDER, program) for arg in command]
+    return [
+        arg.replace(MACHINE_PLACEHOLDER, machine)
+        .replace(SERIAL_PLACEHOLDER, serial)
+        .replace(PROGRAM_PLACEHOLDER, program)
+        for arg in command
+    ]
 
 
 def free_tcp_port() -> int:
@@ -102,8 +141,9 @@ def free_tcp_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run_to_exit(board: Board, elf: Path, timeout: float = 60.0,
-                stdin: bytes = b"") -> tuple[int, bytes]:
+def run_to_exit(
+    board: Board, elf: Path, timeout: float = 60.0, stdin: bytes = b""
+) -> tuple[int, bytes]:
     """Runs the firmware with its serial port on stdio until it exits; returns (exit code,
     serial output). `stdin` is what the firmware reads from its serial port."""
     elf = Path(elf)
@@ -114,8 +154,11 @@ def run_to_exit(board: Board, elf: Path, timeout: float = 60.0,
     try:
         done = subprocess.run(command, input=stdin, capture_output=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        raise TinyflashError(f"{elf} on {board.id} did not exit within {timeout:.0f} s; it may "
-                             "be waiting for serial input or stuck in a loop.", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"{elf} on {board.id} did not exit within {timeout:.0f} s; it may "
+            "be waiting for serial input or stuck in a loop.",
+            EXIT_CHECK_FAILED,
+        ) from None
     return done.returncode, done.stdout
 
 
@@ -130,16 +173,16 @@ class Device:
     process: subprocess.Popen[bytes]
     command: list[str]
     #: The QEMU human monitor's unix socket (open_device(..., monitor=True)), else None.
-    monitor_socket: Optional[Path] = None
+    monitor_socket: Path | None = None
     _stderr: list[bytes] = field(default_factory=list, repr=False)
-    _stderr_thread: Optional[threading.Thread] = field(default=None, repr=False)
+    _stderr_thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
 
     @property
-    def exit_code(self) -> Optional[int]:
+    def exit_code(self) -> int | None:
         """The exit status once the firmware has exited, else None."""
         return self.process.poll()
 
@@ -166,14 +209,19 @@ class Device:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise TinyflashError(f"{self.program} on {self.board.id} did not exit within "
-                                 f"{timeout:.0f} s.", EXIT_CHECK_FAILED)
+            raise TinyflashError(
+                f"{self.program} on {self.board.id} did not exit within {timeout:.0f} s.",
+                EXIT_CHECK_FAILED,
+            ) from None
 
-    def monitor(self, timeout: float = 10.0) -> "Monitor":
+    def monitor(self, timeout: float = 10.0) -> Monitor:
         """A connection to the QEMU monitor (the device must be opened with monitor=True)."""
         if self.monitor_socket is None:
-            raise TinyflashError(f"{self.program} on {self.board.id} was started without a QEMU "
-                                 "monitor; start it with monitor=True", EXIT_CHECK_FAILED)
+            raise TinyflashError(
+                f"{self.program} on {self.board.id} was started without a QEMU "
+                "monitor; start it with monitor=True",
+                EXIT_CHECK_FAILED,
+            )
         return Monitor(self.monitor_socket, timeout)
 
     def stop(self) -> None:
@@ -205,8 +253,10 @@ class Monitor:
             except OSError:
                 self.sock.close()
                 if time.monotonic() > deadline:
-                    raise TinyflashError(f"the QEMU monitor socket {path} did not open; check "
-                                         "qemu-system-arm", EXIT_CHECK_FAILED) from None
+                    raise TinyflashError(
+                        f"the QEMU monitor socket {path} did not open; check qemu-system-arm",
+                        EXIT_CHECK_FAILED,
+                    ) from None
                 time.sleep(0.05)
         self.sock.settimeout(timeout)
         self._read_prompt()
@@ -228,15 +278,16 @@ class Monitor:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "Monitor":
+    def __enter__(self) -> Monitor:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _launch(board: Board, program: Path, port: int,
-            monitor_socket: Optional[Path]) -> tuple[subprocess.Popen[bytes], list[str]]:
+def _launch(
+    board: Board, program: Path, port: int, monitor_socket: Path | None
+) -> tuple[subprocess.Popen[bytes], list[str]]:
     env = dict(os.environ)
     if board.is_host:
         command = [str(Path(program).resolve())]
@@ -244,21 +295,32 @@ def _launch(board: Board, program: Path, port: int,
     else:
         command = qemu_command(board, program, port, monitor_socket)
         env.pop(HOST_TCP_ENV, None)
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     return process, command
 
 
-def open_device(board: Board, program: Path, ready_timeout: float = 20.0,
-                attempts: int = 3, monitor: bool = False) -> Device:
+def open_device(
+    board: Board,
+    program: Path,
+    ready_timeout: float = 20.0,
+    attempts: int = 3,
+    monitor: bool = False,
+) -> Device:
     """Starts the firmware with its serial port on a free TCP port and returns once that port
     accepts a client. `monitor=True` (emulated boards) also opens QEMU's human monitor on a unix
     socket (Device.monitor()). Prefer the `start_device` context manager, which also stops it."""
     program = Path(program)
     _check_runnable(board, program)
     if monitor and board.is_host:
-        raise TinyflashError(f"board '{board.id}' runs natively; only QEMU boards have a "
-                             "monitor", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"board '{board.id}' runs natively; only QEMU boards have a monitor", EXIT_BAD_INPUT
+        )
     last_error = ""
     for _ in range(attempts):
         port = free_tcp_port()
@@ -291,13 +353,15 @@ def open_device(board: Board, program: Path, ready_timeout: float = 20.0,
         last_error = device.stderr_text.strip() or f"no listener after {ready_timeout:.0f} s"
         if "in use" not in last_error.lower():
             break
-    raise TinyflashError(f"could not start {program} on {board.id}: {last_error[-300:]}",
-                         EXIT_CHECK_FAILED)
+    raise TinyflashError(
+        f"could not start {program} on {board.id}: {last_error[-300:]}", EXIT_CHECK_FAILED
+    )
 
 
 @contextmanager
-def start_device(board: Board, program: Path, ready_timeout: float = 20.0,
-                 monitor: bool = False) -> Iterator[Device]:
+def start_device(
+    board: Board, program: Path, ready_timeout: float = 20.0, monitor: bool = False
+) -> Iterator[Device]:
     """`with start_device(board, elf) as device: link = device.open_serial()`; the emulator is
     stopped on exit from the block. (With `serial.serial_for_url(device.url)` instead, disable
     pyserial's input flush in open() as open_serial() does, or early output can be lost.)"""

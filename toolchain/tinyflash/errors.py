@@ -9,7 +9,7 @@ Python caller reads the keyword name in backquotes (`message`). So flag names li
 from __future__ import annotations
 
 import re
-from typing import Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
 
 # Exit codes shared by every command.
 EXIT_OK = 0
@@ -43,7 +43,7 @@ class TinyflashError(Exception):
         """The option names the sentence mentions, in order."""
         return tuple(_OPTION.findall(self.template))
 
-    def worded(self, words: Mapping[str, str] | Callable[[str], Optional[str]]) -> str:
+    def worded(self, words: Mapping[str, str] | Callable[[str], str | None]) -> str:
         """The sentence with each option named by `words` (a mapping or a function; an option it
         does not know is named as in `message`)."""
         lookup = words.get if isinstance(words, Mapping) else words

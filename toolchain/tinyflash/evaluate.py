@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -37,8 +36,8 @@ class EvaluateResult:
     reference: str
     samples: int
     top1_agreement: float
-    accuracy_float: Optional[float]
-    accuracy_quant: Optional[float]
+    accuracy_float: float | None
+    accuracy_quant: float | None
     outputs: list[OutputError] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -61,55 +60,85 @@ def output_error(name: str, quant: np.ndarray, ref: np.ndarray) -> OutputError:
     diff = q - r
     norms = float(np.linalg.norm(q) * np.linalg.norm(r))
     cosine = float(np.dot(q, r) / norms) if norms > 0 else (1.0 if np.array_equal(q, r) else 0.0)
-    return OutputError(name, float(np.max(np.abs(diff))), float(np.mean(np.abs(diff))),
-                       float(np.sqrt(np.mean(diff * diff))), cosine)
+    return OutputError(
+        name,
+        float(np.max(np.abs(diff))),
+        float(np.mean(np.abs(diff))),
+        float(np.sqrt(np.mean(diff * diff))),
+        cosine,
+    )
 
 
-def evaluate(float_model: str | Path, quant_model: str | Path, data: str | Path,
-             labels: Optional[str | Path] = None, samples: Optional[int] = None,
-             reference: str = "tflite-ref", signature: Optional[str] = None,
-             progress: Optional[Progress] = None, quiet: bool = True) -> EvaluateResult:
+def evaluate(
+    float_model: str | Path,
+    quant_model: str | Path,
+    data: str | Path,
+    labels: str | Path | None = None,
+    samples: int | None = None,
+    reference: str = "tflite-ref",
+    signature: str | None = None,
+    progress: Progress | None = None,
+    quiet: bool = True,
+) -> EvaluateResult:
     """Run every sample of `data` through both models; `labels` defaults to a `y`/`labels` array
     stored beside the inputs in the data .npz."""
     if reference == "float":
-        raise TinyflashError(f"{option('reference')} must run the quantized model: tflm, "
-                             "tflite-ref or "
-                             "tflite-default.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('reference')} must run the quantized model: tflm, "
+            "tflite-ref or "
+            "tflite-default.",
+            EXIT_BAD_INPUT,
+        )
     if reference not in ("tflite-ref", "tflm", "tflite-default"):
-        raise TinyflashError(f"unknown {option('reference')} '{reference}'; use tflite-ref, tflm "
-                             "or "
-                             "tflite-default (the runtimes of the quantized model).",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"unknown {option('reference')} '{reference}'; use tflite-ref, tflm "
+            "or "
+            "tflite-default (the runtimes of the quantized model).",
+            EXIT_BAD_INPUT,
+        )
     quant_path = Path(quant_model)
     if not quant_path.is_file():
-        raise TinyflashError(f"{quant_path}: quantized model not found; convert one with "
-                             "`tinyflash convert`.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{quant_path}: quantized model not found; convert one with `tinyflash convert`.",
+            EXIT_BAD_INPUT,
+        )
     if not Path(data).exists():
-        raise TinyflashError(f"{data}: evaluation data not found; give an .npy, .npz, .csv or a "
-                             "folder of images.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{data}: evaluation data not found; give an .npy, .npz, .csv or a folder of images.",
+            EXIT_BAD_INPUT,
+        )
     quant = make_reference(reference, quant_path, quiet=quiet)
     floating = FloatReference(float_model, signature, quiet=quiet)
     specs = [InputSpec(d.name, d.shape, d.dtype) for d in floating.inputs]
     if len(quant.inputs) != len(specs):
-        raise TinyflashError(f"{quant_path}: has {len(quant.inputs)} inputs but the float model "
-                             f"{float_model} has {len(specs)}; compare a model with its own "
-                             "conversion.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{quant_path}: has {len(quant.inputs)} inputs but the float model "
+            f"{float_model} has {len(specs)}; compare a model with its own "
+            "conversion.",
+            EXIT_BAD_INPUT,
+        )
     for q, f in zip(quant.outputs, floating.outputs):
         if int(np.prod(q.shape)) != int(np.prod(f.shape)):
-            raise TinyflashError(f"{quant_path}: output '{q.name}' has shape {q.shape} but the "
-                                 f"float model's is {f.shape}; compare a model with its own "
-                                 "conversion.", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{quant_path}: output '{q.name}' has shape {q.shape} but the "
+                f"float model's is {f.shape}; compare a model with its own "
+                "conversion.",
+                EXIT_BAD_INPUT,
+            )
     dataset = load_calibration(Path(data), specs, samples if samples else 10**9)
     count = dataset.count
-    label_array: Optional[np.ndarray] = None
+    label_array: np.ndarray | None = None
     if labels is not None:
         label_array = load_labels(labels, count)
     else:
         stored = npz_labels(data)
         if stored is not None:
             if stored.shape[0] < count:
-                raise TinyflashError(f"{data}: {stored.shape[0]} labels for {count} samples; give "
-                                     "one label per sample.", EXIT_BAD_INPUT)
+                raise TinyflashError(
+                    f"{data}: {stored.shape[0]} labels for {count} samples; give "
+                    "one label per sample.",
+                    EXIT_BAD_INPUT,
+                )
             label_array = stored[:count]
     float_out: list[list[np.ndarray]] = [[] for _ in floating.outputs]
     quant_out: list[list[np.ndarray]] = [[] for _ in quant.outputs]
@@ -131,6 +160,12 @@ def evaluate(float_model: str | Path, quant_model: str | Path, data: str | Path,
         accuracy_float = float(np.mean(float_classes == label_array))
         accuracy_quant = float(np.mean(quant_classes == label_array))
     return EvaluateResult(
-        float_model=str(float_model), quant_model=str(quant_path), reference=quant.name,
-        samples=count, top1_agreement=float(np.mean(float_classes == quant_classes)),
-        accuracy_float=accuracy_float, accuracy_quant=accuracy_quant, outputs=errors)
+        float_model=str(float_model),
+        quant_model=str(quant_path),
+        reference=quant.name,
+        samples=count,
+        top1_agreement=float(np.mean(float_classes == quant_classes)),
+        accuracy_float=accuracy_float,
+        accuracy_quant=accuracy_quant,
+        outputs=errors,
+    )

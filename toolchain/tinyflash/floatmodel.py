@@ -10,17 +10,26 @@ import contextlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
 from tinyflash.calibration import InputSpec
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 
-RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D",
-                    "ConvLSTM3D")
+RECURRENT_LAYERS = (
+    "LSTM",
+    "GRU",
+    "SimpleRNN",
+    "RNN",
+    "Bidirectional",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
+)
 
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -41,46 +50,58 @@ class ModelSpec:
 
     kind: str
     path: Path
-    attr: Optional[str] = None
-    signature: Optional[str] = None
+    attr: str | None = None
+    signature: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.path}:{self.attr}" if self.attr else str(self.path)
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "path": str(self.path), "attr": self.attr,
-                "signature": self.signature}
+        return {
+            "kind": self.kind,
+            "path": str(self.path),
+            "attr": self.attr,
+            "signature": self.signature,
+        }
 
     @staticmethod
-    def from_json(data: dict) -> "ModelSpec":
+    def from_json(data: dict) -> ModelSpec:
         return ModelSpec(data["kind"], Path(data["path"]), data.get("attr"), data.get("signature"))
 
 
-def parse_model_spec(model: str | Path, signature: Optional[str] = None) -> ModelSpec:
+def parse_model_spec(model: str | Path, signature: str | None = None) -> ModelSpec:
     """Classify MODEL; raise the one-sentence error when it cannot be a model."""
     text = str(model)
-    attr: Optional[str] = None
+    attr: str | None = None
     path = Path(text)
     if ".py:" in text and not path.exists():
         file_part, attr = text.rsplit(":", 1)
         path = Path(file_part)
         if not attr.isidentifier():
-            raise TinyflashError(f"{text}: '{attr}' is not a Python name; write path/to/file.py:name.",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{text}: '{attr}' is not a Python name; write path/to/file.py:name.",
+                EXIT_BAD_INPUT,
+            )
     if not path.exists():
-        raise TinyflashError(f"{path}: model not found; give a SavedModel directory, a .keras or "
-                             ".h5 file, or path/to/file.py:name.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: model not found; give a SavedModel directory, a .keras or "
+            ".h5 file, or path/to/file.py:name.",
+            EXIT_BAD_INPUT,
+        )
     if attr is not None:
         if path.suffix != ".py" or not path.is_file():
-            raise TinyflashError(f"{path}: expected a Python file for the form file.py:name.",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{path}: expected a Python file for the form file.py:name.", EXIT_BAD_INPUT
+            )
         return ModelSpec("python", path, attr, signature)
     if path.is_dir():
         if not (path / "saved_model.pb").is_file() and not (path / "saved_model.pbtxt").is_file():
-            raise TinyflashError(f"{path}: the directory has no saved_model.pb, so it is not a "
-                                 "SavedModel; export one with tf.saved_model.save or model.export.",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{path}: the directory has no saved_model.pb, so it is not a "
+                "SavedModel; export one with tf.saved_model.save or model.export.",
+                EXIT_BAD_INPUT,
+            )
         return ModelSpec("saved_model", path, None, signature)
     suffix = path.suffix.lower()
     if suffix == ".keras":
@@ -90,11 +111,17 @@ def parse_model_spec(model: str | Path, signature: Optional[str] = None) -> Mode
     if suffix == ".py":
         raise TinyflashError(f"{path}: name the model object too, as {path}:name.", EXIT_BAD_INPUT)
     if suffix == ".tflite":
-        raise TinyflashError(f"{path}: this is already a .tflite; convert takes the float model "
-                             "(SavedModel, .keras, .h5 or file.py:name) — run `tinyflash check` on "
-                             "a .tflite.", EXIT_BAD_INPUT)
-    raise TinyflashError(f"{path}: unknown model format '{path.suffix}'; give a SavedModel "
-                         "directory, a .keras or .h5 file, or path/to/file.py:name.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{path}: this is already a .tflite; convert takes the float model "
+            "(SavedModel, .keras, .h5 or file.py:name) — run `tinyflash check` on "
+            "a .tflite.",
+            EXIT_BAD_INPUT,
+        )
+    raise TinyflashError(
+        f"{path}: unknown model format '{path.suffix}'; give a SavedModel "
+        "directory, a .keras or .h5 file, or path/to/file.py:name.",
+        EXIT_BAD_INPUT,
+    )
 
 
 def source_bytes(path: Path) -> int:
@@ -182,8 +209,11 @@ class LoadedModel:
 def _pin_shape(shape: Any, where: str, name: str) -> tuple[int, ...]:
     dims = list(shape) if shape is not None else None
     if dims is None:
-        raise TinyflashError(f"{where}: input '{name}' has an unknown rank; give it a fixed shape "
-                             "(e.g. keras.Input(shape=(...)) or an input_signature).", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where}: input '{name}' has an unknown rank; give it a fixed shape "
+            "(e.g. keras.Input(shape=(...)) or an input_signature).",
+            EXIT_BAD_INPUT,
+        )
     dims = [None if d is None else int(d) for d in dims]
     if dims and dims[0] is None:
         dims[0] = 1
@@ -193,7 +223,8 @@ def _pin_shape(shape: Any, where: str, name: str) -> tuple[int, ...]:
         raise TinyflashError(
             f"{where}: input '{name}' has shape {tuple(dims)} with an unknown dimension besides the "
             "batch; give it a fixed shape (microcontroller runtimes need static shapes).",
-            EXIT_BAD_INPUT)
+            EXIT_BAD_INPUT,
+        )
     return tuple(dims)
 
 
@@ -242,17 +273,26 @@ def _tf_keras_layer(layer: Any, tf_keras: Any) -> Any:
 
     cls = getattr(tf_keras.layers, type(layer).__name__, None)
     if cls is None:
-        raise TinyflashError(f"layer '{layer.name}' ({type(layer).__name__}) has no tf-keras "
-                             "equivalent", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"layer '{layer.name}' ({type(layer).__name__}) has no tf-keras equivalent",
+            EXIT_BAD_INPUT,
+        )
     config = dict(layer.get_config())
     if type(layer).__name__ == "Bidirectional":
         inner = _tf_keras_layer(layer.forward_layer, tf_keras)
         backward = _tf_keras_layer(layer.backward_layer, tf_keras)
-        return cls(inner, backward_layer=backward, merge_mode=config.get("merge_mode", "concat"),
-                   name=layer.name)
+        return cls(
+            inner,
+            backward_layer=backward,
+            merge_mode=config.get("merge_mode", "concat"),
+            name=layer.name,
+        )
     accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable"}
-    kwargs = {k: v for k, v in config.items()
-              if k in accepted and not any(k.endswith(d) for d in _DROPPED_CONFIG)}
+    kwargs = {
+        k: v
+        for k, v in config.items()
+        if k in accepted and not any(k.endswith(d) for d in _DROPPED_CONFIG)
+    }
     return cls(**kwargs)
 
 
@@ -263,26 +303,38 @@ def _rebuild_in_tf_keras(model: Any, where: str) -> Any:
 
     inputs = list(getattr(model, "inputs", None) or [])
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    chain = len(inputs) == 1 and (type(model).__name__ == "Sequential" or all(
-        len(getattr(layer, "_inbound_nodes", [])) == 1 for layer in layers))
+    chain = len(inputs) == 1 and (
+        type(model).__name__ == "Sequential"
+        or all(len(getattr(layer, "_inbound_nodes", [])) == 1 for layer in layers)
+    )
     if not chain or len(getattr(model, "outputs", None) or []) != 1:
-        raise TinyflashError(f"{where}: has a Keras 3 LSTM/GRU that is not unrolled in a model "
-                             "with branches; build the model with tf-keras (import tf_keras as "
-                             "keras) or with unroll=True, then convert again.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where}: has a Keras 3 LSTM/GRU that is not unrolled in a model "
+            "with branches; build the model with tf-keras (import tf_keras as "
+            "keras) or with unroll=True, then convert again.",
+            EXIT_BAD_INPUT,
+        )
     shape = tuple(inputs[0].shape)
     try:
-        copy = tf_keras.Sequential([tf_keras.Input(shape[1:], batch_size=1)]
-                                   + [_tf_keras_layer(layer, tf_keras) for layer in layers])
+        copy = tf_keras.Sequential(
+            [tf_keras.Input(shape[1:], batch_size=1)]
+            + [_tf_keras_layer(layer, tf_keras) for layer in layers]
+        )
         for source, target in zip(layers, copy.layers):
             target.set_weights(source.get_weights())
     except TinyflashError as error:
-        raise TinyflashError(f"{where}: cannot rebuild the model in tf-keras for the fused LSTM "
-                             f"({error.message}); build it with tf-keras or with unroll=True.",
-                             EXIT_BAD_INPUT) from None
+        raise TinyflashError(
+            f"{where}: cannot rebuild the model in tf-keras for the fused LSTM "
+            f"({error.message}); build it with tf-keras or with unroll=True.",
+            EXIT_BAD_INPUT,
+        ) from None
     except (ValueError, TypeError) as error:
-        raise TinyflashError(f"{where}: cannot rebuild the model in tf-keras for the fused LSTM "
-                             f"({_first_line(error)}); build it with tf-keras or with "
-                             "unroll=True.", EXIT_BAD_INPUT) from None
+        raise TinyflashError(
+            f"{where}: cannot rebuild the model in tf-keras for the fused LSTM "
+            f"({_first_line(error)}); build it with tf-keras or with "
+            "unroll=True.",
+            EXIT_BAD_INPUT,
+        ) from None
     return copy
 
 
@@ -300,16 +352,20 @@ def _from_keras(spec: ModelSpec, model: Any, tf: Any) -> LoadedModel:
         model = _rebuild_in_tf_keras(model, where)
     keras_inputs = list(getattr(model, "inputs", None) or [])
     if not keras_inputs:
-        raise TinyflashError(f"{where}: the Keras model has no defined inputs; build it with "
-                             "keras.Input(shape=...) (or call it once) and save it again.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where}: the Keras model has no defined inputs; build it with "
+            "keras.Input(shape=...) (or call it once) and save it again.",
+            EXIT_BAD_INPUT,
+        )
     inputs: list[InputSpec] = []
     for index, tensor in enumerate(keras_inputs):
         name = str(getattr(tensor, "name", None) or f"input_{index}").split(":")[0]
         dtype = tf.as_dtype(getattr(tensor, "dtype", "float32")).name
         inputs.append(InputSpec(name, _pin_shape(tensor.shape, where, name), dtype))
-    signature = [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
-                 for i, s in enumerate(inputs)]
+    signature = [
+        tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
+        for i, s in enumerate(inputs)
+    ]
     single = len(inputs) == 1
 
     @tf.function(input_signature=signature)
@@ -317,11 +373,21 @@ def _from_keras(spec: ModelSpec, model: Any, tf: Any) -> LoadedModel:
         return model(args[0] if single else list(args), training=False)
 
     function = serve.get_concrete_function()
-    outputs = [str(getattr(t, "name", f"output_{i}")).split(":")[0]
-               for i, t in enumerate(getattr(model, "outputs", None) or [])]
+    outputs = [
+        str(getattr(t, "name", f"output_{i}")).split(":")[0]
+        for i, t in enumerate(getattr(model, "outputs", None) or [])
+    ]
     weights = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
-    return LoadedModel(spec, function, _holder(tf, model, serve), inputs, outputs, weights,
-                       _layer_types(model), rolled_recurrent_layers(model))
+    return LoadedModel(
+        spec,
+        function,
+        _holder(tf, model, serve),
+        inputs,
+        outputs,
+        weights,
+        _layer_types(model),
+        rolled_recurrent_layers(model),
+    )
 
 
 def _holder(tf: Any, obj: Any, serve: Any) -> Any:
@@ -342,13 +408,18 @@ def _from_function(spec: ModelSpec, fn: Any, tf: Any) -> LoadedModel:
     where = spec.label
     input_signature = getattr(fn, "input_signature", None)
     if input_signature is None:
-        raise TinyflashError(f"{where}: the tf.function has no input_signature; declare "
-                             "@tf.function(input_signature=[tf.TensorSpec([1, ...], tf.float32)]).",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where}: the tf.function has no input_signature; declare "
+            "@tf.function(input_signature=[tf.TensorSpec([1, ...], tf.float32)]).",
+            EXIT_BAD_INPUT,
+        )
     flat = tf.nest.flatten(input_signature)
     if len(flat) != len(input_signature):
-        raise TinyflashError(f"{where}: nested input_signature entries are not supported; use one "
-                             "TensorSpec per argument.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where}: nested input_signature entries are not supported; use one "
+            "TensorSpec per argument.",
+            EXIT_BAD_INPUT,
+        )
     import inspect  # noqa: PLC0415
 
     try:
@@ -359,8 +430,10 @@ def _from_function(spec: ModelSpec, fn: Any, tf: Any) -> LoadedModel:
     for index, tspec in enumerate(flat):
         name = tspec.name or (arg_names[index] if index < len(arg_names) else f"input_{index}")
         inputs.append(InputSpec(name, _pin_shape(tspec.shape, where, name), tspec.dtype.name))
-    pinned = [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
-              for i, s in enumerate(inputs)]
+    pinned = [
+        tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
+        for i, s in enumerate(inputs)
+    ]
 
     @tf.function(input_signature=pinned)
     def serve(*args: Any) -> Any:
@@ -377,13 +450,18 @@ def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
     try:
         loaded = tf.saved_model.load(str(spec.path))
     except Exception as error:  # noqa: BLE001 - TF raises many kinds here
-        raise TinyflashError(f"{where}: TensorFlow cannot load this SavedModel "
-                             f"({_first_line(error)}); re-export it with tf.saved_model.save.",
-                             EXIT_BAD_INPUT) from None
+        raise TinyflashError(
+            f"{where}: TensorFlow cannot load this SavedModel "
+            f"({_first_line(error)}); re-export it with tf.saved_model.save.",
+            EXIT_BAD_INPUT,
+        ) from None
     keys = sorted(loaded.signatures.keys())
     if not keys:
-        raise TinyflashError(f"{where}: the SavedModel has no signatures; export it with "
-                             "signatures={'serving_default': fn}.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where}: the SavedModel has no signatures; export it with "
+            "signatures={'serving_default': fn}.",
+            EXIT_BAD_INPUT,
+        )
     key = spec.signature
     if key is None:
         if len(keys) == 1:
@@ -391,22 +469,36 @@ def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
         elif "serving_default" in keys:
             key = "serving_default"
         else:
-            raise TinyflashError(f"{where}: the SavedModel has {len(keys)} signatures "
-                                 f"({', '.join(keys)}); pick one with {option('signature')} KEY.",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{where}: the SavedModel has {len(keys)} signatures "
+                f"({', '.join(keys)}); pick one with {option('signature')} KEY.",
+                EXIT_BAD_INPUT,
+            )
     elif key not in keys:
-        raise TinyflashError(f"{where}: no signature '{key}' (it has {', '.join(keys)}); pick one "
-                             f"of those with {option('signature')}.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where}: no signature '{key}' (it has {', '.join(keys)}); pick one "
+            f"of those with {option('signature')}.",
+            EXIT_BAD_INPUT,
+        )
     signature_fn = loaded.signatures[key]
     args, kwargs = signature_fn.structured_input_signature
     if args:
-        raise TinyflashError(f"{where}: signature '{key}' takes positional inputs; export it with "
-                             "named TensorSpecs.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where}: signature '{key}' takes positional inputs; export it with "
+            "named TensorSpecs.",
+            EXIT_BAD_INPUT,
+        )
     names = sorted(kwargs)
-    inputs = [InputSpec(n, _pin_shape(kwargs[n].shape, f"{where} signature '{key}'", n),
-                        kwargs[n].dtype.name) for n in names]
-    pinned = [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
-              for i, s in enumerate(inputs)]
+    inputs = [
+        InputSpec(
+            n, _pin_shape(kwargs[n].shape, f"{where} signature '{key}'", n), kwargs[n].dtype.name
+        )
+        for n in names
+    ]
+    pinned = [
+        tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), name=_tf_name(s.name, i))
+        for i, s in enumerate(inputs)
+    ]
 
     @tf.function(input_signature=pinned)
     def serve(*args_: Any) -> Any:
@@ -414,8 +506,11 @@ def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
         return [result[k] for k in sorted(result)] if isinstance(result, dict) else result
 
     function = serve.get_concrete_function()
-    outputs = sorted(signature_fn.structured_outputs) if isinstance(
-        signature_fn.structured_outputs, dict) else []
+    outputs = (
+        sorted(signature_fn.structured_outputs)
+        if isinstance(signature_fn.structured_outputs, dict)
+        else []
+    )
     weights = sum(int(np.prod(v.shape)) * 4 for v in signature_fn.variables)
     return LoadedModel(spec, function, _holder(tf, loaded, serve), inputs, outputs, weights, [])
 
@@ -440,8 +535,11 @@ def _load_keras_file(spec: ModelSpec, tf: Any) -> Any:
             except Exception as error:  # noqa: BLE001
                 errors.append(_first_line(error))
     how = "Keras 3 or tf-keras (Keras 2)" if spec.kind == "h5" else "Keras 3"
-    raise TinyflashError(f"{spec.path}: {how} cannot load this model ({errors[-1]}); check the file "
-                         "is a complete, uncorrupted model saved with model.save.", EXIT_BAD_INPUT)
+    raise TinyflashError(
+        f"{spec.path}: {how} cannot load this model ({errors[-1]}); check the file "
+        "is a complete, uncorrupted model saved with model.save.",
+        EXIT_BAD_INPUT,
+    )
 
 
 def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
@@ -454,11 +552,17 @@ def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
     try:
         loader_spec.loader.exec_module(module)
     except Exception as error:  # noqa: BLE001 - user code
-        raise TinyflashError(f"{spec.path}: importing the file failed ({type(error).__name__}: "
-                             f"{_first_line(error)}); fix the file.", EXIT_BAD_INPUT) from None
+        raise TinyflashError(
+            f"{spec.path}: importing the file failed ({type(error).__name__}: "
+            f"{_first_line(error)}); fix the file.",
+            EXIT_BAD_INPUT,
+        ) from None
     if not hasattr(module, str(spec.attr)):
-        raise TinyflashError(f"{spec.path}: defines no '{spec.attr}'; name a tf.function or Keras "
-                             "model defined at the file's top level.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{spec.path}: defines no '{spec.attr}'; name a tf.function or Keras "
+            "model defined at the file's top level.",
+            EXIT_BAD_INPUT,
+        )
     obj = getattr(module, str(spec.attr))
     for _ in range(2):
         if _is_keras_model(obj):
@@ -469,22 +573,30 @@ def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
             try:
                 obj = obj()
             except TypeError as error:
-                raise TinyflashError(f"{spec.label}: is a plain function that needs arguments "
-                                     f"({_first_line(error)}); decorate it with @tf.function("
-                                     "input_signature=[...]) or make it return a Keras model.",
-                                     EXIT_BAD_INPUT) from None
+                raise TinyflashError(
+                    f"{spec.label}: is a plain function that needs arguments "
+                    f"({_first_line(error)}); decorate it with @tf.function("
+                    "input_signature=[...]) or make it return a Keras model.",
+                    EXIT_BAD_INPUT,
+                ) from None
             continue
         break
-    raise TinyflashError(f"{spec.label}: is a {type(obj).__name__}, not a tf.function or Keras "
-                         "model; name one of those (or a function returning one).", EXIT_BAD_INPUT)
+    raise TinyflashError(
+        f"{spec.label}: is a {type(obj).__name__}, not a tf.function or Keras "
+        "model; name one of those (or a function returning one).",
+        EXIT_BAD_INPUT,
+    )
 
 
 def _tf_keras_saved_model(spec: ModelSpec) -> Any:
     """The tf-keras model of a SavedModel written by tf-keras, when it has a recurrent layer that
     is not unrolled (converted from the Keras model, such a layer fuses; from the SavedModel's
     graph, it fails); None otherwise."""
-    if not (Path(spec.path) / "keras_metadata.pb").is_file() or spec.signature not in (None, "",
-                                                                                     "serving_default"):
+    if not (Path(spec.path) / "keras_metadata.pb").is_file() or spec.signature not in (
+        None,
+        "",
+        "serving_default",
+    ):
         return None
     import warnings  # noqa: PLC0415
 

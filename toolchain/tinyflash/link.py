@@ -14,8 +14,9 @@ import binascii
 import os
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,8 +34,13 @@ MSG_REPLY = 0x80
 MSG_LAYER = 0x90
 MSG_ERROR = 0xFF
 
-REQUEST_NAMES = {MSG_INFO: "INFO", MSG_INVOKE: "INVOKE", MSG_LAYERS: "LAYERS",
-                 MSG_RESET: "RESET", MSG_INPUT: "INPUT"}
+REQUEST_NAMES = {
+    MSG_INFO: "INFO",
+    MSG_INVOKE: "INVOKE",
+    MSG_LAYERS: "LAYERS",
+    MSG_RESET: "RESET",
+    MSG_INPUT: "INPUT",
+}
 
 # ERROR frame codes.
 ERR_BAD_CRC = 1
@@ -49,9 +55,15 @@ ERR_NO_INPUT = 9
 ERR_BAD_OFFSET = 10
 
 ERROR_NAMES = {
-    ERR_BAD_CRC: "BAD_CRC", ERR_TRUNCATED: "TRUNCATED", ERR_OVERSIZED: "OVERSIZED",
-    ERR_BAD_COBS: "BAD_COBS", ERR_UNKNOWN_TYPE: "UNKNOWN_TYPE", ERR_BAD_LENGTH: "BAD_LENGTH",
-    ERR_NOT_READY: "NOT_READY", ERR_INVOKE_FAILED: "INVOKE_FAILED", ERR_NO_INPUT: "NO_INPUT",
+    ERR_BAD_CRC: "BAD_CRC",
+    ERR_TRUNCATED: "TRUNCATED",
+    ERR_OVERSIZED: "OVERSIZED",
+    ERR_BAD_COBS: "BAD_COBS",
+    ERR_UNKNOWN_TYPE: "UNKNOWN_TYPE",
+    ERR_BAD_LENGTH: "BAD_LENGTH",
+    ERR_NOT_READY: "NOT_READY",
+    ERR_INVOKE_FAILED: "INVOKE_FAILED",
+    ERR_NO_INPUT: "NO_INPUT",
     ERR_BAD_OFFSET: "BAD_OFFSET",
 }
 # Codes that mean "your frame did not arrive intact": the request is sent again.
@@ -62,8 +74,14 @@ FRAME_OVERHEAD = HEADER.size + 2  # + CRC-16
 
 # TFLite TensorType code -> numpy dtype (little-endian on the wire).
 TFLITE_DTYPES: dict[int, np.dtype] = {
-    0: np.dtype("<f4"), 1: np.dtype("<f2"), 2: np.dtype("<i4"), 3: np.dtype("u1"),
-    4: np.dtype("<i8"), 6: np.dtype("?"), 7: np.dtype("<i2"), 9: np.dtype("i1"),
+    0: np.dtype("<f4"),
+    1: np.dtype("<f2"),
+    2: np.dtype("<i4"),
+    3: np.dtype("u1"),
+    4: np.dtype("<i8"),
+    6: np.dtype("?"),
+    7: np.dtype("<i2"),
+    9: np.dtype("i1"),
 }
 
 
@@ -120,7 +138,7 @@ def cobs_decode(data: bytes) -> bytes:
         end = i + code
         if end > n:
             raise FrameError("cobs", "COBS block runs past the end of the frame")
-        block = data[i + 1:end]
+        block = data[i + 1 : end]
         if 0 in block:
             raise FrameError("cobs", "zero byte inside a COBS frame")
         out += block
@@ -151,12 +169,13 @@ def decode_frame(raw: bytes) -> Frame:
         raise FrameError("short", f"frame of {len(body)} bytes is shorter than its header")
     mtype, seq, length = HEADER.unpack_from(body)
     if length != len(body) - FRAME_OVERHEAD:
-        raise FrameError("length", f"length field says {length} bytes, frame has "
-                                   f"{len(body) - FRAME_OVERHEAD}")
+        raise FrameError(
+            "length", f"length field says {length} bytes, frame has {len(body) - FRAME_OVERHEAD}"
+        )
     (crc,) = struct.unpack_from("<H", body, len(body) - 2)
     if crc != crc16_ccitt_false(body[:-2]):
         raise FrameError("crc", "CRC-16 mismatch")
-    return Frame(mtype, seq, body[HEADER.size:-2])
+    return Frame(mtype, seq, body[HEADER.size : -2])
 
 
 class _Reader:
@@ -169,7 +188,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.data):
             raise FrameError("length", "payload ends before its last field")
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -208,9 +227,11 @@ class TensorSpec:
     @property
     def dtype(self) -> np.dtype:
         if self.type_code not in TFLITE_DTYPES:
-            raise TinyflashError(f"The device reported tensor type code {self.type_code}, which "
-                                 "tinyflash cannot represent; regenerate the firmware.",
-                                 EXIT_CHECK_FAILED)
+            raise TinyflashError(
+                f"The device reported tensor type code {self.type_code}, which "
+                "tinyflash cannot represent; regenerate the firmware.",
+                EXIT_CHECK_FAILED,
+            )
         return TFLITE_DTYPES[self.type_code]
 
 
@@ -247,10 +268,10 @@ class Banner:
 
     text: str
     ready: bool
-    selftest: Optional[str]  # "PASS", "FAIL", "NONE"; None when init failed
+    selftest: str | None  # "PASS", "FAIL", "NONE"; None when init failed
     vectors: int
     arena: int
-    init_error: Optional[str]  # status name when init failed
+    init_error: str | None  # status name when init failed
     fields: dict[str, str]
 
 
@@ -322,17 +343,27 @@ def parse_error(payload: bytes) -> DeviceErrorInfo:
     op = r.i32()
     detail = r.u32()
     text = r.text()
-    return DeviceErrorInfo(code, ERROR_NAMES.get(code, f"code {code}"),
-                           REQUEST_NAMES.get(req, f"type 0x{req:02x}"), status, text, op, detail)
+    return DeviceErrorInfo(
+        code,
+        ERROR_NAMES.get(code, f"code {code}"),
+        REQUEST_NAMES.get(req, f"type 0x{req:02x}"),
+        status,
+        text,
+        op,
+        detail,
+    )
 
 
 def parse_info(payload: bytes) -> DeviceInfo:
     r = _Reader(payload)
     version = r.u8()
     if version != PROTOCOL_VERSION:
-        raise TinyflashError(f"The device speaks protocol version {version}, this tinyflash "
-                             f"speaks {PROTOCOL_VERSION}; rebuild the firmware with this "
-                             "tinyflash.", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"The device speaks protocol version {version}, this tinyflash "
+            f"speaks {PROTOCOL_VERSION}; rebuild the firmware with this "
+            "tinyflash.",
+            EXIT_CHECK_FAILED,
+        )
     sha = r.take(32).hex()
     status = r.u16()
     error_op = r.i32()
@@ -358,9 +389,25 @@ def parse_info(payload: bytes) -> DeviceInfo:
         zero_point = r.i32()
         nbytes = r.u32()
         specs.append(TensorSpec(type_code, shape, scale, zero_point, nbytes))
-    return DeviceInfo(version, sha, status, status_name, error_op, arena_used, planned,
-                      arena_bytes, max_payload, op_count, vectors, failed, runtime, board,
-                      tick_unit, tuple(specs[:n_in]), tuple(specs[n_in:]))
+    return DeviceInfo(
+        version,
+        sha,
+        status,
+        status_name,
+        error_op,
+        arena_used,
+        planned,
+        arena_bytes,
+        max_payload,
+        op_count,
+        vectors,
+        failed,
+        runtime,
+        board,
+        tick_unit,
+        tuple(specs[:n_in]),
+        tuple(specs[n_in:]),
+    )
 
 
 def parse_banner(line: str) -> Banner:
@@ -378,8 +425,15 @@ def parse_banner(line: str) -> Banner:
         except ValueError:
             return 0
 
-    return Banner(line.strip(), ready, fields.get("selftest"), number("vectors"), number("arena"),
-                  None, fields)
+    return Banner(
+        line.strip(),
+        ready,
+        fields.get("selftest"),
+        number("vectors"),
+        number("arena"),
+        None,
+        fields,
+    )
 
 
 def banner_from_info(info: DeviceInfo) -> Banner:
@@ -391,8 +445,11 @@ def banner_from_info(info: DeviceInfo) -> Banner:
         result = "NONE"
     else:
         result = "PASS" if info.selftest_failed_vector < 0 else "FAIL"
-    fields = {"selftest": result, "vectors": str(info.selftest_vectors),
-              "arena": str(info.arena_used)}
+    fields = {
+        "selftest": result,
+        "vectors": str(info.selftest_vectors),
+        "arena": str(info.arena_used),
+    }
     if result == "FAIL":
         fields["vector"] = str(info.selftest_failed_vector)
     text = "(INFO) tinyflash ready " + " ".join(f"{k}={v}" for k, v in fields.items())
@@ -405,11 +462,11 @@ def banner_from_info(info: DeviceInfo) -> Banner:
 class SerialLike(Protocol):
     """What Link needs of a pyserial object (serial.Serial or a serial_for_url result)."""
 
-    timeout: Optional[float]
+    timeout: float | None
 
     def read(self, size: int = 1) -> bytes: ...
 
-    def write(self, data: bytes) -> Optional[int]: ...
+    def write(self, data: bytes) -> int | None: ...
 
     def close(self) -> None: ...
 
@@ -424,14 +481,16 @@ POLL_SECONDS = 0.05
 class Link:
     """A protocol session over one serial stream. Use `open_link(url)` to make one."""
 
-    def __init__(self, stream: SerialLike, url: str, timeout: float = 5.0, retries: int = 3) -> None:
+    def __init__(
+        self, stream: SerialLike, url: str, timeout: float = 5.0, retries: int = 3
+    ) -> None:
         self.stream = stream
         self.url = url
         self.timeout = timeout
         self.retries = retries
         self.counters = LinkCounters()
-        self.banner: Optional[Banner] = None
-        self._info: Optional[DeviceInfo] = None
+        self.banner: Banner | None = None
+        self._info: DeviceInfo | None = None
         self._buffer = bytearray()
         self._seq = os.urandom(1)[0]
         stream.timeout = POLL_SECONDS
@@ -444,7 +503,7 @@ class Link:
         except Exception:  # closing a dead port must not mask the real error
             pass
 
-    def __enter__(self) -> "Link":
+    def __enter__(self) -> Link:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -461,9 +520,11 @@ class Link:
             if flush is not None:
                 flush()
         except Exception as error:
-            raise TinyflashError(f"Writing to the device on {self.url} failed ({error}); check "
-                                 "that the board is connected and the firmware is running.",
-                                 EXIT_CHECK_FAILED) from error
+            raise TinyflashError(
+                f"Writing to the device on {self.url} failed ({error}); check "
+                "that the board is connected and the firmware is running.",
+                EXIT_CHECK_FAILED,
+            ) from error
         self.counters.frames_sent += 1
         self.counters.bytes_sent += len(data)
 
@@ -477,9 +538,12 @@ class Link:
                     if waiting:
                         data += self.stream.read(waiting)
             except Exception as error:
-                raise TinyflashError(f"Reading from the device on {self.url} failed ({error}); "
-                                     "check that the board is connected and the firmware is "
-                                     "running.", EXIT_CHECK_FAILED) from error
+                raise TinyflashError(
+                    f"Reading from the device on {self.url} failed ({error}); "
+                    "check that the board is connected and the firmware is "
+                    "running.",
+                    EXIT_CHECK_FAILED,
+                ) from error
             if data:
                 self.counters.bytes_received += len(data)
                 self._buffer += data
@@ -487,7 +551,7 @@ class Link:
             if time.monotonic() >= deadline:
                 return False
 
-    def _read_raw(self, deadline: float) -> Optional[bytes]:
+    def _read_raw(self, deadline: float) -> bytes | None:
         """Next non-empty run of bytes between delimiters, or None at the deadline."""
         while True:
             while True:
@@ -495,13 +559,13 @@ class Link:
                 if zero < 0:
                     break
                 raw = bytes(self._buffer[:zero])
-                del self._buffer[:zero + 1]
+                del self._buffer[: zero + 1]
                 if raw:
                     return raw
             if not self._fill(deadline):
                 return None
 
-    def _read_frame(self, deadline: float) -> Optional[Frame]:
+    def _read_frame(self, deadline: float) -> Frame | None:
         """Next frame, or None at the deadline. A damaged frame is counted and returned as
         Frame(-1, -1, raw) for the caller to decide on a resend. A banner line in the stream is the
         boot banner when none was read yet, else a device reset (raises _Restart)."""
@@ -529,22 +593,33 @@ class Link:
 
     def _device_error(self, err: DeviceErrorInfo) -> TinyflashError:
         if err.code == ERR_INVOKE_FAILED:
-            return TinyflashError(f"The device on {self.url} reported that running the model "
-                                  f"failed at op {err.op} with {err.status_name or err.status}; "
-                                  "run `tinyflash check` on the model and rebuild the firmware.",
-                                  EXIT_CHECK_FAILED)
+            return TinyflashError(
+                f"The device on {self.url} reported that running the model "
+                f"failed at op {err.op} with {err.status_name or err.status}; "
+                "run `tinyflash check` on the model and rebuild the firmware.",
+                EXIT_CHECK_FAILED,
+            )
         if err.code == ERR_NOT_READY:
-            return TinyflashError(f"The device on {self.url} could not initialise the model "
-                                  f"({err.status_name or err.status} at op {err.op}); regenerate "
-                                  "the firmware (a larger arena or a missing kernel).",
-                                  EXIT_CHECK_FAILED)
-        return TinyflashError(f"The device on {self.url} reported error {err.name} for the "
-                              f"{err.request} request (detail {err.detail}); the firmware and "
-                              "this tinyflash may disagree on the protocol — rebuild it.",
-                              EXIT_CHECK_FAILED)
+            return TinyflashError(
+                f"The device on {self.url} could not initialise the model "
+                f"({err.status_name or err.status} at op {err.op}); regenerate "
+                "the firmware (a larger arena or a missing kernel).",
+                EXIT_CHECK_FAILED,
+            )
+        return TinyflashError(
+            f"The device on {self.url} reported error {err.name} for the "
+            f"{err.request} request (detail {err.detail}); the firmware and "
+            "this tinyflash may disagree on the protocol — rebuild it.",
+            EXIT_CHECK_FAILED,
+        )
 
-    def _request(self, mtype: int, payload: bytes = b"", timeout: Optional[float] = None,
-                 expect: Optional[int] = None) -> Frame:
+    def _request(
+        self,
+        mtype: int,
+        payload: bytes = b"",
+        timeout: float | None = None,
+        expect: int | None = None,
+    ) -> Frame:
         """One request/reply with bounded resends of the same sequence number."""
         timeout = self.timeout if timeout is None else timeout
         expect = (mtype | MSG_REPLY) if expect is None else expect
@@ -601,9 +676,12 @@ class Link:
                 self.counters.retries += 1
                 self._write(wire)
                 deadline = time.monotonic() + timeout
-        raise TinyflashError(f"The device on {self.url} did not answer the {name} request after "
-                             f"{timeouts} attempts ({problem}); check the port URL and that the "
-                             "tinyflash firmware is running on it.", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"The device on {self.url} did not answer the {name} request after "
+            f"{timeouts} attempts ({problem}); check the port URL and that the "
+            "tinyflash firmware is running on it.",
+            EXIT_CHECK_FAILED,
+        )
 
     def _restartable(self, what: str, operation: Any) -> Any:
         attempts = 1 + max(0, self.retries)
@@ -614,13 +692,15 @@ class Link:
                 return operation()
             except _Restart:
                 continue
-        raise TinyflashError(f"The device on {self.url} kept losing the {what} request (reset or "
-                             f"lost input {attempts} times); check the board's power and cable.",
-                             EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"The device on {self.url} kept losing the {what} request (reset or "
+            f"lost input {attempts} times); check the board's power and cable.",
+            EXIT_CHECK_FAILED,
+        )
 
     # -- requests -------------------------------------------------------------------------
 
-    def wait_banner(self, timeout: Optional[float] = None, ask_info: bool = True) -> Banner:
+    def wait_banner(self, timeout: float | None = None, ask_info: bool = True) -> Banner:
         """Reads the boot line (`tinyflash ready ...` / `tinyflash error init ...`).
 
         A board that booted before the port was opened printed its banner to nobody; then, with
@@ -633,7 +713,7 @@ class Link:
                 end = self._buffer.find(b"\n", start)
                 if end >= 0:
                     line = self._buffer[start:end].decode("ascii", errors="replace")
-                    del self._buffer[:end + 1]
+                    del self._buffer[: end + 1]
                     self.banner = parse_banner(line)
                     return self.banner
             if not self._fill(deadline):
@@ -644,10 +724,12 @@ class Link:
                     except TinyflashError:
                         pass
                 seen = bytes(self._buffer[-60:])
-                raise TinyflashError(f"The device on {self.url} printed no tinyflash banner "
-                                     f"within {timeout:g} s (last bytes: {seen!r}); check the port "
-                                     "and that the tinyflash firmware is flashed.",
-                                     EXIT_CHECK_FAILED)
+                raise TinyflashError(
+                    f"The device on {self.url} printed no tinyflash banner "
+                    f"within {timeout:g} s (last bytes: {seen!r}); check the port "
+                    "and that the tinyflash firmware is flashed.",
+                    EXIT_CHECK_FAILED,
+                )
 
     def info(self, refresh: bool = False) -> DeviceInfo:
         """INFO: model SHA-256, runtime, board, arena, tensors, tick unit."""
@@ -659,9 +741,11 @@ class Link:
             try:
                 return parse_info(frame.payload)
             except FrameError as error:
-                raise TinyflashError(f"The INFO reply from {self.url} is malformed ({error}); "
-                                     "rebuild the firmware with this tinyflash.",
-                                     EXIT_CHECK_FAILED) from error
+                raise TinyflashError(
+                    f"The INFO reply from {self.url} is malformed ({error}); "
+                    "rebuild the firmware with this tinyflash.",
+                    EXIT_CHECK_FAILED,
+                ) from error
 
         self._info = self._restartable("INFO", run)
         return self._info
@@ -669,35 +753,45 @@ class Link:
     def _require_ready(self) -> DeviceInfo:
         info = self.info()
         if not info.ready:
-            raise TinyflashError(f"The device on {self.url} could not initialise the model "
-                                 f"({info.init_status_name} at op {info.error_op}); regenerate "
-                                 "the firmware (a larger arena or a missing kernel).",
-                                 EXIT_CHECK_FAILED)
+            raise TinyflashError(
+                f"The device on {self.url} could not initialise the model "
+                f"({info.init_status_name} at op {info.error_op}); regenerate "
+                "the firmware (a larger arena or a missing kernel).",
+                EXIT_CHECK_FAILED,
+            )
         return info
 
     def pack_inputs(self, inputs: Sequence[np.ndarray]) -> bytes:
         """Checks inputs against the device's tensors and returns their bytes; nothing is sent."""
         info = self._require_ready()
         if len(inputs) != len(info.inputs):
-            raise TinyflashError(f"Got {len(inputs)} input arrays but the model on {self.url} has "
-                                 f"{len(info.inputs)} inputs; pass one array per input.",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"Got {len(inputs)} input arrays but the model on {self.url} has "
+                f"{len(info.inputs)} inputs; pass one array per input.",
+                EXIT_BAD_INPUT,
+            )
         parts = []
         for i, (array, spec) in enumerate(zip(inputs, info.inputs)):
             array = np.asarray(array)
             if array.dtype.kind != spec.dtype.kind or array.dtype.itemsize != spec.dtype.itemsize:
-                raise TinyflashError(f"Input {i} has dtype {array.dtype} but the model on the "
-                                     f"device expects {spec.dtype.name}; quantize the data first.",
-                                     EXIT_BAD_INPUT)
+                raise TinyflashError(
+                    f"Input {i} has dtype {array.dtype} but the model on the "
+                    f"device expects {spec.dtype.name}; quantize the data first.",
+                    EXIT_BAD_INPUT,
+                )
             if tuple(array.shape) != spec.shape:
-                raise TinyflashError(f"Input {i} has shape {tuple(array.shape)} but the model on "
-                                     f"the device expects {spec.shape}; reshape the data.",
-                                     EXIT_BAD_INPUT)
+                raise TinyflashError(
+                    f"Input {i} has shape {tuple(array.shape)} but the model on "
+                    f"the device expects {spec.shape}; reshape the data.",
+                    EXIT_BAD_INPUT,
+                )
             data = np.ascontiguousarray(array, dtype=spec.dtype).tobytes()
             if len(data) != spec.nbytes:
-                raise TinyflashError(f"Input {i} has {len(data)} bytes but the device's tensor "
-                                     f"has {spec.nbytes}; regenerate the firmware.",
-                                     EXIT_CHECK_FAILED)
+                raise TinyflashError(
+                    f"Input {i} has {len(data)} bytes but the device's tensor "
+                    f"has {spec.nbytes}; regenerate the firmware.",
+                    EXIT_CHECK_FAILED,
+                )
             parts.append(data)
         return b"".join(parts)
 
@@ -708,24 +802,27 @@ class Link:
             return data
         step = info.max_payload - 4
         for offset in range(0, len(data), step):
-            self._request(MSG_INPUT, struct.pack("<I", offset) + data[offset:offset + step])
+            self._request(MSG_INPUT, struct.pack("<I", offset) + data[offset : offset + step])
         return b""
 
     def _unpack_outputs(self, info: DeviceInfo, data: bytes) -> list[np.ndarray]:
         outputs = []
         pos = 0
         for spec in info.outputs:
-            chunk = data[pos:pos + spec.nbytes]
+            chunk = data[pos : pos + spec.nbytes]
             pos += spec.nbytes
             outputs.append(np.frombuffer(chunk, dtype=spec.dtype).reshape(spec.shape).copy())
         if pos != len(data):
-            raise TinyflashError(f"The INVOKE reply from {self.url} has {len(data)} output bytes, "
-                                 f"the model's outputs have {pos}; rebuild the firmware.",
-                                 EXIT_CHECK_FAILED)
+            raise TinyflashError(
+                f"The INVOKE reply from {self.url} has {len(data)} output bytes, "
+                f"the model's outputs have {pos}; rebuild the firmware.",
+                EXIT_CHECK_FAILED,
+            )
         return outputs
 
-    def invoke(self, inputs: Sequence[np.ndarray],
-               timeout: Optional[float] = None) -> tuple[list[np.ndarray], int]:
+    def invoke(
+        self, inputs: Sequence[np.ndarray], timeout: float | None = None
+    ) -> tuple[list[np.ndarray], int]:
         """INVOKE: runs the model once; returns its outputs and the elapsed device ticks."""
         data = self.pack_inputs(inputs)
         info = self._require_ready()
@@ -734,15 +831,18 @@ class Link:
             payload = self._stage(info, data)
             frame = self._request(MSG_INVOKE, payload, timeout=timeout)
             if len(frame.payload) < 4:
-                raise TinyflashError(f"The INVOKE reply from {self.url} is too short; rebuild the "
-                                     "firmware with this tinyflash.", EXIT_CHECK_FAILED)
+                raise TinyflashError(
+                    f"The INVOKE reply from {self.url} is too short; rebuild the "
+                    "firmware with this tinyflash.",
+                    EXIT_CHECK_FAILED,
+                )
             (ticks,) = struct.unpack_from("<I", frame.payload)
             return self._unpack_outputs(info, frame.payload[4:]), ticks
 
         result: tuple[list[np.ndarray], int] = self._restartable("INVOKE", run)
         return result
 
-    def layers(self, inputs: Sequence[np.ndarray], timeout: Optional[float] = None) -> LayersResult:
+    def layers(self, inputs: Sequence[np.ndarray], timeout: float | None = None) -> LayersResult:
         """LAYERS: runs the model once and returns every operator's outputs in op order."""
         data = self.pack_inputs(inputs)
         info = self._require_ready()
@@ -824,8 +924,13 @@ def _parse_layer(payload: bytes) -> LayerRecord:
     return LayerRecord(op_index, name, code, ticks, tuple(outputs))
 
 
-def open_link(url: str, timeout: float = 5.0, retries: int = 3, baudrate: int = 115200,
-              connect_timeout: Optional[float] = None) -> Link:
+def open_link(
+    url: str,
+    timeout: float = 5.0,
+    retries: int = 3,
+    baudrate: int = 115200,
+    connect_timeout: float | None = None,
+) -> Link:
     """Opens a pyserial URL (`/dev/ttyACM0`, `COM3`, `socket://127.0.0.1:PORT`, `loop://`).
     socket:// URLs are retried until connect_timeout (default: timeout) while the emulator starts."""
     import serial  # pyserial
@@ -833,8 +938,9 @@ def open_link(url: str, timeout: float = 5.0, retries: int = 3, baudrate: int = 
     deadline = time.monotonic() + (timeout if connect_timeout is None else connect_timeout)
     while True:
         try:
-            stream = serial.serial_for_url(url, baudrate=baudrate, timeout=POLL_SECONDS,
-                                           do_not_open=True)
+            stream = serial.serial_for_url(
+                url, baudrate=baudrate, timeout=POLL_SECONDS, do_not_open=True
+            )
             if url.startswith("socket://"):
                 # pyserial's socket open() discards whatever arrived while connecting — with QEMU
                 # (-serial ...,wait=on) or the host port that is the boot banner. Keep it.
@@ -850,9 +956,12 @@ def open_link(url: str, timeout: float = 5.0, retries: int = 3, baudrate: int = 
             if url.startswith("socket://") and time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
-            raise TinyflashError(f"Cannot open serial port {url} ({error}); check the name "
-                                 "(e.g. /dev/ttyACM0, COM3, socket://127.0.0.1:PORT) and that no "
-                                 "other program holds it.", EXIT_BAD_INPUT) from error
+            raise TinyflashError(
+                f"Cannot open serial port {url} ({error}); check the name "
+                "(e.g. /dev/ttyACM0, COM3, socket://127.0.0.1:PORT) and that no "
+                "other program holds it.",
+                EXIT_BAD_INPUT,
+            ) from error
 
 
 @dataclass(frozen=True)
@@ -866,16 +975,25 @@ class ProbeResult:
 
     def to_dict(self) -> dict[str, Any]:
         def spec(t: TensorSpec) -> dict[str, Any]:
-            return {"dtype": t.dtype.name if t.type_code in TFLITE_DTYPES else str(t.type_code),
-                    "shape": list(t.shape), "scale": t.scale, "zero_point": t.zero_point,
-                    "bytes": t.nbytes}
+            return {
+                "dtype": t.dtype.name if t.type_code in TFLITE_DTYPES else str(t.type_code),
+                "shape": list(t.shape),
+                "scale": t.scale,
+                "zero_point": t.zero_point,
+                "bytes": t.nbytes,
+            }
 
         info = dict(self.info.__dict__)
         info["inputs"] = [spec(t) for t in self.info.inputs]
         info["outputs"] = [spec(t) for t in self.info.outputs]
-        return {"url": self.url, "banner": self.banner.text, "ready": self.info.ready,
-                "selftest": self.banner.selftest, "info": info,
-                "link": self.counters.as_dict()}
+        return {
+            "url": self.url,
+            "banner": self.banner.text,
+            "ready": self.info.ready,
+            "selftest": self.banner.selftest,
+            "info": info,
+            "link": self.counters.as_dict(),
+        }
 
 
 def probe(url: str, timeout: float = 5.0, retries: int = 3) -> ProbeResult:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -25,8 +25,9 @@ class OutputMetrics:
     diff_histogram: dict[int, int]  # signed difference in LSB -> count
 
 
-def compare_outputs(reference: str, output_index: int, device: Sequence[np.ndarray],
-                    expected: Sequence[np.ndarray]) -> OutputMetrics:
+def compare_outputs(
+    reference: str, output_index: int, device: Sequence[np.ndarray], expected: Sequence[np.ndarray]
+) -> OutputMetrics:
     """Compares per-sample arrays (same shapes, integer or float) element by element."""
     if len(device) != len(expected) or not device:
         raise ValueError("device and reference need the same, non-zero number of samples")
@@ -39,8 +40,11 @@ def compare_outputs(reference: str, output_index: int, device: Sequence[np.ndarr
     flat_ref = ref.reshape(len(device), -1)
     norms = np.linalg.norm(flat_dev) * np.linalg.norm(flat_ref)
     # Clipped: rounding can put the quotient of equal vectors a hair above 1.
-    cosine = float(np.clip(np.sum(flat_dev * flat_ref) / norms, -1.0, 1.0)) if norms > 0 else (
-        1.0 if np.array_equal(flat_dev, flat_ref) else 0.0)
+    cosine = (
+        float(np.clip(np.sum(flat_dev * flat_ref) / norms, -1.0, 1.0))
+        if norms > 0
+        else (1.0 if np.array_equal(flat_dev, flat_ref) else 0.0)
+    )
     top1 = float(np.mean(np.argmax(flat_dev, axis=1) == np.argmax(flat_ref, axis=1)))
     rounded = np.rint(diff).astype(np.int64).ravel()
     values, counts = np.unique(rounded, return_counts=True)

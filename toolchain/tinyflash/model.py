@@ -133,26 +133,26 @@ class _Reader:
 
     def u16(self, pos: int, what: str) -> int:
         self._need(pos, 2, what)
-        return int.from_bytes(self.data[pos:pos + 2], "little")
+        return int.from_bytes(self.data[pos : pos + 2], "little")
 
     def i32(self, pos: int, what: str) -> int:
         self._need(pos, 4, what)
-        return int.from_bytes(self.data[pos:pos + 4], "little", signed=True)
+        return int.from_bytes(self.data[pos : pos + 4], "little", signed=True)
 
     def u32(self, pos: int, what: str) -> int:
         self._need(pos, 4, what)
-        return int.from_bytes(self.data[pos:pos + 4], "little")
+        return int.from_bytes(self.data[pos : pos + 4], "little")
 
     def u64(self, pos: int, what: str) -> int:
         self._need(pos, 8, what)
-        return int.from_bytes(self.data[pos:pos + 8], "little")
+        return int.from_bytes(self.data[pos : pos + 8], "little")
 
     def f32(self, pos: int, what: str) -> float:
         self._need(pos, 4, what)
         return float(struct.unpack_from("<f", self.data, pos)[0])
 
     # -- tables --
-    def table(self, pos: int, what: str) -> "_Table":
+    def table(self, pos: int, what: str) -> _Table:
         self._spend(1)
         if pos % 4:
             raise _Corrupt(f"{what} table at byte {pos} is misaligned")
@@ -183,7 +183,7 @@ class _Reader:
 
     def string(self, pos: int, what: str) -> str:
         start, n = self.vector(pos, 1, what)
-        return self.data[start:start + n].decode("utf-8", errors="replace")
+        return self.data[start : start + n].decode("utf-8", errors="replace")
 
 
 @dataclass
@@ -207,8 +207,9 @@ class _Table:
         return self.pos + off
 
     def scalar(self, slot: int, kind: str, default: Any) -> Any:
-        width = {"byte": 1, "ubyte": 1, "bool": 1, "int": 4, "uint": 4, "float": 4,
-                 "ulong": 8}[kind]
+        width = {"byte": 1, "ubyte": 1, "bool": 1, "int": 4, "uint": 4, "float": 4, "ulong": 8}[
+            kind
+        ]
         p = self.field_pos(slot, width)
         if p is None:
             return default
@@ -227,7 +228,7 @@ class _Table:
             return self.r.u64(p, what)
         return self.r.f32(p, what)
 
-    def table(self, slot: int, what: str) -> "_Table | None":
+    def table(self, slot: int, what: str) -> _Table | None:
         p = self.field_pos(slot, 4)
         return None if p is None else self.r.table(self.r.deref(p, what), what)
 
@@ -239,10 +240,12 @@ class _Table:
         start, n = self.vector(slot, 4, what)
         return struct.unpack_from(f"<{n}i", self.r.data, start) if n else ()
 
-    def tables(self, slot: int, what: str) -> list["_Table"]:
+    def tables(self, slot: int, what: str) -> list[_Table]:
         start, n = self.vector(slot, 4, what)
-        return [self.r.table(self.r.deref(start + 4 * i, f"{what} {i}"), f"{what} {i}")
-                for i in range(n)]
+        return [
+            self.r.table(self.r.deref(start + 4 * i, f"{what} {i}"), f"{what} {i}")
+            for i in range(n)
+        ]
 
     def string(self, slot: int, what: str) -> str | None:
         p = self.field_pos(slot, 4)
@@ -253,17 +256,22 @@ def load_model(path: str | Path) -> ModelInfo:
     """Reads and parses a .tflite file; TinyflashError (exit 2) when it is missing or corrupt."""
     p = Path(path)
     if not p.exists():
-        raise TinyflashError(f"{p}: no such file — give the path of a .tflite model.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{p}: no such file — give the path of a .tflite model.", EXIT_BAD_INPUT
+        )
     if p.is_dir():
-        raise TinyflashError(f"{p} is a directory, not a .tflite file — convert it first "
-                             "(tinyflash convert MODEL -o model.tflite --data CALIB).",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{p} is a directory, not a .tflite file — convert it first "
+            "(tinyflash convert MODEL -o model.tflite --data CALIB).",
+            EXIT_BAD_INPUT,
+        )
     try:
         data = p.read_bytes()
     except OSError as error:
-        raise TinyflashError(f"{p} cannot be read ({error.strerror or error}) — check the path "
-                             "and its permissions.", EXIT_BAD_INPUT) from error
+        raise TinyflashError(
+            f"{p} cannot be read ({error.strerror or error}) — check the path and its permissions.",
+            EXIT_BAD_INPUT,
+        ) from error
     return parse_model(data, p.stem, str(p))
 
 
@@ -272,21 +280,37 @@ def parse_model(data: bytes, name: str, path: str | None = None) -> ModelInfo:
     where = path or name
     data = bytes(data)
     if len(data) < 8:
-        raise TinyflashError(f"{where} is not a TFLite model: only {len(data)} bytes — the file "
-                             "is truncated or empty; convert the model again.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where} is not a TFLite model: only {len(data)} bytes — the file "
+            "is truncated or empty; convert the model again.",
+            EXIT_BAD_INPUT,
+        )
     if data[4:8] != schema.FILE_IDENTIFIER:
-        raise TinyflashError(f"{where} is not a TFLite model: the flatbuffer identifier is "
-                             f"{data[4:8]!r}, not b'TFL3' — give a .tflite file written by the "
-                             "TFLite converter.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{where} is not a TFLite model: the flatbuffer identifier is "
+            f"{data[4:8]!r}, not b'TFL3' — give a .tflite file written by the "
+            "TFLite converter.",
+            EXIT_BAD_INPUT,
+        )
     try:
         return _parse(_Reader(data), data, name, path)
     except _Corrupt as error:
-        raise TinyflashError(f"{where} is a corrupt TFLite model: {error} — convert the model "
-                             "again.", EXIT_BAD_INPUT) from None
-    except (IndexError, struct.error, ValueError, OverflowError, RecursionError,
-            MemoryError) as error:  # defence in depth: should be unreachable
-        raise TinyflashError(f"{where} is a corrupt TFLite model ({type(error).__name__}: "
-                             f"{error}) — convert the model again.", EXIT_BAD_INPUT) from None
+        raise TinyflashError(
+            f"{where} is a corrupt TFLite model: {error} — convert the model again.", EXIT_BAD_INPUT
+        ) from None
+    except (
+        IndexError,
+        struct.error,
+        ValueError,
+        OverflowError,
+        RecursionError,
+        MemoryError,
+    ) as error:  # defence in depth: should be unreachable
+        raise TinyflashError(
+            f"{where} is a corrupt TFLite model ({type(error).__name__}: "
+            f"{error}) — convert the model again.",
+            EXIT_BAD_INPUT,
+        ) from None
 
 
 def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
@@ -313,8 +337,9 @@ def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
             size = t.scalar(F.BufferField.SIZE, "ulong", 0)
             if off > 1:  # data stored after the flatbuffer (large-model format)
                 if off > r.size or size > r.size - off:
-                    raise _Corrupt(f"buffer {i} points at bytes {off}..{off + size} outside "
-                                   "the file")
+                    raise _Corrupt(
+                        f"buffer {i} points at bytes {off}..{off + size} outside the file"
+                    )
                 start, n = off, size
         buffers.append((start, n))
 
@@ -342,8 +367,9 @@ def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
     for i, t in enumerate(sg.tables(F.SubGraphField.OPERATORS, "operator")):
         idx = t.scalar(F.OperatorField.OPCODE_INDEX, "uint", 0)
         if idx >= len(opcodes):
-            raise _Corrupt(f"operator {i} uses operator code {idx}, but the model has "
-                           f"{len(opcodes)}")
+            raise _Corrupt(
+                f"operator {i} uses operator code {idx}, but the model has {len(opcodes)}"
+            )
         code, ver, custom = opcodes[idx]
         op_name = schema.builtin_name(code)
         op_in = t.int_vector(F.OperatorField.INPUTS, f"operator {i} inputs")
@@ -351,18 +377,30 @@ def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
         check_indices(op_in, f"operator {i} ({op_name}) input list", True)
         check_indices(op_out, f"operator {i} ({op_name}) output list", False)
         opt_type = t.scalar(F.OperatorField.BUILTIN_OPTIONS_TYPE, "ubyte", 0)
-        opt_name = (schema.BUILTIN_OPTIONS[opt_type] if opt_type < len(schema.BUILTIN_OPTIONS)
-                    else f"UNKNOWN_{opt_type}")
+        opt_name = (
+            schema.BUILTIN_OPTIONS[opt_type]
+            if opt_type < len(schema.BUILTIN_OPTIONS)
+            else f"UNKNOWN_{opt_type}"
+        )
         options: dict[str, Any] = {}
         if opt_name in schema.OPTION_TABLES:
             opt_table = t.table(F.OperatorField.BUILTIN_OPTIONS, f"operator {i} options")
             if opt_table is not None:
                 options = _options(opt_table, schema.OPTION_TABLES[opt_name])
-        ops.append(OpInfo(index=i, name=op_name, code=code, version=ver, inputs=op_in,
-                          outputs=op_out, options=options,
-                          custom_code=custom if code == schema.CUSTOM_CODE else None,
-                          macs=_macs(op_name, op_in, op_out, tensors),
-                          options_type=opt_name))
+        ops.append(
+            OpInfo(
+                index=i,
+                name=op_name,
+                code=code,
+                version=ver,
+                inputs=op_in,
+                outputs=op_out,
+                options=options,
+                custom_code=custom if code == schema.CUSTOM_CODE else None,
+                macs=_macs(op_name, op_in, op_out, tensors),
+                options_type=opt_name,
+            )
+        )
 
     weight_bytes = 0
     seen_buffers: set[int] = set()
@@ -371,12 +409,22 @@ def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
             seen_buffers.add(tensor.buffer)
             weight_bytes += buffers[tensor.buffer][1]
     return ModelInfo(
-        name=name, path=path, data=data, size_bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(), schema_version=version,
-        description=description, tensors=tuple(tensors), ops=tuple(ops),
-        inputs=tuple(inputs), outputs=tuple(outputs), subgraph_count=len(subgraphs),
-        weight_bytes=weight_bytes, total_macs=sum(op.macs for op in ops),
-        op_histogram=dict(sorted(Counter(op.name for op in ops).items())))
+        name=name,
+        path=path,
+        data=data,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        schema_version=version,
+        description=description,
+        tensors=tuple(tensors),
+        ops=tuple(ops),
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        subgraph_count=len(subgraphs),
+        weight_bytes=weight_bytes,
+        total_macs=sum(op.macs for op in ops),
+        op_histogram=dict(sorted(Counter(op.name for op in ops).items())),
+    )
 
 
 def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> TensorInfo:
@@ -393,8 +441,9 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
     name = t.string(F.NAME, f"tensor {i} name") or f"tensor_{i}"
     buffer = t.scalar(F.BUFFER, "uint", 0)
     if buffer >= max(len(buffers), 1):
-        raise _Corrupt(f"tensor {i} ({name}) uses buffer {buffer}, but the model has "
-                       f"{len(buffers)}")
+        raise _Corrupt(
+            f"tensor {i} ({name}) uses buffer {buffer}, but the model has {len(buffers)}"
+        )
     elements = math.prod(shape)
     nbytes = schema.tensor_nbytes(dtype, elements)
     if nbytes > MAX_TENSOR_BYTES:
@@ -407,8 +456,10 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
     sized = dtype not in ("string", "resource", "variant")
     sparse = t.field_pos(F.SPARSITY, 4) is not None
     if is_constant and sized and not sparse and data_len != nbytes:
-        raise _Corrupt(f"tensor {i} ({name}) has {data_len} bytes of data but its shape "
-                       f"{list(shape)} of {dtype} needs {nbytes}")
+        raise _Corrupt(
+            f"tensor {i} ({name}) has {data_len} bytes of data but its shape "
+            f"{list(shape)} of {dtype} needs {nbytes}"
+        )
     quant = None
     q = t.table(F.QUANTIZATION, f"tensor {i} quantization")
     if q is not None:
@@ -427,14 +478,27 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
                 axis = 0
             if s_n > 1:
                 if not 0 <= axis < len(shape) or shape[axis] != s_n:
-                    raise _Corrupt(f"tensor {i} ({name}) has {s_n} per-channel scales along "
-                                   f"axis {axis} of shape {list(shape)}")
-            quant = QuantInfo(scales=tuple(float(s) for s in scales),
-                              zero_points=tuple(int(z) for z in zps), axis=axis)
-    return TensorInfo(index=i, name=name, dtype=dtype, shape=tuple(shape), quant=quant,
-                      buffer=buffer, is_constant=is_constant, nbytes=nbytes,
-                      is_variable=is_variable,
-                      is_sparse=sparse)
+                    raise _Corrupt(
+                        f"tensor {i} ({name}) has {s_n} per-channel scales along "
+                        f"axis {axis} of shape {list(shape)}"
+                    )
+            quant = QuantInfo(
+                scales=tuple(float(s) for s in scales),
+                zero_points=tuple(int(z) for z in zps),
+                axis=axis,
+            )
+    return TensorInfo(
+        index=i,
+        name=name,
+        dtype=dtype,
+        shape=tuple(shape),
+        quant=quant,
+        buffer=buffer,
+        is_constant=is_constant,
+        nbytes=nbytes,
+        is_variable=is_variable,
+        is_sparse=sparse,
+    )
 
 
 def _options(t: _Table, fields: tuple[schema.OptionField, ...]) -> dict[str, Any]:
@@ -452,8 +516,9 @@ def _shape(tensors: list[TensorInfo], index: int) -> tuple[int, ...] | None:
     return tensors[index].shape if 0 <= index < len(tensors) else None
 
 
-def _macs(name: str, inputs: tuple[int, ...], outputs: tuple[int, ...],
-          tensors: list[TensorInfo]) -> int:
+def _macs(
+    name: str, inputs: tuple[int, ...], outputs: tuple[int, ...], tensors: list[TensorInfo]
+) -> int:
     if not outputs:
         return 0
     out = _shape(tensors, outputs[0])

@@ -25,9 +25,10 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from tinyflash import resources
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
@@ -55,12 +56,17 @@ def _read_kernel_table(header: Path) -> tuple[tuple[str, str], ...]:
         text = header.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise TinyflashError(f"cannot read the runtime's kernel list {header} ({reason}); "
-                             "reinstall tinyflash", EXIT_BAD_INPUT) from error
+        raise TinyflashError(
+            f"cannot read the runtime's kernel list {header} ({reason}); reinstall tinyflash",
+            EXIT_BAD_INPUT,
+        ) from error
     rows = tuple((name, lower) for lower, _code, name in _KERNEL_ROW.findall(text))
     if not rows:
-        raise TinyflashError(f"the runtime's kernel list {header} names no kernel (no "
-                             "TFL_KERNEL line); reinstall tinyflash", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"the runtime's kernel list {header} names no kernel (no "
+            "TFL_KERNEL line); reinstall tinyflash",
+            EXIT_BAD_INPUT,
+        )
     return rows
 
 
@@ -80,8 +86,9 @@ INT16_STATE: dict[str, dict[int, bool]] = {
 # may be a model output.
 INT32_OUTPUT_OPS: frozenset[str] = frozenset({"ARG_MAX", "ARG_MIN"})
 # Ops whose outputs are bool (comparisons); such an output may be a model output.
-BOOL_OUTPUT_OPS: frozenset[str] = frozenset({"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL",
-                                             "LESS", "LESS_EQUAL"})
+BOOL_OUTPUT_OPS: frozenset[str] = frozenset(
+    {"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"}
+)
 # Op -> (input index, dtype) of an input that is not int8 data: GATHER's int32 positions (an
 # embedding lookup by token ids), SELECT_V2's bool condition; it may be a model input or an
 # activation.
@@ -89,10 +96,17 @@ TYPED_INPUTS: dict[str, tuple[int, str]] = {"GATHER": (1, "int32"), "SELECT_V2":
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
-    "CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
-    "TRANSPOSE_CONV": (1, 3), "BATCH_MATMUL": (1, -1), "CONV_3D": (1, 2),
-    "CONV_3D_TRANSPOSE": (1, 3), "UNIDIRECTIONAL_SEQUENCE_LSTM": (1, -1), "SVDF": (1, -1),
-    "LSTM": (1, -1), "EMBEDDING_LOOKUP": (1, -1),
+    "CONV_2D": (1, 2),
+    "DEPTHWISE_CONV_2D": (1, 2),
+    "FULLY_CONNECTED": (1, 2),
+    "TRANSPOSE_CONV": (1, 3),
+    "BATCH_MATMUL": (1, -1),
+    "CONV_3D": (1, 2),
+    "CONV_3D_TRANSPOSE": (1, 3),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": (1, -1),
+    "SVDF": (1, -1),
+    "LSTM": (1, -1),
+    "EMBEDDING_LOOKUP": (1, -1),
 }
 
 REPRESENTATIVE_FIX = "convert with representative data (tinyflash convert --data ...)"
@@ -155,9 +169,12 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         out.append(Finding(severity, kind, f"{head} {text}", op.index, op.name))
 
     if op.custom_code is not None or op.name == "CUSTOM":
-        add("custom", f"is the custom op '{op.custom_code or '?'}', which neither "
+        add(
+            "custom",
+            f"is the custom op '{op.custom_code or '?'}', which neither "
             "TFLITE_BUILTINS_INT8 nor the tinyflash runtime provides — rebuild the model from "
-            "builtin ops")
+            "builtin ops",
+        )
         return
 
     ins = [tensors[i] if i >= 0 else None for i in op.inputs]
@@ -166,20 +183,39 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
     weight_idx, bias_idx = WEIGHT_OPS.get(op.name, (-1, -1))
 
     # Float at the model's edge: QUANTIZE float input -> int8, DEQUANTIZE int8 -> float output.
-    if (op.name == "QUANTIZE" and ins and ins[0] is not None and ins[0].dtype == "float32"
-            and ins[0].index in model_in and not ins[0].is_constant
-            and all(t.dtype == "int8" for t in outs)):
-        add("float-io", f"quantizes the float32 model input {_tname(ins[0])} on the device "
+    if (
+        op.name == "QUANTIZE"
+        and ins
+        and ins[0] is not None
+        and ins[0].dtype == "float32"
+        and ins[0].index in model_in
+        and not ins[0].is_constant
+        and all(t.dtype == "int8" for t in outs)
+    ):
+        add(
+            "float-io",
+            f"quantizes the float32 model input {_tname(ins[0])} on the device "
             "(int8-float-io) — deployable; convert with --mode int8 for int8 I/O and no float",
-            "warning")
+            "warning",
+        )
         _check_quant(op, outs, add)
         return
-    if (op.name == "DEQUANTIZE" and outs and all(t.dtype == "float32" and t.index in model_out
-                                                 for t in outs)
-            and ins and ins[0] is not None and ins[0].dtype == "int8" and not ins[0].is_constant):
-        add("float-io", f"dequantizes to the float32 model output {_tname(outs[0])} on the "
+    if (
+        op.name == "DEQUANTIZE"
+        and outs
+        and all(t.dtype == "float32" and t.index in model_out for t in outs)
+        and ins
+        and ins[0] is not None
+        and ins[0].dtype == "int8"
+        and not ins[0].is_constant
+    ):
+        add(
+            "float-io",
+            f"dequantizes to the float32 model output {_tname(outs[0])} on the "
             "device (int8-float-io) — deployable; convert with --mode int8 for int8 I/O and no "
-            "float", "warning")
+            "float",
+            "warning",
+        )
         _check_quant(op, [ins[0]], add)
         return
 
@@ -190,30 +226,48 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
 
     sparse = [t for _, t in consts if t.is_sparse]
     if sparse:
-        add("sparse", f"has the sparse constant {_tname(sparse[0])}, which the tinyflash runtime "
+        add(
+            "sparse",
+            f"has the sparse constant {_tname(sparse[0])}, which the tinyflash runtime "
             "does not decompress — convert without sparsity (no EXPERIMENTAL_SPARSITY "
-            "optimization)")
+            "optimization)",
+        )
         return
     if op.name == "DEQUANTIZE" and ins and ins[0] is not None and ins[0].is_constant:
         if ins[0].dtype == "float16":
-            add("float16", f"expands the float16 weights {_tname(ins[0])} to float32: the model "
-                f"is float16 — {REPRESENTATIVE_FIX} for a full int8 model")
+            add(
+                "float16",
+                f"expands the float16 weights {_tname(ins[0])} to float32: the model "
+                f"is float16 — {REPRESENTATIVE_FIX} for a full int8 model",
+            )
         else:
-            add("float", f"dequantizes the {ins[0].dtype} constant {_tname(ins[0])} to float "
-                f"at run time (weight-only quantization) — {REPRESENTATIVE_FIX}")
+            add(
+                "float",
+                f"dequantizes the {ins[0].dtype} constant {_tname(ins[0])} to float "
+                f"at run time (weight-only quantization) — {REPRESENTATIVE_FIX}",
+            )
         return
     if float_acts:
         w = ins[weight_idx] if 0 <= weight_idx < len(ins) else None
         if w is not None and w.is_constant and w.dtype in ("int8", "uint8", "int4"):
-            add("hybrid", f"is hybrid: {w.dtype} weights, {float_acts[0].dtype} activations — "
-                f"{REPRESENTATIVE_FIX}")
+            add(
+                "hybrid",
+                f"is hybrid: {w.dtype} weights, {float_acts[0].dtype} activations — "
+                f"{REPRESENTATIVE_FIX}",
+            )
         else:
-            add("float", f"computes in {float_acts[0].dtype} ({_tname(float_acts[0])}) — "
-                f"{REPRESENTATIVE_FIX}")
+            add(
+                "float",
+                f"computes in {float_acts[0].dtype} ({_tname(float_acts[0])}) — "
+                f"{REPRESENTATIVE_FIX}",
+            )
         return
     if float_consts:
-        add("float", f"has the {float_consts[0].dtype} constant {_tname(float_consts[0])} — "
-            f"{REPRESENTATIVE_FIX}")
+        add(
+            "float",
+            f"has the {float_consts[0].dtype} constant {_tname(float_consts[0])} — "
+            f"{REPRESENTATIVE_FIX}",
+        )
         return
 
     if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
@@ -224,33 +278,53 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
 
     edge_io = model_in | model_out if op.name in ("QUANTIZE", "DEQUANTIZE") else set()
     if op.name in INT32_OUTPUT_OPS and any(t.dtype == "int64" for t in outs):
-        add("dtype", f"writes int64 positions ({_tname(outs[0])}); tflite-micro and the "
+        add(
+            "dtype",
+            f"writes int64 positions ({_tname(outs[0])}); tflite-micro and the "
             f"tinyflash runtime write int32 — build the model with "
-            f"tf.math.{op.name.lower().replace('_', '')}(..., output_type=tf.int32)")
+            f"tf.math.{op.name.lower().replace('_', '')}(..., output_type=tf.int32)",
+        )
         return
-    index_outs = ({t.index for t in outs if t.dtype == "int32"} if op.name in INT32_OUTPUT_OPS
-                  else set())
+    index_outs = (
+        {t.index for t in outs if t.dtype == "int32"} if op.name in INT32_OUTPUT_OPS else set()
+    )
     if op.name in BOOL_OUTPUT_OPS:
         index_outs |= {t.index for t in outs if t.dtype == "bool"}
     k, typed = TYPED_INPUTS.get(op.name, (-1, ""))
     if 0 <= k < len(ins) and ins[k] is not None and ins[k].dtype == typed:
         index_outs.add(ins[k].index)
-    int16_ok = {op.inputs[k] for k, variable in INT16_STATE.get(op.name, {}).items()
-                if k < len(ins) and ins[k] is not None and ins[k].dtype == "int16"
-                and ins[k].is_variable == variable}
-    bad = [t for t in acts if t.dtype != "int8" and t.index not in edge_io | index_outs
-           and t.index not in int16_ok]  # io: reported below
+    int16_ok = {
+        op.inputs[k]
+        for k, variable in INT16_STATE.get(op.name, {}).items()
+        if k < len(ins)
+        and ins[k] is not None
+        and ins[k].dtype == "int16"
+        and ins[k].is_variable == variable
+    }
+    bad = [
+        t
+        for t in acts
+        if t.dtype != "int8" and t.index not in edge_io | index_outs and t.index not in int16_ok
+    ]  # io: reported below
     if bad:
         t = bad[0]
         if t.dtype == "int16":
-            add("int16", f"has int16 activations ({_tname(t)}, 16x8 quantization), which the "
-                f"int8 runtime does not run — {INT8_FIX}")
+            add(
+                "int16",
+                f"has int16 activations ({_tname(t)}, 16x8 quantization), which the "
+                f"int8 runtime does not run — {INT8_FIX}",
+            )
         elif t.dtype == "uint8":
-            add("dtype", f"has the uint8 activation {_tname(t)}, outside TFLITE_BUILTINS_INT8 — "
-                f"{INT8_FIX}")
+            add(
+                "dtype",
+                f"has the uint8 activation {_tname(t)}, outside TFLITE_BUILTINS_INT8 — {INT8_FIX}",
+            )
         else:
-            add("dtype", f"has the {t.dtype} activation {_tname(t)}, which the int8 runtime "
-                "does not run — rebuild the model so this op works on int8 tensors")
+            add(
+                "dtype",
+                f"has the {t.dtype} activation {_tname(t)}, which the int8 runtime "
+                "does not run — rebuild the model so this op works on int8 tensors",
+            )
         return
 
     w = ins[weight_idx] if 0 <= weight_idx < len(ins) else None
@@ -258,8 +332,11 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         weight_idx = -1  # both operands may be activations (attention: Q x K^T)
     if weight_idx >= 0:
         if w is None or not w.is_constant:
-            add("weights", "has weights that are not a constant tensor — the tinyflash runtime "
-                "needs constant int8 weights; rebuild the model with fixed weights")
+            add(
+                "weights",
+                "has weights that are not a constant tensor — the tinyflash runtime "
+                "needs constant int8 weights; rebuild the model with fixed weights",
+            )
             return
         if w.dtype != "int8":
             add("weights", f"has {w.dtype} weights ({_tname(w)}), not int8 — {INT8_FIX}")
@@ -273,18 +350,27 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         if problem:
             add("quant", f"{problem} — {INT8_FIX}")
             return
-        if (b is not None and b.quant is not None
-                and not all(math.isfinite(s) and s > 0 for s in b.quant.scales)):
-            add("quant", f"has the bias {_tname(b)} with a scale that is not a positive finite "
-                f"number — {INT8_FIX}")
+        if (
+            b is not None
+            and b.quant is not None
+            and not all(math.isfinite(s) and s > 0 for s in b.quant.scales)
+        ):
+            add(
+                "quant",
+                f"has the bias {_tname(b)} with a scale that is not a positive finite "
+                f"number — {INT8_FIX}",
+            )
             return
 
     for k, t in consts:
         if k in (weight_idx, bias_idx) or t.index in int16_ok:
             continue
         if t.dtype not in ("int8", "int32", "int64"):
-            add("dtype", f"has the {t.dtype} constant {_tname(t)}, outside TFLITE_BUILTINS_INT8 "
-                f"— {INT8_FIX}")
+            add(
+                "dtype",
+                f"has the {t.dtype} constant {_tname(t)}, outside TFLITE_BUILTINS_INT8 "
+                f"— {INT8_FIX}",
+            )
             return
     _check_quant(op, acts, add)
 
@@ -294,27 +380,39 @@ def _lstm_problem(op: OpInfo, ins: list[TensorInfo | None]) -> str | None:
     if len(ins) != 24:
         return f"has {len(ins)} inputs where the LSTM has 24 — convert the model again"
     if any(ins[k] is not None for k in (9, 10, 11)):
-        return ("has peephole connections, which the integer LSTM of TFLM and tinyflash does not "
-                "run — use a Keras LSTM without peepholes")
+        return (
+            "has peephole connections, which the integer LSTM of TFLM and tinyflash does not "
+            "run — use a Keras LSTM without peepholes"
+        )
     if any(ins[k] is not None for k in (16, 17)):
-        return ("has a projection layer, which the integer LSTM of TFLM and tinyflash does not "
-                "run — follow the LSTM with a Dense layer instead")
+        return (
+            "has a projection layer, which the integer LSTM of TFLM and tinyflash does not "
+            "run — follow the LSTM with a Dense layer instead"
+        )
     if any(ins[k] is not None for k in range(20, 24)):
-        return ("has layer normalization, which the integer LSTM of TFLM and tinyflash does not "
-                "run — use a Keras LSTM without layer norm")
+        return (
+            "has layer normalization, which the integer LSTM of TFLM and tinyflash does not "
+            "run — use a Keras LSTM without layer norm"
+        )
     if ins[1] is None or ins[5] is None:
-        return ("has no input gate (coupled input-forget gate, CIFG), which the integer LSTM of "
-                "TFLM and tinyflash does not run — use a standard Keras LSTM")
+        return (
+            "has no input gate (coupled input-forget gate, CIFG), which the integer LSTM of "
+            "TFLM and tinyflash does not run — use a standard Keras LSTM"
+        )
     h, c = ins[18], ins[19]
     if h is None or c is None or not (h.is_variable and c.is_variable):
-        return ("has hidden or cell state that is not a variable tensor — convert the model "
-                "again with tinyflash convert")
+        return (
+            "has hidden or cell state that is not a variable tensor — convert the model "
+            "again with tinyflash convert"
+        )
     if c.dtype == "int16":
         scale = c.quant.scales[0] if c.quant is not None and c.quant.scales else 0.0
         exponent = math.frexp(scale)[1] - 1 if scale > 0 else 0
         if not (scale > 0 and math.frexp(scale)[0] == 0.5 and -43 <= exponent <= 1):
-            return (f"has the cell-state scale {scale!r}, not a power of two in [2^-43, 2]; the "
-                    "integer LSTM needs one — convert the model again with tinyflash convert")
+            return (
+                f"has the cell-state scale {scale!r}, not a power of two in [2^-43, 2]; the "
+                "integer LSTM needs one — convert the model again with tinyflash convert"
+            )
     return None
 
 
@@ -331,8 +429,9 @@ def _no_kernel_finding(info: ModelInfo, op: OpInfo) -> Finding:
     from tinyflash.ops import load_table, tflm_registered, tflm_types
 
     types = _op_types(info, op)
-    first = next((info.tensors[i].dtype for i in op.inputs
-                  if i >= 0 and not info.tensors[i].is_constant), "")
+    first = next(
+        (info.tensors[i].dtype for i in op.inputs if i >= 0 and not info.tensors[i].is_constant), ""
+    )
     try:
         _, rows = load_table()
     except TinyflashError:
@@ -340,24 +439,39 @@ def _no_kernel_finding(info: ModelInfo, op: OpInfo) -> Finding:
     runs = tflm_types(rows, op.name)
     same = [t for t in runs if t.split(" ")[0].rstrip(",") == first]
     if same:
-        todo = (f"TensorFlow Lite Micro runs {op.name} for {same[0]}: deploy with "
-                "`--runtime tflm`, or replace the layer with ops the tinyflash runtime has")
+        todo = (
+            f"TensorFlow Lite Micro runs {op.name} for {same[0]}: deploy with "
+            "`--runtime tflm`, or replace the layer with ops the tinyflash runtime has"
+        )
     elif runs:
-        todo = (f"TensorFlow Lite Micro runs {op.name} only for {'; '.join(runs)} — replace the "
-                "layer with ops the tinyflash runtime has (or give it those types and deploy "
-                "with `--runtime tflm`)")
+        todo = (
+            f"TensorFlow Lite Micro runs {op.name} only for {'; '.join(runs)} — replace the "
+            "layer with ops the tinyflash runtime has (or give it those types and deploy "
+            "with `--runtime tflm`)"
+        )
     elif rows and not tflm_registered(rows, op.name):
-        todo = (f"TensorFlow Lite Micro has no {op.name} kernel either — replace the layer with "
-                "ops the tinyflash runtime has")
+        todo = (
+            f"TensorFlow Lite Micro has no {op.name} kernel either — replace the layer with "
+            "ops the tinyflash runtime has"
+        )
     else:
         todo = "replace the layer with ops the tinyflash runtime has"
-    return Finding("error", "no-kernel", f"op {op.index} {op.name} ({types}) has no kernel in "
-                   f"the tinyflash runtime — {todo} (`tinyflash ops` lists both runtimes' ops)",
-                   op.index, op.name)
+    return Finding(
+        "error",
+        "no-kernel",
+        f"op {op.index} {op.name} ({types}) has no kernel in "
+        f"the tinyflash runtime — {todo} (`tinyflash ops` lists both runtimes' ops)",
+        op.index,
+        op.name,
+    )
 
 
-def _no_kernel_first(info: ModelInfo, findings: list[Finding], producers: dict[int, OpInfo],
-                     consumers: dict[int, list[OpInfo]]) -> list[Finding]:
+def _no_kernel_first(
+    info: ModelInfo,
+    findings: list[Finding],
+    producers: dict[int, OpInfo],
+    consumers: dict[int, list[OpInfo]],
+) -> list[Finding]:
     """Ops without a kernel lead; a DEQUANTIZE/QUANTIZE that only converts for such an op (the
     converter's float island around an op it has no int8 version of) points at it instead of
     at calibration data, which would not change it."""
@@ -368,16 +482,26 @@ def _no_kernel_first(info: ModelInfo, findings: list[Finding], producers: dict[i
     for f in findings:
         if f.kind == "float" and f.op_index is not None and f.op_name in ("DEQUANTIZE", "QUANTIZE"):
             op = info.ops[f.op_index]
-            near = ([c for t in op.outputs for c in consumers.get(t, [])]
-                    if op.name == "DEQUANTIZE" else
-                    [producers[t] for t in op.inputs if t in producers])
+            near = (
+                [c for t in op.outputs for c in consumers.get(t, [])]
+                if op.name == "DEQUANTIZE"
+                else [producers[t] for t in op.inputs if t in producers]
+            )
             if near and all(o.index in missing for o in near):
                 first = near[0]
-                what = "converts to float for" if op.name == "DEQUANTIZE" else \
-                    "converts back to int8 the float output of"
-                f = Finding(f.severity, f.kind, f"op {op.index} {op.name} {what} op {first.index} "
-                            f"{first.name}, which has no kernel (see that op)",
-                            f.op_index, f.op_name)
+                what = (
+                    "converts to float for"
+                    if op.name == "DEQUANTIZE"
+                    else "converts back to int8 the float output of"
+                )
+                f = Finding(
+                    f.severity,
+                    f.kind,
+                    f"op {op.index} {op.name} {what} op {first.index} "
+                    f"{first.name}, which has no kernel (see that op)",
+                    f.op_index,
+                    f.op_name,
+                )
         out.append(f)
     return sorted(out, key=lambda f: f.kind != "no-kernel")
 
@@ -396,8 +520,13 @@ def check_model(info: ModelInfo) -> CheckReport:
     """Verdict on one model: deployable iff no finding has severity 'error'."""
     findings: list[Finding] = []
     if not info.ops:
-        findings.append(Finding("error", "empty", f"{info.name} has no operators — there is "
-                                "nothing to run; convert the model again"))
+        findings.append(
+            Finding(
+                "error",
+                "empty",
+                f"{info.name} has no operators — there is nothing to run; convert the model again",
+            )
+        )
     for op in info.ops:
         if op.name not in runtime_kernels() and op.custom_code is None and op.name != "CUSTOM":
             # the real cause comes first and alone: with no kernel, the op's types do not
@@ -418,32 +547,61 @@ def check_model(info: ModelInfo) -> CheckReport:
             io = info.tensors[ti]
             if io.dtype == "int8":
                 continue
-            if (role == "output" and io.dtype == "int32" and ti in producers
-                    and producers[ti].name in INT32_OUTPUT_OPS):
+            if (
+                role == "output"
+                and io.dtype == "int32"
+                and ti in producers
+                and producers[ti].name in INT32_OUTPUT_OPS
+            ):
                 continue  # positions (ARG_MAX): the device sends the int32 values
-            if (role == "output" and io.dtype == "bool" and ti in producers
-                    and producers[ti].name in BOOL_OUTPUT_OPS):
+            if (
+                role == "output"
+                and io.dtype == "bool"
+                and ti in producers
+                and producers[ti].name in BOOL_OUTPUT_OPS
+            ):
                 continue  # a comparison's result: the device sends one byte per value
-            if role == "input" and consumers.get(ti) and all(
-                    c.name in TYPED_INPUTS and TYPED_INPUTS[c.name][1] == io.dtype
-                    and c.inputs[TYPED_INPUTS[c.name][0]] == ti for c in consumers[ti]):
+            if (
+                role == "input"
+                and consumers.get(ti)
+                and all(
+                    c.name in TYPED_INPUTS
+                    and TYPED_INPUTS[c.name][1] == io.dtype
+                    and c.inputs[TYPED_INPUTS[c.name][0]] == ti
+                    for c in consumers[ti]
+                )
+            ):
                 continue  # GATHER's token ids, SELECT_V2's condition: sent as they are
             if io.dtype == "float32":
-                edge = (all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
-                        and bool(consumers.get(ti)) if role == "input"
-                        else ti in producers and producers[ti].name == "DEQUANTIZE")
+                edge = (
+                    all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
+                    and bool(consumers.get(ti))
+                    if role == "input"
+                    else ti in producers and producers[ti].name == "DEQUANTIZE"
+                )
                 float_io = float_io or edge
                 continue  # reported as float-io warning or as a float op above
-            findings.append(Finding(
-                "error", "io", f"model {role} {pos} '{io.name}' is {io.dtype}, but the device "
-                f"exchanges int8 — {INT8_FIX} (int8 input and output)"))
+            findings.append(
+                Finding(
+                    "error",
+                    "io",
+                    f"model {role} {pos} '{io.name}' is {io.dtype}, but the device "
+                    f"exchanges int8 — {INT8_FIX} (int8 input and output)",
+                )
+            )
     if info.subgraph_count > 1:
-        findings.append(Finding(
-            "warning", "subgraphs", f"{info.name} has {info.subgraph_count} subgraphs; only "
-            "subgraph 0 runs on the device"))
+        findings.append(
+            Finding(
+                "warning",
+                "subgraphs",
+                f"{info.name} has {info.subgraph_count} subgraphs; only "
+                "subgraph 0 runs on the device",
+            )
+        )
     deployable = not any(f.severity == "error" for f in findings)
-    return CheckReport(model=info.name, deployable=deployable, findings=tuple(findings),
-                       float_io=float_io)
+    return CheckReport(
+        model=info.name, deployable=deployable, findings=tuple(findings), float_io=float_io
+    )
 
 
 def _quant_text(t: TensorInfo) -> str:
@@ -458,8 +616,14 @@ def _tensor_dict(info: ModelInfo, index: int) -> dict[str, object]:
     if index < 0:
         return {"tensor": -1}
     t = info.tensors[index]
-    return {"tensor": index, "name": t.name, "dtype": t.dtype, "shape": list(t.shape),
-            "quantization": _quant_text(t), "constant": t.is_constant}
+    return {
+        "tensor": index,
+        "name": t.name,
+        "dtype": t.dtype,
+        "shape": list(t.shape),
+        "quantization": _quant_text(t),
+        "constant": t.is_constant,
+    }
 
 
 @dataclass(frozen=True)
@@ -468,7 +632,7 @@ class CheckResult:
 
     info: ModelInfo
     report: CheckReport
-    plan: "MemoryPlan"
+    plan: MemoryPlan
 
     @property
     def deployable(self) -> bool:
@@ -477,35 +641,73 @@ class CheckResult:
     def to_dict(self) -> dict[str, object]:
         info, plan = self.info, self.plan
         return {
-            "model": info.name, "path": info.path, "size_bytes": info.size_bytes,
-            "sha256": info.sha256, "schema_version": info.schema_version,
-            "subgraphs": info.subgraph_count, "weight_bytes": info.weight_bytes,
-            "total_macs": info.total_macs, "op_histogram": info.op_histogram,
-            "peak_activation_bytes": plan.lower_bound, "arena_bytes": plan.arena_bytes,
+            "model": info.name,
+            "path": info.path,
+            "size_bytes": info.size_bytes,
+            "sha256": info.sha256,
+            "schema_version": info.schema_version,
+            "subgraphs": info.subgraph_count,
+            "weight_bytes": info.weight_bytes,
+            "total_macs": info.total_macs,
+            "op_histogram": info.op_histogram,
+            "peak_activation_bytes": plan.lower_bound,
+            "arena_bytes": plan.arena_bytes,
             "pool_words": plan.pool_words,
-            "deployable": self.report.deployable, "float_io": self.report.float_io,
-            "offenders": list(self.report.offenders), "warnings": list(self.report.warnings),
-            "findings": [{"severity": f.severity, "kind": f.kind, "op_index": f.op_index,
-                          "op": f.op_name, "message": f.message} for f in self.report.findings],
+            "deployable": self.report.deployable,
+            "float_io": self.report.float_io,
+            "offenders": list(self.report.offenders),
+            "warnings": list(self.report.warnings),
+            "findings": [
+                {
+                    "severity": f.severity,
+                    "kind": f.kind,
+                    "op_index": f.op_index,
+                    "op": f.op_name,
+                    "message": f.message,
+                }
+                for f in self.report.findings
+            ],
             "plan": {
-                "arena_bytes": plan.arena_bytes, "lower_bound": plan.lower_bound,
-                "aligned_bound": plan.aligned_bound, "pool_words": plan.pool_words,
-                "alignment": plan.alignment, "strategy": plan.strategy,
+                "arena_bytes": plan.arena_bytes,
+                "lower_bound": plan.lower_bound,
+                "aligned_bound": plan.aligned_bound,
+                "pool_words": plan.pool_words,
+                "alignment": plan.alignment,
+                "strategy": plan.strategy,
                 "aliases": {str(k): v for k, v in plan.aliases.items()},
-                "tensors": [{"tensor": t, "name": info.tensors[t].name,
-                             "bytes": info.tensors[t].nbytes, "first_op": f, "last_op": l,
-                             "offset": plan.offsets[t]}
-                            for t, (f, l) in enumerate(plan.lifetimes) if plan.offsets[t] >= 0],
-                "scratch": [{"op": i, "bytes": n, "offset": plan.scratch_offsets[i]}
-                            for i, n in enumerate(plan.scratch_bytes) if n],
+                "tensors": [
+                    {
+                        "tensor": t,
+                        "name": info.tensors[t].name,
+                        "bytes": info.tensors[t].nbytes,
+                        "first_op": start,
+                        "last_op": end,
+                        "offset": plan.offsets[t],
+                    }
+                    for t, (start, end) in enumerate(plan.lifetimes)
+                    if plan.offsets[t] >= 0
+                ],
+                "scratch": [
+                    {"op": i, "bytes": n, "offset": plan.scratch_offsets[i]}
+                    for i, n in enumerate(plan.scratch_bytes)
+                    if n
+                ],
             },
             "inputs": [_tensor_dict(info, i) for i in info.inputs],
             "outputs": [_tensor_dict(info, i) for i in info.outputs],
-            "ops": [{"index": op.index, "op": op.name, "version": op.version,
-                     "custom_code": op.custom_code, "options": op.options, "macs": op.macs,
-                     "inputs": [_tensor_dict(info, i) for i in op.inputs],
-                     "outputs": [_tensor_dict(info, i) for i in op.outputs]}
-                    for op in info.ops],
+            "ops": [
+                {
+                    "index": op.index,
+                    "op": op.name,
+                    "version": op.version,
+                    "custom_code": op.custom_code,
+                    "options": op.options,
+                    "macs": op.macs,
+                    "inputs": [_tensor_dict(info, i) for i in op.inputs],
+                    "outputs": [_tensor_dict(info, i) for i in op.outputs],
+                }
+                for op in info.ops
+            ],
         }
 
 

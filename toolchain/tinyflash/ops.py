@@ -53,8 +53,9 @@ def runtime_kernels(header: Path | None = None) -> dict[str, int]:
     try:
         text = path.read_text()
     except OSError as error:
-        raise TinyflashError(f"cannot read the runtime's kernel list {path} ({error.strerror}); "
-                             "reinstall tinyflash") from error
+        raise TinyflashError(
+            f"cannot read the runtime's kernel list {path} ({error.strerror}); reinstall tinyflash"
+        ) from error
     return {name: int(code) for _, code, name in _KERNEL_LINE.findall(text)}
 
 
@@ -65,8 +66,10 @@ def load_table(path: Path | None = None) -> tuple[dict[str, Any], list[OpRow]]:
         data = json.loads(p.read_text())
         rows = [OpRow(**r) for r in data["rows"]]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise TinyflashError(f"the operator table {p} is missing or damaged ({error}); "
-                             "regenerate it with scripts/ops_table.py") from error
+        raise TinyflashError(
+            f"the operator table {p} is missing or damaged ({error}); "
+            "regenerate it with scripts/ops_table.py"
+        ) from error
     return dict(data.get("meta", {})), rows
 
 
@@ -87,10 +90,14 @@ def tflm_registered(rows: list[OpRow], op: str) -> bool:
 def summary(rows: list[OpRow]) -> dict[str, int]:
     """Counts: rows TFLM runs, and how many of those tinyflash runs too."""
     yes = [r for r in rows if r.tflm == TFLM_YES]
-    return {"rows": len(rows), "tflm_yes": len(yes), "both_yes": sum(r.tinyflash for r in yes),
-            "ops": len({r.op for r in rows}),
-            "tflm_ops": len({r.op for r in yes}),
-            "tinyflash_ops": len({r.op for r in rows if r.tinyflash})}
+    return {
+        "rows": len(rows),
+        "tflm_yes": len(yes),
+        "both_yes": sum(r.tinyflash for r in yes),
+        "ops": len({r.op for r in rows}),
+        "tflm_ops": len({r.op for r in yes}),
+        "tinyflash_ops": len({r.op for r in rows if r.tinyflash}),
+    }
 
 
 def render_markdown(rows: list[OpRow], meta: dict[str, Any]) -> str:
@@ -126,11 +133,17 @@ def render_markdown(rows: list[OpRow], meta: dict[str, Any]) -> str:
             unregistered.append(r.op)
             continue
         test = f"`{r.test}`" if r.test else ""
-        lines.append(f"| {r.op} | {r.code} | {r.types} | {r.tflm} | "
-                     f"{'yes' if r.tinyflash else 'no'} | {test} |")
-    lines += ["", f"Not registered in TFLM and without a tinyflash kernel ({len(set(unregistered))} "
-              "operators, mostly float-only or TFLite-only): " +
-              ", ".join(sorted(set(unregistered))) + "."]
+        lines.append(
+            f"| {r.op} | {r.code} | {r.types} | {r.tflm} | "
+            f"{'yes' if r.tinyflash else 'no'} | {test} |"
+        )
+    lines += [
+        "",
+        f"Not registered in TFLM and without a tinyflash kernel ({len(set(unregistered))} "
+        "operators, mostly float-only or TFLite-only): "
+        + ", ".join(sorted(set(unregistered)))
+        + ".",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -17,9 +17,10 @@ the firmware with the emulator's monitor. Each stage announces itself through `s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any
 
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
 
@@ -69,18 +70,24 @@ def check_model_file(model: Path, kernels: str = "portable") -> CheckedModel:
     checked = check_file(model, kernels)
     return CheckedModel(Path(model), checked.info, checked.report, checked.plan, kernels)
 
+
 @dataclass
 class Pipeline:
     """One model on one board through generate → build → flash → verify."""
 
     model: CheckedModel
     board: Board
-    stage: Optional[Stage] = None
-    progress: Optional[Progress] = None
+    stage: Stage | None = None
+    progress: Progress | None = None
 
     @classmethod
-    def start(cls, model: Path, board_id: str, stage: Optional[Stage] = None,
-              progress: Optional[Progress] = None) -> "Pipeline":
+    def start(
+        cls,
+        model: Path,
+        board_id: str,
+        stage: Stage | None = None,
+        progress: Progress | None = None,
+    ) -> Pipeline:
         """Loads the board manifest, then runs the check stage."""
         from tinyflash.boards import load_board
 
@@ -93,15 +100,20 @@ class Pipeline:
         if self.stage:
             self.stage(name)
 
-    def generate(self, output_dir: Path, *, force: bool = False,
-                 **options: Any) -> GenerateResult:
+    def generate(self, output_dir: Path, *, force: bool = False, **options: Any) -> GenerateResult:
         """The generate stage (codegen.generate with this checked model; `options` are its
         keyword options: vendor, selftest, kernels, runtime, tflm_path)."""
         from tinyflash.codegen import generate
 
         self._announce("generate")
-        return generate(self.model.path, self.board.id, Path(output_dir), force=force,
-                        checked=self.model, **options)
+        return generate(
+            self.model.path,
+            self.board.id,
+            Path(output_dir),
+            force=force,
+            checked=self.model,
+            **options,
+        )
 
     def build(self, project_dir: Path) -> BuildResult:
         """The build stage: `pio run` on the generated project (every board, real or emulated)."""
@@ -110,7 +122,7 @@ class Pipeline:
         self._announce("build")
         return build_project(Path(project_dir))
 
-    def flash(self, project_dir: Path, port: Optional[str] = None) -> Optional[str]:
+    def flash(self, project_dir: Path, port: str | None = None) -> str | None:
         """The flash stage: real boards are flashed with PlatformIO's upload (to `port`, or the one
         board connected) and the serial port verify should use is returned; emulated boards and
         the host have nothing to flash (verify starts them) and `port` is returned unchanged."""
@@ -123,12 +135,12 @@ class Pipeline:
         self._announce("flash")
         uploaded = upload_project(Path(project_dir), upload_port=port)
         if uploaded.exit_code != 0:
-            raise TinyflashError(f"flashing {self.board.id} at {port} failed; see {uploaded.log}",
-                                 EXIT_CHECK_FAILED)
+            raise TinyflashError(
+                f"flashing {self.board.id} at {port} failed; see {uploaded.log}", EXIT_CHECK_FAILED
+            )
         return port
 
-    def verify(self, build: BuildResult, port: Optional[str] = None,
-               **options: Any) -> VerifyResult:
+    def verify(self, build: BuildResult, port: str | None = None, **options: Any) -> VerifyResult:
         """The verify stage: the device at `port`, or (emulated boards, host) the built firmware
         started here, against the host references (`options`: verify_device's keywords)."""
         from tinyflash.render import MODEL_COPY
@@ -137,5 +149,12 @@ class Pipeline:
         self._announce("verify")
         # The project's copy of the model (the bytes the firmware embeds) names the model in the
         # report, as `tinyflash verify DIR` does; it is the checked model, so no reload.
-        return verify_firmware(self.board, build.elf, build.project_dir / MODEL_COPY, port=port,
-                               info=self.model.info, progress=self.progress, **options)
+        return verify_firmware(
+            self.board,
+            build.elf,
+            build.project_dir / MODEL_COPY,
+            port=port,
+            info=self.model.info,
+            progress=self.progress,
+            **options,
+        )

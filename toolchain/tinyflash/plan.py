@@ -47,8 +47,8 @@ tensors are sized by their element size like any other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tinyflash import schema
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
@@ -124,11 +124,14 @@ def tensor_lifetimes(info: ModelInfo) -> tuple[tuple[int, int], ...]:
     for t, tensor in enumerate(info.tensors):
         if tensor.is_variable and first[t] >= 0:
             first[t], last[t] = 0, last_op
-    return tuple((f, l) for f, l in zip(first, last))
+    return tuple(zip(first, last))
 
 
-def lower_bound(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...] | None = None,
-                scratch: tuple[int, ...] = ()) -> int:
+def lower_bound(
+    info: ModelInfo,
+    lifetimes: tuple[tuple[int, int], ...] | None = None,
+    scratch: tuple[int, ...] = (),
+) -> int:
     """Largest total size of the activation tensors (and the op's scratch) live at any one op."""
     lifetimes = lifetimes or tensor_lifetimes(info)
     n = max(len(info.ops), 1)
@@ -136,10 +139,10 @@ def lower_bound(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...] | None =
     for i, nbytes in enumerate(scratch):
         live[i] += nbytes
         live[i + 1] -= nbytes
-    for t, (f, l) in enumerate(lifetimes):
-        if f >= 0:
-            live[f] += info.tensors[t].nbytes
-            live[l + 1] -= info.tensors[t].nbytes
+    for t, (start, end) in enumerate(lifetimes):
+        if start >= 0:
+            live[start] += info.tensors[t].nbytes
+            live[end + 1] -= info.tensors[t].nbytes
     best = running = 0
     for i in range(n):
         running += live[i]
@@ -158,9 +161,16 @@ def _alias_map(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...]) -> dict[
         if src < 0 or src == dst:
             continue
         a, b = info.tensors[src], info.tensors[dst]
-        if (a.is_constant or b.is_constant or a.is_variable or b.is_variable or src in io
-                or a.nbytes != b.nbytes or lifetimes[src][1] != op.index
-                or lifetimes[dst][0] != op.index):
+        if (
+            a.is_constant
+            or b.is_constant
+            or a.is_variable
+            or b.is_variable
+            or src in io
+            or a.nbytes != b.nbytes
+            or lifetimes[src][1] != op.index
+            or lifetimes[dst][0] != op.index
+        ):
             continue
         aliases[dst] = src
     return aliases
@@ -189,7 +199,7 @@ def _place(buffers: list[_Buffer], order: list[int], best_fit: bool) -> tuple[di
     top = 0
     for k in order:
         b = buffers[k]
-        busy = sorted((o, e) for o, e, f, l in placed if f <= b.last and b.first <= l)
+        busy = sorted((o, e) for o, e, start, end in placed if start <= b.last and b.first <= end)
         chosen, chosen_gap, cursor = -1, 0, 0
         for o, e in busy:
             gap = o - cursor
@@ -254,8 +264,9 @@ _SEARCH_SEED = 20261125
 _SEARCH_WORK = 1_000_000  # budget in buffer-pair comparisons (~0.3 s of Python at most)
 
 
-def _improve(buffers: list[_Buffer], order: list[int], best: tuple[int, dict[int, int], str],
-             bound: int) -> tuple[int, dict[int, int], str]:
+def _improve(
+    buffers: list[_Buffer], order: list[int], best: tuple[int, dict[int, int], str], bound: int
+) -> tuple[int, dict[int, int], str]:
     """Moves one buffer earlier in the placement order at a time, keeping any change that does not
     grow the arena, until the arena meets `bound` or the work budget is spent."""
     import random
@@ -269,7 +280,7 @@ def _improve(buffers: list[_Buffer], order: list[int], best: tuple[int, dict[int
     improved = False
     for _ in range(iterations):
         i, j = sorted(rng.sample(range(n), 2))
-        candidate = order[:i] + [order[j]] + order[i:j] + order[j + 1:]
+        candidate = order[:i] + [order[j]] + order[i:j] + order[j + 1 :]
         cand_offsets, cand_top = _place(buffers, candidate, True)
         if cand_top <= top:
             improved = improved or cand_top < top
@@ -285,18 +296,18 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
     lifetimes = tensor_lifetimes(info)
     aliases = _alias_map(info, lifetimes)
     groups: dict[int, _Buffer] = {}
-    for t, (f, l) in enumerate(lifetimes):
-        if f < 0:
+    for t, (start, end) in enumerate(lifetimes):
+        if start < 0:
             continue
         r = _root(aliases, t)
         nbytes = info.tensors[t].nbytes
         if r in groups:
             g = groups[r]
-            g.first, g.last = min(g.first, f), max(g.last, l)
+            g.first, g.last = min(g.first, start), max(g.last, end)
             g.actual = max(g.actual, nbytes)
             g.size = _align(g.actual)
         else:
-            groups[r] = _Buffer(r, f, l, _align(nbytes), nbytes)
+            groups[r] = _Buffer(r, start, end, _align(nbytes), nbytes)
     buffers = [groups[r] for r in sorted(groups)]
     scratch = tuple(scratch_bytes_for_op(info, op, kernels) for op in info.ops)
     if not any(scratch):
@@ -307,8 +318,10 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
 
     best: tuple[int, dict[int, int], str] | None = None
     best_order: list[int] = []
-    candidates = [(label, sorted(range(len(buffers)), key=lambda k: key(buffers[k])))
-                  for label, key in _ORDERINGS]
+    candidates = [
+        (label, sorted(range(len(buffers)), key=lambda k: key(buffers[k])))
+        for label, key in _ORDERINGS
+    ]
     candidates.append(("breadth", _breadth_order(buffers, len(info.ops))))
     for label, order in candidates:
         for best_fit in (True, False):
@@ -321,16 +334,27 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
         best = _improve(buffers, best_order, best, bound)
     arena, root_offsets, strategy = best if best else (0, {}, "empty")
 
-    tensor_offsets = tuple(root_offsets[_root(aliases, t)] if lifetimes[t][0] >= 0 else -1
-                           for t in range(len(info.tensors)))
-    scratch_offsets = tuple(root_offsets[len(info.tensors) + i] if nbytes else -1
-                            for i, nbytes in enumerate(scratch))
+    tensor_offsets = tuple(
+        root_offsets[_root(aliases, t)] if lifetimes[t][0] >= 0 else -1
+        for t in range(len(info.tensors))
+    )
+    scratch_offsets = tuple(
+        root_offsets[len(info.tensors) + i] if nbytes else -1 for i, nbytes in enumerate(scratch)
+    )
     pool_words = sum(pool_words_for_op(info, op) for op in info.ops)
-    return MemoryPlan(offsets=tensor_offsets, arena_bytes=arena,
-                      lower_bound=lower_bound(info, lifetimes, scratch),
-                      aligned_bound=bound, scratch_offsets=scratch_offsets, scratch_bytes=scratch,
-                      lifetimes=lifetimes, pool_words=pool_words, alignment=ALIGNMENT,
-                      aliases=dict(sorted(aliases.items())), strategy=strategy)
+    return MemoryPlan(
+        offsets=tensor_offsets,
+        arena_bytes=arena,
+        lower_bound=lower_bound(info, lifetimes, scratch),
+        aligned_bound=bound,
+        scratch_offsets=scratch_offsets,
+        scratch_bytes=scratch,
+        lifetimes=lifetimes,
+        pool_words=pool_words,
+        alignment=ALIGNMENT,
+        aliases=dict(sorted(aliases.items())),
+        strategy=strategy,
+    )
 
 
 # The DSP kernels' limits (firmware/runtime/src/kernels: TFL_MAC_PATCH_BYTES in tfl_mac.h,
@@ -360,8 +384,13 @@ def scratch_bytes_for_op(info: ModelInfo, op: OpInfo, kernels: str) -> int:
         stride_w = int(op.options.get("stride_w", 1)) or 1
         stride_h = int(op.options.get("stride_h", 1)) or 1
         # 1x1 with stride 1 and the input's height and width has no padding (SAME or VALID)
-        if (kh == kw == 1 and stride_w == stride_h == 1 and x[1:3] == y[1:3] and ic % 4 == 0
-                and ic <= POINTWISE_MAX_IC):
+        if (
+            kh == kw == 1
+            and stride_w == stride_h == 1
+            and x[1:3] == y[1:3]
+            and ic % 4 == 0
+            and ic <= POINTWISE_MAX_IC
+        ):
             return 4 * ic
         filter_size = kh * kw * fic
         return 3 * _align(filter_size) if filter_size <= PATCH_BYTES - 3 and oc >= 4 else 0
@@ -393,8 +422,11 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
     tensors = info.tensors
 
     def fail(what: str) -> None:
-        raise TinyflashError(f"memory plan of {info.name}: {what} — this is a tinyflash bug, "
-                             "please report it with the model.", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"memory plan of {info.name}: {what} — this is a tinyflash bug, "
+            "please report it with the model.",
+            EXIT_CHECK_FAILED,
+        )
 
     if len(plan.offsets) != len(tensors) or len(plan.lifetimes) != len(tensors):
         fail(f"{len(plan.offsets)} offsets for {len(tensors)} tensors")
@@ -402,29 +434,46 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
     placed: list[int] = []
     for t, off in enumerate(plan.offsets):
         if plan.lifetimes[t] != expected[t]:
-            fail(f"tensor {t} ({tensors[t].name}) has lifetime {plan.lifetimes[t]}, "
-                 f"expected {expected[t]}")
+            fail(
+                f"tensor {t} ({tensors[t].name}) has lifetime {plan.lifetimes[t]}, "
+                f"expected {expected[t]}"
+            )
         if expected[t][0] < 0:
             if off != -1:
                 fail(f"tensor {t} ({tensors[t].name}) is constant or unused but has offset {off}")
             continue
         if off < 0 or off % plan.alignment:
-            fail(f"tensor {t} ({tensors[t].name}) has offset {off}, not a multiple of "
-                 f"{plan.alignment}")
+            fail(
+                f"tensor {t} ({tensors[t].name}) has offset {off}, not a multiple of "
+                f"{plan.alignment}"
+            )
         if off + tensors[t].nbytes > plan.arena_bytes:
-            fail(f"tensor {t} ({tensors[t].name}) ends at {off + tensors[t].nbytes}, past the "
-                 f"{plan.arena_bytes}-byte arena")
+            fail(
+                f"tensor {t} ({tensors[t].name}) ends at {off + tensors[t].nbytes}, past the "
+                f"{plan.arena_bytes}-byte arena"
+            )
         placed.append(t)
 
     groups = {t: _root(plan.aliases, t) for t in placed}
     for dst, src in plan.aliases.items():
-        op_ok = any(op.name in ALIAS_OPS and op.inputs[:1] == (src,) and op.outputs == (dst,)
-                    and expected[src][1] == op.index for op in info.ops)
-        if (not op_ok or plan.offsets[dst] != plan.offsets[src]
-                or tensors[dst].nbytes != tensors[src].nbytes
-                or src in info.inputs or src in info.outputs):
-            fail(f"tensor {dst} ({tensors[dst].name}) may not alias tensor {src} "
-                 f"({tensors[src].name})")
+        op_ok = any(
+            op.name in ALIAS_OPS
+            and op.inputs[:1] == (src,)
+            and op.outputs == (dst,)
+            and expected[src][1] == op.index
+            for op in info.ops
+        )
+        if (
+            not op_ok
+            or plan.offsets[dst] != plan.offsets[src]
+            or tensors[dst].nbytes != tensors[src].nbytes
+            or src in info.inputs
+            or src in info.outputs
+        ):
+            fail(
+                f"tensor {dst} ({tensors[dst].name}) may not alias tensor {src} "
+                f"({tensors[src].name})"
+            )
 
     order = sorted(placed, key=lambda t: expected[t][0])
     for i, a in enumerate(order):
@@ -432,7 +481,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
             continue
         fa, la = expected[a]
         a0, a1 = plan.offsets[a], plan.offsets[a] + tensors[a].nbytes
-        for b in order[i + 1:]:
+        for b in order[i + 1 :]:
             fb, lb = expected[b]
             if fb > la:
                 break
@@ -440,8 +489,10 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
                 continue
             b0, b1 = plan.offsets[b], plan.offsets[b] + tensors[b].nbytes
             if a0 < b1 and b0 < a1 and fa <= lb and fb <= la:
-                fail(f"tensors {a} ({tensors[a].name}) and {b} ({tensors[b].name}) are live "
-                     f"together but overlap at bytes {max(a0, b0)}..{min(a1, b1)}")
+                fail(
+                    f"tensors {a} ({tensors[a].name}) and {b} ({tensors[b].name}) are live "
+                    f"together but overlap at bytes {max(a0, b0)}..{min(a1, b1)}"
+                )
 
     if plan.scratch_offsets and len(plan.scratch_offsets) != len(info.ops):
         fail(f"{len(plan.scratch_offsets)} scratch offsets for {len(info.ops)} ops")
@@ -451,8 +502,10 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
                 fail(f"op {i} takes no scratch but has scratch offset {off}")
             continue
         if off < 0 or off % plan.alignment or off + nbytes > plan.arena_bytes:
-            fail(f"op {i}'s {nbytes}-byte scratch at {off} is misaligned or outside the "
-                 f"{plan.arena_bytes}-byte arena")
+            fail(
+                f"op {i}'s {nbytes}-byte scratch at {off} is misaligned or outside the "
+                f"{plan.arena_bytes}-byte arena"
+            )
         for t in placed:
             t0, t1 = plan.offsets[t], plan.offsets[t] + tensors[t].nbytes
             if expected[t][0] <= i <= expected[t][1] and off < t1 and t0 < off + nbytes:
@@ -481,8 +534,11 @@ def with_offline_plan(info: ModelInfo, plan: MemoryPlan) -> bytes:
     entry = fb.MetadataT()
     entry.name = OFFLINE_METADATA_NAME
     entry.buffer = len(model.buffers) - 1
-    kept = [m for m in (model.metadata or [])
-            if (m.name.decode() if isinstance(m.name, bytes) else m.name) != OFFLINE_METADATA_NAME]
+    kept = [
+        m
+        for m in (model.metadata or [])
+        if (m.name.decode() if isinstance(m.name, bytes) else m.name) != OFFLINE_METADATA_NAME
+    ]
     model.metadata = kept + [entry]
     builder = flatbuffers.Builder(len(info.data) + 4 * len(values) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=schema.FILE_IDENTIFIER)

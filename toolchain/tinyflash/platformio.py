@@ -21,9 +21,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from tinyflash.boards import Board, load_board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
@@ -55,7 +55,7 @@ def tool_scons_dir() -> Path:
     return core_dir() / "packages" / "tool-scons"
 
 
-def tool_scons_status() -> Optional[str]:
+def tool_scons_status() -> str | None:
     """The provisioned tool-scons version, or None when PlatformIO would not find it."""
     folder = tool_scons_dir()
     try:
@@ -74,18 +74,22 @@ def tool_scons_status() -> Optional[str]:
 
 def _scons_package_dir() -> Path:
     try:
-        import SCons  # type: ignore[import-not-found]
         from importlib.metadata import version
+
+        import SCons  # type: ignore[import-not-found]
     except ImportError:
         raise TinyflashError(
             "the Python package scons is not installed, so PlatformIO's tool-scons cannot be "
-            f"provisioned; run `pip install scons=={SCONS_PYPI_VERSION}`.", EXIT_BAD_INPUT)
+            f"provisioned; run `pip install scons=={SCONS_PYPI_VERSION}`.",
+            EXIT_BAD_INPUT,
+        ) from None
     installed = version("scons")
     if installed != SCONS_PYPI_VERSION:
         raise TinyflashError(
             f"scons {installed} is installed but PlatformIO 6.2 needs SCons {SCONS_PYPI_VERSION} "
             f"as tool-scons {TOOL_SCONS_VERSION}; run `pip install scons=={SCONS_PYPI_VERSION}`.",
-            EXIT_BAD_INPUT)
+            EXIT_BAD_INPUT,
+        )
     return Path(SCons.__file__).resolve().parent
 
 
@@ -100,25 +104,43 @@ def ensure_platformio() -> Path:
     packages.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tool-scons-", dir=packages))
     try:
-        shutil.copytree(source, staging / "SCons",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            source, staging / "SCons", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
         (staging / "scons.py").write_text(_LAUNCHER, encoding="utf-8")
-        (staging / "package.json").write_text(json.dumps({
-            "name": "tool-scons",
-            "version": TOOL_SCONS_VERSION,
-            "description": f"SCons {SCONS_PYPI_VERSION} (provisioned by tinyflash from PyPI's "
-                           f"scons=={SCONS_PYPI_VERSION})",
-            "keywords": ["tools", "build tools"],
-            "homepage": "https://scons.org",
-            "license": "MIT",
-        }, indent=2) + "\n", encoding="utf-8")
-        (staging / ".piopm").write_text(json.dumps({
-            "type": "tool",
-            "name": "tool-scons",
-            "version": TOOL_SCONS_VERSION,
-            "spec": {"owner": "platformio", "id": None, "name": "tool-scons",
-                     "requirements": TOOL_SCONS_REQUIREMENT, "uri": None},
-        }), encoding="utf-8")
+        (staging / "package.json").write_text(
+            json.dumps(
+                {
+                    "name": "tool-scons",
+                    "version": TOOL_SCONS_VERSION,
+                    "description": f"SCons {SCONS_PYPI_VERSION} (provisioned by tinyflash from PyPI's "
+                    f"scons=={SCONS_PYPI_VERSION})",
+                    "keywords": ["tools", "build tools"],
+                    "homepage": "https://scons.org",
+                    "license": "MIT",
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        (staging / ".piopm").write_text(
+            json.dumps(
+                {
+                    "type": "tool",
+                    "name": "tool-scons",
+                    "version": TOOL_SCONS_VERSION,
+                    "spec": {
+                        "owner": "platformio",
+                        "id": None,
+                        "name": "tool-scons",
+                        "requirements": TOOL_SCONS_REQUIREMENT,
+                        "uri": None,
+                    },
+                }
+            ),
+            encoding="utf-8",
+        )
         if tool_scons_status() is not None:  # another process finished first
             return target
         if target.exists():
@@ -133,8 +155,11 @@ def ensure_platformio() -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     if tool_scons_status() is None:
-        raise TinyflashError(f"could not provision PlatformIO's tool-scons in {target}; remove "
-                             "that folder and run `tinyflash doctor`.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"could not provision PlatformIO's tool-scons in {target}; remove "
+            "that folder and run `tinyflash doctor`.",
+            EXIT_BAD_INPUT,
+        )
     return target
 
 
@@ -161,7 +186,7 @@ class ProjectEnv:
     project_dir: Path
     name: str
     board_id: str
-    boards_dir: Optional[Path]
+    boards_dir: Path | None
 
     @property
     def build_dir(self) -> Path:
@@ -173,37 +198,46 @@ class ProjectEnv:
         return load_board(self.board_id)
 
 
-def project_env(project_dir: Path, env: Optional[str] = None) -> ProjectEnv:
+def project_env(project_dir: Path, env: str | None = None) -> ProjectEnv:
     """Reads platformio.ini: the named env, else default_envs' first, else the first env."""
     project_dir = Path(project_dir).resolve()
     ini = project_dir / "platformio.ini"
     if not ini.is_file():
-        raise TinyflashError(f"{project_dir} has no platformio.ini; pass a directory made by "
-                             "`tinyflash generate`.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{project_dir} has no platformio.ini; pass a directory made by `tinyflash generate`.",
+            EXIT_BAD_INPUT,
+        )
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read(ini, encoding="utf-8")
     except configparser.Error as error:
-        raise TinyflashError(f"{ini} cannot be parsed ({error.__class__.__name__}); fix the file.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{ini} cannot be parsed ({error.__class__.__name__}); fix the file.", EXIT_BAD_INPUT
+        ) from None
     envs = [s[4:] for s in parser.sections() if s.startswith("env:")]
     if not envs:
-        raise TinyflashError(f"{ini} defines no env section; add one or regenerate the "
-                             "project.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{ini} defines no env section; add one or regenerate the project.", EXIT_BAD_INPUT
+        )
     if env is None:
         defaults = parser.get("platformio", "default_envs", fallback="")
         wanted = [e.strip() for e in re.split(r"[,\s]+", defaults) if e.strip()]
         env = wanted[0] if wanted else envs[0]
     if env not in envs:
-        raise TinyflashError(f"{ini} has no environment {env}; its environments are "
-                             f"{', '.join(envs)}.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{ini} has no environment {env}; its environments are {', '.join(envs)}.",
+            EXIT_BAD_INPUT,
+        )
     section = f"env:{env}"
     board_id = parser.get(section, "board", fallback="").strip()
     if not board_id:
-        raise TinyflashError(f"{ini} environment {env} sets no board; add `board = <id>`.",
-                             EXIT_BAD_INPUT)
-    boards_dir_text = (parser.get(section, "boards_dir", fallback="")
-                       or parser.get("platformio", "boards_dir", fallback="")).strip()
+        raise TinyflashError(
+            f"{ini} environment {env} sets no board; add `board = <id>`.", EXIT_BAD_INPUT
+        )
+    boards_dir_text = (
+        parser.get(section, "boards_dir", fallback="")
+        or parser.get("platformio", "boards_dir", fallback="")
+    ).strip()
     boards_dir = None
     if boards_dir_text:
         boards_dir = Path(boards_dir_text)
@@ -237,7 +271,7 @@ class BuildResult:
     env: str
     board: Board
     elf: Path  # firmware.elf, or the host executable
-    bin: Optional[Path]
+    bin: Path | None
     map: Path
     log: Path
     text: int
@@ -245,19 +279,28 @@ class BuildResult:
     bss: int
     size: SizeReport
     seconds: float
-    arena_bytes: Optional[int] = None  # size of the generated `<model>_arena` array, if any
-    model_bytes: Optional[int] = None  # size of the generated `<model>_model_data` array
+    arena_bytes: int | None = None  # size of the generated `<model>_arena` array, if any
+    model_bytes: int | None = None  # size of the generated `<model>_model_data` array
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "project_dir": str(self.project_dir), "env": self.env, "board": self.board.id,
-            "elf": str(self.elf), "bin": str(self.bin) if self.bin else None,
-            "map": str(self.map), "log": str(self.log),
-            "text": self.text, "data": self.data, "bss": self.bss,
-            "flash_used": self.size.flash_used, "flash_limit": self.size.flash_limit,
-            "ram_used": self.size.ram_used, "ram_limit": self.size.ram_limit,
+            "project_dir": str(self.project_dir),
+            "env": self.env,
+            "board": self.board.id,
+            "elf": str(self.elf),
+            "bin": str(self.bin) if self.bin else None,
+            "map": str(self.map),
+            "log": str(self.log),
+            "text": self.text,
+            "data": self.data,
+            "bss": self.bss,
+            "flash_used": self.size.flash_used,
+            "flash_limit": self.size.flash_limit,
+            "ram_used": self.size.ram_used,
+            "ram_limit": self.size.ram_limit,
             "seconds": round(self.seconds, 2),
-            "arena_bytes": self.arena_bytes, "model_bytes": self.model_bytes,
+            "arena_bytes": self.arena_bytes,
+            "model_bytes": self.model_bytes,
         }
 
 
@@ -273,8 +316,9 @@ def symbol_sizes(elf: Path, board: Board) -> dict[str, int]:
     """Sizes of the firmware's data objects by name (`nm -S`); {} when nm is unavailable."""
     tool = _binutil(board, "nm")
     try:
-        out = subprocess.run([tool, "-S", str(elf)], check=True, capture_output=True, text=True,
-                             timeout=60).stdout
+        out = subprocess.run(
+            [tool, "-S", str(elf)], check=True, capture_output=True, text=True, timeout=60
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
     sizes: dict[str, int] = {}
@@ -285,7 +329,7 @@ def symbol_sizes(elf: Path, board: Board) -> dict[str, int]:
     return sizes
 
 
-def _generated_array(sizes: dict[str, int], suffix: str) -> Optional[int]:
+def _generated_array(sizes: dict[str, int], suffix: str) -> int | None:
     found = [size for name, size in sizes.items() if name.endswith(suffix)]
     return found[0] if len(found) == 1 else None
 
@@ -294,30 +338,46 @@ def measure_size(elf: Path, board: Board) -> SizeReport:
     """text/data/bss of `size` (Berkeley format), checked against the board's limits."""
     tool = _binutil(board, "size")
     try:
-        out = subprocess.run([tool, "-B", "-d", str(elf)], check=True, capture_output=True,
-                             text=True, timeout=60).stdout
+        out = subprocess.run(
+            [tool, "-B", "-d", str(elf)], check=True, capture_output=True, text=True, timeout=60
+        ).stdout
     except FileNotFoundError:
-        raise TinyflashError(f"{tool} is not installed, so the size of {elf} is unknown; run "
-                             "`bash scripts/bootstrap-system.sh`.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{tool} is not installed, so the size of {elf} is unknown; run "
+            "`bash scripts/bootstrap-system.sh`.",
+            EXIT_BAD_INPUT,
+        ) from None
     except subprocess.CalledProcessError as error:
-        raise TinyflashError(f"{tool} failed on {elf}: {error.stderr.strip()}; rebuild the "
-                             "project.", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"{tool} failed on {elf}: {error.stderr.strip()}; rebuild the project.",
+            EXIT_CHECK_FAILED,
+        ) from None
     lines = out.strip().splitlines()
     if len(lines) < 2:
-        raise TinyflashError(f"{tool} printed no sizes for {elf}; rebuild the project.",
-                             EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"{tool} printed no sizes for {elf}; rebuild the project.", EXIT_CHECK_FAILED
+        )
     text, data, bss = (int(v) for v in lines[1].split()[:3])
-    return SizeReport(text=text, data=data, bss=bss, flash_used=text + data,
-                      ram_used=data + bss, flash_limit=board.flash_bytes,
-                      ram_limit=board.ram_bytes)
+    return SizeReport(
+        text=text,
+        data=data,
+        bss=bss,
+        flash_used=text + data,
+        ram_used=data + bss,
+        flash_limit=board.flash_bytes,
+        ram_limit=board.ram_bytes,
+    )
 
 
-_ERROR_LINE = re.compile(r"(error:|Error:|\berror\b.*:|undefined reference|region .* overflowed|"
-                         r"RAM overflow|No such file|\*\*\*)")
+_ERROR_LINE = re.compile(
+    r"(error:|Error:|\berror\b.*:|undefined reference|region .* overflowed|"
+    r"RAM overflow|No such file|\*\*\*)"
+)
 # A Python exception that PlatformIO/SCons reports: "UnknownPlatform: ...:", "KeyError: ...".
 # CamelCase or ...Error/...Exception, so PlatformIO's "CONFIGURATION:"/"PLATFORM:" headers are not.
 _EXCEPTION_LINE = re.compile(
-    r"^(?:[A-Za-z_]\w*\.)*(?:[A-Z][a-z0-9]+[A-Z]\w*|[A-Z]\w*(?:Error|Exception)): ")
+    r"^(?:[A-Za-z_]\w*\.)*(?:[A-Z][a-z0-9]+[A-Z]\w*|[A-Z]\w*(?:Error|Exception)): "
+)
 # SCons prints a Python exception as its "Name: message:" line, then frames: an indented
 # `File "...", line N:` line and the indented source line under it.
 _FRAME_LINE = re.compile(r'^\s+File ".*", line \d+')
@@ -356,11 +416,14 @@ def summarize_failure(log_text: str, limit: int = 6) -> str:
 _INSTALLING = re.compile(r"(?:Platform|Tool|Library) Manager: Installing (\S+)")
 
 
-def download_failure(log_text: str) -> Optional[str]:
+def download_failure(log_text: str) -> str | None:
     """What PlatformIO failed to download, when a build log shows a registry download failing
     (a real board's first build without network), else None."""
-    if not re.search(r"HTTPClientError|Could not resolve|ConnectionError|Max retries exceeded|"
-                     r"InternetConnectionError|Temporary failure in name resolution", log_text):
+    if not re.search(
+        r"HTTPClientError|Could not resolve|ConnectionError|Max retries exceeded|"
+        r"InternetConnectionError|Temporary failure in name resolution",
+        log_text,
+    ):
         return None
     installing = _INSTALLING.findall(log_text)
     return installing[-1] if installing else "a package"
@@ -380,17 +443,27 @@ def _kill_tree(proc: subprocess.Popen[str], own_group: bool) -> None:
     proc.wait()
 
 
-def _run_pio(args: list[str], log: Path, timeout: float,
-             on_line: Optional[Callable[[str], None]] = None,
-             pass_stdin: bool = False) -> tuple[int, str]:
+def _run_pio(
+    args: list[str],
+    log: Path,
+    timeout: float,
+    on_line: Callable[[str], None] | None = None,
+    pass_stdin: bool = False,
+) -> tuple[int, str]:
     log.parent.mkdir(parents=True, exist_ok=True)
     # Its own session, so a timeout can end the whole tree; except when the firmware reads this
     # terminal (pass_stdin), where it must stay in the foreground process group (Ctrl-C reaches it).
     own_group = not pass_stdin
-    proc = subprocess.Popen(pio_command() + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=None if pass_stdin else subprocess.DEVNULL,
-                            env=pio_environment(), text=True, errors="replace",
-                            start_new_session=own_group)
+    proc = subprocess.Popen(
+        pio_command() + args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=None if pass_stdin else subprocess.DEVNULL,
+        env=pio_environment(),
+        text=True,
+        errors="replace",
+        start_new_session=own_group,
+    )
     lines: list[str] = []
 
     def _reader() -> None:
@@ -408,9 +481,11 @@ def _run_pio(args: list[str], log: Path, timeout: float,
         _kill_tree(proc, own_group)
         reader.join(5)
         log.write_text("".join(lines), encoding="utf-8")
-        raise TinyflashError(f"`pio {' '.join(args)}` did not finish within {timeout:.0f} s "
-                             f"and was stopped; its output so far is in {log}.",
-                             EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"`pio {' '.join(args)}` did not finish within {timeout:.0f} s "
+            f"and was stopped; its output so far is in {log}.",
+            EXIT_CHECK_FAILED,
+        ) from None
     except BaseException:
         _kill_tree(proc, own_group)
         raise
@@ -420,8 +495,12 @@ def _run_pio(args: list[str], log: Path, timeout: float,
     return proc.returncode, text
 
 
-def build_project(project_dir: Path, env: Optional[str] = None, timeout: float = 900.0,
-                  on_line: Optional[Callable[[str], None]] = None) -> BuildResult:
+def build_project(
+    project_dir: Path,
+    env: str | None = None,
+    timeout: float = 900.0,
+    on_line: Callable[[str], None] | None = None,
+) -> BuildResult:
     """`pio run` in `project_dir` (offline); returns the firmware paths and sizes. A failed build
     raises TinyflashError with the first error lines and the log path."""
     import time
@@ -431,33 +510,52 @@ def build_project(project_dir: Path, env: Optional[str] = None, timeout: float =
     board = penv.board()
     log = penv.project_dir / ".pio" / f"tinyflash-build-{penv.name}.log"
     started = time.monotonic()
-    code, text = _run_pio(["run", "-d", str(penv.project_dir), "-e", penv.name], log, timeout,
-                          on_line)
+    code, text = _run_pio(
+        ["run", "-d", str(penv.project_dir), "-e", penv.name], log, timeout, on_line
+    )
     seconds = time.monotonic() - started
     missing = download_failure(text) if code != 0 else None
     if missing is not None:
-        raise TinyflashError(f"build of {penv.project_dir} (env {penv.name}) failed: PlatformIO "
-                             f"could not download {missing} from its registry; board "
-                             f"{board.id} needs network on its first build (PlatformIO installs "
-                             "its platform, toolchain and framework; later builds work offline, "
-                             f"docs/boards.md) (full log: {log}).", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"build of {penv.project_dir} (env {penv.name}) failed: PlatformIO "
+            f"could not download {missing} from its registry; board "
+            f"{board.id} needs network on its first build (PlatformIO installs "
+            "its platform, toolchain and framework; later builds work offline, "
+            f"docs/boards.md) (full log: {log}).",
+            EXIT_CHECK_FAILED,
+        )
     if code != 0:
-        raise TinyflashError(f"build of {penv.project_dir} (env {penv.name}) failed: "
-                             f"{summarize_failure(text)} (full log: {log}).", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"build of {penv.project_dir} (env {penv.name}) failed: "
+            f"{summarize_failure(text)} (full log: {log}).",
+            EXIT_CHECK_FAILED,
+        )
     elf = penv.build_dir / ("firmware" if board.is_host else "firmware.elf")
     if not elf.is_file():
-        raise TinyflashError(f"pio run succeeded but {elf} does not exist; does platformio.ini "
-                             f"use tinyflash's platform (firmware/platform)? See {log}.",
-                             EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"pio run succeeded but {elf} does not exist; does platformio.ini "
+            f"use tinyflash's platform (firmware/platform)? See {log}.",
+            EXIT_CHECK_FAILED,
+        )
     size = measure_size(elf, board)
     symbols = symbol_sizes(elf, board)
     binary = penv.build_dir / "firmware.bin"
     return BuildResult(
-        project_dir=penv.project_dir, env=penv.name, board=board, elf=elf,
-        bin=binary if binary.is_file() else None, map=penv.build_dir / "firmware.map", log=log,
-        text=size.text, data=size.data, bss=size.bss, size=size, seconds=seconds,
+        project_dir=penv.project_dir,
+        env=penv.name,
+        board=board,
+        elf=elf,
+        bin=binary if binary.is_file() else None,
+        map=penv.build_dir / "firmware.map",
+        log=log,
+        text=size.text,
+        data=size.data,
+        bss=size.bss,
+        size=size,
+        seconds=seconds,
         arena_bytes=_generated_array(symbols, "_arena"),
-        model_bytes=_generated_array(symbols, "_model_data"))
+        model_bytes=_generated_array(symbols, "_model_data"),
+    )
 
 
 @dataclass(frozen=True)
@@ -470,10 +568,14 @@ class UploadResult:
     log: Path
 
 
-def upload_project(project_dir: Path, env: Optional[str] = None, timeout: float = 900.0,
-                   upload_port: Optional[str] = None,
-                   on_line: Optional[Callable[[str], None]] = None,
-                   pass_stdin: bool = False) -> UploadResult:
+def upload_project(
+    project_dir: Path,
+    env: str | None = None,
+    timeout: float = 900.0,
+    upload_port: str | None = None,
+    on_line: Callable[[str], None] | None = None,
+    pass_stdin: bool = False,
+) -> UploadResult:
     """`pio run -t upload`: builds if needed, then flashes. On emulated boards and the host,
     "flashing" runs the firmware until it exits, its serial port on stdio (stdin is closed unless
     `pass_stdin`); `exit_code` is pio's (0 when the firmware exited with 0). On emulated boards,
@@ -500,14 +602,21 @@ class ToolStatus:
     fix: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "ok": self.ok, "version": self.version, "detail": self.detail,
-                "fix": "" if self.ok else self.fix}
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "version": self.version,
+            "detail": self.detail,
+            "fix": "" if self.ok else self.fix,
+        }
 
 
-_APT_FIX = "bash scripts/bootstrap-system.sh   (or: sudo apt-get update && sudo apt-get install -y {})"
+_APT_FIX = (
+    "bash scripts/bootstrap-system.sh   (or: sudo apt-get update && sudo apt-get install -y {})"
+)
 
 
-def _tool_version(command: list[str]) -> Optional[str]:
+def _tool_version(command: list[str]) -> str | None:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -525,20 +634,42 @@ def doctor() -> list[ToolStatus]:
     try:
         import platformio  # type: ignore[import-not-found]
 
-        results.append(ToolStatus("pio", True, f"PlatformIO Core {platformio.__version__}",
-                                  f"{sys.executable} -m platformio", ""))
+        results.append(
+            ToolStatus(
+                "pio",
+                True,
+                f"PlatformIO Core {platformio.__version__}",
+                f"{sys.executable} -m platformio",
+                "",
+            )
+        )
     except ImportError:
-        results.append(ToolStatus("pio", False, "", "the platformio Python package is missing",
-                                  "pip install platformio==6.2.0"))
+        results.append(
+            ToolStatus(
+                "pio",
+                False,
+                "",
+                "the platformio Python package is missing",
+                "pip install platformio==6.2.0",
+            )
+        )
     scons = tool_scons_status()
-    results.append(ToolStatus(
-        "tool-scons", scons is not None, scons or "",
-        str(tool_scons_dir()) if scons else f"not provisioned in {tool_scons_dir()}",
-        "tinyflash doctor --fix   (provisions it from the installed scons==4.11.1)"))
+    results.append(
+        ToolStatus(
+            "tool-scons",
+            scons is not None,
+            scons or "",
+            str(tool_scons_dir()) if scons else f"not provisioned in {tool_scons_dir()}",
+            "tinyflash doctor --fix   (provisions it from the installed scons==4.11.1)",
+        )
+    )
     for name, command, package in (
         ("arm-none-eabi-gcc", ["arm-none-eabi-gcc", "--version"], "gcc-arm-none-eabi"),
-        ("newlib-nano", ["arm-none-eabi-gcc", "-print-file-name=nano.specs"],
-         "libnewlib-arm-none-eabi"),
+        (
+            "newlib-nano",
+            ["arm-none-eabi-gcc", "-print-file-name=nano.specs"],
+            "libnewlib-arm-none-eabi",
+        ),
         ("qemu-system-arm", [QEMU_BINARY, "--version"], "qemu-system-arm"),
         ("gcc", ["gcc", "--version"], "gcc"),
     ):
@@ -550,11 +681,16 @@ def doctor() -> list[ToolStatus]:
                 version = None  # gcc echoes the bare name when the file does not exist
             else:
                 found, version = str(Path(version).resolve()), "nano.specs"
-        results.append(ToolStatus(name, version is not None, version or "",
-                                  found if version is not None else f"{command[0]} not usable",
-                                  fix))
+        results.append(
+            ToolStatus(
+                name,
+                version is not None,
+                version or "",
+                found if version is not None else f"{command[0]} not usable",
+                fix,
+            )
+        )
     return results
-
 
 
 # ---- serial ports of real boards (`pio device list`) ------------------------------------------
@@ -569,15 +705,19 @@ class SerialDevice:
     hwid: str  # e.g. "USB VID:PID=2341:805A SER=... LOCATION=1-1:1.0", or "n/a"
 
     @property
-    def usb_id(self) -> Optional[tuple[int, int]]:
+    def usb_id(self) -> tuple[int, int] | None:
         """(vendor id, product id) of a USB serial device, else None."""
         match = re.search(r"VID:PID=([0-9A-Fa-f]{1,4}):([0-9A-Fa-f]{1,4})", self.hwid)
         return (int(match.group(1), 16), int(match.group(2), 16)) if match else None
 
     def as_dict(self) -> dict[str, object]:
         usb = self.usb_id
-        return {"port": self.port, "description": self.description, "hwid": self.hwid,
-                "usb_id": f"{usb[0]:04x}:{usb[1]:04x}" if usb else None}
+        return {
+            "port": self.port,
+            "description": self.description,
+            "hwid": self.hwid,
+            "usb_id": f"{usb[0]:04x}:{usb[1]:04x}" if usb else None,
+        }
 
 
 def parse_device_list(text: str) -> list[SerialDevice]:
@@ -585,32 +725,50 @@ def parse_device_list(text: str) -> list[SerialDevice]:
     try:
         data = json.loads(text)
     except ValueError as error:
-        raise TinyflashError(f"`pio device list --json-output` printed something that is not "
-                             f"JSON ({error}); pass the board's serial port with {option('port')}.",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"`pio device list --json-output` printed something that is not "
+            f"JSON ({error}); pass the board's serial port with {option('port')}.",
+            EXIT_BAD_INPUT,
+        ) from None
     if not isinstance(data, list):
-        raise TinyflashError("`pio device list --json-output` did not print a list; pass the "
-                             f"board's serial port with {option('port')}.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            "`pio device list --json-output` did not print a list; pass the "
+            f"board's serial port with {option('port')}.",
+            EXIT_BAD_INPUT,
+        )
     devices = []
     for item in data:
         if isinstance(item, dict) and isinstance(item.get("port"), str) and item["port"]:
-            devices.append(SerialDevice(item["port"], str(item.get("description", "")),
-                                        str(item.get("hwid", ""))))
+            devices.append(
+                SerialDevice(
+                    item["port"], str(item.get("description", "")), str(item.get("hwid", ""))
+                )
+            )
     return devices
 
 
 def list_serial_devices(timeout: float = 60.0) -> list[SerialDevice]:
     """The serial ports PlatformIO sees now (`pio device list --serial --json-output`)."""
     try:
-        done = subprocess.run(pio_command() + ["device", "list", "--serial", "--json-output"],
-                              capture_output=True, text=True, timeout=timeout,
-                              env=pio_environment())
+        done = subprocess.run(
+            pio_command() + ["device", "list", "--serial", "--json-output"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=pio_environment(),
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise TinyflashError(f"`pio device list` could not run ({error}); pass the board's "
-                             f"serial port with {option('port')}.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"`pio device list` could not run ({error}); pass the board's "
+            f"serial port with {option('port')}.",
+            EXIT_BAD_INPUT,
+        ) from None
     if done.returncode != 0:
-        raise TinyflashError(f"`pio device list` failed ({done.stderr.strip()[-200:]}); pass the "
-                             f"board's serial port with {option('port')}.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"`pio device list` failed ({done.stderr.strip()[-200:]}); pass the "
+            f"board's serial port with {option('port')}.",
+            EXIT_BAD_INPUT,
+        )
     return parse_device_list(done.stdout)
 
 
@@ -626,7 +784,7 @@ def board_usb_ids(board: Board) -> set[tuple[int, int]]:
     return ids
 
 
-def select_serial_port(devices: list[SerialDevice], board: Optional[Board] = None) -> str:
+def select_serial_port(devices: list[SerialDevice], board: Board | None = None) -> str:
     """The port of the one connected board: only USB serial devices count (a built-in
     /dev/ttyS0 is no board). With several, the one whose USB id is in the board manifest's
     build.hwids wins if it is the only such one. Otherwise a sentence asking for --port."""
@@ -635,21 +793,26 @@ def select_serial_port(devices: list[SerialDevice], board: Optional[Board] = Non
         return usb[0].port
     name = f"board {board.id}" if board is not None else "a board"
     if not usb:
-        raise TinyflashError(f"no USB serial device is connected (`pio device list` shows "
-                             f"{len(devices)} port(s), none USB); connect {name} or pass its "
-                             f"serial port with {option('port')}.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"no USB serial device is connected (`pio device list` shows "
+            f"{len(devices)} port(s), none USB); connect {name} or pass its "
+            f"serial port with {option('port')}.",
+            EXIT_BAD_INPUT,
+        )
     if board is not None:
         known = board_usb_ids(board)
         matching = [d for d in usb if d.usb_id in known]
         if len(matching) == 1:
             return matching[0].port
     ports = ", ".join(f"{d.port} ({d.description})" for d in usb)
-    raise TinyflashError(f"{len(usb)} USB serial devices are connected ({ports}) and tinyflash "
-                         f"cannot tell which one is {name}; pass the right one with "
-                         f"{option('port')}.",
-                         EXIT_BAD_INPUT)
+    raise TinyflashError(
+        f"{len(usb)} USB serial devices are connected ({ports}) and tinyflash "
+        f"cannot tell which one is {name}; pass the right one with "
+        f"{option('port')}.",
+        EXIT_BAD_INPUT,
+    )
 
 
-def detect_serial_port(board: Optional[Board] = None, timeout: float = 60.0) -> str:
+def detect_serial_port(board: Board | None = None, timeout: float = 60.0) -> str:
     """`select_serial_port` over what `pio device list` sees now."""
     return select_serial_port(list_serial_devices(timeout), board)

@@ -28,14 +28,21 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from tinyflash.floatmodel import ModelSpec, import_tensorflow, load_float_model, parse_model_spec, quiet_fds
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.floatmodel import (
+    ModelSpec,
+    import_tensorflow,
+    load_float_model,
+    parse_model_spec,
+    quiet_fds,
+)
 
 REFERENCE_NAMES = ("tflm", "tflite-ref", "tflite-default", "float")
 # Largest arena tflm_min_arena tries before giving up (bytes).
@@ -79,7 +86,9 @@ def round_half_away(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.floor(np.abs(values) + 0.5)
 
 
-def quantize(values: np.ndarray, scale: float, zero_point: int, dtype: str | np.dtype = "int8") -> np.ndarray:
+def quantize(
+    values: np.ndarray, scale: float, zero_point: int, dtype: str | np.dtype = "int8"
+) -> np.ndarray:
     """Float data -> the integer domain of a tensor, as TFLite's QUANTIZE reference kernel does."""
     if scale <= 0:
         raise ValueError(f"quantize needs a positive scale, got {scale}")
@@ -100,9 +109,12 @@ def to_tensor(values: np.ndarray, detail: TensorDetail) -> np.ndarray:
     """Float data for an input -> the array that input takes (quantized when it is integer)."""
     array = np.asarray(values)
     if array.size != int(np.prod(detail.shape)):
-        raise TinyflashError(f"input '{detail.name}' takes shape {detail.shape} "
-                             f"({int(np.prod(detail.shape))} values) but got {array.shape}; "
-                             "give data of the model's input shape.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"input '{detail.name}' takes shape {detail.shape} "
+            f"({int(np.prod(detail.shape))} values) but got {array.shape}; "
+            "give data of the model's input shape.",
+            EXIT_BAD_INPUT,
+        )
     array = array.reshape(detail.shape)
     if detail.quantized and array.dtype.kind == "f":
         return quantize(array, detail.scale, detail.zero_point, detail.dtype)
@@ -126,7 +138,9 @@ def run_float(reference: Reference, inputs: Sequence[np.ndarray]) -> list[np.nda
 # ---- flatbuffer references -----------------------------------------------------------------
 
 
-def _details_from_model(model_bytes: bytes, name: str) -> tuple[list[TensorDetail], list[TensorDetail]]:
+def _details_from_model(
+    model_bytes: bytes, name: str
+) -> tuple[list[TensorDetail], list[TensorDetail]]:
     from tinyflash.model import parse_model  # noqa: PLC0415
 
     info = parse_model(model_bytes, name)
@@ -141,20 +155,29 @@ def _details_from_model(model_bytes: bytes, name: str) -> tuple[list[TensorDetai
     return [detail(i) for i in info.inputs], [detail(i) for i in info.outputs]
 
 
-def _check_inputs(name: str, details: list[TensorDetail], inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+def _check_inputs(
+    name: str, details: list[TensorDetail], inputs: Sequence[np.ndarray]
+) -> list[np.ndarray]:
     if len(inputs) != len(details):
-        raise TinyflashError(f"{name}: the model has {len(details)} inputs but {len(inputs)} arrays "
-                             "were given; give one array per input.", EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{name}: the model has {len(details)} inputs but {len(inputs)} arrays "
+            "were given; give one array per input.",
+            EXIT_BAD_INPUT,
+        )
     result = []
     for array, detail in zip(inputs, details):
         array = np.asarray(array)
         if array.dtype != np.dtype(detail.dtype):
-            raise TinyflashError(f"{name}: input '{detail.name}' is {detail.dtype} but got "
-                                 f"{array.dtype}; quantize float data with to_tensor().",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{name}: input '{detail.name}' is {detail.dtype} but got "
+                f"{array.dtype}; quantize float data with to_tensor().",
+                EXIT_BAD_INPUT,
+            )
         if array.size != int(np.prod(detail.shape)):
-            raise TinyflashError(f"{name}: input '{detail.name}' has shape {detail.shape} but got "
-                                 f"{array.shape}.", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"{name}: input '{detail.name}' has shape {detail.shape} but got {array.shape}.",
+                EXIT_BAD_INPUT,
+            )
         result.append(np.ascontiguousarray(array.reshape(detail.shape)))
     return result
 
@@ -184,12 +207,16 @@ class TFLiteReference:
             warnings.simplefilter("ignore")
             try:
                 self._interpreter = tf.lite.Interpreter(
-                    model_content=self.model_bytes, experimental_op_resolver_type=kind)
+                    model_content=self.model_bytes, experimental_op_resolver_type=kind
+                )
                 self._interpreter.allocate_tensors()
             except (ValueError, RuntimeError) as error:
-                raise TinyflashError(f"{label}: TensorFlow Lite cannot load the model "
-                                     f"({str(error).splitlines()[0] if str(error) else error}); "
-                                     "check it with `tinyflash check`.", EXIT_BAD_INPUT) from None
+                raise TinyflashError(
+                    f"{label}: TensorFlow Lite cannot load the model "
+                    f"({str(error).splitlines()[0] if str(error) else error}); "
+                    "check it with `tinyflash check`.",
+                    EXIT_BAD_INPUT,
+                ) from None
         self._in = [d["index"] for d in self._interpreter.get_input_details()]
         self._out = [d["index"] for d in self._interpreter.get_output_details()]
         self._quiet = quiet
@@ -203,13 +230,17 @@ class TFLiteReference:
         return [np.array(self._interpreter.get_tensor(i)) for i in self._out]
 
 
-def _tflm_interpreter(model_bytes: bytes, arena_size: int, preserve_all_tensors: bool = False) -> Any:
+def _tflm_interpreter(
+    model_bytes: bytes, arena_size: int, preserve_all_tensors: bool = False
+) -> Any:
     from tflite_micro.python.tflite_micro import runtime  # noqa: PLC0415
 
     if preserve_all_tensors:
         return runtime.Interpreter.from_bytes(
-            model_bytes, arena_size=int(arena_size),
-            intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+            model_bytes,
+            arena_size=int(arena_size),
+            intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors,
+        )
     return runtime.Interpreter.from_bytes(model_bytes, arena_size=int(arena_size))
 
 
@@ -235,16 +266,28 @@ class _ArenaProbe:
         self.model_path = model_path
         self.inputs = inputs
         self.quiet = quiet
-        self.process: Optional[subprocess.Popen[str]] = None
+        self.process: subprocess.Popen[str] | None = None
 
     def _start(self) -> subprocess.Popen[str]:
         package_root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
         return subprocess.Popen(
-            [sys.executable, "-m", "tinyflash.reference", "--arena-probe", str(self.model_path),
-             str(self.inputs)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL if self.quiet else None, text=True, bufsize=1, env=env)
+            [
+                sys.executable,
+                "-m",
+                "tinyflash.reference",
+                "--arena-probe",
+                str(self.model_path),
+                str(self.inputs),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if self.quiet else None,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
 
     def works(self, arena_size: int) -> bool:
         if self.process is None or self.process.poll() is not None:
@@ -300,9 +343,12 @@ def tflm_min_arena(model: bytes | str | Path, quiet: bool = True) -> int:
             while not probe.works(high):
                 high *= 2
                 if high > TFLM_ARENA_CAP:
-                    raise TinyflashError(f"{label}: TFLM cannot run the model even with a "
-                                         f"{TFLM_ARENA_CAP // (1024 * 1024)} MiB arena; check the "
-                                         "model with `tinyflash check`.", EXIT_BAD_INPUT)
+                    raise TinyflashError(
+                        f"{label}: TFLM cannot run the model even with a "
+                        f"{TFLM_ARENA_CAP // (1024 * 1024)} MiB arena; check the "
+                        "model with `tinyflash check`.",
+                        EXIT_BAD_INPUT,
+                    )
             low = 0  # invariant: low fails (or is 0), high works
             while high - low > 1:
                 middle = (low + high) // 2
@@ -328,8 +374,13 @@ TFLM_RUN_ARENA_MIN = 1024 * 1024
 TFLM_RUN_ARENA_MODEL_FACTOR = 10
 
 
-def tflm_arena(model: bytes | str | Path, *, preserve_all_tensors: bool = False,
-               minimum: Optional[int] = None, quiet: bool = True) -> int:
+def tflm_arena(
+    model: bytes | str | Path,
+    *,
+    preserve_all_tensors: bool = False,
+    minimum: int | None = None,
+    quiet: bool = True,
+) -> int:
     """The arena the TFLM runner gives the tflite-micro runtime: TFLM's minimum when the caller
     measured it (`tflm_min_arena`), else a generous bound (max(TFLM_RUN_ARENA_MIN,
     TFLM_RUN_ARENA_MODEL_FACTOR x the model)); plus every activation tensor and
@@ -356,23 +407,39 @@ class TFLMReference:
 
     name = "tflm"
 
-    def __init__(self, model: bytes | str | Path, arena_size: Optional[int] = None,
-                 quiet: bool = True, preserve_all_tensors: bool = False,
-                 minimum_arena: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        model: bytes | str | Path,
+        arena_size: int | None = None,
+        quiet: bool = True,
+        preserve_all_tensors: bool = False,
+        minimum_arena: int | None = None,
+    ) -> None:
         self.model_bytes, label = _model_bytes(model)
         self.inputs, self.outputs = _details_from_model(self.model_bytes, label)
         self._quiet = quiet
-        self.arena_size = int(arena_size) if arena_size else tflm_arena(
-            self.model_bytes, preserve_all_tensors=preserve_all_tensors, minimum=minimum_arena,
-            quiet=quiet)
+        self.arena_size = (
+            int(arena_size)
+            if arena_size
+            else tflm_arena(
+                self.model_bytes,
+                preserve_all_tensors=preserve_all_tensors,
+                minimum=minimum_arena,
+                quiet=quiet,
+            )
+        )
         with quiet_fds(quiet):
             try:
-                self._interpreter = _tflm_interpreter(self.model_bytes, self.arena_size,
-                                                      preserve_all_tensors)
+                self._interpreter = _tflm_interpreter(
+                    self.model_bytes, self.arena_size, preserve_all_tensors
+                )
             except (RuntimeError, ValueError) as error:
-                raise TinyflashError(f"{label}: the TFLM runtime cannot load the model with a "
-                                     f"{self.arena_size} B arena ({error}); give a larger arena "
-                                     "or check the model.", EXIT_BAD_INPUT) from None
+                raise TinyflashError(
+                    f"{label}: the TFLM runtime cannot load the model with a "
+                    f"{self.arena_size} B arena ({error}); give a larger arena "
+                    "or check the model.",
+                    EXIT_BAD_INPUT,
+                ) from None
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         arrays = _check_inputs(self.name, self.inputs, inputs)
@@ -394,8 +461,9 @@ class FloatReference:
 
     name = "float"
 
-    def __init__(self, model: str | Path | ModelSpec, signature: Optional[str] = None,
-                 quiet: bool = True) -> None:
+    def __init__(
+        self, model: str | Path | ModelSpec, signature: str | None = None, quiet: bool = True
+    ) -> None:
         spec = model if isinstance(model, ModelSpec) else parse_model_spec(model, signature)
         self._loaded = load_float_model(spec, quiet=quiet)
         self.inputs = [TensorDetail(s.name, s.shape, s.dtype) for s in self._loaded.inputs]
@@ -408,17 +476,23 @@ class FloatReference:
         for array, detail in zip(inputs, self.inputs):
             array = np.asarray(array)
             if array.size != int(np.prod(detail.shape)):
-                raise TinyflashError(f"float: input '{detail.name}' has shape {detail.shape} but "
-                                     f"got {array.shape}.", EXIT_BAD_INPUT)
+                raise TinyflashError(
+                    f"float: input '{detail.name}' has shape {detail.shape} but got {array.shape}.",
+                    EXIT_BAD_INPUT,
+                )
             arrays.append(array.reshape(detail.shape).astype(detail.dtype))
         if len(arrays) != len(self.inputs):
-            raise TinyflashError(f"float: the model has {len(self.inputs)} inputs but "
-                                 f"{len(inputs)} arrays were given.", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"float: the model has {len(self.inputs)} inputs but "
+                f"{len(inputs)} arrays were given.",
+                EXIT_BAD_INPUT,
+            )
         return self._loaded(arrays)
 
 
-def make_reference(name: str, model: bytes | str | Path, quiet: bool = True,
-                   signature: Optional[str] = None) -> Reference:
+def make_reference(
+    name: str, model: bytes | str | Path, quiet: bool = True, signature: str | None = None
+) -> Reference:
     """A reference by name: tflm, tflite-ref, tflite-default (a .tflite) or float (a float model)."""
     if name == "tflm":
         return TFLMReference(model, quiet=quiet)
@@ -428,10 +502,13 @@ def make_reference(name: str, model: bytes | str | Path, quiet: bool = True,
         return TFLiteReference(model, "default", quiet=quiet)
     if name == "float":
         if isinstance(model, (bytes, bytearray)):
-            raise TinyflashError("the float reference needs the float model's path.", EXIT_BAD_INPUT)
+            raise TinyflashError(
+                "the float reference needs the float model's path.", EXIT_BAD_INPUT
+            )
         return FloatReference(model, signature, quiet=quiet)
-    raise TinyflashError(f"unknown reference '{name}'; use one of {', '.join(REFERENCE_NAMES)}.",
-                         EXIT_BAD_INPUT)
+    raise TinyflashError(
+        f"unknown reference '{name}'; use one of {', '.join(REFERENCE_NAMES)}.", EXIT_BAD_INPUT
+    )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import jinja2
 
@@ -150,8 +151,9 @@ def c_identifier(stem: str) -> str:
 
 def _check_ident(value: str) -> str:
     if not _IDENT_RE.match(value) or value in _C_KEYWORDS:
-        raise TinyflashError(f"internal: {value!r} is not a valid C identifier; report this",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"internal: {value!r} is not a valid C identifier; report this", EXIT_BAD_INPUT
+        )
     return value
 
 
@@ -160,17 +162,18 @@ def c_bytes(data: bytes, indent: int = 2, per_line: int = BYTES_PER_LINE) -> str
     pad = " " * indent
     lines = []
     for start in range(0, len(data), per_line):
-        chunk = data[start:start + per_line]
+        chunk = data[start : start + per_line]
         lines.append(pad + ", ".join(f"0x{b:02x}" for b in chunk) + ",")
     return "\n".join(lines)
 
 
 def c_ints(values: Iterable[int], indent: int = 2, per_line: int = INTS_PER_LINE) -> str:
     """Integers as comma-separated lines (INT32_MIN written so it stays an int32 expression)."""
-    items = [("(-2147483647 - 1)" if v == -2**31 else str(int(v))) for v in values]
+    items = [("(-2147483647 - 1)" if v == -(2**31) else str(int(v))) for v in values]
     pad = " " * indent
-    return "\n".join(pad + ", ".join(items[i:i + per_line]) + ","
-                     for i in range(0, len(items), per_line))
+    return "\n".join(
+        pad + ", ".join(items[i : i + per_line]) + "," for i in range(0, len(items), per_line)
+    )
 
 
 def c_comment(text: Any) -> str:
@@ -214,12 +217,26 @@ def emulator_command(board: BoardSpec) -> list[str] | None:
     return upload_command()
 
 
-def base_context(*, model: bytes, model_file: str, model_sha256: str, ident: str,
-                 op_names: Sequence[str], input_count: int, output_count: int,
-                 kernels: tuple[str, ...], board: BoardSpec, vectors: Sequence[Any],
-                 selftest_seed: int, paths: FirmwarePaths, vendor: bool, ram: Budget,
-                 flash: Budget, generated: Sequence[str],
-                 vendored: Mapping[str, bytes]) -> dict[str, Any]:
+def base_context(
+    *,
+    model: bytes,
+    model_file: str,
+    model_sha256: str,
+    ident: str,
+    op_names: Sequence[str],
+    input_count: int,
+    output_count: int,
+    kernels: tuple[str, ...],
+    board: BoardSpec,
+    vectors: Sequence[Any],
+    selftest_seed: int,
+    paths: FirmwarePaths,
+    vendor: bool,
+    ram: Budget,
+    flash: Budget,
+    generated: Sequence[str],
+    vendored: Mapping[str, bytes],
+) -> dict[str, Any]:
     """The template context every project shares (the tinyflash and the TFLM runtime's);
     each adds its own keys."""
     from tinyflash import __version__
@@ -263,8 +280,15 @@ def template_environment(templates: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(c_bytes=c_bytes, c_ints=c_ints, c_comment=c_comment, c_string=c_string,
-                       c_ident=_check_ident, thousands=thousands, json=json_document)
+    env.filters.update(
+        c_bytes=c_bytes,
+        c_ints=c_ints,
+        c_comment=c_comment,
+        c_string=c_string,
+        c_ident=_check_ident,
+        thousands=thousands,
+        json=json_document,
+    )
     return env
 
 
@@ -279,17 +303,24 @@ def kernel_names(op_names: Iterable[str]) -> tuple[str, ...]:
 def default_paths(board: BoardSpec) -> FirmwarePaths:
     firmware = resources.firmware_dir().resolve()
     boards_dir = (board.manifest.parent if board.manifest else resources.boards_dir()).resolve()
-    return FirmwarePaths(platform=str(firmware / "platform"), runtime=str(firmware / "runtime"),
-                         harness=str(firmware / "harness"), boards_dir=str(boards_dir))
+    return FirmwarePaths(
+        platform=str(firmware / "platform"),
+        runtime=str(firmware / "runtime"),
+        harness=str(firmware / "harness"),
+        boards_dir=str(boards_dir),
+    )
 
 
 def vendored_paths() -> FirmwarePaths:
     """Paths inside the project. `${PROJECT_DIR}` (PlatformIO expands it to the project folder)
     keeps each project's package URI distinct: PlatformIO records symlinked packages by URI in
     its core folder, so two projects with the same relative URI would share one package."""
-    return FirmwarePaths(platform="${PROJECT_DIR}/vendor/platform",
-                         runtime="${PROJECT_DIR}/lib/runtime",
-                         harness="${PROJECT_DIR}/lib/harness", boards_dir="boards")
+    return FirmwarePaths(
+        platform="${PROJECT_DIR}/vendor/platform",
+        runtime="${PROJECT_DIR}/lib/runtime",
+        harness="${PROJECT_DIR}/lib/harness",
+        boards_dir="boards",
+    )
 
 
 def vendored_files(board: BoardSpec) -> dict[str, bytes]:
@@ -300,14 +331,18 @@ def vendored_files(board: BoardSpec) -> dict[str, bytes]:
         try:
             files[header_target] = (firmware / header_source).read_bytes()
         except OSError as error:
-            raise TinyflashError(f"cannot vendor {firmware / header_source} ({error.strerror}); "
-                                 "reinstall tinyflash", EXIT_BAD_INPUT) from error
-    for source_name, target in (ARDUINO_VENDORED_DIRS if board.arduino else VENDORED_DIRS):
+            raise TinyflashError(
+                f"cannot vendor {firmware / header_source} ({error.strerror}); reinstall tinyflash",
+                EXIT_BAD_INPUT,
+            ) from error
+    for source_name, target in ARDUINO_VENDORED_DIRS if board.arduino else VENDORED_DIRS:
         source = firmware / source_name
         if not source.is_dir():
-            raise TinyflashError(f"cannot vendor {source}: the folder is missing; reinstall "
-                                 f"tinyflash or generate without {option('vendor')}",
-                                 EXIT_BAD_INPUT)
+            raise TinyflashError(
+                f"cannot vendor {source}: the folder is missing; reinstall "
+                f"tinyflash or generate without {option('vendor')}",
+                EXIT_BAD_INPUT,
+            )
         for path in sorted(source.rglob("*")):
             rel = path.relative_to(source)
             if any(part in _VENDOR_SKIP or part.endswith(".pyc") for part in rel.parts):
@@ -322,9 +357,13 @@ def vendored_files(board: BoardSpec) -> dict[str, bytes]:
     return files
 
 
-def render_files(templates: Path | None, template_outputs: Sequence[tuple[str, str]],
-                  context: Mapping[str, Any], model: bytes,
-                  vendored: Mapping[str, bytes]) -> dict[str, bytes]:
+def render_files(
+    templates: Path | None,
+    template_outputs: Sequence[tuple[str, str]],
+    context: Mapping[str, Any],
+    model: bytes,
+    vendored: Mapping[str, bytes],
+) -> dict[str, bytes]:
     """Renders each (template, output path) with `context`, adds the model copy and the vendored
     files, and returns them sorted by path (deterministic output)."""
     env = template_environment(templates)
@@ -333,8 +372,11 @@ def render_files(templates: Path | None, template_outputs: Sequence[tuple[str, s
         try:
             text = env.get_template(template_name).render(context)
         except jinja2.TemplateError as error:
-            raise TinyflashError(f"template {template_name} failed to render ({error}); "
-                                 "reinstall tinyflash or report this", EXIT_BAD_INPUT) from error
+            raise TinyflashError(
+                f"template {template_name} failed to render ({error}); "
+                "reinstall tinyflash or report this",
+                EXIT_BAD_INPUT,
+            ) from error
         files[out] = text.encode("utf-8")
     files[MODEL_COPY] = model
     files.update(vendored)
@@ -346,13 +388,16 @@ def render_files(templates: Path | None, template_outputs: Sequence[tuple[str, s
 
 def check_output_dir(output_dir: Path, force: bool) -> None:
     if output_dir.exists() and not output_dir.is_dir():
-        raise TinyflashError(f"{output_dir} exists and is not a directory; choose another "
-                             f"{option('output')}",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{output_dir} exists and is not a directory; choose another {option('output')}",
+            EXIT_BAD_INPUT,
+        )
     if output_dir.is_dir() and any(output_dir.iterdir()) and not force:
-        raise TinyflashError(f"{output_dir} is not empty; choose an empty or new directory, or "
-                             f"pass {option('force')} to replace the generated files in it",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{output_dir} is not empty; choose an empty or new directory, or "
+            f"pass {option('force')} to replace the generated files in it",
+            EXIT_BAD_INPUT,
+        )
 
 
 def write_project(files: Mapping[str, bytes], output_dir: Path, force: bool = False) -> None:
@@ -368,8 +413,11 @@ def write_project(files: Mapping[str, bytes], output_dir: Path, force: bool = Fa
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=parent))
     except OSError as error:
-        raise TinyflashError(f"cannot create a directory in {parent} ({error.strerror}); choose a "
-                             f"writable {option('output')}", EXIT_BAD_INPUT) from error
+        raise TinyflashError(
+            f"cannot create a directory in {parent} ({error.strerror}); choose a "
+            f"writable {option('output')}",
+            EXIT_BAD_INPUT,
+        ) from error
     try:
         for rel, data in files.items():
             target = staging / rel
@@ -383,8 +431,11 @@ def write_project(files: Mapping[str, bytes], output_dir: Path, force: bool = Fa
             return
         _merge_into(staging, output_dir, set(files))
     except OSError as error:
-        raise TinyflashError(f"cannot write the project into {output_dir} ({error}); check the "
-                             "permissions and free space", EXIT_BAD_INPUT) from error
+        raise TinyflashError(
+            f"cannot write the project into {output_dir} ({error}); check the "
+            "permissions and free space",
+            EXIT_BAD_INPUT,
+        ) from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

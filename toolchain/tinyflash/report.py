@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import io
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -20,13 +20,19 @@ def verdict_line(result: VerifyResult) -> str:
     fraction = min((m.exact_fraction for m in exact), default=0.0)
     if result.passed:
         if result.tolerance == 0:
-            return (f"PASS: bit-exact with the TFLM reference on {result.samples} inputs "
-                    f"({fraction:.1%} of values equal)")
-        return (f"PASS: within {result.tolerance} LSB of the TFLM reference on {result.samples} "
-                f"inputs ({fraction:.1%} of values equal)")
+            return (
+                f"PASS: bit-exact with the TFLM reference on {result.samples} inputs "
+                f"({fraction:.1%} of values equal)"
+            )
+        return (
+            f"PASS: within {result.tolerance} LSB of the TFLM reference on {result.samples} "
+            f"inputs ({fraction:.1%} of values equal)"
+        )
     worst = max((m.max_abs_diff_lsb for m in exact), default=0)
-    return (f"FAIL: the device differs from the TFLM reference by up to {worst} LSB "
-            f"(first at input {result.first_mismatch_sample}; tolerance {result.tolerance} LSB)")
+    return (
+        f"FAIL: the device differs from the TFLM reference by up to {worst} LSB "
+        f"(first at input {result.first_mismatch_sample}; tolerance {result.tolerance} LSB)"
+    )
 
 
 def print_report(result: VerifyResult, console: Console) -> None:
@@ -34,22 +40,29 @@ def print_report(result: VerifyResult, console: Console) -> None:
     console.print(f"[bold]board[/] {result.board}  [dim]{result.url}[/]")
     table = Table(title="device vs references (units: LSB of the output's quantization)")
     for column in ("reference", "out", "exact", "max|d|", "MAE", "RMSE", "cosine", "top-1"):
-        table.add_column(column, justify="left" if column == "reference" else "right",
-                         no_wrap=True)
+        table.add_column(column, justify="left" if column == "reference" else "right", no_wrap=True)
     for m in result.metrics:
         style = "bold" if m.reference == EXACT_REFERENCE else ""
-        table.add_row(m.reference, str(m.output_index), f"{m.exact_fraction:.2%}",
-                      str(m.max_abs_diff_lsb), f"{m.mean_abs_error_lsb:.3f}",
-                      f"{m.rmse_lsb:.3f}", f"{m.cosine_similarity:.5f}",
-                      f"{m.top1_agreement:.1%}", style=style)
+        table.add_row(
+            m.reference,
+            str(m.output_index),
+            f"{m.exact_fraction:.2%}",
+            str(m.max_abs_diff_lsb),
+            f"{m.mean_abs_error_lsb:.3f}",
+            f"{m.rmse_lsb:.3f}",
+            f"{m.cosine_similarity:.5f}",
+            f"{m.top1_agreement:.1%}",
+            style=style,
+        )
     console.print(table)
     for name, why in sorted(result.skipped_references.items()):
         console.print(f"[yellow]reference {name} skipped:[/] {why}")
     t = result.ticks
     console.print(f"ticks per inference: min {t.minimum:,}  median {t.median:,}  max {t.maximum:,}")
     console.print(f"  [dim]1 tick = {t.unit}[/]", soft_wrap=True)
-    console.print(f"arena: {result.arena_used:,} B used on the device, {result.arena_planned:,} B "
-                  "planned")
+    console.print(
+        f"arena: {result.arena_used:,} B used on the device, {result.arena_planned:,} B planned"
+    )
     if result.op_ticks:
         ops = Table(title="per-op ticks (one inference)")
         ops.add_column("op", justify="right")
@@ -61,15 +74,19 @@ def print_report(result: VerifyResult, console: Console) -> None:
             ops.add_row(str(o.op_index), o.op_name, f"{o.ticks:,}", f"{o.ticks / total:.1%}")
         console.print(ops)
     if result.link.get("retries") or result.link.get("damaged_frames"):
-        console.print(f"link: {result.link.get('retries', 0)} retries, "
-                      f"{result.link.get('damaged_frames', 0)} damaged frames, "
-                      f"{result.link.get('timeouts', 0)} timeouts")
+        console.print(
+            f"link: {result.link.get('retries', 0)} retries, "
+            f"{result.link.get('damaged_frames', 0)} damaged frames, "
+            f"{result.link.get('timeouts', 0)} timeouts"
+        )
     if result.divergence is not None:
         d = result.divergence
-        console.print(f"[bold red]first diverging op:[/] op {d.op_index} {d.op_name} (output "
-                      f"tensor {d.tensor_index}): {d.mismatched_values}/{d.values} values differ, "
-                      f"up to {d.max_abs_diff_lsb} LSB; options {d.options}; inputs "
-                      f"{', '.join(d.inputs)}")
+        console.print(
+            f"[bold red]first diverging op:[/] op {d.op_index} {d.op_name} (output "
+            f"tensor {d.tensor_index}): {d.mismatched_values}/{d.values} values differ, "
+            f"up to {d.max_abs_diff_lsb} LSB; options {d.options}; inputs "
+            f"{', '.join(d.inputs)}"
+        )
     colour = "green" if result.passed else "red"
     console.print(f"[bold {colour}]{verdict_line(result)}[/]")
 
@@ -80,16 +97,17 @@ def print_report(result: VerifyResult, console: Console) -> None:
 def _svg(figure: Any) -> str:
     buffer = io.StringIO()
     # No date or creator metadata: the same result renders to the same bytes.
-    figure.savefig(buffer, format="svg", bbox_inches="tight",
-                   metadata={"Date": None, "Creator": None})
+    figure.savefig(
+        buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None}
+    )
     import matplotlib.pyplot as plt
 
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
-def _figures(result: VerifyResult, plan: Optional[Any], info: Optional[Any]) -> list[tuple[str, str]]:
+def _figures(result: VerifyResult, plan: Any | None, info: Any | None) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,8 +120,12 @@ def _figures(result: VerifyResult, plan: Optional[Any], info: Optional[Any]) -> 
         fig, ax = plt.subplots(figsize=(6, 3))
         for m in exact:
             keys = sorted(m.diff_histogram)
-            ax.bar([k + 0.1 * m.output_index for k in keys], [m.diff_histogram[k] for k in keys],
-                   width=0.8, label=f"output {m.output_index}")
+            ax.bar(
+                [k + 0.1 * m.output_index for k in keys],
+                [m.diff_histogram[k] for k in keys],
+                width=0.8,
+                label=f"output {m.output_index}",
+            )
         ax.set_xlabel("device − TFLM (LSB)")
         ax.set_ylabel("values")
         ax.legend()
@@ -134,19 +156,27 @@ def _figures(result: VerifyResult, plan: Optional[Any], info: Optional[Any]) -> 
             if offset < 0 or first < 0:
                 continue
             size = info.tensors[index].nbytes
-            ax.add_patch(matplotlib.patches.Rectangle((first - 0.4, offset), last - first + 0.8,
-                                                      size, alpha=0.6, edgecolor="black"))
+            ax.add_patch(
+                matplotlib.patches.Rectangle(
+                    (first - 0.4, offset), last - first + 0.8, size, alpha=0.6, edgecolor="black"
+                )
+            )
         ax.set_xlim(-1, max(len(info.ops), 1))
         ax.set_ylim(0, max(plan.arena_bytes, 1))
         ax.set_xlabel("op")
         ax.set_ylabel("arena offset (bytes)")
-        figures.append((f"Arena layout ({plan.arena_bytes:,} B, lower bound "
-                        f"{plan.lower_bound:,} B)", _svg(fig)))
+        figures.append(
+            (
+                f"Arena layout ({plan.arena_bytes:,} B, lower bound {plan.lower_bound:,} B)",
+                _svg(fig),
+            )
+        )
     return figures
 
 
-def write_html(result: VerifyResult, path: Path, plan: Optional[Any] = None,
-               info: Optional[Any] = None) -> Path:
+def write_html(
+    result: VerifyResult, path: Path, plan: Any | None = None, info: Any | None = None
+) -> Path:
     """One self-contained HTML file: summary, metrics, error histogram, scatter per output,
     per-op ticks and the arena layout."""
     rows = "".join(
@@ -154,9 +184,12 @@ def write_html(result: VerifyResult, path: Path, plan: Optional[Any] = None,
         f"<td>{m.exact_fraction:.2%}</td><td>{m.max_abs_diff_lsb}</td>"
         f"<td>{m.mean_abs_error_lsb:.3f}</td><td>{m.rmse_lsb:.3f}</td>"
         f"<td>{m.cosine_similarity:.5f}</td><td>{m.top1_agreement:.1%}</td></tr>"
-        for m in result.metrics)
-    sections = "".join(f"<h2>{html.escape(title)}</h2><div class='fig'>{svg}</div>"
-                       for title, svg in _figures(result, plan, info))
+        for m in result.metrics
+    )
+    sections = "".join(
+        f"<h2>{html.escape(title)}</h2><div class='fig'>{svg}</div>"
+        for title, svg in _figures(result, plan, info)
+    )
     t = result.ticks
     verdict = html.escape(verdict_line(result))
     colour = "#1a7f37" if result.passed else "#cf222e"

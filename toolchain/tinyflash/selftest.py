@@ -21,9 +21,15 @@ class SelftestVector:
     output: bytes
 
 
-def selftest_vectors(model: bytes, input_count: int, output_count: int, count: int,
-                     model_name: str = "model", seed: int = SELFTEST_SEED,
-                     minimum_arena: int | None = None) -> list[SelftestVector]:
+def selftest_vectors(
+    model: bytes,
+    input_count: int,
+    output_count: int,
+    count: int,
+    model_name: str = "model",
+    seed: int = SELFTEST_SEED,
+    minimum_arena: int | None = None,
+) -> list[SelftestVector]:
     """`count` deterministic random inputs and the outputs the tflite-micro Python runtime
     (TFLM's reference kernels) computes for them, as raw little-endian bytes. Integer inputs
     cover their type's whole range; float inputs are uniform in [-1, 1). `minimum_arena`: TFLM's
@@ -37,13 +43,19 @@ def selftest_vectors(model: bytes, input_count: int, output_count: int, count: i
     try:
         runner = TFLMReference(model, minimum_arena=minimum_arena)
     except TinyflashError as error:
-        raise TinyflashError(f"the tflite-micro runtime cannot load {model_name} "
-                             f"({error.template.rstrip('.')}); check the model with "
-                             "`tinyflash check`", EXIT_CHECK_FAILED) from error
+        raise TinyflashError(
+            f"the tflite-micro runtime cannot load {model_name} "
+            f"({error.template.rstrip('.')}); check the model with "
+            "`tinyflash check`",
+            EXIT_CHECK_FAILED,
+        ) from error
     if len(runner.inputs) != input_count or len(runner.outputs) != output_count:
-        raise TinyflashError(f"internal: {model_name} has {len(runner.inputs)} inputs and "
-                             f"{len(runner.outputs)} outputs, not {input_count} and "
-                             f"{output_count}; report this", EXIT_CHECK_FAILED)
+        raise TinyflashError(
+            f"internal: {model_name} has {len(runner.inputs)} inputs and "
+            f"{len(runner.outputs)} outputs, not {input_count} and "
+            f"{output_count}; report this",
+            EXIT_CHECK_FAILED,
+        )
     rng = np.random.default_rng(seed)
     vectors = []
     for _ in range(count):
@@ -64,11 +76,15 @@ def selftest_vectors(model: bytes, input_count: int, output_count: int, count: i
         try:
             outputs = runner.run(sample)
         except Exception as error:  # the TFLM wrapper raises RuntimeError/ValueError
-            raise TinyflashError(f"the tflite-micro runtime failed to run {model_name} ({error}); "
-                                 "check the model with `tinyflash check`",
-                                 EXIT_CHECK_FAILED) from error
+            raise TinyflashError(
+                f"the tflite-micro runtime failed to run {model_name} ({error}); "
+                "check the model with `tinyflash check`",
+                EXIT_CHECK_FAILED,
+            ) from error
         out_bytes = bytearray()
         for value, detail in zip(outputs, runner.outputs):
-            out_bytes += np.asarray(value).astype(np.dtype(detail.dtype).newbyteorder("<")).tobytes()
+            out_bytes += (
+                np.asarray(value).astype(np.dtype(detail.dtype).newbyteorder("<")).tobytes()
+            )
         vectors.append(SelftestVector(bytes(in_bytes), bytes(out_bytes)))
     return vectors

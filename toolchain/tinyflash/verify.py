@@ -9,10 +9,11 @@ float model are reported beside it for context.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,8 +64,8 @@ class VerifyResult:
     arena_used: int
     arena_planned: int
     passed: bool
-    first_mismatch_sample: Optional[int]
-    divergence: Optional[LayerDivergence] = None
+    first_mismatch_sample: int | None
+    divergence: LayerDivergence | None = None
     op_ticks: list[OpTiming] = field(default_factory=list)
     link: dict[str, int] = field(default_factory=dict)
     skipped_references: dict[str, str] = field(default_factory=dict)
@@ -88,26 +89,44 @@ class VerifyResult:
             "first_mismatch_sample": self.first_mismatch_sample,
             "arena_used": self.arena_used,
             "arena_planned": self.arena_planned,
-            "ticks": {"unit": self.ticks.unit, "min": self.ticks.minimum,
-                      "median": self.ticks.median, "max": self.ticks.maximum},
-            "metrics": [{
-                "reference": m.reference, "output": m.output_index, "samples": m.samples,
-                "values": m.values, "exact_fraction": m.exact_fraction,
-                "max_abs_diff_lsb": m.max_abs_diff_lsb,
-                "mean_abs_error_lsb": m.mean_abs_error_lsb, "rmse_lsb": m.rmse_lsb,
-                "cosine_similarity": m.cosine_similarity, "top1_agreement": m.top1_agreement,
-                "diff_histogram": {str(k): v for k, v in sorted(m.diff_histogram.items())},
-            } for m in self.metrics],
-            "divergence": None if self.divergence is None else {
-                "sample": self.divergence.sample, "op_index": self.divergence.op_index,
+            "ticks": {
+                "unit": self.ticks.unit,
+                "min": self.ticks.minimum,
+                "median": self.ticks.median,
+                "max": self.ticks.maximum,
+            },
+            "metrics": [
+                {
+                    "reference": m.reference,
+                    "output": m.output_index,
+                    "samples": m.samples,
+                    "values": m.values,
+                    "exact_fraction": m.exact_fraction,
+                    "max_abs_diff_lsb": m.max_abs_diff_lsb,
+                    "mean_abs_error_lsb": m.mean_abs_error_lsb,
+                    "rmse_lsb": m.rmse_lsb,
+                    "cosine_similarity": m.cosine_similarity,
+                    "top1_agreement": m.top1_agreement,
+                    "diff_histogram": {str(k): v for k, v in sorted(m.diff_histogram.items())},
+                }
+                for m in self.metrics
+            ],
+            "divergence": None
+            if self.divergence is None
+            else {
+                "sample": self.divergence.sample,
+                "op_index": self.divergence.op_index,
                 "op_name": self.divergence.op_name,
                 "tensor_index": self.divergence.tensor_index,
                 "max_abs_diff_lsb": self.divergence.max_abs_diff_lsb,
                 "mismatched_values": self.divergence.mismatched_values,
-                "values": self.divergence.values, "options": self.divergence.options,
-                "inputs": list(self.divergence.inputs)},
-            "op_ticks": [{"op": t.op_index, "name": t.op_name, "ticks": t.ticks}
-                         for t in self.op_ticks],
+                "values": self.divergence.values,
+                "options": self.divergence.options,
+                "inputs": list(self.divergence.inputs),
+            },
+            "op_ticks": [
+                {"op": t.op_index, "name": t.op_name, "ticks": t.ticks} for t in self.op_ticks
+            ],
             "link": self.link,
             "skipped_references": self.skipped_references,
             "banner": self.banner,
@@ -122,13 +141,14 @@ def _tensor_label(info: Any, index: int) -> str:
     return f"tensor {index} {tensor.dtype}{list(tensor.shape)}"
 
 
-def load_inputs(info: Any, data: Optional[Path], samples: int, seed: int) -> list[list[np.ndarray]]:
+def load_inputs(info: Any, data: Path | None, samples: int, seed: int) -> list[list[np.ndarray]]:
     """Per-sample input lists for the model: from a calibration-style file holding float inputs
     as the float model takes them (quantized here with each input's scale and zero point, as the
     application would), or deterministic random values of the input type."""
     if samples < 1:
-        raise TinyflashError(f"{option('samples')} must be at least 1, not {samples}",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('samples')} must be at least 1, not {samples}", EXIT_BAD_INPUT
+        )
     tensors = [info.tensors[i] for i in info.inputs]
     if data is None:
         rng = np.random.default_rng(seed)
@@ -161,7 +181,9 @@ def load_inputs(info: Any, data: Optional[Path], samples: int, seed: int) -> lis
                     raise TinyflashError(
                         f"{data}: input {_tensor_label(info, t.index)} is not quantized, so "
                         "float data cannot be mapped onto it; convert the model with tinyflash "
-                        "convert", EXIT_BAD_INPUT)
+                        "convert",
+                        EXIT_BAD_INPUT,
+                    )
                 value = quantize(value, t.quant.scales[0], t.quant.zero_points[0], dtype)
             else:
                 value = value.astype(dtype)
@@ -173,9 +195,14 @@ def load_inputs(info: Any, data: Optional[Path], samples: int, seed: int) -> lis
 # ---- references ---------------------------------------------------------------------------------
 
 
-def run_references(model: Path, info: Any, inputs: list[list[np.ndarray]],
-                   float_model: Optional[Path], skipped: dict[str, str],
-                   progress: Optional[Progress] = None) -> dict[str, list[list[np.ndarray]]]:
+def run_references(
+    model: Path,
+    info: Any,
+    inputs: list[list[np.ndarray]],
+    float_model: Path | None,
+    skipped: dict[str, str],
+    progress: Progress | None = None,
+) -> dict[str, list[list[np.ndarray]]]:
     """Runs every sample on each host reference; a reference that cannot run this model is
     recorded in `skipped` (the exact one may not be skipped)."""
     from tinyflash.reference import TFLiteReference, TFLMReference
@@ -200,8 +227,9 @@ def run_references(model: Path, info: Any, inputs: list[list[np.ndarray]],
     return outputs
 
 
-def _float_outputs(float_model: Path, info: Any, inputs: list[list[np.ndarray]],
-                   skipped: dict[str, str]) -> list[list[np.ndarray]]:
+def _float_outputs(
+    float_model: Path, info: Any, inputs: list[list[np.ndarray]], skipped: dict[str, str]
+) -> list[list[np.ndarray]]:
     """The float model's outputs on the dequantized inputs, quantized to the int8 model's output
     scale so they compare in the same LSB units as the device."""
     from tinyflash.reference import FloatReference, dequantize, quantize
@@ -211,16 +239,29 @@ def _float_outputs(float_model: Path, info: Any, inputs: list[list[np.ndarray]],
     out_tensors = [info.tensors[i] for i in info.outputs]
     result = []
     for sample in inputs:
-        floats = [dequantize(x, t.quant.scales[0], t.quant.zero_points[0]) if t.quant else x
-                  for x, t in zip(sample, in_tensors)]
+        floats = [
+            dequantize(x, t.quant.scales[0], t.quant.zero_points[0]) if t.quant else x
+            for x, t in zip(sample, in_tensors)
+        ]
         outs = ref.run(floats)
         if len(outs) != len(out_tensors):
-            skipped["float"] = (f"{float_model} has {len(outs)} outputs, the int8 model "
-                                f"{len(out_tensors)}")
+            skipped["float"] = (
+                f"{float_model} has {len(outs)} outputs, the int8 model {len(out_tensors)}"
+            )
             return []
-        result.append([quantize(np.asarray(o).reshape(t.shape), t.quant.scales[0],
-                                t.quant.zero_points[0], t.dtype) if t.quant else np.asarray(o)
-                       for o, t in zip(outs, out_tensors)])
+        result.append(
+            [
+                quantize(
+                    np.asarray(o).reshape(t.shape),
+                    t.quant.scales[0],
+                    t.quant.zero_points[0],
+                    t.dtype,
+                )
+                if t.quant
+                else np.asarray(o)
+                for o, t in zip(outs, out_tensors)
+            ]
+        )
     return result
 
 
@@ -234,8 +275,9 @@ def tflm_intermediates(info: Any, sample: Sequence[np.ndarray]) -> dict[int, np.
     return {index: runner.tensor(index) for index in range(len(info.tensors))}
 
 
-def find_divergence(info: Any, sample_index: int, layers: Any,
-                    reference: dict[int, np.ndarray]) -> Optional[LayerDivergence]:
+def find_divergence(
+    info: Any, sample_index: int, layers: Any, reference: dict[int, np.ndarray]
+) -> LayerDivergence | None:
     """The first op (in execution order) whose output differs from the reference."""
     for record in layers.ops:
         for out in record.outputs:
@@ -249,12 +291,16 @@ def find_divergence(info: Any, sample_index: int, layers: Any,
                 n = min(got.size, want.size)
                 diff = np.abs(got[:n] - want[:n])
                 return LayerDivergence(
-                    sample=sample_index, op_index=record.op_index, op_name=op.name,
+                    sample=sample_index,
+                    op_index=record.op_index,
+                    op_name=op.name,
                     tensor_index=out.index,
                     max_abs_diff_lsb=int(diff.max()) if n else 0,
                     mismatched_values=int(np.count_nonzero(diff)) + abs(got.size - want.size),
-                    values=int(want.size), options=dict(op.options),
-                    inputs=tuple(_tensor_label(info, i) for i in op.inputs if i >= 0))
+                    values=int(want.size),
+                    options=dict(op.options),
+                    inputs=tuple(_tensor_label(info, i) for i in op.inputs if i >= 0),
+                )
     return None
 
 
@@ -274,30 +320,50 @@ class ProjectTarget:
 def read_project(project_dir: Path) -> ProjectTarget:
     meta_path = Path(project_dir) / "tinyflash.json"
     if not meta_path.is_file():
-        raise TinyflashError(f"{project_dir} is not a tinyflash project (no tinyflash.json); "
-                             "create one with `tinyflash generate MODEL.tflite --board B -o DIR`",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{project_dir} is not a tinyflash project (no tinyflash.json); "
+            "create one with `tinyflash generate MODEL.tflite --board B -o DIR`",
+            EXIT_BAD_INPUT,
+        )
     try:
         meta = json.loads(meta_path.read_text())
-        return ProjectTarget(Path(project_dir), str(meta["board"]),
-                             Path(project_dir) / meta["model"]["copy"], int(meta["arena_bytes"]))
+        return ProjectTarget(
+            Path(project_dir),
+            str(meta["board"]),
+            Path(project_dir) / meta["model"]["copy"],
+            int(meta["arena_bytes"]),
+        )
     except (ValueError, KeyError, TypeError) as error:
-        raise TinyflashError(f"{meta_path} is damaged ({error}); generate the project again "
-                             f"with {option('force')}", EXIT_BAD_INPUT) from error
+        raise TinyflashError(
+            f"{meta_path} is damaged ({error}); generate the project again with {option('force')}",
+            EXIT_BAD_INPUT,
+        ) from error
 
 
-def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = None,
-                  samples: int = 10, seed: int = 0, tolerance: int = 0, per_layer: bool = False,
-                  float_model: Optional[Path] = None, timeout: float = 10.0,
-                  progress: Optional[Progress] = None, info: Any = None) -> VerifyResult:
+def verify_device(
+    url: str,
+    model: Path,
+    *,
+    board: str,
+    data: Path | None = None,
+    samples: int = 10,
+    seed: int = 0,
+    tolerance: int = 0,
+    per_layer: bool = False,
+    float_model: Path | None = None,
+    timeout: float = 10.0,
+    progress: Progress | None = None,
+    info: Any = None,
+) -> VerifyResult:
     """Talks to a running device at `url` whose firmware embeds `model` (`info`: its ModelInfo
     when the caller has parsed it already)."""
     from tinyflash.link import open_link
     from tinyflash.model import load_model
 
     if tolerance < 0:
-        raise TinyflashError(f"{option('tolerance')} must be 0 or more LSB, not {tolerance}",
-                             EXIT_BAD_INPUT)
+        raise TinyflashError(
+            f"{option('tolerance')} must be 0 or more LSB, not {tolerance}", EXIT_BAD_INPUT
+        )
     if info is None:
         info = load_model(model)
     inputs = load_inputs(info, data, samples, seed)
@@ -307,12 +373,16 @@ def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = N
         if not device.ready:
             raise TinyflashError(
                 f"the device at {url} failed to initialise the model: {device.init_status_name} "
-                f"at op {device.error_op}", EXIT_CHECK_FAILED)
+                f"at op {device.error_op}",
+                EXIT_CHECK_FAILED,
+            )
         if device.model_sha256.lower() != info.sha256.lower():
             raise TinyflashError(
                 f"the device at {url} runs a different model (SHA-256 {device.model_sha256[:16]}…, "
                 f"{model.name} is {info.sha256[:16]}…); flash the firmware generated from "
-                f"{model.name}", EXIT_CHECK_FAILED)
+                f"{model.name}",
+                EXIT_CHECK_FAILED,
+            )
         if any(t.is_variable for t in info.tensors):
             # Recurrent state (an LSTM's, SVDF's) carries from one invoke to the next, on the
             # device as in TFLM: start from zero, as the fresh TFLM reference below does (the
@@ -334,14 +404,26 @@ def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = N
             if not ref_outputs:
                 continue
             for o in range(len(info.outputs)):
-                metrics.append(compare_outputs(
-                    name, o, [d[o] for d in device_outputs],
-                    [np.asarray(r[o]).reshape(device_outputs[0][o].shape) for r in ref_outputs]))
-        first_bad: Optional[int] = None
+                metrics.append(
+                    compare_outputs(
+                        name,
+                        o,
+                        [d[o] for d in device_outputs],
+                        [np.asarray(r[o]).reshape(device_outputs[0][o].shape) for r in ref_outputs],
+                    )
+                )
+        first_bad: int | None = None
         for s, (dev, ref) in enumerate(zip(device_outputs, references["tflm"])):
-            worst = max(int(np.max(np.abs(d.astype(np.int64) -
-                                          np.asarray(r).reshape(d.shape).astype(np.int64))))
-                        if d.size else 0 for d, r in zip(dev, ref))
+            worst = max(
+                int(
+                    np.max(
+                        np.abs(d.astype(np.int64) - np.asarray(r).reshape(d.shape).astype(np.int64))
+                    )
+                )
+                if d.size
+                else 0
+                for d, r in zip(dev, ref)
+            )
             if worst > tolerance:
                 first_bad = s
                 break
@@ -350,22 +432,43 @@ def verify_device(url: str, model: Path, *, board: str, data: Optional[Path] = N
         op_ticks = [OpTiming(r.op_index, r.op_name, r.ticks) for r in layers.ops]
         divergence = None
         if per_layer and first_bad is not None:
-            divergence = find_divergence(info, first_bad, layers,
-                                         tflm_intermediates(info, inputs[first_bad]))
+            divergence = find_divergence(
+                info, first_bad, layers, tflm_intermediates(info, inputs[first_bad])
+            )
         counters = link.counters.as_dict()
     return VerifyResult(
-        model=str(model), model_sha256=info.sha256, board=board, url=url,
-        tick_unit=device.tick_unit, samples=len(inputs), tolerance=tolerance, metrics=metrics,
-        ticks=tick_stats(ticks, device.tick_unit), arena_used=device.arena_used,
-        arena_planned=device.arena_planned, passed=first_bad is None,
-        first_mismatch_sample=first_bad, divergence=divergence, op_ticks=op_ticks,
-        link=counters, skipped_references=skipped, banner=banner.text,
-        device_outputs=device_outputs, reference_outputs=references)
+        model=str(model),
+        model_sha256=info.sha256,
+        board=board,
+        url=url,
+        tick_unit=device.tick_unit,
+        samples=len(inputs),
+        tolerance=tolerance,
+        metrics=metrics,
+        ticks=tick_stats(ticks, device.tick_unit),
+        arena_used=device.arena_used,
+        arena_planned=device.arena_planned,
+        passed=first_bad is None,
+        first_mismatch_sample=first_bad,
+        divergence=divergence,
+        op_ticks=op_ticks,
+        link=counters,
+        skipped_references=skipped,
+        banner=banner.text,
+        device_outputs=device_outputs,
+        reference_outputs=references,
+    )
 
 
-def verify_firmware(board: Any, program: Optional[Path], model: Path, *,
-                    port: Optional[str] = None, progress: Optional[Progress] = None,
-                    **options: Any) -> VerifyResult:
+def verify_firmware(
+    board: Any,
+    program: Path | None,
+    model: Path,
+    *,
+    port: str | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> VerifyResult:
     """Verifies the device at `port`, or, when no port is given, the firmware `program` started
     on its emulator (or natively for the host) for the duration of the run."""
     from tinyflash.emulator import start_device
@@ -375,15 +478,22 @@ def verify_firmware(board: Any, program: Optional[Path], model: Path, *,
             if not (board.emulated or board.is_host) or program is None:
                 raise TinyflashError(
                     f"board '{board.id}' is real hardware: flash it and pass its serial port "
-                    "(e.g. /dev/ttyACM0)", EXIT_BAD_INPUT)
+                    "(e.g. /dev/ttyACM0)",
+                    EXIT_BAD_INPUT,
+                )
             url = stack.enter_context(start_device(board, program)).url
         else:
             url = port
         return verify_device(url, model, board=board.id, progress=progress, **options)
 
 
-def verify_project(project_dir: Path, *, port: Optional[str] = None,
-                   progress: Optional[Progress] = None, **options: Any) -> VerifyResult:
+def verify_project(
+    project_dir: Path,
+    *,
+    port: str | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> VerifyResult:
     """Builds the project if needed, starts its emulator (or uses `port` for a real board) and
     verifies it."""
     from tinyflash.boards import load_board
@@ -391,13 +501,14 @@ def verify_project(project_dir: Path, *, port: Optional[str] = None,
 
     target = read_project(project_dir)
     board = load_board(target.board)
-    program: Optional[Path] = None
+    program: Path | None = None
     if port is None:
         if not (board.emulated or board.is_host):
             raise TinyflashError(
                 f"board '{board.id}' is real hardware: flash it with `tinyflash flash "
                 f"{project_dir}` and pass its serial port with {option('port')} (e.g. "
                 "/dev/ttyACM0)",
-                EXIT_BAD_INPUT)
+                EXIT_BAD_INPUT,
+            )
         program = build_project(target.project_dir).elf
     return verify_firmware(board, program, target.model, port=port, progress=progress, **options)
