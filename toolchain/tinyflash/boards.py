@@ -397,7 +397,7 @@ def ram_budget(
 ) -> Budget:
     """RAM: arena + pool + tensor/node arrays + interpreter + harness + stack (estimates), plus
     the Arduino core's own RAM on real boards (`framework_bytes`, a line only when > 0)."""
-    lines = (
+    lines: tuple[BudgetLine, ...] = (
         BudgetLine("arena", arena_bytes),
         BudgetLine("pool", 4 * pool_words),
         BudgetLine("tensors", TENSOR_STRUCT_BYTES * tensor_count),
@@ -429,7 +429,7 @@ def flash_budget(
     def code(nbytes: int) -> int:
         return int(nbytes * code_factor)
 
-    lines = (
+    lines: tuple[BudgetLine, ...] = (
         BudgetLine("model", model_bytes),
         BudgetLine("selftest", selftest_bytes),
         BudgetLine("plan", plan_bytes),

@@ -169,7 +169,7 @@ def check_command(
                 justify="right" if column in ("#", "MACs") else "left",
                 no_wrap=column in ("#", "op", "MACs"),
             )
-        for op in data["ops"]:  # type: ignore[union-attr]
+        for op in data["ops"]:  # type: ignore[attr-defined]
             name = op["op"] + (f" '{op['custom_code']}'" if op["custom_code"] else "")
             table.add_row(
                 str(op["index"]),
@@ -309,8 +309,11 @@ def generate_command(
         ],
         sep=" ",
     )
-    kernels = list(result.kernels)
-    print_parts(console, [f"kernels: {kernels[0]}", *kernels[1:]] if kernels else ["kernels: -"])
+    kernel_list = list(result.kernels)
+    print_parts(
+        console,
+        [f"kernels: {kernel_list[0]}", *kernel_list[1:]] if kernel_list else ["kernels: -"],
+    )
     # TFLM has no tinyflash pool: "pool 0 words" would read as a measurement.
     memory = (
         [f"arena {result.arena_bytes:,} B (TFLM arena)"]
@@ -1246,14 +1249,14 @@ def bench_command(
             for row in rows:
                 table.add_row(*row)
             out.print(table)
-        for row in result.ratios():
+        for ratio in result.ratios():
             parts = [
                 f"{key.replace('_', ' ')} {value:.3f}"
-                for key, value in row.items()
+                for key, value in ratio.items()
                 if isinstance(value, float)
             ]
             if parts:
-                parts[0] = f"{row['model']} on {row['board']}: {parts[0]}"
+                parts[0] = f"{ratio['model']} on {ratio['board']}: {parts[0]}"
                 print_parts(out, parts, sep="; ")
         for note in result.notes:
             out.print(f"note: {note}", soft_wrap=True)

@@ -445,7 +445,8 @@ def convert_model(
                         raise
                     count = calib.count
                     calib_path = str(tmpdir / "calibration.npz")
-                    np.savez(calib_path, **{f"input_{i}": a for i, a in enumerate(calib.arrays)})
+                    arrays: dict[str, Any] = {f"input_{i}": a for i, a in enumerate(calib.arrays)}
+                    np.savez(calib_path, **arrays)
                     if progress is not None:
                         progress(0, count)
                 child.send(calibration=calib_path)

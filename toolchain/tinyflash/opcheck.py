@@ -291,15 +291,16 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
     if op.name in BOOL_OUTPUT_OPS:
         index_outs |= {t.index for t in outs if t.dtype == "bool"}
     k, typed = TYPED_INPUTS.get(op.name, (-1, ""))
-    if 0 <= k < len(ins) and ins[k] is not None and ins[k].dtype == typed:
-        index_outs.add(ins[k].index)
+    typed_input = ins[k] if 0 <= k < len(ins) else None
+    if typed_input is not None and typed_input.dtype == typed:
+        index_outs.add(typed_input.index)
     int16_ok = {
         op.inputs[k]
         for k, variable in INT16_STATE.get(op.name, {}).items()
         if k < len(ins)
-        and ins[k] is not None
-        and ins[k].dtype == "int16"
-        and ins[k].is_variable == variable
+        and (state := ins[k]) is not None
+        and state.dtype == "int16"
+        and state.is_variable == variable
     }
     bad = [
         t

@@ -76,7 +76,7 @@ def _scons_package_dir() -> Path:
     try:
         from importlib.metadata import version
 
-        import SCons  # type: ignore[import-not-found]
+        import SCons
     except ImportError:
         raise TinyflashError(
             "the Python package scons is not installed, so PlatformIO's tool-scons cannot be "
@@ -632,7 +632,7 @@ def doctor() -> list[ToolStatus]:
     it. Reads only; provisioning tool-scons is `ensure_platformio()` (`tinyflash doctor --fix`)."""
     results: list[ToolStatus] = []
     try:
-        import platformio  # type: ignore[import-not-found]
+        import platformio
 
         results.append(
             ToolStatus(
