@@ -575,6 +575,23 @@ class StreamFault:
         return bytes(out)
 
 
+def test_stream_fault_is_placed_by_position_not_by_chunking() -> None:
+    """The proxy's fault lands on the same byte of a reply whether TCP delivers it whole or in
+    pieces of 1, 2 or 3 bytes (as it does on a busy machine)."""
+    wire = L.frame_bytes(L.MSG_INVOKE | L.MSG_REPLY, 9, bytes([1, 0, 2, 1, 5, 6, 7, 8]))
+    results = set()
+    for size in (len(wire), 1, 2, 3):
+        fault = StreamFault(0x01)
+        fault.arm(4)
+        out = b"".join(fault.apply(wire[i : i + size]) for i in range(0, len(wire), size))
+        assert fault.flipped == 1 and out.count(0) == wire.count(0)
+        results.add(out)
+    (damaged,) = results
+    assert sum(a != b for a, b in zip(damaged, wire)) == 1
+    with pytest.raises(L.FrameError):
+        L.decode_frame(damaged[1:-1])
+
+
 class FaultProxy:
     """A TCP proxy between the host and QEMU's serial port that damages the stream on request:
     flip a bit a few bytes into the host->device or the device->host stream, drop the next
