@@ -35,3 +35,34 @@ def shared_model_path(name: str) -> Path:
             f"{path} is not present (../shared is only in the developers' and CI's checkout)"
         )
     return path
+
+
+# The harness test firmware (support.harness_host), shared by test_harness.py and test_link.py:
+# the FC model, its self-test vectors (tflite-micro's outputs) and the runtime-backend build.
+@pytest.fixture(scope="session")
+def fc() -> bytes:
+    from support.harness_host import fc_model
+
+    return fc_model()
+
+
+@pytest.fixture(scope="session")
+def vectors(fc: bytes) -> list[tuple[bytes, bytes]]:
+    import numpy as np
+
+    from support.harness_host import random_input
+    from support.runtime_host import tflm_reference
+
+    rng = np.random.default_rng(11)
+    result = []
+    for _ in range(3):
+        x = random_input(rng)
+        result.append((x.tobytes(), b"".join(o.tobytes() for o in tflm_reference(fc, [x]))))
+    return result
+
+
+@pytest.fixture(scope="session")
+def firmware(fc: bytes, vectors: list[tuple[bytes, bytes]]) -> Path:
+    from support.harness_host import build_firmware
+
+    return build_firmware(fc, vectors)
