@@ -65,11 +65,7 @@ static tfl_status hard_swish_prepare(tfl_context *ctx, tfl_node *node) {
   double reluish_real;
   int32_t q31;
   int32_t exponent;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  TFL_ENSURE(tfl_lut8_check(in, out));
   memset(&d, 0, sizeof d);
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;

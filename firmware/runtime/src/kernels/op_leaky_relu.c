@@ -25,11 +25,7 @@ static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_leaky_relu_data d;
   float alpha = 0.0f;
   double alpha_real;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  TFL_ENSURE(tfl_lut8_check(in, out));
   TFL_ENSURE(tfl_option_f32(ctx, node, 0, 0.0f, &alpha)); /* LeakyReluOptions.alpha */
   if (!(alpha > -1e6f && alpha < 1e6f)) return TFL_ERR_UNSUPPORTED_OPTION; /* also NaN */
   memset(&d, 0, sizeof d);

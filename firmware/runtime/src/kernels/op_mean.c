@@ -59,17 +59,7 @@ static tfl_status mean_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status mean_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int32_t out_count = tfl_tensor_elements(out);
-  tfl_mean_data d;
-  memcpy(&d, node->data, sizeof d);
-  if (d.shape.count == 0) { /* nothing to average: TFLM leaves zeros */
-    memset(out->data, 0, (size_t)out_count);
-    return TFL_OK;
-  }
-  tfl_reduce_int8(in, &d.shape, TFL_REDUCE_SUM, mean_finish, &d, (int8_t *)out->data, out_count);
-  return TFL_OK;
+  return tfl_reduce_sum_eval(ctx, node, mean_finish);
 }
 
 TFL_DEFINE_KERNEL(mean, 40, "MEAN", mean_prepare, mean_eval);

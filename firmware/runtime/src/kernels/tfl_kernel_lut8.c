@@ -1,6 +1,15 @@
 /* Table-or-direct evaluation of int8 value maps (see the header). */
 #include "tfl_kernel_lut8.h"
 
+tfl_status tfl_lut8_check(const tfl_tensor *in, const tfl_tensor *out) {
+  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  return TFL_OK;
+}
+
 tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node, tfl_lut8_value value,
                          int32_t min_table) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);

@@ -118,6 +118,23 @@ void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_re
   }
 }
 
+tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node,
+                               int8_t (*finish)(int32_t acc, const void *user)) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int32_t out_count = tfl_tensor_elements(out);
+  int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through int8_t* may alias node */
+  tfl_reduce_shape shape;
+  memcpy(params, node->data, sizeof params);
+  memcpy(&shape, params, sizeof shape);
+  if (shape.count == 0) {
+    memset(out->data, 0, (size_t)out_count);
+    return TFL_OK;
+  }
+  tfl_reduce_int8(in, &shape, TFL_REDUCE_SUM, finish, params, (int8_t *)out->data, out_count);
+  return TFL_OK;
+}
+
 static int8_t reduce_extreme_finish(int32_t acc, const void *user) {
   (void)user;
   return (int8_t)acc;
