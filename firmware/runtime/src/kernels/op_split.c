@@ -25,13 +25,8 @@ static tfl_status split_prepare(tfl_context *ctx, tfl_node *node) {
       if (out->dims[k] != want) return TFL_ERR_BAD_SHAPE;
     }
   }
-  tfl_split_layout((tfl_split_data *)node->data, in, axis);
+  tfl_split_layout((tfl_split_data *)node->data, in, axis, 1);
   return TFL_OK;
 }
 
-static tfl_status split_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_split_copy(ctx, node, (const tfl_split_data *)node->data, tfl_node_input(ctx, node, 1));
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(split, 49, "SPLIT", split_prepare, split_eval);
+TFL_DEFINE_KERNEL(split, 49, "SPLIT", split_prepare, tfl_split_eval);

@@ -42,13 +42,8 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
       if (s != tfl_node_output(ctx, node, i)->dims[axis]) return TFL_ERR_BAD_ARGUMENT;
     }
   }
-  tfl_split_layout((tfl_split_data *)node->data, in, axis);
+  tfl_split_layout((tfl_split_data *)node->data, in, axis, 0);
   return TFL_OK;
 }
 
-static tfl_status split_v_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_split_copy(ctx, node, (const tfl_split_data *)node->data, tfl_node_input(ctx, node, 0));
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(split_v, 102, "SPLIT_V", split_v_prepare, split_v_eval);
+TFL_DEFINE_KERNEL(split_v, 102, "SPLIT_V", split_v_prepare, tfl_split_eval);
