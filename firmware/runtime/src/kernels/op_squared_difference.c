@@ -37,10 +37,7 @@ static tfl_status squared_difference_prepare(tfl_context *ctx, tfl_node *node) {
   double out_real;
   tfl_status st = tfl_broadcast_prepare_int8(ctx, node);
   if (st != TFL_OK) return st;
-  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
-    return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
-    return TFL_ERR_BAD_QUANTIZATION;
+  TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   memset(&d, 0, sizeof d);
   d.zero_point1 = in1->zero_point;
   d.zero_point2 = in2->zero_point;

@@ -25,6 +25,11 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_check(const tfl_tensor *a, const tfl_ten
 void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                        tfl_broadcast_row row, const void *params);
 
+/* TFL_OK when both inputs and the output are quantized with positive scales (the binary ops that
+ * rescale: ADD, SUB, MUL, SQUARED_DIFFERENCE), else TFL_ERR_BAD_QUANTIZATION. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const tfl_tensor *in2,
+                                                    const tfl_tensor *out);
+
 /* The prepare of kernels without parameters (MAXIMUM, MINIMUM): both inputs and the output
  * present and int8, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node);
