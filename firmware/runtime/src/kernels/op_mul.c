@@ -76,11 +76,7 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status mul_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_mul_data d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), mul_row, &d);
-  return TFL_OK;
+  return tfl_broadcast_eval(ctx, node, mul_row);
 }
 
 TFL_DEFINE_KERNEL(mul, 18, "MUL", mul_prepare, mul_eval);

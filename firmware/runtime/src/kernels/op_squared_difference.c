@@ -73,11 +73,7 @@ static void squared_difference_row(const void *params, const int8_t *in1, int32_
 }
 
 static tfl_status squared_difference_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_squared_difference_data d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), squared_difference_row, &d);
-  return TFL_OK;
+  return tfl_broadcast_eval(ctx, node, squared_difference_row);
 }
 
 TFL_DEFINE_KERNEL(squared_difference, 99, "SQUARED_DIFFERENCE", squared_difference_prepare,

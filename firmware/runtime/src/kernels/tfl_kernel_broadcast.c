@@ -96,6 +96,14 @@ void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_t
   }
 }
 
+tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node, tfl_broadcast_row row) {
+  int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through int8_t* may alias node */
+  memcpy(params, node->data, sizeof params);
+  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                    tfl_node_output(ctx, node, 0), row, params);
+  return TFL_OK;
+}
+
 tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const tfl_tensor *in2,
                                      const tfl_tensor *out) {
   if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
