@@ -17,6 +17,17 @@ tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node, const tfl_tens
   return TFL_OK;
 }
 
+tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in, int32_t axis) {
+  int32_t k;
+  if (out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (out->dims_count != in->dims_count) return TFL_ERR_BAD_SHAPE;
+  for (k = 0; k < in->dims_count; ++k) {
+    if (k != axis && out->dims[k] != in->dims[k]) return TFL_ERR_BAD_SHAPE;
+  }
+  return TFL_OK;
+}
+
 void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int32_t input) {
   int32_t k;
   d->axis = axis;

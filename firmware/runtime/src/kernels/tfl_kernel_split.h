@@ -20,6 +20,10 @@ TFL_OP_DATA_FITS(tfl_split_data);
 TFL_MUST_CHECK tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node,
                                          const tfl_tensor *axis_t, const tfl_tensor *in,
                                          int32_t *axis);
+/* One output of either: present, int8, `in`'s rank and dims except along `axis` (the caller
+ * checks that one). */
+TFL_MUST_CHECK tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in,
+                                                 int32_t axis);
 /* Fills d for `axis` of `in`, node input number `input`. */
 void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int32_t input);
 /* The eval of both: copies the split input's slices to the node's outputs, in output order,
