@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -281,16 +282,39 @@ def _unreadable(path: Path, error: BaseException) -> TinyflashError:
     )
 
 
-def probe_calibration(path: Path | str) -> None:
-    """Checks that need no model: the file exists, is readable, is not empty and holds only finite
-    numbers. `convert` runs this before starting TensorFlow, so these errors come at once."""
-    path = Path(path)
+def _require_exists(path: Path) -> None:
     if not path.exists():
         raise TinyflashError(
             f"{path}: calibration data not found; give an existing .npy, .npz, "
             ".csv file or a folder of images.",
             EXIT_BAD_INPUT,
         )
+
+
+def _unknown_format(path: Path) -> TinyflashError:
+    return TinyflashError(
+        f"{path}: unknown calibration format '{path.suffix}'; use .npy, .npz, .csv or a "
+        "folder of images.",
+        EXIT_BAD_INPUT,
+    )
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turns an error while reading `path` (not one of ours) into the user-facing sentence."""
+    try:
+        yield
+    except TinyflashError:
+        raise
+    except READ_ERRORS as error:
+        raise _unreadable(path, error) from None
+
+
+def probe_calibration(path: Path | str) -> None:
+    """Checks that need no model: the file exists, is readable, is not empty and holds only finite
+    numbers. `convert` runs this before starting TensorFlow, so these errors come at once."""
+    path = Path(path)
+    _require_exists(path)
     if path.is_dir():
         if not any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*")):
             raise TinyflashError(
@@ -301,7 +325,7 @@ def probe_calibration(path: Path | str) -> None:
         return
     suffix = path.suffix.lower()
     arrays: dict[str, np.ndarray] = {}
-    try:
+    with _reading(path):
         if suffix in (".npy", ".npz"):
             _check_magic(path)
         if suffix == ".npy":
@@ -317,15 +341,7 @@ def probe_calibration(path: Path | str) -> None:
         elif suffix == ".csv":
             return  # parsed row by row with line numbers once the input shape is known
         else:
-            raise TinyflashError(
-                f"{path}: unknown calibration format '{path.suffix}'; use .npy, .npz, .csv or a "
-                "folder of images.",
-                EXIT_BAD_INPUT,
-            )
-    except TinyflashError:
-        raise
-    except READ_ERRORS as error:
-        raise _unreadable(path, error) from None
+            raise _unknown_format(path)
     for what, array in arrays.items():
         if array.dtype == object or array.dtype.kind not in "biuf":
             raise TinyflashError(
@@ -363,13 +379,8 @@ def load_calibration(
         raise TinyflashError(
             f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT
         )
-    if not path.exists():
-        raise TinyflashError(
-            f"{path}: calibration data not found; give an existing .npy, .npz, "
-            ".csv file or a folder of images.",
-            EXIT_BAD_INPUT,
-        )
-    try:
+    _require_exists(path)
+    with _reading(path):
         if path.suffix.lower() in (".npy", ".npz") and path.is_file():
             _check_magic(path)
         if path.is_dir():
@@ -381,15 +392,7 @@ def load_calibration(
         elif path.suffix.lower() == ".csv":
             arrays = _load_csv(path, inputs)
         else:
-            raise TinyflashError(
-                f"{path}: unknown calibration format '{path.suffix}'; use .npy, .npz, .csv or a "
-                "folder of images.",
-                EXIT_BAD_INPUT,
-            )
-    except TinyflashError:
-        raise
-    except READ_ERRORS as error:
-        raise _unreadable(path, error) from None
+            raise _unknown_format(path)
     counts = {a.shape[0] for a in arrays}
     if len(counts) != 1:
         detail = ", ".join(f"'{s.name}': {a.shape[0]}" for s, a in zip(inputs, arrays))

@@ -323,18 +323,23 @@ def vendored_paths() -> FirmwarePaths:
     )
 
 
+def firmware_file(name: str) -> bytes:
+    """The bytes of firmware/`name` (a file the package ships), for vendoring."""
+    path = resources.firmware_dir() / name
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TinyflashError(
+            f"cannot vendor {path} ({error.strerror}); reinstall tinyflash", EXIT_BAD_INPUT
+        ) from error
+
+
 def vendored_files(board: BoardSpec) -> dict[str, bytes]:
     firmware = resources.firmware_dir()
     files: dict[str, bytes] = {}
     if board.arduino:
         header_source, header_target = ARDUINO_PORT_HEADER
-        try:
-            files[header_target] = (firmware / header_source).read_bytes()
-        except OSError as error:
-            raise TinyflashError(
-                f"cannot vendor {firmware / header_source} ({error.strerror}); reinstall tinyflash",
-                EXIT_BAD_INPUT,
-            ) from error
+        files[header_target] = firmware_file(header_source)
     for source_name, target in ARDUINO_VENDORED_DIRS if board.arduino else VENDORED_DIRS:
         source = firmware / source_name
         if not source.is_dir():

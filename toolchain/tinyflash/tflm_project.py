@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tinyflash import resources
 from tinyflash.boards import (
     HARNESS_CODE_ESTIMATE_BYTES,
     HARNESS_RAM_ESTIMATE_BYTES,
@@ -28,6 +27,7 @@ from tinyflash.render import (
     base_context,
     c_identifier,
     default_paths,
+    firmware_file,
     kernel_names,
     render_files,
     vendored_files,
@@ -235,16 +235,7 @@ def tflm_budgets(
 
 
 def _tflm_vendored_files(board: BoardSpec) -> dict[str, bytes]:
-    firmware = resources.firmware_dir()
-    files: dict[str, bytes] = {}
-    for source, target in TFLM_HARNESS_FILES:
-        try:
-            files[target] = (firmware / source).read_bytes()
-        except OSError as error:
-            raise TinyflashError(
-                f"cannot vendor {firmware / source} ({error.strerror}); reinstall tinyflash",
-                EXIT_BAD_INPUT,
-            ) from error
+    files = {target: firmware_file(source) for source, target in TFLM_HARNESS_FILES}
     if board.arduino:
         files.update(
             {

@@ -64,32 +64,23 @@ if not os.path.isfile(header_path) or open(header_path, encoding="utf8").read() 
         fp.write(header_text)
 
 common_flags = ["-Os", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra"]
+# host: the system's gcc and binutils; boards: arm-none-eabi's, with gcc's LTO-aware ar/ranlib
+prefix, lto = ("", "") if is_host else ("arm-none-eabi-", "gcc-")
+env.Replace(
+    AR=prefix + lto + "ar",
+    AS=prefix + "gcc",
+    CC=prefix + "gcc",
+    CXX=prefix + "g++",
+    LINK=prefix + "gcc",
+    RANLIB=prefix + lto + "ranlib",
+    OBJCOPY=prefix + "objcopy",
+    SIZETOOL=prefix + "size",
+    PROGSUFFIX="" if is_host else ".elf",
+)
 if is_host:
-    env.Replace(
-        AR="ar",
-        AS="gcc",
-        CC="gcc",
-        CXX="g++",
-        LINK="gcc",
-        RANLIB="ranlib",
-        OBJCOPY="objcopy",
-        SIZETOOL="size",
-        PROGSUFFIX="",
-    )
     machine_flags = []
     link_flags = ["-Wl,--gc-sections", "-Wl,-Map,${BUILD_DIR}/${PROGNAME}.map"]
 else:
-    env.Replace(
-        AR="arm-none-eabi-gcc-ar",
-        AS="arm-none-eabi-gcc",
-        CC="arm-none-eabi-gcc",
-        CXX="arm-none-eabi-g++",
-        LINK="arm-none-eabi-gcc",
-        RANLIB="arm-none-eabi-gcc-ranlib",
-        OBJCOPY="arm-none-eabi-objcopy",
-        SIZETOOL="arm-none-eabi-size",
-        PROGSUFFIX=".elf",
-    )
     machine_flags = ["-mcpu=%s" % board.get("build.cpu"), "-mthumb",
                      "-mfloat-abi=%s" % tf.get("float_abi", "soft")]
     if tf.get("fpu"):

@@ -26,7 +26,7 @@ int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b);
 
 /* ---- builtin options (flatbuffer table fields, bounds-checked) ----------------------- */
 /* `field` is the field's index in the options table of schema.fbs (0-based, in declaration
- * order). Absent fields give `dflt`. */
+ * order). Absent fields give `dflt` (tfl_option_bool: 0 or 1, `dflt != 0`). */
 TFL_MUST_CHECK tfl_status tfl_option_i8(const tfl_context *ctx, const tfl_node *node, int field,
                                         int8_t dflt, int8_t *out);
 TFL_MUST_CHECK tfl_status tfl_option_bool(const tfl_context *ctx, const tfl_node *node, int field,

@@ -539,9 +539,9 @@ tfl_status tfl_option_i8(const tfl_context *ctx, const tfl_node *node, int field
 
 tfl_status tfl_option_bool(const tfl_context *ctx, const tfl_node *node, int field, int dflt,
                            int *out) {
-  uint32_t pos;
-  TFL_ENSURE(option_pos(ctx, node, field, 1, &pos));
-  *out = pos ? (ctx->model[pos] != 0) : dflt;
+  int8_t v;
+  TFL_ENSURE(tfl_option_i8(ctx, node, field, dflt ? 1 : 0, &v));
+  *out = v != 0;
   return TFL_OK;
 }
 

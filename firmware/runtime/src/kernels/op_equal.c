@@ -5,9 +5,4 @@ static tfl_status equal_prepare(tfl_context *ctx, tfl_node *node) {
   return tfl_compare_prepare(ctx, node, TFL_CMP_EQUAL);
 }
 
-static tfl_status equal_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_compare_eval(ctx, node);
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(equal, 71, "EQUAL", equal_prepare, equal_eval);
+TFL_DEFINE_KERNEL(equal, 71, "EQUAL", equal_prepare, tfl_compare_eval);

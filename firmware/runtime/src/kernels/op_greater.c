@@ -5,9 +5,4 @@ static tfl_status greater_prepare(tfl_context *ctx, tfl_node *node) {
   return tfl_compare_prepare(ctx, node, TFL_CMP_GREATER);
 }
 
-static tfl_status greater_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_compare_eval(ctx, node);
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(greater, 61, "GREATER", greater_prepare, greater_eval);
+TFL_DEFINE_KERNEL(greater, 61, "GREATER", greater_prepare, tfl_compare_eval);

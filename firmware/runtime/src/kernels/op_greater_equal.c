@@ -5,9 +5,4 @@ static tfl_status greater_equal_prepare(tfl_context *ctx, tfl_node *node) {
   return tfl_compare_prepare(ctx, node, TFL_CMP_GREATER_EQUAL);
 }
 
-static tfl_status greater_equal_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_compare_eval(ctx, node);
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(greater_equal, 62, "GREATER_EQUAL", greater_equal_prepare, greater_equal_eval);
+TFL_DEFINE_KERNEL(greater_equal, 62, "GREATER_EQUAL", greater_equal_prepare, tfl_compare_eval);

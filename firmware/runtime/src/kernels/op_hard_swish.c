@@ -10,7 +10,7 @@
  *              shift), mapped from [-1, 1] to [0, 1]: (reluish + 32768) >> 1
  *   result   = truncating doubling high mul (reluish, out_pre), rounding right shift by
  *              -output exponent, plus output zero point, saturated to int8. */
-#include "tfl_kernel.h"
+#include "tfl_kernel_lut8.h"
 
 typedef struct {
   int32_t input_zero_point;
@@ -65,11 +65,7 @@ static tfl_status hard_swish_prepare(tfl_context *ctx, tfl_node *node) {
   double reluish_real;
   int32_t q31;
   int32_t exponent;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  TFL_ENSURE(tfl_lut8_check(in, out));
   memset(&d, 0, sizeof d);
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;
@@ -89,7 +85,8 @@ static tfl_status hard_swish_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 /* Output for one input value x (stored int8). */
-static int8_t hard_swish_value(const tfl_hard_swish_data *d, int32_t x) {
+static int8_t hard_swish_value(const void *params, int32_t x) {
+  const tfl_hard_swish_data *d = (const tfl_hard_swish_data *)params;
   const int16_t v = (int16_t)(x - d->input_zero_point);
   const int16_t hires = (int16_t)(v * (1 << 7));
   const int16_t out_pre = hard_swish_rounding_high_mul(hires, (int16_t)d->output_multiplier);
@@ -107,23 +104,7 @@ static int8_t hard_swish_value(const tfl_hard_swish_data *d, int32_t x) {
 }
 
 static tfl_status hard_swish_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
-  const int32_t n = tfl_tensor_elements(out);
-  tfl_hard_swish_data d;
-  int32_t i;
-  memcpy(&d, node->data, sizeof d);
-  if (n >= 512) {
-    /* big tensors: the 256 possible outputs once, then a table lookup per element */
-    int8_t table[256];
-    for (i = 0; i < 256; ++i) table[i] = hard_swish_value(&d, i - 128);
-    for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
-  } else {
-    for (i = 0; i < n; ++i) y[i] = hard_swish_value(&d, x[i]);
-  }
-  return TFL_OK;
+  return tfl_lut8_eval(ctx, node, hard_swish_value, 512);
 }
 
 TFL_DEFINE_KERNEL(hard_swish, 117, "HARD_SWISH", hard_swish_prepare, hard_swish_eval);

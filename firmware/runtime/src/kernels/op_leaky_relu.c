@@ -6,7 +6,7 @@
  * output zero point and saturated to int8. For a negative alpha TFLM's result is the negated
  * product with |multiplier| (rounding ties toward zero, not away from it as a negative Q31
  * multiplier would): measured against the tflite-micro runtime, matched here. */
-#include "tfl_kernel.h"
+#include "tfl_kernel_lut8.h"
 
 typedef struct {
   int32_t input_zero_point;
@@ -25,11 +25,7 @@ static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_leaky_relu_data d;
   float alpha = 0.0f;
   double alpha_real;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  TFL_ENSURE(tfl_lut8_check(in, out));
   TFL_ENSURE(tfl_option_f32(ctx, node, 0, 0.0f, &alpha)); /* LeakyReluOptions.alpha */
   if (!(alpha > -1e6f && alpha < 1e6f)) return TFL_ERR_UNSUPPORTED_OPTION; /* also NaN */
   memset(&d, 0, sizeof d);
@@ -49,7 +45,8 @@ static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 /* Output for one input value x (stored int8). */
-static int8_t leaky_relu_value(const tfl_leaky_relu_data *d, int32_t x) {
+static int8_t leaky_relu_value(const void *params, int32_t x) {
+  const tfl_leaky_relu_data *d = (const tfl_leaky_relu_data *)params;
   const int32_t v = x - d->input_zero_point;
   int32_t scaled;
   if (v >= 0) {
@@ -62,23 +59,7 @@ static int8_t leaky_relu_value(const tfl_leaky_relu_data *d, int32_t x) {
 }
 
 static tfl_status leaky_relu_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
-  const int32_t n = tfl_tensor_elements(out);
-  tfl_leaky_relu_data d;
-  int32_t i;
-  memcpy(&d, node->data, sizeof d);
-  if (n >= 1024) {
-    /* big tensors: the 256 possible outputs once, then a table lookup per element */
-    int8_t table[256];
-    for (i = 0; i < 256; ++i) table[i] = leaky_relu_value(&d, i - 128);
-    for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
-  } else {
-    for (i = 0; i < n; ++i) y[i] = leaky_relu_value(&d, x[i]);
-  }
-  return TFL_OK;
+  return tfl_lut8_eval(ctx, node, leaky_relu_value, 1024);
 }
 
 TFL_DEFINE_KERNEL(leaky_relu, 98, "LEAKY_RELU", leaky_relu_prepare, leaky_relu_eval);

@@ -5,9 +5,4 @@ static tfl_status less_prepare(tfl_context *ctx, tfl_node *node) {
   return tfl_compare_prepare(ctx, node, TFL_CMP_LESS);
 }
 
-static tfl_status less_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_compare_eval(ctx, node);
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(less, 58, "LESS", less_prepare, less_eval);
+TFL_DEFINE_KERNEL(less, 58, "LESS", less_prepare, tfl_compare_eval);

@@ -5,9 +5,4 @@ static tfl_status less_equal_prepare(tfl_context *ctx, tfl_node *node) {
   return tfl_compare_prepare(ctx, node, TFL_CMP_LESS_EQUAL);
 }
 
-static tfl_status less_equal_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_compare_eval(ctx, node);
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(less_equal, 63, "LESS_EQUAL", less_equal_prepare, less_equal_eval);
+TFL_DEFINE_KERNEL(less_equal, 63, "LESS_EQUAL", less_equal_prepare, tfl_compare_eval);

@@ -34,13 +34,7 @@ static tfl_status logistic_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status logistic_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  tfl_q4_input d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_q4_map(&d, logistic_output, (const int8_t *)in->data, (int8_t *)out->data,
-             tfl_tensor_elements(out));
-  return TFL_OK;
+  return tfl_q4_eval(ctx, node, logistic_output);
 }
 
 TFL_DEFINE_KERNEL(logistic, 14, "LOGISTIC", logistic_prepare, logistic_eval);

@@ -57,14 +57,8 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_mul_data d;
   int8_t activation = TFL_ACT_NONE;
-  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
-    return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
-    return TFL_ERR_BAD_QUANTIZATION;
-  TFL_ENSURE(tfl_broadcast_check(in1, in2, out));
+  TFL_ENSURE(tfl_broadcast_prepare_int8(ctx, node)); /* present, int8, shapes broadcast */
+  TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation)); /* fused_activation_function */
 
   memset(&d, 0, sizeof d);
@@ -82,11 +76,7 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status mul_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_mul_data d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), mul_row, &d);
-  return TFL_OK;
+  return tfl_broadcast_eval(ctx, node, mul_row);
 }
 
 TFL_DEFINE_KERNEL(mul, 18, "MUL", mul_prepare, mul_eval);

@@ -5,9 +5,4 @@ static tfl_status not_equal_prepare(tfl_context *ctx, tfl_node *node) {
   return tfl_compare_prepare(ctx, node, TFL_CMP_NOT_EQUAL);
 }
 
-static tfl_status not_equal_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_compare_eval(ctx, node);
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(not_equal, 72, "NOT_EQUAL", not_equal_prepare, not_equal_eval);
+TFL_DEFINE_KERNEL(not_equal, 72, "NOT_EQUAL", not_equal_prepare, tfl_compare_eval);

@@ -66,11 +66,7 @@ static void prelu_row(const void *params, const int8_t *in, int32_t step1, const
 }
 
 static tfl_status prelu_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_prelu_data d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), prelu_row, &d);
-  return TFL_OK;
+  return tfl_broadcast_eval(ctx, node, prelu_row);
 }
 
 TFL_DEFINE_KERNEL(prelu, 54, "PRELU", prelu_prepare, prelu_eval);

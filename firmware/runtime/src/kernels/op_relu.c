@@ -3,7 +3,7 @@
  * Requantization with clamping: (x - input_zero_point) is rescaled by input_scale /
  * output_scale (Q31 multiplier and shift, double rounding), offset by the output zero point and
  * clamped to [max(-128, output_zero_point), 127], i.e. real values below 0 become 0. */
-#include "tfl_kernel.h"
+#include "tfl_kernel_lut8.h"
 
 typedef struct {
   int32_t input_zero_point;
@@ -19,11 +19,7 @@ static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_relu_data d;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  TFL_ENSURE(tfl_lut8_check(in, out));
   memset(&d, 0, sizeof d);
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;
@@ -37,30 +33,15 @@ static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 /* Output for one input value x (stored int8). */
-static int8_t relu_value(const tfl_relu_data *d, int32_t x) {
+static int8_t relu_value(const void *params, int32_t x) {
+  const tfl_relu_data *d = (const tfl_relu_data *)params;
   const int32_t v = d->output_zero_point + tfl_multiply_by_quantized_multiplier(
                                                x - d->input_zero_point, d->multiplier, d->shift);
   return (int8_t)tfl_clamp(v, d->act_min, d->act_max);
 }
 
 static tfl_status relu_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
-  const int32_t n = tfl_tensor_elements(out);
-  tfl_relu_data d;
-  int32_t i;
-  memcpy(&d, node->data, sizeof d);
-  if (n >= 1024) {
-    /* big tensors: the 256 possible outputs once, then a table lookup per element */
-    int8_t table[256];
-    for (i = 0; i < 256; ++i) table[i] = relu_value(&d, i - 128);
-    for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
-  } else {
-    for (i = 0; i < n; ++i) y[i] = relu_value(&d, x[i]);
-  }
-  return TFL_OK;
+  return tfl_lut8_eval(ctx, node, relu_value, 1024);
 }
 
 TFL_DEFINE_KERNEL(relu, 19, "RELU", relu_prepare, relu_eval);

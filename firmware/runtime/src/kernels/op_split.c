@@ -7,7 +7,7 @@
 static tfl_status split_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *axis_t = tfl_node_input(ctx, node, 0);
   const tfl_tensor *in = tfl_node_input(ctx, node, 1);
-  int32_t num, axis = 0, i, k;
+  int32_t num, axis = 0, i;
   if (axis_t == NULL || in == NULL || node->input_count != 2 || node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -17,21 +17,11 @@ static tfl_status split_prepare(tfl_context *ctx, tfl_node *node) {
   if (in->dims[axis] % num != 0) return TFL_ERR_BAD_SHAPE;
   for (i = 0; i < num; ++i) {
     const tfl_tensor *out = tfl_node_output(ctx, node, i);
-    if (out == NULL) return TFL_ERR_MODEL_INVALID;
-    if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-    if (out->dims_count != in->dims_count) return TFL_ERR_BAD_SHAPE;
-    for (k = 0; k < in->dims_count; ++k) {
-      const int32_t want = k == axis ? in->dims[k] / num : in->dims[k];
-      if (out->dims[k] != want) return TFL_ERR_BAD_SHAPE;
-    }
+    TFL_ENSURE(tfl_split_output_check(out, in, axis));
+    if (out->dims[axis] != in->dims[axis] / num) return TFL_ERR_BAD_SHAPE;
   }
-  tfl_split_layout((tfl_split_data *)node->data, in, axis);
+  tfl_split_layout((tfl_split_data *)node->data, in, axis, 1);
   return TFL_OK;
 }
 
-static tfl_status split_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_split_copy(ctx, node, (const tfl_split_data *)node->data, tfl_node_input(ctx, node, 1));
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(split, 49, "SPLIT", split_prepare, split_eval);
+TFL_DEFINE_KERNEL(split, 49, "SPLIT", split_prepare, tfl_split_eval);

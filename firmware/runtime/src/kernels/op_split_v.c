@@ -9,7 +9,7 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *sizes = tfl_node_input(ctx, node, 1);
   const tfl_tensor *axis_t = tfl_node_input(ctx, node, 2);
-  int32_t num, axis = 0, i, k, sum = 0, unknown = -1;
+  int32_t num, axis = 0, i, sum = 0, unknown = -1;
   if (in == NULL || sizes == NULL || axis_t == NULL || node->input_count != 3 || node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -20,12 +20,7 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
   num = node->output_count;
   for (i = 0; i < num; ++i) {
     const tfl_tensor *out = tfl_node_output(ctx, node, i);
-    if (out == NULL) return TFL_ERR_MODEL_INVALID;
-    if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-    if (out->dims_count != in->dims_count) return TFL_ERR_BAD_SHAPE;
-    for (k = 0; k < in->dims_count; ++k) {
-      if (k != axis && out->dims[k] != in->dims[k]) return TFL_ERR_BAD_SHAPE;
-    }
+    TFL_ENSURE(tfl_split_output_check(out, in, axis));
     if (out->dims[axis] < 0 || out->dims[axis] > in->dims[axis] - sum) return TFL_ERR_BAD_SHAPE;
     sum += out->dims[axis];
   }
@@ -42,13 +37,8 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
       if (s != tfl_node_output(ctx, node, i)->dims[axis]) return TFL_ERR_BAD_ARGUMENT;
     }
   }
-  tfl_split_layout((tfl_split_data *)node->data, in, axis);
+  tfl_split_layout((tfl_split_data *)node->data, in, axis, 0);
   return TFL_OK;
 }
 
-static tfl_status split_v_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_split_copy(ctx, node, (const tfl_split_data *)node->data, tfl_node_input(ctx, node, 0));
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(split_v, 102, "SPLIT_V", split_v_prepare, split_v_eval);
+TFL_DEFINE_KERNEL(split_v, 102, "SPLIT_V", split_v_prepare, tfl_split_eval);

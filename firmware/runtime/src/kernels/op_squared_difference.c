@@ -37,10 +37,7 @@ static tfl_status squared_difference_prepare(tfl_context *ctx, tfl_node *node) {
   double out_real;
   tfl_status st = tfl_broadcast_prepare_int8(ctx, node);
   if (st != TFL_OK) return st;
-  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
-    return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
-    return TFL_ERR_BAD_QUANTIZATION;
+  TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   memset(&d, 0, sizeof d);
   d.zero_point1 = in1->zero_point;
   d.zero_point2 = in2->zero_point;
@@ -76,11 +73,7 @@ static void squared_difference_row(const void *params, const int8_t *in1, int32_
 }
 
 static tfl_status squared_difference_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_squared_difference_data d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), squared_difference_row, &d);
-  return TFL_OK;
+  return tfl_broadcast_eval(ctx, node, squared_difference_row);
 }
 
 TFL_DEFINE_KERNEL(squared_difference, 99, "SQUARED_DIFFERENCE", squared_difference_prepare,

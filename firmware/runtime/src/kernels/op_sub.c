@@ -17,11 +17,7 @@ static void sub_row(const void *params, const int8_t *in1, int32_t step1,
 }
 
 static tfl_status sub_eval(tfl_context *ctx, tfl_node *node) {
-  tfl_sub_data d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), sub_row, &d);
-  return TFL_OK;
+  return tfl_broadcast_eval(ctx, node, sub_row);
 }
 
 TFL_DEFINE_KERNEL(sub, 41, "SUB", tfl_addsub_prepare, sub_eval);

@@ -43,17 +43,7 @@ static tfl_status sum_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status sum_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int32_t out_count = tfl_tensor_elements(out);
-  tfl_sum_data d;
-  memcpy(&d, node->data, sizeof d);
-  if (d.shape.count == 0) {
-    memset(out->data, 0, (size_t)out_count);
-    return TFL_OK;
-  }
-  tfl_reduce_int8(in, &d.shape, TFL_REDUCE_SUM, sum_finish, &d, (int8_t *)out->data, out_count);
-  return TFL_OK;
+  return tfl_reduce_sum_eval(ctx, node, sum_finish);
 }
 
 TFL_DEFINE_KERNEL(sum, 74, "SUM", sum_prepare, sum_eval);

@@ -36,13 +36,7 @@ static tfl_status tanh_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status tanh_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  tfl_q4_input d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_q4_map(&d, tanh_output, (const int8_t *)in->data, (int8_t *)out->data,
-             tfl_tensor_elements(out));
-  return TFL_OK;
+  return tfl_q4_eval(ctx, node, tanh_output);
 }
 
 TFL_DEFINE_KERNEL(tanh, 28, "TANH", tanh_prepare, tanh_eval);

@@ -96,6 +96,23 @@ void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_t
   }
 }
 
+tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node, tfl_broadcast_row row) {
+  int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through int8_t* may alias node */
+  memcpy(params, node->data, sizeof params);
+  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                    tfl_node_output(ctx, node, 0), row, params);
+  return TFL_OK;
+}
+
+tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const tfl_tensor *in2,
+                                     const tfl_tensor *out) {
+  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
+    return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
+    return TFL_ERR_BAD_QUANTIZATION;
+  return TFL_OK;
+}
+
 tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
   const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
@@ -147,10 +164,7 @@ static tfl_status addsub_params(tfl_context *ctx, const tfl_node *node, const tf
   double twice_max_scale;
   if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
     return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in1->quant_count < 1 || in2->quant_count < 1 || out->quant_count < 1)
-    return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in1->scale > 0.0f && in2->scale > 0.0f && out->scale > 0.0f))
-    return TFL_ERR_BAD_QUANTIZATION;
+  TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   /* fused_activation_function */
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation));
 

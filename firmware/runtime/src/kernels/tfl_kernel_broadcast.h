@@ -25,6 +25,16 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_check(const tfl_tensor *a, const tfl_ten
 void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                        tfl_broadcast_row row, const void *params);
 
+/* The eval of a kernel that is one broadcast row function over its node data: `row` runs over
+ * inputs 0 and 1 into output 0 with a copy of node->data as its params. Returns TFL_OK. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node,
+                                             tfl_broadcast_row row);
+
+/* TFL_OK when both inputs and the output are quantized with positive scales (the binary ops that
+ * rescale: ADD, SUB, MUL, SQUARED_DIFFERENCE), else TFL_ERR_BAD_QUANTIZATION. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const tfl_tensor *in2,
+                                                    const tfl_tensor *out);
+
 /* The prepare of kernels without parameters (MAXIMUM, MINIMUM): both inputs and the output
  * present and int8, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node);

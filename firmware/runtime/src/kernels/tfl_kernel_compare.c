@@ -75,9 +75,6 @@ static void compare_row(const void *params, const int8_t *in1, int32_t step1, co
   }
 }
 
-void tfl_compare_eval(tfl_context *ctx, const tfl_node *node) {
-  tfl_compare_data d;
-  memcpy(&d, node->data, sizeof d);
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), compare_row, &d);
+tfl_status tfl_compare_eval(tfl_context *ctx, tfl_node *node) {
+  return tfl_broadcast_eval(ctx, node, compare_row);
 }

@@ -12,6 +12,6 @@ typedef enum {
 /* Two int8 inputs (scales in (0, 1), as TFLM requires) that broadcast to the bool output. */
 TFL_MUST_CHECK tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node,
                                               tfl_compare_kind kind);
-void tfl_compare_eval(tfl_context *ctx, const tfl_node *node);
+TFL_MUST_CHECK tfl_status tfl_compare_eval(tfl_context *ctx, tfl_node *node);
 
 #endif

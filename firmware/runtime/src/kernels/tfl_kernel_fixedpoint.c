@@ -123,3 +123,12 @@ void tfl_q4_map(const tfl_q4_input *params, tfl_q4_output f, const int8_t *x, in
     for (i = 0; i < n; ++i) y[i] = q4_value(d, f, x[i]);
   }
 }
+
+tfl_status tfl_q4_eval(tfl_context *ctx, const tfl_node *node, tfl_q4_output f) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_q4_input d;
+  memcpy(&d, node->data, sizeof d);
+  tfl_q4_map(&d, f, (const int8_t *)in->data, (int8_t *)out->data, tfl_tensor_elements(out));
+  return TFL_OK;
+}

@@ -54,5 +54,8 @@ typedef int8_t (*tfl_q4_output)(int32_t q4);
 /* y[i] for the n stored int8 inputs x[i]: saturated, or `f` of the Q4.27 value (for n > 256
  * through a table of the 256 possible results). */
 void tfl_q4_map(const tfl_q4_input *d, tfl_q4_output f, const int8_t *x, int8_t *y, int32_t n);
+/* The eval of LOGISTIC and TANH: tfl_q4_map of input 0 into output 0 with the node's
+ * tfl_q4_input. Returns TFL_OK. */
+TFL_MUST_CHECK tfl_status tfl_q4_eval(tfl_context *ctx, const tfl_node *node, tfl_q4_output f);
 
 #endif

@@ -44,3 +44,70 @@ tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   return tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
                               &d->act_max);
 }
+
+/* The walk is inlined into each eval with `kind` a constant, so neither pays for the other. */
+#if defined(__GNUC__)
+#define POOL2D_INLINE static inline __attribute__((always_inline))
+#else
+#define POOL2D_INLINE static inline
+#endif
+
+typedef enum { POOL2D_AVERAGE, POOL2D_MAX } pool2d_kind;
+
+/* Accumulator additions wrap (two's complement) instead of overflowing: identical results for
+ * every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
+static inline int32_t acc_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+
+/* One window of h x w elements (h, w > 0) from x[first], row/col the input's strides. */
+POOL2D_INLINE int32_t pool2d_window(const int8_t *x, int32_t first, int32_t row, int32_t col, int32_t h,
+                             int32_t w, pool2d_kind kind) {
+  int32_t acc = 0, v = -128;
+  for (int32_t fy = 0; fy < h; ++fy) {
+    for (int32_t fx = 0; fx < w; ++fx) {
+      const int32_t e = x[first + fy * row + fx * col];
+      if (kind == POOL2D_MAX)
+        v = tfl_max(v, e);
+      else
+        acc = acc_add(acc, e);
+    }
+  }
+  if (kind == POOL2D_MAX) return v;
+  const int32_t count = h * w;
+  return acc > 0 ? acc_add(acc, count / 2) / count : acc_add(acc, -(count / 2)) / count;
+}
+
+POOL2D_INLINE tfl_status pool2d_eval(tfl_context *ctx, const tfl_node *node, pool2d_kind kind) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_pool2d_data *d = (const tfl_pool2d_data *)node->data;
+  const int8_t *x = (const int8_t *)in->data;
+  int8_t *y = (int8_t *)out->data;
+  const int32_t batches = in->dims[0], ih = in->dims[1], iw = in->dims[2], ch = in->dims[3];
+  const int32_t oh = out->dims[1], ow = out->dims[2];
+  for (int32_t n = 0; n < batches; ++n) {
+    for (int32_t oy = 0; oy < oh; ++oy) {
+      const int32_t y0 = oy * d->stride_h - d->pad_h;
+      const int32_t fy0 = tfl_max(0, -y0), fy1 = tfl_min(d->filter_h, ih - y0);
+      for (int32_t ox = 0; ox < ow; ++ox) {
+        const int32_t x0 = ox * d->stride_w - d->pad_w;
+        const int32_t fx0 = tfl_max(0, -x0), fx1 = tfl_min(d->filter_w, iw - x0);
+        for (int32_t c = 0; c < ch; ++c) {
+          int32_t v = kind == POOL2D_MAX ? -128 : 0; /* a window wholly in the padding */
+          if (fy1 > fy0 && fx1 > fx0)
+            v = pool2d_window(x, ((n * ih + y0 + fy0) * iw + x0 + fx0) * ch + c, iw * ch, ch,
+                              fy1 - fy0, fx1 - fx0, kind);
+          y[((n * oh + oy) * ow + ox) * ch + c] = (int8_t)tfl_clamp(v, d->act_min, d->act_max);
+        }
+      }
+    }
+  }
+  return TFL_OK;
+}
+
+tfl_status tfl_pool2d_average_eval(tfl_context *ctx, tfl_node *node) {
+  return pool2d_eval(ctx, node, POOL2D_AVERAGE);
+}
+
+tfl_status tfl_pool2d_max_eval(tfl_context *ctx, tfl_node *node) {
+  return pool2d_eval(ctx, node, POOL2D_MAX);
+}

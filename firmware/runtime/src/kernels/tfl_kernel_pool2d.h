@@ -18,4 +18,11 @@ TFL_OP_DATA_FITS(tfl_pool2d_data);
 /* Validates the node's tensors and options and writes its tfl_pool2d_data to node->data. */
 TFL_MUST_CHECK tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node);
 
+/* The evals of AVERAGE_POOL_2D and MAX_POOL_2D, one window walk: each output element is its
+ * window's elements inside the input (padding is not counted) folded to their mean, rounded
+ * half away from zero with integer division, or to their largest, then clamped to the fused
+ * activation range. */
+TFL_MUST_CHECK tfl_status tfl_pool2d_average_eval(tfl_context *ctx, tfl_node *node);
+TFL_MUST_CHECK tfl_status tfl_pool2d_max_eval(tfl_context *ctx, tfl_node *node);
+
 #endif

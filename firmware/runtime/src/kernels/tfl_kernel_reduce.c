@@ -3,6 +3,8 @@
 
 #include "tfl_kernel_index.h"
 
+TFL_OP_DATA_FITS(tfl_reduce_shape);
+
 tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node, tfl_reduce_shape *shape) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *axes = tfl_node_input(ctx, node, 1);
@@ -114,4 +116,51 @@ void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_re
       kept_idx[j] = 0;
     }
   }
+}
+
+tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node,
+                               int8_t (*finish)(int32_t acc, const void *user)) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int32_t out_count = tfl_tensor_elements(out);
+  int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through int8_t* may alias node */
+  tfl_reduce_shape shape;
+  memcpy(params, node->data, sizeof params);
+  memcpy(&shape, params, sizeof shape);
+  if (shape.count == 0) {
+    memset(out->data, 0, (size_t)out_count);
+    return TFL_OK;
+  }
+  tfl_reduce_int8(in, &shape, TFL_REDUCE_SUM, finish, params, (int8_t *)out->data, out_count);
+  return TFL_OK;
+}
+
+static int8_t reduce_extreme_finish(int32_t acc, const void *user) {
+  (void)user;
+  return (int8_t)acc;
+}
+
+tfl_status tfl_reduce_extreme_prepare(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_reduce_shape shape;
+  TFL_ENSURE(tfl_reduce_prepare(ctx, node, &shape));
+  if ((double)in->scale != (double)out->scale || in->zero_point != out->zero_point)
+    return TFL_ERR_BAD_QUANTIZATION;
+  memcpy(node->data, &shape, sizeof shape);
+  return TFL_OK;
+}
+
+tfl_status tfl_reduce_extreme_eval(tfl_context *ctx, tfl_node *node, tfl_reduce_kind kind) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int32_t out_count = tfl_tensor_elements(out);
+  tfl_reduce_shape shape;
+  memcpy(&shape, node->data, sizeof shape);
+  if (shape.count == 0) {
+    memset(out->data, (kind == TFL_REDUCE_MAX ? -128 : 127) & 0xff, (size_t)out_count);
+    return TFL_OK;
+  }
+  tfl_reduce_int8(in, &shape, kind, reduce_extreme_finish, NULL, (int8_t *)out->data, out_count);
+  return TFL_OK;
 }

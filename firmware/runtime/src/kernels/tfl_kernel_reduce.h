@@ -25,4 +25,17 @@ void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_re
                      int8_t (*finish)(int32_t acc, const void *user), const void *user,
                      int8_t *out, int32_t out_count);
 
+/* SUM and MEAN: node->data starts with the op's tfl_reduce_shape; each output is
+ * finish(wrapped int32 sum of its elements, a copy of node->data). An empty reduction gives 0,
+ * as in TFLM. */
+TFL_MUST_CHECK tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node,
+                                              int8_t (*finish)(int32_t acc, const void *user));
+
+/* REDUCE_MAX / REDUCE_MIN: prepare checks the shapes and that the output's quantization equals
+ * the input's (the raw values are compared); eval folds with `kind`, and an empty reduction
+ * gives TFLM's initial value (-128 for MAX, 127 for MIN). */
+TFL_MUST_CHECK tfl_status tfl_reduce_extreme_prepare(tfl_context *ctx, tfl_node *node);
+TFL_MUST_CHECK tfl_status tfl_reduce_extreme_eval(tfl_context *ctx, tfl_node *node,
+                                                  tfl_reduce_kind kind);
+
 #endif

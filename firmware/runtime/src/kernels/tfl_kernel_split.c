@@ -17,18 +17,30 @@ tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node, const tfl_tens
   return TFL_OK;
 }
 
-void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis) {
+tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in, int32_t axis) {
+  int32_t k;
+  if (out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (out->dims_count != in->dims_count) return TFL_ERR_BAD_SHAPE;
+  for (k = 0; k < in->dims_count; ++k) {
+    if (k != axis && out->dims[k] != in->dims[k]) return TFL_ERR_BAD_SHAPE;
+  }
+  return TFL_OK;
+}
+
+void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int32_t input) {
   int32_t k;
   d->axis = axis;
+  d->input = input;
   d->outer = 1;
   d->inner = 1;
   for (k = 0; k < axis; ++k) d->outer *= in->dims[k];
   for (k = axis + 1; k < in->dims_count; ++k) d->inner *= in->dims[k];
 }
 
-void tfl_split_copy(tfl_context *ctx, const tfl_node *node, const tfl_split_data *d,
-                    const tfl_tensor *in) {
-  const int8_t *src = (const int8_t *)in->data;
+tfl_status tfl_split_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_split_data *d = (const tfl_split_data *)node->data;
+  const int8_t *src = (const int8_t *)tfl_node_input(ctx, node, d->input)->data;
   int32_t o, i;
   for (o = 0; o < d->outer; ++o) {
     for (i = 0; i < node->output_count; ++i) {
@@ -38,4 +50,5 @@ void tfl_split_copy(tfl_context *ctx, const tfl_node *node, const tfl_split_data
       src += n;
     }
   }
+  return TFL_OK;
 }

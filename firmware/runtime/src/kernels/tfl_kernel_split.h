@@ -11,6 +11,7 @@ typedef struct {
   int32_t axis;
   int32_t outer; /* product of input dims before the axis */
   int32_t inner; /* product of input dims after the axis */
+  int32_t input; /* the node input that is split (SPLIT: 1, SPLIT_V: 0) */
 } tfl_split_data;
 TFL_OP_DATA_FITS(tfl_split_data);
 
@@ -19,10 +20,14 @@ TFL_OP_DATA_FITS(tfl_split_data);
 TFL_MUST_CHECK tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node,
                                          const tfl_tensor *axis_t, const tfl_tensor *in,
                                          int32_t *axis);
-/* Fills d for `axis` of `in`. */
-void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis);
-/* Copies in's slices to the node's outputs, in output order, once per outer index. */
-void tfl_split_copy(tfl_context *ctx, const tfl_node *node, const tfl_split_data *d,
-                    const tfl_tensor *in);
+/* One output of either: present, int8, `in`'s rank and dims except along `axis` (the caller
+ * checks that one). */
+TFL_MUST_CHECK tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in,
+                                                 int32_t axis);
+/* Fills d for `axis` of `in`, node input number `input`. */
+void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int32_t input);
+/* The eval of both: copies the split input's slices to the node's outputs, in output order,
+ * once per outer index (node->data holds the tfl_split_data). */
+TFL_MUST_CHECK tfl_status tfl_split_eval(tfl_context *ctx, tfl_node *node);
 
 #endif

@@ -1,0 +1,21 @@
+/* Elementwise int8 -> int8 ops whose output depends only on the input value (RELU, LEAKY_RELU,
+ * HARD_SWISH): one value function, applied per element on small tensors and through a table of
+ * the 256 possible outputs on big ones. */
+#ifndef TFL_KERNEL_LUT8_H
+#define TFL_KERNEL_LUT8_H
+
+#include "tfl_kernel.h"
+
+/* The checks of such an op's prepare: input and output present, int8, quantized with positive
+ * scales, the same element count. */
+TFL_MUST_CHECK tfl_status tfl_lut8_check(const tfl_tensor *in, const tfl_tensor *out);
+
+/* The output for the stored int8 value x; `params` is the op's data (a copy of node->data). */
+typedef int8_t (*tfl_lut8_value)(const void *params, int32_t x);
+
+/* The eval of such an op: output 0 = value(node->data, input 0) element by element; from
+ * `min_table` elements on, the 256 outputs are computed once and looked up. */
+TFL_MUST_CHECK tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node,
+                                        tfl_lut8_value value, int32_t min_table);
+
+#endif

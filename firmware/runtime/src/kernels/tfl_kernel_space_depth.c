@@ -1,0 +1,30 @@
+/* SPACE_TO_DEPTH / DEPTH_TO_SPACE's shared checks and copy (see the header). */
+#include "tfl_kernel_space_depth.h"
+
+tfl_status tfl_space_depth_prepare(tfl_context *ctx, const tfl_node *node, int32_t *bs) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  if (in == NULL || out == NULL || node->input_count != 1) return TFL_ERR_MODEL_INVALID;
+  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  *bs = 0;
+  TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, bs)); /* {SpaceToDepth,DepthToSpace}Options */
+  if (*bs < 1) return TFL_ERR_UNSUPPORTED_OPTION;
+  if (in->dims_count != 4 || out->dims_count != 4) return TFL_ERR_BAD_SHAPE;
+  return TFL_OK;
+}
+
+void tfl_space_depth_copy(const int8_t *src, int8_t *dst, int32_t batches, int32_t h, int32_t w,
+                          int32_t bs, int32_t c, int to_depth) {
+  int32_t b, y, x, i, j;
+  for (b = 0; b < batches; ++b)
+    for (y = 0; y < h; ++y)
+      for (x = 0; x < w; ++x)
+        for (i = 0; i < bs; ++i)
+          for (j = 0; j < bs; ++j) { /* C contiguous bytes in both */
+            const size_t row = (size_t)(b * h + y) * (size_t)bs + (size_t)i;
+            const size_t space = (row * (size_t)w * (size_t)bs + (size_t)x * bs + j) * (size_t)c;
+            const size_t depth =
+                (((size_t)(b * h + y) * w + x) * bs * bs + (size_t)i * bs + j) * (size_t)c;
+            memcpy(dst + (to_depth ? depth : space), src + (to_depth ? space : depth), (size_t)c);
+          }
+}

@@ -1,0 +1,20 @@
+/* SPACE_TO_DEPTH and DEPTH_TO_SPACE (int8 NHWC): the same byte permutation in the two
+ * directions, between a "space" tensor [B][H * bs][W * bs][C] and its "depth" form
+ * [B][H][W][bs * bs * C], where depth channel (i * bs + j) * C + c is space pixel
+ * (h * bs + i, w * bs + j), channel c. */
+#ifndef TFL_KERNEL_SPACE_DEPTH_H
+#define TFL_KERNEL_SPACE_DEPTH_H
+
+#include "tfl_kernel.h"
+
+/* The checks both ops share: one int8 input and output, both rank 4, block_size (option 0)
+ * >= 1 into *bs. The caller checks the shapes of its direction. */
+TFL_MUST_CHECK tfl_status tfl_space_depth_prepare(tfl_context *ctx, const tfl_node *node,
+                                                  int32_t *bs);
+
+/* Copies `src` into `dst`: space into depth when to_depth is set, depth into space otherwise.
+ * h, w: the depth tensor's height and width; c: the space tensor's channels. */
+void tfl_space_depth_copy(const int8_t *src, int8_t *dst, int32_t batches, int32_t h, int32_t w,
+                          int32_t bs, int32_t c, int to_depth);
+
+#endif
