@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -922,6 +923,18 @@ def _progress_display(disable: bool) -> Any:
     )
 
 
+def _stage_progress(display: Any) -> Callable[[str, int, int], None]:
+    """A progress callback (stage, done, total) that keeps one bar per stage on `display`."""
+    tasks: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = display.add_task(stage, total=total)
+        display.update(tasks[stage], completed=done, total=total)
+
+    return progress
+
+
 def _real_board_port(project: Path, quiet: bool) -> str | None:
     """For a real board's project: the serial port of the one connected board (`pio device
     list`), else None (emulated boards and the host are started by verify itself)."""
@@ -1016,13 +1029,6 @@ def verify_command(
     if port is None:
         port = _real_board_port(project, quiet=as_json)
     with _progress_display(as_json) as display:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = display.add_task(stage, total=total)
-            display.update(tasks[stage], completed=done, total=total)
-
         result = verify_project(
             project,
             port=port,
@@ -1032,7 +1038,7 @@ def verify_command(
             tolerance=tolerance,
             per_layer=per_layer,
             float_model=float_model,
-            progress=progress,
+            progress=_stage_progress(display),
         )
     _verify_output(result, as_json, html_path)
 
@@ -1071,16 +1077,10 @@ def deploy_command(
 
     console = err_console()
     with _progress_display(as_json) as display:
-        tasks: dict[str, Any] = {}
 
         def stage(name: str) -> None:
             if not as_json:
                 console.print(f"[bold]▸ {name}[/]")
-
-        def progress(stage_name: str, done: int, total: int) -> None:
-            if stage_name not in tasks:
-                tasks[stage_name] = display.add_task(stage_name, total=total)
-            display.update(tasks[stage_name], completed=done, total=total)
 
         result = deploy(
             model,
@@ -1092,7 +1092,7 @@ def deploy_command(
             force=force,
             port=port,
             stage=stage,
-            progress=progress,
+            progress=_stage_progress(display),
             debug=_debug(ctx),
         )
     if not as_json:
