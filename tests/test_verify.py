@@ -125,13 +125,15 @@ def test_wrong_kernel_is_caught_and_located(tmp_path: Path) -> None:
         "0",
     )
     assert done.returncode == 0, done.stderr
-    kernels = list(project.rglob("op_max_pool_2d.c"))
+    # MAX_POOL_2D's eval is the max branch of the shared pooling walk (tfl_kernel_pool2d.c)
+    kernels = list(project.rglob("tfl_kernel_pool2d.c"))
     assert len(kernels) == 1
     source = kernels[0].read_text()
-    # Plant the fault: every pooled maximum comes out one larger (then clamped as usual).
-    exact = "tfl_clamp(v, d->act_min, d->act_max)"
-    assert source.count(exact) == 1, "op_max_pool_2d.c changed; update the planted fault"
-    kernels[0].write_text(source.replace(exact, "tfl_clamp(v + 1, d->act_min, d->act_max)"))
+    # Plant the fault: every pooled maximum comes out one larger (then clamped as usual);
+    # AVERAGE_POOL_2D's branch is untouched.
+    exact = "if (kind == POOL2D_MAX) return v;"
+    assert source.count(exact) == 1, "tfl_kernel_pool2d.c changed; update the planted fault"
+    kernels[0].write_text(source.replace(exact, "if (kind == POOL2D_MAX) return v + 1;"))
     code, result = _verify_json(str(project), "--samples", "3", "--per-layer")
     assert code == EXIT_CHECK_FAILED
     assert result["passed"] is False and result["first_mismatch_sample"] == 0
