@@ -8,6 +8,7 @@
  * for every unit). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
+#include "tfl_kernel_int16.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
@@ -24,8 +25,14 @@ typedef struct {
   int32_t depth;   /* K */
   int32_t batches;
   int32_t scratch; /* arena offset of the DSP path's expanded row (tfl_scratch), -1 for none */
+  int32_t wide_acc; /* 16x8: 1 accumulates in int64 (int64 bias or none), 0 in int32 */
 } fc_data;
 TFL_OP_DATA_FITS(fc_data);
+
+static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node);
+static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node);
+/* The same op with the 16x8 eval: fc_prepare points the node at it for int16 activations. */
+static const tfl_kernel fc_int16 = {9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16};
 
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
@@ -34,10 +41,14 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   fc_data *d = (fc_data *)node->data;
   if (in == NULL || w == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) {
+  /* int8 x int8, or 16x8: int16 activations (zero point 0) x int8 weights, int64/int32 bias */
+  const int wide = in->type == TFL_TYPE_INT16;
+  if ((in->type != TFL_TYPE_INT8 && !wide) || w->type != TFL_TYPE_INT8 || out->type != in->type) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
-  if (bias != NULL && bias->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (bias != NULL && bias->type != TFL_TYPE_INT32 && !(wide && bias->type == TFL_TYPE_INT64)) {
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  }
   if (w->dims_count != 2) return TFL_ERR_BAD_SHAPE;
   const int32_t units = w->dims[0], depth = w->dims[1];
   if (units <= 0 || depth <= 0) return TFL_ERR_BAD_SHAPE;
@@ -58,10 +69,11 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
       if (tfl_tensor_channel_zero_point(w, c) != 0) return TFL_ERR_BAD_QUANTIZATION;
     }
   }
+  if (wide && (in->zero_point != 0 || out->zero_point != 0)) return TFL_ERR_BAD_QUANTIZATION;
   int8_t act;
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &act));
-  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
-                                &d->act_max));
+  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, wide ? -32768 : -128,
+                                  wide ? 32767 : 127, &d->act_min, &d->act_max));
   /* 1 (per-tensor) or N (per-channel) scales, checked above */
   TFL_ENSURE(tfl_conv_multipliers(ctx, in, w, out, &d->pool_index));
   d->input_offset = -in->zero_point;
@@ -71,6 +83,18 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   d->depth = depth;
   d->batches = batches;
   d->scratch = -1;
+  if (wide) {
+    /* TFLM accumulates in int32 only with an int32 bias (or, without bias, when the options'
+     * quantized_bias_type, field 4, says INT32 = 2) */
+    int8_t bias_type;
+    TFL_ENSURE(tfl_option_i8(ctx, node, 4, 0, &bias_type));
+    d->wide_acc = bias != NULL ? bias->type == TFL_TYPE_INT64 : bias_type != TFL_TYPE_INT32;
+    if (!tfl_int16_multipliers_ok(ctx->mem.pool + d->pool_index, w->quant_count)) {
+      return TFL_ERR_BAD_QUANTIZATION;
+    }
+    node->kernel = &fc_int16;
+    return TFL_OK;
+  }
 #if TFL_MAC_DSP
   /* The DSP path expands each input row once into arena scratch (plan.py's fc_scratch_bytes
    * computes the same number): two words per 4-block of the row. */
@@ -146,6 +170,48 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
       }
       yrow[n] = tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask],
                                out_off, act_lo, act_hi);
+    }
+  }
+  return TFL_OK;
+}
+
+/* 16x8: out[b][n] = clamp(requant(sum_k x[b][k] * (w[n][k] - zp_w) + bias[n])), int16 in and
+ * out (zero point 0). The accumulator is int64 with an int64 bias (TFLM's int64 requantization,
+ * tfl_requantize_int64), else int32 (wrapping) with the int8 path's requantization. */
+static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const fc_data *d = (const fc_data *)node->data;
+  const int16_t *x = (const int16_t *)in->data;
+  const int8_t *wt = (const int8_t *)w->data;
+  int16_t *y = (int16_t *)out->data;
+  const int32_t *mult = ctx->mem.pool + d->pool_index;
+  const int32_t *shift = mult + w->quant_count;
+  const int32_t qmask = w->quant_count > 1 ? -1 : 0;
+  const int32_t depth = d->depth, units = d->units, w_off = d->filter_offset;
+  const int64_t *b64 = bias != NULL && bias->type == TFL_TYPE_INT64 ? (const int64_t *)bias->data
+                                                                     : NULL;
+  const int32_t *b32 = bias != NULL && bias->type == TFL_TYPE_INT32 ? (const int32_t *)bias->data
+                                                                     : NULL;
+  for (int32_t batch = 0; batch < d->batches; ++batch) {
+    const int16_t *row = x + batch * depth;
+    for (int32_t n = 0; n < units; ++n) {
+      const int8_t *wr = wt + n * depth;
+      const int32_t q = n & qmask;
+      int32_t v;
+      if (d->wide_acc) {
+        uint64_t acc = b64 != NULL ? (uint64_t)b64[n] : 0u;
+        for (int32_t k = 0; k < depth; ++k) acc += (uint64_t)(int64_t)(row[k] * (wr[k] + w_off));
+        v = tfl_requantize_int64((int64_t)acc, mult[q], shift[q]);
+      } else {
+        uint32_t acc = 0;
+        for (int32_t k = 0; k < depth; ++k) acc += (uint32_t)(row[k] * (wr[k] + w_off));
+        if (b32 != NULL) acc += (uint32_t)b32[n];
+        v = tfl_multiply_by_quantized_multiplier((int32_t)acc, mult[q], shift[q]);
+      }
+      y[batch * units + n] = (int16_t)tfl_clamp(v, d->act_min, d->act_max);
     }
   }
   return TFL_OK;

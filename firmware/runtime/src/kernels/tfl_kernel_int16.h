@@ -1,0 +1,35 @@
+/* Shared pieces of the 16x8 paths (int16 activations, int8 weights): TFLM's requantization of an
+ * int64 accumulator, and the checks that make it defined for every multiplier a model can hold.
+ * Which kernels run 16x8 is listed in include/tfl_kernels_int16.h. */
+#ifndef TFL_KERNEL_INT16_H
+#define TFL_KERNEL_INT16_H
+
+#include <stdint.h>
+
+#include "tfl_kernel.h"
+
+/* acc * quantized * 2^shift for an int64 accumulator, as TFLM's reference does it: the Q31
+ * multiplier reduced to Q15 with rounding (saturated to 0x7FFF), then one rounding shift by
+ * 15 - shift (half up). shift must be in [-48, 14] (tfl_int16_multipliers_ok); the product
+ * wraps (two's complement) for accumulators beyond the 48 bits TFLM assumes. */
+static inline int32_t tfl_requantize_int64(int64_t acc, int32_t quantized, int32_t shift) {
+  const int64_t reduced = quantized < 0x7FFF0000 ? ((int64_t)quantized + (1 << 15)) >> 16 : 0x7FFF;
+  const int32_t total = 15 - shift; /* 1 .. 63 */
+  const uint64_t sum = (uint64_t)acc * (uint64_t)reduced + ((uint64_t)1 << (total - 1));
+  const int64_t v = (int64_t)sum;
+  /* arithmetic shift written without relying on implementation-defined >> of negatives */
+  const int64_t shifted = v >= 0 ? v >> total : -(int64_t)((~(uint64_t)v) >> total) - 1;
+  return (int32_t)(uint32_t)(uint64_t)shifted;
+}
+
+/* 1 when every (multiplier, shift) pair of a pool entry (multipliers then shifts, `count` each)
+ * is in tfl_requantize_int64's range. */
+static inline int tfl_int16_multipliers_ok(const int32_t *pool, int32_t count) {
+  for (int32_t c = 0; c < count; ++c) {
+    const int32_t shift = pool[count + c];
+    if (pool[c] < 0 || shift > 14 || shift < -48) return 0;
+  }
+  return 1;
+}
+
+#endif
