@@ -1,0 +1,190 @@
+"""16x8 quantization (int16 activations, int8 weights; issue 14) through check, generate, build
+and verify: the verdict (which ops run 16x8 comes from the runtime's one list,
+firmware/runtime/include/tfl_kernels_int16.h), the refusals naming the op, deploy's early refusal
+of host-only modes, and hand-built and converted 16x8 models bit-exact with tflite-micro on the
+host build and on QEMU."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from support.cli import tinyflash
+from support.tflbuilder import ModelBuilder, quantized_bias_scale
+from tinyflash.errors import EXIT_BAD_INPUT
+from tinyflash.model import parse_model
+from tinyflash.opcheck import (
+    SCHEME_16X8,
+    SCHEME_INT8,
+    check_model,
+    int16_kernels,
+    runtime_kernels,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS = (
+    shutil.which("arm-none-eabi-gcc") is not None and shutil.which("qemu-system-arm") is not None
+)
+
+
+def mlp_16x8(bias_type: str = "int64", hidden_op: str | None = None) -> bytes:
+    """x int16[1, 8] -> FULLY_CONNECTED(int64 bias, RELU) -> [hidden_op] -> FULLY_CONNECTED ->
+    SOFTMAX -> int16[1, 4], as the 16x8 converter writes it (symmetric int16 activations)."""
+    rng = np.random.default_rng(14)
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 8], "int16", scale=1.0 / 4096, zero_point=0)
+    w1 = b.tensor(
+        "w1",
+        None,
+        "int8",
+        data=rng.integers(-127, 128, (16, 8)),
+        scale=[0.01] * 16,
+        zero_point=[0] * 16,
+    )
+    b1 = b.tensor(
+        "b1",
+        None,
+        bias_type,
+        data=rng.integers(-3000, 3000, 16),
+        scale=quantized_bias_scale(1.0 / 4096, [0.01] * 16),
+        zero_point=[0] * 16,
+    )
+    h = b.tensor("h", [1, 16], "int16", scale=1.0 / 2048, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w1, b1], [h], fused_activation_function="RELU")
+    if hidden_op is not None:
+        h2 = b.tensor("h2", [1, 16], "int16", scale=1.0 / 2048, zero_point=0)
+        b.op(hidden_op, [h], [h2], options_type=None)
+        h = h2
+    w2 = b.tensor(
+        "w2", None, "int8", data=rng.integers(-127, 128, (4, 16)), scale=0.02, zero_point=0
+    )
+    b2 = b.tensor(
+        "b2",
+        None,
+        "int64",
+        data=rng.integers(-3000, 3000, 4),
+        scale=quantized_bias_scale(1.0 / 2048, [0.02]),
+        zero_point=0,
+    )
+    logits = b.tensor("logits", [1, 4], "int16", scale=1.0 / 1024, zero_point=0)
+    b.op("FULLY_CONNECTED", [h, w2, b2], [logits])
+    y = b.tensor("y", [1, 4], "int16", scale=1.0 / 32768, zero_point=0)
+    b.op("SOFTMAX", [logits], [y], beta=1.0)
+    return b.build([x], [y])
+
+
+def test_int16_list_names_kernels_of_the_runtime() -> None:
+    """Every op of tfl_kernels_int16.h has a kernel (tfl_kernels.h); the list is sorted and holds
+    this helper's ops."""
+    ops = int16_kernels()
+    assert set(ops) <= set(runtime_kernels())
+    assert list(ops) == sorted(ops)
+    assert {
+        "AVERAGE_POOL_2D",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "DEQUANTIZE",
+        "FULLY_CONNECTED",
+        "MAX_POOL_2D",
+        "QUANTIZE",
+        "SOFTMAX",
+    } <= set(ops)
+
+
+def test_16x8_model_is_deployable_and_names_the_scheme() -> None:
+    report = check_model(parse_model(mlp_16x8(), "mlp_16x8.tflite"))
+    assert report.deployable, report.offenders
+    assert report.scheme == SCHEME_16X8 == "16x8: int16 activations, int8 weights"
+
+
+def test_int32_bias_is_accepted_in_16x8() -> None:
+    assert check_model(parse_model(mlp_16x8("int32"), "m.tflite")).deployable
+
+
+def test_int8_model_scheme_and_int64_bias_refused() -> None:
+    """An int8 model keeps the int8 scheme; an int64 bias there is refused as before."""
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int8", scale=0.1, zero_point=0)
+    w = b.tensor("w", None, "int8", data=np.ones((2, 4)), scale=0.1, zero_point=0)
+    bias = b.tensor("b", None, "int64", data=np.ones(2), scale=0.01, zero_point=0)
+    y = b.tensor("y", [1, 2], "int8", scale=0.1, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, bias], [y])
+    report = check_model(parse_model(b.build([x], [y]), "m.tflite"))
+    assert report.scheme == SCHEME_INT8 and not report.deployable
+    assert "int64 bias" in report.offenders[0]
+
+
+def test_op_without_int16_kernel_is_named() -> None:
+    """An op whose kernel is int8-only in a 16x8 model: refused naming the op and why."""
+    op = next(
+        o
+        for o in ("L2_NORMALIZATION", "SQUARED_DIFFERENCE", "ABS")
+        if o in runtime_kernels() and o not in int16_kernels()
+    )
+    report = check_model(parse_model(mlp_16x8(hidden_op=op), "m.tflite"))
+    assert not report.deployable
+    first = next(f for f in report.findings if f.severity == "error")
+    assert first.kind == "no-int16-kernel" and first.op_name == op
+    assert f"op 1 {op} (int16 -> int16) has int16 activations" in first.message
+    assert "runs only int8, not 16x8" in first.message
+
+
+def test_float_leftover_in_16x8_model_is_refused_naming_the_op() -> None:
+    """TFLITE_BUILTINS fallback leaves an op in float between DEQUANTIZE and QUANTIZE."""
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int16", scale=1.0 / 4096, zero_point=0)
+    f = b.tensor("f", [1, 4], "float32")
+    b.op("DEQUANTIZE", [x], [f])
+    g = b.tensor("g", [1, 4], "float32")
+    b.op("TANH", [f], [g])
+    y = b.tensor("y", [1, 4], "int16", scale=1.0 / 32768, zero_point=0)
+    b.op("QUANTIZE", [g], [y])
+    report = check_model(parse_model(b.build([x], [y]), "mixed.tflite"))
+    assert not report.deployable and report.scheme == SCHEME_16X8
+    tanh = [f for f in report.findings if f.op_name == "TANH"]
+    assert tanh and "16x8 converter left it in float" in tanh[0].message
+
+
+def test_int16_zero_point_is_refused() -> None:
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 4], "int16", scale=0.01, zero_point=5)
+    w = b.tensor("w", None, "int8", data=np.ones((2, 4)), scale=0.1, zero_point=0)
+    y = b.tensor("y", [1, 2], "int16", scale=0.1, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    report = check_model(parse_model(b.build([x], [y]), "zp.tflite"))
+    assert not report.deployable
+    assert "zero point 5, not 0 (16x8 is symmetric)" in report.offenders[0]
+
+
+def test_check_cli_prints_the_scheme(tmp_path: Path) -> None:
+    model = tmp_path / "mlp_16x8.tflite"
+    model.write_bytes(mlp_16x8())
+    done = tinyflash("check", model)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "deployable: 16x8: int16 activations, int8 weights, every op has an int16 kernel"
+        in done.stdout
+    )
+    result = json.loads(tinyflash("check", model, "--json").stdout)
+    assert result["scheme"] == SCHEME_16X8 and result["deployable"] is True
+
+
+@pytest.mark.parametrize("mode", ["float16", "dynamic"])
+def test_deploy_refuses_host_only_mode_before_converting(tmp_path: Path, mode: str) -> None:
+    """No conversion is started (it would take seconds and end in a refusal): the float model
+    need not even be loadable, and nothing is written."""
+    float_model = tmp_path / "model.keras"
+    float_model.write_bytes(b"not read")
+    data = tmp_path / "calib.npy"
+    np.save(data, np.zeros((2, 4), np.float32))
+    out = tmp_path / "out"
+    done = tinyflash(
+        "deploy", float_model, "--data", data, "--mode", mode, "--board", "host", "-o", out
+    )
+    assert done.returncode == EXIT_BAD_INPUT, done.stdout + done.stderr
+    assert f"mode {mode} is host-only" in done.stderr and "int16x8" in done.stderr
+    assert not out.exists()
