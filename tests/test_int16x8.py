@@ -188,3 +188,137 @@ def test_deploy_refuses_host_only_mode_before_converting(tmp_path: Path, mode: s
     assert done.returncode == EXIT_BAD_INPUT, done.stdout + done.stderr
     assert f"mode {mode} is host-only" in done.stderr and "int16x8" in done.stderr
     assert not out.exists()
+
+
+# ---- end to end: generate, build, verify on the host build and QEMU --------------------------
+
+needs_tools = pytest.mark.skipif(
+    not TOOLS, reason="arm-none-eabi-gcc and qemu-system-arm are needed"
+)
+
+
+def _verify(*args: str | Path) -> dict:
+    done = tinyflash("verify", *args, "--json")
+    assert "Traceback" not in done.stderr, done.stderr
+    try:
+        result = json.loads(done.stdout)
+    except ValueError:
+        raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}") from None
+    assert done.returncode == 0, result
+    return result
+
+
+def _assert_bit_exact_16x8(result: dict, samples: int) -> None:
+    assert result["passed"] is True and result["samples"] == samples
+    exact = [m for m in result["metrics"] if m["reference"] == "tflm"]
+    assert exact and all(m["exact_fraction"] == 1.0 and m["max_abs_diff_lsb"] == 0 for m in exact)
+    assert result["arena_used"] == result["arena_planned"] > 0
+
+
+@pytest.mark.slow
+@needs_tools
+@pytest.mark.parametrize(
+    "board,kernels",
+    [
+        ("host", "portable"),
+        pytest.param("mps2-an386", "dsp", marks=pytest.mark.qemu),
+        pytest.param("mps2-an386", "portable", marks=pytest.mark.qemu),
+    ],
+)
+def test_small_16x8_model_is_bit_exact(tmp_path: Path, board: str, kernels: str) -> None:
+    """Every 16x8 kernel of this helper in one model (support/models.py), random int16 inputs
+    over the protocol's 2-byte elements; the DSP firmware runs the portable int16 evals."""
+    from support.models import small_model_16x8
+
+    model = tmp_path / "small_16x8.tflite"
+    model.write_bytes(small_model_16x8())
+    project = tmp_path / "p"
+    done = tinyflash("generate", model, "--board", board, "--kernels", kernels, "-o", project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = _verify(project, "--samples", "6")
+    _assert_bit_exact_16x8(result, 6)
+
+
+@pytest.fixture(scope="module")
+def converted_mlp(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A Keras MLP (Dense-ReLU, Dense-softmax) converted by `tinyflash deploy --mode int16x8` to
+    the host build (convert, check, generate, build, verify): (deploy dir, .keras, data)."""
+    work = tmp_path_factory.mktemp("mlp16")
+    script = work / "make.py"
+    script.write_text(
+        "import sys\n"
+        "import numpy as np\n"
+        "from tinyflash.convert import import_tensorflow\n"
+        "import_tensorflow()\n"
+        "import keras\n"
+        "keras.utils.set_random_seed(14)\n"
+        "inp = keras.Input((8,), name='features')\n"
+        "x = keras.layers.Dense(16, activation='relu')(inp)\n"
+        "out = keras.layers.Dense(4, activation='softmax')(x)\n"
+        "keras.Model(inp, out).save(sys.argv[1])\n"
+        "rng = np.random.default_rng(0)\n"
+        "np.save(sys.argv[2], rng.uniform(-1, 1, (32, 8)).astype(np.float32))\n",
+        encoding="utf-8",
+    )
+    import subprocess
+    import sys
+
+    keras_model, data = work / "mlp.keras", work / "calib.npy"
+    subprocess.run([sys.executable, script, keras_model, data], check=True, capture_output=True)
+    out = work / "deploy"
+    done = tinyflash(
+        "deploy",
+        keras_model,
+        "--data",
+        data,
+        "--mode",
+        "int16x8",
+        "--board",
+        "host",
+        "-o",
+        out,
+        "--samples",
+        "8",
+        "--json",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["converted"] is True
+    _assert_bit_exact_16x8(result["verify"], 8)
+    return out, keras_model, data
+
+
+@pytest.mark.slow
+@needs_tools
+def test_deploy_int16x8_mlp_on_host(converted_mlp: tuple[Path, Path, Path]) -> None:
+    """deploy --mode int16x8 runs every stage (the fixture); the model is 16x8 with int16 I/O."""
+    out, _, _ = converted_mlp
+    info = parse_model((out / "model.tflite").read_bytes(), "model.tflite")
+    assert [op.name for op in info.ops] == ["FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+    assert info.tensors[info.inputs[0]].dtype == info.tensors[info.outputs[0]].dtype == "int16"
+    assert check_model(info).scheme == SCHEME_16X8
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@needs_tools
+def test_converted_int16x8_mlp_is_bit_exact_on_m4(
+    converted_mlp: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """--data floats quantized to int16 per input; metrics in LSB of the int16 output."""
+    out, keras_model, data = converted_mlp
+    result = _verify(
+        out / "model.tflite",
+        "--board",
+        "mps2-an386",
+        "-o",
+        tmp_path / "p",
+        "--data",
+        data,
+        "--samples",
+        "8",
+        "--float-model",
+        keras_model,
+    )
+    _assert_bit_exact_16x8(result, 8)
+    assert any(m["reference"] == "float" for m in result["metrics"])
