@@ -370,3 +370,69 @@ def test_pool_2d_int16(seed, op, h, w, c, k, stride, padding, act):
     )
     model = b.build([x], [y])
     assert_batch_same_as_tflm(model, int16_inputs(rng, [1, h, w, c]), f"{op} int16 seed={seed}")
+
+
+# ---- TRANSPOSE_CONV ---------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(
+    seed=seeds,
+    ih=st.integers(1, 4),
+    iw=st.integers(1, 4),
+    ic=st.integers(1, 4),
+    oc=st.integers(1, 4),
+    k=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    padding=st.sampled_from(["SAME", "VALID"]),
+    per_channel=st.booleans(),
+    bias=st.sampled_from(["int64", "int16", "none"]),
+    act=st.sampled_from(ACTIVATIONS),
+)
+def test_transpose_conv_int16(seed, ih, iw, ic, oc, k, stride, padding, per_channel, bias, act):
+    oh, ow = (
+        (ih * stride, iw * stride)
+        if padding == "SAME"
+        else ((ih - 1) * stride + k, (iw - 1) * stride + k)
+    )
+    rng = np.random.default_rng(seed)
+    in_scale = f32(log_uniform(rng, 1e-4, 1e-2))
+    w_scales = weight_scales(rng, oc, per_channel)
+    y_scale = out_scale(rng, in_scale, w_scales[0], k * k * ic)
+    b = ModelBuilder()
+    x = b.tensor("x", [1, ih, iw, ic], "int16", scale=in_scale, zero_point=0)
+    shape = b.tensor("shape", [4], "int32", data=np.array([1, oh, ow, oc], np.int32))
+    w = b.tensor(
+        "w",
+        None,
+        "int8",
+        data=rng.integers(-127, 127, size=(oc, k, k, ic), endpoint=True),
+        scale=w_scales,
+        zero_point=[0] * len(w_scales),
+    )
+    ins = [shape, w, x]
+    if bias != "none":
+        hi = 2**14 if bias == "int16" else 2**33
+        ins.append(
+            b.tensor(
+                "bias",
+                None,
+                bias,
+                data=rng.integers(-hi, hi, size=oc),
+                scale=quantized_bias_scale(in_scale, w_scales),
+                zero_point=[0] * len(w_scales),
+            )
+        )
+    y = b.tensor("y", [1, oh, ow, oc], "int16", scale=y_scale, zero_point=0)
+    b.op(
+        "TRANSPOSE_CONV",
+        ins,
+        [y],
+        padding=padding,
+        stride_w=stride,
+        stride_h=stride,
+        fused_activation_function=act,
+    )
+    model = b.build([x], [y])
+    what = f"TRANSPOSE_CONV int16 seed={seed} k={k} s={stride} {padding} bias={bias}"
+    assert_batch_same_as_tflm(model, int16_inputs(rng, [1, ih, iw, ic]), what)
