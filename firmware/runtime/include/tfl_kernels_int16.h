@@ -1,9 +1,7 @@
-/* The kernels that also run 16x8 quantization (int16 activations, int8 weights, int64 or int32
- * bias), one line each, sorted by name: TFL_KERNEL_INT16(lower_name, "NAME"). Every name is a
- * kernel of tfl_kernels.h; its prepare accepts int16 activations and selects the int16 eval
- * there (one prepare for both types). `tinyflash check` reads this list (opcheck.py): a 16x8
- * model is deployable when every op is named here. Include with TFL_KERNEL_INT16 defined
- * (no include guard on purpose). Add a line only once the kernel's int16 path exists. */
+/* The kernels that also run 16x8 (int16 activations, int8 weights), one line each:
+ * TFL_KERNEL_INT16(lower_name, "NAME"), sorted by name. Each kernel's prepare accepts int16
+ * activations and selects its int16 eval there. Same conventions as tfl_kernels.h (no include
+ * guard on purpose; define TFL_KERNEL_INT16 before including). */
 #ifndef TFL_KERNEL_INT16
 #error "define TFL_KERNEL_INT16(lower, name) before including tfl_kernels_int16.h"
 #endif

@@ -57,13 +57,11 @@ static int32_t conv_scratch_bytes(const tfl_tensor *in, const tfl_tensor *w,
   return 0;
 }
 
-static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node);
 static tfl_status conv_eval_int16(tfl_context *ctx, tfl_node *node) {
   const conv_data *d = (const conv_data *)node->data;
   return tfl_conv16_eval(ctx, node, &d->p, d->groups, 0);
 }
-/* The same op with the 16x8 eval: conv_prepare points the node at it for int16 activations. */
-static const tfl_kernel conv_int16 = {3, "CONV_2D", conv_prepare, conv_eval_int16};
+TFL_DEFINE_KERNEL16(conv_int16, 3, "CONV_2D", conv_prepare, conv_eval_int16);
 
 static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;

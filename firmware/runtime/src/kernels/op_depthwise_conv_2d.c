@@ -17,14 +17,11 @@ typedef struct {
 } dwconv_data;
 TFL_OP_DATA_FITS(dwconv_data);
 
-static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node);
 static tfl_status dwconv_eval_int16(tfl_context *ctx, tfl_node *node) {
   const dwconv_data *d = (const dwconv_data *)node->data;
   return tfl_conv16_eval(ctx, node, &d->p, 1, d->depth_multiplier);
 }
-/* The same op with the 16x8 eval: dwconv_prepare points the node at it for int16 activations. */
-static const tfl_kernel dwconv_int16 = {4, "DEPTHWISE_CONV_2D", dwconv_prepare,
-                                        dwconv_eval_int16};
+TFL_DEFINE_KERNEL16(dwconv_int16, 4, "DEPTHWISE_CONV_2D", dwconv_prepare, dwconv_eval_int16);
 
 static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;

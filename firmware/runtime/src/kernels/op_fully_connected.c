@@ -29,10 +29,8 @@ typedef struct {
 } fc_data;
 TFL_OP_DATA_FITS(fc_data);
 
-static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node);
 static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node);
-/* The same op with the 16x8 eval: fc_prepare points the node at it for int16 activations. */
-static const tfl_kernel fc_int16 = {9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16};
+TFL_DEFINE_KERNEL16(fc_int16, 9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16);
 
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);

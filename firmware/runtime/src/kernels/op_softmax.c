@@ -88,10 +88,8 @@ static int32_t count_leading_zeros(uint32_t x) {
   return n;
 }
 
-static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node);
 static tfl_status softmax_eval_int16(tfl_context *ctx, tfl_node *node);
-/* The same op with the 16x8 eval: softmax_prepare points the node at it for int16 input. */
-static const tfl_kernel softmax_int16 = {25, "SOFTMAX", softmax_prepare, softmax_eval_int16};
+TFL_DEFINE_KERNEL16(softmax_int16, 25, "SOFTMAX", softmax_prepare, softmax_eval_int16);
 
 static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);

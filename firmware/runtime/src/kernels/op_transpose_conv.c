@@ -36,10 +36,8 @@ static int32_t tconv_padding(int32_t padding, int32_t size, int32_t filter, int3
   return total > 0 ? (int32_t)(total / 2) : 0;
 }
 
-static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node);
 static tfl_status tconv_eval_int16(tfl_context *ctx, tfl_node *node);
-/* The same op with the 16x8 eval: tconv_prepare points the node at it for int16 activations. */
-static const tfl_kernel tconv_int16 = {67, "TRANSPOSE_CONV", tconv_prepare, tconv_eval_int16};
+TFL_DEFINE_KERNEL16(tconv_int16, 67, "TRANSPOSE_CONV", tconv_prepare, tconv_eval_int16);
 
 static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_transpose_conv_data *d = (tfl_transpose_conv_data *)node->data;

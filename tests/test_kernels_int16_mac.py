@@ -1,12 +1,12 @@
-"""Differential tests of the 16x8 kernels (int16 activations, int8 weights, int64 or int32 bias;
-issue 14) against tflite-micro, exactly.
+"""Differential tests of the 16x8 MAC-heavy kernels and their neighbours (CONV_2D,
+DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV, the pools, SOFTMAX, QUANTIZE, DEQUANTIZE:
+int16 activations, int8 weights, int64 or int32 bias; issue 14) against tflite-micro, exactly.
 
 Each hypothesis example builds one single-op model with support/tflbuilder.py, runs random int16
 input sets through the ASan/UBSan host runner and through tflite-micro's Python runtime, and
 requires identical bytes (support/compare.py). The example's `seed` drives every random array; a
 failure prints it with the drawn parameters. Which ops run 16x8 is the runtime's list
-firmware/runtime/include/tfl_kernels_int16.h; test_int16_list_matches_tests keeps this file and
-that list in step.
+firmware/runtime/include/tfl_kernels_int16.h (tests/test_int16x8.py checks it).
 """
 
 from __future__ import annotations
