@@ -189,8 +189,7 @@ static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
   const int32_t *shift = mult + w->quant_count;
   const int32_t qmask = w->quant_count > 1 ? -1 : 0;
   const int32_t depth = d->depth, units = d->units, w_off = d->filter_offset;
-  const int64_t *b64 = bias != NULL && bias->type == TFL_TYPE_INT64 ? (const int64_t *)bias->data
-                                                                     : NULL;
+  const void *b64 = bias != NULL && bias->type == TFL_TYPE_INT64 ? bias->data : NULL;
   const int32_t *b32 = bias != NULL && bias->type == TFL_TYPE_INT32 ? (const int32_t *)bias->data
                                                                      : NULL;
   for (int32_t batch = 0; batch < d->batches; ++batch) {
@@ -200,7 +199,7 @@ static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
       const int32_t q = n & qmask;
       int32_t v;
       if (d->wide_acc) {
-        uint64_t acc = b64 != NULL ? (uint64_t)b64[n] : 0u;
+        uint64_t acc = b64 != NULL ? (uint64_t)tfl_load_i64(b64, n) : 0u;
         for (int32_t k = 0; k < depth; ++k) acc += (uint64_t)(int64_t)(row[k] * (wr[k] + w_off));
         v = tfl_requantize_int64((int64_t)acc, mult[q], shift[q]);
       } else {

@@ -122,11 +122,7 @@ static int64_t tconv_bias(const tfl_tensor *bias, int32_t c) {
     memcpy(&v, (const uint8_t *)bias->data + (size_t)c * sizeof(v), sizeof(v));
     return v;
   }
-  if (bias->type == TFL_TYPE_INT64) {
-    int64_t v;
-    memcpy(&v, (const uint8_t *)bias->data + (size_t)c * sizeof(v), sizeof(v));
-    return v;
-  }
+  if (bias->type == TFL_TYPE_INT64) return tfl_load_i64(bias->data, c);
   int32_t v;
   memcpy(&v, (const uint8_t *)bias->data + (size_t)c * sizeof(v), sizeof(v));
   return v;

@@ -22,8 +22,7 @@ tfl_status tfl_conv16_eval(tfl_context *ctx, const tfl_node *node, const tfl_con
   /* conv: fic input channels per group; depthwise: one input channel per output channel */
   const int32_t fic = depth_multiplier > 0 ? 1 : w->dims[3];
   const int32_t per_group = depth_multiplier > 0 ? 1 : oc / groups;
-  const int64_t *b64 = bias != NULL && bias->type == TFL_TYPE_INT64 ? (const int64_t *)bias->data
-                                                                     : NULL;
+  const void *b64 = bias != NULL && bias->type == TFL_TYPE_INT64 ? bias->data : NULL;
   const int32_t *b32 = bias != NULL && bias->type == TFL_TYPE_INT32 ? (const int32_t *)bias->data
                                                                      : NULL;
   for (int32_t b = 0; b < batches; ++b) {
@@ -54,7 +53,7 @@ tfl_status tfl_conv16_eval(tfl_context *ctx, const tfl_node *node, const tfl_con
             v = tfl_multiply_by_quantized_multiplier((int32_t)(uint32_t)(acc + (uint32_t)b32[c]),
                                                      mult[q], shift[q]);
           } else {
-            if (b64 != NULL) acc += (uint64_t)b64[c];
+            if (b64 != NULL) acc += (uint64_t)tfl_load_i64(b64, c);
             v = tfl_requantize_int64((int64_t)acc, mult[q], shift[q]);
           }
           y[((b * oh + oy) * ow + ox) * oc + c] = (int16_t)tfl_clamp(v, p->act_min, p->act_max);

@@ -5,6 +5,7 @@
 #define TFL_KERNEL_INT16_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "tfl_kernel.h"
 
@@ -20,6 +21,13 @@ static inline int32_t tfl_requantize_int64(int64_t acc, int32_t quantized, int32
   /* arithmetic shift written without relying on implementation-defined >> of negatives */
   const int64_t shifted = v >= 0 ? v >> total : -(int64_t)((~(uint64_t)v) >> total) - 1;
   return (int32_t)(uint32_t)(uint64_t)shifted;
+}
+
+/* Element i of an int64 constant: the converter aligns int64 buffers to 4 bytes only. */
+static inline int64_t tfl_load_i64(const void *base, int32_t i) {
+  int64_t v;
+  memcpy(&v, (const uint8_t *)base + (size_t)i * sizeof(v), sizeof(v));
+  return v;
 }
 
 /* 1 when every (multiplier, shift) pair of a pool entry (multipliers then shifts, `count` each)
