@@ -322,3 +322,47 @@ def test_converted_int16x8_mlp_is_bit_exact_on_m4(
     )
     _assert_bit_exact_16x8(result, 8)
     assert any(m["reference"] == "float" for m in result["metrics"])
+
+
+# ---- the example, 16x8 -------------------------------------------------------------------------
+
+DIGITS_16X8 = REPO / "examples" / "digits" / "digits_16x8.tflite"
+DIGITS_DATA = REPO / "examples" / "digits" / "test.npz"
+needs_reshape16 = pytest.mark.skipif(
+    "RESHAPE" not in int16_kernels(),
+    reason="RESHAPE's int16 path (issue 14, int16b's branch) is not in tfl_kernels_int16.h yet",
+)
+
+
+def test_digits_16x8_is_the_converted_example() -> None:
+    """examples/digits/digits_16x8.tflite: `tinyflash convert examples/digits/digits.keras
+    --data examples/digits/calibration.npz --mode int16x8`; int16 I/O and activations, int64
+    biases (4-byte aligned in the file, which the runtime accepts)."""
+    info = parse_model(DIGITS_16X8.read_bytes(), DIGITS_16X8.name)
+    assert info.tensors[info.inputs[0]].dtype == info.tensors[info.outputs[0]].dtype == "int16"
+    assert {t.dtype for t in info.tensors if t.is_constant} >= {"int8", "int64"}
+    report = check_model(info)
+    assert report.scheme == SCHEME_16X8
+    if "RESHAPE" in int16_kernels():
+        assert report.deployable, report.offenders
+    else:
+        assert [f.op_name for f in report.findings if f.severity == "error"] == ["RESHAPE"]
+
+
+@pytest.mark.slow
+@needs_tools
+@needs_reshape16
+@pytest.mark.parametrize(
+    "board,kernels",
+    [
+        ("host", "portable"),
+        pytest.param("mps2-an386", "dsp", marks=pytest.mark.qemu),
+        pytest.param("mps2-an386", "portable", marks=pytest.mark.qemu),
+    ],
+)
+def test_digits_16x8_is_bit_exact(tmp_path: Path, board: str, kernels: str) -> None:
+    project = tmp_path / "p"
+    done = tinyflash("generate", DIGITS_16X8, "--board", board, "--kernels", kernels, "-o", project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = _verify(project, "--samples", "10", "--data", DIGITS_DATA)
+    _assert_bit_exact_16x8(result, 10)
