@@ -366,3 +366,32 @@ def test_digits_16x8_is_bit_exact(tmp_path: Path, board: str, kernels: str) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     result = _verify(project, "--samples", "10", "--data", DIGITS_DATA)
     _assert_bit_exact_16x8(result, 10)
+
+
+# ---- --runtime tflm ----------------------------------------------------------------------------
+
+TFLM_TREE = Path("/work/shared/tflm/generic")
+
+
+@pytest.mark.skipif(not TFLM_TREE.is_dir(), reason="no TFLM tree in /work/shared/tflm")
+def test_runtime_tflm_generates_16x8_projects(tmp_path: Path) -> None:
+    """TFLM has int16 kernels of its own: an op whose tinyflash kernel is int8-only stops the
+    tinyflash runtime's project but not a --runtime tflm one (generation only)."""
+    model = tmp_path / "mlp_abs.tflite"
+    model.write_bytes(mlp_16x8(hidden_op="ABS"))
+    own = tinyflash("generate", model, "--board", "mps2-an386", "-o", tmp_path / "own")
+    assert own.returncode != 0 and "op 1 ABS (int16 -> int16)" in own.stderr
+    done = tinyflash(
+        "generate",
+        model,
+        "--runtime",
+        "tflm",
+        "--tflm-path",
+        TFLM_TREE,
+        "--board",
+        "mps2-an386",
+        "-o",
+        tmp_path / "tflm",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "tflm" / "platformio.ini").is_file()
