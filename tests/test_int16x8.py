@@ -197,6 +197,14 @@ needs_tools = pytest.mark.skipif(
 )
 
 
+# the host build, and the Cortex-M4 with each kernel set (the DSP one runs the portable int16 evals)
+FIRMWARES = [
+    ("host", "portable"),
+    pytest.param("mps2-an386", "dsp", marks=pytest.mark.qemu),
+    pytest.param("mps2-an386", "portable", marks=pytest.mark.qemu),
+]
+
+
 def _verify(*args: str | Path) -> dict:
     done = tinyflash("verify", *args, "--json")
     assert "Traceback" not in done.stderr, done.stderr
@@ -217,14 +225,7 @@ def _assert_bit_exact_16x8(result: dict, samples: int) -> None:
 
 @pytest.mark.slow
 @needs_tools
-@pytest.mark.parametrize(
-    "board,kernels",
-    [
-        ("host", "portable"),
-        pytest.param("mps2-an386", "dsp", marks=pytest.mark.qemu),
-        pytest.param("mps2-an386", "portable", marks=pytest.mark.qemu),
-    ],
-)
+@pytest.mark.parametrize("board,kernels", FIRMWARES)
 def test_small_16x8_model_is_bit_exact(tmp_path: Path, board: str, kernels: str) -> None:
     """Every 16x8 kernel of this helper in one model (support/models.py), random int16 inputs
     over the protocol's 2-byte elements; the DSP firmware runs the portable int16 evals."""
@@ -352,14 +353,7 @@ def test_digits_16x8_is_the_converted_example() -> None:
 @pytest.mark.slow
 @needs_tools
 @needs_reshape16
-@pytest.mark.parametrize(
-    "board,kernels",
-    [
-        ("host", "portable"),
-        pytest.param("mps2-an386", "dsp", marks=pytest.mark.qemu),
-        pytest.param("mps2-an386", "portable", marks=pytest.mark.qemu),
-    ],
-)
+@pytest.mark.parametrize("board,kernels", FIRMWARES)
 def test_digits_16x8_is_bit_exact(tmp_path: Path, board: str, kernels: str) -> None:
     project = tmp_path / "p"
     done = tinyflash("generate", DIGITS_16X8, "--board", board, "--kernels", kernels, "-o", project)

@@ -55,11 +55,20 @@ def out_scale(rng: np.random.Generator, in_scale: float, w_scale: float, fan_in:
     return f32(in_scale * w_scale * 64.0 * 256.0 * np.sqrt(fan_in) * log_uniform(rng, 0.02, 4.0))
 
 
+def weight_tensor(b: ModelBuilder, rng, shape: tuple, w_scales: list[float], dim: int = 0):
+    """Symmetric int8 weights of `shape`, quantized per tensor or along `dim`."""
+    data = rng.integers(-127, 127, size=shape, endpoint=True)
+    zero = [0] * len(w_scales)
+    return b.tensor(
+        "w", None, "int8", data=data, scale=w_scales, zero_point=zero, quantized_dimension=dim
+    )
+
+
 def bias_tensor(b: ModelBuilder, rng, n: int, in_scale: float, w_scales: list[float], kind: str):
-    """An int64 (16x8 converter's) or int32 bias of n values, or -1 for none."""
+    """An int64 (16x8 converter's), int32 or int16 bias of n values, or -1 for none."""
     if kind == "none":
         return -1
-    hi = 2**33 if kind == "int64" else 2**24
+    hi = {"int64": 2**33, "int32": 2**24, "int16": 2**14}[kind]
     return b.tensor(
         "bias",
         None,
@@ -76,28 +85,20 @@ def bias_tensor(b: ModelBuilder, rng, n: int, in_scale: float, w_scales: list[fl
 @SETTINGS
 @given(
     seed=seeds,
-    batches=st.integers(1, 3),
-    depth=st.integers(1, 40),
-    units=st.integers(1, 20),
+    size=st.tuples(st.integers(1, 3), st.integers(1, 40), st.integers(1, 20)),
     per_channel=st.booleans(),
     bias=st.sampled_from(["int64", "int32", "none"]),
     act=st.sampled_from(ACTIVATIONS),
 )
-def test_fully_connected_int16(seed, batches, depth, units, per_channel, bias, act):
+def test_fully_connected_int16(seed, size, per_channel, bias, act):
+    batches, depth, units = size
     rng = np.random.default_rng(seed)
     in_scale = f32(log_uniform(rng, 1e-4, 1e-2))
     w_scales = weight_scales(rng, units, per_channel)
     y_scale = out_scale(rng, in_scale, w_scales[0], depth)
     b = ModelBuilder()
     x = b.tensor("x", [batches, depth], "int16", scale=in_scale, zero_point=0)
-    w = b.tensor(
-        "w",
-        None,
-        "int8",
-        data=rng.integers(-127, 127, size=(units, depth), endpoint=True),
-        scale=w_scales,
-        zero_point=[0] * len(w_scales),
-    )
+    w = weight_tensor(b, rng, (units, depth), w_scales)
     bt = bias_tensor(b, rng, units, in_scale, w_scales, bias)
     y = b.tensor("y", [batches, units], "int16", scale=y_scale, zero_point=0)
     b.op("FULLY_CONNECTED", [x, w, bt], [y], fused_activation_function=act)
@@ -220,106 +221,75 @@ windows = st.fixed_dictionaries(
 )
 
 
-@SETTINGS
-@given(
-    seed=seeds,
-    win=windows,
-    ic=st.integers(1, 6),
-    oc=st.integers(1, 6),
-    groups=st.sampled_from([1, 1, 2]),
-    per_channel=st.booleans(),
-    bias=st.sampled_from(["int64", "int64", "int32", "none"]),
-    act=st.sampled_from(ACTIVATIONS),
-)
-def test_conv_2d_int16(seed, win, ic, oc, groups, per_channel, bias, act):
+def _conv16(op: str, seed: int, win: dict, ic: int, oc: int, extra: dict, case: str, **q) -> None:
+    """One CONV_2D / DEPTHWISE_CONV_2D model (weights [oc, kh, kw, ic / groups] or [1, kh, kw,
+    oc]) with int16 activations, compared with TFLM on random inputs; `q`: per_channel, bias,
+    act, groups (CONV_2D)."""
     oh = _out_size(win["padding"], win["h"], win["kh"], win["stride"], win["dilation"])
     ow = _out_size(win["padding"], win["w"], win["kw"], win["stride"], win["dilation"])
     if oh <= 0 or ow <= 0:
         return
-    ic, oc = ic * groups, oc * groups
+    depthwise = op == "DEPTHWISE_CONV_2D"
+    fic = 1 if depthwise else ic // q.get("groups", 1)
+    w_shape = (1, win["kh"], win["kw"], oc) if depthwise else (oc, win["kh"], win["kw"], fic)
     rng = np.random.default_rng(seed)
     in_scale = f32(log_uniform(rng, 1e-4, 1e-2))
-    w_scales = weight_scales(rng, oc, per_channel)
-    fan_in = win["kh"] * win["kw"] * ic // groups
-    y_scale = out_scale(rng, in_scale, w_scales[0], fan_in)
+    w_scales = weight_scales(rng, oc, q["per_channel"])
+    y_scale = out_scale(rng, in_scale, w_scales[0], win["kh"] * win["kw"] * fic)
     b = ModelBuilder()
     x = b.tensor("x", [1, win["h"], win["w"], ic], "int16", scale=in_scale, zero_point=0)
-    w = b.tensor(
-        "w",
-        None,
-        "int8",
-        data=rng.integers(-127, 127, size=(oc, win["kh"], win["kw"], ic // groups), endpoint=True),
-        scale=w_scales,
-        zero_point=[0] * len(w_scales),
-    )
-    bt = bias_tensor(b, rng, oc, in_scale, w_scales, bias)
+    w = weight_tensor(b, rng, w_shape, w_scales, 3 if depthwise else 0)
+    bt = bias_tensor(b, rng, oc, in_scale, w_scales, q["bias"])
     y = b.tensor("y", [1, oh, ow, oc], "int16", scale=y_scale, zero_point=0)
+    s, d = win["stride"], win["dilation"]
+    window = {"stride_w": s, "stride_h": s, "dilation_w_factor": d, "dilation_h_factor": d}
+    act = q["act"]
     b.op(
-        "CONV_2D",
+        op,
         [x, w, bt],
         [y],
         padding=win["padding"],
-        stride_w=win["stride"],
-        stride_h=win["stride"],
-        dilation_w_factor=win["dilation"],
-        dilation_h_factor=win["dilation"],
         fused_activation_function=act,
+        **window,
+        **extra,
     )
-    model = b.build([x], [y])
-    what = f"CONV_2D int16 seed={seed} {win} ic={ic} oc={oc} groups={groups} bias={bias}"
-    assert_batch_same_as_tflm(model, int16_inputs(rng, [1, win["h"], win["w"], ic]), what)
+    batch = int16_inputs(rng, [1, win["h"], win["w"], ic])
+    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"{op} int16 seed={seed} {win} {case}")
+
+
+def quant(biases: list[str], **more: st.SearchStrategy) -> st.SearchStrategy:
+    """per_channel, bias (one of `biases`), act and `more`, as one dict."""
+    return st.fixed_dictionaries(
+        {
+            "per_channel": st.booleans(),
+            "bias": st.sampled_from(biases),
+            "act": st.sampled_from(ACTIVATIONS),
+            **more,
+        }
+    )
 
 
 @SETTINGS
 @given(
     seed=seeds,
     win=windows,
-    ic=st.integers(1, 6),
-    multiplier=st.integers(1, 2),
-    per_channel=st.booleans(),
-    act=st.sampled_from(ACTIVATIONS),
+    channels=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    q=quant(["int64", "int64", "int32", "none"], groups=st.sampled_from([1, 1, 2])),
 )
-def test_depthwise_conv_2d_int16(seed, win, ic, multiplier, per_channel, act):
+def test_conv_2d_int16(seed, win, channels, q):
+    ic, oc = (n * q["groups"] for n in channels)
+    _conv16("CONV_2D", seed, win, ic, oc, {}, f"ic={ic} oc={oc} {q}", **q)
+
+
+@SETTINGS
+@given(
+    seed=seeds, win=windows, ic=st.integers(1, 6), multiplier=st.integers(1, 2), q=quant(["int64"])
+)
+def test_depthwise_conv_2d_int16(seed, win, ic, multiplier, q):
     """Always with an int64 bias (what the converter writes): the tflite-micro runtime crashes
     (segmentation fault) on a 16x8 DEPTHWISE_CONV_2D without bias, so there is no reference."""
-    bias = "int64"
-    oh = _out_size(win["padding"], win["h"], win["kh"], win["stride"], win["dilation"])
-    ow = _out_size(win["padding"], win["w"], win["kw"], win["stride"], win["dilation"])
-    if oh <= 0 or ow <= 0:
-        return
-    oc = ic * multiplier
-    rng = np.random.default_rng(seed)
-    in_scale = f32(log_uniform(rng, 1e-4, 1e-2))
-    w_scales = weight_scales(rng, oc, per_channel)
-    y_scale = out_scale(rng, in_scale, w_scales[0], win["kh"] * win["kw"])
-    b = ModelBuilder()
-    x = b.tensor("x", [1, win["h"], win["w"], ic], "int16", scale=in_scale, zero_point=0)
-    w = b.tensor(
-        "w",
-        None,
-        "int8",
-        data=rng.integers(-127, 127, size=(1, win["kh"], win["kw"], oc), endpoint=True),
-        scale=w_scales,
-        zero_point=[0] * len(w_scales),
-        quantized_dimension=3,
-    )
-    bt = bias_tensor(b, rng, oc, in_scale, w_scales, bias)
-    y = b.tensor("y", [1, oh, ow, oc], "int16", scale=y_scale, zero_point=0)
-    b.op(
-        "DEPTHWISE_CONV_2D",
-        [x, w, bt],
-        [y],
-        padding=win["padding"],
-        stride_w=win["stride"],
-        stride_h=win["stride"],
-        depth_multiplier=multiplier,
-        dilation_w_factor=win["dilation"],
-        dilation_h_factor=win["dilation"],
-        fused_activation_function=act,
-    )
-    model = b.build([x], [y])
-    what = f"DEPTHWISE_CONV_2D int16 seed={seed} {win} ic={ic} m={multiplier} bias={bias}"
-    assert_batch_same_as_tflm(model, int16_inputs(rng, [1, win["h"], win["w"], ic]), what)
+    extra = {"depth_multiplier": multiplier}
+    _conv16("DEPTHWISE_CONV_2D", seed, win, ic, ic * multiplier, extra, f"m={multiplier}", **q)
 
 
 def test_depthwise_conv_2d_int16_refuses_int32_bias():
@@ -340,15 +310,12 @@ def test_depthwise_conv_2d_int16_refuses_int32_bias():
 @given(
     seed=seeds,
     op=st.sampled_from(["AVERAGE_POOL_2D", "MAX_POOL_2D"]),
-    h=st.integers(1, 8),
-    w=st.integers(1, 8),
-    c=st.integers(1, 4),
-    k=st.integers(1, 3),
-    stride=st.integers(1, 3),
-    padding=st.sampled_from(["SAME", "VALID"]),
+    size=st.tuples(st.integers(1, 8), st.integers(1, 8), st.integers(1, 4)),
+    window=st.tuples(st.integers(1, 3), st.integers(1, 3), st.sampled_from(["SAME", "VALID"])),
     act=st.sampled_from(ACTIVATIONS),
 )
-def test_pool_2d_int16(seed, op, h, w, c, k, stride, padding, act):
+def test_pool_2d_int16(seed, op, size, window, act):
+    (h, w, c), (k, stride, padding) = size, window
     oh, ow = _out_size(padding, h, k, stride, 1), _out_size(padding, w, k, stride, 1)
     if oh <= 0 or ow <= 0:
         return
@@ -357,17 +324,8 @@ def test_pool_2d_int16(seed, op, h, w, c, k, stride, padding, act):
     b = ModelBuilder()
     x = b.tensor("x", [1, h, w, c], "int16", scale=scale, zero_point=0)
     y = b.tensor("y", [1, oh, ow, c], "int16", scale=scale, zero_point=0)
-    b.op(
-        op,
-        [x],
-        [y],
-        padding=padding,
-        stride_w=stride,
-        stride_h=stride,
-        filter_width=k,
-        filter_height=k,
-        fused_activation_function=act,
-    )
+    opts = {"stride_w": stride, "stride_h": stride, "filter_width": k, "filter_height": k}
+    b.op(op, [x], [y], padding=padding, fused_activation_function=act, **opts)
     model = b.build([x], [y])
     assert_batch_same_as_tflm(model, int16_inputs(rng, [1, h, w, c]), f"{op} int16 seed={seed}")
 
@@ -378,18 +336,13 @@ def test_pool_2d_int16(seed, op, h, w, c, k, stride, padding, act):
 @SETTINGS
 @given(
     seed=seeds,
-    ih=st.integers(1, 4),
-    iw=st.integers(1, 4),
-    ic=st.integers(1, 4),
-    oc=st.integers(1, 4),
-    k=st.integers(1, 3),
-    stride=st.integers(1, 2),
-    padding=st.sampled_from(["SAME", "VALID"]),
-    per_channel=st.booleans(),
-    bias=st.sampled_from(["int64", "int16", "none"]),
-    act=st.sampled_from(ACTIVATIONS),
+    size=st.tuples(*[st.integers(1, 4)] * 4),
+    window=st.tuples(st.integers(1, 3), st.integers(1, 2), st.sampled_from(["SAME", "VALID"])),
+    q=quant(["int64", "int16", "none"]),
 )
-def test_transpose_conv_int16(seed, ih, iw, ic, oc, k, stride, padding, per_channel, bias, act):
+def test_transpose_conv_int16(seed, size, window, q):
+    (ih, iw, ic, oc), (k, stride, padding) = size, window
+    per_channel, bias, act = q["per_channel"], q["bias"], q["act"]
     oh, ow = (
         (ih * stride, iw * stride)
         if padding == "SAME"
@@ -402,37 +355,12 @@ def test_transpose_conv_int16(seed, ih, iw, ic, oc, k, stride, padding, per_chan
     b = ModelBuilder()
     x = b.tensor("x", [1, ih, iw, ic], "int16", scale=in_scale, zero_point=0)
     shape = b.tensor("shape", [4], "int32", data=np.array([1, oh, ow, oc], np.int32))
-    w = b.tensor(
-        "w",
-        None,
-        "int8",
-        data=rng.integers(-127, 127, size=(oc, k, k, ic), endpoint=True),
-        scale=w_scales,
-        zero_point=[0] * len(w_scales),
-    )
-    ins = [shape, w, x]
-    if bias != "none":
-        hi = 2**14 if bias == "int16" else 2**33
-        ins.append(
-            b.tensor(
-                "bias",
-                None,
-                bias,
-                data=rng.integers(-hi, hi, size=oc),
-                scale=quantized_bias_scale(in_scale, w_scales),
-                zero_point=[0] * len(w_scales),
-            )
-        )
+    w = weight_tensor(b, rng, (oc, k, k, ic), w_scales)
+    bt = bias_tensor(b, rng, oc, in_scale, w_scales, bias)
+    ins = [shape, w, x] + ([] if bt == -1 else [bt])
     y = b.tensor("y", [1, oh, ow, oc], "int16", scale=y_scale, zero_point=0)
-    b.op(
-        "TRANSPOSE_CONV",
-        ins,
-        [y],
-        padding=padding,
-        stride_w=stride,
-        stride_h=stride,
-        fused_activation_function=act,
-    )
+    window = {"padding": padding, "stride_w": stride, "stride_h": stride}
+    b.op("TRANSPOSE_CONV", ins, [y], fused_activation_function=act, **window)
     model = b.build([x], [y])
     what = f"TRANSPOSE_CONV int16 seed={seed} k={k} s={stride} {padding} bias={bias}"
     assert_batch_same_as_tflm(model, int16_inputs(rng, [1, ih, iw, ic]), what)

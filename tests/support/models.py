@@ -127,13 +127,13 @@ def small_model_16x8() -> bytes:
         "w1", None, "int8", data=rng.integers(-127, 128, (4, 3, 3, 2)), scale=s1, zero_point=[0] * 4
     )
     h1 = b.tensor("h1", [1, 6, 6, 4], "int16", scale=1 / 4096, zero_point=0)
+    unit = {"stride_w": 1, "stride_h": 1}
     b.op(
         "CONV_2D",
         [x, w1, bias("b1", 4, 1 / 8192, s1)],
         [h1],
         padding="SAME",
-        stride_w=1,
-        stride_h=1,
+        **unit,
         fused_activation_function="RELU",
     )
     s2 = [0.02, 0.01, 0.03, 0.02]
@@ -147,15 +147,8 @@ def small_model_16x8() -> bytes:
         quantized_dimension=3,
     )
     h2 = b.tensor("h2", [1, 4, 4, 4], "int16", scale=1 / 2048, zero_point=0)
-    b.op(
-        "DEPTHWISE_CONV_2D",
-        [h1, w2, bias("b2", 4, 1 / 4096, s2)],
-        [h2],
-        padding="VALID",
-        stride_w=1,
-        stride_h=1,
-        depth_multiplier=1,
-    )
+    dw_inputs = [h1, w2, bias("b2", 4, 1 / 4096, s2)]
+    b.op("DEPTHWISE_CONV_2D", dw_inputs, [h2], padding="VALID", **unit, depth_multiplier=1)
     h3 = b.tensor("h3", [1, 2, 2, 4], "int16", scale=1 / 2048, zero_point=0)
     pool = {"padding": "VALID", "stride_w": 2, "stride_h": 2, "filter_width": 2, "filter_height": 2}
     b.op("MAX_POOL_2D", [h2], [h3], **pool)

@@ -54,16 +54,21 @@ def kernel_table(runtime_dir: Path | None = None) -> dict[str, str]:
     return dict(_read_kernel_table(root / "include" / "tfl_kernels.h"))
 
 
-@functools.lru_cache(maxsize=4)
-def _read_kernel_table(header: Path) -> tuple[tuple[str, str], ...]:
+def _read_list(header: Path, what: str) -> str:
+    """The text of one of the runtime's X-macro op lists; `what` names it in the error."""
     try:
-        text = header.read_text(encoding="utf-8")
+        return header.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise TinyflashError(
-            f"cannot read the runtime's kernel list {header} ({reason}); reinstall tinyflash",
+            f"cannot read the runtime's {what} {header} ({reason}); reinstall tinyflash",
             EXIT_BAD_INPUT,
         ) from error
+
+
+@functools.lru_cache(maxsize=4)
+def _read_kernel_table(header: Path) -> tuple[tuple[str, str], ...]:
+    text = _read_list(header, "kernel list")
     rows = tuple((name, lower) for lower, _code, name in _KERNEL_ROW.findall(text))
     if not rows:
         raise TinyflashError(
@@ -94,14 +99,7 @@ def int16_kernels(runtime_dir: Path | None = None) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=4)
 def _read_int16_table(header: Path) -> tuple[str, ...]:
-    try:
-        text = header.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise TinyflashError(
-            f"cannot read the runtime's 16x8 kernel list {header} ({reason}); reinstall tinyflash",
-            EXIT_BAD_INPUT,
-        ) from error
+    text = _read_list(header, "16x8 kernel list")
     return tuple(name for _lower, name in _INT16_ROW.findall(text))
 
 

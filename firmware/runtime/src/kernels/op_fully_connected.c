@@ -177,38 +177,19 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
  * out (zero point 0). The accumulator is int64 with an int64 bias (TFLM's int64 requantization,
  * tfl_requantize_int64), else int32 (wrapping) with the int8 path's requantization. */
 static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const fc_data *d = (const fc_data *)node->data;
-  const int16_t *x = (const int16_t *)in->data;
-  const int8_t *wt = (const int8_t *)w->data;
-  int16_t *y = (int16_t *)out->data;
-  const int32_t *mult = ctx->mem.pool + d->pool_index;
-  const int32_t *shift = mult + w->quant_count;
-  const int32_t qmask = w->quant_count > 1 ? -1 : 0;
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const tfl_out16 o = tfl_out16_of(ctx, d->pool_index, w, tfl_node_input(ctx, node, 2),
+                                   d->wide_acc, d->act_min, d->act_max);
+  const int16_t *x = (const int16_t *)tfl_node_input(ctx, node, 0)->data;
+  int16_t *y = (int16_t *)tfl_node_output(ctx, node, 0)->data;
   const int32_t depth = d->depth, units = d->units, w_off = d->filter_offset;
-  const void *b64 = bias != NULL && bias->type == TFL_TYPE_INT64 ? bias->data : NULL;
-  const int32_t *b32 = bias != NULL && bias->type == TFL_TYPE_INT32 ? (const int32_t *)bias->data
-                                                                     : NULL;
-  for (int32_t batch = 0; batch < d->batches; ++batch) {
-    const int16_t *row = x + batch * depth;
+  for (int32_t batch = 0; batch < d->batches; ++batch, x += depth, y += units) {
     for (int32_t n = 0; n < units; ++n) {
-      const int8_t *wr = wt + n * depth;
-      const int32_t q = n & qmask;
-      int32_t v;
-      if (d->wide_acc) {
-        uint64_t acc = b64 != NULL ? (uint64_t)tfl_load_i64(b64, n) : 0u;
-        for (int32_t k = 0; k < depth; ++k) acc += (uint64_t)(int64_t)(row[k] * (wr[k] + w_off));
-        v = tfl_requantize_int64((int64_t)acc, mult[q], shift[q]);
-      } else {
-        uint32_t acc = 0;
-        for (int32_t k = 0; k < depth; ++k) acc += (uint32_t)(row[k] * (wr[k] + w_off));
-        if (b32 != NULL) acc += (uint32_t)b32[n];
-        v = tfl_multiply_by_quantized_multiplier((int32_t)acc, mult[q], shift[q]);
-      }
-      y[batch * units + n] = (int16_t)tfl_clamp(v, d->act_min, d->act_max);
+      const int8_t *wr = (const int8_t *)w->data + n * depth;
+      uint64_t sum = 0;
+      for (int32_t k = 0; k < depth; ++k) sum += (uint64_t)(int64_t)(x[k] * (wr[k] + w_off));
+      y[n] = tfl_out16_value(&o, sum, n);
     }
   }
   return TFL_OK;

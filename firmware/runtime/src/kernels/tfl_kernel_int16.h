@@ -40,4 +40,46 @@ static inline int tfl_int16_multipliers_ok(const int32_t *pool, int32_t count) {
   return 1;
 }
 
+/* The output stage of a 16x8 weight op (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D): channel
+ * c's multiplier, its bias and the activation clamp. `wide`: TFLM's int64 form (int64 bias, or
+ * none with an int64 bias type); else its int32 form (int32 bias: the sum wraps at 32 bits and
+ * is requantized like int8). */
+typedef struct {
+  const int32_t *mult, *shift;
+  int32_t qmask; /* per-tensor weights: every channel reads index 0 */
+  const void *bias; /* int64 (wide) or int32 values, NULL for none */
+  int32_t wide;
+  int32_t act_min, act_max;
+} tfl_out16;
+
+/* pool_index: the weight op's multipliers then shifts (tfl_conv_multipliers). */
+static inline tfl_out16 tfl_out16_of(tfl_context *ctx, int32_t pool_index, const tfl_tensor *w,
+                                     const tfl_tensor *bias, int wide, int32_t act_min,
+                                     int32_t act_max) {
+  tfl_out16 o;
+  o.mult = ctx->mem.pool + pool_index;
+  o.shift = o.mult + w->quant_count;
+  o.qmask = w->quant_count > 1 ? -1 : 0;
+  o.bias = bias != NULL ? bias->data : NULL;
+  o.wide = bias != NULL ? bias->type == TFL_TYPE_INT64 : wide;
+  o.act_min = act_min;
+  o.act_max = act_max;
+  return o;
+}
+
+/* Channel c's int16 output of the sum of x * w (summed wrapping in 64 bits). */
+static inline int16_t tfl_out16_value(const tfl_out16 *o, uint64_t sum, int32_t c) {
+  const int32_t q = c & o->qmask;
+  int32_t v;
+  if (o->wide) {
+    if (o->bias != NULL) sum += (uint64_t)tfl_load_i64(o->bias, c);
+    v = tfl_requantize_int64((int64_t)sum, o->mult[q], o->shift[q]);
+  } else {
+    uint32_t low = (uint32_t)sum;
+    if (o->bias != NULL) low += (uint32_t)((const int32_t *)o->bias)[c];
+    v = tfl_multiply_by_quantized_multiplier((int32_t)low, o->mult[q], o->shift[q]);
+  }
+  return (int16_t)tfl_clamp(v, o->act_min, o->act_max);
+}
+
 #endif
