@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from support.tflbuilder import ModelBuilder, quantized_bias_scale
+from support.tflbuilder import ModelBuilder, Tensor, quantized_bias_scale
 
 SMALL_MODEL_SEED = 20261125
 
@@ -111,7 +113,7 @@ def small_model_16x8() -> bytes:
     rng = np.random.default_rng(SMALL_MODEL_SEED + 16)
     b = ModelBuilder()
 
-    def bias(name: str, n: int, in_scale: float, w_scales: list[float]):  # type: ignore[no-untyped-def]
+    def bias(name: str, n: int, in_scale: float, w_scales: list[float]) -> Tensor:
         return b.tensor(
             name,
             None,
@@ -127,7 +129,7 @@ def small_model_16x8() -> bytes:
         "w1", None, "int8", data=rng.integers(-127, 128, (4, 3, 3, 2)), scale=s1, zero_point=[0] * 4
     )
     h1 = b.tensor("h1", [1, 6, 6, 4], "int16", scale=1 / 4096, zero_point=0)
-    unit = {"stride_w": 1, "stride_h": 1}
+    unit: dict[str, Any] = {"stride_w": 1, "stride_h": 1}
     b.op(
         "CONV_2D",
         [x, w1, bias("b1", 4, 1 / 8192, s1)],
@@ -150,7 +152,13 @@ def small_model_16x8() -> bytes:
     dw_inputs = [h1, w2, bias("b2", 4, 1 / 4096, s2)]
     b.op("DEPTHWISE_CONV_2D", dw_inputs, [h2], padding="VALID", **unit, depth_multiplier=1)
     h3 = b.tensor("h3", [1, 2, 2, 4], "int16", scale=1 / 2048, zero_point=0)
-    pool = {"padding": "VALID", "stride_w": 2, "stride_h": 2, "filter_width": 2, "filter_height": 2}
+    pool: dict[str, Any] = {
+        "padding": "VALID",
+        "stride_w": 2,
+        "stride_h": 2,
+        "filter_width": 2,
+        "filter_height": 2,
+    }
     b.op("MAX_POOL_2D", [h2], [h3], **pool)
     h4 = b.tensor("h4", [1, 2, 2, 4], "int16", scale=1 / 2048, zero_point=0)
     pool = {"padding": "SAME", "stride_w": 1, "stride_h": 1, "filter_width": 2, "filter_height": 2}
