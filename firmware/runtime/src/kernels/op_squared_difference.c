@@ -29,14 +29,12 @@ static tfl_status sqdiff_small(double real, int32_t *multiplier, int32_t *shift)
 }
 
 static tfl_status squared_difference_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in1, *in2, *out;
   tfl_squared_difference_data d;
   double twice_max;
   double out_real;
-  tfl_status st = tfl_broadcast_prepare_int8(ctx, node);
-  if (st != TFL_OK) return st;
+  tfl_status st;
+  TFL_ENSURE(tfl_broadcast_tensors_int8(ctx, node, &in1, &in2, &out));
   TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   memset(&d, 0, sizeof d);
   d.zero_point1 = in1->zero_point;
@@ -50,8 +48,7 @@ static tfl_status squared_difference_prepare(tfl_context *ctx, tfl_node *node) {
   out_real = (twice_max * twice_max) / (double)((float)(1 << 14) * out->scale);
   if (!(out_real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier(out_real, &d.output_multiplier, &d.output_shift);
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static void squared_difference_row(const void *params, const int8_t *in1, int32_t step1,

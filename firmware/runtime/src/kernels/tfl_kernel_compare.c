@@ -28,14 +28,11 @@ static tfl_status compare_scale(const tfl_tensor *t, int32_t *multiplier, int32_
 }
 
 tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node, tfl_compare_kind kind) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in1, *in2, *out;
   tfl_compare_data d;
   tfl_status st;
-  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_BOOL)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPE_BIT(TFL_TYPE_BOOL), TFL_TYPES_INT8, &in1,
+                                 &in2, &out));
   st = tfl_broadcast_check(in1, in2, out);
   if (st != TFL_OK) return st;
   memset(&d, 0, sizeof d);
@@ -46,8 +43,7 @@ tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node, tfl_compare_kin
   if (st != TFL_OK) return st;
   st = compare_scale(in2, &d.multiplier2, &d.shift2);
   if (st != TFL_OK) return st;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* (x - zero_point) * 256 fits in 17 bits, so the Q31 multiply never saturates. */
