@@ -82,6 +82,7 @@ from tinyflash.tflm_project import (  # noqa: F401  (re-exported)
     TFLM_RESOLVER_METHODS,
     TFLM_TEMPLATES,
     TFLM_TREE_MARKER,
+    check_tflm_source,
     generate_tflm,
     render_tflm_project,
     tflm_arena_bytes,
@@ -241,14 +242,8 @@ def generate(
             )
         tflm_dir = str(Path(tflm_path).resolve())
     board = board_spec(load_board(board_id))
-    if runtime == "tflm" and tflm_dir is None and not board.arduino:
-        raise TinyflashError(
-            f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-            f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
-            "tree made "
-            "with TFLM's create_tflm_tree.py)",
-            EXIT_BAD_INPUT,
-        )
+    if runtime == "tflm":
+        check_tflm_source(board, tflm_dir)
     if kernels is not None:
         if kernels not in ("portable", "dsp"):
             raise TinyflashError(

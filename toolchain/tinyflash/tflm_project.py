@@ -272,6 +272,19 @@ def tflm_wrapper_manifest(tflm_path: str) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
+def check_tflm_source(board: BoardSpec, tflm_path: str | None) -> None:
+    """TFLM comes from a TFLM tree (`tflm_path`) or, on Arduino boards, from TFLM's Arduino
+    library; raises when neither is available."""
+    if tflm_path is None and not board.arduino:
+        raise TinyflashError(
+            f"board {board.id} is not an Arduino board, so TFLM's Arduino "
+            f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
+            "tree made "
+            "with TFLM's create_tflm_tree.py)",
+            EXIT_BAD_INPUT,
+        )
+
+
 def render_tflm_project(
     checked: Any,
     *,
@@ -292,14 +305,7 @@ def render_tflm_project(
     op_names = [op.name for op in info.ops]
     plan_arena_bytes = int(plan.arena_bytes)
     calls = tflm_resolver_calls(op_names, model_file)
-    if tflm_path is None and not board.arduino:
-        raise TinyflashError(
-            f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-            f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
-            "tree made "
-            "with TFLM's create_tflm_tree.py)",
-            EXIT_BAD_INPUT,
-        )
+    check_tflm_source(board, tflm_path)
     arena, overhead = tflm_arena_bytes(plan_arena_bytes, tflm_min_arena_bytes)
     selftest_bytes = sum(len(v.input) + len(v.output) for v in vectors)
     budgets = tflm_budgets(model, len(calls), arena, board, selftest_bytes)
