@@ -33,11 +33,12 @@ static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node);
 TFL_DEFINE_KERNEL16(fc_int16, 9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16);
 
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *w, *out;
   fc_data *d = (fc_data *)node->data;
+  in = tfl_node_input(ctx, node, 0);
+  w = tfl_node_input(ctx, node, 1);
+  out = tfl_node_output(ctx, node, 0);
   if (in == NULL || w == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   /* int8 x int8, or 16x8: int16 activations (zero point 0) x int8 weights, int64/int32 bias */
   const int wide = in->type == TFL_TYPE_INT16;
@@ -104,17 +105,14 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
+  const tfl_tensor *w = t.w;
+  const int8_t *x = t.x, *wt = t.wt;
+  const int32_t *b = t.b;
+  int8_t *y = t.y;
   const fc_data *d = (const fc_data *)node->data;
   /* Locals: int8 output stores may alias node->data, which would force reloads. */
   const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
-  const int8_t *x = (const int8_t *)in->data;
-  const int8_t *wt = (const int8_t *)w->data;
-  const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
-  int8_t *y = (int8_t *)out->data;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
   const int32_t *shift = mult + w->quant_count;
   const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every unit reads index 0 */
