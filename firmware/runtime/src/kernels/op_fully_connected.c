@@ -33,21 +33,11 @@ static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node);
 TFL_DEFINE_KERNEL16(fc_int16, 9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16);
 
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  const tfl_tensor *in, *w, *out;
+  const tfl_tensor *in, *w, *bias, *out;
   fc_data *d = (fc_data *)node->data;
-  in = tfl_node_input(ctx, node, 0);
-  w = tfl_node_input(ctx, node, 1);
-  out = tfl_node_output(ctx, node, 0);
-  if (in == NULL || w == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   /* int8 x int8, or 16x8: int16 activations (zero point 0) x int8 weights, int64/int32 bias */
+  TFL_ENSURE(tfl_weight_op_tensors(ctx, node, &in, &w, &bias, &out));
   const int wide = in->type == TFL_TYPE_INT16;
-  if ((in->type != TFL_TYPE_INT8 && !wide) || w->type != TFL_TYPE_INT8 || out->type != in->type) {
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  }
-  if (bias != NULL && bias->type != TFL_TYPE_INT32 && !(wide && bias->type == TFL_TYPE_INT64)) {
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  }
   if (w->dims_count != 2) return TFL_ERR_BAD_SHAPE;
   const int32_t units = w->dims[0], depth = w->dims[1];
   if (units <= 0 || depth <= 0) return TFL_ERR_BAD_SHAPE;

@@ -3,9 +3,9 @@
 
 #include "tfl_kernel_int16.h"
 
-tfl_status tfl_conv_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
-                            const tfl_tensor **w, const tfl_tensor **bias,
-                            const tfl_tensor **out) {
+tfl_status tfl_weight_op_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
+                                 const tfl_tensor **w, const tfl_tensor **bias,
+                                 const tfl_tensor **out) {
   const tfl_tensor *x = tfl_node_input(ctx, node, 0);
   const tfl_tensor *f = tfl_node_input(ctx, node, 1);
   const tfl_tensor *b = tfl_node_input(ctx, node, 2);
@@ -19,11 +19,20 @@ tfl_status tfl_conv_tensors(tfl_context *ctx, const tfl_node *node, const tfl_te
   if (b != NULL && b->type != TFL_TYPE_INT32 && !(wide && b->type == TFL_TYPE_INT64)) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
-  if (x->dims_count != 4 || f->dims_count != 4 || y->dims_count != 4) return TFL_ERR_BAD_SHAPE;
   *in = x;
   *w = f;
   *bias = b;
   *out = y;
+  return TFL_OK;
+}
+
+tfl_status tfl_conv_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
+                            const tfl_tensor **w, const tfl_tensor **bias,
+                            const tfl_tensor **out) {
+  TFL_ENSURE(tfl_weight_op_tensors(ctx, node, in, w, bias, out));
+  if ((*in)->dims_count != 4 || (*w)->dims_count != 4 || (*out)->dims_count != 4) {
+    return TFL_ERR_BAD_SHAPE;
+  }
   return TFL_OK;
 }
 

@@ -20,8 +20,13 @@ typedef struct {
 } tfl_conv_params;
 
 /* Inputs 0 (activations), 1 (weights), 2 (optional bias) and output 0: present, int8 (bias
- * int32) or 16x8 (int16 activations and output, int8 weights, bias int64 or int32),
- * activations, weights and output of rank 4. */
+ * int32) or 16x8 (int16 activations and output, int8 weights, bias int64 or int32). Also
+ * FULLY_CONNECTED's. */
+TFL_MUST_CHECK tfl_status tfl_weight_op_tensors(tfl_context *ctx, const tfl_node *node,
+                                                const tfl_tensor **in, const tfl_tensor **w,
+                                                const tfl_tensor **bias, const tfl_tensor **out);
+
+/* tfl_weight_op_tensors, with activations, weights and output of rank 4. */
 TFL_MUST_CHECK tfl_status tfl_conv_tensors(tfl_context *ctx, const tfl_node *node,
                                            const tfl_tensor **in, const tfl_tensor **w,
                                            const tfl_tensor **bias, const tfl_tensor **out);
