@@ -364,3 +364,45 @@ def test_transpose_conv_int16(seed, size, window, q):
     model = b.build([x], [y])
     what = f"TRANSPOSE_CONV int16 seed={seed} k={k} s={stride} {padding} bias={bias}"
     assert_batch_same_as_tflm(model, int16_inputs(rng, [1, ih, iw, ic]), what)
+
+
+# ---- MEAN -------------------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(
+    seed=seeds,
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    data=st.data(),
+    keep_dims=st.booleans(),
+    same_scale=st.booleans(),
+)
+def test_mean_int16(seed, shape, data, keep_dims, same_scale):
+    """Any axes (negative, repeated), keep_dims or not, same or another output scale."""
+    rank = len(shape)
+    axes = data.draw(st.lists(st.integers(-rank, rank - 1), min_size=1, max_size=rank))
+    reduced = {a % rank for a in axes}
+    out_shape = [
+        1 if d in reduced else n for d, n in enumerate(shape) if keep_dims or d not in reduced
+    ]
+    rng = np.random.default_rng(seed)
+    in_scale = f32(log_uniform(rng, 1e-5, 1e-3))
+    y_scale = in_scale if same_scale else f32(in_scale * log_uniform(rng, 0.3, 3.0))
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=in_scale, zero_point=0)
+    ax = b.tensor("axes", None, "int32", data=np.array(axes, np.int32))
+    y = b.tensor("y", out_shape, "int16", scale=y_scale, zero_point=0)
+    b.op("MEAN", [x, ax], [y], keep_dims=keep_dims)
+    what = f"MEAN int16 seed={seed} shape={shape} axes={axes} keep_dims={keep_dims}"
+    assert_batch_same_as_tflm(b.build([x], [y]), int16_inputs(rng, shape), what)
+
+
+def test_sum_and_reduce_max_refuse_int16():
+    """Only MEAN of the reductions runs 16x8 (tfl_kernels_int16.h)."""
+    for op in ("SUM", "REDUCE_MAX"):
+        b = ModelBuilder()
+        x = b.tensor("x", [2, 3], "int16", scale=0.01, zero_point=0)
+        ax = b.tensor("axes", None, "int32", data=np.array([1], np.int32))
+        y = b.tensor("y", [2], "int16", scale=0.01, zero_point=0)
+        b.op(op, [x, ax], [y], keep_dims=False)
+        assert init_status(b.build([x], [y])) == "TFL_ERR_UNSUPPORTED_TYPE", op
