@@ -796,14 +796,23 @@ def build_command(
 
     Example: tinyflash build build/demo --json
     """
-    from tinyflash.platformio import build_project
+    from tinyflash.platformio import build_project, build_timeout, tflm_source_count
 
     if as_json:
         result = build_project(project, env)
         print_json(result.as_dict())
         return
-    with err_console().status(f"Building {project} with PlatformIO…", spinner="dots"):
-        result = build_project(project, env)
+    if tflm_source_count(project):
+        err_console().print(
+            f"Building {project}: up to {tflm_source_count(project)} TFLM sources to compile "
+            f"(none when its cache has them); time limit {build_timeout(project):.0f} s",
+            markup=False,
+        )
+        with _progress_display(False) as display:
+            result = build_project(project, env, progress=_stage_progress(display))
+    else:
+        with err_console().status(f"Building {project} with PlatformIO…", spinner="dots"):
+            result = build_project(project, env)
     out_console().print(_usage_table(result))
     print_parts(
         out_console(),
@@ -1066,6 +1075,12 @@ def deploy_command(
     force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML report."),
+    runtime: str = typer.Option(
+        "tinyflash", "--runtime", help="tinyflash or tflm (as for `tinyflash generate`)."
+    ),
+    tflm_path: Path | None = typer.Option(
+        None, "--tflm-path", help="With --runtime tflm: a TFLM tree (from create_tflm_tree.py)."
+    ),
 ) -> None:
     """Convert, check, generate, build, flash and verify in one command.
 
@@ -1094,6 +1109,8 @@ def deploy_command(
             stage=stage,
             progress=_stage_progress(display),
             debug=_debug(ctx),
+            runtime=runtime,
+            tflm_path=tflm_path,
         )
     if not as_json:
         print_parts(

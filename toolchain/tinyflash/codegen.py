@@ -76,18 +76,18 @@ from tinyflash.selftest import (  # noqa: F401  (re-exported)
 from tinyflash.tflm_project import (  # noqa: F401  (re-exported)
     TFLM_ARDUINO_LIBRARY,
     TFLM_ARENA_ALIGN_SLACK,
+    TFLM_BUILD_SCRIPT,
     TFLM_CODE_ESTIMATE_BYTES,
     TFLM_HARNESS_FILES,
     TFLM_KERNEL_CODE_ESTIMATE_BYTES,
     TFLM_RESOLVER_METHODS,
     TFLM_TEMPLATES,
-    TFLM_TREE_MARKER,
     generate_tflm,
     render_tflm_project,
     tflm_arena_bytes,
     tflm_budgets,
     tflm_resolver_calls,
-    tflm_wrapper_manifest,
+    tflm_sources_manifest,
 )
 
 if TYPE_CHECKING:
@@ -253,15 +253,9 @@ def generate(
         )
     tflm_dir: str | None = None
     if tflm_path is not None:
-        marker = Path(tflm_path) / "tensorflow" / "lite" / "micro" / "micro_interpreter.h"
-        if not marker.is_file():
-            raise TinyflashError(
-                f"{option('tflm_path')} {tflm_path} is not a TFLM tree (no "
-                f"{marker}); "
-                "export one with TFLM's create_tflm_tree.py",
-                EXIT_BAD_INPUT,
-            )
-        tflm_dir = str(Path(tflm_path).resolve())
+        from tinyflash.tflm_tree import inspect_tree
+
+        tflm_dir = str(inspect_tree(tflm_path).root)
     board = board_spec(load_board(board_id))
     if runtime == "tflm" and tflm_dir is None and not board.arduino:
         raise TinyflashError(
