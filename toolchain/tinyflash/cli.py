@@ -718,10 +718,15 @@ def doctor_command(
         False, "--fix", help="Provision PlatformIO's tool-scons when missing."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+    tflm_path: Path | None = typer.Option(
+        None,
+        "--tflm-path",
+        help="Also check this TFLM tree (layout, flavour, versions, kernels).",
+    ),
 ) -> None:
     """Check the tools that builds and emulation need.
 
-    Checks pio, tool-scons, arm-none-eabi-gcc, newlib, qemu-system-arm and gcc. Prints each version, or the command that fixes what is missing, and exits 1 when anything is missing.
+    Checks pio, tool-scons, arm-none-eabi-gcc, newlib, qemu-system-arm and gcc (and with --tflm-path a TFLM tree: exported layout, generic or CMSIS-NN, versions, kernels). Prints each version, or the command that fixes what is missing, and exits 1 when anything is missing.
 
     Example: tinyflash doctor --fix
     """
@@ -732,6 +737,13 @@ def doctor_command(
     if fix:
         ensure_platformio()
     checks = doctor()
+    if tflm_path is not None:
+        from tinyflash.platformio import ToolStatus
+        from tinyflash.tflm_tree import tree_checks
+
+        for name, ok, found, remedy in tree_checks(tflm_path):
+            found = found if ok else error_sentence(TinyflashError(found))
+            checks.append(ToolStatus(name, ok, found, found, remedy))
     missing = [c for c in checks if not c.ok]
     if as_json:
         print_json({"ok": not missing, "checks": [c.as_dict() for c in checks]})
@@ -1210,6 +1222,14 @@ def bench_command(
         None, "--workdir", help="Where the projects are built (default: a new temporary directory)."
     ),
     repeats: int = typer.Option(2, "--repeats", min=1, help="Timed invokes per run."),
+    runtime: str = typer.Option(
+        "tinyflash",
+        "--runtime",
+        help="Comma-separated runtimes: tinyflash, tflm (TFLM needs --tflm-path).",
+    ),
+    tflm_path: Path | None = typer.Option(
+        None, "--tflm-path", help="The TFLM tree (create_tflm_tree.py) for --runtime tflm."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     wide: bool = typer.Option(
         False,
@@ -1220,6 +1240,8 @@ def bench_command(
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
     Measures instructions per inference (SysTick ticks x the instructions per tick, 40 on MPS2, under QEMU -icount shift=0, exact and repeatable), MACs per instruction, runtime/kernel code and model bytes from the linker map, arena, runtime state, stack high-water mark, and portable vs DSP kernels against TFLM's numbers. Every run also checks the outputs against tflite-micro; exit 1 when one differs.
+
+    With --runtime tinyflash,tflm --tflm-path DIR each model also runs on TensorFlow Lite Micro built from the tree DIR (its kernels column says tflm-generic or tflm-cmsis-nn), and the ratios tinyflash / TFLM of instructions, flash image and arena follow the table.
 
     Example: tinyflash bench /work/shared/models/ad01_int8.tflite --board mps2-an386 --kernels portable,dsp --json
     """
@@ -1238,7 +1260,16 @@ def bench_command(
         if not quiet:
             console.print(f"bench: {label}", soft_wrap=True)
 
-    result = bench(chosen, boards, sets, workdir=workdir, repeats=repeats, progress=progress)
+    result = bench(
+        chosen,
+        boards,
+        sets,
+        workdir=workdir,
+        repeats=repeats,
+        progress=progress,
+        runtimes=[r.strip() for r in runtime.split(",") if r.strip()],
+        tflm_path=tflm_path,
+    )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     if as_json:
         print_json(result.to_dict())

@@ -224,11 +224,11 @@ def _cmsis_closure(root: Path, kernel_sources: Iterable[str]) -> list[str]:
     chosen: set[str] = set()
     todo = [name for rel in kernel_sources for name in _ARM_CALL.findall(_read(root, rel))]
     while todo:
-        rel = defined.get(todo.pop())
-        if rel is None or rel in chosen:
+        source = defined.get(todo.pop())
+        if source is None or source in chosen:
             continue
-        chosen.add(rel)
-        todo.extend(_ARM_CALL.findall(_read(root, rel)))
+        chosen.add(source)
+        todo.extend(_ARM_CALL.findall(_read(root, source)))
     return sorted(chosen)
 
 
@@ -264,3 +264,50 @@ def select_sources(tree: TflmTree, resolver_methods: Iterable[str]) -> TflmSourc
     kernels = _kernel_closure(root, [*start, *core], helpers) - set(core)
     third_party = _cmsis_closure(root, sorted(kernels)) if tree.flavour == CMSIS_NN else []
     return TflmSources(tree.flavour, tuple(core), tuple(sorted(kernels)), tuple(third_party))
+
+
+def tree_versions(tree: TflmTree) -> str:
+    """What an exported tree says of its versions (TFLM itself records none): flatbuffers's,
+    and CMSIS-NN's revision for a CMSIS-NN tree."""
+    base = (tree.root / "third_party/flatbuffers/include/flatbuffers/base.h").read_text(
+        errors="replace"
+    )
+    parts = [
+        re.search(rf"#define FLATBUFFERS_VERSION_{p}\s+(\d+)", base) for p in ("MAJOR", "MINOR")
+    ]
+    revision = re.search(r"#define FLATBUFFERS_VERSION_REVISION\s+(\d+)", base)
+    found = [m.group(1) for m in (*parts, revision) if m]
+    text = f"flatbuffers {'.'.join(found) if len(found) == 3 else 'unknown'}"
+    if tree.flavour == CMSIS_NN:
+        header = (tree.root / _CMSIS_NN_DIR / "Include/arm_nnfunctions.h").read_text(
+            errors="replace"
+        )
+        rev = re.search(r"\$Revision:\s*(\S+)", header)
+        text += f", CMSIS-NN {rev.group(1) if rev else 'unknown'}"
+    return text
+
+
+def tree_checks(path: Path | str) -> list[tuple[str, bool, str, str]]:
+    """`tinyflash doctor --tflm-path`: (name, ok, what was found or why not, fix) for the tree's
+    layout and flavour, its versions and its kernels."""
+    fix = "export a tree with TFLM's create_tflm_tree.py (docs/boards.md)"
+    try:
+        tree = inspect_tree(path)
+    except TinyflashError as error:
+        return [("tflm tree", False, error.message, fix)]
+    kernels = _kernel_files(tree.root, tree.flavour)
+    registered = {reg for rel in kernels for reg in _REGISTER_DEF.findall(_read(tree.root, rel))}
+    methods = resolver_registrations(tree)
+    missing = sorted(m for m, reg in methods.items() if reg not in registered)
+    checks = [
+        ("tflm tree", True, f"{tree.root} ({tree.flavour} kernels)", ""),
+        ("tflm versions", True, tree_versions(tree), ""),
+        (
+            "tflm kernels",
+            not missing,
+            f"{len(methods) - len(missing)} of {len(methods)} resolver methods have a kernel"
+            + (f"; missing: {', '.join(missing)}" if missing else ""),
+            fix,
+        ),
+    ]
+    return checks
