@@ -183,8 +183,8 @@ def test_tflm_sources(projects: dict[str, codegen.RenderedProject]) -> None:
     spec = json.loads(tree.files["tflm/sources.json"])
     assert spec["tree"] == "/opt/tflm" and spec["count"] == 3 and spec["flavour"] == "generic"
     assert spec["groups"] == [
-        {"flags": ["-Os"], "sources": list(FIXED_SOURCES.core)},
-        {"flags": ["-O2"], "sources": list(FIXED_SOURCES.kernels)},
+        {"name": "core", "flags": ["-Os"], "sources": list(FIXED_SOURCES.core)},
+        {"name": "kernels", "flags": ["-O2"], "sources": list(FIXED_SOURCES.kernels)},
     ]
     assert "tflm/build.py" not in projects["tflm_nano33ble"].files
     assert "    -lsupc++\n" in ini and "-lsupc++" not in lib_deps

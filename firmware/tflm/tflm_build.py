@@ -1,13 +1,15 @@
 # PlatformIO extra script (post) of a `tinyflash generate --runtime tflm --tflm-path DIR` project:
-# builds the TensorFlow Lite Micro sources the model needs as one static library, libtflm.a, and
-# links it. The sources, their optimisation levels (TFLM's Makefile: core -Os, kernels -O2) and
+# builds the TensorFlow Lite Micro sources the model needs as static libraries and links them.
+# The sources, their optimisation levels (TFLM's Makefile: core -Os, kernels and CMSIS-NN -O2),
 # TFLM's defines and include folders are listed in tflm/sources.json, which tinyflash generate
-# writes. TFLM's sources are compiled with TFLM's flags, not the project's warnings or -Os.
+# writes, in groups: core (shared by every op set), the model's kernels, the CMSIS-NN functions
+# they call. TFLM's sources are compiled with TFLM's flags, not the project's warnings or -Os.
 #
-# Cache: the library is kept in $TINYFLASH_CACHE_DIR/tflm/KEY/libtflm.a (default
+# Cache: each group's library is kept in $TINYFLASH_CACHE_DIR/tflm/KEY/libtflm_GROUP.a (default
 # $XDG_CACHE_HOME/tinyflash, else ~/.cache/tinyflash), KEY a hash of the tree's contents, the
-# board, the compiler and its flags and the source list, so another project for the same board and
-# op set links it without compiling TFLM again. TINYFLASH_TFLM_CACHE=off turns the cache off.
+# board, the compiler and its flags and the group's sources, so another project for the same board
+# (and op set, for the kernels) links it without compiling TFLM again. TINYFLASH_TFLM_CACHE=off
+# turns the cache off.
 #
 # Runs inside PlatformIO (SCons), so it does not import tinyflash.
 import hashlib
@@ -64,51 +66,61 @@ def _lib_env(base, opt):
     return lib
 
 
-envs = [(_lib_env(env, group["flags"][0]), group) for group in SPEC["groups"]]  # noqa: F821
-key_text = json.dumps(
-    {
-        "tree": _tree_digest(TREE),
-        "board": env.subst("$BOARD"),  # noqa: F821
-        "cc": _compiler_version(env.subst("$CC")),  # noqa: F821
-        "cxx": _compiler_version(env.subst("$CXX")),  # noqa: F821
-        "flags": [
-            lib.subst("$CC $CCFLAGS $CFLAGS | $CXX $CXXFLAGS | $_CPPDEFFLAGS $_CPPINCFLAGS")
-            for lib, _ in envs
-        ],
-        "groups": SPEC["groups"],
-    },
-    sort_keys=True,
-)
-KEY = hashlib.sha256(key_text.encode("utf8")).hexdigest()[:24]
+TREE_DIGEST = _tree_digest(TREE)
+COMPILERS = [_compiler_version(env.subst(tool)) for tool in ("$CC", "$CXX")]  # noqa: F821
 CACHE_ON = os.environ.get("TINYFLASH_TFLM_CACHE", "on").lower() not in ("off", "0", "no")
-CACHED = os.path.join(_cache_root(), KEY, "libtflm.a")
-COUNT = sum(len(group["sources"]) for _, group in envs)
 
-if CACHE_ON and os.path.isfile(CACHED):
-    print("tinyflash: TFLM library from the cache: %s" % CACHED)
-    env.Prepend(LIBS=[env.File(CACHED)])  # noqa: F821
-else:
-    print("tinyflash: compiling %d TFLM sources (cache key %s)" % (COUNT, KEY))
-    objects = []
-    for lib, group in envs:
-        for rel in group["sources"]:
-            stem = os.path.splitext(rel)[0]
-            objects += lib.Object(
-                target=os.path.join("$BUILD_DIR", "tflm", stem + ".o"),
-                source=os.path.join(TREE, rel),
-            )
-    archive = envs[0][0].StaticLibrary(os.path.join("$BUILD_DIR", "tflm", "libtflm"), objects)
-    env.Prepend(LIBS=archive)  # noqa: F821
 
-    def _store(target, source, env):  # noqa: ARG001  (SCons action signature)
-        if not CACHE_ON:
-            return 0
-        os.makedirs(os.path.dirname(CACHED), exist_ok=True)
-        partial = "%s.%d.part" % (CACHED, os.getpid())
+def _key(lib, group):
+    text = json.dumps(
+        {
+            "tree": TREE_DIGEST,
+            "board": env.subst("$BOARD"),  # noqa: F821
+            "compilers": COMPILERS,
+            "flags": lib.subst("$CCFLAGS $CFLAGS | $CXXFLAGS | $_CPPDEFFLAGS $_CPPINCFLAGS"),
+            "group": group,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode("utf8")).hexdigest()[:24]
+
+
+def _store(cached):
+    def action(target, source, env):  # noqa: ARG001  (SCons action signature)
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        partial = "%s.%d.part" % (cached, os.getpid())
         with open(str(target[0]), "rb") as src, open(partial, "wb") as dst:
             dst.write(src.read())
-        os.replace(partial, CACHED)  # atomic: a concurrent build sees all of it or nothing
-        sys.stdout.write("tinyflash: TFLM library cached in %s\n" % CACHED)
+        os.replace(partial, cached)  # atomic: a concurrent build sees all of it or nothing
+        sys.stdout.write("tinyflash: TFLM %s library cached in %s\n" % (name, cached))
         return 0
 
-    env.AddPostAction(archive, _store)  # noqa: F821
+    name = os.path.basename(cached)
+    return action
+
+
+LINK_ORDER = {"kernels": 0, "cmsis-nn": 1, "core": 2}  # callers before callees
+libraries = []
+for group in sorted(SPEC["groups"], key=lambda g: LINK_ORDER.get(g.get("name"), 0)):
+    lib = _lib_env(env, group["flags"][0])  # noqa: F821
+    name = group.get("name", "tflm")
+    cached = os.path.join(_cache_root(), _key(lib, group), "libtflm_%s.a" % name)
+    if CACHE_ON and os.path.isfile(cached):
+        print("tinyflash: TFLM library from the cache: %s" % cached)
+        libraries.append(env.File(cached))  # noqa: F821
+        continue
+    print("tinyflash: compiling %d TFLM %s sources" % (len(group["sources"]), name))
+    objects = []
+    for rel in group["sources"]:
+        objects += lib.Object(
+            target=os.path.join("$BUILD_DIR", "tflm", os.path.splitext(rel)[0] + ".o"),
+            source=os.path.join(TREE, rel),
+        )
+    archive = lib.StaticLibrary(os.path.join("$BUILD_DIR", "tflm", "libtflm_" + name), objects)
+    if CACHE_ON:
+        env.AddPostAction(archive, _store(cached))  # noqa: F821
+    libraries.extend(archive)
+
+# The kernels call CMSIS-NN and the core, the core calls kernel helpers: the libraries twice let
+# GNU ld resolve the references between them.
+env.Prepend(LIBS=libraries + libraries)  # noqa: F821

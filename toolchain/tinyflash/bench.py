@@ -371,7 +371,8 @@ def _tflm_kernel_members(project: Path) -> frozenset[str]:
         return frozenset()
     return frozenset(
         Path(rel).stem + ".o"
-        for group in spec.get("groups", [])[1:]  # [core, kernels, third-party]
+        for group in spec.get("groups", [])
+        if group.get("name") != "core"
         for rel in group.get("sources", [])
     )
 

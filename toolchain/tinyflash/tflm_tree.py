@@ -108,13 +108,15 @@ class TflmSources:
         return len(self.core) + len(self.kernels) + len(self.third_party)
 
     def groups(self) -> list[dict[str, object]]:
-        """[{"flags": [...], "sources": [...]}, ...]: what tflm/sources.json records."""
+        """[{"name": ..., "flags": [...], "sources": [...]}, ...]: what tflm/sources.json
+        records; each group is one library (and one cache entry: the core is shared by every
+        op set)."""
         return [
-            {"flags": [opt], "sources": list(files)}
-            for opt, files in (
-                (CORE_OPT, self.core),
-                (KERNEL_OPT, self.kernels),
-                (THIRD_PARTY_OPT, self.third_party),
+            {"name": name, "flags": [opt], "sources": list(files)}
+            for name, opt, files in (
+                ("core", CORE_OPT, self.core),
+                ("kernels", KERNEL_OPT, self.kernels),
+                ("cmsis-nn", THIRD_PARTY_OPT, self.third_party),
             )
             if files
         ]
