@@ -430,3 +430,11 @@ def test_cli_runtime_tflm_json(tmp_path: Path) -> None:
         env={**os.environ, "COLUMNS": "200"},
     ).stdout
     assert "--runtime" in help_text and "--tflm-path" in help_text
+
+
+def test_kernels_option_is_refused_with_tflm(tmp_path: Path) -> None:
+    with pytest.raises(
+        TinyflashError, match="with `runtime` tflm the kernels are the TFLM tree"
+    ) as e:
+        codegen.generate(TINY, "nano33ble", tmp_path / "p", runtime="tflm", kernels="portable")
+    assert e.value.exit_code == EXIT_BAD_INPUT and not (tmp_path / "p").exists()

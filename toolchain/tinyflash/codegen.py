@@ -265,6 +265,13 @@ def generate(
             "with TFLM's create_tflm_tree.py)",
             EXIT_BAD_INPUT,
         )
+    if kernels is not None and runtime == "tflm":
+        raise TinyflashError(
+            f"{option('kernels')} chooses the tinyflash runtime's kernels; with "
+            f"{option('runtime')} tflm the kernels are the TFLM tree's (export a CMSIS-NN tree "
+            f"for optimized ones): drop {option('kernels')}",
+            EXIT_BAD_INPUT,
+        )
     if kernels is not None:
         if kernels not in ("portable", "dsp"):
             raise TinyflashError(
