@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +21,9 @@ import pytest
 from conftest import REPO, shared_model_path
 from tinyflash import codegen
 from tinyflash.errors import TinyflashError
-from tinyflash.platformio import build_project, build_timeout, tflm_source_count
+from tinyflash.platformio import build_project, tflm_source_count
 from tinyflash.tflm_tree import CMSIS_NN, GENERIC, inspect_tree, select_sources
+from tinyflash.verify import verify_project
 
 SHARED_TFLM = REPO.parent / "shared" / "tflm"
 TREES = {GENERIC: SHARED_TFLM / "generic", CMSIS_NN: SHARED_TFLM / "cmsis-nn"}
@@ -101,19 +100,6 @@ def test_unknown_kernel_is_one_sentence() -> None:
         select_sources(tree, ["AddNope"])
 
 
-def _verify(project: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tinyflash", "verify", str(project), "--samples", "5", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=build_timeout(project) + 600,
-    )
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["kws_ref_model", "ad01_int8"])
 @pytest.mark.parametrize("flavour", [GENERIC, CMSIS_NN])
@@ -125,10 +111,11 @@ def test_shared_model_verifies_bit_exact_on_mps2_an386(
     project = tmp_path / "p"
     codegen.generate(path, "mps2-an386", project, runtime="tflm", tflm_path=tree, selftest=1)
     assert json.loads((project / "tinyflash.json").read_text())["tflm"]["flavour"] == flavour
-    result = _verify(project)
-    assert result["passed"] is True
-    exact = [m for m in result["metrics"] if m["reference"] == "tflm"]  # type: ignore[attr-defined]
-    assert exact and all(m["exact_fraction"] == 1.0 for m in exact)
+    result = verify_project(project, samples=5)
+    assert result.passed, result.to_dict()
+    exact = result.exact_metrics()
+    assert exact and all(m.exact_fraction == 1.0 for m in exact)
+    assert result.banner.startswith("tinyflash ready selftest=PASS")
     log = (project / ".pio" / "tinyflash-build-mps2-an386.log").read_text()
     assert "-Wextra" not in log or "tflm/" not in log  # TFLM is not compiled with our warnings
 
