@@ -233,23 +233,18 @@ def parse_map(path: Path) -> MapSizes:
     return MapSizes(by_file=by_file, sections=sections, symbols={})
 
 
-def code_size(
-    map_sizes: MapSizes,
-    image_bytes: int,
-    model_bytes: int,
-    tflm_kernel_members: frozenset[str] = frozenset(),
-) -> CodeSize:
-    """Code by origin. TFLM's libtflm.a counts as the runtime, its members in
-    `tflm_kernel_members` (object names of its kernel and CMSIS-NN sources) as kernels."""
+def code_size(map_sizes: MapSizes, image_bytes: int, model_bytes: int) -> CodeSize:
+    """Code by origin. TFLM's libraries (firmware/tflm/tflm_build.py: libtflm_core.a,
+    libtflm_kernels.a, libtflm_cmsis-nn.a) count as the runtime, all but the core as kernels."""
     runtime = kernels = support = harness = 0
     for origin, size in map_sizes.by_file.items():
         if "libruntime.a(" in origin:
             runtime += size
             if "(op_" in origin or "(tfl_kernel_" in origin:  # kernels + their helpers
                 kernels += size
-        elif "libtflm.a(" in origin:
+        elif "/libtflm_" in origin and ".a(" in origin:
             runtime += size
-            if origin.rsplit("(", 1)[-1].rstrip(")") in tflm_kernel_members:
+            if "/libtflm_core.a(" not in origin:
                 kernels += size
         elif "harness.a(" in origin or "/harness/" in origin or "/tflm_harness/" in origin:
             harness += size
@@ -360,23 +355,6 @@ def default_models() -> list[Path]:
     return [m for m in models if m.is_file()]
 
 
-def _tflm_kernel_members(project: Path) -> frozenset[str]:
-    """Archive member names (SOURCE_STEM.o) of the kernel and third-party sources of a TFLM
-    project's libtflm.a, from its tflm/sources.json."""
-    import json
-
-    try:
-        spec = json.loads((project / "tflm" / "sources.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return frozenset()
-    return frozenset(
-        Path(rel).stem + ".o"
-        for group in spec.get("groups", [])
-        if group.get("name") != "core"
-        for rel in group.get("sources", [])
-    )
-
-
 def bench_one(
     model: Path,
     board_id: str,
@@ -462,12 +440,7 @@ def bench_one(
         macs=int(info.total_macs),
         macs_per_instruction=(info.total_macs / instructions) if instructions else 0.0,
         exact=exact,
-        code=code_size(
-            map_sizes,
-            build.size.flash_used,
-            build.model_bytes or info.size_bytes,
-            _tflm_kernel_members(generated.project_dir),
-        ),
+        code=code_size(map_sizes, build.size.flash_used, build.model_bytes or info.size_bytes),
         ram=RamUse(
             arena_planned=arena,
             arena_used=int(device.arena_used),
