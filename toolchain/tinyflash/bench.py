@@ -131,6 +131,7 @@ class BenchResult:
             row: dict[str, Any] = {"model": run.model, "board": run.board}
             if portable and dsp:
                 row["dsp_over_portable"] = dsp.instructions / portable.instructions
+            ours = portable or dsp  # the arena ratios are tinyflash's, never a TFLM run's
             tflm = TFLM_NUMBERS.get(run.model)
             if tflm:
                 ref, cmsis, arena = tflm
@@ -138,16 +139,18 @@ class BenchResult:
                     row["portable_over_tflm_reference"] = portable.instructions / ref
                 if dsp:
                     row["dsp_over_tflm_cmsis_nn"] = dsp.instructions / cmsis
-                row["arena_over_tflm_arena"] = run.ram.arena_planned / arena
-            if run.ram.lower_bound:
-                row["arena_over_lower_bound"] = run.ram.arena_planned / run.ram.lower_bound
+                if ours:
+                    row["arena_over_tflm_arena"] = ours.ram.arena_planned / arena
+            if ours and ours.ram.lower_bound:
+                row["arena_over_lower_bound"] = ours.ram.arena_planned / ours.ram.lower_bound
             row.update(self.live_ratios(run.model, run.board))
             rows.append(row)
         return rows
 
     def live_ratios(self, model: str, board: str) -> dict[str, float]:
         """tinyflash over TFLM, both measured in this run (bench --runtime tinyflash,tflm):
-        instructions, image (flash) and arena bytes, for each pair of kernel sets."""
+        instructions, image (flash) and arena bytes (tinyflash's planned arena over the arena
+        TFLM reported using on the device), for each pair of kernel sets."""
         runs = [r for r in self.runs if r.model == model and r.board == board]
         ratios: dict[str, float] = {}
         for ours in (r for r in runs if not r.kernels.startswith(TFLM_RUN_PREFIX)):
@@ -155,8 +158,8 @@ class BenchResult:
                 pair = f"{ours.kernels}_over_{tflm.kernels.replace('-', '_')}"
                 ratios[f"{pair}_instructions"] = ours.instructions / tflm.instructions
                 ratios[f"{pair}_flash"] = ours.code.image / tflm.code.image
-                if tflm.ram.arena_planned:
-                    ratios[f"{pair}_arena"] = ours.ram.arena_planned / tflm.ram.arena_planned
+                if tflm.ram.arena_used:
+                    ratios[f"{pair}_arena"] = ours.ram.arena_planned / tflm.ram.arena_used
         return ratios
 
     def to_dict(self) -> dict[str, Any]:
