@@ -152,8 +152,10 @@ def render_project(
     stem = Path(model_file).stem
     ident = c_identifier(stem)
     kernels = kernel_names(op_names)
-    # one offset per tensor, then one scratch offset per op when some kernel takes scratch
-    if len(offsets) not in (tensor_count, tensor_count + len(op_names)):
+    # one offset per tensor, then one scratch offset per op when some kernel takes scratch (or
+    # the model has resource variables), then one per resource variable
+    resources = len(offsets) - tensor_count - len(op_names)
+    if len(offsets) != tensor_count and resources < 0:
         raise TinyflashError(
             f"the memory plan of {model_file} has {len(offsets)} offsets for "
             f"{tensor_count} tensors; report this",
@@ -196,6 +198,7 @@ def render_project(
         node_count=len(op_names),
         offsets=list(offsets),
         plan_scratch=len(offsets) > tensor_count,
+        plan_resources=max(resources, 0),
         arena_bytes=arena_bytes,
         pool_words=pool_words,
         lower_bound=lower_bound,

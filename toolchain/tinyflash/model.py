@@ -119,6 +119,14 @@ class ModelInfo:
     def tensor(self, index: int) -> TensorInfo:
         return self.tensors[index]
 
+    @property
+    def stateful(self) -> bool:
+        """Keeps state between invokes: variable tensors (LSTM, SVDF state) or resource
+        variables (VAR_HANDLE)."""
+        return any(t.is_variable for t in self.tensors) or any(
+            op.name == "VAR_HANDLE" for op in self.ops
+        )
+
 
 class _Corrupt(Exception):
     """Internal: what is wrong, turned into a TinyflashError naming the file by parse_model."""

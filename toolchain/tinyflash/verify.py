@@ -383,8 +383,8 @@ def verify_device(
                 f"{model.name}",
                 EXIT_CHECK_FAILED,
             )
-        if any(t.is_variable for t in info.tensors):
-            # Recurrent state (an LSTM's, SVDF's) carries from one invoke to the next, on the
+        if info.stateful:
+            # Recurrent state (an LSTM's, SVDF's, resource variables) carries from one invoke to the next, on the
             # device as in TFLM: start from zero, as the fresh TFLM reference below does (the
             # self-test at boot has advanced it). RESET re-initialises, which zeroes the state.
             link.reset()
