@@ -51,7 +51,7 @@ def frames(n: int, seed: int = 3) -> list[list[np.ndarray]]:
 
 @pytest.mark.parametrize("plan", ["none", "portable", "dsp"])
 def test_stream_seed_is_bit_exact_over_50_invokes(plan: str) -> None:
-    """50 consecutive invokes of the C runtime (sequential layout, or tinyflash's plan) equal one
+    """CALL_ONCE, VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE: 50 consecutive invokes of the C runtime (sequential layout, or tinyflash's plan) equal one
     TFLM interpreter over the same frames; the state really carries (a fresh interpreter on a
     later frame gives another output)."""
     model = stream_seed()

@@ -3,7 +3,10 @@
  * Memory is all the caller's: the interpreter struct, the tensor and node arrays, the pool for
  * per-channel parameters and the activation arena. Their sizes come from `tinyflash generate`
  * (the memory plan); tfl_init checks every one of them and fails rather than overrun.
- * Only subgraph 0 of a model is run. */
+ * A model may have several subgraphs (at most TFL_MAX_SUBGRAPHS): tfl_invoke runs subgraph 0,
+ * control-flow operators (CALL_ONCE) run the others. The tensor and node arrays hold every
+ * subgraph's tensors and operators one subgraph after another (global index = the subgraph's
+ * base + the index inside it). */
 #ifndef TFL_RUNTIME_H
 #define TFL_RUNTIME_H
 
@@ -114,8 +117,8 @@ typedef struct tfl_op_table {
   int32_t count;
 } tfl_op_table;
 
-/* Caller-owned memory. `offsets` is the memory plan: one arena byte offset per tensor of
- * subgraph 0 (-1 for constants and unused tensors), followed, when a kernel of the firmware
+/* Caller-owned memory. `offsets` is the memory plan: one arena byte offset per tensor
+ * (-1 for constants and unused tensors), followed, when a kernel of the firmware
  * takes scratch memory (the DSP kernels' im2col patches), by one entry per operator: the arena
  * offset of its scratch, -1 for none (offsets_count = tensors + operators). offsets == NULL: the
  * runtime lays out every activation and scratch one after another (no reuse; for tests and

@@ -1,4 +1,4 @@
-/* Model reader and interpreter: tfl_init binds the flatbuffer's subgraph 0 to caller-owned
+/* Model reader and interpreter: tfl_init binds the flatbuffer's subgraphs to caller-owned
  * tensors, nodes, pool and arena, then runs every kernel's prepare; tfl_invoke runs eval.
  *
  * TFLite schema field indices used here (declaration order in schema.fbs):
