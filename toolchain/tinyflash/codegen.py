@@ -34,6 +34,7 @@ from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers us
     board_spec,
     fit_error,
     flash_budget,
+    interpreter_struct_bytes,
     project_budgets,
     ram_budget,
 )
@@ -146,6 +147,7 @@ def render_project(
     paths: FirmwarePaths,
     vendor: bool,
     templates: Path | None = None,
+    subgraph_count: int = 1,
 ) -> RenderedProject:
     """Renders every file of the project in memory. Pure: same arguments → same bytes.
     Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention)."""
@@ -161,6 +163,9 @@ def render_project(
             f"{tensor_count} tensors; report this",
             EXIT_BAD_INPUT,
         )
+    # the firmware holds exactly the model's subgraphs and resource variables (C has no empty
+    # arrays: at least one record of each)
+    capacities = (max(subgraph_count, 1), max(resources, 1))
     ram, flash = project_budgets(
         model,
         tensor_count,
@@ -169,6 +174,7 @@ def render_project(
         pool_words,
         board,
         sum(len(v.input) + len(v.output) for v in vectors),
+        capacities,
     )
     templates_used = project_templates(board)
     generated = [out for _, out in templates_used] + [MODEL_COPY]
@@ -199,6 +205,8 @@ def render_project(
         offsets=list(offsets),
         plan_scratch=len(offsets) > tensor_count,
         plan_resources=max(resources, 0),
+        max_subgraphs=capacities[0],
+        max_resources=capacities[1],
         arena_bytes=arena_bytes,
         pool_words=pool_words,
         lower_bound=lower_bound,
@@ -323,7 +331,14 @@ def generate(
         )
     # The fit check runs before the (slow) self-test; the vectors are added to flash below.
     rough = project_budgets(
-        model, tensor_count, op_names, int(plan.arena_bytes), int(plan.pool_words), board, 0
+        model,
+        tensor_count,
+        op_names,
+        int(plan.arena_bytes),
+        int(plan.pool_words),
+        board,
+        0,
+        (info.subgraph_count, max(len(plan.resource_offsets), 1)),
     )
     error = fit_error(model_file, board.id, rough)
     if error:
@@ -357,6 +372,7 @@ def generate(
         vectors=vectors,
         paths=vendored_paths() if vendor else default_paths(board),
         vendor=vendor,
+        subgraph_count=info.subgraph_count,
     )
     error = fit_error(model_file, board.id, (project.ram, project.flash))
     if error:

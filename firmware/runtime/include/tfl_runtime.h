@@ -64,8 +64,8 @@ typedef struct tfl_node {
   int32_t output_count;
   uint32_t options_offset;   /* offset of the builtin options table in the model, 0 = none */
   int32_t builtin_code;      /* TFLite BuiltinOperator */
-  int32_t options_type;      /* BuiltinOptions union type */
-  int32_t subgraph;          /* the subgraph it belongs to: its tensor indices are local to it */
+  int16_t options_type;      /* BuiltinOptions union type (a ubyte in the schema) */
+  int16_t subgraph;          /* the subgraph it belongs to: its tensor indices are local to it */
   const struct tfl_kernel *kernel;
   int32_t data[TFL_OP_DATA_WORDS]; /* kernel-private, see each op_*.c */
 } tfl_node;

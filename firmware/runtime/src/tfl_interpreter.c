@@ -303,7 +303,7 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   const tfl_subgraph *sg = &it->subgraphs[subgraph];
   tfl_status s;
   memset(n, 0, sizeof *n);
-  n->subgraph = subgraph;
+  n->subgraph = (int16_t)subgraph; /* < TFL_MAX_SUBGRAPHS */
   int32_t opcode_index;
   TFL_ENSURE(tfl_fb_get_i32(fb, table, 0, 0, &opcode_index));
   if (opcode_index < 0 || (uint32_t)opcode_index >= v->opcode_count) return TFL_ERR_MODEL_INVALID;
