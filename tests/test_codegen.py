@@ -359,7 +359,13 @@ def test_runtime_struct_sizes_match_the_estimate(tmp_path: Path) -> None:
     )
     _compile(
         "arm-none-eabi-gcc",
-        ["-mcpu=cortex-m4", "-mthumb", "-std=c11", "-DTFL_MAX_SUBGRAPHS=2", "-DTFL_MAX_RESOURCES=3"],
+        [
+            "-mcpu=cortex-m4",
+            "-mthumb",
+            "-std=c11",
+            "-DTFL_MAX_SUBGRAPHS=2",
+            "-DTFL_MAX_RESOURCES=3",
+        ],
         capacities,
         tmp_path / "capacities.o",
         tmp_path,

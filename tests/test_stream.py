@@ -117,9 +117,7 @@ def _stream_model(
     init = ModelBuilder()
     for k in range(names):
         h1 = init.tensor(f"h{k}", [], "resource")
-        v = init.tensor(
-            "v", list(init_value_shape), "int8", data=np.ones(init_value_shape), **SQ
-        )
+        v = init.tensor("v", list(init_value_shape), "int8", data=np.ones(init_value_shape), **SQ)
         init.op("VAR_HANDLE", [], [h1], container="", shared_name=f"v{k}")
         init.op("ASSIGN_VARIABLE", [h1, v], [])
     return b.build([x], [y], subgraphs=[(init, [], [])])
@@ -167,7 +165,9 @@ def test_check_accepts_the_stream_ops_and_warns_of_unrun_subgraphs() -> None:
     z = init.tensor("z", [1, 4], "int8", **SQ)
     init.op("RELU", [z], [z])
     report = check_model(parse_model(b.build([x], [y], subgraphs=[(init, [z], [z])]), "u"))
-    assert report.deployable and any("subgraph 1 is run by no operator" in w for w in report.warnings)
+    assert report.deployable and any(
+        "subgraph 1 is run by no operator" in w for w in report.warnings
+    )
 
 
 # ---- the Done-means model: examples/streaming_kws converted with TensorFlow ----------------------
@@ -229,8 +229,15 @@ def test_streaming_kws_verifies_a_50_frame_stream(
     RESET after which the next outputs equal a fresh interpreter's (the init subgraph ran
     again)."""
     done = tinyflash(
-        "verify", str(streaming_kws), "--board", board, "-o", str(tmp_path / "p"),
-        "--stream", "50", "--json",
+        "verify",
+        str(streaming_kws),
+        "--board",
+        board,
+        "-o",
+        str(tmp_path / "p"),
+        "--stream",
+        "50",
+        "--json",
     )
     assert "Traceback" not in done.stderr, done.stderr
     result = json.loads(done.stdout)

@@ -370,7 +370,9 @@ class ModelBuilder:
         *,
         version: int = 3,
         subgraph_count: int = 1,
-        subgraphs: Sequence[tuple[ModelBuilder, Sequence[Tensor | int], Sequence[Tensor | int]]] = (),
+        subgraphs: Sequence[
+            tuple[ModelBuilder, Sequence[Tensor | int], Sequence[Tensor | int]]
+        ] = (),
     ) -> bytes:
         """The model's bytes. version/subgraph_count other than 3/1 write deliberately
         unsupported models (the subgraph is repeated) for error-path tests. `subgraphs`: more

@@ -461,7 +461,9 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
     resource_key = len(info.tensors) + len(info.ops)
     for r, (_, nbytes, _) in enumerate(resources):
         if nbytes:  # state: live for the whole run, like a variable tensor
-            buffers.append(_Buffer(resource_key + r, 0, max(n_times - 1, 0), _align(nbytes), nbytes))
+            buffers.append(
+                _Buffer(resource_key + r, 0, max(n_times - 1, 0), _align(nbytes), nbytes)
+            )
 
     best: tuple[int, dict[int, int], str] | None = None
     best_order: list[int] = []
@@ -489,7 +491,8 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
         root_offsets[len(info.tensors) + i] if nbytes else -1 for i, nbytes in enumerate(scratch)
     )
     resource_offsets = tuple(
-        root_offsets[resource_key + r] if nbytes else -1 for r, (_, nbytes, _) in enumerate(resources)
+        root_offsets[resource_key + r] if nbytes else -1
+        for r, (_, nbytes, _) in enumerate(resources)
     )
     pool_words = sum(pool_words_for_op(info, op) for op in info.ops)
     return MemoryPlan(
@@ -664,12 +667,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
             )
         for t in placed:
             t0, t1 = plan.offsets[t], plan.offsets[t] + tensors[t].nbytes
-            if (
-                expected[t][0] <= end
-                and start <= expected[t][1]
-                and off < t1
-                and t0 < off + nbytes
-            ):
+            if expected[t][0] <= end and start <= expected[t][1] and off < t1 and t0 < off + nbytes:
                 fail(f"op {i}'s scratch overlaps tensor {t} ({tensors[t].name}), live at that op")
 
     resources = resource_variables(info)
