@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support.cli import tinyflash
 from support.runtime_host import (
     api_checks,
     host_run,
@@ -71,7 +72,7 @@ def test_plan_keeps_resource_storage_apart_and_exact() -> None:
     the init subgraph's ops run inside CALL_ONCE on the timeline."""
     model = stream_seed()
     info = parse_model(model, "s")
-    assert [sg.op_count for sg in info.subgraphs] == [5, 2]
+    assert [len(sg.ops) for sg in info.subgraphs] == [5, 2]
     assert op_timeline(info) == (0, 5, 6, 0, 1, 2, 3, 4)
     assert resource_variables(info) == (("acc", 8, (-3) & 0xFF),)
     plan = plan_memory(info)
@@ -173,16 +174,6 @@ def test_check_accepts_the_stream_ops_and_warns_of_unrun_subgraphs() -> None:
 # ---- the Done-means model: examples/streaming_kws converted with TensorFlow ----------------------
 
 
-def tinyflash(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tinyflash.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-    )
-
-
 @pytest.fixture(scope="module")
 def streaming_kws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("streaming_kws")
@@ -215,12 +206,12 @@ def test_streaming_kws_converts_to_resource_variables(streaming_kws: Path) -> No
     assert all(np.array_equal(g[0], r[0]) for g, r in zip(got, ref))
 
 
+TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")
+
+
 @pytest.mark.slow
 @pytest.mark.qemu
-@pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-    reason="arm-none-eabi-gcc and qemu-system-arm are needed",
-)
+@pytest.mark.skipif(not all(map(shutil.which, TOOLS)), reason=f"{' and '.join(TOOLS)} are needed")
 @pytest.mark.parametrize("board", ["mps2-an386", "host"])
 def test_streaming_kws_verifies_a_50_frame_stream(
     streaming_kws: Path, board: str, tmp_path: Path
@@ -228,17 +219,8 @@ def test_streaming_kws_verifies_a_50_frame_stream(
     """verify --stream 50: 50 consecutive frames bit-exact with one TFLM interpreter, then a
     RESET after which the next outputs equal a fresh interpreter's (the init subgraph ran
     again)."""
-    done = tinyflash(
-        "verify",
-        str(streaming_kws),
-        "--board",
-        board,
-        "-o",
-        str(tmp_path / "p"),
-        "--stream",
-        "50",
-        "--json",
-    )
+    project = ["--board", board, "-o", str(tmp_path / "p")]
+    done = tinyflash("verify", streaming_kws, *project, "--stream", "50", "--json")
     assert "Traceback" not in done.stderr, done.stderr
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]

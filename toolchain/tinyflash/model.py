@@ -82,15 +82,12 @@ class OpInfo:
 
 @dataclass(frozen=True)
 class SubgraphInfo:
-    """One subgraph: tensors[tensor_base : tensor_base + tensor_count] and
-    ops[op_base : op_base + op_count] of the ModelInfo (global indices, as the C runtime numbers
-    them); inputs and outputs are global tensor indices."""
+    """One subgraph: the global indices (as the C runtime numbers them) of its tensors and ops
+    in the ModelInfo, and of its input and output tensors."""
 
     index: int
-    tensor_base: int
-    tensor_count: int
-    op_base: int
-    op_count: int
+    tensors: range
+    ops: range
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
 
@@ -490,7 +487,7 @@ def _subgraph(
                 subgraph=g,
             )
         )
-    return SubgraphInfo(g, base, count, op_base, len(ops) - op_base, inputs, outputs)
+    return SubgraphInfo(g, range(base, len(tensors)), range(op_base, len(ops)), inputs, outputs)
 
 
 def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> TensorInfo:

@@ -135,7 +135,9 @@ def called_subgraphs(op: OpInfo) -> tuple[int, ...]:
 def _subgraphs(info: ModelInfo) -> tuple[SubgraphInfo, ...]:
     if info.subgraphs:
         return info.subgraphs
-    return (SubgraphInfo(0, 0, len(info.tensors), 0, len(info.ops), info.inputs, info.outputs),)
+    return (
+        SubgraphInfo(0, range(len(info.tensors)), range(len(info.ops)), info.inputs, info.outputs),
+    )
 
 
 def op_timeline(info: ModelInfo) -> tuple[int, ...]:
@@ -147,8 +149,7 @@ def op_timeline(info: ModelInfo) -> tuple[int, ...]:
 
     def visit(g: int, stack: frozenset[int]) -> None:
         visited.add(g)
-        sg = subs[g]
-        for k in range(sg.op_base, sg.op_base + sg.op_count):
+        for k in subs[g].ops:
             steps.append(k)
             callees = [c for c in called_subgraphs(info.ops[k]) if 0 <= c < len(subs)]
             callees = [c for c in callees if c not in stack]

@@ -284,14 +284,19 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
   return TFL_OK;
 }
 
-/* A tensor an operator or the subgraph uses must have storage (indices local to sg, checked). */
+/* A tensor an operator or the subgraph uses must have storage (indices local to sg, checked);
+ * one that is written (an operator's output, a subgraph's input, which the caller or a
+ * control-flow op writes) must not be a constant: that would write into the model bytes (flash
+ * on a device; found by tests/fuzz, fuzz_model). */
 TFL_MUST_CHECK static tfl_status check_bound(const tfl_interpreter *it, const tfl_subgraph *sg,
-                                             const uint8_t *indices_le, int32_t count) {
+                                             const uint8_t *indices_le, int32_t count,
+                                             int written) {
   for (int32_t i = 0; i < count; ++i) {
     int32_t idx = tfl_fb_i32(indices_le + 4 * i);
     if (idx < 0) continue;
     const tfl_tensor *t = &it->mem.tensors[sg->tensor_base + idx];
     if (t->data == NULL && t->bytes != 0) return TFL_ERR_PLAN_MISMATCH;
+    if (written && t->is_constant) return TFL_ERR_MODEL_INVALID;
   }
   return TFL_OK;
 }
@@ -329,13 +334,8 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   n->outputs_le = fb->buf + out;
   n->input_count = (int32_t)in_len;
   n->output_count = (int32_t)out_len;
-  TFL_ENSURE(check_bound(it, sg, n->inputs_le, n->input_count));
-  TFL_ENSURE(check_bound(it, sg, n->outputs_le, n->output_count));
-  for (int32_t o = 0; o < n->output_count; ++o) {
-    if (it->mem.tensors[sg->tensor_base + tfl_fb_i32(n->outputs_le + 4 * o)].is_constant) {
-      return TFL_ERR_MODEL_INVALID;
-    }
-  }
+  TFL_ENSURE(check_bound(it, sg, n->inputs_le, n->input_count, 0));
+  TFL_ENSURE(check_bound(it, sg, n->outputs_le, n->output_count, 1));
 
   uint8_t options_type;
   TFL_ENSURE(tfl_fb_get_u8(fb, table, 3, 0, &options_type));
@@ -393,16 +393,8 @@ TFL_MUST_CHECK static tfl_status read_subgraph(tfl_interpreter *it, const tfl_fb
   sg->outputs_le = it->model + sv->outputs;
   sg->input_count = (int32_t)sv->input_count;
   sg->output_count = (int32_t)sv->output_count;
-  TFL_ENSURE(check_bound(it, sg, sg->inputs_le, sg->input_count));
-  TFL_ENSURE(check_bound(it, sg, sg->outputs_le, sg->output_count));
-  /* The caller (or a control-flow op) writes a subgraph's inputs: a constant one would mean
-   * writing into the model bytes (flash on a device). Found by tests/fuzz (fuzz_model). */
-  for (int32_t i = 0; i < sg->input_count; ++i) {
-    if (it->mem.tensors[sg->tensor_base + tfl_fb_i32(sg->inputs_le + 4 * i)].is_constant) {
-      return TFL_ERR_MODEL_INVALID;
-    }
-  }
-  return TFL_OK;
+  TFL_ENSURE(check_bound(it, sg, sg->inputs_le, sg->input_count, 1));
+  return check_bound(it, sg, sg->outputs_le, sg->output_count, 0);
 }
 
 /* The plan's length, once prepare has counted the resource variables: tensors only, tensors and
