@@ -284,7 +284,10 @@ def tflm_intermediates(info: Any, sample: Sequence[np.ndarray]) -> dict[int, np.
 
     runner = TFLMReference(bytes(info.data), preserve_all_tensors=True)
     runner.run(sample)
-    return {index: runner.tensor(index) for index in range(len(info.tensors))}
+    # subgraph 0's tensors only: TFLM reads the others with their own subgraph index, and
+    # GetTensor does not check either (ModelInfo numbers every subgraph's tensors globally)
+    count = len(info.subgraphs[0].tensors) if info.subgraphs else len(info.tensors)
+    return {index: runner.tensor(index) for index in range(count)}
 
 
 def find_divergence(
