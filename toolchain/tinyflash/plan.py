@@ -715,6 +715,12 @@ def with_offline_plan(info: ModelInfo, plan: MemoryPlan) -> bytes:
     import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
+    if info.subgraph_count > 1:  # the format places one subgraph; the plan spans them all
+        raise TinyflashError(
+            f"{info.name} has {info.subgraph_count} subgraphs; TFLM's offline memory plan "
+            "describes one — let TFLM plan this model itself.",
+            EXIT_CHECK_FAILED,
+        )
     values = [0, 0, len(plan.offsets), *plan.offsets]
     model = fb.ModelT.InitFromPackedBuf(bytearray(info.data), 0)
     buffer = fb.BufferT()
