@@ -205,6 +205,14 @@ def check_command(
                     f"{row['op']}-{row['op']}",
                     f"{row['offset']:,}",
                 )
+            for row in data["plan"]["resources"]:  # type: ignore[index]
+                ptable.add_row(
+                    "-",
+                    f"variable {row['variable']} (state)",
+                    f"{row['bytes']:,}",
+                    "all",
+                    f"{row['offset']:,}",
+                )
             console.print(ptable)
         print_parts(
             console,

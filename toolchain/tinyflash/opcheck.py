@@ -681,6 +681,8 @@ class CheckResult:
         return self.report.deployable
 
     def to_dict(self) -> dict[str, object]:
+        from tinyflash.plan import resource_variables
+
         info, plan = self.info, self.plan
         return {
             "model": info.name,
@@ -734,6 +736,14 @@ class CheckResult:
                     for i, n in enumerate(plan.scratch_bytes)
                     if n
                 ],
+                # resource variables: state kept between invokes, live for the whole run
+                "resources": [
+                    {"variable": name, "bytes": n, "offset": off}
+                    for (name, n, _), off in zip(
+                        resource_variables(info), plan.resource_offsets, strict=True
+                    )
+                ],
+                "state_bytes": plan.state_bytes,
             },
             "inputs": [_tensor_dict(info, i) for i in info.inputs],
             "outputs": [_tensor_dict(info, i) for i in info.outputs],
