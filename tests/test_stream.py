@@ -153,6 +153,30 @@ def test_read_of_a_never_assigned_variable_fails_at_invoke() -> None:
     assert run.status == "TFL_OK" and run.invoke_status == "TFL_ERR_BAD_SHAPE"
 
 
+@pytest.mark.parametrize("zero_point", [-128, -3, 0, 77])
+def test_a_variable_without_init_starts_at_its_zero_point(zero_point: int) -> None:
+    """No init subgraph: the variable starts where the first ASSIGN_VARIABLE's prepare leaves it
+    (every byte = the value's zero point, as TFLM's resource variables do), and then
+    accumulates; 12 invokes equal TFLM's, and a fresh run repeats them."""
+    q = {"scale": 0.1, "zero_point": zero_point}
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 2, 3], "int8", scale=0.07, zero_point=5)
+    h = b.tensor("h", [], "resource")
+    s = b.tensor("s", [1, 2, 3], "int8", **q)
+    y = b.tensor("y", [1, 2, 3], "int8", **q)
+    b.op("VAR_HANDLE", [], [h], shared_name="acc")  # no container: matches any
+    b.op("READ_VARIABLE", [h], [s])
+    b.op("ADD", [s, x], [y])
+    b.op("ASSIGN_VARIABLE", [h, y], [])
+    model = b.build([x], [y])
+    rng = np.random.default_rng(zero_point & 0xFF)
+    batch = [[rng.integers(-128, 128, (1, 2, 3), dtype=np.int8)] for _ in range(12)]
+    ref = tflm_reference_batch(model, batch)
+    plan = list(plan_memory(parse_model(model, "z")).c_offsets)
+    for got in (run_model_batch(model, batch), run_model_batch(model, batch, offsets=plan)):
+        assert all(np.array_equal(g[0], r[0]) for g, r in zip(got, ref))
+
+
 def test_check_accepts_the_stream_ops_and_warns_of_unrun_subgraphs() -> None:
     report = check_model(parse_model(stream_seed(), "s"))
     assert report.deployable, report.offenders
