@@ -432,9 +432,9 @@ def verify_device(
                 EXIT_CHECK_FAILED,
             )
         if info.stateful or stream is not None:
-            # Recurrent state (an LSTM's, SVDF's, resource variables) carries from one invoke to the next, on the
-            # device as in TFLM: start from zero, as the fresh TFLM reference below does (the
-            # self-test at boot has advanced it). RESET re-initialises, which zeroes the state.
+            # State (an LSTM's, SVDF's, resource variables) carries from one invoke to the next,
+            # on the device as in TFLM: start from init, as the fresh TFLM reference below does
+            # (the self-test at boot has advanced it). RESET re-initialises the interpreter.
             link.reset()
         device_outputs: list[list[np.ndarray]] = []
         ticks: list[int] = []
