@@ -305,6 +305,7 @@ def _run_on_qemu(
     stack_region: tuple[int, int] | None,
     workdir: Path,
     per_op: bool = True,
+    stateful: bool = False,
 ) -> tuple[list[np.ndarray], list[int], Any, Any, int | None]:
     from tinyflash.emulator import start_device
     from tinyflash.link import open_link
@@ -321,6 +322,8 @@ def _run_on_qemu(
                 f"{info.init_status_name} at op {info.error_op}",
                 EXIT_CHECK_FAILED,
             )
+        if stateful:  # the boot self-test advanced the state: start from init, as TFLM does
+            link.reset()
         outputs: list[np.ndarray] = []
         ticks: list[int] = []
         for _ in range(repeats):
@@ -399,7 +402,14 @@ def bench_one(
     stack = (stack_top - reserved[1], reserved[1]) if reserved and stack_top else None
     sample = load_inputs(info, None, 1, seed)[0]
     outputs, ticks, device, layers, peak = _run_on_qemu(
-        board, build.elf, sample, repeats, stack, project, per_op=tflm_path is None
+        board,
+        build.elf,
+        sample,
+        repeats,
+        stack,
+        project,
+        per_op=tflm_path is None,
+        stateful=info.stateful,
     )
     # The device ran the sample `repeats` times: a model with state (an LSTM's, SVDF's) carries it
     # from one invoke to the next, so TFLM runs the same sequence and the last outputs compare.

@@ -205,6 +205,14 @@ def check_command(
                     f"{row['op']}-{row['op']}",
                     f"{row['offset']:,}",
                 )
+            for row in data["plan"]["resources"]:  # type: ignore[index]
+                ptable.add_row(
+                    "-",
+                    f"variable {row['variable']} (state)",
+                    f"{row['bytes']:,}",
+                    "all",
+                    f"{row['offset']:,}",
+                )
             console.print(ptable)
         print_parts(
             console,
@@ -1010,6 +1018,14 @@ def verify_command(
         "input; default: random int8 inputs.",
     ),
     samples: int = typer.Option(10, "--samples", "-n", min=1, help="Number of inputs to run."),
+    stream: int | None = typer.Option(
+        None,
+        "--stream",
+        min=1,
+        help="Streaming check (replaces --samples): N consecutive frames from a RESET, state "
+        "carried between invokes, each compared with one TFLM interpreter run over the same "
+        "frames; then RESET and the first frames again must equal a fresh interpreter's.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the random inputs."),
     tolerance: int = typer.Option(
         0,
@@ -1034,6 +1050,8 @@ def verify_command(
     """Run inputs on the device and compare with the host references, bit for bit.
 
     The tflite-micro Python runtime (TFLM's reference kernels) is the exact reference; TFLite's BUILTIN_REF and default kernels (and the float model with --float-model) are reported beside it. Emulated boards and host firmware are started (and stopped) here; QEMU runs with -icount shift=0, so ticks are deterministic instruction counts. Exit 1 when the device differs from TFLM by more than --tolerance LSB.
+
+    Stateful models (LSTM/SVDF state, resource variables) start from a RESET; --stream N checks a stream of N frames and that RESET restores a fresh interpreter's outputs.
 
     Example: tinyflash verify model.tflite --board mps2-an386 --samples 20 --html report.html
     """
@@ -1067,6 +1085,7 @@ def verify_command(
             float_model=float_model,
             progress=_stage_progress(display),
             info=info,
+            stream=stream,
         )
     _verify_output(result, as_json, html_path, info=info)
 
@@ -1336,6 +1355,7 @@ OPTION_FLAGS: dict[str, str] = {
     "samples": "--samples",
     "selftest": "--selftest",
     "signature": "--signature",
+    "stream": "--stream",
     "tflm_path": "--tflm-path",
     "tolerance": "--tolerance",
     "vendor": "--vendor",

@@ -34,6 +34,7 @@ from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers us
     board_spec,
     fit_error,
     flash_budget,
+    interpreter_struct_bytes,
     project_budgets,
     ram_budget,
 )
@@ -148,13 +149,18 @@ def render_project(
     op_names = [op.name for op in info.ops]
     offsets = list(plan.c_offsets)
     arena_bytes, pool_words = int(plan.arena_bytes), int(plan.pool_words)
-    # one offset per tensor, then one scratch offset per op when some kernel takes scratch
-    if len(offsets) not in (tensor_count, tensor_count + len(op_names)):
+    # one offset per tensor, then one scratch offset per op when some kernel takes scratch (or
+    # the model has resource variables), then one per resource variable
+    resources = len(offsets) - tensor_count - len(op_names)
+    if len(offsets) != tensor_count and resources < 0:
         raise TinyflashError(
             f"the memory plan of {model_file} has {len(offsets)} offsets for "
             f"{tensor_count} tensors; report this",
             EXIT_BAD_INPUT,
         )
+    # the firmware holds exactly the model's subgraphs and resource variables (C has no empty
+    # arrays: at least one record of each)
+    capacities = (max(info.subgraph_count, 1), max(resources, 1))
     budgets = project_budgets(
         model,
         tensor_count,
@@ -163,6 +169,7 @@ def render_project(
         pool_words,
         board,
         sum(len(v.input) + len(v.output) for v in vectors),
+        capacities,
     )
     templates_used = project_templates(board)
     vendor = vendor or board.arduino  # real-board projects always stand alone
@@ -172,6 +179,9 @@ def render_project(
         "node_count": len(op_names),
         "offsets": offsets,
         "plan_scratch": len(offsets) > tensor_count,
+        "plan_resources": max(resources, 0),
+        "max_subgraphs": capacities[0],
+        "max_resources": capacities[1],
         "arena_bytes": arena_bytes,
         "pool_words": pool_words,
         "lower_bound": int(plan.lower_bound),
@@ -292,7 +302,14 @@ def generate(
         )
     # The fit check runs before the (slow) self-test; the vectors are added to flash below.
     rough = project_budgets(
-        model, tensor_count, op_names, int(plan.arena_bytes), int(plan.pool_words), board, 0
+        model,
+        tensor_count,
+        op_names,
+        int(plan.arena_bytes),
+        int(plan.pool_words),
+        board,
+        0,
+        (info.subgraph_count, max(len(plan.resource_offsets), 1)),
     )
     error = fit_error(model_file, board.id, rough)
     if error:
