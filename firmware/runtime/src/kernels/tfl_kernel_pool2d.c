@@ -14,9 +14,9 @@ static tfl_status pool2d_average16_eval(tfl_context *ctx, tfl_node *node);
 static tfl_status pool2d_max16_eval(tfl_context *ctx, tfl_node *node);
 /* The two ops with their 16x8 evals: tfl_pool2d_prepare points an int16 node at one. */
 static const tfl_kernel pool2d_average16 = {1, "AVERAGE_POOL_2D", tfl_pool2d_prepare,
-                                            pool2d_average16_eval};
+                                            pool2d_average16_eval, NULL};
 static const tfl_kernel pool2d_max16 = {17, "MAX_POOL_2D", tfl_pool2d_prepare,
-                                        pool2d_max16_eval};
+                                        pool2d_max16_eval, NULL};
 
 tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
