@@ -96,6 +96,13 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
 #define TFL_DEFINE_KERNEL(lower, code, text, prepare_fn, eval_fn) \
   const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn}
 
+/* The int16 (16x8) variant of a kernel: a file-local kernel object `var` with the same code,
+ * name and prepare and the int16 eval. The kernel's prepare selects it once for a node with
+ * int16 activations (node->kernel = &var), so eval never tests the type. Declares prepare_fn. */
+#define TFL_DEFINE_KERNEL16(var, code, text, prepare_fn, eval_fn)   \
+  static tfl_status prepare_fn(tfl_context *ctx, tfl_node *node); \
+  static const tfl_kernel var = {code, text, prepare_fn, eval_fn}
+
 /* Compile-time check that a kernel's data struct fits in tfl_node.data. */
 #define TFL_OP_DATA_FITS(type) \
   typedef char tfl_op_data_fits_##type[(sizeof(type) <= sizeof(((tfl_node *)0)->data)) ? 1 : -1]

@@ -1,10 +1,11 @@
-/* RELU6, int8 (TFLM reference semantics).
+/* RELU6, int8 and 16x8 int16 (TFLM reference semantics).
  *
  * TFLM clamps the stored values to [quantized 0, quantized 6] in the INPUT's quantization and
  * does not requantize (TFLite's converter gives RELU6 one scale and zero point for input and
  * output). Quantized 6 is round(6 / input_scale) + input_zero_point, computed in float32 in
  * prepare as TFLM does, saturated to int8. TFLite's own reference kernel requantizes instead;
- * the two differ only when input and output quantization differ. */
+ * the two differ only when input and output quantization differ. int16 (zero point 0) clamps
+ * the same way with quantized 6 saturated to int16. */
 #include "tfl_kernel.h"
 
 typedef struct {
@@ -13,28 +14,49 @@ typedef struct {
 } tfl_relu6_data;
 TFL_OP_DATA_FITS(tfl_relu6_data);
 
+static tfl_status relu6_eval16(tfl_context *ctx, tfl_node *node) {
+  const int16_t *x = (const int16_t *)tfl_node_input(ctx, node, 0)->data;
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  int16_t *y = (int16_t *)out->data;
+  const int32_t n = tfl_tensor_elements(out);
+  tfl_relu6_data d;
+  int32_t i;
+  memcpy(&d, node->data, sizeof d);
+  for (i = 0; i < n; ++i) y[i] = (int16_t)tfl_clamp(x[i], d.lower, d.upper);
+  return TFL_OK;
+}
+
+TFL_DEFINE_KERNEL16(relu6_int16, 21, "RELU6", relu6_prepare, relu6_eval16);
+
 static tfl_status relu6_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_relu6_data d;
   float six;
+  int wide;
+  int32_t qmax;
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  wide = in->type == TFL_TYPE_INT16;
+  if (in->type != out->type || (!wide && in->type != TFL_TYPE_INT8))
+    return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   if (!(in->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  if (wide && in->zero_point != 0) return TFL_ERR_BAD_QUANTIZATION; /* symmetric 16x8 */
   if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  qmax = wide ? 32767 : 127;
   memset(&d, 0, sizeof d);
-  d.lower = (int8_t)in->zero_point;
+  d.lower = in->zero_point;
   six = 6.0f / in->scale;
-  if (six >= 1024.0f) { /* saturates whatever the zero point */
-    d.upper = 127;
+  if (six >= 262144.0f) { /* saturates whatever the zero point */
+    d.upper = qmax;
   } else {
     /* round half away from zero of a positive float below 2^23: exact in float */
     int32_t q = (int32_t)six;
     if (six - (float)q >= 0.5f) ++q;
-    d.upper = tfl_clamp(q + in->zero_point, -128, 127);
+    d.upper = tfl_clamp(q + in->zero_point, -qmax - 1, qmax);
   }
   memcpy(node->data, &d, sizeof d);
+  if (wide) node->kernel = &relu6_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

@@ -30,3 +30,27 @@ tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node, tfl_lut8_value 
   }
   return TFL_OK;
 }
+
+tfl_status tfl_map_check(const tfl_tensor *in, const tfl_tensor *out, int *wide) {
+  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  *wide = in->type == TFL_TYPE_INT16;
+  if (!*wide) return tfl_lut8_check(in, out);
+  if (out->type != TFL_TYPE_INT16) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  if (in->zero_point != 0 || out->zero_point != 0) return TFL_ERR_BAD_QUANTIZATION;
+  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  return TFL_OK;
+}
+
+tfl_status tfl_map16_eval(tfl_context *ctx, const tfl_node *node, tfl_map16_value value) {
+  const int16_t *x = (const int16_t *)tfl_node_input(ctx, node, 0)->data;
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  int16_t *y = (int16_t *)out->data;
+  const int32_t n = tfl_tensor_elements(out);
+  int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through int16_t* may alias node */
+  int32_t i;
+  memcpy(params, node->data, sizeof params);
+  for (i = 0; i < n; ++i) y[i] = (int16_t)value(params, x[i]);
+  return TFL_OK;
+}

@@ -1,0 +1,15 @@
+/* The kernels that also run 16x8 (int16 activations, int8 weights), one line each:
+ * TFL_KERNEL_INT16(lower_name, "NAME"), sorted by name. Each kernel's prepare accepts int16
+ * activations and selects its int16 eval there. Same conventions as tfl_kernels.h (no include
+ * guard on purpose; define TFL_KERNEL_INT16 before including). */
+#ifndef TFL_KERNEL_INT16
+#error "define TFL_KERNEL_INT16(lower, name) before including tfl_kernels_int16.h"
+#endif
+TFL_KERNEL_INT16(add, "ADD")
+TFL_KERNEL_INT16(leaky_relu, "LEAKY_RELU")
+TFL_KERNEL_INT16(logistic, "LOGISTIC")
+TFL_KERNEL_INT16(mul, "MUL")
+TFL_KERNEL_INT16(relu, "RELU")
+TFL_KERNEL_INT16(relu6, "RELU6")
+TFL_KERNEL_INT16(sub, "SUB")
+TFL_KERNEL_INT16(tanh, "TANH")

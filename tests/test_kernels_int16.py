@@ -1,0 +1,260 @@
+"""Differential tests of the 16x8 kernels' int16 paths (issue 14): int16 activations, compared
+exactly with tflite-micro's Python runtime (its reference kernels), as test_kernels_arith.py does
+for int8. Each case is a single-op model written with support/tflbuilder.py and run through the
+C runtime on the host under ASan+UBSan (support/runtime_host.py). Hypothesis draws shapes,
+scales, activations and options plus an integer `seed` for the input data; every input set
+holds the int16 extremes (-32768, 32767, 0) besides random values.
+
+int16 activations are symmetric (zero point 0: TFLite's quantization spec, what the 16x8
+converter writes); TFLM requires it for MUL, LOGISTIC, TANH and RELU, and tinyflash refuses a
+non-zero int16 zero point in every 16x8 kernel.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support.compare import assert_batch_same_as_tflm
+from support.runtime_host import init_status
+from support.tflbuilder import ModelBuilder
+
+# Examples per property; raise it for a deeper search, e.g. TINYFLASH_KERNEL_EXAMPLES=500.
+EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "20"))
+
+COMMON = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+# int16 activation scales: range / 32768 for ranges of about 2^-1 .. 2^9, log-uniform, plus
+# dyadic ones (k/64 * 2^e) where exact ties reach every rounding step.
+scales16 = st.one_of(
+    st.floats(min_value=-16.0, max_value=-6.0).map(lambda e: float(np.float32(2.0**e))),
+    st.tuples(st.integers(1, 64), st.integers(-16, -8)).map(lambda ke: ke[0] / 64 * 2.0 ** ke[1]),
+)
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
+
+
+@st.composite
+def shapes(
+    draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6, max_elems: int = 700
+) -> list[int]:
+    rank = draw(st.integers(min_rank, max_rank))
+    dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
+    while int(np.prod(dims)) > max_elems:
+        dims[int(np.argmax(dims))] -= 1
+    return dims
+
+
+@st.composite
+def broadcast_shapes(
+    draw: st.DrawFn, max_rank: int = 6
+) -> tuple[list[int], list[int], list[int]]:
+    """(input 1, input 2, output): each input dim is the output's or 1, one input has the
+    output's rank and the other may have fewer (leading) dims."""
+    out = draw(shapes(min_rank=1, max_rank=max_rank, max_dim=5, max_elems=600))
+    full = draw(st.integers(0, 1))
+    ins = []
+    for k in range(2):
+        rank = len(out) if k == full else draw(st.integers(1, len(out)))
+        tail = out[len(out) - rank :]
+        ins.append([d if draw(st.booleans()) else 1 for d in tail])
+    padded = [[1] * (len(out) - len(d)) + d for d in ins]
+    return ins[0], ins[1], [max(a, b) for a, b in zip(*padded)]
+
+
+def int16_batch(
+    shapes: Sequence[Sequence[int]], seed: int, sets: int = 3
+) -> list[list[np.ndarray]]:
+    """`sets` input sets of random int16 arrays (uniform over the whole range, or small values
+    near zero), one per shape; the first elements of each array are -32768, 32767, 0, -1, 1."""
+    rng = np.random.default_rng(seed)
+    batch = []
+    for k in range(sets):
+        arrays = []
+        for s in shapes:
+            bound = 32767 if k % 2 == 0 else int(rng.integers(1, 2048))
+            a = rng.integers(-bound - 1, bound, size=tuple(s), endpoint=True, dtype=np.int16)
+            flat = a.reshape(-1)
+            edges = np.array([-32768, 32767, 0, -1, 1], dtype=np.int16)[: flat.size]
+            flat[: edges.size] = edges
+            arrays.append(a)
+        batch.append(arrays)
+    return batch
+
+
+def assert_int16_same_as_tflm(
+    model: bytes, shapes: Sequence[Sequence[int]], seed: int, what: str, sets: int = 3
+) -> None:
+    assert_batch_same_as_tflm(model, int16_batch(shapes, seed, sets), f"{what} seed={seed}")
+
+
+def _unary_model(
+    op: str, shape: list[int], in_scale: float, out_scale: float, **options: Any
+) -> bytes:
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=in_scale, zero_point=0)
+    y = b.tensor("y", shape, "int16", scale=out_scale, zero_point=0)
+    b.op(op, [x], [y], **options)
+    return b.build(inputs=[x], outputs=[y])
+
+
+def _binary_model(
+    op: str,
+    s1: list[int],
+    s2: list[int],
+    out: list[int],
+    scales: tuple[float, float, float],
+    const2: np.ndarray | None = None,
+    zero_points: tuple[int, int, int] = (0, 0, 0),
+    **options: Any,
+) -> bytes:
+    b = ModelBuilder()
+    x1 = b.tensor("x1", s1, "int16", scale=scales[0], zero_point=zero_points[0])
+    x2 = b.tensor("x2", s2, "int16", scale=scales[1], zero_point=zero_points[1], data=const2)
+    y = b.tensor("y", out, "int16", scale=scales[2], zero_point=zero_points[2])
+    b.op(op, [x1, x2], [y], **options)
+    return b.build(inputs=[x1] if const2 is not None else [x1, x2], outputs=[y])
+
+
+# ---- binary elementwise ops ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@COMMON
+@given(
+    data=st.data(),
+    s1=scales16,
+    s2=scales16,
+    so=scales16,
+    act=activations,
+    const=st.booleans(),
+    seed=seeds,
+)
+def test_add_sub_mul_int16(
+    op: str,
+    data: st.DataObject,
+    s1: float,
+    s2: float,
+    so: float,
+    act: str,
+    const: bool,
+    seed: int,
+) -> None:
+    sh1, sh2, out = data.draw(broadcast_shapes())
+    if op == "MUL" and s1 * s2 / so >= 1.0:
+        # TFLM's int16 MUL would overflow int32 with a left shift: outputs scales are at least
+        # s1 * s2 (the product of two full-range int16 values needs 2^30)
+        so = float(np.float32(s1 * s2 * 2.0 ** data.draw(st.floats(0.01, 8.0))))
+    const2 = None
+    if const:
+        const2 = int16_batch([sh2], seed ^ 0x5A5A, sets=1)[0][0]
+    model = _binary_model(op, sh1, sh2, out, (s1, s2, so), const2, fused_activation_function=act)
+    what = f"{op} int16 {sh1} {sh2} -> {out} scales={(s1, s2, so)} act={act} const={const}"
+    assert_int16_same_as_tflm(model, [sh1] if const else [sh1, sh2], seed, what)
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+def test_binary_int16_dense_grid(op: str) -> None:
+    """A 256 x 256 grid of int16 pairs spread over the whole range (every high byte, random low
+    bytes) through ADD, SUB and MUL with unequal scales."""
+    rng = np.random.default_rng(16)
+    hi = np.arange(-128, 128, dtype=np.int32) * 256
+    a = (np.repeat(hi, 256) + rng.integers(0, 256, 65536)).astype(np.int16).reshape(1, 256, 256)
+    b = (np.tile(hi, 256) + rng.integers(0, 256, 65536)).astype(np.int16).reshape(1, 256, 256)
+    scales = (3.0517578125e-05 * 1.37, 3.0517578125e-05 * 0.61, 3.0517578125e-05 * 2.3)
+    if op == "MUL":
+        scales = (1.1e-3, 7.3e-4, 2.9e-2)
+    model = _binary_model(op, [1, 256, 256], [1, 256, 256], [1, 256, 256], scales)
+    assert_batch_same_as_tflm(model, [[a, b]], f"{op} int16 grid")
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+def test_binary_int16_refuses_zero_points(op: str) -> None:
+    """int16 activations are symmetric: a non-zero zero point is refused at init."""
+    s = 2.0**-10
+    model = _binary_model(op, [1, 4], [1, 4], [1, 4], (s, s, s), zero_points=(0, 3, 0))
+    assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+def test_mul_int16_refuses_a_left_shift() -> None:
+    """scale1 * scale2 / output scale >= 1 would shift 2^30 left out of int32 (TFLM
+    overflows there): refused at init."""
+    model = _binary_model("MUL", [1, 4], [1, 4], [1, 4], (0.5, 0.5, 0.125))
+    assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+# ---- unary ops -----------------------------------------------------------------------------
+
+# LOGISTIC / TANH input scales: the power-of-two ones TFLM takes as Q3.12 (2^-12; TANH 2^-11),
+# one within its 1e-3 tolerance on log2, other powers of two and general scales.
+lut_scales = st.one_of(
+    st.sampled_from([2.0**-12, 2.0**-11, 2.0**-12 * 1.0004, 2.0**-11 * 0.9996, 2.0**-10, 2.0**-15]),
+    scales16,
+)
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+@COMMON
+@given(shape=shapes(), si=lut_scales, seed=seeds)
+def test_logistic_tanh_int16(op: str, shape: list[int], si: float, seed: int) -> None:
+    model = _unary_model(op, shape, si, 2.0**-15)
+    assert_int16_same_as_tflm(model, [shape], seed, f"{op} int16 {shape} si={si}")
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+@pytest.mark.parametrize("si", [2.0**-12, 2.0**-11, 3.0517578125e-05 * 5.3, 2.0**-9 * 1.7])
+def test_logistic_tanh_int16_every_value(op: str, si: float) -> None:
+    """All 65,536 int16 inputs, for the power-of-two and the general input rescaling."""
+    x = np.arange(-32768, 32768, dtype=np.int16).reshape(1, 65536)
+    model = _unary_model(op, [1, 65536], si, 2.0**-15)
+    assert_batch_same_as_tflm(model, [[x]], f"{op} int16 every value si={si}")
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+def test_logistic_tanh_int16_refuse_other_output_scales(op: str) -> None:
+    """The int16 output is Q0.15 (scale 2^-15), as TFLM requires."""
+    assert init_status(_unary_model(op, [1, 8], 2.0**-12, 2.0**-14)) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+@pytest.mark.parametrize("op", ["RELU", "RELU6", "LEAKY_RELU"])
+@COMMON
+@given(
+    shape=shapes(),
+    si=scales16,
+    so=scales16,
+    same=st.booleans(),
+    alpha=st.one_of(
+        st.floats(0.0, 1.0), st.floats(-2.0, 3.0), st.integers(-40, 40).map(lambda k: k / 16)
+    ).map(lambda a: float(np.float32(a))),
+    seed=seeds,
+)
+def test_relu_family_int16(
+    op: str, shape: list[int], si: float, so: float, same: bool, alpha: float, seed: int
+) -> None:
+    out_scale = si if same else so
+    options = {"alpha": alpha} if op == "LEAKY_RELU" else {}
+    model = _unary_model(op, shape, si, out_scale, **options)
+    what = f"{op} int16 {shape} si={si} so={out_scale} {options}"
+    assert_int16_same_as_tflm(model, [shape], seed, what)
+
+
+@pytest.mark.parametrize("op", ["RELU", "RELU6", "LEAKY_RELU"])
+def test_relu_family_int16_every_value(op: str) -> None:
+    """All 65,536 int16 inputs with unequal input and output scales (RELU6: 6 inside the int16
+    range, 2^-12, and saturated, 2^-14)."""
+    x = np.arange(-32768, 32768, dtype=np.int16).reshape(1, 65536)
+    options = {"alpha": 0.3} if op == "LEAKY_RELU" else {}
+    for si, so in ((2.0**-12, 3.0517578125e-05 * 7.7), (2.0**-14, 2.0**-13 * 1.3)):
+        model = _unary_model(op, [1, 65536], si, so, **options)
+        assert_batch_same_as_tflm(model, [[x]], f"{op} int16 every value si={si} so={so}")
