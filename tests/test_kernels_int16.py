@@ -6,12 +6,14 @@ scales, activations and options plus an integer `seed` for the input data; every
 holds the int16 extremes (-32768, 32767, 0) besides random values.
 
 int16 activations are symmetric (zero point 0: TFLite's quantization spec, what the 16x8
-converter writes); TFLM requires it for MUL, LOGISTIC, TANH and RELU, and tinyflash refuses a
-non-zero int16 zero point in every 16x8 kernel.
+converter writes); TFLM requires it for MUL, LOGISTIC, TANH, RELU, CONCATENATION, and tinyflash
+refuses a non-zero int16 zero point in every 16x8 kernel that computes or fills values (the pure
+copies STRIDED_SLICE, TRANSPOSE, RESHAPE, SQUEEZE, EXPAND_DIMS move any int16 bytes unchanged).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 from support.compare import assert_batch_same_as_tflm
 from support.runtime_host import init_status
 from support.tflbuilder import ModelBuilder
+from test_kernels_data import _slice_plan
 
 # Examples per property; raise it for a deeper search, e.g. TINYFLASH_KERNEL_EXAMPLES=500.
 EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "20"))
@@ -57,9 +60,7 @@ def shapes(
 
 
 @st.composite
-def broadcast_shapes(
-    draw: st.DrawFn, max_rank: int = 6
-) -> tuple[list[int], list[int], list[int]]:
+def broadcast_shapes(draw: st.DrawFn, max_rank: int = 6) -> tuple[list[int], list[int], list[int]]:
     """(input 1, input 2, output): each input dim is the output's or 1, one input has the
     output's rank and the other may have fewer (leading) dims."""
     out = draw(shapes(min_rank=1, max_rank=max_rank, max_dim=5, max_elems=600))
@@ -258,3 +259,153 @@ def test_relu_family_int16_every_value(op: str) -> None:
     for si, so in ((2.0**-12, 3.0517578125e-05 * 7.7), (2.0**-14, 2.0**-13 * 1.3)):
         model = _unary_model(op, [1, 65536], si, so, **options)
         assert_batch_same_as_tflm(model, [[x]], f"{op} int16 every value si={si} so={so}")
+
+
+# ---- data movement -------------------------------------------------------------------------
+
+
+@COMMON
+@given(
+    base=shapes(max_rank=6, max_dim=4, max_elems=500),
+    n=st.integers(1, 4),
+    data=st.data(),
+    scale=scales16,
+    seed=seeds,
+)
+def test_concatenation_int16(
+    base: list[int], n: int, data: st.DataObject, scale: float, seed: int
+) -> None:
+    rank = len(base)
+    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
+    pos = axis % rank
+    parts = [data.draw(st.integers(1, 4), label=f"dim{i}") for i in range(n)]
+    b = ModelBuilder()
+    ins = []
+    for i, d in enumerate(parts):
+        s = list(base)
+        s[pos] = d
+        ins.append(b.tensor(f"x{i}", s, "int16", scale=scale, zero_point=0))
+    out_shape = list(base)
+    out_shape[pos] = sum(parts)
+    y = b.tensor("y", out_shape, "int16", scale=scale, zero_point=0)
+    b.op("CONCATENATION", ins, [y], axis=axis, fused_activation_function="NONE")
+    model = b.build(ins, [y])
+    what = f"CONCATENATION int16 axis={axis} parts={parts} base={base}"
+    assert_int16_same_as_tflm(model, [t.shape for t in ins], seed, what)
+
+
+@COMMON
+@given(
+    shape=shapes(max_rank=5, max_dim=4), data=st.data(), si=scales16, v2=st.booleans(), seed=seeds
+)
+def test_pad_padv2_int16(
+    shape: list[int], data: st.DataObject, si: float, v2: bool, seed: int
+) -> None:
+    pads = [
+        [data.draw(st.integers(0, 3), label=f"before{i}"), data.draw(st.integers(0, 3))]
+        for i in range(len(shape))
+    ]
+    out_shape = [d + p[0] + p[1] for d, p in zip(shape, pads)]
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=si, zero_point=0)
+    p = b.tensor("paddings", [len(shape), 2], "int32", data=np.array(pads, np.int32))
+    y = b.tensor("y", out_shape, "int16", scale=si, zero_point=0)
+    if v2:
+        value = data.draw(st.integers(-32768, 32767), label="value")
+        c = b.tensor("c", [], "int16", data=np.array(value, np.int16), scale=si, zero_point=0)
+        b.op("PADV2", [x, p, c], [y])
+    else:
+        b.op("PAD", [x, p], [y])
+    model = b.build([x], [y])
+    what = f"{'PADV2' if v2 else 'PAD'} int16 shape={shape} pads={pads}"
+    assert_int16_same_as_tflm(model, [shape], seed, what)
+
+
+@COMMON
+@given(shape=shapes(max_rank=4, max_dim=6), data=st.data(), seed=seeds)
+def test_strided_slice_int16(shape: list[int], data: st.DataObject, seed: int) -> None:
+    rank = len(shape)
+    mask = st.integers(0, (1 << rank) - 1)
+    begin_mask, end_mask = data.draw(mask, label="begin_mask"), data.draw(mask, label="end_mask")
+    begin, end, strides = [], [], []
+    for a, size in enumerate(shape):
+        s0 = data.draw(st.sampled_from([-2, -1, 1, 1, 2, 3]), label=f"stride{a}")
+        b0 = data.draw(st.integers(0, size - 1), label=f"begin{a}")
+        e0 = data.draw(st.integers(b0 + 1, size), label=f"end{a}")
+        if s0 < 0:
+            b0, e0 = e0 - 1, b0 - 1 if b0 > 0 else -size - 1
+        begin.append(b0)
+        end.append(e0)
+        strides.append(s0)
+    out_shape, consistent = _slice_plan(shape, begin, end, strides, begin_mask, end_mask, 0)
+    if not consistent or math.prod(out_shape) == 0:
+        return
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=2.0**-10, zero_point=0)
+    tb = b.tensor("begin", [rank], "int32", data=np.array(begin, np.int32))
+    te = b.tensor("end", [rank], "int32", data=np.array(end, np.int32))
+    ts = b.tensor("strides", [rank], "int32", data=np.array(strides, np.int32))
+    y = b.tensor("y", out_shape, "int16", scale=2.0**-10, zero_point=0)
+    b.op("STRIDED_SLICE", [x, tb, te, ts], [y], begin_mask=begin_mask, end_mask=end_mask)
+    model = b.build([x], [y])
+    what = f"STRIDED_SLICE int16 {shape} {begin} {end} {strides} ({begin_mask},{end_mask})"
+    assert_int16_same_as_tflm(model, [shape], seed, what)
+
+
+@COMMON
+@given(shape=shapes(max_rank=5, max_dim=4, max_elems=800), data=st.data(), seed=seeds)
+def test_transpose_int16(shape: list[int], data: st.DataObject, seed: int) -> None:
+    perm = data.draw(st.permutations(range(len(shape))), label="perm")
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int16", scale=2.0**-11, zero_point=0)
+    p = b.tensor("perm", [len(shape)], "int32", data=np.array(perm, np.int32))
+    y = b.tensor("y", [shape[i] for i in perm], "int16", scale=2.0**-11, zero_point=0)
+    b.op("TRANSPOSE", [x, p], [y])
+    model = b.build([x], [y])
+    assert_int16_same_as_tflm(model, [shape], seed, f"TRANSPOSE int16 {shape} perm={perm}")
+
+
+@COMMON
+@given(dims=st.lists(st.integers(1, 6), min_size=1, max_size=4), seed=seeds)
+def test_reshape_squeeze_expand_dims_int16(dims: list[int], seed: int) -> None:
+    n = math.prod(dims)
+    squeezed_in = [1, *dims, 1]
+    cases: list[tuple[str, list[int], list[int], dict[str, Any], list[int] | None]] = [
+        ("RESHAPE", dims, [n], {"new_shape": [n]}, [n]),
+        (
+            "SQUEEZE",
+            squeezed_in,
+            [d for d in squeezed_in if d != 1] or [1],
+            {"squeeze_dims": [i for i, d in enumerate(squeezed_in) if d == 1]},
+            None,
+        ),
+        ("EXPAND_DIMS", dims, [*dims, 1], {}, [len(dims)]),
+    ]
+    for op, in_shape, out_shape, options, extra in cases:
+        if op == "SQUEEZE" and out_shape == [1]:
+            continue  # every dim squeezed: a scalar, not [1]
+        b = ModelBuilder()
+        x = b.tensor("x", in_shape, "int16", scale=2.0**-9, zero_point=0)
+        inputs = [x]
+        if extra is not None:
+            inputs.append(b.tensor("arg", None, "int32", data=np.array(extra)))
+        y = b.tensor("y", out_shape, "int16", scale=2.0**-9, zero_point=0)
+        b.op(op, inputs, [y], **options)
+        model = b.build([x], [y])
+        assert_int16_same_as_tflm(model, [in_shape], seed, f"{op} int16 {in_shape}->{out_shape}")
+
+
+@pytest.mark.parametrize("op", ["CONCATENATION", "PAD"])
+def test_data_ops_int16_refuse_zero_points(op: str) -> None:
+    """A non-zero int16 zero point is refused where the kernel relies on it (TFLM requires 0
+    for CONCATENATION and pads int16 with 0)."""
+    b = ModelBuilder()
+    x = b.tensor("x", [2, 3], "int16", scale=2.0**-10, zero_point=5)
+    if op == "PAD":
+        p = b.tensor("paddings", [2, 2], "int32", data=np.array([[1, 0], [0, 1]], np.int32))
+        y = b.tensor("y", [3, 4], "int16", scale=2.0**-10, zero_point=5)
+        b.op("PAD", [x, p], [y])
+    else:
+        y = b.tensor("y", [2, 3], "int16", scale=2.0**-10, zero_point=5)
+        b.op("CONCATENATION", [x], [y], axis=0)
+    assert init_status(b.build([x], [y])) == "TFL_ERR_BAD_QUANTIZATION"

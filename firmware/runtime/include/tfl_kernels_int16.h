@@ -6,10 +6,18 @@
 #error "define TFL_KERNEL_INT16(lower, name) before including tfl_kernels_int16.h"
 #endif
 TFL_KERNEL_INT16(add, "ADD")
+TFL_KERNEL_INT16(concatenation, "CONCATENATION")
+TFL_KERNEL_INT16(expand_dims, "EXPAND_DIMS")
 TFL_KERNEL_INT16(leaky_relu, "LEAKY_RELU")
 TFL_KERNEL_INT16(logistic, "LOGISTIC")
 TFL_KERNEL_INT16(mul, "MUL")
+TFL_KERNEL_INT16(pad, "PAD")
+TFL_KERNEL_INT16(padv2, "PADV2")
 TFL_KERNEL_INT16(relu, "RELU")
 TFL_KERNEL_INT16(relu6, "RELU6")
+TFL_KERNEL_INT16(reshape, "RESHAPE")
+TFL_KERNEL_INT16(squeeze, "SQUEEZE")
+TFL_KERNEL_INT16(strided_slice, "STRIDED_SLICE")
 TFL_KERNEL_INT16(sub, "SUB")
 TFL_KERNEL_INT16(tanh, "TANH")
+TFL_KERNEL_INT16(transpose, "TRANSPOSE")

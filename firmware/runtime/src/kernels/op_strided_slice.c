@@ -1,4 +1,5 @@
-/* STRIDED_SLICE (int8).
+/* STRIDED_SLICE (int8 and 16x8 int16: TFLM copies int16 values the same way; prepare selects
+ * the int16 eval, the same walk over 2-byte elements).
  *
  * begin, end and strides are constant int32 vectors with one entry per input dim (TFLM reads
  * them as int32 in prepare). Each axis is resolved as TFLM's eval does: a negative index
@@ -35,6 +36,50 @@ static int32_t ss_at(const tfl_tensor *t, int32_t i) {
 
 static int64_t ss_clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+/* The eval over int8 (wide = 0, a constant at each call site) or int16 elements. */
+static inline tfl_status ss_walk(tfl_context *ctx, tfl_node *node, int wide) {
+  const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const uint8_t *src = (const uint8_t *)in->data;
+  uint8_t *dst = (uint8_t *)out->data;
+  const size_t es = wide ? 2u : 1u; /* element bytes */
+  const int32_t last = d->rank - 1;
+  int32_t in_stride[TFL_MAX_DIMS];
+  int32_t idx[TFL_MAX_DIMS];
+  int32_t rows = 1, r, k;
+  for (k = last; k >= 0; --k) in_stride[k] = k == last ? 1 : in_stride[k + 1] * in->dims[k + 1];
+  for (k = 0; k <= last; ++k) {
+    rows *= d->count[k];
+    idx[k] = 0;
+  }
+  if (rows == 0) return TFL_OK;
+  rows /= d->count[last];
+  for (r = 0; r < rows; ++r) {
+    int32_t off = 0;
+    for (k = 0; k < last; ++k) off += (d->start[k] + idx[k] * d->step[k]) * in_stride[k];
+    off += d->start[last];
+    if (d->step[last] == 1) {
+      memcpy(dst, src + (size_t)off * es, (size_t)d->count[last] * es);
+      dst += (size_t)d->count[last] * es;
+    } else {
+      int32_t i;
+      for (i = 0; i < d->count[last]; ++i, dst += es)
+        memcpy(dst, src + (size_t)(off + i * d->step[last]) * es, es);
+    }
+    for (k = last - 1; k >= 0; --k) {
+      if (++idx[k] < d->count[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return TFL_OK;
+}
+
+static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) { return ss_walk(ctx, node, 0); }
+static tfl_status ss_eval16(tfl_context *ctx, tfl_node *node) { return ss_walk(ctx, node, 1); }
+
+TFL_DEFINE_KERNEL16(ss_int16, 45, "STRIDED_SLICE", ss_prepare, ss_eval16);
+
 static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_strided_slice_data *d = (tfl_strided_slice_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
@@ -47,7 +92,8 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t a, out_dim = 0;
   if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16))
+    return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
   TFL_ENSURE(ss_index_vector(begin, d->rank));
@@ -90,42 +136,7 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
     d->count[a] = (int32_t)n;
   }
   if (out_dim != out->dims_count) return TFL_ERR_BAD_SHAPE;
-  return TFL_OK;
-}
-
-static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *src = (const int8_t *)in->data;
-  int8_t *dst = (int8_t *)out->data;
-  const int32_t last = d->rank - 1;
-  int32_t in_stride[TFL_MAX_DIMS];
-  int32_t idx[TFL_MAX_DIMS];
-  int32_t rows = 1, r, k;
-  for (k = last; k >= 0; --k) in_stride[k] = k == last ? 1 : in_stride[k + 1] * in->dims[k + 1];
-  for (k = 0; k <= last; ++k) {
-    rows *= d->count[k];
-    idx[k] = 0;
-  }
-  if (rows == 0) return TFL_OK;
-  rows /= d->count[last];
-  for (r = 0; r < rows; ++r) {
-    int32_t off = 0;
-    for (k = 0; k < last; ++k) off += (d->start[k] + idx[k] * d->step[k]) * in_stride[k];
-    off += d->start[last];
-    if (d->step[last] == 1) {
-      memcpy(dst, src + off, (size_t)d->count[last]);
-      dst += d->count[last];
-    } else {
-      int32_t i;
-      for (i = 0; i < d->count[last]; ++i) *dst++ = src[off + i * d->step[last]];
-    }
-    for (k = last - 1; k >= 0; --k) {
-      if (++idx[k] < d->count[k]) break;
-      idx[k] = 0;
-    }
-  }
+  if (in->type == TFL_TYPE_INT16) node->kernel = &ss_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

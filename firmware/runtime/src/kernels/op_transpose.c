@@ -1,4 +1,5 @@
-/* TRANSPOSE (int8), up to TFL_MAX_DIMS (6) dims (the TFLM in tflite-micro 2026-10 stops at 5). perm is a constant int32 or int64
+/* TRANSPOSE (int8 and 16x8 int16; prepare selects the int16 eval, the same walk over 2-byte
+ * elements), up to TFL_MAX_DIMS (6) dims (the TFLM in tflite-micro 2026-10 stops at 5). perm is a constant int32 or int64
  * vector holding a permutation of 0..rank-1; output dim i is input dim perm[i]. Bytes are
  * moved unchanged. (TFLM reads an int64 perm as int32 words and so permutes wrongly for
  * rank > 2; this kernel reads int64 correctly.) */
@@ -11,38 +12,14 @@ typedef struct {
 } tfl_transpose_data;
 TFL_OP_DATA_FITS(tfl_transpose_data);
 
-static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
-  tfl_transpose_data *d = (tfl_transpose_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *perm = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  int32_t in_stride[TFL_MAX_DIMS];
-  int32_t seen = 0, i;
-  if (in == NULL || perm == NULL || out == NULL || node->input_count != 2 || node->output_count != 1)
-    return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (perm->type != TFL_TYPE_INT32 && perm->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (!tfl_index_ok(perm)) return TFL_ERR_BAD_BUFFER;
-  if (in->dims_count < 1 || in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
-  d->rank = in->dims_count;
-  if (perm->dims_count != 1 || perm->dims[0] != d->rank) return TFL_ERR_BAD_SHAPE;
-  for (i = d->rank - 1; i >= 0; --i) in_stride[i] = i == d->rank - 1 ? 1 : in_stride[i + 1] * in->dims[i + 1];
-  for (i = 0; i < d->rank; ++i) {
-    const int64_t p = tfl_index_at(perm, i);
-    if (p < 0 || p >= d->rank || ((seen >> p) & 1)) return TFL_ERR_BAD_ARGUMENT;
-    seen |= (int32_t)1 << p;
-    if (out->dims[i] != in->dims[p]) return TFL_ERR_BAD_SHAPE;
-    d->src_stride[i] = in_stride[p];
-  }
-  return TFL_OK;
-}
-
-static tfl_status transpose_eval(tfl_context *ctx, tfl_node *node) {
+/* The eval over int8 (wide = 0, a constant at each call site) or int16 elements. */
+static inline tfl_status transpose_walk(tfl_context *ctx, tfl_node *node, int wide) {
   const tfl_transpose_data *d = (const tfl_transpose_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *src = (const int8_t *)in->data;
-  int8_t *dst = (int8_t *)out->data;
+  const uint8_t *src = (const uint8_t *)in->data;
+  uint8_t *dst = (uint8_t *)out->data;
+  const size_t es = wide ? 2u : 1u; /* element bytes */
   const int32_t last = d->rank - 1;
   const int32_t n_last = out->dims[last];
   const int32_t s_last = d->src_stride[last];
@@ -57,16 +34,53 @@ static tfl_status transpose_eval(tfl_context *ctx, tfl_node *node) {
     int32_t off = 0, i;
     for (k = 0; k < last; ++k) off += idx[k] * d->src_stride[k];
     if (s_last == 1) {
-      memcpy(dst, src + off, (size_t)n_last);
-      dst += n_last;
+      memcpy(dst, src + (size_t)off * es, (size_t)n_last * es);
+      dst += (size_t)n_last * es;
     } else {
-      for (i = 0; i < n_last; ++i) *dst++ = src[off + i * s_last];
+      for (i = 0; i < n_last; ++i, dst += es) memcpy(dst, src + (size_t)(off + i * s_last) * es, es);
     }
     for (k = last - 1; k >= 0; --k) {
       if (++idx[k] < out->dims[k]) break;
       idx[k] = 0;
     }
   }
+  return TFL_OK;
+}
+
+static tfl_status transpose_eval(tfl_context *ctx, tfl_node *node) {
+  return transpose_walk(ctx, node, 0);
+}
+static tfl_status transpose_eval16(tfl_context *ctx, tfl_node *node) {
+  return transpose_walk(ctx, node, 1);
+}
+
+TFL_DEFINE_KERNEL16(transpose_int16, 39, "TRANSPOSE", transpose_prepare, transpose_eval16);
+
+static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
+  tfl_transpose_data *d = (tfl_transpose_data *)node->data;
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *perm = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  int32_t in_stride[TFL_MAX_DIMS];
+  int32_t seen = 0, i;
+  if (in == NULL || perm == NULL || out == NULL || node->input_count != 2 || node->output_count != 1)
+    return TFL_ERR_MODEL_INVALID;
+  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16))
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (perm->type != TFL_TYPE_INT32 && perm->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (!tfl_index_ok(perm)) return TFL_ERR_BAD_BUFFER;
+  if (in->dims_count < 1 || in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
+  d->rank = in->dims_count;
+  if (perm->dims_count != 1 || perm->dims[0] != d->rank) return TFL_ERR_BAD_SHAPE;
+  for (i = d->rank - 1; i >= 0; --i) in_stride[i] = i == d->rank - 1 ? 1 : in_stride[i + 1] * in->dims[i + 1];
+  for (i = 0; i < d->rank; ++i) {
+    const int64_t p = tfl_index_at(perm, i);
+    if (p < 0 || p >= d->rank || ((seen >> p) & 1)) return TFL_ERR_BAD_ARGUMENT;
+    seen |= (int32_t)1 << p;
+    if (out->dims[i] != in->dims[p]) return TFL_ERR_BAD_SHAPE;
+    d->src_stride[i] = in_stride[p];
+  }
+  if (in->type == TFL_TYPE_INT16) node->kernel = &transpose_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 
