@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz import fuzzlib
 from support.compare import assert_batch_same_as_tflm
 from support.runtime_host import init_status
 from support.tflbuilder import ModelBuilder
@@ -409,3 +410,12 @@ def test_data_ops_int16_refuse_zero_points(op: str) -> None:
         y = b.tensor("y", [2, 3], "int16", scale=2.0**-10, zero_point=5)
         b.op("CONCATENATION", [x], [y], axis=0)
     assert init_status(b.build([x], [y])) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+@pytest.mark.parametrize("seed_model", ["kernel_int16_elementwise", "kernel_int16_data"])
+def test_int16_fuzz_seeds_match_tflm(seed_model: str) -> None:
+    """The 16x8 fuzz seeds (tests/fuzz/fuzzlib.py): chains of the int16 kernels, planned as one
+    model, equal TFLM."""
+    model = fuzzlib.kernel_seed_models()[f"{seed_model}.tflite"]
+    shapes = [[1, 4, 4, 3], [1, 1, 1, 3]] if "elementwise" in seed_model else [[1, 4, 4, 3]]
+    assert_int16_same_as_tflm(model, shapes, 16, seed_model, sets=4)
