@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -419,3 +422,64 @@ def test_int16_fuzz_seeds_match_tflm(seed_model: str) -> None:
     model = fuzzlib.kernel_seed_models()[f"{seed_model}.tflite"]
     shapes = [[1, 4, 4, 3], [1, 1, 1, 3]] if "elementwise" in seed_model else [[1, 4, 4, 3]]
     assert_int16_same_as_tflm(model, shapes, 16, seed_model, sets=4)
+
+
+CONVERT_16X8 = """
+import sys
+import numpy as np
+import tensorflow as tf
+
+@tf.function(input_signature=[tf.TensorSpec([1, 4, 4, 3], tf.float32)] * 2)
+def f(x, y):
+    a = x + y
+    m = a * y
+    s = m - x
+    r = tf.nn.relu(tf.tanh(a) - tf.sigmoid(s))
+    r6 = tf.nn.relu6(m * 3.0)
+    c = tf.concat([r, r6, tf.nn.leaky_relu(s, alpha=0.2)], axis=3)
+    p = tf.pad(c, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    return tf.reshape(tf.transpose(p[:, 1:5, 0:6:2, :], [0, 2, 1, 3]), [1, -1])
+
+rng = np.random.default_rng(0)
+
+def data():
+    for _ in range(50):
+        yield [rng.normal(size=(1, 4, 4, 3)).astype(np.float32) for _ in range(2)]
+
+conv = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
+conv.optimizations = [tf.lite.Optimize.DEFAULT]
+conv.representative_dataset = data
+conv.target_spec.supported_ops = [
+    tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+]
+conv.inference_input_type = tf.int16
+conv.inference_output_type = tf.int16
+open(sys.argv[1], "wb").write(conv.convert())
+"""
+
+
+@pytest.mark.slow
+def test_converted_16x8_model_matches_tflm(tmp_path: Path) -> None:
+    """A model the 16x8 converter writes (EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS
+    _INT8, int16 I/O) from the elementwise and data-movement ops: every op has int16 tensors,
+    and the runtime equals TFLM. (The converter runs in a child process: it can crash.)"""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    path = tmp_path / "model_16x8.tflite"
+    proc = subprocess.run(
+        [sys.executable, "-c", CONVERT_16X8, str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model = path.read_bytes()
+    m = schema.Model.GetRootAs(bytearray(model), 0)
+    sg = m.Subgraphs(0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    ops = set()
+    for o in range(sg.OperatorsLength()):
+        op = sg.Operators(o)
+        code = m.OperatorCodes(op.OpcodeIndex())
+        ops.add(names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())])
+        assert sg.Tensors(op.Outputs(0)).Type() == 7  # int16
+    mine = {"ADD", "MUL", "SUB", "LOGISTIC", "TANH", "LEAKY_RELU", "CONCATENATION", "PAD"}
+    assert mine | {"STRIDED_SLICE", "TRANSPOSE", "RESHAPE"} <= ops, ops
+    assert_int16_same_as_tflm(model, [[1, 4, 4, 3], [1, 4, 4, 3]], 5, "converted 16x8", sets=6)
