@@ -14,7 +14,6 @@ copies STRIDED_SLICE, TRANSPOSE, RESHAPE, SQUEEZE, EXPAND_DIMS move any int16 by
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -23,24 +22,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+import test_kernels_arith as arith
 from fuzz import fuzzlib
 from support.compare import assert_batch_same_as_tflm
 from support.runtime_host import init_status
 from support.tflbuilder import ModelBuilder
-from test_kernels_data import _slice_plan
-
-# Examples per property; raise it for a deeper search, e.g. TINYFLASH_KERNEL_EXAMPLES=500.
-EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "20"))
-
-COMMON = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+from test_kernels_arith import COMMON, activations, broadcast_shapes, seeds, shapes
+from test_kernels_data import _slice_plan, concatenation_model
 
 # int16 activation scales: range / 32768 for ranges of about 2^-1 .. 2^9, log-uniform, plus
 # dyadic ones (k/64 * 2^e) where exact ties reach every rounding step.
@@ -48,34 +39,6 @@ scales16 = st.one_of(
     st.floats(min_value=-16.0, max_value=-6.0).map(lambda e: float(np.float32(2.0**e))),
     st.tuples(st.integers(1, 64), st.integers(-16, -8)).map(lambda ke: ke[0] / 64 * 2.0 ** ke[1]),
 )
-seeds = st.integers(min_value=0, max_value=2**32 - 1)
-activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
-
-
-@st.composite
-def shapes(
-    draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6, max_elems: int = 700
-) -> list[int]:
-    rank = draw(st.integers(min_rank, max_rank))
-    dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
-    while int(np.prod(dims)) > max_elems:
-        dims[int(np.argmax(dims))] -= 1
-    return dims
-
-
-@st.composite
-def broadcast_shapes(draw: st.DrawFn, max_rank: int = 6) -> tuple[list[int], list[int], list[int]]:
-    """(input 1, input 2, output): each input dim is the output's or 1, one input has the
-    output's rank and the other may have fewer (leading) dims."""
-    out = draw(shapes(min_rank=1, max_rank=max_rank, max_dim=5, max_elems=600))
-    full = draw(st.integers(0, 1))
-    ins = []
-    for k in range(2):
-        rank = len(out) if k == full else draw(st.integers(1, len(out)))
-        tail = out[len(out) - rank :]
-        ins.append([d if draw(st.booleans()) else 1 for d in tail])
-    padded = [[1] * (len(out) - len(d)) + d for d in ins]
-    return ins[0], ins[1], [max(a, b) for a, b in zip(*padded)]
 
 
 def int16_batch(
@@ -107,11 +70,7 @@ def assert_int16_same_as_tflm(
 def _unary_model(
     op: str, shape: list[int], in_scale: float, out_scale: float, **options: Any
 ) -> bytes:
-    b = ModelBuilder()
-    x = b.tensor("x", shape, "int16", scale=in_scale, zero_point=0)
-    y = b.tensor("y", shape, "int16", scale=out_scale, zero_point=0)
-    b.op(op, [x], [y], **options)
-    return b.build(inputs=[x], outputs=[y])
+    return arith._unary_model(op, shape, (in_scale, 0), (out_scale, 0), "int16", **options)
 
 
 def _binary_model(
@@ -124,12 +83,8 @@ def _binary_model(
     zero_points: tuple[int, int, int] = (0, 0, 0),
     **options: Any,
 ) -> bytes:
-    b = ModelBuilder()
-    x1 = b.tensor("x1", s1, "int16", scale=scales[0], zero_point=zero_points[0])
-    x2 = b.tensor("x2", s2, "int16", scale=scales[1], zero_point=zero_points[1], data=const2)
-    y = b.tensor("y", out, "int16", scale=scales[2], zero_point=zero_points[2])
-    b.op(op, [x1, x2], [y], **options)
-    return b.build(inputs=[x1] if const2 is not None else [x1, x2], outputs=[y])
+    q1, q2, qo = zip(scales, zero_points)
+    return arith._binary_model(op, s1, s2, out, q1, q2, qo, const2, "int16", **options)
 
 
 # ---- binary elementwise ops ----------------------------------------------------------------
@@ -138,29 +93,25 @@ def _binary_model(
 @pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
 @COMMON
 @given(
-    data=st.data(),
-    s1=scales16,
-    s2=scales16,
-    so=scales16,
+    sh=broadcast_shapes(max_rank=6),
+    scales=st.tuples(scales16, scales16, scales16),
     act=activations,
     const=st.booleans(),
     seed=seeds,
 )
 def test_add_sub_mul_int16(
     op: str,
-    data: st.DataObject,
-    s1: float,
-    s2: float,
-    so: float,
+    sh: tuple[list[int], list[int], list[int]],
+    scales: tuple[float, float, float],
     act: str,
     const: bool,
     seed: int,
 ) -> None:
-    sh1, sh2, out = data.draw(broadcast_shapes())
+    (sh1, sh2, out), (s1, s2, so) = sh, scales
     if op == "MUL" and s1 * s2 / so >= 1.0:
         # TFLM's int16 MUL would overflow int32 with a left shift: outputs scales are at least
         # s1 * s2 (the product of two full-range int16 values needs 2^30)
-        so = float(np.float32(s1 * s2 * 2.0 ** data.draw(st.floats(0.01, 8.0))))
+        so = float(np.float32(s1 * s2 * 2.0 ** (1 + seed % 8)))
     const2 = None
     if const:
         const2 = int16_batch([sh2], seed ^ 0x5A5A, sets=1)[0][0]
@@ -279,23 +230,8 @@ def test_relu_family_int16_every_value(op: str) -> None:
 def test_concatenation_int16(
     base: list[int], n: int, data: st.DataObject, scale: float, seed: int
 ) -> None:
-    rank = len(base)
-    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
-    pos = axis % rank
-    parts = [data.draw(st.integers(1, 4), label=f"dim{i}") for i in range(n)]
-    b = ModelBuilder()
-    ins = []
-    for i, d in enumerate(parts):
-        s = list(base)
-        s[pos] = d
-        ins.append(b.tensor(f"x{i}", s, "int16", scale=scale, zero_point=0))
-    out_shape = list(base)
-    out_shape[pos] = sum(parts)
-    y = b.tensor("y", out_shape, "int16", scale=scale, zero_point=0)
-    b.op("CONCATENATION", ins, [y], axis=axis, fused_activation_function="NONE")
-    model = b.build(ins, [y])
-    what = f"CONCATENATION int16 axis={axis} parts={parts} base={base}"
-    assert_int16_same_as_tflm(model, [t.shape for t in ins], seed, what)
+    model, in_shapes = concatenation_model(base, n, data, "int16", scale, 0)
+    assert_int16_same_as_tflm(model, in_shapes, seed, f"CONCATENATION int16 {in_shapes}")
 
 
 @COMMON

@@ -6,7 +6,7 @@
  * prepare as TFLM does, saturated to int8. TFLite's own reference kernel requantizes instead;
  * the two differ only when input and output quantization differ. int16 (zero point 0) clamps
  * the same way with quantized 6 saturated to int16. */
-#include "tfl_kernel.h"
+#include "tfl_kernel_lut8.h"
 
 typedef struct {
   int32_t lower;
@@ -14,16 +14,14 @@ typedef struct {
 } tfl_relu6_data;
 TFL_OP_DATA_FITS(tfl_relu6_data);
 
+/* Output for one stored int16 value (tfl_map16_eval). */
+static int32_t relu6_value16(const void *params, int32_t x) {
+  const tfl_relu6_data *d = (const tfl_relu6_data *)params;
+  return tfl_clamp(x, d->lower, d->upper);
+}
+
 static tfl_status relu6_eval16(tfl_context *ctx, tfl_node *node) {
-  const int16_t *x = (const int16_t *)tfl_node_input(ctx, node, 0)->data;
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  int16_t *y = (int16_t *)out->data;
-  const int32_t n = tfl_tensor_elements(out);
-  tfl_relu6_data d;
-  int32_t i;
-  memcpy(&d, node->data, sizeof d);
-  for (i = 0; i < n; ++i) y[i] = (int16_t)tfl_clamp(x[i], d.lower, d.upper);
-  return TFL_OK;
+  return tfl_map16_eval(ctx, node, relu6_value16);
 }
 
 TFL_DEFINE_KERNEL16(relu6_int16, 21, "RELU6", relu6_prepare, relu6_eval16);

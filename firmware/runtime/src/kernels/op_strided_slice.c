@@ -10,12 +10,13 @@
  * whose element does not exist, or a resolved shape that differs from the output tensor, is
  * refused too (TFLM would leave output bytes unwritten). */
 #include "tfl_kernel.h"
+#include "tfl_kernel_index.h"
 
 typedef struct {
   int32_t rank;
-  int32_t start[TFL_MAX_DIMS];
-  int32_t step[TFL_MAX_DIMS];
-  int32_t count[TFL_MAX_DIMS];
+  int32_t base;                /* input element of the first output element */
+  int32_t stride[TFL_MAX_DIMS]; /* input element step along each axis (step * input stride) */
+  int32_t count[TFL_MAX_DIMS];  /* elements taken along each axis */
 } tfl_strided_slice_data;
 TFL_OP_DATA_FITS(tfl_strided_slice_data);
 
@@ -36,47 +37,16 @@ static int32_t ss_at(const tfl_tensor *t, int32_t i) {
 
 static int64_t ss_clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-/* The eval over int8 (wide = 0, a constant at each call site) or int16 elements. */
-static inline tfl_status ss_walk(tfl_context *ctx, tfl_node *node, int wide) {
+/* The eval over int8 (es = 1) or int16 (es = 2) elements. */
+static tfl_status ss_copy(tfl_context *ctx, const tfl_node *node, int32_t es) {
   const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const uint8_t *src = (const uint8_t *)in->data;
-  uint8_t *dst = (uint8_t *)out->data;
-  const size_t es = wide ? 2u : 1u; /* element bytes */
-  const int32_t last = d->rank - 1;
-  int32_t in_stride[TFL_MAX_DIMS];
-  int32_t idx[TFL_MAX_DIMS];
-  int32_t rows = 1, r, k;
-  for (k = last; k >= 0; --k) in_stride[k] = k == last ? 1 : in_stride[k + 1] * in->dims[k + 1];
-  for (k = 0; k <= last; ++k) {
-    rows *= d->count[k];
-    idx[k] = 0;
-  }
-  if (rows == 0) return TFL_OK;
-  rows /= d->count[last];
-  for (r = 0; r < rows; ++r) {
-    int32_t off = 0;
-    for (k = 0; k < last; ++k) off += (d->start[k] + idx[k] * d->step[k]) * in_stride[k];
-    off += d->start[last];
-    if (d->step[last] == 1) {
-      memcpy(dst, src + (size_t)off * es, (size_t)d->count[last] * es);
-      dst += (size_t)d->count[last] * es;
-    } else {
-      int32_t i;
-      for (i = 0; i < d->count[last]; ++i, dst += es)
-        memcpy(dst, src + (size_t)(off + i * d->step[last]) * es, es);
-    }
-    for (k = last - 1; k >= 0; --k) {
-      if (++idx[k] < d->count[k]) break;
-      idx[k] = 0;
-    }
-  }
+  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, tfl_node_output(ctx, node, 0)->data,
+                   d->rank, d->count, d->stride, d->base, es);
   return TFL_OK;
 }
 
-static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) { return ss_walk(ctx, node, 0); }
-static tfl_status ss_eval16(tfl_context *ctx, tfl_node *node) { return ss_walk(ctx, node, 1); }
+static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) { return ss_copy(ctx, node, 1); }
+static tfl_status ss_eval16(tfl_context *ctx, tfl_node *node) { return ss_copy(ctx, node, 2); }
 
 TFL_DEFINE_KERNEL16(ss_int16, 45, "STRIDED_SLICE", ss_prepare, ss_eval16);
 
@@ -90,6 +60,8 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t begin_mask = 0, end_mask = 0, ellipsis_mask = 0, new_axis_mask = 0, shrink_mask = 0;
   int offset = 0;
   int32_t a, out_dim = 0;
+  int32_t in_stride = 1;
+  int32_t start[TFL_MAX_DIMS];
   if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != out->type || (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16))
@@ -131,11 +103,17 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
       if (out_dim >= out->dims_count || out->dims[out_dim] != n) return TFL_ERR_BAD_SHAPE;
       ++out_dim;
     }
-    d->start[a] = (int32_t)s;
-    d->step[a] = (int32_t)stride;
+    start[a] = (int32_t)s;
+    d->stride[a] = (int32_t)stride; /* in elements of axis a: times the input stride below */
     d->count[a] = (int32_t)n;
   }
   if (out_dim != out->dims_count) return TFL_ERR_BAD_SHAPE;
+  d->base = 0;
+  for (a = d->rank - 1; a >= 0; --a) { /* to input element offsets */
+    d->base += start[a] * in_stride;
+    d->stride[a] *= in_stride;
+    in_stride *= in->dims[a];
+  }
   if (in->type == TFL_TYPE_INT16) node->kernel = &ss_int16; /* the int16 eval from now on */
   return TFL_OK;
 }

@@ -12,46 +12,20 @@ typedef struct {
 } tfl_transpose_data;
 TFL_OP_DATA_FITS(tfl_transpose_data);
 
-/* The eval over int8 (wide = 0, a constant at each call site) or int16 elements. */
-static inline tfl_status transpose_walk(tfl_context *ctx, tfl_node *node, int wide) {
+/* The eval over int8 (es = 1) or int16 (es = 2) elements. */
+static tfl_status transpose_copy(tfl_context *ctx, const tfl_node *node, int32_t es) {
   const tfl_transpose_data *d = (const tfl_transpose_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const uint8_t *src = (const uint8_t *)in->data;
-  uint8_t *dst = (uint8_t *)out->data;
-  const size_t es = wide ? 2u : 1u; /* element bytes */
-  const int32_t last = d->rank - 1;
-  const int32_t n_last = out->dims[last];
-  const int32_t s_last = d->src_stride[last];
-  int32_t idx[TFL_MAX_DIMS];
-  int32_t rows = 1, r, k;
-  for (k = 0; k < last; ++k) {
-    rows *= out->dims[k];
-    idx[k] = 0;
-  }
-  if (n_last == 0) return TFL_OK;
-  for (r = 0; r < rows; ++r) {
-    int32_t off = 0, i;
-    for (k = 0; k < last; ++k) off += idx[k] * d->src_stride[k];
-    if (s_last == 1) {
-      memcpy(dst, src + (size_t)off * es, (size_t)n_last * es);
-      dst += (size_t)n_last * es;
-    } else {
-      for (i = 0; i < n_last; ++i, dst += es) memcpy(dst, src + (size_t)(off + i * s_last) * es, es);
-    }
-    for (k = last - 1; k >= 0; --k) {
-      if (++idx[k] < out->dims[k]) break;
-      idx[k] = 0;
-    }
-  }
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, out->data, d->rank, out->dims,
+                   d->src_stride, 0, es);
   return TFL_OK;
 }
 
 static tfl_status transpose_eval(tfl_context *ctx, tfl_node *node) {
-  return transpose_walk(ctx, node, 0);
+  return transpose_copy(ctx, node, 1);
 }
 static tfl_status transpose_eval16(tfl_context *ctx, tfl_node *node) {
-  return transpose_walk(ctx, node, 1);
+  return transpose_copy(ctx, node, 2);
 }
 
 TFL_DEFINE_KERNEL16(transpose_int16, 39, "TRANSPOSE", transpose_prepare, transpose_eval16);

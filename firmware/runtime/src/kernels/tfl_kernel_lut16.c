@@ -1,6 +1,7 @@
 /* int16 sigmoid and tanh by table interpolation, and the int16 LOGISTIC and TANH kernels'
  * prepare and eval (see tfl_kernel_lut16.h). */
 #include "tfl_kernel_lut16.h"
+#include "tfl_kernel_lut8.h"
 
 /* Measured from TFLM's int16 TANH by scripts/measure_sigmoid_table.py. */
 const uint16_t tfl_sigmoid_table_u16[256] = {
@@ -67,37 +68,29 @@ int16_t tfl_lut16_tanh(int32_t v, int32_t multiplier, int32_t right_shift) {
 
 /* ---- LOGISTIC and TANH, int16 ------------------------------------------------------- */
 
-/* 2^0.001 and 2^(1 - 0.001): a scale m * 2^e (1 <= m < 2) is taken as a power of two when its
- * log2 is within 1e-3 of an integer, as TFLM's CheckedLog2 does. */
-#define LUT16_POT_LOW 1.000693387462580
-#define LUT16_POT_HIGH 1.998614186686476
+/* 2^30 * 2^0.001 and 2^30 * 2^(1 - 0.001) (rounded), and 2^30 * sqrt(2): a scale
+ * (q / 2^30) * 2^e with 2^30 <= q < 2^31 is taken as a power of two when its log2 is within
+ * 1e-3 of an integer, as TFLM's CheckedLog2 does; log2 rounds up from q >= 2^30 * sqrt(2). */
+#define LUT16_POT_LOW 1074486343
+#define LUT16_POT_HIGH 2145995642
+#define LUT16_SQRT2 1518500250
 
 /* 1 and *log2 = the nearest integer to log2(x) when x > 0 is a power of two within 1e-3 of the
- * exponent; 0 otherwise (*log2 still the nearest integer). No libm: halving and doubling are
- * exact. */
+ * exponent; 0 otherwise (*log2 still the nearest integer). No libm: the Q31 split of x. */
 static int lut16_checked_log2(float x, int32_t *log2) {
-  double m = (double)x;
-  int32_t e = 0;
-  while (m >= 2.0) {
-    m *= 0.5;
-    ++e;
+  int32_t q;
+  int32_t e;
+  tfl_quantize_multiplier((double)x, &q, &e); /* x = q * 2^(e - 31) */
+  if (q >= LUT16_SQRT2) {
+    *log2 = e;
+    return q > LUT16_POT_HIGH;
   }
-  while (m < 1.0) {
-    m *= 2.0;
-    --e;
-  }
-  if (m * m >= 2.0) { /* log2(m) >= 0.5: rounds up */
-    *log2 = e + 1;
-    return m > LUT16_POT_HIGH;
-  }
-  *log2 = e;
-  return m < LUT16_POT_LOW;
+  *log2 = e - 1;
+  return q < LUT16_POT_LOW;
 }
 
-tfl_status tfl_lut16_prepare(tfl_context *ctx, tfl_node *node, int32_t function,
-                             const tfl_kernel *kernel16) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+tfl_status tfl_lut16_prepare(const tfl_tensor *in, const tfl_tensor *out, tfl_node *node,
+                             int32_t function, const tfl_kernel *kernel16) {
   tfl_lut16_params d;
   int32_t log2_in = 0;
   int32_t log2_out = 0;
@@ -136,18 +129,13 @@ tfl_status tfl_lut16_prepare(tfl_context *ctx, tfl_node *node, int32_t function,
   return TFL_OK;
 }
 
+/* Output for one stored int16 value (tfl_map16_eval). */
+static int32_t lut16_value(const void *params, int32_t x) {
+  const tfl_lut16_params *d = (const tfl_lut16_params *)params;
+  if (d->function == TFL_LUT16_TANH) return tfl_lut16_tanh(x, d->multiplier, d->right_shift);
+  return tfl_lut16_sigmoid_scaled(x, d->multiplier, d->right_shift);
+}
+
 tfl_status tfl_lut16_eval(tfl_context *ctx, tfl_node *node) {
-  const int16_t *x = (const int16_t *)tfl_node_input(ctx, node, 0)->data;
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  int16_t *y = (int16_t *)out->data;
-  const int32_t n = tfl_tensor_elements(out);
-  tfl_lut16_params d;
-  int32_t i;
-  memcpy(&d, node->data, sizeof d);
-  if (d.function == TFL_LUT16_TANH) {
-    for (i = 0; i < n; ++i) y[i] = tfl_lut16_tanh(x[i], d.multiplier, d.right_shift);
-  } else {
-    for (i = 0; i < n; ++i) y[i] = tfl_lut16_sigmoid_scaled(x[i], d.multiplier, d.right_shift);
-  }
-  return TFL_OK;
+  return tfl_map16_eval(ctx, node, lut16_value);
 }

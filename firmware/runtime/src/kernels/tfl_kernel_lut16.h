@@ -37,12 +37,13 @@ typedef struct {
 } tfl_lut16_params;
 TFL_OP_DATA_FITS(tfl_lut16_params);
 
-/* The int16 half of LOGISTIC's and TANH's prepare (input 0 and output 0 present): int16 types,
+/* The int16 half of LOGISTIC's and TANH's prepare (`in`, `out` present): int16 types,
  * zero points 0, output scale 2^-15, input rescaled to the table's scale 1 / (3 * 4096) as TFLM
  * does (a power-of-two input scale 2^-12, or 2^-11 for TANH, within TFLM's 1e-3 tolerance on
  * log2 gives multiplier 3 << shift; any other scale a multiplier in (16383.5, 32767] and a right
  * shift). Fills node->data and makes the node run `kernel16` (whose eval is tfl_lut16_eval). */
-TFL_MUST_CHECK tfl_status tfl_lut16_prepare(tfl_context *ctx, tfl_node *node, int32_t function,
+TFL_MUST_CHECK tfl_status tfl_lut16_prepare(const tfl_tensor *in, const tfl_tensor *out,
+                                            tfl_node *node, int32_t function,
                                             const tfl_kernel *kernel16);
 /* y = sigmoid or tanh of every element of input 0 into output 0. Returns TFL_OK. */
 tfl_status tfl_lut16_eval(tfl_context *ctx, tfl_node *node);
