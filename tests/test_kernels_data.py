@@ -88,8 +88,9 @@ def shapes(
     seed=seeds,
 )
 def test_concatenation_matches_tflm(base, n, data, scale, zp, seed):
+    op = "CONCATENATION"
     model, in_shapes = concatenation_model(base, n, data, "int8", scale, zp)
-    assert_same_as_tflm(model, in_shapes, seed, f"CONCATENATION {in_shapes}")
+    assert_same_as_tflm(model, in_shapes, seed, f"{op} {in_shapes}")
 
 
 def concatenation_model(

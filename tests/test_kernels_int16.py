@@ -230,8 +230,9 @@ def test_relu_family_int16_every_value(op: str) -> None:
 def test_concatenation_int16(
     base: list[int], n: int, data: st.DataObject, scale: float, seed: int
 ) -> None:
+    op = "CONCATENATION"
     model, in_shapes = concatenation_model(base, n, data, "int16", scale, 0)
-    assert_int16_same_as_tflm(model, in_shapes, seed, f"CONCATENATION int16 {in_shapes}")
+    assert_int16_same_as_tflm(model, in_shapes, seed, f"{op} int16 {in_shapes}")
 
 
 @COMMON
