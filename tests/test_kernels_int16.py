@@ -420,3 +420,49 @@ def test_converted_16x8_model_matches_tflm(tmp_path: Path) -> None:
     mine = {"ADD", "MUL", "SUB", "LOGISTIC", "TANH", "LEAKY_RELU", "CONCATENATION", "PAD"}
     assert mine | {"STRIDED_SLICE", "TRANSPOSE", "RESHAPE"} <= ops, ops
     assert_int16_same_as_tflm(model, [[1, 4, 4, 3], [1, 4, 4, 3]], 5, "converted 16x8", sets=6)
+
+
+def _split_pack_model(
+    op: str, shape: list[int], axis: int, n: int
+) -> tuple[bytes, list[list[int]]]:
+    """SPLIT / SPLIT_V (input dim `axis` cut into n parts of shape[axis]), PACK (n inputs of
+    `shape` stacked at `axis`) or UNPACK (`shape` unstacked at `axis`), all int16."""
+    b = ModelBuilder()
+    q = {"scale": 2.0**-10, "zero_point": 0}
+    if op == "PACK":
+        ins = [b.tensor(f"x{i}", shape, "int16", **q) for i in range(n)]
+        stacked = shape[:axis] + [n] + shape[axis:]
+        outs = [b.tensor("y", stacked, "int16", **q)]
+        b.op(op, ins, outs, values_count=n, axis=axis)
+        return b.build(ins, outs), [shape] * n
+    if op == "UNPACK":
+        x = b.tensor("x", shape, "int16", **q)
+        part = shape[:axis] + shape[axis + 1 :]
+        outs = [b.tensor(f"y{i}", part, "int16", **q) for i in range(shape[axis])]
+        b.op(op, [x], outs, num=shape[axis], axis=axis)
+        return b.build([x], outs), [shape]
+    whole = shape[:axis] + [shape[axis] * n] + shape[axis + 1 :]
+    x = b.tensor("x", whole, "int16", **q)
+    a = b.tensor("axis", [], "int32", data=np.array(axis))
+    outs = [b.tensor(f"y{i}", shape, "int16", **q) for i in range(n)]
+    if op == "SPLIT":
+        b.op(op, [a, x], outs, num_splits=n)
+    else:
+        sizes = b.tensor("sizes", [n], "int32", data=np.array([shape[axis]] * n))
+        b.op(op, [x, sizes, a], outs, num_splits=n)
+    return b.build([x], outs), [whole]
+
+
+@pytest.mark.parametrize("op", ["SPLIT", "SPLIT_V", "PACK", "UNPACK"])
+@COMMON
+@given(
+    shape=shapes(max_rank=4, max_dim=4),
+    pick=st.tuples(st.integers(0, 3), st.integers(1, 3)),
+    seed=seeds,
+)
+def test_split_pack_unpack_int16(
+    op: str, shape: list[int], pick: tuple[int, int], seed: int
+) -> None:
+    axis = pick[0] % (len(shape) + (op == "PACK"))
+    model, in_shapes = _split_pack_model(op, shape, axis, pick[1])
+    assert_int16_same_as_tflm(model, in_shapes, seed, f"{op} int16 {shape} axis={axis} n={pick[1]}")

@@ -103,6 +103,12 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
   static tfl_status prepare_fn(tfl_context *ctx, tfl_node *node); \
   static const tfl_kernel var = {code, text, prepare_fn, eval_fn}
 
+/* Element bytes of the types the data-movement kernels copy unchanged: 1 (int8), 2 (int16,
+ * 16x8 activations), 0 for any other type. */
+static inline int32_t tfl_copy_bytes(int32_t type) {
+  return type == TFL_TYPE_INT8 ? 1 : (type == TFL_TYPE_INT16 ? 2 : 0);
+}
+
 /* Compile-time check that a kernel's data struct fits in tfl_node.data. */
 #define TFL_OP_DATA_FITS(type) \
   typedef char tfl_op_data_fits_##type[(sizeof(type) <= sizeof(((tfl_node *)0)->data)) ? 1 : -1]

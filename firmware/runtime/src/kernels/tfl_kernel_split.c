@@ -20,7 +20,7 @@ tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node, const tfl_tens
 tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in, int32_t axis) {
   int32_t k;
   if (out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (out->dims_count != in->dims_count) return TFL_ERR_BAD_SHAPE;
   for (k = 0; k < in->dims_count; ++k) {
     if (k != axis && out->dims[k] != in->dims[k]) return TFL_ERR_BAD_SHAPE;
@@ -33,20 +33,20 @@ void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int
   d->axis = axis;
   d->input = input;
   d->outer = 1;
-  d->inner = 1;
+  d->inner = tfl_copy_bytes(in->type); /* counted in bytes: one eval for int8 and int16 */
   for (k = 0; k < axis; ++k) d->outer *= in->dims[k];
   for (k = axis + 1; k < in->dims_count; ++k) d->inner *= in->dims[k];
 }
 
 tfl_status tfl_split_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_split_data *d = (const tfl_split_data *)node->data;
-  const int8_t *src = (const int8_t *)tfl_node_input(ctx, node, d->input)->data;
+  const uint8_t *src = (const uint8_t *)tfl_node_input(ctx, node, d->input)->data;
   int32_t o, i;
   for (o = 0; o < d->outer; ++o) {
     for (i = 0; i < node->output_count; ++i) {
       tfl_tensor *out = tfl_node_output(ctx, node, i);
       const int32_t n = out->dims[d->axis] * d->inner;
-      if (n > 0) memcpy((int8_t *)out->data + (size_t)o * (size_t)n, src, (size_t)n);
+      if (n > 0) memcpy((uint8_t *)out->data + (size_t)o * (size_t)n, src, (size_t)n);
       src += n;
     }
   }
