@@ -466,3 +466,35 @@ def test_split_pack_unpack_int16(
     axis = pick[0] % (len(shape) + (op == "PACK"))
     model, in_shapes = _split_pack_model(op, shape, axis, pick[1])
     assert_int16_same_as_tflm(model, in_shapes, seed, f"{op} int16 {shape} axis={axis} n={pick[1]}")
+
+
+@pytest.mark.parametrize("op", ["SLICE", "REVERSE_V2", "BROADCAST_TO"])
+@COMMON
+@given(
+    shape=shapes(max_rank=4, max_dim=4), picks=st.lists(st.integers(0, 3), min_size=8), seed=seeds
+)
+def test_slice_reverse_broadcast_to_int16(
+    op: str, shape: list[int], picks: list[int], seed: int
+) -> None:
+    """SLICE of a box (begin and size from `picks`), REVERSE_V2 of one axis, BROADCAST_TO of a
+    shape whose size-1 dims (chosen by `picks`) repeat, all int16."""
+    rank = len(shape)
+    b = ModelBuilder()
+    q = {"scale": 2.0**-12, "zero_point": 0}
+    in_shape = list(shape)
+    if op == "SLICE":
+        begin = [p % d for p, d in zip(picks, shape)]
+        size = [1 + p % (d - s) for p, d, s in zip(picks[rank:], shape, begin)]
+        args = [np.array(begin, np.int32), np.array(size, np.int32)]
+        out_shape = size
+    elif op == "REVERSE_V2":
+        args, out_shape = [np.array([picks[0] % rank], np.int32)], shape
+    else:
+        in_shape = [1 if p % 2 else d for p, d in zip(picks, shape)]
+        args, out_shape = [np.array(shape, np.int32)], shape
+    x = b.tensor("x", in_shape, "int16", **q)
+    consts = [b.tensor(f"c{i}", None, "int32", data=a) for i, a in enumerate(args)]
+    y = b.tensor("y", out_shape, "int16", **q)
+    b.op(op, [x, *consts], [y], **({} if op == "SLICE" else {"options_type": None}))
+    model = b.build([x], [y])
+    assert_int16_same_as_tflm(model, [in_shape], seed, f"{op} int16 {in_shape} {args}")

@@ -6,6 +6,7 @@
 #error "define TFL_KERNEL_INT16(lower, name) before including tfl_kernels_int16.h"
 #endif
 TFL_KERNEL_INT16(add, "ADD")
+TFL_KERNEL_INT16(broadcast_to, "BROADCAST_TO")
 TFL_KERNEL_INT16(concatenation, "CONCATENATION")
 TFL_KERNEL_INT16(expand_dims, "EXPAND_DIMS")
 TFL_KERNEL_INT16(leaky_relu, "LEAKY_RELU")
@@ -17,6 +18,8 @@ TFL_KERNEL_INT16(padv2, "PADV2")
 TFL_KERNEL_INT16(relu, "RELU")
 TFL_KERNEL_INT16(relu6, "RELU6")
 TFL_KERNEL_INT16(reshape, "RESHAPE")
+TFL_KERNEL_INT16(reverse_v2, "REVERSE_V2")
+TFL_KERNEL_INT16(slice, "SLICE")
 TFL_KERNEL_INT16(split, "SPLIT")
 TFL_KERNEL_INT16(split_v, "SPLIT_V")
 TFL_KERNEL_INT16(squeeze, "SQUEEZE")

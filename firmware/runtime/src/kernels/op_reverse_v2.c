@@ -1,4 +1,4 @@
-/* REVERSE_V2, int8 (TFLM reference semantics).
+/* REVERSE_V2, int8 and 16x8 int16 (TFLM reference semantics; inner counts bytes).
  *
  * Reverses the input along the axes of input 1 (a constant int32 vector, negative counts from
  * the back). TFLM accepts only axes that form one contiguous run once sorted (e.g. [1, 2], not
@@ -29,7 +29,7 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t mask = 0;
   int32_t i;
   if (in == NULL || axes == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || axes->type != TFL_TYPE_INT32)
+  if (tfl_copy_bytes(in->type) == 0 || out->type != in->type || axes->type != TFL_TYPE_INT32)
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(axes)) return TFL_ERR_BAD_BUFFER;
   if (!tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
@@ -51,7 +51,7 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
   if (hi - lo + 1 != n) return TFL_ERR_BAD_ARGUMENT; /* TFLM: "Non-contiguous axes" */
   d.outer = 1;
   d.count = 1;
-  d.inner = 1;
+  d.inner = tfl_copy_bytes(in->type); /* counted in bytes: one eval for int8 and int16 */
   for (i = 0; i < rank; ++i) {
     if (i < lo) d.outer *= in->dims[i];
     else if (i <= hi) d.count *= in->dims[i];
@@ -64,15 +64,15 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
 static tfl_status reverse_v2_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const uint8_t *x = (const uint8_t *)in->data;
+  uint8_t *y = (uint8_t *)out->data;
   int32_t o;
   int32_t k;
   tfl_reverse_data d;
   memcpy(&d, node->data, sizeof d);
   for (o = 0; o < d.outer; ++o) {
-    const int8_t *src = x + (size_t)o * d.count * d.inner;
-    int8_t *dst = y + (size_t)o * d.count * d.inner;
+    const uint8_t *src = x + (size_t)o * d.count * d.inner;
+    uint8_t *dst = y + (size_t)o * d.count * d.inner;
     for (k = 0; k < d.count; ++k)
       memcpy(dst + (size_t)k * d.inner, src + (size_t)(d.count - 1 - k) * d.inner, (size_t)d.inner);
   }
