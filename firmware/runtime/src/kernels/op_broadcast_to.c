@@ -8,13 +8,10 @@
 #include "tfl_kernel_index.h"
 
 static tfl_status broadcast_to_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *shape = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *shape, *out;
   int32_t i;
-  if (in == NULL || shape == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (tfl_copy_bytes(in->type) == 0 || out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (shape->type != TFL_TYPE_INT32 && shape->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_INDEX, &in, &shape, &out));
+  if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(shape)) return TFL_ERR_BAD_BUFFER;
   if (shape->dims_count != 1 || tfl_tensor_elements(shape) != (int32_t)out->dims_count ||
       out->dims_count < 1 || out->dims_count > 5)

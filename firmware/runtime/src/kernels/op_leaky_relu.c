@@ -43,13 +43,12 @@ static tfl_status leaky_relu_eval16(tfl_context *ctx, tfl_node *node) {
 TFL_DEFINE_KERNEL16(leaky_relu_int16, 98, "LEAKY_RELU", leaky_relu_prepare, leaky_relu_eval16);
 
 static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_leaky_relu_data d;
   float alpha = 0.0f;
   double alpha_real;
   int wide = 0;
-  TFL_ENSURE(tfl_map_check(in, out, &wide));
+  TFL_ENSURE(tfl_map_prepare(ctx, node, &in, &out, &wide));
   TFL_ENSURE(tfl_option_f32(ctx, node, 0, 0.0f, &alpha)); /* LeakyReluOptions.alpha */
   if (!(alpha > -1e6f && alpha < 1e6f)) return TFL_ERR_UNSUPPORTED_OPTION; /* also NaN */
   memset(&d, 0, sizeof d);

@@ -71,14 +71,12 @@ static tfl_status mul_eval16(tfl_context *ctx, tfl_node *node) {
 TFL_DEFINE_KERNEL16(mul_int16, 18, "MUL", mul_prepare, mul_eval16);
 
 static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in1, *in2, *out;
   tfl_mul_data d;
   int8_t activation = TFL_ACT_NONE;
   int wide = 0;
   /* present, all int8 or all int16, quantized, shapes broadcast */
-  TFL_ENSURE(tfl_broadcast_prepare_wide(ctx, node, &wide));
+  TFL_ENSURE(tfl_broadcast_prepare_wide(ctx, node, &in1, &in2, &out, &wide));
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation)); /* fused_activation_function */
 
   memset(&d, 0, sizeof d);

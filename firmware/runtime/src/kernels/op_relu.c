@@ -31,11 +31,10 @@ static tfl_status relu_eval16(tfl_context *ctx, tfl_node *node) {
 TFL_DEFINE_KERNEL16(relu_int16, 19, "RELU", relu_prepare, relu_eval16);
 
 static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_relu_data d;
   int wide = 0;
-  TFL_ENSURE(tfl_map_check(in, out, &wide));
+  TFL_ENSURE(tfl_map_prepare(ctx, node, &in, &out, &wide));
   memset(&d, 0, sizeof d);
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;

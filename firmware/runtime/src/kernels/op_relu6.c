@@ -27,16 +27,14 @@ static tfl_status relu6_eval16(tfl_context *ctx, tfl_node *node) {
 TFL_DEFINE_KERNEL16(relu6_int16, 21, "RELU6", relu6_prepare, relu6_eval16);
 
 static tfl_status relu6_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_relu6_data d;
   float six;
   int wide;
   int32_t qmax;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, 0, &in, NULL, &out));
+  if (in->type != out->type) return TFL_ERR_UNSUPPORTED_TYPE;
   wide = in->type == TFL_TYPE_INT16;
-  if (in->type != out->type || (!wide && in->type != TFL_TYPE_INT8))
-    return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   if (!(in->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   if (wide && in->zero_point != 0) return TFL_ERR_BAD_QUANTIZATION; /* symmetric 16x8 */
@@ -59,10 +57,9 @@ static tfl_status relu6_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status relu6_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   const int32_t n = tfl_tensor_elements(out);
   tfl_relu6_data d;
   int32_t i;

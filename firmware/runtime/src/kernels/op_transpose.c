@@ -32,16 +32,12 @@ TFL_DEFINE_KERNEL16(transpose_int16, 39, "TRANSPOSE", transpose_prepare, transpo
 
 static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_transpose_data *d = (tfl_transpose_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *perm = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *perm, *out;
   int32_t in_stride[TFL_MAX_DIMS];
   int32_t seen = 0, i;
-  if (in == NULL || perm == NULL || out == NULL || node->input_count != 2 || node->output_count != 1)
-    return TFL_ERR_MODEL_INVALID;
-  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16))
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  if (perm->type != TFL_TYPE_INT32 && perm->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (node->input_count != 2 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_INDEX, &in, &perm, &out));
+  if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(perm)) return TFL_ERR_BAD_BUFFER;
   if (in->dims_count < 1 || in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;

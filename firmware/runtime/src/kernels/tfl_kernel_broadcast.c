@@ -145,29 +145,30 @@ tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const tfl_tensor *in
   return TFL_OK;
 }
 
-tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  return tfl_broadcast_check(in1, in2, out);
+tfl_status tfl_broadcast_tensors_int8(tfl_context *ctx, const tfl_node *node,
+                                      const tfl_tensor **in1, const tfl_tensor **in2,
+                                      const tfl_tensor **out) {
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INT8, in1, in2, out));
+  return tfl_broadcast_check(*in1, *in2, *out);
 }
 
-tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node, int *wide) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in1->type != out->type || in2->type != out->type) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (out->type != TFL_TYPE_INT8 && out->type != TFL_TYPE_INT16) return TFL_ERR_UNSUPPORTED_TYPE;
-  TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
-  *wide = out->type == TFL_TYPE_INT16;
+tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in1, *in2, *out;
+  return tfl_broadcast_tensors_int8(ctx, node, &in1, &in2, &out);
+}
+
+tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node,
+                                      const tfl_tensor **in1, const tfl_tensor **in2,
+                                      const tfl_tensor **out, int *wide) {
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_COPY, in1, in2, out));
+  if ((*in1)->type != (*out)->type || (*in2)->type != (*out)->type)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_broadcast_quant_check(*in1, *in2, *out));
+  *wide = (*out)->type == TFL_TYPE_INT16;
   /* 16x8: symmetric int16 activations (TFLite's quantization spec; TFLM checks it for MUL) */
-  if (*wide && (in1->zero_point != 0 || in2->zero_point != 0 || out->zero_point != 0))
+  if (*wide && ((*in1)->zero_point != 0 || (*in2)->zero_point != 0 || (*out)->zero_point != 0))
     return TFL_ERR_BAD_QUANTIZATION;
-  return tfl_broadcast_check(in1, in2, out);
+  return tfl_broadcast_check(*in1, *in2, *out);
 }
 
 /* MAXIMUM and MINIMUM in one row function: with flip = 0, x1 > x2 picks the larger value; with
@@ -253,11 +254,11 @@ static const tfl_kernel sub_int16 = {41, "SUB", tfl_sub_prepare, addsub_eval16};
 
 /* ADD (subtract = 0) or SUB (subtract = 1). */
 static tfl_status addsub_prepare(tfl_context *ctx, tfl_node *node, int subtract) {
+  const tfl_tensor *in1, *in2, *out;
   tfl_addsub_params d;
   int wide = 0;
-  TFL_ENSURE(tfl_broadcast_prepare_wide(ctx, node, &wide));
-  TFL_ENSURE(addsub_params(ctx, node, tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                           tfl_node_output(ctx, node, 0), wide, &d));
+  TFL_ENSURE(tfl_broadcast_prepare_wide(ctx, node, &in1, &in2, &out, &wide));
+  TFL_ENSURE(addsub_params(ctx, node, in1, in2, out, wide, &d));
   d.subtract = subtract;
   memcpy(node->data, &d, sizeof d);
   if (wide) node->kernel = subtract ? &sub_int16 : &add_int16; /* the int16 eval from now on */

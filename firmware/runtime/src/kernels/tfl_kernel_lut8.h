@@ -6,9 +6,10 @@
 
 #include "tfl_kernel.h"
 
-/* The checks of such an op's prepare: input and output present, int8, quantized with positive
- * scales, the same element count. */
-TFL_MUST_CHECK tfl_status tfl_lut8_check(const tfl_tensor *in, const tfl_tensor *out);
+/* The checks of such an op's prepare: input 0 (*in) and output 0 (*out) present, int8,
+ * quantized with positive scales, the same element count. */
+TFL_MUST_CHECK tfl_status tfl_lut8_prepare(tfl_context *ctx, const tfl_node *node,
+                                           const tfl_tensor **in, const tfl_tensor **out);
 
 /* The output for the stored int8 value x; `params` is the op's data (a copy of node->data). */
 typedef int8_t (*tfl_lut8_value)(const void *params, int32_t x);
@@ -20,9 +21,11 @@ TFL_MUST_CHECK tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node,
 
 /* ---- the int16 (16x8) paths of RELU and LEAKY_RELU: no table (65,536 values) ----------- */
 
-/* tfl_lut8_check for int8 (*wide = 0) or int16 (*wide = 1) tensors of one type; int16 zero
+/* tfl_lut8_prepare for int8 (*wide = 0) or int16 (*wide = 1) tensors of one type; int16 zero
  * points must be 0 (symmetric 16x8 activations). */
-TFL_MUST_CHECK tfl_status tfl_map_check(const tfl_tensor *in, const tfl_tensor *out, int *wide);
+TFL_MUST_CHECK tfl_status tfl_map_prepare(tfl_context *ctx, const tfl_node *node,
+                                          const tfl_tensor **in, const tfl_tensor **out,
+                                          int *wide);
 
 /* The output for the stored int16 value x, already inside [-32768, 32767]. */
 typedef int32_t (*tfl_map16_value)(const void *params, int32_t x);
