@@ -23,6 +23,7 @@ static tfl_status slice_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *begin, *out;
   tfl_slice_data d;
   int32_t i;
+  int64_t base = 0; /* int64: an empty box may begin at the end of its dims */
   if (size == NULL) return TFL_ERR_MODEL_INVALID;
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_INDEX, &in, &begin, &out));
   if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -34,17 +35,18 @@ static tfl_status slice_prepare(tfl_context *ctx, tfl_node *node) {
       tfl_tensor_elements(size) != d.rank)
     return TFL_ERR_BAD_SHAPE;
   d.es = tfl_copy_bytes(in->type);
-  d.base = 0;
-  for (i = d.rank - 1; i >= 0; --i) d.stride[i] = i == d.rank - 1 ? 1 : d.stride[i + 1] * in->dims[i + 1];
+  for (i = d.rank - 1; i >= 0; --i)
+    d.stride[i] = i == d.rank - 1 ? 1 : d.stride[i + 1] * in->dims[i + 1];
   for (i = 0; i < d.rank; ++i) {
     const int64_t b = tfl_index_at(begin, i);
     int64_t s = tfl_index_at(size, i);
     if (b < 0 || b > in->dims[i]) return TFL_ERR_BAD_SHAPE;
     if (s == -1) s = in->dims[i] - b;
     if (s < 0 || b + s > in->dims[i] || out->dims[i] != s) return TFL_ERR_BAD_SHAPE;
-    d.base += (int32_t)b * d.stride[i];
+    base += b * d.stride[i];
     d.size[i] = (int32_t)s;
   }
+  d.base = tfl_tensor_elements(out) == 0 ? 0 : (int32_t)base; /* else inside the input */
   return tfl_node_set_data(node, &d, sizeof d);
 }
 

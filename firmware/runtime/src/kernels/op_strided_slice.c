@@ -60,7 +60,8 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t begin_mask = 0, end_mask = 0, ellipsis_mask = 0, new_axis_mask = 0, shrink_mask = 0;
   int offset = 0;
   int32_t a, out_dim = 0;
-  int32_t in_stride = 1;
+  int64_t in_stride = 1, base = 0;
+  int empty = 0;
   int32_t start[TFL_MAX_DIMS];
   if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
@@ -108,12 +109,18 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
     d->count[a] = (int32_t)n;
   }
   if (out_dim != out->dims_count) return TFL_ERR_BAD_SHAPE;
-  d->base = 0;
-  for (a = d->rank - 1; a >= 0; --a) { /* to input element offsets */
-    d->base += start[a] * in_stride;
-    d->stride[a] *= in_stride;
+  /* to input element offsets; in int64, since an empty slice may start past its axis (then
+   * nothing is copied and the offsets are not used) */
+  for (a = d->rank - 1; a >= 0; --a) {
+    base += (int64_t)start[a] * in_stride;
+    /* an axis taking at most one element never steps (its stride may be any int32); otherwise
+     * |stride| * (count - 1) < size, so the product stays inside the tensor */
+    if (d->count[a] <= 1) d->stride[a] = 0;
+    d->stride[a] = (int32_t)(d->stride[a] * in_stride);
     in_stride *= in->dims[a];
+    if (d->count[a] == 0) empty = 1;
   }
+  d->base = empty ? 0 : (int32_t)base;
   if (in->type == TFL_TYPE_INT16) node->kernel = &ss_int16; /* the int16 eval from now on */
   return TFL_OK;
 }

@@ -42,9 +42,12 @@ void tfl_strided_copy(const void *src, void *dst, int32_t rank, const int32_t *c
     }
     o += (size_t)n * (size_t)es;
     for (k = last - 1; k >= 0; --k) { /* advance the output index over dims 0..last-1 */
-      off += stride[k];
-      if (++idx[k] < count[k]) break;
-      off -= stride[k] * count[k];
+      if (idx[k] + 1 < count[k]) {
+        ++idx[k];
+        off += stride[k];
+        break;
+      }
+      off -= stride[k] * (count[k] - 1); /* back to index 0: an offset inside src */
       idx[k] = 0;
     }
     if (k < 0) return;
