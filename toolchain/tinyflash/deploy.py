@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,8 +66,11 @@ def deploy(
     stage: Stage | None = None,
     progress: Progress | None = None,
     debug: bool = False,
+    farm_lease: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> DeployResult:
-    """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
+    """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/). With
+    `farm_lease` (a context manager factory from tinyflash.farm, say `lambda: lease(farm,
+    place)`), the firmware is flashed on the labgrid place it holds and verified there."""
     from tinyflash.pipeline import Pipeline
 
     output_dir = Path(output_dir)
@@ -105,17 +110,23 @@ def deploy(
         )
     project = pipeline.generate(output_dir / "project", force=force).project_dir
     build = pipeline.build(project)
-    port = pipeline.flash(project, port)
     # Calibration data is float (what the float model takes); verify quantizes it per input.
-    result = pipeline.verify(
-        build,
-        port,
+    options: dict[str, Any] = dict(
         data=data,
         samples=samples,
         tolerance=tolerance,
         per_layer=per_layer,
         float_model=reference_float,
     )
+    if farm_lease is not None:
+        with farm_lease() as held:
+            if stage:
+                stage(f"flash on place {held.place}")
+            held.flash(board, build.elf)
+            result = pipeline.verify(build, held.url, **options)
+    else:
+        port = pipeline.flash(project, port)
+        result = pipeline.verify(build, port, **options)
     plan = pipeline.model.plan
     return DeployResult(
         output_dir=output_dir,
