@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,13 +166,24 @@ class Farm:
         root = logging.getLogger()
         if not root.handlers:
             root.addHandler(logging.NullHandler())
-        # grpc.aio binds its channel to the thread's current loop when the session is created.
+        # One event loop in a thread of its own runs the session (grpc.aio binds its channel to
+        # the loop it was created on): jobs in other threads share the session through it.
         self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+        async def open_session() -> Any:
+            from labgrid.util import proxy
+
+            address = proxy.proxymanager.get_grpc_address(self.address, default_port=20408)
+            session = client.ClientSession(address, asyncio.get_running_loop())
+            await session.start()
+            return session
+
         try:
-            self.session = client.start_session(self.address, loop=self.loop)
+            self.session = self._run(open_session(), timeout=30.0)
         except Exception as error:  # labgrid raises its own errors and gRPC's
-            self.loop.close()
+            self._stop_loop()
             raise TinyflashError(
                 f"cannot reach the labgrid coordinator at {self.address} ({_short(error)}); "
                 f"start it (`labgrid-coordinator -l {self.address}`) or give the right "
@@ -180,14 +191,22 @@ class Farm:
                 EXIT_CHECK_FAILED,
             ) from None
 
+    def _run(self, coroutine: Any, timeout: float | None = None) -> Any:
+        """Runs `coroutine` on the session's loop and returns its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def _stop_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
     def close(self) -> None:
         try:
-            self.loop.run_until_complete(self.session.stop())
-            self.loop.run_until_complete(self.session.close())
+            self._run(self.session.stop(), timeout=10)
+            self._run(self.session.close(), timeout=10)
         except Exception:  # the coordinator may be gone already
             pass
-        self.loop.close()
-        asyncio.set_event_loop(None)
+        self._stop_loop()
 
     def __enter__(self) -> Farm:
         return self
@@ -204,8 +223,13 @@ class Farm:
         if self.session.stopping.is_set():
             raise self._lost(what, "the connection was closed")
         try:
-            answer = self.loop.run_until_complete(getattr(self.session.stub, what)(request))
-            self.loop.run_until_complete(self.session.sync_with_coordinator())
+
+            async def call() -> Any:  # the gRPC call is made on the session's loop
+                answer = await getattr(self.session.stub, what)(request)
+                await self.session.sync_with_coordinator()
+                return answer
+
+            answer = self._run(call())
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                 raise self._lost(what, error.details()) from None
@@ -234,16 +258,20 @@ class Farm:
         """Every place the coordinator knows, sorted by name."""
         if self.session.stopping.is_set():
             raise self._lost("listing places", "the connection was closed")
-        return [
-            PlaceState(
-                name,
-                dict(place.tags),
-                place.acquired,
-                place.comment or "",
-                bool(place.reservation),
-            )
-            for name, place in sorted(self.session.places.items())
-        ]
+
+        async def snapshot() -> list[PlaceState]:  # read on the loop that updates them
+            return [
+                PlaceState(
+                    name,
+                    dict(place.tags),
+                    place.acquired,
+                    place.comment or "",
+                    bool(place.reservation),
+                )
+                for name, place in sorted(self.session.places.items())
+            ]
+
+        return list(self._run(snapshot()))
 
     def place(self, name: str) -> PlaceState:
         for state in self.places():
@@ -356,17 +384,17 @@ class Farm:
         """(pyserial URL, resource class, params) of the serial resource of acquired place
         `name`."""
         state = self.place(name)
-        place = self.session.places[name]
-        found = []
-        for path in place.acquired_resources:
-            exporter, group, cls, resource_name = path
-            try:
-                entry = self.session.resources[exporter][group][resource_name]
-            except KeyError:
-                continue
-            url = serial_url(cls, dict(entry.params))
-            if url is not None:
-                found.append((url, cls, dict(entry.params), entry.avail))
+
+        async def resources() -> list[tuple[str, str, dict[str, Any], bool]]:
+            found = []
+            for exporter, group, cls, resource_name in self.session.places[name].acquired_resources:
+                entry = self.session.resources.get(exporter, {}).get(group, {}).get(resource_name)
+                url = serial_url(cls, dict(entry.params)) if entry is not None else None
+                if entry is not None and url is not None:
+                    found.append((url, cls, dict(entry.params), bool(entry.avail)))
+            return found
+
+        found = self._run(resources())
         if not found:
             raise TinyflashError(
                 f"place {state.name} has no serial resource (a NetworkSerialPort or a "
@@ -406,15 +434,19 @@ def lease(
     *,
     job: str = "1",
     timeout: float = 600.0,
+    session: Farm | None = None,
 ) -> Iterator[Lease]:
     """Holds a place for the block: `place` by name (acquired now, or an error naming its
     holder), else the first place with `tags` (reserved, waiting at most `timeout` s). The place
-    is released (and the reservation cancelled) on every way out of the block, Ctrl-C included."""
+    is released (and the reservation cancelled) on every way out of the block, Ctrl-C included.
+    `session`: an open Farm to share (parallel jobs), else one is opened for the block."""
     if not place and not tags:
         raise TinyflashError(
             f"give a place ({option('place')} NAME) or tags to reserve one by", EXIT_BAD_INPUT
         )
-    with Farm(farm) as session:
+    with ExitStack() as stack:
+        if session is None:
+            session = stack.enter_context(Farm(farm))
         notes: list[str] = []
         token = None
         if place:
@@ -518,22 +550,29 @@ def _run_job(
     job: FarmJob,
     project: Path,
     build: Any,
-    farm: str | None,
+    session: Farm,
     tags: dict[str, str],
     samples: int,
     timeout: float,
     index: int,
+    reference_lock: threading.Lock,
 ) -> None:
     from tinyflash.bench import instructions_per_tick
 
     start = time.monotonic()
     try:
         with lease(
-            farm, tags=tags, job=f"{index}:{job.model.stem}@{job.board}", timeout=timeout
+            None,
+            tags=tags,
+            job=f"{index}:{job.model.stem}@{job.board}",
+            timeout=timeout,
+            session=session,
         ) as held:
             job.place = held.place
             job.notes.extend(held.notes)
-            result = run_on_place(project, held, build=build, samples=samples)
+            result = run_on_place(
+                project, held, build=build, samples=samples, reference_lock=reference_lock
+            )
         ticks = result.ticks.median if result.ticks else 0
         job.result = {
             "exact": bool(result.passed),
@@ -555,13 +594,18 @@ def _run_job(
 class FarmRun:
     jobs: list[FarmJob]
     coordinator: str
-    seconds: float
+    seconds: float  # builds and jobs
     places: list[str]
+    build_seconds: float = 0.0  # the builds here, before the jobs start
+    workers: int = 1  # jobs at once
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "coordinator": self.coordinator,
             "seconds": round(self.seconds, 2),
+            "build_seconds": round(self.build_seconds, 2),
+            "run_seconds": round(self.seconds - self.build_seconds, 2),
+            "workers": self.workers,
             "places": self.places,
             "jobs": [job.to_dict() for job in self.jobs],
         }
@@ -595,46 +639,63 @@ def farm_run(
     extra = dict(tags or {})
     jobs = [FarmJob(Path(m), b) for b in boards for m in models]
     with Farm(farm) as session:
-        address = session.address
         known = session.places()
-    filters = {job.board: job_tags(job.board, extra) for job in jobs}
-    usable = sorted(
-        {
-            p.name
-            for p in known
-            for f in filters.values()
-            if all(p.tags.get(k) == v for k, v in f.items())
-        }
-    )
-    if not usable:
-        wanted = "; ".join(" ".join(f"{k}={v}" for k, v in f.items()) for f in filters.values())
-        raise TinyflashError(
-            f"no place on the coordinator at {address} matches {wanted}; tag places with "
-            "`labgrid-client -p NAME set-tags KEY=VALUE`",
-            EXIT_BAD_INPUT,
+        filters = {job.board: job_tags(job.board, extra) for job in jobs}
+        usable = sorted(
+            {
+                p.name
+                for p in known
+                for f in filters.values()
+                if all(p.tags.get(k) == v for k, v in f.items())
+            }
         )
-    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-farm-"))
-    work.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    built = []
-    for job in jobs:
-        if progress:
-            progress(f"build {job.model.stem} for {job.board}")
-        built.append(_build_job(job, work))
-    workers = max(1, min(parallel or len(usable), len(jobs)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = []
-        for index, (job, (project, build)) in enumerate(zip(jobs, built)):
-            if progress:
-                progress(f"queue {job.model.stem} on {job.board}")
-            futures.append(
-                pool.submit(
-                    _run_job, job, project, build, farm, filters[job.board], samples, timeout, index
-                )
+        if not usable:
+            wanted = "; ".join(" ".join(f"{k}={v}" for k, v in f.items()) for f in filters.values())
+            raise TinyflashError(
+                f"no place on the coordinator at {session.address} matches {wanted}; tag "
+                "places with `labgrid-client -p NAME set-tags KEY=VALUE`",
+                EXIT_BAD_INPUT,
             )
-        for future in futures:
-            future.result()
-    return FarmRun(jobs, address, time.monotonic() - start, usable)
+        work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-farm-"))
+        work.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        built = []
+        for job in jobs:
+            if progress:
+                progress(f"build {job.model.stem} for {job.board}")
+            built.append(_build_job(job, work))
+        build_seconds = time.monotonic() - start
+        workers = max(1, min(parallel or len(usable), len(jobs)))
+        reference_lock = threading.Lock()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = []
+            for index, (job, (project, build)) in enumerate(zip(jobs, built)):
+                if progress:
+                    progress(f"queue {job.model.stem} on {job.board}")
+                futures.append(
+                    pool.submit(
+                        _run_job,
+                        job,
+                        project,
+                        build,
+                        session,
+                        filters[job.board],
+                        samples,
+                        timeout,
+                        index,
+                        reference_lock,
+                    )
+                )
+            for future in futures:
+                future.result()
+        return FarmRun(
+            jobs,
+            session.address,
+            time.monotonic() - start,
+            usable,
+            build_seconds=build_seconds,
+            workers=workers,
+        )
 
 
 def html_matrix(run: FarmRun) -> str:
