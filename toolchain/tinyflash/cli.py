@@ -1337,7 +1337,7 @@ def _split(values: list[str] | None) -> list[str]:
 
 @farm_app.command("run")
 def farm_run_command(
-    model_args: list[Path] | None = typer.Argument(None, help="int8 .tflite models."),
+    model: list[Path] | None = typer.Argument(None, help="int8 .tflite models."),
     models: list[str] | None = typer.Option(
         None, "--models", "-m", help="More models (comma-separated or repeated)."
     ),
@@ -1373,7 +1373,7 @@ def farm_run_command(
 
     from tinyflash.farm import farm_run, html_matrix, parse_tags
 
-    chosen = [*(model_args or []), *(Path(m) for m in _split(models))]
+    chosen = [*(model or []), *(Path(m) for m in _split(models))]
     board_ids = _split(boards) or ["mps2-an386"]
     console = err_console()
     quiet = as_json or not sys.stderr.isatty()
