@@ -596,7 +596,7 @@ class FarmRun:
     coordinator: str
     seconds: float  # builds and jobs
     places: list[str]
-    build_seconds: float = 0.0  # the builds here, before the jobs start
+    build_seconds: float = 0.0  # the builds and imports here, before the jobs start
     workers: int = 1  # jobs at once
 
     def to_dict(self) -> dict[str, Any]:
@@ -664,6 +664,10 @@ def farm_run(
             if progress:
                 progress(f"build {job.model.stem} for {job.board}")
             built.append(_build_job(job, work))
+        # TensorFlow and tflite-micro load once here, not inside the first job's lease.
+        from tinyflash.floatmodel import import_tensorflow
+
+        import_tensorflow()
         build_seconds = time.monotonic() - start
         workers = max(1, min(parallel or len(usable), len(jobs)))
         reference_lock = threading.Lock()
