@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, 
 
 _TICK_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?) instructions\b")
 KERNEL_SETS = ("portable", "dsp")
+#: Runs a board's firmware somewhere and gives its serial URL: (board, elf) -> context manager.
+Runner = Callable[[Any, Path], AbstractContextManager[str]]
 
 # TFLM's figures from issue 6 (Debian arm-none-eabi-gcc 12.2 -Os, QEMU 7.2 mps2-an386, Cortex-M4,
 # instructions per inference counted by a TCG plugin): (reference kernels, CMSIS-NN, arena on M4).
@@ -278,14 +281,19 @@ def _run_on_qemu(
     repeats: int,
     stack_region: tuple[int, int] | None,
     workdir: Path,
+    runner: Runner | None = None,
 ) -> tuple[list[np.ndarray], list[int], Any, Any, int | None]:
     from tinyflash.emulator import start_device
     from tinyflash.link import open_link
 
-    with (
-        start_device(board, elf, monitor=True) as device,
-        open_link(device.url, timeout=120.0) as link,
-    ):
+    with ExitStack() as stack:
+        device = None
+        if runner is None:
+            device = stack.enter_context(start_device(board, elf, monitor=True))
+            url = device.url
+        else:  # a board elsewhere (a farm place): no QEMU monitor, so no stack high-water mark
+            url = stack.enter_context(runner(board, elf))
+        link = stack.enter_context(open_link(url, timeout=120.0))
         link.wait_banner()
         info = link.info()
         if not info.ready:
@@ -302,7 +310,7 @@ def _run_on_qemu(
             ticks.append(int(t))
         layers = link.layers(inputs)
         peak: int | None = None
-        if stack_region is not None:
+        if stack_region is not None and device is not None:
             address, size = stack_region
             dump = workdir / "stack.bin"
             with device.monitor() as monitor:
@@ -331,7 +339,14 @@ def default_models() -> list[Path]:
 
 
 def bench_one(
-    model: Path, board_id: str, kernels: str, workdir: Path, *, repeats: int = 2, seed: int = 0
+    model: Path,
+    board_id: str,
+    kernels: str,
+    workdir: Path,
+    *,
+    repeats: int = 2,
+    seed: int = 0,
+    runner: Runner | None = None,
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set."""
     from tinyflash.pipeline import Pipeline
@@ -357,7 +372,7 @@ def bench_one(
     stack = (stack_top - reserved[1], reserved[1]) if reserved and stack_top else None
     sample = load_inputs(info, None, 1, seed)[0]
     outputs, ticks, device, layers, peak = _run_on_qemu(
-        board, build.elf, sample, repeats, stack, project
+        board, build.elf, sample, repeats, stack, project, runner
     )
     # The device ran the sample `repeats` times: a model with state (an LSTM's, SVDF's) carries it
     # from one invoke to the next, so TFLM runs the same sequence and the last outputs compare.
@@ -469,8 +484,11 @@ def bench(
     workdir: Path | None = None,
     repeats: int = 2,
     progress: Progress | None = None,
+    runner: Runner | None = None,
 ) -> BenchResult:
-    """Every model x board x kernel set; boards without DSP skip the dsp set (noted)."""
+    """Every model x board x kernel set; boards without DSP skip the dsp set (noted). `runner`
+    (board, elf) -> a context manager giving the serial URL of a board running elf (a farm
+    place, say); default: QEMU here."""
     from tinyflash.boards import board_spec, load_board
 
     if not models:
@@ -514,5 +532,7 @@ def bench(
                     continue
                 if progress:
                     progress(f"{Path(model).stem} on {board_id} ({kernels})")
-                result.runs.append(bench_one(Path(model), board_id, kernels, work, repeats=repeats))
+                result.runs.append(
+                    bench_one(Path(model), board_id, kernels, work, repeats=repeats, runner=runner)
+                )
     return result

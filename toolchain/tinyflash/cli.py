@@ -1254,6 +1254,11 @@ def bench_command(
         "--wide",
         help="Every column in the table (MACs, kernel, model and image bytes, runtime state).",
     ),
+    place: str | None = typer.Option(
+        None, "--place", help="Run on this labgrid place (no stack high-water mark there)."
+    ),
+    tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
+    farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -1276,7 +1281,14 @@ def bench_command(
         if not quiet:
             console.print(f"bench: {label}", soft_wrap=True)
 
-    result = bench(chosen, boards, sets, workdir=workdir, repeats=repeats, progress=progress)
+    runner = None
+    if place or tag:
+        from tinyflash.farm import parse_tags, place_runner
+
+        runner = place_runner(farm, place, parse_tags(tag or []))
+    result = bench(
+        chosen, boards, sets, workdir=workdir, repeats=repeats, progress=progress, runner=runner
+    )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     if as_json:
         print_json(result.to_dict())

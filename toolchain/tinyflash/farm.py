@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -464,6 +464,21 @@ def lease(
             finally:
                 if token is not None:
                     session.cancel(token)
+
+
+def place_runner(
+    farm: str | None, place: str | None, tags: dict[str, str]
+) -> Callable[[Any, Path], AbstractContextManager[str]]:
+    """A bench runner: (board, elf) -> a context manager that holds the place (or one with
+    `tags`), flashes elf for board there and gives the place's serial URL."""
+
+    @contextmanager
+    def run(board: Any, elf: Path) -> Iterator[str]:
+        with lease(farm, place, tags, job=f"bench:{Path(elf).parent.name}") as held:
+            held.flash(board.id, elf)
+            yield held.url
+
+    return run
 
 
 def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
