@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,23 +110,25 @@ def deploy(
         )
     project = pipeline.generate(output_dir / "project", force=force).project_dir
     build = pipeline.build(project)
-    # Calibration data is float (what the float model takes); verify quantizes it per input.
-    options: dict[str, Any] = dict(
-        data=data,
-        samples=samples,
-        tolerance=tolerance,
-        per_layer=per_layer,
-        float_model=reference_float,
-    )
-    if farm_lease is not None:
-        with farm_lease() as held:
+    with ExitStack() as held_place:
+        if farm_lease is not None:
+            held = held_place.enter_context(farm_lease())
             if stage:
                 stage(f"flash on place {held.place}")
             held.flash(board, build.elf)
-            result = pipeline.verify(build, held.url, **options)
-    else:
-        port = pipeline.flash(project, port)
-        result = pipeline.verify(build, port, **options)
+            port = held.url
+        else:
+            port = pipeline.flash(project, port)
+        # Calibration data is float (what the float model takes); verify quantizes it per input.
+        result = pipeline.verify(
+            build,
+            port,
+            data=data,
+            samples=samples,
+            tolerance=tolerance,
+            per_layer=per_layer,
+            float_model=reference_float,
+        )
     plan = pipeline.model.plan
     return DeployResult(
         output_dir=output_dir,

@@ -148,19 +148,27 @@ class Lease:
             )
 
 
+def _labgrid(module: str) -> Any:
+    """labgrid.remote.<module>, or the sentence that says how to install labgrid."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"labgrid.remote.{module}")
+    except ImportError:
+        raise TinyflashError(
+            "labgrid is not installed; install tinyflash's farm extra "
+            "(pip install 'tinyflash[farm]', or `make setup` in a checkout)",
+            EXIT_BAD_INPUT,
+        ) from None
+
+
 class Farm:
-    """One connection to a labgrid coordinator (its own event loop: one Farm per thread)."""
+    """One connection to a labgrid coordinator; its session runs on an event loop in a thread of
+    its own, so jobs in several threads can share it."""
 
     def __init__(self, farm: str | None = None) -> None:
         self.address = coordinator_address(farm)
-        try:
-            from labgrid.remote import client
-        except ImportError:
-            raise TinyflashError(
-                "labgrid is not installed; install tinyflash's farm extra "
-                "(pip install 'tinyflash[farm]', or `make setup` in a checkout)",
-                EXIT_BAD_INPUT,
-            ) from None
+        client = _labgrid("client")
         # labgrid logs a lost coordinator with tracebacks on the root logger; the user gets
         # tinyflash's sentence instead (a caller that configured logging keeps its handlers).
         root = logging.getLogger()
@@ -871,14 +879,7 @@ def run_exporter(config: Path, farm: str | None, name: str | None, hostname: str
     away)."""
     if not Path(config).is_file():
         raise TinyflashError(f"{config} does not exist; give the exporter's YAML", EXIT_BAD_INPUT)
-    try:
-        from labgrid.remote import exporter
-    except ImportError:
-        raise TinyflashError(
-            "labgrid is not installed; install tinyflash's farm extra "
-            "(pip install 'tinyflash[farm]', or `make setup` in a checkout)",
-            EXIT_BAD_INPUT,
-        ) from None
+    exporter = _labgrid("exporter")
     slots: list[QemuSlot] = []
     _register_qemu_export(slots)
     argv = ["labgrid-exporter", "-c", coordinator_address(farm)]
