@@ -342,6 +342,7 @@ class Farm:
                 f"{wanted}`",
                 EXIT_BAD_INPUT,
             )
+        names = {p.name for p in matching}
         filters = {"main": pb2.Reservation.Filter(filter=tags)}
         created = self._call("CreateReservation", pb2.CreateReservationRequest(filters=filters))
         token = Reservation.from_pb2(created.reservation).token
@@ -359,17 +360,10 @@ class Farm:
                         f"the reservation for {wanted} ended as {reservation.state.name}",
                         EXIT_CHECK_FAILED,
                     )
-                notes.extend(
-                    self.recover_dead(
-                        [p for p in self.places() if p.name in {m.name for m in matching}]
-                    )
-                )
+                candidates = [p for p in self.places() if p.name in names]
+                notes.extend(self.recover_dead(candidates))
                 if time.monotonic() > deadline:
-                    held = "; ".join(
-                        _held_sentence(p)
-                        for p in self.places()
-                        if p.name in {m.name for m in matching} and p.acquired
-                    )
+                    held = "; ".join(_held_sentence(p) for p in candidates if p.acquired)
                     raise TinyflashError(
                         f"no place with {wanted} came free within {timeout:.0f} s"
                         + (f": {held}" if held else ""),
