@@ -62,6 +62,8 @@ def deploy(
     stage: Stage | None = None,
     progress: Progress | None = None,
     debug: bool = False,
+    runtime: str = "tinyflash",
+    tflm_path: Path | None = None,
     farm_lease: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> DeployResult:
     """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/). With
@@ -104,7 +106,9 @@ def deploy(
             "each offender and its fix",
             EXIT_CHECK_FAILED,
         )
-    project = pipeline.generate(output_dir / "project", force=force).project_dir
+    project = pipeline.generate(
+        output_dir / "project", force=force, runtime=runtime, tflm_path=tflm_path
+    ).project_dir
     build = pipeline.build(project)
     with ExitStack() as held_place:
         if farm_lease is not None:
