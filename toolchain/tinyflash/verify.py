@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,12 +393,14 @@ def verify_device(
     progress: Progress | None = None,
     info: Any = None,
     stream: int | None = None,
+    reference_lock: AbstractContextManager[Any] | None = None,
 ) -> VerifyResult:
     """Talks to a running device at `url` whose firmware embeds `model` (`info`: its ModelInfo
     when the caller has parsed it already). With `stream` = N: N consecutive frames from a RESET
     on (state carries from one to the next, as in one TFLM interpreter kept across invokes),
     then a RESET and the first min(N, STREAM_REPLAY) frames again, which must give a fresh
-    interpreter's outputs."""
+    interpreter's outputs. `reference_lock` is held while the host references run (parallel
+    farm jobs in one process: TensorFlow's imports and fd silencing are not thread-safe)."""
     from tinyflash.link import open_link
     from tinyflash.model import load_model
 
@@ -445,7 +447,8 @@ def verify_device(
             if progress:
                 progress("device", i + 1, len(inputs))
         skipped: dict[str, str] = {}
-        references = run_references(model, info, inputs, float_model, skipped, progress)
+        with reference_lock or nullcontext():
+            references = run_references(model, info, inputs, float_model, skipped, progress)
         metrics: list[OutputMetrics] = []
         for name in REFERENCE_NAMES:
             ref_outputs = references.get(name)
