@@ -22,20 +22,17 @@ static tfl_status broadcast_to_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status broadcast_to_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = tfl_input_i8(ctx, node, 0);
-  int8_t *y = tfl_output_i8(ctx, node, 0);
-  const int32_t total = tfl_tensor_elements(out);
+  tfl_io_i8 io = tfl_io_i8_of(ctx, node);
+  const int32_t total = tfl_tensor_elements(io.out);
   int32_t strides[1][TFL_MAX_DIMS];
   int32_t offset = 0;
   int32_t idx[TFL_MAX_DIMS];
   int32_t e;
-  tfl_expand_strides(in, out, strides[0]);
+  tfl_expand_strides(io.in, io.out, strides[0]);
   memset(idx, 0, sizeof idx);
   for (e = 0; e < total; ++e) {
-    y[e] = x[offset];
-    tfl_expand_next(out, idx, 1, strides, &offset);
+    io.y[e] = io.x[offset];
+    tfl_expand_next(io.out, idx, 1, strides, &offset);
   }
   return TFL_OK;
 }

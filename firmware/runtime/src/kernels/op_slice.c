@@ -43,10 +43,7 @@ static tfl_status slice_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status slice_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = tfl_input_i8(ctx, node, 0);
-  int8_t *y = tfl_output_i8(ctx, node, 0);
+  tfl_io_i8 io = tfl_io_i8_of(ctx, node);
   int32_t strides[TFL_SLICE_MAX_DIMS];
   int32_t idx[TFL_SLICE_MAX_DIMS];
   int32_t rows;
@@ -55,18 +52,18 @@ static tfl_status slice_eval(tfl_context *ctx, tfl_node *node) {
   int32_t last;
   tfl_slice_data d;
   memcpy(&d, node->data, sizeof d);
-  if (tfl_tensor_elements(out) == 0) return TFL_OK;
+  if (tfl_tensor_elements(io.out) == 0) return TFL_OK;
   last = d.rank - 1;
   strides[last] = 1;
-  for (i = last; i > 0; --i) strides[i - 1] = strides[i] * in->dims[i];
+  for (i = last; i > 0; --i) strides[i - 1] = strides[i] * io.in->dims[i];
   rows = 1;
   for (i = 0; i < last; ++i) rows *= d.size[i];
   memset(idx, 0, sizeof idx);
   for (r = 0; r < rows; ++r) { /* one contiguous run of the innermost dim per row */
     int32_t off = d.begin[last];
     for (i = 0; i < last; ++i) off += (d.begin[i] + idx[i]) * strides[i];
-    memcpy(y, x + off, (size_t)d.size[last]);
-    y += d.size[last];
+    memcpy(io.y, io.x + off, (size_t)d.size[last]);
+    io.y += d.size[last];
     for (i = last - 1; i >= 0; --i) {
       if (++idx[i] < d.size[i]) break;
       idx[i] = 0;
