@@ -29,8 +29,11 @@ int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b);
 #define TFL_TYPE_BIT(type) (1u << (unsigned)(type))
 #define TFL_TYPES_INT8 TFL_TYPE_BIT(TFL_TYPE_INT8)
 #define TFL_TYPES_INDEX (TFL_TYPE_BIT(TFL_TYPE_INT32) | TFL_TYPE_BIT(TFL_TYPE_INT64))
+/* int8 or int16 (16x8): the data-movement kernels copy either. */
+#define TFL_TYPES_COPY (TFL_TYPES_INT8 | TFL_TYPE_BIT(TFL_TYPE_INT16))
 
-/* The tensors most prepares start with: input 0 (*in, int8), output 0 (*out, one of
+/* The tensors most prepares start with: input 0 (*in, int8; or int16 when `out_types` has
+ * int16: the 16x8 kernels), output 0 (*out, one of
  * `out_types`) and, when `param` is not NULL, input 1 (*param, one of `param_types`: a second
  * operand, axes, a shape...). TFL_ERR_MODEL_INVALID when one of them is absent, then
  * TFL_ERR_UNSUPPORTED_TYPE when a type is not accepted. */
@@ -93,6 +96,26 @@ TFL_MUST_CHECK tfl_status tfl_option_i32_vector(const tfl_context *ctx, const tf
                                                 int field, int32_t *out, int32_t capacity,
                                                 int32_t *count);
 
+/* A string field (flatbuffer string, bytes not NUL-terminated): *s = NULL, *len = 0 when absent. */
+TFL_MUST_CHECK tfl_status tfl_option_string(const tfl_context *ctx, const tfl_node *node,
+                                            int field, const uint8_t **s, uint32_t *len);
+
+/* ---- subgraphs and resource variables ------------------------------------------------- */
+/* Runs every operator of subgraph `index` (control-flow kernels). TFL_ERR_MODEL_INVALID when the
+ * index is out of range or the subgraph is already running (no recursion). */
+TFL_MUST_CHECK tfl_status tfl_invoke_subgraph(tfl_context *ctx, int32_t index);
+/* Resource id of the variable named by (container, shared_name), created when new; an absent
+ * container matches any (as TFLM). TFL_ERR_TOO_MANY_RESOURCES past TFL_MAX_RESOURCES. */
+TFL_MUST_CHECK tfl_status tfl_resource_id(tfl_context *ctx, const uint8_t *container,
+                                          uint32_t container_len, const uint8_t *shared_name,
+                                          uint32_t shared_name_len, int32_t *id);
+/* Binds storage for resource `id` the size of `value` (first call; later calls must give the same
+ * size, else TFL_ERR_BAD_SHAPE): the plan's offset for it, or the next free arena bytes without a
+ * plan; filled with its initial value. */
+TFL_MUST_CHECK tfl_status tfl_resource_bind(tfl_context *ctx, int32_t id, const tfl_tensor *value);
+/* Resource `id`, NULL when out of range. */
+tfl_resource *tfl_resource_at(tfl_context *ctx, int32_t id);
+
 /* ---- per-channel parameter pool ------------------------------------------------------ */
 TFL_MUST_CHECK tfl_status tfl_pool_alloc(tfl_context *ctx, int32_t words, int32_t **out);
 
@@ -146,7 +169,23 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
 
 /* Declares a kernel object `tfl_kernel_<lower>` for builtin `code`. */
 #define TFL_DEFINE_KERNEL(lower, code, text, prepare_fn, eval_fn) \
-  const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn}
+  const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn, NULL}
+/* The same for a kernel that keeps state between invokes and resets it with reset_fn. */
+#define TFL_DEFINE_KERNEL_RESET(lower, code, text, prepare_fn, eval_fn, reset_fn) \
+  const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn, reset_fn}
+
+/* The int16 (16x8) variant of a kernel: a file-local kernel object `var` with the same code,
+ * name and prepare and the int16 eval. The kernel's prepare selects it once for a node with
+ * int16 activations (node->kernel = &var), so eval never tests the type. Declares prepare_fn. */
+#define TFL_DEFINE_KERNEL16(var, code, text, prepare_fn, eval_fn)   \
+  static tfl_status prepare_fn(tfl_context *ctx, tfl_node *node); \
+  static const tfl_kernel var = {code, text, prepare_fn, eval_fn, NULL}
+
+/* Element bytes of the types the data-movement kernels copy unchanged: 1 (int8), 2 (int16,
+ * 16x8 activations), 0 for any other type. */
+static inline int32_t tfl_copy_bytes(int32_t type) {
+  return type == TFL_TYPE_INT8 ? 1 : (type == TFL_TYPE_INT16 ? 2 : 0);
+}
 
 /* Compile-time check that a kernel's data struct fits in tfl_node.data. */
 #define TFL_OP_DATA_FITS(type) \
