@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -200,16 +199,18 @@ def test_check_accepts_the_stream_ops_and_warns_of_unrun_subgraphs() -> None:
 
 @pytest.fixture(scope="module")
 def streaming_kws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/streaming_kws/model.py:model through `tinyflash convert` (which sees the assigned
+    variable and converts with resource variables), calibrated on 200 seeded frames."""
     out = tmp_path_factory.mktemp("streaming_kws")
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "streaming_kws" / "build.py"), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=REPO,
-    )
+    frames = out / "frames.npy"
+    np.save(frames, np.random.default_rng(0).uniform(-1, 1, (200, 10)).astype(np.float32))
+    model = out / "streaming_kws.tflite"
+    example = REPO / "examples" / "streaming_kws" / "model.py"
+    done = tinyflash("convert", f"{example}:model", "-o", model, "--data", frames, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
-    return out / "streaming_kws.tflite"
+    result = json.loads(done.stdout)
+    assert result["stateful"] is True and result["deployable"] is True
+    return model
 
 
 @pytest.mark.slow
@@ -220,6 +221,8 @@ def test_streaming_kws_converts_to_resource_variables(streaming_kws: Path) -> No
     assert {"CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"} <= names
     assert all(t.dtype in ("int8", "int32", "resource") for t in info.tensors)
     assert check_model(info).deployable
+    checked = tinyflash("check", streaming_kws, "--json")
+    assert checked.returncode == 0, checked.stdout[-2000:]
     # the window (8 frames x 10 features, int8) is the state; on the host runtime too
     assert [r[1] for r in resource_variables(info)] == [80]
     rng = np.random.default_rng(5)
@@ -255,3 +258,33 @@ def test_streaming_kws_verifies_a_50_frame_stream(
         "first_mismatch_after_reset": None,
     }
     assert result["arena_used"] == result["arena_planned"]
+
+
+@pytest.mark.slow
+def test_per_layer_on_a_stream_replays_the_frames_before_the_bad_one(
+    streaming_kws: Path, tmp_path: Path
+) -> None:
+    """A SOFTMAX planted (in a vendored host project) to go wrong from its third invoke on:
+    frame 2 is the first mismatch, and --per-layer names SOFTMAX, not the state's READ_VARIABLE
+    — the device is RESET and replays frames 0-1 before the per-layer frame, and the reference
+    runs the same three frames in one interpreter."""
+    project = tmp_path / "p"
+    done = tinyflash(
+        "generate", streaming_kws, "--board", "host", "-o", project, "--vendor", "--selftest", "0"
+    )
+    assert done.returncode == 0, done.stderr
+    kernels = list(project.rglob("op_softmax.c"))
+    assert len(kernels) == 1
+    source = kernels[0].read_text()
+    end = "  return TFL_OK;\n}\n\n/* 16x8:"
+    assert source.count(end) == 1, "op_softmax.c changed; update the planted fault"
+    fault = "  { static int calls; if (++calls >= 3) ((int8_t *)out->data)[0] ^= 1; }\n"
+    kernels[0].write_text(source.replace(end, fault + end))
+    done = tinyflash("verify", project, "--samples", "4", "--per-layer", "--json")
+    assert "Traceback" not in done.stderr, done.stderr
+    result = json.loads(done.stdout)
+    assert result["passed"] is False and result["first_mismatch_sample"] == 2
+    divergence = result["divergence"]
+    assert divergence is not None and divergence["sample"] == 2
+    assert divergence["op_name"] == "SOFTMAX"
+    assert divergence["max_abs_diff_lsb"] == 1 and divergence["mismatched_values"] == 1

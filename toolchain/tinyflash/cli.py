@@ -426,6 +426,12 @@ def convert_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     force: bool = typer.Option(False, "--force", help="Replace an existing -o file."),
+    stateful: bool = typer.Option(
+        False,
+        "--stateful",
+        help="Keep the model's variables as state between invokes (resource variables); "
+        "automatic when the call assigns a variable.",
+    ),
 ) -> None:
     """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
 
@@ -449,6 +455,7 @@ def convert_command(
             progress=bar.update,
             debug=debug,
             force=force,
+            stateful=stateful,
         )
     finally:
         bar.stop()
@@ -489,6 +496,11 @@ def convert_command(
         else ["  inputs: -"],
         indent="    ",
     )
+    if result.stateful:
+        console.print(
+            "  stateful: variables kept between invokes as resource variables (reset with "
+            "the protocol RESET / tfl_reset_variables)"
+        )
     if result.op_histogram:
         ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
         print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")

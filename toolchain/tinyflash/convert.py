@@ -138,6 +138,7 @@ def _child_main() -> int:
             float_weight_bytes=loaded.float_weight_bytes,
             layer_types=loaded.layer_types,
             rolled=loaded.rolled,
+            stateful=loaded.stateful,
         )
         reply = receive()
         if reply.get("abort"):
@@ -153,10 +154,14 @@ def _child_main() -> int:
         # without, the converter freezes the captured variables (loaded.trackable keeps them alive).
         # A tf-keras LSTM that is not unrolled is the exception: converted with its model it fuses
         # into UNIDIRECTIONAL_SEQUENCE_LSTM (without, the converter segfaults).
+        # A stateful model (it assigns a variable in the call, or --stateful) converts with its
+        # trackable too and keeps its variables as resource variables (VAR_HANDLE/READ_VARIABLE/
+        # ASSIGN_VARIABLE, an init subgraph run by CALL_ONCE), quantized like the activations.
+        stateful = bool(request.get("stateful")) or loaded.stateful
         fused = loaded.rolled and _is_tf_keras_model(getattr(loaded.trackable, "model", None))
         converter = (
             tf.lite.TFLiteConverter.from_concrete_functions([loaded.function], loaded.trackable)
-            if fused
+            if fused or stateful
             else tf.lite.TFLiteConverter.from_concrete_functions([loaded.function])
         )
         hold = os.environ.get(HOLD_ENV, "")
@@ -168,6 +173,9 @@ def _child_main() -> int:
                 threading.Event().wait()
 
         _configure(converter, tf, request["mode"], calibration, on_sample)
+        if stateful:
+            converter.experimental_enable_resource_variables = True
+            converter._experimental_variable_quantization = True  # int8 state, no float island
         started = time.monotonic()
         try:
             flatbuffer = converter.convert()
@@ -217,6 +225,7 @@ class ConvertResult:
     op_histogram: dict[str, int]
     deployable: bool | None
     problems: list[str] = field(default_factory=list)
+    stateful: bool = False  # converted with resource variables (state kept between invokes)
     log_path: Path | None = None
 
     def to_json(self) -> dict:
@@ -358,13 +367,16 @@ def convert_model(
     progress: Progress | None = None,
     debug: bool = False,
     force: bool = False,
+    stateful: bool = False,
 ) -> ConvertResult:
     """Convert MODEL to OUTPUT in `mode`, calibrating with `data` (required for the integer modes).
 
     An existing OUTPUT is refused unless `force`. OUTPUT appears only complete: the bytes go to a
     temporary file beside it that is renamed over it, and a failure or Ctrl-C (the converter child
     is then killed) leaves no partial file behind.
-    `progress(done, total)` is called for each representative sample the converter consumes."""
+    `progress(done, total)` is called for each representative sample the converter consumes.
+    A model that assigns a variable in its call (a tf.Variable, a Keras RNN with stateful=True)
+    converts with resource variables, its state kept between invokes; `stateful` forces that."""
     started = time.monotonic()
     if mode not in MODES:
         raise TinyflashError(
@@ -412,19 +424,23 @@ def convert_model(
         child = _Child(debug, log_path)
         recurrent = False
         rolled: list[str] = []
+        converted_stateful = stateful
         inputs: list[InputSpec] = []
         float_weight_bytes = 0
         count = 0
         convert_seconds = 0.0
         failure: TinyflashError | None = None
         try:
-            child.send(model=spec.to_json(), mode=mode, out=str(partial), debug=debug)
+            child.send(
+                model=spec.to_json(), mode=mode, out=str(partial), debug=debug, stateful=stateful
+            )
             message = child.receive()
             if message is not None and message.get("event") == "inputs":
                 inputs = [InputSpec.from_json(d) for d in message["inputs"]]
                 float_weight_bytes = int(message.get("float_weight_bytes", 0))
                 recurrent = any(t in RECURRENT_LAYERS for t in message.get("layer_types", []))
                 rolled = [str(r) for r in message.get("rolled", [])]
+                converted_stateful = stateful or bool(message.get("stateful"))
                 calib_path = ""
                 if mode in MODES_NEEDING_DATA:
                     try:
@@ -507,6 +523,7 @@ def convert_model(
         op_histogram=histogram,
         deployable=deployable,
         problems=problems,
+        stateful=converted_stateful,
     )
 
 

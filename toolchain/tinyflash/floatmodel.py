@@ -188,6 +188,7 @@ class LoadedModel:
     float_weight_bytes: int
     layer_types: list[str] = field(default_factory=list)
     rolled: list[str] = field(default_factory=list)  # recurrent layers that are not unrolled
+    stateful: bool = False  # the function assigns a variable: state kept between invokes
 
     @property
     def has_recurrent(self) -> bool:
@@ -251,6 +252,21 @@ def rolled_recurrent_layers(model: Any) -> list[str]:
             stack.append(inner)
         stack.extend(getattr(layer, "layers", []) or [])
     return found
+
+
+ASSIGN_OPS = frozenset({"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp"})
+
+
+def assigns_variables(function: Any) -> bool:
+    """Whether the concrete function (or a function it calls) assigns a variable, i.e. keeps
+    state from one call to the next (a tf.Variable assigned in the call, a Keras RNN with
+    stateful=True). Read from the graph, no tracing: the function's nodes and its library."""
+    graph_def = function.graph.as_graph_def()
+    if any(node.op in ASSIGN_OPS for node in graph_def.node):
+        return True
+    return any(
+        node.op in ASSIGN_OPS for fn in graph_def.library.function for node in fn.node_def
+    )
 
 
 def _is_tf_keras_model(obj: Any) -> bool:
@@ -400,7 +416,8 @@ def _tf_name(name: str, index: int) -> str:
     return clean if clean and not clean[0].isdigit() else f"input_{index}"
 
 
-def _from_function(spec: ModelSpec, fn: Any, tf: Any) -> LoadedModel:
+def _from_function(spec: ModelSpec, fn: Any, tf: Any, owner: Any = None) -> LoadedModel:
+    """`owner`: the tf.Module whose __call__ `fn` is (it tracks the variables the call uses)."""
     where = spec.label
     input_signature = getattr(fn, "input_signature", None)
     if input_signature is None:
@@ -438,7 +455,8 @@ def _from_function(spec: ModelSpec, fn: Any, tf: Any) -> LoadedModel:
     function = serve.get_concrete_function()
     variables = list(getattr(function, "variables", []) or [])
     weights = sum(int(np.prod(v.shape)) * 4 for v in variables)
-    return LoadedModel(spec, function, _holder(tf, fn, serve), inputs, [], weights, [])
+    holder = _holder(tf, fn if owner is None else owner, serve)
+    return LoadedModel(spec, function, holder, inputs, [], weights, [])
 
 
 def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
@@ -565,6 +583,9 @@ def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
             return _from_keras(spec, obj, tf)
         if hasattr(obj, "get_concrete_function"):
             return _from_function(spec, obj, tf)
+        call = getattr(type(obj), "__call__", None)
+        if isinstance(obj, tf.Module) and hasattr(call, "get_concrete_function"):
+            return _from_function(spec, obj.__call__, tf, owner=obj)
         if callable(obj) and not isinstance(obj, type):
             try:
                 obj = obj()
@@ -612,14 +633,19 @@ def load_float_model(spec: ModelSpec, quiet: bool = True) -> LoadedModel:
     tf = import_tensorflow(quiet)
     if spec.kind == "saved_model":
         keras_model = _tf_keras_saved_model(spec)
-        if keras_model is not None:
-            return _from_keras(spec, keras_model, tf)
-        return _from_saved_model(spec, tf)
-    if spec.kind in ("keras", "h5"):
-        return _from_keras(spec, _load_keras_file(spec, tf), tf)
-    if spec.kind == "python":
-        return _load_python(spec, tf)
-    raise TinyflashError(f"{spec.path}: unknown model kind {spec.kind}.", EXIT_BAD_INPUT)
+        loaded = (
+            _from_keras(spec, keras_model, tf)
+            if keras_model is not None
+            else _from_saved_model(spec, tf)
+        )
+    elif spec.kind in ("keras", "h5"):
+        loaded = _from_keras(spec, _load_keras_file(spec, tf), tf)
+    elif spec.kind == "python":
+        loaded = _load_python(spec, tf)
+    else:
+        raise TinyflashError(f"{spec.path}: unknown model kind {spec.kind}.", EXIT_BAD_INPUT)
+    loaded.stateful = assigns_variables(loaded.function)
+    return loaded
 
 
 def _first_line(error: BaseException) -> str:

@@ -277,12 +277,17 @@ def _float_outputs(
     return result
 
 
-def tflm_intermediates(info: Any, sample: Sequence[np.ndarray]) -> dict[int, np.ndarray]:
-    """Every tensor's value after one invoke of the tflite-micro runtime (all tensors kept).
+def tflm_intermediates(
+    info: Any, sample: Sequence[np.ndarray], history: Sequence[Sequence[np.ndarray]] = ()
+) -> dict[int, np.ndarray]:
+    """Every tensor's value after one invoke of the tflite-micro runtime (all tensors kept),
+    the interpreter having run `history` first (a stateful model's earlier frames).
     Tensor indices come from ModelInfo: the runtime does not bounds-check GetTensor."""
     from tinyflash.reference import TFLMReference
 
     runner = TFLMReference(bytes(info.data), preserve_all_tensors=True)
+    for earlier in history:
+        runner.run(earlier)
     runner.run(sample)
     # subgraph 0's tensors only: TFLM reads the others with their own subgraph index, and
     # GetTensor does not check either (ModelInfo numbers every subgraph's tensors globally)
@@ -478,12 +483,20 @@ def verify_device(
                 if reset_bad is None and _worst_lsb(outs, references["tflm"][i]) > tolerance:
                     reset_bad = i
         layers_sample = first_bad if first_bad is not None else 0
+        # State: the per-layer frame must see the history the stream gave it, on the device as
+        # in the reference. RESET, replay the frames before it, and compare against one
+        # interpreter run over the same frames (a fresh one would point at the state's ops).
+        history = inputs[:layers_sample] if info.stateful or stream is not None else []
+        if per_layer and first_bad is not None and (info.stateful or stream is not None):
+            link.reset()
+            for sample in history:
+                link.invoke(sample)
         layers = link.layers(inputs[layers_sample])
         op_ticks = [OpTiming(r.op_index, r.op_name, r.ticks) for r in layers.ops]
         divergence = None
         if per_layer and first_bad is not None:
             divergence = find_divergence(
-                info, first_bad, layers, tflm_intermediates(info, inputs[first_bad])
+                info, first_bad, layers, tflm_intermediates(info, inputs[first_bad], history)
             )
         counters = link.counters.as_dict()
     return VerifyResult(
