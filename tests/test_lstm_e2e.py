@@ -254,3 +254,4 @@ np.save(out + "/cal.npy", np.random.default_rng(0).uniform(-1, 1, (20, 1, 8)).as
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "stateful" in done.stderr and "one time step per frame" in done.stderr, done.stderr
+    assert "unroll=True" in done.stderr, done.stderr

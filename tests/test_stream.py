@@ -288,3 +288,40 @@ def test_per_layer_on_a_stream_replays_the_frames_before_the_bad_one(
     assert divergence is not None and divergence["sample"] == 2
     assert divergence["op_name"] == "SOFTMAX"
     assert divergence["max_abs_diff_lsb"] == 1 and divergence["mismatched_values"] == 1
+
+
+@pytest.mark.slow
+def test_stateful_keras_lstm_unrolled_converts_and_streams_on_the_host(tmp_path: Path) -> None:
+    """A Keras LSTM with stateful=True (batch 1, one step per frame, unroll=True): `convert` sees
+    the state assignments and converts with resource variables; 30 frames on the host equal one
+    TFLM interpreter over the same frames, and RESET gives a fresh interpreter's outputs. (Not
+    unrolled, TF 2.21 crashes on it; test_lstm_e2e checks the sentence that names unroll=True.)"""
+    source = tmp_path / "lstm.py"
+    source.write_text(
+        "import tf_keras\n\n\ndef model():\n"
+        "    tf_keras.utils.set_random_seed(4)\n"
+        "    return tf_keras.Sequential([\n"
+        "        tf_keras.Input((1, 6), batch_size=1),\n"
+        "        tf_keras.layers.LSTM(8, stateful=True, unroll=True),\n"
+        "        tf_keras.layers.Dense(3),\n"
+        "    ])\n"
+    )
+    calibration = tmp_path / "cal.npy"
+    np.save(calibration, np.random.default_rng(0).uniform(-1, 1, (50, 1, 6)).astype(np.float32))
+    model = tmp_path / "lstm.tflite"
+    done = tinyflash("convert", f"{source}:model", "-o", model, "--data", calibration, "--json")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["stateful"] is True and result["deployable"] is True
+    info = parse_model(model.read_bytes(), "lstm")
+    assert {"CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"} <= {
+        op.name for op in info.ops
+    }
+    assert info.subgraph_count == 2
+    # the hidden and cell states, int8[1, 8] each
+    assert [r[1] for r in resource_variables(info)] == [8, 8]
+    project = ["--board", "host", "-o", str(tmp_path / "p")]
+    done = tinyflash("verify", model, *project, "--stream", "30", "--json")
+    result = json.loads(done.stdout)
+    assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
+    assert result["stream"]["first_mismatch_after_reset"] is None

@@ -333,10 +333,11 @@ def _crash_error(
             how = f"{signal.Signals(-code).name}, {how}"
     if rolled and any(", stateful)" in r for r in rolled):
         remedy = (
-            f"TF 2.21 cannot convert the stateful layer {', '.join(rolled)}; build it "
-            "stateless with one time step per frame (Input((1, features), batch_size=1)): "
-            "the fused LSTM keeps its state from one invoke to the next on the device — "
-            "see docs/convert.md (RNN routes, streaming)"
+            f"TF 2.21 cannot convert the stateful layer {', '.join(rolled)} when it is not "
+            "unrolled; build it with unroll=True (still stateful=True: its state becomes "
+            "resource variables) or stateless with one time step per frame "
+            "(Input((1, features), batch_size=1)), whose fused LSTM keeps its state from one "
+            "invoke to the next on the device — see docs/convert.md (RNN routes, streaming)"
         )
     elif rolled:
         remedy = (
