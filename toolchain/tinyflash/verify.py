@@ -292,7 +292,12 @@ def tflm_intermediates(
     # subgraph 0's tensors only: TFLM reads the others with their own subgraph index, and
     # GetTensor does not check either (ModelInfo numbers every subgraph's tensors globally)
     count = len(info.subgraphs[0].tensors) if info.subgraphs else len(info.tensors)
-    return {index: runner.tensor(index) for index in range(count)}
+    # a resource tensor (VAR_HANDLE's output) holds no values: TFLM's GetTensor crashes on it
+    return {
+        index: runner.tensor(index)
+        for index in range(count)
+        if info.tensors[index].dtype != "resource"
+    }
 
 
 def find_divergence(
