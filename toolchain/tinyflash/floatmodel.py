@@ -264,9 +264,7 @@ def assigns_variables(function: Any) -> bool:
     graph_def = function.graph.as_graph_def()
     if any(node.op in ASSIGN_OPS for node in graph_def.node):
         return True
-    return any(
-        node.op in ASSIGN_OPS for fn in graph_def.library.function for node in fn.node_def
-    )
+    return any(node.op in ASSIGN_OPS for fn in graph_def.library.function for node in fn.node_def)
 
 
 def _is_tf_keras_model(obj: Any) -> bool:
@@ -583,8 +581,7 @@ def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
             return _from_keras(spec, obj, tf)
         if hasattr(obj, "get_concrete_function"):
             return _from_function(spec, obj, tf)
-        call = getattr(type(obj), "__call__", None)
-        if isinstance(obj, tf.Module) and hasattr(call, "get_concrete_function"):
+        if isinstance(obj, tf.Module) and hasattr(obj.__call__, "get_concrete_function"):
             return _from_function(spec, obj.__call__, tf, owner=obj)
         if callable(obj) and not isinstance(obj, type):
             try:
