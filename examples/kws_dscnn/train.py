@@ -34,7 +34,6 @@ HERE = Path(__file__).resolve().parent
 SEED = 20261208
 FRAMES, FEATURES = 49, 10
 STEP = 1.0 / 32
-CALIBRATION_SAMPLES = 200
 EPOCHS = 30
 CHANNELS = 24
 BLOCKS = 2
@@ -90,27 +89,11 @@ def build_model():  # type: ignore[no-untyped-def]
 
 
 def train(out_dir: Path, epochs: int) -> float:
-    """Train, save the model and the data files; returns the float test accuracy."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(SEED)
-    tf.config.experimental.enable_op_determinism()
-    x_train, y_train, x_test, y_test = load_data()
-    model = build_model()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=3e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+    """Train, save the model and the data files (examples/digits' fit_and_save); returns the
+    float test accuracy."""
+    accuracy, _, _ = _digits_example().fit_and_save(
+        SEED, load_data, build_model, epochs, out_dir / "kws_dscnn.keras"
     )
-    model.fit(x_train, y_train, epochs=epochs, batch_size=64, shuffle=True, verbose=0)
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clean = keras.models.clone_model(model)  # no optimizer state in the file
-    clean.set_weights(model.get_weights())
-    clean.save(out_dir / "kws_dscnn.keras")
-    np.savez_compressed(out_dir / "calibration.npz", x=x_train[:CALIBRATION_SAMPLES])
-    np.savez_compressed(out_dir / "test.npz", x=x_test, y=y_test)
     return float(accuracy)
 
 
