@@ -126,12 +126,12 @@ def test_float_model_names_each_op(converted: dict[str, Path]) -> None:
 def test_dynamic_range_model_is_hybrid(converted: dict[str, Path]) -> None:
     _, report = _report(converted, "dynamic")
     assert not report.deployable
-    assert any(
-        m.startswith(
-            "op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations "
-            "— convert with representative data"
-        )
-        for m in report.offenders
+    # one finding for the whole model (the cause is the mode, the same at every op), whose
+    # remedy is the mode: data alone would not help
+    assert len(report.offenders) == 1, report.offenders
+    assert report.offenders[0].startswith(
+        "op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations — dynamic-range "
+        "quantization, a host-only mode (--mode dynamic); for a device convert with --mode int8"
     ), report.offenders
 
 
@@ -142,7 +142,15 @@ def test_float16_model(converted: dict[str, Path]) -> None:
     assert "DEQUANTIZE" in info.op_histogram
     kinds = {f.kind for f in report.findings if f.severity == "error"}
     assert "float16" in kinds, report.offenders
-    assert any("float16 weights" in m for m in report.offenders)
+    # one finding, not one per DEQUANTIZE and float op: the mode is the cause
+    assert len(report.offenders) == 1, report.offenders
+    assert "float16 weights" in report.offenders[0]
+    assert (
+        "a host-only mode (--mode float16); for a device convert with --mode int8"
+        in (report.offenders[0])
+    )
+    assert "more op(s) with the same cause" in report.offenders[0]
+    assert "representative data" not in report.offenders[0]
 
 
 @pytest.mark.slow

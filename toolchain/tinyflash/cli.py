@@ -396,6 +396,27 @@ def _debug(ctx: typer.Context) -> bool:
     return bool(root.obj and root.obj.get("debug")) or "--debug" in sys.argv[1:]
 
 
+# Preprocessing of raw data (image folders, CSV): x = (raw * scale - mean) / std. Shared by
+# convert, evaluate, verify and deploy; calibration.resolve_preprocess documents the JSON file.
+SCALE_OPTION = typer.Option(
+    None,
+    "--scale",
+    help="Image folders/CSV: multiply raw values by this (e.g. 1/127.5; images default 1/255).",
+)
+MEAN_OPTION = typer.Option(
+    None, "--mean", help="Then subtract this (one value or one per channel, e.g. 1 or 0.5,0.5,0.5)."
+)
+STD_OPTION = typer.Option(
+    None, "--std", help="Then divide by this (one value or one per channel); default 1."
+)
+
+
+def _preprocess(scale: str | None, mean: str | None, std: str | None) -> Any:
+    from tinyflash.calibration import make_preprocess
+
+    return make_preprocess(scale, mean, std)
+
+
 @app.command("convert")
 def convert_command(
     ctx: typer.Context,
@@ -416,6 +437,9 @@ def convert_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     force: bool = typer.Option(False, "--force", help="Replace an existing -o file."),
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
 ) -> None:
     """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
 
@@ -438,6 +462,7 @@ def convert_command(
             progress=bar.update,
             debug=debug,
             force=force,
+            preprocess=_preprocess(scale, mean, std),
         )
     finally:
         bar.stop()
@@ -478,6 +503,8 @@ def convert_command(
         else ["  inputs: -"],
         indent="    ",
     )
+    if result.preprocess:
+        console.print(f"  calibration data: {result.preprocess}", soft_wrap=True)
     if result.op_histogram:
         ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
         print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")
@@ -536,6 +563,9 @@ def evaluate_command(
     ),
     signature: str | None = typer.Option(None, "--signature", help="SavedModel signature key."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
 ) -> None:
     """Compare a quantized .tflite with its float model on the host.
 
@@ -557,6 +587,7 @@ def evaluate_command(
             signature=signature,
             progress=bar.update,
             quiet=not _debug(ctx),
+            preprocess=_preprocess(scale, mean, std),
         )
     finally:
         bar.stop()
@@ -573,6 +604,7 @@ def evaluate_command(
         ],
         sep=" ",
     )
+    console.print(f"  data: {result.preprocess}", soft_wrap=True)
     if result.accuracy_float is not None and result.accuracy_quant is not None:
         console.print(
             f"  accuracy: float {result.accuracy_float:.2%}, quantized "
@@ -1004,6 +1036,15 @@ def verify_command(
     html_path: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML report."
     ),
+    labels: Path | None = typer.Option(
+        None,
+        "--labels",
+        "-l",
+        help="Class labels of the --data samples: report device, host int8 and float accuracy.",
+    ),
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
 ) -> None:
     """Run inputs on the device and compare with the host references, bit for bit.
 
@@ -1014,6 +1055,12 @@ def verify_command(
     from tinyflash.deploy import project_for_model
     from tinyflash.verify import verify_project
 
+    if labels is not None and data is None:  # refused before any build
+        raise TinyflashError(
+            "--labels needs --data: labels name the classes of the data's samples (random "
+            "inputs have none)",
+            EXIT_BAD_INPUT,
+        )
     project = target
     if target.suffix.lower() == ".tflite":
         if not target.is_file():
@@ -1039,6 +1086,8 @@ def verify_command(
             per_layer=per_layer,
             float_model=float_model,
             progress=_stage_progress(display),
+            labels=labels,
+            preprocess=_preprocess(scale, mean, std),
         )
     _verify_output(result, as_json, html_path)
 
@@ -1066,6 +1115,15 @@ def deploy_command(
     force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML report."),
+    labels: Path | None = typer.Option(
+        None,
+        "--labels",
+        "-l",
+        help="Class labels of the --data samples: report device, host int8 and float accuracy.",
+    ),
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
 ) -> None:
     """Convert, check, generate, build, flash and verify in one command.
 
@@ -1094,6 +1152,8 @@ def deploy_command(
             stage=stage,
             progress=_stage_progress(display),
             debug=_debug(ctx),
+            labels=labels,
+            preprocess=_preprocess(scale, mean, std),
         )
     if not as_json:
         print_parts(
@@ -1271,6 +1331,8 @@ OPTION_FLAGS: dict[str, str] = {
     "debug": "--debug",
     "force": "--force",
     "kernels": "--kernels",
+    "labels": "--labels",
+    "mean": "--mean",
     "mode": "--mode",
     "output": "-o",
     "output_dir": "--output",
@@ -1279,8 +1341,10 @@ OPTION_FLAGS: dict[str, str] = {
     "repeats": "--repeats",
     "runtime": "--runtime",
     "samples": "--samples",
+    "scale": "--scale",
     "selftest": "--selftest",
     "signature": "--signature",
+    "std": "--std",
     "tflm_path": "--tflm-path",
     "tolerance": "--tolerance",
     "vendor": "--vendor",

@@ -64,11 +64,23 @@ def deploy(
     stage: Stage | None = None,
     progress: Progress | None = None,
     debug: bool = False,
+    labels: Path | None = None,
+    preprocess: Any = None,
 ) -> DeployResult:
     """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
+    from tinyflash.boards import load_board
+    from tinyflash.convert import check_mode
     from tinyflash.pipeline import Pipeline
 
+    # Everything that can be refused without TensorFlow is refused before the conversion.
+    check_mode(mode, device=True)
+    load_board(board)
     output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise TinyflashError(
+            f"{output_dir} exists and is not a directory; choose another {option('output_dir')}",
+            EXIT_BAD_INPUT,
+        )
     if output_dir.exists() and any(output_dir.iterdir()) and not force:
         raise TinyflashError(
             f"{output_dir} is not empty; pass {option('force')} to replace "
@@ -76,22 +88,34 @@ def deploy(
             f"files in it, or choose another {option('output_dir')}",
             EXIT_BAD_INPUT,
         )
-    output_dir.mkdir(parents=True, exist_ok=True)
     source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
     converted = source.suffix.lower() != ".tflite"
+    if converted and data is None:
+        raise TinyflashError(
+            f"{model} is a float model: deploy needs calibration data to "
+            f"convert it ({option('data')} CALIB.npz)",
+            EXIT_BAD_INPUT,
+        )
+    if not converted and not source.is_file():
+        raise TinyflashError(
+            f"{source}: no such file — give a float model or a .tflite.", EXIT_BAD_INPUT
+        )
+    if labels is not None and data is None:
+        raise TinyflashError(
+            f"{option('labels')} needs {option('data')}: labels name the classes of the data's "
+            "samples (random inputs have none)",
+            EXIT_BAD_INPUT,
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
     if converted:
         from tinyflash.convert import convert_model
 
-        if data is None:
-            raise TinyflashError(
-                f"{model} is a float model: deploy needs calibration data to "
-                f"convert it ({option('data')} CALIB.npz)",
-                EXIT_BAD_INPUT,
-            )
         if stage:
             stage("convert")
         tflite = output_dir / "model.tflite"
-        convert_model(model, tflite, data, mode=mode, debug=debug, force=force)
+        convert_model(
+            model, tflite, data, mode=mode, debug=debug, force=force, preprocess=preprocess
+        )
         reference_float = float_model or (Path(model) if ":" not in model else None)
     else:
         tflite = source
@@ -115,6 +139,8 @@ def deploy(
         tolerance=tolerance,
         per_layer=per_layer,
         float_model=reference_float,
+        labels=labels,
+        preprocess=preprocess,
     )
     plan = pipeline.model.plan
     return DeployResult(

@@ -110,6 +110,11 @@ WEIGHT_OPS: dict[str, tuple[int, int]] = {
 }
 
 REPRESENTATIVE_FIX = "convert with representative data (tinyflash convert --data ...)"
+# Data cannot help a float16 or dynamic-range conversion: the mode is what must change.
+HOST_MODE_FIX = (
+    "a host-only mode (--mode {mode}); for a device convert with --mode int8 "
+    "(tinyflash convert --mode int8 --data ...)"
+)
 INT8_FIX = "convert with --mode int8 (tinyflash convert --data ...)"
 
 
@@ -238,7 +243,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
             add(
                 "float16",
                 f"expands the float16 weights {_tname(ins[0])} to float32: the model "
-                f"is float16 — {REPRESENTATIVE_FIX} for a full int8 model",
+                f"is float16, {HOST_MODE_FIX.format(mode='float16')}",
             )
         else:
             add(
@@ -253,7 +258,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
             add(
                 "hybrid",
                 f"is hybrid: {w.dtype} weights, {float_acts[0].dtype} activations — "
-                f"{REPRESENTATIVE_FIX}",
+                f"dynamic-range quantization, {HOST_MODE_FIX.format(mode='dynamic')}",
             )
         else:
             add(
@@ -542,6 +547,7 @@ def check_model(info: ModelInfo) -> CheckReport:
         for t in op.inputs:
             consumers.setdefault(t, []).append(op)
     findings = _no_kernel_first(info, findings, producers, consumers)
+    findings = _fold_host_mode(findings)
     float_io = False
     for role, indices in (("input", info.inputs), ("output", info.outputs)):
         for pos, ti in enumerate(indices):
@@ -603,6 +609,33 @@ def check_model(info: ModelInfo) -> CheckReport:
     return CheckReport(
         model=info.name, deployable=deployable, findings=tuple(findings), float_io=float_io
     )
+
+
+def _fold_host_mode(findings: list[Finding]) -> list[Finding]:
+    """A float16 or dynamic-range model has the same cause at every op: one finding (the first,
+    with the count) instead of one per op. The ops computing in float32 are part of that cause
+    too: the mode made them float, and only --mode int8 (with data) changes that."""
+    kinds = {f.kind for f in findings if f.severity == "error"}
+    folded = "float16" if "float16" in kinds else "hybrid" if "hybrid" in kinds else None
+    if folded is None:
+        return findings
+    swallowed = {folded, "float"}
+    same = [f for f in findings if f.severity == "error" and f.kind in swallowed]
+    first = next(f for f in same if f.kind == folded)
+    more = len(same) - 1
+    head = (
+        Finding(
+            first.severity,
+            first.kind,
+            f"{first.message} (and {more} more op(s) with the same cause)",
+            first.op_index,
+            first.op_name,
+        )
+        if more
+        else first
+    )
+    rest = [f for f in findings if not (f.severity == "error" and f.kind in swallowed)]
+    return [head, *rest]
 
 
 def _quant_text(t: TensorInfo) -> str:

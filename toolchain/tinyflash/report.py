@@ -87,8 +87,28 @@ def print_report(result: VerifyResult, console: Console) -> None:
             f"up to {d.max_abs_diff_lsb} LSB; options {d.options}; inputs "
             f"{', '.join(d.inputs)}"
         )
+    if result.accuracy is not None:
+        for line in accuracy_lines(result.accuracy):
+            console.print(line, soft_wrap=True)
     colour = "green" if result.passed else "red"
     console.print(f"[bold {colour}]{verdict_line(result)}[/]")
+
+
+def accuracy_lines(acc: Any) -> list[str]:
+    """Accuracy against the labels: device, host int8, float, and the device's agreement."""
+    parts = [f"device {acc.device:.2%}", f"host int8 (tflite-micro) {acc.host_int8:.2%}"]
+    if acc.float_model is not None:
+        parts.append(f"float model {acc.float_model:.2%}")
+    agree = [f"with host int8 {acc.agreement_host_int8:.2%}"]
+    if acc.agreement_float is not None:
+        agree.append(f"with float {acc.agreement_float:.2%}")
+    lines = [
+        f"accuracy on {acc.samples} labelled samples: {', '.join(parts)}",
+        f"  device top-1 agreement: {', '.join(agree)}",
+    ]
+    if acc.preprocess:
+        lines.append(f"  inputs preprocessed: {acc.preprocess}")
+    return lines
 
 
 # ---- HTML -------------------------------------------------------------------------------------
