@@ -373,6 +373,13 @@ def npy(name: str, array: np.ndarray) -> Arg:
     return lambda i: i.calibration(name, array)
 
 
+def bad_model_row(id: str, doc: str, out: str, model: Arg, fragments: list[str], **kw: object):
+    """A row converting a bad MODEL (with good calibration data) to OUT: exit 2, nothing written."""
+    return Row(
+        id, doc, convert_argv(out, model=model), 2, lambda i: fragments, after=nothing_at(out), **kw
+    )  # type: ignore[arg-type]
+
+
 def nothing_at(name: str) -> Callable[[Inputs], None]:
     """The failed command wrote nothing at NAME."""
     return lambda i: None if not i.path(name).exists() else pytest.fail(f"{name} written")
@@ -560,45 +567,44 @@ ROWS: list[Row] = [
         lambda i: ["input 'image'", "(10, 28, 28)", "(samples, 8, 8, 1)"],
         after=nothing_at("o5.tflite"),
     ),
-    Row(
+    bad_model_row(
         "convert-custom-layer",
         "MODEL: layer 'NAME' is the custom class CLS (defined in module M)",
-        convert_argv("o6.tflite", model=lambda i: i.custom_layer_keras),
-        2,
-        lambda i: [
+        "o6.tflite",
+        lambda i: i.custom_layer_keras,
+        [
             "layer 'conv1' is the custom class Scale (defined in module mylayers)",
             "custom_objects={'Scale': Scale}",
             "tinyflash convert model.py:model",
         ],
-        after=nothing_at("o6.tflite"),
     ),
-    Row(
+    bad_model_row(
         "convert-dynamic-dimension",
         "MODEL: input 'x' has shape (1, None, 3) with an unknown dimension besides the batch",
-        convert_argv("o7.tflite", model=lambda i: i.dynamic_keras),
-        2,
-        lambda i: ["input 'image' has shape (1, None, 8, 1) with an unknown dimension"],
+        "o7.tflite",
+        lambda i: i.dynamic_keras,
+        ["input 'image' has shape (1, None, 8, 1) with an unknown dimension"],
     ),
-    Row(
+    bad_model_row(
         "convert-weights-only-h5",
         "MODEL: the .h5 file holds only weights (model.save_weights), not a model",
-        convert_argv("o8.tflite", model=lambda i: i.weights_only_h5),
-        2,
-        lambda i: ["holds only weights (model.save_weights), not a model", "model.save("],
+        "o8.tflite",
+        lambda i: i.weights_only_h5,
+        ["holds only weights (model.save_weights), not a model", "model.save("],
     ),
-    Row(
+    bad_model_row(
         "convert-no-input-signature",
         "FILE.py:name: the tf.function has no input_signature",
-        convert_argv("o9.tflite", model=lambda i: f"{i.no_signature_py}:model"),
-        2,
-        lambda i: ["fn_model.py:model: the tf.function has no input_signature"],
+        "o9.tflite",
+        lambda i: f"{i.no_signature_py}:model",
+        ["fn_model.py:model: the tf.function has no input_signature"],
     ),
-    Row(
+    bad_model_row(
         "convert-several-signatures",
         "DIR: the SavedModel has 2 signatures (project, scale); pick one with --signature KEY.",
-        convert_argv("o10.tflite", model=lambda i: i.two_signature_savedmodel),
-        2,
-        lambda i: ["the SavedModel has 2 signatures (project, scale)", "--signature KEY"],
+        "o10.tflite",
+        lambda i: i.two_signature_savedmodel,
+        ["the SavedModel has 2 signatures (project, scale)", "--signature KEY"],
         slow=True,  # TensorFlow exports the SavedModel (the error itself comes without it)
     ),
     Row(

@@ -39,24 +39,31 @@ def test_label_accuracy_counts_classes() -> None:
     assert without_float.float_model is None and without_float.agreement_float is None
 
 
-@pytest.mark.slow
-def test_verify_labels_on_the_example(tmp_path: Path) -> None:
-    run = tinyflash(
-        "verify",
+def _on_host(command: str, out: Path, samples: int, *extra: object):  # type: ignore[no-untyped-def]
+    """`tinyflash COMMAND` on the example's int8 model, host firmware, test.npz as data and
+    labels."""
+    test = DIGITS / "test.npz"
+    return tinyflash(
+        command,
         DIGITS / "digits_int8.tflite",
         "--board",
         "host",
         "-o",
-        tmp_path / "project",
+        out,
         "--data",
-        DIGITS / "test.npz",
+        test,
         "--labels",
-        DIGITS / "test.npz",
-        "--float-model",
-        DIGITS / "digits.keras",
+        test,
         "-n",
-        "40",
-        "--json",
+        str(samples),
+        *extra,
+    )
+
+
+@pytest.mark.slow
+def test_verify_labels_on_the_example(tmp_path: Path) -> None:
+    run = _on_host(
+        "verify", tmp_path / "project", 40, "--float-model", DIGITS / "digits.keras", "--json"
     )
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(run.stdout)
@@ -71,20 +78,7 @@ def test_verify_labels_on_the_example(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_deploy_labels_prints_device_accuracy(tmp_path: Path) -> None:
-    run = tinyflash(
-        "deploy",
-        DIGITS / "digits_int8.tflite",
-        "--board",
-        "host",
-        "-o",
-        tmp_path / "deploy",
-        "--data",
-        DIGITS / "test.npz",
-        "--labels",
-        DIGITS / "test.npz",
-        "-n",
-        "30",
-    )
+    run = _on_host("deploy", tmp_path / "deploy", 30)
     assert run.returncode == 0, run.stdout + run.stderr
     line = next(x for x in run.stdout.splitlines() if x.startswith("accuracy on 30 labelled"))
     device = line.split("device ")[1].split("%")[0]

@@ -410,6 +410,13 @@ STD_OPTION = typer.Option(
     None, "--std", help="Then divide by this (one value or one per channel); default 1."
 )
 
+LABELS_OPTION = typer.Option(
+    None,
+    "--labels",
+    "-l",
+    help="Class labels of the --data samples: report device, host int8 and float accuracy.",
+)
+
 
 def _preprocess(scale: str | None, mean: str | None, std: str | None) -> Any:
     from tinyflash.calibration import make_preprocess
@@ -1036,12 +1043,7 @@ def verify_command(
     html_path: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML report."
     ),
-    labels: Path | None = typer.Option(
-        None,
-        "--labels",
-        "-l",
-        help="Class labels of the --data samples: report device, host int8 and float accuracy.",
-    ),
+    labels: Path | None = LABELS_OPTION,
     scale: str | None = SCALE_OPTION,
     mean: str | None = MEAN_OPTION,
     std: str | None = STD_OPTION,
@@ -1115,12 +1117,7 @@ def deploy_command(
     force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML report."),
-    labels: Path | None = typer.Option(
-        None,
-        "--labels",
-        "-l",
-        help="Class labels of the --data samples: report device, host int8 and float accuracy.",
-    ),
+    labels: Path | None = LABELS_OPTION,
     scale: str | None = SCALE_OPTION,
     mean: str | None = MEAN_OPTION,
     std: str | None = STD_OPTION,

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from tinyflash.calibration import InputSpec
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.preflight import choose_signature
 
 RECURRENT_LAYERS = (
     "LSTM",
@@ -463,24 +464,7 @@ def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
             "signatures={'serving_default': fn}.",
             EXIT_BAD_INPUT,
         )
-    key = spec.signature
-    if key is None:
-        if len(keys) == 1:
-            key = keys[0]
-        elif "serving_default" in keys:
-            key = "serving_default"
-        else:
-            raise TinyflashError(
-                f"{where}: the SavedModel has {len(keys)} signatures "
-                f"({', '.join(keys)}); pick one with {option('signature')} KEY.",
-                EXIT_BAD_INPUT,
-            )
-    elif key not in keys:
-        raise TinyflashError(
-            f"{where}: no signature '{key}' (it has {', '.join(keys)}); pick one "
-            f"of those with {option('signature')}.",
-            EXIT_BAD_INPUT,
-        )
+    key = choose_signature(where, keys, spec.signature)
     signature_fn = loaded.signatures[key]
     args, kwargs = signature_fn.structured_input_signature
     if args:

@@ -265,6 +265,27 @@ def saved_model_signatures(path: Path) -> dict[str, dict[str, tuple[str, list[in
     return result
 
 
+def choose_signature(where: str, keys: list[str], key: str | None) -> str:
+    """The signature to convert: `key` when given, else the only one, else serving_default."""
+    if key is None:
+        if len(keys) == 1:
+            return keys[0]
+        if "serving_default" in keys:
+            return "serving_default"
+        raise TinyflashError(
+            f"{where}: the SavedModel has {len(keys)} signatures ({', '.join(keys)}); pick "
+            f"one with {option('signature')} KEY.",
+            EXIT_BAD_INPUT,
+        )
+    if key not in keys:
+        raise TinyflashError(
+            f"{where}: no signature '{key}' (it has {', '.join(keys)}); pick one of those with "
+            f"{option('signature')}.",
+            EXIT_BAD_INPUT,
+        )
+    return key
+
+
 def _saved_model_inputs(path: Path, key: str | None) -> list[InputSpec] | None:
     if not (path / "saved_model.pb").is_file():
         return None
@@ -281,23 +302,7 @@ def _saved_model_inputs(path: Path, key: str | None) -> list[InputSpec] | None:
             "signatures={'serving_default': fn}.",
             EXIT_BAD_INPUT,
         )
-    if key is None:
-        if len(keys) == 1:
-            key = keys[0]
-        elif "serving_default" in keys:
-            key = "serving_default"
-        else:
-            raise TinyflashError(
-                f"{path}: the SavedModel has {len(keys)} signatures ({', '.join(keys)}); pick "
-                f"one with {option('signature')} KEY.",
-                EXIT_BAD_INPUT,
-            )
-    elif key not in keys:
-        raise TinyflashError(
-            f"{path}: no signature '{key}' (it has {', '.join(keys)}); pick one of those with "
-            f"{option('signature')}.",
-            EXIT_BAD_INPUT,
-        )
+    key = choose_signature(str(path), keys, key)
     specs: list[InputSpec] = []
     for name in sorted(signatures[key]):
         dtype, dims = signatures[key][name]
