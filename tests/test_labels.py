@@ -39,13 +39,19 @@ def test_label_accuracy_counts_classes() -> None:
     assert without_float.float_model is None and without_float.agreement_float is None
 
 
-def _on_host(command: str, out: Path, samples: int, *extra: object):  # type: ignore[no-untyped-def]
-    """`tinyflash COMMAND` on the example's int8 model, host firmware, test.npz as data and
-    labels."""
+def _on_host(  # type: ignore[no-untyped-def]
+    command: str,
+    out: Path,
+    samples: int,
+    *extra: object,
+    model: Path = DIGITS / "digits_int8.tflite",
+):
+    """`tinyflash COMMAND` on the example's int8 model (or `model`), host firmware, test.npz as
+    data and labels."""
     test = DIGITS / "test.npz"
     return tinyflash(
         command,
-        DIGITS / "digits_int8.tflite",
+        model,
         "--board",
         "host",
         "-o",
@@ -86,3 +92,34 @@ def test_deploy_labels_prints_device_accuracy(tmp_path: Path) -> None:
     assert device == host, line
     assert "device top-1 agreement: with host int8 100.00%" in run.stdout
     assert "PASS" in run.stdout
+
+
+@pytest.mark.slow
+def test_uint8_io_model_runs_on_the_device(tmp_path: Path) -> None:
+    """--mode uint8-io deploys: QUANTIZE uint8 -> int8 at the input and int8 -> uint8 at the
+    output run on the device, bit-exact with tflite-micro, and the labels accuracy agrees."""
+    model = tmp_path / "u8.tflite"
+    converted = tinyflash(
+        "convert",
+        DIGITS / "digits.keras",
+        "-o",
+        model,
+        "--mode",
+        "uint8-io",
+        "--data",
+        DIGITS / "calibration.npz",
+        "--samples",
+        "50",
+        "--json",
+    )
+    assert converted.returncode == 0, converted.stdout + converted.stderr
+    summary = json.loads(converted.stdout)
+    assert summary["deployable"] is True and summary["host_only"] is False
+    info = load_model(model)
+    assert info.tensors[info.inputs[0]].dtype == "uint8"
+    assert info.tensors[info.outputs[0]].dtype == "uint8"
+    run = _on_host("verify", tmp_path / "project", 20, "--json", model=model)
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["passed"]
+    assert result["accuracy"]["device"] == result["accuracy"]["host_int8"]

@@ -82,7 +82,7 @@ class Mode:
 MODE_TABLE = {
     "int8": Mode(True, True, "full int8, int8 input and output"),
     "int8-float-io": Mode(True, True, "int8 inside, float32 input and output"),
-    "uint8-io": Mode(False, True, "int8 inside, uint8 input and output"),
+    "uint8-io": Mode(True, True, "int8 inside, uint8 input and output (QUANTIZE at the edges)"),
     "int16x8": Mode(False, True, "int16 activations, int8 weights"),
     "float16": Mode(False, False, "float16 weights, float32 compute"),
     "dynamic": Mode(False, False, "int8 weights, float32 activations (dynamic range)"),

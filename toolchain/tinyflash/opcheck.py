@@ -579,6 +579,21 @@ def check_model(info: ModelInfo) -> CheckReport:
                 )
             ):
                 continue  # GATHER's token ids, SELECT_V2's condition: sent as they are
+            if io.dtype == "uint8" and (
+                all(c.name == "QUANTIZE" for c in consumers.get(ti, [])) and bool(consumers.get(ti))
+                if role == "input"
+                else ti in producers and producers[ti].name == "QUANTIZE"
+            ):
+                findings.append(
+                    Finding(
+                        "warning",
+                        "uint8-io",
+                        f"model {role} {pos} '{io.name}' is uint8, requantized "
+                        f"{'to' if role == 'input' else 'from'} int8 by QUANTIZE on the device "
+                        "(uint8-io) — deployable; convert with --mode int8 for int8 I/O",
+                    )
+                )
+                continue
             if io.dtype == "float32":
                 edge = (
                     all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
