@@ -131,7 +131,8 @@ def test_dynamic_range_model_is_hybrid(converted: dict[str, Path]) -> None:
     assert len(report.offenders) == 1, report.offenders
     assert report.offenders[0].startswith(
         "op 0 FULLY_CONNECTED is hybrid: int8 weights, float32 activations — dynamic-range "
-        "quantization, a host-only mode (--mode dynamic); for a device convert with --mode int8"
+        "quantization, a host-only mode (--mode dynamic); for a device: tinyflash convert "
+        "--mode int8"
     ), report.offenders
 
 
@@ -146,7 +147,7 @@ def test_float16_model(converted: dict[str, Path]) -> None:
     assert len(report.offenders) == 1, report.offenders
     assert "float16 weights" in report.offenders[0]
     assert (
-        "a host-only mode (--mode float16); for a device convert with --mode int8"
+        "a host-only mode (--mode float16); for a device: tinyflash convert --mode int8"
         in (report.offenders[0])
     )
     assert "more op(s) with the same cause" in report.offenders[0]

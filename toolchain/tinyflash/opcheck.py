@@ -112,8 +112,7 @@ WEIGHT_OPS: dict[str, tuple[int, int]] = {
 REPRESENTATIVE_FIX = "convert with representative data (tinyflash convert --data ...)"
 # Data cannot help a float16 or dynamic-range conversion: the mode is what must change.
 HOST_MODE_FIX = (
-    "a host-only mode (--mode {mode}); for a device convert with --mode int8 "
-    "(tinyflash convert --mode int8 --data ...)"
+    "a host-only mode (--mode {mode}); for a device: tinyflash convert --mode int8 --data ..."
 )
 INT8_FIX = "convert with --mode int8 (tinyflash convert --data ...)"
 
