@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -235,6 +236,23 @@ def resolve_preprocess(path: Path | str, given: Preprocess | None) -> Preprocess
         _numbers(spec["std"], f"{where}: std") if "std" in spec else (1.0,),
         spec_path.name,
     )
+
+
+def calibrated_ranges(info: Any) -> list[tuple[str, str, float, float]]:
+    """(name, dtype, low, high): the float range each quantized model input covers — the range
+    the calibration data spanned. A model trained on [-1, 1] whose input covers [0, 1] was
+    calibrated with the wrong preprocessing."""
+    ranges: list[tuple[str, str, float, float]] = []
+    for index in info.inputs:
+        tensor = info.tensors[index]
+        if tensor.quant is None or not tensor.quant.scales or tensor.dtype not in ("int8", "uint8"):
+            continue
+        limits = np.iinfo(np.dtype(tensor.dtype))
+        scale, zero = float(tensor.quant.scales[0]), int(tensor.quant.zero_points[0])
+        ranges.append(
+            (tensor.name, tensor.dtype, (limits.min - zero) * scale, (limits.max - zero) * scale)
+        )
+    return ranges
 
 
 def short_name(name: str) -> str:

@@ -151,8 +151,14 @@ def check_command(
 
     if kernels not in ("portable", "dsp"):
         raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
+    from tinyflash.calibration import calibrated_ranges
+
     result = check_file(model, kernels)
     data = result.to_dict()
+    ranges = calibrated_ranges(result.info)
+    data["input_ranges"] = [
+        {"name": n, "dtype": d, "low": lo, "high": hi} for n, d, lo, hi in ranges
+    ]
     if as_json:
         print_json(data)
     else:
@@ -223,6 +229,15 @@ def check_command(
                 f"pool {plan.pool_words:,} words",
             ],
         )
+        for name, dtype, low, high in ranges:
+            print_parts(
+                console,
+                [
+                    f"input '{name}' {dtype} covers [{low:.4g}, {high:.4g}] in float",
+                    "(the calibration data's range: it should match the training inputs)",
+                ],
+                sep=" ",
+            )
         for line in result.report.warnings:
             console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
         if result.deployable:
