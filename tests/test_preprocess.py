@@ -140,6 +140,15 @@ def test_minus_one_one_model_calibrated_from_images(tmp_path: Path) -> None:
     assert wrong.preprocess == "x = pixel * 0.00392157 [default]"
     assert hand.preprocess == "arrays used as they are"
 
+    # what `tinyflash check` shows: the input's float range is the calibration data's
+    from tinyflash.calibration import calibrated_ranges
+    from tinyflash.model import load_model
+
+    (_, _, low, high) = calibrated_ranges(load_model(right.output))[0]
+    assert low == pytest.approx(-1, abs=0.01) and high == pytest.approx(1, abs=0.01)
+    (_, _, low, high) = calibrated_ranges(load_model(wrong.output))[0]
+    assert low == pytest.approx(0, abs=0.01) and high == pytest.approx(1, abs=0.01)
+
     def int8_accuracy(tflite: Path) -> float:
         result = evaluate(keras_path, tflite, tmp_path / "test.npz", reference="tflm")
         assert result.accuracy_quant is not None

@@ -70,29 +70,39 @@ def _walk(node: Any) -> Iterator[dict]:
             yield from _walk(value)
 
 
-def custom_classes(config: dict) -> list[tuple[str, str, str]]:
-    """(class name, module, layer name) of every object in a Keras 3 config whose class Keras
-    cannot import by itself."""
-    found: list[tuple[str, str, str]] = []
-    for node in _walk(config):
-        module = node.get("module")
-        if not isinstance(module, str) or "class_name" not in node:
-            continue
-        if module.split(".", 1)[0] in KERAS_PACKAGES:
-            continue
-        inner = node.get("config")
-        name = inner.get("name", "?") if isinstance(inner, dict) else "?"
-        entry = (str(node["class_name"]), module, str(name))
-        if entry not in found:
-            found.append(entry)
+def custom_classes(config: dict) -> list[tuple[str, str, str, bool]]:
+    """(class or function name, module, name of the layer that uses it, whether it is that
+    layer's own class) of every object in a Keras 3 config that Keras cannot import by itself."""
+    body = config.get("config")
+    layers = body.get("layers") if isinstance(body, dict) else None
+    owners = [
+        (str((layer.get("config") or {}).get("name", "?")), layer)
+        for layer in (layers if isinstance(layers, list) else [config])
+        if isinstance(layer, dict)
+    ]
+    found: list[tuple[str, str, str, bool]] = []
+    for owner, layer in owners:
+        for node in _walk(layer):
+            module = node.get("module")
+            if not isinstance(module, str) or "class_name" not in node:
+                continue
+            if module.split(".", 1)[0] in KERAS_PACKAGES:
+                continue
+            name = str(node["class_name"])
+            if name == "function" and isinstance(node.get("config"), str):
+                name = str(node["config"])  # a custom activation or loss function
+            entry = (name, module, owner, node is layer)
+            if entry not in found:
+                found.append(entry)
     return found
 
 
-def _custom_layer_error(path: Path, found: list[tuple[str, str, str]]) -> TinyflashError:
-    cls, module, name = found[0]
-    more = f" (and {len(found) - 1} more custom class(es))" if len(found) > 1 else ""
+def _custom_layer_error(path: Path, found: list[tuple[str, str, str, bool]]) -> TinyflashError:
+    cls, module, name, own = found[0]
+    what = "is the custom class" if own else "uses the custom object"
+    more = f" (and {len(found) - 1} more custom object(s))" if len(found) > 1 else ""
     return TinyflashError(
-        f"{path}: layer '{name}' is the custom class {cls} (defined in module {module}){more}, "
+        f"{path}: layer '{name}' {what} {cls} (defined in module {module}){more}, "
         "which Keras cannot rebuild from the file alone; convert through Python instead — a "
         f"file that defines or imports {cls} and loads the model, e.g. model.py with `model = "
         f"keras.models.load_model('{path.name}', custom_objects={{'{cls}': {cls}}})`, then "
