@@ -100,3 +100,15 @@ def test_python_file_top_level(tmp_path: Path, source: str, message: str | None)
     else:
         with pytest.raises(TinyflashError, match=message):
             model_inputs(spec)
+
+
+def test_size_warning_names_the_unrolled_layer() -> None:
+    from tinyflash.convert import size_warnings
+
+    # the case: an unrolled LSTM at 5.3x its float32 weights
+    (warning,) = size_warnings(53_000, 10_000, recurrent=True, rolled=[])
+    assert warning.startswith("the .tflite is 5.3x the float32 weights (53,000 B against 10,000")
+    assert "unroll=False" in warning
+    assert size_warnings(3_800, 10_000, recurrent=True, rolled=[]) == []  # digits: 0.38x
+    (other,) = size_warnings(30_000, 10_000, recurrent=False, rolled=[])
+    assert "unroll" not in other

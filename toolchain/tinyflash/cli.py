@@ -530,6 +530,8 @@ def convert_command(
     if result.op_histogram:
         ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
         print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")
+    for line in result.warnings:
+        console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
     if result.host_only:
         console.print(
             f"[yellow]host-only[/]: mode {result.mode} runs on the host (TFLite), not on "

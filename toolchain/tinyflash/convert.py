@@ -270,6 +270,7 @@ class ConvertResult:
     problems: list[str] = field(default_factory=list)
     log_path: Path | None = None
     preprocess: str = ""  # what was applied to the calibration data (images, CSV)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -288,6 +289,7 @@ class ConvertResult:
             "op_histogram": self.op_histogram,
             "deployable": self.deployable,
             "problems": self.problems,
+            "warnings": self.warnings,
         }
 
 
@@ -567,7 +569,9 @@ def convert_model(
     if host_only:
         deployable = False
         problems = [host_only_problem(mode)] + problems
+    warnings = size_warnings(len(flatbuffer), float_weight_bytes, recurrent, rolled)
     return ConvertResult(
+        warnings=warnings,
         model=spec.label,
         output=output,
         mode=mode,
@@ -584,6 +588,31 @@ def convert_model(
         deployable=deployable,
         problems=problems,
     )
+
+
+# An int8 model is about a quarter of its float32 weights; more than this many times the float32
+# weights means weights are copied (an unrolled recurrent layer repeats its step per time step).
+SIZE_WARNING_RATIO = 2.0
+
+
+def size_warnings(
+    tflite_bytes: int, float_weight_bytes: int, recurrent: bool, rolled: list[str]
+) -> list[str]:
+    """A warning when the .tflite is much larger than the float32 weights it quantizes."""
+    if not float_weight_bytes or tflite_bytes <= SIZE_WARNING_RATIO * float_weight_bytes:
+        return []
+    ratio = tflite_bytes / float_weight_bytes
+    cause = (
+        "the recurrent layers are unrolled (one copy of the step per time step); build the LSTM "
+        "with unroll=False to convert it to one fused UNIDIRECTIONAL_SEQUENCE_LSTM "
+        "(docs/convert.md, RNN routes)"
+        if recurrent and not rolled
+        else "check the op histogram for repeated ops"
+    )
+    return [
+        f"the .tflite is {ratio:.1f}x the float32 weights ({tflite_bytes:,} B against "
+        f"{float_weight_bytes:,} B; full int8 is usually about 0.3x): {cause}."
+    ]
 
 
 def summarize_tflite(flatbuffer: bytes, name: str) -> tuple[dict[str, int], bool | None, list[str]]:
