@@ -73,7 +73,9 @@ def deploy(
     from tinyflash.pipeline import Pipeline
 
     # Everything that can be refused without TensorFlow is refused before the conversion.
-    check_mode(mode, device=True)
+    source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
+    converted = source.suffix.lower() != ".tflite"
+    check_mode(mode, device=converted)  # a .tflite is not converted: its mode is check's matter
     load_board(board)
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
@@ -88,8 +90,6 @@ def deploy(
             f"files in it, or choose another {option('output_dir')}",
             EXIT_BAD_INPUT,
         )
-    source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
-    converted = source.suffix.lower() != ".tflite"
     if converted and data is None:
         raise TinyflashError(
             f"{model} is a float model: deploy needs calibration data to "

@@ -149,7 +149,9 @@ class Pipeline:
         self._announce("verify")
         # The project's copy of the model (the bytes the firmware embeds) names the model in the
         # report, as `tinyflash verify DIR` does; it is the checked model, so no reload.
-        return verify_firmware(
+        from tinyflash.verify import memory_figures
+
+        result = verify_firmware(
             self.board,
             build.elf,
             build.project_dir / MODEL_COPY,
@@ -158,3 +160,5 @@ class Pipeline:
             progress=self.progress,
             **options,
         )
+        result.memory = memory_figures(build)
+        return result

@@ -211,6 +211,29 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _memory_html(result: VerifyResult) -> str:
+    mem = result.memory
+    if not mem:
+        return ""
+
+    def share(used: int, limit: int) -> str:
+        return f"{used / limit:.1%}" if limit else "—"
+
+    rows: list[list[object]] = [
+        ["flash", f"{mem['flash_used']:,}", f"{mem['flash_limit']:,}",
+         share(mem["flash_used"], mem["flash_limit"]),
+         f"model {mem['model_bytes']:,}; runtime, harness and constants "
+         f"{mem['flash_used'] - mem['model_bytes']:,}"],
+        ["RAM", f"{mem['ram_used']:,}", f"{mem['ram_limit']:,}",
+         share(mem["ram_used"], mem["ram_limit"]),
+         f"arena {mem['arena_bytes']:,}; stack, harness and runtime state "
+         f"{mem['ram_used'] - mem['arena_bytes']:,}"],
+    ]  # fmt: skip
+    return "<h2>Flash and RAM (bytes)</h2>" + _table(
+        ["memory", "used", "limit", "use", "made of"], rows
+    )
+
+
 def _accuracy_html(result: VerifyResult) -> str:
     acc = result.accuracy
     if acc is None:
@@ -286,7 +309,8 @@ def write_html(
         for title, svg in _figures(result, plan, info)
     )
     t = result.ticks
-    extra = _accuracy_html(result) + _op_table_html(result, info) + _arena_table_html(plan, info)
+    extra = _memory_html(result) + _accuracy_html(result) + _op_table_html(result, info)
+    extra += _arena_table_html(plan, info)
     extra += _warnings_html(info)
     verdict = html.escape(verdict_line(result))
     colour = "#1a7f37" if result.passed else "#cf222e"

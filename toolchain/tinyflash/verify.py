@@ -86,6 +86,7 @@ class VerifyResult:
     skipped_references: dict[str, str] = field(default_factory=dict)
     banner: str = ""
     accuracy: LabelAccuracy | None = None
+    memory: dict[str, int] | None = None  # flash/RAM of the firmware (builds made here)
     device_outputs: list[list[np.ndarray]] = field(default_factory=list, repr=False)
     reference_outputs: dict[str, list[list[np.ndarray]]] = field(default_factory=dict, repr=False)
 
@@ -145,6 +146,7 @@ class VerifyResult:
             ],
             "link": self.link,
             "accuracy": None if self.accuracy is None else asdict(self.accuracy),
+            "memory": self.memory,
             "skipped_references": self.skipped_references,
             "banner": self.banner,
         }
@@ -597,5 +599,25 @@ def verify_project(
                 "/dev/ttyACM0)",
                 EXIT_BAD_INPUT,
             )
-        program = build_project(target.project_dir).elf
-    return verify_firmware(board, program, target.model, port=port, progress=progress, **options)
+        build = build_project(target.project_dir)
+        program = build.elf
+    result = verify_firmware(board, program, target.model, port=port, progress=progress, **options)
+    if port is None:
+        result.memory = memory_figures(build)
+    return result
+
+
+def memory_figures(build: Any) -> dict[str, int]:
+    """Flash and RAM of a build against the board's limits, with the model and arena parts."""
+    size = build.size
+    return {
+        "flash_used": size.flash_used,
+        "flash_limit": size.flash_limit,
+        "ram_used": size.ram_used,
+        "ram_limit": size.ram_limit,
+        "text": size.text,
+        "data": size.data,
+        "bss": size.bss,
+        "model_bytes": build.model_bytes or 0,
+        "arena_bytes": build.arena_bytes or 0,
+    }
