@@ -61,6 +61,7 @@ from tinyflash.floatmodel import (  # noqa: F401
     source_bytes,
 )
 from tinyflash.preflight import model_inputs
+from tinyflash.records import field_dict
 
 # Tests only: when set to a path, the converter child writes that file after the converter has
 # consumed its first calibration sample (a conversion is then surely in progress) and waits there
@@ -273,23 +274,9 @@ class ConvertResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {
-            "model": self.model,
-            "output": str(self.output),
-            "mode": self.mode,
-            "host_only": self.host_only,
-            "samples": self.samples,
-            "preprocess": self.preprocess,
-            "inputs": [s.to_json() for s in self.inputs],
-            "source_bytes": self.source_bytes,
-            "float_weight_bytes": self.float_weight_bytes,
-            "tflite_bytes": self.tflite_bytes,
+        return field_dict(self, skip=("log_path",)) | {
             "convert_seconds": round(self.convert_seconds, 3),
             "total_seconds": round(self.total_seconds, 3),
-            "op_histogram": self.op_histogram,
-            "deployable": self.deployable,
-            "problems": self.problems,
-            "warnings": self.warnings,
         }
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from tinyflash.calibration import InputSpec
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 from tinyflash.preflight import choose_signature
+from tinyflash.records import field_dict
 
 RECURRENT_LAYERS = (
     "LSTM",
@@ -60,12 +61,7 @@ class ModelSpec:
         return f"{self.path}:{self.attr}" if self.attr else str(self.path)
 
     def to_json(self) -> dict:
-        return {
-            "kind": self.kind,
-            "path": str(self.path),
-            "attr": self.attr,
-            "signature": self.signature,
-        }
+        return field_dict(self)
 
     @staticmethod
     def from_json(data: dict) -> ModelSpec:

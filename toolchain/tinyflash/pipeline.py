@@ -144,13 +144,11 @@ class Pipeline:
         """The verify stage: the device at `port`, or (emulated boards, host) the built firmware
         started here, against the host references (`options`: verify_device's keywords)."""
         from tinyflash.render import MODEL_COPY
-        from tinyflash.verify import verify_firmware
+        from tinyflash.verify import memory_figures, verify_firmware
 
         self._announce("verify")
         # The project's copy of the model (the bytes the firmware embeds) names the model in the
         # report, as `tinyflash verify DIR` does; it is the checked model, so no reload.
-        from tinyflash.verify import memory_figures
-
         result = verify_firmware(
             self.board,
             build.elf,

@@ -11,12 +11,8 @@
 
 typedef struct {
   int32_t kind;
-  int32_t zero_point1;
-  int32_t multiplier1;
-  int32_t shift1;
-  int32_t zero_point2;
-  int32_t multiplier2;
-  int32_t shift2;
+  tfl_input_rescale in1;
+  tfl_input_rescale in2;
 } tfl_compare_data;
 TFL_OP_DATA_FITS(tfl_compare_data);
 
@@ -28,31 +24,28 @@ static tfl_status compare_scale(const tfl_tensor *t, int32_t *multiplier, int32_
 }
 
 tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node, tfl_compare_kind kind) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in1, *in2, *out;
   tfl_compare_data d;
   tfl_status st;
-  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_BOOL)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPE_BIT(TFL_TYPE_BOOL), TFL_TYPES_INT8, &in1,
+                                 &in2, &out));
   st = tfl_broadcast_check(in1, in2, out);
   if (st != TFL_OK) return st;
   memset(&d, 0, sizeof d);
   d.kind = (int32_t)kind;
-  d.zero_point1 = in1->zero_point;
-  d.zero_point2 = in2->zero_point;
-  st = compare_scale(in1, &d.multiplier1, &d.shift1);
+  d.in1.zero_point = in1->zero_point;
+  d.in2.zero_point = in2->zero_point;
+  st = compare_scale(in1, &d.in1.multiplier, &d.in1.shift);
   if (st != TFL_OK) return st;
-  st = compare_scale(in2, &d.multiplier2, &d.shift2);
+  st = compare_scale(in2, &d.in2.multiplier, &d.in2.shift);
   if (st != TFL_OK) return st;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* (x - zero_point) * 256 fits in 17 bits, so the Q31 multiply never saturates. */
-static int32_t compare_value(int8_t x, int32_t zero_point, int32_t multiplier, int32_t shift) {
-  return tfl_multiply_by_quantized_multiplier(((int32_t)x - zero_point) * 256, multiplier, shift);
+static int32_t compare_value(int8_t x, const tfl_input_rescale *r) {
+  return tfl_multiply_by_quantized_multiplier(((int32_t)x - r->zero_point) * 256, r->multiplier,
+                                              r->shift);
 }
 
 static void compare_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
@@ -60,8 +53,8 @@ static void compare_row(const void *params, const int8_t *in1, int32_t step1, co
   const tfl_compare_data *d = (const tfl_compare_data *)params;
   int32_t i;
   for (i = 0; i < n; ++i) {
-    const int32_t a = compare_value(in1[i * step1], d->zero_point1, d->multiplier1, d->shift1);
-    const int32_t b = compare_value(in2[i * step2], d->zero_point2, d->multiplier2, d->shift2);
+    const int32_t a = compare_value(in1[i * step1], &d->in1);
+    const int32_t b = compare_value(in2[i * step2], &d->in2);
     int r;
     switch (d->kind) {
       case TFL_CMP_EQUAL: r = a == b; break;
