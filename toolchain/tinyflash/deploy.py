@@ -62,6 +62,8 @@ def deploy(
     debug: bool = False,
     labels: Path | None = None,
     preprocess: Any = None,
+    runtime: str = "tinyflash",
+    tflm_path: Path | None = None,
 ) -> DeployResult:
     """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
     from tinyflash.boards import load_board
@@ -123,7 +125,9 @@ def deploy(
             "each offender and its fix",
             EXIT_CHECK_FAILED,
         )
-    project = pipeline.generate(output_dir / "project", force=force).project_dir
+    project = pipeline.generate(
+        output_dir / "project", force=force, runtime=runtime, tflm_path=tflm_path
+    ).project_dir
     build = pipeline.build(project)
     port = pipeline.flash(project, port)
     # Calibration data is float (what the float model takes); verify quantizes it per input.
