@@ -623,10 +623,10 @@ ROWS: list[Row] = [
     ),
     Row(
         "deploy-host-only-mode",
-        "mode float16 (float16 weights, float32 compute) is host-only",
+        "mode float16 is host-only (float16 weights, float32 compute)",
         lambda i: ["deploy", KERAS, "--data", CALIB, "--mode", "float16", "-o", i.path("d1")],
         2,
-        lambda i: ["mode float16", "is host-only", "deploy with --mode int8"],
+        lambda i: ["mode float16 is host-only", "deploy with --mode int8", "int16x8"],
         after=nothing_at("d1"),
     ),
     Row(

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_model_path
-from support.models import small_model
+from support.models import small_model, small_model_16x8
 from support.runtime_build import ASAN_EXIT, SAN_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
@@ -86,18 +86,32 @@ def builder_models() -> dict[str, bytes]:
     seeds = fuzzlib.kernel_seed_models()
     return {
         "small_model": small_model(),
+        "small_model_16x8": small_model_16x8(),
         "harness_model": fuzzlib.harness_model(),
         "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes(),
         "kernel_lstm": seeds["kernel_lstm.tflite"],
         "kernel_svdf": seeds["kernel_svdf.tflite"],
         # two subgraphs, CALL_ONCE, VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE (issue 12)
         "kernel_stream": seeds["kernel_stream.tflite"],
+        # 16x8 (issue 14): the int16 elementwise and data-movement kernels
+        "kernel_int16_elementwise": seeds["kernel_int16_elementwise.tflite"],
+        "kernel_int16_data": seeds["kernel_int16_data.tflite"],
     }
 
 
 @pytest.mark.parametrize(
     "name",
-    ["small_model", "harness_model", "digits_int8", "kernel_lstm", "kernel_svdf", "kernel_stream"],
+    [
+        "small_model",
+        "small_model_16x8",
+        "harness_model",
+        "digits_int8",
+        "kernel_lstm",
+        "kernel_svdf",
+        "kernel_stream",
+        "kernel_int16_elementwise",
+        "kernel_int16_data",
+    ],
 )
 def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
     counts = mutate(builder_models()[name], name, CASES, tmp_path)

@@ -84,7 +84,7 @@ MODE_TABLE = {
     "int8": Mode(True, True, "full int8, int8 input and output"),
     "int8-float-io": Mode(True, True, "int8 inside, float32 input and output"),
     "uint8-io": Mode(True, True, "int8 inside, uint8 input and output (QUANTIZE at the edges)"),
-    "int16x8": Mode(False, True, "int16 activations, int8 weights"),
+    "int16x8": Mode(True, True, "int16 activations and I/O, int8 weights (16x8)"),
     "float16": Mode(False, False, "float16 weights, float32 compute"),
     "dynamic": Mode(False, False, "int8 weights, float32 activations (dynamic range)"),
 }
@@ -104,7 +104,7 @@ def check_mode(mode: str, device: bool = False) -> Mode:
     row = MODE_TABLE[mode]
     if device and not row.device:
         raise TinyflashError(
-            f"mode {mode} ({row.what}) is host-only: microcontroller runtimes cannot run it; "
+            f"mode {mode} is host-only ({row.what}): microcontroller runtimes cannot run it; "
             f"deploy with {option('mode')} {' or '.join(DEVICE_MODES)}, or run "
             f"`tinyflash convert --mode {mode}` to get the model for the host.",
             EXIT_BAD_INPUT,
@@ -116,8 +116,8 @@ def host_only_problem(mode: str) -> str:
     """The one line convert and check print for a model converted in a host-only mode."""
     return (
         f"mode {mode} is host-only ({MODE_TABLE[mode].what}): microcontroller runtimes "
-        "(tinyflash's and TFLM's kernels) cannot run it; use --mode int8 (with --data) for a "
-        "device."
+        "(tinyflash's and TFLM's integer kernels) cannot run it; use --mode int8 or int16x8 "
+        "(with --data) for a device."
     )
 
 

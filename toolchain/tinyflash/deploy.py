@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,8 +66,11 @@ def deploy(
     preprocess: Any = None,
     runtime: str = "tinyflash",
     tflm_path: Path | None = None,
+    farm_lease: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> DeployResult:
-    """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
+    """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/). With
+    `farm_lease` (a context manager factory from tinyflash.farm, say `lambda: lease(farm,
+    place)`), the firmware is flashed on the labgrid place it holds and verified there."""
     from tinyflash.boards import load_board
     from tinyflash.convert import check_mode
     from tinyflash.pipeline import Pipeline
@@ -129,19 +134,27 @@ def deploy(
         output_dir / "project", force=force, runtime=runtime, tflm_path=tflm_path
     ).project_dir
     build = pipeline.build(project)
-    port = pipeline.flash(project, port)
-    # Calibration data is float (what the float model takes); verify quantizes it per input.
-    result = pipeline.verify(
-        build,
-        port,
-        data=data,
-        samples=samples,
-        tolerance=tolerance,
-        per_layer=per_layer,
-        float_model=reference_float,
-        labels=labels,
-        preprocess=preprocess,
-    )
+    with ExitStack() as held_place:
+        if farm_lease is not None:
+            held = held_place.enter_context(farm_lease())
+            if stage:
+                stage(f"flash on place {held.place}")
+            held.flash(board, build.elf)
+            port = held.url
+        else:
+            port = pipeline.flash(project, port)
+        # Calibration data is float (what the float model takes); verify quantizes it per input.
+        result = pipeline.verify(
+            build,
+            port,
+            data=data,
+            samples=samples,
+            tolerance=tolerance,
+            per_layer=per_layer,
+            float_model=reference_float,
+            labels=labels,
+            preprocess=preprocess,
+        )
     plan = pipeline.model.plan
     return DeployResult(
         output_dir=output_dir,

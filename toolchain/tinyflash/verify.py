@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -423,12 +423,14 @@ def verify_device(
     labels: Path | None = None,
     preprocess: Any = None,
     stream: int | None = None,
+    reference_lock: AbstractContextManager[Any] | None = None,
 ) -> VerifyResult:
     """Talks to a running device at `url` whose firmware embeds `model` (`info`: its ModelInfo
     when the caller has parsed it already). With `stream` = N: N consecutive frames from a RESET
     on (state carries from one to the next, as in one TFLM interpreter kept across invokes),
     then a RESET and the first min(N, STREAM_REPLAY) frames again, which must give a fresh
-    interpreter's outputs."""
+    interpreter's outputs. `reference_lock` is held while the host references run (parallel
+    farm jobs in one process: TensorFlow's imports and fd silencing are not thread-safe)."""
     from tinyflash.link import open_link
     from tinyflash.model import load_model
 
@@ -487,7 +489,10 @@ def verify_device(
                 progress("device", i + 1, len(inputs))
         skipped: dict[str, str] = {}
         raw_float: list[list[np.ndarray]] = []
-        references = run_references(model, info, inputs, float_model, skipped, progress, raw_float)
+        with reference_lock or nullcontext():
+            references = run_references(
+                model, info, inputs, float_model, skipped, progress, raw_float
+            )
         metrics: list[OutputMetrics] = []
         for name in REFERENCE_NAMES:
             ref_outputs = references.get(name)

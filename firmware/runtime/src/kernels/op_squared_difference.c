@@ -27,21 +27,16 @@ static tfl_status sqdiff_small(double real, int32_t *multiplier, int32_t *shift)
 static tfl_status squared_difference_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in1, *in2, *out;
   tfl_squared_difference_data d;
-  double twice_max;
-  double out_real;
-  tfl_status st;
   TFL_ENSURE(tfl_broadcast_tensors_int8(ctx, node, &in1, &in2, &out));
   TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   memset(&d, 0, sizeof d);
   d.in1.zero_point = in1->zero_point;
   d.in2.zero_point = in2->zero_point;
   d.output_zero_point = out->zero_point;
-  twice_max = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
-  st = sqdiff_small((double)in1->scale / twice_max, &d.in1.multiplier, &d.in1.shift);
-  if (st != TFL_OK) return st;
-  st = sqdiff_small((double)in2->scale / twice_max, &d.in2.multiplier, &d.in2.shift);
-  if (st != TFL_OK) return st;
-  out_real = (twice_max * twice_max) / (double)((float)(1 << 14) * out->scale);
+  const double twice_max = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
+  TFL_ENSURE(sqdiff_small((double)in1->scale / twice_max, &d.in1.multiplier, &d.in1.shift));
+  TFL_ENSURE(sqdiff_small((double)in2->scale / twice_max, &d.in2.multiplier, &d.in2.shift));
+  const double out_real = (twice_max * twice_max) / (double)((float)(1 << 14) * out->scale);
   if (!(out_real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier(out_real, &d.output_multiplier, &d.output_shift);
   return tfl_node_set_data(node, &d, sizeof d);
