@@ -26,7 +26,10 @@ SETS = 3
 
 
 def random_batch(
-    specs: Sequence[tuple[Sequence[int], str]], seed: int, lo: int | None = None, hi: int | None = None
+    specs: Sequence[tuple[Sequence[int], str]],
+    seed: int,
+    lo: int | None = None,
+    hi: int | None = None,
 ) -> list[list[np.ndarray]]:
     """SETS input sets, one array per (shape, dtype): uniform over the type's range (bool: 0/1),
     or over [lo, hi] when given."""
@@ -112,10 +115,15 @@ CASTS = [
 
 def _quant(dtype: str, q: tuple[float, int]) -> dict:
     """CAST keeps the quantization of int8/int16 tensors as the converter writes it."""
-    return {"scale": q[0], "zero_point": q[1] if dtype == "int8" else 0} if dtype in (
-        "int8",
-        "int16",
-    ) else {}
+    return (
+        {"scale": q[0], "zero_point": q[1] if dtype == "int8" else 0}
+        if dtype
+        in (
+            "int8",
+            "int16",
+        )
+        else {}
+    )
 
 
 @pytest.mark.parametrize("src,dst", CASTS)
@@ -294,8 +302,6 @@ def test_dynamic_update_slice_matches_tflm(dtype, shape, data, seed):
     s = b.tensor("s", [len(shape)], "int32")
     y = b.tensor("y", shape, dtype, **q)
     b.op("DYNAMIC_UPDATE_SLICE", [x, u, s], [y])
-    batch = [
-        sets + [start] for sets in random_batch([(shape, dtype), (update, dtype)], seed)
-    ]
+    batch = [sets + [start] for sets in random_batch([(shape, dtype), (update, dtype)], seed)]
     what = f"DYNAMIC_UPDATE_SLICE {dtype}{shape} update={update} start={start.tolist()}"
     assert_batch_same_as_tflm(b.build([x, u, s], [y]), batch, what)

@@ -93,6 +93,19 @@ BOOL_OUTPUT_OPS: frozenset[str] = frozenset(
 # embedding lookup by token ids), SELECT_V2's bool condition; it may be a model input or an
 # activation.
 TYPED_INPUTS: dict[str, tuple[int, str]] = {"GATHER": (1, "int32"), "SELECT_V2": (0, "bool")}
+# Ops whose kernels take and give integer tensors that are not quantized int8 data: the
+# non-int8 dtypes any of their activations (and model inputs/outputs next to them) may have.
+INTEGER_TENSOR_OPS: dict[str, frozenset[str]] = {
+    "CAST": frozenset({"int32", "bool"}),
+    "SHAPE": frozenset({"int32"}),
+    "LOGICAL_AND": frozenset({"bool"}),
+    "LOGICAL_OR": frozenset({"bool"}),
+    "LOGICAL_NOT": frozenset({"bool"}),
+    "EMBEDDING_LOOKUP": frozenset({"int32"}),
+    "GATHER_ND": frozenset({"int32"}),
+    "BROADCAST_ARGS": frozenset({"int32"}),
+    "DYNAMIC_UPDATE_SLICE": frozenset({"int32"}),
+}
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
@@ -290,6 +303,8 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
     )
     if op.name in BOOL_OUTPUT_OPS:
         index_outs |= {t.index for t in outs if t.dtype == "bool"}
+    integer_ok = INTEGER_TENSOR_OPS.get(op.name, frozenset())
+    index_outs |= {t.index for t in acts if t.dtype in integer_ok}
     k, typed = TYPED_INPUTS.get(op.name, (-1, ""))
     typed_input = ins[k] if 0 <= k < len(ins) else None
     if typed_input is not None and typed_input.dtype == typed:
@@ -424,9 +439,26 @@ def _op_types(info: ModelInfo, op: OpInfo) -> str:
     return f"{', '.join(dict.fromkeys(ins)) or 'constants'} -> {', '.join(dict.fromkeys(outs))}"
 
 
-def _no_kernel_finding(info: ModelInfo, op: OpInfo) -> Finding:
-    """The op has no tinyflash kernel: say so with its types, then what to do — the TFLM
-    runtime if tflite-micro runs the op with these types (docs/ops.md), else replace the layer."""
+def _float_island(info: ModelInfo, op: OpInfo, producers: dict[int, OpInfo]) -> bool:
+    """op computes in float on the output of a DEQUANTIZE of int8 activations: the model was
+    calibrated (int8 around it) but the converter kept this op float."""
+    if op.name in ("QUANTIZE", "DEQUANTIZE"):
+        return False
+    for i in op.inputs:
+        if i < 0 or info.tensors[i].is_constant or info.tensors[i].dtype not in FLOAT_TYPES:
+            continue
+        p = producers.get(i)
+        if p is not None and p.name == "DEQUANTIZE" and p.inputs and p.inputs[0] >= 0:
+            src = info.tensors[p.inputs[0]]
+            if src.dtype == "int8" and not src.is_constant:
+                return True
+    return False
+
+
+def _no_kernel_finding(info: ModelInfo, op: OpInfo, float_island: bool = False) -> Finding:
+    """The op has no tinyflash kernel (for its types: `float_island`, a float op in a calibrated
+    model): say so with its types, then what to do — the TFLM runtime if tflite-micro runs the
+    op with these types (docs/ops.md), else replace the layer."""
     from tinyflash.ops import load_table, tflm_registered, tflm_types
 
     types = _op_types(info, op)
@@ -457,11 +489,19 @@ def _no_kernel_finding(info: ModelInfo, op: OpInfo) -> Finding:
         )
     else:
         todo = "replace the layer with ops the tinyflash runtime has"
+    what = "has no kernel in the tinyflash runtime"
+    if float_island:
+        ours = [r.types for r in rows if r.op == op.name and r.tinyflash]
+        what = (
+            f"stayed {first} although the model was calibrated (the converter has no int8 "
+            f"form of it, so calibration data does not change it) and the tinyflash runtime "
+            f"runs {op.name} only for {'; '.join(ours) or 'int8'}"
+        )
     return Finding(
         "error",
         "no-kernel",
-        f"op {op.index} {op.name} ({types}) has no kernel in "
-        f"the tinyflash runtime — {todo} (`tinyflash ops` lists both runtimes' ops)",
+        f"op {op.index} {op.name} ({types}) {what} — {todo} "
+        "(`tinyflash ops` lists both runtimes' ops)",
         op.index,
         op.name,
     )
@@ -528,15 +568,20 @@ def check_model(info: ModelInfo) -> CheckReport:
                 f"{info.name} has no operators — there is nothing to run; convert the model again",
             )
         )
+    producers = {t: op for op in info.ops for t in op.outputs}
     for op in info.ops:
         if op.name not in runtime_kernels() and op.custom_code is None and op.name != "CUSTOM":
             # the real cause comes first and alone: with no kernel, the op's types do not
             # matter (a float op without an int8 kernel is not fixed by calibration data)
             findings.append(_no_kernel_finding(info, op))
             continue
+        if op.custom_code is None and _float_island(info, op, producers):
+            # calibrated, yet float: the converter has no int8 form of this op; the kernel
+            # the runtime has (int8) does not run it, and data would not change it
+            findings.append(_no_kernel_finding(info, op, float_island=True))
+            continue
         _check_op(info, op, findings)
 
-    producers = {t: op for op in info.ops for t in op.outputs}
     consumers: dict[int, list[OpInfo]] = {}
     for op in info.ops:
         for t in op.inputs:
@@ -573,6 +618,8 @@ def check_model(info: ModelInfo) -> CheckReport:
                 )
             ):
                 continue  # GATHER's token ids, SELECT_V2's condition: sent as they are
+            if _integer_io(io, ti, role, producers, consumers):
+                continue  # CAST, SHAPE, LOGICAL_*, ... integer tensors: sent as they are
             if io.dtype == "float32":
                 edge = (
                     all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
@@ -603,6 +650,21 @@ def check_model(info: ModelInfo) -> CheckReport:
     return CheckReport(
         model=info.name, deployable=deployable, findings=tuple(findings), float_io=float_io
     )
+
+
+def _integer_io(
+    io: TensorInfo,
+    index: int,
+    role: str,
+    producers: dict[int, OpInfo],
+    consumers: dict[int, list[OpInfo]],
+) -> bool:
+    """A model input/output that is an integer tensor of an INTEGER_TENSOR_OPS op (every
+    consumer of an input, the producer of an output)."""
+    ops = [producers[index]] if role == "output" and index in producers else []
+    if role == "input":
+        ops = consumers.get(index, [])
+    return bool(ops) and all(io.dtype in INTEGER_TENSOR_OPS.get(op.name, ()) for op in ops)
 
 
 def _quant_text(t: TensorInfo) -> str:
