@@ -305,3 +305,47 @@ def test_dynamic_update_slice_matches_tflm(dtype, shape, data, seed):
     batch = [sets + [start] for sets in random_batch([(shape, dtype), (update, dtype)], seed)]
     what = f"DYNAMIC_UPDATE_SLICE {dtype}{shape} update={update} start={start.tolist()}"
     assert_batch_same_as_tflm(b.build([x, u, s], [y]), batch, what)
+
+
+# ---- RSQRT / L2_NORMALIZATION ---------------------------------------------------------------
+
+
+@COMMON
+@given(
+    shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds
+)
+def test_rsqrt_matches_tflm(shape, qi, qo, seed):
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
+    y = b.tensor("y", shape, "int8", scale=qo[0], zero_point=qo[1])
+    b.op("RSQRT", [x], [y])
+    # inputs at or above the zero point (below it TFLM's eval fails: see the next test)
+    batch = random_batch([(shape, "int8")], seed, qi[1], 127)
+    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"RSQRT {shape} {qi}->{qo} seed={seed}")
+
+
+def test_rsqrt_of_a_negative_value_is_an_error():
+    b = ModelBuilder()
+    x = b.tensor("x", [3], "int8", scale=0.1, zero_point=0)
+    y = b.tensor("y", [3], "int8", scale=0.1, zero_point=0)
+    b.op("RSQRT", [x], [y])
+    with pytest.raises(RunnerError) as err:
+        run_model_batch(b.build([x], [y]), [[np.array([4, -1, 9], np.int8)]])
+    assert err.value.status == "TFL_ERR_BAD_ARGUMENT"
+
+
+@COMMON
+@given(
+    shape=shapes(max_rank=4, max_dim=12),
+    q=st.tuples(scales, zero_points),
+    narrow=st.booleans(),
+    seed=seeds,
+)
+def test_l2_normalization_matches_tflm(shape, q, narrow, seed):
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
+    y = b.tensor("y", shape, "int8", scale=1 / 128, zero_point=0)
+    b.op("L2_NORMALIZATION", [x], [y])
+    lo, hi = (max(-128, q[1] - 2), min(127, q[1] + 2)) if narrow else (None, None)
+    batch = random_batch([(shape, "int8")], seed, lo, hi)
+    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"L2_NORMALIZATION {shape} {q} seed={seed}")

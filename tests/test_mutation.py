@@ -144,6 +144,8 @@ NEW_KERNELS = (
     "gather_nd",
     "broadcast_args",
     "dynamic_update_slice",
+    "rsqrt",
+    "l2_normalization",
 )
 
 

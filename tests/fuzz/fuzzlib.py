@@ -372,6 +372,10 @@ def kernel_seed_models() -> dict[str, bytes]:
             [("x", shape, "int8"), ("u", [1, 2, 2, 3], "int8"), ("s", [4], "int32")],
             [("y", shape, "int8")],
         ),
+        "rsqrt": lambda: single("RSQRT", [("x", shape, "int8")], [("y", shape, "int8")]),
+        "l2_normalization": lambda: single(
+            "L2_NORMALIZATION", [("x", shape, "int8")], [("y", shape, "int8")]
+        ),
         "lstm": lstm,
         "svdf": svdf,
         "arg_max": lambda: arg("ARG_MAX"),
