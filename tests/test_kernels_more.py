@@ -349,3 +349,30 @@ def test_l2_normalization_matches_tflm(shape, q, narrow, seed):
     lo, hi = (max(-128, q[1] - 2), min(127, q[1] + 2)) if narrow else (None, None)
     batch = random_batch([(shape, "int8")], seed, lo, hi)
     assert_batch_same_as_tflm(b.build([x], [y]), batch, f"L2_NORMALIZATION {shape} {q} seed={seed}")
+
+
+# ---- DIV ------------------------------------------------------------------------------------
+
+
+@COMMON
+@given(
+    shapes3=broadcast_pair(),
+    q1=st.tuples(scales, zero_points),
+    q2=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    act=st.sampled_from(["NONE", "RELU", "RELU6"]),
+    seed=seeds,
+)
+def test_div_matches_tflm(shapes3, q1, q2, qo, act, seed):
+    s1, s2, so = shapes3
+    b = ModelBuilder()
+    x1 = b.tensor("x1", s1, "int8", scale=q1[0], zero_point=q1[1])
+    x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1])
+    y = b.tensor("y", so, "int8", scale=qo[0], zero_point=qo[1])
+    b.op("DIV", [x1, x2], [y], fused_activation_function=act)
+    batch = random_batch([(s1, "int8"), (s2, "int8")], seed)
+    for inputs in batch:  # no zero divisor (undefined in TFLM)
+        d = inputs[1].astype(np.int32)
+        inputs[1] = np.where(d == q2[1], q2[1] + (1 if q2[1] < 127 else -1), d).astype(np.int8)
+    what = f"DIV {s1}/{s2} {q1} {q2} -> {qo} {act} seed={seed}"
+    assert_batch_same_as_tflm(b.build([x1, x2], [y]), batch, what)

@@ -146,6 +146,7 @@ NEW_KERNELS = (
     "dynamic_update_slice",
     "rsqrt",
     "l2_normalization",
+    "div",
 )
 
 

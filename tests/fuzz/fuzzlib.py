@@ -376,6 +376,7 @@ def kernel_seed_models() -> dict[str, bytes]:
         "l2_normalization": lambda: single(
             "L2_NORMALIZATION", [("x", shape, "int8")], [("y", shape, "int8")]
         ),
+        "div": lambda: binary("DIV", fused_activation_function="RELU"),
         "lstm": lstm,
         "svdf": svdf,
         "arg_max": lambda: arg("ARG_MAX"),
