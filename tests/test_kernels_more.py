@@ -376,3 +376,30 @@ def test_div_matches_tflm(shapes3, q1, q2, qo, act, seed):
         inputs[1] = np.where(d == q2[1], q2[1] + (1 if q2[1] < 127 else -1), d).astype(np.int8)
     what = f"DIV {s1}/{s2} {q1} {q2} -> {qo} {act} seed={seed}"
     assert_batch_same_as_tflm(b.build([x1, x2], [y]), batch, what)
+
+
+# ---- int32 variants: ZEROS_LIKE, FILL --------------------------------------------------------
+
+
+@COMMON
+@given(shape=shapes(), seed=seeds)
+def test_zeros_like_int32_matches_tflm(shape, seed):
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int32")
+    y = b.tensor("y", shape, "int32")
+    b.op("ZEROS_LIKE", [x], [y], options_type=None)
+    batch = random_batch([(shape, "int32")], seed)
+    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"ZEROS_LIKE int32 {shape}")
+
+
+@COMMON
+@given(shape=shapes(), value=st.integers(-(2**31), 2**31 - 1), const=st.booleans())
+def test_fill_int32_matches_tflm(shape, value, const):
+    b = ModelBuilder()
+    dims = b.tensor("dims", [len(shape)], "int32", data=np.array(shape, np.int32))
+    v = b.tensor("value", [], "int32", data=np.array(value, np.int32) if const else None)
+    y = b.tensor("y", shape, "int32")
+    b.op("FILL", [dims, v], [y], options_type=None)
+    batch = [[] if const else [np.array(value, np.int32)]]
+    what = f"FILL int32 {shape} value={value}"
+    assert_batch_same_as_tflm(b.build([] if const else [v], [y]), batch, what)
