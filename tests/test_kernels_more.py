@@ -403,3 +403,23 @@ def test_fill_int32_matches_tflm(shape, value, const):
     batch = [[] if const else [np.array(value, np.int32)]]
     what = f"FILL int32 {shape} value={value}"
     assert_batch_same_as_tflm(b.build([] if const else [v], [y]), batch, what)
+
+
+# ---- int32 variants: comparisons, MAXIMUM, MINIMUM -------------------------------------------
+
+COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
+
+
+@pytest.mark.parametrize("op", COMPARISONS + ["MAXIMUM", "MINIMUM"])
+@COMMON
+@given(shapes3=broadcast_pair(), narrow=st.booleans(), seed=seeds)
+def test_int32_binary_ops_match_tflm(op, shapes3, narrow, seed):
+    s1, s2, so = shapes3
+    b = ModelBuilder()
+    x1 = b.tensor("x1", s1, "int32")
+    x2 = b.tensor("x2", s2, "int32")
+    y = b.tensor("y", so, "bool" if op in COMPARISONS else "int32")
+    b.op(op, [x1, x2], [y], options_type=None)
+    lo, hi = (-3, 3) if narrow else (None, None)  # narrow: ties are frequent
+    batch = random_batch([(s1, "int32"), (s2, "int32")], seed, lo, hi)
+    assert_batch_same_as_tflm(b.build([x1, x2], [y]), batch, f"{op} int32 {s1} {s2} seed={seed}")

@@ -66,6 +66,12 @@ static void broadcast_make_walk(const tfl_tensor *a, const tfl_tensor *b, const 
 
 void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                        tfl_broadcast_row row, const void *params) {
+  tfl_broadcast_run_sized(in1, in2, out, row, params, 1, 1);
+}
+
+void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                             tfl_broadcast_row row, const void *params, int32_t in_bytes,
+                             int32_t out_bytes) {
   const int8_t *a = (const int8_t *)in1->data;
   const int8_t *b = (const int8_t *)in2->data;
   int8_t *o = (int8_t *)out->data;
@@ -82,8 +88,9 @@ void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_t
   broadcast_make_walk(in1, in2, out, &w);
   memset(idx, 0, sizeof idx);
   for (;;) {
-    row(params, a + off1, w.stride1[0], b + off2, w.stride2[0], o, w.dims[0]);
-    o += w.dims[0];
+    row(params, a + off1 * in_bytes, w.stride1[0], b + off2 * in_bytes, w.stride2[0], o,
+        w.dims[0]);
+    o += w.dims[0] * out_bytes;
     for (k = 1; k < w.count; ++k) {
       off1 += w.stride1[k];
       off2 += w.stride2[k];
@@ -141,11 +148,43 @@ static void minmax_row(const void *params, const int8_t *in1, int32_t step1, con
   }
 }
 
+/* The int32 form: flip = 0 picks the larger, -1 the smaller (~a > ~b exactly when a < b).
+ * Loads and stores by memcpy: constant int32 inputs are model bytes, maybe unaligned. */
+static void minmax_row_int32(const void *params, const int8_t *in1, int32_t step1,
+                             const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+  const int32_t flip = *(const int8_t *)params;
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    int32_t x1;
+    int32_t x2;
+    memcpy(&x1, in1 + (size_t)i * (size_t)step1 * 4, 4);
+    memcpy(&x2, in2 + (size_t)i * (size_t)step2 * 4, 4);
+    if ((x1 ^ flip) > (x2 ^ flip)) x2 = x1;
+    memcpy(out + (size_t)i * 4, &x2, 4);
+  }
+}
+
 tfl_status tfl_broadcast_minmax_eval(tfl_context *ctx, tfl_node *node, int maximum) {
   const int8_t flip = maximum ? 0 : -1;
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), minmax_row, &flip);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  if (out->type == TFL_TYPE_INT32) {
+    tfl_broadcast_run_sized(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1), out,
+                            minmax_row_int32, &flip, 4, 4);
+    return TFL_OK;
+  }
+  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1), out, minmax_row,
+                    &flip);
   return TFL_OK;
+}
+
+tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (out->type != TFL_TYPE_INT32) return tfl_broadcast_prepare_int8(ctx, node);
+  if (in1->type != TFL_TYPE_INT32 || in2->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  return tfl_broadcast_check(in1, in2, out);
 }
 
 /* A multiplier in (0, 1): Q31 value and a shift <= 0. */

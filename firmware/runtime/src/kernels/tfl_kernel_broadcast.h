@@ -25,6 +25,12 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_check(const tfl_tensor *a, const tfl_ten
 void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                        tfl_broadcast_row row, const void *params);
 
+/* tfl_broadcast_run for elements of in_bytes (both inputs) and out_bytes (the output): the row
+ * function gets byte pointers to the first elements and steps counted in elements. */
+void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                             tfl_broadcast_row row, const void *params, int32_t in_bytes,
+                             int32_t out_bytes);
+
 /* The eval of a kernel that is one broadcast row function over its node data: `row` runs over
  * inputs 0 and 1 into output 0 with a copy of node->data as its params. Returns TFL_OK. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node,
@@ -39,9 +45,13 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const
  * present and int8, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node);
 
+/* The prepare of MAXIMUM and MINIMUM: tfl_broadcast_prepare_int8, or all three int32. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_node *node);
+
 /* The eval of MAXIMUM (maximum = 1) and MINIMUM (maximum = 0): the larger or smaller of the
- * two raw int8 values, element by element, with no requantization (TFLite's converter gives
- * both inputs and the output one scale and zero point, and TFLM compares the stored values). */
+ * two raw int8 (or int32) values, element by element, with no requantization (TFLite's
+ * converter gives both inputs and the output one scale and zero point, and TFLM compares the
+ * stored values). */
 tfl_status tfl_broadcast_minmax_eval(tfl_context *ctx, tfl_node *node, int maximum);
 
 #if defined(__GNUC__)
