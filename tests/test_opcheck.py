@@ -497,3 +497,24 @@ def test_float_island_around_an_op_without_kernel_points_at_the_op(op: str, caus
         f"op 2 QUANTIZE converts back to int8 the float output of op 1 {op}"
     )
     assert not any("representative data" in m for m in report.offenders)
+
+
+def test_integer_tensor_ops_are_deployable() -> None:
+    """int32 and bool tensors of the kernels that run them (CAST, LOGICAL_*, the int32
+    comparisons, ...) are not int8 data, and a model may take or give them as they are."""
+    from support.tflbuilder import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.tensor("x", [4], "int32")
+    z = b.tensor("z", [4], "int32")
+    m = b.tensor("m", [4], "int32")
+    g = b.tensor("g", [4], "bool")
+    n = b.tensor("n", [4], "bool")
+    y = b.tensor("y", [4], "int8", scale=0.1, zero_point=0)
+    b.op("ZEROS_LIKE", [x], [z], options_type=None)
+    b.op("MAXIMUM", [x, z], [m], options_type=None)
+    b.op("GREATER", [m, x], [g], options_type=None)
+    b.op("LOGICAL_NOT", [g], [n])
+    b.op("CAST", [n], [y])
+    report = check_model(parse_model(b.build([x], [y, n]), "integers.tflite"))
+    assert report.deployable, report.offenders

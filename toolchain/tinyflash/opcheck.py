@@ -6,7 +6,11 @@ The rules, per operator of subgraph 0:
   the TFLM verdict of docs/ops.md (ops_table.json): `--runtime tflm` or replace the layer;
 - activations (non-constant tensors) are int8 with per-tensor quantization, except ARG_MAX /
   ARG_MIN's int32 positions, GATHER's int32 positions, the comparisons' bool results and
-  SELECT_V2's bool condition (INT32_OUTPUT_OPS, BOOL_OUTPUT_OPS, TYPED_INPUTS);
+  SELECT_V2's bool condition, and the int32/bool tensors of the ops that run them (CAST, SHAPE,
+  LOGICAL_*, EMBEDDING_LOOKUP, GATHER_ND, ..., the int32 comparisons) (INT32_OUTPUT_OPS,
+  BOOL_OUTPUT_OPS, TYPED_INPUTS, INTEGER_TENSOR_OPS);
+- a float op in a calibrated model (after a DEQUANTIZE of int8 activations: the converter has
+  no int8 form of it) is reported like an op without a kernel, not as missing data;
 - CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV: int8 weights (per-tensor or
   per-channel), int32 bias; other constant inputs are int8 data or int32/int64 parameters;
 - no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
@@ -105,6 +109,11 @@ INTEGER_TENSOR_OPS: dict[str, frozenset[str]] = {
     "GATHER_ND": frozenset({"int32"}),
     "BROADCAST_ARGS": frozenset({"int32"}),
     "DYNAMIC_UPDATE_SLICE": frozenset({"int32"}),
+    "ZEROS_LIKE": frozenset({"int32"}),
+    "FILL": frozenset({"int32"}),
+    "MAXIMUM": frozenset({"int32"}),
+    "MINIMUM": frozenset({"int32"}),
+    **{op: frozenset({"int32", "bool"}) for op in BOOL_OUTPUT_OPS},
 }
 
 # op -> (weights input index, bias input index)
