@@ -19,6 +19,7 @@
  * runtime). */
 #include "tfl_kernel_broadcast.h"
 #include "tfl_kernel_fixedpoint.h"
+#include "tfl_kernel_invsqrt.h"
 
 typedef struct {
   int32_t input1_offset;
@@ -57,19 +58,9 @@ static tfl_status div_prepare(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
-static int32_t div_leading_zeros(uint32_t v) {
-  int32_t n = 0;
-  if (v == 0) return 32;
-  while (!(v & 0x80000000u)) {
-    v <<= 1;
-    ++n;
-  }
-  return n;
-}
-
 /* Leading bits equal to the sign bit, minus one (31 for 0 and -1). */
 static int32_t div_leading_sign_bits(int32_t v) {
-  return div_leading_zeros((uint32_t)(v < 0 ? ~v : v)) - 1;
+  return tfl_leading_zeros((uint32_t)(v < 0 ? ~v : v)) - 1;
 }
 
 /* TFLM's RoundingDivideByPOT(x, exponent) for any exponent, as x86-64 executes it: mask
@@ -96,7 +87,7 @@ static int32_t div_quotient(const tfl_div_data *d, int32_t a, int32_t b) {
     a = -a;
     b = -b;
   }
-  lz = div_leading_zeros((uint32_t)b);
+  lz = tfl_leading_zeros((uint32_t)b);
   recip_shift = 31 - lz;
   x = tfl_fx_one_over_one_plus((int32_t)(((uint32_t)b << lz) - 0x80000000u));
   reciprocal = tfl_fx_saturating_shl(x, 1);

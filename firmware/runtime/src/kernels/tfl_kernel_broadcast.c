@@ -148,19 +148,16 @@ static void minmax_row(const void *params, const int8_t *in1, int32_t step1, con
   }
 }
 
-/* The int32 form: flip = 0 picks the larger, -1 the smaller (~a > ~b exactly when a < b).
- * Loads and stores by memcpy: constant int32 inputs are model bytes, maybe unaligned. */
+/* The int32 form: flip = 0 picks the larger, -1 the smaller (~a > ~b exactly when a < b). */
 static void minmax_row_int32(const void *params, const int8_t *in1, int32_t step1,
                              const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
   const int32_t flip = *(const int8_t *)params;
   int32_t i;
   for (i = 0; i < n; ++i) {
-    int32_t x1;
-    int32_t x2;
-    memcpy(&x1, in1 + (size_t)i * (size_t)step1 * 4, 4);
-    memcpy(&x2, in2 + (size_t)i * (size_t)step2 * 4, 4);
-    if ((x1 ^ flip) > (x2 ^ flip)) x2 = x1;
-    memcpy(out + (size_t)i * 4, &x2, 4);
+    const int32_t x1 = tfl_broadcast_i32(in1, i, step1);
+    const int32_t x2 = tfl_broadcast_i32(in2, i, step2);
+    const int32_t r = (x1 ^ flip) > (x2 ^ flip) ? x1 : x2;
+    memcpy(out + (size_t)i * 4, &r, 4);
   }
 }
 

@@ -45,6 +45,15 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const
  * present and int8, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node);
 
+/* Element i of an int32 row that steps by `step` elements from the byte pointer p (rows of
+ * tfl_broadcast_run_sized): loaded by memcpy, as constant inputs are model bytes, maybe
+ * unaligned. */
+static inline int32_t tfl_broadcast_i32(const int8_t *p, int32_t i, int32_t step) {
+  int32_t v;
+  memcpy(&v, p + (size_t)i * (size_t)step * 4, 4);
+  return v;
+}
+
 /* The prepare of MAXIMUM and MINIMUM: tfl_broadcast_prepare_int8, or all three int32. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_node *node);
 

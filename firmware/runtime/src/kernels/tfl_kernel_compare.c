@@ -76,18 +76,14 @@ static int8_t compare_result(int32_t kind, int32_t a, int32_t b) {
   return (int8_t)r;
 }
 
-/* int32 inputs: loaded by memcpy (constants are model bytes, maybe unaligned). */
+/* int32 inputs (tfl_broadcast_i32 loads). */
 static void compare_row_int32(const void *params, const int8_t *in1, int32_t step1,
                               const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
   const tfl_compare_data *d = (const tfl_compare_data *)params;
   int32_t i;
-  for (i = 0; i < n; ++i) {
-    int32_t a;
-    int32_t b;
-    memcpy(&a, in1 + (size_t)i * (size_t)step1 * 4, 4);
-    memcpy(&b, in2 + (size_t)i * (size_t)step2 * 4, 4);
-    out[i] = compare_result(d->kind, a, b);
-  }
+  for (i = 0; i < n; ++i)
+    out[i] = compare_result(d->kind, tfl_broadcast_i32(in1, i, step1),
+                            tfl_broadcast_i32(in2, i, step2));
 }
 
 static void compare_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,

@@ -7,7 +7,7 @@ static int32_t invsqrt_saturating_shl(int32_t raw, int32_t exponent) {
   return v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : (int32_t)v);
 }
 
-static int32_t invsqrt_leading_zeros(uint32_t v) {
+int32_t tfl_leading_zeros(uint32_t v) {
   int32_t n = 0;
   if (v == 0) return 32;
   while (!(v & 0x80000000u)) {
@@ -35,7 +35,7 @@ void tfl_inv_sqrt_multiplier(int32_t x, int32_t *multiplier, int32_t *shift) {
     x /= 4;
     ++right;
   }
-  pairs = (invsqrt_leading_zeros((uint32_t)x) - 1) / 2 - 1;
+  pairs = (tfl_leading_zeros((uint32_t)x) - 1) / 2 - 1;
   right -= pairs;
   x = (int32_t)((uint32_t)x << (2 * pairs));
   half_x = tfl_rounding_divide_by_pot(x >> 1, 1);

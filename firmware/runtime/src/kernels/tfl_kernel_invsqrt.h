@@ -14,6 +14,9 @@
  * convention of tfl_multiply_by_quantized_multiplier). */
 void tfl_inv_sqrt_multiplier(int32_t x, int32_t *multiplier, int32_t *shift);
 
+/* Leading zero bits of v (32 for 0); DIV's reciprocal uses it too. */
+int32_t tfl_leading_zeros(uint32_t v);
+
 /* sqrtf(v) for a positive normal float, correctly rounded (round to nearest even) as IEEE
  * sqrtf is, in integer arithmetic (no libm); 0 for anything else (zero, negative, subnormal,
  * infinite or NaN). Used in prepare only. */
