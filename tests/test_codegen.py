@@ -10,6 +10,7 @@ After an intended change to a template, regenerate them and review the diff:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from tinyflash.boards import load_board
 from tinyflash.cli import error_sentence
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
 from tinyflash.model import load_model
+from tinyflash.pipeline import check_model_file
 from tinyflash.plan import plan_memory
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -52,23 +54,14 @@ def render(
     selftest: int = 3,
     paths: codegen.FirmwarePaths | None = FIXED_PATHS,
 ) -> codegen.RenderedProject:
-    info = load_model(model_path)
-    plan = plan_memory(info)
-    board = codegen.board_spec(load_board(board_id))
+    checked = check_model_file(model_path)
+    if model_file is not None:
+        checked = dataclasses.replace(checked, path=model_path.with_name(model_file))
+    info = checked.info
     vectors = codegen.selftest_vectors(info.data, len(info.inputs), len(info.outputs), selftest)
     return codegen.render_project(
-        model=info.data,
-        model_file=model_file or model_path.name,
-        model_sha256=info.sha256,
-        tensor_count=len(info.tensors),
-        op_names=[op.name for op in info.ops],
-        input_count=len(info.inputs),
-        output_count=len(info.outputs),
-        offsets=plan.offsets,
-        arena_bytes=plan.arena_bytes,
-        pool_words=plan.pool_words,
-        lower_bound=plan.lower_bound,
-        board=board,
+        checked,
+        board=codegen.board_spec(load_board(board_id)),
         vectors=vectors,
         paths=codegen.vendored_paths() if vendor else paths,
         vendor=vendor,
@@ -420,26 +413,12 @@ def test_generated_c_compiles(
 def test_dsp_plan_puts_scratch_offsets_after_the_tensors(tmp_path: Path) -> None:
     """With the DSP kernels the C plan array holds one scratch offset per op after the tensors'
     (tfl_memory.offsets_count = tensors + ops); the portable project keeps the tensors' alone."""
-    info = load_model(TINY)
-    dsp = plan_memory(info, "dsp")
+    checked = check_model_file(TINY, "dsp")
+    dsp = checked.plan
     assert any(dsp.scratch_bytes)  # CONV_2D's im2col, FULLY_CONNECTED's expanded row
     board = codegen.board_spec(load_board("mps2-an386"))
     project = codegen.render_project(
-        model=info.data,
-        model_file=TINY.name,
-        model_sha256=info.sha256,
-        tensor_count=len(info.tensors),
-        op_names=[op.name for op in info.ops],
-        input_count=len(info.inputs),
-        output_count=len(info.outputs),
-        offsets=dsp.c_offsets,
-        arena_bytes=dsp.arena_bytes,
-        pool_words=dsp.pool_words,
-        lower_bound=dsp.lower_bound,
-        board=board,
-        vectors=[],
-        paths=FIXED_PATHS,
-        vendor=False,
+        checked, board=board, vectors=[], paths=FIXED_PATHS, vendor=False
     )
     plan_c = project.files["src/model_plan.c"].decode()
     assert "tiny_cnn_offsets[TINY_CNN_TENSOR_COUNT + TINY_CNN_NODE_COUNT] = {" in plan_c
@@ -463,18 +442,9 @@ def test_dsp_plan_puts_scratch_offsets_after_the_tensors(tmp_path: Path) -> None
                 "gcc", [], tmp_path / "src" / c_file, tmp_path / f"{c_file}.o", tmp_path / "src"
             )
     with pytest.raises(TinyflashError, match="offsets for"):
+        short = dataclasses.replace(dsp, scratch_offsets=dsp.scratch_offsets[:-1])
         codegen.render_project(
-            model=info.data,
-            model_file=TINY.name,
-            model_sha256=info.sha256,
-            tensor_count=len(info.tensors),
-            op_names=[op.name for op in info.ops],
-            input_count=len(info.inputs),
-            output_count=len(info.outputs),
-            offsets=dsp.c_offsets[:-1],
-            arena_bytes=dsp.arena_bytes,
-            pool_words=dsp.pool_words,
-            lower_bound=dsp.lower_bound,
+            dataclasses.replace(checked, plan=short),
             board=board,
             vectors=[],
             paths=FIXED_PATHS,

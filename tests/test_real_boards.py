@@ -24,8 +24,7 @@ from support.models import fc_model
 from tinyflash import codegen
 from tinyflash.boards import list_boards, load_board
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
-from tinyflash.model import load_model
-from tinyflash.plan import plan_memory
+from tinyflash.pipeline import check_model_file
 
 GOLDEN = REPO / "tests" / "golden"
 TINY = GOLDEN / "tiny_cnn.tflite"
@@ -50,23 +49,12 @@ SHARED_FILES = ("src/model_data.c", "src/model_data.h", "src/model_plan.c")
 
 
 def render(board_id: str, model_path: Path = TINY) -> codegen.RenderedProject:
-    info = load_model(model_path)
-    plan = plan_memory(info)
-    board = codegen.board_spec(load_board(board_id))
+    checked = check_model_file(model_path)
+    info = checked.info
     vectors = codegen.selftest_vectors(info.data, len(info.inputs), len(info.outputs), 3)
     return codegen.render_project(
-        model=info.data,
-        model_file=model_path.name,
-        model_sha256=info.sha256,
-        tensor_count=len(info.tensors),
-        op_names=[op.name for op in info.ops],
-        input_count=len(info.inputs),
-        output_count=len(info.outputs),
-        offsets=plan.offsets,
-        arena_bytes=plan.arena_bytes,
-        pool_words=plan.pool_words,
-        lower_bound=plan.lower_bound,
-        board=board,
+        checked,
+        board=codegen.board_spec(load_board(board_id)),
         vectors=vectors,
         paths=codegen.vendored_paths(),
         vendor=False,

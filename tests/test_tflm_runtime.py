@@ -31,6 +31,7 @@ from tinyflash import codegen
 from tinyflash.boards import load_board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
 from tinyflash.model import load_model
+from tinyflash.pipeline import check_model_file
 from tinyflash.plan import plan_memory
 from tinyflash.reference import tflm_min_arena
 
@@ -53,19 +54,12 @@ GOLDEN_FILES = ("README.md", "platformio.ini", "src/main.cpp", "src/model_data.h
 def render(
     board_id: str, tflm_path: str | None, model_path: Path = TINY, selftest: int = 3
 ) -> codegen.RenderedProject:
-    info = load_model(model_path)
-    plan = plan_memory(info)
+    checked = check_model_file(model_path)
+    info = checked.info
     vectors = codegen.selftest_vectors(info.data, len(info.inputs), len(info.outputs), selftest)
     return codegen.render_tflm_project(
-        model=info.data,
-        model_file=model_path.name,
-        model_sha256=info.sha256,
-        op_names=[op.name for op in info.ops],
-        input_count=len(info.inputs),
-        output_count=len(info.outputs),
-        plan_arena_bytes=plan.arena_bytes,
+        checked,
         tflm_min_arena_bytes=tflm_min_arena(info.data),
-        lower_bound=plan.lower_bound,
         board=codegen.board_spec(load_board(board_id)),
         vectors=vectors,
         paths=FIXED,
@@ -108,17 +102,11 @@ def test_model_array_is_the_tinyflash_runtimes(
 @pytest.mark.parametrize("model_name", ["kws_ref_model", "pretrainedResnet_quant", "ad01_int8"])
 def test_resolver_has_exactly_the_models_ops(model_name: str) -> None:
     model = shared_model_path(model_name)
-    info = load_model(model)
+    checked = check_model_file(model)
+    info = checked.info
     project = codegen.render_tflm_project(
-        model=info.data,
-        model_file=model.name,
-        model_sha256=info.sha256,
-        op_names=[op.name for op in info.ops],
-        input_count=len(info.inputs),
-        output_count=len(info.outputs),
-        plan_arena_bytes=100,
+        checked,
         tflm_min_arena_bytes=200,
-        lower_bound=None,
         board=codegen.board_spec(load_board("nano33ble")),
         vectors=[],
         paths=FIXED,

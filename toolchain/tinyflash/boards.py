@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.records import field_dict
 from tinyflash.resources import boards_dir as _default_boards_dir
 
 KERNEL_SETS = ("portable", "dsp")
@@ -70,27 +71,7 @@ class Board:
         return self.kernels == "dsp"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "vendor": self.vendor,
-            "url": self.url,
-            "cpu": self.cpu,
-            "mcu": self.mcu,
-            "f_cpu": self.f_cpu,
-            "flash_bytes": self.flash_bytes,
-            "ram_bytes": self.ram_bytes,
-            "port": self.port,
-            "kernels": self.kernels,
-            "flash_method": self.flash_method,
-            "qemu_machine": self.qemu_machine,
-            "serial": self.serial,
-            "tick_unit": self.tick_unit,
-            "stack_bytes": self.stack_bytes,
-            "platform": self.platform,
-            "frameworks": list(self.frameworks),
-            "manifest": str(self.manifest_path),
-        }
+        return field_dict(self, skip=("raw",), rename={"manifest_path": "manifest"})
 
 
 def _bad(path: Path, field_name: str, problem: str) -> TinyflashError:

@@ -883,7 +883,11 @@ def flash_command(
 
 
 def _verify_output(
-    result: Any, as_json: bool, html_path: Path | None, extra: dict[str, Any] | None = None
+    result: Any,
+    as_json: bool,
+    html_path: Path | None,
+    extra: dict[str, Any] | None = None,
+    info: Any = None,
 ) -> None:
     from tinyflash.errors import EXIT_CHECK_FAILED
     from tinyflash.report import print_report, write_html
@@ -892,7 +896,8 @@ def _verify_output(
         from tinyflash.model import load_model
         from tinyflash.plan import plan_memory
 
-        info = load_model(Path(result.model))
+        if info is None:
+            info = load_model(Path(result.model))
         write_html(result, html_path, plan_memory(info), info)
     if as_json:
         data = result.to_dict()
@@ -1015,13 +1020,14 @@ def verify_command(
     from tinyflash.verify import verify_project
 
     project = target
+    info = None  # the model's ModelInfo once parsed here (then verify does not parse it again)
     if target.suffix.lower() == ".tflite":
         if not target.is_file():
             raise TinyflashError(
                 f"{target} does not exist; give a .tflite model or a project directory.",
                 EXIT_BAD_INPUT,
             )
-        project = project_for_model(target, board, output, force)
+        project, info = project_for_model(target, board, output, force)
     elif not target.is_dir():
         raise TinyflashError(
             f"{target} is neither a .tflite model nor a project directory.", EXIT_BAD_INPUT
@@ -1039,8 +1045,9 @@ def verify_command(
             per_layer=per_layer,
             float_model=float_model,
             progress=_stage_progress(display),
+            info=info,
         )
-    _verify_output(result, as_json, html_path)
+    _verify_output(result, as_json, html_path, info=info)
 
 
 @app.command("deploy")

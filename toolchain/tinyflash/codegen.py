@@ -50,7 +50,6 @@ from tinyflash.render import (  # noqa: F401  (re-exported)
     FirmwarePaths,
     GenerateResult,
     RenderedProject,
-    base_context,
     c_bytes,
     c_comment,
     c_identifier,
@@ -60,11 +59,12 @@ from tinyflash.render import (  # noqa: F401  (re-exported)
     default_paths,
     json_document,
     kernel_names,
-    render_files,
+    render_project_files,
     template_environment,
     thousands,
     vendored_files,
     vendored_paths,
+    write_generated,
     write_project,
 )
 from tinyflash.selftest import (  # noqa: F401  (re-exported)
@@ -82,6 +82,7 @@ from tinyflash.tflm_project import (  # noqa: F401  (re-exported)
     TFLM_RESOLVER_METHODS,
     TFLM_TEMPLATES,
     TFLM_TREE_MARKER,
+    check_tflm_source,
     generate_tflm,
     render_tflm_project,
     tflm_arena_bytes,
@@ -129,29 +130,24 @@ def project_templates(board: BoardSpec) -> tuple[tuple[str, str], ...]:
 
 
 def render_project(
+    checked: CheckedModel,
     *,
-    model: bytes,
-    model_file: str,
-    model_sha256: str,
-    tensor_count: int,
-    op_names: Sequence[str],
-    input_count: int,
-    output_count: int,
-    offsets: Sequence[int],
-    arena_bytes: int,
-    pool_words: int,
-    lower_bound: int | None,
     board: BoardSpec,
     vectors: Sequence[SelftestVector],
     paths: FirmwarePaths,
     vendor: bool,
     templates: Path | None = None,
 ) -> RenderedProject:
-    """Renders every file of the project in memory. Pure: same arguments → same bytes.
+    """Renders every file of the project of the checked model (ModelInfo + memory plan; its
+    path's name is the model file's name) in memory. Pure: same arguments → same bytes.
     Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention)."""
-    stem = Path(model_file).stem
-    ident = c_identifier(stem)
-    kernels = kernel_names(op_names)
+    info, plan = checked.info, checked.plan
+    model_file = checked.path.name
+    model = bytes(info.data)
+    tensor_count = len(info.tensors)
+    op_names = [op.name for op in info.ops]
+    offsets = list(plan.c_offsets)
+    arena_bytes, pool_words = int(plan.arena_bytes), int(plan.pool_words)
     # one offset per tensor, then one scratch offset per op when some kernel takes scratch
     if len(offsets) not in (tensor_count, tensor_count + len(op_names)):
         raise TinyflashError(
@@ -159,7 +155,7 @@ def render_project(
             f"{tensor_count} tensors; report this",
             EXIT_BAD_INPUT,
         )
-    ram, flash = project_budgets(
+    budgets = project_budgets(
         model,
         tensor_count,
         op_names,
@@ -169,45 +165,28 @@ def render_project(
         sum(len(v.input) + len(v.output) for v in vectors),
     )
     templates_used = project_templates(board)
-    generated = [out for _, out in templates_used] + [MODEL_COPY]
     vendor = vendor or board.arduino  # real-board projects always stand alone
     vendored = vendored_files(board) if vendor else {}
-    context = base_context(
-        model=model,
-        model_file=model_file,
-        model_sha256=model_sha256,
-        ident=ident,
-        op_names=op_names,
-        input_count=input_count,
-        output_count=output_count,
-        kernels=kernels,
-        board=board,
-        vectors=vectors,
-        selftest_seed=SELFTEST_SEED,
-        paths=paths,
-        vendor=vendor,
-        ram=ram,
-        flash=flash,
-        generated=generated,
-        vendored=vendored,
-    )
-    context.update(
-        tensor_count=tensor_count,
-        node_count=len(op_names),
-        offsets=list(offsets),
-        plan_scratch=len(offsets) > tensor_count,
-        arena_bytes=arena_bytes,
-        pool_words=pool_words,
-        lower_bound=lower_bound,
-    )
-    files = render_files(templates, templates_used, context, model, vendored)
-    return RenderedProject(
-        files=files,
-        identifier=ident,
-        kernels=kernels,
-        ram=ram,
-        flash=flash,
-        selftest_count=len(vectors),
+    runtime_keys = {
+        "tensor_count": tensor_count,
+        "node_count": len(op_names),
+        "offsets": offsets,
+        "plan_scratch": len(offsets) > tensor_count,
+        "arena_bytes": arena_bytes,
+        "pool_words": pool_words,
+        "lower_bound": int(plan.lower_bound),
+    }
+    return render_project_files(
+        checked,
+        board,
+        vectors,
+        paths,
+        vendor,
+        templates,
+        templates_used,
+        budgets,
+        vendored,
+        runtime_keys,
     )
 
 
@@ -263,14 +242,8 @@ def generate(
             )
         tflm_dir = str(Path(tflm_path).resolve())
     board = board_spec(load_board(board_id))
-    if runtime == "tflm" and tflm_dir is None and not board.arduino:
-        raise TinyflashError(
-            f"board {board.id} is not an Arduino board, so TFLM's Arduino "
-            f"library cannot be used; pass {option('tflm_path')} DIR (a TFLM "
-            "tree made "
-            "with TFLM's create_tflm_tree.py)",
-            EXIT_BAD_INPUT,
-        )
+    if runtime == "tflm":
+        check_tflm_source(board, tflm_dir)
     if kernels is not None:
         if kernels not in ("portable", "dsp"):
             raise TinyflashError(
@@ -289,7 +262,7 @@ def generate(
     kernel_set = "dsp" if board.dsp and runtime != "tflm" else "portable"
     if checked is None:
         checked = check_model_file(model_path, kernel_set)
-    checked = checked.for_kernels(kernel_set)
+    checked = dataclasses.replace(checked.for_kernels(kernel_set), path=model_path)
     info, report, plan = checked.info, checked.report, checked.plan
     model_file = model_path.name
 
@@ -308,9 +281,7 @@ def generate(
     tensor_count = len(info.tensors)
     if runtime == "tflm":
         return generate_tflm(
-            model_path,
-            info,
-            plan,
+            checked,
             board,
             output_dir,
             force=force,
@@ -339,39 +310,21 @@ def generate(
         model, len(info.inputs), len(info.outputs), selftest, model_name=model_file
     )
     project = render_project(
-        model=model,
-        model_file=model_file,
-        model_sha256=sha,
-        tensor_count=tensor_count,
-        op_names=op_names,
-        input_count=len(info.inputs),
-        output_count=len(info.outputs),
-        offsets=list(plan.c_offsets),
-        arena_bytes=int(plan.arena_bytes),
-        pool_words=int(plan.pool_words),
-        lower_bound=int(plan.lower_bound),
+        checked,
         board=board,
         vectors=vectors,
         paths=vendored_paths() if vendor else default_paths(board),
         vendor=vendor,
     )
-    error = fit_error(model_file, board.id, (project.ram, project.flash))
-    if error:
-        raise TinyflashError(error, EXIT_CHECK_FAILED)
-    write_project(project.files, output_dir, force=force)
-    return GenerateResult(
-        project_dir=output_dir.absolute(),
-        board=board.id,
-        model=model_path,
-        model_sha256=sha,
-        identifier=project.identifier,
-        files=tuple(project.files),
-        kernels=project.kernels,
+    return write_generated(
+        project,
+        model_path,
+        sha,
+        board.id,
+        output_dir,
+        force=force,
         arena_bytes=int(plan.arena_bytes),
         pool_words=int(plan.pool_words),
-        selftest_count=project.selftest_count,
         vendored=vendor or board.arduino,
         kernel_set="dsp" if board.dsp else "portable",
-        ram=project.ram,
-        flash=project.flash,
     )

@@ -58,6 +58,7 @@ from tinyflash.floatmodel import (  # noqa: F401
     quiet_fds,
     source_bytes,
 )
+from tinyflash.records import field_dict
 
 # Tests only: when set to a path, the converter child writes that file after the converter has
 # consumed its first calibration sample (a conversion is then surely in progress) and waits there
@@ -219,21 +220,9 @@ class ConvertResult:
     log_path: Path | None = None
 
     def to_json(self) -> dict:
-        return {
-            "model": self.model,
-            "output": str(self.output),
-            "mode": self.mode,
-            "host_only": self.host_only,
-            "samples": self.samples,
-            "inputs": [s.to_json() for s in self.inputs],
-            "source_bytes": self.source_bytes,
-            "float_weight_bytes": self.float_weight_bytes,
-            "tflite_bytes": self.tflite_bytes,
+        return field_dict(self, skip=("log_path",)) | {
             "convert_seconds": round(self.convert_seconds, 3),
             "total_seconds": round(self.total_seconds, 3),
-            "op_histogram": self.op_histogram,
-            "deployable": self.deployable,
-            "problems": self.problems,
         }
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.pipeline import Stage
+from tinyflash.records import field_dict
 from tinyflash.verify import Progress, VerifyResult
+
+if TYPE_CHECKING:
+    from tinyflash.model import ModelInfo
 
 
 @dataclass
@@ -23,29 +27,21 @@ class DeployResult:
     verify: VerifyResult
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "output_dir": str(self.output_dir),
-            "model": str(self.model),
-            "project_dir": str(self.project_dir),
-            "converted": self.converted,
-            "arena_bytes": self.arena_bytes,
-            "lower_bound": self.lower_bound,
-            "verify": self.verify.to_dict(),
-        }
+        return field_dict(self)
 
 
 def project_for_model(
     model: Path, board: str, output: Path | None, force: bool, stage: Stage | None = None
-) -> Path:
-    """Generates the firmware project for a .tflite into `output` (default: a fresh temporary
-    directory) and returns its path."""
-    from tinyflash.codegen import generate
+) -> tuple[Path, ModelInfo]:
+    """Checks a .tflite once (the pipeline's check stage), generates its firmware project into
+    `output` (default: a fresh temporary directory) and returns the project's path and the
+    model's ModelInfo (for verify, so the model is not parsed again)."""
+    from tinyflash.pipeline import Pipeline
 
     if output is None:
         output = Path(tempfile.mkdtemp(prefix="tinyflash-")) / "project"
-    if stage:
-        stage("generate")
-    return generate(model, board, output, force=force).project_dir
+    pipeline = Pipeline.start(model, board, stage)
+    return pipeline.generate(output, force=force).project_dir, pipeline.model.info
 
 
 def deploy(

@@ -19,6 +19,7 @@ import numpy as np
 
 from tinyflash.calibration import InputSpec
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
+from tinyflash.records import field_dict
 
 RECURRENT_LAYERS = (
     "LSTM",
@@ -58,12 +59,7 @@ class ModelSpec:
         return f"{self.path}:{self.attr}" if self.attr else str(self.path)
 
     def to_json(self) -> dict:
-        return {
-            "kind": self.kind,
-            "path": str(self.path),
-            "attr": self.attr,
-            "signature": self.signature,
-        }
+        return field_dict(self)
 
     @staticmethod
     def from_json(data: dict) -> ModelSpec:

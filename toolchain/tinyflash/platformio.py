@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tinyflash.boards import Board, load_board
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
+from tinyflash.records import field_dict
 
 TOOL_SCONS_VERSION = "4.41101.0"
 TOOL_SCONS_REQUIREMENT = "~4.41101.0"
@@ -602,13 +603,7 @@ class ToolStatus:
     fix: str
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "ok": self.ok,
-            "version": self.version,
-            "detail": self.detail,
-            "fix": "" if self.ok else self.fix,
-        }
+        return field_dict(self) | {"fix": "" if self.ok else self.fix}
 
 
 _APT_FIX = (

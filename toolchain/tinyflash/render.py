@@ -23,8 +23,8 @@ from typing import Any
 import jinja2
 
 from tinyflash import resources
-from tinyflash.boards import BoardSpec, Budget
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
+from tinyflash.boards import BoardSpec, Budget, fit_error
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 
 #: Must equal TFL_ABI_VERSION in firmware/runtime/include/tfl_config.h (a test checks it).
 ABI_VERSION = 1
@@ -218,29 +218,25 @@ def emulator_command(board: BoardSpec) -> list[str] | None:
 
 
 def base_context(
-    *,
-    model: bytes,
-    model_file: str,
-    model_sha256: str,
-    ident: str,
-    op_names: Sequence[str],
-    input_count: int,
-    output_count: int,
-    kernels: tuple[str, ...],
+    checked: Any,
     board: BoardSpec,
     vectors: Sequence[Any],
-    selftest_seed: int,
     paths: FirmwarePaths,
     vendor: bool,
-    ram: Budget,
-    flash: Budget,
+    budgets: tuple[Budget, Budget],
     generated: Sequence[str],
     vendored: Mapping[str, bytes],
 ) -> dict[str, Any]:
-    """The template context every project shares (the tinyflash and the TFLM runtime's);
-    each adds its own keys."""
+    """The template context every project shares (the tinyflash and the TFLM runtime's) for the
+    checked model (a pipeline.CheckedModel: its info, and its path's name as the model file's
+    name), with the (RAM, flash) budgets; each runtime adds its own keys."""
     from tinyflash import __version__
+    from tinyflash.selftest import SELFTEST_SEED
 
+    info, model_file = checked.info, checked.path.name
+    ident = c_identifier(Path(model_file).stem)
+    model = bytes(info.data)
+    op_names = [op.name for op in info.ops]
     return {
         "version": __version__,
         "abi_version": ABI_VERSION,
@@ -250,21 +246,21 @@ def base_context(
         "model_stem": Path(model_file).stem,
         "model": model,
         "model_size": len(model),
-        "model_sha256": model_sha256,
-        "model_sha256_bytes": bytes.fromhex(model_sha256),
-        "input_count": input_count,
-        "output_count": output_count,
-        "op_names": list(op_names),
-        "kernels": kernels,
+        "model_sha256": info.sha256,
+        "model_sha256_bytes": bytes.fromhex(info.sha256),
+        "input_count": len(info.inputs),
+        "output_count": len(info.outputs),
+        "op_names": op_names,
+        "kernels": kernel_names(op_names),
         "board": board,
         "dsp": 1 if board.dsp else 0,
         "vectors": list(vectors),
-        "selftest_seed": selftest_seed,
+        "selftest_seed": SELFTEST_SEED,
         "paths": paths,
         "vendor": vendor,
         "arduino": board.arduino,
-        "ram": ram,
-        "flash": flash,
+        "ram": budgets[0],
+        "flash": budgets[1],
         "emulator_command": emulator_command(board),
         "generated_files": sorted(generated),
         "project_files": sorted(list(generated) + list(vendored)),
@@ -360,6 +356,34 @@ def vendored_files(board: BoardSpec) -> dict[str, bytes]:
     if manifest.is_file():
         files[f"boards/{board.id}.json"] = manifest.read_bytes()
     return files
+
+
+def render_project_files(
+    checked: Any,
+    board: BoardSpec,
+    vectors: Sequence[Any],
+    paths: FirmwarePaths,
+    vendor: bool,
+    templates: Path | None,
+    template_outputs: Sequence[tuple[str, str]],
+    budgets: tuple[Budget, Budget],
+    vendored: Mapping[str, bytes],
+    runtime_keys: Mapping[str, Any],
+) -> RenderedProject:
+    """The project of a checked model for either runtime: base_context plus the runtime's own
+    keys, each (template, output path) rendered by render_files, with the identifier, kernels,
+    budgets and self-test count."""
+    generated = [out for _, out in template_outputs] + [MODEL_COPY]
+    context = base_context(checked, board, vectors, paths, vendor, budgets, generated, vendored)
+    context.update(runtime_keys)
+    return RenderedProject(
+        files=render_files(templates, template_outputs, context, context["model"], vendored),
+        identifier=context["ident"],
+        kernels=context["kernels"],
+        ram=budgets[0],
+        flash=budgets[1],
+        selftest_count=len(vectors),
+    )
 
 
 def render_files(
@@ -469,3 +493,40 @@ def _merge_into(staging: Path, output_dir: Path, new_files: set[str]) -> None:
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / rel, target)
+
+
+def write_generated(
+    project: RenderedProject,
+    model_path: Path,
+    model_sha256: str,
+    board_id: str,
+    output_dir: Path,
+    *,
+    force: bool,
+    arena_bytes: int,
+    pool_words: int,
+    vendored: bool,
+    kernel_set: str,
+) -> GenerateResult:
+    """The last step of generate (either runtime): the final fit check of the rendered project,
+    then the project written to `output_dir` and described."""
+    error = fit_error(model_path.name, board_id, (project.ram, project.flash))
+    if error:
+        raise TinyflashError(error, EXIT_CHECK_FAILED)
+    write_project(project.files, output_dir, force=force)
+    return GenerateResult(
+        project_dir=output_dir.absolute(),
+        board=board_id,
+        model=model_path,
+        model_sha256=model_sha256,
+        identifier=project.identifier,
+        files=tuple(project.files),
+        kernels=project.kernels,
+        arena_bytes=arena_bytes,
+        pool_words=pool_words,
+        selftest_count=project.selftest_count,
+        vendored=vendored,
+        kernel_set=kernel_set,
+        ram=project.ram,
+        flash=project.flash,
+    )

@@ -20,21 +20,17 @@ from tinyflash.boards import (
 )
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.render import (
-    MODEL_COPY,
     FirmwarePaths,
     GenerateResult,
     RenderedProject,
-    base_context,
-    c_identifier,
     default_paths,
     firmware_file,
-    kernel_names,
-    render_files,
+    render_project_files,
     vendored_files,
     vendored_paths,
-    write_project,
+    write_generated,
 )
-from tinyflash.selftest import SELFTEST_SEED, SelftestVector, selftest_vectors
+from tinyflash.selftest import SelftestVector, selftest_vectors
 
 #: Files of a TFLM project: a C++ main over tflite::MicroInterpreter; the model array is the
 #: same template as the tinyflash runtime's.
@@ -276,29 +272,9 @@ def tflm_wrapper_manifest(tflm_path: str) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def render_tflm_project(
-    *,
-    model: bytes,
-    model_file: str,
-    model_sha256: str,
-    op_names: Sequence[str],
-    input_count: int,
-    output_count: int,
-    plan_arena_bytes: int,
-    tflm_min_arena_bytes: int,
-    lower_bound: int | None,
-    board: BoardSpec,
-    vectors: Sequence[SelftestVector],
-    paths: FirmwarePaths,
-    vendor: bool,
-    tflm_path: str | None,
-    templates: Path | None = None,
-) -> RenderedProject:
-    """Every file of a `--runtime tflm` project, in memory. Pure: same arguments, same bytes."""
-    stem = Path(model_file).stem
-    ident = c_identifier(stem)
-    kernels = kernel_names(op_names)
-    calls = tflm_resolver_calls(op_names, model_file)
+def check_tflm_source(board: BoardSpec, tflm_path: str | None) -> None:
+    """TFLM comes from a TFLM tree (`tflm_path`) or, on Arduino boards, from TFLM's Arduino
+    library; raises when neither is available."""
     if tflm_path is None and not board.arduino:
         raise TinyflashError(
             f"board {board.id} is not an Arduino board, so TFLM's Arduino "
@@ -307,9 +283,32 @@ def render_tflm_project(
             "with TFLM's create_tflm_tree.py)",
             EXIT_BAD_INPUT,
         )
+
+
+def render_tflm_project(
+    checked: Any,
+    *,
+    tflm_min_arena_bytes: int,
+    board: BoardSpec,
+    vectors: Sequence[SelftestVector],
+    paths: FirmwarePaths,
+    vendor: bool,
+    tflm_path: str | None,
+    templates: Path | None = None,
+) -> RenderedProject:
+    """Every file of a `--runtime tflm` project of the checked model (a pipeline.CheckedModel:
+    ModelInfo + memory plan; its path's name is the model file's name), in memory. Pure: same
+    arguments, same bytes."""
+    info, plan = checked.info, checked.plan
+    model_file = checked.path.name
+    model = bytes(info.data)
+    op_names = [op.name for op in info.ops]
+    plan_arena_bytes = int(plan.arena_bytes)
+    calls = tflm_resolver_calls(op_names, model_file)
+    check_tflm_source(board, tflm_path)
     arena, overhead = tflm_arena_bytes(plan_arena_bytes, tflm_min_arena_bytes)
     selftest_bytes = sum(len(v.input) + len(v.output) for v in vectors)
-    ram, flash = tflm_budgets(model, len(calls), arena, board, selftest_bytes)
+    budgets = tflm_budgets(model, len(calls), arena, board, selftest_bytes)
     vendored = _tflm_vendored_files(board)
     if vendor and not board.arduino:
         vendored.update(
@@ -322,54 +321,35 @@ def render_tflm_project(
     if tflm_path is not None:
         vendored["lib/tflm/library.json"] = tflm_wrapper_manifest(tflm_path)
         vendored[TFLM_TREE_MARKER[0]] = TFLM_TREE_MARKER[1]
-    generated = [out for _, out in TFLM_TEMPLATES] + [MODEL_COPY]
-    context = base_context(
-        model=model,
-        model_file=model_file,
-        model_sha256=model_sha256,
-        ident=ident,
-        op_names=op_names,
-        input_count=input_count,
-        output_count=output_count,
-        kernels=kernels,
-        board=board,
-        vectors=vectors,
-        selftest_seed=SELFTEST_SEED,
-        paths=paths,
-        vendor=vendor or board.arduino,
-        ram=ram,
-        flash=flash,
-        generated=generated,
-        vendored=vendored,
-    )
-    context.update(
-        runtime="tflm",
-        resolver_calls=calls,
-        arena_bytes=arena,
-        plan_arena_bytes=plan_arena_bytes,
-        tflm_min_arena=tflm_min_arena_bytes,
-        tflm_overhead=overhead,
-        tflm_align_slack=TFLM_ARENA_ALIGN_SLACK,
-        pool_words=0,
-        lower_bound=lower_bound,
-        tflm_path=tflm_path,
-        tflm_library=TFLM_ARDUINO_LIBRARY,
-    )
-    files = render_files(templates, TFLM_TEMPLATES, context, model, vendored)
-    return RenderedProject(
-        files=files,
-        identifier=ident,
-        kernels=kernels,
-        ram=ram,
-        flash=flash,
-        selftest_count=len(vectors),
+    runtime_keys = {
+        "runtime": "tflm",
+        "resolver_calls": calls,
+        "arena_bytes": arena,
+        "plan_arena_bytes": plan_arena_bytes,
+        "tflm_min_arena": tflm_min_arena_bytes,
+        "tflm_overhead": overhead,
+        "tflm_align_slack": TFLM_ARENA_ALIGN_SLACK,
+        "pool_words": 0,
+        "lower_bound": int(plan.lower_bound),
+        "tflm_path": tflm_path,
+        "tflm_library": TFLM_ARDUINO_LIBRARY,
+    }
+    return render_project_files(
+        checked,
+        board,
+        vectors,
+        paths,
+        vendor or board.arduino,
+        templates,
+        TFLM_TEMPLATES,
+        budgets,
+        vendored,
+        runtime_keys,
     )
 
 
 def generate_tflm(
-    model_path: Path,
-    info: Any,
-    plan: Any,
+    checked: Any,
     board: BoardSpec,
     output_dir: Path,
     *,
@@ -381,12 +361,12 @@ def generate_tflm(
     """generate() for --runtime tflm: TFLM's overhead measured, fit checked, project written."""
     from tinyflash.reference import tflm_min_arena
 
-    model_file = model_path.name
+    info = checked.info
+    model_file = checked.path.name
     model = bytes(info.data)
-    op_names = [op.name for op in info.ops]
-    calls = tflm_resolver_calls(op_names, model_file)
+    calls = tflm_resolver_calls([op.name for op in info.ops], model_file)
     measured = tflm_min_arena(model)
-    arena, _ = tflm_arena_bytes(int(plan.arena_bytes), measured)
+    arena, _ = tflm_arena_bytes(int(checked.plan.arena_bytes), measured)
     error = fit_error(model_file, board.id, tflm_budgets(model, len(calls), arena, board, 0))
     if error:
         raise TinyflashError(error, EXIT_CHECK_FAILED)
@@ -399,38 +379,23 @@ def generate_tflm(
         minimum_arena=measured,
     )
     project = render_tflm_project(
-        model=model,
-        model_file=model_file,
-        model_sha256=info.sha256,
-        op_names=op_names,
-        input_count=len(info.inputs),
-        output_count=len(info.outputs),
-        plan_arena_bytes=int(plan.arena_bytes),
+        checked,
         tflm_min_arena_bytes=measured,
-        lower_bound=int(plan.lower_bound),
         board=board,
         vectors=vectors,
         paths=vendored_paths() if vendor else default_paths(board),
         vendor=vendor,
         tflm_path=tflm_path,
     )
-    error = fit_error(model_file, board.id, (project.ram, project.flash))
-    if error:
-        raise TinyflashError(error, EXIT_CHECK_FAILED)
-    write_project(project.files, output_dir, force=force)
-    return GenerateResult(
-        project_dir=output_dir.absolute(),
-        board=board.id,
-        model=model_path,
-        model_sha256=info.sha256,
-        identifier=project.identifier,
-        files=tuple(project.files),
-        kernels=project.kernels,
+    return write_generated(
+        project,
+        checked.path,
+        info.sha256,
+        board.id,
+        output_dir,
+        force=force,
         arena_bytes=arena,
         pool_words=0,
-        selftest_count=project.selftest_count,
         vendored=True,
         kernel_set="tflm",
-        ram=project.ram,
-        flash=project.flash,
     )

@@ -24,6 +24,41 @@ int32_t tfl_tensor_channel_zero_point(const tfl_tensor *t, int32_t c);
 /* 1 when both tensors have the same rank and dims. */
 int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b);
 
+/* ---- prepare prologue and eval access (src/kernels/tfl_kernel_io.c) ------------------- */
+/* A set of tensor types for tfl_prepare_tensors. */
+#define TFL_TYPE_BIT(type) (1u << (unsigned)(type))
+#define TFL_TYPES_INT8 TFL_TYPE_BIT(TFL_TYPE_INT8)
+#define TFL_TYPES_INDEX (TFL_TYPE_BIT(TFL_TYPE_INT32) | TFL_TYPE_BIT(TFL_TYPE_INT64))
+
+/* The tensors most prepares start with: input 0 (*in, int8), output 0 (*out, one of
+ * `out_types`) and, when `param` is not NULL, input 1 (*param, one of `param_types`: a second
+ * operand, axes, a shape...). TFL_ERR_MODEL_INVALID when one of them is absent, then
+ * TFL_ERR_UNSUPPORTED_TYPE when a type is not accepted. */
+TFL_MUST_CHECK tfl_status tfl_prepare_tensors(tfl_context *ctx, const tfl_node *node,
+                                              unsigned out_types, unsigned param_types,
+                                              const tfl_tensor **in, const tfl_tensor **param,
+                                              const tfl_tensor **out);
+/* Product of the dims of t before `axis` (*outer) and after it (*inner). */
+void tfl_axis_split(const tfl_tensor *t, int32_t axis, int32_t *outer, int32_t *inner);
+/* Normalizes *axis (negative counts from the back) against `rank`; TFL_ERR_BAD_ARGUMENT when
+ * it is outside [-rank, rank). */
+TFL_MUST_CHECK tfl_status tfl_axis_normalize(int32_t *axis, int32_t rank);
+
+/* The end of a prepare that fills a local op data struct: it is copied to node->data (the
+ * kernel's TFL_OP_DATA_FITS checked the size). */
+static inline tfl_status tfl_node_set_data(tfl_node *node, const void *data, size_t bytes) {
+  memcpy(node->data, data, bytes);
+  return TFL_OK;
+}
+
+/* Eval's access to int8 data (prepare checked the types): input i's and output i's bytes. */
+static inline const int8_t *tfl_input_i8(tfl_context *ctx, const tfl_node *node, int32_t i) {
+  return (const int8_t *)tfl_node_input(ctx, node, i)->data;
+}
+static inline int8_t *tfl_output_i8(tfl_context *ctx, const tfl_node *node, int32_t i) {
+  return (int8_t *)tfl_node_output(ctx, node, i)->data;
+}
+
 /* ---- builtin options (flatbuffer table fields, bounds-checked) ----------------------- */
 /* `field` is the field's index in the options table of schema.fbs (0-based, in declaration
  * order). Absent fields give `dflt` (tfl_option_bool: 0 or 1, `dflt != 0`). */

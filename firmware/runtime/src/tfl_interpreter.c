@@ -529,40 +529,40 @@ TFL_MUST_CHECK static tfl_status option_pos(const tfl_context *ctx, const tfl_no
   return tfl_fb_field(&fb, node->options_offset, field, width, pos);
 }
 
-tfl_status tfl_option_i8(const tfl_context *ctx, const tfl_node *node, int field, int8_t dflt,
-                         int8_t *out) {
+/* The scalar of `width` bytes (1, or 4: int32/float32 bits, little-endian in the model) of
+ * `field` into *out, or the `width` bytes at `dflt` when the field is absent. */
+TFL_MUST_CHECK static tfl_status option_scalar(const tfl_context *ctx, const tfl_node *node,
+                                               int field, uint32_t width, const void *dflt,
+                                               void *out) {
   uint32_t pos;
-  TFL_ENSURE(option_pos(ctx, node, field, 1, &pos));
-  *out = pos ? (int8_t)ctx->model[pos] : dflt;
+  TFL_ENSURE(option_pos(ctx, node, field, width, &pos));
+  if (pos == 0) {
+    memcpy(out, dflt, width);
+  } else if (width == 1) {
+    memcpy(out, ctx->model + pos, 1);
+  } else {
+    const uint32_t bits = tfl_fb_u32(ctx->model + pos);
+    memcpy(out, &bits, sizeof bits);
+  }
   return TFL_OK;
 }
+
+/* tfl_option_i8, tfl_option_i32 and tfl_option_f32: one reader, typed. */
+#define TFL_OPTION_SCALAR(name, type)                                                        \
+  tfl_status tfl_option_##name(const tfl_context *ctx, const tfl_node *node, int field,      \
+                               type dflt, type *out) {                                       \
+    return option_scalar(ctx, node, field, (uint32_t)sizeof(type), &dflt, out);             \
+  }
+TFL_OPTION_SCALAR(i8, int8_t)
+TFL_OPTION_SCALAR(i32, int32_t)
+TFL_OPTION_SCALAR(f32, float)
+#undef TFL_OPTION_SCALAR
 
 tfl_status tfl_option_bool(const tfl_context *ctx, const tfl_node *node, int field, int dflt,
                            int *out) {
   int8_t v;
   TFL_ENSURE(tfl_option_i8(ctx, node, field, dflt ? 1 : 0, &v));
   *out = v != 0;
-  return TFL_OK;
-}
-
-tfl_status tfl_option_i32(const tfl_context *ctx, const tfl_node *node, int field, int32_t dflt,
-                          int32_t *out) {
-  uint32_t pos;
-  TFL_ENSURE(option_pos(ctx, node, field, 4, &pos));
-  *out = pos ? tfl_fb_i32(ctx->model + pos) : dflt;
-  return TFL_OK;
-}
-
-tfl_status tfl_option_f32(const tfl_context *ctx, const tfl_node *node, int field, float dflt,
-                          float *out) {
-  uint32_t pos;
-  TFL_ENSURE(option_pos(ctx, node, field, 4, &pos));
-  if (pos == 0) {
-    *out = dflt;
-  } else {
-    uint32_t bits = tfl_fb_u32(ctx->model + pos);
-    memcpy(out, &bits, sizeof *out);
-  }
   return TFL_OK;
 }
 

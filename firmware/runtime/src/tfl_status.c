@@ -15,25 +15,23 @@ static const char *const tfl_status_names[TFL_STATUS_COUNT] = {
 };
 #endif
 
-const char *tfl_status_message(tfl_status status) {
 #if TFL_WITH_MESSAGES
-  /* unsigned compare: also right with short enums (arm-none-eabi), where status >= 0 always */
+/* Entry `status` of a table, or `unknown` past its end. The unsigned compare is also right with
+ * short enums (arm-none-eabi), where status >= 0 always. */
+static const char *status_lookup(const char *const *table, tfl_status status,
+                                 const char *unknown) {
   const unsigned index = (unsigned)status;
-  if (index < (unsigned)TFL_STATUS_COUNT) return tfl_status_messages[index];
-  return "unknown status";
+  return index < (unsigned)TFL_STATUS_COUNT ? table[index] : unknown;
+}
+#define TFL_STATUS_LOOKUP(table, status, unknown) status_lookup(table, status, unknown)
 #else
-  (void)status;
-  return "";
+#define TFL_STATUS_LOOKUP(table, status, unknown) ((void)(status), "")
 #endif
+
+const char *tfl_status_message(tfl_status status) {
+  return TFL_STATUS_LOOKUP(tfl_status_messages, status, "unknown status");
 }
 
 const char *tfl_status_name(tfl_status status) {
-#if TFL_WITH_MESSAGES
-  const unsigned index = (unsigned)status;
-  if (index < (unsigned)TFL_STATUS_COUNT) return tfl_status_names[index];
-  return "TFL_STATUS_UNKNOWN";
-#else
-  (void)status;
-  return "";
-#endif
+  return TFL_STATUS_LOOKUP(tfl_status_names, status, "TFL_STATUS_UNKNOWN");
 }

@@ -31,9 +31,7 @@ static int32_t bmm_dim(const tfl_tensor *t, int32_t rank, int32_t d) {
 }
 
 static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *lhs = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *rhs = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *lhs, *rhs, *out;
   tfl_batch_matmul_data d;
   int adj_x = 0;
   int adj_y = 0;
@@ -42,9 +40,7 @@ static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t i;
   double real;
   tfl_status st;
-  if (lhs == NULL || rhs == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (lhs->type != TFL_TYPE_INT8 || rhs->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INT8, &lhs, &rhs, &out));
   if (lhs->quant_count != 1 || rhs->quant_count != 1 || out->quant_count != 1)
     return TFL_ERR_BAD_QUANTIZATION;
   if ((rhs->is_constant && rhs->data == NULL) || (lhs->is_constant && lhs->data == NULL))
@@ -80,17 +76,16 @@ static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   real = (double)(lhs->scale * rhs->scale) / (double)out->scale;
   if (!(real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier(real, &d.multiplier, &d.shift);
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status batch_matmul_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *lhs = tfl_node_input(ctx, node, 0);
   const tfl_tensor *rhs = tfl_node_input(ctx, node, 1);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *a = (const int8_t *)lhs->data;
-  const int8_t *b = (const int8_t *)rhs->data;
-  int8_t *o = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *a = tfl_input_i8(ctx, node, 0);
+  const int8_t *b = tfl_input_i8(ctx, node, 1);
+  int8_t *o = tfl_output_i8(ctx, node, 0);
   const int32_t rank = (int32_t)out->dims_count;
   const int32_t nbatch = rank - 2;
   int32_t lhs_stride[TFL_BMM_MAX_RANK]; /* per batch dim; 0 where the operand repeats */

@@ -8,13 +8,9 @@
 #include "tfl_kernel_index.h"
 
 static tfl_status broadcast_to_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *shape = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *shape, *out;
   int32_t i;
-  if (in == NULL || shape == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (shape->type != TFL_TYPE_INT32 && shape->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INDEX, &in, &shape, &out));
   if (!tfl_index_ok(shape)) return TFL_ERR_BAD_BUFFER;
   if (shape->dims_count != 1 || tfl_tensor_elements(shape) != (int32_t)out->dims_count ||
       out->dims_count < 1 || out->dims_count > 5)
@@ -27,9 +23,9 @@ static tfl_status broadcast_to_prepare(tfl_context *ctx, tfl_node *node) {
 
 static tfl_status broadcast_to_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   const int32_t total = tfl_tensor_elements(out);
   int32_t strides[1][TFL_MAX_DIMS];
   int32_t offset = 0;

@@ -3,17 +3,10 @@
  * TFLM's int8 kernel copies bytes and refuses (in prepare) inputs whose scale or zero point
  * differs from the output's, and a fused activation other than NONE; it accepts up to 6-D.
  * This kernel enforces the same conditions, so the copy is exact. */
-#include "tfl_kernel.h"
-
-typedef struct {
-  int32_t axis;  /* non-negative */
-  int32_t outer; /* product of the output dims before the axis */
-  int32_t inner; /* product of the output dims after the axis */
-} tfl_concat_data;
-TFL_OP_DATA_FITS(tfl_concat_data);
+#include "tfl_kernel_split.h"
 
 static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
-  tfl_concat_data *d = (tfl_concat_data *)node->data;
+  tfl_split_data *d = (tfl_split_data *)node->data;
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   int32_t axis = 0, i, k, axis_sum = 0;
   int8_t act = 0;
@@ -23,8 +16,7 @@ static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_option_i8(ctx, node, 1, 0, &act));
   if (act != TFL_ACT_NONE) return TFL_ERR_UNSUPPORTED_OPTION;
   if (out->dims_count < 1) return TFL_ERR_BAD_SHAPE;
-  if (axis < -(int32_t)out->dims_count || axis >= (int32_t)out->dims_count) return TFL_ERR_BAD_ARGUMENT;
-  if (axis < 0) axis += out->dims_count;
+  TFL_ENSURE(tfl_axis_normalize(&axis, out->dims_count));
   for (i = 0; i < node->input_count; ++i) {
     const tfl_tensor *in = tfl_node_input(ctx, node, i);
     if (in == NULL) return TFL_ERR_MODEL_INVALID;
@@ -38,28 +30,8 @@ static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
     if (in->scale != out->scale || in->zero_point != out->zero_point) return TFL_ERR_BAD_QUANTIZATION;
   }
   if (axis_sum != out->dims[axis]) return TFL_ERR_BAD_SHAPE;
-  d->axis = axis;
-  d->outer = 1;
-  d->inner = 1;
-  for (k = 0; k < axis; ++k) d->outer *= out->dims[k];
-  for (k = axis + 1; k < out->dims_count; ++k) d->inner *= out->dims[k];
+  tfl_split_layout(d, out, axis, 0, axis);
   return TFL_OK;
 }
 
-static tfl_status concat_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_concat_data *d = (const tfl_concat_data *)node->data;
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  int8_t *dst = (int8_t *)out->data;
-  int32_t o, i;
-  for (o = 0; o < d->outer; ++o) {
-    for (i = 0; i < node->input_count; ++i) {
-      const tfl_tensor *in = tfl_node_input(ctx, node, i);
-      const int32_t n = in->dims[d->axis] * d->inner;
-      if (n > 0) memcpy(dst, (const int8_t *)in->data + (size_t)o * (size_t)n, (size_t)n);
-      dst += n;
-    }
-  }
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(concatenation, 2, "CONCATENATION", concat_prepare, concat_eval);
+TFL_DEFINE_KERNEL(concatenation, 2, "CONCATENATION", concat_prepare, tfl_join_eval);

@@ -151,18 +151,15 @@ TFL_MAC_NOINLINE static void conv_pointwise(const int8_t *x, const int8_t *wt, i
 /* Every other shape (and the pointwise one without DSP): im2col patch or direct taps. Out of
  * line so its patch buffers and conv_pointwise's never share one stack frame. */
 TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
+  const tfl_tensor *in = t.in, *w = t.w, *out = t.out;
+  const int8_t *x = t.x, *wt = t.wt;
+  const int32_t *b = t.b;
+  int8_t *y = t.y;
   const conv_data *cd = (const conv_data *)node->data;
   const tfl_conv_params *d = &cd->p;
   /* Locals: int8 output stores may alias node->data, which would force reloads. */
   const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
-  const int8_t *x = (const int8_t *)in->data;
-  const int8_t *wt = (const int8_t *)w->data;
-  const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
-  int8_t *y = (int8_t *)out->data;
   const int32_t batches = in->dims[0], ih = in->dims[1], iw = in->dims[2], ic = in->dims[3];
   const int32_t oc = w->dims[0], kh = w->dims[1], kw = w->dims[2], fic = w->dims[3];
   const int32_t oh = out->dims[1], ow = out->dims[2];
@@ -301,20 +298,15 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
 
 static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
 #if TFL_MAC_DSP && TFL_MAC_DOT2X2
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
   const conv_data *cd = (const conv_data *)node->data;
   const tfl_conv_params *d = &cd->p;
-  if (conv_is_pointwise(in, w, out, cd)) {
+  if (conv_is_pointwise(t.in, t.w, t.out, cd)) {
     const int32_t *mult = ctx->mem.pool + d->pool_index;
-    const tfl_mac_out o = {bias != NULL ? (const int32_t *)bias->data : NULL, mult,
-                           mult + w->quant_count, w->quant_count > 1 ? -1 : 0,
+    const tfl_mac_out o = {t.b, mult, mult + t.w->quant_count, t.w->quant_count > 1 ? -1 : 0,
                            d->output_offset, d->act_min, d->act_max};
-    conv_pointwise((const int8_t *)in->data, (const int8_t *)w->data,
-                   in->dims[0] * in->dims[1] * in->dims[2], in->dims[3], w->dims[0],
-                   d->input_offset, &o, (int8_t *)out->data,
+    conv_pointwise(t.x, t.wt, t.in->dims[0] * t.in->dims[1] * t.in->dims[2], t.in->dims[3],
+                   t.w->dims[0], d->input_offset, &o, t.y,
                    (uint32_t *)tfl_scratch(ctx, cd->scratch));
     return TFL_OK;
   }

@@ -5,10 +5,9 @@
 #include "tfl_kernel_space_depth.h"
 
 static tfl_status depth_to_space_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   int32_t bs = 0;
-  TFL_ENSURE(tfl_space_depth_prepare(ctx, node, &bs));
+  TFL_ENSURE(tfl_space_depth_prepare(ctx, node, &bs, &in, &out));
   if (bs > 46340) return TFL_ERR_UNSUPPORTED_OPTION; /* bs * bs fits in int32 */
   if (in->dims[3] % (bs * bs) != 0 || out->dims[0] != in->dims[0] ||
       (int64_t)out->dims[1] != (int64_t)in->dims[1] * bs ||
@@ -19,11 +18,7 @@ static tfl_status depth_to_space_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status depth_to_space_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  tfl_space_depth_copy((const int8_t *)in->data, (int8_t *)out->data, in->dims[0], in->dims[1],
-                       in->dims[2], node->data[0], out->dims[3], 0);
-  return TFL_OK;
+  return tfl_space_depth_eval(ctx, node, 0);
 }
 
 TFL_DEFINE_KERNEL(depth_to_space, 5, "DEPTH_TO_SPACE", depth_to_space_prepare,

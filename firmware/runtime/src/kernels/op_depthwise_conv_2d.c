@@ -95,18 +95,15 @@ TFL_MAC_NOINLINE static void dw_acc4(const int8_t *x, const int8_t *w, int32_t r
 }
 
 static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
+  const tfl_tensor *in = t.in, *w = t.w, *out = t.out;
+  const int8_t *x = t.x, *wt = t.wt;
+  const int32_t *b = t.b;
+  int8_t *y = t.y;
   const dwconv_data *dd = (const dwconv_data *)node->data;
   const tfl_conv_params *d = &dd->p;
   /* Locals: int8 output stores may alias node->data, which would force reloads. */
   const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
-  const int8_t *x = (const int8_t *)in->data;
-  const int8_t *wt = (const int8_t *)w->data;
-  const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
-  int8_t *y = (int8_t *)out->data;
   const int32_t batches = in->dims[0], ih = in->dims[1], iw = in->dims[2], ic = in->dims[3];
   const int32_t kh = w->dims[1], kw = w->dims[2], oc = w->dims[3];
   const int32_t oh = out->dims[1], ow = out->dims[2];

@@ -28,15 +28,10 @@ typedef struct {
 TFL_OP_DATA_FITS(fc_data);
 
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *w, *out;
   fc_data *d = (fc_data *)node->data;
-  if (in == NULL || w == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) {
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  }
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INT8, &in, &w, &out));
   if (bias != NULL && bias->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
   if (w->dims_count != 2) return TFL_ERR_BAD_SHAPE;
   const int32_t units = w->dims[0], depth = w->dims[1];
@@ -82,17 +77,14 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
+  const tfl_tensor *w = t.w;
+  const int8_t *x = t.x, *wt = t.wt;
+  const int32_t *b = t.b;
+  int8_t *y = t.y;
   const fc_data *d = (const fc_data *)node->data;
   /* Locals: int8 output stores may alias node->data, which would force reloads. */
   const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
-  const int8_t *x = (const int8_t *)in->data;
-  const int8_t *wt = (const int8_t *)w->data;
-  const int32_t *b = bias != NULL ? (const int32_t *)bias->data : NULL;
-  int8_t *y = (int8_t *)out->data;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
   const int32_t *shift = mult + w->quant_count;
   const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every unit reads index 0 */

@@ -22,9 +22,7 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_gather_data);
 
 static tfl_status gather_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *pos = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *pos, *out;
   tfl_gather_data d;
   int32_t axis = 0;
   int32_t batch_dims = 0;
@@ -34,10 +32,9 @@ static tfl_status gather_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t i;
   int64_t n;
   tfl_status st;
-  if (in == NULL || pos == NULL || out == NULL || node->input_count != 2)
-    return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || pos->type != TFL_TYPE_INT32)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (node->input_count != 2) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
+                                 &pos, &out));
   if (pos->is_constant && (pos->data == NULL || pos->bytes != tfl_tensor_elements(pos) * 4))
     return TFL_ERR_BAD_BUFFER;
   st = tfl_option_i32(ctx, node, 0, 0, &axis); /* GatherOptions.axis */
@@ -76,17 +73,13 @@ static tfl_status gather_prepare(tfl_context *ctx, tfl_node *node) {
   if (n > INT32_MAX) return TFL_ERR_BAD_SHAPE;
   d.coords = (int32_t)n;
   d.axis_size = in->dims[axis];
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status gather_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *pos = tfl_node_input(ctx, node, 1);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  const uint8_t *p = (const uint8_t *)pos->data;
-  int8_t *y = (int8_t *)out->data;
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  const uint8_t *p = (const uint8_t *)tfl_node_input(ctx, node, 1)->data;
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   int32_t b;
   int32_t o;
   int32_t c;

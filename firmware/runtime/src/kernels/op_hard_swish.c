@@ -57,15 +57,14 @@ static int16_t hard_swish_rounding_shift(int16_t x, int32_t exponent) {
 }
 
 static tfl_status hard_swish_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_hard_swish_data d;
   float hires_scale;
   double output_real;
   double reluish_real;
   int32_t q31;
   int32_t exponent;
-  TFL_ENSURE(tfl_lut8_check(in, out));
+  TFL_ENSURE(tfl_lut8_prepare(ctx, node, &in, &out));
   memset(&d, 0, sizeof d);
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;
@@ -80,8 +79,7 @@ static tfl_status hard_swish_prepare(tfl_context *ctx, tfl_node *node) {
   d.reluish_multiplier = hard_swish_q15(q31);
   d.reluish_exponent = exponent;
   if (d.reluish_exponent > 16 || d.reluish_exponent < -31) return TFL_ERR_BAD_QUANTIZATION;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* Output for one input value x (stored int8). */

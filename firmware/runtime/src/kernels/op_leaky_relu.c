@@ -20,12 +20,11 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_leaky_relu_data);
 
 static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_leaky_relu_data d;
   float alpha = 0.0f;
   double alpha_real;
-  TFL_ENSURE(tfl_lut8_check(in, out));
+  TFL_ENSURE(tfl_lut8_prepare(ctx, node, &in, &out));
   TFL_ENSURE(tfl_option_f32(ctx, node, 0, 0.0f, &alpha)); /* LeakyReluOptions.alpha */
   if (!(alpha > -1e6f && alpha < 1e6f)) return TFL_ERR_UNSUPPORTED_OPTION; /* also NaN */
   memset(&d, 0, sizeof d);
@@ -40,8 +39,7 @@ static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
                           &d.identity_shift);
   /* 255 << shift must stay inside int32. */
   if (d.alpha_shift > 23 || d.identity_shift > 23) return TFL_ERR_BAD_QUANTIZATION;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* Output for one input value x (stored int8). */

@@ -29,14 +29,13 @@ static int8_t mean_finish(int32_t sum, const void *user) {
 }
 
 static tfl_status mean_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_mean_data d;
   int32_t k;
   int64_t count;
   int64_t scaled;
   memset(&d, 0, sizeof d);
-  TFL_ENSURE(tfl_reduce_prepare(ctx, node, &d.shape));
+  TFL_ENSURE(tfl_reduce_prepare(ctx, node, &d.shape, &in, &out));
   if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   count = d.shape.count;
   d.input_zero_point = in->zero_point;
@@ -54,8 +53,7 @@ static tfl_status mean_prepare(tfl_context *ctx, tfl_node *node) {
   }
   /* the requantized sum must not overflow: |sum| <= 255 * count, shifted left by shift */
   if (d.shift > 0 && (int64_t)255 * count > (INT32_MAX >> d.shift)) return TFL_ERR_BAD_QUANTIZATION;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status mean_eval(tfl_context *ctx, tfl_node *node) {

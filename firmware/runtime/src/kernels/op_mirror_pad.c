@@ -19,16 +19,12 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_mirror_pad_data);
 
 static tfl_status mirror_pad_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *pads = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *pads, *out;
   tfl_mirror_pad_data d;
   int8_t mode = 0;
   int32_t i;
   tfl_status st;
-  if (in == NULL || pads == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (pads->type != TFL_TYPE_INT32 && pads->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INDEX, &in, &pads, &out));
   if (!tfl_index_ok(pads)) return TFL_ERR_BAD_BUFFER;
   st = tfl_option_i8(ctx, node, 0, 0, &mode); /* MirrorPadOptions.mode */
   if (st != TFL_OK) return st;
@@ -47,15 +43,14 @@ static tfl_status mirror_pad_prepare(tfl_context *ctx, tfl_node *node) {
     if ((int64_t)out->dims[i] != in->dims[i] + before + after) return TFL_ERR_BAD_SHAPE;
     d.before[i] = (int32_t)before;
   }
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status mirror_pad_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   const int32_t total = tfl_tensor_elements(out);
   int32_t strides[TFL_MAX_DIMS];
   int32_t idx[TFL_MAX_DIMS];

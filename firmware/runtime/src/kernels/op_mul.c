@@ -52,12 +52,10 @@ static void mul_row(const void *params, const int8_t *in1, int32_t step1,
 }
 
 static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in1, *in2, *out;
   tfl_mul_data d;
   int8_t activation = TFL_ACT_NONE;
-  TFL_ENSURE(tfl_broadcast_prepare_int8(ctx, node)); /* present, int8, shapes broadcast */
+  TFL_ENSURE(tfl_broadcast_tensors_int8(ctx, node, &in1, &in2, &out));
   TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation)); /* fused_activation_function */
 
@@ -71,8 +69,7 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
   if (d.output_shift > 15) return TFL_ERR_BAD_QUANTIZATION;
   TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, -128, 127, &d.act_min,
                             &d.act_max));
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status mul_eval(tfl_context *ctx, tfl_node *node) {

@@ -3,16 +3,10 @@
  * TFLM's int8 PACK copies bytes without looking at quantization, even when an input's scale
  * or zero point differs from the output's (TFLite's BUILTIN_REF kernel refuses such a model
  * in prepare). tinyflash matches TFLM, the reference it verifies against. */
-#include "tfl_kernel.h"
-
-typedef struct {
-  int32_t outer; /* product of output dims before the axis */
-  int32_t inner; /* product of output dims after the axis (= one input slice) */
-} tfl_pack_data;
-TFL_OP_DATA_FITS(tfl_pack_data);
+#include "tfl_kernel_split.h"
 
 static tfl_status pack_prepare(tfl_context *ctx, tfl_node *node) {
-  tfl_pack_data *d = (tfl_pack_data *)node->data;
+  tfl_split_data *d = (tfl_split_data *)node->data;
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const tfl_tensor *in0 = tfl_node_input(ctx, node, 0);
   int32_t count = 0, axis = 0, i, k;
@@ -23,8 +17,7 @@ static tfl_status pack_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &axis));
   if (count != node->input_count) return TFL_ERR_BAD_ARGUMENT;
   if (out->dims_count != in0->dims_count + 1) return TFL_ERR_BAD_SHAPE;
-  if (axis < -(int32_t)out->dims_count || axis >= (int32_t)out->dims_count) return TFL_ERR_BAD_ARGUMENT;
-  if (axis < 0) axis += out->dims_count;
+  TFL_ENSURE(tfl_axis_normalize(&axis, out->dims_count));
   if (out->dims[axis] != count) return TFL_ERR_BAD_SHAPE;
   for (i = 0; i < count; ++i) {
     const tfl_tensor *in = tfl_node_input(ctx, node, i);
@@ -35,27 +28,8 @@ static tfl_status pack_prepare(tfl_context *ctx, tfl_node *node) {
   for (k = 0; k < in0->dims_count; ++k) {
     if (out->dims[k < axis ? k : k + 1] != in0->dims[k]) return TFL_ERR_BAD_SHAPE;
   }
-  d->outer = 1;
-  d->inner = 1;
-  for (k = 0; k < axis; ++k) d->outer *= out->dims[k];
-  for (k = axis + 1; k < out->dims_count; ++k) d->inner *= out->dims[k];
+  tfl_split_layout(d, out, axis, 0, -1);
   return TFL_OK;
 }
 
-static tfl_status pack_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_pack_data *d = (const tfl_pack_data *)node->data;
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  int8_t *dst = (int8_t *)out->data;
-  int32_t o, i;
-  if (d->inner == 0) return TFL_OK;
-  for (o = 0; o < d->outer; ++o) {
-    for (i = 0; i < node->input_count; ++i) {
-      const tfl_tensor *in = tfl_node_input(ctx, node, i);
-      memcpy(dst, (const int8_t *)in->data + (size_t)o * (size_t)d->inner, (size_t)d->inner);
-      dst += d->inner;
-    }
-  }
-  return TFL_OK;
-}
-
-TFL_DEFINE_KERNEL(pack, 83, "PACK", pack_prepare, pack_eval);
+TFL_DEFINE_KERNEL(pack, 83, "PACK", pack_prepare, tfl_join_eval);

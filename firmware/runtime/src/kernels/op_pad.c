@@ -73,9 +73,9 @@ static tfl_status pad_prepare(tfl_context *ctx, tfl_node *node) {
 static tfl_status pad_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_pad_data *d = (const tfl_pad_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *src = (const int8_t *)in->data;
-  int8_t *dst = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *src = tfl_input_i8(ctx, node, 0);
+  int8_t *dst = tfl_output_i8(ctx, node, 0);
   const int32_t last = d->rank - 1;
   const int32_t row = out->dims[last];
   const int32_t lo = d->valid_lo[last], hi = d->valid_hi[last];

@@ -22,14 +22,11 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_prelu_data);
 
 static tfl_status prelu_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *alpha = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *alpha, *out;
   tfl_prelu_data d;
   double real1;
   double real2;
-  tfl_status st = tfl_broadcast_prepare_int8(ctx, node);
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(tfl_broadcast_tensors_int8(ctx, node, &in, &alpha, &out));
   if (in->quant_count != 1 || alpha->quant_count != 1 || out->quant_count != 1)
     return TFL_ERR_BAD_QUANTIZATION;
   real1 = (double)in->scale / (double)out->scale;
@@ -41,8 +38,7 @@ static tfl_status prelu_prepare(tfl_context *ctx, tfl_node *node) {
   d.output_zero_point = out->zero_point;
   tfl_quantize_multiplier(real1, &d.multiplier1, &d.shift1);
   tfl_quantize_multiplier(real2, &d.multiplier2, &d.shift2);
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static void prelu_row(const void *params, const int8_t *in, int32_t step1, const int8_t *alpha,

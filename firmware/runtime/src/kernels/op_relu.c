@@ -16,10 +16,9 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_relu_data);
 
 static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_relu_data d;
-  TFL_ENSURE(tfl_lut8_check(in, out));
+  TFL_ENSURE(tfl_lut8_prepare(ctx, node, &in, &out));
   memset(&d, 0, sizeof d);
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;
@@ -28,8 +27,7 @@ static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
   if (d.shift > 23) return TFL_ERR_BAD_QUANTIZATION;
   d.act_min = tfl_max(-128, out->zero_point); /* quantized 0.0 */
   d.act_max = 127;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* Output for one input value x (stored int8). */

@@ -14,12 +14,10 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_relu6_data);
 
 static tfl_status relu6_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_relu6_data d;
   float six;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, 0, &in, NULL, &out));
   if (in->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   if (!(in->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
@@ -34,15 +32,13 @@ static tfl_status relu6_prepare(tfl_context *ctx, tfl_node *node) {
     if (six - (float)q >= 0.5f) ++q;
     d.upper = tfl_clamp(q + in->zero_point, -128, 127);
   }
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status relu6_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   const int32_t n = tfl_tensor_elements(out);
   tfl_relu6_data d;
   int32_t i;

@@ -24,17 +24,14 @@ static int32_t resize_scale(int32_t in, int32_t out, int align_corners) {
 }
 
 static tfl_status resize_bilinear_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *size = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *size, *out;
   tfl_resize_bilinear_data d;
   int align_corners = 0;
   int half_pixel = 0;
   int32_t new_size[2];
   tfl_status st;
-  if (in == NULL || size == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || size->type != TFL_TYPE_INT32)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
+                                 &size, &out));
   if (!size->is_constant || size->data == NULL || size->dims_count != 1 || size->dims[0] != 2 ||
       size->bytes != 8)
     return TFL_ERR_BAD_BUFFER;
@@ -53,8 +50,7 @@ static tfl_status resize_bilinear_prepare(tfl_context *ctx, tfl_node *node) {
   d.half_pixel = half_pixel;
   d.height_scale = resize_scale(in->dims[1], new_size[0], align_corners);
   d.width_scale = resize_scale(in->dims[2], new_size[1], align_corners);
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* Source position (10 fraction bits) and the two neighbours of output index v. */
@@ -68,9 +64,9 @@ static void resize_source(int32_t v, int32_t scale, int32_t half_pixel, int32_t 
 
 static tfl_status resize_bilinear_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *o = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *o = tfl_output_i8(ctx, node, 0);
   const int32_t batches = in->dims[0];
   const int32_t in_h = in->dims[1];
   const int32_t in_w = in->dims[2];

@@ -104,9 +104,9 @@ static tfl_status resize_nn_prepare(tfl_context *ctx, tfl_node *node) {
 static tfl_status resize_nn_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_resize_nn_data *d = (const tfl_resize_nn_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *src = (const int8_t *)in->data;
-  int8_t *dst = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *src = tfl_input_i8(ctx, node, 0);
+  int8_t *dst = tfl_output_i8(ctx, node, 0);
   const int32_t batches = out->dims[0], oh = out->dims[1], ow = out->dims[2], ch = out->dims[3];
   const int32_t ih = in->dims[1], iw = in->dims[2];
   int32_t b, y, x;

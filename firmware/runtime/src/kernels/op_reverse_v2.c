@@ -18,9 +18,7 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_reverse_data);
 
 static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *axes = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *axes, *out;
   tfl_reverse_data d;
   int32_t rank;
   int32_t n;
@@ -28,9 +26,8 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t hi;
   int32_t mask = 0;
   int32_t i;
-  if (in == NULL || axes == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || axes->type != TFL_TYPE_INT32)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
+                                 &axes, &out));
   if (!tfl_index_ok(axes)) return TFL_ERR_BAD_BUFFER;
   if (!tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
   rank = (int32_t)in->dims_count;
@@ -57,15 +54,12 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
     else if (i <= hi) d.count *= in->dims[i];
     else d.inner *= in->dims[i];
   }
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status reverse_v2_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   int32_t o;
   int32_t k;
   tfl_reverse_data d;

@@ -20,11 +20,11 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_rsqrt_data);
 
 static tfl_status rsqrt_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in;
+  const tfl_tensor *out;
   tfl_rsqrt_data d;
   if (node->input_count != 1 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
-  TFL_ENSURE(tfl_lut8_check(in, out));
+  TFL_ENSURE(tfl_lut8_prepare(ctx, node, &in, &out));
   memset(&d, 0, sizeof d);
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;

@@ -17,17 +17,13 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_slice_data);
 
 static tfl_status slice_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *begin = tfl_node_input(ctx, node, 1);
   const tfl_tensor *size = tfl_node_input(ctx, node, 2);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *begin, *out;
   tfl_slice_data d;
   int32_t i;
-  if (in == NULL || begin == NULL || size == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if ((begin->type != TFL_TYPE_INT32 && begin->type != TFL_TYPE_INT64) ||
-      size->type != begin->type)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (size == NULL) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INDEX, &in, &begin, &out));
+  if (size->type != begin->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(begin) || !tfl_index_ok(size)) return TFL_ERR_BAD_BUFFER;
   d.rank = (int32_t)in->dims_count;
   if (d.rank < 1 || d.rank > TFL_SLICE_MAX_DIMS || (int32_t)out->dims_count != d.rank ||
@@ -43,15 +39,14 @@ static tfl_status slice_prepare(tfl_context *ctx, tfl_node *node) {
     d.begin[i] = (int32_t)b;
     d.size[i] = (int32_t)s;
   }
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status slice_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   int32_t strides[TFL_SLICE_MAX_DIMS];
   int32_t idx[TFL_SLICE_MAX_DIMS];
   int32_t rows;

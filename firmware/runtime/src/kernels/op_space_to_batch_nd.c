@@ -13,10 +13,9 @@ static tfl_status space_to_batch_nd_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status space_to_batch_nd_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   const int32_t out_batches = out->dims[0];
   int32_t ob, h, w;
   tfl_batchspace_data d;

@@ -7,10 +7,9 @@
 #include "tfl_kernel_space_depth.h"
 
 static tfl_status space_to_depth_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   int32_t bs = 0;
-  TFL_ENSURE(tfl_space_depth_prepare(ctx, node, &bs));
+  TFL_ENSURE(tfl_space_depth_prepare(ctx, node, &bs, &in, &out));
   if (in->dims[1] % bs != 0 || in->dims[2] % bs != 0 || out->dims[0] != in->dims[0] ||
       out->dims[1] != in->dims[1] / bs || out->dims[2] != in->dims[2] / bs ||
       (int64_t)out->dims[3] != (int64_t)in->dims[3] * bs * bs)
@@ -20,11 +19,7 @@ static tfl_status space_to_depth_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status space_to_depth_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  tfl_space_depth_copy((const int8_t *)in->data, (int8_t *)out->data, in->dims[0], out->dims[1],
-                       out->dims[2], node->data[0], in->dims[3], 1);
-  return TFL_OK;
+  return tfl_space_depth_eval(ctx, node, 1);
 }
 
 TFL_DEFINE_KERNEL(space_to_depth, 26, "SPACE_TO_DEPTH", space_to_depth_prepare,

@@ -20,7 +20,7 @@ static tfl_status split_prepare(tfl_context *ctx, tfl_node *node) {
     TFL_ENSURE(tfl_split_output_check(out, in, axis));
     if (out->dims[axis] != in->dims[axis] / num) return TFL_ERR_BAD_SHAPE;
   }
-  tfl_split_layout((tfl_split_data *)node->data, in, axis, 1);
+  tfl_split_layout((tfl_split_data *)node->data, in, axis, 1, axis);
   return TFL_OK;
 }
 

@@ -37,7 +37,7 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
       if (s != tfl_node_output(ctx, node, i)->dims[axis]) return TFL_ERR_BAD_ARGUMENT;
     }
   }
-  tfl_split_layout((tfl_split_data *)node->data, in, axis, 0);
+  tfl_split_layout((tfl_split_data *)node->data, in, axis, 0, axis);
   return TFL_OK;
 }
 

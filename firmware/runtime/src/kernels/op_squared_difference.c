@@ -10,12 +10,8 @@
 #include "tfl_kernel_broadcast.h"
 
 typedef struct {
-  int32_t zero_point1;
-  int32_t multiplier1;
-  int32_t shift1;
-  int32_t zero_point2;
-  int32_t multiplier2;
-  int32_t shift2;
+  tfl_input_rescale in1;
+  tfl_input_rescale in2;
   int32_t output_multiplier;
   int32_t output_shift;
   int32_t output_zero_point;
@@ -29,29 +25,26 @@ static tfl_status sqdiff_small(double real, int32_t *multiplier, int32_t *shift)
 }
 
 static tfl_status squared_difference_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in1, *in2, *out;
   tfl_squared_difference_data d;
   double twice_max;
   double out_real;
-  tfl_status st = tfl_broadcast_prepare_int8(ctx, node);
-  if (st != TFL_OK) return st;
+  tfl_status st;
+  TFL_ENSURE(tfl_broadcast_tensors_int8(ctx, node, &in1, &in2, &out));
   TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   memset(&d, 0, sizeof d);
-  d.zero_point1 = in1->zero_point;
-  d.zero_point2 = in2->zero_point;
+  d.in1.zero_point = in1->zero_point;
+  d.in2.zero_point = in2->zero_point;
   d.output_zero_point = out->zero_point;
   twice_max = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
-  st = sqdiff_small((double)in1->scale / twice_max, &d.multiplier1, &d.shift1);
+  st = sqdiff_small((double)in1->scale / twice_max, &d.in1.multiplier, &d.in1.shift);
   if (st != TFL_OK) return st;
-  st = sqdiff_small((double)in2->scale / twice_max, &d.multiplier2, &d.shift2);
+  st = sqdiff_small((double)in2->scale / twice_max, &d.in2.multiplier, &d.in2.shift);
   if (st != TFL_OK) return st;
   out_real = (twice_max * twice_max) / (double)((float)(1 << 14) * out->scale);
   if (!(out_real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier(out_real, &d.output_multiplier, &d.output_shift);
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static void squared_difference_row(const void *params, const int8_t *in1, int32_t step1,
@@ -60,9 +53,9 @@ static void squared_difference_row(const void *params, const int8_t *in1, int32_
   int32_t i;
   for (i = 0; i < n; ++i) {
     const int32_t a = tfl_multiply_by_quantized_multiplier(
-        ((int32_t)in1[i * step1] - d->zero_point1) * 128, d->multiplier1, d->shift1);
+        ((int32_t)in1[i * step1] - d->in1.zero_point) * 128, d->in1.multiplier, d->in1.shift);
     const int32_t b = tfl_multiply_by_quantized_multiplier(
-        ((int32_t)in2[i * step2] - d->zero_point2) * 128, d->multiplier2, d->shift2);
+        ((int32_t)in2[i * step2] - d->in2.zero_point) * 128, d->in2.multiplier, d->in2.shift);
     const int32_t diff = a - b;
     const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(diff * diff,
                                                                     d->output_multiplier,

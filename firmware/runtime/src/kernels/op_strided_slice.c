@@ -96,9 +96,8 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
 static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *src = (const int8_t *)in->data;
-  int8_t *dst = (int8_t *)out->data;
+  const int8_t *src = tfl_input_i8(ctx, node, 0);
+  int8_t *dst = tfl_output_i8(ctx, node, 0);
   const int32_t last = d->rank - 1;
   int32_t in_stride[TFL_MAX_DIMS];
   int32_t idx[TFL_MAX_DIMS];

@@ -27,19 +27,15 @@ static int8_t sum_finish(int32_t acc, const void *user) {
 }
 
 static tfl_status sum_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_sum_data d;
-  tfl_status st;
   memset(&d, 0, sizeof d);
-  st = tfl_reduce_prepare(ctx, node, &d.shape);
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(tfl_reduce_prepare(ctx, node, &d.shape, &in, &out));
   if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier((double)in->scale / (double)out->scale, &d.multiplier, &d.shift);
   d.offset = (int32_t)(uint32_t)((uint64_t)(int64_t)in->zero_point * (uint64_t)d.shape.count);
   d.output_zero_point = out->zero_point;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status sum_eval(tfl_context *ctx, tfl_node *node) {

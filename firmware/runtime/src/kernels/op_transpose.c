@@ -13,15 +13,11 @@ TFL_OP_DATA_FITS(tfl_transpose_data);
 
 static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_transpose_data *d = (tfl_transpose_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *perm = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *perm, *out;
   int32_t in_stride[TFL_MAX_DIMS];
   int32_t seen = 0, i;
-  if (in == NULL || perm == NULL || out == NULL || node->input_count != 2 || node->output_count != 1)
-    return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (perm->type != TFL_TYPE_INT32 && perm->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (node->input_count != 2 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INDEX, &in, &perm, &out));
   if (!tfl_index_ok(perm)) return TFL_ERR_BAD_BUFFER;
   if (in->dims_count < 1 || in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
@@ -39,10 +35,9 @@ static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
 
 static tfl_status transpose_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_transpose_data *d = (const tfl_transpose_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *src = (const int8_t *)in->data;
-  int8_t *dst = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *src = tfl_input_i8(ctx, node, 0);
+  int8_t *dst = tfl_output_i8(ctx, node, 0);
   const int32_t last = d->rank - 1;
   const int32_t n_last = out->dims[last];
   const int32_t s_last = d->src_stride[last];

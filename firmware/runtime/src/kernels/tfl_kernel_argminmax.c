@@ -16,18 +16,15 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_argminmax_data);
 
 tfl_status tfl_argminmax_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *axis_t = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *axis_t, *out;
   tfl_argminmax_data d;
   int64_t axis;
   int32_t rank;
   int32_t i;
   int64_t outer = 1;
   int64_t inner = 1;
-  if (in == NULL || axis_t == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT32 || axis_t->type != TFL_TYPE_INT32)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPE_BIT(TFL_TYPE_INT32),
+                                 TFL_TYPE_BIT(TFL_TYPE_INT32), &in, &axis_t, &out));
   if (!tfl_index_ok(axis_t) || tfl_tensor_elements(axis_t) != 1) return TFL_ERR_BAD_BUFFER;
   rank = (int32_t)in->dims_count;
   if (rank < 1 || (int32_t)out->dims_count != rank - 1) return TFL_ERR_BAD_SHAPE;
@@ -43,15 +40,12 @@ tfl_status tfl_argminmax_prepare(tfl_context *ctx, tfl_node *node) {
   d.outer = (int32_t)outer;
   d.axis_size = in->dims[axis];
   d.inner = (int32_t)inner;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 void tfl_argminmax_eval(tfl_context *ctx, const tfl_node *node, int want_max) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int32_t *y = (int32_t *)out->data;
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int32_t *y = (int32_t *)tfl_node_output(ctx, node, 0)->data;
   tfl_argminmax_data d;
   int32_t o;
   int32_t k;

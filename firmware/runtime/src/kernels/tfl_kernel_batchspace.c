@@ -64,6 +64,5 @@ tfl_status tfl_batchspace_prepare(tfl_context *ctx, tfl_node *node, int to_batch
   }
   d.depth = space->dims[rank - 1];
   d.pad_value = out->zero_point;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }

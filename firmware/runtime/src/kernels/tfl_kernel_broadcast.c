@@ -120,14 +120,16 @@ tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const tfl_tensor *in
   return TFL_OK;
 }
 
+tfl_status tfl_broadcast_tensors_int8(tfl_context *ctx, const tfl_node *node,
+                                      const tfl_tensor **in1, const tfl_tensor **in2,
+                                      const tfl_tensor **out) {
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INT8, in1, in2, out));
+  return tfl_broadcast_check(*in1, *in2, *out);
+}
+
 tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  return tfl_broadcast_check(in1, in2, out);
+  const tfl_tensor *in1, *in2, *out;
+  return tfl_broadcast_tensors_int8(ctx, node, &in1, &in2, &out);
 }
 
 /* MAXIMUM and MINIMUM in one row function: with flip = 0, x1 > x2 picks the larger value; with
@@ -231,6 +233,5 @@ tfl_status tfl_addsub_prepare(tfl_context *ctx, tfl_node *node) {
   if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   TFL_ENSURE(addsub_params(ctx, node, in1, in2, out, &d));
   TFL_ENSURE(tfl_broadcast_check(in1, in2, out));
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }

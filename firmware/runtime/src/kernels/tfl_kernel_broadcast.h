@@ -41,6 +41,21 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *n
 TFL_MUST_CHECK tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const tfl_tensor *in2,
                                                     const tfl_tensor *out);
 
+/* One input of a binary op rescaled to a common scale: its zero point and the quantized
+ * multiplier (Q31 and shift) of its scale's ratio to the common one. */
+typedef struct {
+  int32_t zero_point;
+  int32_t multiplier;
+  int32_t shift;
+} tfl_input_rescale;
+
+/* The start of a binary int8 op's prepare: inputs 0, 1 and output 0 present (*in1, *in2, *out)
+ * and int8, shapes that broadcast. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_tensors_int8(tfl_context *ctx, const tfl_node *node,
+                                                     const tfl_tensor **in1,
+                                                     const tfl_tensor **in2,
+                                                     const tfl_tensor **out);
+
 /* The prepare of kernels without parameters (MAXIMUM, MINIMUM): both inputs and the output
  * present and int8, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node);

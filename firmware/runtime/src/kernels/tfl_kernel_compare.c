@@ -12,12 +12,8 @@
 typedef struct {
   int32_t kind;
   int32_t int32; /* 1: int32 inputs, no quantization */
-  int32_t zero_point1;
-  int32_t multiplier1;
-  int32_t shift1;
-  int32_t zero_point2;
-  int32_t multiplier2;
-  int32_t shift2;
+  tfl_input_rescale in1;
+  tfl_input_rescale in2;
 } tfl_compare_data;
 TFL_OP_DATA_FITS(tfl_compare_data);
 
@@ -44,22 +40,21 @@ tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node, tfl_compare_kin
   d.kind = (int32_t)kind;
   if (in1->type == TFL_TYPE_INT32) { /* plain values: compared as they are */
     d.int32 = 1;
-    memcpy(node->data, &d, sizeof d);
-    return TFL_OK;
+    return tfl_node_set_data(node, &d, sizeof d);
   }
-  d.zero_point1 = in1->zero_point;
-  d.zero_point2 = in2->zero_point;
-  st = compare_scale(in1, &d.multiplier1, &d.shift1);
+  d.in1.zero_point = in1->zero_point;
+  d.in2.zero_point = in2->zero_point;
+  st = compare_scale(in1, &d.in1.multiplier, &d.in1.shift);
   if (st != TFL_OK) return st;
-  st = compare_scale(in2, &d.multiplier2, &d.shift2);
+  st = compare_scale(in2, &d.in2.multiplier, &d.in2.shift);
   if (st != TFL_OK) return st;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* (x - zero_point) * 256 fits in 17 bits, so the Q31 multiply never saturates. */
-static int32_t compare_value(int8_t x, int32_t zero_point, int32_t multiplier, int32_t shift) {
-  return tfl_multiply_by_quantized_multiplier(((int32_t)x - zero_point) * 256, multiplier, shift);
+static int32_t compare_value(int8_t x, const tfl_input_rescale *r) {
+  return tfl_multiply_by_quantized_multiplier(((int32_t)x - r->zero_point) * 256, r->multiplier,
+                                              r->shift);
 }
 
 /* The comparison of kind `kind` of two int32 values. */
@@ -91,8 +86,8 @@ static void compare_row(const void *params, const int8_t *in1, int32_t step1, co
   const tfl_compare_data *d = (const tfl_compare_data *)params;
   int32_t i;
   for (i = 0; i < n; ++i) {
-    const int32_t a = compare_value(in1[i * step1], d->zero_point1, d->multiplier1, d->shift1);
-    const int32_t b = compare_value(in2[i * step2], d->zero_point2, d->multiplier2, d->shift2);
+    const int32_t a = compare_value(in1[i * step1], &d->in1);
+    const int32_t b = compare_value(in2[i * step2], &d->in2);
     out[i] = compare_result(d->kind, a, b);
   }
 }

@@ -53,6 +53,29 @@ TFL_MUST_CHECK tfl_status tfl_conv_multipliers(tfl_context *ctx, const tfl_tenso
                                                const tfl_tensor *w, const tfl_tensor *out,
                                                int32_t *pool_index);
 
+/* Eval's view of the family's tensors (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; prepare
+ * checked them): activations, weights and output with their data, and the bias data (NULL
+ * without a bias). */
+typedef struct {
+  const tfl_tensor *in, *w, *out;
+  const int8_t *x, *wt;
+  const int32_t *b;
+  int8_t *y;
+} tfl_conv_io;
+
+static inline tfl_conv_io tfl_conv_eval_io(tfl_context *ctx, const tfl_node *node) {
+  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
+  tfl_conv_io t;
+  t.in = tfl_node_input(ctx, node, 0);
+  t.w = tfl_node_input(ctx, node, 1);
+  t.out = tfl_node_output(ctx, node, 0);
+  t.x = (const int8_t *)t.in->data;
+  t.wt = (const int8_t *)t.w->data;
+  t.b = bias != NULL ? (const int32_t *)bias->data : NULL;
+  t.y = (int8_t *)t.out->data;
+  return t;
+}
+
 /* First and one-past-last filter taps whose input coordinate origin + f * dilation lies in
  * [0, size). */
 static inline void tfl_conv_valid_taps(int32_t origin, int32_t dilation, int32_t size,

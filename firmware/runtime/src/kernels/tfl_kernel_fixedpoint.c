@@ -99,8 +99,7 @@ tfl_status tfl_q4_input_prepare(const tfl_tensor *in, const tfl_tensor *out, tfl
     d.input_range_radius = 15 * (1 << (27 - shift));
   else
     d.input_range_radius = shift < 31 ? 15 >> (shift - 27) : 0;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* Output for one input value x (stored int8). */

@@ -1,21 +1,20 @@
 /* Table-or-direct evaluation of int8 value maps (see the header). */
 #include "tfl_kernel_lut8.h"
 
-tfl_status tfl_lut8_check(const tfl_tensor *in, const tfl_tensor *out) {
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+tfl_status tfl_lut8_prepare(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
+                            const tfl_tensor **out) {
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, 0, in, NULL, out));
+  if ((*in)->quant_count < 1 || (*out)->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
+  if (!((*in)->scale > 0.0f && (*out)->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  if (tfl_tensor_elements(*in) != tfl_tensor_elements(*out)) return TFL_ERR_BAD_SHAPE;
   return TFL_OK;
 }
 
 tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node, tfl_lut8_value value,
                          int32_t min_table) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   const int32_t n = tfl_tensor_elements(out);
   int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through int8_t* may alias node */
   int32_t i;

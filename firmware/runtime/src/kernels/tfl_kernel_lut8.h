@@ -6,9 +6,10 @@
 
 #include "tfl_kernel.h"
 
-/* The checks of such an op's prepare: input and output present, int8, quantized with positive
- * scales, the same element count. */
-TFL_MUST_CHECK tfl_status tfl_lut8_check(const tfl_tensor *in, const tfl_tensor *out);
+/* The checks of such an op's prepare: input 0 (*in) and output 0 (*out) present, int8,
+ * quantized with positive scales, the same element count. */
+TFL_MUST_CHECK tfl_status tfl_lut8_prepare(tfl_context *ctx, const tfl_node *node,
+                                           const tfl_tensor **in, const tfl_tensor **out);
 
 /* The output for the stored int8 value x; `params` is the op's data (a copy of node->data). */
 typedef int8_t (*tfl_lut8_value)(const void *params, int32_t x);

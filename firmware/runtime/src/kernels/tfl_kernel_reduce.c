@@ -5,20 +5,21 @@
 
 TFL_OP_DATA_FITS(tfl_reduce_shape);
 
-tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node, tfl_reduce_shape *shape) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *axes = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int32_t rank = in != NULL ? (int32_t)in->dims_count : 0;
+tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node, tfl_reduce_shape *shape,
+                              const tfl_tensor **in_out, const tfl_tensor **out_out) {
+  const tfl_tensor *in, *axes, *out;
+  int32_t rank;
   int keep_dims = 0;
   int32_t axis_count;
   int32_t expected_rank = 0;
   int32_t i;
   int64_t count = 1;
   tfl_status st;
-  if (in == NULL || axes == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || axes->type != TFL_TYPE_INT32)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
+                                 &axes, &out));
+  *in_out = in;
+  *out_out = out;
+  rank = (int32_t)in->dims_count;
   if (!tfl_index_ok(axes)) return TFL_ERR_BAD_BUFFER;
   if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   st = tfl_option_bool(ctx, node, 0, 0, &keep_dims); /* ReducerOptions.keep_dims */
@@ -141,10 +142,9 @@ static int8_t reduce_extreme_finish(int32_t acc, const void *user) {
 }
 
 tfl_status tfl_reduce_extreme_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   tfl_reduce_shape shape;
-  TFL_ENSURE(tfl_reduce_prepare(ctx, node, &shape));
+  TFL_ENSURE(tfl_reduce_prepare(ctx, node, &shape, &in, &out));
   if ((double)in->scale != (double)out->scale || in->zero_point != out->zero_point)
     return TFL_ERR_BAD_QUANTIZATION;
   memcpy(node->data, &shape, sizeof shape);

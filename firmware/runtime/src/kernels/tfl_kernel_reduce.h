@@ -13,8 +13,10 @@ typedef struct {
 /* Input 0 int8, input 1 a constant int32 axes vector (negative counts from the back, repeats
  * allowed), output 0 int8 with the input's shape minus the reduced dims, or with 1 in their
  * place when ReducerOptions.keep_dims is set. */
+/* *in and *out: the node's input 0 and output 0. */
 TFL_MUST_CHECK tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node,
-                                             tfl_reduce_shape *shape);
+                                             tfl_reduce_shape *shape, const tfl_tensor **in,
+                                             const tfl_tensor **out);
 
 typedef enum { TFL_REDUCE_SUM, TFL_REDUCE_MAX, TFL_REDUCE_MIN } tfl_reduce_kind;
 

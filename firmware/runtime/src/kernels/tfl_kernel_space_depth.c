@@ -1,15 +1,27 @@
 /* SPACE_TO_DEPTH / DEPTH_TO_SPACE's shared checks and copy (see the header). */
 #include "tfl_kernel_space_depth.h"
 
-tfl_status tfl_space_depth_prepare(tfl_context *ctx, const tfl_node *node, int32_t *bs) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (in == NULL || out == NULL || node->input_count != 1) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+tfl_status tfl_space_depth_prepare(tfl_context *ctx, const tfl_node *node, int32_t *bs,
+                                   const tfl_tensor **in_out, const tfl_tensor **out_out) {
+  const tfl_tensor *in, *out;
+  if (node->input_count != 1) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, 0, &in, NULL, &out));
+  *in_out = in;
+  *out_out = out;
   *bs = 0;
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, bs)); /* {SpaceToDepth,DepthToSpace}Options */
   if (*bs < 1) return TFL_ERR_UNSUPPORTED_OPTION;
   if (in->dims_count != 4 || out->dims_count != 4) return TFL_ERR_BAD_SHAPE;
+  return TFL_OK;
+}
+
+tfl_status tfl_space_depth_eval(tfl_context *ctx, const tfl_node *node, int to_depth) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *depth = to_depth ? out : in;
+  const tfl_tensor *space = to_depth ? in : out;
+  tfl_space_depth_copy((const int8_t *)in->data, (int8_t *)out->data, in->dims[0], depth->dims[1],
+                       depth->dims[2], node->data[0], space->dims[3], to_depth);
   return TFL_OK;
 }
 

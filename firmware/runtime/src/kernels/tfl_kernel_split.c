@@ -28,14 +28,16 @@ tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in, i
   return TFL_OK;
 }
 
-void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int32_t input) {
-  int32_t k;
-  d->axis = axis;
+void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int32_t input,
+                      int32_t part_axis) {
+  d->axis = part_axis;
   d->input = input;
-  d->outer = 1;
-  d->inner = 1;
-  for (k = 0; k < axis; ++k) d->outer *= in->dims[k];
-  for (k = axis + 1; k < in->dims_count; ++k) d->inner *= in->dims[k];
+  tfl_axis_split(in, axis, &d->outer, &d->inner);
+}
+
+/* Elements of one slice of a part: its dim along the axis times the inner elements. */
+static int32_t part_slice(const tfl_split_data *d, const tfl_tensor *part) {
+  return d->axis < 0 ? d->inner : part->dims[d->axis] * d->inner;
 }
 
 tfl_status tfl_split_eval(tfl_context *ctx, tfl_node *node) {
@@ -45,9 +47,24 @@ tfl_status tfl_split_eval(tfl_context *ctx, tfl_node *node) {
   for (o = 0; o < d->outer; ++o) {
     for (i = 0; i < node->output_count; ++i) {
       tfl_tensor *out = tfl_node_output(ctx, node, i);
-      const int32_t n = out->dims[d->axis] * d->inner;
+      const int32_t n = part_slice(d, out);
       if (n > 0) memcpy((int8_t *)out->data + (size_t)o * (size_t)n, src, (size_t)n);
       src += n;
+    }
+  }
+  return TFL_OK;
+}
+
+tfl_status tfl_join_eval(tfl_context *ctx, tfl_node *node) {
+  const tfl_split_data *d = (const tfl_split_data *)node->data;
+  int8_t *dst = tfl_output_i8(ctx, node, 0);
+  int32_t o, i;
+  for (o = 0; o < d->outer; ++o) {
+    for (i = 0; i < node->input_count; ++i) {
+      const tfl_tensor *in = tfl_node_input(ctx, node, i);
+      const int32_t n = part_slice(d, in);
+      if (n > 0) memcpy(dst, (const int8_t *)in->data + (size_t)o * (size_t)n, (size_t)n);
+      dst += n;
     }
   }
   return TFL_OK;

@@ -1,17 +1,18 @@
-/* Shared by SPLIT and SPLIT_V: the axis check (a constant index tensor, tfl_kernel_index.h)
- * and the copy of the input's slices into the outputs along the axis. */
+/* Shared by SPLIT, SPLIT_V and UNPACK: the axis check (a constant index tensor,
+ * tfl_kernel_index.h) and the copy of the input's slices into the outputs along the axis; and
+ * its mirror, shared by CONCATENATION and PACK: the inputs' slices joined into the output. */
 #ifndef TFL_KERNEL_SPLIT_H
 #define TFL_KERNEL_SPLIT_H
 
 #include "tfl_kernel.h"
 #include "tfl_kernel_index.h"
 
-/* Node data of both kernels. */
+/* Node data of these kernels. */
 typedef struct {
-  int32_t axis;
+  int32_t axis;  /* -1: each part is one slice of `inner` elements (PACK, UNPACK) */
   int32_t outer; /* product of input dims before the axis */
   int32_t inner; /* product of input dims after the axis */
-  int32_t input; /* the node input that is split (SPLIT: 1, SPLIT_V: 0) */
+  int32_t input; /* the node input that is split (SPLIT: 1, SPLIT_V and UNPACK: 0) */
 } tfl_split_data;
 TFL_OP_DATA_FITS(tfl_split_data);
 
@@ -24,10 +25,16 @@ TFL_MUST_CHECK tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node,
  * checks that one). */
 TFL_MUST_CHECK tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in,
                                                  int32_t axis);
-/* Fills d for `axis` of `in`, node input number `input`. */
-void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int32_t input);
+/* Fills d for `axis` of `in` (the whole tensor: the input of a split, the output of a join),
+ * node input number `input`; `part_axis` is d->axis: `axis`, or -1 when the parts have no such
+ * dim. */
+void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int32_t input,
+                      int32_t part_axis);
 /* The eval of both: copies the split input's slices to the node's outputs, in output order,
  * once per outer index (node->data holds the tfl_split_data). */
 TFL_MUST_CHECK tfl_status tfl_split_eval(tfl_context *ctx, tfl_node *node);
+/* The eval of CONCATENATION and PACK: the inputs' slices, in input order, joined into output 0
+ * once per outer index. */
+TFL_MUST_CHECK tfl_status tfl_join_eval(tfl_context *ctx, tfl_node *node);
 
 #endif
