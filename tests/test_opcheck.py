@@ -351,8 +351,12 @@ def test_unrolled_lstm(converted: dict[str, Path]) -> None:
     assert {"FULLY_CONNECTED", "LOGISTIC", "TANH", "MUL", "ADD", "SPLIT"} <= set(info.op_histogram)
     split = next(op for op in info.ops if op.name == "SPLIT")
     if info.tensors[split.outputs[0]].dtype == "float32":
+        # calibrated, yet float: named as the converter's doing, not as missing data
         assert any(
-            m.startswith(f"op {split.index} SPLIT computes in float32") for m in report.offenders
+            m.startswith(f"op {split.index} SPLIT (float32")
+            and "stayed float32 although the model was calibrated" in m
+            and "representative data" not in m
+            for m in report.offenders
         )
         assert not report.deployable
     plan = plan_memory(info)

@@ -9,8 +9,8 @@ The rules, per operator of subgraph 0:
   SELECT_V2's bool condition, and the int32/bool tensors of the ops that run them (CAST, SHAPE,
   LOGICAL_*, EMBEDDING_LOOKUP, GATHER_ND, ..., the int32 comparisons) (INT32_OUTPUT_OPS,
   BOOL_OUTPUT_OPS, TYPED_INPUTS, INTEGER_TENSOR_OPS);
-- a float op in a calibrated model (after a DEQUANTIZE of int8 activations: the converter has
-  no int8 form of it) is reported like an op without a kernel, not as missing data;
+- a float op in a calibrated model (after a DEQUANTIZE of int8 activations: the converter kept
+  it float) is reported like an op without a kernel for its types, not as missing data;
 - CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV: int8 weights (per-tensor or
   per-channel), int32 bias; other constant inputs are int8 data or int32/int64 parameters;
 - no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
@@ -502,8 +502,8 @@ def _no_kernel_finding(info: ModelInfo, op: OpInfo, float_island: bool = False) 
     if float_island:
         ours = [r.types for r in rows if r.op == op.name and r.tinyflash]
         what = (
-            f"stayed {first} although the model was calibrated (the converter has no int8 "
-            f"form of it, so calibration data does not change it) and the tinyflash runtime "
+            f"stayed {first} although the model was calibrated (the converter left it in "
+            f"float; calibration data does not change that) and the tinyflash runtime "
             f"runs {op.name} only for {'; '.join(ours) or 'int8'}"
         )
     return Finding(
@@ -585,8 +585,8 @@ def check_model(info: ModelInfo) -> CheckReport:
             findings.append(_no_kernel_finding(info, op))
             continue
         if op.custom_code is None and _float_island(info, op, producers):
-            # calibrated, yet float: the converter has no int8 form of this op; the kernel
-            # the runtime has (int8) does not run it, and data would not change it
+            # calibrated, yet float: the converter kept this op float (no int8 form, or a
+            # converter quirk); the runtime's kernel does not run it, and data would not help
             findings.append(_no_kernel_finding(info, op, float_island=True))
             continue
         _check_op(info, op, findings)
