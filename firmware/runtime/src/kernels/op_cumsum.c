@@ -17,44 +17,34 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_cumsum_data);
 
 static tfl_status cumsum_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *axis_t = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in;
+  const tfl_tensor *axis_t;
+  const tfl_tensor *out;
   tfl_cumsum_data d;
   int exclusive = 0;
   int reverse = 0;
-  int64_t axis;
-  int32_t i;
-  if (in == NULL || axis_t == NULL || out == NULL || node->input_count != 2 ||
-      node->output_count != 1)
-    return TFL_ERR_MODEL_INVALID;
-  if (axis_t->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (!axis_t->is_constant || !tfl_index_ok(axis_t) || tfl_tensor_elements(axis_t) != 1)
-    return TFL_ERR_BAD_ARGUMENT;
+  int32_t axis;
+  if (node->input_count != 2 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
+                                 &axis_t, &out));
+  if (!tfl_index_ok(axis_t) || tfl_tensor_elements(axis_t) != 1) return TFL_ERR_BAD_ARGUMENT;
   memset(&d, 0, sizeof d);
   TFL_ENSURE(tfl_scaled_sum_prepare(in, out, &d.sum));
   if (in->dims_count < 1 || !tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
-  axis = tfl_index_at(axis_t, 0);
-  if (axis < 0) axis += in->dims_count;
-  if (axis < 0 || axis >= in->dims_count) return TFL_ERR_BAD_ARGUMENT;
+  axis = (int32_t)tfl_index_at(axis_t, 0);
+  TFL_ENSURE(tfl_axis_normalize(&axis, in->dims_count));
   TFL_ENSURE(tfl_option_bool(ctx, node, 0, 0, &exclusive));
   TFL_ENSURE(tfl_option_bool(ctx, node, 1, 0, &reverse));
-  d.before = 1;
-  d.after = 1;
-  for (i = 0; i < (int32_t)in->dims_count; ++i) {
-    if (i < axis) d.before *= in->dims[i];
-    if (i > axis) d.after *= in->dims[i];
-  }
+  tfl_axis_split(in, axis, &d.before, &d.after);
   d.depth = in->dims[axis];
   d.exclusive = exclusive;
   d.reverse = reverse;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status cumsum_eval(tfl_context *ctx, tfl_node *node) {
-  const int8_t *x = (const int8_t *)tfl_node_input(ctx, node, 0)->data;
-  int8_t *y = (int8_t *)tfl_node_output(ctx, node, 0)->data;
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   tfl_cumsum_data d;
   int32_t b;
   int32_t a;

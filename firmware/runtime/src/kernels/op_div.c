@@ -33,15 +33,13 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_div_data);
 
 static tfl_status div_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in1;
+  const tfl_tensor *in2;
+  const tfl_tensor *out;
   tfl_div_data d;
   int8_t activation = TFL_ACT_NONE;
-  if (in1 == NULL || in2 == NULL || out == NULL || node->output_count != 1)
-    return TFL_ERR_MODEL_INVALID;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (node->output_count != 1) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INT8, &in1, &in2, &out));
   TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   TFL_ENSURE(tfl_broadcast_check(in1, in2, out));
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation)); /* DivOptions */
@@ -54,8 +52,7 @@ static tfl_status div_prepare(tfl_context *ctx, tfl_node *node) {
   if (d.shift > 31 || d.shift < -31) return TFL_ERR_BAD_QUANTIZATION;
   TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, -128, 127, &d.act_min,
                                   &d.act_max));
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 /* Leading bits equal to the sign bit, minus one (31 for 0 and -1). */

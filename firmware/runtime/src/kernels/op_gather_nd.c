@@ -18,20 +18,17 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_gather_nd_data);
 
 static tfl_status gather_nd_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *params = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *indices = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *params;
+  const tfl_tensor *indices;
+  const tfl_tensor *out;
   tfl_gather_nd_data d;
   int32_t prank;
   int32_t irank;
   int32_t i;
   int32_t k = 0;
-  if (params == NULL || indices == NULL || out == NULL || node->input_count != 2 ||
-      node->output_count != 1)
-    return TFL_ERR_MODEL_INVALID;
-  if (params->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 ||
-      indices->type != TFL_TYPE_INT32)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (node->input_count != 2 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &params,
+                                 &indices, &out));
   prank = params->dims_count;
   irank = indices->dims_count;
   if (prank < 1 || irank < 1) return TFL_ERR_BAD_SHAPE;
@@ -53,14 +50,13 @@ static tfl_status gather_nd_prepare(tfl_context *ctx, tfl_node *node) {
   d.params_size = tfl_tensor_elements(params);
   for (i = d.nd - 1; i >= 0; --i)
     d.stride[i] = i == d.nd - 1 ? d.slice_size : d.stride[i + 1] * params->dims[i + 1];
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status gather_nd_eval(tfl_context *ctx, tfl_node *node) {
-  const int8_t *params = (const int8_t *)tfl_node_input(ctx, node, 0)->data;
+  const int8_t *params = tfl_input_i8(ctx, node, 0);
   const uint8_t *indices = (const uint8_t *)tfl_node_input(ctx, node, 1)->data;
-  int8_t *y = (int8_t *)tfl_node_output(ctx, node, 0)->data;
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   tfl_gather_nd_data d;
   int32_t s;
   int32_t j;

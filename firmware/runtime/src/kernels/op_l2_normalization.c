@@ -16,28 +16,27 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_l2_normalization_data);
 
 static tfl_status l2_normalization_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in;
+  const tfl_tensor *out;
   tfl_l2_normalization_data d;
   int8_t activation = TFL_ACT_NONE;
-  if (in == NULL || out == NULL || node->input_count != 1 || node->output_count != 1)
-    return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  int32_t last;
+  if (node->input_count != 1 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, 0, &in, NULL, &out));
   if (in->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   if (in->dims_count < 1 || in->dims_count > 4 || !tfl_same_shape(in, out))
     return TFL_ERR_BAD_SHAPE;
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation));
   if (activation != TFL_ACT_NONE) return TFL_ERR_UNSUPPORTED_OPTION;
   d.zero_point = in->zero_point;
+  tfl_axis_split(in, in->dims_count - 1, &d.outer, &last);
   d.depth = in->dims[in->dims_count - 1];
-  d.outer = d.depth > 0 ? tfl_tensor_elements(in) / d.depth : 0;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status l2_normalization_eval(tfl_context *ctx, tfl_node *node) {
-  const int8_t *x = (const int8_t *)tfl_node_input(ctx, node, 0)->data;
-  int8_t *y = (int8_t *)tfl_node_output(ctx, node, 0)->data;
+  const int8_t *x = tfl_input_i8(ctx, node, 0);
+  int8_t *y = tfl_output_i8(ctx, node, 0);
   tfl_l2_normalization_data d;
   int32_t o;
   int32_t k;
