@@ -49,6 +49,44 @@ def random_batch(
     return sets
 
 
+def _q(q: tuple[float, int] | None) -> dict:
+    return {} if q is None else {"scale": q[0], "zero_point": q[1]}
+
+
+def unary_model(
+    op: str,
+    shape: list[int],
+    dtype: str,
+    out_dtype: str | None = None,
+    qi: tuple[float, int] | None = None,
+    qo: tuple[float, int] | None = None,
+    **options,
+) -> bytes:
+    """One op, one input of `shape` (quantized with qi when given), one output of that shape."""
+    b = ModelBuilder()
+    x = b.tensor("x", shape, dtype, **_q(qi))
+    y = b.tensor("y", shape, out_dtype or dtype, **_q(qo))
+    b.op(op, [x], [y], **options)
+    return b.build([x], [y])
+
+
+def binary_model(
+    op: str,
+    shapes3: tuple[list[int], list[int], list[int]],
+    dtype: str,
+    out_dtype: str | None = None,
+    qs: tuple = (None, None, None),
+    **options,
+) -> bytes:
+    """One op over two inputs that broadcast to the output (shapes3: input 1, input 2, output)."""
+    b = ModelBuilder()
+    x1 = b.tensor("x1", shapes3[0], dtype, **_q(qs[0]))
+    x2 = b.tensor("x2", shapes3[1], dtype, **_q(qs[1]))
+    y = b.tensor("y", shapes3[2], out_dtype or dtype, **_q(qs[2]))
+    b.op(op, [x1, x2], [y], **options)
+    return b.build([x1, x2], [y])
+
+
 # ---- LOGICAL_AND / LOGICAL_OR / LOGICAL_NOT ------------------------------------------------
 
 
@@ -56,34 +94,24 @@ def random_batch(
 @COMMON
 @given(shapes3=broadcast_pair(), seed=seeds)
 def test_logical_and_or_match_tflm(op, shapes3, seed):
-    s1, s2, so = shapes3
-    b = ModelBuilder()
-    x1 = b.tensor("x1", s1, "bool")
-    x2 = b.tensor("x2", s2, "bool")
-    y = b.tensor("y", so, "bool")
-    b.op(op, [x1, x2], [y])
+    s1, s2, _ = shapes3
     batch = random_batch([(s1, "bool"), (s2, "bool")], seed)
-    assert_batch_same_as_tflm(b.build([x1, x2], [y]), batch, f"{op} {s1} {s2} seed={seed}")
+    model = binary_model(op, shapes3, "bool")
+    assert_batch_same_as_tflm(model, batch, f"{op} {s1} {s2} seed={seed}")
 
 
 @COMMON
 @given(shape=shapes(), seed=seeds)
 def test_logical_not_matches_tflm(shape, seed):
-    b = ModelBuilder()
-    x = b.tensor("x", shape, "bool")
-    y = b.tensor("y", shape, "bool")
-    b.op("LOGICAL_NOT", [x], [y])
     batch = random_batch([(shape, "bool")], seed)
-    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"LOGICAL_NOT {shape} seed={seed}")
+    model = unary_model("LOGICAL_NOT", shape, "bool")
+    assert_batch_same_as_tflm(model, batch, f"LOGICAL_NOT {shape} seed={seed}")
 
 
 def test_logical_and_of_int8_refused():
-    b = ModelBuilder()
-    x1 = b.tensor("x1", [2, 3], "int8", scale=0.1, zero_point=0)
-    x2 = b.tensor("x2", [2, 3], "int8", scale=0.1, zero_point=0)
-    y = b.tensor("y", [2, 3], "bool")
-    b.op("LOGICAL_AND", [x1, x2], [y])
-    assert init_status(b.build([x1, x2], [y])) == "TFL_ERR_UNSUPPORTED_TYPE"
+    q = (0.1, 0)
+    model = binary_model("LOGICAL_AND", ([2, 3], [2, 3], [2, 3]), "int8", "bool", (q, q, None))
+    assert init_status(model) == "TFL_ERR_UNSUPPORTED_TYPE"
 
 
 # ---- SHAPE / CAST -------------------------------------------------------------------------
@@ -113,30 +141,21 @@ CASTS = [
 ]
 
 
-def _quant(dtype: str, q: tuple[float, int]) -> dict:
+def _quant(dtype: str, q: tuple[float, int]) -> tuple[float, int] | None:
     """CAST keeps the quantization of int8/int16 tensors as the converter writes it."""
-    return (
-        {"scale": q[0], "zero_point": q[1] if dtype == "int8" else 0}
-        if dtype
-        in (
-            "int8",
-            "int16",
-        )
-        else {}
-    )
+    if dtype not in ("int8", "int16"):
+        return None
+    return (q[0], q[1] if dtype == "int8" else 0)
 
 
 @pytest.mark.parametrize("src,dst", CASTS)
 @COMMON
 @given(shape=shapes(), q=st.tuples(scales, zero_points), small=st.booleans(), seed=seeds)
 def test_cast_matches_tflm(src, dst, shape, q, small, seed):
-    b = ModelBuilder()
-    x = b.tensor("x", shape, src, **_quant(src, q))
-    y = b.tensor("y", shape, dst, **_quant(dst, q))
-    b.op("CAST", [x], [y], options_type=None)
+    model = unary_model("CAST", shape, src, dst, _quant(src, q), _quant(dst, q), options_type=None)
     lo, hi = (-3, 3) if small and src != "bool" else (None, None)
     batch = random_batch([(shape, src)], seed, lo, hi)
-    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"CAST {src}->{dst} {shape} seed={seed}")
+    assert_batch_same_as_tflm(model, batch, f"CAST {src}->{dst} {shape} seed={seed}")
 
 
 # ---- ADD_N / CUMSUM -------------------------------------------------------------------------
@@ -315,22 +334,16 @@ def test_dynamic_update_slice_matches_tflm(dtype, shape, data, seed):
     shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds
 )
 def test_rsqrt_matches_tflm(shape, qi, qo, seed):
-    b = ModelBuilder()
-    x = b.tensor("x", shape, "int8", scale=qi[0], zero_point=qi[1])
-    y = b.tensor("y", shape, "int8", scale=qo[0], zero_point=qo[1])
-    b.op("RSQRT", [x], [y])
+    model = unary_model("RSQRT", shape, "int8", qi=qi, qo=qo)
     # inputs at or above the zero point (below it TFLM's eval fails: see the next test)
     batch = random_batch([(shape, "int8")], seed, qi[1], 127)
-    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"RSQRT {shape} {qi}->{qo} seed={seed}")
+    assert_batch_same_as_tflm(model, batch, f"RSQRT {shape} {qi}->{qo} seed={seed}")
 
 
 def test_rsqrt_of_a_negative_value_is_an_error():
-    b = ModelBuilder()
-    x = b.tensor("x", [3], "int8", scale=0.1, zero_point=0)
-    y = b.tensor("y", [3], "int8", scale=0.1, zero_point=0)
-    b.op("RSQRT", [x], [y])
+    model = unary_model("RSQRT", [3], "int8", qi=(0.1, 0), qo=(0.1, 0))
     with pytest.raises(RunnerError) as err:
-        run_model_batch(b.build([x], [y]), [[np.array([4, -1, 9], np.int8)]])
+        run_model_batch(model, [[np.array([4, -1, 9], np.int8)]])
     assert err.value.status == "TFL_ERR_BAD_ARGUMENT"
 
 
@@ -342,13 +355,10 @@ def test_rsqrt_of_a_negative_value_is_an_error():
     seed=seeds,
 )
 def test_l2_normalization_matches_tflm(shape, q, narrow, seed):
-    b = ModelBuilder()
-    x = b.tensor("x", shape, "int8", scale=q[0], zero_point=q[1])
-    y = b.tensor("y", shape, "int8", scale=1 / 128, zero_point=0)
-    b.op("L2_NORMALIZATION", [x], [y])
+    model = unary_model("L2_NORMALIZATION", shape, "int8", qi=q, qo=(1 / 128, 0))
     lo, hi = (max(-128, q[1] - 2), min(127, q[1] + 2)) if narrow else (None, None)
     batch = random_batch([(shape, "int8")], seed, lo, hi)
-    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"L2_NORMALIZATION {shape} {q} seed={seed}")
+    assert_batch_same_as_tflm(model, batch, f"L2_NORMALIZATION {shape} {q} seed={seed}")
 
 
 # ---- DIV ------------------------------------------------------------------------------------
@@ -364,18 +374,14 @@ def test_l2_normalization_matches_tflm(shape, q, narrow, seed):
     seed=seeds,
 )
 def test_div_matches_tflm(shapes3, q1, q2, qo, act, seed):
-    s1, s2, so = shapes3
-    b = ModelBuilder()
-    x1 = b.tensor("x1", s1, "int8", scale=q1[0], zero_point=q1[1])
-    x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1])
-    y = b.tensor("y", so, "int8", scale=qo[0], zero_point=qo[1])
-    b.op("DIV", [x1, x2], [y], fused_activation_function=act)
+    s1, s2, _ = shapes3
+    model = binary_model("DIV", shapes3, "int8", qs=(q1, q2, qo), fused_activation_function=act)
     batch = random_batch([(s1, "int8"), (s2, "int8")], seed)
     for inputs in batch:  # no zero divisor (undefined in TFLM)
         d = inputs[1].astype(np.int32)
         inputs[1] = np.where(d == q2[1], q2[1] + (1 if q2[1] < 127 else -1), d).astype(np.int8)
     what = f"DIV {s1}/{s2} {q1} {q2} -> {qo} {act} seed={seed}"
-    assert_batch_same_as_tflm(b.build([x1, x2], [y]), batch, what)
+    assert_batch_same_as_tflm(model, batch, what)
 
 
 # ---- int32 variants: ZEROS_LIKE, FILL --------------------------------------------------------
@@ -384,12 +390,9 @@ def test_div_matches_tflm(shapes3, q1, q2, qo, act, seed):
 @COMMON
 @given(shape=shapes(), seed=seeds)
 def test_zeros_like_int32_matches_tflm(shape, seed):
-    b = ModelBuilder()
-    x = b.tensor("x", shape, "int32")
-    y = b.tensor("y", shape, "int32")
-    b.op("ZEROS_LIKE", [x], [y], options_type=None)
     batch = random_batch([(shape, "int32")], seed)
-    assert_batch_same_as_tflm(b.build([x], [y]), batch, f"ZEROS_LIKE int32 {shape}")
+    model = unary_model("ZEROS_LIKE", shape, "int32", options_type=None)
+    assert_batch_same_as_tflm(model, batch, f"ZEROS_LIKE int32 {shape}")
 
 
 @COMMON
@@ -414,12 +417,9 @@ COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_E
 @COMMON
 @given(shapes3=broadcast_pair(), narrow=st.booleans(), seed=seeds)
 def test_int32_binary_ops_match_tflm(op, shapes3, narrow, seed):
-    s1, s2, so = shapes3
-    b = ModelBuilder()
-    x1 = b.tensor("x1", s1, "int32")
-    x2 = b.tensor("x2", s2, "int32")
-    y = b.tensor("y", so, "bool" if op in COMPARISONS else "int32")
-    b.op(op, [x1, x2], [y], options_type=None)
+    s1, s2, _ = shapes3
+    out = "bool" if op in COMPARISONS else "int32"
+    model = binary_model(op, shapes3, "int32", out, options_type=None)
     lo, hi = (-3, 3) if narrow else (None, None)  # narrow: ties are frequent
     batch = random_batch([(s1, "int32"), (s2, "int32")], seed, lo, hi)
-    assert_batch_same_as_tflm(b.build([x1, x2], [y]), batch, f"{op} int32 {s1} {s2} seed={seed}")
+    assert_batch_same_as_tflm(model, batch, f"{op} int32 {s1} {s2} seed={seed}")
