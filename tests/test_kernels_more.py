@@ -408,12 +408,12 @@ def test_fill_int32_matches_tflm(shape, value, const):
     assert_batch_same_as_tflm(b.build([] if const else [v], [y]), batch, what)
 
 
-# ---- int32 variants: comparisons, MAXIMUM, MINIMUM -------------------------------------------
+# ---- int32 variants: comparisons, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE -------------------------------------------
 
 COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
 
 
-@pytest.mark.parametrize("op", COMPARISONS + ["MAXIMUM", "MINIMUM"])
+@pytest.mark.parametrize("op", COMPARISONS + ["MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"])
 @COMMON
 @given(shapes3=broadcast_pair(), narrow=st.booleans(), seed=seeds)
 def test_int32_binary_ops_match_tflm(op, shapes3, narrow, seed):

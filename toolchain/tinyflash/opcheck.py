@@ -113,6 +113,7 @@ INTEGER_TENSOR_OPS: dict[str, frozenset[str]] = {
     "FILL": frozenset({"int32"}),
     "MAXIMUM": frozenset({"int32"}),
     "MINIMUM": frozenset({"int32"}),
+    "SQUARED_DIFFERENCE": frozenset({"int32"}),
     **{op: frozenset({"int32", "bool"}) for op in BOOL_OUTPUT_OPS},
 }
 
