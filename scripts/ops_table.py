@@ -48,6 +48,7 @@ TEST_FILES = (
     "test_runtime_quant.py",
     "test_runtime_graphs.py",
     "test_lstm.py",
+    "test_stream.py",
 )
 
 # Quantization of probe tensors per type: (scale, zero point); None = not quantized.
@@ -681,6 +682,9 @@ def probes() -> list[Probe]:
         lambda: seeds["kernel_lstm.tflite"],
     )
     add("SVDF", "int8 (int16 time weights and state)", lambda: seeds["kernel_svdf.tflite"])
+    # resource variables set by a CALL_ONCE init subgraph (two subgraphs): one model for the four
+    for op in ("CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"):
+        add(op, "int8 (resource variable)", lambda: seeds["kernel_stream.tflite"])
     # every other builtin: one generic int8 probe, for the registration verdict only
     covered = {p.op for p in out}
     for name in sorted(BUILTIN_OPS, key=BUILTIN_OPS.get):

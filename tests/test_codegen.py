@@ -147,13 +147,13 @@ def test_platformio_ini_shape(tiny: codegen.RenderedProject) -> None:
         "lib_deps =",
         "    symlink:///opt/tinyflash/firmware/runtime",
         "    symlink:///opt/tinyflash/firmware/harness",
-        "build_flags = -DTFL_USE_DSP=1",
+        "build_flags = -DTFL_USE_DSP=1 -DTFL_MAX_SUBGRAPHS=1 -DTFL_MAX_RESOURCES=1",
     ]
 
 
 def test_portable_board_gets_dsp_off() -> None:
     project = render(board_id="mps2-an385", selftest=0)
-    assert "build_flags = -DTFL_USE_DSP=0\n" in project.files["platformio.ini"].decode()
+    assert "build_flags = -DTFL_USE_DSP=0 " in project.files["platformio.ini"].decode()
 
 
 # ---- determinism -------------------------------------------------------------------------------
@@ -297,6 +297,7 @@ def test_resnet_does_not_fit_microbit(tmp_path: Path) -> None:
         node_count=len(info.ops),
         stack_bytes=board.stack_bytes,
         limit=board.ram_bytes,
+        interpreter_bytes=codegen.interpreter_struct_bytes(1, 1),  # one subgraph, no variable
     )
     assert f"{ram.total - board.ram_bytes:,} bytes too many" in message
     assert ram.total - board.ram_bytes > plan.arena_bytes - board.ram_bytes > 0
@@ -339,6 +340,27 @@ def test_runtime_struct_sizes_match_the_estimate(tmp_path: Path) -> None:
         ["-mcpu=cortex-m4", "-mthumb", "-std=c11"],
         source,
         tmp_path / "sizes.o",
+        tmp_path,
+        std=False,
+    )
+    # a generated project's capacities: the model's subgraphs and resource variables
+    capacities = tmp_path / "capacities.c"
+    capacities.write_text(
+        '#include "tfl_runtime.h"\n'
+        f"_Static_assert(sizeof(tfl_interpreter) == {codegen.interpreter_struct_bytes(2, 3)}, "
+        '"it");\n'
+    )
+    _compile(
+        "arm-none-eabi-gcc",
+        [
+            "-mcpu=cortex-m4",
+            "-mthumb",
+            "-std=c11",
+            "-DTFL_MAX_SUBGRAPHS=2",
+            "-DTFL_MAX_RESOURCES=3",
+        ],
+        capacities,
+        tmp_path / "capacities.o",
         tmp_path,
         std=False,
     )
@@ -645,7 +667,7 @@ def test_kernel_list_matches_kernel_files() -> None:
 def test_kernel_set_override(tmp_path: Path) -> None:
     result = codegen.generate(MLP, "mps2-an386", tmp_path / "fw", kernels="portable", selftest=0)
     assert result.kernel_set == "portable"
-    assert "build_flags = -DTFL_USE_DSP=0\n" in (tmp_path / "fw" / "platformio.ini").read_text()
+    assert "build_flags = -DTFL_USE_DSP=0 " in (tmp_path / "fw" / "platformio.ini").read_text()
     with pytest.raises(TinyflashError, match="board microbit has no DSP extension") as error:
         codegen.generate(MLP, "microbit", tmp_path / "mb", kernels="dsp")
     assert error.value.exit_code == EXIT_BAD_INPUT and not (tmp_path / "mb").exists()

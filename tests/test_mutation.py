@@ -90,11 +90,14 @@ def builder_models() -> dict[str, bytes]:
         "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes(),
         "kernel_lstm": seeds["kernel_lstm.tflite"],
         "kernel_svdf": seeds["kernel_svdf.tflite"],
+        # two subgraphs, CALL_ONCE, VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE (issue 12)
+        "kernel_stream": seeds["kernel_stream.tflite"],
     }
 
 
 @pytest.mark.parametrize(
-    "name", ["small_model", "harness_model", "digits_int8", "kernel_lstm", "kernel_svdf"]
+    "name",
+    ["small_model", "harness_model", "digits_int8", "kernel_lstm", "kernel_svdf", "kernel_stream"],
 )
 def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
     counts = mutate(builder_models()[name], name, CASES, tmp_path)

@@ -63,8 +63,13 @@ def test_schema_version() -> None:
     assert init_status(fc_model(version=2)) == "TFL_ERR_MODEL_VERSION"
 
 
-def test_two_subgraphs() -> None:
-    assert init_status(fc_model(subgraph_count=2)) == "TFL_ERR_SUBGRAPH_COUNT"
+def test_subgraph_count_limits() -> None:
+    """Up to TFL_MAX_SUBGRAPHS (4) subgraphs are read (the extra ones here run by no operator);
+    more, or none, are refused."""
+    assert init_status(fc_model(subgraph_count=2)) == "TFL_OK"
+    assert init_status(fc_model(subgraph_count=4)) == "TFL_OK"
+    assert init_status(fc_model(subgraph_count=5)) == "TFL_ERR_SUBGRAPH_COUNT"
+    assert init_status(fc_model(subgraph_count=0)) == "TFL_ERR_SUBGRAPH_COUNT"
 
 
 def test_unsupported_op_names_operator_and_code() -> None:

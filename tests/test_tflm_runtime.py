@@ -34,6 +34,7 @@ from tinyflash.model import load_model
 from tinyflash.pipeline import check_model_file
 from tinyflash.plan import plan_memory
 from tinyflash.reference import tflm_min_arena
+from tinyflash.tflm_tree import TflmSources
 
 GOLDEN = REPO / "tests" / "golden"
 TINY = GOLDEN / "tiny_cnn.tflite"
@@ -51,6 +52,15 @@ CASES = {  # golden folder -> (board, --tflm-path)
 GOLDEN_FILES = ("README.md", "platformio.ini", "src/main.cpp", "src/model_data.h", "tinyflash.json")
 
 
+#: The golden --tflm-path project's TFLM sources (its tree, /opt/tflm, does not exist here).
+FIXED_SOURCES = TflmSources(
+    "generic",
+    ("tensorflow/lite/micro/micro_interpreter.cc",),
+    ("tensorflow/lite/micro/kernels/conv.cc", "tensorflow/lite/micro/kernels/conv_common.cc"),
+    (),
+)
+
+
 def render(
     board_id: str, tflm_path: str | None, model_path: Path = TINY, selftest: int = 3
 ) -> codegen.RenderedProject:
@@ -65,6 +75,7 @@ def render(
         paths=FIXED,
         vendor=False,
         tflm_path=tflm_path,
+        tflm_sources=FIXED_SOURCES if tflm_path == "/opt/tflm" else None,
     )
 
 
@@ -155,15 +166,16 @@ def test_tflm_sources(projects: dict[str, codegen.RenderedProject]) -> None:
     ini = tree.files["platformio.ini"].decode()
     assert "lib_deps" not in ini and "    -I/opt/tflm\n" in ini
     assert "    -I/opt/tflm/third_party/flatbuffers/include\n" in ini
-    wrapper = json.loads(tree.files["lib/tflm/library.json"])
-    assert wrapper["build"]["srcDir"] == "/opt/tflm" and wrapper["build"]["includeDir"] == "include"
-    assert "+<tensorflow/>" in wrapper["build"]["srcFilter"]
-    # PlatformIO's library finder only sees headers inside lib/tflm: main.cpp includes the marker.
-    assert codegen.TFLM_TREE_MARKER[0] in tree.files
-    assert '#include "tfl_tflm_tree.h"' in tree.files["src/main.cpp"].decode()
-    assert '"tfl_tflm_tree.h"' not in projects["tflm_nano33ble"].files["src/main.cpp"].decode()
+    assert "extra_scripts = post:tflm/build.py\n" in ini and "    -DTF_LITE_STATIC_MEMORY\n" in ini
+    assert tree.files["tflm/build.py"] == (REPO / "firmware/tflm/tflm_build.py").read_bytes()
+    spec = json.loads(tree.files["tflm/sources.json"])
+    assert spec["tree"] == "/opt/tflm" and spec["count"] == 3 and spec["flavour"] == "generic"
+    assert spec["groups"] == [
+        {"name": "core", "flags": ["-Os"], "sources": list(FIXED_SOURCES.core)},
+        {"name": "kernels", "flags": ["-O2"], "sources": list(FIXED_SOURCES.kernels)},
+    ]
+    assert "tflm/build.py" not in projects["tflm_nano33ble"].files
     assert "    -lsupc++\n" in ini and "-lsupc++" not in lib_deps
-    assert "lib/tflm/library.json" not in projects["tflm_nano33ble"].files
 
 
 def test_vendored_harness_is_the_firmware(projects: dict[str, codegen.RenderedProject]) -> None:
@@ -266,7 +278,6 @@ def test_adapter_and_main_compile_against_a_real_tflm_tree(tmp_path: Path, compi
         f"-I{lib / 'include'}",
         f"-I{lib / 'src'}",
         f"-I{tmp_path / 'src'}",
-        f"-I{tmp_path / 'lib' / 'tflm' / 'include'}",
         f"-I{REPO / 'firmware' / 'ports' / 'include'}",
     ]
     target = ["-mcpu=cortex-m4", "-mthumb", "-Os"] if compiler.startswith("arm-") else []
@@ -342,15 +353,25 @@ def test_bad_options(tmp_path: Path) -> None:
     assert error.value.exit_code == EXIT_CHECK_FAILED
 
 
-def test_tflm_tree_path_is_resolved(tmp_path: Path) -> None:
+def test_tflm_tree_is_checked(tmp_path: Path) -> None:
+    """Not a tree, a tree without its third-party code, a plain tflite-micro checkout: one sentence
+    each, exit code 2, no project written."""
     tree = tmp_path / "tree"
-    (tree / "tensorflow" / "lite" / "micro").mkdir(parents=True)
-    (tree / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").write_text("")
-    result = codegen.generate(
-        TINY, "mps2-an386", tmp_path / "fw", runtime="tflm", tflm_path=tree, selftest=0
-    )
-    wrapper = json.loads((result.project_dir / "lib" / "tflm" / "library.json").read_text())
-    assert wrapper["build"]["srcDir"] == str(tree.resolve())
+    micro = tree / "tensorflow" / "lite" / "micro"
+    micro.mkdir(parents=True)
+    for case, match in (
+        ("none", "is not a TFLM tree"),
+        ("bare", "no third_party/flatbuffers"),
+        ("checkout", "is a tflite-micro checkout, not an exported tree"),
+    ):
+        if case == "bare":
+            (micro / "micro_interpreter.h").write_text("")
+        if case == "checkout":
+            (micro / "tools" / "make").mkdir(parents=True)
+            (micro / "tools" / "make" / "Makefile").write_text("")
+        with pytest.raises(TinyflashError, match=match) as error:
+            codegen.generate(TINY, "mps2-an386", tmp_path / case, runtime="tflm", tflm_path=tree)
+        assert error.value.exit_code == EXIT_BAD_INPUT and not (tmp_path / case).exists()
 
 
 def test_does_not_fit_with_tflm_either(tmp_path: Path) -> None:
@@ -397,3 +418,11 @@ def test_cli_runtime_tflm_json(tmp_path: Path) -> None:
         env={**os.environ, "COLUMNS": "200"},
     ).stdout
     assert "--runtime" in help_text and "--tflm-path" in help_text
+
+
+def test_kernels_option_is_refused_with_tflm(tmp_path: Path) -> None:
+    with pytest.raises(
+        TinyflashError, match="with `runtime` tflm the kernels are the TFLM tree"
+    ) as e:
+        codegen.generate(TINY, "nano33ble", tmp_path / "p", runtime="tflm", kernels="portable")
+    assert e.value.exit_code == EXIT_BAD_INPUT and not (tmp_path / "p").exists()

@@ -227,6 +227,25 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op("SVDF", [x, wf, wt, bias, state], [y], rank=2, fused_activation_function="RELU")
         return b.build([x], [y])
 
+    def stream() -> bytes:  # resource-variable state, initialised by a CALL_ONCE subgraph
+        sq = {"scale": 0.1, "zero_point": -3}
+        b = ModelBuilder()
+        x = b.tensor("x", [1, 8], "int8", scale=0.05, zero_point=1)
+        h = b.tensor("h", [], "resource")
+        s = b.tensor("s", [1, 8], "int8", **sq)
+        s2 = b.tensor("s2", [1, 8], "int8", **sq)
+        b.op("CALL_ONCE", [], [], init_subgraph_index=1)
+        b.op("VAR_HANDLE", [], [h], container="", shared_name="acc")
+        b.op("READ_VARIABLE", [h], [s])
+        b.op("ADD", [s, x], [s2])
+        b.op("ASSIGN_VARIABLE", [h, s2], [])
+        init = ModelBuilder()
+        h1 = init.tensor("h1", [], "resource")
+        v = init.tensor("v", [1, 8], "int8", data=np.arange(-40, 40, 10), **sq)
+        init.op("VAR_HANDLE", [], [h1], container="", shared_name="acc")
+        init.op("ASSIGN_VARIABLE", [h1, v], [])
+        return b.build([x], [s2], subgraphs=[(init, [], [])])
+
     def unary2(op: str, out_shape: list[int], **options) -> bytes:
         b = ModelBuilder()
         x = b.tensor("x", shape, "int8", **q)
@@ -379,6 +398,7 @@ def kernel_seed_models() -> dict[str, bytes]:
         "div": lambda: binary("DIV", fused_activation_function="RELU"),
         "lstm": lstm,
         "svdf": svdf,
+        "stream": stream,
         "arg_max": lambda: arg("ARG_MAX"),
         "arg_min": lambda: arg("ARG_MIN"),
         "abs": lambda: unary("ABS", out_q={"scale": 0.07, "zero_point": 3}),

@@ -56,6 +56,7 @@ TENSOR_TYPES: dict[str, int] = {
     "int16": 7,
     "int8": 9,
     "float64": 10,
+    "resource": 13,
 }
 NUMPY_TYPES: dict[str, np.dtype] = {
     "float32": np.dtype("<f4"),
@@ -67,12 +68,13 @@ NUMPY_TYPES: dict[str, np.dtype] = {
     "int16": np.dtype("<i2"),
     "int8": np.dtype("i1"),
     "float64": np.dtype("<f8"),
+    "resource": np.dtype("<i4"),  # holds a resource variable's int32 id
 }
 PADDING = {"SAME": 0, "VALID": 1}
 ACTIVATION = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4, "SIGN_BIT": 5}
 
 # Options tables: (field name, kind) in schema.fbs declaration order; the index is the slot.
-# kinds: i8 (byte/enum), bool, i32, f32, vi32 ([int] vector).
+# kinds: i8 (byte/enum), bool, i32, f32, vi32 ([int] vector), str (string).
 _PADDING_FIELDS = [("padding", "i8"), ("stride_w", "i32"), ("stride_h", "i32")]
 OPTION_FIELDS: dict[str, list[tuple[str, str]]] = {
     "Conv2DOptions": _PADDING_FIELDS
@@ -168,6 +170,10 @@ OPTION_FIELDS: dict[str, list[tuple[str, str]]] = {
     "DequantizeOptions": [],
     "LogSoftmaxOptions": [],
     "ShapeOptions": [],
+    "CallOnceOptions": [("init_subgraph_index", "i32")],
+    "VarHandleOptions": [("container", "str"), ("shared_name", "str")],
+    "ReadVariableOptions": [],
+    "AssignVariableOptions": [],
 }
 
 OP_OPTIONS: dict[str, str | None] = {
@@ -222,6 +228,10 @@ OP_OPTIONS: dict[str, str | None] = {
     "BATCH_MATMUL": "BatchMatMulOptions",
     "CUMSUM": "CumsumOptions",
     "L2_NORMALIZATION": "L2NormOptions",
+    "CALL_ONCE": "CallOnceOptions",
+    "VAR_HANDLE": "VarHandleOptions",
+    "READ_VARIABLE": "ReadVariableOptions",
+    "ASSIGN_VARIABLE": "AssignVariableOptions",
     "LOGISTIC": None,
     "TANH": None,
     "RELU": None,
@@ -360,14 +370,53 @@ class ModelBuilder:
         *,
         version: int = 3,
         subgraph_count: int = 1,
+        subgraphs: Sequence[
+            tuple[ModelBuilder, Sequence[Tensor | int], Sequence[Tensor | int]]
+        ] = (),
     ) -> bytes:
         """The model's bytes. version/subgraph_count other than 3/1 write deliberately
-        unsupported models (the subgraph is repeated) for error-path tests."""
+        unsupported models (the subgraph is repeated) for error-path tests. `subgraphs`: more
+        subgraphs after this one (subgraph 1, 2, ...), each a builder of its own tensors and ops
+        with its inputs and outputs (CALL_ONCE's init subgraph)."""
         fb = flatbuffers.Builder(1024)
+        codes: list[int] = []
+        buffer_offsets = [self._table(fb, [])]  # 0 is the empty sentinel
+        written = [
+            self._subgraph(fb, codes, buffer_offsets, inputs, outputs)
+            for _ in range(subgraph_count)
+        ]
+        written += [
+            builder._subgraph(fb, codes, buffer_offsets, ins, outs)
+            for builder, ins, outs in subgraphs
+        ]
+        code_offsets = [
+            self._table(fb, [(0, "i8", min(c, 127)), (2, "i32", 1), (3, "i32", c)]) for c in codes
+        ]
+        description = fb.CreateString("tinyflash test model")
+        model = self._table(
+            fb,
+            [
+                (0, "u32", version),
+                (1, "off", self._offset_vector(fb, code_offsets)),
+                (2, "off", self._offset_vector(fb, written)),
+                (3, "off", description),
+                (4, "off", self._offset_vector(fb, buffer_offsets)),
+            ],
+        )
+        fb.Finish(model, file_identifier=b"TFL3")
+        return bytes(fb.Output())
 
-        # buffers: 0 is the empty sentinel, then one per constant tensor
+    def _subgraph(
+        self,
+        fb: flatbuffers.Builder,
+        codes: list[int],
+        buffer_offsets: list[int],
+        inputs: Sequence[Tensor | int],
+        outputs: Sequence[Tensor | int],
+    ) -> int:
+        """Writes this builder's tensors (their constants appended to buffer_offsets) and ops
+        (their codes to `codes`) as one subgraph table."""
         buffer_of: dict[int, int] = {}
-        buffer_offsets = [self._table(fb, [])]
         for t in self.tensors:
             if t.data is not None:
                 vec = self._aligned_bytes(fb, t.data)
@@ -398,7 +447,6 @@ class ModelBuilder:
                 fields.append((5, "bool", True))
             tensor_offsets.append(self._table(fb, fields))
 
-        codes: list[int] = []
         op_offsets = []
         for op in self.ops:
             if op.code not in codes:
@@ -413,7 +461,7 @@ class ModelBuilder:
                 fields += [(3, "u8", OPTION_TYPES[op.options_type]), (4, "off", table)]
             op_offsets.append(self._table(fb, fields))
 
-        subgraph = self._table(
+        return self._table(
             fb,
             [
                 (0, "off", self._offset_vector(fb, tensor_offsets)),
@@ -423,22 +471,6 @@ class ModelBuilder:
                 (4, "off", fb.CreateString("main")),
             ],
         )
-        code_offsets = [
-            self._table(fb, [(0, "i8", min(c, 127)), (2, "i32", 1), (3, "i32", c)]) for c in codes
-        ]
-        description = fb.CreateString("tinyflash test model")
-        model = self._table(
-            fb,
-            [
-                (0, "u32", version),
-                (1, "off", self._offset_vector(fb, code_offsets)),
-                (2, "off", self._offset_vector(fb, [subgraph] * subgraph_count)),
-                (3, "off", description),
-                (4, "off", self._offset_vector(fb, buffer_offsets)),
-            ],
-        )
-        fb.Finish(model, file_identifier=b"TFL3")
-        return bytes(fb.Output())
 
     @staticmethod
     def _table(fb: flatbuffers.Builder, fields: list[tuple[int, str, Any]]) -> int:
@@ -476,11 +508,13 @@ class ModelBuilder:
         for name, kind in spec:
             if name in options and kind == "vi32":
                 vectors[name] = self._int_vector(fb, options[name])
+            if name in options and kind == "str":
+                vectors[name] = fb.CreateString(options[name])
         for slot, (name, kind) in enumerate(spec):
             if name not in options:
                 continue
             value = options[name]
-            if kind == "vi32":
+            if kind in ("vi32", "str"):
                 fields.append((slot, "off", vectors[name]))
                 continue
             if isinstance(value, str):

@@ -38,6 +38,8 @@ from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, 
 
 _TICK_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?) instructions\b")
 KERNEL_SETS = ("portable", "dsp")
+RUNTIMES = ("tinyflash", "tflm")
+TFLM_RUN_PREFIX = "tflm-"
 
 # TFLM's figures from issue 6 (Debian arm-none-eabi-gcc 12.2 -Os, QEMU 7.2 mps2-an386, Cortex-M4,
 # instructions per inference counted by a TCG plugin): (reference kernels, CMSIS-NN, arena on M4).
@@ -88,7 +90,7 @@ class BenchRun:
     model: str
     model_sha256: str
     board: str
-    kernels: str  # "portable" or "dsp"
+    kernels: str  # "portable" or "dsp"; "tflm-generic" / "tflm-cmsis-nn" for a TFLM run
     instructions: int
     ticks: int
     tick_unit: str
@@ -129,6 +131,7 @@ class BenchResult:
             row: dict[str, Any] = {"model": run.model, "board": run.board}
             if portable and dsp:
                 row["dsp_over_portable"] = dsp.instructions / portable.instructions
+            ours = portable or dsp  # the arena ratios are tinyflash's, never a TFLM run's
             tflm = TFLM_NUMBERS.get(run.model)
             if tflm:
                 ref, cmsis, arena = tflm
@@ -136,11 +139,28 @@ class BenchResult:
                     row["portable_over_tflm_reference"] = portable.instructions / ref
                 if dsp:
                     row["dsp_over_tflm_cmsis_nn"] = dsp.instructions / cmsis
-                row["arena_over_tflm_arena"] = run.ram.arena_planned / arena
-            if run.ram.lower_bound:
-                row["arena_over_lower_bound"] = run.ram.arena_planned / run.ram.lower_bound
+                if ours:
+                    row["arena_over_tflm_arena"] = ours.ram.arena_planned / arena
+            if ours and ours.ram.lower_bound:
+                row["arena_over_lower_bound"] = ours.ram.arena_planned / ours.ram.lower_bound
+            row.update(self.live_ratios(run.model, run.board))
             rows.append(row)
         return rows
+
+    def live_ratios(self, model: str, board: str) -> dict[str, float]:
+        """tinyflash over TFLM, both measured in this run (bench --runtime tinyflash,tflm):
+        instructions, image (flash) and arena bytes (tinyflash's planned arena over the arena
+        TFLM reported using on the device), for each pair of kernel sets."""
+        runs = [r for r in self.runs if r.model == model and r.board == board]
+        ratios: dict[str, float] = {}
+        for ours in (r for r in runs if not r.kernels.startswith(TFLM_RUN_PREFIX)):
+            for tflm in (r for r in runs if r.kernels.startswith(TFLM_RUN_PREFIX)):
+                pair = f"{ours.kernels}_over_{tflm.kernels.replace('-', '_')}"
+                ratios[f"{pair}_instructions"] = ours.instructions / tflm.instructions
+                ratios[f"{pair}_flash"] = ours.code.image / tflm.code.image
+                if tflm.ram.arena_used:
+                    ratios[f"{pair}_arena"] = ours.ram.arena_planned / tflm.ram.arena_used
+        return ratios
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -217,13 +237,19 @@ def parse_map(path: Path) -> MapSizes:
 
 
 def code_size(map_sizes: MapSizes, image_bytes: int, model_bytes: int) -> CodeSize:
+    """Code by origin. TFLM's libraries (firmware/tflm/tflm_build.py: libtflm_core.a,
+    libtflm_kernels.a, libtflm_cmsis-nn.a) count as the runtime, all but the core as kernels."""
     runtime = kernels = support = harness = 0
     for origin, size in map_sizes.by_file.items():
         if "libruntime.a(" in origin:
             runtime += size
             if "(op_" in origin or "(tfl_kernel_" in origin:  # kernels + their helpers
                 kernels += size
-        elif "libharness.a(" in origin or "/harness/" in origin:
+        elif "/libtflm_" in origin and ".a(" in origin:
+            runtime += size
+            if "/libtflm_core.a(" not in origin:
+                kernels += size
+        elif "harness.a(" in origin or "/harness/" in origin or "/tflm_harness/" in origin:
             harness += size
         elif "libgcc.a(" in origin or "libc.a(" in origin or "libc_nano.a(" in origin:
             support += size
@@ -278,6 +304,8 @@ def _run_on_qemu(
     repeats: int,
     stack_region: tuple[int, int] | None,
     workdir: Path,
+    per_op: bool = True,
+    stateful: bool = False,
 ) -> tuple[list[np.ndarray], list[int], Any, Any, int | None]:
     from tinyflash.emulator import start_device
     from tinyflash.link import open_link
@@ -294,13 +322,16 @@ def _run_on_qemu(
                 f"{info.init_status_name} at op {info.error_op}",
                 EXIT_CHECK_FAILED,
             )
+        if stateful:  # the boot self-test advanced the state: start from init, as TFLM does
+            link.reset()
         outputs: list[np.ndarray] = []
         ticks: list[int] = []
         for _ in range(repeats):
             outs, t = link.invoke(inputs)
             outputs = [np.asarray(o) for o in outs]
             ticks.append(int(t))
-        layers = link.layers(inputs)
+        # TFLM's API has no per-operator hook: its harness streams no layers.
+        layers = link.layers(inputs) if per_op else None
         peak: int | None = None
         if stack_region is not None:
             address, size = stack_region
@@ -331,17 +362,31 @@ def default_models() -> list[Path]:
 
 
 def bench_one(
-    model: Path, board_id: str, kernels: str, workdir: Path, *, repeats: int = 2, seed: int = 0
+    model: Path,
+    board_id: str,
+    kernels: str,
+    workdir: Path,
+    *,
+    repeats: int = 2,
+    seed: int = 0,
+    tflm_path: Path | None = None,
 ) -> BenchRun:
-    """Generates, builds and runs `model` on `board_id` with one kernel set."""
+    """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
+    the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR")."""
     from tinyflash.pipeline import Pipeline
     from tinyflash.reference import TFLMReference
     from tinyflash.verify import load_inputs
 
     pipeline = Pipeline.start(model, board_id)
     info, board = pipeline.model.info, pipeline.board
+    options: dict[str, Any] = {"kernels": kernels}
+    if tflm_path is not None:
+        from tinyflash.tflm_tree import inspect_tree
+
+        kernels = TFLM_RUN_PREFIX + inspect_tree(tflm_path).flavour
+        options = {"runtime": "tflm", "tflm_path": tflm_path}
     project = workdir / f"{model.stem}-{board_id}-{kernels}"
-    generated = pipeline.generate(project, force=True, selftest=0, kernels=kernels)
+    generated = pipeline.generate(project, force=True, selftest=0, **options)
     try:
         build = pipeline.build(generated.project_dir)
     except TinyflashError:
@@ -357,7 +402,14 @@ def bench_one(
     stack = (stack_top - reserved[1], reserved[1]) if reserved and stack_top else None
     sample = load_inputs(info, None, 1, seed)[0]
     outputs, ticks, device, layers, peak = _run_on_qemu(
-        board, build.elf, sample, repeats, stack, project
+        board,
+        build.elf,
+        sample,
+        repeats,
+        stack,
+        project,
+        per_op=tflm_path is None,
+        stateful=info.stateful,
     )
     # The device ran the sample `repeats` times: a model with state (an LSTM's, SVDF's) carries it
     # from one invoke to the next, so TFLM runs the same sequence and the last outputs compare.
@@ -370,7 +422,9 @@ def bench_one(
         )
         for o, e in zip(outputs, expected)
     )
-    plan = pipeline.model.for_kernels(kernels).plan  # the DSP kernels take arena scratch
+    # the DSP kernels take arena scratch; TFLM plans its own arena (generated.arena_bytes)
+    plan = pipeline.model.for_kernels("portable" if tflm_path else kernels).plan
+    arena = int(generated.arena_bytes) if tflm_path else int(plan.arena_bytes)
     from tinyflash.platformio import symbol_sizes
 
     symbols = symbol_sizes(build.elf, board)
@@ -386,7 +440,7 @@ def bench_one(
             round(r.ticks * per_tick),
             macs_by_op[r.op_index] if r.op_index < len(macs_by_op) else 0,
         )
-        for r in layers.ops
+        for r in (layers.ops if layers is not None else ())
     )
     return BenchRun(
         model=model.stem,
@@ -401,7 +455,7 @@ def bench_one(
         exact=exact,
         code=code_size(map_sizes, build.size.flash_used, build.model_bytes or info.size_bytes),
         ram=RamUse(
-            arena_planned=int(plan.arena_bytes),
+            arena_planned=arena,
             arena_used=int(device.arena_used),
             lower_bound=int(plan.lower_bound),
             runtime_state=state,
@@ -469,8 +523,11 @@ def bench(
     workdir: Path | None = None,
     repeats: int = 2,
     progress: Progress | None = None,
+    runtimes: Sequence[str] = ("tinyflash",),
+    tflm_path: Path | None = None,
 ) -> BenchResult:
-    """Every model x board x kernel set; boards without DSP skip the dsp set (noted)."""
+    """Every model x board x kernel set; boards without DSP skip the dsp set (noted). With
+    "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`."""
     from tinyflash.boards import board_spec, load_board
 
     if not models:
@@ -489,6 +546,22 @@ def bench(
             raise TinyflashError(
                 f"{model} does not exist; give the path of an int8 .tflite", EXIT_BAD_INPUT
             )
+    for runtime in runtimes:
+        if runtime not in RUNTIMES:
+            raise TinyflashError(
+                f"{option('runtime')} takes tinyflash and/or tflm, not {runtime!r}",
+                EXIT_BAD_INPUT,
+            )
+    if "tflm" in runtimes and tflm_path is None:
+        raise TinyflashError(
+            f"{option('runtime')} tflm needs {option('tflm_path')} DIR (a TFLM tree exported "
+            "with create_tflm_tree.py)",
+            EXIT_BAD_INPUT,
+        )
+    if tflm_path is not None:
+        from tinyflash.tflm_tree import inspect_tree
+
+        inspect_tree(tflm_path)  # a bad tree fails before any build
     if repeats < 1:
         raise TinyflashError(
             f"{option('repeats')} must be at least 1, not {repeats}", EXIT_BAD_INPUT
@@ -506,7 +579,20 @@ def bench(
             )
         has_dsp = board_spec(board).dsp
         for model in models:
-            for kernels in kernel_sets:
+            if "tflm" in runtimes:
+                if progress:
+                    progress(f"{Path(model).stem} on {board_id} (TFLM from {tflm_path})")
+                result.runs.append(
+                    bench_one(
+                        Path(model),
+                        board_id,
+                        "portable",
+                        work,
+                        repeats=repeats,
+                        tflm_path=tflm_path,
+                    )
+                )
+            for kernels in kernel_sets if "tinyflash" in runtimes else ():
                 if kernels == "dsp" and not has_dsp:
                     note = f"{board_id} has no DSP extension: dsp kernels skipped"
                     if note not in result.notes:

@@ -220,7 +220,28 @@ def list_boards(boards_dir: Path | None = None) -> list[Board]:
 #: estimate.
 TENSOR_STRUCT_BYTES = 60
 NODE_STRUCT_BYTES = 128
-INTERPRETER_STRUCT_BYTES = 96
+#: tfl_interpreter: a fixed part plus one record per subgraph and per resource variable it can
+#: hold (TFL_MAX_SUBGRAPHS / TFL_MAX_RESOURCES; generated projects set both to the model's counts).
+INTERPRETER_BASE_BYTES = 104
+SUBGRAPH_RECORD_BYTES = 36
+RESOURCE_RECORD_BYTES = 28
+DEFAULT_MAX_SUBGRAPHS = 4  # tfl_config.h
+DEFAULT_MAX_RESOURCES = 8
+
+
+def interpreter_struct_bytes(
+    subgraphs: int = DEFAULT_MAX_SUBGRAPHS, resources: int = DEFAULT_MAX_RESOURCES
+) -> int:
+    """sizeof(tfl_interpreter) built with TFL_MAX_SUBGRAPHS=subgraphs, TFL_MAX_RESOURCES=resources."""
+    return (
+        INTERPRETER_BASE_BYTES
+        + SUBGRAPH_RECORD_BYTES * subgraphs
+        + RESOURCE_RECORD_BYTES * resources
+    )
+
+
+#: with the header's default capacities
+INTERPRETER_STRUCT_BYTES = interpreter_struct_bytes()
 
 #: Estimates (the build measures the real numbers; `tinyflash build` reports them). The stack
 #: is the board's (boards/*.json tinyflash.stack_bytes, reserved by its linker script), and never
@@ -375,6 +396,7 @@ def ram_budget(
     limit: int | None,
     framework_bytes: int = 0,
     dsp: bool = False,
+    interpreter_bytes: int = INTERPRETER_STRUCT_BYTES,
 ) -> Budget:
     """RAM: arena + pool + tensor/node arrays + interpreter + harness + stack (estimates), plus
     the Arduino core's own RAM on real boards (`framework_bytes`, a line only when > 0)."""
@@ -383,7 +405,7 @@ def ram_budget(
         BudgetLine("pool", 4 * pool_words),
         BudgetLine("tensors", TENSOR_STRUCT_BYTES * tensor_count),
         BudgetLine("nodes", NODE_STRUCT_BYTES * node_count),
-        BudgetLine("interpreter", INTERPRETER_STRUCT_BYTES),
+        BudgetLine("interpreter", interpreter_bytes),
         BudgetLine("harness", HARNESS_RAM_ESTIMATE_BYTES),
         BudgetLine("stack", max(stack_bytes, RUNTIME_STACK_BYTES["dsp" if dsp else "portable"])),
     )
@@ -431,8 +453,10 @@ def project_budgets(
     pool_words: int,
     board: BoardSpec,
     selftest_bytes: int,
+    capacities: tuple[int, int] = (DEFAULT_MAX_SUBGRAPHS, DEFAULT_MAX_RESOURCES),
 ) -> tuple[Budget, Budget]:
-    """The RAM and flash estimates of a project (see ram_budget/flash_budget)."""
+    """The RAM and flash estimates of a project (see ram_budget/flash_budget); `capacities`:
+    the firmware's (TFL_MAX_SUBGRAPHS, TFL_MAX_RESOURCES)."""
     kernels = set(op_names)
     ram = ram_budget(
         arena_bytes=arena_bytes,
@@ -443,6 +467,7 @@ def project_budgets(
         limit=board.ram_bytes,
         framework_bytes=board.framework_ram_bytes,
         dsp=board.dsp,
+        interpreter_bytes=interpreter_struct_bytes(*capacities),
     )
     flash = flash_budget(
         model_bytes=len(model),

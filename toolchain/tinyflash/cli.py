@@ -205,6 +205,14 @@ def check_command(
                     f"{row['op']}-{row['op']}",
                     f"{row['offset']:,}",
                 )
+            for row in data["plan"]["resources"]:  # type: ignore[index]
+                ptable.add_row(
+                    "-",
+                    f"variable {row['variable']} (state)",
+                    f"{row['bytes']:,}",
+                    "all",
+                    f"{row['offset']:,}",
+                )
             console.print(ptable)
         print_parts(
             console,
@@ -718,10 +726,15 @@ def doctor_command(
         False, "--fix", help="Provision PlatformIO's tool-scons when missing."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+    tflm_path: Path | None = typer.Option(
+        None,
+        "--tflm-path",
+        help="Also check this TFLM tree (layout, flavour, versions, kernels).",
+    ),
 ) -> None:
     """Check the tools that builds and emulation need.
 
-    Checks pio, tool-scons, arm-none-eabi-gcc, newlib, qemu-system-arm and gcc. Prints each version, or the command that fixes what is missing, and exits 1 when anything is missing.
+    Checks pio, tool-scons, arm-none-eabi-gcc, newlib, qemu-system-arm and gcc (and with --tflm-path a TFLM tree: exported layout, generic or CMSIS-NN, versions, kernels). Prints each version, or the command that fixes what is missing, and exits 1 when anything is missing.
 
     Example: tinyflash doctor --fix
     """
@@ -732,6 +745,13 @@ def doctor_command(
     if fix:
         ensure_platformio()
     checks = doctor()
+    if tflm_path is not None:
+        from tinyflash.platformio import ToolStatus
+        from tinyflash.tflm_tree import tree_checks
+
+        for name, ok, found, remedy in tree_checks(tflm_path):
+            found = found if ok else error_sentence(TinyflashError(found))
+            checks.append(ToolStatus(name, ok, found, found, remedy))
     missing = [c for c in checks if not c.ok]
     if as_json:
         print_json({"ok": not missing, "checks": [c.as_dict() for c in checks]})
@@ -796,14 +816,23 @@ def build_command(
 
     Example: tinyflash build build/demo --json
     """
-    from tinyflash.platformio import build_project
+    from tinyflash.platformio import build_project, build_timeout, tflm_source_count
 
     if as_json:
         result = build_project(project, env)
         print_json(result.as_dict())
         return
-    with err_console().status(f"Building {project} with PlatformIO…", spinner="dots"):
-        result = build_project(project, env)
+    if tflm_source_count(project):
+        err_console().print(
+            f"Building {project}: up to {tflm_source_count(project)} TFLM sources to compile "
+            f"(none when its cache has them); time limit {build_timeout(project):.0f} s",
+            markup=False,
+        )
+        with _progress_display(False) as display:
+            result = build_project(project, env, progress=_stage_progress(display))
+    else:
+        with err_console().status(f"Building {project} with PlatformIO…", spinner="dots"):
+            result = build_project(project, env)
     out_console().print(_usage_table(result))
     print_parts(
         out_console(),
@@ -989,6 +1018,14 @@ def verify_command(
         "input; default: random int8 inputs.",
     ),
     samples: int = typer.Option(10, "--samples", "-n", min=1, help="Number of inputs to run."),
+    stream: int | None = typer.Option(
+        None,
+        "--stream",
+        min=1,
+        help="Streaming check (replaces --samples): N consecutive frames from a RESET, state "
+        "carried between invokes, each compared with one TFLM interpreter run over the same "
+        "frames; then RESET and the first frames again must equal a fresh interpreter's.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the random inputs."),
     tolerance: int = typer.Option(
         0,
@@ -1013,6 +1050,8 @@ def verify_command(
     """Run inputs on the device and compare with the host references, bit for bit.
 
     The tflite-micro Python runtime (TFLM's reference kernels) is the exact reference; TFLite's BUILTIN_REF and default kernels (and the float model with --float-model) are reported beside it. Emulated boards and host firmware are started (and stopped) here; QEMU runs with -icount shift=0, so ticks are deterministic instruction counts. Exit 1 when the device differs from TFLM by more than --tolerance LSB.
+
+    Stateful models (LSTM/SVDF state, resource variables) start from a RESET; --stream N checks a stream of N frames and that RESET restores a fresh interpreter's outputs.
 
     Example: tinyflash verify model.tflite --board mps2-an386 --samples 20 --html report.html
     """
@@ -1046,6 +1085,7 @@ def verify_command(
             float_model=float_model,
             progress=_stage_progress(display),
             info=info,
+            stream=stream,
         )
     _verify_output(result, as_json, html_path, info=info)
 
@@ -1073,6 +1113,12 @@ def deploy_command(
     force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML report."),
+    runtime: str = typer.Option(
+        "tinyflash", "--runtime", help="tinyflash or tflm (as for `tinyflash generate`)."
+    ),
+    tflm_path: Path | None = typer.Option(
+        None, "--tflm-path", help="With --runtime tflm: a TFLM tree (from create_tflm_tree.py)."
+    ),
 ) -> None:
     """Convert, check, generate, build, flash and verify in one command.
 
@@ -1101,6 +1147,8 @@ def deploy_command(
             stage=stage,
             progress=_stage_progress(display),
             debug=_debug(ctx),
+            runtime=runtime,
+            tflm_path=tflm_path,
         )
     if not as_json:
         print_parts(
@@ -1200,6 +1248,14 @@ def bench_command(
         None, "--workdir", help="Where the projects are built (default: a new temporary directory)."
     ),
     repeats: int = typer.Option(2, "--repeats", min=1, help="Timed invokes per run."),
+    runtime: str = typer.Option(
+        "tinyflash",
+        "--runtime",
+        help="Comma-separated runtimes: tinyflash, tflm (TFLM needs --tflm-path).",
+    ),
+    tflm_path: Path | None = typer.Option(
+        None, "--tflm-path", help="The TFLM tree (create_tflm_tree.py) for --runtime tflm."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     wide: bool = typer.Option(
         False,
@@ -1210,6 +1266,8 @@ def bench_command(
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
     Measures instructions per inference (SysTick ticks x the instructions per tick, 40 on MPS2, under QEMU -icount shift=0, exact and repeatable), MACs per instruction, runtime/kernel code and model bytes from the linker map, arena, runtime state, stack high-water mark, and portable vs DSP kernels against TFLM's numbers. Every run also checks the outputs against tflite-micro; exit 1 when one differs.
+
+    With --runtime tinyflash,tflm --tflm-path DIR each model also runs on TensorFlow Lite Micro built from the tree DIR (its kernels column says tflm-generic or tflm-cmsis-nn), and the ratios tinyflash / TFLM of instructions, flash image and arena follow the table.
 
     Example: tinyflash bench /work/shared/models/ad01_int8.tflite --board mps2-an386 --kernels portable,dsp --json
     """
@@ -1228,7 +1286,16 @@ def bench_command(
         if not quiet:
             console.print(f"bench: {label}", soft_wrap=True)
 
-    result = bench(chosen, boards, sets, workdir=workdir, repeats=repeats, progress=progress)
+    result = bench(
+        chosen,
+        boards,
+        sets,
+        workdir=workdir,
+        repeats=repeats,
+        progress=progress,
+        runtimes=[r.strip() for r in runtime.split(",") if r.strip()],
+        tflm_path=tflm_path,
+    )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     if as_json:
         print_json(result.to_dict())
@@ -1288,6 +1355,7 @@ OPTION_FLAGS: dict[str, str] = {
     "samples": "--samples",
     "selftest": "--selftest",
     "signature": "--signature",
+    "stream": "--stream",
     "tflm_path": "--tflm-path",
     "tolerance": "--tolerance",
     "vendor": "--vendor",

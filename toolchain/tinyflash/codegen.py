@@ -34,6 +34,7 @@ from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers us
     board_spec,
     fit_error,
     flash_budget,
+    interpreter_struct_bytes,
     project_budgets,
     ram_budget,
 )
@@ -76,19 +77,19 @@ from tinyflash.selftest import (  # noqa: F401  (re-exported)
 from tinyflash.tflm_project import (  # noqa: F401  (re-exported)
     TFLM_ARDUINO_LIBRARY,
     TFLM_ARENA_ALIGN_SLACK,
+    TFLM_BUILD_SCRIPT,
     TFLM_CODE_ESTIMATE_BYTES,
     TFLM_HARNESS_FILES,
     TFLM_KERNEL_CODE_ESTIMATE_BYTES,
     TFLM_RESOLVER_METHODS,
     TFLM_TEMPLATES,
-    TFLM_TREE_MARKER,
     check_tflm_source,
     generate_tflm,
     render_tflm_project,
     tflm_arena_bytes,
     tflm_budgets,
     tflm_resolver_calls,
-    tflm_wrapper_manifest,
+    tflm_sources_manifest,
 )
 
 if TYPE_CHECKING:
@@ -148,13 +149,18 @@ def render_project(
     op_names = [op.name for op in info.ops]
     offsets = list(plan.c_offsets)
     arena_bytes, pool_words = int(plan.arena_bytes), int(plan.pool_words)
-    # one offset per tensor, then one scratch offset per op when some kernel takes scratch
-    if len(offsets) not in (tensor_count, tensor_count + len(op_names)):
+    # one offset per tensor, then one scratch offset per op when some kernel takes scratch (or
+    # the model has resource variables), then one per resource variable
+    resources = len(offsets) - tensor_count - len(op_names)
+    if len(offsets) != tensor_count and resources < 0:
         raise TinyflashError(
             f"the memory plan of {model_file} has {len(offsets)} offsets for "
             f"{tensor_count} tensors; report this",
             EXIT_BAD_INPUT,
         )
+    # the firmware holds exactly the model's subgraphs and resource variables (C has no empty
+    # arrays: at least one record of each)
+    capacities = (max(info.subgraph_count, 1), max(resources, 1))
     budgets = project_budgets(
         model,
         tensor_count,
@@ -163,6 +169,7 @@ def render_project(
         pool_words,
         board,
         sum(len(v.input) + len(v.output) for v in vectors),
+        capacities,
     )
     templates_used = project_templates(board)
     vendor = vendor or board.arduino  # real-board projects always stand alone
@@ -172,6 +179,9 @@ def render_project(
         "node_count": len(op_names),
         "offsets": offsets,
         "plan_scratch": len(offsets) > tensor_count,
+        "plan_resources": max(resources, 0),
+        "max_subgraphs": capacities[0],
+        "max_resources": capacities[1],
         "arena_bytes": arena_bytes,
         "pool_words": pool_words,
         "lower_bound": int(plan.lower_bound),
@@ -232,18 +242,19 @@ def generate(
         )
     tflm_dir: str | None = None
     if tflm_path is not None:
-        marker = Path(tflm_path) / "tensorflow" / "lite" / "micro" / "micro_interpreter.h"
-        if not marker.is_file():
-            raise TinyflashError(
-                f"{option('tflm_path')} {tflm_path} is not a TFLM tree (no "
-                f"{marker}); "
-                "export one with TFLM's create_tflm_tree.py",
-                EXIT_BAD_INPUT,
-            )
-        tflm_dir = str(Path(tflm_path).resolve())
+        from tinyflash.tflm_tree import inspect_tree
+
+        tflm_dir = str(inspect_tree(tflm_path).root)
     board = board_spec(load_board(board_id))
     if runtime == "tflm":
         check_tflm_source(board, tflm_dir)
+    if kernels is not None and runtime == "tflm":
+        raise TinyflashError(
+            f"{option('kernels')} chooses the tinyflash runtime's kernels; with "
+            f"{option('runtime')} tflm the kernels are the TFLM tree's (export a CMSIS-NN tree "
+            f"for optimized ones): drop {option('kernels')}",
+            EXIT_BAD_INPUT,
+        )
     if kernels is not None:
         if kernels not in ("portable", "dsp"):
             raise TinyflashError(
@@ -291,7 +302,14 @@ def generate(
         )
     # The fit check runs before the (slow) self-test; the vectors are added to flash below.
     rough = project_budgets(
-        model, tensor_count, op_names, int(plan.arena_bytes), int(plan.pool_words), board, 0
+        model,
+        tensor_count,
+        op_names,
+        int(plan.arena_bytes),
+        int(plan.pool_words),
+        board,
+        0,
+        (info.subgraph_count, max(len(plan.resource_offsets), 1)),
     )
     error = fit_error(model_file, board.id, rough)
     if error:

@@ -60,6 +60,8 @@ def deploy(
     stage: Stage | None = None,
     progress: Progress | None = None,
     debug: bool = False,
+    runtime: str = "tinyflash",
+    tflm_path: Path | None = None,
 ) -> DeployResult:
     """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
     from tinyflash.pipeline import Pipeline
@@ -99,7 +101,9 @@ def deploy(
             "each offender and its fix",
             EXIT_CHECK_FAILED,
         )
-    project = pipeline.generate(output_dir / "project", force=force).project_dir
+    project = pipeline.generate(
+        output_dir / "project", force=force, runtime=runtime, tflm_path=tflm_path
+    ).project_dir
     build = pipeline.build(project)
     port = pipeline.flash(project, port)
     # Calibration data is float (what the float model takes); verify quantizes it per input.

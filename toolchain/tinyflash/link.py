@@ -880,7 +880,11 @@ class Link:
                     continue
                 if frame.type == MSG_LAYERS | MSG_REPLY:
                     op_count, ticks = struct.unpack_from("<II", frame.payload)
-                    if [r.op_index for r in records] != list(range(op_count)):
+                    # op_count: the LAYER frames sent (every op of subgraph 0, in order, and
+                    # the ops of the subgraphs they ran, e.g. CALL_ONCE's init on a first run)
+                    if len(records) != op_count or any(
+                        a.op_index == b.op_index for a, b in zip(records, records[1:])
+                    ):
                         raise _Restart()  # a layer frame went missing
                     return LayersResult(tuple(records), ticks)
                 self.counters.stale_frames += 1

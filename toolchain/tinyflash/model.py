@@ -77,6 +77,19 @@ class OpInfo:
     custom_code: str | None = None
     macs: int = 0
     options_type: str = "NONE"  # BuiltinOptions union member name
+    subgraph: int = 0  # the subgraph it belongs to
+
+
+@dataclass(frozen=True)
+class SubgraphInfo:
+    """One subgraph: the global indices (as the C runtime numbers them) of its tensors and ops
+    in the ModelInfo, and of its input and output tensors."""
+
+    index: int
+    tensors: range
+    ops: range
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -96,9 +109,20 @@ class ModelInfo:
     weight_bytes: int
     total_macs: int
     op_histogram: dict[str, int] = field(hash=False, compare=False)
+    # Every subgraph. `tensors` and `ops` hold all subgraphs' one after another (subgraph 0's
+    # first, so its indices are the file's); `inputs`/`outputs` are subgraph 0's, the model's.
+    subgraphs: tuple[SubgraphInfo, ...] = ()
 
     def tensor(self, index: int) -> TensorInfo:
         return self.tensors[index]
+
+    @property
+    def stateful(self) -> bool:
+        """Keeps state between invokes: variable tensors (LSTM, SVDF state) or resource
+        variables (VAR_HANDLE)."""
+        return any(t.is_variable for t in self.tensors) or any(
+            op.name == "VAR_HANDLE" for op in self.ops
+        )
 
 
 class _Corrupt(Exception):
@@ -346,61 +370,13 @@ def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
     subgraphs = root.tables(F.ModelField.SUBGRAPHS, "subgraph")
     if not subgraphs:
         raise _Corrupt("it has no subgraph")
-    sg = subgraphs[0]
 
     tensors: list[TensorInfo] = []
-    for i, t in enumerate(sg.tables(F.SubGraphField.TENSORS, "tensor")):
-        tensors.append(_tensor(r, t, i, buffers))
-    count = len(tensors)
-
-    def check_indices(values: tuple[int, ...], what: str, allow_absent: bool) -> None:
-        for v in values:
-            if not (0 <= v < count or (allow_absent and v == -1)):
-                raise _Corrupt(f"{what} refers to tensor {v}, but the model has {count} tensors")
-
-    inputs = sg.int_vector(F.SubGraphField.INPUTS, "subgraph inputs")
-    outputs = sg.int_vector(F.SubGraphField.OUTPUTS, "subgraph outputs")
-    check_indices(inputs, "the model input list", False)
-    check_indices(outputs, "the model output list", False)
-
     ops: list[OpInfo] = []
-    for i, t in enumerate(sg.tables(F.SubGraphField.OPERATORS, "operator")):
-        idx = t.scalar(F.OperatorField.OPCODE_INDEX, "uint", 0)
-        if idx >= len(opcodes):
-            raise _Corrupt(
-                f"operator {i} uses operator code {idx}, but the model has {len(opcodes)}"
-            )
-        code, ver, custom = opcodes[idx]
-        op_name = schema.builtin_name(code)
-        op_in = t.int_vector(F.OperatorField.INPUTS, f"operator {i} inputs")
-        op_out = t.int_vector(F.OperatorField.OUTPUTS, f"operator {i} outputs")
-        check_indices(op_in, f"operator {i} ({op_name}) input list", True)
-        check_indices(op_out, f"operator {i} ({op_name}) output list", False)
-        opt_type = t.scalar(F.OperatorField.BUILTIN_OPTIONS_TYPE, "ubyte", 0)
-        opt_name = (
-            schema.BUILTIN_OPTIONS[opt_type]
-            if opt_type < len(schema.BUILTIN_OPTIONS)
-            else f"UNKNOWN_{opt_type}"
-        )
-        options: dict[str, Any] = {}
-        if opt_name in schema.OPTION_TABLES:
-            opt_table = t.table(F.OperatorField.BUILTIN_OPTIONS, f"operator {i} options")
-            if opt_table is not None:
-                options = _options(opt_table, schema.OPTION_TABLES[opt_name])
-        ops.append(
-            OpInfo(
-                index=i,
-                name=op_name,
-                code=code,
-                version=ver,
-                inputs=op_in,
-                outputs=op_out,
-                options=options,
-                custom_code=custom if code == schema.CUSTOM_CODE else None,
-                macs=_macs(op_name, op_in, op_out, tensors),
-                options_type=opt_name,
-            )
-        )
+    infos: list[SubgraphInfo] = []
+    for g, sg in enumerate(subgraphs):
+        infos.append(_subgraph(r, sg, g, len(subgraphs), buffers, opcodes, tensors, ops))
+    inputs, outputs = infos[0].inputs, infos[0].outputs
 
     weight_bytes = 0
     seen_buffers: set[int] = set()
@@ -424,7 +400,94 @@ def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
         weight_bytes=weight_bytes,
         total_macs=sum(op.macs for op in ops),
         op_histogram=dict(sorted(Counter(op.name for op in ops).items())),
+        subgraphs=tuple(infos),
     )
+
+
+def _subgraph(
+    r: _Reader,
+    sg: _Table,
+    g: int,
+    count_subgraphs: int,
+    buffers: list[tuple[int, int]],
+    opcodes: list[tuple[int, int, str | None]],
+    tensors: list[TensorInfo],
+    ops: list[OpInfo],
+) -> SubgraphInfo:
+    """Appends subgraph g's tensors and ops (indices made global) to `tensors` and `ops`."""
+    F = schema
+    where = f"subgraph {g} " if g else ""
+    base, op_base = len(tensors), len(ops)
+    for i, t in enumerate(sg.tables(F.SubGraphField.TENSORS, f"{where}tensor")):
+        tensors.append(_tensor(r, t, base + i, buffers))
+    count = len(tensors) - base
+
+    def check_indices(values: tuple[int, ...], what: str, allow_absent: bool) -> tuple[int, ...]:
+        for v in values:
+            if not (0 <= v < count or (allow_absent and v == -1)):
+                raise _Corrupt(
+                    f"{where}{what} refers to tensor {v}, but the {where or 'model '}has "
+                    f"{count} tensors"
+                )
+        return tuple(v + base if v >= 0 else v for v in values)
+
+    inputs = check_indices(
+        sg.int_vector(F.SubGraphField.INPUTS, "subgraph inputs"), "the model input list", False
+    )
+    outputs = check_indices(
+        sg.int_vector(F.SubGraphField.OUTPUTS, "subgraph outputs"), "the model output list", False
+    )
+    for i, t in enumerate(sg.tables(F.SubGraphField.OPERATORS, f"{where}operator")):
+        idx = t.scalar(F.OperatorField.OPCODE_INDEX, "uint", 0)
+        if idx >= len(opcodes):
+            raise _Corrupt(
+                f"{where}operator {i} uses operator code {idx}, but the model has {len(opcodes)}"
+            )
+        code, ver, custom = opcodes[idx]
+        op_name = schema.builtin_name(code)
+        op_in = check_indices(
+            t.int_vector(F.OperatorField.INPUTS, f"operator {i} inputs"),
+            f"operator {i} ({op_name}) input list",
+            True,
+        )
+        op_out = check_indices(
+            t.int_vector(F.OperatorField.OUTPUTS, f"operator {i} outputs"),
+            f"operator {i} ({op_name}) output list",
+            False,
+        )
+        opt_type = t.scalar(F.OperatorField.BUILTIN_OPTIONS_TYPE, "ubyte", 0)
+        opt_name = (
+            schema.BUILTIN_OPTIONS[opt_type]
+            if opt_type < len(schema.BUILTIN_OPTIONS)
+            else f"UNKNOWN_{opt_type}"
+        )
+        options: dict[str, Any] = {}
+        if opt_name in schema.OPTION_TABLES:
+            opt_table = t.table(F.OperatorField.BUILTIN_OPTIONS, f"operator {i} options")
+            if opt_table is not None:
+                options = _options(opt_table, schema.OPTION_TABLES[opt_name])
+        for key, value in options.items():
+            if key.endswith("_subgraph_index") and not 0 <= value < count_subgraphs:
+                raise _Corrupt(
+                    f"{where}operator {i} ({op_name}) runs subgraph {value}, but the model "
+                    f"has {count_subgraphs}"
+                )
+        ops.append(
+            OpInfo(
+                index=len(ops),
+                name=op_name,
+                code=code,
+                version=ver,
+                inputs=op_in,
+                outputs=op_out,
+                options=options,
+                custom_code=custom if code == schema.CUSTOM_CODE else None,
+                macs=_macs(op_name, op_in, op_out, tensors),
+                options_type=opt_name,
+                subgraph=g,
+            )
+        )
+    return SubgraphInfo(g, range(base, len(tensors)), range(op_base, len(ops)), inputs, outputs)
 
 
 def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> TensorInfo:
@@ -445,7 +508,8 @@ def _tensor(r: _Reader, t: _Table, i: int, buffers: list[tuple[int, int]]) -> Te
             f"tensor {i} ({name}) uses buffer {buffer}, but the model has {len(buffers)}"
         )
     elements = math.prod(shape)
-    nbytes = schema.tensor_nbytes(dtype, elements)
+    # a resource handle holds the int32 id of its variable (the C runtime's and TFLM's storage)
+    nbytes = 4 * elements if dtype == "resource" else schema.tensor_nbytes(dtype, elements)
     if nbytes > MAX_TENSOR_BYTES:
         raise _Corrupt(f"tensor {i} ({name}) would be {nbytes} bytes, more than 2 GiB")
     data_len = buffers[buffer][1] if buffers else 0
@@ -506,6 +570,9 @@ def _options(t: _Table, fields: tuple[schema.OptionField, ...]) -> dict[str, Any
     for slot, f in enumerate(fields):
         if f.kind == "[int]":
             out[f.name] = t.int_vector(slot, f"options field {f.name}")
+            continue
+        if f.kind == "string":
+            out[f.name] = t.string(slot, f"options field {f.name}")
             continue
         value = t.scalar(slot, f.kind, f.default)
         out[f.name] = schema.enum_name(f.enum, value) if f.enum is not None else value

@@ -1,7 +1,8 @@
 """Is a model deployable on the tinyflash runtime? Full int8 (TFLITE_BUILTINS_INT8) and a kernel
 for every op.
 
-The rules, per operator of subgraph 0:
+The rules, per operator of every subgraph (at most 4 subgraphs and 8 resource variables, the C
+runtime's capacities; a subgraph no control-flow op runs gets a warning):
 - an op without a kernel (not in runtime_kernels()) is reported alone, first, with its types and
   the TFLM verdict of docs/ops.md (ops_table.json): `--runtime tflm` or replace the layer;
 - activations (non-constant tensors) are int8 with per-tensor quantization, except ARG_MAX /
@@ -86,6 +87,9 @@ INT16_STATE: dict[str, dict[int, bool]] = {
     "SVDF": {2: False, 4: True},  # time weights (constant), activation state
 }
 
+# Ops whose resource-typed tensors hold a resource variable's id (VAR_HANDLE output, the others'
+# input 0).
+RESOURCE_OPS: frozenset[str] = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"})
 # Ops whose int32 outputs (positions, not quantized values) the runtime runs; such an output
 # may be a model output.
 INT32_OUTPUT_OPS: frozenset[str] = frozenset({"ARG_MAX", "ARG_MIN"})
@@ -315,6 +319,8 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         index_outs |= {t.index for t in outs if t.dtype == "bool"}
     integer_ok = INTEGER_TENSOR_OPS.get(op.name, frozenset())
     index_outs |= {t.index for t in acts if t.dtype in integer_ok}
+    if op.name in RESOURCE_OPS:  # the int32 id of a resource variable, not data
+        index_outs |= {t.index for t in acts if t.dtype == "resource"}
     k, typed = TYPED_INPUTS.get(op.name, (-1, ""))
     typed_input = ins[k] if 0 <= k < len(ins) else None
     if typed_input is not None and typed_input.dtype == typed:
@@ -647,15 +653,7 @@ def check_model(info: ModelInfo) -> CheckReport:
                     f"exchanges int8 — {INT8_FIX} (int8 input and output)",
                 )
             )
-    if info.subgraph_count > 1:
-        findings.append(
-            Finding(
-                "warning",
-                "subgraphs",
-                f"{info.name} has {info.subgraph_count} subgraphs; only "
-                "subgraph 0 runs on the device",
-            )
-        )
+    findings.extend(_subgraph_findings(info))
     deployable = not any(f.severity == "error" for f in findings)
     return CheckReport(
         model=info.name, deployable=deployable, findings=tuple(findings), float_io=float_io
@@ -675,6 +673,49 @@ def _integer_io(
     if role == "input":
         ops = consumers.get(index, [])
     return bool(ops) and all(io.dtype in INTEGER_TENSOR_OPS.get(op.name, ()) for op in ops)
+
+
+# The C runtime's capacities (firmware/runtime/include/tfl_config.h defaults).
+MAX_SUBGRAPHS = 4
+MAX_RESOURCES = 8
+
+
+def _subgraph_findings(info: ModelInfo) -> list[Finding]:
+    """More subgraphs or resource variables than the runtime holds; subgraphs no op runs."""
+    from tinyflash.plan import called_subgraphs, resource_variables
+
+    out: list[Finding] = []
+    if info.subgraph_count > MAX_SUBGRAPHS:
+        out.append(
+            Finding(
+                "error",
+                "subgraphs",
+                f"{info.name} has {info.subgraph_count} subgraphs; the tinyflash runtime holds "
+                f"at most {MAX_SUBGRAPHS} — simplify the model's control flow",
+            )
+        )
+    count = len(resource_variables(info))
+    if count > MAX_RESOURCES:
+        out.append(
+            Finding(
+                "error",
+                "resources",
+                f"{info.name} has {count} resource variables; the tinyflash runtime holds at "
+                f"most {MAX_RESOURCES} — keep the state in fewer tf.Variables",
+            )
+        )
+    called = {c for op in info.ops for c in called_subgraphs(op)}
+    for g in range(1, info.subgraph_count):
+        if g not in called:
+            out.append(
+                Finding(
+                    "warning",
+                    "subgraphs",
+                    f"{info.name}'s subgraph {g} is run by no operator; only subgraph 0 and "
+                    "the subgraphs its control-flow ops (CALL_ONCE) run are used",
+                )
+            )
+    return out
 
 
 def _quant_text(t: TensorInfo) -> str:
@@ -712,6 +753,8 @@ class CheckResult:
         return self.report.deployable
 
     def to_dict(self) -> dict[str, object]:
+        from tinyflash.plan import resource_variables
+
         info, plan = self.info, self.plan
         return {
             "model": info.name,
@@ -765,6 +808,14 @@ class CheckResult:
                     for i, n in enumerate(plan.scratch_bytes)
                     if n
                 ],
+                # resource variables: state kept between invokes, live for the whole run
+                "resources": [
+                    {"variable": name, "bytes": n, "offset": off}
+                    for (name, n, _), off in zip(
+                        resource_variables(info), plan.resource_offsets, strict=True
+                    )
+                ],
+                "state_bytes": plan.state_bytes,
             },
             "inputs": [_tensor_dict(info, i) for i in info.inputs],
             "outputs": [_tensor_dict(info, i) for i in info.outputs],

@@ -120,7 +120,7 @@ class Pipeline:
         from tinyflash.platformio import build_project
 
         self._announce("build")
-        return build_project(Path(project_dir))
+        return build_project(Path(project_dir), progress=self.progress)
 
     def flash(self, project_dir: Path, port: str | None = None) -> str | None:
         """The flash stage: real boards are flashed with PlatformIO's upload (to `port`, or the one

@@ -37,6 +37,17 @@ so it costs nothing when that op is not at the memory peak; the C runtime finds 
 the tensors' (MemoryPlan.scratch_offsets, one per op, -1 for none; empty when no op takes
 scratch, always for the portable kernels). The lower bound counts it too.
 
+Subgraphs: tensors and ops are numbered over all subgraphs (ModelInfo, as the C runtime numbers
+them). Time is a timeline of subgraph 0's ops in which an op that runs other subgraphs (CALL_ONCE,
+IF, WHILE: every `*_subgraph_index` option) is followed by those subgraphs' ops and then by itself
+again, so its own tensors and the callees' inputs and outputs live across the call and the callees'
+tensors only inside it; subgraphs no op runs come last. A single-subgraph model's timeline is its
+op order.
+
+Resource variables (VAR_HANDLE container/shared_name, bound by the first ASSIGN_VARIABLE prepared
+for them, as the C runtime does) live for the whole run like variable tensors: one buffer each,
+never shared, after the tensors' and the operators' entries in the C plan (resource_offsets).
+
 pool_words: for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV, two int32 words
 (multiplier and shift) per weight scale: 2 for per-tensor weights, 2 * output channels for
 per-channel weights (pool_words_for_op); UNIDIRECTIONAL_SEQUENCE_LSTM 22 words; the C runtime
@@ -48,11 +59,11 @@ tensors are sized by their element size like any other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tinyflash import schema
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
-from tinyflash.model import ModelInfo, OpInfo
+from tinyflash.model import ModelInfo, OpInfo, SubgraphInfo
 
 ALIGNMENT = 4
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
@@ -79,12 +90,26 @@ class MemoryPlan:
     # Arena offset of each op's scratch (-1: none); empty when no op takes scratch.
     scratch_offsets: tuple[int, ...] = ()
     scratch_bytes: tuple[int, ...] = ()  # bytes of each op's scratch (0: none); empty likewise
+    # Arena offset and bytes of each resource variable (-1 / 0: never assigned); empty: none.
+    resource_offsets: tuple[int, ...] = ()
+    resource_bytes: tuple[int, ...] = ()
+    op_count: int = 0  # operators over all subgraphs
 
     @property
     def c_offsets(self) -> tuple[int, ...]:
         """The C runtime's plan array (tfl_memory.offsets): the tensors' offsets, then the
-        scratch offsets when there are any."""
-        return self.offsets + self.scratch_offsets
+        scratch offsets when there are any (one -1 per op when only resources need the
+        section), then the resource variables'."""
+        if not self.resource_offsets:
+            return self.offsets + self.scratch_offsets
+        scratch = self.scratch_offsets or (-1,) * self.op_count
+        return self.offsets + scratch + self.resource_offsets
+
+    @property
+    def state_bytes(self) -> int:
+        """Bytes of state kept between invokes: resource variables' storage (variable tensors
+        count as tensors)."""
+        return sum(self.resource_bytes)
 
     @property
     def ratio(self) -> float:
@@ -96,9 +121,77 @@ def _align(n: int) -> int:
     return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
+# More timeline steps than this means subgraphs calling each other in a way no real model does.
+MAX_TIMELINE = 1_000_000
+
+
+def called_subgraphs(op: OpInfo) -> tuple[int, ...]:
+    """The subgraphs `op` runs (its `*_subgraph_index` options, in declaration order)."""
+    return tuple(
+        int(v) for k, v in op.options.items() if k.endswith("_subgraph_index") and v is not None
+    )
+
+
+def _subgraphs(info: ModelInfo) -> tuple[SubgraphInfo, ...]:
+    if info.subgraphs:
+        return info.subgraphs
+    return (
+        SubgraphInfo(0, range(len(info.tensors)), range(len(info.ops)), info.inputs, info.outputs),
+    )
+
+
+def op_timeline(info: ModelInfo) -> tuple[int, ...]:
+    """Global op indices in the order they run (see the module docstring); an op that runs
+    subgraphs appears before and after their ops."""
+    subs = _subgraphs(info)
+    steps: list[int] = []
+    visited: set[int] = set()
+
+    def visit(g: int, stack: frozenset[int]) -> None:
+        visited.add(g)
+        for k in subs[g].ops:
+            steps.append(k)
+            callees = [c for c in called_subgraphs(info.ops[k]) if 0 <= c < len(subs)]
+            callees = [c for c in callees if c not in stack]
+            for c in callees:
+                visit(c, stack | {c})
+            if callees:
+                steps.append(k)
+            if len(steps) > MAX_TIMELINE:
+                raise TinyflashError(
+                    f"{info.name}: its subgraphs call each other more than {MAX_TIMELINE} times "
+                    "per invoke — the model cannot be planned.",
+                    EXIT_CHECK_FAILED,
+                )
+
+    visit(0, frozenset({0}))
+    for g in range(1, len(subs)):
+        if g not in visited:
+            visit(g, frozenset({g}))
+    return tuple(steps)
+
+
+def _op_times(info: ModelInfo, timeline: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(first, last) timeline position of every global op."""
+    times = [(-1, -1)] * len(info.ops)
+    for t, k in enumerate(timeline):
+        first, _ = times[k]
+        times[k] = (t if first < 0 else first, t)
+    return times
+
+
+def _timed_ops(info: ModelInfo, timeline: tuple[int, ...]) -> list[OpInfo]:
+    """The ops in timeline order, each with `index` = its position (single subgraph: info.ops)."""
+    if timeline == tuple(range(len(info.ops))):
+        return list(info.ops)
+    return [replace(info.ops[k], index=t) for t, k in enumerate(timeline)]
+
+
 def tensor_lifetimes(info: ModelInfo) -> tuple[tuple[int, int], ...]:
-    """(first op, last op) of every activation tensor; (-1, -1) for constants and unused ones."""
-    n_ops = len(info.ops)
+    """(first, last) timeline position of every activation tensor; (-1, -1) for constants and
+    unused ones."""
+    timeline = op_timeline(info)
+    n_ops = len(timeline)
     last_op = max(n_ops - 1, 0)
     first = [-1] * len(info.tensors)
     last = [-1] * len(info.tensors)
@@ -114,11 +207,18 @@ def tensor_lifetimes(info: ModelInfo) -> tuple[tuple[int, int], ...]:
     for t in info.inputs:  # intact for the whole invoke (see the module docstring)
         touch(t, 0)
         touch(t, last_op)
-    for op in info.ops:
+    for op in _timed_ops(info, timeline):
         for t in op.inputs:
             touch(t, op.index)
         for t in op.outputs:
             touch(t, op.index)
+    subs = _subgraphs(info)
+    for k, (start, end) in enumerate(_op_times(info, timeline)):
+        for c in called_subgraphs(info.ops[k]):  # a callee's inputs/outputs: across the call
+            if 0 <= c < len(subs) and start >= 0:
+                for t in subs[c].inputs + subs[c].outputs:
+                    touch(t, start)
+                    touch(t, end)
     for t in info.outputs:
         touch(t, last_op)
     for t, tensor in enumerate(info.tensors):
@@ -127,18 +227,57 @@ def tensor_lifetimes(info: ModelInfo) -> tuple[tuple[int, int], ...]:
     return tuple(zip(first, last))
 
 
+def resource_variables(info: ModelInfo) -> tuple[tuple[str, int, int], ...]:
+    """(shared_name, bytes, initial byte) of each resource variable, in the C runtime's id order
+    (VAR_HANDLEs in prepare order, one id per container/shared_name; an absent container matches
+    any); bytes and initial value from the first ASSIGN_VARIABLE prepared for it (0 bytes: never
+    assigned)."""
+    keys: list[tuple[str, str]] = []
+    sizes: list[tuple[int, int]] = []
+    handle: dict[int, int] = {}  # handle tensor -> resource id, as VAR_HANDLE's prepare leaves it
+    for op in info.ops:  # prepare order: subgraph by subgraph, op by op
+        if op.name == "VAR_HANDLE" and len(op.outputs) == 1:
+            container = op.options.get("container")
+            name = op.options.get("shared_name") or ""
+            found = next(
+                (
+                    i
+                    for i, (c, n) in enumerate(keys)
+                    if (container is None or container == c) and n == name
+                ),
+                -1,
+            )
+            if found < 0:
+                keys.append((container or "", name))
+                sizes.append((0, 0))
+                found = len(keys) - 1
+            handle[op.outputs[0]] = found
+        elif op.name == "ASSIGN_VARIABLE" and len(op.inputs) == 2:
+            r = handle.get(op.inputs[0], -1)
+            if r >= 0 and sizes[r][0] == 0 and op.inputs[1] >= 0:
+                value = info.tensors[op.inputs[1]]
+                initial = value.quant.zero_points[0] & 0xFF if value.quant is not None else 0
+                sizes[r] = (value.nbytes, initial)
+    return tuple((n, nbytes, init) for (_, n), (nbytes, init) in zip(keys, sizes))
+
+
 def lower_bound(
     info: ModelInfo,
     lifetimes: tuple[tuple[int, int], ...] | None = None,
     scratch: tuple[int, ...] = (),
+    resources: tuple[int, ...] = (),
 ) -> int:
-    """Largest total size of the activation tensors (and the op's scratch) live at any one op."""
+    """Largest total size of the activation tensors (the op's scratch, resource variables) live
+    at any one op. `scratch` has one entry per global op, `resources` one per variable."""
     lifetimes = lifetimes or tensor_lifetimes(info)
-    n = max(len(info.ops), 1)
+    timeline = op_timeline(info)
+    n = max(len(timeline), 1)
     live = [0] * (n + 1)
-    for i, nbytes in enumerate(scratch):
-        live[i] += nbytes
-        live[i + 1] -= nbytes
+    for (start, end), nbytes in zip(_op_times(info, timeline), scratch):
+        if nbytes and start >= 0:
+            live[start] += nbytes
+            live[end + 1] -= nbytes
+    live[0] += sum(resources)
     for t, (start, end) in enumerate(lifetimes):
         if start >= 0:
             live[start] += info.tensors[t].nbytes
@@ -154,7 +293,7 @@ def _alias_map(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...]) -> dict[
     """output tensor -> input tensor whose bytes it reuses."""
     io = set(info.inputs) | set(info.outputs)
     aliases: dict[int, int] = {}
-    for op in info.ops:
+    for op in _timed_ops(info, op_timeline(info)):
         if op.name not in ALIAS_OPS or not op.inputs or len(op.outputs) != 1:
             continue
         src, dst = op.inputs[0], op.outputs[0]
@@ -309,12 +448,23 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
         else:
             groups[r] = _Buffer(r, start, end, _align(nbytes), nbytes)
     buffers = [groups[r] for r in sorted(groups)]
+    timeline = op_timeline(info)
+    n_times = len(timeline)
+    op_times = _op_times(info, timeline)
     scratch = tuple(scratch_bytes_for_op(info, op, kernels) for op in info.ops)
     if not any(scratch):
         scratch = ()
     for i, nbytes in enumerate(scratch):
         if nbytes:  # a buffer of its own, keyed after every tensor, live at op i alone
-            buffers.append(_Buffer(len(info.tensors) + i, i, i, _align(nbytes), nbytes))
+            start, end = op_times[i]
+            buffers.append(_Buffer(len(info.tensors) + i, start, end, _align(nbytes), nbytes))
+    resources = resource_variables(info)
+    resource_key = len(info.tensors) + len(info.ops)
+    for r, (_, nbytes, _) in enumerate(resources):
+        if nbytes:  # state: live for the whole run, like a variable tensor
+            buffers.append(
+                _Buffer(resource_key + r, 0, max(n_times - 1, 0), _align(nbytes), nbytes)
+            )
 
     best: tuple[int, dict[int, int], str] | None = None
     best_order: list[int] = []
@@ -322,14 +472,14 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
         (label, sorted(range(len(buffers)), key=lambda k: key(buffers[k])))
         for label, key in _ORDERINGS
     ]
-    candidates.append(("breadth", _breadth_order(buffers, len(info.ops))))
+    candidates.append(("breadth", _breadth_order(buffers, n_times)))
     for label, order in candidates:
         for best_fit in (True, False):
             offsets, top = _place(buffers, order, best_fit)
             if best is None or top < best[0]:
                 best = (top, offsets, f"{label}/{'best' if best_fit else 'first'}-fit")
                 best_order = order
-    bound = _group_bound(buffers, len(info.ops))
+    bound = _group_bound(buffers, n_times)
     if best is not None and best[0] > bound:
         best = _improve(buffers, best_order, best, bound)
     arena, root_offsets, strategy = best if best else (0, {}, "empty")
@@ -341,11 +491,18 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
     scratch_offsets = tuple(
         root_offsets[len(info.tensors) + i] if nbytes else -1 for i, nbytes in enumerate(scratch)
     )
+    resource_offsets = tuple(
+        root_offsets[resource_key + r] if nbytes else -1
+        for r, (_, nbytes, _) in enumerate(resources)
+    )
     pool_words = sum(pool_words_for_op(info, op) for op in info.ops)
     return MemoryPlan(
         offsets=tensor_offsets,
         arena_bytes=arena,
-        lower_bound=lower_bound(info, lifetimes, scratch),
+        lower_bound=lower_bound(info, lifetimes, scratch, tuple(r[1] for r in resources)),
+        resource_offsets=resource_offsets,
+        resource_bytes=tuple(r[1] for r in resources),
+        op_count=len(info.ops),
         aligned_bound=bound,
         scratch_offsets=scratch_offsets,
         scratch_bytes=scratch,
@@ -455,13 +612,14 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
         placed.append(t)
 
     groups = {t: _root(plan.aliases, t) for t in placed}
+    timeline = op_timeline(info)
     for dst, src in plan.aliases.items():
         op_ok = any(
             op.name in ALIAS_OPS
             and op.inputs[:1] == (src,)
             and op.outputs == (dst,)
             and expected[src][1] == op.index
-            for op in info.ops
+            for op in _timed_ops(info, timeline)
         )
         if (
             not op_ok
@@ -496,7 +654,9 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
 
     if plan.scratch_offsets and len(plan.scratch_offsets) != len(info.ops):
         fail(f"{len(plan.scratch_offsets)} scratch offsets for {len(info.ops)} ops")
+    op_times = _op_times(info, timeline)
     for i, (off, nbytes) in enumerate(zip(plan.scratch_offsets, plan.scratch_bytes)):
+        start, end = op_times[i]
         if nbytes == 0:
             if off != -1:
                 fail(f"op {i} takes no scratch but has scratch offset {off}")
@@ -508,8 +668,37 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
             )
         for t in placed:
             t0, t1 = plan.offsets[t], plan.offsets[t] + tensors[t].nbytes
-            if expected[t][0] <= i <= expected[t][1] and off < t1 and t0 < off + nbytes:
+            if expected[t][0] <= end and start <= expected[t][1] and off < t1 and t0 < off + nbytes:
                 fail(f"op {i}'s scratch overlaps tensor {t} ({tensors[t].name}), live at that op")
+
+    resources = resource_variables(info)
+    if plan.resource_bytes != tuple(r[1] for r in resources) or len(plan.resource_offsets) != len(
+        resources
+    ):
+        fail(f"{len(plan.resource_offsets)} resource offsets for {len(resources)} variables")
+    spans = [
+        (plan.offsets[t], plan.offsets[t] + tensors[t].nbytes, tensors[t].name) for t in placed
+    ]
+    spans += [
+        (off, off + n, f"op {i}'s scratch")
+        for i, (off, n) in enumerate(zip(plan.scratch_offsets, plan.scratch_bytes))
+        if n
+    ]
+    for r, (off, nbytes) in enumerate(zip(plan.resource_offsets, plan.resource_bytes)):
+        if nbytes == 0:
+            if off != -1:
+                fail(f"resource variable {r} is never assigned but has offset {off}")
+            continue
+        if off < 0 or off % plan.alignment or off + nbytes > plan.arena_bytes:
+            fail(f"resource variable {r} at {off} is misaligned or outside the arena")
+        others = spans + [
+            (o, o + n, f"resource variable {q}")
+            for q, (o, n) in enumerate(zip(plan.resource_offsets, plan.resource_bytes))
+            if n and q != r
+        ]
+        for o0, o1, what in others:  # state lives for the whole run: it may share nothing
+            if o0 < off + nbytes and off < o1:
+                fail(f"resource variable {r} ({resources[r][0]}) overlaps {what}")
 
 
 OFFLINE_METADATA_NAME = "OfflineMemoryAllocation"
@@ -526,6 +715,12 @@ def with_offline_plan(info: ModelInfo, plan: MemoryPlan) -> bytes:
     import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
+    if info.subgraph_count > 1:  # the format places one subgraph; the plan spans them all
+        raise TinyflashError(
+            f"{info.name} has {info.subgraph_count} subgraphs; TFLM's offline memory plan "
+            "describes one — let TFLM plan this model itself.",
+            EXIT_CHECK_FAILED,
+        )
     values = [0, 0, len(plan.offsets), *plan.offsets]
     model = fb.ModelT.InitFromPackedBuf(bytearray(info.data), 0)
     buffer = fb.BufferT()

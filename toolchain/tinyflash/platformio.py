@@ -496,14 +496,60 @@ def _run_pio(
     return proc.returncode, text
 
 
+#: `pio run`'s time limit: a base, plus this much per TFLM source a --runtime tflm project compiles
+#: (its tflm/sources.json; a busy 2-core machine took ~4 s a file).
+BUILD_TIMEOUT_SECONDS = 900.0
+TFLM_SECONDS_PER_SOURCE = 10.0
+#: The progress stage of a TFLM compile (build_project's `progress`).
+TFLM_COMPILE_STAGE = "compiling TFLM"
+
+
+def tflm_source_count(project_dir: Path) -> int:
+    """How many TFLM sources a --runtime tflm --tflm-path project compiles (0 for others)."""
+    try:
+        spec = json.loads((Path(project_dir) / "tflm" / "sources.json").read_text("utf-8"))
+        return int(spec["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def build_timeout(project_dir: Path) -> float:
+    """The default time limit of `pio run` for `project_dir`: scales with its TFLM sources."""
+    return BUILD_TIMEOUT_SECONDS + TFLM_SECONDS_PER_SOURCE * tflm_source_count(project_dir)
+
+
+def _tflm_progress(
+    project_dir: Path,
+    on_line: Callable[[str], None] | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> Callable[[str], None] | None:
+    """An on_line for `pio run` that also reports each TFLM source compiled to `progress`."""
+    total = tflm_source_count(project_dir)
+    if progress is None or total == 0:
+        return on_line
+    done = 0
+
+    def line(text: str) -> None:
+        nonlocal done
+        if text.startswith("Compiling ") and "/tflm/" in text:
+            done += 1
+            progress(TFLM_COMPILE_STAGE, min(done, total), total)
+        if on_line is not None:
+            on_line(text)
+
+    return line
+
+
 def build_project(
     project_dir: Path,
     env: str | None = None,
-    timeout: float = 900.0,
+    timeout: float | None = None,
     on_line: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> BuildResult:
     """`pio run` in `project_dir` (offline); returns the firmware paths and sizes. A failed build
-    raises TinyflashError with the first error lines and the log path."""
+    raises TinyflashError with the first error lines and the log path. `timeout` defaults to
+    build_timeout(); `progress(stage, done, total)` hears of each TFLM source compiled."""
     import time
 
     ensure_platformio()
@@ -512,7 +558,10 @@ def build_project(
     log = penv.project_dir / ".pio" / f"tinyflash-build-{penv.name}.log"
     started = time.monotonic()
     code, text = _run_pio(
-        ["run", "-d", str(penv.project_dir), "-e", penv.name], log, timeout, on_line
+        ["run", "-d", str(penv.project_dir), "-e", penv.name],
+        log,
+        build_timeout(penv.project_dir) if timeout is None else timeout,
+        _tflm_progress(penv.project_dir, on_line, progress),
     )
     seconds = time.monotonic() - started
     missing = download_failure(text) if code != 0 else None

@@ -18,6 +18,8 @@ from tinyflash.verify import EXACT_REFERENCE, VerifyResult
 def verdict_line(result: VerifyResult) -> str:
     exact = result.exact_metrics()
     fraction = min((m.exact_fraction for m in exact), default=0.0)
+    if result.stream:
+        return _stream_verdict(result, fraction)
     if result.passed:
         if result.tolerance == 0:
             return (
@@ -32,6 +34,26 @@ def verdict_line(result: VerifyResult) -> str:
     return (
         f"FAIL: the device differs from the TFLM reference by up to {worst} LSB "
         f"(first at input {result.first_mismatch_sample}; tolerance {result.tolerance} LSB)"
+    )
+
+
+def _stream_verdict(result: VerifyResult, fraction: float) -> str:
+    within = "bit-exact with" if result.tolerance == 0 else f"within {result.tolerance} LSB of"
+    if result.passed:
+        return (
+            f"PASS: {within} the TFLM reference over {result.stream} consecutive frames (one "
+            f"interpreter kept across invokes, {fraction:.1%} of values equal); after RESET the "
+            f"next {result.reset_frames} outputs equal a fresh interpreter's"
+        )
+    if result.first_mismatch_sample is not None:
+        worst = max((m.max_abs_diff_lsb for m in result.exact_metrics()), default=0)
+        return (
+            f"FAIL: the device's stream differs from the TFLM reference by up to {worst} LSB "
+            f"(first at frame {result.first_mismatch_sample}; tolerance {result.tolerance} LSB)"
+        )
+    return (
+        f"FAIL: after RESET, frame {result.reset_mismatch_frame}'s output differs from a fresh "
+        "TFLM interpreter's — the reset left state behind"
     )
 
 

@@ -502,7 +502,7 @@ BUILTIN_OPTIONS: tuple[str, ...] = (
 @dataclass(frozen=True)
 class OptionField:
     """One scalar/vector field of an options table. `kind`: 'byte', 'ubyte', 'bool', 'int',
-    'uint', 'float', '[int]'; `enum` maps a byte value to a name (padding, activation)."""
+    'uint', 'float', '[int]', 'string' (None when absent); `enum` maps a byte value to a name (padding, activation)."""
 
     name: str
     kind: str
@@ -596,6 +596,11 @@ OPTION_TABLES: dict[str, tuple[OptionField, ...]] = {
         _f("adj_y", "bool", False),
         _f("asymmetric_quantize_inputs", "bool", False),
     ),
+    # Control flow: the subgraphs an op runs (plan.py follows every *_subgraph_index field).
+    "CallOnceOptions": (_f("init_subgraph_index", "int"),),
+    "IfOptions": (_f("then_subgraph_index", "int"), _f("else_subgraph_index", "int")),
+    "WhileOptions": (_f("cond_subgraph_index", "int"), _f("body_subgraph_index", "int")),
+    "VarHandleOptions": (_f("container", "string", None), _f("shared_name", "string", None)),
     # Tables without fields: the op has no options beyond its inputs.
     "PadOptions": (),
     "PadV2Options": (),

@@ -72,6 +72,11 @@ class VerifyResult:
     banner: str = ""
     device_outputs: list[list[np.ndarray]] = field(default_factory=list, repr=False)
     reference_outputs: dict[str, list[list[np.ndarray]]] = field(default_factory=dict, repr=False)
+    # --stream: the frames sent without reset (0: not a stream run), the frames replayed after a
+    # RESET and compared with a fresh TFLM interpreter, and the first of those that differed
+    stream: int = 0
+    reset_frames: int = 0
+    reset_mismatch_frame: int | None = None
 
     def exact_metrics(self) -> list[OutputMetrics]:
         return [m for m in self.metrics if m.reference == EXACT_REFERENCE]
@@ -127,6 +132,13 @@ class VerifyResult:
             "op_ticks": [
                 {"op": t.op_index, "name": t.op_name, "ticks": t.ticks} for t in self.op_ticks
             ],
+            "stream": None
+            if not self.stream
+            else {
+                "frames": self.stream,
+                "frames_after_reset": self.reset_frames,
+                "first_mismatch_after_reset": self.reset_mismatch_frame,
+            },
             "link": self.link,
             "skipped_references": self.skipped_references,
             "banner": self.banner,
@@ -272,7 +284,10 @@ def tflm_intermediates(info: Any, sample: Sequence[np.ndarray]) -> dict[int, np.
 
     runner = TFLMReference(bytes(info.data), preserve_all_tensors=True)
     runner.run(sample)
-    return {index: runner.tensor(index) for index in range(len(info.tensors))}
+    # subgraph 0's tensors only: TFLM reads the others with their own subgraph index, and
+    # GetTensor does not check either (ModelInfo numbers every subgraph's tensors globally)
+    count = len(info.subgraphs[0].tensors) if info.subgraphs else len(info.tensors)
+    return {index: runner.tensor(index) for index in range(count)}
 
 
 def find_divergence(
@@ -340,6 +355,29 @@ def read_project(project_dir: Path) -> ProjectTarget:
         ) from error
 
 
+# Frames replayed after the RESET of a --stream run.
+STREAM_REPLAY = 10
+
+
+def _worst_lsb(device: Sequence[Any], reference: Sequence[Any]) -> int:
+    """Largest |device - reference| over every output value (0 for empty outputs)."""
+    return max(
+        (
+            int(
+                np.max(
+                    np.abs(
+                        np.asarray(d).astype(np.int64)
+                        - np.asarray(r).reshape(np.shape(d)).astype(np.int64)
+                    )
+                )
+            )
+            for d, r in zip(device, reference)
+            if np.size(d)
+        ),
+        default=0,
+    )
+
+
 def verify_device(
     url: str,
     model: Path,
@@ -354,9 +392,13 @@ def verify_device(
     timeout: float = 10.0,
     progress: Progress | None = None,
     info: Any = None,
+    stream: int | None = None,
 ) -> VerifyResult:
     """Talks to a running device at `url` whose firmware embeds `model` (`info`: its ModelInfo
-    when the caller has parsed it already)."""
+    when the caller has parsed it already). With `stream` = N: N consecutive frames from a RESET
+    on (state carries from one to the next, as in one TFLM interpreter kept across invokes),
+    then a RESET and the first min(N, STREAM_REPLAY) frames again, which must give a fresh
+    interpreter's outputs."""
     from tinyflash.link import open_link
     from tinyflash.model import load_model
 
@@ -366,6 +408,12 @@ def verify_device(
         )
     if info is None:
         info = load_model(model)
+    if stream is not None:
+        if stream < 1:
+            raise TinyflashError(
+                f"{option('stream')} must be 1 or more frames, not {stream}", EXIT_BAD_INPUT
+            )
+        samples = stream
     inputs = load_inputs(info, data, samples, seed)
     with open_link(url, timeout=timeout) as link:
         banner = link.wait_banner()
@@ -383,10 +431,10 @@ def verify_device(
                 f"{model.name}",
                 EXIT_CHECK_FAILED,
             )
-        if any(t.is_variable for t in info.tensors):
-            # Recurrent state (an LSTM's, SVDF's) carries from one invoke to the next, on the
-            # device as in TFLM: start from zero, as the fresh TFLM reference below does (the
-            # self-test at boot has advanced it). RESET re-initialises, which zeroes the state.
+        if info.stateful or stream is not None:
+            # State (an LSTM's, SVDF's, resource variables) carries from one invoke to the next,
+            # on the device as in TFLM: start from init, as the fresh TFLM reference below does
+            # (the self-test at boot has advanced it). RESET re-initialises the interpreter.
             link.reset()
         device_outputs: list[list[np.ndarray]] = []
         ticks: list[int] = []
@@ -414,19 +462,18 @@ def verify_device(
                 )
         first_bad: int | None = None
         for s, (dev, ref) in enumerate(zip(device_outputs, references["tflm"])):
-            worst = max(
-                int(
-                    np.max(
-                        np.abs(d.astype(np.int64) - np.asarray(r).reshape(d.shape).astype(np.int64))
-                    )
-                )
-                if d.size
-                else 0
-                for d, r in zip(dev, ref)
-            )
-            if worst > tolerance:
+            if _worst_lsb(dev, ref) > tolerance:
                 first_bad = s
                 break
+        reset_frames, reset_bad = 0, None
+        if stream is not None:
+            # RESET, then the sequence's first frames again: a fresh interpreter's outputs
+            link.reset()
+            reset_frames = min(stream, STREAM_REPLAY)
+            for i in range(reset_frames):
+                outs, _ = link.invoke(inputs[i])
+                if reset_bad is None and _worst_lsb(outs, references["tflm"][i]) > tolerance:
+                    reset_bad = i
         layers_sample = first_bad if first_bad is not None else 0
         layers = link.layers(inputs[layers_sample])
         op_ticks = [OpTiming(r.op_index, r.op_name, r.ticks) for r in layers.ops]
@@ -448,8 +495,11 @@ def verify_device(
         ticks=tick_stats(ticks, device.tick_unit),
         arena_used=device.arena_used,
         arena_planned=device.arena_planned,
-        passed=first_bad is None,
+        passed=first_bad is None and reset_bad is None,
         first_mismatch_sample=first_bad,
+        stream=stream or 0,
+        reset_frames=reset_frames,
+        reset_mismatch_frame=reset_bad,
         divergence=divergence,
         op_ticks=op_ticks,
         link=counters,

@@ -105,6 +105,8 @@ int32_t tfl_backend_op_output(int32_t o, tfl_backend_tensor *t) {
   const uint8_t *p = b->node->outputs_le + 4 * o; /* little-endian int32 */
   int32_t index = (int32_t)((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
                             ((uint32_t)p[3] << 24));
+  /* the node's indices are local to its subgraph (validated by tfl_init) */
+  index += b->it.subgraphs[b->node->subgraph].tensor_base;
   (void)fill(tfl_tensor_at(&g_backend.it, index), t, 0);
   return index;
 }

@@ -26,6 +26,7 @@ typedef struct tfl_server_state {
   uint8_t layers_seq;
   uint32_t mark;
   uint32_t layers_ticks;
+  uint32_t layers_sent; /* LAYER frames of the current LAYERS (operators that ran) */
   tfl_tx tx;
   tfl_rx rx;
   uint8_t rx_buf[TFL_RX_CAPACITY];
@@ -349,6 +350,7 @@ int tfl_server_op_done(int32_t op_index) {
     len += entry + t.bytes;
   }
   s->layers_ticks += op_ticks;
+  s->layers_sent += 1u;
   tfl_tx_begin(&s->tx, TFL_MSG_LAYER, s->layers_seq, len);
   tfl_tx_u32(&s->tx, (uint32_t)op_index);
   tfl_tx_u32(&s->tx, (uint32_t)op.builtin_code);
@@ -463,6 +465,7 @@ static void handle_request(tfl_server_state *s, uint8_t type, uint8_t seq, const
   per_op = type == TFL_MSG_LAYERS && tfl_backend_has_op_hook();
   s->layers_seq = seq;
   s->layers_ticks = 0;
+  s->layers_sent = 0;
   t0 = tfl_port_ticks_restart();
   s->mark = t0;
   status = tfl_backend_invoke(per_op);
@@ -477,7 +480,8 @@ static void handle_request(tfl_server_state *s, uint8_t type, uint8_t seq, const
     return;
   }
   tfl_tx_begin(&s->tx, TFL_MSG_LAYERS | TFL_MSG_REPLY, seq, 8u);
-  tfl_tx_u32(&s->tx, per_op ? (uint32_t)tfl_backend_op_count() : 0u);
+  /* the operators that ran: every one of subgraph 0 and of the subgraphs its ops ran */
+  tfl_tx_u32(&s->tx, per_op ? s->layers_sent : 0u);
   tfl_tx_u32(&s->tx, per_op ? s->layers_ticks : s->last_ticks);
   tfl_tx_end(&s->tx);
 }

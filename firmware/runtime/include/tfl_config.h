@@ -27,6 +27,16 @@
 #define TFL_OP_DATA_WORDS 24
 #endif
 
+/* Subgraphs a model may have (subgraph 0 is the one tfl_invoke runs; control-flow operators such as
+ * CALL_ONCE run the others) and distinct resource variables (VAR_HANDLE) it may create. The
+ * interpreter struct holds one small record of each. */
+#ifndef TFL_MAX_SUBGRAPHS
+#define TFL_MAX_SUBGRAPHS 4
+#endif
+#ifndef TFL_MAX_RESOURCES
+#define TFL_MAX_RESOURCES 8
+#endif
+
 #if defined(__GNUC__)
 #define TFL_MUST_CHECK __attribute__((warn_unused_result))
 #else

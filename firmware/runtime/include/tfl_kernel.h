@@ -76,6 +76,26 @@ TFL_MUST_CHECK tfl_status tfl_option_i32_vector(const tfl_context *ctx, const tf
                                                 int field, int32_t *out, int32_t capacity,
                                                 int32_t *count);
 
+/* A string field (flatbuffer string, bytes not NUL-terminated): *s = NULL, *len = 0 when absent. */
+TFL_MUST_CHECK tfl_status tfl_option_string(const tfl_context *ctx, const tfl_node *node,
+                                            int field, const uint8_t **s, uint32_t *len);
+
+/* ---- subgraphs and resource variables ------------------------------------------------- */
+/* Runs every operator of subgraph `index` (control-flow kernels). TFL_ERR_MODEL_INVALID when the
+ * index is out of range or the subgraph is already running (no recursion). */
+TFL_MUST_CHECK tfl_status tfl_invoke_subgraph(tfl_context *ctx, int32_t index);
+/* Resource id of the variable named by (container, shared_name), created when new; an absent
+ * container matches any (as TFLM). TFL_ERR_TOO_MANY_RESOURCES past TFL_MAX_RESOURCES. */
+TFL_MUST_CHECK tfl_status tfl_resource_id(tfl_context *ctx, const uint8_t *container,
+                                          uint32_t container_len, const uint8_t *shared_name,
+                                          uint32_t shared_name_len, int32_t *id);
+/* Binds storage for resource `id` the size of `value` (first call; later calls must give the same
+ * size, else TFL_ERR_BAD_SHAPE): the plan's offset for it, or the next free arena bytes without a
+ * plan; filled with its initial value. */
+TFL_MUST_CHECK tfl_status tfl_resource_bind(tfl_context *ctx, int32_t id, const tfl_tensor *value);
+/* Resource `id`, NULL when out of range. */
+tfl_resource *tfl_resource_at(tfl_context *ctx, int32_t id);
+
 /* ---- per-channel parameter pool ------------------------------------------------------ */
 TFL_MUST_CHECK tfl_status tfl_pool_alloc(tfl_context *ctx, int32_t words, int32_t **out);
 
@@ -129,7 +149,10 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
 
 /* Declares a kernel object `tfl_kernel_<lower>` for builtin `code`. */
 #define TFL_DEFINE_KERNEL(lower, code, text, prepare_fn, eval_fn) \
-  const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn}
+  const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn, NULL}
+/* The same for a kernel that keeps state between invokes and resets it with reset_fn. */
+#define TFL_DEFINE_KERNEL_RESET(lower, code, text, prepare_fn, eval_fn, reset_fn) \
+  const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn, reset_fn}
 
 /* Compile-time check that a kernel's data struct fits in tfl_node.data. */
 #define TFL_OP_DATA_FITS(type) \

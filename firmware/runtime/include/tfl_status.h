@@ -12,7 +12,7 @@
   X(TFL_ERR_MODEL_IDENTIFIER, "model is not a TFLite flatbuffer (identifier is not TFL3)")  \
   X(TFL_ERR_MODEL_VERSION, "unsupported TFLite schema version (expected 3)")                \
   X(TFL_ERR_MODEL_INVALID, "model structure is invalid (index, count or layout out of range)") \
-  X(TFL_ERR_SUBGRAPH_COUNT, "model must have exactly one subgraph")                         \
+  X(TFL_ERR_SUBGRAPH_COUNT, "model has no subgraph or more than TFL_MAX_SUBGRAPHS")                         \
   X(TFL_ERR_UNSUPPORTED_OP, "operator has no kernel in this firmware's op table")           \
   X(TFL_ERR_UNSUPPORTED_TYPE, "tensor type not supported by this kernel")                   \
   X(TFL_ERR_UNSUPPORTED_OPTION, "operator option not supported by this kernel")             \
@@ -26,7 +26,8 @@
   X(TFL_ERR_PLAN_MISMATCH, "memory plan does not match the model")                          \
   X(TFL_ERR_NOT_READY, "interpreter was not initialised successfully")                      \
   X(TFL_ERR_BAD_ARGUMENT, "argument out of range")                                          \
-  X(TFL_ERR_HOOK, "the per-op hook asked to stop")
+  X(TFL_ERR_HOOK, "the per-op hook asked to stop")                                         \
+  X(TFL_ERR_TOO_MANY_RESOURCES, "model has more resource variables than TFL_MAX_RESOURCES")
 
 typedef enum {
 #define TFL_STATUS_ENUM(name, text) name,

@@ -1,4 +1,4 @@
-/* Model reader and interpreter: tfl_init binds the flatbuffer's subgraph 0 to caller-owned
+/* Model reader and interpreter: tfl_init binds the flatbuffer's subgraphs to caller-owned
  * tensors, nodes, pool and arena, then runs every kernel's prepare; tfl_invoke runs eval.
  *
  * TFLite schema field indices used here (declaration order in schema.fbs):
@@ -38,6 +38,7 @@ static int32_t type_size(uint8_t type) {
     case TFL_TYPE_INT32:
     case TFL_TYPE_FLOAT32:
     case 15: /* UINT32 */
+    case TFL_TYPE_RESOURCE: /* holds the int32 id of a resource variable (VAR_HANDLE) */
       return 4;
     case TFL_TYPE_INT64:
     case TFL_TYPE_COMPLEX64:
@@ -49,17 +50,22 @@ static int32_t type_size(uint8_t type) {
   }
 }
 
-/* Subgraph 0 and its counts, shared by tfl_init and tfl_model_counts. */
+/* The model's top-level vectors, shared by tfl_init and tfl_model_counts. */
 typedef struct model_view {
   uint32_t root;
-  uint32_t subgraph;
-  uint32_t tensors, tensor_count;
-  uint32_t operators, operator_count;
+  uint32_t subgraphs, subgraph_count;
   uint32_t opcodes, opcode_count;
   uint32_t buffers, buffer_count;
+} model_view;
+
+/* One subgraph's vectors. */
+typedef struct subgraph_view {
+  uint32_t table;
+  uint32_t tensors, tensor_count;
+  uint32_t operators, operator_count;
   uint32_t inputs, input_count;
   uint32_t outputs, output_count;
-} model_view;
+} subgraph_view;
 
 TFL_MUST_CHECK static tfl_status open_model(const tfl_fb *fb, model_view *v) {
   memset(v, 0, sizeof *v);
@@ -67,18 +73,40 @@ TFL_MUST_CHECK static tfl_status open_model(const tfl_fb *fb, model_view *v) {
   int32_t version;
   TFL_ENSURE(tfl_fb_get_i32(fb, v->root, 0, 0, &version));
   if (version != 3) return TFL_ERR_MODEL_VERSION;
-  uint32_t subgraphs, subgraph_count;
-  TFL_ENSURE(tfl_fb_vector(fb, v->root, 2, 4, &subgraphs, &subgraph_count));
-  if (subgraph_count != 1) return TFL_ERR_SUBGRAPH_COUNT;
-  TFL_ENSURE(tfl_fb_vector_table(fb, subgraphs, subgraph_count, 0, &v->subgraph));
+  TFL_ENSURE(tfl_fb_vector(fb, v->root, 2, 4, &v->subgraphs, &v->subgraph_count));
+  if (v->subgraph_count == 0 || v->subgraph_count > TFL_MAX_SUBGRAPHS) {
+    return TFL_ERR_SUBGRAPH_COUNT;
+  }
   TFL_ENSURE(tfl_fb_vector(fb, v->root, 1, 4, &v->opcodes, &v->opcode_count));
   TFL_ENSURE(tfl_fb_vector(fb, v->root, 4, 4, &v->buffers, &v->buffer_count));
-  TFL_ENSURE(tfl_fb_vector(fb, v->subgraph, 0, 4, &v->tensors, &v->tensor_count));
-  TFL_ENSURE(tfl_fb_vector(fb, v->subgraph, 1, 4, &v->inputs, &v->input_count));
-  TFL_ENSURE(tfl_fb_vector(fb, v->subgraph, 2, 4, &v->outputs, &v->output_count));
-  TFL_ENSURE(tfl_fb_vector(fb, v->subgraph, 3, 4, &v->operators, &v->operator_count));
-  if (v->tensor_count > (uint32_t)INT32_MAX / 2 || v->operator_count > (uint32_t)INT32_MAX / 2) {
-    return TFL_ERR_MODEL_INVALID;
+  return TFL_OK;
+}
+
+TFL_MUST_CHECK static tfl_status open_subgraph(const tfl_fb *fb, const model_view *v,
+                                               uint32_t index, subgraph_view *sv) {
+  memset(sv, 0, sizeof *sv);
+  TFL_ENSURE(tfl_fb_vector_table(fb, v->subgraphs, v->subgraph_count, index, &sv->table));
+  TFL_ENSURE(tfl_fb_vector(fb, sv->table, 0, 4, &sv->tensors, &sv->tensor_count));
+  TFL_ENSURE(tfl_fb_vector(fb, sv->table, 1, 4, &sv->inputs, &sv->input_count));
+  TFL_ENSURE(tfl_fb_vector(fb, sv->table, 2, 4, &sv->outputs, &sv->output_count));
+  TFL_ENSURE(tfl_fb_vector(fb, sv->table, 3, 4, &sv->operators, &sv->operator_count));
+  return TFL_OK;
+}
+
+/* Tensors and operators over all subgraphs (each total below INT32_MAX / 2). */
+TFL_MUST_CHECK static tfl_status count_all(const tfl_fb *fb, const model_view *v, uint32_t *tensors,
+                                           uint32_t *operators) {
+  *tensors = 0;
+  *operators = 0;
+  for (uint32_t g = 0; g < v->subgraph_count; ++g) {
+    subgraph_view sv;
+    TFL_ENSURE(open_subgraph(fb, v, g, &sv));
+    if (sv.tensor_count > (uint32_t)INT32_MAX / 2 - *tensors ||
+        sv.operator_count > (uint32_t)INT32_MAX / 2 - *operators) {
+      return TFL_ERR_MODEL_INVALID;
+    }
+    *tensors += sv.tensor_count;
+    *operators += sv.operator_count;
   }
   return TFL_OK;
 }
@@ -89,9 +117,11 @@ tfl_status tfl_model_counts(const uint8_t *model, size_t model_size, int32_t *te
   if (model_size > UINT32_MAX) return TFL_ERR_MODEL_INVALID;
   tfl_fb fb = {model, (uint32_t)model_size};
   model_view v;
+  uint32_t tensors, operators;
   TFL_ENSURE(open_model(&fb, &v));
-  *tensor_count = (int32_t)v.tensor_count;
-  *op_count = (int32_t)v.operator_count;
+  TFL_ENSURE(count_all(&fb, &v, &tensors, &operators));
+  *tensor_count = (int32_t)tensors;
+  *op_count = (int32_t)operators;
   return TFL_OK;
 }
 
@@ -162,6 +192,7 @@ TFL_MUST_CHECK static tfl_status read_quantization(const tfl_fb *fb, uint32_t te
 
 TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
                               int32_t index, uint32_t table, uint32_t *seq_cursor) {
+  /* index: global (the subgraph's tensor_base + its local index) */
   tfl_tensor *t = &it->mem.tensors[index];
   tfl_status s;
   memset(t, 0, sizeof *t);
@@ -253,22 +284,31 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
   return TFL_OK;
 }
 
-/* A tensor an operator or the subgraph uses must have storage. */
-TFL_MUST_CHECK static tfl_status check_bound(const tfl_interpreter *it, const uint8_t *indices_le, int32_t count) {
+/* A tensor an operator or the subgraph uses must have storage (indices local to sg, checked);
+ * one that is written (an operator's output, a subgraph's input, which the caller or a
+ * control-flow op writes) must not be a constant: that would write into the model bytes (flash
+ * on a device; found by tests/fuzz, fuzz_model). */
+TFL_MUST_CHECK static tfl_status check_bound(const tfl_interpreter *it, const tfl_subgraph *sg,
+                                             const uint8_t *indices_le, int32_t count,
+                                             int written) {
   for (int32_t i = 0; i < count; ++i) {
     int32_t idx = tfl_fb_i32(indices_le + 4 * i);
     if (idx < 0) continue;
-    const tfl_tensor *t = &it->mem.tensors[idx];
+    const tfl_tensor *t = &it->mem.tensors[sg->tensor_base + idx];
     if (t->data == NULL && t->bytes != 0) return TFL_ERR_PLAN_MISMATCH;
+    if (written && t->is_constant) return TFL_ERR_MODEL_INVALID;
   }
   return TFL_OK;
 }
 
 TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
-                                const tfl_op_table *ops, int32_t index, uint32_t table) {
+                                const tfl_op_table *ops, int32_t subgraph, int32_t index,
+                                uint32_t table) {
   tfl_node *n = &it->mem.nodes[index];
+  const tfl_subgraph *sg = &it->subgraphs[subgraph];
   tfl_status s;
   memset(n, 0, sizeof *n);
+  n->subgraph = (int16_t)subgraph; /* < TFL_MAX_SUBGRAPHS */
   int32_t opcode_index;
   TFL_ENSURE(tfl_fb_get_i32(fb, table, 0, 0, &opcode_index));
   if (opcode_index < 0 || (uint32_t)opcode_index >= v->opcode_count) return TFL_ERR_MODEL_INVALID;
@@ -288,17 +328,14 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   uint32_t in, in_len, out, out_len;
   TFL_ENSURE(tfl_fb_vector(fb, table, 1, 4, &in, &in_len));
   TFL_ENSURE(tfl_fb_vector(fb, table, 2, 4, &out, &out_len));
-  TFL_ENSURE(check_indices(fb, in, in_len, it->tensor_count, 1));
-  TFL_ENSURE(check_indices(fb, out, out_len, it->tensor_count, 0));
+  TFL_ENSURE(check_indices(fb, in, in_len, sg->tensor_count, 1));
+  TFL_ENSURE(check_indices(fb, out, out_len, sg->tensor_count, 0));
   n->inputs_le = fb->buf + in;
   n->outputs_le = fb->buf + out;
   n->input_count = (int32_t)in_len;
   n->output_count = (int32_t)out_len;
-  TFL_ENSURE(check_bound(it, n->inputs_le, n->input_count));
-  TFL_ENSURE(check_bound(it, n->outputs_le, n->output_count));
-  for (int32_t o = 0; o < n->output_count; ++o) {
-    if (it->mem.tensors[tfl_fb_i32(n->outputs_le + 4 * o)].is_constant) return TFL_ERR_MODEL_INVALID;
-  }
+  TFL_ENSURE(check_bound(it, sg, n->inputs_le, n->input_count, 0));
+  TFL_ENSURE(check_bound(it, sg, n->outputs_le, n->output_count, 1));
 
   uint8_t options_type;
   TFL_ENSURE(tfl_fb_get_u8(fb, table, 3, 0, &options_type));
@@ -323,8 +360,8 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   return TFL_OK;
 }
 
-/* Variable tensors (recurrent state) start at zero; the plan never lends their bytes to another
- * tensor (plan.py: live for the whole invoke). */
+/* Variable tensors (recurrent state) start at zero and resource variables at their initial
+ * value; the plan never lends their bytes to another tensor (plan.py: live for the whole run). */
 static void zero_variables(tfl_interpreter *it) {
   for (int32_t i = 0; i < it->tensor_count; ++i) {
     tfl_tensor *t = &it->mem.tensors[i];
@@ -333,58 +370,100 @@ static void zero_variables(tfl_interpreter *it) {
       memset(t->data, t->type == TFL_TYPE_INT8 ? t->zero_point : 0, (size_t)t->bytes);
     }
   }
+  for (int32_t r = 0; r < it->resource_count; ++r) {
+    tfl_resource *res = &it->resources[r];
+    if (res->data != NULL) memset(res->data, res->initial, (size_t)res->bytes);
+  }
+}
+
+/* Reads subgraph g's tensors, inputs and outputs (its tensor_base and node_base are set). */
+TFL_MUST_CHECK static tfl_status read_subgraph(tfl_interpreter *it, const tfl_fb *fb,
+                                               const model_view *v, const subgraph_view *sv,
+                                               tfl_subgraph *sg, uint32_t *cursor) {
+  sg->tensor_count = (int32_t)sv->tensor_count;
+  sg->node_count = (int32_t)sv->operator_count;
+  for (uint32_t i = 0; i < sv->tensor_count; ++i) {
+    uint32_t table;
+    TFL_ENSURE(tfl_fb_vector_table(fb, sv->tensors, sv->tensor_count, i, &table));
+    TFL_ENSURE(read_tensor(it, fb, v, sg->tensor_base + (int32_t)i, table, cursor));
+  }
+  TFL_ENSURE(check_indices(fb, sv->inputs, sv->input_count, sg->tensor_count, 0));
+  TFL_ENSURE(check_indices(fb, sv->outputs, sv->output_count, sg->tensor_count, 0));
+  sg->inputs_le = it->model + sv->inputs;
+  sg->outputs_le = it->model + sv->outputs;
+  sg->input_count = (int32_t)sv->input_count;
+  sg->output_count = (int32_t)sv->output_count;
+  TFL_ENSURE(check_bound(it, sg, sg->inputs_le, sg->input_count, 1));
+  return check_bound(it, sg, sg->outputs_le, sg->output_count, 0);
+}
+
+/* The plan's length, once prepare has counted the resource variables: tensors only, tensors and
+ * one scratch entry per operator, or (with resources) tensors, operators and resources. */
+static int plan_length_ok(const tfl_interpreter *it) {
+  const int32_t n = it->mem.offsets_count, base = it->tensor_count + it->node_count;
+  if (it->mem.offsets == NULL) return 1;
+  if (it->resource_count > 0) return n == base + it->resource_count;
+  return n == it->tensor_count || n == base;
 }
 
 TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_table *ops) {
   tfl_fb fb = model_fb(it);
   model_view v;
+  uint32_t tensor_total, operator_total;
   TFL_ENSURE(open_model(&fb, &v));
-  if (v.tensor_count > (uint32_t)it->mem.tensor_capacity) return TFL_ERR_TOO_MANY_TENSORS;
-  if (v.operator_count > (uint32_t)it->mem.node_capacity) return TFL_ERR_TOO_MANY_OPS;
-  if (v.tensor_count > 0 && it->mem.tensors == NULL) return TFL_ERR_NULL_ARGUMENT;
-  if (v.operator_count > 0 && it->mem.nodes == NULL) return TFL_ERR_NULL_ARGUMENT;
-  /* The plan: one offset per tensor, then (only when some kernel takes scratch memory) one per
-   * operator, its scratch offset or -1 (tfl_scratch_request). */
-  if (it->mem.offsets != NULL && it->mem.offsets_count != (int32_t)v.tensor_count &&
-      (uint32_t)it->mem.offsets_count - v.tensor_count != v.operator_count) {
+  TFL_ENSURE(count_all(&fb, &v, &tensor_total, &operator_total));
+  if (tensor_total > (uint32_t)it->mem.tensor_capacity) return TFL_ERR_TOO_MANY_TENSORS;
+  if (operator_total > (uint32_t)it->mem.node_capacity) return TFL_ERR_TOO_MANY_OPS;
+  if (tensor_total > 0 && it->mem.tensors == NULL) return TFL_ERR_NULL_ARGUMENT;
+  if (operator_total > 0 && it->mem.nodes == NULL) return TFL_ERR_NULL_ARGUMENT;
+  /* The plan: one offset per tensor, then (when some kernel takes scratch memory or the model has
+   * resource variables) one per operator, its scratch offset or -1 (tfl_scratch_request), then
+   * one per resource variable. Its exact length is checked once prepare has counted resources;
+   * every read before that is bounds-checked against offsets_count. */
+  if (it->mem.offsets != NULL && it->mem.offsets_count < (int32_t)tensor_total) {
     return TFL_ERR_PLAN_MISMATCH;
   }
-  it->tensor_count = (int32_t)v.tensor_count;
-  it->node_count = (int32_t)v.operator_count;
+  it->tensor_count = (int32_t)tensor_total;
+  it->node_count = (int32_t)operator_total;
+  it->subgraph_count = (int32_t)v.subgraph_count;
 
   uint32_t cursor = 0;
-  for (uint32_t i = 0; i < v.tensor_count; ++i) {
-    uint32_t table;
-    TFL_ENSURE(tfl_fb_vector_table(&fb, v.tensors, v.tensor_count, i, &table));
-    TFL_ENSURE(read_tensor(it, &fb, &v, (int32_t)i, table, &cursor));
+  int32_t tensor_base = 0, node_base = 0;
+  for (uint32_t g = 0; g < v.subgraph_count; ++g) {
+    subgraph_view sv;
+    tfl_subgraph *sg = &it->subgraphs[g];
+    TFL_ENSURE(open_subgraph(&fb, &v, g, &sv));
+    /* the counts were summed by count_all from the same bytes: they cannot exceed the totals */
+    sg->tensor_base = tensor_base;
+    sg->node_base = node_base;
+    TFL_ENSURE(read_subgraph(it, &fb, &v, &sv, sg, &cursor));
+    tensor_base += sg->tensor_count;
+    node_base += sg->node_count;
   }
+  it->inputs_le = it->subgraphs[0].inputs_le;
+  it->outputs_le = it->subgraphs[0].outputs_le;
+  it->input_count = it->subgraphs[0].input_count;
+  it->output_count = it->subgraphs[0].output_count;
 
-  TFL_ENSURE(check_indices(&fb, v.inputs, v.input_count, it->tensor_count, 0));
-  TFL_ENSURE(check_indices(&fb, v.outputs, v.output_count, it->tensor_count, 0));
-  it->inputs_le = it->model + v.inputs;
-  it->outputs_le = it->model + v.outputs;
-  it->input_count = (int32_t)v.input_count;
-  it->output_count = (int32_t)v.output_count;
-  TFL_ENSURE(check_bound(it, it->inputs_le, it->input_count));
-  TFL_ENSURE(check_bound(it, it->outputs_le, it->output_count));
-  /* The caller writes the model inputs: a constant one would mean writing into the model bytes
-   * (flash on a device). Found by tests/fuzz (fuzz_model). */
-  for (int32_t i = 0; i < it->input_count; ++i) {
-    if (it->mem.tensors[tfl_fb_i32(it->inputs_le + 4 * i)].is_constant) return TFL_ERR_MODEL_INVALID;
+  for (uint32_t g = 0; g < v.subgraph_count; ++g) {
+    subgraph_view sv;
+    const tfl_subgraph *sg = &it->subgraphs[g];
+    TFL_ENSURE(open_subgraph(&fb, &v, g, &sv));
+    for (int32_t i = 0; i < sg->node_count; ++i) {
+      uint32_t table;
+      it->error_op = sg->node_base + i;
+      TFL_ENSURE(tfl_fb_vector_table(&fb, sv.operators, sv.operator_count, (uint32_t)i, &table));
+      TFL_ENSURE(read_operator(it, &fb, &v, ops, (int32_t)g, sg->node_base + i, table));
+    }
   }
-
-  for (uint32_t i = 0; i < v.operator_count; ++i) {
-    uint32_t table;
-    it->error_op = (int32_t)i;
-    TFL_ENSURE(tfl_fb_vector_table(&fb, v.operators, v.operator_count, i, &table));
-    TFL_ENSURE(read_operator(it, &fb, &v, ops, (int32_t)i, table));
-  }
+  /* every subgraph in index order, each in its operator order (as TFLM prepares them) */
   for (int32_t i = 0; i < it->node_count; ++i) {
     tfl_node *n = &it->mem.nodes[i];
     it->error_op = i;
     TFL_ENSURE(n->kernel->prepare(it, n));
   }
   it->error_op = -1;
+  if (!plan_length_ok(it)) return TFL_ERR_PLAN_MISMATCH;
   zero_variables(it);
   return TFL_OK;
 }
@@ -414,29 +493,48 @@ tfl_status tfl_init(tfl_interpreter *it, const uint8_t *model, size_t model_size
   return s;
 }
 
+/* Runs subgraph `index`'s operators; error_op keeps the innermost failing operator. */
+TFL_MUST_CHECK static tfl_status run_subgraph(tfl_interpreter *it, int32_t index) {
+  if (index < 0 || index >= it->subgraph_count) return TFL_ERR_MODEL_INVALID;
+  tfl_subgraph *sg = &it->subgraphs[index];
+  if (sg->running) return TFL_ERR_MODEL_INVALID; /* a subgraph calling itself */
+  sg->running = 1;
+  tfl_status s = TFL_OK;
+  for (int32_t k = 0; k < sg->node_count && s == TFL_OK; ++k) {
+    const int32_t i = sg->node_base + k;
+    tfl_node *n = &it->mem.nodes[i];
+    s = n->kernel->eval(it, n);
+    if (s != TFL_OK) {
+      if (it->error_op < 0) it->error_op = i;
+    } else if (it->hook != NULL && it->hook(it->hook_user, it, i, n) != TFL_OK) {
+      it->error_op = i;
+      s = TFL_ERR_HOOK;
+    }
+  }
+  sg->running = 0;
+  return s;
+}
+
 tfl_status tfl_invoke(tfl_interpreter *it) {
   if (it == NULL) return TFL_ERR_NULL_ARGUMENT;
   if (!it->ready) return TFL_ERR_NOT_READY;
   it->error_op = -1;
-  for (int32_t i = 0; i < it->node_count; ++i) {
-    tfl_node *n = &it->mem.nodes[i];
-    tfl_status s = n->kernel->eval(it, n);
-    if (s != TFL_OK) {
-      it->error_op = i;
-      return s;
-    }
-    if (it->hook != NULL && it->hook(it->hook_user, it, i, n) != TFL_OK) {
-      it->error_op = i;
-      return TFL_ERR_HOOK;
-    }
-  }
-  return TFL_OK;
+  return run_subgraph(it, 0);
+}
+
+tfl_status tfl_invoke_subgraph(tfl_context *ctx, int32_t index) {
+  if (ctx == NULL) return TFL_ERR_NULL_ARGUMENT;
+  return run_subgraph(ctx, index);
 }
 
 tfl_status tfl_reset_variables(tfl_interpreter *it) {
   if (it == NULL) return TFL_ERR_NULL_ARGUMENT;
   if (!it->ready) return TFL_ERR_NOT_READY;
   zero_variables(it);
+  for (int32_t i = 0; i < it->node_count; ++i) {
+    tfl_node *n = &it->mem.nodes[i];
+    if (n->kernel->reset != NULL) n->kernel->reset(it, n);
+  }
   return TFL_OK;
 }
 
@@ -448,6 +546,7 @@ int32_t tfl_output_count(const tfl_interpreter *it) {
   return (it != NULL && it->ready) ? it->output_count : 0;
 }
 
+/* subgraph 0's tensors start at global index 0 */
 tfl_tensor *tfl_input(tfl_interpreter *it, int32_t index) {
   if (it == NULL || !it->ready || index < 0 || index >= it->input_count) return NULL;
   return &it->mem.tensors[tfl_fb_i32(it->inputs_le + 4 * index)];
@@ -470,18 +569,22 @@ const char *tfl_op_name(const tfl_node *node) {
 
 /* ---- kernel-facing accessors --------------------------------------------------------- */
 
+/* Tensor of a local index of node's subgraph; NULL when out of range. */
+static tfl_tensor *local_tensor(tfl_context *ctx, const tfl_node *node, int32_t idx) {
+  if (node->subgraph < 0 || node->subgraph >= ctx->subgraph_count) return NULL;
+  const tfl_subgraph *sg = &ctx->subgraphs[node->subgraph];
+  if (idx < 0 || idx >= sg->tensor_count) return NULL;
+  return &ctx->mem.tensors[sg->tensor_base + idx];
+}
+
 tfl_tensor *tfl_node_input(tfl_context *ctx, const tfl_node *node, int32_t i) {
   if (ctx == NULL || node == NULL || i < 0 || i >= node->input_count) return NULL;
-  int32_t idx = tfl_fb_i32(node->inputs_le + 4 * i);
-  if (idx < 0 || idx >= ctx->tensor_count) return NULL;
-  return &ctx->mem.tensors[idx];
+  return local_tensor(ctx, node, tfl_fb_i32(node->inputs_le + 4 * i));
 }
 
 tfl_tensor *tfl_node_output(tfl_context *ctx, const tfl_node *node, int32_t i) {
   if (ctx == NULL || node == NULL || i < 0 || i >= node->output_count) return NULL;
-  int32_t idx = tfl_fb_i32(node->outputs_le + 4 * i);
-  if (idx < 0 || idx >= ctx->tensor_count) return NULL;
-  return &ctx->mem.tensors[idx];
+  return local_tensor(ctx, node, tfl_fb_i32(node->outputs_le + 4 * i));
 }
 
 int32_t tfl_tensor_elements(const tfl_tensor *t) {
@@ -594,6 +697,28 @@ tfl_status tfl_pool_alloc(tfl_context *ctx, int32_t words, int32_t **out) {
   return TFL_OK;
 }
 
+/* Arena bytes [*at, *at + bytes) for plan entry `entry` (a scratch or resource entry after the
+ * tensors'), or after everything laid out so far when there is no plan; bounds-checked. */
+TFL_MUST_CHECK static tfl_status arena_place(tfl_context *ctx, int32_t entry, int32_t bytes,
+                                             uint32_t *at) {
+  if (ctx->mem.offsets != NULL) {
+    if (entry < 0 || entry >= ctx->mem.offsets_count) return TFL_ERR_PLAN_MISMATCH;
+    const int32_t planned = ctx->mem.offsets[entry];
+    if (planned < 0 || planned % 4 != 0) return TFL_ERR_PLAN_MISMATCH;
+    *at = (uint32_t)planned;
+  } else {
+    *at = ((uint32_t)ctx->arena_used + 15u) & ~15u;
+  }
+  if (*at > (uint32_t)ctx->mem.arena_bytes ||
+      (uint32_t)bytes > (uint32_t)ctx->mem.arena_bytes - *at) {
+    return TFL_ERR_ARENA_TOO_SMALL;
+  }
+  if ((int32_t)(*at + (uint32_t)bytes) > ctx->arena_used) {
+    ctx->arena_used = (int32_t)(*at + (uint32_t)bytes);
+  }
+  return TFL_OK;
+}
+
 tfl_status tfl_scratch_request(tfl_context *ctx, const tfl_node *node, int32_t bytes,
                                int32_t *offset) {
   if (ctx == NULL || node == NULL || offset == NULL) return TFL_ERR_NULL_ARGUMENT;
@@ -602,22 +727,77 @@ tfl_status tfl_scratch_request(tfl_context *ctx, const tfl_node *node, int32_t b
   const int32_t op = (int32_t)(node - ctx->mem.nodes);
   if (op < 0 || op >= ctx->node_count) return TFL_ERR_BAD_ARGUMENT;
   uint32_t at;
-  if (ctx->mem.offsets != NULL) {
-    if (ctx->mem.offsets_count != ctx->tensor_count + ctx->node_count) {
-      return TFL_ERR_PLAN_MISMATCH; /* the plan has no scratch entries */
-    }
-    const int32_t planned = ctx->mem.offsets[ctx->tensor_count + op];
-    if (planned < 0 || planned % 4 != 0) return TFL_ERR_PLAN_MISMATCH;
-    at = (uint32_t)planned;
-  } else { /* no plan: after everything laid out so far, like the tensors */
-    at = ((uint32_t)ctx->arena_used + 15u) & ~15u;
-  }
-  if (at > (uint32_t)ctx->mem.arena_bytes || (uint32_t)bytes > (uint32_t)ctx->mem.arena_bytes - at) {
-    return TFL_ERR_ARENA_TOO_SMALL;
-  }
-  if ((int32_t)(at + (uint32_t)bytes) > ctx->arena_used) {
-    ctx->arena_used = (int32_t)(at + (uint32_t)bytes);
-  }
+  /* without scratch entries in the plan (offsets_count == tensors) the entry is out of range */
+  TFL_ENSURE(arena_place(ctx, ctx->tensor_count + op, bytes, &at));
   *offset = (int32_t)at;
+  return TFL_OK;
+}
+
+tfl_status tfl_option_string(const tfl_context *ctx, const tfl_node *node, int field,
+                             const uint8_t **s, uint32_t *len) {
+  if (ctx == NULL || node == NULL || s == NULL || len == NULL) return TFL_ERR_NULL_ARGUMENT;
+  *s = NULL;
+  *len = 0;
+  if (node->options_offset == 0) return TFL_OK;
+  tfl_fb fb = model_fb(ctx);
+  uint32_t data, n;
+  uint32_t pos;
+  TFL_ENSURE(tfl_fb_field(&fb, node->options_offset, field, 4, &pos));
+  if (pos == 0) return TFL_OK;
+  TFL_ENSURE(tfl_fb_vector(&fb, node->options_offset, field, 1, &data, &n));
+  *s = ctx->model + data;
+  *len = n;
+  return TFL_OK;
+}
+
+/* ---- resource variables ----------------------------------------------------------------- */
+
+static int same_bytes(const uint8_t *a, uint32_t a_len, const uint8_t *b, uint32_t b_len) {
+  return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
+}
+
+tfl_status tfl_resource_id(tfl_context *ctx, const uint8_t *container, uint32_t container_len,
+                           const uint8_t *shared_name, uint32_t shared_name_len, int32_t *id) {
+  if (ctx == NULL || id == NULL) return TFL_ERR_NULL_ARGUMENT;
+  *id = -1;
+  for (int32_t r = 0; r < ctx->resource_count; ++r) {
+    const tfl_resource *res = &ctx->resources[r];
+    if ((container == NULL ||
+         same_bytes(container, container_len, res->container, res->container_len)) &&
+        same_bytes(shared_name, shared_name_len, res->shared_name, res->shared_name_len)) {
+      *id = r;
+      return TFL_OK;
+    }
+  }
+  if (ctx->resource_count >= TFL_MAX_RESOURCES) return TFL_ERR_TOO_MANY_RESOURCES;
+  tfl_resource *res = &ctx->resources[ctx->resource_count];
+  memset(res, 0, sizeof *res);
+  res->container = container;
+  res->container_len = container_len;
+  res->shared_name = shared_name;
+  res->shared_name_len = shared_name_len;
+  *id = ctx->resource_count++;
+  return TFL_OK;
+}
+
+tfl_resource *tfl_resource_at(tfl_context *ctx, int32_t id) {
+  if (ctx == NULL || id < 0 || id >= ctx->resource_count) return NULL;
+  return &ctx->resources[id];
+}
+
+tfl_status tfl_resource_bind(tfl_context *ctx, int32_t id, const tfl_tensor *value) {
+  if (ctx == NULL || value == NULL) return TFL_ERR_NULL_ARGUMENT;
+  tfl_resource *res = tfl_resource_at(ctx, id);
+  if (res == NULL) return TFL_ERR_MODEL_INVALID;
+  if (value->bytes <= 0) return TFL_ERR_BAD_SHAPE;
+  if (res->data != NULL) return res->bytes == value->bytes ? TFL_OK : TFL_ERR_BAD_SHAPE;
+  uint32_t at;
+  /* resource entries follow the tensors' and the operators' */
+  TFL_ENSURE(arena_place(ctx, ctx->tensor_count + ctx->node_count + id, value->bytes, &at));
+  res->data = ctx->mem.arena + at;
+  res->bytes = value->bytes;
+  /* TFLM: a quantized value's variable starts at its zero point's low byte, others at 0 */
+  res->initial = value->quant_count > 0 ? (uint8_t)value->zero_point : 0;
+  memset(res->data, res->initial, (size_t)res->bytes);
   return TFL_OK;
 }

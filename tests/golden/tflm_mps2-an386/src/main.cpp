@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tfl_tflm_tree.h"  // lib/tflm: makes PlatformIO build the TFLM tree as a library
 #include "model_data.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tfl_tflm_harness.h"
