@@ -50,6 +50,8 @@ TEST_FILES = (
     "test_lstm.py",
     "test_stream.py",
 )
+# Searched first for the rows of int16 activations (16x8).
+TEST_FILES_INT16 = ("test_kernels_int16.py",)
 
 # Quantization of probe tensors per type: (scale, zero point); None = not quantized.
 QUANT: dict[str, tuple[float, int] | None] = {
@@ -774,12 +776,12 @@ def tinyflash_accepts(model: bytes, kernels: dict[str, int], op: str) -> bool:
     return op in kernels and init_status(model) == "TFL_OK"
 
 
-def find_tests() -> dict[str, str]:
-    """Op name -> the first test (file::function) that mentions "OP_NAME", preferring
-    hypothesis properties (@given)."""
+def find_tests(files: tuple[str, ...] = TEST_FILES) -> dict[str, str]:
+    """Op name -> the first test (file::function) in `files` that mentions "OP_NAME",
+    preferring hypothesis properties (@given)."""
     found: dict[str, tuple[int, str]] = {}
     names = set(BUILTIN_OPS)
-    for fname in TEST_FILES:
+    for fname in files:
         path = REPO / "tests" / fname
         if not path.is_file():
             continue
@@ -829,6 +831,7 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
     verdicts = tflm if tflm is not None else tflm_verdicts([p.model for p in ps])
     kernels = opstable.runtime_kernels()
     tests = find_tests()
+    tests16 = find_tests(TEST_FILES_INT16)
     rows = []
     for p, v in zip(ps, verdicts):
         if p.generic and v == opstable.TFLM_NO:
@@ -841,7 +844,11 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
                 types=p.types,
                 tflm=v,
                 tinyflash=ours,
-                test=tests.get(p.op, "") if ours else "",
+                test=(
+                    (p.types.startswith("int16") and tests16.get(p.op)) or tests.get(p.op, "")
+                    if ours
+                    else ""
+                ),
             )
         )
     rows.sort(key=lambda r: (r.op, r.code))

@@ -105,11 +105,17 @@ def broadcast_shapes(
 
 
 def _unary_model(
-    op: str, shape: list[int], in_q: tuple[float, int], out_q: tuple[float, int], **options: Any
+    op: str,
+    shape: list[int],
+    in_q: tuple[float, int],
+    out_q: tuple[float, int],
+    dtype: str = "int8",
+    **options: Any,
 ) -> bytes:
+    """A single-op model; dtype int16 for test_kernels_int16.py."""
     b = ModelBuilder()
-    x = b.tensor("x", shape, "int8", scale=in_q[0], zero_point=in_q[1])
-    y = b.tensor("y", shape, "int8", scale=out_q[0], zero_point=out_q[1])
+    x = b.tensor("x", shape, dtype, scale=in_q[0], zero_point=in_q[1])
+    y = b.tensor("y", shape, dtype, scale=out_q[0], zero_point=out_q[1])
     b.op(op, [x], [y], **options)
     return b.build(inputs=[x], outputs=[y])
 
@@ -123,12 +129,13 @@ def _binary_model(
     q2: tuple[float, int],
     qo: tuple[float, int],
     const2: np.ndarray | None = None,
+    dtype: str = "int8",
     **options: Any,
 ) -> bytes:
     b = ModelBuilder()
-    x1 = b.tensor("x1", s1, "int8", scale=q1[0], zero_point=q1[1])
-    x2 = b.tensor("x2", s2, "int8", scale=q2[0], zero_point=q2[1], data=const2)
-    y = b.tensor("y", out, "int8", scale=qo[0], zero_point=qo[1])
+    x1 = b.tensor("x1", s1, dtype, scale=q1[0], zero_point=q1[1])
+    x2 = b.tensor("x2", s2, dtype, scale=q2[0], zero_point=q2[1], data=const2)
+    y = b.tensor("y", out, dtype, scale=qo[0], zero_point=qo[1])
     b.op(op, [x1, x2], [y], **options)
     inputs = [x1] if const2 is not None else [x1, x2]
     return b.build(inputs=inputs, outputs=[y])

@@ -88,6 +88,16 @@ def shapes(
     seed=seeds,
 )
 def test_concatenation_matches_tflm(base, n, data, scale, zp, seed):
+    op = "CONCATENATION"
+    model, in_shapes = concatenation_model(base, n, data, "int8", scale, zp)
+    assert_same_as_tflm(model, in_shapes, seed, f"{op} {in_shapes}")
+
+
+def concatenation_model(
+    base: list[int], n: int, data: st.DataObject, type: str, scale: float, zp: int
+) -> tuple[bytes, list[list[int]]]:
+    """A CONCATENATION of n inputs shaped like `base` but along a drawn axis (also int16 in
+    test_kernels_int16.py); returns the model and its input shapes."""
     rank = len(base)
     axis = data.draw(st.integers(-rank, rank - 1), label="axis")
     pos = axis % rank
@@ -97,15 +107,12 @@ def test_concatenation_matches_tflm(base, n, data, scale, zp, seed):
     for i, d in enumerate(parts):
         s = list(base)
         s[pos] = d
-        ins.append(b.tensor(f"x{i}", s, "int8", scale=scale, zero_point=zp))
+        ins.append(b.tensor(f"x{i}", s, type, scale=scale, zero_point=zp))
     out_shape = list(base)
     out_shape[pos] = sum(parts)
-    y = b.tensor("y", out_shape, "int8", scale=scale, zero_point=zp)
+    y = b.tensor("y", out_shape, type, scale=scale, zero_point=zp)
     b.op("CONCATENATION", ins, [y], axis=axis, fused_activation_function="NONE")
-    model = b.build(ins, [y])
-    assert_same_as_tflm(
-        model, [t.shape for t in ins], seed, f"CONCATENATION axis={axis} parts={parts} base={base}"
-    )
+    return b.build(ins, [y]), [t.shape for t in ins]
 
 
 def test_concatenation_mixed_quantization_refused_like_tflm():

@@ -92,12 +92,24 @@ def builder_models() -> dict[str, bytes]:
         "kernel_svdf": seeds["kernel_svdf.tflite"],
         # two subgraphs, CALL_ONCE, VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE (issue 12)
         "kernel_stream": seeds["kernel_stream.tflite"],
+        # 16x8 (issue 14): the int16 elementwise and data-movement kernels
+        "kernel_int16_elementwise": seeds["kernel_int16_elementwise.tflite"],
+        "kernel_int16_data": seeds["kernel_int16_data.tflite"],
     }
 
 
 @pytest.mark.parametrize(
     "name",
-    ["small_model", "harness_model", "digits_int8", "kernel_lstm", "kernel_svdf", "kernel_stream"],
+    [
+        "small_model",
+        "harness_model",
+        "digits_int8",
+        "kernel_lstm",
+        "kernel_svdf",
+        "kernel_stream",
+        "kernel_int16_elementwise",
+        "kernel_int16_data",
+    ],
 )
 def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
     counts = mutate(builder_models()[name], name, CASES, tmp_path)

@@ -346,6 +346,55 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, tin, tout, **options)
         return b.build([t for t, spec in zip(tin, ins) if len(spec) < 4], tout)
 
+    def int16_elementwise() -> bytes:  # 16x8: the int16 elementwise kernels in one chain
+        b = ModelBuilder()
+        sq = {"scale": 2.0**-10, "zero_point": 0}
+        x1 = b.tensor("x1", shape, "int16", **sq)
+        x2 = b.tensor("x2", [1, 1, 1, 3], "int16", scale=2.0**-11, zero_point=0)
+        a = b.tensor("a", shape, "int16", scale=2.0**-9, zero_point=0)
+        m = b.tensor("m", shape, "int16", scale=2.0**-12, zero_point=0)
+        d = b.tensor("d", shape, "int16", scale=3e-4, zero_point=0)
+        lo = b.tensor("lo", shape, "int16", scale=2.0**-15, zero_point=0)
+        th = b.tensor("th", shape, "int16", scale=2.0**-15, zero_point=0)
+        r = b.tensor("r", shape, "int16", scale=2.0**-15, zero_point=0)
+        r6 = b.tensor("r6", shape, "int16", scale=2.0**-15, zero_point=0)
+        lr = b.tensor("lr", shape, "int16", scale=2.0**-14, zero_point=0)
+        b.op("ADD", [x1, x2], [a], fused_activation_function="RELU")
+        b.op("MUL", [a, x2], [m])
+        b.op("SUB", [m, x1], [d])
+        b.op("LOGISTIC", [d], [lo])
+        b.op("TANH", [a], [th])
+        b.op("RELU", [th], [r])
+        b.op("RELU6", [lo], [r6])
+        b.op("LEAKY_RELU", [r], [lr], alpha=0.2)
+        return b.build([x1, x2], [r6, lr])
+
+    def int16_data() -> bytes:  # 16x8: the int16 data-movement kernels in one chain
+        b = ModelBuilder()
+        sq = {"scale": 2.0**-10, "zero_point": 0}
+        x = b.tensor("x", shape, "int16", **sq)
+        pads = b.tensor("pads", None, "int32", data=np.array([[0, 0], [1, 1], [1, 1], [0, 0]]))
+        p = b.tensor("p", [1, 6, 6, 3], "int16", **sq)
+        begin = b.tensor("begin", None, "int32", data=np.array([0, 1, 1, 0]))
+        end = b.tensor("end", None, "int32", data=np.array([1, 5, 5, 3]))
+        strides = b.tensor("strides", None, "int32", data=np.array([1, 1, 1, 1]))
+        ss = b.tensor("ss", shape, "int16", **sq)
+        c = b.tensor("c", [1, 4, 4, 6], "int16", **sq)
+        perm = b.tensor("perm", None, "int32", data=np.array([0, 2, 1, 3]))
+        t = b.tensor("t", [1, 4, 4, 6], "int16", **sq)
+        pads2 = b.tensor("pads2", None, "int32", data=np.array([[0, 0], [0, 0], [0, 0], [0, 2]]))
+        fill = b.tensor("fill", [], "int16", data=np.array(7, np.int16), **sq)
+        pv = b.tensor("pv", [1, 4, 4, 8], "int16", **sq)
+        new_shape = b.tensor("new_shape", None, "int32", data=np.array([1, 128]))
+        y = b.tensor("y", [1, 128], "int16", **sq)
+        b.op("PAD", [x, pads], [p])
+        b.op("STRIDED_SLICE", [p, begin, end, strides], [ss])
+        b.op("CONCATENATION", [ss, x], [c], axis=3)
+        b.op("TRANSPOSE", [c, perm], [t])
+        b.op("PADV2", [t, pads2, fill], [pv])
+        b.op("RESHAPE", [pv, new_shape], [y], new_shape=[1, 128])
+        return b.build([x], [y])
+
     makers = {
         "logical_and": lambda: single(
             "LOGICAL_AND", [("a", shape, "bool"), ("b", [3], "bool")], [("y", shape, "bool")]
@@ -397,6 +446,8 @@ def kernel_seed_models() -> dict[str, bytes]:
         ),
         "div": lambda: binary("DIV", fused_activation_function="RELU"),
         "lstm": lstm,
+        "int16_elementwise": int16_elementwise,
+        "int16_data": int16_data,
         "svdf": svdf,
         "stream": stream,
         "arg_max": lambda: arg("ARG_MAX"),

@@ -29,8 +29,11 @@ int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b);
 #define TFL_TYPE_BIT(type) (1u << (unsigned)(type))
 #define TFL_TYPES_INT8 TFL_TYPE_BIT(TFL_TYPE_INT8)
 #define TFL_TYPES_INDEX (TFL_TYPE_BIT(TFL_TYPE_INT32) | TFL_TYPE_BIT(TFL_TYPE_INT64))
+/* int8 or int16 (16x8): the data-movement kernels copy either. */
+#define TFL_TYPES_COPY (TFL_TYPES_INT8 | TFL_TYPE_BIT(TFL_TYPE_INT16))
 
-/* The tensors most prepares start with: input 0 (*in, int8), output 0 (*out, one of
+/* The tensors most prepares start with: input 0 (*in, int8; or int16 when `out_types` has
+ * int16: the 16x8 kernels), output 0 (*out, one of
  * `out_types`) and, when `param` is not NULL, input 1 (*param, one of `param_types`: a second
  * operand, axes, a shape...). TFL_ERR_MODEL_INVALID when one of them is absent, then
  * TFL_ERR_UNSUPPORTED_TYPE when a type is not accepted. */
@@ -153,6 +156,19 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
 /* The same for a kernel that keeps state between invokes and resets it with reset_fn. */
 #define TFL_DEFINE_KERNEL_RESET(lower, code, text, prepare_fn, eval_fn, reset_fn) \
   const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn, reset_fn}
+
+/* The int16 (16x8) variant of a kernel: a file-local kernel object `var` with the same code,
+ * name and prepare and the int16 eval. The kernel's prepare selects it once for a node with
+ * int16 activations (node->kernel = &var), so eval never tests the type. Declares prepare_fn. */
+#define TFL_DEFINE_KERNEL16(var, code, text, prepare_fn, eval_fn)   \
+  static tfl_status prepare_fn(tfl_context *ctx, tfl_node *node); \
+  static const tfl_kernel var = {code, text, prepare_fn, eval_fn, NULL}
+
+/* Element bytes of the types the data-movement kernels copy unchanged: 1 (int8), 2 (int16,
+ * 16x8 activations), 0 for any other type. */
+static inline int32_t tfl_copy_bytes(int32_t type) {
+  return type == TFL_TYPE_INT8 ? 1 : (type == TFL_TYPE_INT16 ? 2 : 0);
+}
 
 /* Compile-time check that a kernel's data struct fits in tfl_node.data. */
 #define TFL_OP_DATA_FITS(type) \

@@ -1,9 +1,11 @@
-/* ADD, int8 (TFLite quantization spec, TFLM reference arithmetic).
+/* ADD, int8 and 16x8 int16 (TFLite quantization spec, TFLM reference arithmetic).
  *
  * Both inputs are brought to a common scale: each is offset by its zero point, shifted left by
  * 20 bits and multiplied by scale_i / (2 * max(scale_1, scale_2)) (a multiplier below one); the
  * sum is rescaled by 2 * max_scale / (2^20 * output_scale), offset by the output zero point and
- * clamped to the fused activation's range. Inputs broadcast NumPy-style up to TFL_MAX_DIMS. */
+ * clamped to the fused activation's range. Inputs broadcast NumPy-style up to TFL_MAX_DIMS.
+ * int16 (zero points 0) takes the same steps with a left shift of 15 (TFLM's general-scale
+ * path); its eval is tfl_kernel_broadcast.c's, selected by tfl_add_prepare. */
 #include "tfl_kernel.h"
 #include "tfl_kernel_broadcast.h"
 
@@ -13,7 +15,7 @@ TFL_OP_DATA_FITS(tfl_add_data);
 /* One broadcast row (tfl_broadcast_run). */
 static void add_row(const void *params, const int8_t *in1, int32_t step1,
                     const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
-  tfl_addsub_row((const tfl_add_data *)params, in1, step1, in2, step2, out, n, 0);
+  tfl_addsub_row((const tfl_add_data *)params, in1, step1, in2, step2, out, n, 0, 0);
 }
 
 /* Same-shape inputs (no broadcasting): both pointers walk by one and the left shift is the
@@ -59,4 +61,4 @@ static tfl_status add_eval(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
-TFL_DEFINE_KERNEL(add, 0, "ADD", tfl_addsub_prepare, add_eval);
+TFL_DEFINE_KERNEL(add, 0, "ADD", tfl_add_prepare, add_eval);

@@ -1,8 +1,8 @@
-/* BROADCAST_TO, int8 (TFLM reference semantics).
+/* BROADCAST_TO, int8 and 16x8 int16 (TFLM reference semantics).
  *
  * Repeats the input NumPy-style to the shape given by input 1 (a constant int32/int64 vector,
  * which must equal the output's shape; 1 to 5 dims, as TFLM). Bytes are
- * copied as they are (no quantization). */
+ * copied as they are (no quantization): tfl_strided_copy with stride 0 along broadcast dims. */
 #include "tfl_kernel.h"
 #include "tfl_kernel_expand.h"
 #include "tfl_kernel_index.h"
@@ -10,7 +10,8 @@
 static tfl_status broadcast_to_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *shape, *out;
   int32_t i;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INDEX, &in, &shape, &out));
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_INDEX, &in, &shape, &out));
+  if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(shape)) return TFL_ERR_BAD_BUFFER;
   if (shape->dims_count != 1 || tfl_tensor_elements(shape) != (int32_t)out->dims_count ||
       out->dims_count < 1 || out->dims_count > 5)
@@ -23,20 +24,11 @@ static tfl_status broadcast_to_prepare(tfl_context *ctx, tfl_node *node) {
 
 static tfl_status broadcast_to_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = tfl_input_i8(ctx, node, 0);
-  int8_t *y = tfl_output_i8(ctx, node, 0);
-  const int32_t total = tfl_tensor_elements(out);
-  int32_t strides[1][TFL_MAX_DIMS];
-  int32_t offset = 0;
-  int32_t idx[TFL_MAX_DIMS];
-  int32_t e;
-  tfl_expand_strides(in, out, strides[0]);
-  memset(idx, 0, sizeof idx);
-  for (e = 0; e < total; ++e) {
-    y[e] = x[offset];
-    tfl_expand_next(out, idx, 1, strides, &offset);
-  }
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  int32_t strides[TFL_MAX_DIMS];
+  tfl_expand_strides(in, out, strides);
+  tfl_strided_copy(in->data, out->data, out->dims_count, out->dims, strides, 0,
+                   tfl_copy_bytes(in->type));
   return TFL_OK;
 }
 

@@ -1,8 +1,11 @@
-/* CONCATENATION (int8): joins its inputs along one axis.
+/* CONCATENATION (int8 and 16x8 int16): joins its inputs along one axis.
  *
  * TFLM's int8 kernel copies bytes and refuses (in prepare) inputs whose scale or zero point
  * differs from the output's, and a fused activation other than NONE; it accepts up to 6-D.
- * This kernel enforces the same conditions, so the copy is exact. */
+ * This kernel enforces the same conditions, so the copy is exact. TFLM's int16 kernel copies
+ * the values and requires zero points 0; this one requires the same, and equal scales too
+ * (TFLM would copy values of another scale unchanged, which the converter never asks for).
+ * The int16 path is the same byte copy (tfl_join_eval counts bytes). */
 #include "tfl_kernel_split.h"
 
 static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
@@ -11,7 +14,8 @@ static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t axis = 0, i, k, axis_sum = 0;
   int8_t act = 0;
   if (out == NULL || node->input_count < 1 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
-  if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (tfl_copy_bytes(out->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (out->type == TFL_TYPE_INT16 && out->zero_point != 0) return TFL_ERR_BAD_QUANTIZATION;
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &axis));
   TFL_ENSURE(tfl_option_i8(ctx, node, 1, 0, &act));
   if (act != TFL_ACT_NONE) return TFL_ERR_UNSUPPORTED_OPTION;
@@ -20,7 +24,7 @@ static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
   for (i = 0; i < node->input_count; ++i) {
     const tfl_tensor *in = tfl_node_input(ctx, node, i);
     if (in == NULL) return TFL_ERR_MODEL_INVALID;
-    if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (in->type != out->type) return TFL_ERR_UNSUPPORTED_TYPE;
     if (in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
     for (k = 0; k < out->dims_count; ++k) {
       if (k != axis && in->dims[k] != out->dims[k]) return TFL_ERR_BAD_SHAPE;

@@ -1,4 +1,4 @@
-/* LOGISTIC, int8 (TFLM reference arithmetic).
+/* LOGISTIC, int8 and 16x8 int16 (TFLM reference arithmetic; int16 in tfl_kernel_lut16.c).
  *
  * The output must be scale 1/256, zero point -128. Inputs with |x - zero_point| >= the range
  * radius saturate to -128 / 127; the others are rescaled to Q4.27 fixed point and go through
@@ -8,6 +8,7 @@
  * double only to split the multiplier. */
 #include "tfl_kernel.h"
 #include "tfl_kernel_fixedpoint.h"
+#include "tfl_kernel_lut16.h"
 
 /* logistic(a), a Q4.27, result Q0.31. */
 static int32_t logistic_q4(int32_t a) {
@@ -23,10 +24,14 @@ static int8_t logistic_output(int32_t q4) {
   return (int8_t)tfl_clamp(tfl_fx_shr(logistic_q4(q4), 23) - 128, -128, 127);
 }
 
+TFL_DEFINE_KERNEL16(logistic_int16, 14, "LOGISTIC", logistic_prepare, tfl_lut16_eval);
+
 static tfl_status logistic_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in->type == TFL_TYPE_INT16) /* 16x8 */
+    return tfl_lut16_prepare(in, out, node, TFL_LUT16_LOGISTIC, &logistic_int16);
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   if (out->zero_point != -128 || out->scale != 1.0f / 256.0f) return TFL_ERR_BAD_QUANTIZATION;

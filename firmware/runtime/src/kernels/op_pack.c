@@ -1,4 +1,4 @@
-/* PACK (int8): stacks N same-shape inputs along a new axis.
+/* PACK (int8 and 16x8 int16, the same byte copy): stacks N same-shape inputs along a new axis.
  *
  * TFLM's int8 PACK copies bytes without looking at quantization, even when an input's scale
  * or zero point differs from the output's (TFLite's BUILTIN_REF kernel refuses such a model
@@ -12,7 +12,7 @@ static tfl_status pack_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t count = 0, axis = 0, i, k;
   if (out == NULL || in0 == NULL || node->input_count < 1 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
-  if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (tfl_copy_bytes(out->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, node->input_count, &count));
   TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &axis));
   if (count != node->input_count) return TFL_ERR_BAD_ARGUMENT;
@@ -22,7 +22,7 @@ static tfl_status pack_prepare(tfl_context *ctx, tfl_node *node) {
   for (i = 0; i < count; ++i) {
     const tfl_tensor *in = tfl_node_input(ctx, node, i);
     if (in == NULL) return TFL_ERR_MODEL_INVALID;
-    if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (in->type != out->type) return TFL_ERR_UNSUPPORTED_TYPE;
     if (!tfl_same_shape(in, in0)) return TFL_ERR_BAD_SHAPE;
   }
   for (k = 0; k < in0->dims_count; ++k) {

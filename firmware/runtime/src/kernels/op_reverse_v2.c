@@ -1,4 +1,4 @@
-/* REVERSE_V2, int8 (TFLM reference semantics).
+/* REVERSE_V2, int8 and 16x8 int16 (TFLM reference semantics; inner counts bytes).
  *
  * Reverses the input along the axes of input 1 (a constant int32 vector, negative counts from
  * the back). TFLM accepts only axes that form one contiguous run once sorted (e.g. [1, 2], not
@@ -26,8 +26,9 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t hi;
   int32_t mask = 0;
   int32_t i;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
                                  &axes, &out));
+  if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(axes)) return TFL_ERR_BAD_BUFFER;
   if (!tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
   rank = (int32_t)in->dims_count;
@@ -48,7 +49,7 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
   if (hi - lo + 1 != n) return TFL_ERR_BAD_ARGUMENT; /* TFLM: "Non-contiguous axes" */
   d.outer = 1;
   d.count = 1;
-  d.inner = 1;
+  d.inner = tfl_copy_bytes(in->type); /* counted in bytes: one eval for int8 and int16 */
   for (i = 0; i < rank; ++i) {
     if (i < lo) d.outer *= in->dims[i];
     else if (i <= hi) d.count *= in->dims[i];
@@ -58,15 +59,15 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status reverse_v2_eval(tfl_context *ctx, tfl_node *node) {
-  const int8_t *x = tfl_input_i8(ctx, node, 0);
-  int8_t *y = tfl_output_i8(ctx, node, 0);
+  const uint8_t *x = (const uint8_t *)tfl_node_input(ctx, node, 0)->data;
+  uint8_t *y = (uint8_t *)tfl_node_output(ctx, node, 0)->data;
   int32_t o;
   int32_t k;
   tfl_reverse_data d;
   memcpy(&d, node->data, sizeof d);
   for (o = 0; o < d.outer; ++o) {
-    const int8_t *src = x + (size_t)o * d.count * d.inner;
-    int8_t *dst = y + (size_t)o * d.count * d.inner;
+    const uint8_t *src = x + (size_t)o * d.count * d.inner;
+    uint8_t *dst = y + (size_t)o * d.count * d.inner;
     for (k = 0; k < d.count; ++k)
       memcpy(dst + (size_t)k * d.inner, src + (size_t)(d.count - 1 - k) * d.inner, (size_t)d.inner);
   }

@@ -1,4 +1,4 @@
-/* SPLIT (int8): inputs are (axis, input); num_splits equal parts along the axis.
+/* SPLIT (int8 and 16x8 int16, the same byte copy): inputs are (axis, input); num_splits equal parts along the axis.
  * The axis is a constant int32/int64 scalar (or 1-element vector) in [-rank, rank), as TFLM
  * requires it constant. Bytes are copied unchanged. */
 #include "tfl_kernel.h"
@@ -10,7 +10,7 @@ static tfl_status split_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t num, axis = 0, i;
   if (axis_t == NULL || in == NULL || node->input_count != 2 || node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (tfl_copy_bytes(in->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
   if (axis_t->type != TFL_TYPE_INT32 && axis_t->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(tfl_split_axis(ctx, node, axis_t, in, &axis));
   num = node->output_count;

@@ -1,4 +1,4 @@
-/* SPLIT_V (int8): inputs are (input, size_splits, axis); parts of the given sizes along
+/* SPLIT_V (int8 and 16x8 int16, the same byte copy): inputs are (input, size_splits, axis); parts of the given sizes along
  * the axis. The axis is a constant int32/int64 scalar in [-rank, rank) (TFLM requires it constant).
  * size_splits, when constant, is checked against the outputs: int32/int64 entries, at most one -1
  * (the remainder), the rest non-negative. Bytes are copied unchanged. */
@@ -12,7 +12,7 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t num, axis = 0, i, sum = 0, unknown = -1;
   if (in == NULL || sizes == NULL || axis_t == NULL || node->input_count != 3 || node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (tfl_copy_bytes(in->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
   if ((axis_t->type != TFL_TYPE_INT32 && axis_t->type != TFL_TYPE_INT64) ||
       (sizes->type != TFL_TYPE_INT32 && sizes->type != TFL_TYPE_INT64))
     return TFL_ERR_UNSUPPORTED_TYPE;

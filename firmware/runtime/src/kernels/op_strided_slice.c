@@ -1,4 +1,5 @@
-/* STRIDED_SLICE (int8).
+/* STRIDED_SLICE (int8 and 16x8 int16: TFLM copies int16 values the same way; prepare selects
+ * the int16 eval, the same walk over 2-byte elements).
  *
  * begin, end and strides are constant int32 vectors with one entry per input dim (TFLM reads
  * them as int32 in prepare). Each axis is resolved as TFLM's eval does: a negative index
@@ -9,12 +10,13 @@
  * whose element does not exist, or a resolved shape that differs from the output tensor, is
  * refused too (TFLM would leave output bytes unwritten). */
 #include "tfl_kernel.h"
+#include "tfl_kernel_index.h"
 
 typedef struct {
   int32_t rank;
-  int32_t start[TFL_MAX_DIMS];
-  int32_t step[TFL_MAX_DIMS];
-  int32_t count[TFL_MAX_DIMS];
+  int32_t base;                /* input element of the first output element */
+  int32_t stride[TFL_MAX_DIMS]; /* input element step along each axis (step * input stride) */
+  int32_t count[TFL_MAX_DIMS];  /* elements taken along each axis */
 } tfl_strided_slice_data;
 TFL_OP_DATA_FITS(tfl_strided_slice_data);
 
@@ -35,6 +37,19 @@ static int32_t ss_at(const tfl_tensor *t, int32_t i) {
 
 static int64_t ss_clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+/* The eval over int8 (es = 1) or int16 (es = 2) elements. */
+static tfl_status ss_copy(tfl_context *ctx, const tfl_node *node, int32_t es) {
+  const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
+  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, tfl_node_output(ctx, node, 0)->data,
+                   d->rank, d->count, d->stride, d->base, es);
+  return TFL_OK;
+}
+
+static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) { return ss_copy(ctx, node, 1); }
+static tfl_status ss_eval16(tfl_context *ctx, tfl_node *node) { return ss_copy(ctx, node, 2); }
+
+TFL_DEFINE_KERNEL16(ss_int16, 45, "STRIDED_SLICE", ss_prepare, ss_eval16);
+
 static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_strided_slice_data *d = (tfl_strided_slice_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
@@ -45,9 +60,13 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t begin_mask = 0, end_mask = 0, ellipsis_mask = 0, new_axis_mask = 0, shrink_mask = 0;
   int offset = 0;
   int32_t a, out_dim = 0;
+  int64_t in_stride = 1, base = 0;
+  int empty = 0;
+  int32_t start[TFL_MAX_DIMS];
   if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16))
+    return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
   TFL_ENSURE(ss_index_vector(begin, d->rank));
@@ -85,46 +104,24 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
       if (out_dim >= out->dims_count || out->dims[out_dim] != n) return TFL_ERR_BAD_SHAPE;
       ++out_dim;
     }
-    d->start[a] = (int32_t)s;
-    d->step[a] = (int32_t)stride;
+    start[a] = (int32_t)s;
+    d->stride[a] = (int32_t)stride; /* in elements of axis a: times the input stride below */
     d->count[a] = (int32_t)n;
   }
   if (out_dim != out->dims_count) return TFL_ERR_BAD_SHAPE;
-  return TFL_OK;
-}
-
-static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const int8_t *src = tfl_input_i8(ctx, node, 0);
-  int8_t *dst = tfl_output_i8(ctx, node, 0);
-  const int32_t last = d->rank - 1;
-  int32_t in_stride[TFL_MAX_DIMS];
-  int32_t idx[TFL_MAX_DIMS];
-  int32_t rows = 1, r, k;
-  for (k = last; k >= 0; --k) in_stride[k] = k == last ? 1 : in_stride[k + 1] * in->dims[k + 1];
-  for (k = 0; k <= last; ++k) {
-    rows *= d->count[k];
-    idx[k] = 0;
+  /* to input element offsets; in int64, since an empty slice may start past its axis (then
+   * nothing is copied and the offsets are not used) */
+  for (a = d->rank - 1; a >= 0; --a) {
+    base += (int64_t)start[a] * in_stride;
+    /* an axis taking at most one element never steps (its stride may be any int32); otherwise
+     * |stride| * (count - 1) < size, so the product stays inside the tensor */
+    if (d->count[a] <= 1) d->stride[a] = 0;
+    d->stride[a] = (int32_t)(d->stride[a] * in_stride);
+    in_stride *= in->dims[a];
+    if (d->count[a] == 0) empty = 1;
   }
-  if (rows == 0) return TFL_OK;
-  rows /= d->count[last];
-  for (r = 0; r < rows; ++r) {
-    int32_t off = 0;
-    for (k = 0; k < last; ++k) off += (d->start[k] + idx[k] * d->step[k]) * in_stride[k];
-    off += d->start[last];
-    if (d->step[last] == 1) {
-      memcpy(dst, src + off, (size_t)d->count[last]);
-      dst += d->count[last];
-    } else {
-      int32_t i;
-      for (i = 0; i < d->count[last]; ++i) *dst++ = src[off + i * d->step[last]];
-    }
-    for (k = last - 1; k >= 0; --k) {
-      if (++idx[k] < d->count[k]) break;
-      idx[k] = 0;
-    }
-  }
+  d->base = empty ? 0 : (int32_t)base;
+  if (in->type == TFL_TYPE_INT16) node->kernel = &ss_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

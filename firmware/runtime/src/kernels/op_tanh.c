@@ -1,4 +1,4 @@
-/* TANH, int8 (TFLM reference arithmetic).
+/* TANH, int8 and 16x8 int16 (TFLM reference arithmetic; int16 in tfl_kernel_lut16.c).
  *
  * The result is written in scale 1/128, zero point 0 whatever the output tensor says (TFLM does
  * not check; TFLite's converter always gives that quantization). Inputs with |x - zero_point|
@@ -10,6 +10,7 @@
  * All integer; prepare uses double only to split the multiplier. */
 #include "tfl_kernel.h"
 #include "tfl_kernel_fixedpoint.h"
+#include "tfl_kernel_lut16.h"
 
 /* tanh(a), a Q4.27, result Q0.31. */
 static int32_t tanh_q4(int32_t a) {
@@ -26,10 +27,14 @@ static int8_t tanh_output(int32_t q4) {
   return (int8_t)tfl_clamp(tfl_fx_shr(tanh_q4(q4), 24), -128, 127);
 }
 
+TFL_DEFINE_KERNEL16(tanh_int16, 28, "TANH", tanh_prepare, tfl_lut16_eval);
+
 static tfl_status tanh_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (in->type == TFL_TYPE_INT16) /* 16x8 */
+    return tfl_lut16_prepare(in, out, node, TFL_LUT16_TANH, &tanh_int16);
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   return tfl_q4_input_prepare(in, out, node);

@@ -1,4 +1,5 @@
-/* TRANSPOSE (int8), up to TFL_MAX_DIMS (6) dims (the TFLM in tflite-micro 2026-10 stops at 5). perm is a constant int32 or int64
+/* TRANSPOSE (int8 and 16x8 int16; prepare selects the int16 eval, the same walk over 2-byte
+ * elements), up to TFL_MAX_DIMS (6) dims (the TFLM in tflite-micro 2026-10 stops at 5). perm is a constant int32 or int64
  * vector holding a permutation of 0..rank-1; output dim i is input dim perm[i]. Bytes are
  * moved unchanged. (TFLM reads an int64 perm as int32 words and so permutes wrongly for
  * rank > 2; this kernel reads int64 correctly.) */
@@ -11,13 +12,32 @@ typedef struct {
 } tfl_transpose_data;
 TFL_OP_DATA_FITS(tfl_transpose_data);
 
+/* The eval over int8 (es = 1) or int16 (es = 2) elements. */
+static tfl_status transpose_copy(tfl_context *ctx, const tfl_node *node, int32_t es) {
+  const tfl_transpose_data *d = (const tfl_transpose_data *)node->data;
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, out->data, d->rank, out->dims,
+                   d->src_stride, 0, es);
+  return TFL_OK;
+}
+
+static tfl_status transpose_eval(tfl_context *ctx, tfl_node *node) {
+  return transpose_copy(ctx, node, 1);
+}
+static tfl_status transpose_eval16(tfl_context *ctx, tfl_node *node) {
+  return transpose_copy(ctx, node, 2);
+}
+
+TFL_DEFINE_KERNEL16(transpose_int16, 39, "TRANSPOSE", transpose_prepare, transpose_eval16);
+
 static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_transpose_data *d = (tfl_transpose_data *)node->data;
   const tfl_tensor *in, *perm, *out;
   int32_t in_stride[TFL_MAX_DIMS];
   int32_t seen = 0, i;
   if (node->input_count != 2 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INDEX, &in, &perm, &out));
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_INDEX, &in, &perm, &out));
+  if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(perm)) return TFL_ERR_BAD_BUFFER;
   if (in->dims_count < 1 || in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
@@ -30,38 +50,7 @@ static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
     if (out->dims[i] != in->dims[p]) return TFL_ERR_BAD_SHAPE;
     d->src_stride[i] = in_stride[p];
   }
-  return TFL_OK;
-}
-
-static tfl_status transpose_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_transpose_data *d = (const tfl_transpose_data *)node->data;
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *src = tfl_input_i8(ctx, node, 0);
-  int8_t *dst = tfl_output_i8(ctx, node, 0);
-  const int32_t last = d->rank - 1;
-  const int32_t n_last = out->dims[last];
-  const int32_t s_last = d->src_stride[last];
-  int32_t idx[TFL_MAX_DIMS];
-  int32_t rows = 1, r, k;
-  for (k = 0; k < last; ++k) {
-    rows *= out->dims[k];
-    idx[k] = 0;
-  }
-  if (n_last == 0) return TFL_OK;
-  for (r = 0; r < rows; ++r) {
-    int32_t off = 0, i;
-    for (k = 0; k < last; ++k) off += idx[k] * d->src_stride[k];
-    if (s_last == 1) {
-      memcpy(dst, src + off, (size_t)n_last);
-      dst += n_last;
-    } else {
-      for (i = 0; i < n_last; ++i) *dst++ = src[off + i * s_last];
-    }
-    for (k = last - 1; k >= 0; --k) {
-      if (++idx[k] < out->dims[k]) break;
-      idx[k] = 0;
-    }
-  }
+  if (in->type == TFL_TYPE_INT16) node->kernel = &transpose_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

@@ -1,4 +1,4 @@
-/* UNPACK (int8): splits the input along an axis into dims[axis] outputs of one rank less.
+/* UNPACK (int8 and 16x8 int16, the same byte copy): splits the input along an axis into dims[axis] outputs of one rank less.
  * Bytes are copied unchanged (as TFLM does). */
 #include "tfl_kernel_split.h"
 
@@ -7,7 +7,7 @@ static tfl_status unpack_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   int32_t num = 0, axis = 0, i, k;
   if (in == NULL || node->input_count != 1 || node->output_count < 1) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (tfl_copy_bytes(in->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, node->output_count, &num));
   TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &axis));
   if (in->dims_count < 1) return TFL_ERR_BAD_ARGUMENT;
@@ -16,7 +16,7 @@ static tfl_status unpack_prepare(tfl_context *ctx, tfl_node *node) {
   for (i = 0; i < num; ++i) {
     const tfl_tensor *out = tfl_node_output(ctx, node, i);
     if (out == NULL) return TFL_ERR_MODEL_INVALID;
-    if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
     if (out->dims_count != in->dims_count - 1) return TFL_ERR_BAD_SHAPE;
     for (k = 0; k < out->dims_count; ++k) {
       if (out->dims[k] != in->dims[k < axis ? k : k + 1]) return TFL_ERR_BAD_SHAPE;

@@ -64,33 +64,39 @@ static void broadcast_make_walk(const tfl_tensor *a, const tfl_tensor *b, const 
   }
 }
 
-void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
-                       tfl_broadcast_row row, const void *params) {
-  tfl_broadcast_run_sized(in1, in2, out, row, params, 1, 1);
-}
-
-void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
-                             tfl_broadcast_row row, const void *params, int32_t in_bytes,
-                             int32_t out_bytes) {
-  const int8_t *a = (const int8_t *)in1->data;
-  const int8_t *b = (const int8_t *)in2->data;
-  int8_t *o = (int8_t *)out->data;
+/* The walk over the whole output for int8 rows (row8) or int16 rows (row16, row8 NULL); row8
+ * gets byte pointers to elements of in_bytes (inputs) and out_bytes (output), 1 for int8. */
+static void broadcast_walk_rows(const tfl_tensor *in1, const tfl_tensor *in2,
+                                const tfl_tensor *out, tfl_broadcast_row row8,
+                                tfl_broadcast_row16 row16, const void *params, int32_t in_bytes,
+                                int32_t out_bytes) {
   broadcast_walk w;
   int32_t idx[TFL_MAX_DIMS];
   int32_t off1 = 0;
   int32_t off2 = 0;
+  int32_t off_out = 0;
   int32_t k;
   if (tfl_tensor_elements(out) == 0) return;
   if (tfl_same_shape(in1, in2)) {
-    row(params, a, 1, b, 1, o, tfl_tensor_elements(out));
-    return;
+    w.count = 1;
+    w.dims[0] = tfl_tensor_elements(out);
+    w.stride1[0] = 1;
+    w.stride2[0] = 1;
+  } else {
+    broadcast_make_walk(in1, in2, out, &w);
   }
-  broadcast_make_walk(in1, in2, out, &w);
   memset(idx, 0, sizeof idx);
   for (;;) {
-    row(params, a + off1 * in_bytes, w.stride1[0], b + off2 * in_bytes, w.stride2[0], o,
-        w.dims[0]);
-    o += w.dims[0] * out_bytes;
+    if (row8 != NULL) {
+      row8(params, (const int8_t *)in1->data + off1 * in_bytes, w.stride1[0],
+           (const int8_t *)in2->data + off2 * in_bytes, w.stride2[0],
+           (int8_t *)out->data + off_out * out_bytes, w.dims[0]);
+    } else {
+      row16(params, (const int16_t *)in1->data + off1, w.stride1[0],
+            (const int16_t *)in2->data + off2, w.stride2[0], (int16_t *)out->data + off_out,
+            w.dims[0]);
+    }
+    off_out += w.dims[0];
     for (k = 1; k < w.count; ++k) {
       off1 += w.stride1[k];
       off2 += w.stride2[k];
@@ -103,12 +109,39 @@ void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const
   }
 }
 
-tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node, tfl_broadcast_row row) {
-  int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through int8_t* may alias node */
+void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                       tfl_broadcast_row row, const void *params) {
+  broadcast_walk_rows(in1, in2, out, row, NULL, params, 1, 1);
+}
+
+void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                             tfl_broadcast_row row, const void *params, int32_t in_bytes,
+                             int32_t out_bytes) {
+  broadcast_walk_rows(in1, in2, out, row, NULL, params, in_bytes, out_bytes);
+}
+
+void tfl_broadcast_run16(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                         tfl_broadcast_row16 row, const void *params) {
+  broadcast_walk_rows(in1, in2, out, NULL, row, params, 2, 2);
+}
+
+/* The eval over node->data with an int8 or an int16 row function (the other NULL). */
+static tfl_status broadcast_eval_rows(tfl_context *ctx, const tfl_node *node,
+                                      tfl_broadcast_row row8, tfl_broadcast_row16 row16) {
+  int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through the output may alias node */
   memcpy(params, node->data, sizeof params);
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), row, params);
+  broadcast_walk_rows(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                      tfl_node_output(ctx, node, 0), row8, row16, params, 1, 1);
   return TFL_OK;
+}
+
+tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node, tfl_broadcast_row row) {
+  return broadcast_eval_rows(ctx, node, row, NULL);
+}
+
+tfl_status tfl_broadcast_eval16(tfl_context *ctx, const tfl_node *node,
+                                tfl_broadcast_row16 row) {
+  return broadcast_eval_rows(ctx, node, NULL, row);
 }
 
 tfl_status tfl_broadcast_quant_check(const tfl_tensor *in1, const tfl_tensor *in2,
@@ -130,6 +163,20 @@ tfl_status tfl_broadcast_tensors_int8(tfl_context *ctx, const tfl_node *node,
 tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in1, *in2, *out;
   return tfl_broadcast_tensors_int8(ctx, node, &in1, &in2, &out);
+}
+
+tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node,
+                                      const tfl_tensor **in1, const tfl_tensor **in2,
+                                      const tfl_tensor **out, int *wide) {
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_COPY, in1, in2, out));
+  if ((*in1)->type != (*out)->type || (*in2)->type != (*out)->type)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_broadcast_quant_check(*in1, *in2, *out));
+  *wide = (*out)->type == TFL_TYPE_INT16;
+  /* 16x8: symmetric int16 activations (TFLite's quantization spec; TFLM checks it for MUL) */
+  if (*wide && ((*in1)->zero_point != 0 || (*in2)->zero_point != 0 || (*out)->zero_point != 0))
+    return TFL_ERR_BAD_QUANTIZATION;
+  return tfl_broadcast_check(*in1, *in2, *out);
 }
 
 /* MAXIMUM and MINIMUM in one row function: with flip = 0, x1 > x2 picks the larger value; with
@@ -193,16 +240,14 @@ static tfl_status addsub_small_multiplier(double real, int32_t *multiplier, int3
   return *shift <= 0 ? TFL_OK : TFL_ERR_BAD_QUANTIZATION;
 }
 
-/* Types, scales, fused activation and multipliers of ADD and SUB (not their shapes). */
+/* Scales, fused activation and multipliers of ADD and SUB (int8: left shift 20; int16:
+ * left shift 15, as TFLM's general-scale path; its power-of-two path is not used by TFLM). */
 static tfl_status addsub_params(tfl_context *ctx, const tfl_node *node, const tfl_tensor *in1,
-                                const tfl_tensor *in2, const tfl_tensor *out,
+                                const tfl_tensor *in2, const tfl_tensor *out, int wide,
                                 tfl_addsub_params *params) {
   tfl_addsub_params d;
   int8_t activation = TFL_ACT_NONE;
   double twice_max_scale;
-  if (in1->type != TFL_TYPE_INT8 || in2->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
-    return TFL_ERR_UNSUPPORTED_TYPE;
-  TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
   /* fused_activation_function */
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation));
 
@@ -210,7 +255,7 @@ static tfl_status addsub_params(tfl_context *ctx, const tfl_node *node, const tf
   d.input1_offset = -in1->zero_point;
   d.input2_offset = -in2->zero_point;
   d.output_offset = out->zero_point;
-  d.left_shift = 20;
+  d.left_shift = wide ? 15 : 20;
   twice_max_scale = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
   TFL_ENSURE(addsub_small_multiplier((double)in1->scale / twice_max_scale,
                                      &d.input1_multiplier, &d.input1_shift));
@@ -219,19 +264,48 @@ static tfl_status addsub_params(tfl_context *ctx, const tfl_node *node, const tf
   TFL_ENSURE(addsub_small_multiplier(
       twice_max_scale / ((double)(1L << d.left_shift) * (double)out->scale),
       &d.output_multiplier, &d.output_shift));
-  TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, -128, 127,
-                                  &d.act_min, &d.act_max));
+  TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point,
+                                  wide ? -32768 : -128, wide ? 32767 : 127, &d.act_min,
+                                  &d.act_max));
   *params = d;
   return TFL_OK;
 }
 
-tfl_status tfl_addsub_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+/* The int16 row of ADD and SUB: the subtraction flag is in the parameters. */
+static void addsub_row16(const void *params, const int16_t *in1, int32_t step1,
+                         const int16_t *in2, int32_t step2, int16_t *out, int32_t n) {
+  const tfl_addsub_params *d = (const tfl_addsub_params *)params;
+  if (d->subtract) {
+    tfl_addsub_row(d, in1, step1, in2, step2, out, n, 1, 1);
+  } else {
+    tfl_addsub_row(d, in1, step1, in2, step2, out, n, 0, 1);
+  }
+}
+
+static tfl_status addsub_eval16(tfl_context *ctx, tfl_node *node) {
+  return tfl_broadcast_eval16(ctx, node, addsub_row16);
+}
+
+static const tfl_kernel add_int16 = {0, "ADD", tfl_add_prepare, addsub_eval16, NULL};
+static const tfl_kernel sub_int16 = {41, "SUB", tfl_sub_prepare, addsub_eval16, NULL};
+
+/* ADD (subtract = 0) or SUB (subtract = 1). */
+static tfl_status addsub_prepare(tfl_context *ctx, tfl_node *node, int subtract) {
+  const tfl_tensor *in1, *in2, *out;
   tfl_addsub_params d;
-  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  TFL_ENSURE(addsub_params(ctx, node, in1, in2, out, &d));
-  TFL_ENSURE(tfl_broadcast_check(in1, in2, out));
-  return tfl_node_set_data(node, &d, sizeof d);
+  int wide = 0;
+  TFL_ENSURE(tfl_broadcast_prepare_wide(ctx, node, &in1, &in2, &out, &wide));
+  TFL_ENSURE(addsub_params(ctx, node, in1, in2, out, wide, &d));
+  d.subtract = subtract;
+  memcpy(node->data, &d, sizeof d);
+  if (wide) node->kernel = subtract ? &sub_int16 : &add_int16; /* the int16 eval from now on */
+  return TFL_OK;
+}
+
+tfl_status tfl_add_prepare(tfl_context *ctx, tfl_node *node) {
+  return addsub_prepare(ctx, node, 0);
+}
+
+tfl_status tfl_sub_prepare(tfl_context *ctx, tfl_node *node) {
+  return addsub_prepare(ctx, node, 1);
 }

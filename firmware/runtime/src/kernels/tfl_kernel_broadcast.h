@@ -16,6 +16,10 @@
 typedef void (*tfl_broadcast_row)(const void *params, const int8_t *in1, int32_t step1,
                                   const int8_t *in2, int32_t step2, int8_t *out, int32_t n);
 
+/* The same for int16 elements (16x8 kernels). */
+typedef void (*tfl_broadcast_row16)(const void *params, const int16_t *in1, int32_t step1,
+                                    const int16_t *in2, int32_t step2, int16_t *out, int32_t n);
+
 /* TFL_OK when out's shape is the broadcast of a's and b's shapes, else TFL_ERR_BAD_SHAPE. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_check(const tfl_tensor *a, const tfl_tensor *b,
                                               const tfl_tensor *out);
@@ -31,10 +35,18 @@ void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const
                              tfl_broadcast_row row, const void *params, int32_t in_bytes,
                              int32_t out_bytes);
 
+/* tfl_broadcast_run over int16 tensors. */
+void tfl_broadcast_run16(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                         tfl_broadcast_row16 row, const void *params);
+
 /* The eval of a kernel that is one broadcast row function over its node data: `row` runs over
  * inputs 0 and 1 into output 0 with a copy of node->data as its params. Returns TFL_OK. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node,
                                              tfl_broadcast_row row);
+
+/* tfl_broadcast_eval with an int16 row function. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_eval16(tfl_context *ctx, const tfl_node *node,
+                                               tfl_broadcast_row16 row);
 
 /* TFL_OK when both inputs and the output are quantized with positive scales (the binary ops that
  * rescale: ADD, SUB, MUL, SQUARED_DIFFERENCE), else TFL_ERR_BAD_QUANTIZATION. */
@@ -72,6 +84,14 @@ static inline int32_t tfl_broadcast_i32(const int8_t *p, int32_t i, int32_t step
 /* The prepare of MAXIMUM and MINIMUM: tfl_broadcast_prepare_int8, or all three int32. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_node *node);
 
+/* The prepare checks of the requantizing kernels that also run 16x8 (ADD, SUB, MUL): both
+ * inputs (*in1, *in2) and the output (*out) present, all int8 (*wide = 0) or all int16
+ * (*wide = 1, zero points 0), quantized with positive scales, shapes that broadcast. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node,
+                                                     const tfl_tensor **in1,
+                                                     const tfl_tensor **in2,
+                                                     const tfl_tensor **out, int *wide);
+
 /* The eval of MAXIMUM (maximum = 1) and MINIMUM (maximum = 0): the larger or smaller of the
  * two raw int8 (or int32) values, element by element, with no requantization (TFLite's
  * converter gives both inputs and the output one scale and zero point, and TFLM compares the
@@ -97,7 +117,20 @@ TFL_BINARY_INLINE int32_t tfl_binary_scale(int32_t x, int32_t multiplier, int32_
   return (high + round + ((high >> 31) & sign_mask)) >> right_shift;
 }
 
-/* ADD and SUB (int8): TFLite's quantization of both inputs to a common scale (twice the larger
+/* Element i of an int8 (wide = 0) or int16 (wide = 1) array; `wide` is a constant at every
+ * call site, so the inlined choice costs nothing. */
+TFL_BINARY_INLINE int32_t tfl_binary_load(const void *p, int32_t i, int wide) {
+  return wide ? ((const int16_t *)p)[i] : ((const int8_t *)p)[i];
+}
+TFL_BINARY_INLINE void tfl_binary_store(void *p, int32_t i, int32_t v, int wide) {
+  if (wide) {
+    ((int16_t *)p)[i] = (int16_t)v;
+  } else {
+    ((int8_t *)p)[i] = (int8_t)v;
+  }
+}
+
+/* ADD and SUB (int8 and int16): TFLite's quantization of both inputs to a common scale (twice the larger
  * input scale, left shift 20) and back to the output scale. */
 typedef struct {
   int32_t input1_offset;
@@ -112,17 +145,19 @@ typedef struct {
   int32_t output_shift;
   int32_t act_min;
   int32_t act_max;
+  int32_t subtract; /* SUB: 1 (read by the int16 eval) */
 } tfl_addsub_params;
 TFL_OP_DATA_FITS(tfl_addsub_params);
 
-/* One broadcast row of ADD (subtract = 0) or SUB (subtract = 1, a constant at each call site:
- * inlined, the choice costs nothing). Operands of tfl_binary_scale: every multiplier has
- * shift <= 0 (tfl_addsub_prepare) and |x| < 2^29, so the saturating case cannot occur and
- * high + round cannot overflow. */
-TFL_BINARY_INLINE void tfl_addsub_row(const tfl_addsub_params *d, const int8_t *in1,
-                                      int32_t step1, const int8_t *in2, int32_t step2,
-                                      int8_t *out, int32_t n, int subtract) {
-  /* parameters in locals: stores through int8_t* may alias *d, which would force reloads */
+/* One broadcast row of ADD (subtract = 0) or SUB (subtract = 1) over int8 (wide = 0) or int16
+ * (wide = 1) elements (constants at each call site: inlined, the choices cost nothing).
+ * Operands of tfl_binary_scale: every multiplier has shift <= 0 (tfl_addsub_prepare) and
+ * |x| <= 2^30 (int8: 255 << 20; int16: 32768 << 15 with zero points 0), so the saturating case
+ * cannot occur and high + round cannot overflow. */
+TFL_BINARY_INLINE void tfl_addsub_row(const tfl_addsub_params *d, const void *in1,
+                                      int32_t step1, const void *in2, int32_t step2, void *out,
+                                      int32_t n, int subtract, int wide) {
+  /* parameters in locals: stores through the output may alias *d, which would force reloads */
   const int32_t offset1 = d->input1_offset;
   const int32_t offset2 = d->input2_offset;
   const int32_t output_offset = d->output_offset;
@@ -146,21 +181,25 @@ TFL_BINARY_INLINE void tfl_addsub_row(const tfl_addsub_params *d, const int8_t *
   int32_t o2 = 0;
   for (i = 0; i < n; ++i) {
     const int32_t scaled1 =
-        tfl_binary_scale((in1[o1] + offset1) * (1 << left_shift), m1, r1, round1, sign1);
+        tfl_binary_scale((tfl_binary_load(in1, o1, wide) + offset1) * (1 << left_shift), m1,
+                         r1, round1, sign1);
     const int32_t scaled2 =
-        tfl_binary_scale((in2[o2] + offset2) * (1 << left_shift), m2, r2, round2, sign2);
+        tfl_binary_scale((tfl_binary_load(in2, o2, wide) + offset2) * (1 << left_shift), m2,
+                         r2, round2, sign2);
     const int32_t raw =
         tfl_binary_scale(subtract ? scaled1 - scaled2 : scaled1 + scaled2, mo, ro, roundo,
                          signo) + output_offset;
-    out[i] = (int8_t)tfl_clamp(raw, act_min, act_max);
+    tfl_binary_store(out, i, tfl_clamp(raw, act_min, act_max), wide);
     o1 += step1;
     o2 += step2;
   }
 }
 
-/* The prepare of ADD and SUB: both inputs and the output present, int8 types and scales, the
- * fused activation and multipliers, shapes that broadcast; fills node->data with the
- * tfl_addsub_params. */
-TFL_MUST_CHECK tfl_status tfl_addsub_prepare(tfl_context *ctx, tfl_node *node);
+/* The prepares of ADD and SUB: tfl_broadcast_prepare_wide, then the fused activation and
+ * multipliers; fill node->data with the tfl_addsub_params. With int16 tensors (16x8) they
+ * select the int16 eval (in tfl_kernel_broadcast.c) for the node: node->kernel is switched to
+ * an int16 kernel object with the same code and name. */
+TFL_MUST_CHECK tfl_status tfl_add_prepare(tfl_context *ctx, tfl_node *node);
+TFL_MUST_CHECK tfl_status tfl_sub_prepare(tfl_context *ctx, tfl_node *node);
 
 #endif

@@ -10,4 +10,12 @@ int64_t tfl_index_at(const tfl_tensor *t, int32_t i);
 /* 1 when t is a constant int32/int64 tensor whose byte size matches its element count. */
 int tfl_index_ok(const tfl_tensor *t);
 
+/* Copies a strided view of src to dst in row-major order (TRANSPOSE, STRIDED_SLICE): the
+ * output has dims count[0..rank-1] (1 <= rank <= TFL_MAX_DIMS) and its element (i_0, ...)
+ * is src element base + sum i_k * stride[k] (strides may be negative; the caller's prepare
+ * proved every such index inside src). es: element bytes, 1 (int8) or 2 (int16). Nothing for
+ * an empty output. */
+void tfl_strided_copy(const void *src, void *dst, int32_t rank, const int32_t *count,
+                      const int32_t *stride, int32_t base, int32_t es);
+
 #endif

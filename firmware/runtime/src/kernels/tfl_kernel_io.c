@@ -13,7 +13,9 @@ tfl_status tfl_prepare_tensors(tfl_context *ctx, const tfl_node *node, unsigned 
   if (param != NULL) *param = tfl_node_input(ctx, node, 1);
   if (*in == NULL || *out == NULL || (param != NULL && *param == NULL))
     return TFL_ERR_MODEL_INVALID;
-  if ((*in)->type != TFL_TYPE_INT8 || !type_in(out_types, (*out)->type))
+  if (((*in)->type != TFL_TYPE_INT8 &&
+       !((*in)->type == TFL_TYPE_INT16 && type_in(out_types, TFL_TYPE_INT16))) ||
+      !type_in(out_types, (*out)->type))
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (param != NULL && !type_in(param_types, (*param)->type))
     return TFL_ERR_UNSUPPORTED_TYPE;

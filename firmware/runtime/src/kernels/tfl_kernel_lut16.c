@@ -1,5 +1,7 @@
-/* int16 sigmoid and tanh by table interpolation (see tfl_kernel_lut16.h). */
+/* int16 sigmoid and tanh by table interpolation, and the int16 LOGISTIC and TANH kernels'
+ * prepare and eval (see tfl_kernel_lut16.h). */
 #include "tfl_kernel_lut16.h"
+#include "tfl_kernel_lut8.h"
 
 /* Measured from TFLM's int16 TANH by scripts/measure_sigmoid_table.py. */
 const uint16_t tfl_sigmoid_table_u16[256] = {
@@ -37,8 +39,15 @@ static uint32_t lut_interpolate(uint32_t a, uint32_t bits, uint32_t saturated) {
   return (lo << bits) + (a & ((1u << bits) - 1u)) * (next - lo);
 }
 
-int16_t tfl_lut16_sigmoid(int32_t v) {
-  const int32_t x = v * 3; /* |v| <= 32768: fits */
+/* (v * multiplier + round) >> right_shift; prepare bounds multiplier * 32768 + round below 2^31
+ * and right_shift to 0..31. */
+static int32_t lut_scale(int32_t v, int32_t multiplier, int32_t right_shift) {
+  const int32_t round = right_shift > 0 ? (int32_t)(1u << (right_shift - 1)) : 0;
+  return (v * multiplier + round) >> right_shift;
+}
+
+int16_t tfl_lut16_sigmoid_scaled(int32_t v, int32_t multiplier, int32_t right_shift) {
+  const int32_t x = lut_scale(v, multiplier, right_shift);
   const uint32_t a = (uint32_t)(x < 0 ? -x : x);
   const uint32_t r = lut_interpolate(a, 9u, 0x7FFFu << 10);
   /* to Q0.15 with rounding (2^9 of 2^10); sigmoid(-x) = 1 - sigmoid(x) */
@@ -46,13 +55,87 @@ int16_t tfl_lut16_sigmoid(int32_t v) {
   return (int16_t)q;
 }
 
+int16_t tfl_lut16_sigmoid(int32_t v) { return tfl_lut16_sigmoid_scaled(v, 3, 0); }
+
 int16_t tfl_lut16_tanh(int32_t v, int32_t multiplier, int32_t right_shift) {
-  /* prepare bounds multiplier * 32768 + round below 2^31 and right_shift to 0..31 */
-  const int32_t round = right_shift > 0 ? (int32_t)(1u << (right_shift - 1)) : 0;
-  const int32_t x = (v * multiplier + round) >> right_shift;
+  const int32_t x = lut_scale(v, multiplier, right_shift);
   const uint32_t a = (uint32_t)(x < 0 ? -x : x);
   const int32_t r = (int32_t)lut_interpolate(a, 8u, 0xFFFFu << 8);
   /* tanh = 2 sigmoid(2x) - 1: subtract one half (2^23 at this scale), Q0.15 with rounding */
   const int32_t q = x >= 0 ? (r - (1 << 23) + (1 << 7)) >> 8 : (-r + (1 << 23) + (1 << 7) - 1) >> 8;
   return (int16_t)q;
+}
+
+/* ---- LOGISTIC and TANH, int16 ------------------------------------------------------- */
+
+/* 2^30 * 2^0.001 and 2^30 * 2^(1 - 0.001) (rounded), and 2^30 * sqrt(2): a scale
+ * (q / 2^30) * 2^e with 2^30 <= q < 2^31 is taken as a power of two when its log2 is within
+ * 1e-3 of an integer, as TFLM's CheckedLog2 does; log2 rounds up from q >= 2^30 * sqrt(2). */
+#define LUT16_POT_LOW 1074486343
+#define LUT16_POT_HIGH 2145995642
+#define LUT16_SQRT2 1518500250
+
+/* 1 and *log2 = the nearest integer to log2(x) when x > 0 is a power of two within 1e-3 of the
+ * exponent; 0 otherwise (*log2 still the nearest integer). No libm: the Q31 split of x. */
+static int lut16_checked_log2(float x, int32_t *log2) {
+  int32_t q;
+  int32_t e;
+  tfl_quantize_multiplier((double)x, &q, &e); /* x = q * 2^(e - 31) */
+  if (q >= LUT16_SQRT2) {
+    *log2 = e;
+    return q > LUT16_POT_HIGH;
+  }
+  *log2 = e - 1;
+  return q < LUT16_POT_LOW;
+}
+
+tfl_status tfl_lut16_prepare(const tfl_tensor *in, const tfl_tensor *out, tfl_node *node,
+                             int32_t function, const tfl_kernel *kernel16) {
+  tfl_lut16_params d;
+  int32_t log2_in = 0;
+  int32_t log2_out = 0;
+  int pot;
+  if (in->type != TFL_TYPE_INT16 || out->type != TFL_TYPE_INT16) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
+  if (in->zero_point != 0 || out->zero_point != 0) return TFL_ERR_BAD_QUANTIZATION;
+  if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
+  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  /* the output is Q0.15: scale 2^-15 */
+  if (!lut16_checked_log2(out->scale, &log2_out) || log2_out != -15)
+    return TFL_ERR_BAD_QUANTIZATION;
+  memset(&d, 0, sizeof d);
+  d.function = function;
+  /* inputs in Q3.12 (scale 2^-12; TANH also 2^-11) need only the factor 3 of the table */
+  pot = lut16_checked_log2(in->scale, &log2_in);
+  d.right_shift = 12 + log2_in;
+  if (pot && (d.right_shift == 0 || (function == TFL_LUT16_TANH && d.right_shift == 1))) {
+    d.multiplier = 3 << d.right_shift;
+    d.right_shift = 0;
+  } else {
+    /* to the table's input scale 1 / (3 * 4096): the multiplier doubled into (16383.5, 32767]
+     * with as many right shifts (at most 31) */
+    double multiplier = (double)in->scale * 4096.0 * 3.0;
+    d.right_shift = 0;
+    while (multiplier <= 32767.0 / 2.0 && d.right_shift <= 30) {
+      ++d.right_shift;
+      multiplier *= 2.0;
+    }
+    /* larger would overflow int32 in TFLM too (v * multiplier) */
+    if (!(multiplier <= 32767.0)) return TFL_ERR_BAD_QUANTIZATION;
+    d.multiplier = (int32_t)multiplier;
+  }
+  memcpy(node->data, &d, sizeof d);
+  node->kernel = kernel16; /* the int16 eval from now on */
+  return TFL_OK;
+}
+
+/* Output for one stored int16 value (tfl_map16_eval). */
+static int32_t lut16_value(const void *params, int32_t x) {
+  const tfl_lut16_params *d = (const tfl_lut16_params *)params;
+  if (d->function == TFL_LUT16_TANH) return tfl_lut16_tanh(x, d->multiplier, d->right_shift);
+  return tfl_lut16_sigmoid_scaled(x, d->multiplier, d->right_shift);
+}
+
+tfl_status tfl_lut16_eval(tfl_context *ctx, tfl_node *node) {
+  return tfl_map16_eval(ctx, node, lut16_value);
 }

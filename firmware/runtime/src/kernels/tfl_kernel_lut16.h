@@ -10,14 +10,42 @@
 
 #include <stdint.h>
 
+#include "tfl_kernel.h"
+
 /* sigmoid(i / 24) * 2^16 (saturated to 65535) for i = 0..255, the values TFLM's reference
  * kernels use (measured from its int16 TANH: scripts/measure_sigmoid_table.py). */
 extern const uint16_t tfl_sigmoid_table_u16[256];
 
-/* Q0.15 sigmoid of an int16 value v in Q3.12. */
+/* Q0.15 sigmoid of (v * multiplier + round) >> right_shift, a value in the table's scale
+ * 1 / (3 * 4096) (multiplier <= 32767, right_shift 0..31). */
+int16_t tfl_lut16_sigmoid_scaled(int32_t v, int32_t multiplier, int32_t right_shift);
+/* Q0.15 sigmoid of an int16 value v in Q3.12 (tfl_lut16_sigmoid_scaled with multiplier 3). */
 int16_t tfl_lut16_sigmoid(int32_t v);
 /* Q0.15 tanh of (v * multiplier + round) >> right_shift; the LSTM's cell state uses
  * multiplier 3 << k (right_shift 0) or 3 with right_shift > 0, its gates multiplier 3. */
 int16_t tfl_lut16_tanh(int32_t v, int32_t multiplier, int32_t right_shift);
+
+/* ---- the int16 LOGISTIC and TANH kernels (16x8), TFLM's reference arithmetic ---------- */
+
+enum { TFL_LUT16_LOGISTIC = 0, TFL_LUT16_TANH = 1 };
+
+/* Node data of the int16 LOGISTIC and TANH. */
+typedef struct {
+  int32_t function; /* TFL_LUT16_LOGISTIC or TFL_LUT16_TANH */
+  int32_t multiplier;
+  int32_t right_shift;
+} tfl_lut16_params;
+TFL_OP_DATA_FITS(tfl_lut16_params);
+
+/* The int16 half of LOGISTIC's and TANH's prepare (`in`, `out` present): int16 types,
+ * zero points 0, output scale 2^-15, input rescaled to the table's scale 1 / (3 * 4096) as TFLM
+ * does (a power-of-two input scale 2^-12, or 2^-11 for TANH, within TFLM's 1e-3 tolerance on
+ * log2 gives multiplier 3 << shift; any other scale a multiplier in (16383.5, 32767] and a right
+ * shift). Fills node->data and makes the node run `kernel16` (whose eval is tfl_lut16_eval). */
+TFL_MUST_CHECK tfl_status tfl_lut16_prepare(const tfl_tensor *in, const tfl_tensor *out,
+                                            tfl_node *node, int32_t function,
+                                            const tfl_kernel *kernel16);
+/* y = sigmoid or tanh of every element of input 0 into output 0. Returns TFL_OK. */
+tfl_status tfl_lut16_eval(tfl_context *ctx, tfl_node *node);
 
 #endif

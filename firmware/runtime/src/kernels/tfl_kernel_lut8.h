@@ -19,4 +19,19 @@ typedef int8_t (*tfl_lut8_value)(const void *params, int32_t x);
 TFL_MUST_CHECK tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node,
                                         tfl_lut8_value value, int32_t min_table);
 
+/* ---- the int16 (16x8) paths of RELU and LEAKY_RELU: no table (65,536 values) ----------- */
+
+/* tfl_lut8_prepare for int8 (*wide = 0) or int16 (*wide = 1) tensors of one type; int16 zero
+ * points must be 0 (symmetric 16x8 activations). */
+TFL_MUST_CHECK tfl_status tfl_map_prepare(tfl_context *ctx, const tfl_node *node,
+                                          const tfl_tensor **in, const tfl_tensor **out,
+                                          int *wide);
+
+/* The output for the stored int16 value x, already inside [-32768, 32767]. */
+typedef int32_t (*tfl_map16_value)(const void *params, int32_t x);
+
+/* output 0 = value(node->data, input 0) element by element over int16 tensors. */
+TFL_MUST_CHECK tfl_status tfl_map16_eval(tfl_context *ctx, const tfl_node *node,
+                                         tfl_map16_value value);
+
 #endif

@@ -20,7 +20,7 @@ tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node, const tfl_tens
 tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in, int32_t axis) {
   int32_t k;
   if (out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (out->dims_count != in->dims_count) return TFL_ERR_BAD_SHAPE;
   for (k = 0; k < in->dims_count; ++k) {
     if (k != axis && out->dims[k] != in->dims[k]) return TFL_ERR_BAD_SHAPE;
@@ -33,22 +33,23 @@ void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int
   d->axis = part_axis;
   d->input = input;
   tfl_axis_split(in, axis, &d->outer, &d->inner);
+  d->inner *= tfl_copy_bytes(in->type);
 }
 
-/* Elements of one slice of a part: its dim along the axis times the inner elements. */
+/* Bytes of one slice of a part: its dim along the axis times the inner bytes. */
 static int32_t part_slice(const tfl_split_data *d, const tfl_tensor *part) {
   return d->axis < 0 ? d->inner : part->dims[d->axis] * d->inner;
 }
 
 tfl_status tfl_split_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_split_data *d = (const tfl_split_data *)node->data;
-  const int8_t *src = (const int8_t *)tfl_node_input(ctx, node, d->input)->data;
+  const uint8_t *src = (const uint8_t *)tfl_node_input(ctx, node, d->input)->data;
   int32_t o, i;
   for (o = 0; o < d->outer; ++o) {
     for (i = 0; i < node->output_count; ++i) {
       tfl_tensor *out = tfl_node_output(ctx, node, i);
       const int32_t n = part_slice(d, out);
-      if (n > 0) memcpy((int8_t *)out->data + (size_t)o * (size_t)n, src, (size_t)n);
+      if (n > 0) memcpy((uint8_t *)out->data + (size_t)o * (size_t)n, src, (size_t)n);
       src += n;
     }
   }
@@ -57,13 +58,13 @@ tfl_status tfl_split_eval(tfl_context *ctx, tfl_node *node) {
 
 tfl_status tfl_join_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_split_data *d = (const tfl_split_data *)node->data;
-  int8_t *dst = tfl_output_i8(ctx, node, 0);
+  uint8_t *dst = (uint8_t *)tfl_node_output(ctx, node, 0)->data;
   int32_t o, i;
   for (o = 0; o < d->outer; ++o) {
     for (i = 0; i < node->input_count; ++i) {
       const tfl_tensor *in = tfl_node_input(ctx, node, i);
       const int32_t n = part_slice(d, in);
-      if (n > 0) memcpy(dst, (const int8_t *)in->data + (size_t)o * (size_t)n, (size_t)n);
+      if (n > 0) memcpy(dst, (const uint8_t *)in->data + (size_t)o * (size_t)n, (size_t)n);
       dst += n;
     }
   }

@@ -11,7 +11,8 @@
 typedef struct {
   int32_t axis;  /* -1: each part is one slice of `inner` elements (PACK, UNPACK) */
   int32_t outer; /* product of input dims before the axis */
-  int32_t inner; /* product of input dims after the axis */
+  int32_t inner; /* product of input dims after the axis, times the element bytes (1 for int8,
+                  * 2 for 16x8 int16): the copies count bytes, one eval for both types */
   int32_t input; /* the node input that is split (SPLIT: 1, SPLIT_V and UNPACK: 0) */
 } tfl_split_data;
 TFL_OP_DATA_FITS(tfl_split_data);
@@ -21,7 +22,7 @@ TFL_OP_DATA_FITS(tfl_split_data);
 TFL_MUST_CHECK tfl_status tfl_split_axis(tfl_context *ctx, const tfl_node *node,
                                          const tfl_tensor *axis_t, const tfl_tensor *in,
                                          int32_t *axis);
-/* One output of either: present, int8, `in`'s rank and dims except along `axis` (the caller
+/* One output of either: present, of `in`'s type, `in`'s rank and dims except along `axis` (the caller
  * checks that one). */
 TFL_MUST_CHECK tfl_status tfl_split_output_check(const tfl_tensor *out, const tfl_tensor *in,
                                                  int32_t axis);
