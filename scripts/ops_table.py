@@ -51,7 +51,7 @@ TEST_FILES = (
     "test_stream.py",
 )
 # Searched first for the rows of int16 activations (16x8).
-TEST_FILES_INT16 = ("test_kernels_int16.py",)
+TEST_FILES_INT16 = ("test_kernels_int16.py", "test_kernels_int16_mac.py")
 
 # Quantization of probe tensors per type: (scale, zero point); None = not quantized.
 QUANT: dict[str, tuple[float, int] | None] = {

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_model_path
-from support.models import small_model
+from support.models import small_model, small_model_16x8
 from support.runtime_build import ASAN_EXIT, SAN_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
@@ -86,6 +86,7 @@ def builder_models() -> dict[str, bytes]:
     seeds = fuzzlib.kernel_seed_models()
     return {
         "small_model": small_model(),
+        "small_model_16x8": small_model_16x8(),
         "harness_model": fuzzlib.harness_model(),
         "digits_int8": (REPO / "examples" / "digits" / "digits_int8.tflite").read_bytes(),
         "kernel_lstm": seeds["kernel_lstm.tflite"],
@@ -102,6 +103,7 @@ def builder_models() -> dict[str, bytes]:
     "name",
     [
         "small_model",
+        "small_model_16x8",
         "harness_model",
         "digits_int8",
         "kernel_lstm",

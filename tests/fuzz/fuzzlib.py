@@ -623,10 +623,11 @@ def seed_dir(target: str) -> Path:
     d = BUILD / "seeds" / target
     d.mkdir(parents=True, exist_ok=True)
     if target in ("model", "parse"):
-        from support.models import small_model
+        from support.models import small_model, small_model_16x8
 
         seeds = {
             "small_model.tflite": small_model(),
+            "small_model_16x8.tflite": small_model_16x8(),
             "harness_model.tflite": harness_model(),
             **kernel_seed_models(),
         }

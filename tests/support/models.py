@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from support.tflbuilder import ModelBuilder, quantized_bias_scale
+from support.tflbuilder import ModelBuilder, Tensor, quantized_bias_scale
 
 SMALL_MODEL_SEED = 20261125
 
@@ -102,4 +104,71 @@ def fc_model(inputs: int, units: int) -> bytes:
     )
     y = b.tensor("y", [1, units], "int8", scale=0.5, zero_point=0)
     b.op("FULLY_CONNECTED", [x, w, bias], [y])
+    return b.build([x], [y])
+
+
+def small_model_16x8() -> bytes:
+    """16x8 (int16 activations, int8 per-channel weights, int64 bias): CONV_2D -> DEPTHWISE_CONV_2D
+    -> MAX_POOL_2D -> AVERAGE_POOL_2D -> FULLY_CONNECTED (flattening its 4-D input) -> SOFTMAX."""
+    rng = np.random.default_rng(SMALL_MODEL_SEED + 16)
+    b = ModelBuilder()
+
+    def bias(name: str, n: int, in_scale: float, w_scales: list[float]) -> Tensor:
+        return b.tensor(
+            name,
+            None,
+            "int64",
+            data=rng.integers(-20000, 20000, n),
+            scale=quantized_bias_scale(in_scale, w_scales),
+            zero_point=[0] * len(w_scales),
+        )
+
+    x = b.tensor("x", [1, 6, 6, 2], "int16", scale=1 / 8192, zero_point=0)
+    s1 = [0.01, 0.02, 0.015, 0.03]
+    w1 = b.tensor(
+        "w1", None, "int8", data=rng.integers(-127, 128, (4, 3, 3, 2)), scale=s1, zero_point=[0] * 4
+    )
+    h1 = b.tensor("h1", [1, 6, 6, 4], "int16", scale=1 / 4096, zero_point=0)
+    unit: dict[str, Any] = {"stride_w": 1, "stride_h": 1}
+    b.op(
+        "CONV_2D",
+        [x, w1, bias("b1", 4, 1 / 8192, s1)],
+        [h1],
+        padding="SAME",
+        **unit,
+        fused_activation_function="RELU",
+    )
+    s2 = [0.02, 0.01, 0.03, 0.02]
+    w2 = b.tensor(
+        "w2",
+        None,
+        "int8",
+        data=rng.integers(-127, 128, (1, 3, 3, 4)),
+        scale=s2,
+        zero_point=[0] * 4,
+        quantized_dimension=3,
+    )
+    h2 = b.tensor("h2", [1, 4, 4, 4], "int16", scale=1 / 2048, zero_point=0)
+    dw_inputs = [h1, w2, bias("b2", 4, 1 / 4096, s2)]
+    b.op("DEPTHWISE_CONV_2D", dw_inputs, [h2], padding="VALID", **unit, depth_multiplier=1)
+    h3 = b.tensor("h3", [1, 2, 2, 4], "int16", scale=1 / 2048, zero_point=0)
+    pool: dict[str, Any] = {
+        "padding": "VALID",
+        "stride_w": 2,
+        "stride_h": 2,
+        "filter_width": 2,
+        "filter_height": 2,
+    }
+    b.op("MAX_POOL_2D", [h2], [h3], **pool)
+    h4 = b.tensor("h4", [1, 2, 2, 4], "int16", scale=1 / 2048, zero_point=0)
+    pool = {"padding": "SAME", "stride_w": 1, "stride_h": 1, "filter_width": 2, "filter_height": 2}
+    b.op("AVERAGE_POOL_2D", [h3], [h4], **pool)
+    s5 = [0.02] * 5
+    w5 = b.tensor(
+        "w5", None, "int8", data=rng.integers(-127, 128, (5, 16)), scale=s5, zero_point=[0] * 5
+    )
+    h5 = b.tensor("h5", [1, 5], "int16", scale=1 / 1024, zero_point=0)
+    b.op("FULLY_CONNECTED", [h4, w5, bias("b5", 5, 1 / 2048, s5)], [h5])
+    y = b.tensor("y", [1, 5], "int16", scale=1 / 32768, zero_point=0)
+    b.op("SOFTMAX", [h5], [y], beta=1.0)
     return b.build([x], [y])

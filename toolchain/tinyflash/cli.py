@@ -147,7 +147,7 @@ def check_command(
     Example: tinyflash check model.tflite --json
     """
     from tinyflash.errors import EXIT_CHECK_FAILED
-    from tinyflash.opcheck import check_file
+    from tinyflash.opcheck import check_file, deployable_text
 
     if kernels not in ("portable", "dsp"):
         raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
@@ -234,7 +234,7 @@ def check_command(
         for line in result.report.warnings:
             console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
         if result.deployable:
-            console.print("[bold green]deployable[/]: full int8, every op has a kernel")
+            console.print(f"[bold green]deployable[/]: {deployable_text(result.report.scheme)}")
         else:
             console.print(f"[bold red]not deployable[/] ({len(result.report.offenders)} problems):")
             for line in result.report.offenders:
@@ -416,7 +416,8 @@ def convert_command(
         "int8",
         "--mode",
         "-m",
-        help="int8 (default), uint8-io, int8-float-io, or host-only int16x8, float16, dynamic.",
+        help="int8 (default), uint8-io, int8-float-io, int16x8 (16x8: int16 activations, int8 "
+        "weights), or host-only float16, dynamic.",
     ),
     samples: int = typer.Option(200, "--samples", "-n", help="Use at most N calibration samples."),
     signature: str | None = typer.Option(
@@ -432,6 +433,7 @@ def convert_command(
     Example: tinyflash convert examples/digits/digits.keras -o digits.tflite --data examples/digits/calibration.npz
     """
     from tinyflash.convert import convert_model
+    from tinyflash.opcheck import SCHEME_16X8, SCHEME_INT8, deployable_text
 
     debug = _debug(ctx)
     bar = _LazyBar("calibrating", disable=as_json)
@@ -492,13 +494,14 @@ def convert_command(
     if result.host_only:
         console.print(
             f"[yellow]host-only[/]: mode {result.mode} runs on the host (TFLite), not on "
-            "a microcontroller; use --mode int8 for a device."
+            "a microcontroller; use --mode int8 or int16x8 for a device."
         )
     elif result.deployable:
         print_parts(
             console,
             [
-                "[bold green]deployable[/]: full int8, every op has a kernel",
+                "[bold green]deployable[/]: "
+                + deployable_text(SCHEME_16X8 if result.mode == "int16x8" else SCHEME_INT8),
                 f"(next: tinyflash check {result.output})",
             ],
             sep=" ",

@@ -65,7 +65,7 @@ from tinyflash.records import field_dict
 # until it is killed, so a test can interrupt `convert` mid-conversion without racing it.
 HOLD_ENV = "TINYFLASH_TEST_HOLD_CONVERSION"
 MODES = ("int8", "uint8-io", "int8-float-io", "int16x8", "float16", "dynamic")
-HOST_ONLY_MODES = ("int16x8", "float16", "dynamic")
+HOST_ONLY_MODES = ("float16", "dynamic")
 MODES_NEEDING_DATA = ("int8", "uint8-io", "int8-float-io", "int16x8")
 
 
@@ -490,7 +490,7 @@ def convert_model(
         deployable = False
         problems = [
             f"mode {mode} is host-only: microcontroller runtimes (tinyflash's and TFLM's "
-            "int8 kernels) cannot run it; use --mode int8 for a device."
+            "integer kernels) cannot run it; use --mode int8 or int16x8 for a device."
         ] + problems
     return ConvertResult(
         model=spec.label,

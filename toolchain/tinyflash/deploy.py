@@ -64,8 +64,15 @@ def deploy(
     tflm_path: Path | None = None,
 ) -> DeployResult:
     """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
+    from tinyflash.convert import HOST_ONLY_MODES
     from tinyflash.pipeline import Pipeline
 
+    if mode in HOST_ONLY_MODES:  # before anything is converted: a device cannot run the result
+        raise TinyflashError(
+            f"mode {mode} is host-only: microcontroller runtimes cannot run it, so deploy does "
+            f"not convert with it; use {option('mode')} int8 or int16x8",
+            EXIT_BAD_INPUT,
+        )
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not force:
         raise TinyflashError(

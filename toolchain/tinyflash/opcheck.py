@@ -20,7 +20,11 @@ runtime's capacities; a subgraph no control-flow op runs gets a warning):
   firmware/runtime/include/tfl_kernels.h);
 - int16 appears only where TFLITE_BUILTINS_INT8 itself has it: the integer LSTM's cell state
   (UNIDIRECTIONAL_SEQUENCE_LSTM input 19) and SVDF's activation state (input 4), both variable
-  tensors, and SVDF's time weights (input 2). The fused LSTM must have the form TFLM runs (input
+  tensors, and SVDF's time weights (input 2) — or the model is 16x8 (int16 activations, int8
+  weights, EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8): then every op with an
+  int16 activation must be in the runtime's 16x8 list (firmware/runtime/include/
+  tfl_kernels_int16.h, int16_kernels()), int16 activations are symmetric (zero point 0), and the
+  weight ops' bias may be int64; the model's inputs and outputs may be int16. The fused LSTM must have the form TFLM runs (input
   gate, no peephole, projection or layer norm, power-of-two cell-state scale).
 Each offender is one sentence naming the op (or model input/output) and its fix.
 """
@@ -55,16 +59,21 @@ def kernel_table(runtime_dir: Path | None = None) -> dict[str, str]:
     return dict(_read_kernel_table(root / "include" / "tfl_kernels.h"))
 
 
-@functools.lru_cache(maxsize=4)
-def _read_kernel_table(header: Path) -> tuple[tuple[str, str], ...]:
+def _read_list(header: Path, what: str) -> str:
+    """The text of one of the runtime's X-macro op lists; `what` names it in the error."""
     try:
-        text = header.read_text(encoding="utf-8")
+        return header.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise TinyflashError(
-            f"cannot read the runtime's kernel list {header} ({reason}); reinstall tinyflash",
+            f"cannot read the runtime's {what} {header} ({reason}); reinstall tinyflash",
             EXIT_BAD_INPUT,
         ) from error
+
+
+@functools.lru_cache(maxsize=4)
+def _read_kernel_table(header: Path) -> tuple[tuple[str, str], ...]:
+    text = _read_list(header, "kernel list")
     rows = tuple((name, lower) for lower, _code, name in _KERNEL_ROW.findall(text))
     if not rows:
         raise TinyflashError(
@@ -73,6 +82,57 @@ def _read_kernel_table(header: Path) -> tuple[tuple[str, str], ...]:
             EXIT_BAD_INPUT,
         )
     return rows
+
+
+# One line of the runtime's 16x8 op list: TFL_KERNEL_INT16(lower, "NAME").
+_INT16_ROW = re.compile(r'^\s*TFL_KERNEL_INT16\(\s*(\w+)\s*,\s*"(\w+)"\s*\)', re.MULTILINE)
+
+SCHEME_INT8 = "int8"
+SCHEME_16X8 = "16x8: int16 activations, int8 weights"
+INT16X8_FIX = (
+    "convert with --mode int8, or replace the layer with ops that run 16x8 "
+    "(`tinyflash ops` lists them)"
+)
+
+
+def int16_kernels(runtime_dir: Path | None = None) -> tuple[str, ...]:
+    """The op names whose kernels also run 16x8 (int16 activations, int8 weights), from the one
+    list firmware/runtime/include/tfl_kernels_int16.h (read once per process)."""
+    root = runtime_dir if runtime_dir is not None else resources.firmware_dir() / "runtime"
+    return _read_int16_table(root / "include" / "tfl_kernels_int16.h")
+
+
+@functools.lru_cache(maxsize=4)
+def _read_int16_table(header: Path) -> tuple[str, ...]:
+    text = _read_list(header, "16x8 kernel list")
+    return tuple(name for _lower, name in _INT16_ROW.findall(text))
+
+
+def model_scheme(info: ModelInfo) -> str:
+    """SCHEME_16X8 when some activation is int16 other than the int8 scheme's own int16 state
+    (INT16_STATE: the integer LSTM's cell state, SVDF's), else SCHEME_INT8."""
+    state = {
+        op.inputs[k]
+        for op in info.ops
+        for k in INT16_STATE.get(op.name, {})
+        if k < len(op.inputs) and op.inputs[k] >= 0
+    }
+    for op in info.ops:
+        for i in (*op.inputs, *op.outputs):
+            if i < 0 or i in state:
+                continue
+            t = info.tensors[i]
+            if t.dtype == "int16" and not t.is_constant:
+                return SCHEME_16X8
+    return SCHEME_INT8
+
+
+def deployable_text(scheme: str) -> str:
+    """The verdict line of a deployable model: 'full int8, every op has a kernel' or
+    '16x8: int16 activations, int8 weights, every op has an int16 kernel'."""
+    if scheme == SCHEME_16X8:
+        return f"{SCHEME_16X8}, every op has an int16 kernel"
+    return "full int8, every op has a kernel"
 
 
 def runtime_kernels() -> tuple[str, ...]:
@@ -160,6 +220,7 @@ class CheckReport:
     deployable: bool
     findings: tuple[Finding, ...]
     float_io: bool  # float inputs/outputs quantized at the edges (int8-float-io mode)
+    scheme: str = SCHEME_INT8  # SCHEME_INT8 or SCHEME_16X8
 
     @property
     def offenders(self) -> tuple[str, ...]:
@@ -182,15 +243,20 @@ def _quant_problem(t: TensorInfo, per_channel_ok: bool) -> str | None:
         return f"{_tname(t)} is quantized per channel ({len(q.scales)} scales), which only weights may be"
     if not all(math.isfinite(s) and s > 0 for s in q.scales):
         return f"{_tname(t)} has a scale that is not a positive finite number"
-    lo, hi = (-128, 127) if t.dtype == "int8" else (-(2**31), 2**31 - 1)
+    lo, hi = {"int8": (-128, 127), "int16": (-32768, 32767)}.get(t.dtype, (-(2**31), 2**31 - 1))
+    if t.dtype == "int16" and not t.is_constant and any(z != 0 for z in q.zero_points):
+        return f"{_tname(t)} is int16 with zero point {q.zero_points[0]}, not 0 (16x8 is symmetric)"
     if not all(lo <= z <= hi for z in q.zero_points):
         return f"{_tname(t)} has a zero point outside [{lo}, {hi}]"
     return None
 
 
-def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
+def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCHEME_INT8) -> None:
+    """Findings of one op of a model quantized with `scheme` (model_scheme)."""
     tensors = info.tensors
     head = f"op {op.index} {op.name}"
+    sixteen = scheme == SCHEME_16X8 and op.name in int16_kernels()
+    qtypes = ("int8", "int16") if sixteen else ("int8",)
 
     def add(kind: str, text: str, severity: str = "error") -> None:
         out.append(Finding(severity, kind, f"{head} {text}", op.index, op.name))
@@ -217,7 +283,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         and ins[0].dtype == "float32"
         and ins[0].index in model_in
         and not ins[0].is_constant
-        and all(t.dtype == "int8" for t in outs)
+        and all(t.dtype in qtypes for t in outs)
     ):
         add(
             "float-io",
@@ -233,7 +299,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         and all(t.dtype == "float32" and t.index in model_out for t in outs)
         and ins
         and ins[0] is not None
-        and ins[0].dtype == "int8"
+        and ins[0].dtype in qtypes
         and not ins[0].is_constant
     ):
         add(
@@ -281,6 +347,13 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
                 "hybrid",
                 f"is hybrid: {w.dtype} weights, {float_acts[0].dtype} activations — "
                 f"{REPRESENTATIVE_FIX}",
+            )
+        elif scheme == SCHEME_16X8:
+            add(
+                "float",
+                f"computes in {float_acts[0].dtype} ({_tname(float_acts[0])}): the 16x8 "
+                "converter left it in float, and tinyflash does not run mixed float/16x8 "
+                f"models — {INT16X8_FIX}",
             )
         else:
             add(
@@ -333,6 +406,8 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
         and state.dtype == "int16"
         and state.is_variable == variable
     }
+    if sixteen:
+        int16_ok |= {t.index for t in acts if t.dtype == "int16"}
     bad = [
         t
         for t in acts
@@ -374,7 +449,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding]) -> None:
             add("weights", f"has {w.dtype} weights ({_tname(w)}), not int8 — {INT8_FIX}")
             return
         b = ins[bias_idx] if 0 <= bias_idx < len(ins) else None
-        if b is not None and b.dtype != "int32":
+        if b is not None and b.dtype != "int32" and not (sixteen and b.dtype == "int64"):
             kind = "int16" if b.dtype == "int64" else "bias"
             add(kind, f"has {b.dtype} bias ({_tname(b)}), not int32 — {INT8_FIX}")
             return
@@ -565,7 +640,7 @@ def _no_kernel_first(
 
 def _check_quant(op: OpInfo, acts: list[TensorInfo], add: Callable[..., None]) -> None:
     for t in acts:
-        if t.dtype != "int8":
+        if t.dtype not in ("int8", "int16") or (t.dtype == "int16" and t.is_variable):
             continue
         problem = _quant_problem(t, per_channel_ok=False)
         if problem:
@@ -585,6 +660,7 @@ def check_model(info: ModelInfo) -> CheckReport:
             )
         )
     producers = {t: op for op in info.ops for t in op.outputs}
+    scheme = model_scheme(info)
     for op in info.ops:
         if op.name not in runtime_kernels() and op.custom_code is None and op.name != "CUSTOM":
             # the real cause comes first and alone: with no kernel, the op's types do not
@@ -596,7 +672,26 @@ def check_model(info: ModelInfo) -> CheckReport:
             # converter quirk); the runtime's kernel does not run it, and data would not help
             findings.append(_no_kernel_finding(info, op, float_island=True))
             continue
-        _check_op(info, op, findings)
+        if scheme == SCHEME_16X8 and op.name not in int16_kernels():
+            int16 = [
+                info.tensors[i]
+                for i in (*op.inputs, *op.outputs)
+                if i >= 0 and info.tensors[i].dtype == "int16" and not info.tensors[i].is_constant
+            ]
+            if int16:
+                findings.append(
+                    Finding(
+                        "error",
+                        "no-int16-kernel",
+                        f"op {op.index} {op.name} ({_op_types(info, op)}) has int16 "
+                        f"activations ({_tname(int16[0])}) but its tinyflash kernel runs only "
+                        f"int8, not 16x8 — {INT16X8_FIX}",
+                        op.index,
+                        op.name,
+                    )
+                )
+                continue
+        _check_op(info, op, findings, scheme)
 
     consumers: dict[int, list[OpInfo]] = {}
     for op in info.ops:
@@ -607,7 +702,7 @@ def check_model(info: ModelInfo) -> CheckReport:
     for role, indices in (("input", info.inputs), ("output", info.outputs)):
         for pos, ti in enumerate(indices):
             io = info.tensors[ti]
-            if io.dtype == "int8":
+            if io.dtype == "int8" or (io.dtype == "int16" and scheme == SCHEME_16X8):
                 continue
             if (
                 role == "output"
@@ -656,7 +751,11 @@ def check_model(info: ModelInfo) -> CheckReport:
     findings.extend(_subgraph_findings(info))
     deployable = not any(f.severity == "error" for f in findings)
     return CheckReport(
-        model=info.name, deployable=deployable, findings=tuple(findings), float_io=float_io
+        model=info.name,
+        deployable=deployable,
+        findings=tuple(findings),
+        float_io=float_io,
+        scheme=scheme,
     )
 
 
@@ -771,6 +870,7 @@ class CheckResult:
             "pool_words": plan.pool_words,
             "deployable": self.report.deployable,
             "float_io": self.report.float_io,
+            "scheme": self.report.scheme,
             "offenders": list(self.report.offenders),
             "warnings": list(self.report.warnings),
             "findings": [

@@ -532,6 +532,8 @@ def scratch_bytes_for_op(info: ModelInfo, op: OpInfo, kernels: str) -> int:
     refuses give 0 (the model does not get that far)."""
     if kernels not in SCRATCH_KERNEL_SETS or len(op.inputs) < 2 or not op.outputs:
         return 0
+    if op.inputs[0] >= 0 and info.tensors[op.inputs[0]].dtype == "int16":
+        return 0  # the 16x8 evals take no scratch
     x, w, y = _shape(info, op.inputs[0]), _shape(info, op.inputs[1]), _shape(info, op.outputs[0])
     if op.name == "CONV_2D" and len(x) == len(w) == len(y) == 4:
         oc, kh, kw, fic = w

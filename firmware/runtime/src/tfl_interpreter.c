@@ -252,8 +252,12 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
    * variables live in the arena and start at zero */
   if (data_len != 0 && !is_variable) {
     if (data_len != (uint32_t)t->bytes) return TFL_ERR_BAD_BUFFER;
-    /* kernels read multi-byte constants in place: they must be naturally aligned */
-    if (((uintptr_t)(fb->buf + data) % (uintptr_t)esize) != 0) return TFL_ERR_BAD_BUFFER;
+    /* kernels read multi-byte constants in place: they must be naturally aligned, 8-byte
+     * types to 4 bytes only (the 16x8 converter writes int64 biases at 4-byte offsets; kernels
+     * read them with tfl_load_i64) */
+    if (((uintptr_t)(fb->buf + data) % (uintptr_t)(esize > 4 ? 4 : esize)) != 0) {
+      return TFL_ERR_BAD_BUFFER;
+    }
     if (planned != -1) return TFL_ERR_PLAN_MISMATCH;
     t->data = (void *)(uintptr_t)(fb->buf + data);
     t->is_constant = 1;

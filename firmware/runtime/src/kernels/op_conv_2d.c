@@ -1,5 +1,6 @@
 /* CONV_2D, int8 activations, int8 weights [OC, KH, KW, IC/groups] per-tensor or per-channel
- * (axis 0, zero points 0), optional int32 bias, stride, dilation, SAME/VALID padding, fused
+ * (axis 0, zero points 0), optional int32 bias (16x8: int16 activations, int64 or int32 bias,
+ * tfl_conv16_eval), stride, dilation, SAME/VALID padding, fused
  * activation. Grouped convolution when the input has a multiple of the filter's input channels.
  * Per output channel: multiplier of (double)in_scale * (double)w_scale[c] / (double)out_scale.
  * Pool: 2 words per weight scale (1 or OC multipliers, then as many shifts; per-tensor
@@ -56,6 +57,12 @@ static int32_t conv_scratch_bytes(const tfl_tensor *in, const tfl_tensor *w,
   return 0;
 }
 
+static tfl_status conv_eval_int16(tfl_context *ctx, tfl_node *node) {
+  const conv_data *d = (const conv_data *)node->data;
+  return tfl_conv16_eval(ctx, node, &d->p, d->groups, 0);
+}
+TFL_DEFINE_KERNEL16(conv_int16, 3, "CONV_2D", conv_prepare, conv_eval_int16);
+
 static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;
   conv_data *d = (conv_data *)node->data;
@@ -74,6 +81,10 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   /* weights [OC, KH, KW, IC / groups]: per-channel along dim 0 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 0, act, &d->p));
   d->scratch = -1;
+  if (in->type == TFL_TYPE_INT16) {
+    node->kernel = &conv_int16;
+    return TFL_OK;
+  }
   const int32_t scratch = conv_scratch_bytes(in, w, out, d);
   if (scratch > 0) TFL_ENSURE(tfl_scratch_request(ctx, node, scratch, &d->scratch));
   return TFL_OK;

@@ -1,5 +1,6 @@
 /* DEPTHWISE_CONV_2D, int8: weights [1, KH, KW, IC * depth_multiplier] per-tensor or per-channel
- * (axis 3, zero points 0), optional int32 bias, stride, dilation, SAME/VALID padding, fused
+ * (axis 3, zero points 0), optional int32 bias (16x8: int16 activations, int64 bias,
+ * tfl_conv16_eval), stride, dilation, SAME/VALID padding, fused
  * activation. Output channel ic * depth_multiplier + m reads input channel ic.
  * Pool: 2 words per weight scale (1 or OC multipliers, then as many shifts; per-tensor
  * weights read index 0 for every channel). */
@@ -15,6 +16,12 @@ typedef struct {
   int32_t depth_multiplier;
 } dwconv_data;
 TFL_OP_DATA_FITS(dwconv_data);
+
+static tfl_status dwconv_eval_int16(tfl_context *ctx, tfl_node *node) {
+  const dwconv_data *d = (const dwconv_data *)node->data;
+  return tfl_conv16_eval(ctx, node, &d->p, 1, d->depth_multiplier);
+}
+TFL_DEFINE_KERNEL16(dwconv_int16, 4, "DEPTHWISE_CONV_2D", dwconv_prepare, dwconv_eval_int16);
 
 static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;
@@ -33,7 +40,13 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   if (bias != NULL && tfl_tensor_elements(bias) != oc) return TFL_ERR_BAD_SHAPE;
   TFL_ENSURE(tfl_conv_geometry(in, out, kh, kw, padding, &d->p));
   /* weights [1, KH, KW, IC * depth_multiplier]: per-channel along dim 3 */
-  return tfl_conv_quantization(ctx, in, w, out, oc, 3, act, &d->p);
+  TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 3, act, &d->p));
+  if (in->type == TFL_TYPE_INT16) {
+    /* TFLM's 16x8 depthwise reads its bias as int64 only */
+    if (bias != NULL && bias->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
+    node->kernel = &dwconv_int16;
+  }
+  return TFL_OK;
 }
 
 /* Channels per accumulation pass of the depth multiplier 1 path (accumulators on the stack). */

@@ -8,6 +8,7 @@
  * for every unit). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
+#include "tfl_kernel_int16.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
@@ -24,15 +25,19 @@ typedef struct {
   int32_t depth;   /* K */
   int32_t batches;
   int32_t scratch; /* arena offset of the DSP path's expanded row (tfl_scratch), -1 for none */
+  int32_t wide_acc; /* 16x8: 1 accumulates in int64 (int64 bias or none), 0 in int32 */
 } fc_data;
 TFL_OP_DATA_FITS(fc_data);
 
+static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node);
+TFL_DEFINE_KERNEL16(fc_int16, 9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16);
+
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *bias = tfl_node_input(ctx, node, 2);
-  const tfl_tensor *in, *w, *out;
+  const tfl_tensor *in, *w, *bias, *out;
   fc_data *d = (fc_data *)node->data;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INT8, &in, &w, &out));
-  if (bias != NULL && bias->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  /* int8 x int8, or 16x8: int16 activations (zero point 0) x int8 weights, int64/int32 bias */
+  TFL_ENSURE(tfl_weight_op_tensors(ctx, node, &in, &w, &bias, &out));
+  const int wide = in->type == TFL_TYPE_INT16;
   if (w->dims_count != 2) return TFL_ERR_BAD_SHAPE;
   const int32_t units = w->dims[0], depth = w->dims[1];
   if (units <= 0 || depth <= 0) return TFL_ERR_BAD_SHAPE;
@@ -53,10 +58,11 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
       if (tfl_tensor_channel_zero_point(w, c) != 0) return TFL_ERR_BAD_QUANTIZATION;
     }
   }
+  if (wide && (in->zero_point != 0 || out->zero_point != 0)) return TFL_ERR_BAD_QUANTIZATION;
   int8_t act;
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &act));
-  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
-                                &d->act_max));
+  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, wide ? -32768 : -128,
+                                  wide ? 32767 : 127, &d->act_min, &d->act_max));
   /* 1 (per-tensor) or N (per-channel) scales, checked above */
   TFL_ENSURE(tfl_conv_multipliers(ctx, in, w, out, &d->pool_index));
   d->input_offset = -in->zero_point;
@@ -66,6 +72,18 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   d->depth = depth;
   d->batches = batches;
   d->scratch = -1;
+  if (wide) {
+    /* TFLM accumulates in int32 only with an int32 bias (or, without bias, when the options'
+     * quantized_bias_type, field 4, says INT32 = 2) */
+    int8_t bias_type;
+    TFL_ENSURE(tfl_option_i8(ctx, node, 4, 0, &bias_type));
+    d->wide_acc = bias != NULL ? bias->type == TFL_TYPE_INT64 : bias_type != TFL_TYPE_INT32;
+    if (!tfl_int16_multipliers_ok(ctx->mem.pool + d->pool_index, w->quant_count)) {
+      return TFL_ERR_BAD_QUANTIZATION;
+    }
+    node->kernel = &fc_int16;
+    return TFL_OK;
+  }
 #if TFL_MAC_DSP
   /* The DSP path expands each input row once into arena scratch (plan.py's fc_scratch_bytes
    * computes the same number): two words per 4-block of the row. */
@@ -138,6 +156,28 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
       }
       yrow[n] = tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask],
                                out_off, act_lo, act_hi);
+    }
+  }
+  return TFL_OK;
+}
+
+/* 16x8: out[b][n] = clamp(requant(sum_k x[b][k] * (w[n][k] - zp_w) + bias[n])), int16 in and
+ * out (zero point 0). The accumulator is int64 with an int64 bias (TFLM's int64 requantization,
+ * tfl_requantize_int64), else int32 (wrapping) with the int8 path's requantization. */
+static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
+  const fc_data *d = (const fc_data *)node->data;
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const tfl_out16 o = tfl_out16_of(ctx, d->pool_index, w, tfl_node_input(ctx, node, 2),
+                                   d->wide_acc, d->act_min, d->act_max);
+  const int16_t *x = (const int16_t *)tfl_node_input(ctx, node, 0)->data;
+  int16_t *y = (int16_t *)tfl_node_output(ctx, node, 0)->data;
+  const int32_t depth = d->depth, units = d->units, w_off = d->filter_offset;
+  for (int32_t batch = 0; batch < d->batches; ++batch, x += depth, y += units) {
+    for (int32_t n = 0; n < units; ++n) {
+      const int8_t *wr = (const int8_t *)w->data + n * depth;
+      uint64_t sum = 0;
+      for (int32_t k = 0; k < depth; ++k) sum += (uint64_t)(int64_t)(x[k] * (wr[k] + w_off));
+      y[n] = tfl_out16_value(&o, sum, n);
     }
   }
   return TFL_OK;

@@ -1,4 +1,5 @@
-/* MEAN, int8 (TFLM reference arithmetic).
+/* MEAN, int8 or int16 (16x8: the same integer path, saturated to int16; TFLM reference
+ * arithmetic).
  *
  * Input 1 is a constant int32 vector of axes (negative counts from the back, repeats allowed);
  * ReducerOptions.keep_dims keeps the reduced dims as 1. TFLM takes one integer path for every
@@ -16,16 +17,17 @@ typedef struct {
   int32_t output_zero_point;
   int32_t multiplier;
   int32_t shift;
+  int32_t qmin, qmax; /* the output type's range: int8, or int16 (16x8) */
 } tfl_mean_data;
 TFL_OP_DATA_FITS(tfl_mean_data);
 
-static int8_t mean_finish(int32_t sum, const void *user) {
+static int32_t mean_finish(int32_t sum, const void *user) {
   const tfl_mean_data *d = (const tfl_mean_data *)user;
   const int64_t shifted = (int64_t)sum - (int64_t)d->input_zero_point * d->shape.count;
   const int32_t r =
       tfl_multiply_by_quantized_multiplier((int32_t)shifted, d->multiplier, d->shift) +
       d->output_zero_point;
-  return (int8_t)tfl_clamp(r, -128, 127);
+  return tfl_clamp(r, d->qmin, d->qmax);
 }
 
 static tfl_status mean_prepare(tfl_context *ctx, tfl_node *node) {
@@ -40,6 +42,8 @@ static tfl_status mean_prepare(tfl_context *ctx, tfl_node *node) {
   count = d.shape.count;
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;
+  d.qmin = in->type == TFL_TYPE_INT16 ? -32768 : -128;
+  d.qmax = in->type == TFL_TYPE_INT16 ? 32767 : 127;
   tfl_quantize_multiplier((double)in->scale / (double)out->scale, &d.multiplier, &d.shift);
   if (count > 0) {
     k = 0;
@@ -51,8 +55,9 @@ static tfl_status mean_prepare(tfl_context *ctx, tfl_node *node) {
     d.multiplier = (int32_t)scaled;
     d.shift -= k;
   }
-  /* the requantized sum must not overflow: |sum| <= 255 * count, shifted left by shift */
-  if (d.shift > 0 && (int64_t)255 * count > (INT32_MAX >> d.shift)) return TFL_ERR_BAD_QUANTIZATION;
+  /* the requantized sum must not overflow: |sum| <= (qmax - qmin) * count, shifted left */
+  if (d.shift > 0 && (int64_t)(d.qmax - d.qmin) * count > (INT32_MAX >> d.shift))
+    return TFL_ERR_BAD_QUANTIZATION;
   return tfl_node_set_data(node, &d, sizeof d);
 }
 

@@ -7,6 +7,7 @@
  *   - out = exp * reciprocal >> (bits over unit + 31 - output bits), shifted to the type minimum.
  * Elements with diff below diff_min (the Q5.26 range) give exactly the type minimum. */
 #include "tfl_kernel.h"
+#include "tfl_kernel_softmax16.h"
 
 typedef struct {
   int32_t input_multiplier;
@@ -87,15 +88,38 @@ static int32_t count_leading_zeros(uint32_t x) {
   return n;
 }
 
+static tfl_status softmax_eval_int16(tfl_context *ctx, tfl_node *node);
+TFL_DEFINE_KERNEL16(softmax_int16, 25, "SOFTMAX", softmax_prepare, softmax_eval_int16);
+
 static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   softmax_data *d = (softmax_data *)node->data;
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16) return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1 || !tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
   if (in->quant_count != 1 || out->quant_count != 1 || !(in->scale > 0.0f)) {
     return TFL_ERR_BAD_QUANTIZATION;
+  }
+  d->depth = in->dims[in->dims_count - 1];
+  d->rows = d->depth > 0 ? tfl_tensor_elements(in) / d->depth : 0;
+  float beta;
+  TFL_ENSURE(tfl_option_f32(ctx, node, 0, 0.0f, &beta));
+  if (in->type == TFL_TYPE_INT16) {
+    /* 16x8: int16 -> int16, zero points 0, output scale 1/32768 (TFLM's tolerance 0.1%); the
+     * row sum of Q0.15 exps stays below 2^31 for rows up to 65536 */
+    if (out->type != TFL_TYPE_INT16) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (in->zero_point != 0 || out->zero_point != 0) return TFL_ERR_BAD_QUANTIZATION;
+    if (out->scale < 0.999f / 32768.0f || out->scale > 1.001f / 32768.0f) {
+      return TFL_ERR_BAD_QUANTIZATION;
+    }
+    if (d->depth > 65536) return TFL_ERR_BAD_SHAPE;
+    /* differences rescaled so that [-65535, 0] spans exp's table range [-10, 0] */
+    tfl_quantize_multiplier((double)in->scale * (double)beta / (10.0 / 65535.0),
+                            &d->input_multiplier, &d->input_left_shift);
+    if (d->input_left_shift > 30) return TFL_ERR_UNSUPPORTED_OPTION;
+    node->kernel = &softmax_int16;
+    return TFL_OK;
   }
   if (out->type == TFL_TYPE_INT8) {
     d->output_bits = 8;
@@ -105,8 +129,6 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
     /* int16 output (TFLM: zero point -32768) is not implemented */
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
-  float beta;
-  TFL_ENSURE(tfl_option_f32(ctx, node, 0, 0.0f, &beta));
   double real = (double)beta * (double)in->scale *
                 (double)((int64_t)1 << (31 - SCALED_DIFF_INTEGER_BITS));
   if (real > 2147483647.0) real = 2147483647.0;
@@ -118,8 +140,6 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
                         (double)((int64_t)1 << (31 - SCALED_DIFF_INTEGER_BITS)) /
                         (double)((int64_t)1 << d->input_left_shift);
   d->diff_min = -(int32_t)radius; /* radius >= 0: truncation is floor */
-  d->depth = in->dims[in->dims_count - 1];
-  d->rows = d->depth > 0 ? tfl_tensor_elements(in) / d->depth : 0;
   return TFL_OK;
 }
 
@@ -160,6 +180,39 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
         v = tfl_clamp(v, out_min, out_max);
       }
       ((int8_t *)out->data)[r * d->depth + c] = (int8_t)v;
+    }
+  }
+  return TFL_OK;
+}
+
+/* 16x8: e = exp(x - max) from the table (Q0.15, cached in the output row), the row's sum's
+ * reciprocal from the 1/(1+x) table after normalising the sum to [1, 2), then e * reciprocal
+ * rounded back to Q0.15 and clamped to [0, 32767]. */
+static tfl_status softmax_eval_int16(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const softmax_data *d = (const softmax_data *)node->data;
+  const int32_t depth = d->depth, mult = d->input_multiplier, shift = d->input_left_shift;
+  for (int32_t r = 0; r < d->rows; ++r) {
+    const int16_t *row = (const int16_t *)in->data + r * depth;
+    int16_t *y = (int16_t *)out->data + r * depth;
+    int32_t max_in_row = -32768;
+    for (int32_t c = 0; c < depth; ++c) max_in_row = tfl_max(max_in_row, row[c]);
+    int32_t sum = 0; /* <= 65536 * 32767: no overflow */
+    for (int32_t c = 0; c < depth; ++c) {
+      const int32_t scaled = tfl_multiply_by_quantized_multiplier(row[c] - max_in_row, mult, shift);
+      y[c] = tfl_lut16_lookup(tfl_clamp(scaled + 32767, -32768, 32767), tfl_softmax16_exp);
+      sum += y[c];
+    }
+    /* the max element's exp is the table's last value (about 32767): 2^14 < sum < 2^31 */
+    const int32_t headroom = tfl_clamp(count_leading_zeros((uint32_t)sum), 1, 17);
+    const int32_t shifted = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
+    const int32_t centred = tfl_clamp(shifted - (32768 + 65536), -32768, 32767);
+    const int64_t reciprocal = tfl_lut16_lookup(centred, tfl_softmax16_recip);
+    const int32_t right = 31 - headroom; /* 14 .. 30 */
+    for (int32_t c = 0; c < depth; ++c) {
+      const int64_t v = ((int64_t)y[c] * reciprocal + ((int64_t)1 << (right - 1))) >> right;
+      y[c] = (int16_t)(v < 0 ? 0 : (v > 32767 ? 32767 : v));
     }
   }
   return TFL_OK;

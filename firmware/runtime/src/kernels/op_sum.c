@@ -17,13 +17,13 @@ typedef struct {
 } tfl_sum_data;
 TFL_OP_DATA_FITS(tfl_sum_data);
 
-static int8_t sum_finish(int32_t acc, const void *user) {
+static int32_t sum_finish(int32_t acc, const void *user) {
   const tfl_sum_data *d = (const tfl_sum_data *)user;
   const int32_t shifted = (int32_t)((uint32_t)acc - (uint32_t)d->offset);
   const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(shifted, d->multiplier,
                                                                   d->shift) +
                     d->output_zero_point; /* int64: defined for any requantized value */
-  return (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+  return (int32_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
 }
 
 static tfl_status sum_prepare(tfl_context *ctx, tfl_node *node) {
@@ -31,6 +31,7 @@ static tfl_status sum_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_sum_data d;
   memset(&d, 0, sizeof d);
   TFL_ENSURE(tfl_reduce_prepare(ctx, node, &d.shape, &in, &out));
+  if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!(in->scale > 0.0f && out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier((double)in->scale / (double)out->scale, &d.multiplier, &d.shift);
   d.offset = (int32_t)(uint32_t)((uint64_t)(int64_t)in->zero_point * (uint64_t)d.shape.count);

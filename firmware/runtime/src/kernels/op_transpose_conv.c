@@ -9,9 +9,13 @@
  *
  * Pool contract with the Python memory planner: prepare takes exactly 2 * S words from
  * tfl_pool_alloc, S multipliers followed by S shifts, where S is the number of weight scales
- * (1 per-tensor, OC per-channel); eval reads channel c's pair at index c & channel_mask. */
+ * (1 per-tensor, OC per-channel); eval reads channel c's pair at index c & channel_mask.
+ *
+ * 16x8: int16 input and output (zero point 0), int8 weights, an int64 or int16 bias (TFLM
+ * widens the int16 one); the sum is an int64 requantized as TFLM does (tfl_requantize_int64). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
+#include "tfl_kernel_int16.h"
 
 typedef struct {
   int32_t stride_h, stride_w;
@@ -32,6 +36,9 @@ static int32_t tconv_padding(int32_t padding, int32_t size, int32_t filter, int3
   return total > 0 ? (int32_t)(total / 2) : 0;
 }
 
+static tfl_status tconv_eval_int16(tfl_context *ctx, tfl_node *node);
+TFL_DEFINE_KERNEL16(tconv_int16, 67, "TRANSPOSE_CONV", tconv_prepare, tconv_eval_int16);
+
 static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_transpose_conv_data *d = (tfl_transpose_conv_data *)node->data;
   const tfl_tensor *shape = tfl_node_input(ctx, node, 0);
@@ -44,7 +51,8 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   if (shape == NULL || w == NULL || in == NULL || out == NULL || node->output_count != 1 ||
       node->input_count < 3 || node->input_count > 4)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8)
+  const int wide = in->type == TFL_TYPE_INT16; /* 16x8 */
+  if ((in->type != TFL_TYPE_INT8 && !wide) || w->type != TFL_TYPE_INT8 || out->type != in->type)
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (shape->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count != 4 || w->dims_count != 4 || out->dims_count != 4) return TFL_ERR_BAD_SHAPE;
@@ -76,12 +84,14 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
     if (!(tfl_tensor_channel_scale(w, c) > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   }
   if (bias != NULL) {
-    if (bias->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
-    if (tfl_tensor_elements(bias) != oc || bias->bytes != oc * (int32_t)sizeof(int32_t))
-      return TFL_ERR_BAD_SHAPE;
+    const uint8_t want = wide ? TFL_TYPE_INT64 : TFL_TYPE_INT32;
+    if (bias->type != want && !(wide && bias->type == TFL_TYPE_INT16))
+      return TFL_ERR_UNSUPPORTED_TYPE;
+    if (tfl_tensor_elements(bias) != oc) return TFL_ERR_BAD_SHAPE;
   }
-  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
-                                 &d->act_max));
+  if (wide && (in->zero_point != 0 || out->zero_point != 0)) return TFL_ERR_BAD_QUANTIZATION;
+  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, wide ? -32768 : -128,
+                                  wide ? 32767 : 127, &d->act_min, &d->act_max));
   d->stride_h = stride_h;
   d->stride_w = stride_w;
   d->pad_h = tconv_padding(padding, out->dims[1], w->dims[1], stride_h);
@@ -89,10 +99,36 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   d->input_zp = in->zero_point;
   d->output_zp = out->zero_point;
   d->scales = w->quant_count;
-  return tfl_conv_multipliers(ctx, in, w, out, &d->pool_offset);
+  TFL_ENSURE(tfl_conv_multipliers(ctx, in, w, out, &d->pool_offset));
+  if (wide) {
+    if (!tfl_int16_multipliers_ok(ctx->mem.pool + d->pool_offset, d->scales))
+      return TFL_ERR_BAD_QUANTIZATION;
+    node->kernel = &tconv_int16;
+  }
+  return TFL_OK;
 }
 
-static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
+/* Inlined into each eval with `wide` a constant (int8: int32 sum; 16x8: int64 sum). */
+#if defined(__GNUC__)
+#define TCONV_INLINE static inline __attribute__((always_inline))
+#else
+#define TCONV_INLINE static inline
+#endif
+
+/* bias[c] of any integer bias type, read in place (no alignment assumed) */
+static int64_t tconv_bias(const tfl_tensor *bias, int32_t c) {
+  if (bias->type == TFL_TYPE_INT16) {
+    int16_t v;
+    memcpy(&v, (const uint8_t *)bias->data + (size_t)c * sizeof(v), sizeof(v));
+    return v;
+  }
+  if (bias->type == TFL_TYPE_INT64) return tfl_load_i64(bias->data, c);
+  int32_t v;
+  memcpy(&v, (const uint8_t *)bias->data + (size_t)c * sizeof(v), sizeof(v));
+  return v;
+}
+
+TCONV_INLINE tfl_status tconv_walk(tfl_context *ctx, tfl_node *node, int wide) {
   const tfl_transpose_conv_data *d = (const tfl_transpose_conv_data *)node->data;
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *in = tfl_node_input(ctx, node, 2);
@@ -101,15 +137,14 @@ static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
   const int32_t *mult = ctx->mem.pool + d->pool_offset;
   const int32_t *shift = mult + d->scales;
   const int32_t channel_mask = d->scales > 1 ? -1 : 0; /* per-tensor: every channel reads pair 0 */
-  const int8_t *src = (const int8_t *)in->data;
   const int8_t *wt = (const int8_t *)w->data;
-  int8_t *dst = (int8_t *)out->data;
+  int32_t o = 0; /* output element */
   const int32_t batches = out->dims[0], oh = out->dims[1], ow = out->dims[2], oc = out->dims[3];
   const int32_t ih = in->dims[1], iw = in->dims[2], ic = in->dims[3];
   const int32_t kh = w->dims[1], kw = w->dims[2];
   int32_t b, y, x, c;
   for (b = 0; b < batches; ++b) {
-    const int8_t *img = src + (size_t)b * (size_t)ih * (size_t)iw * (size_t)ic;
+    const size_t img = (size_t)b * (size_t)ih * (size_t)iw * (size_t)ic;
     for (y = 0; y < oh; ++y) {
       /* taps ky with (y + pad_h - ky) a multiple of the stride: ky = ky0, ky0 + stride, ... */
       const int32_t ty = y + d->pad_h;
@@ -119,34 +154,53 @@ static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
         const int32_t kx0 = tx % d->stride_w;
         for (c = 0; c < oc; ++c) {
           const int8_t *wc = wt + (size_t)c * (size_t)kh * (size_t)kw * (size_t)ic;
-          uint32_t acc = 0;
+          uint64_t acc = 0;   /* 16x8: int64 sum, wrapping */
+          uint32_t acc32 = 0; /* int8: int32 sum, wrapping */
           int32_t ky, kx, i, v;
           for (ky = ky0; ky < kh && ky <= ty; ky += d->stride_h) {
             const int32_t iy = (ty - ky) / d->stride_h;
             if (iy >= ih) continue;
             for (kx = kx0; kx < kw && kx <= tx; kx += d->stride_w) {
               const int32_t ix = (tx - kx) / d->stride_w;
-              const int8_t *ip, *wp;
+              const int8_t *wp;
+              size_t ip;
               if (ix >= iw) continue;
               ip = img + ((size_t)iy * (size_t)iw + (size_t)ix) * (size_t)ic;
               wp = wc + ((size_t)ky * (size_t)kw + (size_t)kx) * (size_t)ic;
-              for (i = 0; i < ic; ++i) acc += (uint32_t)(((int32_t)ip[i] - d->input_zp) * (int32_t)wp[i]);
+              if (wide) {
+                const int16_t *xs = (const int16_t *)in->data + ip;
+                for (i = 0; i < ic; ++i) acc += (uint64_t)(int64_t)(xs[i] * (int32_t)wp[i]);
+              } else {
+                const int8_t *xs = (const int8_t *)in->data + ip;
+                for (i = 0; i < ic; ++i)
+                  acc32 += (uint32_t)(((int32_t)xs[i] - d->input_zp) * (int32_t)wp[i]);
+              }
             }
           }
-          if (bias != NULL) {
-            int32_t bv;
-            memcpy(&bv, (const uint8_t *)bias->data + (size_t)c * sizeof(int32_t), sizeof(bv));
-            acc += (uint32_t)bv;
+          if (bias != NULL && wide) acc += (uint64_t)tconv_bias(bias, c);
+          if (bias != NULL && !wide) acc32 += (uint32_t)tconv_bias(bias, c);
+          if (wide) {
+            v = tfl_requantize_int64((int64_t)acc, mult[c & channel_mask],
+                                     shift[c & channel_mask]);
+            ((int16_t *)out->data)[o++] = (int16_t)tfl_clamp(v, d->act_min, d->act_max);
+          } else {
+            v = tfl_multiply_by_quantized_multiplier((int32_t)acc32,
+                                                     mult[c & channel_mask],
+                                                     shift[c & channel_mask]) +
+                d->output_zp;
+            ((int8_t *)out->data)[o++] = (int8_t)tfl_clamp(v, d->act_min, d->act_max);
           }
-          v = tfl_multiply_by_quantized_multiplier((int32_t)acc, mult[c & channel_mask],
-                                                   shift[c & channel_mask]) +
-              d->output_zp;
-          *dst++ = (int8_t)tfl_clamp(v, d->act_min, d->act_max);
         }
       }
     }
   }
   return TFL_OK;
+}
+
+static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) { return tconv_walk(ctx, node, 0); }
+
+static tfl_status tconv_eval_int16(tfl_context *ctx, tfl_node *node) {
+  return tconv_walk(ctx, node, 1);
 }
 
 TFL_DEFINE_KERNEL(transpose_conv, 67, "TRANSPOSE_CONV", tconv_prepare, tconv_eval);

@@ -1,23 +1,38 @@
 /* Prepare steps of the convolution family (see the header). */
 #include "tfl_kernel_conv.h"
 
-tfl_status tfl_conv_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
-                            const tfl_tensor **w, const tfl_tensor **bias,
-                            const tfl_tensor **out) {
+#include "tfl_kernel_int16.h"
+
+tfl_status tfl_weight_op_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
+                                 const tfl_tensor **w, const tfl_tensor **bias,
+                                 const tfl_tensor **out) {
   const tfl_tensor *x = tfl_node_input(ctx, node, 0);
   const tfl_tensor *f = tfl_node_input(ctx, node, 1);
   const tfl_tensor *b = tfl_node_input(ctx, node, 2);
   const tfl_tensor *y = tfl_node_output(ctx, node, 0);
   if (x == NULL || f == NULL || y == NULL) return TFL_ERR_MODEL_INVALID;
-  if (x->type != TFL_TYPE_INT8 || f->type != TFL_TYPE_INT8 || y->type != TFL_TYPE_INT8) {
+  /* int8, or 16x8: int16 activations with int8 weights and an int64 (or int32) bias */
+  const int wide = x->type == TFL_TYPE_INT16;
+  if ((x->type != TFL_TYPE_INT8 && !wide) || f->type != TFL_TYPE_INT8 || y->type != x->type) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
-  if (b != NULL && b->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (x->dims_count != 4 || f->dims_count != 4 || y->dims_count != 4) return TFL_ERR_BAD_SHAPE;
+  if (b != NULL && b->type != TFL_TYPE_INT32 && !(wide && b->type == TFL_TYPE_INT64)) {
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  }
   *in = x;
   *w = f;
   *bias = b;
   *out = y;
+  return TFL_OK;
+}
+
+tfl_status tfl_conv_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
+                            const tfl_tensor **w, const tfl_tensor **bias,
+                            const tfl_tensor **out) {
+  TFL_ENSURE(tfl_weight_op_tensors(ctx, node, in, w, bias, out));
+  if ((*in)->dims_count != 4 || (*w)->dims_count != 4 || (*out)->dims_count != 4) {
+    return TFL_ERR_BAD_SHAPE;
+  }
   return TFL_OK;
 }
 
@@ -74,9 +89,14 @@ tfl_status tfl_conv_quantization(tfl_context *ctx, const tfl_tensor *in, const t
   for (int32_t c = 0; c < w->quant_count; ++c) {
     if (tfl_tensor_channel_zero_point(w, c) != 0) return TFL_ERR_BAD_QUANTIZATION;
   }
-  TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, -128, 127,
-                                  &p->act_min, &p->act_max));
+  const int wide = in->type == TFL_TYPE_INT16; /* 16x8: symmetric int16 activations */
+  if (wide && (in->zero_point != 0 || out->zero_point != 0)) return TFL_ERR_BAD_QUANTIZATION;
+  TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, wide ? -32768 : -128,
+                                  wide ? 32767 : 127, &p->act_min, &p->act_max));
   TFL_ENSURE(tfl_conv_multipliers(ctx, in, w, out, &p->pool_index));
+  if (wide && !tfl_int16_multipliers_ok(ctx->mem.pool + p->pool_index, w->quant_count)) {
+    return TFL_ERR_BAD_QUANTIZATION;
+  }
   p->input_offset = -in->zero_point;
   p->output_offset = out->zero_point;
   return TFL_OK;

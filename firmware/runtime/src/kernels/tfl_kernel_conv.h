@@ -20,7 +20,13 @@ typedef struct {
 } tfl_conv_params;
 
 /* Inputs 0 (activations), 1 (weights), 2 (optional bias) and output 0: present, int8 (bias
- * int32), activations, weights and output of rank 4. */
+ * int32) or 16x8 (int16 activations and output, int8 weights, bias int64 or int32). Also
+ * FULLY_CONNECTED's. */
+TFL_MUST_CHECK tfl_status tfl_weight_op_tensors(tfl_context *ctx, const tfl_node *node,
+                                                const tfl_tensor **in, const tfl_tensor **w,
+                                                const tfl_tensor **bias, const tfl_tensor **out);
+
+/* tfl_weight_op_tensors, with activations, weights and output of rank 4. */
 TFL_MUST_CHECK tfl_status tfl_conv_tensors(tfl_context *ctx, const tfl_node *node,
                                            const tfl_tensor **in, const tfl_tensor **w,
                                            const tfl_tensor **bias, const tfl_tensor **out);
@@ -40,7 +46,8 @@ TFL_MUST_CHECK tfl_status tfl_conv_geometry(const tfl_tensor *in, const tfl_tens
                                             tfl_conv_params *p);
 
 /* Per-tensor activations, weights with one scale or `channels` scales along `quant_dim` and
- * zero points 0, the activation range, the multipliers (tfl_conv_multipliers) and offsets. */
+ * zero points 0, the activation range, the multipliers (tfl_conv_multipliers) and offsets.
+ * int16 activations: zero points 0 and multipliers in tfl_requantize_int64's range. */
 TFL_MUST_CHECK tfl_status tfl_conv_quantization(tfl_context *ctx, const tfl_tensor *in,
                                                 const tfl_tensor *w, const tfl_tensor *out,
                                                 int32_t channels, int32_t quant_dim,
@@ -52,6 +59,14 @@ TFL_MUST_CHECK tfl_status tfl_conv_quantization(tfl_context *ctx, const tfl_tens
 TFL_MUST_CHECK tfl_status tfl_conv_multipliers(tfl_context *ctx, const tfl_tensor *in,
                                                const tfl_tensor *w, const tfl_tensor *out,
                                                int32_t *pool_index);
+
+/* The 16x8 eval of CONV_2D (depth_multiplier 0: weights [OC, KH, KW, IC / groups]) and
+ * DEPTHWISE_CONV_2D (weights [1, KH, KW, IC * depth_multiplier]): int16 activations, int8
+ * weights, an int64 accumulator requantized as TFLM does (tfl_requantize_int64), or an int32
+ * one when the bias is int32 (TFLM's int32-bias form). */
+TFL_MUST_CHECK tfl_status tfl_conv16_eval(tfl_context *ctx, const tfl_node *node,
+                                          const tfl_conv_params *p, int32_t groups,
+                                          int32_t depth_multiplier);
 
 /* Eval's view of the family's tensors (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; prepare
  * checked them): activations, weights and output with their data, and the bias data (NULL

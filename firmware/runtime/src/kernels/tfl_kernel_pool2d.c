@@ -10,12 +10,24 @@ static int pool2d_geometry_ok(int32_t in, int32_t k, int32_t stride, int32_t dil
          (int64_t)out * stride <= (1 << 30);
 }
 
+static tfl_status pool2d_average16_eval(tfl_context *ctx, tfl_node *node);
+static tfl_status pool2d_max16_eval(tfl_context *ctx, tfl_node *node);
+/* The two ops with their 16x8 evals: tfl_pool2d_prepare points an int16 node at one. */
+static const tfl_kernel pool2d_average16 = {1, "AVERAGE_POOL_2D", tfl_pool2d_prepare,
+                                            pool2d_average16_eval, NULL};
+static const tfl_kernel pool2d_max16 = {17, "MAX_POOL_2D", tfl_pool2d_prepare,
+                                        pool2d_max16_eval, NULL};
+
 tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_pool2d_data *d = (tfl_pool2d_data *)node->data;
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  /* int8, or int16 (16x8) with the int16 eval selected below */
+  const int wide = in->type == TFL_TYPE_INT16;
+  if ((in->type != TFL_TYPE_INT8 && !wide) || out->type != in->type) {
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  }
   if (in->dims_count != 4 || out->dims_count != 4) return TFL_ERR_BAD_SHAPE;
   int8_t padding, act;
   TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_PADDING_SAME, &padding));
@@ -41,8 +53,10 @@ tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   d->pad_h = tfl_conv_padding(d->stride_h, 1, in->dims[1], d->filter_h, oh);
   d->pad_w = tfl_conv_padding(d->stride_w, 1, in->dims[2], d->filter_w, ow);
   if (out->quant_count != 1) return TFL_ERR_BAD_QUANTIZATION;
-  return tfl_activation_range(act, out->scale, out->zero_point, -128, 127, &d->act_min,
-                              &d->act_max);
+  TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, wide ? -32768 : -128,
+                                  wide ? 32767 : 127, &d->act_min, &d->act_max));
+  if (wide) node->kernel = node->builtin_code == 17 ? &pool2d_max16 : &pool2d_average16;
+  return TFL_OK;
 }
 
 /* The walk is inlined into each eval with `kind` a constant, so neither pays for the other. */
@@ -58,13 +72,15 @@ typedef enum { POOL2D_AVERAGE, POOL2D_MAX } pool2d_kind;
  * every sane model, defined behaviour for hostile ones (e.g. a bias of INT32_MIN). */
 static inline int32_t acc_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 
-/* One window of h x w elements (h, w > 0) from x[first], row/col the input's strides. */
-POOL2D_INLINE int32_t pool2d_window(const int8_t *x, int32_t first, int32_t row, int32_t col, int32_t h,
-                             int32_t w, pool2d_kind kind) {
-  int32_t acc = 0, v = -128;
+/* One window of h x w elements (h, w > 0) from element `first` of x (int8, or int16 when
+ * `wide`), row/col the input's strides. */
+POOL2D_INLINE int32_t pool2d_window(const void *x, int32_t first, int32_t row, int32_t col,
+                                    int32_t h, int32_t w, pool2d_kind kind, int wide) {
+  int32_t acc = 0, v = wide ? -32768 : -128;
   for (int32_t fy = 0; fy < h; ++fy) {
     for (int32_t fx = 0; fx < w; ++fx) {
-      const int32_t e = x[first + fy * row + fx * col];
+      const int32_t i = first + fy * row + fx * col;
+      const int32_t e = wide ? ((const int16_t *)x)[i] : ((const int8_t *)x)[i];
       if (kind == POOL2D_MAX)
         v = tfl_max(v, e);
       else
@@ -76,12 +92,12 @@ POOL2D_INLINE int32_t pool2d_window(const int8_t *x, int32_t first, int32_t row,
   return acc > 0 ? acc_add(acc, count / 2) / count : acc_add(acc, -(count / 2)) / count;
 }
 
-POOL2D_INLINE tfl_status pool2d_eval(tfl_context *ctx, const tfl_node *node, pool2d_kind kind) {
+POOL2D_INLINE tfl_status pool2d_eval(tfl_context *ctx, const tfl_node *node, pool2d_kind kind,
+                                     int wide) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const tfl_pool2d_data *d = (const tfl_pool2d_data *)node->data;
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
+  const void *x = in->data;
   const int32_t batches = in->dims[0], ih = in->dims[1], iw = in->dims[2], ch = in->dims[3];
   const int32_t oh = out->dims[1], ow = out->dims[2];
   for (int32_t n = 0; n < batches; ++n) {
@@ -92,11 +108,17 @@ POOL2D_INLINE tfl_status pool2d_eval(tfl_context *ctx, const tfl_node *node, poo
         const int32_t x0 = ox * d->stride_w - d->pad_w;
         const int32_t fx0 = tfl_max(0, -x0), fx1 = tfl_min(d->filter_w, iw - x0);
         for (int32_t c = 0; c < ch; ++c) {
-          int32_t v = kind == POOL2D_MAX ? -128 : 0; /* a window wholly in the padding */
+          /* a window wholly in the padding */
+          int32_t v = kind == POOL2D_MAX ? (wide ? -32768 : -128) : 0;
           if (fy1 > fy0 && fx1 > fx0)
             v = pool2d_window(x, ((n * ih + y0 + fy0) * iw + x0 + fx0) * ch + c, iw * ch, ch,
-                              fy1 - fy0, fx1 - fx0, kind);
-          y[((n * oh + oy) * ow + ox) * ch + c] = (int8_t)tfl_clamp(v, d->act_min, d->act_max);
+                              fy1 - fy0, fx1 - fx0, kind, wide);
+          v = tfl_clamp(v, d->act_min, d->act_max);
+          const int32_t o = ((n * oh + oy) * ow + ox) * ch + c;
+          if (wide)
+            ((int16_t *)out->data)[o] = (int16_t)v;
+          else
+            ((int8_t *)out->data)[o] = (int8_t)v;
         }
       }
     }
@@ -105,9 +127,17 @@ POOL2D_INLINE tfl_status pool2d_eval(tfl_context *ctx, const tfl_node *node, poo
 }
 
 tfl_status tfl_pool2d_average_eval(tfl_context *ctx, tfl_node *node) {
-  return pool2d_eval(ctx, node, POOL2D_AVERAGE);
+  return pool2d_eval(ctx, node, POOL2D_AVERAGE, 0);
 }
 
 tfl_status tfl_pool2d_max_eval(tfl_context *ctx, tfl_node *node) {
-  return pool2d_eval(ctx, node, POOL2D_MAX);
+  return pool2d_eval(ctx, node, POOL2D_MAX, 0);
+}
+
+static tfl_status pool2d_average16_eval(tfl_context *ctx, tfl_node *node) {
+  return pool2d_eval(ctx, node, POOL2D_AVERAGE, 1);
+}
+
+static tfl_status pool2d_max16_eval(tfl_context *ctx, tfl_node *node) {
+  return pool2d_eval(ctx, node, POOL2D_MAX, 1);
 }

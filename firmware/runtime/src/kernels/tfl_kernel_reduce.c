@@ -15,8 +15,15 @@ tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node, tfl_reduce
   int32_t i;
   int64_t count = 1;
   tfl_status st;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
-                                 &axes, &out));
+  in = tfl_node_input(ctx, node, 0);
+  axes = tfl_node_input(ctx, node, 1);
+  out = tfl_node_output(ctx, node, 0);
+  if (in == NULL || axes == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  /* int8, or int16 (16x8: MEAN only; the other reductions refuse it) */
+  if ((in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16) || out->type != in->type ||
+      axes->type != TFL_TYPE_INT32) {
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  }
   *in_out = in;
   *out_out = out;
   rank = (int32_t)in->dims_count;
@@ -50,10 +57,17 @@ tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node, tfl_reduce
   return TFL_OK;
 }
 
-void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_reduce_kind kind,
-                     int8_t (*finish)(int32_t acc, const void *user), const void *user,
-                     int8_t *out, int32_t out_count) {
-  const int8_t *x = (const int8_t *)in->data;
+/* The walk, inlined into each caller with `wide` a constant (int16 elements, else int8). */
+#if defined(__GNUC__)
+#define REDUCE_INLINE static inline __attribute__((always_inline))
+#else
+#define REDUCE_INLINE static inline
+#endif
+
+REDUCE_INLINE void reduce_walk(const tfl_tensor *in, const tfl_reduce_shape *shape,
+                               tfl_reduce_kind kind, tfl_reduce_finish finish,
+                               const void *user, void *out, int32_t out_count, int wide) {
+#define REDUCE_AT(p) (wide ? ((const int16_t *)in->data)[p] : ((const int8_t *)in->data)[p])
   /* input dims grouped into runs of kept / reduced dims (size-1 dims dropped), innermost first */
   int32_t kept_dims[TFL_MAX_DIMS], kept_strides[TFL_MAX_DIMS], kept_idx[TFL_MAX_DIMS];
   int32_t red_dims[TFL_MAX_DIMS], red_strides[TFL_MAX_DIMS], red_idx[TFL_MAX_DIMS];
@@ -83,7 +97,7 @@ void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_re
   }
   memset(kept_idx, 0, sizeof kept_idx);
   for (o = 0; o < out_count; ++o) {
-    int32_t acc = kind == TFL_REDUCE_SUM ? 0 : x[base];
+    int32_t acc = kind == TFL_REDUCE_SUM ? 0 : REDUCE_AT(base);
     int32_t off = base;
     int32_t j;
     memset(red_idx, 0, sizeof red_idx);
@@ -94,12 +108,12 @@ void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_re
       int32_t p = off;
       if (kind == TFL_REDUCE_SUM) {
         uint32_t sum = (uint32_t)acc; /* wraps like the reference's int32 accumulator */
-        for (e = 0; e < run; ++e, p += step) sum += (uint32_t)(int32_t)x[p];
+        for (e = 0; e < run; ++e, p += step) sum += (uint32_t)(int32_t)REDUCE_AT(p);
         acc = (int32_t)sum;
       } else if (kind == TFL_REDUCE_MAX) {
-        for (e = 0; e < run; ++e, p += step) acc = x[p] > acc ? x[p] : acc;
+        for (e = 0; e < run; ++e, p += step) acc = tfl_max(acc, REDUCE_AT(p));
       } else {
-        for (e = 0; e < run; ++e, p += step) acc = x[p] < acc ? x[p] : acc;
+        for (e = 0; e < run; ++e, p += step) acc = tfl_min(acc, REDUCE_AT(p));
       }
       for (j = 1; j < red_n; ++j) {
         off += red_strides[j];
@@ -109,7 +123,10 @@ void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_re
       }
       if (j >= red_n) break;
     }
-    out[o] = finish(acc, user);
+    if (wide)
+      ((int16_t *)out)[o] = (int16_t)finish(acc, user);
+    else
+      ((int8_t *)out)[o] = (int8_t)finish(acc, user);
     for (j = 0; j < kept_n; ++j) {
       base += kept_strides[j];
       if (++kept_idx[j] < kept_dims[j]) break;
@@ -117,10 +134,23 @@ void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_re
       kept_idx[j] = 0;
     }
   }
+#undef REDUCE_AT
+}
+
+void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_reduce_kind kind,
+                     tfl_reduce_finish finish, const void *user, int8_t *out,
+                     int32_t out_count) {
+  reduce_walk(in, shape, kind, finish, user, out, out_count, 0);
+}
+
+static void reduce_sum_int16(const tfl_tensor *in, const tfl_reduce_shape *shape,
+                             tfl_reduce_finish finish, const void *user, int16_t *out,
+                             int32_t out_count) {
+  reduce_walk(in, shape, TFL_REDUCE_SUM, finish, user, out, out_count, 1);
 }
 
 tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node,
-                               int8_t (*finish)(int32_t acc, const void *user)) {
+                               tfl_reduce_finish finish) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const int32_t out_count = tfl_tensor_elements(out);
@@ -129,22 +159,26 @@ tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node,
   memcpy(params, node->data, sizeof params);
   memcpy(&shape, params, sizeof shape);
   if (shape.count == 0) {
-    memset(out->data, 0, (size_t)out_count);
+    memset(out->data, 0, (size_t)out->bytes);
     return TFL_OK;
   }
-  tfl_reduce_int8(in, &shape, TFL_REDUCE_SUM, finish, params, (int8_t *)out->data, out_count);
+  if (in->type == TFL_TYPE_INT16)
+    reduce_sum_int16(in, &shape, finish, params, (int16_t *)out->data, out_count);
+  else
+    tfl_reduce_int8(in, &shape, TFL_REDUCE_SUM, finish, params, (int8_t *)out->data, out_count);
   return TFL_OK;
 }
 
-static int8_t reduce_extreme_finish(int32_t acc, const void *user) {
+static int32_t reduce_extreme_finish(int32_t acc, const void *user) {
   (void)user;
-  return (int8_t)acc;
+  return acc;
 }
 
 tfl_status tfl_reduce_extreme_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *out;
   tfl_reduce_shape shape;
   TFL_ENSURE(tfl_reduce_prepare(ctx, node, &shape, &in, &out));
+  if (in->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if ((double)in->scale != (double)out->scale || in->zero_point != out->zero_point)
     return TFL_ERR_BAD_QUANTIZATION;
   memcpy(node->data, &shape, sizeof shape);
