@@ -33,8 +33,7 @@ static tfl_status rsqrt_prepare(tfl_context *ctx, tfl_node *node) {
                           &d.shift);
   /* the rescale's right shift (20 - shift) must stay below 32 */
   if (d.shift - RSQRT_SHIFT < -31 || d.shift > 31) return TFL_ERR_BAD_QUANTIZATION;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status rsqrt_eval(tfl_context *ctx, tfl_node *node) {
