@@ -199,6 +199,10 @@ WEIGHT_OPS: dict[str, tuple[int, int]] = {
 }
 
 REPRESENTATIVE_FIX = "convert with representative data (tinyflash convert --data ...)"
+# Data cannot help a float16 or dynamic-range conversion: the mode is what must change.
+HOST_MODE_FIX = (
+    "a host-only mode (--mode {mode}); for a device: tinyflash convert --mode int8 --data ..."
+)
 INT8_FIX = "convert with --mode int8 (tinyflash convert --data ...)"
 
 
@@ -333,7 +337,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
             add(
                 "float16",
                 f"expands the float16 weights {_tname(ins[0])} to float32: the model "
-                f"is float16 — {REPRESENTATIVE_FIX} for a full int8 model",
+                f"is float16, {HOST_MODE_FIX.format(mode='float16')}",
             )
         else:
             add(
@@ -348,7 +352,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
             add(
                 "hybrid",
                 f"is hybrid: {w.dtype} weights, {float_acts[0].dtype} activations — "
-                f"{REPRESENTATIVE_FIX}",
+                f"dynamic-range quantization, {HOST_MODE_FIX.format(mode='dynamic')}",
             )
         elif scheme == SCHEME_16X8:
             add(
@@ -700,6 +704,7 @@ def check_model(info: ModelInfo) -> CheckReport:
         for t in op.inputs:
             consumers.setdefault(t, []).append(op)
     findings = _no_kernel_first(info, findings, producers, consumers)
+    findings = _fold_host_mode(findings)
     float_io = False
     for role, indices in (("input", info.inputs), ("output", info.outputs)):
         for pos, ti in enumerate(indices):
@@ -733,6 +738,21 @@ def check_model(info: ModelInfo) -> CheckReport:
                 continue  # GATHER's token ids, SELECT_V2's condition: sent as they are
             if _integer_io(io, ti, role, producers, consumers):
                 continue  # CAST, SHAPE, LOGICAL_*, ... integer tensors: sent as they are
+            if io.dtype == "uint8" and (
+                all(c.name == "QUANTIZE" for c in consumers.get(ti, [])) and bool(consumers.get(ti))
+                if role == "input"
+                else ti in producers and producers[ti].name == "QUANTIZE"
+            ):
+                findings.append(
+                    Finding(
+                        "warning",
+                        "uint8-io",
+                        f"model {role} {pos} '{io.name}' is uint8, requantized "
+                        f"{'to' if role == 'input' else 'from'} int8 by QUANTIZE on the device "
+                        "(uint8-io) — deployable; convert with --mode int8 for int8 I/O",
+                    )
+                )
+                continue
             if io.dtype == "float32":
                 edge = (
                     all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
@@ -759,6 +779,33 @@ def check_model(info: ModelInfo) -> CheckReport:
         float_io=float_io,
         scheme=scheme,
     )
+
+
+def _fold_host_mode(findings: list[Finding]) -> list[Finding]:
+    """A float16 or dynamic-range model has the same cause at every op: one finding (the first,
+    with the count) instead of one per op. The ops computing in float32 are part of that cause
+    too: the mode made them float, and only --mode int8 (with data) changes that."""
+    kinds = {f.kind for f in findings if f.severity == "error"}
+    folded = "float16" if "float16" in kinds else "hybrid" if "hybrid" in kinds else None
+    if folded is None:
+        return findings
+    swallowed = {folded, "float"}
+    same = [f for f in findings if f.severity == "error" and f.kind in swallowed]
+    first = next(f for f in same if f.kind == folded)
+    more = len(same) - 1
+    head = (
+        Finding(
+            first.severity,
+            first.kind,
+            f"{first.message} (and {more} more op(s) with the same cause)",
+            first.op_index,
+            first.op_name,
+        )
+        if more
+        else first
+    )
+    rest = [f for f in findings if not (f.severity == "error" and f.kind in swallowed)]
+    return [head, *rest]
 
 
 def _integer_io(
