@@ -41,7 +41,7 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_conv_geometry(in, out, kh, kw, padding, &d->p));
   /* weights [1, KH, KW, IC * depth_multiplier]: per-channel along dim 3 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 3, act, &d->p));
-  if (in->type == TFL_TYPE_INT16) {
+  if (TFL_IS_INT16(in)) {
     /* TFLM's 16x8 depthwise reads its bias as int64 only */
     if (bias != NULL && bias->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
     node->kernel = &dwconv_int16;

@@ -15,7 +15,7 @@ static tfl_status dequantize_prepare(tfl_context *ctx, tfl_node *node) {
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
   if (out->type != TFL_TYPE_FLOAT32) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_UINT8 && in->type != TFL_TYPE_INT16) {
+  if (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_UINT8 && !TFL_IS_INT16(in)) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
   if (in->quant_count != 1) return TFL_ERR_BAD_QUANTIZATION;

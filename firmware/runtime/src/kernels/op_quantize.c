@@ -29,7 +29,7 @@ static int range_of(uint8_t type, int32_t *lo, int32_t *hi) {
   switch (type) {
     case TFL_TYPE_INT8: *lo = -128; *hi = 127; return 1;
     case TFL_TYPE_UINT8: *lo = 0; *hi = 255; return 1;
-    case TFL_TYPE_INT16: *lo = -32768; *hi = 32767; return 1;
+    case TFL_TYPE_INT16: *lo = -32768; *hi = 32767; return TFL_WITH_INT16; /* 16x8 */
     default: return 0;
   }
 }
