@@ -46,6 +46,17 @@ TFL_MUST_CHECK tfl_status tfl_prepare_tensors(tfl_context *ctx, const tfl_node *
                                               unsigned out_types, unsigned param_types,
                                               const tfl_tensor **in, const tfl_tensor **param,
                                               const tfl_tensor **out);
+/* The tensors of QUANTIZE and DEQUANTIZE: input 0 (*in) and output 0 (*out), present
+ * (TFL_ERR_MODEL_INVALID) and with the same element count (TFL_ERR_BAD_SHAPE); the caller checks
+ * their types. */
+TFL_MUST_CHECK tfl_status tfl_prepare_cast_tensors(tfl_context *ctx, const tfl_node *node,
+                                                   const tfl_tensor **in, const tfl_tensor **out);
+/* Element i of quantized data of `type`: int8, uint8, else int16 (the caller checked the type). */
+static inline int32_t tfl_load_quantized(const void *base, int32_t type, int32_t i) {
+  if (type == TFL_TYPE_INT8) return ((const int8_t *)base)[i];
+  if (type == TFL_TYPE_UINT8) return ((const uint8_t *)base)[i];
+  return ((const int16_t *)base)[i];
+}
 /* Product of the dims of t before `axis` (*outer) and after it (*inner). */
 void tfl_axis_split(const tfl_tensor *t, int32_t axis, int32_t *outer, int32_t *inner);
 /* Normalizes *axis (negative counts from the back) against `rank`; TFL_ERR_BAD_ARGUMENT when

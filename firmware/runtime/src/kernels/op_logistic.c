@@ -24,14 +24,4 @@ static int8_t logistic_output(int32_t q4) {
   return (int8_t)tfl_clamp(tfl_fx_shr(logistic_q4(q4), 23) - 128, -128, 127);
 }
 
-TFL_DEFINE_KERNEL16(logistic_int16, 14, "LOGISTIC", logistic_prepare, tfl_lut16_eval);
-
-static tfl_status logistic_prepare(tfl_context *ctx, tfl_node *node) {
-  return tfl_logistic_tanh_prepare(ctx, node, TFL_LUT16_LOGISTIC, &logistic_int16);
-}
-
-static tfl_status logistic_eval(tfl_context *ctx, tfl_node *node) {
-  return tfl_q4_eval(ctx, node, logistic_output);
-}
-
-TFL_DEFINE_KERNEL(logistic, 14, "LOGISTIC", logistic_prepare, logistic_eval);
+TFL_DEFINE_LOGISTIC_TANH(logistic, 14, "LOGISTIC", TFL_LUT16_LOGISTIC, logistic_output);

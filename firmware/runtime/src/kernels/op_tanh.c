@@ -27,14 +27,4 @@ static int8_t tanh_output(int32_t q4) {
   return (int8_t)tfl_clamp(tfl_fx_shr(tanh_q4(q4), 24), -128, 127);
 }
 
-TFL_DEFINE_KERNEL16(tanh_int16, 28, "TANH", tanh_prepare, tfl_lut16_eval);
-
-static tfl_status tanh_prepare(tfl_context *ctx, tfl_node *node) {
-  return tfl_logistic_tanh_prepare(ctx, node, TFL_LUT16_TANH, &tanh_int16);
-}
-
-static tfl_status tanh_eval(tfl_context *ctx, tfl_node *node) {
-  return tfl_q4_eval(ctx, node, tanh_output);
-}
-
-TFL_DEFINE_KERNEL(tanh, 28, "TANH", tanh_prepare, tanh_eval);
+TFL_DEFINE_LOGISTIC_TANH(tanh, 28, "TANH", TFL_LUT16_TANH, tanh_output);
