@@ -99,10 +99,7 @@ TFL_MAC_NOINLINE static void dw_acc4(const int8_t *x, const int8_t *w, int32_t r
         for (int32_t t = 0; t < cols; ++t, xp += x_step, wp += oc) DW_TAP(xp, wp);
       }
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    tfl_mac_store4(acc, a0, a1, a2, a3);
   }
 #undef DW_TAP
 }
