@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, 
 
 _TICK_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?) instructions\b")
 KERNEL_SETS = ("portable", "dsp")
+#: Runs a board's firmware somewhere and gives its serial URL: (board, elf) -> context manager.
+Runner = Callable[[Any, Path], AbstractContextManager[str]]
 RUNTIMES = ("tinyflash", "tflm")
 TFLM_RUN_PREFIX = "tflm-"
 
@@ -306,14 +309,19 @@ def _run_on_qemu(
     workdir: Path,
     per_op: bool = True,
     stateful: bool = False,
+    runner: Runner | None = None,
 ) -> tuple[list[np.ndarray], list[int], Any, Any, int | None]:
     from tinyflash.emulator import start_device
     from tinyflash.link import open_link
 
-    with (
-        start_device(board, elf, monitor=True) as device,
-        open_link(device.url, timeout=120.0) as link,
-    ):
+    with ExitStack() as stack:
+        device = None
+        if runner is None:
+            device = stack.enter_context(start_device(board, elf, monitor=True))
+            url = device.url
+        else:  # a board elsewhere (a farm place): no QEMU monitor, so no stack high-water mark
+            url = stack.enter_context(runner(board, elf))
+        link = stack.enter_context(open_link(url, timeout=120.0))
         link.wait_banner()
         info = link.info()
         if not info.ready:
@@ -333,7 +341,7 @@ def _run_on_qemu(
         # TFLM's API has no per-operator hook: its harness streams no layers.
         layers = link.layers(inputs) if per_op else None
         peak: int | None = None
-        if stack_region is not None:
+        if stack_region is not None and device is not None:
             address, size = stack_region
             dump = workdir / "stack.bin"
             with device.monitor() as monitor:
@@ -370,6 +378,7 @@ def bench_one(
     repeats: int = 2,
     seed: int = 0,
     tflm_path: Path | None = None,
+    runner: Runner | None = None,
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
     the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR")."""
@@ -410,6 +419,7 @@ def bench_one(
         project,
         per_op=tflm_path is None,
         stateful=info.stateful,
+        runner=runner,
     )
     # The device ran the sample `repeats` times: a model with state (an LSTM's, SVDF's) carries it
     # from one invoke to the next, so TFLM runs the same sequence and the last outputs compare.
@@ -525,9 +535,12 @@ def bench(
     progress: Progress | None = None,
     runtimes: Sequence[str] = ("tinyflash",),
     tflm_path: Path | None = None,
+    runner: Runner | None = None,
 ) -> BenchResult:
     """Every model x board x kernel set; boards without DSP skip the dsp set (noted). With
-    "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`."""
+    "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`.
+    `runner` (board, elf) -> a context manager giving the serial URL of a board running elf (a
+    farm place, say); default: QEMU here."""
     from tinyflash.boards import board_spec, load_board
 
     if not models:
@@ -590,6 +603,7 @@ def bench(
                         work,
                         repeats=repeats,
                         tflm_path=tflm_path,
+                        runner=runner,
                     )
                 )
             for kernels in kernel_sets if "tinyflash" in runtimes else ():
@@ -600,5 +614,7 @@ def bench(
                     continue
                 if progress:
                     progress(f"{Path(model).stem} on {board_id} ({kernels})")
-                result.runs.append(bench_one(Path(model), board_id, kernels, work, repeats=repeats))
+                result.runs.append(
+                    bench_one(Path(model), board_id, kernels, work, repeats=repeats, runner=runner)
+                )
     return result

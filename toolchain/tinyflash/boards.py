@@ -386,6 +386,14 @@ def board_spec(board: Board) -> BoardSpec:
     )
 
 
+def _budget(
+    title: str, lines: tuple[BudgetLine, ...], framework_bytes: int, limit: int | None
+) -> Budget:
+    """A budget of `lines`, plus the Arduino core's own line when framework_bytes > 0."""
+    framework = (BudgetLine("framework", framework_bytes),) if framework_bytes > 0 else ()
+    return Budget(title, lines + framework, limit)
+
+
 def ram_budget(
     *,
     arena_bytes: int,
@@ -409,9 +417,7 @@ def ram_budget(
         BudgetLine("harness", HARNESS_RAM_ESTIMATE_BYTES),
         BudgetLine("stack", max(stack_bytes, RUNTIME_STACK_BYTES["dsp" if dsp else "portable"])),
     )
-    if framework_bytes > 0:
-        lines += (BudgetLine("framework", framework_bytes),)
-    return Budget("RAM", lines, limit)
+    return _budget("RAM", lines, framework_bytes, limit)
 
 
 def flash_budget(
@@ -440,9 +446,7 @@ def flash_budget(
         BudgetLine("kernel code", code(per_kernel * kernel_count)),
         BudgetLine("harness code", code(HARNESS_CODE_ESTIMATE_BYTES)),
     )
-    if framework_bytes > 0:
-        lines += (BudgetLine("framework", framework_bytes),)
-    return Budget("flash", lines, limit)
+    return _budget("flash", lines, framework_bytes, limit)
 
 
 def project_budgets(

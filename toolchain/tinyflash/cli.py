@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +152,14 @@ def check_command(
 
     if kernels not in ("portable", "dsp"):
         raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
+    from tinyflash.calibration import calibrated_ranges
+
     result = check_file(model, kernels)
     data = result.to_dict()
+    ranges = calibrated_ranges(result.info)
+    data["input_ranges"] = [
+        {"name": n, "dtype": d, "low": lo, "high": hi} for n, d, lo, hi in ranges
+    ]
     if as_json:
         print_json(data)
     else:
@@ -231,6 +238,15 @@ def check_command(
                 f"pool {plan.pool_words:,} words",
             ],
         )
+        for name, dtype, low, high in ranges:
+            print_parts(
+                console,
+                [
+                    f"input '{name}' {dtype} covers [{low:.4g}, {high:.4g}] in float",
+                    "(the calibration data's range: it should match the training inputs)",
+                ],
+                sep=" ",
+            )
         for line in result.report.warnings:
             console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
         if result.deployable:
@@ -404,6 +420,34 @@ def _debug(ctx: typer.Context) -> bool:
     return bool(root.obj and root.obj.get("debug")) or "--debug" in sys.argv[1:]
 
 
+# Preprocessing of raw data (image folders, CSV): x = (raw * scale - mean) / std. Shared by
+# convert, evaluate, verify and deploy; calibration.resolve_preprocess documents the JSON file.
+SCALE_OPTION = typer.Option(
+    None,
+    "--scale",
+    help="Image folders/CSV: multiply raw values by this (e.g. 1/127.5; images default 1/255).",
+)
+MEAN_OPTION = typer.Option(
+    None, "--mean", help="Then subtract this (one value or one per channel, e.g. 1 or 0.5,0.5,0.5)."
+)
+STD_OPTION = typer.Option(
+    None, "--std", help="Then divide by this (one value or one per channel); default 1."
+)
+
+LABELS_OPTION = typer.Option(
+    None,
+    "--labels",
+    "-l",
+    help="Class labels of the --data samples: report device, host int8 and float accuracy.",
+)
+
+
+def _preprocess(scale: str | None, mean: str | None, std: str | None) -> Any:
+    from tinyflash.calibration import make_preprocess
+
+    return make_preprocess(scale, mean, std)
+
+
 @app.command("convert")
 def convert_command(
     ctx: typer.Context,
@@ -425,6 +469,9 @@ def convert_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     force: bool = typer.Option(False, "--force", help="Replace an existing -o file."),
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
 ) -> None:
     """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
 
@@ -448,6 +495,7 @@ def convert_command(
             progress=bar.update,
             debug=debug,
             force=force,
+            preprocess=_preprocess(scale, mean, std),
         )
     finally:
         bar.stop()
@@ -488,9 +536,13 @@ def convert_command(
         else ["  inputs: -"],
         indent="    ",
     )
+    if result.preprocess:
+        console.print(f"  calibration data: {result.preprocess}", soft_wrap=True)
     if result.op_histogram:
         ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
         print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")
+    for line in result.warnings:
+        console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
     if result.host_only:
         console.print(
             f"[yellow]host-only[/]: mode {result.mode} runs on the host (TFLite), not on "
@@ -547,6 +599,9 @@ def evaluate_command(
     ),
     signature: str | None = typer.Option(None, "--signature", help="SavedModel signature key."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
 ) -> None:
     """Compare a quantized .tflite with its float model on the host.
 
@@ -568,6 +623,7 @@ def evaluate_command(
             signature=signature,
             progress=bar.update,
             quiet=not _debug(ctx),
+            preprocess=_preprocess(scale, mean, std),
         )
     finally:
         bar.stop()
@@ -584,6 +640,7 @@ def evaluate_command(
         ],
         sep=" ",
     )
+    console.print(f"  data: {result.preprocess}", soft_wrap=True)
     if result.accuracy_float is not None and result.accuracy_quant is not None:
         console.print(
             f"  accuracy: float {result.accuracy_float:.2%}, quantized "
@@ -990,6 +1047,31 @@ def _real_board_port(project: Path, quiet: bool) -> str | None:
     return port
 
 
+PLACE_HELP = "Run on this labgrid place (acquired, flashed, released afterwards)."
+TAG_HELP = (
+    "Reserve a labgrid place with this tag (KEY=VALUE, repeatable) and wait for it, "
+    "instead of --place."
+)
+FARM_HELP = "labgrid coordinator HOST:PORT (default: $LG_COORDINATOR)."
+
+
+@contextmanager
+def _farm_lease(
+    farm: str | None, place: str | None, tags: list[str] | None, quiet: bool
+) -> Iterator[Any]:
+    """Holds the labgrid place for the block (released on every way out, Ctrl-C included)."""
+    from tinyflash.farm import lease, parse_tags
+
+    with lease(farm, place, parse_tags(tags or [])) as held:
+        if not quiet:
+            for note in held.notes:
+                err_console().print(f"note: {note}", soft_wrap=True, markup=False)
+            err_console().print(
+                f"on place {held.place} (serial {held.url})", soft_wrap=True, markup=False
+            )
+        yield held
+
+
 @app.command("verify")
 def verify_command(
     target: Path = typer.Argument(
@@ -1049,6 +1131,13 @@ def verify_command(
     html_path: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML report."
     ),
+    labels: Path | None = LABELS_OPTION,
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
+    place: str | None = typer.Option(None, "--place", help=PLACE_HELP),
+    tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
+    farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
 ) -> None:
     """Run inputs on the device and compare with the host references, bit for bit.
 
@@ -1061,6 +1150,12 @@ def verify_command(
     from tinyflash.deploy import project_for_model
     from tinyflash.verify import verify_project
 
+    if labels is not None and data is None:  # refused before any build
+        raise TinyflashError(
+            "--labels needs --data: labels name the classes of the data's samples (random "
+            "inputs have none)",
+            EXIT_BAD_INPUT,
+        )
     project = target
     info = None  # the model's ModelInfo once parsed here (then verify does not parse it again)
     if target.suffix.lower() == ".tflite":
@@ -1074,22 +1169,29 @@ def verify_command(
         raise TinyflashError(
             f"{target} is neither a .tflite model nor a project directory.", EXIT_BAD_INPUT
         )
+    options: dict[str, Any] = dict(
+        data=data,
+        samples=samples,
+        seed=seed,
+        tolerance=tolerance,
+        per_layer=per_layer,
+        float_model=float_model,
+        info=info,
+        stream=stream,
+        labels=labels,
+        preprocess=_preprocess(scale, mean, std),
+    )
+    if place or tag:
+        from tinyflash.farm import run_on_place
+
+        with _farm_lease(farm, place, tag, as_json) as held, _progress_display(as_json) as display:
+            result = run_on_place(project, held, progress=_stage_progress(display), **options)
+        _verify_output(result, as_json, html_path, extra={"place": held.place}, info=info)
+        return
     if port is None:
         port = _real_board_port(project, quiet=as_json)
     with _progress_display(as_json) as display:
-        result = verify_project(
-            project,
-            port=port,
-            data=data,
-            samples=samples,
-            seed=seed,
-            tolerance=tolerance,
-            per_layer=per_layer,
-            float_model=float_model,
-            progress=_stage_progress(display),
-            info=info,
-            stream=stream,
-        )
+        result = verify_project(project, port=port, progress=_stage_progress(display), **options)
     _verify_output(result, as_json, html_path, info=info)
 
 
@@ -1116,12 +1218,19 @@ def deploy_command(
     force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML report."),
+    labels: Path | None = LABELS_OPTION,
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
     runtime: str = typer.Option(
         "tinyflash", "--runtime", help="tinyflash or tflm (as for `tinyflash generate`)."
     ),
     tflm_path: Path | None = typer.Option(
         None, "--tflm-path", help="With --runtime tflm: a TFLM tree (from create_tflm_tree.py)."
     ),
+    place: str | None = typer.Option(None, "--place", help=PLACE_HELP),
+    tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
+    farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
 ) -> None:
     """Convert, check, generate, build, flash and verify in one command.
 
@@ -1150,8 +1259,11 @@ def deploy_command(
             stage=stage,
             progress=_stage_progress(display),
             debug=_debug(ctx),
+            labels=labels,
+            preprocess=_preprocess(scale, mean, std),
             runtime=runtime,
             tflm_path=tflm_path,
+            farm_lease=((lambda: _farm_lease(farm, place, tag, as_json)) if place or tag else None),
         )
     if not as_json:
         print_parts(
@@ -1178,11 +1290,20 @@ def deploy_command(
 
 @app.command("probe")
 def probe_command(
-    port: str = typer.Option(
-        ..., "--port", "-p", help="Serial port URL: /dev/ttyACM0, COM3, socket://127.0.0.1:PORT."
+    port: str | None = typer.Option(
+        None,
+        "--port",
+        "-p",
+        help="Serial port URL: /dev/ttyACM0, COM3, socket://127.0.0.1:PORT (required unless "
+        "--place or --tag).",
     ),
     timeout: float = typer.Option(5.0, "--timeout", help="Seconds to wait for each answer."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    place: str | None = typer.Option(
+        None, "--place", help="Probe the board of this labgrid place (held while probing)."
+    ),
+    tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
+    farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
 ) -> None:
     """Ask a running tinyflash firmware what it is (the INFO request of docs/protocol.md).
 
@@ -1195,7 +1316,15 @@ def probe_command(
     from tinyflash.errors import EXIT_CHECK_FAILED
     from tinyflash.link import probe
 
-    result = probe(port, timeout=timeout)
+    if place or tag:
+        with _farm_lease(farm, place, tag, as_json) as held:
+            result = probe(held.url, timeout=timeout)
+    elif port is None:
+        raise TinyflashError(
+            "give the serial port (--port URL) or a labgrid place (--place NAME)", EXIT_BAD_INPUT
+        )
+    else:
+        result = probe(port, timeout=timeout)
     if as_json:
         print_json(result.to_dict())
     else:
@@ -1265,6 +1394,11 @@ def bench_command(
         "--wide",
         help="Every column in the table (MACs, kernel, model and image bytes, runtime state).",
     ),
+    place: str | None = typer.Option(
+        None, "--place", help="Run on this labgrid place (no stack high-water mark there)."
+    ),
+    tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
+    farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -1289,6 +1423,11 @@ def bench_command(
         if not quiet:
             console.print(f"bench: {label}", soft_wrap=True)
 
+    runner = None
+    if place or tag:
+        from tinyflash.farm import parse_tags, place_runner
+
+        runner = place_runner(farm, place, parse_tags(tag or []))
     result = bench(
         chosen,
         boards,
@@ -1298,6 +1437,7 @@ def bench_command(
         progress=progress,
         runtimes=[r.strip() for r in runtime.split(",") if r.strip()],
         tflm_path=tflm_path,
+        runner=runner,
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     if as_json:
@@ -1341,23 +1481,165 @@ def bench_command(
         raise typer.Exit(1)
 
 
+# ---- farm (issue 20: board farms through labgrid) ---------------------------------------------
+
+farm_app = typer.Typer(
+    help="Board farms through labgrid: run jobs on shared places, export emulated boards.\n\n"
+    "Example: tinyflash farm run ../shared/models/*.tflite --boards mps2-an386 --farm "
+    "127.0.0.1:20408",
+    no_args_is_help=True,
+)
+app.add_typer(farm_app, name="farm")
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Repeated and comma-separated option values, in order."""
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+@farm_app.command("run")
+def farm_run_command(
+    model: list[Path] | None = typer.Argument(None, help="int8 .tflite models."),
+    models: list[str] | None = typer.Option(
+        None, "--models", "-m", help="More models (comma-separated or repeated)."
+    ),
+    boards: list[str] | None = typer.Option(
+        None, "--boards", "-b", help="Board ids (comma-separated or repeated; default mps2-an386)."
+    ),
+    tag: list[str] | None = typer.Option(
+        None, "--tag", help="Extra tag every job's place must have (KEY=VALUE, repeatable)."
+    ),
+    farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
+    samples: int = typer.Option(10, "--samples", "-n", min=1, help="Inputs verified per job."),
+    parallel: int | None = typer.Option(
+        None, "--parallel", min=1, help="Jobs at once (default: the number of matching places)."
+    ),
+    timeout: float = typer.Option(
+        600.0, "--timeout", help="Seconds a job waits for a place before it fails."
+    ),
+    workdir: Path | None = typer.Option(
+        None, "--workdir", help="Where the projects are built (default: a new temporary directory)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the merged result as JSON."),
+    html_path: Path | None = typer.Option(
+        None, "--html", help="Also write the board x model matrix as HTML."
+    ),
+) -> None:
+    """Run every model on every board over the farm's places in parallel, one reservation per job.
+
+    Builds each model x board here, then each job reserves a place (emulated boards: any place tagged emulator=qemu; real boards: board=<id>), flashes it, runs the unchanged verification and releases it. Prints one merged result (bit-exact, instructions, flash/RAM per board and model); exit 1 when a job failed or differs.
+
+    Example: tinyflash farm run ../shared/models/*.tflite --boards mps2-an386 --farm 127.0.0.1:20408 --html matrix.html
+    """
+    from rich.table import Table
+
+    from tinyflash.farm import farm_run, html_matrix, parse_tags
+
+    chosen = [*(model or []), *(Path(m) for m in _split(models))]
+    board_ids = _split(boards) or ["mps2-an386"]
+    console = err_console()
+    quiet = as_json or not sys.stderr.isatty()
+
+    def progress(label: str) -> None:
+        if not quiet:
+            console.print(f"farm: {label}", soft_wrap=True, markup=False)
+
+    run = farm_run(
+        chosen,
+        board_ids,
+        farm=farm,
+        tags=parse_tags(tag or []),
+        workdir=workdir,
+        samples=samples,
+        parallel=parallel,
+        timeout=timeout,
+        progress=progress,
+    )
+    if html_path is not None:
+        html_path.write_text(html_matrix(run), encoding="utf-8")
+    if as_json:
+        print_json(run.to_dict())
+    else:
+        table = Table(title=f"farm run on {run.coordinator}: {run.seconds:.1f} s")
+        for column in ("board", "model", "place", "result", "instructions", "flash B", "RAM B"):
+            table.add_column(column, justify="left" if column in ("board", "model") else "right")
+        for job in run.jobs:
+            r = job.result
+            verdict = "error" if job.error else ("bit-exact" if r.get("exact") else "differs")
+            table.add_row(
+                job.board,
+                job.model.stem,
+                job.place or "-",
+                verdict,
+                f"{r.get('instructions', 0):,}" if r else "-",
+                f"{r.get('flash_bytes', 0):,}" if r else "-",
+                f"{r.get('ram_bytes', 0):,}" if r else "-",
+            )
+        out_console().print(table)
+        for job in run.jobs:
+            for note in job.notes:
+                out_console().print(f"note: {note}", soft_wrap=True, markup=False)
+            if job.error:
+                out_console().print(
+                    f"{job.model.stem} on {job.board}: {job.error}", soft_wrap=True, markup=False
+                )
+        if html_path is not None:
+            out_console().print(f"report: {html_path}")
+    if not all(job.passed for job in run.jobs):
+        raise typer.Exit(1)
+
+
+@farm_app.command("exporter")
+def farm_exporter_command(
+    config: Path = typer.Argument(..., help="The exporter's resource YAML (docs/farm.md)."),
+    farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
+    name: str | None = typer.Option(
+        None, "--name", "-n", help="The exporter's name (default: the host name)."
+    ),
+    hostname: str | None = typer.Option(
+        None,
+        "--hostname",
+        help="Address clients reach this host's resources at (default: the host name).",
+    ),
+) -> None:
+    """Run labgrid's exporter with tinyflash's QEMU board resource (TinyflashQEMU) registered.
+
+    A TinyflashQEMU resource is an emulated board: while a place holds it, the client uploads the ELF and the exporter (re)starts QEMU with the command line `tinyflash verify` uses (-icount shift=0), its UART on the resource's TCP port. Other resources (NetworkSerialPort, USBSerialPort, ...) are exported as by labgrid-exporter. Runs until stopped (Ctrl-C); exit 100 means the coordinator went away (restart it, as labgrid's exporter service does).
+
+    Example: tinyflash farm exporter qemu-boards.yaml --farm 127.0.0.1:20408 --name qemu-host
+    """
+    from tinyflash.farm import run_exporter
+
+    code = run_exporter(config, farm, name, hostname)
+    if code:
+        raise typer.Exit(code)
+
+
 #: How the CLI names the library's options inside error sentences (errors.option marks): the
 #: flag that sets each keyword argument. Flag names live here, not in the library.
 OPTION_FLAGS: dict[str, str] = {
+    "boards": "--boards",
     "data": "--data",
     "debug": "--debug",
+    "farm": "--farm",
     "force": "--force",
     "kernels": "--kernels",
+    "labels": "--labels",
+    "mean": "--mean",
+    "models": "--models",
     "mode": "--mode",
     "output": "-o",
     "output_dir": "--output",
+    "place": "--place",
     "port": "--port",
     "reference": "--reference",
     "repeats": "--repeats",
     "runtime": "--runtime",
     "samples": "--samples",
+    "scale": "--scale",
     "selftest": "--selftest",
     "signature": "--signature",
+    "std": "--std",
     "stream": "--stream",
     "tflm_path": "--tflm-path",
     "tolerance": "--tolerance",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,20 +62,30 @@ def deploy(
     stage: Stage | None = None,
     progress: Progress | None = None,
     debug: bool = False,
+    labels: Path | None = None,
+    preprocess: Any = None,
     runtime: str = "tinyflash",
     tflm_path: Path | None = None,
+    farm_lease: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> DeployResult:
-    """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/)."""
-    from tinyflash.convert import HOST_ONLY_MODES
+    """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/). With
+    `farm_lease` (a context manager factory from tinyflash.farm, say `lambda: lease(farm,
+    place)`), the firmware is flashed on the labgrid place it holds and verified there."""
+    from tinyflash.boards import load_board
+    from tinyflash.convert import check_mode
     from tinyflash.pipeline import Pipeline
 
-    if mode in HOST_ONLY_MODES:  # before anything is converted: a device cannot run the result
+    # Everything that can be refused without TensorFlow is refused before the conversion.
+    source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
+    converted = source.suffix.lower() != ".tflite"
+    check_mode(mode, device=converted)  # a .tflite is not converted: its mode is check's matter
+    load_board(board)
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
         raise TinyflashError(
-            f"mode {mode} is host-only: microcontroller runtimes cannot run it, so deploy does "
-            f"not convert with it; use {option('mode')} int8 or int16x8",
+            f"{output_dir} exists and is not a directory; choose another {option('output_dir')}",
             EXIT_BAD_INPUT,
         )
-    output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not force:
         raise TinyflashError(
             f"{output_dir} is not empty; pass {option('force')} to replace "
@@ -81,22 +93,32 @@ def deploy(
             f"files in it, or choose another {option('output_dir')}",
             EXIT_BAD_INPUT,
         )
+    if converted and data is None:
+        raise TinyflashError(
+            f"{model} is a float model: deploy needs calibration data to "
+            f"convert it ({option('data')} CALIB.npz)",
+            EXIT_BAD_INPUT,
+        )
+    if not converted and not source.is_file():
+        raise TinyflashError(
+            f"{source}: no such file — give a float model or a .tflite.", EXIT_BAD_INPUT
+        )
+    if labels is not None and data is None:
+        raise TinyflashError(
+            f"{option('labels')} needs {option('data')}: labels name the classes of the data's "
+            "samples (random inputs have none)",
+            EXIT_BAD_INPUT,
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
-    source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
-    converted = source.suffix.lower() != ".tflite"
     if converted:
         from tinyflash.convert import convert_model
 
-        if data is None:
-            raise TinyflashError(
-                f"{model} is a float model: deploy needs calibration data to "
-                f"convert it ({option('data')} CALIB.npz)",
-                EXIT_BAD_INPUT,
-            )
         if stage:
             stage("convert")
         tflite = output_dir / "model.tflite"
-        convert_model(model, tflite, data, mode=mode, debug=debug, force=force)
+        convert_model(
+            model, tflite, data, mode=mode, debug=debug, force=force, preprocess=preprocess
+        )
         reference_float = float_model or (Path(model) if ":" not in model else None)
     else:
         tflite = source
@@ -112,17 +134,27 @@ def deploy(
         output_dir / "project", force=force, runtime=runtime, tflm_path=tflm_path
     ).project_dir
     build = pipeline.build(project)
-    port = pipeline.flash(project, port)
-    # Calibration data is float (what the float model takes); verify quantizes it per input.
-    result = pipeline.verify(
-        build,
-        port,
-        data=data,
-        samples=samples,
-        tolerance=tolerance,
-        per_layer=per_layer,
-        float_model=reference_float,
-    )
+    with ExitStack() as held_place:
+        if farm_lease is not None:
+            held = held_place.enter_context(farm_lease())
+            if stage:
+                stage(f"flash on place {held.place}")
+            held.flash(board, build.elf)
+            port = held.url
+        else:
+            port = pipeline.flash(project, port)
+        # Calibration data is float (what the float model takes); verify quantizes it per input.
+        result = pipeline.verify(
+            build,
+            port,
+            data=data,
+            samples=samples,
+            tolerance=tolerance,
+            per_layer=per_layer,
+            float_model=reference_float,
+            labels=labels,
+            preprocess=preprocess,
+        )
     plan = pipeline.model.plan
     return DeployResult(
         output_dir=output_dir,

@@ -103,14 +103,16 @@ def qemu_command(
     elf: Path,
     serial_tcp_port: int | None = None,
     monitor_socket: Path | None = None,
+    host: str = "127.0.0.1",
 ) -> list[str]:
     """The qemu-system-arm command line that runs `elf` on `board`: serial on stdio, or a TCP
-    server on 127.0.0.1:serial_tcp_port that waits for a client before the CPU starts; the QEMU
-    monitor on the unix socket `monitor_socket` when given."""
+    server on host:serial_tcp_port (127.0.0.1 unless a farm exporter publishes another address)
+    that waits for a client before the CPU starts; the QEMU monitor on the unix socket
+    `monitor_socket` when given."""
     serial = (
         "stdio"
         if serial_tcp_port is None
-        else f"tcp:127.0.0.1:{int(serial_tcp_port)},server=on,wait=on"
+        else f"tcp:{host}:{int(serial_tcp_port)},server=on,wait=on"
     )
     monitor = "none" if monitor_socket is None else f"unix:{monitor_socket},server=on,wait=off"
     return qemu_argv(_machine(board), str(elf), serial, monitor)
@@ -174,12 +176,14 @@ class Device:
     command: list[str]
     #: The QEMU human monitor's unix socket (open_device(..., monitor=True)), else None.
     monitor_socket: Path | None = None
+    #: The address the serial port listens on.
+    host: str = "127.0.0.1"
     _stderr: list[bytes] = field(default_factory=list, repr=False)
     _stderr_thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"socket://127.0.0.1:{self.port}"
+        return f"socket://{self.host}:{self.port}"
 
     @property
     def exit_code(self) -> int | None:
@@ -286,14 +290,14 @@ class Monitor:
 
 
 def _launch(
-    board: Board, program: Path, port: int, monitor_socket: Path | None
+    board: Board, program: Path, port: int, monitor_socket: Path | None, host: str
 ) -> tuple[subprocess.Popen[bytes], list[str]]:
     env = dict(os.environ)
     if board.is_host:
         command = [str(Path(program).resolve())]
         env[HOST_TCP_ENV] = str(port)
     else:
-        command = qemu_command(board, program, port, monitor_socket)
+        command = qemu_command(board, program, port, monitor_socket, host)
         env.pop(HOST_TCP_ENV, None)
     process = subprocess.Popen(
         command,
@@ -311,10 +315,13 @@ def open_device(
     ready_timeout: float = 20.0,
     attempts: int = 3,
     monitor: bool = False,
+    port: int | None = None,
+    host: str = "127.0.0.1",
 ) -> Device:
-    """Starts the firmware with its serial port on a free TCP port and returns once that port
-    accepts a client. `monitor=True` (emulated boards) also opens QEMU's human monitor on a unix
-    socket (Device.monitor()). Prefer the `start_device` context manager, which also stops it."""
+    """Starts the firmware with its serial port on a free TCP port (or `port` on `host`, for a
+    farm exporter's board) and returns once that port accepts a client. `monitor=True` (emulated
+    boards) also opens QEMU's human monitor on a unix socket (Device.monitor()). Prefer the
+    `start_device` context manager, which also stops it."""
     program = Path(program)
     _check_runnable(board, program)
     if monitor and board.is_host:
@@ -322,12 +329,13 @@ def open_device(
             f"board '{board.id}' runs natively; only QEMU boards have a monitor", EXIT_BAD_INPUT
         )
     last_error = ""
+    fixed_port = port
     for _ in range(attempts):
-        port = free_tcp_port()
+        port = free_tcp_port() if fixed_port is None else fixed_port
         # Unix socket paths are limited to ~107 bytes: the monitor's lives in a short folder.
         socket_path = Path(tempfile.mkdtemp(prefix="tfm-")) / "m.sock" if monitor else None
-        process, command = _launch(board, program, port, socket_path)
-        device = Device(board, program, port, process, command, socket_path)
+        process, command = _launch(board, program, port, socket_path, host)
+        device = Device(board, program, port, process, command, socket_path, host)
         ready = threading.Event()
 
         def _drain(dev: Device = device, flag: threading.Event = ready) -> None:

@@ -210,6 +210,11 @@ class _Reader:
     def text(self) -> str:
         return self.take(self.u8()).decode("ascii", errors="replace")
 
+    def fields(self, layout: str) -> tuple[int, ...]:
+        """Several integer fields at once, `layout` in struct's letters (little-endian)."""
+        fmt = struct.Struct("<" + layout)
+        return tuple(int(v) for v in fmt.unpack(self.take(fmt.size)))
+
 
 # ---- results ------------------------------------------------------------------------------
 
@@ -337,11 +342,7 @@ class DeviceErrorInfo:
 
 def parse_error(payload: bytes) -> DeviceErrorInfo:
     r = _Reader(payload)
-    code = r.u8()
-    req = r.u8()
-    status = r.u16()
-    op = r.i32()
-    detail = r.u32()
+    code, req, status, op, detail = r.fields("BBHiI")
     text = r.text()
     return DeviceErrorInfo(
         code,
@@ -909,9 +910,7 @@ class Link:
 
 def _parse_layer(payload: bytes) -> LayerRecord:
     r = _Reader(payload)
-    op_index = r.u32()
-    code = r.u32()
-    ticks = r.u32()
+    op_index, code, ticks = r.fields("III")
     name = r.text()
     outputs = []
     for _ in range(r.u8()):

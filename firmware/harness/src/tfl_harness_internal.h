@@ -16,12 +16,9 @@
 #define TFL_FRAME_OVERHEAD (TFL_FRAME_HEADER + TFL_FRAME_CRC)
 #define TFL_RX_CAPACITY (TFL_HARNESS_MAX_PAYLOAD + TFL_FRAME_OVERHEAD)
 
-/* Requests (host -> device). */
+/* Requests (host -> device); the server refuses a type outside TFL_MSG_INFO .. TFL_MSG_INPUT. */
 enum {
-  TFL_MSG_INFO = 0x01,
-  TFL_MSG_INVOKE = 0x02,
-  TFL_MSG_LAYERS = 0x03,
-  TFL_MSG_RESET = 0x04,
+  TFL_MSG_INFO = 0x01, TFL_MSG_INVOKE = 0x02, TFL_MSG_LAYERS = 0x03, TFL_MSG_RESET = 0x04,
   TFL_MSG_INPUT = 0x05
 };
 /* Replies (device -> host): the request type | 0x80, plus per-op LAYER frames and ERROR. */
@@ -29,18 +26,15 @@ enum {
 #define TFL_MSG_LAYER 0x90u
 #define TFL_MSG_ERROR 0xFFu
 
-/* ERROR frame codes. */
+/* ERROR frame codes, in two groups as the host treats them (link.py TRANSPORT_ERRORS).
+ * The frame did not arrive intact, so the host sends it again: */
 enum {
-  TFL_PERR_BAD_CRC = 1,
-  TFL_PERR_TRUNCATED = 2,
-  TFL_PERR_OVERSIZED = 3,
-  TFL_PERR_BAD_COBS = 4,
-  TFL_PERR_UNKNOWN_TYPE = 5,
-  TFL_PERR_BAD_LENGTH = 6,
-  TFL_PERR_NOT_READY = 7,
-  TFL_PERR_INVOKE_FAILED = 8,
-  TFL_PERR_NO_INPUT = 9,
-  TFL_PERR_BAD_OFFSET = 10
+  TFL_PERR_BAD_CRC = 1, TFL_PERR_TRUNCATED = 2, TFL_PERR_OVERSIZED = 3, TFL_PERR_BAD_COBS = 4
+};
+/* The request arrived but cannot be served: */
+enum {
+  TFL_PERR_UNKNOWN_TYPE = 5, TFL_PERR_BAD_LENGTH = 6, TFL_PERR_NOT_READY = 7,
+  TFL_PERR_INVOKE_FAILED = 8, TFL_PERR_NO_INPUT = 9, TFL_PERR_BAD_OFFSET = 10
 };
 
 /* CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor. */

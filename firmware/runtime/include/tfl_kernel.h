@@ -78,6 +78,23 @@ static inline int8_t *tfl_output_i8(tfl_context *ctx, const tfl_node *node, int3
   return (int8_t *)tfl_node_output(ctx, node, i)->data;
 }
 
+/* Eval's view of a one-input, one-output int8 op (the data-movement kernels): input 0 and
+ * output 0 with their bytes. */
+typedef struct tfl_io_i8 {
+  const tfl_tensor *in;
+  const tfl_tensor *out;
+  const int8_t *x;
+  int8_t *y;
+} tfl_io_i8;
+static inline tfl_io_i8 tfl_io_i8_of(tfl_context *ctx, const tfl_node *node) {
+  tfl_io_i8 io;
+  io.in = tfl_node_input(ctx, node, 0);
+  io.out = tfl_node_output(ctx, node, 0);
+  io.x = (const int8_t *)io.in->data;
+  io.y = (int8_t *)io.out->data;
+  return io;
+}
+
 /* ---- builtin options (flatbuffer table fields, bounds-checked) ----------------------- */
 /* `field` is the field's index in the options table of schema.fbs (0-based, in declaration
  * order). Absent fields give `dflt` (tfl_option_bool: 0 or 1, `dflt != 0`). */

@@ -35,26 +35,19 @@ static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_batch_matmul_data d;
   int adj_x = 0;
   int adj_y = 0;
-  int32_t rank;
-  int32_t k2;
-  int32_t i;
-  double real;
-  tfl_status st;
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INT8, &lhs, &rhs, &out));
   if (lhs->quant_count != 1 || rhs->quant_count != 1 || out->quant_count != 1)
     return TFL_ERR_BAD_QUANTIZATION;
   if ((rhs->is_constant && rhs->data == NULL) || (lhs->is_constant && lhs->data == NULL))
     return TFL_ERR_BAD_BUFFER;
-  st = tfl_option_bool(ctx, node, 0, 0, &adj_x); /* BatchMatMulOptions.adj_x */
-  if (st != TFL_OK) return st;
-  st = tfl_option_bool(ctx, node, 1, 0, &adj_y);
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_bool(ctx, node, 0, 0, &adj_x)); /* BatchMatMulOptions.adj_x */
+  TFL_ENSURE(tfl_option_bool(ctx, node, 1, 0, &adj_y));
   if (lhs->dims_count < 2 || lhs->dims_count > TFL_BMM_MAX_RANK || rhs->dims_count < 2 ||
       rhs->dims_count > TFL_BMM_MAX_RANK)
     return TFL_ERR_BAD_SHAPE;
-  rank = tfl_max((int32_t)lhs->dims_count, (int32_t)rhs->dims_count);
+  const int32_t rank = tfl_max((int32_t)lhs->dims_count, (int32_t)rhs->dims_count);
   if ((int32_t)out->dims_count != rank) return TFL_ERR_BAD_SHAPE;
-  for (i = 0; i < rank - 2; ++i) {
+  for (int32_t i = 0; i < rank - 2; ++i) {
     const int32_t a = bmm_dim(lhs, rank, i);
     const int32_t b = bmm_dim(rhs, rank, i);
     if (a != b && a != 1 && b != 1) return TFL_ERR_BAD_SHAPE;
@@ -65,7 +58,7 @@ static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   d.adj_y = adj_y;
   d.m = bmm_dim(lhs, rank, adj_x ? rank - 1 : rank - 2);
   d.k = bmm_dim(lhs, rank, adj_x ? rank - 2 : rank - 1);
-  k2 = bmm_dim(rhs, rank, adj_y ? rank - 1 : rank - 2);
+  const int32_t k2 = bmm_dim(rhs, rank, adj_y ? rank - 1 : rank - 2);
   d.n = bmm_dim(rhs, rank, adj_y ? rank - 2 : rank - 1);
   if (d.k != k2 || out->dims[rank - 2] != d.m || out->dims[rank - 1] != d.n)
     return TFL_ERR_BAD_SHAPE;
@@ -73,7 +66,7 @@ static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   d.lhs_zero_point = lhs->zero_point;
   d.rhs_zero_point = rhs->zero_point;
   d.output_zero_point = out->zero_point;
-  real = (double)(lhs->scale * rhs->scale) / (double)out->scale;
+  const double real = (double)(lhs->scale * rhs->scale) / (double)out->scale;
   if (!(real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier(real, &d.multiplier, &d.shift);
   return tfl_node_set_data(node, &d, sizeof d);

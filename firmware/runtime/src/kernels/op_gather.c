@@ -23,50 +23,39 @@ TFL_OP_DATA_FITS(tfl_gather_data);
 
 static tfl_status gather_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *pos, *out;
-  tfl_gather_data d;
   int32_t axis = 0;
   int32_t batch_dims = 0;
-  int32_t in_rank;
-  int32_t pos_rank;
   int32_t k = 0;
-  int32_t i;
-  int64_t n;
-  tfl_status st;
+  int64_t n = 1;
   if (node->input_count != 2) return TFL_ERR_MODEL_INVALID;
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
                                  &pos, &out));
   if (pos->is_constant && (pos->data == NULL || pos->bytes != tfl_tensor_elements(pos) * 4))
     return TFL_ERR_BAD_BUFFER;
-  st = tfl_option_i32(ctx, node, 0, 0, &axis); /* GatherOptions.axis */
-  if (st != TFL_OK) return st;
-  st = tfl_option_i32(ctx, node, 1, 0, &batch_dims); /* GatherOptions.batch_dims */
-  if (st != TFL_OK) return st;
-  in_rank = (int32_t)in->dims_count;
-  pos_rank = (int32_t)pos->dims_count;
+  TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &axis));       /* GatherOptions.axis */
+  TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &batch_dims)); /* GatherOptions.batch_dims */
+  const int32_t in_rank = (int32_t)in->dims_count;
+  const int32_t pos_rank = (int32_t)pos->dims_count;
   if (axis < 0) axis += in_rank;
   if (batch_dims < 0) batch_dims += pos_rank;
   if (axis < 0 || axis >= in_rank || batch_dims < 0 || batch_dims > axis ||
       batch_dims >= in_rank || batch_dims > pos_rank)
     return TFL_ERR_BAD_SHAPE;
   if ((int32_t)out->dims_count != in_rank + pos_rank - 1 - batch_dims) return TFL_ERR_BAD_SHAPE;
-  d.batch = 1;
-  d.outer = 1;
-  d.inner = 1;
-  d.coords = 1;
-  for (i = 0; i < batch_dims; ++i) {
+  tfl_gather_data d = {.batch = 1, .outer = 1, .inner = 1, .coords = 1};
+  for (int32_t i = 0; i < batch_dims; ++i) {
     if (pos->dims[i] != in->dims[i]) return TFL_ERR_BAD_SHAPE;
     d.batch *= in->dims[i];
   }
-  for (i = 0; i < axis; ++i) {
+  for (int32_t i = 0; i < axis; ++i) {
     if (out->dims[k++] != in->dims[i]) return TFL_ERR_BAD_SHAPE;
     if (i >= batch_dims) d.outer *= in->dims[i];
   }
-  n = 1;
-  for (i = batch_dims; i < pos_rank; ++i) {
+  for (int32_t i = batch_dims; i < pos_rank; ++i) {
     if (out->dims[k++] != pos->dims[i]) return TFL_ERR_BAD_SHAPE;
     n *= pos->dims[i];
   }
-  for (i = axis + 1; i < in_rank; ++i) {
+  for (int32_t i = axis + 1; i < in_rank; ++i) {
     if (out->dims[k++] != in->dims[i]) return TFL_ERR_BAD_SHAPE;
     d.inner *= in->dims[i];
   }
@@ -80,15 +69,12 @@ static tfl_status gather_eval(tfl_context *ctx, tfl_node *node) {
   const int8_t *x = tfl_input_i8(ctx, node, 0);
   const uint8_t *p = (const uint8_t *)tfl_node_input(ctx, node, 1)->data;
   int8_t *y = tfl_output_i8(ctx, node, 0);
-  int32_t b;
-  int32_t o;
-  int32_t c;
   tfl_gather_data d;
   memcpy(&d, node->data, sizeof d);
-  for (b = 0; b < d.batch; ++b) {
-    for (o = 0; o < d.outer; ++o) {
+  for (int32_t b = 0; b < d.batch; ++b) {
+    for (int32_t o = 0; o < d.outer; ++o) {
       const int8_t *src = x + ((size_t)b * d.outer + o) * d.axis_size * d.inner;
-      for (c = 0; c < d.coords; ++c) {
+      for (int32_t c = 0; c < d.coords; ++c) {
         int32_t at;
         memcpy(&at, p + ((size_t)b * d.coords + c) * 4, 4); /* model bytes may be unaligned */
         if (at < 0 || at >= d.axis_size) return TFL_ERR_BAD_ARGUMENT;

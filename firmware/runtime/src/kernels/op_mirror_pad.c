@@ -22,12 +22,9 @@ static tfl_status mirror_pad_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *pads, *out;
   tfl_mirror_pad_data d;
   int8_t mode = 0;
-  int32_t i;
-  tfl_status st;
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INDEX, &in, &pads, &out));
   if (!tfl_index_ok(pads)) return TFL_ERR_BAD_BUFFER;
-  st = tfl_option_i8(ctx, node, 0, 0, &mode); /* MirrorPadOptions.mode */
-  if (st != TFL_OK) return st;
+  TFL_ENSURE(tfl_option_i8(ctx, node, 0, 0, &mode)); /* MirrorPadOptions.mode */
   if (mode != 0 && mode != 1) return TFL_ERR_UNSUPPORTED_OPTION;
   memset(&d, 0, sizeof d);
   d.rank = (int32_t)in->dims_count;
@@ -35,7 +32,7 @@ static tfl_status mirror_pad_prepare(tfl_context *ctx, tfl_node *node) {
   if (d.rank < 1 || (int32_t)out->dims_count != d.rank || pads->dims_count != 2 ||
       pads->dims[0] != d.rank || pads->dims[1] != 2)
     return TFL_ERR_BAD_SHAPE;
-  for (i = 0; i < d.rank; ++i) {
+  for (int32_t i = 0; i < d.rank; ++i) {
     const int64_t before = tfl_index_at(pads, 2 * i);
     const int64_t after = tfl_index_at(pads, 2 * i + 1);
     const int64_t limit = (int64_t)in->dims[i] - 1 + d.symmetric;
@@ -47,11 +44,8 @@ static tfl_status mirror_pad_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status mirror_pad_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = tfl_input_i8(ctx, node, 0);
-  int8_t *y = tfl_output_i8(ctx, node, 0);
-  const int32_t total = tfl_tensor_elements(out);
+  tfl_io_i8 io = tfl_io_i8_of(ctx, node);
+  const int32_t total = tfl_tensor_elements(io.out);
   int32_t strides[TFL_MAX_DIMS];
   int32_t idx[TFL_MAX_DIMS];
   int32_t e;
@@ -59,12 +53,12 @@ static tfl_status mirror_pad_eval(tfl_context *ctx, tfl_node *node) {
   tfl_mirror_pad_data d;
   memcpy(&d, node->data, sizeof d);
   strides[d.rank - 1] = 1;
-  for (i = d.rank - 1; i > 0; --i) strides[i - 1] = strides[i] * in->dims[i];
+  for (i = d.rank - 1; i > 0; --i) strides[i - 1] = strides[i] * io.in->dims[i];
   memset(idx, 0, sizeof idx);
   for (e = 0; e < total; ++e) {
     int32_t off = 0;
     for (i = 0; i < d.rank; ++i) {
-      const int32_t n = in->dims[i];
+      const int32_t n = io.in->dims[i];
       int32_t p = idx[i] - d.before[i];
       if (p < 0) {
         p = -p - 1 + (1 - d.symmetric); /* mirror of -1 is 0 (SYMMETRIC) or 1 (REFLECT) */
@@ -73,9 +67,9 @@ static tfl_status mirror_pad_eval(tfl_context *ctx, tfl_node *node) {
       }
       off += p * strides[i];
     }
-    y[e] = x[off];
+    io.y[e] = io.x[off];
     for (i = d.rank - 1; i >= 0; --i) {
-      if (++idx[i] < out->dims[i]) break;
+      if (++idx[i] < io.out->dims[i]) break;
       idx[i] = 0;
     }
   }

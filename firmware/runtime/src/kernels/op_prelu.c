@@ -24,13 +24,11 @@ TFL_OP_DATA_FITS(tfl_prelu_data);
 static tfl_status prelu_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *alpha, *out;
   tfl_prelu_data d;
-  double real1;
-  double real2;
   TFL_ENSURE(tfl_broadcast_tensors_int8(ctx, node, &in, &alpha, &out));
   if (in->quant_count != 1 || alpha->quant_count != 1 || out->quant_count != 1)
     return TFL_ERR_BAD_QUANTIZATION;
-  real1 = (double)in->scale / (double)out->scale;
-  real2 = (double)in->scale * (double)alpha->scale / (double)out->scale;
+  const double real1 = (double)in->scale / (double)out->scale;
+  const double real2 = (double)in->scale * (double)alpha->scale / (double)out->scale;
   if (!(real1 > 0.0 && real2 > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
   memset(&d, 0, sizeof d);
   d.input_zero_point = in->zero_point;

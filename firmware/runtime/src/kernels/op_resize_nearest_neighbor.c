@@ -103,22 +103,20 @@ static tfl_status resize_nn_prepare(tfl_context *ctx, tfl_node *node) {
 
 static tfl_status resize_nn_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_resize_nn_data *d = (const tfl_resize_nn_data *)node->data;
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *src = tfl_input_i8(ctx, node, 0);
-  int8_t *dst = tfl_output_i8(ctx, node, 0);
-  const int32_t batches = out->dims[0], oh = out->dims[1], ow = out->dims[2], ch = out->dims[3];
-  const int32_t ih = in->dims[1], iw = in->dims[2];
+  tfl_io_i8 io = tfl_io_i8_of(ctx, node);
+  const int32_t batches = io.out->dims[0], oh = io.out->dims[1], ow = io.out->dims[2];
+  const int32_t ch = io.out->dims[3];
+  const int32_t ih = io.in->dims[1], iw = io.in->dims[2];
   int32_t b, y, x;
   if (ch == 0) return TFL_OK;
   for (b = 0; b < batches; ++b) {
     for (y = 0; y < oh; ++y) {
       const int32_t sy = nn_source(d, 0, y, ih);
-      const int8_t *row = src + ((size_t)b * (size_t)ih + (size_t)sy) * (size_t)iw * (size_t)ch;
+      const int8_t *row = io.x + ((size_t)b * (size_t)ih + (size_t)sy) * (size_t)iw * (size_t)ch;
       for (x = 0; x < ow; ++x) {
         const int32_t sx = nn_source(d, 1, x, iw);
-        memcpy(dst, row + (size_t)sx * (size_t)ch, (size_t)ch);
-        dst += ch;
+        memcpy(io.y, row + (size_t)sx * (size_t)ch, (size_t)ch);
+        io.y += ch;
       }
     }
   }

@@ -19,25 +19,19 @@ TFL_OP_DATA_FITS(tfl_reverse_data);
 
 static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *axes, *out;
-  tfl_reverse_data d;
-  int32_t rank;
-  int32_t n;
-  int32_t lo;
-  int32_t hi;
-  int32_t mask = 0;
-  int32_t i;
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
                                  &axes, &out));
   if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(axes)) return TFL_ERR_BAD_BUFFER;
   if (!tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
-  rank = (int32_t)in->dims_count;
-  n = tfl_tensor_elements(axes);
+  const int32_t rank = (int32_t)in->dims_count;
+  const int32_t n = tfl_tensor_elements(axes);
   if (axes->dims_count != 1 || n < 1 || n > TFL_REVERSE_MAX_AXES || n > rank)
     return TFL_ERR_BAD_SHAPE;
-  lo = rank;
-  hi = -1;
-  for (i = 0; i < n; ++i) {
+  int32_t lo = rank;
+  int32_t hi = -1;
+  int32_t mask = 0;
+  for (int32_t i = 0; i < n; ++i) {
     int64_t a = tfl_index_at(axes, i);
     if (a < -rank || a >= rank) return TFL_ERR_BAD_SHAPE;
     if (a < 0) a += rank;
@@ -47,10 +41,9 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
     hi = tfl_max(hi, (int32_t)a);
   }
   if (hi - lo + 1 != n) return TFL_ERR_BAD_ARGUMENT; /* TFLM: "Non-contiguous axes" */
-  d.outer = 1;
-  d.count = 1;
-  d.inner = tfl_copy_bytes(in->type); /* counted in bytes: one eval for int8 and int16 */
-  for (i = 0; i < rank; ++i) {
+  /* inner counted in bytes: one eval for int8 and int16 */
+  tfl_reverse_data d = {1, 1, tfl_copy_bytes(in->type)};
+  for (int32_t i = 0; i < rank; ++i) {
     if (i < lo) d.outer *= in->dims[i];
     else if (i <= hi) d.count *= in->dims[i];
     else d.inner *= in->dims[i];
@@ -61,14 +54,12 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
 static tfl_status reverse_v2_eval(tfl_context *ctx, tfl_node *node) {
   const uint8_t *x = (const uint8_t *)tfl_node_input(ctx, node, 0)->data;
   uint8_t *y = (uint8_t *)tfl_node_output(ctx, node, 0)->data;
-  int32_t o;
-  int32_t k;
   tfl_reverse_data d;
   memcpy(&d, node->data, sizeof d);
-  for (o = 0; o < d.outer; ++o) {
+  for (int32_t o = 0; o < d.outer; ++o) {
     const uint8_t *src = x + (size_t)o * d.count * d.inner;
     uint8_t *dst = y + (size_t)o * d.count * d.inner;
-    for (k = 0; k < d.count; ++k)
+    for (int32_t k = 0; k < d.count; ++k)
       memcpy(dst + (size_t)k * d.inner, src + (size_t)(d.count - 1 - k) * d.inner, (size_t)d.inner);
   }
   return TFL_OK;

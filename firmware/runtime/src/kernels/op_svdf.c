@@ -84,16 +84,11 @@ static tfl_status svdf_prepare(tfl_context *ctx, tfl_node *node) {
   }
   const float scale1 = x->scale * wf->scale / st->scale;
   const float scale2 = time_scale / y->scale;
+  *d = (svdf_data){.input_offset = -x->zero_point, .output_zp = y->zero_point,
+                   .batches = batches, .n_input = n_input, .n_filter = n_filter,
+                   .n_memory = n_memory, .rank = rank, .n_unit = n_unit};
   tfl_quantize_multiplier((double)scale1, &d->mult1, &d->shift1);
   tfl_quantize_multiplier((double)scale2, &d->mult2, &d->shift2);
-  d->input_offset = -x->zero_point;
-  d->output_zp = y->zero_point;
-  d->batches = batches;
-  d->n_input = n_input;
-  d->n_filter = n_filter;
-  d->n_memory = n_memory;
-  d->rank = rank;
-  d->n_unit = n_unit;
   return TFL_OK;
 }
 

@@ -47,16 +47,13 @@ void tfl_argminmax_eval(tfl_context *ctx, const tfl_node *node, int want_max) {
   const int8_t *x = tfl_input_i8(ctx, node, 0);
   int32_t *y = (int32_t *)tfl_node_output(ctx, node, 0)->data;
   tfl_argminmax_data d;
-  int32_t o;
-  int32_t k;
-  int32_t a;
   memcpy(&d, node->data, sizeof d);
-  for (o = 0; o < d.outer; ++o) {
+  for (int32_t o = 0; o < d.outer; ++o) {
     const int8_t *block = x + (int32_t)o * d.axis_size * d.inner;
-    for (k = 0; k < d.inner; ++k) {
+    for (int32_t k = 0; k < d.inner; ++k) {
       int8_t best = block[k];
       int32_t best_at = 0;
-      for (a = 1; a < d.axis_size; ++a) {
+      for (int32_t a = 1; a < d.axis_size; ++a) {
         const int8_t v = block[a * d.inner + k];
         if (want_max ? v > best : v < best) {
           best = v;

@@ -17,10 +17,8 @@ tfl_status tfl_lut8_prepare(tfl_context *ctx, const tfl_node *node, const tfl_te
 
 tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node, tfl_lut8_value value,
                          int32_t min_table) {
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = tfl_input_i8(ctx, node, 0);
-  int8_t *y = tfl_output_i8(ctx, node, 0);
-  const int32_t n = tfl_tensor_elements(out);
+  tfl_io_i8 io = tfl_io_i8_of(ctx, node);
+  const int32_t n = tfl_tensor_elements(io.out);
   int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through int8_t* may alias node */
   int32_t i;
   memcpy(params, node->data, sizeof params);
@@ -28,9 +26,9 @@ tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node, tfl_lut8_value 
     /* big tensors: the 256 possible outputs once, then a table lookup per element */
     int8_t table[256];
     for (i = 0; i < 256; ++i) table[i] = value(params, i - 128);
-    for (i = 0; i < n; ++i) y[i] = table[x[i] + 128];
+    for (i = 0; i < n; ++i) io.y[i] = table[io.x[i] + 128];
   } else {
-    for (i = 0; i < n; ++i) y[i] = value(params, x[i]);
+    for (i = 0; i < n; ++i) io.y[i] = value(params, io.x[i]);
   }
   return TFL_OK;
 }

@@ -1,21 +1,31 @@
 /* SPACE_TO_DEPTH / DEPTH_TO_SPACE's shared checks and copy (see the header). */
 #include "tfl_kernel_space_depth.h"
 
-tfl_status tfl_space_depth_prepare(tfl_context *ctx, const tfl_node *node, int32_t *bs,
-                                   const tfl_tensor **in_out, const tfl_tensor **out_out) {
-  const tfl_tensor *in, *out;
+#define TFL_BUILTIN_SPACE_TO_DEPTH 26
+
+tfl_status tfl_space_depth_prepare(tfl_context *ctx, tfl_node *node) {
+  const int to_depth = node->builtin_code == TFL_BUILTIN_SPACE_TO_DEPTH;
+  const tfl_tensor *in, *out, *space, *depth;
+  int32_t bs = 0;
   if (node->input_count != 1) return TFL_ERR_MODEL_INVALID;
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, 0, &in, NULL, &out));
-  *in_out = in;
-  *out_out = out;
-  *bs = 0;
-  TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, bs)); /* {SpaceToDepth,DepthToSpace}Options */
-  if (*bs < 1) return TFL_ERR_UNSUPPORTED_OPTION;
+  TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &bs)); /* {SpaceToDepth,DepthToSpace}Options */
+  if (bs < 1) return TFL_ERR_UNSUPPORTED_OPTION;
   if (in->dims_count != 4 || out->dims_count != 4) return TFL_ERR_BAD_SHAPE;
+  if (!to_depth && bs > 46340) return TFL_ERR_UNSUPPORTED_OPTION; /* bs * bs fits in int32 */
+  space = to_depth ? in : out;
+  depth = to_depth ? out : in;
+  if (depth->dims[0] != space->dims[0] || (int64_t)depth->dims[1] * bs != space->dims[1] ||
+      (int64_t)depth->dims[2] * bs != space->dims[2] ||
+      (int64_t)space->dims[3] * bs * bs != depth->dims[3])
+    return TFL_ERR_BAD_SHAPE;
+  node->data[0] = bs;
+  node->data[1] = to_depth;
   return TFL_OK;
 }
 
-tfl_status tfl_space_depth_eval(tfl_context *ctx, const tfl_node *node, int to_depth) {
+tfl_status tfl_space_depth_eval(tfl_context *ctx, tfl_node *node) {
+  const int to_depth = node->data[1];
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const tfl_tensor *depth = to_depth ? out : in;

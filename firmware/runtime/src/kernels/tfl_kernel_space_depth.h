@@ -7,17 +7,13 @@
 
 #include "tfl_kernel.h"
 
-/* The checks both ops share: one int8 input and output (*in, *out), both rank 4, block_size
- * (option 0) >= 1 into *bs. The caller checks the shapes of its direction and keeps block_size
- * in node->data[0]. */
-TFL_MUST_CHECK tfl_status tfl_space_depth_prepare(tfl_context *ctx, const tfl_node *node,
-                                                  int32_t *bs, const tfl_tensor **in,
-                                                  const tfl_tensor **out);
-
-/* The eval of both: tfl_space_depth_copy from input 0 to output 0 with block_size
- * node->data[0]. */
-TFL_MUST_CHECK tfl_status tfl_space_depth_eval(tfl_context *ctx, const tfl_node *node,
-                                               int to_depth);
+/* The kernel functions of both ops, which the builtin code tells apart (SPACE_TO_DEPTH: space
+ * into depth). Prepare: one int8 input and output, both rank 4, block_size (option 0) >= 1
+ * (DEPTH_TO_SPACE: at most 46340, so that its square fits in int32), the depth tensor's shape
+ * [B][H][W][bs * bs * C] against the space tensor's [B][H * bs][W * bs][C]; node->data keeps
+ * block_size and the direction. Eval: tfl_space_depth_copy from input 0 to output 0. */
+TFL_MUST_CHECK tfl_status tfl_space_depth_prepare(tfl_context *ctx, tfl_node *node);
+TFL_MUST_CHECK tfl_status tfl_space_depth_eval(tfl_context *ctx, tfl_node *node);
 
 /* Copies `src` into `dst`: space into depth when to_depth is set, depth into space otherwise.
  * h, w: the depth tensor's height and width; c: the space tensor's channels. */
