@@ -512,7 +512,7 @@ ROWS: list[Row] = [
     ),
     Row(
         "deploy-non-empty-dir",
-        "DIR is not empty; pass --force to replace tinyflash's files in it",
+        "DIR is not empty; choose an empty or new directory, or pass --force",
         lambda i: [
             "deploy",
             INT8,
@@ -522,7 +522,7 @@ ROWS: list[Row] = [
             i.non_empty_dir,
         ],
         2,
-        lambda i: [f"{i.non_empty_dir} is not empty; pass --force"],
+        lambda i: [f"{i.non_empty_dir} is not empty; choose an empty or new directory", "--force"],
     ),
     Row(
         "convert-calibration-missing",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.pipeline import Stage
 from tinyflash.records import field_dict
+from tinyflash.render import check_output_dir
 from tinyflash.verify import Progress, VerifyResult
 
 if TYPE_CHECKING:
@@ -81,18 +82,7 @@ def deploy(
     check_mode(mode, device=converted)  # a .tflite is not converted: its mode is check's matter
     load_board(board)
     output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise TinyflashError(
-            f"{output_dir} exists and is not a directory; choose another {option('output_dir')}",
-            EXIT_BAD_INPUT,
-        )
-    if output_dir.exists() and any(output_dir.iterdir()) and not force:
-        raise TinyflashError(
-            f"{output_dir} is not empty; pass {option('force')} to replace "
-            "tinyflash's "
-            f"files in it, or choose another {option('output_dir')}",
-            EXIT_BAD_INPUT,
-        )
+    check_output_dir(output_dir, force, flag="output_dir")
     if converted and data is None:
         raise TinyflashError(
             f"{model} is a float model: deploy needs calibration data to "

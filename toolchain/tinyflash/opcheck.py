@@ -163,22 +163,24 @@ BOOL_OUTPUT_OPS: frozenset[str] = frozenset(
 TYPED_INPUTS: dict[str, tuple[int, str]] = {"GATHER": (1, "int32"), "SELECT_V2": (0, "bool")}
 # Ops whose kernels take and give integer tensors that are not quantized int8 data: the
 # non-int8 dtypes any of their activations (and model inputs/outputs next to them) may have.
+_INTEGER_TENSOR_DTYPES: dict[frozenset[str], tuple[str, ...]] = {
+    frozenset({"int32"}): (
+        "SHAPE",
+        "EMBEDDING_LOOKUP",
+        "GATHER_ND",
+        "BROADCAST_ARGS",
+        "DYNAMIC_UPDATE_SLICE",
+        "ZEROS_LIKE",
+        "FILL",
+        "MAXIMUM",
+        "MINIMUM",
+        "SQUARED_DIFFERENCE",
+    ),
+    frozenset({"bool"}): ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"),
+    frozenset({"int32", "bool"}): ("CAST", *sorted(BOOL_OUTPUT_OPS)),
+}
 INTEGER_TENSOR_OPS: dict[str, frozenset[str]] = {
-    "CAST": frozenset({"int32", "bool"}),
-    "SHAPE": frozenset({"int32"}),
-    "LOGICAL_AND": frozenset({"bool"}),
-    "LOGICAL_OR": frozenset({"bool"}),
-    "LOGICAL_NOT": frozenset({"bool"}),
-    "EMBEDDING_LOOKUP": frozenset({"int32"}),
-    "GATHER_ND": frozenset({"int32"}),
-    "BROADCAST_ARGS": frozenset({"int32"}),
-    "DYNAMIC_UPDATE_SLICE": frozenset({"int32"}),
-    "ZEROS_LIKE": frozenset({"int32"}),
-    "FILL": frozenset({"int32"}),
-    "MAXIMUM": frozenset({"int32"}),
-    "MINIMUM": frozenset({"int32"}),
-    "SQUARED_DIFFERENCE": frozenset({"int32"}),
-    **{op: frozenset({"int32", "bool"}) for op in BOOL_OUTPUT_OPS},
+    op: dtypes for dtypes, ops in _INTEGER_TENSOR_DTYPES.items() for op in ops
 }
 
 # op -> (weights input index, bias input index)

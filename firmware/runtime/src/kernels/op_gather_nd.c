@@ -4,7 +4,7 @@
  * order (shape: the indices' dims but the last, then the params' dims from nd on).
  * Like TFLM, a tuple is checked only as a whole: its flat position plus the slice must lie
  * inside the params (eval fails with TFL_ERR_BAD_ARGUMENT otherwise, before any read). */
-#include "tfl_kernel.h"
+#include "tfl_kernel_index.h"
 
 #define GATHER_ND_MAX 5
 
@@ -54,22 +54,15 @@ static tfl_status gather_nd_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status gather_nd_eval(tfl_context *ctx, tfl_node *node) {
-  const int8_t *params = tfl_input_i8(ctx, node, 0);
-  const uint8_t *indices = (const uint8_t *)tfl_node_input(ctx, node, 1)->data;
-  int8_t *y = tfl_output_i8(ctx, node, 0);
-  tfl_gather_nd_data d;
-  int32_t s;
-  int32_t j;
-  memcpy(&d, node->data, sizeof d);
-  for (s = 0; s < d.slices; ++s) {
+  const tfl_gather_nd_data *d = (const tfl_gather_nd_data *)node->data;
+  const void *indices = tfl_node_input(ctx, node, 1)->data;
+  const tfl_io_i8 io = tfl_io_i8_of(ctx, node); /* x: the params */
+  for (int32_t s = 0; s < d->slices; ++s) {
     int64_t from = 0;
-    for (j = 0; j < d.nd; ++j) {
-      int32_t at;
-      memcpy(&at, indices + ((size_t)s * d.nd + j) * 4, 4); /* constants may be unaligned */
-      from += (int64_t)at * d.stride[j];
-    }
-    if (from < 0 || from + d.slice_size > d.params_size) return TFL_ERR_BAD_ARGUMENT;
-    memcpy(y + (size_t)s * d.slice_size, params + from, (size_t)d.slice_size);
+    for (int32_t j = 0; j < d->nd; ++j)
+      from += (int64_t)tfl_index_i32(indices, (size_t)s * d->nd + j) * d->stride[j];
+    if (from < 0 || from + d->slice_size > d->params_size) return TFL_ERR_BAD_ARGUMENT;
+    memcpy(io.y + (size_t)s * d->slice_size, io.x + from, (size_t)d->slice_size);
   }
   return TFL_OK;
 }

@@ -35,27 +35,22 @@ static tfl_status l2_normalization_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status l2_normalization_eval(tfl_context *ctx, tfl_node *node) {
-  const int8_t *x = tfl_input_i8(ctx, node, 0);
-  int8_t *y = tfl_output_i8(ctx, node, 0);
-  tfl_l2_normalization_data d;
-  int32_t o;
-  int32_t k;
-  memcpy(&d, node->data, sizeof d);
-  for (o = 0; o < d.outer; ++o) {
-    const int8_t *row = x + (size_t)o * (size_t)d.depth;
+  const tfl_l2_normalization_data *d = (const tfl_l2_normalization_data *)node->data;
+  const tfl_io_i8 io = tfl_io_i8_of(ctx, node);
+  for (int32_t o = 0; o < d->outer; ++o) {
+    const int8_t *row = io.x + (size_t)o * (size_t)d->depth;
+    int8_t *out_row = io.y + (size_t)o * (size_t)d->depth;
     uint32_t acc = 0;
-    int32_t m;
-    int32_t s;
-    for (k = 0; k < d.depth; ++k) {
-      const int32_t v = (int32_t)row[k] - d.zero_point;
+    int32_t m, s;
+    for (int32_t k = 0; k < d->depth; ++k) {
+      const int32_t v = (int32_t)row[k] - d->zero_point;
       acc += (uint32_t)(v * v);
     }
     tfl_inv_sqrt_multiplier((int32_t)acc, &m, &s);
-    for (k = 0; k < d.depth; ++k) {
-      const int32_t v = (int32_t)row[k] - d.zero_point;
-      y[(size_t)o * (size_t)d.depth + (size_t)k] =
-          (int8_t)tfl_clamp(tfl_multiply_by_quantized_multiplier(v, m, s + 7), -128, 127);
-    }
+    for (int32_t k = 0; k < d->depth; ++k)
+      out_row[k] = (int8_t)tfl_clamp(
+          tfl_multiply_by_quantized_multiplier((int32_t)row[k] - d->zero_point, m, s + 7), -128,
+          127);
   }
   return TFL_OK;
 }

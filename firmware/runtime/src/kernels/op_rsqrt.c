@@ -33,35 +33,29 @@ static tfl_status rsqrt_prepare(tfl_context *ctx, tfl_node *node) {
                           &d.shift);
   /* the rescale's right shift (20 - shift) must stay below 32 */
   if (d.shift - RSQRT_SHIFT < -31 || d.shift > 31) return TFL_ERR_BAD_QUANTIZATION;
-  memcpy(node->data, &d, sizeof d);
-  return TFL_OK;
+  return tfl_node_set_data(node, &d, sizeof d);
 }
 
 static tfl_status rsqrt_eval(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *x = (const int8_t *)in->data;
-  int8_t *y = (int8_t *)out->data;
-  const int32_t n = tfl_tensor_elements(out);
-  tfl_rsqrt_data d;
-  int32_t i;
-  memcpy(&d, node->data, sizeof d);
-  for (i = 0; i < n; ++i) {
-    const int32_t v = (int32_t)x[i] - d.input_zero_point;
+  const tfl_rsqrt_data *d = (const tfl_rsqrt_data *)node->data;
+  const tfl_io_i8 io = tfl_io_i8_of(ctx, node);
+  const int32_t n = tfl_tensor_elements(io.out);
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t v = (int32_t)io.x[i] - d->input_zero_point;
     int32_t m;
     int32_t s;
     int64_t r;
     if (v < 0) return TFL_ERR_BAD_ARGUMENT;
     if (v == 0) {
-      y[i] = 127;
+      io.y[i] = 127;
       continue;
     }
     tfl_inv_sqrt_multiplier(v, &m, &s);
     r = (int64_t)tfl_multiply_by_quantized_multiplier(
-            tfl_multiply_by_quantized_multiplier(1, m, s + RSQRT_SHIFT), d.multiplier,
-            d.shift - RSQRT_SHIFT) +
-        d.output_zero_point;
-    y[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+            tfl_multiply_by_quantized_multiplier(1, m, s + RSQRT_SHIFT), d->multiplier,
+            d->shift - RSQRT_SHIFT) +
+        d->output_zero_point;
+    io.y[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
   }
   return TFL_OK;
 }
