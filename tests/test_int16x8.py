@@ -175,6 +175,24 @@ def test_check_cli_prints_the_scheme(tmp_path: Path) -> None:
     assert result["scheme"] == SCHEME_16X8 and result["deployable"] is True
 
 
+@pytest.mark.parametrize("board", ["mps2-an386", "nucleo_f446re"])
+def test_generated_build_flags_link_16x8_only_for_int16_models(tmp_path: Path, board: str) -> None:
+    """TFL_WITH_INT16 (tfl_config.h): generate turns the runtime's 16x8 paths off for a model
+    without int16 tensors, so an int8 firmware does not link the int16 evals and tables; a 16x8
+    model keeps them (both the QEMU and the Arduino flag lines)."""
+    model = tmp_path / "mlp_16x8.tflite"
+    model.write_bytes(mlp_16x8())
+    for source, flag in (
+        (model, "-DTFL_WITH_INT16=1"),
+        (REPO / "examples" / "digits" / "digits_int8.tflite", "-DTFL_WITH_INT16=0"),
+    ):
+        project = tmp_path / source.stem
+        done = tinyflash("generate", source, "--board", board, "-o", project)
+        assert done.returncode == 0, done.stdout + done.stderr
+        flags = (project / "platformio.ini").read_text()
+        assert flags.count("-DTFL_WITH_INT16=") == 1 and flag in flags, flags
+
+
 @pytest.mark.parametrize("mode", ["float16", "dynamic"])
 def test_deploy_refuses_host_only_mode_before_converting(tmp_path: Path, mode: str) -> None:
     """No conversion is started (it would take seconds and end in a refusal): the float model

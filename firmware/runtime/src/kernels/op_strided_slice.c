@@ -64,7 +64,7 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t start[TFL_MAX_DIMS];
   if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16))
+  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && !TFL_IS_INT16(in)))
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
@@ -119,7 +119,7 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
     if (d->count[a] == 0) empty = 1;
   }
   d->base = empty ? 0 : (int32_t)base;
-  if (in->type == TFL_TYPE_INT16) node->kernel = &ss_int16; /* the int16 eval from now on */
+  if (TFL_IS_INT16(in)) node->kernel = &ss_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

@@ -52,7 +52,7 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   if (shape == NULL || w == NULL || in == NULL || out == NULL || node->output_count != 1 ||
       node->input_count < 3 || node->input_count > 4)
     return TFL_ERR_MODEL_INVALID;
-  const int wide = in->type == TFL_TYPE_INT16; /* 16x8 */
+  const int wide = TFL_IS_INT16(in); /* 16x8 */
   if ((in->type != TFL_TYPE_INT8 && !wide) || w->type != TFL_TYPE_INT8 || out->type != in->type)
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (shape->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;

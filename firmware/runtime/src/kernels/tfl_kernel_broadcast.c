@@ -172,7 +172,7 @@ tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node,
   if ((*in1)->type != (*out)->type || (*in2)->type != (*out)->type)
     return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(tfl_broadcast_quant_check(*in1, *in2, *out));
-  *wide = (*out)->type == TFL_TYPE_INT16;
+  *wide = TFL_IS_INT16(*out);
   /* 16x8: symmetric int16 activations (TFLite's quantization spec; TFLM checks it for MUL) */
   if (*wide && ((*in1)->zero_point != 0 || (*in2)->zero_point != 0 || (*out)->zero_point != 0))
     return TFL_ERR_BAD_QUANTIZATION;
@@ -286,8 +286,8 @@ static tfl_status addsub_eval16(tfl_context *ctx, tfl_node *node) {
   return tfl_broadcast_eval16(ctx, node, addsub_row16);
 }
 
-static const tfl_kernel add_int16 = {0, "ADD", tfl_add_prepare, addsub_eval16, NULL};
-static const tfl_kernel sub_int16 = {41, "SUB", tfl_sub_prepare, addsub_eval16, NULL};
+static const tfl_kernel add_int16 = {0, "ADD", tfl_add_prepare, TFL_EVAL16(addsub_eval16), NULL};
+static const tfl_kernel sub_int16 = {41, "SUB", tfl_sub_prepare, TFL_EVAL16(addsub_eval16), NULL};
 
 /* ADD (subtract = 0) or SUB (subtract = 1). */
 static tfl_status addsub_prepare(tfl_context *ctx, tfl_node *node, int subtract) {
@@ -298,7 +298,8 @@ static tfl_status addsub_prepare(tfl_context *ctx, tfl_node *node, int subtract)
   TFL_ENSURE(addsub_params(ctx, node, in1, in2, out, wide, &d));
   d.subtract = subtract;
   memcpy(node->data, &d, sizeof d);
-  if (wide) node->kernel = subtract ? &sub_int16 : &add_int16; /* the int16 eval from now on */
+  if (TFL_WITH_INT16 && wide)
+    node->kernel = subtract ? &sub_int16 : &add_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 
