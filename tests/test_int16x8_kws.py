@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from support.cli import tinyflash
-from test_int16x8 import FIRMWARES, _assert_bit_exact_16x8, _verify, needs_tools
+from support.int16x8 import FIRMWARES, assert_bit_exact_16x8, needs_tools, verify_json
 from tinyflash.model import parse_model
 from tinyflash.opcheck import SCHEME_16X8, check_model
 
@@ -60,5 +60,5 @@ def test_kws_16x8_is_bit_exact(tmp_path: Path, kws_inputs: Path, board: str, ker
     project = tmp_path / "p"
     done = tinyflash("generate", KWS_16X8, "--board", board, "--kernels", kernels, "-o", project)
     assert done.returncode == 0, done.stdout + done.stderr
-    result = _verify(project, "--samples", str(SAMPLES), "--data", kws_inputs)
-    _assert_bit_exact_16x8(result, SAMPLES)
+    result = verify_json(project, "--samples", str(SAMPLES), "--data", kws_inputs)
+    assert_bit_exact_16x8(result, SAMPLES)
