@@ -43,6 +43,7 @@ TEST_FILES = (
     "test_kernels_ops.py",
     "test_kernels_arith.py",
     "test_kernels_data.py",
+    "test_kernels_more.py",
     "test_runtime_kernels.py",
     "test_runtime_quant.py",
     "test_runtime_graphs.py",

@@ -13,12 +13,14 @@ with a PATH that has no qemu-system-arm."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +162,87 @@ class Inputs:
         np.save(p, array)
         return p
 
+    def keras_variant(self, name: str, edit: Callable[[dict], None]) -> Path:
+        """The digits .keras with its config.json edited (weights and metadata as saved)."""
+        p = self.root / name
+        if not p.is_file():
+            with zipfile.ZipFile(KERAS) as source, zipfile.ZipFile(p, "w") as target:
+                for item in source.infolist():
+                    data = source.read(item.filename)
+                    if item.filename == "config.json":
+                        config = json.loads(data)
+                        edit(config)
+                        data = json.dumps(config).encode()
+                    target.writestr(item, data)
+        return p
+
+    @functools.cached_property
+    def custom_layer_keras(self) -> Path:
+        """What model.save writes for a model with a user's own layer class (registered with
+        keras.saving.register_keras_serializable in the user's module `mylayers`)."""
+
+        def edit(config: dict) -> None:
+            layer = config["config"]["layers"][1]
+            layer.update(module="mylayers", class_name="Scale", registered_name="Custom>Scale")
+
+        return self.keras_variant("custom_layer.keras", edit)
+
+    @functools.cached_property
+    def dynamic_keras(self) -> Path:
+        """The digits model with an input of unknown height (keras.Input((None, 8, 1)))."""
+
+        def edit(config: dict) -> None:
+            config["config"]["layers"][0]["config"]["batch_shape"] = [None, None, 8, 1]
+
+        return self.keras_variant("dynamic.keras", edit)
+
+    @functools.cached_property
+    def weights_only_h5(self) -> Path:
+        """What model.save_weights('w.h5') writes: weights, no model_config."""
+        import h5py
+
+        p = self.root / "weights.h5"
+        with h5py.File(p, "w") as handle:
+            handle.attrs["layer_names"] = [b"conv1"]
+            handle.create_group("conv1").create_dataset("kernel", data=np.zeros((3, 3, 1, 12)))
+        return p
+
+    @functools.cached_property
+    def no_signature_py(self) -> Path:
+        p = self.root / "fn_model.py"
+        p.write_text(
+            "import tensorflow as tf\n\n\n@tf.function\ndef model(x):\n    return x * 2.0\n"
+        )
+        return p
+
+    @functools.cached_property
+    def two_signature_savedmodel(self) -> Path:
+        """A SavedModel exported by TensorFlow with two signatures and no serving_default."""
+        path = self.root / "two_sigs"
+        script = (
+            "import sys, tensorflow as tf\n"
+            "class Two(tf.Module):\n"
+            "    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name='x')])\n"
+            "    def project(self, x):\n        return {'y': x * 2.0}\n"
+            "    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name='x')])\n"
+            "    def scale(self, x):\n        return {'y': x * 0.5}\n"
+            "m = Two()\n"
+            "tf.saved_model.save(m, sys.argv[1], signatures={'project': "
+            "m.project.get_concrete_function(), 'scale': m.scale.get_concrete_function()})\n"
+        )
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        subprocess.run([sys.executable, "-c", script, str(path)], check=True, env=env)
+        return path
+
+    @functools.cached_property
+    def images_folder(self) -> Path:
+        from PIL import Image
+
+        d = self.root / "images"
+        d.mkdir()
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(d / "a.png")
+        return d
+
     @functools.cached_property
     def host_project(self) -> Path:
         """A generated (not built) host project of the digits model."""
@@ -272,6 +355,35 @@ def _untouched(path_of: Callable[[Inputs], Path], content: bytes) -> Callable[[I
 
 CALIB = DIGITS / "calibration.npz"
 KERAS = DIGITS / "digits.keras"
+INT8 = DIGITS / "digits_int8.tflite"
+Arg = Callable[[Inputs], object]
+
+
+def _fixed(value: object) -> Arg:
+    return lambda i: value
+
+
+def convert_argv(out: str, data: Arg = _fixed(CALIB), model: Arg = _fixed(KERAS), *extra: str):
+    """`convert MODEL -o OUT --data DATA EXTRA...` with OUT in the row's temporary folder."""
+    return lambda i: ["convert", model(i), "-o", i.path(out), "--data", data(i), *extra]
+
+
+def npy(name: str, array: np.ndarray) -> Arg:
+    """Calibration data saved as NAME.npy in the row's folder."""
+    return lambda i: i.calibration(name, array)
+
+
+def bad_model_row(id: str, doc: str, out: str, model: Arg, fragments: list[str], **kw: object):
+    """A row converting a bad MODEL (with good calibration data) to OUT: exit 2, nothing written."""
+    return Row(
+        id, doc, convert_argv(out, model=model), 2, lambda i: fragments, after=nothing_at(out), **kw
+    )  # type: ignore[arg-type]
+
+
+def nothing_at(name: str) -> Callable[[Inputs], None]:
+    """The failed command wrote nothing at NAME."""
+    return lambda i: None if not i.path(name).exists() else pytest.fail(f"{name} written")
+
 
 ROWS: list[Row] = [
     Row(
@@ -337,14 +449,14 @@ ROWS: list[Row] = [
             "tinyflash runtime",
             "--runtime tflm",
         ],
-        after=lambda i: None if not i.path("p_elu").exists() else pytest.fail("project written"),
+        after=nothing_at("p_elu"),
     ),
     Row(
         "generate-unknown-board",
         "unknown board 'ID' (no boards/ID.json); known boards:",
         lambda i: [
             "generate",
-            DIGITS / "digits_int8.tflite",
+            INT8,
             "--board",
             "nope",
             "-o",
@@ -369,7 +481,7 @@ ROWS: list[Row] = [
         "DIR is not empty; choose an empty or new directory, or pass --force",
         lambda i: [
             "generate",
-            DIGITS / "digits_int8.tflite",
+            INT8,
             "--board",
             "host",
             "-o",
@@ -400,79 +512,149 @@ ROWS: list[Row] = [
     ),
     Row(
         "deploy-non-empty-dir",
-        "DIR is not empty; pass --force to replace tinyflash's files in it",
+        "DIR is not empty; choose an empty or new directory, or pass --force",
         lambda i: [
             "deploy",
-            DIGITS / "digits_int8.tflite",
+            INT8,
             "--board",
             "host",
             "-o",
             i.non_empty_dir,
         ],
         2,
-        lambda i: [f"{i.non_empty_dir} is not empty; pass --force"],
+        lambda i: [f"{i.non_empty_dir} is not empty; choose an empty or new directory", "--force"],
     ),
     Row(
         "convert-calibration-missing",
         "CALIB: calibration data not found",
-        lambda i: ["convert", KERAS, "-o", i.path("o1.tflite"), "--data", i.path("none.npz")],
+        convert_argv("o1.tflite", lambda i: i.path("none.npz")),
         2,
         lambda i: [f"{i.path('none.npz')}: calibration data not found"],
     ),
     Row(
         "convert-calibration-not-npy",
         "CALIB: not a NumPy .npy file",
-        lambda i: ["convert", KERAS, "-o", i.path("o2.tflite"), "--data", i.not_numpy],
+        convert_argv("o2.tflite", lambda i: i.not_numpy),
         2,
         lambda i: [f"{i.not_numpy}: not a NumPy .npy file"],
     ),
     Row(
         "convert-calibration-dtype",
         "CALIB: the array has dtype DTYPE, expected numbers",
-        lambda i: [
-            "convert",
-            KERAS,
-            "-o",
-            i.path("o3.tflite"),
-            "--data",
-            i.calibration("words.npy", np.array([["a", "b"], ["c", "d"]])),
-        ],
+        convert_argv("o3.tflite", npy("words.npy", np.array([["a", "b"], ["c", "d"]]))),
         2,
         lambda i: ["has dtype <U1, expected numbers"],
     ),
     Row(
         "convert-calibration-nan",
         "CALIB: the array contains NaN or Inf; clean the calibration data.",
-        lambda i: [
-            "convert",
-            KERAS,
-            "-o",
-            i.path("o4.tflite"),
-            "--data",
-            i.calibration(
+        convert_argv(
+            "o4.tflite",
+            npy(
                 "nan.npy",
                 np.where(np.arange(320).reshape(5, 8, 8, 1) == 7, np.nan, 0.5).astype(np.float32),
             ),
-        ],
+        ),
         2,
         lambda i: ["contains NaN or Inf"],
-        after=lambda i: None if not i.path("o4.tflite").exists() else pytest.fail("output written"),
+        after=nothing_at("o4.tflite"),
     ),
     Row(
         "convert-calibration-shape",
         "CALIB: the array for input 'image' has shape (10, 28, 28)",
-        lambda i: [
-            "convert",
-            KERAS,
-            "-o",
-            i.path("o5.tflite"),
-            "--data",
-            i.calibration("mnist.npy", np.zeros((10, 28, 28), np.float32)),
-        ],
+        convert_argv("o5.tflite", npy("mnist.npy", np.zeros((10, 28, 28), np.float32))),
         2,
         lambda i: ["input 'image'", "(10, 28, 28)", "(samples, 8, 8, 1)"],
-        slow=True,
-        after=lambda i: None if not i.path("o5.tflite").exists() else pytest.fail("output written"),
+        after=nothing_at("o5.tflite"),
+    ),
+    bad_model_row(
+        "convert-custom-layer",
+        "MODEL: layer 'NAME' is the custom class CLS (defined in module M)",
+        "o6.tflite",
+        lambda i: i.custom_layer_keras,
+        [
+            "layer 'conv1' is the custom class Scale (defined in module mylayers)",
+            "custom_objects={'Scale': Scale}",
+            "tinyflash convert model.py:model",
+        ],
+    ),
+    bad_model_row(
+        "convert-dynamic-dimension",
+        "MODEL: input 'x' has shape (1, None, 3) with an unknown dimension besides the batch",
+        "o7.tflite",
+        lambda i: i.dynamic_keras,
+        ["input 'image' has shape (1, None, 8, 1) with an unknown dimension"],
+    ),
+    bad_model_row(
+        "convert-weights-only-h5",
+        "MODEL: the .h5 file holds only weights (model.save_weights), not a model",
+        "o8.tflite",
+        lambda i: i.weights_only_h5,
+        ["holds only weights (model.save_weights), not a model", "model.save("],
+    ),
+    bad_model_row(
+        "convert-no-input-signature",
+        "FILE.py:name: the tf.function has no input_signature",
+        "o9.tflite",
+        lambda i: f"{i.no_signature_py}:model",
+        ["fn_model.py:model: the tf.function has no input_signature"],
+    ),
+    bad_model_row(
+        "convert-several-signatures",
+        "DIR: the SavedModel has 2 signatures (project, scale); pick one with --signature KEY.",
+        "o10.tflite",
+        lambda i: i.two_signature_savedmodel,
+        ["the SavedModel has 2 signatures (project, scale)", "--signature KEY"],
+        slow=True,  # TensorFlow exports the SavedModel (the error itself comes without it)
+    ),
+    Row(
+        "convert-preprocess-on-arrays",
+        "CALIB: --scale/--mean/--std apply to image folders and CSV files",
+        convert_argv("o11.tflite", _fixed(CALIB), _fixed(KERAS), "--scale", "1/127.5"),
+        2,
+        lambda i: ["--scale/--mean/--std apply to image folders and CSV files"],
+    ),
+    Row(
+        "convert-preprocess-channels",
+        "--mean has N values but the input has C channels",
+        convert_argv("o12.tflite", lambda i: i.images_folder, _fixed(KERAS), "--mean", "1,2,3"),
+        2,
+        lambda i: ["--mean has 3 values but the input has 1 channels"],
+    ),
+    Row(
+        "deploy-host-only-mode",
+        "mode float16 is host-only (float16 weights, float32 compute)",
+        lambda i: ["deploy", KERAS, "--data", CALIB, "--mode", "float16", "-o", i.path("d1")],
+        2,
+        lambda i: ["mode float16 is host-only", "deploy with --mode int8", "int16x8"],
+        after=nothing_at("d1"),
+    ),
+    Row(
+        "deploy-unknown-board",
+        "unknown board 'ID' (no boards/ID.json); known boards:",
+        lambda i: ["deploy", KERAS, "--data", CALIB, "--board", "nope", "-o", i.path("d2")],
+        2,
+        lambda i: ["unknown board 'nope'"],
+        after=nothing_at("d2"),
+    ),
+    Row(
+        "deploy-labels-without-data",
+        "--labels needs --data",
+        lambda i: ["deploy", INT8, "--board", "host", "--labels", CALIB, "-o", i.path("d3")],
+        2,
+        lambda i: ["--labels needs --data"],
+        after=nothing_at("d3"),
+    ),
+    Row(
+        "evaluate-other-model",
+        "Q.tflite: input 0 has shape (1, 16) but the float model MODEL takes (1, 8, 8, 1)",
+        lambda i: ["evaluate", KERAS, i.model("small"), "--data", CALIB],
+        2,
+        lambda i: [
+            "input 0 has shape (1, 16) but the float model",
+            "the shapes differ",
+            "converted from another model",
+        ],
     ),
     Row(
         "verify-port-does-not-answer",

@@ -217,6 +217,7 @@ def test_check_float16_model(host_only_models: dict[str, Path]) -> None:
     run = tinyflash("check", host_only_models["float16"])
     assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr
     assert "float16" in run.stdout and "not deployable" in run.stdout
+    assert run.stdout.count("--mode int8") == 1 and "representative data" not in run.stdout
 
 
 @pytest.mark.slow

@@ -282,6 +282,17 @@ def test_savedmodel_signature_choice(two_signature_savedmodel: Path, work: Path)
     assert "project, scale" in caught.value.message and caught.value.options == ("signature",)
 
 
+def test_savedmodel_signatures_read_without_tensorflow(two_signature_savedmodel: Path) -> None:
+    """preflight parses TensorFlow's own saved_model.pb (protobuf wire format) to the same
+    signatures, inputs, dtypes and shapes (batch unknown) that TensorFlow exported."""
+    from tinyflash.preflight import saved_model_signatures
+
+    assert saved_model_signatures(two_signature_savedmodel) == {
+        "project": {"x": ("float32", [None, 4])},
+        "scale": {"x": ("float32", [None, 4])},
+    }
+
+
 def test_python_file_tf_function(work: Path) -> None:
     source = work / "fn_model.py"
     source.write_text(

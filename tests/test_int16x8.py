@@ -7,13 +7,13 @@ host build and on QEMU."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from support.cli import tinyflash
+from support.int16x8 import FIRMWARES, assert_bit_exact_16x8, needs_tools, verify_json
 from support.tflbuilder import ModelBuilder, quantized_bias_scale
 from tinyflash.errors import EXIT_BAD_INPUT
 from tinyflash.model import parse_model
@@ -26,9 +26,6 @@ from tinyflash.opcheck import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-TOOLS = (
-    shutil.which("arm-none-eabi-gcc") is not None and shutil.which("qemu-system-arm") is not None
-)
 
 
 def mlp_16x8(bias_type: str = "int64", hidden_op: str | None = None) -> bytes:
@@ -175,6 +172,24 @@ def test_check_cli_prints_the_scheme(tmp_path: Path) -> None:
     assert result["scheme"] == SCHEME_16X8 and result["deployable"] is True
 
 
+@pytest.mark.parametrize("board", ["mps2-an386", "nucleo_f446re"])
+def test_generated_build_flags_link_16x8_only_for_int16_models(tmp_path: Path, board: str) -> None:
+    """TFL_WITH_INT16 (tfl_config.h): generate turns the runtime's 16x8 paths off for a model
+    without int16 tensors, so an int8 firmware does not link the int16 evals and tables; a 16x8
+    model keeps them (both the QEMU and the Arduino flag lines)."""
+    model = tmp_path / "mlp_16x8.tflite"
+    model.write_bytes(mlp_16x8())
+    for source, flag in (
+        (model, "-DTFL_WITH_INT16=1"),
+        (REPO / "examples" / "digits" / "digits_int8.tflite", "-DTFL_WITH_INT16=0"),
+    ):
+        project = tmp_path / source.stem
+        done = tinyflash("generate", source, "--board", board, "-o", project)
+        assert done.returncode == 0, done.stdout + done.stderr
+        flags = (project / "platformio.ini").read_text()
+        assert flags.count("-DTFL_WITH_INT16=") == 1 and flag in flags, flags
+
+
 @pytest.mark.parametrize("mode", ["float16", "dynamic"])
 def test_deploy_refuses_host_only_mode_before_converting(tmp_path: Path, mode: str) -> None:
     """No conversion is started (it would take seconds and end in a refusal): the float model
@@ -194,36 +209,6 @@ def test_deploy_refuses_host_only_mode_before_converting(tmp_path: Path, mode: s
 
 # ---- end to end: generate, build, verify on the host build and QEMU --------------------------
 
-needs_tools = pytest.mark.skipif(
-    not TOOLS, reason="arm-none-eabi-gcc and qemu-system-arm are needed"
-)
-
-
-# the host build, and the Cortex-M4 with each kernel set (the DSP one runs the portable int16 evals)
-FIRMWARES = [
-    ("host", "portable"),
-    pytest.param("mps2-an386", "dsp", marks=pytest.mark.qemu),
-    pytest.param("mps2-an386", "portable", marks=pytest.mark.qemu),
-]
-
-
-def _verify(*args: str | Path) -> dict:
-    done = tinyflash("verify", *args, "--json")
-    assert "Traceback" not in done.stderr, done.stderr
-    try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}") from None
-    assert done.returncode == 0, result
-    return result
-
-
-def _assert_bit_exact_16x8(result: dict, samples: int) -> None:
-    assert result["passed"] is True and result["samples"] == samples
-    exact = [m for m in result["metrics"] if m["reference"] == "tflm"]
-    assert exact and all(m["exact_fraction"] == 1.0 and m["max_abs_diff_lsb"] == 0 for m in exact)
-    assert result["arena_used"] == result["arena_planned"] > 0
-
 
 @pytest.mark.slow
 @needs_tools
@@ -238,8 +223,8 @@ def test_small_16x8_model_is_bit_exact(tmp_path: Path, board: str, kernels: str)
     project = tmp_path / "p"
     done = tinyflash("generate", model, "--board", board, "--kernels", kernels, "-o", project)
     assert done.returncode == 0, done.stdout + done.stderr
-    result = _verify(project, "--samples", "6")
-    _assert_bit_exact_16x8(result, 6)
+    result = verify_json(project, "--samples", "6")
+    assert_bit_exact_16x8(result, 6)
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +272,7 @@ def converted_mlp(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["converted"] is True
-    _assert_bit_exact_16x8(result["verify"], 8)
+    assert_bit_exact_16x8(result["verify"], 8)
     return out, keras_model, data
 
 
@@ -310,7 +295,7 @@ def test_converted_int16x8_mlp_is_bit_exact_on_m4(
 ) -> None:
     """--data floats quantized to int16 per input; metrics in LSB of the int16 output."""
     out, keras_model, data = converted_mlp
-    result = _verify(
+    result = verify_json(
         out / "model.tflite",
         "--board",
         "mps2-an386",
@@ -323,7 +308,7 @@ def test_converted_int16x8_mlp_is_bit_exact_on_m4(
         "--float-model",
         keras_model,
     )
-    _assert_bit_exact_16x8(result, 8)
+    assert_bit_exact_16x8(result, 8)
     assert any(m["reference"] == "float" for m in result["metrics"])
 
 
@@ -360,8 +345,8 @@ def test_digits_16x8_is_bit_exact(tmp_path: Path, board: str, kernels: str) -> N
     project = tmp_path / "p"
     done = tinyflash("generate", DIGITS_16X8, "--board", board, "--kernels", kernels, "-o", project)
     assert done.returncode == 0, done.stdout + done.stderr
-    result = _verify(project, "--samples", "10", "--data", DIGITS_DATA)
-    _assert_bit_exact_16x8(result, 10)
+    result = verify_json(project, "--samples", "10", "--data", DIGITS_DATA)
+    assert_bit_exact_16x8(result, 10)
 
 
 # ---- --runtime tflm ----------------------------------------------------------------------------

@@ -150,6 +150,20 @@ NEW_KERNELS = (
     "prelu",
     "resize_bilinear",
     "batch_matmul",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "shape",
+    "cast",
+    "add_n",
+    "cumsum",
+    "embedding_lookup",
+    "gather_nd",
+    "broadcast_args",
+    "dynamic_update_slice",
+    "rsqrt",
+    "l2_normalization",
+    "div",
 )
 
 

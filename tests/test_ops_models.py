@@ -7,6 +7,8 @@
 - RESIZE_BILINEAR: a segmentation-style head, Conv2D -> UpSampling2D(bilinear) -> Conv2D.
 - BATCH_MATMUL: a tiny self-attention block over the digit's rows (Q K^T, softmax, times V; both
   operands of each BATCH_MATMUL are activations).
+- DIV, L2_NORMALIZATION, RSQRT: Dense branches through tf.math.l2_normalize, a division and
+  tf.math.rsqrt (the converter writes all three as int8 ops).
 """
 
 from __future__ import annotations
@@ -69,6 +71,20 @@ def attention():
     s = keras.layers.Softmax()(s)
     o = keras.layers.Lambda(lambda a: tf.matmul(a[0], a[1]))([s, v])
     return keras.Model(x, keras.layers.Dense(10)(keras.layers.Flatten()(o)))
+
+
+def mathops():
+    keras.utils.set_random_seed(5)
+    x = keras.Input((8, 8, 1), batch_size=1)
+    t = keras.layers.Flatten()(x)
+    a = keras.layers.Dense(16)(t)
+    b = keras.layers.Dense(16)(t)
+    c = keras.layers.Dense(16, activation="relu")(t)
+    n = keras.layers.Lambda(lambda v: tf.math.l2_normalize(v, axis=-1))(a)
+    s = keras.layers.Add()([n, b])
+    r = keras.layers.Lambda(lambda v: tf.math.rsqrt(v + 1.0))(c)
+    d = keras.layers.Lambda(lambda v: v[0] / (tf.abs(v[1]) + 1.0))([s, b])
+    return keras.Model(x, keras.layers.Dense(10)(keras.layers.Concatenate()([d, r])))
 '''
 
 
@@ -148,7 +164,12 @@ def _verify_bit_exact(model: Path, project: Path) -> dict:
 
 @pytest.mark.qemu
 @pytest.mark.parametrize(
-    "name,op", [("upsample", "RESIZE_BILINEAR"), ("attention", "BATCH_MATMUL")]
+    "name,op",
+    [
+        ("upsample", "RESIZE_BILINEAR"),
+        ("attention", "BATCH_MATMUL"),
+        ("mathops", "DIV"),  # with L2_NORMALIZATION and RSQRT (asserted below)
+    ],
 )
 def test_family_model_bit_exact_on_m4(tmp_path: Path, name: str, op: str) -> None:
     module = tmp_path / "families.py"
@@ -159,4 +180,7 @@ def test_family_model_bit_exact_on_m4(tmp_path: Path, name: str, op: str) -> Non
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = _verify_bit_exact(model, tmp_path / "p")
-    assert op in [o["name"] for o in result["op_ticks"]]
+    ran = [o["name"] for o in result["op_ticks"]]
+    assert op in ran
+    if name == "mathops":
+        assert {"L2_NORMALIZATION", "RSQRT"} <= set(ran)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -58,32 +60,48 @@ def build_model():  # type: ignore[no-untyped-def]
     return keras.Model(inputs, outputs, name="digits_cnn")
 
 
-def train(out_dir: Path) -> dict[str, float]:
+def fit_and_save(
+    seed: int,
+    load: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    build: Callable[[], Any],
+    epochs: int,
+    model_path: Path,
+) -> tuple[float, int, int]:
+    """Seed, load the split, build, train (Adam 3e-3, batch 64) and save the model at model_path,
+    with calibration.npz and test.npz beside it; returns (test accuracy, train and test sizes).
+    Shared with examples/kws_dscnn/train.py."""
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(SEED)
+    keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    x_train, y_train, x_test, y_test = load_data()
-    model = build_model()
+    x_train, y_train, x_test, y_test = load()
+    model = build()
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=3e-3),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(x_train, y_train, epochs=EPOCHS, batch_size=64, shuffle=True, verbose=0)
+    model.fit(x_train, y_train, epochs=epochs, batch_size=64, shuffle=True, verbose=0)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
     # Save a clean copy: same weights, no optimizer state (a third of the file size).
     clean = keras.models.clone_model(model)
     clean.set_weights(model.get_weights())
-    clean.save(out_dir / "digits.keras")
-    np.savez_compressed(out_dir / "calibration.npz", x=x_train[:CALIBRATION_SAMPLES])
-    np.savez_compressed(out_dir / "test.npz", x=x_test, y=y_test)
+    clean.save(model_path)
+    np.savez_compressed(model_path.parent / "calibration.npz", x=x_train[:CALIBRATION_SAMPLES])
+    np.savez_compressed(model_path.parent / "test.npz", x=x_test, y=y_test)
+    return float(accuracy), len(y_train), len(y_test)
+
+
+def train(out_dir: Path) -> dict[str, float]:
+    accuracy, train_samples, test_samples = fit_and_save(
+        SEED, load_data, build_model, EPOCHS, out_dir / "digits.keras"
+    )
     return {
-        "test_accuracy": float(accuracy),
-        "train_samples": float(len(y_train)),
-        "test_samples": float(len(y_test)),
+        "test_accuracy": accuracy,
+        "train_samples": float(train_samples),
+        "test_samples": float(test_samples),
     }
 
 

@@ -332,6 +332,20 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, a], [y], output_type=2)
         return b.build([x], [y])
 
+    def single(op: str, ins: list, outs: list, **options) -> bytes:
+        """One op over (name, shape, dtype, constant data or None) tensors; int8/int16 ones
+        quantized with q."""
+        b = ModelBuilder()
+
+        def make(name, shp, dtype, data=None):
+            quant = q if dtype in ("int8", "int16") else {}
+            return b.tensor(name, shp, dtype, data=data, **quant)
+
+        tin = [make(*spec) for spec in ins]
+        tout = [make(*spec) for spec in outs]
+        b.op(op, tin, tout, **options)
+        return b.build([t for t, spec in zip(tin, ins) if len(spec) < 4], tout)
+
     def int16_elementwise() -> bytes:  # 16x8: the int16 elementwise kernels in one chain
         b = ModelBuilder()
         sq = {"scale": 2.0**-10, "zero_point": 0}
@@ -382,6 +396,55 @@ def kernel_seed_models() -> dict[str, bytes]:
         return b.build([x], [y])
 
     makers = {
+        "logical_and": lambda: single(
+            "LOGICAL_AND", [("a", shape, "bool"), ("b", [3], "bool")], [("y", shape, "bool")]
+        ),
+        "logical_or": lambda: single(
+            "LOGICAL_OR",
+            [("a", [1, 4, 1, 3], "bool"), ("b", shape, "bool")],
+            [("y", shape, "bool")],
+        ),
+        "logical_not": lambda: single(
+            "LOGICAL_NOT", [("a", shape, "bool")], [("y", shape, "bool")]
+        ),
+        "shape": lambda: single("SHAPE", [("x", shape, "int8")], [("y", [4], "int32")]),
+        "cast": lambda: single("CAST", [("x", shape, "int8")], [("y", shape, "int32")]),
+        "add_n": lambda: single(
+            "ADD_N",
+            [("a", shape, "int8"), ("b", shape, "int8"), ("c", shape, "int8")],
+            [("y", shape, "int8")],
+        ),
+        "cumsum": lambda: single(
+            "CUMSUM",
+            [("x", shape, "int8"), ("axis", [], "int32", np.array(2))],
+            [("y", shape, "int8")],
+            exclusive=True,
+            reverse=True,
+        ),
+        "embedding_lookup": lambda: single(
+            "EMBEDDING_LOOKUP",
+            [("ids", [3], "int32"), ("v", [5, 2, 3], "int8", np.arange(30).reshape(5, 2, 3))],
+            [("y", [3, 2, 3], "int8")],
+        ),
+        "gather_nd": lambda: single(
+            "GATHER_ND",
+            [("x", shape, "int8"), ("i", [2, 2], "int32", np.array([[0, 3], [0, 1]]))],
+            [("y", [2, 4, 3], "int8")],
+            options_type=None,
+        ),
+        "broadcast_args": lambda: single(
+            "BROADCAST_ARGS", [("a", [4], "int32"), ("b", [2], "int32")], [("y", [4], "int32")]
+        ),
+        "dynamic_update_slice": lambda: single(
+            "DYNAMIC_UPDATE_SLICE",
+            [("x", shape, "int8"), ("u", [1, 2, 2, 3], "int8"), ("s", [4], "int32")],
+            [("y", shape, "int8")],
+        ),
+        "rsqrt": lambda: single("RSQRT", [("x", shape, "int8")], [("y", shape, "int8")]),
+        "l2_normalization": lambda: single(
+            "L2_NORMALIZATION", [("x", shape, "int8")], [("y", shape, "int8")]
+        ),
+        "div": lambda: binary("DIV", fused_activation_function="RELU"),
         "lstm": lstm,
         "int16_elementwise": int16_elementwise,
         "int16_data": int16_data,

@@ -9,11 +9,13 @@ No TensorFlow is imported here.
 from __future__ import annotations
 
 import csv
+import json
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +60,17 @@ class CalibrationSet:
     source: Path
     inputs: list[InputSpec]
     arrays: list[np.ndarray] = field(default_factory=list)
+    preprocess: Preprocess | None = None
+
+    @property
+    def images(self) -> bool:
+        return self.source.is_dir()
+
+    def describe(self) -> str:
+        """What was applied to the raw data, for the user (`check`/`evaluate` print it)."""
+        if self.preprocess is None or not (self.images or self.source.suffix == ".csv"):
+            return "arrays used as they are"
+        return self.preprocess.describe(self.images)
 
     @property
     def count(self) -> int:
@@ -69,6 +82,177 @@ class CalibrationSet:
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {spec.name: array for spec, array in zip(self.inputs, self.arrays)}
+
+
+PREPROCESS_JSON = "preprocess.json"
+
+
+def _number(text: str, what: str) -> float:
+    """A float, also written as a fraction (`1/127.5`)."""
+    try:
+        if "/" in text:
+            top, bottom = text.split("/", 1)
+            value = float(top) / float(bottom)
+        else:
+            value = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise TinyflashError(
+            f"{what} takes a number or a fraction such as 1/127.5, not '{text}'.", EXIT_BAD_INPUT
+        ) from None
+    if not np.isfinite(value):
+        raise TinyflashError(f"{what} must be a finite number, not '{text}'.", EXIT_BAD_INPUT)
+    return value
+
+
+def _numbers(value: object, what: str) -> tuple[float, ...]:
+    """One number or one per channel: `0.5`, `0.485,0.456,0.406`, or a JSON number/list."""
+    if isinstance(value, (int, float)):
+        return (float(value),)
+    if isinstance(value, list):
+        return tuple(_number(str(v), what) for v in value)
+    return tuple(_number(part.strip(), what) for part in str(value).split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How raw values (pixels 0-255 of an image folder, numbers of a CSV) become model inputs:
+    x = (raw * scale - mean) / std, mean and std per channel (one value or one per channel).
+    scale None is the format's default: 1/255 for images (pixels to [0, 1]), 1 for CSV."""
+
+    scale: float | None = None
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    source: str = "default"  # "options", the JSON file it came from, or "default"
+
+    @property
+    def is_default(self) -> bool:
+        return self.scale is None and self.mean == (0.0,) and self.std == (1.0,)
+
+    def effective_scale(self, images: bool) -> float:
+        if self.scale is not None:
+            return self.scale
+        return 1.0 / 255.0 if images else 1.0
+
+    def describe(self, images: bool) -> str:
+        raw = "pixel" if images else "value"
+        scale = self.effective_scale(images)
+        text = f"{raw} * {scale:.6g}"
+        mean = ",".join(f"{m:g}" for m in self.mean)
+        std = ",".join(f"{s:g}" for s in self.std)
+        if self.mean != (0.0,):
+            text = f"({text} - {mean})"
+        if self.std != (1.0,):
+            text = f"{text} / {std}"
+        origin = "" if self.source == "options" else f" [{self.source}]"
+        return f"x = {text}{origin}"
+
+    def apply(self, array: np.ndarray, images: bool) -> np.ndarray:
+        channels = array.shape[-1] if array.ndim else 1
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if len(values) not in (1, channels):
+                raise TinyflashError(
+                    f"{option(name)} has {len(values)} values but the input has {channels} channels; "
+                    "give one value or one per channel.",
+                    EXIT_BAD_INPUT,
+                )
+        if any(s == 0 for s in self.std):
+            raise TinyflashError(f"{option('std')} must not be 0.", EXIT_BAD_INPUT)
+        if self.scale is None:  # the default, bit for bit as before: pixels / 255, CSV as is
+            scaled = array.astype(np.float32) / np.float32(255.0) if images else array
+        else:
+            scaled = array.astype(np.float32) * np.float32(self.scale)
+        if self.mean == (0.0,) and self.std == (1.0,):
+            return scaled
+        return (scaled - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+
+    def to_json(self, images: bool = True) -> dict:
+        return {
+            "scale": self.effective_scale(images),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "source": self.source,
+        }
+
+
+def make_preprocess(
+    scale: str | None = None, mean: str | None = None, std: str | None = None
+) -> Preprocess | None:
+    """The Preprocess of the command-line options, or None when none is given."""
+    if scale is None and mean is None and std is None:
+        return None
+    return Preprocess(
+        _number(scale, option("scale")) if scale is not None else None,
+        _numbers(mean, option("mean")) if mean is not None else (0.0,),
+        _numbers(std, option("std")) if std is not None else (1.0,),
+        "options",
+    )
+
+
+def preprocess_file(path: Path) -> Path:
+    """Where the preprocessing of data at `path` may be written: DIR/preprocess.json for an image
+    folder, NAME.preprocess.json beside a CSV."""
+    return path / PREPROCESS_JSON if path.is_dir() else path.with_suffix(".preprocess.json")
+
+
+def resolve_preprocess(path: Path | str, given: Preprocess | None) -> Preprocess:
+    """The options when given, else the JSON file next to the data, else the default. Only image
+    folders and CSV files take preprocessing: .npy/.npz hold the model's inputs as they are."""
+    path = Path(path)
+    raw_format = path.is_dir() or path.suffix.lower() == ".csv"
+    if given is not None:
+        if not raw_format:
+            raise TinyflashError(
+                f"{path}: {option('scale')}/{option('mean')}/{option('std')} apply to image "
+                "folders and CSV files; an "
+                f"{path.suffix or 'array'} file holds the model's inputs as they are — "
+                "preprocess the arrays before saving them, or drop the options.",
+                EXIT_BAD_INPUT,
+            )
+        return given
+    if not raw_format:
+        return Preprocess()
+    spec_path = preprocess_file(path)
+    if not spec_path.is_file():
+        return Preprocess()
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise TinyflashError(
+            f"{spec_path}: not readable JSON ({error}); write e.g. "
+            '{"scale": "1/127.5", "mean": 1, "std": 1}.',
+            EXIT_BAD_INPUT,
+        ) from None
+    unknown = sorted(set(spec) - {"scale", "mean", "std"}) if isinstance(spec, dict) else ["?"]
+    if unknown:
+        raise TinyflashError(
+            f"{spec_path}: unknown key(s) {', '.join(unknown)}; the file takes scale, mean and "
+            "std.",
+            EXIT_BAD_INPUT,
+        )
+    where = str(spec_path)
+    return Preprocess(
+        _number(str(spec["scale"]), f"{where}: scale") if "scale" in spec else None,
+        _numbers(spec["mean"], f"{where}: mean") if "mean" in spec else (0.0,),
+        _numbers(spec["std"], f"{where}: std") if "std" in spec else (1.0,),
+        spec_path.name,
+    )
+
+
+def calibrated_ranges(info: Any) -> list[tuple[str, str, float, float]]:
+    """(name, dtype, low, high): the float range each quantized model input covers — the range
+    the calibration data spanned. A model trained on [-1, 1] whose input covers [0, 1] was
+    calibrated with the wrong preprocessing."""
+    ranges: list[tuple[str, str, float, float]] = []
+    for index in info.inputs:
+        tensor = info.tensors[index]
+        if tensor.quant is None or not tensor.quant.scales or tensor.dtype not in ("int8", "uint8"):
+            continue
+        limits = np.iinfo(np.dtype(tensor.dtype))
+        scale, zero = float(tensor.quant.scales[0]), int(tensor.quant.zero_points[0])
+        ranges.append(
+            (tensor.name, tensor.dtype, (limits.min - zero) * scale, (limits.max - zero) * scale)
+        )
+    return ranges
 
 
 def short_name(name: str) -> str:
@@ -176,7 +360,7 @@ def _load_npz(path: Path, inputs: list[InputSpec]) -> list[np.ndarray]:
     return result
 
 
-def _load_csv(path: Path, inputs: list[InputSpec]) -> list[np.ndarray]:
+def _load_csv(path: Path, inputs: list[InputSpec], pre: Preprocess) -> list[np.ndarray]:
     if len(inputs) != 1:
         raise TinyflashError(
             f"{path}: a .csv file feeds one input but the model has {len(inputs)} inputs; "
@@ -210,11 +394,13 @@ def _load_csv(path: Path, inputs: list[InputSpec]) -> list[np.ndarray]:
                 )
             rows.append(values)
     array = np.asarray(rows, dtype=np.float64).reshape((len(rows),) + spec.sample_shape)
+    if not pre.is_default:
+        array = pre.apply(array, images=False)
     return [_fit(path, spec, array, "the rows")]
 
 
 def _load_images(
-    path: Path, inputs: list[InputSpec], limit: int, progress: Progress | None
+    path: Path, inputs: list[InputSpec], limit: int, progress: Progress | None, pre: Preprocess
 ) -> list[np.ndarray]:
     if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[3] not in (1, 3):
         shapes = ", ".join(_shape_text(s.shape) for s in inputs)
@@ -241,13 +427,13 @@ def _load_images(
             with Image.open(file) as image:
                 image = image.convert("L" if channels == 1 else "RGB")
                 image = image.resize((width, height), Image.Resampling.BILINEAR)
-                pixels = np.asarray(image, dtype=np.float32) / 255.0
+                pixels = np.asarray(image, dtype=np.float32)
         except (UnidentifiedImageError, OSError) as error:
             raise TinyflashError(
                 f"{file}: cannot decode the image ({error}); remove it from the calibration folder.",
                 EXIT_BAD_INPUT,
             ) from None
-        samples[index] = pixels.reshape(height, width, channels)
+        samples[index] = pre.apply(pixels.reshape(height, width, channels), images=True)
         if progress is not None:
             progress(index + 1, len(files))
     return [_fit(path, spec, samples, "the images")]
@@ -366,13 +552,15 @@ def load_calibration(
     inputs: Sequence[InputSpec],
     samples: int = DEFAULT_SAMPLES,
     progress: Progress | None = None,
+    preprocess: Preprocess | None = None,
 ) -> CalibrationSet:
     """Load `path` and check it against `inputs`; keep at most `samples` samples (the first ones).
 
     Formats: .npy (one input), .npz (arrays keyed by input name, its short form without
     `serving_default_`/`:0`, or the only array / an `x` array for a one-input model), .csv (one
     flattened sample per row, optional header), a folder of images (decoded with Pillow, resized to
-    H x W, grayscale or RGB by the channel count, scaled to [0, 1])."""
+    H x W, grayscale or RGB by the channel count). Image pixels and CSV values go through
+    `preprocess` (default: the JSON next to the data, else pixels scaled to [0, 1], CSV as is)."""
     path = Path(path)
     inputs = list(inputs)
     if samples < 1:
@@ -380,17 +568,18 @@ def load_calibration(
             f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT
         )
     _require_exists(path)
+    pre = resolve_preprocess(path, preprocess)
     with _reading(path):
         if path.suffix.lower() in (".npy", ".npz") and path.is_file():
             _check_magic(path)
         if path.is_dir():
-            arrays = _load_images(path, inputs, samples, progress)
+            arrays = _load_images(path, inputs, samples, progress, pre)
         elif path.suffix.lower() == ".npy":
             arrays = _load_npy(path, inputs)
         elif path.suffix.lower() == ".npz":
             arrays = _load_npz(path, inputs)
         elif path.suffix.lower() == ".csv":
-            arrays = _load_csv(path, inputs)
+            arrays = _load_csv(path, inputs, pre)
         else:
             raise _unknown_format(path)
     counts = {a.shape[0] for a in arrays}
@@ -404,7 +593,7 @@ def load_calibration(
     arrays = [a[:samples] for a in arrays]
     if progress is not None and not path.is_dir():
         progress(arrays[0].shape[0], arrays[0].shape[0])
-    return CalibrationSet(source=path, inputs=inputs, arrays=arrays)
+    return CalibrationSet(source=path, inputs=inputs, arrays=arrays, preprocess=pre)
 
 
 def load_labels(path: Path | str, count: int | None = None) -> np.ndarray:

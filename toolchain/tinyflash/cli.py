@@ -152,8 +152,14 @@ def check_command(
 
     if kernels not in ("portable", "dsp"):
         raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
+    from tinyflash.calibration import calibrated_ranges
+
     result = check_file(model, kernels)
     data = result.to_dict()
+    ranges = calibrated_ranges(result.info)
+    data["input_ranges"] = [
+        {"name": n, "dtype": d, "low": lo, "high": hi} for n, d, lo, hi in ranges
+    ]
     if as_json:
         print_json(data)
     else:
@@ -232,6 +238,15 @@ def check_command(
                 f"pool {plan.pool_words:,} words",
             ],
         )
+        for name, dtype, low, high in ranges:
+            print_parts(
+                console,
+                [
+                    f"input '{name}' {dtype} covers [{low:.4g}, {high:.4g}] in float",
+                    "(the calibration data's range: it should match the training inputs)",
+                ],
+                sep=" ",
+            )
         for line in result.report.warnings:
             console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
         if result.deployable:
@@ -405,6 +420,34 @@ def _debug(ctx: typer.Context) -> bool:
     return bool(root.obj and root.obj.get("debug")) or "--debug" in sys.argv[1:]
 
 
+# Preprocessing of raw data (image folders, CSV): x = (raw * scale - mean) / std. Shared by
+# convert, evaluate, verify and deploy; calibration.resolve_preprocess documents the JSON file.
+SCALE_OPTION = typer.Option(
+    None,
+    "--scale",
+    help="Image folders/CSV: multiply raw values by this (e.g. 1/127.5; images default 1/255).",
+)
+MEAN_OPTION = typer.Option(
+    None, "--mean", help="Then subtract this (one value or one per channel, e.g. 1 or 0.5,0.5,0.5)."
+)
+STD_OPTION = typer.Option(
+    None, "--std", help="Then divide by this (one value or one per channel); default 1."
+)
+
+LABELS_OPTION = typer.Option(
+    None,
+    "--labels",
+    "-l",
+    help="Class labels of the --data samples: report device, host int8 and float accuracy.",
+)
+
+
+def _preprocess(scale: str | None, mean: str | None, std: str | None) -> Any:
+    from tinyflash.calibration import make_preprocess
+
+    return make_preprocess(scale, mean, std)
+
+
 @app.command("convert")
 def convert_command(
     ctx: typer.Context,
@@ -432,6 +475,9 @@ def convert_command(
         help="Keep the model's variables as state between invokes (resource variables); "
         "automatic when the call assigns a variable.",
     ),
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
 ) -> None:
     """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
 
@@ -456,6 +502,7 @@ def convert_command(
             debug=debug,
             force=force,
             stateful=stateful,
+            preprocess=_preprocess(scale, mean, std),
         )
     finally:
         bar.stop()
@@ -501,9 +548,13 @@ def convert_command(
             "  stateful: variables kept between invokes as resource variables (reset with "
             "the protocol RESET / tfl_reset_variables)"
         )
+    if result.preprocess:
+        console.print(f"  calibration data: {result.preprocess}", soft_wrap=True)
     if result.op_histogram:
         ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
         print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")
+    for line in result.warnings:
+        console.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
     if result.host_only:
         console.print(
             f"[yellow]host-only[/]: mode {result.mode} runs on the host (TFLite), not on "
@@ -560,6 +611,9 @@ def evaluate_command(
     ),
     signature: str | None = typer.Option(None, "--signature", help="SavedModel signature key."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
 ) -> None:
     """Compare a quantized .tflite with its float model on the host.
 
@@ -581,6 +635,7 @@ def evaluate_command(
             signature=signature,
             progress=bar.update,
             quiet=not _debug(ctx),
+            preprocess=_preprocess(scale, mean, std),
         )
     finally:
         bar.stop()
@@ -597,6 +652,7 @@ def evaluate_command(
         ],
         sep=" ",
     )
+    console.print(f"  data: {result.preprocess}", soft_wrap=True)
     if result.accuracy_float is not None and result.accuracy_quant is not None:
         console.print(
             f"  accuracy: float {result.accuracy_float:.2%}, quantized "
@@ -1087,6 +1143,10 @@ def verify_command(
     html_path: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML report."
     ),
+    labels: Path | None = LABELS_OPTION,
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
     place: str | None = typer.Option(None, "--place", help=PLACE_HELP),
     tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
     farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
@@ -1102,6 +1162,12 @@ def verify_command(
     from tinyflash.deploy import project_for_model
     from tinyflash.verify import verify_project
 
+    if labels is not None and data is None:  # refused before any build
+        raise TinyflashError(
+            "--labels needs --data: labels name the classes of the data's samples (random "
+            "inputs have none)",
+            EXIT_BAD_INPUT,
+        )
     project = target
     info = None  # the model's ModelInfo once parsed here (then verify does not parse it again)
     if target.suffix.lower() == ".tflite":
@@ -1124,6 +1190,8 @@ def verify_command(
         float_model=float_model,
         info=info,
         stream=stream,
+        labels=labels,
+        preprocess=_preprocess(scale, mean, std),
     )
     if place or tag:
         from tinyflash.farm import run_on_place
@@ -1162,6 +1230,10 @@ def deploy_command(
     force: bool = typer.Option(False, "--force", help="Replace tinyflash's files in --output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     html_path: Path | None = typer.Option(None, "--html", help="Also write an HTML report."),
+    labels: Path | None = LABELS_OPTION,
+    scale: str | None = SCALE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
     runtime: str = typer.Option(
         "tinyflash", "--runtime", help="tinyflash or tflm (as for `tinyflash generate`)."
     ),
@@ -1199,6 +1271,8 @@ def deploy_command(
             stage=stage,
             progress=_stage_progress(display),
             debug=_debug(ctx),
+            labels=labels,
+            preprocess=_preprocess(scale, mean, std),
             runtime=runtime,
             tflm_path=tflm_path,
             farm_lease=((lambda: _farm_lease(farm, place, tag, as_json)) if place or tag else None),
@@ -1562,6 +1636,8 @@ OPTION_FLAGS: dict[str, str] = {
     "farm": "--farm",
     "force": "--force",
     "kernels": "--kernels",
+    "labels": "--labels",
+    "mean": "--mean",
     "models": "--models",
     "mode": "--mode",
     "output": "-o",
@@ -1572,8 +1648,10 @@ OPTION_FLAGS: dict[str, str] = {
     "repeats": "--repeats",
     "runtime": "--runtime",
     "samples": "--samples",
+    "scale": "--scale",
     "selftest": "--selftest",
     "signature": "--signature",
+    "std": "--std",
     "stream": "--stream",
     "tflm_path": "--tflm-path",
     "tolerance": "--tolerance",

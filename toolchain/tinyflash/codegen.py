@@ -177,6 +177,7 @@ def render_project(
         "plan_resources": max(resources, 0),
         "max_subgraphs": capacities[0],
         "max_resources": capacities[1],
+        "with_int16": int(info.has_int16),
         "arena_bytes": arena_bytes,
         "pool_words": pool_words,
         "lower_bound": int(plan.lower_bound),

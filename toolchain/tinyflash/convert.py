@@ -39,9 +39,11 @@ import numpy as np
 from tinyflash.calibration import (
     DEFAULT_SAMPLES,
     InputSpec,
+    Preprocess,
     Progress,
     load_calibration,
     probe_calibration,
+    resolve_preprocess,
 )
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 
@@ -58,15 +60,65 @@ from tinyflash.floatmodel import (  # noqa: F401
     quiet_fds,
     source_bytes,
 )
+from tinyflash.preflight import model_inputs
 from tinyflash.records import field_dict
 
 # Tests only: when set to a path, the converter child writes that file after the converter has
 # consumed its first calibration sample (a conversion is then surely in progress) and waits there
 # until it is killed, so a test can interrupt `convert` mid-conversion without racing it.
 HOLD_ENV = "TINYFLASH_TEST_HOLD_CONVERSION"
-MODES = ("int8", "uint8-io", "int8-float-io", "int16x8", "float16", "dynamic")
-HOST_ONLY_MODES = ("float16", "dynamic")
-MODES_NEEDING_DATA = ("int8", "uint8-io", "int8-float-io", "int16x8")
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One conversion mode: whether a microcontroller runs its models (tinyflash's runtime and
+    TFLM's kernels) and whether it needs calibration data."""
+
+    device: bool
+    needs_data: bool
+    what: str
+
+
+# The one place that decides which modes deploy (a mode the device learns is one line here).
+MODE_TABLE = {
+    "int8": Mode(True, True, "full int8, int8 input and output"),
+    "int8-float-io": Mode(True, True, "int8 inside, float32 input and output"),
+    "uint8-io": Mode(True, True, "int8 inside, uint8 input and output (QUANTIZE at the edges)"),
+    "int16x8": Mode(True, True, "int16 activations and I/O, int8 weights (16x8)"),
+    "float16": Mode(False, False, "float16 weights, float32 compute"),
+    "dynamic": Mode(False, False, "int8 weights, float32 activations (dynamic range)"),
+}
+MODES = tuple(MODE_TABLE)
+HOST_ONLY_MODES = tuple(m for m, d in MODE_TABLE.items() if not d.device)
+MODES_NEEDING_DATA = tuple(m for m, d in MODE_TABLE.items() if d.needs_data)
+DEVICE_MODES = tuple(m for m, d in MODE_TABLE.items() if d.device)
+
+
+def check_mode(mode: str, device: bool = False) -> Mode:
+    """The mode's row; an unknown mode, or (for `device`) a host-only one, is refused here,
+    before any conversion."""
+    if mode not in MODE_TABLE:
+        raise TinyflashError(
+            f"unknown {option('mode')} '{mode}'; use one of {', '.join(MODES)}.", EXIT_BAD_INPUT
+        )
+    row = MODE_TABLE[mode]
+    if device and not row.device:
+        raise TinyflashError(
+            f"mode {mode} is host-only ({row.what}): microcontroller runtimes cannot run it; "
+            f"deploy with {option('mode')} {' or '.join(DEVICE_MODES)}, or run "
+            f"`tinyflash convert --mode {mode}` to get the model for the host.",
+            EXIT_BAD_INPUT,
+        )
+    return row
+
+
+def host_only_problem(mode: str) -> str:
+    """The one line convert and check print for a model converted in a host-only mode."""
+    return (
+        f"mode {mode} is host-only ({MODE_TABLE[mode].what}): microcontroller runtimes "
+        "(tinyflash's and TFLM's integer kernels) cannot run it; use --mode int8 or int16x8 "
+        "(with --data) for a device."
+    )
 
 
 # ---- the converter (runs in the child) -----------------------------------------------------
@@ -227,6 +279,8 @@ class ConvertResult:
     problems: list[str] = field(default_factory=list)
     stateful: bool = False  # converted with resource variables (state kept between invokes)
     log_path: Path | None = None
+    preprocess: str = ""  # what was applied to the calibration data (images, CSV)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return field_dict(self, skip=("log_path",)) | {
@@ -369,6 +423,7 @@ def convert_model(
     debug: bool = False,
     force: bool = False,
     stateful: bool = False,
+    preprocess: Preprocess | None = None,
 ) -> ConvertResult:
     """Convert MODEL to OUTPUT in `mode`, calibrating with `data` (required for the integer modes).
 
@@ -379,10 +434,7 @@ def convert_model(
     A model that assigns a variable in its call (a tf.Variable, a Keras RNN with stateful=True)
     converts with resource variables, its state kept between invokes; `stateful` forces that."""
     started = time.monotonic()
-    if mode not in MODES:
-        raise TinyflashError(
-            f"unknown {option('mode')} '{mode}'; use one of {', '.join(MODES)}.", EXIT_BAD_INPUT
-        )
+    check_mode(mode)
     spec = parse_model_spec(model, signature)
     output = Path(output)
     if output.suffix.lower() != ".tflite":
@@ -410,11 +462,19 @@ def convert_model(
                 "image folder).",
                 EXIT_BAD_INPUT,
             )
-        probe_calibration(data)
     if samples < 1:
         raise TinyflashError(
             f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT
         )
+    # Before TensorFlow starts (15-20 s): the model's inputs as far as they can be read from
+    # the file, and the calibration data checked against them.
+    known_inputs = model_inputs(spec)
+    if mode in MODES_NEEDING_DATA:
+        if known_inputs is not None:
+            load_calibration(Path(str(data)), known_inputs, samples, preprocess=preprocess)
+        else:
+            probe_calibration(Path(str(data)))
+            resolve_preprocess(Path(str(data)), preprocess)
     if output.parent and not output.parent.exists():
         output.parent.mkdir(parents=True, exist_ok=True)
 
@@ -429,6 +489,7 @@ def convert_model(
         inputs: list[InputSpec] = []
         float_weight_bytes = 0
         count = 0
+        applied = ""
         convert_seconds = 0.0
         failure: TinyflashError | None = None
         try:
@@ -445,11 +506,14 @@ def convert_model(
                 calib_path = ""
                 if mode in MODES_NEEDING_DATA:
                     try:
-                        calib = load_calibration(Path(str(data)), inputs, samples)
+                        calib = load_calibration(
+                            Path(str(data)), inputs, samples, preprocess=preprocess
+                        )
                     except TinyflashError:
                         child.send(abort=True)
                         raise
                     count = calib.count
+                    applied = calib.describe()
                     calib_path = str(tmpdir / "calibration.npz")
                     arrays: dict[str, Any] = {f"input_{i}": a for i, a in enumerate(calib.arrays)}
                     np.savez(calib_path, **arrays)
@@ -503,18 +567,21 @@ def convert_model(
         flatbuffer = partial.read_bytes()
     write_atomic(output, flatbuffer)
     histogram, deployable, problems = summarize_tflite(flatbuffer, output.name)
-    if mode in HOST_ONLY_MODES:
+    # A host-only mode's model is host-only unless check finds it deployable (a QAT model
+    # converted with --mode dynamic is full int8): convert and check give one verdict.
+    host_only = mode in HOST_ONLY_MODES and not deployable
+    if host_only:
         deployable = False
-        problems = [
-            f"mode {mode} is host-only: microcontroller runtimes (tinyflash's and TFLM's "
-            "integer kernels) cannot run it; use --mode int8 or int16x8 for a device."
-        ] + problems
+        problems = [host_only_problem(mode)] + problems
+    warnings = size_warnings(len(flatbuffer), float_weight_bytes, recurrent, rolled)
     return ConvertResult(
+        warnings=warnings,
         model=spec.label,
         output=output,
         mode=mode,
-        host_only=mode in HOST_ONLY_MODES,
+        host_only=host_only,
         samples=count,
+        preprocess=applied,
         inputs=inputs,
         source_bytes=source_bytes(spec.path),
         float_weight_bytes=float_weight_bytes,
@@ -526,6 +593,31 @@ def convert_model(
         problems=problems,
         stateful=converted_stateful,
     )
+
+
+# An int8 model is about a quarter of its float32 weights; more than this many times the float32
+# weights means weights are copied (an unrolled recurrent layer repeats its step per time step).
+SIZE_WARNING_RATIO = 2.0
+
+
+def size_warnings(
+    tflite_bytes: int, float_weight_bytes: int, recurrent: bool, rolled: list[str]
+) -> list[str]:
+    """A warning when the .tflite is much larger than the float32 weights it quantizes."""
+    if not float_weight_bytes or tflite_bytes <= SIZE_WARNING_RATIO * float_weight_bytes:
+        return []
+    ratio = tflite_bytes / float_weight_bytes
+    cause = (
+        "the recurrent layers are unrolled (one copy of the step per time step); build the LSTM "
+        "with unroll=False to convert it to one fused UNIDIRECTIONAL_SEQUENCE_LSTM "
+        "(docs/convert.md, RNN routes)"
+        if recurrent and not rolled
+        else "check the op histogram for repeated ops"
+    )
+    return [
+        f"the .tflite is {ratio:.1f}x the float32 weights ({tflite_bytes:,} B against "
+        f"{float_weight_bytes:,} B; full int8 is usually about 0.3x): {cause}."
+    ]
 
 
 def summarize_tflite(flatbuffer: bytes, name: str) -> tuple[dict[str, int], bool | None, list[str]]:

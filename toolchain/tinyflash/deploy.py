@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 from tinyflash.pipeline import Stage
 from tinyflash.records import field_dict
+from tinyflash.render import check_output_dir
 from tinyflash.verify import Progress, VerifyResult
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ def deploy(
     stage: Stage | None = None,
     progress: Progress | None = None,
     debug: bool = False,
+    labels: Path | None = None,
+    preprocess: Any = None,
     runtime: str = "tinyflash",
     tflm_path: Path | None = None,
     farm_lease: Callable[[], AbstractContextManager[Any]] | None = None,
@@ -69,39 +72,43 @@ def deploy(
     """Runs every stage; artefacts stay in `output_dir` (model.tflite, project/). With
     `farm_lease` (a context manager factory from tinyflash.farm, say `lambda: lease(farm,
     place)`), the firmware is flashed on the labgrid place it holds and verified there."""
-    from tinyflash.convert import HOST_ONLY_MODES
+    from tinyflash.boards import load_board
+    from tinyflash.convert import check_mode
     from tinyflash.pipeline import Pipeline
 
-    if mode in HOST_ONLY_MODES:  # before anything is converted: a device cannot run the result
+    # Everything that can be refused without TensorFlow is refused before the conversion.
+    source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
+    converted = source.suffix.lower() != ".tflite"
+    check_mode(mode, device=converted)  # a .tflite is not converted: its mode is check's matter
+    load_board(board)
+    output_dir = Path(output_dir)
+    check_output_dir(output_dir, force, flag="output_dir")
+    if converted and data is None:
         raise TinyflashError(
-            f"mode {mode} is host-only: microcontroller runtimes cannot run it, so deploy does "
-            f"not convert with it; use {option('mode')} int8 or int16x8",
+            f"{model} is a float model: deploy needs calibration data to "
+            f"convert it ({option('data')} CALIB.npz)",
             EXIT_BAD_INPUT,
         )
-    output_dir = Path(output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()) and not force:
+    if not converted and not source.is_file():
         raise TinyflashError(
-            f"{output_dir} is not empty; pass {option('force')} to replace "
-            "tinyflash's "
-            f"files in it, or choose another {option('output_dir')}",
+            f"{source}: no such file — give a float model or a .tflite.", EXIT_BAD_INPUT
+        )
+    if labels is not None and data is None:
+        raise TinyflashError(
+            f"{option('labels')} needs {option('data')}: labels name the classes of the data's "
+            "samples (random inputs have none)",
             EXIT_BAD_INPUT,
         )
     output_dir.mkdir(parents=True, exist_ok=True)
-    source = Path(model.split(":")[0]) if model.endswith(".py") or ".py:" in model else Path(model)
-    converted = source.suffix.lower() != ".tflite"
     if converted:
         from tinyflash.convert import convert_model
 
-        if data is None:
-            raise TinyflashError(
-                f"{model} is a float model: deploy needs calibration data to "
-                f"convert it ({option('data')} CALIB.npz)",
-                EXIT_BAD_INPUT,
-            )
         if stage:
             stage("convert")
         tflite = output_dir / "model.tflite"
-        convert_model(model, tflite, data, mode=mode, debug=debug, force=force)
+        convert_model(
+            model, tflite, data, mode=mode, debug=debug, force=force, preprocess=preprocess
+        )
         reference_float = float_model or (Path(model) if ":" not in model else None)
     else:
         tflite = source
@@ -135,6 +142,8 @@ def deploy(
             tolerance=tolerance,
             per_layer=per_layer,
             float_model=reference_float,
+            labels=labels,
+            preprocess=preprocess,
         )
     plan = pipeline.model.plan
     return DeployResult(

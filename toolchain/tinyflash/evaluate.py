@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyflash.calibration import InputSpec, Progress, load_calibration, load_labels, npz_labels
+from tinyflash.calibration import (
+    InputSpec,
+    Preprocess,
+    Progress,
+    load_calibration,
+    load_labels,
+    npz_labels,
+)
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 from tinyflash.reference import FloatReference, make_reference, run_float
 
@@ -39,6 +46,7 @@ class EvaluateResult:
     accuracy_float: float | None
     accuracy_quant: float | None
     outputs: list[OutputError] = field(default_factory=list)
+    preprocess: str = ""  # what was applied to the data (image folders, CSV)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -79,6 +87,7 @@ def evaluate(
     signature: str | None = None,
     progress: Progress | None = None,
     quiet: bool = True,
+    preprocess: Preprocess | None = None,
 ) -> EvaluateResult:
     """Run every sample of `data` through both models; `labels` defaults to a `y`/`labels` array
     stored beside the inputs in the data .npz."""
@@ -107,16 +116,24 @@ def evaluate(
             f"{data}: evaluation data not found; give an .npy, .npz, .csv or a folder of images.",
             EXIT_BAD_INPUT,
         )
+    # Before TensorFlow starts: the .tflite's inputs (flatbuffer), the float model's as far as
+    # its file tells them, and the data checked against them.
+    from tinyflash.floatmodel import parse_model_spec
+    from tinyflash.model import load_model
+    from tinyflash.preflight import model_inputs
+
+    qinfo = load_model(quant_path)
+    q_inputs = [
+        InputSpec(qinfo.tensors[i].name, tuple(qinfo.tensors[i].shape)) for i in qinfo.inputs
+    ]
+    known = model_inputs(parse_model_spec(float_model, signature))
+    if known is not None:
+        _same_inputs(quant_path, float_model, q_inputs, known)
+        load_calibration(Path(data), known, samples if samples else 10**9, preprocess=preprocess)
     quant = make_reference(reference, quant_path, quiet=quiet)
     floating = FloatReference(float_model, signature, quiet=quiet)
     specs = [InputSpec(d.name, d.shape, d.dtype) for d in floating.inputs]
-    if len(quant.inputs) != len(specs):
-        raise TinyflashError(
-            f"{quant_path}: has {len(quant.inputs)} inputs but the float model "
-            f"{float_model} has {len(specs)}; compare a model with its own "
-            "conversion.",
-            EXIT_BAD_INPUT,
-        )
+    _same_inputs(quant_path, float_model, q_inputs, specs)
     for q, f in zip(quant.outputs, floating.outputs):
         if int(np.prod(q.shape)) != int(np.prod(f.shape)):
             raise TinyflashError(
@@ -125,7 +142,9 @@ def evaluate(
                 "conversion.",
                 EXIT_BAD_INPUT,
             )
-    dataset = load_calibration(Path(data), specs, samples if samples else 10**9)
+    dataset = load_calibration(
+        Path(data), specs, samples if samples else 10**9, preprocess=preprocess
+    )
     count = dataset.count
     label_array: np.ndarray | None = None
     if labels is not None:
@@ -168,4 +187,28 @@ def evaluate(
         accuracy_float=accuracy_float,
         accuracy_quant=accuracy_quant,
         outputs=errors,
+        preprocess=dataset.describe(),
     )
+
+
+def _same_inputs(
+    quant_path: Path, float_model: str | Path, quant: list[InputSpec], floating: list[InputSpec]
+) -> None:
+    """The .tflite must take the float model's inputs: another model's conversion is named as
+    such (the data is not to blame)."""
+    if len(quant) != len(floating):
+        raise TinyflashError(
+            f"{quant_path}: has {len(quant)} input(s) but the float model {float_model} has "
+            f"{len(floating)}: the .tflite was converted from another model; compare a model "
+            "with its own conversion.",
+            EXIT_BAD_INPUT,
+        )
+    for index, (q, f) in enumerate(zip(quant, floating)):
+        if [d for d in q.shape if d != 1] != [d for d in f.shape if d != 1]:
+            raise TinyflashError(
+                f"{quant_path}: input {index} has shape {tuple(q.shape)} but the float model "
+                f"{float_model} takes {tuple(f.shape)} ('{f.name}'): the shapes differ, so the "
+                ".tflite was converted from another model; compare a model with its own "
+                "conversion.",
+                EXIT_BAD_INPUT,
+            )

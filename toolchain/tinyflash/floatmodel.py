@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from tinyflash.calibration import InputSpec
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.preflight import choose_signature
 from tinyflash.records import field_dict
 
 RECURRENT_LAYERS = (
@@ -474,24 +476,7 @@ def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
             "signatures={'serving_default': fn}.",
             EXIT_BAD_INPUT,
         )
-    key = spec.signature
-    if key is None:
-        if len(keys) == 1:
-            key = keys[0]
-        elif "serving_default" in keys:
-            key = "serving_default"
-        else:
-            raise TinyflashError(
-                f"{where}: the SavedModel has {len(keys)} signatures "
-                f"({', '.join(keys)}); pick one with {option('signature')} KEY.",
-                EXIT_BAD_INPUT,
-            )
-    elif key not in keys:
-        raise TinyflashError(
-            f"{where}: no signature '{key}' (it has {', '.join(keys)}); pick one "
-            f"of those with {option('signature')}.",
-            EXIT_BAD_INPUT,
-        )
+    key = choose_signature(where, keys, spec.signature)
     signature_fn = loaded.signatures[key]
     args, kwargs = signature_fn.structured_input_signature
     if args:
@@ -547,6 +532,25 @@ def _load_keras_file(spec: ModelSpec, tf: Any) -> Any:
             except Exception as error:  # noqa: BLE001
                 errors.append(_first_line(error))
     how = "Keras 3 or tf-keras (Keras 2)" if spec.kind == "h5" else "Keras 3"
+    unknown = next(
+        (
+            m
+            for e in errors
+            for m in [re.search(r"(?:locate class|Unknown layer:?) '?(\w+)", e)]
+            if m
+        ),
+        None,
+    )
+    if unknown is not None:  # the cause is an unregistered class, not a damaged file
+        cls = unknown.group(1)
+        raise TinyflashError(
+            f"{spec.path}: the model uses the custom class {cls}, which {how} cannot rebuild "
+            f"from the file alone; convert through Python instead — a file that defines or "
+            f"imports {cls} and loads the model, e.g. model.py with `model = keras.models."
+            f"load_model('{spec.path.name}', custom_objects={{'{cls}': {cls}}})`, then "
+            "`tinyflash convert model.py:model ...`.",
+            EXIT_BAD_INPUT,
+        )
     raise TinyflashError(
         f"{spec.path}: {how} cannot load this model ({errors[-1]}); check the file "
         "is a complete, uncorrupted model saved with model.save.",

@@ -124,6 +124,12 @@ class ModelInfo:
             op.name == "VAR_HANDLE" for op in self.ops
         )
 
+    @property
+    def has_int16(self) -> bool:
+        """Holds int16 tensors (16x8 activations): the firmware needs the runtime's 16x8 paths
+        (TFL_WITH_INT16)."""
+        return any(t.dtype == "int16" for t in self.tensors)
+
 
 class _Corrupt(Exception):
     """Internal: what is wrong, turned into a TinyflashError naming the file by parse_model."""

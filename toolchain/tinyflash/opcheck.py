@@ -7,7 +7,11 @@ runtime's capacities; a subgraph no control-flow op runs gets a warning):
   the TFLM verdict of docs/ops.md (ops_table.json): `--runtime tflm` or replace the layer;
 - activations (non-constant tensors) are int8 with per-tensor quantization, except ARG_MAX /
   ARG_MIN's int32 positions, GATHER's int32 positions, the comparisons' bool results and
-  SELECT_V2's bool condition (INT32_OUTPUT_OPS, BOOL_OUTPUT_OPS, TYPED_INPUTS);
+  SELECT_V2's bool condition, and the int32/bool tensors of the ops that run them (CAST, SHAPE,
+  LOGICAL_*, EMBEDDING_LOOKUP, GATHER_ND, ..., the int32 comparisons) (INT32_OUTPUT_OPS,
+  BOOL_OUTPUT_OPS, TYPED_INPUTS, INTEGER_TENSOR_OPS);
+- a float op in a calibrated model (after a DEQUANTIZE of int8 activations: the converter kept
+  it float) is reported like an op without a kernel for its types, not as missing data;
 - CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV: int8 weights (per-tensor or
   per-channel), int32 bias; other constant inputs are int8 data or int32/int64 parameters;
 - no float tensors, except float model inputs/outputs quantized by a QUANTIZE / produced by a
@@ -157,6 +161,27 @@ BOOL_OUTPUT_OPS: frozenset[str] = frozenset(
 # embedding lookup by token ids), SELECT_V2's bool condition; it may be a model input or an
 # activation.
 TYPED_INPUTS: dict[str, tuple[int, str]] = {"GATHER": (1, "int32"), "SELECT_V2": (0, "bool")}
+# Ops whose kernels take and give integer tensors that are not quantized int8 data: the
+# non-int8 dtypes any of their activations (and model inputs/outputs next to them) may have.
+_INTEGER_TENSOR_DTYPES: dict[frozenset[str], tuple[str, ...]] = {
+    frozenset({"int32"}): (
+        "SHAPE",
+        "EMBEDDING_LOOKUP",
+        "GATHER_ND",
+        "BROADCAST_ARGS",
+        "DYNAMIC_UPDATE_SLICE",
+        "ZEROS_LIKE",
+        "FILL",
+        "MAXIMUM",
+        "MINIMUM",
+        "SQUARED_DIFFERENCE",
+    ),
+    frozenset({"bool"}): ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"),
+    frozenset({"int32", "bool"}): ("CAST", *sorted(BOOL_OUTPUT_OPS)),
+}
+INTEGER_TENSOR_OPS: dict[str, frozenset[str]] = {
+    op: dtypes for dtypes, ops in _INTEGER_TENSOR_DTYPES.items() for op in ops
+}
 
 # op -> (weights input index, bias input index)
 WEIGHT_OPS: dict[str, tuple[int, int]] = {
@@ -174,6 +199,10 @@ WEIGHT_OPS: dict[str, tuple[int, int]] = {
 }
 
 REPRESENTATIVE_FIX = "convert with representative data (tinyflash convert --data ...)"
+# Data cannot help a float16 or dynamic-range conversion: the mode is what must change.
+HOST_MODE_FIX = (
+    "a host-only mode (--mode {mode}); for a device: tinyflash convert --mode int8 --data ..."
+)
 INT8_FIX = "convert with --mode int8 (tinyflash convert --data ...)"
 
 
@@ -308,7 +337,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
             add(
                 "float16",
                 f"expands the float16 weights {_tname(ins[0])} to float32: the model "
-                f"is float16 — {REPRESENTATIVE_FIX} for a full int8 model",
+                f"is float16, {HOST_MODE_FIX.format(mode='float16')}",
             )
         else:
             add(
@@ -323,7 +352,7 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
             add(
                 "hybrid",
                 f"is hybrid: {w.dtype} weights, {float_acts[0].dtype} activations — "
-                f"{REPRESENTATIVE_FIX}",
+                f"dynamic-range quantization, {HOST_MODE_FIX.format(mode='dynamic')}",
             )
         elif scheme == SCHEME_16X8:
             add(
@@ -367,6 +396,8 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
     )
     if op.name in BOOL_OUTPUT_OPS:
         index_outs |= {t.index for t in outs if t.dtype == "bool"}
+    integer_ok = INTEGER_TENSOR_OPS.get(op.name, frozenset())
+    index_outs |= {t.index for t in acts if t.dtype in integer_ok}
     if op.name in RESOURCE_OPS:  # the int32 id of a resource variable, not data
         index_outs |= {t.index for t in acts if t.dtype == "resource"}
     k, typed = TYPED_INPUTS.get(op.name, (-1, ""))
@@ -505,9 +536,26 @@ def _op_types(info: ModelInfo, op: OpInfo) -> str:
     return f"{', '.join(dict.fromkeys(ins)) or 'constants'} -> {', '.join(dict.fromkeys(outs))}"
 
 
-def _no_kernel_finding(info: ModelInfo, op: OpInfo) -> Finding:
-    """The op has no tinyflash kernel: say so with its types, then what to do — the TFLM
-    runtime if tflite-micro runs the op with these types (docs/ops.md), else replace the layer."""
+def _float_island(info: ModelInfo, op: OpInfo, producers: dict[int, OpInfo]) -> bool:
+    """op computes in float on the output of a DEQUANTIZE of int8 activations: the model was
+    calibrated (int8 around it) but the converter kept this op float."""
+    if op.name in ("QUANTIZE", "DEQUANTIZE"):
+        return False
+    for i in op.inputs:
+        if i < 0 or info.tensors[i].is_constant or info.tensors[i].dtype not in FLOAT_TYPES:
+            continue
+        p = producers.get(i)
+        if p is not None and p.name == "DEQUANTIZE" and p.inputs and p.inputs[0] >= 0:
+            src = info.tensors[p.inputs[0]]
+            if src.dtype == "int8" and not src.is_constant:
+                return True
+    return False
+
+
+def _no_kernel_finding(info: ModelInfo, op: OpInfo, float_island: bool = False) -> Finding:
+    """The op has no tinyflash kernel (for its types: `float_island`, a float op in a calibrated
+    model): say so with its types, then what to do — the TFLM runtime if tflite-micro runs the
+    op with these types (docs/ops.md), else replace the layer."""
     from tinyflash.ops import load_table, tflm_registered, tflm_types
 
     types = _op_types(info, op)
@@ -538,11 +586,19 @@ def _no_kernel_finding(info: ModelInfo, op: OpInfo) -> Finding:
         )
     else:
         todo = "replace the layer with ops the tinyflash runtime has"
+    what = "has no kernel in the tinyflash runtime"
+    if float_island:
+        ours = [r.types for r in rows if r.op == op.name and r.tinyflash]
+        what = (
+            f"stayed {first} although the model was calibrated (the converter left it in "
+            f"float; calibration data does not change that) and the tinyflash runtime "
+            f"runs {op.name} only for {'; '.join(ours) or 'int8'}"
+        )
     return Finding(
         "error",
         "no-kernel",
-        f"op {op.index} {op.name} ({types}) has no kernel in "
-        f"the tinyflash runtime — {todo} (`tinyflash ops` lists both runtimes' ops)",
+        f"op {op.index} {op.name} ({types}) {what} — {todo} "
+        "(`tinyflash ops` lists both runtimes' ops)",
         op.index,
         op.name,
     )
@@ -609,12 +665,18 @@ def check_model(info: ModelInfo) -> CheckReport:
                 f"{info.name} has no operators — there is nothing to run; convert the model again",
             )
         )
+    producers = {t: op for op in info.ops for t in op.outputs}
     scheme = model_scheme(info)
     for op in info.ops:
         if op.name not in runtime_kernels() and op.custom_code is None and op.name != "CUSTOM":
             # the real cause comes first and alone: with no kernel, the op's types do not
             # matter (a float op without an int8 kernel is not fixed by calibration data)
             findings.append(_no_kernel_finding(info, op))
+            continue
+        if op.custom_code is None and _float_island(info, op, producers):
+            # calibrated, yet float: the converter kept this op float (no int8 form, or a
+            # converter quirk); the runtime's kernel does not run it, and data would not help
+            findings.append(_no_kernel_finding(info, op, float_island=True))
             continue
         if scheme == SCHEME_16X8 and op.name not in int16_kernels():
             int16 = [
@@ -637,12 +699,12 @@ def check_model(info: ModelInfo) -> CheckReport:
                 continue
         _check_op(info, op, findings, scheme)
 
-    producers = {t: op for op in info.ops for t in op.outputs}
     consumers: dict[int, list[OpInfo]] = {}
     for op in info.ops:
         for t in op.inputs:
             consumers.setdefault(t, []).append(op)
     findings = _no_kernel_first(info, findings, producers, consumers)
+    findings = _fold_host_mode(findings)
     float_io = False
     for role, indices in (("input", info.inputs), ("output", info.outputs)):
         for pos, ti in enumerate(indices):
@@ -674,6 +736,23 @@ def check_model(info: ModelInfo) -> CheckReport:
                 )
             ):
                 continue  # GATHER's token ids, SELECT_V2's condition: sent as they are
+            if _integer_io(io, ti, role, producers, consumers):
+                continue  # CAST, SHAPE, LOGICAL_*, ... integer tensors: sent as they are
+            if io.dtype == "uint8" and (
+                all(c.name == "QUANTIZE" for c in consumers.get(ti, [])) and bool(consumers.get(ti))
+                if role == "input"
+                else ti in producers and producers[ti].name == "QUANTIZE"
+            ):
+                findings.append(
+                    Finding(
+                        "warning",
+                        "uint8-io",
+                        f"model {role} {pos} '{io.name}' is uint8, requantized "
+                        f"{'to' if role == 'input' else 'from'} int8 by QUANTIZE on the device "
+                        "(uint8-io) — deployable; convert with --mode int8 for int8 I/O",
+                    )
+                )
+                continue
             if io.dtype == "float32":
                 edge = (
                     all(op.name == "QUANTIZE" for op in consumers.get(ti, []))
@@ -700,6 +779,48 @@ def check_model(info: ModelInfo) -> CheckReport:
         float_io=float_io,
         scheme=scheme,
     )
+
+
+def _fold_host_mode(findings: list[Finding]) -> list[Finding]:
+    """A float16 or dynamic-range model has the same cause at every op: one finding (the first,
+    with the count) instead of one per op. The ops computing in float32 are part of that cause
+    too: the mode made them float, and only --mode int8 (with data) changes that."""
+    kinds = {f.kind for f in findings if f.severity == "error"}
+    folded = "float16" if "float16" in kinds else "hybrid" if "hybrid" in kinds else None
+    if folded is None:
+        return findings
+    swallowed = {folded, "float"}
+    same = [f for f in findings if f.severity == "error" and f.kind in swallowed]
+    first = next(f for f in same if f.kind == folded)
+    more = len(same) - 1
+    head = (
+        Finding(
+            first.severity,
+            first.kind,
+            f"{first.message} (and {more} more op(s) with the same cause)",
+            first.op_index,
+            first.op_name,
+        )
+        if more
+        else first
+    )
+    rest = [f for f in findings if not (f.severity == "error" and f.kind in swallowed)]
+    return [head, *rest]
+
+
+def _integer_io(
+    io: TensorInfo,
+    index: int,
+    role: str,
+    producers: dict[int, OpInfo],
+    consumers: dict[int, list[OpInfo]],
+) -> bool:
+    """A model input/output that is an integer tensor of an INTEGER_TENSOR_OPS op (every
+    consumer of an input, the producer of an output)."""
+    ops = [producers[index]] if role == "output" and index in producers else []
+    if role == "input":
+        ops = consumers.get(index, [])
+    return bool(ops) and all(io.dtype in INTEGER_TENSOR_OPS.get(op.name, ()) for op in ops)
 
 
 # The C runtime's capacities (firmware/runtime/include/tfl_config.h defaults).

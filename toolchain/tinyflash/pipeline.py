@@ -144,12 +144,12 @@ class Pipeline:
         """The verify stage: the device at `port`, or (emulated boards, host) the built firmware
         started here, against the host references (`options`: verify_device's keywords)."""
         from tinyflash.render import MODEL_COPY
-        from tinyflash.verify import verify_firmware
+        from tinyflash.verify import memory_figures, verify_firmware
 
         self._announce("verify")
         # The project's copy of the model (the bytes the firmware embeds) names the model in the
         # report, as `tinyflash verify DIR` does; it is the checked model, so no reload.
-        return verify_firmware(
+        result = verify_firmware(
             self.board,
             build.elf,
             build.project_dir / MODEL_COPY,
@@ -158,3 +158,5 @@ class Pipeline:
             progress=self.progress,
             **options,
         )
+        result.memory = memory_figures(build)
+        return result

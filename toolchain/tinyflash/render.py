@@ -415,10 +415,12 @@ def render_files(
 # ---- writing ---------------------------------------------------------------------------------
 
 
-def check_output_dir(output_dir: Path, force: bool) -> None:
+def check_output_dir(output_dir: Path, force: bool, flag: str = "output") -> None:
+    """Refuses an output that is a file, or a non-empty directory without `force`; `flag` names
+    the command's output option (generate's -o, deploy's --output)."""
     if output_dir.exists() and not output_dir.is_dir():
         raise TinyflashError(
-            f"{output_dir} exists and is not a directory; choose another {option('output')}",
+            f"{output_dir} exists and is not a directory; choose another {option(flag)}",
             EXIT_BAD_INPUT,
         )
     if output_dir.is_dir() and any(output_dir.iterdir()) and not force:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,21 @@ class LayerDivergence:
 
 
 @dataclass
+class LabelAccuracy:
+    """Top-1 accuracy against the labels of the --data samples, of the device, the host int8
+    model (tflite-micro, the exact reference) and the float model (with --float-model), and how
+    often the device's class equals each reference's."""
+
+    samples: int
+    device: float
+    host_int8: float
+    float_model: float | None
+    agreement_host_int8: float
+    agreement_float: float | None
+    preprocess: str = ""
+
+
+@dataclass
 class VerifyResult:
     model: str
     model_sha256: str
@@ -70,6 +85,8 @@ class VerifyResult:
     link: dict[str, int] = field(default_factory=dict)
     skipped_references: dict[str, str] = field(default_factory=dict)
     banner: str = ""
+    accuracy: LabelAccuracy | None = None
+    memory: dict[str, int] | None = None  # flash/RAM of the firmware (builds made here)
     device_outputs: list[list[np.ndarray]] = field(default_factory=list, repr=False)
     reference_outputs: dict[str, list[list[np.ndarray]]] = field(default_factory=dict, repr=False)
     # --stream: the frames sent without reset (0: not a stream run), the frames replayed after a
@@ -140,6 +157,8 @@ class VerifyResult:
                 "first_mismatch_after_reset": self.reset_mismatch_frame,
             },
             "link": self.link,
+            "accuracy": None if self.accuracy is None else asdict(self.accuracy),
+            "memory": self.memory,
             "skipped_references": self.skipped_references,
             "banner": self.banner,
         }
@@ -153,7 +172,9 @@ def _tensor_label(info: Any, index: int) -> str:
     return f"tensor {index} {tensor.dtype}{list(tensor.shape)}"
 
 
-def load_inputs(info: Any, data: Path | None, samples: int, seed: int) -> list[list[np.ndarray]]:
+def load_inputs(
+    info: Any, data: Path | None, samples: int, seed: int, preprocess: Any = None
+) -> list[list[np.ndarray]]:
     """Per-sample input lists for the model: from a calibration-style file holding float inputs
     as the float model takes them (quantized here with each input's scale and zero point, as the
     application would), or deterministic random values of the input type."""
@@ -181,7 +202,7 @@ def load_inputs(info: Any, data: Path | None, samples: int, seed: int) -> list[l
     from tinyflash.reference import quantize
 
     specs = [InputSpec(t.name, tuple(t.shape), "float32") for t in tensors]
-    calibration = load_calibration(Path(data), specs, samples)
+    calibration = load_calibration(Path(data), specs, samples, preprocess=preprocess)
     result = []
     for s in range(calibration.count):
         sample = []
@@ -214,6 +235,7 @@ def run_references(
     float_model: Path | None,
     skipped: dict[str, str],
     progress: Progress | None = None,
+    raw_float: list[list[np.ndarray]] | None = None,
 ) -> dict[str, list[list[np.ndarray]]]:
     """Runs every sample on each host reference; a reference that cannot run this model is
     recorded in `skipped` (the exact one may not be skipped)."""
@@ -235,12 +257,16 @@ def run_references(
         except RuntimeError as error:  # e.g. TFLite's int8 SVDF insists on a RELU activation
             skipped[name] = f"TensorFlow Lite cannot run the model ({str(error).splitlines()[0]})"
     if float_model is not None:
-        outputs["float"] = _float_outputs(float_model, info, inputs, skipped)
+        outputs["float"] = _float_outputs(float_model, info, inputs, skipped, raw_float)
     return outputs
 
 
 def _float_outputs(
-    float_model: Path, info: Any, inputs: list[list[np.ndarray]], skipped: dict[str, str]
+    float_model: Path,
+    info: Any,
+    inputs: list[list[np.ndarray]],
+    skipped: dict[str, str],
+    raw: list[list[np.ndarray]] | None = None,
 ) -> list[list[np.ndarray]]:
     """The float model's outputs on the dequantized inputs, quantized to the int8 model's output
     scale so they compare in the same LSB units as the device."""
@@ -261,6 +287,8 @@ def _float_outputs(
                 f"{float_model} has {len(outs)} outputs, the int8 model {len(out_tensors)}"
             )
             return []
+        if raw is not None:
+            raw.append([np.asarray(o) for o in outs])
         result.append(
             [
                 quantize(
@@ -402,6 +430,8 @@ def verify_device(
     timeout: float = 10.0,
     progress: Progress | None = None,
     info: Any = None,
+    labels: Path | None = None,
+    preprocess: Any = None,
     stream: int | None = None,
     reference_lock: AbstractContextManager[Any] | None = None,
 ) -> VerifyResult:
@@ -426,7 +456,18 @@ def verify_device(
                 f"{option('stream')} must be 1 or more frames, not {stream}", EXIT_BAD_INPUT
             )
         samples = stream
-    inputs = load_inputs(info, data, samples, seed)
+    inputs = load_inputs(info, data, samples, seed, preprocess)
+    label_array: np.ndarray | None = None
+    if labels is not None:
+        from tinyflash.calibration import load_labels
+
+        if data is None:
+            raise TinyflashError(
+                f"{option('labels')} needs {option('data')}: labels name the classes of the "
+                "data's samples (random inputs have none)",
+                EXIT_BAD_INPUT,
+            )
+        label_array = load_labels(labels, len(inputs))
     with open_link(url, timeout=timeout) as link:
         banner = link.wait_banner()
         device = link.info()
@@ -457,8 +498,11 @@ def verify_device(
             if progress:
                 progress("device", i + 1, len(inputs))
         skipped: dict[str, str] = {}
+        raw_float: list[list[np.ndarray]] = []
         with reference_lock or nullcontext():
-            references = run_references(model, info, inputs, float_model, skipped, progress)
+            references = run_references(
+                model, info, inputs, float_model, skipped, progress, raw_float
+            )
         metrics: list[OutputMetrics] = []
         for name in REFERENCE_NAMES:
             ref_outputs = references.get(name)
@@ -504,6 +548,18 @@ def verify_device(
                 info, first_bad, layers, tflm_intermediates(info, inputs[first_bad], history)
             )
         counters = link.counters.as_dict()
+    accuracy = None
+    if label_array is not None:
+        accuracy = label_accuracy(
+            info, label_array, device_outputs, references["tflm"], raw_float or None
+        )
+        if data is not None:
+            from tinyflash.calibration import resolve_preprocess
+
+            pre = resolve_preprocess(Path(data), preprocess)
+            images = Path(data).is_dir()
+            raw_format = images or Path(data).suffix.lower() == ".csv"
+            accuracy.preprocess = pre.describe(images) if raw_format else ""
     return VerifyResult(
         model=str(model),
         model_sha256=info.sha256,
@@ -526,8 +582,43 @@ def verify_device(
         link=counters,
         skipped_references=skipped,
         banner=banner.text,
+        accuracy=accuracy,
         device_outputs=device_outputs,
         reference_outputs=references,
+    )
+
+
+def label_accuracy(
+    info: Any,
+    labels: np.ndarray,
+    device: list[list[np.ndarray]],
+    host_int8: list[list[np.ndarray]],
+    float_outputs: list[list[np.ndarray]] | None,
+) -> LabelAccuracy:
+    """Top-1 accuracy of output 0 against `labels` (classes as in `tinyflash evaluate`: argmax,
+    or > 0.5 for one value; int8 outputs are dequantized first, which a single-value output
+    needs)."""
+    from tinyflash.evaluate import classes
+    from tinyflash.reference import dequantize
+
+    out = info.tensors[info.outputs[0]]
+
+    def predicted(outputs: list[list[np.ndarray]], quantized: bool) -> np.ndarray:
+        values = np.stack([np.asarray(o[0]).reshape(-1) for o in outputs])
+        if quantized and out.quant is not None:
+            values = dequantize(values, out.quant.scales[0], out.quant.zero_points[0])
+        return classes(np.asarray(values))
+
+    dev = predicted(device, True)
+    host = predicted(host_int8, True)
+    flt = predicted(float_outputs, False) if float_outputs else None
+    return LabelAccuracy(
+        samples=len(dev),
+        device=float(np.mean(dev == labels)),
+        host_int8=float(np.mean(host == labels)),
+        float_model=None if flt is None else float(np.mean(flt == labels)),
+        agreement_host_int8=float(np.mean(dev == host)),
+        agreement_float=None if flt is None else float(np.mean(dev == flt)),
     )
 
 
@@ -581,5 +672,25 @@ def verify_project(
                 "/dev/ttyACM0)",
                 EXIT_BAD_INPUT,
             )
-        program = build_project(target.project_dir).elf
-    return verify_firmware(board, program, target.model, port=port, progress=progress, **options)
+        build = build_project(target.project_dir)
+        program = build.elf
+    result = verify_firmware(board, program, target.model, port=port, progress=progress, **options)
+    if port is None:
+        result.memory = memory_figures(build)
+    return result
+
+
+def memory_figures(build: Any) -> dict[str, int]:
+    """Flash and RAM of a build against the board's limits, with the model and arena parts."""
+    size = build.size
+    return {
+        "flash_used": size.flash_used,
+        "flash_limit": size.flash_limit,
+        "ram_used": size.ram_used,
+        "ram_limit": size.ram_limit,
+        "text": size.text,
+        "data": size.data,
+        "bss": size.bss,
+        "model_bytes": build.model_bytes or 0,
+        "arena_bytes": build.arena_bytes or 0,
+    }

@@ -22,6 +22,13 @@
 #define TFL_USE_DSP 0
 #endif
 
+/* 1: the 16x8 paths (int16 activations, int8 weights) of the kernels in tfl_kernels_int16.h;
+ * 0: prepare refuses int16 tensors (TFL_ERR_UNSUPPORTED_TYPE) and the int16 evals and tables are
+ * not linked. tinyflash generate sets 0 for a model without int16 tensors. */
+#ifndef TFL_WITH_INT16
+#define TFL_WITH_INT16 1
+#endif
+
 /* Bytes of per-op data each node carries for its kernel (parameters computed in prepare). */
 #ifndef TFL_OP_DATA_WORDS
 #define TFL_OP_DATA_WORDS 24

@@ -29,8 +29,13 @@ int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b);
 #define TFL_TYPE_BIT(type) (1u << (unsigned)(type))
 #define TFL_TYPES_INT8 TFL_TYPE_BIT(TFL_TYPE_INT8)
 #define TFL_TYPES_INDEX (TFL_TYPE_BIT(TFL_TYPE_INT32) | TFL_TYPE_BIT(TFL_TYPE_INT64))
+/* int16 when the runtime has its 16x8 paths (TFL_WITH_INT16), else no type. */
+#define TFL_TYPES_INT16 (TFL_WITH_INT16 ? TFL_TYPE_BIT(TFL_TYPE_INT16) : 0u)
 /* int8 or int16 (16x8): the data-movement kernels copy either. */
-#define TFL_TYPES_COPY (TFL_TYPES_INT8 | TFL_TYPE_BIT(TFL_TYPE_INT16))
+#define TFL_TYPES_COPY (TFL_TYPES_INT8 | TFL_TYPES_INT16)
+/* 1 when t holds int16 (16x8) data and the runtime has its 16x8 paths: a constant 0 with
+ * TFL_WITH_INT16 0, so the int16 branch of a prepare and the int16 kernel it selects fold away. */
+#define TFL_IS_INT16(t) (TFL_WITH_INT16 && (t)->type == TFL_TYPE_INT16)
 
 /* The tensors most prepares start with: input 0 (*in, int8; or int16 when `out_types` has
  * int16: the 16x8 kernels), output 0 (*out, one of
@@ -41,6 +46,17 @@ TFL_MUST_CHECK tfl_status tfl_prepare_tensors(tfl_context *ctx, const tfl_node *
                                               unsigned out_types, unsigned param_types,
                                               const tfl_tensor **in, const tfl_tensor **param,
                                               const tfl_tensor **out);
+/* The tensors of QUANTIZE and DEQUANTIZE: input 0 (*in) and output 0 (*out), present
+ * (TFL_ERR_MODEL_INVALID) and with the same element count (TFL_ERR_BAD_SHAPE); the caller checks
+ * their types. */
+TFL_MUST_CHECK tfl_status tfl_prepare_cast_tensors(tfl_context *ctx, const tfl_node *node,
+                                                   const tfl_tensor **in, const tfl_tensor **out);
+/* Element i of quantized data of `type`: int8, uint8, else int16 (the caller checked the type). */
+static inline int32_t tfl_load_quantized(const void *base, int32_t type, int32_t i) {
+  if (type == TFL_TYPE_INT8) return ((const int8_t *)base)[i];
+  if (type == TFL_TYPE_UINT8) return ((const uint8_t *)base)[i];
+  return ((const int16_t *)base)[i];
+}
 /* Product of the dims of t before `axis` (*outer) and after it (*inner). */
 void tfl_axis_split(const tfl_tensor *t, int32_t axis, int32_t *outer, int32_t *inner);
 /* Normalizes *axis (negative counts from the back) against `rank`; TFL_ERR_BAD_ARGUMENT when
@@ -174,12 +190,16 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
 #define TFL_DEFINE_KERNEL_RESET(lower, code, text, prepare_fn, eval_fn, reset_fn) \
   const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn, reset_fn}
 
+/* An int16 eval for a kernel object: NULL with TFL_WITH_INT16 0 (still named, so a static eval
+ * raises no unused warning, but neither it nor what it calls is linked). */
+#define TFL_EVAL16(eval_fn) (TFL_WITH_INT16 ? (eval_fn) : NULL)
 /* The int16 (16x8) variant of a kernel: a file-local kernel object `var` with the same code,
  * name and prepare and the int16 eval. The kernel's prepare selects it once for a node with
- * int16 activations (node->kernel = &var), so eval never tests the type. Declares prepare_fn. */
+ * int16 activations (node->kernel = &var, behind TFL_IS_INT16), so eval never tests the type.
+ * Declares prepare_fn. */
 #define TFL_DEFINE_KERNEL16(var, code, text, prepare_fn, eval_fn)   \
   static tfl_status prepare_fn(tfl_context *ctx, tfl_node *node); \
-  static const tfl_kernel var = {code, text, prepare_fn, eval_fn, NULL}
+  static const tfl_kernel var = {code, text, prepare_fn, TFL_EVAL16(eval_fn), NULL}
 
 /* Element bytes of the types the data-movement kernels copy unchanged: 1 (int8), 2 (int16,
  * 16x8 activations), 0 for any other type. */

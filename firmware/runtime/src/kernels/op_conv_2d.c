@@ -81,7 +81,7 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   /* weights [OC, KH, KW, IC / groups]: per-channel along dim 0 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 0, act, &d->p));
   d->scratch = -1;
-  if (in->type == TFL_TYPE_INT16) {
+  if (TFL_IS_INT16(in)) {
     node->kernel = &conv_int16;
     return TFL_OK;
   }

@@ -41,7 +41,7 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_conv_geometry(in, out, kh, kw, padding, &d->p));
   /* weights [1, KH, KW, IC * depth_multiplier]: per-channel along dim 3 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 3, act, &d->p));
-  if (in->type == TFL_TYPE_INT16) {
+  if (TFL_IS_INT16(in)) {
     /* TFLM's 16x8 depthwise reads its bias as int64 only */
     if (bias != NULL && bias->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
     node->kernel = &dwconv_int16;
@@ -99,10 +99,7 @@ TFL_MAC_NOINLINE static void dw_acc4(const int8_t *x, const int8_t *w, int32_t r
         for (int32_t t = 0; t < cols; ++t, xp += x_step, wp += oc) DW_TAP(xp, wp);
       }
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    tfl_mac_store4(acc, a0, a1, a2, a3);
   }
 #undef DW_TAP
 }

@@ -9,13 +9,11 @@ typedef struct {
 TFL_OP_DATA_FITS(dequantize_data);
 
 static tfl_status dequantize_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   dequantize_data *d = (dequantize_data *)node->data;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  TFL_ENSURE(tfl_prepare_cast_tensors(ctx, node, &in, &out));
   if (out->type != TFL_TYPE_FLOAT32) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_UINT8 && in->type != TFL_TYPE_INT16) {
+  if (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_UINT8 && !TFL_IS_INT16(in)) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
   if (in->quant_count != 1) return TFL_ERR_BAD_QUANTIZATION;
@@ -32,14 +30,7 @@ static tfl_status dequantize_eval(tfl_context *ctx, tfl_node *node) {
   const double scale = (double)d->scale;
   float *y = (float *)out->data;
   for (int32_t i = 0; i < n; ++i) {
-    int32_t q;
-    if (in->type == TFL_TYPE_INT8) {
-      q = ((const int8_t *)in->data)[i];
-    } else if (in->type == TFL_TYPE_UINT8) {
-      q = ((const uint8_t *)in->data)[i];
-    } else {
-      q = ((const int16_t *)in->data)[i];
-    }
+    const int32_t q = tfl_load_quantized(in->data, in->type, i);
     y[i] = (float)(scale * (double)(q - d->zero_point));
   }
   return TFL_OK;

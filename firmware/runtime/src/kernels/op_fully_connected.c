@@ -37,7 +37,7 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   fc_data *d = (fc_data *)node->data;
   /* int8 x int8, or 16x8: int16 activations (zero point 0) x int8 weights, int64/int32 bias */
   TFL_ENSURE(tfl_weight_op_tensors(ctx, node, &in, &w, &bias, &out));
-  const int wide = in->type == TFL_TYPE_INT16;
+  const int wide = TFL_IS_INT16(in);
   if (w->dims_count != 2) return TFL_ERR_BAD_SHAPE;
   const int32_t units = w->dims[0], depth = w->dims[1];
   if (units <= 0 || depth <= 0) return TFL_ERR_BAD_SHAPE;

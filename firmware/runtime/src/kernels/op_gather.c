@@ -10,7 +10,7 @@
  * Bytes are copied as they are (no quantization). TFLM does not check the positions; tinyflash
  * refuses a position outside [0, axis size) with TFL_ERR_BAD_ARGUMENT instead of reading past
  * the data. */
-#include "tfl_kernel.h"
+#include "tfl_kernel_index.h"
 
 typedef struct {
   int32_t batch;
@@ -66,20 +66,17 @@ static tfl_status gather_prepare(tfl_context *ctx, tfl_node *node) {
 }
 
 static tfl_status gather_eval(tfl_context *ctx, tfl_node *node) {
-  const int8_t *x = tfl_input_i8(ctx, node, 0);
-  const uint8_t *p = (const uint8_t *)tfl_node_input(ctx, node, 1)->data;
-  int8_t *y = tfl_output_i8(ctx, node, 0);
-  tfl_gather_data d;
-  memcpy(&d, node->data, sizeof d);
-  for (int32_t b = 0; b < d.batch; ++b) {
-    for (int32_t o = 0; o < d.outer; ++o) {
-      const int8_t *src = x + ((size_t)b * d.outer + o) * d.axis_size * d.inner;
-      for (int32_t c = 0; c < d.coords; ++c) {
-        int32_t at;
-        memcpy(&at, p + ((size_t)b * d.coords + c) * 4, 4); /* model bytes may be unaligned */
-        if (at < 0 || at >= d.axis_size) return TFL_ERR_BAD_ARGUMENT;
-        memcpy(y, src + (size_t)at * d.inner, (size_t)d.inner);
-        y += d.inner;
+  const tfl_gather_data *d = (const tfl_gather_data *)node->data;
+  const void *p = tfl_node_input(ctx, node, 1)->data;
+  tfl_io_i8 io = tfl_io_i8_of(ctx, node);
+  for (int32_t b = 0; b < d->batch; ++b) {
+    for (int32_t o = 0; o < d->outer; ++o) {
+      const int8_t *src = io.x + ((size_t)b * d->outer + o) * d->axis_size * d->inner;
+      for (int32_t c = 0; c < d->coords; ++c) {
+        const int32_t at = tfl_index_i32(p, (size_t)b * d->coords + c);
+        if (at < 0 || at >= d->axis_size) return TFL_ERR_BAD_ARGUMENT;
+        memcpy(io.y, src + (size_t)at * d->inner, (size_t)d->inner);
+        io.y += d->inner;
       }
     }
   }

@@ -1,4 +1,4 @@
-/* GREATER, int8 inputs -> bool (see tfl_kernel_compare.c for the arithmetic). */
+/* GREATER, int8 or int32 inputs -> bool (see tfl_kernel_compare.c for the arithmetic). */
 #include "tfl_kernel_compare.h"
 
 static tfl_status greater_prepare(tfl_context *ctx, tfl_node *node) {

@@ -67,7 +67,7 @@ static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
   d.qmin = wide ? -32768 : -128;
   d.qmax = wide ? 32767 : 127;
   memcpy(node->data, &d, sizeof d);
-  if (wide) node->kernel = &leaky_relu_int16; /* the int16 eval from now on */
+  if (TFL_WITH_INT16 && wide) node->kernel = &leaky_relu_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

@@ -1,4 +1,4 @@
-/* LESS_EQUAL, int8 inputs -> bool (see tfl_kernel_compare.c for the arithmetic). */
+/* LESS_EQUAL, int8 or int32 inputs -> bool (see tfl_kernel_compare.c for the arithmetic). */
 #include "tfl_kernel_compare.h"
 
 static tfl_status less_equal_prepare(tfl_context *ctx, tfl_node *node) {

@@ -24,22 +24,4 @@ static int8_t logistic_output(int32_t q4) {
   return (int8_t)tfl_clamp(tfl_fx_shr(logistic_q4(q4), 23) - 128, -128, 127);
 }
 
-TFL_DEFINE_KERNEL16(logistic_int16, 14, "LOGISTIC", logistic_prepare, tfl_lut16_eval);
-
-static tfl_status logistic_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type == TFL_TYPE_INT16) /* 16x8 */
-    return tfl_lut16_prepare(in, out, node, TFL_LUT16_LOGISTIC, &logistic_int16);
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->quant_count < 1 || out->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (out->zero_point != -128 || out->scale != 1.0f / 256.0f) return TFL_ERR_BAD_QUANTIZATION;
-  return tfl_q4_input_prepare(in, out, node);
-}
-
-static tfl_status logistic_eval(tfl_context *ctx, tfl_node *node) {
-  return tfl_q4_eval(ctx, node, logistic_output);
-}
-
-TFL_DEFINE_KERNEL(logistic, 14, "LOGISTIC", logistic_prepare, logistic_eval);
+TFL_DEFINE_LOGISTIC_TANH(logistic, 14, "LOGISTIC", TFL_LUT16_LOGISTIC, logistic_output);

@@ -42,8 +42,8 @@ static tfl_status mean_prepare(tfl_context *ctx, tfl_node *node) {
   count = d.shape.count;
   d.input_zero_point = in->zero_point;
   d.output_zero_point = out->zero_point;
-  d.qmin = in->type == TFL_TYPE_INT16 ? -32768 : -128;
-  d.qmax = in->type == TFL_TYPE_INT16 ? 32767 : 127;
+  d.qmin = TFL_IS_INT16(in) ? -32768 : -128;
+  d.qmax = TFL_IS_INT16(in) ? 32767 : 127;
   tfl_quantize_multiplier((double)in->scale / (double)out->scale, &d.multiplier, &d.shift);
   if (count > 0) {
     k = 0;

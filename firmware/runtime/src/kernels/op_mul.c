@@ -91,7 +91,7 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, wide ? -32768 : -128,
                                   wide ? 32767 : 127, &d.act_min, &d.act_max));
   memcpy(node->data, &d, sizeof d);
-  if (wide) node->kernel = &mul_int16; /* the int16 eval from now on */
+  if (TFL_WITH_INT16 && wide) node->kernel = &mul_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

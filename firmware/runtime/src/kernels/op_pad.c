@@ -105,9 +105,9 @@ static tfl_status pad_prepare(tfl_context *ctx, tfl_node *node) {
 #else
   if (node->input_count != 2) return TFL_ERR_MODEL_INVALID;
 #endif
-  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16))
+  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && !TFL_IS_INT16(in)))
     return TFL_ERR_UNSUPPORTED_TYPE;
-  wide = in->type == TFL_TYPE_INT16;
+  wide = TFL_IS_INT16(in);
   /* symmetric 16x8 activations; TFLM pads int16 with 0, which is then the output zero point */
   if (wide && (in->zero_point != 0 || out->zero_point != 0)) return TFL_ERR_BAD_QUANTIZATION;
   if (pads->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -147,7 +147,7 @@ static tfl_status pad_prepare(tfl_context *ctx, tfl_node *node) {
       d->value = v;
     }
   }
-  if (wide) node->kernel = &pad_int16; /* the int16 eval from now on */
+  if (TFL_WITH_INT16 && wide) node->kernel = &pad_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

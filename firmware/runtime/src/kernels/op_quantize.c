@@ -29,16 +29,8 @@ static int range_of(uint8_t type, int32_t *lo, int32_t *hi) {
   switch (type) {
     case TFL_TYPE_INT8: *lo = -128; *hi = 127; return 1;
     case TFL_TYPE_UINT8: *lo = 0; *hi = 255; return 1;
-    case TFL_TYPE_INT16: *lo = -32768; *hi = 32767; return 1;
+    case TFL_TYPE_INT16: *lo = -32768; *hi = 32767; return TFL_WITH_INT16; /* 16x8 */
     default: return 0;
-  }
-}
-
-static int32_t load(const void *base, uint8_t type, int32_t i) {
-  switch (type) {
-    case TFL_TYPE_INT8: return ((const int8_t *)base)[i];
-    case TFL_TYPE_UINT8: return ((const uint8_t *)base)[i];
-    default: return ((const int16_t *)base)[i];
   }
 }
 
@@ -51,11 +43,9 @@ static void store(void *base, uint8_t type, int32_t i, int32_t v) {
 }
 
 static tfl_status quantize_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  const tfl_tensor *in, *out;
   quantize_data *d = (quantize_data *)node->data;
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (tfl_tensor_elements(in) != tfl_tensor_elements(out)) return TFL_ERR_BAD_SHAPE;
+  TFL_ENSURE(tfl_prepare_cast_tensors(ctx, node, &in, &out));
   if (!range_of(out->type, &d->qmin, &d->qmax)) return TFL_ERR_UNSUPPORTED_TYPE;
   if (out->quant_count != 1 || !(out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   d->out_zero_point = out->zero_point;
@@ -97,9 +87,9 @@ static tfl_status quantize_eval(tfl_context *ctx, tfl_node *node) {
   for (int32_t i = 0; i < n; ++i) {
     /* zero points are inside the storage type's range (checked by tfl_init): no overflow but in
      * the final add, which is done wrapping */
-    int32_t v = (int32_t)((uint32_t)tfl_multiply_by_quantized_multiplier(
-                              load(in->data, in->type, i) - d->in_zero_point, d->multiplier,
-                              d->shift) +
+    const int32_t x = tfl_load_quantized(in->data, in->type, i) - d->in_zero_point;
+    int32_t v = (int32_t)((uint32_t)tfl_multiply_by_quantized_multiplier(x, d->multiplier,
+                                                                         d->shift) +
                           (uint32_t)d->out_zero_point);
     store(out->data, out->type, i, tfl_clamp(v, d->qmin, d->qmax));
   }

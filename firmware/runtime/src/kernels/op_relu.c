@@ -44,7 +44,7 @@ static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
   d.act_min = tfl_max(wide ? -32768 : -128, out->zero_point); /* quantized 0.0 */
   d.act_max = wide ? 32767 : 127;
   memcpy(node->data, &d, sizeof d);
-  if (wide) node->kernel = &relu_int16; /* the int16 eval from now on */
+  if (TFL_WITH_INT16 && wide) node->kernel = &relu_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

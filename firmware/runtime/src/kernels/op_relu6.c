@@ -34,7 +34,7 @@ static tfl_status relu6_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t qmax;
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, 0, &in, NULL, &out));
   if (in->type != out->type) return TFL_ERR_UNSUPPORTED_TYPE;
-  wide = in->type == TFL_TYPE_INT16;
+  wide = TFL_IS_INT16(in);
   if (in->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
   if (!(in->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   if (wide && in->zero_point != 0) return TFL_ERR_BAD_QUANTIZATION; /* symmetric 16x8 */
@@ -52,7 +52,7 @@ static tfl_status relu6_prepare(tfl_context *ctx, tfl_node *node) {
     d.upper = tfl_clamp(q + in->zero_point, -qmax - 1, qmax);
   }
   memcpy(node->data, &d, sizeof d);
-  if (wide) node->kernel = &relu6_int16; /* the int16 eval from now on */
+  if (TFL_WITH_INT16 && wide) node->kernel = &relu6_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

@@ -96,7 +96,7 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   softmax_data *d = (softmax_data *)node->data;
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->type != TFL_TYPE_INT8 && !TFL_IS_INT16(in)) return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1 || !tfl_same_shape(in, out)) return TFL_ERR_BAD_SHAPE;
   if (in->quant_count != 1 || out->quant_count != 1 || !(in->scale > 0.0f)) {
     return TFL_ERR_BAD_QUANTIZATION;
@@ -105,7 +105,7 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
   d->rows = d->depth > 0 ? tfl_tensor_elements(in) / d->depth : 0;
   float beta;
   TFL_ENSURE(tfl_option_f32(ctx, node, 0, 0.0f, &beta));
-  if (in->type == TFL_TYPE_INT16) {
+  if (TFL_IS_INT16(in)) {
     /* 16x8: int16 -> int16, zero points 0, output scale 1/32768 (TFLM's tolerance 0.1%); the
      * row sum of Q0.15 exps stays below 2^31 for rows up to 65536 */
     if (out->type != TFL_TYPE_INT16) return TFL_ERR_UNSUPPORTED_TYPE;

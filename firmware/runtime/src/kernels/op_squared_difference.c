@@ -5,7 +5,9 @@
  *   b = requantize((x2 - zero_point2) << 7, scale2 / s)
  *   out = requantize((a - b)^2, s^2 / (2^14 * output_scale)) + output_zero_point
  * saturated to int8; the 2^14 * output_scale product is taken in float, as in TFLM. |a - b| is
- * at most 255 << 7, so the square fits in int32. Inputs broadcast NumPy-style. */
+ * at most 255 << 7, so the square fits in int32. Inputs broadcast NumPy-style.
+ * int32 inputs and output: (x1 - x2)^2 on the values, wrapping as TFLM's int32 arithmetic does
+ * on the machines it runs on (computed in uint32_t here: no signed overflow). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_broadcast.h"
 
@@ -15,6 +17,7 @@ typedef struct {
   int32_t output_multiplier;
   int32_t output_shift;
   int32_t output_zero_point;
+  int32_t int32; /* 1: int32 values, no quantization */
 } tfl_squared_difference_data;
 TFL_OP_DATA_FITS(tfl_squared_difference_data);
 
@@ -27,9 +30,15 @@ static tfl_status sqdiff_small(double real, int32_t *multiplier, int32_t *shift)
 static tfl_status squared_difference_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in1, *in2, *out;
   tfl_squared_difference_data d;
+  memset(&d, 0, sizeof d);
+  out = tfl_node_output(ctx, node, 0);
+  if (out != NULL && out->type == TFL_TYPE_INT32) {
+    d.int32 = 1;
+    TFL_ENSURE(tfl_broadcast_prepare_minmax(ctx, node)); /* three int32 tensors that broadcast */
+    return tfl_node_set_data(node, &d, sizeof d);
+  }
   TFL_ENSURE(tfl_broadcast_tensors_int8(ctx, node, &in1, &in2, &out));
   TFL_ENSURE(tfl_broadcast_quant_check(in1, in2, out));
-  memset(&d, 0, sizeof d);
   d.in1.zero_point = in1->zero_point;
   d.in2.zero_point = in2->zero_point;
   d.output_zero_point = out->zero_point;
@@ -60,7 +69,28 @@ static void squared_difference_row(const void *params, const int8_t *in1, int32_
   }
 }
 
+static void squared_difference_row_int32(const void *params, const int8_t *in1, int32_t step1,
+                                         const int8_t *in2, int32_t step2, int8_t *out,
+                                         int32_t n) {
+  int32_t i;
+  (void)params;
+  for (i = 0; i < n; ++i) {
+    const uint32_t diff =
+        (uint32_t)tfl_broadcast_i32(in1, i, step1) - (uint32_t)tfl_broadcast_i32(in2, i, step2);
+    const int32_t r = (int32_t)(diff * diff); /* two's complement (GCC, Clang, armcc) */
+    memcpy(out + (size_t)i * 4, &r, 4);
+  }
+}
+
 static tfl_status squared_difference_eval(tfl_context *ctx, tfl_node *node) {
+  tfl_squared_difference_data d;
+  memcpy(&d, node->data, sizeof d);
+  if (d.int32) {
+    tfl_broadcast_run_sized(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                            tfl_node_output(ctx, node, 0), squared_difference_row_int32, NULL, 4,
+                            4);
+    return TFL_OK;
+  }
   return tfl_broadcast_eval(ctx, node, squared_difference_row);
 }
 

@@ -29,10 +29,12 @@ static tfl_status ss_index_vector(const tfl_tensor *t, int32_t rank) {
   return TFL_OK;
 }
 
-static int32_t ss_at(const tfl_tensor *t, int32_t i) {
-  int32_t v;
-  memcpy(&v, (const uint8_t *)t->data + (size_t)i * sizeof(int32_t), sizeof(v));
-  return v;
+/* The index vector inputs (each checked by ss_index_vector in prepare). */
+enum { SS_BEGIN = 1, SS_END = 2, SS_STRIDES = 3 };
+
+/* Entry i of index vector input `input`. */
+static int32_t ss_at(tfl_context *ctx, const tfl_node *node, int32_t input, int32_t i) {
+  return tfl_index_i32(tfl_node_input(ctx, node, input)->data, (size_t)i);
 }
 
 static int64_t ss_clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
@@ -53,9 +55,6 @@ TFL_DEFINE_KERNEL16(ss_int16, 45, "STRIDED_SLICE", ss_prepare, ss_eval16);
 static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_strided_slice_data *d = (tfl_strided_slice_data *)node->data;
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *begin = tfl_node_input(ctx, node, 1);
-  const tfl_tensor *end = tfl_node_input(ctx, node, 2);
-  const tfl_tensor *strides = tfl_node_input(ctx, node, 3);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   int32_t begin_mask = 0, end_mask = 0, ellipsis_mask = 0, new_axis_mask = 0, shrink_mask = 0;
   int offset = 0;
@@ -65,13 +64,12 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t start[TFL_MAX_DIMS];
   if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16))
+  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && !TFL_IS_INT16(in)))
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
-  TFL_ENSURE(ss_index_vector(begin, d->rank));
-  TFL_ENSURE(ss_index_vector(end, d->rank));
-  TFL_ENSURE(ss_index_vector(strides, d->rank));
+  for (a = SS_BEGIN; a <= SS_STRIDES; ++a)
+    TFL_ENSURE(ss_index_vector(tfl_node_input(ctx, node, a), d->rank));
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &begin_mask));
   TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &end_mask));
   TFL_ENSURE(tfl_option_i32(ctx, node, 2, 0, &ellipsis_mask));
@@ -81,9 +79,9 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   if (ellipsis_mask != 0 || new_axis_mask != 0 || offset) return TFL_ERR_UNSUPPORTED_OPTION;
   for (a = 0; a < d->rank; ++a) {
     const int64_t size = in->dims[a];
-    const int64_t stride = ss_at(strides, a);
+    const int64_t stride = ss_at(ctx, node, SS_STRIDES, a);
     const int shrink = (shrink_mask >> a) & 1;
-    int64_t s = ss_at(begin, a), e, n;
+    int64_t s = ss_at(ctx, node, SS_BEGIN, a), e, n;
     if (stride == 0) return TFL_ERR_BAD_ARGUMENT;
     if (s < 0) s += size;
     s = stride > 0 ? ss_clamp(s, 0, size) : ss_clamp(s, -1, size - 1);
@@ -91,7 +89,7 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
     if (shrink) {
       e = s >= size ? s : s + 1;
     } else {
-      e = ss_at(end, a);
+      e = ss_at(ctx, node, SS_END, a);
       if (e < 0) e += size;
       e = stride > 0 ? ss_clamp(e, 0, size) : ss_clamp(e, -1, size - 1);
       if ((end_mask >> a) & 1) e = stride > 0 ? size : -1;
@@ -121,7 +119,7 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
     if (d->count[a] == 0) empty = 1;
   }
   d->base = empty ? 0 : (int32_t)base;
-  if (in->type == TFL_TYPE_INT16) node->kernel = &ss_int16; /* the int16 eval from now on */
+  if (TFL_IS_INT16(in)) node->kernel = &ss_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

@@ -27,21 +27,4 @@ static int8_t tanh_output(int32_t q4) {
   return (int8_t)tfl_clamp(tfl_fx_shr(tanh_q4(q4), 24), -128, 127);
 }
 
-TFL_DEFINE_KERNEL16(tanh_int16, 28, "TANH", tanh_prepare, tfl_lut16_eval);
-
-static tfl_status tanh_prepare(tfl_context *ctx, tfl_node *node) {
-  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
-  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (in->type == TFL_TYPE_INT16) /* 16x8 */
-    return tfl_lut16_prepare(in, out, node, TFL_LUT16_TANH, &tanh_int16);
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (in->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  return tfl_q4_input_prepare(in, out, node);
-}
-
-static tfl_status tanh_eval(tfl_context *ctx, tfl_node *node) {
-  return tfl_q4_eval(ctx, node, tanh_output);
-}
-
-TFL_DEFINE_KERNEL(tanh, 28, "TANH", tanh_prepare, tanh_eval);
+TFL_DEFINE_LOGISTIC_TANH(tanh, 28, "TANH", TFL_LUT16_TANH, tanh_output);

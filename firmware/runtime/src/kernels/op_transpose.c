@@ -50,7 +50,7 @@ static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
     if (out->dims[i] != in->dims[p]) return TFL_ERR_BAD_SHAPE;
     d->src_stride[i] = in_stride[p];
   }
-  if (in->type == TFL_TYPE_INT16) node->kernel = &transpose_int16; /* the int16 eval from now on */
+  if (TFL_IS_INT16(in)) node->kernel = &transpose_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

@@ -15,6 +15,7 @@
  * widens the int16 one); the sum is an int64 requantized as TFLM does (tfl_requantize_int64). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
+#include "tfl_kernel_index.h"
 #include "tfl_kernel_int16.h"
 
 typedef struct {
@@ -51,7 +52,7 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   if (shape == NULL || w == NULL || in == NULL || out == NULL || node->output_count != 1 ||
       node->input_count < 3 || node->input_count > 4)
     return TFL_ERR_MODEL_INVALID;
-  const int wide = in->type == TFL_TYPE_INT16; /* 16x8 */
+  const int wide = TFL_IS_INT16(in); /* 16x8 */
   if ((in->type != TFL_TYPE_INT8 && !wide) || w->type != TFL_TYPE_INT8 || out->type != in->type)
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (shape->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -60,11 +61,8 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
     return TFL_ERR_BAD_SHAPE;
   if (shape->is_constant) {
     if (shape->data == NULL) return TFL_ERR_BAD_BUFFER;
-    for (k = 0; k < 4; ++k) {
-      int32_t v;
-      memcpy(&v, (const uint8_t *)shape->data + (size_t)k * sizeof(int32_t), sizeof(v));
-      if (v != out->dims[k]) return TFL_ERR_BAD_SHAPE;
-    }
+    for (k = 0; k < 4; ++k)
+      if (tfl_index_i32(shape->data, (size_t)k) != out->dims[k]) return TFL_ERR_BAD_SHAPE;
   }
   oc = w->dims[0];
   if (oc < 1 || out->dims[3] != oc || w->dims[3] != in->dims[3] || in->dims[0] != out->dims[0])

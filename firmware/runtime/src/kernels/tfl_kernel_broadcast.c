@@ -64,10 +64,12 @@ static void broadcast_make_walk(const tfl_tensor *a, const tfl_tensor *b, const 
   }
 }
 
-/* The walk over the whole output for int8 rows (row8) or int16 rows (row16, row8 NULL). */
+/* The walk over the whole output for int8 rows (row8) or int16 rows (row16, row8 NULL); row8
+ * gets byte pointers to elements of in_bytes (inputs) and out_bytes (output), 1 for int8. */
 static void broadcast_walk_rows(const tfl_tensor *in1, const tfl_tensor *in2,
                                 const tfl_tensor *out, tfl_broadcast_row row8,
-                                tfl_broadcast_row16 row16, const void *params) {
+                                tfl_broadcast_row16 row16, const void *params, int32_t in_bytes,
+                                int32_t out_bytes) {
   broadcast_walk w;
   int32_t idx[TFL_MAX_DIMS];
   int32_t off1 = 0;
@@ -86,9 +88,9 @@ static void broadcast_walk_rows(const tfl_tensor *in1, const tfl_tensor *in2,
   memset(idx, 0, sizeof idx);
   for (;;) {
     if (row8 != NULL) {
-      row8(params, (const int8_t *)in1->data + off1, w.stride1[0],
-           (const int8_t *)in2->data + off2, w.stride2[0], (int8_t *)out->data + off_out,
-           w.dims[0]);
+      row8(params, (const int8_t *)in1->data + off1 * in_bytes, w.stride1[0],
+           (const int8_t *)in2->data + off2 * in_bytes, w.stride2[0],
+           (int8_t *)out->data + off_out * out_bytes, w.dims[0]);
     } else {
       row16(params, (const int16_t *)in1->data + off1, w.stride1[0],
             (const int16_t *)in2->data + off2, w.stride2[0], (int16_t *)out->data + off_out,
@@ -109,12 +111,18 @@ static void broadcast_walk_rows(const tfl_tensor *in1, const tfl_tensor *in2,
 
 void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                        tfl_broadcast_row row, const void *params) {
-  broadcast_walk_rows(in1, in2, out, row, NULL, params);
+  broadcast_walk_rows(in1, in2, out, row, NULL, params, 1, 1);
+}
+
+void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                             tfl_broadcast_row row, const void *params, int32_t in_bytes,
+                             int32_t out_bytes) {
+  broadcast_walk_rows(in1, in2, out, row, NULL, params, in_bytes, out_bytes);
 }
 
 void tfl_broadcast_run16(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                          tfl_broadcast_row16 row, const void *params) {
-  broadcast_walk_rows(in1, in2, out, NULL, row, params);
+  broadcast_walk_rows(in1, in2, out, NULL, row, params, 2, 2);
 }
 
 /* The eval over node->data with an int8 or an int16 row function (the other NULL). */
@@ -123,7 +131,7 @@ static tfl_status broadcast_eval_rows(tfl_context *ctx, const tfl_node *node,
   int32_t params[TFL_OP_DATA_WORDS]; /* a local copy: stores through the output may alias node */
   memcpy(params, node->data, sizeof params);
   broadcast_walk_rows(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                      tfl_node_output(ctx, node, 0), row8, row16, params);
+                      tfl_node_output(ctx, node, 0), row8, row16, params, 1, 1);
   return TFL_OK;
 }
 
@@ -164,7 +172,7 @@ tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node,
   if ((*in1)->type != (*out)->type || (*in2)->type != (*out)->type)
     return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(tfl_broadcast_quant_check(*in1, *in2, *out));
-  *wide = (*out)->type == TFL_TYPE_INT16;
+  *wide = TFL_IS_INT16(*out);
   /* 16x8: symmetric int16 activations (TFLite's quantization spec; TFLM checks it for MUL) */
   if (*wide && ((*in1)->zero_point != 0 || (*in2)->zero_point != 0 || (*out)->zero_point != 0))
     return TFL_ERR_BAD_QUANTIZATION;
@@ -189,11 +197,40 @@ static void minmax_row(const void *params, const int8_t *in1, int32_t step1, con
   }
 }
 
+/* The int32 form: flip = 0 picks the larger, -1 the smaller (~a > ~b exactly when a < b). */
+static void minmax_row_int32(const void *params, const int8_t *in1, int32_t step1,
+                             const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+  const int32_t flip = *(const int8_t *)params;
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const int32_t x1 = tfl_broadcast_i32(in1, i, step1);
+    const int32_t x2 = tfl_broadcast_i32(in2, i, step2);
+    const int32_t r = (x1 ^ flip) > (x2 ^ flip) ? x1 : x2;
+    memcpy(out + (size_t)i * 4, &r, 4);
+  }
+}
+
 tfl_status tfl_broadcast_minmax_eval(tfl_context *ctx, tfl_node *node, int maximum) {
   const int8_t flip = maximum ? 0 : -1;
-  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
-                    tfl_node_output(ctx, node, 0), minmax_row, &flip);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  if (out->type == TFL_TYPE_INT32) {
+    tfl_broadcast_run_sized(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1), out,
+                            minmax_row_int32, &flip, 4, 4);
+    return TFL_OK;
+  }
+  tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1), out, minmax_row,
+                    &flip);
   return TFL_OK;
+}
+
+tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (out->type != TFL_TYPE_INT32) return tfl_broadcast_prepare_int8(ctx, node);
+  if (in1->type != TFL_TYPE_INT32 || in2->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  return tfl_broadcast_check(in1, in2, out);
 }
 
 /* A multiplier in (0, 1): Q31 value and a shift <= 0. */
@@ -249,8 +286,8 @@ static tfl_status addsub_eval16(tfl_context *ctx, tfl_node *node) {
   return tfl_broadcast_eval16(ctx, node, addsub_row16);
 }
 
-static const tfl_kernel add_int16 = {0, "ADD", tfl_add_prepare, addsub_eval16, NULL};
-static const tfl_kernel sub_int16 = {41, "SUB", tfl_sub_prepare, addsub_eval16, NULL};
+static const tfl_kernel add_int16 = {0, "ADD", tfl_add_prepare, TFL_EVAL16(addsub_eval16), NULL};
+static const tfl_kernel sub_int16 = {41, "SUB", tfl_sub_prepare, TFL_EVAL16(addsub_eval16), NULL};
 
 /* ADD (subtract = 0) or SUB (subtract = 1). */
 static tfl_status addsub_prepare(tfl_context *ctx, tfl_node *node, int subtract) {
@@ -261,7 +298,8 @@ static tfl_status addsub_prepare(tfl_context *ctx, tfl_node *node, int subtract)
   TFL_ENSURE(addsub_params(ctx, node, in1, in2, out, wide, &d));
   d.subtract = subtract;
   memcpy(node->data, &d, sizeof d);
-  if (wide) node->kernel = subtract ? &sub_int16 : &add_int16; /* the int16 eval from now on */
+  if (TFL_WITH_INT16 && wide)
+    node->kernel = subtract ? &sub_int16 : &add_int16; /* the int16 eval from now on */
   return TFL_OK;
 }
 

@@ -29,6 +29,12 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_check(const tfl_tensor *a, const tfl_ten
 void tfl_broadcast_run(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                        tfl_broadcast_row row, const void *params);
 
+/* tfl_broadcast_run for elements of in_bytes (both inputs) and out_bytes (the output): the row
+ * function gets byte pointers to the first elements and steps counted in elements. */
+void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                             tfl_broadcast_row row, const void *params, int32_t in_bytes,
+                             int32_t out_bytes);
+
 /* tfl_broadcast_run over int16 tensors. */
 void tfl_broadcast_run16(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
                          tfl_broadcast_row16 row, const void *params);
@@ -66,6 +72,18 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_tensors_int8(tfl_context *ctx, const tfl
  * present and int8, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_int8(tfl_context *ctx, tfl_node *node);
 
+/* Element i of an int32 row that steps by `step` elements from the byte pointer p (rows of
+ * tfl_broadcast_run_sized): loaded by memcpy, as constant inputs are model bytes, maybe
+ * unaligned. */
+static inline int32_t tfl_broadcast_i32(const int8_t *p, int32_t i, int32_t step) {
+  int32_t v;
+  memcpy(&v, p + (size_t)i * (size_t)step * 4, 4);
+  return v;
+}
+
+/* The prepare of MAXIMUM and MINIMUM: tfl_broadcast_prepare_int8, or all three int32. */
+TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_node *node);
+
 /* The prepare checks of the requantizing kernels that also run 16x8 (ADD, SUB, MUL): both
  * inputs (*in1, *in2) and the output (*out) present, all int8 (*wide = 0) or all int16
  * (*wide = 1, zero points 0), quantized with positive scales, shapes that broadcast. */
@@ -75,8 +93,9 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl
                                                      const tfl_tensor **out, int *wide);
 
 /* The eval of MAXIMUM (maximum = 1) and MINIMUM (maximum = 0): the larger or smaller of the
- * two raw int8 values, element by element, with no requantization (TFLite's converter gives
- * both inputs and the output one scale and zero point, and TFLM compares the stored values). */
+ * two raw int8 (or int32) values, element by element, with no requantization (TFLite's
+ * converter gives both inputs and the output one scale and zero point, and TFLM compares the
+ * stored values). */
 tfl_status tfl_broadcast_minmax_eval(tfl_context *ctx, tfl_node *node, int maximum);
 
 #if defined(__GNUC__)

@@ -1,4 +1,4 @@
-/* Comparisons of int8 tensors (TFLM reference arithmetic).
+/* Comparisons of int8 tensors (TFLM reference arithmetic); int32 tensors compare their values.
  *
  * TFLM compares the two inputs on a common footing without dequantizing to float: each value
  * becomes ((x - zero_point) << 8) * scale as a Q31 multiply with TFLM's double rounding (the
@@ -11,6 +11,7 @@
 
 typedef struct {
   int32_t kind;
+  int32_t int32; /* 1: int32 inputs, no quantization */
   tfl_input_rescale in1;
   tfl_input_rescale in2;
 } tfl_compare_data;
@@ -24,15 +25,23 @@ static tfl_status compare_scale(const tfl_tensor *t, int32_t *multiplier, int32_
 }
 
 tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node, tfl_compare_kind kind) {
-  const tfl_tensor *in1, *in2, *out;
+  const tfl_tensor *in1 = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_compare_data d;
   tfl_status st;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPE_BIT(TFL_TYPE_BOOL), TFL_TYPES_INT8, &in1,
-                                 &in2, &out));
+  if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if ((in1->type != TFL_TYPE_INT8 && in1->type != TFL_TYPE_INT32) || in2->type != in1->type ||
+      out->type != TFL_TYPE_BOOL)
+    return TFL_ERR_UNSUPPORTED_TYPE;
   st = tfl_broadcast_check(in1, in2, out);
   if (st != TFL_OK) return st;
   memset(&d, 0, sizeof d);
   d.kind = (int32_t)kind;
+  if (in1->type == TFL_TYPE_INT32) { /* plain values: compared as they are */
+    d.int32 = 1;
+    return tfl_node_set_data(node, &d, sizeof d);
+  }
   d.in1.zero_point = in1->zero_point;
   d.in2.zero_point = in2->zero_point;
   st = compare_scale(in1, &d.in1.multiplier, &d.in1.shift);
@@ -48,6 +57,30 @@ static int32_t compare_value(int8_t x, const tfl_input_rescale *r) {
                                               r->shift);
 }
 
+/* The comparison of kind `kind` of two int32 values. */
+static int8_t compare_result(int32_t kind, int32_t a, int32_t b) {
+  int r;
+  switch (kind) {
+    case TFL_CMP_EQUAL: r = a == b; break;
+    case TFL_CMP_NOT_EQUAL: r = a != b; break;
+    case TFL_CMP_GREATER: r = a > b; break;
+    case TFL_CMP_GREATER_EQUAL: r = a >= b; break;
+    case TFL_CMP_LESS: r = a < b; break;
+    default: r = a <= b; break;
+  }
+  return (int8_t)r;
+}
+
+/* int32 inputs (tfl_broadcast_i32 loads). */
+static void compare_row_int32(const void *params, const int8_t *in1, int32_t step1,
+                              const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+  const tfl_compare_data *d = (const tfl_compare_data *)params;
+  int32_t i;
+  for (i = 0; i < n; ++i)
+    out[i] = compare_result(d->kind, tfl_broadcast_i32(in1, i, step1),
+                            tfl_broadcast_i32(in2, i, step2));
+}
+
 static void compare_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
                         int32_t step2, int8_t *out, int32_t n) {
   const tfl_compare_data *d = (const tfl_compare_data *)params;
@@ -55,19 +88,17 @@ static void compare_row(const void *params, const int8_t *in1, int32_t step1, co
   for (i = 0; i < n; ++i) {
     const int32_t a = compare_value(in1[i * step1], &d->in1);
     const int32_t b = compare_value(in2[i * step2], &d->in2);
-    int r;
-    switch (d->kind) {
-      case TFL_CMP_EQUAL: r = a == b; break;
-      case TFL_CMP_NOT_EQUAL: r = a != b; break;
-      case TFL_CMP_GREATER: r = a > b; break;
-      case TFL_CMP_GREATER_EQUAL: r = a >= b; break;
-      case TFL_CMP_LESS: r = a < b; break;
-      default: r = a <= b; break;
-    }
-    out[i] = (int8_t)r;
+    out[i] = compare_result(d->kind, a, b);
   }
 }
 
 tfl_status tfl_compare_eval(tfl_context *ctx, tfl_node *node) {
+  tfl_compare_data d;
+  memcpy(&d, node->data, sizeof d);
+  if (d.int32) {
+    tfl_broadcast_run_sized(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1),
+                            tfl_node_output(ctx, node, 0), compare_row_int32, &d, 4, 1);
+    return TFL_OK;
+  }
   return tfl_broadcast_eval(ctx, node, compare_row);
 }

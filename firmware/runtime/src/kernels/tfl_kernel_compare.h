@@ -1,4 +1,5 @@
-/* EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL on int8 inputs, bool output. */
+/* EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL on int8 or int32 inputs, bool
+ * output. */
 #ifndef TFL_KERNEL_COMPARE_H
 #define TFL_KERNEL_COMPARE_H
 
@@ -9,7 +10,8 @@ typedef enum {
   TFL_CMP_LESS_EQUAL
 } tfl_compare_kind;
 
-/* Two int8 inputs (scales in (0, 1), as TFLM requires) that broadcast to the bool output. */
+/* Two int8 inputs (scales in (0, 1), as TFLM requires) or two int32 inputs that broadcast to
+ * the bool output. */
 TFL_MUST_CHECK tfl_status tfl_compare_prepare(tfl_context *ctx, tfl_node *node,
                                               tfl_compare_kind kind);
 TFL_MUST_CHECK tfl_status tfl_compare_eval(tfl_context *ctx, tfl_node *node);

@@ -12,7 +12,7 @@ tfl_status tfl_weight_op_tensors(tfl_context *ctx, const tfl_node *node, const t
   const tfl_tensor *y = tfl_node_output(ctx, node, 0);
   if (x == NULL || f == NULL || y == NULL) return TFL_ERR_MODEL_INVALID;
   /* int8, or 16x8: int16 activations with int8 weights and an int64 (or int32) bias */
-  const int wide = x->type == TFL_TYPE_INT16;
+  const int wide = TFL_IS_INT16(x);
   if ((x->type != TFL_TYPE_INT8 && !wide) || f->type != TFL_TYPE_INT8 || y->type != x->type) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
@@ -89,7 +89,7 @@ tfl_status tfl_conv_quantization(tfl_context *ctx, const tfl_tensor *in, const t
   for (int32_t c = 0; c < w->quant_count; ++c) {
     if (tfl_tensor_channel_zero_point(w, c) != 0) return TFL_ERR_BAD_QUANTIZATION;
   }
-  const int wide = in->type == TFL_TYPE_INT16; /* 16x8: symmetric int16 activations */
+  const int wide = TFL_IS_INT16(in); /* 16x8: symmetric int16 activations */
   if (wide && (in->zero_point != 0 || out->zero_point != 0)) return TFL_ERR_BAD_QUANTIZATION;
   TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, wide ? -32768 : -128,
                                   wide ? 32767 : 127, &p->act_min, &p->act_max));

@@ -72,6 +72,8 @@ FX_INLINE int32_t fx_one_over_one_plus(int32_t a) {
   return x;
 }
 
+int32_t tfl_fx_one_over_one_plus(int32_t a) { return fx_one_over_one_plus(a); }
+
 int32_t tfl_fx_one_over_one_plus_exp_q4(int32_t a) {
   return fx_one_over_one_plus(fx_exp_negative(a, 4));
 }

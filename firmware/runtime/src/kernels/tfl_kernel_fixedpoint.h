@@ -44,6 +44,10 @@ static inline int32_t tfl_fx_saturating_shl(int32_t x, int32_t exponent) {
 int32_t tfl_fx_one_over_one_plus_exp_q4(int32_t a);
 int32_t tfl_fx_one_over_one_plus_exp_q5(int32_t a);
 
+/* About 1 / (1 + a) in Q2.29 for a in [0, 1] given in Q0.31 (gemmlowp's Newton-Raphson
+ * division, three steps; DIV's reciprocal). */
+int32_t tfl_fx_one_over_one_plus(int32_t a);
+
 /* Validates the input's scale and the element counts, then writes the tfl_q4_input of `in`
  * to node->data. The callers check presence, types and quantization counts first. */
 TFL_MUST_CHECK tfl_status tfl_q4_input_prepare(const tfl_tensor *in, const tfl_tensor *out,

@@ -9,6 +9,13 @@
 int64_t tfl_index_at(const tfl_tensor *t, int32_t i);
 /* 1 when t is a constant int32/int64 tensor whose byte size matches its element count. */
 int tfl_index_ok(const tfl_tensor *t);
+/* Element i of int32 index bytes in eval (GATHER's positions, GATHER_ND's coordinates; the
+ * prepare checked the type and size; constants may be unaligned in the model). */
+static inline int32_t tfl_index_i32(const void *bytes, size_t i) {
+  int32_t v;
+  memcpy(&v, (const uint8_t *)bytes + i * 4u, 4);
+  return v;
+}
 
 /* Copies a strided view of src to dst in row-major order (TRANSPOSE, STRIDED_SLICE): the
  * output has dims count[0..rank-1] (1 <= rank <= TFL_MAX_DIMS) and its element (i_0, ...)

@@ -22,6 +22,15 @@ tfl_status tfl_prepare_tensors(tfl_context *ctx, const tfl_node *node, unsigned 
   return TFL_OK;
 }
 
+tfl_status tfl_prepare_cast_tensors(tfl_context *ctx, const tfl_node *node,
+                                    const tfl_tensor **in, const tfl_tensor **out) {
+  *in = tfl_node_input(ctx, node, 0);
+  *out = tfl_node_output(ctx, node, 0);
+  if (*in == NULL || *out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (tfl_tensor_elements(*in) != tfl_tensor_elements(*out)) return TFL_ERR_BAD_SHAPE;
+  return TFL_OK;
+}
+
 void tfl_axis_split(const tfl_tensor *t, int32_t axis, int32_t *outer, int32_t *inner) {
   int32_t k;
   *outer = 1;

@@ -1,6 +1,7 @@
 /* int16 sigmoid and tanh by table interpolation, and the int16 LOGISTIC and TANH kernels'
  * prepare and eval (see tfl_kernel_lut16.h). */
 #include "tfl_kernel_lut16.h"
+#include "tfl_kernel_fixedpoint.h"
 #include "tfl_kernel_lut8.h"
 
 /* Measured from TFLM's int16 TANH by scripts/measure_sigmoid_table.py. */
@@ -138,4 +139,19 @@ static int32_t lut16_value(const void *params, int32_t x) {
 
 tfl_status tfl_lut16_eval(tfl_context *ctx, tfl_node *node) {
   return tfl_map16_eval(ctx, node, lut16_value);
+}
+
+tfl_status tfl_logistic_tanh_prepare(tfl_context *ctx, tfl_node *node, int32_t function,
+                                     const tfl_kernel *kernel16) {
+  const tfl_tensor *in = tfl_node_input(ctx, node, 0);
+  const tfl_tensor *out = tfl_node_output(ctx, node, 0);
+  if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
+  if (TFL_IS_INT16(in)) return tfl_lut16_prepare(in, out, node, function, kernel16); /* 16x8 */
+  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (in->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
+  if (function == TFL_LUT16_LOGISTIC &&
+      (out->quant_count < 1 || out->zero_point != -128 || out->scale != 1.0f / 256.0f)) {
+    return TFL_ERR_BAD_QUANTIZATION;
+  }
+  return tfl_q4_input_prepare(in, out, node);
 }

@@ -45,7 +45,26 @@ TFL_OP_DATA_FITS(tfl_lut16_params);
 TFL_MUST_CHECK tfl_status tfl_lut16_prepare(const tfl_tensor *in, const tfl_tensor *out,
                                             tfl_node *node, int32_t function,
                                             const tfl_kernel *kernel16);
+/* The prepare of LOGISTIC (function TFL_LUT16_LOGISTIC) and TANH: input 0 and output 0 present;
+ * an int16 node (16x8) goes to tfl_lut16_prepare, an int8 one needs int8 types and a quantized
+ * input (LOGISTIC also a quantized output of scale 1/256, zero point -128), then
+ * tfl_q4_input_prepare (tfl_kernel_fixedpoint.h). */
+TFL_MUST_CHECK tfl_status tfl_logistic_tanh_prepare(tfl_context *ctx, tfl_node *node,
+                                                    int32_t function, const tfl_kernel *kernel16);
 /* y = sigmoid or tanh of every element of input 0 into output 0. Returns TFL_OK. */
 tfl_status tfl_lut16_eval(tfl_context *ctx, tfl_node *node);
+
+/* The kernel object `tfl_kernel_<lower>` of LOGISTIC or TANH (`function`) and its int16 variant:
+ * prepare tfl_logistic_tanh_prepare, int8 eval tfl_q4_eval with `output` (include
+ * tfl_kernel_fixedpoint.h), int16 eval tfl_lut16_eval. */
+#define TFL_DEFINE_LOGISTIC_TANH(lower, code, text, function, output)                   \
+  TFL_DEFINE_KERNEL16(lower##_int16, code, text, lower##_prepare, tfl_lut16_eval);      \
+  static tfl_status lower##_prepare(tfl_context *ctx, tfl_node *node) {                 \
+    return tfl_logistic_tanh_prepare(ctx, node, function, &lower##_int16);              \
+  }                                                                                     \
+  static tfl_status lower##_eval(tfl_context *ctx, tfl_node *node) {                    \
+    return tfl_q4_eval(ctx, node, output);                                              \
+  }                                                                                     \
+  TFL_DEFINE_KERNEL(lower, code, text, lower##_prepare, lower##_eval)
 
 #endif

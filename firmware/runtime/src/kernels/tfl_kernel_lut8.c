@@ -38,7 +38,7 @@ tfl_status tfl_map_prepare(tfl_context *ctx, const tfl_node *node, const tfl_ten
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, 0, in, NULL, out));
   if ((*out)->type != (*in)->type) return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(map_quant_check(*in, *out));
-  *wide = (*in)->type == TFL_TYPE_INT16;
+  *wide = TFL_IS_INT16(*in);
   if (*wide && ((*in)->zero_point != 0 || (*out)->zero_point != 0))
     return TFL_ERR_BAD_QUANTIZATION;
   return TFL_OK;

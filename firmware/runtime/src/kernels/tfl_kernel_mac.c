@@ -54,10 +54,7 @@ TFL_MAC_NOINLINE void tfl_dot4(const int8_t *x, const int8_t *w, int32_t w_strid
     a2 += (uint32_t)(xv * *w2++);
     a3 += (uint32_t)(xv * *w3++);
   }
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
+  tfl_mac_store4(acc, a0, a1, a2, a3);
 }
 
 #if TFL_MAC_DSP
@@ -104,10 +101,7 @@ TFL_MAC_NOINLINE void tfl_dot4_patch(const uint32_t *p, const int8_t *w, int32_t
         : [s] "r"(w_stride)
         : "cc", "memory");
   }
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
+  tfl_mac_store4(acc, a0, a1, a2, a3);
 }
 
 #if TFL_MAC_DOT2X2
@@ -146,10 +140,7 @@ TFL_MAC_NOINLINE void tfl_dot2x2_patch(const uint32_t *p, const int8_t *w,
         : [s] "r"(w_stride)
         : "cc", "memory");
   }
-  acc[0] = a00;
-  acc[1] = a01;
-  acc[2] = a10;
-  acc[3] = a11;
+  tfl_mac_store4(acc, a00, a01, a10, a11);
 }
 #endif
 #endif

@@ -14,9 +14,9 @@ static tfl_status pool2d_average16_eval(tfl_context *ctx, tfl_node *node);
 static tfl_status pool2d_max16_eval(tfl_context *ctx, tfl_node *node);
 /* The two ops with their 16x8 evals: tfl_pool2d_prepare points an int16 node at one. */
 static const tfl_kernel pool2d_average16 = {1, "AVERAGE_POOL_2D", tfl_pool2d_prepare,
-                                            pool2d_average16_eval, NULL};
+                                            TFL_EVAL16(pool2d_average16_eval), NULL};
 static const tfl_kernel pool2d_max16 = {17, "MAX_POOL_2D", tfl_pool2d_prepare,
-                                        pool2d_max16_eval, NULL};
+                                        TFL_EVAL16(pool2d_max16_eval), NULL};
 
 tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
@@ -24,7 +24,7 @@ tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_pool2d_data *d = (tfl_pool2d_data *)node->data;
   if (in == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   /* int8, or int16 (16x8) with the int16 eval selected below */
-  const int wide = in->type == TFL_TYPE_INT16;
+  const int wide = TFL_IS_INT16(in);
   if ((in->type != TFL_TYPE_INT8 && !wide) || out->type != in->type) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
@@ -55,7 +55,8 @@ tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   if (out->quant_count != 1) return TFL_ERR_BAD_QUANTIZATION;
   TFL_ENSURE(tfl_activation_range(act, out->scale, out->zero_point, wide ? -32768 : -128,
                                   wide ? 32767 : 127, &d->act_min, &d->act_max));
-  if (wide) node->kernel = node->builtin_code == 17 ? &pool2d_max16 : &pool2d_average16;
+  if (TFL_WITH_INT16 && wide)
+    node->kernel = node->builtin_code == 17 ? &pool2d_max16 : &pool2d_average16;
   return TFL_OK;
 }
 

@@ -20,7 +20,7 @@ tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node, tfl_reduce
   out = tfl_node_output(ctx, node, 0);
   if (in == NULL || axes == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   /* int8, or int16 (16x8: MEAN only; the other reductions refuse it) */
-  if ((in->type != TFL_TYPE_INT8 && in->type != TFL_TYPE_INT16) || out->type != in->type ||
+  if ((in->type != TFL_TYPE_INT8 && !TFL_IS_INT16(in)) || out->type != in->type ||
       axes->type != TFL_TYPE_INT32) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
@@ -162,7 +162,7 @@ tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node,
     memset(out->data, 0, (size_t)out->bytes);
     return TFL_OK;
   }
-  if (in->type == TFL_TYPE_INT16)
+  if (TFL_IS_INT16(in))
     reduce_sum_int16(in, &shape, finish, params, (int16_t *)out->data, out_count);
   else
     tfl_reduce_int8(in, &shape, TFL_REDUCE_SUM, finish, params, (int8_t *)out->data, out_count);

@@ -37,6 +37,15 @@
 #define TFL_MAC_OUTLINE
 #endif
 
+/* Writes the four accumulators of a 4-wide dot product (kept in registers during its loop). */
+static inline void tfl_mac_store4(uint32_t acc[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                  uint32_t a3) {
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
 /* Requantization is inlined at each kernel's output loop: a call with eight arguments costs
  * about a third of the function itself. */
 #if defined(__GNUC__)
