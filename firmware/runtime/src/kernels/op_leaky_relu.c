@@ -16,8 +16,8 @@ typedef struct {
   int32_t identity_shift;
   int32_t alpha_multiplier; /* Q31 of |alpha multiplier| */
   int32_t alpha_shift;
-  int32_t alpha_negative;   /* 1: negate the scaled value */
-  int32_t qmin;             /* the storage type's range */
+  int32_t alpha_negative; /* 1: negate the scaled value */
+  int32_t qmin;           /* the storage type's range */
   int32_t qmax;
 } tfl_leaky_relu_data;
 TFL_OP_DATA_FITS(tfl_leaky_relu_data);

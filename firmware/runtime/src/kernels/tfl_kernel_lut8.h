@@ -24,8 +24,7 @@ TFL_MUST_CHECK tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node,
 /* tfl_lut8_prepare for int8 (*wide = 0) or int16 (*wide = 1) tensors of one type; int16 zero
  * points must be 0 (symmetric 16x8 activations). */
 TFL_MUST_CHECK tfl_status tfl_map_prepare(tfl_context *ctx, const tfl_node *node,
-                                          const tfl_tensor **in, const tfl_tensor **out,
-                                          int *wide);
+                                          const tfl_tensor **in, const tfl_tensor **out, int *wide);
 
 /* The output for the stored int16 value x, already inside [-32768, 32767]. */
 typedef int32_t (*tfl_map16_value)(const void *params, int32_t x);
