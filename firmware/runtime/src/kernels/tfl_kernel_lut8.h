@@ -33,4 +33,12 @@ typedef int32_t (*tfl_map16_value)(const void *params, int32_t x);
 TFL_MUST_CHECK tfl_status tfl_map16_eval(tfl_context *ctx, const tfl_node *node,
                                          tfl_map16_value value);
 
+/* The int16 kernel object `var` (TFL_DEFINE_KERNEL16) of an elementwise op whose int16 eval is
+ * tfl_map16_eval over value_fn: defines that eval too, so each op writes only its value_fn. */
+#define TFL_DEFINE_MAP16_KERNEL(var, code, text, prepare_fn, value_fn) \
+  static tfl_status var##_eval(tfl_context *ctx, tfl_node *node) {     \
+    return tfl_map16_eval(ctx, node, value_fn);                        \
+  }                                                                    \
+  TFL_DEFINE_KERNEL16(var, code, text, prepare_fn, var##_eval)
+
 #endif
