@@ -23,11 +23,14 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-system.sh
 demo: setup
 	$(VENV)/bin/tinyflash deploy examples/digits/digits.keras --data examples/digits/calibration.npz --board mps2-an386 -o build/demo --force
 
-# ruff (lint and format check) and mypy, configured in pyproject.toml; `make test` runs it first.
+# ruff (lint and format check) and mypy, configured in pyproject.toml, and clang-format's check of
+# the C sources (.clang-format); `make test` runs it first.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@echo 'clang-format --dry-run --Werror <the C sources>'
+	@clang-format --dry-run --Werror $(C_SOURCES)
 
 # Rewrites the Python sources (ruff format, ruff's safe fixes) and the C sources (.clang-format).
 format: setup

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tinyflash builds and emulates with, when any is missing:
-# the Arm GNU toolchain with newlib, QEMU's Arm system emulator, and iproute2 (`ip netns`: the
-# board-farm test's private network namespace).
+# the Arm GNU toolchain with newlib, QEMU's Arm system emulator, iproute2 (`ip netns`: the
+# board-farm test's private network namespace) and clang-format (`make lint` checks the C style).
 set -euo pipefail
-packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm iproute2)
+packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm iproute2 clang-format)
 # --fuzz (make fuzz): also clang with libFuzzer. Debian 12 ships the fuzzer runtime in
 # libclang-rt-<N>-dev, N = the major version the `clang` package depends on.
 if [ "${1:-}" = "--fuzz" ]; then

@@ -23,33 +23,32 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from support.compare import assert_same_as_tflm
+from support.kernel_models import binary_model, unary_model
 from support.runtime_host import init_status, run_model_batch, tflm_reference_batch
+from support.strategies import (
+    activations,
+    broadcast_shapes,
+    kernel_settings,
+    seeds,
+    shapes,
+    zero_points,
+)
 from support.tflbuilder import ModelBuilder
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Examples per property; raise it for a deeper search, e.g. TINYFLASH_KERNEL_EXAMPLES=500.
-EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "20"))
-
-COMMON = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+COMMON = kernel_settings(20)
 
 # Scales log-uniform over the range converters produce for activations, plus dyadic ones
 # (k/64 * 2^e): with those, exact ties reach every rounding step, where rounding bugs show.
@@ -57,88 +56,6 @@ scales = st.one_of(
     st.floats(min_value=-9.0, max_value=1.0).map(lambda e: float(np.float32(2.0**e))),
     st.tuples(st.integers(1, 64), st.integers(-8, 0)).map(lambda ke: ke[0] / 64 * 2.0 ** ke[1]),
 )
-zero_points = st.integers(min_value=-128, max_value=127)
-seeds = st.integers(min_value=0, max_value=2**32 - 1)
-activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
-
-
-# ---- helpers -------------------------------------------------------------------------------
-
-
-@st.composite
-def shapes(
-    draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6, max_elems: int = 700
-) -> list[int]:
-    rank = draw(st.integers(min_rank, max_rank))
-    dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
-    while int(np.prod(dims)) > max_elems:
-        dims[int(np.argmax(dims))] -= 1
-    return dims
-
-
-@st.composite
-def broadcast_shapes(
-    draw: st.DrawFn, max_rank: int = 5, scalar_second: bool = False
-) -> tuple[list[int], list[int], list[int]]:
-    """(input 1, input 2, output) shapes: each input dim is the output's or 1, one input has the
-    output's rank and the other may have fewer (leading) dims; input 2 may be a scalar (rank 0)
-    when `scalar_second`."""
-    out = draw(shapes(min_rank=1, max_rank=max_rank, max_dim=5, max_elems=600))
-    full = draw(st.integers(0, 1))
-    ins = []
-    for k in range(2):
-        low = 0 if (k == 1 and scalar_second) else 1
-        rank = len(out) if k == full else draw(st.integers(low, len(out)))
-        tail = out[len(out) - rank :]
-        mode = draw(st.sampled_from(["same", "random", "ones"]))
-        if mode == "same":
-            dims = list(tail)
-        elif mode == "ones":
-            dims = [1] * len(tail)
-        else:
-            dims = [d if draw(st.booleans()) else 1 for d in tail]
-        ins.append(dims)
-    # the output is the broadcast of the inputs: where both inputs have 1, so does the output
-    padded = [[1] * (len(out) - len(d)) + d for d in ins]
-    out = [max(a, b) for a, b in zip(*padded)]
-    return ins[0], ins[1], out
-
-
-def _unary_model(
-    op: str,
-    shape: list[int],
-    in_q: tuple[float, int],
-    out_q: tuple[float, int],
-    dtype: str = "int8",
-    **options: Any,
-) -> bytes:
-    """A single-op model; dtype int16 for test_kernels_int16.py."""
-    b = ModelBuilder()
-    x = b.tensor("x", shape, dtype, scale=in_q[0], zero_point=in_q[1])
-    y = b.tensor("y", shape, dtype, scale=out_q[0], zero_point=out_q[1])
-    b.op(op, [x], [y], **options)
-    return b.build(inputs=[x], outputs=[y])
-
-
-def _binary_model(
-    op: str,
-    s1: list[int],
-    s2: list[int],
-    out: list[int],
-    q1: tuple[float, int],
-    q2: tuple[float, int],
-    qo: tuple[float, int],
-    const2: np.ndarray | None = None,
-    dtype: str = "int8",
-    **options: Any,
-) -> bytes:
-    b = ModelBuilder()
-    x1 = b.tensor("x1", s1, dtype, scale=q1[0], zero_point=q1[1])
-    x2 = b.tensor("x2", s2, dtype, scale=q2[0], zero_point=q2[1], data=const2)
-    y = b.tensor("y", out, dtype, scale=qo[0], zero_point=qo[1])
-    b.op(op, [x1, x2], [y], **options)
-    inputs = [x1] if const2 is not None else [x1, x2]
-    return b.build(inputs=inputs, outputs=[y])
 
 
 # ---- binary elementwise ops ----------------------------------------------------------------
@@ -171,7 +88,7 @@ def test_add_sub_mul_broadcast(
         const2 = np.random.default_rng(seed ^ 0x5A5A).integers(
             -128, 127, size=s2, endpoint=True, dtype=np.int8
         )
-    model = _binary_model(op, s1, s2, out, q1, q2, qo, const2, fused_activation_function=act)
+    model = binary_model(op, s1, s2, out, q1, q2, qo, const2, fused_activation_function=act)
     what = f"{op} {s1} {s2} -> {out} q1={q1} q2={q2} qo={qo} act={act} const={const}"
     assert_same_as_tflm(model, [s1] if const else [s1, s2], seed, what)
 
@@ -183,7 +100,7 @@ def test_maximum_minimum_broadcast(
     op: str, data: st.DataObject, q: tuple[float, int], seed: int
 ) -> None:
     s1, s2, out = data.draw(broadcast_shapes(max_rank=6))
-    model = _binary_model(op, s1, s2, out, q, q, q)
+    model = binary_model(op, s1, s2, out, q, q, q)
     assert_same_as_tflm(model, [s1, s2], seed, f"{op} {s1} {s2} -> {out} q={q}")
 
 
@@ -210,7 +127,7 @@ def test_add_requantizes_exactly_on_a_dense_grid() -> None:
         ("MUL", plain),
     ]
     for op, (q1, q2, qo) in cases:
-        model = _binary_model(
+        model = binary_model(
             op,
             [1, 256, 256],
             [1, 256, 256],
@@ -229,19 +146,22 @@ def test_add_requantizes_exactly_on_a_dense_grid() -> None:
 
 
 @COMMON
-@given(shape=shapes(), qi=st.tuples(scales, zero_points), seed=seeds)
+@given(shape=shapes(max_elems=700), qi=st.tuples(scales, zero_points), seed=seeds)
 def test_logistic(shape: list[int], qi: tuple[float, int], seed: int) -> None:
-    model = _unary_model("LOGISTIC", shape, qi, (1.0 / 256, -128))
+    model = unary_model("LOGISTIC", shape, qi, (1.0 / 256, -128))
     assert_same_as_tflm(model, [shape], seed, f"LOGISTIC {shape} qi={qi}", all_values=True)
 
 
 @COMMON
 @given(
-    shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds
+    shape=shapes(max_elems=700),
+    qi=st.tuples(scales, zero_points),
+    qo=st.tuples(scales, zero_points),
+    seed=seeds,
 )
 def test_tanh(shape: list[int], qi: tuple[float, int], qo: tuple[float, int], seed: int) -> None:
     for out_q in ((1.0 / 128, 0), qo):  # TFLM ignores the output quantization: so do we
-        model = _unary_model("TANH", shape, qi, out_q)
+        model = unary_model("TANH", shape, qi, out_q)
         assert_same_as_tflm(
             model, [shape], seed, f"TANH {shape} qi={qi} qo={out_q}", all_values=True
         )
@@ -250,7 +170,7 @@ def test_tanh(shape: list[int], qi: tuple[float, int], qo: tuple[float, int], se
 @pytest.mark.parametrize("op", ["RELU", "RELU6"])
 @COMMON
 @given(
-    shape=shapes(),
+    shape=shapes(max_elems=700),
     qi=st.tuples(scales, zero_points),
     qo=st.tuples(scales, zero_points),
     same=st.booleans(),
@@ -260,13 +180,13 @@ def test_relu_relu6(
     op: str, shape: list[int], qi: tuple[float, int], qo: tuple[float, int], same: bool, seed: int
 ) -> None:
     out_q = qi if same else qo
-    model = _unary_model(op, shape, qi, out_q)
+    model = unary_model(op, shape, qi, out_q)
     assert_same_as_tflm(model, [shape], seed, f"{op} {shape} qi={qi} qo={out_q}", all_values=True)
 
 
 @COMMON
 @given(
-    shape=shapes(),
+    shape=shapes(max_elems=700),
     qi=st.tuples(scales, zero_points),
     qo=st.tuples(scales, zero_points),
     alpha=st.one_of(
@@ -277,7 +197,7 @@ def test_relu_relu6(
 def test_leaky_relu(
     shape: list[int], qi: tuple[float, int], qo: tuple[float, int], alpha: float, seed: int
 ) -> None:
-    model = _unary_model("LEAKY_RELU", shape, qi, qo, alpha=alpha)
+    model = unary_model("LEAKY_RELU", shape, qi, qo, alpha=alpha)
     assert_same_as_tflm(
         model, [shape], seed, f"LEAKY_RELU {shape} qi={qi} qo={qo} alpha={alpha}", all_values=True
     )
@@ -285,7 +205,7 @@ def test_leaky_relu(
 
 @COMMON
 @given(
-    shape=shapes(),
+    shape=shapes(max_elems=700),
     qi=st.tuples(scales, zero_points),
     out_ratio=st.floats(-2.0, 2.0).map(lambda e: 2.0**e),
     zo=zero_points,
@@ -297,7 +217,7 @@ def test_hard_swish(
     # hard_swish(x) lies in [-0.375, max(x)]: output scales near the input's are what
     # converters write (TFLM refuses output multipliers above 1, i.e. scales < input / 128).
     qo = (float(np.float32(qi[0] * out_ratio)), zo)
-    model = _unary_model("HARD_SWISH", shape, qi, qo)
+    model = unary_model("HARD_SWISH", shape, qi, qo)
     assert_same_as_tflm(
         model, [shape], seed, f"HARD_SWISH {shape} qi={qi} qo={qo}", all_values=True
     )
@@ -314,7 +234,7 @@ def test_unary_large_tensors_use_the_table_path(op: str) -> None:
         near = (float(np.float32(qi[0] * 2.0 ** rng.uniform(-1, 1))), int(rng.integers(-128, 128)))
         qo = {"LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}.get(op, near)
         options = {"alpha": float(np.float32(rng.uniform(-1, 1)))} if op == "LEAKY_RELU" else {}
-        model = _unary_model(op, [4, 300], qi, qo, **options)
+        model = unary_model(op, [4, 300], qi, qo, **options)
         assert_same_as_tflm(
             model, [[4, 300]], int(rng.integers(2**32)), f"{op} qi={qi} qo={qo}", all_values=True
         )
@@ -323,7 +243,7 @@ def test_unary_large_tensors_use_the_table_path(op: str) -> None:
 def test_relu_multiplier_is_the_double_quotient() -> None:
     """Searched: a float32 input/output scale quotient would change outputs of this RELU."""
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
-    model = _unary_model("RELU", [1, 256], (0.6384674310684204, -39), (0.1975368857383728, -5))
+    model = unary_model("RELU", [1, 256], (0.6384674310684204, -39), (0.1975368857383728, -5))
     got = run_model_batch(model, [[x]])[0][0]
     assert np.array_equal(got, np.asarray(tflm_reference_batch(model, [[x]])[0][0]))
 
@@ -332,7 +252,7 @@ def test_relu6_keeps_input_quantization() -> None:
     """TFLM's RELU6 clamps in the input's quantization; with a different output quantization
     the bytes are still the clamped input bytes (TFLite's REF kernel would requantize)."""
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
-    model = _unary_model("RELU6", [1, 256], (0.05, -10), (0.03, -100))
+    model = unary_model("RELU6", [1, 256], (0.05, -10), (0.03, -100))
     got = run_model_batch(model, [[x]])[0][0]
     ref = np.asarray(tflm_reference_batch(model, [[x]])[0][0])
     six = -10 + round(6 / 0.05)
@@ -374,7 +294,7 @@ def test_hard_swish_multipliers_are_double_quotients() -> None:
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
     for si, so in pairs:
         for zi in (-20, 37):
-            model = _unary_model("HARD_SWISH", [1, 256], (si, zi), (so, 5))
+            model = unary_model("HARD_SWISH", [1, 256], (si, zi), (so, 5))
             got = run_model_batch(model, [[x]])[0][0]
             ref = np.asarray(tflm_reference_batch(model, [[x]])[0][0])
             assert np.array_equal(got, ref), f"HARD_SWISH qi={(si, zi)} qo={(so, 5)}"
@@ -394,9 +314,9 @@ def test_relu6_six_is_the_float32_quotient() -> None:
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
     for s in found:
         for model, ins in (
-            (_unary_model("RELU6", [1, 256], (s, -128), (s, -128)), [x]),
+            (unary_model("RELU6", [1, 256], (s, -128), (s, -128)), [x]),
             (
-                _binary_model(
+                binary_model(
                     "ADD",
                     [1, 256],
                     [1, 256],
@@ -415,7 +335,7 @@ def test_relu6_six_is_the_float32_quotient() -> None:
 
 
 def test_logistic_refuses_other_output_quantization() -> None:
-    model = _unary_model("LOGISTIC", [1, 8], (0.05, 0), (0.01, 3))
+    model = unary_model("LOGISTIC", [1, 8], (0.05, 0), (0.01, 3))
     assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
 
 
@@ -486,7 +406,7 @@ def test_mean_large_spatial() -> None:
 
 
 def test_bad_shapes_are_refused() -> None:
-    model = _binary_model("ADD", [2, 3], [4, 3], [2, 3], (0.1, 0), (0.1, 0), (0.1, 0))
+    model = binary_model("ADD", [2, 3], [4, 3], [2, 3], (0.1, 0), (0.1, 0), (0.1, 0))
     assert init_status(model) == "TFL_ERR_BAD_SHAPE"
     model, _ = _mean_model([2, 3], [5], False, (0.1, 0), (0.1, 0))
     assert init_status(model) == "TFL_ERR_BAD_SHAPE"

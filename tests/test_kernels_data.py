@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from support.compare import assert_same_as_tflm, int8_batch
+from support.kernel_models import concatenation_model, slice_plan
 from support.runtime_host import (
     RunnerError,
     host_run,
@@ -40,20 +41,12 @@ from support.runtime_host import (
     run_model_batch,
     tflm_reference_batch,
 )
+from support.strategies import kernel_settings, scales, seeds, shapes, zero_points
 from support.tflbuilder import ModelBuilder
 
 REPO = Path(__file__).resolve().parents[1]
 
-COMMON = settings(
-    max_examples=25,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-scales = st.floats(min_value=1e-3, max_value=2.0, allow_nan=False, allow_infinity=False)
-zero_points = st.integers(min_value=-128, max_value=127)
-seeds = st.integers(min_value=0, max_value=2**32 - 1)
+COMMON = kernel_settings(25, from_env=False)
 
 
 def tflm_accepts(model: bytes) -> bool:
@@ -62,17 +55,6 @@ def tflm_accepts(model: bytes) -> bool:
     except RuntimeError:
         return False
     return True
-
-
-@st.composite
-def shapes(
-    draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 5, max_elems: int = 600
-) -> list[int]:
-    rank = draw(st.integers(min_rank, max_rank))
-    dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
-    while math.prod(dims) > max_elems:
-        dims[dims.index(max(dims))] -= 1
-    return dims
 
 
 # ---- CONCATENATION ----------------------------------------------------------------------
@@ -91,28 +73,6 @@ def test_concatenation_matches_tflm(base, n, data, scale, zp, seed):
     op = "CONCATENATION"
     model, in_shapes = concatenation_model(base, n, data, "int8", scale, zp)
     assert_same_as_tflm(model, in_shapes, seed, f"{op} {in_shapes}")
-
-
-def concatenation_model(
-    base: list[int], n: int, data: st.DataObject, type: str, scale: float, zp: int
-) -> tuple[bytes, list[list[int]]]:
-    """A CONCATENATION of n inputs shaped like `base` but along a drawn axis (also int16 in
-    test_kernels_int16.py); returns the model and its input shapes."""
-    rank = len(base)
-    axis = data.draw(st.integers(-rank, rank - 1), label="axis")
-    pos = axis % rank
-    parts = [data.draw(st.integers(1, 4), label=f"dim{i}") for i in range(n)]
-    b = ModelBuilder()
-    ins = []
-    for i, d in enumerate(parts):
-        s = list(base)
-        s[pos] = d
-        ins.append(b.tensor(f"x{i}", s, type, scale=scale, zero_point=zp))
-    out_shape = list(base)
-    out_shape[pos] = sum(parts)
-    y = b.tensor("y", out_shape, type, scale=scale, zero_point=zp)
-    b.op("CONCATENATION", ins, [y], axis=axis, fused_activation_function="NONE")
-    return b.build(ins, [y]), [t.shape for t in ins]
 
 
 def test_concatenation_mixed_quantization_refused_like_tflm():
@@ -196,65 +156,6 @@ def test_padv2_constant_with_other_quantization_refused_like_tflm():
 
 # ---- STRIDED_SLICE ----------------------------------------------------------------------
 
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-
-
-def _clamp(v: int, lo: int, hi: int) -> int:
-    return lo if v < lo else hi if v > hi else v
-
-
-def _slice_plan(shape, begin, end, strides, begin_mask, end_mask, shrink_mask):
-    """(output shape TFLM's prepare checks, True when TFLM's eval writes exactly that shape).
-
-    TFLM checks the output shape with one formula (begin_mask applied before negative-index
-    handling and clamping) and iterates with another (mask applied after); for the rare
-    slices where they disagree, or a shrunk axis selects nothing, TFLM leaves output bytes
-    unwritten and tinyflash refuses the model instead."""
-    out, consistent = [], True
-    for a, size in enumerate(shape):
-        s_ = strides[a]
-        shrink = (shrink_mask >> a) & 1
-        # prepare's formula
-        start = begin[a]
-        if (begin_mask >> a) & 1:
-            start = INT_MIN if s_ > 0 else INT_MAX
-        if start < 0:
-            start += size
-        start = _clamp(start, 0, size) if s_ > 0 else _clamp(start, -1, size - 1)
-        if shrink:
-            stop = start + 1
-        else:
-            stop = (
-                INT_MAX
-                if ((end_mask >> a) & 1 and s_ > 0)
-                else INT_MIN
-                if (end_mask >> a) & 1
-                else end[a]
-            )
-            if stop < 0:
-                stop += size
-            stop = _clamp(stop, 0, size) if s_ > 0 else _clamp(stop, -1, size - 1)
-        dim = max(0, math.ceil((stop - start) / s_))
-        # eval's formula
-        e_start = begin[a] + size if begin[a] < 0 else begin[a]
-        e_start = _clamp(e_start, 0, size) if s_ > 0 else _clamp(e_start, -1, size - 1)
-        if (begin_mask >> a) & 1:
-            e_start = 0 if s_ > 0 else size - 1
-        if shrink:
-            e_stop = e_start if e_start >= size else e_start + 1
-        else:
-            e_stop = end[a] + size if end[a] < 0 else end[a]
-            e_stop = _clamp(e_stop, 0, size) if s_ > 0 else _clamp(e_stop, -1, size - 1)
-            if (end_mask >> a) & 1:
-                e_stop = size if s_ > 0 else -1
-        n = len(range(e_start, e_stop, s_))
-        if shrink:
-            consistent &= n == 1
-        else:
-            out.append(dim)
-            consistent &= n == dim
-    return out, consistent
-
 
 @settings(COMMON, max_examples=80)
 @given(
@@ -289,7 +190,7 @@ def test_strided_slice_matches_tflm(shape, data, q, seed):
         begin.append(b0)
         end.append(e0)
         strides.append(s0)
-    out_shape, consistent = _slice_plan(
+    out_shape, consistent = slice_plan(
         shape, begin, end, strides, begin_mask, end_mask, shrink_mask
     )
     b = ModelBuilder()
@@ -343,7 +244,7 @@ def test_strided_slice_matches_tflm(shape, data, q, seed):
 )
 def test_strided_slice_beyond_tflm_rank_equals_numpy(shape, begin, end, strides, shrink):
     """5-D and 6-D slices (TFLM stops at 4-D): the oracle is numpy's basic slicing."""
-    out_shape, consistent = _slice_plan(shape, begin, end, strides, 0, 0, shrink)
+    out_shape, consistent = slice_plan(shape, begin, end, strides, 0, 0, shrink)
     assert consistent
     b = ModelBuilder()
     x = b.tensor("x", shape, "int8", scale=0.1, zero_point=0)

@@ -25,13 +25,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import test_kernels_arith as arith
 from fuzz import fuzzlib
 from support.compare import assert_batch_same_as_tflm
+from support.kernel_models import binary_model, concatenation_model, slice_plan, unary_model
 from support.runtime_host import init_status
+from support.strategies import (
+    activations,
+    broadcast_shapes,
+    kernel_settings,
+    seeds,
+    shapes,
+)
 from support.tflbuilder import ModelBuilder
-from test_kernels_arith import COMMON, activations, broadcast_shapes, seeds, shapes
-from test_kernels_data import _slice_plan, concatenation_model
+
+COMMON = kernel_settings(20)
 
 # int16 activation scales: range / 32768 for ranges of about 2^-1 .. 2^9, log-uniform, plus
 # dyadic ones (k/64 * 2^e) where exact ties reach every rounding step.
@@ -70,7 +77,7 @@ def assert_int16_same_as_tflm(
 def _unary_model(
     op: str, shape: list[int], in_scale: float, out_scale: float, **options: Any
 ) -> bytes:
-    return arith._unary_model(op, shape, (in_scale, 0), (out_scale, 0), "int16", **options)
+    return unary_model(op, shape, (in_scale, 0), (out_scale, 0), "int16", **options)
 
 
 def _binary_model(
@@ -84,7 +91,7 @@ def _binary_model(
     **options: Any,
 ) -> bytes:
     q1, q2, qo = zip(scales, zero_points)
-    return arith._binary_model(op, s1, s2, out, q1, q2, qo, const2, "int16", **options)
+    return binary_model(op, s1, s2, out, q1, q2, qo, const2, "int16", **options)
 
 
 # ---- binary elementwise ops ----------------------------------------------------------------
@@ -162,7 +169,7 @@ lut_scales = st.one_of(
 
 @pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
 @COMMON
-@given(shape=shapes(), si=lut_scales, seed=seeds)
+@given(shape=shapes(max_elems=700), si=lut_scales, seed=seeds)
 def test_logistic_tanh_int16(op: str, shape: list[int], si: float, seed: int) -> None:
     model = _unary_model(op, shape, si, 2.0**-15)
     assert_int16_same_as_tflm(model, [shape], seed, f"{op} int16 {shape} si={si}")
@@ -186,7 +193,7 @@ def test_logistic_tanh_int16_refuse_other_output_scales(op: str) -> None:
 @pytest.mark.parametrize("op", ["RELU", "RELU6", "LEAKY_RELU"])
 @COMMON
 @given(
-    shape=shapes(),
+    shape=shapes(max_elems=700),
     si=scales16,
     so=scales16,
     same=st.booleans(),
@@ -237,7 +244,11 @@ def test_concatenation_int16(
 
 @COMMON
 @given(
-    shape=shapes(max_rank=5, max_dim=4), data=st.data(), si=scales16, v2=st.booleans(), seed=seeds
+    shape=shapes(max_rank=5, max_dim=4, max_elems=700),
+    data=st.data(),
+    si=scales16,
+    v2=st.booleans(),
+    seed=seeds,
 )
 def test_pad_padv2_int16(
     shape: list[int], data: st.DataObject, si: float, v2: bool, seed: int
@@ -263,7 +274,7 @@ def test_pad_padv2_int16(
 
 
 @COMMON
-@given(shape=shapes(max_rank=4, max_dim=6), data=st.data(), seed=seeds)
+@given(shape=shapes(max_rank=4, max_dim=6, max_elems=700), data=st.data(), seed=seeds)
 def test_strided_slice_int16(shape: list[int], data: st.DataObject, seed: int) -> None:
     rank = len(shape)
     mask = st.integers(0, (1 << rank) - 1)
@@ -278,7 +289,7 @@ def test_strided_slice_int16(shape: list[int], data: st.DataObject, seed: int) -
         begin.append(b0)
         end.append(e0)
         strides.append(s0)
-    out_shape, consistent = _slice_plan(shape, begin, end, strides, begin_mask, end_mask, 0)
+    out_shape, consistent = slice_plan(shape, begin, end, strides, begin_mask, end_mask, 0)
     if not consistent or math.prod(out_shape) == 0:
         return
     b = ModelBuilder()

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from support.compare import assert_batch_same_as_tflm
 from support.runtime_host import init_status
+from support.strategies import seeds
 from support.tflbuilder import ModelBuilder, quantized_bias_scale
 
 SETTINGS = settings(
@@ -27,7 +28,6 @@ SETTINGS = settings(
 )
 SETS = 4
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
-seeds = st.integers(0, 2**32 - 1)
 
 
 def int16_inputs(

@@ -5,7 +5,7 @@ Each case is a single-op model written with tests/support/tflbuilder.py, run thr
 runtime on the host (ASan+UBSan runner) and through tflite-micro's Python runtime; outputs are
 compared exactly (integer paths, no tolerance). Hypothesis draws the op parameters and an integer
 `seed` for the input data; a failure names the seed and the parameters. The strategies are the
-ones of tests/test_kernels_ops.py.
+ones of tests/test_kernels_ops.py, from tests/support/strategies.py.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 
 from support.compare import assert_batch_same_as_tflm
 from support.runtime_host import RunnerError, init_status, run_model_batch
+from support.strategies import broadcast_pair, kernel_settings, quants, seeds, shapes
 from support.tflbuilder import ModelBuilder
-from test_kernels_ops import COMMON, broadcast_pair, scales, seeds, shapes, zero_points
 from tinyflash.ops import TFLM_YES, load_table
 
+COMMON = kernel_settings(25)
 SETS = 3
 
 
@@ -145,7 +146,7 @@ def _quant(dtype: str, q: tuple[float, int]) -> tuple[float, int] | None:
 
 @pytest.mark.parametrize("src,dst", CASTS)
 @COMMON
-@given(shape=shapes(), q=st.tuples(scales, zero_points), small=st.booleans(), seed=seeds)
+@given(shape=shapes(), q=quants, small=st.booleans(), seed=seeds)
 def test_cast_matches_tflm(src, dst, shape, q, small, seed):
     model = unary_model("CAST", shape, src, dst, _quant(src, q), _quant(dst, q), options_type=None)
     lo, hi = (-3, 3) if small and src != "bool" else (None, None)
@@ -160,8 +161,8 @@ def test_cast_matches_tflm(src, dst, shape, q, small, seed):
 @given(
     shape=shapes(),
     count=st.integers(2, 5),
-    qi=st.tuples(scales, zero_points),
-    qo=st.tuples(scales, zero_points),
+    qi=quants,
+    qo=quants,
     seed=seeds,
 )
 def test_add_n_matches_tflm(shape, count, qi, qo, seed):
@@ -188,8 +189,8 @@ def test_add_n_of_different_quantizations_refused():
     data=st.data(),
     exclusive=st.booleans(),
     reverse=st.booleans(),
-    qi=st.tuples(scales, zero_points),
-    qo=st.tuples(scales, zero_points),
+    qi=quants,
+    qo=quants,
     seed=seeds,
 )
 def test_cumsum_matches_tflm(shape, data, exclusive, reverse, qi, qo, seed):
@@ -212,7 +213,7 @@ def test_cumsum_matches_tflm(shape, data, exclusive, reverse, qi, qo, seed):
 @given(
     table=shapes(min_rank=2, max_rank=4),
     count=st.integers(1, 6),
-    q=st.tuples(scales, zero_points),
+    q=quants,
     seed=seeds,
 )
 def test_embedding_lookup_matches_tflm(table, count, q, seed):
@@ -247,7 +248,7 @@ def gather_nd_case(draw: st.DrawFn) -> tuple[list[int], list[int]]:
 
 
 @COMMON
-@given(case=gather_nd_case(), const=st.booleans(), q=st.tuples(scales, zero_points), seed=seeds)
+@given(case=gather_nd_case(), const=st.booleans(), q=quants, seed=seeds)
 def test_gather_nd_matches_tflm(case, const, q, seed):
     params, ishape = case
     nd = ishape[-1]
@@ -325,9 +326,7 @@ def test_dynamic_update_slice_matches_tflm(dtype, shape, data, seed):
 
 
 @COMMON
-@given(
-    shape=shapes(), qi=st.tuples(scales, zero_points), qo=st.tuples(scales, zero_points), seed=seeds
-)
+@given(shape=shapes(), qi=quants, qo=quants, seed=seeds)
 def test_rsqrt_matches_tflm(shape, qi, qo, seed):
     model = unary_model("RSQRT", shape, "int8", qi=qi, qo=qo)
     # inputs at or above the zero point (below it TFLM's eval fails: see the next test)
@@ -345,7 +344,7 @@ def test_rsqrt_of_a_negative_value_is_an_error():
 @COMMON
 @given(
     shape=shapes(max_rank=4, max_dim=12),
-    q=st.tuples(scales, zero_points),
+    q=quants,
     narrow=st.booleans(),
     seed=seeds,
 )
@@ -357,9 +356,6 @@ def test_l2_normalization_matches_tflm(shape, q, narrow, seed):
 
 
 # ---- DIV ------------------------------------------------------------------------------------
-
-
-quants = st.tuples(scales, zero_points)
 
 
 @COMMON

@@ -14,29 +14,26 @@ are checked to be refused by tinyflash's prepare as well.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from support.runtime_host import init_status, run_model_batch, tflm_reference_batch
+from support.strategies import (
+    broadcast_pair,
+    kernel_settings,
+    scales,
+    seeds,
+    shapes,
+    zero_points,
+)
 from support.tflbuilder import ModelBuilder
 
 SETS = 3  # random input sets per model
-EXAMPLES = int(os.environ.get("TINYFLASH_KERNEL_EXAMPLES", "25"))
-COMMON = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-scales = st.floats(min_value=1e-3, max_value=2.0, allow_nan=False, allow_infinity=False)
-zero_points = st.integers(min_value=-128, max_value=127)
-seeds = st.integers(min_value=0, max_value=2**32 - 1)
+COMMON = kernel_settings(25)
 
 
 def _batch(shapes: Sequence[Sequence[int]], seed: int, narrow: bool) -> list[list[np.ndarray]]:
@@ -82,17 +79,6 @@ def tflm_accepts(model: bytes, shapes: Sequence[Sequence[int]]) -> bool:
     except RuntimeError:
         return False
     return True
-
-
-@st.composite
-def shapes(
-    draw: st.DrawFn, min_rank: int = 1, max_rank: int = 4, max_dim: int = 6, max_elems: int = 600
-) -> list[int]:
-    rank = draw(st.integers(min_rank, max_rank))
-    dims = [draw(st.integers(1, max_dim)) for _ in range(rank)]
-    while int(np.prod(dims)) > max_elems:
-        dims[int(np.argmax(dims))] -= 1
-    return dims
 
 
 # ---- ARG_MAX / ARG_MIN ------------------------------------------------------------------
@@ -547,21 +533,6 @@ def test_space_to_batch_nd_matches_tflm(case, zp, scale, seed):
 COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
 # TFLM takes a scale below 1 only (QuantizeMultiplierSmallerThanOneExp aborts otherwise)
 small_scales = st.floats(min_value=1e-3, max_value=0.99, allow_nan=False, allow_infinity=False)
-
-
-@st.composite
-def broadcast_pair(draw: st.DrawFn) -> tuple[list[int], list[int], list[int]]:
-    """(input 1, input 2, output) shapes up to rank 4 (TFLM's broadcast comparisons are 4-D)."""
-    out = draw(shapes(max_rank=4, max_dim=4))
-    full = draw(st.integers(0, 1))  # this input has the output's rank
-    ins = []
-    for k in range(2):
-        rank = len(out) if k == full else draw(st.integers(0, len(out)))
-        tail = out[len(out) - rank :] if rank else []
-        ins.append([d if draw(st.booleans()) else 1 for d in tail])
-    padded = [[1] * (len(out) - len(d)) + d for d in ins]
-    out = [max(a, b) for a, b in zip(*padded)]
-    return ins[0], ins[1], out
 
 
 @pytest.mark.parametrize("op", COMPARISONS)

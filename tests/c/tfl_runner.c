@@ -148,11 +148,11 @@ static int api_checks(const uint8_t *model, size_t size, const tfl_op_table *ops
   check_status("init", tfl_init(&it, model, size, ops, &mem), TFL_OK);
   const int32_t arena_used = it.arena_used, pool_used = it.pool_used;
   check("counts", it.tensor_count == tensors && it.node_count == nodes, "");
-  check("input_out_of_range", tfl_input(&it, tfl_input_count(&it)) == NULL &&
-                                  tfl_input(&it, -1) == NULL, "");
+  check("input_out_of_range",
+        tfl_input(&it, tfl_input_count(&it)) == NULL && tfl_input(&it, -1) == NULL, "");
   check("output_out_of_range", tfl_output(&it, tfl_output_count(&it)) == NULL, "");
-  check("tensor_at_out_of_range", tfl_tensor_at(&it, tensors) == NULL &&
-                                      tfl_tensor_at(&it, -1) == NULL, "");
+  check("tensor_at_out_of_range",
+        tfl_tensor_at(&it, tensors) == NULL && tfl_tensor_at(&it, -1) == NULL, "");
   check("op_name", nodes == 0 || strcmp(tfl_op_name(&it.mem.nodes[0]), "?") != 0, "");
   check("op_name_null", strcmp(tfl_op_name(NULL), "?") == 0, "");
 
@@ -242,8 +242,10 @@ static int api_checks(const uint8_t *model, size_t size, const tfl_op_table *ops
     const char *msg = tfl_status_message((tfl_status)k);
     if (n == NULL || msg == NULL || strncmp(n, "TFL_", 4) != 0 || msg[0] == '\0') names_ok = 0;
   }
-  check("status_tables", names_ok && strcmp(tfl_status_name(TFL_ERR_HOOK), "TFL_ERR_HOOK") == 0 &&
-                             tfl_status_message(TFL_STATUS_COUNT) != NULL, "");
+  check("status_tables",
+        names_ok && strcmp(tfl_status_name(TFL_ERR_HOOK), "TFL_ERR_HOOK") == 0 &&
+            tfl_status_message(TFL_STATUS_COUNT) != NULL,
+        "");
   free(tv);
   free(nv);
   free(pool);
@@ -315,7 +317,8 @@ int main(int argc, char **argv) {
   /* pass 2: exact sizes */
   mem.arena = (uint8_t *)malloc(arena_used > 0 ? (size_t)arena_used : 1u);
   mem.arena_bytes = arena_used;
-  mem.pool = (int32_t *)malloc(pool_used > 0 ? (size_t)pool_used * sizeof(int32_t) : sizeof(int32_t));
+  mem.pool =
+      (int32_t *)malloc(pool_used > 0 ? (size_t)pool_used * sizeof(int32_t) : sizeof(int32_t));
   mem.pool_words = pool_used;
   if (mem.arena == NULL || mem.pool == NULL) return 2;
   s = tfl_init(&it, model, model_size, &ops, &mem);
@@ -345,8 +348,8 @@ int main(int argc, char **argv) {
     inputs = read_file(argv[2], &in_size);
   }
   if (inputs == NULL || sets < 0 || in_size != (size_t)sets * in_set) {
-    fprintf(stderr, "input file %s has %zu bytes, expected %ld sets of %zu\n", argv[2], in_size, sets,
-            in_set);
+    fprintf(stderr, "input file %s has %zu bytes, expected %ld sets of %zu\n", argv[2], in_size,
+            sets, in_set);
     return 2;
   }
   FILE *out = fopen(argv[4], "wb");

@@ -66,7 +66,8 @@ static uint16_t crc16(const uint8_t *p, size_t n) {
   uint16_t crc = 0xFFFFu;
   for (size_t i = 0; i < n; ++i) {
     crc ^= (uint16_t)(p[i] << 8);
-    for (int b = 0; b < 8; ++b) crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
+    for (int b = 0; b < 8; ++b)
+      crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
   }
   return crc;
 }
@@ -87,8 +88,10 @@ static void out_frame_end(void) {
 
 static void out_byte(uint8_t c) {
   if (!banner_done) {
-    if (c == '\n') banner_done = 1;
-    else if (c < 0x20 || c > 0x7E) __builtin_trap(); /* the banner is one printable line */
+    if (c == '\n')
+      banner_done = 1;
+    else if (c < 0x20 || c > 0x7E)
+      __builtin_trap(); /* the banner is one printable line */
     return;
   }
   if (c == 0) {
@@ -101,15 +104,19 @@ static void out_byte(uint8_t c) {
   }
   if (block_left == 0) {
     if (implied_zero) {
-      if (frame_len < sizeof frame) frame[frame_len++] = 0;
-      else frame_overflow = 1;
+      if (frame_len < sizeof frame)
+        frame[frame_len++] = 0;
+      else
+        frame_overflow = 1;
     }
     block_left = (uint8_t)(c - 1u);
     implied_zero = c != 0xFFu;
     return;
   }
-  if (frame_len < sizeof frame) frame[frame_len++] = c;
-  else frame_overflow = 1;
+  if (frame_len < sizeof frame)
+    frame[frame_len++] = c;
+  else
+    frame_overflow = 1;
   block_left--;
 }
 

@@ -59,7 +59,8 @@ static tfl_case_outcome run_model(const uint8_t *data, size_t size) {
   if (tensor_count < 0 || op_count < 0) __builtin_trap(); /* counts must be sane on TFL_OK */
   tfl_memory mem;
   memset(&mem, 0, sizeof mem);
-  mem.tensors = (tfl_tensor *)malloc(((size_t)tensor_count + (tensor_count == 0)) * sizeof(tfl_tensor));
+  mem.tensors =
+      (tfl_tensor *)malloc(((size_t)tensor_count + (tensor_count == 0)) * sizeof(tfl_tensor));
   mem.nodes = (tfl_node *)malloc(((size_t)op_count + (op_count == 0)) * sizeof(tfl_node));
   if (mem.tensors == NULL || mem.nodes == NULL) {
     free(mem.tensors);
@@ -96,7 +97,8 @@ static tfl_case_outcome run_model(const uint8_t *data, size_t size) {
       free(arena_block);
       arena_block = (uint8_t *)malloc(arena_size + 15u);
       mem.arena = arena_block;
-      if (arena_block != NULL) mem.arena = arena_block + ((16u - ((uintptr_t)arena_block & 15u)) & 15u);
+      if (arena_block != NULL)
+        mem.arena = arena_block + ((16u - ((uintptr_t)arena_block & 15u)) & 15u);
     }
     mem.arena_bytes = it.arena_used;
     mem.pool = (int32_t *)malloc(it.pool_used > 0 ? (size_t)it.pool_used * sizeof(int32_t) : 4u);

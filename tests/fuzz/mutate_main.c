@@ -88,10 +88,10 @@ int main(int argc, char **argv) {
       for (int t = 0; t < times; ++t) m[splitmix(&st) % n] = (uint8_t)splitmix(&st);
     } else if (kind == 3 && word_count > 0) {
       size_t pos = words[splitmix(&st) % word_count];
-      uint32_t old = (uint32_t)m[pos] | ((uint32_t)m[pos + 1] << 8) |
-                     ((uint32_t)m[pos + 2] << 16) | ((uint32_t)m[pos + 3] << 24);
-      const uint32_t extremes[] = {0xFFFFFFFFu, 0x7FFFFFFFu, 0x80000000u, (uint32_t)size, 0u,
-                                   0x10000u, old + 4u};
+      uint32_t old = (uint32_t)m[pos] | ((uint32_t)m[pos + 1] << 8) | ((uint32_t)m[pos + 2] << 16) |
+                     ((uint32_t)m[pos + 3] << 24);
+      const uint32_t extremes[] = {0xFFFFFFFFu, 0x7FFFFFFFu, 0x80000000u, (uint32_t)size,
+                                   0u,          0x10000u,    old + 4u};
       uint32_t v = extremes[splitmix(&st) % (sizeof extremes / sizeof extremes[0])];
       for (int b = 0; b < 4; ++b) m[pos + (size_t)b] = (uint8_t)(v >> (8 * b));
     } else if (kind == 4) {

@@ -22,7 +22,7 @@ typedef struct tfl_harness_config {
   int32_t planned_arena_bytes; /* from the memory plan, reported by INFO */
   const tfl_selftest_vector *selftest;
   int32_t selftest_count;
-  const char *board;           /* board id, reported by INFO */
+  const char *board; /* board id, reported by INFO */
 } tfl_harness_config;
 
 /* Initialises the port and the interpreter, runs the self-test vectors, prints one ASCII banner

@@ -66,12 +66,12 @@ void tfl_server_main(const tfl_server_config *config);
 /* One tensor as the protocol describes it. Filled by the backend; `data` and `dims` stay valid
  * until the next tfl_backend_* call. */
 typedef struct tfl_backend_tensor {
-  uint8_t *data;        /* `bytes` bytes; NULL only when bytes == 0 */
+  uint8_t *data; /* `bytes` bytes; NULL only when bytes == 0 */
   uint32_t bytes;
-  const int32_t *dims;  /* dims_count entries */
-  uint8_t dims_count;   /* at most TFL_BACKEND_MAX_DIMS */
-  uint8_t type;         /* TFLite schema TensorType code (9 = INT8) */
-  int32_t zero_point;   /* 0 and scale 0 for a tensor without quantization */
+  const int32_t *dims; /* dims_count entries */
+  uint8_t dims_count;  /* at most TFL_BACKEND_MAX_DIMS */
+  uint8_t type;        /* TFLite schema TensorType code (9 = INT8) */
+  int32_t zero_point;  /* 0 and scale 0 for a tensor without quantization */
   float scale;
 } tfl_backend_tensor;
 

@@ -33,9 +33,7 @@ uint16_t tfl_backend_init(void) {
 
 int32_t tfl_backend_error_op(void) { return g_backend.it.error_op; }
 
-const char *tfl_backend_status_name(uint16_t status) {
-  return tfl_status_name((tfl_status)status);
-}
+const char *tfl_backend_status_name(uint16_t status) { return tfl_status_name((tfl_status)status); }
 
 const char *tfl_backend_runtime(void) { return TFL_RUNTIME_VERSION; }
 
@@ -115,9 +113,9 @@ void tfl_harness_main(const tfl_harness_config *config) {
   static tfl_server_config server;
   g_backend.cfg = config;
   if (config != NULL) {
-    const tfl_server_config reported = {config->model_sha256, config->planned_arena_bytes,
-                                        (uint32_t)config->memory.arena_bytes, config->selftest,
-                                        config->selftest_count, config->board};
+    const tfl_server_config reported = {
+        config->model_sha256, config->planned_arena_bytes, (uint32_t)config->memory.arena_bytes,
+        config->selftest,     config->selftest_count,      config->board};
     server = reported;
   }
   tfl_server_main(config != NULL ? &server : NULL);

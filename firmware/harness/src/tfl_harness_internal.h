@@ -18,7 +18,10 @@
 
 /* Requests (host -> device); the server refuses a type outside TFL_MSG_INFO .. TFL_MSG_INPUT. */
 enum {
-  TFL_MSG_INFO = 0x01, TFL_MSG_INVOKE = 0x02, TFL_MSG_LAYERS = 0x03, TFL_MSG_RESET = 0x04,
+  TFL_MSG_INFO = 0x01,
+  TFL_MSG_INVOKE = 0x02,
+  TFL_MSG_LAYERS = 0x03,
+  TFL_MSG_RESET = 0x04,
   TFL_MSG_INPUT = 0x05
 };
 /* Replies (device -> host): the request type | 0x80, plus per-op LAYER frames and ERROR. */
@@ -29,12 +32,19 @@ enum {
 /* ERROR frame codes, in two groups as the host treats them (link.py TRANSPORT_ERRORS).
  * The frame did not arrive intact, so the host sends it again: */
 enum {
-  TFL_PERR_BAD_CRC = 1, TFL_PERR_TRUNCATED = 2, TFL_PERR_OVERSIZED = 3, TFL_PERR_BAD_COBS = 4
+  TFL_PERR_BAD_CRC = 1,
+  TFL_PERR_TRUNCATED = 2,
+  TFL_PERR_OVERSIZED = 3,
+  TFL_PERR_BAD_COBS = 4
 };
 /* The request arrived but cannot be served: */
 enum {
-  TFL_PERR_UNKNOWN_TYPE = 5, TFL_PERR_BAD_LENGTH = 6, TFL_PERR_NOT_READY = 7,
-  TFL_PERR_INVOKE_FAILED = 8, TFL_PERR_NO_INPUT = 9, TFL_PERR_BAD_OFFSET = 10
+  TFL_PERR_UNKNOWN_TYPE = 5,
+  TFL_PERR_BAD_LENGTH = 6,
+  TFL_PERR_NOT_READY = 7,
+  TFL_PERR_INVOKE_FAILED = 8,
+  TFL_PERR_NO_INPUT = 9,
+  TFL_PERR_BAD_OFFSET = 10
 };
 
 /* CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor. */
@@ -47,10 +57,10 @@ typedef struct tfl_rx {
   uint8_t *buf;
   size_t capacity;
   size_t len;
-  uint32_t received;   /* encoded bytes since the last delimiter (saturating) */
-  uint8_t remaining;   /* data bytes left in the current COBS block */
-  uint8_t zero_pending;/* the current block ends with an implied zero */
-  uint8_t overflow;    /* decoded bytes did not fit into buf */
+  uint32_t received;    /* encoded bytes since the last delimiter (saturating) */
+  uint8_t remaining;    /* data bytes left in the current COBS block */
+  uint8_t zero_pending; /* the current block ends with an implied zero */
+  uint8_t overflow;     /* decoded bytes did not fit into buf */
 } tfl_rx;
 
 typedef enum { TFL_RX_EMPTY = 0, TFL_RX_FRAME, TFL_RX_BAD_COBS, TFL_RX_OVERFLOW } tfl_rx_result;

@@ -15,7 +15,7 @@ typedef struct tfl_server_state {
   const tfl_server_config *cfg;
   uint16_t init_status;
   int32_t init_error_op;
-  uint32_t in_total;  /* bytes of all inputs, concatenated in input order */
+  uint32_t in_total; /* bytes of all inputs, concatenated in input order */
   uint32_t out_total;
   int32_t selftest_failed; /* index of the first failing vector, -1 when all passed */
   uint8_t input_fresh;     /* all input bytes written since the last run */

@@ -24,7 +24,7 @@
 #define TFL_NVIC_ISER 0xE000E100u /* set-enable bank */
 #define TFL_NVIC_ICER 0xE000E180u /* clear-enable bank */
 #define TFL_NVIC_ICPR 0xE000E280u /* clear-pending bank */
-#define TFL_NVIC_WORDS 16u /* 496 interrupts; unimplemented words ignore writes */
+#define TFL_NVIC_WORDS 16u        /* 496 interrupts; unimplemented words ignore writes */
 
 #define TFL_UART_STATE_TX_FULL 0x1u
 #define TFL_UART_STATE_RX_FULL 0x2u

@@ -113,8 +113,8 @@ TFL_MUST_CHECK tfl_status tfl_option_i32_vector(const tfl_context *ctx, const tf
                                                 int32_t *count);
 
 /* A string field (flatbuffer string, bytes not NUL-terminated): *s = NULL, *len = 0 when absent. */
-TFL_MUST_CHECK tfl_status tfl_option_string(const tfl_context *ctx, const tfl_node *node,
-                                            int field, const uint8_t **s, uint32_t *len);
+TFL_MUST_CHECK tfl_status tfl_option_string(const tfl_context *ctx, const tfl_node *node, int field,
+                                            const uint8_t **s, uint32_t *len);
 
 /* ---- subgraphs and resource variables ------------------------------------------------- */
 /* Runs every operator of subgraph `index` (control-flow kernels). TFL_ERR_MODEL_INVALID when the
@@ -140,8 +140,8 @@ TFL_MUST_CHECK tfl_status tfl_pool_alloc(tfl_context *ctx, int32_t words, int32_
  * it like a tensor that lives during this op alone). *offset is the arena offset to pass to
  * tfl_scratch in eval. TFL_ERR_PLAN_MISMATCH when the plan has no scratch entry for the op,
  * TFL_ERR_ARENA_TOO_SMALL when it does not fit. */
-TFL_MUST_CHECK tfl_status tfl_scratch_request(tfl_context *ctx, const tfl_node *node,
-                                              int32_t bytes, int32_t *offset);
+TFL_MUST_CHECK tfl_status tfl_scratch_request(tfl_context *ctx, const tfl_node *node, int32_t bytes,
+                                              int32_t *offset);
 /* The scratch memory at `offset` (from tfl_scratch_request), 4-byte aligned. */
 static inline void *tfl_scratch(tfl_context *ctx, int32_t offset) {
   return ctx->mem.arena + offset;
@@ -150,8 +150,14 @@ static inline void *tfl_scratch(tfl_context *ctx, int32_t offset) {
 /* ---- integer arithmetic (TFLite quantization spec, TFLM reference rounding) ---------- */
 
 /* TFLite fused activation codes (ActivationFunctionType). */
-enum { TFL_ACT_NONE = 0, TFL_ACT_RELU = 1, TFL_ACT_RELU_N1_TO_1 = 2, TFL_ACT_RELU6 = 3,
-       TFL_ACT_TANH = 4, TFL_ACT_SIGN_BIT = 5 };
+enum {
+  TFL_ACT_NONE = 0,
+  TFL_ACT_RELU = 1,
+  TFL_ACT_RELU_N1_TO_1 = 2,
+  TFL_ACT_RELU6 = 3,
+  TFL_ACT_TANH = 4,
+  TFL_ACT_SIGN_BIT = 5
+};
 /* Padding codes. */
 enum { TFL_PADDING_SAME = 0, TFL_PADDING_VALID = 1 };
 
@@ -167,15 +173,14 @@ int32_t tfl_rounding_divide_by_pot(int32_t x, int32_t exponent);
 
 /* Quantized clamp range of a fused activation for an output with this scale/zero point and
  * storage type range [qmin, qmax]. TFL_ERR_UNSUPPORTED_OPTION for TANH/SIGN_BIT. */
-TFL_MUST_CHECK tfl_status tfl_activation_range(int32_t activation, float scale,
-                                               int32_t zero_point, int32_t qmin, int32_t qmax,
-                                               int32_t *act_min, int32_t *act_max);
+TFL_MUST_CHECK tfl_status tfl_activation_range(int32_t activation, float scale, int32_t zero_point,
+                                               int32_t qmin, int32_t qmax, int32_t *act_min,
+                                               int32_t *act_max);
 
 /* SAME/VALID output size and the padding before the first element (TFLite's formulas). */
 int32_t tfl_conv_output_size(int32_t padding, int32_t in, int32_t filter, int32_t stride,
                              int32_t dilation);
-int32_t tfl_conv_padding(int32_t stride, int32_t dilation, int32_t in, int32_t filter,
-                         int32_t out);
+int32_t tfl_conv_padding(int32_t stride, int32_t dilation, int32_t in, int32_t filter, int32_t out);
 
 static inline int32_t tfl_clamp(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
@@ -197,7 +202,7 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
  * name and prepare and the int16 eval. The kernel's prepare selects it once for a node with
  * int16 activations (node->kernel = &var, behind TFL_IS_INT16), so eval never tests the type.
  * Declares prepare_fn. */
-#define TFL_DEFINE_KERNEL16(var, code, text, prepare_fn, eval_fn)   \
+#define TFL_DEFINE_KERNEL16(var, code, text, prepare_fn, eval_fn) \
   static tfl_status prepare_fn(tfl_context *ctx, tfl_node *node); \
   static const tfl_kernel var = {code, text, prepare_fn, TFL_EVAL16(eval_fn), NULL}
 

@@ -40,19 +40,19 @@ typedef enum {
 /* One tensor. `data` points into the model (constants) or into the arena. */
 typedef struct tfl_tensor {
   void *data;
-  int32_t bytes;            /* element count * element size */
+  int32_t bytes; /* element count * element size */
   int32_t dims[TFL_MAX_DIMS];
   uint8_t dims_count;
-  uint8_t type;             /* tfl_type */
-  uint8_t is_constant;      /* 1: data is read-only model bytes */
-  uint8_t is_variable;      /* 1: state kept between invokes (zeroed by tfl_init, tfl_reset_variables) */
+  uint8_t type;        /* tfl_type */
+  uint8_t is_constant; /* 1: data is read-only model bytes */
+  uint8_t is_variable; /* 1: state kept between invokes (zeroed by tfl_init, tfl_reset_variables) */
   /* Quantization: scale/zero_point of channel 0 (or of the tensor). Per-channel scales stay in
    * the model; read them with tfl_tensor_channel_scale(). quant_count == 0: not quantized. */
   float scale;
   int32_t zero_point;
-  int32_t quant_count;      /* number of scales (1 = per-tensor, >1 = per-channel) */
-  int32_t quant_dim;        /* quantized_dimension */
-  const uint8_t *scales_le; /* quant_count little-endian float32 values inside the model */
+  int32_t quant_count;           /* number of scales (1 = per-tensor, >1 = per-channel) */
+  int32_t quant_dim;             /* quantized_dimension */
+  const uint8_t *scales_le;      /* quant_count little-endian float32 values inside the model */
   const uint8_t *zero_points_le; /* quant_count little-endian int64 values inside the model */
 } tfl_tensor;
 
@@ -62,10 +62,10 @@ typedef struct tfl_node {
   const uint8_t *outputs_le; /* output_count little-endian int32 tensor indices */
   int32_t input_count;
   int32_t output_count;
-  uint32_t options_offset;   /* offset of the builtin options table in the model, 0 = none */
-  int32_t builtin_code;      /* TFLite BuiltinOperator */
-  int16_t options_type;      /* BuiltinOptions union type (a ubyte in the schema) */
-  int16_t subgraph;          /* the subgraph it belongs to: its tensor indices are local to it */
+  uint32_t options_offset; /* offset of the builtin options table in the model, 0 = none */
+  int32_t builtin_code;    /* TFLite BuiltinOperator */
+  int16_t options_type;    /* BuiltinOptions union type (a ubyte in the schema) */
+  int16_t subgraph;        /* the subgraph it belongs to: its tensor indices are local to it */
   const struct tfl_kernel *kernel;
   int32_t data[TFL_OP_DATA_WORDS]; /* kernel-private, see each op_*.c */
 } tfl_node;
@@ -92,11 +92,11 @@ typedef struct tfl_subgraph {
   int32_t tensor_count;
   int32_t node_base;
   int32_t node_count;
-  const uint8_t *inputs_le;  /* input_count little-endian int32 local tensor indices */
+  const uint8_t *inputs_le; /* input_count little-endian int32 local tensor indices */
   const uint8_t *outputs_le;
   int32_t input_count;
   int32_t output_count;
-  uint8_t running;           /* 1 while its operators run: a subgraph never calls itself */
+  uint8_t running; /* 1 while its operators run: a subgraph never calls itself */
 } tfl_subgraph;
 
 /* One resource variable (VAR_HANDLE container/shared_name): storage in the arena that the plan
@@ -106,9 +106,9 @@ typedef struct tfl_resource {
   const uint8_t *shared_name;
   uint32_t container_len;
   uint32_t shared_name_len;
-  uint8_t *data;            /* NULL until bound */
+  uint8_t *data; /* NULL until bound */
   int32_t bytes;
-  uint8_t initial;          /* byte value it starts at (the zero point of an int8 value) */
+  uint8_t initial; /* byte value it starts at (the zero point of an int8 value) */
 } tfl_resource;
 
 /* The kernels a firmware links: generated with only the model's ops. */

@@ -66,16 +66,14 @@ tfl_status tfl_fb_field(const tfl_fb *fb, uint32_t table, int field, uint32_t wi
   return TFL_OK;
 }
 
-tfl_status tfl_fb_get_u8(const tfl_fb *fb, uint32_t table, int field, uint8_t dflt,
-                         uint8_t *out) {
+tfl_status tfl_fb_get_u8(const tfl_fb *fb, uint32_t table, int field, uint8_t dflt, uint8_t *out) {
   uint32_t pos;
   TFL_ENSURE(tfl_fb_field(fb, table, field, 1, &pos));
   *out = pos ? fb->buf[pos] : dflt;
   return TFL_OK;
 }
 
-tfl_status tfl_fb_get_i32(const tfl_fb *fb, uint32_t table, int field, int32_t dflt,
-                          int32_t *out) {
+tfl_status tfl_fb_get_i32(const tfl_fb *fb, uint32_t table, int field, int32_t dflt, int32_t *out) {
   uint32_t pos;
   TFL_ENSURE(tfl_fb_field(fb, table, field, 4, &pos));
   *out = pos ? tfl_fb_i32(fb->buf + pos) : dflt;
@@ -95,7 +93,8 @@ tfl_status tfl_fb_get_u64(const tfl_fb *fb, uint32_t table, int field, uint64_t 
 }
 
 /* Position an offset field points to (unchecked target), 0 when absent. */
-TFL_MUST_CHECK static tfl_status follow(const tfl_fb *fb, uint32_t table, int field, uint32_t *target) {
+TFL_MUST_CHECK static tfl_status follow(const tfl_fb *fb, uint32_t table, int field,
+                                        uint32_t *target) {
   uint32_t pos;
   tfl_status s = tfl_fb_field(fb, table, field, 4, &pos);
   *target = 0;
@@ -117,8 +116,8 @@ tfl_status tfl_fb_table(const tfl_fb *fb, uint32_t table, int field, uint32_t *s
   return TFL_OK;
 }
 
-tfl_status tfl_fb_vector(const tfl_fb *fb, uint32_t table, int field, uint32_t elem,
-                         uint32_t *data, uint32_t *len) {
+tfl_status tfl_fb_vector(const tfl_fb *fb, uint32_t table, int field, uint32_t elem, uint32_t *data,
+                         uint32_t *len) {
   uint32_t target;
   tfl_status s = follow(fb, table, field, &target);
   *data = 0;

@@ -37,7 +37,7 @@ static int32_t type_size(uint8_t type) {
       return 2;
     case TFL_TYPE_INT32:
     case TFL_TYPE_FLOAT32:
-    case 15: /* UINT32 */
+    case 15:                /* UINT32 */
     case TFL_TYPE_RESOURCE: /* holds the int32 id of a resource variable (VAR_HANDLE) */
       return 4;
     case TFL_TYPE_INT64:
@@ -126,8 +126,8 @@ tfl_status tfl_model_counts(const uint8_t *model, size_t model_size, int32_t *te
 }
 
 /* Every entry of an int32 index vector must be a tensor index (or -1 when allow_absent). */
-TFL_MUST_CHECK static tfl_status check_indices(const tfl_fb *fb, uint32_t data, uint32_t len, int32_t tensor_count,
-                                int allow_absent) {
+TFL_MUST_CHECK static tfl_status check_indices(const tfl_fb *fb, uint32_t data, uint32_t len,
+                                               int32_t tensor_count, int allow_absent) {
   for (uint32_t i = 0; i < len; ++i) {
     int32_t idx = tfl_fb_i32(fb->buf + data + 4u * i);
     if (idx == -1 && allow_absent) continue;
@@ -136,7 +136,8 @@ TFL_MUST_CHECK static tfl_status check_indices(const tfl_fb *fb, uint32_t data, 
   return TFL_OK;
 }
 
-TFL_MUST_CHECK static tfl_status read_quantization(const tfl_fb *fb, uint32_t tensor_table, tfl_tensor *t) {
+TFL_MUST_CHECK static tfl_status read_quantization(const tfl_fb *fb, uint32_t tensor_table,
+                                                   tfl_tensor *t) {
   uint32_t q;
   tfl_status s = tfl_fb_table(fb, tensor_table, 4, &q);
   if (s != TFL_OK || q == 0) return s;
@@ -190,8 +191,9 @@ TFL_MUST_CHECK static tfl_status read_quantization(const tfl_fb *fb, uint32_t te
   return TFL_OK;
 }
 
-TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
-                              int32_t index, uint32_t table, uint32_t *seq_cursor) {
+TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *fb,
+                                             const model_view *v, int32_t index, uint32_t table,
+                                             uint32_t *seq_cursor) {
   /* index: global (the subgraph's tensor_base + its local index) */
   tfl_tensor *t = &it->mem.tensors[index];
   tfl_status s;
@@ -228,8 +230,8 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
   uint32_t data = 0, data_len = 0;
   if (v->buffer_count != 0) {
     uint32_t buffer;
-    if ((s = tfl_fb_vector_table(fb, v->buffers, v->buffer_count, (uint32_t)buffer_index, &buffer)) !=
-        TFL_OK) {
+    if ((s = tfl_fb_vector_table(fb, v->buffers, v->buffer_count, (uint32_t)buffer_index,
+                                 &buffer)) != TFL_OK) {
       return s;
     }
     TFL_ENSURE(tfl_fb_vector(fb, buffer, 0, 1, &data, &data_len));
@@ -305,9 +307,9 @@ TFL_MUST_CHECK static tfl_status check_bound(const tfl_interpreter *it, const tf
   return TFL_OK;
 }
 
-TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb *fb, const model_view *v,
-                                const tfl_op_table *ops, int32_t subgraph, int32_t index,
-                                uint32_t table) {
+TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb *fb,
+                                               const model_view *v, const tfl_op_table *ops,
+                                               int32_t subgraph, int32_t index, uint32_t table) {
   tfl_node *n = &it->mem.nodes[index];
   const tfl_subgraph *sg = &it->subgraphs[subgraph];
   tfl_status s;
@@ -628,7 +630,7 @@ int tfl_same_shape(const tfl_tensor *a, const tfl_tensor *b) {
 /* ---- builtin options ------------------------------------------------------------------ */
 
 TFL_MUST_CHECK static tfl_status option_pos(const tfl_context *ctx, const tfl_node *node, int field,
-                             uint32_t width, uint32_t *pos) {
+                                            uint32_t width, uint32_t *pos) {
   *pos = 0;
   if (ctx == NULL || node == NULL) return TFL_ERR_NULL_ARGUMENT;
   if (node->options_offset == 0) return TFL_OK;
@@ -655,10 +657,10 @@ TFL_MUST_CHECK static tfl_status option_scalar(const tfl_context *ctx, const tfl
 }
 
 /* tfl_option_i8, tfl_option_i32 and tfl_option_f32: one reader, typed. */
-#define TFL_OPTION_SCALAR(name, type)                                                        \
-  tfl_status tfl_option_##name(const tfl_context *ctx, const tfl_node *node, int field,      \
-                               type dflt, type *out) {                                       \
-    return option_scalar(ctx, node, field, (uint32_t)sizeof(type), &dflt, out);             \
+#define TFL_OPTION_SCALAR(name, type)                                                              \
+  tfl_status tfl_option_##name(const tfl_context *ctx, const tfl_node *node, int field, type dflt, \
+                               type *out) {                                                        \
+    return option_scalar(ctx, node, field, (uint32_t)sizeof(type), &dflt, out);                    \
   }
 TFL_OPTION_SCALAR(i8, int8_t)
 TFL_OPTION_SCALAR(i32, int32_t)

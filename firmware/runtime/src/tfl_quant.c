@@ -90,8 +90,8 @@ static int32_t quantize_clamped(float f, float scale, int32_t zero_point, int32_
   return zero_point + (int32_t)q;
 }
 
-tfl_status tfl_activation_range(int32_t activation, float scale, int32_t zero_point,
-                                int32_t qmin, int32_t qmax, int32_t *act_min, int32_t *act_max) {
+tfl_status tfl_activation_range(int32_t activation, float scale, int32_t zero_point, int32_t qmin,
+                                int32_t qmax, int32_t *act_min, int32_t *act_max) {
   if (act_min == NULL || act_max == NULL) return TFL_ERR_NULL_ARGUMENT;
   if (!(scale > 0.0f) && activation != TFL_ACT_NONE) return TFL_ERR_BAD_QUANTIZATION;
   switch (activation) {

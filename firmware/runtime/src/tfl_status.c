@@ -18,8 +18,7 @@ static const char *const tfl_status_names[TFL_STATUS_COUNT] = {
 #if TFL_WITH_MESSAGES
 /* Entry `status` of a table, or `unknown` past its end. The unsigned compare is also right with
  * short enums (arm-none-eabi), where status >= 0 always. */
-static const char *status_lookup(const char *const *table, tfl_status status,
-                                 const char *unknown) {
+static const char *status_lookup(const char *const *table, tfl_status status, const char *unknown) {
   const unsigned index = (unsigned)status;
   return index < (unsigned)TFL_STATUS_COUNT ? table[index] : unknown;
 }

@@ -30,17 +30,17 @@ enum {
 };
 
 typedef struct tfl_tflm_config {
-  const uint8_t *model;          /* the flatbuffer, 16-byte aligned */
+  const uint8_t *model; /* the flatbuffer, 16-byte aligned */
   uint32_t model_size;
-  const uint8_t *model_sha256;   /* 32 bytes */
+  const uint8_t *model_sha256; /* 32 bytes */
   const tflite::MicroOpResolver *resolver;
-  int32_t resolver_status;       /* 0, or 1 + the index of the first Add...() that failed */
-  uint8_t *arena;                /* 16-byte aligned */
+  int32_t resolver_status; /* 0, or 1 + the index of the first Add...() that failed */
+  uint8_t *arena;          /* 16-byte aligned */
   uint32_t arena_bytes;
-  int32_t planned_arena_bytes;   /* reported by INFO */
+  int32_t planned_arena_bytes; /* reported by INFO */
   const tfl_selftest_vector *selftest;
   int32_t selftest_count;
-  const char *board;             /* board id, reported by INFO */
+  const char *board; /* board id, reported by INFO */
 } tfl_tflm_config;
 
 /* Initialises the port and the interpreter, runs the self-test vectors, prints the banner line,

@@ -4,10 +4,10 @@
 // documented public API: tflite::GetModel, tflite::MicroInterpreter (AllocateTensors, Invoke,
 // input, output, inputs_size, outputs_size, arena_used_bytes) and TfLiteTensor's
 // type/bytes/dims/params.
-#include <new>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <new>
 
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/schema/schema_generated.h"
@@ -17,8 +17,8 @@ namespace {
 
 struct Backend {
   const tfl_tflm_config *cfg;
-  tflite::MicroInterpreter *it;  // lives in g_storage, rebuilt by tfl_backend_init()
-  int32_t dims[TFL_BACKEND_MAX_DIMS];  // the last tensor's dims (TfLiteIntArray holds int)
+  tflite::MicroInterpreter *it;       // lives in g_storage, rebuilt by tfl_backend_init()
+  int32_t dims[TFL_BACKEND_MAX_DIMS]; // the last tensor's dims (TfLiteIntArray holds int)
 };
 
 Backend g_backend;
@@ -27,15 +27,24 @@ alignas(tflite::MicroInterpreter) uint8_t g_storage[sizeof(tflite::MicroInterpre
 // TfLiteType -> TFLite schema TensorType code (what the protocol carries); 255: no mapping.
 uint8_t schema_type(TfLiteType type) {
   switch (type) {
-    case kTfLiteFloat32: return 0;
-    case kTfLiteFloat16: return 1;
-    case kTfLiteInt32: return 2;
-    case kTfLiteUInt8: return 3;
-    case kTfLiteInt64: return 4;
-    case kTfLiteBool: return 6;
-    case kTfLiteInt16: return 7;
-    case kTfLiteInt8: return 9;
-    default: return 255;
+    case kTfLiteFloat32:
+      return 0;
+    case kTfLiteFloat16:
+      return 1;
+    case kTfLiteInt32:
+      return 2;
+    case kTfLiteUInt8:
+      return 3;
+    case kTfLiteInt64:
+      return 4;
+    case kTfLiteBool:
+      return 6;
+    case kTfLiteInt16:
+      return 7;
+    case kTfLiteInt8:
+      return 9;
+    default:
+      return 255;
   }
 }
 
@@ -64,7 +73,7 @@ bool tensors_usable() {
   return true;
 }
 
-}  // namespace
+} // namespace
 
 extern "C" uint16_t tfl_backend_init(void) {
   Backend *b = &g_backend;
@@ -84,25 +93,33 @@ extern "C" uint16_t tfl_backend_init(void) {
     return TFL_TFLM_SCHEMA_VERSION;
   }
   b->it = new (g_storage) tflite::MicroInterpreter(model, *cfg->resolver, cfg->arena,
-                                                    static_cast<size_t>(cfg->arena_bytes));
+                                                   static_cast<size_t>(cfg->arena_bytes));
   if (b->it->AllocateTensors() != kTfLiteOk) {
     return TFL_TFLM_ALLOCATE_TENSORS;
   }
   return tensors_usable() ? TFL_TFLM_OK : TFL_TFLM_TENSOR;
 }
 
-extern "C" int32_t tfl_backend_error_op(void) { return -1; }  // TFLM does not say which op
+extern "C" int32_t tfl_backend_error_op(void) { return -1; } // TFLM does not say which op
 
 extern "C" const char *tfl_backend_status_name(uint16_t status) {
   switch (status) {
-    case TFL_TFLM_OK: return "TFL_OK";
-    case TFL_TFLM_NULL_ARGUMENT: return "TFL_ERR_NULL_ARGUMENT";
-    case TFL_TFLM_OP_RESOLVER: return "TFL_TFLM_OP_RESOLVER";
-    case TFL_TFLM_SCHEMA_VERSION: return "TFL_TFLM_SCHEMA_VERSION";
-    case TFL_TFLM_ALLOCATE_TENSORS: return "TFL_TFLM_ALLOCATE_TENSORS";
-    case TFL_TFLM_INVOKE: return "TFL_TFLM_INVOKE";
-    case TFL_TFLM_TENSOR: return "TFL_TFLM_TENSOR";
-    default: return "TFL_TFLM_UNKNOWN";
+    case TFL_TFLM_OK:
+      return "TFL_OK";
+    case TFL_TFLM_NULL_ARGUMENT:
+      return "TFL_ERR_NULL_ARGUMENT";
+    case TFL_TFLM_OP_RESOLVER:
+      return "TFL_TFLM_OP_RESOLVER";
+    case TFL_TFLM_SCHEMA_VERSION:
+      return "TFL_TFLM_SCHEMA_VERSION";
+    case TFL_TFLM_ALLOCATE_TENSORS:
+      return "TFL_TFLM_ALLOCATE_TENSORS";
+    case TFL_TFLM_INVOKE:
+      return "TFL_TFLM_INVOKE";
+    case TFL_TFLM_TENSOR:
+      return "TFL_TFLM_TENSOR";
+    default:
+      return "TFL_TFLM_UNKNOWN";
   }
 }
 
@@ -155,7 +172,7 @@ extern "C" uint16_t tfl_backend_invoke(int per_op) {
   return g_backend.it->Invoke() == kTfLiteOk ? TFL_TFLM_OK : TFL_TFLM_INVOKE;
 }
 
-extern "C" void tfl_backend_op_info(tfl_backend_op *op) {  // never called: no hook
+extern "C" void tfl_backend_op_info(tfl_backend_op *op) { // never called: no hook
   op->builtin_code = 0;
   op->name = "";
   op->output_count = 0;
@@ -172,7 +189,7 @@ void tfl_tflm_harness_main(const tfl_tflm_config *config) {
   g_backend.cfg = config;
   if (config != nullptr) {
     server = {config->model_sha256, config->planned_arena_bytes, config->arena_bytes,
-              config->selftest, config->selftest_count, config->board};
+              config->selftest,     config->selftest_count,      config->board};
   }
   tfl_server_main(config != nullptr ? &server : nullptr);
 }

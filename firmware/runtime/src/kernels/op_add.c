@@ -13,16 +13,16 @@ typedef tfl_addsub_params tfl_add_data;
 TFL_OP_DATA_FITS(tfl_add_data);
 
 /* One broadcast row (tfl_broadcast_run). */
-static void add_row(const void *params, const int8_t *in1, int32_t step1,
-                    const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+static void add_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
+                    int32_t step2, int8_t *out, int32_t n) {
   tfl_addsub_row((const tfl_add_data *)params, in1, step1, in2, step2, out, n, 0, 0);
 }
 
 /* Same-shape inputs (no broadcasting): both pointers walk by one and the left shift is the
  * constant 20 set in prepare, so fewer values compete for registers than in add_row. Same
  * arithmetic as add_row, element by element. */
-static void add_run_same(const tfl_add_data *d, const int8_t *in1, const int8_t *in2,
-                         int8_t *out, int32_t n) {
+static void add_run_same(const tfl_add_data *d, const int8_t *in1, const int8_t *in2, int8_t *out,
+                         int32_t n) {
   const int32_t offset1 = d->input1_offset, offset2 = d->input2_offset;
   const int32_t output_offset = d->output_offset;
   const int32_t m1 = d->input1_multiplier, r1 = -d->input1_shift;
@@ -35,12 +35,9 @@ static void add_run_same(const tfl_add_data *d, const int8_t *in1, const int8_t 
   const int32_t sign1 = r1 > 0 ? -1 : 0, sign2 = r2 > 0 ? -1 : 0, signo = ro > 0 ? -1 : 0;
   const int8_t *end = in1 + n;
   while (in1 < end) {
-    const int32_t scaled1 =
-        tfl_binary_scale((*in1++ + offset1) * (1 << 20), m1, r1, round1, sign1);
-    const int32_t scaled2 =
-        tfl_binary_scale((*in2++ + offset2) * (1 << 20), m2, r2, round2, sign2);
-    const int32_t raw =
-        tfl_binary_scale(scaled1 + scaled2, mo, ro, roundo, signo) + output_offset;
+    const int32_t scaled1 = tfl_binary_scale((*in1++ + offset1) * (1 << 20), m1, r1, round1, sign1);
+    const int32_t scaled2 = tfl_binary_scale((*in2++ + offset2) * (1 << 20), m2, r2, round2, sign2);
+    const int32_t raw = tfl_binary_scale(scaled1 + scaled2, mo, ro, roundo, signo) + output_offset;
     *out++ = (int8_t)tfl_clamp(raw, act_min, act_max);
   }
 }

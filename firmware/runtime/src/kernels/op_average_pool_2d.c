@@ -4,4 +4,5 @@
  * Options and shapes are checked by tfl_pool2d_prepare (tfl_kernel_pool2d.h). */
 #include "tfl_kernel_pool2d.h"
 
-TFL_DEFINE_KERNEL(average_pool_2d, 1, "AVERAGE_POOL_2D", tfl_pool2d_prepare, tfl_pool2d_average_eval);
+TFL_DEFINE_KERNEL(average_pool_2d, 1, "AVERAGE_POOL_2D", tfl_pool2d_prepare,
+                  tfl_pool2d_average_eval);

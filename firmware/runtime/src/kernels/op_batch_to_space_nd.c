@@ -20,9 +20,10 @@ static tfl_status batch_to_space_nd_eval(tfl_context *ctx, tfl_node *node) {
       for (w = 0; w < d.space_w; ++w) {
         const int32_t pw = w + d.before_w;
         const int32_t b = ((ph % d.block_h) * d.block_w + pw % d.block_w) * d.space_n + n;
-        memcpy(y, x + (((size_t)b * d.batch_h + ph / d.block_h) * d.batch_w + pw / d.block_w) *
-                          d.depth,
-               (size_t)d.depth);
+        memcpy(
+            y,
+            x + (((size_t)b * d.batch_h + ph / d.block_h) * d.batch_w + pw / d.block_w) * d.depth,
+            (size_t)d.depth);
         y += d.depth;
       }
     }

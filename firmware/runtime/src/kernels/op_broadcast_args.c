@@ -8,13 +8,11 @@ static tfl_status broadcast_args_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *s1 = tfl_node_input(ctx, node, 0);
   const tfl_tensor *s2 = tfl_node_input(ctx, node, 1);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  if (s1 == NULL || s2 == NULL || out == NULL || node->input_count != 2 ||
-      node->output_count != 1)
+  if (s1 == NULL || s2 == NULL || out == NULL || node->input_count != 2 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
   if (s1->type != TFL_TYPE_INT32 || s2->type != TFL_TYPE_INT32 || out->type != TFL_TYPE_INT32)
     return TFL_ERR_UNSUPPORTED_TYPE;
-  if (s1->dims_count != 1 || s2->dims_count != 1 || out->dims_count != 1)
-    return TFL_ERR_BAD_SHAPE;
+  if (s1->dims_count != 1 || s2->dims_count != 1 || out->dims_count != 1) return TFL_ERR_BAD_SHAPE;
   if (s1->bytes != s1->dims[0] * 4 || s2->bytes != s2->dims[0] * 4) return TFL_ERR_BAD_BUFFER;
   return TFL_OK;
 }

@@ -20,10 +20,14 @@ static tfl_status cast_prepare(tfl_context *ctx, tfl_node *node) {
 
 static int32_t cast_load(const void *data, int32_t type, int32_t i) {
   switch (type) {
-    case TFL_TYPE_INT8: return ((const int8_t *)data)[i];
-    case TFL_TYPE_INT16: return ((const int16_t *)data)[i];
-    case TFL_TYPE_INT32: return ((const int32_t *)data)[i];
-    default: return ((const uint8_t *)data)[i] != 0;
+    case TFL_TYPE_INT8:
+      return ((const int8_t *)data)[i];
+    case TFL_TYPE_INT16:
+      return ((const int16_t *)data)[i];
+    case TFL_TYPE_INT32:
+      return ((const int32_t *)data)[i];
+    default:
+      return ((const uint8_t *)data)[i] != 0;
   }
 }
 
@@ -42,8 +46,12 @@ static void cast_store(void *data, int32_t type, int32_t i, int32_t v) {
       ((int16_t *)data)[i] = (int16_t)(low >= 32768 ? low - 65536 : low);
       break;
     }
-    case TFL_TYPE_INT32: ((int32_t *)data)[i] = v; break;
-    default: ((uint8_t *)data)[i] = (uint8_t)(v != 0); break;
+    case TFL_TYPE_INT32:
+      ((int32_t *)data)[i] = v;
+      break;
+    default:
+      ((uint8_t *)data)[i] = (uint8_t)(v != 0);
+      break;
   }
 }
 

@@ -31,7 +31,8 @@ static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
     }
     if (in->dims[axis] < 0 || in->dims[axis] > out->dims[axis] - axis_sum) return TFL_ERR_BAD_SHAPE;
     axis_sum += in->dims[axis];
-    if (in->scale != out->scale || in->zero_point != out->zero_point) return TFL_ERR_BAD_QUANTIZATION;
+    if (in->scale != out->scale || in->zero_point != out->zero_point)
+      return TFL_ERR_BAD_QUANTIZATION;
   }
   if (axis_sum != out->dims[axis]) return TFL_ERR_BAD_SHAPE;
   tfl_split_layout(d, out, axis, 0, axis);

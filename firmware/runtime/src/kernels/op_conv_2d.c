@@ -41,8 +41,8 @@ static int conv_is_pointwise(const tfl_tensor *in, const tfl_tensor *w, const tf
  * plan.py's conv_scratch_bytes computes the same numbers): the pointwise path's two expanded
  * pixels (4 * ic bytes); im2col's int8 row of the receptive field rounded up to 4-blocks, then
  * its expansion (twice that); none for the portable kernels. */
-static int32_t conv_scratch_bytes(const tfl_tensor *in, const tfl_tensor *w,
-                                  const tfl_tensor *out, const conv_data *d) {
+static int32_t conv_scratch_bytes(const tfl_tensor *in, const tfl_tensor *w, const tfl_tensor *out,
+                                  const conv_data *d) {
 #if TFL_MAC_DSP
   const int32_t filter_size = w->dims[1] * w->dims[2] * w->dims[3];
 #if TFL_MAC_DOT2X2
@@ -178,7 +178,7 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
   const int32_t *mult = ctx->mem.pool + d->pool_index;
   const int32_t *shift = mult + w->quant_count;
   const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
-  const int32_t filter_size = kh * kw * fic; /* weights of one output channel */
+  const int32_t filter_size = kh * kw * fic;         /* weights of one output channel */
   /* With one group and no horizontal dilation, the taps of one filter row read one contiguous
    * run of the input row (fx_count * ic bytes) against one contiguous run of weights. */
   const int contiguous_rows = cd->groups == 1 && d->dilation_w == 1;
@@ -245,19 +245,19 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
                          filter_size - padded, in_off, acc);
               }
             } else {
-              tfl_dot4_expanded(patch, src, wt + c * filter_size, filter_size, filter_size,
-                                in_off, acc);
+              tfl_dot4_expanded(patch, src, wt + c * filter_size, filter_size, filter_size, in_off,
+                                acc);
             }
             for (int32_t j = 0; j < 4; ++j) {
               const int32_t q = (c + j) & qmask;
-              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
-                                         out_off, act_lo, act_hi);
+              yp[c + j] =
+                  tfl_mac_output(acc[j], b, c + j, mult[q], shift[q], out_off, act_lo, act_hi);
             }
           }
           for (; c < oc; ++c) {
             const uint32_t acc = tfl_dot1(src, wt + c * filter_size, filter_size, in_off, 0);
-            yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
-                                   out_off, act_lo, act_hi);
+            yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask], out_off, act_lo,
+                                   act_hi);
           }
         }
 #endif
@@ -273,8 +273,8 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
             }
             for (int32_t j = 0; j < 4; ++j) {
               const int32_t q = (c + j) & qmask;
-              yp[c + j] = tfl_mac_output(acc[j], b, c + j, mult[q], shift[q],
-                                         out_off, act_lo, act_hi);
+              yp[c + j] =
+                  tfl_mac_output(acc[j], b, c + j, mult[q], shift[q], out_off, act_lo, act_hi);
             }
           }
           for (; c < oc; ++c) {
@@ -284,8 +284,8 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
               acc = tfl_dot1(xb + (iy * iw + x0 + fx0) * ic,
                              wt + c * filter_size + (fy * kw + fx0) * fic, run, in_off, acc);
             }
-            yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
-                                   out_off, act_lo, act_hi);
+            yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask], out_off, act_lo,
+                                   act_hi);
           }
         }
         for (; c < oc; ++c) { /* grouped or horizontally dilated: one tap at a time */
@@ -299,8 +299,8 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
                              wt + c * filter_size + (fy * kw + fx) * fic, fic, in_off, acc);
             }
           }
-          yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask],
-                                 out_off, act_lo, act_hi);
+          yp[c] =
+              tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask], out_off, act_lo, act_hi);
         }
       }
     }
@@ -314,8 +314,13 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_conv_params *d = &cd->p;
   if (conv_is_pointwise(t.in, t.w, t.out, cd)) {
     const int32_t *mult = ctx->mem.pool + d->pool_index;
-    const tfl_mac_out o = {t.b, mult, mult + t.w->quant_count, t.w->quant_count > 1 ? -1 : 0,
-                           d->output_offset, d->act_min, d->act_max};
+    const tfl_mac_out o = {t.b,
+                           mult,
+                           mult + t.w->quant_count,
+                           t.w->quant_count > 1 ? -1 : 0,
+                           d->output_offset,
+                           d->act_min,
+                           d->act_max};
     conv_pointwise(t.x, t.wt, t.in->dims[0] * t.in->dims[1] * t.in->dims[2], t.in->dims[3],
                    t.w->dims[0], d->input_offset, &o, t.y,
                    (uint32_t *)tfl_scratch(ctx, cd->scratch));

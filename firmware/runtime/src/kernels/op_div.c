@@ -100,8 +100,8 @@ static void div_row(const void *params, const int8_t *in1, int32_t step1, const 
   const tfl_div_data *d = (const tfl_div_data *)params;
   int32_t i;
   for (i = 0; i < n; ++i) {
-    const int32_t q = div_quotient(d, d->input1_offset + in1[i * step1],
-                                   d->input2_offset + in2[i * step2]);
+    const int32_t q =
+        div_quotient(d, d->input1_offset + in1[i * step1], d->input2_offset + in2[i * step2]);
     out[i] = (int8_t)tfl_clamp(q, d->act_min, d->act_max);
   }
 }

@@ -5,18 +5,22 @@
 #include "tfl_kernel.h"
 
 typedef struct {
-  int32_t elem;   /* bytes per element */
+  int32_t elem; /* bytes per element */
   int32_t rank;
-  int32_t whole;  /* 1: the update has every element of the operand */
+  int32_t whole; /* 1: the update has every element of the operand */
 } tfl_dus_data;
 TFL_OP_DATA_FITS(tfl_dus_data);
 
 static int32_t dus_elem_size(int32_t type) {
   switch (type) {
-    case TFL_TYPE_INT8: return 1;
-    case TFL_TYPE_INT16: return 2;
-    case TFL_TYPE_INT32: return 4;
-    default: return 0;
+    case TFL_TYPE_INT8:
+      return 1;
+    case TFL_TYPE_INT16:
+      return 2;
+    case TFL_TYPE_INT32:
+      return 4;
+    default:
+      return 0;
   }
 }
 
@@ -27,8 +31,8 @@ static tfl_status dus_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   tfl_dus_data d;
   int32_t i;
-  if (operand == NULL || update == NULL || start == NULL || out == NULL ||
-      node->input_count != 3 || node->output_count != 1)
+  if (operand == NULL || update == NULL || start == NULL || out == NULL || node->input_count != 3 ||
+      node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
   d.elem = dus_elem_size(operand->type);
   if (d.elem == 0 || update->type != operand->type || out->type != operand->type)

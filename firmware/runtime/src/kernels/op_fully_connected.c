@@ -21,10 +21,10 @@ typedef struct {
   int32_t act_min;
   int32_t act_max;
   int32_t pool_index;
-  int32_t units;   /* N */
-  int32_t depth;   /* K */
+  int32_t units; /* N */
+  int32_t depth; /* K */
   int32_t batches;
-  int32_t scratch; /* arena offset of the DSP path's expanded row (tfl_scratch), -1 for none */
+  int32_t scratch;  /* arena offset of the DSP path's expanded row (tfl_scratch), -1 for none */
   int32_t wide_acc; /* 16x8: 1 accumulates in int64 (int64 bias or none), 0 in int32 */
 } fc_data;
 TFL_OP_DATA_FITS(fc_data);
@@ -126,8 +126,8 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
           tfl_dot4_expanded(patch, row, wt + n * depth, depth, depth, in_off, acc);
           for (int32_t j = 0; j < 4; ++j) {
             const int32_t q = (n + j) & qmask;
-            yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[q], shift[q],
-                                         out_off, act_lo, act_hi);
+            yrow[n + j] =
+                tfl_mac_output(acc[j], b, n + j, mult[q], shift[q], out_off, act_lo, act_hi);
           }
         }
       }
@@ -138,14 +138,14 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
         tfl_dot4(row, wt + n * depth, depth, depth, d->input_offset, acc);
         for (int32_t j = 0; j < 4; ++j) {
           const int32_t q = (n + j) & qmask;
-          yrow[n + j] = tfl_mac_output(acc[j], b, n + j, mult[q], shift[q],
-                                       out_off, act_lo, act_hi);
+          yrow[n + j] =
+              tfl_mac_output(acc[j], b, n + j, mult[q], shift[q], out_off, act_lo, act_hi);
         }
       }
       for (; n < units; ++n) {
         const uint32_t acc = tfl_dot1(row, wt + n * depth, depth, d->input_offset, 0);
-        yrow[n] = tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask],
-                                 out_off, act_lo, act_hi);
+        yrow[n] =
+            tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask], out_off, act_lo, act_hi);
       }
     }
     for (; n < units; ++n) { /* per-tensor weights with a non-zero zero point */
@@ -154,8 +154,8 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
       for (int32_t k = 0; k < depth; ++k) {
         acc += (uint32_t)((row[k] + d->input_offset) * (wr[k] + d->filter_offset));
       }
-      yrow[n] = tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask],
-                               out_off, act_lo, act_hi);
+      yrow[n] =
+          tfl_mac_output(acc, b, n, mult[n & qmask], shift[n & qmask], out_off, act_lo, act_hi);
     }
   }
   return TFL_OK;
@@ -167,8 +167,8 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
 static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
   const fc_data *d = (const fc_data *)node->data;
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
-  const tfl_out16 o = tfl_out16_of(ctx, d->pool_index, w, tfl_node_input(ctx, node, 2),
-                                   d->wide_acc, d->act_min, d->act_max);
+  const tfl_out16 o = tfl_out16_of(ctx, d->pool_index, w, tfl_node_input(ctx, node, 2), d->wide_acc,
+                                   d->act_min, d->act_max);
   const int16_t *x = (const int16_t *)tfl_node_input(ctx, node, 0)->data;
   int16_t *y = (int16_t *)tfl_node_output(ctx, node, 0)->data;
   const int32_t depth = d->depth, units = d->units, w_off = d->filter_offset;

@@ -28,8 +28,8 @@ static tfl_status gather_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t k = 0;
   int64_t n = 1;
   if (node->input_count != 2) return TFL_ERR_MODEL_INVALID;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in,
-                                 &pos, &out));
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPE_BIT(TFL_TYPE_INT32), &in, &pos,
+                                 &out));
   if (pos->is_constant && (pos->data == NULL || pos->bytes != tfl_tensor_elements(pos) * 4))
     return TFL_ERR_BAD_BUFFER;
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &axis));       /* GatherOptions.axis */
@@ -38,8 +38,8 @@ static tfl_status gather_prepare(tfl_context *ctx, tfl_node *node) {
   const int32_t pos_rank = (int32_t)pos->dims_count;
   if (axis < 0) axis += in_rank;
   if (batch_dims < 0) batch_dims += pos_rank;
-  if (axis < 0 || axis >= in_rank || batch_dims < 0 || batch_dims > axis ||
-      batch_dims >= in_rank || batch_dims > pos_rank)
+  if (axis < 0 || axis >= in_rank || batch_dims < 0 || batch_dims > axis || batch_dims >= in_rank ||
+      batch_dims > pos_rank)
     return TFL_ERR_BAD_SHAPE;
   if ((int32_t)out->dims_count != in_rank + pos_rank - 1 - batch_dims) return TFL_ERR_BAD_SHAPE;
   tfl_gather_data d = {.batch = 1, .outer = 1, .inner = 1, .coords = 1};

@@ -15,8 +15,8 @@
 typedef struct {
   int32_t input_zero_point;
   int32_t output_zero_point;
-  int32_t output_multiplier; /* Q15 */
-  int32_t output_exponent;   /* <= 0 */
+  int32_t output_multiplier;  /* Q15 */
+  int32_t output_exponent;    /* <= 0 */
   int32_t reluish_multiplier; /* Q15 */
   int32_t reluish_exponent;
 } tfl_hard_swish_data;

@@ -16,8 +16,8 @@ typedef struct {
   int32_t identity_shift;
   int32_t alpha_multiplier; /* Q31 of |alpha multiplier| */
   int32_t alpha_shift;
-  int32_t alpha_negative;   /* 1: negate the scaled value */
-  int32_t qmin;             /* the storage type's range */
+  int32_t alpha_negative; /* 1: negate the scaled value */
+  int32_t qmin;           /* the storage type's range */
   int32_t qmax;
 } tfl_leaky_relu_data;
 TFL_OP_DATA_FITS(tfl_leaky_relu_data);
@@ -36,11 +36,7 @@ static int32_t leaky_relu_any(const void *params, int32_t x) {
   return tfl_clamp(d->output_zero_point + scaled, d->qmin, d->qmax);
 }
 
-static tfl_status leaky_relu_eval16(tfl_context *ctx, tfl_node *node) {
-  return tfl_map16_eval(ctx, node, leaky_relu_any);
-}
-
-TFL_DEFINE_KERNEL16(leaky_relu_int16, 98, "LEAKY_RELU", leaky_relu_prepare, leaky_relu_eval16);
+TFL_DEFINE_MAP16_KERNEL(leaky_relu_int16, 98, "LEAKY_RELU", leaky_relu_prepare, leaky_relu_any);
 
 static tfl_status leaky_relu_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *out;

@@ -25,8 +25,7 @@ TFL_OP_DATA_FITS(tfl_mul_data);
  * INT32_MIN, and with right_shift > 0 left_shift is 0, so high + round cannot overflow.
  * wide: int16 elements (a constant at each call site). */
 TFL_BINARY_INLINE void mul_row_any(const void *params, const void *in1, int32_t step1,
-                                   const void *in2, int32_t step2, void *out, int32_t n,
-                                   int wide) {
+                                   const void *in2, int32_t step2, void *out, int32_t n, int wide) {
   const tfl_mul_data *d = (const tfl_mul_data *)params;
   /* parameters in locals: stores through the output may alias *d, which would force reloads */
   const int32_t offset1 = d->input1_offset;
@@ -46,21 +45,21 @@ TFL_BINARY_INLINE void mul_row_any(const void *params, const void *in1, int32_t 
     const int32_t product =
         (tfl_binary_load(in1, o1, wide) + offset1) * (tfl_binary_load(in2, o2, wide) + offset2);
     const int32_t raw =
-        tfl_binary_scale(product * (1 << left_shift), multiplier, right_shift, round,
-                         sign_mask) + output_offset;
+        tfl_binary_scale(product * (1 << left_shift), multiplier, right_shift, round, sign_mask) +
+        output_offset;
     tfl_binary_store(out, i, tfl_clamp(raw, act_min, act_max), wide);
     o1 += step1;
     o2 += step2;
   }
 }
 
-static void mul_row(const void *params, const int8_t *in1, int32_t step1,
-                    const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+static void mul_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
+                    int32_t step2, int8_t *out, int32_t n) {
   mul_row_any(params, in1, step1, in2, step2, out, n, 0);
 }
 
-static void mul_row16(const void *params, const int16_t *in1, int32_t step1,
-                      const int16_t *in2, int32_t step2, int16_t *out, int32_t n) {
+static void mul_row16(const void *params, const int16_t *in1, int32_t step1, const int16_t *in2,
+                      int32_t step2, int16_t *out, int32_t n) {
   mul_row_any(params, in1, step1, in2, step2, out, n, 1);
 }
 
@@ -77,7 +76,8 @@ static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
   int wide = 0;
   /* present, all int8 or all int16, quantized, shapes broadcast */
   TFL_ENSURE(tfl_broadcast_prepare_wide(ctx, node, &in1, &in2, &out, &wide));
-  TFL_ENSURE(tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation)); /* fused_activation_function */
+  TFL_ENSURE(
+      tfl_option_i8(ctx, node, 0, TFL_ACT_NONE, &activation)); /* fused_activation_function */
 
   memset(&d, 0, sizeof d);
   d.input1_offset = -in1->zero_point;

@@ -12,7 +12,7 @@
 
 typedef struct {
   int32_t rank;
-  int32_t before[TFL_MAX_DIMS]; /* padding before each dim */
+  int32_t before[TFL_MAX_DIMS];   /* padding before each dim */
   int32_t valid_lo[TFL_MAX_DIMS]; /* output range [lo, hi) that maps to input element o - before */
   int32_t valid_hi[TFL_MAX_DIMS];
   int32_t value; /* fill value (an int8 or int16 value) */
@@ -99,7 +99,8 @@ static tfl_status pad_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   int32_t k;
   int wide;
-  if (in == NULL || pads == NULL || out == NULL || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
+  if (in == NULL || pads == NULL || out == NULL || node->output_count != 1)
+    return TFL_ERR_MODEL_INVALID;
 #ifdef TFL_PAD_AS_PADV2
   if (node->input_count < 2 || node->input_count > 3) return TFL_ERR_MODEL_INVALID;
 #else
@@ -136,7 +137,8 @@ static tfl_status pad_prepare(tfl_context *ctx, tfl_node *node) {
     if (cval->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
     if (!cval->is_constant || cval->data == NULL || cval->bytes != (wide ? 2 : 1))
       return TFL_ERR_BAD_BUFFER;
-    if (cval->zero_point != out->zero_point || cval->scale != out->scale) return TFL_ERR_BAD_QUANTIZATION;
+    if (cval->zero_point != out->zero_point || cval->scale != out->scale)
+      return TFL_ERR_BAD_QUANTIZATION;
     if (wide) {
       int16_t v;
       memcpy(&v, cval->data, sizeof v);

@@ -27,18 +27,34 @@ static float round_half_away_f(float f) {
 
 static int range_of(uint8_t type, int32_t *lo, int32_t *hi) {
   switch (type) {
-    case TFL_TYPE_INT8: *lo = -128; *hi = 127; return 1;
-    case TFL_TYPE_UINT8: *lo = 0; *hi = 255; return 1;
-    case TFL_TYPE_INT16: *lo = -32768; *hi = 32767; return TFL_WITH_INT16; /* 16x8 */
-    default: return 0;
+    case TFL_TYPE_INT8:
+      *lo = -128;
+      *hi = 127;
+      return 1;
+    case TFL_TYPE_UINT8:
+      *lo = 0;
+      *hi = 255;
+      return 1;
+    case TFL_TYPE_INT16:
+      *lo = -32768;
+      *hi = 32767;
+      return TFL_WITH_INT16; /* 16x8 */
+    default:
+      return 0;
   }
 }
 
 static void store(void *base, uint8_t type, int32_t i, int32_t v) {
   switch (type) {
-    case TFL_TYPE_INT8: ((int8_t *)base)[i] = (int8_t)v; break;
-    case TFL_TYPE_UINT8: ((uint8_t *)base)[i] = (uint8_t)v; break;
-    default: ((int16_t *)base)[i] = (int16_t)v; break;
+    case TFL_TYPE_INT8:
+      ((int8_t *)base)[i] = (int8_t)v;
+      break;
+    case TFL_TYPE_UINT8:
+      ((uint8_t *)base)[i] = (uint8_t)v;
+      break;
+    default:
+      ((int16_t *)base)[i] = (int16_t)v;
+      break;
   }
 }
 
@@ -88,9 +104,9 @@ static tfl_status quantize_eval(tfl_context *ctx, tfl_node *node) {
     /* zero points are inside the storage type's range (checked by tfl_init): no overflow but in
      * the final add, which is done wrapping */
     const int32_t x = tfl_load_quantized(in->data, in->type, i) - d->in_zero_point;
-    int32_t v = (int32_t)((uint32_t)tfl_multiply_by_quantized_multiplier(x, d->multiplier,
-                                                                         d->shift) +
-                          (uint32_t)d->out_zero_point);
+    int32_t v =
+        (int32_t)((uint32_t)tfl_multiply_by_quantized_multiplier(x, d->multiplier, d->shift) +
+                  (uint32_t)d->out_zero_point);
     store(out->data, out->type, i, tfl_clamp(v, d->qmin, d->qmax));
   }
   return TFL_OK;

@@ -24,11 +24,7 @@ static int32_t relu_any(const void *params, int32_t x) {
   return tfl_clamp(v, d->act_min, d->act_max);
 }
 
-static tfl_status relu_eval16(tfl_context *ctx, tfl_node *node) {
-  return tfl_map16_eval(ctx, node, relu_any);
-}
-
-TFL_DEFINE_KERNEL16(relu_int16, 19, "RELU", relu_prepare, relu_eval16);
+TFL_DEFINE_MAP16_KERNEL(relu_int16, 19, "RELU", relu_prepare, relu_any);
 
 static tfl_status relu_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *out;

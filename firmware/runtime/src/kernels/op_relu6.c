@@ -20,11 +20,7 @@ static int32_t relu6_value16(const void *params, int32_t x) {
   return tfl_clamp(x, d->lower, d->upper);
 }
 
-static tfl_status relu6_eval16(tfl_context *ctx, tfl_node *node) {
-  return tfl_map16_eval(ctx, node, relu6_value16);
-}
-
-TFL_DEFINE_KERNEL16(relu6_int16, 21, "RELU6", relu6_prepare, relu6_eval16);
+TFL_DEFINE_MAP16_KERNEL(relu6_int16, 21, "RELU6", relu6_prepare, relu6_value16);
 
 static tfl_status relu6_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *out;

@@ -19,7 +19,8 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_resize_bilinear_data);
 
 static int32_t resize_scale(int32_t in, int32_t out, int align_corners) {
-  if (align_corners && out > 1) return (int32_t)((1024 * (int64_t)(in - 1) + (out - 1) / 2) / (out - 1));
+  if (align_corners && out > 1)
+    return (int32_t)((1024 * (int64_t)(in - 1) + (out - 1) / 2) / (out - 1));
   return (int32_t)((1024 * (int64_t)in + out / 2) / out);
 }
 

@@ -69,7 +69,8 @@ static tfl_status resize_nn_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *size = tfl_node_input(ctx, node, 1);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   int align = 0, half = 0, a;
-  if (in == NULL || size == NULL || out == NULL || node->input_count != 2 || node->output_count != 1)
+  if (in == NULL || size == NULL || out == NULL || node->input_count != 2 ||
+      node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
   if (size->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -91,7 +92,8 @@ static tfl_status resize_nn_prepare(tfl_context *ctx, tfl_node *node) {
     memcpy(&want, (const uint8_t *)size->data + (size_t)a * sizeof(int32_t), sizeof(want));
     if (want != out_size) return TFL_ERR_BAD_SHAPE;
     /* float -> integer conversions below are exact only under 2^24 */
-    if (in_size < 1 || out_size < 1 || in_size > (1 << 24) || out_size > (1 << 24)) return TFL_ERR_BAD_SHAPE;
+    if (in_size < 1 || out_size < 1 || in_size > (1 << 24) || out_size > (1 << 24))
+      return TFL_ERR_BAD_SHAPE;
     if (d->align_corners && out_size > 1)
       scale = (float)(in_size - 1) / (float)(out_size - 1);
     else

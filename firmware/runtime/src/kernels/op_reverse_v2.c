@@ -44,9 +44,12 @@ static tfl_status reverse_v2_prepare(tfl_context *ctx, tfl_node *node) {
   /* inner counted in bytes: one eval for int8 and int16 */
   tfl_reverse_data d = {1, 1, tfl_copy_bytes(in->type)};
   for (int32_t i = 0; i < rank; ++i) {
-    if (i < lo) d.outer *= in->dims[i];
-    else if (i <= hi) d.count *= in->dims[i];
-    else d.inner *= in->dims[i];
+    if (i < lo)
+      d.outer *= in->dims[i];
+    else if (i <= hi)
+      d.count *= in->dims[i];
+    else
+      d.inner *= in->dims[i];
   }
   return tfl_node_set_data(node, &d, sizeof d);
 }

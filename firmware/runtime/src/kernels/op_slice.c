@@ -11,9 +11,9 @@
 
 typedef struct {
   int32_t rank;
-  int32_t es;                          /* element bytes: 1 (int8) or 2 (int16) */
-  int32_t base;                        /* input element of the box's first element */
-  int32_t stride[TFL_SLICE_MAX_DIMS];  /* input element stride of each dim */
+  int32_t es;                         /* element bytes: 1 (int8) or 2 (int16) */
+  int32_t base;                       /* input element of the box's first element */
+  int32_t stride[TFL_SLICE_MAX_DIMS]; /* input element stride of each dim */
   int32_t size[TFL_SLICE_MAX_DIMS];
 } tfl_slice_data;
 TFL_OP_DATA_FITS(tfl_slice_data);
@@ -53,8 +53,8 @@ static tfl_status slice_prepare(tfl_context *ctx, tfl_node *node) {
 static tfl_status slice_eval(tfl_context *ctx, tfl_node *node) {
   tfl_slice_data d;
   memcpy(&d, node->data, sizeof d);
-  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, tfl_node_output(ctx, node, 0)->data,
-                   d.rank, d.size, d.stride, d.base, d.es);
+  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, tfl_node_output(ctx, node, 0)->data, d.rank,
+                   d.size, d.stride, d.base, d.es);
   return TFL_OK;
 }
 

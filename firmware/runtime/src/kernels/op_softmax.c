@@ -23,7 +23,9 @@ enum { SCALED_DIFF_INTEGER_BITS = 5, ACCUM_INTEGER_BITS = 12 };
 
 static int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 static int32_t wrap_sub(int32_t a, int32_t b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
-static int32_t fx_mul(int32_t a, int32_t b) { return tfl_saturating_rounding_doubling_high_mul(a, b); }
+static int32_t fx_mul(int32_t a, int32_t b) {
+  return tfl_saturating_rounding_doubling_high_mul(a, b);
+}
 
 /* x * 2^e with saturation (e > 0) or rounding (e < 0). */
 static int32_t fx_mul_pot(int32_t x, int32_t e) {
@@ -124,13 +126,14 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
   if (out->type == TFL_TYPE_INT8) {
     d->output_bits = 8;
     if (out->zero_point != -128) return TFL_ERR_BAD_QUANTIZATION;
-    if (out->scale < 0.999f / 256.0f || out->scale > 1.001f / 256.0f) return TFL_ERR_BAD_QUANTIZATION;
+    if (out->scale < 0.999f / 256.0f || out->scale > 1.001f / 256.0f)
+      return TFL_ERR_BAD_QUANTIZATION;
   } else {
     /* int16 output (TFLM: zero point -32768) is not implemented */
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
-  double real = (double)beta * (double)in->scale *
-                (double)((int64_t)1 << (31 - SCALED_DIFF_INTEGER_BITS));
+  double real =
+      (double)beta * (double)in->scale * (double)((int64_t)1 << (31 - SCALED_DIFF_INTEGER_BITS));
   if (real > 2147483647.0) real = 2147483647.0;
   if (!(real > 1.0)) return TFL_ERR_UNSUPPORTED_OPTION;
   tfl_quantize_multiplier(real, &d->input_multiplier, &d->input_left_shift);
@@ -157,10 +160,9 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
     for (int32_t c = 0; c < d->depth; ++c) {
       const int32_t diff = row[c] - max_in_row;
       if (diff >= d->diff_min) {
-        const int32_t scaled = fx_mul((int32_t)((uint32_t)diff << d->input_left_shift),
-                                      d->input_multiplier);
-        sum_of_exps = wrap_add(sum_of_exps,
-                               fx_mul_pot(exp_negative(scaled), -ACCUM_INTEGER_BITS));
+        const int32_t scaled =
+            fx_mul((int32_t)((uint32_t)diff << d->input_left_shift), d->input_multiplier);
+        sum_of_exps = wrap_add(sum_of_exps, fx_mul_pot(exp_negative(scaled), -ACCUM_INTEGER_BITS));
       }
     }
     const int32_t headroom_plus_one = count_leading_zeros((uint32_t)sum_of_exps);
@@ -172,11 +174,12 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
       const int32_t diff = row[c] - max_in_row;
       int32_t v = out_min;
       if (diff >= d->diff_min) {
-        const int32_t scaled = fx_mul((int32_t)((uint32_t)diff << d->input_left_shift),
-                                      d->input_multiplier);
+        const int32_t scaled =
+            fx_mul((int32_t)((uint32_t)diff << d->input_left_shift), d->input_multiplier);
         const int32_t e = exp_negative(scaled);
         v = tfl_rounding_divide_by_pot(fx_mul(shifted_scale, e),
-                                       bits_over_unit + 31 - d->output_bits) + out_min;
+                                       bits_over_unit + 31 - d->output_bits) +
+            out_min;
         v = tfl_clamp(v, out_min, out_max);
       }
       ((int8_t *)out->data)[r * d->depth + c] = (int8_t)v;

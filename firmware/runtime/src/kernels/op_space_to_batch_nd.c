@@ -32,8 +32,7 @@ static tfl_status space_to_batch_nd_eval(tfl_context *ctx, tfl_node *node) {
         if (ih < 0 || ih >= d.space_h || iw < 0 || iw >= d.space_w) {
           memset(y, d.pad_value & 0xff, (size_t)d.depth);
         } else {
-          memcpy(y, x + (((size_t)n * d.space_h + ih) * d.space_w + iw) * d.depth,
-                 (size_t)d.depth);
+          memcpy(y, x + (((size_t)n * d.space_h + ih) * d.space_w + iw) * d.depth, (size_t)d.depth);
         }
         y += d.depth;
       }

@@ -11,7 +11,8 @@ static tfl_status split_prepare(tfl_context *ctx, tfl_node *node) {
   if (axis_t == NULL || in == NULL || node->input_count != 2 || node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
   if (tfl_copy_bytes(in->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (axis_t->type != TFL_TYPE_INT32 && axis_t->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (axis_t->type != TFL_TYPE_INT32 && axis_t->type != TFL_TYPE_INT64)
+    return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(tfl_split_axis(ctx, node, axis_t, in, &axis));
   num = node->output_count;
   if (in->dims[axis] % num != 0) return TFL_ERR_BAD_SHAPE;

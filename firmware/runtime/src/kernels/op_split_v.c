@@ -10,7 +10,8 @@ static tfl_status split_v_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *sizes = tfl_node_input(ctx, node, 1);
   const tfl_tensor *axis_t = tfl_node_input(ctx, node, 2);
   int32_t num, axis = 0, i, sum = 0, unknown = -1;
-  if (in == NULL || sizes == NULL || axis_t == NULL || node->input_count != 3 || node->output_count < 1)
+  if (in == NULL || sizes == NULL || axis_t == NULL || node->input_count != 3 ||
+      node->output_count < 1)
     return TFL_ERR_MODEL_INVALID;
   if (tfl_copy_bytes(in->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
   if ((axis_t->type != TFL_TYPE_INT32 && axis_t->type != TFL_TYPE_INT64) ||

@@ -61,17 +61,15 @@ static void squared_difference_row(const void *params, const int8_t *in1, int32_
     const int32_t b = tfl_multiply_by_quantized_multiplier(
         ((int32_t)in2[i * step2] - d->in2.zero_point) * 128, d->in2.multiplier, d->in2.shift);
     const int32_t diff = a - b;
-    const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(diff * diff,
-                                                                    d->output_multiplier,
-                                                                    d->output_shift) +
+    const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(
+                          diff * diff, d->output_multiplier, d->output_shift) +
                       d->output_zero_point; /* int64: defined for any requantized value */
     out[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
   }
 }
 
 static void squared_difference_row_int32(const void *params, const int8_t *in1, int32_t step1,
-                                         const int8_t *in2, int32_t step2, int8_t *out,
-                                         int32_t n) {
+                                         const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
   int32_t i;
   (void)params;
   for (i = 0; i < n; ++i) {

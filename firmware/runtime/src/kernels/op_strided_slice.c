@@ -14,7 +14,7 @@
 
 typedef struct {
   int32_t rank;
-  int32_t base;                /* input element of the first output element */
+  int32_t base;                 /* input element of the first output element */
   int32_t stride[TFL_MAX_DIMS]; /* input element step along each axis (step * input stride) */
   int32_t count[TFL_MAX_DIMS];  /* elements taken along each axis */
 } tfl_strided_slice_data;
@@ -37,13 +37,15 @@ static int32_t ss_at(tfl_context *ctx, const tfl_node *node, int32_t input, int3
   return tfl_index_i32(tfl_node_input(ctx, node, input)->data, (size_t)i);
 }
 
-static int64_t ss_clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+static int64_t ss_clamp(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
 
 /* The eval over int8 (es = 1) or int16 (es = 2) elements. */
 static tfl_status ss_copy(tfl_context *ctx, const tfl_node *node, int32_t es) {
   const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
-  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, tfl_node_output(ctx, node, 0)->data,
-                   d->rank, d->count, d->stride, d->base, es);
+  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, tfl_node_output(ctx, node, 0)->data, d->rank,
+                   d->count, d->stride, d->base, es);
   return TFL_OK;
 }
 
@@ -94,8 +96,10 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
       e = stride > 0 ? ss_clamp(e, 0, size) : ss_clamp(e, -1, size - 1);
       if ((end_mask >> a) & 1) e = stride > 0 ? size : -1;
     }
-    if (stride > 0) n = e > s ? (e - s + stride - 1) / stride : 0;
-    else n = s > e ? (s - e + (-stride) - 1) / (-stride) : 0;
+    if (stride > 0)
+      n = e > s ? (e - s + stride - 1) / stride : 0;
+    else
+      n = s > e ? (s - e + (-stride) - 1) / (-stride) : 0;
     if (shrink) {
       if (n != 1) return TFL_ERR_BAD_ARGUMENT;
     } else {

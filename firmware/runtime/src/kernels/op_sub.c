@@ -12,8 +12,8 @@ typedef tfl_addsub_params tfl_sub_data;
 TFL_OP_DATA_FITS(tfl_sub_data);
 
 /* One broadcast row (tfl_broadcast_run). */
-static void sub_row(const void *params, const int8_t *in1, int32_t step1,
-                    const int8_t *in2, int32_t step2, int8_t *out, int32_t n) {
+static void sub_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
+                    int32_t step2, int8_t *out, int32_t n) {
   tfl_addsub_row((const tfl_sub_data *)params, in1, step1, in2, step2, out, n, 1, 0);
 }
 

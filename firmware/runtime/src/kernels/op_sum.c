@@ -20,9 +20,9 @@ TFL_OP_DATA_FITS(tfl_sum_data);
 static int32_t sum_finish(int32_t acc, const void *user) {
   const tfl_sum_data *d = (const tfl_sum_data *)user;
   const int32_t shifted = (int32_t)((uint32_t)acc - (uint32_t)d->offset);
-  const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(shifted, d->multiplier,
-                                                                  d->shift) +
-                    d->output_zero_point; /* int64: defined for any requantized value */
+  const int64_t r =
+      (int64_t)tfl_multiply_by_quantized_multiplier(shifted, d->multiplier, d->shift) +
+      d->output_zero_point; /* int64: defined for any requantized value */
   return (int32_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
 }
 

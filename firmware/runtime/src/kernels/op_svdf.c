@@ -48,8 +48,8 @@ static tfl_status svdf_prepare(tfl_context *ctx, tfl_node *node) {
   }
   int32_t rank;
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &rank));
-  if (x->dims_count != 2 || wf->dims_count != 2 || wt->dims_count != 2 ||
-      st->dims_count != 2 || y->dims_count != 2) {
+  if (x->dims_count != 2 || wf->dims_count != 2 || wt->dims_count != 2 || st->dims_count != 2 ||
+      y->dims_count != 2) {
     return TFL_ERR_BAD_SHAPE;
   }
   const int32_t batches = x->dims[0], n_input = x->dims[1];
@@ -64,8 +64,8 @@ static tfl_status svdf_prepare(tfl_context *ctx, tfl_node *node) {
   }
   if (y->dims[0] != batches || y->dims[1] != n_unit) return TFL_ERR_BAD_SHAPE;
   if (bias != NULL && tfl_tensor_elements(bias) != n_unit) return TFL_ERR_BAD_SHAPE;
-  if (x->quant_count != 1 || wf->quant_count != 1 || wt->quant_count != 1 ||
-      st->quant_count != 1 || y->quant_count != 1) {
+  if (x->quant_count != 1 || wf->quant_count != 1 || wt->quant_count != 1 || st->quant_count != 1 ||
+      y->quant_count != 1) {
     return TFL_ERR_BAD_QUANTIZATION;
   }
   if (!(x->scale > 0.0f) || !(wf->scale > 0.0f) || !(wt->scale > 0.0f) || !(st->scale > 0.0f) ||
@@ -84,9 +84,14 @@ static tfl_status svdf_prepare(tfl_context *ctx, tfl_node *node) {
   }
   const float scale1 = x->scale * wf->scale / st->scale;
   const float scale2 = time_scale / y->scale;
-  *d = (svdf_data){.input_offset = -x->zero_point, .output_zp = y->zero_point,
-                   .batches = batches, .n_input = n_input, .n_filter = n_filter,
-                   .n_memory = n_memory, .rank = rank, .n_unit = n_unit};
+  *d = (svdf_data){.input_offset = -x->zero_point,
+                   .output_zp = y->zero_point,
+                   .batches = batches,
+                   .n_input = n_input,
+                   .n_filter = n_filter,
+                   .n_memory = n_memory,
+                   .rank = rank,
+                   .n_unit = n_unit};
   tfl_quantize_multiplier((double)scale1, &d->mult1, &d->shift1);
   tfl_quantize_multiplier((double)scale2, &d->mult2, &d->shift2);
   return TFL_OK;

@@ -16,8 +16,8 @@ TFL_OP_DATA_FITS(tfl_transpose_data);
 static tfl_status transpose_copy(tfl_context *ctx, const tfl_node *node, int32_t es) {
   const tfl_transpose_data *d = (const tfl_transpose_data *)node->data;
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, out->data, d->rank, out->dims,
-                   d->src_stride, 0, es);
+  tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, out->data, d->rank, out->dims, d->src_stride,
+                   0, es);
   return TFL_OK;
 }
 
@@ -42,7 +42,8 @@ static tfl_status transpose_prepare(tfl_context *ctx, tfl_node *node) {
   if (in->dims_count < 1 || in->dims_count != out->dims_count) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
   if (perm->dims_count != 1 || perm->dims[0] != d->rank) return TFL_ERR_BAD_SHAPE;
-  for (i = d->rank - 1; i >= 0; --i) in_stride[i] = i == d->rank - 1 ? 1 : in_stride[i + 1] * in->dims[i + 1];
+  for (i = d->rank - 1; i >= 0; --i)
+    in_stride[i] = i == d->rank - 1 ? 1 : in_stride[i + 1] * in->dims[i + 1];
   for (i = 0; i < d->rank; ++i) {
     const int64_t p = tfl_index_at(perm, i);
     if (p < 0 || p >= d->rank || ((seen >> p) & 1)) return TFL_ERR_BAD_ARGUMENT;

@@ -24,7 +24,7 @@ typedef struct {
   int32_t input_zp, output_zp;
   int32_t act_min, act_max;
   int32_t pool_offset; /* index of the multipliers in ctx->mem.pool */
-  int32_t scales; /* weight scales: 1 (per-tensor) or OC (per-channel) */
+  int32_t scales;      /* weight scales: 1 (per-tensor) or OC (per-channel) */
 } tfl_transpose_conv_data;
 TFL_OP_DATA_FITS(tfl_transpose_conv_data);
 
@@ -32,7 +32,7 @@ TFL_OP_DATA_FITS(tfl_transpose_conv_data);
  * image of the transpose conv's output size `size` back to its input. */
 static int32_t tconv_padding(int32_t padding, int32_t size, int32_t filter, int32_t stride) {
   const int64_t fwd = padding == TFL_PADDING_SAME ? ((int64_t)size + stride - 1) / stride
-                                                 : ((int64_t)size - filter + stride) / stride;
+                                                  : ((int64_t)size - filter + stride) / stride;
   const int64_t total = (fwd - 1) * stride + filter - size;
   return total > 0 ? (int32_t)(total / 2) : 0;
 }
@@ -71,11 +71,14 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &stride_w));
   TFL_ENSURE(tfl_option_i32(ctx, node, 2, 0, &stride_h));
   TFL_ENSURE(tfl_option_i8(ctx, node, 3, TFL_ACT_NONE, &act));
-  if (padding != TFL_PADDING_SAME && padding != TFL_PADDING_VALID) return TFL_ERR_UNSUPPORTED_OPTION;
+  if (padding != TFL_PADDING_SAME && padding != TFL_PADDING_VALID)
+    return TFL_ERR_UNSUPPORTED_OPTION;
   if (stride_w < 1 || stride_h < 1) return TFL_ERR_BAD_ARGUMENT;
   /* quantization: per-tensor activations, symmetric weights with 1 or OC scales on dim 0 */
-  if (in->quant_count < 1 || out->quant_count < 1 || w->quant_count < 1) return TFL_ERR_BAD_QUANTIZATION;
-  if (w->quant_count != 1 && (w->quant_count != oc || w->quant_dim != 0)) return TFL_ERR_BAD_QUANTIZATION;
+  if (in->quant_count < 1 || out->quant_count < 1 || w->quant_count < 1)
+    return TFL_ERR_BAD_QUANTIZATION;
+  if (w->quant_count != 1 && (w->quant_count != oc || w->quant_dim != 0))
+    return TFL_ERR_BAD_QUANTIZATION;
   if (!(in->scale > 0.0f) || !(out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   for (c = 0; c < w->quant_count; ++c) {
     if (tfl_tensor_channel_zero_point(w, c) != 0) return TFL_ERR_BAD_QUANTIZATION;
@@ -178,12 +181,10 @@ TCONV_INLINE tfl_status tconv_walk(tfl_context *ctx, tfl_node *node, int wide) {
           if (bias != NULL && wide) acc += (uint64_t)tconv_bias(bias, c);
           if (bias != NULL && !wide) acc32 += (uint32_t)tconv_bias(bias, c);
           if (wide) {
-            v = tfl_requantize_int64((int64_t)acc, mult[c & channel_mask],
-                                     shift[c & channel_mask]);
+            v = tfl_requantize_int64((int64_t)acc, mult[c & channel_mask], shift[c & channel_mask]);
             ((int16_t *)out->data)[o++] = (int16_t)tfl_clamp(v, d->act_min, d->act_max);
           } else {
-            v = tfl_multiply_by_quantized_multiplier((int32_t)acc32,
-                                                     mult[c & channel_mask],
+            v = tfl_multiply_by_quantized_multiplier((int32_t)acc32, mult[c & channel_mask],
                                                      shift[c & channel_mask]) +
                 d->output_zp;
             ((int8_t *)out->data)[o++] = (int8_t)tfl_clamp(v, d->act_min, d->act_max);

@@ -28,8 +28,17 @@
 #include "tfl_mac.h"
 
 enum { LSTM_INPUTS = 24, LSTM_POOL_WORDS = 22 };
-enum { IN_X = 0, IN_W = 1, IN_R = 5, IN_PEEP = 9, IN_BIAS = 12, IN_PROJ = 16, IN_H = 18,
-       IN_C = 19, IN_NORM = 20 };
+enum {
+  IN_X = 0,
+  IN_W = 1,
+  IN_R = 5,
+  IN_PEEP = 9,
+  IN_BIAS = 12,
+  IN_PROJ = 16,
+  IN_H = 18,
+  IN_C = 19,
+  IN_NORM = 20
+};
 enum { GATE_I = 0, GATE_F = 1, GATE_G = 2, GATE_O = 3 };
 
 typedef struct {

@@ -34,7 +34,10 @@ tfl_status tfl_argminmax_prepare(tfl_context *ctx, tfl_node *node) {
   for (i = 0; i < rank; ++i) {
     if (i == (int32_t)axis) continue;
     if (out->dims[i < axis ? i : i - 1] != in->dims[i]) return TFL_ERR_BAD_SHAPE;
-    if (i < axis) outer *= in->dims[i]; else inner *= in->dims[i];
+    if (i < axis)
+      outer *= in->dims[i];
+    else
+      inner *= in->dims[i];
   }
   if (in->dims[axis] < 1) return TFL_ERR_BAD_SHAPE; /* no position to report */
   d.outer = (int32_t)outer;

@@ -19,7 +19,8 @@ tfl_status tfl_batchspace_prepare(tfl_context *ctx, tfl_node *node, int to_batch
   int64_t blocks = 1;
   if (in == NULL || block == NULL || pads == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
-  if (block->type != TFL_TYPE_INT32 || pads->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (block->type != TFL_TYPE_INT32 || pads->type != TFL_TYPE_INT32)
+    return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(block) || !tfl_index_ok(pads)) return TFL_ERR_BAD_BUFFER;
   rank = (int32_t)in->dims_count;
   if ((rank != 3 && rank != 4) || (int32_t)out->dims_count != rank) return TFL_ERR_BAD_SHAPE;

@@ -66,10 +66,9 @@ static void broadcast_make_walk(const tfl_tensor *a, const tfl_tensor *b, const 
 
 /* The walk over the whole output for int8 rows (row8) or int16 rows (row16, row8 NULL); row8
  * gets byte pointers to elements of in_bytes (inputs) and out_bytes (output), 1 for int8. */
-static void broadcast_walk_rows(const tfl_tensor *in1, const tfl_tensor *in2,
-                                const tfl_tensor *out, tfl_broadcast_row row8,
-                                tfl_broadcast_row16 row16, const void *params, int32_t in_bytes,
-                                int32_t out_bytes) {
+static void broadcast_walk_rows(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
+                                tfl_broadcast_row row8, tfl_broadcast_row16 row16,
+                                const void *params, int32_t in_bytes, int32_t out_bytes) {
   broadcast_walk w;
   int32_t idx[TFL_MAX_DIMS];
   int32_t off1 = 0;
@@ -139,8 +138,7 @@ tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node, tfl_broadc
   return broadcast_eval_rows(ctx, node, row, NULL);
 }
 
-tfl_status tfl_broadcast_eval16(tfl_context *ctx, const tfl_node *node,
-                                tfl_broadcast_row16 row) {
+tfl_status tfl_broadcast_eval16(tfl_context *ctx, const tfl_node *node, tfl_broadcast_row16 row) {
   return broadcast_eval_rows(ctx, node, NULL, row);
 }
 
@@ -169,8 +167,7 @@ tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node,
                                       const tfl_tensor **in1, const tfl_tensor **in2,
                                       const tfl_tensor **out, int *wide) {
   TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_COPY, in1, in2, out));
-  if ((*in1)->type != (*out)->type || (*in2)->type != (*out)->type)
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  if ((*in1)->type != (*out)->type || (*in2)->type != (*out)->type) return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(tfl_broadcast_quant_check(*in1, *in2, *out));
   *wide = TFL_IS_INT16(*out);
   /* 16x8: symmetric int16 activations (TFLite's quantization spec; TFLM checks it for MUL) */
@@ -257,23 +254,22 @@ static tfl_status addsub_params(tfl_context *ctx, const tfl_node *node, const tf
   d.output_offset = out->zero_point;
   d.left_shift = wide ? 15 : 20;
   twice_max_scale = 2.0 * (double)(in1->scale > in2->scale ? in1->scale : in2->scale);
-  TFL_ENSURE(addsub_small_multiplier((double)in1->scale / twice_max_scale,
-                                     &d.input1_multiplier, &d.input1_shift));
-  TFL_ENSURE(addsub_small_multiplier((double)in2->scale / twice_max_scale,
-                                     &d.input2_multiplier, &d.input2_shift));
-  TFL_ENSURE(addsub_small_multiplier(
-      twice_max_scale / ((double)(1L << d.left_shift) * (double)out->scale),
-      &d.output_multiplier, &d.output_shift));
-  TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point,
-                                  wide ? -32768 : -128, wide ? 32767 : 127, &d.act_min,
-                                  &d.act_max));
+  TFL_ENSURE(addsub_small_multiplier((double)in1->scale / twice_max_scale, &d.input1_multiplier,
+                                     &d.input1_shift));
+  TFL_ENSURE(addsub_small_multiplier((double)in2->scale / twice_max_scale, &d.input2_multiplier,
+                                     &d.input2_shift));
+  TFL_ENSURE(
+      addsub_small_multiplier(twice_max_scale / ((double)(1L << d.left_shift) * (double)out->scale),
+                              &d.output_multiplier, &d.output_shift));
+  TFL_ENSURE(tfl_activation_range(activation, out->scale, out->zero_point, wide ? -32768 : -128,
+                                  wide ? 32767 : 127, &d.act_min, &d.act_max));
   *params = d;
   return TFL_OK;
 }
 
 /* The int16 row of ADD and SUB: the subtraction flag is in the parameters. */
-static void addsub_row16(const void *params, const int16_t *in1, int32_t step1,
-                         const int16_t *in2, int32_t step2, int16_t *out, int32_t n) {
+static void addsub_row16(const void *params, const int16_t *in1, int32_t step1, const int16_t *in2,
+                         int32_t step2, int16_t *out, int32_t n) {
   const tfl_addsub_params *d = (const tfl_addsub_params *)params;
   if (d->subtract) {
     tfl_addsub_row(d, in1, step1, in2, step2, out, n, 1, 1);

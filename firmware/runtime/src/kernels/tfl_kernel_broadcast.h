@@ -64,8 +64,7 @@ typedef struct {
 /* The start of a binary int8 op's prepare: inputs 0, 1 and output 0 present (*in1, *in2, *out)
  * and int8, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_tensors_int8(tfl_context *ctx, const tfl_node *node,
-                                                     const tfl_tensor **in1,
-                                                     const tfl_tensor **in2,
+                                                     const tfl_tensor **in1, const tfl_tensor **in2,
                                                      const tfl_tensor **out);
 
 /* The prepare of kernels without parameters (MAXIMUM, MINIMUM): both inputs and the output
@@ -88,8 +87,7 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_nod
  * inputs (*in1, *in2) and the output (*out) present, all int8 (*wide = 0) or all int16
  * (*wide = 1, zero points 0), quantized with positive scales, shapes that broadcast. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node,
-                                                     const tfl_tensor **in1,
-                                                     const tfl_tensor **in2,
+                                                     const tfl_tensor **in1, const tfl_tensor **in2,
                                                      const tfl_tensor **out, int *wide);
 
 /* The eval of MAXIMUM (maximum = 1) and MINIMUM (maximum = 0): the larger or smaller of the
@@ -154,9 +152,9 @@ TFL_OP_DATA_FITS(tfl_addsub_params);
  * Operands of tfl_binary_scale: every multiplier has shift <= 0 (tfl_addsub_prepare) and
  * |x| <= 2^30 (int8: 255 << 20; int16: 32768 << 15 with zero points 0), so the saturating case
  * cannot occur and high + round cannot overflow. */
-TFL_BINARY_INLINE void tfl_addsub_row(const tfl_addsub_params *d, const void *in1,
-                                      int32_t step1, const void *in2, int32_t step2, void *out,
-                                      int32_t n, int subtract, int wide) {
+TFL_BINARY_INLINE void tfl_addsub_row(const tfl_addsub_params *d, const void *in1, int32_t step1,
+                                      const void *in2, int32_t step2, void *out, int32_t n,
+                                      int subtract, int wide) {
   /* parameters in locals: stores through the output may alias *d, which would force reloads */
   const int32_t offset1 = d->input1_offset;
   const int32_t offset2 = d->input2_offset;
@@ -180,15 +178,13 @@ TFL_BINARY_INLINE void tfl_addsub_row(const tfl_addsub_params *d, const void *in
   int32_t o1 = 0;
   int32_t o2 = 0;
   for (i = 0; i < n; ++i) {
-    const int32_t scaled1 =
-        tfl_binary_scale((tfl_binary_load(in1, o1, wide) + offset1) * (1 << left_shift), m1,
-                         r1, round1, sign1);
-    const int32_t scaled2 =
-        tfl_binary_scale((tfl_binary_load(in2, o2, wide) + offset2) * (1 << left_shift), m2,
-                         r2, round2, sign2);
+    const int32_t scaled1 = tfl_binary_scale(
+        (tfl_binary_load(in1, o1, wide) + offset1) * (1 << left_shift), m1, r1, round1, sign1);
+    const int32_t scaled2 = tfl_binary_scale(
+        (tfl_binary_load(in2, o2, wide) + offset2) * (1 << left_shift), m2, r2, round2, sign2);
     const int32_t raw =
-        tfl_binary_scale(subtract ? scaled1 - scaled2 : scaled1 + scaled2, mo, ro, roundo,
-                         signo) + output_offset;
+        tfl_binary_scale(subtract ? scaled1 - scaled2 : scaled1 + scaled2, mo, ro, roundo, signo) +
+        output_offset;
     tfl_binary_store(out, i, tfl_clamp(raw, act_min, act_max), wide);
     o1 += step1;
     o2 += step2;

@@ -18,8 +18,7 @@ typedef struct {
 TFL_OP_DATA_FITS(tfl_compare_data);
 
 static tfl_status compare_scale(const tfl_tensor *t, int32_t *multiplier, int32_t *shift) {
-  if (t->quant_count < 1 || !(t->scale > 0.0f && t->scale < 1.0f))
-    return TFL_ERR_BAD_QUANTIZATION;
+  if (t->quant_count < 1 || !(t->scale > 0.0f && t->scale < 1.0f)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier((double)t->scale, multiplier, shift);
   return *shift <= 0 ? TFL_OK : TFL_ERR_BAD_QUANTIZATION;
 }
@@ -61,12 +60,24 @@ static int32_t compare_value(int8_t x, const tfl_input_rescale *r) {
 static int8_t compare_result(int32_t kind, int32_t a, int32_t b) {
   int r;
   switch (kind) {
-    case TFL_CMP_EQUAL: r = a == b; break;
-    case TFL_CMP_NOT_EQUAL: r = a != b; break;
-    case TFL_CMP_GREATER: r = a > b; break;
-    case TFL_CMP_GREATER_EQUAL: r = a >= b; break;
-    case TFL_CMP_LESS: r = a < b; break;
-    default: r = a <= b; break;
+    case TFL_CMP_EQUAL:
+      r = a == b;
+      break;
+    case TFL_CMP_NOT_EQUAL:
+      r = a != b;
+      break;
+    case TFL_CMP_GREATER:
+      r = a > b;
+      break;
+    case TFL_CMP_GREATER_EQUAL:
+      r = a >= b;
+      break;
+    case TFL_CMP_LESS:
+      r = a < b;
+      break;
+    default:
+      r = a <= b;
+      break;
   }
   return (int8_t)r;
 }
@@ -77,8 +88,8 @@ static void compare_row_int32(const void *params, const int8_t *in1, int32_t ste
   const tfl_compare_data *d = (const tfl_compare_data *)params;
   int32_t i;
   for (i = 0; i < n; ++i)
-    out[i] = compare_result(d->kind, tfl_broadcast_i32(in1, i, step1),
-                            tfl_broadcast_i32(in2, i, step2));
+    out[i] =
+        compare_result(d->kind, tfl_broadcast_i32(in1, i, step1), tfl_broadcast_i32(in2, i, step2));
 }
 
 static void compare_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,

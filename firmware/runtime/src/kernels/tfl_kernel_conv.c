@@ -27,8 +27,7 @@ tfl_status tfl_weight_op_tensors(tfl_context *ctx, const tfl_node *node, const t
 }
 
 tfl_status tfl_conv_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
-                            const tfl_tensor **w, const tfl_tensor **bias,
-                            const tfl_tensor **out) {
+                            const tfl_tensor **w, const tfl_tensor **bias, const tfl_tensor **out) {
   TFL_ENSURE(tfl_weight_op_tensors(ctx, node, in, w, bias, out));
   if ((*in)->dims_count != 4 || (*w)->dims_count != 4 || (*out)->dims_count != 4) {
     return TFL_ERR_BAD_SHAPE;
@@ -57,15 +56,14 @@ tfl_status tfl_conv_options(tfl_context *ctx, const tfl_node *node, int32_t *dep
 
 /* Window geometry whose index arithmetic stays far from int32 overflow (hostile models can
  * combine SAME padding with huge dilations or strides). */
-static int conv_geometry_ok(int32_t in, int32_t k, int32_t stride, int32_t dilation,
-                            int32_t out) {
+static int conv_geometry_ok(int32_t in, int32_t k, int32_t stride, int32_t dilation, int32_t out) {
   const int64_t effective = ((int64_t)k - 1) * dilation + 1;
   return effective <= (1 << 24) && stride <= (1 << 24) && in <= (1 << 30) &&
          (int64_t)out * stride <= (1 << 30);
 }
 
-tfl_status tfl_conv_geometry(const tfl_tensor *in, const tfl_tensor *out, int32_t kh,
-                             int32_t kw, int8_t padding, tfl_conv_params *p) {
+tfl_status tfl_conv_geometry(const tfl_tensor *in, const tfl_tensor *out, int32_t kh, int32_t kw,
+                             int8_t padding, tfl_conv_params *p) {
   const int32_t oh = tfl_conv_output_size(padding, in->dims[1], kh, p->stride_h, p->dilation_h);
   const int32_t ow = tfl_conv_output_size(padding, in->dims[2], kw, p->stride_w, p->dilation_w);
   if (oh != out->dims[1] || ow != out->dims[2]) return TFL_ERR_BAD_SHAPE;

@@ -41,9 +41,8 @@ TFL_MUST_CHECK tfl_status tfl_conv_options(tfl_context *ctx, const tfl_node *nod
 /* Output height and width for a kh x kw window (TFLite's SAME/VALID formulas) against the
  * output tensor, index arithmetic far from int32 overflow, and the padding before the first
  * element. */
-TFL_MUST_CHECK tfl_status tfl_conv_geometry(const tfl_tensor *in, const tfl_tensor *out,
-                                            int32_t kh, int32_t kw, int8_t padding,
-                                            tfl_conv_params *p);
+TFL_MUST_CHECK tfl_status tfl_conv_geometry(const tfl_tensor *in, const tfl_tensor *out, int32_t kh,
+                                            int32_t kw, int8_t padding, tfl_conv_params *p);
 
 /* Per-tensor activations, weights with one scale or `channels` scales along `quant_dim` and
  * zero points 0, the activation range, the multipliers (tfl_conv_multipliers) and offsets.
@@ -93,8 +92,8 @@ static inline tfl_conv_io tfl_conv_eval_io(tfl_context *ctx, const tfl_node *nod
 
 /* First and one-past-last filter taps whose input coordinate origin + f * dilation lies in
  * [0, size). */
-static inline void tfl_conv_valid_taps(int32_t origin, int32_t dilation, int32_t size,
-                                       int32_t taps, int32_t *first, int32_t *last) {
+static inline void tfl_conv_valid_taps(int32_t origin, int32_t dilation, int32_t size, int32_t taps,
+                                       int32_t *first, int32_t *last) {
   int32_t f0 = 0, f1 = taps;
   while (f0 < taps && origin + f0 * dilation < 0) ++f0;
   while (f1 > f0 && origin + (f1 - 1) * dilation >= size) --f1;

@@ -9,8 +9,8 @@ tfl_status tfl_conv16_eval(tfl_context *ctx, const tfl_node *node, const tfl_con
   const tfl_tensor *in = tfl_node_input(ctx, node, 0), *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   /* TFLM's 16x8 convolutions accumulate in int64 unless the bias is int32 */
-  const tfl_out16 o = tfl_out16_of(ctx, p->pool_index, w, tfl_node_input(ctx, node, 2), 1,
-                                   p->act_min, p->act_max);
+  const tfl_out16 o =
+      tfl_out16_of(ctx, p->pool_index, w, tfl_node_input(ctx, node, 2), 1, p->act_min, p->act_max);
   const int16_t *x = (const int16_t *)in->data;
   const int8_t *wt = (const int8_t *)w->data;
   int16_t *y = (int16_t *)out->data;

@@ -46,7 +46,7 @@ static inline int tfl_int16_multipliers_ok(const int32_t *pool, int32_t count) {
  * is requantized like int8). */
 typedef struct {
   const int32_t *mult, *shift;
-  int32_t qmask; /* per-tensor weights: every channel reads index 0 */
+  int32_t qmask;    /* per-tensor weights: every channel reads index 0 */
   const void *bias; /* int64 (wide) or int32 values, NULL for none */
   int32_t wide;
   int32_t act_min, act_max;

@@ -18,10 +18,10 @@ int32_t tfl_leading_zeros(uint32_t v) {
 }
 
 void tfl_inv_sqrt_multiplier(int32_t x, int32_t *multiplier, int32_t *shift) {
-  const int32_t one_q3 = 1 << 28;                   /* 1.0 with 3 integer bits */
+  const int32_t one_q3 = 1 << 28;                        /* 1.0 with 3 integer bits */
   const int32_t three_halves_q3 = (1 << 28) + (1 << 27); /* 1.5 */
-  const int32_t half_sqrt2_q0 = 1518500250;         /* sqrt(2) / 2 in Q0.31 */
-  int32_t right = 11; /* a right-shift exponent until the end */
+  const int32_t half_sqrt2_q0 = 1518500250;              /* sqrt(2) / 2 in Q0.31 */
+  int32_t right = 11;                                    /* a right-shift exponent until the end */
   int32_t pairs;
   int32_t half_x;
   int32_t y = one_q3;
@@ -42,8 +42,7 @@ void tfl_inv_sqrt_multiplier(int32_t x, int32_t *multiplier, int32_t *shift) {
   for (i = 0; i < 5; ++i) {
     /* y^3 is Q9 (two Q3 products), rescaled to Q3; 1.5 y and (x/2) y^3 are Q6 */
     const int32_t y2 = tfl_saturating_rounding_doubling_high_mul(y, y);
-    const int32_t y3 =
-        invsqrt_saturating_shl(tfl_saturating_rounding_doubling_high_mul(y2, y), 6);
+    const int32_t y3 = invsqrt_saturating_shl(tfl_saturating_rounding_doubling_high_mul(y2, y), 6);
     const int32_t a = tfl_saturating_rounding_doubling_high_mul(three_halves_q3, y);
     const int32_t b = tfl_saturating_rounding_doubling_high_mul(half_x, y3);
     y = invsqrt_saturating_shl((int32_t)((uint32_t)a - (uint32_t)b), 3);

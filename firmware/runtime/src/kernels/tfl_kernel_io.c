@@ -17,13 +17,12 @@ tfl_status tfl_prepare_tensors(tfl_context *ctx, const tfl_node *node, unsigned 
        !((*in)->type == TFL_TYPE_INT16 && type_in(out_types, TFL_TYPE_INT16))) ||
       !type_in(out_types, (*out)->type))
     return TFL_ERR_UNSUPPORTED_TYPE;
-  if (param != NULL && !type_in(param_types, (*param)->type))
-    return TFL_ERR_UNSUPPORTED_TYPE;
+  if (param != NULL && !type_in(param_types, (*param)->type)) return TFL_ERR_UNSUPPORTED_TYPE;
   return TFL_OK;
 }
 
-tfl_status tfl_prepare_cast_tensors(tfl_context *ctx, const tfl_node *node,
-                                    const tfl_tensor **in, const tfl_tensor **out) {
+tfl_status tfl_prepare_cast_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
+                                    const tfl_tensor **out) {
   *in = tfl_node_input(ctx, node, 0);
   *out = tfl_node_output(ctx, node, 0);
   if (*in == NULL || *out == NULL) return TFL_ERR_MODEL_INVALID;

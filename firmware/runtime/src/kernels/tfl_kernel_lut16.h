@@ -57,14 +57,14 @@ tfl_status tfl_lut16_eval(tfl_context *ctx, tfl_node *node);
 /* The kernel object `tfl_kernel_<lower>` of LOGISTIC or TANH (`function`) and its int16 variant:
  * prepare tfl_logistic_tanh_prepare, int8 eval tfl_q4_eval with `output` (include
  * tfl_kernel_fixedpoint.h), int16 eval tfl_lut16_eval. */
-#define TFL_DEFINE_LOGISTIC_TANH(lower, code, text, function, output)                   \
-  TFL_DEFINE_KERNEL16(lower##_int16, code, text, lower##_prepare, tfl_lut16_eval);      \
-  static tfl_status lower##_prepare(tfl_context *ctx, tfl_node *node) {                 \
-    return tfl_logistic_tanh_prepare(ctx, node, function, &lower##_int16);              \
-  }                                                                                     \
-  static tfl_status lower##_eval(tfl_context *ctx, tfl_node *node) {                    \
-    return tfl_q4_eval(ctx, node, output);                                              \
-  }                                                                                     \
+#define TFL_DEFINE_LOGISTIC_TANH(lower, code, text, function, output)              \
+  TFL_DEFINE_KERNEL16(lower##_int16, code, text, lower##_prepare, tfl_lut16_eval); \
+  static tfl_status lower##_prepare(tfl_context *ctx, tfl_node *node) {            \
+    return tfl_logistic_tanh_prepare(ctx, node, function, &lower##_int16);         \
+  }                                                                                \
+  static tfl_status lower##_eval(tfl_context *ctx, tfl_node *node) {               \
+    return tfl_q4_eval(ctx, node, output);                                         \
+  }                                                                                \
   TFL_DEFINE_KERNEL(lower, code, text, lower##_prepare, lower##_eval)
 
 #endif

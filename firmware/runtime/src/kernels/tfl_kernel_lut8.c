@@ -39,8 +39,7 @@ tfl_status tfl_map_prepare(tfl_context *ctx, const tfl_node *node, const tfl_ten
   if ((*out)->type != (*in)->type) return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(map_quant_check(*in, *out));
   *wide = TFL_IS_INT16(*in);
-  if (*wide && ((*in)->zero_point != 0 || (*out)->zero_point != 0))
-    return TFL_ERR_BAD_QUANTIZATION;
+  if (*wide && ((*in)->zero_point != 0 || (*out)->zero_point != 0)) return TFL_ERR_BAD_QUANTIZATION;
   return TFL_OK;
 }
 

@@ -24,8 +24,7 @@ TFL_MUST_CHECK tfl_status tfl_lut8_eval(tfl_context *ctx, const tfl_node *node,
 /* tfl_lut8_prepare for int8 (*wide = 0) or int16 (*wide = 1) tensors of one type; int16 zero
  * points must be 0 (symmetric 16x8 activations). */
 TFL_MUST_CHECK tfl_status tfl_map_prepare(tfl_context *ctx, const tfl_node *node,
-                                          const tfl_tensor **in, const tfl_tensor **out,
-                                          int *wide);
+                                          const tfl_tensor **in, const tfl_tensor **out, int *wide);
 
 /* The output for the stored int16 value x, already inside [-32768, 32767]. */
 typedef int32_t (*tfl_map16_value)(const void *params, int32_t x);
@@ -33,5 +32,13 @@ typedef int32_t (*tfl_map16_value)(const void *params, int32_t x);
 /* output 0 = value(node->data, input 0) element by element over int16 tensors. */
 TFL_MUST_CHECK tfl_status tfl_map16_eval(tfl_context *ctx, const tfl_node *node,
                                          tfl_map16_value value);
+
+/* The int16 kernel object `var` (TFL_DEFINE_KERNEL16) of an elementwise op whose int16 eval is
+ * tfl_map16_eval over value_fn: defines that eval too, so each op writes only its value_fn. */
+#define TFL_DEFINE_MAP16_KERNEL(var, code, text, prepare_fn, value_fn) \
+  static tfl_status var##_eval(tfl_context *ctx, tfl_node *node) {     \
+    return tfl_map16_eval(ctx, node, value_fn);                        \
+  }                                                                    \
+  TFL_DEFINE_KERNEL16(var, code, text, prepare_fn, var##_eval)
 
 #endif

@@ -6,7 +6,7 @@
 /* y[i] = output of acc[i] for channels c0 .. c0 + n - 1. Out of line: with the accumulation
  * done elsewhere, every parameter stays in a register. */
 TFL_MAC_NOINLINE void tfl_mac_output_run(const uint32_t *acc, int32_t c0, int32_t n,
-                                                const tfl_mac_out *o, int8_t *y) {
+                                         const tfl_mac_out *o, int8_t *y) {
   const int32_t *bias = o->bias, *mult = o->mult, *shift = o->shift;
   const int32_t qmask = o->qmask, out_off = o->out_offset, lo = o->act_min, hi = o->act_max;
   for (int32_t i = 0; i < n; ++i) {
@@ -16,8 +16,8 @@ TFL_MAC_NOINLINE void tfl_mac_output_run(const uint32_t *acc, int32_t c0, int32_
 }
 
 /* acc[j] += sum_k (x[k] + x_offset) * w[j * w_stride + k] for j = 0..3, k < len. */
-TFL_MAC_NOINLINE void tfl_dot4(const int8_t *x, const int8_t *w, int32_t w_stride,
-                                      int32_t len, int32_t x_offset, uint32_t acc[4]) {
+TFL_MAC_NOINLINE void tfl_dot4(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t len,
+                               int32_t x_offset, uint32_t acc[4]) {
   const int8_t *w0 = w, *w1 = w + w_stride, *w2 = w1 + w_stride, *w3 = w2 + w_stride;
   uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
   int32_t rest = len;
@@ -61,7 +61,7 @@ TFL_MAC_NOINLINE void tfl_dot4(const int8_t *x, const int8_t *w, int32_t w_strid
 /* acc[j] = expanded patch . w[j * w_stride + 0 .. 4 * blocks) for j = 0..3 (acc is written,
  * not read: callers need not clear it, which at -Os would be a memset call). */
 TFL_MAC_NOINLINE void tfl_dot4_patch(const uint32_t *p, const int8_t *w, int32_t w_stride,
-                                            int32_t blocks, uint32_t acc[4]) {
+                                     int32_t blocks, uint32_t acc[4]) {
   /* Written in assembly: 23 instructions per 16 MACs. The compiler's version of the same loop
    * spills pointers to the stack (13 live registers: patch, two weight bases, stride, count,
    * four accumulators, two activation pairs, two temporaries). Channel j's weights are at
@@ -95,9 +95,8 @@ TFL_MAC_NOINLINE void tfl_dot4_patch(const uint32_t *p, const int8_t *w, int32_t
         "smlad  %[a2], %[xo], %[t], %[a2]\n\t"
         "subs   %[n], %[n], #1\n\t"
         "bne    1b\n\t"
-        : [p] "+r"(p), [wa] "+r"(wa), [wb] "+r"(wb), [n] "+r"(blocks), [a0] "+r"(a0),
-          [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xe] "=&r"(xe), [xo] "=&r"(xo),
-          [t] "=&r"(t), [u] "=&r"(u)
+        : [p] "+r"(p), [wa] "+r"(wa), [wb] "+r"(wb), [n] "+r"(blocks), [a0] "+r"(a0), [a1] "+r"(a1),
+          [a2] "+r"(a2), [a3] "+r"(a3), [xe] "=&r"(xe), [xo] "=&r"(xo), [t] "=&r"(t), [u] "=&r"(u)
         : [s] "r"(w_stride)
         : "cc", "memory");
   }
@@ -109,8 +108,8 @@ TFL_MAC_NOINLINE void tfl_dot4_patch(const uint32_t *p, const int8_t *w, int32_t
  * pair (bytes 0/2, bytes 1/3) then pixel 1's; channel j's weights are at w + j * w_stride.
  * acc = {pixel 0 channel 0, pixel 0 channel 1, pixel 1 channel 0, pixel 1 channel 1}, written.
  * Each weight word is loaded and expanded once for both pixels: 19 instructions per 16 MACs. */
-TFL_MAC_NOINLINE void tfl_dot2x2_patch(const uint32_t *p, const int8_t *w,
-                                              int32_t w_stride, int32_t blocks, uint32_t acc[4]) {
+TFL_MAC_NOINLINE void tfl_dot2x2_patch(const uint32_t *p, const int8_t *w, int32_t w_stride,
+                                       int32_t blocks, uint32_t acc[4]) {
   uint32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
   uint32_t xe0, xo0, xe1, xo1, t, u;
   if (blocks > 0) {
@@ -135,8 +134,8 @@ TFL_MAC_NOINLINE void tfl_dot2x2_patch(const uint32_t *p, const int8_t *w,
         "subs   %[n], %[n], #1\n\t"
         "bne    1b\n\t"
         : [p] "+r"(p), [w] "+r"(w), [n] "+r"(blocks), [a00] "+r"(a00), [a01] "+r"(a01),
-          [a10] "+r"(a10), [a11] "+r"(a11), [xe0] "=&r"(xe0), [xo0] "=&r"(xo0),
-          [xe1] "=&r"(xe1), [xo1] "=&r"(xo1), [t] "=&r"(t), [u] "=&r"(u)
+          [a10] "+r"(a10), [a11] "+r"(a11), [xe0] "=&r"(xe0), [xo0] "=&r"(xo0), [xe1] "=&r"(xe1),
+          [xo1] "=&r"(xo1), [t] "=&r"(t), [u] "=&r"(u)
         : [s] "r"(w_stride)
         : "cc", "memory");
   }
@@ -146,8 +145,8 @@ TFL_MAC_NOINLINE void tfl_dot2x2_patch(const uint32_t *p, const int8_t *w,
 #endif
 
 /* sum_k (x[k] + x_offset) * w[k], k < len, added to acc. */
-TFL_MAC_NOINLINE uint32_t tfl_dot1(const int8_t *x, const int8_t *w, int32_t len,
-                                          int32_t x_offset, uint32_t acc) {
+TFL_MAC_NOINLINE uint32_t tfl_dot1(const int8_t *x, const int8_t *w, int32_t len, int32_t x_offset,
+                                   uint32_t acc) {
   int32_t rest = len;
 #if TFL_MAC_DSP
   const uint32_t off = tfl_pack_offset(x_offset);

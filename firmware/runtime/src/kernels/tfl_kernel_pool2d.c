@@ -36,7 +36,8 @@ tfl_status tfl_pool2d_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_option_i32(ctx, node, 3, 1, &d->filter_w));
   TFL_ENSURE(tfl_option_i32(ctx, node, 4, 1, &d->filter_h));
   TFL_ENSURE(tfl_option_i8(ctx, node, 5, TFL_ACT_NONE, &act));
-  if (padding != TFL_PADDING_SAME && padding != TFL_PADDING_VALID) return TFL_ERR_UNSUPPORTED_OPTION;
+  if (padding != TFL_PADDING_SAME && padding != TFL_PADDING_VALID)
+    return TFL_ERR_UNSUPPORTED_OPTION;
   if (d->stride_w <= 0 || d->stride_h <= 0 || d->filter_w <= 0 || d->filter_h <= 0) {
     return TFL_ERR_UNSUPPORTED_OPTION;
   }

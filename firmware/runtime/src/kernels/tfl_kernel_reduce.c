@@ -65,8 +65,8 @@ tfl_status tfl_reduce_prepare(tfl_context *ctx, const tfl_node *node, tfl_reduce
 #endif
 
 REDUCE_INLINE void reduce_walk(const tfl_tensor *in, const tfl_reduce_shape *shape,
-                               tfl_reduce_kind kind, tfl_reduce_finish finish,
-                               const void *user, void *out, int32_t out_count, int wide) {
+                               tfl_reduce_kind kind, tfl_reduce_finish finish, const void *user,
+                               void *out, int32_t out_count, int wide) {
 #define REDUCE_AT(p) (wide ? ((const int16_t *)in->data)[p] : ((const int8_t *)in->data)[p])
   /* input dims grouped into runs of kept / reduced dims (size-1 dims dropped), innermost first */
   int32_t kept_dims[TFL_MAX_DIMS], kept_strides[TFL_MAX_DIMS], kept_idx[TFL_MAX_DIMS];
@@ -83,7 +83,10 @@ REDUCE_INLINE void reduce_walk(const tfl_tensor *in, const tfl_reduce_shape *sha
     const int32_t reduced = (shape->reduced_mask >> i) & 1;
     if (dim != 1) {
       if (reduced == prev) {
-        if (reduced) red_dims[red_n - 1] *= dim; else kept_dims[kept_n - 1] *= dim;
+        if (reduced)
+          red_dims[red_n - 1] *= dim;
+        else
+          kept_dims[kept_n - 1] *= dim;
       } else if (reduced) {
         red_dims[red_n] = dim;
         red_strides[red_n++] = stride;
@@ -138,8 +141,7 @@ REDUCE_INLINE void reduce_walk(const tfl_tensor *in, const tfl_reduce_shape *sha
 }
 
 void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_reduce_kind kind,
-                     tfl_reduce_finish finish, const void *user, int8_t *out,
-                     int32_t out_count) {
+                     tfl_reduce_finish finish, const void *user, int8_t *out, int32_t out_count) {
   reduce_walk(in, shape, kind, finish, user, out, out_count, 0);
 }
 
@@ -149,8 +151,7 @@ static void reduce_sum_int16(const tfl_tensor *in, const tfl_reduce_shape *shape
   reduce_walk(in, shape, TFL_REDUCE_SUM, finish, user, out, out_count, 1);
 }
 
-tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node,
-                               tfl_reduce_finish finish) {
+tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node, tfl_reduce_finish finish) {
   const tfl_tensor *in = tfl_node_input(ctx, node, 0);
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const int32_t out_count = tfl_tensor_elements(out);

@@ -27,8 +27,7 @@ typedef int32_t (*tfl_reduce_finish)(int32_t acc, const void *user);
  * reference, or max/min) and calls finish(acc, user) for the stored value. shape->count must
  * be > 0 (the caller fills outputs of empty reductions itself). */
 void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_reduce_kind kind,
-                     tfl_reduce_finish finish, const void *user, int8_t *out,
-                     int32_t out_count);
+                     tfl_reduce_finish finish, const void *user, int8_t *out, int32_t out_count);
 
 /* SUM and MEAN: node->data starts with the op's tfl_reduce_shape; each output is
  * finish(wrapped int32 sum of its elements, a copy of node->data), int8 or int16 (MEAN's 16x8). An empty reduction gives 0,

@@ -19,8 +19,8 @@ tfl_status tfl_scaled_sum_prepare(const tfl_tensor *in, const tfl_tensor *out,
   d.input_offset = -in->zero_point;
   d.output_offset = out->zero_point;
   twice_scale = 2.0 * (double)in->scale;
-  TFL_ENSURE(scaled_sum_multiplier((double)in->scale / twice_scale, &d.input_multiplier,
-                                   &d.input_shift));
+  TFL_ENSURE(
+      scaled_sum_multiplier((double)in->scale / twice_scale, &d.input_multiplier, &d.input_shift));
   TFL_ENSURE(scaled_sum_multiplier(twice_scale / ((double)(1L << 20) * (double)out->scale),
                                    &d.output_multiplier, &d.output_shift));
   *params = d;
@@ -29,9 +29,8 @@ tfl_status tfl_scaled_sum_prepare(const tfl_tensor *in, const tfl_tensor *out,
 
 int8_t tfl_scaled_sum_output(const tfl_scaled_sum *p, uint32_t sum) {
   /* int64: defined for any rescaled value plus the zero point */
-  const int64_t r =
-      (int64_t)tfl_multiply_by_quantized_multiplier((int32_t)sum, p->output_multiplier,
-                                                    p->output_shift) +
-      p->output_offset;
+  const int64_t r = (int64_t)tfl_multiply_by_quantized_multiplier(
+                        (int32_t)sum, p->output_multiplier, p->output_shift) +
+                    p->output_offset;
   return (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
 }

@@ -229,7 +229,6 @@ static inline void tfl_dot4_expanded(const uint32_t *p, const int8_t *src, const
 #endif
 
 /* sum_k (x[k] + x_offset) * w[k], k < len, added to acc. */
-uint32_t tfl_dot1(const int8_t *x, const int8_t *w, int32_t len, int32_t x_offset,
-                  uint32_t acc);
+uint32_t tfl_dot1(const int8_t *x, const int8_t *w, int32_t len, int32_t x_offset, uint32_t acc);
 
 #endif
