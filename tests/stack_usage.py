@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ PORT_SOURCE_DIRS = {
 ENTRY = "tfl_reset_handler"
 HANDLERS = ("tfl_systick_handler",)  # the fault handler ends the program
 EXTERNAL_FRAME = 64
+SUBGRAPH_ENTRY = "tfl_invoke_subgraph"  # runs another subgraph inside the calling op
 #: bytes the core pushes on exception entry: 8 words, or 26 with the FP context (lazy stacking
 #: reserves it whenever the FPU is on), plus 4 for alignment
 EXCEPTION_FRAME = {False: 36, True: 108}
@@ -155,16 +157,38 @@ def _is_kernel_file(source: str) -> bool:
     return "/runtime/src/kernels/" in source
 
 
+# The kernel-object macros (tfl_kernel.h, tfl_kernel_lut8.h, tfl_kernel_lut16.h): for each, which
+# of its arguments name the object's prepare/eval/reset, or how it names them from its first one.
+_KERNEL_MACROS: dict[str, Callable[[list[str]], list[str]]] = {
+    "TFL_DEFINE_KERNEL": lambda a: a[3:5],
+    "TFL_DEFINE_KERNEL16": lambda a: a[3:5],
+    "TFL_DEFINE_KERNEL_RESET": lambda a: a[3:6],
+    "TFL_DEFINE_MAP16_KERNEL": lambda a: [a[3], f"{a[0]}_eval"],
+    "TFL_DEFINE_LOGISTIC_TANH": lambda a: [f"{a[0]}_prepare", f"{a[0]}_eval", "tfl_lut16_eval"],
+}
+# a kernel object written out: `static const tfl_kernel name = {code, "NAME", prepare, eval, reset};`
+_KERNEL_OBJECT = re.compile(r"tfl_kernel\s+\w+\s*=\s*\{([^}]*)\}")
+
+
 def _kernel_entry_points() -> set[str]:
-    """Names of every kernel's prepare and eval function, from TFL_DEFINE_KERNEL(...)."""
+    """Names of every kernel's prepare, eval and reset function (only the interpreter calls them,
+    through the op table), from the kernel objects the kernel files define."""
     names: set[str] = set()
     for source in (FIRMWARE / "runtime" / "src" / "kernels").glob("*.c"):
-        for args in re.findall(r"TFL_DEFINE_KERNEL\(([^;]*)\)\s*;", source.read_text()):
-            names.update(a.strip() for a in args.split(",")[-2:])
+        text = source.read_text()
+        for macro, pick in _KERNEL_MACROS.items():
+            for args in re.findall(rf"\b{macro}\(([^;]*)\)\s*;", text):
+                names.update(pick([x.strip() for x in args.split(",")]))
+        for fields in _KERNEL_OBJECT.findall(text):
+            fields = re.sub(
+                r"TFL_EVAL16\((\w+)\)", r"\1", fields
+            )  # the eval, or NULL without int16
+            names.update(x.strip() for x in fields.split(",")[2:])
+    names.discard("NULL")
     return names
 
 
-def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
+def analyse(board_id: str, cis: list[Path], fpu: bool, max_subgraphs: int = 4) -> StackBound:
     frames: dict[str, int] = {}
     calls: dict[str, set[str]] = {}
     short: dict[str, list[str]] = {}  # plain name -> titles (to resolve cross-file externals)
@@ -184,7 +208,11 @@ def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
         for src, dst in _EDGE.findall(text):
             calls.setdefault(src, set()).add(dst)
     called = {dst for targets in calls.values() for dst in targets}
-    entries = {ENTRY, *HANDLERS, "tfl_fault_handler", "main"}
+    # the runtime's public API (tfl_runtime.h) is called by name, never through a pointer
+    api = set(
+        re.findall(r"\b(tfl_\w+)\(", (FIRMWARE / "runtime/include/tfl_runtime.h").read_text())
+    )
+    entries = {ENTRY, *HANDLERS, "tfl_fault_handler", "main", *api}
     indirect_targets = sorted(
         f for f in frames if f not in called and f.rsplit(":", 1)[-1] not in entries
     )
@@ -207,27 +235,35 @@ def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
             return [name]
         return short.get(name, [])  # an external defined in another file (non-static)
 
-    memo: dict[str, tuple[int, list[str]]] = {}
-    active: set[str] = set()
+    # A subgraph runs inside the op that calls it (CALL_ONCE -> tfl_invoke_subgraph -> the
+    # interpreter's op loop -> kernels), and a running subgraph is refused: the nesting is at most
+    # max_subgraphs - 1 levels deep. `level` counts them, so that path is bounded, not recursion.
+    memo: dict[tuple[str, int], tuple[int, list[str]]] = {}
+    active: set[tuple[str, int]] = set()
 
-    def deepest(fn: str) -> tuple[int, list[str]]:
-        if fn in memo:
-            return memo[fn]
-        if fn in active:
+    def deepest(fn: str, level: int = 0) -> tuple[int, list[str]]:
+        key = (fn, level)
+        if key in memo:
+            return memo[key]
+        if key in active:
             raise ValueError(f"recursion through {fn}")
-        active.add(fn)
+        active.add(key)
         best, best_path = 0, []
-        for callee in sorted(calls.get(fn, ())):
-            targets = resolve(callee, fn)
-            if not targets:
-                depth, path = EXTERNAL_FRAME, [f"{callee} (external, {EXTERNAL_FRAME} B allowed)"]
-            else:
-                depth, path = max((deepest(t) for t in targets), key=lambda dp: dp[0])
-            if depth > best:
-                best, best_path = depth, path
-        active.discard(fn)
+        enters_subgraph = fn.rsplit(":", 1)[-1] == SUBGRAPH_ENTRY
+        if not enters_subgraph or level + 1 < max_subgraphs:
+            inner = level + 1 if enters_subgraph else level
+            for callee in sorted(calls.get(fn, ())):
+                targets = resolve(callee, fn)
+                if not targets:
+                    depth = EXTERNAL_FRAME
+                    path = [f"{callee} (external, {EXTERNAL_FRAME} B allowed)"]
+                else:
+                    depth, path = max((deepest(t, inner) for t in targets), key=lambda dp: dp[0])
+                if depth > best:
+                    best, best_path = depth, path
+        active.discard(key)
         result = (frames[fn] + best, [f"{fn.rsplit(':', 1)[-1]} ({frames[fn]} B)"] + best_path)
-        memo[fn] = result
+        memo[key] = result
         return result
 
     entry = resolve(ENTRY)
@@ -250,4 +286,11 @@ def analyse(board_id: str, cis: list[Path], fpu: bool) -> StackBound:
 
 def stack_bound(board_id: str, project_src: Path, work: Path) -> StackBound:
     cis, fpu = compile_callgraph(board_id, project_src, work)
-    return analyse(board_id, cis, fpu)
+    return analyse(board_id, cis, fpu, _max_subgraphs(project_src.parent / "platformio.ini"))
+
+
+def _max_subgraphs(platformio_ini: Path) -> int:
+    """The project's TFL_MAX_SUBGRAPHS (generate sets the model's count), else tfl_config.h's 4."""
+    text = platformio_ini.read_text() if platformio_ini.is_file() else ""
+    found = re.search(r"-DTFL_MAX_SUBGRAPHS=(\d+)", text)
+    return int(found.group(1)) if found else 4

@@ -119,11 +119,6 @@ void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const
   broadcast_walk_rows(in1, in2, out, row, NULL, params, in_bytes, out_bytes);
 }
 
-void tfl_broadcast_run16(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
-                         tfl_broadcast_row16 row, const void *params) {
-  broadcast_walk_rows(in1, in2, out, NULL, row, params, 2, 2);
-}
-
 /* The eval over node->data with an int8 or an int16 row function (the other NULL). */
 static tfl_status broadcast_eval_rows(tfl_context *ctx, const tfl_node *node,
                                       tfl_broadcast_row row8, tfl_broadcast_row16 row16) {

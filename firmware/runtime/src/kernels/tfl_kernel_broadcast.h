@@ -35,10 +35,6 @@ void tfl_broadcast_run_sized(const tfl_tensor *in1, const tfl_tensor *in2, const
                              tfl_broadcast_row row, const void *params, int32_t in_bytes,
                              int32_t out_bytes);
 
-/* tfl_broadcast_run over int16 tensors. */
-void tfl_broadcast_run16(const tfl_tensor *in1, const tfl_tensor *in2, const tfl_tensor *out,
-                         tfl_broadcast_row16 row, const void *params);
-
 /* The eval of a kernel that is one broadcast row function over its node data: `row` runs over
  * inputs 0 and 1 into output 0 with a copy of node->data as its params. Returns TFL_OK. */
 TFL_MUST_CHECK tfl_status tfl_broadcast_eval(tfl_context *ctx, const tfl_node *node,
