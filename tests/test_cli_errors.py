@@ -59,7 +59,7 @@ def test_convert_empty_and_nan_calibration(tmp_path: Path) -> None:
     expect_error(
         tinyflash("convert", model, "-o", tmp_path / "o.tflite", "--data", tmp_path / "empty.npz"),
         2,
-        "array 'x' is empty",
+        "the calibration set for input 'image' is empty",
     )
     bad = np.full((5, 8, 8, 1), 0.5, np.float32)
     bad[3, 0, 0, 0] = np.inf
