@@ -44,7 +44,8 @@ void tfl_fault_handler(void) {
 typedef void (*tfl_vector)(void);
 
 /* 16 system exceptions followed by 32 external interrupts, all treated as faults except SysTick.
- * Entry 0 is the initial stack pointer. */
+ * Entry 0 is the initial stack pointer. Kept as a table (clang-format off): IRQs four to a row. */
+/* clang-format off */
 __attribute__((section(".isr_vector"), used)) static const tfl_vector tfl_vectors[48] = {
     (tfl_vector)(uintptr_t)__stack_top,
     tfl_reset_handler,
@@ -54,44 +55,19 @@ __attribute__((section(".isr_vector"), used)) static const tfl_vector tfl_vector
     tfl_fault_handler, /* BusFault */
     tfl_fault_handler, /* UsageFault */
     tfl_fault_handler, /* SecureFault (v8-M) */
-    0,
-    0,
-    0,
+    0, 0, 0,
     tfl_fault_handler, /* SVCall */
     tfl_fault_handler, /* DebugMonitor */
     0,
     tfl_fault_handler, /* PendSV */
     tfl_systick_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
-    tfl_fault_handler,
+    tfl_fault_handler, tfl_fault_handler, tfl_fault_handler, tfl_fault_handler,
+    tfl_fault_handler, tfl_fault_handler, tfl_fault_handler, tfl_fault_handler,
+    tfl_fault_handler, tfl_fault_handler, tfl_fault_handler, tfl_fault_handler,
+    tfl_fault_handler, tfl_fault_handler, tfl_fault_handler, tfl_fault_handler,
+    tfl_fault_handler, tfl_fault_handler, tfl_fault_handler, tfl_fault_handler,
+    tfl_fault_handler, tfl_fault_handler, tfl_fault_handler, tfl_fault_handler,
+    tfl_fault_handler, tfl_fault_handler, tfl_fault_handler, tfl_fault_handler,
+    tfl_fault_handler, tfl_fault_handler, tfl_fault_handler, tfl_fault_handler,
 };
+/* clang-format on */
