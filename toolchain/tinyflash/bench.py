@@ -38,7 +38,7 @@ import numpy as np
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
 
 _TICK_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?) instructions\b")
-KERNEL_SETS = ("portable", "dsp")
+KERNEL_SETS = ("portable", "dsp", "mve")
 #: Runs a board's firmware somewhere and gives its serial URL: (board, elf) -> context manager.
 Runner = Callable[[Any, Path], AbstractContextManager[str]]
 RUNTIMES = ("tinyflash", "tflm")
@@ -93,7 +93,7 @@ class BenchRun:
     model: str
     model_sha256: str
     board: str
-    kernels: str  # "portable" or "dsp"; "tflm-generic" / "tflm-cmsis-nn" for a TFLM run
+    kernels: str  # "portable", "dsp" or "mve"; "tflm-generic" / "tflm-cmsis-nn" for a TFLM run
     instructions: int
     ticks: int
     tick_unit: str
@@ -134,6 +134,9 @@ class BenchResult:
             row: dict[str, Any] = {"model": run.model, "board": run.board}
             if portable and dsp:
                 row["dsp_over_portable"] = dsp.instructions / portable.instructions
+            mve = self.find(run.model, run.board, "mve")
+            if dsp and mve:
+                row["mve_over_dsp"] = mve.instructions / dsp.instructions
             ours = portable or dsp  # the arena ratios are tinyflash's, never a TFLM run's
             tflm = TFLM_NUMBERS.get(run.model)
             if tflm:
@@ -552,7 +555,8 @@ def bench(
     for kernels in kernel_sets:
         if kernels not in KERNEL_SETS:
             raise TinyflashError(
-                f"{option('kernels')} takes portable and/or dsp, not {kernels!r}", EXIT_BAD_INPUT
+                f"{option('kernels')} takes portable, dsp and/or mve, not {kernels!r}",
+                EXIT_BAD_INPUT,
             )
     for model in models:
         if not Path(model).is_file():
@@ -590,7 +594,7 @@ def bench(
                 "(see `tinyflash boards`)",
                 EXIT_BAD_INPUT,
             )
-        has_dsp = board_spec(board).dsp
+        has_dsp, has_mve = board_spec(board).dsp, board_spec(board).mve
         for model in models:
             if "tflm" in runtimes:
                 if progress:
@@ -609,6 +613,11 @@ def bench(
             for kernels in kernel_sets if "tinyflash" in runtimes else ():
                 if kernels == "dsp" and not has_dsp:
                     note = f"{board_id} has no DSP extension: dsp kernels skipped"
+                    if note not in result.notes:
+                        result.notes.append(note)
+                    continue
+                if kernels == "mve" and not has_mve:
+                    note = f"{board_id} has no Helium (MVE) extension: mve kernels skipped"
                     if note not in result.notes:
                         result.notes.append(note)
                     continue

@@ -4,7 +4,8 @@ PlatformIO reads `build`, `upload`, `name`, `url`, `vendor`, `frameworks`; tinyf
 
     "tinyflash": {
       "port": "mps2",            # firmware/ports/<port>/ (mps2, mps3, microbit, host, arduino, ...)
-      "kernels": "dsp",          # "portable" or "dsp" (Cortex-M DSP extension kernels)
+      "kernels": "dsp",          # "portable", "dsp" (Cortex-M DSP extension kernels) or "mve"
+                                 # (Cortex-M55 Helium kernels where there are some, DSP elsewhere)
       "flash": "qemu",           # how firmware is run/flashed: "qemu", "exec" (host), "platformio"
       "qemu_machine": "mps2-an386",   # required when flash is "qemu"
       "serial": "CMSDK APB UART0 at 0x40004000, 115200 8N1 (QEMU -serial)",
@@ -27,7 +28,7 @@ from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 from tinyflash.records import field_dict
 from tinyflash.resources import boards_dir as _default_boards_dir
 
-KERNEL_SETS = ("portable", "dsp")
+KERNEL_SETS = ("portable", "dsp", "mve")
 FLASH_METHODS = ("qemu", "exec", "platformio")
 _TYPE_NAMES = {int: "an integer", str: "a string", list: "a list", dict: "an object"}
 
@@ -68,7 +69,7 @@ class Board:
 
     @property
     def uses_dsp(self) -> bool:
-        return self.kernels == "dsp"
+        return self.kernels in ("dsp", "mve")
 
     def as_dict(self) -> dict[str, Any]:
         return field_dict(self, skip=("raw",), rename={"manifest_path": "manifest"})
@@ -254,7 +255,7 @@ INTERPRETER_STRUCT_BYTES = interpreter_struct_bytes()
 #: not stack: 3,084-3,124 B before). tests/test_stack.py recomputes the bound for every board
 #: and checks it stays below this figure and the board's reserve, and that QEMU's measured peak
 #: stays below the bound (docs/security.md).
-RUNTIME_STACK_BYTES = {"portable": 1536, "dsp": 1536}
+RUNTIME_STACK_BYTES = {"portable": 1536, "dsp": 1536, "mve": 1536}
 #: Harness: protocol state and buffers of the device side.
 HARNESS_RAM_ESTIMATE_BYTES = 1536  # TFL_HARNESS_MAX_PAYLOAD 1024 + 8 receive buffer, state
 #: Code: interpreter + model reader + arithmetic, each portable kernel, each DSP kernel, the
@@ -330,6 +331,8 @@ class BoardSpec:
     #: tinyflash.framework_flash_bytes / framework_ram_bytes; 0 for the emulated boards).
     framework_flash_bytes: int = 0
     framework_ram_bytes: int = 0
+    #: Helium (MVE) kernels (manifest kernel set "mve", Cortex-M55); implies dsp.
+    mve: bool = False
 
 
 def _tinyflash_field(board: Board, name: str, kind: type, default: Any) -> Any:
@@ -343,6 +346,11 @@ def _tinyflash_field(board: Board, name: str, kind: type, default: Any) -> Any:
             EXIT_BAD_INPUT,
         )
     return value
+
+
+def board_kernel_set(board: BoardSpec) -> str:
+    """The kernel set a generated project for `board` compiles: "mve", "dsp" or "portable"."""
+    return "mve" if board.mve else "dsp" if board.dsp else "portable"
 
 
 def board_spec(board: Board) -> BoardSpec:
@@ -371,7 +379,8 @@ def board_spec(board: Board) -> BoardSpec:
         flash_bytes=board.flash_bytes,
         ram_bytes=board.ram_bytes,
         stack_bytes=board.stack_bytes,
-        dsp=board.kernels == "dsp",
+        dsp=board.kernels in ("dsp", "mve"),
+        mve=board.kernels == "mve",
         code_factor=SMALL_THUMB_CODE_FACTOR if board.cpu in SMALL_THUMB_CPUS else 1.0,
         qemu_machine=board.qemu_machine,
         manifest=Path(board.manifest_path),

@@ -137,7 +137,7 @@ def check_command(
         "portable",
         "--kernels",
         help="Plan the arena of a firmware with this kernel set: "
-        "portable or dsp (the DSP kernels' scratch is in the "
+        "portable, dsp or mve (the DSP and MVE kernels' scratch is in the "
         "arena).",
     ),
 ) -> None:
@@ -150,8 +150,10 @@ def check_command(
     from tinyflash.errors import EXIT_CHECK_FAILED
     from tinyflash.opcheck import check_file, deployable_text
 
-    if kernels not in ("portable", "dsp"):
-        raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
+    if kernels not in ("portable", "dsp", "mve"):
+        raise TinyflashError(
+            f"--kernels must be portable, dsp or mve, not {kernels!r}", EXIT_BAD_INPUT
+        )
     from tinyflash.calibration import calibrated_ranges
 
     result = check_file(model, kernels)
@@ -280,7 +282,7 @@ def generate_command(
         help="Embedded self-test vectors (0-3), checked against tflite-micro.",
     ),
     kernels: str | None = typer.Option(
-        None, "--kernels", help="portable or dsp (default: the board's kernel set)."
+        None, "--kernels", help="portable, dsp or mve (default: the board's kernel set)."
     ),
     runtime: str = typer.Option(
         "tinyflash",
@@ -1386,7 +1388,7 @@ def bench_command(
         None, "--board", "-b", help="Emulated board id; repeat for several (default: mps2-an386)."
     ),
     kernels: str = typer.Option(
-        "portable,dsp", "--kernels", help="Comma-separated kernel sets to run: portable, dsp."
+        "portable,dsp", "--kernels", help="Comma-separated kernel sets to run: portable, dsp, mve."
     ),
     workdir: Path | None = typer.Option(
         None, "--workdir", help="Where the projects are built (default: a new temporary directory)."

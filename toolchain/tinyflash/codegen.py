@@ -31,6 +31,7 @@ from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers us
     BoardSpec,
     Budget,
     BudgetLine,
+    board_kernel_set,
     board_spec,
     fit_error,
     flash_budget,
@@ -210,8 +211,9 @@ def generate(
     checked: CheckedModel | None = None,
 ) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
-    `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
-    manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
+    `kernels` ("portable", "dsp" or "mve") overrides the board's kernel set; "dsp" needs a board
+    whose manifest has the DSP or MVE kernel set (Cortex-M4/M7/M33/M55), "mve" one whose manifest
+    has the MVE kernel set (Cortex-M55). `runtime="tflm"` renders a project
     that runs the model with TensorFlow Lite Micro (from `tflm_path`, a TFLM tree, or on Arduino
     boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
     checked and planned by the pipeline's check stage (else this does it)."""
@@ -252,9 +254,16 @@ def generate(
             EXIT_BAD_INPUT,
         )
     if kernels is not None:
-        if kernels not in ("portable", "dsp"):
+        if kernels not in ("portable", "dsp", "mve"):
             raise TinyflashError(
-                f"{option('kernels')} must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT
+                f"{option('kernels')} must be portable, dsp or mve, not {kernels!r}",
+                EXIT_BAD_INPUT,
+            )
+        if kernels == "mve" and not board.mve:
+            raise TinyflashError(
+                f"board {board.id} has no Helium (MVE) extension (its manifest's kernel set is "
+                f"not mve); use {option('kernels')} dsp or portable, or a Cortex-M55 board",
+                EXIT_BAD_INPUT,
             )
         if kernels == "dsp" and not board.dsp:
             raise TinyflashError(
@@ -264,9 +273,9 @@ def generate(
                 "M33/M55 board",
                 EXIT_BAD_INPUT,
             )
-        board = dataclasses.replace(board, dsp=kernels == "dsp")
-    # the DSP kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
-    kernel_set = "dsp" if board.dsp and runtime != "tflm" else "portable"
+        board = dataclasses.replace(board, dsp=kernels != "portable", mve=kernels == "mve")
+    # the DSP and MVE kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
+    kernel_set = board_kernel_set(board) if runtime != "tflm" else "portable"
     if checked is None:
         checked = check_model_file(model_path, kernel_set)
     checked = dataclasses.replace(checked.for_kernels(kernel_set), path=model_path)
@@ -345,5 +354,5 @@ def generate(
         arena_bytes=int(plan.arena_bytes),
         pool_words=int(plan.pool_words),
         vendored=vendor or board.arduino,
-        kernel_set="dsp" if board.dsp else "portable",
+        kernel_set=board_kernel_set(board),
     )

@@ -35,7 +35,10 @@ filter size rounded up to 4, FULLY_CONNECTED 2 x its depth rounded down to 4 (sc
 the same numbers as the C kernels' prepare). Each is planned like a tensor live at its op alone,
 so it costs nothing when that op is not at the memory peak; the C runtime finds its offset after
 the tensors' (MemoryPlan.scratch_offsets, one per op, -1 for none; empty when no op takes
-scratch, always for the portable kernels). The lower bound counts it too.
+scratch, always for the portable kernels). The lower bound counts it too. The Helium kernels
+(kernel set "mve") take scratch for CONV_2D only: the im2col row (filter size rounded up to 4;
+none for a pointwise convolution, which reads the pixel itself) then one int32 weight sum per
+output channel (mve_conv_scratch_bytes, the same numbers as tfl_kernel_mve.c's).
 
 Subgraphs: tensors and ops are numbered over all subgraphs (ModelInfo, as the C runtime numbers
 them). Time is a timeline of subgraph 0's ops in which an op that runs other subgraphs (CALL_ONCE,
@@ -518,7 +521,23 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
 # CONV_PW_MAX_IC in op_conv_2d.c).
 PATCH_BYTES = 768
 POINTWISE_MAX_IC = 256
-SCRATCH_KERNEL_SETS = frozenset({"dsp"})
+SCRATCH_KERNEL_SETS = frozenset({"dsp", "mve"})
+# The Helium kernels' largest filter (weights per output channel, TFL_MVE_MAX_FILTER in
+# tfl_kernel_mve.h): larger ones take the portable loops and no scratch.
+MVE_MAX_FILTER = 4096
+
+
+def mve_conv_scratch_bytes(x: tuple[int, ...], w: tuple[int, ...], y: tuple[int, ...],
+                           stride_w: int, stride_h: int) -> int:
+    """CONV_2D's scratch with the Helium kernels (one group): the im2col row, filter size
+    rounded up to 4 (none for a 1x1, stride-1 convolution keeping height and width), then 4
+    bytes per output channel for the weight sums; 0 above MVE_MAX_FILTER."""
+    oc, kh, kw, fic = w
+    filter_size = kh * kw * fic
+    if filter_size > MVE_MAX_FILTER:
+        return 0
+    pointwise = kh == kw == 1 and stride_w == stride_h == 1 and x[1:3] == y[1:3]
+    return (0 if pointwise else _align(filter_size)) + 4 * oc
 
 
 def _shape(info: ModelInfo, index: int) -> tuple[int, ...]:
@@ -542,6 +561,8 @@ def scratch_bytes_for_op(info: ModelInfo, op: OpInfo, kernels: str) -> int:
             return 0  # grouped: no DSP path
         stride_w = int(op.options.get("stride_w", 1)) or 1
         stride_h = int(op.options.get("stride_h", 1)) or 1
+        if kernels == "mve":
+            return mve_conv_scratch_bytes(x, w, y, stride_w, stride_h)
         # 1x1 with stride 1 and the input's height and width has no padding (SAME or VALID)
         if (
             kh == kw == 1
@@ -553,7 +574,7 @@ def scratch_bytes_for_op(info: ModelInfo, op: OpInfo, kernels: str) -> int:
             return 4 * ic
         filter_size = kh * kw * fic
         return 3 * _align(filter_size) if filter_size <= PATCH_BYTES - 3 and oc >= 4 else 0
-    if op.name == "FULLY_CONNECTED" and len(w) == 2:
+    if op.name == "FULLY_CONNECTED" and len(w) == 2 and kernels != "mve":
         depth = w[1]
         quant = info.tensors[op.inputs[1]].quant
         offset = quant.zero_points[0] if quant is not None and len(quant.scales) == 1 else 0

@@ -254,6 +254,7 @@ def base_context(
         "kernels": kernel_names(op_names),
         "board": board,
         "dsp": 1 if board.dsp else 0,
+        "mve": 1 if board.mve else 0,
         "vectors": list(vectors),
         "selftest_seed": SELFTEST_SEED,
         "paths": paths,

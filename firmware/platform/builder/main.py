@@ -115,9 +115,13 @@ env.Append(
     LIBS=["m"],  # libm (newlib's on Arm): the runtime rounds with round()/roundf()
 )
 
-# The board's kernel set, unless the project chooses with its own -DTFL_USE_DSP.
-if "TFL_USE_DSP" not in " ".join(env.GetProjectOption("build_flags", []) or []):
-    env.Append(CPPDEFINES=[("TFL_USE_DSP", 1 if tf.get("kernels") == "dsp" else 0)])
+# The board's kernel set, unless the project chooses with its own -DTFL_USE_DSP (generated
+# projects always do, and add -DTFL_USE_MVE=1 for the mve set).
+project_flags = " ".join(env.GetProjectOption("build_flags", []) or [])
+if "TFL_USE_DSP" not in project_flags:
+    env.Append(CPPDEFINES=[("TFL_USE_DSP", 1 if tf.get("kernels") in ("dsp", "mve") else 0)])
+    if "TFL_USE_MVE" not in project_flags:
+        env.Append(CPPDEFINES=[("TFL_USE_MVE", 1 if tf.get("kernels") == "mve" else 0)])
 
 # The port: startup, vector table, serial driver, tick counter, exit.
 for name in PORT_SOURCE_DIRS[port]:

@@ -22,6 +22,12 @@
 #define TFL_USE_DSP 0
 #endif
 
+/* 1: Cortex-M55 Helium (MVE) kernels for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD and
+ * the 2-D pools (kernels/tfl_kernel_mve.c) on a core with MVE; they replace the DSP paths. */
+#ifndef TFL_USE_MVE
+#define TFL_USE_MVE 0
+#endif
+
 /* 1: the 16x8 paths (int16 activations, int8 weights) of the kernels in tfl_kernels_int16.h;
  * 0: prepare refuses int16 tensors (TFL_ERR_UNSUPPORTED_TYPE) and the int16 evals and tables are
  * not linked. tinyflash generate sets 0 for a model without int16 tensors. */

@@ -8,6 +8,7 @@
  * path); its eval is tfl_kernel_broadcast.c's, selected by tfl_add_prepare. */
 #include "tfl_kernel.h"
 #include "tfl_kernel_broadcast.h"
+#include "tfl_kernel_mve.h"
 
 typedef tfl_addsub_params tfl_add_data;
 TFL_OP_DATA_FITS(tfl_add_data);
@@ -50,6 +51,11 @@ static tfl_status add_eval(tfl_context *ctx, tfl_node *node) {
   memcpy(&d, node->data, sizeof d);
   if (tfl_tensor_elements(out) == 0) return TFL_OK;
   if (tfl_same_shape(in1, in2) && d.left_shift == 20) { /* ResNet's residual ADDs */
+#if TFL_MAC_MVE
+    tfl_mve_add(&d, (const int8_t *)in1->data, (const int8_t *)in2->data, (int8_t *)out->data,
+                tfl_tensor_elements(out));
+    return TFL_OK;
+#endif
     add_run_same(&d, (const int8_t *)in1->data, (const int8_t *)in2->data, (int8_t *)out->data,
                  tfl_tensor_elements(out));
     return TFL_OK;

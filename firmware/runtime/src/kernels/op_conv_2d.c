@@ -7,6 +7,7 @@
  * weights read index 0 for every channel). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
+#include "tfl_kernel_mve.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
@@ -43,6 +44,15 @@ static int conv_is_pointwise(const tfl_tensor *in, const tfl_tensor *w, const tf
  * its expansion (twice that); none for the portable kernels. */
 static int32_t conv_scratch_bytes(const tfl_tensor *in, const tfl_tensor *w, const tfl_tensor *out,
                                   const conv_data *d) {
+#if TFL_MAC_MVE /* tfl_kernel_mve.h: the im2col row and the per-channel sums */
+  const int32_t mve_filter = w->dims[1] * w->dims[2] * w->dims[3];
+  if (d->groups == 1 && mve_filter <= TFL_MVE_MAX_FILTER) {
+    const int pointwise = w->dims[1] == 1 && w->dims[2] == 1 && d->p.stride_w == 1 &&
+                          d->p.stride_h == 1 && in->dims[1] == out->dims[1] &&
+                          in->dims[2] == out->dims[2];
+    return tfl_mve_conv_scratch_bytes(mve_filter, w->dims[0], pointwise);
+  }
+#endif
 #if TFL_MAC_DSP
   const int32_t filter_size = w->dims[1] * w->dims[2] * w->dims[3];
 #if TFL_MAC_DOT2X2
@@ -307,7 +317,57 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
   }
 }
 
+#if TFL_MAC_MVE
+/* The Helium path (prepare took its scratch): one group, filter within TFL_MVE_MAX_FILTER. */
+static void conv_mve(tfl_context *ctx, const tfl_node *node) {
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
+  const conv_data *cd = (const conv_data *)node->data;
+  const tfl_conv_params *d = &cd->p;
+  const int32_t *mult = ctx->mem.pool + d->pool_index;
+  const int32_t fs = t.w->dims[1] * t.w->dims[2] * t.w->dims[3];
+  int8_t *scratch = (int8_t *)tfl_scratch(ctx, cd->scratch);
+  tfl_mve_conv_args a;
+  a.x = t.x;
+  a.w = t.wt;
+  a.y = t.y;
+  a.batches = t.in->dims[0];
+  a.ih = t.in->dims[1];
+  a.iw = t.in->dims[2];
+  a.ic = t.in->dims[3];
+  a.oc = t.w->dims[0];
+  a.kh = t.w->dims[1];
+  a.kw = t.w->dims[2];
+  a.oh = t.out->dims[1];
+  a.ow = t.out->dims[2];
+  a.stride_w = d->stride_w;
+  a.stride_h = d->stride_h;
+  a.dil_w = d->dilation_w;
+  a.dil_h = d->dilation_h;
+  a.pad_w = d->pad_w;
+  a.pad_h = d->pad_h;
+  a.in_off = d->input_offset;
+  a.pointwise = a.kh == 1 && a.kw == 1 && a.stride_w == 1 && a.stride_h == 1 && a.ih == a.oh &&
+                a.iw == a.ow;
+  a.row = scratch;
+  a.sums = (uint32_t *)(void *)(scratch + (a.pointwise ? 0 : (fs + 3) & ~3));
+  a.out.bias = t.b;
+  a.out.mult = mult;
+  a.out.shift = mult + t.w->quant_count;
+  a.out.qmask = t.w->quant_count > 1 ? -1 : 0;
+  a.out.out_offset = d->output_offset;
+  a.out.act_min = d->act_min;
+  a.out.act_max = d->act_max;
+  tfl_mve_conv(&a);
+}
+#endif
+
 static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
+#if TFL_MAC_MVE
+  if (((const conv_data *)node->data)->scratch >= 0) {
+    conv_mve(ctx, node);
+    return TFL_OK;
+  }
+#endif
 #if TFL_MAC_DSP && TFL_MAC_DOT2X2
   const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
   const conv_data *cd = (const conv_data *)node->data;

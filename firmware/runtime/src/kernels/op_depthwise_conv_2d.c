@@ -6,6 +6,7 @@
  * weights read index 0 for every channel). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
+#include "tfl_kernel_mve.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
@@ -144,6 +145,13 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
         const int32_t x_rowstep = d->dilation_h * x_row, w_rowstep = kw * oc;
         const int32_t taps_x = fx1 - fx0;
         int32_t c = 0;
+#if TFL_MAC_MVE
+        if (dm == 1) { /* Helium: four channels per vector, requantized in vector form */
+          tfl_mve_dw_pixel(x_first, w_first, fy_end - fy0, taps_x, x_rowstep, x_step, w_rowstep,
+                           oc, in_off, &o, yp);
+          continue;
+        }
+#endif
         if (dm == 1 && oc >= 4) {
           uint32_t acc[DW_CHUNK];
           for (; c + 4 <= oc; c += DW_CHUNK) {

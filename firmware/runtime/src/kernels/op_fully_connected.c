@@ -9,6 +9,7 @@
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
 #include "tfl_kernel_int16.h"
+#include "tfl_kernel_mve.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
@@ -112,6 +113,13 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
    * row loop reads only locals */
   uint32_t *const patch = d->scratch >= 0 ? (uint32_t *)tfl_scratch(ctx, d->scratch) : NULL;
   const int32_t in_off = d->input_offset;
+#endif
+#if TFL_MAC_MVE
+  if (d->filter_offset == 0) { /* Helium: 16 products per instruction, vector requantization */
+    const tfl_mac_out o = {b, mult, shift, qmask, out_off, act_lo, act_hi};
+    tfl_mve_fc(x, wt, d->batches, depth, units, d->input_offset, &o, y);
+    return TFL_OK;
+  }
 #endif
   for (int32_t batch = 0; batch < d->batches; ++batch) {
     const int8_t *row = x + batch * depth;

@@ -1,5 +1,6 @@
 /* Prepare of the 2-D pooling kernels (see the header). */
 #include "tfl_kernel_pool2d.h"
+#include "tfl_kernel_mve.h"
 
 /* Window geometry whose index arithmetic stays far from int32 overflow (hostile models can
  * combine SAME padding with huge dilations or strides). */
@@ -102,6 +103,13 @@ POOL2D_INLINE tfl_status pool2d_eval(tfl_context *ctx, const tfl_node *node, poo
   const void *x = in->data;
   const int32_t batches = in->dims[0], ih = in->dims[1], iw = in->dims[2], ch = in->dims[3];
   const int32_t oh = out->dims[1], ow = out->dims[2];
+#if TFL_MAC_MVE
+  if (!wide) { /* Helium: 16 channels per vector (max), 4 (average) */
+    tfl_mve_pool2d(d, (const int8_t *)x, (int8_t *)out->data, batches, ih, iw, ch, oh, ow,
+                   kind == POOL2D_AVERAGE);
+    return TFL_OK;
+  }
+#endif
   for (int32_t n = 0; n < batches; ++n) {
     for (int32_t oy = 0; oy < oh; ++oy) {
       const int32_t y0 = oy * d->stride_h - d->pad_h;

@@ -54,7 +54,14 @@ static inline void tfl_mac_store4(uint32_t acc[4], uint32_t a0, uint32_t a1, uin
 #define TFL_MAC_ALWAYS_INLINE
 #endif
 
-#if TFL_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+/* Helium (tfl_kernel_mve.h): with it the DSP paths below are compiled out. */
+#if TFL_USE_MVE && defined(__ARM_FEATURE_MVE) && defined(__GNUC__)
+#define TFL_MAC_MVE 1
+#else
+#define TFL_MAC_MVE 0
+#endif
+
+#if TFL_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !TFL_MAC_MVE
 #define TFL_MAC_DSP 1
 #else
 #define TFL_MAC_DSP 0
