@@ -1,7 +1,7 @@
 """Worst-case stack of the firmware, from the compiler: every C file of a generated project's
 firmware (runtime, every kernel, harness, the board's port, the generated src/*.c) is compiled
 with arm-none-eabi-gcc and the board's own flags (those of firmware/platform/builder/main.py:
--Os -mcpu -mthumb -mfloat-abi [-mfpu], -ffunction-sections, TFL_USE_DSP from the board) plus
+-Os -mcpu -mthumb -mfloat-abi [-mfpu], -ffunction-sections, TFL_USE_DSP/TFL_USE_MVE from the board) plus
 -fcallgraph-info=su, which writes each function's frame size and its calls (.ci files). The
 bound is the deepest call path from the reset handler, plus the deepest interrupt handler path on
 top of it with the exception frame the core pushes.
@@ -72,7 +72,8 @@ def board_flags(board: dict) -> list[str]:
         f"-mcpu={board['build']['cpu']}",
         "-mthumb",
         f"-mfloat-abi={tf.get('float_abi', 'soft')}",
-        f"-DTFL_USE_DSP={1 if tf.get('kernels') == 'dsp' else 0}",
+        f"-DTFL_USE_DSP={1 if tf.get('kernels') in ('dsp', 'mve') else 0}",
+        f"-DTFL_USE_MVE={1 if tf.get('kernels') == 'mve' else 0}",
         "-DTFL_BOARD_HOST=0",
     ]
     if tf.get("fpu"):

@@ -22,7 +22,7 @@ EXPECTED = {
     "mps2-an386": ("cortex-m4", "dsp", "mps2-an386"),
     "mps2-an500": ("cortex-m7", "dsp", "mps2-an500"),
     "mps2-an505": ("cortex-m33", "dsp", "mps2-an505"),
-    "mps3-an547": ("cortex-m55", "dsp", "mps3-an547"),
+    "mps3-an547": ("cortex-m55", "mve", "mps3-an547"),
     "microbit": ("cortex-m0", "portable", "microbit"),
     "host": ("native", "portable", None),
 }
@@ -41,7 +41,7 @@ def test_every_board_loads_with_its_cpu_kernels_and_machine(board_id: str) -> No
     )
     assert board.flash_bytes > 0 and board.ram_bytes > board.stack_bytes
     assert board.emulated == (machine is not None)
-    assert board.uses_dsp == (kernels == "dsp")
+    assert board.uses_dsp == (kernels in ("dsp", "mve"))
     assert board.tick_unit and board.serial
 
 

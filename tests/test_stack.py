@@ -50,7 +50,7 @@ def test_static_stack_bound_fits(board: str, tmp_path_factory: pytest.TempPathFa
     result = bound_for(board, tmp_path_factory)
     tf = json.loads((REPO / "boards" / f"{board}.json").read_text())["tinyflash"]
     reserved = tf["stack_bytes"]
-    floor = RUNTIME_STACK_BYTES["dsp" if tf.get("kernels") == "dsp" else "portable"]
+    floor = RUNTIME_STACK_BYTES[tf.get("kernels", "portable")]
     print(
         f"\n{board}: worst case {result.bound} B = thread {result.thread_bytes} + exception "
         f"frame {result.exception_frame} + handler {result.handler_bytes} "
@@ -100,7 +100,7 @@ def test_budget_counts_at_least_the_runtime_stack() -> None:
 
 @pytest.mark.slow
 @pytest.mark.qemu
-@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an385"])
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an385", "mps3-an547"])
 def test_qemu_stack_peak_is_below_the_bound(
     board: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -109,12 +109,7 @@ def test_qemu_stack_peak_is_below_the_bound(
     from tinyflash.bench import bench_one
 
     bound = bound_for(board, tmp_path_factory)
-    kernels = (
-        "dsp"
-        if json.loads((REPO / "boards" / f"{board}.json").read_text())["tinyflash"].get("kernels")
-        == "dsp"
-        else "portable"
-    )
+    kernels = json.loads((REPO / "boards" / f"{board}.json").read_text())["tinyflash"]["kernels"]
     run = bench_one(DIGITS, board, kernels, tmp_path_factory.mktemp(f"bench-{board}"), repeats=1)
     peak = run.ram.stack_peak
     print(
