@@ -154,14 +154,29 @@ def mve_model() -> bytes:
     s3 = [0.01 + 0.001 * i for i in range(18)]
     w3, b3 = _conv_weights(b, rng, "w3", (1, 3, 3, 18), 0.00018, s3, 3)
     h3 = b.tensor("h3", [1, 7, 3, 18], "int8", scale=0.005, zero_point=1)
-    b.op("DEPTHWISE_CONV_2D", [h2, w3, b3], [h3], padding="VALID", stride_w=2, stride_h=1,
-         depth_multiplier=1)
+    b.op(
+        "DEPTHWISE_CONV_2D",
+        [h2, w3, b3],
+        [h3],
+        padding="VALID",
+        stride_w=2,
+        stride_h=1,
+        depth_multiplier=1,
+    )
     # dilated 3x3 SAME: im2col one tap at a time
     s4 = [0.004 + 0.001 * i for i in range(7)]
     w4, b4 = _conv_weights(b, rng, "w4", (7, 3, 3, 18), 0.005, s4, 0)
     h4 = b.tensor("h4", [1, 7, 3, 7], "int8", scale=0.02, zero_point=-2)
-    b.op("CONV_2D", [h3, w4, b4], [h4], padding="SAME", stride_w=1, stride_h=1,
-         dilation_w_factor=2, dilation_h_factor=2)
+    b.op(
+        "CONV_2D",
+        [h3, w4, b4],
+        [h4],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        dilation_w_factor=2,
+        dilation_h_factor=2,
+    )
     s5 = [0.02] * 7
     w5, b5 = _conv_weights(b, rng, "w5", (7, 1, 1, 18), 0.005, s5, 0, high=20)
     h5 = b.tensor("h5", [1, 7, 3, 7], "int8", scale=0.007, zero_point=6)
@@ -170,11 +185,27 @@ def mve_model() -> bytes:
     h6 = b.tensor("h6", [1, 7, 3, 7], "int8", scale=0.02, zero_point=-1)
     b.op("ADD", [h4, h5], [h6], fused_activation_function="RELU")
     h7 = b.tensor("h7", [1, 4, 2, 7], "int8", scale=0.02, zero_point=-1)
-    b.op("MAX_POOL_2D", [h6], [h7], padding="SAME", stride_w=2, stride_h=2, filter_width=3,
-         filter_height=3)
+    b.op(
+        "MAX_POOL_2D",
+        [h6],
+        [h7],
+        padding="SAME",
+        stride_w=2,
+        stride_h=2,
+        filter_width=3,
+        filter_height=3,
+    )
     h8 = b.tensor("h8", [1, 4, 2, 7], "int8", scale=0.02, zero_point=-1)
-    b.op("AVERAGE_POOL_2D", [h7], [h8], padding="SAME", stride_w=1, stride_h=1, filter_width=2,
-         filter_height=3)
+    b.op(
+        "AVERAGE_POOL_2D",
+        [h7],
+        [h8],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        filter_width=2,
+        filter_height=3,
+    )
     h9 = b.tensor("h9", [1, 56], "int8", scale=0.02, zero_point=-1)
     shape = b.tensor("shape", None, "int32", data=np.array([1, 56]))
     b.op("RESHAPE", [h8, shape], [h9], new_shape=[1, 56])
@@ -188,8 +219,19 @@ def mve_model() -> bytes:
 
 def _generate(model: Path, project: Path, kernels: str) -> None:
     gen = subprocess.run(
-        [*TINYFLASH, "generate", str(model), "--board", "mps3-an547", "-o", str(project),
-         "--kernels", kernels, "--selftest", "0"],
+        [
+            *TINYFLASH,
+            "generate",
+            str(model),
+            "--board",
+            "mps3-an547",
+            "-o",
+            str(project),
+            "--kernels",
+            kernels,
+            "--selftest",
+            "0",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -527,8 +527,9 @@ SCRATCH_KERNEL_SETS = frozenset({"dsp", "mve"})
 MVE_MAX_FILTER = 4096
 
 
-def mve_conv_scratch_bytes(x: tuple[int, ...], w: tuple[int, ...], y: tuple[int, ...],
-                           stride_w: int, stride_h: int) -> int:
+def mve_conv_scratch_bytes(
+    x: tuple[int, ...], w: tuple[int, ...], y: tuple[int, ...], stride_w: int, stride_h: int
+) -> int:
     """CONV_2D's scratch with the Helium kernels (one group): the im2col row, filter size
     rounded up to 4 (none for a 1x1, stride-1 convolution keeping height and width), then 4
     bytes per output channel for the weight sums; 0 above MVE_MAX_FILTER."""

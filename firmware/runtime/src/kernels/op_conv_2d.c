@@ -346,8 +346,8 @@ static void conv_mve(tfl_context *ctx, const tfl_node *node) {
   a.pad_w = d->pad_w;
   a.pad_h = d->pad_h;
   a.in_off = d->input_offset;
-  a.pointwise = a.kh == 1 && a.kw == 1 && a.stride_w == 1 && a.stride_h == 1 && a.ih == a.oh &&
-                a.iw == a.ow;
+  a.pointwise =
+      a.kh == 1 && a.kw == 1 && a.stride_w == 1 && a.stride_h == 1 && a.ih == a.oh && a.iw == a.ow;
   a.row = scratch;
   a.sums = (uint32_t *)(void *)(scratch + (a.pointwise ? 0 : (fs + 3) & ~3));
   a.out.bias = t.b;

@@ -147,8 +147,8 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
         int32_t c = 0;
 #if TFL_MAC_MVE
         if (dm == 1) { /* Helium: four channels per vector, requantized in vector form */
-          tfl_mve_dw_pixel(x_first, w_first, fy_end - fy0, taps_x, x_rowstep, x_step, w_rowstep,
-                           oc, in_off, &o, yp);
+          tfl_mve_dw_pixel(x_first, w_first, fy_end - fy0, taps_x, x_rowstep, x_step, w_rowstep, oc,
+                           in_off, &o, yp);
           continue;
         }
 #endif

@@ -86,7 +86,7 @@ MVE_INLINE void mve_output4(int32x4_t acc, int32_t c, const tfl_mac_out *o, int8
 
 /* y[i] = output of acc[i] for channels c0 .. c0 + n - 1, four per pass. */
 MVE_HOT static void mve_output_run(const uint32_t *acc, int32_t c0, int32_t n, const tfl_mac_out *o,
-                           int8_t *y) {
+                                   int8_t *y) {
   const int32_t *a = (const int32_t *)acc;
   int32_t i = 0;
   for (; i + 4 <= n; i += 4) mve_output4(vldrwq_s32(a + i), c0 + i, o, y + i, 0, 0);
@@ -150,7 +150,7 @@ MVE_HOT static uint32_t mve_sum(const int8_t *w, int32_t len) {
 
 /* acc[j] = the dot products of x with the n rows of w (stride apart), four per pass. */
 MVE_HOT static void mve_dot_rows(const int8_t *x, const int8_t *w, int32_t stride, int32_t len,
-                         int32_t n, uint32_t *acc) {
+                                 int32_t n, uint32_t *acc) {
   int32_t j = 0;
   for (; j + 4 <= n; j += 4) mve_dot4(x, w + j * stride, stride, len, acc + j);
   for (; j < n; ++j) acc[j] = mve_dot1(x, w + j * stride, len);
@@ -172,7 +172,8 @@ MVE_INLINE void mve_fill(int8_t *dst, int8_t value, int32_t n) {
 
 /* The receptive field of the output pixel whose window starts at (y0, x0) as one row: taps
  * outside the input hold the input zero point (x + in_off = 0 there, like skipping them). */
-MVE_HOT static void mve_im2col(const tfl_mve_conv_args *a, const int8_t *xb, int32_t y0, int32_t x0) {
+MVE_HOT static void mve_im2col(const tfl_mve_conv_args *a, const int8_t *xb, int32_t y0,
+                               int32_t x0) {
   const int32_t ic = a->ic, kw = a->kw;
   const int8_t zero = (int8_t)-a->in_off;
   int32_t fx0 = 0, fx1 = kw;
@@ -284,22 +285,23 @@ MVE_HOT void tfl_mve_dw_pixel(const int8_t *x, const int8_t *w, int32_t rows, in
   }
 }
 
-MVE_HOT void tfl_mve_fc(const int8_t *x, const int8_t *w, int32_t batches, int32_t depth, int32_t units,
-                int32_t in_off, const tfl_mac_out *o, int8_t *y) {
+MVE_HOT void tfl_mve_fc(const int8_t *x, const int8_t *w, int32_t batches, int32_t depth,
+                        int32_t units, int32_t in_off, const tfl_mac_out *o, int8_t *y) {
   uint32_t acc[MVE_CHUNK];
   for (int32_t b = 0; b < batches; ++b, x += depth, y += units) {
     for (int32_t u0 = 0; u0 < units; u0 += MVE_CHUNK) {
       const int32_t count = tfl_min(MVE_CHUNK, units - u0);
       const int8_t *wu = w + u0 * depth;
       mve_dot_rows(x, wu, depth, depth, count, acc);
-      for (int32_t j = 0; j < count; ++j) acc[j] += mve_sum(wu + j * depth, depth) * (uint32_t)in_off;
+      for (int32_t j = 0; j < count; ++j)
+        acc[j] += mve_sum(wu + j * depth, depth) * (uint32_t)in_off;
       mve_output_run(acc, u0, count, o, y + u0);
     }
   }
 }
 
-MVE_HOT void tfl_mve_add(const tfl_addsub_params *d, const int8_t *in1, const int8_t *in2, int8_t *out,
-                 int32_t n) {
+MVE_HOT void tfl_mve_add(const tfl_addsub_params *d, const int8_t *in1, const int8_t *in2,
+                         int8_t *out, int32_t n) {
   const mve_scale s1 =
       mve_scale_of(vdupq_n_s32(d->input1_multiplier), vdupq_n_s32(d->input1_shift));
   const mve_scale s2 =
@@ -325,7 +327,8 @@ static int8_t mve_average(int32_t sum, int32_t count, int32_t lo, int32_t hi) {
 }
 
 MVE_HOT void tfl_mve_pool2d(const tfl_pool2d_data *d, const int8_t *x, int8_t *y, int32_t batches,
-                    int32_t ih, int32_t iw, int32_t ch, int32_t oh, int32_t ow, int average) {
+                            int32_t ih, int32_t iw, int32_t ch, int32_t oh, int32_t ow,
+                            int average) {
   const int32_t lo = d->act_min, hi = d->act_max, row = iw * ch;
   for (int32_t n = 0; n < batches; ++n) {
     for (int32_t oy = 0; oy < oh; ++oy) {
