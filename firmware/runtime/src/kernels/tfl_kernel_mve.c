@@ -87,12 +87,13 @@ MVE_INLINE void mve_output4(int32x4_t acc, int32_t c, const tfl_mac_out *o, int8
 /* y[i] = output of acc[i] for channels c0 .. c0 + n - 1, four per pass. */
 MVE_HOT static void mve_output_run(const uint32_t *acc, int32_t c0, int32_t n, const tfl_mac_out *o,
                                    int8_t *y) {
+  const tfl_mac_out oo = *o; /* a local copy: the int8 stores cannot alias it, no reloads */
   const int32_t *a = (const int32_t *)acc;
   int32_t i = 0;
-  for (; i + 4 <= n; i += 4) mve_output4(vldrwq_s32(a + i), c0 + i, o, y + i, 0, 0);
+  for (; i + 4 <= n; i += 4) mve_output4(vldrwq_s32(a + i), c0 + i, &oo, y + i, 0, 0);
   if (i < n) {
     const mve_pred16_t p = vctp32q((uint32_t)(n - i));
-    mve_output4(vldrwq_z_s32(a + i, p), c0 + i, o, y + i, p, 1);
+    mve_output4(vldrwq_z_s32(a + i, p), c0 + i, &oo, y + i, p, 1);
   }
 }
 
@@ -102,18 +103,37 @@ TFL_MAC_NOINLINE static void mve_dot4(const int8_t *x, const int8_t *w, int32_t 
                                       uint32_t *acc) {
   const int8_t *w0 = w, *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  int32_t k = len;
-  for (; k >= 16; k -= 16) {
-    const int8x16_t xv = vldrbq_s8(x);
-    a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
-    a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
-    a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
-    a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
-    x += 16;
-    w0 += 16;
-    w1 += 16;
-    w2 += 16;
-    w3 += 16;
+  const int32_t k = len & 15;
+  int32_t blocks = len >> 4;
+  if (blocks > 0) {
+    /* Whole vectors with post-incrementing loads: 11 instructions per 64 products (GCC 12
+     * recomputes each address from the loop counter instead: 16). VMLADAVA accumulates into
+     * an even register, hence the register variables. */
+    register int32_t r0_ __asm__("r4") = a0;
+    register int32_t r1_ __asm__("r6") = a1;
+    register int32_t r2_ __asm__("r8") = a2;
+    register int32_t r3_ __asm__("r10") = a3;
+    __asm__ volatile(
+        "1:\n"
+        "vldrb.u8 q0, [%[x]], #16\n"
+        "vldrb.u8 q1, [%[w0]], #16\n"
+        "vmlava.s8 %[a0], q0, q1\n"
+        "vldrb.u8 q2, [%[w1]], #16\n"
+        "vmlava.s8 %[a1], q0, q2\n"
+        "vldrb.u8 q3, [%[w2]], #16\n"
+        "vmlava.s8 %[a2], q0, q3\n"
+        "vldrb.u8 q1, [%[w3]], #16\n"
+        "vmlava.s8 %[a3], q0, q1\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        : [a0] "+r"(r0_), [a1] "+r"(r1_), [a2] "+r"(r2_), [a3] "+r"(r3_), [x] "+r"(x),
+          [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [n] "+r"(blocks)
+        :
+        : "q0", "q1", "q2", "q3", "memory", "cc");
+    a0 = r0_;
+    a1 = r1_;
+    a2 = r2_;
+    a3 = r3_;
   }
   if (k > 0) {
     const mve_pred16_t p = vctp8q((uint32_t)k);
@@ -276,12 +296,13 @@ MVE_INLINE void mve_dw_channels(const int8_t *x, const int8_t *w, int32_t rows, 
 MVE_HOT void tfl_mve_dw_pixel(const int8_t *x, const int8_t *w, int32_t rows, int32_t cols,
                               int32_t x_rowstep, int32_t x_step, int32_t w_rowstep, int32_t oc,
                               int32_t in_off, const tfl_mac_out *o, int8_t *y) {
+  const tfl_mac_out oo = *o; /* a local copy: the int8 stores cannot alias it, no reloads */
   int32_t c = 0;
   for (; c + 4 <= oc; c += 4) {
-    mve_dw_channels(x, w, rows, cols, x_rowstep, x_step, w_rowstep, oc, in_off, o, y, c, 0);
+    mve_dw_channels(x, w, rows, cols, x_rowstep, x_step, w_rowstep, oc, in_off, &oo, y, c, 0);
   }
   if (c < oc) {
-    mve_dw_channels(x, w, rows, cols, x_rowstep, x_step, w_rowstep, oc, in_off, o, y, c, 1);
+    mve_dw_channels(x, w, rows, cols, x_rowstep, x_step, w_rowstep, oc, in_off, &oo, y, c, 1);
   }
 }
 
