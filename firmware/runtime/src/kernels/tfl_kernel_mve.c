@@ -347,48 +347,32 @@ static int8_t mve_average(int32_t sum, int32_t count, int32_t lo, int32_t hi) {
   return (int8_t)tfl_clamp(v, lo, hi);
 }
 
-MVE_HOT void tfl_mve_pool2d(const tfl_pool2d_data *d, const int8_t *x, int8_t *y, int32_t batches,
-                            int32_t ih, int32_t iw, int32_t ch, int32_t oh, int32_t ow,
-                            int average) {
-  const int32_t lo = d->act_min, hi = d->act_max, row = iw * ch;
-  for (int32_t n = 0; n < batches; ++n) {
-    for (int32_t oy = 0; oy < oh; ++oy) {
-      const int32_t y0 = oy * d->stride_h - d->pad_h;
-      const int32_t fy0 = tfl_max(0, -y0), fy1 = tfl_min(d->filter_h, ih - y0);
-      for (int32_t ox = 0; ox < ow; ++ox) {
-        const int32_t x0 = ox * d->stride_w - d->pad_w;
-        const int32_t fx0 = tfl_max(0, -x0), fx1 = tfl_min(d->filter_w, iw - x0);
-        /* a window wholly in the padding has no taps */
-        const int32_t rows = fx1 > fx0 ? tfl_max(0, fy1 - fy0) : 0, cols = fx1 - fx0;
-        const int8_t *first = rows > 0 ? x + ((n * ih + y0 + fy0) * iw + x0 + fx0) * ch : x;
-        int8_t *yp = y + ((n * oh + oy) * ow + ox) * ch;
-        if (!average) {
-          for (int32_t c = 0; c < ch; c += 16) {
-            const mve_pred16_t p = vctp8q((uint32_t)(ch - c));
-            int8x16_t v = vdupq_n_s8(-128);
-            for (int32_t r = 0; r < rows; ++r) {
-              const int8_t *xp = first + r * row + c;
-              for (int32_t t = 0; t < cols; ++t, xp += ch) v = vmaxq_s8(v, vldrbq_z_s8(xp, p));
-            }
-            v = vminq_s8(vmaxq_s8(v, vdupq_n_s8((int8_t)lo)), vdupq_n_s8((int8_t)hi));
-            vstrbq_p_s8(yp + c, v, p);
-          }
-          continue;
-        }
-        for (int32_t c = 0; c < ch; c += 4) {
-          const mve_pred16_t p = vctp32q((uint32_t)(ch - c));
-          int32x4_t s = vdupq_n_s32(0);
-          for (int32_t r = 0; r < rows; ++r) {
-            const int8_t *xp = first + r * row + c;
-            for (int32_t t = 0; t < cols; ++t, xp += ch) s = vaddq_s32(s, vldrbq_z_s32(xp, p));
-          }
-          int32_t sums[4];
-          vst1q_s32(sums, s);
-          for (int32_t j = 0; j < 4 && c + j < ch; ++j) {
-            yp[c + j] = mve_average(sums[j], rows * cols, lo, hi);
-          }
-        }
+MVE_HOT void tfl_mve_pool_window(const int8_t *first, int32_t rows, int32_t cols, int32_t row,
+                                 int32_t ch, int32_t lo, int32_t hi, int average, int8_t *y) {
+  if (!average) {
+    for (int32_t c = 0; c < ch; c += 16) {
+      const mve_pred16_t p = vctp8q((uint32_t)(ch - c));
+      int8x16_t v = vdupq_n_s8(-128);
+      for (int32_t r = 0; r < rows; ++r) {
+        const int8_t *xp = first + r * row + c;
+        for (int32_t t = 0; t < cols; ++t, xp += ch) v = vmaxq_s8(v, vldrbq_z_s8(xp, p));
       }
+      v = vminq_s8(vmaxq_s8(v, vdupq_n_s8((int8_t)lo)), vdupq_n_s8((int8_t)hi));
+      vstrbq_p_s8(y + c, v, p);
+    }
+    return;
+  }
+  for (int32_t c = 0; c < ch; c += 4) {
+    const mve_pred16_t p = vctp32q((uint32_t)(ch - c));
+    int32x4_t s = vdupq_n_s32(0);
+    for (int32_t r = 0; r < rows; ++r) {
+      const int8_t *xp = first + r * row + c;
+      for (int32_t t = 0; t < cols; ++t, xp += ch) s = vaddq_s32(s, vldrbq_z_s32(xp, p));
+    }
+    int32_t sums[4];
+    vst1q_s32(sums, s);
+    for (int32_t j = 0; j < 4 && c + j < ch; ++j) {
+      y[c + j] = mve_average(sums[j], rows * cols, lo, hi);
     }
   }
 }

@@ -59,9 +59,11 @@ void tfl_mve_fc(const int8_t *x, const int8_t *w, int32_t batches, int32_t depth
 void tfl_mve_add(const tfl_addsub_params *d, const int8_t *in1, const int8_t *in2, int8_t *out,
                  int32_t n);
 
-/* AVERAGE_POOL_2D (average = 1) or MAX_POOL_2D (average = 0), int8 NHWC, the whole tensor. */
-void tfl_mve_pool2d(const tfl_pool2d_data *d, const int8_t *x, int8_t *y, int32_t batches,
-                    int32_t ih, int32_t iw, int32_t ch, int32_t oh, int32_t ow, int average);
+/* AVERAGE_POOL_2D (average = 1) or MAX_POOL_2D (average = 0), int8 NHWC: the ch channels of one
+ * output pixel from a window of rows x cols taps (none: a window wholly in the padding) whose
+ * first tap is at `first`, rows `row` bytes apart. */
+void tfl_mve_pool_window(const int8_t *first, int32_t rows, int32_t cols, int32_t row, int32_t ch,
+                         int32_t lo, int32_t hi, int average, int8_t *y);
 
 #endif
 

@@ -103,13 +103,6 @@ POOL2D_INLINE tfl_status pool2d_eval(tfl_context *ctx, const tfl_node *node, poo
   const void *x = in->data;
   const int32_t batches = in->dims[0], ih = in->dims[1], iw = in->dims[2], ch = in->dims[3];
   const int32_t oh = out->dims[1], ow = out->dims[2];
-#if TFL_MAC_MVE
-  if (!wide) { /* Helium: 16 channels per vector (max), 4 (average) */
-    tfl_mve_pool2d(d, (const int8_t *)x, (int8_t *)out->data, batches, ih, iw, ch, oh, ow,
-                   kind == POOL2D_AVERAGE);
-    return TFL_OK;
-  }
-#endif
   for (int32_t n = 0; n < batches; ++n) {
     for (int32_t oy = 0; oy < oh; ++oy) {
       const int32_t y0 = oy * d->stride_h - d->pad_h;
@@ -117,6 +110,17 @@ POOL2D_INLINE tfl_status pool2d_eval(tfl_context *ctx, const tfl_node *node, poo
       for (int32_t ox = 0; ox < ow; ++ox) {
         const int32_t x0 = ox * d->stride_w - d->pad_w;
         const int32_t fx0 = tfl_max(0, -x0), fx1 = tfl_min(d->filter_w, iw - x0);
+#if TFL_MAC_MVE
+        if (!wide) { /* Helium: 16 channels per vector (max), 4 (average) */
+          const int32_t rows = fx1 > fx0 ? tfl_max(0, fy1 - fy0) : 0;
+          const int8_t *first = (const int8_t *)x;
+          if (rows > 0) first += ((n * ih + y0 + fy0) * iw + x0 + fx0) * ch;
+          tfl_mve_pool_window(first, rows, fx1 - fx0, iw * ch, ch, d->act_min, d->act_max,
+                              kind == POOL2D_AVERAGE,
+                              (int8_t *)out->data + ((n * oh + oy) * ow + ox) * ch);
+          continue;
+        }
+#endif
         for (int32_t c = 0; c < ch; ++c) {
           /* a window wholly in the padding */
           int32_t v = kind == POOL2D_MAX ? (wide ? -32768 : -128) : 0;
