@@ -265,7 +265,7 @@ def test_hello_runs_prints_and_ticks_advance(
     assert code == 7, output
     assert f"hello from tinyflash on {board_id}\n".encode() in output
     assert b"echo: exit 7\n" in output
-    assert f"kernels {board.kernels}\n".encode() in output  # TFL_USE_DSP from the manifest
+    assert f"kernels {board.kernels}\n".encode() in output  # TFL_USE_DSP/MVE from the manifest
     small, large, unit = _parse(output)
     assert unit == board.tick_unit
     assert 0 < small < large
