@@ -1661,6 +1661,8 @@ OPTION_FLAGS: dict[str, str] = {
     "mode": "--mode",
     "output": "-o",
     "output_dir": "--output",
+    "patch_overhead": "--patch-overhead",
+    "patches": "--patches",
     "place": "--place",
     "port": "--port",
     "reference": "--reference",

@@ -628,7 +628,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
     if len(plan.offsets) != len(tensors) or len(plan.lifetimes) != len(tensors):
         fail(f"{len(plan.offsets)} offsets for {len(tensors)} tensors")
     expected = _overridden(info, plan.overrides)
-    nbytes = [
+    sizes = [
         plan.overrides.size(info, t) if plan.overrides else t_info.nbytes
         for t, t_info in enumerate(tensors)
     ]
@@ -648,9 +648,9 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
                 f"tensor {t} ({tensors[t].name}) has offset {off}, not a multiple of "
                 f"{plan.alignment}"
             )
-        if off + nbytes[t] > plan.arena_bytes:
+        if off + sizes[t] > plan.arena_bytes:
             fail(
-                f"tensor {t} ({tensors[t].name}) ends at {off + nbytes[t]}, past the "
+                f"tensor {t} ({tensors[t].name}) ends at {off + sizes[t]}, past the "
                 f"{plan.arena_bytes}-byte arena"
             )
         placed.append(t)
@@ -679,17 +679,17 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
 
     order = sorted(placed, key=lambda t: expected[t][0])
     for i, a in enumerate(order):
-        if nbytes[a] == 0:
+        if sizes[a] == 0:
             continue
         fa, la = expected[a]
-        a0, a1 = plan.offsets[a], plan.offsets[a] + nbytes[a]
+        a0, a1 = plan.offsets[a], plan.offsets[a] + sizes[a]
         for b in order[i + 1 :]:
             fb, lb = expected[b]
             if fb > la:
                 break
             if groups[a] == groups[b]:
                 continue
-            b0, b1 = plan.offsets[b], plan.offsets[b] + nbytes[b]
+            b0, b1 = plan.offsets[b], plan.offsets[b] + sizes[b]
             if a0 < b1 and b0 < a1 and fa <= lb and fb <= la:
                 fail(
                     f"tensors {a} ({tensors[a].name}) and {b} ({tensors[b].name}) are live "
@@ -711,7 +711,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
                 f"{plan.arena_bytes}-byte arena"
             )
         for t in placed:
-            t0, t1 = plan.offsets[t], plan.offsets[t] + nbytes[t]
+            t0, t1 = plan.offsets[t], plan.offsets[t] + sizes[t]
             if expected[t][0] <= end and start <= expected[t][1] and off < t1 and t0 < off + nbytes:
                 fail(f"op {i}'s scratch overlaps tensor {t} ({tensors[t].name}), live at that op")
 
@@ -721,7 +721,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
     ):
         fail(f"{len(plan.resource_offsets)} resource offsets for {len(resources)} variables")
     spans = [
-        (plan.offsets[t], plan.offsets[t] + nbytes[t], tensors[t].name) for t in placed
+        (plan.offsets[t], plan.offsets[t] + sizes[t], tensors[t].name) for t in placed
     ]
     spans += [
         (off, off + n, f"op {i}'s scratch")
