@@ -23,11 +23,13 @@ MODELS_PY = textwrap.dedent("""
     keras.utils.set_random_seed(7)
 
     # He initialisation keeps untrained activations alive through 27 ReLU6 layers (with
-    # Glorot they fade to zero and the int8 scales collapse)
+    # Glorot they fade to zero and the int8 scales collapse); Keras counts a depthwise kernel's
+    # fan-in over all channels, so its He deviation is given for one channel's 3x3 taps
     HE = "he_normal"
+    DW = keras.initializers.RandomNormal(stddev=(2.0 / 9.0) ** 0.5, seed=3)
 
     def _block(x, filters, stride):
-        x = L.DepthwiseConv2D(3, strides=stride, padding="same", depthwise_initializer=HE)(x)
+        x = L.DepthwiseConv2D(3, strides=stride, padding="same", depthwise_initializer=DW)(x)
         x = L.ReLU(6.0)(x)
         x = L.Conv2D(filters, 1, kernel_initializer=HE)(x)
         return L.ReLU(6.0)(x)

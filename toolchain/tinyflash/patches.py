@@ -20,9 +20,11 @@ input stays whole and alive (as the model's input it is anyway), the prefix's ou
 alive from the prefix's first operator on (every band writes into it). The plan is otherwise the
 ordinary one (plan.plan_memory with these sizes and lifetimes).
 
-Cost: the rows computed twice. `work` counts each operator's multiply-accumulates (pools: window
-elements, everything else one per output element); the overhead is the work with patches over the
-work without, an estimate of the instruction ratio (measure the real one with `tinyflash bench`).
+Cost: the rows computed twice. `work` estimates each operator's instructions from its
+multiply-accumulates and output elements (COST_PER_MAC, COST_PER_ELEMENT: measured on the portable
+kernels); the overhead is the work with patches over the work without, an estimate of the
+instruction ratio (measure the real one with `tinyflash bench`; the DSP kernels spend fewer
+instructions per MAC, so patches cost them a larger share).
 
 Choice (`auto`): every prefix length and every number of bands from 2 to the prefix output's
 height; the plan with the smallest estimated peak whose overhead is within `max_overhead`, fewer
@@ -171,23 +173,37 @@ def chain_prefix(info: ModelInfo) -> tuple[tuple[int, ...], str]:
     return tuple(chain), reason
 
 
+# Instructions per multiply-accumulate and per output element of the portable kernels on
+# Cortex-M4 (a least-squares fit of `tinyflash bench --kernels portable` per-op counts of the
+# MobileNet-v1 look-alike in tests/support/patch_models.py, 2026-12-08): a CONV_2D costs about
+# 3 per MAC + 70 per output element (requantization), a DEPTHWISE_CONV_2D 13 per MAC. Pools and
+# other ops: guesses of the same size (they are a small share of any model patches help).
+COST_PER_MAC = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 13}
+COST_PER_ELEMENT = {"CONV_2D": 70, "DEPTHWISE_CONV_2D": 0}
+POOL_COST_PER_TAP = 8
+OTHER_COST_PER_MAC = 3
+OTHER_COST_PER_ELEMENT = 20
+
+
 def _work(info: ModelInfo, op: OpInfo, out_rows: int | None = None) -> int:
-    """Estimated work of `op` over `out_rows` rows of its output (all rows when None)."""
+    """Estimated instructions of `op` over `out_rows` rows of its output (all rows when None)."""
     y = info.tensors[op.outputs[0]].shape if op.outputs and op.outputs[0] >= 0 else ()
     elements = 1
     for d in y:
         elements *= max(d, 1)
-    if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        per = op.macs // elements if elements else 0
-    elif op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
-        per = int(op.options.get("filter_height", 1) or 1) * int(
+    macs_per_element = op.macs / elements if elements else 0.0
+    if op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        taps = int(op.options.get("filter_height", 1) or 1) * int(
             op.options.get("filter_width", 1) or 1
         )
+        per = POOL_COST_PER_TAP * taps + OTHER_COST_PER_ELEMENT
     else:
-        per = 1
+        per = COST_PER_MAC.get(op.name, OTHER_COST_PER_MAC) * macs_per_element + (
+            COST_PER_ELEMENT.get(op.name, OTHER_COST_PER_ELEMENT)
+        )
     if out_rows is not None and len(y) == 4 and y[1]:
         elements = elements // y[1] * out_rows
-    return max(per, 1) * elements
+    return max(round(per * elements), 1)
 
 
 def tile_windows(info: ModelInfo, ops: tuple[int, ...], tiles: int) -> tuple[tuple[Window, ...], ...]:
