@@ -44,8 +44,9 @@ def _needed_rows(info: ModelInfo, k: int, rows: range) -> range:
     x, y = info.tensors[op.inputs[0]].shape, info.tensors[op.outputs[0]].shape
     stride = int(op.options.get("stride_h", 1))
     if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        taps, dilation = info.tensors[op.inputs[1]].shape[1], int(
-            op.options.get("dilation_h_factor", 1)
+        taps, dilation = (
+            info.tensors[op.inputs[1]].shape[1],
+            int(op.options.get("dilation_h_factor", 1)),
         )
     else:
         taps, dilation = int(op.options["filter_height"]), 1
@@ -53,9 +54,9 @@ def _needed_rows(info: ModelInfo, k: int, rows: range) -> range:
         total = max((y[1] - 1) * stride + (taps - 1) * dilation + 1 - x[1], 0)
     else:
         total = 0
-    read = {
-        oy * stride - total // 2 + ky * dilation for oy in rows for ky in range(taps)
-    } & set(range(x[1]))
+    read = {oy * stride - total // 2 + ky * dilation for oy in rows for ky in range(taps)} & set(
+        range(x[1])
+    )
     return range(min(read), max(read) + 1)
 
 
@@ -155,9 +156,7 @@ def test_generate_refuses_patches_it_cannot_prove(tmp_path: Path) -> None:
 
 
 def _generate(model: Path, board: str, out: Path, patches: str) -> dict[str, object]:
-    done = tinyflash(
-        "generate", model, "--board", board, "-o", out, "--patches", patches, "--json"
-    )
+    done = tinyflash("generate", model, "--board", board, "-o", out, "--patches", patches, "--json")
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)
     return result
@@ -213,8 +212,16 @@ def test_pools_and_dilation_in_patches_are_bit_exact_on_host(tmp_path: Path) -> 
     out = tmp_path / "host"
     # every windowed op kind, SAME and VALID, stride 2 and dilation 2 in the prefix
     done = tinyflash(
-        "generate", model, "--board", "host", "-o", out, "--patches", "4",
-        "--patch-overhead", "10",
+        "generate",
+        model,
+        "--board",
+        "host",
+        "-o",
+        out,
+        "--patches",
+        "4",
+        "--patch-overhead",
+        "10",
     )
     assert done.returncode == 0, done.stderr
     assert "operators 0-3 in 4 patches" in done.stdout, done.stdout

@@ -380,6 +380,7 @@ def bench_one(
     tflm_path: Path | None = None,
     runner: Runner | None = None,
     patches: str = "off",
+    patch_overhead: float = 1.25,
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
     the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR")."""
@@ -389,7 +390,11 @@ def bench_one(
 
     pipeline = Pipeline.start(model, board_id)
     info, board = pipeline.model.info, pipeline.board
-    options: dict[str, Any] = {"kernels": kernels, "patches": patches}
+    options: dict[str, Any] = {
+        "kernels": kernels,
+        "patches": patches,
+        "patch_overhead": patch_overhead,
+    }
     if tflm_path is not None:
         from tinyflash.tflm_tree import inspect_tree
 
@@ -540,12 +545,13 @@ def bench(
     tflm_path: Path | None = None,
     runner: Runner | None = None,
     patches: str = "off",
+    patch_overhead: float = 1.25,
 ) -> BenchResult:
     """Every model x board x kernel set; boards without DSP skip the dsp set (noted). With
     "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`.
     `runner` (board, elf) -> a context manager giving the serial URL of a board running elf (a
-    farm place, say); default: QEMU here. `patches`: generate's --patches for the tinyflash
-    runs."""
+    farm place, say); default: QEMU here. `patches`, `patch_overhead`: generate's options for the
+    tinyflash runs."""
     from tinyflash.boards import board_spec, load_board
 
     if not models:
@@ -628,6 +634,7 @@ def bench(
                         repeats=repeats,
                         runner=runner,
                         patches=patches,
+                        patch_overhead=patch_overhead,
                     )
                 )
     return result

@@ -1429,6 +1429,9 @@ def bench_command(
     patches: str = typer.Option(
         "off", "--patches", help="generate's --patches for the tinyflash runs: auto, off or N."
     ),
+    patch_overhead: float = typer.Option(
+        1.25, "--patch-overhead", help="generate's --patch-overhead for the tinyflash runs."
+    ),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -1469,6 +1472,7 @@ def bench_command(
         tflm_path=tflm_path,
         runner=runner,
         patches=patches,
+        patch_overhead=patch_overhead,
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     if as_json:

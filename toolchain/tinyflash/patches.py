@@ -196,7 +196,7 @@ def _work(info: ModelInfo, op: OpInfo, out_rows: int | None = None) -> int:
         taps = int(op.options.get("filter_height", 1) or 1) * int(
             op.options.get("filter_width", 1) or 1
         )
-        per = POOL_COST_PER_TAP * taps + OTHER_COST_PER_ELEMENT
+        per: float = POOL_COST_PER_TAP * taps + OTHER_COST_PER_ELEMENT
     else:
         per = COST_PER_MAC.get(op.name, OTHER_COST_PER_MAC) * macs_per_element + (
             COST_PER_ELEMENT.get(op.name, OTHER_COST_PER_ELEMENT)
@@ -206,7 +206,9 @@ def _work(info: ModelInfo, op: OpInfo, out_rows: int | None = None) -> int:
     return max(round(per * elements), 1)
 
 
-def tile_windows(info: ModelInfo, ops: tuple[int, ...], tiles: int) -> tuple[tuple[Window, ...], ...]:
+def tile_windows(
+    info: ModelInfo, ops: tuple[int, ...], tiles: int
+) -> tuple[tuple[Window, ...], ...]:
     """The windows of every operator of the chain `ops` for `tiles` bands of the last output's
     rows (as even as possible, the first bands one row taller)."""
     geos = [_geometry(info, info.ops[k]) for k in ops]
@@ -283,13 +285,17 @@ def build_patch_plan(info: ModelInfo, ops: tuple[int, ...], tiles: int) -> Patch
         tile_tensors.append((t, rows * _row_bytes(info, t)))
     base = sum(_work(info, op) for op in info.ops)
     extra = sum(
-        _work(info, info.ops[k], band[i].out_rows)
-        for band in windows
-        for i, k in enumerate(ops)
+        _work(info, info.ops[k], band[i].out_rows) for band in windows for i, k in enumerate(ops)
     ) - sum(_work(info, info.ops[k]) for k in ops)
     plan = PatchPlan(ops, tiles, windows, tuple(tile_tensors), base + extra, base, 0)
     return PatchPlan(
-        ops, tiles, windows, tuple(tile_tensors), base + extra, base, _peak(info, plan.overrides(info))
+        ops,
+        tiles,
+        windows,
+        tuple(tile_tensors),
+        base + extra,
+        base,
+        _peak(info, plan.overrides(info)),
     )
 
 

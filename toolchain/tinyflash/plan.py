@@ -447,9 +447,7 @@ def _improve(
     return top, offsets, label + ("+search" if improved else "")
 
 
-def _overridden(
-    info: ModelInfo, overrides: TensorOverrides | None
-) -> tuple[tuple[int, int], ...]:
+def _overridden(info: ModelInfo, overrides: TensorOverrides | None) -> tuple[tuple[int, int], ...]:
     lifetimes = tensor_lifetimes(info)
     if overrides is None:
         return lifetimes
@@ -720,9 +718,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
         resources
     ):
         fail(f"{len(plan.resource_offsets)} resource offsets for {len(resources)} variables")
-    spans = [
-        (plan.offsets[t], plan.offsets[t] + sizes[t], tensors[t].name) for t in placed
-    ]
+    spans = [(plan.offsets[t], plan.offsets[t] + sizes[t], tensors[t].name) for t in placed]
     spans += [
         (off, off + n, f"op {i}'s scratch")
         for i, (off, n) in enumerate(zip(plan.scratch_offsets, plan.scratch_bytes))

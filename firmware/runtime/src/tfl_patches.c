@@ -10,7 +10,12 @@
 #include "tfl_fb.h"
 #include "tfl_patch_run.h"
 
-enum { CODE_AVERAGE_POOL_2D = 1, CODE_CONV_2D = 3, CODE_DEPTHWISE_CONV_2D = 4, CODE_MAX_POOL_2D = 17 };
+enum {
+  CODE_AVERAGE_POOL_2D = 1,
+  CODE_CONV_2D = 3,
+  CODE_DEPTHWISE_CONV_2D = 4,
+  CODE_MAX_POOL_2D = 17
+};
 
 static int32_t *pad_h_of(tfl_node *node) {
   switch (node->kernel->builtin_code) {
@@ -58,8 +63,8 @@ tfl_status tfl_patch_check(tfl_interpreter *it) {
   const tfl_patch_plan *pp = it->mem.patches;
   if (pp == NULL) return TFL_OK;
   const tfl_subgraph *sg = &it->subgraphs[0];
-  if (it->mem.offsets == NULL || pp->windows == NULL || pp->node_count < 1 ||
-      pp->tile_count < 1 || pp->first_node < 0 || pp->first_node >= sg->node_count ||
+  if (it->mem.offsets == NULL || pp->windows == NULL || pp->node_count < 1 || pp->tile_count < 1 ||
+      pp->first_node < 0 || pp->first_node >= sg->node_count ||
       pp->node_count > sg->node_count - pp->first_node || pp->tile_tensor_count < 0 ||
       pp->tile_tensor_count != pp->node_count - 1 ||
       (pp->tile_tensor_count > 0 && pp->tile_tensors == NULL) ||
