@@ -4,8 +4,8 @@ firmware/runtime/src/tfl_patches.c).
 Fast: the planner's windows against a brute-force receptive field, its refusals, and that
 `--patches off` renders exactly today's project. Slow: real firmware with patches is bit-exact
 with TFLM on the host and on mps2-an386 (the MobileNet-v1 look-alike at 96x96, width 0.25, whose
-peak RAM must drop to half its lower bound), and the runtime refuses a window table that reaches
-outside a tensor.
+peak RAM must drop to half its lower bound) and on the micro:bit (a 48x48 look-alike that fits its
+16 KB only with patches), and the runtime refuses a window table that reaches outside a tensor.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 from support.cli import expect_error, tinyflash
 from support.models import fc_model, small_model
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError
 from tinyflash.model import ModelInfo, parse_model
 from tinyflash.patches import (
     build_patch_plan,
@@ -241,4 +241,16 @@ def test_runtime_refuses_a_window_outside_its_tensor(tmp_path: Path) -> None:
     plan_c.write_text(text[: table.start(1)] + "5" + text[table.end(1) :])
     done = tinyflash("verify", out, "--samples", "1")
     assert done.returncode != 0
-    assert "memory plan does not match the model" in done.stdout + done.stderr
+    assert "TFL_ERR_PLAN_MISMATCH" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_patches_fit_a_vision_model_on_the_microbit(tmp_path: Path) -> None:
+    from support.patch_models import patch_model
+
+    model = patch_model("mobilenet_48")
+    run = tinyflash("generate", model, "--board", "microbit", "-o", tmp_path / "off")
+    expect_error(run, EXIT_CHECK_FAILED, "does not fit board microbit")
+    result = _generate(model, "microbit", tmp_path / "auto", "auto")
+    assert "patches" in str(result["patches"])
+    _verify(tmp_path / "auto", 3)

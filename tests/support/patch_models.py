@@ -1,5 +1,6 @@
 """Models for the patch-based execution tests (tests/test_patches.py): a MobileNet-v1 look-alike
-at 96x96 grayscale input and width 0.25 (TFLM's person-detection shape), and a small CNN whose
+at 96x96 grayscale input and width 0.25 (TFLM's person-detection shape), its first stages at
+48x48 (too big for the micro:bit's 16 KB of RAM without patches), and a small CNN whose
 first stages are CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D and AVERAGE_POOL_2D with SAME and VALID
 padding, converted to full int8 by `tinyflash convert` (real TensorFlow) and cached under
 build/patch_models/ keyed by the source below."""
@@ -45,6 +46,16 @@ MODELS_PY = textwrap.dedent("""
         x = L.GlobalAveragePooling2D()(x)
         return keras.Model(inp, L.Dense(2, activation="softmax")(x))
 
+    def _mobilenet_48():
+        # the same network's first stages at 48x48 and half the width: a micro:bit-sized model
+        inp = keras.Input((48, 48, 1))
+        x = L.Conv2D(4, 3, strides=2, padding="same", kernel_initializer=HE)(inp)
+        x = L.ReLU(6.0)(x)
+        for filters, stride in ((8, 1), (16, 2), (16, 1), (32, 2)):
+            x = _block(x, filters, stride)
+        x = L.GlobalAveragePooling2D()(x)
+        return keras.Model(inp, L.Dense(2, activation="softmax")(x))
+
     def _pools():
         inp = keras.Input((23, 17, 3))
         x = L.Conv2D(6, (5, 3), strides=(2, 1), padding="same", activation="relu")(inp)
@@ -56,10 +67,11 @@ MODELS_PY = textwrap.dedent("""
         return keras.Model(inp, L.Dense(4)(x))
 
     mobilenet_96 = _mobilenet_96()
+    mobilenet_48 = _mobilenet_48()
     pools = _pools()
 """)
 
-SHAPES = {"mobilenet_96": (96, 96, 1), "pools": (23, 17, 3)}
+SHAPES = {"mobilenet_96": (96, 96, 1), "mobilenet_48": (48, 48, 1), "pools": (23, 17, 3)}
 
 
 def patch_model(name: str) -> Path:
