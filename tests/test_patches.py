@@ -5,7 +5,9 @@ Fast: the planner's windows against a brute-force receptive field, its refusals,
 `--patches off` renders exactly today's project. Slow: real firmware with patches is bit-exact
 with TFLM on the host and on mps2-an386 (the MobileNet-v1 look-alike at 96x96, width 0.25, whose
 peak RAM must drop to half its lower bound) and on the micro:bit (a 48x48 look-alike that fits its
-16 KB only with patches), and the runtime refuses a window table that reaches outside a tensor.
+16 KB only with patches), the generated patch table in the runtime built with ASan and UBSan
+gives the outputs of the same runtime without patches (a wrong padding makes 15 of 50 differ),
+and the runtime refuses a window table that reaches outside a tensor.
 """
 
 from __future__ import annotations
@@ -155,8 +157,9 @@ def test_generate_refuses_patches_it_cannot_prove(tmp_path: Path) -> None:
     expect_error(run, EXIT_BAD_INPUT, "FULLY_CONNECTED has no windowed form", "--patches off")
 
 
-def _generate(model: Path, board: str, out: Path, patches: str) -> dict[str, object]:
-    done = tinyflash("generate", model, "--board", board, "-o", out, "--patches", patches, "--json")
+def _generate(model: Path, board: str, out: Path, patches: str, *extra: str) -> dict[str, object]:
+    args = ("--board", board, "-o", out, "--patches", patches, "--json", *extra)
+    done = tinyflash("generate", model, *args)
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)
     return result
@@ -254,3 +257,90 @@ def test_patches_fit_a_vision_model_on_the_microbit(tmp_path: Path) -> None:
     result = _generate(model, "microbit", tmp_path / "auto", "auto")
     assert "patches" in str(result["patches"])
     _verify(tmp_path / "auto", 3)
+
+
+DRIVER_C = """
+#include <stdio.h>
+#include <string.h>
+
+#include "model_data.h"
+
+/* The generated project's plan with its patches (a), and the same model laid out one tensor
+ * after another without patches (b): their outputs must be equal for every input on stdin. */
+static tfl_tensor tensors_b[IDENT_TENSOR_COUNT];
+static tfl_node nodes_b[IDENT_NODE_COUNT];
+static int32_t pool_b[IDENT_POOL_WORDS + 1];
+static uint8_t arena_b[1 << 20] __attribute__((aligned(16)));
+
+int main(void) {
+  tfl_interpreter a, b;
+  const tfl_memory ma = {ident_tensors, IDENT_TENSOR_COUNT, ident_nodes, IDENT_NODE_COUNT,
+                         ident_pool, IDENT_POOL_WORDS, ident_arena, IDENT_ARENA_BYTES,
+                         ident_offsets, (int32_t)(sizeof ident_offsets / sizeof ident_offsets[0]),
+                         &ident_patches};
+  const tfl_memory mb = {tensors_b, IDENT_TENSOR_COUNT, nodes_b, IDENT_NODE_COUNT, pool_b,
+                         IDENT_POOL_WORDS + 1, arena_b, (int32_t)sizeof arena_b, NULL, 0, NULL};
+  if (tfl_init(&a, ident_model_data, IDENT_MODEL_SIZE, &ident_op_table, &ma) != TFL_OK ||
+      tfl_init(&b, ident_model_data, IDENT_MODEL_SIZE, &ident_op_table, &mb) != TFL_OK) {
+    puts("init failed");
+    return 1;
+  }
+  tfl_tensor *xa = tfl_input(&a, 0), *xb = tfl_input(&b, 0);
+  int runs = 0, differ = 0;
+  while (fread(xa->data, 1, (size_t)xa->bytes, stdin) == (size_t)xa->bytes) {
+    memcpy(xb->data, xa->data, (size_t)xa->bytes);
+    if (tfl_invoke(&a) != TFL_OK || tfl_invoke(&b) != TFL_OK) {
+      puts("invoke failed");
+      return 1;
+    }
+    const tfl_tensor *ya = tfl_output(&a, 0), *yb = tfl_output(&b, 0);
+    differ += memcmp(ya->data, yb->data, (size_t)ya->bytes) != 0;
+    ++runs;
+  }
+  printf("runs %d differ %d used %d\\n", runs, differ, (int)a.arena_used);
+  return 0;
+}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "patches"), [("small", "2"), ("small", "4"), ("pools", "4")])
+def test_patched_equals_unpatched_under_sanitizers(tmp_path: Path, name: str, patches: str) -> None:
+    """The generated plan and patch table run in the C runtime built with ASan and UBSan,
+    against the same runtime without patches on 50 random inputs: equal outputs."""
+    import subprocess
+
+    import numpy as np
+
+    from support.patch_models import patch_model
+    from support.runtime_build import RUNTIME, SANITIZE_CFLAGS, runtime_sources
+
+    if name == "small":
+        model = _write(tmp_path, "small.tflite", small_model())
+    else:
+        model = patch_model(name)
+    info = parse_model(model.read_bytes(), name)
+    out = tmp_path / "host"
+    result = _generate(model, "host", out, patches, "--patch-overhead", "100")
+    assert f"in {patches} patches" in str(result["patches"])
+    ident = str(result["identifier"])
+    driver = tmp_path / "driver.c"
+    driver.write_text(
+        DRIVER_C.replace("IDENT_", ident.upper() + "_").replace("ident_", ident + "_")
+    )
+    srcs = runtime_sources(sorted({op.name.lower() for op in info.ops}))
+    srcs += [out / "src" / "model_data.c", out / "src" / "model_plan.c", driver]
+    exe = tmp_path / "driver"
+    includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"), "-I", str(out / "src")]
+    build = subprocess.run(
+        ["gcc", *SANITIZE_CFLAGS, *includes, *map(str, srcs), "-o", str(exe)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    x = info.tensors[info.inputs[0]]
+    data = np.random.default_rng(18).integers(-128, 128, size=50 * x.nbytes, dtype=np.int8)
+    run = subprocess.run([str(exe)], input=data.tobytes(), capture_output=True, timeout=120)
+    text = run.stdout.decode() + run.stderr.decode()
+    assert run.returncode == 0, text
+    assert f"runs 50 differ 0 used {result['arena_bytes']}" in text, text
