@@ -412,6 +412,26 @@ def _crash_error(
     )
 
 
+def check_output(output: Path, force: bool) -> None:
+    """OUTPUT must be a .tflite path that is not a directory and, unless `force`, not a file."""
+    if output.suffix.lower() != ".tflite":
+        raise TinyflashError(f"{output}: the output file must end in .tflite.", EXIT_BAD_INPUT)
+    if output.is_dir():
+        raise TinyflashError(
+            f"{output} is a directory; give {option('output')} the path of a "
+            ".tflite file to "
+            "write.",
+            EXIT_BAD_INPUT,
+        )
+    if output.exists() and not force:
+        raise TinyflashError(
+            f"{output} already exists; pass {option('force')} to replace it, or "
+            "choose "
+            f"another {option('output')}.",
+            EXIT_BAD_INPUT,
+        )
+
+
 def convert_model(
     model: str | Path,
     output: str | Path,
@@ -437,22 +457,7 @@ def convert_model(
     check_mode(mode)
     spec = parse_model_spec(model, signature)
     output = Path(output)
-    if output.suffix.lower() != ".tflite":
-        raise TinyflashError(f"{output}: the output file must end in .tflite.", EXIT_BAD_INPUT)
-    if output.is_dir():
-        raise TinyflashError(
-            f"{output} is a directory; give {option('output')} the path of a "
-            ".tflite file to "
-            "write.",
-            EXIT_BAD_INPUT,
-        )
-    if output.exists() and not force:
-        raise TinyflashError(
-            f"{output} already exists; pass {option('force')} to replace it, or "
-            "choose "
-            f"another {option('output')}.",
-            EXIT_BAD_INPUT,
-        )
+    check_output(output, force)
     if mode in MODES_NEEDING_DATA:
         if data is None:
             raise TinyflashError(
