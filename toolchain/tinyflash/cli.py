@@ -451,10 +451,17 @@ def _preprocess(scale: str | None, mean: str | None, std: str | None) -> Any:
 @app.command("convert")
 def convert_command(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="SavedModel dir, .keras, .h5 or path/to/file.py:name."),
+    model: str = typer.Argument(
+        ...,
+        help="SavedModel dir, .keras, .h5 or path/to/file.py:name (a .tflite with --weight-bits).",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="The .tflite to write."),
     data: Path | None = typer.Option(
-        None, "--data", "-d", help="Calibration data: .npy, .npz, .csv or an image folder."
+        None,
+        "--data",
+        "-d",
+        help="Calibration data: .npy, .npz, .csv or an image folder (not needed by a "
+        "quantization-aware trained model).",
     ),
     mode: str = typer.Option(
         "int8",
@@ -475,19 +482,30 @@ def convert_command(
         help="Keep the model's variables as state between invokes (resource variables); "
         "automatic when the call assigns a variable.",
     ),
+    weight_bits: int | None = typer.Option(
+        None,
+        "--weight-bits",
+        "-k",
+        help="Cluster the int8 weights of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and "
+        "TRANSPOSE_CONV to at most 2^K values per output channel (K = 1..7; k-means on the int8 "
+        "values). MODEL may then be a .tflite.",
+    ),
     scale: str | None = SCALE_OPTION,
     mean: str | None = MEAN_OPTION,
     std: str | None = STD_OPTION,
 ) -> None:
     """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
 
-    The batch dimension is pinned to 1; the TensorFlow converter runs in a child process (a crash becomes an error with its remedy). Prints size before/after, the op histogram and whether the result is deployable on a microcontroller. Exit 1 when the result is written but not deployable.
+    The batch dimension is pinned to 1; the TensorFlow converter runs in a child process (a crash becomes an error with its remedy). Prints size before/after, the op histogram and whether the result is deployable on a microcontroller. Exit 1 when the result is written but not deployable. A quantization-aware trained model (tfmot) converts with its own ranges, without --data. --weight-bits K clusters the weights after conversion, or of a .tflite given as MODEL; `tinyflash evaluate` shows what it costs.
 
     Example: tinyflash convert examples/digits/digits.keras -o digits.tflite --data examples/digits/calibration.npz
     """
     from tinyflash.convert import convert_model
     from tinyflash.opcheck import SCHEME_16X8, SCHEME_INT8, deployable_text
 
+    if weight_bits is not None and model.lower().endswith(".tflite"):
+        _cluster_tflite(model, output, weight_bits, force, as_json)
+        return
     debug = _debug(ctx)
     bar = _LazyBar("calibrating", disable=as_json)
     try:
@@ -503,6 +521,7 @@ def convert_command(
             force=force,
             stateful=stateful,
             preprocess=_preprocess(scale, mean, std),
+            weight_bits=weight_bits,
         )
     finally:
         bar.stop()
@@ -519,7 +538,9 @@ def convert_command(
             f"[bold green]converted[/] {result.model}",
             f"-> {result.output}",
             f"(mode {result.mode},",
-            f"{result.samples} calibration samples,",
+            "no calibration (QAT ranges),"
+            if result.trained_ranges
+            else f"{result.samples} calibration samples,",
             f"{result.total_seconds:.1f} s)",
         ],
         sep=" ",
@@ -550,6 +571,12 @@ def convert_command(
         )
     if result.preprocess:
         console.print(f"  calibration data: {result.preprocess}", soft_wrap=True)
+    if result.trained_ranges:
+        console.print("  ranges: learnt in quantization-aware training (fake-quant ops)")
+    for line in result.notes:
+        console.print(f"[cyan]note:[/] {line}", soft_wrap=True)
+    if result.clustering is not None:
+        _print_clustering(console, result.clustering)
     if result.op_histogram:
         ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
         print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")
@@ -587,6 +614,42 @@ def convert_command(
             "them).",
             EXIT_CHECK_FAILED,
         )
+
+
+def _cluster_tflite(model: str, output: Path, bits: int, force: bool, as_json: bool) -> None:
+    from tinyflash.cluster import cluster_file
+
+    result = cluster_file(model, output, bits, force=force)
+    if as_json:
+        print_json({"model": model, "output": str(output), "clustering": result.to_json()})
+        return
+    console = out_console()
+    console.print(f"[bold green]clustered[/] {model} -> {output}", soft_wrap=True)
+    _print_clustering(console, result)
+
+
+def _print_clustering(console: Any, result: Any) -> None:
+    """The lines `convert --weight-bits` prints (result: cluster.ClusterResult)."""
+    moved = max((t.rms_change for t in result.tensors), default=0.0)
+    console.print(
+        f"  weights: {len(result.tensors)} tensors, {result.weight_elements:,} int8 values "
+        f"snapped to <= {1 << result.bits} per output channel ({result.bits} bits); "
+        f"{result.changed:,} changed (largest RMS change {moved:.2f} LSB in one tensor)",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  size: .tflite {result.tflite_bytes:,} B (unchanged: weights stay int8 bytes); "
+        f"{result.bits}-bit indices + per-channel tables would take {result.palette_bytes:,} B "
+        f"of the {result.dense_bytes:,} B of weights; gzip -9 {result.gzip_before:,} -> "
+        f"{result.gzip_after:,} B",
+        soft_wrap=True,
+    )
+    for line in result.skipped:
+        console.print(f"  [yellow]not clustered[/]: {line}", soft_wrap=True)
+    console.print(
+        "  cost: `tinyflash evaluate FLOAT_MODEL_OR_INT8.tflite CLUSTERED.tflite --data ...`",
+        soft_wrap=True,
+    )
 
 
 @app.command("evaluate")
