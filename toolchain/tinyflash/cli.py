@@ -656,11 +656,17 @@ def _print_clustering(console: Any, result: Any) -> None:
 def evaluate_command(
     ctx: typer.Context,
     float_model: str = typer.Argument(
-        ..., help="The float model (SavedModel, .keras, .h5, file.py:name)."
+        ...,
+        help="The float model (SavedModel, .keras, .h5, file.py:name), or a baseline .tflite "
+        "(e.g. the int8 model before --weight-bits).",
     ),
     quant_model: Path = typer.Argument(..., help="Its converted .tflite."),
-    data: Path = typer.Option(
-        ..., "--data", "-d", help="Inputs: .npy, .npz, .csv or an image folder."
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        "-d",
+        help="Inputs: .npy, .npz, .csv or an image folder (required with a float model; with a "
+        ".tflite baseline the default is 200 random inputs, seed 0).",
     ),
     labels: Path | None = typer.Option(
         None,
@@ -680,7 +686,7 @@ def evaluate_command(
 ) -> None:
     """Compare a quantized .tflite with its float model on the host.
 
-    Reports accuracy of both (with labels), top-1 agreement, and the quantized model's output error against the float model (max abs, mean abs, RMSE, cosine similarity).
+    Reports accuracy of both (with labels), top-1 agreement, and the quantized model's output error against the float model (max abs, mean abs, RMSE, cosine similarity). With a .tflite as the first model, the two .tflite models are compared the same way (what `convert --weight-bits` costs against the int8 model).
 
     Example: tinyflash evaluate examples/digits/digits.keras digits.tflite --data examples/digits/test.npz
     """
@@ -718,7 +724,8 @@ def evaluate_command(
     console.print(f"  data: {result.preprocess}", soft_wrap=True)
     if result.accuracy_float is not None and result.accuracy_quant is not None:
         console.print(
-            f"  accuracy: float {result.accuracy_float:.2%}, quantized "
+            f"  accuracy: {result.baseline} {result.accuracy_float:.2%}, "
+            f"{'quantized' if result.baseline == 'float' else 'this .tflite'} "
             f"{result.accuracy_quant:.2%} ({result.accuracy_quant - result.accuracy_float:+.2%})"
         )
     console.print(f"  top-1 agreement: {result.top1_agreement:.2%}")
