@@ -1726,6 +1726,7 @@ OPTION_FLAGS: dict[str, str] = {
     "tflm_path": "--tflm-path",
     "tolerance": "--tolerance",
     "vendor": "--vendor",
+    "weight_bits": "--weight-bits",
 }
 
 

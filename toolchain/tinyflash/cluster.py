@@ -78,7 +78,7 @@ class ClusterResult:
 def check_bits(bits: int) -> None:
     if not MIN_BITS <= bits <= MAX_BITS:
         raise TinyflashError(
-            f"{option('weight-bits')} must be {MIN_BITS} to {MAX_BITS} (at most 2^K distinct int8 "
+            f"{option('weight_bits')} must be {MIN_BITS} to {MAX_BITS} (at most 2^K distinct int8 "
             f"values per channel; 8 is plain int8); got {bits}.",
             EXIT_BAD_INPUT,
         )
@@ -221,7 +221,7 @@ def cluster_flatbuffer(flatbuffer: bytes, name: str, bits: int) -> tuple[bytes, 
     if not result.tensors:
         raise TinyflashError(
             f"{name}: has no int8 weights of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED or "
-            f"TRANSPOSE_CONV to cluster; {option('weight-bits')} applies to full-int8 (or 16x8) "
+            f"TRANSPOSE_CONV to cluster; {option('weight_bits')} applies to full-int8 (or 16x8) "
             "models.",
             EXIT_BAD_INPUT,
         )
