@@ -37,8 +37,17 @@ TRAINING_QUANT_OPS = (
     "QuantizeAndDequantizeV2",
     "QuantizeAndDequantizeV3",
 )
-# Words in a file.py that may build or load a quantization-aware model.
-QAT_SOURCE_WORDS = ("tensorflow_model_optimization", "tfmot", "fake_quant", "quantize")
+# Words in a file.py that may build or load a quantization-aware model (loading a saved model
+# counts: the file may load a QAT .h5); without any, a missing --data is refused before TensorFlow.
+QAT_SOURCE_WORDS = (
+    "tensorflow_model_optimization",
+    "tfmot",
+    "fake_quant",
+    "quantize",
+    "qat",
+    "load_model",
+    "saved_model",
+)
 # SavedModel signature keys that are not user functions.
 INTERNAL_SIGNATURES = ("__saved_model_init_op",)
 # TensorFlow's DataType enum values (types.proto) for the dtypes an input may have.
