@@ -15,8 +15,8 @@ quantization). Run from the repository: .venv/bin/python examples/digits_qat/tra
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
+import runpy
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,15 +38,9 @@ model = tf_keras.models.load_model(str(Path(__file__).with_name("qat.h5")), comp
 '''
 
 
-def _digits() -> Any:
-    """examples/digits/train.py as a module (its data split and layer stack)."""
-    spec = importlib.util.spec_from_file_location(
-        "digits_train", HERE.parent / "digits" / "train.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _digits() -> dict[str, Any]:
+    """examples/digits/train.py's namespace (its data split), without running its main."""
+    return runpy.run_path(str(HERE.parent / "digits" / "train.py"), run_name="digits_train")
 
 
 def build_float(tf_keras: Any) -> Any:
@@ -74,7 +68,7 @@ def train_qat(
 
     tf_keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()
-    x_train, y_train, x_test, y_test = _digits().load_data()
+    x_train, y_train, x_test, y_test = _digits()["load_data"]()
     if train_samples is not None:
         x_train, y_train = x_train[:train_samples], y_train[:train_samples]
     model = build_float(tf_keras)
@@ -102,12 +96,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--qat-epochs", type=int, default=10)
     args = parser.parse_args(argv)
     stats = train_qat(args.out, args.float_epochs, args.qat_epochs)
-    print(
-        f"test accuracy: float {stats['float_accuracy']:.4f}, QAT (fake-quant) "
-        f"{stats['qat_accuracy']:.4f}; forms in {args.out}: {', '.join(FORMS)}"
-    )
+    forms = ", ".join(FORMS)
+    line = "test accuracy: float {float_accuracy:.4f}, QAT (fake-quant) {qat_accuracy:.4f}"
+    sys.stdout.write(line.format(**stats) + f"; forms in {args.out}: {forms}\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    raise SystemExit(main(sys.argv[1:]))
