@@ -120,7 +120,7 @@ def parse_model_spec(model: str | Path, signature: str | None = None) -> ModelSp
         raise TinyflashError(
             f"{path}: this is already a .tflite; convert takes the float model "
             "(SavedModel, .keras, .h5 or file.py:name) — run `tinyflash check` on "
-            "a .tflite.",
+            "a .tflite (or add --weight-bits K to cluster its weights).",
             EXIT_BAD_INPUT,
         )
     raise TinyflashError(
