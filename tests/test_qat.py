@@ -103,6 +103,18 @@ def test_evaluate_and_check_work_as_for_any_model(
 
 
 @pytest.mark.slow
+@pytest.mark.qemu
+def test_deploy_without_data_is_bit_exact_on_mps2_an386(qat_dir: Path, tmp_path: Path) -> None:
+    """The float QAT model straight to the emulated Cortex-M4: converted with its own ranges,
+    built, run and compared with TFLM bit for bit."""
+    done = tinyflash(
+        "deploy", qat_dir / "qat.keras", "--board", "mps2-an386", "-o", tmp_path / "d", "-n", "3"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS: bit-exact with the TFLM reference on 3 inputs" in done.stdout
+
+
+@pytest.mark.slow
 def test_a_plain_float_model_still_needs_data(tmp_path: Path) -> None:
     expect_error(
         tinyflash(
