@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyflash.aot import aot_layers, aot_node_kernels
 from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers use codegen.X)
     DSP_KERNEL_CODE_ESTIMATE_BYTES,
     HARNESS_CODE_ESTIMATE_BYTES,
@@ -106,6 +107,9 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("tinyflash.json.j2", "tinyflash.json"),
 )
 
+#: The ahead-of-time layers (generate --aot).
+AOT_TEMPLATES: tuple[tuple[str, str], ...] = (("src/model_aot.c.j2", "src/model_aot.c"),)
+
 #: The Arduino entry points (setup/loop) beside the generated C main.
 ARDUINO_TEMPLATES: tuple[tuple[str, str], ...] = (("src/sketch.cpp.j2", "src/sketch.cpp"),)
 
@@ -133,10 +137,12 @@ def render_project(
     paths: FirmwarePaths,
     vendor: bool,
     templates: Path | None = None,
+    aot: bool = False,
 ) -> RenderedProject:
     """Renders every file of the project of the checked model (ModelInfo + memory plan; its
     path's name is the model file's name) in memory. Pure: same arguments → same bytes.
-    Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention)."""
+    Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention). `aot`
+    adds src/model_aot.c, the operators specialised at generate time (aot.py)."""
     info, plan = checked.info, checked.plan
     model_file = checked.path.name
     model = bytes(info.data)
@@ -166,7 +172,10 @@ def render_project(
         sum(len(v.input) + len(v.output) for v in vectors),
         capacities,
     )
+    layers = aot_layers(info, plan, "dsp" if board.dsp else "portable") if aot else []
     templates_used = project_templates(board)
+    if aot:
+        templates_used = tuple(sorted(templates_used + AOT_TEMPLATES, key=lambda item: item[1]))
     vendor = vendor or board.arduino  # real-board projects always stand alone
     vendored = vendored_files(board) if vendor else {}
     runtime_keys = {
@@ -181,6 +190,10 @@ def render_project(
         "arena_bytes": arena_bytes,
         "pool_words": pool_words,
         "lower_bound": int(plan.lower_bound),
+        "aot_layers": layers,
+        "aot_kernel_set": "dsp" if board.dsp else "portable",
+        "aot_generics": sorted({layer.generic for layer in layers}),
+        "aot_node_kernels": aot_node_kernels(layers, len(op_names)),
     }
     return render_project_files(
         checked,
@@ -208,13 +221,16 @@ def generate(
     runtime: str = "tinyflash",
     tflm_path: Path | None = None,
     checked: CheckedModel | None = None,
+    aot: bool = False,
 ) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
     `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
     manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
     that runs the model with TensorFlow Lite Micro (from `tflm_path`, a TFLM tree, or on Arduino
     boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
-    checked and planned by the pipeline's check stage (else this does it)."""
+    checked and planned by the pipeline's check stage (else this does it). `aot`: the operators
+    that have a specialised body run it (src/model_aot.c, aot.py); the others keep the generic
+    kernels."""
     from tinyflash.boards import load_board
     from tinyflash.pipeline import check_model_file
 
@@ -244,6 +260,12 @@ def generate(
     board = board_spec(load_board(board_id))
     if runtime == "tflm":
         check_tflm_source(board, tflm_dir)
+    if aot and runtime == "tflm":
+        raise TinyflashError(
+            f"{option('aot')} specialises the tinyflash runtime's kernels; drop it with "
+            f"{option('runtime')} tflm",
+            EXIT_BAD_INPUT,
+        )
     if kernels is not None and runtime == "tflm":
         raise TinyflashError(
             f"{option('kernels')} chooses the tinyflash runtime's kernels; with "
@@ -334,6 +356,7 @@ def generate(
         vectors=vectors,
         paths=vendored_paths() if vendor else default_paths(board),
         vendor=vendor,
+        aot=aot,
     )
     return write_generated(
         project,

@@ -1,0 +1,239 @@
+/* Ahead-of-time layers (`tinyflash generate --aot`): the generated src/model_aot.c describes each
+ * specialised operator with one `static const tfl_aot_layer` (tensor indices, shapes, strides,
+ * padding, zero points, clamp, pool and scratch places) and instantiates one of the kernel bodies
+ * below with it. The bodies are always inlined and the layer is a constant object, so the
+ * compiler folds every field into the code: loop counts, strides and offsets become immediates,
+ * branches on the layout disappear, a 3x3 window is unrolled.
+ *
+ * A layer's kernel runs the generic kernel's prepare first (validation, multipliers in the pool,
+ * scratch from the plan), then tfl_aot_prepare checks that the model in memory is the one the
+ * layer was generated from: same tensors, shapes, geometry, zero points, clamp, pool index and
+ * scratch offset, else TFL_ERR_PLAN_MISMATCH. Eval then reads nothing from the flatbuffer. */
+#ifndef TFL_AOT_H
+#define TFL_AOT_H
+
+#include "tfl_kernel.h"
+/* the runtime's private MAC helpers (src/kernels), shared by the generic kernels */
+#include "../src/kernels/tfl_kernel_conv.h"
+#include "../src/kernels/tfl_mac.h"
+
+/* Which body a layer instantiates (checked by tfl_aot_prepare). */
+enum {
+  TFL_AOT_FC = 0,        /* FULLY_CONNECTED, weight zero point 0 */
+  TFL_AOT_POINTWISE = 1, /* CONV_2D 1x1, stride 1, no padding, one group */
+  TFL_AOT_DEPTHWISE = 2  /* DEPTHWISE_CONV_2D, depth multiplier 1, no dilation, channels % 4 == 0 */
+};
+
+typedef struct {
+  int32_t kind;                      /* TFL_AOT_* */
+  int32_t in, w, bias, out;          /* tensor indices (bias -1: none) */
+  int32_t batches, ih, iw, ic;       /* FC: batches and depth (ih = iw = 1) */
+  int32_t oh, ow, oc;                /* FC: units in oc */
+  int32_t kh, kw;                    /* window (1x1 for FC and pointwise) */
+  int32_t stride_h, stride_w, pad_h, pad_w;
+  int32_t in_off, out_off;           /* -input zero point, output zero point */
+  int32_t act, act_min, act_max;     /* fused activation code and its clamp */
+  int32_t per_channel;               /* 1: one multiplier per output channel */
+  int32_t pool_index;                /* multipliers at pool + pool_index, then the shifts */
+  int32_t scratch;                   /* arena offset of the DSP scratch, -1: none */
+} tfl_aot_layer;
+
+/* Runs `generic`'s prepare, then checks the node against the layer (see above). */
+TFL_MUST_CHECK tfl_status tfl_aot_prepare(tfl_context *ctx, tfl_node *node,
+                                          const tfl_kernel *generic, const tfl_aot_layer *layer);
+
+#if defined(__GNUC__)
+#define TFL_AOT_INLINE __attribute__((always_inline)) static inline
+#else
+#define TFL_AOT_INLINE static inline
+#endif
+
+/* The layer's tensors and requantization parameters, constants folded. */
+typedef struct {
+  const int8_t *x, *w;
+  int8_t *y;
+  tfl_mac_out o;
+} tfl_aot_io;
+
+TFL_AOT_INLINE tfl_aot_io tfl_aot_io_of(tfl_context *ctx, const tfl_aot_layer *L) {
+  tfl_aot_io io;
+  const int32_t *mult = ctx->mem.pool + L->pool_index;
+  io.x = (const int8_t *)ctx->mem.tensors[L->in].data;
+  io.w = (const int8_t *)ctx->mem.tensors[L->w].data;
+  io.y = (int8_t *)ctx->mem.tensors[L->out].data;
+  io.o.bias = L->bias >= 0 ? (const int32_t *)ctx->mem.tensors[L->bias].data : NULL;
+  io.o.mult = mult;
+  io.o.shift = mult + (L->per_channel ? L->oc : 1);
+  io.o.qmask = L->per_channel ? -1 : 0;
+  io.o.out_offset = L->out_off;
+  io.o.act_min = L->act_min;
+  io.o.act_max = L->act_max;
+  return io;
+}
+
+/* Output channel c of an accumulator, parameters folded. */
+TFL_AOT_INLINE int8_t tfl_aot_out(const tfl_aot_io *io, uint32_t acc, int32_t c) {
+  const int32_t q = c & io->o.qmask;
+  return tfl_mac_output(acc, io->o.bias, c, io->o.mult[q], io->o.shift[q], io->o.out_offset,
+                        io->o.act_min, io->o.act_max);
+}
+
+/* Four output channels c .. c + 3 of a row of `len` activations `src` (expanded into `patch`
+ * when the DSP kernels are on) against weight rows of `len` bytes. */
+TFL_AOT_INLINE void tfl_aot_out4(const tfl_aot_io *io, const uint32_t *patch, const int8_t *src,
+                                 const int8_t *w, int32_t len, int32_t in_off, int32_t c,
+                                 int8_t *y) {
+  uint32_t acc[4];
+#if TFL_MAC_DSP
+  tfl_dot4_expanded(patch, src, w, len, len, in_off, acc);
+#else
+  (void)patch;
+  tfl_mac_store4(acc, 0, 0, 0, 0);
+  tfl_dot4(src, w, len, len, in_off, acc);
+#endif
+  y[c] = tfl_aot_out(io, acc[0], c);
+  y[c + 1] = tfl_aot_out(io, acc[1], c + 1);
+  y[c + 2] = tfl_aot_out(io, acc[2], c + 2);
+  y[c + 3] = tfl_aot_out(io, acc[3], c + 3);
+}
+
+/* Rows of `len` activations x (rows of them, `rows` apart) times `oc` weight rows: FULLY_CONNECTED
+ * (one row per batch) and the portable pointwise convolution (one row per pixel). The DSP
+ * kernels expand each row once into the scratch (`patch`). */
+TFL_AOT_INLINE void tfl_aot_matmul(const tfl_aot_io *io, uint32_t *patch, int32_t rows,
+                                   int32_t len, int32_t oc, int32_t in_off) {
+  const int8_t *x = io->x;
+  int8_t *y = io->y;
+  for (int32_t r = 0; r < rows; ++r, x += len, y += oc) {
+#if TFL_MAC_DSP
+    tfl_patch_expand(patch, x, len >> 2, in_off);
+#endif
+    int32_t c = 0;
+    for (; c + 4 <= oc; c += 4) tfl_aot_out4(io, patch, x, io->w + c * len, len, in_off, c, y);
+    for (; c < oc; ++c) y[c] = tfl_aot_out(io, tfl_dot1(x, io->w + c * len, len, in_off, 0), c);
+  }
+}
+
+/* FULLY_CONNECTED: batches rows of ic activations, oc units. */
+TFL_AOT_INLINE void tfl_aot_fc(tfl_context *ctx, const tfl_aot_layer *L) {
+  const tfl_aot_io io = tfl_aot_io_of(ctx, L);
+  uint32_t *patch = L->scratch >= 0 ? (uint32_t *)tfl_scratch(ctx, L->scratch) : NULL;
+  tfl_aot_matmul(&io, patch, L->batches, L->ic, L->oc, L->in_off);
+}
+
+/* CONV_2D 1x1, stride 1, no padding: a matrix multiply over the pixels. With the DSP kernels
+ * two pixels share every weight load (tfl_dot2x2_patch) and each channel pair is requantized
+ * straight from its accumulators. */
+TFL_AOT_INLINE void tfl_aot_pointwise(tfl_context *ctx, const tfl_aot_layer *L) {
+  const tfl_aot_io io = tfl_aot_io_of(ctx, L);
+  const int32_t ic = L->ic, oc = L->oc, pixels = L->batches * L->ih * L->iw;
+  uint32_t *patch = L->scratch >= 0 ? (uint32_t *)tfl_scratch(ctx, L->scratch) : NULL;
+#if TFL_MAC_DSP && TFL_MAC_DOT2X2
+  const int32_t blocks = ic >> 2;
+  const uint32_t off = tfl_pack_offset(L->in_off);
+  const int8_t *x = io.x;
+  int8_t *y = io.y;
+  int32_t p = 0;
+  for (; p + 2 <= pixels; p += 2, x += 2 * ic, y += 2 * oc) {
+    for (int32_t k = 0; k < blocks; ++k) {
+      const uint32_t v0 = tfl_ld32(x + 4 * k), v1 = tfl_ld32(x + ic + 4 * k);
+      patch[4 * k] = tfl_sxtab16(off, v0);
+      patch[4 * k + 1] = tfl_sxtab16_ror8(off, v0);
+      patch[4 * k + 2] = tfl_sxtab16(off, v1);
+      patch[4 * k + 3] = tfl_sxtab16_ror8(off, v1);
+    }
+    for (int32_t c = 0; c + 2 <= oc; c += 2) {
+      uint32_t a[4];
+      tfl_dot2x2_patch(patch, io.w + c * ic, ic, blocks, a);
+      y[c] = tfl_aot_out(&io, a[0], c);
+      y[c + 1] = tfl_aot_out(&io, a[1], c + 1);
+      y[oc + c] = tfl_aot_out(&io, a[2], c);
+      y[oc + c + 1] = tfl_aot_out(&io, a[3], c + 1);
+    }
+    if (oc & 1) { /* an odd channel count: the last channel alone */
+      const int32_t c = oc - 1;
+      y[c] = tfl_aot_out(&io, tfl_dot1(x, io.w + c * ic, ic, L->in_off, 0), c);
+      y[oc + c] = tfl_aot_out(&io, tfl_dot1(x + ic, io.w + c * ic, ic, L->in_off, 0), c);
+    }
+  }
+  if (p < pixels) { /* an odd pixel count: the last one alone */
+    for (int32_t c = 0; c < oc; ++c) {
+      y[c] = tfl_aot_out(&io, tfl_dot1(x, io.w + c * ic, ic, L->in_off, 0), c);
+    }
+  }
+#else
+  tfl_aot_matmul(&io, patch, pixels, ic, oc, L->in_off);
+#endif
+}
+
+/* One tap of four adjacent depthwise channels: a0..a3 += (x[j] + offset) * w[j]. */
+#if TFL_MAC_DSP
+#define TFL_AOT_DW_TAP(xp, wp)                                      \
+  do {                                                              \
+    const uint32_t xv_ = tfl_ld32(xp), wv_ = tfl_ld32(wp);          \
+    const uint32_t xe_ = tfl_sxtab16(off, xv_);                     \
+    const uint32_t xo_ = tfl_sxtab16_ror8(off, xv_);                \
+    const uint32_t we_ = tfl_sxtb16(wv_), wo_ = tfl_sxtb16_ror8(wv_); \
+    a0 = tfl_smlabb(xe_, we_, a0);                                  \
+    a1 = tfl_smlabb(xo_, wo_, a1);                                  \
+    a2 = tfl_smlatt(xe_, we_, a2);                                  \
+    a3 = tfl_smlatt(xo_, wo_, a3);                                  \
+  } while (0)
+#else
+#define TFL_AOT_DW_TAP(xp, wp)                    \
+  do {                                            \
+    const int8_t *xq_ = (xp), *wq_ = (wp);        \
+    a0 += (uint32_t)((xq_[0] + in_off) * wq_[0]); \
+    a1 += (uint32_t)((xq_[1] + in_off) * wq_[1]); \
+    a2 += (uint32_t)((xq_[2] + in_off) * wq_[2]); \
+    a3 += (uint32_t)((xq_[3] + in_off) * wq_[3]); \
+  } while (0)
+#endif
+
+/* One output pixel of a depthwise layer: taps [fy0, fy1) x [fx0, fx1) of the window whose
+ * top-left input pixel is (y0, x0); every group of four channels is accumulated over the taps
+ * and requantized at once. The caller passes constant tap ranges for the interior, so the
+ * window is unrolled there. */
+TFL_AOT_INLINE void tfl_aot_dw_pixel(const tfl_aot_io *io, const tfl_aot_layer *L, int32_t y0,
+                                     int32_t x0, int32_t fy0, int32_t fy1, int32_t fx0,
+                                     int32_t fx1, int8_t *yp) {
+  const int32_t C = L->oc, iw = L->iw, kw = L->kw, in_off = L->in_off;
+#if TFL_MAC_DSP
+  const uint32_t off = tfl_pack_offset(in_off);
+#endif
+  for (int32_t c = 0; c < C; c += 4) {
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int32_t fy = fy0; fy < fy1; ++fy) {
+      const int8_t *xr = io->x + ((y0 + fy) * iw + x0) * C + c;
+      const int8_t *wr = io->w + fy * kw * C + c;
+      for (int32_t fx = fx0; fx < fx1; ++fx) TFL_AOT_DW_TAP(xr + fx * C, wr + fx * C);
+    }
+    yp[c] = tfl_aot_out(io, a0, c);
+    yp[c + 1] = tfl_aot_out(io, a1, c + 1);
+    yp[c + 2] = tfl_aot_out(io, a2, c + 2);
+    yp[c + 3] = tfl_aot_out(io, a3, c + 3);
+  }
+}
+
+/* DEPTHWISE_CONV_2D, depth multiplier 1, no dilation, channels a multiple of 4, one batch. */
+TFL_AOT_INLINE void tfl_aot_depthwise(tfl_context *ctx, const tfl_aot_layer *L) {
+  const tfl_aot_io io = tfl_aot_io_of(ctx, L);
+  const int32_t ih = L->ih, iw = L->iw, kh = L->kh, kw = L->kw;
+  for (int32_t oy = 0; oy < L->oh; ++oy) {
+    const int32_t y0 = oy * L->stride_h - L->pad_h;
+    const int32_t fy0 = y0 < 0 ? -y0 : 0, fy1 = y0 + kh > ih ? ih - y0 : kh;
+    for (int32_t ox = 0; ox < L->ow; ++ox) {
+      const int32_t x0 = ox * L->stride_w - L->pad_w;
+      int8_t *yp = io.y + (oy * L->ow + ox) * L->oc;
+      if (fy0 == 0 && fy1 == kh && x0 >= 0 && x0 + kw <= iw) {
+        tfl_aot_dw_pixel(&io, L, y0, x0, 0, kh, 0, kw, yp); /* interior: constant taps */
+      } else {
+        const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > iw ? iw - x0 : kw;
+        tfl_aot_dw_pixel(&io, L, y0, x0, fy0, fy1 > fy0 ? fy1 : fy0, fx0, fx1 > fx0 ? fx1 : fx0,
+                         yp);
+      }
+    }
+  }
+}
+
+#endif
