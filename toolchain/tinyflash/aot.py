@@ -202,3 +202,33 @@ def aot_node_kernels(layers: list[AotLayer], node_count: int) -> list[str]:
     for k, layer in enumerate(layers):
         entries[layer.op_index] = f"&aot_kernel_{k}"
     return entries
+
+
+#: Fields a body reads at run time from the layer it runs; the others make its shape.
+RUNTIME_FIELDS = frozenset(
+    ("in", "w", "bias", "out", "in_off", "out_off", "act", "act_min", "act_max", "pool_index",
+     "scratch")
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AotShape:
+    """One instance of a body: specialised for the shape of layer `layer` (an index into the
+    layer list), it runs every layer of that shape."""
+
+    function: str
+    layer: int
+
+
+def aot_shapes(layers: list[AotLayer]) -> tuple[list[AotShape], list[int]]:
+    """The distinct shapes of the layers in first-use order, and each layer's shape index."""
+    keys: dict[tuple[tuple[str, int], ...], int] = {}
+    shapes: list[AotShape] = []
+    shape_of: list[int] = []
+    for k, layer in enumerate(layers):
+        key = tuple(item for item in layer.values if item[0] not in RUNTIME_FIELDS)
+        if key not in keys:
+            keys[key] = len(shapes)
+            shapes.append(AotShape(layer.function, k))
+        shape_of.append(keys[key])
+    return shapes, shape_of

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyflash.aot import aot_layers, aot_node_kernels
+from tinyflash.aot import aot_layers, aot_node_kernels, aot_shapes
 from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers use codegen.X)
     DSP_KERNEL_CODE_ESTIMATE_BYTES,
     HARNESS_CODE_ESTIMATE_BYTES,
@@ -173,6 +173,7 @@ def render_project(
         capacities,
     )
     layers = aot_layers(info, plan, "dsp" if board.dsp else "portable") if aot else []
+    shapes, shape_of = aot_shapes(layers)
     templates_used = project_templates(board)
     if aot:
         templates_used = tuple(sorted(templates_used + AOT_TEMPLATES, key=lambda item: item[1]))
@@ -194,6 +195,8 @@ def render_project(
         "aot_kernel_set": "dsp" if board.dsp else "portable",
         "aot_generics": sorted({layer.generic for layer in layers}),
         "aot_node_kernels": aot_node_kernels(layers, len(op_names)),
+        "aot_shapes": shapes,
+        "aot_shape_of": shape_of,
     }
     return render_project_files(
         checked,

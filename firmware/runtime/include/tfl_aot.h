@@ -1,9 +1,11 @@
 /* Ahead-of-time layers (`tinyflash generate --aot`): the generated src/model_aot.c describes each
- * specialised operator with one `static const tfl_aot_layer` (tensor indices, shapes, strides,
+ * specialised operator with one `tfl_aot_layer` constant (tensor indices, shapes, strides,
  * padding, zero points, clamp, pool and scratch places) and instantiates one of the kernel bodies
- * below with it. The bodies are always inlined and the layer is a constant object, so the
- * compiler folds every field into the code: loop counts, strides and offsets become immediates,
- * branches on the layout disappear, a 3x3 window is unrolled.
+ * below once per distinct shape. A body takes two layers: S, the constant layer whose shape it is
+ * specialised for (the body is always inlined, so the compiler folds S's shape fields into the
+ * code: loop counts, strides and offsets become immediates, branches on the layout disappear, a
+ * 3x3 window is unrolled), and L, the layer being run, which gives the tensors, zero points,
+ * clamp, pool and scratch places at run time. Layers of one shape share one instance.
  *
  * A layer's kernel runs the generic kernel's prepare first (validation, multipliers in the pool,
  * scratch from the plan), then tfl_aot_prepare checks that the model in memory is the one the
@@ -47,6 +49,9 @@ TFL_MUST_CHECK tfl_status tfl_aot_prepare(tfl_context *ctx, tfl_node *node,
 #else
 #define TFL_AOT_INLINE static inline
 #endif
+/* A body's instance for one shape: one out-of-line copy, optimised for speed like the MAC
+ * helpers (tfl_mac.h). */
+#define TFL_AOT_INSTANCE TFL_MAC_NOINLINE static
 
 /* The layer's tensors and requantization parameters, constants folded. */
 typedef struct {
@@ -55,7 +60,8 @@ typedef struct {
   tfl_mac_out o;
 } tfl_aot_io;
 
-TFL_AOT_INLINE tfl_aot_io tfl_aot_io_of(tfl_context *ctx, const tfl_aot_layer *L) {
+TFL_AOT_INLINE tfl_aot_io tfl_aot_io_of(tfl_context *ctx, const tfl_aot_layer *S,
+                                        const tfl_aot_layer *L) {
   tfl_aot_io io;
   const int32_t *mult = ctx->mem.pool + L->pool_index;
   io.x = (const int8_t *)ctx->mem.tensors[L->in].data;
@@ -63,8 +69,8 @@ TFL_AOT_INLINE tfl_aot_io tfl_aot_io_of(tfl_context *ctx, const tfl_aot_layer *L
   io.y = (int8_t *)ctx->mem.tensors[L->out].data;
   io.o.bias = L->bias >= 0 ? (const int32_t *)ctx->mem.tensors[L->bias].data : NULL;
   io.o.mult = mult;
-  io.o.shift = mult + (L->per_channel ? L->oc : 1);
-  io.o.qmask = L->per_channel ? -1 : 0;
+  io.o.shift = mult + (S->per_channel ? S->oc : 1);
+  io.o.qmask = S->per_channel ? -1 : 0;
   io.o.out_offset = L->out_off;
   io.o.act_min = L->act_min;
   io.o.act_max = L->act_max;
@@ -114,20 +120,25 @@ TFL_AOT_INLINE void tfl_aot_matmul(const tfl_aot_io *io, uint32_t *patch, int32_
   }
 }
 
+/* The layer's DSP scratch (NULL: none). */
+TFL_AOT_INLINE uint32_t *tfl_aot_scratch(tfl_context *ctx, const tfl_aot_layer *L) {
+  return L->scratch >= 0 ? (uint32_t *)tfl_scratch(ctx, L->scratch) : NULL;
+}
+
 /* FULLY_CONNECTED: batches rows of ic activations, oc units. */
-TFL_AOT_INLINE void tfl_aot_fc(tfl_context *ctx, const tfl_aot_layer *L) {
-  const tfl_aot_io io = tfl_aot_io_of(ctx, L);
-  uint32_t *patch = L->scratch >= 0 ? (uint32_t *)tfl_scratch(ctx, L->scratch) : NULL;
-  tfl_aot_matmul(&io, patch, L->batches, L->ic, L->oc, L->in_off);
+TFL_AOT_INLINE void tfl_aot_fc(tfl_context *ctx, const tfl_aot_layer *S, const tfl_aot_layer *L) {
+  const tfl_aot_io io = tfl_aot_io_of(ctx, S, L);
+  tfl_aot_matmul(&io, tfl_aot_scratch(ctx, L), S->batches, S->ic, S->oc, L->in_off);
 }
 
 /* CONV_2D 1x1, stride 1, no padding: a matrix multiply over the pixels. With the DSP kernels
  * two pixels share every weight load (tfl_dot2x2_patch) and each channel pair is requantized
  * straight from its accumulators. */
-TFL_AOT_INLINE void tfl_aot_pointwise(tfl_context *ctx, const tfl_aot_layer *L) {
-  const tfl_aot_io io = tfl_aot_io_of(ctx, L);
-  const int32_t ic = L->ic, oc = L->oc, pixels = L->batches * L->ih * L->iw;
-  uint32_t *patch = L->scratch >= 0 ? (uint32_t *)tfl_scratch(ctx, L->scratch) : NULL;
+TFL_AOT_INLINE void tfl_aot_pointwise(tfl_context *ctx, const tfl_aot_layer *S,
+                                      const tfl_aot_layer *L) {
+  const tfl_aot_io io = tfl_aot_io_of(ctx, S, L);
+  const int32_t ic = S->ic, oc = S->oc, pixels = S->batches * S->ih * S->iw;
+  uint32_t *patch = tfl_aot_scratch(ctx, L);
 #if TFL_MAC_DSP && TFL_MAC_DOT2X2
   const int32_t blocks = ic >> 2;
   const uint32_t off = tfl_pack_offset(L->in_off);
@@ -190,47 +201,53 @@ TFL_AOT_INLINE void tfl_aot_pointwise(tfl_context *ctx, const tfl_aot_layer *L) 
   } while (0)
 #endif
 
+/* Channels of one depthwise pass (accumulators on the stack). */
+#define TFL_AOT_DW_CHUNK 64
+
 /* One output pixel of a depthwise layer: taps [fy0, fy1) x [fx0, fx1) of the window whose
- * top-left input pixel is (y0, x0); every group of four channels is accumulated over the taps
- * and requantized at once. The caller passes constant tap ranges for the interior, so the
- * window is unrolled there. */
-TFL_AOT_INLINE void tfl_aot_dw_pixel(const tfl_aot_io *io, const tfl_aot_layer *L, int32_t y0,
-                                     int32_t x0, int32_t fy0, int32_t fy1, int32_t fx0,
-                                     int32_t fx1, int8_t *yp) {
-  const int32_t C = L->oc, iw = L->iw, kw = L->kw, in_off = L->in_off;
+ * top-left input pixel is (y0, x0); each chunk of channels is accumulated four at a time over
+ * the taps, then requantized by the out-of-line output run. The caller passes constant tap
+ * ranges for the interior, so the window is unrolled there. */
+TFL_AOT_INLINE void tfl_aot_dw_pixel(const tfl_aot_io *io, const tfl_aot_layer *S, int32_t in_off,
+                                     int32_t y0, int32_t x0, int32_t fy0, int32_t fy1,
+                                     int32_t fx0, int32_t fx1, int8_t *yp) {
+  const int32_t C = S->oc, iw = S->iw, kw = S->kw;
 #if TFL_MAC_DSP
   const uint32_t off = tfl_pack_offset(in_off);
 #endif
-  for (int32_t c = 0; c < C; c += 4) {
-    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (int32_t fy = fy0; fy < fy1; ++fy) {
-      const int8_t *xr = io->x + ((y0 + fy) * iw + x0) * C + c;
-      const int8_t *wr = io->w + fy * kw * C + c;
-      for (int32_t fx = fx0; fx < fx1; ++fx) TFL_AOT_DW_TAP(xr + fx * C, wr + fx * C);
+  uint32_t acc[TFL_AOT_DW_CHUNK];
+  for (int32_t c0 = 0; c0 < C; c0 += TFL_AOT_DW_CHUNK) {
+    const int32_t n = C - c0 < TFL_AOT_DW_CHUNK ? C - c0 : TFL_AOT_DW_CHUNK;
+    for (int32_t c = c0; c < c0 + n; c += 4) {
+      uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (int32_t fy = fy0; fy < fy1; ++fy) {
+        const int8_t *xr = io->x + ((y0 + fy) * iw + x0) * C + c;
+        const int8_t *wr = io->w + fy * kw * C + c;
+        for (int32_t fx = fx0; fx < fx1; ++fx) TFL_AOT_DW_TAP(xr + fx * C, wr + fx * C);
+      }
+      tfl_mac_store4(acc + c - c0, a0, a1, a2, a3);
     }
-    yp[c] = tfl_aot_out(io, a0, c);
-    yp[c + 1] = tfl_aot_out(io, a1, c + 1);
-    yp[c + 2] = tfl_aot_out(io, a2, c + 2);
-    yp[c + 3] = tfl_aot_out(io, a3, c + 3);
+    tfl_mac_output_run(acc, c0, n, &io->o, yp + c0);
   }
 }
 
 /* DEPTHWISE_CONV_2D, depth multiplier 1, no dilation, channels a multiple of 4, one batch. */
-TFL_AOT_INLINE void tfl_aot_depthwise(tfl_context *ctx, const tfl_aot_layer *L) {
-  const tfl_aot_io io = tfl_aot_io_of(ctx, L);
-  const int32_t ih = L->ih, iw = L->iw, kh = L->kh, kw = L->kw;
-  for (int32_t oy = 0; oy < L->oh; ++oy) {
-    const int32_t y0 = oy * L->stride_h - L->pad_h;
+TFL_AOT_INLINE void tfl_aot_depthwise(tfl_context *ctx, const tfl_aot_layer *S,
+                                      const tfl_aot_layer *L) {
+  const tfl_aot_io io = tfl_aot_io_of(ctx, S, L);
+  const int32_t ih = S->ih, iw = S->iw, kh = S->kh, kw = S->kw, in_off = L->in_off;
+  for (int32_t oy = 0; oy < S->oh; ++oy) {
+    const int32_t y0 = oy * S->stride_h - S->pad_h;
     const int32_t fy0 = y0 < 0 ? -y0 : 0, fy1 = y0 + kh > ih ? ih - y0 : kh;
-    for (int32_t ox = 0; ox < L->ow; ++ox) {
-      const int32_t x0 = ox * L->stride_w - L->pad_w;
-      int8_t *yp = io.y + (oy * L->ow + ox) * L->oc;
+    for (int32_t ox = 0; ox < S->ow; ++ox) {
+      const int32_t x0 = ox * S->stride_w - S->pad_w;
+      int8_t *yp = io.y + (oy * S->ow + ox) * S->oc;
       if (fy0 == 0 && fy1 == kh && x0 >= 0 && x0 + kw <= iw) {
-        tfl_aot_dw_pixel(&io, L, y0, x0, 0, kh, 0, kw, yp); /* interior: constant taps */
+        tfl_aot_dw_pixel(&io, S, in_off, y0, x0, 0, kh, 0, kw, yp); /* interior: constant taps */
       } else {
         const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > iw ? iw - x0 : kw;
-        tfl_aot_dw_pixel(&io, L, y0, x0, fy0, fy1 > fy0 ? fy1 : fy0, fx0, fx1 > fx0 ? fx1 : fx0,
-                         yp);
+        tfl_aot_dw_pixel(&io, S, in_off, y0, x0, fy0, fy1 > fy0 ? fy1 : fy0, fx0,
+                         fx1 > fx0 ? fx1 : fx0, yp);
       }
     }
   }
