@@ -249,6 +249,12 @@ def generate(
         raise TinyflashError(
             f"{option('runtime')} must be {' or '.join(RUNTIMES)}, not {runtime!r}", EXIT_BAD_INPUT
         )
+    if aot and runtime == "tflm":
+        raise TinyflashError(
+            f"{option('aot')} specialises the tinyflash runtime's kernels; drop it with "
+            f"{option('runtime')} tflm",
+            EXIT_BAD_INPUT,
+        )
     if tflm_path is not None and runtime != "tflm":
         raise TinyflashError(
             f"{option('tflm_path')} is only used with {option('runtime')} tflm; "
@@ -263,12 +269,6 @@ def generate(
     board = board_spec(load_board(board_id))
     if runtime == "tflm":
         check_tflm_source(board, tflm_dir)
-    if aot and runtime == "tflm":
-        raise TinyflashError(
-            f"{option('aot')} specialises the tinyflash runtime's kernels; drop it with "
-            f"{option('runtime')} tflm",
-            EXIT_BAD_INPUT,
-        )
     if kernels is not None and runtime == "tflm":
         raise TinyflashError(
             f"{option('kernels')} chooses the tinyflash runtime's kernels; with "
