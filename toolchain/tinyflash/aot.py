@@ -11,6 +11,7 @@ without a specialised body keep the generic kernel.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ POINTWISE_MAX_IC = 256
 FIELDS = (
     "kind", "in", "w", "bias", "out", "batches", "ih", "iw", "ic", "oh", "ow", "oc", "kh", "kw",
     "stride_h", "stride_w", "pad_h", "pad_w", "in_off", "out_off", "act", "act_min", "act_max",
-    "per_channel", "pool_index", "scratch",
+    "per_channel", "pool_index", "scratch", "rshift",
 )  # fmt: skip
 
 
@@ -90,6 +91,23 @@ def activation_range(act: int, scale: float, zero_point: int) -> tuple[int, int]
     amin = max(lo, _quantize_clamped(bounds[0], scale, zero_point, lo, hi))
     amax = hi if bounds[1] is None else min(hi, _quantize_clamped(bounds[1], scale, zero_point, lo, hi))
     return amin, amax
+
+
+def multiplier_shift(real: float) -> int:
+    """The shift tfl_quantize_multiplier gives a positive multiplier (frexp exponent, plus one
+    when the Q31 mantissa rounds up to 2^31)."""
+    mantissa, exponent = math.frexp(real)
+    if int(mantissa * 2147483648.0 + 0.5) == 1 << 31:
+        exponent += 1
+    return exponent
+
+
+def right_shifts_only(in_scale: float, w_scales: tuple[float, ...], out_scale: float) -> bool:
+    """1 when every multiplier in * w[c] / out (as the runtime computes it, in double from the
+    float32 scales) has a right shift of 1..31 bits (tfl_aot_prepare checks the pool)."""
+    f32 = np.float32
+    reals = [float(f32(in_scale)) * float(f32(w)) / float(f32(out_scale)) for w in w_scales]
+    return all(r > 0.0 and -31 <= multiplier_shift(r) <= -1 for r in reals)
 
 
 def _conv_padding(stride: int, in_size: int, k: int, out: int) -> int:
@@ -170,6 +188,7 @@ def aot_layers(info: ModelInfo, plan: MemoryPlan, kernel_set: str) -> list[AotLa
             "per_channel": int(len(w.quant.scales) > 1),
             "pool_index": pool_index,
             "scratch": offsets[tensor_count + op.index] if scratch_section else -1,
+            "rshift": int(right_shifts_only(x.quant.scales[0], w.quant.scales, y.quant.scales[0])),
             "kh": 1,
             "kw": 1,
             "stride_h": 1,
@@ -206,9 +225,8 @@ def aot_node_kernels(layers: list[AotLayer], node_count: int) -> list[str]:
 
 #: Fields a body reads at run time from the layer it runs; the others make its shape.
 RUNTIME_FIELDS = frozenset(
-    ("in", "w", "bias", "out", "in_off", "out_off", "act", "act_min", "act_max", "pool_index",
-     "scratch")
-)  # fmt: skip
+    ("in", "w", "bias", "out", "in_off", "out_off", "act", "pool_index", "scratch")
+)
 
 
 @dataclass(frozen=True)

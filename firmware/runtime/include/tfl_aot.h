@@ -38,6 +38,7 @@ typedef struct {
   int32_t per_channel;               /* 1: one multiplier per output channel */
   int32_t pool_index;                /* multipliers at pool + pool_index, then the shifts */
   int32_t scratch;                   /* arena offset of the DSP scratch, -1: none */
+  int32_t rshift; /* 1: every multiplier's shift is a right shift by 1..31 bits (checked) */
 } tfl_aot_layer;
 
 /* Runs `generic`'s prepare, then checks the node against the layer (see above). */
@@ -58,6 +59,7 @@ typedef struct {
   const int8_t *x, *w;
   int8_t *y;
   tfl_mac_out o;
+  int rshift; /* the shape's rshift */
 } tfl_aot_io;
 
 TFL_AOT_INLINE tfl_aot_io tfl_aot_io_of(tfl_context *ctx, const tfl_aot_layer *S,
@@ -72,16 +74,28 @@ TFL_AOT_INLINE tfl_aot_io tfl_aot_io_of(tfl_context *ctx, const tfl_aot_layer *S
   io.o.shift = mult + (S->per_channel ? S->oc : 1);
   io.o.qmask = S->per_channel ? -1 : 0;
   io.o.out_offset = L->out_off;
-  io.o.act_min = L->act_min;
-  io.o.act_max = L->act_max;
+  io.o.act_min = S->act_min;
+  io.o.act_max = S->act_max;
+  io.rshift = S->rshift;
   return io;
 }
 
-/* Output channel c of an accumulator, parameters folded. */
+/* Output channel c of an accumulator, parameters folded. With only right shifts (rshift), the
+ * requantization is tfl_mac_requantize's first case alone: no branch on the shift. */
 TFL_AOT_INLINE int8_t tfl_aot_out(const tfl_aot_io *io, uint32_t acc, int32_t c) {
-  const int32_t q = c & io->o.qmask;
-  return tfl_mac_output(acc, io->o.bias, c, io->o.mult[q], io->o.shift[q], io->o.out_offset,
-                        io->o.act_min, io->o.act_max);
+  const int32_t q = c & io->o.qmask, mult = io->o.mult[q];
+  if (io->o.bias != NULL) acc += (uint32_t)io->o.bias[c];
+  int32_t v;
+  if (io->rshift) {
+    const uint32_t rm1 = ~(uint32_t)io->o.shift[q]; /* r - 1, in [0, 30] */
+    const uint32_t k = (1u << rm1) - ((uint32_t)((int32_t)acc ^ mult) >> 31);
+    const uint64_t add = ((uint64_t)(k >> 1) << 32) | (uint64_t)((k << 31) | 0x40000000u);
+    v = (int32_t)(((int64_t)(int32_t)acc * (int64_t)mult + (int64_t)add) >> 32) >> rm1;
+  } else {
+    v = tfl_mac_requantize((int32_t)acc, mult, io->o.shift[q]);
+  }
+  return (int8_t)tfl_clamp((int32_t)((uint32_t)v + (uint32_t)io->o.out_offset), io->o.act_min,
+                           io->o.act_max);
 }
 
 /* Four output channels c .. c + 3 of a row of `len` activations `src` (expanded into `patch`
@@ -227,7 +241,7 @@ TFL_AOT_INLINE void tfl_aot_dw_pixel(const tfl_aot_io *io, const tfl_aot_layer *
       }
       tfl_mac_store4(acc + c - c0, a0, a1, a2, a3);
     }
-    tfl_mac_output_run(acc, c0, n, &io->o, yp + c0);
+    for (int32_t j = 0; j < n; ++j) yp[c0 + j] = tfl_aot_out(io, acc[j], c0 + j);
   }
 }
 

@@ -62,6 +62,13 @@ tfl_status tfl_aot_prepare(tfl_context *ctx, tfl_node *node, const tfl_kernel *g
   int32_t lo, hi;
   TFL_ENSURE(tfl_activation_range(L->act, out->scale, out->zero_point, -128, 127, &lo, &hi));
   if (lo != L->act_min || hi != L->act_max) return TFL_ERR_PLAN_MISMATCH;
+  if (L->rshift) { /* the shifts the prepare computed are all right shifts of 1..31 bits */
+    const int32_t scales = L->per_channel ? L->oc : 1;
+    const int32_t *shift = ctx->mem.pool + L->pool_index + scales;
+    for (int32_t c = 0; c < scales; ++c) {
+      if (shift[c] > -1 || shift[c] < -31) return TFL_ERR_PLAN_MISMATCH;
+    }
+  }
   /* the scratch the eval uses is the plan's entry for this operator */
   const int32_t entry = ctx->tensor_count + (int32_t)(node - ctx->mem.nodes);
   const int32_t planned =

@@ -11,14 +11,14 @@ extern const tfl_kernel tfl_kernel_depthwise_conv_2d;
 extern const tfl_kernel tfl_kernel_fully_connected;
 
 /* Fields: kind, in, w, bias, out, batches, ih, iw, ic, oh, ow, oc, kh, kw, stride_h, stride_w,
- * pad_h, pad_w, in_off, out_off, act, act_min, act_max, per_channel, pool_index, scratch. */
+ * pad_h, pad_w, in_off, out_off, act, act_min, act_max, per_channel, pool_index, scratch, rshift. */
 static const tfl_aot_layer aot_layers[3] = {
   /* operator 1: DEPTHWISE_CONV_2D, 5x5x8 -> 5x5x8, 3x3 window, stride 1x1 */
-  { TFL_AOT_DEPTHWISE, 1, 5, 6, 4, 1, 5, 5, 8, 5, 5, 8, 3, 3, 1, 1, 1, 1, 5, -128, 3, -128, -28, 1, 16, -1 },
+  { TFL_AOT_DEPTHWISE, 1, 5, 6, 4, 1, 5, 5, 8, 5, 5, 8, 3, 3, 1, 1, 1, 1, 5, -128, 3, -128, -28, 1, 16, -1, 1 },
   /* operator 2: CONV_2D, 5x5x8 -> 5x5x8, 1x1 window, stride 1x1 */
-  { TFL_AOT_POINTWISE, 4, 8, 9, 7, 1, 5, 5, 8, 5, 5, 8, 1, 1, 1, 1, 0, 0, 128, 4, 0, -128, 127, 1, 32, 400 },
+  { TFL_AOT_POINTWISE, 4, 8, 9, 7, 1, 5, 5, 8, 5, 5, 8, 1, 1, 1, 1, 0, 0, 128, 4, 0, -128, 127, 1, 32, 400, 1 },
   /* operator 6: FULLY_CONNECTED, 1x8 -> 5 units */
-  { TFL_AOT_FC, 12, 15, 16, 14, 1, 1, 1, 8, 1, 1, 5, 1, 1, 1, 1, 0, 0, -1, -7, 0, -128, 127, 0, 48, 0 },
+  { TFL_AOT_FC, 12, 15, 16, 14, 1, 1, 1, 8, 1, 1, 5, 1, 1, 1, 1, 0, 0, -1, -7, 0, -128, 127, 0, 48, 0, 1 },
 };
 
 /* One instance of a body per distinct shape: specialised for the shape of layer s, it runs any
