@@ -208,7 +208,9 @@ def test_aot_with_tflm_runtime_is_refused(model_path: Path, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("board", "kernels"), [("mps2-an386", "dsp"), ("mps2-an385", "portable"), ("host", None)]
 )
-def test_aot_verifies_exactly(model_path: Path, tmp_path: Path, board: str, kernels: str | None) -> None:
+def test_aot_verifies_exactly(
+    model_path: Path, tmp_path: Path, board: str, kernels: str | None
+) -> None:
     """generate --aot, then `tinyflash verify` with tolerance 0 (3 random inputs)."""
     if board != "host" and shutil.which("qemu-system-arm") is None:
         pytest.skip("qemu-system-arm is not installed")

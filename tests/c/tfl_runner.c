@@ -259,7 +259,7 @@ int main(int argc, char **argv) {
     uint8_t *model = read_file(argv[2], &size);
     if (model == NULL) return 2;
     tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1,
-                      NULL, 0};
+                        NULL, 0};
     int rc = api_checks(model, size, &ops);
     free(model);
     return rc;
@@ -294,8 +294,8 @@ int main(int argc, char **argv) {
     mem_offsets_count = (int32_t)(n / 4);
   }
 
-  tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1,
-                      NULL, 0};
+  tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1, NULL,
+                      0};
   tfl_memory mem;
   memset(&mem, 0, sizeof mem);
   mem.tensors = (tfl_tensor *)calloc((size_t)tensor_count + 1u, sizeof(tfl_tensor));

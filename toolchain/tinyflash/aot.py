@@ -89,7 +89,11 @@ def activation_range(act: int, scale: float, zero_point: int) -> tuple[int, int]
         return lo, hi
     bounds = {1: (0.0, None), 2: (-1.0, 1.0), 3: (0.0, 6.0)}[act]
     amin = max(lo, _quantize_clamped(bounds[0], scale, zero_point, lo, hi))
-    amax = hi if bounds[1] is None else min(hi, _quantize_clamped(bounds[1], scale, zero_point, lo, hi))
+    amax = (
+        hi
+        if bounds[1] is None
+        else min(hi, _quantize_clamped(bounds[1], scale, zero_point, lo, hi))
+    )
     return amin, amax
 
 
@@ -209,7 +213,9 @@ def aot_layers(info: ModelInfo, plan: MemoryPlan, kernel_set: str) -> list[AotLa
             v.update(pad_h=_conv_padding(sh, ih, kh, oh), pad_w=_conv_padding(sw, iw, kw, ow))
         v["kind"] = list(KINDS).index(body)
         layers.append(
-            AotLayer(op.index, op.name, op.code, body, tuple((name, int(v[name])) for name in FIELDS))
+            AotLayer(
+                op.index, op.name, op.code, body, tuple((name, int(v[name])) for name in FIELDS)
+            )
         )
     return layers
 

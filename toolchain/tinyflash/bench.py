@@ -166,7 +166,9 @@ class BenchResult:
                 ratios[f"{kernels}_aot_over_{kernels}_instructions"] = (
                     aot.instructions / interpreted.instructions
                 )
-                ratios[f"{kernels}_aot_over_{kernels}_flash"] = aot.code.image / interpreted.code.image
+                ratios[f"{kernels}_aot_over_{kernels}_flash"] = (
+                    aot.code.image / interpreted.code.image
+                )
             if aot and tflm and kernels == "dsp":
                 ratios["dsp_aot_over_tflm_cmsis_nn"] = aot.instructions / tflm[1]
         return ratios
@@ -188,7 +190,9 @@ class BenchResult:
             row: dict[str, Any] = {"model": run.model, "board": run.board, "kernels": run.kernels}
             row["instructions"] = _ratio(run.instructions, ref.get("instructions"))
             row["image"] = _ratio(run.code.image, (ref.get("code") or {}).get("image"))
-            row["arena"] = _ratio(run.ram.arena_planned, (ref.get("ram") or {}).get("arena_planned"))
+            row["arena"] = _ratio(
+                run.ram.arena_planned, (ref.get("ram") or {}).get("arena_planned")
+            )
             ref_ops = {o.get("op_index"): o for o in ref.get("ops", []) if isinstance(o, dict)}
             row["ops"] = [
                 {

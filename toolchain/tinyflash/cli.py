@@ -1518,14 +1518,14 @@ def bench_command(
                 print_parts(out, parts, sep="; ")
         if layers:
             _print_bench_layers(out, result.runs, compared)
-        for row in compared:
-            ratios = [
-                f"{key} {row[key]:.3f}"
+        for entry in compared:
+            found = [
+                f"{key} {entry[key]:.3f}"
                 for key in ("instructions", "image", "arena")
-                if row[key] is not None
+                if entry[key] is not None
             ]
-            label = f"{row['model']} {row['kernels']} on {row['board']} / {compare}: "
-            out.print(label + ("; ".join(ratios) or "nothing to compare"), soft_wrap=True)
+            label = f"{entry['model']} {entry['kernels']} on {entry['board']} / {compare}: "
+            out.print(label + ("; ".join(found) or "nothing to compare"), soft_wrap=True)
         for note in result.notes:
             out.print(f"note: {note}", soft_wrap=True)
     if not all(run.exact for run in result.runs):
@@ -1552,7 +1552,9 @@ def _print_bench_layers(out: Any, runs: list[Any], compared: list[dict[str, Any]
             row.append("-" if value is None else f"{value:.3f}")
     table = Table(title="per operator", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in header:
-        table.add_column(column, justify="left" if column in ("model", "kernels", "name") else "right")
+        table.add_column(
+            column, justify="left" if column in ("model", "kernels", "name") else "right"
+        )
     for row in rows:
         table.add_row(*row)
     out.print(table)

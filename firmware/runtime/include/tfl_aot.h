@@ -27,17 +27,17 @@ enum {
 };
 
 typedef struct {
-  int32_t kind;                      /* TFL_AOT_* */
-  int32_t in, w, bias, out;          /* tensor indices (bias -1: none) */
-  int32_t batches, ih, iw, ic;       /* FC: batches and depth (ih = iw = 1) */
-  int32_t oh, ow, oc;                /* FC: units in oc */
-  int32_t kh, kw;                    /* window (1x1 for FC and pointwise) */
+  int32_t kind;                /* TFL_AOT_* */
+  int32_t in, w, bias, out;    /* tensor indices (bias -1: none) */
+  int32_t batches, ih, iw, ic; /* FC: batches and depth (ih = iw = 1) */
+  int32_t oh, ow, oc;          /* FC: units in oc */
+  int32_t kh, kw;              /* window (1x1 for FC and pointwise) */
   int32_t stride_h, stride_w, pad_h, pad_w;
-  int32_t in_off, out_off;           /* -input zero point, output zero point */
-  int32_t act, act_min, act_max;     /* fused activation code and its clamp */
-  int32_t per_channel;               /* 1: one multiplier per output channel */
-  int32_t pool_index;                /* multipliers at pool + pool_index, then the shifts */
-  int32_t scratch;                   /* arena offset of the DSP scratch, -1: none */
+  int32_t in_off, out_off;       /* -input zero point, output zero point */
+  int32_t act, act_min, act_max; /* fused activation code and its clamp */
+  int32_t per_channel;           /* 1: one multiplier per output channel */
+  int32_t pool_index;            /* multipliers at pool + pool_index, then the shifts */
+  int32_t scratch;               /* arena offset of the DSP scratch, -1: none */
   int32_t rshift; /* 1: every multiplier's shift is a right shift by 1..31 bits (checked) */
 } tfl_aot_layer;
 
@@ -120,8 +120,8 @@ TFL_AOT_INLINE void tfl_aot_out4(const tfl_aot_io *io, const uint32_t *patch, co
 /* Rows of `len` activations x (rows of them, `rows` apart) times `oc` weight rows: FULLY_CONNECTED
  * (one row per batch) and the portable pointwise convolution (one row per pixel). The DSP
  * kernels expand each row once into the scratch (`patch`). */
-TFL_AOT_INLINE void tfl_aot_matmul(const tfl_aot_io *io, uint32_t *patch, int32_t rows,
-                                   int32_t len, int32_t oc, int32_t in_off) {
+TFL_AOT_INLINE void tfl_aot_matmul(const tfl_aot_io *io, uint32_t *patch, int32_t rows, int32_t len,
+                                   int32_t oc, int32_t in_off) {
   const int8_t *x = io->x;
   int8_t *y = io->y;
   for (int32_t r = 0; r < rows; ++r, x += len, y += oc) {
@@ -193,16 +193,16 @@ TFL_AOT_INLINE void tfl_aot_pointwise(tfl_context *ctx, const tfl_aot_layer *S,
 
 /* One tap of four adjacent depthwise channels: a0..a3 += (x[j] + offset) * w[j]. */
 #if TFL_MAC_DSP
-#define TFL_AOT_DW_TAP(xp, wp)                                      \
-  do {                                                              \
-    const uint32_t xv_ = tfl_ld32(xp), wv_ = tfl_ld32(wp);          \
-    const uint32_t xe_ = tfl_sxtab16(off, xv_);                     \
-    const uint32_t xo_ = tfl_sxtab16_ror8(off, xv_);                \
+#define TFL_AOT_DW_TAP(xp, wp)                                        \
+  do {                                                                \
+    const uint32_t xv_ = tfl_ld32(xp), wv_ = tfl_ld32(wp);            \
+    const uint32_t xe_ = tfl_sxtab16(off, xv_);                       \
+    const uint32_t xo_ = tfl_sxtab16_ror8(off, xv_);                  \
     const uint32_t we_ = tfl_sxtb16(wv_), wo_ = tfl_sxtb16_ror8(wv_); \
-    a0 = tfl_smlabb(xe_, we_, a0);                                  \
-    a1 = tfl_smlabb(xo_, wo_, a1);                                  \
-    a2 = tfl_smlatt(xe_, we_, a2);                                  \
-    a3 = tfl_smlatt(xo_, wo_, a3);                                  \
+    a0 = tfl_smlabb(xe_, we_, a0);                                    \
+    a1 = tfl_smlabb(xo_, wo_, a1);                                    \
+    a2 = tfl_smlatt(xe_, we_, a2);                                    \
+    a3 = tfl_smlatt(xo_, wo_, a3);                                    \
   } while (0)
 #else
 #define TFL_AOT_DW_TAP(xp, wp)                    \
@@ -223,8 +223,8 @@ TFL_AOT_INLINE void tfl_aot_pointwise(tfl_context *ctx, const tfl_aot_layer *S,
  * the taps, then requantized by the out-of-line output run. The caller passes constant tap
  * ranges for the interior, so the window is unrolled there. */
 TFL_AOT_INLINE void tfl_aot_dw_pixel(const tfl_aot_io *io, const tfl_aot_layer *S, int32_t in_off,
-                                     int32_t y0, int32_t x0, int32_t fy0, int32_t fy1,
-                                     int32_t fx0, int32_t fx1, int8_t *yp) {
+                                     int32_t y0, int32_t x0, int32_t fy0, int32_t fy1, int32_t fx0,
+                                     int32_t fx1, int8_t *yp) {
   const int32_t C = S->oc, iw = S->iw, kw = S->kw;
 #if TFL_MAC_DSP
   const uint32_t off = tfl_pack_offset(in_off);

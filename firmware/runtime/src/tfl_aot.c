@@ -17,7 +17,8 @@ static int tensors_match(tfl_context *ctx, const tfl_node *node, const tfl_aot_l
   if (L->bias >= 0 ? bias != all + L->bias : bias != NULL) return 0;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8) return 0;
   if (in->zero_point != -L->in_off || out->zero_point != L->out_off) return 0;
-  if ((w->quant_count > 1) != (L->per_channel != 0) || (L->per_channel && w->quant_count != L->oc)) {
+  if ((w->quant_count > 1) != (L->per_channel != 0) ||
+      (L->per_channel && w->quant_count != L->oc)) {
     return 0;
   }
   if (w->quant_count == 1 && w->zero_point != 0) return 0;
