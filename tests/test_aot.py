@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support.exact import verify_exactly
 from support.tflbuilder import ModelBuilder, quantized_bias_scale
 from tinyflash import codegen
 from tinyflash.aot import activation_range, aot_layers, aot_shapes
@@ -41,29 +42,20 @@ FIXED_PATHS = codegen.FirmwarePaths(
 )
 
 
-def _weights(b: ModelBuilder, rng: np.random.Generator, name: str, shape: tuple[int, ...],
-             scales: list[float], axis: int) -> object:  # fmt: skip
-    return b.tensor(
-        name,
-        None,
-        "int8",
-        data=rng.integers(-127, 128, shape),
-        scale=scales,
-        zero_point=[0] * len(scales),
-        quantized_dimension=axis,
-    )
-
-
-def _bias(b: ModelBuilder, rng: np.random.Generator, name: str, n: int, in_scale: float,
-          scales: list[float]) -> object:  # fmt: skip
-    return b.tensor(
-        name,
-        None,
-        "int32",
-        data=rng.integers(-800, 800, n),
-        scale=quantized_bias_scale(in_scale, scales),
-        zero_point=[0] * len(scales),
-    )
+def _weighted(
+    b: ModelBuilder, rng: np.random.Generator, k: int, shape: tuple[int, ...], axis: int,
+    in_scale: float, scales: list[float],
+) -> list[object]:  # fmt: skip
+    """Weights w<k> (int8, `scales` along `axis`) and bias b<k> (int32) of a layer."""
+    zeros = [0] * len(scales)
+    w = rng.integers(-127, 128, shape)
+    bias = rng.integers(-800, 800, shape[axis])
+    bias_scale = quantized_bias_scale(in_scale, scales)
+    return [
+        b.tensor(f"w{k}", None, "int8", data=w, scale=scales, zero_point=zeros,
+                 quantized_dimension=axis),
+        b.tensor(f"b{k}", None, "int32", data=bias, scale=bias_scale, zero_point=zeros),
+    ]  # fmt: skip
 
 
 def aot_model() -> bytes:
@@ -72,61 +64,29 @@ def aot_model() -> bytes:
     -> FULLY_CONNECTED 8 -> 5 units (per-tensor, a tail of one unit)."""
     rng = np.random.default_rng(19)
     b = ModelBuilder()
+    unit = {"stride_w": 1, "stride_h": 1}
+    act = "fused_activation_function"
+    scales = [[base + step * i for i in range(8)] for base, step in ((0.01, 0.002), (0.02, 0.003))]
     x = b.tensor("x", [1, 5, 5, 4], "int8", scale=0.05, zero_point=-3)
-    s1 = [0.01 + 0.002 * i for i in range(8)]
     h1 = b.tensor("h1", [1, 5, 5, 8], "int8", scale=0.08, zero_point=-5)
-    b.op(
-        "CONV_2D",
-        [x, _weights(b, rng, "w1", (8, 3, 3, 4), s1, 0), _bias(b, rng, "b1", 8, 0.05, s1)],
-        [h1],
-        padding="SAME",
-        stride_w=1,
-        stride_h=1,
-        fused_activation_function="RELU",
-    )
-    s2 = [0.02 + 0.003 * i for i in range(8)]
+    conv = _weighted(b, rng, 1, (8, 3, 3, 4), 0, 0.05, scales[0])
+    b.op("CONV_2D", [x, *conv], [h1], padding="SAME", **unit, **{act: "RELU"})
     h2 = b.tensor("h2", [1, 5, 5, 8], "int8", scale=0.06, zero_point=-128)
-    b.op(
-        "DEPTHWISE_CONV_2D",
-        [h1, _weights(b, rng, "w2", (1, 3, 3, 8), s2, 3), _bias(b, rng, "b2", 8, 0.08, s2)],
-        [h2],
-        padding="SAME",
-        stride_w=1,
-        stride_h=1,
-        depth_multiplier=1,
-        fused_activation_function="RELU6",
-    )
-    s3 = [0.015 + 0.001 * i for i in range(8)]
+    dw = _weighted(b, rng, 2, (1, 3, 3, 8), 3, 0.08, scales[1])
+    b.op("DEPTHWISE_CONV_2D", [h1, *dw], [h2], padding="SAME", **unit, depth_multiplier=1,
+         **{act: "RELU6"})  # fmt: skip
     h3 = b.tensor("h3", [1, 5, 5, 8], "int8", scale=0.1, zero_point=4)
-    b.op(
-        "CONV_2D",
-        [h2, _weights(b, rng, "w3", (8, 1, 1, 8), s3, 0), _bias(b, rng, "b3", 8, 0.06, s3)],
-        [h3],
-        padding="VALID",
-        stride_w=1,
-        stride_h=1,
-    )
+    pw = _weighted(b, rng, 3, (8, 1, 1, 8), 0, 0.06, [0.015 + 0.001 * i for i in range(8)])
+    b.op("CONV_2D", [h2, *pw], [h3], padding="VALID", **unit)
     h4 = b.tensor("h4", [1, 5, 5, 8], "int8", scale=0.12, zero_point=1)
-    b.op("ADD", [h3, h2], [h4], fused_activation_function="NONE")
+    b.op("ADD", [h3, h2], [h4], **{act: "NONE"})
     h5 = b.tensor("h5", [1, 1, 1, 8], "int8", scale=0.12, zero_point=1)
-    b.op(
-        "AVERAGE_POOL_2D",
-        [h4],
-        [h5],
-        padding="VALID",
-        stride_w=5,
-        stride_h=5,
-        filter_width=5,
-        filter_height=5,
-    )
+    window = {"stride_w": 5, "stride_h": 5, "filter_width": 5, "filter_height": 5}
+    b.op("AVERAGE_POOL_2D", [h4], [h5], padding="VALID", **window)
     h6 = b.tensor("h6", [1, 8], "int8", scale=0.12, zero_point=1)
     b.op("RESHAPE", [h5, b.tensor("shape", None, "int32", data=np.array([1, 8]))], [h6])
     y = b.tensor("y", [1, 5], "int8", scale=0.2, zero_point=-7)
-    b.op(
-        "FULLY_CONNECTED",
-        [h6, _weights(b, rng, "w4", (5, 8), [0.02], 0), _bias(b, rng, "b4", 5, 0.12, [0.02])],
-        [y],
-    )
+    b.op("FULLY_CONNECTED", [h6, *_weighted(b, rng, 4, (5, 8), 0, 0.12, [0.02])], [y])
     return b.build([x], [y])
 
 
@@ -220,17 +180,7 @@ def test_aot_verifies_exactly(
     gen = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert "AOT_LAYER(2, 9," in (project / "src" / "model_aot.c").read_text()
-    ver = subprocess.run(
-        [*TINYFLASH, "verify", str(project), "--samples", "3", "--tolerance", "0", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert ver.returncode == 0, ver.stdout[-2000:] + ver.stderr[-2000:]
-    result = json.loads(ver.stdout)
-    assert result["passed"] is True
-    tflm = [m for m in result["metrics"] if m["reference"] == "tflm"]
-    assert tflm and all(m["max_abs_diff_lsb"] == 0 and m["exact_fraction"] == 1.0 for m in tflm)
+    verify_exactly(project)
 
 
 def test_bench_aot_ratios_compare_and_layers(

@@ -191,30 +191,6 @@ TFL_AOT_INLINE void tfl_aot_pointwise(tfl_context *ctx, const tfl_aot_layer *S,
 #endif
 }
 
-/* One tap of four adjacent depthwise channels: a0..a3 += (x[j] + offset) * w[j]. */
-#if TFL_MAC_DSP
-#define TFL_AOT_DW_TAP(xp, wp)                                        \
-  do {                                                                \
-    const uint32_t xv_ = tfl_ld32(xp), wv_ = tfl_ld32(wp);            \
-    const uint32_t xe_ = tfl_sxtab16(off, xv_);                       \
-    const uint32_t xo_ = tfl_sxtab16_ror8(off, xv_);                  \
-    const uint32_t we_ = tfl_sxtb16(wv_), wo_ = tfl_sxtb16_ror8(wv_); \
-    a0 = tfl_smlabb(xe_, we_, a0);                                    \
-    a1 = tfl_smlabb(xo_, wo_, a1);                                    \
-    a2 = tfl_smlatt(xe_, we_, a2);                                    \
-    a3 = tfl_smlatt(xo_, wo_, a3);                                    \
-  } while (0)
-#else
-#define TFL_AOT_DW_TAP(xp, wp)                    \
-  do {                                            \
-    const int8_t *xq_ = (xp), *wq_ = (wp);        \
-    a0 += (uint32_t)((xq_[0] + in_off) * wq_[0]); \
-    a1 += (uint32_t)((xq_[1] + in_off) * wq_[1]); \
-    a2 += (uint32_t)((xq_[2] + in_off) * wq_[2]); \
-    a3 += (uint32_t)((xq_[3] + in_off) * wq_[3]); \
-  } while (0)
-#endif
-
 /* Channels of one depthwise pass (accumulators on the stack). */
 #define TFL_AOT_DW_CHUNK 64
 
@@ -237,7 +213,7 @@ TFL_AOT_INLINE void tfl_aot_dw_pixel(const tfl_aot_io *io, const tfl_aot_layer *
       for (int32_t fy = fy0; fy < fy1; ++fy) {
         const int8_t *xr = io->x + ((y0 + fy) * iw + x0) * C + c;
         const int8_t *wr = io->w + fy * kw * C + c;
-        for (int32_t fx = fx0; fx < fx1; ++fx) TFL_AOT_DW_TAP(xr + fx * C, wr + fx * C);
+        for (int32_t fx = fx0; fx < fx1; ++fx) TFL_MAC_DW_TAP(xr + fx * C, wr + fx * C);
       }
       tfl_mac_store4(acc + c - c0, a0, a1, a2, a3);
     }
