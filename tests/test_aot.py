@@ -5,9 +5,10 @@ Fast: which operators a small model specialises and with which constants, the ge
 deterministic and matches its golden (tests/golden/aot_small/model_aot.c; regenerate with
 TINYFLASH_UPDATE_GOLDEN=1 when a change is intended), the interpreter project has no node-kernel
 table, bad option combinations get a sentence.
-Slow/QEMU: the AOT project of the same model (CONV_2D 3x3 generic, DEPTHWISE_CONV_2D, 1x1 CONV_2D,
-ADD, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED) verifies bit for bit against tflite-micro on the
-host, on mps2-an386 with the DSP kernels and on mps2-an385 with the portable ones.
+Slow/QEMU: the AOT project of the same model (CONV_2D 3x3: the im2col body with the DSP kernels,
+the generic kernel without; DEPTHWISE_CONV_2D, 1x1 CONV_2D, ADD, AVERAGE_POOL_2D, RESHAPE,
+FULLY_CONNECTED) verifies bit for bit against tflite-micro on the host, on mps2-an386 with the
+DSP kernels and on mps2-an385 with the portable ones.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _weighted(
 
 
 def aot_model() -> bytes:
-    """[1,5,5,4] -> CONV_2D 3x3 (generic) -> DEPTHWISE_CONV_2D 3x3 SAME RELU6 (edges and
+    """[1,5,5,4] -> CONV_2D 3x3 (im2col body with DSP) -> DEPTHWISE_CONV_2D 3x3 SAME RELU6 (edges and
     interior) -> 1x1 CONV_2D (25 pixels: an odd count) -> ADD -> AVERAGE_POOL_2D 5x5 -> RESHAPE
     -> FULLY_CONNECTED 8 -> 5 units (per-tensor, a tail of one unit)."""
     rng = np.random.default_rng(19)
@@ -110,11 +111,13 @@ def test_layers_and_constants(model_path: Path) -> None:
     plan = check_model_file(model_path, "dsp").plan
     layers = aot_layers(info, plan, "dsp")
     assert [(layer.op_index, layer.body) for layer in layers] == [
+        (0, "conv"),
         (1, "depthwise"),
         (2, "pointwise"),
         (6, "fc"),
     ]
-    dw, pw, fc = (dict(layer.values) for layer in layers)
+    conv, dw, pw, fc = (dict(layer.values) for layer in layers)
+    assert conv["scratch"] >= 0 and (conv["kh"], conv["kw"], conv["pad_h"]) == (3, 3, 1)
     # SAME 3x3 stride 1 pads one pixel; RELU6 on scale 0.06, zero point -128
     assert (dw["pad_h"], dw["pad_w"], dw["act_min"]) == (1, 1, -128)
     assert dw["act_max"] == -128 + 100  # round(6 / 0.06)
@@ -123,9 +126,11 @@ def test_layers_and_constants(model_path: Path) -> None:
     assert pw["scratch"] >= 0 and dw["scratch"] == -1 and fc["scratch"] >= 0
     assert (fc["ic"], fc["oc"], fc["per_channel"], fc["in_off"], fc["out_off"]) == (8, 5, 0, -1, -7)
     # the portable kernels take no scratch, and the FC needs none there
+    # the portable kernels take no scratch and have no im2col body
     portable = aot_layers(info, check_model_file(model_path, "portable").plan, "portable")
+    assert [layer.body for layer in portable] == ["depthwise", "pointwise", "fc"]
     assert all(dict(layer.values)["scratch"] == -1 for layer in portable)
-    shapes, shape_of = aot_shapes(layers + layers)
+    shapes, shape_of = aot_shapes(portable + portable)
     assert len(shapes) == 3 and shape_of == [0, 1, 2, 0, 1, 2]
 
 
@@ -179,7 +184,7 @@ def test_aot_verifies_exactly(
     command += ["--aot", "--selftest", "0", *(["--kernels", kernels] if kernels else [])]
     gen = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert gen.returncode == 0, gen.stderr[-2000:]
-    assert "AOT_LAYER(2, 9," in (project / "src" / "model_aot.c").read_text()
+    assert "FULLY_CONNECTED" in (project / "src" / "model_aot.c").read_text()
     verify_exactly(project)
 
 

@@ -20,10 +20,25 @@ from tinyflash.model import ModelInfo, OpInfo
 from tinyflash.plan import MemoryPlan, pool_words_for_op
 
 #: C names of the bodies (tfl_aot.h's TFL_AOT_* kinds).
-KINDS = {"fc": "TFL_AOT_FC", "pointwise": "TFL_AOT_POINTWISE", "depthwise": "TFL_AOT_DEPTHWISE"}
+KINDS = {
+    "fc": "TFL_AOT_FC",
+    "pointwise": "TFL_AOT_POINTWISE",
+    "depthwise": "TFL_AOT_DEPTHWISE",
+    "conv": "TFL_AOT_CONV",
+}
 #: The generic kernels the bodies stand in for.
-GENERIC = {"fc": "fully_connected", "pointwise": "conv_2d", "depthwise": "depthwise_conv_2d"}
-BODIES = {"fc": "tfl_aot_fc", "pointwise": "tfl_aot_pointwise", "depthwise": "tfl_aot_depthwise"}
+GENERIC = {
+    "fc": "fully_connected",
+    "pointwise": "conv_2d",
+    "depthwise": "depthwise_conv_2d",
+    "conv": "conv_2d",
+}
+BODIES = {
+    "fc": "tfl_aot_fc",
+    "pointwise": "tfl_aot_pointwise",
+    "depthwise": "tfl_aot_depthwise",
+    "conv": "tfl_aot_conv",
+}
 ACTIVATIONS = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 # tfl_mac.h's TFL_MAC_PATCH_BYTES and op_conv_2d.c's CONV_PW_MAX_IC
 PATCH_BYTES = 768
@@ -151,6 +166,9 @@ def _body(info: ModelInfo, op: OpInfo, kernel_set: str) -> str | None:
         pointwise = kh == kw == 1 and stride == (1, 1) and x.shape[1:3] == y.shape[1:3]
         if pointwise and fic == ic and ic % 4 == 0 and ic <= POINTWISE_MAX_IC:
             return "pointwise"
+        # im2col with the generic kernel's scratch (DSP only; op_conv_2d.c conv_scratch_bytes)
+        if dsp and fic == ic and x.shape[0] == 1 and oc >= 4 and kh * kw * ic <= PATCH_BYTES - 3:
+            return "conv"
         return None
     if op.name == "DEPTHWISE_CONV_2D":
         dm = int(op.options.get("depth_multiplier", 1))
@@ -211,6 +229,8 @@ def aot_layers(info: ModelInfo, plan: MemoryPlan, kernel_set: str) -> list[AotLa
             v.update(batches=n, ih=ih, iw=iw, ic=ic, oh=oh, ow=ow, oc=oc, kh=kh, kw=kw)
             v.update(stride_h=sh, stride_w=sw)
             v.update(pad_h=_conv_padding(sh, ih, kh, oh), pad_w=_conv_padding(sw, iw, kw, ow))
+        if body == "conv" and v["scratch"] < 0:
+            continue  # the plan gave the generic kernel no im2col scratch: keep it
         v["kind"] = list(KINDS).index(body)
         layers.append(
             AotLayer(

@@ -23,7 +23,9 @@
 enum {
   TFL_AOT_FC = 0,        /* FULLY_CONNECTED, weight zero point 0 */
   TFL_AOT_POINTWISE = 1, /* CONV_2D 1x1, stride 1, no padding, one group */
-  TFL_AOT_DEPTHWISE = 2  /* DEPTHWISE_CONV_2D, depth multiplier 1, no dilation, channels % 4 == 0 */
+  TFL_AOT_DEPTHWISE = 2, /* DEPTHWISE_CONV_2D, depth multiplier 1, no dilation, channels % 4 == 0 */
+  TFL_AOT_CONV = 3       /* CONV_2D through im2col, DSP kernels: one group, one batch, no
+                            dilation, filter <= TFL_MAC_PATCH_BYTES - 3 bytes, >= 4 channels */
 };
 
 typedef struct {
@@ -242,5 +244,60 @@ TFL_AOT_INLINE void tfl_aot_depthwise(tfl_context *ctx, const tfl_aot_layer *S,
     }
   }
 }
+
+#if TFL_MAC_DSP
+/* Input row iy, window columns [x0, x0 + kw), into dst (kw * ic bytes): the valid taps copied as
+ * one run (one group, no dilation: they are contiguous in the input), the others set to the
+ * input zero point (x + offset = 0 there, like skipping them). */
+TFL_AOT_INLINE void tfl_aot_window_row(int8_t *dst, const int8_t *x, const tfl_aot_layer *S,
+                                       int8_t zp, int32_t iy, int32_t x0) {
+  const int32_t ic = S->ic, iw = S->iw, kw = S->kw;
+  const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > iw ? iw - x0 : kw;
+  if (iy < 0 || iy >= S->ih || fx1 <= fx0) {
+    memset(dst, zp, (size_t)(kw * ic));
+    return;
+  }
+  if (fx0 > 0) memset(dst, zp, (size_t)(fx0 * ic));
+  memcpy(dst + fx0 * ic, x + (iy * iw + x0 + fx0) * ic, (size_t)((fx1 - fx0) * ic));
+  if (fx1 < kw) memset(dst + fx1 * ic, zp, (size_t)((kw - fx1) * ic));
+}
+
+/* CONV_2D through im2col (the scratch the generic prepare took: the int8 window row, then its
+ * expansion): the window is gathered a row of taps at a time, expanded once, and every group of
+ * four output channels takes its dot product from the expansion. */
+TFL_AOT_INLINE void tfl_aot_conv(tfl_context *ctx, const tfl_aot_layer *S, const tfl_aot_layer *L) {
+  const tfl_aot_io io = tfl_aot_io_of(ctx, S, L);
+  const int32_t kh = S->kh, oc = S->oc, run = S->kw * S->ic, fs = kh * run;
+  const int32_t padded = (fs + 3) & ~3;
+  int8_t *const rows = (int8_t *)tfl_scratch(ctx, L->scratch);
+  uint32_t *const patch = (uint32_t *)(void *)(rows + padded);
+  const int8_t zp = (int8_t)-L->in_off;
+  for (int32_t k = fs; k < padded; ++k) rows[k] = zp; /* whole 4-blocks: zero contributions */
+  int8_t *y = io.y;
+  for (int32_t oy = 0; oy < S->oh; ++oy) {
+    const int32_t y0 = oy * S->stride_h - S->pad_h;
+    for (int32_t ox = 0; ox < S->ow; ++ox, y += oc) {
+      const int32_t x0 = ox * S->stride_w - S->pad_w;
+      for (int32_t fy = 0; fy < kh; ++fy)
+        tfl_aot_window_row(rows + fy * run, io.x, S, zp, y0 + fy, x0);
+      tfl_patch_expand(patch, rows, padded >> 2, L->in_off);
+      int32_t c = 0;
+      /* padded weight reads run up to 3 bytes into the next channel's filter, which exists for
+       * every group of four but the last: that one takes the exact length */
+      for (; c + 4 <= oc; c += 4) {
+        uint32_t acc[4];
+        if (c + 4 < oc) {
+          tfl_dot4_patch(patch, io.w + c * fs, fs, padded >> 2, acc);
+        } else {
+          tfl_dot4_expanded(patch, rows, io.w + c * fs, fs, fs, L->in_off, acc);
+        }
+        for (int32_t j = 0; j < 4; ++j) y[c + j] = tfl_aot_out(&io, acc[j], c + j);
+      }
+      for (; c < oc; ++c)
+        y[c] = tfl_aot_out(&io, tfl_dot1(rows, io.w + c * fs, fs, L->in_off, 0), c);
+    }
+  }
+}
+#endif
 
 #endif

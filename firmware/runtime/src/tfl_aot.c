@@ -30,6 +30,13 @@ static int tensors_match(tfl_context *ctx, const tfl_node *node, const tfl_aot_l
     case TFL_AOT_POINTWISE:
       return dims4(in, L->batches, L->ih, L->iw, L->ic) && dims4(w, L->oc, 1, 1, L->ic) &&
              dims4(out, L->batches, L->ih, L->iw, L->oc);
+#if TFL_MAC_DSP /* the im2col body exists with the DSP kernels only */
+    case TFL_AOT_CONV:
+      return L->batches == 1 && L->scratch >= 0 && L->oc >= 4 &&
+             L->kh * L->kw * L->ic <= TFL_MAC_PATCH_BYTES - 3 &&
+             dims4(in, 1, L->ih, L->iw, L->ic) && dims4(w, L->oc, L->kh, L->kw, L->ic) &&
+             dims4(out, 1, L->oh, L->ow, L->oc);
+#endif
     case TFL_AOT_DEPTHWISE:
       return L->batches == 1 && L->ic == L->oc && (L->oc & 3) == 0 &&
              dims4(in, 1, L->ih, L->iw, L->ic) && dims4(w, 1, L->kh, L->kw, L->oc) &&
