@@ -276,3 +276,10 @@ def aot_shapes(layers: list[AotLayer]) -> tuple[list[AotShape], list[int]]:
             shapes.append(AotShape(layer.function, k))
         shape_of.append(keys[key])
     return shapes, shape_of
+
+
+def table_kernels(op_names: list[str], layers: list[AotLayer]) -> list[str]:
+    """The op table's kernels (sorted lower-case names): every kernel of the model but those
+    whose every operator runs an ahead-of-time layer (their evals then are not linked)."""
+    specialised = {layer.op_index for layer in layers}
+    return sorted({name.lower() for i, name in enumerate(op_names) if i not in specialised})

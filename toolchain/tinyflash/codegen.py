@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyflash.aot import aot_layers, aot_node_kernels, aot_shapes
+from tinyflash.aot import aot_layers, aot_node_kernels, aot_shapes, table_kernels
 from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers use codegen.X)
     DSP_KERNEL_CODE_ESTIMATE_BYTES,
     HARNESS_CODE_ESTIMATE_BYTES,
@@ -196,6 +196,7 @@ def render_project(
         "aot_generics": sorted({layer.generic for layer in layers}),
         "aot_node_kernels": aot_node_kernels(layers, len(op_names)),
         "aot_shapes": shapes,
+        "table_kernels": table_kernels(op_names, layers),
         "aot_shape_of": shape_of,
     }
     return render_project_files(

@@ -43,9 +43,16 @@ typedef struct {
   int32_t rshift; /* 1: every multiplier's shift is a right shift by 1..31 bits (checked) */
 } tfl_aot_layer;
 
-/* Runs `generic`'s prepare, then checks the node against the layer (see above). */
+/* The generic kernels' prepares (TFL_DEFINE_PREPARE in their op files). */
+typedef tfl_status (*tfl_aot_generic_prepare)(tfl_context *ctx, tfl_node *node);
+tfl_status tfl_prepare_conv_2d(tfl_context *ctx, tfl_node *node);
+tfl_status tfl_prepare_depthwise_conv_2d(tfl_context *ctx, tfl_node *node);
+tfl_status tfl_prepare_fully_connected(tfl_context *ctx, tfl_node *node);
+
+/* Runs the generic kernel's prepare, then checks the node against the layer (see above). */
 TFL_MUST_CHECK tfl_status tfl_aot_prepare(tfl_context *ctx, tfl_node *node,
-                                          const tfl_kernel *generic, const tfl_aot_layer *layer);
+                                          tfl_aot_generic_prepare generic,
+                                          const tfl_aot_layer *layer);
 
 #if defined(__GNUC__)
 #define TFL_AOT_INLINE __attribute__((always_inline)) static inline

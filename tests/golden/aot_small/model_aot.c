@@ -6,10 +6,6 @@
 #include "model_data.h"
 #include "tfl_aot.h"
 
-extern const tfl_kernel tfl_kernel_conv_2d;
-extern const tfl_kernel tfl_kernel_depthwise_conv_2d;
-extern const tfl_kernel tfl_kernel_fully_connected;
-
 /* Fields: kind, in, w, bias, out, batches, ih, iw, ic, oh, ow, oc, kh, kw, stride_h, stride_w,
  * pad_h, pad_w, in_off, out_off, act, act_min, act_max, per_channel, pool_index, scratch, rshift. */
 static const tfl_aot_layer aot_layers[4] = {
@@ -38,7 +34,7 @@ AOT_SHAPE(3, tfl_aot_fc, 3)
 /* One prepare, eval and kernel object per layer. */
 #define AOT_LAYER(i, code, name, generic, k)                                   \
   static tfl_status aot_prepare_##i(tfl_context *ctx, tfl_node *node) {        \
-    return tfl_aot_prepare(ctx, node, &(generic), &aot_layers[i]);             \
+    return tfl_aot_prepare(ctx, node, generic, &aot_layers[i]);                \
   }                                                                            \
   static tfl_status aot_eval_##i(tfl_context *ctx, tfl_node *node) {           \
     (void)node;                                                                \
@@ -47,10 +43,10 @@ AOT_SHAPE(3, tfl_aot_fc, 3)
   }                                                                            \
   static const tfl_kernel aot_kernel_##i = {code, name, aot_prepare_##i, aot_eval_##i, NULL}
 
-AOT_LAYER(0, 3, "CONV_2D", tfl_kernel_conv_2d, 0);
-AOT_LAYER(1, 4, "DEPTHWISE_CONV_2D", tfl_kernel_depthwise_conv_2d, 1);
-AOT_LAYER(2, 3, "CONV_2D", tfl_kernel_conv_2d, 2);
-AOT_LAYER(3, 9, "FULLY_CONNECTED", tfl_kernel_fully_connected, 3);
+AOT_LAYER(0, 3, "CONV_2D", tfl_prepare_conv_2d, 0);
+AOT_LAYER(1, 4, "DEPTHWISE_CONV_2D", tfl_prepare_depthwise_conv_2d, 1);
+AOT_LAYER(2, 3, "CONV_2D", tfl_prepare_conv_2d, 2);
+AOT_LAYER(3, 9, "FULLY_CONNECTED", tfl_prepare_fully_connected, 3);
 
 /* Operator i's kernel (NULL: the op table's generic kernel for its code). */
 const tfl_kernel *const aot_small_node_kernels[AOT_SMALL_NODE_COUNT] = {
