@@ -4,7 +4,7 @@ generate time, and the constants that specialise it.
 Each chosen operator becomes one `tfl_aot_layer` constant in the generated `src/model_aot.c`
 (firmware/runtime/include/tfl_aot.h): tensor indices, shapes, strides, padding, zero points, the
 fused activation's clamp, the place of its multipliers in the pool and of its scratch in the arena.
-The C side checks every one of them against the model at init (tfl_aot_prepare), so a wrong
+The C side checks every one of them against the model at init (tfl_aot_check), so a wrong
 constant stops the firmware with TFL_ERR_PLAN_MISMATCH instead of computing garbage. Operators
 without a specialised body keep the generic kernel.
 """
@@ -98,7 +98,7 @@ def _quantize_clamped(f: float, scale: float, zero_point: int, lo: int, hi: int)
 
 
 def activation_range(act: int, scale: float, zero_point: int) -> tuple[int, int]:
-    """tfl_activation_range for int8 (tfl_aot_prepare recomputes and compares it)."""
+    """tfl_activation_range for int8 (tfl_aot_check recomputes and compares it)."""
     lo, hi = -128, 127
     if act == 0:
         return lo, hi
@@ -123,7 +123,7 @@ def multiplier_shift(real: float) -> int:
 
 def right_shifts_only(in_scale: float, w_scales: tuple[float, ...], out_scale: float) -> bool:
     """1 when every multiplier in * w[c] / out (as the runtime computes it, in double from the
-    float32 scales) has a right shift of 1..31 bits (tfl_aot_prepare checks the pool)."""
+    float32 scales) has a right shift of 1..31 bits (tfl_aot_check checks the pool)."""
     f32 = np.float32
     reals = [float(f32(in_scale)) * float(f32(w)) / float(f32(out_scale)) for w in w_scales]
     return all(r > 0.0 and -31 <= multiplier_shift(r) <= -1 for r in reals)

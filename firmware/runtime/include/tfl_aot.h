@@ -8,7 +8,7 @@
  * clamp, pool and scratch places at run time. Layers of one shape share one instance.
  *
  * A layer's kernel runs the generic kernel's prepare first (validation, multipliers in the pool,
- * scratch from the plan), then tfl_aot_prepare checks that the model in memory is the one the
+ * scratch from the plan), then tfl_aot_check checks that the model in memory is the one the
  * layer was generated from: same tensors, shapes, geometry, zero points, clamp, pool index and
  * scratch offset, else TFL_ERR_PLAN_MISMATCH. Eval then reads nothing from the flatbuffer. */
 #ifndef TFL_AOT_H
@@ -19,7 +19,7 @@
 #include "../src/kernels/tfl_kernel_conv.h"
 #include "../src/kernels/tfl_mac.h"
 
-/* Which body a layer instantiates (checked by tfl_aot_prepare). */
+/* Which body a layer instantiates (checked by tfl_aot_check). */
 enum {
   TFL_AOT_FC = 0,        /* FULLY_CONNECTED, weight zero point 0 */
   TFL_AOT_POINTWISE = 1, /* CONV_2D 1x1, stride 1, no padding, one group */
@@ -43,16 +43,17 @@ typedef struct {
   int32_t rshift; /* 1: every multiplier's shift is a right shift by 1..31 bits (checked) */
 } tfl_aot_layer;
 
-/* The generic kernels' prepares (TFL_DEFINE_PREPARE in their op files). */
-typedef tfl_status (*tfl_aot_generic_prepare)(tfl_context *ctx, tfl_node *node);
+/* The generic kernels' prepares (TFL_DEFINE_PREPARE in their op files), called by name. */
 tfl_status tfl_prepare_conv_2d(tfl_context *ctx, tfl_node *node);
 tfl_status tfl_prepare_depthwise_conv_2d(tfl_context *ctx, tfl_node *node);
 tfl_status tfl_prepare_fully_connected(tfl_context *ctx, tfl_node *node);
 
-/* Runs the generic kernel's prepare, then checks the node against the layer (see above). */
-TFL_MUST_CHECK tfl_status tfl_aot_prepare(tfl_context *ctx, tfl_node *node,
-                                          tfl_aot_generic_prepare generic,
-                                          const tfl_aot_layer *layer);
+/* After the generic kernel's prepare (called directly by the layer's prepare: no function
+ * pointer, so the stack bound sees the call), the checks against the layer (see above): `self` is
+ * the node's kernel and `pool_before` the pool words used, both read before that prepare. */
+TFL_MUST_CHECK tfl_status tfl_aot_check(tfl_context *ctx, const tfl_node *node,
+                                        const tfl_kernel *self, int32_t pool_before,
+                                        const tfl_aot_layer *layer);
 
 #if defined(__GNUC__)
 #define TFL_AOT_INLINE __attribute__((always_inline)) static inline

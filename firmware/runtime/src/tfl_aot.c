@@ -1,4 +1,4 @@
-/* tfl_aot_prepare (tfl_aot.h): the generic prepare, then the checks that let an ahead-of-time
+/* tfl_aot_check (tfl_aot.h): after the generic prepare, the checks that let an ahead-of-time
  * layer's eval trust its constants. Linked only by projects generated with --aot. */
 #include "tfl_aot.h"
 
@@ -56,11 +56,8 @@ static int geometry_matches(const tfl_node *node, const tfl_aot_layer *L) {
          p->pool_index == L->pool_index;
 }
 
-tfl_status tfl_aot_prepare(tfl_context *ctx, tfl_node *node, tfl_aot_generic_prepare generic,
-                           const tfl_aot_layer *L) {
-  const int32_t pool_before = ctx->pool_used;
-  const tfl_kernel *self = node->kernel;
-  TFL_ENSURE(generic(ctx, node));
+tfl_status tfl_aot_check(tfl_context *ctx, const tfl_node *node, const tfl_kernel *self,
+                         int32_t pool_before, const tfl_aot_layer *L) {
   /* the generic prepare chose another kernel (a 16x8 one): the layer does not apply */
   if (node->kernel != self) return TFL_ERR_PLAN_MISMATCH;
   if (!tensors_match(ctx, node, L) || !geometry_matches(node, L) || pool_before != L->pool_index) {

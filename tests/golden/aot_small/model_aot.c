@@ -2,7 +2,7 @@
  * (dsp kernels). Do not edit: run `tinyflash generate --aot` again.
  * Ahead-of-time layers: 4 of 7 operators run a kernel body
  * specialised with the constants below (firmware/runtime/include/tfl_aot.h); the others keep
- * their generic kernel. tfl_aot_prepare checks every constant against the model at init. */
+ * their generic kernel. tfl_aot_check checks every constant against the model at init. */
 #include "model_data.h"
 #include "tfl_aot.h"
 
@@ -34,7 +34,10 @@ AOT_SHAPE(3, tfl_aot_fc, 3)
 /* One prepare, eval and kernel object per layer. */
 #define AOT_LAYER(i, code, name, generic, k)                                   \
   static tfl_status aot_prepare_##i(tfl_context *ctx, tfl_node *node) {        \
-    return tfl_aot_prepare(ctx, node, generic, &aot_layers[i]);                \
+    const int32_t pool = ctx->pool_used;                                       \
+    const tfl_kernel *self = node->kernel;                                     \
+    TFL_ENSURE(generic(ctx, node));                                            \
+    return tfl_aot_check(ctx, node, self, pool, &aot_layers[i]);               \
   }                                                                            \
   static tfl_status aot_eval_##i(tfl_context *ctx, tfl_node *node) {           \
     (void)node;                                                                \

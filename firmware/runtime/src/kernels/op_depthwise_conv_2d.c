@@ -155,4 +155,4 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
 }
 
 TFL_DEFINE_KERNEL(depthwise_conv_2d, 4, "DEPTHWISE_CONV_2D", dwconv_prepare, dwconv_eval);
-TFL_DEFINE_PREPARE(depthwise_conv_2d, dwconv_prepare)
+TFL_DEFINE_PREPARE(depthwise_conv_2d, dwconv_prepare);
