@@ -463,6 +463,8 @@ def bench_one(
     tflm_path: Path | None = None,
     runner: Runner | None = None,
     aot: bool = False,
+    patches: str = "off",
+    patch_overhead: float = 1.25,
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
     the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR"). `aot`: the
@@ -473,7 +475,11 @@ def bench_one(
 
     pipeline = Pipeline.start(model, board_id)
     info, board = pipeline.model.info, pipeline.board
-    options: dict[str, Any] = {"kernels": kernels}
+    options: dict[str, Any] = {
+        "kernels": kernels,
+        "patches": patches,
+        "patch_overhead": patch_overhead,
+    }
     plan_kernels = kernels
     if aot:
         options["aot"] = True
@@ -483,7 +489,8 @@ def bench_one(
 
         kernels = TFLM_RUN_PREFIX + inspect_tree(tflm_path).flavour
         options = {"runtime": "tflm", "tflm_path": tflm_path}
-    project = workdir / f"{model.stem}-{board_id}-{kernels}"
+    suffix = "" if patches == "off" else f"-patches-{patches}"
+    project = workdir / f"{model.stem}-{board_id}-{kernels}{suffix}"
     generated = pipeline.generate(project, force=True, selftest=0, **options)
     try:
         build = pipeline.build(generated.project_dir)
@@ -523,7 +530,8 @@ def bench_one(
     )
     # the DSP kernels take arena scratch; TFLM plans its own arena (generated.arena_bytes)
     plan = pipeline.model.for_kernels("portable" if tflm_path else plan_kernels).plan
-    arena = int(generated.arena_bytes) if tflm_path else int(plan.arena_bytes)
+    # ... and patches plan the arena generate used (generated.arena_bytes too)
+    arena = int(generated.arena_bytes) if tflm_path or patches != "off" else int(plan.arena_bytes)
     from tinyflash.platformio import symbol_sizes
 
     symbols = symbol_sizes(build.elf, board)
@@ -646,13 +654,16 @@ def bench(
     tflm_path: Path | None = None,
     runner: Runner | None = None,
     aot_modes: Sequence[bool] = (False,),
+    patches: str = "off",
+    patch_overhead: float = 1.25,
 ) -> BenchResult:
     """Every model x board x kernel set; boards without DSP skip the dsp set (noted). With
     "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`.
     `aot_modes`: run the tinyflash projects interpreted (False) and/or with ahead-of-time layers
     (True, bench --aot).
     `runner` (board, elf) -> a context manager giving the serial URL of a board running elf (a
-    farm place, say); default: QEMU here."""
+    farm place, say); default: QEMU here. `patches`, `patch_overhead`: generate's options for the
+    tinyflash runs."""
     from tinyflash.boards import board_spec, load_board
 
     if not models:
@@ -737,6 +748,8 @@ def bench(
                             repeats=repeats,
                             runner=runner,
                             aot=aot,
+                            patches=patches,
+                            patch_overhead=patch_overhead,
                         )
                     )
     return result

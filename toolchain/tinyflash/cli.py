@@ -294,6 +294,17 @@ def generate_command(
         "create_tflm_tree.py); default on Arduino "
         "boards: TFLM's Arduino library via lib_deps.",
     ),
+    patches: str = typer.Option(
+        "off",
+        "--patches",
+        help="Run the first CNN stages tile by tile to lower peak RAM: auto, off or a number of "
+        "patches (row bands).",
+    ),
+    patch_overhead: float = typer.Option(
+        1.25,
+        "--patch-overhead",
+        help="With --patches: the most estimated work (instructions) patches may add, as a ratio.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     aot: bool = typer.Option(
         False,
@@ -326,6 +337,8 @@ def generate_command(
         runtime=runtime,
         tflm_path=tflm_path,
         aot=aot,
+        patches=patches,
+        patch_overhead=patch_overhead,
     )
     if as_json:
         print_json(result.to_dict())
@@ -354,6 +367,8 @@ def generate_command(
         else [f"arena {result.arena_bytes:,} B", f"pool {result.pool_words:,} words"]
     )
     print_parts(console, [*memory, f"{result.selftest_count} self-test vectors"])
+    if result.patches:
+        print_parts(console, [f"patches: {result.patches}"])
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
     rows = [
         (
@@ -1431,6 +1446,12 @@ def bench_command(
     compare: Path | None = typer.Option(
         None, "--compare", help="A saved `bench --json` result: print the ratios to it."
     ),
+    patches: str = typer.Option(
+        "off", "--patches", help="generate's --patches for the tinyflash runs: auto, off or N."
+    ),
+    patch_overhead: float = typer.Option(
+        1.25, "--patch-overhead", help="generate's --patch-overhead for the tinyflash runs."
+    ),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -1475,6 +1496,8 @@ def bench_command(
         tflm_path=tflm_path,
         runner=runner,
         aot_modes=(False, True) if aot else (False,),
+        patches=patches,
+        patch_overhead=patch_overhead,
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     compared = result.compare(reference) if reference is not None else []
@@ -1709,6 +1732,8 @@ OPTION_FLAGS: dict[str, str] = {
     "mode": "--mode",
     "output": "-o",
     "output_dir": "--output",
+    "patch_overhead": "--patch-overhead",
+    "patches": "--patches",
     "place": "--place",
     "port": "--port",
     "reference": "--reference",
