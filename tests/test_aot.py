@@ -163,9 +163,11 @@ def test_interpreter_project_has_no_node_kernels(model_path: Path) -> None:
     assert ", NULL, 0 };" in files["src/model_plan.c"].decode()
 
 
-def test_aot_with_tflm_runtime_is_refused(model_path: Path, tmp_path: Path) -> None:
+def test_aot_with_tflm_runtime_or_patches_is_refused(model_path: Path, tmp_path: Path) -> None:
     with pytest.raises(TinyflashError, match="aot.*specialises"):
         codegen.generate(model_path, "mps2-an386", tmp_path / "fw", runtime="tflm", aot=True)
+    with pytest.raises(TinyflashError, match="not combined yet"):
+        codegen.generate(model_path, "mps2-an386", tmp_path / "fw", patches="2", aot=True)
 
 
 @pytest.mark.slow
