@@ -306,6 +306,13 @@ def generate_command(
         help="With --patches: the most estimated work (instructions) patches may add, as a ratio.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    aot: bool = typer.Option(
+        False,
+        "--aot/--no-aot",
+        help="Ahead-of-time layers: FULLY_CONNECTED, 1x1 CONV_2D and DEPTHWISE_CONV_2D run "
+        "kernel bodies specialised with the layer's constants (src/model_aot.c); --no-aot: "
+        "the interpreter's generic kernels only.",
+    ),
 ) -> None:
     """Generate a PlatformIO firmware project for MODEL on a board.
 
@@ -329,6 +336,7 @@ def generate_command(
         kernels=kernels,
         runtime=runtime,
         tflm_path=tflm_path,
+        aot=aot,
         patches=patches,
         patch_overhead=patch_overhead,
     )
@@ -1496,6 +1504,18 @@ def bench_command(
     ),
     tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
     farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
+    aot: bool = typer.Option(
+        False,
+        "--aot/--no-aot",
+        help="Also run every kernel set with ahead-of-time layers (generate --aot; kernels "
+        "column KERNELS-aot) beside the interpreter.",
+    ),
+    layers: bool = typer.Option(
+        False, "--layers", help="A per-operator table: instructions, MACs, MACs per instruction."
+    ),
+    compare: Path | None = typer.Option(
+        None, "--compare", help="A saved `bench --json` result: print the ratios to it."
+    ),
     patches: str = typer.Option(
         "off", "--patches", help="generate's --patches for the tinyflash runs: auto, off or N."
     ),
@@ -1509,12 +1529,16 @@ def bench_command(
 
     With --runtime tinyflash,tflm --tflm-path DIR each model also runs on TensorFlow Lite Micro built from the tree DIR (its kernels column says tflm-generic or tflm-cmsis-nn), and the ratios tinyflash / TFLM of instructions, flash image and arena follow the table.
 
+    With --aot each kernel set also runs with ahead-of-time layers (generate --aot) and the ratios AOT / interpreter follow the table. --layers adds the per-operator view; --compare REF.json prints this run's ratios to a saved --json result (per run, and per operator with --layers).
+
     Example: tinyflash bench /work/shared/models/ad01_int8.tflite --board mps2-an386 --kernels portable,dsp --json
     """
     from rich.table import Table
 
-    from tinyflash.bench import bench, default_models
+    from tinyflash.bench import bench, default_models, load_reference
     from tinyflash.bench import table as bench_table
+
+    reference = load_reference(compare) if compare is not None else None
 
     sets = [k.strip() for k in kernels.split(",") if k.strip()]
     chosen = list(models) if models else default_models()
@@ -1541,12 +1565,17 @@ def bench_command(
         runtimes=[r.strip() for r in runtime.split(",") if r.strip()],
         tflm_path=tflm_path,
         runner=runner,
+        aot_modes=(False, True) if aot else (False,),
         patches=patches,
         patch_overhead=patch_overhead,
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
+    compared = result.compare(reference) if reference is not None else []
     if as_json:
-        print_json(result.to_dict())
+        document = result.to_dict()
+        if reference is not None:
+            document["compare"] = compared
+        print_json(document)
     else:
         out = out_console()
         from rich import box
@@ -1580,10 +1609,48 @@ def bench_command(
             if parts:
                 parts[0] = f"{ratio['model']} on {ratio['board']}: {parts[0]}"
                 print_parts(out, parts, sep="; ")
+        if layers:
+            _print_bench_layers(out, result.runs, compared)
+        for entry in compared:
+            found = [
+                f"{key} {entry[key]:.3f}"
+                for key in ("instructions", "image", "arena")
+                if entry[key] is not None
+            ]
+            label = f"{entry['model']} {entry['kernels']} on {entry['board']} / {compare}: "
+            out.print(label + ("; ".join(found) or "nothing to compare"), soft_wrap=True)
         for note in result.notes:
             out.print(f"note: {note}", soft_wrap=True)
     if not all(run.exact for run in result.runs):
         raise typer.Exit(1)
+
+
+def _print_bench_layers(out: Any, runs: list[Any], compared: list[dict[str, Any]]) -> None:
+    """bench --layers: the per-operator table, with the instruction ratio to --compare's run."""
+    from rich import box
+    from rich.table import Table
+
+    from tinyflash.bench import layer_table
+
+    header, rows = layer_table(runs)
+    ratio = {
+        (c["model"], c["kernels"], str(op["op_index"])): op["instructions"]
+        for c in compared
+        for op in c["ops"]
+    }
+    if compared:
+        header.append("/ ref")
+        for row in rows:
+            value = ratio.get((row[0], row[1], row[2]))
+            row.append("-" if value is None else f"{value:.3f}")
+    table = Table(title="per operator", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in header:
+        table.add_column(
+            column, justify="left" if column in ("model", "kernels", "name") else "right"
+        )
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 # ---- farm (issue 20: board farms through labgrid) ---------------------------------------------
