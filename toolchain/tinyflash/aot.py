@@ -135,6 +135,8 @@ def _conv_padding(stride: int, in_size: int, k: int, out: int) -> int:
 
 def _body(info: ModelInfo, op: OpInfo, kernel_set: str) -> str | None:
     """The specialised body that computes op exactly like its generic kernel, or None."""
+    if kernel_set == "mve":
+        return None  # the Helium kernels take every op an AOT body exists for (tfl_kernel_mve.c)
     if op.subgraph != 0 or len(op.inputs) < 2 or len(op.outputs) != 1:
         return None
     tensors = [info.tensors[i] if i >= 0 else None for i in (*op.inputs, *op.outputs)]

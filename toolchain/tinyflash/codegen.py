@@ -175,7 +175,7 @@ def render_project(
         sum(len(v.input) + len(v.output) for v in vectors),
         capacities,
     )
-    layers = aot_layers(info, plan, "dsp" if board.dsp else "portable") if aot else []
+    layers = aot_layers(info, plan, board_kernel_set(board)) if aot else []
     shapes, shape_of = aot_shapes(layers)
     templates_used = project_templates(board)
     if aot:
@@ -195,7 +195,7 @@ def render_project(
         "pool_words": pool_words,
         "lower_bound": int(plan.lower_bound),
         "aot_layers": layers,
-        "aot_kernel_set": "dsp" if board.dsp else "portable",
+        "aot_kernel_set": board_kernel_set(board),
         "aot_generics": sorted({layer.generic for layer in layers}),
         "aot_node_kernels": aot_node_kernels(layers, len(op_names)),
         "aot_shapes": shapes,
