@@ -52,6 +52,8 @@ TEST_FILES = (
 )
 # Searched first for the rows of int16 activations (16x8).
 TEST_FILES_INT16 = ("test_kernels_int16.py", "test_kernels_int16_mac.py")
+# Searched first for the int32 and bool rows of ops that also run int8.
+TEST_FILES_INT32 = ("test_kernels_int32.py",)
 
 # Quantization of probe tensors per type: (scale, zero point); None = not quantized.
 QUANT: dict[str, tuple[float, int] | None] = {
@@ -832,6 +834,7 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
     kernels = opstable.runtime_kernels()
     tests = find_tests()
     tests16 = find_tests(TEST_FILES_INT16)
+    tests32 = find_tests(TEST_FILES_INT32)
     rows = []
     for p, v in zip(ps, verdicts):
         if p.generic and v == opstable.TFLM_NO:
@@ -845,7 +848,9 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
                 tflm=v,
                 tinyflash=ours,
                 test=(
-                    (p.types.startswith("int16") and tests16.get(p.op)) or tests.get(p.op, "")
+                    (p.types.startswith("int16") and tests16.get(p.op))
+                    or (p.types in ("int32", "bool") and tests32.get(p.op))
+                    or tests.get(p.op, "")
                     if ours
                     else ""
                 ),

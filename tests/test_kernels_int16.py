@@ -509,3 +509,70 @@ def test_slice_reverse_broadcast_to_int16(
     b.op(op, [x, *consts], [y], **({} if op == "SLICE" else {"options_type": None}))
     model = b.build([x], [y])
     assert_int16_same_as_tflm(model, [in_shape], seed, f"{op} int16 {in_shape} {args}")
+
+
+@pytest.mark.parametrize("op", ["MAXIMUM", "MINIMUM"])
+@COMMON
+@given(sh=broadcast_shapes(max_rank=6), s=scales16, seed=seeds)
+def test_maximum_minimum_int16(
+    op: str, sh: tuple[list[int], list[int], list[int]], s: float, seed: int
+) -> None:
+    """The stored int16 values compared (one scale for the three tensors, as the converter
+    writes), inputs broadcast."""
+    s1, s2, out = sh
+    model = _binary_model(op, s1, s2, out, (s, s, s))
+    assert_int16_same_as_tflm(model, [s1, s2], seed, f"{op} int16 {s1} {s2} -> {out}")
+
+
+@COMMON
+@given(
+    shape=shapes(min_rank=4, max_rank=4, max_dim=4, max_elems=120),
+    size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    corners=st.sampled_from([(False, False), (True, False), (False, True)]),
+    seed=seeds,
+)
+def test_resize_nearest_neighbor_int16(
+    shape: list[int], size: tuple[int, int], corners: tuple[bool, bool], seed: int
+) -> None:
+    b = ModelBuilder()
+    q = {"scale": 2.0**-11, "zero_point": 0}
+    x = b.tensor("x", shape, "int16", **q)
+    sz = b.tensor("size", [2], "int32", data=np.array(size, np.int32))
+    out = [shape[0], size[0], size[1], shape[3]]
+    y = b.tensor("y", out, "int16", **q)
+    b.op(
+        "RESIZE_NEAREST_NEIGHBOR",
+        [x, sz],
+        [y],
+        align_corners=corners[0],
+        half_pixel_centers=corners[1],
+    )
+    what = f"RESIZE_NEAREST_NEIGHBOR int16 {shape} -> {out} corners={corners}"
+    assert_int16_same_as_tflm(b.build([x], [y]), [shape], seed, what)
+
+
+@COMMON
+@given(sh=broadcast_shapes(max_rank=5), cond_first=st.booleans(), seed=seeds, cseed=seeds)
+def test_select_v2_int16(
+    sh: tuple[list[int], list[int], list[int]], cond_first: bool, seed: int, cseed: int
+) -> None:
+    """A bool condition of one input's shape picks int16 values of the two (broadcast)."""
+    s1, s2, out = sh
+    cond_shape = s1 if cond_first else s2
+    cond = np.random.default_rng(cseed).integers(0, 2, size=tuple(cond_shape)).astype(np.bool_)
+    b = ModelBuilder()
+    q = {"scale": 2.0**-9, "zero_point": 0}
+    c = b.tensor("c", cond_shape, "bool", data=cond)
+    x1 = b.tensor("x1", s1, "int16", **q)
+    x2 = b.tensor("x2", s2, "int16", **q)
+    y = b.tensor("y", out, "int16", **q)
+    b.op("SELECT_V2", [c, x1, x2], [y])
+    what = f"SELECT_V2 int16 cond={cond_shape} {s1} {s2} -> {out}"
+    assert_int16_same_as_tflm(b.build([x1, x2], [y]), [s1, s2], seed, what)
+
+
+def test_int16_select_fuzz_seed_matches_tflm() -> None:
+    """The fuzz seed kernel_int16_select (tests/fuzz/fuzzlib.py): MAXIMUM, MINIMUM, SELECT_V2 and
+    RESIZE_NEAREST_NEIGHBOR on int16 in one planned model."""
+    model = fuzzlib.kernel_seed_models()["kernel_int16_select.tflite"]
+    assert_int16_same_as_tflm(model, [[1, 4, 4, 3], [1, 1, 1, 3]], 16, "int16_select", sets=4)

@@ -164,6 +164,10 @@ NEW_KERNELS = (
     "rsqrt",
     "l2_normalization",
     "div",
+    # int32 forms of ADD/SUB/MUL/CONCATENATION/PACK/SLICE/STRIDED_SLICE, and 16x8 MAXIMUM/
+    # MINIMUM/SELECT_V2/RESIZE_NEAREST_NEIGHBOR
+    "int32_shapes",
+    "int16_select",
 )
 
 

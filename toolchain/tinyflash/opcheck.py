@@ -8,7 +8,8 @@ runtime's capacities; a subgraph no control-flow op runs gets a warning):
 - activations (non-constant tensors) are int8 with per-tensor quantization, except ARG_MAX /
   ARG_MIN's int32 positions, GATHER's int32 positions, the comparisons' bool results and
   SELECT_V2's bool condition, and the int32/bool tensors of the ops that run them (CAST, SHAPE,
-  LOGICAL_*, EMBEDDING_LOOKUP, GATHER_ND, ..., the int32 comparisons) (INT32_OUTPUT_OPS,
+  LOGICAL_*, EMBEDDING_LOOKUP, GATHER_ND, ..., the int32 comparisons, the int32 forms of ADD,
+  SUB, MUL, CONCATENATION, PACK, SLICE, STRIDED_SLICE: shape arithmetic) (INT32_OUTPUT_OPS,
   BOOL_OUTPUT_OPS, TYPED_INPUTS, INTEGER_TENSOR_OPS);
 - a float op in a calibrated model (after a DEQUANTIZE of int8 activations: the converter kept
   it float) is reported like an op without a kernel for its types, not as missing data;
@@ -175,9 +176,16 @@ _INTEGER_TENSOR_DTYPES: dict[frozenset[str], tuple[str, ...]] = {
         "MAXIMUM",
         "MINIMUM",
         "SQUARED_DIFFERENCE",
+        # the int32 forms TFLM runs on shape vectors (a dynamic batch's SHAPE arithmetic)
+        "ADD",
+        "SUB",
+        "MUL",
+        "PACK",
+        "SLICE",
+        "STRIDED_SLICE",
     ),
     frozenset({"bool"}): ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"),
-    frozenset({"int32", "bool"}): ("CAST", *sorted(BOOL_OUTPUT_OPS)),
+    frozenset({"int32", "bool"}): ("CAST", "CONCATENATION", *sorted(BOOL_OUTPUT_OPS)),
 }
 INTEGER_TENSOR_OPS: dict[str, frozenset[str]] = {
     op: dtypes for dtypes, ops in _INTEGER_TENSOR_DTYPES.items() for op in ops
