@@ -416,3 +416,58 @@ def test_int32_binary_ops_match_tflm(op, shapes3, narrow, seed):
     lo, hi = (-3, 3) if narrow else (None, None)  # narrow: ties are frequent
     batch = random_batch([(s1, "int32"), (s2, "int32")], seed, lo, hi)
     assert_batch_same_as_tflm(model, batch, f"{op} int32 {s1} {s2} seed={seed}")
+
+
+# ---- ELU ------------------------------------------------------------------------------------
+
+# ELU's scales: the converter's (range / 255 for ranges of about 2^-3 .. 2^6), log-uniform, and
+# dyadic ones where round's ties are met exactly on the positive side.
+elu_scales = st.one_of(
+    st.floats(min_value=-11.0, max_value=-2.0).map(lambda e: float(np.float32(2.0**e))),
+    st.tuples(st.integers(1, 64), st.integers(-10, -2)).map(lambda ke: ke[0] / 64 * 2.0 ** ke[1]),
+)
+
+
+@COMMON
+@given(
+    shape=shapes(max_rank=4, max_dim=12),
+    si=elu_scales,
+    so=elu_scales,
+    zps=st.tuples(st.integers(-128, 127), st.integers(-128, 127)),
+    seed=seeds,
+)
+def test_elu_matches_tflm(shape, si, so, zps, seed):
+    model = unary_model("ELU", shape, "int8", qi=(si, zps[0]), qo=(so, zps[1]))
+    batch = random_batch([(shape, "int8")], seed)
+    # one set holds every int8 value: the whole table TFLM builds in prepare
+    batch.append([np.resize(np.arange(-128, 128, dtype=np.int8), tuple(shape))])
+    assert_batch_same_as_tflm(model, batch, f"ELU {shape} {si, zps[0]}->{so, zps[1]} seed={seed}")
+
+
+def test_elu_table_every_value_on_many_scales():
+    """All 256 int8 inputs through ELU for 200 random quantizations (the float table TFLM builds
+    in prepare, e^x included, compared value by value)."""
+    rng = np.random.default_rng(111)
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    for _ in range(200):
+        si, so = (float(np.float32(2.0 ** rng.uniform(-11, -1))) for _ in range(2))
+        zi, zo = (int(z) for z in rng.integers(-128, 128, size=2))
+        model = unary_model("ELU", [1, 256], "int8", qi=(si, zi), qo=(so, zo))
+        assert_batch_same_as_tflm(model, [[x]], f"ELU every value {si, zi}->{so, zo}")
+
+
+def test_elu_refuses_a_rescale_beyond_tflm_range():
+    """input_scale / output_scale >= 2^20 would overflow TFLM's float-to-int conversion."""
+    model = unary_model("ELU", [4], "int8", qi=(1.0, 0), qo=(2.0**-21, 0))
+    assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+def test_elu_table_is_the_planned_pool():
+    """ELU's table takes 64 pool words; plan.py plans exactly what the runtime allocates."""
+    from support.runtime_host import model_info
+    from tinyflash.model import parse_model
+    from tinyflash.plan import plan_memory
+
+    model = unary_model("ELU", [2, 8], "int8", qi=(0.05, 3), qo=(0.04, -20))
+    assert model_info(model).pool_used == 64
+    assert plan_memory(parse_model(model, "elu")).pool_words == 64

@@ -491,6 +491,7 @@ def kernel_seed_models() -> dict[str, bytes]:
             [("y", shape, "int8")],
         ),
         "rsqrt": lambda: single("RSQRT", [("x", shape, "int8")], [("y", shape, "int8")]),
+        "elu": lambda: unary("ELU", out_q={"scale": 0.04, "zero_point": 25}),
         "l2_normalization": lambda: single(
             "L2_NORMALIZATION", [("x", shape, "int8")], [("y", shape, "int8")]
         ),

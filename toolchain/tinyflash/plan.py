@@ -50,7 +50,8 @@ never shared, after the tensors' and the operators' entries in the C plan (resou
 
 pool_words: for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV, two int32 words
 (multiplier and shift) per weight scale: 2 for per-tensor weights, 2 * output channels for
-per-channel weights (pool_words_for_op); UNIDIRECTIONAL_SEQUENCE_LSTM 22 words; the C runtime
+per-channel weights (pool_words_for_op); UNIDIRECTIONAL_SEQUENCE_LSTM 22 words; ELU 64 (its
+table of 256 int8 outputs); the C runtime
 allocates exactly this many words in prepare. The LSTM and SVDF kernels need no scratch memory:
 their state tensors are variables (live for the whole invoke, so never shared), int16/int32
 tensors are sized by their element size like any other.
@@ -72,6 +73,8 @@ NOT_PLANNED = (-1, -1)
 # The fused LSTM's (multiplier, shift) pairs: input and recurrent per gate, then its three
 # elementwise products (op_unidirectional_sequence_lstm.c).
 LSTM_POOL_WORDS = 22
+# ELU's table of the 256 int8 outputs (op_elu.c), built in prepare
+ELU_POOL_WORDS = 64
 
 
 @dataclass(frozen=True)
@@ -568,6 +571,8 @@ def pool_words_for_op(info: ModelInfo, op: OpInfo) -> int:
     refuses them anyway)."""
     if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
         return LSTM_POOL_WORDS
+    if op.name == "ELU":
+        return ELU_POOL_WORDS
     if op.name not in POOL_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
         return 0
     quant = info.tensors[op.inputs[1]].quant

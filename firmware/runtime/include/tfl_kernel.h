@@ -173,6 +173,10 @@ enum { TFL_PADDING_SAME = 0, TFL_PADDING_VALID = 1 };
  * (frexp, round half away from zero; exponents below -31 give 0). */
 void tfl_quantize_multiplier(double real, int32_t *quantized, int32_t *shift);
 
+/* roundf() without libm (prepare-time float arithmetic as TFLM's): half away from zero; NaN and
+ * |f| >= 2^23 pass through. */
+float tfl_round_half_away_f(float f);
+
 /* x * quantized * 2^shift with TFLM's rounding: saturating rounding doubling high multiply,
  * then rounding divide by a power of two. */
 int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t quantized, int32_t shift);
