@@ -471,3 +471,40 @@ def test_elu_table_is_the_planned_pool():
     model = unary_model("ELU", [2, 8], "int8", qi=(0.05, 3), qo=(0.04, -20))
     assert model_info(model).pool_used == 64
     assert plan_memory(parse_model(model, "elu")).pool_words == 64
+
+
+# ---- LOG_SOFTMAX ----------------------------------------------------------------------------
+
+LOG_SOFTMAX_OUT = (16 / 256, 127)  # the output quantization TFLM requires
+
+
+@COMMON
+@given(
+    shape=shapes(max_rank=4, max_dim=40, max_elems=600),
+    si=st.floats(min_value=-9.0, max_value=2.0).map(lambda e: float(np.float32(2.0**e))),
+    zp=st.integers(-128, 127),
+    narrow=st.booleans(),
+    seed=seeds,
+)
+def test_log_softmax_matches_tflm(shape, si, zp, narrow, seed):
+    model = unary_model("LOG_SOFTMAX", shape, "int8", qi=(si, zp), qo=LOG_SOFTMAX_OUT)
+    lo, hi = (-8, 8) if narrow else (None, None)  # rows of near-equal values too
+    batch = random_batch([(shape, "int8")], seed, lo, hi)
+    assert_batch_same_as_tflm(model, batch, f"LOG_SOFTMAX {shape} si={si} zp={zp} seed={seed}")
+
+
+def test_log_softmax_long_rows_and_dyadic_scales():
+    """Rows up to 4,000 values (the Q12.19 sum near its limit) and scales of exact powers of two,
+    where the multipliers' rounding meets ties."""
+    rng = np.random.default_rng(50)
+    for depth, si in ((4000, 2.0**-7), (1000, 2.0**-4), (257, 0.1), (3, 2.0**2), (64, 2.0**-9)):
+        model = unary_model("LOG_SOFTMAX", [2, depth], "int8", qi=(si, 3), qo=LOG_SOFTMAX_OUT)
+        x = rng.integers(-128, 128, size=(2, depth), dtype=np.int8)
+        x[1] = 127  # every value the row's maximum
+        assert_batch_same_as_tflm(model, [[x]], f"LOG_SOFTMAX depth={depth} si={si}")
+
+
+@pytest.mark.parametrize("qo", [(1 / 16, 126), (1 / 8, 127)])
+def test_log_softmax_refuses_other_output_quantization(qo):
+    model = unary_model("LOG_SOFTMAX", [1, 8], "int8", qi=(0.1, 0), qo=qo)
+    assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"

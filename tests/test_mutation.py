@@ -169,6 +169,7 @@ NEW_KERNELS = (
     "int32_shapes",
     "int16_select",
     "elu",
+    "log_softmax",
 )
 
 

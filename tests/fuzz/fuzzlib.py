@@ -492,6 +492,7 @@ def kernel_seed_models() -> dict[str, bytes]:
         ),
         "rsqrt": lambda: single("RSQRT", [("x", shape, "int8")], [("y", shape, "int8")]),
         "elu": lambda: unary("ELU", out_q={"scale": 0.04, "zero_point": 25}),
+        "log_softmax": lambda: unary("LOG_SOFTMAX", out_q={"scale": 16 / 256, "zero_point": 127}),
         "l2_normalization": lambda: single(
             "L2_NORMALIZATION", [("x", shape, "int8")], [("y", shape, "int8")]
         ),

@@ -7,6 +7,7 @@
  *   - out = exp * reciprocal >> (bits over unit + 31 - output bits), shifted to the type minimum.
  * Elements with diff below diff_min (the Q5.26 range) give exactly the type minimum. */
 #include "tfl_kernel.h"
+#include "tfl_kernel_fixedpoint.h"
 #include "tfl_kernel_softmax16.h"
 
 typedef struct {
@@ -78,16 +79,6 @@ static int32_t reciprocal_one_plus(int32_t a) {
     x = wrap_add(x, fx_mul_pot(fx_mul(x, one_minus), 2));
   }
   return fx_mul_pot(x, 1);
-}
-
-static int32_t count_leading_zeros(uint32_t x) {
-  int32_t n = 0;
-  if (x == 0) return 32;
-  while ((x & 0x80000000u) == 0) {
-    x <<= 1;
-    ++n;
-  }
-  return n;
 }
 
 static tfl_status softmax_eval_int16(tfl_context *ctx, tfl_node *node);
@@ -165,7 +156,7 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
         sum_of_exps = wrap_add(sum_of_exps, fx_mul_pot(exp_negative(scaled), -ACCUM_INTEGER_BITS));
       }
     }
-    const int32_t headroom_plus_one = count_leading_zeros((uint32_t)sum_of_exps);
+    const int32_t headroom_plus_one = tfl_fx_clz((uint32_t)sum_of_exps);
     const int32_t bits_over_unit = ACCUM_INTEGER_BITS - headroom_plus_one;
     const int32_t shifted_sum_minus_one =
         (int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - ((uint32_t)1 << 31));
@@ -208,7 +199,7 @@ static tfl_status softmax_eval_int16(tfl_context *ctx, tfl_node *node) {
       sum += y[c];
     }
     /* the max element's exp is the table's last value (about 32767): 2^14 < sum < 2^31 */
-    const int32_t headroom = tfl_clamp(count_leading_zeros((uint32_t)sum), 1, 17);
+    const int32_t headroom = tfl_clamp(tfl_fx_clz((uint32_t)sum), 1, 17);
     const int32_t shifted = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
     const int32_t centred = tfl_clamp(shifted - (32768 + 65536), -32768, 32767);
     const int64_t reciprocal = tfl_lut16_lookup(centred, tfl_softmax16_recip);
