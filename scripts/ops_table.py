@@ -52,7 +52,7 @@ TEST_FILES = (
 )
 # Searched first for the rows of int16 activations (16x8).
 TEST_FILES_INT16 = ("test_kernels_int16.py", "test_kernels_int16_mac.py")
-# Searched first for the int32 and bool rows of ops that also run int8.
+# Searched first for the int32 and bool rows (and int32 outputs) of ops that also run int8.
 TEST_FILES_INT32 = ("test_kernels_int32.py",)
 
 # Quantization of probe tensors per type: (scale, zero point); None = not quantized.
@@ -848,8 +848,11 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
                 tflm=v,
                 tinyflash=ours,
                 test=(
-                    (p.types.startswith("int16") and tests16.get(p.op))
-                    or (p.types in ("int32", "bool") and tests32.get(p.op))
+                    (
+                        (p.types in ("int32", "bool") or p.types.endswith("-> int32"))
+                        and tests32.get(p.op)
+                    )
+                    or (p.types.startswith("int16") and tests16.get(p.op))
                     or tests.get(p.op, "")
                     if ours
                     else ""

@@ -89,22 +89,22 @@ def test_int32_arithmetic_refuses_mixed_types(op: str) -> None:
     assert init_status(b.build([x1, x2], [y])) == "TFL_ERR_UNSUPPORTED_TYPE"
 
 
-def _shape_chain_model() -> bytes:
+def _dynamic_batch_model() -> bytes:
     """The chain a dynamic batch converts to (the fuzz seed kernel_int32_shapes): SHAPE ->
     STRIDED_SLICE (the batch) -> MUL by a constant -> PACK with a constant -> CONCATENATION, all
     int32, with a SLICE, an ADD and a SUB."""
     return fuzzlib.kernel_seed_models()["kernel_int32_shapes.tflite"]
 
 
-def test_shape_arithmetic_chain_matches_tflm() -> None:
+def test_dynamic_batch_chain_matches_tflm() -> None:
     xs = np.zeros((3, 4, 5), np.int8)
-    assert_batch_same_as_tflm(_shape_chain_model(), [[xs]], "int32 shape chain")
+    assert_batch_same_as_tflm(_dynamic_batch_model(), [[xs]], "int32 shape chain")
 
 
-def test_shape_arithmetic_chain_is_deployable() -> None:
+def test_dynamic_batch_chain_is_deployable() -> None:
     """check accepts the int32 tensors of these ops (opcheck.INTEGER_TENSOR_OPS), the int32
     model output included."""
-    report = check_model(parse_model(_shape_chain_model(), "shape_chain.tflite"))
+    report = check_model(parse_model(_dynamic_batch_model(), "shape_chain.tflite"))
     assert report.deployable, report.offenders
 
 
@@ -212,3 +212,29 @@ def test_strided_slice_int32(data: st.DataObject, seed: int) -> None:
         f"{begin_mask},{end_mask},{shrink} seed={seed}"
     )
     assert_batch_same_as_tflm(model, int32_batch([shape], seed), what)
+
+
+@COMMON
+@given(
+    src=st.sampled_from(["int8", "int16"]),
+    shape=shapes(max_rank=4, max_dim=8, max_elems=300),
+    ratio=st.floats(min_value=-12.0, max_value=12.0).map(lambda e: 2.0**e),
+    zps=st.tuples(st.integers(-128, 127), st.integers(-(2**31), 2**31 - 1)),
+    seed=seeds,
+)
+def test_quantize_to_int32(src: str, shape: list[int], ratio: float, zps, seed: int) -> None:
+    """int8/int16 requantized to int32 (zp_out + (x - zp_in) * scale ratio, TFLM's Q31
+    multiplier, wrapping where the product or the zero point leave int32)."""
+    zin = zps[0] if src == "int8" else 0
+    si = float(np.float32(2.0**-8))
+    so = float(np.float32(si / ratio))
+    b = ModelBuilder()
+    x = b.tensor("x", shape, src, scale=si, zero_point=zin)
+    y = b.tensor("y", shape, "int32", scale=so, zero_point=zps[1])
+    b.op("QUANTIZE", [x], [y])
+    model = b.build([x], [y])
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(src)
+    batch = [[rng.integers(info.min, info.max, size=tuple(shape), endpoint=True, dtype=src)]]
+    what = f"QUANTIZE {src} -> int32 {shape} ratio={ratio} zps={zin, zps[1]} seed={seed}"
+    assert_batch_same_as_tflm(model, batch, what)

@@ -183,6 +183,7 @@ _INTEGER_TENSOR_DTYPES: dict[frozenset[str], tuple[str, ...]] = {
         "PACK",
         "SLICE",
         "STRIDED_SLICE",
+        "QUANTIZE",  # int8/int16 -> int32
     ),
     frozenset({"bool"}): ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"),
     frozenset({"int32", "bool"}): ("CAST", "CONCATENATION", *sorted(BOOL_OUTPUT_OPS)),
