@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from fuzz import fuzzlib
 from support.compare import assert_batch_same_as_tflm
 from support.kernel_models import binary_model, concatenation_model, slice_plan, unary_model
-from support.runtime_host import init_status
+from support.runtime_host import RunnerError, init_status, run_model_batch
 from support.strategies import (
     activations,
     broadcast_shapes,
@@ -576,3 +576,32 @@ def test_int16_select_fuzz_seed_matches_tflm() -> None:
     RESIZE_NEAREST_NEIGHBOR on int16 in one planned model."""
     model = fuzzlib.kernel_seed_models()["kernel_int16_select.tflite"]
     assert_int16_same_as_tflm(model, [[1, 4, 4, 3], [1, 1, 1, 3]], 16, "int16_select", sets=4)
+
+
+@pytest.mark.parametrize("op", ["ABS", "RSQRT"])
+@COMMON
+@given(shape=shapes(max_elems=700), si=scales16, so=scales16, same=st.booleans(), seed=seeds)
+def test_abs_rsqrt_int16(op: str, shape: list[int], si: float, so: float, same: bool, seed: int):
+    """ABS (equal scales: no multiply) and RSQRT on int16; RSQRT's inputs are >= 0 (below, TFLM's
+    eval fails: an error here too)."""
+    model = _unary_model(op, shape, si, si if same else so)
+    batch = int16_batch([shape], seed)
+    if op == "RSQRT":
+        batch = [
+            [np.abs(a.astype(np.int32)).clip(0, 32767).astype(np.int16) for a in s] for s in batch
+        ]
+    what = f"{op} int16 {shape} si={si} so={so} same={same} seed={seed}"
+    assert_batch_same_as_tflm(model, batch, what)
+
+
+def test_rsqrt_int16_of_a_negative_value_is_an_error() -> None:
+    model = _unary_model("RSQRT", [3], 2.0**-8, 2.0**-10)
+    with pytest.raises(RunnerError) as err:
+        run_model_batch(model, [[np.array([4, -1, 9], np.int16)]])
+    assert err.value.status == "TFL_ERR_BAD_ARGUMENT"
+
+
+def test_int16_abs_rsqrt_fuzz_seed_matches_tflm() -> None:
+    """The fuzz seed kernel_int16_abs_rsqrt: ABS then RSQRT on int16, planned as one model."""
+    model = fuzzlib.kernel_seed_models()["kernel_int16_abs_rsqrt.tflite"]
+    assert_int16_same_as_tflm(model, [[1, 4, 4, 3]], 16, "int16_abs_rsqrt", sets=4)

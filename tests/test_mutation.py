@@ -168,6 +168,7 @@ NEW_KERNELS = (
     # MINIMUM/SELECT_V2/RESIZE_NEAREST_NEIGHBOR
     "int32_shapes",
     "int16_select",
+    "int16_abs_rsqrt",
     "elu",
     "log_softmax",
 )

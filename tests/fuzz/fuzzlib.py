@@ -443,7 +443,17 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op("RESIZE_NEAREST_NEIGHBOR", [sel, size], [y], half_pixel_centers=True)
         return b.build([x1, x2], [y])
 
+    def int16_abs_rsqrt() -> bytes:  # 16x8: ABS then RSQRT (of values >= 0)
+        b = ModelBuilder()
+        x = b.tensor("x", shape, "int16", scale=2.0**-10, zero_point=0)
+        a = b.tensor("a", shape, "int16", scale=2.0**-9, zero_point=0)
+        y = b.tensor("y", shape, "int16", scale=2.0**-12, zero_point=0)
+        b.op("ABS", [x], [a])
+        b.op("RSQRT", [a], [y])
+        return b.build([x], [y])
+
     makers = {
+        "int16_abs_rsqrt": int16_abs_rsqrt,
         "int32_shapes": int32_shapes,
         "int16_select": int16_select,
         "logical_and": lambda: single(

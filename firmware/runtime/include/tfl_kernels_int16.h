@@ -5,6 +5,7 @@
 #ifndef TFL_KERNEL_INT16
 #error "define TFL_KERNEL_INT16(lower, name) before including tfl_kernels_int16.h"
 #endif
+TFL_KERNEL_INT16(abs, "ABS")
 TFL_KERNEL_INT16(add, "ADD")
 TFL_KERNEL_INT16(average_pool_2d, "AVERAGE_POOL_2D")
 TFL_KERNEL_INT16(broadcast_to, "BROADCAST_TO")
@@ -30,6 +31,7 @@ TFL_KERNEL_INT16(relu6, "RELU6")
 TFL_KERNEL_INT16(reshape, "RESHAPE")
 TFL_KERNEL_INT16(resize_nearest_neighbor, "RESIZE_NEAREST_NEIGHBOR")
 TFL_KERNEL_INT16(reverse_v2, "REVERSE_V2")
+TFL_KERNEL_INT16(rsqrt, "RSQRT")
 TFL_KERNEL_INT16(select_v2, "SELECT_V2")
 TFL_KERNEL_INT16(slice, "SLICE")
 TFL_KERNEL_INT16(softmax, "SOFTMAX")
