@@ -601,7 +601,19 @@ def test_rsqrt_int16_of_a_negative_value_is_an_error() -> None:
     assert err.value.status == "TFL_ERR_BAD_ARGUMENT"
 
 
-def test_int16_abs_rsqrt_fuzz_seed_matches_tflm() -> None:
-    """The fuzz seed kernel_int16_abs_rsqrt: ABS then RSQRT on int16, planned as one model."""
-    model = fuzzlib.kernel_seed_models()["kernel_int16_abs_rsqrt.tflite"]
-    assert_int16_same_as_tflm(model, [[1, 4, 4, 3]], 16, "int16_abs_rsqrt", sets=4)
+def test_int16_math_fuzz_seed_matches_tflm() -> None:
+    """The fuzz seed kernel_int16_math: SQUARED_DIFFERENCE, ABS, RSQRT on int16, planned as one
+    model."""
+    model = fuzzlib.kernel_seed_models()["kernel_int16_math.tflite"]
+    assert_int16_same_as_tflm(model, [[1, 4, 4, 3], [1, 1, 1, 3]], 16, "int16_math", sets=4)
+
+
+@COMMON
+@given(sh=broadcast_shapes(max_rank=5), scales=st.tuples(scales16, scales16, scales16), seed=seeds)
+def test_squared_difference_int16(
+    sh: tuple[list[int], list[int], list[int]], scales: tuple[float, float, float], seed: int
+) -> None:
+    s1, s2, out = sh
+    model = _binary_model("SQUARED_DIFFERENCE", s1, s2, out, scales, options_type=None)
+    what = f"SQUARED_DIFFERENCE int16 {s1} {s2} -> {out} scales={scales}"
+    assert_int16_same_as_tflm(model, [s1, s2], seed, what)

@@ -443,17 +443,20 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op("RESIZE_NEAREST_NEIGHBOR", [sel, size], [y], half_pixel_centers=True)
         return b.build([x1, x2], [y])
 
-    def int16_abs_rsqrt() -> bytes:  # 16x8: ABS then RSQRT (of values >= 0)
+    def int16_math() -> bytes:  # 16x8: SQUARED_DIFFERENCE, ABS, RSQRT (of values >= 0)
         b = ModelBuilder()
-        x = b.tensor("x", shape, "int16", scale=2.0**-10, zero_point=0)
+        x1 = b.tensor("x1", shape, "int16", scale=2.0**-10, zero_point=0)
+        x2 = b.tensor("x2", [1, 1, 1, 3], "int16", scale=2.0**-11, zero_point=0)
+        d = b.tensor("d", shape, "int16", scale=2.0**-4, zero_point=0)
         a = b.tensor("a", shape, "int16", scale=2.0**-9, zero_point=0)
         y = b.tensor("y", shape, "int16", scale=2.0**-12, zero_point=0)
-        b.op("ABS", [x], [a])
+        b.op("SQUARED_DIFFERENCE", [x1, x2], [d], options_type=None)
+        b.op("ABS", [d], [a])
         b.op("RSQRT", [a], [y])
-        return b.build([x], [y])
+        return b.build([x1, x2], [y])
 
     makers = {
-        "int16_abs_rsqrt": int16_abs_rsqrt,
+        "int16_math": int16_math,
         "int32_shapes": int32_shapes,
         "int16_select": int16_select,
         "logical_and": lambda: single(
