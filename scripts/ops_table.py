@@ -828,6 +828,20 @@ def find_tests(files: tuple[str, ...] = TEST_FILES) -> dict[str, str]:
     return {op: v[1] for op, v in found.items()}
 
 
+def conversion_test(op: str, types: str) -> str:
+    """The test named after a row that converts types ("int8 -> int16": a test_<op>_int8_to_int16
+    in a kernel test file), or ""."""
+    parts = types.split(" -> ")
+    if len(parts) != 2:
+        return ""
+    name = f"test_{op.lower()}_{parts[0]}_to_{parts[1]}"
+    for fname in TEST_FILES_INT16 + TEST_FILES_INT32 + TEST_FILES:
+        path = REPO / "tests" / fname
+        if path.is_file() and f"def {name}(" in path.read_text():
+            return f"tests/{fname}::{name}"
+    return ""
+
+
 def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow]]:
     ps = probes()
     verdicts = tflm if tflm is not None else tflm_verdicts([p.model for p in ps])
@@ -848,7 +862,8 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
                 tflm=v,
                 tinyflash=ours,
                 test=(
-                    (
+                    conversion_test(p.op, p.types)
+                    or (
                         (p.types in ("int32", "bool") or p.types.endswith("-> int32"))
                         and tests32.get(p.op)
                     )

@@ -617,3 +617,37 @@ def test_squared_difference_int16(
     model = _binary_model("SQUARED_DIFFERENCE", s1, s2, out, scales, options_type=None)
     what = f"SQUARED_DIFFERENCE int16 {s1} {s2} -> {out} scales={scales}"
     assert_int16_same_as_tflm(model, [s1, s2], seed, what)
+
+
+def _softmax_int8_to_int16(
+    shape: list[int], si: float, zp: int, beta: float, qo=(1 / 65536, -32768)
+):
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=si, zero_point=zp)
+    y = b.tensor("y", shape, "int16", scale=qo[0], zero_point=qo[1])
+    b.op("SOFTMAX", [x], [y], beta=beta)
+    return b.build([x], [y])
+
+
+@COMMON
+@given(
+    shape=shapes(max_rank=3, max_dim=40, max_elems=600),
+    si=st.floats(min_value=-9.0, max_value=2.0).map(lambda e: float(np.float32(2.0**e))),
+    zp=st.integers(-128, 127),
+    beta=st.sampled_from([1.0, 0.5, 2.0]),
+    seed=seeds,
+)
+def test_softmax_int8_to_int16(shape: list[int], si: float, zp: int, beta: float, seed: int):
+    """int8 logits, int16 probabilities (scale 1/65536, zero point -32768, as TFLM requires)."""
+    rng = np.random.default_rng(seed)
+    batch = [
+        [rng.integers(-128, 127, size=tuple(shape), endpoint=True, dtype=np.int8)] for _ in range(3)
+    ]
+    what = f"SOFTMAX int8->int16 {shape} si={si} zp={zp} beta={beta} seed={seed}"
+    assert_batch_same_as_tflm(_softmax_int8_to_int16(shape, si, zp, beta), batch, what)
+
+
+def test_softmax_int16_output_refuses_other_quantization() -> None:
+    for qo in ((1 / 65536, 0), (1 / 32768, -32768)):
+        model = _softmax_int8_to_int16([1, 8], 0.1, 0, 1.0, qo)
+        assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION", qo

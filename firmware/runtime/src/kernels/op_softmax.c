@@ -1,4 +1,5 @@
-/* SOFTMAX, int8 input -> int8 output (scale 1/256, zero point -128) along the last dimension, computed entirely in fixed point as TFLite's
+/* SOFTMAX, int8 input -> int8 output (scale 1/256, zero point -128) or int16 output (scale 1/65536,
+ * zero point -32768) along the last dimension, computed entirely in fixed point as TFLite's
  * reference integer softmax is defined:
  *   - diff = x - max(row), rescaled by beta * input_scale into Q5.26 (multiplier >= 1);
  *   - exp(diff) for diff <= 0 in Q0.31: exact exp on [-1/4, 0) by a Taylor polynomial around
@@ -14,7 +15,7 @@ typedef struct {
   int32_t input_multiplier;
   int32_t input_left_shift;
   int32_t diff_min;
-  int32_t output_bits; /* 8 */
+  int32_t output_bits; /* 8 or 16: the output type */
   int32_t depth;
   int32_t rows;
 } softmax_data;
@@ -119,8 +120,13 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
     if (out->zero_point != -128) return TFL_ERR_BAD_QUANTIZATION;
     if (out->scale < 0.999f / 256.0f || out->scale > 1.001f / 256.0f)
       return TFL_ERR_BAD_QUANTIZATION;
+  } else if (out->type == TFL_TYPE_INT16) {
+    /* int8 in, int16 out: [0, 1) over the whole int16 range (TFLM's zero point and tolerance) */
+    d->output_bits = 16;
+    if (out->zero_point != -32768) return TFL_ERR_BAD_QUANTIZATION;
+    if (out->scale < 0.999f / 65536.0f || out->scale > 1.001f / 65536.0f)
+      return TFL_ERR_BAD_QUANTIZATION;
   } else {
-    /* int16 output (TFLM: zero point -32768) is not implemented */
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
   double real =
@@ -142,7 +148,8 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const softmax_data *d = (const softmax_data *)node->data;
   const int8_t *x = (const int8_t *)in->data;
-  const int32_t out_min = -128, out_max = 127;
+  const int32_t out_max = d->output_bits == 16 ? 32767 : 127; /* int16 or int8 output */
+  const int32_t out_min = -out_max - 1;
   for (int32_t r = 0; r < d->rows; ++r) {
     const int8_t *row = x + r * d->depth;
     int32_t max_in_row = -128;
@@ -173,7 +180,11 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
             out_min;
         v = tfl_clamp(v, out_min, out_max);
       }
-      ((int8_t *)out->data)[r * d->depth + c] = (int8_t)v;
+      if (d->output_bits == 16) {
+        ((int16_t *)out->data)[r * d->depth + c] = (int16_t)v;
+      } else {
+        ((int8_t *)out->data)[r * d->depth + c] = (int8_t)v;
+      }
     }
   }
   return TFL_OK;
