@@ -651,3 +651,37 @@ def test_softmax_int16_output_refuses_other_quantization() -> None:
     for qo in ((1 / 65536, 0), (1 / 32768, -32768)):
         model = _softmax_int8_to_int16([1, 8], 0.1, 0, 1.0, qo)
         assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION", qo
+
+
+@COMMON
+@given(
+    batch=st.lists(st.integers(1, 3), max_size=2),
+    mkn=st.tuples(st.integers(1, 6), st.integers(1, 24), st.integers(1, 6)),
+    adj=st.tuples(st.booleans(), st.booleans()),
+    const=st.booleans(),
+    scales=st.tuples(scales16, scales16, st.floats(min_value=-4.0, max_value=12.0)),
+    seed=seeds,
+)
+def test_batch_matmul_int16(
+    batch: list[int],
+    mkn: tuple[int, int, int],
+    adj: tuple[bool, bool],
+    const: bool,
+    scales: tuple[float, float, float],
+    seed: int,
+) -> None:
+    """int16 x int16 (attention-style; the rhs a constant or an activation), int64 sums."""
+    (m, k, n), (adj_x, adj_y), (sl, sr, e) = mkn, adj, scales
+    so = float(np.float32(sl * sr * 2.0**e))  # the output scale: the products' times 2^e
+    lhs_shape = batch + ([k, m] if adj_x else [m, k])
+    rhs_shape = batch + ([n, k] if adj_y else [k, n])
+    b = ModelBuilder()
+    x = b.tensor("lhs", lhs_shape, "int16", scale=sl, zero_point=0)
+    rhs_data = int16_batch([rhs_shape], seed ^ 0x33, sets=1)[0][0] if const else None
+    w = b.tensor("rhs", rhs_shape, "int16", scale=sr, zero_point=0, data=rhs_data)
+    y = b.tensor("y", batch + [m, n], "int16", scale=so, zero_point=0)
+    b.op("BATCH_MATMUL", [x, w], [y], adj_x=adj_x, adj_y=adj_y)
+    model = b.build([x] if const else [x, w], [y])
+    shapes_in = [lhs_shape] if const else [lhs_shape, rhs_shape]
+    what = f"BATCH_MATMUL int16 {lhs_shape} x {rhs_shape} adj={adj} e={e}"
+    assert_int16_same_as_tflm(model, shapes_in, seed, what)
