@@ -208,13 +208,15 @@ def generate(
     runtime: str = "tinyflash",
     tflm_path: Path | None = None,
     checked: CheckedModel | None = None,
+    inplace: bool = True,
 ) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
     `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
     manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
     that runs the model with TensorFlow Lite Micro (from `tflm_path`, a TFLM tree, or on Arduino
     boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
-    checked and planned by the pipeline's check stage (else this does it)."""
+    checked and planned by the pipeline's check stage (else this does it). `inplace`: plan
+    in-place operators (False: the plan with RESHAPE-like views only)."""
     from tinyflash.boards import load_board
     from tinyflash.pipeline import check_model_file
 
@@ -268,8 +270,8 @@ def generate(
     # the DSP kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
     kernel_set = "dsp" if board.dsp and runtime != "tflm" else "portable"
     if checked is None:
-        checked = check_model_file(model_path, kernel_set)
-    checked = dataclasses.replace(checked.for_kernels(kernel_set), path=model_path)
+        checked = check_model_file(model_path, kernel_set, inplace)
+    checked = dataclasses.replace(checked.for_kernels(kernel_set, inplace), path=model_path)
     info, report, plan = checked.info, checked.report, checked.plan
     model_file = model_path.name
 

@@ -94,6 +94,13 @@ class MemoryPlan:
     resource_offsets: tuple[int, ...] = ()
     resource_bytes: tuple[int, ...] = ()
     op_count: int = 0  # operators over all subgraphs
+    # In-place operators (see "In-place" in the module docstring): whether they were planned, the
+    # kind of every alias (aliased output -> "view", "elementwise", "binary", "quantize" or
+    # "depthwise") and the arena of the same model planned without them (views only: the plan
+    # before in-place operators existed).
+    inplace: bool = True
+    alias_kinds: dict[int, str] = field(default_factory=dict, hash=False, compare=False)
+    baseline_bytes: int = 0
 
     @property
     def c_offsets(self) -> tuple[int, ...]:
@@ -289,30 +296,141 @@ def lower_bound(
     return best
 
 
-def _alias_map(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...]) -> dict[int, int]:
-    """output tensor -> input tensor whose bytes it reuses."""
+# In-place operators: element i of the output depends only on element i of the input(s), and
+# the kernel reads it before it writes output element i (each eval was checked for out == in:
+# tfl_lut8_eval, tfl_map16_eval, tfl_q4_map, relu6_eval, rsqrt_eval, quantize_eval,
+# tfl_broadcast_run's rows and add_run_same walk one index and load before they store).
+INPLACE_UNARY = frozenset(
+    {"ABS", "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH", "RSQRT"}
+)
+INPLACE_BINARY = frozenset({"ADD", "SUB", "MUL"})
+INPLACE_DTYPES = frozenset({"int8", "int16"})  # the element types those kernels were checked for
+DEPTHWISE = "DEPTHWISE_CONV_2D"
+
+
+def _io_tensors(info: ModelInfo) -> frozenset[int]:
+    """Inputs and outputs of every subgraph: the caller (harness, application, a control-flow
+    op) reads or writes them outside the op, so no in-place op may take their bytes."""
     io = set(info.inputs) | set(info.outputs)
-    aliases: dict[int, int] = {}
-    for op in _timed_ops(info, op_timeline(info)):
-        if op.name not in ALIAS_OPS or not op.inputs or len(op.outputs) != 1:
-            continue
-        src, dst = op.inputs[0], op.outputs[0]
+    for sub in _subgraphs(info):
+        io |= set(sub.inputs) | set(sub.outputs)
+    return frozenset(io)
+
+
+def _depthwise_inplace(info: ModelInfo, op: OpInfo) -> bool:
+    """DEPTHWISE_CONV_2D that the C kernel runs channel by channel over its own input
+    (op_depthwise_conv_2d.c, tfl_dwconv_inplace_eval): int8, NHWC, depth multiplier 1 (weights
+    [1, KH, KW, C] for C input channels), at least 2 channels. Output channel c then occupies
+    input channel c's bytes: the kernel computes channel c into a one-channel scratch buffer and
+    only then overwrites it. The kernel also runs a smaller output (stride 2, VALID padding) in
+    place, but the planner requires the output's size to equal the input's: an alias group is one
+    rectangle (time x its largest member), so a smaller output would keep the input's bytes
+    reserved for the rest of its own lifetime and grow the arena."""
+    if len(op.inputs) < 2 or op.inputs[1] < 0:
+        return False
+    x, w, y = info.tensors[op.inputs[0]], info.tensors[op.inputs[1]], info.tensors[op.outputs[0]]
+    return (
+        x.dtype == y.dtype == "int8"
+        and len(x.shape) == len(y.shape) == len(w.shape) == 4
+        and x.shape[3] == y.shape[3] == w.shape[3] >= 2
+        and x.shape[0] == y.shape[0]
+        and 0 < y.nbytes == x.nbytes
+    )
+
+
+def alias_rule(
+    info: ModelInfo,
+    op: OpInfo,
+    lifetimes: tuple[tuple[int, int], ...],
+    inplace: bool = True,
+    io: frozenset[int] | None = None,
+) -> tuple[int, int, str] | None:
+    """(input, output, kind) when the output of `op` (op.index its timeline position) may take
+    the bytes of that input, else None. Kinds: "view" (RESHAPE, SQUEEZE, EXPAND_DIMS; the only
+    kind when `inplace` is False), "elementwise" (INPLACE_UNARY), "quantize" (QUANTIZE between
+    types of one size), "binary" (ADD, SUB, MUL without broadcasting; input 0 first when both
+    die here), "depthwise" (_depthwise_inplace). The input must be an activation that no later op
+    reads, and neither may be a model input/output (in-place: any subgraph's)."""
+    if not op.inputs or len(op.outputs) != 1 or op.outputs[0] < 0:
+        return None
+    dst = op.outputs[0]
+    b = info.tensors[dst]
+
+    def dies_here(src: int) -> bool:
         if src < 0 or src == dst:
-            continue
-        a, b = info.tensors[src], info.tensors[dst]
-        if (
+            return False
+        a = info.tensors[src]
+        return not (
             a.is_constant
             or b.is_constant
             or a.is_variable
             or b.is_variable
-            or src in io
-            or a.nbytes != b.nbytes
             or lifetimes[src][1] != op.index
             or lifetimes[dst][0] != op.index
+        )
+
+    if op.name in ALIAS_OPS:  # the rule before in-place operators, unchanged
+        src = op.inputs[0]
+        outer = set(info.inputs) | set(info.outputs)
+        if dies_here(src) and src not in outer and info.tensors[src].nbytes == b.nbytes:
+            return src, dst, "view"
+        return None
+    if not inplace:
+        return None
+    io = _io_tensors(info) if io is None else io
+    if dst in io:
+        return None
+    first = info.tensors[op.inputs[0]] if op.inputs[0] >= 0 else None
+    sources: tuple[int, ...] = ()
+    kind = ""
+    if first is None:
+        return None
+    if op.name in INPLACE_UNARY or op.name == "QUANTIZE":
+        if first.nbytes == b.nbytes and first.elements == b.elements:
+            if op.name == "QUANTIZE" and first.dtype in INPLACE_DTYPES | {"uint8"}:
+                sources, kind = op.inputs[:1], "quantize"
+            elif first.dtype == b.dtype and b.dtype in INPLACE_DTYPES:
+                sources, kind = op.inputs[:1], "elementwise"
+    elif op.name in INPLACE_BINARY and len(op.inputs) >= 2 and op.inputs[1] >= 0:
+        second = info.tensors[op.inputs[1]]
+        if (
+            first.shape == second.shape == b.shape
+            and first.dtype == second.dtype == b.dtype
+            and b.dtype in INPLACE_DTYPES
         ):
-            continue
-        aliases[dst] = src
+            sources, kind = op.inputs[:2], "binary"
+    elif op.name == DEPTHWISE and _depthwise_inplace(info, op):
+        sources, kind = op.inputs[:1], "depthwise"
+    for src in sources:
+        if src not in io and dies_here(src):
+            return src, dst, kind
+    return None
+
+
+def _alias_map(
+    info: ModelInfo,
+    lifetimes: tuple[tuple[int, int], ...],
+    inplace: bool = True,
+    skip: frozenset[int] = frozenset(),
+) -> dict[int, tuple[int, str]]:
+    """output tensor -> (input tensor whose bytes it reuses, kind); outputs in `skip` are left
+    out."""
+    io = _io_tensors(info)
+    aliases: dict[int, tuple[int, str]] = {}
+    for op in _timed_ops(info, op_timeline(info)):
+        rule = alias_rule(info, op, lifetimes, inplace, io)
+        if rule is not None and rule[1] not in skip:
+            aliases[rule[1]] = (rule[0], rule[2])
     return aliases
+
+
+def inplace_scratch_bytes(info: ModelInfo, op: OpInfo) -> int:
+    """The scratch the in-place DEPTHWISE_CONV_2D takes (one output channel: output elements /
+    channels, int8); 0 for any other op."""
+    if op.name != DEPTHWISE or not op.outputs:
+        return 0
+    y = info.tensors[op.outputs[0]]
+    return y.elements // y.shape[3] if len(y.shape) == 4 and y.shape[3] else 0
 
 
 def _root(aliases: dict[int, int], t: int) -> int:
@@ -429,11 +547,30 @@ def _improve(
     return top, offsets, label + ("+search" if improved else "")
 
 
-def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
+def plan_memory(info: ModelInfo, kernels: str = "portable", inplace: bool = True) -> MemoryPlan:
     """Plans the arena for subgraph 0 of `info` for a firmware with the kernel set `kernels`
-    ("portable" or "dsp": the DSP kernels take scratch); deterministic for a given model."""
+    ("portable" or "dsp": the DSP kernels take scratch); deterministic for a given model.
+    `inplace`: plan in-place operators (alias_rule); False gives the plan with views only.
+    An in-place DEPTHWISE_CONV_2D runs slower (channel by channel), so each is kept only when
+    dropping it would grow the arena."""
+    baseline = _plan_once(info, kernels, False, frozenset())
+    if not inplace:
+        return replace(baseline, inplace=False, baseline_bytes=baseline.arena_bytes)
+    plan = _plan_once(info, kernels, True, frozenset())
+    skip: frozenset[int] = frozenset()
+    for dst, kind in plan.alias_kinds.items():
+        if kind == "depthwise":
+            trial = _plan_once(info, kernels, True, skip | {dst})
+            if trial.arena_bytes <= plan.arena_bytes:
+                plan, skip = trial, skip | {dst}
+    return replace(plan, baseline_bytes=baseline.arena_bytes)
+
+
+def _plan_once(info: ModelInfo, kernels: str, inplace: bool, skip: frozenset[int]) -> MemoryPlan:
+    """One placement with the aliases alias_rule allows, but the outputs in `skip`."""
     lifetimes = tensor_lifetimes(info)
-    aliases = _alias_map(info, lifetimes)
+    rules = _alias_map(info, lifetimes, inplace, skip)
+    aliases = {dst: src for dst, (src, _) in rules.items()}
     groups: dict[int, _Buffer] = {}
     for t, (start, end) in enumerate(lifetimes):
         if start < 0:
@@ -451,7 +588,14 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
     timeline = op_timeline(info)
     n_times = len(timeline)
     op_times = _op_times(info, timeline)
-    scratch = tuple(scratch_bytes_for_op(info, op, kernels) for op in info.ops)
+    kernel_scratch = tuple(scratch_bytes_for_op(info, op, kernels) for op in info.ops)
+    depthwise = {dst for dst, (_, kind) in rules.items() if kind == "depthwise"}
+    scratch = tuple(
+        n + (inplace_scratch_bytes(info, op) if set(op.outputs) & depthwise else 0)
+        for n, op in zip(kernel_scratch, info.ops)
+    )
+    if not any(kernel_scratch):
+        kernel_scratch = ()
     if not any(scratch):
         scratch = ()
     for i, nbytes in enumerate(scratch):
@@ -499,7 +643,7 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
     return MemoryPlan(
         offsets=tensor_offsets,
         arena_bytes=arena,
-        lower_bound=lower_bound(info, lifetimes, scratch, tuple(r[1] for r in resources)),
+        lower_bound=lower_bound(info, lifetimes, kernel_scratch, tuple(r[1] for r in resources)),
         resource_offsets=resource_offsets,
         resource_bytes=tuple(r[1] for r in resources),
         op_count=len(info.ops),
@@ -511,6 +655,8 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
         alignment=ALIGNMENT,
         aliases=dict(sorted(aliases.items())),
         strategy=strategy,
+        inplace=inplace,
+        alias_kinds={dst: kind for dst, (_, kind) in sorted(rules.items())},
     )
 
 
@@ -574,6 +720,45 @@ def pool_words_for_op(info: ModelInfo, op: OpInfo) -> int:
     return 2 * (len(quant.scales) if quant is not None and quant.scales else 1)
 
 
+@dataclass(frozen=True)
+class PlanPeak:
+    """Where the plan's memory peaks: the op (its first timeline position), the bytes live
+    there (each alias group counted once at its largest member, plus the op's scratch and
+    the resource variables) and the tensors live there."""
+
+    op: int  # global op index; -1 for a model without ops
+    step: int  # timeline position
+    live_bytes: int
+    tensors: tuple[int, ...]
+    scratch_bytes: int
+
+
+def plan_peak(info: ModelInfo, plan: MemoryPlan) -> PlanPeak:
+    """The op at which the planned buffers need the most bytes (the earliest on a tie); the
+    arena is at least this (more when the placement leaves gaps)."""
+    timeline = op_timeline(info)
+    if not timeline:
+        return PlanPeak(-1, -1, sum(plan.resource_bytes), (), 0)
+    scratch_at = [0] * len(timeline)
+    for i, (start, end) in enumerate(_op_times(info, timeline)):
+        for step in {start, end} if plan.scratch_bytes and plan.scratch_bytes[i] else ():
+            scratch_at[step] = plan.scratch_bytes[i]
+    group_bytes: dict[int, int] = {}  # an alias group's buffer: its largest member
+    for t, (first, _) in enumerate(plan.lifetimes):
+        if first >= 0:
+            r = _root(plan.aliases, t)
+            group_bytes[r] = max(group_bytes.get(r, 0), info.tensors[t].nbytes)
+    best: PlanPeak | None = None
+    for step, k in enumerate(timeline):
+        live = tuple(t for t, (first, last) in enumerate(plan.lifetimes) if first <= step <= last)
+        roots = {_root(plan.aliases, t) for t in live}
+        total = sum(group_bytes[r] for r in roots) + scratch_at[step] + sum(plan.resource_bytes)
+        if best is None or total > best.live_bytes:
+            best = PlanPeak(k, step, total, live, scratch_at[step])
+    assert best is not None
+    return best
+
+
 def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
     """Raises TinyflashError (exit 1) naming the tensors when the plan is unsafe: two tensors live
     at the same op overlap in the arena (other than an allowed alias), an offset is misaligned or
@@ -615,20 +800,26 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
 
     groups = {t: _root(plan.aliases, t) for t in placed}
     timeline = op_timeline(info)
-    for dst, src in plan.aliases.items():
-        op_ok = any(
-            op.name in ALIAS_OPS
-            and op.inputs[:1] == (src,)
-            and op.outputs == (dst,)
-            and expected[src][1] == op.index
-            for op in _timed_ops(info, timeline)
+    io = _io_tensors(info)
+    allowed = {
+        rule[1]: rule[0]
+        for rule in (
+            alias_rule(info, op, expected, plan.inplace, io) for op in _timed_ops(info, timeline)
         )
+        if rule is not None
+    }
+    producer = {op.outputs[0]: op for op in info.ops if len(op.outputs) == 1}
+    for dst, src in plan.aliases.items():
+        if plan.alias_kinds.get(dst) == "depthwise" and (
+            dst not in producer
+            or not plan.scratch_bytes
+            or plan.scratch_bytes[producer[dst].index] < inplace_scratch_bytes(info, producer[dst])
+        ):
+            fail(f"the in-place depthwise convolution writing tensor {dst} has no scratch")
         if (
-            not op_ok
+            allowed.get(dst) != src
             or plan.offsets[dst] != plan.offsets[src]
-            or tensors[dst].nbytes != tensors[src].nbytes
-            or src in info.inputs
-            or src in info.outputs
+            or tensors[dst].nbytes > tensors[src].nbytes
         ):
             fail(
                 f"tensor {dst} ({tensors[dst].name}) may not alias tensor {src} "

@@ -1,0 +1,72 @@
+/* DEPTHWISE_CONV_2D in place, channel by channel (see the header). */
+#include "tfl_kernel_dw_inplace.h"
+
+#include "tfl_mac.h"
+
+tfl_status tfl_dwconv_inplace_prepare(tfl_context *ctx, const tfl_node *node, const tfl_tensor *in,
+                                      const tfl_tensor *out, int32_t dm, int32_t *scratch) {
+  const uint8_t *x = (const uint8_t *)in->data, *y = (const uint8_t *)out->data;
+  *scratch = -1;
+  if (x == NULL || y == NULL || x + in->bytes <= y || y + out->bytes <= x) return TFL_OK;
+  if (x != y || dm != 1 || in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 ||
+      out->bytes > in->bytes || out->dims[3] <= 0) {
+    return TFL_ERR_PLAN_MISMATCH; /* an overlap the planner never makes */
+  }
+  return tfl_scratch_request(ctx, node, tfl_tensor_elements(out) / out->dims[3], scratch);
+}
+
+tfl_status tfl_dwconv_inplace_eval(tfl_context *ctx, const tfl_node *node, const tfl_conv_params *d,
+                                   int32_t scratch) {
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
+  const int8_t *x = t.x, *wt = t.wt;
+  const int32_t *b = t.b;
+  int8_t *y = t.y;
+  int8_t *tmp = (int8_t *)tfl_scratch(ctx, scratch);
+  /* Locals: int8 stores may alias node->data, which would force reloads. */
+  const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
+  const int32_t in_off = d->input_offset;
+  const int32_t stride_h = d->stride_h, stride_w = d->stride_w, pad_h = d->pad_h, pad_w = d->pad_w;
+  const int32_t dil_h = d->dilation_h, dil_w = d->dilation_w;
+  const int32_t batches = t.in->dims[0], ih = t.in->dims[1], iw = t.in->dims[2];
+  const int32_t ch = t.in->dims[3];
+  const int32_t kh = t.w->dims[1], kw = t.w->dims[2];
+  const int32_t oh = t.out->dims[1], ow = t.out->dims[2];
+  const int32_t pixels = batches * oh * ow;
+  const int32_t *mult = ctx->mem.pool + d->pool_index;
+  const int32_t *shift = mult + t.w->quant_count;
+  const int32_t qmask = t.w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
+  const int32_t x_rowstep = dil_h * iw * ch, x_step = dil_w * ch, w_rowstep = kw * ch;
+  for (int32_t c = 0; c < ch; ++c) {
+    const int32_t m = mult[c & qmask], s = shift[c & qmask];
+    int8_t *tp = tmp;
+    for (int32_t n = 0; n < batches; ++n) {
+      const int8_t *xb = x + n * ih * iw * ch + c;
+      for (int32_t oy = 0; oy < oh; ++oy) {
+        const int32_t y0 = oy * stride_h - pad_h;
+        int32_t fy0, fy1;
+        tfl_conv_valid_taps(y0, dil_h, ih, kh, &fy0, &fy1);
+        for (int32_t ox = 0; ox < ow; ++ox) {
+          const int32_t x0 = ox * stride_w - pad_w;
+          int32_t fx0, fx1;
+          tfl_conv_valid_taps(x0, dil_w, iw, kw, &fx0, &fx1);
+          uint32_t acc = 0;
+          if (fx1 > fx0 && fy1 > fy0) {
+            const int8_t *xr = xb + (y0 + fy0 * dil_h) * iw * ch + (x0 + fx0 * dil_w) * ch;
+            const int8_t *wr = wt + (fy0 * kw + fx0) * ch + c;
+            for (int32_t fy = fy0; fy < fy1; ++fy, xr += x_rowstep, wr += w_rowstep) {
+              const int8_t *xp = xr, *wp = wr;
+              for (int32_t f = fx0; f < fx1; ++f, xp += x_step, wp += ch) {
+                acc += (uint32_t)((*xp + in_off) * *wp);
+              }
+            }
+          }
+          *tp++ = tfl_mac_output(acc, b, c, m, s, out_off, act_lo, act_hi);
+        }
+      }
+    }
+    /* input channel c is read for the last time: its bytes may take output channel c */
+    int8_t *yc = y + c;
+    for (int32_t p = 0; p < pixels; ++p, yc += ch) *yc = tmp[p];
+  }
+  return TFL_OK;
+}

@@ -1,0 +1,323 @@
+"""In-place operators in the memory plan (issue 18): plan.alias_rule's rules, including the cases
+that must not alias, `--no-inplace` reproducing the plan from before in-place operators, and the
+in-place plans run by the sanitized C runtime bit-exact with tflite-micro."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_MODEL_NAMES, shared_model_path
+from support.tflbuilder import ModelBuilder, Tensor, quantized_bias_scale
+from tinyflash.errors import TinyflashError
+from tinyflash.model import ModelInfo, load_model, parse_model
+from tinyflash.plan import plan_memory, plan_peak, verify_plan
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "tests" / "golden" / "plan_views_only.json"
+# The models of the golden file (written by the planner before in-place operators existed).
+GOLDEN_MODELS = {
+    "tiny_cnn.tflite": REPO / "tests" / "golden" / "tiny_cnn.tflite",
+    "tiny_mlp.tflite": REPO / "tests" / "golden" / "tiny_mlp.tflite",
+    "digits_int8.tflite": REPO / "examples" / "digits" / "digits_int8.tflite",
+    "digits_16x8.tflite": REPO / "examples" / "digits" / "digits_16x8.tflite",
+    "kws_int8.tflite": REPO / "examples" / "kws_dscnn" / "kws_int8.tflite",
+    "kws_16x8.tflite": REPO / "examples" / "kws_dscnn" / "kws_16x8.tflite",
+}
+
+
+def _weights(b: ModelBuilder, name: str, shape: list[int], rng: np.random.Generator) -> Tensor:
+    return b.tensor(
+        name,
+        None,
+        "int8",
+        data=rng.integers(-127, 128, shape),
+        scale=[0.02] * shape[-1 if name.startswith("dw") else 0],
+        zero_point=[0] * shape[-1 if name.startswith("dw") else 0],
+        quantized_dimension=3 if name.startswith("dw") else 0,
+    )
+
+
+def _bias(b: ModelBuilder, name: str, n: int, in_scale: float, rng: np.random.Generator) -> Tensor:
+    return b.tensor(
+        name,
+        None,
+        "int32",
+        data=rng.integers(-300, 300, n),
+        scale=quantized_bias_scale(in_scale, [0.02] * n),
+        zero_point=[0] * n,
+    )
+
+
+def inplace_model() -> bytes:
+    """Every in-place kind and the cases that must not alias, in one graph:
+
+    op 0  CONV_2D 1x1     x [1,8,8,4] (model input) -> h1 [1,8,8,16]
+    op 1  DEPTHWISE 3x3   h1 -> h2 [1,8,8,16], stride 1: the memory peak (depthwise)
+    op 2  LEAKY_RELU      h2 -> h3 (elementwise)
+    op 3  DEPTHWISE 3x3   h3 -> h4 [1,4,4,16], stride 2: a smaller output, no alias
+    op 4  QUANTIZE        h4 -> h5, int8 -> int8 rescale (quantize)
+    op 5  TANH            h5 -> h6: h5 is read again by op 6, no alias
+    op 6  ADD             (h6, h5) -> h7: both die, input 0 taken (binary)
+    op 7  MUL             (h7, c [16] constant, broadcast) -> h8: no alias
+    op 8  RESHAPE         h8 -> h9 [1,256] (view)
+    op 9  FULLY_CONNECTED h9 -> h10 [1,4]
+    op 10 RELU            h10 -> y: y is the model output, no alias
+    """
+    rng = np.random.default_rng(18)
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 8, 8, 4], "int8", scale=0.05, zero_point=-1)
+    h1 = b.tensor("h1", [1, 8, 8, 16], "int8", scale=0.08, zero_point=-20)
+    b.op(
+        "CONV_2D",
+        [x, _weights(b, "w1", [16, 1, 1, 4], rng), _bias(b, "b1", 16, 0.05, rng)],
+        [h1],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        fused_activation_function="RELU",
+    )
+    h2 = b.tensor("h2", [1, 8, 8, 16], "int8", scale=0.1, zero_point=3)
+    b.op(
+        "DEPTHWISE_CONV_2D",
+        [h1, _weights(b, "dw1", [1, 3, 3, 16], rng), _bias(b, "db1", 16, 0.08, rng)],
+        [h2],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        depth_multiplier=1,
+    )
+    h3 = b.tensor("h3", [1, 8, 8, 16], "int8", scale=0.07, zero_point=-10)
+    b.op("LEAKY_RELU", [h2], [h3], alpha=0.2)
+    h4 = b.tensor("h4", [1, 4, 4, 16], "int8", scale=0.12, zero_point=5)
+    b.op(
+        "DEPTHWISE_CONV_2D",
+        [h3, _weights(b, "dw2", [1, 3, 3, 16], rng), _bias(b, "db2", 16, 0.07, rng)],
+        [h4],
+        padding="SAME",
+        stride_w=2,
+        stride_h=2,
+        depth_multiplier=1,
+        fused_activation_function="RELU6",
+    )
+    h5 = b.tensor("h5", [1, 4, 4, 16], "int8", scale=0.05, zero_point=-7)
+    b.op("QUANTIZE", [h4], [h5])
+    h6 = b.tensor("h6", [1, 4, 4, 16], "int8", scale=1 / 128, zero_point=0)
+    b.op("TANH", [h5], [h6])
+    h7 = b.tensor("h7", [1, 4, 4, 16], "int8", scale=0.06, zero_point=2)
+    b.op("ADD", [h6, h5], [h7])
+    c = b.tensor("c", None, "int8", data=rng.integers(-100, 100, [16]), scale=0.01, zero_point=0)
+    h8 = b.tensor("h8", [1, 4, 4, 16], "int8", scale=0.03, zero_point=1)
+    b.op("MUL", [h7, c], [h8])
+    shape = b.tensor("shape", None, "int32", data=np.array([1, 256]))
+    h9 = b.tensor("h9", [1, 256], "int8", scale=0.03, zero_point=1)
+    b.op("RESHAPE", [h8, shape], [h9], new_shape=[1, 256])
+    w3 = b.tensor("w3", None, "int8", data=rng.integers(-127, 128, (4, 256)), scale=0.01)
+    h10 = b.tensor("h10", [1, 4], "int8", scale=0.2, zero_point=0)
+    b.op("FULLY_CONNECTED", [h9, w3, -1], [h10])
+    y = b.tensor("y", [1, 4], "int8", scale=0.1, zero_point=-128)
+    b.op("RELU", [h10], [y])
+    return b.build([x], [y])
+
+
+def _by_name(info: ModelInfo) -> dict[str, int]:
+    return {t.name: t.index for t in info.tensors}
+
+
+def test_alias_rules_every_kind_and_the_refusals() -> None:
+    info = parse_model(inplace_model(), "inplace")
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    n = _by_name(info)
+    names = {
+        info.tensors[dst].name: (info.tensors[src].name, plan.alias_kinds[dst])
+        for dst, src in plan.aliases.items()
+    }
+    assert names == {
+        "h2": ("h1", "depthwise"),
+        "h3": ("h2", "elementwise"),
+        "h5": ("h4", "quantize"),
+        "h7": ("h6", "binary"),
+        "h9": ("h8", "view"),
+    }
+    # refused: the model input (h1's source x), an input read later (TANH's h5), a broadcast
+    # with a constant (MUL), the model output (RELU's y)
+    for t in ("h1", "h4", "h6", "h8", "h10", "y"):
+        assert n[t] not in plan.aliases
+    for dst, src in plan.aliases.items():
+        assert plan.offsets[dst] == plan.offsets[src]
+    # the in-place depthwise has a one-channel scratch (8x8 output)
+    assert plan.scratch_bytes[1] == 64 and not any(plan.scratch_bytes[2:])
+    # the peak without in-place is the first depthwise: x + h1 + h2
+    off = plan_memory(info, inplace=False)
+    verify_plan(info, off)
+    assert off.arena_bytes == off.lower_bound == 256 + 1024 + 1024
+    assert plan.lower_bound == off.lower_bound  # the lower bound does not change
+    assert plan.baseline_bytes == off.arena_bytes and off.baseline_bytes == off.arena_bytes
+    # with it, the peak moves to the stride-2 depthwise: x + h3 (h1's bytes) + h4
+    peak = plan_peak(info, plan)
+    assert (peak.op, peak.live_bytes) == (3, 256 + 1024 + 256) == (3, plan.arena_bytes)
+    assert {info.tensors[t].name for t in peak.tensors} == {"x", "h3", "h4"}
+    assert plan.ratio == pytest.approx(1536 / 2304)
+    assert off.aliases == {n["h9"]: n["h8"]} and set(off.alias_kinds.values()) == {"view"}
+
+
+def test_depthwise_in_place_only_where_it_lowers_the_arena() -> None:
+    """A depthwise that is not at the memory peak keeps its out-of-place (faster) eval."""
+    rng = np.random.default_rng(3)
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 8, 8, 16], "int8", scale=0.05)  # the input lives throughout: the peak
+    h1 = b.tensor("h1", [1, 2, 2, 16], "int8", scale=0.05)
+    b.op("MAX_POOL_2D", [x], [h1], padding="VALID", stride_w=4, stride_h=4, filter_width=4,
+         filter_height=4)  # fmt: skip
+    h2 = b.tensor("h2", [1, 2, 2, 16], "int8", scale=0.05)
+    dw = _weights(b, "dw", [1, 3, 3, 16], rng)
+    b.op("DEPTHWISE_CONV_2D", [h1, dw, -1], [h2], padding="SAME", stride_w=1, stride_h=1,
+         depth_multiplier=1)  # fmt: skip
+    y = b.tensor("y", [1, 2, 2, 16], "int8", scale=0.05)
+    b.op("MAX_POOL_2D", [h2], [y], padding="SAME", stride_w=1, stride_h=1, filter_width=1,
+         filter_height=1)  # fmt: skip
+    info = parse_model(b.build([x], [y]), "not-at-peak")
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    assert "depthwise" not in plan.alias_kinds.values() and not plan.scratch_bytes
+
+
+def test_depth_multiplier_and_int16_do_not_alias() -> None:
+    rng = np.random.default_rng(4)
+    for dtype, channels_out in (("int8", 32), ("int16", 16)):
+        b = ModelBuilder()
+        x = b.tensor("x", [1, 8, 8, 16], "int8", scale=0.05)
+        h1 = b.tensor("h1", [1, 8, 8, 16], dtype, scale=0.05)
+        b.op("QUANTIZE", [x], [h1])
+        h2 = b.tensor("h2", [1, 8, 8, channels_out], dtype, scale=0.05)
+        dw = _weights(b, "dw", [1, 3, 3, channels_out], rng)
+        b.op("DEPTHWISE_CONV_2D", [h1, dw, -1], [h2], padding="SAME", stride_w=1, stride_h=1,
+             depth_multiplier=channels_out // 16)  # fmt: skip
+        y = b.tensor("y", [1, 8, 8, channels_out], dtype, scale=0.05)
+        b.op("RELU", [h2], [y])
+        info = parse_model(b.build([x], [y]), "dm")
+        plan = plan_memory(info)
+        verify_plan(info, plan)
+        assert "depthwise" not in plan.alias_kinds.values()
+
+
+def test_verify_plan_refuses_an_alias_the_rules_do_not_allow() -> None:
+    info = parse_model(inplace_model(), "inplace")
+    plan = plan_memory(info)
+    n = _by_name(info)
+    # TANH's input is read later: sharing its bytes would corrupt ADD's second operand
+    offsets = list(plan.offsets)
+    offsets[n["h6"]] = offsets[n["h5"]]
+    bad = dataclasses.replace(
+        plan, offsets=tuple(offsets), aliases={**plan.aliases, n["h6"]: n["h5"]}
+    )
+    with pytest.raises(TinyflashError, match="may not alias"):
+        verify_plan(info, bad)
+    # an in-place plan checked as a views-only plan: its in-place aliases are refused
+    with pytest.raises(TinyflashError, match="may not alias"):
+        verify_plan(info, dataclasses.replace(plan, inplace=False))
+    # an in-place depthwise without its scratch
+    with pytest.raises(TinyflashError, match="has no scratch"):
+        verify_plan(info, dataclasses.replace(plan, scratch_bytes=(0,) * len(info.ops)))
+
+
+def _golden_cases() -> list[tuple[str, Path]]:
+    paths = dict(GOLDEN_MODELS)
+    for name in SHARED_MODEL_NAMES:
+        paths[f"{name}.tflite"] = shared_model_path(name)  # absent: skipped below
+    return [(key, paths[key.split("/")[0]]) for key in sorted(json.loads(GOLDEN.read_text()))]
+
+
+@pytest.mark.parametrize("key,path", _golden_cases(), ids=lambda v: str(v).split("/")[-1])
+def test_no_inplace_reproduces_the_plan_before_in_place(key: str, path: Path) -> None:
+    """tests/golden/plan_views_only.json: the plans (C offsets with scratch, arena, lower bound,
+    aliases) of the planner before in-place operators, for both kernel sets."""
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    want = json.loads(GOLDEN.read_text())[key]
+    info = load_model(path)
+    assert info.sha256 == want["sha256"]
+    plan = plan_memory(info, key.split("/")[1], inplace=False)
+    verify_plan(info, plan)
+    assert list(plan.c_offsets) == want["offsets"]
+    assert plan.arena_bytes == want["arena_bytes"] and plan.lower_bound == want["lower_bound"]
+    assert {str(k): v for k, v in plan.aliases.items()} == want["aliases"]
+    # with in-place the arena never grows and the lower bound is the same number
+    on = plan_memory(info, key.split("/")[1])
+    verify_plan(info, on)
+    assert on.arena_bytes <= plan.arena_bytes and on.lower_bound == plan.lower_bound
+
+
+def _run_in_c_runtime(model: bytes, inplace: bool, samples: int = 4) -> None:
+    """The sanitized host runtime with the plan's offsets (scratch entries included) in an
+    arena of exactly the bytes it uses: arena_bytes reported exactly, outputs equal to
+    tflite-micro's bit for bit."""
+    from support.runtime_host import host_run, random_inputs, run_model_batch, tflm_reference_batch
+
+    info = parse_model(model, "inplace")
+    plan = plan_memory(info, inplace=inplace)
+    verify_plan(info, plan)
+    run = host_run(model, offsets=plan.c_offsets)
+    assert run.status == "TFL_OK", run.stderr
+    assert run.arena_used == plan.arena_bytes
+    rng = np.random.default_rng(18)
+    batch = [random_inputs(run.inputs, rng) for _ in range(samples)]
+    got = run_model_batch(model, batch, offsets=plan.c_offsets)
+    want = tflm_reference_batch(model, batch)
+    for g, w in zip(got, want, strict=True):
+        assert len(g) == len(w) and all(np.array_equal(a, b) for a, b in zip(g, w))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("inplace", [True, False], ids=["inplace", "views-only"])
+def test_inplace_plan_is_bit_exact_in_the_c_runtime(inplace: bool) -> None:
+    _run_in_c_runtime(inplace_model(), inplace, samples=8)
+
+
+@pytest.mark.slow
+def test_runtime_refuses_a_depthwise_overlap_the_planner_never_makes() -> None:
+    """The depthwise output four bytes past its input's start (channels would be overwritten
+    before they are read): prepare refuses the plan instead of computing garbage."""
+    from support.runtime_host import host_run
+
+    model = inplace_model()
+    info = parse_model(model, "inplace")
+    plan = plan_memory(info)
+    n = _by_name(info)
+    offsets = list(plan.c_offsets)
+    offsets[n["h2"]] = offsets[n["h1"]] + 4
+    run = host_run(model, offsets=offsets)
+    assert run.status == "TFL_ERR_PLAN_MISMATCH"
+
+
+@pytest.mark.slow
+def test_depthwise_kernel_in_place_with_stride_1_and_2() -> None:
+    """The C kernel's in-place form on both depthwise ops of inplace_model(), the stride-2 one
+    (smaller output, which the planner does not alias) included: a hand-made plan, every
+    activation in its own bytes but each depthwise output at its input's offset, one-channel
+    scratch after them. Bit-exact with tflite-micro."""
+    from support.runtime_host import host_run, random_inputs, run_model_batch, tflm_reference_batch
+
+    model = inplace_model()
+    info = parse_model(model, "inplace")
+    n = _by_name(info)
+    offsets, top = [-1] * len(info.tensors), 0
+    for t in info.tensors:
+        if not t.is_constant:
+            offsets[t.index], top = top, top + (t.nbytes + 3) // 4 * 4
+    offsets[n["h2"]], offsets[n["h4"]] = offsets[n["h1"]], offsets[n["h3"]]
+    scratch = [-1] * len(info.ops)
+    scratch[1], scratch[3] = top, top + 64
+    run = host_run(model, offsets=offsets + scratch)
+    assert run.status == "TFL_OK", run.stderr
+    rng = np.random.default_rng(5)
+    batch = [random_inputs(run.inputs, rng) for _ in range(8)]
+    got = run_model_batch(model, batch, offsets=offsets + scratch)
+    want = tflm_reference_batch(model, batch)
+    for g, w in zip(got, want, strict=True):
+        assert all(np.array_equal(a, b) for a, b in zip(g, w, strict=True))
