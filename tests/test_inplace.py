@@ -321,3 +321,48 @@ def test_depthwise_kernel_in_place_with_stride_1_and_2() -> None:
     want = tflm_reference_batch(model, batch)
     for g, w in zip(got, want, strict=True):
         assert all(np.array_equal(a, b) for a, b in zip(g, w, strict=True))
+
+
+def _plan_offsets(project: Path) -> list[int]:
+    """The offsets array of a generated project's src/model_plan.c."""
+    import re
+
+    text = (project / "src" / "model_plan.c").read_text()
+    body = re.search(r"_offsets\[[^\]]*\] = \{(.*?)\};", text, re.S)
+    assert body is not None
+    return [int(v) for v in re.findall(r"-?\d+", body.group(1))]
+
+
+def test_check_plan_explains_the_peak_and_the_saving(tmp_path: Path) -> None:
+    from support.cli import tinyflash
+
+    model = tmp_path / "inplace.tflite"
+    model.write_bytes(inplace_model())
+    done = tinyflash("check", model, "--plan")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "peak: 1,536 B live at op 3 (DEPTHWISE_CONV_2D)" in out
+    assert "in-place: 2,304 B without, 1,536 B with (saved 768 B)" in out
+    assert "1 binary, 1 depthwise, 1 elementwise, 1 quantize, 1 view" in out
+    assert "planned / lower bound 0.667" in out and "0 (= 1, depthwise)" in out
+    assert "planned arena 1,536 B (0.667 x lower bound)" in out
+    data = json.loads(tinyflash("check", model, "--json", "--no-inplace").stdout)["plan"]
+    assert data["inplace"] is False and set(data["alias_kinds"].values()) == {"view"}
+    assert data["arena_bytes"] == data["arena_without_inplace"] == data["lower_bound"] == 2304
+    assert data["peak"]["op"] == 1 and data["peak"]["live_bytes"] == 2304
+    assert {t["name"] for t in data["peak"]["tensors"]} == {"x", "h1", "h2"}
+
+
+@pytest.mark.slow
+def test_generate_no_inplace_writes_the_views_only_plan(tmp_path: Path) -> None:
+    from support.cli import tinyflash
+
+    model = tmp_path / "inplace.tflite"
+    model.write_bytes(inplace_model())
+    info = parse_model(inplace_model(), "inplace")
+    for flag, inplace in (("--no-inplace", False), (None, True)):
+        out = tmp_path / f"fw-{inplace}"
+        args = ["generate", model, "--board", "host", "-o", out, "--selftest", "1"]
+        done = tinyflash(*args, *([flag] if flag else []))
+        assert done.returncode == 0, done.stderr
+        assert _plan_offsets(out) == list(plan_memory(info, inplace=inplace).c_offsets)

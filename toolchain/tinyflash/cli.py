@@ -167,11 +167,11 @@ def check_command(
         "portable or dsp (the DSP kernels' scratch is in the "
         "arena).",
     ),
-    inplace: bool = typer.Option(
-        True,
-        "--inplace/--no-inplace",
-        help="Plan in-place operators (outputs over inputs that die there); "
-        "--no-inplace gives the plan with RESHAPE-like views only.",
+    no_inplace: bool = typer.Option(
+        False,
+        "--no-inplace",
+        help="Plan without in-place operators (outputs over inputs that die there): "
+        "RESHAPE-like views only, the plan before in-place operators.",
     ),
 ) -> None:
     """Check that MODEL is full int8 and runs on the tinyflash runtime; show ops, MACs and memory.
@@ -187,7 +187,7 @@ def check_command(
         raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
     from tinyflash.calibration import calibrated_ranges
 
-    result = check_file(model, kernels, inplace)
+    result = check_file(model, kernels, not no_inplace)
     data = result.to_dict()
     ranges = calibrated_ranges(result.info)
     data["input_ranges"] = [
@@ -330,11 +330,11 @@ def generate_command(
         "create_tflm_tree.py); default on Arduino "
         "boards: TFLM's Arduino library via lib_deps.",
     ),
-    inplace: bool = typer.Option(
-        True,
-        "--inplace/--no-inplace",
-        help="Plan in-place operators (outputs over inputs that die there; "
-        "docs/memory-plan.md); --no-inplace gives the plan with RESHAPE-like views only.",
+    no_inplace: bool = typer.Option(
+        False,
+        "--no-inplace",
+        help="Plan without in-place operators (docs/memory-plan.md): RESHAPE-like views "
+        "only, the plan before in-place operators.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -360,7 +360,7 @@ def generate_command(
         kernels=kernels,
         runtime=runtime,
         tflm_path=tflm_path,
-        inplace=inplace,
+        inplace=not no_inplace,
     )
     if as_json:
         print_json(result.to_dict())
