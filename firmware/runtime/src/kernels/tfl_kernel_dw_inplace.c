@@ -15,6 +15,27 @@ tfl_status tfl_dwconv_inplace_prepare(tfl_context *ctx, const tfl_node *node, co
   return tfl_scratch_request(ctx, node, tfl_tensor_elements(out) / out->dims[3], scratch);
 }
 
+/* Filter taps kept in locals per channel; larger filters read the weights in place. */
+#define DW_INPLACE_MAX_TAPS 25
+
+/* acc + sum over the whole kh x kw window of x * w (channel stride `ch` in x, `w` one channel's
+ * taps); 3x3 (MobileNet's depthwise) unrolled. */
+static uint32_t dw_channel_window(const int8_t *x, const int32_t *w, int32_t kh, int32_t kw,
+                                  int32_t x_rowstep, int32_t x_step, uint32_t acc) {
+  if (kh == 3 && kw == 3) {
+    const int8_t *r1 = x + x_rowstep, *r2 = r1 + x_rowstep;
+    const int32_t s2 = 2 * x_step;
+    return acc + (uint32_t)(x[0] * w[0] + x[x_step] * w[1] + x[s2] * w[2] + r1[0] * w[3] +
+                            r1[x_step] * w[4] + r1[s2] * w[5] + r2[0] * w[6] + r2[x_step] * w[7] +
+                            r2[s2] * w[8]);
+  }
+  for (int32_t r = 0; r < kh; ++r, x += x_rowstep, w += kw) {
+    const int8_t *xp = x;
+    for (int32_t f = 0; f < kw; ++f, xp += x_step) acc += (uint32_t)(*xp * w[f]);
+  }
+  return acc;
+}
+
 tfl_status tfl_dwconv_inplace_eval(tfl_context *ctx, const tfl_node *node, const tfl_conv_params *d,
                                    int32_t scratch) {
   const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
@@ -29,16 +50,26 @@ tfl_status tfl_dwconv_inplace_eval(tfl_context *ctx, const tfl_node *node, const
   const int32_t dil_h = d->dilation_h, dil_w = d->dilation_w;
   const int32_t batches = t.in->dims[0], ih = t.in->dims[1], iw = t.in->dims[2];
   const int32_t ch = t.in->dims[3];
-  const int32_t kh = t.w->dims[1], kw = t.w->dims[2];
+  const int32_t kh = t.w->dims[1], kw = t.w->dims[2], taps = kh * kw;
   const int32_t oh = t.out->dims[1], ow = t.out->dims[2];
   const int32_t pixels = batches * oh * ow;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
   const int32_t *shift = mult + t.w->quant_count;
   const int32_t qmask = t.w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
-  const int32_t x_rowstep = dil_h * iw * ch, x_step = dil_w * ch, w_rowstep = kw * ch;
+  const int32_t x_rowstep = dil_h * iw * ch, x_step = dil_w * ch;
+  int32_t wbuf[DW_INPLACE_MAX_TAPS];
   for (int32_t c = 0; c < ch; ++c) {
     const int32_t m = mult[c & qmask], s = shift[c & qmask];
+    const int32_t bias = b != NULL ? b[c] : 0;
     int8_t *tp = tmp;
+    /* This channel's taps in locals, and in_off * their sum: sum (x + in_off) * w over all taps
+     * is sum x * w plus that constant (the same value modulo 2^32, as the accumulator wraps). */
+    uint32_t full_offset = 0;
+    const int local = taps <= DW_INPLACE_MAX_TAPS;
+    for (int32_t k = 0; local && k < taps; ++k) {
+      wbuf[k] = wt[k * ch + c];
+      full_offset += (uint32_t)(in_off * wbuf[k]);
+    }
     for (int32_t n = 0; n < batches; ++n) {
       const int8_t *xb = x + n * ih * iw * ch + c;
       for (int32_t oy = 0; oy < oh; ++oy) {
@@ -49,18 +80,22 @@ tfl_status tfl_dwconv_inplace_eval(tfl_context *ctx, const tfl_node *node, const
           const int32_t x0 = ox * stride_w - pad_w;
           int32_t fx0, fx1;
           tfl_conv_valid_taps(x0, dil_w, iw, kw, &fx0, &fx1);
-          uint32_t acc = 0;
+          uint32_t acc = (uint32_t)bias;
           if (fx1 > fx0 && fy1 > fy0) {
             const int8_t *xr = xb + (y0 + fy0 * dil_h) * iw * ch + (x0 + fx0 * dil_w) * ch;
-            const int8_t *wr = wt + (fy0 * kw + fx0) * ch + c;
-            for (int32_t fy = fy0; fy < fy1; ++fy, xr += x_rowstep, wr += w_rowstep) {
-              const int8_t *xp = xr, *wp = wr;
-              for (int32_t f = fx0; f < fx1; ++f, xp += x_step, wp += ch) {
-                acc += (uint32_t)((*xp + in_off) * *wp);
+            if (local && fy1 - fy0 == kh && fx1 - fx0 == kw) { /* the whole window: no border */
+              acc = dw_channel_window(xr, wbuf, kh, kw, x_rowstep, x_step, acc + full_offset);
+            } else {
+              const int8_t *wr = wt + (fy0 * kw + fx0) * ch + c;
+              for (int32_t fy = fy0; fy < fy1; ++fy, xr += x_rowstep, wr += kw * ch) {
+                const int8_t *xp = xr, *wp = wr;
+                for (int32_t f = fx0; f < fx1; ++f, xp += x_step, wp += ch) {
+                  acc += (uint32_t)((*xp + in_off) * *wp);
+                }
               }
             }
           }
-          *tp++ = tfl_mac_output(acc, b, c, m, s, out_off, act_lo, act_hi);
+          *tp++ = tfl_mac_output(acc, NULL, c, m, s, out_off, act_lo, act_hi);
         }
       }
     }
