@@ -13,6 +13,13 @@ when the input is an activation of the same size that no later op reads and that
 input nor a model output; the C kernel copies only when the two pointers differ. Chains of such ops
 share one buffer.
 
+In-place: with `inplace` (the default) an operator's output may also take the bytes of an input
+that dies at that op (alias_rule): elementwise activations, QUANTIZE between types of one size,
+ADD/SUB/MUL without broadcasting, and DEPTHWISE_CONV_2D channel by channel with a one-channel
+scratch (kept only where it lowers the arena: its eval is slower). Neither tensor may be an input
+or output of any subgraph. Every alias is recorded with its kind (MemoryPlan.alias_kinds);
+`inplace=False` gives the plan with views only, the plan from before in-place operators.
+
 Placement: each buffer (an alias group) is a rectangle in (op time x bytes). Buffers are placed one
 after another at the lowest-waste offset (best fit between the buffers already placed that overlap
 it in time, else on top), for several deterministic orderings; the smallest arena wins, ties go to
