@@ -15,7 +15,7 @@ from conftest import SHARED_MODEL_NAMES, shared_model_path
 from support.tflbuilder import ModelBuilder, Tensor, quantized_bias_scale
 from tinyflash.errors import TinyflashError
 from tinyflash.model import ModelInfo, load_model, parse_model
-from tinyflash.plan import plan_memory, plan_peak, verify_plan
+from tinyflash.plan import MemoryPlan, plan_memory, plan_peak, verify_plan
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "plan_views_only.json"
@@ -53,6 +53,31 @@ def _bias(b: ModelBuilder, name: str, n: int, in_scale: float, rng: np.random.Ge
     )
 
 
+def _depthwise3x3(
+    b: ModelBuilder,
+    suffix: str,
+    x: Tensor,
+    y: Tensor,
+    in_scale: float,
+    stride: int,
+    rng: np.random.Generator,
+    **options: str,
+) -> None:
+    """A 16-channel DEPTHWISE_CONV_2D 3x3 SAME of x into y, per-channel weights and a bias."""
+    weights = _weights(b, f"dw{suffix}", [1, 3, 3, 16], rng)
+    bias = _bias(b, f"db{suffix}", 16, in_scale, rng)
+    b.op(
+        "DEPTHWISE_CONV_2D",
+        [x, weights, bias],
+        [y],
+        padding="SAME",
+        stride_w=stride,
+        stride_h=stride,
+        depth_multiplier=1,
+        **options,
+    )
+
+
 def inplace_model() -> bytes:
     """Every in-place kind and the cases that must not alias, in one graph:
 
@@ -82,28 +107,11 @@ def inplace_model() -> bytes:
         fused_activation_function="RELU",
     )
     h2 = b.tensor("h2", [1, 8, 8, 16], "int8", scale=0.1, zero_point=3)
-    b.op(
-        "DEPTHWISE_CONV_2D",
-        [h1, _weights(b, "dw1", [1, 3, 3, 16], rng), _bias(b, "db1", 16, 0.08, rng)],
-        [h2],
-        padding="SAME",
-        stride_w=1,
-        stride_h=1,
-        depth_multiplier=1,
-    )
+    _depthwise3x3(b, "1", h1, h2, 0.08, 1, rng)
     h3 = b.tensor("h3", [1, 8, 8, 16], "int8", scale=0.07, zero_point=-10)
     b.op("LEAKY_RELU", [h2], [h3], alpha=0.2)
     h4 = b.tensor("h4", [1, 4, 4, 16], "int8", scale=0.12, zero_point=5)
-    b.op(
-        "DEPTHWISE_CONV_2D",
-        [h3, _weights(b, "dw2", [1, 3, 3, 16], rng), _bias(b, "db2", 16, 0.07, rng)],
-        [h4],
-        padding="SAME",
-        stride_w=2,
-        stride_h=2,
-        depth_multiplier=1,
-        fused_activation_function="RELU6",
-    )
+    _depthwise3x3(b, "2", h3, h4, 0.07, 2, rng, fused_activation_function="RELU6")
     h5 = b.tensor("h5", [1, 4, 4, 16], "int8", scale=0.05, zero_point=-7)
     b.op("QUANTIZE", [h4], [h5])
     h6 = b.tensor("h6", [1, 4, 4, 16], "int8", scale=1 / 128, zero_point=0)
@@ -166,43 +174,49 @@ def test_alias_rules_every_kind_and_the_refusals() -> None:
     assert off.aliases == {n["h9"]: n["h8"]} and set(off.alias_kinds.values()) == {"view"}
 
 
-def test_depthwise_in_place_only_where_it_lowers_the_arena() -> None:
-    """A depthwise that is not at the memory peak keeps its out-of-place (faster) eval."""
+POOL4 = {"padding": "VALID", "stride_w": 4, "stride_h": 4, "filter_width": 4, "filter_height": 4}
+
+
+def _plan_around_depthwise(
+    after: str, dtype: str = "int8", dm: int = 1
+) -> tuple[ModelInfo, MemoryPlan]:
+    """x [1,8,8,16] -> QUANTIZE -> h1 (dtype) -> DEPTHWISE_CONV_2D 3x3 SAME (depth multiplier
+    dm) -> h2 -> `after` -> y, and its verified in-place plan. after "pool": MAX_POOL_2D 4x4 to a
+    small y, so the depthwise is the memory peak; "widen": QUANTIZE to an int16 y twice h2's
+    size, so the peak is there."""
     rng = np.random.default_rng(3)
     b = ModelBuilder()
-    x = b.tensor("x", [1, 8, 8, 16], "int8", scale=0.05)  # the input lives throughout: the peak
-    h1 = b.tensor("h1", [1, 2, 2, 16], "int8", scale=0.05)
-    b.op("MAX_POOL_2D", [x], [h1], padding="VALID", stride_w=4, stride_h=4, filter_width=4,
-         filter_height=4)  # fmt: skip
-    h2 = b.tensor("h2", [1, 2, 2, 16], "int8", scale=0.05)
-    dw = _weights(b, "dw", [1, 3, 3, 16], rng)
-    b.op("DEPTHWISE_CONV_2D", [h1, dw, -1], [h2], padding="SAME", stride_w=1, stride_h=1,
-         depth_multiplier=1)  # fmt: skip
-    y = b.tensor("y", [1, 2, 2, 16], "int8", scale=0.05)
-    b.op("MAX_POOL_2D", [h2], [y], padding="SAME", stride_w=1, stride_h=1, filter_width=1,
-         filter_height=1)  # fmt: skip
-    info = parse_model(b.build([x], [y]), "not-at-peak")
+    x = b.tensor("x", [1, 8, 8, 16], "int8", scale=0.05)
+    h1 = b.tensor("h1", [1, 8, 8, 16], dtype, scale=0.05)
+    b.op("QUANTIZE", [x], [h1])
+    h2 = b.tensor("h2", [1, 8, 8, 16 * dm], dtype, scale=0.05)
+    dw = _weights(b, "dw", [1, 3, 3, 16 * dm], rng)
+    same = {"padding": "SAME", "stride_w": 1, "stride_h": 1, "depth_multiplier": dm}
+    b.op("DEPTHWISE_CONV_2D", [h1, dw, -1], [h2], **same)
+    if after == "pool":
+        y = b.tensor("y", [1, 2, 2, 16 * dm], dtype, scale=0.05)
+        b.op("MAX_POOL_2D", [h2], [y], **POOL4)
+    else:
+        y = b.tensor("y", [1, 8, 8, 16 * dm], "int16", scale=0.05)
+        b.op("QUANTIZE", [h2], [y])
+    info = parse_model(b.build([x], [y]), "around-depthwise")
     plan = plan_memory(info)
     verify_plan(info, plan)
+    return info, plan
+
+
+def test_depthwise_in_place_only_where_it_lowers_the_arena() -> None:
+    """A depthwise that is not at the memory peak keeps its out-of-place (faster) eval."""
+    _, plan = _plan_around_depthwise("widen")
     assert "depthwise" not in plan.alias_kinds.values() and not plan.scratch_bytes
+    # the same depthwise at the peak is in place, with its one-channel scratch
+    _, plan = _plan_around_depthwise("pool")
+    assert "depthwise" in plan.alias_kinds.values() and plan.scratch_bytes[1] == 64
 
 
 def test_depth_multiplier_and_int16_do_not_alias() -> None:
-    rng = np.random.default_rng(4)
-    for dtype, channels_out in (("int8", 32), ("int16", 16)):
-        b = ModelBuilder()
-        x = b.tensor("x", [1, 8, 8, 16], "int8", scale=0.05)
-        h1 = b.tensor("h1", [1, 8, 8, 16], dtype, scale=0.05)
-        b.op("QUANTIZE", [x], [h1])
-        h2 = b.tensor("h2", [1, 8, 8, channels_out], dtype, scale=0.05)
-        dw = _weights(b, "dw", [1, 3, 3, channels_out], rng)
-        b.op("DEPTHWISE_CONV_2D", [h1, dw, -1], [h2], padding="SAME", stride_w=1, stride_h=1,
-             depth_multiplier=channels_out // 16)  # fmt: skip
-        y = b.tensor("y", [1, 8, 8, channels_out], dtype, scale=0.05)
-        b.op("RELU", [h2], [y])
-        info = parse_model(b.build([x], [y]), "dm")
-        plan = plan_memory(info)
-        verify_plan(info, plan)
+    for dtype, dm in (("int8", 2), ("int16", 1)):
+        _, plan = _plan_around_depthwise("pool", dtype, dm)
         assert "depthwise" not in plan.alias_kinds.values()
 
 

@@ -61,7 +61,6 @@ tfl_status tfl_dwconv_inplace_eval(tfl_context *ctx, const tfl_node *node, const
   for (int32_t c = 0; c < ch; ++c) {
     const int32_t m = mult[c & qmask], s = shift[c & qmask];
     const int32_t bias = b != NULL ? b[c] : 0;
-    int8_t *tp = tmp;
     /* This channel's taps in locals, and in_off * their sum: sum (x + in_off) * w over all taps
      * is sum x * w plus that constant (the same value modulo 2^32, as the accumulator wraps). */
     uint32_t full_offset = 0;
@@ -70,32 +69,33 @@ tfl_status tfl_dwconv_inplace_eval(tfl_context *ctx, const tfl_node *node, const
       wbuf[k] = wt[k * ch + c];
       full_offset += (uint32_t)(in_off * wbuf[k]);
     }
-    for (int32_t n = 0; n < batches; ++n) {
-      const int8_t *xb = x + n * ih * iw * ch + c;
-      for (int32_t oy = 0; oy < oh; ++oy) {
-        const int32_t y0 = oy * stride_h - pad_h;
-        int32_t fy0, fy1;
-        tfl_conv_valid_taps(y0, dil_h, ih, kh, &fy0, &fy1);
-        for (int32_t ox = 0; ox < ow; ++ox) {
-          const int32_t x0 = ox * stride_w - pad_w;
-          int32_t fx0, fx1;
-          tfl_conv_valid_taps(x0, dil_w, iw, kw, &fx0, &fx1);
-          uint32_t acc = (uint32_t)bias;
-          if (fx1 > fx0 && fy1 > fy0) {
-            const int8_t *xr = xb + (y0 + fy0 * dil_h) * iw * ch + (x0 + fx0 * dil_w) * ch;
-            if (local && fy1 - fy0 == kh && fx1 - fx0 == kw) { /* the whole window: no border */
-              acc = dw_channel_window(xr, wbuf, kh, kw, x_rowstep, x_step, acc + full_offset);
-            } else {
-              const int8_t *wr = wt + (fy0 * kw + fx0) * ch + c;
-              for (int32_t fy = fy0; fy < fy1; ++fy, xr += x_rowstep, wr += kw * ch) {
-                const int8_t *xp = xr, *wp = wr;
-                for (int32_t f = fx0; f < fx1; ++f, xp += x_step, wp += ch) {
-                  acc += (uint32_t)((*xp + in_off) * *wp);
-                }
-              }
+    /* every output pixel in order (n, oy, ox counted along), into this channel's buffer */
+    for (int32_t p = 0, n = 0, oy = 0, ox = 0; p < pixels; ++p) {
+      const int32_t y0 = oy * stride_h - pad_h, x0 = ox * stride_w - pad_w;
+      int32_t fy0, fy1, fx0, fx1;
+      tfl_conv_valid_taps(y0, dil_h, ih, kh, &fy0, &fy1);
+      tfl_conv_valid_taps(x0, dil_w, iw, kw, &fx0, &fx1);
+      uint32_t acc = (uint32_t)bias;
+      if (fx1 > fx0 && fy1 > fy0) {
+        const int8_t *xr = x + ((n * ih + y0 + fy0 * dil_h) * iw + x0 + fx0 * dil_w) * ch + c;
+        if (local && fy1 - fy0 == kh && fx1 - fx0 == kw) { /* the whole window: no border */
+          acc = dw_channel_window(xr, wbuf, kh, kw, x_rowstep, x_step, acc + full_offset);
+        } else {
+          const int8_t *wr = wt + (fy0 * kw + fx0) * ch + c;
+          for (int32_t fy = fy0; fy < fy1; ++fy, xr += x_rowstep, wr += kw * ch) {
+            const int8_t *xp = xr, *wp = wr;
+            for (int32_t f = fx0; f < fx1; ++f, xp += x_step, wp += ch) {
+              acc += (uint32_t)((*xp + in_off) * *wp);
             }
           }
-          *tp++ = tfl_mac_output(acc, NULL, c, m, s, out_off, act_lo, act_hi);
+        }
+      }
+      tmp[p] = tfl_mac_output(acc, NULL, c, m, s, out_off, act_lo, act_hi);
+      if (++ox == ow) {
+        ox = 0;
+        if (++oy == oh) {
+          oy = 0;
+          ++n;
         }
       }
     }
