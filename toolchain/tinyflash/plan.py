@@ -328,11 +328,10 @@ def _depthwise_inplace(info: ModelInfo, op: OpInfo) -> bool:
     """DEPTHWISE_CONV_2D that the C kernel runs channel by channel over its own input
     (op_depthwise_conv_2d.c, tfl_dwconv_inplace_eval): int8, NHWC, depth multiplier 1 (weights
     [1, KH, KW, C] for C input channels), at least 2 channels. Output channel c then occupies
-    input channel c's bytes: the kernel computes channel c into a one-channel scratch buffer and
-    only then overwrites it. The kernel also runs a smaller output (stride 2, VALID padding) in
-    place, but the planner requires the output's size to equal the input's: an alias group is one
-    rectangle (time x its largest member), so a smaller output would keep the input's bytes
-    reserved for the rest of its own lifetime and grow the arena."""
+    a subset of input channel c's bytes (the output may be smaller: stride 2, VALID padding): the
+    kernel computes channel c into a one-channel scratch buffer and only then overwrites it. A
+    smaller output makes its alias group a buffer of segments (one per member, at one offset),
+    so the input's larger size is reserved only while it lives."""
     if len(op.inputs) < 2 or op.inputs[1] < 0:
         return False
     x, w, y = info.tensors[op.inputs[0]], info.tensors[op.inputs[1]], info.tensors[op.outputs[0]]
@@ -341,7 +340,7 @@ def _depthwise_inplace(info: ModelInfo, op: OpInfo) -> bool:
         and len(x.shape) == len(y.shape) == len(w.shape) == 4
         and x.shape[3] == y.shape[3] == w.shape[3] >= 2
         and x.shape[0] == y.shape[0]
-        and 0 < y.nbytes == x.nbytes
+        and 0 < y.nbytes <= x.nbytes
     )
 
 
@@ -455,6 +454,30 @@ class _Buffer:
     last: int
     size: int  # bytes rounded up to ALIGNMENT: what the placement reserves
     actual: int  # bytes the largest member really uses
+    # A group whose members differ in size (an in-place depthwise with a smaller output): one
+    # (first, last, size, actual) per member, all at the group's offset; empty: one rectangle.
+    segments: tuple[tuple[int, int, int, int], ...] = ()
+
+
+def _spans(b: _Buffer) -> tuple[tuple[int, int, int, int], ...]:
+    """(first, last, size, actual) of each rectangle the buffer occupies at its offset."""
+    return b.segments or ((b.first, b.last, b.size, b.actual),)
+
+
+def _lowest_fit(placed: list[tuple[int, int, int, int]], b: _Buffer) -> int:
+    """The lowest offset at which every segment of `b` misses every placed rectangle live with
+    it."""
+    spans = _spans(b)
+    clash = [
+        (o, e, size)
+        for o, e, start, end in placed
+        for first, last, size, _ in spans
+        if start <= last and first <= end
+    ]
+    for cand in sorted({0} | {e for _, e, _ in clash}):
+        if all(not (o < cand + size and cand < e) for o, e, size in clash):
+            return cand
+    return 0  # not reached: the highest end fits
 
 
 def _place(buffers: list[_Buffer], order: list[int], best_fit: bool) -> tuple[dict[int, int], int]:
@@ -463,6 +486,12 @@ def _place(buffers: list[_Buffer], order: list[int], best_fit: bool) -> tuple[di
     top = 0
     for k in order:
         b = buffers[k]
+        if b.segments:  # members of different sizes at one offset: the lowest that fits
+            chosen = _lowest_fit(placed, b)
+            offsets[b.root] = chosen
+            placed.extend((chosen, chosen + size, f, last) for f, last, size, _ in b.segments)
+            top = max(top, chosen + b.actual)
+            continue
         busy = sorted((o, e) for o, e, start, end in placed if start <= b.last and b.first <= end)
         chosen, chosen_gap, cursor = -1, 0, 0
         for o, e in busy:
@@ -511,15 +540,17 @@ def _group_bound(buffers: list[_Buffer], n_ops: int) -> int:
     """No plan with these buffers and 4-byte aligned offsets can be smaller: at every op the live
     buffers are disjoint, each but the highest occupies its rounded size, so the arena is at least
     the sum of their rounded sizes minus the largest rounding of one of them."""
-    live: list[list[int]] = [[] for _ in range(max(n_ops, 1))]
+    live: list[dict[int, tuple[int, int]]] = [{} for _ in range(max(n_ops, 1))]
     for k, b in enumerate(buffers):
-        for i in range(b.first, b.last + 1):
-            live[i].append(k)
+        for first, last, size, actual in _spans(b):
+            for i in range(first, last + 1):
+                old = live[i].get(k, (0, 0))
+                live[i][k] = (max(old[0], size), max(old[1], actual))
     best = 0
     for ks in live:
         if ks:
-            total = sum(buffers[k].size for k in ks)
-            best = max(best, total - max(buffers[k].size - buffers[k].actual for k in ks))
+            total = sum(size for size, _ in ks.values())
+            best = max(best, total - max(size - actual for size, actual in ks.values()))
     return best
 
 
@@ -586,6 +617,8 @@ def _plan_once(info: ModelInfo, kernels: str, inplace: bool, skip: frozenset[int
         nbytes = info.tensors[t].nbytes
         if r in groups:
             g = groups[r]
+            if nbytes != g.actual or g.segments:  # members of different sizes: segments
+                g.segments = _spans(g) + ((start, end, _align(nbytes), nbytes),)
             g.first, g.last = min(g.first, start), max(g.last, end)
             g.actual = max(g.actual, nbytes)
             g.size = _align(g.actual)
@@ -750,16 +783,14 @@ def plan_peak(info: ModelInfo, plan: MemoryPlan) -> PlanPeak:
     for i, (start, end) in enumerate(_op_times(info, timeline)):
         for step in {start, end} if plan.scratch_bytes and plan.scratch_bytes[i] else ():
             scratch_at[step] = plan.scratch_bytes[i]
-    group_bytes: dict[int, int] = {}  # an alias group's buffer: its largest member
-    for t, (first, _) in enumerate(plan.lifetimes):
-        if first >= 0:
-            r = _root(plan.aliases, t)
-            group_bytes[r] = max(group_bytes.get(r, 0), info.tensors[t].nbytes)
     best: PlanPeak | None = None
     for step, k in enumerate(timeline):
         live = tuple(t for t, (first, last) in enumerate(plan.lifetimes) if first <= step <= last)
-        roots = {_root(plan.aliases, t) for t in live}
-        total = sum(group_bytes[r] for r in roots) + scratch_at[step] + sum(plan.resource_bytes)
+        group_bytes: dict[int, int] = {}  # an alias group's bytes: its largest member live here
+        for t in live:
+            r = _root(plan.aliases, t)
+            group_bytes[r] = max(group_bytes.get(r, 0), info.tensors[t].nbytes)
+        total = sum(group_bytes.values()) + scratch_at[step] + sum(plan.resource_bytes)
         if best is None or total > best.live_bytes:
             best = PlanPeak(k, step, total, live, scratch_at[step])
     assert best is not None
