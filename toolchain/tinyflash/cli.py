@@ -136,7 +136,12 @@ def _plan_explained(plan: dict[str, Any]) -> list[str]:
         f"peak: {peak['live_bytes']:,} B live at op {peak['op']} ({peak['op_name']})"
         + (f", {peak['scratch_bytes']:,} B of it scratch" if peak["scratch_bytes"] else ""),
         "live there:",
-        *(f"  tensor {t['tensor']} ({t['bytes']:,} B) {t['name']}" for t in peak["tensors"]),
+        *(
+            f"  tensor {t['tensor']} ({t['bytes']:,} B"
+            + (f", in tensor {t['shares']}'s bytes" if t["shares"] is not None else "")
+            + f") {t['name']}"
+            for t in peak["tensors"]
+        ),
     ]
     if plan["inplace"]:
         shared = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"

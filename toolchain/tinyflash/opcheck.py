@@ -1002,7 +1002,12 @@ def _peak_dict(info: ModelInfo, plan: MemoryPlan) -> dict[str, object]:
         "live_bytes": peak.live_bytes,
         "scratch_bytes": peak.scratch_bytes,
         "tensors": [
-            {"tensor": t, "name": info.tensors[t].name, "bytes": info.tensors[t].nbytes}
+            {
+                "tensor": t,
+                "name": info.tensors[t].name,
+                "bytes": info.tensors[t].nbytes,
+                "shares": plan.aliases.get(t),  # the tensor whose bytes it takes, or None
+            }
             for t in peak.tensors
         ],
     }
