@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import SHARED_MODEL_NAMES, shared_model_path
 from support.tflbuilder import ModelBuilder, Tensor, quantized_bias_scale
@@ -383,3 +385,54 @@ def test_generate_no_inplace_writes_the_views_only_plan(tmp_path: Path) -> None:
         done = tinyflash(*args, *([flag] if flag else []))
         assert done.returncode == 0, done.stderr
         assert _plan_offsets(out) == list(plan_memory(info, inplace=inplace).c_offsets)
+
+
+@st.composite
+def depthwise_chains(draw: st.DrawFn) -> bytes:
+    """A random chain of NHWC activations: depthwise convolutions (stride 1 or 2, so outputs the
+    same size or smaller), RELUs, residual ADDs onto an earlier tensor of the same shape and 1x1
+    convolutions changing the channels; the planner's shrinking alias groups (segments) among
+    everything else."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    b = ModelBuilder()
+    hw, ch = draw(st.sampled_from([4, 8, 16])), draw(st.sampled_from([2, 4, 8]))
+    cur = b.tensor("x", [1, hw, hw, ch], "int8", scale=0.05)
+    seen = [cur]
+    for k in range(draw(st.integers(2, 12))):
+        kind = draw(st.sampled_from(["dw1", "dw2", "relu", "add", "conv"]))
+        shape = list(cur.shape)
+        if kind == "dw2" and shape[1] >= 2:
+            shape = [1, (shape[1] + 1) // 2, (shape[2] + 1) // 2, shape[3]]
+        elif kind == "conv":
+            shape[3] = draw(st.sampled_from([2, 4, 8, 16]))
+        out = b.tensor(f"t{k}", shape, "int8", scale=0.05)
+        if kind in ("dw1", "dw2"):
+            w = _weights(b, f"dw{k}", [1, 3, 3, shape[3]], rng)
+            stride = 2 if shape[1] < cur.shape[1] else 1
+            b.op("DEPTHWISE_CONV_2D", [cur, w, -1], [out], padding="SAME", stride_w=stride,
+                 stride_h=stride, depth_multiplier=1)  # fmt: skip
+        elif kind == "conv":
+            w = _weights(b, f"w{k}", [shape[3], 1, 1, cur.shape[3]], rng)
+            b.op("CONV_2D", [cur, w, -1], [out], padding="SAME", stride_w=1, stride_h=1)
+        elif kind == "add":
+            other = draw(st.sampled_from([t for t in seen if t.shape == cur.shape]))
+            b.op("ADD", [cur, other], [out])
+        else:
+            b.op("RELU", [cur], [out])
+        seen.append(out)
+        cur = out
+    return b.build([seen[0]], [cur])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(depthwise_chains())
+def test_generated_depthwise_chains_plan_soundly(model: bytes) -> None:
+    """verify_plan (no two live tensors overlap but by an allowed alias, offsets aligned and
+    inside the arena) holds for random chains; the arena is never above the views-only plan's
+    and never below the bytes live at any op."""
+    info = parse_model(model, "chain")
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    assert plan.arena_bytes <= plan.baseline_bytes
+    assert plan.arena_bytes >= plan_peak(info, plan).live_bytes
+    assert plan == plan_memory(info)  # deterministic
