@@ -408,12 +408,14 @@ def depthwise_chains(draw: st.DrawFn) -> bytes:
         out = b.tensor(f"t{k}", shape, "int8", scale=0.05)
         if kind in ("dw1", "dw2"):
             w = _weights(b, f"dw{k}", [1, 3, 3, shape[3]], rng)
+            bias = _bias(b, f"db{k}", shape[3], 0.05, rng)  # tflite-micro's int8 kernels need it
             stride = 2 if shape[1] < cur.shape[1] else 1
-            b.op("DEPTHWISE_CONV_2D", [cur, w, -1], [out], padding="SAME", stride_w=stride,
+            b.op("DEPTHWISE_CONV_2D", [cur, w, bias], [out], padding="SAME", stride_w=stride,
                  stride_h=stride, depth_multiplier=1)  # fmt: skip
         elif kind == "conv":
             w = _weights(b, f"w{k}", [shape[3], 1, 1, cur.shape[3]], rng)
-            b.op("CONV_2D", [cur, w, -1], [out], padding="SAME", stride_w=1, stride_h=1)
+            bias = _bias(b, f"b{k}", shape[3], 0.05, rng)
+            b.op("CONV_2D", [cur, w, bias], [out], padding="SAME", stride_w=1, stride_h=1)
         elif kind == "add":
             other = draw(st.sampled_from([t for t in seen if t.shape == cur.shape]))
             b.op("ADD", [cur, other], [out])
@@ -436,3 +438,10 @@ def test_generated_depthwise_chains_plan_soundly(model: bytes) -> None:
     assert plan.arena_bytes <= plan.baseline_bytes
     assert plan.arena_bytes >= plan_peak(info, plan).live_bytes
     assert plan == plan_memory(info)  # deterministic
+
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(depthwise_chains())
+def test_generated_depthwise_chains_are_bit_exact_in_place(model: bytes) -> None:
+    _run_in_c_runtime(model, inplace=True, samples=2)
