@@ -20,8 +20,8 @@ tfl_status tfl_dwconv_inplace_prepare(tfl_context *ctx, const tfl_node *node, co
 
 /* acc + sum over the whole kh x kw window of x * w (channel stride `ch` in x, `w` one channel's
  * taps); 3x3 (MobileNet's depthwise) unrolled. */
-static uint32_t dw_channel_window(const int8_t *x, const int32_t *w, int32_t kh, int32_t kw,
-                                  int32_t x_rowstep, int32_t x_step, uint32_t acc) {
+static inline uint32_t dw_channel_window(const int8_t *x, const int32_t *w, int32_t kh, int32_t kw,
+                                         int32_t x_rowstep, int32_t x_step, uint32_t acc) {
   if (kh == 3 && kw == 3) {
     const int8_t *r1 = x + x_rowstep, *r2 = r1 + x_rowstep;
     const int32_t s2 = 2 * x_step;
@@ -58,6 +58,15 @@ tfl_status tfl_dwconv_inplace_eval(tfl_context *ctx, const tfl_node *node, const
   const int32_t qmask = t.w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
   const int32_t x_rowstep = dil_h * iw * ch, x_step = dil_w * ch;
   int32_t wbuf[DW_INPLACE_MAX_TAPS];
+  /* output columns whose whole kw-wide window lies inside the input: [ox_lo, ox_hi) */
+  int32_t ox_lo = ow, ox_hi = ow;
+  for (int32_t ox = 0; ox < ow; ++ox) {
+    int32_t fx0, fx1;
+    tfl_conv_valid_taps(ox * stride_w - pad_w, dil_w, iw, kw, &fx0, &fx1);
+    const int full = fx0 == 0 && fx1 == kw;
+    if (full && ox_lo == ow) ox_lo = ox;
+    if (!full && ox_lo < ow && ox_hi == ow) ox_hi = ox;
+  }
   for (int32_t c = 0; c < ch; ++c) {
     const int32_t m = mult[c & qmask], s = shift[c & qmask];
     const int32_t bias = b != NULL ? b[c] : 0;
@@ -69,18 +78,24 @@ tfl_status tfl_dwconv_inplace_eval(tfl_context *ctx, const tfl_node *node, const
       wbuf[k] = wt[k * ch + c];
       full_offset += (uint32_t)(in_off * wbuf[k]);
     }
-    /* every output pixel in order (n, oy, ox counted along), into this channel's buffer */
+    /* every output pixel in order (n, oy, ox counted along), into this channel's buffer; the
+     * rows' valid taps once per row, the whole-window columns [ox_lo, ox_hi) once per eval */
+    int32_t fy0 = 0, fy1 = 0, row_full = 0;
     for (int32_t p = 0, n = 0, oy = 0, ox = 0; p < pixels; ++p) {
       const int32_t y0 = oy * stride_h - pad_h, x0 = ox * stride_w - pad_w;
-      int32_t fy0, fy1, fx0, fx1;
-      tfl_conv_valid_taps(y0, dil_h, ih, kh, &fy0, &fy1);
-      tfl_conv_valid_taps(x0, dil_w, iw, kw, &fx0, &fx1);
+      if (ox == 0) {
+        tfl_conv_valid_taps(y0, dil_h, ih, kh, &fy0, &fy1);
+        row_full = local && fy0 == 0 && fy1 == kh;
+      }
       uint32_t acc = (uint32_t)bias;
-      if (fx1 > fx0 && fy1 > fy0) {
-        const int8_t *xr = x + ((n * ih + y0 + fy0 * dil_h) * iw + x0 + fx0 * dil_w) * ch + c;
-        if (local && fy1 - fy0 == kh && fx1 - fx0 == kw) { /* the whole window: no border */
-          acc = dw_channel_window(xr, wbuf, kh, kw, x_rowstep, x_step, acc + full_offset);
-        } else {
+      if (row_full && ox >= ox_lo && ox < ox_hi) { /* the whole window: no border */
+        const int8_t *xr = x + ((n * ih + y0) * iw + x0) * ch + c;
+        acc = dw_channel_window(xr, wbuf, kh, kw, x_rowstep, x_step, acc + full_offset);
+      } else {
+        int32_t fx0, fx1;
+        tfl_conv_valid_taps(x0, dil_w, iw, kw, &fx0, &fx1);
+        if (fx1 > fx0 && fy1 > fy0) {
+          const int8_t *xr = x + ((n * ih + y0 + fy0 * dil_h) * iw + x0 + fx0 * dil_w) * ch + c;
           const int8_t *wr = wt + (fy0 * kw + fx0) * ch + c;
           for (int32_t fy = fy0; fy < fy1; ++fy, xr += x_rowstep, wr += kw * ch) {
             const int8_t *xp = xr, *wp = wr;
