@@ -299,18 +299,15 @@ def test_inplace_plan_is_bit_exact_in_the_c_runtime(inplace: bool) -> None:
 
 
 @pytest.mark.slow
-def test_runtime_refuses_a_depthwise_overlap_the_planner_never_makes() -> None:
-    """The depthwise output four bytes past its input's start (channels would be overwritten
-    before they are read): prepare refuses the plan instead of computing garbage."""
+def test_runtime_refuses_an_in_place_depthwise_without_its_scratch() -> None:
+    """The depthwise output at its input's offset but no scratch entry in the plan: prepare
+    refuses the plan instead of overwriting channels before they are read."""
     from support.runtime_host import host_run
 
     model = inplace_model()
-    info = parse_model(model, "inplace")
-    plan = plan_memory(info)
-    n = _by_name(info)
-    offsets = list(plan.c_offsets)
-    offsets[n["h2"]] = offsets[n["h1"]] + 4
-    run = host_run(model, offsets=offsets)
+    plan = plan_memory(parse_model(model, "inplace"))
+    assert plan.alias_kinds and plan.scratch_bytes
+    run = host_run(model, offsets=plan.offsets)  # the tensors' offsets alone
     assert run.status == "TFL_ERR_PLAN_MISMATCH"
 
 

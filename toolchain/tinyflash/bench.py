@@ -379,6 +379,8 @@ def bench_one(
     seed: int = 0,
     tflm_path: Path | None = None,
     runner: Runner | None = None,
+    patches: str = "off",
+    patch_overhead: float = 1.25,
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
     the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR")."""
@@ -388,13 +390,18 @@ def bench_one(
 
     pipeline = Pipeline.start(model, board_id)
     info, board = pipeline.model.info, pipeline.board
-    options: dict[str, Any] = {"kernels": kernels}
+    options: dict[str, Any] = {
+        "kernels": kernels,
+        "patches": patches,
+        "patch_overhead": patch_overhead,
+    }
     if tflm_path is not None:
         from tinyflash.tflm_tree import inspect_tree
 
         kernels = TFLM_RUN_PREFIX + inspect_tree(tflm_path).flavour
         options = {"runtime": "tflm", "tflm_path": tflm_path}
-    project = workdir / f"{model.stem}-{board_id}-{kernels}"
+    suffix = "" if patches == "off" else f"-patches-{patches}"
+    project = workdir / f"{model.stem}-{board_id}-{kernels}{suffix}"
     generated = pipeline.generate(project, force=True, selftest=0, **options)
     try:
         build = pipeline.build(generated.project_dir)
@@ -434,7 +441,8 @@ def bench_one(
     )
     # the DSP kernels take arena scratch; TFLM plans its own arena (generated.arena_bytes)
     plan = pipeline.model.for_kernels("portable" if tflm_path else kernels).plan
-    arena = int(generated.arena_bytes) if tflm_path else int(plan.arena_bytes)
+    # ... and patches plan the arena generate used (generated.arena_bytes too)
+    arena = int(generated.arena_bytes) if tflm_path or patches != "off" else int(plan.arena_bytes)
     from tinyflash.platformio import symbol_sizes
 
     symbols = symbol_sizes(build.elf, board)
@@ -536,11 +544,14 @@ def bench(
     runtimes: Sequence[str] = ("tinyflash",),
     tflm_path: Path | None = None,
     runner: Runner | None = None,
+    patches: str = "off",
+    patch_overhead: float = 1.25,
 ) -> BenchResult:
     """Every model x board x kernel set; boards without DSP skip the dsp set (noted). With
     "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`.
     `runner` (board, elf) -> a context manager giving the serial URL of a board running elf (a
-    farm place, say); default: QEMU here."""
+    farm place, say); default: QEMU here. `patches`, `patch_overhead`: generate's options for the
+    tinyflash runs."""
     from tinyflash.boards import board_spec, load_board
 
     if not models:
@@ -615,6 +626,15 @@ def bench(
                 if progress:
                     progress(f"{Path(model).stem} on {board_id} ({kernels})")
                 result.runs.append(
-                    bench_one(Path(model), board_id, kernels, work, repeats=repeats, runner=runner)
+                    bench_one(
+                        Path(model),
+                        board_id,
+                        kernels,
+                        work,
+                        repeats=repeats,
+                        runner=runner,
+                        patches=patches,
+                        patch_overhead=patch_overhead,
+                    )
                 )
     return result

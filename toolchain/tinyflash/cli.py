@@ -341,6 +341,17 @@ def generate_command(
         help="Plan without in-place operators (docs/memory-plan.md): RESHAPE-like views "
         "only, the plan before in-place operators.",
     ),
+    patches: str = typer.Option(
+        "off",
+        "--patches",
+        help="Run the first CNN stages tile by tile to lower peak RAM: auto, off or a number of "
+        "patches (row bands).",
+    ),
+    patch_overhead: float = typer.Option(
+        1.25,
+        "--patch-overhead",
+        help="With --patches: the most estimated work (instructions) patches may add, as a ratio.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate a PlatformIO firmware project for MODEL on a board.
@@ -365,6 +376,8 @@ def generate_command(
         kernels=kernels,
         runtime=runtime,
         tflm_path=tflm_path,
+        patches=patches,
+        patch_overhead=patch_overhead,
         inplace=not no_inplace,
     )
     if as_json:
@@ -394,6 +407,8 @@ def generate_command(
         else [f"arena {result.arena_bytes:,} B", f"pool {result.pool_words:,} words"]
     )
     print_parts(console, [*memory, f"{result.selftest_count} self-test vectors"])
+    if result.patches:
+        print_parts(console, [f"patches: {result.patches}"])
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
     rows = [
         (
@@ -1459,6 +1474,12 @@ def bench_command(
     ),
     tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
     farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
+    patches: str = typer.Option(
+        "off", "--patches", help="generate's --patches for the tinyflash runs: auto, off or N."
+    ),
+    patch_overhead: float = typer.Option(
+        1.25, "--patch-overhead", help="generate's --patch-overhead for the tinyflash runs."
+    ),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -1498,6 +1519,8 @@ def bench_command(
         runtimes=[r.strip() for r in runtime.split(",") if r.strip()],
         tflm_path=tflm_path,
         runner=runner,
+        patches=patches,
+        patch_overhead=patch_overhead,
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     if as_json:
@@ -1690,6 +1713,8 @@ OPTION_FLAGS: dict[str, str] = {
     "mode": "--mode",
     "output": "-o",
     "output_dir": "--output",
+    "patch_overhead": "--patch-overhead",
+    "patches": "--patches",
     "place": "--place",
     "port": "--port",
     "reference": "--reference",

@@ -1021,6 +1021,6 @@ def check_file(path: str | Path, kernels: str = "portable", inplace: bool = True
 
     info = load_model(path)
     report = check_model(info)
-    plan = plan_memory(info, kernels, inplace)
+    plan = plan_memory(info, kernels, inplace=inplace)
     verify_plan(info, plan)
     return CheckResult(info=info, report=report, plan=plan)

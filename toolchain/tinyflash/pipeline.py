@@ -60,7 +60,7 @@ class CheckedModel:
             return self
         from tinyflash.plan import plan_memory, verify_plan
 
-        plan = plan_memory(self.info, kernels, inplace)
+        plan = plan_memory(self.info, kernels, inplace=inplace)
         verify_plan(self.info, plan)
         return dataclasses.replace(self, plan=plan, kernels=kernels, inplace=inplace)
 

@@ -67,6 +67,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from tinyflash import schema
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
@@ -79,6 +80,19 @@ NOT_PLANNED = (-1, -1)
 # The fused LSTM's (multiplier, shift) pairs: input and recurrent per gate, then its three
 # elementwise products (op_unidirectional_sequence_lstm.c).
 LSTM_POOL_WORDS = 22
+
+
+@dataclass(frozen=True)
+class TensorOverrides:
+    """Arena bytes and lifetimes that replace some tensors' own: patch-based execution
+    (patches.py) gives the tensors inside the patched prefix one band's bytes and keeps the
+    prefix's input and output alive across it."""
+
+    sizes: dict[int, int]
+    lifetimes: dict[int, tuple[int, int]]
+
+    def size(self, info: ModelInfo, t: int) -> int:
+        return self.sizes.get(t, info.tensors[t].nbytes)
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,10 @@ class MemoryPlan:
     inplace: bool = True
     alias_kinds: dict[int, str] = field(default_factory=dict, hash=False, compare=False)
     baseline_bytes: int = 0
+    # Patch-based execution (patches.py): the sizes/lifetimes planned instead of the tensors'
+    # own, and the patches.PatchPlan the firmware runs; None without patches.
+    overrides: TensorOverrides | None = field(default=None, hash=False, compare=False)
+    patches: Any = field(default=None, hash=False, compare=False)
 
     @property
     def c_offsets(self) -> tuple[int, ...]:
@@ -418,10 +436,11 @@ def _alias_map(
     lifetimes: tuple[tuple[int, int], ...],
     inplace: bool = True,
     skip: frozenset[int] = frozenset(),
+    io: frozenset[int] | None = None,
 ) -> dict[int, tuple[int, str]]:
     """output tensor -> (input tensor whose bytes it reuses, kind); outputs in `skip` are left
-    out."""
-    io = _io_tensors(info)
+    out; `io`: the tensors in-place operators may not touch (default: _io_tensors)."""
+    io = _io_tensors(info) if io is None else io
     aliases: dict[int, tuple[int, str]] = {}
     for op in _timed_ops(info, op_timeline(info)):
         rule = alias_rule(info, op, lifetimes, inplace, io)
@@ -585,36 +604,71 @@ def _improve(
     return top, offsets, label + ("+search" if improved else "")
 
 
-def plan_memory(info: ModelInfo, kernels: str = "portable", inplace: bool = True) -> MemoryPlan:
+def _overridden(info: ModelInfo, overrides: TensorOverrides | None) -> tuple[tuple[int, int], ...]:
+    lifetimes = tensor_lifetimes(info)
+    if overrides is None:
+        return lifetimes
+    return tuple(overrides.lifetimes.get(t, span) for t, span in enumerate(lifetimes))
+
+
+def _inplace_barred(info: ModelInfo, overrides: TensorOverrides | None) -> frozenset[int]:
+    """Tensors no in-place operator may touch: every subgraph's inputs and outputs, and the
+    tensors patch-based execution gives other sizes or lifetimes (a patched op runs over
+    windows of band buffers, not over its whole input)."""
+    io = _io_tensors(info)
+    if overrides is None:
+        return io
+    return io | frozenset(overrides.sizes) | frozenset(overrides.lifetimes)
+
+
+def plan_memory(
+    info: ModelInfo,
+    kernels: str = "portable",
+    overrides: TensorOverrides | None = None,
+    patches: Any = None,
+    inplace: bool = True,
+) -> MemoryPlan:
     """Plans the arena for subgraph 0 of `info` for a firmware with the kernel set `kernels`
     ("portable" or "dsp": the DSP kernels take scratch); deterministic for a given model.
-    `inplace`: plan in-place operators (alias_rule); False gives the plan with views only.
-    An in-place DEPTHWISE_CONV_2D runs slower (channel by channel), so each is kept only when
-    dropping it would grow the arena."""
-    baseline = _plan_once(info, kernels, False, frozenset())
+    `overrides` and `patches`: patch-based execution (patches.plan_with_patches); the lower
+    bound stays the model's own. `inplace`: plan in-place operators (alias_rule; never on the
+    patched tensors); False gives the plan with views only. An in-place DEPTHWISE_CONV_2D runs
+    slower (channel by channel), so each is kept only when dropping it would grow the arena."""
+
+    def once(inplace: bool, skip: frozenset[int]) -> MemoryPlan:
+        return _plan_once(info, kernels, inplace, skip, overrides, patches)
+
+    baseline = once(False, frozenset())
     if not inplace:
         return replace(baseline, inplace=False, baseline_bytes=baseline.arena_bytes)
-    plan = _plan_once(info, kernels, True, frozenset())
+    plan = once(True, frozenset())
     skip: frozenset[int] = frozenset()
     for dst, kind in plan.alias_kinds.items():
         if kind == "depthwise":
-            trial = _plan_once(info, kernels, True, skip | {dst})
+            trial = once(True, skip | {dst})
             if trial.arena_bytes <= plan.arena_bytes:
                 plan, skip = trial, skip | {dst}
     return replace(plan, baseline_bytes=baseline.arena_bytes)
 
 
-def _plan_once(info: ModelInfo, kernels: str, inplace: bool, skip: frozenset[int]) -> MemoryPlan:
+def _plan_once(
+    info: ModelInfo,
+    kernels: str,
+    inplace: bool,
+    skip: frozenset[int],
+    overrides: TensorOverrides | None,
+    patches: Any,
+) -> MemoryPlan:
     """One placement with the aliases alias_rule allows, but the outputs in `skip`."""
-    lifetimes = tensor_lifetimes(info)
-    rules = _alias_map(info, lifetimes, inplace, skip)
+    lifetimes = _overridden(info, overrides)
+    rules = _alias_map(info, lifetimes, inplace, skip, _inplace_barred(info, overrides))
     aliases = {dst: src for dst, (src, _) in rules.items()}
     groups: dict[int, _Buffer] = {}
     for t, (start, end) in enumerate(lifetimes):
         if start < 0:
             continue
         r = _root(aliases, t)
-        nbytes = info.tensors[t].nbytes
+        nbytes = overrides.size(info, t) if overrides else info.tensors[t].nbytes
         if r in groups:
             g = groups[r]
             if nbytes != g.actual or g.segments:  # members of different sizes: segments
@@ -683,7 +737,9 @@ def _plan_once(info: ModelInfo, kernels: str, inplace: bool, skip: frozenset[int
     return MemoryPlan(
         offsets=tensor_offsets,
         arena_bytes=arena,
-        lower_bound=lower_bound(info, lifetimes, kernel_scratch, tuple(r[1] for r in resources)),
+        lower_bound=lower_bound(
+            info, tensor_lifetimes(info), kernel_scratch, tuple(r[1] for r in resources)
+        ),
         resource_offsets=resource_offsets,
         resource_bytes=tuple(r[1] for r in resources),
         op_count=len(info.ops),
@@ -697,6 +753,8 @@ def _plan_once(info: ModelInfo, kernels: str, inplace: bool, skip: frozenset[int
         strategy=strategy,
         inplace=inplace,
         alias_kinds={dst: kind for dst, (_, kind) in sorted(rules.items())},
+        overrides=overrides,
+        patches=patches,
     )
 
 
@@ -812,7 +870,11 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
 
     if len(plan.offsets) != len(tensors) or len(plan.lifetimes) != len(tensors):
         fail(f"{len(plan.offsets)} offsets for {len(tensors)} tensors")
-    expected = tensor_lifetimes(info)
+    expected = _overridden(info, plan.overrides)
+    sizes = [
+        plan.overrides.size(info, t) if plan.overrides else t_info.nbytes
+        for t, t_info in enumerate(tensors)
+    ]
     placed: list[int] = []
     for t, off in enumerate(plan.offsets):
         if plan.lifetimes[t] != expected[t]:
@@ -829,16 +891,16 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
                 f"tensor {t} ({tensors[t].name}) has offset {off}, not a multiple of "
                 f"{plan.alignment}"
             )
-        if off + tensors[t].nbytes > plan.arena_bytes:
+        if off + sizes[t] > plan.arena_bytes:
             fail(
-                f"tensor {t} ({tensors[t].name}) ends at {off + tensors[t].nbytes}, past the "
+                f"tensor {t} ({tensors[t].name}) ends at {off + sizes[t]}, past the "
                 f"{plan.arena_bytes}-byte arena"
             )
         placed.append(t)
 
     groups = {t: _root(plan.aliases, t) for t in placed}
     timeline = op_timeline(info)
-    io = _io_tensors(info)
+    io = _inplace_barred(info, plan.overrides)
     allowed = {
         rule[1]: rule[0]
         for rule in (
@@ -866,17 +928,17 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
 
     order = sorted(placed, key=lambda t: expected[t][0])
     for i, a in enumerate(order):
-        if tensors[a].nbytes == 0:
+        if sizes[a] == 0:
             continue
         fa, la = expected[a]
-        a0, a1 = plan.offsets[a], plan.offsets[a] + tensors[a].nbytes
+        a0, a1 = plan.offsets[a], plan.offsets[a] + sizes[a]
         for b in order[i + 1 :]:
             fb, lb = expected[b]
             if fb > la:
                 break
             if groups[a] == groups[b]:
                 continue
-            b0, b1 = plan.offsets[b], plan.offsets[b] + tensors[b].nbytes
+            b0, b1 = plan.offsets[b], plan.offsets[b] + sizes[b]
             if a0 < b1 and b0 < a1 and fa <= lb and fb <= la:
                 fail(
                     f"tensors {a} ({tensors[a].name}) and {b} ({tensors[b].name}) are live "
@@ -898,7 +960,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
                 f"{plan.arena_bytes}-byte arena"
             )
         for t in placed:
-            t0, t1 = plan.offsets[t], plan.offsets[t] + tensors[t].nbytes
+            t0, t1 = plan.offsets[t], plan.offsets[t] + sizes[t]
             if expected[t][0] <= end and start <= expected[t][1] and off < t1 and t0 < off + nbytes:
                 fail(f"op {i}'s scratch overlaps tensor {t} ({tensors[t].name}), live at that op")
 
@@ -907,9 +969,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
         resources
     ):
         fail(f"{len(plan.resource_offsets)} resource offsets for {len(resources)} variables")
-    spans = [
-        (plan.offsets[t], plan.offsets[t] + tensors[t].nbytes, tensors[t].name) for t in placed
-    ]
+    spans = [(plan.offsets[t], plan.offsets[t] + sizes[t], tensors[t].name) for t in placed]
     spans += [
         (off, off + n, f"op {i}'s scratch")
         for i, (off, n) in enumerate(zip(plan.scratch_offsets, plan.scratch_bytes))

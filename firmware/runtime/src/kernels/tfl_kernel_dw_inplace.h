@@ -13,10 +13,11 @@
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
 
-/* Prepare's half (in, out validated int8 NHWC, depth multiplier dm): *scratch = -1 when the
- * output does not overlap the input; when it does, the overlap must be the planned form (same
- * first byte, int8, dm 1, output no larger than the input; else TFL_ERR_PLAN_MISMATCH) and
- * *scratch is the arena offset of the one-channel buffer (tfl_scratch_request). */
+/* Prepare's half (in, out validated NHWC, depth multiplier dm): *scratch = -1 when the output
+ * does not start at the input's first byte; when it does, it must be the planned form (int8, dm
+ * 1, output no larger than the input; else TFL_ERR_PLAN_MISMATCH) and *scratch is the arena
+ * offset of the one-channel buffer (tfl_scratch_request: TFL_ERR_PLAN_MISMATCH when the plan has
+ * no scratch entry for the op). */
 TFL_MUST_CHECK tfl_status tfl_dwconv_inplace_prepare(tfl_context *ctx, const tfl_node *node,
                                                      const tfl_tensor *in, const tfl_tensor *out,
                                                      int32_t dm, int32_t *scratch);
