@@ -442,3 +442,18 @@ def test_generated_depthwise_chains_plan_soundly(model: bytes) -> None:
 @given(depthwise_chains())
 def test_generated_depthwise_chains_are_bit_exact_in_place(model: bytes) -> None:
     _run_in_c_runtime(model, inplace=True, samples=2)
+
+
+def test_aot_leaves_in_place_depthwise_to_the_generic_kernel() -> None:
+    """generate --aot specialises DEPTHWISE_CONV_2D with an out-of-place body: an operator the
+    plan computes in place keeps the generic kernel (its in-place eval)."""
+    from tinyflash.aot import aot_layers
+
+    info = parse_model(inplace_model(), "inplace")
+    depthwise = {op.index for op in info.ops if op.name == "DEPTHWISE_CONV_2D"}
+    views_only = {
+        layer.op_index for layer in aot_layers(info, plan_memory(info, inplace=False), "dsp")
+    }
+    assert depthwise <= views_only
+    in_place = {layer.op_index for layer in aot_layers(info, plan_memory(info), "dsp")}
+    assert not depthwise & in_place
