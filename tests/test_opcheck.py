@@ -329,7 +329,7 @@ def test_cli_check_table() -> None:
 def test_cli_check_plan_table() -> None:
     done = tinyflash("check", str(shared_model_path("kws_ref_model")), "--plan")
     assert done.returncode == 0, done.stderr
-    assert "memory plan" in done.stdout and "(= 31)" in done.stdout and "0-12" in done.stdout
+    assert "memory plan" in done.stdout and "(= 31, view)" in done.stdout and "0-12" in done.stdout
 
 
 @pytest.mark.slow

@@ -949,6 +949,14 @@ class CheckResult:
                 "alignment": plan.alignment,
                 "strategy": plan.strategy,
                 "aliases": {str(k): v for k, v in plan.aliases.items()},
+                # in-place operators (plan.alias_rule): the kind of each alias, the arena
+                # without them, planned / lower bound, and where the memory peaks
+                "inplace": plan.inplace,
+                "alias_kinds": {str(k): v for k, v in plan.alias_kinds.items()},
+                "arena_without_inplace": plan.baseline_bytes,
+                "inplace_saved_bytes": plan.baseline_bytes - plan.arena_bytes,
+                "planned_over_lower_bound": round(plan.ratio, 4),
+                "peak": _peak_dict(info, plan),
                 "tensors": [
                     {
                         "tensor": t,
@@ -993,13 +1001,35 @@ class CheckResult:
         }
 
 
-def check_file(path: str | Path, kernels: str = "portable") -> CheckResult:
+def _peak_dict(info: ModelInfo, plan: MemoryPlan) -> dict[str, object]:
+    from tinyflash.plan import plan_peak
+
+    peak = plan_peak(info, plan)
+    return {
+        "op": peak.op,
+        "op_name": info.ops[peak.op].name if peak.op >= 0 else "",
+        "live_bytes": peak.live_bytes,
+        "scratch_bytes": peak.scratch_bytes,
+        "tensors": [
+            {
+                "tensor": t,
+                "name": info.tensors[t].name,
+                "bytes": info.tensors[t].nbytes,
+                "shares": plan.aliases.get(t),  # the tensor whose bytes it takes, or None
+            }
+            for t in peak.tensors
+        ],
+    }
+
+
+def check_file(path: str | Path, kernels: str = "portable", inplace: bool = True) -> CheckResult:
     """load_model + check_model + plan_memory (the plan verified) for one .tflite file, planned
-    for a firmware with the kernel set `kernels` (the DSP kernels' scratch is in the arena)."""
+    for a firmware with the kernel set `kernels` (the DSP kernels' scratch is in the arena),
+    with in-place operators unless `inplace` is False."""
     from tinyflash.plan import plan_memory, verify_plan
 
     info = load_model(path)
     report = check_model(info)
-    plan = plan_memory(info, kernels)
+    plan = plan_memory(info, kernels, inplace=inplace)
     verify_plan(info, plan)
     return CheckResult(info=info, report=report, plan=plan)
