@@ -232,6 +232,7 @@ def generate(
     aot: bool = False,
     patches: str = "off",
     patch_overhead: float = 1.25,
+    inplace: bool = True,
 ) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
     `kernels` ("portable", "dsp" or "mve") overrides the board's kernel set; "dsp" needs a board
@@ -241,7 +242,7 @@ def generate(
     boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
     checked and planned by the pipeline's check stage (else this does it). `aot`: the operators
     that have a specialised body run it (src/model_aot.c, aot.py); the others keep the generic
-    kernels."""
+    kernels. `inplace`: plan in-place operators (False: the plan with RESHAPE-like views only)."""
     from tinyflash.boards import load_board
     from tinyflash.pipeline import check_model_file
 
@@ -308,8 +309,8 @@ def generate(
     # the DSP and MVE kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
     kernel_set = board_kernel_set(board) if runtime != "tflm" else "portable"
     if checked is None:
-        checked = check_model_file(model_path, kernel_set)
-    checked = dataclasses.replace(checked.for_kernels(kernel_set), path=model_path)
+        checked = check_model_file(model_path, kernel_set, inplace)
+    checked = dataclasses.replace(checked.for_kernels(kernel_set, inplace), path=model_path)
     patch_note = ""
     tiles = parse_mode(patches)
     if aot and tiles != 0:
@@ -325,7 +326,9 @@ def generate(
                 f"{option('runtime')} tflm",
                 EXIT_BAD_INPUT,
             )
-        patched, choice = plan_with_patches(checked.info, kernel_set, tiles, patch_overhead)
+        patched, choice = plan_with_patches(
+            checked.info, kernel_set, tiles, patch_overhead, inplace=inplace
+        )
         verify_plan(checked.info, patched)
         checked = dataclasses.replace(checked, plan=patched)
         patch_note = choice.reason

@@ -6,6 +6,7 @@
  * weights read index 0 for every channel). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
+#include "tfl_kernel_dw_inplace.h"
 #include "tfl_kernel_mve.h"
 #include "tfl_mac.h"
 
@@ -15,6 +16,7 @@
 typedef struct {
   tfl_conv_params p;
   int32_t depth_multiplier;
+  int32_t inplace_scratch; /* -1, or the one-channel buffer of the in-place eval */
 } dwconv_data;
 TFL_OP_DATA_FITS(dwconv_data);
 /* p stays first: patch-based execution (tfl_patches.c) sets p.pad_h through node->data */
@@ -44,6 +46,9 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_conv_geometry(in, out, kh, kw, padding, &d->p));
   /* weights [1, KH, KW, IC * depth_multiplier]: per-channel along dim 3 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 3, act, &d->p));
+  /* output planned over the input (plan.py, kind "depthwise"): channel by channel */
+  TFL_ENSURE(
+      tfl_dwconv_inplace_prepare(ctx, node, in, out, d->depth_multiplier, &d->inplace_scratch));
   if (TFL_IS_INT16(in)) {
     /* TFLM's 16x8 depthwise reads its bias as int64 only */
     if (bias != NULL && bias->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -89,12 +94,14 @@ TFL_MAC_NOINLINE static void dw_acc4(const int8_t *x, const int8_t *w, int32_t r
 }
 
 static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
+  const dwconv_data *dd = (const dwconv_data *)node->data;
+  if (dd->inplace_scratch >= 0)
+    return tfl_dwconv_inplace_eval(ctx, node, &dd->p, dd->inplace_scratch);
   const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
   const tfl_tensor *in = t.in, *w = t.w, *out = t.out;
   const int8_t *x = t.x, *wt = t.wt;
   const int32_t *b = t.b;
   int8_t *y = t.y;
-  const dwconv_data *dd = (const dwconv_data *)node->data;
   const tfl_conv_params *d = &dd->p;
   /* Locals: int8 output stores may alias node->data, which would force reloads. */
   const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
