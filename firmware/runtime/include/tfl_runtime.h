@@ -46,6 +46,7 @@ typedef struct tfl_tensor {
   uint8_t type;        /* tfl_type */
   uint8_t is_constant; /* 1: data is read-only model bytes */
   uint8_t is_variable; /* 1: state kept between invokes (zeroed by tfl_init, tfl_reset_variables) */
+  uint8_t is_compressed; /* 1: constant int8 weights stored compressed (tfl_kernel_wz.h) */
   /* Quantization: scale/zero_point of channel 0 (or of the tensor). Per-channel scales stay in
    * the model; read them with tfl_tensor_channel_scale(). quant_count == 0: not quantized. */
   float scale;

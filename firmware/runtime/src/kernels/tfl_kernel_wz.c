@@ -1,0 +1,149 @@
+/* Compressed constant weights: check and decode (see tfl_kernel_wz.h). */
+#include "tfl_kernel_wz.h"
+
+#include <string.h>
+
+static uint32_t wz_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* The header fields every function needs. */
+typedef struct {
+  uint8_t scheme, bits, axis;
+  uint32_t rows, count; /* count: tables (palette) or non-zero values (sparse) */
+  uint32_t row_len;     /* elements per row */
+} wz_header;
+
+static wz_header wz_read(const uint8_t *b, uint32_t elements) {
+  wz_header h;
+  h.scheme = b[4];
+  h.bits = b[5];
+  h.axis = b[6];
+  h.rows = wz_u32(b + 8);
+  h.count = wz_u32(b + 12);
+  h.row_len = h.rows != 0 ? elements / h.rows : 0;
+  return h;
+}
+
+static uint32_t popcount8(uint32_t v) {
+  uint32_t n = 0;
+  for (; v != 0; v &= v - 1) ++n;
+  return n;
+}
+
+tfl_status tfl_wz_check(const uint8_t *blob, uint32_t len, const tfl_tensor *t) {
+  if (blob == NULL || len < TFL_WZ_HEADER || memcmp(blob, "TFZ1", 4) != 0) {
+    return TFL_ERR_BAD_BUFFER;
+  }
+  if (t->type != TFL_TYPE_INT8 || t->dims_count == 0 || t->bytes <= 0) return TFL_ERR_BAD_BUFFER;
+  const uint32_t elements = (uint32_t)t->bytes;
+  const wz_header h = wz_read(blob, elements);
+  if (blob[7] != 0 || h.rows == 0 || h.rows > elements || elements % h.rows != 0) {
+    return TFL_ERR_BAD_BUFFER;
+  }
+  const uint64_t rows = h.rows, row_len = h.row_len;
+  if (h.scheme == TFL_WZ_PALETTE) {
+    if (h.bits < 1 || h.bits > 8 || h.count == 0) return TFL_ERR_BAD_BUFFER;
+    if (h.axis == 0) {
+      if (h.count != 1 && h.count != h.rows) return TFL_ERR_BAD_BUFFER;
+    } else if (h.axis == 1) {
+      if (h.rows != 1 || h.count != (uint32_t)t->dims[t->dims_count - 1]) return TFL_ERR_BAD_BUFFER;
+    } else {
+      return TFL_ERR_BAD_BUFFER;
+    }
+    const uint64_t need = TFL_WZ_HEADER + ((uint64_t)h.count << h.bits) +
+                          rows * ((row_len * h.bits + 7u) / 8u);
+    return need == len ? TFL_OK : TFL_ERR_BAD_BUFFER;
+  }
+  if (h.scheme != TFL_WZ_SPARSE || h.bits != 0 || h.axis != 0 || h.count > elements) {
+    return TFL_ERR_BAD_BUFFER;
+  }
+  const uint64_t mask_row = (row_len + 7u) / 8u;
+  const uint64_t need = TFL_WZ_HEADER + 4u * rows + rows * mask_row + h.count;
+  if (need != len) return TFL_ERR_BAD_BUFFER;
+  /* every row's mask holds exactly as many set bits as its run of values, none in the padding */
+  const uint8_t *starts = blob + TFL_WZ_HEADER, *mask = starts + 4u * rows;
+  const uint32_t tail = h.row_len & 7u;
+  uint32_t expect = 0;
+  for (uint32_t r = 0; r < h.rows; ++r) {
+    if (wz_u32(starts + 4u * r) != expect) return TFL_ERR_BAD_BUFFER;
+    uint32_t set = 0;
+    const uint8_t *m = mask + (uint64_t)r * mask_row;
+    for (uint32_t j = 0; j < (uint32_t)mask_row; ++j) set += popcount8(m[j]);
+    if (tail != 0 && (m[mask_row - 1] >> tail) != 0) return TFL_ERR_BAD_BUFFER;
+    if (set > h.count - expect) return TFL_ERR_BAD_BUFFER;
+    expect += set;
+  }
+  return expect == h.count ? TFL_OK : TFL_ERR_BAD_BUFFER;
+}
+
+int32_t tfl_wz_rows(const tfl_tensor *w) {
+  return (int32_t)wz_u32((const uint8_t *)w->data + 8);
+}
+
+/* n indices of `bits` bits from src (LSB first), each through its table: table + (e % cycle) *
+ * 2^bits for cycle > 0 (a table per element of the last dimension), else table. */
+static void palette_row(const uint8_t *src, uint32_t bits, const int8_t *table, uint32_t cycle,
+                        uint32_t n, int8_t *dst) {
+  if (bits == 4 && cycle == 0) { /* the common clustered case: two indices per byte */
+    uint32_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+      const uint32_t v = *src++;
+      dst[i] = table[v & 15u];
+      dst[i + 1] = table[v >> 4];
+    }
+    if (i < n) dst[i] = table[*src & 15u];
+    return;
+  }
+  const uint32_t mask = (1u << bits) - 1u;
+  uint32_t acc = 0, have = 0, c = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (have < bits) {
+      acc |= (uint32_t)*src++ << have;
+      have += 8;
+    }
+    const uint32_t v = acc & mask;
+    acc >>= bits;
+    have -= bits;
+    if (cycle != 0) {
+      dst[i] = table[(c << bits) + v];
+      if (++c == cycle) c = 0;
+    } else {
+      dst[i] = table[v];
+    }
+  }
+}
+
+/* One row of the sparse form: zeros, then the values at the mask's set bits. */
+static void sparse_row(const uint8_t *mask, const int8_t *values, uint32_t n, int8_t *dst) {
+  memset(dst, 0, n);
+  for (uint32_t j = 0; j < n; j += 8) {
+    for (uint32_t m = *mask++, k = j; m != 0; m >>= 1, ++k) {
+      if (m & 1u) dst[k] = *values++;
+    }
+  }
+}
+
+void tfl_wz_decode_rows(const tfl_tensor *w, int32_t row0, int32_t count, int8_t *dst) {
+  const uint8_t *b = (const uint8_t *)w->data;
+  const wz_header h = wz_read(b, (uint32_t)w->bytes);
+  const uint8_t *body = b + TFL_WZ_HEADER;
+  if (h.scheme == TFL_WZ_PALETTE) {
+    const int8_t *tables = (const int8_t *)body;
+    const uint32_t row_bytes = (h.row_len * h.bits + 7u) / 8u;
+    const uint8_t *idx = body + (h.count << h.bits);
+    for (int32_t r = row0; r < row0 + count; ++r, dst += h.row_len) {
+      const int8_t *table = h.axis == 0 && h.count > 1 ? tables + ((uint32_t)r << h.bits) : tables;
+      palette_row(idx + (uint32_t)r * row_bytes, h.bits, table, h.axis == 1 ? h.count : 0,
+                  h.row_len, dst);
+    }
+    return;
+  }
+  const uint32_t mask_row = (h.row_len + 7u) / 8u;
+  const uint8_t *mask = body + 4u * h.rows;
+  const int8_t *values = (const int8_t *)(mask + h.rows * mask_row);
+  for (int32_t r = row0; r < row0 + count; ++r, dst += h.row_len) {
+    sparse_row(mask + (uint32_t)r * mask_row, values + wz_u32(body + 4u * (uint32_t)r), h.row_len,
+               dst);
+  }
+}
