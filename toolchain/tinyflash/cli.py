@@ -294,6 +294,11 @@ def generate_command(
         "create_tflm_tree.py); default on Arduino "
         "boards: TFLM's Arduino library via lib_deps.",
     ),
+    compress: str = typer.Option(
+        "auto",
+        "--compress",
+        help="auto: store clustered or pruned weights compressed in flash; off: all dense.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate a PlatformIO firmware project for MODEL on a board.
@@ -318,6 +323,7 @@ def generate_command(
         kernels=kernels,
         runtime=runtime,
         tflm_path=tflm_path,
+        compress=compress,
     )
     if as_json:
         print_json(result.to_dict())
@@ -346,6 +352,16 @@ def generate_command(
         else [f"arena {result.arena_bytes:,} B", f"pool {result.pool_words:,} words"]
     )
     print_parts(console, [*memory, f"{result.selftest_count} self-test vectors"])
+    packed = result.compression
+    if packed is not None and packed.compressed_count:
+        print_parts(
+            console,
+            [
+                f"model {packed.dense_bytes:,} B -> {len(packed.data):,} B in flash",
+                f"{packed.compressed_count} weight tensors compressed",
+                f"{packed.saved:,} B saved",
+            ],
+        )
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
     rows = [
         (

@@ -133,13 +133,16 @@ def render_project(
     paths: FirmwarePaths,
     vendor: bool,
     templates: Path | None = None,
+    embedded: bytes | None = None,
 ) -> RenderedProject:
     """Renders every file of the project of the checked model (ModelInfo + memory plan; its
     path's name is the model file's name) in memory. Pure: same arguments → same bytes.
-    Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention)."""
+    Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention).
+    `embedded`: the model bytes the firmware holds when they differ from the file's (compressed
+    weights, compress.py); the project's model copy stays the file."""
     info, plan = checked.info, checked.plan
     model_file = checked.path.name
-    model = bytes(info.data)
+    model = bytes(info.data) if embedded is None else embedded
     tensor_count = len(info.tensors)
     op_names = [op.name for op in info.ops]
     offsets = list(plan.c_offsets)
@@ -170,6 +173,8 @@ def render_project(
     vendor = vendor or board.arduino  # real-board projects always stand alone
     vendored = vendored_files(board) if vendor else {}
     runtime_keys = {
+        "model": model,
+        "model_size": len(model),
         "tensor_count": tensor_count,
         "node_count": len(op_names),
         "offsets": offsets,
@@ -208,13 +213,15 @@ def generate(
     runtime: str = "tinyflash",
     tflm_path: Path | None = None,
     checked: CheckedModel | None = None,
+    compress: str = "auto",
 ) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
     `kernels` ("portable" or "dsp") overrides the board's kernel set; "dsp" needs a board whose
     manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
     that runs the model with TensorFlow Lite Micro (from `tflm_path`, a TFLM tree, or on Arduino
     boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
-    checked and planned by the pipeline's check stage (else this does it)."""
+    checked and planned by the pipeline's check stage (else this does it). `compress`: "auto"
+    stores the weights compress.py finds worth it compressed in flash, "off" keeps all dense."""
     from tinyflash.boards import load_board
     from tinyflash.pipeline import check_model_file
 
@@ -328,14 +335,18 @@ def generate(
     vectors = selftest_vectors(
         model, len(info.inputs), len(info.outputs), selftest, model_name=model_file
     )
+    from tinyflash.compress import compress_model
+
+    packed = compress_model(info, compress)
     project = render_project(
         checked,
         board=board,
         vectors=vectors,
         paths=vendored_paths() if vendor else default_paths(board),
         vendor=vendor,
+        embedded=packed.data,
     )
-    return write_generated(
+    result = write_generated(
         project,
         model_path,
         sha,
@@ -347,3 +358,4 @@ def generate(
         vendored=vendor or board.arduino,
         kernel_set="dsp" if board.dsp else "portable",
     )
+    return dataclasses.replace(result, compression=packed)

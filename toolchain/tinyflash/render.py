@@ -110,6 +110,7 @@ class GenerateResult:
     kernel_set: str  # "portable" or "dsp"
     ram: Budget
     flash: Budget
+    compression: Any = None  # compress.Compressed: the embedded model's compressed weights
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +128,18 @@ class GenerateResult:
             "kernel_set": self.kernel_set,
             "ram": self.ram.to_dict(),
             "flash": self.flash.to_dict(),
+            **(
+                {}
+                if self.compression is None
+                else {
+                    "compression": {
+                        "model_bytes": self.compression.dense_bytes,
+                        "embedded_bytes": len(self.compression.data),
+                        "saved": self.compression.saved,
+                        "tensors": [t.to_dict() for t in self.compression.tensors],
+                    }
+                }
+            ),
         }
 
 
@@ -377,7 +390,8 @@ def render_project_files(
     context = base_context(checked, board, vectors, paths, vendor, budgets, generated, vendored)
     context.update(runtime_keys)
     return RenderedProject(
-        files=render_files(templates, template_outputs, context, context["model"], vendored),
+        # the copy is the model file itself (verify's reference), whatever bytes are embedded
+        files=render_files(templates, template_outputs, context, bytes(checked.info.data), vendored),
         identifier=context["ident"],
         kernels=context["kernels"],
         ram=budgets[0],
