@@ -106,6 +106,7 @@ class BenchRun:
     build_seconds: float
     instructions_per_tick: float  # from the port's tick unit: 10^9 / SysTick clock
     repeat_instructions: tuple[int, ...]  # every timed invoke (identical under -icount)
+    compress: str = "auto"  # generate --compress: "auto" (compressed weights where found) or "off"
 
 
 @dataclass
@@ -379,22 +380,24 @@ def bench_one(
     seed: int = 0,
     tflm_path: Path | None = None,
     runner: Runner | None = None,
+    compress: str = "auto",
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
-    the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR")."""
+    the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR"). `compress`:
+    generate's --compress (compressed weights in flash, "auto", or all dense, "off")."""
     from tinyflash.pipeline import Pipeline
     from tinyflash.reference import TFLMReference
     from tinyflash.verify import load_inputs
 
     pipeline = Pipeline.start(model, board_id)
     info, board = pipeline.model.info, pipeline.board
-    options: dict[str, Any] = {"kernels": kernels}
+    options: dict[str, Any] = {"kernels": kernels, "compress": compress}
     if tflm_path is not None:
         from tinyflash.tflm_tree import inspect_tree
 
         kernels = TFLM_RUN_PREFIX + inspect_tree(tflm_path).flavour
         options = {"runtime": "tflm", "tflm_path": tflm_path}
-    project = workdir / f"{model.stem}-{board_id}-{kernels}"
+    project = workdir / f"{model.stem}-{board_id}-{kernels}{'-dense' if compress == 'off' else ''}"
     generated = pipeline.generate(project, force=True, selftest=0, **options)
     try:
         build = pipeline.build(generated.project_dir)
@@ -477,6 +480,7 @@ def bench_one(
         build_seconds=round(build.seconds, 1),
         instructions_per_tick=per_tick,
         repeat_instructions=tuple(round(t * per_tick) for t in ticks),
+        compress=compress if tflm_path is None else "off",
     )
 
 
@@ -502,7 +506,7 @@ def table(runs: Sequence[BenchRun], wide: bool = False) -> tuple[list[str], list
         rows.append(
             [
                 run.model,
-                run.kernels,
+                run.kernels + (" dense" if run.compress == "off" else ""),
                 f"{run.instructions:,}",
                 f"{run.macs_per_instruction:.3f}",
                 f"{run.code.runtime:,}",
@@ -536,8 +540,11 @@ def bench(
     runtimes: Sequence[str] = ("tinyflash",),
     tflm_path: Path | None = None,
     runner: Runner | None = None,
+    compress_modes: Sequence[str] = ("auto",),
 ) -> BenchResult:
-    """Every model x board x kernel set; boards without DSP skip the dsp set (noted). With
+    """Every model x board x kernel set (x compress mode: "auto" compressed weights where
+    found, "off" all dense, reported as "KERNELS dense"); boards without DSP skip the dsp set
+    (noted). With
     "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`.
     `runner` (board, elf) -> a context manager giving the serial URL of a board running elf (a
     farm place, say); default: QEMU here."""
@@ -579,6 +586,11 @@ def bench(
         raise TinyflashError(
             f"{option('repeats')} must be at least 1, not {repeats}", EXIT_BAD_INPUT
         )
+    for mode in compress_modes:
+        if mode not in ("auto", "off"):
+            raise TinyflashError(
+                f"{option('compress')} takes auto and/or off, not {mode!r}", EXIT_BAD_INPUT
+            )
     result = BenchResult(runs=[])
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -612,9 +624,18 @@ def bench(
                     if note not in result.notes:
                         result.notes.append(note)
                     continue
-                if progress:
-                    progress(f"{Path(model).stem} on {board_id} ({kernels})")
-                result.runs.append(
-                    bench_one(Path(model), board_id, kernels, work, repeats=repeats, runner=runner)
-                )
+                for mode in compress_modes:
+                    if progress:
+                        progress(f"{Path(model).stem} on {board_id} ({kernels}, compress {mode})")
+                    result.runs.append(
+                        bench_one(
+                            Path(model),
+                            board_id,
+                            kernels,
+                            work,
+                            repeats=repeats,
+                            runner=runner,
+                            compress=mode,
+                        )
+                    )
     return result

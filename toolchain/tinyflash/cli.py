@@ -1427,6 +1427,12 @@ def bench_command(
     ),
     tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
     farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
+    compress: str = typer.Option(
+        "auto",
+        "--compress",
+        help="Comma-separated: auto (compressed weights where found), off (all dense); "
+        "auto,off runs both (the dense runs say KERNELS dense).",
+    ),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -1466,6 +1472,7 @@ def bench_command(
         runtimes=[r.strip() for r in runtime.split(",") if r.strip()],
         tflm_path=tflm_path,
         runner=runner,
+        compress_modes=[m.strip() for m in compress.split(",") if m.strip()],
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     if as_json:

@@ -34,6 +34,7 @@ static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node);
 TFL_DEFINE_KERNEL16(fc_int16, 9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16);
 /* Compressed weights (tfl_kernel_wz.h): selected by prepare, rows decoded onto the stack. */
 static tfl_status fc_eval_wz(tfl_context *ctx, tfl_node *node);
+static void fc_decode_chunks(tfl_context *ctx, tfl_node *node);
 static const tfl_kernel fc_wz = {9, "FULLY_CONNECTED", fc_prepare, fc_eval_wz, NULL};
 
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
@@ -184,9 +185,63 @@ static tfl_status fc_eval(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
+#if TFL_MAC_DSP
+/* DSP, per-tensor 4-bit palette (tfl_wz_pairs4): no decode pass. Each input row is expanded
+ * into natural int16 pairs (the scratch the dense path expands into) and every index byte
+ * fetches its two weights as one SMLAD operand from the 256-entry pair table on the stack.
+ * 0 when the weights or shapes do not fit this path. */
+TFL_MAC_OUTLINE static int fc_eval_pairs(tfl_context *ctx, tfl_node *node) {
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
+  const fc_data *d = (const fc_data *)node->data;
+  const int32_t depth = d->depth, units = d->units;
+  uint32_t pairs[256];
+  if (d->scratch < 0 || d->filter_offset != 0 || (depth & 3) != 0 || depth > TFL_MAC_PATCH_BYTES) {
+    return 0;
+  }
+  const uint8_t *idx = tfl_wz_pairs4(t.w, pairs);
+  if (idx == NULL) return 0;
+  const int32_t *mult = ctx->mem.pool + d->pool_index;
+  const int32_t *shift = mult + t.w->quant_count;
+  const int32_t qmask = t.w->quant_count > 1 ? -1 : 0;
+  const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
+  const int32_t half = depth >> 1;
+  uint32_t *xp = (uint32_t *)tfl_scratch(ctx, d->scratch);
+  for (int32_t batch = 0; batch < d->batches; ++batch) {
+    int8_t *yrow = t.y + batch * units;
+    tfl_wz_expand_pairs(xp, t.x + batch * depth, depth >> 2, d->input_offset);
+    int32_t n = 0;
+    for (; n + 4 <= units; n += 4) {
+      uint32_t acc[4];
+      tfl_wz_dot4_pairs(xp, idx + n * half, half, half, pairs, acc);
+      for (int32_t j = 0; j < 4; ++j) {
+        const int32_t q = (n + j) & qmask;
+        yrow[n + j] = tfl_mac_output(acc[j], t.b, n + j, mult[q], shift[q], out_off, act_lo, act_hi);
+      }
+    }
+    for (; n < units; ++n) {
+      const uint32_t acc = tfl_wz_dot1_pairs(xp, idx + n * half, half, pairs);
+      yrow[n] = tfl_mac_output(acc, t.b, n, mult[n & qmask], shift[n & qmask], out_off, act_lo,
+                               act_hi);
+    }
+  }
+  return 1;
+}
+#endif
+
 /* Compressed weights: per input row, tfl_wz_chunk units at a time are decoded onto the stack and
- * run through the dense loops (fc_units). */
+ * run through the dense loops (fc_units); on DSP cores a per-tensor 4-bit palette takes
+ * fc_eval_pairs instead. */
 static tfl_status fc_eval_wz(tfl_context *ctx, tfl_node *node) {
+#if TFL_MAC_DSP
+  if (fc_eval_pairs(ctx, node)) return TFL_OK;
+#endif
+  fc_decode_chunks(ctx, node);
+  return TFL_OK;
+}
+
+/* The decode-onto-the-stack form of fc_eval_wz (out of line: its buffer and fc_eval_pairs'
+ * table never share a frame). */
+TFL_MAC_OUTLINE static void fc_decode_chunks(tfl_context *ctx, tfl_node *node) {
   const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
   const fc_data *d = (const fc_data *)node->data;
   const int32_t *mult = ctx->mem.pool + d->pool_index;
@@ -204,7 +259,6 @@ static tfl_status fc_eval_wz(tfl_context *ctx, tfl_node *node) {
                t.y + batch * units + n0, patch);
     }
   }
-  return TFL_OK;
 }
 
 /* 16x8: out[b][n] = clamp(requant(sum_k x[b][k] * (w[n][k] - zp_w) + bias[n])), int16 in and

@@ -44,4 +44,32 @@ static inline int32_t tfl_wz_chunk(int32_t row_bytes) {
   return n >= 4 ? n & ~3 : n;
 }
 
+#include "tfl_mac.h"
+
+/* The index stream of a per-tensor 4-bit palette with even rows (two weights per byte, row r
+ * at r * row / 2), with its 256 byte values mapped to weight pairs in pairs[] (low halfword the
+ * even weight, high the odd one, both sign-extended int16): NULL for every other blob. */
+const uint8_t *tfl_wz_pairs4(const tfl_tensor *w, uint32_t pairs[256]);
+
+#if TFL_MAC_DSP
+/* xp: activations as natural int16 pairs (x[2k] + offset, x[2k+1] + offset) per word. */
+static inline void tfl_wz_expand_pairs(uint32_t *xp, const int8_t *x, int32_t blocks,
+                                       int32_t x_offset) {
+  const uint32_t off = tfl_pack_offset(x_offset);
+  for (; blocks > 0; --blocks, x += 4) {
+    const uint32_t v = tfl_ld32(x);
+    const uint32_t even = tfl_sxtab16(off, v), odd = tfl_sxtab16_ror8(off, v);
+    *xp++ = (even & 0xFFFFu) | (odd << 16);
+    *xp++ = (even >> 16) | (odd & 0xFFFF0000u);
+  }
+}
+
+/* acc[j] = sum over n index bytes of SMLAD(xp[k], pairs[idx[j * stride + k]]), j = 0..3. */
+void tfl_wz_dot4_pairs(const uint32_t *xp, const uint8_t *idx, int32_t stride, int32_t n,
+                       const uint32_t *pairs, uint32_t acc[4]);
+/* The same for one row. */
+uint32_t tfl_wz_dot1_pairs(const uint32_t *xp, const uint8_t *idx, int32_t n,
+                           const uint32_t *pairs);
+#endif
+
 #endif
