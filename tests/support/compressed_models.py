@@ -32,7 +32,7 @@ def _build():  # type: ignore[no-untyped-def]
     x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
     x = keras.layers.MaxPooling2D(2)(x)
     x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(160, activation="relu")(x)
+    x = keras.layers.Dense(256, activation="relu")(x)
     outputs = keras.layers.Dense(10, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="digits_wide")
 
@@ -102,3 +102,53 @@ def prune(src: Path, dst: Path, fraction: float = 0.8) -> Path:
         return out
 
     return _rewrite(src, dst, zero)
+
+
+def synthetic(levels: int, zeros: float, seed: int = 7) -> bytes:
+    """A small int8 model with larger weights than the digits CNNs' (CONV_2D 40x3x3x32, whose
+    channels the runtime decodes a few at a time; DEPTHWISE_CONV_2D 3x3x40; FULLY_CONNECTED
+    12x1440 per-tensor): each weight tensor drawn from `levels` int8 values per output channel
+    (per tensor for the FC) with a fraction `zeros` set to 0."""
+    from support.tflbuilder import ModelBuilder, quantized_bias_scale
+
+    rng = np.random.default_rng(seed)
+
+    def weights(shape: tuple[int, ...], axis: int) -> np.ndarray:
+        moved = np.moveaxis(np.zeros(shape, np.int64), axis, 0)
+        for c in range(moved.shape[0]):
+            palette = rng.choice(np.arange(-127, 128), levels, replace=False)
+            moved[c] = rng.choice(palette, moved[c].shape)
+        w = np.moveaxis(moved, 0, axis)
+        w[rng.random(shape) < zeros] = 0
+        return w
+
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 6, 6, 32], "int8", scale=0.05, zero_point=-3)
+    s1 = [0.002 + 0.0001 * c for c in range(40)]
+    w1 = b.tensor("w1", None, "int8", data=weights((40, 3, 3, 32), 0), scale=s1, zero_point=0)
+    b1 = b.tensor(
+        "b1", None, "int32", data=rng.integers(-900, 900, 40),
+        scale=quantized_bias_scale(0.05, s1), zero_point=0,
+    )
+    h1 = b.tensor("h1", [1, 6, 6, 40], "int8", scale=0.08, zero_point=1)
+    b.op("CONV_2D", [x, w1, b1], [h1], padding="SAME", stride_w=1, stride_h=1,
+         fused_activation_function="RELU")
+    s2 = [0.01 + 0.0002 * c for c in range(40)]
+    w2 = b.tensor(
+        "w2", None, "int8", data=weights((1, 3, 3, 40), 3), scale=s2, zero_point=0,
+        quantized_dimension=3,
+    )
+    b2 = b.tensor(
+        "b2", None, "int32", data=rng.integers(-300, 300, 40),
+        scale=quantized_bias_scale(0.08, s2), zero_point=0,
+    )
+    h2 = b.tensor("h2", [1, 6, 6, 40], "int8", scale=0.06, zero_point=-2)
+    b.op("DEPTHWISE_CONV_2D", [h1, w2, b2], [h2], padding="SAME", stride_w=1, stride_h=1,
+         depth_multiplier=1)
+    w3 = weights((1, 12 * 1440), 0).reshape(12, 1440)  # one palette for the whole tensor
+    w3 = b.tensor("w3", None, "int8", data=w3, scale=0.004, zero_point=0)
+    b3 = b.tensor("b3", None, "int32", data=rng.integers(-2000, 2000, 12),
+                  scale=0.06 * 0.004, zero_point=0)
+    y = b.tensor("y", [1, 12], "int8", scale=0.2, zero_point=0)
+    b.op("FULLY_CONNECTED", [h2, w3, b3], [y])
+    return b.build(inputs=[x], outputs=[y])

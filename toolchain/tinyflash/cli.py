@@ -126,6 +126,31 @@ def _shapes(tensors: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _compression_table(weights: Any, console: Any) -> Any:
+    """check's table of the weight tensors generate could store compressed."""
+    from rich.table import Table
+
+    table = Table(
+        title="weights in flash (generate --compress auto)",
+        title_justify="left",
+        **narrow_table(console),
+    )
+    for column in ("tensor", "op", "values", "per ch.", "zeros", "encoding", "bytes", "saved"):
+        table.add_column(column, justify="left" if column in ("op", "encoding") else "right")
+    for w in weights:
+        table.add_row(
+            str(w.tensor),
+            w.op,
+            f"{w.distinct}",
+            f"{w.distinct_channel}",
+            f"{w.sparsity:.0%}",
+            w.encoding,
+            f"{w.bytes:,}",
+            f"{w.saved:,}",
+        )
+    return table
+
+
 @app.command("check", epilog=_runtime_ops_epilog())
 def check_command(
     model: Path = typer.Argument(..., help="A .tflite model."),
@@ -154,8 +179,12 @@ def check_command(
         raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
     from tinyflash.calibration import calibrated_ranges
 
+    from tinyflash.compress import analyze
+
     result = check_file(model, kernels)
     data = result.to_dict()
+    weights = analyze(result.info) if result.info.subgraph_count == 1 else ()
+    data["compression"] = [w.to_dict() for w in weights]
     ranges = calibrated_ranges(result.info)
     data["input_ranges"] = [
         {"name": n, "dtype": d, "low": lo, "high": hi} for n, d, lo, hi in ranges
@@ -221,6 +250,8 @@ def check_command(
                     f"{row['offset']:,}",
                 )
             console.print(ptable)
+        if weights:
+            console.print(_compression_table(weights, console))
         print_parts(
             console,
             [

@@ -223,8 +223,8 @@ def _candidates(op: str, w: np.ndarray) -> list[tuple[str, bytes]]:
         if w.size > STACK_BYTES:
             return []
         return [
-            (_palette_name(palette_rows(w, 1, False), "per-tensor"), palette_rows(w, 1, False)),
-            (_palette_name(palette_last_axis(w), "per-channel"), palette_last_axis(w)),
+            (_palette_name(palette_rows(w, 1, False), "tensor"), palette_rows(w, 1, False)),
+            (_palette_name(palette_last_axis(w), "channel"), palette_last_axis(w)),
             ("sparse", sparse_rows(w, 1)),
         ]
     rows = w.shape[0]
@@ -232,14 +232,14 @@ def _candidates(op: str, w: np.ndarray) -> list[tuple[str, bytes]]:
         return []
     tensor, per_row = palette_rows(w, rows, False), palette_rows(w, rows, True)
     return [
-        (_palette_name(tensor, "per-tensor"), tensor),
-        (_palette_name(per_row, "per-channel"), per_row),
+        (_palette_name(tensor, "tensor"), tensor),
+        (_palette_name(per_row, "channel"), per_row),
         ("sparse", sparse_rows(w, rows)),
     ]
 
 
 def _palette_name(blob: bytes, where: str) -> str:
-    return f"palette {blob[5]}-bit {where}"
+    return f"palette {blob[5]}b/{where}"
 
 
 def _weight_uses(info: ModelInfo) -> dict[int, list[tuple[OpInfo, int]]]:
@@ -398,7 +398,8 @@ class _AlignedBuffer:
             builder.StartVector(1, len(payload), 16)
             builder.head = builder.head - len(payload)
             builder.Bytes[builder.head : builder.head + len(payload)] = payload
-            vector = builder.EndVector(len(payload))
+            builder.vectorNumElems = len(payload)
+            vector = builder.EndVector()
         s.BufferStart(builder)
         if vector is not None:
             s.BufferAddData(builder, vector)
