@@ -134,12 +134,14 @@ def render_project(
     vendor: bool,
     templates: Path | None = None,
     embedded: bytes | None = None,
+    wz_stack_bytes: int = 0,
 ) -> RenderedProject:
     """Renders every file of the project of the checked model (ModelInfo + memory plan; its
     path's name is the model file's name) in memory. Pure: same arguments → same bytes.
     Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention).
     `embedded`: the model bytes the firmware holds when they differ from the file's (compressed
-    weights, compress.py); the project's model copy stays the file."""
+    weights, compress.py; `wz_stack_bytes` their decode buffer, TFL_WZ_STACK_BYTES); the project's
+    model copy stays the file."""
     info, plan = checked.info, checked.plan
     model_file = checked.path.name
     model = bytes(info.data) if embedded is None else embedded
@@ -175,6 +177,7 @@ def render_project(
     runtime_keys = {
         "model": model,
         "model_size": len(model),
+        "wz_stack_bytes": wz_stack_bytes,
         "tensor_count": tensor_count,
         "node_count": len(op_names),
         "offsets": offsets,
@@ -338,6 +341,10 @@ def generate(
     from tinyflash.compress import compress_model
 
     packed = compress_model(info, compress)
+    # the decode buffer is on the stack: it must leave the kernels theirs
+    stack_room = board.stack_bytes - 2 * RUNTIME_STACK_BYTES["dsp" if board.dsp else "portable"]
+    if packed.stack_bytes > stack_room:
+        packed = compress_model(info, "off")
     project = render_project(
         checked,
         board=board,
@@ -345,6 +352,7 @@ def generate(
         paths=vendored_paths() if vendor else default_paths(board),
         vendor=vendor,
         embedded=packed.data,
+        wz_stack_bytes=packed.stack_bytes,
     )
     result = write_generated(
         project,

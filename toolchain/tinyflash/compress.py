@@ -29,9 +29,10 @@ import numpy as np
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 from tinyflash.model import ModelInfo, OpInfo, TensorInfo
 
-#: Stack bytes the runtime decodes weights into (TFL_WZ_STACK_BYTES in tfl_config.h): one row
-#: (output channel) of CONV_2D / FULLY_CONNECTED, or a whole DEPTHWISE_CONV_2D filter, must fit.
-STACK_BYTES = 2048
+#: Most stack bytes a compressed-weight eval decodes into (TFL_WZ_STACK_BYTES, which generate
+#: sets to what the model needs, `Compressed.stack_bytes`): one row (output channel) of CONV_2D /
+#: FULLY_CONNECTED, or a whole DEPTHWISE_CONV_2D filter, must fit.
+STACK_BYTES = 8192
 #: auto encodes a tensor only when its blob is at most this fraction of the dense bytes
 AUTO_RATIO = 0.75
 MODES = ("auto", "off")
@@ -59,6 +60,7 @@ class TensorReport:
     dense_bytes: int
     bytes: int  # of the chosen encoding (dense_bytes when dense)
     blob: bytes = b""
+    rows: int = 1  # output channels the kernel decodes one at a time (1: the whole tensor)
 
     @property
     def saved(self) -> int:
@@ -95,6 +97,21 @@ class Compressed:
     @property
     def compressed_count(self) -> int:
         return sum(1 for t in self.tensors if t.encoding != "dense")
+
+    @property
+    def stack_bytes(self) -> int:
+        """TFL_WZ_STACK_BYTES for this model (0: nothing compressed): a whole CONV_2D or
+        DEPTHWISE_CONV_2D tensor when it fits STACK_BYTES (else the most whole channels that do:
+        the kernel decodes a few at a time, rebuilding its im2col patch per pass), four
+        FULLY_CONNECTED rows (their input row is expanded once for all passes)."""
+        need = 0
+        for t in self.tensors:
+            if t.encoding == "dense":
+                continue
+            row = t.elements // t.rows
+            want = min(t.elements, 4 * row) if t.op == "FULLY_CONNECTED" else t.elements
+            need = max(need, min(want, STACK_BYTES // row * row))
+        return (need + 15) // 16 * 16
 
 
 # ---- encodings ---------------------------------------------------------------------------
@@ -308,6 +325,7 @@ def analyze(info: ModelInfo, data: bytes | None = None) -> tuple[TensorReport, .
                 dense_bytes=t.elements,
                 bytes=len(best) if best else t.elements,
                 blob=best,
+                rows=1 if op == "DEPTHWISE_CONV_2D" else t.shape[0],
             )
         )
     return tuple(reports)

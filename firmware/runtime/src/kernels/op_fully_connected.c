@@ -35,6 +35,7 @@ TFL_DEFINE_KERNEL16(fc_int16, 9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16);
 /* Compressed weights (tfl_kernel_wz.h): selected by prepare, rows decoded onto the stack. */
 static tfl_status fc_eval_wz(tfl_context *ctx, tfl_node *node);
 static void fc_decode_chunks(tfl_context *ctx, tfl_node *node);
+static void fc_eval_sparse(tfl_context *ctx, tfl_node *node, const tfl_wz_sparse *view);
 static const tfl_kernel fc_wz = {9, "FULLY_CONNECTED", fc_prepare, fc_eval_wz, NULL};
 
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
@@ -235,8 +236,34 @@ static tfl_status fc_eval_wz(tfl_context *ctx, tfl_node *node) {
 #if TFL_MAC_DSP
   if (fc_eval_pairs(ctx, node)) return TFL_OK;
 #endif
+  const fc_data *d = (const fc_data *)node->data;
+  tfl_wz_sparse view;
+  if (d->filter_offset == 0 && tfl_wz_sparse_view(tfl_node_input(ctx, node, 1), &view)) {
+    fc_eval_sparse(ctx, node, &view);
+    return TFL_OK;
+  }
   fc_decode_chunks(ctx, node);
   return TFL_OK;
+}
+
+/* Sparse weights (zero point 0): each unit multiplies only its non-zero weights. */
+static void fc_eval_sparse(tfl_context *ctx, tfl_node *node, const tfl_wz_sparse *view) {
+  const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
+  const fc_data *d = (const fc_data *)node->data;
+  const int32_t *mult = ctx->mem.pool + d->pool_index;
+  const int32_t *shift = mult + t.w->quant_count;
+  const int32_t qmask = t.w->quant_count > 1 ? -1 : 0;
+  const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
+  const int32_t depth = d->depth, units = d->units, in_off = d->input_offset;
+  for (int32_t batch = 0; batch < d->batches; ++batch) {
+    const int8_t *row = t.x + batch * depth;
+    int8_t *yrow = t.y + batch * units;
+    for (int32_t n = 0; n < units; ++n) {
+      const uint32_t acc = tfl_wz_sparse_dot(view, n, row, in_off);
+      yrow[n] = tfl_mac_output(acc, t.b, n, mult[n & qmask], shift[n & qmask], out_off, act_lo,
+                               act_hi);
+    }
+  }
 }
 
 /* The decode-onto-the-stack form of fc_eval_wz (out of line: its buffer and fc_eval_pairs'

@@ -4,7 +4,13 @@
 #include <string.h>
 
 static uint32_t wz_u32(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint32_t v;
+  memcpy(&v, p, 4); /* one load where unaligned word loads are allowed */
+  return v;
+#else
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+#endif
 }
 
 /* The header fields every function needs. */
@@ -114,14 +120,61 @@ static void palette_row(const uint8_t *src, uint32_t bits, const int8_t *table, 
   }
 }
 
+/* Index of the lowest set bit of m != 0. */
+#if defined(__GNUC__)
+#define WZ_CTZ(m) ((uint32_t)__builtin_ctz(m))
+#else
+static uint32_t wz_ctz(uint32_t m) {
+  uint32_t n = 0;
+  for (; (m & 1u) == 0; m >>= 1) ++n;
+  return n;
+}
+#define WZ_CTZ(m) wz_ctz(m)
+#endif
+
 /* One row of the sparse form: zeros, then the values at the mask's set bits. */
 static void sparse_row(const uint8_t *mask, const int8_t *values, uint32_t n, int8_t *dst) {
   memset(dst, 0, n);
   for (uint32_t j = 0; j < n; j += 8) {
-    for (uint32_t m = *mask++, k = j; m != 0; m >>= 1, ++k) {
-      if (m & 1u) dst[k] = *values++;
+    for (uint32_t m = *mask++; m != 0; m &= m - 1u) dst[j + WZ_CTZ(m)] = *values++;
+  }
+}
+
+int tfl_wz_sparse_view(const tfl_tensor *w, tfl_wz_sparse *view) {
+  const uint8_t *b = (const uint8_t *)w->data;
+  const wz_header h = wz_read(b, (uint32_t)w->bytes);
+  if (h.scheme != TFL_WZ_SPARSE) return 0;
+  view->starts = b + TFL_WZ_HEADER;
+  view->mask_row = (h.row_len + 7u) / 8u;
+  view->mask = view->starts + 4u * h.rows;
+  view->values = (const int8_t *)(view->mask + h.rows * view->mask_row);
+  return 1;
+}
+
+uint32_t tfl_wz_sparse_dot(const tfl_wz_sparse *view, int32_t row, const int8_t *x,
+                           int32_t x_offset) {
+  const uint8_t *mask = view->mask + (uint32_t)row * view->mask_row;
+  const int8_t *v = view->values + wz_u32(view->starts + 4u * (uint32_t)row);
+  uint32_t acc = 0, vsum = 0;
+  /* sum (x + offset) * w = sum x * w + offset * sum w, wrapping like every accumulator */
+  uint32_t j = 0;
+  if ((view->mask_row & 3u) == 0) { /* 32 mask bits per load */
+    for (; j < view->mask_row; j += 4, x += 32) {
+      for (uint32_t m = wz_u32(mask + j); m != 0; m &= m - 1u) {
+        const int32_t w = *v++;
+        acc += (uint32_t)(x[WZ_CTZ(m)] * w);
+        vsum += (uint32_t)w;
+      }
     }
   }
+  for (; j < view->mask_row; ++j, x += 8) {
+    for (uint32_t m = mask[j]; m != 0; m &= m - 1u) {
+      const int32_t w = *v++;
+      acc += (uint32_t)(x[WZ_CTZ(m)] * w);
+      vsum += (uint32_t)w;
+    }
+  }
+  return acc + (uint32_t)x_offset * vsum;
 }
 
 void tfl_wz_decode_rows(const tfl_tensor *w, int32_t row0, int32_t count, int8_t *dst) {

@@ -46,6 +46,20 @@ static inline int32_t tfl_wz_chunk(int32_t row_bytes) {
 
 #include "tfl_mac.h"
 
+/* A checked sparse blob, for kernels that multiply only its non-zero weights. */
+typedef struct {
+  const uint8_t *starts, *mask;
+  const int8_t *values;
+  uint32_t mask_row; /* mask bytes per row */
+} tfl_wz_sparse;
+
+/* 1 (and *view set) when w holds a sparse blob. */
+int tfl_wz_sparse_view(const tfl_tensor *w, tfl_wz_sparse *view);
+
+/* sum over row `row`'s non-zero weights w[k] of (x[k] + x_offset) * w[k], wrapping. */
+uint32_t tfl_wz_sparse_dot(const tfl_wz_sparse *view, int32_t row, const int8_t *x,
+                           int32_t x_offset);
+
 /* The index stream of a per-tensor 4-bit palette with even rows (two weights per byte, row r
  * at r * row / 2), with its 256 byte values mapped to weight pairs in pairs[] (low halfword the
  * even weight, high the odd one, both sign-extended int16): NULL for every other blob. */
