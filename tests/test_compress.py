@@ -83,7 +83,7 @@ def test_auto_picks_the_smallest_encoding() -> None:
     for packed in (clustered, pruned):
         assert packed.saved > 0
         assert all(
-            t.bytes <= compress.AUTO_RATIO * t.dense_bytes
+            t.size <= compress.AUTO_RATIO * t.dense_bytes
             for t in packed.tensors
             if t.encoding != "dense"
         )

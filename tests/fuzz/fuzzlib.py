@@ -525,7 +525,6 @@ def compressed_seed_models() -> dict[str, bytes]:
     """Models with compressed weights (tinyflash.compress blobs): palette (per channel and per
     tensor) and sparse, as generate embeds them."""
     from support.compressed_models import synthetic
-
     from tinyflash.compress import compress_model
     from tinyflash.model import parse_model
 

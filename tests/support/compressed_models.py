@@ -13,6 +13,7 @@ after conversion; this gets them without a tfmot training loop.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ SEED = 20261208
 EPOCHS = 8
 
 
-def _build():  # type: ignore[no-untyped-def]
+def _build():  # noqa: ANN202 - a Keras model
     import keras
 
     inputs = keras.Input(shape=(8, 8, 1), name="image")
@@ -66,7 +67,7 @@ def _weights(data: bytes) -> list[tuple[int, int]]:
     return [spans[info.tensors[r.tensor].buffer] for r in compress.analyze(info, data)]
 
 
-def _rewrite(src: Path, dst: Path, fn) -> Path:  # type: ignore[no-untyped-def]
+def _rewrite(src: Path, dst: Path, fn: Callable[[np.ndarray], np.ndarray]) -> Path:
     data = bytearray(src.read_bytes())
     for offset, length in _weights(bytes(data)):
         w = np.frombuffer(bytes(data[offset : offset + length]), np.int8)
@@ -127,28 +128,56 @@ def synthetic(levels: int, zeros: float, seed: int = 7) -> bytes:
     s1 = [0.002 + 0.0001 * c for c in range(40)]
     w1 = b.tensor("w1", None, "int8", data=weights((40, 3, 3, 32), 0), scale=s1, zero_point=0)
     b1 = b.tensor(
-        "b1", None, "int32", data=rng.integers(-900, 900, 40),
-        scale=quantized_bias_scale(0.05, s1), zero_point=0,
+        "b1",
+        None,
+        "int32",
+        data=rng.integers(-900, 900, 40),
+        scale=quantized_bias_scale(0.05, s1),
+        zero_point=0,
     )
     h1 = b.tensor("h1", [1, 6, 6, 40], "int8", scale=0.08, zero_point=1)
-    b.op("CONV_2D", [x, w1, b1], [h1], padding="SAME", stride_w=1, stride_h=1,
-         fused_activation_function="RELU")
+    b.op(
+        "CONV_2D",
+        [x, w1, b1],
+        [h1],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        fused_activation_function="RELU",
+    )
     s2 = [0.01 + 0.0002 * c for c in range(40)]
     w2 = b.tensor(
-        "w2", None, "int8", data=weights((1, 3, 3, 40), 3), scale=s2, zero_point=0,
+        "w2",
+        None,
+        "int8",
+        data=weights((1, 3, 3, 40), 3),
+        scale=s2,
+        zero_point=0,
         quantized_dimension=3,
     )
     b2 = b.tensor(
-        "b2", None, "int32", data=rng.integers(-300, 300, 40),
-        scale=quantized_bias_scale(0.08, s2), zero_point=0,
+        "b2",
+        None,
+        "int32",
+        data=rng.integers(-300, 300, 40),
+        scale=quantized_bias_scale(0.08, s2),
+        zero_point=0,
     )
     h2 = b.tensor("h2", [1, 6, 6, 40], "int8", scale=0.06, zero_point=-2)
-    b.op("DEPTHWISE_CONV_2D", [h1, w2, b2], [h2], padding="SAME", stride_w=1, stride_h=1,
-         depth_multiplier=1)
-    w3 = weights((1, 12 * 1440), 0).reshape(12, 1440)  # one palette for the whole tensor
-    w3 = b.tensor("w3", None, "int8", data=w3, scale=0.004, zero_point=0)
-    b3 = b.tensor("b3", None, "int32", data=rng.integers(-2000, 2000, 12),
-                  scale=0.06 * 0.004, zero_point=0)
+    b.op(
+        "DEPTHWISE_CONV_2D",
+        [h1, w2, b2],
+        [h2],
+        padding="SAME",
+        stride_w=1,
+        stride_h=1,
+        depth_multiplier=1,
+    )
+    fc = weights((1, 12 * 1440), 0).reshape(12, 1440)  # one palette for the whole tensor
+    w3 = b.tensor("w3", None, "int8", data=fc, scale=0.004, zero_point=0)
+    b3 = b.tensor(
+        "b3", None, "int32", data=rng.integers(-2000, 2000, 12), scale=0.06 * 0.004, zero_point=0
+    )
     y = b.tensor("y", [1, 12], "int8", scale=0.2, zero_point=0)
     b.op("FULLY_CONNECTED", [h2, w3, b3], [y])
     return b.build(inputs=[x], outputs=[y])

@@ -145,7 +145,7 @@ def _compression_table(weights: Any, console: Any) -> Any:
             f"{w.distinct_channel}",
             f"{w.sparsity:.0%}",
             w.encoding,
-            f"{w.bytes:,}",
+            f"{w.size:,}",
             f"{w.saved:,}",
         )
     return table
@@ -178,7 +178,6 @@ def check_command(
     if kernels not in ("portable", "dsp"):
         raise TinyflashError(f"--kernels must be portable or dsp, not {kernels!r}", EXIT_BAD_INPUT)
     from tinyflash.calibration import calibrated_ranges
-
     from tinyflash.compress import analyze
 
     result = check_file(model, kernels)

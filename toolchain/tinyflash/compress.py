@@ -58,28 +58,18 @@ class TensorReport:
     sparsity: float  # fraction of zeros
     encoding: str  # "dense" or e.g. "palette 4-bit per-tensor", "sparse"
     dense_bytes: int
-    bytes: int  # of the chosen encoding (dense_bytes when dense)
+    size: int  # bytes of the chosen encoding (dense_bytes when dense)
     blob: bytes = b""
     rows: int = 1  # output channels the kernel decodes one at a time (1: the whole tensor)
 
     @property
     def saved(self) -> int:
-        return self.dense_bytes - self.bytes
+        return self.dense_bytes - self.size
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "tensor": self.tensor,
-            "name": self.name,
-            "op": self.op,
-            "elements": self.elements,
-            "distinct": self.distinct,
-            "distinct_channel": self.distinct_channel,
-            "sparsity": round(self.sparsity, 4),
-            "encoding": self.encoding,
-            "dense_bytes": self.dense_bytes,
-            "bytes": self.bytes,
-            "saved": self.saved,
-        }
+        """Every field but the blob and the row count, with the sparsity rounded and `saved`."""
+        out = {k: v for k, v in _fields(self).items() if k not in ("blob", "rows", "size")}
+        return {**out, "bytes": self.size, "sparsity": round(self.sparsity, 4), "saved": self.saved}
 
 
 @dataclass(frozen=True)
@@ -323,7 +313,7 @@ def analyze(info: ModelInfo, data: bytes | None = None) -> tuple[TensorReport, .
                 sparsity=float(np.count_nonzero(w == 0)) / t.elements,
                 encoding=best_name,
                 dense_bytes=t.elements,
-                bytes=len(best) if best else t.elements,
+                size=len(best) if best else t.elements,
                 blob=best,
                 rows=1 if op == "DEPTHWISE_CONV_2D" else t.shape[0],
             )
@@ -343,7 +333,7 @@ def compress_model(info: ModelInfo, mode: str = "auto") -> Compressed:
     reports = analyze(info, data) if info.subgraph_count == 1 else ()
     if mode == "off":
         reports = tuple(
-            TensorReport(**{**_fields(r), "encoding": "dense", "bytes": r.dense_bytes, "blob": b""})
+            TensorReport(**{**_fields(r), "encoding": "dense", "size": r.dense_bytes, "blob": b""})
             for r in reports
         )
     chosen = {info.tensors[r.tensor].buffer: r.blob for r in reports if r.blob}

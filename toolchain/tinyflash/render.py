@@ -391,7 +391,9 @@ def render_project_files(
     context.update(runtime_keys)
     return RenderedProject(
         # the copy is the model file itself (verify's reference), whatever bytes are embedded
-        files=render_files(templates, template_outputs, context, bytes(checked.info.data), vendored),
+        files=render_files(
+            templates, template_outputs, context, bytes(checked.info.data), vendored
+        ),
         identifier=context["ident"],
         kernels=context["kernels"],
         ram=budgets[0],

@@ -319,9 +319,9 @@ TFL_MUST_CHECK static tfl_status check_bound(const tfl_interpreter *it, const tf
 /* Compressed weights (tfl_kernel_wz.h) are read only by the kernels that decode them: entry
  * `allowed` of an operator's inputs (1, the weights, for CONV_2D, DEPTHWISE_CONV_2D and
  * FULLY_CONNECTED; -1 for every other operator and for a subgraph's outputs). */
-TFL_MUST_CHECK static tfl_status check_compressed(const tfl_interpreter *it,
-                                                  const tfl_subgraph *sg, const uint8_t *indices_le,
-                                                  int32_t count, int32_t allowed) {
+TFL_MUST_CHECK static tfl_status check_compressed(const tfl_interpreter *it, const tfl_subgraph *sg,
+                                                  const uint8_t *indices_le, int32_t count,
+                                                  int32_t allowed) {
   for (int32_t i = 0; i < count; ++i) {
     int32_t idx = tfl_fb_i32(indices_le + 4 * i);
     if (idx >= 0 && i != allowed && it->mem.tensors[sg->tensor_base + idx].is_compressed) {

@@ -216,13 +216,14 @@ TFL_MAC_OUTLINE static int fc_eval_pairs(tfl_context *ctx, tfl_node *node) {
       tfl_wz_dot4_pairs(xp, idx + n * half, half, half, pairs, acc);
       for (int32_t j = 0; j < 4; ++j) {
         const int32_t q = (n + j) & qmask;
-        yrow[n + j] = tfl_mac_output(acc[j], t.b, n + j, mult[q], shift[q], out_off, act_lo, act_hi);
+        yrow[n + j] =
+            tfl_mac_output(acc[j], t.b, n + j, mult[q], shift[q], out_off, act_lo, act_hi);
       }
     }
     for (; n < units; ++n) {
       const uint32_t acc = tfl_wz_dot1_pairs(xp, idx + n * half, half, pairs);
-      yrow[n] = tfl_mac_output(acc, t.b, n, mult[n & qmask], shift[n & qmask], out_off, act_lo,
-                               act_hi);
+      yrow[n] =
+          tfl_mac_output(acc, t.b, n, mult[n & qmask], shift[n & qmask], out_off, act_lo, act_hi);
     }
   }
   return 1;
@@ -260,8 +261,8 @@ static void fc_eval_sparse(tfl_context *ctx, tfl_node *node, const tfl_wz_sparse
     int8_t *yrow = t.y + batch * units;
     for (int32_t n = 0; n < units; ++n) {
       const uint32_t acc = tfl_wz_sparse_dot(view, n, row, in_off);
-      yrow[n] = tfl_mac_output(acc, t.b, n, mult[n & qmask], shift[n & qmask], out_off, act_lo,
-                               act_hi);
+      yrow[n] =
+          tfl_mac_output(acc, t.b, n, mult[n & qmask], shift[n & qmask], out_off, act_lo, act_hi);
     }
   }
 }

@@ -57,8 +57,8 @@ tfl_status tfl_wz_check(const uint8_t *blob, uint32_t len, const tfl_tensor *t) 
     } else {
       return TFL_ERR_BAD_BUFFER;
     }
-    const uint64_t need = TFL_WZ_HEADER + ((uint64_t)h.count << h.bits) +
-                          rows * ((row_len * h.bits + 7u) / 8u);
+    const uint64_t need =
+        TFL_WZ_HEADER + ((uint64_t)h.count << h.bits) + rows * ((row_len * h.bits + 7u) / 8u);
     return need == len ? TFL_OK : TFL_ERR_BAD_BUFFER;
   }
   if (h.scheme != TFL_WZ_SPARSE || h.bits != 0 || h.axis != 0 || h.count > elements) {
@@ -83,9 +83,7 @@ tfl_status tfl_wz_check(const uint8_t *blob, uint32_t len, const tfl_tensor *t) 
   return expect == h.count ? TFL_OK : TFL_ERR_BAD_BUFFER;
 }
 
-int32_t tfl_wz_rows(const tfl_tensor *w) {
-  return (int32_t)wz_u32((const uint8_t *)w->data + 8);
-}
+int32_t tfl_wz_rows(const tfl_tensor *w) { return (int32_t)wz_u32((const uint8_t *)w->data + 8); }
 
 /* n indices of `bits` bits from src (LSB first), each through its table: table + (e % cycle) *
  * 2^bits for cycle > 0 (a table per element of the last dimension), else table. */
