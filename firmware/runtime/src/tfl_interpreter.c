@@ -259,8 +259,7 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
       TFL_ENSURE(tfl_wz_check(fb->buf + data, data_len, t));
       if (planned != -1) return TFL_ERR_PLAN_MISMATCH;
       t->data = (void *)(uintptr_t)(fb->buf + data);
-      t->is_constant = 1;
-      t->is_compressed = 1;
+      t->is_constant = TFL_CONSTANT_COMPRESSED;
       return TFL_OK;
     }
     /* kernels read multi-byte constants in place: they must be naturally aligned, 8-byte
@@ -324,7 +323,8 @@ TFL_MUST_CHECK static tfl_status check_compressed(const tfl_interpreter *it, con
                                                   int32_t allowed) {
   for (int32_t i = 0; i < count; ++i) {
     int32_t idx = tfl_fb_i32(indices_le + 4 * i);
-    if (idx >= 0 && i != allowed && it->mem.tensors[sg->tensor_base + idx].is_compressed) {
+    if (idx >= 0 && i != allowed &&
+        it->mem.tensors[sg->tensor_base + idx].is_constant == TFL_CONSTANT_COMPRESSED) {
       return TFL_ERR_BAD_BUFFER;
     }
   }

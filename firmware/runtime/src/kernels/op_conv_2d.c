@@ -85,7 +85,7 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   /* weights [OC, KH, KW, IC / groups]: per-channel along dim 0 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 0, act, &d->p));
   d->scratch = -1;
-  if (w->is_compressed) {
+  if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
     /* int8 only; one blob row per output channel, and one channel fits the stack buffer */
     if (TFL_IS_INT16(in)) return TFL_ERR_UNSUPPORTED_TYPE;
     if (tfl_wz_rows(w) != oc || kh * kw * fic > TFL_WZ_STACK_BYTES) return TFL_ERR_BAD_BUFFER;

@@ -45,7 +45,7 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_conv_geometry(in, out, kh, kw, padding, &d->p));
   /* weights [1, KH, KW, IC * depth_multiplier]: per-channel along dim 3 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 3, act, &d->p));
-  if (w->is_compressed) {
+  if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
     /* int8 only, and the whole filter (one blob row) fits the stack buffer */
     if (TFL_IS_INT16(in)) return TFL_ERR_UNSUPPORTED_TYPE;
     if (tfl_wz_rows(w) != 1 || w->bytes > TFL_WZ_STACK_BYTES) return TFL_ERR_BAD_BUFFER;

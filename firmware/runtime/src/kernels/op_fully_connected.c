@@ -78,7 +78,7 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   d->depth = depth;
   d->batches = batches;
   d->scratch = -1;
-  if (w->is_compressed) {
+  if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
     /* int8 only; one blob row per unit, and one row fits the stack buffer */
     if (wide) return TFL_ERR_UNSUPPORTED_TYPE;
     if (tfl_wz_rows(w) != units || depth > TFL_WZ_STACK_BYTES) return TFL_ERR_BAD_BUFFER;
