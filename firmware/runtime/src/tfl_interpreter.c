@@ -256,6 +256,7 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
   if (data_len != 0 && !is_variable) {
     if (data_len != (uint32_t)t->bytes) {
       /* compressed int8 weights (tfl_kernel_wz.h): checked whole here, decoded by the kernels */
+      if (!TFL_WITH_WZ) return TFL_ERR_BAD_BUFFER;
       TFL_ENSURE(tfl_wz_check(fb->buf + data, data_len, t));
       if (planned != -1) return TFL_ERR_PLAN_MISMATCH;
       t->data = (void *)(uintptr_t)(fb->buf + data);

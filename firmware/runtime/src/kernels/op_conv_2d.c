@@ -65,7 +65,7 @@ static tfl_status conv_eval_int16(tfl_context *ctx, tfl_node *node) {
 TFL_DEFINE_KERNEL16(conv_int16, 3, "CONV_2D", conv_prepare, conv_eval_int16);
 /* Compressed weights (tfl_kernel_wz.h): selected by prepare, channels decoded onto the stack. */
 static tfl_status conv_eval_wz(tfl_context *ctx, tfl_node *node);
-static const tfl_kernel conv_wz = {3, "CONV_2D", conv_prepare, conv_eval_wz, NULL};
+static const tfl_kernel conv_wz = {3, "CONV_2D", conv_prepare, TFL_EVAL_WZ(conv_eval_wz), NULL};
 
 static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;
@@ -88,7 +88,8 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
     /* int8 only; one blob row per output channel, and one channel fits the stack buffer */
     if (TFL_IS_INT16(in)) return TFL_ERR_UNSUPPORTED_TYPE;
-    if (tfl_wz_rows(w) != oc || kh * kw * fic > TFL_WZ_STACK_BYTES) return TFL_ERR_BAD_BUFFER;
+    if (!TFL_WITH_WZ || tfl_wz_rows(w) != oc || kh * kw * fic > TFL_WZ_STACK_BYTES)
+      return TFL_ERR_BAD_BUFFER;
     node->kernel = &conv_wz;
   }
   if (TFL_IS_INT16(in)) {

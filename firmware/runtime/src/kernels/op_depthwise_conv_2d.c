@@ -25,7 +25,8 @@ static tfl_status dwconv_eval_int16(tfl_context *ctx, tfl_node *node) {
 TFL_DEFINE_KERNEL16(dwconv_int16, 4, "DEPTHWISE_CONV_2D", dwconv_prepare, dwconv_eval_int16);
 /* Compressed weights (tfl_kernel_wz.h): selected by prepare, decoded whole onto the stack. */
 static tfl_status dwconv_eval_wz(tfl_context *ctx, tfl_node *node);
-static const tfl_kernel dwconv_wz = {4, "DEPTHWISE_CONV_2D", dwconv_prepare, dwconv_eval_wz, NULL};
+static const tfl_kernel dwconv_wz = {4, "DEPTHWISE_CONV_2D", dwconv_prepare,
+                                     TFL_EVAL_WZ(dwconv_eval_wz), NULL};
 
 static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;
@@ -48,7 +49,8 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
     /* int8 only, and the whole filter (one blob row) fits the stack buffer */
     if (TFL_IS_INT16(in)) return TFL_ERR_UNSUPPORTED_TYPE;
-    if (tfl_wz_rows(w) != 1 || w->bytes > TFL_WZ_STACK_BYTES) return TFL_ERR_BAD_BUFFER;
+    if (!TFL_WITH_WZ || tfl_wz_rows(w) != 1 || w->bytes > TFL_WZ_STACK_BYTES)
+      return TFL_ERR_BAD_BUFFER;
     node->kernel = &dwconv_wz;
   }
   if (TFL_IS_INT16(in)) {

@@ -36,7 +36,7 @@ TFL_DEFINE_KERNEL16(fc_int16, 9, "FULLY_CONNECTED", fc_prepare, fc_eval_int16);
 static tfl_status fc_eval_wz(tfl_context *ctx, tfl_node *node);
 static void fc_decode_chunks(tfl_context *ctx, tfl_node *node);
 static void fc_eval_sparse(tfl_context *ctx, tfl_node *node, const tfl_wz_sparse *view);
-static const tfl_kernel fc_wz = {9, "FULLY_CONNECTED", fc_prepare, fc_eval_wz, NULL};
+static const tfl_kernel fc_wz = {9, "FULLY_CONNECTED", fc_prepare, TFL_EVAL_WZ(fc_eval_wz), NULL};
 
 static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;
@@ -81,7 +81,8 @@ static tfl_status fc_prepare(tfl_context *ctx, tfl_node *node) {
   if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
     /* int8 only; one blob row per unit, and one row fits the stack buffer */
     if (wide) return TFL_ERR_UNSUPPORTED_TYPE;
-    if (tfl_wz_rows(w) != units || depth > TFL_WZ_STACK_BYTES) return TFL_ERR_BAD_BUFFER;
+    if (!TFL_WITH_WZ || tfl_wz_rows(w) != units || depth > TFL_WZ_STACK_BYTES)
+      return TFL_ERR_BAD_BUFFER;
     node->kernel = &fc_wz;
   }
   if (wide) {

@@ -26,6 +26,10 @@
 
 enum { TFL_WZ_HEADER = 16, TFL_WZ_PALETTE = 1, TFL_WZ_SPARSE = 2 };
 
+/* A compressed-weight eval for a kernel object: NULL with TFL_WITH_WZ 0 (still named, so the
+ * static eval raises no unused warning, but neither it nor what it calls is linked). */
+#define TFL_EVAL_WZ(eval_fn) (TFL_WITH_WZ ? (eval_fn) : NULL)
+
 /* TFL_OK when blob[0 .. len) is a well-formed blob for the int8 tensor t (shape and type set):
  * every decode of it stays inside the blob. TFL_ERR_BAD_BUFFER otherwise. */
 TFL_MUST_CHECK tfl_status tfl_wz_check(const uint8_t *blob, uint32_t len, const tfl_tensor *t);
