@@ -6,8 +6,9 @@ STAMP := $(VENV)/.tinyflash-installed
 PYTEST_ARGS ?=
 # pytest-xdist: two workers (the suite's machines have two cores), whole files per worker so a
 # module's fixtures (firmware builds, conversions) run once. JOBS=0 runs in one process.
+# Files go out in the order tests/conftest.py gives them (longest first), not most-tests-first.
 JOBS ?= 2
-PYTEST_JOBS := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadfile)
+PYTEST_JOBS := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 C_SOURCES = $(shell find firmware tests/c tests/fuzz -name '*.c' -o -name '*.h' -o -name '*.cpp')
 
 .PHONY: setup demo lint format test test-fast fuzz clean

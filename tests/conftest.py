@@ -66,3 +66,39 @@ def firmware(fc: bytes, vectors: list[tuple[bytes, bytes]]) -> Path:
     from support.harness_host import build_firmware
 
     return build_firmware(fc, vectors)
+
+
+# pytest-xdist hands whole files to the two workers in collection order (`--dist loadfile
+# --no-loadscope-reorder`, Makefile). Longest file first keeps both workers busy to the end: in
+# xdist's default order (most tests first) the TFLM tree builds started last and ran alone for
+# minutes. tests/durations.json holds each file's seconds from a full run
+# (scripts/test_durations.py); a file it does not know yet is weighed by its marked tests.
+_DURATIONS = REPO / "tests" / "durations.json"
+_UNKNOWN_SLOW_SECONDS = 20.0  # a firmware build or a TensorFlow conversion, roughly
+_UNKNOWN_FAST_SECONDS = 0.2
+
+
+def _file_weights(items: list[pytest.Item]) -> dict[str, float]:
+    import json
+
+    known: dict[str, float] = json.loads(_DURATIONS.read_text()) if _DURATIONS.is_file() else {}
+    guessed: dict[str, float] = {}
+    for item in items:
+        heavy = item.get_closest_marker("slow") or item.get_closest_marker("qemu")
+        cost = _UNKNOWN_SLOW_SECONDS if heavy else _UNKNOWN_FAST_SECONDS
+        file = item.nodeid.split("::", 1)[0]
+        guessed[file] = guessed.get(file, 0.0) + cost
+    return {file: known.get(file, guess) for file, guess in guessed.items()}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    weights = _file_weights(items)
+    first_seen = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(item.nodeid.split("::", 1)[0], index)
+    items.sort(
+        key=lambda item: (
+            -weights[item.nodeid.split("::", 1)[0]],
+            first_seen[item.nodeid.split("::", 1)[0]],
+        )
+    )
