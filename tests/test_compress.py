@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_model_path
-from support.compressed_models import synthetic
+from support.compressed_models import synthetic, synthetic_tconv
 from support.runtime_host import host_run, run_model_batch, tflm_reference
 from tinyflash import compress
 from tinyflash.model import load_model, parse_model
@@ -60,12 +60,28 @@ def test_host_decodes_every_encoding_bit_exact(levels: int, zeros: float) -> Non
     inputs = [[rng.integers(-128, 128, (1, 6, 6, 32), dtype=np.int8)] for _ in range(3)]
     expected = [tflm_reference(data, x) for x in inputs]
     cases = _forced(data)
-    assert len(cases) == 9  # three tensors x three encodings each
+    # the conv and the FC in two or three forms each (the depthwise filter where one is smaller)
+    assert {what.split()[0] for what, _ in cases} >= {"w1", "w3"}
     for what, model in cases:
         assert len(model) != len(data)
         got = run_model_batch(model, inputs)
         for g, e in zip(got, expected):
             assert np.array_equal(g[0], e[0]), f"seed={SEED} {what}"
+
+
+@pytest.mark.parametrize("levels,zeros", [(8, 0.0), (100, 0.85)])
+def test_host_transpose_conv_bit_exact(levels: int, zeros: float) -> None:
+    data = synthetic_tconv(levels, zeros)
+    rng = np.random.default_rng(SEED)
+    inputs = [[rng.integers(-128, 128, (1, 4, 4, 8), dtype=np.int8)] for _ in range(3)]
+    expected = [tflm_reference(data, x) for x in inputs]
+    cases = _forced(data)
+    assert cases
+    for what, model in cases:
+        for g, e in zip(run_model_batch(model, inputs), expected):
+            assert np.array_equal(g[0], e[0]), f"seed={SEED} {what}"
+    auto = compress.compress_model(parse_model(data, "t.tflite"))
+    assert auto.compressed_count == 1
 
 
 def test_auto_picks_the_smallest_encoding() -> None:

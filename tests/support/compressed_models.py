@@ -181,3 +181,30 @@ def synthetic(levels: int, zeros: float, seed: int = 7) -> bytes:
     y = b.tensor("y", [1, 12], "int8", scale=0.2, zero_point=0)
     b.op("FULLY_CONNECTED", [h2, w3, b3], [y])
     return b.build(inputs=[x], outputs=[y])
+
+
+def synthetic_tconv(levels: int, zeros: float, seed: int = 9) -> bytes:
+    """TRANSPOSE_CONV (stride 2, SAME) with weights 16x3x3x8 drawn like synthetic()'s."""
+    from support.tflbuilder import ModelBuilder, quantized_bias_scale
+
+    rng = np.random.default_rng(seed)
+    w = np.zeros((16, 3, 3, 8), np.int64)
+    for c in range(16):
+        w[c] = rng.choice(rng.choice(np.arange(-127, 128), levels, replace=False), (3, 3, 8))
+    w[rng.random(w.shape) < zeros] = 0
+    scales = [0.003 + 0.0001 * c for c in range(16)]
+    b = ModelBuilder()
+    shape = b.tensor("shape", None, "int32", data=np.array([1, 8, 8, 16]))
+    weights = b.tensor("w", None, "int8", data=w, scale=scales, zero_point=0)
+    x = b.tensor("x", [1, 4, 4, 8], "int8", scale=0.05, zero_point=4)
+    bias = b.tensor(
+        "b",
+        None,
+        "int32",
+        data=rng.integers(-500, 500, 16),
+        scale=quantized_bias_scale(0.05, scales),
+        zero_point=0,
+    )
+    y = b.tensor("y", [1, 8, 8, 16], "int8", scale=0.1, zero_point=-5)
+    b.op("TRANSPOSE_CONV", [shape, weights, x, bias], [y], padding="SAME", stride_w=2, stride_h=2)
+    return b.build(inputs=[x], outputs=[y])

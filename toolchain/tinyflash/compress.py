@@ -1,9 +1,10 @@
 """Compressed weights in flash: detection, encoding and the rewritten model bytes `generate` embeds.
 
-The weights of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (int8 activations) may be stored as
-a "TFZ1" blob in place of their elements; the C runtime checks the blob when it reads the model
-and the kernels decode it a few output channels at a time onto a small stack buffer
-(firmware/runtime/src/kernels/tfl_kernel_wz.h has the byte layout, mirrored here). Encodings:
+The weights of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV (int8 activations)
+may be stored as a "TFZ1" blob in place of their elements; the C runtime checks the blob when it
+reads the model and the kernels decode it a few output channels at a time onto a small stack
+buffer, or multiply straight from it (firmware/runtime/src/kernels/tfl_kernel_wz.h has the byte
+layout, mirrored here). Encodings:
 
 - palette: every value of a row (output channel) is an index of `bits` bits into a table of 2^bits
   int8 values: one table for the tensor, one per row, or (depthwise) one per channel of the last
@@ -42,7 +43,9 @@ HEADER = 16
 PALETTE = 1
 SPARSE = 2
 
-_WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+_WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+#: the activations' input of each (TRANSPOSE_CONV's input 0 is the output shape)
+_ACTIVATIONS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 0, "FULLY_CONNECTED": 0, "TRANSPOSE_CONV": 2}
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,13 @@ def decode(blob: bytes, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _candidates(op: str, w: np.ndarray) -> list[tuple[str, bytes]]:
-    """(encoding name, blob) of every encoding the runtime can decode for this op's weights."""
+    """(encoding name, blob) of every encoding the runtime can decode for this op's weights and
+    that is shorter than the dense tensor (the runtime reads a buffer of the tensor's size as
+    its elements)."""
+    return [(name, blob) for name, blob in _encodings(op, w) if len(blob) < w.size]
+
+
+def _encodings(op: str, w: np.ndarray) -> list[tuple[str, bytes]]:
     if op == "DEPTHWISE_CONV_2D":
         if w.size > STACK_BYTES:
             return []
@@ -235,8 +244,8 @@ def _candidates(op: str, w: np.ndarray) -> list[tuple[str, bytes]]:
             ("sparse", sparse_rows(w, 1)),
         ]
     rows = w.shape[0]
-    if w.size // rows > STACK_BYTES:
-        return []
+    if w.size // rows > STACK_BYTES or op == "TRANSPOSE_CONV" and w.size > STACK_BYTES:
+        return []  # TRANSPOSE_CONV decodes its whole filter
     tensor, per_row = palette_rows(w, rows, False), palette_rows(w, rows, True)
     return [
         (_palette_name(tensor, "tensor"), tensor),
@@ -264,7 +273,9 @@ def _eligible(info: ModelInfo, t: TensorInfo, uses: list[tuple[OpInfo, int]]) ->
     if t.dtype != "int8" or not t.is_constant or t.is_sparse or t.is_variable or len(uses) != 1:
         return None
     op, slot = uses[0]
-    if op.name not in _WEIGHT_OPS or slot != 1 or info.tensors[op.inputs[0]].dtype != "int8":
+    if op.name not in _WEIGHT_OPS or slot != 1 or len(op.inputs) <= _ACTIVATIONS[op.name]:
+        return None
+    if info.tensors[op.inputs[_ACTIVATIONS[op.name]]].dtype != "int8":
         return None
     expected = 4 if op.name != "FULLY_CONNECTED" else 2
     if len(t.shape) != expected or t.elements == 0:

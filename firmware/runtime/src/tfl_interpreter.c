@@ -317,8 +317,9 @@ TFL_MUST_CHECK static tfl_status check_bound(const tfl_interpreter *it, const tf
 }
 
 /* Compressed weights (tfl_kernel_wz.h) are read only by the kernels that decode them: entry
- * `allowed` of an operator's inputs (1, the weights, for CONV_2D, DEPTHWISE_CONV_2D and
- * FULLY_CONNECTED; -1 for every other operator and for a subgraph's outputs). */
+ * `allowed` of an operator's inputs (1, the weights, for CONV_2D, DEPTHWISE_CONV_2D,
+ * FULLY_CONNECTED and TRANSPOSE_CONV; -1 for every other operator and for a subgraph's
+ * outputs). */
 TFL_MUST_CHECK static tfl_status check_compressed(const tfl_interpreter *it, const tfl_subgraph *sg,
                                                   const uint8_t *indices_le, int32_t count,
                                                   int32_t allowed) {
@@ -367,7 +368,8 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   n->output_count = (int32_t)out_len;
   TFL_ENSURE(check_bound(it, sg, n->inputs_le, n->input_count, 0));
   TFL_ENSURE(check_bound(it, sg, n->outputs_le, n->output_count, 1));
-  const int decodes = n->builtin_code == 3 || n->builtin_code == 4 || n->builtin_code == 9;
+  const int decodes =
+      n->builtin_code == 3 || n->builtin_code == 4 || n->builtin_code == 9 || n->builtin_code == 67;
   TFL_ENSURE(check_compressed(it, sg, n->inputs_le, n->input_count, decodes ? 1 : -1));
 
   uint8_t options_type;

@@ -43,6 +43,7 @@ tfl_status tfl_wz_check(const uint8_t *blob, uint32_t len, const tfl_tensor *t) 
   }
   if (t->type != TFL_TYPE_INT8 || t->dims_count == 0 || t->bytes <= 0) return TFL_ERR_BAD_BUFFER;
   const uint32_t elements = (uint32_t)t->bytes;
+  if (len >= elements) return TFL_ERR_BAD_BUFFER; /* a blob is shorter than the tensor */
   const wz_header h = wz_read(blob, elements);
   if (blob[7] != 0 || h.rows == 0 || h.rows > elements || elements % h.rows != 0) {
     return TFL_ERR_BAD_BUFFER;

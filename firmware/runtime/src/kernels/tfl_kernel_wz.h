@@ -1,9 +1,10 @@
 /* Compressed constant weights: an int8 weight tensor whose buffer holds a "TFZ1" blob instead of
  * its elements (toolchain/tinyflash/compress.py writes them; docs/compression.md). The reader
- * accepts a blob only as input 1 of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, after
- * tfl_wz_check; those kernels select a compressed-weight eval once at prepare and decode whole
+ * accepts a blob only as input 1 of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and
+ * TRANSPOSE_CONV, after tfl_wz_check; those kernels select a compressed-weight eval once at prepare and decode whole
  * rows (output channels) into a small stack buffer that the unchanged dense loops then read.
  *
+ * A blob is always shorter than the dense tensor (a buffer of the tensor's size is its elements).
  * Blob layout (little-endian, no alignment needed):
  *   0  'T' 'F' 'Z' '1'
  *   4  u8 scheme: 1 palette, 2 sparse
