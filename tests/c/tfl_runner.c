@@ -133,7 +133,8 @@ static int api_checks(const uint8_t *model, size_t size, const tfl_op_table *ops
   uint8_t *arena_block = (uint8_t *)malloc(64u * 1024u * 1024u + 32u);
   if (tv == NULL || nv == NULL || pool == NULL || arena_block == NULL) return 2;
   uint8_t *arena = arena_block + (16u - ((uintptr_t)arena_block % 16u)) % 16u;
-  tfl_memory mem = {tv, tensors, nv, nodes, pool, 1024 * 1024, arena, 64 * 1024 * 1024, NULL, 0};
+  tfl_memory mem = {tv,    tensors,          nv,   nodes, pool, 1024 * 1024,
+                    arena, 64 * 1024 * 1024, NULL, 0,     NULL};
   tfl_interpreter it;
   memset(&it, 0, sizeof it);
 

@@ -380,6 +380,8 @@ def bench_one(
     seed: int = 0,
     tflm_path: Path | None = None,
     runner: Runner | None = None,
+    patches: str = "off",
+    patch_overhead: float = 1.25,
     compress: str = "auto",
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
@@ -391,13 +393,20 @@ def bench_one(
 
     pipeline = Pipeline.start(model, board_id)
     info, board = pipeline.model.info, pipeline.board
-    options: dict[str, Any] = {"kernels": kernels, "compress": compress}
+    options: dict[str, Any] = {
+        "kernels": kernels,
+        "patches": patches,
+        "patch_overhead": patch_overhead,
+        "compress": compress,
+    }
     if tflm_path is not None:
         from tinyflash.tflm_tree import inspect_tree
 
         kernels = TFLM_RUN_PREFIX + inspect_tree(tflm_path).flavour
         options = {"runtime": "tflm", "tflm_path": tflm_path}
-    project = workdir / f"{model.stem}-{board_id}-{kernels}{'-dense' if compress == 'off' else ''}"
+    suffix = "" if patches == "off" else f"-patches-{patches}"
+    suffix += "-dense" if compress == "off" else ""
+    project = workdir / f"{model.stem}-{board_id}-{kernels}{suffix}"
     generated = pipeline.generate(project, force=True, selftest=0, **options)
     try:
         build = pipeline.build(generated.project_dir)
@@ -437,7 +446,8 @@ def bench_one(
     )
     # the DSP kernels take arena scratch; TFLM plans its own arena (generated.arena_bytes)
     plan = pipeline.model.for_kernels("portable" if tflm_path else kernels).plan
-    arena = int(generated.arena_bytes) if tflm_path else int(plan.arena_bytes)
+    # ... and patches plan the arena generate used (generated.arena_bytes too)
+    arena = int(generated.arena_bytes) if tflm_path or patches != "off" else int(plan.arena_bytes)
     from tinyflash.platformio import symbol_sizes
 
     symbols = symbol_sizes(build.elf, board)
@@ -540,6 +550,8 @@ def bench(
     runtimes: Sequence[str] = ("tinyflash",),
     tflm_path: Path | None = None,
     runner: Runner | None = None,
+    patches: str = "off",
+    patch_overhead: float = 1.25,
     compress_modes: Sequence[str] = ("auto",),
 ) -> BenchResult:
     """Every model x board x kernel set (x compress mode: "auto" compressed weights where
@@ -547,7 +559,8 @@ def bench(
     (noted). With
     "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`.
     `runner` (board, elf) -> a context manager giving the serial URL of a board running elf (a
-    farm place, say); default: QEMU here."""
+    farm place, say); default: QEMU here. `patches`, `patch_overhead`: generate's options for the
+    tinyflash runs."""
     from tinyflash.boards import board_spec, load_board
 
     if not models:
@@ -635,6 +648,8 @@ def bench(
                             work,
                             repeats=repeats,
                             runner=runner,
+                            patches=patches,
+                            patch_overhead=patch_overhead,
                             compress=mode,
                         )
                     )

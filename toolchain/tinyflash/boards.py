@@ -222,7 +222,7 @@ TENSOR_STRUCT_BYTES = 60
 NODE_STRUCT_BYTES = 128
 #: tfl_interpreter: a fixed part plus one record per subgraph and per resource variable it can
 #: hold (TFL_MAX_SUBGRAPHS / TFL_MAX_RESOURCES; generated projects set both to the model's counts).
-INTERPRETER_BASE_BYTES = 104
+INTERPRETER_BASE_BYTES = 108  # 104 before tfl_memory.patches
 SUBGRAPH_RECORD_BYTES = 36
 RESOURCE_RECORD_BYTES = 28
 DEFAULT_MAX_SUBGRAPHS = 4  # tfl_config.h

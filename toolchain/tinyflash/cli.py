@@ -324,6 +324,17 @@ def generate_command(
         "create_tflm_tree.py); default on Arduino "
         "boards: TFLM's Arduino library via lib_deps.",
     ),
+    patches: str = typer.Option(
+        "off",
+        "--patches",
+        help="Run the first CNN stages tile by tile to lower peak RAM: auto, off or a number of "
+        "patches (row bands).",
+    ),
+    patch_overhead: float = typer.Option(
+        1.25,
+        "--patch-overhead",
+        help="With --patches: the most estimated work (instructions) patches may add, as a ratio.",
+    ),
     compress: str = typer.Option(
         "auto",
         "--compress",
@@ -353,6 +364,8 @@ def generate_command(
         kernels=kernels,
         runtime=runtime,
         tflm_path=tflm_path,
+        patches=patches,
+        patch_overhead=patch_overhead,
         compress=compress,
     )
     if as_json:
@@ -382,6 +395,8 @@ def generate_command(
         else [f"arena {result.arena_bytes:,} B", f"pool {result.pool_words:,} words"]
     )
     print_parts(console, [*memory, f"{result.selftest_count} self-test vectors"])
+    if result.patches:
+        print_parts(console, [f"patches: {result.patches}"])
     packed = result.compression
     if packed is not None and packed.compressed_count:
         print_parts(
@@ -1457,6 +1472,12 @@ def bench_command(
     ),
     tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
     farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
+    patches: str = typer.Option(
+        "off", "--patches", help="generate's --patches for the tinyflash runs: auto, off or N."
+    ),
+    patch_overhead: float = typer.Option(
+        1.25, "--patch-overhead", help="generate's --patch-overhead for the tinyflash runs."
+    ),
     compress: str = typer.Option(
         "auto",
         "--compress",
@@ -1502,6 +1523,8 @@ def bench_command(
         runtimes=[r.strip() for r in runtime.split(",") if r.strip()],
         tflm_path=tflm_path,
         runner=runner,
+        patches=patches,
+        patch_overhead=patch_overhead,
         compress_modes=[m.strip() for m in compress.split(",") if m.strip()],
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
@@ -1695,6 +1718,8 @@ OPTION_FLAGS: dict[str, str] = {
     "mode": "--mode",
     "output": "-o",
     "output_dir": "--output",
+    "patch_overhead": "--patch-overhead",
+    "patches": "--patches",
     "place": "--place",
     "port": "--port",
     "reference": "--reference",

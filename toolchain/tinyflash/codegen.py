@@ -39,6 +39,8 @@ from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers us
     ram_budget,
 )
 from tinyflash.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, TinyflashError, option
+from tinyflash.patches import parse_mode, patch_keys, plan_with_patches
+from tinyflash.plan import verify_plan
 from tinyflash.render import (  # noqa: F401  (re-exported)
     ABI_VERSION,
     ARDUINO_PORT_HEADER,
@@ -189,6 +191,7 @@ def render_project(
         "arena_bytes": arena_bytes,
         "pool_words": pool_words,
         "lower_bound": int(plan.lower_bound),
+        "patches": patch_keys(plan.patches),
     }
     return render_project_files(
         checked,
@@ -216,6 +219,8 @@ def generate(
     runtime: str = "tinyflash",
     tflm_path: Path | None = None,
     checked: CheckedModel | None = None,
+    patches: str = "off",
+    patch_overhead: float = 1.25,
     compress: str = "auto",
 ) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
@@ -280,6 +285,19 @@ def generate(
     if checked is None:
         checked = check_model_file(model_path, kernel_set)
     checked = dataclasses.replace(checked.for_kernels(kernel_set), path=model_path)
+    patch_note = ""
+    tiles = parse_mode(patches)
+    if tiles != 0:  # patch-based execution of the first stages (patches.py)
+        if runtime == "tflm":
+            raise TinyflashError(
+                f"{option('patches')} is the tinyflash runtime's; drop it with "
+                f"{option('runtime')} tflm",
+                EXIT_BAD_INPUT,
+            )
+        patched, choice = plan_with_patches(checked.info, kernel_set, tiles, patch_overhead)
+        verify_plan(checked.info, patched)
+        checked = dataclasses.replace(checked, plan=patched)
+        patch_note = choice.reason
     info, report, plan = checked.info, checked.report, checked.plan
     model_file = model_path.name
 
@@ -366,4 +384,4 @@ def generate(
         vendored=vendor or board.arduino,
         kernel_set="dsp" if board.dsp else "portable",
     )
-    return dataclasses.replace(result, compression=packed)
+    return dataclasses.replace(result, patches=patch_note, compression=packed)

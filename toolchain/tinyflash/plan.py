@@ -60,6 +60,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from tinyflash import schema
 from tinyflash.errors import EXIT_CHECK_FAILED, TinyflashError
@@ -72,6 +73,19 @@ NOT_PLANNED = (-1, -1)
 # The fused LSTM's (multiplier, shift) pairs: input and recurrent per gate, then its three
 # elementwise products (op_unidirectional_sequence_lstm.c).
 LSTM_POOL_WORDS = 22
+
+
+@dataclass(frozen=True)
+class TensorOverrides:
+    """Arena bytes and lifetimes that replace some tensors' own: patch-based execution
+    (patches.py) gives the tensors inside the patched prefix one band's bytes and keeps the
+    prefix's input and output alive across it."""
+
+    sizes: dict[int, int]
+    lifetimes: dict[int, tuple[int, int]]
+
+    def size(self, info: ModelInfo, t: int) -> int:
+        return self.sizes.get(t, info.tensors[t].nbytes)
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,10 @@ class MemoryPlan:
     resource_offsets: tuple[int, ...] = ()
     resource_bytes: tuple[int, ...] = ()
     op_count: int = 0  # operators over all subgraphs
+    # Patch-based execution (patches.py): the sizes/lifetimes planned instead of the tensors'
+    # own, and the patches.PatchPlan the firmware runs; None without patches.
+    overrides: TensorOverrides | None = field(default=None, hash=False, compare=False)
+    patches: Any = field(default=None, hash=False, compare=False)
 
     @property
     def c_offsets(self) -> tuple[int, ...]:
@@ -429,17 +447,31 @@ def _improve(
     return top, offsets, label + ("+search" if improved else "")
 
 
-def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
-    """Plans the arena for subgraph 0 of `info` for a firmware with the kernel set `kernels`
-    ("portable" or "dsp": the DSP kernels take scratch); deterministic for a given model."""
+def _overridden(info: ModelInfo, overrides: TensorOverrides | None) -> tuple[tuple[int, int], ...]:
     lifetimes = tensor_lifetimes(info)
+    if overrides is None:
+        return lifetimes
+    return tuple(overrides.lifetimes.get(t, span) for t, span in enumerate(lifetimes))
+
+
+def plan_memory(
+    info: ModelInfo,
+    kernels: str = "portable",
+    overrides: TensorOverrides | None = None,
+    patches: Any = None,
+) -> MemoryPlan:
+    """Plans the arena for subgraph 0 of `info` for a firmware with the kernel set `kernels`
+    ("portable" or "dsp": the DSP kernels take scratch); deterministic for a given model.
+    `overrides` and `patches`: patch-based execution (patches.plan_with_patches); the lower
+    bound stays the model's own."""
+    lifetimes = _overridden(info, overrides)
     aliases = _alias_map(info, lifetimes)
     groups: dict[int, _Buffer] = {}
     for t, (start, end) in enumerate(lifetimes):
         if start < 0:
             continue
         r = _root(aliases, t)
-        nbytes = info.tensors[t].nbytes
+        nbytes = overrides.size(info, t) if overrides else info.tensors[t].nbytes
         if r in groups:
             g = groups[r]
             g.first, g.last = min(g.first, start), max(g.last, end)
@@ -499,7 +531,9 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
     return MemoryPlan(
         offsets=tensor_offsets,
         arena_bytes=arena,
-        lower_bound=lower_bound(info, lifetimes, scratch, tuple(r[1] for r in resources)),
+        lower_bound=lower_bound(
+            info, tensor_lifetimes(info), scratch, tuple(r[1] for r in resources)
+        ),
         resource_offsets=resource_offsets,
         resource_bytes=tuple(r[1] for r in resources),
         op_count=len(info.ops),
@@ -511,6 +545,8 @@ def plan_memory(info: ModelInfo, kernels: str = "portable") -> MemoryPlan:
         alignment=ALIGNMENT,
         aliases=dict(sorted(aliases.items())),
         strategy=strategy,
+        overrides=overrides,
+        patches=patches,
     )
 
 
@@ -589,7 +625,11 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
 
     if len(plan.offsets) != len(tensors) or len(plan.lifetimes) != len(tensors):
         fail(f"{len(plan.offsets)} offsets for {len(tensors)} tensors")
-    expected = tensor_lifetimes(info)
+    expected = _overridden(info, plan.overrides)
+    sizes = [
+        plan.overrides.size(info, t) if plan.overrides else t_info.nbytes
+        for t, t_info in enumerate(tensors)
+    ]
     placed: list[int] = []
     for t, off in enumerate(plan.offsets):
         if plan.lifetimes[t] != expected[t]:
@@ -606,9 +646,9 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
                 f"tensor {t} ({tensors[t].name}) has offset {off}, not a multiple of "
                 f"{plan.alignment}"
             )
-        if off + tensors[t].nbytes > plan.arena_bytes:
+        if off + sizes[t] > plan.arena_bytes:
             fail(
-                f"tensor {t} ({tensors[t].name}) ends at {off + tensors[t].nbytes}, past the "
+                f"tensor {t} ({tensors[t].name}) ends at {off + sizes[t]}, past the "
                 f"{plan.arena_bytes}-byte arena"
             )
         placed.append(t)
@@ -637,17 +677,17 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
 
     order = sorted(placed, key=lambda t: expected[t][0])
     for i, a in enumerate(order):
-        if tensors[a].nbytes == 0:
+        if sizes[a] == 0:
             continue
         fa, la = expected[a]
-        a0, a1 = plan.offsets[a], plan.offsets[a] + tensors[a].nbytes
+        a0, a1 = plan.offsets[a], plan.offsets[a] + sizes[a]
         for b in order[i + 1 :]:
             fb, lb = expected[b]
             if fb > la:
                 break
             if groups[a] == groups[b]:
                 continue
-            b0, b1 = plan.offsets[b], plan.offsets[b] + tensors[b].nbytes
+            b0, b1 = plan.offsets[b], plan.offsets[b] + sizes[b]
             if a0 < b1 and b0 < a1 and fa <= lb and fb <= la:
                 fail(
                     f"tensors {a} ({tensors[a].name}) and {b} ({tensors[b].name}) are live "
@@ -669,7 +709,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
                 f"{plan.arena_bytes}-byte arena"
             )
         for t in placed:
-            t0, t1 = plan.offsets[t], plan.offsets[t] + tensors[t].nbytes
+            t0, t1 = plan.offsets[t], plan.offsets[t] + sizes[t]
             if expected[t][0] <= end and start <= expected[t][1] and off < t1 and t0 < off + nbytes:
                 fail(f"op {i}'s scratch overlaps tensor {t} ({tensors[t].name}), live at that op")
 
@@ -678,9 +718,7 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
         resources
     ):
         fail(f"{len(plan.resource_offsets)} resource offsets for {len(resources)} variables")
-    spans = [
-        (plan.offsets[t], plan.offsets[t] + tensors[t].nbytes, tensors[t].name) for t in placed
-    ]
+    spans = [(plan.offsets[t], plan.offsets[t] + sizes[t], tensors[t].name) for t in placed]
     spans += [
         (off, off + n, f"op {i}'s scratch")
         for i, (off, n) in enumerate(zip(plan.scratch_offsets, plan.scratch_bytes))

@@ -110,6 +110,7 @@ class GenerateResult:
     kernel_set: str  # "portable" or "dsp"
     ram: Budget
     flash: Budget
+    patches: str = ""  # generate --patches: what was patched, or why nothing was
     compression: Any = None  # compress.Compressed: the embedded model's compressed weights
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,6 +129,7 @@ class GenerateResult:
             "kernel_set": self.kernel_set,
             "ram": self.ram.to_dict(),
             "flash": self.flash.to_dict(),
+            **({"patches": self.patches} if self.patches else {}),
             **(
                 {}
                 if self.compression is None

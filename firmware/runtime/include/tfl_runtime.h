@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "tfl_config.h"
+#include "tfl_patches.h"
 #include "tfl_status.h"
 
 #ifdef __cplusplus
@@ -128,7 +129,8 @@ typedef struct tfl_op_table {
  * runtime lays out every activation and scratch one after another (no reuse; for tests and
  * fuzzing). Tensors and operators are counted over all subgraphs. A model with resource
  * variables has both sections and then one entry per resource variable (in the order their
- * VAR_HANDLEs are first prepared): offsets_count = tensors + operators + resources. */
+ * VAR_HANDLEs are first prepared): offsets_count = tensors + operators + resources.
+ * patches: NULL, or the prefix run tile by tile (tfl_patches.h; needs offsets). */
 typedef struct tfl_memory {
   tfl_tensor *tensors;
   int32_t tensor_capacity;
@@ -140,10 +142,13 @@ typedef struct tfl_memory {
   int32_t arena_bytes;
   const int32_t *offsets;
   int32_t offsets_count;
+  const tfl_patch_plan *patches;
 } tfl_memory;
 
 /* Called after each operator during tfl_invoke when set (per-layer dumps, per-op timing).
- * Returning anything but TFL_OK stops the invoke with TFL_ERR_HOOK. */
+ * Returning anything but TFL_OK stops the invoke with TFL_ERR_HOOK. With a patch plan the prefix's
+ * operators run tile by tile and the hook is called once, after its last operator (the tensors
+ * between them hold one tile). */
 typedef tfl_status (*tfl_op_hook)(void *user, tfl_context *ctx, int32_t op_index,
                                   const tfl_node *node);
 

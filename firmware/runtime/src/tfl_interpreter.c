@@ -15,6 +15,7 @@
 #include "kernels/tfl_kernel_wz.h"
 #include "tfl_fb.h"
 #include "tfl_kernel.h"
+#include "tfl_patch_run.h"
 
 enum { TFL_BUILTIN_CUSTOM = 32 };
 
@@ -287,14 +288,16 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
     if ((uint32_t)t->bytes > UINT32_MAX - offset) return TFL_ERR_ARENA_TOO_SMALL;
     *seq_cursor = offset + (uint32_t)t->bytes;
   }
+  /* a tile tensor of a patch plan holds one tile's rows (tfl_patches.h) */
+  const int32_t stored = tfl_patch_tensor_bytes(it, index, t->bytes);
   if (offset > (uint32_t)it->mem.arena_bytes ||
-      (uint32_t)t->bytes > (uint32_t)it->mem.arena_bytes - offset) {
+      (uint32_t)stored > (uint32_t)it->mem.arena_bytes - offset) {
     return TFL_ERR_ARENA_TOO_SMALL;
   }
   t->data = it->mem.arena + offset;
   t->is_variable = is_variable != 0;
-  if ((int32_t)(offset + (uint32_t)t->bytes) > it->arena_used) {
-    it->arena_used = (int32_t)(offset + (uint32_t)t->bytes);
+  if ((int32_t)(offset + (uint32_t)stored) > it->arena_used) {
+    it->arena_used = (int32_t)(offset + (uint32_t)stored);
   }
   return TFL_OK;
 }
@@ -500,6 +503,7 @@ TFL_MUST_CHECK static tfl_status init_body(tfl_interpreter *it, const tfl_op_tab
   }
   it->error_op = -1;
   if (!plan_length_ok(it)) return TFL_ERR_PLAN_MISMATCH;
+  TFL_ENSURE(tfl_patch_check(it));
   zero_variables(it);
   return TFL_OK;
 }
@@ -536,10 +540,17 @@ TFL_MUST_CHECK static tfl_status run_subgraph(tfl_interpreter *it, int32_t index
   if (sg->running) return TFL_ERR_MODEL_INVALID; /* a subgraph calling itself */
   sg->running = 1;
   tfl_status s = TFL_OK;
+  const tfl_patch_plan *pp = index == 0 ? it->mem.patches : NULL;
   for (int32_t k = 0; k < sg->node_count && s == TFL_OK; ++k) {
+    if (pp != NULL && k == pp->first_node) { /* the prefix tile by tile, hook after its last */
+      s = tfl_patch_run(it);
+      k += pp->node_count - 1;
+    }
     const int32_t i = sg->node_base + k;
     tfl_node *n = &it->mem.nodes[i];
-    s = n->kernel->eval(it, n);
+    if (pp == NULL || k < pp->first_node || k >= pp->first_node + pp->node_count) {
+      s = n->kernel->eval(it, n);
+    }
     if (s != TFL_OK) {
       if (it->error_op < 0) it->error_op = i;
     } else if (it->hook != NULL && it->hook(it->hook_user, it, i, n) != TFL_OK) {

@@ -19,6 +19,8 @@ typedef struct {
   int32_t scratch; /* arena offset of the DSP paths' patch (tfl_scratch), -1 for none */
 } conv_data;
 TFL_OP_DATA_FITS(conv_data);
+/* p stays first: patch-based execution (tfl_patches.c) sets p.pad_h through node->data */
+typedef char conv_data_params_first[offsetof(conv_data, p) == 0 ? 1 : -1];
 
 /* Input channels up to which the DSP pointwise path runs (its two expanded pixels take 4 x this
  * many bytes of scratch). */

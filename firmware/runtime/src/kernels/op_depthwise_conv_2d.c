@@ -17,6 +17,8 @@ typedef struct {
   int32_t depth_multiplier;
 } dwconv_data;
 TFL_OP_DATA_FITS(dwconv_data);
+/* p stays first: patch-based execution (tfl_patches.c) sets p.pad_h through node->data */
+typedef char dwconv_data_params_first[offsetof(dwconv_data, p) == 0 ? 1 : -1];
 
 static tfl_status dwconv_eval_int16(tfl_context *ctx, tfl_node *node) {
   const dwconv_data *d = (const dwconv_data *)node->data;
