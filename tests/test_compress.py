@@ -53,35 +53,32 @@ def _forced(data: bytes) -> list[tuple[str, bytes]]:
     return out
 
 
-@pytest.mark.parametrize("levels,zeros", [(4, 0.0), (16, 0.0), (100, 0.85), (2, 0.5)])
-def test_host_decodes_every_encoding_bit_exact(levels: int, zeros: float) -> None:
-    data = synthetic(levels, zeros)
+def _forced_bit_exact(data: bytes, input_shape: tuple[int, ...]) -> list[str]:
+    """Runs every forced encoding of data's weights on the host runtime against tflite-micro on
+    data itself; returns what was run."""
     rng = np.random.default_rng(SEED)
-    inputs = [[rng.integers(-128, 128, (1, 6, 6, 32), dtype=np.int8)] for _ in range(3)]
+    inputs = [[rng.integers(-128, 128, input_shape, dtype=np.int8)] for _ in range(3)]
     expected = [tflm_reference(data, x) for x in inputs]
     cases = _forced(data)
-    # the conv and the FC in two or three forms each (the depthwise filter where one is smaller)
-    assert {what.split()[0] for what, _ in cases} >= {"w1", "w3"}
     for what, model in cases:
         assert len(model) != len(data)
-        got = run_model_batch(model, inputs)
-        for g, e in zip(got, expected):
+        for g, e in zip(run_model_batch(model, inputs), expected):
             assert np.array_equal(g[0], e[0]), f"seed={SEED} {what}"
+    return [what for what, _ in cases]
+
+
+@pytest.mark.parametrize("levels,zeros", [(4, 0.0), (16, 0.0), (100, 0.85), (2, 0.5)])
+def test_host_decodes_every_encoding_bit_exact(levels: int, zeros: float) -> None:
+    ran = _forced_bit_exact(synthetic(levels, zeros), (1, 6, 6, 32))
+    # the conv and the FC in two or three forms each (the depthwise filter where one is smaller)
+    assert {what.split()[0] for what in ran} >= {"w1", "w3"}
 
 
 @pytest.mark.parametrize("levels,zeros", [(8, 0.0), (100, 0.85)])
 def test_host_transpose_conv_bit_exact(levels: int, zeros: float) -> None:
     data = synthetic_tconv(levels, zeros)
-    rng = np.random.default_rng(SEED)
-    inputs = [[rng.integers(-128, 128, (1, 4, 4, 8), dtype=np.int8)] for _ in range(3)]
-    expected = [tflm_reference(data, x) for x in inputs]
-    cases = _forced(data)
-    assert cases
-    for what, model in cases:
-        for g, e in zip(run_model_batch(model, inputs), expected):
-            assert np.array_equal(g[0], e[0]), f"seed={SEED} {what}"
-    auto = compress.compress_model(parse_model(data, "t.tflite"))
-    assert auto.compressed_count == 1
+    assert _forced_bit_exact(data, (1, 4, 4, 8))
+    assert compress.compress_model(parse_model(data, "t.tflite")).compressed_count == 1
 
 
 def test_auto_picks_the_smallest_encoding() -> None:

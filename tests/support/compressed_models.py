@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,79 +106,80 @@ def prune(src: Path, dst: Path, fraction: float = 0.8) -> Path:
     return _rewrite(src, dst, zero)
 
 
+#: SAME padding, stride 1
+_SAME1: dict[str, Any] = {"padding": "SAME", "stride_w": 1, "stride_h": 1}
+
+
+def _drawn(
+    rng: np.random.Generator, shape: tuple[int, ...], axis: int, levels: int, zeros: float
+) -> np.ndarray:
+    """int8 weights: each slice along `axis` drawn from its own `levels` values, then a
+    fraction `zeros` set to 0."""
+    moved = np.moveaxis(np.zeros(shape, np.int64), axis, 0)
+    for c in range(moved.shape[0]):
+        palette = rng.choice(np.arange(-127, 128), levels, replace=False)
+        moved[c] = rng.choice(palette, moved[c].shape)
+    w = np.moveaxis(moved, 0, axis)
+    w[rng.random(shape) < zeros] = 0
+    return w
+
+
+def _builder(seed: int, levels: int, zeros: float) -> tuple[Any, Callable[..., tuple[Any, Any]]]:
+    """A ModelBuilder and filt(name, shape, scale, step, in_scale, axis=0) adding a weight
+    tensor drawn by _drawn (per-channel scales scale + step * c along axis; step None: one
+    palette and one scale for the whole tensor) and its int32 bias."""
+    from support.tflbuilder import ModelBuilder, quantized_bias_scale
+
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+
+    def filt(
+        name: str,
+        shape: tuple[int, ...],
+        scale: float,
+        step: float | None,
+        in_scale: float,
+        axis: int = 0,
+    ) -> tuple[Any, Any]:
+        channels = shape[axis]
+        if step is None:
+            w = _drawn(rng, (1, int(np.prod(shape))), 0, levels, zeros).reshape(shape)
+            scales: Any = scale
+            bias_scale: Any = in_scale * scale
+        else:
+            w = _drawn(rng, shape, axis, levels, zeros)
+            scales = [scale + step * c for c in range(channels)]
+            bias_scale = quantized_bias_scale(in_scale, scales)
+        weights = b.tensor(
+            f"w{name}", None, "int8", data=w, scale=scales, zero_point=0, quantized_dimension=axis
+        )
+        bias = b.tensor(
+            f"b{name}",
+            None,
+            "int32",
+            data=rng.integers(-1000, 1000, channels),
+            scale=bias_scale,
+            zero_point=0,
+        )
+        return weights, bias
+
+    return b, filt
+
+
 def synthetic(levels: int, zeros: float, seed: int = 7) -> bytes:
     """A small int8 model with larger weights than the digits CNNs' (CONV_2D 40x3x3x32, whose
     channels the runtime decodes a few at a time; DEPTHWISE_CONV_2D 3x3x40; FULLY_CONNECTED
     12x1440 per-tensor): each weight tensor drawn from `levels` int8 values per output channel
     (per tensor for the FC) with a fraction `zeros` set to 0."""
-    from support.tflbuilder import ModelBuilder, quantized_bias_scale
-
-    rng = np.random.default_rng(seed)
-
-    def weights(shape: tuple[int, ...], axis: int) -> np.ndarray:
-        moved = np.moveaxis(np.zeros(shape, np.int64), axis, 0)
-        for c in range(moved.shape[0]):
-            palette = rng.choice(np.arange(-127, 128), levels, replace=False)
-            moved[c] = rng.choice(palette, moved[c].shape)
-        w = np.moveaxis(moved, 0, axis)
-        w[rng.random(shape) < zeros] = 0
-        return w
-
-    b = ModelBuilder()
+    b, filt = _builder(seed, levels, zeros)
     x = b.tensor("x", [1, 6, 6, 32], "int8", scale=0.05, zero_point=-3)
-    s1 = [0.002 + 0.0001 * c for c in range(40)]
-    w1 = b.tensor("w1", None, "int8", data=weights((40, 3, 3, 32), 0), scale=s1, zero_point=0)
-    b1 = b.tensor(
-        "b1",
-        None,
-        "int32",
-        data=rng.integers(-900, 900, 40),
-        scale=quantized_bias_scale(0.05, s1),
-        zero_point=0,
-    )
+    w1, b1 = filt("1", (40, 3, 3, 32), 0.002, 0.0001, 0.05)
     h1 = b.tensor("h1", [1, 6, 6, 40], "int8", scale=0.08, zero_point=1)
-    b.op(
-        "CONV_2D",
-        [x, w1, b1],
-        [h1],
-        padding="SAME",
-        stride_w=1,
-        stride_h=1,
-        fused_activation_function="RELU",
-    )
-    s2 = [0.01 + 0.0002 * c for c in range(40)]
-    w2 = b.tensor(
-        "w2",
-        None,
-        "int8",
-        data=weights((1, 3, 3, 40), 3),
-        scale=s2,
-        zero_point=0,
-        quantized_dimension=3,
-    )
-    b2 = b.tensor(
-        "b2",
-        None,
-        "int32",
-        data=rng.integers(-300, 300, 40),
-        scale=quantized_bias_scale(0.08, s2),
-        zero_point=0,
-    )
+    b.op("CONV_2D", [x, w1, b1], [h1], fused_activation_function="RELU", **_SAME1)
+    w2, b2 = filt("2", (1, 3, 3, 40), 0.01, 0.0002, 0.08, axis=3)
     h2 = b.tensor("h2", [1, 6, 6, 40], "int8", scale=0.06, zero_point=-2)
-    b.op(
-        "DEPTHWISE_CONV_2D",
-        [h1, w2, b2],
-        [h2],
-        padding="SAME",
-        stride_w=1,
-        stride_h=1,
-        depth_multiplier=1,
-    )
-    fc = weights((1, 12 * 1440), 0).reshape(12, 1440)  # one palette for the whole tensor
-    w3 = b.tensor("w3", None, "int8", data=fc, scale=0.004, zero_point=0)
-    b3 = b.tensor(
-        "b3", None, "int32", data=rng.integers(-2000, 2000, 12), scale=0.06 * 0.004, zero_point=0
-    )
+    b.op("DEPTHWISE_CONV_2D", [h1, w2, b2], [h2], depth_multiplier=1, **_SAME1)
+    w3, b3 = filt("3", (12, 1440), 0.004, None, 0.06)
     y = b.tensor("y", [1, 12], "int8", scale=0.2, zero_point=0)
     b.op("FULLY_CONNECTED", [h2, w3, b3], [y])
     return b.build(inputs=[x], outputs=[y])
@@ -185,26 +187,10 @@ def synthetic(levels: int, zeros: float, seed: int = 7) -> bytes:
 
 def synthetic_tconv(levels: int, zeros: float, seed: int = 9) -> bytes:
     """TRANSPOSE_CONV (stride 2, SAME) with weights 16x3x3x8 drawn like synthetic()'s."""
-    from support.tflbuilder import ModelBuilder, quantized_bias_scale
-
-    rng = np.random.default_rng(seed)
-    w = np.zeros((16, 3, 3, 8), np.int64)
-    for c in range(16):
-        w[c] = rng.choice(rng.choice(np.arange(-127, 128), levels, replace=False), (3, 3, 8))
-    w[rng.random(w.shape) < zeros] = 0
-    scales = [0.003 + 0.0001 * c for c in range(16)]
-    b = ModelBuilder()
+    b, filt = _builder(seed, levels, zeros)
     shape = b.tensor("shape", None, "int32", data=np.array([1, 8, 8, 16]))
-    weights = b.tensor("w", None, "int8", data=w, scale=scales, zero_point=0)
+    w, bias = filt("", (16, 3, 3, 8), 0.003, 0.0001, 0.05)
     x = b.tensor("x", [1, 4, 4, 8], "int8", scale=0.05, zero_point=4)
-    bias = b.tensor(
-        "b",
-        None,
-        "int32",
-        data=rng.integers(-500, 500, 16),
-        scale=quantized_bias_scale(0.05, scales),
-        zero_point=0,
-    )
     y = b.tensor("y", [1, 8, 8, 16], "int8", scale=0.1, zero_point=-5)
-    b.op("TRANSPOSE_CONV", [shape, weights, x, bias], [y], padding="SAME", stride_w=2, stride_h=2)
+    b.op("TRANSPOSE_CONV", [shape, w, x, bias], [y], padding="SAME", stride_w=2, stride_h=2)
     return b.build(inputs=[x], outputs=[y])
