@@ -93,10 +93,11 @@ class Compressed:
 
     @property
     def stack_bytes(self) -> int:
-        """TFL_WZ_STACK_BYTES for this model (0: nothing compressed): a whole CONV_2D or
-        DEPTHWISE_CONV_2D tensor when it fits STACK_BYTES (else the most whole channels that do:
-        the kernel decodes a few at a time, rebuilding its im2col patch per pass), four
-        FULLY_CONNECTED rows (their input row is expanded once for all passes)."""
+        """TFL_WZ_STACK_BYTES for this model (0: nothing compressed): a whole CONV_2D,
+        DEPTHWISE_CONV_2D or TRANSPOSE_CONV tensor when it fits STACK_BYTES (else, CONV_2D, the
+        most whole channels that do: the kernel decodes a few at a time, rebuilding its im2col
+        patch per pass), four FULLY_CONNECTED rows (their input row is expanded once for all
+        passes)."""
         need = 0
         for t in self.tensors:
             if t.encoding == "dense":
@@ -269,7 +270,8 @@ def _weight_uses(info: ModelInfo) -> dict[int, list[tuple[OpInfo, int]]]:
 
 def _eligible(info: ModelInfo, t: TensorInfo, uses: list[tuple[OpInfo, int]]) -> str | None:
     """The op whose weights t is, when the runtime can decode it there (int8 constant, read only
-    as input 1 of one int8 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, a buffer of its own)."""
+    as input 1 of one CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / TRANSPOSE_CONV with int8
+    activations)."""
     if t.dtype != "int8" or not t.is_constant or t.is_sparse or t.is_variable or len(uses) != 1:
         return None
     op, slot = uses[0]
