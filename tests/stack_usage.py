@@ -165,6 +165,8 @@ _KERNEL_MACROS: dict[str, Callable[[list[str]], list[str]]] = {
     "TFL_DEFINE_KERNEL_RESET": lambda a: a[3:6],
     "TFL_DEFINE_MAP16_KERNEL": lambda a: [a[3], f"{a[0]}_eval"],
     "TFL_DEFINE_LOGISTIC_TANH": lambda a: [f"{a[0]}_prepare", f"{a[0]}_eval", "tfl_lut16_eval"],
+    # the prepare alone, called by name by ahead-of-time layers (tfl_aot.h)
+    "TFL_DEFINE_PREPARE": lambda a: [f"tfl_prepare_{a[0]}"],
 }
 # a kernel object written out: `static const tfl_kernel name = {code, "NAME", prepare, eval, reset};`
 _KERNEL_OBJECT = re.compile(r"tfl_kernel\s+\w+\s*=\s*\{([^}]*)\}")

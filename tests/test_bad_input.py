@@ -720,6 +720,21 @@ ROWS: list[Row] = [
         slow=True,
         env=lambda i: i.path_without_qemu,
     ),
+    Row(
+        "convert-weight-bits-range",
+        "--weight-bits must be 1 to 7 (at most 2^K distinct int8 values per channel; 8 is plain int8); got 8.",
+        lambda i: ["convert", INT8, "--weight-bits", "8", "-o", i.path("w8.tflite")],
+        2,
+        lambda i: ["--weight-bits must be 1 to 7", "got 8"],
+        after=nothing_at("w8.tflite"),
+    ),
+    Row(
+        "evaluate-float-without-data",
+        "evaluating against the float model MODEL needs --data (its inputs); only a .tflite baseline can run on random inputs.",
+        lambda i: ["evaluate", KERAS, INT8],
+        2,
+        lambda i: [f"the float model {KERAS} needs --data"],
+    ),
 ]
 
 

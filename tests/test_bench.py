@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import shared_model_path
+from support.exact import verify_exactly
 from support.runtime_build import RUNTIME
 
 if TYPE_CHECKING:
@@ -251,17 +252,7 @@ def test_dsp_kernels_verify_exactly_on_qemu(tmp_path: Path, name: str) -> None:
     )
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert "-DTFL_USE_DSP=1" in (project / "platformio.ini").read_text()
-    ver = subprocess.run(
-        [*TINYFLASH, "verify", str(project), "--samples", "3", "--tolerance", "0", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert ver.returncode == 0, ver.stdout[-2000:] + ver.stderr[-2000:]
-    result = json.loads(ver.stdout)
-    assert result["passed"] is True
-    tflm = [m for m in result["metrics"] if m["reference"] == "tflm"]
-    assert tflm and all(m["max_abs_diff_lsb"] == 0 and m["exact_fraction"] == 1.0 for m in tflm)
+    verify_exactly(project)
 
 
 def _fake_run(model: str, kernels: str, instructions: int) -> BenchRun:

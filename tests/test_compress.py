@@ -5,10 +5,12 @@ compressed bytes. The end-to-end figures on mps2-an386 are in test_compress_e2e.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from conftest import shared_model_path
+from conftest import REPO, shared_model_path
 from support.compressed_models import synthetic, synthetic_tconv
 from support.runtime_host import host_run, run_model_batch, tflm_reference
 from tinyflash import compress
@@ -150,7 +152,24 @@ def test_unclustered_models_unchanged(name: str) -> None:
 
 
 def test_example_digits_unchanged() -> None:
-    from conftest import REPO
-
     info = load_model(REPO / "examples" / "digits" / "digits_int8.tflite")
     assert compress.compress_model(info).data == bytes(info.data)
+
+
+def test_generate_embeds_compressed_bytes_and_keeps_aot_weights_dense(tmp_path: Path) -> None:
+    """generate: auto embeds the smaller model (the project's model.tflite stays the file), off
+    and --aot's specialised operators (they read their weights in place) keep them dense."""
+    from support.compressed_models import cluster
+    from tinyflash import codegen
+
+    model = cluster(REPO / "examples" / "digits" / "digits_int8.tflite", tmp_path / "c16.tflite")
+    auto = codegen.generate(model, "mps2-an386", tmp_path / "auto", selftest=1)
+    assert auto.compression is not None and auto.compression.compressed_count == 3
+    assert (tmp_path / "auto" / "model.tflite").read_bytes() == model.read_bytes()
+    ini = (tmp_path / "auto" / "platformio.ini").read_text()
+    assert "-DTFL_WITH_WZ=1" in ini and "-DTFL_WZ_STACK_BYTES=" in ini
+    off = codegen.generate(model, "mps2-an386", tmp_path / "off", selftest=1, compress="off")
+    assert off.compression is not None and off.compression.compressed_count == 0
+    assert "-DTFL_WITH_WZ=0" in (tmp_path / "off" / "platformio.ini").read_text()
+    aot = codegen.generate(model, "mps2-an386", tmp_path / "aot", selftest=1, aot=True)
+    assert aot.compression is not None and aot.compression.compressed_count == 0

@@ -230,7 +230,7 @@ static int api_checks(const uint8_t *model, size_t size, const tfl_op_table *ops
   m2 = mem;
   m2.arena = arena + 4;
   check_status("unaligned_arena", tfl_init(&it, model, size, ops, &m2), TFL_ERR_BAD_ARGUMENT);
-  tfl_op_table none = {NULL, 0};
+  tfl_op_table none = {NULL, 0, NULL, 0};
   tfl_status s = tfl_init(&it, model, size, &none, &mem);
   check_status("empty_op_table", s, nodes > 0 ? TFL_ERR_UNSUPPORTED_OP : TFL_OK);
   check("empty_op_table_names_op_0", nodes == 0 || it.error_op == 0, "");
@@ -259,7 +259,8 @@ int main(int argc, char **argv) {
     size_t size = 0;
     uint8_t *model = read_file(argv[2], &size);
     if (model == NULL) return 2;
-    tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1};
+    tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1,
+                        NULL, 0};
     int rc = api_checks(model, size, &ops);
     free(model);
     return rc;
@@ -294,7 +295,8 @@ int main(int argc, char **argv) {
     mem_offsets_count = (int32_t)(n / 4);
   }
 
-  tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1};
+  tfl_op_table ops = {all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1, NULL,
+                      0};
   tfl_memory mem;
   memset(&mem, 0, sizeof mem);
   mem.tensors = (tfl_tensor *)calloc((size_t)tensor_count + 1u, sizeof(tfl_tensor));

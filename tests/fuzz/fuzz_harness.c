@@ -165,8 +165,8 @@ static void fuzz_decoder(const uint8_t *data, size_t size) {
 /* ---- layer 2: the whole harness ------------------------------------------------------------ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const tfl_op_table ops = {all_kernels,
-                                   (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1};
+  static const tfl_op_table ops = {
+      all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1, NULL, 0};
   static tfl_harness_config config;
   fuzz_decoder(data, size);
   if (size == 0) return 0;

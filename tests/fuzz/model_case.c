@@ -51,8 +51,8 @@ tfl_case_outcome tfl_fuzz_run_model(const uint8_t *data, size_t size) {
 }
 
 static tfl_case_outcome run_model(const uint8_t *data, size_t size) {
-  static const tfl_op_table ops = {all_kernels,
-                                   (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1};
+  static const tfl_op_table ops = {
+      all_kernels, (int32_t)(sizeof all_kernels / sizeof all_kernels[0]) - 1, NULL, 0};
   int32_t tensor_count = 0, op_count = 0;
   tfl_status s = tfl_model_counts(data, size, &tensor_count, &op_count);
   if (s != TFL_OK) return outcome(TFL_CASE_COUNTS_FAILED, s);

@@ -126,7 +126,7 @@ def model_c(model: bytes, vectors: Sequence[tuple[bytes, bytes]]) -> str:
         "static const tfl_kernel *const harness_test_kernels[] = {"
         + ", ".join(f"&tfl_kernel_{k}" for k in kernels)
         + "};",
-        f"const tfl_op_table harness_test_ops = {{harness_test_kernels, {len(kernels)}}};",
+        f"const tfl_op_table harness_test_ops = {{harness_test_kernels, {len(kernels)}, NULL, 0}};",
         f"const uint8_t harness_test_model[] __attribute__((aligned(16))) = {{\n{arr(model)}}};",
         f"const uint32_t harness_test_model_size = {len(model)}u;",
         f"const uint8_t harness_test_model_sha256[32] = {{{arr(hashlib.sha256(model).digest())}}};",

@@ -27,7 +27,7 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +43,8 @@ KERNEL_SETS = ("portable", "dsp")
 Runner = Callable[[Any, Path], AbstractContextManager[str]]
 RUNTIMES = ("tinyflash", "tflm")
 TFLM_RUN_PREFIX = "tflm-"
+#: A run of ahead-of-time generated layers (generate --aot) is labelled "<kernels>-aot".
+AOT_SUFFIX = "-aot"
 
 # TFLM's figures from issue 6 (Debian arm-none-eabi-gcc 12.2 -Os, QEMU 7.2 mps2-an386, Cortex-M4,
 # instructions per inference counted by a TCG plugin): (reference kernels, CMSIS-NN, arena on M4).
@@ -63,6 +65,7 @@ class OpCount:
     op_name: str
     instructions: int
     macs: int
+    macs_per_instruction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,60 @@ class BenchResult:
             if ours and ours.ram.lower_bound:
                 row["arena_over_lower_bound"] = ours.ram.arena_planned / ours.ram.lower_bound
             row.update(self.live_ratios(run.model, run.board))
+            row.update(self.aot_ratios(run.model, run.board))
+            rows.append(row)
+        return rows
+
+    def aot_ratios(self, model: str, board: str) -> dict[str, float]:
+        """Ahead-of-time layers against the interpreter (bench --aot), per kernel set:
+        instructions and flash image; and against TFLM + CMSIS-NN's instructions (issue 6)."""
+        ratios: dict[str, float] = {}
+        tflm = TFLM_NUMBERS.get(model)
+        for kernels in KERNEL_SETS:
+            aot = self.find(model, board, kernels + AOT_SUFFIX)
+            interpreted = self.find(model, board, kernels)
+            if aot and interpreted:
+                ratios[f"{kernels}_aot_over_{kernels}_instructions"] = (
+                    aot.instructions / interpreted.instructions
+                )
+                ratios[f"{kernels}_aot_over_{kernels}_flash"] = (
+                    aot.code.image / interpreted.code.image
+                )
+            if aot and tflm and kernels == "dsp":
+                ratios["dsp_aot_over_tflm_cmsis_nn"] = aot.instructions / tflm[1]
+        return ratios
+
+    def compare(self, reference: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Ratios of this run to a saved `bench --json` result (bench --compare): per run found
+        in both (same model, board and kernels) instructions, image and arena, and per operator
+        the instructions."""
+        saved = {
+            (r.get("model"), r.get("board"), r.get("kernels")): r
+            for r in reference.get("runs", [])
+            if isinstance(r, dict)
+        }
+        rows: list[dict[str, Any]] = []
+        for run in self.runs:
+            ref = saved.get((run.model, run.board, run.kernels))
+            if ref is None:
+                continue
+            row: dict[str, Any] = {"model": run.model, "board": run.board, "kernels": run.kernels}
+            row["instructions"] = _ratio(run.instructions, ref.get("instructions"))
+            row["image"] = _ratio(run.code.image, (ref.get("code") or {}).get("image"))
+            row["arena"] = _ratio(
+                run.ram.arena_planned, (ref.get("ram") or {}).get("arena_planned")
+            )
+            ref_ops = {o.get("op_index"): o for o in ref.get("ops", []) if isinstance(o, dict)}
+            row["ops"] = [
+                {
+                    "op_index": op.op_index,
+                    "op_name": op.op_name,
+                    "instructions": _ratio(
+                        op.instructions, (ref_ops.get(op.op_index) or {}).get("instructions")
+                    ),
+                }
+                for op in run.ops
+            ]
             rows.append(row)
         return rows
 
@@ -178,6 +235,32 @@ class BenchResult:
             },
             "tflm_kws_code": {"reference": TFLM_KWS_CODE[0], "cmsis_nn": TFLM_KWS_CODE[1]},
         }
+
+
+def _ratio(value: float, reference: Any) -> float | None:
+    """value / reference, None when the reference is missing or not a positive number."""
+    if isinstance(reference, bool) or not isinstance(reference, (int, float)) or reference <= 0:
+        return None
+    return value / reference
+
+
+def load_reference(path: Path) -> dict[str, Any]:
+    """A saved `tinyflash bench --json` result, for --compare."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise TinyflashError(
+            f"{option('compare')} {path} cannot be read as a bench --json result ({error})",
+            EXIT_BAD_INPUT,
+        ) from error
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+        raise TinyflashError(
+            f"{option('compare')} {path} is not a bench --json result (it has no runs list)",
+            EXIT_BAD_INPUT,
+        )
+    return data
 
 
 # ---- linker map ----------------------------------------------------------------------------
@@ -380,12 +463,14 @@ def bench_one(
     seed: int = 0,
     tflm_path: Path | None = None,
     runner: Runner | None = None,
+    aot: bool = False,
     patches: str = "off",
     patch_overhead: float = 1.25,
     compress: str = "auto",
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
-    the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR"). `compress`:
+    the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR"). `aot`: the
+    project is generated with ahead-of-time layers (its kernels are "KERNELS-aot"). `compress`:
     generate's --compress (compressed weights in flash, "auto", or all dense, "off")."""
     from tinyflash.pipeline import Pipeline
     from tinyflash.reference import TFLMReference
@@ -399,6 +484,10 @@ def bench_one(
         "patch_overhead": patch_overhead,
         "compress": compress,
     }
+    plan_kernels = kernels
+    if aot:
+        options["aot"] = True
+        kernels += AOT_SUFFIX
     if tflm_path is not None:
         from tinyflash.tflm_tree import inspect_tree
 
@@ -445,7 +534,7 @@ def bench_one(
         for o, e in zip(outputs, expected)
     )
     # the DSP kernels take arena scratch; TFLM plans its own arena (generated.arena_bytes)
-    plan = pipeline.model.for_kernels("portable" if tflm_path else kernels).plan
+    plan = pipeline.model.for_kernels("portable" if tflm_path else plan_kernels).plan
     # ... and patches plan the arena generate used (generated.arena_bytes too)
     arena = int(generated.arena_bytes) if tflm_path or patches != "off" else int(plan.arena_bytes)
     from tinyflash.platformio import symbol_sizes
@@ -457,12 +546,7 @@ def bench_one(
     per_tick = instructions_per_tick(device.tick_unit, board_id)
     instructions = round(ticks[-1] * per_tick)
     ops = tuple(
-        OpCount(
-            r.op_index,
-            r.op_name,
-            round(r.ticks * per_tick),
-            macs_by_op[r.op_index] if r.op_index < len(macs_by_op) else 0,
-        )
+        _op_count(r.op_index, r.op_name, round(r.ticks * per_tick), macs_by_op)
         for r in (layers.ops if layers is not None else ())
     )
     return BenchRun(
@@ -492,6 +576,31 @@ def bench_one(
         repeat_instructions=tuple(round(t * per_tick) for t in ticks),
         compress=compress if tflm_path is None else "off",
     )
+
+
+def _op_count(index: int, name: str, instructions: int, macs_by_op: Sequence[int]) -> OpCount:
+    macs = macs_by_op[index] if 0 <= index < len(macs_by_op) else 0
+    return OpCount(index, name, instructions, macs, macs / instructions if instructions else 0.0)
+
+
+def layer_table(runs: Sequence[BenchRun]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the per-operator table (bench --layers): instructions, MACs and MACs
+    per instruction of every operator of every run."""
+    header = ["model", "kernels", "op", "name", "instr.", "MACs", "MAC/instr"]
+    rows = [
+        [
+            run.model,
+            run.kernels,
+            str(op.op_index),
+            op.op_name,
+            f"{op.instructions:,}",
+            f"{op.macs:,}",
+            f"{op.macs_per_instruction:.3f}" if op.macs else "-",
+        ]
+        for run in runs
+        for op in run.ops
+    ]
+    return header, rows
 
 
 def table(runs: Sequence[BenchRun], wide: bool = False) -> tuple[list[str], list[list[str]]]:
@@ -550,6 +659,7 @@ def bench(
     runtimes: Sequence[str] = ("tinyflash",),
     tflm_path: Path | None = None,
     runner: Runner | None = None,
+    aot_modes: Sequence[bool] = (False,),
     patches: str = "off",
     patch_overhead: float = 1.25,
     compress_modes: Sequence[str] = ("auto",),
@@ -558,6 +668,8 @@ def bench(
     found, "off" all dense, reported as "KERNELS dense"); boards without DSP skip the dsp set
     (noted). With
     "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`.
+    `aot_modes`: run the tinyflash projects interpreted (False) and/or with ahead-of-time layers
+    (True, bench --aot).
     `runner` (board, elf) -> a context manager giving the serial URL of a board running elf (a
     farm place, say); default: QEMU here. `patches`, `patch_overhead`: generate's options for the
     tinyflash runs."""
@@ -637,9 +749,10 @@ def bench(
                     if note not in result.notes:
                         result.notes.append(note)
                     continue
-                for mode in compress_modes:
+                for aot, mode in [(a, m) for a in aot_modes for m in compress_modes]:
                     if progress:
-                        progress(f"{Path(model).stem} on {board_id} ({kernels}, compress {mode})")
+                        label = kernels + (AOT_SUFFIX if aot else "")
+                        progress(f"{Path(model).stem} on {board_id} ({label}, compress {mode})")
                     result.runs.append(
                         bench_one(
                             Path(model),
@@ -648,6 +761,7 @@ def bench(
                             work,
                             repeats=repeats,
                             runner=runner,
+                            aot=aot,
                             patches=patches,
                             patch_overhead=patch_overhead,
                             compress=mode,

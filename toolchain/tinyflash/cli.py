@@ -341,6 +341,13 @@ def generate_command(
         help="auto: store clustered or pruned weights compressed in flash; off: all dense.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    aot: bool = typer.Option(
+        False,
+        "--aot/--no-aot",
+        help="Ahead-of-time layers: FULLY_CONNECTED, 1x1 CONV_2D and DEPTHWISE_CONV_2D run "
+        "kernel bodies specialised with the layer's constants (src/model_aot.c); --no-aot: "
+        "the interpreter's generic kernels only.",
+    ),
 ) -> None:
     """Generate a PlatformIO firmware project for MODEL on a board.
 
@@ -364,6 +371,7 @@ def generate_command(
         kernels=kernels,
         runtime=runtime,
         tflm_path=tflm_path,
+        aot=aot,
         patches=patches,
         patch_overhead=patch_overhead,
         compress=compress,
@@ -512,10 +520,17 @@ def _preprocess(scale: str | None, mean: str | None, std: str | None) -> Any:
 @app.command("convert")
 def convert_command(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="SavedModel dir, .keras, .h5 or path/to/file.py:name."),
+    model: str = typer.Argument(
+        ...,
+        help="SavedModel dir, .keras, .h5 or path/to/file.py:name (a .tflite with --weight-bits).",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="The .tflite to write."),
     data: Path | None = typer.Option(
-        None, "--data", "-d", help="Calibration data: .npy, .npz, .csv or an image folder."
+        None,
+        "--data",
+        "-d",
+        help="Calibration data: .npy, .npz, .csv or an image folder (not needed by a "
+        "quantization-aware trained model).",
     ),
     mode: str = typer.Option(
         "int8",
@@ -536,19 +551,30 @@ def convert_command(
         help="Keep the model's variables as state between invokes (resource variables); "
         "automatic when the call assigns a variable.",
     ),
+    weight_bits: int | None = typer.Option(
+        None,
+        "--weight-bits",
+        "-k",
+        help="Cluster the int8 weights of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and "
+        "TRANSPOSE_CONV to at most 2^K values per output channel (K = 1..7; k-means on the int8 "
+        "values). MODEL may then be a .tflite.",
+    ),
     scale: str | None = SCALE_OPTION,
     mean: str | None = MEAN_OPTION,
     std: str | None = STD_OPTION,
 ) -> None:
     """Convert a float TensorFlow/Keras model to a .tflite (full int8 by default).
 
-    The batch dimension is pinned to 1; the TensorFlow converter runs in a child process (a crash becomes an error with its remedy). Prints size before/after, the op histogram and whether the result is deployable on a microcontroller. Exit 1 when the result is written but not deployable.
+    The batch dimension is pinned to 1; the TensorFlow converter runs in a child process (a crash becomes an error with its remedy). Prints size before/after, the op histogram and whether the result is deployable on a microcontroller. Exit 1 when the result is written but not deployable. A quantization-aware trained model (tfmot) converts with its own ranges, without --data. --weight-bits K clusters the weights after conversion, or of a .tflite given as MODEL; `tinyflash evaluate` shows what it costs.
 
     Example: tinyflash convert examples/digits/digits.keras -o digits.tflite --data examples/digits/calibration.npz
     """
     from tinyflash.convert import convert_model
     from tinyflash.opcheck import SCHEME_16X8, SCHEME_INT8, deployable_text
 
+    if weight_bits is not None and model.lower().endswith(".tflite"):
+        _cluster_tflite(model, output, weight_bits, force, as_json)
+        return
     debug = _debug(ctx)
     bar = _LazyBar("calibrating", disable=as_json)
     try:
@@ -564,6 +590,7 @@ def convert_command(
             force=force,
             stateful=stateful,
             preprocess=_preprocess(scale, mean, std),
+            weight_bits=weight_bits,
         )
     finally:
         bar.stop()
@@ -580,7 +607,9 @@ def convert_command(
             f"[bold green]converted[/] {result.model}",
             f"-> {result.output}",
             f"(mode {result.mode},",
-            f"{result.samples} calibration samples,",
+            "no calibration (QAT ranges),"
+            if result.trained_ranges
+            else f"{result.samples} calibration samples,",
             f"{result.total_seconds:.1f} s)",
         ],
         sep=" ",
@@ -611,6 +640,12 @@ def convert_command(
         )
     if result.preprocess:
         console.print(f"  calibration data: {result.preprocess}", soft_wrap=True)
+    if result.trained_ranges:
+        console.print("  ranges: learnt in quantization-aware training (fake-quant ops)")
+    for line in result.notes:
+        console.print(f"[cyan]note:[/] {line}", soft_wrap=True)
+    if result.clustering is not None:
+        _print_clustering(console, result.clustering)
     if result.op_histogram:
         ops = [f"{name} x{count}" for name, count in result.op_histogram.items()]
         print_parts(console, [f"  ops: {ops[0]}", *ops[1:]], indent="    ")
@@ -650,15 +685,57 @@ def convert_command(
         )
 
 
+def _cluster_tflite(model: str, output: Path, bits: int, force: bool, as_json: bool) -> None:
+    from tinyflash.cluster import cluster_file
+
+    result = cluster_file(model, output, bits, force=force)
+    if as_json:
+        print_json({"model": model, "output": str(output), "clustering": result.to_json()})
+        return
+    console = out_console()
+    console.print(f"[bold green]clustered[/] {model} -> {output}", soft_wrap=True)
+    _print_clustering(console, result)
+
+
+def _print_clustering(console: Any, result: Any) -> None:
+    """The lines `convert --weight-bits` prints (result: cluster.ClusterResult)."""
+    moved = max((t.rms_change for t in result.tensors), default=0.0)
+    console.print(
+        f"  weights: {len(result.tensors)} tensors, {result.weight_elements:,} int8 values "
+        f"snapped to <= {1 << result.bits} per output channel ({result.bits} bits); "
+        f"{result.changed:,} changed (largest RMS change {moved:.2f} LSB in one tensor)",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  size: .tflite {result.tflite_bytes:,} B (unchanged: weights stay int8 bytes); "
+        f"{result.bits}-bit indices + per-channel tables would take {result.palette_bytes:,} B "
+        f"of the {result.dense_bytes:,} B of weights; gzip -9 {result.gzip_before:,} -> "
+        f"{result.gzip_after:,} B",
+        soft_wrap=True,
+    )
+    for line in result.skipped:
+        console.print(f"  [yellow]not clustered[/]: {line}", soft_wrap=True)
+    console.print(
+        "  cost: `tinyflash evaluate FLOAT_MODEL_OR_INT8.tflite CLUSTERED.tflite --data ...`",
+        soft_wrap=True,
+    )
+
+
 @app.command("evaluate")
 def evaluate_command(
     ctx: typer.Context,
     float_model: str = typer.Argument(
-        ..., help="The float model (SavedModel, .keras, .h5, file.py:name)."
+        ...,
+        help="The float model (SavedModel, .keras, .h5, file.py:name), or a baseline .tflite "
+        "(e.g. the int8 model before --weight-bits).",
     ),
     quant_model: Path = typer.Argument(..., help="Its converted .tflite."),
-    data: Path = typer.Option(
-        ..., "--data", "-d", help="Inputs: .npy, .npz, .csv or an image folder."
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        "-d",
+        help="Inputs: .npy, .npz, .csv or an image folder (required with a float model; with a "
+        ".tflite baseline the default is 200 random inputs, seed 0).",
     ),
     labels: Path | None = typer.Option(
         None,
@@ -678,7 +755,7 @@ def evaluate_command(
 ) -> None:
     """Compare a quantized .tflite with its float model on the host.
 
-    Reports accuracy of both (with labels), top-1 agreement, and the quantized model's output error against the float model (max abs, mean abs, RMSE, cosine similarity).
+    Reports accuracy of both (with labels), top-1 agreement, and the quantized model's output error against the float model (max abs, mean abs, RMSE, cosine similarity). With a .tflite as the first model, the two .tflite models are compared the same way (what `convert --weight-bits` costs against the int8 model).
 
     Example: tinyflash evaluate examples/digits/digits.keras digits.tflite --data examples/digits/test.npz
     """
@@ -716,7 +793,8 @@ def evaluate_command(
     console.print(f"  data: {result.preprocess}", soft_wrap=True)
     if result.accuracy_float is not None and result.accuracy_quant is not None:
         console.print(
-            f"  accuracy: float {result.accuracy_float:.2%}, quantized "
+            f"  accuracy: {result.baseline} {result.accuracy_float:.2%}, "
+            f"{'quantized' if result.baseline == 'float' else 'this .tflite'} "
             f"{result.accuracy_quant:.2%} ({result.accuracy_quant - result.accuracy_float:+.2%})"
         )
     console.print(f"  top-1 agreement: {result.top1_agreement:.2%}")
@@ -1472,6 +1550,18 @@ def bench_command(
     ),
     tag: list[str] | None = typer.Option(None, "--tag", help=TAG_HELP),
     farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
+    aot: bool = typer.Option(
+        False,
+        "--aot/--no-aot",
+        help="Also run every kernel set with ahead-of-time layers (generate --aot; kernels "
+        "column KERNELS-aot) beside the interpreter.",
+    ),
+    layers: bool = typer.Option(
+        False, "--layers", help="A per-operator table: instructions, MACs, MACs per instruction."
+    ),
+    compare: Path | None = typer.Option(
+        None, "--compare", help="A saved `bench --json` result: print the ratios to it."
+    ),
     patches: str = typer.Option(
         "off", "--patches", help="generate's --patches for the tinyflash runs: auto, off or N."
     ),
@@ -1491,12 +1581,16 @@ def bench_command(
 
     With --runtime tinyflash,tflm --tflm-path DIR each model also runs on TensorFlow Lite Micro built from the tree DIR (its kernels column says tflm-generic or tflm-cmsis-nn), and the ratios tinyflash / TFLM of instructions, flash image and arena follow the table.
 
+    With --aot each kernel set also runs with ahead-of-time layers (generate --aot) and the ratios AOT / interpreter follow the table. --layers adds the per-operator view; --compare REF.json prints this run's ratios to a saved --json result (per run, and per operator with --layers).
+
     Example: tinyflash bench /work/shared/models/ad01_int8.tflite --board mps2-an386 --kernels portable,dsp --json
     """
     from rich.table import Table
 
-    from tinyflash.bench import bench, default_models
+    from tinyflash.bench import bench, default_models, load_reference
     from tinyflash.bench import table as bench_table
+
+    reference = load_reference(compare) if compare is not None else None
 
     sets = [k.strip() for k in kernels.split(",") if k.strip()]
     chosen = list(models) if models else default_models()
@@ -1523,13 +1617,18 @@ def bench_command(
         runtimes=[r.strip() for r in runtime.split(",") if r.strip()],
         tflm_path=tflm_path,
         runner=runner,
+        aot_modes=(False, True) if aot else (False,),
         patches=patches,
         patch_overhead=patch_overhead,
         compress_modes=[m.strip() for m in compress.split(",") if m.strip()],
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
+    compared = result.compare(reference) if reference is not None else []
     if as_json:
-        print_json(result.to_dict())
+        document = result.to_dict()
+        if reference is not None:
+            document["compare"] = compared
+        print_json(document)
     else:
         out = out_console()
         from rich import box
@@ -1563,10 +1662,48 @@ def bench_command(
             if parts:
                 parts[0] = f"{ratio['model']} on {ratio['board']}: {parts[0]}"
                 print_parts(out, parts, sep="; ")
+        if layers:
+            _print_bench_layers(out, result.runs, compared)
+        for entry in compared:
+            found = [
+                f"{key} {entry[key]:.3f}"
+                for key in ("instructions", "image", "arena")
+                if entry[key] is not None
+            ]
+            label = f"{entry['model']} {entry['kernels']} on {entry['board']} / {compare}: "
+            out.print(label + ("; ".join(found) or "nothing to compare"), soft_wrap=True)
         for note in result.notes:
             out.print(f"note: {note}", soft_wrap=True)
     if not all(run.exact for run in result.runs):
         raise typer.Exit(1)
+
+
+def _print_bench_layers(out: Any, runs: list[Any], compared: list[dict[str, Any]]) -> None:
+    """bench --layers: the per-operator table, with the instruction ratio to --compare's run."""
+    from rich import box
+    from rich.table import Table
+
+    from tinyflash.bench import layer_table
+
+    header, rows = layer_table(runs)
+    ratio = {
+        (c["model"], c["kernels"], str(op["op_index"])): op["instructions"]
+        for c in compared
+        for op in c["ops"]
+    }
+    if compared:
+        header.append("/ ref")
+        for row in rows:
+            value = ratio.get((row[0], row[1], row[2]))
+            row.append("-" if value is None else f"{value:.3f}")
+    table = Table(title="per operator", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in header:
+        table.add_column(
+            column, justify="left" if column in ("model", "kernels", "name") else "right"
+        )
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 # ---- farm (issue 20: board farms through labgrid) ---------------------------------------------
@@ -1734,6 +1871,7 @@ OPTION_FLAGS: dict[str, str] = {
     "tflm_path": "--tflm-path",
     "tolerance": "--tolerance",
     "vendor": "--vendor",
+    "weight_bits": "--weight-bits",
 }
 
 

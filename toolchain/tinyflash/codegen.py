@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyflash.aot import aot_layers, aot_node_kernels, aot_shapes, table_kernels
 from tinyflash.boards import (  # noqa: F401  (re-exported: tests and callers use codegen.X)
     DSP_KERNEL_CODE_ESTIMATE_BYTES,
     HARNESS_CODE_ESTIMATE_BYTES,
@@ -108,6 +109,9 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("tinyflash.json.j2", "tinyflash.json"),
 )
 
+#: The ahead-of-time layers (generate --aot).
+AOT_TEMPLATES: tuple[tuple[str, str], ...] = (("src/model_aot.c.j2", "src/model_aot.c"),)
+
 #: The Arduino entry points (setup/loop) beside the generated C main.
 ARDUINO_TEMPLATES: tuple[tuple[str, str], ...] = (("src/sketch.cpp.j2", "src/sketch.cpp"),)
 
@@ -135,15 +139,17 @@ def render_project(
     paths: FirmwarePaths,
     vendor: bool,
     templates: Path | None = None,
+    aot: bool = False,
     embedded: bytes | None = None,
     wz_stack_bytes: int = 0,
 ) -> RenderedProject:
     """Renders every file of the project of the checked model (ModelInfo + memory plan; its
     path's name is the model file's name) in memory. Pure: same arguments → same bytes.
-    Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention).
-    `embedded`: the model bytes the firmware holds when they differ from the file's (compressed
-    weights, compress.py; `wz_stack_bytes` their decode buffer, TFL_WZ_STACK_BYTES); the project's
-    model copy stays the file."""
+    Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention). `aot`
+    adds src/model_aot.c, the operators specialised at generate time (aot.py). `embedded`: the
+    model bytes the firmware holds when they differ from the file's (compressed weights,
+    compress.py; `wz_stack_bytes` their decode buffer, TFL_WZ_STACK_BYTES); the project's model
+    copy stays the file."""
     info, plan = checked.info, checked.plan
     model_file = checked.path.name
     model = bytes(info.data) if embedded is None else embedded
@@ -173,7 +179,11 @@ def render_project(
         sum(len(v.input) + len(v.output) for v in vectors),
         capacities,
     )
+    layers = aot_layers(info, plan, "dsp" if board.dsp else "portable") if aot else []
+    shapes, shape_of = aot_shapes(layers)
     templates_used = project_templates(board)
+    if aot:
+        templates_used = tuple(sorted(templates_used + AOT_TEMPLATES, key=lambda item: item[1]))
     vendor = vendor or board.arduino  # real-board projects always stand alone
     vendored = vendored_files(board) if vendor else {}
     runtime_keys = {
@@ -191,6 +201,13 @@ def render_project(
         "arena_bytes": arena_bytes,
         "pool_words": pool_words,
         "lower_bound": int(plan.lower_bound),
+        "aot_layers": layers,
+        "aot_kernel_set": "dsp" if board.dsp else "portable",
+        "aot_generics": sorted({layer.generic for layer in layers}),
+        "aot_node_kernels": aot_node_kernels(layers, len(op_names)),
+        "aot_shapes": shapes,
+        "table_kernels": table_kernels(op_names, layers),
+        "aot_shape_of": shape_of,
         "patches": patch_keys(plan.patches),
     }
     return render_project_files(
@@ -219,6 +236,7 @@ def generate(
     runtime: str = "tinyflash",
     tflm_path: Path | None = None,
     checked: CheckedModel | None = None,
+    aot: bool = False,
     patches: str = "off",
     patch_overhead: float = 1.25,
     compress: str = "auto",
@@ -228,8 +246,10 @@ def generate(
     manifest has the DSP kernel set (Cortex-M4/M7/M33/M55). `runtime="tflm"` renders a project
     that runs the model with TensorFlow Lite Micro (from `tflm_path`, a TFLM tree, or on Arduino
     boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
-    checked and planned by the pipeline's check stage (else this does it). `compress`: "auto"
-    stores the weights compress.py finds worth it compressed in flash, "off" keeps all dense."""
+    checked and planned by the pipeline's check stage (else this does it). `aot`: the operators
+    that have a specialised body run it (src/model_aot.c, aot.py); the others keep the generic
+    kernels. `compress`: "auto" stores the weights compress.py finds worth it compressed in
+    flash, "off" keeps all dense."""
     from tinyflash.boards import load_board
     from tinyflash.pipeline import check_model_file
 
@@ -244,6 +264,12 @@ def generate(
     if runtime not in RUNTIMES:
         raise TinyflashError(
             f"{option('runtime')} must be {' or '.join(RUNTIMES)}, not {runtime!r}", EXIT_BAD_INPUT
+        )
+    if aot and runtime == "tflm":
+        raise TinyflashError(
+            f"{option('aot')} specialises the tinyflash runtime's kernels; drop it with "
+            f"{option('runtime')} tflm",
+            EXIT_BAD_INPUT,
         )
     if tflm_path is not None and runtime != "tflm":
         raise TinyflashError(
@@ -287,6 +313,12 @@ def generate(
     checked = dataclasses.replace(checked.for_kernels(kernel_set), path=model_path)
     patch_note = ""
     tiles = parse_mode(patches)
+    if aot and tiles != 0:
+        raise TinyflashError(
+            f"{option('aot')} and {option('patches')} are not combined yet (a patched operator "
+            f"runs over windows the ahead-of-time layers do not take); drop one of them",
+            EXIT_BAD_INPUT,
+        )
     if tiles != 0:  # patch-based execution of the first stages (patches.py)
         if runtime == "tflm":
             raise TinyflashError(
@@ -358,7 +390,15 @@ def generate(
     )
     from tinyflash.compress import compress_model
 
-    packed = compress_model(info, compress)
+    # weights an ahead-of-time body reads in place stay dense
+    aot_weights = (
+        frozenset(
+            info.ops[layer.op_index].inputs[1] for layer in aot_layers(info, plan, kernel_set)
+        )
+        if aot
+        else frozenset()
+    )
+    packed = compress_model(info, compress, dense=aot_weights)
     # the decode buffer is on the stack: it must leave the kernels theirs
     stack_room = board.stack_bytes - 2 * RUNTIME_STACK_BYTES["dsp" if board.dsp else "portable"]
     if packed.stack_bytes > stack_room:
@@ -369,6 +409,7 @@ def generate(
         vectors=vectors,
         paths=vendored_paths() if vendor else default_paths(board),
         vendor=vendor,
+        aot=aot,
         embedded=packed.data,
         wz_stack_bytes=packed.stack_bytes,
     )

@@ -334,21 +334,25 @@ def analyze(info: ModelInfo, data: bytes | None = None) -> tuple[TensorReport, .
     return tuple(reports)
 
 
-def compress_model(info: ModelInfo, mode: str = "auto") -> Compressed:
+def compress_model(
+    info: ModelInfo, mode: str = "auto", dense: frozenset[int] = frozenset()
+) -> Compressed:
     """The model bytes to embed: with mode "auto" every tensor `analyze` encodes is replaced by
-    its blob (the model re-serialized); with "off", or when nothing is encoded, the model's own
-    bytes unchanged."""
+    its blob (the model re-serialized), but the tensors in `dense` (weights another part of the
+    firmware reads in place: generate --aot's bodies); with "off", or when nothing is encoded,
+    the model's own bytes unchanged."""
     if mode not in MODES:
         raise TinyflashError(
             f"--compress must be {' or '.join(MODES)}, not {mode!r}", EXIT_BAD_INPUT
         )
     data = bytes(info.data)
     reports = analyze(info, data) if info.subgraph_count == 1 else ()
-    if mode == "off":
-        reports = tuple(
-            TensorReport(**{**_fields(r), "encoding": "dense", "size": r.dense_bytes, "blob": b""})
-            for r in reports
-        )
+    reports = tuple(
+        TensorReport(**{**_fields(r), "encoding": "dense", "size": r.dense_bytes, "blob": b""})
+        if mode == "off" or r.tensor in dense
+        else r
+        for r in reports
+    )
     chosen = {info.tensors[r.tensor].buffer: r.blob for r in reports if r.blob}
     if not chosen:
         return Compressed(data, len(data), reports)

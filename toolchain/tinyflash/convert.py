@@ -45,6 +45,7 @@ from tinyflash.calibration import (
     probe_calibration,
     resolve_preprocess,
 )
+from tinyflash.cluster import ClusterResult, check_bits, cluster_flatbuffer
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 
 # import_tensorflow and quiet_fds stay importable as convert.X
@@ -60,7 +61,7 @@ from tinyflash.floatmodel import (  # noqa: F401
     quiet_fds,
     source_bytes,
 )
-from tinyflash.preflight import model_inputs
+from tinyflash.preflight import model_inputs, quantization_aware
 from tinyflash.records import field_dict
 
 # Tests only: when set to a path, the converter child writes that file after the converter has
@@ -72,18 +73,22 @@ HOLD_ENV = "TINYFLASH_TEST_HOLD_CONVERSION"
 @dataclass(frozen=True)
 class Mode:
     """One conversion mode: whether a microcontroller runs its models (tinyflash's runtime and
-    TFLM's kernels) and whether it needs calibration data."""
+    TFLM's kernels), whether it needs calibration data, and whether a quantization-aware
+    trained model's own ranges (its fake-quant ops) replace that data."""
 
     device: bool
     needs_data: bool
     what: str
+    trained_ranges: bool = False
 
 
 # The one place that decides which modes deploy (a mode the device learns is one line here).
 MODE_TABLE = {
-    "int8": Mode(True, True, "full int8, int8 input and output"),
-    "int8-float-io": Mode(True, True, "int8 inside, float32 input and output"),
-    "uint8-io": Mode(True, True, "int8 inside, uint8 input and output (QUANTIZE at the edges)"),
+    "int8": Mode(True, True, "full int8, int8 input and output", True),
+    "int8-float-io": Mode(True, True, "int8 inside, float32 input and output", True),
+    "uint8-io": Mode(
+        True, True, "int8 inside, uint8 input and output (QUANTIZE at the edges)", True
+    ),
     "int16x8": Mode(True, True, "int16 activations and I/O, int8 weights (16x8)"),
     "float16": Mode(False, False, "float16 weights, float32 compute"),
     "dynamic": Mode(False, False, "int8 weights, float32 activations (dynamic range)"),
@@ -137,7 +142,13 @@ def _configure(
         return
     if mode == "dynamic":
         return
-    assert calibration is not None
+    if calibration is None:
+        # A quantization-aware trained model: its fake-quant ops give every range. TF 2.21
+        # refuses TFLITE_BUILTINS_INT8 without a representative dataset before it looks at the
+        # graph, so the ops set stays the default; the result is checked to be all integer.
+        assert MODE_TABLE[mode].trained_ranges
+        _io_types(converter, tf, mode)
+        return
     samples = calibration
 
     def representative() -> Iterator[list[np.ndarray]]:
@@ -153,6 +164,10 @@ def _configure(
         converter.inference_output_type = tf.int16
         return
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    _io_types(converter, tf, mode)
+
+
+def _io_types(converter: Any, tf: Any, mode: str) -> None:
     if mode == "int8":
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
@@ -160,6 +175,18 @@ def _configure(
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
     # int8-float-io: float32 input/output kept (QUANTIZE/DEQUANTIZE at the edges).
+
+
+def float_tensors(flatbuffer: bytes, mode: str) -> list[str]:
+    """Names of the float32 tensors a full-integer conversion in `mode` should not have (a
+    float mode's input and output tensors excepted)."""
+    from tinyflash.model import parse_model  # noqa: PLC0415
+
+    info = parse_model(flatbuffer, "converted")
+    edges = set(info.inputs) | set(info.outputs) if mode == "int8-float-io" else set()
+    return [
+        t.name for t in info.tensors if t.dtype in ("float32", "float16") and t.index not in edges
+    ]
 
 
 def _child_main() -> int:
@@ -191,6 +218,7 @@ def _child_main() -> int:
             layer_types=loaded.layer_types,
             rolled=loaded.rolled,
             stateful=loaded.stateful,
+            fake_quant=loaded.fake_quant,
         )
         reply = receive()
         if reply.get("abort"):
@@ -211,11 +239,6 @@ def _child_main() -> int:
         # ASSIGN_VARIABLE, an init subgraph run by CALL_ONCE), quantized like the activations.
         stateful = bool(request.get("stateful")) or loaded.stateful
         fused = loaded.rolled and _is_tf_keras_model(getattr(loaded.trackable, "model", None))
-        converter = (
-            tf.lite.TFLiteConverter.from_concrete_functions([loaded.function], loaded.trackable)
-            if fused or stateful
-            else tf.lite.TFLiteConverter.from_concrete_functions([loaded.function])
-        )
         hold = os.environ.get(HOLD_ENV, "")
 
         def on_sample(done: int, total: int) -> None:
@@ -224,19 +247,50 @@ def _child_main() -> int:
                 Path(hold).write_text("converting\n")
                 threading.Event().wait()
 
-        _configure(converter, tf, request["mode"], calibration, on_sample)
-        if stateful:
-            converter.experimental_enable_resource_variables = True
-            converter._experimental_variable_quantization = True  # int8 state, no float island
+        def convert(samples: list[list[np.ndarray]] | None) -> bytes:
+            converter = (
+                tf.lite.TFLiteConverter.from_concrete_functions([loaded.function], loaded.trackable)
+                if fused or stateful
+                else tf.lite.TFLiteConverter.from_concrete_functions([loaded.function])
+            )
+            _configure(converter, tf, request["mode"], samples, on_sample)
+            if stateful:
+                converter.experimental_enable_resource_variables = True
+                converter._experimental_variable_quantization = True  # int8 state, no float island
+            return bytes(converter.convert())
+
         started = time.monotonic()
+        data_used = calibration is not None
+        flatbuffer = b""
+        uncovered: list[str] = []
+        if loaded.fake_quant and MODE_TABLE[request["mode"]].trained_ranges:
+            # Quantization-aware trained: first with its own ranges alone.
+            try:
+                flatbuffer = convert(None)
+                uncovered = float_tensors(flatbuffer, request["mode"])
+            except Exception as error:  # noqa: BLE001 - then the data decides, or the error
+                uncovered = [f"(converter: {_converter_message(error)})"]
+            if uncovered and calibration is None:
+                send(
+                    event="error",
+                    kind="input",
+                    message=f"{spec.label}: the model's fake-quant ranges (quantization-aware "
+                    f"training) do not cover every tensor ({len(uncovered)} left float, e.g. "
+                    f"{uncovered[0]}); give {option('data')} with representative samples for "
+                    "the rest.",
+                    exit_code=EXIT_BAD_INPUT,
+                )
+                return 0
+            data_used = bool(uncovered)
         try:
-            flatbuffer = converter.convert()
+            if not flatbuffer or uncovered:
+                flatbuffer = convert(calibration)
         except Exception as error:  # noqa: BLE001 - ConverterError and friends
             send(event="error", kind="converter", message=_converter_message(error))
             return 0
         seconds = time.monotonic() - started
         Path(request["out"]).write_bytes(flatbuffer)
-        send(event="done", seconds=seconds, bytes=len(flatbuffer))
+        send(event="done", seconds=seconds, bytes=len(flatbuffer), data_used=data_used)
     except TinyflashError as error:
         send(event="error", kind="input", message=error.template, exit_code=error.exit_code)
     except Exception as error:  # noqa: BLE001 - reported to the parent as one sentence
@@ -281,12 +335,23 @@ class ConvertResult:
     log_path: Path | None = None
     preprocess: str = ""  # what was applied to the calibration data (images, CSV)
     warnings: list[str] = field(default_factory=list)
+    # quantized with the ranges learnt in quantization-aware training (fake-quant ops)
+    trained_ranges: bool = False
+    notes: list[str] = field(default_factory=list)
+    clustering: ClusterResult | None = None  # --weight-bits K
 
     def to_json(self) -> dict:
-        return field_dict(self, skip=("log_path",)) | {
+        return field_dict(self, skip=("log_path", "clustering")) | {
             "convert_seconds": round(self.convert_seconds, 3),
             "total_seconds": round(self.total_seconds, 3),
+            "clustering": self.clustering.to_json() if self.clustering else None,
         }
+
+
+DATA_NOT_NEEDED = (
+    "the model carries its own quantization ranges (fake-quant, from quantization-aware "
+    "training), so --data was not needed and was not used."
+)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -412,31 +477,8 @@ def _crash_error(
     )
 
 
-def convert_model(
-    model: str | Path,
-    output: str | Path,
-    data: str | Path | None = None,
-    mode: str = "int8",
-    samples: int = DEFAULT_SAMPLES,
-    signature: str | None = None,
-    progress: Progress | None = None,
-    debug: bool = False,
-    force: bool = False,
-    stateful: bool = False,
-    preprocess: Preprocess | None = None,
-) -> ConvertResult:
-    """Convert MODEL to OUTPUT in `mode`, calibrating with `data` (required for the integer modes).
-
-    An existing OUTPUT is refused unless `force`. OUTPUT appears only complete: the bytes go to a
-    temporary file beside it that is renamed over it, and a failure or Ctrl-C (the converter child
-    is then killed) leaves no partial file behind.
-    `progress(done, total)` is called for each representative sample the converter consumes.
-    A model that assigns a variable in its call (a tf.Variable, a Keras RNN with stateful=True)
-    converts with resource variables, its state kept between invokes; `stateful` forces that."""
-    started = time.monotonic()
-    check_mode(mode)
-    spec = parse_model_spec(model, signature)
-    output = Path(output)
+def check_output(output: Path, force: bool) -> None:
+    """OUTPUT must be a .tflite path that is not a directory and, unless `force`, not a file."""
     if output.suffix.lower() != ".tflite":
         raise TinyflashError(f"{output}: the output file must end in .tflite.", EXIT_BAD_INPUT)
     if output.is_dir():
@@ -453,15 +495,43 @@ def convert_model(
             f"another {option('output')}.",
             EXIT_BAD_INPUT,
         )
-    if mode in MODES_NEEDING_DATA:
-        if data is None:
-            raise TinyflashError(
-                f"{spec.label}: mode {mode} needs calibration data; give "
-                f"{option('data')} "
-                "with 100 to 500 representative samples (.npy, .npz, .csv or an "
-                "image folder).",
-                EXIT_BAD_INPUT,
-            )
+
+
+def convert_model(
+    model: str | Path,
+    output: str | Path,
+    data: str | Path | None = None,
+    mode: str = "int8",
+    samples: int = DEFAULT_SAMPLES,
+    signature: str | None = None,
+    progress: Progress | None = None,
+    debug: bool = False,
+    force: bool = False,
+    stateful: bool = False,
+    preprocess: Preprocess | None = None,
+    weight_bits: int | None = None,
+) -> ConvertResult:
+    """Convert MODEL to OUTPUT in `mode`, calibrating with `data` (required for the integer modes).
+
+    An existing OUTPUT is refused unless `force`. OUTPUT appears only complete: the bytes go to a
+    temporary file beside it that is renamed over it, and a failure or Ctrl-C (the converter child
+    is then killed) leaves no partial file behind.
+    `progress(done, total)` is called for each representative sample the converter consumes.
+    A model that assigns a variable in its call (a tf.Variable, a Keras RNN with stateful=True)
+    converts with resource variables, its state kept between invokes; `stateful` forces that.
+    A quantization-aware trained model (fake-quant ops on every tensor) converts with its own
+    ranges, without `data`. `weight_bits` clusters the int8 weights afterwards (cluster.py)."""
+    started = time.monotonic()
+    check_mode(mode)
+    if weight_bits is not None:
+        check_bits(weight_bits)
+    spec = parse_model_spec(model, signature)
+    output = Path(output)
+    check_output(output, force)
+    if mode in MODES_NEEDING_DATA and data is None:
+        # Only a quantization-aware trained model may go without (None: the child tells).
+        if not MODE_TABLE[mode].trained_ranges or quantization_aware(spec) is False:
+            raise needs_data_error(spec.label, mode)
     if samples < 1:
         raise TinyflashError(
             f"{option('samples')} must be at least 1 (got {samples}).", EXIT_BAD_INPUT
@@ -469,7 +539,7 @@ def convert_model(
     # Before TensorFlow starts (15-20 s): the model's inputs as far as they can be read from
     # the file, and the calibration data checked against them.
     known_inputs = model_inputs(spec)
-    if mode in MODES_NEEDING_DATA:
+    if mode in MODES_NEEDING_DATA and data is not None:
         if known_inputs is not None:
             load_calibration(Path(str(data)), known_inputs, samples, preprocess=preprocess)
         else:
@@ -491,6 +561,8 @@ def convert_model(
         count = 0
         applied = ""
         convert_seconds = 0.0
+        fake_quant = False
+        data_used = data is not None
         failure: TinyflashError | None = None
         try:
             child.send(
@@ -503,8 +575,12 @@ def convert_model(
                 recurrent = any(t in RECURRENT_LAYERS for t in message.get("layer_types", []))
                 rolled = [str(r) for r in message.get("rolled", [])]
                 converted_stateful = stateful or bool(message.get("stateful"))
+                fake_quant = bool(message.get("fake_quant"))
                 calib_path = ""
-                if mode in MODES_NEEDING_DATA:
+                if mode in MODES_NEEDING_DATA and data is None and not fake_quant:
+                    child.send(abort=True)
+                    raise needs_data_error(spec.label, mode)
+                if mode in MODES_NEEDING_DATA and data is not None:
                     try:
                         calib = load_calibration(
                             Path(str(data)), inputs, samples, preprocess=preprocess
@@ -551,6 +627,7 @@ def convert_model(
                     )
             elif message is not None and message.get("event") == "done":
                 convert_seconds = float(message["seconds"])
+                data_used = bool(message.get("data_used", data_used))
         except BaseException:
             child.close(abort=True)  # an error or Ctrl-C: stop the converter now
             raise
@@ -565,6 +642,9 @@ def convert_model(
                     saved_log.write_bytes(log_path.read_bytes())
             raise _crash_error(spec.label, code, recurrent, saved_log, rolled)
         flatbuffer = partial.read_bytes()
+    clustering: ClusterResult | None = None
+    if weight_bits is not None:
+        flatbuffer, clustering = cluster_flatbuffer(flatbuffer, output.name, weight_bits)
     write_atomic(output, flatbuffer)
     histogram, deployable, problems = summarize_tflite(flatbuffer, output.name)
     # A host-only mode's model is host-only unless check finds it deployable (a QAT model
@@ -574,14 +654,18 @@ def convert_model(
         deployable = False
         problems = [host_only_problem(mode)] + problems
     warnings = size_warnings(len(flatbuffer), float_weight_bytes, recurrent, rolled)
+    trained = fake_quant and mode in MODES_NEEDING_DATA and not data_used
     return ConvertResult(
+        trained_ranges=trained,
+        notes=[DATA_NOT_NEEDED] if trained and data is not None else [],
+        clustering=clustering,
         warnings=warnings,
         model=spec.label,
         output=output,
         mode=mode,
         host_only=host_only,
-        samples=count,
-        preprocess=applied,
+        samples=count if data_used else 0,
+        preprocess=applied if data_used else "",
         inputs=inputs,
         source_bytes=source_bytes(spec.path),
         float_weight_bytes=float_weight_bytes,
@@ -592,6 +676,16 @@ def convert_model(
         deployable=deployable,
         problems=problems,
         stateful=converted_stateful,
+    )
+
+
+def needs_data_error(label: str, mode: str) -> TinyflashError:
+    return TinyflashError(
+        f"{label}: mode {mode} needs calibration data; give "
+        f"{option('data')} "
+        "with 100 to 500 representative samples (.npy, .npz, .csv or an "
+        "image folder).",
+        EXIT_BAD_INPUT,
     )
 
 

@@ -47,6 +47,20 @@ def project_for_model(
     return pipeline.generate(output, force=force).project_dir, pipeline.model.info
 
 
+def _may_go_without_data(model: str, mode: str) -> bool:
+    """A quantization-aware trained model converts with its own ranges (convert.py decides;
+    None from preflight: only loading the model can tell)."""
+    from tinyflash.convert import MODE_TABLE
+    from tinyflash.floatmodel import parse_model_spec
+    from tinyflash.preflight import quantization_aware
+
+    row = MODE_TABLE.get(mode)
+    return bool(row and row.trained_ranges) and quantization_aware(parse_model_spec(model)) in (
+        True,
+        None,
+    )
+
+
 def deploy(
     model: str,
     *,
@@ -83,7 +97,7 @@ def deploy(
     load_board(board)
     output_dir = Path(output_dir)
     check_output_dir(output_dir, force, flag="output_dir")
-    if converted and data is None:
+    if converted and data is None and not _may_go_without_data(model, mode):
         raise TinyflashError(
             f"{model} is a float model: deploy needs calibration data to "
             f"convert it ({option('data')} CALIB.npz)",

@@ -4,12 +4,19 @@ Both models see the same float samples (the quantized one through `reference.run
 QUANTIZE-exact input rounding and dequantized outputs). Reported: accuracy of each (with labels),
 top-1 agreement between them, and the output error of the quantized model against the float model
 (max abs, RMSE, cosine similarity) per output tensor, in float units.
+
+The baseline may be another .tflite instead of the float model (say the int8 model before
+`convert --weight-bits`): both run on the same reference, and without --data on random inputs
+(uniform over each input's integer range, a fixed seed), so a model that comes without data
+still shows what a change to it costs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +29,11 @@ from tinyflash.calibration import (
     npz_labels,
 )
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
-from tinyflash.reference import FloatReference, make_reference, run_float
+from tinyflash.reference import FloatReference, Reference, make_reference, run_float
+
+# Random inputs when a .tflite baseline comes without data: this many samples, this seed.
+RANDOM_SAMPLES = 200
+RANDOM_SEED = 0
 
 
 @dataclass
@@ -47,6 +58,7 @@ class EvaluateResult:
     accuracy_quant: float | None
     outputs: list[OutputError] = field(default_factory=list)
     preprocess: str = ""  # what was applied to the data (image folders, CSV)
+    baseline: str = "float"  # what the first model is: "float", or "int8" for a .tflite
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -77,10 +89,59 @@ def output_error(name: str, quant: np.ndarray, ref: np.ndarray) -> OutputError:
     )
 
 
+class _Dequantized:
+    """A .tflite baseline seen as a float model: float samples in, dequantized outputs out."""
+
+    def __init__(self, reference: Reference) -> None:
+        self.reference = reference
+        self.inputs = reference.inputs
+        self.outputs = reference.outputs
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return run_float(self.reference, inputs)
+
+
+@dataclass
+class _RandomInputs:
+    """Uniform random integer inputs (as float values exactly on the input's grid, so run_float
+    quantizes them back unchanged); a fixed seed."""
+
+    arrays: list[np.ndarray]
+
+    @property
+    def count(self) -> int:
+        return int(self.arrays[0].shape[0])
+
+    def sample(self, index: int) -> list[np.ndarray]:
+        return [a[index : index + 1] for a in self.arrays]
+
+    def describe(self) -> str:
+        return f"{self.count} random inputs over each input's integer range (seed {RANDOM_SEED})"
+
+
+def random_inputs(reference: Reference, count: int) -> _RandomInputs:
+    from tinyflash.reference import dequantize  # noqa: PLC0415
+
+    rng = np.random.default_rng(RANDOM_SEED)
+    arrays = []
+    for detail in reference.inputs:
+        kind = np.dtype(detail.dtype)
+        if not detail.quantized:
+            raise TinyflashError(
+                f"input '{detail.name}' is {detail.dtype}, not quantized: random inputs need a "
+                f"quantized input; give {option('data')}.",
+                EXIT_BAD_INPUT,
+            )
+        info = np.iinfo(kind)
+        q = rng.integers(info.min, info.max + 1, size=(count, *detail.shape[1:]))
+        arrays.append(dequantize(q, detail.scale, detail.zero_point))
+    return _RandomInputs(arrays)
+
+
 def evaluate(
     float_model: str | Path,
     quant_model: str | Path,
-    data: str | Path,
+    data: str | Path | None,
     labels: str | Path | None = None,
     samples: int | None = None,
     reference: str = "tflite-ref",
@@ -90,7 +151,8 @@ def evaluate(
     preprocess: Preprocess | None = None,
 ) -> EvaluateResult:
     """Run every sample of `data` through both models; `labels` defaults to a `y`/`labels` array
-    stored beside the inputs in the data .npz."""
+    stored beside the inputs in the data .npz. `float_model` may be a .tflite (the baseline int8
+    model); then `data` may be None (random inputs)."""
     if reference == "float":
         raise TinyflashError(
             f"{option('reference')} must run the quantized model: tflm, "
@@ -111,7 +173,14 @@ def evaluate(
             f"{quant_path}: quantized model not found; convert one with `tinyflash convert`.",
             EXIT_BAD_INPUT,
         )
-    if not Path(data).exists():
+    tflite_baseline = str(float_model).lower().endswith(".tflite")
+    if data is None and not tflite_baseline:
+        raise TinyflashError(
+            f"evaluating against the float model {float_model} needs {option('data')} (its "
+            "inputs); only a .tflite baseline can run on random inputs.",
+            EXIT_BAD_INPUT,
+        )
+    if data is not None and not Path(data).exists():
         raise TinyflashError(
             f"{data}: evaluation data not found; give an .npy, .npz, .csv or a folder of images.",
             EXIT_BAD_INPUT,
@@ -123,16 +192,25 @@ def evaluate(
     from tinyflash.preflight import model_inputs
 
     qinfo = load_model(quant_path)
-    q_inputs = [
-        InputSpec(qinfo.tensors[i].name, tuple(qinfo.tensors[i].shape)) for i in qinfo.inputs
-    ]
-    known = model_inputs(parse_model_spec(float_model, signature))
+    q_inputs = _tflite_inputs(qinfo)
+    if tflite_baseline:
+        known: list[InputSpec] | None = _tflite_inputs(load_model(float_model))
+    else:
+        known = model_inputs(parse_model_spec(float_model, signature))
     if known is not None:
         _same_inputs(quant_path, float_model, q_inputs, known)
-        load_calibration(Path(data), known, samples if samples else 10**9, preprocess=preprocess)
+        if data is not None:
+            load_calibration(Path(data), known, samples or 10**9, preprocess=preprocess)
     quant = make_reference(reference, quant_path, quiet=quiet)
-    floating = FloatReference(float_model, signature, quiet=quiet)
-    specs = [InputSpec(d.name, d.shape, d.dtype) for d in floating.inputs]
+    floating: Any = (
+        _Dequantized(make_reference(reference, float_model, quiet=quiet))
+        if tflite_baseline
+        else FloatReference(float_model, signature, quiet=quiet)
+    )
+    specs = [
+        InputSpec(d.name, d.shape, "float32" if tflite_baseline else d.dtype)
+        for d in floating.inputs
+    ]
     _same_inputs(quant_path, float_model, q_inputs, specs)
     for q, f in zip(quant.outputs, floating.outputs):
         if int(np.prod(q.shape)) != int(np.prod(f.shape)):
@@ -142,14 +220,16 @@ def evaluate(
                 "conversion.",
                 EXIT_BAD_INPUT,
             )
-    dataset = load_calibration(
-        Path(data), specs, samples if samples else 10**9, preprocess=preprocess
+    dataset: Any = (
+        load_calibration(Path(data), specs, samples or 10**9, preprocess=preprocess)
+        if data is not None
+        else random_inputs(floating, samples or RANDOM_SAMPLES)
     )
     count = dataset.count
     label_array: np.ndarray | None = None
     if labels is not None:
         label_array = load_labels(labels, count)
-    else:
+    elif data is not None:
         stored = npz_labels(data)
         if stored is not None:
             if stored.shape[0] < count:
@@ -188,7 +268,12 @@ def evaluate(
         accuracy_quant=accuracy_quant,
         outputs=errors,
         preprocess=dataset.describe(),
+        baseline="int8" if tflite_baseline else "float",
     )
+
+
+def _tflite_inputs(info: Any) -> list[InputSpec]:
+    return [InputSpec(info.tensors[i].name, tuple(info.tensors[i].shape)) for i in info.inputs]
 
 
 def _same_inputs(

@@ -20,7 +20,15 @@ import numpy as np
 
 from tinyflash.calibration import InputSpec
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
-from tinyflash.preflight import choose_signature
+from tinyflash.preflight import TFMOT_PACKAGE as TFMOT
+from tinyflash.preflight import (
+    TRAINING_QUANT_OPS,
+    choose_signature,
+    h5_config,
+    keras_config,
+    quantization_aware,
+    uses_tfmot,
+)
 from tinyflash.records import field_dict
 
 RECURRENT_LAYERS = (
@@ -112,7 +120,7 @@ def parse_model_spec(model: str | Path, signature: str | None = None) -> ModelSp
         raise TinyflashError(
             f"{path}: this is already a .tflite; convert takes the float model "
             "(SavedModel, .keras, .h5 or file.py:name) — run `tinyflash check` on "
-            "a .tflite.",
+            "a .tflite (or add --weight-bits K to cluster its weights).",
             EXIT_BAD_INPUT,
         )
     raise TinyflashError(
@@ -191,6 +199,7 @@ class LoadedModel:
     layer_types: list[str] = field(default_factory=list)
     rolled: list[str] = field(default_factory=list)  # recurrent layers that are not unrolled
     stateful: bool = False  # the function assigns a variable: state kept between invokes
+    fake_quant: bool = False  # the graph has training-time quantization ops (QAT ranges)
 
     @property
     def has_recurrent(self) -> bool:
@@ -259,14 +268,50 @@ def rolled_recurrent_layers(model: Any) -> list[str]:
 ASSIGN_OPS = frozenset({"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp"})
 
 
+def graph_ops(function: Any) -> set[str]:
+    """The op types of a concrete function's graph and of every function in its library (read
+    from the graph, no tracing)."""
+    graph_def = function.graph.as_graph_def()
+    ops = {node.op for node in graph_def.node}
+    ops.update(node.op for fn in graph_def.library.function for node in fn.node_def)
+    return ops
+
+
 def assigns_variables(function: Any) -> bool:
     """Whether the concrete function (or a function it calls) assigns a variable, i.e. keeps
     state from one call to the next (a tf.Variable assigned in the call, a Keras RNN with
-    stateful=True). Read from the graph, no tracing: the function's nodes and its library."""
-    graph_def = function.graph.as_graph_def()
-    if any(node.op in ASSIGN_OPS for node in graph_def.node):
-        return True
-    return any(node.op in ASSIGN_OPS for fn in graph_def.library.function for node in fn.node_def)
+    stateful=True)."""
+    return not ASSIGN_OPS.isdisjoint(graph_ops(function))
+
+
+def has_fake_quant(function: Any) -> bool:
+    """Whether the concrete function carries quantization ranges learnt in training (fake-quant
+    ops, as tfmot's quantization-aware training inserts them)."""
+    return not graph_ops(function).isdisjoint(TRAINING_QUANT_OPS)
+
+
+@contextlib.contextmanager
+def tfmot_scope(where: str) -> Iterator[None]:
+    """tensorflow-model-optimization's quantize_scope: its QAT layers (QuantizeLayer,
+    QuantizeWrapperV2, quantizers) deserialise inside it. Importing tfmot sets
+    TF_USE_LEGACY_KERAS for the rest of the process; the setting is put back."""
+    before = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        import tensorflow_model_optimization as tfmot  # noqa: PLC0415
+    except ImportError as error:
+        raise TinyflashError(
+            f"{where}: the model uses tensorflow-model-optimization's quantization-aware "
+            f"training layers, but that package cannot be imported ({_first_line(error)}); "
+            "install tinyflash with its dependencies (make setup) and run again.",
+            EXIT_BAD_INPUT,
+        ) from None
+    finally:
+        if before is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = before
+    with tfmot.quantization.keras.quantize_scope():
+        yield
 
 
 def _is_tf_keras_model(obj: Any) -> bool:
@@ -515,6 +560,9 @@ def _from_saved_model(spec: ModelSpec, tf: Any) -> LoadedModel:
 def _load_keras_file(spec: ModelSpec, tf: Any) -> Any:
     import warnings  # noqa: PLC0415
 
+    config = keras_config(spec.path) if spec.kind == "keras" else h5_config(spec.path)
+    if config is not None and uses_tfmot(config):
+        return _load_qat_file(spec)
     errors: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -556,6 +604,87 @@ def _load_keras_file(spec: ModelSpec, tf: Any) -> Any:
         "is a complete, uncorrupted model saved with model.save.",
         EXIT_BAD_INPUT,
     )
+
+
+def _load_qat_file(spec: ModelSpec) -> Any:
+    """A tf-keras model with tfmot's quantization-aware training layers (.h5 or .keras)."""
+    import warnings  # noqa: PLC0415
+
+    with tfmot_scope(spec.label), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import tf_keras  # noqa: PLC0415
+
+        try:
+            if spec.kind == "keras":
+                return _load_qat_keras(spec.path, tf_keras)
+            return tf_keras.models.load_model(str(spec.path), compile=False)
+        except Exception as error:  # noqa: BLE001
+            raise TinyflashError(
+                f"{spec.path}: tf-keras cannot load this quantization-aware model inside "
+                f"tfmot's quantize_scope ({_first_line(error)}); check the file is a complete "
+                "model saved with model.save.",
+                EXIT_BAD_INPUT,
+            ) from None
+
+
+def _load_qat_keras(path: Path, tf_keras: Any) -> Any:
+    """A QAT model from a .keras archive. tfmot 0.8.1 builds QuantizeLayer and QuantizeWrapperV2
+    twice when tf-keras rebuilds them from the archive, so Keras's own loader finds more variables
+    than were saved and refuses the file. Here the model is rebuilt from config.json (inside
+    quantize_scope) and each layer's variables, in the order of layer.weights, take the saved
+    arrays of that layer (model.weights.h5, layers/NAME/...) in the order they were saved: each
+    distinct variable name the next unused array of its shape; the copies a second build made
+    (same name) share the value."""
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    import h5py  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    with zipfile.ZipFile(path) as archive:
+        model = tf_keras.models.model_from_json(archive.read("config.json").decode())
+        weights = io.BytesIO(archive.read("model.weights.h5"))
+    from tf_keras.src.utils.generic_utils import to_snake_case  # noqa: PLC0415
+
+    used_names: dict[str, int] = {}
+    with h5py.File(weights, "r") as store:
+        for layer in model.layers:
+            # the saver's name for the layer: its class in snake case, _1, _2... for repeats
+            key = to_snake_case(type(layer).__name__)
+            used_names[key] = used_names.get(key, -1) + 1
+            key = f"{key}_{used_names[key]}" if used_names[key] else key
+            if not layer.weights:
+                continue
+            saved: list[np.ndarray] = []
+            group = store["layers"][key]
+
+            def collect(name: str, item: Any, into: list[np.ndarray] = saved) -> None:
+                if isinstance(item, h5py.Dataset):
+                    into.append(np.asarray(item))
+
+            # own variables first (vars/0, vars/1, ...), then nested layers', as saved
+            own = group.get("vars")
+            if own is not None:
+                saved.extend(np.asarray(own[k]) for k in sorted(own, key=int))
+            for key in sorted(k for k in group if k != "vars"):
+                group[key].visititems(collect)
+            used = [False] * len(saved)
+            by_name: dict[str, np.ndarray] = {}
+            for variable in layer.weights:
+                base = variable.name.split("/")[-1].split(":")[0]
+                if base not in by_name:
+                    shape = tuple(variable.shape)
+                    pick = next(
+                        (i for i, a in enumerate(saved) if not used[i] and tuple(a.shape) == shape),
+                        None,
+                    )
+                    if pick is None:
+                        raise ValueError(
+                            f"layer '{layer.name}': no saved array for variable {base} {shape}"
+                        )
+                    used[pick] = True
+                    by_name[base] = saved[pick]
+                variable.assign(by_name[base])
+    return model
 
 
 def _load_python(spec: ModelSpec, tf: Any) -> LoadedModel:
@@ -642,10 +771,15 @@ def load_float_model(spec: ModelSpec, quiet: bool = True) -> LoadedModel:
     elif spec.kind in ("keras", "h5"):
         loaded = _from_keras(spec, _load_keras_file(spec, tf), tf)
     elif spec.kind == "python":
-        loaded = _load_python(spec, tf)
+        # A file that mentions quantization may load a QAT model: tfmot's layers deserialise
+        # inside its scope (when tfmot is installed; else the file's own import error tells).
+        qat = quantization_aware(spec) is None and importlib.util.find_spec(TFMOT) is not None
+        with tfmot_scope(spec.label) if qat else contextlib.nullcontext():
+            loaded = _load_python(spec, tf)
     else:
         raise TinyflashError(f"{spec.path}: unknown model kind {spec.kind}.", EXIT_BAD_INPUT)
     loaded.stateful = assigns_variables(loaded.function)
+    loaded.fake_quant = has_fake_quant(loaded.function)
     return loaded
 
 

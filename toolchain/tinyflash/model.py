@@ -112,9 +112,18 @@ class ModelInfo:
     # Every subgraph. `tensors` and `ops` hold all subgraphs' one after another (subgraph 0's
     # first, so its indices are the file's); `inputs`/`outputs` are subgraph 0's, the model's.
     subgraphs: tuple[SubgraphInfo, ...] = ()
+    # (first byte in `data`, length) of every buffer, by buffer index.
+    buffer_spans: tuple[tuple[int, int], ...] = ()
 
     def tensor(self, index: int) -> TensorInfo:
         return self.tensors[index]
+
+    def constant_data(self, tensor: TensorInfo) -> bytes:
+        """The bytes of a constant tensor's buffer (b'' for a tensor without data)."""
+        if not tensor.is_constant or tensor.buffer >= len(self.buffer_spans):
+            return b""
+        start, n = self.buffer_spans[tensor.buffer]
+        return self.data[start : start + n]
 
     @property
     def stateful(self) -> bool:
@@ -407,6 +416,7 @@ def _parse(r: _Reader, data: bytes, name: str, path: str | None) -> ModelInfo:
         total_macs=sum(op.macs for op in ops),
         op_histogram=dict(sorted(Counter(op.name for op in ops).items())),
         subgraphs=tuple(infos),
+        buffer_spans=tuple(buffers),
     )
 
 

@@ -23,6 +23,31 @@ from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 
 # Packages whose classes Keras 3 imports by itself when it loads a file.
 KERAS_PACKAGES = ("keras", "keras_hub", "keras_cv", "keras_nlp", "tf_keras")
+# tensorflow-model-optimization (a tinyflash dependency): its quantization-aware training layers
+# (QuantizeLayer, QuantizeWrapperV2, ...) are loaded inside its quantize_scope (floatmodel.py).
+TFMOT_PACKAGE = "tensorflow_model_optimization"
+TFMOT_QAT_CLASSES = frozenset(
+    {"QuantizeLayer", "QuantizeWrapper", "QuantizeWrapperV2", "QuantizeAnnotate"}
+)
+# TensorFlow ops that carry quantization ranges learnt in training (the converter's own list).
+TRAINING_QUANT_OPS = (
+    "FakeQuantWithMinMaxVars",
+    "FakeQuantWithMinMaxVarsPerChannel",
+    "FakeQuantWithMinMaxArgs",
+    "QuantizeAndDequantizeV2",
+    "QuantizeAndDequantizeV3",
+)
+# Words in a file.py that may build or load a quantization-aware model (loading a saved model
+# counts: the file may load a QAT .h5); without any, a missing --data is refused before TensorFlow.
+QAT_SOURCE_WORDS = (
+    "tensorflow_model_optimization",
+    "tfmot",
+    "fake_quant",
+    "quantize",
+    "qat",
+    "load_model",
+    "saved_model",
+)
 # SavedModel signature keys that are not user functions.
 INTERNAL_SIGNATURES = ("__saved_model_init_op",)
 # TensorFlow's DataType enum values (types.proto) for the dtypes an input may have.
@@ -34,7 +59,7 @@ def model_inputs(spec: Any) -> list[InputSpec] | None:
     """The inputs of the model `spec` (a floatmodel.ModelSpec) read without TensorFlow, or None
     when they cannot be; raises the one-sentence error for what is surely wrong."""
     if spec.kind == "keras":
-        return _keras_inputs(spec.path, _keras_config(spec.path))
+        return _keras_inputs(spec.path, keras_config(spec.path))
     if spec.kind == "h5":
         return _h5_inputs(spec.path)
     if spec.kind == "saved_model":
@@ -44,10 +69,43 @@ def model_inputs(spec: Any) -> list[InputSpec] | None:
     return None
 
 
+def quantization_aware(spec: Any) -> bool | None:
+    """Whether the model carries quantization ranges from quantization-aware training (tfmot's
+    layers in a Keras config, fake-quant ops in a SavedModel graph): True or False when the file
+    tells, None when only loading it can (a file.py that mentions quantization)."""
+    if spec.kind in ("keras", "h5"):
+        config = keras_config(spec.path) if spec.kind == "keras" else h5_config(spec.path)
+        return config is not None and uses_tfmot(config)
+    if spec.kind == "saved_model":
+        try:
+            graph = (spec.path / "saved_model.pb").read_bytes()
+        except OSError:
+            return None
+        return any(op.encode() in graph for op in TRAINING_QUANT_OPS)
+    if spec.kind == "python":
+        try:
+            text = spec.path.read_text(encoding="utf-8", errors="replace").lower()
+        except OSError:
+            return None
+        return None if any(word in text for word in QAT_SOURCE_WORDS) else False
+    return None
+
+
+def uses_tfmot(config: dict) -> bool:
+    """A Keras config with tensorflow-model-optimization's quantization layers."""
+    for node in _walk(config):
+        module = node.get("module")
+        if isinstance(module, str) and module.split(".", 1)[0] == TFMOT_PACKAGE:
+            return True
+        if node.get("class_name") in TFMOT_QAT_CLASSES:
+            return True
+    return False
+
+
 # ---- Keras configs (.keras and .h5) --------------------------------------------------------
 
 
-def _keras_config(path: Path) -> dict:
+def keras_config(path: Path) -> dict:
     try:
         with zipfile.ZipFile(path) as archive:
             return json.loads(archive.read("config.json"))
@@ -86,7 +144,7 @@ def custom_classes(config: dict) -> list[tuple[str, str, str, bool]]:
             module = node.get("module")
             if not isinstance(module, str) or "class_name" not in node:
                 continue
-            if module.split(".", 1)[0] in KERAS_PACKAGES:
+            if module.split(".", 1)[0] in (*KERAS_PACKAGES, TFMOT_PACKAGE):
                 continue
             name = str(node["class_name"])
             if name == "function" and isinstance(node.get("config"), str):
@@ -165,6 +223,12 @@ def _keras_inputs(path: Path, config: dict) -> list[InputSpec] | None:
 
 
 def _h5_inputs(path: Path) -> list[InputSpec] | None:
+    config = h5_config(path)
+    return _keras_inputs(path, config) if config is not None else None
+
+
+def h5_config(path: Path) -> dict | None:
+    """The Keras config stored in an .h5 model (None when it cannot be read as JSON)."""
     try:
         import h5py  # type: ignore[import-untyped]  # noqa: PLC0415
     except ImportError:  # pragma: no cover - installed with TensorFlow
@@ -190,7 +254,7 @@ def _h5_inputs(path: Path) -> list[InputSpec] | None:
         config = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
     except ValueError:
         return None
-    return _keras_inputs(path, config) if isinstance(config, dict) else None
+    return config if isinstance(config, dict) else None
 
 
 # ---- SavedModel signatures (protobuf wire format) ------------------------------------------

@@ -191,6 +191,15 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
 /* Declares a kernel object `tfl_kernel_<lower>` for builtin `code`. */
 #define TFL_DEFINE_KERNEL(lower, code, text, prepare_fn, eval_fn) \
   const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn, NULL}
+/* The prepare of kernel `lower` alone, as `tfl_prepare_<lower>`: ahead-of-time layers (tfl_aot.h)
+ * run it before their own eval, so a firmware whose every such operator is specialised links
+ * neither the kernel object nor its eval. */
+#define TFL_DEFINE_PREPARE(lower, prepare_fn)                        \
+  tfl_status tfl_prepare_##lower(tfl_context *ctx, tfl_node *node);  \
+  tfl_status tfl_prepare_##lower(tfl_context *ctx, tfl_node *node) { \
+    return prepare_fn(ctx, node);                                    \
+  }                                                                  \
+  tfl_status tfl_prepare_##lower(tfl_context *ctx, tfl_node *node)
 /* The same for a kernel that keeps state between invokes and resets it with reset_fn. */
 #define TFL_DEFINE_KERNEL_RESET(lower, code, text, prepare_fn, eval_fn, reset_fn) \
   const tfl_kernel tfl_kernel_##lower = {code, text, prepare_fn, eval_fn, reset_fn}

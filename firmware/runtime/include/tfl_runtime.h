@@ -116,10 +116,15 @@ typedef struct tfl_resource {
   uint8_t initial; /* byte value it starts at (the zero point of an int8 value) */
 } tfl_resource;
 
-/* The kernels a firmware links: generated with only the model's ops. */
+/* The kernels a firmware links: generated with only the model's ops. `node_kernels` (NULL:
+ * none; `generate --aot`) gives operator i of subgraph 0 its own kernel, a layer specialised at
+ * generate time, when node_kernels[i] is not NULL and has the operator's builtin code; the others
+ * take `kernels`' entry for their code. */
 typedef struct tfl_op_table {
   const tfl_kernel *const *kernels;
   int32_t count;
+  const tfl_kernel *const *node_kernels;
+  int32_t node_kernel_count;
 } tfl_op_table;
 
 /* Caller-owned memory. `offsets` is the memory plan: one arena byte offset per tensor

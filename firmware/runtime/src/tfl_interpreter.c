@@ -383,7 +383,11 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   n->options_offset = options;
 
   if (n->builtin_code == TFL_BUILTIN_CUSTOM) return TFL_ERR_UNSUPPORTED_OP;
-  if (ops != NULL && ops->kernels != NULL) {
+  if (ops != NULL && ops->node_kernels != NULL && subgraph == 0 && index < ops->node_kernel_count &&
+      ops->node_kernels[index] != NULL &&
+      ops->node_kernels[index]->builtin_code == n->builtin_code) {
+    n->kernel = ops->node_kernels[index]; /* a layer specialised at generate time (--aot) */
+  } else if (ops != NULL && ops->kernels != NULL) {
     for (int32_t k = 0; k < ops->count; ++k) {
       const tfl_kernel *kernel = ops->kernels[k];
       if (kernel != NULL && kernel->builtin_code == n->builtin_code) {

@@ -370,3 +370,4 @@ static tfl_status conv_eval_wz(tfl_context *ctx, tfl_node *node) {
 }
 
 TFL_DEFINE_KERNEL(conv_2d, 3, "CONV_2D", conv_prepare, conv_eval);
+TFL_DEFINE_PREPARE(conv_2d, conv_prepare);

@@ -75,27 +75,8 @@ TFL_MAC_NOINLINE static void dw_acc4(const int8_t *x, const int8_t *w, int32_t r
                                      int32_t oc, int32_t groups, int32_t in_off, uint32_t *acc) {
 #if TFL_MAC_DSP
   const uint32_t off = tfl_pack_offset(in_off);
-#define DW_TAP(xp, wp)                                                              \
-  do {                                                                              \
-    const uint32_t xv_ = tfl_ld32(xp), wv_ = tfl_ld32(wp);                          \
-    const uint32_t xe_ = tfl_sxtab16(off, xv_);                                     \
-    const uint32_t xo_ = tfl_sxtab16_ror8(off, xv_);                                \
-    const uint32_t we_ = tfl_sxtb16(wv_), wo_ = tfl_sxtb16_ror8(wv_);               \
-    a0 = tfl_smlabb(xe_, we_, a0); /* channel 0: bottom halves of the even bytes */ \
-    a1 = tfl_smlabb(xo_, wo_, a1); /* channel 1: bottom halves of the odd bytes */  \
-    a2 = tfl_smlatt(xe_, we_, a2); /* channel 2: top halves of the even bytes */    \
-    a3 = tfl_smlatt(xo_, wo_, a3); /* channel 3: top halves of the odd bytes */     \
-  } while (0)
-#else
-#define DW_TAP(xp, wp)                            \
-  do {                                            \
-    const int8_t *xq_ = (xp), *wq_ = (wp);        \
-    a0 += (uint32_t)((xq_[0] + in_off) * wq_[0]); \
-    a1 += (uint32_t)((xq_[1] + in_off) * wq_[1]); \
-    a2 += (uint32_t)((xq_[2] + in_off) * wq_[2]); \
-    a3 += (uint32_t)((xq_[3] + in_off) * wq_[3]); \
-  } while (0)
 #endif
+#define DW_TAP(xp, wp) TFL_MAC_DW_TAP(xp, wp)
   const int full3x3 = rows == 3 && cols == 3 && w_rowstep == 3 * oc;
   for (int32_t g = 0; g < groups; ++g, x += 4, w += 4, acc += 4) {
     uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -200,3 +181,4 @@ static tfl_status dwconv_eval_wz(tfl_context *ctx, tfl_node *node) {
 }
 
 TFL_DEFINE_KERNEL(depthwise_conv_2d, 4, "DEPTHWISE_CONV_2D", dwconv_prepare, dwconv_eval);
+TFL_DEFINE_PREPARE(depthwise_conv_2d, dwconv_prepare);

@@ -313,3 +313,4 @@ static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
 }
 
 TFL_DEFINE_KERNEL(fully_connected, 9, "FULLY_CONNECTED", fc_prepare, fc_eval);
+TFL_DEFINE_PREPARE(fully_connected, fc_prepare);

@@ -228,6 +228,32 @@ static inline void tfl_dot4_expanded(const uint32_t *p, const int8_t *src, const
 }
 #endif
 
+/* One tap of four adjacent depthwise channels (DEPTHWISE_CONV_2D and the ahead-of-time depthwise
+ * body, tfl_aot.h): a0..a3 += (x[j] + offset) * w[j] for j = 0..3, with the offset as `off`
+ * (tfl_pack_offset) under the DSP kernels and as `in_off` otherwise, in the caller's scope. */
+#if TFL_MAC_DSP
+#define TFL_MAC_DW_TAP(xp, wp)                                                      \
+  do {                                                                              \
+    const uint32_t xv_ = tfl_ld32(xp), wv_ = tfl_ld32(wp);                          \
+    const uint32_t xe_ = tfl_sxtab16(off, xv_);                                     \
+    const uint32_t xo_ = tfl_sxtab16_ror8(off, xv_);                                \
+    const uint32_t we_ = tfl_sxtb16(wv_), wo_ = tfl_sxtb16_ror8(wv_);               \
+    a0 = tfl_smlabb(xe_, we_, a0); /* channel 0: bottom halves of the even bytes */ \
+    a1 = tfl_smlabb(xo_, wo_, a1); /* channel 1: bottom halves of the odd bytes */  \
+    a2 = tfl_smlatt(xe_, we_, a2); /* channel 2: top halves of the even bytes */    \
+    a3 = tfl_smlatt(xo_, wo_, a3); /* channel 3: top halves of the odd bytes */     \
+  } while (0)
+#else
+#define TFL_MAC_DW_TAP(xp, wp)                    \
+  do {                                            \
+    const int8_t *xq_ = (xp), *wq_ = (wp);        \
+    a0 += (uint32_t)((xq_[0] + in_off) * wq_[0]); \
+    a1 += (uint32_t)((xq_[1] + in_off) * wq_[1]); \
+    a2 += (uint32_t)((xq_[2] + in_off) * wq_[2]); \
+    a3 += (uint32_t)((xq_[3] + in_off) * wq_[3]); \
+  } while (0)
+#endif
+
 /* sum_k (x[k] + x_offset) * w[k], k < len, added to acc. */
 uint32_t tfl_dot1(const int8_t *x, const int8_t *w, int32_t len, int32_t x_offset, uint32_t acc);
 

@@ -19,7 +19,7 @@ static const tfl_kernel *const tiny_cnn_kernels[5] = {
   &tfl_kernel_softmax,
 };
 
-const tfl_op_table tiny_cnn_op_table = { tiny_cnn_kernels, 5 };
+const tfl_op_table tiny_cnn_op_table = { tiny_cnn_kernels, 5, NULL, 0 };
 
 tfl_tensor tiny_cnn_tensors[TINY_CNN_TENSOR_COUNT];
 tfl_node tiny_cnn_nodes[TINY_CNN_NODE_COUNT];
