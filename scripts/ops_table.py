@@ -52,6 +52,8 @@ TEST_FILES = (
 )
 # Searched first for the rows of int16 activations (16x8).
 TEST_FILES_INT16 = ("test_kernels_int16.py", "test_kernels_int16_mac.py")
+# Searched first for the int32 and bool rows (and int32 outputs) of ops that also run int8.
+TEST_FILES_INT32 = ("test_kernels_int32.py",)
 
 # Quantization of probe tensors per type: (scale, zero point); None = not quantized.
 QUANT: dict[str, tuple[float, int] | None] = {
@@ -826,12 +828,27 @@ def find_tests(files: tuple[str, ...] = TEST_FILES) -> dict[str, str]:
     return {op: v[1] for op, v in found.items()}
 
 
+def conversion_test(op: str, types: str) -> str:
+    """The test named after a row that converts types ("int8 -> int16": a test_<op>_int8_to_int16
+    in a kernel test file), or ""."""
+    parts = types.split(" -> ")
+    if len(parts) != 2:
+        return ""
+    name = f"test_{op.lower()}_{parts[0]}_to_{parts[1]}"
+    for fname in TEST_FILES_INT16 + TEST_FILES_INT32 + TEST_FILES:
+        path = REPO / "tests" / fname
+        if path.is_file() and f"def {name}(" in path.read_text():
+            return f"tests/{fname}::{name}"
+    return ""
+
+
 def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow]]:
     ps = probes()
     verdicts = tflm if tflm is not None else tflm_verdicts([p.model for p in ps])
     kernels = opstable.runtime_kernels()
     tests = find_tests()
     tests16 = find_tests(TEST_FILES_INT16)
+    tests32 = find_tests(TEST_FILES_INT32)
     rows = []
     for p, v in zip(ps, verdicts):
         if p.generic and v == opstable.TFLM_NO:
@@ -845,7 +862,13 @@ def build_rows(tflm: list[str] | None = None) -> tuple[dict, list[opstable.OpRow
                 tflm=v,
                 tinyflash=ours,
                 test=(
-                    (p.types.startswith("int16") and tests16.get(p.op)) or tests.get(p.op, "")
+                    conversion_test(p.op, p.types)
+                    or (
+                        (p.types in ("int32", "bool") or p.types.endswith("-> int32"))
+                        and tests32.get(p.op)
+                    )
+                    or (p.types.startswith("int16") and tests16.get(p.op))
+                    or tests.get(p.op, "")
                     if ours
                     else ""
                 ),

@@ -356,12 +356,19 @@ TFLM_TREE = Path("/work/shared/tflm/generic")
 
 @pytest.mark.skipif(not TFLM_TREE.is_dir(), reason="no TFLM tree in /work/shared/tflm")
 def test_runtime_tflm_generates_16x8_projects(tmp_path: Path) -> None:
-    """TFLM has int16 kernels of its own: an op whose tinyflash kernel is int8-only stops the
-    tinyflash runtime's project but not a --runtime tflm one (generation only)."""
-    model = tmp_path / "mlp_abs.tflite"
-    model.write_bytes(mlp_16x8(hidden_op="ABS"))
+    """TFLM has int16 kernels of its own: an op whose tinyflash kernel is int8-only (GREATER;
+    TFLM's int16 comparison leaves its rescaling parameters unset) stops the tinyflash
+    runtime's project but not a --runtime tflm one (generation only)."""
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 8], "int16", scale=1.0 / 4096, zero_point=0)
+    r = b.tensor("r", [1, 8], "int16", scale=1.0 / 4096, zero_point=0)
+    g = b.tensor("g", [1, 8], "bool")
+    b.op("RELU", [x], [r])
+    b.op("GREATER", [r, x], [g], options_type=None)
+    model = tmp_path / "greater16.tflite"
+    model.write_bytes(b.build([x], [g]))
     own = tinyflash("generate", model, "--board", "mps2-an386", "-o", tmp_path / "own")
-    assert own.returncode != 0 and "op 1 ABS (int16 -> int16)" in own.stderr
+    assert own.returncode != 0 and "op 1 GREATER" in own.stderr, own.stderr
     done = tinyflash(
         "generate",
         model,

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from fuzz import fuzzlib
 from support.compare import assert_batch_same_as_tflm
 from support.kernel_models import binary_model, concatenation_model, slice_plan, unary_model
-from support.runtime_host import init_status
+from support.runtime_host import RunnerError, init_status, run_model_batch
 from support.strategies import (
     activations,
     broadcast_shapes,
@@ -509,3 +509,179 @@ def test_slice_reverse_broadcast_to_int16(
     b.op(op, [x, *consts], [y], **({} if op == "SLICE" else {"options_type": None}))
     model = b.build([x], [y])
     assert_int16_same_as_tflm(model, [in_shape], seed, f"{op} int16 {in_shape} {args}")
+
+
+@pytest.mark.parametrize("op", ["MAXIMUM", "MINIMUM"])
+@COMMON
+@given(sh=broadcast_shapes(max_rank=6), s=scales16, seed=seeds)
+def test_maximum_minimum_int16(
+    op: str, sh: tuple[list[int], list[int], list[int]], s: float, seed: int
+) -> None:
+    """The stored int16 values compared (one scale for the three tensors, as the converter
+    writes), inputs broadcast."""
+    s1, s2, out = sh
+    model = _binary_model(op, s1, s2, out, (s, s, s))
+    assert_int16_same_as_tflm(model, [s1, s2], seed, f"{op} int16 {s1} {s2} -> {out}")
+
+
+@COMMON
+@given(
+    shape=shapes(min_rank=4, max_rank=4, max_dim=4, max_elems=120),
+    size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    corners=st.sampled_from([(False, False), (True, False), (False, True)]),
+    seed=seeds,
+)
+def test_resize_nearest_neighbor_int16(
+    shape: list[int], size: tuple[int, int], corners: tuple[bool, bool], seed: int
+) -> None:
+    b = ModelBuilder()
+    q = {"scale": 2.0**-11, "zero_point": 0}
+    x = b.tensor("x", shape, "int16", **q)
+    sz = b.tensor("size", [2], "int32", data=np.array(size, np.int32))
+    out = [shape[0], size[0], size[1], shape[3]]
+    y = b.tensor("y", out, "int16", **q)
+    b.op(
+        "RESIZE_NEAREST_NEIGHBOR",
+        [x, sz],
+        [y],
+        align_corners=corners[0],
+        half_pixel_centers=corners[1],
+    )
+    what = f"RESIZE_NEAREST_NEIGHBOR int16 {shape} -> {out} corners={corners}"
+    assert_int16_same_as_tflm(b.build([x], [y]), [shape], seed, what)
+
+
+@COMMON
+@given(sh=broadcast_shapes(max_rank=5), cond_first=st.booleans(), seed=seeds, cseed=seeds)
+def test_select_v2_int16(
+    sh: tuple[list[int], list[int], list[int]], cond_first: bool, seed: int, cseed: int
+) -> None:
+    """A bool condition of one input's shape picks int16 values of the two (broadcast)."""
+    s1, s2, out = sh
+    cond_shape = s1 if cond_first else s2
+    cond = np.random.default_rng(cseed).integers(0, 2, size=tuple(cond_shape)).astype(np.bool_)
+    b = ModelBuilder()
+    q = {"scale": 2.0**-9, "zero_point": 0}
+    c = b.tensor("c", cond_shape, "bool", data=cond)
+    x1 = b.tensor("x1", s1, "int16", **q)
+    x2 = b.tensor("x2", s2, "int16", **q)
+    y = b.tensor("y", out, "int16", **q)
+    b.op("SELECT_V2", [c, x1, x2], [y])
+    what = f"SELECT_V2 int16 cond={cond_shape} {s1} {s2} -> {out}"
+    assert_int16_same_as_tflm(b.build([x1, x2], [y]), [s1, s2], seed, what)
+
+
+def test_int16_select_fuzz_seed_matches_tflm() -> None:
+    """The fuzz seed kernel_int16_select (tests/fuzz/fuzzlib.py): MAXIMUM, MINIMUM, SELECT_V2 and
+    RESIZE_NEAREST_NEIGHBOR on int16 in one planned model."""
+    model = fuzzlib.kernel_seed_models()["kernel_int16_select.tflite"]
+    assert_int16_same_as_tflm(model, [[1, 4, 4, 3], [1, 1, 1, 3]], 16, "int16_select", sets=4)
+
+
+@pytest.mark.parametrize("op", ["ABS", "RSQRT"])
+@COMMON
+@given(shape=shapes(max_elems=700), si=scales16, so=scales16, same=st.booleans(), seed=seeds)
+def test_abs_rsqrt_int16(op: str, shape: list[int], si: float, so: float, same: bool, seed: int):
+    """ABS (equal scales: no multiply) and RSQRT on int16; RSQRT's inputs are >= 0 (below, TFLM's
+    eval fails: an error here too)."""
+    model = _unary_model(op, shape, si, si if same else so)
+    batch = int16_batch([shape], seed)
+    if op == "RSQRT":
+        batch = [
+            [np.abs(a.astype(np.int32)).clip(0, 32767).astype(np.int16) for a in s] for s in batch
+        ]
+    what = f"{op} int16 {shape} si={si} so={so} same={same} seed={seed}"
+    assert_batch_same_as_tflm(model, batch, what)
+
+
+def test_rsqrt_int16_of_a_negative_value_is_an_error() -> None:
+    model = _unary_model("RSQRT", [3], 2.0**-8, 2.0**-10)
+    with pytest.raises(RunnerError) as err:
+        run_model_batch(model, [[np.array([4, -1, 9], np.int16)]])
+    assert err.value.status == "TFL_ERR_BAD_ARGUMENT"
+
+
+def test_int16_math_fuzz_seed_matches_tflm() -> None:
+    """The fuzz seed kernel_int16_math: SQUARED_DIFFERENCE, ABS, RSQRT on int16, planned as one
+    model."""
+    model = fuzzlib.kernel_seed_models()["kernel_int16_math.tflite"]
+    assert_int16_same_as_tflm(model, [[1, 4, 4, 3], [1, 1, 1, 3]], 16, "int16_math", sets=4)
+
+
+@COMMON
+@given(sh=broadcast_shapes(max_rank=5), scales=st.tuples(scales16, scales16, scales16), seed=seeds)
+def test_squared_difference_int16(
+    sh: tuple[list[int], list[int], list[int]], scales: tuple[float, float, float], seed: int
+) -> None:
+    s1, s2, out = sh
+    model = _binary_model("SQUARED_DIFFERENCE", s1, s2, out, scales, options_type=None)
+    what = f"SQUARED_DIFFERENCE int16 {s1} {s2} -> {out} scales={scales}"
+    assert_int16_same_as_tflm(model, [s1, s2], seed, what)
+
+
+def _softmax_int8_to_int16(
+    shape: list[int], si: float, zp: int, beta: float, qo=(1 / 65536, -32768)
+):
+    b = ModelBuilder()
+    x = b.tensor("x", shape, "int8", scale=si, zero_point=zp)
+    y = b.tensor("y", shape, "int16", scale=qo[0], zero_point=qo[1])
+    b.op("SOFTMAX", [x], [y], beta=beta)
+    return b.build([x], [y])
+
+
+@COMMON
+@given(
+    shape=shapes(max_rank=3, max_dim=40, max_elems=600),
+    si=st.floats(min_value=-9.0, max_value=2.0).map(lambda e: float(np.float32(2.0**e))),
+    zp=st.integers(-128, 127),
+    beta=st.sampled_from([1.0, 0.5, 2.0]),
+    seed=seeds,
+)
+def test_softmax_int8_to_int16(shape: list[int], si: float, zp: int, beta: float, seed: int):
+    """int8 logits, int16 probabilities (scale 1/65536, zero point -32768, as TFLM requires)."""
+    rng = np.random.default_rng(seed)
+    batch = [
+        [rng.integers(-128, 127, size=tuple(shape), endpoint=True, dtype=np.int8)] for _ in range(3)
+    ]
+    what = f"SOFTMAX int8->int16 {shape} si={si} zp={zp} beta={beta} seed={seed}"
+    assert_batch_same_as_tflm(_softmax_int8_to_int16(shape, si, zp, beta), batch, what)
+
+
+def test_softmax_int16_output_refuses_other_quantization() -> None:
+    for qo in ((1 / 65536, 0), (1 / 32768, -32768)):
+        model = _softmax_int8_to_int16([1, 8], 0.1, 0, 1.0, qo)
+        assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION", qo
+
+
+@COMMON
+@given(
+    batch=st.lists(st.integers(1, 3), max_size=2),
+    mkn=st.tuples(st.integers(1, 6), st.integers(1, 24), st.integers(1, 6)),
+    adj=st.tuples(st.booleans(), st.booleans()),
+    const=st.booleans(),
+    scales=st.tuples(scales16, scales16, st.floats(min_value=-4.0, max_value=12.0)),
+    seed=seeds,
+)
+def test_batch_matmul_int16(
+    batch: list[int],
+    mkn: tuple[int, int, int],
+    adj: tuple[bool, bool],
+    const: bool,
+    scales: tuple[float, float, float],
+    seed: int,
+) -> None:
+    """int16 x int16 (attention-style; the rhs a constant or an activation), int64 sums."""
+    (m, k, n), (adj_x, adj_y), (sl, sr, e) = mkn, adj, scales
+    so = float(np.float32(sl * sr * 2.0**e))  # the output scale: the products' times 2^e
+    lhs_shape = batch + ([k, m] if adj_x else [m, k])
+    rhs_shape = batch + ([n, k] if adj_y else [k, n])
+    b = ModelBuilder()
+    x = b.tensor("lhs", lhs_shape, "int16", scale=sl, zero_point=0)
+    rhs_data = int16_batch([rhs_shape], seed ^ 0x33, sets=1)[0][0] if const else None
+    w = b.tensor("rhs", rhs_shape, "int16", scale=sr, zero_point=0, data=rhs_data)
+    y = b.tensor("y", batch + [m, n], "int16", scale=so, zero_point=0)
+    b.op("BATCH_MATMUL", [x, w], [y], adj_x=adj_x, adj_y=adj_y)
+    model = b.build([x] if const else [x, w], [y])
+    shapes_in = [lhs_shape] if const else [lhs_shape, rhs_shape]
+    what = f"BATCH_MATMUL int16 {lhs_shape} x {rhs_shape} adj={adj} e={e}"
+    assert_int16_same_as_tflm(model, shapes_in, seed, what)

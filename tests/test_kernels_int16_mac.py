@@ -12,6 +12,7 @@ firmware/runtime/include/tfl_kernels_int16.h (tests/test_int16x8.py checks it).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -369,6 +370,7 @@ def test_transpose_conv_int16(seed, size, window, q):
 # ---- MEAN -------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("op", ["MEAN", "SUM"])
 @SETTINGS
 @given(
     seed=seeds,
@@ -377,8 +379,9 @@ def test_transpose_conv_int16(seed, size, window, q):
     keep_dims=st.booleans(),
     same_scale=st.booleans(),
 )
-def test_mean_int16(seed, shape, data, keep_dims, same_scale):
-    """Any axes (negative, repeated), keep_dims or not, same or another output scale."""
+def test_mean_int16(op, seed, shape, data, keep_dims, same_scale):
+    """Any axes (negative, repeated), keep_dims or not, same or another output scale (SUM: also
+    one that holds the whole sum)."""
     rank = len(shape)
     axes = data.draw(st.lists(st.integers(-rank, rank - 1), min_size=1, max_size=rank))
     reduced = {a % rank for a in axes}
@@ -388,18 +391,21 @@ def test_mean_int16(seed, shape, data, keep_dims, same_scale):
     rng = np.random.default_rng(seed)
     in_scale = f32(log_uniform(rng, 1e-5, 1e-3))
     y_scale = in_scale if same_scale else f32(in_scale * log_uniform(rng, 0.3, 3.0))
+    if op == "SUM" and not same_scale:
+        y_scale = f32(y_scale * np.prod([shape[a] for a in reduced]))
     b = ModelBuilder()
     x = b.tensor("x", shape, "int16", scale=in_scale, zero_point=0)
     ax = b.tensor("axes", None, "int32", data=np.array(axes, np.int32))
     y = b.tensor("y", out_shape, "int16", scale=y_scale, zero_point=0)
-    b.op("MEAN", [x, ax], [y], keep_dims=keep_dims)
-    what = f"MEAN int16 seed={seed} shape={shape} axes={axes} keep_dims={keep_dims}"
+    b.op(op, [x, ax], [y], keep_dims=keep_dims)
+    what = f"{op} int16 seed={seed} shape={shape} axes={axes} keep_dims={keep_dims}"
     assert_batch_same_as_tflm(b.build([x], [y]), int16_inputs(rng, shape), what)
 
 
-def test_sum_and_reduce_max_refuse_int16():
-    """Only MEAN of the reductions runs 16x8 (tfl_kernels_int16.h)."""
-    for op in ("SUM", "REDUCE_MAX"):
+def test_reduce_max_refuses_int16():
+    """Only MEAN and SUM of the reductions run 16x8 (tfl_kernels_int16.h; TFLM's REDUCE_MAX does
+    not take int16)."""
+    for op in ("REDUCE_MAX",):
         b = ModelBuilder()
         x = b.tensor("x", [2, 3], "int16", scale=0.01, zero_point=0)
         ax = b.tensor("axes", None, "int32", data=np.array([1], np.int32))

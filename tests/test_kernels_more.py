@@ -416,3 +416,95 @@ def test_int32_binary_ops_match_tflm(op, shapes3, narrow, seed):
     lo, hi = (-3, 3) if narrow else (None, None)  # narrow: ties are frequent
     batch = random_batch([(s1, "int32"), (s2, "int32")], seed, lo, hi)
     assert_batch_same_as_tflm(model, batch, f"{op} int32 {s1} {s2} seed={seed}")
+
+
+# ---- ELU ------------------------------------------------------------------------------------
+
+# ELU's scales: the converter's (range / 255 for ranges of about 2^-3 .. 2^6), log-uniform, and
+# dyadic ones where round's ties are met exactly on the positive side.
+elu_scales = st.one_of(
+    st.floats(min_value=-11.0, max_value=-2.0).map(lambda e: float(np.float32(2.0**e))),
+    st.tuples(st.integers(1, 64), st.integers(-10, -2)).map(lambda ke: ke[0] / 64 * 2.0 ** ke[1]),
+)
+
+
+@COMMON
+@given(
+    shape=shapes(max_rank=4, max_dim=12),
+    si=elu_scales,
+    so=elu_scales,
+    zps=st.tuples(st.integers(-128, 127), st.integers(-128, 127)),
+    seed=seeds,
+)
+def test_elu_matches_tflm(shape, si, so, zps, seed):
+    model = unary_model("ELU", shape, "int8", qi=(si, zps[0]), qo=(so, zps[1]))
+    batch = random_batch([(shape, "int8")], seed)
+    # one set holds every int8 value: the whole table TFLM builds in prepare
+    batch.append([np.resize(np.arange(-128, 128, dtype=np.int8), tuple(shape))])
+    assert_batch_same_as_tflm(model, batch, f"ELU {shape} {si, zps[0]}->{so, zps[1]} seed={seed}")
+
+
+def test_elu_table_every_value_on_many_scales():
+    """All 256 int8 inputs through ELU for 200 random quantizations (the float table TFLM builds
+    in prepare, e^x included, compared value by value)."""
+    rng = np.random.default_rng(111)
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    for _ in range(200):
+        si, so = (float(np.float32(2.0 ** rng.uniform(-11, -1))) for _ in range(2))
+        zi, zo = (int(z) for z in rng.integers(-128, 128, size=2))
+        model = unary_model("ELU", [1, 256], "int8", qi=(si, zi), qo=(so, zo))
+        assert_batch_same_as_tflm(model, [[x]], f"ELU every value {si, zi}->{so, zo}")
+
+
+def test_elu_refuses_a_rescale_beyond_tflm_range():
+    """input_scale / output_scale >= 2^20 would overflow TFLM's float-to-int conversion."""
+    model = unary_model("ELU", [4], "int8", qi=(1.0, 0), qo=(2.0**-21, 0))
+    assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"
+
+
+def test_elu_table_is_the_planned_pool():
+    """ELU's table takes 64 pool words; plan.py plans exactly what the runtime allocates."""
+    from support.runtime_host import model_info
+    from tinyflash.model import parse_model
+    from tinyflash.plan import plan_memory
+
+    model = unary_model("ELU", [2, 8], "int8", qi=(0.05, 3), qo=(0.04, -20))
+    assert model_info(model).pool_used == 64
+    assert plan_memory(parse_model(model, "elu")).pool_words == 64
+
+
+# ---- LOG_SOFTMAX ----------------------------------------------------------------------------
+
+LOG_SOFTMAX_OUT = (16 / 256, 127)  # the output quantization TFLM requires
+
+
+@COMMON
+@given(
+    shape=shapes(max_rank=4, max_dim=40, max_elems=600),
+    si=st.floats(min_value=-9.0, max_value=2.0).map(lambda e: float(np.float32(2.0**e))),
+    zp=st.integers(-128, 127),
+    narrow=st.booleans(),
+    seed=seeds,
+)
+def test_log_softmax_matches_tflm(shape, si, zp, narrow, seed):
+    model = unary_model("LOG_SOFTMAX", shape, "int8", qi=(si, zp), qo=LOG_SOFTMAX_OUT)
+    lo, hi = (-8, 8) if narrow else (None, None)  # rows of near-equal values too
+    batch = random_batch([(shape, "int8")], seed, lo, hi)
+    assert_batch_same_as_tflm(model, batch, f"LOG_SOFTMAX {shape} si={si} zp={zp} seed={seed}")
+
+
+def test_log_softmax_long_rows_and_dyadic_scales():
+    """Rows up to 4,000 values (the Q12.19 sum near its limit) and scales of exact powers of two,
+    where the multipliers' rounding meets ties."""
+    rng = np.random.default_rng(50)
+    for depth, si in ((4000, 2.0**-7), (1000, 2.0**-4), (257, 0.1), (3, 2.0**2), (64, 2.0**-9)):
+        model = unary_model("LOG_SOFTMAX", [2, depth], "int8", qi=(si, 3), qo=LOG_SOFTMAX_OUT)
+        x = rng.integers(-128, 128, size=(2, depth), dtype=np.int8)
+        x[1] = 127  # every value the row's maximum
+        assert_batch_same_as_tflm(model, [[x]], f"LOG_SOFTMAX depth={depth} si={si}")
+
+
+@pytest.mark.parametrize("qo", [(1 / 16, 126), (1 / 8, 127)])
+def test_log_softmax_refuses_other_output_quantization(qo):
+    model = unary_model("LOG_SOFTMAX", [1, 8], "int8", qi=(0.1, 0), qo=qo)
+    assert init_status(model) == "TFL_ERR_BAD_QUANTIZATION"

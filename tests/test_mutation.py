@@ -164,6 +164,13 @@ NEW_KERNELS = (
     "rsqrt",
     "l2_normalization",
     "div",
+    # int32 forms of ADD/SUB/MUL/CONCATENATION/PACK/SLICE/STRIDED_SLICE, and 16x8 MAXIMUM/
+    # MINIMUM/SELECT_V2/RESIZE_NEAREST_NEIGHBOR/SQUARED_DIFFERENCE/ABS/RSQRT
+    "int32_shapes",
+    "int16_select",
+    "int16_math",
+    "elu",
+    "log_softmax",
 )
 
 

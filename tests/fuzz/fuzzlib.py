@@ -395,7 +395,70 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op("RESHAPE", [pv, new_shape], [y], new_shape=[1, 128])
         return b.build([x], [y])
 
+    def int32_shapes() -> bytes:  # the int32 shape arithmetic of a dynamic batch
+        b = ModelBuilder()
+        x = b.tensor("x", [3, 4, 5], "int8", **q)
+        dims = b.tensor("dims", [3], "int32")
+        b.op("SHAPE", [x], [dims])
+
+        def c(name: str, values) -> object:
+            arr = np.asarray(values, np.int32)
+            return b.tensor(name, list(arr.shape), "int32", data=arr)
+
+        batch = b.tensor("batch", [], "int32")
+        b.op(
+            "STRIDED_SLICE",
+            [dims, c("b", [0]), c("e", [1]), c("s", [1])],
+            [batch],
+            shrink_axis_mask=1,
+        )
+        doubled = b.tensor("doubled", [], "int32")
+        b.op("MUL", [batch, c("two", 2)], [doubled], fused_activation_function="RELU")
+        packed = b.tensor("packed", [2], "int32")
+        b.op("PACK", [doubled, c("minus1", -1)], [packed], values_count=2, axis=0)
+        tail = b.tensor("tail", [2], "int32")
+        b.op("SLICE", [dims, c("sb", [1]), c("ss", [2])], [tail])
+        summed = b.tensor("summed", [2], "int32")
+        b.op("ADD", [tail, packed], [summed])
+        less = b.tensor("less", [2], "int32")
+        b.op("SUB", [summed, c("one", [1])], [less])
+        joined = b.tensor("joined", [4], "int32")
+        b.op("CONCATENATION", [packed, less], [joined], axis=0)
+        return b.build([x], [joined])
+
+    def int16_select() -> bytes:  # 16x8: MAXIMUM, MINIMUM, SELECT_V2, RESIZE_NEAREST_NEIGHBOR
+        b = ModelBuilder()
+        sq = {"scale": 2.0**-10, "zero_point": 0}
+        x1 = b.tensor("x1", shape, "int16", **sq)
+        x2 = b.tensor("x2", [1, 1, 1, 3], "int16", **sq)
+        hi = b.tensor("hi", shape, "int16", **sq)
+        lo = b.tensor("lo", shape, "int16", **sq)
+        cond = b.tensor("cond", [4, 1, 3], "bool", data=np.arange(12).reshape(4, 1, 3) % 3 == 0)
+        sel = b.tensor("sel", shape, "int16", **sq)
+        size = b.tensor("size", None, "int32", data=np.array([7, 5]))
+        y = b.tensor("y", [1, 7, 5, 3], "int16", **sq)
+        b.op("MAXIMUM", [x1, x2], [hi])
+        b.op("MINIMUM", [x1, x2], [lo])
+        b.op("SELECT_V2", [cond, hi, lo], [sel])
+        b.op("RESIZE_NEAREST_NEIGHBOR", [sel, size], [y], half_pixel_centers=True)
+        return b.build([x1, x2], [y])
+
+    def int16_math() -> bytes:  # 16x8: SQUARED_DIFFERENCE, ABS, RSQRT (of values >= 0)
+        b = ModelBuilder()
+        x1 = b.tensor("x1", shape, "int16", scale=2.0**-10, zero_point=0)
+        x2 = b.tensor("x2", [1, 1, 1, 3], "int16", scale=2.0**-11, zero_point=0)
+        d = b.tensor("d", shape, "int16", scale=2.0**-4, zero_point=0)
+        a = b.tensor("a", shape, "int16", scale=2.0**-9, zero_point=0)
+        y = b.tensor("y", shape, "int16", scale=2.0**-12, zero_point=0)
+        b.op("SQUARED_DIFFERENCE", [x1, x2], [d], options_type=None)
+        b.op("ABS", [d], [a])
+        b.op("RSQRT", [a], [y])
+        return b.build([x1, x2], [y])
+
     makers = {
+        "int16_math": int16_math,
+        "int32_shapes": int32_shapes,
+        "int16_select": int16_select,
         "logical_and": lambda: single(
             "LOGICAL_AND", [("a", shape, "bool"), ("b", [3], "bool")], [("y", shape, "bool")]
         ),
@@ -441,6 +504,8 @@ def kernel_seed_models() -> dict[str, bytes]:
             [("y", shape, "int8")],
         ),
         "rsqrt": lambda: single("RSQRT", [("x", shape, "int8")], [("y", shape, "int8")]),
+        "elu": lambda: unary("ELU", out_q={"scale": 0.04, "zero_point": 25}),
+        "log_softmax": lambda: unary("LOG_SOFTMAX", out_q={"scale": 16 / 256, "zero_point": 127}),
         "l2_normalization": lambda: single(
             "L2_NORMALIZATION", [("x", shape, "int8")], [("y", shape, "int8")]
         ),

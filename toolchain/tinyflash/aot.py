@@ -189,8 +189,8 @@ def aot_layers(info: ModelInfo, plan: MemoryPlan, kernel_set: str) -> list[AotLa
         body = _body(info, op, kernel_set)
         pool_index = pool
         pool += pool_words_for_op(info, op)
-        if body is None:
-            continue
+        if body is None or op.outputs[0] in plan.aliases:
+            continue  # no body, or computed in place (plan.alias_rule): the generic kernel's
         x, w = info.tensors[op.inputs[0]], info.tensors[op.inputs[1]]
         y = info.tensors[op.outputs[0]]
         bias = op.inputs[2] if len(op.inputs) > 2 else -1

@@ -151,6 +151,38 @@ def _compression_table(weights: Any, console: Any) -> Any:
     return table
 
 
+def _plan_explained(plan: dict[str, Any]) -> list[str]:
+    """check --plan's summary: the peak, the tensors live there, what in-place saved."""
+    peak = plan["peak"]
+    kinds: dict[str, int] = {}
+    for kind in plan["alias_kinds"].values():
+        kinds[kind] = kinds.get(kind, 0) + 1
+    lines = [
+        f"peak: {peak['live_bytes']:,} B live at op {peak['op']} ({peak['op_name']})"
+        + (f", {peak['scratch_bytes']:,} B of it scratch" if peak["scratch_bytes"] else ""),
+        "live there:",
+        *(
+            f"  tensor {t['tensor']} ({t['bytes']:,} B"
+            + (f", in tensor {t['shares']}'s bytes" if t["shares"] is not None else "")
+            + f") {t['name']}"
+            for t in peak["tensors"]
+        ),
+    ]
+    if plan["inplace"]:
+        shared = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+        lines.append(
+            f"in-place: {plan['arena_without_inplace']:,} B without, {plan['arena_bytes']:,} B "
+            f"with (saved {plan['inplace_saved_bytes']:,} B); outputs sharing an input: {shared}"
+        )
+    else:
+        lines.append("in-place: off (views only)")
+    lines.append(
+        f"lower bound {plan['lower_bound']:,} B; planned / lower bound "
+        f"{plan['planned_over_lower_bound']:.3f}"
+    )
+    return lines
+
+
 @app.command("check", epilog=_runtime_ops_epilog())
 def check_command(
     model: Path = typer.Argument(..., help="A .tflite model."),
@@ -164,6 +196,12 @@ def check_command(
         help="Plan the arena of a firmware with this kernel set: "
         "portable or dsp (the DSP kernels' scratch is in the "
         "arena).",
+    ),
+    no_inplace: bool = typer.Option(
+        False,
+        "--no-inplace",
+        help="Plan without in-place operators (outputs over inputs that die there): "
+        "RESHAPE-like views only, the plan before in-place operators.",
     ),
 ) -> None:
     """Check that MODEL is full int8 and runs on the tinyflash runtime; show ops, MACs and memory.
@@ -180,7 +218,7 @@ def check_command(
     from tinyflash.calibration import calibrated_ranges
     from tinyflash.compress import analyze
 
-    result = check_file(model, kernels)
+    result = check_file(model, kernels, not no_inplace)
     data = result.to_dict()
     weights = analyze(result.info) if result.info.subgraph_count == 1 else ()
     data["compression"] = [w.to_dict() for w in weights]
@@ -225,12 +263,13 @@ def check_command(
                 key=lambda r: (r["offset"], r["first_op"]),
             ):
                 alias = plan.aliases.get(row["tensor"])
+                kind = plan.alias_kinds.get(row["tensor"], "")
                 ptable.add_row(
                     str(row["tensor"]),
                     row["name"],
                     f"{row['bytes']:,}",
                     f"{row['first_op']}-{row['last_op']}",
-                    f"{row['offset']:,}" + (f" (= {alias})" if alias is not None else ""),
+                    f"{row['offset']:,}" + (f" (= {alias}, {kind})" if alias is not None else ""),
                 )
             for row in data["plan"]["scratch"]:  # type: ignore[index]
                 ptable.add_row(
@@ -249,6 +288,8 @@ def check_command(
                     f"{row['offset']:,}",
                 )
             console.print(ptable)
+            for line in _plan_explained(data["plan"]):  # type: ignore[arg-type]
+                console.print(line, markup=False, highlight=False)
         if weights:
             console.print(_compression_table(weights, console))
         print_parts(
@@ -264,7 +305,7 @@ def check_command(
             console,
             [
                 f"peak activations {plan.lower_bound:,} B (lower bound)",
-                f"planned arena {plan.arena_bytes:,} B",
+                f"planned arena {plan.arena_bytes:,} B ({plan.ratio:.3f} x lower bound)",
                 f"pool {plan.pool_words:,} words",
             ],
         )
@@ -324,6 +365,12 @@ def generate_command(
         "create_tflm_tree.py); default on Arduino "
         "boards: TFLM's Arduino library via lib_deps.",
     ),
+    no_inplace: bool = typer.Option(
+        False,
+        "--no-inplace",
+        help="Plan without in-place operators (docs/memory-plan.md): RESHAPE-like views "
+        "only, the plan before in-place operators.",
+    ),
     patches: str = typer.Option(
         "off",
         "--patches",
@@ -374,6 +421,7 @@ def generate_command(
         aot=aot,
         patches=patches,
         patch_overhead=patch_overhead,
+        inplace=not no_inplace,
         compress=compress,
     )
     if as_json:

@@ -239,6 +239,7 @@ def generate(
     aot: bool = False,
     patches: str = "off",
     patch_overhead: float = 1.25,
+    inplace: bool = True,
     compress: str = "auto",
 ) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
@@ -248,8 +249,9 @@ def generate(
     boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
     checked and planned by the pipeline's check stage (else this does it). `aot`: the operators
     that have a specialised body run it (src/model_aot.c, aot.py); the others keep the generic
-    kernels. `compress`: "auto" stores the weights compress.py finds worth it compressed in
-    flash, "off" keeps all dense."""
+    kernels. `inplace`: plan in-place operators (False: the plan with RESHAPE-like views only).
+    `compress`: "auto" stores the weights compress.py finds worth it compressed in flash, "off"
+    keeps all dense."""
     from tinyflash.boards import load_board
     from tinyflash.pipeline import check_model_file
 
@@ -309,8 +311,8 @@ def generate(
     # the DSP kernels take arena scratch, planned like tensors (plan.py); TFLM plans its own
     kernel_set = "dsp" if board.dsp and runtime != "tflm" else "portable"
     if checked is None:
-        checked = check_model_file(model_path, kernel_set)
-    checked = dataclasses.replace(checked.for_kernels(kernel_set), path=model_path)
+        checked = check_model_file(model_path, kernel_set, inplace)
+    checked = dataclasses.replace(checked.for_kernels(kernel_set, inplace), path=model_path)
     patch_note = ""
     tiles = parse_mode(patches)
     if aot and tiles != 0:
@@ -326,7 +328,9 @@ def generate(
                 f"{option('runtime')} tflm",
                 EXIT_BAD_INPUT,
             )
-        patched, choice = plan_with_patches(checked.info, kernel_set, tiles, patch_overhead)
+        patched, choice = plan_with_patches(
+            checked.info, kernel_set, tiles, patch_overhead, inplace=inplace
+        )
         verify_plan(checked.info, patched)
         checked = dataclasses.replace(checked, plan=patched)
         patch_note = choice.reason
@@ -390,7 +394,7 @@ def generate(
     )
     from tinyflash.compress import compress_model
 
-    # weights an ahead-of-time body reads in place stay dense
+    # weights read in place stay dense: an ahead-of-time body's, an in-place depthwise's
     aot_weights = (
         frozenset(
             info.ops[layer.op_index].inputs[1] for layer in aot_layers(info, plan, kernel_set)
@@ -398,7 +402,12 @@ def generate(
         if aot
         else frozenset()
     )
-    packed = compress_model(info, compress, dense=aot_weights)
+    inplace_weights = frozenset(
+        op.inputs[1]
+        for op in info.ops
+        if op.name == "DEPTHWISE_CONV_2D" and plan.alias_kinds.get(op.outputs[0]) == "depthwise"
+    )
+    packed = compress_model(info, compress, dense=aot_weights | inplace_weights)
     # the decode buffer is on the stack: it must leave the kernels theirs
     stack_room = board.stack_bytes - 2 * RUNTIME_STACK_BYTES["dsp" if board.dsp else "portable"]
     if packed.stack_bytes > stack_room:

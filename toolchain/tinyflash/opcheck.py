@@ -8,7 +8,8 @@ runtime's capacities; a subgraph no control-flow op runs gets a warning):
 - activations (non-constant tensors) are int8 with per-tensor quantization, except ARG_MAX /
   ARG_MIN's int32 positions, GATHER's int32 positions, the comparisons' bool results and
   SELECT_V2's bool condition, and the int32/bool tensors of the ops that run them (CAST, SHAPE,
-  LOGICAL_*, EMBEDDING_LOOKUP, GATHER_ND, ..., the int32 comparisons) (INT32_OUTPUT_OPS,
+  LOGICAL_*, EMBEDDING_LOOKUP, GATHER_ND, ..., the int32 comparisons, the int32 forms of ADD,
+  SUB, MUL, CONCATENATION, PACK, SLICE, STRIDED_SLICE: shape arithmetic) (INT32_OUTPUT_OPS,
   BOOL_OUTPUT_OPS, TYPED_INPUTS, INTEGER_TENSOR_OPS);
 - a float op in a calibrated model (after a DEQUANTIZE of int8 activations: the converter kept
   it float) is reported like an op without a kernel for its types, not as missing data;
@@ -175,9 +176,17 @@ _INTEGER_TENSOR_DTYPES: dict[frozenset[str], tuple[str, ...]] = {
         "MAXIMUM",
         "MINIMUM",
         "SQUARED_DIFFERENCE",
+        # the int32 forms TFLM runs on shape vectors (a dynamic batch's SHAPE arithmetic)
+        "ADD",
+        "SUB",
+        "MUL",
+        "PACK",
+        "SLICE",
+        "STRIDED_SLICE",
+        "QUANTIZE",  # int8/int16 -> int32
     ),
     frozenset({"bool"}): ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"),
-    frozenset({"int32", "bool"}): ("CAST", *sorted(BOOL_OUTPUT_OPS)),
+    frozenset({"int32", "bool"}): ("CAST", "CONCATENATION", *sorted(BOOL_OUTPUT_OPS)),
 }
 INTEGER_TENSOR_OPS: dict[str, frozenset[str]] = {
     op: dtypes for dtypes, ops in _INTEGER_TENSOR_DTYPES.items() for op in ops
@@ -940,6 +949,14 @@ class CheckResult:
                 "alignment": plan.alignment,
                 "strategy": plan.strategy,
                 "aliases": {str(k): v for k, v in plan.aliases.items()},
+                # in-place operators (plan.alias_rule): the kind of each alias, the arena
+                # without them, planned / lower bound, and where the memory peaks
+                "inplace": plan.inplace,
+                "alias_kinds": {str(k): v for k, v in plan.alias_kinds.items()},
+                "arena_without_inplace": plan.baseline_bytes,
+                "inplace_saved_bytes": plan.baseline_bytes - plan.arena_bytes,
+                "planned_over_lower_bound": round(plan.ratio, 4),
+                "peak": _peak_dict(info, plan),
                 "tensors": [
                     {
                         "tensor": t,
@@ -984,13 +1001,35 @@ class CheckResult:
         }
 
 
-def check_file(path: str | Path, kernels: str = "portable") -> CheckResult:
+def _peak_dict(info: ModelInfo, plan: MemoryPlan) -> dict[str, object]:
+    from tinyflash.plan import plan_peak
+
+    peak = plan_peak(info, plan)
+    return {
+        "op": peak.op,
+        "op_name": info.ops[peak.op].name if peak.op >= 0 else "",
+        "live_bytes": peak.live_bytes,
+        "scratch_bytes": peak.scratch_bytes,
+        "tensors": [
+            {
+                "tensor": t,
+                "name": info.tensors[t].name,
+                "bytes": info.tensors[t].nbytes,
+                "shares": plan.aliases.get(t),  # the tensor whose bytes it takes, or None
+            }
+            for t in peak.tensors
+        ],
+    }
+
+
+def check_file(path: str | Path, kernels: str = "portable", inplace: bool = True) -> CheckResult:
     """load_model + check_model + plan_memory (the plan verified) for one .tflite file, planned
-    for a firmware with the kernel set `kernels` (the DSP kernels' scratch is in the arena)."""
+    for a firmware with the kernel set `kernels` (the DSP kernels' scratch is in the arena),
+    with in-place operators unless `inplace` is False."""
     from tinyflash.plan import plan_memory, verify_plan
 
     info = load_model(path)
     report = check_model(info)
-    plan = plan_memory(info, kernels)
+    plan = plan_memory(info, kernels, inplace=inplace)
     verify_plan(info, plan)
     return CheckResult(info=info, report=report, plan=plan)

@@ -378,13 +378,24 @@ def choose_patches(
 
 
 def plan_with_patches(
-    info: ModelInfo, kernels: str, tiles: int | None, max_overhead: float = DEFAULT_OVERHEAD
+    info: ModelInfo,
+    kernels: str,
+    tiles: int | None,
+    max_overhead: float = DEFAULT_OVERHEAD,
+    inplace: bool = True,
 ) -> tuple[MemoryPlan, PatchChoice]:
-    """The memory plan of `info` with the chosen patches (the ordinary plan when none)."""
+    """The memory plan of `info` with the chosen patches (the ordinary plan when none), with
+    in-place operators outside the patched tensors unless `inplace` is False."""
     choice = choose_patches(info, tiles, max_overhead)
     if choice.plan is None:
-        return plan_memory(info, kernels), choice
-    plan = plan_memory(info, kernels, overrides=choice.plan.overrides(info), patches=choice.plan)
+        return plan_memory(info, kernels, inplace=inplace), choice
+    plan = plan_memory(
+        info,
+        kernels,
+        overrides=choice.plan.overrides(info),
+        patches=choice.plan,
+        inplace=inplace,
+    )
     return plan, choice
 
 

@@ -46,29 +46,33 @@ class CheckedModel:
     report: CheckReport
     plan: MemoryPlan
     kernels: str = "portable"  # the kernel set the plan is for (the DSP kernels take scratch)
+    inplace: bool = True  # the plan has in-place operators (plan.alias_rule)
 
     @property
     def deployable(self) -> bool:
         return bool(self.report.deployable)
 
-    def for_kernels(self, kernels: str) -> CheckedModel:
-        """The same model planned for the kernel set `kernels` (no reparse)."""
-        if kernels == self.kernels:
+    def for_kernels(self, kernels: str, inplace: bool | None = None) -> CheckedModel:
+        """The same model planned for the kernel set `kernels` (no reparse), with in-place
+        operators or not (`inplace`; None keeps this plan's choice)."""
+        inplace = self.inplace if inplace is None else inplace
+        if kernels == self.kernels and inplace == self.inplace:
             return self
         from tinyflash.plan import plan_memory, verify_plan
 
-        plan = plan_memory(self.info, kernels)
+        plan = plan_memory(self.info, kernels, inplace=inplace)
         verify_plan(self.info, plan)
-        return dataclasses.replace(self, plan=plan, kernels=kernels)
+        return dataclasses.replace(self, plan=plan, kernels=kernels, inplace=inplace)
 
 
-def check_model_file(model: Path, kernels: str = "portable") -> CheckedModel:
+def check_model_file(model: Path, kernels: str = "portable", inplace: bool = True) -> CheckedModel:
     """The check stage: parse the flatbuffer, check it against the runtime, plan its memory for
-    a firmware with the kernel set `kernels` ("portable" or "dsp")."""
+    a firmware with the kernel set `kernels` ("portable" or "dsp"), with in-place operators
+    unless `inplace` is False."""
     from tinyflash.opcheck import check_file
 
-    checked = check_file(model, kernels)
-    return CheckedModel(Path(model), checked.info, checked.report, checked.plan, kernels)
+    checked = check_file(model, kernels, inplace)
+    return CheckedModel(Path(model), checked.info, checked.report, checked.plan, kernels, inplace)
 
 
 @dataclass

@@ -13,6 +13,13 @@ when the input is an activation of the same size that no later op reads and that
 input nor a model output; the C kernel copies only when the two pointers differ. Chains of such ops
 share one buffer.
 
+In-place: with `inplace` (the default) an operator's output may also take the bytes of an input
+that dies at that op (alias_rule): elementwise activations, QUANTIZE between types of one size,
+ADD/SUB/MUL without broadcasting, and DEPTHWISE_CONV_2D channel by channel with a one-channel
+scratch (kept only where it lowers the arena: its eval is slower). Neither tensor may be an input
+or output of any subgraph. Every alias is recorded with its kind (MemoryPlan.alias_kinds);
+`inplace=False` gives the plan with views only, the plan from before in-place operators.
+
 Placement: each buffer (an alias group) is a rectangle in (op time x bytes). Buffers are placed one
 after another at the lowest-waste offset (best fit between the buffers already placed that overlap
 it in time, else on top), for several deterministic orderings; the smallest arena wins, ties go to
@@ -50,7 +57,8 @@ never shared, after the tensors' and the operators' entries in the C plan (resou
 
 pool_words: for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and TRANSPOSE_CONV, two int32 words
 (multiplier and shift) per weight scale: 2 for per-tensor weights, 2 * output channels for
-per-channel weights (pool_words_for_op); UNIDIRECTIONAL_SEQUENCE_LSTM 22 words; the C runtime
+per-channel weights (pool_words_for_op); UNIDIRECTIONAL_SEQUENCE_LSTM 22 words; ELU 64 (its
+table of 256 int8 outputs); the C runtime
 allocates exactly this many words in prepare. The LSTM and SVDF kernels need no scratch memory:
 their state tensors are variables (live for the whole invoke, so never shared), int16/int32
 tensors are sized by their element size like any other.
@@ -73,6 +81,8 @@ NOT_PLANNED = (-1, -1)
 # The fused LSTM's (multiplier, shift) pairs: input and recurrent per gate, then its three
 # elementwise products (op_unidirectional_sequence_lstm.c).
 LSTM_POOL_WORDS = 22
+# ELU's table of the 256 int8 outputs (op_elu.c), built in prepare
+ELU_POOL_WORDS = 64
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,13 @@ class MemoryPlan:
     resource_offsets: tuple[int, ...] = ()
     resource_bytes: tuple[int, ...] = ()
     op_count: int = 0  # operators over all subgraphs
+    # In-place operators (see "In-place" in the module docstring): whether they were planned, the
+    # kind of every alias (aliased output -> "view", "elementwise", "binary", "quantize" or
+    # "depthwise") and the arena of the same model planned without them (views only: the plan
+    # before in-place operators existed).
+    inplace: bool = True
+    alias_kinds: dict[int, str] = field(default_factory=dict, hash=False, compare=False)
+    baseline_bytes: int = 0
     # Patch-based execution (patches.py): the sizes/lifetimes planned instead of the tensors'
     # own, and the patches.PatchPlan the firmware runs; None without patches.
     overrides: TensorOverrides | None = field(default=None, hash=False, compare=False)
@@ -307,30 +324,141 @@ def lower_bound(
     return best
 
 
-def _alias_map(info: ModelInfo, lifetimes: tuple[tuple[int, int], ...]) -> dict[int, int]:
-    """output tensor -> input tensor whose bytes it reuses."""
+# In-place operators: element i of the output depends only on element i of the input(s), and
+# the kernel reads it before it writes output element i (each eval was checked for out == in:
+# tfl_lut8_eval, tfl_map16_eval, tfl_q4_map, relu6_eval, rsqrt_eval, quantize_eval,
+# tfl_broadcast_run's rows and add_run_same walk one index and load before they store).
+INPLACE_UNARY = frozenset(
+    {"ABS", "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH", "RSQRT"}
+)
+INPLACE_BINARY = frozenset({"ADD", "SUB", "MUL"})
+INPLACE_DTYPES = frozenset({"int8", "int16"})  # the element types those kernels were checked for
+DEPTHWISE = "DEPTHWISE_CONV_2D"
+
+
+def _io_tensors(info: ModelInfo) -> frozenset[int]:
+    """Inputs and outputs of every subgraph: the caller (harness, application, a control-flow
+    op) reads or writes them outside the op, so no in-place op may take their bytes."""
     io = set(info.inputs) | set(info.outputs)
-    aliases: dict[int, int] = {}
-    for op in _timed_ops(info, op_timeline(info)):
-        if op.name not in ALIAS_OPS or not op.inputs or len(op.outputs) != 1:
-            continue
-        src, dst = op.inputs[0], op.outputs[0]
+    for sub in _subgraphs(info):
+        io |= set(sub.inputs) | set(sub.outputs)
+    return frozenset(io)
+
+
+def _depthwise_inplace(info: ModelInfo, op: OpInfo) -> bool:
+    """DEPTHWISE_CONV_2D that the C kernel runs channel by channel over its own input
+    (op_depthwise_conv_2d.c, tfl_dwconv_inplace_eval): int8, NHWC, depth multiplier 1 (weights
+    [1, KH, KW, C] for C input channels), at least 2 channels. Output channel c then occupies
+    a subset of input channel c's bytes (the output may be smaller: stride 2, VALID padding): the
+    kernel computes channel c into a one-channel scratch buffer and only then overwrites it. A
+    smaller output makes its alias group a buffer of segments (one per member, at one offset),
+    so the input's larger size is reserved only while it lives."""
+    if len(op.inputs) < 2 or op.inputs[1] < 0:
+        return False
+    x, w, y = info.tensors[op.inputs[0]], info.tensors[op.inputs[1]], info.tensors[op.outputs[0]]
+    return (
+        x.dtype == y.dtype == "int8"
+        and len(x.shape) == len(y.shape) == len(w.shape) == 4
+        and x.shape[3] == y.shape[3] == w.shape[3] >= 2
+        and x.shape[0] == y.shape[0]
+        and 0 < y.nbytes <= x.nbytes
+    )
+
+
+def alias_rule(
+    info: ModelInfo,
+    op: OpInfo,
+    lifetimes: tuple[tuple[int, int], ...],
+    inplace: bool = True,
+    io: frozenset[int] | None = None,
+) -> tuple[int, int, str] | None:
+    """(input, output, kind) when the output of `op` (op.index its timeline position) may take
+    the bytes of that input, else None. Kinds: "view" (RESHAPE, SQUEEZE, EXPAND_DIMS; the only
+    kind when `inplace` is False), "elementwise" (INPLACE_UNARY), "quantize" (QUANTIZE between
+    types of one size), "binary" (ADD, SUB, MUL without broadcasting; input 0 first when both
+    die here), "depthwise" (_depthwise_inplace). The input must be an activation that no later op
+    reads, and neither may be a model input/output (in-place: any subgraph's)."""
+    if not op.inputs or len(op.outputs) != 1 or op.outputs[0] < 0:
+        return None
+    dst = op.outputs[0]
+    b = info.tensors[dst]
+
+    def dies_here(src: int) -> bool:
         if src < 0 or src == dst:
-            continue
-        a, b = info.tensors[src], info.tensors[dst]
-        if (
+            return False
+        a = info.tensors[src]
+        return not (
             a.is_constant
             or b.is_constant
             or a.is_variable
             or b.is_variable
-            or src in io
-            or a.nbytes != b.nbytes
             or lifetimes[src][1] != op.index
             or lifetimes[dst][0] != op.index
+        )
+
+    if op.name in ALIAS_OPS:  # the rule before in-place operators, unchanged
+        src = op.inputs[0]
+        outer = set(info.inputs) | set(info.outputs)
+        if dies_here(src) and src not in outer and info.tensors[src].nbytes == b.nbytes:
+            return src, dst, "view"
+        return None
+    if not inplace:
+        return None
+    io = _io_tensors(info) if io is None else io
+    if dst in io:
+        return None
+    first = info.tensors[op.inputs[0]] if op.inputs[0] >= 0 else None
+    sources: tuple[int, ...] = ()
+    kind = ""
+    if first is None:
+        return None
+    if op.name in INPLACE_UNARY or op.name == "QUANTIZE":
+        if first.nbytes == b.nbytes and first.elements == b.elements:
+            if op.name == "QUANTIZE" and first.dtype in INPLACE_DTYPES | {"uint8"}:
+                sources, kind = op.inputs[:1], "quantize"
+            elif first.dtype == b.dtype and b.dtype in INPLACE_DTYPES:
+                sources, kind = op.inputs[:1], "elementwise"
+    elif op.name in INPLACE_BINARY and len(op.inputs) >= 2 and op.inputs[1] >= 0:
+        second = info.tensors[op.inputs[1]]
+        if (
+            first.shape == second.shape == b.shape
+            and first.dtype == second.dtype == b.dtype
+            and b.dtype in INPLACE_DTYPES
         ):
-            continue
-        aliases[dst] = src
+            sources, kind = op.inputs[:2], "binary"
+    elif op.name == DEPTHWISE and _depthwise_inplace(info, op):
+        sources, kind = op.inputs[:1], "depthwise"
+    for src in sources:
+        if src not in io and dies_here(src):
+            return src, dst, kind
+    return None
+
+
+def _alias_map(
+    info: ModelInfo,
+    lifetimes: tuple[tuple[int, int], ...],
+    inplace: bool = True,
+    skip: frozenset[int] = frozenset(),
+    io: frozenset[int] | None = None,
+) -> dict[int, tuple[int, str]]:
+    """output tensor -> (input tensor whose bytes it reuses, kind); outputs in `skip` are left
+    out; `io`: the tensors in-place operators may not touch (default: _io_tensors)."""
+    io = _io_tensors(info) if io is None else io
+    aliases: dict[int, tuple[int, str]] = {}
+    for op in _timed_ops(info, op_timeline(info)):
+        rule = alias_rule(info, op, lifetimes, inplace, io)
+        if rule is not None and rule[1] not in skip:
+            aliases[rule[1]] = (rule[0], rule[2])
     return aliases
+
+
+def inplace_scratch_bytes(info: ModelInfo, op: OpInfo) -> int:
+    """The scratch the in-place DEPTHWISE_CONV_2D takes (one output channel: output elements /
+    channels, int8); 0 for any other op."""
+    if op.name != DEPTHWISE or not op.outputs:
+        return 0
+    y = info.tensors[op.outputs[0]]
+    return y.elements // y.shape[3] if len(y.shape) == 4 and y.shape[3] else 0
 
 
 def _root(aliases: dict[int, int], t: int) -> int:
@@ -348,6 +476,30 @@ class _Buffer:
     last: int
     size: int  # bytes rounded up to ALIGNMENT: what the placement reserves
     actual: int  # bytes the largest member really uses
+    # A group whose members differ in size (an in-place depthwise with a smaller output): one
+    # (first, last, size, actual) per member, all at the group's offset; empty: one rectangle.
+    segments: tuple[tuple[int, int, int, int], ...] = ()
+
+
+def _spans(b: _Buffer) -> tuple[tuple[int, int, int, int], ...]:
+    """(first, last, size, actual) of each rectangle the buffer occupies at its offset."""
+    return b.segments or ((b.first, b.last, b.size, b.actual),)
+
+
+def _lowest_fit(placed: list[tuple[int, int, int, int]], b: _Buffer) -> int:
+    """The lowest offset at which every segment of `b` misses every placed rectangle live with
+    it."""
+    spans = _spans(b)
+    clash = [
+        (o, e, size)
+        for o, e, start, end in placed
+        for first, last, size, _ in spans
+        if start <= last and first <= end
+    ]
+    for cand in sorted({0} | {e for _, e, _ in clash}):
+        if all(not (o < cand + size and cand < e) for o, e, size in clash):
+            return cand
+    return 0  # not reached: the highest end fits
 
 
 def _place(buffers: list[_Buffer], order: list[int], best_fit: bool) -> tuple[dict[int, int], int]:
@@ -356,6 +508,12 @@ def _place(buffers: list[_Buffer], order: list[int], best_fit: bool) -> tuple[di
     top = 0
     for k in order:
         b = buffers[k]
+        if b.segments:  # members of different sizes at one offset: the lowest that fits
+            chosen = _lowest_fit(placed, b)
+            offsets[b.root] = chosen
+            placed.extend((chosen, chosen + size, f, last) for f, last, size, _ in b.segments)
+            top = max(top, chosen + b.actual)
+            continue
         busy = sorted((o, e) for o, e, start, end in placed if start <= b.last and b.first <= end)
         chosen, chosen_gap, cursor = -1, 0, 0
         for o, e in busy:
@@ -404,15 +562,17 @@ def _group_bound(buffers: list[_Buffer], n_ops: int) -> int:
     """No plan with these buffers and 4-byte aligned offsets can be smaller: at every op the live
     buffers are disjoint, each but the highest occupies its rounded size, so the arena is at least
     the sum of their rounded sizes minus the largest rounding of one of them."""
-    live: list[list[int]] = [[] for _ in range(max(n_ops, 1))]
+    live: list[dict[int, tuple[int, int]]] = [{} for _ in range(max(n_ops, 1))]
     for k, b in enumerate(buffers):
-        for i in range(b.first, b.last + 1):
-            live[i].append(k)
+        for first, last, size, actual in _spans(b):
+            for i in range(first, last + 1):
+                old = live[i].get(k, (0, 0))
+                live[i][k] = (max(old[0], size), max(old[1], actual))
     best = 0
     for ks in live:
         if ks:
-            total = sum(buffers[k].size for k in ks)
-            best = max(best, total - max(buffers[k].size - buffers[k].actual for k in ks))
+            total = sum(size for size, _ in ks.values())
+            best = max(best, total - max(size - actual for size, actual in ks.values()))
     return best
 
 
@@ -454,18 +614,58 @@ def _overridden(info: ModelInfo, overrides: TensorOverrides | None) -> tuple[tup
     return tuple(overrides.lifetimes.get(t, span) for t, span in enumerate(lifetimes))
 
 
+def _inplace_barred(info: ModelInfo, overrides: TensorOverrides | None) -> frozenset[int]:
+    """Tensors no in-place operator may touch: every subgraph's inputs and outputs, and the
+    tensors patch-based execution gives other sizes or lifetimes (a patched op runs over
+    windows of band buffers, not over its whole input)."""
+    io = _io_tensors(info)
+    if overrides is None:
+        return io
+    return io | frozenset(overrides.sizes) | frozenset(overrides.lifetimes)
+
+
 def plan_memory(
     info: ModelInfo,
     kernels: str = "portable",
     overrides: TensorOverrides | None = None,
     patches: Any = None,
+    inplace: bool = True,
 ) -> MemoryPlan:
     """Plans the arena for subgraph 0 of `info` for a firmware with the kernel set `kernels`
     ("portable" or "dsp": the DSP kernels take scratch); deterministic for a given model.
     `overrides` and `patches`: patch-based execution (patches.plan_with_patches); the lower
-    bound stays the model's own."""
+    bound stays the model's own. `inplace`: plan in-place operators (alias_rule; never on the
+    patched tensors); False gives the plan with views only. An in-place DEPTHWISE_CONV_2D runs
+    slower (channel by channel), so each is kept only when dropping it would grow the arena."""
+
+    def once(inplace: bool, skip: frozenset[int]) -> MemoryPlan:
+        return _plan_once(info, kernels, inplace, skip, overrides, patches)
+
+    baseline = once(False, frozenset())
+    if not inplace:
+        return replace(baseline, inplace=False, baseline_bytes=baseline.arena_bytes)
+    plan = once(True, frozenset())
+    skip: frozenset[int] = frozenset()
+    for dst, kind in plan.alias_kinds.items():
+        if kind == "depthwise":
+            trial = once(True, skip | {dst})
+            if trial.arena_bytes <= plan.arena_bytes:
+                plan, skip = trial, skip | {dst}
+    return replace(plan, baseline_bytes=baseline.arena_bytes)
+
+
+def _plan_once(
+    info: ModelInfo,
+    kernels: str,
+    inplace: bool,
+    skip: frozenset[int],
+    overrides: TensorOverrides | None,
+    patches: Any,
+) -> MemoryPlan:
+    """One placement with the aliases alias_rule allows, but the outputs in `skip`."""
     lifetimes = _overridden(info, overrides)
-    aliases = _alias_map(info, lifetimes)
+    rules = _alias_map(info, lifetimes, inplace, skip, _inplace_barred(info, overrides))
+    aliases = {dst: src for dst, (src, _) in rules.items()}
     groups: dict[int, _Buffer] = {}
     for t, (start, end) in enumerate(lifetimes):
         if start < 0:
@@ -474,6 +674,8 @@ def plan_memory(
         nbytes = overrides.size(info, t) if overrides else info.tensors[t].nbytes
         if r in groups:
             g = groups[r]
+            if nbytes != g.actual or g.segments:  # members of different sizes: segments
+                g.segments = _spans(g) + ((start, end, _align(nbytes), nbytes),)
             g.first, g.last = min(g.first, start), max(g.last, end)
             g.actual = max(g.actual, nbytes)
             g.size = _align(g.actual)
@@ -483,7 +685,14 @@ def plan_memory(
     timeline = op_timeline(info)
     n_times = len(timeline)
     op_times = _op_times(info, timeline)
-    scratch = tuple(scratch_bytes_for_op(info, op, kernels) for op in info.ops)
+    kernel_scratch = tuple(scratch_bytes_for_op(info, op, kernels) for op in info.ops)
+    depthwise = {dst for dst, (_, kind) in rules.items() if kind == "depthwise"}
+    scratch = tuple(
+        n + (inplace_scratch_bytes(info, op) if set(op.outputs) & depthwise else 0)
+        for n, op in zip(kernel_scratch, info.ops)
+    )
+    if not any(kernel_scratch):
+        kernel_scratch = ()
     if not any(scratch):
         scratch = ()
     for i, nbytes in enumerate(scratch):
@@ -532,7 +741,7 @@ def plan_memory(
         offsets=tensor_offsets,
         arena_bytes=arena,
         lower_bound=lower_bound(
-            info, tensor_lifetimes(info), scratch, tuple(r[1] for r in resources)
+            info, tensor_lifetimes(info), kernel_scratch, tuple(r[1] for r in resources)
         ),
         resource_offsets=resource_offsets,
         resource_bytes=tuple(r[1] for r in resources),
@@ -545,6 +754,8 @@ def plan_memory(
         alignment=ALIGNMENT,
         aliases=dict(sorted(aliases.items())),
         strategy=strategy,
+        inplace=inplace,
+        alias_kinds={dst: kind for dst, (_, kind) in sorted(rules.items())},
         overrides=overrides,
         patches=patches,
     )
@@ -604,10 +815,49 @@ def pool_words_for_op(info: ModelInfo, op: OpInfo) -> int:
     refuses them anyway)."""
     if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
         return LSTM_POOL_WORDS
+    if op.name == "ELU":
+        return ELU_POOL_WORDS
     if op.name not in POOL_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
         return 0
     quant = info.tensors[op.inputs[1]].quant
     return 2 * (len(quant.scales) if quant is not None and quant.scales else 1)
+
+
+@dataclass(frozen=True)
+class PlanPeak:
+    """Where the plan's memory peaks: the op (its first timeline position), the bytes live
+    there (each alias group counted once at its largest member, plus the op's scratch and
+    the resource variables) and the tensors live there."""
+
+    op: int  # global op index; -1 for a model without ops
+    step: int  # timeline position
+    live_bytes: int
+    tensors: tuple[int, ...]
+    scratch_bytes: int
+
+
+def plan_peak(info: ModelInfo, plan: MemoryPlan) -> PlanPeak:
+    """The op at which the planned buffers need the most bytes (the earliest on a tie); the
+    arena is at least this (more when the placement leaves gaps)."""
+    timeline = op_timeline(info)
+    if not timeline:
+        return PlanPeak(-1, -1, sum(plan.resource_bytes), (), 0)
+    scratch_at = [0] * len(timeline)
+    for i, (start, end) in enumerate(_op_times(info, timeline)):
+        for step in {start, end} if plan.scratch_bytes and plan.scratch_bytes[i] else ():
+            scratch_at[step] = plan.scratch_bytes[i]
+    best: PlanPeak | None = None
+    for step, k in enumerate(timeline):
+        live = tuple(t for t, (first, last) in enumerate(plan.lifetimes) if first <= step <= last)
+        group_bytes: dict[int, int] = {}  # an alias group's bytes: its largest member live here
+        for t in live:
+            r = _root(plan.aliases, t)
+            group_bytes[r] = max(group_bytes.get(r, 0), info.tensors[t].nbytes)
+        total = sum(group_bytes.values()) + scratch_at[step] + sum(plan.resource_bytes)
+        if best is None or total > best.live_bytes:
+            best = PlanPeak(k, step, total, live, scratch_at[step])
+    assert best is not None
+    return best
 
 
 def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
@@ -655,20 +905,26 @@ def verify_plan(info: ModelInfo, plan: MemoryPlan) -> None:
 
     groups = {t: _root(plan.aliases, t) for t in placed}
     timeline = op_timeline(info)
-    for dst, src in plan.aliases.items():
-        op_ok = any(
-            op.name in ALIAS_OPS
-            and op.inputs[:1] == (src,)
-            and op.outputs == (dst,)
-            and expected[src][1] == op.index
-            for op in _timed_ops(info, timeline)
+    io = _inplace_barred(info, plan.overrides)
+    allowed = {
+        rule[1]: rule[0]
+        for rule in (
+            alias_rule(info, op, expected, plan.inplace, io) for op in _timed_ops(info, timeline)
         )
+        if rule is not None
+    }
+    producer = {op.outputs[0]: op for op in info.ops if len(op.outputs) == 1}
+    for dst, src in plan.aliases.items():
+        if plan.alias_kinds.get(dst) == "depthwise" and (
+            dst not in producer
+            or not plan.scratch_bytes
+            or plan.scratch_bytes[producer[dst].index] < inplace_scratch_bytes(info, producer[dst])
+        ):
+            fail(f"the in-place depthwise convolution writing tensor {dst} has no scratch")
         if (
-            not op_ok
+            allowed.get(dst) != src
             or plan.offsets[dst] != plan.offsets[src]
-            or tensors[dst].nbytes != tensors[src].nbytes
-            or src in info.inputs
-            or src in info.outputs
+            or tensors[dst].nbytes > tensors[src].nbytes
         ):
             fail(
                 f"tensor {dst} ({tensors[dst].name}) may not alias tensor {src} "

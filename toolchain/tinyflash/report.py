@@ -212,13 +212,22 @@ def _figures(result: VerifyResult, plan: Any | None, info: Any | None) -> list[t
                     (first - 0.4, offset), last - first + 0.8, size, alpha=0.6, edgecolor="black"
                 )
             )
+        for op_index, (offset, size) in enumerate(zip(plan.scratch_offsets, plan.scratch_bytes)):
+            if size:  # an op's scratch (DSP im2col, in-place depthwise channel): live at it alone
+                ax.add_patch(
+                    matplotlib.patches.Rectangle(
+                        (op_index - 0.4, offset), 0.8, size, alpha=0.4, hatch="//", fill=False
+                    )
+                )
         ax.set_xlim(-1, max(len(info.ops), 1))
         ax.set_ylim(0, max(plan.arena_bytes, 1))
         ax.set_xlabel("op")
         ax.set_ylabel("arena offset (bytes)")
         figures.append(
             (
-                f"Arena layout ({plan.arena_bytes:,} B, lower bound {plan.lower_bound:,} B)",
+                f"Arena layout ({plan.arena_bytes:,} B, lower bound {plan.lower_bound:,} B, "
+                f"planned / lower bound {plan.ratio:.3f}; outputs computed in place share "
+                "their input's offset)",
                 _svg(fig),
             )
         )
@@ -297,9 +306,15 @@ def _arena_table_html(plan: Any | None, info: Any | None) -> str:
         if offset < 0 or first < 0:
             continue
         tensor = info.tensors[index]
-        rows.append([index, tensor.name, f"{tensor.nbytes:,}", f"{offset:,}", f"op {first}–{last}"])
+        src = plan.aliases.get(index)
+        kind = getattr(plan, "alias_kinds", {}).get(index, "")
+        shares = f"tensor {src} ({kind})" if src is not None else ""
+        rows.append(
+            [index, tensor.name, f"{tensor.nbytes:,}", f"{offset:,}", f"op {first}–{last}", shares]
+        )
     rows.sort(key=lambda r: (int(str(r[3]).replace(",", "")), int(str(r[0]))))
-    return "<h2>Arena tensors</h2>" + _table(["tensor", "name", "bytes", "offset", "live"], rows)
+    header = ["tensor", "name", "bytes", "offset", "live", "shares the bytes of"]
+    return "<h2>Arena tensors</h2>" + _table(header, rows)
 
 
 def _warnings_html(info: Any | None) -> str:

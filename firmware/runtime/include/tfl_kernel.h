@@ -46,6 +46,14 @@ TFL_MUST_CHECK tfl_status tfl_prepare_tensors(tfl_context *ctx, const tfl_node *
                                               unsigned out_types, unsigned param_types,
                                               const tfl_tensor **in, const tfl_tensor **param,
                                               const tfl_tensor **out);
+/* The tensors of a copy that moves int8, int16 or int32 elements (SLICE): input 0 (*in),
+ * output 0 (*out) of the same type, one that tfl_copy_bytes_int32 knows, and input 1 (*param,
+ * one of `param_types`). TFL_ERR_MODEL_INVALID when one is absent, then
+ * TFL_ERR_UNSUPPORTED_TYPE. */
+TFL_MUST_CHECK tfl_status tfl_prepare_copy_tensors(tfl_context *ctx, const tfl_node *node,
+                                                   unsigned param_types, const tfl_tensor **in,
+                                                   const tfl_tensor **param,
+                                                   const tfl_tensor **out);
 /* The tensors of QUANTIZE and DEQUANTIZE: input 0 (*in) and output 0 (*out), present
  * (TFL_ERR_MODEL_INVALID) and with the same element count (TFL_ERR_BAD_SHAPE); the caller checks
  * their types. */
@@ -165,6 +173,10 @@ enum { TFL_PADDING_SAME = 0, TFL_PADDING_VALID = 1 };
  * (frexp, round half away from zero; exponents below -31 give 0). */
 void tfl_quantize_multiplier(double real, int32_t *quantized, int32_t *shift);
 
+/* roundf() without libm (prepare-time float arithmetic as TFLM's): half away from zero; NaN and
+ * |f| >= 2^23 pass through. */
+float tfl_round_half_away_f(float f);
+
 /* x * quantized * 2^shift with TFLM's rounding: saturating rounding doubling high multiply,
  * then rounding divide by a power of two. */
 int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t quantized, int32_t shift);
@@ -219,6 +231,12 @@ static inline int32_t tfl_max(int32_t a, int32_t b) { return a > b ? a : b; }
  * 16x8 activations), 0 for any other type. */
 static inline int32_t tfl_copy_bytes(int32_t type) {
   return type == TFL_TYPE_INT8 ? 1 : (type == TFL_TYPE_INT16 ? 2 : 0);
+}
+
+/* Element bytes of the types CONCATENATION, PACK, SLICE and STRIDED_SLICE copy unchanged
+ * (TFLM runs their int32 forms too, on shape vectors): tfl_copy_bytes, or 4 for int32. */
+static inline int32_t tfl_copy_bytes_int32(int32_t type) {
+  return type == TFL_TYPE_INT32 ? 4 : tfl_copy_bytes(type);
 }
 
 /* Compile-time check that a kernel's data struct fits in tfl_node.data. */

@@ -14,6 +14,7 @@ static int tensors_match(tfl_context *ctx, const tfl_node *node, const tfl_aot_l
   const tfl_tensor *bias = tfl_node_input(ctx, node, 2), *out = tfl_node_output(ctx, node, 0);
   const tfl_tensor *all = ctx->mem.tensors;
   if (in != all + L->in || w != all + L->w || out != all + L->out) return 0;
+  if (in->data == out->data) return 0; /* planned in place: the generic kernel's in-place eval */
   if (L->bias >= 0 ? bias != all + L->bias : bias != NULL) return 0;
   if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8 || w->type != TFL_TYPE_INT8) return 0;
   if (in->zero_point != -L->in_off || out->zero_point != L->out_off) return 0;

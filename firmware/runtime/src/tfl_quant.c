@@ -9,7 +9,7 @@
 /* No libm: the few rounding helpers are written out (exact for the values they see). */
 
 /* round half away from zero, for |f| of any size; NaN passes through */
-static float round_half_away_f(float f) {
+float tfl_round_half_away_f(float f) {
   if (!(f > -8388608.0f && f < 8388608.0f)) return f; /* NaN, inf or already an integer (>= 2^23) */
   const float t = (float)(int32_t)f;                  /* truncation toward zero */
   const float frac = f - t;                           /* exact */
@@ -83,7 +83,7 @@ int32_t tfl_multiply_by_quantized_multiplier(int32_t x, int32_t quantized, int32
 
 /* zero_point + round(f / scale) clamped into [lo, hi] (float arithmetic, like the reference). */
 static int32_t quantize_clamped(float f, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
-  float q = round_half_away_f(f / scale);
+  float q = tfl_round_half_away_f(f / scale);
   float fz = (float)zero_point;
   if (q + fz <= (float)lo) return lo;
   if (q + fz >= (float)hi) return hi;

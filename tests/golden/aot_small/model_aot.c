@@ -14,7 +14,7 @@ static const tfl_aot_layer aot_layers[4] = {
   /* operator 1: DEPTHWISE_CONV_2D, 5x5x8 -> 5x5x8, 3x3 window, stride 1x1 */
   { TFL_AOT_DEPTHWISE, 1, 5, 6, 4, 1, 5, 5, 8, 5, 5, 8, 3, 3, 1, 1, 1, 1, 5, -128, 3, -128, -28, 1, 16, -1, 1 },
   /* operator 2: CONV_2D, 5x5x8 -> 5x5x8, 1x1 window, stride 1x1 */
-  { TFL_AOT_POINTWISE, 4, 8, 9, 7, 1, 5, 5, 8, 5, 5, 8, 1, 1, 1, 1, 0, 0, 128, 4, 0, -128, 127, 1, 32, 400, 1 },
+  { TFL_AOT_POINTWISE, 4, 8, 9, 7, 1, 5, 5, 8, 5, 5, 8, 1, 1, 1, 1, 0, 0, 128, 4, 0, -128, 127, 1, 32, 500, 1 },
   /* operator 6: FULLY_CONNECTED, 1x8 -> 5 units */
   { TFL_AOT_FC, 12, 15, 16, 14, 1, 1, 1, 8, 1, 1, 5, 1, 1, 1, 1, 0, 0, -1, -7, 0, -128, 127, 0, 48, 0, 1 },
 };

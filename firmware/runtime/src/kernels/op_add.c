@@ -1,4 +1,5 @@
-/* ADD, int8 and 16x8 int16 (TFLite quantization spec, TFLM reference arithmetic).
+/* ADD, int8, 16x8 int16 and int32 (TFLite quantization spec, TFLM reference arithmetic; the
+ * int32 form, on unquantized values, is tfl_kernel_arith32.h's, selected by its prepare).
  *
  * Both inputs are brought to a common scale: each is offset by its zero point, shifted left by
  * 20 bits and multiplied by scale_i / (2 * max(scale_1, scale_2)) (a multiplier below one); the

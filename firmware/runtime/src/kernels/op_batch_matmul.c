@@ -1,4 +1,6 @@
-/* BATCH_MATMUL, int8 (TFLM reference arithmetic).
+/* BATCH_MATMUL, int8 and 16x8 int16 (TFLM reference arithmetic; int16: zero points 0 as TFLM
+ * requires, the sums in int64 and requantized as TFLM's int64 form does, tfl_requantize_int64,
+ * saturated to int16; prepare selects its eval).
  *
  * out[b][m][n] = requantize(sum_k (lhs[b][m][k] - lhs_zero_point) * (rhs[b][k][n] - rhs_zero_point))
  *                + output_zero_point, saturated to int8,
@@ -7,6 +9,7 @@
  * dims broadcast NumPy-style. The multiplier is (double)(lhs_scale * rhs_scale, a float product)
  * / output_scale, split into Q31 and a shift as TFLM does; the int32 sums are exact. */
 #include "tfl_kernel.h"
+#include "tfl_kernel_int16.h"
 
 #define TFL_BMM_MAX_RANK 5
 
@@ -30,13 +33,22 @@ static int32_t bmm_dim(const tfl_tensor *t, int32_t rank, int32_t d) {
   return j >= 0 ? t->dims[j] : 1;
 }
 
+static tfl_status batch_matmul_eval16(tfl_context *ctx, tfl_node *node);
+TFL_DEFINE_KERNEL16(batch_matmul_int16, 126, "BATCH_MATMUL", batch_matmul_prepare,
+                    batch_matmul_eval16);
+
 static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *lhs, *rhs, *out;
   tfl_batch_matmul_data d;
   int adj_x = 0;
   int adj_y = 0;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_INT8, TFL_TYPES_INT8, &lhs, &rhs, &out));
+  int wide;
+  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_COPY, &lhs, &rhs, &out));
+  if (rhs->type != lhs->type || out->type != lhs->type) return TFL_ERR_UNSUPPORTED_TYPE;
+  wide = TFL_IS_INT16(lhs);
   if (lhs->quant_count != 1 || rhs->quant_count != 1 || out->quant_count != 1)
+    return TFL_ERR_BAD_QUANTIZATION;
+  if (wide && (lhs->zero_point != 0 || rhs->zero_point != 0 || out->zero_point != 0))
     return TFL_ERR_BAD_QUANTIZATION;
   if ((rhs->is_constant && rhs->data == NULL) || (lhs->is_constant && lhs->data == NULL))
     return TFL_ERR_BAD_BUFFER;
@@ -62,23 +74,61 @@ static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   d.n = bmm_dim(rhs, rank, adj_y ? rank - 2 : rank - 1);
   if (d.k != k2 || out->dims[rank - 2] != d.m || out->dims[rank - 1] != d.n)
     return TFL_ERR_BAD_SHAPE;
-  if (d.k > 33025) return TFL_ERR_BAD_SHAPE; /* 255 * 255 * k stays within int32 */
+  /* int8: 255 * 255 * k stays within int32; int16: 2^30 * k within the 48 bits TFLM's int64
+   * requantization assumes */
+  if (d.k > (wide ? (1 << 18) : 33025)) return TFL_ERR_BAD_SHAPE;
   d.lhs_zero_point = lhs->zero_point;
   d.rhs_zero_point = rhs->zero_point;
   d.output_zero_point = out->zero_point;
-  const double real = (double)(lhs->scale * rhs->scale) / (double)out->scale;
+  /* int16: the scales' product in double, as tflite-micro's int16 path (its Q15 reduction of
+   * the multiplier turns the float product's last bit into different outputs) */
+  const double real =
+      (wide ? (double)lhs->scale * (double)rhs->scale : (double)(lhs->scale * rhs->scale)) /
+      (double)out->scale;
   if (!(real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier(real, &d.multiplier, &d.shift);
+  if (wide && (d.shift > 14 || d.shift < -48)) return TFL_ERR_BAD_QUANTIZATION;
+  if (TFL_WITH_INT16 && wide) node->kernel = &batch_matmul_int16; /* the int16 eval from now on */
   return tfl_node_set_data(node, &d, sizeof d);
 }
 
-static tfl_status batch_matmul_eval(tfl_context *ctx, tfl_node *node) {
+/* Element i of int8 (wide = 0) or int16 (wide = 1) data. */
+static inline int32_t bmm_load(const void *p, int32_t i, int wide) {
+  return wide ? ((const int16_t *)p)[i] : ((const int8_t *)p)[i];
+}
+
+/* Output (m, n)'s sum of products: in int32 for int8 (exact: prepare bounds k), in int64 for
+ * int16 (as TFLM). */
+static inline int64_t bmm_dot(const tfl_batch_matmul_data *d, const void *pa, const void *pb,
+                              int32_t m, int32_t n, int wide) {
+  int32_t k;
+  int32_t acc32 = 0;
+  int64_t acc64 = 0;
+  for (k = 0; k < d->k; ++k) {
+    const int32_t x =
+        bmm_load(pa, d->adj_x ? k * d->m + m : m * d->k + k, wide) - d->lhs_zero_point;
+    const int32_t y =
+        bmm_load(pb, d->adj_y ? n * d->k + k : k * d->n + n, wide) - d->rhs_zero_point;
+    if (wide) {
+      acc64 += (int64_t)x * y;
+    } else {
+      acc32 += x * y;
+    }
+  }
+  return wide ? acc64 : acc32;
+}
+
+/* The eval over int8 (wide = 0) or int16 (wide = 1) tensors; `wide` is a constant at each call. */
+static inline tfl_status batch_matmul_run(tfl_context *ctx, const tfl_node *node, int wide) {
   const tfl_tensor *lhs = tfl_node_input(ctx, node, 0);
   const tfl_tensor *rhs = tfl_node_input(ctx, node, 1);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
-  const int8_t *a = tfl_input_i8(ctx, node, 0);
-  const int8_t *b = tfl_input_i8(ctx, node, 1);
-  int8_t *o = tfl_output_i8(ctx, node, 0);
+  const int32_t es = wide ? 2 : 1;
+  const uint8_t *a = (const uint8_t *)lhs->data;
+  const uint8_t *b = (const uint8_t *)rhs->data;
+  uint8_t *o = (uint8_t *)out->data;
+  const int32_t qmax = wide ? 32767 : 127;
+  const int32_t qmin = -qmax - 1;
   const int32_t rank = (int32_t)out->dims_count;
   const int32_t nbatch = rank - 2;
   int32_t lhs_stride[TFL_BMM_MAX_RANK]; /* per batch dim; 0 where the operand repeats */
@@ -104,21 +154,24 @@ static tfl_status batch_matmul_eval(tfl_context *ctx, tfl_node *node) {
   }
   memset(idx, 0, sizeof idx);
   for (t = 0; t < batches; ++t) {
-    const int8_t *pa = a + lhs_off;
-    const int8_t *pb = b + rhs_off;
-    int32_t m, n, k;
+    const uint8_t *pa = a + (size_t)lhs_off * (size_t)es;
+    const uint8_t *pb = b + (size_t)rhs_off * (size_t)es;
+    int32_t m, n;
     for (m = 0; m < d.m; ++m) {
       for (n = 0; n < d.n; ++n) {
-        int32_t acc = 0;
+        const int64_t acc = bmm_dot(&d, pa, pb, m, n, wide);
         int64_t r; /* a requantized sum near INT32_MIN plus the zero point stays defined */
-        for (k = 0; k < d.k; ++k) {
-          const int32_t x = pa[d.adj_x ? k * d.m + m : m * d.k + k] - d.lhs_zero_point;
-          const int32_t y = pb[d.adj_y ? n * d.k + k : k * d.n + n] - d.rhs_zero_point;
-          acc += x * y;
-        }
-        r = (int64_t)tfl_multiply_by_quantized_multiplier(acc, d.multiplier, d.shift) +
+        r = (wide ? (int64_t)tfl_requantize_int64(acc, d.multiplier, d.shift)
+                  : (int64_t)tfl_multiply_by_quantized_multiplier((int32_t)acc, d.multiplier,
+                                                                  d.shift)) +
             d.output_zero_point;
-        *o++ = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+        r = r < qmin ? qmin : (r > qmax ? qmax : r);
+        if (wide) {
+          memcpy(o, &(int16_t){(int16_t)r}, 2);
+        } else {
+          *o = (uint8_t)(int8_t)r;
+        }
+        o += es;
       }
     }
     for (i = nbatch - 1; i >= 0; --i) { /* next batch: odometer over the output's batch dims */
@@ -131,6 +184,13 @@ static tfl_status batch_matmul_eval(tfl_context *ctx, tfl_node *node) {
     }
   }
   return TFL_OK;
+}
+
+static tfl_status batch_matmul_eval(tfl_context *ctx, tfl_node *node) {
+  return batch_matmul_run(ctx, node, 0);
+}
+static tfl_status batch_matmul_eval16(tfl_context *ctx, tfl_node *node) {
+  return batch_matmul_run(ctx, node, 1);
 }
 
 TFL_DEFINE_KERNEL(batch_matmul, 126, "BATCH_MATMUL", batch_matmul_prepare, batch_matmul_eval);

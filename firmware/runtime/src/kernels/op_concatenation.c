@@ -1,11 +1,12 @@
-/* CONCATENATION (int8 and 16x8 int16): joins its inputs along one axis.
+/* CONCATENATION (int8, 16x8 int16, int32 and bool): joins its inputs along one axis.
  *
  * TFLM's int8 kernel copies bytes and refuses (in prepare) inputs whose scale or zero point
  * differs from the output's, and a fused activation other than NONE; it accepts up to 6-D.
  * This kernel enforces the same conditions, so the copy is exact. TFLM's int16 kernel copies
  * the values and requires zero points 0; this one requires the same, and equal scales too
  * (TFLM would copy values of another scale unchanged, which the converter never asks for).
- * The int16 path is the same byte copy (tfl_join_eval counts bytes). */
+ * The int16 path is the same byte copy (tfl_join_eval counts bytes), and so are TFLM's int32
+ * and bool forms (shape vectors, masks: not quantized, copied as they are). */
 #include "tfl_kernel_split.h"
 
 static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
@@ -14,7 +15,8 @@ static tfl_status concat_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t axis = 0, i, k, axis_sum = 0;
   int8_t act = 0;
   if (out == NULL || node->input_count < 1 || node->output_count != 1) return TFL_ERR_MODEL_INVALID;
-  if (tfl_copy_bytes(out->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (tfl_copy_bytes_int32(out->type) == 0 && out->type != TFL_TYPE_BOOL)
+    return TFL_ERR_UNSUPPORTED_TYPE;
   if (out->type == TFL_TYPE_INT16 && out->zero_point != 0) return TFL_ERR_BAD_QUANTIZATION;
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, 0, &axis));
   TFL_ENSURE(tfl_option_i8(ctx, node, 1, 0, &act));

@@ -6,6 +6,7 @@
  * weights read index 0 for every channel). */
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
+#include "tfl_kernel_dw_inplace.h"
 #include "tfl_kernel_wz.h"
 #include "tfl_mac.h"
 
@@ -15,6 +16,7 @@
 typedef struct {
   tfl_conv_params p;
   int32_t depth_multiplier;
+  int32_t inplace_scratch; /* -1, or the one-channel buffer of the in-place eval */
 } dwconv_data;
 TFL_OP_DATA_FITS(dwconv_data);
 /* p stays first: patch-based execution (tfl_patches.c) sets p.pad_h through node->data */
@@ -48,10 +50,15 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   TFL_ENSURE(tfl_conv_geometry(in, out, kh, kw, padding, &d->p));
   /* weights [1, KH, KW, IC * depth_multiplier]: per-channel along dim 3 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 3, act, &d->p));
+  /* output planned over the input (plan.py, kind "depthwise"): channel by channel */
+  TFL_ENSURE(
+      tfl_dwconv_inplace_prepare(ctx, node, in, out, d->depth_multiplier, &d->inplace_scratch));
   if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
-    /* int8 only, and the whole filter (one blob row) fits the stack buffer */
+    /* int8 only, not in place (that eval reads the weights in place), and the whole filter (one
+     * blob row) fits the stack buffer */
     if (TFL_IS_INT16(in)) return TFL_ERR_UNSUPPORTED_TYPE;
-    if (!TFL_WITH_WZ || tfl_wz_rows(w) != 1 || w->bytes > TFL_WZ_STACK_BYTES)
+    if (!TFL_WITH_WZ || d->inplace_scratch >= 0 || tfl_wz_rows(w) != 1 ||
+        w->bytes > TFL_WZ_STACK_BYTES)
       return TFL_ERR_BAD_BUFFER;
     node->kernel = &dwconv_wz;
   }
@@ -99,14 +106,14 @@ TFL_MAC_NOINLINE static void dw_acc4(const int8_t *x, const int8_t *w, int32_t r
 #undef DW_TAP
 }
 
-/* The depthwise convolution with the weights at wt. */
+/* The depthwise convolution with the weights at wt (not in place: dwconv_eval takes that). */
 static tfl_status dwconv_eval_weights(tfl_context *ctx, tfl_node *node, const int8_t *wt) {
+  const dwconv_data *dd = (const dwconv_data *)node->data;
   const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
   const tfl_tensor *in = t.in, *w = t.w, *out = t.out;
   const int8_t *x = t.x;
   const int32_t *b = t.b;
   int8_t *y = t.y;
-  const dwconv_data *dd = (const dwconv_data *)node->data;
   const tfl_conv_params *d = &dd->p;
   /* Locals: int8 output stores may alias node->data, which would force reloads. */
   const int32_t out_off = d->output_offset, act_lo = d->act_min, act_hi = d->act_max;
@@ -170,6 +177,9 @@ static tfl_status dwconv_eval_weights(tfl_context *ctx, tfl_node *node, const in
 }
 
 static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
+  const dwconv_data *dd = (const dwconv_data *)node->data;
+  if (dd->inplace_scratch >= 0)
+    return tfl_dwconv_inplace_eval(ctx, node, &dd->p, dd->inplace_scratch);
   return dwconv_eval_weights(ctx, node, (const int8_t *)tfl_node_input(ctx, node, 1)->data);
 }
 

@@ -1,4 +1,4 @@
-/* MAXIMUM, int8 and int32 (TFLM reference semantics): the larger of the two raw values, element
+/* MAXIMUM, int8, 16x8 int16 and int32 (TFLM reference semantics): the larger of the two raw values, element
  * by element, with no requantization; inputs broadcast NumPy-style up to TFL_MAX_DIMS. The row
  * function is shared with the other kernel of the pair (tfl_broadcast_minmax_eval). */
 #include "tfl_kernel.h"

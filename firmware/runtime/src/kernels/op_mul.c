@@ -3,8 +3,11 @@
  * (x1 - zero_point_1) * (x2 - zero_point_2) is rescaled by scale_1 * scale_2 / output_scale
  * (Q31 multiplier and shift, double rounding), offset by the output zero point and clamped to
  * the fused activation's range. Inputs broadcast NumPy-style up to TFL_MAX_DIMS. int16 (zero
- * points 0, as TFLM requires) takes the same steps on int16 elements; prepare selects its eval. */
+ * points 0, as TFLM requires) takes the same steps on int16 elements; prepare selects its eval.
+ * int32 (TFLM's form for shape arithmetic): the wrapping product of the values, clamped to the
+ * activation's int32 range (tfl_kernel_arith32.h). */
 #include "tfl_kernel.h"
+#include "tfl_kernel_arith32.h"
 #include "tfl_kernel_broadcast.h"
 
 typedef struct {
@@ -68,12 +71,14 @@ static tfl_status mul_eval16(tfl_context *ctx, tfl_node *node) {
 }
 
 TFL_DEFINE_KERNEL16(mul_int16, 18, "MUL", mul_prepare, mul_eval16);
+static const tfl_kernel mul_int32 = {18, "MUL", mul_prepare, tfl_arith32_eval, NULL};
 
 static tfl_status mul_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in1, *in2, *out;
   tfl_mul_data d;
   int8_t activation = TFL_ACT_NONE;
   int wide = 0;
+  if (tfl_arith32_node(ctx, node)) return tfl_arith32_prepare(ctx, node, &mul_int32);
   /* present, all int8 or all int16, quantized, shapes broadcast */
   TFL_ENSURE(tfl_broadcast_prepare_wide(ctx, node, &in1, &in2, &out, &wide));
   TFL_ENSURE(

@@ -1,4 +1,5 @@
-/* PACK (int8 and 16x8 int16, the same byte copy): stacks N same-shape inputs along a new axis.
+/* PACK (int8, 16x8 int16 and int32, the same byte copy): stacks N same-shape inputs along a new
+ * axis (the int32 form builds shape vectors in models with a dynamic batch).
  *
  * TFLM's int8 PACK copies bytes without looking at quantization, even when an input's scale
  * or zero point differs from the output's (TFLite's BUILTIN_REF kernel refuses such a model
@@ -12,7 +13,7 @@ static tfl_status pack_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t count = 0, axis = 0, i, k;
   if (out == NULL || in0 == NULL || node->input_count < 1 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
-  if (tfl_copy_bytes(out->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (tfl_copy_bytes_int32(out->type) == 0) return TFL_ERR_UNSUPPORTED_TYPE;
   TFL_ENSURE(tfl_option_i32(ctx, node, 0, node->input_count, &count));
   TFL_ENSURE(tfl_option_i32(ctx, node, 1, 0, &axis));
   if (count != node->input_count) return TFL_ERR_BAD_ARGUMENT;

@@ -1,7 +1,8 @@
 /* QUANTIZE: float32 -> int8/uint8/int16 (q = round(x / scale) + zero_point, float arithmetic as
  * in TFLite's reference) and requantization between int8/uint8/int16
  * (q = zp_out + (x - zp_in) * (scale_in / scale_out), with the Q31 multiplier and TFLM's
- * double rounding). Float arithmetic only on the float-input path. */
+ * double rounding), and from int8/int16 to int32 (TFLM's same formula; the int32 result wraps as
+ * TFLM's does, no clamp). Float arithmetic only on the float-input path. */
 #include "tfl_kernel.h"
 
 typedef struct {
@@ -52,6 +53,9 @@ static void store(void *base, uint8_t type, int32_t i, int32_t v) {
     case TFL_TYPE_UINT8:
       ((uint8_t *)base)[i] = (uint8_t)v;
       break;
+    case TFL_TYPE_INT32:
+      ((int32_t *)base)[i] = v;
+      break;
     default:
       ((int16_t *)base)[i] = (int16_t)v;
       break;
@@ -62,7 +66,12 @@ static tfl_status quantize_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *out;
   quantize_data *d = (quantize_data *)node->data;
   TFL_ENSURE(tfl_prepare_cast_tensors(ctx, node, &in, &out));
-  if (!range_of(out->type, &d->qmin, &d->qmax)) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (out->type == TFL_TYPE_INT32 && (in->type == TFL_TYPE_INT8 || TFL_IS_INT16(in))) {
+    d->qmin = INT32_MIN; /* int8/int16 -> int32 only, as TFLM */
+    d->qmax = INT32_MAX;
+  } else if (!range_of(out->type, &d->qmin, &d->qmax)) {
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  }
   if (out->quant_count != 1 || !(out->scale > 0.0f)) return TFL_ERR_BAD_QUANTIZATION;
   d->out_zero_point = out->zero_point;
   d->scale = out->scale;

@@ -1,4 +1,5 @@
-/* RESIZE_NEAREST_NEIGHBOR (int8), NHWC, with align_corners and half_pixel_centers.
+/* RESIZE_NEAREST_NEIGHBOR (int8 and 16x8 int16: the same copy of 2-byte elements), NHWC, with
+ * align_corners and half_pixel_centers.
  *
  * TFLite's reference picks, per axis, the source index
  *   scale = align_corners && out > 1 ? (in - 1) / (float)(out - 1) : in / (float)out
@@ -14,6 +15,7 @@ typedef struct {
   int32_t expo[2];
   int32_t align_corners;
   int32_t half_pixel;
+  int32_t es; /* element bytes: 1 (int8) or 2 (int16) */
 } tfl_resize_nn_data;
 TFL_OP_DATA_FITS(tfl_resize_nn_data);
 
@@ -72,7 +74,9 @@ static tfl_status resize_nn_prepare(tfl_context *ctx, tfl_node *node) {
   if (in == NULL || size == NULL || out == NULL || node->input_count != 2 ||
       node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != TFL_TYPE_INT8 || out->type != TFL_TYPE_INT8) return TFL_ERR_UNSUPPORTED_TYPE;
+  if ((in->type != TFL_TYPE_INT8 && !TFL_IS_INT16(in)) || out->type != in->type)
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  d->es = tfl_copy_bytes(in->type);
   if (size->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!size->is_constant || size->data == NULL) return TFL_ERR_BAD_BUFFER;
   if (size->dims_count != 1 || size->dims[0] != 2 || size->bytes != 2 * (int32_t)sizeof(int32_t))
@@ -107,18 +111,18 @@ static tfl_status resize_nn_eval(tfl_context *ctx, tfl_node *node) {
   const tfl_resize_nn_data *d = (const tfl_resize_nn_data *)node->data;
   tfl_io_i8 io = tfl_io_i8_of(ctx, node);
   const int32_t batches = io.out->dims[0], oh = io.out->dims[1], ow = io.out->dims[2];
-  const int32_t ch = io.out->dims[3];
+  const size_t pixel = (size_t)io.out->dims[3] * (size_t)d->es; /* bytes of one pixel */
   const int32_t ih = io.in->dims[1], iw = io.in->dims[2];
   int32_t b, y, x;
-  if (ch == 0) return TFL_OK;
+  if (pixel == 0) return TFL_OK;
   for (b = 0; b < batches; ++b) {
     for (y = 0; y < oh; ++y) {
       const int32_t sy = nn_source(d, 0, y, ih);
-      const int8_t *row = io.x + ((size_t)b * (size_t)ih + (size_t)sy) * (size_t)iw * (size_t)ch;
+      const int8_t *row = io.x + ((size_t)b * (size_t)ih + (size_t)sy) * (size_t)iw * pixel;
       for (x = 0; x < ow; ++x) {
         const int32_t sx = nn_source(d, 1, x, iw);
-        memcpy(io.y, row + (size_t)sx * (size_t)ch, (size_t)ch);
-        io.y += ch;
+        memcpy(io.y, row + (size_t)sx * pixel, pixel);
+        io.y += pixel;
       }
     }
   }

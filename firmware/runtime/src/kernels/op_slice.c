@@ -1,4 +1,4 @@
-/* SLICE, int8 and 16x8 int16 (TFLM reference semantics).
+/* SLICE, int8, 16x8 int16 and int32 (TFLM reference semantics).
  *
  * Copies the box begin[d] .. begin[d] + size[d] of the input (inputs 1 and 2: constant int32 or
  * int64 vectors with one entry per input dim; size -1 means "to the end of the dim"). Bytes are
@@ -11,7 +11,7 @@
 
 typedef struct {
   int32_t rank;
-  int32_t es;                         /* element bytes: 1 (int8) or 2 (int16) */
+  int32_t es;                         /* element bytes: 1 (int8), 2 (int16) or 4 (int32) */
   int32_t base;                       /* input element of the box's first element */
   int32_t stride[TFL_SLICE_MAX_DIMS]; /* input element stride of each dim */
   int32_t size[TFL_SLICE_MAX_DIMS];
@@ -25,8 +25,7 @@ static tfl_status slice_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t i;
   int64_t base = 0; /* int64: an empty box may begin at the end of its dims */
   if (size == NULL) return TFL_ERR_MODEL_INVALID;
-  TFL_ENSURE(tfl_prepare_tensors(ctx, node, TFL_TYPES_COPY, TFL_TYPES_INDEX, &in, &begin, &out));
-  if (out->type != in->type) return TFL_ERR_UNSUPPORTED_TYPE;
+  TFL_ENSURE(tfl_prepare_copy_tensors(ctx, node, TFL_TYPES_INDEX, &in, &begin, &out));
   if (size->type != begin->type) return TFL_ERR_UNSUPPORTED_TYPE;
   if (!tfl_index_ok(begin) || !tfl_index_ok(size)) return TFL_ERR_BAD_BUFFER;
   d.rank = (int32_t)in->dims_count;
@@ -34,7 +33,7 @@ static tfl_status slice_prepare(tfl_context *ctx, tfl_node *node) {
       begin->dims_count != 1 || size->dims_count != 1 || tfl_tensor_elements(begin) != d.rank ||
       tfl_tensor_elements(size) != d.rank)
     return TFL_ERR_BAD_SHAPE;
-  d.es = tfl_copy_bytes(in->type);
+  d.es = tfl_copy_bytes_int32(in->type);
   for (i = d.rank - 1; i >= 0; --i)
     d.stride[i] = i == d.rank - 1 ? 1 : d.stride[i + 1] * in->dims[i + 1];
   for (i = 0; i < d.rank; ++i) {

@@ -1,4 +1,5 @@
-/* SOFTMAX, int8 input -> int8 output (scale 1/256, zero point -128) along the last dimension, computed entirely in fixed point as TFLite's
+/* SOFTMAX, int8 input -> int8 output (scale 1/256, zero point -128) or int16 output (scale 1/65536,
+ * zero point -32768) along the last dimension, computed entirely in fixed point as TFLite's
  * reference integer softmax is defined:
  *   - diff = x - max(row), rescaled by beta * input_scale into Q5.26 (multiplier >= 1);
  *   - exp(diff) for diff <= 0 in Q0.31: exact exp on [-1/4, 0) by a Taylor polynomial around
@@ -7,13 +8,14 @@
  *   - out = exp * reciprocal >> (bits over unit + 31 - output bits), shifted to the type minimum.
  * Elements with diff below diff_min (the Q5.26 range) give exactly the type minimum. */
 #include "tfl_kernel.h"
+#include "tfl_kernel_fixedpoint.h"
 #include "tfl_kernel_softmax16.h"
 
 typedef struct {
   int32_t input_multiplier;
   int32_t input_left_shift;
   int32_t diff_min;
-  int32_t output_bits; /* 8 */
+  int32_t output_bits; /* 8 or 16: the output type */
   int32_t depth;
   int32_t rows;
 } softmax_data;
@@ -80,16 +82,6 @@ static int32_t reciprocal_one_plus(int32_t a) {
   return fx_mul_pot(x, 1);
 }
 
-static int32_t count_leading_zeros(uint32_t x) {
-  int32_t n = 0;
-  if (x == 0) return 32;
-  while ((x & 0x80000000u) == 0) {
-    x <<= 1;
-    ++n;
-  }
-  return n;
-}
-
 static tfl_status softmax_eval_int16(tfl_context *ctx, tfl_node *node);
 TFL_DEFINE_KERNEL16(softmax_int16, 25, "SOFTMAX", softmax_prepare, softmax_eval_int16);
 
@@ -128,8 +120,13 @@ static tfl_status softmax_prepare(tfl_context *ctx, tfl_node *node) {
     if (out->zero_point != -128) return TFL_ERR_BAD_QUANTIZATION;
     if (out->scale < 0.999f / 256.0f || out->scale > 1.001f / 256.0f)
       return TFL_ERR_BAD_QUANTIZATION;
+  } else if (out->type == TFL_TYPE_INT16) {
+    /* int8 in, int16 out: [0, 1) over the whole int16 range (TFLM's zero point and tolerance) */
+    d->output_bits = 16;
+    if (out->zero_point != -32768) return TFL_ERR_BAD_QUANTIZATION;
+    if (out->scale < 0.999f / 65536.0f || out->scale > 1.001f / 65536.0f)
+      return TFL_ERR_BAD_QUANTIZATION;
   } else {
-    /* int16 output (TFLM: zero point -32768) is not implemented */
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
   double real =
@@ -151,7 +148,8 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
   tfl_tensor *out = tfl_node_output(ctx, node, 0);
   const softmax_data *d = (const softmax_data *)node->data;
   const int8_t *x = (const int8_t *)in->data;
-  const int32_t out_min = -128, out_max = 127;
+  const int32_t out_max = d->output_bits == 16 ? 32767 : 127; /* int16 or int8 output */
+  const int32_t out_min = -out_max - 1;
   for (int32_t r = 0; r < d->rows; ++r) {
     const int8_t *row = x + r * d->depth;
     int32_t max_in_row = -128;
@@ -165,7 +163,7 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
         sum_of_exps = wrap_add(sum_of_exps, fx_mul_pot(exp_negative(scaled), -ACCUM_INTEGER_BITS));
       }
     }
-    const int32_t headroom_plus_one = count_leading_zeros((uint32_t)sum_of_exps);
+    const int32_t headroom_plus_one = tfl_fx_clz((uint32_t)sum_of_exps);
     const int32_t bits_over_unit = ACCUM_INTEGER_BITS - headroom_plus_one;
     const int32_t shifted_sum_minus_one =
         (int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - ((uint32_t)1 << 31));
@@ -182,7 +180,11 @@ static tfl_status softmax_eval(tfl_context *ctx, tfl_node *node) {
             out_min;
         v = tfl_clamp(v, out_min, out_max);
       }
-      ((int8_t *)out->data)[r * d->depth + c] = (int8_t)v;
+      if (d->output_bits == 16) {
+        ((int16_t *)out->data)[r * d->depth + c] = (int16_t)v;
+      } else {
+        ((int8_t *)out->data)[r * d->depth + c] = (int8_t)v;
+      }
     }
   }
   return TFL_OK;
@@ -208,7 +210,7 @@ static tfl_status softmax_eval_int16(tfl_context *ctx, tfl_node *node) {
       sum += y[c];
     }
     /* the max element's exp is the table's last value (about 32767): 2^14 < sum < 2^31 */
-    const int32_t headroom = tfl_clamp(count_leading_zeros((uint32_t)sum), 1, 17);
+    const int32_t headroom = tfl_clamp(tfl_fx_clz((uint32_t)sum), 1, 17);
     const int32_t shifted = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
     const int32_t centred = tfl_clamp(shifted - (32768 + 65536), -32768, 32767);
     const int64_t reciprocal = tfl_lut16_lookup(centred, tfl_softmax16_recip);

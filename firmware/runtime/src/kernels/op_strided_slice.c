@@ -1,5 +1,6 @@
 /* STRIDED_SLICE (int8 and 16x8 int16: TFLM copies int16 values the same way; prepare selects
- * the int16 eval, the same walk over 2-byte elements).
+ * the int16 eval, the same walk over 2-byte elements; int32, TFLM's form for shape vectors,
+ * the same walk over 4-byte elements).
  *
  * begin, end and strides are constant int32 vectors with one entry per input dim (TFLM reads
  * them as int32 in prepare). Each axis is resolved as TFLM's eval does: a negative index
@@ -41,7 +42,7 @@ static int64_t ss_clamp(int64_t v, int64_t lo, int64_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* The eval over int8 (es = 1) or int16 (es = 2) elements. */
+/* The eval over int8 (es = 1), int16 (es = 2) or int32 (es = 4) elements. */
 static tfl_status ss_copy(tfl_context *ctx, const tfl_node *node, int32_t es) {
   const tfl_strided_slice_data *d = (const tfl_strided_slice_data *)node->data;
   tfl_strided_copy(tfl_node_input(ctx, node, 0)->data, tfl_node_output(ctx, node, 0)->data, d->rank,
@@ -51,8 +52,10 @@ static tfl_status ss_copy(tfl_context *ctx, const tfl_node *node, int32_t es) {
 
 static tfl_status ss_eval(tfl_context *ctx, tfl_node *node) { return ss_copy(ctx, node, 1); }
 static tfl_status ss_eval16(tfl_context *ctx, tfl_node *node) { return ss_copy(ctx, node, 2); }
+static tfl_status ss_eval32(tfl_context *ctx, tfl_node *node) { return ss_copy(ctx, node, 4); }
 
 TFL_DEFINE_KERNEL16(ss_int16, 45, "STRIDED_SLICE", ss_prepare, ss_eval16);
+static const tfl_kernel ss_int32 = {45, "STRIDED_SLICE", ss_prepare, ss_eval32, NULL};
 
 static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_strided_slice_data *d = (tfl_strided_slice_data *)node->data;
@@ -66,7 +69,8 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   int32_t start[TFL_MAX_DIMS];
   if (in == NULL || out == NULL || node->input_count != 4 || node->output_count != 1)
     return TFL_ERR_MODEL_INVALID;
-  if (in->type != out->type || (in->type != TFL_TYPE_INT8 && !TFL_IS_INT16(in)))
+  if (in->type != out->type ||
+      (in->type != TFL_TYPE_INT8 && !TFL_IS_INT16(in) && in->type != TFL_TYPE_INT32))
     return TFL_ERR_UNSUPPORTED_TYPE;
   if (in->dims_count < 1) return TFL_ERR_BAD_SHAPE;
   d->rank = in->dims_count;
@@ -124,6 +128,7 @@ static tfl_status ss_prepare(tfl_context *ctx, tfl_node *node) {
   }
   d->base = empty ? 0 : (int32_t)base;
   if (TFL_IS_INT16(in)) node->kernel = &ss_int16; /* the int16 eval from now on */
+  if (in->type == TFL_TYPE_INT32) node->kernel = &ss_int32;
   return TFL_OK;
 }
 

@@ -1,4 +1,5 @@
-/* SUB, int8 and 16x8 int16 (TFLite quantization spec, TFLM reference arithmetic).
+/* SUB, int8, 16x8 int16 and int32 (TFLite quantization spec, TFLM reference arithmetic; the
+ * int32 form, on unquantized values, is tfl_kernel_arith32.h's, selected by its prepare).
  *
  * As ADD: both inputs are offset by their zero points, shifted left by 20 bits and brought to
  * the scale 2 * max(scale_1, scale_2) with multipliers below one; input 2 is subtracted from

@@ -2,6 +2,8 @@
  * kernels (see the header). */
 #include "tfl_kernel_broadcast.h"
 
+#include "tfl_kernel_arith32.h"
+
 /* Output dims innermost first (merged, size-1 dims dropped) and each input's element step. */
 typedef struct {
   int32_t count;
@@ -171,22 +173,33 @@ tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl_node *node,
   return tfl_broadcast_check(*in1, *in2, *out);
 }
 
-/* MAXIMUM and MINIMUM in one row function: with flip = 0, x1 > x2 picks the larger value; with
- * flip = -1 the comparison runs on the bitwise complements (~x1 > ~x2 exactly when x1 < x2),
- * which picks the smaller. Ties give x2 either way (the same value). */
-static void minmax_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
-                       int32_t step2, int8_t *out, int32_t n) {
-  const int8_t flip = *(const int8_t *)params;
+/* MAXIMUM and MINIMUM in one row function over int8 (wide = 0) or int16 (wide = 1) elements:
+ * with flip = 0, x1 > x2 picks the larger value; with flip = -1 the comparison runs on the
+ * bitwise complements (~x1 > ~x2 exactly when x1 < x2), which picks the smaller. Ties give x2
+ * either way (the same value). */
+TFL_BINARY_INLINE void minmax_run(int32_t flip, const void *in1, int32_t step1, const void *in2,
+                                  int32_t step2, void *out, int32_t n, int wide) {
   int32_t i;
   int32_t o1 = 0;
   int32_t o2 = 0;
   for (i = 0; i < n; ++i) {
-    const int8_t x1 = in1[o1];
-    const int8_t x2 = in2[o2];
-    out[i] = (int8_t)(x1 ^ flip) > (int8_t)(x2 ^ flip) ? x1 : x2;
+    const int32_t x1 = tfl_binary_load(in1, o1, wide);
+    const int32_t x2 = tfl_binary_load(in2, o2, wide);
+    tfl_binary_store(out, i, (x1 ^ flip) > (x2 ^ flip) ? x1 : x2, wide);
     o1 += step1;
     o2 += step2;
   }
+}
+
+static void minmax_row(const void *params, const int8_t *in1, int32_t step1, const int8_t *in2,
+                       int32_t step2, int8_t *out, int32_t n) {
+  minmax_run(*(const int8_t *)params, in1, step1, in2, step2, out, n, 0);
+}
+
+/* The int16 form (16x8: the stored values compared, as TFLM does). */
+static void minmax_row16(const void *params, const int16_t *in1, int32_t step1, const int16_t *in2,
+                         int32_t step2, int16_t *out, int32_t n) {
+  minmax_run(*(const int8_t *)params, in1, step1, in2, step2, out, n, 1);
 }
 
 /* The int32 form: flip = 0 picks the larger, -1 the smaller (~a > ~b exactly when a < b). */
@@ -210,6 +223,11 @@ tfl_status tfl_broadcast_minmax_eval(tfl_context *ctx, tfl_node *node, int maxim
                             minmax_row_int32, &flip, 4, 4);
     return TFL_OK;
   }
+  if (TFL_IS_INT16(out)) {
+    broadcast_walk_rows(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1), out, NULL,
+                        minmax_row16, &flip, 1, 1);
+    return TFL_OK;
+  }
   tfl_broadcast_run(tfl_node_input(ctx, node, 0), tfl_node_input(ctx, node, 1), out, minmax_row,
                     &flip);
   return TFL_OK;
@@ -220,8 +238,9 @@ tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in2 = tfl_node_input(ctx, node, 1);
   const tfl_tensor *out = tfl_node_output(ctx, node, 0);
   if (in1 == NULL || in2 == NULL || out == NULL) return TFL_ERR_MODEL_INVALID;
-  if (out->type != TFL_TYPE_INT32) return tfl_broadcast_prepare_int8(ctx, node);
-  if (in1->type != TFL_TYPE_INT32 || in2->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+  if (out->type != TFL_TYPE_INT32 && !TFL_IS_INT16(out))
+    return tfl_broadcast_prepare_int8(ctx, node);
+  if (in1->type != out->type || in2->type != out->type) return TFL_ERR_UNSUPPORTED_TYPE;
   return tfl_broadcast_check(in1, in2, out);
 }
 
@@ -279,12 +298,16 @@ static tfl_status addsub_eval16(tfl_context *ctx, tfl_node *node) {
 
 static const tfl_kernel add_int16 = {0, "ADD", tfl_add_prepare, TFL_EVAL16(addsub_eval16), NULL};
 static const tfl_kernel sub_int16 = {41, "SUB", tfl_sub_prepare, TFL_EVAL16(addsub_eval16), NULL};
+static const tfl_kernel add_int32 = {0, "ADD", tfl_add_prepare, tfl_arith32_eval, NULL};
+static const tfl_kernel sub_int32 = {41, "SUB", tfl_sub_prepare, tfl_arith32_eval, NULL};
 
 /* ADD (subtract = 0) or SUB (subtract = 1). */
 static tfl_status addsub_prepare(tfl_context *ctx, tfl_node *node, int subtract) {
   const tfl_tensor *in1, *in2, *out;
   tfl_addsub_params d;
   int wide = 0;
+  if (tfl_arith32_node(ctx, node)) /* int32 values (tfl_kernel_arith32.h) */
+    return tfl_arith32_prepare(ctx, node, subtract ? &sub_int32 : &add_int32);
   TFL_ENSURE(tfl_broadcast_prepare_wide(ctx, node, &in1, &in2, &out, &wide));
   TFL_ENSURE(addsub_params(ctx, node, in1, in2, out, wide, &d));
   d.subtract = subtract;

@@ -76,7 +76,8 @@ static inline int32_t tfl_broadcast_i32(const int8_t *p, int32_t i, int32_t step
   return v;
 }
 
-/* The prepare of MAXIMUM and MINIMUM: tfl_broadcast_prepare_int8, or all three int32. */
+/* The prepare of MAXIMUM and MINIMUM: tfl_broadcast_prepare_int8, or all three int32, or all
+ * three int16 (16x8; TFLM compares the stored values whatever their quantization). */
 TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_minmax(tfl_context *ctx, tfl_node *node);
 
 /* The prepare checks of the requantizing kernels that also run 16x8 (ADD, SUB, MUL): both
@@ -87,7 +88,7 @@ TFL_MUST_CHECK tfl_status tfl_broadcast_prepare_wide(tfl_context *ctx, const tfl
                                                      const tfl_tensor **out, int *wide);
 
 /* The eval of MAXIMUM (maximum = 1) and MINIMUM (maximum = 0): the larger or smaller of the
- * two raw int8 (or int32) values, element by element, with no requantization (TFLite's
+ * two raw int8 (or int16, or int32) values, element by element, with no requantization (TFLite's
  * converter gives both inputs and the output one scale and zero point, and TFLM compares the
  * stored values). */
 tfl_status tfl_broadcast_minmax_eval(tfl_context *ctx, tfl_node *node, int maximum);

@@ -81,6 +81,58 @@ int32_t tfl_fx_one_over_one_plus_exp_q5(int32_t a) {
   return fx_one_over_one_plus(fx_exp_negative(a, 5));
 }
 
+int32_t tfl_fx_exp_negative_q5(int32_t a) { return fx_exp_negative(a, 5); }
+
+/* Saturating x * 2^exponent for exponent >= 0 (0: x unchanged). */
+static int32_t fx_shl_or_same(int32_t x, int32_t exponent) {
+  return exponent == 0 ? x : tfl_fx_saturating_shl(x, exponent);
+}
+
+/* a + b saturated to int32. */
+static int32_t fx_saturating_add(int32_t a, int32_t b) {
+  const int64_t sum = (int64_t)a + (int64_t)b;
+  return sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : (int32_t)sum);
+}
+
+int32_t tfl_fx_log_q12_to_q5(int32_t x) {
+  /* Q0.31 constants: round(c * 2^31) */
+  const int32_t log_2 = 1488522236;          /* ln 2 */
+  const int32_t sqrt_sqrt_half = 1805811301; /* 2^-1/4 */
+  const int32_t sqrt_half = 1518500250;      /* 2^-1/2 */
+  const int32_t alpha_n = 117049297;         /* 11/240 * 2^1/4 */
+  const int32_t alpha_d = 127690142;         /* 1/20 * 2^1/4 */
+  const int32_t alpha_i = 1057819769;        /* 2 / 2^1/4 - 2^1/4 */
+  const int32_t alpha_f = 638450708;         /* 1/4 * 2^1/4 */
+  enum { IN_BITS = 12, ACC_BITS = 6 };       /* Q12.19 in, Q6.25 accumulator */
+  const int32_t quarter_acc = 1 << (29 - ACC_BITS);
+  /* x = 2^e * m with m in [1/sqrt2, sqrt2) taken two ways: m from the leading bit (a), or
+   * after a multiplication by sqrt(1/2) (b); the one nearer 1 wins (smaller r, larger e) */
+  const int32_t headroom_a = tfl_fx_clz((uint32_t)x);
+  const int32_t r_a = fx_shl_or_same(fx_mul(fx_shl_or_same(x, headroom_a - 1), sqrt_half), 1);
+  const int32_t e_a = fx_saturating_add(fx_shl_or_same(IN_BITS - headroom_a, 31 - ACC_BITS),
+                                        quarter_acc); /* e + 1/4 */
+  const int32_t headroom_b = tfl_fx_clz((uint32_t)fx_mul(x, sqrt_half)) - 1;
+  const int32_t r_b = fx_shl_or_same(x, headroom_b);
+  const int64_t e_b64 =
+      (int64_t)fx_shl_or_same(IN_BITS - headroom_b, 31 - ACC_BITS) - (int64_t)quarter_acc;
+  const int32_t e_b = e_b64 < INT32_MIN ? INT32_MIN : (int32_t)e_b64; /* e - 1/4 */
+  const int32_t r = r_a < r_b ? r_a : r_b;
+  const int32_t e = e_a > e_b ? e_a : e_b;
+  /* ln(r) around 2^-1/4 by a rational approximation in q = 2 (r - 2^-1/4) */
+  const int32_t p = fx_rounding_half_sum(r, sqrt_sqrt_half);
+  const int32_t q =
+      tfl_fx_wrap_add(tfl_fx_wrap_sub(r, sqrt_sqrt_half), tfl_fx_wrap_sub(r, sqrt_sqrt_half));
+  const int32_t q2 = fx_mul(q, q);
+  const int32_t num = tfl_fx_wrap_add(fx_mul(q, r), fx_mul(fx_mul(q, q2), alpha_n));
+  const int32_t denom_minus_one =
+      tfl_fx_wrap_add(fx_mul(p, tfl_fx_wrap_add(tfl_fx_wrap_add(alpha_i, q), fx_mul(alpha_d, q2))),
+                      fx_mul(alpha_f, q));
+  const int32_t recip = tfl_fx_saturating_shl(fx_one_over_one_plus(denom_minus_one), 1); /* Q0.31 */
+  const int32_t num_acc = tfl_rounding_divide_by_pot(num, ACC_BITS);
+  const int32_t sum = tfl_fx_wrap_add(fx_mul(e, log_2), fx_mul(num_acc, recip)); /* Q6.25 */
+  return tfl_fx_saturating_shl(sum, 1);                                          /* Q5.26 */
+}
+
 tfl_status tfl_q4_input_prepare(const tfl_tensor *in, const tfl_tensor *out, tfl_node *node) {
   tfl_q4_input d;
   int32_t shift;

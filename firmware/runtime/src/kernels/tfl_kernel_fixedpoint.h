@@ -26,6 +26,16 @@ static inline int32_t tfl_fx_wrap_add(int32_t a, int32_t b) {
 static inline int32_t tfl_fx_wrap_sub(int32_t a, int32_t b) {
   return (int32_t)((uint32_t)a - (uint32_t)b);
 }
+/* Leading zero bits of x (32 for 0). */
+static inline int32_t tfl_fx_clz(uint32_t x) {
+  int32_t n = 0;
+  if (x == 0) return 32;
+  while ((x & 0x80000000u) == 0) {
+    x <<= 1;
+    ++n;
+  }
+  return n;
+}
 /* x / 2^exponent (1 <= exponent <= 31), rounded half away from zero. */
 static inline int32_t tfl_fx_shr(int32_t x, int32_t exponent) {
   const int64_t biased = (int64_t)x + ((int64_t)1 << (exponent - 1)) - (x < 0 ? 1 : 0);
@@ -43,6 +53,14 @@ static inline int32_t tfl_fx_saturating_shl(int32_t x, int32_t exponent) {
  * Q0.31, then three Newton-Raphson steps. */
 int32_t tfl_fx_one_over_one_plus_exp_q4(int32_t a);
 int32_t tfl_fx_one_over_one_plus_exp_q5(int32_t a);
+
+/* exp(a) in Q0.31 for a <= 0 given in Q5.26 (LOG_SOFTMAX). */
+int32_t tfl_fx_exp_negative_q5(int32_t a);
+
+/* ln(x) in Q5.26 for x >= 1 given in Q12.19 (LOG_SOFTMAX's log of the sum of exps): x split into
+ * a power of two and a mantissa near 1, ln of the mantissa by a rational approximation (the
+ * division by Newton-Raphson), as TFLM's log_x_for_x_greater_than_or_equal_to_1. */
+int32_t tfl_fx_log_q12_to_q5(int32_t x);
 
 /* About 1 / (1 + a) in Q2.29 for a in [0, 1] given in Q0.31 (gemmlowp's Newton-Raphson
  * division, three steps; DIV's reciprocal). */

@@ -37,8 +37,10 @@ void tfl_strided_copy(const void *src, void *dst, int32_t rank, const int32_t *c
       memcpy(o, s + (size_t)off * (size_t)es, (size_t)n * (size_t)es);
     } else if (es == 1) {
       for (i = 0; i < n; ++i) o[i] = s[off + i * step];
-    } else {
+    } else if (es == 2) {
       for (i = 0; i < n; ++i) memcpy(o + 2 * i, s + (size_t)(off + i * step) * 2u, 2);
+    } else {
+      for (i = 0; i < n; ++i) memcpy(o + 4 * i, s + (size_t)(off + i * step) * 4u, 4);
     }
     o += (size_t)n * (size_t)es;
     for (k = last - 1; k >= 0; --k) { /* advance the output index over dims 0..last-1 */

@@ -20,8 +20,8 @@ static inline int32_t tfl_index_i32(const void *bytes, size_t i) {
 /* Copies a strided view of src to dst in row-major order (TRANSPOSE, STRIDED_SLICE): the
  * output has dims count[0..rank-1] (1 <= rank <= TFL_MAX_DIMS) and its element (i_0, ...)
  * is src element base + sum i_k * stride[k] (strides may be negative; the caller's prepare
- * proved every such index inside src). es: element bytes, 1 (int8) or 2 (int16). Nothing for
- * an empty output. */
+ * proved every such index inside src). es: element bytes, 1 (int8), 2 (int16) or 4 (int32).
+ * Nothing for an empty output. */
 void tfl_strided_copy(const void *src, void *dst, int32_t rank, const int32_t *count,
                       const int32_t *stride, int32_t base, int32_t es);
 

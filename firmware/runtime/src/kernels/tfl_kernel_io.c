@@ -21,6 +21,20 @@ tfl_status tfl_prepare_tensors(tfl_context *ctx, const tfl_node *node, unsigned 
   return TFL_OK;
 }
 
+tfl_status tfl_prepare_copy_tensors(tfl_context *ctx, const tfl_node *node, unsigned param_types,
+                                    const tfl_tensor **in, const tfl_tensor **param,
+                                    const tfl_tensor **out) {
+  *in = tfl_node_input(ctx, node, 0);
+  *out = tfl_node_output(ctx, node, 0);
+  *param = tfl_node_input(ctx, node, 1);
+  if (*in == NULL || *out == NULL || *param == NULL) return TFL_ERR_MODEL_INVALID;
+  if (tfl_copy_bytes_int32((*in)->type) == 0 ||
+      ((*in)->type == TFL_TYPE_INT16 && !TFL_WITH_INT16) || (*out)->type != (*in)->type ||
+      !type_in(param_types, (*param)->type))
+    return TFL_ERR_UNSUPPORTED_TYPE;
+  return TFL_OK;
+}
+
 tfl_status tfl_prepare_cast_tensors(tfl_context *ctx, const tfl_node *node, const tfl_tensor **in,
                                     const tfl_tensor **out) {
   *in = tfl_node_input(ctx, node, 0);

@@ -10,7 +10,7 @@ typedef struct {
   int32_t count;        /* input elements folded into each output */
 } tfl_reduce_shape;
 
-/* Input 0 int8 (or int16, which only MEAN runs: 16x8), input 1 a constant int32 axes vector (negative counts from the back, repeats
+/* Input 0 int8 (or int16, which MEAN and SUM run: 16x8), input 1 a constant int32 axes vector (negative counts from the back, repeats
  * allowed), output 0 int8 with the input's shape minus the reduced dims, or with 1 in their
  * place when ReducerOptions.keep_dims is set. */
 /* *in and *out: the node's input 0 and output 0. */
@@ -30,7 +30,7 @@ void tfl_reduce_int8(const tfl_tensor *in, const tfl_reduce_shape *shape, tfl_re
                      tfl_reduce_finish finish, const void *user, int8_t *out, int32_t out_count);
 
 /* SUM and MEAN: node->data starts with the op's tfl_reduce_shape; each output is
- * finish(wrapped int32 sum of its elements, a copy of node->data), int8 or int16 (MEAN's 16x8). An empty reduction gives 0,
+ * finish(wrapped int32 sum of its elements, a copy of node->data), int8 or int16 (16x8). An empty reduction gives 0,
  * as in TFLM. */
 TFL_MUST_CHECK tfl_status tfl_reduce_sum_eval(tfl_context *ctx, const tfl_node *node,
                                               tfl_reduce_finish finish);

@@ -33,7 +33,7 @@ void tfl_split_layout(tfl_split_data *d, const tfl_tensor *in, int32_t axis, int
   d->axis = part_axis;
   d->input = input;
   tfl_axis_split(in, axis, &d->outer, &d->inner);
-  d->inner *= tfl_copy_bytes(in->type);
+  d->inner *= in->type == TFL_TYPE_BOOL ? 1 : tfl_copy_bytes_int32(in->type);
 }
 
 /* Bytes of one slice of a part: its dim along the axis times the inner bytes. */

@@ -11,8 +11,9 @@
 typedef struct {
   int32_t axis;  /* -1: each part is one slice of `inner` elements (PACK, UNPACK) */
   int32_t outer; /* product of input dims before the axis */
-  int32_t inner; /* product of input dims after the axis, times the element bytes (1 for int8,
-                  * 2 for 16x8 int16): the copies count bytes, one eval for both types */
+  int32_t inner; /* product of input dims after the axis, times the element bytes (1 for int8
+                  * and bool, 2 for 16x8 int16, 4 for int32): the copies count bytes, one eval
+                  * for every type */
   int32_t input; /* the node input that is split (SPLIT: 1, SPLIT_V and UNPACK: 0) */
 } tfl_split_data;
 TFL_OP_DATA_FITS(tfl_split_data);
