@@ -125,7 +125,7 @@ def compile_callgraph(board_id: str, project_src: Path, work: Path) -> tuple[lis
             project_src,
         )
     ]
-    flags = board_flags(board)
+    flags = board_flags(board) + _project_wz_flags(project_src.parent / "platformio.ini")
 
     def one(i_src: tuple[int, Path]) -> Path:
         i, src = i_src
@@ -290,6 +290,13 @@ def analyse(board_id: str, cis: list[Path], fpu: bool, max_subgraphs: int = 4) -
 def stack_bound(board_id: str, project_src: Path, work: Path) -> StackBound:
     cis, fpu = compile_callgraph(board_id, project_src, work)
     return analyse(board_id, cis, fpu, _max_subgraphs(project_src.parent / "platformio.ini"))
+
+
+def _project_wz_flags(platformio_ini: Path) -> list[str]:
+    """The project's compressed-weight options (generate sets TFL_WITH_WZ=0 for a dense model,
+    else the decode buffer TFL_WZ_STACK_BYTES, which lives on the stack)."""
+    text = platformio_ini.read_text() if platformio_ini.is_file() else ""
+    return re.findall(r"-DTFL_W(?:ITH_WZ|Z_STACK_BYTES)=\d+", text)
 
 
 def _max_subgraphs(platformio_ini: Path) -> int:

@@ -147,7 +147,8 @@ def test_platformio_ini_shape(tiny: codegen.RenderedProject) -> None:
         "lib_deps =",
         "    symlink:///opt/tinyflash/firmware/runtime",
         "    symlink:///opt/tinyflash/firmware/harness",
-        "build_flags = -DTFL_USE_DSP=1 -DTFL_MAX_SUBGRAPHS=1 -DTFL_MAX_RESOURCES=1 -DTFL_WITH_INT16=0",
+        "build_flags = -DTFL_USE_DSP=1 -DTFL_MAX_SUBGRAPHS=1 -DTFL_MAX_RESOURCES=1 "
+        "-DTFL_WITH_INT16=0 -DTFL_WITH_WZ=0",
     ]
 
 

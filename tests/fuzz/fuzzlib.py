@@ -586,6 +586,19 @@ def kernel_seed_models() -> dict[str, bytes]:
     return out
 
 
+def compressed_seed_models() -> dict[str, bytes]:
+    """Models with compressed weights (tinyflash.compress blobs): palette (per channel and per
+    tensor) and sparse, as generate embeds them."""
+    from support.compressed_models import synthetic
+    from tinyflash.compress import compress_model
+    from tinyflash.model import parse_model
+
+    return {
+        f"compressed_{name}.tflite": compress_model(parse_model(synthetic(*form), name)).data
+        for name, form in (("palette", (16, 0.0)), ("sparse", (100, 0.85)))
+    }
+
+
 def _c_array(name: str, data: bytes) -> str:
     rows = [", ".join(str(v) for v in data[i : i + 24]) for i in range(0, len(data), 24)]
     body = ",\n  ".join(rows) if rows else "0"
@@ -699,6 +712,7 @@ def seed_dir(target: str) -> Path:
         digits = REPO / "examples" / "digits" / "digits_int8.tflite"
         if digits.is_file():
             seeds["digits_int8.tflite"] = digits.read_bytes()
+        seeds.update(compressed_seed_models())
         if SHARED_MODELS.is_dir():
             for p in sorted(SHARED_MODELS.glob("*.tflite")):
                 seeds[p.name] = p.read_bytes()

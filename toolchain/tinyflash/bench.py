@@ -109,6 +109,7 @@ class BenchRun:
     build_seconds: float
     instructions_per_tick: float  # from the port's tick unit: 10^9 / SysTick clock
     repeat_instructions: tuple[int, ...]  # every timed invoke (identical under -icount)
+    compress: str = "auto"  # generate --compress: "auto" (compressed weights where found) or "off"
 
 
 @dataclass
@@ -468,10 +469,12 @@ def bench_one(
     aot: bool = False,
     patches: str = "off",
     patch_overhead: float = 1.25,
+    compress: str = "auto",
 ) -> BenchRun:
     """Generates, builds and runs `model` on `board_id` with one kernel set, or with TFLM from
     the tree `tflm_path` when given (the run's kernels are then "tflm-FLAVOUR"). `aot`: the
-    project is generated with ahead-of-time layers (its kernels are "KERNELS-aot")."""
+    project is generated with ahead-of-time layers (its kernels are "KERNELS-aot"). `compress`:
+    generate's --compress (compressed weights in flash, "auto", or all dense, "off")."""
     from tinyflash.pipeline import Pipeline
     from tinyflash.reference import TFLMReference
     from tinyflash.verify import load_inputs
@@ -482,6 +485,7 @@ def bench_one(
         "kernels": kernels,
         "patches": patches,
         "patch_overhead": patch_overhead,
+        "compress": compress,
     }
     plan_kernels = kernels
     if aot:
@@ -493,6 +497,7 @@ def bench_one(
         kernels = TFLM_RUN_PREFIX + inspect_tree(tflm_path).flavour
         options = {"runtime": "tflm", "tflm_path": tflm_path}
     suffix = "" if patches == "off" else f"-patches-{patches}"
+    suffix += "-dense" if compress == "off" else ""
     project = workdir / f"{model.stem}-{board_id}-{kernels}{suffix}"
     generated = pipeline.generate(project, force=True, selftest=0, **options)
     try:
@@ -572,6 +577,7 @@ def bench_one(
         build_seconds=round(build.seconds, 1),
         instructions_per_tick=per_tick,
         repeat_instructions=tuple(round(t * per_tick) for t in ticks),
+        compress=compress if tflm_path is None else "off",
     )
 
 
@@ -622,7 +628,7 @@ def table(runs: Sequence[BenchRun], wide: bool = False) -> tuple[list[str], list
         rows.append(
             [
                 run.model,
-                run.kernels,
+                run.kernels + (" dense" if run.compress == "off" else ""),
                 f"{run.instructions:,}",
                 f"{run.macs_per_instruction:.3f}",
                 f"{run.code.runtime:,}",
@@ -659,8 +665,11 @@ def bench(
     aot_modes: Sequence[bool] = (False,),
     patches: str = "off",
     patch_overhead: float = 1.25,
+    compress_modes: Sequence[str] = ("auto",),
 ) -> BenchResult:
-    """Every model x board x kernel set; boards without DSP skip the dsp set (noted). With
+    """Every model x board x kernel set (x compress mode: "auto" compressed weights where
+    found, "off" all dense, reported as "KERNELS dense"); boards without DSP skip the dsp set
+    (noted). With
     "tflm" in `runtimes`, each model and board also runs on TFLM from the tree `tflm_path`.
     `aot_modes`: run the tinyflash projects interpreted (False) and/or with ahead-of-time layers
     (True, bench --aot).
@@ -706,6 +715,11 @@ def bench(
         raise TinyflashError(
             f"{option('repeats')} must be at least 1, not {repeats}", EXIT_BAD_INPUT
         )
+    for mode in compress_modes:
+        if mode not in ("auto", "off"):
+            raise TinyflashError(
+                f"{option('compress')} takes auto and/or off, not {mode!r}", EXIT_BAD_INPUT
+            )
     result = BenchResult(runs=[])
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tinyflash-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -744,10 +758,10 @@ def bench(
                     if note not in result.notes:
                         result.notes.append(note)
                     continue
-                for aot in aot_modes:
+                for aot, mode in [(a, m) for a in aot_modes for m in compress_modes]:
                     if progress:
                         label = kernels + (AOT_SUFFIX if aot else "")
-                        progress(f"{Path(model).stem} on {board_id} ({label})")
+                        progress(f"{Path(model).stem} on {board_id} ({label}, compress {mode})")
                     result.runs.append(
                         bench_one(
                             Path(model),
@@ -759,6 +773,7 @@ def bench(
                             aot=aot,
                             patches=patches,
                             patch_overhead=patch_overhead,
+                            compress=mode,
                         )
                     )
     return result

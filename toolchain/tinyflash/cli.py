@@ -126,6 +126,31 @@ def _shapes(tensors: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _compression_table(weights: Any, console: Any) -> Any:
+    """check's table of the weight tensors generate could store compressed."""
+    from rich.table import Table
+
+    table = Table(
+        title="weights in flash (generate --compress auto)",
+        title_justify="left",
+        **narrow_table(console),
+    )
+    for column in ("tensor", "op", "values", "per ch.", "zeros", "encoding", "bytes", "saved"):
+        table.add_column(column, justify="left" if column in ("op", "encoding") else "right")
+    for w in weights:
+        table.add_row(
+            str(w.tensor),
+            w.op,
+            f"{w.distinct}",
+            f"{w.distinct_channel}",
+            f"{w.sparsity:.0%}",
+            w.encoding,
+            f"{w.size:,}",
+            f"{w.saved:,}",
+        )
+    return table
+
+
 def _plan_explained(plan: dict[str, Any]) -> list[str]:
     """check --plan's summary: the peak, the tensors live there, what in-place saved."""
     peak = plan["peak"]
@@ -193,9 +218,12 @@ def check_command(
             f"--kernels must be portable, dsp or mve, not {kernels!r}", EXIT_BAD_INPUT
         )
     from tinyflash.calibration import calibrated_ranges
+    from tinyflash.compress import analyze
 
     result = check_file(model, kernels, not no_inplace)
     data = result.to_dict()
+    weights = analyze(result.info) if result.info.subgraph_count == 1 else ()
+    data["compression"] = [w.to_dict() for w in weights]
     ranges = calibrated_ranges(result.info)
     data["input_ranges"] = [
         {"name": n, "dtype": d, "low": lo, "high": hi} for n, d, lo, hi in ranges
@@ -264,6 +292,8 @@ def check_command(
             console.print(ptable)
             for line in _plan_explained(data["plan"]):  # type: ignore[arg-type]
                 console.print(line, markup=False, highlight=False)
+        if weights:
+            console.print(_compression_table(weights, console))
         print_parts(
             console,
             [
@@ -354,6 +384,11 @@ def generate_command(
         "--patch-overhead",
         help="With --patches: the most estimated work (instructions) patches may add, as a ratio.",
     ),
+    compress: str = typer.Option(
+        "auto",
+        "--compress",
+        help="auto: store clustered or pruned weights compressed in flash; off: all dense.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     aot: bool = typer.Option(
         False,
@@ -389,6 +424,7 @@ def generate_command(
         patches=patches,
         patch_overhead=patch_overhead,
         inplace=not no_inplace,
+        compress=compress,
     )
     if as_json:
         print_json(result.to_dict())
@@ -419,6 +455,16 @@ def generate_command(
     print_parts(console, [*memory, f"{result.selftest_count} self-test vectors"])
     if result.patches:
         print_parts(console, [f"patches: {result.patches}"])
+    packed = result.compression
+    if packed is not None and packed.compressed_count:
+        print_parts(
+            console,
+            [
+                f"model {packed.dense_bytes:,} B -> {len(packed.data):,} B in flash",
+                f"{packed.compressed_count} weight tensors compressed",
+                f"{packed.saved:,} B saved",
+            ],
+        )
     table = Table("estimate", "bytes", "board limit", "parts", box=None, pad_edge=False)
     rows = [
         (
@@ -1572,6 +1618,12 @@ def bench_command(
     patch_overhead: float = typer.Option(
         1.25, "--patch-overhead", help="generate's --patch-overhead for the tinyflash runs."
     ),
+    compress: str = typer.Option(
+        "auto",
+        "--compress",
+        help="Comma-separated: auto (compressed weights where found), off (all dense); "
+        "auto,off runs both (the dense runs say KERNELS dense).",
+    ),
 ) -> None:
     """Benchmark models on emulated boards: instructions, code and RAM per model and kernel set.
 
@@ -1618,6 +1670,7 @@ def bench_command(
         aot_modes=(False, True) if aot else (False,),
         patches=patches,
         patch_overhead=patch_overhead,
+        compress_modes=[m.strip() for m in compress.split(",") if m.strip()],
     )
     result.command = "tinyflash bench " + " ".join(sys.argv[2:])
     compared = result.compare(reference) if reference is not None else []

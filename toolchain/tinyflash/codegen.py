@@ -141,14 +141,19 @@ def render_project(
     vendor: bool,
     templates: Path | None = None,
     aot: bool = False,
+    embedded: bytes | None = None,
+    wz_stack_bytes: int = 0,
 ) -> RenderedProject:
     """Renders every file of the project of the checked model (ModelInfo + memory plan; its
     path's name is the model file's name) in memory. Pure: same arguments → same bytes.
     Kernel objects are `tfl_kernel_<lower-case builtin name>` (the runtime's convention). `aot`
-    adds src/model_aot.c, the operators specialised at generate time (aot.py)."""
+    adds src/model_aot.c, the operators specialised at generate time (aot.py). `embedded`: the
+    model bytes the firmware holds when they differ from the file's (compressed weights,
+    compress.py; `wz_stack_bytes` their decode buffer, TFL_WZ_STACK_BYTES); the project's model
+    copy stays the file."""
     info, plan = checked.info, checked.plan
     model_file = checked.path.name
-    model = bytes(info.data)
+    model = bytes(info.data) if embedded is None else embedded
     tensor_count = len(info.tensors)
     op_names = [op.name for op in info.ops]
     offsets = list(plan.c_offsets)
@@ -183,6 +188,9 @@ def render_project(
     vendor = vendor or board.arduino  # real-board projects always stand alone
     vendored = vendored_files(board) if vendor else {}
     runtime_keys = {
+        "model": model,
+        "model_size": len(model),
+        "wz_stack_bytes": wz_stack_bytes,
         "tensor_count": tensor_count,
         "node_count": len(op_names),
         "offsets": offsets,
@@ -233,6 +241,7 @@ def generate(
     patches: str = "off",
     patch_overhead: float = 1.25,
     inplace: bool = True,
+    compress: str = "auto",
 ) -> GenerateResult:
     """Checks the model against the runtime and the board, renders the project and writes it.
     `kernels` ("portable", "dsp" or "mve") overrides the board's kernel set; "dsp" needs a board
@@ -242,7 +251,9 @@ def generate(
     boards TFLM's Arduino library through lib_deps). `checked`: the model already loaded,
     checked and planned by the pipeline's check stage (else this does it). `aot`: the operators
     that have a specialised body run it (src/model_aot.c, aot.py); the others keep the generic
-    kernels. `inplace`: plan in-place operators (False: the plan with RESHAPE-like views only)."""
+    kernels. `inplace`: plan in-place operators (False: the plan with RESHAPE-like views only).
+    `compress`: "auto" stores the weights compress.py finds worth it compressed in flash, "off"
+    keeps all dense."""
     from tinyflash.boards import load_board
     from tinyflash.pipeline import check_model_file
 
@@ -390,6 +401,26 @@ def generate(
     vectors = selftest_vectors(
         model, len(info.inputs), len(info.outputs), selftest, model_name=model_file
     )
+    from tinyflash.compress import compress_model
+
+    # weights read in place stay dense: an ahead-of-time body's, an in-place depthwise's
+    aot_weights = (
+        frozenset(
+            info.ops[layer.op_index].inputs[1] for layer in aot_layers(info, plan, kernel_set)
+        )
+        if aot
+        else frozenset()
+    )
+    inplace_weights = frozenset(
+        op.inputs[1]
+        for op in info.ops
+        if op.name == "DEPTHWISE_CONV_2D" and plan.alias_kinds.get(op.outputs[0]) == "depthwise"
+    )
+    packed = compress_model(info, compress, dense=aot_weights | inplace_weights)
+    # the decode buffer is on the stack: it must leave the kernels theirs
+    stack_room = board.stack_bytes - 2 * RUNTIME_STACK_BYTES["dsp" if board.dsp else "portable"]
+    if packed.stack_bytes > stack_room:
+        packed = compress_model(info, "off")
     project = render_project(
         checked,
         board=board,
@@ -397,6 +428,8 @@ def generate(
         paths=vendored_paths() if vendor else default_paths(board),
         vendor=vendor,
         aot=aot,
+        embedded=packed.data,
+        wz_stack_bytes=packed.stack_bytes,
     )
     result = write_generated(
         project,
@@ -410,4 +443,4 @@ def generate(
         vendored=vendor or board.arduino,
         kernel_set=board_kernel_set(board),
     )
-    return dataclasses.replace(result, patches=patch_note)
+    return dataclasses.replace(result, patches=patch_note, compression=packed)

@@ -111,6 +111,7 @@ class GenerateResult:
     ram: Budget
     flash: Budget
     patches: str = ""  # generate --patches: what was patched, or why nothing was
+    compression: Any = None  # compress.Compressed: the embedded model's compressed weights
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +130,18 @@ class GenerateResult:
             "ram": self.ram.to_dict(),
             "flash": self.flash.to_dict(),
             **({"patches": self.patches} if self.patches else {}),
+            **(
+                {}
+                if self.compression is None
+                else {
+                    "compression": {
+                        "model_bytes": self.compression.dense_bytes,
+                        "embedded_bytes": len(self.compression.data),
+                        "saved": self.compression.saved,
+                        "tensors": [t.to_dict() for t in self.compression.tensors],
+                    }
+                }
+            ),
         }
 
 
@@ -380,7 +393,10 @@ def render_project_files(
     context = base_context(checked, board, vectors, paths, vendor, budgets, generated, vendored)
     context.update(runtime_keys)
     return RenderedProject(
-        files=render_files(templates, template_outputs, context, context["model"], vendored),
+        # the copy is the model file itself (verify's reference), whatever bytes are embedded
+        files=render_files(
+            templates, template_outputs, context, bytes(checked.info.data), vendored
+        ),
         identifier=context["ident"],
         kernels=context["kernels"],
         ram=budgets[0],

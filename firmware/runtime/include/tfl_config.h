@@ -50,6 +50,19 @@
 #define TFL_MAX_RESOURCES 8
 #endif
 
+/* 1: compressed weights (tfl_kernel_wz.h) are read and decoded; 0: a model holding them is
+ * refused (TFL_ERR_BAD_BUFFER) and their code is not linked. tinyflash generate sets 0 when it
+ * stores every tensor dense. */
+#ifndef TFL_WITH_WZ
+#define TFL_WITH_WZ 1
+#endif
+
+/* Stack bytes a compressed-weight eval (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) decodes
+ * its weights into, a few output channels at a time (tfl_kernel_wz.h); no arena is used. */
+#ifndef TFL_WZ_STACK_BYTES
+#define TFL_WZ_STACK_BYTES 2048
+#endif
+
 #if defined(__GNUC__)
 #define TFL_MUST_CHECK __attribute__((warn_unused_result))
 #else

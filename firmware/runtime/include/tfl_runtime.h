@@ -38,6 +38,10 @@ typedef enum {
   TFL_TYPE_RESOURCE = 13
 } tfl_type;
 
+/* is_constant of int8 weights stored compressed in the model (a blob, tfl_kernel_wz.h): only
+ * the kernels that decode them read their data. */
+#define TFL_CONSTANT_COMPRESSED 2
+
 /* One tensor. `data` points into the model (constants) or into the arena. */
 typedef struct tfl_tensor {
   void *data;
@@ -45,7 +49,7 @@ typedef struct tfl_tensor {
   int32_t dims[TFL_MAX_DIMS];
   uint8_t dims_count;
   uint8_t type;        /* tfl_type */
-  uint8_t is_constant; /* 1: data is read-only model bytes */
+  uint8_t is_constant; /* 1: data is read-only model bytes; 2: compressed int8 weights (blob) */
   uint8_t is_variable; /* 1: state kept between invokes (zeroed by tfl_init, tfl_reset_variables) */
   /* Quantization: scale/zero_point of channel 0 (or of the tensor). Per-channel scales stay in
    * the model; read them with tfl_tensor_channel_scale(). quant_count == 0: not quantized. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/tfl_kernel_wz.h"
 #include "tfl_fb.h"
 #include "tfl_kernel.h"
 #include "tfl_patch_run.h"
@@ -254,7 +255,15 @@ TFL_MUST_CHECK static tfl_status read_tensor(tfl_interpreter *it, const tfl_fb *
   /* a variable's buffer (an initial value some converters write) is ignored, as TFLM does:
    * variables live in the arena and start at zero */
   if (data_len != 0 && !is_variable) {
-    if (data_len != (uint32_t)t->bytes) return TFL_ERR_BAD_BUFFER;
+    if (data_len != (uint32_t)t->bytes) {
+      /* compressed int8 weights (tfl_kernel_wz.h): checked whole here, decoded by the kernels */
+      if (!TFL_WITH_WZ) return TFL_ERR_BAD_BUFFER;
+      TFL_ENSURE(tfl_wz_check(fb->buf + data, data_len, t));
+      if (planned != -1) return TFL_ERR_PLAN_MISMATCH;
+      t->data = (void *)(uintptr_t)(fb->buf + data);
+      t->is_constant = TFL_CONSTANT_COMPRESSED;
+      return TFL_OK;
+    }
     /* kernels read multi-byte constants in place: they must be naturally aligned, 8-byte
      * types to 4 bytes only (the 16x8 converter writes int64 biases at 4-byte offsets; kernels
      * read them with tfl_load_i64) */
@@ -310,6 +319,23 @@ TFL_MUST_CHECK static tfl_status check_bound(const tfl_interpreter *it, const tf
   return TFL_OK;
 }
 
+/* Compressed weights (tfl_kernel_wz.h) are read only by the kernels that decode them: entry
+ * `allowed` of an operator's inputs (1, the weights, for CONV_2D, DEPTHWISE_CONV_2D,
+ * FULLY_CONNECTED and TRANSPOSE_CONV; -1 for every other operator and for a subgraph's
+ * outputs). */
+TFL_MUST_CHECK static tfl_status check_compressed(const tfl_interpreter *it, const tfl_subgraph *sg,
+                                                  const uint8_t *indices_le, int32_t count,
+                                                  int32_t allowed) {
+  for (int32_t i = 0; i < count; ++i) {
+    int32_t idx = tfl_fb_i32(indices_le + 4 * i);
+    if (idx >= 0 && i != allowed &&
+        it->mem.tensors[sg->tensor_base + idx].is_constant == TFL_CONSTANT_COMPRESSED) {
+      return TFL_ERR_BAD_BUFFER;
+    }
+  }
+  return TFL_OK;
+}
+
 TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb *fb,
                                                const model_view *v, const tfl_op_table *ops,
                                                int32_t subgraph, int32_t index, uint32_t table) {
@@ -345,6 +371,9 @@ TFL_MUST_CHECK static tfl_status read_operator(tfl_interpreter *it, const tfl_fb
   n->output_count = (int32_t)out_len;
   TFL_ENSURE(check_bound(it, sg, n->inputs_le, n->input_count, 0));
   TFL_ENSURE(check_bound(it, sg, n->outputs_le, n->output_count, 1));
+  const int decodes =
+      n->builtin_code == 3 || n->builtin_code == 4 || n->builtin_code == 9 || n->builtin_code == 67;
+  TFL_ENSURE(check_compressed(it, sg, n->inputs_le, n->input_count, decodes ? 1 : -1));
 
   uint8_t options_type;
   TFL_ENSURE(tfl_fb_get_u8(fb, table, 3, 0, &options_type));
@@ -407,6 +436,7 @@ TFL_MUST_CHECK static tfl_status read_subgraph(tfl_interpreter *it, const tfl_fb
   sg->input_count = (int32_t)sv->input_count;
   sg->output_count = (int32_t)sv->output_count;
   TFL_ENSURE(check_bound(it, sg, sg->inputs_le, sg->input_count, 1));
+  TFL_ENSURE(check_compressed(it, sg, sg->outputs_le, sg->output_count, -1));
   return check_bound(it, sg, sg->outputs_le, sg->output_count, 0);
 }
 

@@ -8,6 +8,7 @@
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
 #include "tfl_kernel_mve.h"
+#include "tfl_kernel_wz.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
@@ -77,6 +78,9 @@ static tfl_status conv_eval_int16(tfl_context *ctx, tfl_node *node) {
   return tfl_conv16_eval(ctx, node, &d->p, d->groups, 0);
 }
 TFL_DEFINE_KERNEL16(conv_int16, 3, "CONV_2D", conv_prepare, conv_eval_int16);
+/* Compressed weights (tfl_kernel_wz.h): selected by prepare, channels decoded onto the stack. */
+static tfl_status conv_eval_wz(tfl_context *ctx, tfl_node *node);
+static const tfl_kernel conv_wz = {3, "CONV_2D", conv_prepare, TFL_EVAL_WZ(conv_eval_wz), NULL};
 
 static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;
@@ -96,6 +100,13 @@ static tfl_status conv_prepare(tfl_context *ctx, tfl_node *node) {
   /* weights [OC, KH, KW, IC / groups]: per-channel along dim 0 */
   TFL_ENSURE(tfl_conv_quantization(ctx, in, w, out, oc, 0, act, &d->p));
   d->scratch = -1;
+  if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
+    /* int8 only; one blob row per output channel, and one channel fits the stack buffer */
+    if (TFL_IS_INT16(in)) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (!TFL_WITH_WZ || tfl_wz_rows(w) != oc || kh * kw * fic > TFL_WZ_STACK_BYTES)
+      return TFL_ERR_BAD_BUFFER;
+    node->kernel = &conv_wz;
+  }
   if (TFL_IS_INT16(in)) {
     node->kernel = &conv_int16;
     return TFL_OK;
@@ -175,13 +186,15 @@ TFL_MAC_NOINLINE static void conv_pointwise(const int8_t *x, const int8_t *wt, i
 #endif
 
 /* Every other shape (and the pointwise one without DSP): im2col patch or direct taps. Out of
- * line so its patch buffers and conv_pointwise's never share one stack frame. */
-TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
+ * line so its patch buffers and conv_pointwise's never share one stack frame. Computes output
+ * channels [c0, c0 + cn) from their weights at wt (the whole tensor: c0 = 0, cn = OC). */
+TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node, const int8_t *wt,
+                                         int32_t c0, int32_t cn) {
   const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
   const tfl_tensor *in = t.in, *w = t.w, *out = t.out;
-  const int8_t *x = t.x, *wt = t.wt;
-  const int32_t *b = t.b;
-  int8_t *y = t.y;
+  const int8_t *x = t.x;
+  const int32_t *b = t.b != NULL ? t.b + c0 : NULL;
+  int8_t *y = t.y + c0;
   const conv_data *cd = (const conv_data *)node->data;
   const tfl_conv_params *d = &cd->p;
   /* Locals: int8 output stores may alias node->data, which would force reloads. */
@@ -190,10 +203,10 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
   const int32_t oc = w->dims[0], kh = w->dims[1], kw = w->dims[2], fic = w->dims[3];
   const int32_t oh = out->dims[1], ow = out->dims[2];
   const int32_t per_group = oc / cd->groups;
-  const int32_t *mult = ctx->mem.pool + d->pool_index;
-  const int32_t *shift = mult + w->quant_count;
   const int32_t qmask = w->quant_count > 1 ? -1 : 0; /* per-tensor: every channel reads index 0 */
-  const int32_t filter_size = kh * kw * fic;         /* weights of one output channel */
+  const int32_t *mult = ctx->mem.pool + d->pool_index + (c0 & qmask);
+  const int32_t *shift = mult + w->quant_count;
+  const int32_t filter_size = kh * kw * fic; /* weights of one output channel */
   /* With one group and no horizontal dilation, the taps of one filter row read one contiguous
    * run of the input row (fx_count * ic bytes) against one contiguous run of weights. */
   const int contiguous_rows = cd->groups == 1 && d->dilation_w == 1;
@@ -251,9 +264,9 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
           const int32_t padded = src == rows ? (filter_size + 3) & ~3 : filter_size & ~3;
           for (int32_t k = filter_size; src == rows && k < padded; ++k) rows[k] = (int8_t)-in_off;
           tfl_patch_expand(patch, src, padded >> 2, in_off);
-          for (; c + 4 <= oc; c += 4) {
+          for (; c + 4 <= cn; c += 4) {
             uint32_t acc[4]; /* set by tfl_dot4_patch */
-            if (c + 4 < oc) {
+            if (c + 4 < cn) {
               tfl_dot4_patch(patch, wt + c * filter_size, filter_size, padded >> 2, acc);
               if (padded < filter_size) { /* 1x1 straight from the input: exact tail */
                 tfl_dot4(src + padded, wt + c * filter_size + padded, filter_size,
@@ -269,7 +282,7 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
                   tfl_mac_output(acc[j], b, c + j, mult[q], shift[q], out_off, act_lo, act_hi);
             }
           }
-          for (; c < oc; ++c) {
+          for (; c < cn; ++c) {
             const uint32_t acc = tfl_dot1(src, wt + c * filter_size, filter_size, in_off, 0);
             yp[c] = tfl_mac_output(acc, b, c, mult[c & qmask], shift[c & qmask], out_off, act_lo,
                                    act_hi);
@@ -279,7 +292,7 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
         if (contiguous_rows) {
           const int32_t run = (fx1 - fx0) * ic;
           /* Four output channels per pass reuse every loaded activation. */
-          for (; c + 4 <= oc; c += 4) {
+          for (; c + 4 <= cn; c += 4) {
             uint32_t acc[4] = {0, 0, 0, 0};
             for (int32_t fy = fy0; fy < fy_end; ++fy) {
               const int32_t iy = y0 + fy * dil_h;
@@ -292,7 +305,7 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
                   tfl_mac_output(acc[j], b, c + j, mult[q], shift[q], out_off, act_lo, act_hi);
             }
           }
-          for (; c < oc; ++c) {
+          for (; c < cn; ++c) {
             uint32_t acc = 0;
             for (int32_t fy = fy0; fy < fy_end; ++fy) {
               const int32_t iy = y0 + fy * dil_h;
@@ -303,8 +316,8 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
                                    act_hi);
           }
         }
-        for (; c < oc; ++c) { /* grouped or horizontally dilated: one tap at a time */
-          const int32_t c_in0 = (c / per_group) * fic;
+        for (; c < cn; ++c) { /* grouped or horizontally dilated: one tap at a time */
+          const int32_t c_in0 = ((c0 + c) / per_group) * fic;
           uint32_t acc = 0;
           for (int32_t fy = fy0; fy < fy_end; ++fy) {
             const int32_t iy = y0 + fy * dil_h;
@@ -324,7 +337,7 @@ TFL_MAC_OUTLINE static void conv_general(tfl_context *ctx, tfl_node *node) {
 
 #if TFL_MAC_MVE
 /* The Helium path (prepare took its scratch): one group, filter within TFL_MVE_MAX_FILTER. */
-static void conv_mve(tfl_context *ctx, const tfl_node *node) {
+static void conv_mve(tfl_context *ctx, const tfl_node *node, const int8_t *wt) {
   const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
   const conv_data *cd = (const conv_data *)node->data;
   const tfl_conv_params *d = &cd->p;
@@ -333,7 +346,7 @@ static void conv_mve(tfl_context *ctx, const tfl_node *node) {
   int8_t *scratch = (int8_t *)tfl_scratch(ctx, cd->scratch);
   tfl_mve_conv_args a;
   a.x = t.x;
-  a.w = t.wt;
+  a.w = wt;
   a.y = t.y;
   a.batches = t.in->dims[0];
   a.ih = t.in->dims[1];
@@ -366,10 +379,11 @@ static void conv_mve(tfl_context *ctx, const tfl_node *node) {
 }
 #endif
 
-static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
+/* The whole convolution with the weights at wt. */
+static tfl_status conv_eval_weights(tfl_context *ctx, tfl_node *node, const int8_t *wt) {
 #if TFL_MAC_MVE
   if (((const conv_data *)node->data)->scratch >= 0) {
-    conv_mve(ctx, node);
+    conv_mve(ctx, node, wt);
     return TFL_OK;
   }
 #endif
@@ -386,13 +400,35 @@ static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
                            d->output_offset,
                            d->act_min,
                            d->act_max};
-    conv_pointwise(t.x, t.wt, t.in->dims[0] * t.in->dims[1] * t.in->dims[2], t.in->dims[3],
+    conv_pointwise(t.x, wt, t.in->dims[0] * t.in->dims[1] * t.in->dims[2], t.in->dims[3],
                    t.w->dims[0], d->input_offset, &o, t.y,
                    (uint32_t *)tfl_scratch(ctx, cd->scratch));
     return TFL_OK;
   }
 #endif
-  conv_general(ctx, node);
+  conv_general(ctx, node, wt, 0, tfl_node_input(ctx, node, 1)->dims[0]);
+  return TFL_OK;
+}
+
+static tfl_status conv_eval(tfl_context *ctx, tfl_node *node) {
+  return conv_eval_weights(ctx, node, (const int8_t *)tfl_node_input(ctx, node, 1)->data);
+}
+
+/* Compressed weights: all channels decoded onto the stack when they fit (then every dense path,
+ * the pointwise one included), else tfl_wz_chunk channels at a time through conv_general. */
+static tfl_status conv_eval_wz(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  const int32_t oc = w->dims[0], chunk = tfl_wz_chunk(w->dims[1] * w->dims[2] * w->dims[3]);
+  int8_t buf[TFL_WZ_STACK_BYTES];
+  if (chunk >= oc) {
+    tfl_wz_decode_rows(w, 0, oc, buf);
+    return conv_eval_weights(ctx, node, buf);
+  }
+  for (int32_t c0 = 0; c0 < oc; c0 += chunk) {
+    const int32_t n = tfl_min(chunk, oc - c0);
+    tfl_wz_decode_rows(w, c0, n, buf);
+    conv_general(ctx, node, buf, c0, n);
+  }
   return TFL_OK;
 }
 

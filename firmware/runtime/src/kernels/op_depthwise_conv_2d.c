@@ -8,6 +8,7 @@
 #include "tfl_kernel_conv.h"
 #include "tfl_kernel_dw_inplace.h"
 #include "tfl_kernel_mve.h"
+#include "tfl_kernel_wz.h"
 #include "tfl_mac.h"
 
 /* Accumulators wrap (two's complement, uint32_t in tfl_mac.h) instead of overflowing: identical
@@ -27,6 +28,10 @@ static tfl_status dwconv_eval_int16(tfl_context *ctx, tfl_node *node) {
   return tfl_conv16_eval(ctx, node, &d->p, 1, d->depth_multiplier);
 }
 TFL_DEFINE_KERNEL16(dwconv_int16, 4, "DEPTHWISE_CONV_2D", dwconv_prepare, dwconv_eval_int16);
+/* Compressed weights (tfl_kernel_wz.h): selected by prepare, decoded whole onto the stack. */
+static tfl_status dwconv_eval_wz(tfl_context *ctx, tfl_node *node);
+static const tfl_kernel dwconv_wz = {4, "DEPTHWISE_CONV_2D", dwconv_prepare,
+                                     TFL_EVAL_WZ(dwconv_eval_wz), NULL};
 
 static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *in, *w, *bias, *out;
@@ -49,6 +54,15 @@ static tfl_status dwconv_prepare(tfl_context *ctx, tfl_node *node) {
   /* output planned over the input (plan.py, kind "depthwise"): channel by channel */
   TFL_ENSURE(
       tfl_dwconv_inplace_prepare(ctx, node, in, out, d->depth_multiplier, &d->inplace_scratch));
+  if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
+    /* int8 only, not in place (that eval reads the weights in place), and the whole filter (one
+     * blob row) fits the stack buffer */
+    if (TFL_IS_INT16(in)) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (!TFL_WITH_WZ || d->inplace_scratch >= 0 || tfl_wz_rows(w) != 1 ||
+        w->bytes > TFL_WZ_STACK_BYTES)
+      return TFL_ERR_BAD_BUFFER;
+    node->kernel = &dwconv_wz;
+  }
   if (TFL_IS_INT16(in)) {
     /* TFLM's 16x8 depthwise reads its bias as int64 only */
     if (bias != NULL && bias->type != TFL_TYPE_INT64) return TFL_ERR_UNSUPPORTED_TYPE;
@@ -93,13 +107,12 @@ TFL_MAC_NOINLINE static void dw_acc4(const int8_t *x, const int8_t *w, int32_t r
 #undef DW_TAP
 }
 
-static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
+/* The depthwise convolution with the weights at wt (not in place: dwconv_eval takes that). */
+static tfl_status dwconv_eval_weights(tfl_context *ctx, tfl_node *node, const int8_t *wt) {
   const dwconv_data *dd = (const dwconv_data *)node->data;
-  if (dd->inplace_scratch >= 0)
-    return tfl_dwconv_inplace_eval(ctx, node, &dd->p, dd->inplace_scratch);
   const tfl_conv_io t = tfl_conv_eval_io(ctx, node);
   const tfl_tensor *in = t.in, *w = t.w, *out = t.out;
-  const int8_t *x = t.x, *wt = t.wt;
+  const int8_t *x = t.x;
   const int32_t *b = t.b;
   int8_t *y = t.y;
   const tfl_conv_params *d = &dd->p;
@@ -169,6 +182,20 @@ static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
     }
   }
   return TFL_OK;
+}
+
+static tfl_status dwconv_eval(tfl_context *ctx, tfl_node *node) {
+  const dwconv_data *dd = (const dwconv_data *)node->data;
+  if (dd->inplace_scratch >= 0)
+    return tfl_dwconv_inplace_eval(ctx, node, &dd->p, dd->inplace_scratch);
+  return dwconv_eval_weights(ctx, node, (const int8_t *)tfl_node_input(ctx, node, 1)->data);
+}
+
+static tfl_status dwconv_eval_wz(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  int8_t buf[TFL_WZ_STACK_BYTES];
+  tfl_wz_decode_rows(w, 0, 1, buf);
+  return dwconv_eval_weights(ctx, node, buf);
 }
 
 TFL_DEFINE_KERNEL(depthwise_conv_2d, 4, "DEPTHWISE_CONV_2D", dwconv_prepare, dwconv_eval);

@@ -17,6 +17,7 @@
 #include "tfl_kernel_conv.h"
 #include "tfl_kernel_index.h"
 #include "tfl_kernel_int16.h"
+#include "tfl_kernel_wz.h"
 
 typedef struct {
   int32_t stride_h, stride_w;
@@ -39,6 +40,10 @@ static int32_t tconv_padding(int32_t padding, int32_t size, int32_t filter, int3
 
 static tfl_status tconv_eval_int16(tfl_context *ctx, tfl_node *node);
 TFL_DEFINE_KERNEL16(tconv_int16, 67, "TRANSPOSE_CONV", tconv_prepare, tconv_eval_int16);
+/* Compressed weights (tfl_kernel_wz.h): selected by prepare, decoded whole onto the stack. */
+static tfl_status tconv_eval_wz(tfl_context *ctx, tfl_node *node);
+static const tfl_kernel tconv_wz = {67, "TRANSPOSE_CONV", tconv_prepare, TFL_EVAL_WZ(tconv_eval_wz),
+                                    NULL};
 
 static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   tfl_transpose_conv_data *d = (tfl_transpose_conv_data *)node->data;
@@ -101,6 +106,14 @@ static tfl_status tconv_prepare(tfl_context *ctx, tfl_node *node) {
   d->output_zp = out->zero_point;
   d->scales = w->quant_count;
   TFL_ENSURE(tfl_conv_multipliers(ctx, in, w, out, &d->pool_offset));
+  if (w->is_constant == TFL_CONSTANT_COMPRESSED) {
+    /* int8 only, and the whole filter fits the stack buffer */
+    if (wide) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (!TFL_WITH_WZ || tfl_wz_rows(w) != w->dims[0] || w->bytes > TFL_WZ_STACK_BYTES) {
+      return TFL_ERR_BAD_BUFFER;
+    }
+    node->kernel = &tconv_wz;
+  }
   if (wide) {
     if (!tfl_int16_multipliers_ok(ctx->mem.pool + d->pool_offset, d->scales))
       return TFL_ERR_BAD_QUANTIZATION;
@@ -129,7 +142,7 @@ static int64_t tconv_bias(const tfl_tensor *bias, int32_t c) {
   return v;
 }
 
-TCONV_INLINE tfl_status tconv_walk(tfl_context *ctx, tfl_node *node, int wide) {
+TCONV_INLINE tfl_status tconv_walk(tfl_context *ctx, tfl_node *node, int wide, const int8_t *wt) {
   const tfl_transpose_conv_data *d = (const tfl_transpose_conv_data *)node->data;
   const tfl_tensor *w = tfl_node_input(ctx, node, 1);
   const tfl_tensor *in = tfl_node_input(ctx, node, 2);
@@ -138,8 +151,7 @@ TCONV_INLINE tfl_status tconv_walk(tfl_context *ctx, tfl_node *node, int wide) {
   const int32_t *mult = ctx->mem.pool + d->pool_offset;
   const int32_t *shift = mult + d->scales;
   const int32_t channel_mask = d->scales > 1 ? -1 : 0; /* per-tensor: every channel reads pair 0 */
-  const int8_t *wt = (const int8_t *)w->data;
-  int32_t o = 0; /* output element */
+  int32_t o = 0;                                       /* output element */
   const int32_t batches = out->dims[0], oh = out->dims[1], ow = out->dims[2], oc = out->dims[3];
   const int32_t ih = in->dims[1], iw = in->dims[2], ic = in->dims[3];
   const int32_t kh = w->dims[1], kw = w->dims[2];
@@ -196,10 +208,19 @@ TCONV_INLINE tfl_status tconv_walk(tfl_context *ctx, tfl_node *node, int wide) {
   return TFL_OK;
 }
 
-static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) { return tconv_walk(ctx, node, 0); }
+static tfl_status tconv_eval(tfl_context *ctx, tfl_node *node) {
+  return tconv_walk(ctx, node, 0, (const int8_t *)tfl_node_input(ctx, node, 1)->data);
+}
 
 static tfl_status tconv_eval_int16(tfl_context *ctx, tfl_node *node) {
-  return tconv_walk(ctx, node, 1);
+  return tconv_walk(ctx, node, 1, (const int8_t *)tfl_node_input(ctx, node, 1)->data);
+}
+
+static tfl_status tconv_eval_wz(tfl_context *ctx, tfl_node *node) {
+  const tfl_tensor *w = tfl_node_input(ctx, node, 1);
+  int8_t buf[TFL_WZ_STACK_BYTES];
+  tfl_wz_decode_rows(w, 0, w->dims[0], buf);
+  return tconv_walk(ctx, node, 0, buf);
 }
 
 TFL_DEFINE_KERNEL(transpose_conv, 67, "TRANSPOSE_CONV", tconv_prepare, tconv_eval);
