@@ -67,13 +67,19 @@ def lstm_model(
     peephole: bool = False,
     variable_states: bool = True,
     state_buffers: bool = False,
+    act: str = "int8",
 ) -> bytes:
-    """One UNIDIRECTIONAL_SEQUENCE_LSTM as the converter writes it (24 inputs, TFLite's order)."""
+    """One UNIDIRECTIONAL_SEQUENCE_LSTM as the converter writes it (24 inputs, TFLite's order);
+    act="int16": the 16x8 form (int16 x, h and y at zero point 0, int64 gate biases)."""
     b = ModelBuilder()
-    x_scale, h_scale = f32(rng.uniform(0.004, 0.02)), f32(rng.uniform(0.004, 0.01))
+    wide = act == "int16"
+    narrow = 256.0 if wide else 1.0  # int16 steps: the same real ranges in 256 times the codes
+    x_scale = f32(rng.uniform(0.004, 0.02) / narrow)
+    h_scale = f32(rng.uniform(0.004, 0.01) / narrow)
     x_shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
     y_shape = [steps, batch, n_cell] if time_major else [batch, steps, n_cell]
-    x = b.tensor("x", x_shape, "int8", scale=x_scale, zero_point=int(rng.integers(-20, 21)))
+    x_zp = 0 if wide else int(rng.integers(-20, 21))
+    x = b.tensor("x", x_shape, act, scale=x_scale, zero_point=x_zp)
     ins: list = [x]
     for fan_in, name in ((n_in, "input"), (n_cell, "recurrent")):
         for gate in "ifco":
@@ -106,8 +112,10 @@ def lstm_model(
             b.tensor(
                 f"bias_{gate}",
                 [n_cell],
-                "int32",
-                data=rng.integers(-3000, 3001, size=n_cell),
+                "int64" if wide else "int32",
+                data=rng.integers(-3000 * 256, 3001 * 256, size=n_cell)
+                if wide
+                else rng.integers(-3000, 3001, size=n_cell),
                 scale=x_scale * 1e-2,
                 zero_point=0,
             )
@@ -126,14 +134,14 @@ def lstm_model(
         ]
     else:
         ins += [-1, -1]
-    h_zp = int(rng.integers(-10, 11))
+    h_zp = 0 if wide else int(rng.integers(-10, 11))
     h_data = np.full((batch, n_cell), h_zp) if state_buffers else None
     c_data = np.zeros((batch, n_cell)) if state_buffers else None
     ins.append(
         b.tensor(
             "h",
             [batch, n_cell],
-            "int8",
+            act,
             data=h_data,
             scale=h_scale,
             zero_point=h_zp,
@@ -152,7 +160,7 @@ def lstm_model(
         )
     )
     ins += [-1, -1, -1, -1]
-    y = b.tensor("y", y_shape, "int8", scale=h_scale, zero_point=h_zp)
+    y = b.tensor("y", y_shape, act, scale=h_scale, zero_point=h_zp)
     b.op(
         "UNIDIRECTIONAL_SEQUENCE_LSTM",
         ins,
@@ -193,6 +201,22 @@ def test_lstm_matches_tflm(seed, batch, steps, n_in, n_cell, time_major, cell_po
     ]
     shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
     assert_same(model, random_sequence(rng, shape), f"LSTM seed={seed}")
+
+
+@pytest.mark.parametrize("time_major, n_cell, clip", [(False, 7, 0.0), (True, 8, 2.0)])
+def test_lstm_16x8_matches_tflm(time_major, n_cell, clip):
+    """The 16x8 LSTM (int16 activations, int8 weights, int64 biases): one fixed model per
+    layout, a sequence of full-range int16 inputs, the state carried between invokes."""
+    rng = np.random.default_rng(16)
+    batch, steps, n_in = 2, 6, 5
+    model = lstm_model(rng, batch, steps, n_in, n_cell, time_major, -11, clip, act="int16")
+    shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
+    batch_in = [
+        [rng.integers(-32768, 32768, size=shape, dtype=np.int16)] for _ in range(SEQUENCE)
+    ]
+    assert_same(model, batch_in, f"LSTM 16x8 time_major={time_major}")
+    report = check_model(parse_model(model, "lstm16"))
+    assert report.deployable, report.offenders
 
 
 def test_lstm_state_buffers_are_ignored_like_tflm():

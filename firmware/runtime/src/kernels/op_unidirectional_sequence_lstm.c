@@ -21,9 +21,14 @@
  * copied into the state after the step (no scratch memory). s_c must be a power of two (the
  * converter's choice): tanh of the cell state is a shift of it.
  *
+ * 16x8 (int16 x, h and output, zero point 0; int8 weights; int64 gate biases; selected in
+ * prepare): the same steps with TFLM's 16x8 gate sums: int64 accumulators requantized as
+ * tfl_requantize_int64 does, and h clamped to int16.
+ *
  * Pool: 22 words, (multiplier, shift) pairs: input and recurrent for each gate in the order
  * input, forget, cell, output (16 words), then f*c, i*g and o*tanh(c). */
 #include "tfl_kernel.h"
+#include "tfl_kernel_int16.h"
 #include "tfl_kernel_lut16.h"
 #include "tfl_mac.h"
 
@@ -52,6 +57,9 @@ typedef struct {
   int32_t clip;                        /* quantized cell clip, -1 = none (0 clips to 0) */
 } lstm_data;
 TFL_OP_DATA_FITS(lstm_data);
+
+static tfl_status lstm_eval16(tfl_context *ctx, tfl_node *node);
+TFL_DEFINE_KERNEL16(lstm16, 44, "UNIDIRECTIONAL_SEQUENCE_LSTM", lstm_prepare, lstm_eval16);
 
 /* A per-tensor symmetric int8 weight matrix [rows, cols]. */
 static tfl_status check_weights(const tfl_tensor *w, int32_t rows, int32_t cols) {
@@ -82,7 +90,11 @@ static tfl_status lstm_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *c = tfl_node_input(ctx, node, IN_C);
   const tfl_tensor *y = tfl_node_output(ctx, node, 0);
   if (x == NULL || h == NULL || c == NULL || y == NULL) return TFL_ERR_MODEL_INVALID;
-  if (x->type != TFL_TYPE_INT8 || h->type != TFL_TYPE_INT8 || y->type != TFL_TYPE_INT8 ||
+  /* int8 x, h and y (int32 biases), or 16x8: int16 x, h and y (int64 biases) */
+  const int wide = TFL_IS_INT16(x);
+  const int32_t act_type = wide ? TFL_TYPE_INT16 : TFL_TYPE_INT8;
+  const int32_t bias_type = wide ? TFL_TYPE_INT64 : TFL_TYPE_INT32;
+  if (x->type != act_type || h->type != act_type || y->type != act_type ||
       c->type != TFL_TYPE_INT16) {
     return TFL_ERR_UNSUPPORTED_TYPE;
   }
@@ -115,12 +127,13 @@ static tfl_status lstm_prepare(tfl_context *ctx, tfl_node *node) {
   if (!(x->scale > 0.0f) || !(h->scale > 0.0f) || !(c->scale > 0.0f) || c->zero_point != 0) {
     return TFL_ERR_BAD_QUANTIZATION;
   }
+  if (wide && (x->zero_point != 0 || h->zero_point != 0)) return TFL_ERR_BAD_QUANTIZATION;
   for (int32_t g = 0; g < 4; ++g) {
     const tfl_tensor *b = tfl_node_input(ctx, node, IN_BIAS + g);
     TFL_ENSURE(check_weights(tfl_node_input(ctx, node, IN_W + g), n_cell, n_input));
     TFL_ENSURE(check_weights(tfl_node_input(ctx, node, IN_R + g), n_cell, n_cell));
     if (b == NULL) return TFL_ERR_UNSUPPORTED_OPTION;
-    if (b->type != TFL_TYPE_INT32) return TFL_ERR_UNSUPPORTED_TYPE;
+    if (b->type != bias_type) return TFL_ERR_UNSUPPORTED_TYPE;
     if (!b->is_constant) return TFL_ERR_UNSUPPORTED_OPTION;
     if (b->dims_count != 1 || b->dims[0] != n_cell) return TFL_ERR_BAD_SHAPE;
   }
@@ -164,6 +177,13 @@ static tfl_status lstm_prepare(tfl_context *ctx, tfl_node *node) {
   d->n_input = n_input;
   d->n_cell = n_cell;
   d->time_major = time_major;
+  if (wide) {
+    /* the eight gate (multiplier, shift) pairs feed tfl_requantize_int64 */
+    for (int32_t k = 0; k < 8; ++k) {
+      if (!tfl_int16_multipliers_ok(pool + 2 * k, 1)) return TFL_ERR_BAD_QUANTIZATION;
+    }
+    node->kernel = &lstm16;
+  }
   return TFL_OK;
 }
 
@@ -193,33 +213,64 @@ static void gate_preactivations(const int8_t *x, const int8_t *h, const tfl_tens
   }
 }
 
-static tfl_status lstm_eval(tfl_context *ctx, tfl_node *node) {
+/* sum_i v[i] * w[i] of int16 values and int8 weights, wrapping in 64 bits. */
+static uint64_t dot16(const int16_t *v, const int8_t *w, int32_t len) {
+  uint64_t acc = 0;
+  for (int32_t i = 0; i < len; ++i) acc += (uint64_t)(int64_t)((int32_t)v[i] * (int32_t)w[i]);
+  return acc;
+}
+
+/* 16x8: the same pre-activations from int64 sums (int64 bias, zero points 0). */
+static void gate_preactivations16(const int16_t *x, const int16_t *h, const tfl_tensor *w,
+                                  const tfl_tensor *r, const void *bias, const int32_t *mult,
+                                  const lstm_data *d, int32_t j0, int32_t n, int32_t out[4]) {
+  for (int32_t k = 0; k < n; ++k) {
+    const int8_t *wi = (const int8_t *)w->data + (j0 + k) * d->n_input;
+    const int8_t *wr = (const int8_t *)r->data + (j0 + k) * d->n_cell;
+    const uint64_t a = dot16(x, wi, d->n_input) + (uint64_t)tfl_load_i64(bias, j0 + k);
+    const int32_t vi = sat16(tfl_requantize_int64((int64_t)a, mult[0], mult[1]));
+    const int32_t vr =
+        sat16(tfl_requantize_int64((int64_t)dot16(h, wr, d->n_cell), mult[2], mult[3]));
+    out[k] = sat16(vi + vr);
+  }
+}
+
+/* Every step of every batch row; `bytes`: 1 for int8 x, h and y, 2 for int16 (16x8). */
+static tfl_status lstm_run(tfl_context *ctx, tfl_node *node, int32_t bytes) {
   const lstm_data *d = (const lstm_data *)node->data;
   const tfl_tensor *xt = tfl_node_input(ctx, node, IN_X);
   tfl_tensor *ht = tfl_node_input(ctx, node, IN_H);
   tfl_tensor *ct = tfl_node_input(ctx, node, IN_C);
   tfl_tensor *yt = tfl_node_output(ctx, node, 0);
   const tfl_tensor *w[4], *r[4];
-  const int32_t *bias[4];
+  const void *bias[4];
   for (int32_t g = 0; g < 4; ++g) {
     w[g] = tfl_node_input(ctx, node, IN_W + g);
     r[g] = tfl_node_input(ctx, node, IN_R + g);
-    bias[g] = (const int32_t *)tfl_node_input(ctx, node, IN_BIAS + g)->data;
+    bias[g] = tfl_node_input(ctx, node, IN_BIAS + g)->data;
   }
   const int32_t *pool = ctx->mem.pool + d->pool_index;
   const int32_t n_cell = d->n_cell;
+  const int wide = TFL_WITH_INT16 && bytes == 2;
+  const int32_t lo = wide ? -32768 : -128, hi = wide ? 32767 : 127;
   for (int32_t b = 0; b < d->batches; ++b) {
-    int8_t *h = (int8_t *)ht->data + b * n_cell;
+    uint8_t *h = (uint8_t *)ht->data + b * n_cell * bytes;
     int16_t *c = (int16_t *)ct->data + b * n_cell;
     for (int32_t t = 0; t < d->steps; ++t) {
       const int32_t row = d->time_major ? t * d->batches + b : b * d->steps + t;
-      const int8_t *x = (const int8_t *)xt->data + row * d->n_input;
-      int8_t *y = (int8_t *)yt->data + row * n_cell;
+      const uint8_t *x = (const uint8_t *)xt->data + row * d->n_input * bytes;
+      uint8_t *y = (uint8_t *)yt->data + row * n_cell * bytes;
       for (int32_t j0 = 0; j0 < n_cell; j0 += 4) {
         const int32_t n = tfl_min(4, n_cell - j0);
         int32_t pre[4][4];
         for (int32_t g = 0; g < 4; ++g) {
-          gate_preactivations(x, h, w[g], r[g], bias[g], pool + 4 * g, d, j0, n, pre[g]);
+          if (wide) {
+            gate_preactivations16((const int16_t *)(const void *)x, (const int16_t *)(void *)h,
+                                  w[g], r[g], bias[g], pool + 4 * g, d, j0, n, pre[g]);
+          } else {
+            gate_preactivations((const int8_t *)x, (const int8_t *)h, w[g], r[g],
+                                (const int32_t *)bias[g], pool + 4 * g, d, j0, n, pre[g]);
+          }
         }
         for (int32_t k = 0; k < n; ++k) {
           const int32_t ig = tfl_lut16_sigmoid(pre[GATE_I][k]);
@@ -232,15 +283,24 @@ static tfl_status lstm_eval(tfl_context *ctx, tfl_node *node) {
           if (d->clip >= 0) cell = tfl_clamp(cell, -d->clip, d->clip);
           c[j0 + k] = (int16_t)cell;
           const int32_t th = tfl_lut16_tanh(cell, d->tanh_multiplier, d->tanh_shift);
-          const int32_t out = d->hidden_zp + tfl_mac_requantize(th * og, pool[20], pool[21]);
-          y[j0 + k] = (int8_t)tfl_clamp(out, -128, 127);
+          const int32_t out =
+              tfl_clamp(d->hidden_zp + tfl_mac_requantize(th * og, pool[20], pool[21]), lo, hi);
+          if (wide) {
+            ((int16_t *)(void *)y)[j0 + k] = (int16_t)out;
+          } else {
+            ((int8_t *)y)[j0 + k] = (int8_t)out;
+          }
         }
       }
-      memmove(h, y, (size_t)n_cell); /* the same bytes only in a malformed model */
+      memmove(h, y, (size_t)(n_cell * bytes)); /* the same bytes only in a malformed model */
     }
   }
   return TFL_OK;
 }
+
+static tfl_status lstm_eval(tfl_context *ctx, tfl_node *node) { return lstm_run(ctx, node, 1); }
+
+static tfl_status lstm_eval16(tfl_context *ctx, tfl_node *node) { return lstm_run(ctx, node, 2); }
 
 TFL_DEFINE_KERNEL(unidirectional_sequence_lstm, 44, "UNIDIRECTIONAL_SEQUENCE_LSTM", lstm_prepare,
                   lstm_eval);
