@@ -685,6 +685,11 @@ def probes() -> list[Probe]:
         "int8 (int8 weights, int16 cell state)",
         lambda: seeds["kernel_lstm.tflite"],
     )
+    add(
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        "int16 (int8 weights, int64 bias, int16 cell state)",
+        lambda: seeds["kernel_lstm16.tflite"],
+    )
     add("SVDF", "int8 (int16 time weights and state)", lambda: seeds["kernel_svdf.tflite"])
     # resource variables set by a CALL_ONCE init subgraph (two subgraphs): one model for the four
     for op in ("CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"):

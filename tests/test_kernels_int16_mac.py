@@ -1,6 +1,6 @@
 """Differential tests of the 16x8 MAC-heavy kernels and their neighbours (CONV_2D,
-DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV, the pools, SOFTMAX, QUANTIZE, DEQUANTIZE:
-int16 activations, int8 weights, int64 or int32 bias; issue 14) against tflite-micro, exactly.
+DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV, the pools, SOFTMAX, QUANTIZE, DEQUANTIZE, the
+fused LSTM: int16 activations, int8 weights, int64 or int32 bias; issue 14) against tflite-micro, exactly.
 
 Each hypothesis example builds one single-op model with support/tflbuilder.py, runs random int16
 input sets through the ASan/UBSan host runner and through tflite-micro's Python runtime, and
@@ -20,6 +20,8 @@ from support.compare import assert_batch_same_as_tflm
 from support.runtime_host import init_status
 from support.strategies import seeds
 from support.tflbuilder import ModelBuilder, quantized_bias_scale
+from tinyflash.model import parse_model
+from tinyflash.opcheck import check_model
 
 SETTINGS = settings(
     max_examples=20,
@@ -412,3 +414,22 @@ def test_reduce_max_refuses_int16():
         y = b.tensor("y", [2], "int16", scale=0.01, zero_point=0)
         b.op(op, [x, ax], [y], keep_dims=False)
         assert init_status(b.build([x], [y])) == "TFL_ERR_UNSUPPORTED_TYPE", op
+
+
+@pytest.mark.parametrize("time_major, n_cell, clip", [(False, 7, 0.0), (True, 8, 2.0)])
+def test_lstm_int16(time_major, n_cell, clip):
+    """The 16x8 UNIDIRECTIONAL_SEQUENCE_LSTM (int16 x, h and y, int8 weights, int64 gate biases,
+    int16 cell state), which TF's converter does not write yet (docs/convert.md): one fixed
+    model per layout, built like tests/test_lstm.py's int8 ones, a sequence of full-range int16
+    inputs run in one interpreter each, so the state carried between invokes is checked too."""
+    from test_lstm import lstm_model  # noqa: PLC0415
+
+    rng = np.random.default_rng(16)
+    batch, steps, n_in = 2, 6, 5
+    model = lstm_model(rng, batch, steps, n_in, n_cell, time_major, -11, clip, act="int16")
+    info = parse_model(model, "lstm16.tflite")
+    assert [op.name for op in info.ops] == ["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert check_model(info).deployable
+    shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
+    sets = [[rng.integers(-32768, 32768, size=shape, dtype=np.int16)] for _ in range(SETS)]
+    assert_batch_same_as_tflm(model, sets, f"LSTM 16x8 time_major={time_major} n_cell={n_cell}")

@@ -203,22 +203,6 @@ def test_lstm_matches_tflm(seed, batch, steps, n_in, n_cell, time_major, cell_po
     assert_same(model, random_sequence(rng, shape), f"LSTM seed={seed}")
 
 
-@pytest.mark.parametrize("time_major, n_cell, clip", [(False, 7, 0.0), (True, 8, 2.0)])
-def test_lstm_16x8_matches_tflm(time_major, n_cell, clip):
-    """The 16x8 LSTM (int16 activations, int8 weights, int64 biases): one fixed model per
-    layout, a sequence of full-range int16 inputs, the state carried between invokes."""
-    rng = np.random.default_rng(16)
-    batch, steps, n_in = 2, 6, 5
-    model = lstm_model(rng, batch, steps, n_in, n_cell, time_major, -11, clip, act="int16")
-    shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
-    batch_in = [
-        [rng.integers(-32768, 32768, size=shape, dtype=np.int16)] for _ in range(SEQUENCE)
-    ]
-    assert_same(model, batch_in, f"LSTM 16x8 time_major={time_major}")
-    report = check_model(parse_model(model, "lstm16"))
-    assert report.deployable, report.offenders
-
-
 def test_lstm_state_buffers_are_ignored_like_tflm():
     """Some converters write an initial value for the state tensors: TFLM ignores it (state starts
     at zero, int8 at its zero point) and so does the runtime; model.py does not call them

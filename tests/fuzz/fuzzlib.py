@@ -159,10 +159,12 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op(op, [x, c], [y], **options)
         return b.build([x], [y])
 
-    def lstm() -> bytes:  # the fused LSTM as the converter writes it (24 inputs)
+    def lstm(act: str = "int8") -> bytes:  # the fused LSTM as the converter writes it (24 inputs)
         rng = np.random.default_rng(1)
+        wide = act == "int16"  # 16x8: int16 x, h and y (zero point 0), int64 gate biases
+        zp = 0 if wide else 2
         b = ModelBuilder()
-        x = b.tensor("x", [1, 3, 4], "int8", scale=0.01, zero_point=2)
+        x = b.tensor("x", [1, 3, 4], act, scale=0.01 / 256 if wide else 0.01, zero_point=zp)
         ins: list = [x]
         for fan_in in (4, 5):
             ins += [
@@ -179,21 +181,26 @@ def kernel_seed_models() -> dict[str, bytes]:
         ins += [-1, -1, -1]
         ins += [
             b.tensor(
-                f"b{g}", [5], "int32", data=rng.integers(-999, 999, 5), scale=4e-5, zero_point=0
+                f"b{g}",
+                [5],
+                "int64" if wide else "int32",
+                data=rng.integers(-999, 999, 5),
+                scale=4e-5,
+                zero_point=0,
             )
             for g in range(4)
         ]
         ins += [
             -1,
             -1,
-            b.tensor("h", [1, 5], "int8", scale=0.008, zero_point=-1, is_variable=True),
+            b.tensor("h", [1, 5], act, scale=0.008, zero_point=-zp // 2, is_variable=True),
             b.tensor("c", [1, 5], "int16", scale=2.0**-11, zero_point=0, is_variable=True),
             -1,
             -1,
             -1,
             -1,
         ]
-        y = b.tensor("y", [1, 3, 5], "int8", scale=0.008, zero_point=-1)
+        y = b.tensor("y", [1, 3, 5], act, scale=0.008, zero_point=-zp // 2)
         b.op(
             "UNIDIRECTIONAL_SEQUENCE_LSTM",
             ins,
@@ -511,6 +518,7 @@ def kernel_seed_models() -> dict[str, bytes]:
         ),
         "div": lambda: binary("DIV", fused_activation_function="RELU"),
         "lstm": lstm,
+        "lstm16": lambda: lstm("int16"),
         "int16_elementwise": int16_elementwise,
         "int16_data": int16_data,
         "svdf": svdf,
