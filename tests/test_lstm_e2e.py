@@ -255,3 +255,65 @@ np.save(out + "/cal.npy", np.random.default_rng(0).uniform(-1, 1, (20, 1, 8)).as
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "stateful" in done.stderr and "one time step per frame" in done.stderr, done.stderr
     assert "unroll=True" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    "board",
+    [
+        "host",
+        pytest.param(
+            "mps2-an386",
+            marks=[
+                pytest.mark.qemu,
+                pytest.mark.skipif(
+                    shutil.which("arm-none-eabi-gcc") is None
+                    or shutil.which("qemu-system-arm") is None,
+                    reason="arm-none-eabi-gcc and qemu-system-arm are needed",
+                ),
+            ],
+        ),
+    ],
+)
+def test_16x8_lstm_routes(board: str, tmp_path: Path) -> None:
+    """--mode int16x8 on an LSTM: TF 2.21's 16x8 quantizer refuses the fused op (convert says so
+    in one sentence and names the routes); the same LSTM with unroll=True converts to per-step
+    16x8 ops (int16 constants among them), is deployable and verifies bit-exact."""
+    script = f"""
+import os, numpy as np
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tf_keras as keras
+out = {str(tmp_path)!r}
+for name, unroll in (("fused", False), ("unrolled", True)):
+    keras.utils.set_random_seed(1)
+    keras.Sequential([keras.Input((6, 5)), keras.layers.LSTM(4, unroll=unroll),
+                      keras.layers.Dense(2)]).save(out + "/" + name + ".h5")
+np.save(out + "/cal.npy", np.random.default_rng(0).uniform(-1, 1, (16, 6, 5)).astype(np.float32))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    cal = str(tmp_path / "cal.npy")
+    if board == "host":
+        done = tinyflash(
+            "convert", str(tmp_path / "fused.h5"), "-o", str(tmp_path / "f.tflite"),
+            "--data", cal, "--mode", "int16x8",
+        )  # fmt: skip
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "writes no fused 16x8 LSTM" in done.stderr and "unroll=True" in done.stderr
+    model = tmp_path / "u.tflite"
+    done = tinyflash(
+        "convert", str(tmp_path / "unrolled.h5"), "-o", str(model), "--data", cal,
+        "--mode", "int16x8",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = {op.name for op in load_model(model).ops}
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in names and {"LOGISTIC", "TANH", "MUL"} <= names
+    done = tinyflash(
+        "verify", str(model), "--board", board, "-o", str(tmp_path / "p"),
+        "--samples", "8", "--json",
+    )  # fmt: skip
+    result = json.loads(done.stdout)
+    assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
+    exact = [m for m in result["metrics"] if m["reference"] == "tflm"]
+    assert exact and all(m["exact_fraction"] == 1.0 for m in exact)

@@ -613,6 +613,12 @@ def convert_model(
                         if rolled
                         else ""
                     )
+                    if "16x8-bit not yet supported for op: 'UNIDIRECTIONAL_SEQUENCE_LSTM'" in text:
+                        hint = (
+                            "; TF 2.21 writes no fused 16x8 LSTM — build the LSTM with "
+                            "unroll=True (its per-step ops run 16x8) or convert with --mode int8 "
+                            "(docs/convert.md, 16x8)"
+                        )
                     failure = TinyflashError(
                         f"{spec.label}: the TensorFlow converter rejected the "
                         f"model in mode {mode} ({text}){hint}; run again "

@@ -421,8 +421,9 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
         and state.dtype == "int16"
         and state.is_variable == variable
     }
-    if sixteen:
+    if sixteen:  # an op of the 16x8 list: int16 activations and int16 constant operands
         int16_ok |= {t.index for t in acts if t.dtype == "int16"}
+        int16_ok |= {t.index for _, t in consts if t.dtype == "int16"}
     bad = [
         t
         for t in acts
