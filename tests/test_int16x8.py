@@ -117,6 +117,28 @@ def test_int8_model_scheme_and_int64_bias_refused() -> None:
     assert "int64 bias" in report.offenders[0]
 
 
+def test_int16_constant_operand_is_accepted_in_16x8() -> None:
+    """The unrolled 16x8 LSTM adds an int16 constant (its gates' ADDs): deployable in a 16x8
+    model and run bit-exact; the same constant in an int8 model stays refused."""
+    from support.compare import assert_batch_same_as_tflm  # noqa: PLC0415
+
+    def add_model(act: str) -> bytes:
+        b = ModelBuilder()
+        x = b.tensor("x", [1, 4], act, scale=1.0 / 4096, zero_point=0)
+        c = b.tensor("c", [4], "int16", data=[-3000, 7, 0, 32767], scale=1.0 / 2048, zero_point=0)
+        y = b.tensor("y", [1, 4], act, scale=1.0 / 1024, zero_point=0)
+        b.op("ADD", [x, c], [y])
+        return b.build([x], [y])
+
+    model = add_model("int16")
+    assert check_model(parse_model(model, "add16.tflite")).deployable
+    rng = np.random.default_rng(3)
+    sets = [[rng.integers(-32768, 32768, size=(1, 4), dtype=np.int16)] for _ in range(4)]
+    assert_batch_same_as_tflm(model, sets, "ADD int16 with an int16 constant")
+    report = check_model(parse_model(add_model("int8"), "add8.tflite"))
+    assert not report.deployable and "int16 constant" in report.offenders[0], report.offenders
+
+
 def test_op_without_int16_kernel_is_named() -> None:
     """An op whose kernel is int8-only in a 16x8 model: refused naming the op and why."""
     op = next(
