@@ -172,11 +172,14 @@ def test_every_format_converts_to_the_fused_lstm(fmt: str, tmp_path: Path) -> No
     shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
     reason="arm-none-eabi-gcc and qemu-system-arm are needed",
 )
-@pytest.mark.parametrize("seed_model", ["kernel_svdf.tflite", "kernel_lstm.tflite"])
+@pytest.mark.parametrize(
+    "seed_model", ["kernel_svdf.tflite", "kernel_lstm.tflite", "kernel_lstm16.tflite"]
+)
 def test_state_carries_over_50_invokes_on_the_device(seed_model: str, tmp_path: Path) -> None:
-    """The SVDF and LSTM seed models (tests/fuzz/fuzzlib.py) keep state between invokes: 50
-    consecutive inputs on mps2-an386 equal one TFLM interpreter run over the same sequence. The
-    firmware's boot self-test has advanced the state before; verify's RESET must zero it."""
+    """The SVDF and LSTM (int8 and 16x8) seed models (tests/fuzz/fuzzlib.py) keep state between
+    invokes: 50 consecutive inputs on mps2-an386 equal one TFLM interpreter run over the same
+    sequence. The firmware's boot self-test has advanced the state before; verify's RESET must
+    zero it."""
     sys.path.insert(0, str(REPO / "tests" / "fuzz"))
     try:
         import fuzzlib
@@ -199,6 +202,8 @@ def test_state_carries_over_50_invokes_on_the_device(seed_model: str, tmp_path: 
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
     assert result["samples"] == 50
+    exact = [m for m in result["metrics"] if m["reference"] == "tflm"]
+    assert exact and all(m["exact_fraction"] == 1.0 for m in exact)
 
 
 @pytest.mark.qemu

@@ -163,6 +163,7 @@ def kernel_seed_models() -> dict[str, bytes]:
         rng = np.random.default_rng(1)
         wide = act == "int16"  # 16x8: int16 x, h and y (zero point 0), int64 gate biases
         zp = 0 if wide else 2
+        h_scale = 0.008 / 256 if wide else 0.008
         b = ModelBuilder()
         x = b.tensor("x", [1, 3, 4], act, scale=0.01 / 256 if wide else 0.01, zero_point=zp)
         ins: list = [x]
@@ -193,14 +194,14 @@ def kernel_seed_models() -> dict[str, bytes]:
         ins += [
             -1,
             -1,
-            b.tensor("h", [1, 5], act, scale=0.008, zero_point=-zp // 2, is_variable=True),
+            b.tensor("h", [1, 5], act, scale=h_scale, zero_point=-zp // 2, is_variable=True),
             b.tensor("c", [1, 5], "int16", scale=2.0**-11, zero_point=0, is_variable=True),
             -1,
             -1,
             -1,
             -1,
         ]
-        y = b.tensor("y", [1, 3, 5], act, scale=0.008, zero_point=-zp // 2)
+        y = b.tensor("y", [1, 3, 5], act, scale=h_scale, zero_point=-zp // 2)
         b.op(
             "UNIDIRECTIONAL_SEQUENCE_LSTM",
             ins,
