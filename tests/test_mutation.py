@@ -96,6 +96,7 @@ def builder_models() -> dict[str, bytes]:
         # 16x8 (issue 14): the int16 elementwise and data-movement kernels
         "kernel_int16_elementwise": seeds["kernel_int16_elementwise.tflite"],
         "kernel_int16_data": seeds["kernel_int16_data.tflite"],
+        "kernel_lstm16": seeds["kernel_lstm16.tflite"],  # the fused 16x8 LSTM
     }
 
 
@@ -111,6 +112,7 @@ def builder_models() -> dict[str, bytes]:
         "kernel_stream",
         "kernel_int16_elementwise",
         "kernel_int16_data",
+        "kernel_lstm16",
     ],
 )
 def test_mutants_return_an_error_or_run(name: str, tmp_path: Path) -> None:
