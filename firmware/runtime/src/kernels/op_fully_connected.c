@@ -316,7 +316,9 @@ static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
 #if TFL_MAC_DSP
     /* four units at a time by SMLAD (tfl_kernel_mac16.h: the same 64-bit sums) */
     for (; w_off == 0 && n + 4 <= units; n += 4) {
-      uint64_t sum[4] = {0, 0, 0, 0};
+      uint64_t sum[4];
+      uint32_t unused[4];
+      tfl_mac16_clear(sum, unused);
       tfl_dot4_s16_wide(x, (const int8_t *)w->data + n * depth, depth, depth, sum);
       for (int32_t j = 0; j < 4; ++j) y[n + j] = tfl_out16_value(&o, sum[j], n + j);
     }

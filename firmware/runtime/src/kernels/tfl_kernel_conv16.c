@@ -18,33 +18,39 @@ typedef struct {
 
 #if TFL_MAC_DSP
 /* CONV_2D, one group: channels 0 .. 4 * (oc / 4) - 1 of the pixel, fic inputs per tap, by
- * tfl_dot4_s16. Taps are summed in 32 bits until the next would pass TFL_MAC16_SPAN products,
- * then widened; a tap deeper than the span goes through the chunked tfl_dot4_s16_wide. */
-TFL_MAC_OUTLINE static int32_t conv16_dsp(const conv16_window *win, const int8_t *wt, int32_t kh, int32_t kw,
-                          int32_t fic, int32_t oc, const tfl_out16 *o, int16_t *y) {
+ * tfl_dot4_s16 over runs of taps (a window row, or one tap under dilation). Runs are summed in
+ * 32 bits until the next would pass TFL_MAC16_SPAN products, then widened; a run longer than
+ * the span goes through the chunked tfl_dot4_s16_wide. */
+TFL_MAC_OUTLINE static int32_t conv16_dsp(const conv16_window *win, const int8_t *wt, int32_t kh,
+                                          int32_t kw, int32_t fic, int32_t oc, const tfl_out16 *o,
+                                          int16_t *y) {
   const int32_t stride = kh * kw * fic; /* weights between output channels */
   const int32_t blocks_end = oc & ~3;
+  /* dilation 1 (taps fic apart, as the weights are): a window row is one run of activations */
+  const int32_t run_taps = win->step_x == fic ? win->fx1 - win->fx0 : 1;
   for (int32_t c = 0; c < blocks_end; c += 4) {
-    uint64_t sum[4] = {0, 0, 0, 0};
-    uint32_t acc[4] = {0, 0, 0, 0};
-    int32_t held = 0; /* products in acc */
+    uint64_t sum[4];
+    uint32_t acc[4];
+    tfl_mac16_clear(sum, acc); /* not `= {0}`: a memset call at -Os */
+    int32_t held = 0;          /* products in acc */
     for (int32_t fy = win->fy0; fy < win->fy1; ++fy) {
-      for (int32_t fx = win->fx0; fx < win->fx1; ++fx) {
+      for (int32_t fx = win->fx0; fx < win->fx1; fx += run_taps) {
         const int16_t *xp = win->x + (win->base + fy * win->step_y + fx * win->step_x);
         const int8_t *wp = wt + ((c * kh + fy) * kw + fx) * fic;
-        if (fic > TFL_MAC16_SPAN) {
-          tfl_dot4_s16_wide(xp, wp, stride, fic, sum);
+        const int32_t len = run_taps * fic;
+        if (len > TFL_MAC16_SPAN) {
+          tfl_dot4_s16_wide(xp, wp, stride, len, sum);
           continue;
         }
-        if (held + fic > TFL_MAC16_SPAN) {
+        if (held + len > TFL_MAC16_SPAN) {
           for (int32_t j = 0; j < 4; ++j) {
             sum[j] += tfl_mac16_widen(acc[j]);
             acc[j] = 0;
           }
           held = 0;
         }
-        tfl_dot4_s16(xp, wp, stride, fic, acc);
-        held += fic;
+        tfl_dot4_s16(xp, wp, stride, len, acc);
+        held += len;
       }
     }
     for (int32_t j = 0; j < 4; ++j) {
@@ -55,16 +61,16 @@ TFL_MAC_OUTLINE static int32_t conv16_dsp(const conv16_window *win, const int8_t
 }
 
 /* (a & 0xFFFF) * (b & 0xFFFF) + acc, the halves chosen by the mnemonic (signed, wrapping). */
-#define CONV16_SMLA(op, a, b, acc)                                       \
-  do {                                                                   \
-    __asm__(op " %0, %1, %2, %0" : "+r"(acc) : "r"(a), "r"(b));          \
+#define CONV16_SMLA(op, a, b, acc)                              \
+  do {                                                          \
+    __asm__(op " %0, %1, %2, %0" : "+r"(acc) : "r"(a), "r"(b)); \
   } while (0)
 
 /* DEPTHWISE_CONV_2D with depth multiplier 1 and at most TFL_MAC16_SPAN taps: four adjacent
  * channels per pass, one product each per tap. Activation words hold channels (0, 1) and
  * (2, 3); SXTB16 gives weights (0, 2), SXTB16 ROR 8 weights (1, 3); SMLAxy picks the halves. */
-TFL_MAC_NOINLINE static int32_t dw16_dsp(const conv16_window *win, const int8_t *wt, int32_t kw, int32_t oc,
-                        const tfl_out16 *o, int16_t *y) {
+TFL_MAC_NOINLINE static int32_t dw16_dsp(const conv16_window *win, const int8_t *wt, int32_t kw,
+                                         int32_t oc, const tfl_out16 *o, int16_t *y) {
   const int32_t blocks_end = oc & ~3;
   for (int32_t c = 0; c < blocks_end; c += 4) {
     uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;

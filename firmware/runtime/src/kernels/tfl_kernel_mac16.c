@@ -3,8 +3,8 @@
 
 #if TFL_MAC_DSP
 
-TFL_MAC_NOINLINE void tfl_dot4_s16(const int16_t *x, const int8_t *w, int32_t w_stride,
-                                   int32_t len, uint32_t acc[4]) {
+TFL_MAC_NOINLINE void tfl_dot4_s16(const int16_t *x, const int8_t *w, int32_t w_stride, int32_t len,
+                                   uint32_t acc[4]) {
   /* Assembly for the same reason as tfl_dot4_patch (13 live registers). Per 4-block: two
    * activation words (x0 | x1 << 16, x2 | x3 << 16; unaligned LDR, as int16 rows start at any
    * even address), repacked by PKHBT / PKHTB into (x0, x2) and (x1, x3), the halves SXTB16 and
@@ -65,7 +65,8 @@ TFL_MAC_NOINLINE void tfl_dot4_s16_wide(const int16_t *x, const int8_t *w, int32
                                         int32_t len, uint64_t sum[4]) {
   while (len > 0) {
     const int32_t n = len < TFL_MAC16_SPAN ? len : TFL_MAC16_SPAN;
-    uint32_t acc[4] = {0, 0, 0, 0};
+    uint32_t acc[4];
+    tfl_mac_store4(acc, 0, 0, 0, 0);
     tfl_dot4_s16(x, w, w_stride, n, acc);
     for (int32_t j = 0; j < 4; ++j) sum[j] += tfl_mac16_widen(acc[j]);
     x += n;

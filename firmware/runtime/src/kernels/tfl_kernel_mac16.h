@@ -29,8 +29,15 @@ void tfl_dot4_s16_wide(const int16_t *x, const int8_t *w, int32_t w_stride, int3
                        uint64_t sum[4]);
 
 /* The exact value of a 32-bit accumulator of at most TFL_MAC16_SPAN products, as a 64-bit sum. */
-static inline uint64_t tfl_mac16_widen(uint32_t acc) {
-  return (uint64_t)(int64_t)(int32_t)acc;
+static inline uint64_t tfl_mac16_widen(uint32_t acc) { return (uint64_t)(int64_t)(int32_t)acc; }
+
+/* Zeroes both accumulator sets one store at a time (an initializer is a memset call at -Os). */
+static inline void tfl_mac16_clear(uint64_t sum[4], uint32_t acc[4]) {
+  tfl_mac_store4(acc, 0, 0, 0, 0);
+  sum[0] = 0;
+  sum[1] = 0;
+  sum[2] = 0;
+  sum[3] = 0;
 }
 
 #endif
