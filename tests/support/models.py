@@ -107,6 +107,21 @@ def fc_model(inputs: int, units: int) -> bytes:
     return b.build([x], [y])
 
 
+def _int64_bias(
+    b: ModelBuilder, rng: np.random.Generator, name: str, in_scale: float, w_scales: list[float]
+) -> Tensor:
+    """A 16x8 bias: one int64 in [-20000, 20000) per weight scale, at the product scales."""
+    n = len(w_scales)
+    return b.tensor(
+        name,
+        None,
+        "int64",
+        data=rng.integers(-20000, 20000, n),
+        scale=quantized_bias_scale(in_scale, w_scales),
+        zero_point=[0] * n,
+    )
+
+
 def small_model_16x8() -> bytes:
     """16x8 (int16 activations, int8 per-channel weights, int64 bias): CONV_2D -> DEPTHWISE_CONV_2D
     -> MAX_POOL_2D -> AVERAGE_POOL_2D -> FULLY_CONNECTED (flattening its 4-D input) -> SOFTMAX."""
@@ -114,14 +129,7 @@ def small_model_16x8() -> bytes:
     b = ModelBuilder()
 
     def bias(name: str, n: int, in_scale: float, w_scales: list[float]) -> Tensor:
-        return b.tensor(
-            name,
-            None,
-            "int64",
-            data=rng.integers(-20000, 20000, n),
-            scale=quantized_bias_scale(in_scale, w_scales),
-            zero_point=[0] * len(w_scales),
-        )
+        return _int64_bias(b, rng, name, in_scale, w_scales)
 
     x = b.tensor("x", [1, 6, 6, 2], "int16", scale=1 / 8192, zero_point=0)
     s1 = [0.01, 0.02, 0.015, 0.03]
@@ -197,14 +205,7 @@ def long_sums_model_16x8() -> bytes:
         )
 
     def bias(name: str, n: int, in_scale: float) -> Tensor:
-        return b.tensor(
-            name,
-            None,
-            "int64",
-            data=rng.integers(-20000, 20000, n),
-            scale=quantized_bias_scale(in_scale, [0.01] * n),
-            zero_point=[0] * n,
-        )
+        return _int64_bias(b, rng, name, in_scale, [0.01] * n)
 
     same: dict[str, Any] = {"padding": "SAME", "stride_w": 1, "stride_h": 1}
     scales = [1 / 8192, 0.0407, 0.68, 1.36, 22.7]  # multipliers 3e-5, 6e-4, 5e-3, 6e-4
