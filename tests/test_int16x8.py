@@ -215,7 +215,7 @@ def test_deploy_refuses_host_only_mode_before_converting(tmp_path: Path, mode: s
 @pytest.mark.parametrize("board,kernels", FIRMWARES)
 def test_small_16x8_model_is_bit_exact(tmp_path: Path, board: str, kernels: str) -> None:
     """Every 16x8 kernel of this helper in one model (support/models.py), random int16 inputs
-    over the protocol's 2-byte elements; the DSP firmware runs the portable int16 evals."""
+    over the protocol's 2-byte elements; the DSP firmware runs the SMLAD convolutions and FC."""
     from support.models import small_model_16x8
 
     model = tmp_path / "small_16x8.tflite"
