@@ -1,0 +1,161 @@
+"""IF and WHILE (issue 15): control flow over the runtime's subgraphs.
+
+The fuzz seeds kernel_if and kernel_while (tests/fuzz/fuzzlib.py, written with the flatbuffer
+builder; three subgraphs each) run on the C runtime, with the sequential layout and with
+tinyflash's plans, bit-exact against the tflite-micro Python runtime; malformed variants are
+refused by prepare with a status code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from support.runtime_host import host_run, init_status, run_model_batch, tflm_reference_batch
+from support.tflbuilder import ModelBuilder
+from tinyflash.model import parse_model
+from tinyflash.opcheck import check_model
+from tinyflash.plan import op_timeline, plan_memory, verify_plan
+
+REPO = Path(__file__).resolve().parents[1]
+Q = {"scale": 0.05, "zero_point": 1}
+ONE = {"scale": 0.5, "zero_point": 0}
+
+
+def seeds() -> dict[str, bytes]:
+    sys.path.insert(0, str(REPO / "tests" / "fuzz"))
+    try:
+        import fuzzlib
+    finally:
+        sys.path.pop(0)
+    return fuzzlib.control_flow_models()
+
+
+def if_batch(n: int, seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [
+        [rng.integers(-128, 128, (1, 8), dtype=np.int8), rng.integers(-3, 4, (1,), dtype=np.int8)]
+        for _ in range(n)
+    ]
+
+
+def while_batch(n: int, seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [
+        [
+            rng.integers(-128, 128, (1,), dtype=np.int8),  # start of i: 0 to 138 body runs
+            rng.integers(-128, 128, (1, 8), dtype=np.int8),
+            rng.integers(-6, 7, (1, 8), dtype=np.int8),
+        ]
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("plan", ["none", "portable", "dsp"])
+@pytest.mark.parametrize("kind", ["if", "while"])
+def test_control_flow_seed_is_bit_exact(kind: str, plan: str) -> None:
+    """Both branches of IF, and WHILE from 0 to 138 body runs, equal TFLM's outputs."""
+    model = seeds()[kind]
+    seed = 15
+    batch = (if_batch if kind == "if" else while_batch)(40, seed)
+    offsets = None if plan == "none" else list(plan_memory(parse_model(model, kind), plan).c_offsets)
+    got = run_model_batch(model, batch, offsets=offsets)
+    ref = tflm_reference_batch(model, batch)
+    for i, (g, r) in enumerate(zip(got, ref)):
+        for k, (gk, rk) in enumerate(zip(g, r)):
+            assert np.array_equal(gk, rk), f"seed {seed}, sample {i}, output {k}: {gk} != {rk}"
+    if kind == "if":  # both branches taken: x + 1.0 where c > 0, x - 1.0 elsewhere
+        taken = {bool(s[1][0] > 0) for s in batch}
+        assert taken == {True, False}
+    else:  # the loop ran to i = 10 where i started below, did not run elsewhere
+        for s, r in zip(batch, ref):
+            assert r[0][0] == max(int(s[0][0]), 10)
+            if s[0][0] >= 10:
+                assert np.array_equal(r[1], s[1])
+
+
+@pytest.mark.parametrize("kind", ["if", "while"])
+def test_plan_runs_the_called_subgraphs_inside_the_op(kind: str) -> None:
+    """The timeline puts the called subgraphs' ops between two steps of the control-flow op; the
+    plan verifies and the C runtime uses exactly the planned arena."""
+    model = seeds()[kind]
+    info = parse_model(model, kind)
+    assert info.subgraph_count == 3
+    timeline = op_timeline(info)
+    op = 1 if kind == "if" else 0
+    assert timeline.count(op) == 2 and set(timeline) == set(range(len(info.ops)))
+    first, last = timeline.index(op), len(timeline) - 1 - timeline[::-1].index(op)
+    assert set(timeline[first + 1 : last]) == set(range(len(info.ops))) - set(info.subgraphs[0].ops)
+    plan = plan_memory(info)
+    verify_plan(info, plan)
+    batch = (if_batch if kind == "if" else while_batch)(3, 1)
+    run = host_run(model, batch, offsets=list(plan.c_offsets))
+    assert run.returncode == 0, run.stderr
+    assert run.arena_used == plan.arena_bytes
+    report = check_model(info)
+    assert report.deployable, report.offenders
+    assert not report.warnings
+
+
+def _if_model(
+    then: int = 1,
+    else_: int = 2,
+    cond_type: str = "bool",
+    cond_shape: tuple[int, ...] = (1,),
+    branch_shape: tuple[int, ...] = (1, 8),
+    branch_inputs: int = 1,
+) -> bytes:
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 8], "int8", **Q)
+    flag = b.tensor("flag", list(cond_shape), cond_type, **({} if cond_type == "bool" else ONE))
+    y = b.tensor("y", [1, 8], "int8", **Q)
+    b.op("IF", [flag, x], [y], then_subgraph_index=then, else_subgraph_index=else_)
+    branches = []
+    for k in range(2):
+        g = ModelBuilder()
+        shape = list(branch_shape) if k == 1 else [1, 8]
+        ins = [g.tensor(f"x{i}", shape, "int8", **Q) for i in range(branch_inputs)]
+        out = g.tensor("y", shape, "int8", **Q)
+        g.op("RELU", [ins[0]], [out])
+        branches.append((g, ins, [out]))
+    return b.build([flag, x], [y], subgraphs=branches)
+
+
+def _while_model(cond_output: str = "bool", size: int = 1, body_outputs: int = 1, body: int = 2) -> bytes:
+    """WHILE x < 0.05: x = relu(x) over `size` elements (init only: it would not end)."""
+    b = ModelBuilder()
+    x = b.tensor("x", [size], "int8", **Q)
+    y = b.tensor("y", [size], "int8", **Q)
+    b.op("WHILE", [x], [y], cond_subgraph_index=1, body_subgraph_index=body)
+    cond = ModelBuilder()
+    cx = cond.tensor("x", [size], "int8", **Q)
+    k = cond.tensor("k", [1], "int8", data=np.array([2]), **Q)
+    more = cond.tensor("more", [size], cond_output, **({} if cond_output == "bool" else Q))
+    cond.op("LESS" if cond_output == "bool" else "MINIMUM", [cx, k], [more])
+    bb = ModelBuilder()
+    bx = bb.tensor("x", [size], "int8", **Q)
+    outs = [bb.tensor(f"y{i}", [size], "int8", **Q) for i in range(body_outputs)]
+    for o in outs:
+        bb.op("RELU", [bx], [o])
+    return b.build([x], [y], subgraphs=[(cond, [cx], [more]), (bb, [bx], outs)])
+
+
+def test_malformed_control_flow_is_refused() -> None:
+    assert init_status(_if_model()) == "TFL_OK"
+    # a branch that is the IF's own subgraph (would recurse)
+    assert init_status(_if_model(then=0)) == "TFL_ERR_MODEL_INVALID"
+    assert init_status(_if_model(else_=0)) == "TFL_ERR_MODEL_INVALID"
+    # the condition: bool with one element (as TFLM)
+    assert init_status(_if_model(cond_type="int8")) == "TFL_ERR_UNSUPPORTED_TYPE"
+    assert init_status(_if_model(cond_shape=(2,))) == "TFL_ERR_BAD_SHAPE"
+    # a branch whose tensors do not fit the operator's: count, then bytes
+    assert init_status(_if_model(branch_inputs=2)) == "TFL_ERR_MODEL_INVALID"
+    assert init_status(_if_model(branch_shape=(1, 4))) == "TFL_ERR_BAD_SHAPE"
+    # WHILE: the condition's first output is not one bool; the body's outputs do not fit
+    assert init_status(_while_model()) == "TFL_OK"
+    assert init_status(_while_model(body=0)) == "TFL_ERR_MODEL_INVALID"
+    assert init_status(_while_model(cond_output="int8")) == "TFL_ERR_UNSUPPORTED_TYPE"
+    assert init_status(_while_model(size=2)) == "TFL_ERR_BAD_SHAPE"  # two bools
+    assert init_status(_while_model(body_outputs=2)) == "TFL_ERR_MODEL_INVALID"
