@@ -7,12 +7,15 @@ refused by prepare with a status code."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from support.cli import tinyflash
 from support.runtime_host import host_run, init_status, run_model_batch, tflm_reference_batch
 from support.tflbuilder import ModelBuilder
 from tinyflash.model import parse_model
@@ -159,3 +162,68 @@ def test_malformed_control_flow_is_refused() -> None:
     assert init_status(_while_model(cond_output="int8")) == "TFL_ERR_UNSUPPORTED_TYPE"
     assert init_status(_while_model(size=2)) == "TFL_ERR_BAD_SHAPE"  # two bools
     assert init_status(_while_model(body_outputs=2)) == "TFL_ERR_MODEL_INVALID"
+
+
+# ---- converted with TensorFlow: examples/control_flow -------------------------------------------
+
+TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")
+EXAMPLE = REPO / "examples" / "control_flow" / "model.py"
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """examples/control_flow's two models through `tinyflash convert`, calibrated on 100 seeded
+    samples (the two TensorFlow conversions of this file)."""
+    out = tmp_path_factory.mktemp("control_flow")
+    data = out / "cal.npy"
+    np.save(data, np.random.default_rng(0).uniform(-1, 1, (100, 1, 8)).astype(np.float32))
+    models = {}
+    for kind in ("cond", "while"):
+        model = out / f"{kind}.tflite"
+        done = tinyflash("convert", f"{EXAMPLE}:{kind}_model", "-o", model, "--data", data, "--json")
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert json.loads(done.stdout)["deployable"] is True
+        models[kind] = model
+    return models
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["cond", "while"])
+def test_converted_control_flow_is_bit_exact_on_the_host_runtime(
+    converted: dict[str, Path], kind: str
+) -> None:
+    """The converter keeps tf.cond as IF and tf.while_loop as WHILE (three subgraphs, int8
+    arithmetic, float32 only in the tensors the op carries); 60 inputs through the C runtime with
+    tinyflash's plan equal TFLM's, and tf.cond takes both branches over them."""
+    model = converted[kind].read_bytes()
+    info = parse_model(model, kind)
+    assert info.subgraph_count == 3
+    names = [op.name for op in info.ops]
+    assert ("IF" if kind == "cond" else "WHILE") in names and "SELECT" not in names
+    assert check_model(info).deployable
+    rng = np.random.default_rng(7)
+    batch = [[rng.integers(-128, 128, (1, 8), dtype=np.int8)] for _ in range(60)]
+    got = run_model_batch(model, batch, offsets=list(plan_memory(info).c_offsets))
+    ref = tflm_reference_batch(model, batch)
+    for i, (g, r) in enumerate(zip(got, ref)):
+        assert np.array_equal(g[0], r[0]), f"sample {i}: {g[0]} != {r[0]}"
+    if kind == "cond":
+        zp = info.tensors[info.inputs[0]].quant.zero_points[0]
+        signs = {bool((s[0].astype(np.int32) - zp).sum() > 0) for s in batch}
+        assert signs == {True, False}
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.skipif(not all(map(shutil.which, TOOLS)), reason=f"{' and '.join(TOOLS)} are needed")
+@pytest.mark.parametrize("kind", ["cond", "while"])
+def test_converted_control_flow_verifies_on_mps2_an386(
+    converted: dict[str, Path], kind: str, tmp_path: Path
+) -> None:
+    """generate, build and run on QEMU mps2-an386: outputs bit-exact with tflite-micro."""
+    project = ["--board", "mps2-an386", "-o", str(tmp_path / "p")]
+    done = tinyflash("verify", converted[kind], *project, "--samples", "20", "--json")
+    assert "Traceback" not in done.stderr, done.stderr
+    result = json.loads(done.stdout)
+    assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
+    assert result["arena_used"] == result["arena_planned"]
