@@ -57,19 +57,21 @@ def while_batch(n: int, seed: int) -> list[list[np.ndarray]]:
 
 
 @pytest.mark.parametrize("plan", ["none", "portable", "dsp"])
-@pytest.mark.parametrize("kind", ["if", "while"])
+@pytest.mark.parametrize("kind", ["IF", "WHILE"])
 def test_control_flow_seed_is_bit_exact(kind: str, plan: str) -> None:
     """Both branches of IF, and WHILE from 0 to 138 body runs, equal TFLM's outputs."""
-    model = seeds()[kind]
+    model = seeds()[kind.lower()]
+    info = parse_model(model, kind)
+    assert kind in [op.name for op in info.ops]
     seed = 15
-    batch = (if_batch if kind == "if" else while_batch)(40, seed)
-    offsets = None if plan == "none" else list(plan_memory(parse_model(model, kind), plan).c_offsets)
+    batch = (if_batch if kind == "IF" else while_batch)(40, seed)
+    offsets = None if plan == "none" else list(plan_memory(info, plan).c_offsets)
     got = run_model_batch(model, batch, offsets=offsets)
     ref = tflm_reference_batch(model, batch)
     for i, (g, r) in enumerate(zip(got, ref)):
         for k, (gk, rk) in enumerate(zip(g, r)):
             assert np.array_equal(gk, rk), f"seed {seed}, sample {i}, output {k}: {gk} != {rk}"
-    if kind == "if":  # both branches taken: x + 1.0 where c > 0, x - 1.0 elsewhere
+    if kind == "IF":  # both branches taken: x + 1.0 where c > 0, x - 1.0 elsewhere
         taken = {bool(s[1][0] > 0) for s in batch}
         assert taken == {True, False}
     else:  # the loop ran to i = 10 where i started below, did not run elsewhere
