@@ -51,4 +51,4 @@ static tfl_status while_eval(tfl_context *ctx, tfl_node *node) {
   return TFL_OK;
 }
 
-TFL_DEFINE_KERNEL(while, 119, "WHILE", while_prepare, while_eval);
+TFL_DEFINE_KERNEL(while_loop, 119, "WHILE", while_prepare, while_eval);

@@ -33,4 +33,4 @@ static tfl_status if_eval(tfl_context *ctx, tfl_node *node) {
   return tfl_flow_copy(ctx, node, outs, sg_out);
 }
 
-TFL_DEFINE_KERNEL(if, 118, "IF", if_prepare, if_eval);
+TFL_DEFINE_KERNEL(if_else, 118, "IF", if_prepare, if_eval);
