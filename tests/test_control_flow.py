@@ -128,7 +128,9 @@ def _if_model(
     return b.build([flag, x], [y], subgraphs=branches)
 
 
-def _while_model(cond_output: str = "bool", size: int = 1, body_outputs: int = 1, body: int = 2) -> bytes:
+def _while_model(
+    cond_output: str = "bool", size: int = 1, body_outputs: int = 1, body: int = 2
+) -> bytes:
     """WHILE x < 0.05: x = relu(x) over `size` elements (init only: it would not end)."""
     b = ModelBuilder()
     x = b.tensor("x", [size], "int8", **Q)
@@ -182,7 +184,9 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     models = {}
     for kind in ("cond", "while"):
         model = out / f"{kind}.tflite"
-        done = tinyflash("convert", f"{EXAMPLE}:{kind}_model", "-o", model, "--data", data, "--json")
+        done = tinyflash(
+            "convert", f"{EXAMPLE}:{kind}_model", "-o", model, "--data", data, "--json"
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         assert json.loads(done.stdout)["deployable"] is True
         models[kind] = model

@@ -350,7 +350,9 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
     acts = [t for t in ins + outs if t is not None and not t.is_constant]
     consts = [(k, t) for k, t in enumerate(ins) if t is not None and t.is_constant]
     float_acts = [
-        t for t in acts if t.dtype in FLOAT_TYPES and not (op.name in CONTROL_FLOW_OPS and t.dtype == "float32")
+        t
+        for t in acts
+        if t.dtype in FLOAT_TYPES and not (op.name in CONTROL_FLOW_OPS and t.dtype == "float32")
     ]
     float_consts = [t for _, t in consts if t.dtype in FLOAT_TYPES]
 

@@ -17,8 +17,8 @@ typedef struct tfl_flow_list {
 
 /* The subgraph-index option `field` of node: another subgraph of the model (running its own
  * would recurse), else TFL_ERR_MODEL_INVALID. */
-TFL_MUST_CHECK tfl_status tfl_flow_subgraph(const tfl_context *ctx, const tfl_node *node,
-                                            int field, int32_t *index);
+TFL_MUST_CHECK tfl_status tfl_flow_subgraph(const tfl_context *ctx, const tfl_node *node, int field,
+                                            int32_t *index);
 /* Number of tensors in `list` (-1 when a subgraph index is out of range). */
 int32_t tfl_flow_count(const tfl_context *ctx, const tfl_node *node, tfl_flow_list list);
 /* Tensor i of `list`; NULL when absent or out of range. */
