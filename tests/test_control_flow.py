@@ -14,9 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from support.cli import tinyflash
+from support.compare import assert_batch_same_as_tflm
 from support.runtime_host import host_run, init_status, run_model_batch, tflm_reference_batch
+from support.strategies import kernel_settings, quants, seeds, shapes
 from support.tflbuilder import ModelBuilder
 from tinyflash.model import parse_model
 from tinyflash.opcheck import check_model
@@ -27,7 +31,7 @@ Q = {"scale": 0.05, "zero_point": 1}
 ONE = {"scale": 0.5, "zero_point": 0}
 
 
-def seeds() -> dict[str, bytes]:
+def cf_models() -> dict[str, bytes]:
     sys.path.insert(0, str(REPO / "tests" / "fuzz"))
     try:
         import fuzzlib
@@ -60,7 +64,7 @@ def while_batch(n: int, seed: int) -> list[list[np.ndarray]]:
 @pytest.mark.parametrize("kind", ["IF", "WHILE"])
 def test_control_flow_seed_is_bit_exact(kind: str, plan: str) -> None:
     """Both branches of IF, and WHILE from 0 to 138 body runs, equal TFLM's outputs."""
-    model = seeds()[kind.lower()]
+    model = cf_models()[kind.lower()]
     info = parse_model(model, kind)
     assert kind in [op.name for op in info.ops]
     seed = 15
@@ -85,7 +89,7 @@ def test_control_flow_seed_is_bit_exact(kind: str, plan: str) -> None:
 def test_plan_runs_the_called_subgraphs_inside_the_op(kind: str) -> None:
     """The timeline puts the called subgraphs' ops between two steps of the control-flow op; the
     plan verifies and the C runtime uses exactly the planned arena."""
-    model = seeds()[kind]
+    model = cf_models()[kind]
     info = parse_model(model, kind)
     assert info.subgraph_count == 3
     timeline = op_timeline(info)
@@ -233,3 +237,65 @@ def test_converted_control_flow_verifies_on_mps2_an386(
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["passed"] is True, done.stdout[-3000:]
     assert result["arena_used"] == result["arena_planned"]
+
+
+# ---- hypothesis: shapes, quantization, the branch taken and the trip count -------------------
+
+
+@kernel_settings(25)
+@given(shape=shapes(), q=quants, seed=seeds)
+def test_if_property_matches_tflm(shape: list[int], q: tuple[float, int], seed: int) -> None:
+    """IF on a bool model input: RELU in the then branch, the input passed straight through
+    (the else subgraph's input is its output) in the other."""
+    qd = {"scale": q[0], "zero_point": q[1]}
+    b = ModelBuilder()
+    flag = b.tensor("flag", [1], "bool")
+    x = b.tensor("x", shape, "int8", **qd)
+    y = b.tensor("y", shape, "int8", **qd)
+    b.op("IF", [flag, x], [y], then_subgraph_index=1, else_subgraph_index=2)
+    then = ModelBuilder()
+    tx, ty = then.tensor("x", shape, "int8", **qd), then.tensor("y", shape, "int8", **qd)
+    then.op("RELU", [tx], [ty])
+    other = ModelBuilder()
+    ox = other.tensor("x", shape, "int8", **qd)
+    other.op("RELU", [ox], [other.tensor("unused", shape, "int8", **qd)])
+    model = b.build([flag, x], [y], subgraphs=[(then, [tx], [ty]), (other, [ox], [ox])])
+    rng = np.random.default_rng(seed)
+    batch = [
+        [np.array([k % 2 == 0]), rng.integers(-128, 128, shape, dtype=np.int8)] for k in range(4)
+    ]
+    assert_batch_same_as_tflm(model, batch, f"IF {shape} q={q} seed={seed}")
+
+
+@kernel_settings(25)
+@given(shape=shapes(), q=quants, limit=st.integers(-3, 12), seed=seeds)
+def test_while_property_matches_tflm(
+    shape: list[int], q: tuple[float, int], limit: int, seed: int
+) -> None:
+    """WHILE i < limit: i += 1, acc += step (a constant of the body), from i = 0."""
+    qd = {"scale": q[0], "zero_point": q[1]}
+    rng = np.random.default_rng(seed)
+
+    def carried(g: ModelBuilder) -> list:
+        return [g.tensor("i", [1], "int8", **ONE), g.tensor("acc", shape, "int8", **qd)]
+
+    b = ModelBuilder()
+    ins, outs = carried(b), carried(b)
+    b.op("WHILE", ins, outs, cond_subgraph_index=1, body_subgraph_index=2)
+    cond = ModelBuilder()
+    ci = carried(cond)
+    lim = cond.tensor("limit", [1], "int8", data=np.array([limit]), **ONE)
+    more = cond.tensor("more", [1], "bool")
+    cond.op("LESS", [ci[0], lim], [more])
+    body = ModelBuilder()
+    bi = carried(body)
+    one = body.tensor("one", [1], "int8", data=np.array([1]), **ONE)
+    step = body.tensor("step", shape, "int8", data=rng.integers(-20, 21, shape), **qd)
+    i2, acc2 = body.tensor("i2", [1], "int8", **ONE), body.tensor("acc2", shape, "int8", **qd)
+    body.op("ADD", [bi[0], one], [i2], fused_activation_function="NONE")
+    body.op("ADD", [bi[1], step], [acc2], fused_activation_function="NONE")
+    model = b.build(ins, outs, subgraphs=[(cond, ci, [more]), (body, bi, [i2, acc2])])
+    batch = [
+        [np.zeros(1, np.int8), rng.integers(-128, 128, shape, dtype=np.int8)] for _ in range(3)
+    ]
+    assert_batch_same_as_tflm(model, batch, f"WHILE {shape} q={q} limit={limit} seed={seed}")
