@@ -104,10 +104,10 @@ def summary(rows: list[OpRow]) -> dict[str, int]:
 KNOWN_GAPS: dict[tuple[str, str], str] = {
     ("GREATER", "int16 -> bool"): (
         "TFLM accepts int16 GREATER but its comparison prepare sets the rescale parameters for "
-        "int8 alone, so the int16 eval compares with parameters nobody set (a persistent buffer "
-        "that happens to be zero in the Python runtime): every output is false whatever the "
-        "inputs. That depends on uninitialised memory and is no comparison, so tinyflash does "
-        "not copy it."
+        "int8 alone, so the int16 eval compares with parameters nobody set: in a fresh process "
+        "(zeroed arena) every output is false whatever the inputs, after other models it gives "
+        "other outputs. That depends on what the memory held and is no comparison, so tinyflash "
+        "does not copy it."
     ),
 }
 
