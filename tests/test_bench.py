@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "examples" / "digits" / "digits_int8.tflite"
 KERNELS = RUNTIME / "src" / "kernels"
-# The MAC kernels and tfl_kernel_mac.c, which holds the dot products they call.
+# The MAC kernels and tfl_kernel_mac.c, which holds the dot products they call (with the 16x8
+# convolutions and their dot products, tfl_kernel_mac16.c).
 HOT = ["op_conv_2d.c", "op_depthwise_conv_2d.c", "op_fully_connected.c", "tfl_kernel_mac.c"]
+HOT += ["tfl_kernel_conv16.c", "tfl_kernel_mac16.c"]
 TINYFLASH = [sys.executable, "-m", "tinyflash.cli"]
 
 REQUANT_MAIN = r"""

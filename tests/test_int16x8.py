@@ -215,7 +215,7 @@ def test_deploy_refuses_host_only_mode_before_converting(tmp_path: Path, mode: s
 @pytest.mark.parametrize("board,kernels", FIRMWARES)
 def test_small_16x8_model_is_bit_exact(tmp_path: Path, board: str, kernels: str) -> None:
     """Every 16x8 kernel of this helper in one model (support/models.py), random int16 inputs
-    over the protocol's 2-byte elements; the DSP firmware runs the portable int16 evals."""
+    over the protocol's 2-byte elements; the DSP firmware runs the SMLAD convolutions and FC."""
     from support.models import small_model_16x8
 
     model = tmp_path / "small_16x8.tflite"
@@ -224,6 +224,30 @@ def test_small_16x8_model_is_bit_exact(tmp_path: Path, board: str, kernels: str)
     done = tinyflash("generate", model, "--board", board, "--kernels", kernels, "-o", project)
     assert done.returncode == 0, done.stdout + done.stderr
     result = verify_json(project, "--samples", "6")
+    assert_bit_exact_16x8(result, 6)
+
+
+@pytest.mark.slow
+@needs_tools
+@pytest.mark.qemu
+def test_16x8_sums_past_a_32_bit_span_are_bit_exact_with_dsp_kernels(tmp_path: Path) -> None:
+    """The DSP 16x8 paths sum at most 508 products in 32 bits (tfl_kernel_mac16.h) and widen
+    into 64: convolutions deeper than a span, windows crossing one, a 576-deep FULLY_CONNECTED,
+    on random inputs and on inputs at both ends of int16, where the second conv's sums pass
+    2^31 (support/models.py)."""
+    from support.models import long_sums_model_16x8
+
+    model = tmp_path / "long_16x8.tflite"
+    model.write_bytes(long_sums_model_16x8())
+    rng = np.random.default_rng(508)
+    scale = 1 / 8192  # the input's
+    data = rng.uniform(-32768 * scale, 32767 * scale, (6, 3, 3, 520)).astype(np.float32)
+    data[0], data[1] = -32768 * scale, 32767 * scale
+    np.save(tmp_path / "x.npy", data)
+    project = tmp_path / "p"
+    done = tinyflash("generate", model, "--board", "mps2-an386", "--kernels", "dsp", "-o", project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = verify_json(project, "--samples", "6", "--data", tmp_path / "x.npy")
     assert_bit_exact_16x8(result, 6)
 
 

@@ -20,7 +20,7 @@ needs_tools = pytest.mark.skipif(
 )
 
 
-# the host build, and the Cortex-M4 with each kernel set (the DSP one runs the portable int16 evals)
+# the host build, and the Cortex-M4 with each kernel set (the DSP one runs the SMLAD 16x8 paths)
 FIRMWARES = [
     ("host", "portable"),
     pytest.param("mps2-an386", "dsp", marks=pytest.mark.qemu),

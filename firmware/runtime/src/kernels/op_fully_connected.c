@@ -9,6 +9,7 @@
 #include "tfl_kernel.h"
 #include "tfl_kernel_conv.h"
 #include "tfl_kernel_int16.h"
+#include "tfl_kernel_mac16.h"
 #include "tfl_kernel_mve.h"
 #include "tfl_kernel_wz.h"
 #include "tfl_mac.h"
@@ -311,7 +312,18 @@ static tfl_status fc_eval_int16(tfl_context *ctx, tfl_node *node) {
   int16_t *y = (int16_t *)tfl_node_output(ctx, node, 0)->data;
   const int32_t depth = d->depth, units = d->units, w_off = d->filter_offset;
   for (int32_t batch = 0; batch < d->batches; ++batch, x += depth, y += units) {
-    for (int32_t n = 0; n < units; ++n) {
+    int32_t n = 0;
+#if TFL_MAC_DSP
+    /* four units at a time by SMLAD (tfl_kernel_mac16.h: the same 64-bit sums) */
+    for (; w_off == 0 && n + 4 <= units; n += 4) {
+      uint64_t sum[4];
+      uint32_t unused[4];
+      tfl_mac16_clear(sum, unused);
+      tfl_dot4_s16_wide(x, (const int8_t *)w->data + n * depth, depth, depth, sum);
+      for (int32_t j = 0; j < 4; ++j) y[n + j] = tfl_out16_value(&o, sum[j], n + j);
+    }
+#endif
+    for (; n < units; ++n) {
       const int8_t *wr = (const int8_t *)w->data + n * depth;
       uint64_t sum = 0;
       for (int32_t k = 0; k < depth; ++k) sum += (uint64_t)(int64_t)(x[k] * (wr[k] + w_off));
