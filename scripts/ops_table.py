@@ -49,6 +49,7 @@ TEST_FILES = (
     "test_runtime_graphs.py",
     "test_lstm.py",
     "test_stream.py",
+    "test_control_flow.py",
 )
 # Searched first for the rows of int16 activations (16x8).
 TEST_FILES_INT16 = ("test_kernels_int16.py", "test_kernels_int16_mac.py")
@@ -694,6 +695,9 @@ def probes() -> list[Probe]:
     # resource variables set by a CALL_ONCE init subgraph (two subgraphs): one model for the four
     for op in ("CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"):
         add(op, "int8 (resource variable)", lambda: seeds["kernel_stream.tflite"])
+    # control flow over int8 tensors (three subgraphs each)
+    add("IF", "bool condition, int8", lambda: seeds["kernel_if.tflite"])
+    add("WHILE", "int8 (bool condition subgraph)", lambda: seeds["kernel_while.tflite"])
     # every other builtin: one generic int8 probe, for the registration verdict only
     covered = {p.op for p in out}
     for name in sorted(BUILTIN_OPS, key=BUILTIN_OPS.get):

@@ -50,6 +50,8 @@ C_TARGETS = ("model", "harness")
 PY_TARGETS = ("parse",)
 TARGETS = C_TARGETS + PY_TARGETS
 
+# A mutated WHILE condition may never turn false: the fuzz builds end such a loop (tfl_config.h).
+WHILE_LIMIT = ["-DTFL_MAX_WHILE_ITERATIONS=1000"]
 # -Wno-unknown-attributes: gcc-only function attributes in the kernels (optimize("O2")) are not
 # errors under clang, which only builds these fuzz targets.
 CFLAGS = [
@@ -63,6 +65,7 @@ CFLAGS = [
     "-fsanitize=fuzzer,address,undefined",
     "-fno-sanitize-recover=all",
     "-fno-omit-frame-pointer",
+    *WHILE_LIMIT,
 ]
 SAN_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
@@ -253,6 +256,12 @@ def kernel_seed_models() -> dict[str, bytes]:
         init.op("VAR_HANDLE", [], [h1], container="", shared_name="acc")
         init.op("ASSIGN_VARIABLE", [h1, v], [])
         return b.build([x], [s2], subgraphs=[(init, [], [])])
+
+    def if_() -> bytes:  # IF on GREATER(c, 0): x + 1.0 (subgraph 1) or x - 1.0 (subgraph 2)
+        return control_flow_models()["if"]
+
+    def while_() -> bytes:  # WHILE i < 10: i += 1, acc += x (x passes through the body)
+        return control_flow_models()["while"]
 
     def unary2(op: str, out_shape: list[int], **options) -> bytes:
         b = ModelBuilder()
@@ -524,6 +533,8 @@ def kernel_seed_models() -> dict[str, bytes]:
         "int16_data": int16_data,
         "svdf": svdf,
         "stream": stream,
+        "if": if_,
+        "while": while_,
         "arg_max": lambda: arg("ARG_MAX"),
         "arg_min": lambda: arg("ARG_MIN"),
         "abs": lambda: unary("ABS", out_q={"scale": 0.07, "zero_point": 3}),
@@ -593,6 +604,63 @@ def kernel_seed_models() -> dict[str, bytes]:
         except Exception:  # noqa: BLE001 - a seed the builder cannot write is only a missing seed
             continue
     return out
+
+
+def control_flow_models() -> dict[str, bytes]:
+    """IF and WHILE over int8 tensors (three subgraphs each), written with the builder."""
+    import numpy as np
+
+    from support.tflbuilder import ModelBuilder
+
+    q = {"scale": 0.05, "zero_point": 1}
+    one = {"scale": 0.5, "zero_point": 0}  # comparisons need scales below 1 (as TFLM)
+
+    def branch(op: str) -> tuple[ModelBuilder, list, list]:
+        g = ModelBuilder()
+        x = g.tensor("x", [1, 8], "int8", **q)
+        k = g.tensor("k", [1], "int8", data=np.array([21]), **q)  # 1.0
+        y = g.tensor("y", [1, 8], "int8", **q)
+        g.op(op, [x, k], [y], fused_activation_function="NONE")
+        return g, [x], [y]
+
+    b = ModelBuilder()
+    x = b.tensor("x", [1, 8], "int8", **q)
+    c = b.tensor("c", [1], "int8", **one)
+    zero = b.tensor("zero", [1], "int8", data=np.array([0]), **one)
+    flag = b.tensor("flag", [1], "bool")
+    y = b.tensor("y", [1, 8], "int8", **q)
+    b.op("GREATER", [c, zero], [flag])
+    b.op("IF", [flag, x], [y], then_subgraph_index=1, else_subgraph_index=2)
+    if_model = b.build([x, c], [y], subgraphs=[branch("ADD"), branch("SUB")])
+
+    def carried(g: ModelBuilder) -> tuple:
+        return (
+            g.tensor("i", [1], "int8", **one),
+            g.tensor("acc", [1, 8], "int8", **q),
+            g.tensor("x", [1, 8], "int8", **q),
+        )
+
+    b = ModelBuilder()
+    ins, outs = carried(b), carried(b)
+    b.op("WHILE", list(ins), list(outs), cond_subgraph_index=1, body_subgraph_index=2)
+    cond = ModelBuilder()
+    ci = carried(cond)
+    limit = cond.tensor("limit", [1], "int8", data=np.array([10]), **one)
+    more = cond.tensor("more", [1], "bool")
+    cond.op("LESS", [ci[0], limit], [more])
+    body = ModelBuilder()
+    bi = carried(body)
+    inc = body.tensor("one", [1], "int8", data=np.array([1]), **one)
+    i2 = body.tensor("i2", [1], "int8", **one)
+    acc2 = body.tensor("acc2", [1, 8], "int8", **q)
+    body.op("ADD", [bi[0], inc], [i2], fused_activation_function="NONE")
+    body.op("ADD", [bi[1], bi[2]], [acc2], fused_activation_function="NONE")
+    while_model = b.build(
+        list(ins),
+        [outs[0], outs[1]],
+        subgraphs=[(cond, list(ci), [more]), (body, list(bi), [i2, acc2, bi[2]])],
+    )
+    return {"if": if_model, "while": while_model}
 
 
 def compressed_seed_models() -> dict[str, bytes]:
@@ -682,7 +750,7 @@ def build_mutator() -> Path:
     recovery); cached
     under build/fuzz/mutate/<hash>/."""
     srcs = [FUZZ_DIR / "mutate_main.c", FUZZ_DIR / "model_case.c"] + runtime_sources()
-    h = hashlib.sha256(" ".join(SANITIZE_CFLAGS).encode())
+    h = hashlib.sha256(" ".join(SANITIZE_CFLAGS + WHILE_LIMIT).encode())
     for p in srcs + sorted(RUNTIME.rglob("*.h")) + [FUZZ_DIR / "model_case.h"]:
         h.update(str(p.relative_to(REPO)).encode())
         h.update(p.read_bytes())
@@ -694,7 +762,7 @@ def build_mutator() -> Path:
     tmp = out_dir / f"mutate_main.{os.getpid()}.tmp"
     includes = ["-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"), "-I", str(FUZZ_DIR)]
     proc = subprocess.run(
-        ["gcc", *SANITIZE_CFLAGS, *includes, *map(str, srcs), "-o", str(tmp)],
+        ["gcc", *SANITIZE_CFLAGS, *WHILE_LIMIT, *includes, *map(str, srcs), "-o", str(tmp)],
         capture_output=True,
         text=True,
     )

@@ -283,5 +283,7 @@ def aot_shapes(layers: list[AotLayer]) -> tuple[list[AotShape], list[int]]:
 def table_kernels(op_names: list[str], layers: list[AotLayer]) -> list[str]:
     """The op table's kernels (sorted lower-case names): every kernel of the model but those
     whose every operator runs an ahead-of-time layer (their evals then are not linked)."""
+    from tinyflash.render import kernel_names
+
     specialised = {layer.op_index for layer in layers}
-    return sorted({name.lower() for i, name in enumerate(op_names) if i not in specialised})
+    return list(kernel_names(name for i, name in enumerate(op_names) if i not in specialised))

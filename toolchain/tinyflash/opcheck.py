@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 from tinyflash import resources
 from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
 from tinyflash.model import ModelInfo, OpInfo, TensorInfo, load_model
+from tinyflash.plan import called_subgraphs
 from tinyflash.schema import FLOAT_TYPES
 
 if TYPE_CHECKING:
@@ -188,6 +189,10 @@ _INTEGER_TENSOR_DTYPES: dict[frozenset[str], tuple[str, ...]] = {
     frozenset({"bool"}): ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"),
     frozenset({"int32", "bool"}): ("CAST", "CONCATENATION", *sorted(BOOL_OUTPUT_OPS)),
 }
+# Control flow: their kernels copy tensors of any type unchanged between the operator and the
+# subgraphs it runs. The converter leaves the tensors they carry float32 (a DEQUANTIZE before
+# the op or in the subgraph, a QUANTIZE after), so those float32 tensors are accepted.
+CONTROL_FLOW_OPS: frozenset[str] = frozenset({"IF", "WHILE"})
 INTEGER_TENSOR_OPS: dict[str, frozenset[str]] = {
     op: dtypes for dtypes, ops in _INTEGER_TENSOR_DTYPES.items() for op in ops
 }
@@ -327,9 +332,28 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
         _check_quant(op, [ins[0]], add)
         return
 
+    # Float carried by IF/WHILE: converted from int8 before, back to int8 after.
+    carried = _carried_tensors(info) if op.name in ("QUANTIZE", "DEQUANTIZE") else frozenset()
+    if (
+        ins
+        and outs
+        and ins[0] is not None
+        and not ins[0].is_constant
+        and (
+            (op.name == "QUANTIZE" and ins[0].index in carried and outs[0].dtype == "int8")
+            or (op.name == "DEQUANTIZE" and outs[0].index in carried and ins[0].dtype == "int8")
+        )
+    ):
+        _check_quant(op, [ins[0] if op.name == "DEQUANTIZE" else outs[0]], add)
+        return
+
     acts = [t for t in ins + outs if t is not None and not t.is_constant]
     consts = [(k, t) for k, t in enumerate(ins) if t is not None and t.is_constant]
-    float_acts = [t for t in acts if t.dtype in FLOAT_TYPES]
+    float_acts = [
+        t
+        for t in acts
+        if t.dtype in FLOAT_TYPES and not (op.name in CONTROL_FLOW_OPS and t.dtype == "float32")
+    ]
     float_consts = [t for _, t in consts if t.dtype in FLOAT_TYPES]
 
     sparse = [t for _, t in consts if t.is_sparse]
@@ -407,6 +431,8 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
         index_outs |= {t.index for t in outs if t.dtype == "bool"}
     integer_ok = INTEGER_TENSOR_OPS.get(op.name, frozenset())
     index_outs |= {t.index for t in acts if t.dtype in integer_ok}
+    if op.name in CONTROL_FLOW_OPS:  # bytes moved unchanged, whatever their type
+        index_outs |= {t.index for t in acts if t.dtype in ("float32", "int32", "bool")}
     if op.name in RESOURCE_OPS:  # the int32 id of a resource variable, not data
         index_outs |= {t.index for t in acts if t.dtype == "resource"}
     k, typed = TYPED_INPUTS.get(op.name, (-1, ""))
@@ -546,10 +572,23 @@ def _op_types(info: ModelInfo, op: OpInfo) -> str:
     return f"{', '.join(dict.fromkeys(ins)) or 'constants'} -> {', '.join(dict.fromkeys(outs))}"
 
 
+def _carried_tensors(info: ModelInfo) -> frozenset[int]:
+    """float32 tensors an IF or WHILE moves: its own inputs and outputs and those of the
+    subgraphs it runs."""
+    carried: set[int] = set()
+    for op in info.ops:
+        if op.name in CONTROL_FLOW_OPS:
+            carried |= set(op.inputs) | set(op.outputs)
+            for g in called_subgraphs(op):
+                if 0 <= g < len(info.subgraphs):
+                    carried |= set(info.subgraphs[g].inputs) | set(info.subgraphs[g].outputs)
+    return frozenset(t for t in carried if t >= 0 and info.tensors[t].dtype == "float32")
+
+
 def _float_island(info: ModelInfo, op: OpInfo, producers: dict[int, OpInfo]) -> bool:
     """op computes in float on the output of a DEQUANTIZE of int8 activations: the model was
     calibrated (int8 around it) but the converter kept this op float."""
-    if op.name in ("QUANTIZE", "DEQUANTIZE"):
+    if op.name in ("QUANTIZE", "DEQUANTIZE") or op.name in CONTROL_FLOW_OPS:
         return False
     for i in op.inputs:
         if i < 0 or info.tensors[i].is_constant or info.tensors[i].dtype not in FLOAT_TYPES:

@@ -100,6 +100,18 @@ def summary(rows: list[OpRow]) -> dict[str, int]:
     }
 
 
+# Rows TFLM runs that tinyflash refuses on purpose, with the reason (tests/test_greater_int16.py).
+KNOWN_GAPS: dict[tuple[str, str], str] = {
+    ("GREATER", "int16 -> bool"): (
+        "TFLM accepts int16 GREATER but its comparison prepare sets the rescale parameters for "
+        "int8 alone, so the int16 eval compares with parameters nobody set: in a fresh process "
+        "(zeroed arena) every output is false whatever the inputs, after other models it gives "
+        "other outputs. That depends on what the memory held and is no comparison, so tinyflash "
+        "does not copy it."
+    ),
+}
+
+
 def render_markdown(rows: list[OpRow], meta: dict[str, Any]) -> str:
     """docs/ops.md: deterministic text from the rows."""
     s = summary(rows)
@@ -123,6 +135,12 @@ def render_markdown(rows: list[OpRow], meta: dict[str, Any]) -> str:
         f"Rows TFLM runs: {s['tflm_yes']}; tinyflash runs {s['both_yes']} of them "
         f"({s['tflm_ops']} operators on TFLM, {s['tinyflash_ops']} on tinyflash; "
         f"{s['ops']} operators in the schema).",
+        "",
+        *[
+            f"Not matched on purpose: {op} {types}. {why}"
+            for (op, types), why in KNOWN_GAPS.items()
+            if any(r.op == op and r.types == types and not r.tinyflash for r in rows)
+        ],
         "",
         "| operator | code | types | TFLM | tinyflash | test |",
         "| --- | ---: | --- | --- | --- | --- |",

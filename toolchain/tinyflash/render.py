@@ -305,8 +305,12 @@ def template_environment(templates: Path | None = None) -> jinja2.Environment:
 
 
 def kernel_names(op_names: Iterable[str]) -> tuple[str, ...]:
-    """Sorted, deduplicated kernel names (`CONV_2D` → `conv_2d`) of a model's operators."""
-    return tuple(sorted({_check_ident(name.lower()) for name in op_names}))
+    """Sorted, deduplicated kernel names (`CONV_2D` → `conv_2d`; the runtime's list names the
+    ones a C keyword would be: `IF` → `if_else`) of a model's operators."""
+    from tinyflash.opcheck import kernel_table
+
+    table = kernel_table()
+    return tuple(sorted({_check_ident(table.get(name, name.lower())) for name in op_names}))
 
 
 # ---- project files ---------------------------------------------------------------------------

@@ -50,6 +50,13 @@
 #define TFL_MAX_RESOURCES 8
 #endif
 
+/* Body runs one WHILE may make per eval before it fails with TFL_ERR_BAD_ARGUMENT; 0: no limit
+ * (as TFLM, which loops as long as the condition says). The fuzz targets set a limit, so a
+ * mutated condition that never turns false ends. */
+#ifndef TFL_MAX_WHILE_ITERATIONS
+#define TFL_MAX_WHILE_ITERATIONS 0
+#endif
+
 /* 1: compressed weights (tfl_kernel_wz.h) are read and decoded; 0: a model holding them is
  * refused (TFL_ERR_BAD_BUFFER) and their code is not linked. tinyflash generate sets 0 when it
  * stores every tensor dense. */
