@@ -242,4 +242,4 @@ def test_bench_aot_ratios_compare_and_layers(
     bad.write_text("[1, 2]")
     refused = CliRunner().invoke(app, ["bench", "x.tflite", "--compare", str(bad)])
     assert isinstance(refused.exception, TinyflashError)
-    assert "not a bench --json result" in str(refused.exception)
+    assert "is not a saved bench result" in str(refused.exception)

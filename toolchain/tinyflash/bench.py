@@ -255,12 +255,12 @@ def load_reference(path: Path) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise TinyflashError(
-            f"{option('compare')} {path} cannot be read as a bench --json result ({error})",
+            f"{option('compare')} {path} cannot be read as a saved bench result, the JSON bench writes ({error})",
             EXIT_BAD_INPUT,
         ) from error
     if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
         raise TinyflashError(
-            f"{option('compare')} {path} is not a bench --json result (it has no runs list)",
+            f"{option('compare')} {path} is not a saved bench result, the JSON bench writes (it has no runs list)",
             EXIT_BAD_INPUT,
         )
     return data

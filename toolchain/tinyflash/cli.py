@@ -1893,7 +1893,10 @@ def farm_exporter_command(
 #: How the CLI names the library's options inside error sentences (errors.option marks): the
 #: flag that sets each keyword argument. Flag names live here, not in the library.
 OPTION_FLAGS: dict[str, str] = {
+    "aot": "--aot",
     "boards": "--boards",
+    "compare": "--compare",
+    "compress": "--compress",
     "data": "--data",
     "debug": "--debug",
     "farm": "--farm",

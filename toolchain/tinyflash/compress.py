@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError
+from tinyflash.errors import EXIT_BAD_INPUT, TinyflashError, option
 from tinyflash.model import ModelInfo, OpInfo, TensorInfo
 
 #: Most stack bytes a compressed-weight eval decodes into (TFL_WZ_STACK_BYTES, which generate
@@ -343,7 +343,7 @@ def compress_model(
     the model's own bytes unchanged."""
     if mode not in MODES:
         raise TinyflashError(
-            f"--compress must be {' or '.join(MODES)}, not {mode!r}", EXIT_BAD_INPUT
+            f"{option('compress')} must be {' or '.join(MODES)}, not {mode!r}", EXIT_BAD_INPUT
         )
     data = bytes(info.data)
     reports = analyze(info, data) if info.subgraph_count == 1 else ()
