@@ -37,6 +37,18 @@ static tfl_status batch_matmul_eval16(tfl_context *ctx, tfl_node *node);
 TFL_DEFINE_KERNEL16(batch_matmul_int16, 126, "BATCH_MATMUL", batch_matmul_prepare,
                     batch_matmul_eval16);
 
+/* The scales' product: in float (int8), or in double (int16). Out of line: inlined, gcc 12 -Os
+ * for Cortex-M55 made the f32->f64 conversions conditional in an IT block, which the assembler
+ * rejects. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static double
+scales_product(float lhs, float rhs, int wide) {
+  if (!wide) return (double)(lhs * rhs);
+  return (double)lhs * (double)rhs;
+}
+
 static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   const tfl_tensor *lhs, *rhs, *out;
   tfl_batch_matmul_data d;
@@ -82,9 +94,7 @@ static tfl_status batch_matmul_prepare(tfl_context *ctx, tfl_node *node) {
   d.output_zero_point = out->zero_point;
   /* int16: the scales' product in double, as tflite-micro's int16 path (its Q15 reduction of
    * the multiplier turns the float product's last bit into different outputs) */
-  const double real =
-      (wide ? (double)lhs->scale * (double)rhs->scale : (double)(lhs->scale * rhs->scale)) /
-      (double)out->scale;
+  const double real = scales_product(lhs->scale, rhs->scale, wide) / (double)out->scale;
   if (!(real > 0.0)) return TFL_ERR_BAD_QUANTIZATION;
   tfl_quantize_multiplier(real, &d.multiplier, &d.shift);
   if (wide && (d.shift > 14 || d.shift < -48)) return TFL_ERR_BAD_QUANTIZATION;
