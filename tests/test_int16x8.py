@@ -402,19 +402,26 @@ TFLM_TREE = Path("/work/shared/tflm/generic")
 
 @pytest.mark.skipif(not TFLM_TREE.is_dir(), reason="no TFLM tree in /work/shared/tflm")
 def test_runtime_tflm_generates_16x8_projects(tmp_path: Path) -> None:
-    """TFLM has int16 kernels of its own: an op whose tinyflash kernel is int8-only (GREATER;
-    TFLM's int16 comparison leaves its rescaling parameters unset) stops the tinyflash
-    runtime's project but not a --runtime tflm one (generation only)."""
-    b = ModelBuilder()
-    x = b.tensor("x", [1, 8], "int16", scale=1.0 / 4096, zero_point=0)
-    r = b.tensor("r", [1, 8], "int16", scale=1.0 / 4096, zero_point=0)
-    g = b.tensor("g", [1, 8], "bool")
-    b.op("RELU", [x], [r])
-    b.op("GREATER", [r, x], [g], options_type=None)
-    model = tmp_path / "greater16.tflite"
-    model.write_bytes(b.build([x], [g]))
+    """TFLM has int16 kernels of its own: a 16x8 model (RELU, then GREATER of two int16 tensors
+    with one scale) generates a --runtime tflm project as well as the tinyflash runtime's
+    (generation only); GREATER of int16 inputs with different scales, whose stored values
+    TensorFlow Lite would compare as they are, stops the tinyflash runtime's project with the
+    check's sentence."""
+
+    def greater_model(name: str, r_scale: float) -> Path:
+        b = ModelBuilder()
+        x = b.tensor("x", [1, 8], "int16", scale=1.0 / 4096, zero_point=0)
+        r = b.tensor("r", [1, 8], "int16", scale=r_scale, zero_point=0)
+        g = b.tensor("g", [1, 8], "bool")
+        b.op("RELU", [x], [r])
+        b.op("GREATER", [r, x], [g], options_type=None)
+        model = tmp_path / name
+        model.write_bytes(b.build([x], [g]))
+        return model
+
+    model = greater_model("greater16.tflite", 1.0 / 4096)
     own = tinyflash("generate", model, "--board", "mps2-an386", "-o", tmp_path / "own")
-    assert own.returncode != 0 and "op 1 GREATER" in own.stderr, own.stderr
+    assert own.returncode == 0, own.stdout + own.stderr
     done = tinyflash(
         "generate",
         model,
@@ -429,3 +436,8 @@ def test_runtime_tflm_generates_16x8_projects(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "tflm" / "platformio.ini").is_file()
+    other = greater_model("greater16_scales.tflite", 1.0 / 2048)
+    own = tinyflash("generate", other, "--board", "mps2-an386", "-o", tmp_path / "own2")
+    assert own.returncode != 0 and "op 1 GREATER compares the int16 inputs" in own.stderr, (
+        own.stderr
+    )

@@ -167,10 +167,11 @@ NEW_KERNELS = (
     "l2_normalization",
     "div",
     # int32 forms of ADD/SUB/MUL/CONCATENATION/PACK/SLICE/STRIDED_SLICE, and 16x8 MAXIMUM/
-    # MINIMUM/SELECT_V2/RESIZE_NEAREST_NEIGHBOR/SQUARED_DIFFERENCE/ABS/RSQRT
+    # MINIMUM/SELECT_V2/RESIZE_NEAREST_NEIGHBOR/SQUARED_DIFFERENCE/ABS/RSQRT/GREATER
     "int32_shapes",
     "int16_select",
     "int16_math",
+    "int16_greater",
     "elu",
     "log_softmax",
     "if",  # three subgraphs each; a mutated WHILE that never ends stops at the fuzz builds' limit

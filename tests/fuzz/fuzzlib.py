@@ -472,8 +472,20 @@ def kernel_seed_models() -> dict[str, bytes]:
         b.op("RSQRT", [a], [y])
         return b.build([x1, x2], [y])
 
+    def int16_greater() -> bytes:  # 16x8: GREATER (broadcast), its bool into SELECT_V2
+        b = ModelBuilder()
+        sq = {"scale": 2.0**-10, "zero_point": 0}
+        x1 = b.tensor("x1", shape, "int16", **sq)
+        x2 = b.tensor("x2", [1, 1, 1, 3], "int16", **sq)
+        cond = b.tensor("cond", shape, "bool")
+        y = b.tensor("y", shape, "int16", **sq)
+        b.op("GREATER", [x1, x2], [cond], options_type=None)
+        b.op("SELECT_V2", [cond, x1, x2], [y])
+        return b.build([x1, x2], [cond, y])
+
     makers = {
         "int16_math": int16_math,
+        "int16_greater": int16_greater,
         "int32_shapes": int32_shapes,
         "int16_select": int16_select,
         "logical_and": lambda: single(

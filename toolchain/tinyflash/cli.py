@@ -943,7 +943,7 @@ def ops_command(
     """
     from rich.table import Table
 
-    from tinyflash.ops import TFLM_UNREGISTERED, load_table, table_dict
+    from tinyflash.ops import TFLM_UNREGISTERED, load_table, row_test_text, table_dict
 
     meta, rows = load_table()
     if op is not None:
@@ -969,7 +969,7 @@ def ops_command(
     for r in rows:
         if r.op in hidden:
             continue
-        table.add_row(r.op, r.types, r.tflm, "yes" if r.tinyflash else "no", r.test)
+        table.add_row(r.op, r.types, r.tflm, "yes" if r.tinyflash else "no", row_test_text(r))
     console.print(table)
     summary = table_dict(rows, meta)["summary"]
     console.print(

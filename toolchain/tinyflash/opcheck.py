@@ -24,8 +24,9 @@ runtime's capacities; a subgraph no control-flow op runs gets a warning):
   tensors, and SVDF's time weights (input 2) — or the model is 16x8 (int16 activations, int8
   weights, EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8): then every op with an
   int16 activation must be in the runtime's 16x8 list (firmware/runtime/include/
-  tfl_kernels_int16.h, int16_kernels()), int16 activations are symmetric (zero point 0), and the
-  weight ops' bias may be int64; the model's inputs and outputs may be int16. The fused LSTM must have the form TFLM runs (input
+  tfl_kernels_int16.h, int16_kernels()), int16 activations are symmetric (zero point 0), an int16
+  GREATER's two inputs share one scale and zero point (TensorFlow Lite compares the stored
+  values), and the weight ops' bias may be int64; the model's inputs and outputs may be int16. The fused LSTM must have the form TFLM runs (input
   gate, no peephole, projection or layer norm, power-of-two cell-state scale).
 Each offender is one sentence naming the op (or model input/output) and its fix.
 """
@@ -521,7 +522,37 @@ def _check_op(info: ModelInfo, op: OpInfo, out: list[Finding], scheme: str = SCH
                 f"— {INT8_FIX}",
             )
             return
+    problem = _compare16_problem(op, ins)
+    if problem:
+        add("quant", problem)
+        return
     _check_quant(op, acts, add)
+
+
+def _compare16_problem(op: OpInfo, ins: list[TensorInfo | None]) -> str | None:
+    """Why the runtime refuses this int16 comparison (GREATER, 16x8), or None. TensorFlow Lite
+    compares the stored int16 values without rescaling them (and TFLM's int16 GREATER is broken:
+    docs/ops.md); that is the comparison of the real values only when both inputs share one scale
+    and zero point, so the runtime's prepare refuses other pairs. Inputs without quantization
+    are _check_quant's to report."""
+    if op.name not in BOOL_OUTPUT_OPS or len(ins) < 2:
+        return None
+    a, b = ins[0], ins[1]
+    if a is None or b is None or a.dtype != "int16" or b.dtype != "int16":
+        return None
+    if a.quant is None or not a.quant.scales or b.quant is None or not b.quant.scales:
+        return None
+    qa = (a.quant.scales[0], a.quant.zero_points[0] if a.quant.zero_points else 0)
+    qb = (b.quant.scales[0], b.quant.zero_points[0] if b.quant.zero_points else 0)
+    if qa == qb:
+        return None
+    return (
+        f"compares the int16 inputs {_tname(a)} (scale {qa[0]:.6g}, zero point {qa[1]}) and "
+        f"{_tname(b)} (scale {qb[0]:.6g}, zero point {qb[1]}), which TensorFlow Lite compares "
+        "as stored int16 values: with different scales or zero points that is not the "
+        "comparison of the real values, so the tinyflash runtime refuses it — give both inputs "
+        "one scale and zero point (requantize one with a QUANTIZE), or convert with --mode int8"
+    )
 
 
 def _lstm_problem(op: OpInfo, ins: list[TensorInfo | None]) -> str | None:

@@ -178,7 +178,8 @@ def _check_inputs(
                 f"{name}: input '{detail.name}' has shape {detail.shape} but got {array.shape}.",
                 EXIT_BAD_INPUT,
             )
-        result.append(np.ascontiguousarray(array.reshape(detail.shape)))
+        # reshaped after: np.ascontiguousarray makes a scalar (shape ()) a 1-element vector
+        result.append(np.ascontiguousarray(array).reshape(detail.shape))
     return result
 
 
