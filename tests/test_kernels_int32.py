@@ -176,7 +176,9 @@ def test_slice_int32(data: st.DataObject, int64: bool, seed: int) -> None:
 @COMMON
 @given(data=st.data(), seed=seeds)
 def test_strided_slice_int32(data: st.DataObject, seed: int) -> None:
-    shape = data.draw(shapes(max_rank=5, max_dim=6, max_elems=300), label="shape")
+    # TFLM's STRIDED_SLICE stops at 4-D ("input dim should not exceed 4"); tinyflash's 5-D and
+    # 6-D slices are checked against numpy (test_kernels_data.py)
+    shape = data.draw(shapes(max_rank=4, max_dim=6, max_elems=300), label="shape")
     rank = len(shape)
     begin = [data.draw(st.integers(-d, d - 1), label="begin") for d in shape]
     end = [data.draw(st.integers(-d - 1, d + 1), label="end") for d in shape]
