@@ -555,12 +555,14 @@ def run_on_place(
     return verify_device(lease_.url, target.model, board=target.board, samples=samples, **options)
 
 
-def _build_job(job: FarmJob, workdir: Path) -> tuple[Path, Any]:
+def _build_job(job: FarmJob, workdir: Path) -> tuple[Path, Any, int]:
+    """The job's project, its build, and its model's MACs (the job's expected work)."""
     from tinyflash.pipeline import Pipeline
 
     pipeline = Pipeline.start(job.model, job.board)
     project = pipeline.generate(workdir / f"{job.model.stem}-{job.board}", force=True)
-    return project.project_dir, pipeline.build(project.project_dir)
+    built = pipeline.build(project.project_dir)
+    return project.project_dir, built, pipeline.model.info.total_macs
 
 
 def _run_job(
@@ -688,9 +690,13 @@ def farm_run(
         build_seconds = time.monotonic() - start
         workers = max(1, min(parallel or len(usable), len(jobs)))
         reference_lock = threading.Lock()
+        # Longest first (MACs stand for a job's time on its board): the last jobs to start are
+        # the short ones, so the places finish close together.
+        order = sorted(range(len(jobs)), key=lambda i: (-built[i][2], i))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = []
-            for index, (job, (project, build)) in enumerate(zip(jobs, built)):
+            for index in order:
+                job, (project, build, _) = jobs[index], built[index]
                 if progress:
                     progress(f"queue {job.model.stem} on {job.board}")
                 futures.append(
