@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -36,7 +37,20 @@ def qat_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path_factory.mktemp("qat")
-    module.train_qat(out, float_epochs=1, qat_epochs=1, train_samples=256)
+    # Importing tfmot sets TF_USE_LEGACY_KERAS and then reads tf.keras, which would bind tf.keras
+    # to tf-keras for this whole worker process (later test files build Keras 3 layers).
+    # Resolved here first, tf.keras stays Keras 3; train.py uses tf_keras by name.
+    import tensorflow as tf
+
+    getattr(tf.keras, "version", None)
+    before = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        module.train_qat(out, float_epochs=1, qat_epochs=1, train_samples=256)
+    finally:
+        if before is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = before
     return out
 
 

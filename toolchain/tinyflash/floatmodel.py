@@ -297,6 +297,12 @@ def tfmot_scope(where: str) -> Iterator[None]:
     TF_USE_LEGACY_KERAS for the rest of the process; the setting is put back."""
     before = os.environ.get("TF_USE_LEGACY_KERAS")
     try:
+        import tensorflow as tf  # noqa: PLC0415
+
+        # tfmot sets TF_USE_LEGACY_KERAS and then looks at tf.keras, which binds tf.keras to
+        # tf-keras for the rest of the process (Keras 3 layers then fail in the same process).
+        # Resolved first, tf.keras stays Keras 3 and tfmot takes tf-keras by name.
+        getattr(tf.keras, "version", None)
         import tensorflow_model_optimization as tfmot  # noqa: PLC0415
     except ImportError as error:
         raise TinyflashError(
